@@ -1,0 +1,58 @@
+"""The planning engine: technicians and jobs in, checked routes out.
+
+No database or web imports live here; see docs/ and the README.
+"""
+
+from solver.checker import CheckReport, Violation, ViolationKind, check
+from solver.engine import CheckerRejected, Progress, SolveOptions, solve
+from solver.ortools_model import SearchSettings
+from solver.problem import (
+    Break,
+    CostProfile,
+    Job,
+    JobKind,
+    Location,
+    Problem,
+    ProblemError,
+    Shift,
+    Technician,
+    TechnicianKind,
+    TimeWindow,
+    Weights,
+)
+from solver.solution import BreakTaken, ReasonCode, Route, Solution, Unassigned, Visit
+from solver.travel import FixedMatrixProvider, HaversineProvider, TravelMatrices, problem_travel
+
+__all__ = [
+    "Break",
+    "BreakTaken",
+    "CheckReport",
+    "CheckerRejected",
+    "CostProfile",
+    "FixedMatrixProvider",
+    "HaversineProvider",
+    "Job",
+    "JobKind",
+    "Location",
+    "Problem",
+    "ProblemError",
+    "Progress",
+    "ReasonCode",
+    "Route",
+    "SearchSettings",
+    "Shift",
+    "Solution",
+    "SolveOptions",
+    "Technician",
+    "TechnicianKind",
+    "TimeWindow",
+    "TravelMatrices",
+    "Unassigned",
+    "Violation",
+    "ViolationKind",
+    "Visit",
+    "Weights",
+    "check",
+    "problem_travel",
+    "solve",
+]

@@ -1,0 +1,259 @@
+"""The independent checker: every rule of the day, re-verified from scratch.
+
+It reads only the raw ``Problem``, the travel matrices and a ``Solution``;
+it shares no code with the OR-Tools model or the route timer. It lists every
+violated constraint and recomputes the objective term by term.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from solver.objective import Coefficients, coefficients
+from solver.problem import Job, Problem, Technician
+from solver.solution import ObjectiveBreakdown, Route, Solution
+from solver.travel import PointIndex, TravelMatrices
+
+
+class ViolationKind(StrEnum):
+    WINDOW = "window"
+    SHIFT = "shift"
+    BREAK = "break"
+    SKILL = "skill"
+    CREW_SYNC = "crew_sync"
+    PIN = "pin"
+    RELEASE = "release"
+    DEADLINE = "deadline"
+    MAX_JOBS = "max_jobs"
+    DUPLICATE_JOB = "duplicate_job"
+    MISSING_JOB = "missing_job"
+    UNKNOWN = "unknown"
+    TRAVEL = "travel"
+    REPORT = "report"
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One broken rule, with the job and technician it concerns."""
+
+    kind: ViolationKind
+    detail: str
+    job_id: str | None = None
+    technician_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What the checker found: violations (empty when feasible) and the objective."""
+
+    violations: tuple[Violation, ...]
+    objective: ObjectiveBreakdown
+    kinds: Counter[ViolationKind] = field(default_factory=Counter)
+
+    @property
+    def feasible(self) -> bool:
+        """True when no rule is broken."""
+        return not self.violations
+
+
+def _hhmm(t_s: int) -> str:
+    sign = "-" if t_s < 0 else ""
+    t = abs(t_s)
+    return f"{sign}{t // 3600:02d}:{t % 3600 // 60:02d}:{t % 60:02d}"
+
+
+def check(problem: Problem, solution: Solution, points: PointIndex, travel: TravelMatrices) -> CheckReport:
+    """Every violated constraint of ``solution`` and its objective, recomputed.
+
+    ``points`` and ``travel`` must describe the problem's locations (see
+    ``solver.travel.problem_travel``).
+    """
+    out: list[Violation] = []
+    techs = {t.id: t for t in problem.technicians}
+    jobs = {j.id: j for j in problem.jobs}
+    visits_by_job: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    seen_routes: set[str] = set()
+
+    for route in solution.routes:
+        tech = techs.get(route.technician_id)
+        if tech is None:
+            out.append(Violation(ViolationKind.UNKNOWN, "route of an unknown technician", None, route.technician_id))
+            continue
+        if route.technician_id in seen_routes:
+            out.append(Violation(ViolationKind.UNKNOWN, "two routes for one technician", None, tech.id))
+        seen_routes.add(route.technician_id)
+        known_visits = []
+        for visit in route.visits:
+            if visit.job_id not in jobs:
+                out.append(Violation(ViolationKind.UNKNOWN, "visit to an unknown job", visit.job_id, tech.id))
+            else:
+                known_visits.append(visit)
+                visits_by_job[visit.job_id].append((tech.id, visit.start_s))
+        if known_visits:
+            out.extend(_check_route(tech, route, jobs, points, travel))
+
+    unassigned = Counter(u.job_id for u in solution.unassigned)
+    for job_id, count in unassigned.items():
+        if job_id not in jobs:
+            out.append(Violation(ViolationKind.UNKNOWN, "unassigned entry for an unknown job", job_id))
+        elif count > 1:
+            out.append(Violation(ViolationKind.DUPLICATE_JOB, "listed unassigned twice", job_id))
+    for u in solution.unassigned:
+        if not u.reason.strip():
+            out.append(Violation(ViolationKind.REPORT, "unassigned without a reason", u.job_id))
+
+    for job in problem.jobs:
+        served = visits_by_job.get(job.id, [])
+        out.extend(_check_job(job, served, unassigned.get(job.id, 0) > 0))
+
+    coeffs = coefficients(problem, travel)
+    objective = recompute_objective(problem, solution, points, travel, coeffs)
+    return CheckReport(tuple(out), objective, Counter(v.kind for v in out))
+
+
+def _check_job(job: Job, served: list[tuple[str, int]], listed_unassigned: bool) -> list[Violation]:
+    out: list[Violation] = []
+    if not served:
+        if not listed_unassigned:
+            out.append(Violation(ViolationKind.MISSING_JOB, "neither served nor listed unassigned", job.id))
+        return out
+    if listed_unassigned:
+        out.append(Violation(ViolationKind.DUPLICATE_JOB, "served and listed unassigned", job.id))
+    crew = [tech_id for tech_id, _ in served]
+    if len(set(crew)) != len(crew):
+        out.append(Violation(ViolationKind.DUPLICATE_JOB, "visited twice by one technician", job.id))
+    if len(served) != job.crew_size:
+        kind = ViolationKind.CREW_SYNC if job.crew_size == 2 else ViolationKind.DUPLICATE_JOB
+        out.append(Violation(kind, f"{len(served)} visits for a crew of {job.crew_size}", job.id))
+    starts = {start for _, start in served}
+    if job.crew_size == 2 and len(starts) > 1:
+        out.append(Violation(ViolationKind.CREW_SYNC, f"crew starts differ: {sorted(starts)}", job.id))
+    if job.pinned_technician_id is not None and job.pinned_technician_id not in crew:
+        out.append(Violation(ViolationKind.PIN, f"pinned to {job.pinned_technician_id}, served by {crew}", job.id))
+    return out
+
+
+def _check_route(
+    tech: Technician, route: Route, jobs: dict[str, Job], points: PointIndex, travel: TravelMatrices
+) -> list[Violation]:
+    out: list[Violation] = []
+
+    def bad(kind: ViolationKind, detail: str, job_id: str | None = None) -> None:
+        out.append(Violation(kind, detail, job_id, tech.id))
+
+    shift = tech.shift
+    if route.start_s < shift.start_s:
+        bad(ViolationKind.SHIFT, f"leaves at {_hhmm(route.start_s)}, shift starts {_hhmm(shift.start_s)}")
+    if route.end_s > tech.latest_end_s:
+        bad(ViolationKind.SHIFT, f"back at {_hhmm(route.end_s)}, latest {_hhmm(tech.latest_end_s)}")
+    visits = [v for v in route.visits if v.job_id in jobs]
+    if tech.max_jobs is not None and len(visits) > tech.max_jobs:
+        bad(ViolationKind.MAX_JOBS, f"{len(visits)} visits, at most {tech.max_jobs}")
+
+    # Events: departure, visits, return, each with a location and a [begin, end] busy time.
+    stops = [points.tech_start[tech.id]] + [points.job[v.job_id] for v in visits] + [points.tech_end[tech.id]]
+    busy = [(route.start_s, route.start_s)] + [(v.start_s, v.end_s) for v in visits] + [(route.end_s, route.end_s)]
+    lunch_req = shift.lunch
+    lunch = route.lunch
+    lunch_gap: int | None = None
+    if lunch_req is not None:
+        if lunch is None:
+            bad(ViolationKind.BREAK, "no lunch break reported")
+        else:
+            if not lunch_req.earliest_s <= lunch.start_s <= lunch_req.latest_s:
+                bad(ViolationKind.BREAK, f"lunch starts {_hhmm(lunch.start_s)}, outside its window")
+            if lunch.duration_s < lunch_req.duration_s:
+                bad(ViolationKind.BREAK, f"lunch lasts {lunch.duration_s}s, needs {lunch_req.duration_s}s")
+            if lunch.end_s <= route.start_s or lunch.start_s >= route.end_s:
+                lunch_gap = None  # before leaving home or after coming back
+            else:
+                for k in range(len(busy) - 1):
+                    if busy[k][1] <= lunch.start_s and lunch.end_s <= busy[k + 1][0]:
+                        lunch_gap = k
+                        break
+                else:
+                    bad(ViolationKind.BREAK, "lunch overlaps work")
+    for k in range(len(busy) - 1):
+        leg_s = int(travel.duration_s[stops[k], stops[k + 1]])
+        leg_m = int(travel.distance_m[stops[k], stops[k + 1]])
+        need = leg_s + (lunch.duration_s if lunch is not None and lunch_gap == k else 0)
+        have = busy[k + 1][0] - busy[k][1]
+        job_id = visits[k].job_id if k < len(visits) else None
+        if have < need:
+            bad(ViolationKind.TRAVEL, f"leg {k} needs {need}s, has {have}s", job_id)
+        if k < len(visits):
+            v = visits[k]
+            if v.travel_s != leg_s or v.distance_m != leg_m:
+                bad(ViolationKind.REPORT, "reported travel differs from the matrix", v.job_id)
+            if not busy[k][1] <= v.arrival_s <= v.start_s:
+                bad(ViolationKind.REPORT, "arrival outside [previous end, start]", v.job_id)
+    if visits and (route.return_travel_s, route.return_distance_m) != (
+        int(travel.duration_s[stops[-2], stops[-1]]),
+        int(travel.distance_m[stops[-2], stops[-1]]),
+    ):
+        bad(ViolationKind.REPORT, "reported return travel differs from the matrix")
+
+    for v in visits:
+        job = jobs[v.job_id]
+        if v.end_s - v.start_s != job.duration_s:
+            bad(ViolationKind.REPORT, f"on site {v.end_s - v.start_s}s, job takes {job.duration_s}s", job.id)
+        if job.windows and not any(w.contains(v.start_s) for w in job.windows):
+            bad(ViolationKind.WINDOW, f"starts {_hhmm(v.start_s)}, outside every window", job.id)
+        if job.release_s is not None and v.start_s < job.release_s:
+            bad(ViolationKind.RELEASE, f"starts {_hhmm(v.start_s)}, goods ready {_hhmm(job.release_s)}", job.id)
+        if job.deadline_s is not None and v.start_s > job.deadline_s:
+            bad(ViolationKind.DEADLINE, f"starts {_hhmm(v.start_s)}, deadline {_hhmm(job.deadline_s)}", job.id)
+        if not tech.has_skills(job.skills):
+            bad(ViolationKind.SKILL, f"lacks skills {job.skills}", job.id)
+    return out
+
+
+def recompute_objective(
+    problem: Problem,
+    solution: Solution,
+    points: PointIndex,
+    travel: TravelMatrices,
+    coeffs: Coefficients | None = None,
+) -> ObjectiveBreakdown:
+    """The objective of ``solution`` computed from its routes and times alone."""
+    c = coeffs if coeffs is not None else coefficients(problem, travel)
+    techs = {t.id: t for t in problem.technicians}
+    jobs = {j.id: j for j in problem.jobs}
+    time_u = dist_u = job_u = ot_u = soft_u = pref_u = drop_u = 0
+    served: dict[str, list[str]] = defaultdict(list)
+    for route in solution.routes:
+        tech = techs.get(route.technician_id)
+        visits = [v for v in route.visits if v.job_id in jobs]
+        if tech is None or not visits:
+            continue
+        stops = [points.tech_start[tech.id]] + [points.job[v.job_id] for v in visits] + [points.tech_end[tech.id]]
+        metres = sum(int(travel.distance_m[a, b]) for a, b in itertools.pairwise(stops))
+        time_u += (route.end_s - route.start_s) * c.per_s[tech.id]
+        dist_u += metres * c.per_m[tech.id]
+        job_u += len(visits) * c.per_job[tech.id]
+        ot_u += max(0, route.end_s - tech.shift.end_s) * c.overtime_per_s[tech.id]
+        for v in visits:
+            job = jobs[v.job_id]
+            if v.job_id not in served and job.preferred_window is not None:
+                soft_u += job.preferred_window.distance_s(v.start_s) * c.soft_per_s[job.id]
+            served[v.job_id].append(tech.id)
+    for job in problem.jobs:
+        crew = served.get(job.id)
+        if not crew:
+            drop_u += c.drop_cost(job.priority, job.crew_size)
+        elif job.crew_size == 1 and job.preferred_technician_id not in (None, crew[0]):
+            pref_u += c.preference_miss
+    total = time_u + dist_u + job_u + ot_u + soft_u + pref_u + drop_u
+    return ObjectiveBreakdown(
+        time_cost=c.to_cents(time_u),
+        distance_cost=c.to_cents(dist_u),
+        job_cost=c.to_cents(job_u),
+        overtime_cost=c.to_cents(ot_u),
+        soft_window_penalty=c.to_cents(soft_u),
+        preference_penalty=c.to_cents(pref_u),
+        unassigned_penalty=c.to_cents(drop_u),
+        total_units=total,
+    )

@@ -1,0 +1,160 @@
+"""Why a job is not in the plan, in words a dispatcher can act on.
+
+Before the solve, jobs that no plan could serve are set aside with their
+reason (skill, crew, pin, release, windows, length). After the solve, each
+job the search left out is tried in every position of every qualified
+technician's route to tell overtime from a full day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from solver.problem import Job, Problem, Technician
+from solver.schedule import RouteTimer, earliest_in
+from solver.solution import ReasonCode, Unassigned
+from solver.travel import PointIndex, TravelMatrices
+
+
+def _hhmm(t_s: int) -> str:
+    return f"{t_s // 3600:02d}:{t_s % 3600 // 60:02d}"
+
+
+def _skills_text(skills: dict[str, int]) -> str:
+    return ", ".join(f"{code} level {level}" for code, level in sorted(skills.items())) or "no skills"
+
+
+def _reachable(job: Job, tech: Technician, points: PointIndex, travel: TravelMatrices) -> bool:
+    """Could ``tech`` start ``job`` inside a window and still get home in time (lunch ignored)?"""
+    out_s = int(travel.duration_s[points.tech_start[tech.id], points.job[job.id]])
+    back_s = int(travel.duration_s[points.job[job.id], points.tech_end[tech.id]])
+    start = earliest_in(job.start_windows(), tech.shift.start_s + out_s)
+    return start is not None and start + job.duration_s + back_s <= tech.latest_end_s
+
+
+def precheck(problem: Problem, points: PointIndex, travel: TravelMatrices) -> dict[str, Unassigned]:
+    """Jobs that no plan can serve, by id, each with its reason."""
+    out: dict[str, Unassigned] = {}
+    techs = problem.technicians
+    for job in problem.jobs:
+        reason = _precheck_job(job, techs, points, travel)
+        if reason is not None:
+            out[job.id] = reason
+    return out
+
+
+def _precheck_job(
+    job: Job, techs: Sequence[Technician], points: PointIndex, travel: TravelMatrices
+) -> Unassigned | None:
+    qualified = [t for t in techs if t.has_skills(job.skills)]
+    need = _skills_text(job.skills)
+    if not qualified:
+        return Unassigned(job.id, ReasonCode.NO_SKILL, f"No technician working this day has {need}.")
+    if len(qualified) < job.crew_size:
+        return Unassigned(
+            job.id,
+            ReasonCode.NO_CREW,
+            f"Needs a crew of {job.crew_size} with {need}; only {qualified[0].id} has it this day.",
+        )
+    if job.pinned_technician_id is not None:
+        pinned = next(t for t in techs if t.id == job.pinned_technician_id)
+        if pinned not in qualified:
+            return Unassigned(job.id, ReasonCode.PINNED_UNAVAILABLE, f"Pinned to {pinned.id}, who lacks {need}.")
+    day_end = max(t.latest_end_s for t in qualified)
+    if job.release_s is not None and job.release_s >= day_end:
+        return Unassigned(
+            job.id,
+            ReasonCode.RELEASED_TOO_LATE,
+            f"Goods are ready at {_hhmm(job.release_s)}, after every qualified shift ends.",
+        )
+    longest = max(t.latest_end_s - t.shift.start_s for t in qualified)
+    if job.duration_s > longest:
+        return Unassigned(
+            job.id,
+            ReasonCode.TOO_LONG,
+            f"Takes {job.duration_s // 60} min, longer than any qualified shift ({longest // 60} min).",
+        )
+    able = [t for t in qualified if _reachable(job, t, points, travel)]
+    if job.pinned_technician_id is not None and job.pinned_technician_id not in {t.id for t in able}:
+        return Unassigned(
+            job.id,
+            ReasonCode.PINNED_UNAVAILABLE,
+            f"Pinned to {job.pinned_technician_id}, whose shift cannot reach it inside its window.",
+        )
+    if len(able) < job.crew_size:
+        windows = job.start_windows()
+        when = ", ".join(f"{_hhmm(w.start_s)}–{_hhmm(w.end_s)}" for w in windows) or "none left"
+        return Unassigned(
+            job.id,
+            ReasonCode.NO_SHIFT_IN_WINDOW,
+            f"No qualified technician's shift can reach it within its possible start times ({when}).",
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class Insertion:
+    """The cheapest way found to add one job to one technician's route."""
+
+    technician_id: str
+    position: int
+    cost_units: int
+    overtime_s: int
+
+
+def explain_dropped(
+    job: Job,
+    problem: Problem,
+    timer: RouteTimer,
+    routes: dict[str, list[Job]],
+    fixed: dict[str, list[int | None]],
+) -> Unassigned:
+    """Why the search left ``job`` out, given the final routes (jobs in order per technician)."""
+    qualified = [t for t in problem.technicians if t.has_skills(job.skills)]
+    if job.pinned_technician_id is not None:
+        qualified = [t for t in qualified if t.id == job.pinned_technician_id]
+    if job.crew_size == 2:
+        return Unassigned(
+            job.id,
+            ReasonCode.DAY_FULL,
+            "No two qualified technicians are free at the same time for this crew job.",
+        )
+    best_ot: tuple[int, str] | None = None
+    at_max: list[str] = []
+    for tech in qualified:
+        current = routes.get(tech.id, [])
+        for pos in range(len(current) + 1):
+            seq = [*current[:pos], job, *current[pos:]]
+            starts = fixed.get(tech.id, [None] * len(current))
+            timing = timer.timing(
+                tech, seq, latest_end_s=tech.shift.end_s + 12 * 3600, fixed_starts=[*starts[:pos], None, *starts[pos:]]
+            )
+            if timing is None:
+                continue
+            overtime = max(0, timing.return_s - tech.shift.end_s)
+            if overtime <= tech.max_overtime_s and tech.max_jobs is not None and len(seq) > tech.max_jobs:
+                at_max.append(tech.id)
+            elif overtime > tech.max_overtime_s and (best_ot is None or overtime < best_ot[0]):
+                best_ot = (overtime, tech.id)
+    if at_max:
+        names = ", ".join(sorted(set(at_max)))
+        return Unassigned(
+            job.id,
+            ReasonCode.MAX_JOBS,
+            f"Qualified technicians with time left ({names}) are at their max jobs per day.",
+        )
+    if best_ot is not None:
+        minutes = -(-best_ot[0] // 60)
+        allowed = problem.technician(best_ot[1]).max_overtime_s // 60
+        return Unassigned(
+            job.id,
+            ReasonCode.NEEDS_OVERTIME,
+            f"Would need {minutes} min of overtime ({best_ot[1]}; {allowed} min allowed).",
+        )
+    higher = sum(1 for tech in qualified for j in routes.get(tech.id, []) if j.priority <= job.priority)
+    return Unassigned(
+        job.id,
+        ReasonCode.DAY_FULL,
+        f"The day is full: every qualified technician is booked with {higher} jobs of equal or higher priority.",
+    )

@@ -1,0 +1,109 @@
+"""The objective, as integer coefficients shared by the model and the checker.
+
+The objective is lexicographic in priority: leaving out one job of priority
+``p`` costs more than leaving out every job of a lower priority together with
+the whole cost of the day. Below that, soft-window and preference penalties
+and cost (time, distance, per-job, overtime) are added with their weights.
+
+Internally every term is in *units* of ``unit_mc`` milli-cents (normally 1);
+on very large days the unit grows by powers of ten so that the worst case
+still fits a 64-bit integer. See docs/objective.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from solver.problem import Problem
+from solver.travel import TravelMatrices
+
+INT64_SAFE = 2**61
+
+
+def _per(value_cents: int, divisor: int, unit_mc: int) -> int:
+    """``value_cents / divisor`` expressed in units, rounded to an integer."""
+    return round(value_cents * 1000 / divisor / unit_mc)
+
+
+@dataclass(frozen=True)
+class Coefficients:
+    """Integer objective coefficients for one problem."""
+
+    unit_mc: int
+    per_s: dict[str, int]
+    per_m: dict[str, int]
+    per_job: dict[str, int]
+    overtime_per_s: dict[str, int]
+    soft_per_s: dict[str, int]
+    preference_miss: int
+    drop_penalty: dict[int, int]
+
+    def to_cents(self, units: int) -> float:
+        """Convert objective units back to cents."""
+        return units * self.unit_mc / 1000.0
+
+    def drop_cost(self, priority: int, crew_size: int) -> int:
+        """Penalty for leaving one job out (a crew job counts once per member)."""
+        return self.drop_penalty[priority] * crew_size
+
+
+def max_speed_mps(travel: TravelMatrices) -> float:
+    """The highest distance/duration ratio of any arc (metres per second)."""
+    moving = travel.duration_s > 0
+    if not moving.any():
+        return 0.0
+    ratio = travel.distance_m[moving] / travel.duration_s[moving]
+    return float(ratio.max())
+
+
+def coefficients(problem: Problem, travel: TravelMatrices) -> Coefficients:
+    """The coefficients for ``problem``; ``travel`` is any matrix over its points
+    (used only to bound the distance a technician can drive in a day)."""
+    unit_mc = 1
+    speed = max_speed_mps(travel)
+    teleport = bool(((travel.duration_s == 0) & (travel.distance_m > 0)).any())
+    max_arc_m = int(travel.distance_m.max()) if travel.size else 0
+    while True:
+        coeffs = _coefficients(problem, unit_mc, speed, teleport, max_arc_m)
+        worst = sum(coeffs.drop_cost(j.priority, j.crew_size) for j in problem.jobs)
+        if worst < INT64_SAFE:
+            return coeffs
+        unit_mc *= 10
+
+
+def _coefficients(problem: Problem, unit_mc: int, speed_mps: float, teleport: bool, max_arc_m: int) -> Coefficients:
+    techs = problem.technicians
+    per_s = {t.id: _per(t.cost.per_hour_cents, 3600, unit_mc) for t in techs}
+    per_m = {t.id: _per(t.cost.per_km_cents, 1000, unit_mc) for t in techs}
+    per_job = {t.id: _per(t.cost.per_job_cents, 1, unit_mc) for t in techs}
+    overtime = {t.id: _per(t.cost.overtime_per_hour_cents, 3600, unit_mc) for t in techs}
+    soft = {j.id: _per(j.soft_penalty_per_min_cents, 60, unit_mc) for j in problem.jobs}
+    preference_miss = _per(problem.weights.preferred_technician_miss_cents, 1, unit_mc)
+
+    visits = sum(j.crew_size for j in problem.jobs)
+    if techs:
+        first = min(t.shift.start_s for t in techs)
+        last = max(t.latest_end_s for t in techs)
+    else:
+        first = last = 0
+    horizon = max(0, last - first)
+
+    # An upper bound on everything below the priority tiers.
+    bound = 0
+    for t in techs:
+        span = t.latest_end_s - t.shift.start_s
+        jobs = visits if t.max_jobs is None else min(visits, t.max_jobs)
+        metres = (jobs + 1) * max_arc_m if teleport else int(np.ceil(span * speed_mps)) + 1
+        bound += span * per_s[t.id] + metres * per_m[t.id] + jobs * per_job[t.id]
+        bound += t.max_overtime_s * overtime[t.id]
+    bound += sum(soft[j.id] * (horizon + 1) for j in problem.jobs)
+    bound += preference_miss * len(problem.jobs)
+
+    drop: dict[int, int] = {}
+    below = bound
+    for priority in (3, 2, 1):
+        drop[priority] = below + 1
+        below += drop[priority] * sum(j.crew_size for j in problem.jobs if j.priority == priority)
+    return Coefficients(unit_mc, per_s, per_m, per_job, overtime, soft, preference_miss, drop)

@@ -1,0 +1,278 @@
+"""The OR-Tools routing model. This is the only module that imports OR-Tools.
+
+Shape as in the OR-Tools samples: nodes → index manager → model → transit
+matrices → arc costs → dimensions → search parameters → solve → extraction.
+Node numbers (rows of our matrices) and solver indices are kept apart.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+from solver.objective import Coefficients
+from solver.problem import DAY_S, Job, Problem
+from solver.travel import PointIndex, TravelMatrices
+
+log = logging.getLogger(__name__)
+
+HORIZON_S = 2 * DAY_S
+FIRST_SOLUTION = {
+    "parallel_cheapest_insertion": routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION,
+    "local_cheapest_insertion": routing_enums_pb2.FirstSolutionStrategy.LOCAL_CHEAPEST_INSERTION,
+    "savings": routing_enums_pb2.FirstSolutionStrategy.SAVINGS,
+    "path_cheapest_arc": routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC,
+    "automatic": routing_enums_pb2.FirstSolutionStrategy.AUTOMATIC,
+}
+METAHEURISTIC = {
+    "guided_local_search": routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH,
+    "simulated_annealing": routing_enums_pb2.LocalSearchMetaheuristic.SIMULATED_ANNEALING,
+    "tabu_search": routing_enums_pb2.LocalSearchMetaheuristic.TABU_SEARCH,
+    "greedy_descent": routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT,
+}
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """How OR-Tools searches; names are the lower-case OR-Tools enum names."""
+
+    first_solution: str = "parallel_cheapest_insertion"
+    metaheuristic: str = "guided_local_search"
+
+
+@dataclass(frozen=True)
+class RawVisit:
+    """A visit as the model placed it (job id, start time)."""
+
+    job_id: str
+    start_s: int
+
+
+@dataclass(frozen=True)
+class RawRoute:
+    """One vehicle's route straight from the model."""
+
+    technician_id: str
+    visits: tuple[RawVisit, ...]
+    depart_s: int
+    return_s: int
+    lunch_start_s: int | None
+
+
+@dataclass(frozen=True)
+class RawResult:
+    """What the model found: routes (may be empty when no solution) and search facts."""
+
+    routes: tuple[RawRoute, ...]
+    status: str
+    found: bool
+    solutions: int
+    first_solution_s: float | None
+    objective_units: int | None
+
+
+ProgressHook = Callable[[int, int], None]
+"""Called with (solutions found so far, best objective units) on each new solution."""
+
+
+def solve_model(
+    problem: Problem,
+    jobs: Sequence[Job],
+    points: PointIndex,
+    travel: TravelMatrices,
+    coeffs: Coefficients,
+    time_limit_s: float,
+    settings: SearchSettings,
+    on_solution: ProgressHook | None = None,
+) -> RawResult:
+    """Route ``jobs`` (the ones that passed the pre-checks) over the problem's technicians."""
+    techs = problem.technicians
+    n_veh = len(techs)
+    # Node layout: one start and one end node per technician, then one node per visit.
+    visit_job: list[Job] = []
+    for job in jobs:
+        visit_job.extend([job] * job.crew_size)
+    node_point = [points.tech_start[t.id] for t in techs] + [points.tech_end[t.id] for t in techs]
+    node_point += [points.job[j.id] for j in visit_job]
+    first_visit = 2 * n_veh
+    n_nodes = len(node_point)
+    sub = travel.take(node_point)
+    service = np.zeros(n_nodes, dtype=np.int64)
+    service[first_visit:] = [j.duration_s for j in visit_job]
+
+    manager = pywrapcp.RoutingIndexManager(n_nodes, n_veh, list(range(n_veh)), list(range(n_veh, 2 * n_veh)))
+    routing = pywrapcp.RoutingModel(manager)
+    solver = routing.solver()
+
+    # Time: service at the origin plus driving.
+    time_matrix = sub.duration_s + service[:, None]
+    np.fill_diagonal(time_matrix, 0)
+    time_cb = routing.RegisterTransitMatrix(time_matrix.tolist())
+    routing.AddDimension(time_cb, HORIZON_S, HORIZON_S, False, "Time")
+    time_dim = routing.GetDimensionOrDie("Time")
+
+    # Arc cost per cost class: (driving + service) at the hourly rate plus distance at the km rate;
+    # waiting is charged through slack, so the total is span × hourly rate + distance × km rate.
+    class_cb: dict[tuple[int, int], int] = {}
+    for v, tech in enumerate(techs):
+        key = (coeffs.per_s[tech.id], coeffs.per_m[tech.id])
+        if key not in class_cb:
+            matrix = time_matrix * key[0] + sub.distance_m * key[1]
+            class_cb[key] = routing.RegisterTransitMatrix(matrix.tolist())
+        routing.SetArcCostEvaluatorOfVehicle(class_cb[key], v)
+        time_dim.SetSlackCostCoefficientForVehicle(key[0], v)
+
+    for v, tech in enumerate(techs):
+        start_var = time_dim.CumulVar(routing.Start(v))
+        end_var = time_dim.CumulVar(routing.End(v))
+        start_var.SetRange(tech.shift.start_s, tech.latest_end_s)
+        end_var.SetRange(tech.shift.start_s, tech.latest_end_s)
+        if tech.max_overtime_s > 0 and coeffs.overtime_per_s[tech.id] > 0:
+            time_dim.SetCumulVarSoftUpperBound(routing.End(v), tech.shift.end_s, coeffs.overtime_per_s[tech.id])
+        routing.AddVariableMinimizedByFinalizer(end_var)
+        routing.AddVariableMaximizedByFinalizer(start_var)
+
+    node_visit_transit = [0] * routing.Size()
+    for index in range(routing.Size()):
+        node_visit_transit[index] = int(service[manager.IndexToNode(index)])
+    for v, tech in enumerate(techs):
+        lunch = tech.shift.lunch
+        if lunch is None:
+            continue
+        interval = solver.FixedDurationIntervalVar(
+            lunch.earliest_s, lunch.latest_s, lunch.duration_s, False, f"lunch-{v}"
+        )
+        time_dim.SetBreakIntervalsOfVehicle([interval], v, node_visit_transit)
+
+    # Jobs: windows, skills, pins, soft windows, drop penalties.
+    tech_pos = {t.id: v for v, t in enumerate(techs)}
+    node = first_visit
+    crew_pairs: list[tuple[int, int]] = []
+    for job in jobs:
+        allowed = [v for v, t in enumerate(techs) if t.has_skills(job.skills)]
+        if job.pinned_technician_id is not None and job.crew_size == 1:
+            allowed = [v for v in allowed if v == tech_pos[job.pinned_technician_id]]
+        windows = job.start_windows()
+        indices = []
+        for _ in range(job.crew_size):
+            index = manager.NodeToIndex(node)
+            indices.append(index)
+            cumul = time_dim.CumulVar(index)
+            cumul.SetRange(max(0, windows[0].start_s), min(HORIZON_S, windows[-1].end_s))
+            for a, b in itertools.pairwise(windows):
+                cumul.RemoveInterval(a.end_s + 1, b.start_s - 1)
+            # SetAllowedVehiclesForIndex has no working Python binding in 9.15; restrict the domain.
+            routing.VehicleVar(index).SetValues([-1, *allowed])
+            routing.AddDisjunction([index], coeffs.drop_cost(job.priority, 1))
+            node += 1
+        if job.preferred_window is not None and coeffs.soft_per_s[job.id] > 0:
+            time_dim.SetCumulVarSoftLowerBound(indices[0], job.preferred_window.start_s, coeffs.soft_per_s[job.id])
+            time_dim.SetCumulVarSoftUpperBound(indices[0], job.preferred_window.end_s, coeffs.soft_per_s[job.id])
+        routing.AddToAssignment(time_dim.SlackVar(indices[0]))
+        for index in indices:
+            routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(index))
+        if job.crew_size == 2:
+            crew_pairs.append((indices[0], indices[1]))
+            if job.pinned_technician_id is not None:
+                pinned = tech_pos[job.pinned_technician_id]
+                on_a = solver.IsEqualCstVar(routing.VehicleVar(indices[0]), pinned)
+                on_b = solver.IsEqualCstVar(routing.VehicleVar(indices[1]), pinned)
+                solver.Add(on_a + on_b >= routing.ActiveVar(indices[0]))
+
+    for lead, second in crew_pairs:
+        active = routing.ActiveVar(lead)
+        solver.Add(active == routing.ActiveVar(second))
+        # Two different technicians (ordered, to break symmetry), on site at the same minute.
+        solver.Add(routing.VehicleVar(second) - routing.VehicleVar(lead) >= active)
+        solver.Add(time_dim.CumulVar(lead) == time_dim.CumulVar(second))
+
+    # Jobs per day and partner cost per job.
+    job_count = [0] * first_visit + [1] * (n_nodes - first_visit)
+    count_cb = routing.RegisterUnaryTransitVector(job_count)
+    caps = [t.max_jobs if t.max_jobs is not None else n_nodes for t in techs]
+    routing.AddDimensionWithVehicleCapacity(count_cb, 0, caps, True, "Jobs")
+    jobs_dim = routing.GetDimensionOrDie("Jobs")
+    for v, tech in enumerate(techs):
+        if coeffs.per_job[tech.id] > 0:
+            jobs_dim.SetCumulVarSoftUpperBound(routing.End(v), 0, coeffs.per_job[tech.id])
+
+    # Preferred technician (continuity): a miss counts once per crew-of-one job.
+    preferred = {j.id: j.preferred_technician_id for j in jobs if j.crew_size == 1 and j.preferred_technician_id}
+    if preferred and coeffs.preference_miss > 0:
+        pref_cbs: dict[tuple[int, ...], int] = {}
+        per_vehicle = []
+        for tech in techs:
+            vector = [0] * first_visit + [int(j.id in preferred and preferred[j.id] != tech.id) for j in visit_job]
+            pref_key = tuple(vector)
+            if pref_key not in pref_cbs:
+                pref_cbs[pref_key] = routing.RegisterUnaryTransitVector(vector)
+            per_vehicle.append(pref_cbs[pref_key])
+        routing.AddDimensionWithVehicleTransitAndCapacity(per_vehicle, 0, [n_nodes] * n_veh, True, "Preference")
+        pref_dim = routing.GetDimensionOrDie("Preference")
+        for v in range(n_veh):
+            pref_dim.SetCumulVarSoftUpperBound(routing.End(v), 0, coeffs.preference_miss)
+
+    params = pywrapcp.DefaultRoutingSearchParameters()
+    params.first_solution_strategy = FIRST_SOLUTION[settings.first_solution]
+    params.local_search_metaheuristic = METAHEURISTIC[settings.metaheuristic]
+    params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
+
+    started = time.monotonic()
+    stats = _SearchStats()
+
+    def on_new_solution() -> None:
+        stats.solutions += 1
+        if stats.first_s is None:
+            stats.first_s = time.monotonic() - started
+        if on_solution is not None:
+            on_solution(stats.solutions, int(routing.CostVar().Value()))
+
+    routing.AddAtSolutionCallback(on_new_solution)
+    assignment = routing.SolveWithParameters(params)
+    status = routing.status()
+    status_name = {
+        0: "not_solved",
+        1: "success",
+        2: "partial_success_time_limit",
+        3: "fail",
+        4: "fail_timeout",
+        5: "invalid",
+        6: "infeasible",
+        7: "optimal",
+    }.get(int(status), str(status))
+    if assignment is None:
+        return RawResult((), status_name, False, stats.solutions, None, None)
+
+    lunches: dict[str, int] = {}
+    intervals = assignment.IntervalVarContainer()
+    for i in range(intervals.Size()):
+        element = intervals.Element(i)
+        name = element.Var().Name()
+        if name.startswith("lunch-") and element.PerformedValue():
+            lunches[name] = element.StartValue()
+
+    routes = []
+    for v, tech in enumerate(techs):
+        index = routing.Start(v)
+        depart = assignment.Value(time_dim.CumulVar(index))
+        visits = []
+        index = assignment.Value(routing.NextVar(index))
+        while not routing.IsEnd(index):
+            job = visit_job[manager.IndexToNode(index) - first_visit]
+            visits.append(RawVisit(job.id, assignment.Value(time_dim.CumulVar(index))))
+            index = assignment.Value(routing.NextVar(index))
+        back = assignment.Value(time_dim.CumulVar(index))
+        routes.append(RawRoute(tech.id, tuple(visits), depart, back, lunches.get(f"lunch-{v}")))
+    return RawResult(tuple(routes), status_name, True, stats.solutions, stats.first_s, int(assignment.ObjectiveValue()))
+
+
+@dataclass
+class _SearchStats:
+    solutions: int = 0
+    first_s: float | None = None

@@ -1,0 +1,254 @@
+"""The plain input of the solver: one day's technicians and jobs.
+
+Times are integer seconds since midnight of the plan date, distances integer
+metres and money integer cents. Conversion from calendar times and currency
+happens at the edge (``dispatch``), never here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+DAY_S = 24 * 3600
+
+
+class ProblemError(ValueError):
+    """Raised when a problem is malformed; the message names the offending field."""
+
+
+class TechnicianKind(StrEnum):
+    EMPLOYEE = "employee"
+    PARTNER = "partner"
+
+
+class JobKind(StrEnum):
+    MEASURE = "measure"
+    INSTALL = "install"
+    REPAIR = "repair"
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A WGS84 point."""
+
+    lat: float
+    lon: float
+
+    def __post_init__(self) -> None:
+        if not -90.0 <= self.lat <= 90.0:
+            raise ProblemError(f"lat {self.lat} is outside -90..90")
+        if not -180.0 <= self.lon <= 180.0:
+            raise ProblemError(f"lon {self.lon} is outside -180..180")
+
+
+@dataclass(frozen=True, slots=True)
+class TimeWindow:
+    """A closed interval [start_s, end_s] of seconds since midnight."""
+
+    start_s: int
+    end_s: int
+
+    def __post_init__(self) -> None:
+        if self.end_s < self.start_s:
+            raise ProblemError(f"window ends ({self.end_s}) before it starts ({self.start_s})")
+
+    def contains(self, t_s: int) -> bool:
+        """True when ``t_s`` lies inside the window (bounds included)."""
+        return self.start_s <= t_s <= self.end_s
+
+    def distance_s(self, t_s: int) -> int:
+        """Seconds from ``t_s`` to the window (0 when inside)."""
+        return max(0, self.start_s - t_s) + max(0, t_s - self.end_s)
+
+
+@dataclass(frozen=True, slots=True)
+class Break:
+    """A lunch break that must start in [earliest_s, latest_s] and lasts duration_s."""
+
+    earliest_s: int
+    latest_s: int
+    duration_s: int
+
+    def __post_init__(self) -> None:
+        if self.latest_s < self.earliest_s:
+            raise ProblemError("break.latest is before break.earliest")
+        if self.duration_s < 0:
+            raise ProblemError("break.duration must not be negative")
+
+
+@dataclass(frozen=True, slots=True)
+class Shift:
+    """Door-to-door working time: leave the start location at or after start_s,
+    be back at the end location by end_s (plus allowed overtime)."""
+
+    start_s: int
+    end_s: int
+    lunch: Break | None = None
+
+    def __post_init__(self) -> None:
+        if self.end_s <= self.start_s:
+            raise ProblemError("shift.end must be after shift.start")
+
+
+@dataclass(frozen=True, slots=True)
+class CostProfile:
+    """What a technician costs, in cents.
+
+    Employees are paid per hour of route span and per km; partners per job plus
+    per hour. Overtime is paid per hour beyond the shift end.
+    """
+
+    per_hour_cents: int = 0
+    per_km_cents: int = 0
+    per_job_cents: int = 0
+    overtime_per_hour_cents: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("per_hour_cents", "per_km_cents", "per_job_cents", "overtime_per_hour_cents"):
+            if getattr(self, name) < 0:
+                raise ProblemError(f"cost.{name} must not be negative")
+
+
+@dataclass(frozen=True, slots=True)
+class Technician:
+    """One technician's day."""
+
+    id: str
+    start: Location
+    shift: Shift
+    end: Location | None = None
+    name: str = ""
+    kind: TechnicianKind = TechnicianKind.EMPLOYEE
+    skills: dict[str, int] = field(default_factory=dict)
+    max_jobs: int | None = None
+    max_overtime_s: int = 0
+    cost: CostProfile = field(default_factory=CostProfile)
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            raise ProblemError("technician.id must not be empty")
+        if self.max_jobs is not None and self.max_jobs < 0:
+            raise ProblemError(f"technician {self.id}: max_jobs must not be negative")
+        if self.max_overtime_s < 0:
+            raise ProblemError(f"technician {self.id}: max_overtime must not be negative")
+
+    @property
+    def end_location(self) -> Location:
+        """Where the day ends: ``end`` when given, else the start location."""
+        return self.end if self.end is not None else self.start
+
+    @property
+    def latest_end_s(self) -> int:
+        """The hard latest return time: shift end plus allowed overtime."""
+        return self.shift.end_s + self.max_overtime_s
+
+    def has_skills(self, required: dict[str, int]) -> bool:
+        """True when this technician holds every required skill at its minimum level."""
+        return all(self.skills.get(code, 0) >= level for code, level in required.items())
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One visit to a customer.
+
+    ``windows`` are hard arrival windows (the visit starts inside one); none
+    means any time in a shift. ``release_s`` (goods ready) and ``deadline_s``
+    (repair SLA) bound the start as well. ``preferred_window`` is soft: each
+    minute outside it costs ``soft_penalty_per_min_cents``.
+    """
+
+    id: str
+    location: Location
+    duration_s: int
+    kind: JobKind = JobKind.INSTALL
+    skills: dict[str, int] = field(default_factory=dict)
+    windows: tuple[TimeWindow, ...] = ()
+    preferred_window: TimeWindow | None = None
+    soft_penalty_per_min_cents: int = 0
+    release_s: int | None = None
+    deadline_s: int | None = None
+    priority: int = 3
+    pinned_technician_id: str | None = None
+    preferred_technician_id: str | None = None
+    crew_size: int = 1
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            raise ProblemError("job.id must not be empty")
+        if self.duration_s < 0:
+            raise ProblemError(f"job {self.id}: duration must not be negative")
+        if self.priority not in (1, 2, 3):
+            raise ProblemError(f"job {self.id}: priority must be 1, 2 or 3")
+        if self.crew_size not in (1, 2):
+            raise ProblemError(f"job {self.id}: crew_size must be 1 or 2")
+        if self.soft_penalty_per_min_cents < 0:
+            raise ProblemError(f"job {self.id}: soft_penalty_per_min must not be negative")
+        for code, level in self.skills.items():
+            if level < 0:
+                raise ProblemError(f"job {self.id}: skill {code} level must not be negative")
+
+    def start_windows(self) -> list[TimeWindow]:
+        """The hard windows for the visit start, release and deadline applied,
+        sorted and merged; empty when no start time is possible."""
+        lo = self.release_s if self.release_s is not None else -DAY_S
+        hi = self.deadline_s if self.deadline_s is not None else 2 * DAY_S
+        raw = self.windows or (TimeWindow(-DAY_S, 2 * DAY_S),)
+        clipped = sorted((max(w.start_s, lo), min(w.end_s, hi)) for w in raw if max(w.start_s, lo) <= min(w.end_s, hi))
+        merged: list[TimeWindow] = []
+        for start, end in clipped:
+            if merged and start <= merged[-1].end_s:
+                last = merged.pop()
+                merged.append(TimeWindow(last.start_s, max(last.end_s, end)))
+            else:
+                merged.append(TimeWindow(start, end))
+        return merged
+
+    def start_allowed(self, t_s: int) -> bool:
+        """True when a visit may start at ``t_s`` (windows, release, deadline)."""
+        return any(w.contains(t_s) for w in self.start_windows())
+
+
+@dataclass(frozen=True, slots=True)
+class Weights:
+    """Objective weights, in cents; documented in docs/objective.md."""
+
+    preferred_technician_miss_cents: int = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One day to plan: who can work, what must be done."""
+
+    technicians: tuple[Technician, ...]
+    jobs: tuple[Job, ...]
+    weights: Weights = field(default_factory=Weights)
+
+    def __post_init__(self) -> None:
+        tech_ids = [t.id for t in self.technicians]
+        if len(set(tech_ids)) != len(tech_ids):
+            raise ProblemError("technician ids must be unique")
+        job_ids = [j.id for j in self.jobs]
+        if len(set(job_ids)) != len(job_ids):
+            dup = next(i for i in job_ids if job_ids.count(i) > 1)
+            raise ProblemError(f"job id {dup} appears twice")
+        known = set(tech_ids)
+        for job in self.jobs:
+            for ref in ("pinned_technician_id", "preferred_technician_id"):
+                value = getattr(job, ref)
+                if value is not None and value not in known:
+                    raise ProblemError(f"job {job.id}: {ref} {value} is not a technician of this day")
+
+    def technician(self, tech_id: str) -> Technician:
+        """The technician with this id (KeyError when unknown)."""
+        for tech in self.technicians:
+            if tech.id == tech_id:
+                return tech
+        raise KeyError(tech_id)
+
+    def job(self, job_id: str) -> Job:
+        """The job with this id (KeyError when unknown)."""
+        for job in self.jobs:
+            if job.id == job_id:
+                return job
+        raise KeyError(job_id)

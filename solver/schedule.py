@@ -1,0 +1,220 @@
+"""Timing of a fixed visit sequence: the cheapest feasible times for one route.
+
+Given a technician and the jobs in visiting order, find departure, visit
+starts, lunch and return that keep every hard constraint and cost least
+(door-to-door span at the hourly rate, plus overtime). Used to explain
+unassigned jobs, to evaluate insertions and by the planning-by-hand baseline.
+It is independent of the OR-Tools model.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from solver.objective import Coefficients
+from solver.problem import Job, Technician, TimeWindow
+from solver.solution import BreakTaken, Route, Visit
+from solver.travel import PointIndex, TravelMatrices
+
+NEVER = -(10**12)
+
+
+def earliest_in(windows: Sequence[TimeWindow], t_s: int) -> int | None:
+    """The earliest time ≥ ``t_s`` inside one of the (sorted) windows."""
+    for w in windows:
+        if w.end_s >= t_s:
+            return max(t_s, w.start_s)
+    return None
+
+
+def latest_in(windows: Sequence[TimeWindow], t_s: int) -> int | None:
+    """The latest time ≤ ``t_s`` inside one of the (sorted) windows."""
+    for w in reversed(windows):
+        if w.start_s <= t_s:
+            return min(t_s, w.end_s)
+    return None
+
+
+def arrival_time(prev_end_s: int, travel_s: int, lunch: BreakTaken | None, next_start_s: int) -> int:
+    """When the technician arrives at the next stop, given a lunch that may lie in between.
+
+    A lunch that starts before the drive would be over interrupts it; one that
+    starts later is taken on site before work begins.
+    """
+    arrival = prev_end_s + travel_s
+    if lunch is not None and prev_end_s <= lunch.start_s < arrival and lunch.end_s <= next_start_s:
+        arrival += lunch.duration_s
+    return min(arrival, next_start_s)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Feasible times for a sequence, and what they cost in objective units."""
+
+    depart_s: int
+    starts_s: tuple[int, ...]
+    return_s: int
+    lunch_start_s: int | None
+    cost_units: int
+
+
+class RouteTimer:
+    """Evaluates visit sequences of one day (shared matrices and coefficients)."""
+
+    def __init__(self, points: PointIndex, travel: TravelMatrices, coeffs: Coefficients) -> None:
+        self.points = points
+        self.duration = travel.duration_s
+        self.distance = travel.distance_m
+        self.coeffs = coeffs
+
+    def timing(
+        self,
+        tech: Technician,
+        jobs: Sequence[Job],
+        latest_end_s: int | None = None,
+        fixed_starts: Sequence[int | None] | None = None,
+    ) -> Timing | None:
+        """The cheapest feasible timing of ``jobs`` in this order, or None.
+
+        ``latest_end_s`` overrides the hard return limit (shift end plus
+        overtime); ``fixed_starts`` pins the start of some visits (crews).
+        """
+        if not jobs:
+            return Timing(tech.shift.start_s, (), tech.shift.start_s, None, 0)
+        limit = tech.latest_end_s if latest_end_s is None else latest_end_s
+        nodes = [self.points.tech_start[tech.id]] + [self.points.job[j.id] for j in jobs]
+        nodes.append(self.points.tech_end[tech.id])
+        legs = [int(self.duration[a, b]) for a, b in itertools.pairwise(nodes)]
+        windows = []
+        for k, job in enumerate(jobs):
+            w = job.start_windows()
+            if fixed_starts is not None and fixed_starts[k] is not None:
+                t = fixed_starts[k]
+                w = [TimeWindow(t, t)] if job.start_allowed(t) else []  # type: ignore[arg-type]
+            windows.append(w)
+        lunch = tech.shift.lunch
+        gaps: list[int | None] = [None] if lunch is None else list(range(-1, len(jobs) + 2))
+        best: Timing | None = None
+        for gap in gaps:
+            timing = self._timing_with_lunch_in(tech, jobs, legs, windows, limit, gap)
+            if timing is not None and (best is None or timing.cost_units < best.cost_units):
+                best = timing
+        return best
+
+    def _timing_with_lunch_in(
+        self,
+        tech: Technician,
+        jobs: Sequence[Job],
+        legs: list[int],
+        windows: list[list[TimeWindow]],
+        limit: int,
+        gap: int | None,
+    ) -> Timing | None:
+        """Gap -1: lunch before leaving; k in 0..m: after event k (0 = departure);
+        m+1: after returning. None: no lunch to place."""
+        lunch = tech.shift.lunch
+        m = len(jobs)
+        d = lunch.duration_s if lunch is not None else 0
+        b_lo = lunch.earliest_s if lunch is not None else 0
+        b_hi = lunch.latest_s if lunch is not None else 0
+
+        def forward(depart: int) -> tuple[list[int], int, int | None] | None:
+            starts: list[int] = []
+            end = depart
+            b: int | None = None
+            if gap == -1:
+                b = b_lo
+            for k in range(m + 1):
+                ready = end + legs[k]
+                if gap == k:
+                    b = max(end, b_lo)
+                    if b > b_hi:
+                        return None
+                    ready = max(ready + d, b + d)
+                if k == m:
+                    if gap == m + 1:
+                        b = max(ready, b_lo)
+                        if b > b_hi:
+                            return None
+                    return (starts, ready, b) if ready <= limit else None
+                start = earliest_in(windows[k], ready)
+                if start is None:
+                    return None
+                starts.append(start)
+                end = start + jobs[k].duration_s
+            raise AssertionError("unreachable")
+
+        first_depart = tech.shift.start_s
+        if gap == -1:
+            first_depart = max(first_depart, b_lo + d)
+        earliest = forward(first_depart)
+        if earliest is None:
+            return None
+        end_time = earliest[1]
+        # Backward: the latest departure that still returns at end_time.
+        latest = end_time
+        for k in range(m, -1, -1):
+            latest -= legs[k]
+            if gap == k:
+                latest = min(latest - d, b_hi)
+            if k == 0:
+                break
+            start = latest_in(windows[k - 1], latest - jobs[k - 1].duration_s)
+            if start is None:
+                return None
+            latest = start
+        depart = max(first_depart, latest)
+        final = forward(depart) or earliest
+        if final is not earliest and final[1] > end_time:
+            final, depart = earliest, first_depart
+        starts, back, b = final
+        span = back - depart
+        cost = span * self.coeffs.per_s[tech.id]
+        cost += max(0, back - tech.shift.end_s) * self.coeffs.overtime_per_s[tech.id]
+        return Timing(depart, tuple(starts), back, b, cost)
+
+    def route(self, tech: Technician, jobs: Sequence[Job], timing: Timing) -> Route:
+        """The route these jobs and times make, with travel filled in."""
+        nodes = [self.points.tech_start[tech.id]] + [self.points.job[j.id] for j in jobs]
+        nodes.append(self.points.tech_end[tech.id])
+        lunch = None
+        if timing.lunch_start_s is not None and tech.shift.lunch is not None and jobs:
+            lunch = BreakTaken(timing.lunch_start_s, tech.shift.lunch.duration_s)
+        visits = []
+        prev_end = timing.depart_s
+        for k, job in enumerate(jobs):
+            travel = int(self.duration[nodes[k], nodes[k + 1]])
+            start = timing.starts_s[k]
+            visits.append(
+                Visit(
+                    job_id=job.id,
+                    arrival_s=arrival_time(prev_end, travel, lunch, start),
+                    start_s=start,
+                    end_s=start + job.duration_s,
+                    travel_s=travel,
+                    distance_m=int(self.distance[nodes[k], nodes[k + 1]]),
+                )
+            )
+            prev_end = start + job.duration_s
+        if not jobs:
+            return Route(tech.id, (), tech.shift.start_s, tech.shift.start_s)
+        return Route(
+            technician_id=tech.id,
+            visits=tuple(visits),
+            start_s=timing.depart_s,
+            end_s=timing.return_s,
+            lunch=lunch,
+            return_travel_s=int(self.duration[nodes[-2], nodes[-1]]),
+            return_distance_m=int(self.distance[nodes[-2], nodes[-1]]),
+        )
+
+    def route_cost(self, tech: Technician, jobs: Sequence[Job], timing: Timing) -> int:
+        """Objective units of this route: time, overtime, distance and per-job cost."""
+        if not jobs:
+            return 0
+        nodes = [self.points.tech_start[tech.id]] + [self.points.job[j.id] for j in jobs]
+        nodes.append(self.points.tech_end[tech.id])
+        metres = sum(int(self.distance[a, b]) for a, b in itertools.pairwise(nodes))
+        return timing.cost_units + metres * self.coeffs.per_m[tech.id] + len(jobs) * self.coeffs.per_job[tech.id]
