@@ -38,4 +38,3 @@ def test_progress_is_reported_during_the_search_and_ends_at_done(mixed_day: Prob
     fractions = [p.fraction for p in seen]
     assert fractions == sorted(fractions)
     assert all(0.0 <= f <= 1.0 for f in fractions)
-

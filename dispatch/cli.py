@@ -1,0 +1,130 @@
+"""The ``dispatch`` command line: plan a day from a file and show it."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from dispatch.dayfile import Day, DayFileError, load_day
+from dispatch.export import plan_geojson, plan_json
+from dispatch.kpis import compute_kpis
+from solver import Progress as SolveProgress
+from solver import Solution, SolveOptions, solve
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Plan field installation and repair days.")
+console = Console()
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what the solver does.")] = False) -> None:
+    """Plan field installation and repair days."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
+
+
+def _clock(day: Day, seconds: int) -> str:
+    return day.to_datetime(seconds).strftime("%H:%M")
+
+
+def print_plan(day: Day, solution: Solution) -> None:
+    """Each route as a table, then the unassigned jobs with reasons, then the figures."""
+    jobs = {j.id: j for j in day.problem.jobs}
+    for route in solution.routes:
+        name = day.technician_names.get(route.technician_id, "")
+        if not route.visits:
+            console.print(f"[dim]{route.technician_id} {name}: no visits[/dim]")
+            continue
+        lunch = ""
+        if route.lunch is not None:
+            lunch = f", lunch {_clock(day, route.lunch.start_s)}–{_clock(day, route.lunch.end_s)}"
+        table = Table(
+            title=(
+                f"{route.technician_id} {name}: leaves {_clock(day, route.start_s)}, "
+                f"back {_clock(day, route.end_s)}{lunch}"
+            ),
+            title_justify="left",
+        )
+        for column in ("#", "arrival", "start", "window", "job", "kind", "min", "travel"):
+            table.add_column(column, justify="right" if column in ("#", "min", "travel") else "left")
+        for seq, visit in enumerate(route.visits, start=1):
+            job = jobs[visit.job_id]
+            window = " ".join(f"{_clock(day, w.start_s)}–{_clock(day, w.end_s)}" for w in job.windows) or "any"
+            if job.deadline_s is not None:
+                window += f" by {_clock(day, job.deadline_s)}"
+            crew = " (crew)" if job.crew_size == 2 else ""
+            table.add_row(
+                str(seq),
+                _clock(day, visit.arrival_s),
+                _clock(day, visit.start_s),
+                window,
+                f"{job.id}{crew}",
+                f"{job.kind.value} P{job.priority}",
+                str(job.duration_s // 60),
+                f"{visit.travel_s / 60:.0f} min",
+            )
+        console.print(table)
+    if solution.unassigned:
+        table = Table(title="Unassigned jobs", title_justify="left")
+        table.add_column("job")
+        table.add_column("reason")
+        for u in solution.unassigned:
+            table.add_row(u.job_id, u.reason)
+        console.print(table)
+    k = compute_kpis(day.problem, solution)
+    console.print(
+        f"[bold]Jobs served {k.jobs_served}/{k.jobs_total}[/bold] ({k.served_share:.0%}) · "
+        f"travel share {k.travel_share:.1%} · utilisation {k.utilisation:.1%} · "
+        f"overtime {k.overtime_min:.0f} min · partner share {k.partner_share:.0%} · "
+        f"SLA kept {k.sla_kept}/{k.sla_jobs} · cost {k.cost_eur:,.2f} € · "
+        f"solved in {solution.stats.wall_time_s:.1f} s"
+    )
+
+
+@app.command()
+def plan(
+    file: Annotated[Path, typer.Argument(help="A .json day file, or a .csv of jobs (technicians.csv beside it).")],
+    date: Annotated[str | None, typer.Option(help="Plan date YYYY-MM-DD (default: the file's date).")] = None,
+    time_limit: Annotated[float, typer.Option("--time-limit", min=0.1, help="Seconds the solver may use.")] = 10.0,
+    technicians: Annotated[Path | None, typer.Option(help="Technicians CSV for a jobs CSV.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write OUT.json and OUT.geojson (default: out/plan-DATE).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for the search order.")] = 0,
+) -> None:
+    """Plan one day, print each route and the unassigned jobs, and write the plan."""
+    try:
+        day = load_day(file, date, technicians)
+    except DayFileError as exc:
+        console.print(f"[red]Cannot read the day:[/red] {exc}")
+        raise typer.Exit(2) from None
+    problem = day.problem
+    console.print(
+        f"Planning {day.date} ({day.region or file.name}): {len(problem.technicians)} technicians, "
+        f"{len(problem.jobs)} jobs, {time_limit:g} s"
+    )
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("Optimizing", total=1.0, info="")
+
+        def on_progress(p: SolveProgress) -> None:
+            bar.update(task, completed=p.fraction, info=f"{p.phase}, {p.solutions} solutions")
+
+        solution = solve(problem, SolveOptions(time_limit_s=time_limit, seed=seed), progress=on_progress)
+    print_plan(day, solution)
+    target = out or Path("out") / f"plan-{day.date.isoformat()}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    json_path = target.with_name(target.name + ".json")
+    geo_path = target.with_name(target.name + ".geojson")
+    json_path.write_text(json.dumps(plan_json(day, solution), indent=2, ensure_ascii=False), encoding="utf-8")
+    geo_path.write_text(json.dumps(plan_geojson(day, solution), ensure_ascii=False), encoding="utf-8")
+    console.print(f"Wrote {json_path} and {geo_path}")

@@ -1,0 +1,461 @@
+"""Read a day of technicians and jobs from JSON or CSV into a solver ``Problem``.
+
+The format is described in docs/day-file.md. Every error names the field and,
+for CSV, the file and line, so the person who wrote the file can fix it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from solver import (
+    Break,
+    CostProfile,
+    Job,
+    JobKind,
+    Location,
+    Problem,
+    ProblemError,
+    Shift,
+    Technician,
+    TechnicianKind,
+    TimeWindow,
+)
+
+DEFAULT_TIMEZONE = "Europe/Helsinki"
+T = TypeVar("T")
+
+
+class DayFileError(ValueError):
+    """Bad input; ``str()`` says where (file, line or path) and what to fix."""
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    """What a person needs about a job besides what the solver uses."""
+
+    address: str = ""
+    customer_name: str = ""
+    customer_phone: str = ""
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class Day:
+    """One day to plan: the solver problem plus the calendar and people around it."""
+
+    date: date
+    timezone: ZoneInfo
+    problem: Problem
+    region: str = ""
+    technician_names: dict[str, str] = field(default_factory=dict)
+    job_info: dict[str, JobInfo] = field(default_factory=dict)
+
+    def to_datetime(self, seconds: int) -> datetime:
+        """Seconds since the plan date's midnight as a local, offset-aware datetime."""
+        midnight = datetime.combine(self.date, time(0), tzinfo=self.timezone)
+        return midnight + timedelta(seconds=seconds)
+
+    def to_seconds(self, moment: datetime) -> int:
+        """An aware datetime as seconds since the plan date's midnight."""
+        midnight = datetime.combine(self.date, time(0), tzinfo=self.timezone)
+        return int((moment - midnight).total_seconds())
+
+
+class _Reader:
+    """Parses values, tracking where in the input we are for error messages."""
+
+    def __init__(self, plan_date: date, tz: ZoneInfo, where: str) -> None:
+        self.plan_date = plan_date
+        self.tz = tz
+        self.path: list[str] = [where]
+
+    @contextmanager
+    def at(self, part: str) -> Iterator[None]:
+        self.path.append(part)
+        try:
+            yield
+        finally:
+            self.path.pop()
+
+    def fail(self, message: str) -> DayFileError:
+        where = self.path[0]
+        rest = ".".join(p for p in self.path[1:] if p)
+        return DayFileError(f"{where}{', field ' + rest if rest else ''}: {message}")
+
+    def get(self, obj: Mapping[str, Any], key: str, conv: Callable[[Any], T], default: Any = ...) -> T:
+        with self.at(key):
+            value = obj.get(key)
+            if value is None or value == "":
+                if default is ...:
+                    raise self.fail("is required")
+                return default  # type: ignore[no-any-return]
+            return conv(value)
+
+    def number(self, value: Any) -> float:
+        if isinstance(value, bool):
+            raise self.fail(f"expected a number, got {value!r}")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise self.fail(f"expected a number, got {value!r}") from None
+
+    def minutes(self, value: Any) -> int:
+        number = self.number(value)
+        if number < 0:
+            raise self.fail(f"must not be negative, got {value!r}")
+        return round(number * 60)
+
+    def cents(self, value: Any) -> int:
+        number = self.number(value)
+        if number < 0:
+            raise self.fail(f"must not be negative, got {value!r}")
+        return round(number * 100)
+
+    def integer(self, value: Any) -> int:
+        number = self.number(value)
+        if number != int(number):
+            raise self.fail(f"expected a whole number, got {value!r}")
+        return int(number)
+
+    def text(self, value: Any) -> str:
+        return str(value).strip()
+
+    def clock(self, value: Any) -> int:
+        """``HH:MM`` on the plan date, or an ISO datetime, as seconds since midnight."""
+        text = str(value).strip()
+        try:
+            if "T" in text or len(text) > 8:
+                moment = datetime.fromisoformat(text)
+                if moment.tzinfo is None:
+                    moment = moment.replace(tzinfo=self.tz)
+            else:
+                moment = datetime.combine(self.plan_date, time.fromisoformat(text), tzinfo=self.tz)
+        except ValueError:
+            raise self.fail(f"expected HH:MM or an ISO datetime, got {value!r}") from None
+        midnight = datetime.combine(self.plan_date, time(0), tzinfo=self.tz)
+        return int((moment - midnight).total_seconds())
+
+    def location(self, value: Any) -> Location:
+        if not isinstance(value, Mapping):
+            raise self.fail("expected an object with lat and lon")
+        lat = self.get(value, "lat", self.number)
+        lon = self.get(value, "lon", self.number)
+        with self.at("lat"):
+            if not -90 <= lat <= 90:
+                raise self.fail(f"latitude {lat} is outside -90..90")
+        with self.at("lon"):
+            if not -180 <= lon <= 180:
+                raise self.fail(f"longitude {lon} is outside -180..180")
+        return Location(lat, lon)
+
+    def skills(self, value: Any) -> dict[str, int]:
+        if isinstance(value, str):
+            pairs: dict[str, Any] = {}
+            for part in filter(None, (p.strip() for p in value.split(";"))):
+                code, sep, level = part.partition(":")
+                if not sep or not code.strip():
+                    raise self.fail(f"expected code:level pairs separated by ';', got {value!r}")
+                pairs[code.strip()] = level
+            value = pairs
+        if not isinstance(value, Mapping):
+            raise self.fail("expected an object of skill code to level")
+        out = {}
+        for code, level in value.items():
+            with self.at(str(code)):
+                out[str(code)] = self.integer(level)
+                if out[str(code)] < 0:
+                    raise self.fail("level must not be negative")
+        return out
+
+    def window(self, value: Any) -> TimeWindow:
+        if isinstance(value, str):
+            start, sep, end = value.partition("-")
+            if not sep:
+                raise self.fail(f"expected HH:MM-HH:MM, got {value!r}")
+            value = {"start": start, "end": end}
+        if not isinstance(value, Mapping):
+            raise self.fail("expected an object with start and end")
+        start_s = self.get(value, "start", self.clock)
+        end_s = self.get(value, "end", self.clock)
+        if end_s < start_s:
+            with self.at("end"):
+                raise self.fail("window ends before it starts")
+        return TimeWindow(start_s, end_s)
+
+    def windows(self, value: Any) -> tuple[TimeWindow, ...]:
+        items = [p for p in value.split(";") if p.strip()] if isinstance(value, str) else value
+        if not isinstance(items, list):
+            raise self.fail("expected a list of windows")
+        out = []
+        for i, item in enumerate(items):
+            with self.at(f"[{i}]"):
+                out.append(self.window(item))
+        return tuple(out)
+
+    def choice(self, options: type[Any]) -> Callable[[Any], Any]:
+        def conv(value: Any) -> Any:
+            try:
+                return options(str(value).strip())
+            except ValueError:
+                allowed = ", ".join(o.value for o in options)
+                raise self.fail(f"must be one of {allowed}, got {value!r}") from None
+
+        return conv
+
+
+def _technician(r: _Reader, raw: Mapping[str, Any]) -> tuple[Technician, str]:
+    tech_id = r.get(raw, "id", r.text)
+    home = r.get(raw, "home", r.location)
+    end = r.get(raw, "end", r.location, None)
+    shift_raw = _shift_for_date(r, raw)
+    with r.at("shift"):
+        start_s = r.get(shift_raw, "start", r.clock)
+        end_s = r.get(shift_raw, "end", r.clock)
+        if end_s <= start_s:
+            with r.at("end"):
+                raise r.fail("shift ends before it starts")
+        lunch = None
+        brk = shift_raw.get("break")
+        if brk:
+            with r.at("break"):
+                earliest = r.get(brk, "earliest", r.clock)
+                latest = r.get(brk, "latest", r.clock)
+                if latest < earliest:
+                    with r.at("latest"):
+                        raise r.fail("is before earliest")
+                lunch = Break(earliest, latest, r.get(brk, "duration_min", r.minutes))
+    cost_raw = raw.get("cost") or {}
+    with r.at("cost"):
+        cost = CostProfile(
+            per_hour_cents=r.get(cost_raw, "per_hour", r.cents, 0),
+            per_km_cents=r.get(cost_raw, "per_km", r.cents, 0),
+            per_job_cents=r.get(cost_raw, "per_job", r.cents, 0),
+            overtime_per_hour_cents=r.get(cost_raw, "overtime_per_hour", r.cents, 0),
+        )
+    max_jobs = r.get(raw, "max_jobs", r.integer, None)
+    if max_jobs is not None and max_jobs < 0:
+        with r.at("max_jobs"):
+            raise r.fail("must not be negative")
+    tech = Technician(
+        id=tech_id,
+        start=home,
+        end=end,
+        shift=Shift(start_s, end_s, lunch),
+        name=r.get(raw, "name", r.text, ""),
+        kind=r.get(raw, "kind", r.choice(TechnicianKind), TechnicianKind.EMPLOYEE),
+        skills=r.get(raw, "skills", r.skills, {}),
+        max_jobs=max_jobs,
+        max_overtime_s=r.get(raw, "max_overtime_min", r.minutes, 0),
+        cost=cost,
+    )
+    return tech, tech.name
+
+
+def _shift_for_date(r: _Reader, raw: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The shift of the plan date; None when the technician does not work that day."""
+    if raw.get("shift"):
+        shift = raw["shift"]
+        if not isinstance(shift, Mapping):
+            with r.at("shift"):
+                raise r.fail("expected an object")
+        return shift
+    shifts = raw.get("shifts")
+    if not isinstance(shifts, list):
+        with r.at("shifts"):
+            raise r.fail("is required (a list of shifts with a date)")
+    for i, shift in enumerate(shifts):
+        with r.at(f"shifts[{i}]"):
+            if not isinstance(shift, Mapping):
+                raise r.fail("expected an object")
+            if r.get(shift, "date", r.text) == r.plan_date.isoformat():
+                return shift
+    return {}
+
+
+def _job(r: _Reader, raw: Mapping[str, Any]) -> tuple[Job, JobInfo]:
+    job_id = r.get(raw, "id", r.text)
+    preferred = r.get(raw, "preferred_window", r.window, None)
+    crew = r.get(raw, "crew_size", r.integer, 1)
+    if crew not in (1, 2):
+        with r.at("crew_size"):
+            raise r.fail(f"must be 1 or 2, got {crew}")
+    priority = r.get(raw, "priority", r.integer, 3)
+    if priority not in (1, 2, 3):
+        with r.at("priority"):
+            raise r.fail(f"must be 1, 2 or 3, got {priority}")
+    location = r.get(raw, "location", r.location, None)
+    if location is None:
+        with r.at("location"):
+            raise r.fail("is required (an address alone needs geocoding, which the service does)")
+    job = Job(
+        id=job_id,
+        location=location,
+        duration_s=r.get(raw, "duration_min", r.minutes),
+        kind=r.get(raw, "kind", r.choice(JobKind), JobKind.INSTALL),
+        skills=r.get(raw, "skills", r.skills, {}),
+        windows=r.get(raw, "windows", r.windows, ()),
+        preferred_window=preferred,
+        soft_penalty_per_min_cents=r.get(raw, "soft_penalty_per_min", r.cents, 0),
+        release_s=r.get(raw, "release_at", r.clock, None),
+        deadline_s=r.get(raw, "deadline", r.clock, None),
+        priority=priority,
+        pinned_technician_id=r.get(raw, "pinned_technician_id", r.text, None),
+        preferred_technician_id=r.get(raw, "preferred_technician_id", r.text, None),
+        crew_size=crew,
+    )
+    customer = raw.get("customer") or {}
+    info = JobInfo(
+        address=r.get(raw, "address", r.text, ""),
+        customer_name=str(customer.get("name") or "") if isinstance(customer, Mapping) else "",
+        customer_phone=str(customer.get("phone") or "") if isinstance(customer, Mapping) else "",
+        notes=r.get(raw, "notes", r.text, ""),
+    )
+    return job, info
+
+
+def _zone(name: str, where: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise DayFileError(f"{where}, field timezone: unknown time zone {name!r}") from None
+
+
+def _build(
+    plan_date: date,
+    tz: ZoneInfo,
+    region: str,
+    techs_raw: Sequence[tuple[str, Mapping[str, Any]]],
+    jobs_raw: Sequence[tuple[str, Mapping[str, Any]]],
+) -> Day:
+    technicians, names, jobs, infos = [], {}, [], {}
+    for where, raw in techs_raw:
+        r = _Reader(plan_date, tz, where)
+        if not _shift_for_date(r, raw):
+            continue  # not working on the plan date
+        tech, name = _technician(r, raw)
+        technicians.append(tech)
+        names[tech.id] = name
+    for where, raw in jobs_raw:
+        r = _Reader(plan_date, tz, where)
+        job, info = _job(r, raw)
+        jobs.append(job)
+        infos[job.id] = info
+    try:
+        problem = Problem(tuple(technicians), tuple(jobs))
+    except ProblemError as exc:
+        raise DayFileError(str(exc)) from None
+    return Day(plan_date, tz, problem, region, names, infos)
+
+
+def _parse_date(value: str, where: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise DayFileError(f"{where}: date must be YYYY-MM-DD, got {value!r}") from None
+
+
+def load_json(path: Path, plan_date: str | None = None) -> Day:
+    """Read a JSON day file; ``plan_date`` (YYYY-MM-DD) overrides the file's date."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DayFileError(f"{path.name} line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    if not isinstance(data, dict):
+        raise DayFileError(f"{path.name}: expected a JSON object with technicians and jobs")
+    when = plan_date or data.get("date")
+    if not when:
+        raise DayFileError(f"{path.name}, field date: is required (or pass --date)")
+    day = _parse_date(str(when), f"{path.name}, field date" if not plan_date else "--date")
+    tz = _zone(str(data.get("timezone") or DEFAULT_TIMEZONE), path.name)
+    for key in ("technicians", "jobs"):
+        if not isinstance(data.get(key), list):
+            raise DayFileError(f"{path.name}, field {key}: is required (a list)")
+    techs = [(f"{path.name} technicians[{i}]", t) for i, t in enumerate(data["technicians"])]
+    jobs = [(f"{path.name} jobs[{i}]", j) for i, j in enumerate(data["jobs"])]
+    for where, item in techs + jobs:
+        if not isinstance(item, Mapping):
+            raise DayFileError(f"{where}: expected an object")
+    return _build(day, tz, str(data.get("region") or ""), techs, jobs)
+
+
+def _csv_rows(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            reader = csv.DictReader(handle)
+            return [(f"{path.name} line {reader.line_num}", dict(row)) for row in reader]
+    except FileNotFoundError:
+        raise DayFileError(f"{path}: file not found") from None
+
+
+def _tech_from_csv(row: dict[str, Any]) -> dict[str, Any]:
+    brk = None
+    if row.get("break_duration_min"):
+        brk = {
+            "earliest": row.get("break_earliest"),
+            "latest": row.get("break_latest"),
+            "duration_min": row.get("break_duration_min"),
+        }
+    end = {"lat": row["end_lat"], "lon": row.get("end_lon")} if row.get("end_lat") else None
+    return {
+        "id": row.get("id"),
+        "name": row.get("name"),
+        "kind": row.get("kind") or None,
+        "home": {"lat": row.get("home_lat"), "lon": row.get("home_lon")},
+        "end": end,
+        "skills": row.get("skills") or {},
+        "shift": {"start": row.get("shift_start"), "end": row.get("shift_end"), "break": brk},
+        "max_jobs": row.get("max_jobs") or None,
+        "max_overtime_min": row.get("max_overtime_min") or None,
+        "cost": {
+            "per_hour": row.get("cost_per_hour"),
+            "per_km": row.get("cost_per_km"),
+            "per_job": row.get("cost_per_job"),
+            "overtime_per_hour": row.get("overtime_per_hour"),
+        },
+    }
+
+
+def _job_from_csv(row: dict[str, Any]) -> dict[str, Any]:
+    preferred = None
+    if row.get("preferred_start") or row.get("preferred_end"):
+        preferred = {"start": row.get("preferred_start"), "end": row.get("preferred_end")}
+    location = None
+    if row.get("lat") or row.get("lon"):
+        location = {"lat": row.get("lat"), "lon": row.get("lon")}
+    return {
+        **{k: v for k, v in row.items() if k not in {"lat", "lon", "preferred_start", "preferred_end"}},
+        "location": location,
+        "preferred_window": preferred,
+        "customer": {"name": row.get("customer_name"), "phone": row.get("customer_phone")},
+        "windows": row.get("windows") or (),
+    }
+
+
+def load_csv(jobs_path: Path, technicians_path: Path | None = None, plan_date: str | None = None) -> Day:
+    """Read a jobs CSV and its technicians CSV (default: ``technicians.csv`` beside it)."""
+    techs_path = technicians_path or jobs_path.with_name("technicians.csv")
+    day = _parse_date(plan_date, "--date") if plan_date else date.today()
+    tz = ZoneInfo(DEFAULT_TIMEZONE)
+    techs = [(where, _tech_from_csv(row)) for where, row in _csv_rows(techs_path)]
+    jobs = [(where, _job_from_csv(row)) for where, row in _csv_rows(jobs_path)]
+    return _build(day, tz, "", techs, jobs)
+
+
+def load_day(path: Path, plan_date: str | None = None, technicians_path: Path | None = None) -> Day:
+    """Read a day from ``path`` (``.json``, or ``.csv`` of jobs with a technicians CSV)."""
+    if not path.exists():
+        raise DayFileError(f"{path}: file not found")
+    if path.suffix.lower() == ".json":
+        return load_json(path, plan_date)
+    if path.suffix.lower() == ".csv":
+        return load_csv(path, technicians_path, plan_date)
+    raise DayFileError(f"{path}: expected a .json day file or a .csv jobs file")

@@ -1,0 +1,61 @@
+"""Exact optimum of tiny days by enumeration, to hold the solver to account.
+
+Every subset of jobs for every technician is tried in every order, timed by the
+route timer; the best disjoint combination plus drop penalties is the optimum.
+Crews of two are not enumerated here (their routes are coupled in time).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+from solver import HaversineProvider, Problem, problem_travel
+from solver.objective import coefficients
+from solver.schedule import RouteTimer
+
+
+def optimum_units(problem: Problem) -> int:
+    """The least objective (in units) any feasible plan of ``problem`` can reach."""
+    assert all(j.crew_size == 1 for j in problem.jobs), "crews are not enumerated"
+    points, travel = problem_travel(problem, HaversineProvider())
+    coeffs = coefficients(problem, travel)
+    timer = RouteTimer(points, travel, coeffs)
+    jobs = list(problem.jobs)
+    n = len(jobs)
+    best_by_tech: list[dict[int, float]] = []
+    for tech in problem.technicians:
+        able = [tech.has_skills(j.skills) and j.pinned_technician_id in (None, tech.id) for j in jobs]
+        best: dict[int, float] = {0: 0}
+        for mask in range(1, 1 << n):
+            members = [i for i in range(n) if mask >> i & 1]
+            if not all(able[i] for i in members):
+                continue
+            if tech.max_jobs is not None and len(members) > tech.max_jobs:
+                continue
+            cheapest = math.inf
+            for order in itertools.permutations(members):
+                seq = [jobs[i] for i in order]
+                timing = timer.timing(tech, seq)
+                if timing is not None:
+                    cheapest = min(cheapest, timer.route_cost(tech, seq, timing))
+            if cheapest < math.inf:
+                misses = sum(1 for i in members if jobs[i].preferred_technician_id not in (None, tech.id))
+                best[mask] = cheapest + misses * coeffs.preference_miss
+        best_by_tech.append(best)
+
+    drop = [coeffs.drop_cost(j.priority, j.crew_size) for j in jobs]
+    full = (1 << n) - 1
+    # Combine technicians one by one: cover[mask] = least cost serving exactly `mask`.
+    cover: dict[int, float] = {0: 0}
+    for best in best_by_tech:
+        nxt: dict[int, float] = dict(cover)
+        for used, cost in cover.items():
+            for mask, route_cost in best.items():
+                if mask and not used & mask:
+                    key = used | mask
+                    nxt[key] = min(nxt.get(key, math.inf), cost + route_cost)
+        cover = nxt
+    result = min(cost + sum(drop[i] for i in range(n) if not (mask >> i & 1)) for mask, cost in cover.items())
+    assert full >= 0
+    return int(result)
