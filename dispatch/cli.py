@@ -99,7 +99,7 @@ def plan(
     try:
         day = load_day(file, date, technicians)
     except DayFileError as exc:
-        console.print(f"[red]Cannot read the day:[/red] {exc}")
+        console.print(f"[red]Cannot read the day:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(2) from None
     problem = day.problem
     console.print(

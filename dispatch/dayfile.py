@@ -436,7 +436,7 @@ def _job_from_csv(row: dict[str, Any]) -> dict[str, Any]:
         "location": location,
         "preferred_window": preferred,
         "customer": {"name": row.get("customer_name"), "phone": row.get("customer_phone")},
-        "windows": row.get("windows") or (),
+        "windows": row.get("windows") or None,
     }
 
 

@@ -93,8 +93,10 @@ def check(problem: Problem, solution: Solution, points: PointIndex, travel: Trav
                 known_visits.append(visit)
                 visits_by_job[visit.job_id].append((tech.id, visit.start_s))
         if known_visits:
-            out.extend(_check_route(tech, route, jobs, points, travel))
+            out.extend(_check_route(problem, tech, route, jobs, points, travel))
 
+    for tech_id in techs.keys() - seen_routes:
+        out.append(Violation(ViolationKind.REPORT, "no route for this technician", None, tech_id))
     unassigned = Counter(u.job_id for u in solution.unassigned)
     for job_id, count in unassigned.items():
         if job_id not in jobs:
@@ -137,7 +139,7 @@ def _check_job(job: Job, served: list[tuple[str, int]], listed_unassigned: bool)
 
 
 def _check_route(
-    tech: Technician, route: Route, jobs: dict[str, Job], points: PointIndex, travel: TravelMatrices
+    problem: Problem, tech: Technician, route: Route, jobs: dict[str, Job], points: PointIndex, travel: TravelMatrices
 ) -> list[Violation]:
     out: list[Violation] = []
 
@@ -156,6 +158,8 @@ def _check_route(
     # Events: departure, visits, return, each with a location and a [begin, end] busy time.
     stops = [points.tech_start[tech.id]] + [points.job[v.job_id] for v in visits] + [points.tech_end[tech.id]]
     busy = [(route.start_s, route.start_s)] + [(v.start_s, v.end_s) for v in visits] + [(route.end_s, route.end_s)]
+    # From when a lunch may begin after each event: a long visit may hold it (docs/model.md).
+    free_from = [route.start_s] + [v.start_s if problem.lunch_on_site(jobs[v.job_id]) else v.end_s for v in visits]
     lunch_req = shift.lunch
     lunch = route.lunch
     lunch_gap: int | None = None
@@ -171,7 +175,7 @@ def _check_route(
                 lunch_gap = None  # before leaving home or after coming back
             else:
                 for k in range(len(busy) - 1):
-                    if busy[k][1] <= lunch.start_s and lunch.end_s <= busy[k + 1][0]:
+                    if free_from[k] <= lunch.start_s and lunch.end_s <= busy[k + 1][0]:
                         lunch_gap = k
                         break
                 else:
@@ -190,6 +194,7 @@ def _check_route(
                 bad(ViolationKind.REPORT, "reported travel differs from the matrix", v.job_id)
             if not busy[k][1] <= v.arrival_s <= v.start_s:
                 bad(ViolationKind.REPORT, "arrival outside [previous end, start]", v.job_id)
+
     if visits and (route.return_travel_s, route.return_distance_m) != (
         int(travel.duration_s[stops[-2], stops[-1]]),
         int(travel.distance_m[stops[-2], stops[-1]]),

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import threading
@@ -15,10 +16,10 @@ from dataclasses import dataclass, field
 from solver.checker import check
 from solver.explain import explain_dropped, precheck
 from solver.objective import Coefficients, coefficients
-from solver.ortools_model import RawResult, SearchSettings, solve_model
-from solver.problem import Job, Problem
+from solver.ortools_model import CrewAssignment, RawResult, RawRoute, RawVisit, SearchSettings, solve_model
+from solver.problem import Job, Problem, Technician
 from solver.schedule import RouteTimer, arrival_time
-from solver.solution import BreakTaken, ReasonCode, Route, Solution, SolveStats, Unassigned, Visit
+from solver.solution import BreakTaken, Route, Solution, SolveStats, Visit
 from solver.travel import HaversineProvider, PointIndex, TravelMatrices, TravelProvider, problem_travel
 
 log = logging.getLogger(__name__)
@@ -84,35 +85,27 @@ def solve(
 
     # Keep back a slice of the budget for extraction, repair and the checker.
     reserve = min(1.0, 0.1 * opts.time_limit_s)
-    search_s = max(0.05, deadline - time.monotonic() - reserve)
+    search_until = deadline - reserve
+    timer = RouteTimer(points, travel, coeffs, problem.lunch_on_site_min_s)
+    plan = _Plan.empty(problem)
     raw: RawResult | None = None
     ticker = _Ticker(report, opts.progress_interval_s)
     if candidates and problem.technicians:
         ticker.start()
         try:
-            raw = solve_model(
-                problem, candidates, points, travel, coeffs, search_s, opts.search, on_solution=ticker.solution
-            )
+            raw, plan = _search(problem, candidates, points, travel, coeffs, timer, opts, search_until, ticker)
         finally:
             ticker.stop()
 
-    timer = RouteTimer(points, travel, coeffs)
-    by_tech, fixed, routes = _routes_from_raw(problem, raw, timer)
     unassigned = dict(pre)
-    served = {v.job_id for r in routes.values() for v in r.visits}
+    served = {j.id for seq in plan.jobs.values() for j in seq}
     dropped = [j for j in candidates if j.id not in served]
     dropped.sort(key=lambda j: (j.priority, j.id))
     for job in dropped:
-        if raw is None or not raw.found:
-            unassigned[job.id] = Unassigned(
-                job.id, ReasonCode.DAY_FULL, "No plan was found within the time limit; allow more time."
-            )
+        if time.monotonic() < deadline - 0.05 and _insert(job, problem, timer, plan):
             continue
-        if job.crew_size == 1 and time.monotonic() < deadline - 0.05:
-            placed = _insert(job, problem, timer, by_tech, fixed, routes)
-            if placed:
-                continue
-        unassigned[job.id] = explain_dropped(job, problem, timer, by_tech, fixed)
+        unassigned[job.id] = explain_dropped(job, problem, timer, plan.jobs, plan.fixed)
+    routes = plan.routes
 
     solution = Solution(
         routes=tuple(routes[t.id] for t in problem.technicians),
@@ -140,99 +133,288 @@ def _checked(
     return Solution(solution.routes, solution.unassigned, report.objective)
 
 
-def _routes_from_raw(
-    problem: Problem, raw: RawResult | None, timer: RouteTimer
-) -> tuple[dict[str, list[Job]], dict[str, list[int | None]], dict[str, Route]]:
-    """Routes with travel filled in; also each technician's job order and crew-fixed starts."""
-    jobs = {j.id: j for j in problem.jobs}
-    raw_routes = {r.technician_id: r for r in raw.routes} if raw is not None else {}
-    by_tech: dict[str, list[Job]] = {}
-    fixed: dict[str, list[int | None]] = {}
-    routes: dict[str, Route] = {}
-    for tech in problem.technicians:
-        raw_route = raw_routes.get(tech.id)
-        seq = [jobs[v.job_id] for v in raw_route.visits] if raw_route else []
-        by_tech[tech.id] = seq
-        fixed[tech.id] = (
-            [v.start_s if jobs[v.job_id].crew_size == 2 else None for v in raw_route.visits] if raw_route else []
+@dataclass
+class _Plan:
+    """The working plan: jobs in order per technician, crew starts fixed, and the timed routes."""
+
+    jobs: dict[str, list[Job]]
+    fixed: dict[str, list[int | None]]
+    routes: dict[str, Route]
+
+    @classmethod
+    def empty(cls, problem: Problem) -> _Plan:
+        return cls(
+            {t.id: [] for t in problem.technicians},
+            {t.id: [] for t in problem.technicians},
+            {t.id: Route(t.id, (), t.shift.start_s, t.shift.start_s) for t in problem.technicians},
         )
-        if not raw_route or not seq:
-            routes[tech.id] = Route(tech.id, (), tech.shift.start_s, tech.shift.start_s)
-            continue
-        nodes = [timer.points.tech_start[tech.id]] + [timer.points.job[j.id] for j in seq]
-        nodes.append(timer.points.tech_end[tech.id])
-        lunch = None
-        if raw_route.lunch_start_s is not None and tech.shift.lunch is not None:
-            lunch = BreakTaken(raw_route.lunch_start_s, tech.shift.lunch.duration_s)
-        visits = []
-        prev_end = raw_route.depart_s
-        for k, (job, raw_visit) in enumerate(zip(seq, raw_route.visits, strict=True)):
-            travel_s = int(timer.duration[nodes[k], nodes[k + 1]])
-            visits.append(
-                Visit(
-                    job.id,
-                    arrival_time(prev_end, travel_s, lunch, raw_visit.start_s),
-                    raw_visit.start_s,
-                    raw_visit.start_s + job.duration_s,
-                    travel_s,
-                    int(timer.distance[nodes[k], nodes[k + 1]]),
-                )
-            )
-            prev_end = raw_visit.start_s + job.duration_s
-        routes[tech.id] = Route(
-            tech.id,
-            tuple(visits),
-            raw_route.depart_s,
-            raw_route.return_s,
-            lunch,
-            int(timer.duration[nodes[-2], nodes[-1]]),
-            int(timer.distance[nodes[-2], nodes[-1]]),
-        )
-    return by_tech, fixed, routes
+
+    def retime(self, tech: Technician, timer: RouteTimer) -> bool:
+        """Recompute one technician's route from its jobs; False when it no longer fits."""
+        timing = timer.timing(tech, self.jobs[tech.id], fixed_starts=self.fixed[tech.id])
+        if timing is None:
+            return False
+        self.routes[tech.id] = timer.route(tech, self.jobs[tech.id], timing)
+        return True
+
+    def remove(self, tech_id: str, job_id: str) -> None:
+        """Take a job out of one technician's sequence."""
+        pos = next(i for i, j in enumerate(self.jobs[tech_id]) if j.id == job_id)
+        del self.jobs[tech_id][pos]
+        del self.fixed[tech_id][pos]
 
 
-def _insert(
-    job: Job,
+def _search(
     problem: Problem,
+    candidates: list[Job],
+    points: PointIndex,
+    travel: TravelMatrices,
+    coeffs: Coefficients,
     timer: RouteTimer,
-    by_tech: dict[str, list[Job]],
-    fixed: dict[str, list[int | None]],
-    routes: dict[str, Route],
-) -> bool:
-    """Put ``job`` where it costs least if any route has room; True when placed."""
-    best: tuple[int, str, list[Job], list[int | None]] | None = None
+    opts: SolveOptions,
+    search_until: float,
+    ticker: _Ticker,
+) -> tuple[RawResult | None, _Plan]:
+    """Greedy construction, then OR-Tools local search warm-started from it.
+
+    The construction places urgent, crew and long jobs first, each where it adds
+    least cost (crews as two technicians with one common start). The search then
+    keeps each crew on its two technicians and start, and moves everything else.
+    """
+    detailed = sum(j.crew_size for j in candidates) <= opts.search.detailed_model_max_visits
+    build_timer = timer
+    if not detailed:
+        build_timer = RouteTimer(points, travel, coeffs, problem.lunch_on_site_min_s, reserve_lunch=True)
+    plan = _Plan.empty(problem)
+    for job in sorted(candidates, key=lambda j: (j.priority, -j.crew_size, -j.duration_s, j.id)):
+        if time.monotonic() >= search_until:
+            break
+        _insert(job, problem, build_timer, plan)
+    crews = _crews_of(plan)
+    # Small days: crews the construction could not place stay in the model, synchronised there.
+    jobs = [j for j in candidates if j.crew_size == 1 or j.id in crews or detailed]
+    seeds = {tech_id: [j.id for j in seq] for tech_id, seq in plan.jobs.items()}
+    log.info("construction: %d of %d jobs placed", len({j.id for s in plan.jobs.values() for j in s}), len(candidates))
+    raw = solve_model(
+        problem,
+        jobs,
+        points,
+        travel,
+        coeffs,
+        search_until,
+        opts.search,
+        on_solution=ticker.solution,
+        crew_fixed=crews,
+        initial_routes=seeds if any(seeds.values()) else None,
+        detailed=detailed,
+    )
+    log.info("search: %s, %d visits, %d solutions", raw.status, sum(len(r.visits) for r in raw.routes), raw.solutions)
+    if not raw.found:
+        raw = _raw_of(plan)
+    return raw, _plan_from_raw(problem, raw, timer) if detailed else _plan_adding_lunch(problem, raw, timer)
+
+
+def _raw_of(plan: _Plan) -> RawResult:
+    """A plan in the model's result shape (for when the search found nothing better)."""
+    routes = tuple(
+        RawRoute(
+            route.technician_id,
+            tuple(RawVisit(v.job_id, v.start_s) for v in route.visits),
+            route.start_s,
+            route.end_s,
+            route.lunch.start_s if route.lunch is not None else None,
+        )
+        for route in plan.routes.values()
+    )
+    return RawResult(routes, "construction", True, 0, None, None)
+
+
+def _crews_of(plan: _Plan) -> dict[str, CrewAssignment]:
+    """The crew jobs of a plan: their two technicians and common start."""
+    members: dict[str, list[tuple[str, int]]] = {}
+    for tech_id, seq in plan.jobs.items():
+        for job, start in zip(seq, plan.fixed[tech_id], strict=True):
+            if job.crew_size == 2 and start is not None:
+                members.setdefault(job.id, []).append((tech_id, start))
+    return {
+        job_id: CrewAssignment(crew[0][0], crew[1][0], crew[0][1]) for job_id, crew in members.items() if len(crew) == 2
+    }
+
+
+def _plan_from_raw(problem: Problem, raw: RawResult, timer: RouteTimer, retime_all: bool = False) -> _Plan:
+    """The working plan of a model result; times as the model set them unless ``retime_all``."""
+    plan = _Plan.empty(problem)
+    jobs = {j.id: j for j in problem.jobs}
+    for raw_route in raw.routes:
+        tech = problem.technician(raw_route.technician_id)
+        seq = [jobs[v.job_id] for v in raw_route.visits]
+        plan.jobs[tech.id] = seq
+        plan.fixed[tech.id] = [v.start_s if jobs[v.job_id].crew_size == 2 else None for v in raw_route.visits]
+        if not seq:
+            continue
+        if retime_all:
+            plan.fixed[tech.id] = [None] * len(seq)
+            if not plan.retime(tech, timer):
+                raise AssertionError(f"route of {tech.id} from the model does not time")
+            continue
+        plan.routes[tech.id] = _route_from_raw(problem, tech, seq, raw_route, timer)
+    return plan
+
+
+def _plan_adding_lunch(problem: Problem, raw: RawResult, timer: RouteTimer) -> _Plan:
+    """The plan of a model result that had no lunch: each lunch goes into a gap of the
+    model's times where one fits, else the route is re-timed; a route that cannot hold
+    its lunch loses its least urgent jobs (they go back to the repair step)."""
+    plan = _plan_from_raw(problem, raw, timer)
+    raw_routes = {r.technician_id: r for r in raw.routes}
+    for tech in problem.technicians:
+        seq = plan.jobs[tech.id]
+        if not seq or tech.shift.lunch is None:
+            continue
+        raw_route = raw_routes[tech.id]
+        lunch_at = _lunch_gap(problem, tech, seq, raw_route, timer)
+        if lunch_at is not None:
+            plan.routes[tech.id] = _route_from_raw(
+                problem, tech, seq, dataclasses.replace(raw_route, lunch_start_s=lunch_at), timer
+            )
+            continue
+        while not plan.retime(tech, timer):
+            victim = max(plan.jobs[tech.id], key=lambda j: (j.crew_size == 1, j.priority, j.duration_s))
+            for tech_id, other in plan.jobs.items():
+                if any(j.id == victim.id for j in other):
+                    plan.remove(tech_id, victim.id)
+                    if tech_id != tech.id and not plan.retime(problem.technician(tech_id), timer):
+                        raise AssertionError(f"removing {victim.id} broke {tech_id}")
+            if not plan.jobs[tech.id]:
+                plan.routes[tech.id] = Route(tech.id, (), tech.shift.start_s, tech.shift.start_s)
+                break
+    return plan
+
+
+def _lunch_gap(
+    problem: Problem, tech: Technician, seq: list[Job], raw_route: RawRoute, timer: RouteTimer
+) -> int | None:
+    """A lunch start that fits the model's times unchanged, or None."""
+    lunch = tech.shift.lunch
+    assert lunch is not None
+    d = lunch.duration_s
+    depart, back = raw_route.depart_s, raw_route.return_s
+    if lunch.earliest_s + d <= depart:
+        return lunch.earliest_s
+    nodes = [timer.points.tech_start[tech.id]] + [timer.points.job[j.id] for j in seq]
+    nodes.append(timer.points.tech_end[tech.id])
+    free_from, busy_end = depart, depart
+    starts = [v.start_s for v in raw_route.visits] + [back]
+    for k, next_start in enumerate(starts):
+        b = max(free_from, lunch.earliest_s)
+        leg = int(timer.duration[nodes[k], nodes[k + 1]])
+        if b <= lunch.latest_s and b + d <= next_start and next_start - busy_end >= leg + d:
+            return b
+        if k < len(seq):
+            busy_end = next_start + seq[k].duration_s
+            free_from = next_start if problem.lunch_on_site(seq[k]) else busy_end
+    b = max(back, lunch.earliest_s)
+    return b if b <= lunch.latest_s else None
+
+
+def _route_from_raw(
+    problem: Problem, tech: Technician, seq: list[Job], raw_route: RawRoute, timer: RouteTimer
+) -> Route:
+    nodes = [timer.points.tech_start[tech.id]] + [timer.points.job[j.id] for j in seq]
+    nodes.append(timer.points.tech_end[tech.id])
+    lunch = None
+    if raw_route.lunch_start_s is not None and tech.shift.lunch is not None:
+        lunch = BreakTaken(raw_route.lunch_start_s, tech.shift.lunch.duration_s)
+    visits = []
+    prev_end = prev_from = raw_route.depart_s
+    for k, (job, raw_visit) in enumerate(zip(seq, raw_route.visits, strict=True)):
+        travel_s = int(timer.duration[nodes[k], nodes[k + 1]])
+        visits.append(
+            Visit(
+                job.id,
+                arrival_time(prev_end, travel_s, lunch, raw_visit.start_s, prev_from),
+                raw_visit.start_s,
+                raw_visit.start_s + job.duration_s,
+                travel_s,
+                int(timer.distance[nodes[k], nodes[k + 1]]),
+            )
+        )
+        prev_end = raw_visit.start_s + job.duration_s
+        prev_from = raw_visit.start_s if problem.lunch_on_site(job) else prev_end
+    return Route(
+        tech.id,
+        tuple(visits),
+        raw_route.depart_s,
+        raw_route.return_s,
+        lunch,
+        int(timer.duration[nodes[-2], nodes[-1]]),
+        int(timer.distance[nodes[-2], nodes[-1]]),
+    )
+
+
+def _insert(job: Job, problem: Problem, timer: RouteTimer, plan: _Plan) -> bool:
+    """Put ``job`` where it costs least if the plan has room; True when placed."""
+    options = _insertion_options(job, problem, timer, plan)
+    if job.crew_size == 1:
+        if not options:
+            return False
+        _, tech, pos, _ = min(options, key=lambda o: o[0])
+        return _place(plan, timer, [(tech, pos)], job, None)
+    # A crew: two technicians, one common start; try the cheapest pairs first.
+    options.sort(key=lambda o: o[0])
+    pairs = [
+        (a, b)
+        for i, a in enumerate(options[:40])
+        for b in options[i + 1 : 40]
+        if a[1].id != b[1].id and job.pinned_technician_id in (None, a[1].id, b[1].id)
+    ]
+    pairs.sort(key=lambda ab: ab[0][0] + ab[1][0])
+    for a, b in pairs[:60]:
+        start = max(a[3], b[3])
+        if _place(plan, timer, [(a[1], a[2]), (b[1], b[2])], job, start):
+            return True
+    return False
+
+
+def _insertion_options(
+    job: Job, problem: Problem, timer: RouteTimer, plan: _Plan
+) -> list[tuple[int, Technician, int, int]]:
+    """Feasible (added cost, technician, position, start) for one visit to ``job``."""
+    out = []
     for tech in problem.technicians:
         if not tech.has_skills(job.skills):
             continue
-        if job.pinned_technician_id is not None and tech.id != job.pinned_technician_id:
+        if job.crew_size == 1 and job.pinned_technician_id not in (None, tech.id):
             continue
-        current = by_tech[tech.id]
+        current = plan.jobs[tech.id]
         if tech.max_jobs is not None and len(current) >= tech.max_jobs:
             continue
-        before = timer.timing(tech, current, fixed_starts=fixed[tech.id])
+        before = timer.timing(tech, current, fixed_starts=plan.fixed[tech.id])
         if before is None:
             continue
         base = timer.route_cost(tech, current, before)
         for pos in range(len(current) + 1):
             seq = [*current[:pos], job, *current[pos:]]
-            starts = [*fixed[tech.id][:pos], None, *fixed[tech.id][pos:]]
-            timing = timer.timing(tech, seq, fixed_starts=starts)
-            if timing is None:
-                continue
-            delta = timer.route_cost(tech, seq, timing) - base
-            if best is None or delta < best[0]:
-                best = (delta, tech.id, seq, starts)
-    if best is None:
-        return False
-    _, tech_id, seq, starts = best
-    tech = problem.technician(tech_id)
-    timing = timer.timing(tech, seq, fixed_starts=starts)
-    assert timing is not None
-    by_tech[tech_id] = seq
-    fixed[tech_id] = starts
-    routes[tech_id] = timer.route(tech, seq, timing)
-    log.info("repair placed %s on %s", job.id, tech_id)
-    return True
+            timing = timer.timing(
+                tech, seq, fixed_starts=[*plan.fixed[tech.id][:pos], None, *plan.fixed[tech.id][pos:]]
+            )
+            if timing is not None:
+                out.append((timer.route_cost(tech, seq, timing) - base, tech, pos, timing.starts_s[pos]))
+    return out
+
+
+def _place(plan: _Plan, timer: RouteTimer, where: list[tuple[Technician, int]], job: Job, start: int | None) -> bool:
+    """Insert ``job`` at these positions (all or nothing); True when every route still fits."""
+    saved = {t.id: (list(plan.jobs[t.id]), list(plan.fixed[t.id]), plan.routes[t.id]) for t, _ in where}
+    for tech, pos in where:
+        plan.jobs[tech.id].insert(pos, job)
+        plan.fixed[tech.id].insert(pos, start)
+    if all(plan.retime(tech, timer) for tech, _ in where):
+        log.info("repair placed %s on %s", job.id, ", ".join(t.id for t, _ in where))
+        return True
+    for tech_id, (seq, fixed, route) in saved.items():
+        plan.jobs[tech_id], plan.fixed[tech_id], plan.routes[tech_id] = seq, fixed, route
+    return False
 
 
 class _Ticker:

@@ -88,7 +88,6 @@ def _coefficients(problem: Problem, unit_mc: int, speed_mps: float, teleport: bo
         last = max(t.latest_end_s for t in techs)
     else:
         first = last = 0
-    horizon = max(0, last - first)
 
     # An upper bound on everything below the priority tiers.
     bound = 0
@@ -98,7 +97,14 @@ def _coefficients(problem: Problem, unit_mc: int, speed_mps: float, teleport: bo
         metres = (jobs + 1) * max_arc_m if teleport else int(np.ceil(span * speed_mps)) + 1
         bound += span * per_s[t.id] + metres * per_m[t.id] + jobs * per_job[t.id]
         bound += t.max_overtime_s * overtime[t.id]
-    bound += sum(soft[j.id] * (horizon + 1) for j in problem.jobs)
+    for job in problem.jobs:
+        if job.preferred_window is None or not job.start_windows():
+            continue
+        windows = job.start_windows()
+        lo, hi = max(first, windows[0].start_s), min(last, windows[-1].end_s)
+        if lo <= hi:
+            pw = job.preferred_window
+            bound += soft[job.id] * (max(0, pw.start_s - lo, hi - pw.end_s) + 1)
     bound += preference_miss * len(problem.jobs)
 
     drop: dict[int, int] = {}

@@ -10,14 +10,15 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from solver.objective import Coefficients
-from solver.problem import DAY_S, Job, Problem
+from solver.problem import DAY_S, Job, Problem, Technician, TimeWindow
 from solver.travel import PointIndex, TravelMatrices
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,19 @@ class SearchSettings:
     # Tabu search, not guided local search: on tiny days GLS left out jobs that fit
     # (tests/solver/test_bruteforce.py, seeds 2 and 3), tabu reached the optimum on all.
     metaheuristic: str = "tabu_search"
+    # OR-Tools break intervals and soft cumul bounds make the search crawl on large
+    # days; above this many visits the lunch is placed by the route timer after the
+    # search and preferred windows are not optimised by it (docs/model.md).
+    detailed_model_max_visits: int = 60
+
+
+@dataclass(frozen=True)
+class CrewAssignment:
+    """A crew job's two technicians and their common start."""
+
+    first_id: str
+    second_id: str
+    start_s: int
 
 
 @dataclass(frozen=True)
@@ -89,11 +103,25 @@ def solve_model(
     points: PointIndex,
     travel: TravelMatrices,
     coeffs: Coefficients,
-    time_limit_s: float,
+    deadline: float,
     settings: SearchSettings,
     on_solution: ProgressHook | None = None,
+    sync_crews: bool = True,
+    crew_fixed: Mapping[str, CrewAssignment] | None = None,
+    initial_routes: Mapping[str, Sequence[str]] | None = None,
+    detailed: bool = True,
 ) -> RawResult:
-    """Route ``jobs`` (the ones that passed the pre-checks) over the problem's technicians."""
+    """Route ``jobs`` (the ones that passed the pre-checks) until ``deadline`` (time.monotonic()).
+
+    Crews of two: with ``sync_crews`` both members start together; without it
+    only "two different technicians, both or neither" holds (a fast relaxation
+    whose times the caller aligns). ``crew_fixed`` fixes a crew job's two
+    technicians and start instead. ``initial_routes`` (job ids per technician)
+    warm-starts the search; it is ignored if the model refuses it. Without
+    ``detailed`` no break is modelled (each day is shortened by its lunch
+    instead and the caller places the lunch afterwards) and preferred windows
+    carry no cost in the search.
+    """
     techs = problem.technicians
     n_veh = len(techs)
     # Node layout: one start and one end node per technician, then one node per visit.
@@ -133,19 +161,24 @@ def solve_model(
     for v, tech in enumerate(techs):
         start_var = time_dim.CumulVar(routing.Start(v))
         end_var = time_dim.CumulVar(routing.End(v))
-        start_var.SetRange(tech.shift.start_s, tech.latest_end_s)
-        end_var.SetRange(tech.shift.start_s, tech.latest_end_s)
+        reserve = tech.shift.lunch.duration_s if tech.shift.lunch is not None and not detailed else 0
+        start_var.SetRange(tech.shift.start_s, tech.latest_end_s - reserve)
+        end_var.SetRange(tech.shift.start_s, tech.latest_end_s - reserve)
         if tech.max_overtime_s > 0 and coeffs.overtime_per_s[tech.id] > 0:
-            time_dim.SetCumulVarSoftUpperBound(routing.End(v), tech.shift.end_s, coeffs.overtime_per_s[tech.id])
-        routing.AddVariableMinimizedByFinalizer(end_var)
-        routing.AddVariableMaximizedByFinalizer(start_var)
+            time_dim.SetCumulVarSoftUpperBound(
+                routing.End(v), tech.shift.end_s - reserve, coeffs.overtime_per_s[tech.id]
+            )
 
+    # A lunch may not overlap a visit, except a long one, which may hold it (docs/model.md).
+    long_visit = np.zeros(n_nodes, dtype=bool)
+    long_visit[first_visit:] = [problem.lunch_on_site(j) for j in visit_job]
     node_visit_transit = [0] * routing.Size()
     for index in range(routing.Size()):
-        node_visit_transit[index] = int(service[manager.IndexToNode(index)])
+        node = manager.IndexToNode(index)
+        node_visit_transit[index] = 0 if long_visit[node] else int(service[node])
     for v, tech in enumerate(techs):
         lunch = tech.shift.lunch
-        if lunch is None:
+        if lunch is None or not detailed:
             continue
         interval = solver.FixedDurationIntervalVar(
             lunch.earliest_s, lunch.latest_s, lunch.duration_s, False, f"lunch-{v}"
@@ -156,13 +189,22 @@ def solve_model(
     tech_pos = {t.id: v for v, t in enumerate(techs)}
     node = first_visit
     crew_pairs: list[tuple[int, int]] = []
+    fixed_crews = crew_fixed or {}
+    crew_nodes: dict[str, tuple[int, int]] = {}
     for job in jobs:
         allowed = [v for v, t in enumerate(techs) if t.has_skills(job.skills)]
         if job.pinned_technician_id is not None and job.crew_size == 1:
             allowed = [v for v in allowed if v == tech_pos[job.pinned_technician_id]]
         windows = job.start_windows()
+        member_vehicles: list[list[int]] = [allowed] * job.crew_size
+        if job.id in fixed_crews:
+            crew = fixed_crews[job.id]
+            first_v, second_v = sorted((tech_pos[crew.first_id], tech_pos[crew.second_id]))
+            member_vehicles = [[first_v], [second_v]]
+            windows = [TimeWindow(crew.start_s, crew.start_s)]
         indices = []
-        for _ in range(job.crew_size):
+        for member in range(job.crew_size):
+            allowed = member_vehicles[member]
             index = manager.NodeToIndex(node)
             indices.append(index)
             cumul = time_dim.CumulVar(index)
@@ -173,13 +215,11 @@ def solve_model(
             routing.VehicleVar(index).SetValues([-1, *allowed])
             routing.AddDisjunction([index], coeffs.drop_cost(job.priority, 1))
             node += 1
-        if job.preferred_window is not None and coeffs.soft_per_s[job.id] > 0:
+        if detailed and job.preferred_window is not None and coeffs.soft_per_s[job.id] > 0:
             time_dim.SetCumulVarSoftLowerBound(indices[0], job.preferred_window.start_s, coeffs.soft_per_s[job.id])
             time_dim.SetCumulVarSoftUpperBound(indices[0], job.preferred_window.end_s, coeffs.soft_per_s[job.id])
-        routing.AddToAssignment(time_dim.SlackVar(indices[0]))
-        for index in indices:
-            routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(index))
         if job.crew_size == 2:
+            crew_nodes[job.id] = (node - 2, node - 1)
             crew_pairs.append((indices[0], indices[1]))
             if job.pinned_technician_id is not None:
                 pinned = tech_pos[job.pinned_technician_id]
@@ -192,7 +232,8 @@ def solve_model(
         solver.Add(active == routing.ActiveVar(second))
         # Two different technicians (ordered, to break symmetry), on site at the same minute.
         solver.Add(routing.VehicleVar(second) - routing.VehicleVar(lead) >= active)
-        solver.Add(time_dim.CumulVar(lead) == time_dim.CumulVar(second))
+        if sync_crews:
+            solver.Add(time_dim.CumulVar(lead) == time_dim.CumulVar(second))
 
     # Jobs per day and partner cost per job.
     job_count = [0] * first_visit + [1] * (n_nodes - first_visit)
@@ -223,7 +264,8 @@ def solve_model(
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.first_solution_strategy = FIRST_SOLUTION[settings.first_solution]
     params.local_search_metaheuristic = METAHEURISTIC[settings.metaheuristic]
-    params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
+    # The budget is what is left once the model is built: the caller's deadline is kept.
+    params.time_limit.FromMilliseconds(max(1, int((deadline - time.monotonic()) * 1000)))
 
     started = time.monotonic()
     stats = _SearchStats()
@@ -236,7 +278,24 @@ def solve_model(
             on_solution(stats.solutions, int(routing.CostVar().Value()))
 
     routing.AddAtSolutionCallback(on_new_solution)
-    assignment = routing.SolveWithParameters(params)
+    assignment = None
+    log.info("model built with %d nodes, %.1f s left", n_nodes, deadline - time.monotonic())
+    if initial_routes:
+        routing.CloseModelWithParameters(params)
+        log.info("model closed, %.1f s left", deadline - time.monotonic())
+        start = routing.ReadAssignmentFromRoutes(
+            _seed_routes(techs, initial_routes, visit_job, first_visit, crew_nodes, manager), True
+        )
+        log.info("warm start read (%s), %.1f s left", start is not None, deadline - time.monotonic())
+        if start is not None:
+            params.time_limit.FromMilliseconds(max(1, int((deadline - time.monotonic()) * 1000)))
+            assignment = routing.SolveFromAssignmentWithParameters(start, params)
+            log.info("search done, %.1f s left", deadline - time.monotonic())
+        else:
+            log.info("warm start refused by the model; solving from scratch")
+            assignment = routing.SolveWithParameters(params)
+    else:
+        assignment = routing.SolveWithParameters(params)
     status = routing.status()
     status_name = {
         0: "not_solved",
@@ -272,6 +331,33 @@ def solve_model(
         back = assignment.Value(time_dim.CumulVar(index))
         routes.append(RawRoute(tech.id, tuple(visits), depart, back, lunches.get(f"lunch-{v}")))
     return RawResult(tuple(routes), status_name, True, stats.solutions, stats.first_s, int(assignment.ObjectiveValue()))
+
+
+def _seed_routes(
+    techs: Sequence[Technician],
+    initial_routes: Mapping[str, Sequence[str]],
+    visit_job: Sequence[Job],
+    first_visit: int,
+    crew_nodes: Mapping[str, tuple[int, int]],
+    manager: Any,
+) -> list[list[int]]:
+    """Solver indices per vehicle for a plan given as job ids per technician."""
+    tech_pos = {t.id: v for v, t in enumerate(techs)}
+    job_node: dict[str, int] = {}
+    for n, job in enumerate(visit_job, start=first_visit):
+        job_node.setdefault(job.id, n)
+    seeded = []
+    for v, tech in enumerate(techs):
+        nodes = []
+        for job_id in initial_routes.get(tech.id, ()):
+            if job_id in crew_nodes:
+                lead_node, second_node = crew_nodes[job_id]
+                partner = next(t for t in initial_routes if t != tech.id and job_id in initial_routes[t])
+                nodes.append(lead_node if v < tech_pos[partner] else second_node)
+            elif job_id in job_node:
+                nodes.append(job_node[job_id])
+        seeded.append([manager.NodeToIndex(n) for n in nodes])
+    return seeded
 
 
 @dataclass

@@ -223,6 +223,9 @@ class Problem:
     technicians: tuple[Technician, ...]
     jobs: tuple[Job, ...]
     weights: Weights = field(default_factory=Weights)
+    # Visits at least this long may hold the lunch: the technician stops work on
+    # site, so the stay grows by the lunch (a 6-hour kitchen spans any lunch window).
+    lunch_on_site_min_s: int = 3 * 3600
 
     def __post_init__(self) -> None:
         tech_ids = [t.id for t in self.technicians]
@@ -238,6 +241,10 @@ class Problem:
                 value = getattr(job, ref)
                 if value is not None and value not in known:
                     raise ProblemError(f"job {job.id}: {ref} {value} is not a technician of this day")
+
+    def lunch_on_site(self, job: Job) -> bool:
+        """True when the lunch may be taken during a visit to ``job``."""
+        return job.duration_s >= self.lunch_on_site_min_s
 
     def technician(self, tech_id: str) -> Technician:
         """The technician with this id (KeyError when unknown)."""

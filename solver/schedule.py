@@ -37,14 +37,19 @@ def latest_in(windows: Sequence[TimeWindow], t_s: int) -> int | None:
     return None
 
 
-def arrival_time(prev_end_s: int, travel_s: int, lunch: BreakTaken | None, next_start_s: int) -> int:
+def arrival_time(
+    prev_end_s: int, travel_s: int, lunch: BreakTaken | None, next_start_s: int, lunch_from_s: int | None = None
+) -> int:
     """When the technician arrives at the next stop, given a lunch that may lie in between.
 
-    A lunch that starts before the drive would be over interrupts it; one that
-    starts later is taken on site before work begins.
+    ``lunch_from_s`` is when a lunch could begin in this gap (the previous end,
+    or its start for a visit long enough to hold the lunch). A lunch that starts
+    before the drive would be over delays the arrival; one that starts later is
+    taken on site before work begins.
     """
     arrival = prev_end_s + travel_s
-    if lunch is not None and prev_end_s <= lunch.start_s < arrival and lunch.end_s <= next_start_s:
+    lunch_from = prev_end_s if lunch_from_s is None else lunch_from_s
+    if lunch is not None and lunch_from <= lunch.start_s < arrival and lunch.end_s <= next_start_s:
         arrival += lunch.duration_s
     return min(arrival, next_start_s)
 
@@ -63,7 +68,18 @@ class Timing:
 class RouteTimer:
     """Evaluates visit sequences of one day (shared matrices and coefficients)."""
 
-    def __init__(self, points: PointIndex, travel: TravelMatrices, coeffs: Coefficients) -> None:
+    def __init__(
+        self,
+        points: PointIndex,
+        travel: TravelMatrices,
+        coeffs: Coefficients,
+        lunch_on_site_min_s: int,
+        reserve_lunch: bool = False,
+    ) -> None:
+        # With reserve_lunch no lunch is placed; each day ends earlier by the lunch instead
+        # (the relaxation the OR-Tools model uses on large days).
+        self.reserve_lunch = reserve_lunch
+        self.lunch_on_site_min_s = lunch_on_site_min_s
         self.points = points
         self.duration = travel.duration_s
         self.distance = travel.distance_m
@@ -84,6 +100,10 @@ class RouteTimer:
         if not jobs:
             return Timing(tech.shift.start_s, (), tech.shift.start_s, None, 0)
         limit = tech.latest_end_s if latest_end_s is None else latest_end_s
+        lunch = tech.shift.lunch
+        if self.reserve_lunch and lunch is not None:
+            limit -= lunch.duration_s
+            lunch = None
         nodes = [self.points.tech_start[tech.id]] + [self.points.job[j.id] for j in jobs]
         nodes.append(self.points.tech_end[tech.id])
         legs = [int(self.duration[a, b]) for a, b in itertools.pairwise(nodes)]
@@ -94,7 +114,6 @@ class RouteTimer:
                 t = fixed_starts[k]
                 w = [TimeWindow(t, t)] if job.start_allowed(t) else []  # type: ignore[arg-type]
             windows.append(w)
-        lunch = tech.shift.lunch
         gaps: list[int | None] = [None] if lunch is None else list(range(-1, len(jobs) + 2))
         best: Timing | None = None
         for gap in gaps:
@@ -114,7 +133,7 @@ class RouteTimer:
     ) -> Timing | None:
         """Gap -1: lunch before leaving; k in 0..m: after event k (0 = departure);
         m+1: after returning. None: no lunch to place."""
-        lunch = tech.shift.lunch
+        lunch = tech.shift.lunch if gap is not None else None
         m = len(jobs)
         d = lunch.duration_s if lunch is not None else 0
         b_lo = lunch.earliest_s if lunch is not None else 0
@@ -126,10 +145,11 @@ class RouteTimer:
             b: int | None = None
             if gap == -1:
                 b = b_lo
+            free_from = depart
             for k in range(m + 1):
                 ready = end + legs[k]
                 if gap == k:
-                    b = max(end, b_lo)
+                    b = max(free_from, b_lo)
                     if b > b_hi:
                         return None
                     ready = max(ready + d, b + d)
@@ -144,6 +164,7 @@ class RouteTimer:
                     return None
                 starts.append(start)
                 end = start + jobs[k].duration_s
+                free_from = start if jobs[k].duration_s >= self.lunch_on_site_min_s else end
             raise AssertionError("unreachable")
 
         first_depart = tech.shift.start_s
@@ -158,7 +179,11 @@ class RouteTimer:
         for k in range(m, -1, -1):
             latest -= legs[k]
             if gap == k:
-                latest = min(latest - d, b_hi)
+                latest -= d
+                if k == 0 or jobs[k - 1].duration_s < self.lunch_on_site_min_s:
+                    latest = min(latest, b_hi)
+                else:
+                    latest = min(latest, b_hi + jobs[k - 1].duration_s)
             if k == 0:
                 break
             start = latest_in(windows[k - 1], latest - jobs[k - 1].duration_s)
@@ -180,17 +205,17 @@ class RouteTimer:
         nodes = [self.points.tech_start[tech.id]] + [self.points.job[j.id] for j in jobs]
         nodes.append(self.points.tech_end[tech.id])
         lunch = None
-        if timing.lunch_start_s is not None and tech.shift.lunch is not None and jobs:
+        if timing.lunch_start_s is not None and tech.shift.lunch is not None and jobs and not self.reserve_lunch:
             lunch = BreakTaken(timing.lunch_start_s, tech.shift.lunch.duration_s)
         visits = []
-        prev_end = timing.depart_s
+        prev_end = prev_from = timing.depart_s
         for k, job in enumerate(jobs):
             travel = int(self.duration[nodes[k], nodes[k + 1]])
             start = timing.starts_s[k]
             visits.append(
                 Visit(
                     job_id=job.id,
-                    arrival_s=arrival_time(prev_end, travel, lunch, start),
+                    arrival_s=arrival_time(prev_end, travel, lunch, start, prev_from),
                     start_s=start,
                     end_s=start + job.duration_s,
                     travel_s=travel,
@@ -198,6 +223,7 @@ class RouteTimer:
                 )
             )
             prev_end = start + job.duration_s
+            prev_from = start if job.duration_s >= self.lunch_on_site_min_s else prev_end
         if not jobs:
             return Route(tech.id, (), tech.shift.start_s, tech.shift.start_s)
         return Route(

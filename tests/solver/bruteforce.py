@@ -20,7 +20,7 @@ def optimum_units(problem: Problem) -> int:
     assert all(j.crew_size == 1 for j in problem.jobs), "crews are not enumerated"
     points, travel = problem_travel(problem, HaversineProvider())
     coeffs = coefficients(problem, travel)
-    timer = RouteTimer(points, travel, coeffs)
+    timer = RouteTimer(points, travel, coeffs, problem.lunch_on_site_min_s)
     jobs = list(problem.jobs)
     n = len(jobs)
     best_by_tech: list[dict[int, float]] = []

@@ -16,6 +16,11 @@ def grid(i: int) -> Location:
 
 @pytest.fixture
 def mixed_day() -> Problem:
+    """The mixed day of ``make_mixed_day``."""
+    return make_mixed_day()
+
+
+def make_mixed_day() -> Problem:
     """Three technicians (one partner), fourteen jobs with windows, priorities,
     a crew of two, a soft window, and one job nobody is qualified for."""
     lunch = Break(11 * H, 13 * H, 1800)

@@ -1,0 +1,100 @@
+"""Reading day files: good files become problems, bad ones say what to fix."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dispatch.dayfile import DayFileError, load_day
+
+SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
+
+
+def small_day() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((SAMPLES / "small-day.json").read_text(encoding="utf-8"))
+    return data
+
+
+def write(tmp_path: Path, data: dict[str, Any]) -> Path:
+    path = tmp_path / "day.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_the_small_sample_day_reads_into_a_problem_with_local_times() -> None:
+    day = load_day(SAMPLES / "small-day.json")
+    assert day.date.isoformat() == "2026-12-01"
+    assert len(day.problem.technicians) == 3
+    assert len(day.problem.jobs) == 12
+    first = day.problem.technicians[0]
+    assert first.shift.start_s == 7 * 3600 + 30 * 60
+    assert day.to_datetime(first.shift.start_s).isoformat() == "2026-12-01T07:30:00+02:00"
+
+
+def test_the_csv_sample_is_the_same_day_as_the_json_sample() -> None:
+    from_json = load_day(SAMPLES / "helsinki-day.json")
+    from_csv = load_day(SAMPLES / "helsinki-day" / "jobs.csv", plan_date="2026-12-01")
+    assert from_csv.problem.jobs == from_json.problem.jobs
+    assert from_csv.problem.technicians == from_json.problem.technicians
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda d: d["jobs"][2].update(duration_min=-5), "jobs[2], field duration_min: must not be negative"),
+        (lambda d: d["jobs"][0].update(duration_min="long"), "jobs[0], field duration_min: expected a number"),
+        (
+            lambda d: d["jobs"][1].update(windows=[{"start": "12:00", "end": "11:00"}]),
+            "jobs[1], field windows.[0].end: window ends before it starts",
+        ),
+        (lambda d: d["jobs"][3].update(location={"lat": 95, "lon": 24.9}), "jobs[3], field location.lat: latitude"),
+        (lambda d: d["jobs"][0].update(crew_size=3), "jobs[0], field crew_size: must be 1 or 2"),
+        (lambda d: d["jobs"][0].update(kind="paint"), "jobs[0], field kind: must be one of measure, install, repair"),
+        (lambda d: d["jobs"][0].pop("location"), "jobs[0], field location: is required"),
+        (lambda d: d["technicians"][1].pop("home"), "technicians[1], field home: is required"),
+        (lambda d: d["jobs"][4].update(release_at="9 o'clock"), "jobs[4], field release_at: expected HH:MM"),
+        (lambda d: d.update(timezone="Mars/Olympus"), "field timezone: unknown time zone"),
+    ],
+)
+def test_a_bad_field_is_named_with_its_row(tmp_path: Path, change: Any, expected: str) -> None:
+    data = small_day()
+    change(data)
+    with pytest.raises(DayFileError, match=expected.replace("[", r"\[").replace("]", r"\]").replace(".", r"\.")):
+        load_day(write(tmp_path, data))
+
+
+def test_a_duplicate_job_id_is_refused(tmp_path: Path) -> None:
+    data = small_day()
+    data["jobs"][1]["id"] = data["jobs"][0]["id"]
+    with pytest.raises(DayFileError, match="appears twice"):
+        load_day(write(tmp_path, data))
+
+
+def test_broken_json_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "day.json"
+    path.write_text('{\n  "date": "2026-12-01",\n  "jobs": [\n', encoding="utf-8")
+    with pytest.raises(DayFileError, match=r"day\.json line \d+: not valid JSON"):
+        load_day(path)
+
+
+def test_a_bad_csv_row_names_the_file_line_and_field(tmp_path: Path) -> None:
+    source = SAMPLES / "helsinki-day"
+    lines = (source / "jobs.csv").read_text(encoding="utf-8").splitlines()
+    lines[4] = (
+        lines[4]
+        .replace(",install,", ",instal,", 1)
+        .replace(",measure,", ",instal,", 1)
+        .replace(",repair,", ",instal,", 1)
+    )
+    (tmp_path / "jobs.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "technicians.csv").write_text((source / "technicians.csv").read_text(encoding="utf-8"))
+    with pytest.raises(DayFileError, match=r"jobs\.csv line 5, field kind: must be one of"):
+        load_day(tmp_path / "jobs.csv", plan_date="2026-12-01")
+
+
+def test_a_technician_without_a_shift_that_day_is_not_planned(tmp_path: Path) -> None:
+    day = load_day(SAMPLES / "small-day.json", plan_date="2026-12-02")
+    assert day.problem.technicians == ()
