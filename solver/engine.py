@@ -97,6 +97,7 @@ def solve(
         finally:
             ticker.stop()
 
+    log.info("search phase over, %.2f s left", deadline - time.monotonic())
     unassigned = dict(pre)
     served = {j.id for seq in plan.jobs.values() for j in seq}
     dropped = [j for j in candidates if j.id not in served]
@@ -111,6 +112,7 @@ def solve(
         routes=tuple(routes[t.id] for t in problem.technicians),
         unassigned=tuple(unassigned[j.id] for j in problem.jobs if j.id in unassigned),
     )
+    log.info("repair and explanations done, %.2f s left", deadline - time.monotonic())
     report("check")
     solution = _checked(problem, solution, points, travel, coeffs)
     stats = SolveStats(
