@@ -28,6 +28,7 @@ class ViolationKind(StrEnum):
     RELEASE = "release"
     DEADLINE = "deadline"
     MAX_JOBS = "max_jobs"
+    CAPACITY = "capacity"
     DUPLICATE_JOB = "duplicate_job"
     MISSING_JOB = "missing_job"
     UNKNOWN = "unknown"
@@ -154,6 +155,12 @@ def _check_route(
     visits = [v for v in route.visits if v.job_id in jobs]
     if tech.max_jobs is not None and len(visits) > tech.max_jobs:
         bad(ViolationKind.MAX_JOBS, f"{len(visits)} visits, at most {tech.max_jobs}")
+    # A resource type is limited when any technician lists it; unlisted here means 0.
+    limited = {kind for t in problem.technicians for kind in t.capacity}
+    for kind in sorted(limited):
+        used = sum(jobs[v.job_id].demand.get(kind, 0) for v in visits)
+        if used > tech.capacity.get(kind, 0):
+            bad(ViolationKind.CAPACITY, f"carries {tech.capacity.get(kind, 0)} {kind}, visits use {used}")
 
     # Events: departure, visits, return, each with a location and a [begin, end] busy time.
     stops = [points.tech_start[tech.id]] + [points.job[v.job_id] for v in visits] + [points.tech_end[tech.id]]

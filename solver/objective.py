@@ -12,7 +12,7 @@ still fits a 64-bit integer. See docs/objective.md.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -39,6 +39,10 @@ class Coefficients:
     soft_per_s: dict[str, int]
     preference_miss: int
     drop_penalty: dict[int, int]
+    # Not a cost: per technician id, the capacity of each constrained resource type
+    # (``Problem.capacity_limits``), carried here so every evaluator built from the
+    # coefficients (the route timer) keeps the same capacity rule.
+    capacity: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_cents(self, units: int) -> float:
         """Convert objective units back to cents."""
@@ -112,4 +116,6 @@ def _coefficients(problem: Problem, unit_mc: int, speed_mps: float, teleport: bo
     for priority in (3, 2, 1):
         drop[priority] = below + 1
         below += drop[priority] * sum(j.crew_size for j in problem.jobs if j.priority == priority)
-    return Coefficients(unit_mc, per_s, per_m, per_job, overtime, soft, preference_miss, drop)
+    return Coefficients(
+        unit_mc, per_s, per_m, per_job, overtime, soft, preference_miss, drop, problem.capacity_limits()
+    )

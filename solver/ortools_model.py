@@ -192,7 +192,13 @@ def solve_model(
     fixed_crews = crew_fixed or {}
     crew_nodes: dict[str, tuple[int, int]] = {}
     for job in jobs:
-        allowed = [v for v, t in enumerate(techs) if t.has_skills(job.skills)]
+        # Qualified, and able to carry the job's demand at all (see the capacity dimensions).
+        allowed = [
+            v
+            for v, t in enumerate(techs)
+            if t.has_skills(job.skills)
+            and all(job.demand.get(kind, 0) <= cap for kind, cap in coeffs.capacity.get(t.id, {}).items())
+        ]
         if job.pinned_technician_id is not None and job.crew_size == 1:
             allowed = [v for v in allowed if v == tech_pos[job.pinned_technician_id]]
         windows = job.start_windows()
@@ -244,6 +250,16 @@ def solve_model(
     for v, tech in enumerate(techs):
         if coeffs.per_job[tech.id] > 0:
             jobs_dim.SetCumulVarSoftUpperBound(routing.End(v), 0, coeffs.per_job[tech.id])
+
+    # Capacity: one dimension per constrained resource type; each visit uses up its job's
+    # demand (every member of a crew carries it), never more than the vehicle carries.
+    limits = coeffs.capacity
+    kinds = sorted({kind for per_tech in limits.values() for kind in per_tech})
+    for kind in kinds:
+        demand = [0] * first_visit + [j.demand.get(kind, 0) for j in visit_job]
+        demand_cb = routing.RegisterUnaryTransitVector(demand)
+        vehicle_caps = [limits.get(t.id, {}).get(kind, 0) for t in techs]
+        routing.AddDimensionWithVehicleCapacity(demand_cb, 0, vehicle_caps, True, f"Capacity:{kind}")
 
     # Preferred technician (continuity): a miss counts once per crew-of-one job.
     preferred = {j.id: j.preferred_technician_id for j in jobs if j.crew_size == 1 and j.preferred_technician_id}

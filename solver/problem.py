@@ -124,6 +124,9 @@ class Technician:
     max_jobs: int | None = None
     max_overtime_s: int = 0
     cost: CostProfile = field(default_factory=CostProfile)
+    # What the vehicle carries per resource type (load, a stock of a part type).
+    # See ``Problem.capacity_limits`` for how an unlisted type counts.
+    capacity: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.id:
@@ -132,6 +135,9 @@ class Technician:
             raise ProblemError(f"technician {self.id}: max_jobs must not be negative")
         if self.max_overtime_s < 0:
             raise ProblemError(f"technician {self.id}: max_overtime must not be negative")
+        for kind, amount in self.capacity.items():
+            if amount < 0:
+                raise ProblemError(f"technician {self.id}: capacity {kind} must not be negative")
 
     @property
     def end_location(self) -> Location:
@@ -155,7 +161,9 @@ class Job:
     ``windows`` are hard arrival windows (the visit starts inside one); none
     means any time in a shift. ``release_s`` (goods ready) and ``deadline_s``
     (repair SLA) bound the start as well. ``preferred_window`` is soft: each
-    minute outside it costs ``soft_penalty_per_min_cents``.
+    minute outside it costs ``soft_penalty_per_min_cents``. ``demand`` is what
+    a visit uses up of each resource type the technician carries (every
+    visiting technician of a crew carries it).
     """
 
     id: str
@@ -172,6 +180,7 @@ class Job:
     pinned_technician_id: str | None = None
     preferred_technician_id: str | None = None
     crew_size: int = 1
+    demand: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.id:
@@ -187,6 +196,9 @@ class Job:
         for code, level in self.skills.items():
             if level < 0:
                 raise ProblemError(f"job {self.id}: skill {code} level must not be negative")
+        for kind, amount in self.demand.items():
+            if amount < 0:
+                raise ProblemError(f"job {self.id}: demand {kind} must not be negative")
 
     def start_windows(self) -> list[TimeWindow]:
         """The hard windows for the visit start, release and deadline applied,
@@ -241,6 +253,23 @@ class Problem:
                 value = getattr(job, ref)
                 if value is not None and value not in known:
                     raise ProblemError(f"job {job.id}: {ref} {value} is not a technician of this day")
+
+    @property
+    def resource_types(self) -> tuple[str, ...]:
+        """The constrained resource types: those any technician lists a capacity for (sorted).
+
+        A type that no technician lists is not limited, however much jobs demand of it.
+        """
+        return tuple(sorted({kind for t in self.technicians for kind in t.capacity}))
+
+    def capacity_limits(self) -> dict[str, dict[str, int]]:
+        """Per technician id, the capacity of every constrained resource type.
+
+        A constrained type the technician does not list counts as capacity 0:
+        such a technician may only serve jobs that demand none of it.
+        """
+        kinds = self.resource_types
+        return {t.id: {kind: t.capacity.get(kind, 0) for kind in kinds} for t in self.technicians}
 
     def lunch_on_site(self, job: Job) -> bool:
         """True when the lunch may be taken during a visit to ``job``."""

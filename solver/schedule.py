@@ -96,9 +96,13 @@ class RouteTimer:
 
         ``latest_end_s`` overrides the hard return limit (shift end plus
         overtime); ``fixed_starts`` pins the start of some visits (crews).
+        None as well when the jobs together demand more of a resource type
+        than the technician carries.
         """
         if not jobs:
             return Timing(tech.shift.start_s, (), tech.shift.start_s, None, 0)
+        if not self.fits_capacity(tech, jobs):
+            return None
         limit = tech.latest_end_s if latest_end_s is None else latest_end_s
         lunch = tech.shift.lunch
         if self.reserve_lunch and lunch is not None:
@@ -121,6 +125,14 @@ class RouteTimer:
             if timing is not None and (best is None or timing.cost_units < best.cost_units):
                 best = timing
         return best
+
+    def fits_capacity(self, tech: Technician, jobs: Sequence[Job]) -> bool:
+        """True when the summed demand of ``jobs`` stays within ``tech``'s capacity
+        for every constrained resource type."""
+        limits = self.coeffs.capacity.get(tech.id)
+        if not limits:
+            return True
+        return all(sum(j.demand.get(kind, 0) for j in jobs) <= cap for kind, cap in limits.items())
 
     def _timing_with_lunch_in(
         self,
