@@ -128,3 +128,53 @@ def plan(
     json_path.write_text(json.dumps(plan_json(day, solution), indent=2, ensure_ascii=False), encoding="utf-8")
     geo_path.write_text(json.dumps(plan_geojson(day, solution), ensure_ascii=False), encoding="utf-8")
     console.print(f"Wrote {json_path} and {geo_path}")
+
+
+@app.command("solve-vrplib")
+def solve_vrplib_command(
+    file: Annotated[Path, typer.Argument(help="A VRPLIB VRPTW instance (.vrp), e.g. Solomon C101.")],
+    time_limit: Annotated[float, typer.Option("--time-limit", min=0.1, help="Seconds the solver may use.")] = 10.0,
+    out: Annotated[Path | None, typer.Option(help="Write the routes and cost here (default: out/NAME.json).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for the search order.")] = 0,
+) -> None:
+    """Solve a VRPLIB VRPTW file; write {"routes": [[customer, ...], ...], "cost": distance}.
+
+    Customers are numbered as in the .sol files (1 … n-1, depot left out); the
+    cost is the DIMACS distance (truncated to one decimal). Exit 1 when some
+    customer could not be served, 2 when the file cannot be read.
+    """
+    from dispatch.vrplib import VrplibError, load_vrplib, solve_instance
+
+    try:
+        instance = load_vrplib(file)
+    except VrplibError as exc:
+        console.print(f"[red]Cannot read the instance:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    console.print(
+        f"Solving {instance.name}: {instance.customers} customers, at most {instance.vehicles} vehicles "
+        f"of capacity {instance.capacity}, {time_limit:g} s"
+    )
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("Optimizing", total=1.0, info="")
+
+        def on_progress(p: SolveProgress) -> None:
+            bar.update(task, completed=p.fraction, info=f"{p.phase}, {p.solutions} solutions")
+
+        result = solve_instance(instance, time_limit, seed=seed, progress=on_progress)
+    target = out or Path("out") / f"{instance.name}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps({"routes": result.routes, "cost": result.cost}) + "\n", encoding="utf-8")
+    console.print(
+        f"[bold]Cost {result.cost:.1f}[/bold] with {len(result.routes)} routes, "
+        f"solved in {result.solution.stats.wall_time_s:.1f} s; wrote {target}"
+    )
+    if result.unserved:
+        console.print(f"[red]{len(result.unserved)} customers not served:[/red] {result.unserved}", soft_wrap=True)
+        raise typer.Exit(1)
