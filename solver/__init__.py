@@ -4,7 +4,7 @@ No database or web imports live here; see docs/ and the README.
 """
 
 from solver.checker import CheckReport, Violation, ViolationKind, check
-from solver.engine import CheckerRejected, Progress, SolveOptions, solve
+from solver.engine import Cancelled, CheckerRejected, Progress, SolveOptions, solve
 from solver.ortools_model import SearchSettings
 from solver.problem import (
     Break,
@@ -26,6 +26,7 @@ from solver.travel import FixedMatrixProvider, HaversineProvider, TravelMatrices
 __all__ = [
     "Break",
     "BreakTaken",
+    "Cancelled",
     "CheckReport",
     "CheckerRejected",
     "CostProfile",

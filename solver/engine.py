@@ -52,6 +52,10 @@ class SolveOptions:
             raise ValueError("time_limit_s must be positive")
 
 
+class Cancelled(RuntimeError):
+    """The caller cancelled the solve; no plan is returned."""
+
+
 class CheckerRejected(RuntimeError):
     """The solver produced a plan the checker refuses: a bug, never a result."""
 
@@ -61,11 +65,13 @@ def solve(
     options: SolveOptions | None = None,
     travel_provider: TravelProvider | None = None,
     progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
 ) -> Solution:
     """The best plan found within ``options.time_limit_s``, checked and explained.
 
     Every job is either in a route or unassigned with a reason; the returned
     solution passes the independent checker (else ``CheckerRejected``).
+    Setting ``cancel`` stops the search soon after and raises ``Cancelled``.
     """
     opts = options or SolveOptions()
     started = time.monotonic()
@@ -93,9 +99,11 @@ def solve(
     if candidates and problem.technicians:
         ticker.start()
         try:
-            raw, plan = _search(problem, candidates, points, travel, coeffs, timer, opts, search_until, ticker)
+            raw, plan = _search(problem, candidates, points, travel, coeffs, timer, opts, search_until, ticker, cancel)
         finally:
             ticker.stop()
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("the solve was cancelled")
 
     log.info("search phase over, %.2f s left", deadline - time.monotonic())
     unassigned = dict(pre)
@@ -176,6 +184,7 @@ def _search(
     opts: SolveOptions,
     search_until: float,
     ticker: _Ticker,
+    cancel: threading.Event | None = None,
 ) -> tuple[RawResult | None, _Plan]:
     """Greedy construction, then OR-Tools local search warm-started from it.
 
@@ -189,7 +198,7 @@ def _search(
         build_timer = RouteTimer(points, travel, coeffs, problem.lunch_on_site_min_s, reserve_lunch=True)
     plan = _Plan.empty(problem)
     for job in sorted(candidates, key=lambda j: (j.priority, -j.crew_size, -j.duration_s, j.id)):
-        if time.monotonic() >= search_until:
+        if time.monotonic() >= search_until or (cancel is not None and cancel.is_set()):
             break
         _insert(job, problem, build_timer, plan)
     crews = _crews_of(plan)
@@ -197,6 +206,8 @@ def _search(
     jobs = [j for j in candidates if j.crew_size == 1 or j.id in crews or detailed]
     seeds = {tech_id: [j.id for j in seq] for tech_id, seq in plan.jobs.items()}
     log.info("construction: %d of %d jobs placed", len({j.id for s in plan.jobs.values() for j in s}), len(candidates))
+    if cancel is not None and cancel.is_set():
+        return None, plan
     raw = solve_model(
         problem,
         jobs,
@@ -206,6 +217,7 @@ def _search(
         search_until,
         opts.search,
         on_solution=ticker.solution,
+        stop=cancel.is_set if cancel is not None else None,
         crew_fixed=crews,
         initial_routes=seeds if any(seeds.values()) else None,
         detailed=detailed,

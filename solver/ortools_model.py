@@ -106,6 +106,7 @@ def solve_model(
     deadline: float,
     settings: SearchSettings,
     on_solution: ProgressHook | None = None,
+    stop: Callable[[], bool] | None = None,
     sync_crews: bool = True,
     crew_fixed: Mapping[str, CrewAssignment] | None = None,
     initial_routes: Mapping[str, Sequence[str]] | None = None,
@@ -292,8 +293,14 @@ def solve_model(
             stats.first_s = time.monotonic() - started
         if on_solution is not None:
             on_solution(stats.solutions, int(routing.CostVar().Value()))
+        if stop is not None and stop():
+            solver.FinishCurrentSearch()
 
     routing.AddAtSolutionCallback(on_new_solution)
+    # Keep the limit referenced until the solve returns: OR-Tools holds no Python reference.
+    stop_limit = solver.CustomLimit(stop) if stop is not None else None
+    if stop_limit is not None:
+        routing.AddSearchMonitor(stop_limit)
     assignment = None
     log.info("model built with %d nodes, %.1f s left", n_nodes, deadline - time.monotonic())
     if initial_routes:

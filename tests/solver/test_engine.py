@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-from solver import HaversineProvider, Problem, Progress, ReasonCode, SolveOptions, check, problem_travel, solve
+import threading
+
+import pytest
+
+from solver import (
+    Cancelled,
+    HaversineProvider,
+    Problem,
+    Progress,
+    ReasonCode,
+    SolveOptions,
+    check,
+    problem_travel,
+    solve,
+)
 
 
 def test_a_mixed_day_is_planned_without_violations_and_every_job_is_accounted_for(mixed_day: Problem) -> None:
@@ -38,3 +52,10 @@ def test_progress_is_reported_during_the_search_and_ends_at_done(mixed_day: Prob
     fractions = [p.fraction for p in seen]
     assert fractions == sorted(fractions)
     assert all(0.0 <= f <= 1.0 for f in fractions)
+
+
+def test_a_cancelled_solve_raises_instead_of_returning_a_plan(mixed_day: Problem) -> None:
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        solve(mixed_day, SolveOptions(time_limit_s=30), cancel=cancel)
