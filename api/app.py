@@ -1,0 +1,56 @@
+"""The application factory: ``create_app(settings)`` builds everything, nothing at import."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from zoneinfo import ZoneInfo
+
+from fastapi import FastAPI
+
+from api import errors
+from api.deps import AppState
+from api.routers import field, master, plans
+from dispatch.auth import ensure_token
+from dispatch.catalog import Geocoder
+from dispatch.db import make_engine, migrate, session_scope
+from dispatch.planning import PlanRunner
+from dispatch.seed import seed_sample_day
+from dispatch.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, geocoder: Geocoder | None = None) -> FastAPI:
+    """The v1 API over the database of ``settings`` (migrated, and seeded when empty)."""
+    cfg = settings or Settings.from_env()
+    tz = ZoneInfo(cfg.timezone)
+    engine = make_engine(cfg.database_url)
+    migrate(engine)
+    admin_token = cfg.admin_token or secrets.token_urlsafe(24)
+    with session_scope(engine) as session:
+        ensure_token(session, admin_token, "dispatcher", "admin (DISPATCH_ADMIN_TOKEN)")
+        if cfg.seed_samples and cfg.sample_day.exists():
+            seed_sample_day(session, cfg.sample_day, tz, cfg.default_region)
+    if cfg.admin_token is None:
+        print(f"Dispatcher token (set DISPATCH_ADMIN_TOKEN to choose one): {admin_token}", flush=True)
+    runner = PlanRunner(engine, tz, cfg.solver_workers)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        runner.shutdown()
+
+    app = FastAPI(
+        title="Furniture dispatch API",
+        version="1.0.0",
+        description="Plans, installer job lists and bookings for field installation and repair.",
+        lifespan=lifespan,
+    )
+    app.state.dispatch = AppState(cfg, engine, runner, tz, geocoder)
+    errors.install(app)
+    for router in (master.router, plans.router, field.router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,196 @@
+"""Explicit mapping from table rows to response schemas."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from api.schemas import (
+    BreakOut,
+    CostOut,
+    EventOut,
+    JobOut,
+    MyJobOut,
+    PlanOut,
+    PlanRouteOut,
+    PlanVisitOut,
+    ShiftOut,
+    TechnicianOut,
+    UnassignedOut,
+    WindowOut,
+)
+from dispatch.catalog import TechnicianRecord
+from dispatch.field import MyVisit
+from dispatch.inputs import CustomerIn, LatLon
+from dispatch.tables import EventRow, JobRow, PlanRow, RouteRow, UnassignedRow, VisitRow
+from dispatch.timeutil import from_storage
+
+
+def _clock(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def technician_out(record: TechnicianRecord) -> TechnicianOut:
+    """A technician and their shifts as the API shows them."""
+    row = record.row
+    shifts = []
+    for s in record.shifts:
+        brk = None
+        if s.break_duration_min is not None and s.break_earliest_min is not None:
+            brk = BreakOut(
+                earliest=_clock(s.break_earliest_min),
+                latest=_clock(s.break_latest_min or s.break_earliest_min),
+                duration_min=s.break_duration_min,
+            )
+        shifts.append(ShiftOut(date=s.date, start=_clock(s.start_min), end=_clock(s.end_min), break_=brk))
+    end = LatLon(lat=row.end_lat, lon=row.end_lon) if row.end_lat is not None and row.end_lon is not None else None
+    return TechnicianOut(
+        id=row.id,
+        name=row.name,
+        kind=row.kind,
+        region=row.region,
+        home=LatLon(lat=row.home_lat, lon=row.home_lon),
+        end=end,
+        skills=row.skills,
+        shifts=shifts,
+        max_jobs=row.max_jobs,
+        max_overtime_min=row.max_overtime_min,
+        cost=CostOut(
+            per_hour=row.cost_per_hour_cents / 100,
+            per_km=row.cost_per_km_cents / 100,
+            per_job=row.cost_per_job_cents / 100,
+            overtime_per_hour=row.overtime_per_hour_cents / 100,
+        ),
+    )
+
+
+def _local(moment: dt.datetime | None, tz: ZoneInfo) -> dt.datetime | None:
+    return from_storage(moment, tz) if moment is not None else None
+
+
+def windows_out(row: JobRow, tz: ZoneInfo) -> list[WindowOut]:
+    """A job's hard windows in local time."""
+    return [
+        WindowOut(
+            start=from_storage(dt.datetime.fromisoformat(a), tz), end=from_storage(dt.datetime.fromisoformat(b), tz)
+        )
+        for a, b in row.windows
+    ]
+
+
+def job_out(row: JobRow, tz: ZoneInfo) -> JobOut:
+    """A job as the API shows it to a dispatcher."""
+    preferred = None
+    if row.preferred_start is not None and row.preferred_end is not None:
+        preferred = WindowOut(start=from_storage(row.preferred_start, tz), end=from_storage(row.preferred_end, tz))
+    return JobOut(
+        id=row.id,
+        kind=row.kind,
+        status=row.status,
+        region=row.region,
+        date=row.date,
+        location=LatLon(lat=row.lat, lon=row.lon),
+        address=row.address,
+        customer=CustomerIn(name=row.customer_name, phone=row.customer_phone),
+        duration_min=row.duration_min,
+        skills=row.skills,
+        crew_size=row.crew_size,
+        windows=windows_out(row, tz),
+        preferred_window=preferred,
+        soft_penalty_per_min=row.soft_penalty_per_min_cents / 100,
+        release_at=_local(row.release_at, tz),
+        deadline=_local(row.deadline, tz),
+        priority=row.priority,
+        pinned_technician_id=row.pinned_technician_id,
+        preferred_technician_id=row.preferred_technician_id,
+        depends_on=row.depends_on,
+        notes=row.notes,
+        booked=row.booked,
+    )
+
+
+def plan_out(
+    plan: PlanRow,
+    published: bool,
+    tz: ZoneInfo,
+    contents: tuple[list[RouteRow], list[VisitRow], list[UnassignedRow]] | None = None,
+) -> PlanOut:
+    """A plan version; routes and unassigned jobs once it is done and ``contents`` given."""
+    assert plan.id is not None
+    out = PlanOut(
+        id=plan.id,
+        date=plan.date,
+        region=plan.region,
+        status=plan.status,  # type: ignore[arg-type]
+        progress=plan.progress,
+        time_limit_s=plan.time_limit_s,
+        published=published,
+        error=plan.error,
+        created_at=from_storage(plan.created_at, tz),
+        finished_at=_local(plan.finished_at, tz),
+    )
+    if contents is not None and plan.status == "done":
+        routes, visits, unassigned = contents
+        by_tech: dict[str, list[PlanVisitOut]] = {}
+        for v in visits:
+            by_tech.setdefault(v.technician_id, []).append(
+                PlanVisitOut(
+                    job_id=v.job_id,
+                    seq=v.seq,
+                    arrival=from_storage(v.arrival, tz),
+                    start=from_storage(v.start, tz),
+                    end=from_storage(v.end, tz),
+                    travel_min=v.travel_min,
+                )
+            )
+        out.routes = [
+            PlanRouteOut(
+                technician_id=r.technician_id,
+                depart=_local(r.depart, tz),
+                return_=_local(r.return_at, tz),
+                lunch_start=_local(r.lunch_start, tz),
+                lunch_end=_local(r.lunch_end, tz),
+                visits=by_tech.get(r.technician_id, []),
+                travel_min=r.travel_min,
+                work_min=r.work_min,
+                distance_km=r.distance_km,
+            )
+            for r in routes
+        ]
+        out.unassigned = [UnassignedOut(job_id=u.job_id, code=u.code, reason=u.reason) for u in unassigned]
+        out.kpis = plan.kpis
+        out.objective = plan.objective
+    return out
+
+
+def my_job_out(item: MyVisit, tz: ZoneInfo) -> MyJobOut:
+    """One stop of an installer's day."""
+    job, visit = item.job, item.visit
+    return MyJobOut(
+        job_id=job.id,
+        seq=visit.seq,
+        kind=job.kind,
+        arrival=from_storage(visit.arrival, tz),
+        start=from_storage(visit.start, tz),
+        end=from_storage(visit.end, tz),
+        windows=windows_out(job, tz),
+        address=job.address,
+        location=LatLon(lat=job.lat, lon=job.lon),
+        customer=CustomerIn(name=job.customer_name, phone=job.customer_phone),
+        duration_min=job.duration_min,
+        crew=item.crew,
+        notes=job.notes,
+    )
+
+
+def event_out(row: EventRow, tz: ZoneInfo) -> EventOut:
+    """A stored status event."""
+    assert row.id is not None
+    return EventOut(
+        id=row.id,
+        job_id=row.job_id,
+        technician_id=row.technician_id,
+        type=row.type,
+        at=from_storage(row.at, tz),
+        note=row.note,
+    )

@@ -1,0 +1,84 @@
+"""Typed dependencies: the app's state, a database session, the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from dispatch.auth import Principal, Role, authenticate
+from dispatch.catalog import Geocoder
+from dispatch.errors import DispatchError, Forbidden
+from dispatch.planning import PlanRunner
+from dispatch.settings import Settings
+
+
+class Unauthorized(DispatchError):
+    status = 401
+    title = "Unauthorized"
+
+
+@dataclass
+class AppState:
+    """What every request may use; built once by ``create_app``."""
+
+    settings: Settings
+    engine: Engine
+    runner: PlanRunner
+    tz: ZoneInfo
+    geocoder: Geocoder | None
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.dispatch
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def get_session(state: StateDep) -> Iterator[Session]:
+    """A session per request; endpoints that write commit it themselves."""
+    with Session(state.engine, expire_on_commit=False) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+bearer = HTTPBearer(auto_error=False, description="A token from POST /v1/tokens or DISPATCH_ADMIN_TOKEN")
+
+
+def get_principal(
+    session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
+    """The caller, from ``Authorization: Bearer <token>`` (401 when missing or unknown)."""
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise Unauthorized("missing bearer token", "Authorization")
+    principal = authenticate(session, credentials.credentials)
+    if principal is None:
+        raise Unauthorized("unknown token", "Authorization")
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require(*roles: Role) -> Callable[[Principal], Principal]:
+    """A dependency admitting only callers with one of ``roles`` (403 otherwise)."""
+
+    def check(principal: PrincipalDep) -> Principal:
+        if principal.role not in roles:
+            raise Forbidden(f"this needs the {' or '.join(roles)} role; your token is {principal.role}")
+        return principal
+
+    return check
+
+
+Dispatcher = Annotated[Principal, Depends(require("dispatcher"))]
+Installer = Annotated[Principal, Depends(require("installer"))]
+FieldUser = Annotated[Principal, Depends(require("dispatcher", "installer"))]

@@ -1,0 +1,1 @@
+"""One router per audience or resource, assembled in ``api.app``."""

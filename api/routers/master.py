@@ -1,0 +1,90 @@
+"""Tokens, technicians and jobs (dispatcher)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response, status
+
+from api.convert import job_out, technician_out
+from api.deps import Dispatcher, SessionDep, StateDep
+from api.schemas import JobOut, TechnicianOut, TokenOut, TokenRequest
+from dispatch import catalog
+from dispatch.auth import create_token
+from dispatch.inputs import JobIn, TechnicianIn
+
+router = APIRouter(prefix="/v1", tags=["master data"])
+IdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+@router.post("/tokens", status_code=status.HTTP_201_CREATED, response_model=TokenOut)
+def post_token(body: TokenRequest, session: SessionDep, _: Dispatcher) -> TokenOut:
+    """Issue a token: installer (bound to one technician) or booking or dispatcher."""
+    token = create_token(session, body.role, body.technician_id, body.label)
+    session.commit()
+    return TokenOut(token=token, role=body.role, technician_id=body.technician_id)
+
+
+@router.put("/technicians/{technician_id}", response_model=TechnicianOut)
+def put_technician(
+    technician_id: IdPath, body: TechnicianIn, session: SessionDep, state: StateDep, _: Dispatcher, response: Response
+) -> TechnicianOut:
+    """Create or replace a technician with all their shifts."""
+    record, created = catalog.put_technician(session, technician_id, body, state.settings.default_region)
+    session.commit()
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    return technician_out(record)
+
+
+@router.get("/technicians", response_model=list[TechnicianOut])
+def get_technicians(
+    session: SessionDep, _: Dispatcher, region: Annotated[str | None, Query(max_length=64)] = None
+) -> list[TechnicianOut]:
+    """All technicians (of one region when given)."""
+    return [technician_out(r) for r in catalog.list_technicians(session, region)]
+
+
+@router.get("/technicians/{technician_id}", response_model=TechnicianOut)
+def get_technician(technician_id: IdPath, session: SessionDep, _: Dispatcher) -> TechnicianOut:
+    """One technician."""
+    return technician_out(catalog.get_technician(session, technician_id))
+
+
+@router.put("/jobs/{job_id}", response_model=JobOut)
+def put_job(
+    job_id: IdPath, body: JobIn, session: SessionDep, state: StateDep, _: Dispatcher, response: Response
+) -> JobOut:
+    """Create or replace a job; an address without a location is geocoded."""
+    row, created = catalog.put_job(
+        session, job_id, body, state.tz, state.settings.default_region, geocode=state.geocoder
+    )
+    session.commit()
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    return job_out(row, state.tz)
+
+
+@router.get("/jobs", response_model=list[JobOut])
+def get_jobs(
+    session: SessionDep,
+    state: StateDep,
+    _: Dispatcher,
+    date: Annotated[dt.date | None, Query()] = None,
+    region: Annotated[str | None, Query(max_length=64)] = None,
+) -> list[JobOut]:
+    """Jobs of a date (and region), cancelled ones included with their status."""
+    return [job_out(r, state.tz) for r in catalog.list_jobs(session, date, region)]
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut)
+def get_job(job_id: IdPath, session: SessionDep, state: StateDep, _: Dispatcher) -> JobOut:
+    """One job."""
+    return job_out(catalog.get_job(session, job_id), state.tz)
+
+
+@router.delete("/jobs/{job_id}", response_model=JobOut)
+def delete_job(job_id: IdPath, session: SessionDep, state: StateDep, _: Dispatcher) -> JobOut:
+    """Cancel a job: later plans leave it out; its history stays."""
+    row = catalog.cancel_job(session, job_id)
+    session.commit()
+    return job_out(row, state.tz)

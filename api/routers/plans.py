@@ -1,0 +1,75 @@
+"""Plan runs, versions and publishing (dispatcher)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, status
+
+from api.convert import plan_out
+from api.deps import Dispatcher, SessionDep, StateDep
+from api.schemas import PlanOut, PlanRequest
+from dispatch import planning
+from dispatch.reporting import day_kpis
+
+router = APIRouter(prefix="/v1", tags=["plans"])
+PlanId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+@router.post("/plans", status_code=status.HTTP_202_ACCEPTED, response_model=PlanOut)
+def post_plan(body: PlanRequest, session: SessionDep, state: StateDep, _: Dispatcher) -> PlanOut:
+    """Start a plan run for a date; poll GET /v1/plans/{id} for progress."""
+    planning.check_time_limit(body.time_limit_s, state.settings.max_time_limit_s)
+    plan = state.runner.submit(body.date, body.region or state.settings.default_region, body.time_limit_s)
+    return plan_out(plan, False, state.tz)
+
+
+@router.get("/plans/{plan_id}", response_model=PlanOut, response_model_by_alias=True)
+def get_plan(plan_id: PlanId, session: SessionDep, state: StateDep, _: Dispatcher) -> PlanOut:
+    """A plan's status and progress; routes, unassigned jobs and KPIs once done."""
+    plan = planning.get_plan(session, plan_id)
+    published = planning.published_plan_id(session, plan.date, plan.region) == plan.id
+    return plan_out(plan, published, state.tz, planning.plan_contents(session, plan_id))
+
+
+@router.get("/plans", response_model=list[PlanOut])
+def get_plans(
+    session: SessionDep,
+    state: StateDep,
+    _: Dispatcher,
+    date: Annotated[dt.date, Query()],
+    region: Annotated[str | None, Query(max_length=64)] = None,
+) -> list[PlanOut]:
+    """Plan versions of a date, newest first, the published one marked."""
+    plans = planning.list_plans(session, date, region)
+    current = {(p.date, p.region): planning.published_plan_id(session, p.date, p.region) for p in plans}
+    return [plan_out(p, current[(p.date, p.region)] == p.id, state.tz) for p in plans]
+
+
+@router.post("/plans/{plan_id}/publish", response_model=PlanOut)
+def post_publish(plan_id: PlanId, session: SessionDep, state: StateDep, _: Dispatcher) -> PlanOut:
+    """Make a done plan the current one of its day (409 for any other status)."""
+    plan = planning.publish(session, plan_id)
+    session.commit()
+    return plan_out(plan, True, state.tz)
+
+
+@router.post("/plans/{plan_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=PlanOut)
+def post_cancel(plan_id: PlanId, session: SessionDep, state: StateDep, _: Dispatcher) -> PlanOut:
+    """Ask a queued or running plan to stop; it ends as cancelled and changes nothing."""
+    plan = planning.get_plan(session, plan_id)
+    state.runner.cancel(plan_id)
+    return plan_out(plan, False, state.tz)
+
+
+@router.get("/kpis")
+def get_kpis(
+    session: SessionDep,
+    state: StateDep,
+    _: Dispatcher,
+    date: Annotated[dt.date, Query()],
+    region: Annotated[str | None, Query(max_length=64)] = None,
+) -> dict[str, object]:
+    """The day's figures: planned (published plan) and reported (status events)."""
+    return day_kpis(session, date, region or state.settings.default_region)

@@ -1,0 +1,190 @@
+"""Response schemas (request bodies are ``dispatch.inputs``). Secrets never reach these."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from dispatch.inputs import CustomerIn, LatLon
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    field: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+class TokenRequest(BaseModel):
+    role: Literal["dispatcher", "installer", "booking"]
+    technician_id: str | None = Field(default=None, max_length=64)
+    label: str = Field(default="", max_length=200)
+
+
+class TokenOut(BaseModel):
+    token: str
+    role: str
+    technician_id: str | None = None
+
+
+class BreakOut(BaseModel):
+    earliest: str
+    latest: str
+    duration_min: int
+
+
+class ShiftOut(BaseModel):
+    date: dt.date
+    start: str
+    end: str
+    break_: BreakOut | None = Field(default=None, serialization_alias="break")
+
+
+class CostOut(BaseModel):
+    per_hour: float
+    per_km: float
+    per_job: float
+    overtime_per_hour: float
+
+
+class TechnicianOut(BaseModel):
+    id: str
+    name: str
+    kind: str
+    region: str
+    home: LatLon
+    end: LatLon | None
+    skills: dict[str, int]
+    shifts: list[ShiftOut]
+    max_jobs: int | None
+    max_overtime_min: int
+    cost: CostOut
+
+
+class WindowOut(BaseModel):
+    start: dt.datetime
+    end: dt.datetime
+
+
+class JobOut(BaseModel):
+    id: str
+    kind: str
+    status: str
+    region: str
+    date: dt.date
+    location: LatLon
+    address: str
+    customer: CustomerIn
+    duration_min: int
+    skills: dict[str, int]
+    crew_size: int
+    windows: list[WindowOut]
+    preferred_window: WindowOut | None
+    soft_penalty_per_min: float
+    release_at: dt.datetime | None
+    deadline: dt.datetime | None
+    priority: int
+    pinned_technician_id: str | None
+    preferred_technician_id: str | None
+    depends_on: str | None
+    notes: str
+    booked: bool
+
+
+class PlanRequest(BaseModel):
+    date: dt.date
+    region: str | None = Field(default=None, max_length=64)
+    time_limit_s: float = Field(default=10.0, gt=0, le=600)
+
+
+class PlanVisitOut(BaseModel):
+    job_id: str
+    seq: int
+    arrival: dt.datetime
+    start: dt.datetime
+    end: dt.datetime
+    travel_min: float
+
+
+class PlanRouteOut(BaseModel):
+    technician_id: str
+    depart: dt.datetime | None
+    return_: dt.datetime | None = Field(serialization_alias="return")
+    lunch_start: dt.datetime | None
+    lunch_end: dt.datetime | None
+    visits: list[PlanVisitOut]
+    travel_min: float
+    work_min: float
+    distance_km: float
+
+
+class UnassignedOut(BaseModel):
+    job_id: str
+    code: str
+    reason: str
+
+
+class PlanOut(BaseModel):
+    id: int
+    date: dt.date
+    region: str
+    status: Literal["queued", "running", "done", "failed", "cancelled"]
+    progress: float
+    time_limit_s: float
+    published: bool
+    error: str | None = None
+    created_at: dt.datetime
+    finished_at: dt.datetime | None = None
+    routes: list[PlanRouteOut] | None = None
+    unassigned: list[UnassignedOut] | None = None
+    kpis: dict[str, Any] | None = None
+    objective: dict[str, Any] | None = None
+
+
+class MyJobOut(BaseModel):
+    job_id: str
+    seq: int
+    kind: str
+    arrival: dt.datetime
+    start: dt.datetime
+    end: dt.datetime
+    windows: list[WindowOut]
+    address: str
+    location: LatLon
+    customer: CustomerIn
+    duration_min: int
+    crew: list[str]
+    notes: str
+
+
+class EventIn(BaseModel):
+    type: Literal["en_route", "arrived", "completed", "failed"]
+    at: dt.datetime | None = None
+    note: str = Field(default="", max_length=2000)
+
+
+class EventOut(BaseModel):
+    id: int
+    job_id: str
+    technician_id: str | None
+    type: str
+    at: dt.datetime
+    note: str
+
+
+class ImportErrorOut(BaseModel):
+    line: int
+    field: str
+    message: str
+
+
+class ImportOut(BaseModel):
+    imported: int
+    job_ids: list[str]
+    errors: list[ImportErrorOut]

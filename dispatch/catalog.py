@@ -1,0 +1,208 @@
+"""Master data: technicians with their shifts, and jobs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from dispatch.errors import Invalid, NotFound
+from dispatch.inputs import JobIn, LatLon, TechnicianIn, clock_minutes
+from dispatch.tables import EventRow, JobRow, ShiftRow, TechnicianRow
+from dispatch.timeutil import now_utc, to_storage
+
+Geocoder = Callable[[str], LatLon]
+"""Turns an address into coordinates; raises a DispatchError when it cannot."""
+
+
+@dataclass(frozen=True)
+class TechnicianRecord:
+    """A technician row with its shifts."""
+
+    row: TechnicianRow
+    shifts: list[ShiftRow]
+
+
+def put_technician(
+    session: Session, tech_id: str, data: TechnicianIn, default_region: str
+) -> tuple[TechnicianRecord, bool]:
+    """Create or replace a technician and all their shifts; True when created."""
+    row = session.get(TechnicianRow, tech_id)
+    created = row is None
+    values: dict[str, Any] = {
+        "name": data.name,
+        "kind": data.kind,
+        "region": data.region or default_region,
+        "home_lat": data.home.lat,
+        "home_lon": data.home.lon,
+        "end_lat": data.end.lat if data.end else None,
+        "end_lon": data.end.lon if data.end else None,
+        "skills": dict(data.skills),
+        "max_jobs": data.max_jobs,
+        "max_overtime_min": data.max_overtime_min,
+        "cost_per_hour_cents": round(data.cost.per_hour * 100),
+        "cost_per_km_cents": round(data.cost.per_km * 100),
+        "cost_per_job_cents": round(data.cost.per_job * 100),
+        "overtime_per_hour_cents": round(data.cost.overtime_per_hour * 100),
+        "updated_at": now_utc(),
+    }
+    if row is None:
+        row = TechnicianRow(id=tech_id, **values)
+    else:
+        for key, value in values.items():
+            setattr(row, key, value)
+    session.add(row)
+    for old in session.exec(select(ShiftRow).where(ShiftRow.technician_id == tech_id)).all():
+        session.delete(old)
+    session.flush()
+    shifts = []
+    for shift in data.shifts:
+        brk = shift.break_
+        shift_row = ShiftRow(
+            technician_id=tech_id,
+            date=shift.date,
+            start_min=clock_minutes(shift.start),
+            end_min=clock_minutes(shift.end),
+            break_earliest_min=clock_minutes(brk.earliest) if brk else None,
+            break_latest_min=clock_minutes(brk.latest) if brk else None,
+            break_duration_min=brk.duration_min if brk else None,
+        )
+        session.add(shift_row)
+        shifts.append(shift_row)
+    session.flush()
+    return TechnicianRecord(row, shifts), created
+
+
+def _shifts_by_tech(session: Session, tech_ids: list[str]) -> dict[str, list[ShiftRow]]:
+    out: dict[str, list[ShiftRow]] = {t: [] for t in tech_ids}
+    if tech_ids:
+        rows = session.exec(
+            select(ShiftRow).where(col(ShiftRow.technician_id).in_(tech_ids)).order_by(col(ShiftRow.date))
+        )
+        for shift in rows.all():
+            out[shift.technician_id].append(shift)
+    return out
+
+
+def list_technicians(session: Session, region: str | None = None) -> list[TechnicianRecord]:
+    """Every technician (of one region when given), by id."""
+    query = select(TechnicianRow).order_by(col(TechnicianRow.id))
+    if region is not None:
+        query = query.where(TechnicianRow.region == region)
+    rows = list(session.exec(query).all())
+    shifts = _shifts_by_tech(session, [r.id for r in rows])
+    return [TechnicianRecord(r, shifts[r.id]) for r in rows]
+
+
+def get_technician(session: Session, tech_id: str) -> TechnicianRecord:
+    """One technician with their shifts (NotFound when unknown)."""
+    row = session.get(TechnicianRow, tech_id)
+    if row is None:
+        raise NotFound(f"technician {tech_id} does not exist", "technician_id")
+    return TechnicianRecord(row, _shifts_by_tech(session, [tech_id])[tech_id])
+
+
+def job_date(data: JobIn, tz: ZoneInfo) -> dt.date:
+    """The plan date of a job: given, else the local date of its first window, release or deadline."""
+    if data.date is not None:
+        return data.date
+    first = data.windows[0].start if data.windows else (data.release_at or data.deadline)
+    assert first is not None  # JobIn guarantees one of them
+    return first.astimezone(tz).date()
+
+
+def put_job(
+    session: Session,
+    job_id: str,
+    data: JobIn,
+    tz: ZoneInfo,
+    default_region: str,
+    geocode: Geocoder | None = None,
+    booked: bool = False,
+) -> tuple[JobRow, bool]:
+    """Create or replace a job; True when created. Unknown technician or job
+    references are refused naming the field; an address alone is geocoded."""
+    for field in ("pinned_technician_id", "preferred_technician_id"):
+        ref = getattr(data, field)
+        if ref is not None and session.get(TechnicianRow, ref) is None:
+            raise Invalid(f"{field}: technician {ref} does not exist", field)
+    if data.depends_on is not None and (data.depends_on == job_id or session.get(JobRow, data.depends_on) is None):
+        raise Invalid(f"depends_on: job {data.depends_on} does not exist", "depends_on")
+    location = data.location
+    if location is None:
+        if geocode is None:
+            raise Invalid("location: required (no geocoder configured for the address)", "location")
+        location = geocode(data.address)
+    row = session.get(JobRow, job_id)
+    created = row is None
+    now = now_utc()
+    values: dict[str, Any] = {
+        "region": data.region or default_region,
+        "date": job_date(data, tz),
+        "kind": data.kind,
+        "status": "open",
+        "lat": location.lat,
+        "lon": location.lon,
+        "address": data.address,
+        "customer_name": data.customer.name,
+        "customer_phone": data.customer.phone,
+        "duration_min": data.duration_min,
+        "skills": dict(data.skills),
+        "crew_size": data.crew_size,
+        "windows": [[to_storage(w.start).isoformat(), to_storage(w.end).isoformat()] for w in data.windows],
+        "preferred_start": to_storage(data.preferred_window.start) if data.preferred_window else None,
+        "preferred_end": to_storage(data.preferred_window.end) if data.preferred_window else None,
+        "soft_penalty_per_min_cents": round(data.soft_penalty_per_min * 100),
+        "release_at": to_storage(data.release_at) if data.release_at else None,
+        "deadline": to_storage(data.deadline) if data.deadline else None,
+        "priority": data.priority,
+        "pinned_technician_id": data.pinned_technician_id,
+        "preferred_technician_id": data.preferred_technician_id,
+        "depends_on": data.depends_on,
+        "notes": data.notes,
+        "updated_at": now,
+    }
+    if row is None:
+        row = JobRow(id=job_id, created_at=now, booked=booked, **values)
+    else:
+        for key, value in values.items():
+            setattr(row, key, value)
+    session.add(row)
+    session.flush()
+    return row, created
+
+
+def list_jobs(session: Session, day: dt.date | None = None, region: str | None = None) -> list[JobRow]:
+    """Jobs (of one date and region when given), by id; cancelled ones included."""
+    query = select(JobRow).order_by(col(JobRow.id))
+    if day is not None:
+        query = query.where(JobRow.date == day)
+    if region is not None:
+        query = query.where(JobRow.region == region)
+    return list(session.exec(query).all())
+
+
+def get_job(session: Session, job_id: str) -> JobRow:
+    """One job (NotFound when unknown)."""
+    row = session.get(JobRow, job_id)
+    if row is None:
+        raise NotFound(f"job {job_id} does not exist", "job_id")
+    return row
+
+
+def cancel_job(session: Session, job_id: str) -> JobRow:
+    """Mark a job cancelled: no later plan includes it. Its history stays."""
+    row = get_job(session, job_id)
+    row.status = "cancelled"
+    row.updated_at = now_utc()
+    session.add(row)
+    return row
+
+
+def job_events(session: Session, job_id: str) -> list[EventRow]:
+    """Status events of a job, oldest first."""
+    return list(session.exec(select(EventRow).where(EventRow.job_id == job_id).order_by(col(EventRow.at))).all())

@@ -1,0 +1,124 @@
+"""What installers see and report: their visits of the published plan, a
+calendar feed of them, and status events."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar, Event
+from sqlmodel import Session, col, select
+
+from dispatch.auth import Principal
+from dispatch.errors import Forbidden, Invalid, NotFound
+from dispatch.planning import published_plan_id
+from dispatch.tables import EventRow, JobRow, PublishedPlanRow, TechnicianRow, VisitRow
+from dispatch.timeutil import from_storage, now_utc, to_storage
+
+EVENT_TYPES = ("en_route", "arrived", "completed", "failed")
+
+
+@dataclass(frozen=True)
+class MyVisit:
+    """One stop of an installer's day, with what they need on site."""
+
+    visit: VisitRow
+    job: JobRow
+    crew: list[str]
+
+
+def my_visits(session: Session, technician_id: str, day: dt.date) -> list[MyVisit]:
+    """The technician's visits of the published plan of ``day``, in order."""
+    tech = session.get(TechnicianRow, technician_id)
+    if tech is None:
+        raise NotFound(f"technician {technician_id} does not exist", "technician_id")
+    plan_id = published_plan_id(session, day, tech.region)
+    if plan_id is None:
+        return []
+    visits = session.exec(
+        select(VisitRow)
+        .where(VisitRow.plan_id == plan_id, VisitRow.technician_id == technician_id)
+        .order_by(col(VisitRow.seq))
+    ).all()
+    out = []
+    for visit in visits:
+        job = session.get(JobRow, visit.job_id)
+        if job is None or job.status != "open":
+            continue
+        partners = session.exec(
+            select(TechnicianRow.name, TechnicianRow.id)
+            .join(VisitRow, col(VisitRow.technician_id) == col(TechnicianRow.id))
+            .where(
+                VisitRow.plan_id == plan_id, VisitRow.job_id == visit.job_id, VisitRow.technician_id != technician_id
+            )
+        ).all()
+        out.append(MyVisit(visit, job, [name or tech_id for name, tech_id in partners]))
+    return out
+
+
+def calendar_feed(session: Session, technician_id: str, tz: ZoneInfo, days_ahead: int = 14) -> bytes:
+    """An iCalendar feed of the technician's published visits from today on."""
+    cal = Calendar()
+    cal.add("prodid", "-//furniture-dispatch//installer jobs//EN")
+    cal.add("version", "2.0")
+    cal.add("x-wr-calname", f"Jobs of {technician_id}")
+    today = dt.datetime.now(tz).date()
+    pointers = session.exec(
+        select(PublishedPlanRow).where(
+            PublishedPlanRow.date >= today - dt.timedelta(days=1),
+            PublishedPlanRow.date <= today + dt.timedelta(days=days_ahead),
+        )
+    ).all()
+    for pointer in sorted(pointers, key=lambda p: p.date):
+        for item in my_visits(session, technician_id, pointer.date):
+            job, visit = item.job, item.visit
+            event = Event()
+            event.add("uid", f"{visit.plan_id}-{job.id}-{technician_id}@furniture-dispatch")
+            event.add("dtstamp", now_utc())
+            event.add("dtstart", from_storage(visit.start, tz))
+            event.add("dtend", from_storage(visit.end, tz))
+            event.add("summary", f"{job.kind.capitalize()} {job.id}: {job.customer_name}".strip(": "))
+            if job.address:
+                event.add("location", job.address)
+            lines = [f"Customer: {job.customer_name} {job.customer_phone}".strip()]
+            if item.crew:
+                lines.append("Crew: " + ", ".join(item.crew))
+            if job.notes:
+                lines.append(job.notes)
+            event.add("description", "\n".join(lines))
+            event.add("geo", (job.lat, job.lon))
+            cal.add_component(event)
+    cal.add_missing_timezones()
+    return bytes(cal.to_ical())
+
+
+def assigned_technicians(session: Session, job_id: str) -> set[str]:
+    """Technicians a job is planned for in the published plan of its day."""
+    job = session.get(JobRow, job_id)
+    if job is None:
+        return set()
+    plan_id = published_plan_id(session, job.date, job.region)
+    if plan_id is None:
+        return set()
+    rows = session.exec(select(VisitRow.technician_id).where(VisitRow.plan_id == plan_id, VisitRow.job_id == job_id))
+    return set(rows.all())
+
+
+def record_event(
+    session: Session, principal: Principal, job_id: str, kind: str, at: dt.datetime | None, note: str
+) -> EventRow:
+    """Store a status event; an installer may report only on their own published jobs."""
+    job = session.get(JobRow, job_id)
+    if job is None:
+        raise NotFound(f"job {job_id} does not exist", "job_id")
+    if kind not in EVENT_TYPES:
+        raise Invalid(f"type must be one of {', '.join(EVENT_TYPES)}", "type")
+    technician_id = principal.technician_id
+    if principal.role == "installer" and technician_id not in assigned_technicians(session, job_id):
+        raise Forbidden(f"job {job_id} is not one of your published jobs", "job_id")
+    moment = to_storage(at) if at is not None else now_utc()
+    row = EventRow(job_id=job_id, technician_id=technician_id, type=kind, at=moment, note=note, recorded_at=now_utc())
+    session.add(row)
+    session.flush()
+    return row

@@ -1,0 +1,341 @@
+"""Plan runs: stored data → solver Problem → checked Solution → an immutable plan version.
+
+Runs are asynchronous: ``PlanRunner.submit`` stores a queued plan and returns at
+once; a worker thread solves it, writing progress as it goes. A failed or
+cancelled run never touches the published plan; publishing switches a pointer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from dispatch.dayfile import Day, JobInfo
+from dispatch.db import session_scope
+from dispatch.errors import Conflict, Invalid, NotFound
+from dispatch.export import plan_json
+from dispatch.tables import (
+    JobRow,
+    PlanRow,
+    PublishedPlanRow,
+    RouteRow,
+    ShiftRow,
+    TechnicianRow,
+    UnassignedRow,
+    VisitRow,
+)
+from dispatch.timeutil import from_storage, local_midnight, now_utc, to_storage
+from solver import (
+    Break,
+    Cancelled,
+    CostProfile,
+    Job,
+    JobKind,
+    Location,
+    Problem,
+    Progress,
+    Shift,
+    Solution,
+    SolveOptions,
+    Technician,
+    TechnicianKind,
+    TimeWindow,
+    solve,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _seconds(day: Day, stored: dt.datetime) -> int:
+    return day.to_seconds(from_storage(stored, day.timezone))
+
+
+def technician_of(row: TechnicianRow, shift: ShiftRow) -> Technician:
+    """The solver's technician for one stored technician and shift."""
+    lunch = None
+    if shift.break_duration_min is not None and shift.break_earliest_min is not None:
+        lunch = Break(
+            shift.break_earliest_min * 60,
+            (shift.break_latest_min or shift.break_earliest_min) * 60,
+            shift.break_duration_min * 60,
+        )
+    end = Location(row.end_lat, row.end_lon) if row.end_lat is not None and row.end_lon is not None else None
+    return Technician(
+        id=row.id,
+        start=Location(row.home_lat, row.home_lon),
+        end=end,
+        shift=Shift(shift.start_min * 60, shift.end_min * 60, lunch),
+        name=row.name,
+        kind=TechnicianKind(row.kind),
+        skills=dict(row.skills),
+        max_jobs=row.max_jobs,
+        max_overtime_s=row.max_overtime_min * 60,
+        cost=CostProfile(
+            row.cost_per_hour_cents, row.cost_per_km_cents, row.cost_per_job_cents, row.overtime_per_hour_cents
+        ),
+    )
+
+
+def job_of(row: JobRow, day: Day, technician_ids: set[str]) -> Job:
+    """The solver's job for one stored job (references to absent technicians dropped)."""
+    windows = tuple(
+        TimeWindow(
+            _seconds(day, dt.datetime.fromisoformat(start)),
+            _seconds(day, dt.datetime.fromisoformat(end)),
+        )
+        for start, end in row.windows
+    )
+    preferred = None
+    if row.preferred_start is not None and row.preferred_end is not None:
+        preferred = TimeWindow(_seconds(day, row.preferred_start), _seconds(day, row.preferred_end))
+    pinned = row.pinned_technician_id
+    return Job(
+        id=row.id,
+        location=Location(row.lat, row.lon),
+        duration_s=row.duration_min * 60,
+        kind=JobKind(row.kind),
+        skills=dict(row.skills),
+        windows=windows,
+        preferred_window=preferred,
+        soft_penalty_per_min_cents=row.soft_penalty_per_min_cents,
+        release_s=_seconds(day, row.release_at) if row.release_at else None,
+        deadline_s=_seconds(day, row.deadline) if row.deadline else None,
+        priority=row.priority,
+        # A pin to someone not working that day can never be kept: leave the job out below.
+        pinned_technician_id=pinned,
+        preferred_technician_id=row.preferred_technician_id if row.preferred_technician_id in technician_ids else None,
+        crew_size=row.crew_size,
+    )
+
+
+def load_day(session: Session, day: dt.date, region: str, tz: ZoneInfo) -> tuple[Day, list[str]]:
+    """The day to plan from stored data, and the ids of open jobs pinned to
+    someone who does not work that day (they cannot be planned)."""
+    shifts = session.exec(
+        select(ShiftRow, TechnicianRow)
+        .join(TechnicianRow, col(TechnicianRow.id) == col(ShiftRow.technician_id))
+        .where(ShiftRow.date == day, TechnicianRow.region == region)
+        .order_by(col(TechnicianRow.id))
+    ).all()
+    technicians = tuple(technician_of(tech, shift) for shift, tech in shifts)
+    names = {tech.id: tech.name for _, tech in shifts}
+    tech_ids = set(names)
+    rows = session.exec(
+        select(JobRow)
+        .where(JobRow.date == day, JobRow.region == region, JobRow.status == "open")
+        .order_by(col(JobRow.id))
+    ).all()
+    shell = Day(day, tz, Problem((), ()), region, names, {})
+    jobs, unplannable = [], []
+    for row in rows:
+        if row.pinned_technician_id is not None and row.pinned_technician_id not in tech_ids:
+            unplannable.append(row.id)
+            continue
+        jobs.append(job_of(row, shell, tech_ids))
+    info = {r.id: JobInfo(r.address, r.customer_name, r.customer_phone, r.notes) for r in rows}
+    return Day(day, tz, Problem(technicians, tuple(jobs)), region, names, info), unplannable
+
+
+def store_solution(session: Session, plan: PlanRow, day: Day, solution: Solution, unplannable: list[str]) -> None:
+    """Write a checked solution as the routes, visits and unassigned jobs of ``plan``."""
+    assert plan.id is not None
+
+    def stored(seconds: int) -> dt.datetime:
+        return to_storage(local_midnight(day.date, day.timezone) + dt.timedelta(seconds=seconds))
+
+    for route in solution.routes:
+        session.add(
+            RouteRow(
+                plan_id=plan.id,
+                technician_id=route.technician_id,
+                depart=stored(route.start_s) if route.visits else None,
+                return_at=stored(route.end_s) if route.visits else None,
+                lunch_start=stored(route.lunch.start_s) if route.lunch and route.visits else None,
+                lunch_end=stored(route.lunch.end_s) if route.lunch and route.visits else None,
+                travel_min=round(route.travel_s / 60, 1),
+                work_min=round(route.work_s / 60, 1),
+                distance_km=round(route.distance_m / 1000, 2),
+            )
+        )
+        for seq, visit in enumerate(route.visits, start=1):
+            session.add(
+                VisitRow(
+                    plan_id=plan.id,
+                    technician_id=route.technician_id,
+                    job_id=visit.job_id,
+                    seq=seq,
+                    arrival=stored(visit.arrival_s),
+                    start=stored(visit.start_s),
+                    end=stored(visit.end_s),
+                    travel_min=round(visit.travel_s / 60, 1),
+                    distance_km=round(visit.distance_m / 1000, 2),
+                )
+            )
+    for u in solution.unassigned:
+        session.add(UnassignedRow(plan_id=plan.id, job_id=u.job_id, code=u.code.value, reason=u.reason))
+    for job_id in unplannable:
+        session.add(
+            UnassignedRow(
+                plan_id=plan.id,
+                job_id=job_id,
+                code="pinned_unavailable",
+                reason="Pinned to a technician who has no shift this day.",
+            )
+        )
+    summary = plan_json(day, solution)
+    plan.kpis = summary["kpis"]
+    plan.objective = summary["objective_eur"]
+
+
+@dataclass
+class _Run:
+    cancel: threading.Event
+
+
+class PlanRunner:
+    """Solves plan runs on worker threads, one database session per step."""
+
+    def __init__(self, engine: Engine, tz: ZoneInfo, workers: int = 1) -> None:
+        self.engine = engine
+        self.tz = tz
+        self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="plan-run")
+        self._runs: dict[int, _Run] = {}
+        self._lock = threading.Lock()
+
+    def submit(self, day: dt.date, region: str, time_limit_s: float) -> PlanRow:
+        """Store a queued plan run and start it; returns at once."""
+        with session_scope(self.engine) as session:
+            plan = PlanRow(date=day, region=region, status="queued", time_limit_s=time_limit_s, created_at=now_utc())
+            session.add(plan)
+            session.flush()
+            assert plan.id is not None
+            plan_id = plan.id
+        with self._lock:
+            self._runs[plan_id] = _Run(threading.Event())
+        self._pool.submit(self._run, plan_id)
+        return plan
+
+    def cancel(self, plan_id: int) -> None:
+        """Ask a queued or running plan to stop; it ends as ``cancelled``."""
+        with self._lock:
+            run = self._runs.get(plan_id)
+        if run is None:
+            raise Conflict(f"plan {plan_id} is not running", "plan_id")
+        run.cancel.set()
+
+    def shutdown(self) -> None:
+        """Cancel every run and wait for the workers."""
+        with self._lock:
+            for run in self._runs.values():
+                run.cancel.set()
+        self._pool.shutdown(wait=True, cancel_futures=False)
+
+    def _set(self, plan_id: int, **values: object) -> None:
+        with session_scope(self.engine) as session:
+            plan = session.get(PlanRow, plan_id)
+            if plan is not None:
+                for key, value in values.items():
+                    setattr(plan, key, value)
+                session.add(plan)
+
+    def _run(self, plan_id: int) -> None:
+        with self._lock:
+            run = self._runs[plan_id]
+        try:
+            if run.cancel.is_set():
+                raise Cancelled("cancelled before it started")
+            with session_scope(self.engine) as session:
+                plan = session.get(PlanRow, plan_id)
+                assert plan is not None
+                day, unplannable = load_day(session, plan.date, plan.region, self.tz)
+                limit = plan.time_limit_s
+            self._set(plan_id, status="running", started_at=now_utc(), progress=0.0)
+            last = [0.0]
+
+            def on_progress(p: Progress) -> None:
+                if time.monotonic() - last[0] >= 0.5:
+                    last[0] = time.monotonic()
+                    self._set(plan_id, progress=round(min(p.fraction, 0.99), 3))
+
+            solution = solve(day.problem, SolveOptions(time_limit_s=limit), progress=on_progress, cancel=run.cancel)
+            with session_scope(self.engine) as session:
+                plan = session.get(PlanRow, plan_id)
+                assert plan is not None
+                store_solution(session, plan, day, solution, unplannable)
+                plan.status = "done"
+                plan.progress = 1.0
+                plan.finished_at = now_utc()
+                session.add(plan)
+        except Cancelled:
+            self._set(plan_id, status="cancelled", finished_at=now_utc(), error="cancelled")
+        except Exception as exc:  # a failed run is recorded, never raised into the pool
+            log.exception("plan %s failed", plan_id)
+            self._set(plan_id, status="failed", finished_at=now_utc(), error=f"{type(exc).__name__}: {exc}")
+        finally:
+            with self._lock:
+                self._runs.pop(plan_id, None)
+
+
+def get_plan(session: Session, plan_id: int) -> PlanRow:
+    """One plan version (NotFound when unknown)."""
+    plan = session.get(PlanRow, plan_id)
+    if plan is None:
+        raise NotFound(f"plan {plan_id} does not exist", "plan_id")
+    return plan
+
+
+def plan_contents(session: Session, plan_id: int) -> tuple[list[RouteRow], list[VisitRow], list[UnassignedRow]]:
+    """Routes, visits (in route order) and unassigned jobs of a plan."""
+    routes = session.exec(
+        select(RouteRow).where(RouteRow.plan_id == plan_id).order_by(col(RouteRow.technician_id))
+    ).all()
+    visits = session.exec(
+        select(VisitRow).where(VisitRow.plan_id == plan_id).order_by(col(VisitRow.technician_id), col(VisitRow.seq))
+    ).all()
+    unassigned = session.exec(
+        select(UnassignedRow).where(UnassignedRow.plan_id == plan_id).order_by(col(UnassignedRow.job_id))
+    ).all()
+    return list(routes), list(visits), list(unassigned)
+
+
+def published_plan_id(session: Session, day: dt.date, region: str) -> int | None:
+    """The id of the published plan of a day and region, if any."""
+    row = session.get(PublishedPlanRow, (day, region))
+    return row.plan_id if row is not None else None
+
+
+def publish(session: Session, plan_id: int) -> PlanRow:
+    """Make a finished plan the current one for its day and region."""
+    plan = get_plan(session, plan_id)
+    if plan.status != "done":
+        raise Conflict(f"plan {plan_id} is {plan.status}; only a done plan can be published", "status")
+    pointer = session.get(PublishedPlanRow, (plan.date, plan.region))
+    if pointer is None:
+        pointer = PublishedPlanRow(date=plan.date, region=plan.region, plan_id=plan_id, published_at=now_utc())
+    else:
+        pointer.plan_id = plan_id
+        pointer.published_at = now_utc()
+    session.add(pointer)
+    return plan
+
+
+def list_plans(session: Session, day: dt.date, region: str | None = None) -> list[PlanRow]:
+    """Plan versions of a day (and region), newest first."""
+    query = select(PlanRow).where(PlanRow.date == day).order_by(col(PlanRow.id).desc())
+    if region is not None:
+        query = query.where(PlanRow.region == region)
+    return list(session.exec(query).all())
+
+
+def check_time_limit(time_limit_s: float, maximum: float) -> None:
+    """Refuse time limits the service will not run."""
+    if not 0 < time_limit_s <= maximum:
+        raise Invalid(f"time_limit_s must be in (0, {maximum:g}]", "time_limit_s")

@@ -1,0 +1,199 @@
+"""The stored shape of the product: SQLModel tables (one kind of thing of three:
+domain objects live in ``solver``, API schemas in ``api.schemas``).
+
+Datetimes are stored in UTC; the service converts to local time at its edges.
+"""
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class TechnicianRow(SQLModel, table=True):
+    __tablename__ = "technicians"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = ""
+    kind: str = "employee"
+    region: str = Field(default="helsinki", index=True)
+    home_lat: float
+    home_lon: float
+    end_lat: float | None = None
+    end_lon: float | None = None
+    skills: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    max_jobs: int | None = None
+    max_overtime_min: int = 0
+    cost_per_hour_cents: int = 0
+    cost_per_km_cents: int = 0
+    cost_per_job_cents: int = 0
+    overtime_per_hour_cents: int = 0
+    updated_at: dt.datetime
+
+
+class ShiftRow(SQLModel, table=True):
+    __tablename__ = "shifts"
+    __table_args__ = (UniqueConstraint("technician_id", "date"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    technician_id: str = Field(foreign_key="technicians.id", index=True, ondelete="CASCADE")
+    date: dt.date
+    start_min: int
+    end_min: int
+    break_earliest_min: int | None = None
+    break_latest_min: int | None = None
+    break_duration_min: int | None = None
+
+
+class JobRow(SQLModel, table=True):
+    __tablename__ = "jobs"
+
+    id: str = Field(primary_key=True, max_length=64)
+    region: str = Field(default="helsinki", index=True)
+    date: dt.date = Field(index=True)
+    kind: str = "install"
+    status: str = "open"
+    lat: float
+    lon: float
+    address: str = ""
+    customer_name: str = ""
+    customer_phone: str = ""
+    duration_min: int
+    skills: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    crew_size: int = 1
+    windows: list[list[str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    preferred_start: dt.datetime | None = None
+    preferred_end: dt.datetime | None = None
+    soft_penalty_per_min_cents: int = 0
+    release_at: dt.datetime | None = None
+    deadline: dt.datetime | None = None
+    priority: int = 3
+    pinned_technician_id: str | None = None
+    preferred_technician_id: str | None = None
+    depends_on: str | None = None
+    notes: str = ""
+    booked: bool = False
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class PlanRow(SQLModel, table=True):
+    """One plan version. Immutable once done: routes and visits are never rewritten."""
+
+    __tablename__ = "plans"
+
+    id: int | None = Field(default=None, primary_key=True)
+    date: dt.date = Field(index=True)
+    region: str = "default"
+    status: str = "queued"
+    progress: float = 0.0
+    time_limit_s: float = 10.0
+    error: str | None = None
+    kpis: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    objective: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    created_at: dt.datetime
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+
+
+class PublishedPlanRow(SQLModel, table=True):
+    """Which plan version is current for a day and region (the pointer publishing switches)."""
+
+    __tablename__ = "published_plans"
+
+    date: dt.date = Field(primary_key=True)
+    region: str = Field(primary_key=True, max_length=64)
+    plan_id: int = Field(foreign_key="plans.id")
+    published_at: dt.datetime
+
+
+class RouteRow(SQLModel, table=True):
+    __tablename__ = "plan_routes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="plans.id", index=True)
+    technician_id: str
+    depart: dt.datetime | None = None
+    return_at: dt.datetime | None = None
+    lunch_start: dt.datetime | None = None
+    lunch_end: dt.datetime | None = None
+    travel_min: float = 0.0
+    work_min: float = 0.0
+    distance_km: float = 0.0
+
+
+class VisitRow(SQLModel, table=True):
+    __tablename__ = "plan_visits"
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="plans.id", index=True)
+    technician_id: str = Field(index=True)
+    job_id: str = Field(index=True)
+    seq: int
+    arrival: dt.datetime
+    start: dt.datetime
+    end: dt.datetime
+    travel_min: float
+    distance_km: float
+
+
+class UnassignedRow(SQLModel, table=True):
+    __tablename__ = "plan_unassigned"
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="plans.id", index=True)
+    job_id: str
+    code: str
+    reason: str
+
+
+class EventRow(SQLModel, table=True):
+    """A status report from the field (en route, arrived, completed, failed)."""
+
+    __tablename__ = "status_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: str = Field(foreign_key="jobs.id", index=True)
+    technician_id: str | None = None
+    type: str
+    at: dt.datetime
+    note: str = ""
+    recorded_at: dt.datetime
+
+
+class TokenRow(SQLModel, table=True):
+    """An API token; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, index=True, max_length=64)
+    role: str
+    technician_id: str | None = None
+    label: str = ""
+    created_at: dt.datetime
+
+
+class BookingRow(SQLModel, table=True):
+    __tablename__ = "bookings"
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(unique=True, index=True, max_length=200)
+    request_hash: str
+    job_id: str | None = None
+    status: str = "booked"
+    response: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    created_at: dt.datetime
+
+
+class GeocodeRow(SQLModel, table=True):
+    """A cached geocoder answer (found or not) for a normalised address."""
+
+    __tablename__ = "geocode_cache"
+
+    query: str = Field(primary_key=True, max_length=500)
+    lat: float | None = None
+    lon: float | None = None
+    display_name: str = ""
+    created_at: dt.datetime

@@ -1,0 +1,30 @@
+"""Conversions between local aware datetimes at the edges and UTC in storage."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+UTC = dt.UTC
+
+
+def now_utc() -> dt.datetime:
+    """The current time in UTC (the storage convention)."""
+    return dt.datetime.now(UTC)
+
+
+def to_storage(moment: dt.datetime) -> dt.datetime:
+    """An aware datetime in UTC."""
+    return moment.astimezone(UTC)
+
+
+def from_storage(moment: dt.datetime, tz: ZoneInfo) -> dt.datetime:
+    """A stored datetime (UTC; SQLite hands it back without a zone) in the local zone."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(tz)
+
+
+def local_midnight(day: dt.date, tz: ZoneInfo) -> dt.datetime:
+    """Midnight at the start of ``day`` in ``tz``, aware."""
+    return dt.datetime.combine(day, dt.time(0), tzinfo=tz)

@@ -1,0 +1,82 @@
+"""An API over a real SQLite file (and, where a test asks, the real PostgreSQL)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api import create_app
+from dispatch.settings import Settings
+
+ADMIN = "test-admin-token"
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def ensure_postgres() -> None:
+    """Start the machine's PostgreSQL if it is down (it runs with trust auth)."""
+    if subprocess.run(["pg_isready", "-h", "127.0.0.1", "-q"], check=False).returncode == 0:
+        return
+    versions = sorted(p.name for p in Path("/etc/postgresql").iterdir())
+    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "start"], check=False)
+    for _ in range(30):
+        if subprocess.run(["pg_isready", "-h", "127.0.0.1", "-q"], check=False).returncode == 0:
+            return
+        time.sleep(0.5)
+    raise RuntimeError("PostgreSQL did not start")
+
+
+def reset_postgres() -> None:
+    """An empty public schema in the test database."""
+    from sqlalchemy import create_engine, text
+
+    ensure_postgres()
+    engine = create_engine(POSTGRES_URL)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def settings_for(url: str, seed: bool = True) -> Settings:
+    return Settings(database_url=url, admin_token=ADMIN, seed_samples=seed)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test using this runs on a fresh SQLite file and on the real PostgreSQL."""
+    if request.param == "postgres":
+        reset_postgres()
+        return POSTGRES_URL
+    return f"sqlite:///{tmp_path / 'dispatch.db'}"
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    """A client of an API seeded with the sample day, on a fresh SQLite file."""
+    app = create_app(settings_for(f"sqlite:///{tmp_path / 'dispatch.db'}"))
+    with TestClient(app) as c:
+        yield c
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+DISPATCHER = auth(ADMIN)
+
+
+def run_plan(client: TestClient, date: str = "2026-12-01", time_limit_s: float = 3) -> dict[str, object]:
+    """Start a plan run and poll it to the end; returns the final plan."""
+    started = client.post("/v1/plans", json={"date": date, "time_limit_s": time_limit_s}, headers=DISPATCHER)
+    assert started.status_code == 202, started.text
+    plan_id = started.json()["id"]
+    for _ in range(600):
+        plan: dict[str, object] = client.get(f"/v1/plans/{plan_id}", headers=DISPATCHER).json()
+        if plan["status"] in ("done", "failed", "cancelled"):
+            return plan
+        time.sleep(0.1)
+    raise AssertionError("plan did not finish")
