@@ -113,7 +113,8 @@ def solve(
     for job in dropped:
         if time.monotonic() < deadline - 0.05 and _insert(job, problem, timer, plan):
             continue
-        unassigned[job.id] = explain_dropped(job, problem, timer, plan.jobs, plan.fixed)
+        thorough = time.monotonic() < deadline - 0.05
+        unassigned[job.id] = explain_dropped(job, problem, timer, plan.jobs, plan.fixed, thorough)
     routes = plan.routes
 
     solution = Solution(

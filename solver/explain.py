@@ -109,8 +109,13 @@ def explain_dropped(
     timer: RouteTimer,
     routes: dict[str, list[Job]],
     fixed: dict[str, list[int | None]],
+    thorough: bool = True,
 ) -> Unassigned:
-    """Why the search left ``job`` out, given the final routes (jobs in order per technician)."""
+    """Why the search left ``job`` out, given the final routes (jobs in order per technician).
+
+    ``thorough`` tries every insertion to tell overtime and max-jobs apart from a
+    full day; without it (the time budget is spent) the answer is the full day.
+    """
     qualified = [t for t in problem.technicians if t.has_skills(job.skills)]
     if job.pinned_technician_id is not None:
         qualified = [t for t in qualified if t.id == job.pinned_technician_id]
@@ -122,7 +127,7 @@ def explain_dropped(
         )
     best_ot: tuple[int, str] | None = None
     at_max: list[str] = []
-    for tech in qualified:
+    for tech in qualified if thorough else []:
         current = routes.get(tech.id, [])
         for pos in range(len(current) + 1):
             seq = [*current[:pos], job, *current[pos:]]

@@ -1,0 +1,103 @@
+"""Against planning by hand: the engine versus a dispatcher's rule of thumb.
+
+    .venv/bin/python -m bench.by_hand [--time-limit 10] [--days sample 50x400]
+
+"By hand" (solver/baseline.py) takes jobs in booking order and gives each to
+the nearest qualified technician who can still make the window at the end of
+their day. Both plans go through the checker. Generated days come from
+data/samples/generate.py (seeded): NxM means N technicians and M jobs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from dispatch.dayfile import load_day
+from dispatch.kpis import Kpis, compute_kpis
+from solver import HaversineProvider, Problem, Solution, SolveOptions, check, problem_travel, solve
+from solver.baseline import plan_by_hand
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "samples" / "helsinki-day.json"
+
+
+def day_file(name: str, workdir: Path) -> Path:
+    """The day file for ``sample`` or a generated ``NxM`` day."""
+    if name == "sample":
+        return SAMPLE
+    techs, jobs = name.lower().split("x")
+    out = workdir / name
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "data" / "samples" / "generate.py"),
+            "--technicians",
+            techs,
+            "--jobs",
+            jobs,
+            "--out",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return out / "helsinki-day.json"
+
+
+def checked(problem: Problem, solution: Solution) -> tuple[Kpis, int, float]:
+    """KPIs, checker violations and the recomputed cost (euros)."""
+    report = check(problem, solution, *problem_travel(problem, HaversineProvider()))
+    return compute_kpis(problem, solution), len(report.violations), report.objective.cost / 100
+
+
+def main() -> None:
+    """Print one pair of rows per day and the ratios the product is bought for."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--time-limit", type=float, default=10.0)
+    parser.add_argument("--days", nargs="+", default=["sample", "50x400"])
+    args = parser.parse_args()
+    header = (
+        f"{'day':<8} {'planner':<8} {'served':>9} {'travel share':>12} {'utilisation':>11} {'overtime min':>12} "
+        f"{'travel h':>8} {'cost €':>9} {'wall s':>6} {'violations':>10}"
+    )
+    print(header)
+    print("-" * len(header))
+    ratios = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.days:
+            day = load_day(day_file(name, Path(tmp)))
+            rows = {}
+            for planner in ("by hand", "engine"):
+                started = time.monotonic()
+                if planner == "by hand":
+                    solution = plan_by_hand(day.problem)
+                else:
+                    solution = solve(day.problem, SolveOptions(time_limit_s=args.time_limit))
+                wall = time.monotonic() - started
+                k, violations, cost = checked(day.problem, solution)
+                rows[planner] = k
+                print(
+                    f"{name:<8} {planner:<8} {k.jobs_served:>4}/{k.jobs_total:<4} {k.travel_share:>12.1%} "
+                    f"{k.utilisation:>11.1%} {k.overtime_min:>12.0f} {k.travel_min / 60:>8.1f} {cost:>9.0f} "
+                    f"{wall:>6.1f} {violations:>10}"
+                )
+            hand, engine = rows["by hand"], rows["engine"]
+            ratios.append((name, hand, engine))
+    print()
+    print("engine / by hand: travel per job served, utilisation, jobs served")
+    for name, hand, engine in ratios:
+        per_job_hand = hand.travel_min / max(1, hand.jobs_served)
+        per_job_engine = engine.travel_min / max(1, engine.jobs_served)
+        print(
+            f"{name:<8} travel/job {per_job_engine / per_job_hand:.2f}×  utilisation "
+            f"{engine.utilisation / hand.utilisation:.2f}×  served {engine.jobs_served / max(1, hand.jobs_served):.2f}×"
+        )
+
+
+if __name__ == "__main__":
+    main()
