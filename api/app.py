@@ -12,10 +12,11 @@ from fastapi import FastAPI
 
 from api import errors
 from api.deps import AppState
-from api.routers import field, master, plans
+from api.routers import field, imports, master, plans
 from dispatch.auth import ensure_token
 from dispatch.catalog import Geocoder
 from dispatch.db import make_engine, migrate, session_scope
+from dispatch.geocode import CachedGeocoder
 from dispatch.planning import PlanRunner
 from dispatch.seed import seed_sample_day
 from dispatch.settings import Settings
@@ -24,7 +25,9 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, geocoder: Geocoder | None = None) -> FastAPI:
-    """The v1 API over the database of ``settings`` (migrated, and seeded when empty)."""
+    """The v1 API over the database of ``settings`` (migrated, and seeded when empty).
+    ``geocoder`` places addresses without coordinates; by default a cached
+    Nominatim at ``settings.geocoder_url`` (none when that is empty)."""
     cfg = settings or Settings.from_env()
     tz = ZoneInfo(cfg.timezone)
     engine = make_engine(cfg.database_url)
@@ -49,8 +52,10 @@ def create_app(settings: Settings | None = None, geocoder: Geocoder | None = Non
         description="Plans, installer job lists and bookings for field installation and repair.",
         lifespan=lifespan,
     )
+    if geocoder is None:
+        geocoder = CachedGeocoder.from_settings(cfg, engine)
     app.state.dispatch = AppState(cfg, engine, runner, tz, geocoder)
     errors.install(app)
-    for router in (master.router, plans.router, field.router):
+    for router in (master.router, imports.router, plans.router, field.router):
         app.include_router(router)
     return app

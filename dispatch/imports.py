@@ -1,0 +1,462 @@
+"""CSV import of jobs (``POST /v1/jobs/import``): the good rows are stored, every
+bad row is reported with its line, field and what is wrong.
+
+The file is the ``jobs.csv`` of docs/day-file.md, one job a row, with these
+differences for the service:
+
+- **Dates.** A ``date`` column (``YYYY-MM-DD``) gives a row's plan date; rows
+  without one take the ``date`` query parameter of the request (the column
+  wins when both are given). Times written ``HH:MM`` (``windows``,
+  ``preferred_start``/``preferred_end``, ``release_at``, ``deadline``) are taken
+  on that date in the service time zone (``Settings.timezone``,
+  ``DISPATCH_TIMEZONE``). Full ISO 8601 datetimes are accepted anywhere a time
+  is (without an offset they are in the service time zone); a window of two
+  datetimes is written ``START/END`` since ``-`` is part of a date. A row with
+  ``HH:MM`` times and no date from either source is refused (field ``date``).
+- **Places.** ``lat``/``lon`` may be left empty when ``address`` is given: the
+  address is then geocoded (cached, see ``dispatch.geocode``). A failed
+  geocode is that row's error (field ``address``); once the geocoder has been
+  found unreachable the remaining rows get the same error without waiting
+  on it again.
+- **Extra columns** ``region`` and ``depends_on`` are read too (``depends_on``
+  may name a job already stored or one on an earlier line). A column of any
+  other name refuses the whole file (field ``file``): a misspelt column would
+  otherwise be dropped without a word. Header names ignore case and spaces.
+- **Ids.** ``id`` is required; an id already stored is replaced (as ``PUT
+  /v1/jobs/{id}``); an id that appears twice in the file is refused on its
+  later lines.
+- **Lines** are numbered as a spreadsheet shows them: the header is line 1, the
+  first job line 2. Blank lines count and are skipped. A row with more cells
+  than the header (an unquoted comma in an address, say) is refused.
+- **The file** is UTF-8 (a byte-order mark is fine), comma- or
+  semicolon-separated (whichever the header line uses), at most
+  ``MAX_BYTES`` and ``MAX_ROWS`` rows. Something that is not such a CSV, or
+  has no ``id`` column, is refused whole: ``Invalid`` naming ``file``.
+
+Each row is validated into ``dispatch.inputs.JobIn`` and stored with
+``catalog.put_job`` inside its own savepoint, so a row that fails writes
+nothing and the others are kept. The caller commits. All geocoding happens
+before the first write, so the geocoder's cache (its own transaction) never
+waits on this one's locks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from dispatch import catalog
+from dispatch.catalog import Geocoder
+from dispatch.errors import DispatchError, Invalid, Unavailable
+from dispatch.inputs import CLOCK, JobIn, LatLon
+
+MAX_BYTES = 5_000_000
+MAX_ROWS = 10_000
+COLUMNS = (
+    "id",
+    "date",
+    "region",
+    "kind",
+    "lat",
+    "lon",
+    "address",
+    "customer_name",
+    "customer_phone",
+    "duration_min",
+    "skills",
+    "crew_size",
+    "windows",
+    "preferred_start",
+    "preferred_end",
+    "soft_penalty_per_min",
+    "release_at",
+    "deadline",
+    "priority",
+    "pinned_technician_id",
+    "preferred_technician_id",
+    "depends_on",
+    "notes",
+)
+TEXT_COLUMNS = ("kind", "region", "address", "notes", "pinned_technician_id", "preferred_technician_id", "depends_on")
+ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+HHMM_RANGE = re.compile(r"^(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})$")
+TOO_LONG = "\x00too-many-cells:"  # marks a row with more cells than the header
+
+
+@dataclass(frozen=True, order=True)
+class RowError:
+    """One refused value: the line as a spreadsheet shows it (header = 1), the column, what is wrong."""
+
+    line: int
+    field: str
+    message: str
+
+
+@dataclass
+class ImportResult:
+    job_ids: list[str] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+
+    @property
+    def imported(self) -> int:
+        return len(self.job_ids)
+
+
+class _Problems(Exception):
+    """A row's values that could not be read, as (column, message) pairs."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__(problems)
+        self.problems = problems
+
+
+def _refuse(message: str) -> Invalid:
+    return Invalid(f"file: {message}", "file")
+
+
+def read_table(data: bytes) -> tuple[list[str], list[list[str]]]:
+    """The header (normalised names) and the rows of a CSV file, every cell a
+    stripped string; rows keep their position (row ``i`` is line ``i + 2``)."""
+    if len(data) > MAX_BYTES:
+        raise _refuse(f"is larger than {MAX_BYTES // 1_000_000} MB; split it into several files")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise _refuse("is not UTF-8 text; save the sheet as 'CSV UTF-8'") from None
+    if "\x00" in text:
+        raise _refuse("is not a CSV text file (it contains NUL bytes)")
+    if not text.strip():
+        raise _refuse("is empty; the first line must be the header (id,kind,lat,lon,...)")
+    header_line = text.lstrip("\r\n").split("\n", 1)[0]
+    sep = ";" if header_line.count(";") > header_line.count(",") else ","
+
+    def too_long(cells: list[str]) -> list[str]:
+        return [f"{TOO_LONG}{len(cells)}"]
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            frame = pd.read_csv(
+                io.StringIO(text),
+                sep=sep,
+                header=None,
+                dtype=str,
+                keep_default_na=False,
+                skip_blank_lines=False,
+                index_col=False,
+                engine="python",
+                on_bad_lines=too_long,
+            )
+    except (ValueError, pd.errors.ParserError) as exc:  # EmptyDataError and csv errors among them
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise _refuse(f"is not a readable CSV ({reason})") from None
+    cells = [[_cell(v) for v in row] for row in frame.itertuples(index=False, name=None)]
+    while cells and not any(cells[0]):  # blank lines before the header
+        cells.pop(0)
+    if not cells:
+        raise _refuse("is empty; the first line must be the header (id,kind,lat,lon,...)")
+    header = [h.lower().replace(" ", "_") for h in cells[0]]
+    rows = cells[1:]
+    _check_header(header, rows)
+    if len(rows) > MAX_ROWS:
+        raise _refuse(f"has {len(rows)} rows; at most {MAX_ROWS} a file")
+    return header, rows
+
+
+def _cell(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _check_header(header: list[str], rows: list[list[str]]) -> None:
+    if "id" not in header:
+        shown = ",".join(header[:6])[:120]
+        raise _refuse(f"has no id column; the first line must be the header of docs/day-file.md, got '{shown}'")
+    seen: set[str] = set()
+    for i, name in enumerate(header):
+        if not name:
+            if any(len(row) > i and row[i] for row in rows):
+                raise _refuse(f"column {i + 1} has values but no name in the header")
+            continue
+        if name in seen:
+            raise _refuse(f"column '{name}' appears twice in the header")
+        seen.add(name)
+        if name not in COLUMNS:
+            raise _refuse(f"unknown column '{name[:60]}'; the columns are {', '.join(COLUMNS)}")
+
+
+class _RowReader:
+    """Turns one row's cells into the body of a ``JobIn``, collecting problems per column."""
+
+    def __init__(self, values: Mapping[str, str], default_date: dt.date | None, tz: ZoneInfo) -> None:
+        self.values = values
+        self.tz = tz
+        self.problems: list[tuple[str, str]] = []
+        self.day = default_date
+        if self.values.get("date"):
+            self.day = self._date(self.values["date"])
+
+    def fail(self, column: str, message: str) -> None:
+        self.problems.append((column, message))
+
+    def _date(self, text: str) -> dt.date | None:
+        try:
+            if DATE.match(text):
+                return dt.date.fromisoformat(text)
+        except ValueError:
+            pass
+        self.fail("date", f"expected YYYY-MM-DD, got '{text}'")
+        return None
+
+    def moment(self, column: str, text: str) -> dt.datetime | None:
+        """``HH:MM`` on the row's date in the service zone, or an ISO datetime."""
+        if re.match(r"^\d{1,2}:\d{2}$", text):
+            clock = text.zfill(5)
+            if not CLOCK.match(clock):
+                self.fail(column, f"expected a time 00:00-23:59, got '{text}'")
+                return None
+            if self.day is None:
+                if "date" not in (c for c, _ in self.problems):
+                    self.fail("date", "HH:MM times need a date: add a date column or pass ?date=YYYY-MM-DD")
+                return None
+            return dt.datetime.combine(self.day, dt.time.fromisoformat(clock), tzinfo=self.tz)
+        try:
+            moment = dt.datetime.fromisoformat(text)
+        except ValueError:
+            self.fail(column, f"expected HH:MM or an ISO 8601 datetime, got '{text}'")
+            return None
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=self.tz)
+
+    def windows(self, text: str) -> list[dict[str, dt.datetime]] | None:
+        out = []
+        for part in (p.strip() for p in text.split(";")):
+            if not part:
+                continue
+            if "/" in part:
+                start, _, end = part.partition("/")
+            elif match := HHMM_RANGE.match(part):
+                start, end = match.groups()
+            else:
+                self.fail("windows", f"expected HH:MM-HH:MM ranges separated by ';' (or START/END), got '{part}'")
+                return None
+            a, b = self.moment("windows", start.strip()), self.moment("windows", end.strip())
+            if a is None or b is None:
+                return None
+            out.append({"start": a, "end": b})
+        return out
+
+    def skills(self, text: str) -> dict[str, Any] | None:
+        out: dict[str, Any] = {}
+        for part in (p.strip() for p in text.split(";")):
+            if not part:
+                continue
+            code, sep, level = part.partition(":")
+            if not sep or not code.strip() or not level.strip():
+                self.fail("skills", f"expected code:level pairs separated by ';' (e.g. kitchen:2;sofa:1), got '{text}'")
+                return None
+            out[code.strip()] = _number(level.strip())
+        return out
+
+    def body(self) -> dict[str, Any]:
+        v = self.values
+        body: dict[str, Any] = {}
+        for key in TEXT_COLUMNS:
+            if v.get(key):
+                body[key] = v[key]
+        for key in ("duration_min", "crew_size", "priority", "soft_penalty_per_min"):
+            if v.get(key):
+                body[key] = _number(v[key])
+        if self.day is not None:
+            body["date"] = self.day
+        lat, lon = v.get("lat", ""), v.get("lon", "")
+        if lat and lon:
+            body["location"] = {"lat": lat, "lon": lon}
+        elif lat or lon:
+            self.fail("lon" if lat else "lat", f"is required when {'lat' if lat else 'lon'} is given")
+        if v.get("customer_name") or v.get("customer_phone"):
+            body["customer"] = {"name": v.get("customer_name", ""), "phone": v.get("customer_phone", "")}
+        if v.get("skills") and (skills := self.skills(v["skills"])) is not None:
+            body["skills"] = skills
+        if v.get("windows") and (windows := self.windows(v["windows"])) is not None:
+            body["windows"] = windows
+        start, end = v.get("preferred_start", ""), v.get("preferred_end", "")
+        if start and end:
+            a, b = self.moment("preferred_start", start), self.moment("preferred_end", end)
+            if a is not None and b is not None:
+                body["preferred_window"] = {"start": a, "end": b}
+        elif start or end:
+            self.fail("preferred_end" if start else "preferred_start", "preferred_start and preferred_end go together")
+        for key in ("release_at", "deadline"):
+            if v.get(key) and (moment := self.moment(key, v[key])) is not None:
+                body[key] = moment
+        return body
+
+
+def _number(text: str) -> Any:
+    """An integer when the text is one (so ``Literal[1, 2]`` fields accept it), else the text."""
+    return int(text) if re.fullmatch(r"[+-]?\d{1,9}", text) else text
+
+
+_MODEL_RULES = {
+    "give a location or an address": "address",
+    "give a date, a window": "date",
+    "deadline is before release_at": "deadline",
+}
+
+
+def _rule(message: str) -> str | None:
+    """The column a rule across columns blames (None for an error of one value)."""
+    return next((column for text, column in _MODEL_RULES.items() if text in message), None)
+
+
+def _column(loc: tuple[Any, ...], message: str) -> str:
+    """The CSV column a ``JobIn`` validation error points at."""
+    if (ruled := _rule(message)) is not None:
+        return ruled
+    if not loc:
+        return "id"
+    head = str(loc[0])
+    if head == "location":
+        return str(loc[1]) if len(loc) > 1 and loc[1] in ("lat", "lon") else "lat"
+    if head == "customer":
+        return f"customer_{loc[1]}" if len(loc) > 1 else "customer_name"
+    if head == "preferred_window":
+        return f"preferred_{loc[1]}" if len(loc) > 1 and loc[1] in ("start", "end") else "preferred_end"
+    return head
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    given = error.get("input")
+    if isinstance(given, str | int | float) and not isinstance(given, bool) and error.get("type") != "missing":
+        message += f" (got '{given}')"
+    return message
+
+
+def parse_row(
+    values: Mapping[str, str], default_date: dt.date | None, tz: ZoneInfo
+) -> tuple[str, JobIn] | list[tuple[str, str]]:
+    """A row's id and job, or its problems as (column, message) pairs."""
+    reader = _RowReader(values, default_date, tz)
+    job_id = values.get("id", "")
+    if not job_id:
+        reader.fail("id", "is required")
+    elif not ID.match(job_id):
+        reader.fail("id", f"must be 1-64 letters, digits or _ . : -, got '{job_id[:80]}'")
+    body = reader.body()
+    try:
+        job = JobIn.model_validate(body)
+    except ValidationError as exc:
+        named = {column for column, _ in reader.problems}
+        unreadable = bool(reader.problems)  # then rules across columns would mislead
+        for error in exc.errors():
+            message = str(error.get("msg", ""))
+            column = _column(tuple(error.get("loc", ())), message)
+            if column not in named and not (unreadable and _rule(message) is not None):
+                reader.fail(column, _message(error))
+                named.add(column)
+        return reader.problems
+    return reader.problems if reader.problems else (job_id, job)
+
+
+def _begin_for_savepoints(session: Session) -> None:
+    """Start the outer transaction for real. SQLite's Python driver only
+    begins one before a data change, so a SAVEPOINT issued first would open
+    (and its RELEASE commit) a transaction of its own; ``BEGIN IMMEDIATE``
+    also takes the write lock now, not halfway through the file."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    raw = connection.connection.dbapi_connection
+    if raw is not None and not getattr(raw, "in_transaction", True):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def import_jobs(
+    session: Session,
+    data: bytes,
+    tz: ZoneInfo,
+    default_region: str,
+    geocode: Geocoder | None = None,
+    default_date: dt.date | None = None,
+) -> ImportResult:
+    """Import the jobs CSV ``data`` (see the module docstring); the caller commits."""
+    header, rows = read_table(data)
+    result = ImportResult()
+    ready: list[tuple[int, str, JobIn]] = []
+    first_line: dict[str, int] = {}
+    places = _PlaceFinder(geocode)
+    for index, cells in enumerate(rows):
+        line = index + 2
+        if not any(cells):
+            continue
+        if cells[0].startswith(TOO_LONG):
+            count = cells[0].removeprefix(TOO_LONG)
+            result.errors.append(
+                RowError(line, "row", f"this line has {count} cells, the header {len(header)}; quote commas in values")
+            )
+            continue
+        values = {name: cells[i] if i < len(cells) else "" for i, name in enumerate(header) if name}
+        parsed = parse_row(values, default_date, tz)
+        if isinstance(parsed, list):
+            result.errors.extend(RowError(line, column, message) for column, message in parsed)
+            continue
+        job_id, job = parsed
+        if job_id in first_line:
+            result.errors.append(RowError(line, "id", f"job {job_id} is also on line {first_line[job_id]}"))
+            continue
+        first_line[job_id] = line
+        if job.location is None:
+            try:
+                job = job.model_copy(update={"location": places.find(job.address)})
+            except DispatchError as exc:
+                result.errors.append(RowError(line, exc.field or "address", exc.detail))
+                continue
+        ready.append((line, job_id, job))
+    if ready:
+        _begin_for_savepoints(session)
+    for line, job_id, job in ready:
+        savepoint = session.begin_nested()
+        try:
+            catalog.put_job(session, job_id, job, tz, default_region)
+        except DispatchError as exc:
+            savepoint.rollback()
+            result.errors.append(RowError(line, exc.field or "id", exc.detail))
+        except IntegrityError as exc:
+            savepoint.rollback()
+            result.errors.append(RowError(line, "id", f"could not be stored: {str(exc.orig).splitlines()[0]}"))
+        else:
+            savepoint.commit()
+            result.job_ids.append(job_id)
+    result.errors.sort()
+    return result
+
+
+class _PlaceFinder:
+    """Geocodes the rows of one import; after one 'unreachable' it stops asking."""
+
+    def __init__(self, geocode: Geocoder | None) -> None:
+        self.geocode: Callable[[str], LatLon] | None = geocode
+        self.down: Unavailable | None = None
+
+    def find(self, address: str) -> LatLon:
+        if self.geocode is None:
+            raise Invalid("lat/lon: required (no geocoder is configured to place the address)", "lat")
+        if self.down is not None:
+            raise self.down
+        try:
+            return self.geocode(address)
+        except Unavailable as exc:
+            self.down = exc
+            raise
