@@ -23,6 +23,8 @@ from solver.solution import BreakTaken, Route, Solution, SolveStats, Visit
 from solver.travel import HaversineProvider, PointIndex, TravelMatrices, TravelProvider, problem_travel
 
 log = logging.getLogger(__name__)
+# Insertion tries at most this many technicians per job, the ones based nearest it.
+NEAREST_TECHNICIANS = 25
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,7 @@ class _Plan:
     jobs: dict[str, list[Job]]
     fixed: dict[str, list[int | None]]
     routes: dict[str, Route]
+    costs: dict[str, int | None] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def empty(cls, problem: Problem) -> _Plan:
@@ -162,14 +165,23 @@ class _Plan:
 
     def retime(self, tech: Technician, timer: RouteTimer) -> bool:
         """Recompute one technician's route from its jobs; False when it no longer fits."""
+        self.costs.pop(tech.id, None)
         timing = timer.timing(tech, self.jobs[tech.id], fixed_starts=self.fixed[tech.id])
         if timing is None:
             return False
         self.routes[tech.id] = timer.route(tech, self.jobs[tech.id], timing)
         return True
 
+    def base_cost(self, tech: Technician, timer: RouteTimer) -> int | None:
+        """The cost of one technician's current sequence (cached until it changes)."""
+        if tech.id not in self.costs:
+            timing = timer.timing(tech, self.jobs[tech.id], fixed_starts=self.fixed[tech.id])
+            self.costs[tech.id] = None if timing is None else timer.route_cost(tech, self.jobs[tech.id], timing)
+        return self.costs[tech.id]
+
     def remove(self, tech_id: str, job_id: str) -> None:
         """Take a job out of one technician's sequence."""
+        self.costs.pop(tech_id, None)
         pos = next(i for i, j in enumerate(self.jobs[tech_id]) if j.id == job_id)
         del self.jobs[tech_id][pos]
         del self.fixed[tech_id][pos]
@@ -396,18 +408,23 @@ def _insertion_options(
 ) -> list[tuple[int, Technician, int, int]]:
     """Feasible (added cost, technician, position, start) for one visit to ``job``."""
     out = []
-    for tech in problem.technicians:
-        if not tech.has_skills(job.skills):
-            continue
-        if job.crew_size == 1 and job.pinned_technician_id not in (None, tech.id):
-            continue
+    able = [
+        t
+        for t in problem.technicians
+        if t.has_skills(job.skills) and (job.crew_size == 2 or job.pinned_technician_id in (None, t.id))
+    ]
+    if len(able) > NEAREST_TECHNICIANS:
+        # Large days: only the technicians based nearest the job are worth trying.
+        here = timer.points.job[job.id]
+        able.sort(key=lambda t: int(timer.distance[timer.points.tech_start[t.id], here]))
+        able = able[:NEAREST_TECHNICIANS]
+    for tech in able:
         current = plan.jobs[tech.id]
         if tech.max_jobs is not None and len(current) >= tech.max_jobs:
             continue
-        before = timer.timing(tech, current, fixed_starts=plan.fixed[tech.id])
-        if before is None:
+        base = plan.base_cost(tech, timer)
+        if base is None:
             continue
-        base = timer.route_cost(tech, current, before)
         for pos in range(len(current) + 1):
             seq = [*current[:pos], job, *current[pos:]]
             timing = timer.timing(
