@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck bench clean
+.PHONY: install run serve plan test lint typecheck bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -16,8 +16,23 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-## Plan the sample day and print it.
+## The embedded demo: the API on a SQLite file in the repo root (dispatch.db,
+## seeded with the sample day on first start); prints the dispatcher token and
+## the address. PORT (default 8000) and DISPATCH_ADMIN_TOKEN are honoured;
+## DATABASE_URL is not (that is `make serve`).
 run: install
+# Later parts of the product (the Streamlit board) start here, in the background
+# before the API takes the foreground, and are stopped when it exits.
+	DATABASE_URL=sqlite:///$(CURDIR)/dispatch.db $(BIN)/python -m api
+
+## The API alone, for deployment: PORT (default 8000), HOST (default 127.0.0.1),
+## DATABASE_URL (default SQLite dispatch.db), DISPATCH_ADMIN_TOKEN from the
+## environment; WORKERS=N for several processes (PostgreSQL only).
+serve: install
+	$(BIN)/python -m api $(if $(WORKERS),--workers $(WORKERS))
+
+## Plan the sample day and print it (no database, no API).
+plan: install
 	$(BIN)/dispatch plan data/samples/helsinki-day.json --time-limit $${TIME_LIMIT:-10} --out out/plan
 
 lint: install
@@ -27,8 +42,13 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: lint typecheck
+test: lint typecheck browser
 	$(BIN)/pytest -q
+
+## Debian's chromium for the planning board's browser test; where apt-get may
+## not run, the test is skipped and says so.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && export DEBIAN_FRONTEND=noninteractive && apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || echo "make browser: chromium could not be installed; the board's browser test will be skipped"
 
 bench: install
 	$(BIN)/python -m bench.sample_day --time-limits 10 30

@@ -1,0 +1,128 @@
+"""Run the API under uvicorn: ``python -m api [--host H] [--port P] [--workers N]``.
+
+The parent process prepares the database once before any worker starts
+(migrations, the sample seed when the database is empty, the dispatcher
+token), so several workers never race on a migration and the token is printed
+once. Each worker then builds its app with ``app_factory`` from the same
+environment; when ``DISPATCH_ADMIN_TOKEN`` was unset, the parent puts the token
+it generated there, so every worker accepts the one token it printed.
+
+Several workers need PostgreSQL: SQLite is the embedded single-process default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import secrets
+import sys
+from collections.abc import Sequence
+
+import uvicorn
+from fastapi import FastAPI
+
+from api.app import create_app
+from dispatch.settings import Settings
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+APP = "api.serve:app_factory"
+
+
+def app_factory() -> FastAPI:
+    """The app of one uvicorn worker, configured from the environment."""
+    return create_app(Settings.from_env())
+
+
+def prepare(settings: Settings) -> tuple[Settings, bool]:
+    """Migrate, seed and store the dispatcher token once; returns the settings
+    with a token (generated when none was set) and whether it was generated."""
+    generated = settings.admin_token is None
+    if generated:
+        settings = dataclasses.replace(settings, admin_token=secrets.token_urlsafe(24))
+    app = create_app(settings)  # migrates, seeds an empty database, stores the token
+    app.state.dispatch.runner.shutdown()
+    app.state.dispatch.engine.dispose()
+    return settings, generated
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be a whole number, not {raw!r}") from None
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m api",
+        description="Serve the dispatch API (settings from DATABASE_URL, DISPATCH_ADMIN_TOKEN, ... see README).",
+    )
+    parser.add_argument("--host", default=os.environ.get("HOST") or DEFAULT_HOST, help="HOST, default 127.0.0.1")
+    parser.add_argument("--port", type=int, default=_int_env("PORT", DEFAULT_PORT), help="PORT, default 8000")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=_int_env("WEB_CONCURRENCY", 1),
+        help="worker processes (WEB_CONCURRENCY, default 1); more than one needs PostgreSQL",
+    )
+    parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    parser.add_argument("--no-access-log", action="store_true", help="do not log every request")
+    args = parser.parse_args(argv)
+    if not 0 < args.port < 65536:
+        parser.error(f"--port/PORT must be in 1..65535, not {args.port}")
+    if args.workers < 1:
+        parser.error(f"--workers must be at least 1, not {args.workers}")
+    return args
+
+
+def _shown_host(host: str) -> str:
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Prepare the database, print the token and address, and serve until stopped."""
+    args = parse_args(argv)
+    settings = Settings.from_env()
+    if args.workers > 1 and settings.database_url.startswith("sqlite"):
+        print(
+            f"--workers {args.workers} needs PostgreSQL (DATABASE_URL=postgresql+psycopg://...); "
+            "SQLite is served by one worker.",
+            file=sys.stderr,
+        )
+        return 2
+    settings, generated = prepare(settings)
+    assert settings.admin_token is not None
+    # Workers read their settings from the environment: give them the same token.
+    os.environ["DISPATCH_ADMIN_TOKEN"] = settings.admin_token
+    base = f"http://{_shown_host(args.host)}:{args.port}"
+    if generated:
+        print(f"Dispatcher token (set DISPATCH_ADMIN_TOKEN to choose one): {settings.admin_token}")
+    else:
+        print("Dispatcher token: the value of DISPATCH_ADMIN_TOKEN")
+    print(f"API on {base}  (docs: {base}/docs, database: {_safe_url(settings.database_url)})", flush=True)
+    uvicorn.run(
+        APP,
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        access_log=not args.no_access_log,
+    )
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    """A database URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
