@@ -36,25 +36,27 @@ def my_visits(session: Session, technician_id: str, day: dt.date) -> list[MyVisi
     plan_id = published_plan_id(session, day, tech.region)
     if plan_id is None:
         return []
-    visits = session.exec(
-        select(VisitRow)
-        .where(VisitRow.plan_id == plan_id, VisitRow.technician_id == technician_id)
+    rows = session.exec(
+        select(VisitRow, JobRow)
+        .join(JobRow, col(JobRow.id) == col(VisitRow.job_id))
+        .where(VisitRow.plan_id == plan_id, VisitRow.technician_id == technician_id, JobRow.status == "open")
         .order_by(col(VisitRow.seq))
     ).all()
-    out = []
-    for visit in visits:
-        job = session.get(JobRow, visit.job_id)
-        if job is None or job.status != "open":
-            continue
+    job_ids = [job.id for _, job in rows]
+    crews: dict[str, list[str]] = {}
+    if job_ids:
         partners = session.exec(
-            select(TechnicianRow.name, TechnicianRow.id)
-            .join(VisitRow, col(VisitRow.technician_id) == col(TechnicianRow.id))
+            select(VisitRow.job_id, TechnicianRow.name, TechnicianRow.id)
+            .join(TechnicianRow, col(TechnicianRow.id) == col(VisitRow.technician_id))
             .where(
-                VisitRow.plan_id == plan_id, VisitRow.job_id == visit.job_id, VisitRow.technician_id != technician_id
+                VisitRow.plan_id == plan_id,
+                col(VisitRow.job_id).in_(job_ids),
+                VisitRow.technician_id != technician_id,
             )
         ).all()
-        out.append(MyVisit(visit, job, [name or tech_id for name, tech_id in partners]))
-    return out
+        for job_id, name, tech_id in partners:
+            crews.setdefault(job_id, []).append(name or tech_id)
+    return [MyVisit(visit, job, crews.get(job.id, [])) for visit, job in rows]
 
 
 def calendar_feed(session: Session, technician_id: str, tz: ZoneInfo, days_ahead: int = 14) -> bytes:
