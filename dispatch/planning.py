@@ -201,14 +201,24 @@ class _Run:
 
 
 class PlanRunner:
-    """Solves plan runs on worker threads, one database session per step."""
+    """Solves plan runs on worker threads, one database session per step.
+
+    The worker pool starts with the first run and again after a ``shutdown``, so
+    an app whose lifespan runs more than once (as test clients do) keeps planning."""
 
     def __init__(self, engine: Engine, tz: ZoneInfo, workers: int = 1) -> None:
         self.engine = engine
         self.tz = tz
-        self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="plan-run")
+        self._workers = max(1, workers)
+        self._pool: ThreadPoolExecutor | None = None
         self._runs: dict[int, _Run] = {}
         self._lock = threading.Lock()
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="plan-run")
+            return self._pool
 
     def submit(self, day: dt.date, region: str, time_limit_s: float) -> PlanRow:
         """Store a queued plan run and start it; returns at once."""
@@ -220,7 +230,7 @@ class PlanRunner:
             plan_id = plan.id
         with self._lock:
             self._runs[plan_id] = _Run(threading.Event())
-        self._pool.submit(self._run, plan_id)
+        self._executor().submit(self._run, plan_id)
         return plan
 
     def cancel(self, plan_id: int) -> None:
@@ -236,7 +246,9 @@ class PlanRunner:
         with self._lock:
             for run in self._runs.values():
                 run.cancel.set()
-        self._pool.shutdown(wait=True, cancel_futures=False)
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=False)
 
     def _set(self, plan_id: int, **values: object) -> None:
         with session_scope(self.engine) as session:
