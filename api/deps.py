@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -15,8 +15,18 @@ from sqlmodel import Session
 from dispatch.auth import Principal, Role, authenticate
 from dispatch.catalog import Geocoder
 from dispatch.errors import DispatchError, Forbidden
+from dispatch.inputs import NO_NUL, IsoDate
 from dispatch.planning import PlanRunner
 from dispatch.settings import Settings
+
+IdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+"""A technician or job id in a path."""
+RegionQuery = Annotated[str | None, Query(max_length=64, pattern=NO_NUL)]
+"""An optional region filter."""
+DateQuery = Annotated[IsoDate, Query(description="YYYY-MM-DD")]
+"""A date in a query."""
+OptionalDateQuery = Annotated[IsoDate | None, Query(description="YYYY-MM-DD")]
+"""An optional date in a query."""
 
 
 class Unauthorized(DispatchError):

@@ -1,4 +1,5 @@
-"""Response schemas (request bodies are ``dispatch.inputs``). Secrets never reach these."""
+"""Response schemas, and the request bodies that are not ``dispatch.inputs``
+(those refuse unknown fields too: they extend ``Strict``). Secrets never reach these."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from dispatch.inputs import CustomerIn, LatLon
+from dispatch.inputs import NO_NUL, CustomerIn, Id, LatLon, Moment, PlanDate, Strict
 
 
 class Problem(BaseModel):
@@ -21,9 +22,9 @@ class Problem(BaseModel):
     errors: list[dict[str, Any]] | None = None
 
 
-class TokenRequest(BaseModel):
+class TokenRequest(Strict):
     role: Literal["dispatcher", "installer", "booking"]
-    technician_id: str | None = Field(default=None, max_length=64)
+    technician_id: Id | None = None
     label: str = Field(default="", max_length=200)
 
 
@@ -97,9 +98,9 @@ class JobOut(BaseModel):
     booked: bool
 
 
-class PlanRequest(BaseModel):
-    date: dt.date
-    region: str | None = Field(default=None, max_length=64)
+class PlanRequest(Strict):
+    date: PlanDate
+    region: str | None = Field(default=None, max_length=64, pattern=NO_NUL)
     time_limit_s: float = Field(default=10.0, gt=0, le=600)
 
 
@@ -163,9 +164,9 @@ class MyJobOut(BaseModel):
     notes: str
 
 
-class EventIn(BaseModel):
+class EventIn(Strict):
     type: Literal["en_route", "arrived", "completed", "failed"]
-    at: dt.datetime | None = None
+    at: Moment | None = Field(default=None, description="when it happened (with offset); default now")
     note: str = Field(default="", max_length=2000)
 
 

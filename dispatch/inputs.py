@@ -6,13 +6,73 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 SkillCode = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_]*$")]
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+NO_NUL = r"^[^\x00]*$"
+"""Text PostgreSQL can store: anything but NUL characters."""
+
+EARLIEST_DATE = dt.date(2000, 1, 1)
+LATEST_DATE = dt.date(2099, 12, 31)
+"""The dates the service plans for; anything outside is a typo (and would overflow
+the conversions between local time and UTC at the ends of the calendar)."""
+
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _iso_date(value: Any) -> Any:
+    """Only ``YYYY-MM-DD`` (pydantic alone would also read ``0`` as 1970-01-01)."""
+    if isinstance(value, dt.date) or (isinstance(value, str) and ISO_DATE.match(value)):
+        return value
+    raise ValueError("expected a date as YYYY-MM-DD")
+
+
+def _iso_datetime(value: Any) -> Any:
+    """Only ISO 8601 date-times (pydantic alone would also read numbers as Unix time)."""
+    if isinstance(value, dt.datetime) or (isinstance(value, str) and ISO_DATETIME.match(value)):
+        return value
+    raise ValueError("expected an ISO 8601 date-time with offset, e.g. 2026-12-01T09:00:00+02:00")
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
+"""A date given as ``YYYY-MM-DD``."""
+PlanDate = Annotated[IsoDate, Field(ge=EARLIEST_DATE, le=LATEST_DATE)]
+"""A date the service plans for."""
+
+
+def _aware_in_range(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("needs a UTC offset, e.g. 2026-12-01T09:00:00+02:00")
+    if not EARLIEST_DATE <= value.date() <= LATEST_DATE:
+        raise ValueError(f"must lie between {EARLIEST_DATE} and {LATEST_DATE}")
+    return value
+
+
+Moment = Annotated[dt.datetime, BeforeValidator(_iso_datetime), AfterValidator(_aware_in_range)]
+"""An aware datetime within the planning calendar."""
+
+
+def field_error(model: str, field: str, message: str, value: Any) -> ValidationError:
+    """A validation error located at ``field``, for checks across fields that
+    should still name the field they blame (not the model as a whole)."""
+    detail = InitErrorDetails(type=PydanticCustomError("value_error", message), loc=(field,), input=value)
+    return ValidationError.from_exception_data(model, [detail])
 
 
 def clock_minutes(text: str) -> int:
@@ -21,8 +81,37 @@ def clock_minutes(text: str) -> int:
     return int(hours) * 60 + int(minutes)
 
 
+def _mentions(annotation: Any, kind: type) -> bool:
+    """Whether ``kind`` (or a container of that kind) appears anywhere in ``annotation``."""
+    return annotation is kind or get_origin(annotation) is kind or any(_mentions(a, kind) for a in get_args(annotation))
+
+
 class Strict(BaseModel):
+    """Input models refuse unknown fields, true/false where a number belongs, and NUL characters in text."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """Pydantic alone would read JSON true/false as 1/0 (also as skill levels)."""
+        field = cls.model_fields.get(info.field_name or "")
+        if field is None or _mentions(field.annotation, bool):
+            return value
+        if isinstance(value, dict):  # a mapping of numbers (skills); a nested model checks its own fields
+            items = list(value.values()) if _mentions(field.annotation, dict) else []
+        else:
+            items = value if isinstance(value, list) else [value]
+        if any(isinstance(item, bool) for item in items):
+            raise ValueError("expected a number or text, not true/false")
+        return value
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
 
 
 class LatLon(Strict):
@@ -50,7 +139,7 @@ class BreakIn(Strict):
 
 
 class ShiftIn(Strict):
-    date: dt.date
+    date: PlanDate
     start: str = Field(description="HH:MM local time")
     end: str = Field(description="HH:MM local time")
     break_: BreakIn | None = Field(default=None, alias="break")
@@ -72,10 +161,12 @@ class ShiftIn(Strict):
 
 
 class CostIn(Strict):
-    per_hour: float = Field(default=0.0, ge=0, description="euros per hour")
-    per_km: float = Field(default=0.0, ge=0, description="euros per km")
-    per_job: float = Field(default=0.0, ge=0, description="euros per visit")
-    overtime_per_hour: float = Field(default=0.0, ge=0, description="euros per overtime hour, on top of per_hour")
+    per_hour: float = Field(default=0.0, ge=0, le=10_000, description="euros per hour")
+    per_km: float = Field(default=0.0, ge=0, le=1_000, description="euros per km")
+    per_job: float = Field(default=0.0, ge=0, le=100_000, description="euros per visit")
+    overtime_per_hour: float = Field(
+        default=0.0, ge=0, le=10_000, description="euros per overtime hour, on top of per_hour"
+    )
 
 
 class TechnicianIn(Strict):
@@ -102,15 +193,8 @@ class TechnicianIn(Strict):
 
 
 class WindowIn(Strict):
-    start: dt.datetime
-    end: dt.datetime
-
-    @field_validator("start", "end")
-    @classmethod
-    def _aware(cls, value: dt.datetime) -> dt.datetime:
-        if value.tzinfo is None:
-            raise ValueError("needs a UTC offset, e.g. 2026-12-01T09:00:00+02:00")
-        return value
+    start: Moment
+    end: Moment
 
     @model_validator(mode="after")
     def _order(self) -> WindowIn:
@@ -130,7 +214,7 @@ class JobIn(Strict):
 
     kind: Literal["measure", "install", "repair"] = "install"
     region: str | None = Field(default=None, max_length=64)
-    date: dt.date | None = Field(default=None, description="plan date; defaults to the first window's date")
+    date: PlanDate | None = Field(default=None, description="plan date; defaults to the first window's date")
     location: LatLon | None = None
     address: str = Field(default="", max_length=300)
     customer: CustomerIn = Field(default_factory=CustomerIn)
@@ -139,28 +223,21 @@ class JobIn(Strict):
     crew_size: Literal[1, 2] = 1
     windows: list[WindowIn] = Field(default_factory=list, max_length=20)
     preferred_window: WindowIn | None = None
-    soft_penalty_per_min: float = Field(default=0.0, ge=0)
-    release_at: dt.datetime | None = None
-    deadline: dt.datetime | None = None
+    soft_penalty_per_min: float = Field(default=0.0, ge=0, le=1_000, description="euros per minute outside it")
+    release_at: Moment | None = None
+    deadline: Moment | None = None
     priority: Literal[1, 2, 3] = 3
     pinned_technician_id: Id | None = None
     preferred_technician_id: Id | None = None
     depends_on: Id | None = None
     notes: str = Field(default="", max_length=2000)
 
-    @field_validator("release_at", "deadline")
-    @classmethod
-    def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("needs a UTC offset, e.g. 2026-12-01T09:00:00+02:00")
-        return value
-
     @model_validator(mode="after")
     def _where_and_when(self) -> JobIn:
         if self.location is None and not self.address:
-            raise ValueError("give a location or an address")
+            raise field_error("JobIn", "location", "give a location or an address", None)
         if self.date is None and not self.windows and self.release_at is None and self.deadline is None:
-            raise ValueError("give a date, a window, a release_at or a deadline")
+            raise field_error("JobIn", "date", "give a date, a window, a release_at or a deadline", None)
         if self.release_at and self.deadline and self.deadline < self.release_at:
-            raise ValueError("deadline is before release_at")
+            raise field_error("JobIn", "deadline", "deadline is before release_at", self.deadline.isoformat())
         return self

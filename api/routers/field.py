@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Response, status
 
 from api.convert import event_out, my_job_out
-from api.deps import FieldUser, Installer, SessionDep, StateDep
+from api.deps import FieldUser, IdPath, Installer, OptionalDateQuery, SessionDep, StateDep
 from api.schemas import EventIn, EventOut, MyJobOut
 from dispatch import field
 
@@ -16,9 +15,7 @@ router = APIRouter(prefix="/v1", tags=["installers"])
 
 
 @router.get("/me/jobs", response_model=list[MyJobOut])
-def get_my_jobs(
-    session: SessionDep, state: StateDep, me: Installer, date: Annotated[dt.date | None, Query()] = None
-) -> list[MyJobOut]:
+def get_my_jobs(session: SessionDep, state: StateDep, me: Installer, date: OptionalDateQuery = None) -> list[MyJobOut]:
     """My visits of the published plan of ``date`` (default today), in order."""
     assert me.technician_id is not None
     day = date or dt.datetime.now(state.tz).date()
@@ -35,7 +32,7 @@ def get_my_calendar(session: SessionDep, state: StateDep, me: Installer) -> Resp
 
 @router.post("/jobs/{job_id}/events", status_code=status.HTTP_201_CREATED, response_model=EventOut)
 def post_event(
-    job_id: Annotated[str, Path(min_length=1, max_length=64)],
+    job_id: IdPath,
     body: EventIn,
     session: SessionDep,
     state: StateDep,

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Response, status
 
 from api.convert import job_out, technician_out
-from api.deps import Dispatcher, SessionDep, StateDep
+from api.deps import Dispatcher, IdPath, OptionalDateQuery, RegionQuery, SessionDep, StateDep
 from api.schemas import JobOut, TechnicianOut, TokenOut, TokenRequest
 from dispatch import catalog
 from dispatch.auth import create_token
 from dispatch.inputs import JobIn, TechnicianIn
 
 router = APIRouter(prefix="/v1", tags=["master data"])
-IdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
 
 @router.post("/tokens", status_code=status.HTTP_201_CREATED, response_model=TokenOut)
@@ -26,7 +22,11 @@ def post_token(body: TokenRequest, session: SessionDep, _: Dispatcher) -> TokenO
     return TokenOut(token=token, role=body.role, technician_id=body.technician_id)
 
 
-@router.put("/technicians/{technician_id}", response_model=TechnicianOut)
+@router.put(
+    "/technicians/{technician_id}",
+    response_model=TechnicianOut,
+    responses={201: {"model": TechnicianOut, "description": "Created"}},
+)
 def put_technician(
     technician_id: IdPath, body: TechnicianIn, session: SessionDep, state: StateDep, _: Dispatcher, response: Response
 ) -> TechnicianOut:
@@ -38,9 +38,7 @@ def put_technician(
 
 
 @router.get("/technicians", response_model=list[TechnicianOut])
-def get_technicians(
-    session: SessionDep, _: Dispatcher, region: Annotated[str | None, Query(max_length=64)] = None
-) -> list[TechnicianOut]:
+def get_technicians(session: SessionDep, _: Dispatcher, region: RegionQuery = None) -> list[TechnicianOut]:
     """All technicians (of one region when given)."""
     return [technician_out(r) for r in catalog.list_technicians(session, region)]
 
@@ -51,7 +49,14 @@ def get_technician(technician_id: IdPath, session: SessionDep, _: Dispatcher) ->
     return technician_out(catalog.get_technician(session, technician_id))
 
 
-@router.put("/jobs/{job_id}", response_model=JobOut)
+@router.put(
+    "/jobs/{job_id}",
+    response_model=JobOut,
+    responses={
+        201: {"model": JobOut, "description": "Created"},
+        503: {"description": "The address needs geocoding and the geocoder cannot be reached"},
+    },
+)
 def put_job(
     job_id: IdPath, body: JobIn, session: SessionDep, state: StateDep, _: Dispatcher, response: Response
 ) -> JobOut:
@@ -69,8 +74,8 @@ def get_jobs(
     session: SessionDep,
     state: StateDep,
     _: Dispatcher,
-    date: Annotated[dt.date | None, Query()] = None,
-    region: Annotated[str | None, Query(max_length=64)] = None,
+    date: OptionalDateQuery = None,
+    region: RegionQuery = None,
 ) -> list[JobOut]:
     """Jobs of a date (and region), cancelled ones included with their status."""
     return [job_out(r, state.tz) for r in catalog.list_jobs(session, date, region)]

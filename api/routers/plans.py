@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, status
 
 from api.convert import plan_out
-from api.deps import Dispatcher, SessionDep, StateDep
+from api.deps import DateQuery, Dispatcher, RegionQuery, SessionDep, StateDep
 from api.schemas import PlanOut, PlanRequest
 from dispatch import planning
 from dispatch.reporting import day_kpis
 
 router = APIRouter(prefix="/v1", tags=["plans"])
-PlanId = Annotated[int, Path(ge=1, le=2**62)]
+PlanId = Annotated[int, Path(ge=1, le=2**31 - 1)]  # plans.id is a 32-bit INTEGER in PostgreSQL
 
 
 @router.post("/plans", status_code=status.HTTP_202_ACCEPTED, response_model=PlanOut)
@@ -38,8 +37,8 @@ def get_plans(
     session: SessionDep,
     state: StateDep,
     _: Dispatcher,
-    date: Annotated[dt.date, Query()],
-    region: Annotated[str | None, Query(max_length=64)] = None,
+    date: DateQuery,
+    region: RegionQuery = None,
 ) -> list[PlanOut]:
     """Plan versions of a date, newest first, the published one marked."""
     plans = planning.list_plans(session, date, region)
@@ -47,7 +46,9 @@ def get_plans(
     return [plan_out(p, current[(p.date, p.region)] == p.id, state.tz) for p in plans]
 
 
-@router.post("/plans/{plan_id}/publish", response_model=PlanOut)
+@router.post(
+    "/plans/{plan_id}/publish", response_model=PlanOut, responses={409: {"description": "The plan is not done"}}
+)
 def post_publish(plan_id: PlanId, session: SessionDep, state: StateDep, _: Dispatcher) -> PlanOut:
     """Make a done plan the current one of its day (409 for any other status)."""
     plan = planning.publish(session, plan_id)
@@ -55,7 +56,12 @@ def post_publish(plan_id: PlanId, session: SessionDep, state: StateDep, _: Dispa
     return plan_out(plan, True, state.tz)
 
 
-@router.post("/plans/{plan_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=PlanOut)
+@router.post(
+    "/plans/{plan_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=PlanOut,
+    responses={409: {"description": "The plan is not queued or running"}},
+)
 def post_cancel(plan_id: PlanId, session: SessionDep, state: StateDep, _: Dispatcher) -> PlanOut:
     """Ask a queued or running plan to stop; it ends as cancelled and changes nothing."""
     plan = planning.get_plan(session, plan_id)
@@ -68,8 +74,8 @@ def get_kpis(
     session: SessionDep,
     state: StateDep,
     _: Dispatcher,
-    date: Annotated[dt.date, Query()],
-    region: Annotated[str | None, Query(max_length=64)] = None,
+    date: DateQuery,
+    region: RegionQuery = None,
 ) -> dict[str, object]:
     """The day's figures: planned (published plan) and reported (status events)."""
     return day_kpis(session, date, region or state.settings.default_region)
