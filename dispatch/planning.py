@@ -234,12 +234,23 @@ class PlanRunner:
         return plan
 
     def cancel(self, plan_id: int) -> None:
-        """Ask a queued or running plan to stop; it ends as ``cancelled``."""
+        """Ask a queued or running plan to stop; it ends as ``cancelled``.
+
+        The request is stored, so the process solving it sees it even when
+        another API process received the cancel.
+        """
+        with session_scope(self.engine) as session:
+            plan = session.get(PlanRow, plan_id)
+            if plan is None:
+                raise NotFound(f"plan {plan_id} does not exist", "plan_id")
+            if plan.status not in ("queued", "running"):
+                raise Conflict(f"plan {plan_id} is {plan.status}, not running", "plan_id")
+            plan.cancel_requested = True
+            session.add(plan)
         with self._lock:
             run = self._runs.get(plan_id)
-        if run is None:
-            raise Conflict(f"plan {plan_id} is not running", "plan_id")
-        run.cancel.set()
+        if run is not None:
+            run.cancel.set()
 
     def shutdown(self) -> None:
         """Cancel every run and wait for the workers."""
@@ -258,15 +269,25 @@ class PlanRunner:
                     setattr(plan, key, value)
                 session.add(plan)
 
+    def _report_progress(self, plan_id: int, fraction: float) -> bool:
+        """Store progress; True when a cancel has been requested meanwhile."""
+        with session_scope(self.engine) as session:
+            plan = session.get(PlanRow, plan_id)
+            if plan is None:
+                return True
+            plan.progress = fraction
+            session.add(plan)
+            return plan.cancel_requested
+
     def _run(self, plan_id: int) -> None:
         with self._lock:
             run = self._runs[plan_id]
         try:
-            if run.cancel.is_set():
-                raise Cancelled("cancelled before it started")
             with session_scope(self.engine) as session:
                 plan = session.get(PlanRow, plan_id)
                 assert plan is not None
+                if run.cancel.is_set() or plan.cancel_requested:
+                    raise Cancelled("cancelled before it started")
                 day, unplannable = load_day(session, plan.date, plan.region, self.tz)
                 limit = plan.time_limit_s
             self._set(plan_id, status="running", started_at=now_utc(), progress=0.0)
@@ -275,7 +296,8 @@ class PlanRunner:
             def on_progress(p: Progress) -> None:
                 if time.monotonic() - last[0] >= 0.5:
                     last[0] = time.monotonic()
-                    self._set(plan_id, progress=round(min(p.fraction, 0.99), 3))
+                    if self._report_progress(plan_id, round(min(p.fraction, 0.99), 3)):
+                        run.cancel.set()
 
             solution = solve(day.problem, SolveOptions(time_limit_s=limit), progress=on_progress, cancel=run.cancel)
             with session_scope(self.engine) as session:

@@ -89,6 +89,8 @@ class PlanRow(SQLModel, table=True):
     status: str = "queued"
     progress: float = 0.0
     time_limit_s: float = 10.0
+    # Set by a cancel request from any API process; the solving process polls it.
+    cancel_requested: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     error: str | None = None
     kpis: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     objective: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))

@@ -160,6 +160,19 @@ def test_cancelling_a_running_plan_ends_it_cancelled_and_keeps_the_published_pla
         planning.publish(session, long.id)
 
 
+def test_a_cancel_received_by_another_api_process_stops_the_run(runner: PlanRunner, engine: Engine) -> None:
+    """Two runners on one database stand for two API worker processes."""
+    other = PlanRunner(engine, TZ)
+    long = runner.submit(DAY, REGION, 120.0)
+    assert long.id is not None
+    wait_until(engine, long.id, lambda p: p.status == "running" and p.progress > 0)
+    other.cancel(long.id)
+    plan, _ = wait_until(engine, long.id, lambda p: p.status in ENDED, timeout_s=30)
+    assert plan.status == "cancelled"
+    assert stored_rows(engine, long.id) == 0
+    other.shutdown()
+
+
 def test_a_queued_plan_can_be_cancelled_before_it_starts(runner: PlanRunner, engine: Engine) -> None:
     busy = runner.submit(DAY, REGION, 120.0)  # one worker: the next run waits behind this one
     waiting = runner.submit(DAY, REGION, 1.0)
