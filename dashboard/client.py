@@ -1,0 +1,235 @@
+"""The board's one way to the service: a small typed client of the v1 API.
+
+Every failure leaves as a ``BoardError`` whose message a dispatcher can act on
+(API down, wrong token, the API's own problem detail); callers show
+``str(error)`` and never a traceback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
+
+import httpx
+from pydantic import TypeAdapter, ValidationError
+
+from dashboard.models import ImportResult, Job, Plan, Technician
+
+ErrorKind = Literal["unreachable", "timeout", "unauthorized", "forbidden", "not_found", "unsupported", "problem"]
+DEFAULT_TIMEOUT_S = 15.0
+T = TypeVar("T")
+_TECHNICIANS = TypeAdapter(list[Technician])
+_JOBS = TypeAdapter(list[Job])
+_JOB = TypeAdapter(Job)
+_PLANS = TypeAdapter(list[Plan])
+_PLAN = TypeAdapter(Plan)
+_IMPORT = TypeAdapter(ImportResult)
+# Fields of a job as GET shows it that PUT does not take back.
+_READ_ONLY_JOB_FIELDS = ("id", "status", "booked")
+
+
+class BoardError(Exception):
+    """A failed API call, with a message meant for the dispatcher's screen."""
+
+    def __init__(
+        self,
+        message: str,
+        kind: ErrorKind = "problem",
+        status: int | None = None,
+        field: str | None = None,
+        errors: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.kind = kind
+        self.status = status
+        self.field = field
+        self.errors = errors or []
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _problem_text(response: httpx.Response) -> tuple[str, str | None, list[dict[str, Any]]]:
+    """The ``detail`` (or title), ``field`` and ``errors`` of a problem response."""
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text.strip()[:200] or response.reason_phrase
+        return text, None, []
+    if not isinstance(body, dict):
+        return str(body)[:200], None, []
+    detail = str(body.get("detail") or body.get("title") or response.reason_phrase)
+    field = body.get("field")
+    errors = body.get("errors")
+    return detail, str(field) if field else None, errors if isinstance(errors, list) else []
+
+
+class DispatchClient:
+    """Calls the v1 API as one dispatcher (``token``) at ``base_url``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {token.strip()}", "Accept": "application/json"},
+            timeout=timeout_s,
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    # -- master data -------------------------------------------------------
+
+    def technicians(self, region: str | None = None) -> list[Technician]:
+        """All technicians (of ``region`` when given)."""
+        params = {"region": region} if region else None
+        return self._parse(_TECHNICIANS, self._request("GET", "/v1/technicians", params=params))
+
+    def jobs(self, day: dt.date, region: str | None = None) -> list[Job]:
+        """The jobs of ``day`` (cancelled ones included, with their status)."""
+        params = {"date": day.isoformat(), **({"region": region} if region else {})}
+        return self._parse(_JOBS, self._request("GET", "/v1/jobs", params=params))
+
+    def job(self, job_id: str) -> Job:
+        """One job."""
+        return self._parse(_JOB, self._request("GET", f"/v1/jobs/{job_id}"))
+
+    def pin_job(self, job_id: str, technician_id: str | None) -> Job:
+        """Pin ``job_id`` to ``technician_id`` (None removes the pin).
+
+        The API has no partial update, so this reads the job and puts it back
+        whole with the new pin."""
+        return self._replace_job(job_id, pinned_technician_id=technician_id)
+
+    def restore_job(self, job_id: str) -> Job:
+        """Put a taken-out (cancelled) job back: PUT reopens it."""
+        return self._replace_job(job_id)
+
+    def cancel_job(self, job_id: str) -> Job:
+        """Take a job out of later plans (DELETE /v1/jobs/{id})."""
+        return self._parse(_JOB, self._request("DELETE", f"/v1/jobs/{job_id}"))
+
+    def import_jobs(self, filename: str, content: bytes, day: dt.date | None = None) -> ImportResult:
+        """Import a CSV of jobs (rows without a date fall on ``day``); the answer
+        lists the rows refused, by line and field."""
+        files = {"file": (filename, content, "text/csv")}
+        params = {"date": day.isoformat()} if day is not None else None
+        try:
+            response = self._request("POST", "/v1/jobs/import", files=files, params=params)
+        except BoardError as exc:
+            if exc.status in (404, 405) and exc.kind in ("not_found", "problem"):
+                raise BoardError(
+                    f"This API has no CSV import (POST /v1/jobs/import answered {exc.status}).",
+                    "unsupported",
+                    exc.status,
+                ) from None
+            raise
+        return self._parse(_IMPORT, response)
+
+    # -- plans -------------------------------------------------------------
+
+    def start_plan(self, day: dt.date, region: str | None, time_limit_s: float) -> Plan:
+        """Start a plan run; it comes back queued."""
+        body: dict[str, Any] = {"date": day.isoformat(), "time_limit_s": time_limit_s}
+        if region:
+            body["region"] = region
+        return self._parse(_PLAN, self._request("POST", "/v1/plans", json=body))
+
+    def plan(self, plan_id: int) -> Plan:
+        """One plan version: status and progress, and its contents once done."""
+        return self._parse(_PLAN, self._request("GET", f"/v1/plans/{plan_id}"))
+
+    def plans(self, day: dt.date, region: str | None = None) -> list[Plan]:
+        """The plan versions of ``day``, newest first, the published one marked."""
+        params = {"date": day.isoformat(), **({"region": region} if region else {})}
+        return self._parse(_PLANS, self._request("GET", "/v1/plans", params=params))
+
+    def publish(self, plan_id: int) -> Plan:
+        """Make a done version the current plan of its day."""
+        return self._parse(_PLAN, self._request("POST", f"/v1/plans/{plan_id}/publish"))
+
+    def cancel_plan(self, plan_id: int) -> Plan:
+        """Ask a running plan to stop."""
+        return self._parse(_PLAN, self._request("POST", f"/v1/plans/{plan_id}/cancel"))
+
+    def wait_for_plan(
+        self,
+        plan_id: int,
+        on_progress: Callable[[Plan], None] | None = None,
+        *,
+        poll_s: float = 0.5,
+        timeout_s: float = 900.0,
+    ) -> Plan:
+        """Poll a plan until it is done, failed or cancelled, reporting each answer."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            plan = self.plan(plan_id)
+            if on_progress is not None:
+                on_progress(plan)
+            if plan.finished:
+                return plan
+            if time.monotonic() > deadline:
+                raise BoardError(f"Plan {plan_id} is still {plan.status} after {timeout_s:.0f} s.", "timeout")
+            time.sleep(poll_s)
+
+    # -- plumbing ----------------------------------------------------------
+
+    def _replace_job(self, job_id: str, **changes: Any) -> Job:
+        current = self._request("GET", f"/v1/jobs/{job_id}").json()
+        body = {k: v for k, v in current.items() if k not in _READ_ONLY_JOB_FIELDS}
+        body.update(changes)
+        return self._parse(_JOB, self._request("PUT", f"/v1/jobs/{job_id}", json=body))
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.ConnectError:
+            raise BoardError(
+                f"The dispatch API at {self.base_url} cannot be reached (connection refused). "
+                "Is it running? Start it with `make serve`, or set DISPATCH_API_URL.",
+                "unreachable",
+            ) from None
+        except httpx.TimeoutException:
+            raise BoardError(f"The dispatch API at {self.base_url} did not answer in time.", "timeout") from None
+        except httpx.HTTPError as exc:
+            raise BoardError(f"Could not talk to the dispatch API at {self.base_url}: {exc}.", "unreachable") from None
+        if response.is_success:
+            return response
+        detail, field, errors = _problem_text(response)
+        status = response.status_code
+        if status == 401:
+            raise BoardError(
+                f"The API refused the token ({detail}). Check the dispatcher token in the sidebar.",
+                "unauthorized",
+                status,
+            )
+        if status == 403:
+            raise BoardError(
+                f"This token may not do that ({detail}). The board needs a dispatcher token.", "forbidden", status
+            )
+        kind: ErrorKind = "not_found" if status == 404 else "problem"
+        where = f" (field {field})" if field and field != "body" else ""
+        raise BoardError(f"{detail}{where}", kind, status, field, errors)
+
+    def _parse(self, adapter: TypeAdapter[T], response: httpx.Response) -> T:
+        try:
+            return adapter.validate_json(response.content)
+        except ValidationError as exc:
+            raise BoardError(
+                f"The API answered {response.request.method} {response.request.url.path} "
+                f"with something the board does not understand: {exc.errors()[0]['msg']}.",
+                "problem",
+                response.status_code,
+            ) from None

@@ -1,0 +1,160 @@
+"""What the board reads from the v1 API, as typed objects.
+
+These mirror the API's response documents (``../shared/docs/API.md``) and
+ignore fields they do not know, so a newer server does not break the board.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PlanStatus = Literal["queued", "running", "done", "failed", "cancelled"]
+FINISHED: frozenset[str] = frozenset({"done", "failed", "cancelled"})
+
+
+class ApiModel(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+
+class LatLon(ApiModel):
+    lat: float
+    lon: float
+
+
+class Window(ApiModel):
+    start: dt.datetime
+    end: dt.datetime
+
+
+class Break(ApiModel):
+    earliest: str
+    latest: str
+    duration_min: int
+
+
+class Shift(ApiModel):
+    date: dt.date
+    start: str
+    end: str
+    break_: Break | None = Field(default=None, alias="break")
+
+
+class Cost(ApiModel):
+    per_hour: float = 0.0
+    per_km: float = 0.0
+    per_job: float = 0.0
+    overtime_per_hour: float = 0.0
+
+
+class Technician(ApiModel):
+    id: str
+    name: str = ""
+    kind: str = "employee"
+    region: str = ""
+    home: LatLon
+    end: LatLon | None = None
+    skills: dict[str, int] = Field(default_factory=dict)
+    shifts: list[Shift] = Field(default_factory=list)
+    max_jobs: int | None = None
+    max_overtime_min: int = 0
+    cost: Cost = Field(default_factory=Cost)
+
+    def shift_on(self, day: dt.date) -> Shift | None:
+        """The technician's shift of ``day``, if any."""
+        return next((s for s in self.shifts if s.date == day), None)
+
+
+class Customer(ApiModel):
+    name: str = ""
+    phone: str = ""
+
+
+class Job(ApiModel):
+    id: str
+    kind: str
+    status: str = "open"
+    region: str = ""
+    date: dt.date
+    location: LatLon
+    address: str = ""
+    customer: Customer = Field(default_factory=Customer)
+    duration_min: int
+    skills: dict[str, int] = Field(default_factory=dict)
+    crew_size: int = 1
+    windows: list[Window] = Field(default_factory=list)
+    preferred_window: Window | None = None
+    release_at: dt.datetime | None = None
+    deadline: dt.datetime | None = None
+    priority: int = 3
+    pinned_technician_id: str | None = None
+    preferred_technician_id: str | None = None
+    depends_on: str | None = None
+    notes: str = ""
+    booked: bool = False
+
+
+class Visit(ApiModel):
+    job_id: str
+    seq: int
+    arrival: dt.datetime
+    start: dt.datetime
+    end: dt.datetime
+    travel_min: float = 0.0
+
+
+class Route(ApiModel):
+    technician_id: str
+    depart: dt.datetime | None = None
+    return_: dt.datetime | None = Field(default=None, alias="return")
+    lunch_start: dt.datetime | None = None
+    lunch_end: dt.datetime | None = None
+    visits: list[Visit] = Field(default_factory=list)
+    travel_min: float = 0.0
+    work_min: float = 0.0
+    distance_km: float = 0.0
+
+
+class Unassigned(ApiModel):
+    job_id: str
+    code: str = ""
+    reason: str
+
+
+class Plan(ApiModel):
+    id: int
+    date: dt.date
+    region: str
+    status: PlanStatus
+    progress: float = 0.0
+    time_limit_s: float = 0.0
+    published: bool = False
+    error: str | None = None
+    created_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+    routes: list[Route] | None = None
+    unassigned: list[Unassigned] | None = None
+    kpis: dict[str, Any] | None = None
+
+    @property
+    def finished(self) -> bool:
+        """True once the run ended: done, failed or cancelled."""
+        return self.status in FINISHED
+
+    def served_job_ids(self) -> set[str]:
+        """Jobs with at least one visit in this plan."""
+        return {v.job_id for r in self.routes or [] for v in r.visits}
+
+
+class ImportRowError(ApiModel):
+    line: int
+    field: str = ""
+    message: str
+
+
+class ImportResult(ApiModel):
+    imported: int
+    job_ids: list[str] = Field(default_factory=list)
+    errors: list[ImportRowError] = Field(default_factory=list)

@@ -1,0 +1,135 @@
+"""Edit: pin, move or take out jobs, lock a route, re-optimize, compare two versions, publish one."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import data
+from dashboard.frames import jobs_frame, working_on
+from dashboard.models import Job
+from dashboard.widgets import current_board, optimize, pick_version, shown_errors
+
+NO_PIN = "(no pin)"
+
+board = current_board()
+st.title(f"Edit {board.day:%a %d %b %Y}" + (f" · {board.region}" if board.region else ""))
+
+
+def job_label(job: Job) -> str:
+    pin = f" · pinned to {job.pinned_technician_id}" if job.pinned_technician_id else ""
+    return f"{job.id} · {job.kind} · priority {job.priority} · {job.address}{pin}"
+
+
+with shown_errors():
+    client = board.client
+    day_jobs = data.jobs(board.base_url, board.token, board.day, board.region)
+    techs = working_on(data.technicians(board.base_url, board.token, board.region), board.day)
+    names = {t.id: f"{t.id} {t.name} ({t.kind})" for t in techs}
+    by_id = {j.id: j for j in day_jobs}
+    open_ids = [j.id for j in day_jobs if j.status == "open"]
+    cancelled_ids = [j.id for j in day_jobs if j.status == "cancelled"]
+
+    pin_col, out_col = st.columns(2)
+    with pin_col:
+        st.subheader("Pin or move a job")
+        with st.form("pin_form"):
+            job_id = st.selectbox("Job", open_ids, format_func=lambda i: job_label(by_id[i]), key="pin_job")
+            tech_id = st.selectbox(
+                "Technician", [NO_PIN, *names], format_func=lambda i: names.get(i, i), key="pin_technician"
+            )
+            pin_pressed = st.form_submit_button("Pin")
+        if pin_pressed and job_id is not None:
+            pinned = client.pin_job(job_id, None if tech_id == NO_PIN else tech_id)
+            data.forget_jobs()
+            st.success(
+                f"{pinned.id} is pinned to {pinned.pinned_technician_id}."
+                if pinned.pinned_technician_id
+                else f"{pinned.id} is no longer pinned."
+            )
+    with out_col:
+        st.subheader("Take a job out")
+        with st.form("take_out_form"):
+            out_id = st.selectbox("Job", open_ids, format_func=lambda i: job_label(by_id[i]), key="take_out_job")
+            out_pressed = st.form_submit_button("Take out")
+        if out_pressed and out_id is not None:
+            client.cancel_job(out_id)
+            data.forget_jobs()
+            st.success(f"{out_id} is taken out: later plans leave it out.")
+        if cancelled_ids:
+            with st.form("put_back_form"):
+                back_id = st.selectbox("Taken out", cancelled_ids, key="put_back_job")
+                back_pressed = st.form_submit_button("Put back")
+            if back_pressed and back_id is not None:
+                client.restore_job(back_id)
+                data.forget_jobs()
+                st.success(f"{back_id} is back in the day.")
+
+    pinned_jobs = [j for j in by_id.values() if j.pinned_technician_id]
+    with st.expander(f"Pinned jobs ({len(pinned_jobs)})"):
+        st.dataframe(jobs_frame(pinned_jobs), hide_index=True, key="pinned_table")
+
+    st.subheader("Lock a route")
+    st.caption("Pins every job of one technician's route in a version to that technician.")
+    source = pick_version(board, "From version", "lock_version")
+    if source is not None:
+        plan = data.finished_plan(board, source.id)
+        busy = [r.technician_id for r in plan.routes or [] if r.visits]
+        with st.form("lock_form"):
+            lock_id = st.selectbox("Technician", busy, format_func=lambda i: names.get(i, i), key="lock_technician")
+            lock_pressed = st.form_submit_button("Lock route")
+        if lock_pressed and lock_id is not None:
+            route = next(r for r in plan.routes or [] if r.technician_id == lock_id)
+            for visit in route.visits:
+                client.pin_job(visit.job_id, lock_id)
+            data.forget_jobs()
+            st.success(f"Locked {len(route.visits)} jobs to {lock_id}: {', '.join(v.job_id for v in route.visits)}.")
+
+    st.divider()
+    st.subheader("Re-optimize")
+    st.caption("Plans the day again; pinned jobs stay with their technicians.")
+    rerun = optimize(board, "reoptimize_form", "Re-optimize")
+    if rerun is not None:
+        st.success(f"Plan #{rerun.id} is done: compare it below.")
+        done_before = [
+            p.id
+            for p in data.plans(board.base_url, board.token, board.day, board.region)
+            if p.status == "done" and p.id != rerun.id
+        ]
+        if done_before:
+            st.session_state["compare_before"] = done_before[0]
+        st.session_state["compare_after"] = rerun.id
+
+    st.subheader("Compare two versions")
+    before_col, after_col = st.columns(2)
+    with before_col:
+        before = pick_version(board, "Before", "compare_before", default=1)
+    with after_col:
+        after = pick_version(board, "After", "compare_after")
+    if before is None or after is None:
+        st.info("No plan for this day yet.")
+    elif before.id == after.id:
+        st.info("Pick two different versions.")
+    else:
+        diff = data.plan_diff(board, before.id, after.id)
+        with st.container(key="board-diff"):
+            st.markdown(
+                f"**#{before.id} → #{after.id}: {len(diff.moved)} jobs moved, {len(diff.shifted)} starts shifted**"
+            )
+            moved_col, shifted_col, kpi_col = st.columns([2, 3, 2])
+            moved_col.markdown("Jobs moved")
+            moved_col.dataframe(diff.moved, hide_index=True, key="diff_moved")
+            shifted_col.markdown("Times shifted (min)")
+            shifted_col.dataframe(diff.shifted, hide_index=True, key="diff_shifted")
+            kpi_col.markdown("KPI deltas")
+            kpi_col.table(diff.kpis, hide_index=True)
+
+    st.divider()
+    st.subheader("Publish")
+    to_publish = pick_version(board, "Version to publish", "publish_version")
+    if to_publish is not None:
+        if to_publish.published:
+            st.caption(f"#{to_publish.id} is the published plan of the day.")
+        if st.button(f"Publish #{to_publish.id}", key="publish_button", disabled=to_publish.published):
+            client.publish(to_publish.id)
+            data.forget_plans()
+            st.success(f"Plan #{to_publish.id} is published: installers see it now.")

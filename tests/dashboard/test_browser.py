@@ -1,0 +1,246 @@
+"""The board in a real headless browser: Debian's chromium driven by Playwright.
+
+``streamlit run dashboard/app.py`` runs against its own test API. A dispatcher
+enters the token, optimizes the sample day and sees the map, the Gantt and the
+KPI cards, and the unassigned list the API gave. A second test times how long
+a 200-job plan takes to appear once its run is done (docs/board.md).
+
+Set ``BOARD_SCREENSHOT=path.png`` to also copy the screenshot there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.dashboard.conftest import ADMIN, APP, DAY, TIME_LIMIT_S, Api, free_port, start_api
+
+CHROMIUM = "/usr/bin/chromium"
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+VIEWPORT = {"width": 1600, "height": 2300}
+WAIT_MS = 120_000
+
+# Marks, in the page's own clock, when the plan run is seen done and when each
+# of its KPI cards, map and Gantt have been drawn (checked every 5 ms).
+TIMING_PROBE = """
+() => {
+  window.__marks = {};
+  const m = window.__marks;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    if (m.done === undefined) {
+      for (const bar of document.querySelectorAll('[data-testid="stProgress"]')) {
+        const hit = /Plan #(\\d+): done/.exec(bar.textContent || "");
+        if (hit) { m.done = now; m.plan = Number(hit[1]); }
+      }
+      return;
+    }
+    const id = m.plan;
+    if (m.kpis === undefined &&
+        document.querySelectorAll(`.st-key-board-kpis-${id} [data-testid="stMetric"]`).length >= 6) m.kpis = now;
+    if (m.map === undefined && document.querySelector(`.st-key-board-map-${id} .scatterlayer .trace`)) m.map = now;
+    if (m.gantt === undefined && document.querySelector(`.st-key-board-gantt-${id} .barlayer .trace`)) m.gantt = now;
+    if (m.kpis !== undefined && m.map !== undefined && m.gantt !== undefined) {
+      m.all = Math.max(m.kpis, m.map, m.gantt);
+      clearInterval(timer);
+    }
+  }, 5);
+}
+"""
+
+
+def install_chromium() -> str | None:
+    """Debian's chromium, installed with apt-get when missing and we may; None if impossible."""
+    found = shutil.which("chromium") or (CHROMIUM if Path(CHROMIUM).exists() else None)
+    if found:
+        return found
+    sudo: list[str] = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    if sudo and shutil.which("sudo") is None:
+        return None
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+        try:
+            subprocess.run([*sudo, *command], check=True, env=env, capture_output=True, timeout=900)
+        except (OSError, subprocess.SubprocessError):
+            return None
+    return shutil.which("chromium")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    path = install_chromium()
+    if path is None:
+        pytest.skip("Debian's chromium is not installed and `apt-get install chromium` was not possible here")
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """An API of its own (the AppTest flows change theirs), with no plan yet."""
+    server, thread, url = start_api(tmp_path_factory.mktemp("browser-api") / "dispatch.db")
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {ADMIN}"}, timeout=30) as http:
+        yield Api(url, http)
+    server.should_exit = True
+    thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def board_url(browser_api: Api, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``streamlit run dashboard/app.py`` on a free loopback port, against ``browser_api``."""
+    port = free_port()
+    log = (tmp_path_factory.mktemp("streamlit") / "streamlit.log").open("w")
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.headless=true",
+        "--server.address=127.0.0.1",
+        f"--server.port={port}",
+        "--server.fileWatcherType=none",
+        "--browser.gatherUsageStats=false",
+    ]
+    env = {**os.environ, "DISPATCH_API_URL": browser_api.url}
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not start; see {log.name}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: str) -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    playwright = sync_api.sync_playwright().start()
+    launched = playwright.chromium.launch(executable_path=chromium, args=LAUNCH_ARGS)
+    try:
+        yield launched
+    finally:
+        launched.close()
+        playwright.stop()
+
+
+def open_board(browser: Any, url: str) -> Any:
+    """A new page on the board, signed in with the dispatcher token."""
+    page = browser.new_page(viewport=VIEWPORT)
+    page.set_default_timeout(WAIT_MS)
+    page.goto(url)
+    token = page.get_by_label("Dispatcher token", exact=True).and_(page.locator("input"))
+    token.fill(ADMIN)
+    token.press("Enter")
+    page.get_by_role("tab", name="Plan", exact=True).wait_for()
+    return page
+
+
+def optimize(page: Any) -> None:
+    limit = page.get_by_label("Time limit (s)").and_(page.locator("input"))
+    limit.fill(str(TIME_LIMIT_S))
+    page.get_by_role("button", name="Optimize").click()
+
+
+def test_a_dispatcher_optimizes_the_sample_day_and_sees_map_gantt_kpis_and_unassigned(
+    browser: Any, board_url: str, browser_api: Api, tmp_path: Path
+) -> None:
+    page = open_board(browser, board_url)
+    page.get_by_text("No plan for this day yet").wait_for()
+    optimize(page)
+    page.locator('[class*="st-key-board-gantt-"] .barlayer .trace').first.wait_for()
+    plan = browser_api.newest_plan()
+    plan_id = plan["id"]
+    routes, unassigned, kpis = plan["routes"], plan["unassigned"], plan["kpis"]
+    assert isinstance(routes, list) and isinstance(unassigned, list) and isinstance(kpis, dict)
+
+    busy = [r for r in routes if r["visits"]]
+    map_traces = page.locator(f".st-key-board-map-{plan_id} .scatterlayer .trace")
+    assert map_traces.count() >= len(busy) + 1  # one per route, plus unassigned and idle homes
+    stop_labels = page.locator(f".st-key-board-map-{plan_id} .scatterlayer .textpoint")
+    assert stop_labels.count() >= sum(len(r["visits"]) for r in busy)
+
+    gantt = page.locator(f".st-key-board-gantt-{plan_id}")
+    assert gantt.locator(".barlayer .trace").count() >= 4  # windows, travel, work, lunch (waiting when any)
+    legend = gantt.locator(".legend .legendtext").all_text_contents()
+    for name in ("job window", "travel", "work", "lunch", "crew of two"):
+        assert name in legend
+    assert gantt.locator(".ytick").count() == len(busy)
+
+    cards = page.locator(f".st-key-board-kpis-{plan_id} [data-testid='stMetric']")
+    assert cards.count() == 6
+    labels = [cards.nth(i).locator("[data-testid='stMetricLabel']").inner_text().strip() for i in range(6)]
+    assert labels == ["Jobs served", "Travel share", "Utilisation", "Overtime", "Partner share", "SLA kept"]
+    served = cards.nth(0).locator("[data-testid='stMetricValue']").inner_text().strip()
+    assert served == f"{kpis['jobs_served']} / {kpis['jobs_total']}"
+
+    rows = page.locator(f".st-key-board-unassigned-{plan_id} table tbody tr")
+    shown = [rows.nth(i).locator("td, th").first.inner_text().strip() for i in range(rows.count())]
+    assert sorted(shown) == sorted(u["job_id"] for u in unassigned)
+
+    shot = tmp_path / "board.png"
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 50_000
+    if target := os.environ.get("BOARD_SCREENSHOT"):
+        shutil.copyfile(shot, target)
+    page.close()
+
+
+def test_a_200_job_plan_is_drawn_soon_after_its_run_is_done(
+    browser: Any, board_url: str, browser_api: Api, tmp_path: Path, record_property: Any
+) -> None:
+    """Times, in the browser, from the poll seeing the run done to KPIs, map and Gantt drawn.
+
+    The figure goes to the test's properties and ``board-timing.json``; the test
+    asserts only that all three appeared (no wall-clock assertion)."""
+    jobs = browser_api.http.get("/v1/jobs", params={"date": DAY}).json()
+    for i, source in enumerate(jobs[: 200 - len(jobs)], start=1):
+        body = {k: v for k, v in source.items() if k not in ("id", "status", "booked")}
+        browser_api.http.put(f"/v1/jobs/X{i:03d}", json={**body, "pinned_technician_id": None}).raise_for_status()
+    assert len(browser_api.http.get("/v1/jobs", params={"date": DAY}).json()) == 200
+
+    page = open_board(browser, board_url)
+    page.get_by_role("button", name="Reload from the API").click()
+    page.get_by_text("200 jobs, 70 technicians working.").wait_for()
+    page.evaluate(TIMING_PROBE)
+    optimize(page)
+    page.wait_for_function("() => window.__marks && window.__marks.all !== undefined", timeout=WAIT_MS)
+    marks = page.evaluate("() => window.__marks")
+    plan = browser_api.http.get(f"/v1/plans/{marks['plan']}").json()
+    assert plan["status"] == "done" and plan["kpis"]["jobs_total"] == 200
+    timing = {
+        "jobs": 200,
+        "plan": marks["plan"],
+        "kpis_ms": round(marks["kpis"] - marks["done"]),
+        "map_ms": round(marks["map"] - marks["done"]),
+        "gantt_ms": round(marks["gantt"] - marks["done"]),
+        "all_ms": round(marks["all"] - marks["done"]),
+    }
+    record_property("board_timing", timing)
+    (tmp_path / "board-timing.json").write_text(json.dumps(timing, indent=2))
+    print(f"board timing: {timing}")
+    page.screenshot(path=str(tmp_path / "board-200.png"))
+    page.close()

@@ -1,0 +1,117 @@
+"""The Edit page against a real API: pin and unpin, take out and put back, lock a
+route, re-optimize, compare two versions, publish."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from streamlit.testing.v1 import AppTest
+
+from dashboard.diff import compare
+from dashboard.models import Plan
+from tests.dashboard.conftest import DAY, TIME_LIMIT_S, Api, signed_in, texts
+
+EDIT = "views/edit.py"
+
+
+def edit_page(board: Callable[..., AppTest]) -> AppTest:
+    at = signed_in(board())
+    return at.switch_page(EDIT).run()
+
+
+def job(api: Api, job_id: str) -> dict[str, Any]:
+    found: dict[str, Any] = api.http.get(f"/v1/jobs/{job_id}").json()
+    return found
+
+
+def test_pinning_a_job_sets_only_its_pin_and_no_pin_takes_it_off(board: Callable[..., AppTest], api: Api) -> None:
+    before = job(api, "J0001")
+    at = edit_page(board)
+    at.selectbox(key="pin_job").set_value("J0001")
+    at.selectbox(key="pin_technician").set_value("T05")
+    at.button(key="FormSubmitter:pin_form-Pin").click().run()
+    assert not at.exception
+    assert "J0001 is pinned to T05." in texts(at, "success")
+    pinned = job(api, "J0001")
+    assert pinned["pinned_technician_id"] == "T05"
+    assert {k: v for k, v in pinned.items() if k != "pinned_technician_id"} == {
+        k: v for k, v in before.items() if k != "pinned_technician_id"
+    }
+
+    at.selectbox(key="pin_job").set_value("J0001")
+    at.selectbox(key="pin_technician").set_value("(no pin)")
+    at.button(key="FormSubmitter:pin_form-Pin").click().run()
+    assert "J0001 is no longer pinned." in texts(at, "success")
+    assert job(api, "J0001") == before
+
+
+def test_a_job_taken_out_is_cancelled_and_can_be_put_back(board: Callable[..., AppTest], api: Api) -> None:
+    at = edit_page(board)
+    at.selectbox(key="take_out_job").set_value("J0150")
+    at.button(key="FormSubmitter:take_out_form-Take out").click().run()
+    assert not at.exception
+    assert "J0150 is taken out: later plans leave it out." in texts(at, "success")
+    assert job(api, "J0150")["status"] == "cancelled"
+
+    at.run()
+    at.selectbox(key="put_back_job").set_value("J0150")
+    at.button(key="FormSubmitter:put_back_form-Put back").click().run()
+    assert "J0150 is back in the day." in texts(at, "success")
+    assert job(api, "J0150")["status"] == "open"
+
+
+def test_locking_a_route_pins_each_of_its_jobs_to_its_technician(board: Callable[..., AppTest], api: Api) -> None:
+    plan = api.newest_plan()
+    routes = plan["routes"]
+    assert isinstance(routes, list)
+    route = next(r for r in routes if len(r["visits"]) >= 2)
+    jobs = [v["job_id"] for v in route["visits"]]
+    at = edit_page(board)
+    at.selectbox(key="lock_version").set_value(plan["id"]).run()
+    at.selectbox(key="lock_technician").set_value(route["technician_id"])
+    at.button(key="FormSubmitter:lock_form-Lock route").click().run()
+    try:
+        assert not at.exception
+        assert any(t.startswith(f"Locked {len(jobs)} jobs to {route['technician_id']}") for t in texts(at, "success"))
+        assert {job(api, j)["pinned_technician_id"] for j in jobs} == {route["technician_id"]}
+    finally:
+        for j in jobs:
+            body = {k: v for k, v in job(api, j).items() if k not in ("id", "status", "booked")}
+            api.http.put(f"/v1/jobs/{j}", json={**body, "pinned_technician_id": None}).raise_for_status()
+
+
+def test_re_optimizing_compares_the_new_version_with_the_one_before(board: Callable[..., AppTest], api: Api) -> None:
+    previous = api.newest_plan()
+    at = edit_page(board)
+    at.number_input[0].set_value(TIME_LIMIT_S)
+    at.button(key="FormSubmitter:reoptimize_form-Re-optimize").click().run()
+    assert not at.exception
+    newest = api.newest_plan()
+    assert newest["id"] != previous["id"]
+    assert f"Plan #{newest['id']} is done: compare it below." in texts(at, "success")
+    assert at.selectbox(key="compare_before").value == previous["id"]
+    assert at.selectbox(key="compare_after").value == newest["id"]
+
+    expected = compare(Plan.model_validate(previous), Plan.model_validate(newest))
+    summary = [str(m.value) for m in at.markdown if "jobs moved" in str(m.value)]
+    assert summary == [
+        f"**#{previous['id']} → #{newest['id']}: {len(expected.moved)} jobs moved, "
+        f"{len(expected.shifted)} starts shifted**"
+    ]
+    moved = next(d.value for d in at.dataframe if list(d.value.columns) == ["job", "before", "after"])
+    assert moved.equals(expected.moved)
+    kpis = at.table[0].value
+    assert list(kpis["kpi"])[:2] == ["jobs served", "visits"]
+
+
+def test_publishing_a_version_makes_it_the_day_s_published_plan(board: Callable[..., AppTest], api: Api) -> None:
+    versions = api.http.get("/v1/plans", params={"date": DAY}).json()
+    target = next(v for v in versions if v["status"] == "done" and not v["published"])
+    at = edit_page(board)
+    at.selectbox(key="publish_version").set_value(target["id"]).run()
+    at.button(key="publish_button").click().run()
+    assert not at.exception
+    assert f"Plan #{target['id']} is published: installers see it now." in texts(at, "success")
+    published = [v["id"] for v in api.http.get("/v1/plans", params={"date": DAY}).json() if v["published"]]
+    assert published == [target["id"]]

@@ -1,0 +1,51 @@
+"""Tables and filters of the Plan and Technicians pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from dashboard.frames import JobFilter, default_day, filter_jobs, jobs_frame, technicians_frame, unassigned_frame
+from tests.dashboard.factories import job, plan, technician
+
+
+def test_filters_combine_and_an_empty_filter_keeps_everything() -> None:
+    jobs = [
+        job("A", kind="install", priority=3, skills={"kitchen": 2}),
+        job("B", kind="repair", priority=1, skills={"glass": 1}),
+        job("C", kind="repair", priority=2, skills={"wardrobe": 1}, status="cancelled"),
+    ]
+    assert [j.id for j in filter_jobs(jobs, JobFilter())] == ["A", "B", "C"]
+    assert [j.id for j in filter_jobs(jobs, JobFilter(kinds=["repair"]))] == ["B", "C"]
+    assert [j.id for j in filter_jobs(jobs, JobFilter(kinds=["repair"], statuses=["open"]))] == ["B"]
+    assert [j.id for j in filter_jobs(jobs, JobFilter(skills=["glass", "kitchen"]))] == ["A", "B"]
+    assert [j.id for j in filter_jobs(jobs, JobFilter(priorities=[2]))] == ["C"]
+
+
+def test_the_jobs_table_writes_skills_and_windows_as_text() -> None:
+    row = jobs_frame([job("A", [("09:00", "10:00")], skills={"plumbing": 1, "kitchen": 2})]).iloc[0]
+    assert (row["skills"], row["windows"]) == ("kitchen 2, plumbing 1", "09:00–10:00")
+
+
+def test_the_day_opens_on_the_first_working_day_from_today() -> None:
+    techs = [
+        technician("T1", shifts=[{"date": "2026-11-20", "start": "08:00", "end": "16:00"}]),
+        technician("T2", shifts=[{"date": "2026-12-01", "start": "08:00", "end": "16:00"}]),
+    ]
+    assert default_day(techs, dt.date(2026, 11, 23)) == dt.date(2026, 12, 1)
+    assert default_day(techs, dt.date(2026, 12, 5)) == dt.date(2026, 12, 1)
+    assert default_day([], dt.date(2026, 12, 5)) == dt.date(2026, 12, 6)
+
+
+def test_technicians_off_that_day_have_an_empty_shift() -> None:
+    table = technicians_frame([technician("T1"), technician("T2", shifts=[])], dt.date(2026, 12, 1))
+    assert list(table["shift"]) == ["08:00–16:00", ""]
+
+
+def test_unassigned_jobs_come_most_urgent_first_with_their_reasons() -> None:
+    jobs = [job("A", priority=3), job("B", priority=1)]
+    day = plan(1, [], [("A", "The day is full"), ("B", "No technician has glass level 3")])
+    table = unassigned_frame(day, jobs)
+    assert table[["job", "priority", "reason"]].to_dict("records") == [
+        {"job": "B", "priority": 1, "reason": "No technician has glass level 3"},
+        {"job": "A", "priority": 3, "reason": "The day is full"},
+    ]
