@@ -50,8 +50,12 @@ test: lint typecheck browser
 browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && export DEBIAN_FRONTEND=noninteractive && apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || echo "make browser: chromium could not be installed; the board's browser test will be skipped"
 
+## A short run of every benchmark (peers come from the bench extra).
 bench: install
-	$(BIN)/python -m bench.sample_day --time-limits 10 30
+	$(BIN)/python -m pip install -q -e '.[bench]'
+	$(BIN)/python -m bench.sample_day --time-limits 10
+	$(BIN)/python -m bench.by_hand --time-limit 10 --days sample
+	$(BIN)/python -m bench.solomon --quick
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
