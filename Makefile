@@ -17,13 +17,19 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 ## The embedded demo: the API on a SQLite file in the repo root (dispatch.db,
-## seeded with the sample day on first start); prints the dispatcher token and
-## the address. PORT (default 8000) and DISPATCH_ADMIN_TOKEN are honoured;
-## DATABASE_URL is not (that is `make serve`).
+## seeded with the sample day on first start) and the planning board beside it;
+## prints the dispatcher token and both addresses. PORT (API, default 8000),
+## BOARD_PORT (default 8501) and DISPATCH_ADMIN_TOKEN are honoured; DATABASE_URL
+## is not (that is `make serve`). Ctrl-C stops both.
 run: install
-# Later parts of the product (the Streamlit board) start here, in the background
-# before the API takes the foreground, and are stopped when it exits.
-	DATABASE_URL=sqlite:///$(CURDIR)/dispatch.db $(BIN)/python -m api
+	@token=$${DISPATCH_ADMIN_TOKEN:-$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(24))')}; \
+	port=$${PORT:-8000}; board=$${BOARD_PORT:-8501}; \
+	DISPATCH_API_URL=http://127.0.0.1:$$port $(BIN)/streamlit run dashboard/app.py --server.headless true \
+		--server.port $$board --browser.gatherUsageStats false >/dev/null 2>&1 & board_pid=$$!; \
+	trap 'kill $$board_pid 2>/dev/null' EXIT INT TERM; \
+	echo "Dispatcher token: $$token"; \
+	echo "Planning board on http://127.0.0.1:$$board (enter the token in the sidebar)"; \
+	DISPATCH_ADMIN_TOKEN=$$token DATABASE_URL=sqlite:///$(CURDIR)/dispatch.db PORT=$$port $(BIN)/python -m api
 
 ## The API alone, for deployment: PORT (default 8000), HOST (default 127.0.0.1),
 ## DATABASE_URL (default SQLite dispatch.db), DISPATCH_ADMIN_TOKEN from the
