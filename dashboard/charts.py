@@ -1,50 +1,39 @@
-"""The plan's figures (plotly): a route map and a Gantt per technician.
+"""The plan's figures as Vega-Lite specs drawn on a canvas: a route map and a Gantt per technician.
 
-The map is a plain scatter of longitude against latitude with the axes scaled
-to the local latitude, and no tile server: it renders offline, in a headless
-browser and behind a firewall alike (docs/board.md says why).
-
-Figures are built as plain plotly specs (``{"data": [...], "layout": {...}}``):
-they cache cheaply, and ``figure`` wraps one without plotly's per-property
-validation, which for 60 routes costs more than everything else the board
-does (the tests validate every spec in full instead).
+Plain dicts, shown with ``st.vega_lite_chart``. A canvas draws the
+thousand-odd marks of a 200-job day at once, where plotly's SVG built DOM
+nodes per mark and took more than twice as long to appear (docs/board.md).
+The map is a Mercator projection of homes and stops over a graticule, with
+no tile server, so it renders offline.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Sequence
 from typing import Any
 
-import plotly.graph_objects as go
-
 from dashboard.frames import clock
 from dashboard.models import Job, Plan, Technician
-from dashboard.timeline import Category, Timeline, row_label
+from dashboard.timeline import Timeline, row_label
 
-CATEGORY_STYLE: dict[Category, tuple[str, str, float, str]] = {
-    # category: (legend name, colour, bar thickness as a share of the row, fill pattern)
-    "window": ("job window", "rgba(60, 140, 200, 0.20)", 0.9, ""),
-    "travel": ("travel", "#f0a030", 0.55, ""),
-    "waiting": ("waiting", "#e3e3e3", 0.55, "/"),
-    "work": ("work", "#2f6db5", 0.55, ""),
-    "lunch": ("lunch", "#3aa655", 0.3, ""),
-}
-FLAG_STYLE = {"late": ("#d62728", "x"), "at risk": ("#ff8c00", "triangle-down")}
-UNASSIGNED_COLOUR = "#d62728"
-ROW_PX = 24
-LABEL_MIN_WORK = dt.timedelta(minutes=40)
-GOLDEN_ANGLE = 137.508
 Spec = dict[str, Any]
-
-
-FONT = {"family": '"Source Sans Pro", sans-serif', "size": 12, "color": "#31333f"}
-
-
-def figure(spec: Spec) -> go.Figure:
-    """A plotly figure of ``spec``, trusted (built here, validated by the tests)."""
-    return go.Figure(data=spec["data"], layout=spec["layout"], _validate=False)
+GOLDEN_ANGLE = 137.508
+CANVAS = {"embedOptions": {"renderer": "canvas", "actions": False}}
+FONT = "Source Sans Pro, sans-serif"
+ROW_PX = 22
+LABEL_MIN_WORK = dt.timedelta(minutes=40)
+# Legend entry, colour and bar thickness (share of the row) of each kind of bar.
+BARS: dict[str, tuple[str, str, float]] = {
+    "window": ("job window", "#cfe3f3", 0.9),
+    "travel": ("travel", "#f0a030", 0.55),
+    "waiting": ("waiting", "#bdbdbd", 0.55),
+    "work": ("work", "#2f6db5", 0.55),
+    "lunch": ("lunch", "#3aa655", 0.3),
+}
+FLAGS = {"late": ("late", "#d62728", "cross"), "at risk": ("at risk", "#ff8c00", "triangle-down")}
+CREW_COLOUR = "#7b3fa0"
+UNASSIGNED_COLOUR = "#d62728"
 
 
 def technician_colours(technician_ids: Sequence[str]) -> dict[str, str]:
@@ -55,212 +44,272 @@ def technician_colours(technician_ids: Sequence[str]) -> dict[str, str]:
     }
 
 
+def _iso(moment: dt.datetime) -> str:
+    """A naive local time, which Vega-Lite reads as local time."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")
+
+
 def route_map(plan: Plan, jobs: Sequence[Job], technicians: Sequence[Technician]) -> Spec:
     """Every route in its technician's colour, stops numbered in visit order,
-    homes marked with squares, unassigned jobs as red crosses in a trace of their own."""
+    homes as squares, unassigned jobs as red crosses, on a Mercator graticule."""
     by_job = {j.id: j for j in jobs}
     by_tech = {t.id: t for t in technicians}
     routes = sorted((r for r in plan.routes or [] if r.visits), key=lambda r: r.technician_id)
     colours = technician_colours([r.technician_id for r in routes])
-    traces: list[Spec] = []
-    lats: list[float] = []
+    path: list[dict[str, Any]] = []
     for route in routes:
         tech = by_tech.get(route.technician_id)
         stops = [(v, by_job[v.job_id]) for v in route.visits if v.job_id in by_job]
         if tech is None or not stops:
             continue
-        end = tech.end or tech.home
         label = row_label(route.technician_id, by_tech)
-        xs = [tech.home.lon, *(j.location.lon for _, j in stops), end.lon]
-        ys = [tech.home.lat, *(j.location.lat for _, j in stops), end.lat]
-        lats.extend(ys)
-        traces.append(
-            dict(
-                type="scatter",
-                x=xs,
-                y=ys,
-                mode="lines+markers+text",
-                name=label,
-                showlegend=False,
-                line={"color": colours[route.technician_id], "width": 2},
-                marker={
-                    "color": colours[route.technician_id],
-                    "size": [11, *([9] * len(stops)), 11],
-                    "symbol": ["square", *(["circle"] * len(stops)), "square"],
-                    "line": {"color": "#222", "width": 1},
-                },
-                text=["", *(str(v.seq) for v, _ in stops), ""],
-                textposition="top center",
-                textfont={"size": 10},
-                hovertext=[
-                    f"{label}: home",
-                    *(f"{label}: stop {v.seq}, {j.id} {j.kind} at {clock(v.start)}<br>{j.address}" for v, j in stops),
-                    f"{label}: home",
-                ],
-                hoverinfo="text",
-            )
+        end = tech.end or tech.home
+        path.append(
+            {
+                "tech": label,
+                "order": 0,
+                "lon": tech.home.lon,
+                "lat": tech.home.lat,
+                "kind": "home",
+                "seq": "",
+                "tip": f"{label}: home",
+            }
         )
-    idle = [t for t in technicians if t.id not in colours]
-    if idle:
-        traces.append(
-            dict(
-                type="scatter",
-                x=[t.home.lon for t in idle],
-                y=[t.home.lat for t in idle],
-                mode="markers",
-                name="home, no route",
-                marker={"color": "rgba(0,0,0,0)", "size": 8, "symbol": "square", "line": {"color": "#888", "width": 1}},
-                hovertext=[f"{row_label(t.id, by_tech)}: home (no route)" for t in idle],
-                hoverinfo="text",
+        for visit, job in stops:
+            path.append(
+                {
+                    "tech": label,
+                    "order": visit.seq,
+                    "lon": job.location.lon,
+                    "lat": job.location.lat,
+                    "kind": "stop",
+                    "seq": str(visit.seq),
+                    "tip": f"{label}: stop {visit.seq}, {job.id} {job.kind} at {clock(visit.start)}, {job.address}",
+                }
             )
+        path.append(
+            {
+                "tech": label,
+                "order": len(stops) + 1,
+                "lon": end.lon,
+                "lat": end.lat,
+                "kind": "home",
+                "seq": "",
+                "tip": f"{label}: home",
+            }
         )
-        lats.extend(t.home.lat for t in idle)
-    left_out = [(u, by_job[u.job_id]) for u in plan.unassigned or [] if u.job_id in by_job]
-    if left_out:
-        traces.append(
-            dict(
-                type="scatter",
-                x=[j.location.lon for _, j in left_out],
-                y=[j.location.lat for _, j in left_out],
-                mode="markers",
-                name=f"unassigned ({len(left_out)})",
-                marker={"color": UNASSIGNED_COLOUR, "size": 12, "symbol": "x-thin", "line": {"width": 3}},
-                hovertext=[f"{u.job_id} unassigned: {u.reason}" for u, _ in left_out],
-                hoverinfo="text",
-            )
-        )
-        lats.extend(j.location.lat for _, j in left_out)
-    mid_lat = sum(lats) / len(lats) if lats else 60.0
-    layout = {
-        # No template: every style is set here, and the browser skips merging one.
-        "template": "none",
-        "font": FONT,
-        "height": 620,
-        "margin": {"l": 10, "r": 10, "t": 60, "b": 10},
-        "plot_bgcolor": "#f7f7f4",
-        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0, "font": {"size": 11}},
-        "hovermode": "closest",
-        "xaxis": {"showgrid": True, "gridcolor": "#e5e5e0", "zeroline": False, "ticksuffix": "°E", "automargin": True},
-        # One degree of longitude is cos(latitude) of a degree of latitude on the ground.
-        "yaxis": {
-            "scaleanchor": "x",
-            "scaleratio": 1 / math.cos(math.radians(mid_lat)),
-            "showgrid": True,
-            "gridcolor": "#e5e5e0",
-            "zeroline": False,
-            "ticksuffix": "°N",
-            "automargin": True,
-        },
+    idle = [
+        {"lon": t.home.lon, "lat": t.home.lat, "tip": f"{row_label(t.id, by_tech)}: home (no route)"}
+        for t in technicians
+        if t.id not in colours
+    ]
+    left_out = [
+        {"lon": by_job[u.job_id].location.lon, "lat": by_job[u.job_id].location.lat, "tip": f"{u.job_id}: {u.reason}"}
+        for u in plan.unassigned or []
+        if u.job_id in by_job
+    ]
+    labels = [row_label(t, by_tech) for t in colours]
+    tech_colour = {
+        "field": "tech",
+        "type": "nominal",
+        "scale": {"domain": labels, "range": list(colours.values())},
+        "legend": None,
     }
-    return {"data": traces, "layout": layout}
+    where = {
+        "longitude": {"field": "lon", "type": "quantitative"},
+        "latitude": {"field": "lat", "type": "quantitative"},
+    }
+    tip = [{"field": "tip", "type": "nominal", "title": None}]
+    lons = [p["lon"] for p in [*path, *idle, *left_out]] or [24.9]
+    lats = [p["lat"] for p in [*path, *idle, *left_out]] or [60.2]
+    pad = 0.01
+    extent = [[min(lons) - pad, min(lats) - pad], [max(lons) + pad, max(lats) + pad]]
+    layers: list[Spec] = [
+        {
+            "data": {"graticule": {"extent": extent, "step": [0.05, 0.025]}},
+            "mark": {"type": "geoshape", "stroke": "#dcdcd6", "strokeWidth": 0.5, "filled": False},
+        },
+        {
+            "data": {"name": "path"},
+            "mark": {"type": "line", "strokeWidth": 2},
+            "encoding": {**where, "color": tech_colour, "detail": {"field": "tech"}, "order": {"field": "order"}},
+        },
+        {
+            "data": {"name": "path"},
+            "mark": {"type": "point", "filled": True, "stroke": "#222", "strokeWidth": 0.8, "opacity": 1},
+            "encoding": {
+                **where,
+                "color": tech_colour,
+                "shape": {
+                    "field": "kind",
+                    "type": "nominal",
+                    "scale": {"domain": ["home", "stop"], "range": ["square", "circle"]},
+                    "legend": None,
+                },
+                "size": {
+                    "field": "kind",
+                    "type": "nominal",
+                    "scale": {"domain": ["home", "stop"], "range": [90, 50]},
+                    "legend": None,
+                },
+                "tooltip": tip,
+            },
+        },
+        {
+            "data": {"name": "path"},
+            "mark": {"type": "text", "dy": -9, "fontSize": 10, "font": FONT},
+            "encoding": {**where, "text": {"field": "seq"}},
+        },
+    ]
+    if idle:
+        layers.append(
+            {
+                "data": {"values": idle},
+                "mark": {"type": "square", "filled": False, "stroke": "#888", "size": 60},
+                "encoding": {**where, "tooltip": tip},
+            }
+        )
+    if left_out:
+        layers.append(
+            {
+                "data": {"values": left_out},
+                "mark": {
+                    "type": "point",
+                    "shape": "cross",
+                    "filled": True,
+                    "color": UNASSIGNED_COLOUR,
+                    "size": 120,
+                    "angle": 45,
+                },
+                "encoding": {**where, "tooltip": tip},
+            }
+        )
+    return {
+        "$schema": "https://vega.github.io/schema/vega-lite/v6.json",
+        "usermeta": CANVAS,
+        "datasets": {"path": path},
+        "height": 600,
+        "width": "container",
+        "projection": {"type": "mercator"},
+        "layer": layers,
+        "config": {"view": {"stroke": None, "fill": "#f7f7f4"}, "font": FONT},
+    }
 
 
 def gantt(timeline: Timeline) -> Spec:
     """One row per technician: windows behind, then travel, waiting, work and
-    lunch bars; crews of two joined by a dashed line; late and at-risk visits marked."""
-    traces: list[Spec] = []
+    lunch bars; crews of two joined by a line; late and at-risk visits marked."""
     segments = timeline.segments
-    for category, (name, colour, width, pattern) in CATEGORY_STYLE.items():
-        part = segments[segments["category"] == category]
-        if part.empty:
-            continue
-        durations_ms = [(e - s).total_seconds() * 1000 for s, e in zip(part["start"], part["end"], strict=True)]
-        traces.append(
-            dict(
-                type="bar",
-                x=durations_ms,
-                base=list(part["start"]),
-                y=list(part["row"]),
-                orientation="h",
-                name=name,
-                marker={
-                    "color": colour,
-                    "line": {"width": 0},
-                    "pattern": {"shape": pattern, "fgcolor": "#9a9a9a", "size": 5},
-                },
-                width=width,
-                hovertext=list(part["detail"]),
-                hoverinfo="text",
-            )
+    bars = [
+        {
+            "row": row,
+            "kind": BARS[category][0],
+            "start": _iso(start),
+            "end": _iso(end),
+            "tip": detail,
+        }
+        for row, category, start, end, detail in zip(
+            segments["row"], segments["category"], segments["start"], segments["end"], segments["detail"], strict=True
         )
-    # Job ids on the work bars long enough to hold one, as one text trace: far
-    # cheaper for the browser than fitting a text into each of hundreds of bars.
+    ]
     work = segments[(segments["category"] == "work") & (segments["end"] - segments["start"] >= LABEL_MIN_WORK)]
-    if not work.empty:
-        traces.append(
-            dict(
-                type="scatter",
-                x=[s + (e - s) / 2 for s, e in zip(work["start"], work["end"], strict=True)],
-                y=list(work["row"]),
-                mode="text",
-                name="job ids",
-                text=list(work["job_id"]),
-                textfont={"size": 9, "color": "white"},
-                hoverinfo="skip",
-                showlegend=False,
-            )
+    labels = [
+        {"row": row, "at": _iso(s + (e - s) / 2), "job": job}
+        for row, s, e, job in zip(work["row"], work["start"], work["end"], work["job_id"], strict=True)
+    ]
+    links = [
+        {"job": job, "row": row, "at": _iso(at)}
+        for job, at, a, b in zip(
+            timeline.links["job_id"],
+            timeline.links["at"],
+            timeline.links["row_a"],
+            timeline.links["row_b"],
+            strict=True,
         )
-    links = timeline.links
-    if not links.empty:
-        xs: list[object] = []
-        ys: list[object] = []
-        for at, a, b in zip(links["at"], links["row_a"], links["row_b"], strict=True):
-            xs += [at, at, None]
-            ys += [a, b, None]
-        traces.append(
-            dict(
-                type="scatter",
-                x=xs,
-                y=ys,
-                mode="lines",
-                name="crew of two",
-                line={"color": "rgba(123, 63, 160, 0.7)", "width": 1.5, "dash": "dot"},
-                hoverinfo="skip",
-            )
+        for row in (a, b)
+    ]
+    flags = [
+        {"row": row, "at": _iso(at), "kind": FLAGS[flag][0], "tip": detail}
+        for row, at, flag, detail in zip(
+            timeline.flags["row"], timeline.flags["at"], timeline.flags["flag"], timeline.flags["detail"], strict=True
         )
-    for flag, (colour, symbol) in FLAG_STYLE.items():
-        part = timeline.flags[timeline.flags["flag"] == flag]
-        if part.empty:
-            continue
-        traces.append(
-            dict(
-                type="scatter",
-                x=list(part["at"]),
-                y=list(part["row"]),
-                mode="markers",
-                name=f"{flag} ({len(part)})",
-                marker={"color": colour, "size": 11, "symbol": symbol, "line": {"color": "white", "width": 1}},
-                hovertext=list(part["detail"]),
-                hoverinfo="text",
-            )
-        )
-    top_px, bottom_px = 80, 20
-    height = max(260, ROW_PX * len(timeline.rows) + top_px + bottom_px)
-    layout = {
-        "template": "none",
-        "font": FONT,
-        "plot_bgcolor": "white",
-        "barmode": "overlay",
-        "height": height,
-        "margin": {"l": 10, "r": 10, "t": top_px, "b": bottom_px},
-        # The legend sits above the clock ticks of the top axis.
-        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1 + 30 / (height - top_px - bottom_px), "x": 0},
-        "hovermode": "closest",
-        "bargap": 0.1,
-        "xaxis": {
-            "type": "date",
-            "tickformat": "%H:%M",
-            "side": "top",
-            "showgrid": True,
-            "gridcolor": "#eee",
-            "automargin": True,
-        },
-        "yaxis": {
-            "type": "category",
-            "categoryorder": "array",
-            "categoryarray": list(reversed(timeline.rows)),
-            "tickfont": {"size": 10},
-            "automargin": True,
+    ]
+    kinds = [name for name, _, _ in BARS.values()] + [name for name, _, _ in FLAGS.values()] + ["crew of two"]
+    colours = [c for _, c, _ in BARS.values()] + [c for _, c, _ in FLAGS.values()] + [CREW_COLOUR]
+    colour = {
+        "field": "kind",
+        "type": "nominal",
+        "scale": {"domain": kinds, "range": colours},
+        "legend": {"orient": "top", "title": None, "direction": "horizontal", "columns": 0},
+    }
+    y = {"field": "row", "type": "nominal", "sort": timeline.rows, "title": None, "axis": {"labelFontSize": 10}}
+    x = {
+        "field": "start",
+        "type": "temporal",
+        "title": None,
+        "axis": {
+            "format": "%H:%M",
+            "orient": "top",
+            "grid": True,
+            "gridColor": "#eee",
+            "labelOverlap": "greedy",
         },
     }
-    return {"data": traces, "layout": layout}
+    tip = [{"field": "tip", "type": "nominal", "title": None}]
+
+    def bar_layer(category: str) -> Spec:
+        name, _, thickness = BARS[category]
+        return {
+            "data": {"name": "bars"},
+            "transform": [{"filter": {"field": "kind", "equal": name}}],
+            "mark": {"type": "bar", "height": {"band": thickness}},
+            "encoding": {"x": x, "x2": {"field": "end"}, "y": y, "color": colour, "tooltip": tip},
+        }
+
+    layers = [bar_layer(c) for c in BARS]
+    layers.append(
+        {
+            "data": {"values": labels},
+            "mark": {"type": "text", "color": "white", "fontSize": 9, "font": FONT},
+            "encoding": {"x": {**x, "field": "at"}, "y": y, "text": {"field": "job"}},
+        }
+    )
+    if links:
+        layers.append(
+            {
+                "data": {"values": links},
+                "mark": {"type": "line", "strokeDash": [2, 2], "strokeWidth": 1.5, "color": CREW_COLOUR},
+                "encoding": {"x": {**x, "field": "at"}, "y": y, "detail": {"field": "job"}},
+            }
+        )
+    if flags:
+        layers.append(
+            {
+                "data": {"values": flags},
+                "mark": {"type": "point", "filled": True, "size": 80, "stroke": "white", "strokeWidth": 1},
+                "encoding": {
+                    "x": {**x, "field": "at"},
+                    "y": y,
+                    "color": colour,
+                    "shape": {
+                        "field": "kind",
+                        "type": "nominal",
+                        "scale": {
+                            "domain": [n for n, _, _ in FLAGS.values()],
+                            "range": [s for _, _, s in FLAGS.values()],
+                        },
+                        "legend": None,
+                    },
+                    "tooltip": tip,
+                },
+            }
+        )
+    return {
+        "$schema": "https://vega.github.io/schema/vega-lite/v6.json",
+        "usermeta": CANVAS,
+        "datasets": {"bars": bars},
+        "height": {"step": ROW_PX},
+        "width": "container",
+        "layer": layers,
+        "config": {"font": FONT, "axis": {"labelFont": FONT}},
+    }

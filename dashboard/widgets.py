@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import streamlit as st
 
-from dashboard import charts, data
+from dashboard import data
 from dashboard.client import BoardError
 from dashboard.frames import default_day, version_label
 from dashboard.kpis import KpiCard
@@ -144,16 +144,11 @@ def results(board: data.Board, plan_id: int) -> None:
     st.subheader(f"Plan #{plan.id}" + (" (published)" if plan.published else ""))
     st.caption(f"{served} jobs served, {len(plan.unassigned or [])} unassigned; time limit {plan.time_limit_s:g} s.")
     kpi_cards(view.cards, f"board-kpis-{plan_id}")
-    # theme=None: the figures carry their whole style (no template), which spares
-    # the browser merging Streamlit's theme into 60-odd traces.
+    # theme=None: the specs carry their own colours (one per technician, one per bar kind).
     map_col, side_col = st.columns([3, 2])
     with map_col, st.container(key=f"board-map-{plan_id}"):
-        st.plotly_chart(
-            charts.figure(view.route_map),
-            key=f"map-{plan_id}",
-            theme=None,
-            config={"displaylogo": False, "scrollZoom": True},
-        )
+        st.vega_lite_chart(view.route_map, key=f"map-{plan_id}", theme=None)
+        st.caption("Squares: homes (hollow: no route today). Numbers: stop order. Red crosses: unassigned jobs.")
     with side_col, st.container(key=f"board-unassigned-{plan_id}"):
         st.markdown(f"**Unassigned jobs ({len(view.unassigned)})**")
         if view.unassigned.empty:
@@ -163,7 +158,7 @@ def results(board: data.Board, plan_id: int) -> None:
                 st.table(view.unassigned[["job", "kind", "priority", "reason"]], hide_index=True)
     with st.container(key=f"board-gantt-{plan_id}"):
         st.markdown("**Timeline per technician**")
-        st.plotly_chart(charts.figure(view.gantt), key=f"gantt-{plan_id}", theme=None, config={"displaylogo": False})
+        st.vega_lite_chart(view.gantt, key=f"gantt-{plan_id}", theme=None)
     flags = view.timeline.flags
     if not flags.empty:
         with st.expander(f"Late or at-risk visits ({len(flags)})"):

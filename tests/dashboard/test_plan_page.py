@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import pandas as pd
@@ -100,7 +101,19 @@ def test_optimize_shows_progress_then_kpis_map_gantt_and_the_api_s_unassigned_jo
     kpis = plan["kpis"]
     assert isinstance(kpis, dict)
     assert at.metric[0].value == f"{kpis['jobs_served']} / {kpis['jobs_total']}"
-    assert len(at.get("plotly_chart")) == 2
+    charts = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    assert len(charts) == 2
+    route_map, gantt = charts
+    routes = plan["routes"]
+    assert isinstance(routes, list)
+    busy = [r for r in routes if r["visits"]]
+    line = next(layer for layer in route_map["layer"] if layer["mark"]["type"] == "line")
+    drawn = line["encoding"]["color"]["scale"]["domain"]
+    assert [d.split()[0] for d in drawn] == sorted(r["technician_id"] for r in busy)
+    assert route_map["projection"]["type"] == "mercator"
+    assert [row.split()[0] for row in gantt["layer"][0]["encoding"]["y"]["sort"]] == sorted(
+        r["technician_id"] for r in busy
+    )
     unassigned = plan["unassigned"]
     assert isinstance(unassigned, list)
     shown = at.table[0].value
