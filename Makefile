@@ -24,7 +24,7 @@ install: $(STAMP)
 run: install
 	@token=$${DISPATCH_ADMIN_TOKEN:-$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(24))')}; \
 	port=$${PORT:-8000}; board=$${BOARD_PORT:-8501}; \
-	DISPATCH_API_URL=http://127.0.0.1:$$port $(BIN)/streamlit run dashboard/app.py --server.headless true \
+	DISPATCH_API_URL=http://127.0.0.1:$$port $(BIN)/streamlit run dashboard/app.py --server.headless true --server.address 127.0.0.1 \
 		--server.port $$board --browser.gatherUsageStats false >/dev/null 2>&1 & board_pid=$$!; \
 	trap 'kill $$board_pid 2>/dev/null' EXIT INT TERM; \
 	echo "Dispatcher token: $$token"; \

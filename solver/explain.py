@@ -114,7 +114,7 @@ def explain_dropped(
     """Why the search left ``job`` out, given the final routes (jobs in order per technician).
 
     ``thorough`` tries every insertion to tell overtime and max-jobs apart from a
-    full day; without it (the time budget is spent) the answer is the full day.
+    full day; without it (the time budget is spent) the answer says so.
     """
     qualified = [t for t in problem.technicians if t.has_skills(job.skills)]
     if job.pinned_technician_id is not None:
@@ -125,9 +125,13 @@ def explain_dropped(
             ReasonCode.DAY_FULL,
             "No two qualified technicians are free at the same time for this crew job.",
         )
+    if not thorough:
+        return Unassigned(
+            job.id, ReasonCode.TIME_LIMIT, "Not placed within the time limit; a longer solve may place it."
+        )
     best_ot: tuple[int, str] | None = None
     at_max: list[str] = []
-    for tech in qualified if thorough else []:
+    for tech in qualified:
         current = routes.get(tech.id, [])
         for pos in range(len(current) + 1):
             seq = [*current[:pos], job, *current[pos:]]

@@ -77,6 +77,7 @@ class ReasonCode(StrEnum):
     NEEDS_OVERTIME = "needs_overtime"
     MAX_JOBS = "max_jobs"
     DAY_FULL = "day_full"
+    TIME_LIMIT = "time_limit"
 
 
 @dataclass(frozen=True, slots=True)
