@@ -17,7 +17,10 @@ router = APIRouter(prefix="/v1", tags=["master data"])
 @router.post(
     "/jobs/import",
     response_model=ImportOut,
-    responses={422: {"model": Problem, "description": "Not a jobs CSV (the field is `file`)"}},
+    responses={
+        400: {"model": Problem, "description": "The upload is not valid multipart form data"},
+        422: {"model": Problem, "description": "Not a jobs CSV (the field is `file`)"},
+    },
 )
 def import_jobs(
     file: Annotated[UploadFile, File(description="The jobs CSV of docs/day-file.md, one job a row")],
