@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -86,6 +88,25 @@ def print_plan(day: Day, solution: Solution) -> None:
     )
 
 
+@contextmanager
+def progress_bar() -> Iterator[Callable[[SolveProgress], None]]:
+    """A transient progress bar on the console; yields the solver's progress callback."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("Optimizing", total=1.0, info="")
+
+        def on_progress(p: SolveProgress) -> None:
+            bar.update(task, completed=p.fraction, info=f"{p.phase}, {p.solutions} solutions")
+
+        yield on_progress
+
+
 @app.command()
 def plan(
     file: Annotated[Path, typer.Argument(help="A .json day file, or a .csv of jobs (technicians.csv beside it).")],
@@ -106,19 +127,7 @@ def plan(
         f"Planning {day.date} ({day.region or file.name}): {len(problem.technicians)} technicians, "
         f"{len(problem.jobs)} jobs, {time_limit:g} s"
     )
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("Optimizing", total=1.0, info="")
-
-        def on_progress(p: SolveProgress) -> None:
-            bar.update(task, completed=p.fraction, info=f"{p.phase}, {p.solutions} solutions")
-
+    with progress_bar() as on_progress:
         solution = solve(problem, SolveOptions(time_limit_s=time_limit, seed=seed), progress=on_progress)
     print_plan(day, solution)
     target = out or Path("out") / f"plan-{day.date.isoformat()}"
@@ -154,19 +163,7 @@ def solve_vrplib_command(
         f"Solving {instance.name}: {instance.customers} customers, at most {instance.vehicles} vehicles "
         f"of capacity {instance.capacity}, {time_limit:g} s"
     )
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("Optimizing", total=1.0, info="")
-
-        def on_progress(p: SolveProgress) -> None:
-            bar.update(task, completed=p.fraction, info=f"{p.phase}, {p.solutions} solutions")
-
+    with progress_bar() as on_progress:
         result = solve_instance(instance, time_limit, seed=seed, progress=on_progress)
     target = out or Path("out") / f"{instance.name}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
