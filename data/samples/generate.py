@@ -347,10 +347,24 @@ def phone(rng: random.Random) -> str:
     return f"+358 {rng.choice(MOBILE_PREFIXES)} {rng.randint(100, 999)} {rng.randint(1000, 9999)}"
 
 
+# Once this many names are taken, new ones get two given names: the first-name and
+# surname pairs (2,052) would run out on days of a thousand customers or more.
+PLAIN_NAMES_MAX = len(FIRST_NAMES) * len(SURNAMES) * 9 // 10
+
+
 def person(rng: random.Random, taken: set[str]) -> str:
-    """Pick a Finnish first name and surname not yet in ``taken``, and add it there."""
+    """Pick a Finnish first name and surname not yet in ``taken``, and add it there.
+
+    On large days (more than ``PLAIN_NAMES_MAX`` names taken) the name gets a
+    second given name, so the draw always ends quickly; smaller days draw
+    exactly as before (the committed samples stay byte-identical).
+    """
     while True:
-        name = f"{rng.choice(FIRST_NAMES)} {rng.choice(SURNAMES)}"
+        if len(taken) < PLAIN_NAMES_MAX:
+            name = f"{rng.choice(FIRST_NAMES)} {rng.choice(SURNAMES)}"
+        else:
+            first, second = rng.sample(FIRST_NAMES, 2)
+            name = f"{first} {second} {rng.choice(SURNAMES)}"
         if name not in taken:
             taken.add(name)
             return name
