@@ -113,7 +113,7 @@ def _coefficients(problem: Problem, unit_mc: int, speed_mps: float, teleport: bo
 
     drop: dict[int, int] = {}
     below = bound
-    for priority in (3, 2, 1):
+    for priority in (3, 2, 1, 0):
         drop[priority] = below + 1
         below += drop[priority] * sum(j.crew_size for j in problem.jobs if j.priority == priority)
     return Coefficients(

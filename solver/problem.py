@@ -187,8 +187,8 @@ class Job:
             raise ProblemError("job.id must not be empty")
         if self.duration_s < 0:
             raise ProblemError(f"job {self.id}: duration must not be negative")
-        if self.priority not in (1, 2, 3):
-            raise ProblemError(f"job {self.id}: priority must be 1, 2 or 3")
+        if self.priority not in (0, 1, 2, 3):
+            raise ProblemError(f"job {self.id}: priority must be 0, 1, 2 or 3")
         if self.crew_size not in (1, 2):
             raise ProblemError(f"job {self.id}: crew_size must be 1 or 2")
         if self.soft_penalty_per_min_cents < 0:

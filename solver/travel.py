@@ -75,17 +75,22 @@ class HaversineProvider:
 
     def matrices(self, points: Sequence[Location]) -> TravelMatrices:
         """Road-factored haversine matrices, rounded to whole metres and seconds."""
-        lat = np.radians(np.array([p.lat for p in points], dtype=np.float64))
-        lon = np.radians(np.array([p.lon for p in points], dtype=np.float64))
-        dlat = lat[:, None] - lat[None, :]
-        dlon = lon[:, None] - lon[None, :]
-        a = np.sin(dlat / 2) ** 2 + np.cos(lat)[:, None] * np.cos(lat)[None, :] * np.sin(dlon / 2) ** 2
+        duration, distance = self.between(points, points)
+        return TravelMatrices(duration_s=duration, distance_m=distance)
+
+    def between(self, origins: Sequence[Location], destinations: Sequence[Location]) -> tuple[IntMatrix, IntMatrix]:
+        """Durations (s) and distances (m) from each origin (rows) to each
+        destination (columns), rounded as in ``matrices``."""
+        lat1 = np.radians(np.array([p.lat for p in origins], dtype=np.float64))
+        lon1 = np.radians(np.array([p.lon for p in origins], dtype=np.float64))
+        lat2 = np.radians(np.array([p.lat for p in destinations], dtype=np.float64))
+        lon2 = np.radians(np.array([p.lon for p in destinations], dtype=np.float64))
+        dlat = lat1[:, None] - lat2[None, :]
+        dlon = lon1[:, None] - lon2[None, :]
+        a = np.sin(dlat / 2) ** 2 + np.cos(lat1)[:, None] * np.cos(lat2)[None, :] * np.sin(dlon / 2) ** 2
         metres = 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0))) * self.road_factor
         seconds = metres / (self.speed_kmh / 3.6)
-        return TravelMatrices(
-            duration_s=np.rint(seconds).astype(np.int64),
-            distance_m=np.rint(metres).astype(np.int64),
-        )
+        return np.rint(seconds).astype(np.int64), np.rint(metres).astype(np.int64)
 
 
 @dataclass(frozen=True)

@@ -611,8 +611,10 @@ def test_drop_penalties_are_stacked_above_every_cost_of_the_day() -> None:
         3: bound + 1,
         2: bound + (bound + 1) + 1,
         1: bound + (bound + 1) + (2 * bound + 2) + 1,
+        # The tier of booked appointments, above the one priority-1 job.
+        0: bound + (bound + 1) + (2 * bound + 2) + (4 * bound + 4) + 1,
     }
-    assert coeffs.drop_penalty == {3: 45_168_037, 2: 90_336_074, 1: 180_672_148}
+    assert coeffs.drop_penalty == {3: 45_168_037, 2: 90_336_074, 1: 180_672_148, 0: 361_344_296}
     assert coeffs.drop_cost(2, 2) == 2 * 90_336_074
 
 

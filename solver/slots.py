@@ -1,0 +1,479 @@
+"""Slot evaluation: where one more job fits into a day's working plan.
+
+A *working plan* is a feasible schedule of the jobs already promised: per
+technician, the jobs in visiting order, with the start of every crew visit
+fixed (its two technicians must meet). ``SlotEvaluator`` answers, for a new
+job and a list of candidate windows, the cheapest way to add the job with its
+start inside each window while every route stays feasible. Each answer is
+verified with the exact route timer (``solver.schedule.RouteTimer``, the same
+one the engine and the checker agree with), so a window offered here can be
+booked; a window not offered carries a reason that can be said aloud.
+
+The other jobs of a route may move within their own windows (the whole route
+is re-timed); crew visits keep their agreed start. Insertions are tried in
+order of added travel, after a quick bound (lunch ignored) has ruled out the
+ones that cannot work; at most ``max_checks`` exact checks are spent per window
+so that the answer stays fast (see docs/booking.md for the recall this gives).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+from solver.objective import coefficients
+from solver.problem import Job, Problem, ProblemError, Technician, TimeWindow
+from solver.schedule import RouteTimer, Timing, earliest_in, latest_in
+from solver.solution import ReasonCode, Route, Solution, Unassigned
+from solver.travel import HaversineProvider, PointIndex, TravelMatrices, TravelProvider, problem_travel
+
+
+@dataclass(frozen=True)
+class WorkingRoute:
+    """One technician's promised jobs in visiting order; ``fixed_starts`` holds the
+    agreed start (seconds) of crew visits and None for the rest."""
+
+    technician_id: str
+    job_ids: tuple[str, ...]
+    fixed_starts: tuple[int | None, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.fixed_starts:
+            object.__setattr__(self, "fixed_starts", (None,) * len(self.job_ids))
+        if len(self.fixed_starts) != len(self.job_ids):
+            raise ProblemError(f"route of {self.technician_id}: one fixed start (or None) per job")
+
+
+class SlotReason(StrEnum):
+    """Why a window is not offered, in words a call centre can say."""
+
+    NO_TECHNICIAN = "no_technician"
+    NO_SKILL = "no_skill"
+    OUTSIDE_HOURS = "outside_hours"
+    DAY_FULL = "day_full"
+    URGENT_RESERVE = "urgent_reserve"
+
+    @property
+    def sentence(self) -> str:
+        """The reason as a sentence that names no other customer."""
+        return {
+            SlotReason.NO_TECHNICIAN: "Nobody works in this area on that day.",
+            SlotReason.NO_SKILL: "No installer with the needed skill works on that day.",
+            SlotReason.OUTSIDE_HOURS: "The visit would not fit within anyone's working hours.",
+            SlotReason.DAY_FULL: "Every installer who could do it is fully booked at that time.",
+            SlotReason.URGENT_RESERVE: "The capacity left at that time is kept for urgent repairs.",
+        }[self]
+
+
+@dataclass(frozen=True)
+class Insertion:
+    """A feasible way to add the new job: which technician(s), where, when, at what cost.
+
+    ``slack_s`` is how long the new visit (or any visit after it on the
+    route) could slip before a window, the lunch or the shift end would break.
+    ``uses_reserve`` is True when it eats into the share kept for urgent work.
+    """
+
+    technician_ids: tuple[str, ...]
+    positions: tuple[int, ...]
+    start_s: int
+    added_travel_s: int
+    added_cost_cents: float
+    slack_s: int
+    uses_reserve: bool
+
+
+@dataclass(frozen=True)
+class WindowAnswer:
+    """The best insertion for one candidate window, or why there is none."""
+
+    window: TimeWindow
+    insertion: Insertion | None
+    reason: SlotReason | None
+
+
+@dataclass
+class _Route:
+    tech: Technician
+    jobs: list[Job]
+    fixed: list[int | None]
+    points: list[int]  # start, jobs..., end
+    timing: Timing
+    cost: int
+    busy_s: int
+    earliest_end: list[int]  # per visit, lunch ignored: a lower bound
+    latest_start: list[int]  # per visit, lunch ignored: an upper bound
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    route: _Route
+    position: int
+    added_travel_s: int
+    lo: int  # the new visit's start must lie in [lo, hi] (a necessary condition)
+    hi: int
+
+
+class SlotEvaluator:
+    """The slot answers of one day: its technicians and working plan are fixed at creation.
+
+    ``problem`` holds the day's technicians and every job of ``routes``; each
+    route must be feasible as given (``ProblemError`` otherwise).
+    ``reserve_share`` is the share of each technician's working time (shift
+    less lunch) that routine bookings may not fill.
+    """
+
+    def __init__(
+        self,
+        problem: Problem,
+        routes: Iterable[WorkingRoute],
+        travel_provider: TravelProvider | None = None,
+        reserve_share: float = 0.0,
+        max_checks: int = 40,
+    ) -> None:
+        if not 0.0 <= reserve_share < 1.0:
+            raise ValueError("reserve_share must be in [0, 1)")
+        self.problem = problem
+        self.provider = travel_provider or HaversineProvider()
+        self.reserve_share = reserve_share
+        self.max_checks = max_checks
+        self.points, self.travel = problem_travel(problem, self.provider)
+        self.coeffs = coefficients(problem, self.travel)
+        jobs = {j.id: j for j in problem.jobs}
+        given = {r.technician_id: r for r in routes}
+        unknown = set(given) - {t.id for t in problem.technicians}
+        if unknown:
+            raise ProblemError(f"working plan has routes of unknown technicians {sorted(unknown)}")
+        seen: set[str] = set()
+        for r in given.values():
+            for job_id in r.job_ids:
+                if job_id not in jobs:
+                    raise ProblemError(f"working plan refers to job {job_id}, which is not in the problem")
+                if job_id in seen and jobs[job_id].crew_size == 1:
+                    raise ProblemError(f"job {job_id} is in two routes of the working plan")
+                seen.add(job_id)
+        timer = RouteTimer(self.points, self.travel, self.coeffs, problem.lunch_on_site_min_s)
+        self._routes: dict[str, _Route] = {}
+        for tech in problem.technicians:
+            r = given.get(tech.id, WorkingRoute(tech.id, ()))
+            self._routes[tech.id] = self._prepare(tech, [jobs[i] for i in r.job_ids], list(r.fixed_starts), timer)
+
+    def routes(self) -> list[WorkingRoute]:
+        """The working plan as given (one entry per technician of the day)."""
+        return [WorkingRoute(t, tuple(j.id for j in r.jobs), tuple(r.fixed)) for t, r in self._routes.items()]
+
+    def start_of(self, job_id: str) -> int | None:
+        """The planned start of a promised job in the working plan (None when absent)."""
+        for r in self._routes.values():
+            for job, start in zip(r.jobs, r.timing.starts_s, strict=True):
+                if job.id == job_id:
+                    return start
+        return None
+
+    def _prepare(self, tech: Technician, jobs: list[Job], fixed: list[int | None], timer: RouteTimer) -> _Route:
+        timing = timer.timing(tech, jobs, fixed_starts=fixed)
+        if timing is None:
+            raise ProblemError(f"the working route of {tech.id} is not feasible")
+        pts = [self.points.tech_start[tech.id], *(self.points.job[j.id] for j in jobs), self.points.tech_end[tech.id]]
+        dur = self.travel.duration_s
+        earliest_end: list[int] = []
+        t = tech.shift.start_s
+        for k, job in enumerate(jobs):
+            arrive = t + int(dur[pts[k], pts[k + 1]])
+            windows = [TimeWindow(fixed[k], fixed[k])] if fixed[k] is not None else job.start_windows()  # type: ignore[arg-type]
+            start = earliest_in(windows, arrive)
+            assert start is not None  # the exact timing above found one
+            t = start + job.duration_s
+            earliest_end.append(t)
+        latest_start = [0] * len(jobs)
+        lat = tech.latest_end_s
+        for k in range(len(jobs) - 1, -1, -1):
+            job = jobs[k]
+            windows = [TimeWindow(fixed[k], fixed[k])] if fixed[k] is not None else job.start_windows()  # type: ignore[arg-type]
+            start = latest_in(windows, lat - int(dur[pts[k + 1], pts[k + 2]]) - job.duration_s)
+            assert start is not None
+            latest_start[k] = start
+            lat = start
+        travel = sum(int(dur[a, b]) for a, b in itertools.pairwise(pts)) if jobs else 0
+        busy = travel + sum(j.duration_s for j in jobs)
+        cost = timer.route_cost(tech, jobs, timing)
+        return _Route(tech, jobs, fixed, pts, timing, cost, busy, earliest_end, latest_start)
+
+    def _capacity_s(self, tech: Technician) -> int:
+        lunch = tech.shift.lunch.duration_s if tech.shift.lunch is not None else 0
+        return tech.shift.end_s - tech.shift.start_s - lunch
+
+    def evaluate(self, job: Job, windows: Sequence[TimeWindow], use_reserve: bool = False) -> list[WindowAnswer]:
+        """For each window, the cheapest verified insertion of ``job`` starting
+        inside it (and inside the job's own release/deadline), or the reason
+        there is none. ``job`` must not be in the working plan already.
+
+        With ``use_reserve`` False, insertions that would fill a technician
+        beyond ``1 - reserve_share`` of their working time are not offered.
+        """
+        if job.id in self.points.job:
+            raise ProblemError(f"job {job.id} is already in the working plan")
+        qualified = [
+            r
+            for r in self._routes.values()
+            if r.tech.has_skills(job.skills) and (r.tech.max_jobs is None or len(r.jobs) < r.tech.max_jobs)
+        ]
+        if not self._routes:
+            return [WindowAnswer(w, None, SlotReason.NO_TECHNICIAN) for w in windows]
+        if not any(r.tech.has_skills(job.skills) for r in self._routes.values()):
+            return [WindowAnswer(w, None, SlotReason.NO_SKILL) for w in windows]
+        index, travel = self._with_point(job)
+        timer = RouteTimer(index, travel, self.coeffs, self.problem.lunch_on_site_min_s)
+        new = index.job[job.id]
+        dur = travel.duration_s
+        to_new = dur[:, new].tolist()
+        from_new = dur[new, :].tolist()
+        own = job.start_windows()
+        candidates: list[_Candidate] = []
+        alone: list[tuple[int, int]] = []  # per qualified technician: the start interval in an empty day
+        for r in qualified:
+            tech, pts = r.tech, r.points
+            limit = tech.latest_end_s
+            home, end = pts[0], pts[-1]
+            alone.append((tech.shift.start_s + to_new[home], limit - job.duration_s - from_new[end]))
+            for p in range(len(r.jobs) + 1):
+                prev, nxt = pts[p], pts[p + 1]
+                ready = (r.earliest_end[p - 1] if p > 0 else tech.shift.start_s) + to_new[prev]
+                due = (r.latest_start[p] if p < len(r.jobs) else limit) - from_new[nxt] - job.duration_s
+                lo = earliest_in(own, ready)
+                hi = latest_in(own, due)
+                if lo is None or hi is None or lo > hi:
+                    continue
+                added = to_new[prev] + from_new[nxt] - int(dur[prev, nxt])
+                candidates.append(_Candidate(r, p, added, lo, hi))
+        candidates.sort(key=lambda c: (c.added_travel_s, c.route.tech.id, c.position))
+        answers = []
+        for w in windows:
+            open_hours = any(max(lo, w.start_s) <= min(hi, w.end_s) for lo, hi in alone)
+            fitting = [c for c in candidates if max(c.lo, w.start_s) <= min(c.hi, w.end_s)]
+            job_in = dataclasses.replace(job, windows=(w,))
+            if job.crew_size == 1:
+                best, reserved = self._single(job_in, fitting, timer, use_reserve)
+            else:
+                best, reserved = self._crew(job_in, w, fitting, timer, use_reserve)
+            if best is not None:
+                answers.append(WindowAnswer(w, best, None))
+            elif reserved:
+                answers.append(WindowAnswer(w, None, SlotReason.URGENT_RESERVE))
+            elif not open_hours:
+                answers.append(WindowAnswer(w, None, SlotReason.OUTSIDE_HOURS))
+            else:
+                answers.append(WindowAnswer(w, None, SlotReason.DAY_FULL))
+        return answers
+
+    def _with_point(self, job: Job) -> tuple[PointIndex, TravelMatrices]:
+        """The day's points and matrices with the new job's location appended."""
+        n = len(self.points.points)
+        between = getattr(self.provider, "between", None)
+        if between is not None:
+            d_to, m_to = between(self.points.points, [job.location])
+            d_from, m_from = between([job.location], self.points.points)
+            duration = np.zeros((n + 1, n + 1), dtype=np.int64)
+            distance = np.zeros((n + 1, n + 1), dtype=np.int64)
+            duration[:n, :n] = self.travel.duration_s
+            distance[:n, :n] = self.travel.distance_m
+            duration[:n, n], distance[:n, n] = d_to[:, 0], m_to[:, 0]
+            duration[n, :n], distance[n, :n] = d_from[0], m_from[0]
+            travel = TravelMatrices(duration, distance)
+        else:
+            travel = self.provider.matrices([*self.points.points, job.location])
+        index = PointIndex(
+            (*self.points.points, job.location),
+            self.points.tech_start,
+            self.points.tech_end,
+            {**self.points.job, job.id: n},
+        )
+        return index, travel
+
+    def _try(
+        self, job: Job, c: _Candidate, timer: RouteTimer, fixed_start: int | None = None
+    ) -> tuple[Timing, list[Job], list[int | None]] | None:
+        r = c.route
+        seq = [*r.jobs[: c.position], job, *r.jobs[c.position :]]
+        fixed = [*r.fixed[: c.position], fixed_start, *r.fixed[c.position :]]
+        timing = timer.timing(r.tech, seq, fixed_starts=fixed)
+        return None if timing is None else (timing, seq, fixed)
+
+    def _measure(
+        self, job: Job, c: _Candidate, timer: RouteTimer, timing: Timing, seq: list[Job], fixed: list[int | None]
+    ) -> tuple[int, int, bool]:
+        """Added cost (units), slack (s) and whether the reserve is used, for one verified insertion."""
+        r = c.route
+        added_cost = timer.route_cost(r.tech, seq, timing) - r.cost
+        busy = r.busy_s + c.added_travel_s + job.duration_s
+        uses_reserve = busy > (1.0 - self.reserve_share) * self._capacity_s(r.tech)
+        return added_cost, self._slack(r.tech, seq, fixed, timing, c.position, timer), uses_reserve
+
+    def _single(
+        self, job: Job, fitting: list[_Candidate], timer: RouteTimer, use_reserve: bool
+    ) -> tuple[Insertion | None, bool]:
+        found: list[Insertion] = []
+        reserved = False
+        for checks, c in enumerate(fitting):
+            if checks >= self.max_checks or len(found) >= 3:
+                break
+            tried = self._try(job, c, timer)
+            if tried is None:
+                continue
+            timing, seq, fixed = tried
+            added, slack, uses_reserve = self._measure(job, c, timer, timing, seq, fixed)
+            if uses_reserve and not use_reserve:
+                reserved = True
+                continue
+            found.append(
+                Insertion(
+                    (c.route.tech.id,),
+                    (c.position,),
+                    timing.starts_s[c.position],
+                    c.added_travel_s,
+                    self.coeffs.to_cents(added),
+                    slack,
+                    uses_reserve,
+                )
+            )
+        best = min(found, key=lambda i: (i.added_cost_cents, -i.slack_s), default=None)
+        return best, reserved
+
+    def _crew(
+        self, job: Job, w: TimeWindow, fitting: list[_Candidate], timer: RouteTimer, use_reserve: bool
+    ) -> tuple[Insertion | None, bool]:
+        """Two technicians who can both start the visit at one common time."""
+        checks = 0
+        reserved = False
+        pool = fitting[:16]
+        for a, b in itertools.combinations(pool, 2):
+            if a.route.tech.id == b.route.tech.id:
+                continue
+            lo = max(a.lo, b.lo, w.start_s)
+            hi = min(a.hi, b.hi, w.end_s)
+            if lo > hi:
+                continue
+            if checks >= self.max_checks:
+                break
+            for start in sorted({lo, min(hi, lo + 900), hi}):
+                checks += 1
+                tried_a = self._try(job, a, timer, start)
+                tried_b = self._try(job, b, timer, start) if tried_a is not None else None
+                if tried_a is None or tried_b is None:
+                    continue
+                added_a, slack_a, res_a = self._measure(job, a, timer, *tried_a)
+                added_b, slack_b, res_b = self._measure(job, b, timer, *tried_b)
+                if (res_a or res_b) and not use_reserve:
+                    reserved = True
+                    continue
+                return (
+                    Insertion(
+                        (a.route.tech.id, b.route.tech.id),
+                        (a.position, b.position),
+                        start,
+                        a.added_travel_s + b.added_travel_s,
+                        self.coeffs.to_cents(added_a + added_b),
+                        min(slack_a, slack_b),
+                        res_a or res_b,
+                    ),
+                    False,
+                )
+        return None, reserved
+
+    def _slack(
+        self,
+        tech: Technician,
+        seq: list[Job],
+        fixed: list[int | None],
+        timing: Timing,
+        position: int,
+        timer: RouteTimer,
+    ) -> int:
+        """How far the visit at ``position`` could slip before the route breaks."""
+        points = timer.points
+        pts = [points.tech_start[tech.id], *(points.job[j.id] for j in seq), points.tech_end[tech.id]]
+        dur = timer.duration
+        lat = tech.latest_end_s
+        lunch = tech.shift.lunch
+        if lunch is not None and timing.lunch_start_s is not None and timing.lunch_start_s >= timing.starts_s[position]:
+            lat -= lunch.duration_s  # the lunch still has to fit after the new visit
+        slack = lat - timing.return_s
+        for k in range(len(seq) - 1, position - 1, -1):
+            job = seq[k]
+            windows = [TimeWindow(fixed[k], fixed[k])] if fixed[k] is not None else job.start_windows()  # type: ignore[arg-type]
+            start = latest_in(windows, lat - int(dur[pts[k + 1], pts[k + 2]]) - job.duration_s)
+            if start is None:
+                return 0
+            slack = min(slack, start - timing.starts_s[k])
+            lat = start
+        return max(0, slack)
+
+    def with_insertion(self, job: Job, insertion: Insertion) -> list[WorkingRoute]:
+        """The working plan after adding ``job`` as ``insertion`` says (crew starts fixed)."""
+        out = []
+        for r in self.routes():
+            if r.technician_id in insertion.technician_ids:
+                k = insertion.positions[insertion.technician_ids.index(r.technician_id)]
+                start = insertion.start_s if job.crew_size > 1 else None
+                out.append(
+                    WorkingRoute(
+                        r.technician_id,
+                        (*r.job_ids[:k], job.id, *r.job_ids[k:]),
+                        (*r.fixed_starts[:k], start, *r.fixed_starts[k:]),
+                    )
+                )
+            else:
+                out.append(r)
+        return out
+
+    def without(self, job_id: str) -> list[WorkingRoute]:
+        """The working plan with ``job_id`` taken out, where every route still times.
+
+        A route that would no longer time without it (possible only through
+        rounding of the travel matrix) keeps the job: capacity is never freed
+        at the price of a promise.
+        """
+        timer = RouteTimer(self.points, self.travel, self.coeffs, self.problem.lunch_on_site_min_s)
+        out = []
+        for tech_id, r in self._routes.items():
+            if job_id not in {j.id for j in r.jobs}:
+                out.append(WorkingRoute(tech_id, tuple(j.id for j in r.jobs), tuple(r.fixed)))
+                continue
+            keep = [k for k, j in enumerate(r.jobs) if j.id != job_id]
+            jobs = [r.jobs[k] for k in keep]
+            fixed = [r.fixed[k] for k in keep]
+            if timer.timing(r.tech, jobs, fixed_starts=fixed) is None:
+                jobs, fixed = r.jobs, r.fixed
+            out.append(WorkingRoute(tech_id, tuple(j.id for j in jobs), tuple(fixed)))
+        return out
+
+
+def working_solution(
+    problem: Problem, routes: Iterable[WorkingRoute], travel_provider: TravelProvider | None = None
+) -> Solution:
+    """The working plan as a timed ``Solution`` (jobs in no route are left out,
+    as ``day_full``), for the checker and for showing it; ``ProblemError``
+    when a route does not time."""
+    points, travel = problem_travel(problem, travel_provider or HaversineProvider())
+    timer = RouteTimer(points, travel, coefficients(problem, travel), problem.lunch_on_site_min_s)
+    jobs = {j.id: j for j in problem.jobs}
+    given = {r.technician_id: r for r in routes}
+    out: list[Route] = []
+    served: set[str] = set()
+    for tech in problem.technicians:
+        r = given.get(tech.id, WorkingRoute(tech.id, ()))
+        seq = [jobs[i] for i in r.job_ids]
+        timing = timer.timing(tech, seq, fixed_starts=list(r.fixed_starts))
+        if timing is None:
+            raise ProblemError(f"the working route of {tech.id} is not feasible")
+        out.append(timer.route(tech, seq, timing))
+        served.update(r.job_ids)
+    unassigned = tuple(
+        Unassigned(j.id, ReasonCode.DAY_FULL, "Not in the working plan.") for j in problem.jobs if j.id not in served
+    )
+    return Solution(tuple(out), unassigned)

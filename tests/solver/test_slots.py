@@ -1,0 +1,173 @@
+"""Slot evaluation: which windows a new job can still get, and why others cannot."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from solver import Break, Job, Location, Problem, Shift, Technician, TimeWindow, check, problem_travel
+from solver.slots import SlotEvaluator, SlotReason, WorkingRoute, working_solution
+from solver.travel import HaversineProvider
+
+H = 3600
+LUNCH = Break(11 * H, 13 * H, 1800)
+
+
+def point(i: int) -> Location:
+    return Location(60.17 + 0.01 * (i % 7), 24.90 + 0.02 * (i // 7))
+
+
+def tech(tid: str, at: int, skills: dict[str, int] | None = None, shift: tuple[int, int] = (8, 16)) -> Technician:
+    return Technician(tid, point(at), Shift(shift[0] * H, shift[1] * H, LUNCH), skills=skills or {"wardrobe": 2})
+
+
+def hourly(first: int = 8, last: int = 17) -> list[TimeWindow]:
+    return [TimeWindow(h * H, (h + 1) * H) for h in range(first, last)]
+
+
+def book_all(
+    problem: Problem, routes: list[WorkingRoute], job: Job, window: TimeWindow
+) -> tuple[Problem, list[WorkingRoute]]:
+    """Book ``job`` in ``window`` on the working plan; asserts it was offered."""
+    ev = SlotEvaluator(problem, routes)
+    [answer] = ev.evaluate(job, [window])
+    assert answer.insertion is not None, answer.reason
+    booked = dataclasses.replace(job, windows=(window,))
+    return Problem(problem.technicians, (*problem.jobs, booked)), ev.with_insertion(booked, answer.insertion)
+
+
+def assert_checker_accepts(problem: Problem, routes: list[WorkingRoute]) -> None:
+    solution = working_solution(problem, routes)
+    points, travel = problem_travel(problem, HaversineProvider())
+    report = check(problem, solution, points, travel)
+    assert report.feasible, report.violations
+    assert not solution.unassigned
+
+
+def test_an_empty_day_offers_every_window_a_technician_can_reach_and_finish() -> None:
+    problem = Problem((tech("T1", 0),), ())
+    job = Job("new", point(3), 2 * H, skills={"wardrobe": 1})
+    answers = SlotEvaluator(problem, []).evaluate(job, hourly(7, 17))
+    offered = [a.window.start_s // H for a in answers if a.insertion is not None]
+    # Leaves home at 8:00 and must be back by 16:00 after a 2-hour visit, the drive and the lunch.
+    assert offered[0] == 8 and offered[-1] in (12, 13)
+    assert answers[-1].reason is SlotReason.OUTSIDE_HOURS
+    assert answers[0].reason is SlotReason.OUTSIDE_HOURS  # 7:00-8:00 is before anyone leaves home
+
+
+def test_a_skill_nobody_holds_is_refused_for_every_window() -> None:
+    problem = Problem((tech("T1", 0),), ())
+    job = Job("new", point(3), H, skills={"glass": 1})
+    answers = SlotEvaluator(problem, []).evaluate(job, hourly())
+    assert {a.reason for a in answers} == {SlotReason.NO_SKILL}
+
+
+def test_a_day_without_technicians_says_nobody_works() -> None:
+    answers = SlotEvaluator(Problem((), ()), []).evaluate(Job("new", point(1), H), hourly(9, 10))
+    assert answers[0].reason is SlotReason.NO_TECHNICIAN
+
+
+def test_a_window_taken_by_a_booked_job_is_full_while_others_stay_open() -> None:
+    problem = Problem((tech("T1", 0),), ())
+    routes: list[WorkingRoute] = []
+    job = Job("a", point(2), 3 * H - 1800, skills={"wardrobe": 1})
+    problem, routes = book_all(problem, routes, job, TimeWindow(9 * H, 10 * H))
+    answers = SlotEvaluator(problem, routes).evaluate(Job("b", point(2), 2 * H), hourly(8, 14))
+    by_hour = {a.window.start_s // H: a for a in answers}
+    assert by_hour[9].reason is SlotReason.DAY_FULL
+    assert by_hour[13].insertion is not None
+    assert_checker_accepts(problem, routes)
+
+
+def test_booking_each_offered_slot_keeps_every_promise_and_the_checker_agrees() -> None:
+    rng = random.Random(7)
+    problem = Problem((tech("T1", 0), tech("T2", 20), tech("T3", 40, {"kitchen": 1})), ())
+    routes: list[WorkingRoute] = []
+    booked = 0
+    for i in range(30):
+        job = Job(f"J{i}", point(rng.randrange(49)), rng.choice([1, 2, 3]) * 1800, skills={"wardrobe": 1})
+        answers = SlotEvaluator(problem, routes).evaluate(job, hourly())
+        offers = [a for a in answers if a.insertion is not None]
+        if not offers:
+            continue
+        problem, routes = book_all(problem, routes, job, rng.choice(offers).window)
+        booked += 1
+        assert_checker_accepts(problem, routes)
+    assert booked >= 8
+
+
+def test_the_new_visit_keeps_other_jobs_inside_their_own_windows_while_it_moves_them() -> None:
+    # T1 has one job 9-10; a new job next door at 9:00-9:30 fits only if the booked one moves later.
+    problem = Problem((tech("T1", 0),), (Job("a", point(1), H, windows=(TimeWindow(9 * H, 11 * H),)),))
+    routes = [WorkingRoute("T1", ("a",))]
+    [answer] = SlotEvaluator(problem, routes).evaluate(Job("b", point(1), H), [TimeWindow(9 * H, 9 * H + 1800)])
+    assert answer.insertion is not None and answer.insertion.positions == (0,)
+    assert answer.insertion.slack_s <= H
+
+
+def test_routine_bookings_leave_the_urgent_reserve_free_but_urgent_ones_may_use_it() -> None:
+    problem = Problem((tech("T1", 0),), ())
+    job = Job("big", point(1), 6 * H)
+    ev = SlotEvaluator(problem, [], reserve_share=0.3)
+    [routine] = ev.evaluate(job, [TimeWindow(8 * H, 9 * H)])
+    [urgent] = ev.evaluate(job, [TimeWindow(8 * H, 9 * H)], use_reserve=True)
+    assert routine.reason is SlotReason.URGENT_RESERVE
+    assert urgent.insertion is not None and urgent.insertion.uses_reserve
+
+
+def test_a_crew_job_is_offered_only_where_two_qualified_technicians_can_meet() -> None:
+    problem = Problem((tech("T1", 0), tech("T2", 1), tech("T3", 2, {"kitchen": 1})), ())
+    crew = Job("crew", point(3), 2 * H, skills={"wardrobe": 1}, crew_size=2)
+    [answer] = SlotEvaluator(problem, []).evaluate(crew, [TimeWindow(10 * H, 11 * H)])
+    assert answer.insertion is not None
+    assert set(answer.insertion.technician_ids) == {"T1", "T2"}
+    booked = dataclasses.replace(crew, windows=(TimeWindow(10 * H, 11 * H),))
+    routes = SlotEvaluator(problem, []).with_insertion(booked, answer.insertion)
+    problem = Problem(problem.technicians, (booked,))
+    assert_checker_accepts(problem, routes)
+    lone = Problem((tech("T1", 0), tech("T3", 2, {"kitchen": 1})), ())
+    [alone] = SlotEvaluator(lone, []).evaluate(crew, [TimeWindow(10 * H, 11 * H)])
+    assert alone.insertion is None
+
+
+def test_cancelling_a_job_frees_its_window_again() -> None:
+    problem = Problem((tech("T1", 0),), ())
+    problem, routes = book_all(problem, [], Job("a", point(2), 7 * H), TimeWindow(8 * H, 9 * H))
+    new = Job("b", point(2), 2 * H)
+    [before] = SlotEvaluator(problem, routes).evaluate(new, [TimeWindow(9 * H, 10 * H)])
+    freed = SlotEvaluator(problem, routes).without("a")
+    [after] = SlotEvaluator(problem, freed).evaluate(new, [TimeWindow(9 * H, 10 * H)])
+    assert before.insertion is None and after.insertion is not None
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 10_000))
+def test_every_offer_on_a_random_day_is_bookable_and_the_plan_stays_checked(seed: int) -> None:
+    rng = random.Random(seed)
+    techs = tuple(
+        Technician(
+            f"T{k}",
+            point(rng.randrange(49)),
+            Shift(rng.choice([7, 8, 9]) * H, rng.choice([15, 16, 17]) * H, LUNCH if rng.random() < 0.7 else None),
+            skills={"wardrobe": rng.choice([1, 2]), **({"kitchen": 1} if rng.random() < 0.5 else {})},
+        )
+        for k in range(3)
+    )
+    problem = Problem(techs, ())
+    routes: list[WorkingRoute] = []
+    for i in range(12):
+        job = Job(
+            f"J{i}",
+            point(rng.randrange(49)),
+            rng.choice([30, 60, 120, 240]) * 60,
+            skills=rng.choice([{"wardrobe": 1}, {"wardrobe": 2}, {"kitchen": 1}]),
+            crew_size=2 if rng.random() < 0.15 else 1,
+        )
+        answers = SlotEvaluator(problem, routes, reserve_share=0.1).evaluate(job, hourly(7, 17))
+        offers = [a for a in answers if a.insertion is not None]
+        if offers:
+            problem, routes = book_all(problem, routes, job, rng.choice(offers).window)
+            assert_checker_accepts(problem, routes)
