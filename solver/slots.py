@@ -27,7 +27,7 @@ from enum import StrEnum
 import numpy as np
 
 from solver.objective import coefficients
-from solver.problem import Job, Problem, ProblemError, Technician, TimeWindow
+from solver.problem import DAY_S, Job, Problem, ProblemError, Technician, TimeWindow
 from solver.schedule import RouteTimer, Timing, earliest_in, latest_in
 from solver.solution import ReasonCode, Route, Solution, Unassigned
 from solver.travel import HaversineProvider, PointIndex, TravelMatrices, TravelProvider, problem_travel
@@ -125,7 +125,10 @@ class SlotEvaluator:
     ``problem`` holds the day's technicians and every job of ``routes``; each
     route must be feasible as given (``ProblemError`` otherwise).
     ``reserve_share`` is the share of each technician's working time (shift
-    less lunch) that routine bookings may not fill.
+    less lunch) that routine bookings may not fill. With ``repair``, routes of
+    technicians no longer in ``problem`` and routes that no longer time are
+    emptied and their jobs placed again where they fit (``unplaced`` lists
+    the ones that fit nowhere) instead of raising.
     """
 
     def __init__(
@@ -135,6 +138,7 @@ class SlotEvaluator:
         travel_provider: TravelProvider | None = None,
         reserve_share: float = 0.0,
         max_checks: int = 40,
+        repair: bool = False,
     ) -> None:
         if not 0.0 <= reserve_share < 1.0:
             raise ValueError("reserve_share must be in [0, 1)")
@@ -145,23 +149,58 @@ class SlotEvaluator:
         self.points, self.travel = problem_travel(problem, self.provider)
         self.coeffs = coefficients(problem, self.travel)
         jobs = {j.id: j for j in problem.jobs}
+        techs = {t.id for t in problem.technicians}
         given = {r.technician_id: r for r in routes}
-        unknown = set(given) - {t.id for t in problem.technicians}
-        if unknown:
-            raise ProblemError(f"working plan has routes of unknown technicians {sorted(unknown)}")
+        orphans: list[str] = []
         seen: set[str] = set()
         for r in given.values():
+            if r.technician_id not in techs:
+                if not repair:
+                    raise ProblemError(f"working plan has a route of unknown technician {r.technician_id}")
+                orphans.extend(r.job_ids)
+                continue
             for job_id in r.job_ids:
                 if job_id not in jobs:
                     raise ProblemError(f"working plan refers to job {job_id}, which is not in the problem")
                 if job_id in seen and jobs[job_id].crew_size == 1:
                     raise ProblemError(f"job {job_id} is in two routes of the working plan")
                 seen.add(job_id)
-        timer = RouteTimer(self.points, self.travel, self.coeffs, problem.lunch_on_site_min_s)
+        self._timer = RouteTimer(self.points, self.travel, self.coeffs, problem.lunch_on_site_min_s)
         self._routes: dict[str, _Route] = {}
         for tech in problem.technicians:
             r = given.get(tech.id, WorkingRoute(tech.id, ()))
-            self._routes[tech.id] = self._prepare(tech, [jobs[i] for i in r.job_ids], list(r.fixed_starts), timer)
+            seq = [jobs[i] for i in r.job_ids]
+            try:
+                self._routes[tech.id] = self._prepare(tech, seq, list(r.fixed_starts), self._timer)
+            except ProblemError:
+                if not repair:
+                    raise
+                orphans.extend(r.job_ids)
+                self._routes[tech.id] = self._prepare(tech, [], [], self._timer)
+        self.unplaced: list[str] = []
+        """Promised jobs that ``repair`` could not place again (their technician left or their route broke)."""
+        for job_id in set(orphans):  # a crew visit whose partner's route broke leaves the other route too
+            for tech_id, kept in list(self._routes.items()):
+                if any(j.id == job_id for j in kept.jobs):
+                    keep = [k for k, j in enumerate(kept.jobs) if j.id != job_id]
+                    seq, fixed = [kept.jobs[k] for k in keep], [kept.fixed[k] for k in keep]
+                    try:
+                        self._routes[tech_id] = self._prepare(kept.tech, seq, fixed, self._timer)
+                    except ProblemError:  # only through rounding of the travel matrix: start this route afresh
+                        orphans.extend(j.id for j in seq)
+                        self._routes[tech_id] = self._prepare(kept.tech, [], [], self._timer)
+        for job_id in dict.fromkeys(orphans):
+            job = jobs[job_id]
+            answers = self.evaluate(job, job.start_windows()[:1] or [TimeWindow(0, 2 * DAY_S)], use_reserve=True)
+            insertion = answers[0].insertion
+            if insertion is None:
+                self.unplaced.append(job_id)
+                continue
+            for updated in self.with_insertion(job, insertion):
+                if updated.technician_id in insertion.technician_ids:
+                    tech = problem.technician(updated.technician_id)
+                    seq = [jobs[i] for i in updated.job_ids]
+                    self._routes[tech.id] = self._prepare(tech, seq, list(updated.fixed_starts), self._timer)
 
     def routes(self) -> list[WorkingRoute]:
         """The working plan as given (one entry per technician of the day)."""
@@ -216,7 +255,7 @@ class SlotEvaluator:
         With ``use_reserve`` False, insertions that would fill a technician
         beyond ``1 - reserve_share`` of their working time are not offered.
         """
-        if job.id in self.points.job:
+        if any(j.id == job.id for r in self._routes.values() for j in r.jobs):
             raise ProblemError(f"job {job.id} is already in the working plan")
         qualified = [
             r
@@ -227,8 +266,11 @@ class SlotEvaluator:
             return [WindowAnswer(w, None, SlotReason.NO_TECHNICIAN) for w in windows]
         if not any(r.tech.has_skills(job.skills) for r in self._routes.values()):
             return [WindowAnswer(w, None, SlotReason.NO_SKILL) for w in windows]
-        index, travel = self._with_point(job)
-        timer = RouteTimer(index, travel, self.coeffs, self.problem.lunch_on_site_min_s)
+        if job.id in self.points.job:
+            index, travel, timer = self.points, self.travel, self._timer
+        else:
+            index, travel = self._with_point(job)
+            timer = RouteTimer(index, travel, self.coeffs, self.problem.lunch_on_site_min_s)
         new = index.job[job.id]
         dur = travel.duration_s
         to_new = dur[:, new].tolist()
@@ -438,7 +480,7 @@ class SlotEvaluator:
         rounding of the travel matrix) keeps the job: capacity is never freed
         at the price of a promise.
         """
-        timer = RouteTimer(self.points, self.travel, self.coeffs, self.problem.lunch_on_site_min_s)
+        timer = self._timer
         out = []
         for tech_id, r in self._routes.items():
             if job_id not in {j.id for j in r.jobs}:

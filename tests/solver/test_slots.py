@@ -171,3 +171,24 @@ def test_every_offer_on_a_random_day_is_bookable_and_the_plan_stays_checked(seed
         if offers:
             problem, routes = book_all(problem, routes, job, rng.choice(offers).window)
             assert_checker_accepts(problem, routes)
+
+
+def test_repair_places_the_promises_of_a_technician_who_left_with_someone_else() -> None:
+    problem = Problem((tech("T1", 0), tech("T2", 1)), ())
+    problem, routes = book_all(problem, [], Job("a", point(2), H), TimeWindow(9 * H, 10 * H))
+    holder = next(r.technician_id for r in routes if r.job_ids)
+    stays = next(t for t in problem.technicians if t.id != holder)
+    after = Problem((stays,), problem.jobs)
+    ev = SlotEvaluator(after, routes, repair=True)
+    assert ev.unplaced == []
+    assert [r.job_ids for r in ev.routes()] == [("a",)]
+    assert_checker_accepts(after, ev.routes())
+
+
+def test_repair_lists_a_promise_that_fits_nowhere_any_more() -> None:
+    problem = Problem((tech("T1", 0),), ())
+    problem, routes = book_all(problem, [], Job("a", point(2), H), TimeWindow(14 * H, 15 * H))
+    shorter = Problem((tech("T1", 0, shift=(8, 12)),), problem.jobs)
+    ev = SlotEvaluator(shorter, routes, repair=True)
+    assert ev.unplaced == ["a"]
+    assert ev.routes()[0].job_ids == ()
