@@ -1,0 +1,290 @@
+"""Scale: generated realistic days of 50 × 400, 200 × 2,000 and 500 × 5,000, planned at 10 s and 60 s.
+
+    .venv/bin/python -m bench.scale                         # all three sizes, 10 s and 60 s
+    .venv/bin/python -m bench.scale --quick                 # 50 × 400 only
+    .venv/bin/python -m bench.scale --sizes 200x2000 --time-limits 10 60
+    .venv/bin/python -m bench.scale --sizes 500x5000 --areas 2   # split into areas, solved in parallel
+
+Days come from data/samples/generate.py through bench/gen_days.py (seed
+20261201 unless ``--seed``): the sample day's mix of measures, installs and
+repairs, skills with levels, hard and preferred windows, lunch breaks, crews
+of two, priorities 1–3, releases, deadlines, pinned and preferred technicians,
+in the Helsinki metro area; the travel model is the engine's default
+(HaversineProvider).
+
+Each (size, time limit) runs in its own process, so the peak memory
+(``ru_maxrss``, largest process) is that run's alone. Columns:
+
+- *load*: person-time on site of all jobs / paid shift time less lunch (travel
+  not counted): above 100 % not every job can be served, whatever the plan;
+- *matrices s*: until the engine reports its model phase (travel matrices,
+  pre-checks, coefficients done);
+- *first solution s*: until the engine's progress callback first reports a
+  solution (the OR-Tools search accepted the construction or found its own),
+  from the start of ``solve``;
+- *served*: jobs in routes / all jobs, and the share of the *servable* jobs
+  (those the pre-checks do not rule out: no skill, too late, ...);
+- *cost €*: what the plan costs to run plus soft-window and preference
+  penalties (the objective below the served-job tiers);
+- *violations*: our checker (``solver.check``) on the returned plan, run again
+  after the solve with fresh matrices.
+
+With ``--areas K`` the day is cut into K areas by longitude (technicians by
+home, each area's share of technicians in proportion to its job minutes;
+pinned jobs go to their technician's area), each area is planned by its own
+process (two at a time on this machine) with the time limit × 2 / K, and the
+joined plan is checked as one day.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.gen_days import DEFAULT_SEED, day_path, parse_size
+from dispatch.dayfile import load_day
+from solver import HaversineProvider, Problem, Progress, Solution, SolveOptions, check, problem_travel, solve
+
+SIZES = ("50x400", "200x2000", "500x5000")
+QUICK_SIZES = ("50x400",)
+LIMITS = (10.0, 60.0)
+WORKERS = 2  # this machine's cores
+PRECHECK_REASONS = {"no_skill", "no_crew", "pinned_unavailable", "released_too_late", "no_shift_in_window", "too_long"}
+
+
+@dataclass
+class AreaResult:
+    """One area's plan and when its search found a first solution."""
+
+    solution: Solution
+    model_s: float | None
+    first_s: float | None
+    wall_s: float
+
+
+def solve_timed(problem: Problem, time_limit_s: float, seed: int) -> AreaResult:
+    """Solve with a progress callback that records when the model and the first solution were ready."""
+    marks: dict[str, float] = {}
+    started = time.monotonic()
+
+    def progress(p: Progress) -> None:
+        now = time.monotonic() - started
+        marks.setdefault("model", now)  # the first report comes once the matrices and pre-checks are done
+        if p.solutions >= 1:
+            marks.setdefault("first", now)
+
+    solution = solve(problem, SolveOptions(time_limit_s=time_limit_s, seed=seed), progress=progress)
+    wall = time.monotonic() - started
+    return AreaResult(solution, marks.get("model"), marks.get("first"), wall)
+
+
+def split_areas(problem: Problem, areas: int) -> list[Problem]:
+    """Cut a day into ``areas`` longitude strips of about equal job minutes.
+
+    Each strip gets the technicians based in it, as many as its share of the
+    job minutes (technicians sorted by home longitude); a pinned job goes with
+    its technician. Every job and technician is in exactly one area.
+    """
+    if areas <= 1:
+        return [problem]
+    jobs = sorted(problem.jobs, key=lambda j: (j.location.lon, j.id))
+    total = sum(j.duration_s * j.crew_size for j in jobs)
+    cuts: list[list[Any]] = [[] for _ in range(areas)]
+    acc = 0
+    for job in jobs:
+        k = min(areas - 1, acc * areas // max(1, total))
+        cuts[k].append(job)
+        acc += job.duration_s * job.crew_size
+    techs = sorted(problem.technicians, key=lambda t: (t.start.lon, t.id))
+    shares = [sum(j.duration_s * j.crew_size for j in c) for c in cuts]
+    counts = [round(len(techs) * s / max(1, total)) for s in shares]
+    counts[-1] = len(techs) - sum(counts[:-1])
+    tech_area: dict[str, int] = {}
+    pos = 0
+    for k, count in enumerate(counts):
+        for tech in techs[pos : pos + count]:
+            tech_area[tech.id] = k
+        pos += count
+    area_jobs: list[list[Any]] = [[] for _ in range(areas)]
+    for k, cut in enumerate(cuts):
+        for job in cut:
+            pinned = job.pinned_technician_id
+            area_jobs[tech_area[pinned] if pinned is not None else k].append(job)
+    out = []
+    for k in range(areas):
+        members = {t for t, a in tech_area.items() if a == k}
+        area_techs = tuple(t for t in problem.technicians if t.id in members)
+        preferred_ok = {t.id for t in area_techs}
+        fixed = []
+        for job in area_jobs[k]:
+            if job.preferred_technician_id is not None and job.preferred_technician_id not in preferred_ok:
+                # The preferred technician works in another area: the wish cannot be met here.
+                job = _replace_job(job, preferred_technician_id=None)
+            fixed.append(job)
+        out.append(Problem(area_techs, tuple(sorted(fixed, key=lambda j: j.id)), problem.weights))
+    return out
+
+
+def _replace_job(job: Any, **changes: Any) -> Any:
+    import dataclasses
+
+    return dataclasses.replace(job, **changes)
+
+
+def _solve_area(args: tuple[Problem, float, int]) -> AreaResult:
+    problem, limit, seed = args
+    return solve_timed(problem, limit, seed)
+
+
+def run_one(path: Path, time_limit_s: float, seed: int, areas: int) -> dict[str, Any]:
+    """Plan one day file once (in this process) and measure it; the JSON-able figures."""
+    t0 = time.monotonic()
+    day = load_day(path)
+    problem = day.problem
+    load_s = time.monotonic() - t0
+    started = time.monotonic()
+    if areas <= 1:
+        result = solve_timed(problem, time_limit_s, seed)
+        solution, model_s, first_s = result.solution, result.model_s, result.first_s
+        area_walls = [result.wall_s]
+    else:
+        parts = split_areas(problem, areas)
+        limit = time_limit_s * min(WORKERS, areas) / areas
+        with ProcessPoolExecutor(max_workers=min(WORKERS, areas)) as pool:
+            results = list(pool.map(_solve_area, [(p, limit, seed) for p in parts]))
+        routes = {r.technician_id: r for res in results for r in res.solution.routes}
+        unassigned = {u.job_id: u for res in results for u in res.solution.unassigned}
+        solution = Solution(
+            tuple(routes[t.id] for t in problem.technicians),
+            tuple(unassigned[j.id] for j in problem.jobs if j.id in unassigned),
+        )
+        model_s = max((r.model_s for r in results if r.model_s is not None), default=None)
+        firsts = [r.first_s for r in results]
+        first_s = None if any(f is None for f in firsts) else max(f for f in firsts if f is not None)
+        area_walls = [r.wall_s for r in results]
+    wall_s = time.monotonic() - started
+    solve_peak_mb = _peak_mb()
+
+    report = check(problem, solution, *problem_travel(problem, HaversineProvider()))
+    reasons = Counter(str(u.code) for u in solution.unassigned)
+    objective = report.objective
+    served = len(problem.jobs) - len(solution.unassigned)
+    servable = len(problem.jobs) - sum(n for r, n in reasons.items() if r in PRECHECK_REASONS)
+    return {
+        "technicians": len(problem.technicians),
+        "load": round(work_load(problem), 2),
+        "jobs": len(problem.jobs),
+        "time_limit_s": time_limit_s,
+        "areas": areas,
+        "load_s": round(load_s, 2),
+        "model_s": None if model_s is None else round(model_s, 2),
+        "first_s": None if first_s is None else round(first_s, 2),
+        "wall_s": round(wall_s, 2),
+        "area_walls_s": [round(w, 2) for w in area_walls],
+        "served": served,
+        "servable": servable,
+        "cost_eur": round((objective.cost + objective.soft_window_penalty + objective.preference_penalty) / 100, 2),
+        "violations": len(report.violations),
+        "unassigned": dict(sorted(reasons.items())),
+        "peak_solve_mb": solve_peak_mb,
+        "peak_mb": _peak_mb(),
+    }
+
+
+def work_load(problem: Problem) -> float:
+    """Person-time on site of all jobs (crews counted per member) / paid shift time less lunch."""
+    work = sum(j.duration_s * j.crew_size for j in problem.jobs)
+    paid = sum(
+        t.shift.end_s - t.shift.start_s - (t.shift.lunch.duration_s if t.shift.lunch else 0)
+        for t in problem.technicians
+    )
+    return work / max(1, paid)
+
+
+def _peak_mb() -> int:
+    """The largest resident set of this process or any of its finished children, in MB (Linux: kB)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return round(max(own, children) / 1024)
+
+
+def _cell(value: float | None, fmt: str = ".1f") -> str:
+    return "—" if value is None else format(value, fmt)
+
+
+def table(rows: Sequence[dict[str, Any]]) -> str:
+    """A markdown table, one line per size and time limit."""
+    lines = [
+        "| day | load | areas | limit s | matrices s | first solution s | served | of servable | cost € | wall s "
+        "| peak MB (solve) | peak MB (with re-check) | violations |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['size']} | | {r['areas']} | {r['time_limit_s']:g} | failed: {r['error']} |")
+            continue
+        lines.append(
+            f"| {r['technicians']} × {r['jobs']} | {r['load']:.0%} | {r['areas']} | {r['time_limit_s']:g} | "
+            f"{_cell(r['model_s'])} | "
+            f"{_cell(r['first_s'])} | {r['served']}/{r['jobs']} ({r['served'] / r['jobs']:.1%}) | "
+            f"{r['served'] / max(1, r['servable']):.1%} | {r['cost_eur']:,.0f} | {r['wall_s']:.1f} | "
+            f"{r['peak_solve_mb']:,} | {r['peak_mb']:,} | {r['violations']} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run every size and time limit in its own process and print the table; 0 when no plan broke a rule."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", nargs="+", default=None, help=f"TECHNICIANSxJOBS (default {' '.join(SIZES)})")
+    parser.add_argument("--time-limits", type=float, nargs="+", default=list(LIMITS))
+    parser.add_argument("--quick", action="store_true", help="50x400 only")
+    parser.add_argument("--areas", type=int, default=1, help="split each day into this many areas (1: whole day)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the generated days")
+    parser.add_argument("--days", type=Path, default=Path("out") / "days", help="where generated days are kept")
+    parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    parser.add_argument("--run", type=Path, default=None, help=argparse.SUPPRESS)  # child: one day file
+    args = parser.parse_args(argv)
+
+    if args.run is not None:
+        print(json.dumps(run_one(args.run, args.time_limits[0], 0, args.areas)))
+        return 0
+    sizes = args.sizes or list(QUICK_SIZES if args.quick else SIZES)
+    args.days.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    for size in sizes:
+        t0 = time.monotonic()
+        path = day_path(*parse_size(size), args.days, args.seed)
+        print(f"{size}: day {path} ({time.monotonic() - t0:.1f} s to generate or find)", file=sys.stderr)
+        for limit in args.time_limits:
+            cmd = [sys.executable, "-m", "bench.scale", "--run", str(path), "--time-limits", str(limit)]
+            cmd += ["--areas", str(args.areas)]
+            done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+            if done.returncode != 0:
+                tail = done.stderr.strip().splitlines()[-1:] or ["?"]
+                row: dict[str, Any] = {"size": size, "areas": args.areas, "time_limit_s": limit, "error": tail[0]}
+            else:
+                row = json.loads(done.stdout.strip().splitlines()[-1])
+            rows.append(row)
+            print(f"  {limit:g} s: {json.dumps(row)}", file=sys.stderr, flush=True)
+    print()
+    print(f"Scale, generated days (seed {args.seed}), {WORKERS} cores, {time.strftime('%Y-%m-%d')}\n")
+    print(table(rows))
+    if args.json is not None:
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+    return 1 if any("error" in r or r["violations"] for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
