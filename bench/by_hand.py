@@ -1,22 +1,22 @@
 """Against planning by hand: the engine versus a dispatcher's rule of thumb.
 
-    .venv/bin/python -m bench.by_hand [--time-limit 10] [--days sample 50x400]
+    .venv/bin/python -m bench.by_hand [--time-limit 10] [--days sample 50x400 200x2000 500x5000]
 
 "By hand" (solver/baseline.py) takes jobs in booking order and gives each to
 the nearest qualified technician who can still make the window at the end of
 their day. Both plans go through the checker. Generated days come from
-data/samples/generate.py (seeded): NxM means N technicians and M jobs.
+data/samples/generate.py through bench/gen_days.py (seeded, as bench.scale):
+NxM means N technicians and M jobs.
 """
 
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from bench.gen_days import day_path, parse_size
 from dispatch.dayfile import load_day
 from dispatch.kpis import Kpis, compute_kpis
 from solver import HaversineProvider, Problem, Solution, SolveOptions, check, problem_travel, solve
@@ -27,26 +27,10 @@ SAMPLE = ROOT / "data" / "samples" / "helsinki-day.json"
 
 
 def day_file(name: str, workdir: Path) -> Path:
-    """The day file for ``sample`` or a generated ``NxM`` day."""
+    """The day file for ``sample`` or a generated ``NxM`` day (bench/gen_days.py, default seed)."""
     if name == "sample":
         return SAMPLE
-    techs, jobs = name.lower().split("x")
-    out = workdir / name
-    subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "data" / "samples" / "generate.py"),
-            "--technicians",
-            techs,
-            "--jobs",
-            jobs,
-            "--out",
-            str(out),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return out / "helsinki-day.json"
+    return day_path(*parse_size(name), workdir)
 
 
 def checked(problem: Problem, solution: Solution) -> tuple[Kpis, int, float]:
