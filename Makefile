@@ -62,6 +62,8 @@ bench: install
 	$(BIN)/python -m bench.sample_day --time-limits 10
 	$(BIN)/python -m bench.by_hand --time-limit 10 --days sample
 	$(BIN)/python -m bench.solomon --quick
+	$(BIN)/python -m bench.trsp --quick
+	$(BIN)/python -m bench.scale --quick
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.gen_days import DEFAULT_SEED, day_path, parse_size
+from bench.provenance import engine_version
 from dispatch.dayfile import load_day
 from solver import HaversineProvider, Problem, Progress, Solution, SolveOptions, check, problem_travel, solve
 
@@ -279,7 +280,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows.append(row)
             print(f"  {limit:g} s: {json.dumps(row)}", file=sys.stderr, flush=True)
     print()
-    print(f"Scale, generated days (seed {args.seed}), {WORKERS} cores, {time.strftime('%Y-%m-%d')}\n")
+    when = time.strftime("%Y-%m-%d")
+    print(f"Scale, generated days (seed {args.seed}), {WORKERS} cores, {engine_version()}, {when}\n")
     print(table(rows))
     if args.json is not None:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")

@@ -41,6 +41,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.provenance import engine_version
 from dispatch.trsp import SCALE, TrspInstance, can_serve, load_trsp, read_bks, servable_bound
 from solver import ReasonCode, Route, Solution, SolveOptions, Unassigned, check, problem_travel, solve
 from solver.objective import coefficients
@@ -455,7 +456,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print(
         f"\nTRSP (Pillac et al. 2013), {len(names)} instances, {time_limit:g} s per solver and instance, "
-        f"seed {args.seed}, no reloading, {datetime.date.today().isoformat()} "
+        f"seed {args.seed}, no reloading, {engine_version()}, {datetime.date.today().isoformat()} "
         f"({time.monotonic() - started:.0f} s in all)\n"
     )
     print(table(outcomes, solvers))
