@@ -12,8 +12,9 @@ from fastapi import FastAPI
 
 from api import errors
 from api.deps import AppState
-from api.routers import field, imports, master, plans
+from api.routers import booking, field, imports, master, plans
 from dispatch.auth import ensure_token
+from dispatch.booking import BookingService
 from dispatch.catalog import Geocoder
 from dispatch.db import make_engine, migrate, session_scope
 from dispatch.geocode import CachedGeocoder
@@ -54,8 +55,9 @@ def create_app(settings: Settings | None = None, geocoder: Geocoder | None = Non
     )
     if geocoder is None:
         geocoder = CachedGeocoder.from_settings(cfg, engine)
-    app.state.dispatch = AppState(cfg, engine, runner, tz, geocoder)
+    booking_service = BookingService(tz, cfg.default_region, cfg.booking, geocoder)
+    app.state.dispatch = AppState(cfg, engine, runner, tz, geocoder, booking_service)
     errors.install(app)
-    for router in (master.router, imports.router, plans.router, field.router):
+    for router in (master.router, imports.router, plans.router, field.router, booking.router):
         app.include_router(router)
     return app

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from dispatch.auth import Principal, Role, authenticate
+from dispatch.booking import BookingService
 from dispatch.catalog import Geocoder
 from dispatch.errors import DispatchError, Forbidden
 from dispatch.inputs import NO_NUL, IsoDate
@@ -43,6 +44,7 @@ class AppState:
     runner: PlanRunner
     tz: ZoneInfo
     geocoder: Geocoder | None
+    booking: BookingService
 
 
 def get_state(request: Request) -> AppState:
@@ -92,3 +94,4 @@ def require(*roles: Role) -> Callable[[Principal], Principal]:
 Dispatcher = Annotated[Principal, Depends(require("dispatcher"))]
 Installer = Annotated[Principal, Depends(require("installer"))]
 FieldUser = Annotated[Principal, Depends(require("dispatcher", "installer"))]
+Booker = Annotated[Principal, Depends(require("booking", "dispatcher"))]

@@ -189,3 +189,42 @@ class ImportOut(BaseModel):
     imported: int
     job_ids: list[str]
     errors: list[ImportErrorOut]
+
+
+class SlotOut(BaseModel):
+    """An offered slot: the visit starts inside [start, end]."""
+
+    start: dt.datetime
+    end: dt.datetime
+    score: float = Field(description="100 for the best slot; lower is worse (cost, later date, thin slack)")
+    added_travel_min: float
+    added_cost_eur: float
+    slack_min: int = Field(description="minutes the visit could slip before a window, lunch or shift end breaks")
+    risk: Literal["low", "medium", "high"]
+
+
+class UnavailableOut(BaseModel):
+    """A candidate window that is not offered, with a reason that can be said to the customer."""
+
+    start: dt.datetime
+    end: dt.datetime
+    code: str
+    reason: str
+
+
+class SlotsOut(BaseModel):
+    slots: list[SlotOut]
+    unavailable: list[UnavailableOut]
+
+
+class SlotWindowOut(BaseModel):
+    start: dt.datetime
+    end: dt.datetime
+
+
+class BookingOut(BaseModel):
+    job_id: str
+    slot: SlotWindowOut
+    date: dt.date
+    region: str
+    status: Literal["booked", "cancelled"]

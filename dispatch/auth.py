@@ -24,6 +24,7 @@ class Principal:
 
     role: Role
     technician_id: str | None = None
+    token_id: int | None = None
 
 
 def hash_token(token: str) -> str:
@@ -61,4 +62,4 @@ def authenticate(session: Session, token: str) -> Principal | None:
     row = session.exec(select(TokenRow).where(TokenRow.token_hash == hash_token(token))).first()
     if row is None or row.role not in ROLES:
         return None
-    return Principal(row.role, row.technician_id)
+    return Principal(row.role, row.technician_id, row.id)

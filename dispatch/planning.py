@@ -7,6 +7,7 @@ cancelled run never touches the published plan; publishing switches a pointer.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import threading
@@ -139,7 +140,9 @@ def load_day(session: Session, day: dt.date, region: str, tz: ZoneInfo) -> tuple
         if row.pinned_technician_id is not None and row.pinned_technician_id not in tech_ids:
             unplannable.append(row.id)
             continue
-        jobs.append(job_of(row, shell, tech_ids))
+        job = job_of(row, shell, tech_ids)
+        # A booked job is a promise: it outranks every other job (tier 0; docs/booking.md).
+        jobs.append(dataclasses.replace(job, priority=0) if row.booked else job)
     info = {r.id: JobInfo(r.address, r.customer_name, r.customer_phone, r.notes) for r in rows}
     return Day(day, tz, Problem(technicians, tuple(jobs)), region, names, info), unplannable
 
@@ -193,6 +196,20 @@ def store_solution(session: Session, plan: PlanRow, day: Day, solution: Solution
     summary = plan_json(day, solution)
     plan.kpis = summary["kpis"]
     plan.objective = summary["objective_eur"]
+
+
+class PlanRefused(RuntimeError):
+    """The plan would break a promise (leave a booked job out); it is not stored."""
+
+
+def broken_promises(day: Day, solution: Solution, booked_unplannable: list[str]) -> list[str]:
+    """One sentence per booked job (priority tier 0) the solution leaves out,
+    and per booked job that could not even be planned.
+    Served booked jobs are inside their slot: the slot is their hard window."""
+    booked = {j.id for j in day.problem.jobs if j.priority == 0}
+    out = [f"booked job {u.job_id} would be left out ({u.reason})" for u in solution.unassigned if u.job_id in booked]
+    out += [f"booked job {job_id} is pinned to a technician without a shift" for job_id in booked_unplannable]
+    return out
 
 
 @dataclass
@@ -289,6 +306,7 @@ class PlanRunner:
                 if run.cancel.is_set() or plan.cancel_requested:
                     raise Cancelled("cancelled before it started")
                 day, unplannable = load_day(session, plan.date, plan.region, self.tz)
+                booked_unplannable = [i for i in unplannable if (row := session.get(JobRow, i)) and row.booked]
                 limit = plan.time_limit_s
             self._set(plan_id, status="running", started_at=now_utc(), progress=0.0)
             last = [0.0]
@@ -300,6 +318,9 @@ class PlanRunner:
                         run.cancel.set()
 
             solution = solve(day.problem, SolveOptions(time_limit_s=limit), progress=on_progress, cancel=run.cancel)
+            broken = broken_promises(day, solution, booked_unplannable)
+            if broken:
+                raise PlanRefused("refused: " + "; ".join(broken))
             with session_scope(self.engine) as session:
                 plan = session.get(PlanRow, plan_id)
                 assert plan is not None
@@ -310,6 +331,9 @@ class PlanRunner:
                 session.add(plan)
         except Cancelled:
             self._set(plan_id, status="cancelled", finished_at=now_utc(), error="cancelled")
+        except PlanRefused as exc:
+            log.warning("plan %s refused: %s", plan_id, exc)
+            self._set(plan_id, status="failed", finished_at=now_utc(), error=str(exc))
         except Exception as exc:  # a failed run is recorded, never raised into the pool
             log.exception("plan %s failed", plan_id)
             self._set(plan_id, status="failed", finished_at=now_utc(), error=f"{type(exc).__name__}: {exc}")

@@ -8,6 +8,25 @@ from pathlib import Path
 
 
 @dataclass(frozen=True)
+class BookingSettings:
+    """How appointment slots are cut and what routine bookings may use (docs/booking.md)."""
+
+    # Window length per job kind, in minutes: 1-hour install windows ("3+1"), 2-hour measures.
+    slot_minutes: dict[str, int] = field(default_factory=lambda: {"measure": 120, "install": 60, "repair": 120})
+    # Share of each technician's working time that only urgent (priority 1) bookings may fill.
+    urgent_reserve_share: float = 0.15
+    # A routine slot starts at least this long after the booking is made.
+    lead_min: int = 120
+    # Urgent repairs: arrival windows this long, offered from now on until the deadline.
+    urgent_window_min: int = 30
+    urgent_step_min: int = 15
+    # Without a deadline in the request, an urgent repair is due on site within this (the repair standard).
+    urgent_deadline_min: int = 240
+    max_days: int = 14
+    max_slots: int = 50
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the service needs to start; ``from_env`` documents the variables."""
 
@@ -21,6 +40,7 @@ class Settings:
     solver_workers: int = 1
     max_time_limit_s: float = 600.0
     seed_samples: bool = True
+    booking: BookingSettings = field(default_factory=lambda: BookingSettings())
     sample_day: Path = field(
         default_factory=lambda: Path(__file__).resolve().parents[1] / "data" / "samples" / "helsinki-day.json"
     )
@@ -28,7 +48,8 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         """``DATABASE_URL``, ``DISPATCH_ADMIN_TOKEN``, ``DISPATCH_TIMEZONE``,
-        ``GEOCODER_URL``, ``SOLVER_WORKERS``, ``DISPATCH_SEED_SAMPLES`` (1/0)."""
+        ``GEOCODER_URL``, ``SOLVER_WORKERS``, ``DISPATCH_SEED_SAMPLES`` (1/0),
+        ``BOOKING_URGENT_RESERVE`` (share, e.g. 0.15), ``BOOKING_LEAD_MIN``."""
         env = os.environ
         return cls(
             database_url=env.get("DATABASE_URL", cls.database_url),
@@ -37,4 +58,8 @@ class Settings:
             geocoder_url=env.get("GEOCODER_URL", cls.geocoder_url),
             solver_workers=int(env.get("SOLVER_WORKERS", cls.solver_workers)),
             seed_samples=env.get("DISPATCH_SEED_SAMPLES", "1") != "0",
+            booking=BookingSettings(
+                urgent_reserve_share=float(env.get("BOOKING_URGENT_RESERVE", BookingSettings.urgent_reserve_share)),
+                lead_min=int(env.get("BOOKING_LEAD_MIN", BookingSettings.lead_min)),
+            ),
         )

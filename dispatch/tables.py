@@ -178,15 +178,43 @@ class TokenRow(SQLModel, table=True):
 
 
 class BookingRow(SQLModel, table=True):
+    """One booking by the ordering system, found again by its idempotency key.
+
+    ``response`` is the first answer, returned again for the same key and body.
+    """
+
     __tablename__ = "bookings"
 
     id: int | None = Field(default=None, primary_key=True)
     idempotency_key: str = Field(unique=True, index=True, max_length=200)
     request_hash: str
-    job_id: str | None = None
+    job_id: str | None = Field(default=None, index=True)
     status: str = "booked"
     response: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     created_at: dt.datetime
+    date: dt.date | None = None
+    region: str | None = Field(default=None, max_length=64)
+    slot_start: dt.datetime | None = None
+    slot_end: dt.datetime | None = None
+    token_id: int | None = None
+    cancelled_at: dt.datetime | None = None
+
+
+class WorkingPlanRow(SQLModel, table=True):
+    """The working plan of one day and region: a feasible schedule of every
+    booked job, and the row a booking locks while it checks and writes.
+
+    ``routes`` is a list of ``[technician_id, [[job_id, fixed_start_s | null], ...]]``;
+    ``version`` grows with every change.
+    """
+
+    __tablename__ = "working_plans"
+
+    date: dt.date = Field(primary_key=True)
+    region: str = Field(primary_key=True, max_length=64)
+    version: int = 0
+    routes: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    updated_at: dt.datetime
 
 
 class GeocodeRow(SQLModel, table=True):

@@ -10,6 +10,7 @@ from api.schemas import JobOut, TechnicianOut, TokenOut, TokenRequest
 from dispatch import catalog
 from dispatch.auth import create_token
 from dispatch.inputs import JobIn, TechnicianIn
+from dispatch.timeutil import now_utc
 
 router = APIRouter(prefix="/v1", tags=["master data"])
 
@@ -54,6 +55,7 @@ def get_technician(technician_id: IdPath, session: SessionDep, _: Dispatcher) ->
     response_model=JobOut,
     responses={
         201: {"model": JobOut, "description": "Created"},
+        409: {"description": "The job is booked and the change would break the promised slot"},
         503: {"description": "The address needs geocoding and the geocoder cannot be reached"},
     },
 )
@@ -61,9 +63,7 @@ def put_job(
     job_id: IdPath, body: JobIn, session: SessionDep, state: StateDep, _: Dispatcher, response: Response
 ) -> JobOut:
     """Create or replace a job; an address without a location is geocoded."""
-    row, created = catalog.put_job(
-        session, job_id, body, state.tz, state.settings.default_region, geocode=state.geocoder
-    )
+    row, created = state.booking.put_job(session, job_id, body, state.geocoder)
     session.commit()
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return job_out(row, state.tz)
@@ -89,7 +89,8 @@ def get_job(job_id: IdPath, session: SessionDep, state: StateDep, _: Dispatcher)
 
 @router.delete("/jobs/{job_id}", response_model=JobOut)
 def delete_job(job_id: IdPath, session: SessionDep, state: StateDep, _: Dispatcher) -> JobOut:
-    """Cancel a job: later plans leave it out; its history stays."""
-    row = catalog.cancel_job(session, job_id)
+    """Cancel a job: later plans leave it out; its history stays. A booked job's
+    capacity is free for new bookings at once."""
+    row = state.booking.cancel(session, job_id, now_utc())
     session.commit()
     return job_out(row, state.tz)

@@ -64,6 +64,12 @@ POST    /v1/jobs/{job_id}/events           own      | 401   401  201         201
 POST    /v1/jobs/{job_id}/events           other    | 401   401  201         403        403
 POST    /v1/jobs/{job_id}/events           unknown  | 401   401  404         404        403
 POST    /v1/jobs/import                    -        | 401   401  200         403        403
+POST    /v1/slots/search                   -        | 401   401  200         403        200
+POST    /v1/bookings                       -        | 401   401  201         403        201
+GET     /v1/bookings/{job_id}              own      | 401   401  200         403        200
+GET     /v1/bookings/{job_id}              other    | 401   401  200         403        404
+DELETE  /v1/bookings/{job_id}              own      | 401   401  200         403        200
+DELETE  /v1/bookings/{job_id}              other    | 401   401  200         403        404
 """
 
 CORE = {
@@ -75,11 +81,14 @@ CORE = {
     ("GET", "/v1/me/calendar.ics"),
     ("POST", "/v1/jobs/{job_id}/events"),
     ("POST", "/v1/jobs/import"),
+    ("POST", "/v1/bookings"),
+    ("GET", "/v1/bookings/{job_id}"),
 }
 """Rows also checked on PostgreSQL: where data has an owner or is written."""
 
 SAMPLE_DAY = "2026-12-01"
 EMPTY_DAY = "2030-01-07"  # nobody works: plan runs on it finish at once
+BOOK_DAY = "2030-01-08"  # one technician works, for the booking rows
 
 
 @dataclass(frozen=True)
@@ -150,6 +159,8 @@ class World:
     other_jobs: list[str]
     tokens: dict[str, dict[str, str]] = field(default_factory=dict)
     other_installer: dict[str, str] = field(default_factory=dict)
+    own_booking: str = ""
+    other_booking: str = ""
 
 
 @contextmanager
@@ -174,6 +185,14 @@ def build_world(url: str) -> Iterator[World]:
         # a job of its own for the DELETE cell, on a day no plan touches
         doomed = {"location": {"lat": 60.17, "lon": 24.94}, "duration_min": 30, "date": EMPTY_DAY}
         assert client.put("/v1/jobs/PERM-DEL", json=doomed, headers=DISPATCHER).status_code == 201
+        booker = token({"role": "booking"})
+        other_booker = token({"role": "booking"})
+        assert client.put("/v1/technicians/PERM-BOOK", json=BOOK_TECH, headers=DISPATCHER).status_code == 201
+        bookings = []
+        for key, headers in (("world-own", booker), ("world-other", other_booker)):
+            made = client.post("/v1/bookings", json=BOOKING, headers={**headers, "Idempotency-Key": key})
+            assert made.status_code == 201, made.text
+            bookings.append(made.json()["job_id"])
         yield World(
             client=client,
             plan_id=plan_id,
@@ -186,9 +205,11 @@ def build_world(url: str) -> Iterator[World]:
                 "bad": auth("not-a-token-this-server-issued"),
                 "dispatcher": auth(ADMIN),
                 "installer": token({"role": "installer", "technician_id": own["technician_id"]}),
-                "booking": token({"role": "booking"}),
+                "booking": booker,
             },
             other_installer=token({"role": "installer", "technician_id": other["technician_id"]}),
+            own_booking=bookings[0],
+            other_booking=bookings[1],
         )
 
 
@@ -207,6 +228,7 @@ class Call:
     json: Any = None
     params: dict[str, str] | None = None
     files: dict[str, tuple[str, bytes, str]] | None = None
+    headers: dict[str, str] | None = None
 
 
 NEW_TECH = {
@@ -216,6 +238,14 @@ NEW_TECH = {
     "shifts": [{"date": EMPTY_DAY, "start": "08:00", "end": "16:00"}],
 }
 NEW_JOB = {"location": {"lat": 60.18, "lon": 24.95}, "duration_min": 45, "date": EMPTY_DAY}
+BOOK_TECH = {
+    "home": {"lat": 60.2, "lon": 24.9},
+    "skills": {"wardrobe": 1},
+    "shifts": [{"date": BOOK_DAY, "start": "08:00", "end": "16:00"}],
+}
+SLOT = {"start": f"{BOOK_DAY}T10:00:00+02:00", "end": f"{BOOK_DAY}T12:00:00+02:00"}
+BOOKING = {"location": {"lat": 60.19, "lon": 24.92}, "duration_min": 20, "skills": {"wardrobe": 1}, "slot": SLOT}
+SEARCH = {"location": {"lat": 60.19, "lon": 24.92}, "duration_min": 20, "date_from": BOOK_DAY}
 CSV = b"id,kind,lat,lon,duration_min,date\nPERM-CSV,install,60.17,24.94,30,2030-01-07\n"
 
 
@@ -265,6 +295,14 @@ REQUESTS: dict[tuple[str, str, str], Callable[[World, str], Call]] = {
     ("POST", "/v1/jobs/import", "-"): lambda w, r: Call(
         "/v1/jobs/import", files={"file": ("jobs.csv", CSV, "text/csv")}
     ),
+    ("POST", "/v1/slots/search", "-"): lambda w, r: Call("/v1/slots/search", json=SEARCH),
+    ("POST", "/v1/bookings", "-"): lambda w, r: Call(
+        "/v1/bookings", json=BOOKING, headers={"Idempotency-Key": f"perm-{r}"}
+    ),
+    ("GET", "/v1/bookings/{job_id}", "own"): lambda w, r: Call(f"/v1/bookings/{w.own_booking}"),
+    ("GET", "/v1/bookings/{job_id}", "other"): lambda w, r: Call(f"/v1/bookings/{w.other_booking}"),
+    ("DELETE", "/v1/bookings/{job_id}", "own"): lambda w, r: Call(f"/v1/bookings/{w.own_booking}"),
+    ("DELETE", "/v1/bookings/{job_id}", "other"): lambda w, r: Call(f"/v1/bookings/{w.other_booking}"),
 }
 
 
@@ -276,7 +314,7 @@ def call(w: World, row: Row, role: str) -> Any:
         json=request.json,
         params=request.params,
         files=request.files,
-        headers=w.tokens[role],
+        headers={**w.tokens[role], **(request.headers or {})},
     )
 
 

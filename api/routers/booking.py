@@ -1,0 +1,100 @@
+"""Slot search and bookings (the ordering system; dispatchers may book too)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Response, status
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+
+from api.deps import Booker, IdPath, SessionDep, StateDep
+from api.schemas import BookingOut, SlotsOut
+from dispatch.auth import Principal
+from dispatch.errors import Conflict
+from dispatch.inputs import BookingIn, SlotSearchIn
+from dispatch.timeutil import from_storage, now_utc
+
+router = APIRouter(prefix="/v1", tags=["booking"])
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "The slot can no longer be kept, or the same key is being booked right now"}
+}
+
+
+def _own(principal: Principal) -> int | None:
+    """Whose bookings the caller may see: a booking token its own, a dispatcher all (None)."""
+    return principal.token_id if principal.role == "booking" else None
+
+
+@router.post("/slots/search", response_model=SlotsOut)
+def search_slots(body: SlotSearchIn, session: SessionDep, state: StateDep, principal: Booker) -> Any:
+    """Windows the working plan can really keep for this job, best first, and the
+    ones it cannot with a reason. Every slot offered can be booked at this moment."""
+    answer = state.booking.search(session, body, now_utc())
+    return {
+        "slots": [s.__dict__ for s in answer.slots],
+        "unavailable": [u.__dict__ for u in answer.unavailable],
+    }
+
+
+@router.post(
+    "/bookings",
+    status_code=status.HTTP_201_CREATED,
+    response_model=BookingOut,
+    responses={
+        **CONFLICT,
+        400: {"description": "The Idempotency-Key header is missing"},
+    },
+)
+def post_booking(
+    body: BookingIn,
+    session: SessionDep,
+    state: StateDep,
+    principal: Booker,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+) -> Any:
+    """Book a slot: checked again under the day's lock; 409 when it can no longer
+    be kept. The same Idempotency-Key again answers the first answer."""
+    try:
+        result = state.booking.book(session, idempotency_key, body, now_utc(), principal.token_id)
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        replay = state.booking.replay(session, idempotency_key, body)
+        if replay is None:
+            raise Conflict(
+                "Idempotency-Key: a booking with this key is being made; retry shortly", "Idempotency-Key"
+            ) from exc
+        result = replay
+    if result.replayed:
+        return JSONResponse(result.body, status_code=status.HTTP_201_CREATED, headers={"Idempotent-Replayed": "true"})
+    response.status_code = status.HTTP_201_CREATED
+    return result.body
+
+
+@router.get("/bookings/{job_id}", response_model=BookingOut)
+def get_booking(job_id: IdPath, session: SessionDep, state: StateDep, principal: Booker) -> Any:
+    """One booking (a booking token sees only the bookings it made)."""
+    row = state.booking.get(session, job_id, _own(principal))
+    return _booking_out(row, state)
+
+
+@router.delete("/bookings/{job_id}", response_model=BookingOut)
+def delete_booking(job_id: IdPath, session: SessionDep, state: StateDep, principal: Booker) -> Any:
+    """Cancel a booking: its capacity is free for other bookings at once."""
+    state.booking.cancel(session, job_id, now_utc(), _own(principal))
+    session.commit()
+    row = state.booking.get(session, job_id, None)
+    return _booking_out(row, state)
+
+
+def _booking_out(row: Any, state: Any) -> dict[str, Any]:
+    assert row.slot_start is not None and row.slot_end is not None and row.date is not None
+    return {
+        "job_id": row.job_id,
+        "slot": {"start": from_storage(row.slot_start, state.tz), "end": from_storage(row.slot_end, state.tz)},
+        "date": row.date,
+        "region": row.region,
+        "status": row.status,
+    }

@@ -1,0 +1,587 @@
+"""Booking: ranked appointment slots while the customer waits, and bookings
+that can never be sold twice (API.md, "Booking"; docs/booking.md).
+
+Each day and region keeps a *working plan* (``WorkingPlanRow``): a feasible
+schedule of every booked job inside its slot. A slot search asks the slot
+evaluator (``solver.slots``) where the new job fits into that schedule, per
+candidate window of the slot grid; a booking takes the day's lock (a row lock
+on PostgreSQL, an immediate transaction on SQLite), checks the insertion again
+against the newest working plan, stores the job with its slot as a hard window
+and the working plan with the job in it, all in one transaction.
+
+Plan runs treat booked jobs as promises: they outrank all other work
+(priority tier 0) and a run that would leave one out is refused
+(``dispatch.planning``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import math
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlmodel import Session, col, select
+
+from dispatch import catalog
+from dispatch.dayfile import Day
+from dispatch.errors import Conflict, DispatchError, Invalid, NotFound
+from dispatch.inputs import BookingIn, CustomerIn, JobIn, LatLon, SlotSearchIn, WindowIn
+from dispatch.planning import job_of, technician_of
+from dispatch.settings import BookingSettings
+from dispatch.tables import BookingRow, JobRow, ShiftRow, TechnicianRow, WorkingPlanRow
+from dispatch.timeutil import local_midnight, to_storage
+from solver import Job, JobKind, Location, Problem, TimeWindow
+from solver.slots import Insertion, SlotEvaluator, SlotReason, WindowAnswer, WorkingRoute
+
+SEARCH_JOB_ID = "slot-search"
+# Ranking: each day later than the first date searched weighs like this many cents of
+# added cost, and each minute of slack below THIN_SLACK_MIN like RISK_CENTS_PER_MIN.
+LATER_DAY_CENTS = 1500
+THIN_SLACK_MIN = 30
+RISK_CENTS_PER_MIN = 50
+# Score = 100 for the best slot, falling by a factor e for each SCORE_SCALE_CENTS of rank key.
+SCORE_SCALE_CENTS = 5000
+
+Geocode = Callable[[str], LatLon]
+
+
+class BadIdempotencyKey(DispatchError):
+    """The same Idempotency-Key came with a different request body."""
+
+    status = 422
+    title = "Idempotency key reused"
+
+
+@dataclass(frozen=True)
+class OfferedSlot:
+    """A window the ordering system may offer, with what it costs and how safe it is."""
+
+    start: dt.datetime
+    end: dt.datetime
+    score: float
+    added_travel_min: float
+    added_cost_eur: float
+    slack_min: int
+    risk: str
+
+
+@dataclass(frozen=True)
+class UnavailableSlot:
+    """A candidate window that is not offered, and why (no other customer named)."""
+
+    start: dt.datetime
+    end: dt.datetime
+    code: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class SlotAnswer:
+    """The offered slots, best first, and the windows not offered."""
+
+    slots: list[OfferedSlot]
+    unavailable: list[UnavailableSlot]
+
+
+@dataclass(frozen=True)
+class BookingResult:
+    """The answer to a booking request; ``replayed`` when it is the stored first answer."""
+
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+class DayCache:
+    """Slot evaluators per day and region, reused while nothing they depend on
+    changed (working plan version, technicians of the region). Thread-safe."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._items: dict[tuple[dt.date, str], tuple[tuple[Any, ...], SlotEvaluator]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[dt.date, str], stamp: tuple[Any, ...]) -> SlotEvaluator | None:
+        """The cached evaluator for ``key`` if it was built at ``stamp``."""
+        with self._lock:
+            item = self._items.get(key)
+        return item[1] if item is not None and item[0] == stamp else None
+
+    def put(self, key: tuple[dt.date, str], stamp: tuple[Any, ...], evaluator: SlotEvaluator) -> None:
+        """Remember ``evaluator`` for ``key`` as built at ``stamp``."""
+        with self._lock:
+            if len(self._items) >= self.size and key not in self._items:
+                self._items.pop(next(iter(self._items)))
+            self._items[key] = (stamp, evaluator)
+
+
+@dataclass
+class BookingService:
+    """Slot search, booking and cancellation for one service (settings, zone, cache)."""
+
+    tz: ZoneInfo
+    default_region: str
+    settings: BookingSettings
+    geocode: Geocode | None = None
+    cache: DayCache = dataclasses.field(default_factory=DayCache)
+
+    # ----- slot search -------------------------------------------------------------
+
+    def search(self, session: Session, req: SlotSearchIn, now: dt.datetime) -> SlotAnswer:
+        """Every window of the slot grid on the dates asked that the working plan
+        can take the job in, ranked best first, and the windows it cannot take
+        with a reason. Each slot offered can be booked at this moment."""
+        cfg = self.settings
+        region = req.region or self.default_region
+        last = req.date_to or req.date_from
+        if (last - req.date_from).days + 1 > cfg.max_days:
+            raise Invalid(f"date_to: search at most {cfg.max_days} days at a time", "date_to")
+        today = now.astimezone(self.tz).date()
+        if last < today:
+            raise Invalid("date_to: the dates searched are all in the past", "date_to")
+        self._check_skills(session, region, req.skills)
+        location = self._location(req.location, req.address)
+        urgent = req.priority == 1
+        earliest = now + dt.timedelta(minutes=0 if urgent else cfg.lead_min)
+        deadline = req.deadline
+        if urgent and deadline is None:
+            deadline = now + dt.timedelta(minutes=cfg.urgent_deadline_min)
+        found: list[tuple[float, dt.date, WindowAnswer, dt.datetime]] = []
+        unavailable: list[UnavailableSlot] = []
+        first = max(req.date_from, today)
+        for offset in range((last - first).days + 1):
+            day = first + dt.timedelta(days=offset)
+            if deadline is not None and local_midnight(day, self.tz) > deadline:
+                break
+            evaluator = self._evaluator(session, day, region)
+            midnight = local_midnight(day, self.tz)
+            job = self._job(SEARCH_JOB_ID, req.kind, location, req, midnight, deadline)
+            windows = self._windows(evaluator, req.kind, urgent, midnight, earliest, deadline)
+            candidates = []
+            for w in windows:
+                start = midnight + dt.timedelta(seconds=w.start_s)
+                if start < earliest and not urgent:
+                    unavailable.append(
+                        UnavailableSlot(
+                            start,
+                            midnight + dt.timedelta(seconds=w.end_s),
+                            "too_soon",
+                            f"Slots start at least {cfg.lead_min} minutes from now.",
+                        )
+                    )
+                else:
+                    candidates.append(w)
+            for answer in evaluator.evaluate(job, candidates, use_reserve=urgent):
+                start = midnight + dt.timedelta(seconds=answer.window.start_s)
+                end = midnight + dt.timedelta(seconds=answer.window.end_s)
+                if answer.insertion is None:
+                    reason = answer.reason or SlotReason.DAY_FULL
+                    unavailable.append(UnavailableSlot(start, end, reason.value, reason.sentence))
+                    continue
+                found.append((self._rank_key(answer.insertion, offset, urgent, start), day, answer, midnight))
+        found.sort(key=lambda item: (item[0], item[2].window.start_s, item[1]))
+        limit = req.limit or cfg.max_slots
+        best = found[0][0] if found else 0.0
+        slots = [self._offer(key, best, answer, midnight, urgent) for key, _, answer, midnight in found[:limit]]
+        unavailable.sort(key=lambda u: u.start)
+        return SlotAnswer(slots, unavailable)
+
+    def _rank_key(self, ins: Insertion, day_offset: int, urgent: bool, start: dt.datetime) -> float:
+        if urgent:  # the earliest arrival first; cost only breaks ties
+            return start.timestamp() * 100 + min(ins.added_cost_cents, 99)
+        thin = max(0, THIN_SLACK_MIN - ins.slack_s // 60)
+        return ins.added_cost_cents + day_offset * LATER_DAY_CENTS + thin * RISK_CENTS_PER_MIN
+
+    def _offer(self, key: float, best: float, answer: WindowAnswer, midnight: dt.datetime, urgent: bool) -> OfferedSlot:
+        ins = answer.insertion
+        assert ins is not None
+        scale = SCORE_SCALE_CENTS * (100 if urgent else 1)
+        slack_min = ins.slack_s // 60
+        return OfferedSlot(
+            start=midnight + dt.timedelta(seconds=answer.window.start_s),
+            end=midnight + dt.timedelta(seconds=answer.window.end_s),
+            score=round(100 * math.exp(-(key - best) / scale), 1),
+            added_travel_min=round(ins.added_travel_s / 60, 1),
+            added_cost_eur=round(ins.added_cost_cents / 100, 2),
+            slack_min=slack_min,
+            risk="high" if slack_min < 15 else "medium" if slack_min < 45 else "low",
+        )
+
+    def _windows(
+        self,
+        evaluator: SlotEvaluator,
+        kind: str,
+        urgent: bool,
+        midnight: dt.datetime,
+        earliest: dt.datetime,
+        deadline: dt.datetime | None,
+    ) -> list[TimeWindow]:
+        """The candidate windows of one day: the grid of the job kind between the
+        first shift start and the last shift end (08:00-17:00 on a day nobody
+        works), or for urgent work rolling windows from now to the deadline."""
+        cfg = self.settings
+        techs = evaluator.problem.technicians
+        day_start = min((t.shift.start_s for t in techs), default=8 * 3600)
+        day_end = max((t.shift.end_s for t in techs), default=17 * 3600)
+        due = day_end if deadline is None else min(day_end, int((deadline - midnight).total_seconds()))
+        if urgent:
+            step = cfg.urgent_step_min * 60
+            from_s = max(day_start, int((earliest - midnight).total_seconds()))
+            from_s = -(-from_s // step) * step
+            length = cfg.urgent_window_min * 60
+            return [TimeWindow(s, min(s + length, due)) for s in range(from_s, due + 1, step)]
+        length = cfg.slot_minutes.get(kind, 60) * 60
+        out = []
+        start = day_start - day_start % 3600  # windows on the hour
+        while start + length <= day_end and start <= due:
+            out.append(TimeWindow(start, min(start + length, due) if deadline is not None else start + length))
+            start += length
+        return out
+
+    def _job(
+        self,
+        job_id: str,
+        kind: str,
+        location: LatLon,
+        req: SlotSearchIn | BookingIn,
+        midnight: dt.datetime,
+        deadline: dt.datetime | None,
+        window: TimeWindow | None = None,
+    ) -> Job:
+        return Job(
+            id=job_id,
+            location=Location(location.lat, location.lon),
+            duration_s=req.duration_min * 60,
+            kind=JobKind(kind),
+            skills=dict(req.skills),
+            windows=(window,) if window is not None else (),
+            release_s=int((req.release_at - midnight).total_seconds()) if req.release_at else None,
+            deadline_s=int((deadline - midnight).total_seconds()) if deadline is not None else None,
+            priority=req.priority,
+            crew_size=req.crew_size,
+        )
+
+    def _location(self, location: LatLon | None, address: str) -> LatLon:
+        if location is not None:
+            return location
+        if self.geocode is None:
+            raise Invalid("location: required (no geocoder configured for the address)", "location")
+        return self.geocode(address)
+
+    def _check_skills(self, session: Session, region: str, skills: dict[str, int]) -> None:
+        if not skills:
+            return
+        held: dict[str, int] = {}
+        for row_skills in session.exec(select(TechnicianRow.skills).where(TechnicianRow.region == region)).all():
+            for code, level in row_skills.items():
+                held[code] = max(level, held.get(code, 0))
+        for code, level in sorted(skills.items()):
+            if code not in held:
+                raise Invalid(f"skills: no technician in region {region} has the skill {code!r}", "skills")
+            if level > held[code]:
+                raise Invalid(
+                    f"skills: {code!r} at level {level} is above what anyone in region {region} holds ({held[code]})",
+                    "skills",
+                )
+
+    # ----- the working plan -------------------------------------------------------
+
+    def _stamp(self, session: Session, day: dt.date, region: str, version: int) -> tuple[Any, ...]:
+        changed, count = session.exec(
+            select(func.max(TechnicianRow.updated_at), func.count()).where(TechnicianRow.region == region)
+        ).one()
+        return (version, str(changed), count)
+
+    def _evaluator(
+        self, session: Session, day: dt.date, region: str, plan: WorkingPlanRow | None = None
+    ) -> SlotEvaluator:
+        """The slot evaluator of a day at its newest working plan (cached by version)."""
+        if plan is None:
+            plan = session.get(WorkingPlanRow, (day, region))
+        stamp = self._stamp(session, day, region, plan.version if plan is not None else 0)
+        cached = self.cache.get((day, region), stamp)
+        if cached is not None:
+            return cached
+        evaluator = self.build_evaluator(session, day, region, plan)
+        self.cache.put((day, region), stamp, evaluator)
+        return evaluator
+
+    def build_evaluator(
+        self, session: Session, day: dt.date, region: str, plan: WorkingPlanRow | None = None
+    ) -> SlotEvaluator:
+        """The slot evaluator of the stored working plan of a day and region:
+        its technicians' shifts and its booked jobs (repaired where a
+        technician left or a route no longer times; see ``unplaced``)."""
+        rows = session.exec(
+            select(ShiftRow, TechnicianRow)
+            .join(TechnicianRow, col(TechnicianRow.id) == col(ShiftRow.technician_id))
+            .where(ShiftRow.date == day, TechnicianRow.region == region)
+            .order_by(col(TechnicianRow.id))
+        ).all()
+        technicians = tuple(technician_of(tech, shift) for shift, tech in rows)
+        routes = _routes_of(plan)
+        ids = [job_id for r in routes for job_id in r.job_ids]
+        shell = Day(day, self.tz, Problem((), ()), region)
+        jobs: list[Job] = []
+        if ids:
+            stored = session.exec(select(JobRow).where(col(JobRow.id).in_(set(ids)), JobRow.status == "open")).all()
+            tech_ids = {t.id for t in technicians}
+            for row in stored:
+                jobs.append(dataclasses.replace(job_of(row, shell, tech_ids), pinned_technician_id=None))
+        open_ids = {j.id for j in jobs}
+        routes = [
+            WorkingRoute(
+                r.technician_id,
+                tuple(i for i in r.job_ids if i in open_ids),
+                tuple(s for i, s in zip(r.job_ids, r.fixed_starts, strict=True) if i in open_ids),
+            )
+            for r in routes
+        ]
+        return SlotEvaluator(
+            Problem(technicians, tuple(jobs)),
+            routes,
+            reserve_share=self.settings.urgent_reserve_share,
+            repair=True,
+        )
+
+    def _lock_day(self, session: Session, day: dt.date, region: str, now: dt.datetime) -> WorkingPlanRow:
+        """The working plan row of a day, locked for this transaction (created when missing)."""
+        connection = session.connection()
+        if connection.dialect.name == "sqlite":
+            raw = connection.connection.dbapi_connection
+            if raw is not None and not getattr(raw, "in_transaction", True):
+                connection.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock, before anything is read
+            plan = session.exec(
+                select(WorkingPlanRow)
+                .where(WorkingPlanRow.date == day, WorkingPlanRow.region == region)
+                .execution_options(populate_existing=True)
+            ).first()
+            if plan is None:
+                plan = WorkingPlanRow(date=day, region=region, version=0, routes=[], updated_at=to_storage(now))
+                session.add(plan)
+                session.flush()
+            return plan
+        session.execute(
+            pg_insert(WorkingPlanRow)
+            .values(date=day, region=region, version=0, routes=[], updated_at=to_storage(now))
+            .on_conflict_do_nothing()
+        )
+        plan = session.exec(
+            select(WorkingPlanRow)
+            .where(WorkingPlanRow.date == day, WorkingPlanRow.region == region)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one()
+        return plan
+
+    def _store_routes(self, plan: WorkingPlanRow, routes: list[WorkingRoute], now: dt.datetime) -> None:
+        plan.routes = [
+            [r.technician_id, [[i, s] for i, s in zip(r.job_ids, r.fixed_starts, strict=True)]]
+            for r in routes
+            if r.job_ids
+        ]
+        plan.version += 1
+        plan.updated_at = to_storage(now)
+
+    # ----- booking ------------------------------------------------------------------
+
+    def book(
+        self, session: Session, key: str | None, req: BookingIn, now: dt.datetime, token_id: int | None = None
+    ) -> BookingResult:
+        """Book ``req.slot`` for the job, or refuse: ``Conflict`` (409) when the
+        working plan can no longer take it there. The same key with the same
+        body answers the first answer again; with another body it is refused.
+        The caller commits; nothing is written when this raises."""
+        if not key:
+            raise DispatchError("Idempotency-Key: this header is required for a booking", "Idempotency-Key")
+        if len(key) > 200:
+            raise DispatchError("Idempotency-Key: at most 200 characters", "Idempotency-Key")
+        digest = hashlib.sha256(json.dumps(req.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+        prior = self._prior(session, key, digest)
+        if prior is not None:
+            return prior
+        region = req.region or self.default_region
+        start, end = req.slot.start.astimezone(self.tz), req.slot.end.astimezone(self.tz)
+        day = start.date()
+        midnight = local_midnight(day, self.tz)
+        if end.date() != day and end != local_midnight(day + dt.timedelta(days=1), self.tz):
+            raise Invalid("slot: a slot starts and ends on the same day", "slot")
+        if start < now:
+            raise Invalid("slot.start: the slot is in the past", "slot.start")
+        urgent = req.priority == 1
+        if not urgent and start < now + dt.timedelta(minutes=self.settings.lead_min):
+            raise Conflict(
+                f"slot: routine slots start at least {self.settings.lead_min} minutes from now; search again", "slot"
+            )
+        self._check_skills(session, region, req.skills)
+        location = self._location(req.location, req.address)
+
+        plan = self._lock_day(session, day, region, now)
+        prior = self._prior(session, key, digest)  # a twin request may have finished while we waited
+        if prior is not None:
+            return prior
+        evaluator = self._evaluator(session, day, region, plan)
+        job_id = f"bk-{uuid.uuid4().hex[:12]}"
+        window = TimeWindow(int((start - midnight).total_seconds()), int((end - midnight).total_seconds()))
+        job = self._job(job_id, req.kind, location, req, midnight, req.deadline, window)
+        [answer] = evaluator.evaluate(dataclasses.replace(job, windows=()), [window], use_reserve=urgent)
+        if answer.insertion is None:
+            reason = answer.reason or SlotReason.DAY_FULL
+            raise Conflict(f"slot: can no longer be kept. {reason.sentence}", "slot")
+        catalog.put_job(session, job_id, self._job_in(req, region, location), self.tz, region, booked=True)
+        self._store_routes(plan, evaluator.with_insertion(job, answer.insertion), now)
+        session.add(plan)
+        body = {
+            "job_id": job_id,
+            "slot": {"start": start.isoformat(), "end": end.isoformat()},
+            "date": day.isoformat(),
+            "region": region,
+            "status": "booked",
+        }
+        session.add(
+            BookingRow(
+                idempotency_key=key,
+                request_hash=digest,
+                job_id=job_id,
+                status="booked",
+                response=body,
+                created_at=to_storage(now),
+                date=day,
+                region=region,
+                slot_start=to_storage(start),
+                slot_end=to_storage(end),
+                token_id=token_id,
+            )
+        )
+        session.flush()
+        return BookingResult(body)
+
+    def replay(self, session: Session, key: str | None, req: BookingIn) -> BookingResult | None:
+        """The stored answer for ``key`` (after a write lost a race on the same key), if any."""
+        if not key:
+            return None
+        digest = hashlib.sha256(json.dumps(req.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+        return self._prior(session, key, digest)
+
+    def _prior(self, session: Session, key: str, digest: str) -> BookingResult | None:
+        row = session.exec(
+            select(BookingRow).where(BookingRow.idempotency_key == key).execution_options(populate_existing=True)
+        ).first()
+        if row is None:
+            return None
+        if row.request_hash != digest:
+            raise BadIdempotencyKey(
+                "Idempotency-Key: this key was used for a different booking; use a new key for a new request",
+                "Idempotency-Key",
+            )
+        assert row.response is not None
+        return BookingResult(dict(row.response), replayed=True)
+
+    def _job_in(self, req: BookingIn, region: str, location: LatLon) -> JobIn:
+        start = req.slot.start.astimezone(self.tz)
+        return JobIn(
+            kind=req.kind,
+            region=region,
+            date=start.date(),
+            location=location,
+            address=req.address,
+            customer=CustomerIn(name=req.customer.name, phone=req.customer.phone),
+            duration_min=req.duration_min,
+            skills=dict(req.skills),
+            crew_size=req.crew_size,
+            windows=[WindowIn(start=req.slot.start, end=req.slot.end)],
+            release_at=req.release_at,
+            deadline=req.deadline,
+            priority=req.priority,
+            notes=req.notes,
+        )
+
+    # ----- reading and cancelling -----------------------------------------------------
+
+    def get(self, session: Session, job_id: str, token_id: int | None) -> BookingRow:
+        """A booking by its job id; a booking token sees only its own (NotFound otherwise).
+        ``token_id`` None means a dispatcher, who sees every booking."""
+        row = session.exec(select(BookingRow).where(BookingRow.job_id == job_id)).first()
+        if row is None or (token_id is not None and row.token_id != token_id):
+            raise NotFound(f"booking {job_id} does not exist", "job_id")
+        return row
+
+    def cancel(self, session: Session, job_id: str, now: dt.datetime, token_id: int | None = None) -> JobRow:
+        """Cancel a job (booked or not); a booked job's capacity is free again at once.
+        The caller commits."""
+        if token_id is not None:
+            self.get(session, job_id, token_id)
+        row = catalog.get_job(session, job_id)
+        if not row.booked or row.status != "open":
+            return catalog.cancel_job(session, job_id)
+        plan = self._lock_day(session, row.date, row.region, now)
+        evaluator = self._evaluator(session, row.date, row.region, plan)
+        self._store_routes(plan, evaluator.without(job_id), now)
+        session.add(plan)
+        booking = session.exec(select(BookingRow).where(BookingRow.job_id == job_id)).first()
+        if booking is not None:
+            booking.status = "cancelled"
+            booking.cancelled_at = to_storage(now)
+            session.add(booking)
+        return catalog.cancel_job(session, job_id)
+
+    def put_job(self, session: Session, job_id: str, data: JobIn, geocode: Geocode | None) -> tuple[JobRow, bool]:
+        """``catalog.put_job`` that keeps promises: a booked job's place, length,
+        skills, crew, date and slot can only change by cancelling and booking
+        again (``Conflict``); its notes, customer and technician pins may change."""
+        row = session.get(JobRow, job_id)
+        before = _promise(row) if row is not None and row.booked else None
+        if row is not None and row.booked and row.status != "open":
+            raise Conflict(f"job {job_id} was a cancelled booking; book again instead of reopening it", "job_id")
+        stored, created = catalog.put_job(session, job_id, data, self.tz, self.default_region, geocode=geocode)
+        if before is not None and _promise(stored) != before:
+            raise Conflict(
+                f"job {job_id} is booked: its place, length, skills, crew and slot are promised; "
+                "cancel the booking and book again to change them",
+                "job_id",
+            )
+        return stored, created
+
+
+def _promise(row: JobRow) -> tuple[Any, ...]:
+    return (
+        row.date,
+        row.region,
+        round(row.lat, 7),
+        round(row.lon, 7),
+        row.duration_min,
+        dict(row.skills),
+        row.crew_size,
+        [list(w) for w in row.windows],
+        row.release_at,
+        row.deadline,
+    )
+
+
+def _routes_of(plan: WorkingPlanRow | None) -> list[WorkingRoute]:
+    if plan is None:
+        return []
+    return [
+        WorkingRoute(tech_id, tuple(str(i) for i, _ in visits), tuple(s for _, s in visits))
+        for tech_id, visits in plan.routes
+    ]
+
+
+def booked_open_jobs(session: Session, day: dt.date, region: str) -> list[JobRow]:
+    """The open booked jobs of a day and region (the promises a plan must keep)."""
+    return list(
+        session.exec(
+            select(JobRow).where(
+                JobRow.date == day, JobRow.region == region, JobRow.status == "open", col(JobRow.booked).is_(True)
+            )
+        ).all()
+    )
