@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import multiprocessing
+import os
 import random
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 
 from solver.checker import check
 from solver.explain import explain_dropped, precheck
@@ -101,7 +104,9 @@ def solve(
     if candidates and problem.technicians:
         ticker.start()
         try:
-            raw, plan = _search(problem, candidates, points, travel, coeffs, timer, opts, search_until, ticker, cancel)
+            raw, plan = _search(
+                problem, candidates, points, travel, coeffs, timer, opts, search_until, ticker, cancel, reserve / 2
+            )
         finally:
             ticker.stop()
     if cancel is not None and cancel.is_set():
@@ -198,47 +203,217 @@ def _search(
     search_until: float,
     ticker: _Ticker,
     cancel: threading.Event | None = None,
+    grace_s: float = 0.0,
 ) -> tuple[RawResult | None, _Plan]:
-    """Greedy construction, then OR-Tools local search warm-started from it.
+    """Greedy construction, then OR-Tools local search warm-started from it; with the
+    portfolio on, a cold-started search on another core as well, and the better plan.
 
     The construction places urgent, crew and long jobs first, each where it adds
     least cost (crews as two technicians with one common start). The search then
     keeps each crew on its two technicians and start, and moves everything else.
+    The cold search starts at once on days without crews; with crews it starts
+    after the construction and keeps the crews where the construction put them.
+    It is waited for at most ``grace_s`` past ``search_until``.
     """
     detailed = sum(j.crew_size for j in candidates) <= opts.search.detailed_model_max_visits
-    build_timer = timer
-    if not detailed:
-        build_timer = RouteTimer(points, travel, coeffs, problem.lunch_on_site_min_s, reserve_lunch=True)
-    plan = _Plan.empty(problem)
-    for job in sorted(candidates, key=lambda j: (j.priority, -j.crew_size, -j.duration_s, j.id)):
-        if time.monotonic() >= search_until or (cancel is not None and cancel.is_set()):
-            break
-        _insert(job, problem, build_timer, plan)
-    crews = _crews_of(plan)
-    # Small days: crews the construction could not place stay in the model, synchronised there.
-    jobs = [j for j in candidates if j.crew_size == 1 or j.id in crews or detailed]
-    seeds = {tech_id: [j.id for j in seq] for tech_id, seq in plan.jobs.items()}
-    log.info("construction: %d of %d jobs placed", len({j.id for s in plan.jobs.values() for j in s}), len(candidates))
-    if cancel is not None and cancel.is_set():
-        return None, plan
-    raw = solve_model(
-        problem,
-        jobs,
-        points,
-        travel,
-        coeffs,
-        search_until,
-        opts.search,
-        on_solution=ticker.solution,
-        stop=cancel.is_set if cancel is not None else None,
-        crew_fixed=crews,
-        initial_routes=seeds if any(seeds.values()) else None,
-        detailed=detailed,
-    )
-    log.info("search: %s, %d visits, %d solutions", raw.status, sum(len(r.visits) for r in raw.routes), raw.solutions)
-    if not raw.found:
-        raw = _raw_of(plan)
-    return raw, _plan_from_raw(problem, raw, timer) if detailed else _plan_adding_lunch(problem, raw, timer)
+    portfolio = _portfolio_possible(opts.search)
+    cold: _ColdSearch | None = None
+    if portfolio and all(j.crew_size == 1 for j in candidates):
+        cold = _ColdSearch.start(problem, candidates, points, travel, coeffs, search_until, opts.search, {}, detailed)
+    try:
+        build_timer = timer
+        if not detailed:
+            build_timer = RouteTimer(points, travel, coeffs, problem.lunch_on_site_min_s, reserve_lunch=True)
+        plan = _Plan.empty(problem)
+        for job in sorted(candidates, key=lambda j: (j.priority, -j.crew_size, -j.duration_s, j.id)):
+            if time.monotonic() >= search_until or (cancel is not None and cancel.is_set()):
+                break
+            _insert(job, problem, build_timer, plan)
+        crews = _crews_of(plan)
+        # Small days: crews the construction could not place stay in the model, synchronised there.
+        jobs = [j for j in candidates if j.crew_size == 1 or j.id in crews or detailed]
+        seeds = {tech_id: [j.id for j in seq] for tech_id, seq in plan.jobs.items()}
+        placed = len({j.id for s in plan.jobs.values() for j in s})
+        log.info("construction: %d of %d jobs placed", placed, len(candidates))
+        if cancel is not None and cancel.is_set():
+            return None, plan
+        if portfolio and cold is None:
+            cold = _ColdSearch.start(problem, jobs, points, travel, coeffs, search_until, opts.search, crews, detailed)
+        raw = solve_model(
+            problem,
+            jobs,
+            points,
+            travel,
+            coeffs,
+            search_until,
+            opts.search,
+            on_solution=ticker.solution,
+            stop=cancel.is_set if cancel is not None else None,
+            crew_fixed=crews,
+            initial_routes=seeds if any(seeds.values()) else None,
+            detailed=detailed,
+        )
+        log.info("search: %s, %d visits, %d solutions", raw.status, _visits(raw), raw.solutions)
+        if not raw.found:
+            raw = _raw_of(plan)
+        plan = _plan_of(problem, raw, timer, detailed)
+        if cold is None:
+            return raw, plan
+        cold_raw = cold.result(search_until + grace_s, cancel)
+        if cold_raw is None or not cold_raw.found:
+            log.info("portfolio: no cold result")
+            return raw, plan
+        cold_plan = _plan_of(problem, cold_raw, timer, detailed)
+        warm_score, cold_score = _score(problem, plan, timer, jobs), _score(problem, cold_plan, timer, jobs)
+        log.info(
+            "portfolio: warm %d, cold %d (%s, %d solutions)",
+            warm_score,
+            cold_score,
+            cold_raw.status,
+            cold_raw.solutions,
+        )
+        if cold_score < warm_score:
+            return cold_raw, cold_plan
+        return raw, plan
+    finally:
+        if cold is not None:
+            cold.close()
+
+
+def _visits(raw: RawResult) -> int:
+    return sum(len(r.visits) for r in raw.routes)
+
+
+def _plan_of(problem: Problem, raw: RawResult, timer: RouteTimer, detailed: bool) -> _Plan:
+    """The working plan of a model result (lunches added on days the model ran without them)."""
+    return _plan_from_raw(problem, raw, timer) if detailed else _plan_adding_lunch(problem, raw, timer)
+
+
+def _score(problem: Problem, plan: _Plan, timer: RouteTimer, jobs: list[Job]) -> int:
+    """Our objective of a plan before repair, in objective units: route costs, preferred
+    technician misses, and the drop cost of each of ``jobs`` it leaves out."""
+    coeffs = timer.coeffs
+    total = 0
+    served: set[str] = set()
+    for tech in problem.technicians:
+        seq = plan.jobs[tech.id]
+        if not seq:
+            continue
+        cost = plan.base_cost(tech, timer)
+        if cost is None:  # cannot happen for a plan the model timed; never prefer such a plan
+            return 2**62
+        total += cost
+        for job in seq:
+            served.add(job.id)
+            if job.crew_size == 1 and job.preferred_technician_id not in (None, tech.id):
+                total += coeffs.preference_miss
+    total += sum(coeffs.drop_cost(j.priority, j.crew_size) for j in jobs if j.id not in served)
+    return total
+
+
+def _cores() -> int:
+    """Cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _portfolio_possible(settings: SearchSettings) -> bool:
+    """The portfolio is on, and there is a second core and a fork to run it in."""
+    return settings.portfolio and _cores() >= 2 and "fork" in multiprocessing.get_all_start_methods()
+
+
+class _ColdSearch:
+    """A cold-started OR-Tools search in a forked process: another core, same deadline.
+
+    The parent never waits for it past the time it names, and ends it when it is
+    done with it (cancelled, late or collected), so a stuck child costs nothing.
+    """
+
+    def __init__(self, process: multiprocessing.process.BaseProcess, conn: Connection) -> None:
+        self._process = process
+        self._conn = conn
+
+    @classmethod
+    def start(
+        cls,
+        problem: Problem,
+        jobs: list[Job],
+        points: PointIndex,
+        travel: TravelMatrices,
+        coeffs: Coefficients,
+        deadline: float,
+        settings: SearchSettings,
+        crews: dict[str, CrewAssignment],
+        detailed: bool,
+    ) -> _ColdSearch | None:
+        """Fork the search; None when the process cannot be started."""
+        cold = dataclasses.replace(
+            settings, first_solution=settings.cold_first_solution, metaheuristic=settings.cold_metaheuristic
+        )
+        try:
+            ctx = multiprocessing.get_context("fork")
+            receive, send = ctx.Pipe(duplex=False)
+            process = ctx.Process(
+                target=_cold_child,
+                args=(send, problem, jobs, points, travel, coeffs, deadline, cold, crews, detailed),
+                daemon=True,
+            )
+            process.start()
+        except (OSError, ValueError) as exc:
+            log.warning("portfolio search not started: %s", exc)
+            return None
+        send.close()
+        return cls(process, receive)
+
+    def result(self, until: float, cancel: threading.Event | None) -> RawResult | None:
+        """The child's result if it arrives by ``until`` (time.monotonic()), else None."""
+        while cancel is None or not cancel.is_set():
+            left = until - time.monotonic()
+            try:
+                if self._conn.poll(max(0.0, min(0.05, left))):
+                    got = self._conn.recv()
+                    return got if isinstance(got, RawResult) else None
+            except (EOFError, OSError):
+                return None
+            if left <= 0:
+                return None
+        return None
+
+    def close(self) -> None:
+        """End the child (if still running) and release the pipe."""
+        self._conn.close()
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(0.5)
+            if self._process.is_alive():
+                self._process.kill()
+        self._process.join(0.5)
+
+
+def _cold_child(
+    conn: Connection,
+    problem: Problem,
+    jobs: list[Job],
+    points: PointIndex,
+    travel: TravelMatrices,
+    coeffs: Coefficients,
+    deadline: float,
+    settings: SearchSettings,
+    crews: dict[str, CrewAssignment],
+    detailed: bool,
+) -> None:
+    """In the forked child: search, send the result, and leave without running the
+    parent's exit handlers (open connections and files belong to the parent)."""
+    try:
+        conn.send(
+            solve_model(problem, jobs, points, travel, coeffs, deadline, settings, crew_fixed=crews, detailed=detailed)
+        )
+    except BaseException:
+        log.exception("cold search failed")
+    finally:
+        conn.close()
+        os._exit(0)
 
 
 def _raw_of(plan: _Plan) -> RawResult:

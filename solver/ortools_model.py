@@ -51,6 +51,12 @@ class SearchSettings:
     # days; above this many visits the lunch is placed by the route timer after the
     # search and preferred windows are not optimised by it (docs/model.md).
     detailed_model_max_visits: int = 60
+    # Portfolio: a second search on another core (a forked process), started cold from
+    # OR-Tools' own first solution instead of the greedy construction; the better plan
+    # by our objective is kept. Off where the machine has one core or cannot fork.
+    portfolio: bool = True
+    cold_first_solution: str = "path_cheapest_arc"
+    cold_metaheuristic: str = "guided_local_search"
 
 
 @dataclass(frozen=True)
@@ -218,8 +224,10 @@ def solve_model(
             cumul.SetRange(max(0, windows[0].start_s), min(HORIZON_S, windows[-1].end_s))
             for a, b in itertools.pairwise(windows):
                 cumul.RemoveInterval(a.end_s + 1, b.start_s - 1)
-            # SetAllowedVehiclesForIndex has no working Python binding in 9.15; restrict the domain.
-            routing.VehicleVar(index).SetValues([-1, *allowed])
+            # SetAllowedVehiclesForIndex has no working Python binding in 9.15; restrict the domain
+            # (only when it restricts anything: every constraint slows the local search).
+            if len(allowed) < n_veh:
+                routing.VehicleVar(index).SetValues([-1, *allowed])
             routing.AddDisjunction([index], coeffs.drop_cost(job.priority, 1))
             node += 1
         if detailed and job.preferred_window is not None and coeffs.soft_per_s[job.id] > 0:
@@ -242,15 +250,16 @@ def solve_model(
         if sync_crews:
             solver.Add(time_dim.CumulVar(lead) == time_dim.CumulVar(second))
 
-    # Jobs per day and partner cost per job.
-    job_count = [0] * first_visit + [1] * (n_nodes - first_visit)
-    count_cb = routing.RegisterUnaryTransitVector(job_count)
-    caps = [t.max_jobs if t.max_jobs is not None else n_nodes for t in techs]
-    routing.AddDimensionWithVehicleCapacity(count_cb, 0, caps, True, "Jobs")
-    jobs_dim = routing.GetDimensionOrDie("Jobs")
-    for v, tech in enumerate(techs):
-        if coeffs.per_job[tech.id] > 0:
-            jobs_dim.SetCumulVarSoftUpperBound(routing.End(v), 0, coeffs.per_job[tech.id])
+    # Jobs per day and partner cost per job (a dimension only when some technician has either).
+    if any(t.max_jobs is not None or coeffs.per_job[t.id] > 0 for t in techs):
+        job_count = [0] * first_visit + [1] * (n_nodes - first_visit)
+        count_cb = routing.RegisterUnaryTransitVector(job_count)
+        caps = [t.max_jobs if t.max_jobs is not None else n_nodes for t in techs]
+        routing.AddDimensionWithVehicleCapacity(count_cb, 0, caps, True, "Jobs")
+        jobs_dim = routing.GetDimensionOrDie("Jobs")
+        for v, tech in enumerate(techs):
+            if coeffs.per_job[tech.id] > 0:
+                jobs_dim.SetCumulVarSoftUpperBound(routing.End(v), 0, coeffs.per_job[tech.id])
 
     # Capacity: one dimension per constrained resource type; each visit uses up its job's
     # demand (every member of a crew carries it), never more than the vehicle carries.

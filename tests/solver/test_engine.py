@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
+import time
 
 import pytest
 
@@ -15,6 +17,7 @@ from solver import (
     Problem,
     Progress,
     ReasonCode,
+    SearchSettings,
     Shift,
     SolveOptions,
     Technician,
@@ -23,6 +26,8 @@ from solver import (
     problem_travel,
     solve,
 )
+from solver.engine import _ColdSearch
+from solver.objective import coefficients
 from tests.solver.conftest import H, grid
 
 
@@ -78,3 +83,73 @@ def test_a_cancelled_solve_raises_instead_of_returning_a_plan(mixed_day: Problem
     cancel.set()
     with pytest.raises(Cancelled):
         solve(mixed_day, SolveOptions(time_limit_s=30), cancel=cancel)
+
+
+def _no_crew_day() -> Problem:
+    """Four technicians and twenty single jobs with windows: the portfolio starts its
+    cold search at once on such a day."""
+    techs = tuple(
+        Technician(t, grid(i), Shift(8 * H, 17 * H), cost=CostProfile(3600, 30)) for i, t in enumerate("ABCD")
+    )
+    jobs = tuple(
+        Job(f"J{i}", grid(i + 2), 1800, windows=(TimeWindow((8 + i % 6) * H, (10 + i % 6) * H),) if i % 2 else ())
+        for i in range(20)
+    )
+    return Problem(techs, jobs)
+
+
+@pytest.mark.parametrize("portfolio", [True, False])
+def test_with_and_without_the_portfolio_the_plan_is_checked_and_complete(portfolio: bool) -> None:
+    problem = _no_crew_day()
+    options = SolveOptions(time_limit_s=1.5, search=SearchSettings(portfolio=portfolio))
+    solution = solve(problem, options)
+    report = check(problem, solution, *problem_travel(problem, HaversineProvider()))
+    assert report.violations == ()
+    assert solution.served_job_ids() == {j.id for j in problem.jobs}
+    assert solution.stats is not None and solution.stats.wall_time_s <= 1.5 + 0.1
+
+
+def test_the_portfolio_keeps_the_time_limit_and_leaves_no_process_behind(mixed_day: Problem) -> None:
+    started = time.monotonic()
+    solution = solve(mixed_day, SolveOptions(time_limit_s=1.0))
+    assert time.monotonic() - started < 1.0 + 0.15
+    assert check(mixed_day, solution, *problem_travel(mixed_day, HaversineProvider())).violations == ()
+    assert multiprocessing.active_children() == []
+
+
+def test_cancelling_during_the_portfolio_search_raises_soon_and_ends_the_cold_search() -> None:
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    started = time.monotonic()
+    with pytest.raises(Cancelled):
+        solve(_no_crew_day(), SolveOptions(time_limit_s=20), cancel=cancel)
+    assert time.monotonic() - started < 2.0
+    assert multiprocessing.active_children() == []
+
+
+def test_the_cold_search_answers_by_its_deadline_and_a_cancel_stops_the_wait() -> None:
+    problem = _no_crew_day()
+    points, travel = problem_travel(problem, HaversineProvider())
+    coeffs = coefficients(problem, travel)
+    jobs = list(problem.jobs)
+    deadline = time.monotonic() + 0.5
+    cold = _ColdSearch.start(problem, jobs, points, travel, coeffs, deadline, SearchSettings(), {}, True)
+    assert cold is not None
+    try:
+        raw = cold.result(deadline + 0.5, None)
+    finally:
+        cold.close()
+    assert raw is not None and raw.found
+    assert {v.job_id for r in raw.routes for v in r.visits} == {j.id for j in jobs}
+
+    cancel = threading.Event()
+    cancel.set()
+    cold = _ColdSearch.start(problem, jobs, points, travel, coeffs, time.monotonic() + 30, SearchSettings(), {}, True)
+    assert cold is not None
+    started = time.monotonic()
+    try:
+        assert cold.result(time.monotonic() + 30, cancel) is None
+    finally:
+        cold.close()
+    assert time.monotonic() - started < 1.0
+    assert multiprocessing.active_children() == []
