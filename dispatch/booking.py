@@ -180,7 +180,8 @@ class BookingService:
                     )
                 else:
                     candidates.append(w)
-            for answer in evaluator.evaluate(job, candidates, use_reserve=urgent):
+            budget = cfg.search_move_budget_ms / 1000
+            for answer in evaluator.evaluate(job, candidates, use_reserve=urgent, move_budget_s=budget):
                 start = midnight + dt.timedelta(seconds=answer.window.start_s)
                 end = midnight + dt.timedelta(seconds=answer.window.end_s)
                 if answer.insertion is None:
@@ -433,7 +434,12 @@ class BookingService:
         job_id = f"bk-{uuid.uuid4().hex[:12]}"
         window = TimeWindow(int((start - midnight).total_seconds()), int((end - midnight).total_seconds()))
         job = self._job(job_id, req.kind, location, req, midnight, req.deadline, window)
-        [answer] = evaluator.evaluate(dataclasses.replace(job, windows=()), [window], use_reserve=urgent)
+        [answer] = evaluator.evaluate(
+            dataclasses.replace(job, windows=()),
+            [window],
+            use_reserve=urgent,
+            move_budget_s=self.settings.booking_move_budget_ms / 1000,
+        )
         if answer.insertion is None:
             reason = answer.reason or SlotReason.DAY_FULL
             raise Conflict(f"slot: can no longer be kept. {reason.sentence}", "slot")

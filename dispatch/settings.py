@@ -24,6 +24,10 @@ class BookingSettings:
     urgent_deadline_min: int = 240
     max_days: int = 14
     max_slots: int = 50
+    # Time a search may spend per day on windows that need a promised job moved to another
+    # technician; a booking re-checks its one window with the larger budget.
+    search_move_budget_ms: int = 20
+    booking_move_budget_ms: int = 150
 
 
 @dataclass(frozen=True)

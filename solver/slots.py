@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -86,6 +87,9 @@ class Insertion:
     added_cost_cents: float
     slack_s: int
     uses_reserve: bool
+    # Promised jobs moved to make room, each (job_id, from technician, to technician,
+    # position in the receiving route); applied before the new job is inserted.
+    moves: tuple[tuple[str, str, str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -247,13 +251,18 @@ class SlotEvaluator:
         lunch = tech.shift.lunch.duration_s if tech.shift.lunch is not None else 0
         return tech.shift.end_s - tech.shift.start_s - lunch
 
-    def evaluate(self, job: Job, windows: Sequence[TimeWindow], use_reserve: bool = False) -> list[WindowAnswer]:
+    def evaluate(
+        self, job: Job, windows: Sequence[TimeWindow], use_reserve: bool = False, move_budget_s: float = 0.0
+    ) -> list[WindowAnswer]:
         """For each window, the cheapest verified insertion of ``job`` starting
         inside it (and inside the job's own release/deadline), or the reason
         there is none. ``job`` must not be in the working plan already.
 
         With ``use_reserve`` False, insertions that would fill a technician
         beyond ``1 - reserve_share`` of their working time are not offered.
+        With ``move_budget_s`` > 0, windows no plain insertion can take are
+        tried again for that long (in all) by moving one promised job of a
+        nearby technician to another technician (inside its own slot).
         """
         if any(j.id == job.id for r in self._routes.values() for j in r.jobs):
             raise ProblemError(f"job {job.id} is already in the working plan")
@@ -311,7 +320,91 @@ class SlotEvaluator:
                 answers.append(WindowAnswer(w, None, SlotReason.OUTSIDE_HOURS))
             else:
                 answers.append(WindowAnswer(w, None, SlotReason.DAY_FULL))
+        if move_budget_s > 0 and job.crew_size == 1:
+            until = time.monotonic() + move_budget_s
+            near = sorted(
+                qualified,
+                key=lambda r: min(
+                    (to_new[r.points[p]] + from_new[r.points[p + 1]] for p in range(len(r.jobs) + 1)),
+                    default=0,
+                ),
+            )
+            for k, answer in enumerate(answers):
+                if answer.reason is not SlotReason.DAY_FULL or time.monotonic() > until:
+                    continue
+                job_in = dataclasses.replace(job, windows=(answer.window,))
+                moved = self._with_move(job_in, near[:4], timer, use_reserve, until)
+                if moved is not None:
+                    answers[k] = WindowAnswer(answer.window, moved, None)
         return answers
+
+    def _busy(self, tech: Technician, seq: Sequence[Job], timer: RouteTimer) -> int:
+        pts = [timer.points.tech_start[tech.id], *(timer.points.job[j.id] for j in seq), timer.points.tech_end[tech.id]]
+        return sum(int(timer.duration[a, b]) for a, b in itertools.pairwise(pts)) + sum(j.duration_s for j in seq)
+
+    def _with_move(
+        self, job: Job, near: list[_Route], timer: RouteTimer, use_reserve: bool, until: float
+    ) -> Insertion | None:
+        """Room for ``job`` on one of ``near`` made by moving one of its promised
+        jobs to another technician, both routes verified by the exact timer."""
+        for a in near:
+            for k, moved in enumerate(a.jobs):
+                if moved.crew_size > 1 or a.fixed[k] is not None:
+                    continue
+                if time.monotonic() > until:
+                    return None
+                rest = [j for i, j in enumerate(a.jobs) if i != k]
+                rest_fixed = [f for i, f in enumerate(a.fixed) if i != k]
+                placed = None
+                for p in range(len(rest) + 1):
+                    seq = [*rest[:p], job, *rest[p:]]
+                    fixed = [*rest_fixed[:p], None, *rest_fixed[p:]]
+                    timing = timer.timing(a.tech, seq, fixed_starts=fixed)
+                    if timing is not None:
+                        placed = (p, seq, fixed, timing)
+                        break
+                if placed is None:
+                    continue
+                p, seq_a, fixed_a, timing_a = placed
+                busy_a = self._busy(a.tech, seq_a, timer)
+                if not use_reserve and busy_a > (1.0 - self.reserve_share) * self._capacity_s(a.tech):
+                    continue
+                for b in self._routes.values():
+                    if b.tech.id == a.tech.id or not b.tech.has_skills(moved.skills):
+                        continue
+                    if b.tech.max_jobs is not None and len(b.jobs) >= b.tech.max_jobs:
+                        continue
+                    for q in range(len(b.jobs) + 1):
+                        seq_b = [*b.jobs[:q], moved, *b.jobs[q:]]
+                        fixed_b = [*b.fixed[:q], None, *b.fixed[q:]]
+                        timing_b = timer.timing(b.tech, seq_b, fixed_starts=fixed_b)
+                        if timing_b is None:
+                            continue
+                        busy_b = self._busy(b.tech, seq_b, timer)
+                        if busy_b > (1.0 - self.reserve_share) * self._capacity_s(b.tech) and not use_reserve:
+                            continue
+                        added = (
+                            timer.route_cost(a.tech, seq_a, timing_a)
+                            - a.cost
+                            + timer.route_cost(b.tech, seq_b, timing_b)
+                            - b.cost
+                        )
+                        return Insertion(
+                            (a.tech.id,),
+                            (p,),
+                            timing_a.starts_s[p],
+                            busy_a - a.busy_s - job.duration_s + busy_b - b.busy_s,
+                            self.coeffs.to_cents(added),
+                            min(
+                                self._slack(a.tech, seq_a, fixed_a, timing_a, p, timer),
+                                self._slack(b.tech, seq_b, fixed_b, timing_b, q, timer),
+                            ),
+                            False,
+                            ((moved.id, a.tech.id, b.tech.id, q),),
+                        )
+                    if time.monotonic() > until:
+                        return None
+        return None
 
     def _with_point(self, job: Job) -> tuple[PointIndex, TravelMatrices]:
         """The day's points and matrices with the new job's location appended."""
@@ -456,22 +549,28 @@ class SlotEvaluator:
         return max(0, slack)
 
     def with_insertion(self, job: Job, insertion: Insertion) -> list[WorkingRoute]:
-        """The working plan after adding ``job`` as ``insertion`` says (crew starts fixed)."""
-        out = []
-        for r in self.routes():
-            if r.technician_id in insertion.technician_ids:
-                k = insertion.positions[insertion.technician_ids.index(r.technician_id)]
-                start = insertion.start_s if job.crew_size > 1 else None
-                out.append(
-                    WorkingRoute(
-                        r.technician_id,
-                        (*r.job_ids[:k], job.id, *r.job_ids[k:]),
-                        (*r.fixed_starts[:k], start, *r.fixed_starts[k:]),
-                    )
-                )
-            else:
-                out.append(r)
-        return out
+        """The working plan after adding ``job`` as ``insertion`` says (its moves
+        first; crew starts fixed)."""
+        routes = {r.technician_id: r for r in self.routes()}
+        for job_id, source, target, position in insertion.moves:
+            src = routes[source]
+            keep = [i for i, j in enumerate(src.job_ids) if j != job_id]
+            routes[source] = WorkingRoute(
+                source, tuple(src.job_ids[i] for i in keep), tuple(src.fixed_starts[i] for i in keep)
+            )
+            dst = routes[target]
+            routes[target] = WorkingRoute(
+                target,
+                (*dst.job_ids[:position], job_id, *dst.job_ids[position:]),
+                (*dst.fixed_starts[:position], None, *dst.fixed_starts[position:]),
+            )
+        for tech_id, k in zip(insertion.technician_ids, insertion.positions, strict=True):
+            r = routes[tech_id]
+            start = insertion.start_s if job.crew_size > 1 else None
+            routes[tech_id] = WorkingRoute(
+                tech_id, (*r.job_ids[:k], job.id, *r.job_ids[k:]), (*r.fixed_starts[:k], start, *r.fixed_starts[k:])
+            )
+        return list(routes.values())
 
     def without(self, job_id: str) -> list[WorkingRoute]:
         """The working plan with ``job_id`` taken out, where every route still times.

@@ -33,7 +33,7 @@ def book_all(
 ) -> tuple[Problem, list[WorkingRoute]]:
     """Book ``job`` in ``window`` on the working plan; asserts it was offered."""
     ev = SlotEvaluator(problem, routes)
-    [answer] = ev.evaluate(job, [window])
+    [answer] = ev.evaluate(job, [window], move_budget_s=5.0)
     assert answer.insertion is not None, answer.reason
     booked = dataclasses.replace(job, windows=(window,))
     return Problem(problem.technicians, (*problem.jobs, booked)), ev.with_insertion(booked, answer.insertion)
@@ -166,7 +166,7 @@ def test_every_offer_on_a_random_day_is_bookable_and_the_plan_stays_checked(seed
             skills=rng.choice([{"wardrobe": 1}, {"wardrobe": 2}, {"kitchen": 1}]),
             crew_size=2 if rng.random() < 0.15 else 1,
         )
-        answers = SlotEvaluator(problem, routes, reserve_share=0.1).evaluate(job, hourly(7, 17))
+        answers = SlotEvaluator(problem, routes, reserve_share=0.1).evaluate(job, hourly(7, 17), move_budget_s=0.05)
         offers = [a for a in answers if a.insertion is not None]
         if offers:
             problem, routes = book_all(problem, routes, job, rng.choice(offers).window)
@@ -192,3 +192,22 @@ def test_repair_lists_a_promise_that_fits_nowhere_any_more() -> None:
     ev = SlotEvaluator(shorter, routes, repair=True)
     assert ev.unplaced == ["a"]
     assert ev.routes()[0].job_ids == ()
+
+
+def test_a_full_window_opens_when_a_promised_job_can_move_to_another_technician() -> None:
+    # Only T1 fits kitchens; T1's 9-10 wardrobe job can be done by T2 instead.
+    problem = Problem((tech("T1", 0, {"kitchen": 1, "wardrobe": 1}), tech("T2", 8)), ())
+    x = Job("X", point(1), 2 * H, skills={"wardrobe": 1}, windows=(TimeWindow(9 * H, 10 * H),))
+    problem = Problem(problem.technicians, (x,))
+    routes = [WorkingRoute("T1", ("X",))]
+    kitchen = Job("K", point(2), 2 * H, skills={"kitchen": 1})
+    window = [TimeWindow(9 * H, 10 * H)]
+    [plain] = SlotEvaluator(problem, routes).evaluate(kitchen, window)
+    assert plain.reason is SlotReason.DAY_FULL
+    ev = SlotEvaluator(problem, routes)
+    [moved] = ev.evaluate(kitchen, window, move_budget_s=1.0)
+    assert moved.insertion is not None and moved.insertion.moves == (("X", "T1", "T2", 0),)
+    booked = dataclasses.replace(kitchen, windows=tuple(window))
+    after = ev.with_insertion(booked, moved.insertion)
+    assert {r.technician_id: r.job_ids for r in after} == {"T1": ("K",), "T2": ("X",)}
+    assert_checker_accepts(Problem(problem.technicians, (*problem.jobs, booked)), after)
