@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import resource
 import subprocess
@@ -255,11 +256,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the generated days")
     parser.add_argument("--days", type=Path, default=Path("out") / "days", help="where generated days are kept")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    parser.add_argument("--memory-limit-gb", type=float, default=12.0, help="address-space cap per run, 0 for none (12)")
+    parser.add_argument(
+        "--timeout-factor", type=float, default=4.0, help="a run is stopped after limit × this + 120 s (4)"
+    )
+    parser.add_argument("--logs", type=Path, default=None, help="keep each run's engine log in this folder")
     parser.add_argument("--run", type=Path, default=None, help=argparse.SUPPRESS)  # child: one day file
     args = parser.parse_args(argv)
 
     if args.run is not None:
-        print(json.dumps(run_one(args.run, args.time_limits[0], 0, args.areas)))
+        if args.memory_limit_gb > 0:
+            cap = int(args.memory_limit_gb * 2**30)
+            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+        logging.basicConfig(
+            level=logging.INFO, stream=sys.stderr, format="%(relativeCreated)8.0f ms %(name)s: %(message)s"
+        )
+        row = run_one(args.run, args.time_limits[0], 0, args.areas)
+        row["engine"] = engine_version()
+        print(json.dumps(row))
         return 0
     sizes = args.sizes or list(QUICK_SIZES if args.quick else SIZES)
     args.days.mkdir(parents=True, exist_ok=True)
@@ -270,13 +284,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{size}: day {path} ({time.monotonic() - t0:.1f} s to generate or find)", file=sys.stderr)
         for limit in args.time_limits:
             cmd = [sys.executable, "-m", "bench.scale", "--run", str(path), "--time-limits", str(limit)]
-            cmd += ["--areas", str(args.areas)]
-            done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
-            if done.returncode != 0:
-                tail = done.stderr.strip().splitlines()[-1:] or ["?"]
-                row: dict[str, Any] = {"size": size, "areas": args.areas, "time_limit_s": limit, "error": tail[0]}
-            else:
-                row = json.loads(done.stdout.strip().splitlines()[-1])
+            cmd += ["--areas", str(args.areas), "--memory-limit-gb", str(args.memory_limit_gb)]
+            timeout = limit * args.timeout_factor + 120
+            row: dict[str, Any] = {"size": size, "areas": args.areas, "time_limit_s": limit}
+            t0 = time.monotonic()
+            try:
+                done = subprocess.run(
+                    cmd, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"}, timeout=timeout
+                )
+                stdout, stderr = done.stdout, done.stderr
+                if done.returncode != 0:
+                    tail = stderr.strip().splitlines()[-1:] or [f"exit {done.returncode}"]
+                    row["error"] = f"{tail[0][:160]} after {time.monotonic() - t0:.0f} s"
+                else:
+                    row = json.loads(stdout.strip().splitlines()[-1])
+            except subprocess.TimeoutExpired as exc:
+                stderr = exc.stderr.decode() if isinstance(exc.stderr, bytes) else (exc.stderr or "")
+                row["error"] = f"no plan after {timeout:.0f} s (stopped)"
+            if args.logs is not None:
+                args.logs.mkdir(parents=True, exist_ok=True)
+                (args.logs / f"{size}-{limit:g}s-areas{args.areas}.log").write_text(stderr)
             rows.append(row)
             print(f"  {limit:g} s: {json.dumps(row)}", file=sys.stderr, flush=True)
     print()
