@@ -68,14 +68,16 @@ def _where(rng: random.Random) -> Location:
     return Location(60.15 + rng.random() * 0.12, 24.80 + rng.random() * 0.30)
 
 
-def _job(rng: random.Random, job_id: str) -> Job:
-    skill = rng.choice(SKILLS)
+def _job(rng: random.Random, job_id: str, techs: tuple[Technician, ...]) -> Job:
+    """A random job needing one skill at a level some technician of the day holds."""
+    holder = rng.choice(techs)
+    skill = rng.choice(sorted(holder.skills))
     return Job(
         job_id,
         _where(rng),
         rng.choice((30, 45, 60, 90, 120, 150, 180)) * 60,
         kind=JobKind.MEASURE if skill == "measure" else JobKind.INSTALL,
-        skills={skill: rng.choice((1, 1, 2))},
+        skills={skill: rng.randint(1, holder.skills[skill])},
     )
 
 
@@ -102,7 +104,7 @@ def small_day(
     for attempt in range(4 * target):
         if len(problem.jobs) >= target:
             break
-        job = _job(rng, f"b{attempt}")
+        job = _job(rng, f"b{attempt}", techs)
         evaluator = SlotEvaluator(problem, routes)
         offered = [a for a in evaluator.evaluate(job, WINDOWS) if a.insertion is not None]
         if not offered:
@@ -164,12 +166,16 @@ def truly_feasible(problem: Problem, new: Job, window: TimeWindow) -> bool:
     return (1 << n) - 1 in cover
 
 
-def recall_of_day(seed: int, technicians: int | None = None, booked: int | None = None) -> RecallCounts:
-    """Offered versus truly feasible hourly windows for one new job on one small seeded day."""
+def recall_of_day(
+    seed: int, technicians: int | None = None, booked: int | None = None, move_budget_s: float = 0.0
+) -> RecallCounts:
+    """Offered versus truly feasible hourly windows for one new job on one small
+    seeded day; ``move_budget_s`` is passed to ``SlotEvaluator.evaluate`` (0: plain
+    insertion; the booking service gives ``search_move_budget_ms`` a day)."""
     problem, routes = small_day(seed, technicians, booked)
     rng = random.Random(seed * 7919 + 1)
-    new = _job(rng, "new")
-    answers = SlotEvaluator(problem, routes).evaluate(new, WINDOWS)
+    new = _job(rng, "new", problem.technicians)
+    answers = SlotEvaluator(problem, routes).evaluate(new, WINDOWS, move_budget_s=move_budget_s)
     counts = RecallCounts(cases=1)
     for answer in answers:
         offered = answer.insertion is not None
@@ -178,11 +184,12 @@ def recall_of_day(seed: int, technicians: int | None = None, booked: int | None 
     return counts
 
 
-def recall(days: int, seed: int = 1) -> RecallCounts:
-    """Recall counts summed over ``days`` small days seeded ``seed``, ``seed + 1``, ..."""
+def recall(days: int, seed: int = 1, move_budget_s: float = 0.0) -> RecallCounts:
+    """Recall counts summed over ``days`` small days seeded ``seed``, ``seed + 1``, ...
+    (``move_budget_s`` as for ``recall_of_day``)."""
     total = RecallCounts()
     for s in range(seed, seed + days):
-        total = total + recall_of_day(s)
+        total = total + recall_of_day(s, move_budget_s=move_budget_s)
     return total
 
 
@@ -190,12 +197,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=int, default=40, help="small seeded days")
     parser.add_argument("--seed", type=int, default=1, help="first seed")
+    parser.add_argument("--move-budget-ms", type=float, default=20.0, help="for the second line (the search's)")
     args = parser.parse_args(argv)
-    c = recall(args.days, args.seed)
-    print(
-        f"{c.cases} days, {c.windows} windows: offered {c.offered}, truly feasible {c.feasible}, both {c.both}; "
-        f"recall {c.recall:.3f}, precision {c.precision:.3f}"
-    )
+    for name, budget in (("insertion only", 0.0), (f"one move, {args.move_budget_ms:g} ms", args.move_budget_ms)):
+        c = recall(args.days, args.seed, budget / 1000)
+        print(
+            f"{name}: {c.cases} days, {c.windows} windows: offered {c.offered}, truly feasible {c.feasible}, "
+            f"both {c.both}; recall {c.recall:.3f}, precision {c.precision:.3f}"
+        )
 
 
 if __name__ == "__main__":
