@@ -64,6 +64,7 @@ bench: install
 	$(BIN)/python -m bench.solomon --quick
 	$(BIN)/python -m bench.trsp --quick
 	$(BIN)/python -m bench.scale --quick
+	$(BIN)/python -m bench.booking --quick
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
