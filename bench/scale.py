@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.scale                         # all three sizes, 10 s and 60 s
     .venv/bin/python -m bench.scale --quick                 # 50 × 400 only
     .venv/bin/python -m bench.scale --sizes 200x2000 --time-limits 10 60
-    .venv/bin/python -m bench.scale --sizes 500x5000 --areas 2   # split into areas, solved in parallel
+    .venv/bin/python -m bench.scale --sizes 500x5000 --areas auto   # about 500 jobs an area, two at a time
 
 Days come from data/samples/generate.py through bench/gen_days.py (seed
 20261201 unless ``--seed``): the sample day's mix of measures, installs and
@@ -24,21 +24,26 @@ Each (size, time limit) runs in its own process, so the peak memory
   from the start of ``solve``;
 - *served*: jobs in routes / all jobs, and the share of the *servable* jobs
   (those the pre-checks do not rule out: no skill, too late, ...);
+- *on site*: person-time on site in the plan / paid shift time less lunch
+  (what share of the paid day is work; travel takes most of the rest);
 - *cost €*: what the plan costs to run plus soft-window and preference
   penalties (the objective below the served-job tiers);
 - *violations*: our checker (``solver.check``) on the returned plan, run again
   after the solve with fresh matrices.
 
-With ``--areas K`` the day is cut into K areas by longitude (technicians by
-home, each area's share of technicians in proportion to its job minutes;
-pinned jobs go to their technician's area), each area is planned by its own
-process (two at a time on this machine) with the time limit × 2 / K, and the
-joined plan is checked as one day.
+With ``--areas K`` (``auto``: one area per 500 jobs) the day is cut into K
+areas by longitude (technicians by home, each area's share of technicians in
+proportion to its job minutes; pinned jobs go to their technician's area),
+each area is planned by its own process (two at a time on this machine, the
+engine's own second search process turned off) with the time limit × 2 / K,
+and the joined plan is checked as one day. The first solution is then the
+moment every area has one.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -56,10 +61,21 @@ from typing import Any
 from bench.gen_days import DEFAULT_SEED, day_path, parse_size
 from bench.provenance import engine_version
 from dispatch.dayfile import load_day
-from solver import HaversineProvider, Problem, Progress, Solution, SolveOptions, check, problem_travel, solve
+from solver import (
+    HaversineProvider,
+    Problem,
+    Progress,
+    SearchSettings,
+    Solution,
+    SolveOptions,
+    check,
+    problem_travel,
+    solve,
+)
 
 SIZES = ("50x400", "200x2000", "500x5000")
 QUICK_SIZES = ("50x400",)
+AREA_JOBS = 500  # --areas auto: about this many jobs an area
 LIMITS = (10.0, 60.0)
 WORKERS = 2  # this machine's cores
 PRECHECK_REASONS = {"no_skill", "no_crew", "pinned_unavailable", "released_too_late", "no_shift_in_window", "too_long"}
@@ -67,18 +83,25 @@ PRECHECK_REASONS = {"no_skill", "no_crew", "pinned_unavailable", "released_too_l
 
 @dataclass
 class AreaResult:
-    """One area's plan and when its search found a first solution."""
+    """One area's plan and when its search found a first solution (seconds after ``started``)."""
 
     solution: Solution
+    started: float
     model_s: float | None
     first_s: float | None
     wall_s: float
 
 
-def solve_timed(problem: Problem, time_limit_s: float, seed: int) -> AreaResult:
-    """Solve with a progress callback that records when the model and the first solution were ready."""
+def solve_timed(problem: Problem, time_limit_s: float, seed: int, portfolio: bool = True) -> AreaResult:
+    """Solve with a progress callback that records when the model and the first solution were ready.
+
+    ``portfolio=False`` turns off the engine's second search process (areas already use both cores).
+    """
     marks: dict[str, float] = {}
     started = time.monotonic()
+    search = SearchSettings()
+    if not portfolio and hasattr(search, "portfolio"):
+        search = dataclasses.replace(search, portfolio=False)
 
     def progress(p: Progress) -> None:
         now = time.monotonic() - started
@@ -86,9 +109,9 @@ def solve_timed(problem: Problem, time_limit_s: float, seed: int) -> AreaResult:
         if p.solutions >= 1:
             marks.setdefault("first", now)
 
-    solution = solve(problem, SolveOptions(time_limit_s=time_limit_s, seed=seed), progress=progress)
+    solution = solve(problem, SolveOptions(time_limit_s=time_limit_s, seed=seed, search=search), progress=progress)
     wall = time.monotonic() - started
-    return AreaResult(solution, marks.get("model"), marks.get("first"), wall)
+    return AreaResult(solution, started, marks.get("model"), marks.get("first"), wall)
 
 
 def split_areas(problem: Problem, areas: int) -> list[Problem]:
@@ -96,7 +119,9 @@ def split_areas(problem: Problem, areas: int) -> list[Problem]:
 
     Each strip gets the technicians based in it, as many as its share of the
     job minutes (technicians sorted by home longitude); a pinned job goes with
-    its technician. Every job and technician is in exactly one area.
+    its technician, and a job nobody in its strip is qualified for (or not
+    enough people for a crew) goes to the nearest strip where enough are.
+    Every job and technician is in exactly one area.
     """
     if areas <= 1:
         return [problem]
@@ -118,11 +143,22 @@ def split_areas(problem: Problem, areas: int) -> list[Problem]:
         for tech in techs[pos : pos + count]:
             tech_area[tech.id] = k
         pos += count
+    staff: list[list[Any]] = [[] for _ in range(areas)]
+    for tech in problem.technicians:
+        staff[tech_area[tech.id]].append(tech)
+
+    def staffed(job: Any, k: int) -> bool:
+        return sum(t.has_skills(job.skills) for t in staff[k]) >= job.crew_size
+
     area_jobs: list[list[Any]] = [[] for _ in range(areas)]
     for k, cut in enumerate(cuts):
         for job in cut:
             pinned = job.pinned_technician_id
-            area_jobs[tech_area[pinned] if pinned is not None else k].append(job)
+            home = tech_area[pinned] if pinned is not None else k
+            if pinned is None and not staffed(job, home):
+                near = sorted(range(areas), key=lambda a: (abs(a - k), a))
+                home = next((a for a in near if staffed(job, a)), k)
+            area_jobs[home].append(job)
     out = []
     for k in range(areas):
         members = {t for t, a in tech_area.items() if a == k}
@@ -139,14 +175,12 @@ def split_areas(problem: Problem, areas: int) -> list[Problem]:
 
 
 def _replace_job(job: Any, **changes: Any) -> Any:
-    import dataclasses
-
     return dataclasses.replace(job, **changes)
 
 
 def _solve_area(args: tuple[Problem, float, int]) -> AreaResult:
     problem, limit, seed = args
-    return solve_timed(problem, limit, seed)
+    return solve_timed(problem, limit, seed, portfolio=False)
 
 
 def run_one(path: Path, time_limit_s: float, seed: int, areas: int) -> dict[str, Any]:
@@ -171,9 +205,12 @@ def run_one(path: Path, time_limit_s: float, seed: int, areas: int) -> dict[str,
             tuple(routes[t.id] for t in problem.technicians),
             tuple(unassigned[j.id] for j in problem.jobs if j.id in unassigned),
         )
-        model_s = max((r.model_s for r in results if r.model_s is not None), default=None)
-        firsts = [r.first_s for r in results]
-        first_s = None if any(f is None for f in firsts) else max(f for f in firsts if f is not None)
+        # Seconds from the start of the whole run until every area had reached the mark
+        # (time.monotonic is one clock for all processes on Linux).
+        models = [None if r.model_s is None else r.started + r.model_s - started for r in results]
+        firsts = [None if r.first_s is None else r.started + r.first_s - started for r in results]
+        model_s = None if None in models else max(m for m in models if m is not None)
+        first_s = None if None in firsts else max(f for f in firsts if f is not None)
         area_walls = [r.wall_s for r in results]
     wall_s = time.monotonic() - started
     solve_peak_mb = _peak_mb()
@@ -182,10 +219,12 @@ def run_one(path: Path, time_limit_s: float, seed: int, areas: int) -> dict[str,
     reasons = Counter(str(u.code) for u in solution.unassigned)
     objective = report.objective
     served = len(problem.jobs) - len(solution.unassigned)
+    on_site = sum(v.end_s - v.start_s for r in solution.routes for v in r.visits)
     servable = len(problem.jobs) - sum(n for r, n in reasons.items() if r in PRECHECK_REASONS)
     return {
         "technicians": len(problem.technicians),
         "load": round(work_load(problem), 2),
+        "on_site_share": round(on_site / max(1, paid_time(problem)), 3),
         "jobs": len(problem.jobs),
         "time_limit_s": time_limit_s,
         "areas": areas,
@@ -204,14 +243,17 @@ def run_one(path: Path, time_limit_s: float, seed: int, areas: int) -> dict[str,
     }
 
 
-def work_load(problem: Problem) -> float:
-    """Person-time on site of all jobs (crews counted per member) / paid shift time less lunch."""
-    work = sum(j.duration_s * j.crew_size for j in problem.jobs)
-    paid = sum(
+def paid_time(problem: Problem) -> int:
+    """Shift time less lunch of all technicians, in seconds."""
+    return sum(
         t.shift.end_s - t.shift.start_s - (t.shift.lunch.duration_s if t.shift.lunch else 0)
         for t in problem.technicians
     )
-    return work / max(1, paid)
+
+
+def work_load(problem: Problem) -> float:
+    """Person-time on site of all jobs (crews counted per member) / paid shift time less lunch."""
+    return sum(j.duration_s * j.crew_size for j in problem.jobs) / max(1, paid_time(problem))
 
 
 def _peak_mb() -> int:
@@ -228,9 +270,9 @@ def _cell(value: float | None, fmt: str = ".1f") -> str:
 def table(rows: Sequence[dict[str, Any]]) -> str:
     """A markdown table, one line per size and time limit."""
     lines = [
-        "| day | load | areas | limit s | matrices s | first solution s | served | of servable | cost € | wall s "
-        "| peak MB (solve) | peak MB (with re-check) | violations |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| day | load | areas | limit s | matrices s | first solution s | served | of servable | on site | cost € "
+        "| wall s | peak MB (solve) | peak MB (with re-check) | violations |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         if "error" in r:
@@ -240,7 +282,8 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
             f"| {r['technicians']} × {r['jobs']} | {r['load']:.0%} | {r['areas']} | {r['time_limit_s']:g} | "
             f"{_cell(r['model_s'])} | "
             f"{_cell(r['first_s'])} | {r['served']}/{r['jobs']} ({r['served'] / r['jobs']:.1%}) | "
-            f"{r['served'] / max(1, r['servable']):.1%} | {r['cost_eur']:,.0f} | {r['wall_s']:.1f} | "
+            f"{r['served'] / max(1, r['servable']):.1%} | {r['on_site_share']:.0%} | {r['cost_eur']:,.0f} | "
+            f"{r['wall_s']:.1f} | "
             f"{r['peak_solve_mb']:,} | {r['peak_mb']:,} | {r['violations']} |"
         )
     return "\n".join(lines)
@@ -252,11 +295,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sizes", nargs="+", default=None, help=f"TECHNICIANSxJOBS (default {' '.join(SIZES)})")
     parser.add_argument("--time-limits", type=float, nargs="+", default=list(LIMITS))
     parser.add_argument("--quick", action="store_true", help="50x400 only")
-    parser.add_argument("--areas", type=int, default=1, help="split each day into this many areas (1: whole day)")
+    parser.add_argument(
+        "--areas", default="1", help=f"split each day into this many areas; auto: one per {AREA_JOBS} jobs (1)"
+    )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the generated days")
     parser.add_argument("--days", type=Path, default=Path("out") / "days", help="where generated days are kept")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
-    parser.add_argument("--memory-limit-gb", type=float, default=12.0, help="address-space cap per run, 0 for none (12)")
+    parser.add_argument("--memory-limit-gb", type=float, default=12.0, help="address-space cap a run, 0: none (12)")
     parser.add_argument(
         "--timeout-factor", type=float, default=4.0, help="a run is stopped after limit × this + 120 s (4)"
     )
@@ -271,7 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(
             level=logging.INFO, stream=sys.stderr, format="%(relativeCreated)8.0f ms %(name)s: %(message)s"
         )
-        row = run_one(args.run, args.time_limits[0], 0, args.areas)
+        row = run_one(args.run, args.time_limits[0], 0, int(args.areas))
         row["engine"] = engine_version()
         print(json.dumps(row))
         return 0
@@ -280,13 +325,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     for size in sizes:
         t0 = time.monotonic()
-        path = day_path(*parse_size(size), args.days, args.seed)
+        n_techs, n_jobs = parse_size(size)
+        path = day_path(n_techs, n_jobs, args.days, args.seed)
+        areas = max(1, round(n_jobs / AREA_JOBS)) if args.areas == "auto" else int(args.areas)
         print(f"{size}: day {path} ({time.monotonic() - t0:.1f} s to generate or find)", file=sys.stderr)
         for limit in args.time_limits:
             cmd = [sys.executable, "-m", "bench.scale", "--run", str(path), "--time-limits", str(limit)]
-            cmd += ["--areas", str(args.areas), "--memory-limit-gb", str(args.memory_limit_gb)]
+            cmd += ["--areas", str(areas), "--memory-limit-gb", str(args.memory_limit_gb)]
             timeout = limit * args.timeout_factor + 120
-            row: dict[str, Any] = {"size": size, "areas": args.areas, "time_limit_s": limit}
+            row: dict[str, Any] = {"size": size, "areas": areas, "time_limit_s": limit}
             t0 = time.monotonic()
             try:
                 done = subprocess.run(
@@ -303,7 +350,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 row["error"] = f"no plan after {timeout:.0f} s (stopped)"
             if args.logs is not None:
                 args.logs.mkdir(parents=True, exist_ok=True)
-                (args.logs / f"{size}-{limit:g}s-areas{args.areas}.log").write_text(stderr)
+                (args.logs / f"{size}-{limit:g}s-areas{areas}.log").write_text(stderr)
             rows.append(row)
             print(f"  {limit:g} s: {json.dumps(row)}", file=sys.stderr, flush=True)
     print()

@@ -40,3 +40,12 @@ def test_one_run_reports_a_checked_plan() -> None:
 
 def test_the_sample_day_is_not_overloaded() -> None:
     assert work_load(load_day(SAMPLES / "helsinki-day.json").problem) < 1.0
+
+
+def test_a_job_goes_where_someone_is_qualified() -> None:
+    problem = load_day(SAMPLES / "helsinki-day.json").problem
+    for area in split_areas(problem, 4):
+        for job in area.jobs:
+            whole = sum(t.has_skills(job.skills) for t in problem.technicians)
+            here = sum(t.has_skills(job.skills) for t in area.technicians)
+            assert here >= job.crew_size or whole < job.crew_size, job.id
