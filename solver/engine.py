@@ -205,79 +205,107 @@ def _search(
     cancel: threading.Event | None = None,
     grace_s: float = 0.0,
 ) -> tuple[RawResult | None, _Plan]:
-    """Greedy construction, then OR-Tools local search warm-started from it; with the
-    portfolio on, a cold-started search on another core as well, and the better plan.
+    """OR-Tools local search, warm-started from a greedy construction or started cold;
+    with the portfolio on, a second search on another core, and the better plan.
 
-    The construction places urgent, crew and long jobs first, each where it adds
-    least cost (crews as two technicians with one common start). The search then
-    keeps each crew on its two technicians and start, and moves everything else.
-    The cold search starts at once on days without crews; with crews it starts
-    after the construction and keeps the crews where the construction put them.
-    It is waited for at most ``grace_s`` past ``search_until``.
+    Days with crews or with at most ``detailed_model_max_visits`` visits: the
+    construction places urgent, crew and long jobs first, each where it adds least
+    cost (crews as two technicians with one common start), and the search keeps
+    each crew on its two technicians and start and moves everything else. The
+    portfolio's cold search starts at once when there is no crew, else after the
+    construction with the crews where the construction put them.
+    Larger days without crews: a cold search here and the second cold strategy in
+    the portfolio. The portfolio's result is waited for at most ``grace_s`` past
+    ``search_until``.
     """
-    detailed = sum(j.crew_size for j in candidates) <= opts.search.detailed_model_max_visits
-    portfolio = _portfolio_possible(opts.search)
-    cold: _ColdSearch | None = None
-    if portfolio and all(j.crew_size == 1 for j in candidates):
-        cold = _ColdSearch.start(problem, candidates, points, travel, coeffs, search_until, opts.search, {}, detailed)
+    settings = opts.search
+    detailed = sum(j.crew_size for j in candidates) <= settings.detailed_model_max_visits
+    no_crews = all(j.crew_size == 1 for j in candidates)
+    cold_only = no_crews and not detailed
+    portfolio = _portfolio_possible(settings)
+    stop = cancel.is_set if cancel is not None else None
+    other: _ColdSearch | None = None
+    if portfolio and no_crews:
+        strategy = settings.second_cold_first_solution if cold_only else settings.cold_first_solution
+        other = _ColdSearch.start(
+            problem, candidates, points, travel, coeffs, search_until, _cold(settings, strategy), {}, detailed
+        )
     try:
-        build_timer = timer
-        if not detailed:
-            build_timer = RouteTimer(points, travel, coeffs, problem.lunch_on_site_min_s, reserve_lunch=True)
-        plan = _Plan.empty(problem)
-        for job in sorted(candidates, key=lambda j: (j.priority, -j.crew_size, -j.duration_s, j.id)):
-            if time.monotonic() >= search_until or (cancel is not None and cancel.is_set()):
-                break
-            _insert(job, problem, build_timer, plan)
-        crews = _crews_of(plan)
-        # Small days: crews the construction could not place stay in the model, synchronised there.
-        jobs = [j for j in candidates if j.crew_size == 1 or j.id in crews or detailed]
-        seeds = {tech_id: [j.id for j in seq] for tech_id, seq in plan.jobs.items()}
-        placed = len({j.id for s in plan.jobs.values() for j in s})
-        log.info("construction: %d of %d jobs placed", placed, len(candidates))
+        jobs = candidates
+        if cold_only:
+            plan = _Plan.empty(problem)
+            raw = solve_model(
+                problem,
+                jobs,
+                points,
+                travel,
+                coeffs,
+                search_until,
+                _cold(settings, settings.cold_first_solution),
+                on_solution=ticker.solution,
+                stop=stop,
+                detailed=detailed,
+            )
+        else:
+            build_timer = timer
+            if not detailed:
+                build_timer = RouteTimer(points, travel, coeffs, problem.lunch_on_site_min_s, reserve_lunch=True)
+            plan = _Plan.empty(problem)
+            for job in sorted(candidates, key=lambda j: (j.priority, -j.crew_size, -j.duration_s, j.id)):
+                if time.monotonic() >= search_until or (cancel is not None and cancel.is_set()):
+                    break
+                _insert(job, problem, build_timer, plan)
+            crews = _crews_of(plan)
+            # Small days: crews the construction could not place stay in the model, synchronised there.
+            jobs = [j for j in candidates if j.crew_size == 1 or j.id in crews or detailed]
+            seeds = {tech_id: [j.id for j in seq] for tech_id, seq in plan.jobs.items()}
+            placed = len({j.id for s in plan.jobs.values() for j in s})
+            log.info("construction: %d of %d jobs placed", placed, len(candidates))
+            if cancel is not None and cancel.is_set():
+                return None, plan
+            if portfolio and other is None:
+                cold = _cold(settings, settings.cold_first_solution)
+                other = _ColdSearch.start(problem, jobs, points, travel, coeffs, search_until, cold, crews, detailed)
+            raw = solve_model(
+                problem,
+                jobs,
+                points,
+                travel,
+                coeffs,
+                search_until,
+                settings,
+                on_solution=ticker.solution,
+                stop=stop,
+                crew_fixed=crews,
+                initial_routes=seeds if any(seeds.values()) else None,
+                detailed=detailed,
+            )
+        log.info("search: %s, %d visits, %d solutions", raw.status, _visits(raw), raw.solutions)
         if cancel is not None and cancel.is_set():
             return None, plan
-        if portfolio and cold is None:
-            cold = _ColdSearch.start(problem, jobs, points, travel, coeffs, search_until, opts.search, crews, detailed)
-        raw = solve_model(
-            problem,
-            jobs,
-            points,
-            travel,
-            coeffs,
-            search_until,
-            opts.search,
-            on_solution=ticker.solution,
-            stop=cancel.is_set if cancel is not None else None,
-            crew_fixed=crews,
-            initial_routes=seeds if any(seeds.values()) else None,
-            detailed=detailed,
-        )
-        log.info("search: %s, %d visits, %d solutions", raw.status, _visits(raw), raw.solutions)
         if not raw.found:
             raw = _raw_of(plan)
         plan = _plan_of(problem, raw, timer, detailed)
-        if cold is None:
+        if other is None:
             return raw, plan
-        cold_raw = cold.result(search_until + grace_s, cancel)
-        if cold_raw is None or not cold_raw.found:
-            log.info("portfolio: no cold result")
+        other_raw = other.result(search_until + grace_s, cancel)
+        if other_raw is None or not other_raw.found:
+            log.info("portfolio: no result from the other core")
             return raw, plan
-        cold_plan = _plan_of(problem, cold_raw, timer, detailed)
-        warm_score, cold_score = _score(problem, plan, timer, jobs), _score(problem, cold_plan, timer, jobs)
-        log.info(
-            "portfolio: warm %d, cold %d (%s, %d solutions)",
-            warm_score,
-            cold_score,
-            cold_raw.status,
-            cold_raw.solutions,
-        )
-        if cold_score < warm_score:
-            return cold_raw, cold_plan
+        other_plan = _plan_of(problem, other_raw, timer, detailed)
+        score, other_score = _score(problem, plan, timer, jobs), _score(problem, other_plan, timer, jobs)
+        log.info("portfolio: here %d, other core %d (%d solutions)", score, other_score, other_raw.solutions)
+        if other_score < score:
+            return other_raw, other_plan
         return raw, plan
     finally:
-        if cold is not None:
-            cold.close()
+        if other is not None:
+            other.close()
+
+
+def _cold(settings: SearchSettings, first_solution: str) -> SearchSettings:
+    """The settings of a cold search with this first-solution strategy."""
+    return dataclasses.replace(settings, first_solution=first_solution, metaheuristic=settings.cold_metaheuristic)
 
 
 def _visits(raw: RawResult) -> int:
@@ -347,16 +375,13 @@ class _ColdSearch:
         crews: dict[str, CrewAssignment],
         detailed: bool,
     ) -> _ColdSearch | None:
-        """Fork the search; None when the process cannot be started."""
-        cold = dataclasses.replace(
-            settings, first_solution=settings.cold_first_solution, metaheuristic=settings.cold_metaheuristic
-        )
+        """Fork the search (with these settings as they are); None when it cannot be started."""
         try:
             ctx = multiprocessing.get_context("fork")
             receive, send = ctx.Pipe(duplex=False)
             process = ctx.Process(
                 target=_cold_child,
-                args=(send, problem, jobs, points, travel, coeffs, deadline, cold, crews, detailed),
+                args=(send, problem, jobs, points, travel, coeffs, deadline, settings, crews, detailed),
                 daemon=True,
             )
             process.start()

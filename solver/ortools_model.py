@@ -51,12 +51,18 @@ class SearchSettings:
     # days; above this many visits the lunch is placed by the route timer after the
     # search and preferred windows are not optimised by it (docs/model.md).
     detailed_model_max_visits: int = 60
-    # Portfolio: a second search on another core (a forked process), started cold from
-    # OR-Tools' own first solution instead of the greedy construction; the better plan
-    # by our objective is kept. Off where the machine has one core or cannot fork.
-    portfolio: bool = True
+    # Cold searches start from OR-Tools' own first solution instead of the greedy
+    # construction. Large days without crews (more than detailed_model_max_visits
+    # visits) get only cold searches: the construction took much of a short budget
+    # and the warm-started search stayed near it (docs/benchmarks.md).
     cold_first_solution: str = "path_cheapest_arc"
+    second_cold_first_solution: str = "savings"
     cold_metaheuristic: str = "guided_local_search"
+    # Portfolio: a second search on another core (a forked process); the better plan by
+    # our objective is kept. Beside the warm-started search it is the cold search; on
+    # large days without crews it is the second cold search. Off where the machine has
+    # one core or cannot fork.
+    portfolio: bool = True
 
 
 @dataclass(frozen=True)
