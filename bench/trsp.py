@@ -344,7 +344,7 @@ def table(outcomes: Sequence[Outcome], solvers: Sequence[str]) -> str:
     """A markdown table: per family and overall, one line per solver (no reloading)."""
     lines = [
         "| family | solver | instances | requests served / bound / all | all served | at bound | violations "
-        "| mean gap (all served) | max gap | mean gap (common) | mean wall s |",
+        "| mean gap (all served, no reloading) | max gap | mean gap (common) | mean wall s |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     by_instance: dict[str, dict[str, Outcome]] = {}
