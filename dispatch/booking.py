@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from dispatch import catalog
@@ -99,6 +100,9 @@ class BookingResult:
 
     body: dict[str, Any]
     replayed: bool = False
+    # The day's evaluator with this booking in it, and the cache stamp it has once committed.
+    evaluator: SlotEvaluator | None = dataclasses.field(default=None, repr=False, compare=False)
+    stamp: tuple[Any, ...] | None = None
 
 
 class DayCache:
@@ -133,6 +137,8 @@ class BookingService:
     settings: BookingSettings
     geocode: Geocode | None = None
     cache: DayCache = dataclasses.field(default_factory=DayCache)
+    _locks: dict[tuple[dt.date, str], threading.Lock] = dataclasses.field(default_factory=dict, repr=False)
+    _locks_guard: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False)
 
     # ----- slot search -------------------------------------------------------------
 
@@ -305,16 +311,21 @@ class BookingService:
     def _evaluator(
         self, session: Session, day: dt.date, region: str, plan: WorkingPlanRow | None = None
     ) -> SlotEvaluator:
-        """The slot evaluator of a day at its newest working plan (cached by version)."""
+        return self._stamped_evaluator(session, day, region, plan)[0]
+
+    def _stamped_evaluator(
+        self, session: Session, day: dt.date, region: str, plan: WorkingPlanRow | None = None
+    ) -> tuple[SlotEvaluator, tuple[Any, ...]]:
+        """The slot evaluator of a day at its newest working plan (cached by version), and its stamp."""
         if plan is None:
             plan = session.get(WorkingPlanRow, (day, region))
         stamp = self._stamp(session, day, region, plan.version if plan is not None else 0)
         cached = self.cache.get((day, region), stamp)
         if cached is not None:
-            return cached
+            return cached, stamp
         evaluator = self.build_evaluator(session, day, region, plan)
         self.cache.put((day, region), stamp, evaluator)
-        return evaluator
+        return evaluator, stamp
 
     def build_evaluator(
         self, session: Session, day: dt.date, region: str, plan: WorkingPlanRow | None = None
@@ -430,7 +441,7 @@ class BookingService:
         prior = self._prior(session, key, digest)  # a twin request may have finished while we waited
         if prior is not None:
             return prior
-        evaluator = self._evaluator(session, day, region, plan)
+        evaluator, stamp = self._stamped_evaluator(session, day, region, plan)
         job_id = f"bk-{uuid.uuid4().hex[:12]}"
         window = TimeWindow(int((start - midnight).total_seconds()), int((end - midnight).total_seconds()))
         job = self._job(job_id, req.kind, location, req, midnight, req.deadline, window)
@@ -469,7 +480,41 @@ class BookingService:
             )
         )
         session.flush()
-        return BookingResult(body)
+        grown = evaluator.with_job(job, answer.insertion)
+        return BookingResult(body, evaluator=grown, stamp=(plan.version, *stamp[1:]))
+
+    def book_and_commit(
+        self, session: Session, key: str | None, req: BookingIn, now: dt.datetime, token_id: int | None = None
+    ) -> BookingResult:
+        """``book`` and commit. Bookings of one day and region in this process wait
+        for each other on a lock here (which wakes at once, where the database
+        lock would poll), and the day's evaluator with the new job is kept for the
+        next search. A twin request with the same key that committed first is
+        answered with its stored answer."""
+        region = req.region or self.default_region
+        day = req.slot.start.astimezone(self.tz).date()
+        with self._day_lock(day, region):
+            try:
+                result = self.book(session, key, req, now, token_id)
+                session.commit()
+            except IntegrityError as exc:
+                session.rollback()
+                replay = self.replay(session, key, req)
+                if replay is None:
+                    raise Conflict(
+                        "Idempotency-Key: a booking with this key is being made; retry shortly", "Idempotency-Key"
+                    ) from exc
+                return replay
+            except BaseException:
+                session.rollback()
+                raise
+            if result.evaluator is not None and result.stamp is not None:
+                self.cache.put((day, region), result.stamp, result.evaluator)
+            return result
+
+    def _day_lock(self, day: dt.date, region: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault((day, region), threading.Lock())
 
     def replay(self, session: Session, key: str | None, req: BookingIn) -> BookingResult | None:
         """The stored answer for ``key`` (after a write lost a race on the same key), if any."""

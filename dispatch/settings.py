@@ -27,7 +27,7 @@ class BookingSettings:
     # Time a search may spend per day on windows that need a promised job moved to another
     # technician; a booking re-checks its one window with the larger budget.
     search_move_budget_ms: int = 20
-    booking_move_budget_ms: int = 150
+    booking_move_budget_ms: int = 60
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ so that the answer stays fast (see docs/booking.md for the recall this gives).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import itertools
 import time
@@ -571,6 +572,26 @@ class SlotEvaluator:
                 tech_id, (*r.job_ids[:k], job.id, *r.job_ids[k:]), (*r.fixed_starts[:k], start, *r.fixed_starts[k:])
             )
         return list(routes.values())
+
+    def with_job(self, job: Job, insertion: Insertion) -> SlotEvaluator:
+        """A new evaluator of this day with ``job`` promised as ``insertion`` says
+        (its moves included); only the routes that change are timed again."""
+        new = copy.copy(self)
+        p = self.problem
+        new.problem = Problem(p.technicians, (*p.jobs, job), p.weights, p.lunch_on_site_min_s)
+        if job.id not in self.points.job:
+            new.points, new.travel = self._with_point(job)
+        new._timer = RouteTimer(new.points, new.travel, self.coeffs, p.lunch_on_site_min_s)
+        new._routes = dict(self._routes)
+        new.unplaced = list(self.unplaced)
+        changed = set(insertion.technician_ids) | {t for _, a, b, _ in insertion.moves for t in (a, b)}
+        jobs = {j.id: j for j in new.problem.jobs}
+        for r in self.with_insertion(job, insertion):
+            if r.technician_id in changed:
+                tech = self._routes[r.technician_id].tech
+                seq = [jobs[i] for i in r.job_ids]
+                new._routes[tech.id] = new._prepare(tech, seq, list(r.fixed_starts), new._timer)
+        return new
 
     def without(self, job_id: str) -> list[WorkingRoute]:
         """The working plan with ``job_id`` taken out, where every route still times.

@@ -6,12 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Response, status
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
 
 from api.deps import Booker, IdPath, SessionDep, StateDep
 from api.schemas import BookingOut, SlotsOut
 from dispatch.auth import Principal
-from dispatch.errors import Conflict
 from dispatch.inputs import BookingIn, SlotSearchIn
 from dispatch.timeutil import from_storage, now_utc
 
@@ -56,17 +54,7 @@ def post_booking(
 ) -> Any:
     """Book a slot: checked again under the day's lock; 409 when it can no longer
     be kept. The same Idempotency-Key again answers the first answer."""
-    try:
-        result = state.booking.book(session, idempotency_key, body, now_utc(), principal.token_id)
-        session.commit()
-    except IntegrityError as exc:
-        session.rollback()
-        replay = state.booking.replay(session, idempotency_key, body)
-        if replay is None:
-            raise Conflict(
-                "Idempotency-Key: a booking with this key is being made; retry shortly", "Idempotency-Key"
-            ) from exc
-        result = replay
+    result = state.booking.book_and_commit(session, idempotency_key, body, now_utc(), principal.token_id)
     if result.replayed:
         return JSONResponse(result.body, status_code=status.HTTP_201_CREATED, headers={"Idempotent-Replayed": "true"})
     response.status_code = status.HTTP_201_CREATED

@@ -211,3 +211,25 @@ def test_a_full_window_opens_when_a_promised_job_can_move_to_another_technician(
     after = ev.with_insertion(booked, moved.insertion)
     assert {r.technician_id: r.job_ids for r in after} == {"T1": ("K",), "T2": ("X",)}
     assert_checker_accepts(Problem(problem.technicians, (*problem.jobs, booked)), after)
+
+
+def test_an_evaluator_grown_by_one_booking_answers_like_one_built_afresh() -> None:
+    rng = random.Random(3)
+    problem = Problem((tech("T1", 0), tech("T2", 20), tech("T3", 40)), ())
+    routes: list[WorkingRoute] = []
+    grown = SlotEvaluator(problem, routes)
+    for i in range(10):
+        job = Job(f"J{i}", point(rng.randrange(49)), rng.choice([1, 2, 3]) * 1800)
+        offers = [a for a in grown.evaluate(job, hourly(), move_budget_s=1.0) if a.insertion is not None]
+        if not offers:
+            continue
+        chosen = rng.choice(offers)
+        assert chosen.insertion is not None
+        booked = dataclasses.replace(job, windows=(chosen.window,))
+        routes = grown.with_insertion(booked, chosen.insertion)
+        grown = grown.with_job(booked, chosen.insertion)
+        problem = Problem(problem.technicians, (*problem.jobs, booked))
+        fresh = SlotEvaluator(problem, routes)
+        assert grown.routes() == fresh.routes()
+        probe = Job(f"P{i}", point(rng.randrange(49)), 3600)
+        assert grown.evaluate(probe, hourly()) == fresh.evaluate(probe, hourly())
