@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import multiprocessing
 import os
@@ -19,7 +20,15 @@ from multiprocessing.connection import Connection
 from solver.checker import check
 from solver.explain import explain_dropped, precheck
 from solver.objective import Coefficients, coefficients
-from solver.ortools_model import CrewAssignment, RawResult, RawRoute, RawVisit, SearchSettings, solve_model
+from solver.ortools_model import (
+    CrewAssignment,
+    ProgressHook,
+    RawResult,
+    RawRoute,
+    RawVisit,
+    SearchSettings,
+    solve_model,
+)
 from solver.problem import Job, Problem, Technician
 from solver.schedule import RouteTimer, arrival_time
 from solver.solution import BreakTaken, Route, Solution, SolveStats, Visit
@@ -214,9 +223,10 @@ def _search(
     each crew on its two technicians and start and moves everything else. The
     portfolio's cold search starts at once when there is no crew, else after the
     construction with the crews where the construction put them.
-    Larger days without crews: a cold search here and the second cold strategy in
-    the portfolio. The portfolio's result is waited for at most ``grace_s`` past
-    ``search_until``.
+    Larger days without crews: cold searches here (``cold_searches``) and on the
+    other core (``portfolio_searches``). The other core's result is waited for at
+    most ``grace_s`` past ``search_until`` and kept when the model's objective
+    says it is better.
     """
     settings = opts.search
     detailed = sum(j.crew_size for j in candidates) <= settings.detailed_model_max_visits
@@ -226,25 +236,28 @@ def _search(
     stop = cancel.is_set if cancel is not None else None
     other: _ColdSearch | None = None
     if portfolio and no_crews:
-        strategy = settings.second_cold_first_solution if cold_only else settings.cold_first_solution
+        strategies = settings.portfolio_searches if cold_only else settings.cold_searches
         other = _ColdSearch.start(
-            problem, candidates, points, travel, coeffs, search_until, _cold(settings, strategy), {}, detailed
+            problem, candidates, points, travel, coeffs, search_until, settings, strategies, {}, detailed, opts.seed + 1
         )
     try:
         jobs = candidates
         if cold_only:
             plan = _Plan.empty(problem)
-            raw = solve_model(
+            raw = _cold_runs(
                 problem,
                 jobs,
                 points,
                 travel,
                 coeffs,
                 search_until,
-                _cold(settings, settings.cold_first_solution),
+                settings,
+                settings.cold_searches,
+                {},
+                detailed,
+                opts.seed,
                 on_solution=ticker.solution,
                 stop=stop,
-                detailed=detailed,
             )
         else:
             build_timer = timer
@@ -264,8 +277,19 @@ def _search(
             if cancel is not None and cancel.is_set():
                 return None, plan
             if portfolio and other is None:
-                cold = _cold(settings, settings.cold_first_solution)
-                other = _ColdSearch.start(problem, jobs, points, travel, coeffs, search_until, cold, crews, detailed)
+                other = _ColdSearch.start(
+                    problem,
+                    jobs,
+                    points,
+                    travel,
+                    coeffs,
+                    search_until,
+                    settings,
+                    settings.cold_searches,
+                    crews,
+                    detailed,
+                    opts.seed + 1,
+                )
             raw = solve_model(
                 problem,
                 jobs,
@@ -285,27 +309,89 @@ def _search(
             return None, plan
         if not raw.found:
             raw = _raw_of(plan)
-        plan = _plan_of(problem, raw, timer, detailed)
-        if other is None:
-            return raw, plan
-        other_raw = other.result(search_until + grace_s, cancel)
-        if other_raw is None or not other_raw.found:
-            log.info("portfolio: no result from the other core")
-            return raw, plan
-        other_plan = _plan_of(problem, other_raw, timer, detailed)
-        score, other_score = _score(problem, plan, timer, jobs), _score(problem, other_plan, timer, jobs)
-        log.info("portfolio: here %d, other core %d (%d solutions)", score, other_score, other_raw.solutions)
-        if other_score < score:
-            return other_raw, other_plan
-        return raw, plan
+        if other is not None:
+            # Both searches ran the same model on the same jobs: their objectives compare
+            # (our objective on detailed days, its lunch-free relaxation on larger ones).
+            other_raw = other.result(search_until + grace_s, cancel)
+            if other_raw is None:
+                log.info("portfolio: no result from the other core")
+            else:
+                log.info(
+                    "portfolio: here %s, other core %s (%d solutions)",
+                    raw.objective_units,
+                    other_raw.objective_units,
+                    other_raw.solutions,
+                )
+                if _better(other_raw, raw):
+                    raw = other_raw
+        return raw, _plan_of(problem, raw, timer, detailed)
     finally:
         if other is not None:
             other.close()
 
 
-def _cold(settings: SearchSettings, first_solution: str) -> SearchSettings:
-    """The settings of a cold search with this first-solution strategy."""
-    return dataclasses.replace(settings, first_solution=first_solution, metaheuristic=settings.cold_metaheuristic)
+def _cold_runs(
+    problem: Problem,
+    jobs: list[Job],
+    points: PointIndex,
+    travel: TravelMatrices,
+    coeffs: Coefficients,
+    deadline: float,
+    settings: SearchSettings,
+    strategies: tuple[tuple[str, str], ...],
+    crews: dict[str, CrewAssignment],
+    detailed: bool,
+    seed: int,
+    on_solution: ProgressHook | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> RawResult:
+    """Cold searches one after another until ``deadline``: each (first solution,
+    metaheuristic) pair of ``strategies`` in turn, then again on shuffled job orders.
+    With ``settings.stall_ratio`` a search that stalls hands the rest of the time to
+    the next (while ``restart_min_fraction`` of the budget is left); without it the
+    first search has the whole budget. The best result by the model's objective,
+    with the solutions of all searches counted."""
+    budget = max(1e-3, deadline - time.monotonic())
+    rng = random.Random(seed)
+    best: RawResult | None = None
+    solutions = 0
+    for k in itertools.count():
+        order = list(jobs)
+        if k >= len(strategies):
+            rng.shuffle(order)
+        first_solution, metaheuristic = strategies[k % len(strategies)]
+        cold = dataclasses.replace(settings, first_solution=first_solution, metaheuristic=metaheuristic)
+        raw = solve_model(
+            problem,
+            order,
+            points,
+            travel,
+            coeffs,
+            deadline,
+            cold,
+            on_solution=on_solution,
+            stop=stop,
+            crew_fixed=crews,
+            detailed=detailed,
+            stall_ratio=settings.stall_ratio,
+            min_stall_s=settings.stall_min_fraction * budget,
+        )
+        solutions += raw.solutions
+        if _better(raw, best):
+            best = raw
+        log.info("cold search %d (%s): %s, objective %s", k, cold.first_solution, raw.status, raw.objective_units)
+        left = deadline - time.monotonic()
+        if raw.status != "stalled" or left < settings.restart_min_fraction * budget or (stop is not None and stop()):
+            break
+    result = best if best is not None else raw
+    return dataclasses.replace(result, solutions=solutions)
+
+
+def _better(raw: RawResult, than: RawResult | None) -> bool:
+    """``raw`` found a solution and it is cheaper by the model's objective than ``than``."""
+    if not raw.found or raw.objective_units is None:
+        return False
+    return than is None or than.objective_units is None or raw.objective_units < than.objective_units
 
 
 def _visits(raw: RawResult) -> int:
@@ -315,28 +401,6 @@ def _visits(raw: RawResult) -> int:
 def _plan_of(problem: Problem, raw: RawResult, timer: RouteTimer, detailed: bool) -> _Plan:
     """The working plan of a model result (lunches added on days the model ran without them)."""
     return _plan_from_raw(problem, raw, timer) if detailed else _plan_adding_lunch(problem, raw, timer)
-
-
-def _score(problem: Problem, plan: _Plan, timer: RouteTimer, jobs: list[Job]) -> int:
-    """Our objective of a plan before repair, in objective units: route costs, preferred
-    technician misses, and the drop cost of each of ``jobs`` it leaves out."""
-    coeffs = timer.coeffs
-    total = 0
-    served: set[str] = set()
-    for tech in problem.technicians:
-        seq = plan.jobs[tech.id]
-        if not seq:
-            continue
-        cost = plan.base_cost(tech, timer)
-        if cost is None:  # cannot happen for a plan the model timed; never prefer such a plan
-            return 2**62
-        total += cost
-        for job in seq:
-            served.add(job.id)
-            if job.crew_size == 1 and job.preferred_technician_id not in (None, tech.id):
-                total += coeffs.preference_miss
-    total += sum(coeffs.drop_cost(j.priority, j.crew_size) for j in jobs if j.id not in served)
-    return total
 
 
 def _cores() -> int:
@@ -372,16 +436,31 @@ class _ColdSearch:
         coeffs: Coefficients,
         deadline: float,
         settings: SearchSettings,
+        strategies: tuple[tuple[str, str], ...],
         crews: dict[str, CrewAssignment],
         detailed: bool,
+        seed: int,
     ) -> _ColdSearch | None:
-        """Fork the search (with these settings as they are); None when it cannot be started."""
+        """Fork cold searches (``_cold_runs`` with these strategies); None when that cannot start."""
         try:
             ctx = multiprocessing.get_context("fork")
             receive, send = ctx.Pipe(duplex=False)
             process = ctx.Process(
                 target=_cold_child,
-                args=(send, problem, jobs, points, travel, coeffs, deadline, settings, crews, detailed),
+                args=(
+                    send,
+                    problem,
+                    jobs,
+                    points,
+                    travel,
+                    coeffs,
+                    deadline,
+                    settings,
+                    strategies,
+                    crews,
+                    detailed,
+                    seed,
+                ),
                 daemon=True,
             )
             process.start()
@@ -425,14 +504,16 @@ def _cold_child(
     coeffs: Coefficients,
     deadline: float,
     settings: SearchSettings,
+    strategies: tuple[tuple[str, str], ...],
     crews: dict[str, CrewAssignment],
     detailed: bool,
+    seed: int,
 ) -> None:
     """In the forked child: search, send the result, and leave without running the
     parent's exit handlers (open connections and files belong to the parent)."""
     try:
         conn.send(
-            solve_model(problem, jobs, points, travel, coeffs, deadline, settings, crew_fixed=crews, detailed=detailed)
+            _cold_runs(problem, jobs, points, travel, coeffs, deadline, settings, strategies, crews, detailed, seed)
         )
     except BaseException:
         log.exception("cold search failed")

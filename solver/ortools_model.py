@@ -29,6 +29,7 @@ FIRST_SOLUTION = {
     "local_cheapest_insertion": routing_enums_pb2.FirstSolutionStrategy.LOCAL_CHEAPEST_INSERTION,
     "savings": routing_enums_pb2.FirstSolutionStrategy.SAVINGS,
     "path_cheapest_arc": routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC,
+    "christofides": routing_enums_pb2.FirstSolutionStrategy.CHRISTOFIDES,
     "automatic": routing_enums_pb2.FirstSolutionStrategy.AUTOMATIC,
 }
 METAHEURISTIC = {
@@ -52,17 +53,28 @@ class SearchSettings:
     # search and preferred windows are not optimised by it (docs/model.md).
     detailed_model_max_visits: int = 60
     # Cold searches start from OR-Tools' own first solution instead of the greedy
-    # construction. Large days without crews (more than detailed_model_max_visits
-    # visits) get only cold searches: the construction took much of a short budget
-    # and the warm-started search stayed near it (docs/benchmarks.md).
-    cold_first_solution: str = "path_cheapest_arc"
-    second_cold_first_solution: str = "savings"
-    cold_metaheuristic: str = "guided_local_search"
+    # construction, as (first solution, metaheuristic) pairs. Large days without crews
+    # (more than detailed_model_max_visits visits) get only cold searches: the
+    # construction took much of a short budget and the warm-started search stayed
+    # near it (docs/benchmarks.md). Each process runs its pairs in turn, then the same
+    # again on shuffled job orders, when stall_ratio is set: a search then ends once
+    # its best cost has not improved for stall_ratio × the time it took to reach it
+    # (and at least stall_min_fraction of the budget) while at least
+    # restart_min_fraction of the budget is left. Off by default: on Solomon it did
+    # not pay (docs/benchmarks.md).
+    cold_searches: tuple[tuple[str, str], ...] = (("path_cheapest_arc", "guided_local_search"),)
+    stall_ratio: float | None = None
+    stall_min_fraction: float = 0.25
+    restart_min_fraction: float = 0.2
     # Portfolio: a second search on another core (a forked process); the better plan by
-    # our objective is kept. Beside the warm-started search it is the cold search; on
-    # large days without crews it is the second cold search. Off where the machine has
+    # our objective is kept. Beside the warm-started search it runs cold_searches; on
+    # large days without crews it runs portfolio_searches. Off where the machine has
     # one core or cannot fork.
     portfolio: bool = True
+    # Savings with tabu search: guided local search stops improving after 1–2 s on
+    # Solomon while tabu search keeps going, and savings complements path cheapest
+    # arc on the clustered families.
+    portfolio_searches: tuple[tuple[str, str], ...] = (("savings", "tabu_search"),)
 
 
 @dataclass(frozen=True)
@@ -123,6 +135,8 @@ def solve_model(
     crew_fixed: Mapping[str, CrewAssignment] | None = None,
     initial_routes: Mapping[str, Sequence[str]] | None = None,
     detailed: bool = True,
+    stall_ratio: float | None = None,
+    min_stall_s: float = 0.0,
 ) -> RawResult:
     """Route ``jobs`` (the ones that passed the pre-checks) until ``deadline`` (time.monotonic()).
 
@@ -133,7 +147,10 @@ def solve_model(
     warm-starts the search; it is ignored if the model refuses it. Without
     ``detailed`` no break is modelled (each day is shortened by its lunch
     instead and the caller places the lunch afterwards) and preferred windows
-    carry no cost in the search.
+    carry no cost in the search. With ``stall_ratio`` the search also ends when
+    the best cost has not improved for ``stall_ratio`` × the time it took to
+    reach it (at least ``min_stall_s``): checked as solutions arrive, so the
+    caller can restart from another first solution.
     """
     techs = problem.technicians
     n_veh = len(techs)
@@ -169,7 +186,8 @@ def solve_model(
             matrix = time_matrix * key[0] + sub.distance_m * key[1]
             class_cb[key] = routing.RegisterTransitMatrix(matrix.tolist())
         routing.SetArcCostEvaluatorOfVehicle(class_cb[key], v)
-        time_dim.SetSlackCostCoefficientForVehicle(key[0], v)
+        if key[0] > 0:
+            time_dim.SetSlackCostCoefficientForVehicle(key[0], v)
 
     for v, tech in enumerate(techs):
         start_var = time_dim.CumulVar(routing.Start(v))
@@ -303,12 +321,21 @@ def solve_model(
     stats = _SearchStats()
 
     def on_new_solution() -> None:
+        now = time.monotonic()
         stats.solutions += 1
         if stats.first_s is None:
-            stats.first_s = time.monotonic() - started
+            stats.first_s = now - started
+        cost = int(routing.CostVar().Value())
+        if stats.best is None or cost < stats.best:
+            stats.best, stats.best_at = cost, now
         if on_solution is not None:
-            on_solution(stats.solutions, int(routing.CostVar().Value()))
+            on_solution(stats.solutions, cost)
         if stop is not None and stop():
+            solver.FinishCurrentSearch()
+        elif stall_ratio is not None and now - stats.best_at > max(
+            min_stall_s, stall_ratio * (stats.best_at - started)
+        ):
+            stats.stalled = True
             solver.FinishCurrentSearch()
 
     routing.AddAtSolutionCallback(on_new_solution)
@@ -345,6 +372,8 @@ def solve_model(
         6: "infeasible",
         7: "optimal",
     }.get(int(status), str(status))
+    if stats.stalled:
+        status_name = "stalled"
     if assignment is None:
         return RawResult((), status_name, False, stats.solutions, None, None)
 
@@ -402,3 +431,6 @@ def _seed_routes(
 class _SearchStats:
     solutions: int = 0
     first_s: float | None = None
+    best: int | None = None
+    best_at: float = 0.0
+    stalled: bool = False

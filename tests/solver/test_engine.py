@@ -133,7 +133,10 @@ def test_the_cold_search_answers_by_its_deadline_and_a_cancel_stops_the_wait() -
     coeffs = coefficients(problem, travel)
     jobs = list(problem.jobs)
     deadline = time.monotonic() + 0.5
-    cold = _ColdSearch.start(problem, jobs, points, travel, coeffs, deadline, SearchSettings(), {}, True)
+    settings = SearchSettings()
+    cold = _ColdSearch.start(
+        problem, jobs, points, travel, coeffs, deadline, settings, settings.cold_searches, {}, True, 0
+    )
     assert cold is not None
     try:
         raw = cold.result(deadline + 0.5, None)
@@ -144,7 +147,9 @@ def test_the_cold_search_answers_by_its_deadline_and_a_cancel_stops_the_wait() -
 
     cancel = threading.Event()
     cancel.set()
-    cold = _ColdSearch.start(problem, jobs, points, travel, coeffs, time.monotonic() + 30, SearchSettings(), {}, True)
+    cold = _ColdSearch.start(
+        problem, jobs, points, travel, coeffs, time.monotonic() + 30, settings, settings.cold_searches, {}, True, 0
+    )
     assert cold is not None
     started = time.monotonic()
     try:
@@ -153,3 +158,33 @@ def test_the_cold_search_answers_by_its_deadline_and_a_cancel_stops_the_wait() -
         cold.close()
     assert time.monotonic() - started < 1.0
     assert multiprocessing.active_children() == []
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        SearchSettings(),
+        SearchSettings(portfolio=False),
+        # Restarts: every search stalls at once, so several run one after another.
+        SearchSettings(stall_ratio=0.0, stall_min_fraction=0.0, restart_min_fraction=0.05),
+    ],
+)
+def test_a_large_day_without_crews_gets_cold_searches_and_a_checked_complete_plan(settings: SearchSettings) -> None:
+    lunch = Break(11 * H, 13 * H, 1800)
+    techs = tuple(
+        Technician(f"T{i}", grid(i), Shift(7 * H, 19 * H, lunch), cost=CostProfile(3600, 30)) for i in range(8)
+    )
+    jobs = tuple(
+        Job(f"J{i}", grid(i * 7 % 25), 900, windows=(TimeWindow((8 + i % 8) * H, (11 + i % 8) * H),) if i % 3 else ())
+        for i in range(70)
+    )
+    problem = Problem(techs, jobs)
+    assert len(jobs) > SearchSettings().detailed_model_max_visits
+    solution = solve(problem, SolveOptions(time_limit_s=3, search=settings))
+    assert check(problem, solution, *problem_travel(problem, HaversineProvider())).violations == ()
+    # A route that cannot hold its lunch after the search gives a job back to the repair
+    # step, which may run out of budget on a loaded machine: that job then says so.
+    assert solution.served_job_ids() | {u.job_id for u in solution.unassigned} == {j.id for j in jobs}
+    assert all(u.code is ReasonCode.TIME_LIMIT for u in solution.unassigned)
+    assert len(solution.unassigned) <= 2
+    assert solution.stats is not None and solution.stats.wall_time_s <= 3 + 0.1
