@@ -32,6 +32,7 @@ from dispatch.tables import (
     TechnicianRow,
     UnassignedRow,
     VisitRow,
+    WorkingPlanRow,
 )
 from dispatch.timeutil import from_storage, local_midnight, now_utc, to_storage
 from solver import (
@@ -307,6 +308,11 @@ class PlanRunner:
                     raise Cancelled("cancelled before it started")
                 day, unplannable = load_day(session, plan.date, plan.region, self.tz)
                 booked_unplannable = [i for i in unplannable if (row := session.get(JobRow, i)) and row.booked]
+                working = session.get(WorkingPlanRow, (plan.date, plan.region))
+                # Start from the booking working plan: every promise already has a place there.
+                initial = (
+                    {tech: [(str(i), s) for i, s in visits] for tech, visits in working.routes} if working else None
+                )
                 limit = plan.time_limit_s
             self._set(plan_id, status="running", started_at=now_utc(), progress=0.0)
             last = [0.0]
@@ -317,7 +323,8 @@ class PlanRunner:
                     if self._report_progress(plan_id, round(min(p.fraction, 0.99), 3)):
                         run.cancel.set()
 
-            solution = solve(day.problem, SolveOptions(time_limit_s=limit), progress=on_progress, cancel=run.cancel)
+            options = SolveOptions(time_limit_s=limit, initial_routes=initial or None)
+            solution = solve(day.problem, options, progress=on_progress, cancel=run.cancel)
             broken = broken_promises(day, solution, booked_unplannable)
             if broken:
                 raise PlanRefused("refused: " + "; ".join(broken))

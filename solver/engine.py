@@ -13,7 +13,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 
@@ -60,6 +60,10 @@ class SolveOptions:
     seed: int = 0
     search: SearchSettings = field(default_factory=SearchSettings)
     progress_interval_s: float = 0.25
+    # A plan to start from: per technician id, job ids in visiting order with the agreed
+    # start of crew visits (None for the rest), e.g. the booking working plan. Routes that
+    # do not time are left out; the rest of the jobs is placed around them.
+    initial_routes: Mapping[str, Sequence[tuple[str, int | None]]] | None = None
 
     def __post_init__(self) -> None:
         if self.time_limit_s <= 0:
@@ -122,6 +126,8 @@ def solve(
         raise Cancelled("the solve was cancelled")
 
     log.info("search phase over, %.2f s left", deadline - time.monotonic())
+    if opts.initial_routes:
+        _restore_promises(problem, candidates, opts.initial_routes, timer, plan)
     unassigned = dict(pre)
     served = {j.id for seq in plan.jobs.values() for j in seq}
     dropped = [j for j in candidates if j.id not in served]
@@ -231,7 +237,7 @@ def _search(
     settings = opts.search
     detailed = sum(j.crew_size for j in candidates) <= settings.detailed_model_max_visits
     no_crews = all(j.crew_size == 1 for j in candidates)
-    cold_only = no_crews and not detailed
+    cold_only = no_crews and not detailed and not opts.initial_routes
     portfolio = _portfolio_possible(settings)
     stop = cancel.is_set if cancel is not None else None
     other: _ColdSearch | None = None
@@ -264,10 +270,14 @@ def _search(
             if not detailed:
                 build_timer = RouteTimer(points, travel, coeffs, problem.lunch_on_site_min_s, reserve_lunch=True)
             plan = _Plan.empty(problem)
+            if opts.initial_routes:
+                _seed(plan, problem, candidates, opts.initial_routes, build_timer)
+            seeded = {j.id for seq in plan.jobs.values() for j in seq}
             for job in sorted(candidates, key=lambda j: (j.priority, -j.crew_size, -j.duration_s, j.id)):
                 if time.monotonic() >= search_until or (cancel is not None and cancel.is_set()):
                     break
-                _insert(job, problem, build_timer, plan)
+                if job.id not in seeded:
+                    _insert(job, problem, build_timer, plan)
             crews = _crews_of(plan)
             # Small days: crews the construction could not place stay in the model, synchronised there.
             jobs = [j for j in candidates if j.crew_size == 1 or j.id in crews or detailed]
@@ -535,6 +545,86 @@ def _raw_of(plan: _Plan) -> RawResult:
         for route in plan.routes.values()
     )
     return RawResult(routes, "construction", True, 0, None, None)
+
+
+def _seed(
+    plan: _Plan,
+    problem: Problem,
+    candidates: list[Job],
+    routes: Mapping[str, Sequence[tuple[str, int | None]]],
+    timer: RouteTimer,
+) -> None:
+    """Start ``plan`` from ``routes``: each route that times as given (jobs not
+    among ``candidates`` dropped) is kept; a crew visit is kept only where both
+    of its technicians' routes are."""
+    by_id = {j.id: j for j in candidates}
+    for tech in problem.technicians:
+        given = [(by_id[i], start) for i, start in routes.get(tech.id, ()) if i in by_id]
+        plan.jobs[tech.id] = [job for job, _ in given]
+        plan.fixed[tech.id] = [start if job.crew_size == 2 else None for job, start in given]
+        if not plan.retime(tech, timer):
+            plan.jobs[tech.id], plan.fixed[tech.id] = [], []
+            plan.retime(tech, timer)
+    crews = _crews_of(plan)
+    for tech in problem.technicians:
+        lone = [j.id for j in plan.jobs[tech.id] if j.crew_size == 2 and j.id not in crews]
+        for job_id in lone:
+            plan.remove(tech.id, job_id)
+        if lone:
+            plan.retime(tech, timer)
+    log.info("seeded: %d jobs from the initial routes", len({j.id for s in plan.jobs.values() for j in s}))
+
+
+def _restore_promises(
+    problem: Problem,
+    candidates: list[Job],
+    routes: Mapping[str, Sequence[tuple[str, int | None]]],
+    timer: RouteTimer,
+    plan: _Plan,
+) -> None:
+    """Give back its starting route to each technician whose start held a
+    promise (a priority-0 job) the search lost, where that route times exactly
+    and holds no crew visit; the jobs it displaces go to the repair that follows."""
+    by_id = {j.id: j for j in candidates}
+    restored: set[str] = set()
+    # A restored route may displace a promise of another starting route: go round until none is lost.
+    # Starting routes are disjoint, so each technician is restored at most once.
+    while True:
+        served = {j.id for seq in plan.jobs.values() for j in seq}
+        lost = next(
+            (
+                t
+                for t in problem.technicians
+                if t.id not in restored
+                and any(by_id[i].priority == 0 and i not in served for i, _ in routes.get(t.id, ()) if i in by_id)
+            ),
+            None,
+        )
+        if lost is None:
+            return
+        restored.add(lost.id)
+        _restore_route(problem, [by_id[i] for i, _ in routes.get(lost.id, ()) if i in by_id], lost, timer, plan)
+
+
+def _restore_route(problem: Problem, seq: list[Job], tech: Technician, timer: RouteTimer, plan: _Plan) -> None:
+    """Give ``tech`` the route ``seq`` again (taking its jobs off other technicians), where it times."""
+    if any(j.crew_size > 1 for j in seq):
+        return
+    if timer.timing(tech, seq, fixed_starts=[None] * len(seq)) is None:
+        return
+    ids = {j.id for j in seq}
+    for other in problem.technicians:
+        if other.id == tech.id:
+            continue
+        moved = [j.id for j in plan.jobs[other.id] if j.id in ids]
+        for job_id in moved:
+            plan.remove(other.id, job_id)
+        if moved and not plan.retime(other, timer):
+            plan.jobs[other.id], plan.fixed[other.id] = [], []  # only through rounding; repair re-places them
+            plan.retime(other, timer)
+    plan.jobs[tech.id], plan.fixed[tech.id] = list(seq), [None] * len(seq)
+    plan.retime(tech, timer)
+    log.info("restored the starting route of %s to keep its promises", tech.id)
 
 
 def _crews_of(plan: _Plan) -> dict[str, CrewAssignment]:
