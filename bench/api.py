@@ -81,11 +81,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def server(database_url: str, workers: int, token: str, log: Path) -> Iterator[str]:
-    """``python -m api`` on a free loopback port; yields its base URL, stops it on exit."""
+def server(database_url: str, workers: int, token: str, log: Path, seed: bool = True) -> Iterator[str]:
+    """``python -m api`` on a free loopback port (seeded with the sample day
+    unless ``seed`` is False, no access log); yields its base URL, stops it on exit."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("PORT", "HOST", "WEB_CONCURRENCY")}
-    env.update(DATABASE_URL=database_url, DISPATCH_ADMIN_TOKEN=token, DISPATCH_SEED_SAMPLES="1", PYTHONUNBUFFERED="1")
+    env.update(DATABASE_URL=database_url, DISPATCH_ADMIN_TOKEN=token, DISPATCH_SEED_SAMPLES="1" if seed else "0")
+    env["PYTHONUNBUFFERED"] = "1"
     cmd = [sys.executable, "-m", "api", "--host", HOST, "--port", str(port), "--workers", str(workers)]
     with log.open("wb") as sink:
         process = subprocess.Popen([*cmd, "--no-access-log"], cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)

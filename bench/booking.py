@@ -38,20 +38,16 @@ printed: on a shared 2-core machine the latencies are pessimistic under load.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import math
 import os
 import random
 import secrets
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +59,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from bench.api import server
 from bench.booking_recall import recall
 from dispatch import catalog
 from dispatch.booking import BookingService, booked_open_jobs
@@ -75,8 +72,6 @@ from dispatch.timeutil import from_storage, local_midnight, now_utc
 from solver import HaversineProvider, ProblemError, check, problem_travel
 from solver.slots import WorkingRoute, working_solution
 
-ROOT = Path(__file__).resolve().parents[1]
-HOST = "127.0.0.1"
 TZ = ZoneInfo("Europe/Helsinki")
 REGION = "helsinki"
 POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -350,52 +345,6 @@ def overbookings(engine: Engine, svc: BookingService, days: list[dt.date]) -> tu
     return checked, found
 
 
-# ----- the server -----------------------------------------------------------------------
-
-
-def free_port() -> int:
-    """A free port on the loopback interface."""
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextlib.contextmanager
-def server(database_url: str, workers: int, token: str, log: Path) -> Iterator[str]:
-    """``python -m api`` on a free loopback port (no sample seed, no access log); yields its base URL."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("PORT", "HOST", "WEB_CONCURRENCY")}
-    env.update(DATABASE_URL=database_url, DISPATCH_ADMIN_TOKEN=token, DISPATCH_SEED_SAMPLES="0", PYTHONUNBUFFERED="1")
-    cmd = [sys.executable, "-m", "api", "--host", HOST, "--port", str(port), "--workers", str(workers)]
-    with log.open("wb") as sink:
-        process = subprocess.Popen([*cmd, "--no-access-log"], cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
-    base = f"http://{HOST}:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if process.poll() is not None:
-                raise SystemExit(f"the server exited ({process.returncode}):\n{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{base}/openapi.json", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit(f"the server did not answer within 180 s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 # ----- one database ---------------------------------------------------------------------
 
 
@@ -439,7 +388,7 @@ def run_backend(backend: str, args: argparse.Namespace, tmp: Path) -> Run:
     admin = {"Authorization": f"Bearer {token}"}
     searches: list[Timings] = []
     concurrency: list[tuple[Timings, Timings]] = []
-    with server(url, workers, token, tmp / f"server-{backend}.log") as base:
+    with server(url, workers, token, tmp / f"server-{backend}.log", seed=False) as base:
         made = httpx.post(f"{base}/v1/tokens", json={"role": "booking"}, headers=admin, timeout=30)
         booker = {"Authorization": f"Bearer {made.raise_for_status().json()['token']}"}
         warm = [search_body(random_job(rng), d, d) for d in days for _ in range(workers)]
