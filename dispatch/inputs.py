@@ -243,8 +243,8 @@ class JobIn(Strict):
         return self
 
 
-class SlotSearchIn(Strict):
-    """What the ordering system knows about a job it wants to book (POST /v1/slots/search)."""
+class _JobWanted(Strict):
+    """What a slot search and a booking both say about the job."""
 
     kind: Literal["measure", "install", "repair"] = "install"
     region: str | None = Field(default=None, max_length=64)
@@ -253,45 +253,42 @@ class SlotSearchIn(Strict):
     duration_min: int = Field(gt=0, le=12 * 60)
     skills: dict[SkillCode, Annotated[int, Field(ge=0, le=10)]] = Field(default_factory=dict)
     crew_size: Literal[1, 2] = 1
-    date_from: PlanDate
-    date_to: PlanDate | None = Field(default=None, description="last date to search; defaults to date_from")
     priority: Literal[1, 2, 3] = 3
     release_at: Moment | None = Field(default=None, description="goods ready: no slot starts before it")
     deadline: Moment | None = Field(
         default=None, description="latest start; urgent repairs default to the repair standard (on site within 4 h)"
     )
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> _JobWanted:
+        if self.location is None and not self.address:
+            raise field_error(type(self).__name__, "location", "give a location or an address", None)
+        return self
+
+
+class SlotSearchIn(_JobWanted):
+    """What the ordering system knows about a job it wants to book (POST /v1/slots/search)."""
+
+    date_from: PlanDate
+    date_to: PlanDate | None = Field(default=None, description="last date to search; defaults to date_from")
     limit: int | None = Field(default=None, ge=1, le=200, description="at most this many slots, best first")
 
     @model_validator(mode="after")
-    def _where_and_when(self) -> SlotSearchIn:
-        if self.location is None and not self.address:
-            raise field_error("SlotSearchIn", "location", "give a location or an address", None)
+    def _dates(self) -> SlotSearchIn:
         if self.date_to is not None and self.date_to < self.date_from:
             raise field_error("SlotSearchIn", "date_to", "date_to is before date_from", self.date_to.isoformat())
         return self
 
 
-class BookingIn(Strict):
+class BookingIn(_JobWanted):
     """A booking (POST /v1/bookings): the job as for a slot search, the customer, and the chosen slot."""
 
-    kind: Literal["measure", "install", "repair"] = "install"
-    region: str | None = Field(default=None, max_length=64)
-    location: LatLon | None = None
-    address: str = Field(default="", max_length=300)
     customer: CustomerIn = Field(default_factory=CustomerIn)
-    duration_min: int = Field(gt=0, le=12 * 60)
-    skills: dict[SkillCode, Annotated[int, Field(ge=0, le=10)]] = Field(default_factory=dict)
-    crew_size: Literal[1, 2] = 1
-    priority: Literal[1, 2, 3] = 3
-    release_at: Moment | None = None
-    deadline: Moment | None = None
     notes: str = Field(default="", max_length=2000)
     slot: WindowIn
 
     @model_validator(mode="after")
-    def _where_and_when(self) -> BookingIn:
-        if self.location is None and not self.address:
-            raise field_error("BookingIn", "location", "give a location or an address", None)
+    def _slot(self) -> BookingIn:
         if self.slot.end == self.slot.start:
             raise field_error("BookingIn", "slot", "the slot must last longer than an instant", None)
         if self.slot.end - self.slot.start > dt.timedelta(hours=12):
