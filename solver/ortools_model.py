@@ -24,6 +24,9 @@ from solver.travel import PointIndex, TravelMatrices
 log = logging.getLogger(__name__)
 
 HORIZON_S = 2 * DAY_S
+# At most this many arc cost classes (each is a full transit matrix in OR-Tools: 110 of
+# them took 5 GB and 90 s to build at 200 × 2,000, docs/benchmarks.md "Scale").
+MAX_ARC_CLASSES = 8
 FIRST_SOLUTION = {
     "parallel_cheapest_insertion": routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION,
     "local_cheapest_insertion": routing_enums_pb2.FirstSolutionStrategy.LOCAL_CHEAPEST_INSERTION,
@@ -154,6 +157,14 @@ def solve_model(
     """
     techs = problem.technicians
     n_veh = len(techs)
+
+    def out_of_time() -> bool:
+        """The budget is gone (or the caller stopped): building on would only overrun it."""
+        if time.monotonic() >= deadline or (stop is not None and stop()):
+            log.info("model build stopped: no time left")
+            return True
+        return False
+
     # Node layout: one start and one end node per technician, then one node per visit.
     visit_job: list[Job] = []
     for job in jobs:
@@ -179,15 +190,27 @@ def solve_model(
 
     # Arc cost per cost class: (driving + service) at the hourly rate plus distance at the km rate;
     # waiting is charged through slack, so the total is span × hourly rate + distance × km rate.
+    # Each class is a full matrix in OR-Tools: past MAX_ARC_CLASSES rate pairs, vehicles share
+    # a class's arc costs (see arc_classes) and the time they pay above its hourly rate is
+    # charged as span cost, so only the distance term of the model's objective is approximate.
+    keys = [(coeffs.per_s[t.id], coeffs.per_m[t.id]) for t in techs]
+    moving = int(time_matrix.sum())
+    classes = arc_classes(keys, MAX_ARC_CLASSES, float(sub.distance_m.sum()) / moving if moving else 0.0)
     class_cb: dict[tuple[int, int], int] = {}
-    for v, tech in enumerate(techs):
-        key = (coeffs.per_s[tech.id], coeffs.per_m[tech.id])
+    for v, (per_s, _) in enumerate(keys):
+        key = classes[v]
         if key not in class_cb:
+            if out_of_time():
+                return RawResult((), "model_build_timeout", False, 0, None, None)
             matrix = time_matrix * key[0] + sub.distance_m * key[1]
             class_cb[key] = routing.RegisterTransitMatrix(matrix.tolist())
+            del matrix
         routing.SetArcCostEvaluatorOfVehicle(class_cb[key], v)
         if key[0] > 0:
             time_dim.SetSlackCostCoefficientForVehicle(key[0], v)
+        if per_s > key[0]:
+            time_dim.SetSpanCostCoefficientForVehicle(per_s - key[0], v)
+    log.info("%d arc cost classes for %d rate pairs", len(class_cb), len(set(keys)))
 
     for v, tech in enumerate(techs):
         start_var = time_dim.CumulVar(routing.Start(v))
@@ -266,6 +289,9 @@ def solve_model(
                 on_b = solver.IsEqualCstVar(routing.VehicleVar(indices[1]), pinned)
                 solver.Add(on_a + on_b >= routing.ActiveVar(indices[0]))
 
+    if out_of_time():
+        return RawResult((), "model_build_timeout", False, 0, None, None)
+
     for lead, second in crew_pairs:
         active = routing.ActiveVar(lead)
         solver.Add(active == routing.ActiveVar(second))
@@ -310,6 +336,9 @@ def solve_model(
         pref_dim = routing.GetDimensionOrDie("Preference")
         for v in range(n_veh):
             pref_dim.SetCumulVarSoftUpperBound(routing.End(v), 0, coeffs.preference_miss)
+
+    if out_of_time():
+        return RawResult((), "model_build_timeout", False, 0, None, None)
 
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.first_solution_strategy = FIRST_SOLUTION[settings.first_solution]
@@ -398,6 +427,50 @@ def solve_model(
         back = assignment.Value(time_dim.CumulVar(index))
         routes.append(RawRoute(tech.id, tuple(visits), depart, back, lunches.get(f"lunch-{v}")))
     return RawResult(tuple(routes), status_name, True, stats.solutions, stats.first_s, int(assignment.ObjectiveValue()))
+
+
+def arc_classes(keys: Sequence[tuple[int, int]], max_classes: int, m_per_s: float) -> list[tuple[int, int]]:
+    """The arc cost (per second, per metre) pair each vehicle is given, from its exact rate pair.
+
+    At most ``max_classes`` distinct pairs. With few enough pairs each vehicle keeps
+    its own; else the distinct pairs are clustered by Ward's method (weighted by how
+    many vehicles have each) on the cost a second of arc time, (per second,
+    per metre × ``m_per_s``), and a cluster's pair is its lowest per-second rate (so
+    the rest can be charged exactly as span cost) with its vehicles' mean per-metre
+    rate. Deterministic: ties merge the lowest-numbered clusters.
+    """
+    distinct = sorted(set(keys))
+    if len(distinct) <= max_classes:
+        return list(keys)
+    count: dict[tuple[int, int], int] = {}
+    for key in keys:
+        count[key] = count.get(key, 0) + 1
+    weight = np.array([count[k] for k in distinct], dtype=float)
+    centre = np.array([(k[0], k[1] * m_per_s) for k in distinct], dtype=float)
+    members: list[list[int]] = [[i] for i in range(len(distinct))]
+    alive = np.ones(len(distinct), dtype=bool)
+    for _ in range(len(distinct) - max_classes):
+        # Ward: merging clusters i and j adds w_i w_j / (w_i + w_j) × |c_i - c_j|² of squared error.
+        gap = ((centre[:, None, :] - centre[None, :, :]) ** 2).sum(axis=2)
+        cost = gap * np.outer(weight, weight) / (weight[:, None] + weight[None, :])
+        cost[~alive, :] = np.inf
+        cost[:, ~alive] = np.inf
+        np.fill_diagonal(cost, np.inf)
+        i, j = np.unravel_index(int(np.argmin(cost)), cost.shape)
+        i, j = min(i, j), max(i, j)
+        total = weight[i] + weight[j]
+        centre[i] = (centre[i] * weight[i] + centre[j] * weight[j]) / total
+        weight[i] = total
+        members[i] += members[j]
+        alive[j] = False
+    pair: dict[tuple[int, int], tuple[int, int]] = {}
+    for i in np.flatnonzero(alive):
+        group = [distinct[m] for m in members[i]]
+        per_s = min(k[0] for k in group)
+        per_m = round(sum(k[1] * count[k] for k in group) / sum(count[k] for k in group))
+        for key in group:
+            pair[key] = (per_s, per_m)
+    return [pair[key] for key in keys]
 
 
 def _seed_routes(
