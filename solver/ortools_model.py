@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+from ortools.util import optional_boolean_pb2
 
 from solver.objective import Coefficients
 from solver.problem import DAY_S, Job, Problem, Technician, TimeWindow
@@ -35,6 +36,13 @@ FIRST_SOLUTION = {
     "christofides": routing_enums_pb2.FirstSolutionStrategy.CHRISTOFIDES,
     "automatic": routing_enums_pb2.FirstSolutionStrategy.AUTOMATIC,
 }
+_INSERTION_LNS = (
+    "use_global_cheapest_insertion_path_lns",
+    "use_local_cheapest_insertion_path_lns",
+    "use_relocate_path_global_cheapest_insertion_insert_unperformed",
+    "use_global_cheapest_insertion_visit_types_lns",
+    "use_local_cheapest_insertion_visit_types_lns",
+)
 METAHEURISTIC = {
     "guided_local_search": routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH,
     "simulated_annealing": routing_enums_pb2.LocalSearchMetaheuristic.SIMULATED_ANNEALING,
@@ -55,6 +63,11 @@ class SearchSettings:
     # days; above this many visits the lunch is placed by the route timer after the
     # search and preferred windows are not optimised by it (docs/model.md).
     detailed_model_max_visits: int = 60
+    # Above this many nodes (visits plus two per technician) the LNS operators that run a
+    # cheapest insertion are off: they ignore the time limit (docs/benchmarks.md "Scale").
+    insertion_lns_max_nodes: int = 1000
+    # Such a large model is not searched with less than this many seconds left.
+    large_min_search_s: float = 5.0
     # Cold searches start from OR-Tools' own first solution instead of the greedy
     # construction, as (first solution, metaheuristic) pairs. Large days without crews
     # (more than detailed_model_max_visits visits) get only cold searches: the
@@ -339,10 +352,21 @@ def solve_model(
 
     if out_of_time():
         return RawResult((), "model_build_timeout", False, 0, None, None)
+    if n_nodes > settings.insertion_lns_max_nodes and deadline - time.monotonic() < settings.large_min_search_s:
+        # A large model's first improving step can take far longer than what is left
+        # (12 s with 2 s left at 200 × 2,000): the caller keeps its construction.
+        log.info("large model, %.1f s left: no search", deadline - time.monotonic())
+        return RawResult((), "no_time_to_search", False, 0, None, None)
 
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.first_solution_strategy = FIRST_SOLUTION[settings.first_solution]
     params.local_search_metaheuristic = METAHEURISTIC[settings.metaheuristic]
+    if n_nodes > settings.insertion_lns_max_nodes:
+        # These operators run a whole cheapest insertion each and check no time limit:
+        # at 200 × 2,000 a warm-started search with 1 s left ran 12 s over its deadline.
+        ops = params.local_search_operators
+        for name in _INSERTION_LNS:
+            setattr(ops, name, optional_boolean_pb2.BOOL_FALSE)
     # The budget is what is left once the model is built: the caller's deadline is kept.
     params.time_limit.FromMilliseconds(max(1, int((deadline - time.monotonic()) * 1000)))
 
