@@ -66,8 +66,11 @@ class SearchSettings:
     # Above this many nodes (visits plus two per technician) the LNS operators that run a
     # cheapest insertion are off: they ignore the time limit (docs/benchmarks.md "Scale").
     insertion_lns_max_nodes: int = 1000
-    # Such a large model is not searched with less than this many seconds left.
+    # Such a large model is not searched with less than this many seconds left, and its
+    # search is told to end this many seconds early (a local search step there takes
+    # 6–10 s at 200 × 2,000 and the time limit is only checked between steps).
     large_min_search_s: float = 5.0
+    large_search_margin_s: float = 4.0
     # Cold searches start from OR-Tools' own first solution instead of the greedy
     # construction, as (first solution, metaheuristic) pairs. Large days without crews
     # (more than detailed_model_max_visits visits) get only cold searches: the
@@ -368,7 +371,11 @@ def solve_model(
         for name in _INSERTION_LNS:
             setattr(ops, name, optional_boolean_pb2.BOOL_FALSE)
     # The budget is what is left once the model is built: the caller's deadline is kept.
-    params.time_limit.FromMilliseconds(max(1, int((deadline - time.monotonic()) * 1000)))
+    # A large model's local search steps take seconds and the limit is only checked
+    # between them, so its search is told to end a margin earlier.
+    margin = settings.large_search_margin_s if n_nodes > settings.insertion_lns_max_nodes else 0.0
+    search_deadline = deadline - margin
+    params.time_limit.FromMilliseconds(max(1, int((search_deadline - time.monotonic()) * 1000)))
 
     started = time.monotonic()
     stats = _SearchStats()
@@ -406,7 +413,7 @@ def solve_model(
         )
         log.info("warm start read (%s), %.1f s left", start is not None, deadline - time.monotonic())
         if start is not None:
-            params.time_limit.FromMilliseconds(max(1, int((deadline - time.monotonic()) * 1000)))
+            params.time_limit.FromMilliseconds(max(1, int((search_deadline - time.monotonic()) * 1000)))
             assignment = routing.SolveFromAssignmentWithParameters(start, params)
             log.info("search done, %.1f s left", deadline - time.monotonic())
         else:
