@@ -70,6 +70,9 @@ class SolveOptions:
             raise ValueError("time_limit_s must be positive")
 
 
+_ALWAYS_EXPLAIN_JOBS = 200
+
+
 class Cancelled(RuntimeError):
     """The caller cancelled the solve; no plan is returned."""
 
@@ -135,7 +138,9 @@ def solve(
     for job in dropped:
         if time.monotonic() < deadline - 0.05 and _insert(job, problem, timer, plan):
             continue
-        thorough = time.monotonic() < deadline - 0.05
+        # Small days are always explained in full (milliseconds); only large days that
+        # spent their budget fall back to "time limit", so the reason does not hang on load.
+        thorough = len(problem.jobs) <= _ALWAYS_EXPLAIN_JOBS or time.monotonic() < deadline - 0.05
         unassigned[job.id] = explain_dropped(job, problem, timer, plan.jobs, plan.fixed, thorough)
     routes = plan.routes
 
