@@ -71,6 +71,8 @@ class SolveOptions:
 
 
 _ALWAYS_EXPLAIN_JOBS = 200
+# Above this many jobs left out after the repair's insertions, none is tried by moving another.
+_MOVE_ONE_MAX_JOBS = 20
 
 
 class Cancelled(RuntimeError):
@@ -135,9 +137,12 @@ def solve(
     served = {j.id for seq in plan.jobs.values() for j in seq}
     dropped = [j for j in candidates if j.id not in served]
     dropped.sort(key=lambda j: (j.priority, j.id))
-    for job in dropped:
-        if time.monotonic() < deadline - 0.05 and _insert(job, problem, timer, plan):
-            continue
+    left = [j for j in dropped if not (time.monotonic() < deadline - 0.05 and _insert(j, problem, timer, plan))]
+    if len(left) <= _MOVE_ONE_MAX_JOBS:
+        # What still fits nowhere may fit once one other job moves to another technician
+        # (the search can stall with such a job out: TRSP, docs/benchmarks.md).
+        left = [j for j in left if not _insert_moving_one(j, problem, timer, plan, deadline - 0.05)]
+    for job in left:
         # Small days are always explained in full (milliseconds); only large days that
         # spent their budget fall back to "time limit", so the reason does not hang on load.
         thorough = len(problem.jobs) <= _ALWAYS_EXPLAIN_JOBS or time.monotonic() < deadline - 0.05
@@ -779,22 +784,80 @@ def _insert(job: Job, problem: Problem, timer: RouteTimer, plan: _Plan) -> bool:
     return False
 
 
-def _insertion_options(
-    job: Job, problem: Problem, timer: RouteTimer, plan: _Plan
-) -> list[tuple[int, Technician, int, int]]:
-    """Feasible (added cost, technician, position, start) for one visit to ``job``."""
-    out = []
+def _insert_moving_one(job: Job, problem: Problem, timer: RouteTimer, plan: _Plan, until: float) -> bool:
+    """Place a one-person ``job`` that fits nowhere as it is by moving one other job of a
+    qualified technician to another route, the pair of changes that costs least; True
+    when placed. Crew, pinned and start-fixed jobs are never moved; nothing is lost.
+    """
+    if job.crew_size != 1:
+        return False
+    elsewhere: dict[str, list[tuple[int, Technician, int, int]]] = {}
+    best: tuple[int, Technician, list[Job], list[int | None], Job, Technician, int] | None = None
+    for tech in _able(job, problem, timer):
+        base = plan.base_cost(tech, timer)
+        if base is None:
+            continue
+        current, fixed = plan.jobs[tech.id], plan.fixed[tech.id]
+        for i, moved in enumerate(current):
+            if time.monotonic() >= until:
+                break
+            if fixed[i] is not None or moved.crew_size != 1 or moved.pinned_technician_id is not None:
+                continue
+            rest, rest_fixed = [*current[:i], *current[i + 1 :]], [*fixed[:i], *fixed[i + 1 :]]
+            here: tuple[int, list[Job], list[int | None]] | None = None
+            for pos in range(len(rest) + 1):
+                seq = [*rest[:pos], job, *rest[pos:]]
+                seq_fixed = [*rest_fixed[:pos], None, *rest_fixed[pos:]]
+                timing = timer.timing(tech, seq, fixed_starts=seq_fixed)
+                if timing is not None:
+                    cost = timer.route_cost(tech, seq, timing) - base
+                    if here is None or cost < here[0]:
+                        here = (cost, seq, seq_fixed)
+            if here is None:
+                continue
+            if moved.id not in elsewhere:
+                elsewhere[moved.id] = _insertion_options(moved, problem, timer, plan)
+            options = [o for o in elsewhere[moved.id] if o[1].id != tech.id]
+            if not options:
+                continue
+            added, other, other_pos, _ = min(options, key=lambda o: o[0])
+            if best is None or here[0] + added < best[0]:
+                best = (here[0] + added, tech, here[1], here[2], moved, other, other_pos)
+    if best is None:
+        return False
+    _, tech, seq, seq_fixed, moved, other, other_pos = best
+    saved = (plan.jobs[tech.id], plan.fixed[tech.id], plan.routes[tech.id])
+    plan.jobs[tech.id], plan.fixed[tech.id] = seq, seq_fixed
+    plan.costs.pop(tech.id, None)
+    if plan.retime(tech, timer) and _place(plan, timer, [(other, other_pos)], moved, None):
+        log.info("repair placed %s on %s by moving %s to %s", job.id, tech.id, moved.id, other.id)
+        return True
+    plan.jobs[tech.id], plan.fixed[tech.id], plan.routes[tech.id] = saved
+    plan.costs.pop(tech.id, None)
+    return False
+
+
+def _able(job: Job, problem: Problem, timer: RouteTimer) -> list[Technician]:
+    """The technicians worth trying for ``job``: qualified, allowed by its pin, and on
+    large days only the ones based nearest it."""
     able = [
         t
         for t in problem.technicians
         if t.has_skills(job.skills) and (job.crew_size == 2 or job.pinned_technician_id in (None, t.id))
     ]
     if len(able) > NEAREST_TECHNICIANS:
-        # Large days: only the technicians based nearest the job are worth trying.
         here = timer.points.job[job.id]
         able.sort(key=lambda t: int(timer.distance[timer.points.tech_start[t.id], here]))
         able = able[:NEAREST_TECHNICIANS]
-    for tech in able:
+    return able
+
+
+def _insertion_options(
+    job: Job, problem: Problem, timer: RouteTimer, plan: _Plan
+) -> list[tuple[int, Technician, int, int]]:
+    """Feasible (added cost, technician, position, start) for one visit to ``job``."""
+    out = []
+    for tech in _able(job, problem, timer):
         current = plan.jobs[tech.id]
         if tech.max_jobs is not None and len(current) >= tech.max_jobs:
             continue

@@ -94,6 +94,9 @@ class SearchSettings:
     # Solomon while tabu search keeps going, and savings complements path cheapest
     # arc on the clustered families.
     portfolio_searches: tuple[tuple[str, str], ...] = (("savings", "tabu_search"),)
+    # OR-Tools local search operators switched on beyond its defaults (names of the
+    # ``use_*`` fields of ``LocalSearchNeighborhoodOperators``, without ``use_``).
+    extra_operators: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -364,6 +367,8 @@ def solve_model(
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.first_solution_strategy = FIRST_SOLUTION[settings.first_solution]
     params.local_search_metaheuristic = METAHEURISTIC[settings.metaheuristic]
+    for name in settings.extra_operators:
+        setattr(params.local_search_operators, f"use_{name}", optional_boolean_pb2.BOOL_TRUE)
     if n_nodes > settings.insertion_lns_max_nodes:
         # These operators run a whole cheapest insertion each and check no time limit:
         # at 200 × 2,000 a warm-started search with 1 s left ran 12 s over its deadline.

@@ -26,8 +26,11 @@ from solver import (
     problem_travel,
     solve,
 )
-from solver.engine import _ColdSearch
+from solver.engine import _ColdSearch, _insert, _insert_moving_one, _Plan
 from solver.objective import coefficients
+from solver.schedule import RouteTimer
+from solver.solution import Solution
+from solver.travel import PointIndex, TravelMatrices
 from tests.solver.conftest import H, grid
 
 
@@ -188,3 +191,40 @@ def test_a_large_day_without_crews_gets_cold_searches_and_a_checked_complete_pla
     assert all(u.code is ReasonCode.TIME_LIMIT for u in solution.unassigned)
     assert len(solution.unassigned) <= 2
     assert solution.stats is not None and solution.stats.wall_time_s <= 3 + 0.1
+
+
+def _glass_day(first: Job) -> tuple[Problem, RouteTimer, _Plan, Job, PointIndex, TravelMatrices]:
+    """T1 alone has the glass skill; its 3-hour day already holds ``first`` (2 hours),
+    so the 2-hour glass job returned fits nowhere as the plan stands."""
+    techs = (
+        Technician("T1", grid(0), Shift(8 * H, 11 * H), skills={"glass": 1}, cost=CostProfile(3600, 30)),
+        Technician("T2", grid(1), Shift(8 * H, 11 * H), cost=CostProfile(3600, 30)),
+    )
+    glass = Job("GLASS", grid(3), 2 * H, skills={"glass": 1})
+    problem = Problem(techs, (first, glass))
+    points, travel = problem_travel(problem, HaversineProvider())
+    timer = RouteTimer(points, travel, coefficients(problem, travel), problem.lunch_on_site_min_s)
+    plan = _Plan.empty(problem)
+    plan.jobs["T1"], plan.fixed["T1"] = [first], [None]
+    assert plan.retime(techs[0], timer)
+    return problem, timer, plan, glass, points, travel
+
+
+def test_the_repair_places_a_job_that_fits_nowhere_by_moving_another_job_to_a_technician_who_can_take_it() -> None:
+    problem, timer, plan, glass, points, travel = _glass_day(Job("ANYONE", grid(2), 2 * H))
+
+    assert not _insert(glass, problem, timer, plan)
+    assert _insert_moving_one(glass, problem, timer, plan, time.monotonic() + 5)
+
+    assert [j.id for j in plan.jobs["T1"]] == ["GLASS"]
+    assert [j.id for j in plan.jobs["T2"]] == ["ANYONE"]
+    solution = Solution(tuple(plan.routes[t.id] for t in problem.technicians), ())
+    assert check(problem, solution, points, travel).violations == ()
+
+
+def test_the_repair_never_moves_a_job_pinned_to_its_technician() -> None:
+    problem, timer, plan, glass, _, _ = _glass_day(Job("PINNED", grid(2), 2 * H, pinned_technician_id="T1"))
+
+    assert not _insert_moving_one(glass, problem, timer, plan, time.monotonic() + 5)
+    assert [j.id for j in plan.jobs["T1"]] == ["PINNED"]
+    assert plan.jobs["T2"] == []
