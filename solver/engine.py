@@ -13,7 +13,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 
@@ -208,6 +208,16 @@ class _Plan:
             timing = timer.timing(tech, self.jobs[tech.id], fixed_starts=self.fixed[tech.id])
             self.costs[tech.id] = None if timing is None else timer.route_cost(tech, self.jobs[tech.id], timing)
         return self.costs[tech.id]
+
+    def saved(self, tech_ids: Iterable[str]) -> dict[str, tuple[list[Job], list[int | None], Route]]:
+        """A copy of these technicians' sequences and routes, for ``restore``."""
+        return {t: (list(self.jobs[t]), list(self.fixed[t]), self.routes[t]) for t in tech_ids}
+
+    def restore(self, saved: dict[str, tuple[list[Job], list[int | None], Route]]) -> None:
+        """Put back what ``saved`` copied."""
+        for tech_id, (seq, fixed, route) in saved.items():
+            self.jobs[tech_id], self.fixed[tech_id], self.routes[tech_id] = seq, fixed, route
+            self.costs.pop(tech_id, None)
 
     def remove(self, tech_id: str, job_id: str) -> None:
         """Take a job out of one technician's sequence."""
@@ -792,7 +802,7 @@ def _insert_moving_one(job: Job, problem: Problem, timer: RouteTimer, plan: _Pla
     if job.crew_size != 1:
         return False
     elsewhere: dict[str, list[tuple[int, Technician, int, int]]] = {}
-    best: tuple[int, Technician, list[Job], list[int | None], Job, Technician, int] | None = None
+    best: tuple[int, Technician, Job, int, Technician, int] | None = None
     for tech in _able(job, problem, timer):
         base = plan.base_cost(tech, timer)
         if base is None:
@@ -804,15 +814,7 @@ def _insert_moving_one(job: Job, problem: Problem, timer: RouteTimer, plan: _Pla
             if fixed[i] is not None or moved.crew_size != 1 or moved.pinned_technician_id is not None:
                 continue
             rest, rest_fixed = [*current[:i], *current[i + 1 :]], [*fixed[:i], *fixed[i + 1 :]]
-            here: tuple[int, list[Job], list[int | None]] | None = None
-            for pos in range(len(rest) + 1):
-                seq = [*rest[:pos], job, *rest[pos:]]
-                seq_fixed = [*rest_fixed[:pos], None, *rest_fixed[pos:]]
-                timing = timer.timing(tech, seq, fixed_starts=seq_fixed)
-                if timing is not None:
-                    cost = timer.route_cost(tech, seq, timing) - base
-                    if here is None or cost < here[0]:
-                        here = (cost, seq, seq_fixed)
+            here = min(_positions(tech, job, rest, rest_fixed, timer, base), default=None)
             if here is None:
                 continue
             if moved.id not in elsewhere:
@@ -822,18 +824,20 @@ def _insert_moving_one(job: Job, problem: Problem, timer: RouteTimer, plan: _Pla
                 continue
             added, other, other_pos, _ = min(options, key=lambda o: o[0])
             if best is None or here[0] + added < best[0]:
-                best = (here[0] + added, tech, here[1], here[2], moved, other, other_pos)
+                best = (here[0] + added, tech, moved, here[1], other, other_pos)
     if best is None:
         return False
-    _, tech, seq, seq_fixed, moved, other, other_pos = best
-    saved = (plan.jobs[tech.id], plan.fixed[tech.id], plan.routes[tech.id])
-    plan.jobs[tech.id], plan.fixed[tech.id] = seq, seq_fixed
-    plan.costs.pop(tech.id, None)
-    if plan.retime(tech, timer) and _place(plan, timer, [(other, other_pos)], moved, None):
+    _, tech, moved, pos, other, other_pos = best
+    saved = plan.saved((tech.id, other.id))
+    plan.remove(tech.id, moved.id)
+    plan.jobs[tech.id].insert(pos, job)
+    plan.fixed[tech.id].insert(pos, None)
+    plan.jobs[other.id].insert(other_pos, moved)
+    plan.fixed[other.id].insert(other_pos, None)
+    if plan.retime(tech, timer) and plan.retime(other, timer):
         log.info("repair placed %s on %s by moving %s to %s", job.id, tech.id, moved.id, other.id)
         return True
-    plan.jobs[tech.id], plan.fixed[tech.id], plan.routes[tech.id] = saved
-    plan.costs.pop(tech.id, None)
+    plan.restore(saved)
     return False
 
 
@@ -856,7 +860,7 @@ def _insertion_options(
     job: Job, problem: Problem, timer: RouteTimer, plan: _Plan
 ) -> list[tuple[int, Technician, int, int]]:
     """Feasible (added cost, technician, position, start) for one visit to ``job``."""
-    out = []
+    out: list[tuple[int, Technician, int, int]] = []
     for tech in _able(job, problem, timer):
         current = plan.jobs[tech.id]
         if tech.max_jobs is not None and len(current) >= tech.max_jobs:
@@ -864,27 +868,33 @@ def _insertion_options(
         base = plan.base_cost(tech, timer)
         if base is None:
             continue
-        for pos in range(len(current) + 1):
-            seq = [*current[:pos], job, *current[pos:]]
-            timing = timer.timing(
-                tech, seq, fixed_starts=[*plan.fixed[tech.id][:pos], None, *plan.fixed[tech.id][pos:]]
-            )
-            if timing is not None:
-                out.append((timer.route_cost(tech, seq, timing) - base, tech, pos, timing.starts_s[pos]))
+        places = _positions(tech, job, current, plan.fixed[tech.id], timer, base)
+        out.extend((cost, tech, pos, start) for cost, pos, start in places)
     return out
+
+
+def _positions(
+    tech: Technician, job: Job, current: list[Job], fixed: list[int | None], timer: RouteTimer, base: int
+) -> Iterator[tuple[int, int, int]]:
+    """(added cost over ``base``, position, start) for each place in ``current`` where
+    ``job`` fits on ``tech``'s route."""
+    for pos in range(len(current) + 1):
+        seq = [*current[:pos], job, *current[pos:]]
+        timing = timer.timing(tech, seq, fixed_starts=[*fixed[:pos], None, *fixed[pos:]])
+        if timing is not None:
+            yield timer.route_cost(tech, seq, timing) - base, pos, timing.starts_s[pos]
 
 
 def _place(plan: _Plan, timer: RouteTimer, where: list[tuple[Technician, int]], job: Job, start: int | None) -> bool:
     """Insert ``job`` at these positions (all or nothing); True when every route still fits."""
-    saved = {t.id: (list(plan.jobs[t.id]), list(plan.fixed[t.id]), plan.routes[t.id]) for t, _ in where}
+    saved = plan.saved(t.id for t, _ in where)
     for tech, pos in where:
         plan.jobs[tech.id].insert(pos, job)
         plan.fixed[tech.id].insert(pos, start)
     if all(plan.retime(tech, timer) for tech, _ in where):
         log.info("repair placed %s on %s", job.id, ", ".join(t.id for t, _ in where))
         return True
-    for tech_id, (seq, fixed, route) in saved.items():
-        plan.jobs[tech_id], plan.fixed[tech_id], plan.routes[tech_id] = seq, fixed, route
+    plan.restore(saved)
     return False
 
 
