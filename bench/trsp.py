@@ -7,13 +7,14 @@
 Instances: ``../shared/benchmarks/trsp/pillac2013/txt`` (families C1, R1, RC1;
 100 requests, 25 technicians with homes, 5 skills, 5 tools, 5 spare-part
 types), read by dispatch/trsp.py. Tools are capabilities, spare parts a stock
-per part type that each served request uses up. **No reloading**: a
-technician never visits the depot to pick up tools or parts, so on 4 of the
-29 instances not every request can be served; the paper's best-known values
-may reload.
+per part type that each served request uses up. **Reloading**, as in the
+paper: a technician may stop once at the depot to pick up any tool and parts
+(``ours``); ``ours-noreload`` and the peers never do, so on 4 of the 29
+instances they cannot serve every request.
 
 Solvers, each with the same wall-clock budget per instance, one after the other:
-``ours`` (solver.solve), ``vroom`` (pyvroom, exploration level 5, skills for
+``ours`` (solver.solve, with the depot), ``ours-noreload`` (the same without
+it; not run by default), ``vroom`` (pyvroom, exploration level 5, skills for
 skills and tools, capacity = stock, delivery = parts), ``ortools`` (the
 textbook OR-Tools model: Python callbacks, homes as starts and ends, a time
 dimension with its span cost, one capacity dimension per part type, allowed
@@ -25,13 +26,15 @@ each route's visit order is kept and timed for its least duration (latest
 departure that keeps the earliest return). The objective is the total route
 duration (travel + service + waiting, departure to return), in instance units.
 Gaps are to ``bks_trsp.csv`` (total duration), only where a solver serves every
-request (otherwise the durations are not comparable).
+request (otherwise the durations are not comparable). The bound is what skills,
+tools, stock and reach allow, with reloading for ``ours`` and without for the rest.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import datetime
 import importlib.util
 import statistics
@@ -43,7 +46,7 @@ from pathlib import Path
 
 from bench.provenance import engine_version
 from dispatch.trsp import SCALE, TrspInstance, can_serve, load_trsp, read_bks, servable_bound
-from solver import ReasonCode, Route, Solution, SolveOptions, Unassigned, check, problem_travel, solve
+from solver import RELOAD_ID, ReasonCode, Route, Solution, SolveOptions, Unassigned, check, problem_travel, solve
 from solver.objective import coefficients
 from solver.schedule import RouteTimer, Timing
 
@@ -51,6 +54,7 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "trsp" / 
 FAMILIES = ("C1", "R1", "RC1")
 QUICK = ("C101", "R102", "RC105")
 SOLVERS = ("ours", "vroom", "ortools")
+RELOADING = ("ours",)  # the solvers that may stop at the depot
 PEER_PACKAGES = {"vroom": "vroom", "ortools": "ortools"}
 VROOM_THREADS = 2  # this machine's cores
 # Textbook model: what leaving a request out costs (far above any day's duration).
@@ -74,6 +78,7 @@ class Outcome:
     wall_s: float
     gap: float | None = None
     note: str = ""
+    reloads: int = 0
 
     @property
     def all_served(self) -> bool:
@@ -101,11 +106,16 @@ def family(name: str) -> str:
 # --- The solvers ----------------------------------------------------------------------------------------------
 
 
-def run_ours(instance: TrspInstance, time_limit_s: float, seed: int) -> Plan | None:
-    """The planning engine on the converted problem."""
-    solution = solve(instance.problem, SolveOptions(time_limit_s=time_limit_s, seed=seed), instance.provider)
+DEPOT_STOP = -1  # a depot stop in a Plan's sequence
+
+
+def run_ours(instance: TrspInstance, time_limit_s: float, seed: int, reload: bool = True) -> Plan | None:
+    """The planning engine on the converted problem (with its depot unless not ``reload``)."""
+    problem = instance.problem if reload else dataclasses.replace(instance.problem, depot=None)
+    solution = solve(problem, SolveOptions(time_limit_s=time_limit_s, seed=seed), instance.provider)
     tech_index = {instance.tech_id(k): k for k in range(len(instance.technicians))}
     job_index = {instance.job_id(r): r for r in range(len(instance.requests))}
+    job_index[RELOAD_ID] = DEPOT_STOP
     return {tech_index[r.technician_id]: [job_index[v.job_id] for v in r.visits] for r in solution.routes if r.visits}
 
 
@@ -216,8 +226,14 @@ def run_ortools(instance: TrspInstance, time_limit_s: float, seed: int) -> Plan 
     return plan
 
 
+def run_ours_noreload(instance: TrspInstance, time_limit_s: float, seed: int) -> Plan | None:
+    """The planning engine without the depot (no reloading, like the peers)."""
+    return run_ours(instance, time_limit_s, seed, reload=False)
+
+
 RUNNERS: dict[str, Callable[[TrspInstance, float, int], Plan | None]] = {
     "ours": run_ours,
+    "ours-noreload": run_ours_noreload,
     "vroom": run_vroom,
     "ortools": run_ortools,
 }
@@ -235,7 +251,7 @@ def least_duration_timing(instance: TrspInstance, k: int, seq: Sequence[int]) ->
     the checker then reports what breaks.
     """
     tech = instance.technicians[k]
-    reqs = [instance.requests[r] for r in seq]
+    reqs = [instance.depot if r == DEPOT_STOP else instance.requests[r] for r in seq]
     d = instance.travel
     home = tech.id
     latest = tech.tw_end * SCALE
@@ -270,11 +286,15 @@ def as_solution(instance: TrspInstance, plan: Plan, timer: RouteTimer) -> tuple[
     routes = []
     for k, tech in enumerate(problem.technicians):
         seq = plan.get(k, [])
-        bad = [r for r in seq if not 0 <= r < len(instance.requests)]
+        bad = [r for r in seq if not (0 <= r < len(instance.requests) or r == DEPOT_STOP)]
         if bad:
             notes.append(f"unknown requests {bad}")
             seq = [r for r in seq if r not in bad]
-        jobs = [problem.jobs[r] for r in seq]
+        depot_stop = problem.reload_job()
+        if DEPOT_STOP in seq and depot_stop is None:
+            notes.append("a depot stop, but the problem has no depot")
+            seq = [r for r in seq if r != DEPOT_STOP]
+        jobs = [depot_stop if r == DEPOT_STOP and depot_stop else problem.jobs[r] for r in seq]
         if not jobs:
             routes.append(Route(tech.id, (), tech.shift.start_s, tech.shift.start_s))
             continue
@@ -282,7 +302,7 @@ def as_solution(instance: TrspInstance, plan: Plan, timer: RouteTimer) -> tuple[
     unknown = set(plan) - set(range(len(problem.technicians)))
     if unknown:
         notes.append(f"routes of unknown technicians {sorted(unknown)}")
-    served = {v.job_id for r in routes for v in r.visits}
+    served = {v.job_id for r in routes for v in r.visits if v.job_id != RELOAD_ID}
     unassigned = tuple(Unassigned(j.id, ReasonCode.DAY_FULL, "not served") for j in problem.jobs if j.id not in served)
     return Solution(tuple(routes), unassigned), notes
 
@@ -309,6 +329,7 @@ def evaluate(
     duration = sum(r.end_s - r.start_s for r in solution.routes if r.visits) / SCALE
     served = n - len(solution.unassigned)
     outcome = Outcome(name, solver, duration, served, bound, n, len(report.violations), wall_s, note="; ".join(notes))
+    outcome.reloads = sum(seq.count(DEPOT_STOP) for seq in plan.values())
     if report.violations:
         kinds = sorted({str(v.kind) for v in report.violations})
         outcome.note = "; ".join([*notes, f"violations: {', '.join(kinds)}"])
@@ -325,6 +346,7 @@ class Row:
     """Aggregates of one solver over a set of instances."""
 
     runs: int = 0
+    reloads: int = 0
     served: int = 0
     requests: int = 0
     bound: int = 0
@@ -341,11 +363,11 @@ def _pct(value: float | None) -> str:
 
 
 def table(outcomes: Sequence[Outcome], solvers: Sequence[str]) -> str:
-    """A markdown table: per family and overall, one line per solver (no reloading)."""
+    """A markdown table: per family and overall, one line per solver."""
     lines = [
-        "| family | solver | instances | requests served / bound / all | all served | at bound | violations "
-        "| mean gap (all served, no reloading) | max gap | mean gap (common) | mean wall s |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| family | solver | reloads | instances | requests served / bound / all | all served | at bound | violations "
+        "| depot stops | mean gap (all served) | max gap | mean gap (common) | mean wall s |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     by_instance: dict[str, dict[str, Outcome]] = {}
     for o in outcomes:
@@ -361,6 +383,7 @@ def table(outcomes: Sequence[Outcome], solvers: Sequence[str]) -> str:
         for o in group:
             row = rows[o.solver]
             row.runs += 1
+            row.reloads += o.reloads
             row.served += o.served
             row.requests += o.requests
             row.bound += o.bound
@@ -379,8 +402,9 @@ def table(outcomes: Sequence[Outcome], solvers: Sequence[str]) -> str:
                 continue
             name = f"**{label}**" if label == "all" else label
             lines.append(
-                f"| {name} | {solver} | {row.runs} | {row.served} / {row.bound} / {row.requests} | "
-                f"{row.full}/{row.runs} | {row.at_bound}/{row.runs} | {row.violations} | "
+                f"| {name} | {solver} | {'yes' if solver in RELOADING else 'no'} | {row.runs} | "
+                f"{row.served} / {row.bound} / {row.requests} | "
+                f"{row.full}/{row.runs} | {row.at_bound}/{row.runs} | {row.violations} | {row.reloads} | "
                 f"{_pct(statistics.fmean(row.gaps) if row.gaps else None)} | "
                 f"{_pct(max(row.gaps) if row.gaps else None)} | "
                 f"{_pct(statistics.fmean(row.common) if row.common else None)} ({n_common}) | "
@@ -434,7 +458,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     outcomes: list[Outcome] = []
     for name in names:
         instance = load_trsp(files[name])
-        bound = servable_bound(instance)
+        bounds = {False: servable_bound(instance), True: servable_bound(instance, reload=True)}
         cells = []
         for solver in solvers:
             t0 = time.monotonic()
@@ -444,6 +468,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             except Exception as exc:  # a crashing solver is a result, not the end of the run
                 plan, error = None, f"{type(exc).__name__}: {exc}"
             wall = time.monotonic() - t0
+            bound = bounds[solver in RELOADING]
             outcome = evaluate(instance, solver, plan, wall, bound, bks.get(name), error)
             outcomes.append(outcome)
             shown = f"{outcome.served}/{outcome.requests} " + (
@@ -452,11 +477,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             if outcome.violations or outcome.note:
                 shown += f" ({outcome.note})"
             cells.append(f"{solver} {shown} {wall:.1f}s")
-        print(f"{name:>6} bound {bound:>3}  " + " | ".join(cells), file=sys.stderr, flush=True)
+        print(
+            f"{name:>6} bound {bounds[False]:>3} ({bounds[True]} reloading)  " + " | ".join(cells),
+            file=sys.stderr,
+            flush=True,
+        )
 
     print(
         f"\nTRSP (Pillac et al. 2013), {len(names)} instances, {time_limit:g} s per solver and instance, "
-        f"seed {args.seed}, no reloading, {engine_version()}, {datetime.date.today().isoformat()} "
+        f"seed {args.seed}, reloading for {', '.join(s for s in solvers if s in RELOADING) or 'none'}, "
+        f"{engine_version()}, {datetime.date.today().isoformat()} "
         f"({time.monotonic() - started:.0f} s in all)\n"
     )
     print(table(outcomes, solvers))
@@ -464,7 +494,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with args.csv.open("w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(
-                ["instance", "solver", "duration", "served", "bound", "violations", "wall_s", "gap", "note"]
+                ["instance", "solver", "duration", "served", "bound", "violations", "wall_s", "gap", "reloads", "note"]
             )
             for o in outcomes:
                 writer.writerow(
@@ -477,6 +507,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         o.violations,
                         f"{o.wall_s:.2f}",
                         o.gap,
+                        o.reloads,
                         o.note,
                     ]
                 )

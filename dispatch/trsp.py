@@ -8,7 +8,7 @@ Solomon customer: same point, window and service time) needs one skill, a set
 of tools and a quantity of each part type. Node 0 is the central depot where,
 in the paper, technicians may pick up tools and parts.
 
-The mapping to ``solver.Problem`` (without reloading; the depot is not used):
+The mapping to ``solver.Problem``:
 
 - a required skill ``s`` → job skill ``skill<s>`` at level 1; a tool ``t`` →
   job skill ``tool<t>`` at level 1 (a tool is a capability the technician
@@ -21,6 +21,11 @@ The mapping to ``solver.Problem`` (without reloading; the depot is not used):
   travel time = distance = ``ceil(100 × euclid)``, rounded *up* so that a plan
   that keeps the windows here keeps them with the paper's real-valued distances
   too (the duration is overstated by at most 0.01 a leg);
+- reloading (the paper's model; ``load_trsp(..., reload=False)`` leaves it out):
+  node 0 is the problem's ``Depot``, where a technician may stop once (no time on
+  site) to pick up every tool (``tool<t>`` lent at level 1) and as many parts of
+  each type as all requests together need, i.e. without limit; skills are the
+  technician's own and cannot be fetched;
 - the cost is the route duration only (1 cent per hundredth, no distance cost),
   so the engine's objective below the served-job tiers is the paper's total
   route duration (travel + service + waiting, departure to return).
@@ -38,6 +43,7 @@ import numpy.typing as npt
 
 from solver import (
     CostProfile,
+    Depot,
     FixedMatrixProvider,
     Job,
     Location,
@@ -150,8 +156,9 @@ def parse_nodes(path: Path) -> tuple[str, tuple[int, int, int, int], list[TrspNo
     return name, counts, nodes
 
 
-def load_trsp(path: Path | str) -> TrspInstance:
-    """Read a txt TRSP instance into a solver problem (see the module doc for the mapping)."""
+def load_trsp(path: Path | str, reload: bool = True) -> TrspInstance:
+    """Read a txt TRSP instance into a solver problem (see the module doc for the mapping);
+    with ``reload`` the depot is where technicians may fetch tools and parts."""
     path = Path(path)
     name, (crew, n_skills, n_tools, n_parts), nodes = parse_nodes(path)
     depot, techs, requests = nodes[0], tuple(nodes[1 : crew + 1]), tuple(nodes[crew + 1 :])
@@ -185,7 +192,14 @@ def load_trsp(path: Path | str) -> TrspInstance:
             )
             for r in requests
         )
-        problem = Problem(technicians, jobs)
+        store = None
+        if reload:
+            store = Depot(
+                points[0],
+                restock={f"part{p}": sum(r.parts[p] for r in requests) for p in range(n_parts)},
+                skills={f"tool{t}": 1 for t in range(n_tools)},
+            )
+        problem = Problem(technicians, jobs, depot=store)
     except ProblemError as exc:
         raise TrspError(f"{path}: {exc}") from None
     provider = FixedMatrixProvider(points, TravelMatrices(travel, travel))
@@ -209,15 +223,39 @@ def reachable(instance: TrspInstance, k: int, r: int) -> bool:
     return start <= request.tw_end * SCALE and start + request.service * SCALE + int(back) <= tech.tw_end * SCALE
 
 
-def servable_bound(instance: TrspInstance, time_limit_s: float = 5.0) -> int:
-    """How many requests skills, tools, stock and reach allow at most (no reloading).
+def reachable_via_depot(instance: TrspInstance, k: int, r: int) -> bool:
+    """True when technician ``k`` can go from home to the depot, then to request ``r`` in
+    its window, and be back in time (the least a reload before ``r`` needs)."""
+    tech, request, depot = instance.technicians[k], instance.requests[r], instance.depot.id
+    d = instance.travel
+    start = max(tech.tw_start * SCALE + int(d[tech.id, depot]) + int(d[depot, request.id]), request.tw_start * SCALE)
+    back = int(d[request.id, tech.id])
+    return start <= request.tw_end * SCALE and start + request.service * SCALE + back <= tech.tw_end * SCALE
 
+
+def servable_bound(instance: TrspInstance, time_limit_s: float = 5.0, reload: bool = False) -> int:
+    """How many requests skills, tools, stock and reach allow at most.
+
+    With ``reload``: the requests that some technician with the skill can reach,
+    via the depot where they lack its tools or parts (there they get any tool and
+    any number of parts, so stock binds no one who reloads).
+
+    Without:
     The largest set of requests that can be shared out among the technicians
     so that each gets only requests it is qualified for and can reach alone in
     time (``reachable``), and its stock of each part covers their sum. Other
     time interactions are ignored, so this is an upper bound on what a plan
     serves (CP-SAT; exact unless it runs out of time, then its bound).
     """
+    if reload:
+        return sum(
+            any(
+                set(request.skills) <= set(tech.skills)
+                and (reachable_via_depot(instance, k, r) or (can_serve(tech, request) and reachable(instance, k, r)))
+                for k, tech in enumerate(instance.technicians)
+            )
+            for r, request in enumerate(instance.requests)
+        )
     from ortools.sat.python import cp_model
 
     model = cp_model.CpModel()

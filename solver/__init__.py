@@ -7,8 +7,10 @@ from solver.checker import CheckReport, Violation, ViolationKind, check
 from solver.engine import Cancelled, CheckerRejected, Progress, SolveOptions, solve
 from solver.ortools_model import SearchSettings
 from solver.problem import (
+    RELOAD_ID,
     Break,
     CostProfile,
+    Depot,
     Job,
     JobKind,
     Location,
@@ -24,12 +26,14 @@ from solver.solution import BreakTaken, ReasonCode, Route, Solution, Unassigned,
 from solver.travel import FixedMatrixProvider, HaversineProvider, TravelMatrices, problem_travel
 
 __all__ = [
+    "RELOAD_ID",
     "Break",
     "BreakTaken",
     "Cancelled",
     "CheckReport",
     "CheckerRejected",
     "CostProfile",
+    "Depot",
     "FixedMatrixProvider",
     "HaversineProvider",
     "Job",

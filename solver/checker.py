@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from solver.objective import Coefficients, coefficients
-from solver.problem import Job, Problem, Technician
+from solver.problem import RELOAD_ID, Job, Problem, Technician
 from solver.solution import ObjectiveBreakdown, Route, Solution
 from solver.travel import PointIndex, TravelMatrices
 
@@ -33,6 +33,7 @@ class ViolationKind(StrEnum):
     MISSING_JOB = "missing_job"
     UNKNOWN = "unknown"
     TRAVEL = "travel"
+    RELOAD = "reload"
     REPORT = "report"
 
 
@@ -88,7 +89,9 @@ def check(problem: Problem, solution: Solution, points: PointIndex, travel: Trav
         seen_routes.add(route.technician_id)
         known_visits = []
         for visit in route.visits:
-            if visit.job_id not in jobs:
+            if visit.job_id == RELOAD_ID and problem.depot is not None:
+                known_visits.append(visit)
+            elif visit.job_id not in jobs:
                 out.append(Violation(ViolationKind.UNKNOWN, "visit to an unknown job", visit.job_id, tech.id))
             else:
                 known_visits.append(visit)
@@ -147,20 +150,36 @@ def _check_route(
     def bad(kind: ViolationKind, detail: str, job_id: str | None = None) -> None:
         out.append(Violation(kind, detail, job_id, tech.id))
 
+    # A depot stop is a visit of RELOAD_ID: it tops up the stock and lends the depot's tools.
+    depot = problem.depot
+    if depot is not None:
+        jobs = {**jobs, RELOAD_ID: Job(RELOAD_ID, depot.location, depot.stop_s)}
+    reloads = [k for k, v in enumerate(route.visits) if v.job_id == RELOAD_ID]
+    if len(reloads) > 1:
+        bad(ViolationKind.RELOAD, f"{len(reloads)} depot stops, at most one a day")
+
     shift = tech.shift
     if route.start_s < shift.start_s:
         bad(ViolationKind.SHIFT, f"leaves at {_hhmm(route.start_s)}, shift starts {_hhmm(shift.start_s)}")
     if route.end_s > tech.latest_end_s:
         bad(ViolationKind.SHIFT, f"back at {_hhmm(route.end_s)}, latest {_hhmm(tech.latest_end_s)}")
     visits = [v for v in route.visits if v.job_id in jobs]
-    if tech.max_jobs is not None and len(visits) > tech.max_jobs:
-        bad(ViolationKind.MAX_JOBS, f"{len(visits)} visits, at most {tech.max_jobs}")
+    cut = next((k for k, v in enumerate(visits) if v.job_id == RELOAD_ID), len(visits))
+    served = [v for v in visits if v.job_id != RELOAD_ID]
+    if tech.max_jobs is not None and len(served) > tech.max_jobs:
+        bad(ViolationKind.MAX_JOBS, f"{len(served)} visits, at most {tech.max_jobs}")
     # A resource type is limited when any technician lists it; unlisted here means 0.
     limited = {kind for t in problem.technicians for kind in t.capacity}
     for kind in sorted(limited):
-        used = sum(jobs[v.job_id].demand.get(kind, 0) for v in visits)
-        if used > tech.capacity.get(kind, 0):
-            bad(ViolationKind.CAPACITY, f"carries {tech.capacity.get(kind, 0)} {kind}, visits use {used}")
+        carried = tech.capacity.get(kind, 0)
+        used = sum(jobs[v.job_id].demand.get(kind, 0) for v in visits[:cut])
+        if used > carried:
+            bad(ViolationKind.CAPACITY, f"carries {carried} {kind}, visits use {used}")
+        if depot is not None and cut < len(visits):
+            refilled = max(carried, depot.restock.get(kind, 0))
+            used = sum(jobs[v.job_id].demand.get(kind, 0) for v in visits[cut + 1 :])
+            if used > refilled:
+                bad(ViolationKind.CAPACITY, f"reloads to {refilled} {kind}, visits after use {used}")
 
     # Events: departure, visits, return, each with a location and a [begin, end] busy time.
     stops = [points.tech_start[tech.id]] + [points.job[v.job_id] for v in visits] + [points.tech_end[tech.id]]
@@ -208,7 +227,10 @@ def _check_route(
     ):
         bad(ViolationKind.REPORT, "reported return travel differs from the matrix")
 
-    for v in visits:
+    lent = dict(tech.skills)
+    for code, level in (depot.skills if depot is not None else {}).items():
+        lent[code] = max(level, lent.get(code, 0))
+    for k, v in enumerate(visits):
         job = jobs[v.job_id]
         if v.end_s - v.start_s != job.duration_s:
             bad(ViolationKind.REPORT, f"on site {v.end_s - v.start_s}s, job takes {job.duration_s}s", job.id)
@@ -218,8 +240,10 @@ def _check_route(
             bad(ViolationKind.RELEASE, f"starts {_hhmm(v.start_s)}, goods ready {_hhmm(job.release_s)}", job.id)
         if job.deadline_s is not None and v.start_s > job.deadline_s:
             bad(ViolationKind.DEADLINE, f"starts {_hhmm(v.start_s)}, deadline {_hhmm(job.deadline_s)}", job.id)
-        if not tech.has_skills(job.skills):
-            bad(ViolationKind.SKILL, f"lacks skills {job.skills}", job.id)
+        held = lent if k > cut else tech.skills
+        if not all(held.get(code, 0) >= level for code, level in job.skills.items()):
+            when = " after the depot stop" if k > cut else ""
+            bad(ViolationKind.SKILL, f"lacks skills {job.skills}{when}", job.id)
     return out
 
 
@@ -238,10 +262,12 @@ def recompute_objective(
     served: dict[str, list[str]] = defaultdict(list)
     for route in solution.routes:
         tech = techs.get(route.technician_id)
-        visits = [v for v in route.visits if v.job_id in jobs]
+        depot_stop = RELOAD_ID if problem.depot is not None else None
+        stopping = [v for v in route.visits if v.job_id in jobs or v.job_id == depot_stop]
+        visits = [v for v in stopping if v.job_id in jobs]
         if tech is None or not visits:
             continue
-        stops = [points.tech_start[tech.id]] + [points.job[v.job_id] for v in visits] + [points.tech_end[tech.id]]
+        stops = [points.tech_start[tech.id]] + [points.job[v.job_id] for v in stopping] + [points.tech_end[tech.id]]
         metres = sum(int(travel.distance_m[a, b]) for a, b in itertools.pairwise(stops))
         time_u += (route.end_s - route.start_s) * c.per_s[tech.id]
         dist_u += metres * c.per_m[tech.id]

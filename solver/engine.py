@@ -29,7 +29,7 @@ from solver.ortools_model import (
     SearchSettings,
     solve_model,
 )
-from solver.problem import Job, Problem, Technician
+from solver.problem import RELOAD_ID, Job, Problem, Technician
 from solver.schedule import RouteTimer, arrival_time
 from solver.solution import BreakTaken, Route, Solution, SolveStats, Visit
 from solver.travel import HaversineProvider, PointIndex, TravelMatrices, TravelProvider, problem_travel
@@ -142,6 +142,7 @@ def solve(
         # What still fits nowhere may fit once one other job moves to another technician
         # (the search can stall with such a job out: TRSP, docs/benchmarks.md).
         left = [j for j in left if not _insert_moving_one(j, problem, timer, plan, deadline - 0.05)]
+    _drop_idle_reloads(problem, timer, plan)
     for job in left:
         # Small days are always explained in full (milliseconds); only large days that
         # spent their budget fall back to "time limit", so the reason does not hang on load.
@@ -164,6 +165,19 @@ def solve(
     )
     report("done", stats.solutions_found, solution.objective.total_units * coeffs.unit_mc / 1000)
     return Solution(solution.routes, solution.unassigned, solution.objective, stats)
+
+
+def _drop_idle_reloads(problem: Problem, timer: RouteTimer, plan: _Plan) -> None:
+    """Take out depot stops that no visit after them needs any more (the repair may
+    have moved those visits away), where the route still times without them."""
+    for tech in problem.technicians:
+        seq = plan.jobs[tech.id]
+        if not seq or seq[-1].id != RELOAD_ID:
+            continue
+        saved = plan.saved((tech.id,))
+        plan.remove(tech.id, RELOAD_ID)
+        if not plan.retime(tech, timer):
+            plan.restore(saved)
 
 
 def _checked(
@@ -663,6 +677,9 @@ def _plan_from_raw(problem: Problem, raw: RawResult, timer: RouteTimer, retime_a
     """The working plan of a model result; times as the model set them unless ``retime_all``."""
     plan = _Plan.empty(problem)
     jobs = {j.id: j for j in problem.jobs}
+    reload = problem.reload_job()
+    if reload is not None:
+        jobs[RELOAD_ID] = reload
     for raw_route in raw.routes:
         tech = problem.technician(raw_route.technician_id)
         seq = [jobs[v.job_id] for v in raw_route.visits]
@@ -697,7 +714,14 @@ def _plan_adding_lunch(problem: Problem, raw: RawResult, timer: RouteTimer) -> _
             )
             continue
         while not plan.retime(tech, timer):
-            victim = max(plan.jobs[tech.id], key=lambda j: (j.crew_size == 1, j.priority, j.duration_s))
+            if all(j.id == RELOAD_ID for j in plan.jobs[tech.id]):
+                plan.jobs[tech.id], plan.fixed[tech.id] = [], []
+                plan.routes[tech.id] = Route(tech.id, (), tech.shift.start_s, tech.shift.start_s)
+                break
+            victim = max(
+                (j for j in plan.jobs[tech.id] if j.id != RELOAD_ID),
+                key=lambda j: (j.crew_size == 1, j.priority, j.duration_s),
+            )
             for tech_id, other in plan.jobs.items():
                 if any(j.id == victim.id for j in other):
                     plan.remove(tech_id, victim.id)
@@ -812,6 +836,8 @@ def _insert_moving_one(job: Job, problem: Problem, timer: RouteTimer, plan: _Pla
             if time.monotonic() >= until:
                 break
             if fixed[i] is not None or moved.crew_size != 1 or moved.pinned_technician_id is not None:
+                continue
+            if moved.id == RELOAD_ID:
                 continue
             rest, rest_fixed = [*current[:i], *current[i + 1 :]], [*fixed[:i], *fixed[i + 1 :]]
             here = min(_positions(tech, job, rest, rest_fixed, timer, base), default=None)

@@ -43,6 +43,8 @@ class Coefficients:
     # (``Problem.capacity_limits``), carried here so every evaluator built from the
     # coefficients (the route timer) keeps the same capacity rule.
     capacity: dict[str, dict[str, int]] = field(default_factory=dict)
+    # The same after a depot stop (``Problem.capacity_after_reload``).
+    capacity_after_reload: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_cents(self, units: int) -> float:
         """Convert objective units back to cents."""
@@ -117,5 +119,14 @@ def _coefficients(problem: Problem, unit_mc: int, speed_mps: float, teleport: bo
         drop[priority] = below + 1
         below += drop[priority] * sum(j.crew_size for j in problem.jobs if j.priority == priority)
     return Coefficients(
-        unit_mc, per_s, per_m, per_job, overtime, soft, preference_miss, drop, problem.capacity_limits()
+        unit_mc,
+        per_s,
+        per_m,
+        per_job,
+        overtime,
+        soft,
+        preference_miss,
+        drop,
+        problem.capacity_limits(),
+        problem.capacity_after_reload(),
     )

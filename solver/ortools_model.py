@@ -19,7 +19,7 @@ from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 from ortools.util import optional_boolean_pb2
 
 from solver.objective import Coefficients
-from solver.problem import DAY_S, Job, Problem, Technician, TimeWindow
+from solver.problem import DAY_S, RELOAD_ID, Job, Problem, Technician, TimeWindow
 from solver.travel import PointIndex, TravelMatrices
 
 log = logging.getLogger(__name__)
@@ -191,10 +191,17 @@ def solve_model(
     node_point = [points.tech_start[t.id] for t in techs] + [points.tech_end[t.id] for t in techs]
     node_point += [points.job[j.id] for j in visit_job]
     first_visit = 2 * n_veh
+    # Then, with a depot, one optional depot stop per technician (see _add_reloads).
+    first_reload = len(node_point)
+    if problem.depot is not None:
+        node_point += [points.job[RELOAD_ID]] * n_veh
     n_nodes = len(node_point)
+    n_reload = n_nodes - first_reload
     sub = travel.take(node_point)
     service = np.zeros(n_nodes, dtype=np.int64)
-    service[first_visit:] = [j.duration_s for j in visit_job]
+    service[first_visit:first_reload] = [j.duration_s for j in visit_job]
+    if problem.depot is not None:
+        service[first_reload:] = problem.depot.stop_s
 
     manager = pywrapcp.RoutingIndexManager(n_nodes, n_veh, list(range(n_veh)), list(range(n_veh, 2 * n_veh)))
     routing = pywrapcp.RoutingModel(manager)
@@ -244,7 +251,7 @@ def solve_model(
 
     # A lunch may not overlap a visit, except a long one, which may hold it (docs/model.md).
     long_visit = np.zeros(n_nodes, dtype=bool)
-    long_visit[first_visit:] = [problem.lunch_on_site(j) for j in visit_job]
+    long_visit[first_visit:first_reload] = [problem.lunch_on_site(j) for j in visit_job]
     node_visit_transit = [0] * routing.Size()
     for index in range(routing.Size()):
         node = manager.IndexToNode(index)
@@ -265,13 +272,9 @@ def solve_model(
     fixed_crews = crew_fixed or {}
     crew_nodes: dict[str, tuple[int, int]] = {}
     for job in jobs:
-        # Qualified, and able to carry the job's demand at all (see the capacity dimensions).
-        allowed = [
-            v
-            for v, t in enumerate(techs)
-            if t.has_skills(job.skills)
-            and all(job.demand.get(kind, 0) <= cap for kind, cap in coeffs.capacity.get(t.id, {}).items())
-        ]
+        # Qualified, and able to carry the job's demand at all (see the capacity dimensions);
+        # with a depot, maybe only after a stop there.
+        allowed = [v for v, t in enumerate(techs) if _able(problem, coeffs, t, job)]
         if job.pinned_technician_id is not None and job.crew_size == 1:
             allowed = [v for v in allowed if v == tech_pos[job.pinned_technician_id]]
         windows = job.start_windows()
@@ -321,7 +324,7 @@ def solve_model(
 
     # Jobs per day and partner cost per job (a dimension only when some technician has either).
     if any(t.max_jobs is not None or coeffs.per_job[t.id] > 0 for t in techs):
-        job_count = [0] * first_visit + [1] * (n_nodes - first_visit)
+        job_count = [0] * first_visit + [1] * len(visit_job) + [0] * n_reload
         count_cb = routing.RegisterUnaryTransitVector(job_count)
         caps = [t.max_jobs if t.max_jobs is not None else n_nodes for t in techs]
         routing.AddDimensionWithVehicleCapacity(count_cb, 0, caps, True, "Jobs")
@@ -334,6 +337,9 @@ def solve_model(
     # demand (every member of a crew carries it), never more than the vehicle carries.
     limits = coeffs.capacity
     kinds = sorted({kind for per_tech in limits.values() for kind in per_tech})
+    if problem.depot is not None:
+        _add_reloads(problem, routing, manager, coeffs, visit_job, first_visit, first_reload)
+        kinds = []  # modelled there, with the top-up at the depot
     for kind in kinds:
         demand = [0] * first_visit + [j.demand.get(kind, 0) for j in visit_job]
         demand_cb = routing.RegisterUnaryTransitVector(demand)
@@ -347,6 +353,7 @@ def solve_model(
         per_vehicle = []
         for tech in techs:
             vector = [0] * first_visit + [int(j.id in preferred and preferred[j.id] != tech.id) for j in visit_job]
+            vector += [0] * n_reload
             pref_key = tuple(vector)
             if pref_key not in pref_cbs:
                 pref_cbs[pref_key] = routing.RegisterUnaryTransitVector(vector)
@@ -414,7 +421,7 @@ def solve_model(
         routing.CloseModelWithParameters(params)
         log.info("model closed, %.1f s left", deadline - time.monotonic())
         start = routing.ReadAssignmentFromRoutes(
-            _seed_routes(techs, initial_routes, visit_job, first_visit, crew_nodes, manager), True
+            _seed_routes(techs, initial_routes, visit_job, first_visit, crew_nodes, manager, first_reload), True
         )
         log.info("warm start read (%s), %.1f s left", start is not None, deadline - time.monotonic())
         if start is not None:
@@ -457,12 +464,89 @@ def solve_model(
         visits = []
         index = assignment.Value(routing.NextVar(index))
         while not routing.IsEnd(index):
-            job = visit_job[manager.IndexToNode(index) - first_visit]
-            visits.append(RawVisit(job.id, assignment.Value(time_dim.CumulVar(index))))
+            node = manager.IndexToNode(index)
+            job_id = RELOAD_ID if node >= first_reload else visit_job[node - first_visit].id
+            visits.append(RawVisit(job_id, assignment.Value(time_dim.CumulVar(index))))
             index = assignment.Value(routing.NextVar(index))
         back = assignment.Value(time_dim.CumulVar(index))
         routes.append(RawRoute(tech.id, tuple(visits), depart, back, lunches.get(f"lunch-{v}")))
     return RawResult(tuple(routes), status_name, True, stats.solutions, stats.first_s, int(assignment.ObjectiveValue()))
+
+
+def _able(problem: Problem, coeffs: Coefficients, tech: Technician, job: Job) -> bool:
+    """Whether ``tech`` may serve ``job`` at all: qualified and able to carry its demand,
+    as they set out or after a depot stop."""
+    limits = coeffs.capacity.get(tech.id, {})
+    if tech.has_skills(job.skills) and all(job.demand.get(kind, 0) <= cap for kind, cap in limits.items()):
+        return True
+    if problem.depot is None:
+        return False
+    held = problem.skills_after_reload(tech)
+    after = coeffs.capacity_after_reload.get(tech.id, {})
+    return all(held.get(code, 0) >= level for code, level in job.skills.items()) and all(
+        job.demand.get(kind, 0) <= cap for kind, cap in after.items()
+    )
+
+
+def _add_reloads(
+    problem: Problem,
+    routing: Any,
+    manager: Any,
+    coeffs: Coefficients,
+    visit_job: Sequence[Job],
+    first_visit: int,
+    first_reload: int,
+) -> None:
+    """Depot stops: node ``first_reload + v`` is vehicle v's optional stop (free to leave out).
+
+    Stock is modelled as what is left: each visit takes its demand off, the depot
+    stop's slack tops it up (to ``capacity_after_reload``), and it never goes below
+    zero. A tool the depot lends is a 0..level dimension that only the depot stop's
+    slack can raise; a visit needing it requires the level on arrival. Every other
+    slack is fixed at zero.
+    """
+    depot = problem.depot
+    assert depot is not None
+    techs = problem.technicians
+    n_veh = len(techs)
+    n_nodes = first_reload + n_veh
+    for v in range(n_veh):
+        index = manager.NodeToIndex(first_reload + v)
+        routing.VehicleVar(index).SetValues([-1, v])
+        routing.AddDisjunction([index], 0)
+    slack_free = [i for i in range(routing.Size()) if not routing.IsEnd(i)]
+
+    def dimension(transit: list[int], start: list[int], top: list[int], name: str) -> Any:
+        """A dimension of per-vehicle ``top`` starting at ``start``, raised only at the depot."""
+        callback = routing.RegisterUnaryTransitVector(transit)
+        routing.AddDimensionWithVehicleCapacity(callback, max(top), top, False, name)
+        dim = routing.GetDimensionOrDie(name)
+        for index in slack_free:
+            node = manager.IndexToNode(index)
+            if node < first_reload:
+                dim.SlackVar(index).SetValue(0)
+            else:
+                v = node - first_reload
+                dim.SlackVar(index).SetRange(0, top[v])
+        for v in range(n_veh):
+            dim.CumulVar(routing.Start(v)).SetValue(start[v])
+        return dim
+
+    for kind in sorted({kind for per_tech in coeffs.capacity.values() for kind in per_tech}):
+        transit = [0] * first_visit + [-j.demand.get(kind, 0) for j in visit_job] + [0] * n_veh
+        start = [coeffs.capacity[t.id].get(kind, 0) for t in techs]
+        top = [max(s, coeffs.capacity_after_reload[t.id].get(kind, 0)) for s, t in zip(start, techs, strict=True)]
+        dimension(transit, start, top, f"Stock:{kind}")
+    for code, lent in sorted(depot.skills.items()):
+        needs = [(first_visit + k, j.skills[code]) for k, j in enumerate(visit_job) if j.skills.get(code, 0) > 0]
+        own = [t.skills.get(code, 0) for t in techs]
+        if not any(level > min(own) for _, level in needs):
+            continue  # every technician holds it already where it is needed
+        top = [max(level, lent) for level in own]
+        dim = dimension([0] * n_nodes, own, top, f"Lent:{code}")
+        for node, level in needs:
+            if level <= max(top):  # else no vehicle may take it (its vehicle domain) and it stays out
+                dim.CumulVar(manager.NodeToIndex(node)).SetMin(level)
 
 
 def arc_classes(keys: Sequence[tuple[int, int]], max_classes: int, m_per_s: float) -> list[tuple[int, int]]:
@@ -516,6 +600,7 @@ def _seed_routes(
     first_visit: int,
     crew_nodes: Mapping[str, tuple[int, int]],
     manager: Any,
+    first_reload: int,
 ) -> list[list[int]]:
     """Solver indices per vehicle for a plan given as job ids per technician."""
     tech_pos = {t.id: v for v, t in enumerate(techs)}
@@ -530,6 +615,8 @@ def _seed_routes(
                 lead_node, second_node = crew_nodes[job_id]
                 partner = next(t for t in initial_routes if t != tech.id and job_id in initial_routes[t])
                 nodes.append(lead_node if v < tech_pos[partner] else second_node)
+            elif job_id == RELOAD_ID:
+                nodes.append(first_reload + v)
             elif job_id in job_node:
                 nodes.append(job_node[job_id])
         seeded.append([manager.NodeToIndex(n) for n in nodes])

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 DAY_S = 24 * 3600
+# The job id of a stop at the depot in a route (``Problem.depot``); no job may use it.
+RELOAD_ID = "@reload"
 
 
 class ProblemError(ValueError):
@@ -222,6 +224,34 @@ class Job:
 
 
 @dataclass(frozen=True, slots=True)
+class Depot:
+    """The warehouse where a technician may stop once a day to pick up goods and tools.
+
+    After the stop each constrained resource type is topped up to the larger of
+    the technician's own capacity and ``restock`` (so a technician who set out
+    with none of a part can fetch it), and the technician holds the
+    ``skills`` lent there (tools) on top of their own for the rest of the day.
+    The stop takes ``stop_s`` on site; the depot has no opening window of its
+    own beyond the technician's shift.
+    """
+
+    location: Location
+    stop_s: int = 0
+    restock: dict[str, int] = field(default_factory=dict)
+    skills: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.stop_s < 0:
+            raise ProblemError("depot.stop must not be negative")
+        for kind, amount in self.restock.items():
+            if amount < 0:
+                raise ProblemError(f"depot.restock {kind} must not be negative")
+        for code, level in self.skills.items():
+            if level < 0:
+                raise ProblemError(f"depot.skills {code} level must not be negative")
+
+
+@dataclass(frozen=True, slots=True)
 class Weights:
     """Objective weights, in cents; documented in docs/objective.md."""
 
@@ -238,6 +268,8 @@ class Problem:
     # Visits at least this long may hold the lunch: the technician stops work on
     # site, so the stay grows by the lunch (a 6-hour kitchen spans any lunch window).
     lunch_on_site_min_s: int = 3 * 3600
+    # Where technicians may reload mid-day; None: no depot stops (docs/model.md).
+    depot: Depot | None = None
 
     def __post_init__(self) -> None:
         tech_ids = [t.id for t in self.technicians]
@@ -247,6 +279,8 @@ class Problem:
         if len(set(job_ids)) != len(job_ids):
             dup = next(i for i in job_ids if job_ids.count(i) > 1)
             raise ProblemError(f"job id {dup} appears twice")
+        if RELOAD_ID in job_ids:
+            raise ProblemError(f"job id {RELOAD_ID} is reserved for depot stops")
         known = set(tech_ids)
         for job in self.jobs:
             for ref in ("pinned_technician_id", "preferred_technician_id"):
@@ -270,6 +304,29 @@ class Problem:
         """
         kinds = self.resource_types
         return {t.id: {kind: t.capacity.get(kind, 0) for kind in kinds} for t in self.technicians}
+
+    def skills_after_reload(self, tech: Technician) -> dict[str, int]:
+        """What ``tech`` holds after a depot stop: their skills with the depot's tools added."""
+        held = dict(tech.skills)
+        if self.depot is not None:
+            for code, level in self.depot.skills.items():
+                held[code] = max(level, held.get(code, 0))
+        return held
+
+    def capacity_after_reload(self) -> dict[str, dict[str, int]]:
+        """Per technician id, what each constrained resource type is topped up to at the
+        depot (``capacity_limits`` when there is no depot)."""
+        limits = self.capacity_limits()
+        if self.depot is None:
+            return limits
+        restock = self.depot.restock
+        return {t: {kind: max(cap, restock.get(kind, 0)) for kind, cap in caps.items()} for t, caps in limits.items()}
+
+    def reload_job(self) -> Job | None:
+        """The depot stop as a visit the route timer can place (id ``RELOAD_ID``), or None."""
+        if self.depot is None:
+            return None
+        return Job(RELOAD_ID, self.depot.location, self.depot.stop_s, priority=0)
 
     def lunch_on_site(self, job: Job) -> bool:
         """True when the lunch may be taken during a visit to ``job``."""

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from solver.objective import Coefficients
-from solver.problem import Job, Technician, TimeWindow
+from solver.problem import RELOAD_ID, Job, Technician, TimeWindow
 from solver.solution import BreakTaken, Route, Visit
 from solver.travel import PointIndex, TravelMatrices
 
@@ -128,11 +128,20 @@ class RouteTimer:
 
     def fits_capacity(self, tech: Technician, jobs: Sequence[Job]) -> bool:
         """True when the summed demand of ``jobs`` stays within ``tech``'s capacity
-        for every constrained resource type."""
+        for every constrained resource type: up to a depot stop (``RELOAD_ID``) within
+        what they set out with, after it within what the depot tops them up to."""
         limits = self.coeffs.capacity.get(tech.id)
         if not limits:
             return True
-        return all(sum(j.demand.get(kind, 0) for j in jobs) <= cap for kind, cap in limits.items())
+        cut = next((k for k, j in enumerate(jobs) if j.id == RELOAD_ID), None)
+        if cut is None:
+            return all(sum(j.demand.get(kind, 0) for j in jobs) <= cap for kind, cap in limits.items())
+        after = self.coeffs.capacity_after_reload.get(tech.id, limits)
+        return all(
+            sum(j.demand.get(kind, 0) for j in jobs[:cut]) <= cap
+            and sum(j.demand.get(kind, 0) for j in jobs[cut + 1 :]) <= after.get(kind, cap)
+            for kind, cap in limits.items()
+        )
 
     def _timing_with_lunch_in(
         self,

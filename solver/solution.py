@@ -5,10 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from solver.problem import RELOAD_ID
+
 
 @dataclass(frozen=True, slots=True)
 class Visit:
-    """One stop of a route. ``start_s`` is when work begins (inside the window)."""
+    """One stop of a route. ``start_s`` is when work begins (inside the window).
+
+    A stop at the depot to reload (``Problem.depot``) has ``job_id`` ``RELOAD_ID``.
+    """
 
     job_id: str
     arrival_s: int
@@ -135,5 +140,5 @@ class Solution:
         raise KeyError(technician_id)
 
     def served_job_ids(self) -> set[str]:
-        """Ids of all jobs that have at least one visit."""
-        return {v.job_id for r in self.routes for v in r.visits}
+        """Ids of all jobs that have at least one visit (depot stops are not jobs)."""
+        return {v.job_id for r in self.routes for v in r.visits if v.job_id != RELOAD_ID}

@@ -14,7 +14,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from solver.problem import Location, Problem
+from solver.problem import RELOAD_ID, Location, Problem
 
 EARTH_RADIUS_M = 6_371_008.8
 
@@ -121,7 +121,8 @@ class PointIndex:
 
 
 def index_points(problem: Problem) -> PointIndex:
-    """Number the distinct locations of ``problem`` (homes, ends, jobs)."""
+    """Number the distinct locations of ``problem`` (homes, ends, jobs, and the depot
+    under the job id ``RELOAD_ID`` when there is one)."""
     position: dict[Location, int] = {}
 
     def at(loc: Location) -> int:
@@ -130,6 +131,8 @@ def index_points(problem: Problem) -> PointIndex:
     starts = {t.id: at(t.start) for t in problem.technicians}
     ends = {t.id: at(t.end_location) for t in problem.technicians}
     jobs = {j.id: at(j.location) for j in problem.jobs}
+    if problem.depot is not None:
+        jobs[RELOAD_ID] = at(problem.depot.location)
     return PointIndex(tuple(position), starts, ends, jobs)
 
 

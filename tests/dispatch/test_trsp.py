@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.trsp import evaluate, least_duration_timing, run_ours
+from bench.trsp import DEPOT_STOP, evaluate, least_duration_timing, run_ours
 from dispatch.trsp import SCALE, TrspError, ceil_distances, load_trsp, read_bks, servable_bound
 from solver import Problem, SolveOptions, check, problem_travel, solve
 
@@ -49,6 +49,18 @@ def test_c101_has_its_crew_requests_and_mapping() -> None:
 @needs_data
 def test_r101_cannot_serve_every_request_without_reloading() -> None:
     assert servable_bound(load_trsp(R101)) == 95
+    assert servable_bound(load_trsp(R101), reload=True) == 100
+
+
+@needs_data
+def test_the_depot_lends_every_tool_and_parts_without_limit_and_can_be_left_out() -> None:
+    inst = load_trsp(C101)
+    depot = inst.problem.depot
+    assert depot is not None and depot.stop_s == 0
+    assert depot.skills == {f"tool{t}": 1 for t in range(5)}
+    needed = {kind: sum(j.demand.get(kind, 0) for j in inst.problem.jobs) for kind in depot.restock}
+    assert all(depot.restock[kind] >= amount for kind, amount in needed.items())
+    assert load_trsp(C101, reload=False).problem.depot is None
 
 
 @needs_data
@@ -71,7 +83,9 @@ def test_a_tiny_solve_passes_the_checker_and_the_bench_scoring() -> None:
     plan = run_ours(inst, 3.0, 0)
     assert plan is not None
     outcome = evaluate(inst, "ours", plan, 3.0, 100, 10717.516)
-    assert outcome.violations == 0 and outcome.served == sum(len(s) for s in plan.values())
+    assert outcome.violations == 0
+    assert outcome.served == sum(1 for seq in plan.values() for r in seq if r != DEPOT_STOP)
+    assert outcome.reloads == sum(seq.count(DEPOT_STOP) for seq in plan.values())
     assert outcome.duration is not None and outcome.duration >= 90 * outcome.served
     for k, seq in plan.items():
         timing = least_duration_timing(inst, k, seq)
