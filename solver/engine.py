@@ -137,7 +137,14 @@ def solve(
     served = {j.id for seq in plan.jobs.values() for j in seq}
     dropped = [j for j in candidates if j.id not in served]
     dropped.sort(key=lambda j: (j.priority, j.id))
-    left = [j for j in dropped if not (time.monotonic() < deadline - 0.05 and _insert(j, problem, timer, plan))]
+    left = [
+        j
+        for j in dropped
+        if not (
+            time.monotonic() < deadline - 0.05
+            and (_insert(j, problem, timer, plan) or _insert_via_depot(j, problem, timer, plan, deadline - 0.05))
+        )
+    ]
     if len(left) <= _MOVE_ONE_MAX_JOBS:
         # What still fits nowhere may fit once one other job moves to another technician
         # (the search can stall with such a job out: TRSP, docs/benchmarks.md).
@@ -275,10 +282,25 @@ def _search(
     portfolio = _portfolio_possible(settings)
     stop = cancel.is_set if cancel is not None else None
     other: _ColdSearch | None = None
+    # Depot stops are optional: the other core may look for plans without any (a smaller
+    # search space, which on TRSP gave far shorter routes); the better plan is kept.
+    other_problem = problem
+    if problem.depot is not None and settings.portfolio_without_depot:
+        other_problem = dataclasses.replace(problem, depot=None)
     if portfolio and no_crews:
         strategies = settings.portfolio_searches if cold_only else settings.cold_searches
         other = _ColdSearch.start(
-            problem, candidates, points, travel, coeffs, search_until, settings, strategies, {}, detailed, opts.seed + 1
+            other_problem,
+            candidates,
+            points,
+            travel,
+            coeffs,
+            search_until,
+            settings,
+            strategies,
+            {},
+            detailed,
+            opts.seed + 1,
         )
     try:
         jobs = candidates
@@ -322,7 +344,7 @@ def _search(
                 return None, plan
             if portfolio and other is None:
                 other = _ColdSearch.start(
-                    problem,
+                    other_problem,
                     jobs,
                     points,
                     travel,
@@ -862,6 +884,58 @@ def _insert_moving_one(job: Job, problem: Problem, timer: RouteTimer, plan: _Pla
     plan.fixed[other.id].insert(other_pos, None)
     if plan.retime(tech, timer) and plan.retime(other, timer):
         log.info("repair placed %s on %s by moving %s to %s", job.id, tech.id, moved.id, other.id)
+        return True
+    plan.restore(saved)
+    return False
+
+
+def _insert_via_depot(job: Job, problem: Problem, timer: RouteTimer, plan: _Plan, until: float) -> bool:
+    """Place a one-person ``job`` after a depot stop, where it costs least: after the stop
+    a route already has, or with a new stop before it. For a job that needs a tool the
+    depot lends or more stock than a technician carries. True when placed."""
+    reload = problem.reload_job()
+    if reload is None or job.crew_size != 1:
+        return False
+    best: tuple[int, Technician, int | None, int] | None = None
+    for tech in problem.technicians:
+        if time.monotonic() >= until:
+            break
+        held = problem.skills_after_reload(tech)
+        if job.pinned_technician_id not in (None, tech.id) or any(
+            held.get(code, 0) < level for code, level in job.skills.items()
+        ):
+            continue
+        current, fixed = plan.jobs[tech.id], plan.fixed[tech.id]
+        cut = next((k for k, j in enumerate(current) if j.id == RELOAD_ID), None)
+        if tech.max_jobs is not None and len(current) - (cut is not None) >= tech.max_jobs:
+            continue
+        base = plan.base_cost(tech, timer)
+        if base is None:
+            continue
+        # (where the stop goes, or None when it is there already; the route the job goes into)
+        stops: list[tuple[int | None, list[Job], list[int | None]]] = [(None, current, fixed)]
+        if cut is None:
+            stops = [
+                (p, [*current[:p], reload, *current[p:]], [*fixed[:p], None, *fixed[p:]])
+                for p in range(len(current) + 1)
+            ]
+        for new_stop, seq, seq_fixed in stops:
+            after = cut if new_stop is None else new_stop
+            assert after is not None
+            for cost, pos, _ in _positions(tech, job, seq, seq_fixed, timer, base):
+                if pos > after and (best is None or cost < best[0]):
+                    best = (cost, tech, new_stop, pos)
+    if best is None:
+        return False
+    _, tech, new_stop, pos = best
+    saved = plan.saved((tech.id,))
+    if new_stop is not None:
+        plan.jobs[tech.id].insert(new_stop, reload)
+        plan.fixed[tech.id].insert(new_stop, None)
+    plan.jobs[tech.id].insert(pos, job)
+    plan.fixed[tech.id].insert(pos, None)
+    if plan.retime(tech, timer):
+        log.info("repair placed %s on %s after a depot stop", job.id, tech.id)
         return True
     plan.restore(saved)
     return False

@@ -97,6 +97,8 @@ class SearchSettings:
     # OR-Tools local search operators switched on beyond its defaults (names of the
     # ``use_*`` fields of ``LocalSearchNeighborhoodOperators``, without ``use_``).
     extra_operators: tuple[str, ...] = ()
+    # With a depot (Problem.depot), the portfolio's other search plans without depot stops.
+    portfolio_without_depot: bool = True
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ fixed matrix: 600 s and 5000 m between any two different points.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,7 @@ from solver import (
     problem_travel,
     solve,
 )
+from solver.engine import _insert, _insert_via_depot, _Plan
 from solver.objective import coefficients
 from solver.schedule import RouteTimer
 
@@ -47,6 +49,7 @@ C = Location(60.03, 24.00)
 W = Location(60.05, 24.00)
 POINTS = (HOME, A, B, C, W)
 DEPOT = Depot(W, stop_s=900, restock={"panel": 10}, skills={"drill": 1})
+DEPOT_JOB = Job(RELOAD_ID, W, DEPOT.stop_s, priority=0)  # what Problem.reload_job() gives for DEPOT
 
 
 def provider() -> FixedMatrixProvider:
@@ -123,6 +126,40 @@ def test_the_route_timer_counts_stock_from_the_depot_stop_on() -> None:
     assert not timer.fits_capacity(day.technicians[0], [j1, j2])
     assert timer.fits_capacity(day.technicians[0], [j1, depot_stop, j2])
     assert not timer.fits_capacity(day.technicians[0], [depot_stop, j1, j2, j1, j2, j1, j2])  # 12 > 10
+
+
+def _repair_day(*planned: Job) -> tuple[Problem, RouteTimer, _Plan, Job]:
+    """T1 with ``planned`` (jobs, maybe a depot stop) as its route, and a job that needs the depot's drill."""
+    drilled = job("DRILLED", C, skills={"fit": 1, "drill": 1})
+    problem = Problem((tech(),), (*(j for j in planned if j.id != RELOAD_ID), drilled), depot=DEPOT)
+    points, travel = problem_travel(problem, provider())
+    timer = RouteTimer(points, travel, coefficients(problem, travel), problem.lunch_on_site_min_s)
+    plan = _Plan.empty(problem)
+    plan.jobs["T1"], plan.fixed["T1"] = list(planned), [None] * len(planned)
+    assert plan.retime(problem.technicians[0], timer)
+    return problem, timer, plan, drilled
+
+
+def test_the_repair_places_a_job_after_a_new_depot_stop_when_it_fits_nowhere_else() -> None:
+    problem, timer, plan, drilled = _repair_day(job("J1", A), job("J2", B))
+
+    assert not _insert(drilled, problem, timer, plan)
+    assert _insert_via_depot(drilled, problem, timer, plan, time.monotonic() + 5)
+
+    seq = [j.id for j in plan.jobs["T1"]]
+    assert seq.index(RELOAD_ID) < seq.index("DRILLED") and sorted(seq) == sorted(["J1", "J2", RELOAD_ID, "DRILLED"])
+    points, travel = problem_travel(problem, provider())
+    solution = Solution((plan.routes["T1"],), ())
+    assert [v.kind for v in check(problem, solution, points, travel).violations] == []
+
+
+def test_the_repair_uses_the_depot_stop_a_route_has_and_adds_no_second() -> None:
+    problem, timer, plan, drilled = _repair_day(job("J1", A), DEPOT_JOB, job("J2", B))
+
+    assert _insert_via_depot(drilled, problem, timer, plan, time.monotonic() + 5)
+
+    seq = [j.id for j in plan.jobs["T1"]]
+    assert seq.count(RELOAD_ID) == 1 and seq.index("DRILLED") > seq.index(RELOAD_ID)
 
 
 def _route(*job_ids: str) -> Route:
