@@ -17,8 +17,8 @@ from rich.table import Table
 from dispatch.dayfile import Day, DayFileError, load_day
 from dispatch.export import plan_geojson, plan_json
 from dispatch.kpis import compute_kpis
+from solver import RELOAD_ID, Solution, SolveOptions, solve
 from solver import Progress as SolveProgress
-from solver import Solution, SolveOptions, solve
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Plan field installation and repair days.")
 console = Console()
@@ -36,7 +36,7 @@ def _clock(day: Day, seconds: int) -> str:
 
 def print_plan(day: Day, solution: Solution) -> None:
     """Each route as a table, then the unassigned jobs with reasons, then the figures."""
-    jobs = {j.id: j for j in day.problem.jobs}
+    jobs = day.stops()
     for route in solution.routes:
         name = day.technician_names.get(route.technician_id, "")
         if not route.visits:
@@ -60,6 +60,18 @@ def print_plan(day: Day, solution: Solution) -> None:
             if job.deadline_s is not None:
                 window += f" by {_clock(day, job.deadline_s)}"
             crew = " (crew)" if job.crew_size == 2 else ""
+            if job.id == RELOAD_ID:
+                table.add_row(
+                    str(seq),
+                    _clock(day, visit.arrival_s),
+                    _clock(day, visit.start_s),
+                    "",
+                    "depot",
+                    "restock",
+                    str(job.duration_s // 60),
+                    f"{visit.travel_s / 60:.0f} min",
+                )
+                continue
             table.add_row(
                 str(seq),
                 _clock(day, visit.arrival_s),

@@ -17,8 +17,10 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from solver import (
+    RELOAD_ID,
     Break,
     CostProfile,
+    Depot,
     Job,
     JobKind,
     Location,
@@ -31,6 +33,8 @@ from solver import (
 )
 
 DEFAULT_TIMEZONE = "Europe/Helsinki"
+# A tool a technician carries (or the depot lends) is a skill of this prefix at level 1.
+TOOL_PREFIX = "tool:"
 T = TypeVar("T")
 
 
@@ -63,6 +67,14 @@ class Day:
         """Seconds since the plan date's midnight as a local, offset-aware datetime."""
         midnight = datetime.combine(self.date, time(0), tzinfo=self.timezone)
         return midnight + timedelta(seconds=seconds)
+
+    def stops(self) -> dict[str, Job]:
+        """Every job by id, and the depot stop under ``RELOAD_ID`` when the day has a depot."""
+        out = {j.id: j for j in self.problem.jobs}
+        depot_stop = self.problem.reload_job()
+        if depot_stop is not None:
+            out[RELOAD_ID] = depot_stop
+        return out
 
     def to_seconds(self, moment: datetime) -> int:
         """An aware datetime as seconds since the plan date's midnight."""
@@ -166,14 +178,36 @@ class _Reader:
                     raise self.fail(f"expected code:level pairs separated by ';', got {value!r}")
                 pairs[code.strip()] = level
             value = pairs
-        if not isinstance(value, Mapping):
-            raise self.fail("expected an object of skill code to level")
+        return self._counts(value, "expected an object of skill code to level", "level must not be negative")
+
+    def tools(self, value: Any) -> dict[str, int]:
+        """A list of tool names as skills ``tool:<name>`` at level 1 (see TOOL_PREFIX)."""
+        items = [p for p in value.split(";") if p.strip()] if isinstance(value, str) else value
+        if not isinstance(items, list):
+            raise self.fail("expected a list of tool names")
         out = {}
-        for code, level in value.items():
-            with self.at(str(code)):
-                out[str(code)] = self.integer(level)
-                if out[str(code)] < 0:
-                    raise self.fail("level must not be negative")
+        for i, item in enumerate(items):
+            name = str(item).strip()
+            if not name or isinstance(item, (dict, list)):
+                with self.at(f"[{i}]"):
+                    raise self.fail(f"expected a tool name, got {item!r}")
+            out[TOOL_PREFIX + name] = 1
+        return out
+
+    def amounts(self, value: Any) -> dict[str, int]:
+        """An object of part type to a whole number of units, none negative."""
+        return self._counts(value, "expected an object of part type to a number of units", "must not be negative")
+
+    def _counts(self, value: Any, not_an_object: str, negative: str) -> dict[str, int]:
+        """An object of names to whole numbers, none negative; the messages say what of."""
+        if not isinstance(value, Mapping):
+            raise self.fail(not_an_object)
+        out = {}
+        for name, count in value.items():
+            with self.at(str(name)):
+                out[str(name)] = self.integer(count)
+                if out[str(name)] < 0:
+                    raise self.fail(negative)
         return out
 
     def window(self, value: Any) -> TimeWindow:
@@ -252,10 +286,11 @@ def _technician(r: _Reader, raw: Mapping[str, Any]) -> tuple[Technician, str]:
         shift=Shift(start_s, end_s, lunch),
         name=r.get(raw, "name", r.text, ""),
         kind=r.get(raw, "kind", r.choice(TechnicianKind), TechnicianKind.EMPLOYEE),
-        skills=r.get(raw, "skills", r.skills, {}),
+        skills={**r.get(raw, "skills", r.skills, {}), **r.get(raw, "tools", r.tools, {})},
         max_jobs=max_jobs,
         max_overtime_s=r.get(raw, "max_overtime_min", r.minutes, 0),
         cost=cost,
+        capacity=r.get(raw, "stock", r.amounts, {}),
     )
     return tech, tech.name
 
@@ -301,7 +336,7 @@ def _job(r: _Reader, raw: Mapping[str, Any]) -> tuple[Job, JobInfo]:
         location=location,
         duration_s=r.get(raw, "duration_min", r.minutes),
         kind=r.get(raw, "kind", r.choice(JobKind), JobKind.INSTALL),
-        skills=r.get(raw, "skills", r.skills, {}),
+        skills={**r.get(raw, "skills", r.skills, {}), **r.get(raw, "tools", r.tools, {})},
         windows=r.get(raw, "windows", r.windows, ()),
         preferred_window=preferred,
         soft_penalty_per_min_cents=r.get(raw, "soft_penalty_per_min", r.cents, 0),
@@ -311,6 +346,7 @@ def _job(r: _Reader, raw: Mapping[str, Any]) -> tuple[Job, JobInfo]:
         pinned_technician_id=r.get(raw, "pinned_technician_id", r.text, None),
         preferred_technician_id=r.get(raw, "preferred_technician_id", r.text, None),
         crew_size=crew,
+        demand=r.get(raw, "parts", r.amounts, {}),
     )
     customer = raw.get("customer") or {}
     info = JobInfo(
@@ -320,6 +356,18 @@ def _job(r: _Reader, raw: Mapping[str, Any]) -> tuple[Job, JobInfo]:
         notes=r.get(raw, "notes", r.text, ""),
     )
     return job, info
+
+
+def _depot(r: _Reader, raw: Any) -> Depot:
+    """The day's depot: where technicians may stop once to restock and fetch tools."""
+    if not isinstance(raw, Mapping):
+        raise r.fail("expected an object with location, stop_min, tools and restock")
+    return Depot(
+        location=r.get(raw, "location", r.location),
+        stop_s=r.get(raw, "stop_min", r.minutes, 0),
+        restock=r.get(raw, "restock", r.amounts, {}),
+        skills=r.get(raw, "tools", r.tools, {}),
+    )
 
 
 def _zone(name: str, where: str) -> ZoneInfo:
@@ -335,6 +383,7 @@ def _build(
     region: str,
     techs_raw: Sequence[tuple[str, Mapping[str, Any]]],
     jobs_raw: Sequence[tuple[str, Mapping[str, Any]]],
+    depot: Depot | None = None,
 ) -> Day:
     technicians, names, jobs, infos = [], {}, [], {}
     for where, raw in techs_raw:
@@ -350,7 +399,7 @@ def _build(
         jobs.append(job)
         infos[job.id] = info
     try:
-        problem = Problem(tuple(technicians), tuple(jobs))
+        problem = Problem(tuple(technicians), tuple(jobs), depot=depot)
     except ProblemError as exc:
         raise DayFileError(str(exc)) from None
     return Day(plan_date, tz, problem, region, names, infos)
@@ -384,7 +433,12 @@ def load_json(path: Path, plan_date: str | None = None) -> Day:
     for where, item in techs + jobs:
         if not isinstance(item, Mapping):
             raise DayFileError(f"{where}: expected an object")
-    return _build(day, tz, str(data.get("region") or ""), techs, jobs)
+    depot = None
+    if data.get("depot") is not None:
+        reader = _Reader(day, tz, path.name)
+        with reader.at("depot"):
+            depot = _depot(reader, data["depot"])
+    return _build(day, tz, str(data.get("region") or ""), techs, jobs, depot)
 
 
 def _csv_rows(path: Path) -> list[tuple[str, dict[str, Any]]]:

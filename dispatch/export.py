@@ -6,7 +6,7 @@ from typing import Any
 
 from dispatch.dayfile import Day
 from dispatch.kpis import compute_kpis
-from solver import Solution
+from solver import RELOAD_ID, Solution
 
 
 def _iso(day: Day, seconds: int) -> str:
@@ -15,7 +15,7 @@ def _iso(day: Day, seconds: int) -> str:
 
 def plan_json(day: Day, solution: Solution) -> dict[str, Any]:
     """The plan in the shape of the API's plan resource (API.md)."""
-    jobs = {j.id: j for j in day.problem.jobs}
+    jobs = day.stops()
     routes = []
     for route in solution.routes:
         visits = []
@@ -26,7 +26,7 @@ def plan_json(day: Day, solution: Solution) -> dict[str, Any]:
                 {
                     "seq": seq,
                     "job_id": job.id,
-                    "kind": job.kind.value,
+                    "kind": "depot" if job.id == RELOAD_ID else job.kind.value,
                     "arrival": _iso(day, visit.arrival_s),
                     "start": _iso(day, visit.start_s),
                     "end": _iso(day, visit.end_s),
@@ -81,7 +81,7 @@ def plan_json(day: Day, solution: Solution) -> dict[str, Any]:
 
 def plan_geojson(day: Day, solution: Solution) -> dict[str, Any]:
     """Routes as LineStrings, stops and homes as Points, unassigned jobs apart."""
-    jobs = {j.id: j for j in day.problem.jobs}
+    jobs = day.stops()
     techs = {t.id: t for t in day.problem.technicians}
     features: list[dict[str, Any]] = []
     for route in solution.routes:
@@ -98,7 +98,7 @@ def plan_geojson(day: Day, solution: Solution) -> dict[str, Any]:
                     loc.lon,
                     loc.lat,
                     {
-                        "type": "visit",
+                        "type": "depot" if visit.job_id == RELOAD_ID else "visit",
                         "technician_id": tech.id,
                         "seq": seq,
                         "job_id": visit.job_id,

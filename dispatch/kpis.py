@@ -2,9 +2,10 @@
 
 Definitions (docs/kpis.md):
 - travel share: driving time / door-to-door time of the technicians used;
-- utilisation: (on-site + driving time) / paid time (shift minus lunch) of the
-  technicians used; wrench share is on-site time alone over the same paid time;
-- partner share: visits by partners / all visits;
+- utilisation: (on-site + driving time, depot stops included) / paid time
+  (shift minus lunch) of the technicians used; wrench share is time on site at
+  jobs alone over the same paid time;
+- partner share: visits by partners / all visits (depot stops are not visits);
 - SLA kept: jobs with a deadline served by it / all jobs with a deadline.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from solver import Problem, Solution, TechnicianKind
+from solver import RELOAD_ID, Problem, Solution, TechnicianKind
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ def compute_kpis(problem: Problem, solution: Solution) -> Kpis:
     used = [r for r in solution.routes if r.visits]
     travel = sum(r.travel_s for r in used)
     work = sum(r.work_s for r in used)
+    depot = sum(r.depot_s for r in used)  # busy, but neither driving nor wrench time
     span = sum(r.span_s for r in used)
     paid = 0
     overtime = 0
@@ -59,8 +61,13 @@ def compute_kpis(problem: Problem, solution: Solution) -> Kpis:
         lunch = tech.shift.lunch.duration_s if tech.shift.lunch is not None else 0
         paid += max(tech.shift.end_s - tech.shift.start_s - lunch, route.span_s - lunch)
         overtime += max(0, route.end_s - tech.shift.end_s)
-    visits = sum(len(r.visits) for r in used)
-    partner_visits = sum(len(r.visits) for r in used if techs[r.technician_id].kind is TechnicianKind.PARTNER)
+    visits = sum(1 for r in used for v in r.visits if v.job_id != RELOAD_ID)
+    partner_visits = sum(
+        1
+        for r in used
+        for v in r.visits
+        if v.job_id != RELOAD_ID and techs[r.technician_id].kind is TechnicianKind.PARTNER
+    )
     served = solution.served_job_ids()
     starts = {v.job_id: v.start_s for r in used for v in r.visits}
     with_deadline = [j for j in problem.jobs if j.deadline_s is not None]
@@ -73,7 +80,7 @@ def compute_kpis(problem: Problem, solution: Solution) -> Kpis:
         travel_min=travel / 60,
         work_min=work / 60,
         travel_share=travel / span if span else 0.0,
-        utilisation=(travel + work) / paid if paid else 0.0,
+        utilisation=(travel + work + depot) / paid if paid else 0.0,
         wrench_share=work / paid if paid else 0.0,
         overtime_min=overtime / 60,
         partner_share=partner_visits / visits if visits else 0.0,

@@ -63,8 +63,13 @@ class Route:
 
     @property
     def work_s(self) -> int:
-        """Total time on site."""
-        return sum(v.end_s - v.start_s for v in self.visits)
+        """Total time on site at jobs (a depot stop is not a job: see ``depot_s``)."""
+        return sum(v.end_s - v.start_s for v in self.visits if v.job_id != RELOAD_ID)
+
+    @property
+    def depot_s(self) -> int:
+        """Time spent at the depot restocking (0 without a depot stop)."""
+        return sum(v.end_s - v.start_s for v in self.visits if v.job_id == RELOAD_ID)
 
     @property
     def span_s(self) -> int:
