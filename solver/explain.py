@@ -172,6 +172,14 @@ def explain_dropped(
             ReasonCode.NEEDS_OVERTIME,
             f"Would need {minutes} min of overtime ({best_ot[1]}; {allowed} min allowed).",
         )
+    short = [t for t in qualified if not timer.fits_capacity(t, [*routes.get(t.id, []), job])]
+    if job.demand and qualified and len(short) == len(qualified):
+        kinds = ", ".join(sorted(job.demand))
+        return Unassigned(
+            job.id,
+            ReasonCode.NO_STOCK,
+            f"Needs {kinds}: every qualified technician's stock is used up by their other jobs or is too small.",
+        )
     higher = sum(1 for tech in qualified for j in routes.get(tech.id, []) if j.priority <= job.priority)
     return Unassigned(
         job.id,

@@ -87,6 +87,7 @@ class ReasonCode(StrEnum):
     NEEDS_OVERTIME = "needs_overtime"
     MAX_JOBS = "max_jobs"
     DAY_FULL = "day_full"
+    NO_STOCK = "no_stock"
     TIME_LIMIT = "time_limit"
 
 

@@ -174,10 +174,19 @@ def test_the_solver_never_overloads_a_technician_with_uneven_demands() -> None:
     assert loads(problem, solution) == {"T1": 7, "T2": 4}
 
 
-def test_a_job_needing_more_than_any_technician_carries_is_left_unassigned_as_day_full() -> None:
-    """The pre-check does not know capacity, so the post-solve explanation says day_full."""
+def test_a_job_needing_more_than_any_technician_carries_is_left_unassigned_for_stock() -> None:
+    """The pre-check does not know capacity; the post-solve explanation names the stock."""
     techs = (tech("T1", capacity={"load": 10}), tech("T2", capacity={"load": 8}))
     problem = Problem(techs, (job("J1", A, 4), job("BIG", B, 11)))
     solution = solve(problem, SolveOptions(time_limit_s=1), travel_provider=provider())
     assert solution.served_job_ids() == {"J1"}
-    assert [(u.job_id, u.code) for u in solution.unassigned] == [("BIG", ReasonCode.DAY_FULL)]
+    assert [(u.job_id, u.code) for u in solution.unassigned] == [("BIG", ReasonCode.NO_STOCK)]
+    assert "load" in solution.unassigned[0].reason
+
+
+def test_a_job_left_out_because_other_jobs_used_up_the_stock_says_so_not_day_full() -> None:
+    """One technician carrying 10 with time for all three jobs of 4: only two fit the van."""
+    problem = Problem((tech("T1", capacity={"load": 10}),), (job("J1", A, 4), job("J2", B, 4), job("J3", C, 4)))
+    solution = solve(problem, SolveOptions(time_limit_s=1), travel_provider=provider())
+    assert len(solution.served_job_ids()) == 2
+    assert [u.code for u in solution.unassigned] == [ReasonCode.NO_STOCK]
