@@ -578,7 +578,7 @@ class SlotEvaluator:
         (its moves included); only the routes that change are timed again."""
         new = copy.copy(self)
         p = self.problem
-        new.problem = Problem(p.technicians, (*p.jobs, job), p.weights, p.lunch_on_site_min_s)
+        new.problem = dataclasses.replace(p, jobs=(*p.jobs, job))
         if job.id not in self.points.job:
             new.points, new.travel = self._with_point(job)
         new._timer = RouteTimer(new.points, new.travel, self.coeffs, p.lunch_on_site_min_s)
