@@ -9,9 +9,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from solver import (
+    RELOAD_ID,
     Break,
     CheckReport,
     CostProfile,
+    Depot,
     HaversineProvider,
     Job,
     Location,
@@ -127,6 +129,22 @@ def days(draw: st.DrawFn) -> Problem:
     return Problem(techs, day_jobs)
 
 
+@st.composite
+def days_with_a_depot(draw: st.DrawFn) -> Problem:
+    """A random day where technicians carry a few panels, jobs use some, and a depot
+    lends glass tools at level 2 and restocks panels (see ``Depot``)."""
+    day = draw(days())
+    techs = tuple(replace(t, capacity={"panel": draw(st.integers(0, 3))}) for t in day.technicians)
+    day_jobs = tuple(replace(j, demand={"panel": draw(st.integers(0, 2))}) for j in day.jobs)
+    depot = Depot(
+        draw(locations()),
+        stop_s=draw(st.sampled_from([0, 600, 1800])),
+        restock={"panel": draw(st.integers(0, 6))},
+        skills={"glass": 2},
+    )
+    return replace(day, technicians=techs, jobs=day_jobs, depot=depot)
+
+
 def solve_and_check(problem: Problem) -> tuple[Solution, PointIndex, TravelMatrices, CheckReport]:
     solution = solve(problem, SolveOptions(time_limit_s=0.5))
     points, travel = problem_travel(problem, HaversineProvider())
@@ -161,3 +179,16 @@ def test_moving_a_routes_last_visit_three_hours_later_is_caught_by_the_checker(p
     routes = tuple(tampered if r is route else r for r in solution.routes)
     report = check(problem, replace(solution, routes=routes), points, travel)
     assert set(report.kinds) & {ViolationKind.WINDOW, ViolationKind.TRAVEL, ViolationKind.SHIFT}
+
+
+@PROPERTY
+@given(days_with_a_depot())
+def test_every_random_day_with_a_depot_is_planned_without_violations(problem: Problem) -> None:
+    """Depot stops at most once a route, stock and lent tools as the checker counts them, every job accounted for."""
+    solution, _, _, report = solve_and_check(problem)
+    assert report.violations == ()
+    assert all(sum(v.job_id == RELOAD_ID for v in r.visits) <= 1 for r in solution.routes)
+    assert all(r.visits[-1].job_id != RELOAD_ID for r in solution.routes if r.visits)  # no idle stop at the end
+    served = solution.served_job_ids()
+    assert served | {u.job_id for u in solution.unassigned} == {j.id for j in problem.jobs}
+    assert solution.objective == report.objective
