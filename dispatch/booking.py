@@ -120,6 +120,11 @@ class DayCache:
             item = self._items.get(key)
         return item[1] if item is not None and item[0] == stamp else None
 
+    def latest(self, key: tuple[dt.date, str]) -> tuple[tuple[Any, ...], SlotEvaluator] | None:
+        """The evaluator last cached for ``key``, whatever its stamp, with that stamp."""
+        with self._lock:
+            return self._items.get(key)
+
     def put(self, key: tuple[dt.date, str], stamp: tuple[Any, ...], evaluator: SlotEvaluator) -> None:
         """Remember ``evaluator`` for ``key`` as built at ``stamp``."""
         with self._lock:
@@ -323,9 +328,33 @@ class BookingService:
         cached = self.cache.get((day, region), stamp)
         if cached is not None:
             return cached, stamp
-        evaluator = self.build_evaluator(session, day, region, plan)
+        evaluator = None
+        previous = self.cache.latest((day, region))
+        if previous is not None and previous[0][1:] == stamp[1:] and plan is not None:
+            # The same technicians, another version of the plan (another worker booked or
+            # cancelled): bring the cached evaluator up to date instead of building it again.
+            evaluator = self._updated_evaluator(session, previous[1], plan)
+        if evaluator is None:
+            evaluator = self.build_evaluator(session, day, region, plan)
         self.cache.put((day, region), stamp, evaluator)
         return evaluator, stamp
+
+    def _updated_evaluator(self, session: Session, old: SlotEvaluator, plan: WorkingPlanRow) -> SlotEvaluator | None:
+        """``old`` at the stored plan ``plan``: only jobs it does not know are read, only
+        changed routes timed again (``SlotEvaluator.updated``); None when that cannot be
+        done (then build afresh)."""
+        routes = _routes_of(plan)
+        ids = {job_id for r in routes for job_id in r.job_ids}
+        open_ids = set(session.exec(select(JobRow.id).where(col(JobRow.id).in_(ids), JobRow.status == "open")).all())
+        known = {j.id: j for j in old.problem.jobs}
+        jobs = [known[i] for i in sorted(open_ids & known.keys())]
+        new_ids = open_ids - known.keys()
+        if new_ids:
+            shell = Day(plan.date, self.tz, Problem((), ()), plan.region)
+            tech_ids = {t.id for t in old.problem.technicians}
+            for row in session.exec(select(JobRow).where(col(JobRow.id).in_(new_ids))).all():
+                jobs.append(dataclasses.replace(job_of(row, shell, tech_ids), pinned_technician_id=None))
+        return old.updated(jobs, _keeping(routes, open_ids))
 
     def build_evaluator(
         self, session: Session, day: dt.date, region: str, plan: WorkingPlanRow | None = None
@@ -349,18 +378,9 @@ class BookingService:
             tech_ids = {t.id for t in technicians}
             for row in stored:
                 jobs.append(dataclasses.replace(job_of(row, shell, tech_ids), pinned_technician_id=None))
-        open_ids = {j.id for j in jobs}
-        routes = [
-            WorkingRoute(
-                r.technician_id,
-                tuple(i for i in r.job_ids if i in open_ids),
-                tuple(s for i, s in zip(r.job_ids, r.fixed_starts, strict=True) if i in open_ids),
-            )
-            for r in routes
-        ]
         return SlotEvaluator(
             Problem(technicians, tuple(jobs)),
-            routes,
+            _keeping(routes, {j.id for j in jobs}),
             reserve_share=self.settings.urgent_reserve_share,
             repair=True,
         )
@@ -616,6 +636,18 @@ def _promise(row: JobRow) -> tuple[Any, ...]:
         row.release_at,
         row.deadline,
     )
+
+
+def _keeping(routes: list[WorkingRoute], job_ids: set[str]) -> list[WorkingRoute]:
+    """The routes with only these jobs (the open ones) left in them."""
+    return [
+        WorkingRoute(
+            r.technician_id,
+            tuple(i for i in r.job_ids if i in job_ids),
+            tuple(s for i, s in zip(r.job_ids, r.fixed_starts, strict=True) if i in job_ids),
+        )
+        for r in routes
+    ]
 
 
 def _routes_of(plan: WorkingPlanRow | None) -> list[WorkingRoute]:

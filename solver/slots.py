@@ -593,6 +593,40 @@ class SlotEvaluator:
                 new._routes[tech.id] = new._prepare(tech, seq, list(r.fixed_starts), new._timer)
         return new
 
+    def updated(self, jobs: Sequence[Job], routes: Iterable[WorkingRoute]) -> SlotEvaluator | None:
+        """This day's evaluator for another working plan of the same technicians:
+        ``jobs`` are every job of ``routes`` (those this evaluator knows must be the
+        same objects or equal). Only the routes that differ are timed again, so it
+        is the same as a new evaluator of that plan, made faster. None when a route
+        is of an unknown technician or does not time (build one with ``repair``)."""
+        new = copy.copy(self)
+        new.problem = dataclasses.replace(self.problem, jobs=tuple(jobs))
+        for job in jobs:
+            if job.id not in new.points.job:
+                new.points, new.travel = new._with_point(job)
+        new._timer = RouteTimer(new.points, new.travel, self.coeffs, self.problem.lunch_on_site_min_s)
+        new._routes = {}
+        new.unplaced = []
+        by_id = {j.id: j for j in jobs}
+        given = {r.technician_id: r for r in routes}
+        if not given.keys() <= self._routes.keys():
+            return None
+        for tech_id, old in self._routes.items():
+            r = given.get(tech_id, WorkingRoute(tech_id, ()))
+            same = tuple(j.id for j in old.jobs) == r.job_ids and tuple(old.fixed) == r.fixed_starts
+            if same and all(by_id.get(j.id) == j for j in old.jobs):
+                new._routes[tech_id] = old  # its point numbers stay valid: points are only appended
+                continue
+            if any(i not in by_id for i in r.job_ids):
+                return None
+            try:
+                new._routes[tech_id] = new._prepare(
+                    old.tech, [by_id[i] for i in r.job_ids], list(r.fixed_starts), new._timer
+                )
+            except ProblemError:
+                return None
+        return new
+
     def without(self, job_id: str) -> list[WorkingRoute]:
         """The working plan with ``job_id`` taken out, where every route still times.
 

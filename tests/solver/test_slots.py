@@ -233,3 +233,52 @@ def test_an_evaluator_grown_by_one_booking_answers_like_one_built_afresh() -> No
         assert grown.routes() == fresh.routes()
         probe = Job(f"P{i}", point(rng.randrange(49)), 3600)
         assert grown.evaluate(probe, hourly()) == fresh.evaluate(probe, hourly())
+
+
+def _answers(ev: SlotEvaluator, job: Job) -> list[tuple[int, object, object]]:
+    """What an evaluator answers for ``job`` by the hour: window start, added cost, technicians or reason."""
+    out: list[tuple[int, object, object]] = []
+    for a in ev.evaluate(job, hourly(7, 17)):
+        if a.insertion is None:
+            out.append((a.window.start_s, None, a.reason))
+        else:
+            out.append((a.window.start_s, a.insertion.added_cost_cents, a.insertion.technician_ids))
+    return out
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 10_000))
+def test_an_evaluator_brought_up_to_date_answers_as_a_new_one_of_the_same_plan(seed: int) -> None:
+    """Another process booked and cancelled meanwhile: only the changed routes are timed again."""
+    rng = random.Random(seed)
+    techs = tuple(tech(f"T{k}", rng.randrange(49), {"wardrobe": 2, "kitchen": 1}) for k in range(3))
+    problem, routes = Problem(techs, ()), []
+    for i in range(6):
+        job = Job(f"J{i}", point(rng.randrange(49)), rng.choice([60, 120]) * 60, skills={"wardrobe": 1})
+        offers = [a for a in SlotEvaluator(problem, routes).evaluate(job, hourly(8, 15)) if a.insertion is not None]
+        if offers:
+            problem, routes = book_all(problem, routes, job, rng.choice(offers).window)
+    seen = SlotEvaluator(problem, routes)  # what this process cached
+    later_problem, later_routes = problem, routes
+    for i in range(6, 9):  # what the other process did since
+        job = Job(f"J{i}", point(rng.randrange(49)), 60 * 60, skills={"kitchen": 1})
+        offers = [a for a in SlotEvaluator(later_problem, later_routes).evaluate(job, hourly(8, 15)) if a.insertion]
+        if offers:
+            later_problem, later_routes = book_all(later_problem, later_routes, job, rng.choice(offers).window)
+    if later_problem.jobs:
+        gone = later_problem.jobs[0].id
+        later_routes = SlotEvaluator(later_problem, later_routes).without(gone)
+        later_problem = dataclasses.replace(later_problem, jobs=tuple(j for j in later_problem.jobs if j.id != gone))
+
+    updated = seen.updated(later_problem.jobs, later_routes)
+
+    assert updated is not None
+    fresh = SlotEvaluator(later_problem, later_routes)
+    assert updated.routes() == fresh.routes()
+    probe = Job("new", point(rng.randrange(49)), H, skills={"wardrobe": 1})
+    assert _answers(updated, probe) == _answers(fresh, probe)
+
+
+def test_an_evaluator_is_not_brought_up_to_date_to_a_plan_of_other_technicians() -> None:
+    problem = Problem((tech("T1", 0),), ())
+    assert SlotEvaluator(problem, []).updated((), [WorkingRoute("T9", ())]) is None
