@@ -175,15 +175,21 @@ def solve(
 
 
 def _drop_idle_reloads(problem: Problem, timer: RouteTimer, plan: _Plan) -> None:
-    """Take out depot stops that no visit after them needs any more (the repair may
-    have moved those visits away), where the route still times without them."""
+    """Take out depot stops that no visit needs (any more: the repair may have moved
+    those visits away): every visit after the stop is within the technician's own
+    skills, all visits fit what they set out with, and the route times without it."""
     for tech in problem.technicians:
         seq = plan.jobs[tech.id]
-        if not seq or seq[-1].id != RELOAD_ID:
+        if not any(j.id == RELOAD_ID for j in seq):
+            continue
+        rest = [j for j in seq if j.id != RELOAD_ID]
+        if not all(tech.has_skills(j.skills) for j in rest) or not timer.fits_capacity(tech, rest):
             continue
         saved = plan.saved((tech.id,))
         plan.remove(tech.id, RELOAD_ID)
-        if not plan.retime(tech, timer):
+        if plan.retime(tech, timer):
+            log.info("took out the depot stop of %s: nothing after it needs it", tech.id)
+        else:
             plan.restore(saved)
 
 

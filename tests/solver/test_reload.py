@@ -37,7 +37,7 @@ from solver import (
     problem_travel,
     solve,
 )
-from solver.engine import _insert, _insert_via_depot, _Plan
+from solver.engine import _drop_idle_reloads, _insert, _insert_via_depot, _Plan
 from solver.objective import coefficients
 from solver.schedule import RouteTimer
 
@@ -130,8 +130,9 @@ def test_the_route_timer_counts_stock_from_the_depot_stop_on() -> None:
 
 def _repair_day(*planned: Job) -> tuple[Problem, RouteTimer, _Plan, Job]:
     """T1 with ``planned`` (jobs, maybe a depot stop) as its route, and a job that needs the depot's drill."""
-    drilled = job("DRILLED", C, skills={"fit": 1, "drill": 1})
-    problem = Problem((tech(),), (*(j for j in planned if j.id != RELOAD_ID), drilled), depot=DEPOT)
+    drilled = next((j for j in planned if j.id == "DRILLED"), job("DRILLED", C, skills={"fit": 1, "drill": 1}))
+    jobs = [j for j in planned if j.id not in (RELOAD_ID, "DRILLED")]
+    problem = Problem((tech(),), (*jobs, drilled), depot=DEPOT)
     points, travel = problem_travel(problem, provider())
     timer = RouteTimer(points, travel, coefficients(problem, travel), problem.lunch_on_site_min_s)
     plan = _Plan.empty(problem)
@@ -160,6 +161,17 @@ def test_the_repair_uses_the_depot_stop_a_route_has_and_adds_no_second() -> None
 
     seq = [j.id for j in plan.jobs["T1"]]
     assert seq.count(RELOAD_ID) == 1 and seq.index("DRILLED") > seq.index(RELOAD_ID)
+
+
+def test_a_depot_stop_nothing_needs_is_taken_out_and_a_needed_one_stays() -> None:
+    problem, timer, plan, drilled = _repair_day(job("J1", A), DEPOT_JOB, job("J2", B))
+    _drop_idle_reloads(problem, timer, plan)
+    assert [j.id for j in plan.jobs["T1"]] == ["J1", "J2"]
+    assert RELOAD_ID not in [v.job_id for v in plan.routes["T1"].visits]
+
+    problem, timer, plan, _ = _repair_day(job("J1", A), DEPOT_JOB, drilled)
+    _drop_idle_reloads(problem, timer, plan)
+    assert [j.id for j in plan.jobs["T1"]] == ["J1", RELOAD_ID, "DRILLED"]
 
 
 def _route(*job_ids: str) -> Route:
