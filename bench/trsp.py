@@ -426,7 +426,7 @@ def available(solvers: Sequence[str]) -> tuple[list[str], list[str]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the benchmark and print the table; 0 when ours served up to the bound without violation everywhere."""
+    """Run the benchmark and print the table; 0 when every plan of ours passed the checker."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--time-limit", type=float, default=None, help="seconds per solver and instance (10)")
     parser.add_argument("--instances", nargs="+", default=None, help="names such as C101 RC105 (default: all 29)")
@@ -511,7 +511,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         o.note,
                     ]
                 )
-    ours_bad = [o for o in outcomes if o.solver == "ours" and not o.bound_served]
+    # A failure is a plan the checker refuses or none at all; serving fewer than the bound
+    # is a result (with reloading the bound is only an upper bound), shown in the table.
+    ours_bad = [o for o in outcomes if o.solver.startswith("ours") and (o.duration is None or o.violations)]
     return 1 if ours_bad else 0
 
 
