@@ -345,16 +345,26 @@ class BookingService:
         done (then build afresh)."""
         routes = _routes_of(plan)
         ids = {job_id for r in routes for job_id in r.job_ids}
-        open_ids = set(session.exec(select(JobRow.id).where(col(JobRow.id).in_(ids), JobRow.status == "open")).all())
+        open_ids: set[str] = set()
+        if ids:
+            query = select(JobRow.id).where(col(JobRow.id).in_(ids), JobRow.status == "open")
+            open_ids = set(session.exec(query).all())
         known = {j.id: j for j in old.problem.jobs}
         jobs = [known[i] for i in sorted(open_ids & known.keys())]
         new_ids = open_ids - known.keys()
         if new_ids:
-            shell = Day(plan.date, self.tz, Problem((), ()), plan.region)
             tech_ids = {t.id for t in old.problem.technicians}
-            for row in session.exec(select(JobRow).where(col(JobRow.id).in_(new_ids))).all():
-                jobs.append(dataclasses.replace(job_of(row, shell, tech_ids), pinned_technician_id=None))
+            jobs += self._open_jobs(session, new_ids, plan.date, plan.region, tech_ids)
         return old.updated(jobs, _keeping(routes, open_ids))
+
+    def _open_jobs(self, session: Session, ids: set[str], day: dt.date, region: str, tech_ids: set[str]) -> list[Job]:
+        """The open jobs among ``ids`` as the slot evaluator takes them (no pins: a booking
+        promises a slot, not a technician)."""
+        if not ids:
+            return []
+        shell = Day(day, self.tz, Problem((), ()), region)
+        rows = session.exec(select(JobRow).where(col(JobRow.id).in_(ids), JobRow.status == "open")).all()
+        return [dataclasses.replace(job_of(row, shell, tech_ids), pinned_technician_id=None) for row in rows]
 
     def build_evaluator(
         self, session: Session, day: dt.date, region: str, plan: WorkingPlanRow | None = None
@@ -370,14 +380,8 @@ class BookingService:
         ).all()
         technicians = tuple(technician_of(tech, shift) for shift, tech in rows)
         routes = _routes_of(plan)
-        ids = [job_id for r in routes for job_id in r.job_ids]
-        shell = Day(day, self.tz, Problem((), ()), region)
-        jobs: list[Job] = []
-        if ids:
-            stored = session.exec(select(JobRow).where(col(JobRow.id).in_(set(ids)), JobRow.status == "open")).all()
-            tech_ids = {t.id for t in technicians}
-            for row in stored:
-                jobs.append(dataclasses.replace(job_of(row, shell, tech_ids), pinned_technician_id=None))
+        ids = {job_id for r in routes for job_id in r.job_ids}
+        jobs = self._open_jobs(session, ids, day, region, {t.id for t in technicians})
         return SlotEvaluator(
             Problem(technicians, tuple(jobs)),
             _keeping(routes, {j.id for j in jobs}),

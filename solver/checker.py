@@ -152,8 +152,9 @@ def _check_route(
 
     # A depot stop is a visit of RELOAD_ID: it tops up the stock and lends the depot's tools.
     depot = problem.depot
-    if depot is not None:
-        jobs = {**jobs, RELOAD_ID: Job(RELOAD_ID, depot.location, depot.stop_s)}
+    depot_stop = problem.reload_job()
+    if depot_stop is not None:
+        jobs = {**jobs, RELOAD_ID: depot_stop}
     reloads = [k for k, v in enumerate(route.visits) if v.job_id == RELOAD_ID]
     if len(reloads) > 1:
         bad(ViolationKind.RELOAD, f"{len(reloads)} depot stops, at most one a day")
@@ -227,9 +228,7 @@ def _check_route(
     ):
         bad(ViolationKind.REPORT, "reported return travel differs from the matrix")
 
-    lent = dict(tech.skills)
-    for code, level in (depot.skills if depot is not None else {}).items():
-        lent[code] = max(level, lent.get(code, 0))
+    lent = problem.skills_after_reload(tech)
     for k, v in enumerate(visits):
         job = jobs[v.job_id]
         if v.end_s - v.start_s != job.duration_s:

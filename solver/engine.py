@@ -906,10 +906,7 @@ def _insert_via_depot(job: Job, problem: Problem, timer: RouteTimer, plan: _Plan
     for tech in problem.technicians:
         if time.monotonic() >= until:
             break
-        held = problem.skills_after_reload(tech)
-        if job.pinned_technician_id not in (None, tech.id) or any(
-            held.get(code, 0) < level for code, level in job.skills.items()
-        ):
+        if job.pinned_technician_id not in (None, tech.id) or not problem.qualified(tech, job):
             continue
         current, fixed = plan.jobs[tech.id], plan.fixed[tech.id]
         cut = next((k for k, j in enumerate(current) if j.id == RELOAD_ID), None)

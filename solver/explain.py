@@ -38,18 +38,10 @@ def precheck(problem: Problem, points: PointIndex, travel: TravelMatrices) -> di
     out: dict[str, Unassigned] = {}
     techs = problem.technicians
     for job in problem.jobs:
-        reason = _precheck_job(job, techs, [t for t in techs if _qualified(problem, t, job)], points, travel)
+        reason = _precheck_job(job, techs, [t for t in techs if problem.qualified(t, job)], points, travel)
         if reason is not None:
             out[job.id] = reason
     return out
-
-
-def _qualified(problem: Problem, tech: Technician, job: Job) -> bool:
-    """Holds the job's skills, as they set out or after a depot stop."""
-    if tech.has_skills(job.skills):
-        return True
-    held = problem.skills_after_reload(tech) if problem.depot is not None else tech.skills
-    return all(held.get(code, 0) >= level for code, level in job.skills.items())
 
 
 def _precheck_job(
@@ -127,7 +119,7 @@ def explain_dropped(
     ``thorough`` tries every insertion to tell overtime and max-jobs apart from a
     full day; without it (the time budget is spent) the answer says so.
     """
-    qualified = [t for t in problem.technicians if _qualified(problem, t, job)]
+    qualified = [t for t in problem.technicians if problem.qualified(t, job)]
     if job.pinned_technician_id is not None:
         qualified = [t for t in qualified if t.id == job.pinned_technician_id]
     if job.crew_size == 2:

@@ -483,11 +483,8 @@ def _able(problem: Problem, coeffs: Coefficients, tech: Technician, job: Job) ->
         return True
     if problem.depot is None:
         return False
-    held = problem.skills_after_reload(tech)
     after = coeffs.capacity_after_reload.get(tech.id, {})
-    return all(held.get(code, 0) >= level for code, level in job.skills.items()) and all(
-        job.demand.get(kind, 0) <= cap for kind, cap in after.items()
-    )
+    return problem.qualified(tech, job) and all(job.demand.get(kind, 0) <= cap for kind, cap in after.items())
 
 
 def _add_reloads(

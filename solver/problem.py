@@ -313,6 +313,13 @@ class Problem:
                 held[code] = max(level, held.get(code, 0))
         return held
 
+    def qualified(self, tech: Technician, job: Job) -> bool:
+        """True when ``tech`` holds ``job``'s skills as they set out or after a depot stop."""
+        if tech.has_skills(job.skills):
+            return True
+        held = self.skills_after_reload(tech)
+        return self.depot is not None and all(held.get(code, 0) >= level for code, level in job.skills.items())
+
     def capacity_after_reload(self) -> dict[str, dict[str, int]]:
         """Per technician id, what each constrained resource type is topped up to at the
         depot (``capacity_limits`` when there is no depot)."""

@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 import pytest
 
-from solver import Break, CostProfile, Job, Location, Problem, Shift, Technician, TechnicianKind, TimeWindow
+from solver import (
+    Break,
+    CostProfile,
+    FixedMatrixProvider,
+    Job,
+    Location,
+    Problem,
+    Shift,
+    Technician,
+    TechnicianKind,
+    TimeWindow,
+    TravelMatrices,
+)
 
 H = 3600
+
+
+def equidistant(points: Sequence[Location], seconds: int = 600, metres: int = 5000) -> FixedMatrixProvider:
+    """Travel between ``points``: ``seconds`` and ``metres`` between any two different ones."""
+    off_diagonal = 1 - np.eye(len(points), dtype=np.int64)
+    return FixedMatrixProvider(tuple(points), TravelMatrices(off_diagonal * seconds, off_diagonal * metres))
 
 
 def grid(i: int) -> Location:

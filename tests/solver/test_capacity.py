@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pytest
 
 from solver import (
@@ -27,7 +26,6 @@ from solver import (
     Solution,
     SolveOptions,
     Technician,
-    TravelMatrices,
     ViolationKind,
     Visit,
     check,
@@ -36,6 +34,7 @@ from solver import (
 )
 from solver.objective import coefficients
 from solver.schedule import RouteTimer
+from tests.solver.conftest import equidistant
 
 H = 3600
 HOME = Location(60.00, 24.00)
@@ -49,8 +48,7 @@ CAPACITY = ViolationKind.CAPACITY
 
 def provider() -> FixedMatrixProvider:
     """600 s and 5000 m between any two different points."""
-    off_diagonal = 1 - np.eye(len(POINTS), dtype=np.int64)
-    return FixedMatrixProvider(POINTS, TravelMatrices(off_diagonal * 600, off_diagonal * 5000))
+    return equidistant(POINTS)
 
 
 def tech(tech_id: str, **fields: Any) -> Technician:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import numpy as np
 import pytest
 
 from solver import (
@@ -30,7 +29,6 @@ from solver import (
     Solution,
     SolveOptions,
     Technician,
-    TravelMatrices,
     ViolationKind,
     Visit,
     check,
@@ -40,6 +38,7 @@ from solver import (
 from solver.engine import _drop_idle_reloads, _insert, _insert_via_depot, _Plan
 from solver.objective import coefficients
 from solver.schedule import RouteTimer
+from tests.solver.conftest import equidistant
 
 H = 3600
 HOME = Location(60.00, 24.00)
@@ -54,8 +53,7 @@ DEPOT_JOB = Job(RELOAD_ID, W, DEPOT.stop_s, priority=0)  # what Problem.reload_j
 
 def provider() -> FixedMatrixProvider:
     """600 s and 5000 m between any two different points."""
-    off_diagonal = 1 - np.eye(len(POINTS), dtype=np.int64)
-    return FixedMatrixProvider(POINTS, TravelMatrices(off_diagonal * 600, off_diagonal * 5000))
+    return equidistant(POINTS)
 
 
 def tech(tech_id: str = "T1", **fields: Any) -> Technician:
