@@ -17,7 +17,7 @@ from rich.table import Table
 from dispatch.dayfile import Day, DayFileError, load_day
 from dispatch.export import plan_geojson, plan_json
 from dispatch.kpis import compute_kpis
-from solver import RELOAD_ID, Solution, SolveOptions, solve
+from solver import RELOAD_ID, Solution, SolveOptions, prepare, solve
 from solver import Progress as SolveProgress
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Plan field installation and repair days.")
@@ -100,6 +100,14 @@ def print_plan(day: Day, solution: Solution) -> None:
     )
 
 
+def prepare_search() -> None:
+    """Have the compiled search ready before the time limit starts counting (it is
+    compiled on this machine's first run, about 10 s; loaded from cache after that)."""
+    if not prepare():
+        with console.status("Preparing the search (compiled on this machine's first run, about 10 s)"):
+            prepare(wait=True)
+
+
 @contextmanager
 def progress_bar() -> Iterator[Callable[[SolveProgress], None]]:
     """A transient progress bar on the console; yields the solver's progress callback."""
@@ -139,6 +147,7 @@ def plan(
         f"Planning {day.date} ({day.region or file.name}): {len(problem.technicians)} technicians, "
         f"{len(problem.jobs)} jobs, {time_limit:g} s"
     )
+    prepare_search()
     with progress_bar() as on_progress:
         solution = solve(problem, SolveOptions(time_limit_s=time_limit, seed=seed), progress=on_progress)
     print_plan(day, solution)
@@ -175,6 +184,7 @@ def solve_vrplib_command(
         f"Solving {instance.name}: {instance.customers} customers, at most {instance.vehicles} vehicles "
         f"of capacity {instance.capacity}, {time_limit:g} s"
     )
+    prepare_search()
     with progress_bar() as on_progress:
         result = solve_instance(instance, time_limit, seed=seed, progress=on_progress)
     target = out or Path("out") / f"{instance.name}.json"

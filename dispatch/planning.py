@@ -50,6 +50,7 @@ from solver import (
     Technician,
     TechnicianKind,
     TimeWindow,
+    prepare,
     solve,
 )
 
@@ -228,6 +229,9 @@ class PlanRunner:
         self.engine = engine
         self.tz = tz
         self._workers = max(1, workers)
+        # The compiled search gets ready in the background; plans made before it is
+        # ready are searched with OR-Tools alone.
+        prepare()
         self._pool: ThreadPoolExecutor | None = None
         self._runs: dict[int, _Run] = {}
         self._lock = threading.Lock()

@@ -4,7 +4,7 @@ No database or web imports live here; see docs/ and the README.
 """
 
 from solver.checker import CheckReport, Violation, ViolationKind, check
-from solver.engine import Cancelled, CheckerRejected, Progress, SolveOptions, solve
+from solver.engine import Cancelled, CheckerRejected, Progress, SolveOptions, prepare, solve
 from solver.ortools_model import SearchSettings
 from solver.problem import (
     RELOAD_ID,
@@ -58,6 +58,7 @@ __all__ = [
     "Visit",
     "Weights",
     "check",
+    "prepare",
     "problem_travel",
     "solve",
 ]

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 
+from solver import sisr
 from solver.checker import check
 from solver.explain import explain_dropped, precheck
 from solver.objective import Coefficients, coefficients
@@ -254,6 +255,16 @@ class _Plan:
         del self.fixed[tech_id][pos]
 
 
+def prepare(wait: bool = False) -> bool:
+    """Get the compiled search ready: compiled on a machine's first use (about 10 s),
+    loaded from cache after that. In the background, or before returning when ``wait``;
+    True when it is ready. Until then ``solve`` plans every day with OR-Tools."""
+    if wait:
+        sisr.warm_up()
+        return True
+    return sisr.ready()
+
+
 def _search(
     problem: Problem,
     candidates: list[Job],
@@ -284,6 +295,26 @@ def _search(
     settings = opts.search
     detailed = sum(j.crew_size for j in candidates) <= settings.detailed_model_max_visits
     no_crews = all(j.crew_size == 1 for j in candidates)
+    if _ruin_and_recreate(problem, candidates, opts):
+        threads = 2 if settings.portfolio and _cores() >= 2 else 1
+        raw = sisr.search(
+            problem,
+            candidates,
+            points,
+            travel,
+            coeffs,
+            search_until,
+            opts.seed,
+            threads,
+            on_solution=ticker.solution,
+            stop=cancel.is_set if cancel is not None else None,
+        )
+        log.info(
+            "ruin and recreate: %d visits, %d solutions, objective %s", _visits(raw), raw.solutions, raw.objective_units
+        )
+        if cancel is not None and cancel.is_set():
+            return None, _Plan.empty(problem)
+        return raw, _plan_of(problem, raw, timer, detailed=False)
     cold_only = no_crews and not detailed and not opts.initial_routes
     portfolio = _portfolio_possible(settings)
     stop = cancel.is_set if cancel is not None else None
@@ -400,6 +431,18 @@ def _search(
     finally:
         if other is not None:
             other.close()
+
+
+def _ruin_and_recreate(problem: Problem, candidates: list[Job], opts: SolveOptions) -> bool:
+    """This day goes to the compiled ruin-and-recreate search: it models the day exactly
+    and is compiled by now. Days with lunches stay with OR-Tools: reserving the lunch
+    and placing it afterwards (as the large-day model does) handed jobs back to the
+    repair step on the search's tightly packed routes."""
+    if not opts.search.ruin_and_recreate or not sisr.eligible(problem, candidates, opts.initial_routes):
+        return False
+    if any(t.shift.lunch is not None for t in problem.technicians):
+        return False
+    return sisr.ready()
 
 
 def _cold_runs(

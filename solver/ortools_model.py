@@ -99,6 +99,11 @@ class SearchSettings:
     extra_operators: tuple[str, ...] = ()
     # With a depot (Problem.depot), the portfolio's other search plans without depot stops.
     portfolio_without_depot: bool = True
+    # Days the compiled ruin-and-recreate search models exactly (solver.sisr.eligible),
+    # without lunches or with too many visits for the detailed model, are planned by it
+    # instead of OR-Tools, one search per core (docs/benchmarks.md: on Solomon it cut
+    # the mean gap several times over).
+    ruin_and_recreate: bool = True
 
 
 @dataclass(frozen=True)

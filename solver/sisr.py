@@ -1,0 +1,361 @@
+"""Ruin-and-recreate search in compiled code, for days OR-Tools' search leaves far
+from the best plan (docs/model.md, "Ruin and recreate").
+
+It plans days whose jobs each have one start window and need one technician,
+with no depot, preferred window or preferred technician, and no paid
+overtime. The engine gives it such days when no technician has a lunch
+(Solomon-like days); lunches are only reserved here (each day ends earlier
+by its lunch), for the engine to place afterwards. One search runs per
+thread (numba releases the interpreter lock), each from its own seed; the
+best plan is kept.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from solver import sisr_kernel as kernel
+from solver.objective import Coefficients, coefficients
+from solver.ortools_model import ProgressHook, RawResult, RawRoute, RawVisit
+from solver.problem import Job, Location, Problem, Shift, Technician
+from solver.schedule import RouteTimer
+from solver.travel import PointIndex, TravelMatrices
+
+IntArray = npt.NDArray[np.int64]
+# How many nearest jobs the ruin step walks from its centre.
+NEIGHBOURS = 100
+# Steps per call into compiled code: short enough to keep to the deadline and report.
+CHUNK_S = 0.05
+# Simulated annealing: the temperature falls from START × the first plan's cost per
+# served job to END × it over the budget (one setting for every day).
+TEMPERATURE_START = 1.0
+TEMPERATURE_END = 0.01
+
+
+def eligible(problem: Problem, jobs: Sequence[Job], initial_routes: object = None) -> bool:
+    """True when the ruin-and-recreate search can plan ``jobs`` of ``problem`` exactly
+    (see the module doc for what it models)."""
+    if problem.depot is not None or initial_routes or not jobs or not problem.technicians:
+        return False
+    for tech in problem.technicians:
+        if tech.max_overtime_s > 0 and tech.cost.overtime_per_hour_cents > 0:
+            return False
+    for job in jobs:
+        if job.crew_size != 1 or job.preferred_technician_id is not None:
+            return False
+        if job.preferred_window is not None and job.soft_penalty_per_min_cents > 0:
+            return False
+        if len(job.start_windows()) != 1:
+            return False
+    return True
+
+
+@dataclass
+class _Data:
+    """The problem as the kernel's arrays."""
+
+    job_loc: IntArray
+    job_dur: IntArray
+    job_e: IntArray
+    job_l: IntArray
+    job_dem: IntArray
+    job_drop: IntArray
+    job_far: npt.NDArray[np.float64]
+    qual: npt.NDArray[np.bool_]
+    neighbours: IntArray
+    v_start: IntArray
+    v_end: IntArray
+    v_t0: IntArray
+    v_lim: IntArray
+    v_cap: IntArray
+    v_max_jobs: IntArray
+    per_m: IntArray
+    per_s: IntArray
+    per_job: IntArray
+    dist: IntArray
+    dur: IntArray
+
+    def args(self) -> tuple[object, ...]:
+        return (
+            self.job_loc,
+            self.job_dur,
+            self.job_e,
+            self.job_l,
+            self.job_dem,
+            self.job_drop,
+            self.job_far,
+            self.qual,
+            self.neighbours,
+            self.v_start,
+            self.v_end,
+            self.v_t0,
+            self.v_lim,
+            self.v_cap,
+            self.v_max_jobs,
+            self.per_m,
+            self.per_s,
+            self.per_job,
+            self.dist,
+            self.dur,
+        )
+
+
+def _data(
+    problem: Problem, jobs: Sequence[Job], points: PointIndex, travel: TravelMatrices, coeffs: Coefficients
+) -> _Data:
+    techs = problem.technicians
+    kinds = problem.resource_types
+    caps = coeffs.capacity
+    job_loc = np.array([points.job[j.id] for j in jobs], dtype=np.int64)
+    windows = [j.start_windows()[0] for j in jobs]
+    dist = np.ascontiguousarray(travel.distance_m, dtype=np.int64)
+    dur = np.ascontiguousarray(travel.duration_s, dtype=np.int64)
+    v_start = np.array([points.tech_start[t.id] for t in techs], dtype=np.int64)
+    homes = dist[np.ix_(v_start, job_loc)].mean(axis=0) if len(techs) else np.zeros(len(jobs))
+    jd = dist[np.ix_(job_loc, job_loc)]
+    k = min(NEIGHBOURS, len(jobs) - 1)
+    if k > 0:
+        np.fill_diagonal(jd, np.iinfo(np.int64).max)
+        neighbours = np.argsort(jd, axis=1, kind="stable")[:, :k].astype(np.int64)
+    else:
+        neighbours = np.zeros((len(jobs), 0), dtype=np.int64)
+    return _Data(
+        job_loc=job_loc,
+        job_dur=np.array([j.duration_s for j in jobs], dtype=np.int64),
+        job_e=np.array([w.start_s for w in windows], dtype=np.int64),
+        job_l=np.array([w.end_s for w in windows], dtype=np.int64),
+        job_dem=np.array([[j.demand.get(kind, 0) for kind in kinds] for j in jobs], dtype=np.int64).reshape(
+            len(jobs), len(kinds)
+        ),
+        job_drop=np.array([coeffs.drop_cost(j.priority, 1) for j in jobs], dtype=np.int64),
+        job_far=np.asarray(homes, dtype=np.float64),
+        qual=np.array(
+            [
+                [
+                    problem.qualified(t, j) and (j.pinned_technician_id is None or j.pinned_technician_id == t.id)
+                    for j in jobs
+                ]
+                for t in techs
+            ],
+            dtype=np.bool_,
+        ).reshape(len(techs), len(jobs)),
+        neighbours=np.ascontiguousarray(neighbours),
+        v_start=v_start,
+        v_end=np.array([points.tech_end[t.id] for t in techs], dtype=np.int64),
+        v_t0=np.array([t.shift.start_s for t in techs], dtype=np.int64),
+        v_lim=np.array(
+            [t.latest_end_s - (t.shift.lunch.duration_s if t.shift.lunch is not None else 0) for t in techs],
+            dtype=np.int64,
+        ),
+        v_cap=np.array([[caps[t.id][kind] for kind in kinds] for t in techs], dtype=np.int64).reshape(
+            len(techs), len(kinds)
+        ),
+        v_max_jobs=np.array([len(jobs) if t.max_jobs is None else t.max_jobs for t in techs], dtype=np.int64),
+        per_m=np.array([coeffs.per_m[t.id] for t in techs], dtype=np.int64),
+        per_s=np.array([coeffs.per_s[t.id] for t in techs], dtype=np.int64),
+        per_job=np.array([coeffs.per_job[t.id] for t in techs], dtype=np.int64),
+        dist=dist,
+        dur=dur,
+    )
+
+
+class _Run:
+    """One search's state: the current plan, the best plan, and their totals."""
+
+    def __init__(self, data: _Data, n_veh: int, n_jobs: int, order: npt.NDArray[np.int64]) -> None:
+        self.data = data
+        width = n_jobs + 1
+        self.route = np.zeros((n_veh, width), dtype=np.int64)
+        self.rlen = np.zeros(n_veh, dtype=np.int64)
+        self.rstart = np.zeros((n_veh, width), dtype=np.int64)
+        self.rlatest = np.zeros((n_veh, width), dtype=np.int64)
+        self.rload = np.zeros((n_veh, data.job_dem.shape[1]), dtype=np.int64)
+        self.rcost = np.zeros(n_veh, dtype=np.int64)
+        self.route_of = np.full(n_jobs, -1, dtype=np.int64)
+        self.pos_of = np.zeros(n_jobs, dtype=np.int64)
+        self.unassigned = np.ascontiguousarray(order, dtype=np.int64)
+        self.n_unassigned = np.array([n_jobs], dtype=np.int64)
+        self.best_route = np.zeros((n_veh, width), dtype=np.int64)
+        self.best_len = np.zeros(n_veh, dtype=np.int64)
+        self.best_total = np.array([np.iinfo(np.int64).max], dtype=np.int64)
+
+    def step(self, iterations: int, temperature: float, temperature_end: float) -> tuple[int, int, int]:
+        """Run steps in compiled code; (current total, best total, improvements)."""
+        total, best, improved = kernel.search(
+            iterations,
+            temperature,
+            temperature_end,
+            self.route,
+            self.rlen,
+            self.rstart,
+            self.rlatest,
+            self.rload,
+            self.rcost,
+            self.route_of,
+            self.pos_of,
+            self.unassigned,
+            self.n_unassigned,
+            self.best_route,
+            self.best_len,
+            self.best_total,
+            *self.data.args(),
+        )
+        return int(total), int(best), int(improved)
+
+    def served_cost(self) -> tuple[int, int]:
+        """(served jobs, their routes' cost) of the current plan."""
+        return int(self.rlen.sum()), int(self.rcost.sum())
+
+    def best_routes(self) -> list[list[int]]:
+        """The best plan as job indexes per technician."""
+        return [[int(j) for j in self.best_route[v, : self.best_len[v]]] for v in range(len(self.best_len))]
+
+
+def search(
+    problem: Problem,
+    jobs: Sequence[Job],
+    points: PointIndex,
+    travel: TravelMatrices,
+    coeffs: Coefficients,
+    deadline: float,
+    seed: int,
+    threads: int = 1,
+    on_solution: ProgressHook | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> RawResult:
+    """The best plan ruin and recreate finds by ``deadline`` (time.monotonic()), in the
+    model's result shape, times as the route timer sets them (lunch reserved, not
+    placed). ``threads`` searches run side by side from seeds ``seed``, ``seed + 1``, …
+    """
+    started = time.monotonic()
+    data = _data(problem, jobs, points, travel, coeffs)
+    n_veh, n_jobs = len(problem.technicians), len(jobs)
+    runs: dict[int, _Run] = {}
+    results: list[tuple[int, int]] = []
+    first_s: list[float] = []
+    lock = threading.Lock()
+    count = [0]
+
+    def work(index: int) -> None:
+        kernel.seed_rng(seed + index)
+        order = np.random.default_rng(seed + index).permutation(n_jobs).astype(np.int64)
+        run = _Run(data, n_veh, n_jobs, order)
+        with lock:
+            runs[index] = run
+        _, best, _ = run.step(0, 0.0, 0.0)
+        served, cost = run.served_cost()
+        with lock:
+            first_s.append(time.monotonic() - started)
+            count[0] += 1
+            if on_solution is not None:
+                on_solution(count[0], best)
+        per_job = cost / max(1, served)
+        hot, cold = TEMPERATURE_START * per_job, TEMPERATURE_END * per_job
+        begin = time.monotonic()
+        span = max(1e-3, deadline - begin)
+        chunk = 50
+        while True:
+            now = time.monotonic()
+            if now >= deadline or (stop is not None and stop()):
+                break
+            frac = (now - begin) / span
+            t0 = hot * (cold / hot) ** frac if hot > 0 else 0.0
+            t_start = time.monotonic()
+            _, new_best, improved = run.step(chunk, t0, t0)
+            took = time.monotonic() - t_start
+            if improved:
+                with lock:
+                    count[0] += improved
+                    if on_solution is not None and new_best < best:
+                        on_solution(count[0], new_best)
+                best = min(best, new_best)
+            # Keep each call near CHUNK_S and within the time left.
+            rate = chunk / max(took, 1e-6)
+            chunk = int(max(1, min(rate * CHUNK_S, rate * max(0.0, deadline - time.monotonic()) + 1)))
+        with lock:
+            results.append((best, index))
+
+    pool = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(1, threads)]
+    for thread in pool:
+        thread.start()
+    work(0)
+    for thread in pool:
+        thread.join()
+    best_total, best_index = min(results)
+    run = runs[best_index]
+    routes = _raw_routes(problem, jobs, run.best_routes(), points, travel, coeffs)
+    return RawResult(
+        routes=routes,
+        status="ruin_and_recreate",
+        found=True,
+        solutions=count[0],
+        first_solution_s=min(first_s) if first_s else None,
+        objective_units=best_total,
+    )
+
+
+def _raw_routes(
+    problem: Problem,
+    jobs: Sequence[Job],
+    routes: list[list[int]],
+    points: PointIndex,
+    travel: TravelMatrices,
+    coeffs: Coefficients,
+) -> tuple[RawRoute, ...]:
+    """Routes of job indexes as the model's routes, timed by the route timer (lunch
+    reserved: the engine places it afterwards)."""
+    timer = RouteTimer(points, travel, coeffs, problem.lunch_on_site_min_s, reserve_lunch=True)
+    out = []
+    for tech, indexes in zip(problem.technicians, routes, strict=True):
+        seq = [jobs[i] for i in indexes]
+        timing = timer.timing(tech, seq)
+        if timing is None:
+            raise AssertionError(f"ruin and recreate built a route for {tech.id} that does not time")
+        visits = tuple(RawVisit(j.id, s) for j, s in zip(seq, timing.starts_s, strict=True))
+        out.append(RawRoute(tech.id, visits, timing.depart_s, timing.return_s, None))
+    return tuple(out)
+
+
+_ready = threading.Event()
+_warming_lock = threading.Lock()
+_warming: list[threading.Thread] = []
+
+
+def warm_up() -> None:
+    """Make the compiled search ready to run: compiled on this machine's first use
+    (about 10 s), loaded from numba's cache (about a second) after that."""
+    if _ready.is_set():
+        return
+    here = Location(0.0, 0.0)
+    tech = Technician("t", here, Shift(0, 3600))
+    job = Job("j", here, 60)
+    problem = Problem((tech,), (job,))
+    points = PointIndex((here,), {"t": 0}, {"t": 0}, {"j": 0})
+    zero = np.zeros((1, 1), dtype=np.int64)
+    travel = TravelMatrices(zero, zero)
+    coeffs = coefficients(problem, travel)
+    data = _data(problem, [job], points, travel, coeffs)
+    kernel.seed_rng(0)
+    run = _Run(data, 1, 1, np.zeros(1, dtype=np.int64))
+    run.step(0, 0.0, 0.0)
+    run.step(2, 1.0, 1.0)
+    _ready.set()
+
+
+def ready() -> bool:
+    """True when the compiled search can run at once; if not, it starts getting ready
+    in the background (once) so that a later solve can use it."""
+    if _ready.is_set():
+        return True
+    with _warming_lock:
+        if not _warming:
+            thread = threading.Thread(target=warm_up, name="sisr-warm-up", daemon=True)
+            _warming.append(thread)
+            thread.start()
+    return False

@@ -1,0 +1,387 @@
+"""The compiled core of the ruin-and-recreate search (``solver.sisr``).
+
+Slack induction by string removals (Christiaens and Vanden Berghe, 2020):
+each step removes a few strings of consecutive visits from routes near a
+random visit, puts every job that is out back where it adds least cost
+(skipping a position now and then), and simulated annealing decides whether
+the new plan replaces the current one.
+
+Everything here works on integer arrays so that numba compiles it; the
+Python side (``solver.sisr``) builds them from a problem and reads routes
+back. Jobs have one start window; a route's cost is what the route timer
+charges (distance, span from the latest useful departure to the earliest
+return, per job), a job left out costs its drop penalty.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# A route may not be this late: "infinitely" late, yet safe to add travel to.
+_FAR = np.int64(2**50)
+
+# Ruin: about this many jobs out per step, strings of at most this many visits.
+_MEAN_REMOVED = 10.0
+_MAX_STRING = 10.0
+# Recreate: each position is skipped with this probability.
+_BLINK = 0.01
+
+
+@njit(cache=True, nogil=True)
+def seed_rng(seed: int) -> None:
+    """Seed numba's random stream of the calling thread."""
+    np.random.seed(seed)
+
+
+@njit(cache=True, nogil=True)
+def retime(
+    v, route, rlen, rstart, rlatest, rload, rcost, route_of, pos_of,
+    job_loc, job_dur, job_e, job_l, job_dem,
+    v_start, v_end, v_t0, v_lim, per_m, per_s, per_job, dist, dur,
+):  # fmt: skip
+    """Earliest starts, latest starts, load and cost of route ``v``; False when it
+    does not time (a window missed or back too late)."""
+    m = rlen[v]
+    n_res = job_dem.shape[1]
+    for r in range(n_res):
+        rload[v, r] = 0
+    if m == 0:
+        rcost[v] = 0
+        return True
+    prev = v_start[v]
+    depart = v_t0[v]
+    metres = 0
+    ok = True
+    for k in range(m):
+        j = route[v, k]
+        loc = job_loc[j]
+        s = depart + dur[prev, loc]
+        if s < job_e[j]:
+            s = job_e[j]
+        if s > job_l[j]:
+            ok = False
+        rstart[v, k] = s
+        route_of[j] = v
+        pos_of[j] = k
+        depart = s + job_dur[j]
+        metres += dist[prev, loc]
+        prev = loc
+        for r in range(n_res):
+            rload[v, r] += job_dem[j, r]
+    back = depart + dur[prev, v_end[v]]
+    metres += dist[prev, v_end[v]]
+    if back > v_lim[v]:
+        ok = False
+    # Latest starts that keep the rest of the route feasible, and the latest
+    # departure that still returns at ``back`` (the span the timer charges).
+    nxt = v_end[v]
+    latest = v_lim[v]
+    keep = back
+    for k in range(m - 1, -1, -1):
+        j = route[v, k]
+        loc = job_loc[j]
+        x = latest - dur[loc, nxt] - job_dur[j]
+        if x > job_l[j]:
+            x = job_l[j]
+        rlatest[v, k] = x
+        latest = x
+        y = keep - dur[loc, nxt] - job_dur[j]
+        if y > job_l[j]:
+            y = job_l[j]
+        keep = y
+        nxt = loc
+    leave = keep - dur[v_start[v], nxt]
+    if leave < v_t0[v]:
+        leave = v_t0[v]
+    rcost[v] = per_m[v] * metres + per_s[v] * (back - leave) + per_job[v] * m
+    return ok
+
+
+@njit(cache=True, nogil=True)
+def _backup(
+    v, changed, route, rlen, rstart, rlatest, rload, rcost,
+    bk_route, bk_len, bk_start, bk_latest, bk_load, bk_cost,
+):  # fmt: skip
+    if changed[v]:
+        return
+    changed[v] = True
+    m = rlen[v]
+    bk_len[v] = m
+    bk_cost[v] = rcost[v]
+    for k in range(m):
+        bk_route[v, k] = route[v, k]
+        bk_start[v, k] = rstart[v, k]
+        bk_latest[v, k] = rlatest[v, k]
+    for r in range(rload.shape[1]):
+        bk_load[v, r] = rload[v, r]
+
+
+@njit(cache=True, nogil=True)
+def search(
+    iterations, temperature, temperature_end,
+    route, rlen, rstart, rlatest, rload, rcost, route_of, pos_of, unassigned, n_unassigned,
+    best_route, best_len, best_total,
+    job_loc, job_dur, job_e, job_l, job_dem, job_drop, job_far, qual, neighbours,
+    v_start, v_end, v_t0, v_lim, v_cap, v_max_jobs, per_m, per_s, per_job, dist, dur,
+):  # fmt: skip
+    """Run ``iterations`` ruin-and-recreate steps from the current plan (the state
+    arrays, changed in place), the temperature falling geometrically from
+    ``temperature`` to ``temperature_end``. The best plan seen is kept in
+    ``best_route``/``best_len``; returns (current total, best total, improvements).
+    ``iterations == 0`` only builds a first plan by inserting every job that is out.
+    """
+    n_veh = route.shape[0]
+    n_jobs = job_loc.shape[0]
+    n_res = job_dem.shape[1]
+    changed = np.zeros(n_veh, dtype=np.bool_)
+    bk_route = np.empty_like(route)
+    bk_len = np.empty_like(rlen)
+    bk_start = np.empty_like(rstart)
+    bk_latest = np.empty_like(rlatest)
+    bk_load = np.empty_like(rload)
+    bk_cost = np.empty_like(rcost)
+    bk_unassigned = np.empty_like(unassigned)
+    removed = np.empty(n_jobs, dtype=np.int64)
+    ruined = np.zeros(n_veh, dtype=np.bool_)
+    keys = np.empty(n_jobs, dtype=np.float64)
+
+    total = 0
+    for v in range(n_veh):
+        total += rcost[v]
+    for i in range(n_unassigned[0]):
+        total += job_drop[unassigned[i]]
+    best = best_total[0]
+    improvements = 0
+    steps = max(iterations, 1)
+    cool = (temperature_end / temperature) ** (1.0 / steps) if temperature > 0 and temperature_end > 0 else 1.0
+    t = temperature
+
+    for _ in range(steps):
+        n_removed = 0
+        for v in range(n_veh):
+            changed[v] = False
+            ruined[v] = False
+        n_bk_unassigned = n_unassigned[0]
+        for i in range(n_bk_unassigned):
+            bk_unassigned[i] = unassigned[i]
+
+        # Ruin: strings out of routes around a random served job.
+        if iterations > 0:
+            served = 0
+            used = 0
+            for v in range(n_veh):
+                served += rlen[v]
+                if rlen[v] > 0:
+                    used += 1
+            if served > 0:
+                string_max = min(_MAX_STRING, served / used)
+                strings_max = 4.0 * _MEAN_REMOVED / (1.0 + string_max) - 1.0
+                strings = int(np.random.random() * strings_max) + 1
+                # A random served job as the centre.
+                pick = int(np.random.random() * served)
+                centre = -1
+                for v in range(n_veh):
+                    if pick < rlen[v]:
+                        centre = route[v, pick]
+                        break
+                    pick -= rlen[v]
+                done = 0
+                for a in range(-1, neighbours.shape[1]):
+                    c = centre if a < 0 else neighbours[centre, a]
+                    v = route_of[c]
+                    if v < 0 or ruined[v]:
+                        continue
+                    m = rlen[v]
+                    length_max = min(float(m), string_max)
+                    length = int(np.random.random() * length_max) + 1
+                    _backup(v, changed, route, rlen, rstart, rlatest, rload, rcost,
+                            bk_route, bk_len, bk_start, bk_latest, bk_load, bk_cost)  # fmt: skip
+                    p = pos_of[c]
+                    keep = 0
+                    span = length
+                    if np.random.random() < 0.5 and length < m:
+                        # Split string: a window of length + keep visits around c of
+                        # which a random run of ``keep`` stays.
+                        keep = 1
+                        while length + keep < m and np.random.random() < 0.5:
+                            keep += 1
+                        span = length + keep
+                    lo = p - span + 1
+                    if lo < 0:
+                        lo = 0
+                    hi = p
+                    if hi > m - span:
+                        hi = m - span
+                    first = lo + int(np.random.random() * (hi - lo + 1))
+                    keep_at = first + int(np.random.random() * (span - keep + 1)) if keep > 0 else first
+                    w = 0
+                    for k in range(m):
+                        j = route[v, k]
+                        inside = first <= k < first + span and not (keep_at <= k < keep_at + keep)
+                        if inside:
+                            removed[n_removed] = j
+                            n_removed += 1
+                            route_of[j] = -1
+                        else:
+                            route[v, w] = j
+                            w += 1
+                    rlen[v] = w
+                    total -= rcost[v]
+                    retime(v, route, rlen, rstart, rlatest, rload, rcost, route_of, pos_of,
+                           job_loc, job_dur, job_e, job_l, job_dem,
+                           v_start, v_end, v_t0, v_lim, per_m, per_s, per_job, dist, dur)  # fmt: skip
+                    total += rcost[v]
+                    ruined[v] = True
+                    done += 1
+                    if done >= strings:
+                        break
+
+        # Recreate: what was out before goes back in as well.
+        for i in range(n_unassigned[0]):
+            removed[n_removed] = unassigned[i]
+            n_removed += 1
+            total -= job_drop[unassigned[i]]
+        n_unassigned[0] = 0
+        rule = np.random.random() * 11.0
+        for i in range(n_removed):
+            j = removed[i]
+            if rule < 4.0:
+                keys[i] = np.random.random()
+            elif rule < 8.0:
+                d = 0.0
+                for r in range(n_res):
+                    d += job_dem[j, r]
+                keys[i] = -d - 1e-3 * np.random.random()
+            elif rule < 10.0:
+                keys[i] = -job_far[j]
+            else:
+                keys[i] = job_far[j]
+        order = np.argsort(keys[:n_removed])
+        for oi in range(n_removed):
+            c = removed[order[oi]]
+            c_loc = job_loc[c]
+            best_delta = _FAR
+            best_v = -1
+            best_k = -1
+            for v in range(n_veh):
+                if not qual[v, c]:
+                    continue
+                m = rlen[v]
+                if m >= v_max_jobs[v]:
+                    continue
+                fits = True
+                for r in range(n_res):
+                    if rload[v, r] + job_dem[c, r] > v_cap[v, r]:
+                        fits = False
+                        break
+                if not fits:
+                    continue
+                for k in range(m + 1):
+                    if np.random.random() < _BLINK:
+                        continue
+                    if k == 0:
+                        p_loc = v_start[v]
+                        depart = v_t0[v]
+                    else:
+                        pj = route[v, k - 1]
+                        p_loc = job_loc[pj]
+                        depart = rstart[v, k - 1] + job_dur[pj]
+                    arrive = depart + dur[p_loc, c_loc]
+                    s = arrive if arrive > job_e[c] else job_e[c]
+                    if s > job_l[c]:
+                        continue
+                    leave = s + job_dur[c]
+                    if k == m:
+                        n_loc = v_end[v]
+                        if leave + dur[c_loc, n_loc] > v_lim[v]:
+                            continue
+                    else:
+                        n_loc = job_loc[route[v, k]]
+                        if leave + dur[c_loc, n_loc] > rlatest[v, k]:
+                            continue
+                    if m == 0:
+                        delta = per_m[v] * (dist[p_loc, c_loc] + dist[c_loc, n_loc])
+                        delta += per_s[v] * (dur[p_loc, c_loc] + dur[c_loc, n_loc] + job_dur[c])
+                    else:
+                        delta = per_m[v] * (dist[p_loc, c_loc] + dist[c_loc, n_loc] - dist[p_loc, n_loc])
+                        delta += per_s[v] * (
+                            dur[p_loc, c_loc] + dur[c_loc, n_loc] - dur[p_loc, n_loc] + job_dur[c] + s - arrive
+                        )
+                    delta += per_job[v]
+                    if delta < best_delta:
+                        best_delta = delta
+                        best_v = v
+                        best_k = k
+            if best_v < 0:
+                unassigned[n_unassigned[0]] = c
+                n_unassigned[0] += 1
+                total += job_drop[c]
+                continue
+            v = best_v
+            _backup(v, changed, route, rlen, rstart, rlatest, rload, rcost,
+                    bk_route, bk_len, bk_start, bk_latest, bk_load, bk_cost)  # fmt: skip
+            m = rlen[v]
+            for k in range(m, best_k, -1):
+                route[v, k] = route[v, k - 1]
+            route[v, best_k] = c
+            rlen[v] = m + 1
+            total -= rcost[v]
+            retime(v, route, rlen, rstart, rlatest, rload, rcost, route_of, pos_of,
+                   job_loc, job_dur, job_e, job_l, job_dem,
+                   v_start, v_end, v_t0, v_lim, per_m, per_s, per_job, dist, dur)  # fmt: skip
+            total += rcost[v]
+
+        if iterations == 0:
+            break
+        # Accept or undo.
+        old = 0
+        for v in range(n_veh):
+            if changed[v]:
+                old += bk_cost[v] - rcost[v]
+        old += total
+        for i in range(n_bk_unassigned):
+            old += job_drop[bk_unassigned[i]]
+        for i in range(n_unassigned[0]):
+            old -= job_drop[unassigned[i]]
+        if total < old - t * np.log(1.0 - np.random.random()):
+            if total < best:
+                best = total
+                improvements += 1
+                for v in range(n_veh):
+                    best_len[v] = rlen[v]
+                    for k in range(rlen[v]):
+                        best_route[v, k] = route[v, k]
+        else:
+            for i in range(n_unassigned[0]):
+                route_of[unassigned[i]] = -1
+            for v in range(n_veh):
+                if not changed[v]:
+                    continue
+                m = bk_len[v]
+                rlen[v] = m
+                rcost[v] = bk_cost[v]
+                for k in range(m):
+                    j = bk_route[v, k]
+                    route[v, k] = j
+                    rstart[v, k] = bk_start[v, k]
+                    rlatest[v, k] = bk_latest[v, k]
+                    route_of[j] = v
+                    pos_of[j] = k
+                for r in range(n_res):
+                    rload[v, r] = bk_load[v, r]
+            n_unassigned[0] = n_bk_unassigned
+            for i in range(n_bk_unassigned):
+                unassigned[i] = bk_unassigned[i]
+                route_of[bk_unassigned[i]] = -1
+            total = old
+        t *= cool
+
+    if iterations == 0 and total < best:
+        best = total
+        for v in range(n_veh):
+            best_len[v] = rlen[v]
+            for k in range(rlen[v]):
+                best_route[v, k] = route[v, k]
+    best_total[0] = best
+    return total, best, improvements

@@ -1,0 +1,163 @@
+"""The compiled ruin-and-recreate search: which days it plans, and that its plans
+are exact (brute force), valid (the checker) and complete."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+import pytest
+from hypothesis import given
+
+from solver import (
+    Break,
+    CostProfile,
+    HaversineProvider,
+    Job,
+    Location,
+    Problem,
+    Shift,
+    SolveOptions,
+    Technician,
+    TimeWindow,
+    check,
+    problem_travel,
+    solve,
+)
+from solver.objective import coefficients
+from solver.schedule import RouteTimer
+from solver.sisr import eligible
+from tests.solver.bruteforce import optimum_units
+from tests.solver.conftest import grid
+from tests.solver.test_properties import PROPERTY, days
+
+H = 3600
+RUIN_AND_RECREATE = "ruin_and_recreate"
+
+
+def plain_day(seed: int) -> Problem:
+    """Two or three technicians without lunch, up to seven jobs with one window or
+    none, skills, a pin, priorities, a van capacity, a job cap and hourly costs."""
+    rng = random.Random(seed)
+
+    def spot() -> Location:
+        return Location(60.15 + rng.random() * 0.08, 24.85 + rng.random() * 0.2)
+
+    techs = tuple(
+        Technician(
+            f"T{k}",
+            spot(),
+            Shift(8 * H, rng.choice([13, 15]) * H),
+            end=spot() if rng.random() < 0.3 else None,
+            skills={"kitchen": rng.choice([1, 2])},
+            max_jobs=rng.choice([None, 3]),
+            max_overtime_s=rng.choice([0, H]),
+            cost=CostProfile(rng.choice([3000, 5000]), rng.choice([0, 40]), rng.choice([0, 3000])),
+            capacity={"panel": rng.choice([2, 4])},
+        )
+        for k in range(rng.randint(2, 3))
+    )
+    jobs = []
+    for i in range(rng.randint(5, 7)):
+        start = rng.randint(8, 13) * H
+        jobs.append(
+            Job(
+                f"J{i}",
+                spot(),
+                rng.choice([30, 60, 90]) * 60,
+                skills=rng.choice([{}, {"kitchen": 2}]),
+                windows=(TimeWindow(start, start + rng.choice([1, 2]) * H),) if rng.random() < 0.6 else (),
+                priority=rng.choice([1, 2, 3]),
+                pinned_technician_id="T0" if i == 0 and rng.random() < 0.4 else None,
+                demand={"panel": rng.choice([0, 1, 2])},
+            )
+        )
+    return Problem(techs, tuple(jobs))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_ruin_and_recreate_reaches_the_brute_force_optimum_on_a_tiny_plain_day(seed: int) -> None:
+    problem = plain_day(seed)
+    solution = solve(problem, SolveOptions(time_limit_s=1.0))
+    assert solution.stats is not None and solution.stats.status == RUIN_AND_RECREATE
+    assert solution.objective.total_units == optimum_units(problem)
+
+
+@PROPERTY
+@given(days())
+def test_every_random_day_without_lunch_crew_or_preference_is_planned_validly_by_it(problem: Problem) -> None:
+    techs = tuple(
+        replace(t, shift=replace(t.shift, lunch=None), cost=replace(t.cost, overtime_per_hour_cents=0))
+        for t in problem.technicians
+    )
+    plain = tuple(
+        replace(j, crew_size=1, preferred_technician_id=None, preferred_window=None, soft_penalty_per_min_cents=0)
+        for j in problem.jobs
+    )
+    day = replace(problem, technicians=techs, jobs=plain)
+    solution = solve(day, SolveOptions(time_limit_s=0.3))
+    points, travel = problem_travel(day, HaversineProvider())
+    report = check(day, solution, points, travel)
+    assert report.violations == ()
+    assert solution.objective == report.objective
+    served = solution.served_job_ids()
+    assert served | {u.job_id for u in solution.unassigned} == {j.id for j in day.jobs}
+    assert solution.stats is not None
+    # Jobs with two windows are the only ones left that keep such a day from it.
+    if served and all(len(j.start_windows()) == 1 for j in day.jobs):
+        assert solution.stats.status == RUIN_AND_RECREATE
+
+
+def test_a_day_with_lunches_is_left_to_the_or_tools_model() -> None:
+    lunch = Break(11 * H, 13 * H, 1800)
+    techs = tuple(Technician(f"T{i}", grid(i), Shift(8 * H, 16 * H, lunch)) for i in range(2))
+    problem = Problem(techs, tuple(Job(f"J{i}", grid(i + 3), 3600) for i in range(4)))
+    assert eligible(problem, problem.jobs)
+    solution = solve(problem, SolveOptions(time_limit_s=1.0))
+    assert solution.stats is not None and solution.stats.status != RUIN_AND_RECREATE
+    assert len(solution.served_job_ids()) == 4
+
+
+def test_crews_depots_preferences_and_two_windows_are_not_for_it() -> None:
+    tech = Technician("T", grid(0), Shift(8 * H, 16 * H))
+    job = Job("J", grid(1), 3600)
+    assert eligible(Problem((tech,), (job,)), (job,))
+    for other in (
+        replace(job, crew_size=2),
+        replace(job, preferred_technician_id="T"),
+        replace(job, preferred_window=TimeWindow(9 * H, 10 * H), soft_penalty_per_min_cents=10),
+        replace(job, windows=(TimeWindow(8 * H, 9 * H), TimeWindow(12 * H, 13 * H))),
+    ):
+        assert not eligible(Problem((tech,), (other,)), (other,))
+    paid_overtime = replace(tech, max_overtime_s=H, cost=CostProfile(overtime_per_hour_cents=6000))
+    assert not eligible(Problem((paid_overtime,), (job,)), (job,))
+
+
+def test_when_the_vans_cannot_carry_everything_the_most_urgent_jobs_go() -> None:
+    techs = tuple(Technician(f"T{i}", grid(i), Shift(8 * H, 18 * H), capacity={"panel": 3}) for i in range(2))
+    jobs = tuple(Job(f"J{i}", grid(i + 5), 1800, priority=1 if i < 4 else 3, demand={"panel": 1}) for i in range(10))
+    problem = Problem(techs, jobs)
+    solution = solve(problem, SolveOptions(time_limit_s=1.0))
+    assert solution.stats is not None and solution.stats.status == RUIN_AND_RECREATE
+    served = solution.served_job_ids()
+    assert len(served) == 6
+    assert {f"J{i}" for i in range(4)} <= served
+    points, travel = problem_travel(problem, HaversineProvider())
+    assert check(problem, solution, points, travel).violations == ()
+
+
+def test_its_route_costs_are_the_route_timers() -> None:
+    problem = plain_day(3)
+    solution = solve(problem, SolveOptions(time_limit_s=0.5))
+    points, travel = problem_travel(problem, HaversineProvider())
+    timer = RouteTimer(points, travel, coefficients(problem, travel), problem.lunch_on_site_min_s)
+    jobs = {j.id: j for j in problem.jobs}
+    total = 0
+    for route in solution.routes:
+        tech = problem.technician(route.technician_id)
+        seq = [jobs[v.job_id] for v in route.visits]
+        timing = timer.timing(tech, seq)
+        assert timing is not None
+        total += timer.route_cost(tech, seq, timing)
+    dropped = sum(coefficients(problem, travel).drop_cost(jobs[u.job_id].priority, 1) for u in solution.unassigned)
+    assert solution.objective.total_units == total + dropped
