@@ -138,14 +138,16 @@ def solve(
     served = {j.id for seq in plan.jobs.values() for j in seq}
     dropped = [j for j in candidates if j.id not in served]
     dropped.sort(key=lambda j: (j.priority, j.id))
-    left = [
-        j
-        for j in dropped
-        if not (
-            time.monotonic() < deadline - 0.05
-            and (_insert(j, problem, timer, plan) or _insert_via_depot(j, problem, timer, plan, deadline - 0.05))
-        )
-    ]
+    left: list[Job] = []
+    # Jobs the repair step had no time left to try: their reason is the time limit,
+    # whatever the final plan looks like (it never tried them against it).
+    untried: set[str] = set()
+    for j in dropped:
+        if time.monotonic() >= deadline - 0.05:
+            untried.add(j.id)
+            left.append(j)
+        elif not (_insert(j, problem, timer, plan) or _insert_via_depot(j, problem, timer, plan, deadline - 0.05)):
+            left.append(j)
     if len(left) <= _MOVE_ONE_MAX_JOBS:
         # What still fits nowhere may fit once one other job moves to another technician
         # (the search can stall with such a job out: TRSP, docs/benchmarks.md).
@@ -154,7 +156,9 @@ def solve(
     for job in left:
         # Small days are always explained in full (milliseconds); only large days that
         # spent their budget fall back to "time limit", so the reason does not hang on load.
-        thorough = len(problem.jobs) <= _ALWAYS_EXPLAIN_JOBS or time.monotonic() < deadline - 0.05
+        thorough = job.id not in untried and (
+            len(problem.jobs) <= _ALWAYS_EXPLAIN_JOBS or time.monotonic() < deadline - 0.05
+        )
         unassigned[job.id] = explain_dropped(job, problem, timer, plan.jobs, plan.fixed, thorough)
     routes = plan.routes
 
@@ -314,7 +318,7 @@ def _search(
         )
         if cancel is not None and cancel.is_set():
             return None, _Plan.empty(problem)
-        return raw, _plan_of(problem, raw, timer, detailed=False)
+        return raw, _plan_from_raw(problem, raw, timer)
     cold_only = no_crews and not detailed and not opts.initial_routes
     portfolio = _portfolio_possible(settings)
     stop = cancel.is_set if cancel is not None else None
@@ -434,13 +438,9 @@ def _search(
 
 
 def _ruin_and_recreate(problem: Problem, candidates: list[Job], opts: SolveOptions) -> bool:
-    """This day goes to the compiled ruin-and-recreate search: it models the day exactly
-    and is compiled by now. Days with lunches stay with OR-Tools: reserving the lunch
-    and placing it afterwards (as the large-day model does) handed jobs back to the
-    repair step on the search's tightly packed routes."""
+    """This day goes to the compiled ruin-and-recreate search: it models the day
+    (``sisr.eligible``) and is compiled by now."""
     if not opts.search.ruin_and_recreate or not sisr.eligible(problem, candidates, opts.initial_routes):
-        return False
-    if any(t.shift.lunch is not None for t in problem.technicians):
         return False
     return sisr.ready()
 

@@ -3,11 +3,11 @@ from the best plan (docs/model.md, "Ruin and recreate").
 
 It plans days whose jobs each have one start window and need one technician,
 with no depot, preferred window or preferred technician, and no paid
-overtime. The engine gives it such days when no technician has a lunch
-(Solomon-like days); lunches are only reserved here (each day ends earlier
-by its lunch), for the engine to place afterwards. One search runs per
-thread (numba releases the interpreter lock), each from its own seed; the
-best plan is kept.
+overtime: Solomon-like days and product days without crews. A lunch is an
+element of its technician's route, taken where the technician is (or on
+site during a long visit) before driving on; the route timer then places it
+at least as well. One search runs per thread (numba releases the
+interpreter lock), each from its own seed; the best plan is kept.
 """
 
 from __future__ import annotations
@@ -67,12 +67,14 @@ class _Data:
     job_dem: IntArray
     job_drop: IntArray
     job_far: npt.NDArray[np.float64]
+    job_long: npt.NDArray[np.bool_]
     qual: npt.NDArray[np.bool_]
     neighbours: IntArray
     v_start: IntArray
     v_end: IntArray
     v_t0: IntArray
     v_lim: IntArray
+    v_lunch: IntArray
     v_cap: IntArray
     v_max_jobs: IntArray
     per_m: IntArray
@@ -90,12 +92,14 @@ class _Data:
             self.job_dem,
             self.job_drop,
             self.job_far,
+            self.job_long,
             self.qual,
             self.neighbours,
             self.v_start,
             self.v_end,
             self.v_t0,
             self.v_lim,
+            self.v_lunch,
             self.v_cap,
             self.v_max_jobs,
             self.per_m,
@@ -135,6 +139,7 @@ def _data(
         ),
         job_drop=np.array([coeffs.drop_cost(j.priority, 1) for j in jobs], dtype=np.int64),
         job_far=np.asarray(homes, dtype=np.float64),
+        job_long=np.array([problem.lunch_on_site(j) for j in jobs], dtype=np.bool_),
         qual=np.array(
             [
                 [
@@ -149,10 +154,16 @@ def _data(
         v_start=v_start,
         v_end=np.array([points.tech_end[t.id] for t in techs], dtype=np.int64),
         v_t0=np.array([t.shift.start_s for t in techs], dtype=np.int64),
-        v_lim=np.array(
-            [t.latest_end_s - (t.shift.lunch.duration_s if t.shift.lunch is not None else 0) for t in techs],
+        v_lim=np.array([t.latest_end_s for t in techs], dtype=np.int64),
+        v_lunch=np.array(
+            [
+                (lunch.earliest_s, lunch.latest_s, lunch.duration_s)
+                if (lunch := t.shift.lunch) is not None
+                else (0, 0, -1)
+                for t in techs
+            ],
             dtype=np.int64,
-        ),
+        ).reshape(len(techs), 3),
         v_cap=np.array([[caps[t.id][kind] for kind in kinds] for t in techs], dtype=np.int64).reshape(
             len(techs), len(kinds)
         ),
@@ -170,11 +181,13 @@ class _Run:
 
     def __init__(self, data: _Data, n_veh: int, n_jobs: int, order: npt.NDArray[np.int64]) -> None:
         self.data = data
-        width = n_jobs + 1
+        width = n_jobs + 2  # every job and a lunch
         self.route = np.zeros((n_veh, width), dtype=np.int64)
         self.rlen = np.zeros(n_veh, dtype=np.int64)
         self.rstart = np.zeros((n_veh, width), dtype=np.int64)
         self.rlatest = np.zeros((n_veh, width), dtype=np.int64)
+        self.rleave = np.zeros((n_veh, width), dtype=np.int64)
+        self.rloc = np.zeros((n_veh, width), dtype=np.int64)
         self.rload = np.zeros((n_veh, data.job_dem.shape[1]), dtype=np.int64)
         self.rcost = np.zeros(n_veh, dtype=np.int64)
         self.route_of = np.full(n_jobs, -1, dtype=np.int64)
@@ -195,6 +208,8 @@ class _Run:
             self.rlen,
             self.rstart,
             self.rlatest,
+            self.rleave,
+            self.rloc,
             self.rload,
             self.rcost,
             self.route_of,
@@ -210,11 +225,14 @@ class _Run:
 
     def served_cost(self) -> tuple[int, int]:
         """(served jobs, their routes' cost) of the current plan."""
-        return int(self.rlen.sum()), int(self.rcost.sum())
+        return int((self.route_of >= 0).sum()), int(self.rcost.sum())
 
     def best_routes(self) -> list[list[int]]:
-        """The best plan as job indexes per technician."""
-        return [[int(j) for j in self.best_route[v, : self.best_len[v]]] for v in range(len(self.best_len))]
+        """The best plan as job indexes per technician (lunches left out)."""
+        return [
+            [int(j) for j in self.best_route[v, : self.best_len[v]] if j != kernel.LUNCH]
+            for v in range(len(self.best_len))
+        ]
 
 
 def search(
@@ -230,8 +248,8 @@ def search(
     stop: Callable[[], bool] | None = None,
 ) -> RawResult:
     """The best plan ruin and recreate finds by ``deadline`` (time.monotonic()), in the
-    model's result shape, times as the route timer sets them (lunch reserved, not
-    placed). ``threads`` searches run side by side from seeds ``seed``, ``seed + 1``, …
+    model's result shape, times and lunches as the route timer sets them. ``threads``
+    searches run side by side from seeds ``seed``, ``seed + 1``, …
     """
     started = time.monotonic()
     data = _data(problem, jobs, points, travel, coeffs)
@@ -308,9 +326,8 @@ def _raw_routes(
     travel: TravelMatrices,
     coeffs: Coefficients,
 ) -> tuple[RawRoute, ...]:
-    """Routes of job indexes as the model's routes, timed by the route timer (lunch
-    reserved: the engine places it afterwards)."""
-    timer = RouteTimer(points, travel, coeffs, problem.lunch_on_site_min_s, reserve_lunch=True)
+    """Routes of job indexes as the model's routes, timed (lunches too) by the route timer."""
+    timer = RouteTimer(points, travel, coeffs, problem.lunch_on_site_min_s)
     out = []
     for tech, indexes in zip(problem.technicians, routes, strict=True):
         seq = [jobs[i] for i in indexes]
@@ -318,7 +335,7 @@ def _raw_routes(
         if timing is None:
             raise AssertionError(f"ruin and recreate built a route for {tech.id} that does not time")
         visits = tuple(RawVisit(j.id, s) for j, s in zip(seq, timing.starts_s, strict=True))
-        out.append(RawRoute(tech.id, visits, timing.depart_s, timing.return_s, None))
+        out.append(RawRoute(tech.id, visits, timing.depart_s, timing.return_s, timing.lunch_start_s))
     return tuple(out)
 
 

@@ -26,6 +26,8 @@ _MEAN_REMOVED = 10.0
 _MAX_STRING = 10.0
 # Recreate: each position is skipped with this probability.
 _BLINK = 0.01
+# A technician's lunch in a route (job indexes are 0 and up).
+LUNCH = -1
 
 
 @njit(cache=True, nogil=True)
@@ -36,25 +38,40 @@ def seed_rng(seed: int) -> None:
 
 @njit(cache=True, nogil=True)
 def retime(
-    v, route, rlen, rstart, rlatest, rload, rcost, route_of, pos_of,
-    job_loc, job_dur, job_e, job_l, job_dem,
-    v_start, v_end, v_t0, v_lim, per_m, per_s, per_job, dist, dur,
+    v, route, rlen, rstart, rlatest, rleave, rloc, rload, rcost, route_of, pos_of,
+    job_loc, job_dur, job_e, job_l, job_dem, job_long,
+    v_start, v_end, v_t0, v_lim, v_lunch, per_m, per_s, per_job, dist, dur,
 ):  # fmt: skip
-    """Earliest starts, latest starts, load and cost of route ``v``; False when it
-    does not time (a window missed or back too late)."""
+    """Earliest starts and departures, latest starts, places, load and cost of route
+    ``v``; False when it does not time (a window missed or back too late).
+
+    A lunch is the element ``LUNCH``: taken where the technician is (after the
+    previous visit, or on site during a long one), before driving on.
+    """
     m = rlen[v]
     n_res = job_dem.shape[1]
     for r in range(n_res):
         rload[v, r] = 0
-    if m == 0:
-        rcost[v] = 0
-        return True
+    lo, hi, d = v_lunch[v, 0], v_lunch[v, 1], v_lunch[v, 2]
     prev = v_start[v]
     depart = v_t0[v]
+    free = depart
     metres = 0
     ok = True
+    real = 0
     for k in range(m):
         j = route[v, k]
+        if j == LUNCH:
+            s = free if free > lo else lo
+            if s > hi:
+                ok = False
+            rstart[v, k] = s
+            depart = (depart if depart > s else s) + d
+            free = depart
+            rleave[v, k] = depart
+            rloc[v, k] = prev
+            continue
+        real += 1
         loc = job_loc[j]
         s = depart + dur[prev, loc]
         if s < job_e[j]:
@@ -65,47 +82,74 @@ def retime(
         route_of[j] = v
         pos_of[j] = k
         depart = s + job_dur[j]
+        free = s if job_long[j] else depart
+        rleave[v, k] = depart
+        rloc[v, k] = loc
         metres += dist[prev, loc]
         prev = loc
         for r in range(n_res):
             rload[v, r] += job_dem[j, r]
+    if real == 0:
+        rcost[v] = 0
+        return ok
     back = depart + dur[prev, v_end[v]]
     metres += dist[prev, v_end[v]]
     if back > v_lim[v]:
         ok = False
-    # Latest starts that keep the rest of the route feasible, and the latest
-    # departure that still returns at ``back`` (the span the timer charges).
+    # Latest starts that keep the rest of the route feasible (``rlatest``), and the
+    # same for a return at ``back`` (``keep``: the span the timer charges).
     nxt = v_end[v]
     latest = v_lim[v]
     keep = back
+    after_lunch = False
+    lunch_x = lunch_dep = keep_x = keep_dep = 0
     for k in range(m - 1, -1, -1):
         j = route[v, k]
+        if j == LUNCH:
+            loc = rloc[v, k]
+            lunch_dep = latest - dur[loc, nxt] - d
+            lunch_x = lunch_dep if lunch_dep < hi else hi
+            rlatest[v, k] = lunch_x
+            keep_dep = keep - dur[loc, nxt] - d
+            keep_x = keep_dep if keep_dep < hi else hi
+            after_lunch = True
+            continue
         loc = job_loc[j]
-        x = latest - dur[loc, nxt] - job_dur[j]
+        if after_lunch:
+            if job_long[j]:
+                x = min(lunch_x, lunch_dep - job_dur[j])
+                y = min(keep_x, keep_dep - job_dur[j])
+            else:
+                x = lunch_x - job_dur[j]
+                y = keep_x - job_dur[j]
+        else:
+            x = latest - dur[loc, nxt] - job_dur[j]
+            y = keep - dur[loc, nxt] - job_dur[j]
         if x > job_l[j]:
             x = job_l[j]
-        rlatest[v, k] = x
-        latest = x
-        y = keep - dur[loc, nxt] - job_dur[j]
         if y > job_l[j]:
             y = job_l[j]
+        rlatest[v, k] = x
+        latest = x
         keep = y
         nxt = loc
-    leave = keep - dur[v_start[v], nxt]
+        after_lunch = False
+    # Lunch at home before leaving: the day starts when the technician leaves.
+    leave = keep_dep + d if after_lunch else keep - dur[v_start[v], nxt]
     if leave < v_t0[v]:
         leave = v_t0[v]
-    rcost[v] = per_m[v] * metres + per_s[v] * (back - leave) + per_job[v] * m
+    rcost[v] = per_m[v] * metres + per_s[v] * (back - leave) + per_job[v] * real
     return ok
 
 
 @njit(cache=True, nogil=True)
-def _backup(
-    v, changed, route, rlen, rstart, rlatest, rload, rcost,
-    bk_route, bk_len, bk_start, bk_latest, bk_load, bk_cost,
-):  # fmt: skip
+def _backup(v, changed, state, backup):
+    """Keep route ``v`` as it was before this step's first change to it."""
     if changed[v]:
         return
     changed[v] = True
+    route, rlen, rstart, rlatest, rleave, rloc, rload, rcost = state
+    bk_route, bk_len, bk_start, bk_latest, bk_leave, bk_loc, bk_load, bk_cost = backup
     m = rlen[v]
     bk_len[v] = m
     bk_cost[v] = rcost[v]
@@ -113,34 +157,146 @@ def _backup(
         bk_route[v, k] = route[v, k]
         bk_start[v, k] = rstart[v, k]
         bk_latest[v, k] = rlatest[v, k]
+        bk_leave[v, k] = rleave[v, k]
+        bk_loc[v, k] = rloc[v, k]
     for r in range(rload.shape[1]):
         bk_load[v, r] = rload[v, r]
 
 
 @njit(cache=True, nogil=True)
+def _restore(v, state, backup, route_of, pos_of):
+    route, rlen, rstart, rlatest, rleave, rloc, rload, rcost = state
+    bk_route, bk_len, bk_start, bk_latest, bk_leave, bk_loc, bk_load, bk_cost = backup
+    m = bk_len[v]
+    rlen[v] = m
+    rcost[v] = bk_cost[v]
+    for k in range(m):
+        j = bk_route[v, k]
+        route[v, k] = j
+        rstart[v, k] = bk_start[v, k]
+        rlatest[v, k] = bk_latest[v, k]
+        rleave[v, k] = bk_leave[v, k]
+        rloc[v, k] = bk_loc[v, k]
+        if j != LUNCH:
+            route_of[j] = v
+            pos_of[j] = k
+    for r in range(rload.shape[1]):
+        rload[v, r] = bk_load[v, r]
+
+
+@njit(cache=True, nogil=True)
+def _served(v, route, rlen):
+    """Jobs in route ``v`` (its lunch not counted)."""
+    n = 0
+    for k in range(rlen[v]):
+        if route[v, k] != LUNCH:
+            n += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def _insertion(
+    c, v, k, route, rlen, rstart, rlatest, rleave, rloc,
+    job_loc, job_dur, job_e, job_l, job_long,
+    v_start, v_end, v_t0, v_lim, v_lunch, per_m, per_s, per_job, dist, dur,
+):  # fmt: skip
+    """The estimated cost of job ``c`` before element ``k`` of route ``v`` (``_FAR``
+    when it does not fit there). In an empty route of a technician with a lunch, the
+    lunch goes after ``c`` when ``k == 0``, before it when ``k == 1``."""
+    m = rlen[v]
+    c_loc = job_loc[c]
+    lo, hi, d = v_lunch[v, 0], v_lunch[v, 1], v_lunch[v, 2]
+    if m == 0:
+        if d < 0:
+            if k > 0:
+                return _FAR
+            s = v_t0[v] + dur[v_start[v], c_loc]
+            if s < job_e[c]:
+                s = job_e[c]
+            if s > job_l[c] or s + job_dur[c] + dur[c_loc, v_end[v]] > v_lim[v]:
+                return _FAR
+        elif k == 0:
+            s = v_t0[v] + dur[v_start[v], c_loc]
+            if s < job_e[c]:
+                s = job_e[c]
+            if s > job_l[c]:
+                return _FAR
+            leave = s + job_dur[c]
+            free = s if job_long[c] else leave
+            sl = free if free > lo else lo
+            if sl > hi or (leave if leave > sl else sl) + d + dur[c_loc, v_end[v]] > v_lim[v]:
+                return _FAR
+        else:
+            sl = v_t0[v] if v_t0[v] > lo else lo
+            if sl > hi:
+                return _FAR
+            s = sl + d + dur[v_start[v], c_loc]
+            if s < job_e[c]:
+                s = job_e[c]
+            if s > job_l[c] or s + job_dur[c] + dur[c_loc, v_end[v]] > v_lim[v]:
+                return _FAR
+        delta = per_m[v] * (dist[v_start[v], c_loc] + dist[c_loc, v_end[v]])
+        delta += per_s[v] * (dur[v_start[v], c_loc] + dur[c_loc, v_end[v]] + job_dur[c])
+        return delta + per_job[v]
+    if k == 0:
+        p_loc = v_start[v]
+        depart = v_t0[v]
+    else:
+        p_loc = rloc[v, k - 1]
+        depart = rleave[v, k - 1]
+    arrive = depart + dur[p_loc, c_loc]
+    s = arrive if arrive > job_e[c] else job_e[c]
+    if s > job_l[c]:
+        return _FAR
+    leave = s + job_dur[c]
+    nk = k
+    if k < m and route[v, k] == LUNCH:
+        # The lunch moves to c's place: taken after c (or on site), then on to k + 1.
+        free = s if job_long[c] else leave
+        sl = free if free > lo else lo
+        if sl > hi:
+            return _FAR
+        leave = (leave if leave > sl else sl) + d
+        nk = k + 1
+    if nk == m:
+        n_loc = v_end[v]
+        if leave + dur[c_loc, n_loc] > v_lim[v]:
+            return _FAR
+    else:
+        n_loc = job_loc[route[v, nk]]
+        if leave + dur[c_loc, n_loc] > rlatest[v, nk]:
+            return _FAR
+    delta = per_m[v] * (dist[p_loc, c_loc] + dist[c_loc, n_loc] - dist[p_loc, n_loc])
+    delta += per_s[v] * (dur[p_loc, c_loc] + dur[c_loc, n_loc] - dur[p_loc, n_loc] + job_dur[c] + s - arrive)
+    return delta + per_job[v]
+
+
+@njit(cache=True, nogil=True)
 def search(
     iterations, temperature, temperature_end,
-    route, rlen, rstart, rlatest, rload, rcost, route_of, pos_of, unassigned, n_unassigned,
+    route, rlen, rstart, rlatest, rleave, rloc, rload, rcost, route_of, pos_of, unassigned, n_unassigned,
     best_route, best_len, best_total,
-    job_loc, job_dur, job_e, job_l, job_dem, job_drop, job_far, qual, neighbours,
-    v_start, v_end, v_t0, v_lim, v_cap, v_max_jobs, per_m, per_s, per_job, dist, dur,
+    job_loc, job_dur, job_e, job_l, job_dem, job_drop, job_far, job_long, qual, neighbours,
+    v_start, v_end, v_t0, v_lim, v_lunch, v_cap, v_max_jobs, per_m, per_s, per_job, dist, dur,
 ):  # fmt: skip
     """Run ``iterations`` ruin-and-recreate steps from the current plan (the state
     arrays, changed in place), the temperature falling geometrically from
     ``temperature`` to ``temperature_end``. The best plan seen is kept in
     ``best_route``/``best_len``; returns (current total, best total, improvements).
     ``iterations == 0`` only builds a first plan by inserting every job that is out.
+    ``v_lunch[v]`` is (earliest start, latest start, duration) of ``v``'s lunch,
+    the duration -1 when ``v`` has none.
     """
     n_veh = route.shape[0]
     n_jobs = job_loc.shape[0]
     n_res = job_dem.shape[1]
+    state = (route, rlen, rstart, rlatest, rleave, rloc, rload, rcost)
+    backup = (
+        np.empty_like(route), np.empty_like(rlen), np.empty_like(rstart), np.empty_like(rlatest),
+        np.empty_like(rleave), np.empty_like(rloc), np.empty_like(rload), np.empty_like(rcost),
+    )  # fmt: skip
+    bk_cost = backup[7]
     changed = np.zeros(n_veh, dtype=np.bool_)
-    bk_route = np.empty_like(route)
-    bk_len = np.empty_like(rlen)
-    bk_start = np.empty_like(rstart)
-    bk_latest = np.empty_like(rlatest)
-    bk_load = np.empty_like(rload)
-    bk_cost = np.empty_like(rcost)
     bk_unassigned = np.empty_like(unassigned)
     removed = np.empty(n_jobs, dtype=np.int64)
     ruined = np.zeros(n_veh, dtype=np.bool_)
@@ -159,6 +315,7 @@ def search(
 
     for _ in range(steps):
         n_removed = 0
+        broken = False
         for v in range(n_veh):
             changed[v] = False
             ruined[v] = False
@@ -171,21 +328,18 @@ def search(
             served = 0
             used = 0
             for v in range(n_veh):
-                served += rlen[v]
                 if rlen[v] > 0:
+                    served += _served(v, route, rlen)
                     used += 1
             if served > 0:
                 string_max = min(_MAX_STRING, served / used)
                 strings_max = 4.0 * _MEAN_REMOVED / (1.0 + string_max) - 1.0
                 strings = int(np.random.random() * strings_max) + 1
-                # A random served job as the centre.
-                pick = int(np.random.random() * served)
                 centre = -1
-                for v in range(n_veh):
-                    if pick < rlen[v]:
-                        centre = route[v, pick]
-                        break
-                    pick -= rlen[v]
+                while centre < 0:
+                    centre = int(np.random.random() * n_jobs)
+                    if route_of[centre] < 0:
+                        centre = -1
                 done = 0
                 for a in range(-1, neighbours.shape[1]):
                     c = centre if a < 0 else neighbours[centre, a]
@@ -195,8 +349,7 @@ def search(
                     m = rlen[v]
                     length_max = min(float(m), string_max)
                     length = int(np.random.random() * length_max) + 1
-                    _backup(v, changed, route, rlen, rstart, rlatest, rload, rcost,
-                            bk_route, bk_len, bk_start, bk_latest, bk_load, bk_cost)  # fmt: skip
+                    _backup(v, changed, state, backup)
                     p = pos_of[c]
                     keep = 0
                     span = length
@@ -216,21 +369,26 @@ def search(
                     first = lo + int(np.random.random() * (hi - lo + 1))
                     keep_at = first + int(np.random.random() * (span - keep + 1)) if keep > 0 else first
                     w = 0
+                    real = 0
                     for k in range(m):
                         j = route[v, k]
                         inside = first <= k < first + span and not (keep_at <= k < keep_at + keep)
-                        if inside:
+                        if inside and j != LUNCH:
                             removed[n_removed] = j
                             n_removed += 1
                             route_of[j] = -1
                         else:
                             route[v, w] = j
                             w += 1
-                    rlen[v] = w
+                            if j != LUNCH:
+                                real += 1
+                    # A route left with its lunch alone is empty.
+                    rlen[v] = w if real > 0 else 0
                     total -= rcost[v]
-                    retime(v, route, rlen, rstart, rlatest, rload, rcost, route_of, pos_of,
-                           job_loc, job_dur, job_e, job_l, job_dem,
-                           v_start, v_end, v_t0, v_lim, per_m, per_s, per_job, dist, dur)  # fmt: skip
+                    if not retime(v, route, rlen, rstart, rlatest, rleave, rloc, rload, rcost, route_of, pos_of,
+                                  job_loc, job_dur, job_e, job_l, job_dem, job_long,
+                                  v_start, v_end, v_t0, v_lim, v_lunch, per_m, per_s, per_job, dist, dur):  # fmt: skip
+                        broken = True
                     total += rcost[v]
                     ruined[v] = True
                     done += 1
@@ -249,10 +407,10 @@ def search(
             if rule < 4.0:
                 keys[i] = np.random.random()
             elif rule < 8.0:
-                d = 0.0
+                dem = 0.0
                 for r in range(n_res):
-                    d += job_dem[j, r]
-                keys[i] = -d - 1e-3 * np.random.random()
+                    dem += job_dem[j, r]
+                keys[i] = -dem - 1e-3 * np.random.random()
             elif rule < 10.0:
                 keys[i] = -job_far[j]
             else:
@@ -260,7 +418,6 @@ def search(
         order = np.argsort(keys[:n_removed])
         for oi in range(n_removed):
             c = removed[order[oi]]
-            c_loc = job_loc[c]
             best_delta = _FAR
             best_v = -1
             best_k = -1
@@ -268,7 +425,7 @@ def search(
                 if not qual[v, c]:
                     continue
                 m = rlen[v]
-                if m >= v_max_jobs[v]:
+                if (m == 0 and v_max_jobs[v] < 1) or (m > 0 and _served(v, route, rlen) >= v_max_jobs[v]):
                     continue
                 fits = True
                 for r in range(n_res):
@@ -277,38 +434,15 @@ def search(
                         break
                 if not fits:
                     continue
-                for k in range(m + 1):
+                positions = m + 1 if m > 0 else (2 if v_lunch[v, 2] >= 0 else 1)
+                for k in range(positions):
                     if np.random.random() < _BLINK:
                         continue
-                    if k == 0:
-                        p_loc = v_start[v]
-                        depart = v_t0[v]
-                    else:
-                        pj = route[v, k - 1]
-                        p_loc = job_loc[pj]
-                        depart = rstart[v, k - 1] + job_dur[pj]
-                    arrive = depart + dur[p_loc, c_loc]
-                    s = arrive if arrive > job_e[c] else job_e[c]
-                    if s > job_l[c]:
-                        continue
-                    leave = s + job_dur[c]
-                    if k == m:
-                        n_loc = v_end[v]
-                        if leave + dur[c_loc, n_loc] > v_lim[v]:
-                            continue
-                    else:
-                        n_loc = job_loc[route[v, k]]
-                        if leave + dur[c_loc, n_loc] > rlatest[v, k]:
-                            continue
-                    if m == 0:
-                        delta = per_m[v] * (dist[p_loc, c_loc] + dist[c_loc, n_loc])
-                        delta += per_s[v] * (dur[p_loc, c_loc] + dur[c_loc, n_loc] + job_dur[c])
-                    else:
-                        delta = per_m[v] * (dist[p_loc, c_loc] + dist[c_loc, n_loc] - dist[p_loc, n_loc])
-                        delta += per_s[v] * (
-                            dur[p_loc, c_loc] + dur[c_loc, n_loc] - dur[p_loc, n_loc] + job_dur[c] + s - arrive
-                        )
-                    delta += per_job[v]
+                    delta = _insertion(
+                        c, v, k, route, rlen, rstart, rlatest, rleave, rloc,
+                        job_loc, job_dur, job_e, job_l, job_long,
+                        v_start, v_end, v_t0, v_lim, v_lunch, per_m, per_s, per_job, dist, dur,
+                    )  # fmt: skip
                     if delta < best_delta:
                         best_delta = delta
                         best_v = v
@@ -319,32 +453,36 @@ def search(
                 total += job_drop[c]
                 continue
             v = best_v
-            _backup(v, changed, route, rlen, rstart, rlatest, rload, rcost,
-                    bk_route, bk_len, bk_start, bk_latest, bk_load, bk_cost)  # fmt: skip
+            _backup(v, changed, state, backup)
             m = rlen[v]
-            for k in range(m, best_k, -1):
-                route[v, k] = route[v, k - 1]
-            route[v, best_k] = c
-            rlen[v] = m + 1
+            if m == 0 and v_lunch[v, 2] >= 0:
+                route[v, best_k] = c
+                route[v, 1 - best_k] = LUNCH
+                rlen[v] = 2
+            else:
+                for k in range(m, best_k, -1):
+                    route[v, k] = route[v, k - 1]
+                route[v, best_k] = c
+                rlen[v] = m + 1
             total -= rcost[v]
-            retime(v, route, rlen, rstart, rlatest, rload, rcost, route_of, pos_of,
-                   job_loc, job_dur, job_e, job_l, job_dem,
-                   v_start, v_end, v_t0, v_lim, per_m, per_s, per_job, dist, dur)  # fmt: skip
+            if not retime(v, route, rlen, rstart, rlatest, rleave, rloc, rload, rcost, route_of, pos_of,
+                          job_loc, job_dur, job_e, job_l, job_dem, job_long,
+                          v_start, v_end, v_t0, v_lim, v_lunch, per_m, per_s, per_job, dist, dur):  # fmt: skip
+                broken = True
             total += rcost[v]
 
         if iterations == 0:
             break
         # Accept or undo.
-        old = 0
+        old = total
         for v in range(n_veh):
             if changed[v]:
                 old += bk_cost[v] - rcost[v]
-        old += total
         for i in range(n_bk_unassigned):
             old += job_drop[bk_unassigned[i]]
         for i in range(n_unassigned[0]):
             old -= job_drop[unassigned[i]]
-        if total < old - t * np.log(1.0 - np.random.random()):
+        if not broken and total < old - t * np.log(1.0 - np.random.random()):
             if total < best:
                 best = total
                 improvements += 1
@@ -356,20 +494,8 @@ def search(
             for i in range(n_unassigned[0]):
                 route_of[unassigned[i]] = -1
             for v in range(n_veh):
-                if not changed[v]:
-                    continue
-                m = bk_len[v]
-                rlen[v] = m
-                rcost[v] = bk_cost[v]
-                for k in range(m):
-                    j = bk_route[v, k]
-                    route[v, k] = j
-                    rstart[v, k] = bk_start[v, k]
-                    rlatest[v, k] = bk_latest[v, k]
-                    route_of[j] = v
-                    pos_of[j] = k
-                for r in range(n_res):
-                    rload[v, r] = bk_load[v, r]
+                if changed[v]:
+                    _restore(v, state, backup, route_of, pos_of)
             n_unassigned[0] = n_bk_unassigned
             for i in range(n_bk_unassigned):
                 unassigned[i] = bk_unassigned[i]

@@ -166,13 +166,15 @@ def test_the_cold_search_answers_by_its_deadline_and_a_cancel_stops_the_wait() -
 @pytest.mark.parametrize(
     "settings",
     [
+        # The compiled ruin and recreate (the default for such a day), and OR-Tools' cold searches.
         SearchSettings(),
-        SearchSettings(portfolio=False),
+        SearchSettings(ruin_and_recreate=False),
+        SearchSettings(portfolio=False, ruin_and_recreate=False),
         # Restarts: every search stalls at once, so several run one after another.
-        SearchSettings(stall_ratio=0.0, stall_min_fraction=0.0, restart_min_fraction=0.05),
+        SearchSettings(stall_ratio=0.0, stall_min_fraction=0.0, restart_min_fraction=0.05, ruin_and_recreate=False),
     ],
 )
-def test_a_large_day_without_crews_gets_cold_searches_and_a_checked_complete_plan(settings: SearchSettings) -> None:
+def test_a_large_day_without_crews_gets_a_checked_complete_plan(settings: SearchSettings) -> None:
     lunch = Break(11 * H, 13 * H, 1800)
     techs = tuple(
         Technician(f"T{i}", grid(i), Shift(7 * H, 19 * H, lunch), cost=CostProfile(3600, 30)) for i in range(8)

@@ -85,11 +85,9 @@ def test_ruin_and_recreate_reaches_the_brute_force_optimum_on_a_tiny_plain_day(s
 
 @PROPERTY
 @given(days())
-def test_every_random_day_without_lunch_crew_or_preference_is_planned_validly_by_it(problem: Problem) -> None:
-    techs = tuple(
-        replace(t, shift=replace(t.shift, lunch=None), cost=replace(t.cost, overtime_per_hour_cents=0))
-        for t in problem.technicians
-    )
+def test_every_random_day_without_crew_or_preference_is_planned_validly_by_it(problem: Problem) -> None:
+    """Lunches kept: the route timer places each where the search left room for it."""
+    techs = tuple(replace(t, cost=replace(t.cost, overtime_per_hour_cents=0)) for t in problem.technicians)
     plain = tuple(
         replace(j, crew_size=1, preferred_technician_id=None, preferred_window=None, soft_penalty_per_min_cents=0)
         for j in problem.jobs
@@ -108,14 +106,24 @@ def test_every_random_day_without_lunch_crew_or_preference_is_planned_validly_by
         assert solution.stats.status == RUIN_AND_RECREATE
 
 
-def test_a_day_with_lunches_is_left_to_the_or_tools_model() -> None:
+def test_a_day_of_long_kitchens_takes_each_lunch_on_site_and_serves_everything() -> None:
+    """Six-hour kitchens span the lunch window: the lunch is taken on site."""
     lunch = Break(11 * H, 13 * H, 1800)
-    techs = tuple(Technician(f"T{i}", grid(i), Shift(8 * H, 16 * H, lunch)) for i in range(2))
-    problem = Problem(techs, tuple(Job(f"J{i}", grid(i + 3), 3600) for i in range(4)))
-    assert eligible(problem, problem.jobs)
+    techs = tuple(
+        Technician(f"T{i}", grid(i), Shift(7 * H, 17 * H, lunch), cost=CostProfile(3600, 30)) for i in range(3)
+    )
+    kitchens = tuple(Job(f"K{i}", grid(i + 5), 6 * H, windows=(TimeWindow(8 * H, 9 * H),)) for i in range(3))
+    visits = tuple(Job(f"M{i}", grid(i + 10), 1800) for i in range(6))
+    problem = Problem(techs, kitchens + visits)
     solution = solve(problem, SolveOptions(time_limit_s=1.0))
-    assert solution.stats is not None and solution.stats.status != RUIN_AND_RECREATE
-    assert len(solution.served_job_ids()) == 4
+    assert solution.stats is not None and solution.stats.status == RUIN_AND_RECREATE
+    assert solution.served_job_ids() == {j.id for j in problem.jobs}
+    points, travel = problem_travel(problem, HaversineProvider())
+    assert check(problem, solution, points, travel).violations == ()
+    for route in solution.routes:
+        assert route.lunch is not None
+        kitchen = next(v for v in route.visits if v.job_id.startswith("K"))
+        assert kitchen.start_s <= route.lunch.start_s < kitchen.end_s
 
 
 def test_crews_depots_preferences_and_two_windows_are_not_for_it() -> None:
