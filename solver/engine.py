@@ -74,6 +74,7 @@ class SolveOptions:
 _ALWAYS_EXPLAIN_JOBS = 200
 # Above this many jobs left out after the repair's insertions, none is tried by moving another.
 _MOVE_ONE_MAX_JOBS = 20
+_RELAXED_REPAIR_SHARE = 0.1
 
 
 class Cancelled(RuntimeError):
@@ -300,26 +301,15 @@ def _search(
     detailed = sum(j.crew_size for j in candidates) <= settings.detailed_model_max_visits
     no_crews = all(j.crew_size == 1 for j in candidates)
     if _ruin_and_recreate(problem, candidates, opts):
-        threads = 2 if settings.portfolio and _cores() >= 2 else 1
-        raw = sisr.search(
-            problem,
-            candidates,
-            points,
-            travel,
-            coeffs,
-            search_until,
-            opts.seed,
-            threads,
-            on_solution=ticker.solution,
-            stop=cancel.is_set if cancel is not None else None,
-        )
-        log.info(
-            "ruin and recreate: %d visits, %d solutions, objective %s", _visits(raw), raw.solutions, raw.objective_units
-        )
-        if cancel is not None and cancel.is_set():
-            return None, _Plan.empty(problem)
-        return raw, _plan_from_raw(problem, raw, timer)
+        found = _search_compiled(problem, candidates, points, travel, coeffs, timer, opts, search_until, ticker, cancel)
+        if found is not None:
+            return found
     cold_only = no_crews and not detailed and not opts.initial_routes
+    if not detailed and any(t.shift.lunch is not None for t in problem.technicians):
+        # The relaxed model leaves each lunch to be placed after the search, and a
+        # route that cannot hold it hands a job back to the repair step (tens of
+        # milliseconds per job): that step gets a further tenth of the search time.
+        search_until -= _RELAXED_REPAIR_SHARE * max(0.0, search_until - time.monotonic())
     portfolio = _portfolio_possible(settings)
     stop = cancel.is_set if cancel is not None else None
     other: _ColdSearch | None = None
@@ -330,6 +320,13 @@ def _search(
         other_problem = dataclasses.replace(problem, depot=None)
     if portfolio and no_crews:
         strategies = settings.portfolio_searches if cold_only else settings.cold_searches
+        # Without its depot stops the day may suit the compiled search (TRSP does).
+        compiled = (
+            other_problem is not problem
+            and settings.ruin_and_recreate
+            and sisr.eligible(other_problem, candidates, opts.initial_routes)
+            and sisr.ready()
+        )
         other = _ColdSearch.start(
             other_problem,
             candidates,
@@ -342,6 +339,7 @@ def _search(
             {},
             detailed,
             opts.seed + 1,
+            compiled,
         )
     try:
         jobs = candidates
@@ -435,6 +433,57 @@ def _search(
     finally:
         if other is not None:
             other.close()
+
+
+def _search_compiled(
+    problem: Problem,
+    candidates: list[Job],
+    points: PointIndex,
+    travel: TravelMatrices,
+    coeffs: Coefficients,
+    timer: RouteTimer,
+    opts: SolveOptions,
+    search_until: float,
+    ticker: _Ticker,
+    cancel: threading.Event | None,
+) -> tuple[RawResult | None, _Plan] | None:
+    """The compiled ruin and recreate on every core, crew jobs first placed by the
+    construction (each on the cheapest pair of technicians with a common start) and
+    then kept where they are; None when those visits leave some technician no room
+    for the search's lunch (the OR-Tools search then plans the day)."""
+    crews: dict[str, CrewAssignment] = {}
+    crew_jobs = [j for j in candidates if j.crew_size == 2]
+    if crew_jobs:
+        plan = _Plan.empty(problem)
+        for job in sorted(crew_jobs, key=lambda j: (j.priority, -j.duration_s, j.id)):
+            if time.monotonic() >= search_until or (cancel is not None and cancel.is_set()):
+                break
+            _insert(job, problem, timer, plan)
+        crews = _crews_of(plan)
+        log.info("construction: %d of %d crew jobs placed", len(crews), len(crew_jobs))
+    threads = 2 if opts.search.portfolio and _cores() >= 2 else 1
+    raw = sisr.search(
+        problem,
+        candidates,
+        points,
+        travel,
+        coeffs,
+        search_until,
+        opts.seed,
+        threads,
+        on_solution=ticker.solution,
+        stop=cancel.is_set if cancel is not None else None,
+        crews=crews,
+    )
+    if raw is None:
+        log.info("ruin and recreate: the crews leave no room for a lunch, OR-Tools plans the day")
+        return None
+    log.info(
+        "ruin and recreate: %d visits, %d solutions, objective %s", _visits(raw), raw.solutions, raw.objective_units
+    )
+    if cancel is not None and cancel.is_set():
+        return None, _Plan.empty(problem)
+    return raw, _plan_from_raw(problem, raw, timer)
 
 
 def _ruin_and_recreate(problem: Problem, candidates: list[Job], opts: SolveOptions) -> bool:
@@ -555,8 +604,10 @@ class _ColdSearch:
         crews: dict[str, CrewAssignment],
         detailed: bool,
         seed: int,
+        compiled: bool = False,
     ) -> _ColdSearch | None:
-        """Fork cold searches (``_cold_runs`` with these strategies); None when that cannot start."""
+        """Fork cold searches (``_cold_runs`` with these strategies, or the compiled ruin
+        and recreate when ``compiled``); None when that cannot start."""
         try:
             ctx = multiprocessing.get_context("fork")
             receive, send = ctx.Pipe(duplex=False)
@@ -575,6 +626,7 @@ class _ColdSearch:
                     crews,
                     detailed,
                     seed,
+                    compiled,
                 ),
                 daemon=True,
             )
@@ -623,13 +675,17 @@ def _cold_child(
     crews: dict[str, CrewAssignment],
     detailed: bool,
     seed: int,
+    compiled: bool = False,
 ) -> None:
     """In the forked child: search, send the result, and leave without running the
     parent's exit handlers (open connections and files belong to the parent)."""
     try:
-        conn.send(
-            _cold_runs(problem, jobs, points, travel, coeffs, deadline, settings, strategies, crews, detailed, seed)
-        )
+        if compiled:
+            conn.send(sisr.search(problem, jobs, points, travel, coeffs, deadline, seed))
+        else:
+            conn.send(
+                _cold_runs(problem, jobs, points, travel, coeffs, deadline, settings, strategies, crews, detailed, seed)
+            )
     except BaseException:
         log.exception("cold search failed")
     finally:

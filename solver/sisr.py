@@ -1,9 +1,12 @@
 """Ruin-and-recreate search in compiled code, for days OR-Tools' search leaves far
 from the best plan (docs/model.md, "Ruin and recreate").
 
-It plans days whose jobs each have one start window and need one technician,
-with no depot, preferred window or preferred technician, and no paid
-overtime: Solomon-like days and product days without crews. A lunch is an
+It plans days whose jobs each have one start window, with no depot,
+preferred technician or paid overtime: Solomon-like days and most product
+days. Crew jobs are placed beforehand (by the engine's construction) and
+their two visits stay where they were put; a preferred window costs its
+penalty at the visit's earliest start (the route timer's later start may
+cost less). A lunch is an
 element of its technician's route, taken where the technician is (or on
 site during a long visit) before driving on; the route timer then places it
 at least as well. One search runs per thread (numba releases the
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,12 +25,15 @@ import numpy.typing as npt
 
 from solver import sisr_kernel as kernel
 from solver.objective import Coefficients, coefficients
-from solver.ortools_model import ProgressHook, RawResult, RawRoute, RawVisit
-from solver.problem import Job, Location, Problem, Shift, Technician
+from solver.ortools_model import CrewAssignment, ProgressHook, RawResult, RawRoute, RawVisit
+from solver.problem import Job, Location, Problem, Shift, Technician, TimeWindow
 from solver.schedule import RouteTimer
 from solver.travel import PointIndex, TravelMatrices
 
 IntArray = npt.NDArray[np.int64]
+# The compiled functions, called with the state and data arrays unpacked.
+_retime_kernel: Callable[..., bool] = kernel.retime
+_search_kernel: Callable[..., tuple[int, int, int]] = kernel.search
 # How many nearest jobs the ruin step walks from its centre.
 NEIGHBOURS = 100
 # Steps per call into compiled code: short enough to keep to the deadline and report.
@@ -39,21 +45,14 @@ TEMPERATURE_END = 0.01
 
 
 def eligible(problem: Problem, jobs: Sequence[Job], initial_routes: object = None) -> bool:
-    """True when the ruin-and-recreate search can plan ``jobs`` of ``problem`` exactly
-    (see the module doc for what it models)."""
+    """True when the ruin-and-recreate search can plan ``jobs`` of ``problem`` (see the
+    module doc for what it models; crew jobs only as placed beforehand)."""
     if problem.depot is not None or initial_routes or not jobs or not problem.technicians:
         return False
     for tech in problem.technicians:
         if tech.max_overtime_s > 0 and tech.cost.overtime_per_hour_cents > 0:
             return False
-    for job in jobs:
-        if job.crew_size != 1 or job.preferred_technician_id is not None:
-            return False
-        if job.preferred_window is not None and job.soft_penalty_per_min_cents > 0:
-            return False
-        if len(job.start_windows()) != 1:
-            return False
-    return True
+    return all(not (job.preferred_technician_id is not None or len(job.start_windows()) != 1) for job in jobs)
 
 
 @dataclass
@@ -68,6 +67,8 @@ class _Data:
     job_drop: IntArray
     job_far: npt.NDArray[np.float64]
     job_long: npt.NDArray[np.bool_]
+    job_soft: IntArray
+    job_fixed: npt.NDArray[np.bool_]
     qual: npt.NDArray[np.bool_]
     neighbours: IntArray
     v_start: IntArray
@@ -93,6 +94,8 @@ class _Data:
             self.job_drop,
             self.job_far,
             self.job_long,
+            self.job_soft,
+            self.job_fixed,
             self.qual,
             self.neighbours,
             self.v_start,
@@ -110,14 +113,44 @@ class _Data:
         )
 
 
+@dataclass(frozen=True)
+class _Entry:
+    """A job to plan, or one technician's visit of a crew job placed beforehand."""
+
+    job: Job
+    tech_index: int | None = None
+    start_s: int = 0
+
+
+def _entries(problem: Problem, jobs: Sequence[Job], crews: Mapping[str, CrewAssignment]) -> list[_Entry]:
+    """The jobs (crew jobs not among ``crews`` left out), then two fixed visits per crew."""
+    index = {t.id: k for k, t in enumerate(problem.technicians)}
+    out = [_Entry(j) for j in jobs if j.crew_size == 1]
+    by_id = {j.id: j for j in jobs}
+    for job_id, crew in sorted(crews.items()):
+        for tech_id in (crew.first_id, crew.second_id):
+            out.append(_Entry(by_id[job_id], index[tech_id], crew.start_s))
+    return out
+
+
+def _soft(job: Job, coeffs: Coefficients) -> tuple[int, int, int]:
+    if job.preferred_window is None or coeffs.soft_per_s.get(job.id, 0) == 0:
+        return (0, 0, 0)
+    return (job.preferred_window.start_s, job.preferred_window.end_s, coeffs.soft_per_s[job.id])
+
+
 def _data(
-    problem: Problem, jobs: Sequence[Job], points: PointIndex, travel: TravelMatrices, coeffs: Coefficients
+    problem: Problem, entries: Sequence[_Entry], points: PointIndex, travel: TravelMatrices, coeffs: Coefficients
 ) -> _Data:
     techs = problem.technicians
     kinds = problem.resource_types
     caps = coeffs.capacity
+    jobs = [e.job for e in entries]
+    fixed = [e.tech_index is not None for e in entries]
     job_loc = np.array([points.job[j.id] for j in jobs], dtype=np.int64)
-    windows = [j.start_windows()[0] for j in jobs]
+    windows = [
+        TimeWindow(e.start_s, e.start_s) if e.tech_index is not None else e.job.start_windows()[0] for e in entries
+    ]
     dist = np.ascontiguousarray(travel.distance_m, dtype=np.int64)
     dur = np.ascontiguousarray(travel.duration_s, dtype=np.int64)
     v_start = np.array([points.tech_start[t.id] for t in techs], dtype=np.int64)
@@ -137,16 +170,25 @@ def _data(
         job_dem=np.array([[j.demand.get(kind, 0) for kind in kinds] for j in jobs], dtype=np.int64).reshape(
             len(jobs), len(kinds)
         ),
-        job_drop=np.array([coeffs.drop_cost(j.priority, 1) for j in jobs], dtype=np.int64),
+        job_drop=np.array(
+            [0 if f else coeffs.drop_cost(j.priority, 1) for j, f in zip(jobs, fixed, strict=True)], dtype=np.int64
+        ),
         job_far=np.asarray(homes, dtype=np.float64),
         job_long=np.array([problem.lunch_on_site(j) for j in jobs], dtype=np.bool_),
+        job_soft=np.array(
+            [(0, 0, 0) if f else _soft(j, coeffs) for j, f in zip(jobs, fixed, strict=True)], dtype=np.int64
+        ).reshape(len(jobs), 3),
+        job_fixed=np.array(fixed, dtype=np.bool_),
         qual=np.array(
             [
                 [
-                    problem.qualified(t, j) and (j.pinned_technician_id is None or j.pinned_technician_id == t.id)
-                    for j in jobs
+                    e.tech_index == v
+                    if e.tech_index is not None
+                    else problem.qualified(t, e.job)
+                    and (e.job.pinned_technician_id is None or e.job.pinned_technician_id == t.id)
+                    for e in entries
                 ]
-                for t in techs
+                for v, t in enumerate(techs)
             ],
             dtype=np.bool_,
         ).reshape(len(techs), len(jobs)),
@@ -179,7 +221,8 @@ def _data(
 class _Run:
     """One search's state: the current plan, the best plan, and their totals."""
 
-    def __init__(self, data: _Data, n_veh: int, n_jobs: int, order: npt.NDArray[np.int64]) -> None:
+    def __init__(self, data: _Data, entries: Sequence[_Entry], n_veh: int, order: npt.NDArray[np.int64]) -> None:
+        n_jobs = len(entries)
         self.data = data
         width = n_jobs + 2  # every job and a lunch
         self.route = np.zeros((n_veh, width), dtype=np.int64)
@@ -192,18 +235,42 @@ class _Run:
         self.rcost = np.zeros(n_veh, dtype=np.int64)
         self.route_of = np.full(n_jobs, -1, dtype=np.int64)
         self.pos_of = np.zeros(n_jobs, dtype=np.int64)
-        self.unassigned = np.ascontiguousarray(order, dtype=np.int64)
-        self.n_unassigned = np.array([n_jobs], dtype=np.int64)
+        movable = [int(i) for i in order if entries[i].tech_index is None]
+        self.unassigned = np.zeros(n_jobs, dtype=np.int64)
+        self.unassigned[: len(movable)] = movable
+        self.n_unassigned = np.array([len(movable)], dtype=np.int64)
         self.best_route = np.zeros((n_veh, width), dtype=np.int64)
         self.best_len = np.zeros(n_veh, dtype=np.int64)
         self.best_total = np.array([np.iinfo(np.int64).max], dtype=np.int64)
 
-    def step(self, iterations: int, temperature: float, temperature_end: float) -> tuple[int, int, int]:
-        """Run steps in compiled code; (current total, best total, improvements)."""
-        total, best, improved = kernel.search(
-            iterations,
-            temperature,
-            temperature_end,
+    def place_fixed(self, entries: Sequence[_Entry]) -> bool:
+        """Put the crews' visits in their routes by start, each route's lunch where it
+        fits; False when some route cannot hold them (the engine then uses OR-Tools)."""
+        fixed = sorted((e.tech_index, e.start_s, i) for i, e in enumerate(entries) if e.tech_index is not None)
+        for v, _, i in fixed:
+            self.route[v, self.rlen[v]] = i
+            self.rlen[v] += 1
+        for v in range(len(self.rlen)):
+            m = int(self.rlen[v])
+            if m == 0:
+                continue
+            if self.data.v_lunch[v, 2] < 0:
+                if not self._retime(v):
+                    return False
+                continue
+            seq = [int(j) for j in self.route[v, :m]]
+            for k in range(m + 1):
+                self.route[v, : m + 1] = [*seq[:k], kernel.LUNCH, *seq[k:]]
+                self.rlen[v] = m + 1
+                if self._retime(v):
+                    break
+            else:
+                return False
+        return True
+
+    def _routes(self) -> tuple[IntArray, ...]:
+        """The route state arrays, in the kernel's argument order."""
+        return (
             self.route,
             self.rlen,
             self.rstart,
@@ -214,6 +281,41 @@ class _Run:
             self.rcost,
             self.route_of,
             self.pos_of,
+        )
+
+    def _retime(self, v: int) -> bool:
+        d = self.data
+        return bool(
+            _retime_kernel(
+                v,
+                *self._routes(),
+                d.job_loc,
+                d.job_dur,
+                d.job_e,
+                d.job_l,
+                d.job_dem,
+                d.job_long,
+                d.job_soft,
+                d.v_start,
+                d.v_end,
+                d.v_t0,
+                d.v_lim,
+                d.v_lunch,
+                d.per_m,
+                d.per_s,
+                d.per_job,
+                d.dist,
+                d.dur,
+            )
+        )
+
+    def step(self, iterations: int, temperature: float, temperature_end: float) -> tuple[int, int, int]:
+        """Run steps in compiled code; (current total, best total, improvements)."""
+        total, best, improved = _search_kernel(
+            iterations,
+            temperature,
+            temperature_end,
+            *self._routes(),
             self.unassigned,
             self.n_unassigned,
             self.best_route,
@@ -246,14 +348,21 @@ def search(
     threads: int = 1,
     on_solution: ProgressHook | None = None,
     stop: Callable[[], bool] | None = None,
-) -> RawResult:
+    crews: Mapping[str, CrewAssignment] | None = None,
+) -> RawResult | None:
     """The best plan ruin and recreate finds by ``deadline`` (time.monotonic()), in the
     model's result shape, times and lunches as the route timer sets them. ``threads``
-    searches run side by side from seeds ``seed``, ``seed + 1``, …
+    searches run side by side from seeds ``seed``, ``seed + 1``, … Crew jobs are
+    planned only as placed in ``crews`` (both visits fixed); None when those visits
+    leave some technician no room for the lunch.
     """
     started = time.monotonic()
-    data = _data(problem, jobs, points, travel, coeffs)
-    n_veh, n_jobs = len(problem.technicians), len(jobs)
+    entries = _entries(problem, jobs, crews or {})
+    data = _data(problem, entries, points, travel, coeffs)
+    n_veh, n_jobs = len(problem.technicians), len(entries)
+    probe = _Run(data, entries, n_veh, np.arange(n_jobs, dtype=np.int64))
+    if not probe.place_fixed(entries):
+        return None
     runs: dict[int, _Run] = {}
     results: list[tuple[int, int]] = []
     first_s: list[float] = []
@@ -263,7 +372,8 @@ def search(
     def work(index: int) -> None:
         kernel.seed_rng(seed + index)
         order = np.random.default_rng(seed + index).permutation(n_jobs).astype(np.int64)
-        run = _Run(data, n_veh, n_jobs, order)
+        run = _Run(data, entries, n_veh, order)
+        run.place_fixed(entries)
         with lock:
             runs[index] = run
         _, best, _ = run.step(0, 0.0, 0.0)
@@ -307,7 +417,7 @@ def search(
         thread.join()
     best_total, best_index = min(results)
     run = runs[best_index]
-    routes = _raw_routes(problem, jobs, run.best_routes(), points, travel, coeffs)
+    routes = _raw_routes(problem, entries, run.best_routes(), points, travel, coeffs)
     return RawResult(
         routes=routes,
         status="ruin_and_recreate",
@@ -320,7 +430,7 @@ def search(
 
 def _raw_routes(
     problem: Problem,
-    jobs: Sequence[Job],
+    entries: Sequence[_Entry],
     routes: list[list[int]],
     points: PointIndex,
     travel: TravelMatrices,
@@ -330,8 +440,9 @@ def _raw_routes(
     timer = RouteTimer(points, travel, coeffs, problem.lunch_on_site_min_s)
     out = []
     for tech, indexes in zip(problem.technicians, routes, strict=True):
-        seq = [jobs[i] for i in indexes]
-        timing = timer.timing(tech, seq)
+        seq = [entries[i].job for i in indexes]
+        starts = [entries[i].start_s if entries[i].tech_index is not None else None for i in indexes]
+        timing = timer.timing(tech, seq, fixed_starts=starts)
         if timing is None:
             raise AssertionError(f"ruin and recreate built a route for {tech.id} that does not time")
         visits = tuple(RawVisit(j.id, s) for j, s in zip(seq, timing.starts_s, strict=True))
@@ -357,9 +468,11 @@ def warm_up() -> None:
     zero = np.zeros((1, 1), dtype=np.int64)
     travel = TravelMatrices(zero, zero)
     coeffs = coefficients(problem, travel)
-    data = _data(problem, [job], points, travel, coeffs)
+    entries = _entries(problem, [job], {})
+    data = _data(problem, entries, points, travel, coeffs)
     kernel.seed_rng(0)
-    run = _Run(data, 1, 1, np.zeros(1, dtype=np.int64))
+    run = _Run(data, entries, 1, np.zeros(1, dtype=np.int64))
+    run.place_fixed(entries)
     run.step(0, 0.0, 0.0)
     run.step(2, 1.0, 1.0)
     _ready.set()

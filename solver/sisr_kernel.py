@@ -37,9 +37,19 @@ def seed_rng(seed: int) -> None:
 
 
 @njit(cache=True, nogil=True)
+def _outside(s, lo, hi):
+    """Seconds from ``s`` to the window [lo, hi] (0 inside)."""
+    if s < lo:
+        return lo - s
+    if s > hi:
+        return s - hi
+    return 0
+
+
+@njit(cache=True, nogil=True)
 def retime(
     v, route, rlen, rstart, rlatest, rleave, rloc, rload, rcost, route_of, pos_of,
-    job_loc, job_dur, job_e, job_l, job_dem, job_long,
+    job_loc, job_dur, job_e, job_l, job_dem, job_long, job_soft,
     v_start, v_end, v_t0, v_lim, v_lunch, per_m, per_s, per_job, dist, dur,
 ):  # fmt: skip
     """Earliest starts and departures, latest starts, places, load and cost of route
@@ -57,6 +67,7 @@ def retime(
     depart = v_t0[v]
     free = depart
     metres = 0
+    soft = 0
     ok = True
     real = 0
     for k in range(m):
@@ -81,6 +92,8 @@ def retime(
         rstart[v, k] = s
         route_of[j] = v
         pos_of[j] = k
+        if job_soft[j, 2] > 0:
+            soft += job_soft[j, 2] * _outside(s, job_soft[j, 0], job_soft[j, 1])
         depart = s + job_dur[j]
         free = s if job_long[j] else depart
         rleave[v, k] = depart
@@ -138,7 +151,7 @@ def retime(
     leave = keep_dep + d if after_lunch else keep - dur[v_start[v], nxt]
     if leave < v_t0[v]:
         leave = v_t0[v]
-    rcost[v] = per_m[v] * metres + per_s[v] * (back - leave) + per_job[v] * real
+    rcost[v] = per_m[v] * metres + per_s[v] * (back - leave) + per_job[v] * real + soft
     return ok
 
 
@@ -197,7 +210,7 @@ def _served(v, route, rlen):
 @njit(cache=True, nogil=True)
 def _insertion(
     c, v, k, route, rlen, rstart, rlatest, rleave, rloc,
-    job_loc, job_dur, job_e, job_l, job_long,
+    job_loc, job_dur, job_e, job_l, job_long, job_soft,
     v_start, v_end, v_t0, v_lim, v_lunch, per_m, per_s, per_job, dist, dur,
 ):  # fmt: skip
     """The estimated cost of job ``c`` before element ``k`` of route ``v`` (``_FAR``
@@ -237,7 +250,7 @@ def _insertion(
                 return _FAR
         delta = per_m[v] * (dist[v_start[v], c_loc] + dist[c_loc, v_end[v]])
         delta += per_s[v] * (dur[v_start[v], c_loc] + dur[c_loc, v_end[v]] + job_dur[c])
-        return delta + per_job[v]
+        return delta + per_job[v] + job_soft[c, 2] * _outside(s, job_soft[c, 0], job_soft[c, 1])
     if k == 0:
         p_loc = v_start[v]
         depart = v_t0[v]
@@ -268,7 +281,7 @@ def _insertion(
             return _FAR
     delta = per_m[v] * (dist[p_loc, c_loc] + dist[c_loc, n_loc] - dist[p_loc, n_loc])
     delta += per_s[v] * (dur[p_loc, c_loc] + dur[c_loc, n_loc] - dur[p_loc, n_loc] + job_dur[c] + s - arrive)
-    return delta + per_job[v]
+    return delta + per_job[v] + job_soft[c, 2] * _outside(s, job_soft[c, 0], job_soft[c, 1])
 
 
 @njit(cache=True, nogil=True)
@@ -276,7 +289,7 @@ def search(
     iterations, temperature, temperature_end,
     route, rlen, rstart, rlatest, rleave, rloc, rload, rcost, route_of, pos_of, unassigned, n_unassigned,
     best_route, best_len, best_total,
-    job_loc, job_dur, job_e, job_l, job_dem, job_drop, job_far, job_long, qual, neighbours,
+    job_loc, job_dur, job_e, job_l, job_dem, job_drop, job_far, job_long, job_soft, job_fixed, qual, neighbours,
     v_start, v_end, v_t0, v_lim, v_lunch, v_cap, v_max_jobs, per_m, per_s, per_job, dist, dur,
 ):  # fmt: skip
     """Run ``iterations`` ruin-and-recreate steps from the current plan (the state
@@ -285,7 +298,9 @@ def search(
     ``best_route``/``best_len``; returns (current total, best total, improvements).
     ``iterations == 0`` only builds a first plan by inserting every job that is out.
     ``v_lunch[v]`` is (earliest start, latest start, duration) of ``v``'s lunch,
-    the duration -1 when ``v`` has none.
+    the duration -1 when ``v`` has none; ``job_soft[j]`` is (start, end, units per
+    second outside) of ``j``'s preferred window; ``job_fixed`` jobs (a crew's
+    visits) never leave their route.
     """
     n_veh = route.shape[0]
     n_jobs = job_loc.shape[0]
@@ -331,14 +346,18 @@ def search(
                 if rlen[v] > 0:
                     served += _served(v, route, rlen)
                     used += 1
-            if served > 0:
+            movable = 0
+            for j in range(n_jobs):
+                if route_of[j] >= 0 and not job_fixed[j]:
+                    movable += 1
+            if movable > 0:
                 string_max = min(_MAX_STRING, served / used)
                 strings_max = 4.0 * _MEAN_REMOVED / (1.0 + string_max) - 1.0
                 strings = int(np.random.random() * strings_max) + 1
                 centre = -1
                 while centre < 0:
                     centre = int(np.random.random() * n_jobs)
-                    if route_of[centre] < 0:
+                    if route_of[centre] < 0 or job_fixed[centre]:
                         centre = -1
                 done = 0
                 for a in range(-1, neighbours.shape[1]):
@@ -373,7 +392,7 @@ def search(
                     for k in range(m):
                         j = route[v, k]
                         inside = first <= k < first + span and not (keep_at <= k < keep_at + keep)
-                        if inside and j != LUNCH:
+                        if inside and j != LUNCH and not job_fixed[j]:
                             removed[n_removed] = j
                             n_removed += 1
                             route_of[j] = -1
@@ -386,7 +405,7 @@ def search(
                     rlen[v] = w if real > 0 else 0
                     total -= rcost[v]
                     if not retime(v, route, rlen, rstart, rlatest, rleave, rloc, rload, rcost, route_of, pos_of,
-                                  job_loc, job_dur, job_e, job_l, job_dem, job_long,
+                                  job_loc, job_dur, job_e, job_l, job_dem, job_long, job_soft,
                                   v_start, v_end, v_t0, v_lim, v_lunch, per_m, per_s, per_job, dist, dur):  # fmt: skip
                         broken = True
                     total += rcost[v]
@@ -440,7 +459,7 @@ def search(
                         continue
                     delta = _insertion(
                         c, v, k, route, rlen, rstart, rlatest, rleave, rloc,
-                        job_loc, job_dur, job_e, job_l, job_long,
+                        job_loc, job_dur, job_e, job_l, job_long, job_soft,
                         v_start, v_end, v_t0, v_lim, v_lunch, per_m, per_s, per_job, dist, dur,
                     )  # fmt: skip
                     if delta < best_delta:
@@ -466,7 +485,7 @@ def search(
                 rlen[v] = m + 1
             total -= rcost[v]
             if not retime(v, route, rlen, rstart, rlatest, rleave, rloc, rload, rcost, route_of, pos_of,
-                          job_loc, job_dur, job_e, job_l, job_dem, job_long,
+                          job_loc, job_dur, job_e, job_l, job_dem, job_long, job_soft,
                           v_start, v_end, v_t0, v_lim, v_lunch, per_m, per_s, per_job, dist, dur):  # fmt: skip
                 broken = True
             total += rcost[v]

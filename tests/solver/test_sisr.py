@@ -12,10 +12,12 @@ from hypothesis import given
 from solver import (
     Break,
     CostProfile,
+    Depot,
     HaversineProvider,
     Job,
     Location,
     Problem,
+    SearchSettings,
     Shift,
     SolveOptions,
     Technician,
@@ -85,13 +87,10 @@ def test_ruin_and_recreate_reaches_the_brute_force_optimum_on_a_tiny_plain_day(s
 
 @PROPERTY
 @given(days())
-def test_every_random_day_without_crew_or_preference_is_planned_validly_by_it(problem: Problem) -> None:
-    """Lunches kept: the route timer places each where the search left room for it."""
+def test_every_random_day_without_preferred_technicians_is_planned_validly_by_it(problem: Problem) -> None:
+    """Lunches, crews and preferred windows kept: no violation, every job accounted for."""
     techs = tuple(replace(t, cost=replace(t.cost, overtime_per_hour_cents=0)) for t in problem.technicians)
-    plain = tuple(
-        replace(j, crew_size=1, preferred_technician_id=None, preferred_window=None, soft_penalty_per_min_cents=0)
-        for j in problem.jobs
-    )
+    plain = tuple(replace(j, preferred_technician_id=None) for j in problem.jobs)
     day = replace(problem, technicians=techs, jobs=plain)
     solution = solve(day, SolveOptions(time_limit_s=0.3))
     points, travel = problem_travel(day, HaversineProvider())
@@ -101,8 +100,9 @@ def test_every_random_day_without_crew_or_preference_is_planned_validly_by_it(pr
     served = solution.served_job_ids()
     assert served | {u.job_id for u in solution.unassigned} == {j.id for j in day.jobs}
     assert solution.stats is not None
-    # Jobs with two windows are the only ones left that keep such a day from it.
-    if served and all(len(j.start_windows()) == 1 for j in day.jobs):
+    # Jobs with two windows are the only ones left that keep such a day from it (or,
+    # rarely, crews placed so that a technician has no room for the lunch).
+    if served and all(len(j.start_windows()) == 1 for j in day.jobs) and all(j.crew_size == 1 for j in day.jobs):
         assert solution.stats.status == RUIN_AND_RECREATE
 
 
@@ -126,19 +126,43 @@ def test_a_day_of_long_kitchens_takes_each_lunch_on_site_and_serves_everything()
         assert kitchen.start_s <= route.lunch.start_s < kitchen.end_s
 
 
-def test_crews_depots_preferences_and_two_windows_are_not_for_it() -> None:
+def test_preferred_technicians_two_windows_paid_overtime_and_depots_are_not_for_it() -> None:
     tech = Technician("T", grid(0), Shift(8 * H, 16 * H))
     job = Job("J", grid(1), 3600)
     assert eligible(Problem((tech,), (job,)), (job,))
     for other in (
-        replace(job, crew_size=2),
         replace(job, preferred_technician_id="T"),
-        replace(job, preferred_window=TimeWindow(9 * H, 10 * H), soft_penalty_per_min_cents=10),
         replace(job, windows=(TimeWindow(8 * H, 9 * H), TimeWindow(12 * H, 13 * H))),
     ):
         assert not eligible(Problem((tech,), (other,)), (other,))
     paid_overtime = replace(tech, max_overtime_s=H, cost=CostProfile(overtime_per_hour_cents=6000))
     assert not eligible(Problem((paid_overtime,), (job,)), (job,))
+    assert not eligible(Problem((tech,), (job,), depot=Depot(grid(2))), (job,))
+    # Crews (placed beforehand) and preferred windows are.
+    for other in (replace(job, crew_size=2), replace(job, preferred_window=TimeWindow(9 * H, 10 * H))):
+        assert eligible(Problem((tech,), (other,)), (other,))
+
+
+def test_crews_keep_their_two_technicians_and_common_start_while_the_rest_is_searched() -> None:
+    lunch = Break(11 * H, 13 * H, 1800)
+    techs = tuple(
+        Technician(f"T{i}", grid(i), Shift(7 * H, 17 * H, lunch), cost=CostProfile(3600, 30)) for i in range(4)
+    )
+    crews = tuple(Job(f"C{i}", grid(i + 6), 2 * H, crew_size=2) for i in range(3))
+    singles = tuple(Job(f"S{i}", grid(i + 9), 1800, windows=(TimeWindow((8 + i) * H, (10 + i) * H),)) for i in range(8))
+    problem = Problem(techs, crews + singles)
+    solution = solve(problem, SolveOptions(time_limit_s=1.5))
+    assert solution.stats is not None and solution.stats.status == RUIN_AND_RECREATE
+    # The crews stay where the construction put them, as in the OR-Tools search: that
+    # search serves no more.
+    or_tools = solve(problem, SolveOptions(time_limit_s=1.5, search=SearchSettings(ruin_and_recreate=False)))
+    assert {c.id for c in crews} <= solution.served_job_ids()
+    assert len(solution.served_job_ids()) >= len(or_tools.served_job_ids())
+    points, travel = problem_travel(problem, HaversineProvider())
+    assert check(problem, solution, points, travel).violations == ()
+    for crew in crews:
+        visits = [(r.technician_id, v.start_s) for r in solution.routes for v in r.visits if v.job_id == crew.id]
+        assert len(visits) == 2 and visits[0][0] != visits[1][0] and visits[0][1] == visits[1][1]
 
 
 def test_when_the_vans_cannot_carry_everything_the_most_urgent_jobs_go() -> None:
