@@ -1,15 +1,14 @@
 """Ruin-and-recreate search in compiled code, for days OR-Tools' search leaves far
 from the best plan (docs/model.md, "Ruin and recreate").
 
-It plans days whose jobs each have one start window, with no depot,
-preferred technician or paid overtime: Solomon-like days and most product
-days. Crew jobs are placed beforehand (by the engine's construction) and
-their two visits stay where they were put; a preferred window costs its
-penalty at the visit's earliest start (the route timer's later start may
-cost less). A lunch is an
-element of its technician's route, taken where the technician is (or on
-site during a long visit) before driving on; the route timer then places it
-at least as well. One search runs per thread (numba releases the
+It plans days whose jobs each have one start window and no depot:
+Solomon-like days and most product days. Crew jobs
+are placed beforehand (by the engine's construction) and their two visits
+stay where they were put. A preferred window costs its penalty at the
+visit's earliest start (the route timer's later start may cost less). A
+lunch is an element of its technician's route, taken where the technician
+is (or on site during a long visit) before driving on; the route timer then
+places it at least as well. One search runs per thread (numba releases the
 interpreter lock), each from its own seed; the best plan is kept.
 """
 
@@ -31,6 +30,8 @@ from solver.schedule import RouteTimer
 from solver.travel import PointIndex, TravelMatrices
 
 IntArray = npt.NDArray[np.int64]
+# The status of a result of this search.
+STATUS = "ruin_and_recreate"
 # The compiled functions, called with the state and data arrays unpacked.
 _retime_kernel: Callable[..., bool] = kernel.retime
 _search_kernel: Callable[..., tuple[int, int, int]] = kernel.search
@@ -49,10 +50,7 @@ def eligible(problem: Problem, jobs: Sequence[Job], initial_routes: object = Non
     module doc for what it models; crew jobs only as placed beforehand)."""
     if problem.depot is not None or initial_routes or not jobs or not problem.technicians:
         return False
-    for tech in problem.technicians:
-        if tech.max_overtime_s > 0 and tech.cost.overtime_per_hour_cents > 0:
-            return False
-    return all(not (job.preferred_technician_id is not None or len(job.start_windows()) != 1) for job in jobs)
+    return all(len(job.start_windows()) == 1 for job in jobs)
 
 
 @dataclass
@@ -70,12 +68,13 @@ class _Data:
     job_soft: IntArray
     job_fixed: npt.NDArray[np.bool_]
     qual: npt.NDArray[np.bool_]
+    miss: IntArray
     neighbours: IntArray
     v_start: IntArray
     v_end: IntArray
     v_t0: IntArray
     v_lim: IntArray
-    v_lunch: IntArray
+    v_day: IntArray
     v_cap: IntArray
     v_max_jobs: IntArray
     per_m: IntArray
@@ -97,12 +96,13 @@ class _Data:
             self.job_soft,
             self.job_fixed,
             self.qual,
+            self.miss,
             self.neighbours,
             self.v_start,
             self.v_end,
             self.v_t0,
             self.v_lim,
-            self.v_lunch,
+            self.v_day,
             self.v_cap,
             self.v_max_jobs,
             self.per_m,
@@ -192,20 +192,34 @@ def _data(
             ],
             dtype=np.bool_,
         ).reshape(len(techs), len(jobs)),
+        miss=np.array(
+            [
+                [
+                    coeffs.preference_miss
+                    if e.tech_index is None and e.job.preferred_technician_id not in (None, t.id)
+                    else 0
+                    for e in entries
+                ]
+                for t in techs
+            ],
+            dtype=np.int64,
+        ).reshape(len(techs), len(jobs)),
         neighbours=np.ascontiguousarray(neighbours),
         v_start=v_start,
         v_end=np.array([points.tech_end[t.id] for t in techs], dtype=np.int64),
         v_t0=np.array([t.shift.start_s for t in techs], dtype=np.int64),
         v_lim=np.array([t.latest_end_s for t in techs], dtype=np.int64),
-        v_lunch=np.array(
+        v_day=np.array(
             [
-                (lunch.earliest_s, lunch.latest_s, lunch.duration_s)
-                if (lunch := t.shift.lunch) is not None
-                else (0, 0, -1)
+                (
+                    *((lunch.earliest_s, lunch.latest_s, lunch.duration_s) if (lunch := t.shift.lunch) else (0, 0, -1)),
+                    t.shift.end_s,
+                    coeffs.overtime_per_s[t.id],
+                )
                 for t in techs
             ],
             dtype=np.int64,
-        ).reshape(len(techs), 3),
+        ).reshape(len(techs), 5),
         v_cap=np.array([[caps[t.id][kind] for kind in kinds] for t in techs], dtype=np.int64).reshape(
             len(techs), len(kinds)
         ),
@@ -243,9 +257,9 @@ class _Run:
         self.best_len = np.zeros(n_veh, dtype=np.int64)
         self.best_total = np.array([np.iinfo(np.int64).max], dtype=np.int64)
 
-    def place_fixed(self, entries: Sequence[_Entry]) -> bool:
+    def place_fixed(self, entries: Sequence[_Entry]) -> int | None:
         """Put the crews' visits in their routes by start, each route's lunch where it
-        fits; False when some route cannot hold them (the engine then uses OR-Tools)."""
+        fits; None when done, else a technician whose route cannot hold them."""
         fixed = sorted((e.tech_index, e.start_s, i) for i, e in enumerate(entries) if e.tech_index is not None)
         for v, _, i in fixed:
             self.route[v, self.rlen[v]] = i
@@ -254,9 +268,9 @@ class _Run:
             m = int(self.rlen[v])
             if m == 0:
                 continue
-            if self.data.v_lunch[v, 2] < 0:
+            if self.data.v_day[v, 2] < 0:
                 if not self._retime(v):
-                    return False
+                    return v
                 continue
             seq = [int(j) for j in self.route[v, :m]]
             for k in range(m + 1):
@@ -265,8 +279,8 @@ class _Run:
                 if self._retime(v):
                     break
             else:
-                return False
-        return True
+                return v
+        return None
 
     def _routes(self) -> tuple[IntArray, ...]:
         """The route state arrays, in the kernel's argument order."""
@@ -296,11 +310,12 @@ class _Run:
                 d.job_dem,
                 d.job_long,
                 d.job_soft,
+                d.miss,
                 d.v_start,
                 d.v_end,
                 d.v_t0,
                 d.v_lim,
-                d.v_lunch,
+                d.v_day,
                 d.per_m,
                 d.per_s,
                 d.per_job,
@@ -349,20 +364,25 @@ def search(
     on_solution: ProgressHook | None = None,
     stop: Callable[[], bool] | None = None,
     crews: Mapping[str, CrewAssignment] | None = None,
-) -> RawResult | None:
+) -> RawResult:
     """The best plan ruin and recreate finds by ``deadline`` (time.monotonic()), in the
     model's result shape, times and lunches as the route timer sets them. ``threads``
     searches run side by side from seeds ``seed``, ``seed + 1``, … Crew jobs are
-    planned only as placed in ``crews`` (both visits fixed); None when those visits
-    leave some technician no room for the lunch.
+    planned only as placed in ``crews`` (both visits fixed); where those visits leave
+    a technician no room for the search's lunch, that technician's crews are left
+    out (for the repair step).
     """
     started = time.monotonic()
-    entries = _entries(problem, jobs, crews or {})
-    data = _data(problem, entries, points, travel, coeffs)
-    n_veh, n_jobs = len(problem.technicians), len(entries)
-    probe = _Run(data, entries, n_veh, np.arange(n_jobs, dtype=np.int64))
-    if not probe.place_fixed(entries):
-        return None
+    kept = dict(crews or {})
+    while True:
+        entries = _entries(problem, jobs, kept)
+        data = _data(problem, entries, points, travel, coeffs)
+        n_veh, n_jobs = len(problem.technicians), len(entries)
+        crowded = _Run(data, entries, n_veh, np.arange(n_jobs, dtype=np.int64)).place_fixed(entries)
+        if crowded is None:
+            break
+        tech_id = problem.technicians[crowded].id
+        kept = {j: c for j, c in kept.items() if tech_id not in (c.first_id, c.second_id)}
     runs: dict[int, _Run] = {}
     results: list[tuple[int, int]] = []
     first_s: list[float] = []
@@ -371,7 +391,12 @@ def search(
 
     def work(index: int) -> None:
         kernel.seed_rng(seed + index)
-        order = np.random.default_rng(seed + index).permutation(n_jobs).astype(np.int64)
+        # The first plan takes the most urgent jobs first, shorter ones first within a
+        # priority (more jobs fit), in a random order otherwise.
+        shuffled = np.random.default_rng(seed + index).permutation(n_jobs)
+        order = np.array(
+            sorted(shuffled, key=lambda i: (entries[i].job.priority, entries[i].job.duration_s)), dtype=np.int64
+        )
         run = _Run(data, entries, n_veh, order)
         run.place_fixed(entries)
         with lock:
@@ -420,7 +445,7 @@ def search(
     routes = _raw_routes(problem, entries, run.best_routes(), points, travel, coeffs)
     return RawResult(
         routes=routes,
-        status="ruin_and_recreate",
+        status=STATUS,
         found=True,
         solutions=count[0],
         first_solution_s=min(first_s) if first_s else None,

@@ -49,8 +49,8 @@ def _outside(s, lo, hi):
 @njit(cache=True, nogil=True)
 def retime(
     v, route, rlen, rstart, rlatest, rleave, rloc, rload, rcost, route_of, pos_of,
-    job_loc, job_dur, job_e, job_l, job_dem, job_long, job_soft,
-    v_start, v_end, v_t0, v_lim, v_lunch, per_m, per_s, per_job, dist, dur,
+    job_loc, job_dur, job_e, job_l, job_dem, job_long, job_soft, miss,
+    v_start, v_end, v_t0, v_lim, v_day, per_m, per_s, per_job, dist, dur,
 ):  # fmt: skip
     """Earliest starts and departures, latest starts, places, load and cost of route
     ``v``; False when it does not time (a window missed or back too late).
@@ -62,7 +62,7 @@ def retime(
     n_res = job_dem.shape[1]
     for r in range(n_res):
         rload[v, r] = 0
-    lo, hi, d = v_lunch[v, 0], v_lunch[v, 1], v_lunch[v, 2]
+    lo, hi, d = v_day[v, 0], v_day[v, 1], v_day[v, 2]
     prev = v_start[v]
     depart = v_t0[v]
     free = depart
@@ -94,6 +94,7 @@ def retime(
         pos_of[j] = k
         if job_soft[j, 2] > 0:
             soft += job_soft[j, 2] * _outside(s, job_soft[j, 0], job_soft[j, 1])
+        soft += miss[v, j]
         depart = s + job_dur[j]
         free = s if job_long[j] else depart
         rleave[v, k] = depart
@@ -151,7 +152,10 @@ def retime(
     leave = keep_dep + d if after_lunch else keep - dur[v_start[v], nxt]
     if leave < v_t0[v]:
         leave = v_t0[v]
-    rcost[v] = per_m[v] * metres + per_s[v] * (back - leave) + per_job[v] * real + soft
+    overtime = back - v_day[v, 3]
+    if overtime < 0:
+        overtime = 0
+    rcost[v] = per_m[v] * metres + per_s[v] * (back - leave) + per_job[v] * real + soft + v_day[v, 4] * overtime
     return ok
 
 
@@ -210,15 +214,15 @@ def _served(v, route, rlen):
 @njit(cache=True, nogil=True)
 def _insertion(
     c, v, k, route, rlen, rstart, rlatest, rleave, rloc,
-    job_loc, job_dur, job_e, job_l, job_long, job_soft,
-    v_start, v_end, v_t0, v_lim, v_lunch, per_m, per_s, per_job, dist, dur,
+    job_loc, job_dur, job_e, job_l, job_long, job_soft, miss,
+    v_start, v_end, v_t0, v_lim, v_day, per_m, per_s, per_job, dist, dur,
 ):  # fmt: skip
     """The estimated cost of job ``c`` before element ``k`` of route ``v`` (``_FAR``
     when it does not fit there). In an empty route of a technician with a lunch, the
     lunch goes after ``c`` when ``k == 0``, before it when ``k == 1``."""
     m = rlen[v]
     c_loc = job_loc[c]
-    lo, hi, d = v_lunch[v, 0], v_lunch[v, 1], v_lunch[v, 2]
+    lo, hi, d = v_day[v, 0], v_day[v, 1], v_day[v, 2]
     if m == 0:
         if d < 0:
             if k > 0:
@@ -250,7 +254,7 @@ def _insertion(
                 return _FAR
         delta = per_m[v] * (dist[v_start[v], c_loc] + dist[c_loc, v_end[v]])
         delta += per_s[v] * (dur[v_start[v], c_loc] + dur[c_loc, v_end[v]] + job_dur[c])
-        return delta + per_job[v] + job_soft[c, 2] * _outside(s, job_soft[c, 0], job_soft[c, 1])
+        return delta + per_job[v] + miss[v, c] + job_soft[c, 2] * _outside(s, job_soft[c, 0], job_soft[c, 1])
     if k == 0:
         p_loc = v_start[v]
         depart = v_t0[v]
@@ -281,7 +285,7 @@ def _insertion(
             return _FAR
     delta = per_m[v] * (dist[p_loc, c_loc] + dist[c_loc, n_loc] - dist[p_loc, n_loc])
     delta += per_s[v] * (dur[p_loc, c_loc] + dur[c_loc, n_loc] - dur[p_loc, n_loc] + job_dur[c] + s - arrive)
-    return delta + per_job[v] + job_soft[c, 2] * _outside(s, job_soft[c, 0], job_soft[c, 1])
+    return delta + per_job[v] + miss[v, c] + job_soft[c, 2] * _outside(s, job_soft[c, 0], job_soft[c, 1])
 
 
 @njit(cache=True, nogil=True)
@@ -289,17 +293,19 @@ def search(
     iterations, temperature, temperature_end,
     route, rlen, rstart, rlatest, rleave, rloc, rload, rcost, route_of, pos_of, unassigned, n_unassigned,
     best_route, best_len, best_total,
-    job_loc, job_dur, job_e, job_l, job_dem, job_drop, job_far, job_long, job_soft, job_fixed, qual, neighbours,
-    v_start, v_end, v_t0, v_lim, v_lunch, v_cap, v_max_jobs, per_m, per_s, per_job, dist, dur,
+    job_loc, job_dur, job_e, job_l, job_dem, job_drop, job_far, job_long, job_soft, job_fixed, qual, miss, neighbours,
+    v_start, v_end, v_t0, v_lim, v_day, v_cap, v_max_jobs, per_m, per_s, per_job, dist, dur,
 ):  # fmt: skip
     """Run ``iterations`` ruin-and-recreate steps from the current plan (the state
     arrays, changed in place), the temperature falling geometrically from
     ``temperature`` to ``temperature_end``. The best plan seen is kept in
     ``best_route``/``best_len``; returns (current total, best total, improvements).
     ``iterations == 0`` only builds a first plan by inserting every job that is out.
-    ``v_lunch[v]`` is (earliest start, latest start, duration) of ``v``'s lunch,
-    the duration -1 when ``v`` has none; ``job_soft[j]`` is (start, end, units per
-    second outside) of ``j``'s preferred window; ``job_fixed`` jobs (a crew's
+    ``v_day[v]`` is (earliest start, latest start, duration) of ``v``'s lunch,
+    the duration -1 when ``v`` has none, then the shift end and the overtime cost
+    per second past it (``v_lim`` is the hard latest return); ``job_soft[j]`` is (start, end, units per
+    second outside) of ``j``'s preferred window; ``miss[v, j]`` what ``j`` costs
+    on ``v`` for not being with its preferred technician; ``job_fixed`` jobs (a crew's
     visits) never leave their route.
     """
     n_veh = route.shape[0]
@@ -405,8 +411,8 @@ def search(
                     rlen[v] = w if real > 0 else 0
                     total -= rcost[v]
                     if not retime(v, route, rlen, rstart, rlatest, rleave, rloc, rload, rcost, route_of, pos_of,
-                                  job_loc, job_dur, job_e, job_l, job_dem, job_long, job_soft,
-                                  v_start, v_end, v_t0, v_lim, v_lunch, per_m, per_s, per_job, dist, dur):  # fmt: skip
+                                  job_loc, job_dur, job_e, job_l, job_dem, job_long, job_soft, miss,
+                                  v_start, v_end, v_t0, v_lim, v_day, per_m, per_s, per_job, dist, dur):  # fmt: skip
                         broken = True
                     total += rcost[v]
                     ruined[v] = True
@@ -414,16 +420,28 @@ def search(
                     if done >= strings:
                         break
 
-        # Recreate: what was out before goes back in as well.
-        for i in range(n_unassigned[0]):
-            removed[n_removed] = unassigned[i]
+        # Recreate: some of what was out before goes back in as well (at most as many as
+        # were just removed, and at least _MEAN_REMOVED: on an overbooked day trying every
+        # job that is out in every step would take most of the time).
+        out = n_unassigned[0]
+        extra = min(out, max(int(_MEAN_REMOVED), n_removed)) if iterations > 0 else out
+        for i in range(extra):
+            pick = i + int(np.random.random() * (out - i)) if iterations > 0 else i
+            j = unassigned[pick]
+            unassigned[pick] = unassigned[i]
+            unassigned[i] = j
+            removed[n_removed] = j
             n_removed += 1
-            total -= job_drop[unassigned[i]]
-        n_unassigned[0] = 0
+            total -= job_drop[j]
+        for i in range(extra, out):
+            unassigned[i - extra] = unassigned[i]
+        n_unassigned[0] = out - extra
         rule = np.random.random() * 11.0
         for i in range(n_removed):
             j = removed[i]
-            if rule < 4.0:
+            if iterations == 0:
+                keys[i] = i  # the first plan: in the order given
+            elif rule < 4.0:
                 keys[i] = np.random.random()
             elif rule < 8.0:
                 dem = 0.0
@@ -453,14 +471,14 @@ def search(
                         break
                 if not fits:
                     continue
-                positions = m + 1 if m > 0 else (2 if v_lunch[v, 2] >= 0 else 1)
+                positions = m + 1 if m > 0 else (2 if v_day[v, 2] >= 0 else 1)
                 for k in range(positions):
                     if np.random.random() < _BLINK:
                         continue
                     delta = _insertion(
                         c, v, k, route, rlen, rstart, rlatest, rleave, rloc,
-                        job_loc, job_dur, job_e, job_l, job_long, job_soft,
-                        v_start, v_end, v_t0, v_lim, v_lunch, per_m, per_s, per_job, dist, dur,
+                        job_loc, job_dur, job_e, job_l, job_long, job_soft, miss,
+                        v_start, v_end, v_t0, v_lim, v_day, per_m, per_s, per_job, dist, dur,
                     )  # fmt: skip
                     if delta < best_delta:
                         best_delta = delta
@@ -474,7 +492,7 @@ def search(
             v = best_v
             _backup(v, changed, state, backup)
             m = rlen[v]
-            if m == 0 and v_lunch[v, 2] >= 0:
+            if m == 0 and v_day[v, 2] >= 0:
                 route[v, best_k] = c
                 route[v, 1 - best_k] = LUNCH
                 rlen[v] = 2
@@ -485,8 +503,8 @@ def search(
                 rlen[v] = m + 1
             total -= rcost[v]
             if not retime(v, route, rlen, rstart, rlatest, rleave, rloc, rload, rcost, route_of, pos_of,
-                          job_loc, job_dur, job_e, job_l, job_dem, job_long, job_soft,
-                          v_start, v_end, v_t0, v_lim, v_lunch, per_m, per_s, per_job, dist, dur):  # fmt: skip
+                          job_loc, job_dur, job_e, job_l, job_dem, job_long, job_soft, miss,
+                          v_start, v_end, v_t0, v_lim, v_day, per_m, per_s, per_job, dist, dur):  # fmt: skip
                 broken = True
             total += rcost[v]
 

@@ -39,7 +39,8 @@ RUIN_AND_RECREATE = "ruin_and_recreate"
 
 def plain_day(seed: int) -> Problem:
     """Two or three technicians without lunch, up to seven jobs with one window or
-    none, skills, a pin, priorities, a van capacity, a job cap and hourly costs."""
+    none, skills, a pin, a preferred technician, priorities, a van capacity, a job
+    cap, hourly costs and paid overtime."""
     rng = random.Random(seed)
 
     def spot() -> Location:
@@ -54,7 +55,9 @@ def plain_day(seed: int) -> Problem:
             skills={"kitchen": rng.choice([1, 2])},
             max_jobs=rng.choice([None, 3]),
             max_overtime_s=rng.choice([0, H]),
-            cost=CostProfile(rng.choice([3000, 5000]), rng.choice([0, 40]), rng.choice([0, 3000])),
+            cost=CostProfile(
+                rng.choice([3000, 5000]), rng.choice([0, 40]), rng.choice([0, 3000]), rng.choice([0, 9000])
+            ),
             capacity={"panel": rng.choice([2, 4])},
         )
         for k in range(rng.randint(2, 3))
@@ -71,6 +74,7 @@ def plain_day(seed: int) -> Problem:
                 windows=(TimeWindow(start, start + rng.choice([1, 2]) * H),) if rng.random() < 0.6 else (),
                 priority=rng.choice([1, 2, 3]),
                 pinned_technician_id="T0" if i == 0 and rng.random() < 0.4 else None,
+                preferred_technician_id="T1" if i == 1 else None,
                 demand={"panel": rng.choice([0, 1, 2])},
             )
         )
@@ -87,11 +91,9 @@ def test_ruin_and_recreate_reaches_the_brute_force_optimum_on_a_tiny_plain_day(s
 
 @PROPERTY
 @given(days())
-def test_every_random_day_without_preferred_technicians_is_planned_validly_by_it(problem: Problem) -> None:
-    """Lunches, crews and preferred windows kept: no violation, every job accounted for."""
-    techs = tuple(replace(t, cost=replace(t.cost, overtime_per_hour_cents=0)) for t in problem.technicians)
-    plain = tuple(replace(j, preferred_technician_id=None) for j in problem.jobs)
-    day = replace(problem, technicians=techs, jobs=plain)
+def test_every_random_day_is_planned_validly_by_it(problem: Problem) -> None:
+    """Lunches, crews, preferences and overtime: no violation, every job accounted for."""
+    day = problem
     solution = solve(day, SolveOptions(time_limit_s=0.3))
     points, travel = problem_travel(day, HaversineProvider())
     report = check(day, solution, points, travel)
@@ -126,21 +128,22 @@ def test_a_day_of_long_kitchens_takes_each_lunch_on_site_and_serves_everything()
         assert kitchen.start_s <= route.lunch.start_s < kitchen.end_s
 
 
-def test_preferred_technicians_two_windows_paid_overtime_and_depots_are_not_for_it() -> None:
+def test_two_windows_and_depots_are_not_for_it() -> None:
     tech = Technician("T", grid(0), Shift(8 * H, 16 * H))
     job = Job("J", grid(1), 3600)
     assert eligible(Problem((tech,), (job,)), (job,))
-    for other in (
-        replace(job, preferred_technician_id="T"),
-        replace(job, windows=(TimeWindow(8 * H, 9 * H), TimeWindow(12 * H, 13 * H))),
-    ):
-        assert not eligible(Problem((tech,), (other,)), (other,))
-    paid_overtime = replace(tech, max_overtime_s=H, cost=CostProfile(overtime_per_hour_cents=6000))
-    assert not eligible(Problem((paid_overtime,), (job,)), (job,))
+    two_windows = replace(job, windows=(TimeWindow(8 * H, 9 * H), TimeWindow(12 * H, 13 * H)))
+    assert not eligible(Problem((tech,), (two_windows,)), (two_windows,))
     assert not eligible(Problem((tech,), (job,), depot=Depot(grid(2))), (job,))
-    # Crews (placed beforehand) and preferred windows are.
-    for other in (replace(job, crew_size=2), replace(job, preferred_window=TimeWindow(9 * H, 10 * H))):
+    # Crews (placed beforehand), preferred windows and technicians, and paid overtime are.
+    for other in (
+        replace(job, crew_size=2),
+        replace(job, preferred_window=TimeWindow(9 * H, 10 * H)),
+        replace(job, preferred_technician_id="T"),
+    ):
         assert eligible(Problem((tech,), (other,)), (other,))
+    paid_overtime = replace(tech, max_overtime_s=H, cost=CostProfile(overtime_per_hour_cents=6000))
+    assert eligible(Problem((paid_overtime,), (job,)), (job,))
 
 
 def test_crews_keep_their_two_technicians_and_common_start_while_the_rest_is_searched() -> None:
