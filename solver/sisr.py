@@ -391,12 +391,7 @@ def search(
 
     def work(index: int) -> None:
         kernel.seed_rng(seed + index)
-        # The first plan takes the most urgent jobs first, shorter ones first within a
-        # priority (more jobs fit), in a random order otherwise.
-        shuffled = np.random.default_rng(seed + index).permutation(n_jobs)
-        order = np.array(
-            sorted(shuffled, key=lambda i: (entries[i].job.priority, entries[i].job.duration_s)), dtype=np.int64
-        )
+        order = np.random.default_rng(seed + index).permutation(n_jobs).astype(np.int64)
         run = _Run(data, entries, n_veh, order)
         run.place_fixed(entries)
         with lock:

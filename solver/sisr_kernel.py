@@ -36,7 +36,7 @@ def seed_rng(seed: int) -> None:
     np.random.seed(seed)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _outside(s, lo, hi):
     """Seconds from ``s`` to the window [lo, hi] (0 inside)."""
     if s < lo:
@@ -201,7 +201,7 @@ def _restore(v, state, backup, route_of, pos_of):
         rload[v, r] = bk_load[v, r]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _served(v, route, rlen):
     """Jobs in route ``v`` (its lunch not counted)."""
     n = 0
@@ -211,7 +211,7 @@ def _served(v, route, rlen):
     return n
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _insertion(
     c, v, k, route, rlen, rstart, rlatest, rleave, rloc,
     job_loc, job_dur, job_e, job_l, job_long, job_soft, miss,
@@ -439,9 +439,7 @@ def search(
         rule = np.random.random() * 11.0
         for i in range(n_removed):
             j = removed[i]
-            if iterations == 0:
-                keys[i] = i  # the first plan: in the order given
-            elif rule < 4.0:
+            if rule < 4.0:
                 keys[i] = np.random.random()
             elif rule < 8.0:
                 dem = 0.0
@@ -452,6 +450,10 @@ def search(
                 keys[i] = -job_far[j]
             else:
                 keys[i] = job_far[j]
+            if iterations == 0:
+                # The first plan: the most urgent jobs first (drop penalties differ by
+                # orders of magnitude between priorities), then by the rule.
+                keys[i] -= 1e-3 * job_drop[j]
         order = np.argsort(keys[:n_removed])
         for oi in range(n_removed):
             c = removed[order[oi]]
@@ -462,7 +464,7 @@ def search(
                 if not qual[v, c]:
                     continue
                 m = rlen[v]
-                if (m == 0 and v_max_jobs[v] < 1) or (m > 0 and _served(v, route, rlen) >= v_max_jobs[v]):
+                if m >= v_max_jobs[v] and ((m == 0 and v_max_jobs[v] < 1) or _served(v, route, rlen) >= v_max_jobs[v]):
                     continue
                 fits = True
                 for r in range(n_res):
