@@ -159,7 +159,7 @@ def retime(
     return ok
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _backup(v, changed, state, backup):
     """Keep route ``v`` as it was before this step's first change to it."""
     if changed[v]:
@@ -180,7 +180,7 @@ def _backup(v, changed, state, backup):
         bk_load[v, r] = rload[v, r]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _restore(v, state, backup, route_of, pos_of):
     route, rlen, rstart, rlatest, rleave, rloc, rload, rcost = state
     bk_route, bk_len, bk_start, bk_latest, bk_leave, bk_loc, bk_load, bk_cost = backup
