@@ -235,7 +235,8 @@ def _data(
 class _Run:
     """One search's state: the current plan, the best plan, and their totals."""
 
-    def __init__(self, data: _Data, entries: Sequence[_Entry], n_veh: int, order: npt.NDArray[np.int64]) -> None:
+    def __init__(self, data: _Data, entries: Sequence[_Entry], order: npt.NDArray[np.int64]) -> None:
+        n_veh = len(data.v_start)
         n_jobs = len(entries)
         self.data = data
         width = n_jobs + 2  # every job and a lunch
@@ -377,8 +378,8 @@ def search(
     while True:
         entries = _entries(problem, jobs, kept)
         data = _data(problem, entries, points, travel, coeffs)
-        n_veh, n_jobs = len(problem.technicians), len(entries)
-        crowded = _Run(data, entries, n_veh, np.arange(n_jobs, dtype=np.int64)).place_fixed(entries)
+        n_jobs = len(entries)
+        crowded = _Run(data, entries, np.arange(n_jobs, dtype=np.int64)).place_fixed(entries)
         if crowded is None:
             break
         tech_id = problem.technicians[crowded].id
@@ -392,7 +393,7 @@ def search(
     def work(index: int) -> None:
         kernel.seed_rng(seed + index)
         order = np.random.default_rng(seed + index).permutation(n_jobs).astype(np.int64)
-        run = _Run(data, entries, n_veh, order)
+        run = _Run(data, entries, order)
         run.place_fixed(entries)
         with lock:
             runs[index] = run
@@ -491,7 +492,7 @@ def warm_up() -> None:
     entries = _entries(problem, [job], {})
     data = _data(problem, entries, points, travel, coeffs)
     kernel.seed_rng(0)
-    run = _Run(data, entries, 1, np.zeros(1, dtype=np.int64))
+    run = _Run(data, entries, np.zeros(1, dtype=np.int64))
     run.place_fixed(entries)
     run.step(0, 0.0, 0.0)
     run.step(2, 1.0, 1.0)
