@@ -35,6 +35,7 @@ STATUS = "ruin_and_recreate"
 # The compiled functions, called with the state and data arrays unpacked.
 _retime_kernel: Callable[..., bool] = kernel.retime
 _search_kernel: Callable[..., tuple[int, int, int]] = kernel.search
+_alone_costs_kernel: Callable[..., IntArray] = kernel.alone_costs
 # How many nearest jobs the ruin step walks from its centre.
 NEIGHBOURS = 100
 # Steps per call into compiled code: short enough to keep to the deadline and report.
@@ -69,6 +70,7 @@ class _Data:
     job_fixed: npt.NDArray[np.bool_]
     qual: npt.NDArray[np.bool_]
     miss: IntArray
+    alone: IntArray
     neighbours: IntArray
     v_start: IntArray
     v_end: IntArray
@@ -97,6 +99,7 @@ class _Data:
             self.job_fixed,
             self.qual,
             self.miss,
+            self.alone,
             self.neighbours,
             self.v_start,
             self.v_end,
@@ -162,7 +165,7 @@ def _data(
         neighbours = np.argsort(jd, axis=1, kind="stable")[:, :k].astype(np.int64)
     else:
         neighbours = np.zeros((len(jobs), 0), dtype=np.int64)
-    return _Data(
+    data = _Data(
         job_loc=job_loc,
         job_dur=np.array([j.duration_s for j in jobs], dtype=np.int64),
         job_e=np.array([w.start_s for w in windows], dtype=np.int64),
@@ -204,6 +207,7 @@ def _data(
             ],
             dtype=np.int64,
         ).reshape(len(techs), len(jobs)),
+        alone=np.zeros((0, 0, 2), dtype=np.int64),
         neighbours=np.ascontiguousarray(neighbours),
         v_start=v_start,
         v_end=np.array([points.tech_end[t.id] for t in techs], dtype=np.int64),
@@ -230,6 +234,26 @@ def _data(
         dist=dist,
         dur=dur,
     )
+    data.alone = _alone_costs_kernel(
+        data.job_loc,
+        data.job_dur,
+        data.job_e,
+        data.job_l,
+        data.job_long,
+        data.job_soft,
+        data.miss,
+        data.v_start,
+        data.v_end,
+        data.v_t0,
+        data.v_lim,
+        data.v_day,
+        data.per_m,
+        data.per_s,
+        data.per_job,
+        dist,
+        dur,
+    )
+    return data
 
 
 class _Run:

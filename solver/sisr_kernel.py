@@ -211,81 +211,67 @@ def _served(v, route, rlen):
     return n
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _insertion(
-    c, v, k, route, rlen, rstart, rlatest, rleave, rloc,
+@njit(cache=True, nogil=True)
+def _alone(
+    c, v, k, job_loc, job_dur, job_e, job_l, job_long, job_soft, miss,
+    v_start, v_end, v_t0, v_lim, v_day, per_m, per_s, per_job, dist, dur,
+):  # fmt: skip
+    """The cost of job ``c`` as the only job of technician ``v`` (``_FAR`` when it
+    does not fit), the lunch after ``c`` when ``k == 0``, before it when ``k == 1``."""
+    c_loc = job_loc[c]
+    lo, hi, d = v_day[v, 0], v_day[v, 1], v_day[v, 2]
+    if d < 0:
+        if k > 0:
+            return _FAR
+        s = v_t0[v] + dur[v_start[v], c_loc]
+        if s < job_e[c]:
+            s = job_e[c]
+        if s > job_l[c] or s + job_dur[c] + dur[c_loc, v_end[v]] > v_lim[v]:
+            return _FAR
+    elif k == 0:
+        s = v_t0[v] + dur[v_start[v], c_loc]
+        if s < job_e[c]:
+            s = job_e[c]
+        if s > job_l[c]:
+            return _FAR
+        leave = s + job_dur[c]
+        free = s if job_long[c] else leave
+        sl = free if free > lo else lo
+        if sl > hi or (leave if leave > sl else sl) + d + dur[c_loc, v_end[v]] > v_lim[v]:
+            return _FAR
+    else:
+        sl = v_t0[v] if v_t0[v] > lo else lo
+        if sl > hi:
+            return _FAR
+        s = sl + d + dur[v_start[v], c_loc]
+        if s < job_e[c]:
+            s = job_e[c]
+        if s > job_l[c] or s + job_dur[c] + dur[c_loc, v_end[v]] > v_lim[v]:
+            return _FAR
+    delta = per_m[v] * (dist[v_start[v], c_loc] + dist[c_loc, v_end[v]])
+    delta += per_s[v] * (dur[v_start[v], c_loc] + dur[c_loc, v_end[v]] + job_dur[c])
+    return delta + per_job[v] + miss[v, c] + job_soft[c, 2] * _outside(s, job_soft[c, 0], job_soft[c, 1])
+
+
+@njit(cache=True, nogil=True)
+def alone_costs(
     job_loc, job_dur, job_e, job_l, job_long, job_soft, miss,
     v_start, v_end, v_t0, v_lim, v_day, per_m, per_s, per_job, dist, dur,
 ):  # fmt: skip
-    """The estimated cost of job ``c`` before element ``k`` of route ``v`` (``_FAR``
-    when it does not fit there). In an empty route of a technician with a lunch, the
-    lunch goes after ``c`` when ``k == 0``, before it when ``k == 1``."""
-    m = rlen[v]
-    c_loc = job_loc[c]
-    lo, hi, d = v_day[v, 0], v_day[v, 1], v_day[v, 2]
-    if m == 0:
-        if d < 0:
-            if k > 0:
-                return _FAR
-            s = v_t0[v] + dur[v_start[v], c_loc]
-            if s < job_e[c]:
-                s = job_e[c]
-            if s > job_l[c] or s + job_dur[c] + dur[c_loc, v_end[v]] > v_lim[v]:
-                return _FAR
-        elif k == 0:
-            s = v_t0[v] + dur[v_start[v], c_loc]
-            if s < job_e[c]:
-                s = job_e[c]
-            if s > job_l[c]:
-                return _FAR
-            leave = s + job_dur[c]
-            free = s if job_long[c] else leave
-            sl = free if free > lo else lo
-            if sl > hi or (leave if leave > sl else sl) + d + dur[c_loc, v_end[v]] > v_lim[v]:
-                return _FAR
-        else:
-            sl = v_t0[v] if v_t0[v] > lo else lo
-            if sl > hi:
-                return _FAR
-            s = sl + d + dur[v_start[v], c_loc]
-            if s < job_e[c]:
-                s = job_e[c]
-            if s > job_l[c] or s + job_dur[c] + dur[c_loc, v_end[v]] > v_lim[v]:
-                return _FAR
-        delta = per_m[v] * (dist[v_start[v], c_loc] + dist[c_loc, v_end[v]])
-        delta += per_s[v] * (dur[v_start[v], c_loc] + dur[c_loc, v_end[v]] + job_dur[c])
-        return delta + per_job[v] + miss[v, c] + job_soft[c, 2] * _outside(s, job_soft[c, 0], job_soft[c, 1])
-    if k == 0:
-        p_loc = v_start[v]
-        depart = v_t0[v]
-    else:
-        p_loc = rloc[v, k - 1]
-        depart = rleave[v, k - 1]
-    arrive = depart + dur[p_loc, c_loc]
-    s = arrive if arrive > job_e[c] else job_e[c]
-    if s > job_l[c]:
-        return _FAR
-    leave = s + job_dur[c]
-    nk = k
-    if k < m and route[v, k] == LUNCH:
-        # The lunch moves to c's place: taken after c (or on site), then on to k + 1.
-        free = s if job_long[c] else leave
-        sl = free if free > lo else lo
-        if sl > hi:
-            return _FAR
-        leave = (leave if leave > sl else sl) + d
-        nk = k + 1
-    if nk == m:
-        n_loc = v_end[v]
-        if leave + dur[c_loc, n_loc] > v_lim[v]:
-            return _FAR
-    else:
-        n_loc = job_loc[route[v, nk]]
-        if leave + dur[c_loc, n_loc] > rlatest[v, nk]:
-            return _FAR
-    delta = per_m[v] * (dist[p_loc, c_loc] + dist[c_loc, n_loc] - dist[p_loc, n_loc])
-    delta += per_s[v] * (dur[p_loc, c_loc] + dur[c_loc, n_loc] - dur[p_loc, n_loc] + job_dur[c] + s - arrive)
-    return delta + per_job[v] + miss[v, c] + job_soft[c, 2] * _outside(s, job_soft[c, 0], job_soft[c, 1])
+    """``out[v, c, k]``: what job ``c`` costs as the only job of technician ``v``,
+    the lunch after it (``k == 0``) or before it (``k == 1``); ``_FAR`` where it
+    does not fit (``k == 1`` always for a technician without a lunch)."""
+    n_veh = v_start.shape[0]
+    n_jobs = job_loc.shape[0]
+    out = np.empty((n_veh, n_jobs, 2), dtype=np.int64)
+    for v in range(n_veh):
+        for c in range(n_jobs):
+            for k in range(2):
+                out[v, c, k] = _alone(
+                    c, v, k, job_loc, job_dur, job_e, job_l, job_long, job_soft, miss,
+                    v_start, v_end, v_t0, v_lim, v_day, per_m, per_s, per_job, dist, dur,
+                )  # fmt: skip
+    return out
 
 
 @njit(cache=True, nogil=True)
@@ -293,8 +279,8 @@ def search(
     iterations, temperature, temperature_end,
     route, rlen, rstart, rlatest, rleave, rloc, rload, rcost, route_of, pos_of, unassigned, n_unassigned,
     best_route, best_len, best_total,
-    job_loc, job_dur, job_e, job_l, job_dem, job_drop, job_far, job_long, job_soft, job_fixed, qual, miss, neighbours,
-    v_start, v_end, v_t0, v_lim, v_day, v_cap, v_max_jobs, per_m, per_s, per_job, dist, dur,
+    job_loc, job_dur, job_e, job_l, job_dem, job_drop, job_far, job_long, job_soft, job_fixed, qual, miss, alone,
+    neighbours, v_start, v_end, v_t0, v_lim, v_day, v_cap, v_max_jobs, per_m, per_s, per_job, dist, dur,
 ):  # fmt: skip
     """Run ``iterations`` ruin-and-recreate steps from the current plan (the state
     arrays, changed in place), the temperature falling geometrically from
@@ -305,7 +291,8 @@ def search(
     the duration -1 when ``v`` has none, then the shift end and the overtime cost
     per second past it (``v_lim`` is the hard latest return); ``job_soft[j]`` is (start, end, units per
     second outside) of ``j``'s preferred window; ``miss[v, j]`` what ``j`` costs
-    on ``v`` for not being with its preferred technician; ``job_fixed`` jobs (a crew's
+    on ``v`` for not being with its preferred technician; ``alone`` is
+    ``alone_costs``; ``job_fixed`` jobs (a crew's
     visits) never leave their route.
     """
     n_veh = route.shape[0]
@@ -457,6 +444,7 @@ def search(
         order = np.argsort(keys[:n_removed])
         for oi in range(n_removed):
             c = removed[order[oi]]
+            c_loc = job_loc[c]
             best_delta = _FAR
             best_v = -1
             best_k = -1
@@ -474,14 +462,52 @@ def search(
                 if not fits:
                     continue
                 positions = m + 1 if m > 0 else (2 if v_day[v, 2] >= 0 else 1)
+                lo, hi, d = v_day[v, 0], v_day[v, 1], v_day[v, 2]
+                # The insertion cost is written out here rather than called: an inlined
+                # function taking the arrays costs a reference count per array per
+                # position, which took most of the time.
                 for k in range(positions):
                     if np.random.random() < _BLINK:
                         continue
-                    delta = _insertion(
-                        c, v, k, route, rlen, rstart, rlatest, rleave, rloc,
-                        job_loc, job_dur, job_e, job_l, job_long, job_soft, miss,
-                        v_start, v_end, v_t0, v_lim, v_day, per_m, per_s, per_job, dist, dur,
-                    )  # fmt: skip
+                    if m == 0:
+                        delta = alone[v, c, k]
+                    else:
+                        # c before element k; a lunch there moves to c's place (taken
+                        # after c, or on site), and the route goes on with k + 1.
+                        if k == 0:
+                            p_loc = v_start[v]
+                            depart = v_t0[v]
+                        else:
+                            p_loc = rloc[v, k - 1]
+                            depart = rleave[v, k - 1]
+                        arrive = depart + dur[p_loc, c_loc]
+                        s = arrive if arrive > job_e[c] else job_e[c]
+                        if s > job_l[c]:
+                            continue
+                        leave = s + job_dur[c]
+                        nk = k
+                        if k < m and route[v, k] == LUNCH:
+                            free = s if job_long[c] else leave
+                            sl = free if free > lo else lo
+                            if sl > hi:
+                                continue
+                            leave = (leave if leave > sl else sl) + d
+                            nk = k + 1
+                        if nk == m:
+                            n_loc = v_end[v]
+                            if leave + dur[c_loc, n_loc] > v_lim[v]:
+                                continue
+                        else:
+                            n_loc = job_loc[route[v, nk]]
+                            if leave + dur[c_loc, n_loc] > rlatest[v, nk]:
+                                continue
+                        delta = per_m[v] * (dist[p_loc, c_loc] + dist[c_loc, n_loc] - dist[p_loc, n_loc])
+                        delta += per_s[v] * (
+                            dur[p_loc, c_loc] + dur[c_loc, n_loc] - dur[p_loc, n_loc] + job_dur[c] + s - arrive
+                        )
+                        delta += per_job[v] + miss[v, c]
+                        if job_soft[c, 2] > 0:
+                            delta += job_soft[c, 2] * _outside(s, job_soft[c, 0], job_soft[c, 1])
                     if delta < best_delta:
                         best_delta = delta
                         best_v = v
