@@ -1,14 +1,16 @@
 """Ruin-and-recreate search in compiled code, for days OR-Tools' search leaves far
 from the best plan (docs/model.md, "Ruin and recreate").
 
-It plans days whose jobs each have one start window and no depot:
-Solomon-like days and most product days. Crew jobs
-are placed beforehand (by the engine's construction) and their two visits
-stay where they were put. A preferred window costs its penalty at the
-visit's earliest start (the route timer's later start may cost less). A
+It plans days whose jobs each have one start window: Solomon-like days, TRSP
+days with their depot and most product days. Crew jobs are placed beforehand
+(by the engine's construction) and their two visits stay where they were put.
+A preferred window costs its penalty at the visit's earliest start (the route timer's later start may cost less). A
 lunch is an element of its technician's route, taken where the technician
 is (or on site during a long visit) before driving on; the route timer then
-places it at least as well. One search runs per thread (numba releases the
+places it at least as well. A depot stop is an element too, put right before
+the first job that needs it (a tool the depot lends, or stock beyond what the
+technician set out with) and taken out when no job needs it any more. One
+search runs per thread (numba releases the
 interpreter lock), each from its own seed; the best plan is kept.
 """
 
@@ -25,7 +27,7 @@ import numpy.typing as npt
 from solver import sisr_kernel as kernel
 from solver.objective import Coefficients, coefficients
 from solver.ortools_model import CrewAssignment, ProgressHook, RawResult, RawRoute, RawVisit
-from solver.problem import Job, Location, Problem, Shift, Technician, TimeWindow
+from solver.problem import RELOAD_ID, Job, Location, Problem, Shift, Technician, TimeWindow
 from solver.schedule import RouteTimer
 from solver.travel import PointIndex, TravelMatrices
 
@@ -49,7 +51,7 @@ TEMPERATURE_END = 0.01
 def eligible(problem: Problem, jobs: Sequence[Job], initial_routes: object = None) -> bool:
     """True when the ruin-and-recreate search can plan ``jobs`` of ``problem`` (see the
     module doc for what it models; crew jobs only as placed beforehand)."""
-    if problem.depot is not None or initial_routes or not jobs or not problem.technicians:
+    if initial_routes or not jobs or not problem.technicians:
         return False
     return all(len(job.start_windows()) == 1 for job in jobs)
 
@@ -69,6 +71,7 @@ class _Data:
     job_soft: IntArray
     job_fixed: npt.NDArray[np.bool_]
     qual: npt.NDArray[np.bool_]
+    qual2: npt.NDArray[np.bool_]
     miss: IntArray
     alone: IntArray
     neighbours: IntArray
@@ -78,7 +81,9 @@ class _Data:
     v_lim: IntArray
     v_day: IntArray
     v_cap: IntArray
+    v_cap2: IntArray
     v_max_jobs: IntArray
+    depot: IntArray
     per_m: IntArray
     per_s: IntArray
     per_job: IntArray
@@ -98,6 +103,7 @@ class _Data:
             self.job_soft,
             self.job_fixed,
             self.qual,
+            self.qual2,
             self.miss,
             self.alone,
             self.neighbours,
@@ -107,7 +113,9 @@ class _Data:
             self.v_lim,
             self.v_day,
             self.v_cap,
+            self.v_cap2,
             self.v_max_jobs,
+            self.depot,
             self.per_m,
             self.per_s,
             self.per_job,
@@ -142,12 +150,31 @@ def _soft(job: Job, coeffs: Coefficients) -> tuple[int, int, int]:
     return (job.preferred_window.start_s, job.preferred_window.end_s, coeffs.soft_per_s[job.id])
 
 
+def _qualified(problem: Problem, entries: Sequence[_Entry], after_stop: bool) -> npt.NDArray[np.bool_]:
+    """``[v, j]``: technician ``v`` may do entry ``j`` as they set out (or, with
+    ``after_stop``, after a depot stop); a crew's visit only on its own technician."""
+    out = np.zeros((len(problem.technicians), len(entries)), dtype=np.bool_)
+    for v, tech in enumerate(problem.technicians):
+        held = problem.skills_after_reload(tech) if after_stop else tech.skills
+        for j, e in enumerate(entries):
+            if e.tech_index is not None:
+                out[v, j] = e.tech_index == v
+            else:
+                pinned = e.job.pinned_technician_id
+                out[v, j] = (pinned is None or pinned == tech.id) and all(
+                    held.get(code, 0) >= level for code, level in e.job.skills.items()
+                )
+    return out
+
+
 def _data(
     problem: Problem, entries: Sequence[_Entry], points: PointIndex, travel: TravelMatrices, coeffs: Coefficients
 ) -> _Data:
     techs = problem.technicians
     kinds = problem.resource_types
     caps = coeffs.capacity
+    caps2 = coeffs.capacity_after_reload or caps
+    depot = problem.depot
     jobs = [e.job for e in entries]
     fixed = [e.tech_index is not None for e in entries]
     job_loc = np.array([points.job[j.id] for j in jobs], dtype=np.int64)
@@ -182,19 +209,8 @@ def _data(
             [(0, 0, 0) if f else _soft(j, coeffs) for j, f in zip(jobs, fixed, strict=True)], dtype=np.int64
         ).reshape(len(jobs), 3),
         job_fixed=np.array(fixed, dtype=np.bool_),
-        qual=np.array(
-            [
-                [
-                    e.tech_index == v
-                    if e.tech_index is not None
-                    else problem.qualified(t, e.job)
-                    and (e.job.pinned_technician_id is None or e.job.pinned_technician_id == t.id)
-                    for e in entries
-                ]
-                for v, t in enumerate(techs)
-            ],
-            dtype=np.bool_,
-        ).reshape(len(techs), len(jobs)),
+        qual=_qualified(problem, entries, after_stop=False),
+        qual2=_qualified(problem, entries, after_stop=True),
         miss=np.array(
             [
                 [
@@ -227,6 +243,13 @@ def _data(
         v_cap=np.array([[caps[t.id][kind] for kind in kinds] for t in techs], dtype=np.int64).reshape(
             len(techs), len(kinds)
         ),
+        v_cap2=np.array([[caps2[t.id][kind] for kind in kinds] for t in techs], dtype=np.int64).reshape(
+            len(techs), len(kinds)
+        ),
+        depot=np.array(
+            [points.job[RELOAD_ID], depot.stop_s] if depot is not None else [-1, 0],
+            dtype=np.int64,
+        ),
         v_max_jobs=np.array([len(jobs) if t.max_jobs is None else t.max_jobs for t in techs], dtype=np.int64),
         per_m=np.array([coeffs.per_m[t.id] for t in techs], dtype=np.int64),
         per_s=np.array([coeffs.per_s[t.id] for t in techs], dtype=np.int64),
@@ -247,6 +270,7 @@ def _data(
         data.v_t0,
         data.v_lim,
         data.v_day,
+        data.depot,
         data.per_m,
         data.per_s,
         data.per_job,
@@ -263,7 +287,7 @@ class _Run:
         n_veh = len(data.v_start)
         n_jobs = len(entries)
         self.data = data
-        width = n_jobs + 2  # every job and a lunch
+        width = n_jobs + 2  # every job, a lunch and a depot stop
         self.route = np.zeros((n_veh, width), dtype=np.int64)
         self.rlen = np.zeros(n_veh, dtype=np.int64)
         self.rstart = np.zeros((n_veh, width), dtype=np.int64)
@@ -271,6 +295,8 @@ class _Run:
         self.rleave = np.zeros((n_veh, width), dtype=np.int64)
         self.rloc = np.zeros((n_veh, width), dtype=np.int64)
         self.rload = np.zeros((n_veh, data.job_dem.shape[1]), dtype=np.int64)
+        self.rload2 = np.zeros((n_veh, data.job_dem.shape[1]), dtype=np.int64)
+        self.rdep = np.full(n_veh, -1, dtype=np.int64)
         self.rcost = np.zeros(n_veh, dtype=np.int64)
         self.route_of = np.full(n_jobs, -1, dtype=np.int64)
         self.pos_of = np.zeros(n_jobs, dtype=np.int64)
@@ -317,6 +343,8 @@ class _Run:
             self.rleave,
             self.rloc,
             self.rload,
+            self.rload2,
+            self.rdep,
             self.rcost,
             self.route_of,
             self.pos_of,
@@ -341,6 +369,7 @@ class _Run:
                 d.v_t0,
                 d.v_lim,
                 d.v_day,
+                d.depot,
                 d.per_m,
                 d.per_s,
                 d.per_job,
@@ -370,7 +399,8 @@ class _Run:
         return int((self.route_of >= 0).sum()), int(self.rcost.sum())
 
     def best_routes(self) -> list[list[int]]:
-        """The best plan as job indexes per technician (lunches left out)."""
+        """The best plan as job indexes per technician, ``kernel.DEPOT`` for a depot
+        stop (lunches left out)."""
         return [
             [int(j) for j in self.best_route[v, : self.best_len[v]] if j != kernel.LUNCH]
             for v in range(len(self.best_len))
@@ -481,12 +511,21 @@ def _raw_routes(
     travel: TravelMatrices,
     coeffs: Coefficients,
 ) -> tuple[RawRoute, ...]:
-    """Routes of job indexes as the model's routes, timed (lunches too) by the route timer."""
+    """Routes of job indexes (``kernel.DEPOT`` a depot stop) as the model's routes, timed
+    (lunches too) by the route timer."""
     timer = RouteTimer(points, travel, coeffs, problem.lunch_on_site_min_s)
+    stop = problem.reload_job()
     out = []
     for tech, indexes in zip(problem.technicians, routes, strict=True):
-        seq = [entries[i].job for i in indexes]
-        starts = [entries[i].start_s if entries[i].tech_index is not None else None for i in indexes]
+        seq: list[Job] = []
+        for i in indexes:
+            if i >= 0:
+                seq.append(entries[i].job)
+            elif stop is not None:
+                seq.append(stop)
+            else:
+                raise AssertionError("ruin and recreate made a depot stop on a day without a depot")
+        starts = [entries[i].start_s if i >= 0 and entries[i].tech_index is not None else None for i in indexes]
         timing = timer.timing(tech, seq, fixed_starts=starts)
         if timing is None:
             raise AssertionError(f"ruin and recreate built a route for {tech.id} that does not time")

@@ -26,8 +26,9 @@ _MEAN_REMOVED = 10.0
 _MAX_STRING = 10.0
 # Recreate: each position is skipped with this probability.
 _BLINK = 0.01
-# A technician's lunch in a route (job indexes are 0 and up).
+# A technician's lunch and depot stop in a route (job indexes are 0 and up).
 LUNCH = -1
+DEPOT = -2
 
 
 @njit(cache=True, nogil=True)
@@ -48,20 +49,25 @@ def _outside(s, lo, hi):
 
 @njit(cache=True, nogil=True)
 def retime(
-    v, route, rlen, rstart, rlatest, rleave, rloc, rload, rcost, route_of, pos_of,
+    v, route, rlen, rstart, rlatest, rleave, rloc, rload, rload2, rdep, rcost, route_of, pos_of,
     job_loc, job_dur, job_e, job_l, job_dem, job_long, job_soft, miss,
-    v_start, v_end, v_t0, v_lim, v_day, per_m, per_s, per_job, dist, dur,
+    v_start, v_end, v_t0, v_lim, v_day, depot, per_m, per_s, per_job, dist, dur,
 ):  # fmt: skip
-    """Earliest starts and departures, latest starts, places, load and cost of route
+    """Earliest starts and departures, latest starts, places, loads and cost of route
     ``v``; False when it does not time (a window missed or back too late).
 
     A lunch is the element ``LUNCH``: taken where the technician is (after the
-    previous visit, or on site during a long one), before driving on.
+    previous visit, or on site during a long one), before driving on. A depot stop
+    is the element ``DEPOT``: at ``depot[0]`` for ``depot[1]`` seconds, any time;
+    ``rdep[v]`` is its position (-1 without one), ``rload`` the load before it and
+    ``rload2`` the load after it.
     """
     m = rlen[v]
     n_res = job_dem.shape[1]
     for r in range(n_res):
         rload[v, r] = 0
+        rload2[v, r] = 0
+    rdep[v] = -1
     lo, hi, d = v_day[v, 0], v_day[v, 1], v_day[v, 2]
     prev = v_start[v]
     depart = v_t0[v]
@@ -82,6 +88,18 @@ def retime(
             rleave[v, k] = depart
             rloc[v, k] = prev
             continue
+        if j == DEPOT:
+            loc = depot[0]
+            s = depart + dur[prev, loc]
+            rstart[v, k] = s
+            depart = s + depot[1]
+            free = depart
+            rleave[v, k] = depart
+            rloc[v, k] = loc
+            metres += dist[prev, loc]
+            prev = loc
+            rdep[v] = k
+            continue
         real += 1
         loc = job_loc[j]
         s = depart + dur[prev, loc]
@@ -101,8 +119,12 @@ def retime(
         rloc[v, k] = loc
         metres += dist[prev, loc]
         prev = loc
-        for r in range(n_res):
-            rload[v, r] += job_dem[j, r]
+        if rdep[v] < 0:
+            for r in range(n_res):
+                rload[v, r] += job_dem[j, r]
+        else:
+            for r in range(n_res):
+                rload2[v, r] += job_dem[j, r]
     if real == 0:
         rcost[v] = 0
         return ok
@@ -128,21 +150,24 @@ def retime(
             keep_x = keep_dep if keep_dep < hi else hi
             after_lunch = True
             continue
-        loc = job_loc[j]
-        if after_lunch:
-            if job_long[j]:
-                x = min(lunch_x, lunch_dep - job_dur[j])
-                y = min(keep_x, keep_dep - job_dur[j])
-            else:
-                x = lunch_x - job_dur[j]
-                y = keep_x - job_dur[j]
+        if j == DEPOT:
+            loc, du, late, on_site = depot[0], depot[1], _FAR, False
         else:
-            x = latest - dur[loc, nxt] - job_dur[j]
-            y = keep - dur[loc, nxt] - job_dur[j]
-        if x > job_l[j]:
-            x = job_l[j]
-        if y > job_l[j]:
-            y = job_l[j]
+            loc, du, late, on_site = job_loc[j], job_dur[j], job_l[j], job_long[j]
+        if after_lunch:
+            if on_site:
+                x = min(lunch_x, lunch_dep - du)
+                y = min(keep_x, keep_dep - du)
+            else:
+                x = lunch_x - du
+                y = keep_x - du
+        else:
+            x = latest - dur[loc, nxt] - du
+            y = keep - dur[loc, nxt] - du
+        if x > late:
+            x = late
+        if y > late:
+            y = late
         rlatest[v, k] = x
         latest = x
         keep = y
@@ -165,11 +190,12 @@ def _backup(v, changed, state, backup):
     if changed[v]:
         return
     changed[v] = True
-    route, rlen, rstart, rlatest, rleave, rloc, rload, rcost = state
-    bk_route, bk_len, bk_start, bk_latest, bk_leave, bk_loc, bk_load, bk_cost = backup
+    route, rlen, rstart, rlatest, rleave, rloc, rload, rload2, rdep, rcost = state
+    bk_route, bk_len, bk_start, bk_latest, bk_leave, bk_loc, bk_load, bk_load2, bk_dep, bk_cost = backup
     m = rlen[v]
     bk_len[v] = m
     bk_cost[v] = rcost[v]
+    bk_dep[v] = rdep[v]
     for k in range(m):
         bk_route[v, k] = route[v, k]
         bk_start[v, k] = rstart[v, k]
@@ -178,15 +204,17 @@ def _backup(v, changed, state, backup):
         bk_loc[v, k] = rloc[v, k]
     for r in range(rload.shape[1]):
         bk_load[v, r] = rload[v, r]
+        bk_load2[v, r] = rload2[v, r]
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _restore(v, state, backup, route_of, pos_of):
-    route, rlen, rstart, rlatest, rleave, rloc, rload, rcost = state
-    bk_route, bk_len, bk_start, bk_latest, bk_leave, bk_loc, bk_load, bk_cost = backup
+    route, rlen, rstart, rlatest, rleave, rloc, rload, rload2, rdep, rcost = state
+    bk_route, bk_len, bk_start, bk_latest, bk_leave, bk_loc, bk_load, bk_load2, bk_dep, bk_cost = backup
     m = bk_len[v]
     rlen[v] = m
     rcost[v] = bk_cost[v]
+    rdep[v] = bk_dep[v]
     for k in range(m):
         j = bk_route[v, k]
         route[v, k] = j
@@ -194,19 +222,20 @@ def _restore(v, state, backup, route_of, pos_of):
         rlatest[v, k] = bk_latest[v, k]
         rleave[v, k] = bk_leave[v, k]
         rloc[v, k] = bk_loc[v, k]
-        if j != LUNCH:
+        if j >= 0:
             route_of[j] = v
             pos_of[j] = k
     for r in range(rload.shape[1]):
         rload[v, r] = bk_load[v, r]
+        rload2[v, r] = bk_load2[v, r]
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _served(v, route, rlen):
-    """Jobs in route ``v`` (its lunch not counted)."""
+    """Jobs in route ``v`` (its lunch and depot stop not counted)."""
     n = 0
     for k in range(rlen[v]):
-        if route[v, k] != LUNCH:
+        if route[v, k] >= 0:
             n += 1
     return n
 
@@ -214,62 +243,73 @@ def _served(v, route, rlen):
 @njit(cache=True, nogil=True)
 def _alone(
     c, v, k, job_loc, job_dur, job_e, job_l, job_long, job_soft, miss,
-    v_start, v_end, v_t0, v_lim, v_day, per_m, per_s, per_job, dist, dur,
+    v_start, v_end, v_t0, v_lim, v_day, depot, per_m, per_s, per_job, dist, dur,
 ):  # fmt: skip
     """The cost of job ``c`` as the only job of technician ``v`` (``_FAR`` when it
-    does not fit), the lunch after ``c`` when ``k == 0``, before it when ``k == 1``."""
+    does not fit): ``k == 0`` the lunch after ``c``, ``k == 1`` before it, ``k == 2``
+    a depot stop before ``c`` and the lunch after it."""
     c_loc = job_loc[c]
     lo, hi, d = v_day[v, 0], v_day[v, 1], v_day[v, 2]
-    if d < 0:
-        if k > 0:
+    if k == 1 and d < 0:
+        return _FAR
+    p = v_start[v]
+    t0 = v_t0[v]
+    via_m = 0
+    via_s = 0
+    if k == 2:
+        if depot[0] < 0:
             return _FAR
-        s = v_t0[v] + dur[v_start[v], c_loc]
+        p = depot[0]
+        via_m = dist[v_start[v], p]
+        via_s = dur[v_start[v], p] + depot[1]
+        t0 += via_s
+    if k == 1:
+        sl = t0 if t0 > lo else lo
+        if sl > hi:
+            return _FAR
+        s = sl + d + dur[p, c_loc]
         if s < job_e[c]:
             s = job_e[c]
         if s > job_l[c] or s + job_dur[c] + dur[c_loc, v_end[v]] > v_lim[v]:
             return _FAR
-    elif k == 0:
-        s = v_t0[v] + dur[v_start[v], c_loc]
+    else:
+        s = t0 + dur[p, c_loc]
         if s < job_e[c]:
             s = job_e[c]
         if s > job_l[c]:
             return _FAR
         leave = s + job_dur[c]
-        free = s if job_long[c] else leave
-        sl = free if free > lo else lo
-        if sl > hi or (leave if leave > sl else sl) + d + dur[c_loc, v_end[v]] > v_lim[v]:
+        if d >= 0:
+            free = s if job_long[c] else leave
+            sl = free if free > lo else lo
+            if sl > hi:
+                return _FAR
+            leave = (leave if leave > sl else sl) + d
+        if leave + dur[c_loc, v_end[v]] > v_lim[v]:
             return _FAR
-    else:
-        sl = v_t0[v] if v_t0[v] > lo else lo
-        if sl > hi:
-            return _FAR
-        s = sl + d + dur[v_start[v], c_loc]
-        if s < job_e[c]:
-            s = job_e[c]
-        if s > job_l[c] or s + job_dur[c] + dur[c_loc, v_end[v]] > v_lim[v]:
-            return _FAR
-    delta = per_m[v] * (dist[v_start[v], c_loc] + dist[c_loc, v_end[v]])
-    delta += per_s[v] * (dur[v_start[v], c_loc] + dur[c_loc, v_end[v]] + job_dur[c])
+    delta = per_m[v] * (via_m + dist[p, c_loc] + dist[c_loc, v_end[v]])
+    delta += per_s[v] * (via_s + dur[p, c_loc] + dur[c_loc, v_end[v]] + job_dur[c])
     return delta + per_job[v] + miss[v, c] + job_soft[c, 2] * _outside(s, job_soft[c, 0], job_soft[c, 1])
 
 
 @njit(cache=True, nogil=True)
 def alone_costs(
     job_loc, job_dur, job_e, job_l, job_long, job_soft, miss,
-    v_start, v_end, v_t0, v_lim, v_day, per_m, per_s, per_job, dist, dur,
+    v_start, v_end, v_t0, v_lim, v_day, depot, per_m, per_s, per_job, dist, dur,
 ):  # fmt: skip
     """``out[v, c, k]``: what job ``c`` costs as the only job of technician ``v``,
-    the lunch after it (``k == 0``) or before it (``k == 1``); ``_FAR`` where it
-    does not fit (``k == 1`` always for a technician without a lunch)."""
+    the lunch after it (``k == 0``), before it (``k == 1``), or a depot stop before
+    it (``k == 2``, the lunch after it); ``_FAR`` where that does not fit or there is
+    no such lunch or depot."""
     n_veh = v_start.shape[0]
     n_jobs = job_loc.shape[0]
-    out = np.empty((n_veh, n_jobs, 2), dtype=np.int64)
+    out = np.empty((n_veh, n_jobs, 3), dtype=np.int64)
     for v in range(n_veh):
         for c in range(n_jobs):
-            for k in range(2):
+            for k in range(3):
                 out[v, c, k] = _alone(
                     c, v, k, job_loc, job_dur, job_e, job_l, job_long, job_soft, miss,
-                    v_start, v_end, v_t0, v_lim, v_day, per_m, per_s, per_job, dist, dur,
+                    v_start, v_end, v_t0, v_lim, v_day, depot, per_m, per_s, per_job, dist, dur,
                 )  # fmt: skip
     return out
 
@@ -277,10 +317,11 @@ def alone_costs(
 @njit(cache=True, nogil=True)
 def search(
     iterations, temperature, temperature_end,
-    route, rlen, rstart, rlatest, rleave, rloc, rload, rcost, route_of, pos_of, unassigned, n_unassigned,
-    best_route, best_len, best_total,
-    job_loc, job_dur, job_e, job_l, job_dem, job_drop, job_far, job_long, job_soft, job_fixed, qual, miss, alone,
-    neighbours, v_start, v_end, v_t0, v_lim, v_day, v_cap, v_max_jobs, per_m, per_s, per_job, dist, dur,
+    route, rlen, rstart, rlatest, rleave, rloc, rload, rload2, rdep, rcost, route_of, pos_of,
+    unassigned, n_unassigned, best_route, best_len, best_total,
+    job_loc, job_dur, job_e, job_l, job_dem, job_drop, job_far, job_long, job_soft, job_fixed, qual, qual2, miss,
+    alone, neighbours, v_start, v_end, v_t0, v_lim, v_day, v_cap, v_cap2, v_max_jobs, depot, per_m, per_s, per_job,
+    dist, dur,
 ):  # fmt: skip
     """Run ``iterations`` ruin-and-recreate steps from the current plan (the state
     arrays, changed in place), the temperature falling geometrically from
@@ -292,18 +333,30 @@ def search(
     per second past it (``v_lim`` is the hard latest return); ``job_soft[j]`` is (start, end, units per
     second outside) of ``j``'s preferred window; ``miss[v, j]`` what ``j`` costs
     on ``v`` for not being with its preferred technician; ``alone`` is
-    ``alone_costs``; ``job_fixed`` jobs (a crew's
-    visits) never leave their route.
+    ``alone_costs``; ``job_fixed`` jobs (a crew's visits) never leave their route.
+    ``depot`` is (location, seconds on site) of the depot (location -1: none); a
+    route stops there at most once, right before a job that needs it, and is then
+    qualified by ``qual2`` and limited by ``v_cap2``; a stop no job needs any more
+    is taken out.
     """
     n_veh = route.shape[0]
     n_jobs = job_loc.shape[0]
     n_res = job_dem.shape[1]
-    state = (route, rlen, rstart, rlatest, rleave, rloc, rload, rcost)
+    state = (route, rlen, rstart, rlatest, rleave, rloc, rload, rload2, rdep, rcost)
     backup = (
         np.empty_like(route), np.empty_like(rlen), np.empty_like(rstart), np.empty_like(rlatest),
-        np.empty_like(rleave), np.empty_like(rloc), np.empty_like(rload), np.empty_like(rcost),
+        np.empty_like(rleave), np.empty_like(rloc), np.empty_like(rload), np.empty_like(rload2),
+        np.empty_like(rdep), np.empty_like(rcost),
     )  # fmt: skip
-    bk_cost = backup[7]
+    bk_cost = backup[9]
+
+    def timed(v):
+        return retime(
+            v, route, rlen, rstart, rlatest, rleave, rloc, rload, rload2, rdep, rcost, route_of, pos_of,
+            job_loc, job_dur, job_e, job_l, job_dem, job_long, job_soft, miss,
+            v_start, v_end, v_t0, v_lim, v_day, depot, per_m, per_s, per_job, dist, dur,
+        )  # fmt: skip
+
     changed = np.zeros(n_veh, dtype=np.bool_)
     bk_unassigned = np.empty_like(unassigned)
     removed = np.empty(n_jobs, dtype=np.int64)
@@ -385,21 +438,19 @@ def search(
                     for k in range(m):
                         j = route[v, k]
                         inside = first <= k < first + span and not (keep_at <= k < keep_at + keep)
-                        if inside and j != LUNCH and not job_fixed[j]:
+                        if inside and j >= 0 and not job_fixed[j]:
                             removed[n_removed] = j
                             n_removed += 1
                             route_of[j] = -1
                         else:
                             route[v, w] = j
                             w += 1
-                            if j != LUNCH:
+                            if j >= 0:
                                 real += 1
-                    # A route left with its lunch alone is empty.
+                    # A route left with its lunch or depot stop alone is empty.
                     rlen[v] = w if real > 0 else 0
                     total -= rcost[v]
-                    if not retime(v, route, rlen, rstart, rlatest, rleave, rloc, rload, rcost, route_of, pos_of,
-                                  job_loc, job_dur, job_e, job_l, job_dem, job_long, job_soft, miss,
-                                  v_start, v_end, v_t0, v_lim, v_day, per_m, per_s, per_job, dist, dur):  # fmt: skip
+                    if not timed(v):
                         broken = True
                     total += rcost[v]
                     ruined[v] = True
@@ -448,70 +499,106 @@ def search(
             best_delta = _FAR
             best_v = -1
             best_k = -1
+            best_via = False
             for v in range(n_veh):
-                if not qual[v, c]:
+                # Where c may go on v: before its depot stop or without one (``pre``),
+                # after its stop (``post``), or after a new stop right before c (``via``,
+                # only where c fits no other way and v has no stop yet).
+                pre = qual[v, c]
+                if pre:
+                    for r in range(n_res):
+                        if rload[v, r] + job_dem[c, r] > v_cap[v, r]:
+                            pre = False
+                            break
+                has_stop = rdep[v] >= 0
+                post = has_stop and qual2[v, c]
+                if post:
+                    for r in range(n_res):
+                        if rload2[v, r] + job_dem[c, r] > v_cap2[v, r]:
+                            post = False
+                            break
+                via = depot[0] >= 0 and not has_stop and not pre and qual2[v, c]
+                if via:
+                    for r in range(n_res):
+                        if rload[v, r] + job_dem[c, r] > v_cap2[v, r]:
+                            via = False
+                            break
+                if not (pre or post or via):
                     continue
                 m = rlen[v]
                 if m >= v_max_jobs[v] and ((m == 0 and v_max_jobs[v] < 1) or _served(v, route, rlen) >= v_max_jobs[v]):
                     continue
-                fits = True
-                for r in range(n_res):
-                    if rload[v, r] + job_dem[c, r] > v_cap[v, r]:
-                        fits = False
-                        break
-                if not fits:
+                if m == 0:
+                    for k in range(3):
+                        if (k == 2) != via or (k == 1 and v_day[v, 2] < 0) or np.random.random() < _BLINK:
+                            continue
+                        delta = alone[v, c, k]
+                        if delta < best_delta:
+                            best_delta = delta
+                            best_v = v
+                            best_k = k
+                            best_via = via
                     continue
-                positions = m + 1 if m > 0 else (2 if v_day[v, 2] >= 0 else 1)
                 lo, hi, d = v_day[v, 0], v_day[v, 1], v_day[v, 2]
+                # Positions up to the stop are before it, those after it after it.
+                k_first = 0 if pre or via else rdep[v] + 1
+                k_last = rdep[v] if has_stop and not post else m
                 # The insertion cost is written out here rather than called: an inlined
                 # function taking the arrays costs a reference count per array per
                 # position, which took most of the time.
-                for k in range(positions):
+                for k in range(k_first, k_last + 1):
                     if np.random.random() < _BLINK:
                         continue
-                    if m == 0:
-                        delta = alone[v, c, k]
+                    # c before element k (after a new depot stop when ``via``); a lunch
+                    # there moves to c's place (taken after c, or on site), and the
+                    # route goes on with k + 1.
+                    if k == 0:
+                        p_loc = v_start[v]
+                        depart = v_t0[v]
                     else:
-                        # c before element k; a lunch there moves to c's place (taken
-                        # after c, or on site), and the route goes on with k + 1.
-                        if k == 0:
-                            p_loc = v_start[v]
-                            depart = v_t0[v]
-                        else:
-                            p_loc = rloc[v, k - 1]
-                            depart = rleave[v, k - 1]
-                        arrive = depart + dur[p_loc, c_loc]
-                        s = arrive if arrive > job_e[c] else job_e[c]
-                        if s > job_l[c]:
+                        p_loc = rloc[v, k - 1]
+                        depart = rleave[v, k - 1]
+                    from_loc = p_loc
+                    via_m = 0
+                    via_s = 0
+                    if via:
+                        from_loc = depot[0]
+                        via_m = dist[p_loc, from_loc]
+                        via_s = dur[p_loc, from_loc] + depot[1]
+                        depart += via_s
+                    arrive = depart + dur[from_loc, c_loc]
+                    s = arrive if arrive > job_e[c] else job_e[c]
+                    if s > job_l[c]:
+                        continue
+                    leave = s + job_dur[c]
+                    nk = k
+                    if k < m and route[v, k] == LUNCH:
+                        free = s if job_long[c] else leave
+                        sl = free if free > lo else lo
+                        if sl > hi:
                             continue
-                        leave = s + job_dur[c]
-                        nk = k
-                        if k < m and route[v, k] == LUNCH:
-                            free = s if job_long[c] else leave
-                            sl = free if free > lo else lo
-                            if sl > hi:
-                                continue
-                            leave = (leave if leave > sl else sl) + d
-                            nk = k + 1
-                        if nk == m:
-                            n_loc = v_end[v]
-                            if leave + dur[c_loc, n_loc] > v_lim[v]:
-                                continue
-                        else:
-                            n_loc = job_loc[route[v, nk]]
-                            if leave + dur[c_loc, n_loc] > rlatest[v, nk]:
-                                continue
-                        delta = per_m[v] * (dist[p_loc, c_loc] + dist[c_loc, n_loc] - dist[p_loc, n_loc])
-                        delta += per_s[v] * (
-                            dur[p_loc, c_loc] + dur[c_loc, n_loc] - dur[p_loc, n_loc] + job_dur[c] + s - arrive
-                        )
-                        delta += per_job[v] + miss[v, c]
-                        if job_soft[c, 2] > 0:
-                            delta += job_soft[c, 2] * _outside(s, job_soft[c, 0], job_soft[c, 1])
+                        leave = (leave if leave > sl else sl) + d
+                        nk = k + 1
+                    if nk == m:
+                        n_loc = v_end[v]
+                        if leave + dur[c_loc, n_loc] > v_lim[v]:
+                            continue
+                    else:
+                        n_loc = rloc[v, nk]
+                        if leave + dur[c_loc, n_loc] > rlatest[v, nk]:
+                            continue
+                    delta = per_m[v] * (via_m + dist[from_loc, c_loc] + dist[c_loc, n_loc] - dist[p_loc, n_loc])
+                    delta += per_s[v] * (
+                        via_s + dur[from_loc, c_loc] + dur[c_loc, n_loc] - dur[p_loc, n_loc] + job_dur[c] + s - arrive
+                    )
+                    delta += per_job[v] + miss[v, c]
+                    if job_soft[c, 2] > 0:
+                        delta += job_soft[c, 2] * _outside(s, job_soft[c, 0], job_soft[c, 1])
                     if delta < best_delta:
                         best_delta = delta
                         best_v = v
                         best_k = k
+                        best_via = via
             if best_v < 0:
                 unassigned[n_unassigned[0]] = c
                 n_unassigned[0] += 1
@@ -520,20 +607,66 @@ def search(
             v = best_v
             _backup(v, changed, state, backup)
             m = rlen[v]
-            if m == 0 and v_day[v, 2] >= 0:
-                route[v, best_k] = c
-                route[v, 1 - best_k] = LUNCH
-                rlen[v] = 2
+            if m == 0:
+                w = 0
+                if best_k == 2:
+                    route[v, w] = DEPOT
+                    w += 1
+                if best_k == 1:
+                    route[v, w] = LUNCH
+                    w += 1
+                route[v, w] = c
+                w += 1
+                if best_k != 1 and v_day[v, 2] >= 0:
+                    route[v, w] = LUNCH
+                    w += 1
+                rlen[v] = w
             else:
-                for k in range(m, best_k, -1):
-                    route[v, k] = route[v, k - 1]
-                route[v, best_k] = c
-                rlen[v] = m + 1
+                shift = 2 if best_via else 1
+                for k in range(m - 1, best_k - 1, -1):
+                    route[v, k + shift] = route[v, k]
+                if best_via:
+                    route[v, best_k] = DEPOT
+                route[v, best_k + shift - 1] = c
+                rlen[v] = m + shift
             total -= rcost[v]
-            if not retime(v, route, rlen, rstart, rlatest, rleave, rloc, rload, rcost, route_of, pos_of,
-                          job_loc, job_dur, job_e, job_l, job_dem, job_long, job_soft, miss,
-                          v_start, v_end, v_t0, v_lim, v_day, per_m, per_s, per_job, dist, dur):  # fmt: skip
+            if not timed(v):
                 broken = True
+            total += rcost[v]
+
+        # A depot stop that no job after it needs any more goes (when the route times
+        # without it).
+        for v in range(n_veh):
+            pd = rdep[v]
+            if not changed[v] or pd < 0:
+                continue
+            needed = False
+            for k in range(pd + 1, rlen[v]):
+                j = route[v, k]
+                if j >= 0 and not qual[v, j]:
+                    needed = True
+                    break
+            for r in range(n_res):
+                if rload[v, r] + rload2[v, r] > v_cap[v, r]:
+                    needed = True
+            if needed:
+                continue
+            m = rlen[v]
+            for k in range(pd, m - 1):
+                route[v, k] = route[v, k + 1]
+            rlen[v] = m - 1
+            if _served(v, route, rlen) == 0:
+                rlen[v] = 0
+            total -= rcost[v]
+            if not timed(v):
+                # Without the stop a window is missed (travel that breaks the triangle
+                # inequality): it goes back.
+                for k in range(m - 1, pd, -1):
+                    route[v, k] = route[v, k - 1]
+                route[v, pd] = DEPOT
+                rlen[v] = m
+                if not timed(v):
+                    broken = True
             total += rcost[v]
 
         if iterations == 0:

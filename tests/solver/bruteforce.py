@@ -1,8 +1,9 @@
 """Exact optimum of tiny days by enumeration, to hold the solver to account.
 
-Every subset of jobs for every technician is tried in every order, timed by the
-route timer; the best disjoint combination plus drop penalties is the optimum.
-Crews of two are not enumerated here (their routes are coupled in time).
+Every subset of jobs for every technician is tried in every order (with a depot,
+also with the depot stop before each job), timed by the route timer; the best
+disjoint combination plus drop penalties is the optimum. Crews of two are not
+enumerated here (their routes are coupled in time).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 
-from solver import HaversineProvider, Problem, problem_travel
+from solver import HaversineProvider, Job, Problem, problem_travel
 from solver.objective import coefficients
 from solver.schedule import RouteTimer
 
@@ -24,8 +25,14 @@ def optimum_units(problem: Problem) -> int:
     jobs = list(problem.jobs)
     n = len(jobs)
     best_by_tech: list[dict[int, float]] = []
+    stop = problem.reload_job()
     for tech in problem.technicians:
-        able = [tech.has_skills(j.skills) and j.pinned_technician_id in (None, tech.id) for j in jobs]
+        lent = problem.skills_after_reload(tech)
+
+        def holds(job: Job, held: dict[str, int]) -> bool:
+            return all(held.get(code, 0) >= level for code, level in job.skills.items())
+
+        able = [problem.qualified(tech, j) and j.pinned_technician_id in (None, tech.id) for j in jobs]
         best: dict[int, float] = {0: 0}
         for mask in range(1, 1 << n):
             members = [i for i in range(n) if mask >> i & 1]
@@ -35,10 +42,21 @@ def optimum_units(problem: Problem) -> int:
                 continue
             cheapest = math.inf
             for order in itertools.permutations(members):
-                seq = [jobs[i] for i in order]
-                timing = timer.timing(tech, seq)
-                if timing is not None:
-                    cheapest = min(cheapest, timer.route_cost(tech, seq, timing))
+                plain = [jobs[i] for i in order]
+                cuts: list[int | None] = [None] if stop is None else [None, *range(len(plain))]
+                for cut in cuts:
+                    if cut is None:
+                        seq, before, after = plain, plain, []
+                    else:
+                        assert stop is not None
+                        seq, before, after = [*plain[:cut], stop, *plain[cut:]], plain[:cut], plain[cut:]
+                    if not all(holds(j, tech.skills) for j in before) or not all(holds(j, lent) for j in after):
+                        continue
+                    timing = timer.timing(tech, seq)
+                    if timing is not None:
+                        # The route timer counts the stop as a job; the objective does not.
+                        stop_units = coeffs.per_job[tech.id] if cut is not None else 0
+                        cheapest = min(cheapest, timer.route_cost(tech, seq, timing) - stop_units)
             if cheapest < math.inf:
                 misses = sum(1 for i in members if jobs[i].preferred_technician_id not in (None, tech.id))
                 best[mask] = cheapest + misses * coeffs.preference_miss

@@ -4,6 +4,7 @@ are exact (brute force), valid (the checker) and complete."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
@@ -37,15 +38,21 @@ H = 3600
 RUIN_AND_RECREATE = "ruin_and_recreate"
 
 
+def spotter(rng: random.Random) -> Callable[[], Location]:
+    """Random places in a 9 km × 11 km area of Helsinki."""
+
+    def spot() -> Location:
+        return Location(60.15 + rng.random() * 0.08, 24.85 + rng.random() * 0.2)
+
+    return spot
+
+
 def plain_day(seed: int) -> Problem:
     """Two or three technicians without lunch, up to seven jobs with one window or
     none, skills, a pin, a preferred technician, priorities, a van capacity, a job
     cap, hourly costs and paid overtime."""
     rng = random.Random(seed)
-
-    def spot() -> Location:
-        return Location(60.15 + rng.random() * 0.08, 24.85 + rng.random() * 0.2)
-
+    spot = spotter(rng)
     techs = tuple(
         Technician(
             f"T{k}",
@@ -89,6 +96,25 @@ def test_ruin_and_recreate_reaches_the_brute_force_optimum_on_a_tiny_plain_day(s
     assert solution.objective.total_units == optimum_units(problem)
 
 
+def depot_day(seed: int) -> Problem:
+    """``plain_day(seed)`` with a depot that lends kitchen skills at level 2 and tops
+    panels up to six (a quarter of an hour there)."""
+    at = spotter(random.Random(seed + 100))()
+    return replace(plain_day(seed), depot=Depot(at, 900, restock={"panel": 6}, skills={"kitchen": 2}))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_it_reaches_the_brute_force_optimum_on_a_tiny_day_with_a_depot(seed: int) -> None:
+    """Depot stops for the lent skill and for panels beyond the stock, where they pay
+    (seven of these eight days have some)."""
+    problem = depot_day(seed)
+    solution = solve(problem, SolveOptions(time_limit_s=1.0))
+    assert solution.stats is not None and solution.stats.status == RUIN_AND_RECREATE
+    points, travel = problem_travel(problem, HaversineProvider())
+    assert check(problem, solution, points, travel).violations == ()
+    assert solution.objective.total_units == optimum_units(problem)
+
+
 @PROPERTY
 @given(days())
 def test_every_random_day_is_planned_validly_by_it(problem: Problem) -> None:
@@ -128,14 +154,14 @@ def test_a_day_of_long_kitchens_takes_each_lunch_on_site_and_serves_everything()
         assert kitchen.start_s <= route.lunch.start_s < kitchen.end_s
 
 
-def test_two_windows_and_depots_are_not_for_it() -> None:
+def test_jobs_with_two_windows_are_not_for_it() -> None:
     tech = Technician("T", grid(0), Shift(8 * H, 16 * H))
     job = Job("J", grid(1), 3600)
     assert eligible(Problem((tech,), (job,)), (job,))
     two_windows = replace(job, windows=(TimeWindow(8 * H, 9 * H), TimeWindow(12 * H, 13 * H)))
     assert not eligible(Problem((tech,), (two_windows,)), (two_windows,))
-    assert not eligible(Problem((tech,), (job,), depot=Depot(grid(2))), (job,))
-    # Crews (placed beforehand), preferred windows and technicians, and paid overtime are.
+    # Depots, crews (placed beforehand), preferred windows and technicians, and paid overtime are.
+    assert eligible(Problem((tech,), (job,), depot=Depot(grid(2))), (job,))
     for other in (
         replace(job, crew_size=2),
         replace(job, preferred_window=TimeWindow(9 * H, 10 * H)),
