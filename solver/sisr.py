@@ -1,8 +1,8 @@
 """Ruin-and-recreate search in compiled code, for days OR-Tools' search leaves far
 from the best plan (docs/model.md, "Ruin and recreate").
 
-It plans days whose jobs each have one start window: Solomon-like days, TRSP
-days with their depot and most product days. Crew jobs are placed beforehand
+It plans days whose jobs each have a start window or more: Solomon-like days,
+TRSP days with their depot and product days. Crew jobs are placed beforehand
 (by the engine's construction) and their two visits stay where they were put.
 A preferred window costs its penalty at the visit's earliest start (the route timer's later start may cost less). A
 lunch is an element of its technician's route, taken where the technician
@@ -53,7 +53,7 @@ def eligible(problem: Problem, jobs: Sequence[Job], initial_routes: object = Non
     module doc for what it models; crew jobs only as placed beforehand)."""
     if initial_routes or not jobs or not problem.technicians:
         return False
-    return all(len(job.start_windows()) == 1 for job in jobs)
+    return all(job.start_windows() for job in jobs)
 
 
 @dataclass
@@ -64,6 +64,7 @@ class _Data:
     job_dur: IntArray
     job_e: IntArray
     job_l: IntArray
+    job_w: IntArray
     job_dem: IntArray
     job_drop: IntArray
     job_far: npt.NDArray[np.float64]
@@ -96,6 +97,7 @@ class _Data:
             self.job_dur,
             self.job_e,
             self.job_l,
+            self.job_w,
             self.job_dem,
             self.job_drop,
             self.job_far,
@@ -179,8 +181,13 @@ def _data(
     fixed = [e.tech_index is not None for e in entries]
     job_loc = np.array([points.job[j.id] for j in jobs], dtype=np.int64)
     windows = [
-        TimeWindow(e.start_s, e.start_s) if e.tech_index is not None else e.job.start_windows()[0] for e in entries
+        [TimeWindow(e.start_s, e.start_s)] if e.tech_index is not None else e.job.start_windows() for e in entries
     ]
+    far = int(kernel.FAR)
+    width = max(2, *(len(w) for w in windows)) if windows else 2
+    job_w = np.full((len(entries), width, 2), far, dtype=np.int64)
+    for j, starts in enumerate(windows):
+        job_w[j, : len(starts)] = [(w.start_s, w.end_s) for w in starts]
     dist = np.ascontiguousarray(travel.distance_m, dtype=np.int64)
     dur = np.ascontiguousarray(travel.duration_s, dtype=np.int64)
     v_start = np.array([points.tech_start[t.id] for t in techs], dtype=np.int64)
@@ -195,8 +202,9 @@ def _data(
     data = _Data(
         job_loc=job_loc,
         job_dur=np.array([j.duration_s for j in jobs], dtype=np.int64),
-        job_e=np.array([w.start_s for w in windows], dtype=np.int64),
-        job_l=np.array([w.end_s for w in windows], dtype=np.int64),
+        job_e=np.array([w[0].start_s for w in windows], dtype=np.int64),
+        job_l=np.array([w[-1].end_s for w in windows], dtype=np.int64),
+        job_w=job_w,
         job_dem=np.array([[j.demand.get(kind, 0) for kind in kinds] for j in jobs], dtype=np.int64).reshape(
             len(jobs), len(kinds)
         ),
@@ -262,6 +270,7 @@ def _data(
         data.job_dur,
         data.job_e,
         data.job_l,
+        data.job_w,
         data.job_long,
         data.job_soft,
         data.miss,
@@ -360,6 +369,7 @@ class _Run:
                 d.job_dur,
                 d.job_e,
                 d.job_l,
+                d.job_w,
                 d.job_dem,
                 d.job_long,
                 d.job_soft,

@@ -8,7 +8,9 @@ the new plan replaces the current one.
 
 Everything here works on integer arrays so that numba compiles it; the
 Python side (``solver.sisr``) builds them from a problem and reads routes
-back. Jobs have one start window; a route's cost is what the route timer
+back. A job's start windows are ``job_w[j]`` (sorted, disjoint, padded with
+``FAR``; at least two columns), ``job_e``/``job_l`` the first start and the
+last end; a route's cost is what the route timer
 charges (distance, span from the latest useful departure to the earliest
 return, per job), a job left out costs its drop penalty.
 """
@@ -19,7 +21,7 @@ import numpy as np
 from numba import njit
 
 # A route may not be this late: "infinitely" late, yet safe to add travel to.
-_FAR = np.int64(2**50)
+FAR = np.int64(2**50)
 
 # Ruin: about this many jobs out per step, strings of at most this many visits.
 _MEAN_REMOVED = 10.0
@@ -48,9 +50,29 @@ def _outside(s, lo, hi):
 
 
 @njit(cache=True, nogil=True)
+def _open_from(c, s, job_w):
+    """The earliest start of job ``c`` at or after ``s`` in one of its windows
+    (``FAR`` when none is left)."""
+    for i in range(job_w.shape[1]):
+        if s <= job_w[c, i, 1]:
+            return s if s > job_w[c, i, 0] else job_w[c, i, 0]
+    return FAR
+
+
+@njit(cache=True, nogil=True)
+def _open_until(c, x, job_w):
+    """The latest start of job ``c`` at or before ``x`` in one of its windows
+    (``-FAR`` when none is)."""
+    for i in range(job_w.shape[1] - 1, -1, -1):
+        if x >= job_w[c, i, 0]:
+            return x if x < job_w[c, i, 1] else job_w[c, i, 1]
+    return -FAR
+
+
+@njit(cache=True, nogil=True)
 def retime(
     v, route, rlen, rstart, rlatest, rleave, rloc, rload, rload2, rdep, rcost, route_of, pos_of,
-    job_loc, job_dur, job_e, job_l, job_dem, job_long, job_soft, miss,
+    job_loc, job_dur, job_e, job_l, job_w, job_dem, job_long, job_soft, miss,
     v_start, v_end, v_t0, v_lim, v_day, depot, per_m, per_s, per_job, dist, dur,
 ):  # fmt: skip
     """Earliest starts and departures, latest starts, places, loads and cost of route
@@ -105,6 +127,8 @@ def retime(
         s = depart + dur[prev, loc]
         if s < job_e[j]:
             s = job_e[j]
+        if job_w[j, 1, 0] < FAR:
+            s = _open_from(j, s, job_w)
         if s > job_l[j]:
             ok = False
         rstart[v, k] = s
@@ -151,7 +175,7 @@ def retime(
             after_lunch = True
             continue
         if j == DEPOT:
-            loc, du, late, on_site = depot[0], depot[1], _FAR, False
+            loc, du, late, on_site = depot[0], depot[1], FAR, False
         else:
             loc, du, late, on_site = job_loc[j], job_dur[j], job_l[j], job_long[j]
         if after_lunch:
@@ -168,6 +192,9 @@ def retime(
             x = late
         if y > late:
             y = late
+        if j >= 0 and job_w[j, 1, 0] < FAR:
+            x = _open_until(j, x, job_w)
+            y = _open_until(j, y, job_w)
         rlatest[v, k] = x
         latest = x
         keep = y
@@ -242,23 +269,23 @@ def _served(v, route, rlen):
 
 @njit(cache=True, nogil=True)
 def _alone(
-    c, v, k, job_loc, job_dur, job_e, job_l, job_long, job_soft, miss,
+    c, v, k, job_loc, job_dur, job_e, job_l, job_w, job_long, job_soft, miss,
     v_start, v_end, v_t0, v_lim, v_day, depot, per_m, per_s, per_job, dist, dur,
 ):  # fmt: skip
-    """The cost of job ``c`` as the only job of technician ``v`` (``_FAR`` when it
+    """The cost of job ``c`` as the only job of technician ``v`` (``FAR`` when it
     does not fit): ``k == 0`` the lunch after ``c``, ``k == 1`` before it, ``k == 2``
     a depot stop before ``c`` and the lunch after it."""
     c_loc = job_loc[c]
     lo, hi, d = v_day[v, 0], v_day[v, 1], v_day[v, 2]
     if k == 1 and d < 0:
-        return _FAR
+        return FAR
     p = v_start[v]
     t0 = v_t0[v]
     via_m = 0
     via_s = 0
     if k == 2:
         if depot[0] < 0:
-            return _FAR
+            return FAR
         p = depot[0]
         via_m = dist[v_start[v], p]
         via_s = dur[v_start[v], p] + depot[1]
@@ -266,27 +293,31 @@ def _alone(
     if k == 1:
         sl = t0 if t0 > lo else lo
         if sl > hi:
-            return _FAR
+            return FAR
         s = sl + d + dur[p, c_loc]
         if s < job_e[c]:
             s = job_e[c]
+        if job_w[c, 1, 0] < FAR:
+            s = _open_from(c, s, job_w)
         if s > job_l[c] or s + job_dur[c] + dur[c_loc, v_end[v]] > v_lim[v]:
-            return _FAR
+            return FAR
     else:
         s = t0 + dur[p, c_loc]
         if s < job_e[c]:
             s = job_e[c]
+        if job_w[c, 1, 0] < FAR:
+            s = _open_from(c, s, job_w)
         if s > job_l[c]:
-            return _FAR
+            return FAR
         leave = s + job_dur[c]
         if d >= 0:
             free = s if job_long[c] else leave
             sl = free if free > lo else lo
             if sl > hi:
-                return _FAR
+                return FAR
             leave = (leave if leave > sl else sl) + d
         if leave + dur[c_loc, v_end[v]] > v_lim[v]:
-            return _FAR
+            return FAR
     delta = per_m[v] * (via_m + dist[p, c_loc] + dist[c_loc, v_end[v]])
     delta += per_s[v] * (via_s + dur[p, c_loc] + dur[c_loc, v_end[v]] + job_dur[c])
     return delta + per_job[v] + miss[v, c] + job_soft[c, 2] * _outside(s, job_soft[c, 0], job_soft[c, 1])
@@ -294,12 +325,12 @@ def _alone(
 
 @njit(cache=True, nogil=True)
 def alone_costs(
-    job_loc, job_dur, job_e, job_l, job_long, job_soft, miss,
+    job_loc, job_dur, job_e, job_l, job_w, job_long, job_soft, miss,
     v_start, v_end, v_t0, v_lim, v_day, depot, per_m, per_s, per_job, dist, dur,
 ):  # fmt: skip
     """``out[v, c, k]``: what job ``c`` costs as the only job of technician ``v``,
     the lunch after it (``k == 0``), before it (``k == 1``), or a depot stop before
-    it (``k == 2``, the lunch after it); ``_FAR`` where that does not fit or there is
+    it (``k == 2``, the lunch after it); ``FAR`` where that does not fit or there is
     no such lunch or depot."""
     n_veh = v_start.shape[0]
     n_jobs = job_loc.shape[0]
@@ -308,7 +339,7 @@ def alone_costs(
         for c in range(n_jobs):
             for k in range(3):
                 out[v, c, k] = _alone(
-                    c, v, k, job_loc, job_dur, job_e, job_l, job_long, job_soft, miss,
+                    c, v, k, job_loc, job_dur, job_e, job_l, job_w, job_long, job_soft, miss,
                     v_start, v_end, v_t0, v_lim, v_day, depot, per_m, per_s, per_job, dist, dur,
                 )  # fmt: skip
     return out
@@ -319,7 +350,7 @@ def search(
     iterations, temperature, temperature_end,
     route, rlen, rstart, rlatest, rleave, rloc, rload, rload2, rdep, rcost, route_of, pos_of,
     unassigned, n_unassigned, best_route, best_len, best_total,
-    job_loc, job_dur, job_e, job_l, job_dem, job_drop, job_far, job_long, job_soft, job_fixed, qual, qual2, miss,
+    job_loc, job_dur, job_e, job_l, job_w, job_dem, job_drop, job_far, job_long, job_soft, job_fixed, qual, qual2, miss,
     alone, neighbours, v_start, v_end, v_t0, v_lim, v_day, v_cap, v_cap2, v_max_jobs, depot, per_m, per_s, per_job,
     dist, dur,
 ):  # fmt: skip
@@ -353,7 +384,7 @@ def search(
     def timed(v):
         return retime(
             v, route, rlen, rstart, rlatest, rleave, rloc, rload, rload2, rdep, rcost, route_of, pos_of,
-            job_loc, job_dur, job_e, job_l, job_dem, job_long, job_soft, miss,
+            job_loc, job_dur, job_e, job_l, job_w, job_dem, job_long, job_soft, miss,
             v_start, v_end, v_t0, v_lim, v_day, depot, per_m, per_s, per_job, dist, dur,
         )  # fmt: skip
 
@@ -496,7 +527,8 @@ def search(
         for oi in range(n_removed):
             c = removed[order[oi]]
             c_loc = job_loc[c]
-            best_delta = _FAR
+            multi = job_w[c, 1, 0] < FAR
+            best_delta = FAR
             best_v = -1
             best_k = -1
             best_via = False
@@ -568,6 +600,8 @@ def search(
                         depart += via_s
                     arrive = depart + dur[from_loc, c_loc]
                     s = arrive if arrive > job_e[c] else job_e[c]
+                    if multi:
+                        s = _open_from(c, s, job_w)
                     if s > job_l[c]:
                         continue
                     leave = s + job_dur[c]

@@ -103,11 +103,28 @@ def depot_day(seed: int) -> Problem:
     return replace(plain_day(seed), depot=Depot(at, 900, restock={"panel": 6}, skills={"kitchen": 2}))
 
 
+def two_window_day(seed: int) -> Problem:
+    """``plain_day(seed)`` where every job with a window also has one three hours
+    later (a customer who is in in the morning and again after lunch)."""
+    day = plain_day(seed)
+
+    def later(job: Job) -> Job:
+        if not job.windows:
+            return job
+        (w,) = job.windows
+        return replace(job, windows=(w, TimeWindow(w.start_s + 3 * H, w.end_s + 3 * H)))
+
+    return replace(day, jobs=tuple(later(j) for j in day.jobs))
+
+
 @pytest.mark.parametrize("seed", range(8))
-def test_it_reaches_the_brute_force_optimum_on_a_tiny_day_with_a_depot(seed: int) -> None:
-    """Depot stops for the lent skill and for panels beyond the stock, where they pay
-    (seven of these eight days have some)."""
-    problem = depot_day(seed)
+@pytest.mark.parametrize("day", [depot_day, two_window_day])
+def test_it_reaches_the_brute_force_optimum_on_tiny_days_with_a_depot_or_two_windows_a_job(
+    day: Callable[[int], Problem], seed: int
+) -> None:
+    """Depot stops for the lent skill and for panels beyond the stock where they pay
+    (seven of the eight depot days have some); a job's later window where it pays."""
+    problem = day(seed)
     solution = solve(problem, SolveOptions(time_limit_s=1.0))
     assert solution.stats is not None and solution.stats.status == RUIN_AND_RECREATE
     points, travel = problem_travel(problem, HaversineProvider())
@@ -128,9 +145,9 @@ def test_every_random_day_is_planned_validly_by_it(problem: Problem) -> None:
     served = solution.served_job_ids()
     assert served | {u.job_id for u in solution.unassigned} == {j.id for j in day.jobs}
     assert solution.stats is not None
-    # Jobs with two windows are the only ones left that keep such a day from it (or,
-    # rarely, crews placed so that a technician has no room for the lunch).
-    if served and all(len(j.start_windows()) == 1 for j in day.jobs) and all(j.crew_size == 1 for j in day.jobs):
+    # Only crews placed so that a technician has no room for the lunch (rarely) keep
+    # a day from it.
+    if served and all(j.crew_size == 1 for j in day.jobs):
         assert solution.stats.status == RUIN_AND_RECREATE
 
 
@@ -154,13 +171,16 @@ def test_a_day_of_long_kitchens_takes_each_lunch_on_site_and_serves_everything()
         assert kitchen.start_s <= route.lunch.start_s < kitchen.end_s
 
 
-def test_jobs_with_two_windows_are_not_for_it() -> None:
+def test_it_plans_every_kind_of_day_but_one_with_a_job_that_cannot_start_at_all() -> None:
     tech = Technician("T", grid(0), Shift(8 * H, 16 * H))
     job = Job("J", grid(1), 3600)
     assert eligible(Problem((tech,), (job,)), (job,))
+    never = replace(job, windows=(TimeWindow(8 * H, 9 * H),), deadline_s=7 * H)
+    assert not eligible(Problem((tech,), (never,)), (never,))
+    # Two windows, depots, crews (placed beforehand), preferred windows and
+    # technicians, and paid overtime are for it.
     two_windows = replace(job, windows=(TimeWindow(8 * H, 9 * H), TimeWindow(12 * H, 13 * H)))
-    assert not eligible(Problem((tech,), (two_windows,)), (two_windows,))
-    # Depots, crews (placed beforehand), preferred windows and technicians, and paid overtime are.
+    assert eligible(Problem((tech,), (two_windows,)), (two_windows,))
     assert eligible(Problem((tech,), (job,), depot=Depot(grid(2))), (job,))
     for other in (
         replace(job, crew_size=2),
