@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from solver.problem import Job, Problem, Technician
+from solver.problem import Job, Problem, Technician, TimeWindow
 from solver.schedule import RouteTimer, earliest_in
 from solver.solution import ReasonCode, Unassigned
 from solver.travel import PointIndex, TravelMatrices
@@ -25,11 +25,14 @@ def _skills_text(skills: dict[str, int]) -> str:
     return ", ".join(f"{code} level {level}" for code, level in sorted(skills.items())) or "no skills"
 
 
-def _reachable(job: Job, tech: Technician, points: PointIndex, travel: TravelMatrices) -> bool:
-    """Could ``tech`` start ``job`` inside a window and still get home in time (lunch ignored)?"""
+def _reachable(
+    job: Job, windows: list[TimeWindow], tech: Technician, points: PointIndex, travel: TravelMatrices
+) -> bool:
+    """Could ``tech`` start ``job`` inside one of ``windows`` (its start windows) and still
+    get home in time (lunch ignored)?"""
     out_s = int(travel.duration_s[points.tech_start[tech.id], points.job[job.id]])
     back_s = int(travel.duration_s[points.job[job.id], points.tech_end[tech.id]])
-    start = earliest_in(job.start_windows(), tech.shift.start_s + out_s)
+    start = earliest_in(windows, tech.shift.start_s + out_s)
     return start is not None and start + job.duration_s + back_s <= tech.latest_end_s
 
 
@@ -37,8 +40,13 @@ def precheck(problem: Problem, points: PointIndex, travel: TravelMatrices) -> di
     """Jobs that no plan can serve, by id, each with its reason."""
     out: dict[str, Unassigned] = {}
     techs = problem.technicians
+    # Who is qualified depends on the skills a job needs alone; days have few such sets.
+    by_need: dict[tuple[tuple[str, int], ...], list[Technician]] = {}
     for job in problem.jobs:
-        reason = _precheck_job(job, techs, [t for t in techs if problem.qualified(t, job)], points, travel)
+        need = tuple(sorted(job.skills.items()))
+        if need not in by_need:
+            by_need[need] = [t for t in techs if problem.qualified(t, job)]
+        reason = _precheck_job(job, techs, by_need[need], points, travel)
         if reason is not None:
             out[job.id] = reason
     return out
@@ -78,15 +86,19 @@ def _precheck_job(
             ReasonCode.TOO_LONG,
             f"Takes {job.duration_s // 60} min, longer than any qualified shift ({longest // 60} min).",
         )
-    able = [t for t in qualified if _reachable(job, t, points, travel)]
-    if job.pinned_technician_id is not None and job.pinned_technician_id not in {t.id for t in able}:
+    windows = job.start_windows()
+    if job.pinned_technician_id is not None and not _reachable(job, windows, pinned, points, travel):
         return Unassigned(
             job.id,
             ReasonCode.PINNED_UNAVAILABLE,
             f"Pinned to {job.pinned_technician_id}, whose shift cannot reach it inside its window.",
         )
-    if len(able) < job.crew_size:
-        windows = job.start_windows()
+    able = 0
+    for tech in qualified:
+        if able >= job.crew_size:
+            break
+        able += _reachable(job, windows, tech, points, travel)
+    if able < job.crew_size:
         when = ", ".join(f"{_hhmm(w.start_s)}–{_hhmm(w.end_s)}" for w in windows) or "none left"
         return Unassigned(
             job.id,
@@ -119,9 +131,6 @@ def explain_dropped(
     ``thorough`` tries every insertion to tell overtime and max-jobs apart from a
     full day; without it (the time budget is spent) the answer says so.
     """
-    qualified = [t for t in problem.technicians if problem.qualified(t, job)]
-    if job.pinned_technician_id is not None:
-        qualified = [t for t in qualified if t.id == job.pinned_technician_id]
     if job.crew_size == 2:
         return Unassigned(
             job.id,
@@ -132,6 +141,9 @@ def explain_dropped(
         return Unassigned(
             job.id, ReasonCode.TIME_LIMIT, "Not placed within the time limit; a longer solve may place it."
         )
+    qualified = [t for t in problem.technicians if problem.qualified(t, job)]
+    if job.pinned_technician_id is not None:
+        qualified = [t for t in qualified if t.id == job.pinned_technician_id]
     best_ot: tuple[int, str] | None = None
     at_max: list[str] = []
     for tech in qualified:

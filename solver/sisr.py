@@ -155,18 +155,53 @@ def _soft(job: Job, coeffs: Coefficients) -> tuple[int, int, int]:
 def _qualified(problem: Problem, entries: Sequence[_Entry], after_stop: bool) -> npt.NDArray[np.bool_]:
     """``[v, j]``: technician ``v`` may do entry ``j`` as they set out (or, with
     ``after_stop``, after a depot stop); a crew's visit only on its own technician."""
-    out = np.zeros((len(problem.technicians), len(entries)), dtype=np.bool_)
-    for v, tech in enumerate(problem.technicians):
-        held = problem.skills_after_reload(tech) if after_stop else tech.skills
-        for j, e in enumerate(entries):
-            if e.tech_index is not None:
-                out[v, j] = e.tech_index == v
-            else:
-                pinned = e.job.pinned_technician_id
-                out[v, j] = (pinned is None or pinned == tech.id) and all(
-                    held.get(code, 0) >= level for code, level in e.job.skills.items()
-                )
+    techs = problem.technicians
+    held = [problem.skills_after_reload(t) if after_stop else t.skills for t in techs]
+    codes = sorted({code for e in entries for code in e.job.skills})
+    out = np.ones((len(techs), len(entries)), dtype=np.bool_)
+    for code in codes:
+        have = np.array([h.get(code, 0) for h in held], dtype=np.int64)
+        need = np.array([e.job.skills.get(code, 0) for e in entries], dtype=np.int64)
+        out &= have[:, None] >= need[None, :]
+    index = {t.id: v for v, t in enumerate(techs)}
+    for j, e in enumerate(entries):
+        if e.tech_index is not None:
+            out[:, j] = False
+            out[e.tech_index, j] = True
+        elif e.job.pinned_technician_id is not None:
+            pinned = index.get(e.job.pinned_technician_id)
+            keep = pinned is not None and bool(out[pinned, j])
+            out[:, j] = False
+            if pinned is not None:
+                out[pinned, j] = keep
     return out
+
+
+def _missed(problem: Problem, entries: Sequence[_Entry], coeffs: Coefficients) -> IntArray:
+    """``[v, j]``: what entry ``j`` costs on technician ``v`` for not being with its
+    preferred technician."""
+    index = {t.id: v for v, t in enumerate(problem.technicians)}
+    out = np.zeros((len(problem.technicians), len(entries)), dtype=np.int64)
+    for j, e in enumerate(entries):
+        preferred = e.job.preferred_technician_id
+        if e.tech_index is None and preferred is not None:
+            out[:, j] = coeffs.preference_miss
+            if preferred in index:
+                out[index[preferred], j] = 0
+    return out
+
+
+def _nearest(dist: IntArray, job_loc: IntArray, k: int) -> IntArray:
+    """``[j, :]``: the ``k`` jobs nearest job ``j`` by distance, nearest first (ties by index)."""
+    n = len(job_loc)
+    if k <= 0:
+        return np.zeros((n, 0), dtype=np.int64)
+    # Distance and index in one key, so that the order is that of a stable sort by distance.
+    key = dist[np.ix_(job_loc, job_loc)] * n + np.arange(n, dtype=np.int64)[None, :]
+    np.fill_diagonal(key, np.iinfo(np.int64).max)
+    part = np.argpartition(key, k - 1, axis=1)[:, :k]
+    order = np.take_along_axis(key, part, axis=1).argsort(axis=1)
+    return np.ascontiguousarray(np.take_along_axis(part, order, axis=1), dtype=np.int64)
 
 
 def _data(
@@ -192,13 +227,6 @@ def _data(
     dur = np.ascontiguousarray(travel.duration_s, dtype=np.int64)
     v_start = np.array([points.tech_start[t.id] for t in techs], dtype=np.int64)
     homes = dist[np.ix_(v_start, job_loc)].mean(axis=0) if len(techs) else np.zeros(len(jobs))
-    jd = dist[np.ix_(job_loc, job_loc)]
-    k = min(NEIGHBOURS, len(jobs) - 1)
-    if k > 0:
-        np.fill_diagonal(jd, np.iinfo(np.int64).max)
-        neighbours = np.argsort(jd, axis=1, kind="stable")[:, :k].astype(np.int64)
-    else:
-        neighbours = np.zeros((len(jobs), 0), dtype=np.int64)
     data = _Data(
         job_loc=job_loc,
         job_dur=np.array([j.duration_s for j in jobs], dtype=np.int64),
@@ -219,20 +247,9 @@ def _data(
         job_fixed=np.array(fixed, dtype=np.bool_),
         qual=_qualified(problem, entries, after_stop=False),
         qual2=_qualified(problem, entries, after_stop=True),
-        miss=np.array(
-            [
-                [
-                    coeffs.preference_miss
-                    if e.tech_index is None and e.job.preferred_technician_id not in (None, t.id)
-                    else 0
-                    for e in entries
-                ]
-                for t in techs
-            ],
-            dtype=np.int64,
-        ).reshape(len(techs), len(jobs)),
-        alone=np.zeros((0, 0, 2), dtype=np.int64),
-        neighbours=np.ascontiguousarray(neighbours),
+        miss=_missed(problem, entries, coeffs),
+        alone=np.zeros((0, 0, 3), dtype=np.int64),
+        neighbours=_nearest(dist, job_loc, min(NEIGHBOURS, len(jobs) - 1)),
         v_start=v_start,
         v_end=np.array([points.tech_end[t.id] for t in techs], dtype=np.int64),
         v_t0=np.array([t.shift.start_s for t in techs], dtype=np.int64),

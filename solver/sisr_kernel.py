@@ -268,62 +268,6 @@ def _served(v, route, rlen):
 
 
 @njit(cache=True, nogil=True)
-def _alone(
-    c, v, k, job_loc, job_dur, job_e, job_l, job_w, job_long, job_soft, miss,
-    v_start, v_end, v_t0, v_lim, v_day, depot, per_m, per_s, per_job, dist, dur,
-):  # fmt: skip
-    """The cost of job ``c`` as the only job of technician ``v`` (``FAR`` when it
-    does not fit): ``k == 0`` the lunch after ``c``, ``k == 1`` before it, ``k == 2``
-    a depot stop before ``c`` and the lunch after it."""
-    c_loc = job_loc[c]
-    lo, hi, d = v_day[v, 0], v_day[v, 1], v_day[v, 2]
-    if k == 1 and d < 0:
-        return FAR
-    p = v_start[v]
-    t0 = v_t0[v]
-    via_m = 0
-    via_s = 0
-    if k == 2:
-        if depot[0] < 0:
-            return FAR
-        p = depot[0]
-        via_m = dist[v_start[v], p]
-        via_s = dur[v_start[v], p] + depot[1]
-        t0 += via_s
-    if k == 1:
-        sl = t0 if t0 > lo else lo
-        if sl > hi:
-            return FAR
-        s = sl + d + dur[p, c_loc]
-        if s < job_e[c]:
-            s = job_e[c]
-        if job_w[c, 1, 0] < FAR:
-            s = _open_from(c, s, job_w)
-        if s > job_l[c] or s + job_dur[c] + dur[c_loc, v_end[v]] > v_lim[v]:
-            return FAR
-    else:
-        s = t0 + dur[p, c_loc]
-        if s < job_e[c]:
-            s = job_e[c]
-        if job_w[c, 1, 0] < FAR:
-            s = _open_from(c, s, job_w)
-        if s > job_l[c]:
-            return FAR
-        leave = s + job_dur[c]
-        if d >= 0:
-            free = s if job_long[c] else leave
-            sl = free if free > lo else lo
-            if sl > hi:
-                return FAR
-            leave = (leave if leave > sl else sl) + d
-        if leave + dur[c_loc, v_end[v]] > v_lim[v]:
-            return FAR
-    delta = per_m[v] * (via_m + dist[p, c_loc] + dist[c_loc, v_end[v]])
-    delta += per_s[v] * (via_s + dur[p, c_loc] + dur[c_loc, v_end[v]] + job_dur[c])
-    return delta + per_job[v] + miss[v, c] + job_soft[c, 2] * _outside(s, job_soft[c, 0], job_soft[c, 1])
-
-
-@njit(cache=True, nogil=True)
 def alone_costs(
     job_loc, job_dur, job_e, job_l, job_w, job_long, job_soft, miss,
     v_start, v_end, v_t0, v_lim, v_day, depot, per_m, per_s, per_job, dist, dur,
@@ -334,14 +278,58 @@ def alone_costs(
     no such lunch or depot."""
     n_veh = v_start.shape[0]
     n_jobs = job_loc.shape[0]
-    out = np.empty((n_veh, n_jobs, 3), dtype=np.int64)
+    out = np.full((n_veh, n_jobs, 3), FAR, dtype=np.int64)
+    # Written out in the loop, not called per entry: a call costs a reference count per
+    # array, which on 500 technicians × 5,000 jobs took a second.
     for v in range(n_veh):
+        lo, hi, d = v_day[v, 0], v_day[v, 1], v_day[v, 2]
         for c in range(n_jobs):
+            c_loc = job_loc[c]
             for k in range(3):
-                out[v, c, k] = _alone(
-                    c, v, k, job_loc, job_dur, job_e, job_l, job_w, job_long, job_soft, miss,
-                    v_start, v_end, v_t0, v_lim, v_day, depot, per_m, per_s, per_job, dist, dur,
-                )  # fmt: skip
+                if (k == 1 and d < 0) or (k == 2 and depot[0] < 0):
+                    continue
+                p = v_start[v]
+                t0 = v_t0[v]
+                via_m = 0
+                via_s = 0
+                if k == 2:
+                    p = depot[0]
+                    via_m = dist[v_start[v], p]
+                    via_s = dur[v_start[v], p] + depot[1]
+                    t0 += via_s
+                if k == 1:
+                    # Lunch at home first, then c.
+                    sl = t0 if t0 > lo else lo
+                    if sl > hi:
+                        continue
+                    s = sl + d + dur[p, c_loc]
+                    if s < job_e[c]:
+                        s = job_e[c]
+                    if job_w[c, 1, 0] < FAR:
+                        s = _open_from(c, s, job_w)
+                    if s > job_l[c] or s + job_dur[c] + dur[c_loc, v_end[v]] > v_lim[v]:
+                        continue
+                else:
+                    s = t0 + dur[p, c_loc]
+                    if s < job_e[c]:
+                        s = job_e[c]
+                    if job_w[c, 1, 0] < FAR:
+                        s = _open_from(c, s, job_w)
+                    if s > job_l[c]:
+                        continue
+                    leave = s + job_dur[c]
+                    if d >= 0:
+                        free = s if job_long[c] else leave
+                        sl = free if free > lo else lo
+                        if sl > hi:
+                            continue
+                        leave = (leave if leave > sl else sl) + d
+                    if leave + dur[c_loc, v_end[v]] > v_lim[v]:
+                        continue
+                delta = per_m[v] * (via_m + dist[p, c_loc] + dist[c_loc, v_end[v]])
+                delta += per_s[v] * (via_s + dur[p, c_loc] + dur[c_loc, v_end[v]] + job_dur[c])
+                delta += per_job[v] + miss[v, c] + job_soft[c, 2] * _outside(s, job_soft[c, 0], job_soft[c, 1])
+                out[v, c, k] = delta
     return out
 
 
