@@ -64,6 +64,7 @@ bench: install
 	$(BIN)/python -m bench.solomon --quick
 	$(BIN)/python -m bench.trsp --quick
 	$(BIN)/python -m bench.scale --quick
+	$(BIN)/python -m bench.sisr_steps
 	$(BIN)/python -m bench.booking --quick
 
 clean:
