@@ -26,6 +26,8 @@ FAR = np.int64(2**50)
 # Ruin: about this many jobs out per step, strings of at most this many visits.
 _MEAN_REMOVED = 10.0
 _MAX_STRING = 10.0
+# Ruin: the share of steps that empty the route with the fewest jobs instead.
+_WHOLE_ROUTE = 0.01
 # Recreate: each position is skipped with this probability.
 _BLINK = 0.01
 # A technician's lunch and depot stop in a route (job indexes are 0 and up).
@@ -420,6 +422,17 @@ def search(
                 strings_max = 4.0 * _MEAN_REMOVED / (1.0 + string_max) - 1.0
                 strings = int(np.random.random() * strings_max) + 1
                 centre = -1
+                # Now and then the route with the fewest jobs goes whole: its jobs may
+                # fit into the others, which strings alone seldom find (a route too many).
+                whole = used > 1 and np.random.random() < _WHOLE_ROUTE
+                if whole:
+                    fewest = n_jobs + 1
+                    for j in range(n_jobs):
+                        v = route_of[j]
+                        if v >= 0 and not job_fixed[j] and _served(v, route, rlen) < fewest:
+                            fewest = _served(v, route, rlen)
+                            centre = j
+                    strings = 1
                 while centre < 0:
                     centre = int(np.random.random() * n_jobs)
                     if route_of[centre] < 0 or job_fixed[centre]:
@@ -432,12 +445,12 @@ def search(
                         continue
                     m = rlen[v]
                     length_max = min(float(m), string_max)
-                    length = int(np.random.random() * length_max) + 1
+                    length = m if whole else int(np.random.random() * length_max) + 1
                     _backup(v, changed, state, backup)
                     p = pos_of[c]
                     keep = 0
                     span = length
-                    if np.random.random() < 0.5 and length < m:
+                    if not whole and np.random.random() < 0.5 and length < m:
                         # Split string: a window of length + keep visits around c of
                         # which a random run of ``keep`` stays.
                         keep = 1
