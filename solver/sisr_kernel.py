@@ -426,12 +426,21 @@ def search(
                 # fit into the others, which strings alone seldom find (a route too many).
                 whole = used > 1 and np.random.random() < _WHOLE_ROUTE
                 if whole:
+                    # The route with the fewest jobs (ties: the one holding the lowest
+                    # movable job), centred on that job.
                     fewest = n_jobs + 1
-                    for j in range(n_jobs):
-                        v = route_of[j]
-                        if v >= 0 and not job_fixed[j] and _served(v, route, rlen) < fewest:
-                            fewest = _served(v, route, rlen)
-                            centre = j
+                    for v in range(n_veh):
+                        first = n_jobs
+                        for k in range(rlen[v]):
+                            j = route[v, k]
+                            if 0 <= j < first and not job_fixed[j]:
+                                first = j
+                        if first == n_jobs:
+                            continue
+                        count = _served(v, route, rlen)
+                        if count < fewest or (count == fewest and first < centre):
+                            fewest = count
+                            centre = first
                     strings = 1
                 while centre < 0:
                     centre = int(np.random.random() * n_jobs)
