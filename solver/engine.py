@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 
+import numpy as np
+
 from solver import sisr
 from solver.checker import check
 from solver.explain import explain_dropped, precheck
@@ -384,11 +386,12 @@ def _search(
             if opts.initial_routes:
                 _seed(plan, problem, candidates, opts.initial_routes, build_timer)
             seeded = {j.id for seq in plan.jobs.values() for j in seq}
+            sought = {} if no_crews else _sought(problem, candidates, coeffs)
             for job in sorted(candidates, key=lambda j: (j.priority, -j.crew_size, -j.duration_s, j.id)):
                 if time.monotonic() >= search_until or (cancel is not None and cancel.is_set()):
                     break
                 if job.id not in seeded:
-                    _insert(job, problem, build_timer, plan)
+                    _insert(job, problem, build_timer, plan, sought)
             crews = _crews_of(plan)
             # Small days: crews the construction could not place stay in the model, synchronised there.
             jobs = [j for j in candidates if j.crew_size == 1 or j.id in crews or detailed]
@@ -473,11 +476,12 @@ def _search_compiled(
     if crew_jobs:
         plan = _Plan.empty(problem)
         crews_until = time.monotonic() + _CREW_SHARE * max(0.0, search_until - time.monotonic())
+        sought = _sought(problem, candidates, coeffs)
         for job in sorted(crew_jobs, key=lambda j: (j.priority, -j.duration_s, j.id)):
             if time.monotonic() >= crews_until or (cancel is not None and cancel.is_set()):
                 untried.add(job.id)
                 continue
-            _insert(job, problem, timer, plan)
+            _insert(job, problem, timer, plan, sought)
         crews = _crews_of(plan)
         log.info("construction: %d of %d crew jobs placed", len(crews), len(crew_jobs))
     threads = 2 if opts.search.portfolio and _cores() >= 2 else 1
@@ -502,6 +506,21 @@ def _search_compiled(
     plan = _plan_from_raw(problem, raw, timer)
     plan.untried = untried
     return raw, plan
+
+
+def _sought(problem: Problem, candidates: list[Job], coeffs: Coefficients) -> dict[str, int]:
+    """Per technician, what the one-person work that falls to them would cost at their
+    hourly rate: each job's duration shared equally among the technicians qualified for
+    it. A crew placed on a technician few others can stand in for costs this much more."""
+    singles = [j for j in candidates if j.crew_size == 1]
+    if not singles:
+        return {}
+    able = sisr.qualified(problem, singles)
+    sharing = able.sum(axis=0)
+    duration = np.array([j.duration_s for j in singles], dtype=np.float64)
+    share = np.divide(duration, sharing, out=np.zeros_like(duration), where=sharing > 0)
+    seconds = able @ share
+    return {t.id: round(float(seconds[v]) * coeffs.per_s[t.id]) for v, t in enumerate(problem.technicians)}
 
 
 def _ruin_and_recreate(problem: Problem, candidates: list[Job], opts: SolveOptions) -> bool:
@@ -939,8 +958,11 @@ def _route_from_raw(
     )
 
 
-def _insert(job: Job, problem: Problem, timer: RouteTimer, plan: _Plan) -> bool:
-    """Put ``job`` where it costs least if the plan has room; True when placed."""
+def _insert(
+    job: Job, problem: Problem, timer: RouteTimer, plan: _Plan, sought: Mapping[str, int] | None = None
+) -> bool:
+    """Put ``job`` where it costs least if the plan has room; True when placed. A crew
+    job also counts ``sought[t]`` for each technician ``t`` it takes."""
     options = _insertion_options(job, problem, timer, plan)
     if job.crew_size == 1:
         if not options:
@@ -955,7 +977,8 @@ def _insert(job: Job, problem: Problem, timer: RouteTimer, plan: _Plan) -> bool:
         for b in options[i + 1 : 40]
         if a[1].id != b[1].id and job.pinned_technician_id in (None, a[1].id, b[1].id)
     ]
-    pairs.sort(key=lambda ab: ab[0][0] + ab[1][0])
+    extra = sought or {}
+    pairs.sort(key=lambda ab: ab[0][0] + ab[1][0] + extra.get(ab[0][1].id, 0) + extra.get(ab[1][1].id, 0))
     for a, b in pairs[:60]:
         start = max(a[3], b[3])
         if _place(plan, timer, [(a[1], a[2]), (b[1], b[2])], job, start):

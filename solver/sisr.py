@@ -177,6 +177,12 @@ def _qualified(problem: Problem, entries: Sequence[_Entry], after_stop: bool) ->
     return out
 
 
+def qualified(problem: Problem, jobs: Sequence[Job]) -> npt.NDArray[np.bool_]:
+    """``[v, j]``: technician ``v`` has the skills ``jobs[j]`` needs, and its pin (if
+    any) is ``v``."""
+    return _qualified(problem, [_Entry(j) for j in jobs], after_stop=False)
+
+
 def _missed(problem: Problem, entries: Sequence[_Entry], coeffs: Coefficients) -> IntArray:
     """``[v, j]``: what entry ``j`` costs on technician ``v`` for not being with its
     preferred technician."""

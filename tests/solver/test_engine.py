@@ -195,6 +195,30 @@ def test_a_large_day_without_crews_gets_a_checked_complete_plan(settings: Search
     assert solution.stats is not None and solution.stats.wall_time_s <= 3 + 0.1
 
 
+def test_a_crew_leaves_free_the_one_technician_who_can_do_another_job() -> None:
+    # T1 is nearest the crew job, but only T1 can fit glass; the crew goes to T2 and T3.
+    techs = tuple(
+        Technician(t, grid(i), Shift(8 * H, 16 * H), skills=skills, cost=CostProfile(3600, 30))
+        for t, i, skills in (
+            ("T1", 0, {"kitchen": 1, "glass": 1}),
+            ("T2", 10, {"kitchen": 1}),
+            ("T3", 11, {"kitchen": 1}),
+        )
+    )
+    jobs = (
+        Job("CREW", grid(1), 6 * H, skills={"kitchen": 1}, windows=(TimeWindow(9 * H, 10 * H),), crew_size=2),
+        Job("GLASS", grid(2), 4 * H, skills={"glass": 1}, windows=(TimeWindow(9 * H, 12 * H),)),
+    )
+    problem = Problem(techs, jobs)
+
+    solution = solve(problem, SolveOptions(time_limit_s=2))
+
+    assert check(problem, solution, *problem_travel(problem, HaversineProvider())).violations == ()
+    assert solution.unassigned == ()
+    on = sorted((v.job_id, r.technician_id) for r in solution.routes for v in r.visits)
+    assert on == [("CREW", "T2"), ("CREW", "T3"), ("GLASS", "T1")]
+
+
 def _glass_day(first: Job) -> tuple[Problem, RouteTimer, _Plan, Job, PointIndex, TravelMatrices]:
     """T1 alone has the glass skill; its 3-hour day already holds ``first`` (2 hours),
     so the 2-hour glass job returned fits nowhere as the plan stands."""
