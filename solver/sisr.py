@@ -340,20 +340,21 @@ class _Run:
         self.best_len = np.zeros(n_veh, dtype=np.int64)
         self.best_total = np.array([np.iinfo(np.int64).max], dtype=np.int64)
 
-    def place_fixed(self, entries: Sequence[_Entry]) -> int | None:
+    def place_fixed(self, entries: Sequence[_Entry]) -> list[int]:
         """Put the crews' visits in their routes by start, each route's lunch where it
-        fits; None when done, else a technician whose route cannot hold them."""
+        fits; the technicians whose routes cannot hold them (none: all placed)."""
         fixed = sorted((e.tech_index, e.start_s, i) for i, e in enumerate(entries) if e.tech_index is not None)
         for v, _, i in fixed:
             self.route[v, self.rlen[v]] = i
             self.rlen[v] += 1
+        crowded = []
         for v in range(len(self.rlen)):
             m = int(self.rlen[v])
             if m == 0:
                 continue
             if self.data.v_day[v, 2] < 0:
                 if not self._retime(v):
-                    return v
+                    crowded.append(v)
                 continue
             seq = [int(j) for j in self.route[v, :m]]
             for k in range(m + 1):
@@ -362,8 +363,8 @@ class _Run:
                 if self._retime(v):
                     break
             else:
-                return v
-        return None
+                crowded.append(v)
+        return crowded
 
     def _routes(self) -> tuple[IntArray, ...]:
         """The route state arrays, in the kernel's argument order."""
@@ -467,10 +468,11 @@ def search(
         data = _data(problem, entries, points, travel, coeffs)
         n_jobs = len(entries)
         crowded = _Run(data, entries, np.arange(n_jobs, dtype=np.int64)).place_fixed(entries)
-        if crowded is None:
+        if not crowded:
             break
-        tech_id = problem.technicians[crowded].id
-        kept = {j: c for j, c in kept.items() if tech_id not in (c.first_id, c.second_id)}
+        # All at once: each round builds the data anew, which takes long on a large day.
+        out = {problem.technicians[v].id for v in crowded}
+        kept = {j: c for j, c in kept.items() if not out & {c.first_id, c.second_id}}
     runs: dict[int, _Run] = {}
     results: list[tuple[int, int]] = []
     first_s: list[float] = []
