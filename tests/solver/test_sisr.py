@@ -4,6 +4,7 @@ are exact (brute force), valid (the checker) and complete."""
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -25,9 +26,11 @@ from solver import (
     TimeWindow,
     check,
     problem_travel,
+    sisr,
     solve,
 )
 from solver.objective import coefficients
+from solver.ortools_model import CrewAssignment
 from solver.schedule import RouteTimer
 from solver.sisr import eligible
 from tests.solver.bruteforce import optimum_units
@@ -242,3 +245,30 @@ def test_its_route_costs_are_the_route_timers() -> None:
         total += timer.route_cost(tech, seq, timing)
     dropped = sum(coefficients(problem, travel).drop_cost(jobs[u.job_id].priority, 1) for u in solution.unassigned)
     assert solution.objective.total_units == total + dropped
+
+
+def test_crews_that_leave_their_technicians_no_room_for_lunch_are_left_out_and_the_rest_is_planned() -> None:
+    """Two crews back to back over the lunch window on each of two pairs: no lunch
+    fits on any of the four technicians, so every crew is left out (for the repair
+    step) and the one-person jobs are still planned."""
+    lunch = Break(11 * H, 13 * H, 1800)
+    techs = tuple(
+        Technician(f"T{i}", grid(i), Shift(8 * H, 16 * H, lunch), cost=CostProfile(3600, 30)) for i in range(5)
+    )
+    crews = {
+        f"C{pair}{k}": CrewAssignment(f"T{2 * pair}", f"T{2 * pair + 1}", start)
+        for pair in (0, 1)
+        for k, start in ((1, 10 * H + 1800), (2, 12 * H))
+    }
+    jobs = tuple(Job(job_id, grid(7), 5400, crew_size=2) for job_id in crews) + tuple(
+        Job(f"S{i}", grid(10 + i), H) for i in range(3)
+    )
+    problem = Problem(techs, jobs)
+    points, travel = problem_travel(problem, HaversineProvider())
+
+    raw = sisr.search(
+        problem, problem.jobs, points, travel, coefficients(problem, travel), time.monotonic() + 0.3, 1, crews=crews
+    )
+
+    planned = {v.job_id for r in raw.routes for v in r.visits}
+    assert planned == {"S0", "S1", "S2"}
