@@ -52,7 +52,7 @@ def home_legs(solution: Solution) -> float:
 
 
 def main() -> None:
-    """Print one pair of rows per day and the ratios the product is bought for."""
+    """Print three rows per day (by hand, engine, engine on by hand's jobs) and the ratios."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--time-limit", type=float, default=10.0)
     parser.add_argument("--days", nargs="+", default=["sample", "50x400"])
