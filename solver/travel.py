@@ -56,6 +56,10 @@ class TravelProvider(Protocol):
         ...
 
 
+# Rows of the travel matrix computed together (see ``HaversineProvider.between``).
+_ROWS = 128
+
+
 @dataclass(frozen=True)
 class HaversineProvider:
     """Great-circle distance × ``road_factor``, driven at ``speed_kmh``.
@@ -85,12 +89,22 @@ class HaversineProvider:
         lon1 = np.radians(np.array([p.lon for p in origins], dtype=np.float64))
         lat2 = np.radians(np.array([p.lat for p in destinations], dtype=np.float64))
         lon2 = np.radians(np.array([p.lon for p in destinations], dtype=np.float64))
-        dlat = lat1[:, None] - lat2[None, :]
-        dlon = lon1[:, None] - lon2[None, :]
-        a = np.sin(dlat / 2) ** 2 + np.cos(lat1)[:, None] * np.cos(lat2)[None, :] * np.sin(dlon / 2) ** 2
-        metres = 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0))) * self.road_factor
-        seconds = metres / (self.speed_kmh / 3.6)
-        return np.rint(seconds).astype(np.int64), np.rint(metres).astype(np.int64)
+        cos2 = np.cos(lat2)[None, :]
+        duration = np.empty((len(lat1), len(lat2)), dtype=np.int64)
+        distance = np.empty((len(lat1), len(lat2)), dtype=np.int64)
+        # A block of rows at a time: the same arithmetic, element by element, as on the
+        # whole matrix, without whole-matrix temporaries (a 5,500-point day would
+        # allocate and fault in a dozen arrays of 240 MB each).
+        for lo in range(0, len(lat1), _ROWS):
+            hi = lo + _ROWS
+            dlat = lat1[lo:hi, None] - lat2[None, :]
+            dlon = lon1[lo:hi, None] - lon2[None, :]
+            a = np.sin(dlat / 2) ** 2 + np.cos(lat1[lo:hi])[:, None] * cos2 * np.sin(dlon / 2) ** 2
+            metres = 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0))) * self.road_factor
+            seconds = metres / (self.speed_kmh / 3.6)
+            duration[lo:hi] = np.rint(seconds)
+            distance[lo:hi] = np.rint(metres)
+        return duration, distance
 
 
 @dataclass(frozen=True)
