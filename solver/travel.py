@@ -33,7 +33,7 @@ class TravelMatrices:
             raise ValueError("duration and distance matrices differ in shape")
         if self.duration_s.ndim != 2 or self.duration_s.shape[0] != self.duration_s.shape[1]:
             raise ValueError("travel matrices must be square")
-        if (self.duration_s < 0).any() or (self.distance_m < 0).any():
+        if self.duration_s.size and (self.duration_s.min() < 0 or self.distance_m.min() < 0):
             raise ValueError("travel matrices must not hold negative values")
 
     @property

@@ -5,8 +5,11 @@ from __future__ import annotations
 import random
 
 import numpy as np
+import pytest
 
 from solver import HaversineProvider, Location
+from solver.objective import _teleports, max_speed_mps
+from solver.travel import TravelMatrices
 
 
 def test_one_degree_of_latitude_is_about_111_km_times_the_road_factor_at_32_kmh() -> None:
@@ -31,3 +34,21 @@ def test_a_large_matrix_holds_the_same_values_as_each_pair_asked_alone() -> None
 def test_no_origins_give_an_empty_matrix() -> None:
     seconds, metres = HaversineProvider().between([], [Location(60.0, 25.0)])
     assert seconds.shape == metres.shape == (0, 1)
+
+
+def test_matrices_with_a_negative_value_are_refused() -> None:
+    durations = np.zeros((3, 3), dtype=np.int64)
+    distances = np.zeros((3, 3), dtype=np.int64)
+    distances[2, 1] = -1
+    with pytest.raises(ValueError, match="negative"):
+        TravelMatrices(durations, distances)
+
+
+def test_the_fastest_arc_is_found_wherever_it_is_in_a_large_matrix() -> None:
+    durations = np.full((600, 600), 100, dtype=np.int64)
+    distances = np.full((600, 600), 500, dtype=np.int64)
+    durations[555, 3] = 10  # 50 m/s, far past the first block of rows
+    distances[0, 1] = 10**6
+    durations[0, 1] = 0  # a distance with no time: no speed, but it "teleports"
+    assert max_speed_mps(TravelMatrices(durations, distances)) == 50.0
+    assert _teleports(TravelMatrices(durations, distances))
