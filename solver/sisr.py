@@ -197,17 +197,27 @@ def _missed(problem: Problem, entries: Sequence[_Entry], coeffs: Coefficients) -
     return out
 
 
+_NEAREST_ROWS = 256
+
+
 def _nearest(dist: IntArray, job_loc: IntArray, k: int) -> IntArray:
     """``[j, :]``: the ``k`` jobs nearest job ``j`` by distance, nearest first (ties by index)."""
     n = len(job_loc)
     if k <= 0:
         return np.zeros((n, 0), dtype=np.int64)
-    # Distance and index in one key, so that the order is that of a stable sort by distance.
-    key = dist[np.ix_(job_loc, job_loc)] * n + np.arange(n, dtype=np.int64)[None, :]
-    np.fill_diagonal(key, np.iinfo(np.int64).max)
-    part = np.argpartition(key, k - 1, axis=1)[:, :k]
-    order = np.take_along_axis(key, part, axis=1).argsort(axis=1)
-    return np.ascontiguousarray(np.take_along_axis(part, order, axis=1), dtype=np.int64)
+    out = np.empty((n, k), dtype=np.int64)
+    index = np.arange(n, dtype=np.int64)
+    # A block of rows at a time: on a large day whole-matrix temporaries cost more in
+    # page faults than the sort.
+    for lo in range(0, n, _NEAREST_ROWS):
+        rows = index[lo : lo + _NEAREST_ROWS]
+        # Distance and index in one key, so that the order is that of a stable sort by distance.
+        key = dist[np.ix_(job_loc[rows], job_loc)] * n + index[None, :]
+        key[np.arange(len(rows)), rows] = np.iinfo(np.int64).max
+        part = np.argpartition(key, k - 1, axis=1)[:, :k]
+        order = np.take_along_axis(key, part, axis=1).argsort(axis=1)
+        out[rows] = np.take_along_axis(part, order, axis=1)
+    return out
 
 
 def _data(
