@@ -299,35 +299,30 @@ def alone_costs(
                     via_m = dist[v_start[v], p]
                     via_s = dur[v_start[v], p] + depot[1]
                     t0 += via_s
+                s = t0
                 if k == 1:
                     # Lunch at home first, then c.
                     sl = t0 if t0 > lo else lo
                     if sl > hi:
                         continue
-                    s = sl + d + dur[p, c_loc]
-                    if s < job_e[c]:
-                        s = job_e[c]
-                    if job_w[c, 1, 0] < FAR:
-                        s = _open_from(c, s, job_w)
-                    if s > job_l[c] or s + job_dur[c] + dur[c_loc, v_end[v]] > v_lim[v]:
+                    s = sl + d
+                s += dur[p, c_loc]
+                if s < job_e[c]:
+                    s = job_e[c]
+                if job_w[c, 1, 0] < FAR:
+                    s = _open_from(c, s, job_w)
+                if s > job_l[c]:
+                    continue
+                leave = s + job_dur[c]
+                if k != 1 and d >= 0:
+                    # The lunch after c (on site during a long visit).
+                    free = s if job_long[c] else leave
+                    sl = free if free > lo else lo
+                    if sl > hi:
                         continue
-                else:
-                    s = t0 + dur[p, c_loc]
-                    if s < job_e[c]:
-                        s = job_e[c]
-                    if job_w[c, 1, 0] < FAR:
-                        s = _open_from(c, s, job_w)
-                    if s > job_l[c]:
-                        continue
-                    leave = s + job_dur[c]
-                    if d >= 0:
-                        free = s if job_long[c] else leave
-                        sl = free if free > lo else lo
-                        if sl > hi:
-                            continue
-                        leave = (leave if leave > sl else sl) + d
-                    if leave + dur[c_loc, v_end[v]] > v_lim[v]:
-                        continue
+                    leave = (leave if leave > sl else sl) + d
+                if leave + dur[c_loc, v_end[v]] > v_lim[v]:
+                    continue
                 delta = per_m[v] * (via_m + dist[p, c_loc] + dist[c_loc, v_end[v]])
                 delta += per_s[v] * (via_s + dur[p, c_loc] + dur[c_loc, v_end[v]] + job_dur[c])
                 delta += per_job[v] + miss[v, c] + job_soft[c, 2] * _outside(s, job_soft[c, 0], job_soft[c, 1])
