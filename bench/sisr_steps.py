@@ -23,8 +23,9 @@ import numpy as np
 
 from bench.solomon import DATA
 from dispatch.vrplib import load_vrplib
-from solver import prepare, problem_travel, sisr, sisr_kernel
+from solver import prepare, problem_travel
 from solver.objective import coefficients
+from solver.search import sisr, sisr_kernel
 
 
 def run(path: Path, steps: int) -> tuple[float, int, int, int]:

@@ -256,34 +256,16 @@ def servable_bound(instance: TrspInstance, time_limit_s: float = 5.0, reload: bo
             )
             for r, request in enumerate(instance.requests)
         )
-    from ortools.sat.python import cp_model
+    from solver.search.ortools_sat import assignment_bound
 
-    model = cp_model.CpModel()
-    served = []
-    by_tech: list[list[tuple[int, cp_model.IntVar]]] = [[] for _ in instance.technicians]
-    for r, request in enumerate(instance.requests):
-        options = []
-        for k, tech in enumerate(instance.technicians):
-            if can_serve(tech, request) and reachable(instance, k, r):
-                var = model.new_bool_var(f"x{r}_{k}")
-                options.append(var)
-                by_tech[k].append((r, var))
-        if options:
-            model.add(sum(options) <= 1)
-            served.extend(options)
-    for k, tech in enumerate(instance.technicians):
-        for p in range(instance.n_parts):
-            used = [instance.requests[r].parts[p] * var for r, var in by_tech[k] if instance.requests[r].parts[p]]
-            if used:
-                model.add(sum(used) <= tech.parts[p])
-    model.maximize(sum(served))
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = time_limit_s
-    solver.parameters.num_workers = 1
-    status = solver.solve(model)
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return len(instance.requests)
-    return int(solver.best_objective_bound)
+    allowed = [
+        [k for k, tech in enumerate(instance.technicians) if can_serve(tech, request) and reachable(instance, k, r)]
+        for r, request in enumerate(instance.requests)
+    ]
+    demand = [list(request.parts[: instance.n_parts]) for request in instance.requests]
+    capacity = [list(tech.parts[: instance.n_parts]) for tech in instance.technicians]
+    bound = assignment_bound(allowed, demand, capacity, time_limit_s)
+    return len(instance.requests) if bound is None else bound
 
 
 def read_bks(path: Path) -> dict[str, float]:

@@ -5,7 +5,6 @@ No database or web imports live here; see docs/ and the README.
 
 from solver.checker import CheckReport, Violation, ViolationKind, check
 from solver.engine import Cancelled, CheckerRejected, Progress, SolveOptions, prepare, solve
-from solver.ortools_model import SearchSettings
 from solver.problem import (
     RELOAD_ID,
     Break,
@@ -22,6 +21,7 @@ from solver.problem import (
     TimeWindow,
     Weights,
 )
+from solver.search.strategy import SearchSettings
 from solver.solution import BreakTaken, ReasonCode, Route, Solution, Unassigned, Visit
 from solver.travel import FixedMatrixProvider, HaversineProvider, TravelMatrices, problem_travel
 

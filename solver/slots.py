@@ -29,26 +29,11 @@ from enum import StrEnum
 import numpy as np
 
 from solver.objective import coefficients
+from solver.plan import WorkingRoute as WorkingRoute  # also imported from here by callers
 from solver.problem import DAY_S, Job, Problem, ProblemError, Technician, TimeWindow
 from solver.schedule import RouteTimer, Timing, earliest_in, latest_in
 from solver.solution import ReasonCode, Route, Solution, Unassigned
 from solver.travel import HaversineProvider, PointIndex, TravelMatrices, TravelProvider, problem_travel
-
-
-@dataclass(frozen=True)
-class WorkingRoute:
-    """One technician's promised jobs in visiting order; ``fixed_starts`` holds the
-    agreed start (seconds) of crew visits and None for the rest."""
-
-    technician_id: str
-    job_ids: tuple[str, ...]
-    fixed_starts: tuple[int | None, ...] = ()
-
-    def __post_init__(self) -> None:
-        if not self.fixed_starts:
-            object.__setattr__(self, "fixed_starts", (None,) * len(self.job_ids))
-        if len(self.fixed_starts) != len(self.job_ids):
-            raise ProblemError(f"route of {self.technician_id}: one fixed start (or None) per job")
 
 
 class SlotReason(StrEnum):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from solver import sisr
+from solver.search import sisr
 
 
 @pytest.fixture(scope="session", autouse=True)

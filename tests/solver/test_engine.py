@@ -26,9 +26,12 @@ from solver import (
     problem_travel,
     solve,
 )
-from solver.engine import _ColdSearch, _insert, _insert_moving_one, _Plan
+from solver.insertion import insert as _insert
+from solver.insertion import insert_moving_one as _insert_moving_one
 from solver.objective import coefficients
+from solver.plan import Plan as _Plan
 from solver.schedule import RouteTimer
+from solver.search.strategy import Forked as _ColdSearch
 from solver.solution import Solution
 from solver.travel import PointIndex, TravelMatrices
 from tests.solver.conftest import H, grid

@@ -35,8 +35,11 @@ from solver import (
     problem_travel,
     solve,
 )
-from solver.engine import _drop_idle_reloads, _insert, _insert_via_depot, _Plan
+from solver.insertion import insert as _insert
+from solver.insertion import insert_via_depot as _insert_via_depot
 from solver.objective import coefficients
+from solver.plan import Plan as _Plan
+from solver.repair import drop_idle_reloads as _drop_idle_reloads
 from solver.schedule import RouteTimer
 from tests.solver.conftest import equidistant
 

@@ -26,13 +26,13 @@ from solver import (
     TimeWindow,
     check,
     problem_travel,
-    sisr,
     solve,
 )
 from solver.objective import coefficients
-from solver.ortools_model import CrewAssignment
 from solver.schedule import RouteTimer
-from solver.sisr import eligible
+from solver.search import sisr
+from solver.search.sisr import eligible
+from solver.search.types import CrewAssignment
 from tests.solver.bruteforce import optimum_units
 from tests.solver.conftest import grid
 from tests.solver.test_properties import PROPERTY, days

@@ -1,4 +1,4 @@
-"""The OR-Tools routing model. This is the only module that imports OR-Tools.
+"""The OR-Tools routing search. With ``ortools_sat`` beside it, the only modules that import OR-Tools.
 
 Shape as in the OR-Tools samples: nodes → index manager → model → transit
 matrices → arc costs → dimensions → search parameters → solve → extraction.
@@ -7,10 +7,12 @@ Node numbers (rows of our matrices) and solver indices are kept apart.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
+import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +22,7 @@ from ortools.util import optional_boolean_pb2
 
 from solver.objective import Coefficients
 from solver.problem import DAY_S, RELOAD_ID, Job, Problem, Technician, TimeWindow
-from solver.travel import PointIndex, TravelMatrices
+from solver.search.types import RawResult, RawRoute, RawVisit, SearchInput, better
 
 log = logging.getLogger(__name__)
 
@@ -52,127 +54,54 @@ METAHEURISTIC = {
 
 
 @dataclass(frozen=True)
-class SearchSettings:
-    """How OR-Tools searches; names are the lower-case OR-Tools enum names."""
+class OrToolsSettings:
+    """How the OR-Tools search runs; names are the lower-case OR-Tools enum names.
+
+    Why these defaults: docs/benchmarks.md, "Search settings".
+    """
 
     first_solution: str = "parallel_cheapest_insertion"
-    # Tabu search, not guided local search: on tiny days GLS left out jobs that fit
-    # (tests/solver/test_bruteforce.py, seeds 2 and 3), tabu reached the optimum on all.
     metaheuristic: str = "tabu_search"
-    # OR-Tools break intervals and soft cumul bounds make the search crawl on large
-    # days; above this many visits the lunch is placed by the route timer after the
-    # search and preferred windows are not optimised by it (docs/model.md).
+    # Above this many visits the model has no lunch break and no preferred windows
+    # (the route timer places the lunch after the search; docs/model.md).
     detailed_model_max_visits: int = 60
-    # Above this many nodes (visits plus two per technician) the LNS operators that run a
-    # cheapest insertion are off: they ignore the time limit (docs/benchmarks.md "Scale").
+    # Above this many nodes (visits plus two per technician) the LNS operators that run
+    # a whole cheapest insertion are off: they ignore the time limit.
     insertion_lns_max_nodes: int = 1000
     # Such a large model is not searched with less than this many seconds left, and its
-    # search is told to end this many seconds early (a local search step there takes
-    # 6–10 s at 200 × 2,000 and the time limit is only checked between steps).
+    # search is told to end this many seconds early.
     large_min_search_s: float = 5.0
     large_search_margin_s: float = 4.0
-    # Cold searches start from OR-Tools' own first solution instead of the greedy
-    # construction, as (first solution, metaheuristic) pairs. Large days without crews
-    # (more than detailed_model_max_visits visits) get only cold searches: the
-    # construction took much of a short budget and the warm-started search stayed
-    # near it (docs/benchmarks.md). Each process runs its pairs in turn, then the same
-    # again on shuffled job orders, when stall_ratio is set: a search then ends once
-    # its best cost has not improved for stall_ratio × the time it took to reach it
-    # (and at least stall_min_fraction of the budget) while at least
-    # restart_min_fraction of the budget is left. Off by default: on Solomon it did
-    # not pay (docs/benchmarks.md).
+    # Cold searches (OR-Tools' own first solution, no construction) as (first solution,
+    # metaheuristic) pairs, run in turn; with stall_ratio set, a search ends once its
+    # best has not improved for stall_ratio x the time it took to reach it (at least
+    # stall_min_fraction of the budget) while restart_min_fraction of it is left.
     cold_searches: tuple[tuple[str, str], ...] = (("path_cheapest_arc", "guided_local_search"),)
     stall_ratio: float | None = None
     stall_min_fraction: float = 0.25
     restart_min_fraction: float = 0.2
-    # Portfolio: a second search on another core (a forked process); the better plan by
-    # our objective is kept. Beside the warm-started search it runs cold_searches; on
-    # large days without crews it runs portfolio_searches. Off where the machine has
-    # one core or cannot fork.
-    portfolio: bool = True
-    # Savings with tabu search: guided local search stops improving after 1–2 s on
-    # Solomon while tabu search keeps going, and savings complements path cheapest
-    # arc on the clustered families.
+    # What the portfolio's other core runs on large days without crews.
     portfolio_searches: tuple[tuple[str, str], ...] = (("savings", "tabu_search"),)
-    # OR-Tools local search operators switched on beyond its defaults (names of the
-    # ``use_*`` fields of ``LocalSearchNeighborhoodOperators``, without ``use_``).
+    # Local search operators switched on beyond OR-Tools' defaults (``use_*`` field
+    # names of ``LocalSearchNeighborhoodOperators`` without ``use_``).
     extra_operators: tuple[str, ...] = ()
-    # With a depot (Problem.depot), the portfolio's other search plans without depot stops.
-    portfolio_without_depot: bool = True
-    # Days the compiled ruin-and-recreate search models exactly (solver.sisr.eligible),
-    # without lunches or with too many visits for the detailed model, are planned by it
-    # instead of OR-Tools, one search per core (docs/benchmarks.md: on Solomon it cut
-    # the mean gap several times over).
-    ruin_and_recreate: bool = True
-
-
-@dataclass(frozen=True)
-class CrewAssignment:
-    """A crew job's two technicians and their common start."""
-
-    first_id: str
-    second_id: str
-    start_s: int
-
-
-@dataclass(frozen=True)
-class RawVisit:
-    """A visit as the model placed it (job id, start time)."""
-
-    job_id: str
-    start_s: int
-
-
-@dataclass(frozen=True)
-class RawRoute:
-    """One vehicle's route straight from the model."""
-
-    technician_id: str
-    visits: tuple[RawVisit, ...]
-    depart_s: int
-    return_s: int
-    lunch_start_s: int | None
-
-
-@dataclass(frozen=True)
-class RawResult:
-    """What the model found: routes (may be empty when no solution) and search facts."""
-
-    routes: tuple[RawRoute, ...]
-    status: str
-    found: bool
-    solutions: int
-    first_solution_s: float | None
-    objective_units: int | None
-
-
-ProgressHook = Callable[[int, int], None]
-"""Called with (solutions found so far, best objective units) on each new solution."""
 
 
 def solve_model(
-    problem: Problem,
-    jobs: Sequence[Job],
-    points: PointIndex,
-    travel: TravelMatrices,
-    coeffs: Coefficients,
-    deadline: float,
-    settings: SearchSettings,
-    on_solution: ProgressHook | None = None,
-    stop: Callable[[], bool] | None = None,
+    task: SearchInput,
+    settings: OrToolsSettings,
     sync_crews: bool = True,
-    crew_fixed: Mapping[str, CrewAssignment] | None = None,
-    initial_routes: Mapping[str, Sequence[str]] | None = None,
     detailed: bool = True,
     stall_ratio: float | None = None,
     min_stall_s: float = 0.0,
 ) -> RawResult:
-    """Route ``jobs`` (the ones that passed the pre-checks) until ``deadline`` (time.monotonic()).
+    """Route ``task.jobs`` (the ones that passed the pre-checks) until ``task.deadline``
+    (time.monotonic()).
 
     Crews of two: with ``sync_crews`` both members start together; without it
     only "two different technicians, both or neither" holds (a fast relaxation
-    whose times the caller aligns). ``crew_fixed`` fixes a crew job's two
-    technicians and start instead. ``initial_routes`` (job ids per technician)
+    whose times the caller aligns). ``task.crews`` fixes a crew job's two
+    technicians and start instead. ``task.initial_routes`` (job ids per technician)
     warm-starts the search; it is ignored if the model refuses it. Without
     ``detailed`` no break is modelled (each day is shortened by its lunch
     instead and the caller places the lunch afterwards) and preferred windows
@@ -181,6 +110,9 @@ def solve_model(
     reach it (at least ``min_stall_s``): checked as solutions arrive, so the
     caller can restart from another first solution.
     """
+    problem, jobs, points, travel, coeffs = task.problem, task.jobs, task.points, task.travel, task.coeffs
+    deadline, on_solution, stop = task.deadline, task.on_solution, task.stop
+    crew_fixed, initial_routes = task.crews, task.initial_routes
     techs = problem.technicians
     n_veh = len(techs)
 
@@ -634,3 +566,73 @@ class _SearchStats:
     best: int | None = None
     best_at: float = 0.0
     stalled: bool = False
+
+
+@dataclass(frozen=True)
+class OrToolsSearch:
+    """The OR-Tools search as a ``Search``: one model, warm-started from the task's
+    ``initial_routes`` when given, crews fixed as the task's ``crews`` say.
+
+    Without ``detailed`` the model has no lunch break and no preferred windows
+    (``solve_model``); ``stall_ratio`` and ``min_stall_s`` end a stalled search.
+    """
+
+    settings: OrToolsSettings
+    detailed: bool = True
+    stall_ratio: float | None = None
+    min_stall_s: float = 0.0
+
+    @property
+    def name(self) -> str:
+        """The first solution strategy and metaheuristic."""
+        return f"or-tools {self.settings.first_solution} + {self.settings.metaheuristic}"
+
+    def run(self, task: SearchInput) -> RawResult:
+        """``solve_model`` on the task."""
+        return solve_model(task, self.settings, True, self.detailed, self.stall_ratio, self.min_stall_s)
+
+
+@dataclass(frozen=True)
+class ColdRuns:
+    """Cold OR-Tools searches one after another until the deadline, as a ``Search``:
+    each (first solution, metaheuristic) pair of ``strategies`` in turn, then again
+    on shuffled job orders (from the task's seed). With ``settings.stall_ratio`` a
+    search that stalls hands the rest of the time to the next (while
+    ``restart_min_fraction`` of the budget is left); without it the first search has
+    the whole budget. The best result by the model's objective, with the solutions
+    of all searches counted."""
+
+    settings: OrToolsSettings
+    strategies: tuple[tuple[str, str], ...]
+    detailed: bool = True
+
+    @property
+    def name(self) -> str:
+        """The strategies, in turn."""
+        return "or-tools cold " + ", ".join(f"{a} + {b}" for a, b in self.strategies)
+
+    def run(self, task: SearchInput) -> RawResult:
+        """The best of the cold searches on the task (its ``initial_routes`` unused)."""
+        settings = self.settings
+        budget = max(1e-3, task.deadline - time.monotonic())
+        rng = random.Random(task.seed)
+        best: RawResult | None = None
+        solutions = 0
+        for k in itertools.count():
+            order = list(task.jobs)
+            if k >= len(self.strategies):
+                rng.shuffle(order)
+            first_solution, metaheuristic = self.strategies[k % len(self.strategies)]
+            cold = dataclasses.replace(settings, first_solution=first_solution, metaheuristic=metaheuristic)
+            search = OrToolsSearch(cold, self.detailed, settings.stall_ratio, settings.stall_min_fraction * budget)
+            raw = search.run(dataclasses.replace(task, jobs=order, initial_routes=None))
+            solutions += raw.solutions
+            if better(raw, best):
+                best = raw
+            log.info("cold search %d (%s): %s, objective %s", k, cold.first_solution, raw.status, raw.objective_units)
+            left = task.deadline - time.monotonic()
+            stopped = task.stop is not None and task.stop()
+            if raw.status != "stalled" or left < settings.restart_min_fraction * budget or stopped:
+                break
+        result = best if best is not None else raw
+        return dataclasses.replace(result, solutions=solutions)

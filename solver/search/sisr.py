@@ -24,11 +24,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from solver import sisr_kernel as kernel
 from solver.objective import Coefficients, coefficients
-from solver.ortools_model import CrewAssignment, ProgressHook, RawResult, RawRoute, RawVisit
 from solver.problem import RELOAD_ID, Job, Location, Problem, Shift, Technician, TimeWindow
 from solver.schedule import RouteTimer
+from solver.search import sisr_kernel as kernel
+from solver.search.types import CrewAssignment, ProgressHook, RawResult, RawRoute, RawVisit, SearchInput
 from solver.travel import PointIndex, TravelMatrices
 
 IntArray = npt.NDArray[np.int64]
@@ -618,3 +618,33 @@ def ready() -> bool:
             _warming.append(thread)
             thread.start()
     return False
+
+
+@dataclass(frozen=True)
+class CompiledSearch:
+    """The compiled ruin and recreate as a ``Search``: ``threads`` searches side by
+    side, crews as the task fixes them (see ``search``; ``initial_routes`` unused,
+    ``eligible`` says which days it plans)."""
+
+    threads: int = 1
+
+    @property
+    def name(self) -> str:
+        """The search and its threads."""
+        return f"ruin and recreate x {self.threads}"
+
+    def run(self, task: SearchInput) -> RawResult:
+        """``search`` on the task."""
+        return search(
+            task.problem,
+            task.jobs,
+            task.points,
+            task.travel,
+            task.coeffs,
+            task.deadline,
+            task.seed,
+            self.threads,
+            on_solution=task.on_solution,
+            stop=task.stop,
+            crews=task.crews,
+        )

@@ -1,0 +1,85 @@
+"""The greedy construction: a first plan, job by job, each where it adds least cost.
+
+Crew jobs go to the cheapest pair of technicians that can both start at one time,
+where a technician also costs the one-person work that falls to them (``sought``):
+a crew that others could form leaves free a technician whom few can stand in for.
+A re-plan starts from the routes it is given (``seed``). docs/model.md, "Search".
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from solver.insertion import insert
+from solver.objective import Coefficients
+from solver.plan import Plan, WorkingRoute
+from solver.problem import Job, Problem
+from solver.schedule import RouteTimer
+from solver.search import sisr
+
+log = logging.getLogger(__name__)
+
+
+def sought(problem: Problem, candidates: Sequence[Job], coeffs: Coefficients) -> dict[str, int]:
+    """Per technician, what the one-person work that falls to them would cost at their
+    hourly rate: each job's duration shared equally among the technicians qualified for
+    it. A crew placed on a technician few others can stand in for costs this much more."""
+    singles = [j for j in candidates if j.crew_size == 1]
+    if not singles:
+        return {}
+    able = sisr.qualified(problem, singles)
+    sharing = able.sum(axis=0)
+    duration = np.array([j.duration_s for j in singles], dtype=np.float64)
+    share = np.divide(duration, sharing, out=np.zeros_like(duration), where=sharing > 0)
+    seconds = able @ share
+    return {t.id: round(float(seconds[v]) * coeffs.per_s[t.id]) for v, t in enumerate(problem.technicians)}
+
+
+def build(
+    jobs: Iterable[Job],
+    problem: Problem,
+    timer: RouteTimer,
+    plan: Plan,
+    extra: Mapping[str, int],
+    until: float,
+    stop: Callable[[], bool] | None = None,
+) -> list[Job]:
+    """Insert ``jobs`` in this order into ``plan`` (``insert``, crews counting ``extra``)
+    until ``until`` (time.monotonic()) or ``stop``; the jobs left untried for lack of time."""
+    untried: list[Job] = []
+    for job in jobs:
+        if untried or time.monotonic() >= until or (stop is not None and stop()):
+            untried.append(job)
+            continue
+        insert(job, problem, timer, plan, extra)
+    return untried
+
+
+def seed(
+    plan: Plan, problem: Problem, candidates: Sequence[Job], routes: Sequence[WorkingRoute], timer: RouteTimer
+) -> None:
+    """Start ``plan`` from ``routes``: each route that times as given (jobs not
+    among ``candidates`` dropped) is kept; a crew visit is kept only where both
+    of its technicians' routes are."""
+    by_id = {j.id: j for j in candidates}
+    given = {r.technician_id: r for r in routes}
+    for tech in problem.technicians:
+        route = given.get(tech.id)
+        kept = [(by_id[i], start) for i, start in (route.visits() if route else ()) if i in by_id]
+        plan.jobs[tech.id] = [job for job, _ in kept]
+        plan.fixed[tech.id] = [start if job.crew_size == 2 else None for job, start in kept]
+        if not plan.retime(tech, timer):
+            plan.jobs[tech.id], plan.fixed[tech.id] = [], []
+            plan.retime(tech, timer)
+    crews = plan.crews()
+    for tech in problem.technicians:
+        lone = [j.id for j in plan.jobs[tech.id] if j.crew_size == 2 and j.id not in crews]
+        for job_id in lone:
+            plan.remove(tech.id, job_id)
+        if lone:
+            plan.retime(tech, timer)
+    log.info("seeded: %d jobs from the initial routes", len(plan.served()))

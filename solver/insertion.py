@@ -1,0 +1,233 @@
+"""Insertion into a working plan: where one job fits, at what cost, with a crew's two
+technicians at one start, after a depot stop, or once another job moves away.
+
+Used by the construction and the repair step (on a ``Plan``) and by the slot
+evaluator (``solver.slots``, on its own timed routes) alike: the positions
+(``timings``, ``positions``), the room made by moving one job (``movable``), and
+the pairs of a crew (``crew_pairs``) come from here. Every answer is timed by the
+exact route timer.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TypeVar
+
+from solver.plan import Plan
+from solver.problem import RELOAD_ID, Job, Problem, Technician
+from solver.schedule import RouteTimer, Timing
+
+log = logging.getLogger(__name__)
+# Insertion tries at most this many technicians per job, the ones based nearest it.
+NEAREST_TECHNICIANS = 25
+# A crew is sought among this many cheapest single visits, and this many pairs tried.
+_CREW_OPTIONS = 40
+_CREW_PAIRS = 60
+
+Option = tuple[int, Technician, int, int]
+"""(added cost, technician, position, start) of one visit to a job."""
+T = TypeVar("T")
+
+
+def timings(
+    tech: Technician,
+    job: Job,
+    seq: Sequence[Job],
+    fixed: Sequence[int | None],
+    timer: RouteTimer,
+    start: int | None = None,
+) -> Iterator[tuple[int, list[Job], list[int | None], Timing]]:
+    """(position, new sequence, its fixed starts, timing) for each place in ``seq``, in
+    order, where ``job`` fits on ``tech``'s route (``start``: its fixed start)."""
+    for pos in range(len(seq) + 1):
+        new_seq, new_fixed = [*seq[:pos], job, *seq[pos:]], [*fixed[:pos], start, *fixed[pos:]]
+        timing = timer.timing(tech, new_seq, fixed_starts=new_fixed)
+        if timing is not None:
+            yield pos, new_seq, new_fixed, timing
+
+
+def positions(
+    tech: Technician, job: Job, seq: Sequence[Job], fixed: Sequence[int | None], timer: RouteTimer, base: int
+) -> Iterator[tuple[int, int, int]]:
+    """(added cost over ``base``, position, start) for each place in ``seq`` where
+    ``job`` fits on ``tech``'s route."""
+    for pos, new_seq, _, timing in timings(tech, job, seq, fixed, timer):
+        yield timer.route_cost(tech, new_seq, timing) - base, pos, timing.starts_s[pos]
+
+
+def movable(
+    seq: Sequence[Job], fixed: Sequence[int | None], keep_pinned: bool = True
+) -> Iterator[tuple[Job, list[Job], list[int | None]]]:
+    """(job, the rest of the sequence, its fixed starts) for each job of ``seq`` that
+    may move to another route: never a crew visit, a fixed start or a depot stop, and
+    with ``keep_pinned`` never a job pinned to its technician."""
+    for i, moved in enumerate(seq):
+        if fixed[i] is not None or moved.crew_size != 1 or moved.id == RELOAD_ID:
+            continue
+        if keep_pinned and moved.pinned_technician_id is not None:
+            continue
+        yield moved, [*seq[:i], *seq[i + 1 :]], [*fixed[:i], *fixed[i + 1 :]]
+
+
+def crew_pairs(candidates: Sequence[T], tech_id: Callable[[T], str], pinned: str | None = None) -> list[tuple[T, T]]:
+    """The pairs of ``candidates`` (in their order) on two different technicians, one of
+    them ``pinned`` when given."""
+    return [
+        (a, b)
+        for a, b in itertools.combinations(candidates, 2)
+        if tech_id(a) != tech_id(b) and pinned in (None, tech_id(a), tech_id(b))
+    ]
+
+
+def able(job: Job, problem: Problem, timer: RouteTimer) -> list[Technician]:
+    """The technicians worth trying for ``job``: qualified, allowed by its pin, and on
+    large days only the ones based nearest it."""
+    out = [
+        t
+        for t in problem.technicians
+        if t.has_skills(job.skills) and (job.crew_size == 2 or job.pinned_technician_id in (None, t.id))
+    ]
+    if len(out) > NEAREST_TECHNICIANS:
+        here = timer.points.job[job.id]
+        out.sort(key=lambda t: int(timer.distance[timer.points.tech_start[t.id], here]))
+        out = out[:NEAREST_TECHNICIANS]
+    return out
+
+
+def options(job: Job, problem: Problem, timer: RouteTimer, plan: Plan) -> list[Option]:
+    """Feasible (added cost, technician, position, start) for one visit to ``job``."""
+    out: list[Option] = []
+    for tech in able(job, problem, timer):
+        current = plan.jobs[tech.id]
+        if tech.max_jobs is not None and len(current) >= tech.max_jobs:
+            continue
+        base = plan.base_cost(tech, timer)
+        if base is None:
+            continue
+        places = positions(tech, job, current, plan.fixed[tech.id], timer, base)
+        out.extend((cost, tech, pos, start) for cost, pos, start in places)
+    return out
+
+
+def place(plan: Plan, timer: RouteTimer, where: list[tuple[Technician, int]], job: Job, start: int | None) -> bool:
+    """Insert ``job`` at these positions (all or nothing); True when every route still fits."""
+    saved = plan.saved(t.id for t, _ in where)
+    for tech, pos in where:
+        plan.insert(tech.id, pos, job, start)
+    if all(plan.retime(tech, timer) for tech, _ in where):
+        log.info("repair placed %s on %s", job.id, ", ".join(t.id for t, _ in where))
+        return True
+    plan.restore(saved)
+    return False
+
+
+def insert(job: Job, problem: Problem, timer: RouteTimer, plan: Plan, sought: Mapping[str, int] | None = None) -> bool:
+    """Put ``job`` where it costs least if the plan has room; True when placed. A crew
+    job goes to the cheapest pair of technicians that can both start at one time,
+    counting ``sought[t]`` more for each technician ``t`` it takes."""
+    found = options(job, problem, timer, plan)
+    if job.crew_size == 1:
+        if not found:
+            return False
+        _, tech, pos, _ = min(found, key=lambda o: o[0])
+        return place(plan, timer, [(tech, pos)], job, None)
+    found.sort(key=lambda o: o[0])
+    pairs = crew_pairs(found[:_CREW_OPTIONS], lambda o: o[1].id, job.pinned_technician_id)
+    extra = sought or {}
+    pairs.sort(key=lambda ab: ab[0][0] + ab[1][0] + extra.get(ab[0][1].id, 0) + extra.get(ab[1][1].id, 0))
+    for a, b in pairs[:_CREW_PAIRS]:
+        start = max(a[3], b[3])
+        if place(plan, timer, [(a[1], a[2]), (b[1], b[2])], job, start):
+            return True
+    return False
+
+
+def insert_moving_one(job: Job, problem: Problem, timer: RouteTimer, plan: Plan, until: float) -> bool:
+    """Place a one-person ``job`` that fits nowhere as it is by moving one other job of a
+    qualified technician to another route, the pair of changes that costs least; True
+    when placed. Crew, pinned and start-fixed jobs are never moved; nothing is lost.
+    """
+    if job.crew_size != 1:
+        return False
+    elsewhere: dict[str, list[Option]] = {}
+    best: tuple[int, Technician, Job, int, Technician, int] | None = None
+    for tech in able(job, problem, timer):
+        base = plan.base_cost(tech, timer)
+        if base is None:
+            continue
+        for moved, rest, rest_fixed in movable(plan.jobs[tech.id], plan.fixed[tech.id]):
+            if time.monotonic() >= until:
+                break
+            here = min(positions(tech, job, rest, rest_fixed, timer, base), default=None)
+            if here is None:
+                continue
+            if moved.id not in elsewhere:
+                elsewhere[moved.id] = options(moved, problem, timer, plan)
+            other_options = [o for o in elsewhere[moved.id] if o[1].id != tech.id]
+            if not other_options:
+                continue
+            added, other, other_pos, _ = min(other_options, key=lambda o: o[0])
+            if best is None or here[0] + added < best[0]:
+                best = (here[0] + added, tech, moved, here[1], other, other_pos)
+    if best is None:
+        return False
+    _, tech, moved, pos, other, other_pos = best
+    saved = plan.saved((tech.id, other.id))
+    plan.remove(tech.id, moved.id)
+    plan.insert(tech.id, pos, job)
+    plan.insert(other.id, other_pos, moved)
+    if plan.retime(tech, timer) and plan.retime(other, timer):
+        log.info("repair placed %s on %s by moving %s to %s", job.id, tech.id, moved.id, other.id)
+        return True
+    plan.restore(saved)
+    return False
+
+
+def insert_via_depot(job: Job, problem: Problem, timer: RouteTimer, plan: Plan, until: float) -> bool:
+    """Place a one-person ``job`` after a depot stop, where it costs least: after the stop
+    a route already has, or with a new stop before it. For a job that needs a tool the
+    depot lends or more stock than a technician carries. True when placed."""
+    reload = problem.reload_job()
+    if reload is None or job.crew_size != 1:
+        return False
+    best: tuple[int, Technician, int | None, int] | None = None
+    for tech in problem.technicians:
+        if time.monotonic() >= until:
+            break
+        if job.pinned_technician_id not in (None, tech.id) or not problem.qualified(tech, job):
+            continue
+        current, fixed = plan.jobs[tech.id], plan.fixed[tech.id]
+        cut = next((k for k, j in enumerate(current) if j.id == RELOAD_ID), None)
+        if tech.max_jobs is not None and len(current) - (cut is not None) >= tech.max_jobs:
+            continue
+        base = plan.base_cost(tech, timer)
+        if base is None:
+            continue
+        # (where the stop goes, or None when it is there already; the route the job goes into)
+        stops: list[tuple[int | None, list[Job], list[int | None]]] = [(None, current, fixed)]
+        if cut is None:
+            stops = [
+                (p, [*current[:p], reload, *current[p:]], [*fixed[:p], None, *fixed[p:]])
+                for p in range(len(current) + 1)
+            ]
+        for new_stop, seq, seq_fixed in stops:
+            after = cut if new_stop is None else new_stop
+            assert after is not None
+            for cost, pos, _ in positions(tech, job, seq, seq_fixed, timer, base):
+                if pos > after and (best is None or cost < best[0]):
+                    best = (cost, tech, new_stop, pos)
+    if best is None:
+        return False
+    _, tech, new_stop, pos = best
+    saved = plan.saved((tech.id,))
+    if new_stop is not None:
+        plan.insert(tech.id, new_stop, reload)
+    plan.insert(tech.id, pos, job)
+    if plan.retime(tech, timer):
+        log.info("repair placed %s on %s after a depot stop", job.id, tech.id)
+        return True
+    plan.restore(saved)
+    return False

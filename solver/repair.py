@@ -1,0 +1,135 @@
+"""The repair step after a search: promises kept, jobs still out put in where they fit,
+depot stops nothing needs taken out. docs/model.md, "Search", step 4.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+from solver.insertion import insert, insert_moving_one, insert_via_depot
+from solver.plan import Plan, WorkingRoute
+from solver.problem import RELOAD_ID, Job, Problem, Technician
+from solver.schedule import RouteTimer
+
+log = logging.getLogger(__name__)
+# Above this many jobs left out after the repair's insertions, none is tried by moving another.
+_MOVE_ONE_MAX_JOBS = 20
+
+
+def repair(
+    problem: Problem,
+    candidates: Sequence[Job],
+    plan: Plan,
+    timer: RouteTimer,
+    finish_by: float,
+    initial_routes: Sequence[WorkingRoute] = (),
+    offered_everywhere: bool = False,
+) -> tuple[list[Job], set[str]]:
+    """Put the ``candidates`` the plan leaves out into ``plan`` where they fit, until
+    ``finish_by`` (time.monotonic()); (the jobs still out, most urgent first; the ids of
+    those among them never tried for lack of time).
+
+    A technician whose starting route (``initial_routes``) held a promise the search
+    lost gets that route back first. Each job still out goes where it costs least,
+    after a depot stop where it needs one, and, when at most ``_MOVE_ONE_MAX_JOBS`` are
+    left, where moving one other job makes room. With ``offered_everywhere`` (the
+    search offered every job every place already) only the last of these is tried.
+    """
+    if initial_routes:
+        _restore_promises(problem, candidates, initial_routes, timer, plan)
+    served = plan.served()
+    dropped = sorted((j for j in candidates if j.id not in served), key=lambda j: (j.priority, j.id))
+    left: list[Job] = []
+    # Jobs the repair step had no time left to try: their reason is the time limit,
+    # whatever the final plan looks like (it never tried them against it).
+    untried: set[str] = set()
+    for j in dropped:
+        if j.id in plan.untried:
+            untried.add(j.id)
+            left.append(j)
+        elif offered_everywhere:
+            left.append(j)
+        elif time.monotonic() >= finish_by:
+            untried.add(j.id)
+            left.append(j)
+        elif not (insert(j, problem, timer, plan) or insert_via_depot(j, problem, timer, plan, finish_by)):
+            left.append(j)
+    if len(left) <= _MOVE_ONE_MAX_JOBS:
+        # What still fits nowhere may fit once one other job moves to another technician
+        # (the search can stall with such a job out: TRSP, docs/benchmarks.md).
+        left = [j for j in left if not insert_moving_one(j, problem, timer, plan, finish_by)]
+    drop_idle_reloads(problem, timer, plan)
+    return left, untried
+
+
+def drop_idle_reloads(problem: Problem, timer: RouteTimer, plan: Plan) -> None:
+    """Take out depot stops that no visit needs (any more: the repair may have moved
+    those visits away): every visit after the stop is within the technician's own
+    skills, all visits fit what they set out with, and the route times without it."""
+    for tech in problem.technicians:
+        seq = plan.jobs[tech.id]
+        if not any(j.id == RELOAD_ID for j in seq):
+            continue
+        rest = [j for j in seq if j.id != RELOAD_ID]
+        if not all(tech.has_skills(j.skills) for j in rest) or not timer.fits_capacity(tech, rest):
+            continue
+        saved = plan.saved((tech.id,))
+        plan.remove(tech.id, RELOAD_ID)
+        if plan.retime(tech, timer):
+            log.info("took out the depot stop of %s: nothing after it needs it", tech.id)
+        else:
+            plan.restore(saved)
+
+
+def _restore_promises(
+    problem: Problem,
+    candidates: Sequence[Job],
+    routes: Sequence[WorkingRoute],
+    timer: RouteTimer,
+    plan: Plan,
+) -> None:
+    """Give back its starting route to each technician whose start held a
+    promise (a priority-0 job) the search lost, where that route times exactly
+    and holds no crew visit; the jobs it displaces go to the repair that follows."""
+    by_id = {j.id: j for j in candidates}
+    given = {r.technician_id: [by_id[i] for i in r.job_ids if i in by_id] for r in routes}
+    restored: set[str] = set()
+    # A restored route may displace a promise of another starting route: go round until none is lost.
+    # Starting routes are disjoint, so each technician is restored at most once.
+    while True:
+        served = plan.served()
+        lost = next(
+            (
+                t
+                for t in problem.technicians
+                if t.id not in restored and any(j.priority == 0 and j.id not in served for j in given.get(t.id, ()))
+            ),
+            None,
+        )
+        if lost is None:
+            return
+        restored.add(lost.id)
+        _restore_route(problem, given[lost.id], lost, timer, plan)
+
+
+def _restore_route(problem: Problem, seq: list[Job], tech: Technician, timer: RouteTimer, plan: Plan) -> None:
+    """Give ``tech`` the route ``seq`` again (taking its jobs off other technicians), where it times."""
+    if any(j.crew_size > 1 for j in seq):
+        return
+    if timer.timing(tech, seq, fixed_starts=[None] * len(seq)) is None:
+        return
+    ids = {j.id for j in seq}
+    for other in problem.technicians:
+        if other.id == tech.id:
+            continue
+        moved = [j.id for j in plan.jobs[other.id] if j.id in ids]
+        for job_id in moved:
+            plan.remove(other.id, job_id)
+        if moved and not plan.retime(other, timer):
+            plan.jobs[other.id], plan.fixed[other.id] = [], []  # only through rounding; repair re-places them
+            plan.retime(other, timer)
+    plan.jobs[tech.id], plan.fixed[tech.id] = list(seq), [None] * len(seq)
+    plan.retime(tech, timer)
+    log.info("restored the starting route of %s to keep its promises", tech.id)
