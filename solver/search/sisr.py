@@ -34,10 +34,12 @@ from solver.travel import PointIndex, TravelMatrices
 IntArray = npt.NDArray[np.int64]
 # The status of a result of this search.
 STATUS = "ruin_and_recreate"
-# The compiled functions, called with the state and data arrays unpacked.
-_retime_kernel: Callable[..., bool] = kernel.retime
-_search_kernel: Callable[..., tuple[int, int, int]] = kernel.search
-_alone_costs_kernel: Callable[..., IntArray] = kernel.alone_costs
+# The compiled functions, called with the kernel's records of arrays.
+_retime_kernel: Callable[[int, kernel.Routes, kernel.Data], bool] = kernel.retime
+_search_kernel: Callable[[int, float, float, kernel.Routes, kernel.Pool, kernel.Data], tuple[int, int, int]] = (
+    kernel.search
+)
+_alone_costs_kernel: Callable[[kernel.Data], IntArray] = kernel.alone_costs
 # How many nearest jobs the ruin step walks from its centre.
 NEIGHBOURS = 100
 # Steps per call into compiled code: short enough to keep to the deadline and report.
@@ -54,76 +56,6 @@ def eligible(problem: Problem, jobs: Sequence[Job], initial_routes: object = Non
     if initial_routes or not jobs or not problem.technicians:
         return False
     return all(job.start_windows() for job in jobs)
-
-
-@dataclass
-class _Data:
-    """The problem as the kernel's arrays."""
-
-    job_loc: IntArray
-    job_dur: IntArray
-    job_e: IntArray
-    job_l: IntArray
-    job_w: IntArray
-    job_dem: IntArray
-    job_drop: IntArray
-    job_far: npt.NDArray[np.float64]
-    job_long: npt.NDArray[np.bool_]
-    job_soft: IntArray
-    job_fixed: npt.NDArray[np.bool_]
-    qual: npt.NDArray[np.bool_]
-    qual2: npt.NDArray[np.bool_]
-    miss: IntArray
-    alone: IntArray
-    neighbours: IntArray
-    v_start: IntArray
-    v_end: IntArray
-    v_t0: IntArray
-    v_lim: IntArray
-    v_day: IntArray
-    v_cap: IntArray
-    v_cap2: IntArray
-    v_max_jobs: IntArray
-    depot: IntArray
-    per_m: IntArray
-    per_s: IntArray
-    per_job: IntArray
-    dist: IntArray
-    dur: IntArray
-
-    def args(self) -> tuple[object, ...]:
-        return (
-            self.job_loc,
-            self.job_dur,
-            self.job_e,
-            self.job_l,
-            self.job_w,
-            self.job_dem,
-            self.job_drop,
-            self.job_far,
-            self.job_long,
-            self.job_soft,
-            self.job_fixed,
-            self.qual,
-            self.qual2,
-            self.miss,
-            self.alone,
-            self.neighbours,
-            self.v_start,
-            self.v_end,
-            self.v_t0,
-            self.v_lim,
-            self.v_day,
-            self.v_cap,
-            self.v_cap2,
-            self.v_max_jobs,
-            self.depot,
-            self.per_m,
-            self.per_s,
-            self.per_job,
-            self.dist,
-            self.dur,
-        )
 
 
 @dataclass(frozen=True)
@@ -222,7 +154,8 @@ def _nearest(dist: IntArray, job_loc: IntArray, k: int) -> IntArray:
 
 def _data(
     problem: Problem, entries: Sequence[_Entry], points: PointIndex, travel: TravelMatrices, coeffs: Coefficients
-) -> _Data:
+) -> kernel.Data:
+    """The kernel's arrays for these entries."""
     techs = problem.technicians
     kinds = problem.resource_types
     caps = coeffs.capacity
@@ -243,7 +176,7 @@ def _data(
     dur = np.ascontiguousarray(travel.duration_s, dtype=np.int64)
     v_start = np.array([points.tech_start[t.id] for t in techs], dtype=np.int64)
     homes = dist[np.ix_(v_start, job_loc)].mean(axis=0) if len(techs) else np.zeros(len(jobs))
-    data = _Data(
+    data = kernel.Data(
         job_loc=job_loc,
         job_dur=np.array([j.duration_s for j in jobs], dtype=np.int64),
         job_e=np.array([w[0].start_s for w in windows], dtype=np.int64),
@@ -298,34 +231,13 @@ def _data(
         dist=dist,
         dur=dur,
     )
-    data.alone = _alone_costs_kernel(
-        data.job_loc,
-        data.job_dur,
-        data.job_e,
-        data.job_l,
-        data.job_w,
-        data.job_long,
-        data.job_soft,
-        data.miss,
-        data.v_start,
-        data.v_end,
-        data.v_t0,
-        data.v_lim,
-        data.v_day,
-        data.depot,
-        data.per_m,
-        data.per_s,
-        data.per_job,
-        dist,
-        dur,
-    )
-    return data
+    return data._replace(alone=_alone_costs_kernel(data))
 
 
 class _Run:
     """One search's state: the current plan, the best plan, and their totals."""
 
-    def __init__(self, data: _Data, entries: Sequence[_Entry], order: npt.NDArray[np.int64]) -> None:
+    def __init__(self, data: kernel.Data, entries: Sequence[_Entry], order: npt.NDArray[np.int64]) -> None:
         n_veh = len(data.v_start)
         n_jobs = len(entries)
         self.data = data
@@ -349,6 +261,21 @@ class _Run:
         self.best_route = np.zeros((n_veh, width), dtype=np.int64)
         self.best_len = np.zeros(n_veh, dtype=np.int64)
         self.best_total = np.array([np.iinfo(np.int64).max], dtype=np.int64)
+        self.routes = kernel.Routes(
+            self.route,
+            self.rlen,
+            self.rstart,
+            self.rlatest,
+            self.rleave,
+            self.rloc,
+            self.rload,
+            self.rload2,
+            self.rdep,
+            self.rcost,
+            self.route_of,
+            self.pos_of,
+        )
+        self.pool = kernel.Pool(self.unassigned, self.n_unassigned, self.best_route, self.best_len, self.best_total)
 
     def place_fixed(self, entries: Sequence[_Entry]) -> list[int]:
         """Put the crews' visits in their routes by start, each route's lunch where it
@@ -376,65 +303,13 @@ class _Run:
                 crowded.append(v)
         return crowded
 
-    def _routes(self) -> tuple[IntArray, ...]:
-        """The route state arrays, in the kernel's argument order."""
-        return (
-            self.route,
-            self.rlen,
-            self.rstart,
-            self.rlatest,
-            self.rleave,
-            self.rloc,
-            self.rload,
-            self.rload2,
-            self.rdep,
-            self.rcost,
-            self.route_of,
-            self.pos_of,
-        )
-
     def _retime(self, v: int) -> bool:
-        d = self.data
-        return bool(
-            _retime_kernel(
-                v,
-                *self._routes(),
-                d.job_loc,
-                d.job_dur,
-                d.job_e,
-                d.job_l,
-                d.job_w,
-                d.job_dem,
-                d.job_long,
-                d.job_soft,
-                d.miss,
-                d.v_start,
-                d.v_end,
-                d.v_t0,
-                d.v_lim,
-                d.v_day,
-                d.depot,
-                d.per_m,
-                d.per_s,
-                d.per_job,
-                d.dist,
-                d.dur,
-            )
-        )
+        return bool(_retime_kernel(v, self.routes, self.data))
 
     def step(self, iterations: int, temperature: float, temperature_end: float) -> tuple[int, int, int]:
         """Run steps in compiled code; (current total, best total, improvements)."""
         total, best, improved = _search_kernel(
-            iterations,
-            temperature,
-            temperature_end,
-            *self._routes(),
-            self.unassigned,
-            self.n_unassigned,
-            self.best_route,
-            self.best_len,
-            self.best_total,
-            *self.data.args(),
+            iterations, temperature, temperature_end, self.routes, self.pool, self.data
         )
         return int(total), int(best), int(improved)
 

@@ -1,4 +1,4 @@
-"""The compiled core of the ruin-and-recreate search (``solver.sisr``).
+"""The compiled core of the ruin-and-recreate search (``solver.search.sisr``).
 
 Slack induction by string removals (Christiaens and Vanden Berghe, 2020):
 each step removes a few strings of consecutive visits from routes near a
@@ -6,9 +6,11 @@ random visit, puts every job that is out back where it adds least cost
 (skipping a position now and then), and simulated annealing decides whether
 the new plan replaces the current one.
 
-Everything here works on integer arrays so that numba compiles it; the
-Python side (``solver.sisr``) builds them from a problem and reads routes
-back. A job's start windows are ``job_w[j]`` (sorted, disjoint, padded with
+Everything here works on integer arrays so that numba compiles it, passed as
+three records (``Data``: the problem, read only; ``Routes``: the plan; ``Pool``:
+the jobs out and the best plan), NamedTuples of arrays that numba takes as they
+are; the Python side (``solver.search.sisr``) builds them from a problem and reads
+routes back. A job's start windows are ``job_w[j]`` (sorted, disjoint, padded with
 ``FAR``; at least two columns), ``job_e``/``job_l`` the first start and the
 last end; a route's cost is what the route timer
 charges (distance, span from the latest useful departure to the earliest
@@ -17,7 +19,10 @@ return, per job), a job left out costs its drop penalty.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
+import numpy.typing as npt
 from numba import njit
 
 # A route may not be this late: "infinitely" late, yet safe to add travel to.
@@ -33,6 +38,90 @@ _BLINK = 0.01
 # A technician's lunch and depot stop in a route (job indexes are 0 and up).
 LUNCH = -1
 DEPOT = -2
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+class Data(NamedTuple):
+    """The problem as the kernel's arrays, read only (``solver.search.sisr`` builds it).
+
+    Jobs: place, duration, first start, last start end, start windows (``[j, i]`` =
+    (start, end), padded with ``FAR``), demand per resource, drop penalty, mean
+    distance from the technicians' homes, may hold the lunch, preferred window
+    (start, end, units per second outside), fixed (a crew's visit). ``qual``/``qual2``
+    ``[v, j]``: may do it as set out / after a depot stop; ``miss[v, j]`` what ``j``
+    costs on ``v`` away from its preferred technician; ``alone`` is ``alone_costs``;
+    ``neighbours[j]`` the nearest jobs. Technicians: start and end place, shift start,
+    hard latest return, ``v_day[v]`` = (lunch earliest, latest, duration or -1, shift
+    end, overtime units per second), capacity as set out / after a stop, job cap;
+    ``depot`` = (place or -1, seconds on site); rates per metre, second and job; the
+    distance and duration matrices.
+    """
+
+    job_loc: IntArray
+    job_dur: IntArray
+    job_e: IntArray
+    job_l: IntArray
+    job_w: IntArray
+    job_dem: IntArray
+    job_drop: IntArray
+    job_far: FloatArray
+    job_long: BoolArray
+    job_soft: IntArray
+    job_fixed: BoolArray
+    qual: BoolArray
+    qual2: BoolArray
+    miss: IntArray
+    alone: IntArray
+    neighbours: IntArray
+    v_start: IntArray
+    v_end: IntArray
+    v_t0: IntArray
+    v_lim: IntArray
+    v_day: IntArray
+    v_cap: IntArray
+    v_cap2: IntArray
+    v_max_jobs: IntArray
+    depot: IntArray
+    per_m: IntArray
+    per_s: IntArray
+    per_job: IntArray
+    dist: IntArray
+    dur: IntArray
+
+
+class Routes(NamedTuple):
+    """The routes of one plan, changed in place: per technician the elements
+    (``route[v, :rlen[v]]``: job indexes, ``LUNCH``, ``DEPOT``), each element's
+    earliest start, latest start, departure and place, the load before and after the
+    depot stop, the stop's position (-1: none) and the route's cost; per job its
+    route (-1: out) and position there."""
+
+    route: IntArray
+    rlen: IntArray
+    rstart: IntArray
+    rlatest: IntArray
+    rleave: IntArray
+    rloc: IntArray
+    rload: IntArray
+    rload2: IntArray
+    rdep: IntArray
+    rcost: IntArray
+    route_of: IntArray
+    pos_of: IntArray
+
+
+class Pool(NamedTuple):
+    """The jobs out (``unassigned[:n_unassigned[0]]``) and the best plan seen
+    (``best_route[v, :best_len[v]]``, its total in ``best_total[0]``)."""
+
+    unassigned: IntArray
+    n_unassigned: IntArray
+    best_route: IntArray
+    best_len: IntArray
+    best_total: IntArray
 
 
 @njit(cache=True, nogil=True)
@@ -72,11 +161,7 @@ def _open_until(c, x, job_w):
 
 
 @njit(cache=True, nogil=True)
-def retime(
-    v, route, rlen, rstart, rlatest, rleave, rloc, rload, rload2, rdep, rcost, route_of, pos_of,
-    job_loc, job_dur, job_e, job_l, job_w, job_dem, job_long, job_soft, miss,
-    v_start, v_end, v_t0, v_lim, v_day, depot, per_m, per_s, per_job, dist, dur,
-):  # fmt: skip
+def retime(v, routes, data):
     """Earliest starts and departures, latest starts, places, loads and cost of route
     ``v``; False when it does not time (a window missed or back too late).
 
@@ -86,6 +171,11 @@ def retime(
     ``rdep[v]`` is its position (-1 without one), ``rload`` the load before it and
     ``rload2`` the load after it.
     """
+    job_loc, job_dur, job_e, job_l = data.job_loc, data.job_dur, data.job_e, data.job_l
+    job_w, job_dem, job_long, job_soft, miss = data.job_w, data.job_dem, data.job_long, data.job_soft, data.miss
+    v_start, v_end, v_t0, v_lim, v_day, depot = data.v_start, data.v_end, data.v_t0, data.v_lim, data.v_day, data.depot
+    per_m, per_s, per_job, dist, dur = data.per_m, data.per_s, data.per_job, data.dist, data.dur
+    route, rlen, rstart, rlatest, rleave, rloc, rload, rload2, rdep, rcost, route_of, pos_of = routes
     m = rlen[v]
     n_res = job_dem.shape[1]
     for r in range(n_res):
@@ -270,14 +360,15 @@ def _served(v, route, rlen):
 
 
 @njit(cache=True, nogil=True)
-def alone_costs(
-    job_loc, job_dur, job_e, job_l, job_w, job_long, job_soft, miss,
-    v_start, v_end, v_t0, v_lim, v_day, depot, per_m, per_s, per_job, dist, dur,
-):  # fmt: skip
+def alone_costs(data):
     """``out[v, c, k]``: what job ``c`` costs as the only job of technician ``v``,
     the lunch after it (``k == 0``), before it (``k == 1``), or a depot stop before
     it (``k == 2``, the lunch after it); ``FAR`` where that does not fit or there is
     no such lunch or depot."""
+    job_loc, job_dur, job_e, job_l, job_w = data.job_loc, data.job_dur, data.job_e, data.job_l, data.job_w
+    job_long, job_soft, miss = data.job_long, data.job_soft, data.miss
+    v_start, v_end, v_t0, v_lim, v_day, depot = data.v_start, data.v_end, data.v_t0, data.v_lim, data.v_day, data.depot
+    per_m, per_s, per_job, dist, dur = data.per_m, data.per_s, data.per_job, data.dist, data.dur
     n_veh = v_start.shape[0]
     n_jobs = job_loc.shape[0]
     out = np.full((n_veh, n_jobs, 3), FAR, dtype=np.int64)
@@ -331,30 +422,23 @@ def alone_costs(
 
 
 @njit(cache=True, nogil=True)
-def search(
-    iterations, temperature, temperature_end,
-    route, rlen, rstart, rlatest, rleave, rloc, rload, rload2, rdep, rcost, route_of, pos_of,
-    unassigned, n_unassigned, best_route, best_len, best_total,
-    job_loc, job_dur, job_e, job_l, job_w, job_dem, job_drop, job_far, job_long, job_soft, job_fixed, qual, qual2, miss,
-    alone, neighbours, v_start, v_end, v_t0, v_lim, v_day, v_cap, v_cap2, v_max_jobs, depot, per_m, per_s, per_job,
-    dist, dur,
-):  # fmt: skip
-    """Run ``iterations`` ruin-and-recreate steps from the current plan (the state
-    arrays, changed in place), the temperature falling geometrically from
-    ``temperature`` to ``temperature_end``. The best plan seen is kept in
-    ``best_route``/``best_len``; returns (current total, best total, improvements).
-    ``iterations == 0`` only builds a first plan by inserting every job that is out.
-    ``v_day[v]`` is (earliest start, latest start, duration) of ``v``'s lunch,
-    the duration -1 when ``v`` has none, then the shift end and the overtime cost
-    per second past it (``v_lim`` is the hard latest return); ``job_soft[j]`` is (start, end, units per
-    second outside) of ``j``'s preferred window; ``miss[v, j]`` what ``j`` costs
-    on ``v`` for not being with its preferred technician; ``alone`` is
-    ``alone_costs``; ``job_fixed`` jobs (a crew's visits) never leave their route.
-    ``depot`` is (location, seconds on site) of the depot (location -1: none); a
-    route stops there at most once, right before a job that needs it, and is then
-    qualified by ``qual2`` and limited by ``v_cap2``; a stop no job needs any more
-    is taken out.
+def search(iterations, temperature, temperature_end, routes, pool, data):
+    """Run ``iterations`` ruin-and-recreate steps from the current plan (``routes`` and
+    ``pool``, changed in place), the temperature falling geometrically from
+    ``temperature`` to ``temperature_end``. The best plan seen is kept in ``pool``;
+    returns (current total, best total, improvements). ``iterations == 0`` only
+    builds a first plan by inserting every job that is out. ``data.job_fixed`` jobs
+    (a crew's visits) never leave their route. A route stops at the depot at most
+    once, right before a job that needs it, and is then qualified by ``data.qual2``
+    and limited by ``data.v_cap2``; a stop no job needs any more is taken out.
     """
+    route, rlen, rstart, rlatest, rleave, rloc, rload, rload2, rdep, rcost, route_of, pos_of = routes
+    unassigned, n_unassigned, best_route, best_len, best_total = pool
+    (
+        job_loc, job_dur, job_e, job_l, job_w, job_dem, job_drop, job_far, job_long, job_soft, job_fixed, qual, qual2,
+        miss, alone, neighbours, v_start, v_end, v_t0, v_lim, v_day, v_cap, v_cap2, v_max_jobs, depot, per_m, per_s,
+        per_job, dist, dur,
+    ) = data  # fmt: skip
     n_veh = route.shape[0]
     n_jobs = job_loc.shape[0]
     n_res = job_dem.shape[1]
@@ -367,11 +451,7 @@ def search(
     bk_cost = backup[9]
 
     def timed(v):
-        return retime(
-            v, route, rlen, rstart, rlatest, rleave, rloc, rload, rload2, rdep, rcost, route_of, pos_of,
-            job_loc, job_dur, job_e, job_l, job_w, job_dem, job_long, job_soft, miss,
-            v_start, v_end, v_t0, v_lim, v_day, depot, per_m, per_s, per_job, dist, dur,
-        )  # fmt: skip
+        return retime(v, routes, data)
 
     changed = np.zeros(n_veh, dtype=np.bool_)
     bk_unassigned = np.empty_like(unassigned)
