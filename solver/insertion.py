@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TypeVar
 
 from solver.plan import Plan
-from solver.problem import RELOAD_ID, Job, Problem, Technician
+from solver.problem import RELOAD_ID, Job, Problem, Technician, TimeWindow
 from solver.schedule import RouteTimer, Timing
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,27 @@ Option = tuple[int, Technician, int, int]
 T = TypeVar("T")
 
 
+def visit_windows(job: Job, fixed_start: int | None) -> list[TimeWindow]:
+    """When a visit to ``job`` may start: its fixed start, or the job's start windows."""
+    return [TimeWindow(fixed_start, fixed_start)] if fixed_start is not None else job.start_windows()
+
+
+def timed_at(
+    tech: Technician,
+    job: Job,
+    seq: Sequence[Job],
+    fixed: Sequence[int | None],
+    pos: int,
+    timer: RouteTimer,
+    start: int | None = None,
+) -> tuple[list[Job], list[int | None], Timing] | None:
+    """(new sequence, its fixed starts, timing) with ``job`` at ``pos`` of ``seq`` on
+    ``tech``'s route (``start``: its fixed start); None where it does not fit."""
+    new_seq, new_fixed = [*seq[:pos], job, *seq[pos:]], [*fixed[:pos], start, *fixed[pos:]]
+    timing = timer.timing(tech, new_seq, fixed_starts=new_fixed)
+    return None if timing is None else (new_seq, new_fixed, timing)
+
+
 def timings(
     tech: Technician,
     job: Job,
@@ -43,10 +64,9 @@ def timings(
     """(position, new sequence, its fixed starts, timing) for each place in ``seq``, in
     order, where ``job`` fits on ``tech``'s route (``start``: its fixed start)."""
     for pos in range(len(seq) + 1):
-        new_seq, new_fixed = [*seq[:pos], job, *seq[pos:]], [*fixed[:pos], start, *fixed[pos:]]
-        timing = timer.timing(tech, new_seq, fixed_starts=new_fixed)
-        if timing is not None:
-            yield pos, new_seq, new_fixed, timing
+        fits = timed_at(tech, job, seq, fixed, pos, timer, start)
+        if fits is not None:
+            yield pos, *fits
 
 
 def positions(

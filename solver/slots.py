@@ -28,6 +28,7 @@ from enum import StrEnum
 
 import numpy as np
 
+from solver.insertion import crew_pairs, movable, timed_at, timings, visit_windows
 from solver.objective import coefficients
 from solver.plan import WorkingRoute as WorkingRoute  # also imported from here by callers
 from solver.problem import DAY_S, Job, Problem, ProblemError, Technician, TimeWindow
@@ -214,7 +215,7 @@ class SlotEvaluator:
         t = tech.shift.start_s
         for k, job in enumerate(jobs):
             arrive = t + int(dur[pts[k], pts[k + 1]])
-            windows = [TimeWindow(fixed[k], fixed[k])] if fixed[k] is not None else job.start_windows()  # type: ignore[arg-type]
+            windows = visit_windows(job, fixed[k])
             start = earliest_in(windows, arrive)
             assert start is not None  # the exact timing above found one
             t = start + job.duration_s
@@ -223,7 +224,7 @@ class SlotEvaluator:
         lat = tech.latest_end_s
         for k in range(len(jobs) - 1, -1, -1):
             job = jobs[k]
-            windows = [TimeWindow(fixed[k], fixed[k])] if fixed[k] is not None else job.start_windows()  # type: ignore[arg-type]
+            windows = visit_windows(job, fixed[k])
             start = latest_in(windows, lat - int(dur[pts[k + 1], pts[k + 2]]) - job.duration_s)
             assert start is not None
             latest_start[k] = start
@@ -233,9 +234,11 @@ class SlotEvaluator:
         cost = timer.route_cost(tech, jobs, timing)
         return _Route(tech, jobs, fixed, pts, timing, cost, busy, earliest_end, latest_start)
 
-    def _capacity_s(self, tech: Technician) -> int:
+    def _in_reserve(self, tech: Technician, busy_s: int) -> bool:
+        """``busy_s`` of work and driving eats into the share of ``tech``'s working time
+        (shift less lunch) kept for urgent work."""
         lunch = tech.shift.lunch.duration_s if tech.shift.lunch is not None else 0
-        return tech.shift.end_s - tech.shift.start_s - lunch
+        return busy_s > (1.0 - self.reserve_share) * (tech.shift.end_s - tech.shift.start_s - lunch)
 
     def evaluate(
         self, job: Job, windows: Sequence[TimeWindow], use_reserve: bool = False, move_budget_s: float = 0.0
@@ -334,40 +337,24 @@ class SlotEvaluator:
         """Room for ``job`` on one of ``near`` made by moving one of its promised
         jobs to another technician, both routes verified by the exact timer."""
         for a in near:
-            for k, moved in enumerate(a.jobs):
-                if moved.crew_size > 1 or a.fixed[k] is not None:
-                    continue
+            for moved, rest, rest_fixed in movable(a.jobs, a.fixed, keep_pinned=False):
                 if time.monotonic() > until:
                     return None
-                rest = [j for i, j in enumerate(a.jobs) if i != k]
-                rest_fixed = [f for i, f in enumerate(a.fixed) if i != k]
-                placed = None
-                for p in range(len(rest) + 1):
-                    seq = [*rest[:p], job, *rest[p:]]
-                    fixed = [*rest_fixed[:p], None, *rest_fixed[p:]]
-                    timing = timer.timing(a.tech, seq, fixed_starts=fixed)
-                    if timing is not None:
-                        placed = (p, seq, fixed, timing)
-                        break
+                placed = next(timings(a.tech, job, rest, rest_fixed, timer), None)
                 if placed is None:
                     continue
                 p, seq_a, fixed_a, timing_a = placed
                 busy_a = self._busy(a.tech, seq_a, timer)
-                if not use_reserve and busy_a > (1.0 - self.reserve_share) * self._capacity_s(a.tech):
+                if not use_reserve and self._in_reserve(a.tech, busy_a):
                     continue
                 for b in self._routes.values():
                     if b.tech.id == a.tech.id or not b.tech.has_skills(moved.skills):
                         continue
                     if b.tech.max_jobs is not None and len(b.jobs) >= b.tech.max_jobs:
                         continue
-                    for q in range(len(b.jobs) + 1):
-                        seq_b = [*b.jobs[:q], moved, *b.jobs[q:]]
-                        fixed_b = [*b.fixed[:q], None, *b.fixed[q:]]
-                        timing_b = timer.timing(b.tech, seq_b, fixed_starts=fixed_b)
-                        if timing_b is None:
-                            continue
+                    for q, seq_b, fixed_b, timing_b in timings(b.tech, moved, b.jobs, b.fixed, timer):
                         busy_b = self._busy(b.tech, seq_b, timer)
-                        if busy_b > (1.0 - self.reserve_share) * self._capacity_s(b.tech) and not use_reserve:
+                        if self._in_reserve(b.tech, busy_b) and not use_reserve:
                             continue
                         added = (
                             timer.route_cost(a.tech, seq_a, timing_a)
@@ -420,10 +407,8 @@ class SlotEvaluator:
         self, job: Job, c: _Candidate, timer: RouteTimer, fixed_start: int | None = None
     ) -> tuple[Timing, list[Job], list[int | None]] | None:
         r = c.route
-        seq = [*r.jobs[: c.position], job, *r.jobs[c.position :]]
-        fixed = [*r.fixed[: c.position], fixed_start, *r.fixed[c.position :]]
-        timing = timer.timing(r.tech, seq, fixed_starts=fixed)
-        return None if timing is None else (timing, seq, fixed)
+        fits = timed_at(r.tech, job, r.jobs, r.fixed, c.position, timer, fixed_start)
+        return None if fits is None else (fits[2], fits[0], fits[1])
 
     def _measure(
         self, job: Job, c: _Candidate, timer: RouteTimer, timing: Timing, seq: list[Job], fixed: list[int | None]
@@ -432,7 +417,7 @@ class SlotEvaluator:
         r = c.route
         added_cost = timer.route_cost(r.tech, seq, timing) - r.cost
         busy = r.busy_s + c.added_travel_s + job.duration_s
-        uses_reserve = busy > (1.0 - self.reserve_share) * self._capacity_s(r.tech)
+        uses_reserve = self._in_reserve(r.tech, busy)
         return added_cost, self._slack(r.tech, seq, fixed, timing, c.position, timer), uses_reserve
 
     def _single(
@@ -472,9 +457,7 @@ class SlotEvaluator:
         checks = 0
         reserved = False
         pool = fitting[:16]
-        for a, b in itertools.combinations(pool, 2):
-            if a.route.tech.id == b.route.tech.id:
-                continue
+        for a, b in crew_pairs(pool, lambda c: c.route.tech.id):
             lo = max(a.lo, b.lo, w.start_s)
             hi = min(a.hi, b.hi, w.end_s)
             if lo > hi:
@@ -526,7 +509,7 @@ class SlotEvaluator:
         slack = lat - timing.return_s
         for k in range(len(seq) - 1, position - 1, -1):
             job = seq[k]
-            windows = [TimeWindow(fixed[k], fixed[k])] if fixed[k] is not None else job.start_windows()  # type: ignore[arg-type]
+            windows = visit_windows(job, fixed[k])
             start = latest_in(windows, lat - int(dur[pts[k + 1], pts[k + 2]]) - job.duration_s)
             if start is None:
                 return 0
