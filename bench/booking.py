@@ -70,7 +70,8 @@ from dispatch.settings import BookingSettings
 from dispatch.tables import BookingRow, WorkingPlanRow
 from dispatch.timeutil import from_storage, local_midnight, now_utc
 from solver import HaversineProvider, ProblemError, check, problem_travel
-from solver.slots import WorkingRoute, working_solution
+from solver.plan import routes_from_json
+from solver.slots import working_solution
 
 TZ = ZoneInfo("Europe/Helsinki")
 REGION = "helsinki"
@@ -309,10 +310,7 @@ def overbookings(engine: Engine, svc: BookingService, days: list[dt.date]) -> tu
             plan = session.get(WorkingPlanRow, (day, REGION))
             evaluator = svc.build_evaluator(session, day, REGION, plan)
             problem = evaluator.problem
-            stored = [
-                WorkingRoute(tech_id, tuple(str(i) for i, _ in visits), tuple(s for _, s in visits))
-                for tech_id, visits in (plan.routes if plan is not None else [])
-            ]
+            stored = routes_from_json(plan.routes if plan is not None else None)
             if evaluator.unplaced:
                 found.append(f"{day}: the working plan needed repair; promises placed nowhere: {evaluator.unplaced}")
             promised = {row.id for row in booked_open_jobs(session, day, REGION)}

@@ -42,6 +42,7 @@ from dispatch.settings import BookingSettings
 from dispatch.tables import BookingRow, JobRow, ShiftRow, TechnicianRow, WorkingPlanRow
 from dispatch.timeutil import local_midnight, to_storage
 from solver import Job, JobKind, Location, Problem, TimeWindow
+from solver.plan import routes_from_json, routes_to_json
 from solver.slots import Insertion, SlotEvaluator, SlotReason, WindowAnswer, WorkingRoute
 
 SEARCH_JOB_ID = "slot-search"
@@ -420,11 +421,7 @@ class BookingService:
         return plan
 
     def _store_routes(self, plan: WorkingPlanRow, routes: list[WorkingRoute], now: dt.datetime) -> None:
-        plan.routes = [
-            [r.technician_id, [[i, s] for i, s in zip(r.job_ids, r.fixed_starts, strict=True)]]
-            for r in routes
-            if r.job_ids
-        ]
+        plan.routes = routes_to_json(routes)
         plan.version += 1
         plan.updated_at = to_storage(now)
 
@@ -657,10 +654,7 @@ def _keeping(routes: list[WorkingRoute], job_ids: set[str]) -> list[WorkingRoute
 def _routes_of(plan: WorkingPlanRow | None) -> list[WorkingRoute]:
     if plan is None:
         return []
-    return [
-        WorkingRoute(tech_id, tuple(str(i) for i, _ in visits), tuple(s for _, s in visits))
-        for tech_id, visits in plan.routes
-    ]
+    return routes_from_json(plan.routes)
 
 
 def booked_open_jobs(session: Session, day: dt.date, region: str) -> list[JobRow]:

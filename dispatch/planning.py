@@ -53,6 +53,7 @@ from solver import (
     prepare,
     solve,
 )
+from solver.plan import routes_from_json
 
 log = logging.getLogger(__name__)
 
@@ -314,9 +315,7 @@ class PlanRunner:
                 booked_unplannable = [i for i in unplannable if (row := session.get(JobRow, i)) and row.booked]
                 working = session.get(WorkingPlanRow, (plan.date, plan.region))
                 # Start from the booking working plan: every promise already has a place there.
-                initial = (
-                    {tech: [(str(i), s) for i, s in visits] for tech, visits in working.routes} if working else None
-                )
+                initial = routes_from_json(working.routes) if working else None
                 limit = plan.time_limit_s
             self._set(plan_id, status="running", started_at=now_utc(), progress=0.0)
             last = [0.0]
