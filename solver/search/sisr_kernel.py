@@ -422,6 +422,366 @@ def alone_costs(data):
 
 
 @njit(cache=True, nogil=True)
+def _ruin(routes, data, state, backup, changed, ruined, removed):
+    """Ruin: strings of visits out of routes near a random served job (now and then
+    the route with the fewest jobs whole), into ``removed``; (how many, the change
+    of the total, whether a route broke)."""
+    job_loc, job_fixed, neighbours = data.job_loc, data.job_fixed, data.neighbours
+    route, rlen, rcost, route_of, pos_of = routes.route, routes.rlen, routes.rcost, routes.route_of, routes.pos_of
+    n_veh = route.shape[0]
+    n_jobs = job_loc.shape[0]
+    n_removed = 0
+    change = 0
+    broken = False
+    served = 0
+    used = 0
+    for v in range(n_veh):
+        if rlen[v] > 0:
+            served += _served(v, route, rlen)
+            used += 1
+    movable = 0
+    for j in range(n_jobs):
+        if route_of[j] >= 0 and not job_fixed[j]:
+            movable += 1
+    if movable > 0:
+        string_max = min(_MAX_STRING, served / used)
+        strings_max = 4.0 * _MEAN_REMOVED / (1.0 + string_max) - 1.0
+        strings = int(np.random.random() * strings_max) + 1
+        centre = -1
+        # Now and then the route with the fewest jobs goes whole: its jobs may
+        # fit into the others, which strings alone seldom find (a route too many).
+        whole = used > 1 and np.random.random() < _WHOLE_ROUTE
+        if whole:
+            # The route with the fewest jobs (ties: the one holding the lowest
+            # movable job), centred on that job.
+            fewest = n_jobs + 1
+            for v in range(n_veh):
+                first = n_jobs
+                for k in range(rlen[v]):
+                    j = route[v, k]
+                    if 0 <= j < first and not job_fixed[j]:
+                        first = j
+                if first == n_jobs:
+                    continue
+                count = _served(v, route, rlen)
+                if count < fewest or (count == fewest and first < centre):
+                    fewest = count
+                    centre = first
+            strings = 1
+        while centre < 0:
+            centre = int(np.random.random() * n_jobs)
+            if route_of[centre] < 0 or job_fixed[centre]:
+                centre = -1
+        done = 0
+        for a in range(-1, neighbours.shape[1]):
+            c = centre if a < 0 else neighbours[centre, a]
+            v = route_of[c]
+            if v < 0 or ruined[v]:
+                continue
+            m = rlen[v]
+            length_max = min(float(m), string_max)
+            length = m if whole else int(np.random.random() * length_max) + 1
+            _backup(v, changed, state, backup)
+            p = pos_of[c]
+            keep = 0
+            span = length
+            if not whole and np.random.random() < 0.5 and length < m:
+                # Split string: a window of length + keep visits around c of
+                # which a random run of ``keep`` stays.
+                keep = 1
+                while length + keep < m and np.random.random() < 0.5:
+                    keep += 1
+                span = length + keep
+            lo = p - span + 1
+            if lo < 0:
+                lo = 0
+            hi = p
+            if hi > m - span:
+                hi = m - span
+            first = lo + int(np.random.random() * (hi - lo + 1))
+            keep_at = first + int(np.random.random() * (span - keep + 1)) if keep > 0 else first
+            w = 0
+            real = 0
+            for k in range(m):
+                j = route[v, k]
+                inside = first <= k < first + span and not (keep_at <= k < keep_at + keep)
+                if inside and j >= 0 and not job_fixed[j]:
+                    removed[n_removed] = j
+                    n_removed += 1
+                    route_of[j] = -1
+                else:
+                    route[v, w] = j
+                    w += 1
+                    if j >= 0:
+                        real += 1
+            # A route left with its lunch or depot stop alone is empty.
+            rlen[v] = w if real > 0 else 0
+            change -= rcost[v]
+            if not retime(v, routes, data):
+                broken = True
+            change += rcost[v]
+            ruined[v] = True
+            done += 1
+            if done >= strings:
+                break
+    return n_removed, change, broken
+
+
+@njit(cache=True, nogil=True)
+def _recreate(iterations, routes, pool, data, state, backup, changed, removed, n_removed, keys):
+    """Recreate: ``removed[:n_removed]`` and some of the jobs out before go back where
+    each adds least (``iterations == 0``: every job out, most urgent first);
+    (the change of the total, whether a route broke)."""
+    job_loc, job_dur, job_e, job_l, job_w = data.job_loc, data.job_dur, data.job_e, data.job_l, data.job_w
+    job_dem, job_drop, job_far, job_long = data.job_dem, data.job_drop, data.job_far, data.job_long
+    job_soft, qual, qual2, miss, alone = data.job_soft, data.qual, data.qual2, data.miss, data.alone
+    v_start, v_end, v_t0, v_lim, v_day, v_cap = data.v_start, data.v_end, data.v_t0, data.v_lim, data.v_day, data.v_cap
+    v_cap2, v_max_jobs, depot, per_m, per_s = data.v_cap2, data.v_max_jobs, data.depot, data.per_m, data.per_s
+    per_job, dist, dur = data.per_job, data.dist, data.dur
+    route, rlen, rlatest, rleave, rloc = routes.route, routes.rlen, routes.rlatest, routes.rleave, routes.rloc
+    rload, rload2, rdep, rcost = routes.rload, routes.rload2, routes.rdep, routes.rcost
+    unassigned, n_unassigned = pool.unassigned, pool.n_unassigned
+    n_veh = route.shape[0]
+    n_res = job_dem.shape[1]
+    change = 0
+    broken = False
+    # Recreate: some of what was out before goes back in as well (at most as many as
+    # were just removed, and at least _MEAN_REMOVED: on an overbooked day trying every
+    # job that is out in every step would take most of the time).
+    out = n_unassigned[0]
+    extra = min(out, max(int(_MEAN_REMOVED), n_removed)) if iterations > 0 else out
+    for i in range(extra):
+        pick = i + int(np.random.random() * (out - i)) if iterations > 0 else i
+        j = unassigned[pick]
+        unassigned[pick] = unassigned[i]
+        unassigned[i] = j
+        removed[n_removed] = j
+        n_removed += 1
+        change -= job_drop[j]
+    for i in range(extra, out):
+        unassigned[i - extra] = unassigned[i]
+    n_unassigned[0] = out - extra
+    rule = np.random.random() * 11.0
+    for i in range(n_removed):
+        j = removed[i]
+        if rule < 4.0:
+            keys[i] = np.random.random()
+        elif rule < 8.0:
+            dem = 0.0
+            for r in range(n_res):
+                dem += job_dem[j, r]
+            keys[i] = -dem - 1e-3 * np.random.random()
+        elif rule < 10.0:
+            keys[i] = -job_far[j]
+        else:
+            keys[i] = job_far[j]
+        if iterations == 0:
+            # The first plan: the most urgent jobs first (drop penalties differ by
+            # orders of magnitude between priorities), then by the rule.
+            keys[i] -= 1e-3 * job_drop[j]
+    order = np.argsort(keys[:n_removed])
+    for oi in range(n_removed):
+        c = removed[order[oi]]
+        c_loc = job_loc[c]
+        multi = job_w[c, 1, 0] < FAR
+        best_delta = FAR
+        best_v = -1
+        best_k = -1
+        best_via = False
+        for v in range(n_veh):
+            # Where c may go on v: before its depot stop or without one (``pre``),
+            # after its stop (``post``), or after a new stop right before c (``via``,
+            # only where c fits no other way and v has no stop yet).
+            pre = qual[v, c]
+            if pre:
+                for r in range(n_res):
+                    if rload[v, r] + job_dem[c, r] > v_cap[v, r]:
+                        pre = False
+                        break
+            has_stop = rdep[v] >= 0
+            post = has_stop and qual2[v, c]
+            if post:
+                for r in range(n_res):
+                    if rload2[v, r] + job_dem[c, r] > v_cap2[v, r]:
+                        post = False
+                        break
+            via = depot[0] >= 0 and not has_stop and not pre and qual2[v, c]
+            if via:
+                for r in range(n_res):
+                    if rload[v, r] + job_dem[c, r] > v_cap2[v, r]:
+                        via = False
+                        break
+            if not (pre or post or via):
+                continue
+            m = rlen[v]
+            if m >= v_max_jobs[v] and ((m == 0 and v_max_jobs[v] < 1) or _served(v, route, rlen) >= v_max_jobs[v]):
+                continue
+            if m == 0:
+                for k in range(3):
+                    if (k == 2) != via or (k == 1 and v_day[v, 2] < 0) or np.random.random() < _BLINK:
+                        continue
+                    delta = alone[v, c, k]
+                    if delta < best_delta:
+                        best_delta = delta
+                        best_v = v
+                        best_k = k
+                        best_via = via
+                continue
+            lo, hi, d = v_day[v, 0], v_day[v, 1], v_day[v, 2]
+            # Positions up to the stop are before it, those after it after it.
+            k_first = 0 if pre or via else rdep[v] + 1
+            k_last = rdep[v] if has_stop and not post else m
+            # The insertion cost is written out here rather than called: an inlined
+            # function taking the arrays costs a reference count per array per
+            # position, which took most of the time.
+            for k in range(k_first, k_last + 1):
+                if np.random.random() < _BLINK:
+                    continue
+                # c before element k (after a new depot stop when ``via``); a lunch
+                # there moves to c's place (taken after c, or on site), and the
+                # route goes on with k + 1.
+                if k == 0:
+                    p_loc = v_start[v]
+                    depart = v_t0[v]
+                else:
+                    p_loc = rloc[v, k - 1]
+                    depart = rleave[v, k - 1]
+                from_loc = p_loc
+                via_m = 0
+                via_s = 0
+                if via:
+                    from_loc = depot[0]
+                    via_m = dist[p_loc, from_loc]
+                    via_s = dur[p_loc, from_loc] + depot[1]
+                    depart += via_s
+                arrive = depart + dur[from_loc, c_loc]
+                s = arrive if arrive > job_e[c] else job_e[c]
+                if multi:
+                    s = _open_from(c, s, job_w)
+                if s > job_l[c]:
+                    continue
+                leave = s + job_dur[c]
+                nk = k
+                if k < m and route[v, k] == LUNCH:
+                    free = s if job_long[c] else leave
+                    sl = free if free > lo else lo
+                    if sl > hi:
+                        continue
+                    leave = (leave if leave > sl else sl) + d
+                    nk = k + 1
+                if nk == m:
+                    n_loc = v_end[v]
+                    if leave + dur[c_loc, n_loc] > v_lim[v]:
+                        continue
+                else:
+                    n_loc = rloc[v, nk]
+                    if leave + dur[c_loc, n_loc] > rlatest[v, nk]:
+                        continue
+                delta = per_m[v] * (via_m + dist[from_loc, c_loc] + dist[c_loc, n_loc] - dist[p_loc, n_loc])
+                delta += per_s[v] * (
+                    via_s + dur[from_loc, c_loc] + dur[c_loc, n_loc] - dur[p_loc, n_loc] + job_dur[c] + s - arrive
+                )
+                delta += per_job[v] + miss[v, c]
+                if job_soft[c, 2] > 0:
+                    delta += job_soft[c, 2] * _outside(s, job_soft[c, 0], job_soft[c, 1])
+                if delta < best_delta:
+                    best_delta = delta
+                    best_v = v
+                    best_k = k
+                    best_via = via
+        if best_v < 0:
+            unassigned[n_unassigned[0]] = c
+            n_unassigned[0] += 1
+            change += job_drop[c]
+            continue
+        v = best_v
+        _backup(v, changed, state, backup)
+        m = rlen[v]
+        if m == 0:
+            w = 0
+            if best_k == 2:
+                route[v, w] = DEPOT
+                w += 1
+            if best_k == 1:
+                route[v, w] = LUNCH
+                w += 1
+            route[v, w] = c
+            w += 1
+            if best_k != 1 and v_day[v, 2] >= 0:
+                route[v, w] = LUNCH
+                w += 1
+            rlen[v] = w
+        else:
+            shift = 2 if best_via else 1
+            for k in range(m - 1, best_k - 1, -1):
+                route[v, k + shift] = route[v, k]
+            if best_via:
+                route[v, best_k] = DEPOT
+            route[v, best_k + shift - 1] = c
+            rlen[v] = m + shift
+        change -= rcost[v]
+        if not retime(v, routes, data):
+            broken = True
+        change += rcost[v]
+    return change, broken
+
+
+@njit(cache=True, nogil=True)
+def _drop_idle_stops(routes, data, changed):
+    """A depot stop of a changed route that no job after it needs any more goes (when
+    the route times without it); (the change of the total, whether a route broke)."""
+    route, rlen, rload, rload2, rdep = routes.route, routes.rlen, routes.rload, routes.rload2, routes.rdep
+    rcost = routes.rcost
+    qual, v_cap = data.qual, data.v_cap
+    n_veh, n_res = rload.shape
+    change = 0
+    broken = False
+    for v in range(n_veh):
+        pd = rdep[v]
+        if not changed[v] or pd < 0:
+            continue
+        needed = False
+        for k in range(pd + 1, rlen[v]):
+            j = route[v, k]
+            if j >= 0 and not qual[v, j]:
+                needed = True
+                break
+        for r in range(n_res):
+            if rload[v, r] + rload2[v, r] > v_cap[v, r]:
+                needed = True
+        if needed:
+            continue
+        m = rlen[v]
+        for k in range(pd, m - 1):
+            route[v, k] = route[v, k + 1]
+        rlen[v] = m - 1
+        if _served(v, route, rlen) == 0:
+            rlen[v] = 0
+        change -= rcost[v]
+        if not retime(v, routes, data):
+            # Without the stop a window is missed (travel that breaks the triangle
+            # inequality): it goes back.
+            for k in range(m - 1, pd, -1):
+                route[v, k] = route[v, k - 1]
+            route[v, pd] = DEPOT
+            rlen[v] = m
+            if not retime(v, routes, data):
+                broken = True
+        change += rcost[v]
+    return change, broken
+
+
+@njit(cache=True, nogil=True)
+def _keep_best(routes, pool):
+    """The current plan becomes the best plan seen."""
+    route, rlen = routes.route, routes.rlen
+    for v in range(rlen.shape[0]):
+        pool.best_len[v] = rlen[v]
+        for k in range(rlen[v]):
+            pool.best_route[v, k] = route[v, k]
+
+
+@njit(cache=True, nogil=True)
 def search(iterations, temperature, temperature_end, routes, pool, data):
     """Run ``iterations`` ruin-and-recreate steps from the current plan (``routes`` and
     ``pool``, changed in place), the temperature falling geometrically from
@@ -432,16 +792,13 @@ def search(iterations, temperature, temperature_end, routes, pool, data):
     once, right before a job that needs it, and is then qualified by ``data.qual2``
     and limited by ``data.v_cap2``; a stop no job needs any more is taken out.
     """
-    route, rlen, rstart, rlatest, rleave, rloc, rload, rload2, rdep, rcost, route_of, pos_of = routes
-    unassigned, n_unassigned, best_route, best_len, best_total = pool
-    (
-        job_loc, job_dur, job_e, job_l, job_w, job_dem, job_drop, job_far, job_long, job_soft, job_fixed, qual, qual2,
-        miss, alone, neighbours, v_start, v_end, v_t0, v_lim, v_day, v_cap, v_cap2, v_max_jobs, depot, per_m, per_s,
-        per_job, dist, dur,
-    ) = data  # fmt: skip
+    job_loc, job_drop = data.job_loc, data.job_drop
+    route, rlen, rstart, rlatest, rleave = routes.route, routes.rlen, routes.rstart, routes.rlatest, routes.rleave
+    rloc, rload, rload2, rdep, rcost = routes.rloc, routes.rload, routes.rload2, routes.rdep, routes.rcost
+    route_of, pos_of = routes.route_of, routes.pos_of
+    unassigned, n_unassigned, best_total = pool.unassigned, pool.n_unassigned, pool.best_total
     n_veh = route.shape[0]
     n_jobs = job_loc.shape[0]
-    n_res = job_dem.shape[1]
     state = (route, rlen, rstart, rlatest, rleave, rloc, rload, rload2, rdep, rcost)
     backup = (
         np.empty_like(route), np.empty_like(rlen), np.empty_like(rstart), np.empty_like(rlatest),
@@ -449,9 +806,6 @@ def search(iterations, temperature, temperature_end, routes, pool, data):
         np.empty_like(rdep), np.empty_like(rcost),
     )  # fmt: skip
     bk_cost = backup[9]
-
-    def timed(v):
-        return retime(v, routes, data)
 
     changed = np.zeros(n_veh, dtype=np.bool_)
     bk_unassigned = np.empty_like(unassigned)
@@ -480,313 +834,15 @@ def search(iterations, temperature, temperature_end, routes, pool, data):
         for i in range(n_bk_unassigned):
             bk_unassigned[i] = unassigned[i]
 
-        # Ruin: strings out of routes around a random served job.
         if iterations > 0:
-            served = 0
-            used = 0
-            for v in range(n_veh):
-                if rlen[v] > 0:
-                    served += _served(v, route, rlen)
-                    used += 1
-            movable = 0
-            for j in range(n_jobs):
-                if route_of[j] >= 0 and not job_fixed[j]:
-                    movable += 1
-            if movable > 0:
-                string_max = min(_MAX_STRING, served / used)
-                strings_max = 4.0 * _MEAN_REMOVED / (1.0 + string_max) - 1.0
-                strings = int(np.random.random() * strings_max) + 1
-                centre = -1
-                # Now and then the route with the fewest jobs goes whole: its jobs may
-                # fit into the others, which strings alone seldom find (a route too many).
-                whole = used > 1 and np.random.random() < _WHOLE_ROUTE
-                if whole:
-                    # The route with the fewest jobs (ties: the one holding the lowest
-                    # movable job), centred on that job.
-                    fewest = n_jobs + 1
-                    for v in range(n_veh):
-                        first = n_jobs
-                        for k in range(rlen[v]):
-                            j = route[v, k]
-                            if 0 <= j < first and not job_fixed[j]:
-                                first = j
-                        if first == n_jobs:
-                            continue
-                        count = _served(v, route, rlen)
-                        if count < fewest or (count == fewest and first < centre):
-                            fewest = count
-                            centre = first
-                    strings = 1
-                while centre < 0:
-                    centre = int(np.random.random() * n_jobs)
-                    if route_of[centre] < 0 or job_fixed[centre]:
-                        centre = -1
-                done = 0
-                for a in range(-1, neighbours.shape[1]):
-                    c = centre if a < 0 else neighbours[centre, a]
-                    v = route_of[c]
-                    if v < 0 or ruined[v]:
-                        continue
-                    m = rlen[v]
-                    length_max = min(float(m), string_max)
-                    length = m if whole else int(np.random.random() * length_max) + 1
-                    _backup(v, changed, state, backup)
-                    p = pos_of[c]
-                    keep = 0
-                    span = length
-                    if not whole and np.random.random() < 0.5 and length < m:
-                        # Split string: a window of length + keep visits around c of
-                        # which a random run of ``keep`` stays.
-                        keep = 1
-                        while length + keep < m and np.random.random() < 0.5:
-                            keep += 1
-                        span = length + keep
-                    lo = p - span + 1
-                    if lo < 0:
-                        lo = 0
-                    hi = p
-                    if hi > m - span:
-                        hi = m - span
-                    first = lo + int(np.random.random() * (hi - lo + 1))
-                    keep_at = first + int(np.random.random() * (span - keep + 1)) if keep > 0 else first
-                    w = 0
-                    real = 0
-                    for k in range(m):
-                        j = route[v, k]
-                        inside = first <= k < first + span and not (keep_at <= k < keep_at + keep)
-                        if inside and j >= 0 and not job_fixed[j]:
-                            removed[n_removed] = j
-                            n_removed += 1
-                            route_of[j] = -1
-                        else:
-                            route[v, w] = j
-                            w += 1
-                            if j >= 0:
-                                real += 1
-                    # A route left with its lunch or depot stop alone is empty.
-                    rlen[v] = w if real > 0 else 0
-                    total -= rcost[v]
-                    if not timed(v):
-                        broken = True
-                    total += rcost[v]
-                    ruined[v] = True
-                    done += 1
-                    if done >= strings:
-                        break
-
-        # Recreate: some of what was out before goes back in as well (at most as many as
-        # were just removed, and at least _MEAN_REMOVED: on an overbooked day trying every
-        # job that is out in every step would take most of the time).
-        out = n_unassigned[0]
-        extra = min(out, max(int(_MEAN_REMOVED), n_removed)) if iterations > 0 else out
-        for i in range(extra):
-            pick = i + int(np.random.random() * (out - i)) if iterations > 0 else i
-            j = unassigned[pick]
-            unassigned[pick] = unassigned[i]
-            unassigned[i] = j
-            removed[n_removed] = j
-            n_removed += 1
-            total -= job_drop[j]
-        for i in range(extra, out):
-            unassigned[i - extra] = unassigned[i]
-        n_unassigned[0] = out - extra
-        rule = np.random.random() * 11.0
-        for i in range(n_removed):
-            j = removed[i]
-            if rule < 4.0:
-                keys[i] = np.random.random()
-            elif rule < 8.0:
-                dem = 0.0
-                for r in range(n_res):
-                    dem += job_dem[j, r]
-                keys[i] = -dem - 1e-3 * np.random.random()
-            elif rule < 10.0:
-                keys[i] = -job_far[j]
-            else:
-                keys[i] = job_far[j]
-            if iterations == 0:
-                # The first plan: the most urgent jobs first (drop penalties differ by
-                # orders of magnitude between priorities), then by the rule.
-                keys[i] -= 1e-3 * job_drop[j]
-        order = np.argsort(keys[:n_removed])
-        for oi in range(n_removed):
-            c = removed[order[oi]]
-            c_loc = job_loc[c]
-            multi = job_w[c, 1, 0] < FAR
-            best_delta = FAR
-            best_v = -1
-            best_k = -1
-            best_via = False
-            for v in range(n_veh):
-                # Where c may go on v: before its depot stop or without one (``pre``),
-                # after its stop (``post``), or after a new stop right before c (``via``,
-                # only where c fits no other way and v has no stop yet).
-                pre = qual[v, c]
-                if pre:
-                    for r in range(n_res):
-                        if rload[v, r] + job_dem[c, r] > v_cap[v, r]:
-                            pre = False
-                            break
-                has_stop = rdep[v] >= 0
-                post = has_stop and qual2[v, c]
-                if post:
-                    for r in range(n_res):
-                        if rload2[v, r] + job_dem[c, r] > v_cap2[v, r]:
-                            post = False
-                            break
-                via = depot[0] >= 0 and not has_stop and not pre and qual2[v, c]
-                if via:
-                    for r in range(n_res):
-                        if rload[v, r] + job_dem[c, r] > v_cap2[v, r]:
-                            via = False
-                            break
-                if not (pre or post or via):
-                    continue
-                m = rlen[v]
-                if m >= v_max_jobs[v] and ((m == 0 and v_max_jobs[v] < 1) or _served(v, route, rlen) >= v_max_jobs[v]):
-                    continue
-                if m == 0:
-                    for k in range(3):
-                        if (k == 2) != via or (k == 1 and v_day[v, 2] < 0) or np.random.random() < _BLINK:
-                            continue
-                        delta = alone[v, c, k]
-                        if delta < best_delta:
-                            best_delta = delta
-                            best_v = v
-                            best_k = k
-                            best_via = via
-                    continue
-                lo, hi, d = v_day[v, 0], v_day[v, 1], v_day[v, 2]
-                # Positions up to the stop are before it, those after it after it.
-                k_first = 0 if pre or via else rdep[v] + 1
-                k_last = rdep[v] if has_stop and not post else m
-                # The insertion cost is written out here rather than called: an inlined
-                # function taking the arrays costs a reference count per array per
-                # position, which took most of the time.
-                for k in range(k_first, k_last + 1):
-                    if np.random.random() < _BLINK:
-                        continue
-                    # c before element k (after a new depot stop when ``via``); a lunch
-                    # there moves to c's place (taken after c, or on site), and the
-                    # route goes on with k + 1.
-                    if k == 0:
-                        p_loc = v_start[v]
-                        depart = v_t0[v]
-                    else:
-                        p_loc = rloc[v, k - 1]
-                        depart = rleave[v, k - 1]
-                    from_loc = p_loc
-                    via_m = 0
-                    via_s = 0
-                    if via:
-                        from_loc = depot[0]
-                        via_m = dist[p_loc, from_loc]
-                        via_s = dur[p_loc, from_loc] + depot[1]
-                        depart += via_s
-                    arrive = depart + dur[from_loc, c_loc]
-                    s = arrive if arrive > job_e[c] else job_e[c]
-                    if multi:
-                        s = _open_from(c, s, job_w)
-                    if s > job_l[c]:
-                        continue
-                    leave = s + job_dur[c]
-                    nk = k
-                    if k < m and route[v, k] == LUNCH:
-                        free = s if job_long[c] else leave
-                        sl = free if free > lo else lo
-                        if sl > hi:
-                            continue
-                        leave = (leave if leave > sl else sl) + d
-                        nk = k + 1
-                    if nk == m:
-                        n_loc = v_end[v]
-                        if leave + dur[c_loc, n_loc] > v_lim[v]:
-                            continue
-                    else:
-                        n_loc = rloc[v, nk]
-                        if leave + dur[c_loc, n_loc] > rlatest[v, nk]:
-                            continue
-                    delta = per_m[v] * (via_m + dist[from_loc, c_loc] + dist[c_loc, n_loc] - dist[p_loc, n_loc])
-                    delta += per_s[v] * (
-                        via_s + dur[from_loc, c_loc] + dur[c_loc, n_loc] - dur[p_loc, n_loc] + job_dur[c] + s - arrive
-                    )
-                    delta += per_job[v] + miss[v, c]
-                    if job_soft[c, 2] > 0:
-                        delta += job_soft[c, 2] * _outside(s, job_soft[c, 0], job_soft[c, 1])
-                    if delta < best_delta:
-                        best_delta = delta
-                        best_v = v
-                        best_k = k
-                        best_via = via
-            if best_v < 0:
-                unassigned[n_unassigned[0]] = c
-                n_unassigned[0] += 1
-                total += job_drop[c]
-                continue
-            v = best_v
-            _backup(v, changed, state, backup)
-            m = rlen[v]
-            if m == 0:
-                w = 0
-                if best_k == 2:
-                    route[v, w] = DEPOT
-                    w += 1
-                if best_k == 1:
-                    route[v, w] = LUNCH
-                    w += 1
-                route[v, w] = c
-                w += 1
-                if best_k != 1 and v_day[v, 2] >= 0:
-                    route[v, w] = LUNCH
-                    w += 1
-                rlen[v] = w
-            else:
-                shift = 2 if best_via else 1
-                for k in range(m - 1, best_k - 1, -1):
-                    route[v, k + shift] = route[v, k]
-                if best_via:
-                    route[v, best_k] = DEPOT
-                route[v, best_k + shift - 1] = c
-                rlen[v] = m + shift
-            total -= rcost[v]
-            if not timed(v):
-                broken = True
-            total += rcost[v]
-
-        # A depot stop that no job after it needs any more goes (when the route times
-        # without it).
-        for v in range(n_veh):
-            pd = rdep[v]
-            if not changed[v] or pd < 0:
-                continue
-            needed = False
-            for k in range(pd + 1, rlen[v]):
-                j = route[v, k]
-                if j >= 0 and not qual[v, j]:
-                    needed = True
-                    break
-            for r in range(n_res):
-                if rload[v, r] + rload2[v, r] > v_cap[v, r]:
-                    needed = True
-            if needed:
-                continue
-            m = rlen[v]
-            for k in range(pd, m - 1):
-                route[v, k] = route[v, k + 1]
-            rlen[v] = m - 1
-            if _served(v, route, rlen) == 0:
-                rlen[v] = 0
-            total -= rcost[v]
-            if not timed(v):
-                # Without the stop a window is missed (travel that breaks the triangle
-                # inequality): it goes back.
-                for k in range(m - 1, pd, -1):
-                    route[v, k] = route[v, k - 1]
-                route[v, pd] = DEPOT
-                rlen[v] = m
-                if not timed(v):
-                    broken = True
-            total += rcost[v]
+            n_removed, delta, broken = _ruin(routes, data, state, backup, changed, ruined, removed)
+            total += delta
+        delta, broke = _recreate(iterations, routes, pool, data, state, backup, changed, removed, n_removed, keys)
+        total += delta
+        broken = broken or broke
+        delta, broke = _drop_idle_stops(routes, data, changed)
+        total += delta
+        broken = broken or broke
 
         if iterations == 0:
             break
@@ -803,10 +859,7 @@ def search(iterations, temperature, temperature_end, routes, pool, data):
             if total < best:
                 best = total
                 improvements += 1
-                for v in range(n_veh):
-                    best_len[v] = rlen[v]
-                    for k in range(rlen[v]):
-                        best_route[v, k] = route[v, k]
+                _keep_best(routes, pool)
         else:
             for i in range(n_unassigned[0]):
                 route_of[unassigned[i]] = -1
@@ -822,9 +875,6 @@ def search(iterations, temperature, temperature_end, routes, pool, data):
 
     if iterations == 0 and total < best:
         best = total
-        for v in range(n_veh):
-            best_len[v] = rlen[v]
-            for k in range(rlen[v]):
-                best_route[v, k] = route[v, k]
+        _keep_best(routes, pool)
     best_total[0] = best
     return total, best, improvements
