@@ -12,17 +12,19 @@ import itertools
 import logging
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 from ortools.util import optional_boolean_pb2
 
 from solver.objective import Coefficients
 from solver.problem import DAY_S, RELOAD_ID, Job, Problem, Technician, TimeWindow
-from solver.search.types import RawResult, RawRoute, RawVisit, SearchInput, better
+from solver.search.types import CrewAssignment, RawResult, RawRoute, RawVisit, SearchInput, better
+from solver.travel import TravelMatrices
 
 log = logging.getLogger(__name__)
 
@@ -110,11 +112,7 @@ def solve_model(
     reach it (at least ``min_stall_s``): checked as solutions arrive, so the
     caller can restart from another first solution.
     """
-    problem, jobs, points, travel, coeffs = task.problem, task.jobs, task.points, task.travel, task.coeffs
-    deadline, on_solution, stop = task.deadline, task.on_solution, task.stop
-    crew_fixed, initial_routes = task.crews, task.initial_routes
-    techs = problem.technicians
-    n_veh = len(techs)
+    deadline, stop = task.deadline, task.stop
 
     def out_of_time() -> bool:
         """The budget is gone (or the caller stopped): building on would only overrun it."""
@@ -123,9 +121,67 @@ def solve_model(
             return True
         return False
 
-    # Node layout: one start and one end node per technician, then one node per visit.
+    timeout = RawResult((), "model_build_timeout", False, 0, None, None)
+    model, time_matrix, sub = _layout(task, detailed)
+    if not _arc_costs(model, time_matrix, sub.distance_m, out_of_time):
+        return timeout
+    _shifts(model)
+    _lunches(model)
+    crew_pairs, crew_nodes = _job_nodes(model, task.jobs, task.crews)
+    if out_of_time():
+        return timeout
+    _crews(model, crew_pairs, sync_crews)
+    _job_counts(model)
+    _capacities(model)
+    _preferences(model, task.jobs)
+    if out_of_time():
+        return timeout
+    n_nodes = model.n_nodes
+    if n_nodes > settings.insertion_lns_max_nodes and deadline - time.monotonic() < settings.large_min_search_s:
+        # A large model's first improving step can take far longer than what is left
+        # (12 s with 2 s left at 200 × 2,000): the caller keeps its construction.
+        log.info("large model, %.1f s left: no search", deadline - time.monotonic())
+        return RawResult((), "no_time_to_search", False, 0, None, None)
+    params, search_deadline = _parameters(settings, n_nodes, deadline)
+    return _search(model, task, params, search_deadline, crew_nodes, stall_ratio, min_stall_s)
+
+
+@dataclass
+class _Model:
+    """A routing model being built: OR-Tools' objects and our node layout (per
+    technician a start and an end node, then one node per visit, then with a depot
+    one optional depot stop per technician)."""
+
+    problem: Problem
+    coeffs: Coefficients
+    detailed: bool
+    routing: Any
+    manager: Any
+    time_dim: Any
+    visit_job: list[Job]
+    first_visit: int
+    first_reload: int
+    n_nodes: int
+    service: npt.NDArray[np.int64]
+
+    @property
+    def techs(self) -> tuple[Technician, ...]:
+        """The vehicles, in order."""
+        return self.problem.technicians
+
+    @property
+    def n_reload(self) -> int:
+        """How many depot stop nodes there are (one per technician, or none)."""
+        return self.n_nodes - self.first_reload
+
+
+def _layout(task: SearchInput, detailed: bool) -> tuple[_Model, npt.NDArray[np.int64], TravelMatrices]:
+    """The nodes, the index manager, the routing model and its time dimension (service
+    at the origin plus driving); with the time matrix and the nodes' travel matrices."""
+    problem, points, techs = task.problem, task.points, task.problem.technicians
+    n_veh = len(techs)
     visit_job: list[Job] = []
-    for job in jobs:
+    for job in task.jobs:
         visit_job.extend([job] * job.crew_size)
     node_point = [points.tech_start[t.id] for t in techs] + [points.tech_end[t.id] for t in techs]
     node_point += [points.job[j.id] for j in visit_job]
@@ -135,8 +191,7 @@ def solve_model(
     if problem.depot is not None:
         node_point += [points.job[RELOAD_ID]] * n_veh
     n_nodes = len(node_point)
-    n_reload = n_nodes - first_reload
-    sub = travel.take(node_point)
+    sub = task.travel.take(node_point)
     service = np.zeros(n_nodes, dtype=np.int64)
     service[first_visit:first_reload] = [j.duration_s for j in visit_job]
     if problem.depot is not None:
@@ -144,30 +199,50 @@ def solve_model(
 
     manager = pywrapcp.RoutingIndexManager(n_nodes, n_veh, list(range(n_veh)), list(range(n_veh, 2 * n_veh)))
     routing = pywrapcp.RoutingModel(manager)
-    solver = routing.solver()
-
-    # Time: service at the origin plus driving.
     time_matrix = sub.duration_s + service[:, None]
     np.fill_diagonal(time_matrix, 0)
     time_cb = routing.RegisterTransitMatrix(time_matrix.tolist())
     routing.AddDimension(time_cb, HORIZON_S, HORIZON_S, False, "Time")
     time_dim = routing.GetDimensionOrDie("Time")
+    model = _Model(
+        problem,
+        task.coeffs,
+        detailed,
+        routing,
+        manager,
+        time_dim,
+        visit_job,
+        first_visit,
+        first_reload,
+        n_nodes,
+        service,
+    )
+    return model, time_matrix, sub
 
-    # Arc cost per cost class: (driving + service) at the hourly rate plus distance at the km rate;
-    # waiting is charged through slack, so the total is span × hourly rate + distance × km rate.
-    # Each class is a full matrix in OR-Tools: past MAX_ARC_CLASSES rate pairs, vehicles share
-    # a class's arc costs (see arc_classes) and the time they pay above its hourly rate is
-    # charged as span cost, so only the distance term of the model's objective is approximate.
-    keys = [(coeffs.per_s[t.id], coeffs.per_m[t.id]) for t in techs]
+
+def _arc_costs(
+    m: _Model, time_matrix: npt.NDArray[np.int64], distance_m: npt.NDArray[np.int64], out_of_time: Callable[[], bool]
+) -> bool:
+    """Arc costs per cost class: (driving + service) at the hourly rate plus distance at
+    the km rate; waiting is charged through slack, so the total is span × hourly rate +
+    distance × km rate. False when the time ran out on the way.
+
+    Each class is a full matrix in OR-Tools: past MAX_ARC_CLASSES rate pairs, vehicles
+    share a class's arc costs (see arc_classes) and the time they pay above its hourly
+    rate is charged as span cost, so only the distance term of the model's objective is
+    approximate.
+    """
+    routing, time_dim, coeffs = m.routing, m.time_dim, m.coeffs
+    keys = [(coeffs.per_s[t.id], coeffs.per_m[t.id]) for t in m.techs]
     moving = int(time_matrix.sum())
-    classes = arc_classes(keys, MAX_ARC_CLASSES, float(sub.distance_m.sum()) / moving if moving else 0.0)
+    classes = arc_classes(keys, MAX_ARC_CLASSES, float(distance_m.sum()) / moving if moving else 0.0)
     class_cb: dict[tuple[int, int], int] = {}
     for v, (per_s, _) in enumerate(keys):
         key = classes[v]
         if key not in class_cb:
             if out_of_time():
-                return RawResult((), "model_build_timeout", False, 0, None, None)
-            matrix = time_matrix * key[0] + sub.distance_m * key[1]
+                return False
+            matrix = time_matrix * key[0] + distance_m * key[1]
             class_cb[key] = routing.RegisterTransitMatrix(matrix.tolist())
             del matrix
         routing.SetArcCostEvaluatorOfVehicle(class_cb[key], v)
@@ -176,11 +251,17 @@ def solve_model(
         if per_s > key[0]:
             time_dim.SetSpanCostCoefficientForVehicle(per_s - key[0], v)
     log.info("%d arc cost classes for %d rate pairs", len(class_cb), len(set(keys)))
+    return True
 
-    for v, tech in enumerate(techs):
+
+def _shifts(m: _Model) -> None:
+    """Each vehicle leaves and is back within its shift (shortened by the lunch when the
+    model has no break), overtime past the shift end at its cost."""
+    routing, time_dim, coeffs = m.routing, m.time_dim, m.coeffs
+    for v, tech in enumerate(m.techs):
         start_var = time_dim.CumulVar(routing.Start(v))
         end_var = time_dim.CumulVar(routing.End(v))
-        reserve = tech.shift.lunch.duration_s if tech.shift.lunch is not None and not detailed else 0
+        reserve = tech.shift.lunch.duration_s if tech.shift.lunch is not None and not m.detailed else 0
         start_var.SetRange(tech.shift.start_s, tech.latest_end_s - reserve)
         end_var.SetRange(tech.shift.start_s, tech.latest_end_s - reserve)
         if tech.max_overtime_s > 0 and coeffs.overtime_per_s[tech.id] > 0:
@@ -188,27 +269,39 @@ def solve_model(
                 routing.End(v), tech.shift.end_s - reserve, coeffs.overtime_per_s[tech.id]
             )
 
-    # A lunch may not overlap a visit, except a long one, which may hold it (docs/model.md).
-    long_visit = np.zeros(n_nodes, dtype=bool)
-    long_visit[first_visit:first_reload] = [problem.lunch_on_site(j) for j in visit_job]
+
+def _lunches(m: _Model) -> None:
+    """On a detailed model, each lunch as a break interval: it may not overlap a visit,
+    except a long one, which may hold it (docs/model.md)."""
+    routing, manager = m.routing, m.manager
+    long_visit = np.zeros(m.n_nodes, dtype=bool)
+    long_visit[m.first_visit : m.first_reload] = [m.problem.lunch_on_site(j) for j in m.visit_job]
     node_visit_transit = [0] * routing.Size()
     for index in range(routing.Size()):
         node = manager.IndexToNode(index)
-        node_visit_transit[index] = 0 if long_visit[node] else int(service[node])
-    for v, tech in enumerate(techs):
+        node_visit_transit[index] = 0 if long_visit[node] else int(m.service[node])
+    for v, tech in enumerate(m.techs):
         lunch = tech.shift.lunch
-        if lunch is None or not detailed:
+        if lunch is None or not m.detailed:
             continue
-        interval = solver.FixedDurationIntervalVar(
+        interval = routing.solver().FixedDurationIntervalVar(
             lunch.earliest_s, lunch.latest_s, lunch.duration_s, False, f"lunch-{v}"
         )
-        time_dim.SetBreakIntervalsOfVehicle([interval], v, node_visit_transit)
+        m.time_dim.SetBreakIntervalsOfVehicle([interval], v, node_visit_transit)
 
-    # Jobs: windows, skills, pins, soft windows, drop penalties.
+
+def _job_nodes(
+    m: _Model, jobs: Sequence[Job], crew_fixed: Mapping[str, CrewAssignment]
+) -> tuple[list[tuple[int, int]], dict[str, tuple[int, int]]]:
+    """Each job's visit nodes: windows, who may serve them (skills, pins, stock, a fixed
+    crew's two technicians and start), drop penalty and preferred window; (the crews'
+    index pairs, the crews' node pairs by job id)."""
+    problem, coeffs, routing, manager, time_dim = m.problem, m.coeffs, m.routing, m.manager, m.time_dim
+    techs, n_veh = m.techs, len(m.techs)
+    solver = routing.solver()
     tech_pos = {t.id: v for v, t in enumerate(techs)}
-    node = first_visit
+    node = m.first_visit
     crew_pairs: list[tuple[int, int]] = []
-    fixed_crews = crew_fixed or {}
     crew_nodes: dict[str, tuple[int, int]] = {}
     for job in jobs:
         # Qualified, and able to carry the job's demand at all (see the capacity dimensions);
@@ -218,8 +311,8 @@ def solve_model(
             allowed = [v for v in allowed if v == tech_pos[job.pinned_technician_id]]
         windows = job.start_windows()
         member_vehicles: list[list[int]] = [allowed] * job.crew_size
-        if job.id in fixed_crews:
-            crew = fixed_crews[job.id]
+        if job.id in crew_fixed:
+            crew = crew_fixed[job.id]
             first_v, second_v = sorted((tech_pos[crew.first_id], tech_pos[crew.second_id]))
             member_vehicles = [[first_v], [second_v]]
             windows = [TimeWindow(crew.start_s, crew.start_s)]
@@ -238,7 +331,7 @@ def solve_model(
                 routing.VehicleVar(index).SetValues([-1, *allowed])
             routing.AddDisjunction([index], coeffs.drop_cost(job.priority, 1))
             node += 1
-        if detailed and job.preferred_window is not None and coeffs.soft_per_s[job.id] > 0:
+        if m.detailed and job.preferred_window is not None and coeffs.soft_per_s[job.id] > 0:
             time_dim.SetCumulVarSoftLowerBound(indices[0], job.preferred_window.start_s, coeffs.soft_per_s[job.id])
             time_dim.SetCumulVarSoftUpperBound(indices[0], job.preferred_window.end_s, coeffs.soft_per_s[job.id])
         if job.crew_size == 2:
@@ -249,67 +342,78 @@ def solve_model(
                 on_a = solver.IsEqualCstVar(routing.VehicleVar(indices[0]), pinned)
                 on_b = solver.IsEqualCstVar(routing.VehicleVar(indices[1]), pinned)
                 solver.Add(on_a + on_b >= routing.ActiveVar(indices[0]))
+    return crew_pairs, crew_nodes
 
-    if out_of_time():
-        return RawResult((), "model_build_timeout", False, 0, None, None)
 
+def _crews(m: _Model, crew_pairs: list[tuple[int, int]], sync_crews: bool) -> None:
+    """A crew's two visits: both or neither, two different technicians (ordered, to
+    break symmetry), and with ``sync_crews`` on site at the same minute."""
+    routing, solver = m.routing, m.routing.solver()
     for lead, second in crew_pairs:
         active = routing.ActiveVar(lead)
         solver.Add(active == routing.ActiveVar(second))
-        # Two different technicians (ordered, to break symmetry), on site at the same minute.
         solver.Add(routing.VehicleVar(second) - routing.VehicleVar(lead) >= active)
         if sync_crews:
-            solver.Add(time_dim.CumulVar(lead) == time_dim.CumulVar(second))
+            solver.Add(m.time_dim.CumulVar(lead) == m.time_dim.CumulVar(second))
 
-    # Jobs per day and partner cost per job (a dimension only when some technician has either).
+
+def _job_counts(m: _Model) -> None:
+    """Jobs per day and partner cost per job (a dimension only when some technician has
+    either)."""
+    routing, coeffs, techs = m.routing, m.coeffs, m.techs
     if any(t.max_jobs is not None or coeffs.per_job[t.id] > 0 for t in techs):
-        job_count = [0] * first_visit + [1] * len(visit_job) + [0] * n_reload
+        job_count = [0] * m.first_visit + [1] * len(m.visit_job) + [0] * m.n_reload
         count_cb = routing.RegisterUnaryTransitVector(job_count)
-        caps = [t.max_jobs if t.max_jobs is not None else n_nodes for t in techs]
+        caps = [t.max_jobs if t.max_jobs is not None else m.n_nodes for t in techs]
         routing.AddDimensionWithVehicleCapacity(count_cb, 0, caps, True, "Jobs")
         jobs_dim = routing.GetDimensionOrDie("Jobs")
         for v, tech in enumerate(techs):
             if coeffs.per_job[tech.id] > 0:
                 jobs_dim.SetCumulVarSoftUpperBound(routing.End(v), 0, coeffs.per_job[tech.id])
 
-    # Capacity: one dimension per constrained resource type; each visit uses up its job's
-    # demand (every member of a crew carries it), never more than the vehicle carries.
-    limits = coeffs.capacity
+
+def _capacities(m: _Model) -> None:
+    """Capacity: one dimension per constrained resource type; each visit uses up its
+    job's demand (every member of a crew carries it), never more than the vehicle
+    carries. With a depot, stock and lent tools as ``_add_reloads`` models them."""
+    limits = m.coeffs.capacity
     kinds = sorted({kind for per_tech in limits.values() for kind in per_tech})
-    if problem.depot is not None:
-        _add_reloads(problem, routing, manager, coeffs, visit_job, first_visit, first_reload)
+    if m.problem.depot is not None:
+        _add_reloads(m.problem, m.routing, m.manager, m.coeffs, m.visit_job, m.first_visit, m.first_reload)
         kinds = []  # modelled there, with the top-up at the depot
     for kind in kinds:
-        demand = [0] * first_visit + [j.demand.get(kind, 0) for j in visit_job]
-        demand_cb = routing.RegisterUnaryTransitVector(demand)
-        vehicle_caps = [limits.get(t.id, {}).get(kind, 0) for t in techs]
-        routing.AddDimensionWithVehicleCapacity(demand_cb, 0, vehicle_caps, True, f"Capacity:{kind}")
+        demand = [0] * m.first_visit + [j.demand.get(kind, 0) for j in m.visit_job]
+        demand_cb = m.routing.RegisterUnaryTransitVector(demand)
+        vehicle_caps = [limits.get(t.id, {}).get(kind, 0) for t in m.techs]
+        m.routing.AddDimensionWithVehicleCapacity(demand_cb, 0, vehicle_caps, True, f"Capacity:{kind}")
 
-    # Preferred technician (continuity): a miss counts once per crew-of-one job.
+
+def _preferences(m: _Model, jobs: Sequence[Job]) -> None:
+    """Preferred technician (continuity): a miss counts once per crew-of-one job."""
+    routing, coeffs, n_veh = m.routing, m.coeffs, len(m.techs)
     preferred = {j.id: j.preferred_technician_id for j in jobs if j.crew_size == 1 and j.preferred_technician_id}
-    if preferred and coeffs.preference_miss > 0:
-        pref_cbs: dict[tuple[int, ...], int] = {}
-        per_vehicle = []
-        for tech in techs:
-            vector = [0] * first_visit + [int(j.id in preferred and preferred[j.id] != tech.id) for j in visit_job]
-            vector += [0] * n_reload
-            pref_key = tuple(vector)
-            if pref_key not in pref_cbs:
-                pref_cbs[pref_key] = routing.RegisterUnaryTransitVector(vector)
-            per_vehicle.append(pref_cbs[pref_key])
-        routing.AddDimensionWithVehicleTransitAndCapacity(per_vehicle, 0, [n_nodes] * n_veh, True, "Preference")
-        pref_dim = routing.GetDimensionOrDie("Preference")
-        for v in range(n_veh):
-            pref_dim.SetCumulVarSoftUpperBound(routing.End(v), 0, coeffs.preference_miss)
+    if not preferred or coeffs.preference_miss <= 0:
+        return
+    pref_cbs: dict[tuple[int, ...], int] = {}
+    per_vehicle = []
+    for tech in m.techs:
+        vector = [0] * m.first_visit + [int(j.id in preferred and preferred[j.id] != tech.id) for j in m.visit_job]
+        vector += [0] * m.n_reload
+        pref_key = tuple(vector)
+        if pref_key not in pref_cbs:
+            pref_cbs[pref_key] = routing.RegisterUnaryTransitVector(vector)
+        per_vehicle.append(pref_cbs[pref_key])
+    routing.AddDimensionWithVehicleTransitAndCapacity(per_vehicle, 0, [m.n_nodes] * n_veh, True, "Preference")
+    pref_dim = routing.GetDimensionOrDie("Preference")
+    for v in range(n_veh):
+        pref_dim.SetCumulVarSoftUpperBound(routing.End(v), 0, coeffs.preference_miss)
 
-    if out_of_time():
-        return RawResult((), "model_build_timeout", False, 0, None, None)
-    if n_nodes > settings.insertion_lns_max_nodes and deadline - time.monotonic() < settings.large_min_search_s:
-        # A large model's first improving step can take far longer than what is left
-        # (12 s with 2 s left at 200 × 2,000): the caller keeps its construction.
-        log.info("large model, %.1f s left: no search", deadline - time.monotonic())
-        return RawResult((), "no_time_to_search", False, 0, None, None)
 
+def _parameters(settings: OrToolsSettings, n_nodes: int, deadline: float) -> tuple[Any, float]:
+    """The search parameters, and when the search is to end: the budget is what is left
+    once the model is built (the caller's deadline is kept); a large model's local
+    search steps take seconds and the limit is only checked between them, so its
+    search is told to end a margin earlier."""
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.first_solution_strategy = FIRST_SOLUTION[settings.first_solution]
     params.local_search_metaheuristic = METAHEURISTIC[settings.metaheuristic]
@@ -321,13 +425,38 @@ def solve_model(
         ops = params.local_search_operators
         for name in _INSERTION_LNS:
             setattr(ops, name, optional_boolean_pb2.BOOL_FALSE)
-    # The budget is what is left once the model is built: the caller's deadline is kept.
-    # A large model's local search steps take seconds and the limit is only checked
-    # between them, so its search is told to end a margin earlier.
     margin = settings.large_search_margin_s if n_nodes > settings.insertion_lns_max_nodes else 0.0
     search_deadline = deadline - margin
     params.time_limit.FromMilliseconds(max(1, int((search_deadline - time.monotonic()) * 1000)))
+    return params, search_deadline
 
+
+_STATUS = {
+    0: "not_solved",
+    1: "success",
+    2: "partial_success_time_limit",
+    3: "fail",
+    4: "fail_timeout",
+    5: "invalid",
+    6: "infeasible",
+    7: "optimal",
+}
+
+
+def _search(
+    m: _Model,
+    task: SearchInput,
+    params: Any,
+    search_deadline: float,
+    crew_nodes: Mapping[str, tuple[int, int]],
+    stall_ratio: float | None,
+    min_stall_s: float,
+) -> RawResult:
+    """Search the built model (from ``task.initial_routes`` when the model takes them)
+    and read the routes off the best assignment."""
+    routing, manager = m.routing, m.manager
+    solver = routing.solver()
+    deadline, on_solution, stop, initial_routes = task.deadline, task.on_solution, task.stop, task.initial_routes
     started = time.monotonic()
     stats = _SearchStats()
 
@@ -355,12 +484,12 @@ def solve_model(
     if stop_limit is not None:
         routing.AddSearchMonitor(stop_limit)
     assignment = None
-    log.info("model built with %d nodes, %.1f s left", n_nodes, deadline - time.monotonic())
+    log.info("model built with %d nodes, %.1f s left", m.n_nodes, deadline - time.monotonic())
     if initial_routes:
         routing.CloseModelWithParameters(params)
         log.info("model closed, %.1f s left", deadline - time.monotonic())
         start = routing.ReadAssignmentFromRoutes(
-            _seed_routes(techs, initial_routes, visit_job, first_visit, crew_nodes, manager, first_reload), True
+            _seed_routes(m.techs, initial_routes, m.visit_job, m.first_visit, crew_nodes, manager, m.first_reload), True
         )
         log.info("warm start read (%s), %.1f s left", start is not None, deadline - time.monotonic())
         if start is not None:
@@ -373,21 +502,19 @@ def solve_model(
     else:
         assignment = routing.SolveWithParameters(params)
     status = routing.status()
-    status_name = {
-        0: "not_solved",
-        1: "success",
-        2: "partial_success_time_limit",
-        3: "fail",
-        4: "fail_timeout",
-        5: "invalid",
-        6: "infeasible",
-        7: "optimal",
-    }.get(int(status), str(status))
+    status_name = _STATUS.get(int(status), str(status))
     if stats.stalled:
         status_name = "stalled"
     if assignment is None:
         return RawResult((), status_name, False, stats.solutions, None, None)
+    return RawResult(
+        _routes(m, assignment), status_name, True, stats.solutions, stats.first_s, int(assignment.ObjectiveValue())
+    )
 
+
+def _routes(m: _Model, assignment: Any) -> tuple[RawRoute, ...]:
+    """The routes of an assignment: per vehicle its visits' starts, departure, return and
+    lunch (on a detailed model)."""
     lunches: dict[str, int] = {}
     intervals = assignment.IntervalVarContainer()
     for i in range(intervals.Size()):
@@ -397,19 +524,19 @@ def solve_model(
             lunches[name] = element.StartValue()
 
     routes = []
-    for v, tech in enumerate(techs):
-        index = routing.Start(v)
-        depart = assignment.Value(time_dim.CumulVar(index))
+    for v, tech in enumerate(m.techs):
+        index = m.routing.Start(v)
+        depart = assignment.Value(m.time_dim.CumulVar(index))
         visits = []
-        index = assignment.Value(routing.NextVar(index))
-        while not routing.IsEnd(index):
-            node = manager.IndexToNode(index)
-            job_id = RELOAD_ID if node >= first_reload else visit_job[node - first_visit].id
-            visits.append(RawVisit(job_id, assignment.Value(time_dim.CumulVar(index))))
-            index = assignment.Value(routing.NextVar(index))
-        back = assignment.Value(time_dim.CumulVar(index))
+        index = assignment.Value(m.routing.NextVar(index))
+        while not m.routing.IsEnd(index):
+            node = m.manager.IndexToNode(index)
+            job_id = RELOAD_ID if node >= m.first_reload else m.visit_job[node - m.first_visit].id
+            visits.append(RawVisit(job_id, assignment.Value(m.time_dim.CumulVar(index))))
+            index = assignment.Value(m.routing.NextVar(index))
+        back = assignment.Value(m.time_dim.CumulVar(index))
         routes.append(RawRoute(tech.id, tuple(visits), depart, back, lunches.get(f"lunch-{v}")))
-    return RawResult(tuple(routes), status_name, True, stats.solutions, stats.first_s, int(assignment.ObjectiveValue()))
+    return tuple(routes)
 
 
 def _able(problem: Problem, coeffs: Coefficients, tech: Technician, job: Job) -> bool:
