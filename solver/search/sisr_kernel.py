@@ -304,49 +304,45 @@ def retime(v, routes, data):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _copy_route(v, source, target):
+    """Route ``v`` of ``source`` into ``target`` (both the ten route arrays of ``Routes``,
+    without ``route_of`` and ``pos_of``)."""
+    route, rlen, rstart, rlatest, rleave, rloc, rload, rload2, rdep, rcost = source
+    to_route, to_len, to_start, to_latest, to_leave, to_loc, to_load, to_load2, to_dep, to_cost = target
+    m = rlen[v]
+    to_len[v] = m
+    to_cost[v] = rcost[v]
+    to_dep[v] = rdep[v]
+    for k in range(m):
+        to_route[v, k] = route[v, k]
+        to_start[v, k] = rstart[v, k]
+        to_latest[v, k] = rlatest[v, k]
+        to_leave[v, k] = rleave[v, k]
+        to_loc[v, k] = rloc[v, k]
+    for r in range(rload.shape[1]):
+        to_load[v, r] = rload[v, r]
+        to_load2[v, r] = rload2[v, r]
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _backup(v, changed, state, backup):
     """Keep route ``v`` as it was before this step's first change to it."""
     if changed[v]:
         return
     changed[v] = True
-    route, rlen, rstart, rlatest, rleave, rloc, rload, rload2, rdep, rcost = state
-    bk_route, bk_len, bk_start, bk_latest, bk_leave, bk_loc, bk_load, bk_load2, bk_dep, bk_cost = backup
-    m = rlen[v]
-    bk_len[v] = m
-    bk_cost[v] = rcost[v]
-    bk_dep[v] = rdep[v]
-    for k in range(m):
-        bk_route[v, k] = route[v, k]
-        bk_start[v, k] = rstart[v, k]
-        bk_latest[v, k] = rlatest[v, k]
-        bk_leave[v, k] = rleave[v, k]
-        bk_loc[v, k] = rloc[v, k]
-    for r in range(rload.shape[1]):
-        bk_load[v, r] = rload[v, r]
-        bk_load2[v, r] = rload2[v, r]
+    _copy_route(v, state, backup)
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _restore(v, state, backup, route_of, pos_of):
-    route, rlen, rstart, rlatest, rleave, rloc, rload, rload2, rdep, rcost = state
-    bk_route, bk_len, bk_start, bk_latest, bk_leave, bk_loc, bk_load, bk_load2, bk_dep, bk_cost = backup
-    m = bk_len[v]
-    rlen[v] = m
-    rcost[v] = bk_cost[v]
-    rdep[v] = bk_dep[v]
-    for k in range(m):
-        j = bk_route[v, k]
-        route[v, k] = j
-        rstart[v, k] = bk_start[v, k]
-        rlatest[v, k] = bk_latest[v, k]
-        rleave[v, k] = bk_leave[v, k]
-        rloc[v, k] = bk_loc[v, k]
+    """Put route ``v`` back as ``_backup`` kept it."""
+    _copy_route(v, backup, state)
+    route, rlen = state[0], state[1]
+    for k in range(rlen[v]):
+        j = route[v, k]
         if j >= 0:
             route_of[j] = v
             pos_of[j] = k
-    for r in range(rload.shape[1]):
-        rload[v, r] = bk_load[v, r]
-        rload2[v, r] = bk_load2[v, r]
 
 
 @njit(cache=True, nogil=True, inline="always")
