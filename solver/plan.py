@@ -41,6 +41,18 @@ class WorkingRoute:
         """(job id, fixed start or None) in visiting order."""
         return list(zip(self.job_ids, self.fixed_starts, strict=True))
 
+    def with_visit(self, position: int, job_id: str, start: int | None = None) -> WorkingRoute:
+        """This route with ``job_id`` at ``position`` (``start``: its fixed start)."""
+        at, ids, starts = position, self.job_ids, self.fixed_starts
+        return WorkingRoute(self.technician_id, (*ids[:at], job_id, *ids[at:]), (*starts[:at], start, *starts[at:]))
+
+    def without(self, job_id: str) -> WorkingRoute:
+        """This route with ``job_id`` taken out."""
+        keep = [k for k, i in enumerate(self.job_ids) if i != job_id]
+        return WorkingRoute(
+            self.technician_id, tuple(self.job_ids[k] for k in keep), tuple(self.fixed_starts[k] for k in keep)
+        )
+
     def to_json(self) -> list[Any]:
         """``[technician_id, [[job_id, fixed_start_s | null], ...]]``, as stored."""
         return [self.technician_id, [[i, s] for i, s in self.visits()]]

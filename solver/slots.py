@@ -90,6 +90,10 @@ class WindowAnswer:
 
 @dataclass
 class _Route:
+    """One technician's working route as the evaluator keeps it: the jobs themselves in
+    order with their fixed starts (its ``WorkingRoute``), timed, with the quick bounds
+    the candidate filter uses."""
+
     tech: Technician
     jobs: list[Job]
     fixed: list[int | None]
@@ -99,6 +103,10 @@ class _Route:
     busy_s: int
     earliest_end: list[int]  # per visit, lunch ignored: a lower bound
     latest_start: list[int]  # per visit, lunch ignored: an upper bound
+
+    def working(self) -> WorkingRoute:
+        """The route by job ids."""
+        return WorkingRoute(self.tech.id, tuple(j.id for j in self.jobs), tuple(self.fixed))
 
 
 @dataclass(frozen=True)
@@ -195,7 +203,7 @@ class SlotEvaluator:
 
     def routes(self) -> list[WorkingRoute]:
         """The working plan as given (one entry per technician of the day)."""
-        return [WorkingRoute(t, tuple(j.id for j in r.jobs), tuple(r.fixed)) for t, r in self._routes.items()]
+        return [r.working() for r in self._routes.values()]
 
     def start_of(self, job_id: str) -> int | None:
         """The planned start of a promised job in the working plan (None when absent)."""
@@ -522,23 +530,11 @@ class SlotEvaluator:
         first; crew starts fixed)."""
         routes = {r.technician_id: r for r in self.routes()}
         for job_id, source, target, position in insertion.moves:
-            src = routes[source]
-            keep = [i for i, j in enumerate(src.job_ids) if j != job_id]
-            routes[source] = WorkingRoute(
-                source, tuple(src.job_ids[i] for i in keep), tuple(src.fixed_starts[i] for i in keep)
-            )
-            dst = routes[target]
-            routes[target] = WorkingRoute(
-                target,
-                (*dst.job_ids[:position], job_id, *dst.job_ids[position:]),
-                (*dst.fixed_starts[:position], None, *dst.fixed_starts[position:]),
-            )
+            routes[source] = routes[source].without(job_id)
+            routes[target] = routes[target].with_visit(position, job_id)
+        start = insertion.start_s if job.crew_size > 1 else None
         for tech_id, k in zip(insertion.technician_ids, insertion.positions, strict=True):
-            r = routes[tech_id]
-            start = insertion.start_s if job.crew_size > 1 else None
-            routes[tech_id] = WorkingRoute(
-                tech_id, (*r.job_ids[:k], job.id, *r.job_ids[k:]), (*r.fixed_starts[:k], start, *r.fixed_starts[k:])
-            )
+            routes[tech_id] = routes[tech_id].with_visit(k, job.id, start)
         return list(routes.values())
 
     def with_job(self, job: Job, insertion: Insertion) -> SlotEvaluator:
@@ -606,7 +602,7 @@ class SlotEvaluator:
         out = []
         for tech_id, r in self._routes.items():
             if job_id not in {j.id for j in r.jobs}:
-                out.append(WorkingRoute(tech_id, tuple(j.id for j in r.jobs), tuple(r.fixed)))
+                out.append(r.working())
                 continue
             keep = [k for k, j in enumerate(r.jobs) if j.id != job_id]
             jobs = [r.jobs[k] for k in keep]
