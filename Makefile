@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run serve plan test lint typecheck bench clean
+.PHONY: install run serve plan test test-clock lint typecheck browser bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -17,19 +17,18 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 ## The embedded demo: the API on a SQLite file in the repo root (dispatch.db,
-## seeded with the sample day on first start) and the planning board beside it;
-## prints the dispatcher token and both addresses. PORT (API, default 8000),
-## BOARD_PORT (default 8501) and DISPATCH_ADMIN_TOKEN are honoured; DATABASE_URL
-## is not (that is `make serve`). Ctrl-C stops both.
+## seeded with the sample day on the next working day when empty) and the
+## planning board beside it; prints the dispatcher token, the sample day and both
+## addresses. PORT (API, default 8000), BOARD_PORT (default 8501),
+## DISPATCH_ADMIN_TOKEN and DISPATCH_NOW are honoured; DATABASE_URL is not (that
+## is `make serve`). Ctrl-C stops both.
 run: install
-	@token=$${DISPATCH_ADMIN_TOKEN:-$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(24))')}; \
-	port=$${PORT:-8000}; board=$${BOARD_PORT:-8501}; \
+	@port=$${PORT:-8000}; board=$${BOARD_PORT:-8501}; \
 	DISPATCH_API_URL=http://127.0.0.1:$$port $(BIN)/streamlit run dashboard/app.py --server.headless true --server.address 127.0.0.1 \
 		--server.port $$board --browser.gatherUsageStats false >/dev/null 2>&1 & board_pid=$$!; \
 	trap 'kill $$board_pid 2>/dev/null' EXIT INT TERM; \
-	echo "Dispatcher token: $$token"; \
 	echo "Planning board on http://127.0.0.1:$$board (enter the token in the sidebar)"; \
-	DISPATCH_ADMIN_TOKEN=$$token DATABASE_URL=sqlite:///$(CURDIR)/dispatch.db PORT=$$port $(BIN)/python -m api
+	DATABASE_URL=sqlite:///$(CURDIR)/dispatch.db PORT=$$port $(BIN)/python -m api
 
 ## The API alone, for deployment: PORT (default 8000), HOST (default 127.0.0.1),
 ## DATABASE_URL (default SQLite dispatch.db), DISPATCH_ADMIN_TOKEN from the
@@ -48,13 +47,27 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+## The whole suite at DISPATCH_TEST_AT (default: tests/conftest.py's DEFAULT_INSTANT),
+## then the date-sensitive tests (marked `clock`) at each of CLOCK_INSTANTS:
+## 23:30 UTC (already tomorrow in Helsinki), the nights the clocks go forward
+## and back, New Year's Eve late in Helsinki, and a date years away.
+CLOCK_INSTANTS ?= 2026-12-03T23:30:00Z 2027-03-28T00:30:00Z 2027-10-31T00:30:00Z 2026-12-31T21:30:00Z 2031-06-17T09:00:00Z
+
 test: lint typecheck browser
 	$(BIN)/pytest -q
+	@$(MAKE) --no-print-directory test-clock
 
-## Debian's chromium for the planning board's browser test; where apt-get may
-## not run, the test is skipped and says so.
+test-clock: install
+	@for at in $(CLOCK_INSTANTS); do \
+		echo "== the date-sensitive tests as if it were $$at"; \
+		DISPATCH_TEST_AT=$$at $(BIN)/pytest -q -m clock || exit 1; \
+	done
+
+## Debian's chromium for the planning board's browser test, and jq for the README walkthrough test;
+## where apt-get may not run, those tests are skipped and say so.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && export DEBIAN_FRONTEND=noninteractive && apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || echo "make browser: chromium could not be installed; the board's browser test will be skipped"
+	@command -v jq >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null; } || echo "make browser: jq could not be installed; the README walkthrough test will be skipped"
 
 ## A short run of every benchmark (peers come from the bench extra).
 bench: install

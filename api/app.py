@@ -12,14 +12,14 @@ from fastapi import FastAPI
 
 from api import errors
 from api.deps import AppState
-from api.routers import booking, field, imports, master, plans
+from api.routers import booking, clock, field, imports, master, plans
 from dispatch.auth import ensure_token
 from dispatch.booking import BookingService
 from dispatch.catalog import Geocoder
 from dispatch.db import make_engine, migrate, session_scope
 from dispatch.geocode import CachedGeocoder
 from dispatch.planning import PlanRunner
-from dispatch.seed import seed_sample_day
+from dispatch.seed import next_day_with_jobs, sample_date, seed_sample_day
 from dispatch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -34,13 +34,17 @@ def create_app(settings: Settings | None = None, geocoder: Geocoder | None = Non
     engine = make_engine(cfg.database_url)
     migrate(engine)
     admin_token = cfg.admin_token or secrets.token_urlsafe(24)
+    now = cfg.clock.now()
+    today = now.astimezone(tz).date()
     with session_scope(engine) as session:
-        ensure_token(session, admin_token, "dispatcher", "admin (DISPATCH_ADMIN_TOKEN)")
+        ensure_token(session, admin_token, "dispatcher", "admin (DISPATCH_ADMIN_TOKEN)", now=now)
         if cfg.seed_samples and cfg.sample_day.exists():
-            seed_sample_day(session, cfg.sample_day, tz, cfg.default_region)
+            day = sample_date(today)
+            seed_sample_day(session, cfg.sample_day, tz, cfg.default_region, day=day, now=now)
+        first_day = next_day_with_jobs(session, today, cfg.default_region)
     if cfg.admin_token is None:
         print(f"Dispatcher token (set DISPATCH_ADMIN_TOKEN to choose one): {admin_token}", flush=True)
-    runner = PlanRunner(engine, tz, cfg.solver_workers)
+    runner = PlanRunner(engine, tz, cfg.solver_workers, cfg.clock)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -56,8 +60,8 @@ def create_app(settings: Settings | None = None, geocoder: Geocoder | None = Non
     if geocoder is None:
         geocoder = CachedGeocoder.from_settings(cfg, engine)
     booking_service = BookingService(tz, cfg.default_region, cfg.booking, geocoder)
-    app.state.dispatch = AppState(cfg, engine, runner, tz, geocoder, booking_service)
+    app.state.dispatch = AppState(cfg, engine, runner, tz, geocoder, booking_service, cfg.clock, first_day)
     errors.install(app)
-    for router in (master.router, imports.router, plans.router, field.router, booking.router):
+    for router in (master.router, imports.router, plans.router, field.router, booking.router, clock.router):
         app.include_router(router)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
@@ -15,6 +16,7 @@ from sqlmodel import Session
 from dispatch.auth import Principal, Role, authenticate
 from dispatch.booking import BookingService
 from dispatch.catalog import Geocoder
+from dispatch.clock import Clock
 from dispatch.errors import DispatchError, Forbidden
 from dispatch.inputs import NO_NUL, IsoDate
 from dispatch.planning import PlanRunner
@@ -45,6 +47,10 @@ class AppState:
     tz: ZoneInfo
     geocoder: Geocoder | None
     booking: BookingService
+    clock: Clock
+    # The first day from today on with jobs in the default region, at start-up
+    # (the sample day on a freshly seeded database); None when there is none.
+    first_day: dt.date | None = None
 
 
 def get_state(request: Request) -> AppState:

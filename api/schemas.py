@@ -34,6 +34,14 @@ class TokenOut(BaseModel):
     technician_id: str | None = None
 
 
+class ClockOut(BaseModel):
+    """The service's time, so that every client agrees on what "today" is."""
+
+    now: dt.datetime = Field(description="The current instant, in the dispatch time zone")
+    today: dt.date = Field(description="Today's date in the dispatch time zone")
+    timezone: str = Field(description="The dispatch area's IANA time zone")
+
+
 class BreakOut(BaseModel):
     earliest: str
     latest: str

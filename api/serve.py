@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime as dt
 import os
 import secrets
 import socket
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import uvicorn
 from fastapi import FastAPI
@@ -37,16 +39,27 @@ def app_factory() -> FastAPI:
     return create_app(Settings.from_env())
 
 
-def prepare(settings: Settings) -> tuple[Settings, bool]:
-    """Migrate, seed and store the dispatcher token once; returns the settings
-    with a token (generated when none was set) and whether it was generated."""
+@dataclass(frozen=True)
+class Prepared:
+    """What ``prepare`` did: the settings with a token, whether the token was
+    generated, and the first day from today on with jobs (the sample day on a
+    freshly seeded database)."""
+
+    settings: Settings
+    generated: bool
+    first_day: dt.date | None
+
+
+def prepare(settings: Settings) -> Prepared:
+    """Migrate, seed and store the dispatcher token once."""
     generated = settings.admin_token is None
     if generated:
         settings = dataclasses.replace(settings, admin_token=secrets.token_urlsafe(24))
     app = create_app(settings)  # migrates, seeds an empty database, stores the token
-    app.state.dispatch.runner.shutdown()
-    app.state.dispatch.engine.dispose()
-    return settings, generated
+    state = app.state.dispatch
+    state.runner.shutdown()
+    state.engine.dispose()
+    return Prepared(settings, generated, state.first_day)
 
 
 def _int_env(name: str, default: int) -> int:
@@ -93,7 +106,11 @@ def _shown_host(host: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Prepare the database, print the token and address, and serve until stopped."""
     args = parse_args(argv)
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        print(f"Settings: {exc}", file=sys.stderr)
+        return 2
     if args.workers > 1 and settings.database_url.startswith("sqlite"):
         print(
             f"--workers {args.workers} needs PostgreSQL (DATABASE_URL=postgresql+psycopg://...); "
@@ -101,15 +118,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    settings, generated = prepare(settings)
+    prepared = prepare(settings)
+    settings = prepared.settings
     assert settings.admin_token is not None
     # Workers read their settings from the environment: give them the same token.
     os.environ["DISPATCH_ADMIN_TOKEN"] = settings.admin_token
     base = f"http://{_shown_host(args.host)}:{args.port}"
-    if generated:
+    if prepared.generated:
         print(f"Dispatcher token (set DISPATCH_ADMIN_TOKEN to choose one): {settings.admin_token}")
     else:
         print("Dispatcher token: the value of DISPATCH_ADMIN_TOKEN")
+    if prepared.first_day is not None:
+        print(f"Sample day: {prepared.first_day.isoformat()}  (the first day from today on with jobs)")
+    else:
+        print("Sample day: none (no jobs from today on in the database)")
     print(f"API on {base}  (docs: {base}/docs, database: {_safe_url(settings.database_url)})", flush=True)
     config = _TcpConfig(
         APP,

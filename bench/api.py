@@ -42,6 +42,9 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DAY = ROOT / "data" / "samples" / "helsinki-day.json"
+# The served clock starts the working day before the sample file's date, so seeding
+# places the sample day on the file's own date (2026-12-01) and every run is alike.
+SERVER_NOW = "2026-11-30T12:00:00+02:00"
 HOST = "127.0.0.1"  # loopback only
 
 
@@ -87,6 +90,8 @@ def server(database_url: str, workers: int, token: str, log: Path, seed: bool = 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("PORT", "HOST", "WEB_CONCURRENCY")}
     env.update(DATABASE_URL=database_url, DISPATCH_ADMIN_TOKEN=token, DISPATCH_SEED_SAMPLES="1" if seed else "0")
+    if seed:
+        env["DISPATCH_NOW"] = SERVER_NOW
     env["PYTHONUNBUFFERED"] = "1"
     cmd = [sys.executable, "-m", "api", "--host", HOST, "--port", str(port), "--workers", str(workers)]
     with log.open("wb") as sink:

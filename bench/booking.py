@@ -63,12 +63,13 @@ from bench.api import server
 from bench.booking_recall import recall
 from dispatch import catalog
 from dispatch.booking import BookingService, booked_open_jobs
+from dispatch.clock import SYSTEM_CLOCK
 from dispatch.db import make_engine, migrate
 from dispatch.errors import Conflict
 from dispatch.inputs import BookingIn, SlotSearchIn, TechnicianIn
 from dispatch.settings import BookingSettings
 from dispatch.tables import BookingRow, WorkingPlanRow
-from dispatch.timeutil import from_storage, local_midnight, now_utc
+from dispatch.timeutil import from_storage, local_midnight
 from solver import HaversineProvider, ProblemError, check, problem_travel
 from solver.plan import routes_from_json
 from solver.slots import working_solution
@@ -156,7 +157,7 @@ def set_up(engine: Engine, rng: random.Random, count: int, days: list[dt.date]) 
     migrate(engine)
     with Session(engine) as session:
         for tech_id, data in technicians(rng, count, days):
-            catalog.put_technician(session, tech_id, data, REGION)
+            catalog.put_technician(session, tech_id, data, REGION, now=SYSTEM_CLOCK.now())
         session.commit()
 
 
@@ -167,7 +168,7 @@ def fill(engine: Engine, svc: BookingService, rng: random.Random, day: dt.date, 
     while booked < target and misses < FULL_AFTER_MISSES:
         job = random_job(rng)
         with Session(engine) as session:
-            now = now_utc()
+            now = SYSTEM_CLOCK.now()
             answer = svc.search(session, SlotSearchIn.model_validate({**job, "date_from": day.isoformat()}), now)
             if not answer.slots:
                 misses += 1
@@ -243,7 +244,7 @@ def inprocess_searches(engine: Engine, svc: BookingService, name: str, cases: li
     for body in cases:
         began = time.perf_counter()
         with Session(engine) as session:
-            answer = svc.search(session, SlotSearchIn.model_validate(body), now_utc())
+            answer = svc.search(session, SlotSearchIn.model_validate(body), SYSTEM_CLOCK.now())
         out.latencies_s.append(time.perf_counter() - began)
         out.statuses["200" if answer.slots else "200 (no slot)"] += 1
     out.wall_s = time.perf_counter() - started
@@ -364,7 +365,7 @@ def run_backend(backend: str, args: argparse.Namespace, tmp: Path) -> Run:
     """Set up, fill, serve and measure one database."""
     workers = 1 if backend == "sqlite" else args.workers
     url = f"sqlite:///{tmp / 'bench-booking.db'}" if backend == "sqlite" else postgres_url()
-    first = dt.date.today() + dt.timedelta(days=7)
+    first = SYSTEM_CLOCK.today(TZ) + dt.timedelta(days=7)
     days = [first + dt.timedelta(days=k) for k in range(HORIZON)]
     fresh = [days[-1] + dt.timedelta(days=1 + k) for k in range(len(args.clients))]
     rng = random.Random(args.seed)

@@ -15,7 +15,7 @@ from typing import Any, Literal, TypeVar
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
-from dashboard.models import ImportResult, Job, Plan, Technician
+from dashboard.models import Clock, ImportResult, Job, Plan, Technician
 
 ErrorKind = Literal["unreachable", "timeout", "unauthorized", "forbidden", "not_found", "unsupported", "problem"]
 DEFAULT_TIMEOUT_S = 15.0
@@ -26,6 +26,7 @@ _JOB = TypeAdapter(Job)
 _PLANS = TypeAdapter(list[Plan])
 _PLAN = TypeAdapter(Plan)
 _IMPORT = TypeAdapter(ImportResult)
+_CLOCK = TypeAdapter(Clock)
 # Fields of a job as GET shows it that PUT does not take back.
 _READ_ONLY_JOB_FIELDS = ("id", "status", "booked")
 
@@ -89,6 +90,12 @@ class DispatchClient:
     def close(self) -> None:
         """Close the connection pool."""
         self._http.close()
+
+    # -- the service -------------------------------------------------------
+
+    def clock(self) -> Clock:
+        """The service's now and today (the dispatch area's date, not this machine's)."""
+        return self._parse(_CLOCK, self._request("GET", "/v1/clock"))
 
     # -- master data -------------------------------------------------------
 

@@ -51,6 +51,12 @@ def get_client(base_url: str, token: str) -> DispatchClient:
 
 
 @st.cache_data(ttl=60, show_spinner=False, max_entries=64)
+def today(base_url: str, token: str) -> dt.date:
+    """Today's date in the dispatch time zone, as the API counts it."""
+    return get_client(base_url, token).clock().today
+
+
+@st.cache_data(ttl=60, show_spinner=False, max_entries=64)
 def technicians(base_url: str, token: str, region: str | None = None) -> list[Technician]:
     return get_client(base_url, token).technicians(region)
 

@@ -19,6 +19,14 @@ class ApiModel(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
 
 
+class Clock(ApiModel):
+    """The service's time (``GET /v1/clock``)."""
+
+    now: dt.datetime
+    today: dt.date
+    timezone: str
+
+
 class LatLon(ApiModel):
     lat: float
     lon: float

@@ -37,8 +37,9 @@ def _day_touched() -> None:
 
 
 def sidebar() -> None:
-    """API address, dispatcher token, day and region; the day defaults to the
-    first day from today on that has shifts, once the token works."""
+    """API address, dispatcher token, day and region. The day and region follow a
+    token: the day defaults to the first day that has shifts from the service's
+    today on (``GET /v1/clock``: the board and the API agree on the date)."""
     base_url = data.api_url()
     side = st.sidebar
     side.markdown("### Planning board")
@@ -50,18 +51,17 @@ def sidebar() -> None:
         help="A dispatcher token from POST /v1/tokens, or DISPATCH_ADMIN_TOKEN of the server.",
     )
     token = str(st.session_state.get(TOKEN_KEY) or "").strip()
-    regions: list[str] = []
-    if token:
-        try:
-            techs = data.technicians(base_url, token)
-        except BoardError:
-            techs = []  # the page says what is wrong
-        regions = sorted({t.region for t in techs if t.region})
-        if techs and not st.session_state.get(_DAY_SET):
-            st.session_state[DAY_KEY] = default_day(techs, dt.date.today())
-            st.session_state[_DAY_SET] = True
-    if DAY_KEY not in st.session_state:
-        st.session_state[DAY_KEY] = dt.date.today() + dt.timedelta(days=1)
+    if not token:
+        return
+    try:
+        techs = data.technicians(base_url, token)
+        today = data.today(base_url, token)
+    except BoardError:
+        return  # the page says what is wrong
+    regions = sorted({t.region for t in techs if t.region})
+    if not st.session_state.get(_DAY_SET) or DAY_KEY not in st.session_state:
+        st.session_state[DAY_KEY] = default_day(techs, today)
+        st.session_state[_DAY_SET] = bool(techs)
     side.date_input("Day", key=DAY_KEY, on_change=_day_touched)
     if regions:
         if st.session_state.get(REGION_KEY) not in regions:
@@ -72,14 +72,16 @@ def sidebar() -> None:
 
 
 def current_board() -> data.Board:
-    """The board the sidebar describes; stops the page until a token is given."""
+    """The board the sidebar describes; stops the page until a token is given
+    (and with the reason when the API refuses it or cannot be reached)."""
     token = str(st.session_state.get(TOKEN_KEY) or "").strip()
     if not token:
         st.info("Enter the dispatcher token in the sidebar to start.", icon=":material/key:")
         st.stop()
     day = st.session_state.get(DAY_KEY)
     if not isinstance(day, dt.date):
-        day = dt.date.today() + dt.timedelta(days=1)
+        with shown_errors():
+            day = data.today(data.api_url(), token)
     region = st.session_state.get(REGION_KEY)
     return data.Board(data.api_url(), token, day, str(region) if region else None)
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -12,7 +13,6 @@ from sqlmodel import Session, select
 
 from dispatch.errors import Invalid
 from dispatch.tables import TechnicianRow, TokenRow
-from dispatch.timeutil import now_utc
 
 Role = Literal["dispatcher", "installer", "booking"]
 ROLES: tuple[Role, ...] = ("dispatcher", "installer", "booking")
@@ -32,8 +32,10 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def create_token(session: Session, role: Role, technician_id: str | None = None, label: str = "") -> str:
-    """A new token for ``role`` (an installer token is bound to one technician)."""
+def create_token(
+    session: Session, role: Role, technician_id: str | None = None, label: str = "", *, now: dt.datetime
+) -> str:
+    """A new token for ``role``, created ``now`` (an installer token is bound to one technician)."""
     if role == "installer":
         if technician_id is None:
             raise Invalid("technician_id: required for an installer token", "technician_id")
@@ -43,18 +45,16 @@ def create_token(session: Session, role: Role, technician_id: str | None = None,
         raise Invalid(f"technician_id: only an installer token is bound to a technician, not {role}", "technician_id")
     token = secrets.token_urlsafe(32)
     session.add(
-        TokenRow(
-            token_hash=hash_token(token), role=role, technician_id=technician_id, label=label, created_at=now_utc()
-        )
+        TokenRow(token_hash=hash_token(token), role=role, technician_id=technician_id, label=label, created_at=now)
     )
     return token
 
 
-def ensure_token(session: Session, token: str, role: Role, label: str) -> None:
-    """Store a known token (the admin bootstrap token) if it is not stored yet."""
+def ensure_token(session: Session, token: str, role: Role, label: str, *, now: dt.datetime) -> None:
+    """Store a known token (the admin bootstrap token), created ``now``, if it is not stored yet."""
     digest = hash_token(token)
     if session.exec(select(TokenRow).where(TokenRow.token_hash == digest)).first() is None:
-        session.add(TokenRow(token_hash=digest, role=role, label=label, created_at=now_utc()))
+        session.add(TokenRow(token_hash=digest, role=role, label=label, created_at=now))
 
 
 def authenticate(session: Session, token: str) -> Principal | None:

@@ -475,7 +475,7 @@ class BookingService:
         if answer.insertion is None:
             reason = answer.reason or SlotReason.DAY_FULL
             raise Conflict(f"slot: can no longer be kept. {reason.sentence}", "slot")
-        catalog.put_job(session, job_id, self._job_in(req, region, location), self.tz, region, booked=True)
+        catalog.put_job(session, job_id, self._job_in(req, region, location), self.tz, region, booked=True, now=now)
         self._store_routes(plan, evaluator.with_insertion(job, answer.insertion), now)
         session.add(plan)
         body = {
@@ -594,7 +594,7 @@ class BookingService:
             self.get(session, job_id, token_id)
         row = catalog.get_job(session, job_id)
         if not row.booked or row.status != "open":
-            return catalog.cancel_job(session, job_id)
+            return catalog.cancel_job(session, job_id, now=now)
         plan = self._lock_day(session, row.date, row.region, now)
         evaluator = self._evaluator(session, row.date, row.region, plan)
         self._store_routes(plan, evaluator.without(job_id), now)
@@ -604,17 +604,19 @@ class BookingService:
             booking.status = "cancelled"
             booking.cancelled_at = to_storage(now)
             session.add(booking)
-        return catalog.cancel_job(session, job_id)
+        return catalog.cancel_job(session, job_id, now=now)
 
-    def put_job(self, session: Session, job_id: str, data: JobIn, geocode: Geocode | None) -> tuple[JobRow, bool]:
-        """``catalog.put_job`` that keeps promises: a booked job's place, length,
+    def put_job(
+        self, session: Session, job_id: str, data: JobIn, geocode: Geocode | None, now: dt.datetime
+    ) -> tuple[JobRow, bool]:
+        """``catalog.put_job`` (stamped ``now``) that keeps promises: a booked job's place, length,
         skills, crew, date and slot can only change by cancelling and booking
         again (``Conflict``); its notes, customer and technician pins may change."""
         row = session.get(JobRow, job_id)
         before = _promise(row) if row is not None and row.booked else None
         if row is not None and row.booked and row.status != "open":
             raise Conflict(f"job {job_id} was a cancelled booking; book again instead of reopening it", "job_id")
-        stored, created = catalog.put_job(session, job_id, data, self.tz, self.default_region, geocode=geocode)
+        stored, created = catalog.put_job(session, job_id, data, self.tz, self.default_region, geocode=geocode, now=now)
         if before is not None and _promise(stored) != before:
             raise Conflict(
                 f"job {job_id} is booked: its place, length, skills, crew and slot are promised; "

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from dispatch.errors import Invalid, NotFound
 from dispatch.inputs import JobIn, LatLon, TechnicianIn, clock_minutes
 from dispatch.tables import EventRow, JobRow, ShiftRow, TechnicianRow
-from dispatch.timeutil import now_utc, to_storage
+from dispatch.timeutil import to_storage
 
 Geocoder = Callable[[str], LatLon]
 """Turns an address into coordinates; raises a DispatchError when it cannot."""
@@ -28,9 +28,9 @@ class TechnicianRecord:
 
 
 def put_technician(
-    session: Session, tech_id: str, data: TechnicianIn, default_region: str
+    session: Session, tech_id: str, data: TechnicianIn, default_region: str, *, now: dt.datetime
 ) -> tuple[TechnicianRecord, bool]:
-    """Create or replace a technician and all their shifts; True when created."""
+    """Create or replace a technician and all their shifts, stamped ``now``; True when created."""
     row = session.get(TechnicianRow, tech_id)
     created = row is None
     values: dict[str, Any] = {
@@ -48,7 +48,7 @@ def put_technician(
         "cost_per_km_cents": round(data.cost.per_km * 100),
         "cost_per_job_cents": round(data.cost.per_job * 100),
         "overtime_per_hour_cents": round(data.cost.overtime_per_hour * 100),
-        "updated_at": now_utc(),
+        "updated_at": to_storage(now),
     }
     if row is None:
         row = TechnicianRow(id=tech_id, **values)
@@ -123,9 +123,11 @@ def put_job(
     default_region: str,
     geocode: Geocoder | None = None,
     booked: bool = False,
+    *,
+    now: dt.datetime,
 ) -> tuple[JobRow, bool]:
-    """Create or replace a job; True when created. Unknown technician or job
-    references are refused naming the field; an address alone is geocoded."""
+    """Create or replace a job, stamped ``now``; True when created. Unknown technician
+    or job references are refused naming the field; an address alone is geocoded."""
     for field in ("pinned_technician_id", "preferred_technician_id"):
         ref = getattr(data, field)
         if ref is not None and session.get(TechnicianRow, ref) is None:
@@ -139,7 +141,7 @@ def put_job(
         location = geocode(data.address)
     row = session.get(JobRow, job_id)
     created = row is None
-    now = now_utc()
+    now = to_storage(now)
     values: dict[str, Any] = {
         "region": data.region or default_region,
         "date": job_date(data, tz),
@@ -194,11 +196,11 @@ def get_job(session: Session, job_id: str) -> JobRow:
     return row
 
 
-def cancel_job(session: Session, job_id: str) -> JobRow:
-    """Mark a job cancelled: no later plan includes it. Its history stays."""
+def cancel_job(session: Session, job_id: str, *, now: dt.datetime) -> JobRow:
+    """Mark a job cancelled at ``now``: no later plan includes it. Its history stays."""
     row = get_job(session, job_id)
     row.status = "cancelled"
-    row.updated_at = now_utc()
+    row.updated_at = to_storage(now)
     session.add(row)
     return row
 

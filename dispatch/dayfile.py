@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dispatch.clock import SYSTEM_CLOCK
 from solver import (
     RELOAD_ID,
     Break,
@@ -497,8 +498,8 @@ def _job_from_csv(row: dict[str, Any]) -> dict[str, Any]:
 def load_csv(jobs_path: Path, technicians_path: Path | None = None, plan_date: str | None = None) -> Day:
     """Read a jobs CSV and its technicians CSV (default: ``technicians.csv`` beside it)."""
     techs_path = technicians_path or jobs_path.with_name("technicians.csv")
-    day = _parse_date(plan_date, "--date") if plan_date else date.today()
     tz = ZoneInfo(DEFAULT_TIMEZONE)
+    day = _parse_date(plan_date, "--date") if plan_date else SYSTEM_CLOCK.today(tz)
     techs = [(where, _tech_from_csv(row)) for where, row in _csv_rows(techs_path)]
     jobs = [(where, _job_from_csv(row)) for where, row in _csv_rows(jobs_path)]
     return _build(day, tz, "", techs, jobs)

@@ -14,7 +14,7 @@ from dispatch.auth import Principal
 from dispatch.errors import Forbidden, Invalid, NotFound
 from dispatch.planning import published_plan_id
 from dispatch.tables import EventRow, JobRow, PublishedPlanRow, TechnicianRow, VisitRow
-from dispatch.timeutil import from_storage, now_utc, to_storage
+from dispatch.timeutil import from_storage, to_storage
 
 EVENT_TYPES = ("en_route", "arrived", "completed", "failed")
 
@@ -59,13 +59,14 @@ def my_visits(session: Session, technician_id: str, day: dt.date) -> list[MyVisi
     return [MyVisit(visit, job, crews.get(job.id, [])) for visit, job in rows]
 
 
-def calendar_feed(session: Session, technician_id: str, tz: ZoneInfo, days_ahead: int = 14) -> bytes:
-    """An iCalendar feed of the technician's published visits from today on."""
+def calendar_feed(session: Session, technician_id: str, tz: ZoneInfo, now: dt.datetime, days_ahead: int = 14) -> bytes:
+    """An iCalendar feed of the technician's published visits from yesterday to
+    ``days_ahead`` days after today, today being the date of ``now`` in ``tz``."""
     cal = Calendar()
     cal.add("prodid", "-//furniture-dispatch//installer jobs//EN")
     cal.add("version", "2.0")
     cal.add("x-wr-calname", f"Jobs of {technician_id}")
-    today = dt.datetime.now(tz).date()
+    today = now.astimezone(tz).date()
     pointers = session.exec(
         select(PublishedPlanRow).where(
             PublishedPlanRow.date >= today - dt.timedelta(days=1),
@@ -77,7 +78,7 @@ def calendar_feed(session: Session, technician_id: str, tz: ZoneInfo, days_ahead
             job, visit = item.job, item.visit
             event = Event()
             event.add("uid", f"{visit.plan_id}-{job.id}-{technician_id}@furniture-dispatch")
-            event.add("dtstamp", now_utc())
+            event.add("dtstamp", now)
             event.add("dtstart", from_storage(visit.start, tz))
             event.add("dtend", from_storage(visit.end, tz))
             event.add("summary", f"{job.kind.capitalize()} {job.id}: {job.customer_name}".strip(": "))
@@ -108,9 +109,17 @@ def assigned_technicians(session: Session, job_id: str) -> set[str]:
 
 
 def record_event(
-    session: Session, principal: Principal, job_id: str, kind: str, at: dt.datetime | None, note: str
+    session: Session,
+    principal: Principal,
+    job_id: str,
+    kind: str,
+    at: dt.datetime | None,
+    note: str,
+    *,
+    now: dt.datetime,
 ) -> EventRow:
-    """Store a status event; an installer may report only on their own published jobs."""
+    """Store a status event received ``now`` (and happened at ``at``, default ``now``);
+    an installer may report only on their own published jobs."""
     job = session.get(JobRow, job_id)
     if job is None:
         raise NotFound(f"job {job_id} does not exist", "job_id")
@@ -119,8 +128,9 @@ def record_event(
     technician_id = principal.technician_id
     if principal.role == "installer" and technician_id not in assigned_technicians(session, job_id):
         raise Forbidden(f"job {job_id} is not one of your published jobs", "job_id")
-    moment = to_storage(at) if at is not None else now_utc()
-    row = EventRow(job_id=job_id, technician_id=technician_id, type=kind, at=moment, note=note, recorded_at=now_utc())
+    received = to_storage(now)
+    moment = to_storage(at) if at is not None else received
+    row = EventRow(job_id=job_id, technician_id=technician_id, type=kind, at=moment, note=note, recorded_at=received)
     session.add(row)
     session.flush()
     return row

@@ -38,11 +38,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from dispatch.clock import SYSTEM_CLOCK, Clock
 from dispatch.errors import Invalid, Unavailable
 from dispatch.inputs import LatLon
 from dispatch.settings import Settings
 from dispatch.tables import GeocodeRow
-from dispatch.timeutil import now_utc
 
 log = logging.getLogger(__name__)
 PUBLIC_NOMINATIM = "nominatim.openstreetmap.org"
@@ -91,9 +91,11 @@ class CachedGeocoder:
         timeout_s: float,
         min_interval_s: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        stamps: Clock = SYSTEM_CLOCK,
     ) -> None:
         """``min_interval_s`` spaces calls to the server (default: 1 s for the
-        public Nominatim, as its usage policy asks; none for any other)."""
+        public Nominatim, as its usage policy asks; none for any other), timed by
+        ``clock``; cached answers are stamped by ``stamps``."""
         self.engine = engine
         self.target = NominatimTarget.parse(url)
         # urllib: no retries behind our back, so ``timeout_s`` is the longest a caller waits
@@ -109,6 +111,7 @@ class CachedGeocoder:
             min_interval_s = 1.0 if self.target.domain.split(":")[0] == PUBLIC_NOMINATIM else 0.0
         self.min_interval_s = min_interval_s
         self._clock = clock
+        self._stamps = stamps
         self._last_call = -float("inf")
         self._pace = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
@@ -119,7 +122,13 @@ class CachedGeocoder:
         """The geocoder ``settings`` describe; None when ``geocoder_url`` is empty (geocoding off)."""
         if not settings.geocoder_url.strip():
             return None
-        return cls(engine, settings.geocoder_url, settings.geocoder_user_agent, settings.geocoder_timeout_s)
+        return cls(
+            engine,
+            settings.geocoder_url,
+            settings.geocoder_user_agent,
+            settings.geocoder_timeout_s,
+            stamps=settings.clock,
+        )
 
     def __call__(self, address: str) -> LatLon:
         """The coordinates of ``address`` (Invalid when nothing is found, Unavailable when unreachable)."""
@@ -147,7 +156,7 @@ class CachedGeocoder:
 
     def _ask(self, address: str, key: str) -> GeocodeRow:
         place = self._query(address)
-        row = GeocodeRow(query=key, created_at=now_utc())
+        row = GeocodeRow(query=key, created_at=self._stamps.now())
         if place is not None:
             lat, lon = float(place.latitude), float(place.longitude)
             if not (-90 <= lat <= 90 and -180 <= lon <= 180):

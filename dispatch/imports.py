@@ -390,8 +390,10 @@ def import_jobs(
     default_region: str,
     geocode: Geocoder | None = None,
     default_date: dt.date | None = None,
+    *,
+    now: dt.datetime,
 ) -> ImportResult:
-    """Import the jobs CSV ``data`` (see the module docstring); the caller commits."""
+    """Import the jobs CSV ``data`` (see the module docstring), stamped ``now``; the caller commits."""
     header, rows = read_table(data)
     result = ImportResult()
     ready: list[tuple[int, str, JobIn]] = []
@@ -429,7 +431,7 @@ def import_jobs(
     for line, job_id, job in ready:
         savepoint = session.begin_nested()
         try:
-            catalog.put_job(session, job_id, job, tz, default_region)
+            catalog.put_job(session, job_id, job, tz, default_region, now=now)
         except DispatchError as exc:
             savepoint.rollback()
             result.errors.append(RowError(line, exc.field or "id", exc.detail))

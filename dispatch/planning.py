@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from dispatch.clock import SYSTEM_CLOCK, Clock
 from dispatch.dayfile import Day, JobInfo
 from dispatch.db import session_scope
 from dispatch.errors import Conflict, Invalid, NotFound
@@ -34,7 +35,7 @@ from dispatch.tables import (
     VisitRow,
     WorkingPlanRow,
 )
-from dispatch.timeutil import from_storage, local_midnight, now_utc, to_storage
+from dispatch.timeutil import from_storage, local_midnight, to_storage
 from solver import (
     Break,
     Cancelled,
@@ -226,9 +227,10 @@ class PlanRunner:
     The worker pool starts with the first run and again after a ``shutdown``, so
     an app whose lifespan runs more than once (as test clients do) keeps planning."""
 
-    def __init__(self, engine: Engine, tz: ZoneInfo, workers: int = 1) -> None:
+    def __init__(self, engine: Engine, tz: ZoneInfo, workers: int = 1, clock: Clock = SYSTEM_CLOCK) -> None:
         self.engine = engine
         self.tz = tz
+        self.clock = clock
         self._workers = max(1, workers)
         # The compiled search gets ready in the background; plans made before it is
         # ready are searched with OR-Tools alone.
@@ -246,7 +248,9 @@ class PlanRunner:
     def submit(self, day: dt.date, region: str, time_limit_s: float) -> PlanRow:
         """Store a queued plan run and start it; returns at once."""
         with session_scope(self.engine) as session:
-            plan = PlanRow(date=day, region=region, status="queued", time_limit_s=time_limit_s, created_at=now_utc())
+            plan = PlanRow(
+                date=day, region=region, status="queued", time_limit_s=time_limit_s, created_at=self.clock.now()
+            )
             session.add(plan)
             session.flush()
             assert plan.id is not None
@@ -317,7 +321,7 @@ class PlanRunner:
                 # Start from the booking working plan: every promise already has a place there.
                 initial = routes_from_json(working.routes) if working else None
                 limit = plan.time_limit_s
-            self._set(plan_id, status="running", started_at=now_utc(), progress=0.0)
+            self._set(plan_id, status="running", started_at=self.clock.now(), progress=0.0)
             last = [0.0]
 
             def on_progress(p: Progress) -> None:
@@ -337,16 +341,16 @@ class PlanRunner:
                 store_solution(session, plan, day, solution, unplannable)
                 plan.status = "done"
                 plan.progress = 1.0
-                plan.finished_at = now_utc()
+                plan.finished_at = self.clock.now()
                 session.add(plan)
         except Cancelled:
-            self._set(plan_id, status="cancelled", finished_at=now_utc(), error="cancelled")
+            self._set(plan_id, status="cancelled", finished_at=self.clock.now(), error="cancelled")
         except PlanRefused as exc:
             log.warning("plan %s refused: %s", plan_id, exc)
-            self._set(plan_id, status="failed", finished_at=now_utc(), error=str(exc))
+            self._set(plan_id, status="failed", finished_at=self.clock.now(), error=str(exc))
         except Exception as exc:  # a failed run is recorded, never raised into the pool
             log.exception("plan %s failed", plan_id)
-            self._set(plan_id, status="failed", finished_at=now_utc(), error=f"{type(exc).__name__}: {exc}")
+            self._set(plan_id, status="failed", finished_at=self.clock.now(), error=f"{type(exc).__name__}: {exc}")
         finally:
             with self._lock:
                 self._runs.pop(plan_id, None)
@@ -380,17 +384,17 @@ def published_plan_id(session: Session, day: dt.date, region: str) -> int | None
     return row.plan_id if row is not None else None
 
 
-def publish(session: Session, plan_id: int) -> PlanRow:
-    """Make a finished plan the current one for its day and region."""
+def publish(session: Session, plan_id: int, *, now: dt.datetime) -> PlanRow:
+    """Make a finished plan the current one for its day and region, as of ``now``."""
     plan = get_plan(session, plan_id)
     if plan.status != "done":
         raise Conflict(f"plan {plan_id} is {plan.status}; only a done plan can be published", "status")
     pointer = session.get(PublishedPlanRow, (plan.date, plan.region))
     if pointer is None:
-        pointer = PublishedPlanRow(date=plan.date, region=plan.region, plan_id=plan_id, published_at=now_utc())
+        pointer = PublishedPlanRow(date=plan.date, region=plan.region, plan_id=plan_id, published_at=to_storage(now))
     else:
         pointer.plan_id = plan_id
-        pointer.published_at = now_utc()
+        pointer.published_at = to_storage(now)
     session.add(pointer)
     return plan
 

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dispatch.clock import SYSTEM_CLOCK, Clock, parse_instant
+
 
 @dataclass(frozen=True)
 class BookingSettings:
@@ -44,6 +46,8 @@ class Settings:
     solver_workers: int = 1
     max_time_limit_s: float = 600.0
     seed_samples: bool = True
+    # What time it is for every decision of the service (dispatch/clock.py).
+    clock: Clock = field(default_factory=lambda: SYSTEM_CLOCK)
     booking: BookingSettings = field(default_factory=lambda: BookingSettings())
     sample_day: Path = field(
         default_factory=lambda: Path(__file__).resolve().parents[1] / "data" / "samples" / "helsinki-day.json"
@@ -53,9 +57,13 @@ class Settings:
     def from_env(cls) -> Settings:
         """``DATABASE_URL``, ``DISPATCH_ADMIN_TOKEN``, ``DISPATCH_TIMEZONE``,
         ``GEOCODER_URL``, ``SOLVER_WORKERS``, ``DISPATCH_SEED_SAMPLES`` (1/0),
-        ``BOOKING_URGENT_RESERVE`` (share, e.g. 0.15), ``BOOKING_LEAD_MIN``."""
+        ``BOOKING_URGENT_RESERVE`` (share, e.g. 0.15), ``BOOKING_LEAD_MIN``,
+        ``DISPATCH_NOW`` (an instant with offset: the clock starts there and runs;
+        unset: the real time). A malformed value is a ValueError naming the variable."""
         env = os.environ
+        raw_now = env.get("DISPATCH_NOW", "").strip()
         return cls(
+            clock=Clock(parse_instant(raw_now, "DISPATCH_NOW")) if raw_now else SYSTEM_CLOCK,
             database_url=env.get("DATABASE_URL", cls.database_url),
             admin_token=env.get("DISPATCH_ADMIN_TOKEN") or None,
             timezone=env.get("DISPATCH_TIMEZONE", cls.timezone),

@@ -8,11 +8,6 @@ from zoneinfo import ZoneInfo
 UTC = dt.UTC
 
 
-def now_utc() -> dt.datetime:
-    """The current time in UTC (the storage convention)."""
-    return dt.datetime.now(UTC)
-
-
 def to_storage(moment: dt.datetime) -> dt.datetime:
     """An aware datetime in UTC."""
     return moment.astimezone(UTC)

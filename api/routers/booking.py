@@ -11,7 +11,7 @@ from api.deps import Booker, IdPath, SessionDep, StateDep
 from api.schemas import BookingOut, SlotsOut
 from dispatch.auth import Principal
 from dispatch.inputs import BookingIn, SlotSearchIn
-from dispatch.timeutil import from_storage, now_utc
+from dispatch.timeutil import from_storage
 
 router = APIRouter(prefix="/v1", tags=["booking"])
 CONFLICT: dict[int | str, dict[str, Any]] = {
@@ -28,7 +28,7 @@ def _own(principal: Principal) -> int | None:
 def search_slots(body: SlotSearchIn, session: SessionDep, state: StateDep, principal: Booker) -> Any:
     """Windows the working plan can really keep for this job, best first, and the
     ones it cannot with a reason. Every slot offered can be booked at this moment."""
-    answer = state.booking.search(session, body, now_utc())
+    answer = state.booking.search(session, body, state.clock.now())
     return {
         "slots": [s.__dict__ for s in answer.slots],
         "unavailable": [u.__dict__ for u in answer.unavailable],
@@ -54,7 +54,7 @@ def post_booking(
 ) -> Any:
     """Book a slot: checked again under the day's lock; 409 when it can no longer
     be kept. The same Idempotency-Key again answers the first answer."""
-    result = state.booking.book_and_commit(session, idempotency_key, body, now_utc(), principal.token_id)
+    result = state.booking.book_and_commit(session, idempotency_key, body, state.clock.now(), principal.token_id)
     if result.replayed:
         return JSONResponse(result.body, status_code=status.HTTP_201_CREATED, headers={"Idempotent-Replayed": "true"})
     response.status_code = status.HTTP_201_CREATED
@@ -71,7 +71,7 @@ def get_booking(job_id: IdPath, session: SessionDep, state: StateDep, principal:
 @router.delete("/bookings/{job_id}", response_model=BookingOut)
 def delete_booking(job_id: IdPath, session: SessionDep, state: StateDep, principal: Booker) -> Any:
     """Cancel a booking: its capacity is free for other bookings at once."""
-    state.booking.cancel(session, job_id, now_utc(), _own(principal))
+    state.booking.cancel(session, job_id, state.clock.now(), _own(principal))
     session.commit()
     row = state.booking.get(session, job_id, None)
     return _booking_out(row, state)

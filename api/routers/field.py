@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from fastapi import APIRouter, Response, status
 
 from api.convert import event_out, my_job_out
@@ -18,7 +16,7 @@ router = APIRouter(prefix="/v1", tags=["installers"])
 def get_my_jobs(session: SessionDep, state: StateDep, me: Installer, date: OptionalDateQuery = None) -> list[MyJobOut]:
     """My visits of the published plan of ``date`` (default today), in order."""
     assert me.technician_id is not None
-    day = date or dt.datetime.now(state.tz).date()
+    day = date or state.clock.today(state.tz)
     return [my_job_out(v, state.tz) for v in field.my_visits(session, me.technician_id, day)]
 
 
@@ -26,7 +24,7 @@ def get_my_jobs(session: SessionDep, state: StateDep, me: Installer, date: Optio
 def get_my_calendar(session: SessionDep, state: StateDep, me: Installer) -> Response:
     """My published visits from today on, as an iCalendar feed a phone can subscribe to."""
     assert me.technician_id is not None
-    body = field.calendar_feed(session, me.technician_id, state.tz)
+    body = field.calendar_feed(session, me.technician_id, state.tz, state.clock.now())
     return Response(body, media_type="text/calendar; charset=utf-8")
 
 
@@ -39,6 +37,6 @@ def post_event(
     who: FieldUser,
 ) -> EventOut:
     """Report en route / arrived / completed / failed (installers: own published jobs only)."""
-    row = field.record_event(session, who, job_id, body.type, body.at, body.note)
+    row = field.record_event(session, who, job_id, body.type, body.at, body.note, now=state.clock.now())
     session.commit()
     return event_out(row, state.tz)

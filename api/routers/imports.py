@@ -38,7 +38,13 @@ def import_jobs(
     `lat`/`lon` are geocoded."""
     data = file.file.read(imports.MAX_BYTES + 1)
     result = imports.import_jobs(
-        session, data, state.tz, state.settings.default_region, geocode=state.geocoder, default_date=date
+        session,
+        data,
+        state.tz,
+        state.settings.default_region,
+        geocode=state.geocoder,
+        default_date=date,
+        now=state.clock.now(),
     )
     session.commit()
     return ImportOut(

@@ -10,15 +10,14 @@ from api.schemas import JobOut, TechnicianOut, TokenOut, TokenRequest
 from dispatch import catalog
 from dispatch.auth import create_token
 from dispatch.inputs import JobIn, TechnicianIn
-from dispatch.timeutil import now_utc
 
 router = APIRouter(prefix="/v1", tags=["master data"])
 
 
 @router.post("/tokens", status_code=status.HTTP_201_CREATED, response_model=TokenOut)
-def post_token(body: TokenRequest, session: SessionDep, _: Dispatcher) -> TokenOut:
+def post_token(body: TokenRequest, session: SessionDep, state: StateDep, _: Dispatcher) -> TokenOut:
     """Issue a token: installer (bound to one technician) or booking or dispatcher."""
-    token = create_token(session, body.role, body.technician_id, body.label)
+    token = create_token(session, body.role, body.technician_id, body.label, now=state.clock.now())
     session.commit()
     return TokenOut(token=token, role=body.role, technician_id=body.technician_id)
 
@@ -32,7 +31,9 @@ def put_technician(
     technician_id: IdPath, body: TechnicianIn, session: SessionDep, state: StateDep, _: Dispatcher, response: Response
 ) -> TechnicianOut:
     """Create or replace a technician with all their shifts."""
-    record, created = catalog.put_technician(session, technician_id, body, state.settings.default_region)
+    record, created = catalog.put_technician(
+        session, technician_id, body, state.settings.default_region, now=state.clock.now()
+    )
     session.commit()
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return technician_out(record)
@@ -63,7 +64,7 @@ def put_job(
     job_id: IdPath, body: JobIn, session: SessionDep, state: StateDep, _: Dispatcher, response: Response
 ) -> JobOut:
     """Create or replace a job; an address without a location is geocoded."""
-    row, created = state.booking.put_job(session, job_id, body, state.geocoder)
+    row, created = state.booking.put_job(session, job_id, body, state.geocoder, state.clock.now())
     session.commit()
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return job_out(row, state.tz)
@@ -91,6 +92,6 @@ def get_job(job_id: IdPath, session: SessionDep, state: StateDep, _: Dispatcher)
 def delete_job(job_id: IdPath, session: SessionDep, state: StateDep, _: Dispatcher) -> JobOut:
     """Cancel a job: later plans leave it out; its history stays. A booked job's
     capacity is free for new bookings at once."""
-    row = state.booking.cancel(session, job_id, now_utc())
+    row = state.booking.cancel(session, job_id, state.clock.now())
     session.commit()
     return job_out(row, state.tz)

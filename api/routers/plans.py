@@ -51,7 +51,7 @@ def get_plans(
 )
 def post_publish(plan_id: PlanId, session: SessionDep, state: StateDep, _: Dispatcher) -> PlanOut:
     """Make a done plan the current one of its day (409 for any other status)."""
-    plan = planning.publish(session, plan_id)
+    plan = planning.publish(session, plan_id, now=state.clock.now())
     session.commit()
     return plan_out(plan, True, state.tz)
 

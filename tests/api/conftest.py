@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -12,9 +13,12 @@ from fastapi.testclient import TestClient
 
 from api import create_app
 from dispatch.settings import Settings
+from tests.conftest import seeded_day
 
 ADMIN = "test-admin-token"
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+POSTGRES_URL = os.environ.get("DISPATCH_TEST_POSTGRES_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+"""The machine's PostgreSQL (``DISPATCH_TEST_POSTGRES_URL`` names another database, so that
+two test runs on one machine do not reset each other's schema)."""
 
 
 def ensure_postgres() -> None:
@@ -67,9 +71,11 @@ def auth(token: str) -> dict[str, str]:
 
 
 DISPATCHER = auth(ADMIN)
+SAMPLE_DAY = seeded_day().isoformat()
+"""The date an API started by these tests seeds the sample day on."""
 
 
-def run_plan(client: TestClient, date: str = "2026-12-01", time_limit_s: float = 3) -> dict[str, object]:
+def run_plan(client: TestClient, date: str = SAMPLE_DAY, time_limit_s: float = 3) -> dict[str, object]:
     """Start a plan run and poll it to the end; returns the final plan."""
     started = client.post("/v1/plans", json={"date": date, "time_limit_s": time_limit_s}, headers=DISPATCHER)
     assert started.status_code == 202, started.text

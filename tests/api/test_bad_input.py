@@ -19,7 +19,7 @@ from sqlmodel import SQLModel
 from api import create_app
 from dispatch.errors import Unavailable
 from dispatch.inputs import LatLon
-from tests.api.conftest import DISPATCHER, settings_for
+from tests.api.conftest import DISPATCHER, SAMPLE_DAY, settings_for
 
 DAY = "2026-12-01"
 T = "2026-12-01T{}:00+02:00"
@@ -442,14 +442,15 @@ def wait_for(api: Api, plan_id: int, statuses: tuple[str, ...]) -> dict[str, Any
     raise AssertionError(f"plan {plan_id} never reached {statuses}")
 
 
+@pytest.mark.clock
 def test_only_a_done_plan_can_be_published_and_a_refusal_changes_nothing(sample_api: Api) -> None:
-    api = sample_api
+    api = sample_api  # planning its seeded day takes the whole time limit
     c = api.client
-    done = c.post("/v1/plans", json={"date": DAY, "time_limit_s": 1}, headers=DISPATCHER).json()
+    done = c.post("/v1/plans", json={"date": SAMPLE_DAY, "time_limit_s": 1}, headers=DISPATCHER).json()
     assert wait_for(api, done["id"], ("done", "failed"))["status"] == "done"
     assert c.post(f"/v1/plans/{done['id']}/publish", headers=DISPATCHER).status_code == 200
 
-    running = c.post("/v1/plans", json={"date": DAY, "time_limit_s": 600}, headers=DISPATCHER).json()
+    running = c.post("/v1/plans", json={"date": SAMPLE_DAY, "time_limit_s": 600}, headers=DISPATCHER).json()
     check(api, [Bad("a queued or running plan", "POST", f"/v1/plans/{running['id']}/publish", "status", status=409)])
     assert c.post(f"/v1/plans/{running['id']}/cancel", headers=DISPATCHER).status_code == 202
     assert wait_for(api, running["id"], ("cancelled", "done", "failed"))["status"] == "cancelled"
@@ -460,7 +461,7 @@ def test_only_a_done_plan_can_be_published_and_a_refusal_changes_nothing(sample_
             Bad("cancelling a finished plan", "POST", f"/v1/plans/{done['id']}/cancel", "plan_id", status=409),
         ],
     )
-    listed = c.get("/v1/plans", params={"date": DAY}, headers=DISPATCHER).json()
+    listed = c.get("/v1/plans", params={"date": SAMPLE_DAY}, headers=DISPATCHER).json()
     assert [(p["id"], p["published"]) for p in listed] == [(running["id"], False), (done["id"], True)]
 
 

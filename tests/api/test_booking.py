@@ -18,9 +18,12 @@ from sqlmodel import Session, create_engine, select
 from api import create_app
 from dispatch.tables import BookingRow, JobRow
 from tests.api.conftest import DISPATCHER, auth, run_plan, settings_for
+from tests.conftest import today
+
+pytestmark = pytest.mark.clock
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
-DAY = dt.date.today() + dt.timedelta(days=7)
+DAY = today() + dt.timedelta(days=7)
 NEXT = DAY + dt.timedelta(days=1)
 CUSTOMER = {"name": "A. Customer", "phone": "+358 40 000 0000"}
 

@@ -19,9 +19,10 @@ import pytest
 
 from tests.api.conftest import ADMIN, POSTGRES_URL, auth, reset_postgres
 from tests.api.test_e2e_uvicorn import start_server, stop_server
+from tests.conftest import today
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
-DAY = dt.date.today() + dt.timedelta(days=9)
+DAY = today() + dt.timedelta(days=9)
 DISPATCHER = auth(ADMIN)
 CLIENTS = 24
 

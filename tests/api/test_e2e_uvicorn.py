@@ -22,6 +22,7 @@ import pytest
 from icalendar import Calendar
 
 from tests.api.conftest import ADMIN, POSTGRES_URL, auth, reset_postgres
+from tests.conftest import served_env, today
 
 ROOT = Path(__file__).resolve().parents[2]
 HELSINKI = ZoneInfo("Europe/Helsinki")
@@ -47,11 +48,15 @@ class Server:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
 
-def start_server(tmp_path: Path, database_url: str, workers: int = 1, admin_token: str | None = ADMIN) -> Server:
-    """Start the API on a free loopback port and wait until it answers."""
+def start_server(
+    tmp_path: Path, database_url: str, workers: int = 1, admin_token: str | None = ADMIN, seed: bool = False
+) -> Server:
+    """Start the API on a free loopback port (its clock at this suite's present) and wait until it answers."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("PORT", "HOST", "WEB_CONCURRENCY", "DISPATCH_ADMIN_TOKEN")}
-    env.update(DATABASE_URL=database_url, DISPATCH_SEED_SAMPLES="0", PYTHONUNBUFFERED="1")
+    env = served_env(
+        {k: v for k, v in os.environ.items() if k not in ("PORT", "HOST", "WEB_CONCURRENCY", "DISPATCH_ADMIN_TOKEN")}
+    )
+    env.update(DATABASE_URL=database_url, DISPATCH_SEED_SAMPLES="1" if seed else "0", PYTHONUNBUFFERED="1")
     if admin_token is not None:
         env["DISPATCH_ADMIN_TOKEN"] = admin_token
     log = tmp_path / f"server-{port}.log"
@@ -165,8 +170,9 @@ def poll_plan(client: httpx.Client, plan_id: int) -> tuple[dict[str, Any], list[
     raise AssertionError(f"plan {plan_id} did not finish; seen {seen[-5:]}")
 
 
+@pytest.mark.clock
 def test_a_day_is_planned_published_worked_and_reported_over_http(server: Server) -> None:
-    day = dt.datetime.now(HELSINKI).date() + dt.timedelta(days=2)  # inside the calendar feed's horizon
+    day = today() + dt.timedelta(days=2)  # inside the calendar feed's horizon
     with httpx.Client(base_url=server.base_url, timeout=30) as client:
         # The dispatcher sets up the day.
         homes = {"E1": (60.17, 24.94), "E2": (60.25, 25.00), "E3": (60.21, 24.66), "E4": (60.19, 24.90)}

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import DISPATCHER, auth, run_plan
+from tests.api.conftest import DISPATCHER, SAMPLE_DAY, auth, run_plan
+
+pytestmark = pytest.mark.clock
 
 
 def test_a_dispatcher_plans_publishes_and_an_installer_sees_only_their_own_jobs(client: TestClient) -> None:
@@ -14,7 +17,7 @@ def test_a_dispatcher_plans_publishes_and_an_installer_sees_only_their_own_jobs(
     assert isinstance(routes, list) and routes
     served = {v["job_id"] for r in routes for v in r["visits"]}
     unassigned = {u["job_id"] for u in plan["unassigned"]}  # type: ignore[attr-defined]
-    jobs = client.get("/v1/jobs", params={"date": "2026-12-01"}, headers=DISPATCHER).json()
+    jobs = client.get("/v1/jobs", params={"date": SAMPLE_DAY}, headers=DISPATCHER).json()
     assert served | unassigned == {j["id"] for j in jobs}
     published = client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER)
     assert published.status_code == 200 and published.json()["published"] is True
@@ -23,7 +26,7 @@ def test_a_dispatcher_plans_publishes_and_an_installer_sees_only_their_own_jobs(
     token = client.post(
         "/v1/tokens", json={"role": "installer", "technician_id": busy["technician_id"]}, headers=DISPATCHER
     ).json()["token"]
-    mine = client.get("/v1/me/jobs", params={"date": "2026-12-01"}, headers=auth(token)).json()
+    mine = client.get("/v1/me/jobs", params={"date": SAMPLE_DAY}, headers=auth(token)).json()
     assert [m["job_id"] for m in mine] == [v["job_id"] for v in busy["visits"]]
     assert all(m["customer"]["name"] for m in mine)
 

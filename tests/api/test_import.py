@@ -21,7 +21,8 @@ from dispatch.errors import Invalid
 from dispatch.inputs import JobIn
 from dispatch.settings import Settings
 from dispatch.tables import JobRow
-from tests.api.conftest import ADMIN, DISPATCHER, auth
+from tests.api.conftest import ADMIN, DISPATCHER, SAMPLE_DAY, auth
+from tests.conftest import HELSINKI
 from tests.dispatch.test_geocode import CATHEDRAL, PLACES, FakeNominatim, dead_url
 
 SAMPLE_JOBS = Path(__file__).resolve().parents[2] / "data" / "samples" / "helsinki-day" / "jobs.csv"
@@ -64,20 +65,23 @@ def job_ids(client: TestClient, date: str) -> list[str]:
     return [j["id"] for j in client.get("/v1/jobs", params={"date": date}, headers=DISPATCHER).json()]
 
 
+@pytest.mark.clock
 def test_the_sample_jobs_csv_with_a_date_column_imports_all_180_jobs(
     database_url: str, nominatim: FakeNominatim
 ) -> None:
+    day = (dt.date.fromisoformat(SAMPLE_DAY) + dt.timedelta(days=1)).isoformat()  # not the seeded day
     frame = pd.read_csv(SAMPLE_JOBS, dtype=str, keep_default_na=False)
-    frame.insert(1, "date", "2026-12-02")
+    frame.insert(1, "date", day)
     with api(database_url, nominatim.url, seed=True) as client:  # the sample technicians, for the pinned jobs
         status, out = upload(client, frame.to_csv(index=False))
         assert status == 200, out
         assert out["errors"] == []
         assert out["imported"] == 180 and out["job_ids"] == list(frame["id"])
-        assert sorted(job_ids(client, "2026-12-02")) == sorted(frame["id"])
-        assert job_ids(client, "2026-12-01") == []  # the seeded jobs of the same ids were replaced
+        assert sorted(job_ids(client, day)) == sorted(frame["id"])
+        assert job_ids(client, SAMPLE_DAY) == []  # the seeded jobs of the same ids were replaced
         first = client.get("/v1/jobs/J0001", headers=DISPATCHER).json()
-    assert first["windows"] == [{"start": "2026-12-02T09:00:00+02:00", "end": "2026-12-02T10:00:00+02:00"}]
+    nine, ten = (dt.datetime.combine(dt.date.fromisoformat(day), dt.time(h), tzinfo=HELSINKI) for h in (9, 10))
+    assert first["windows"] == [{"start": nine.isoformat(), "end": ten.isoformat()}]
     assert first["location"] == {"lat": 60.305608, "lon": 25.031643}
     assert first["customer"] == {"name": "Antti Kinnunen", "phone": "+358 40 370 3277"}
     assert first["skills"] == {"kitchen": 2} and first["duration_min"] == 360
@@ -145,7 +149,12 @@ def test_a_row_that_fails_after_writing_leaves_nothing_behind(
     data = f"id,kind,lat,lon,duration_min,windows\n{rows}\n".encode()
     with Session(engine) as session:
         result = imports.import_jobs(
-            session, data, ZoneInfo("Europe/Helsinki"), "helsinki", default_date=dt.date(2026, 12, 1)
+            session,
+            data,
+            ZoneInfo("Europe/Helsinki"),
+            "helsinki",
+            default_date=dt.date(2026, 12, 1),
+            now=dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC),
         )
         session.commit()
     assert result.job_ids == ["G1", "G3"]

@@ -32,7 +32,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api import create_app
-from tests.api.conftest import ADMIN, DISPATCHER, auth, run_plan, settings_for
+from tests.api.conftest import ADMIN, DISPATCHER, SAMPLE_DAY, auth, run_plan, settings_for
+from tests.conftest import HELSINKI, today
+
+pytestmark = pytest.mark.clock
 
 ROLES = ("none", "bad", "dispatcher", "installer", "booking")
 
@@ -42,6 +45,7 @@ GET     /openapi.json                      -        | 200   200  200         200
 GET     /docs                              -        | 200   200  200         200        200
 GET     /docs/oauth2-redirect              -        | 200   200  200         200        200
 GET     /redoc                             -        | 200   200  200         200        200
+GET     /v1/clock                          -        | 401   401  200         200        200
 POST    /v1/tokens                         -        | 401   401  201         403        403
 PUT     /v1/technicians/{technician_id}    -        | 401   401  201         403        403
 GET     /v1/technicians                    -        | 401   401  200         403        403
@@ -86,9 +90,9 @@ CORE = {
 }
 """Rows also checked on PostgreSQL: where data has an owner or is written."""
 
-SAMPLE_DAY = "2026-12-01"
-EMPTY_DAY = "2030-01-07"  # nobody works: plan runs on it finish at once
-BOOK_DAY = "2030-01-08"  # one technician works, for the booking rows
+# Both lie past the two weeks of seeded shifts, whatever today is.
+EMPTY_DAY = (today() + dt.timedelta(days=60)).isoformat()  # nobody works: plan runs on it finish at once
+BOOK_DAY = (today() + dt.timedelta(days=61)).isoformat()  # one technician works, for the booking rows
 
 
 @dataclass(frozen=True)
@@ -243,7 +247,10 @@ BOOK_TECH = {
     "skills": {"wardrobe": 1},
     "shifts": [{"date": BOOK_DAY, "start": "08:00", "end": "16:00"}],
 }
-SLOT = {"start": f"{BOOK_DAY}T10:00:00+02:00", "end": f"{BOOK_DAY}T12:00:00+02:00"}
+SLOT = {
+    "start": dt.datetime.combine(dt.date.fromisoformat(BOOK_DAY), dt.time(10), tzinfo=HELSINKI).isoformat(),
+    "end": dt.datetime.combine(dt.date.fromisoformat(BOOK_DAY), dt.time(12), tzinfo=HELSINKI).isoformat(),
+}
 BOOKING = {"location": {"lat": 60.19, "lon": 24.92}, "duration_min": 20, "skills": {"wardrobe": 1}, "slot": SLOT}
 SEARCH = {"location": {"lat": 60.19, "lon": 24.92}, "duration_min": 20, "date_from": BOOK_DAY}
 CSV = b"id,kind,lat,lon,duration_min,date\nPERM-CSV,install,60.17,24.94,30,2030-01-07\n"
@@ -262,6 +269,7 @@ REQUESTS: dict[tuple[str, str, str], Callable[[World, str], Call]] = {
     ("GET", "/docs", "-"): lambda w, r: Call("/docs"),
     ("GET", "/docs/oauth2-redirect", "-"): lambda w, r: Call("/docs/oauth2-redirect"),
     ("GET", "/redoc", "-"): lambda w, r: Call("/redoc"),
+    ("GET", "/v1/clock", "-"): lambda w, r: Call("/v1/clock"),
     ("POST", "/v1/tokens", "-"): lambda w, r: Call("/v1/tokens", json={"role": "booking", "label": f"by {r}"}),
     ("PUT", "/v1/technicians/{technician_id}", "-"): lambda w, r: Call(f"/v1/technicians/PERM-T-{r}", json=NEW_TECH),
     ("GET", "/v1/technicians", "-"): lambda w, r: Call("/v1/technicians"),
@@ -388,9 +396,8 @@ def test_an_installers_calendar_holds_none_of_another_technicians_jobs(world: Wo
     uids = [line.split(":", 1)[1].strip() for line in feed.text.splitlines() if line.startswith("UID:")]
     assert all(uid.endswith(f"-{world.own_tech}@furniture-dispatch") for uid in uids), uids
     assert not any(f"-{job}-" in uid for uid in uids for job in world.other_jobs)
-    today = dt.date.today()
-    if today - dt.timedelta(days=1) <= dt.date.fromisoformat(SAMPLE_DAY) <= today + dt.timedelta(days=14):
-        assert {uid.split("-", 1)[1].rsplit(f"-{world.own_tech}@", 1)[0] for uid in uids} == set(world.own_jobs)
+    # The sample day is the next working day: inside the feed's two weeks, so the feed holds exactly my jobs.
+    assert {uid.split("-", 1)[1].rsplit(f"-{world.own_tech}@", 1)[0] for uid in uids} == set(world.own_jobs)
 
 
 def test_a_refused_event_is_not_stored(world: World) -> None:

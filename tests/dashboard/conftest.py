@@ -20,9 +20,11 @@ from streamlit.testing.v1 import AppTest
 
 from api import create_app
 from dispatch.settings import Settings
+from tests.conftest import seeded_day
 
 ADMIN = "board-test-admin-token"
-DAY = "2026-12-01"
+DAY = seeded_day().isoformat()
+"""The sample day the test API seeds (the next working day after today)."""
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 # Short solver runs keep the suite quick; BOARD_TEST_TIME_LIMIT_S=10 gives a
 # fuller plan (e.g. for the screenshot in docs/).

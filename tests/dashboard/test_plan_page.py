@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 
 import pandas as pd
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.dashboard.conftest import DAY, TIME_LIMIT_S, Api, free_port, signed_in, texts
@@ -48,6 +50,7 @@ def test_an_api_that_is_down_is_named_with_its_address(board: Callable[..., AppT
     assert "cannot be reached" in errors[0] and url in errors[0]
 
 
+@pytest.mark.clock
 def test_the_day_opens_on_the_first_day_with_shifts_and_shows_its_jobs_and_technicians(
     board: Callable[..., AppTest],
 ) -> None:
@@ -123,7 +126,7 @@ def test_optimize_shows_progress_then_kpis_map_gantt_and_the_api_s_unassigned_jo
 
 
 def test_a_csv_import_reports_the_refused_rows_by_line(board: Callable[..., AppTest], api: Api) -> None:
-    day = "2026-12-03"
+    day = (dt.date.fromisoformat(DAY) + dt.timedelta(days=1)).isoformat()  # a day without jobs
     has_import = "/v1/jobs/import" in api.http.get("/openapi.json").json()["paths"]
     header = "id,kind,lat,lon,address,duration_min,skills,crew_size,windows,priority\n"
     good = "C001,measure,60.17,24.94,Mannerheimintie 1,45,measure:1,1,09:00-11:00,3\n"

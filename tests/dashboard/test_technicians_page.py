@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pandas as pd
+import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.dashboard.conftest import signed_in
+from tests.dashboard.conftest import DAY, signed_in
 
 TECHNICIANS = "views/technicians.py"
 
@@ -42,17 +43,19 @@ def test_partners_and_skills_filter_the_list(board: Callable[..., AppTest]) -> N
     assert set(glaziers["kind"]) == {"partner"}
 
 
+@pytest.mark.clock
 def test_one_technician_s_shifts_are_listed_with_their_break(board: Callable[..., AppTest]) -> None:
     at = signed_in(board()).switch_page(TECHNICIANS).run()
     at.selectbox(key="tech_detail").set_value("T02").run()
     shifts = next(d.value for d in at.dataframe if "break_min" in d.value.columns)
-    assert shifts.to_dict("records") == [
-        {
-            "date": "2026-12-01",
-            "start": "07:00",
-            "end": "16:00",
-            "break_earliest": "11:00",
-            "break_latest": "13:00",
-            "break_min": 30,
-        }
-    ]
+    records = shifts.to_dict("records")
+    assert records[0] == {
+        "date": DAY,
+        "start": "07:00",
+        "end": "16:00",
+        "break_earliest": "11:00",
+        "break_latest": "13:00",
+        "break_min": 30,
+    }
+    # The seeded shift again on the working days of the two weeks after the sample day.
+    assert len(records) == 11 and all({**r, "date": DAY} == records[0] for r in records)

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from dispatch import planning
 from dispatch.catalog import cancel_job
+from dispatch.clock import SYSTEM_CLOCK
 from dispatch.db import make_engine, migrate, session_scope
 from dispatch.errors import Conflict
 from dispatch.planning import PlanRunner
@@ -43,7 +44,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     eng = make_engine(url)
     migrate(eng)
     with session_scope(eng) as session:
-        assert seed_sample_day(session, SMALL_DAY, TZ, REGION)
+        assert seed_sample_day(session, SMALL_DAY, TZ, REGION, day=DAY, now=SYSTEM_CLOCK.now())
     yield eng
     eng.dispose()
 
@@ -112,7 +113,7 @@ def published(engine: Engine) -> int | None:
 
 def publish(engine: Engine, plan_id: int) -> None:
     with session_scope(engine) as session:
-        planning.publish(session, plan_id)
+        planning.publish(session, plan_id, now=SYSTEM_CLOCK.now())
 
 
 def test_a_run_is_queued_then_runs_with_rising_progress_and_ends_done(runner: PlanRunner, engine: Engine) -> None:
@@ -157,7 +158,7 @@ def test_cancelling_a_running_plan_ends_it_cancelled_and_keeps_the_published_pla
     with pytest.raises(Conflict):
         runner.cancel(long.id)  # it is over
     with pytest.raises(Conflict), Session(engine) as session:
-        planning.publish(session, long.id)
+        planning.publish(session, long.id, now=SYSTEM_CLOCK.now())
 
 
 def test_a_cancel_received_by_another_api_process_stops_the_run(runner: PlanRunner, engine: Engine) -> None:
@@ -258,7 +259,7 @@ def test_a_stored_version_never_changes_when_later_runs_and_publishing_happen(
 
     gone = sorted(planned)[0]
     with session_scope(engine) as session:
-        cancel_job(session, gone)  # the day changes: a customer cancels
+        cancel_job(session, gone, now=SYSTEM_CLOCK.now())  # the day changes: a customer cancels
     second = run_to_end(runner)
     assert second.id is not None and second.id != first.id and second.status == "done"
     publish(engine, second.id)

@@ -1,0 +1,105 @@
+"""One clock: "today" is the dispatch area's date as the service's clock says,
+whatever the hour in UTC, and a served API can be started at a given instant."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import time_machine
+from fastapi.testclient import TestClient
+
+from api import create_app
+from dispatch.clock import Clock
+from dispatch.settings import Settings
+from tests.api.conftest import DISPATCHER, auth, run_plan, settings_for
+from tests.api.test_e2e_uvicorn import ROOT, free_port
+from tests.conftest import HELSINKI, today
+
+pytestmark = pytest.mark.clock
+
+
+def at(day: dt.date, clock: str) -> str:
+    return dt.datetime.combine(day, dt.time.fromisoformat(clock), tzinfo=HELSINKI).isoformat()
+
+
+def test_the_service_clock_says_tomorrow_at_half_past_eleven_utc(tmp_path: Path) -> None:
+    app = create_app(settings_for(f"sqlite:///{tmp_path / 'clock.db'}", seed=False))
+    with TestClient(app) as client, time_machine.travel(dt.datetime(2026, 12, 3, 23, 30, tzinfo=dt.UTC), tick=False):
+        clock = client.get("/v1/clock", headers=DISPATCHER).json()
+    assert clock == {"now": "2026-12-04T01:30:00+02:00", "today": "2026-12-04", "timezone": "Europe/Helsinki"}
+
+
+def test_an_installers_day_and_calendar_follow_the_dispatch_areas_date_not_utcs(tmp_path: Path) -> None:
+    day = today() + dt.timedelta(days=3)
+    app = create_app(settings_for(f"sqlite:///{tmp_path / 'clock.db'}", seed=False))
+    with TestClient(app) as client:
+        shift = {"date": day.isoformat(), "start": "08:00", "end": "16:00"}
+        tech = {"home": {"lat": 60.17, "lon": 24.94}, "skills": {"wardrobe": 1}, "shifts": [shift]}
+        assert client.put("/v1/technicians/E1", json=tech, headers=DISPATCHER).status_code == 201
+        job = {
+            "kind": "install",
+            "location": {"lat": 60.19, "lon": 24.95},
+            "duration_min": 60,
+            "skills": {"wardrobe": 1},
+            "windows": [{"start": at(day, "09:00"), "end": at(day, "12:00")}],
+        }
+        assert client.put("/v1/jobs/J1", json=job, headers=DISPATCHER).status_code == 201
+        plan = run_plan(client, day.isoformat(), time_limit_s=1)
+        assert plan["status"] == "done"
+        assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
+        me = auth(
+            client.post("/v1/tokens", json={"role": "installer", "technician_id": "E1"}, headers=DISPATCHER).json()[
+                "token"
+            ]
+        )
+        early = dt.datetime.combine(day, dt.time(1, 30), tzinfo=HELSINKI)  # still the day before in UTC
+        assert early.astimezone(dt.UTC).date() == day - dt.timedelta(days=1)
+        with time_machine.travel(early, tick=False):
+            mine = client.get("/v1/me/jobs", headers=me).json()
+            feed = client.get("/v1/me/calendar.ics", headers=me).text
+        assert [m["job_id"] for m in mine] == ["J1"]
+        assert "UID:" in feed and "J1" in feed
+        with time_machine.travel(early - dt.timedelta(hours=2), tick=False):  # 23:30 the evening before, there
+            assert client.get("/v1/me/jobs", headers=me).json() == []
+        with time_machine.travel(early + dt.timedelta(days=16), tick=False):  # the day lies behind the feed's window
+            assert "J1" not in client.get("/v1/me/calendar.ics", headers=me).text
+
+
+def test_a_clock_started_at_an_instant_runs_on_from_it() -> None:
+    start = dt.datetime(2031, 6, 17, 9, 0, tzinfo=dt.UTC)
+    clock = Clock(start)
+    first = clock.now()
+    assert dt.timedelta(0) <= first - start < dt.timedelta(seconds=5)
+    assert clock.today(HELSINKI) == dt.date(2031, 6, 17)
+    with pytest.raises(ValueError, match="offset"):
+        Clock(dt.datetime(2031, 6, 17, 9, 0))
+
+
+def test_dispatch_now_sets_the_clock_and_a_bad_value_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISPATCH_NOW", "2030-01-07T08:00:00+02:00")
+    assert Settings.from_env().clock.today(HELSINKI) == dt.date(2030, 1, 7)
+    for bad, words in (("2030-01-07T08:00:00", "UTC offset"), ("next monday", "ISO 8601")):
+        monkeypatch.setenv("DISPATCH_NOW", bad)
+        with pytest.raises(ValueError, match=words) as refused:
+            Settings.from_env()
+        assert "DISPATCH_NOW" in str(refused.value)
+
+
+def test_the_server_refuses_a_bad_dispatch_now_in_one_line_before_starting(tmp_path: Path) -> None:
+    env = {**os.environ, "DISPATCH_NOW": "tomorrow", "DATABASE_URL": f"sqlite:///{tmp_path / 'never.db'}"}
+    result = subprocess.run(
+        [sys.executable, "-m", "api", "--port", str(free_port())],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "DISPATCH_NOW" in result.stderr
+    assert not (tmp_path / "never.db").exists()
