@@ -34,14 +34,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from dispatch import catalog
-from dispatch.dayfile import Day
 from dispatch.errors import Conflict, DispatchError, Invalid, NotFound
 from dispatch.inputs import BookingIn, CustomerIn, JobIn, LatLon, SlotSearchIn, WindowIn
-from dispatch.planning import job_of, technician_of
+from dispatch.mapping import DayClock, Span, job_from, job_of, technicians_on
 from dispatch.settings import BookingSettings
-from dispatch.tables import BookingRow, JobRow, ShiftRow, TechnicianRow, WorkingPlanRow
-from dispatch.timeutil import local_midnight, to_storage
-from solver import Job, JobKind, Location, Problem, TimeWindow
+from dispatch.tables import BookingRow, JobRow, TechnicianRow, WorkingPlanRow
+from dispatch.timeutil import to_storage
+from solver import Job, Location, Problem, TimeWindow
 from solver.plan import routes_from_json, routes_to_json
 from solver.slots import Insertion, SlotEvaluator, SlotReason, WindowAnswer, WorkingRoute
 
@@ -167,25 +166,25 @@ class BookingService:
         deadline = req.deadline
         if urgent and deadline is None:
             deadline = now + dt.timedelta(minutes=cfg.urgent_deadline_min)
-        found: list[tuple[float, dt.date, WindowAnswer, dt.datetime]] = []
+        found: list[tuple[float, dt.date, WindowAnswer, DayClock]] = []
         unavailable: list[UnavailableSlot] = []
         first = max(req.date_from, today)
         for offset in range((last - first).days + 1):
             day = first + dt.timedelta(days=offset)
-            if deadline is not None and local_midnight(day, self.tz) > deadline:
+            clock = DayClock(day, self.tz)
+            if deadline is not None and clock.midnight > deadline:
                 break
             evaluator = self._evaluator(session, day, region)
-            midnight = local_midnight(day, self.tz)
-            job = self._job(SEARCH_JOB_ID, req.kind, location, req, midnight, deadline)
-            windows = self._windows(evaluator, req.kind, urgent, midnight, earliest, deadline)
+            job = self._job(SEARCH_JOB_ID, location, req, clock, deadline)
+            windows = self._windows(evaluator, req.kind, urgent, clock, earliest, deadline)
             candidates = []
             for w in windows:
-                start = midnight + dt.timedelta(seconds=w.start_s)
+                start = clock.moment(w.start_s)
                 if start < earliest and not urgent:
                     unavailable.append(
                         UnavailableSlot(
                             start,
-                            midnight + dt.timedelta(seconds=w.end_s),
+                            clock.moment(w.end_s),
                             "too_soon",
                             f"Slots start at least {cfg.lead_min} minutes from now.",
                         )
@@ -194,17 +193,16 @@ class BookingService:
                     candidates.append(w)
             budget = cfg.search_move_budget_ms / 1000
             for answer in evaluator.evaluate(job, candidates, use_reserve=urgent, move_budget_s=budget):
-                start = midnight + dt.timedelta(seconds=answer.window.start_s)
-                end = midnight + dt.timedelta(seconds=answer.window.end_s)
+                start, end = clock.moment(answer.window.start_s), clock.moment(answer.window.end_s)
                 if answer.insertion is None:
                     reason = answer.reason or SlotReason.DAY_FULL
                     unavailable.append(UnavailableSlot(start, end, reason.value, reason.sentence))
                     continue
-                found.append((self._rank_key(answer.insertion, offset, urgent, start), day, answer, midnight))
+                found.append((self._rank_key(answer.insertion, offset, urgent, start), day, answer, clock))
         found.sort(key=lambda item: (item[0], item[2].window.start_s, item[1]))
         limit = req.limit or cfg.max_slots
         best = found[0][0] if found else 0.0
-        slots = [self._offer(key, best, answer, midnight, urgent) for key, _, answer, midnight in found[:limit]]
+        slots = [self._offer(key, best, answer, clock, urgent) for key, _, answer, clock in found[:limit]]
         unavailable.sort(key=lambda u: u.start)
         return SlotAnswer(slots, unavailable)
 
@@ -214,14 +212,14 @@ class BookingService:
         thin = max(0, THIN_SLACK_MIN - ins.slack_s // 60)
         return ins.added_cost_cents + day_offset * LATER_DAY_CENTS + thin * RISK_CENTS_PER_MIN
 
-    def _offer(self, key: float, best: float, answer: WindowAnswer, midnight: dt.datetime, urgent: bool) -> OfferedSlot:
+    def _offer(self, key: float, best: float, answer: WindowAnswer, clock: DayClock, urgent: bool) -> OfferedSlot:
         ins = answer.insertion
         assert ins is not None
         scale = SCORE_SCALE_CENTS * (100 if urgent else 1)
         slack_min = ins.slack_s // 60
         return OfferedSlot(
-            start=midnight + dt.timedelta(seconds=answer.window.start_s),
-            end=midnight + dt.timedelta(seconds=answer.window.end_s),
+            start=clock.moment(answer.window.start_s),
+            end=clock.moment(answer.window.end_s),
             score=round(100 * math.exp(-(key - best) / scale), 1),
             added_travel_min=round(ins.added_travel_s / 60, 1),
             added_cost_eur=round(ins.added_cost_cents / 100, 2),
@@ -234,7 +232,7 @@ class BookingService:
         evaluator: SlotEvaluator,
         kind: str,
         urgent: bool,
-        midnight: dt.datetime,
+        clock: DayClock,
         earliest: dt.datetime,
         deadline: dt.datetime | None,
     ) -> list[TimeWindow]:
@@ -245,10 +243,10 @@ class BookingService:
         techs = evaluator.problem.technicians
         day_start = min((t.shift.start_s for t in techs), default=8 * 3600)
         day_end = max((t.shift.end_s for t in techs), default=17 * 3600)
-        due = day_end if deadline is None else min(day_end, int((deadline - midnight).total_seconds()))
+        due = day_end if deadline is None else min(day_end, clock.seconds(deadline))
         if urgent:
             step = cfg.urgent_step_min * 60
-            from_s = max(day_start, int((earliest - midnight).total_seconds()))
+            from_s = max(day_start, clock.seconds(earliest))
             from_s = -(-from_s // step) * step
             length = cfg.urgent_window_min * 60
             return [TimeWindow(s, min(s + length, due)) for s in range(from_s, due + 1, step)]
@@ -263,22 +261,23 @@ class BookingService:
     def _job(
         self,
         job_id: str,
-        kind: str,
         location: LatLon,
         req: SlotSearchIn | BookingIn,
-        midnight: dt.datetime,
+        clock: DayClock,
         deadline: dt.datetime | None,
-        window: TimeWindow | None = None,
+        window: Span | None = None,
     ) -> Job:
-        return Job(
-            id=job_id,
-            location=Location(location.lat, location.lon),
-            duration_s=req.duration_min * 60,
-            kind=JobKind(kind),
-            skills=dict(req.skills),
+        """The job a slot search or booking asks about, on ``clock``'s day."""
+        return job_from(
+            clock,
+            job_id,
+            Location(location.lat, location.lon),
+            req.duration_min * 60,
+            kind=req.kind,
+            skills=req.skills,
             windows=(window,) if window is not None else (),
-            release_s=int((req.release_at - midnight).total_seconds()) if req.release_at else None,
-            deadline_s=int((deadline - midnight).total_seconds()) if deadline is not None else None,
+            release_at=req.release_at,
+            deadline=deadline,
             priority=req.priority,
             crew_size=req.crew_size,
         )
@@ -344,7 +343,7 @@ class BookingService:
         """``old`` at the stored plan ``plan``: only jobs it does not know are read, only
         changed routes timed again (``SlotEvaluator.updated``); None when that cannot be
         done (then build afresh)."""
-        routes = _routes_of(plan)
+        routes = routes_from_json(plan.routes)
         ids = {job_id for r in routes for job_id in r.job_ids}
         open_ids: set[str] = set()
         if ids:
@@ -363,9 +362,9 @@ class BookingService:
         promises a slot, not a technician)."""
         if not ids:
             return []
-        shell = Day(day, self.tz, Problem((), ()), region)
+        clock = DayClock(day, self.tz)
         rows = session.exec(select(JobRow).where(col(JobRow.id).in_(ids), JobRow.status == "open")).all()
-        return [dataclasses.replace(job_of(row, shell, tech_ids), pinned_technician_id=None) for row in rows]
+        return [dataclasses.replace(job_of(row, clock, tech_ids), pinned_technician_id=None) for row in rows]
 
     def build_evaluator(
         self, session: Session, day: dt.date, region: str, plan: WorkingPlanRow | None = None
@@ -373,14 +372,8 @@ class BookingService:
         """The slot evaluator of the stored working plan of a day and region:
         its technicians' shifts and its booked jobs (repaired where a
         technician left or a route no longer times; see ``unplaced``)."""
-        rows = session.exec(
-            select(ShiftRow, TechnicianRow)
-            .join(TechnicianRow, col(TechnicianRow.id) == col(ShiftRow.technician_id))
-            .where(ShiftRow.date == day, TechnicianRow.region == region)
-            .order_by(col(TechnicianRow.id))
-        ).all()
-        technicians = tuple(technician_of(tech, shift) for shift, tech in rows)
-        routes = _routes_of(plan)
+        technicians = technicians_on(session, day, region)
+        routes = routes_from_json(plan.routes if plan is not None else None)
         ids = {job_id for r in routes for job_id in r.job_ids}
         jobs = self._open_jobs(session, ids, day, region, {t.id for t in technicians})
         return SlotEvaluator(
@@ -445,8 +438,8 @@ class BookingService:
         region = req.region or self.default_region
         start, end = req.slot.start.astimezone(self.tz), req.slot.end.astimezone(self.tz)
         day = start.date()
-        midnight = local_midnight(day, self.tz)
-        if end.date() != day and end != local_midnight(day + dt.timedelta(days=1), self.tz):
+        clock = DayClock(day, self.tz)
+        if end.date() != day and end != DayClock(day + dt.timedelta(days=1), self.tz).midnight:
             raise Invalid("slot: a slot starts and ends on the same day", "slot")
         if start < now:
             raise Invalid("slot.start: the slot is in the past", "slot.start")
@@ -464,8 +457,8 @@ class BookingService:
             return prior
         evaluator, stamp = self._stamped_evaluator(session, day, region, plan)
         job_id = f"bk-{uuid.uuid4().hex[:12]}"
-        window = TimeWindow(int((start - midnight).total_seconds()), int((end - midnight).total_seconds()))
-        job = self._job(job_id, req.kind, location, req, midnight, req.deadline, window)
+        job = self._job(job_id, location, req, clock, req.deadline, (start, end))
+        [window] = job.windows
         [answer] = evaluator.evaluate(
             dataclasses.replace(job, windows=()),
             [window],
@@ -651,12 +644,6 @@ def _keeping(routes: list[WorkingRoute], job_ids: set[str]) -> list[WorkingRoute
         )
         for r in routes
     ]
-
-
-def _routes_of(plan: WorkingPlanRow | None) -> list[WorkingRoute]:
-    if plan is None:
-        return []
-    return routes_from_json(plan.routes)
 
 
 def booked_open_jobs(session: Session, day: dt.date, region: str) -> list[JobRow]:

@@ -14,9 +14,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from dispatch.dayfile import Day, DayFileError, load_day
+from dispatch.dayfile import DayFileError, load_day
 from dispatch.export import plan_geojson, plan_json
 from dispatch.kpis import compute_kpis
+from dispatch.mapping import Day
 from solver import RELOAD_ID, Solution, SolveOptions, prepare, solve
 from solver import Progress as SolveProgress
 

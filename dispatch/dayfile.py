@@ -10,15 +10,14 @@ import csv
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dispatch.clock import SYSTEM_CLOCK
+from dispatch.mapping import Day, DayClock, JobInfo, Span, job_from
 from solver import (
-    RELOAD_ID,
     Break,
     CostProfile,
     Depot,
@@ -30,7 +29,6 @@ from solver import (
     Shift,
     Technician,
     TechnicianKind,
-    TimeWindow,
 )
 
 DEFAULT_TIMEZONE = "Europe/Helsinki"
@@ -43,52 +41,12 @@ class DayFileError(ValueError):
     """Bad input; ``str()`` says where (file, line or path) and what to fix."""
 
 
-@dataclass(frozen=True)
-class JobInfo:
-    """What a person needs about a job besides what the solver uses."""
-
-    address: str = ""
-    customer_name: str = ""
-    customer_phone: str = ""
-    notes: str = ""
-
-
-@dataclass(frozen=True)
-class Day:
-    """One day to plan: the solver problem plus the calendar and people around it."""
-
-    date: date
-    timezone: ZoneInfo
-    problem: Problem
-    region: str = ""
-    technician_names: dict[str, str] = field(default_factory=dict)
-    job_info: dict[str, JobInfo] = field(default_factory=dict)
-
-    def to_datetime(self, seconds: int) -> datetime:
-        """Seconds since the plan date's midnight as a local, offset-aware datetime."""
-        midnight = datetime.combine(self.date, time(0), tzinfo=self.timezone)
-        return midnight + timedelta(seconds=seconds)
-
-    def stops(self) -> dict[str, Job]:
-        """Every job by id, and the depot stop under ``RELOAD_ID`` when the day has a depot."""
-        out = {j.id: j for j in self.problem.jobs}
-        depot_stop = self.problem.reload_job()
-        if depot_stop is not None:
-            out[RELOAD_ID] = depot_stop
-        return out
-
-    def to_seconds(self, moment: datetime) -> int:
-        """An aware datetime as seconds since the plan date's midnight."""
-        midnight = datetime.combine(self.date, time(0), tzinfo=self.timezone)
-        return int((moment - midnight).total_seconds())
-
-
 class _Reader:
     """Parses values, tracking where in the input we are for error messages."""
 
-    def __init__(self, plan_date: date, tz: ZoneInfo, where: str) -> None:
-        self.plan_date = plan_date
-        self.tz = tz
+    def __init__(self, clock: DayClock, where: str) -> None:
+        self.day = clock
+        self.plan_date = clock.date
         self.path: list[str] = [where]
 
     @contextmanager
@@ -142,20 +100,21 @@ class _Reader:
     def text(self, value: Any) -> str:
         return str(value).strip()
 
-    def clock(self, value: Any) -> int:
-        """``HH:MM`` on the plan date, or an ISO datetime, as seconds since midnight."""
+    def moment(self, value: Any) -> datetime:
+        """``HH:MM`` on the plan date, or an ISO datetime (local without an offset), aware."""
         text = str(value).strip()
+        tz = self.day.tz
         try:
             if "T" in text or len(text) > 8:
                 moment = datetime.fromisoformat(text)
-                if moment.tzinfo is None:
-                    moment = moment.replace(tzinfo=self.tz)
-            else:
-                moment = datetime.combine(self.plan_date, time.fromisoformat(text), tzinfo=self.tz)
+                return moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
+            return datetime.combine(self.plan_date, time.fromisoformat(text), tzinfo=tz)
         except ValueError:
             raise self.fail(f"expected HH:MM or an ISO datetime, got {value!r}") from None
-        midnight = datetime.combine(self.plan_date, time(0), tzinfo=self.tz)
-        return int((moment - midnight).total_seconds())
+
+    def clock(self, value: Any) -> int:
+        """``HH:MM`` on the plan date, or an ISO datetime, as seconds since midnight."""
+        return self.day.seconds(self.moment(value))
 
     def location(self, value: Any) -> Location:
         if not isinstance(value, Mapping):
@@ -211,7 +170,7 @@ class _Reader:
                     raise self.fail(negative)
         return out
 
-    def window(self, value: Any) -> TimeWindow:
+    def window(self, value: Any) -> Span:
         if isinstance(value, str):
             start, sep, end = value.partition("-")
             if not sep:
@@ -219,14 +178,14 @@ class _Reader:
             value = {"start": start, "end": end}
         if not isinstance(value, Mapping):
             raise self.fail("expected an object with start and end")
-        start_s = self.get(value, "start", self.clock)
-        end_s = self.get(value, "end", self.clock)
-        if end_s < start_s:
+        opens = self.get(value, "start", self.moment)
+        closes = self.get(value, "end", self.moment)
+        if self.day.seconds(closes) < self.day.seconds(opens):
             with self.at("end"):
                 raise self.fail("window ends before it starts")
-        return TimeWindow(start_s, end_s)
+        return opens, closes
 
-    def windows(self, value: Any) -> tuple[TimeWindow, ...]:
+    def windows(self, value: Any) -> tuple[Span, ...]:
         items = [p for p in value.split(";") if p.strip()] if isinstance(value, str) else value
         if not isinstance(items, list):
             raise self.fail("expected a list of windows")
@@ -332,17 +291,18 @@ def _job(r: _Reader, raw: Mapping[str, Any]) -> tuple[Job, JobInfo]:
     if location is None:
         with r.at("location"):
             raise r.fail("is required (an address alone needs geocoding, which the service does)")
-    job = Job(
-        id=job_id,
-        location=location,
-        duration_s=r.get(raw, "duration_min", r.minutes),
+    job = job_from(
+        r.day,
+        job_id,
+        location,
+        r.get(raw, "duration_min", r.minutes),
         kind=r.get(raw, "kind", r.choice(JobKind), JobKind.INSTALL),
         skills={**r.get(raw, "skills", r.skills, {}), **r.get(raw, "tools", r.tools, {})},
         windows=r.get(raw, "windows", r.windows, ()),
         preferred_window=preferred,
         soft_penalty_per_min_cents=r.get(raw, "soft_penalty_per_min", r.cents, 0),
-        release_s=r.get(raw, "release_at", r.clock, None),
-        deadline_s=r.get(raw, "deadline", r.clock, None),
+        release_at=r.get(raw, "release_at", r.moment, None),
+        deadline=r.get(raw, "deadline", r.moment, None),
         priority=priority,
         pinned_technician_id=r.get(raw, "pinned_technician_id", r.text, None),
         preferred_technician_id=r.get(raw, "preferred_technician_id", r.text, None),
@@ -387,15 +347,16 @@ def _build(
     depot: Depot | None = None,
 ) -> Day:
     technicians, names, jobs, infos = [], {}, [], {}
+    clock = DayClock(plan_date, tz)
     for where, raw in techs_raw:
-        r = _Reader(plan_date, tz, where)
+        r = _Reader(clock, where)
         if not _shift_for_date(r, raw):
             continue  # not working on the plan date
         tech, name = _technician(r, raw)
         technicians.append(tech)
         names[tech.id] = name
     for where, raw in jobs_raw:
-        r = _Reader(plan_date, tz, where)
+        r = _Reader(clock, where)
         job, info = _job(r, raw)
         jobs.append(job)
         infos[job.id] = info
@@ -436,7 +397,7 @@ def load_json(path: Path, plan_date: str | None = None) -> Day:
             raise DayFileError(f"{where}: expected an object")
     depot = None
     if data.get("depot") is not None:
-        reader = _Reader(day, tz, path.name)
+        reader = _Reader(DayClock(day, tz), path.name)
         with reader.at("depot"):
             depot = _depot(reader, data["depot"])
     return _build(day, tz, str(data.get("region") or ""), techs, jobs, depot)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dispatch.dayfile import Day
 from dispatch.kpis import compute_kpis
+from dispatch.mapping import Day
 from solver import RELOAD_ID, Solution
 
 

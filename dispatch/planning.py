@@ -7,7 +7,6 @@ cancelled run never touches the published plan; publishing switches a pointer.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
 import threading
@@ -20,172 +19,32 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from dispatch.clock import SYSTEM_CLOCK, Clock
-from dispatch.dayfile import Day, JobInfo
 from dispatch.db import session_scope
 from dispatch.errors import Conflict, Invalid, NotFound
 from dispatch.export import plan_json
+from dispatch.mapping import Day, load_day, solution_rows
 from dispatch.tables import (
     JobRow,
     PlanRow,
     PublishedPlanRow,
     RouteRow,
-    ShiftRow,
-    TechnicianRow,
     UnassignedRow,
     VisitRow,
     WorkingPlanRow,
 )
-from dispatch.timeutil import from_storage, local_midnight, to_storage
-from solver import (
-    Break,
-    Cancelled,
-    CostProfile,
-    Job,
-    JobKind,
-    Location,
-    Problem,
-    Progress,
-    Shift,
-    Solution,
-    SolveOptions,
-    Technician,
-    TechnicianKind,
-    TimeWindow,
-    prepare,
-    solve,
-)
+from dispatch.timeutil import to_storage
+from solver import Cancelled, Progress, Solution, SolveOptions, prepare, solve
 from solver.plan import routes_from_json
 
 log = logging.getLogger(__name__)
-
-
-def _seconds(day: Day, stored: dt.datetime) -> int:
-    return day.to_seconds(from_storage(stored, day.timezone))
-
-
-def technician_of(row: TechnicianRow, shift: ShiftRow) -> Technician:
-    """The solver's technician for one stored technician and shift."""
-    lunch = None
-    if shift.break_duration_min is not None and shift.break_earliest_min is not None:
-        lunch = Break(
-            shift.break_earliest_min * 60,
-            (shift.break_latest_min or shift.break_earliest_min) * 60,
-            shift.break_duration_min * 60,
-        )
-    end = Location(row.end_lat, row.end_lon) if row.end_lat is not None and row.end_lon is not None else None
-    return Technician(
-        id=row.id,
-        start=Location(row.home_lat, row.home_lon),
-        end=end,
-        shift=Shift(shift.start_min * 60, shift.end_min * 60, lunch),
-        name=row.name,
-        kind=TechnicianKind(row.kind),
-        skills=dict(row.skills),
-        max_jobs=row.max_jobs,
-        max_overtime_s=row.max_overtime_min * 60,
-        cost=CostProfile(
-            row.cost_per_hour_cents, row.cost_per_km_cents, row.cost_per_job_cents, row.overtime_per_hour_cents
-        ),
-    )
-
-
-def job_of(row: JobRow, day: Day, technician_ids: set[str]) -> Job:
-    """The solver's job for one stored job (references to absent technicians dropped)."""
-    windows = tuple(
-        TimeWindow(
-            _seconds(day, dt.datetime.fromisoformat(start)),
-            _seconds(day, dt.datetime.fromisoformat(end)),
-        )
-        for start, end in row.windows
-    )
-    preferred = None
-    if row.preferred_start is not None and row.preferred_end is not None:
-        preferred = TimeWindow(_seconds(day, row.preferred_start), _seconds(day, row.preferred_end))
-    pinned = row.pinned_technician_id
-    return Job(
-        id=row.id,
-        location=Location(row.lat, row.lon),
-        duration_s=row.duration_min * 60,
-        kind=JobKind(row.kind),
-        skills=dict(row.skills),
-        windows=windows,
-        preferred_window=preferred,
-        soft_penalty_per_min_cents=row.soft_penalty_per_min_cents,
-        release_s=_seconds(day, row.release_at) if row.release_at else None,
-        deadline_s=_seconds(day, row.deadline) if row.deadline else None,
-        priority=row.priority,
-        # A pin to someone not working that day can never be kept: leave the job out below.
-        pinned_technician_id=pinned,
-        preferred_technician_id=row.preferred_technician_id if row.preferred_technician_id in technician_ids else None,
-        crew_size=row.crew_size,
-    )
-
-
-def load_day(session: Session, day: dt.date, region: str, tz: ZoneInfo) -> tuple[Day, list[str]]:
-    """The day to plan from stored data, and the ids of open jobs pinned to
-    someone who does not work that day (they cannot be planned)."""
-    shifts = session.exec(
-        select(ShiftRow, TechnicianRow)
-        .join(TechnicianRow, col(TechnicianRow.id) == col(ShiftRow.technician_id))
-        .where(ShiftRow.date == day, TechnicianRow.region == region)
-        .order_by(col(TechnicianRow.id))
-    ).all()
-    technicians = tuple(technician_of(tech, shift) for shift, tech in shifts)
-    names = {tech.id: tech.name for _, tech in shifts}
-    tech_ids = set(names)
-    rows = session.exec(
-        select(JobRow)
-        .where(JobRow.date == day, JobRow.region == region, JobRow.status == "open")
-        .order_by(col(JobRow.id))
-    ).all()
-    shell = Day(day, tz, Problem((), ()), region, names, {})
-    jobs, unplannable = [], []
-    for row in rows:
-        if row.pinned_technician_id is not None and row.pinned_technician_id not in tech_ids:
-            unplannable.append(row.id)
-            continue
-        job = job_of(row, shell, tech_ids)
-        # A booked job is a promise: it outranks every other job (tier 0; docs/booking.md).
-        jobs.append(dataclasses.replace(job, priority=0) if row.booked else job)
-    info = {r.id: JobInfo(r.address, r.customer_name, r.customer_phone, r.notes) for r in rows}
-    return Day(day, tz, Problem(technicians, tuple(jobs)), region, names, info), unplannable
 
 
 def store_solution(session: Session, plan: PlanRow, day: Day, solution: Solution, unplannable: list[str]) -> None:
     """Write a checked solution as the routes, visits and unassigned jobs of ``plan``."""
     assert plan.id is not None
 
-    def stored(seconds: int) -> dt.datetime:
-        return to_storage(local_midnight(day.date, day.timezone) + dt.timedelta(seconds=seconds))
-
-    for route in solution.routes:
-        session.add(
-            RouteRow(
-                plan_id=plan.id,
-                technician_id=route.technician_id,
-                depart=stored(route.start_s) if route.visits else None,
-                return_at=stored(route.end_s) if route.visits else None,
-                lunch_start=stored(route.lunch.start_s) if route.lunch and route.visits else None,
-                lunch_end=stored(route.lunch.end_s) if route.lunch and route.visits else None,
-                travel_min=round(route.travel_s / 60, 1),
-                work_min=round(route.work_s / 60, 1),
-                distance_km=round(route.distance_m / 1000, 2),
-            )
-        )
-        for seq, visit in enumerate(route.visits, start=1):
-            session.add(
-                VisitRow(
-                    plan_id=plan.id,
-                    technician_id=route.technician_id,
-                    job_id=visit.job_id,
-                    seq=seq,
-                    arrival=stored(visit.arrival_s),
-                    start=stored(visit.start_s),
-                    end=stored(visit.end_s),
-                    travel_min=round(visit.travel_s / 60, 1),
-                    distance_km=round(visit.distance_m / 1000, 2),
-                )
-            )
+    for row in solution_rows(plan.id, day.clock, solution):
+        session.add(row)
     for u in solution.unassigned:
         session.add(UnassignedRow(plan_id=plan.id, job_id=u.job_id, code=u.code.value, reason=u.reason))
     for job_id in unplannable:

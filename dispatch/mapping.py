@@ -1,0 +1,296 @@
+"""The one mapping between what the product stores or reads and the engine's
+domain objects (``solver``): days and their clock, technicians, jobs and plans.
+
+- ``DayClock``: a plan date in a time zone; aware datetimes ↔ the engine's
+  seconds since that date's local midnight, both ways.
+- ``Day``: one day to plan, the engine's ``Problem`` with the calendar and the
+  people around it (built from a day file by ``dispatch.dayfile``, from stored
+  rows by ``load_day``).
+- ``job_from``: the only place a ``solver.Job`` is built from product data;
+  each source (day file, stored row, slot search or booking request) turns its
+  own shape into these plain values and aware datetimes. ``job_of`` is the one
+  for a stored ``JobRow``.
+- ``technician_of``: a stored technician and shift as a ``solver.Technician``.
+- ``solution_rows``: a checked ``Solution`` as the routes and visits stored for
+  a plan version. (The booking working plan is ``solver.plan.WorkingRoute``,
+  stored with ``routes_to_json``/``routes_from_json``.)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from dispatch.tables import JobRow, RouteRow, ShiftRow, TechnicianRow, VisitRow
+from dispatch.timeutil import from_storage, to_storage
+from solver import (
+    RELOAD_ID,
+    Break,
+    CostProfile,
+    Job,
+    JobKind,
+    Location,
+    Problem,
+    Shift,
+    Solution,
+    Technician,
+    TechnicianKind,
+    TimeWindow,
+)
+
+Span = tuple[dt.datetime, dt.datetime]
+"""A window as two aware datetimes (start, end)."""
+
+
+@dataclass(frozen=True)
+class DayClock:
+    """A plan date in a time zone: the engine counts seconds from its local midnight.
+
+    Seconds are on the local wall clock (09:00 is 32,400 on every date, the
+    nights the clocks change included), as shifts are stored (minutes since
+    midnight); an aware datetime in any zone is first read in ``tz``.
+    """
+
+    date: dt.date
+    tz: ZoneInfo
+
+    @property
+    def midnight(self) -> dt.datetime:
+        """The local midnight at the start of the date, aware."""
+        return dt.datetime.combine(self.date, dt.time(0), tzinfo=self.tz)
+
+    def seconds(self, moment: dt.datetime) -> int:
+        """An aware datetime as seconds since the date's local midnight."""
+        return int((moment.astimezone(self.tz) - self.midnight).total_seconds())
+
+    def moment(self, seconds: int) -> dt.datetime:
+        """Seconds since the date's local midnight as a local, aware datetime."""
+        return self.midnight + dt.timedelta(seconds=seconds)
+
+    def window(self, span: Span) -> TimeWindow:
+        """A window of two aware datetimes as the engine's ``TimeWindow``."""
+        return TimeWindow(self.seconds(span[0]), self.seconds(span[1]))
+
+    def from_stored(self, stored: dt.datetime) -> int:
+        """A stored datetime (UTC, naive from SQLite) as seconds since midnight."""
+        return self.seconds(from_storage(stored, self.tz))
+
+    def to_stored(self, seconds: int) -> dt.datetime:
+        """Seconds since midnight as a datetime to store (UTC)."""
+        return to_storage(self.moment(seconds))
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    """What a person needs about a job besides what the solver uses."""
+
+    address: str = ""
+    customer_name: str = ""
+    customer_phone: str = ""
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class Day:
+    """One day to plan: the solver problem plus the calendar and people around it."""
+
+    date: dt.date
+    timezone: ZoneInfo
+    problem: Problem
+    region: str = ""
+    technician_names: dict[str, str] = field(default_factory=dict)
+    job_info: dict[str, JobInfo] = field(default_factory=dict)
+
+    @property
+    def clock(self) -> DayClock:
+        """The day's clock (seconds since its local midnight ↔ datetimes)."""
+        return DayClock(self.date, self.timezone)
+
+    def to_datetime(self, seconds: int) -> dt.datetime:
+        """Seconds since the plan date's midnight as a local, offset-aware datetime."""
+        return self.clock.moment(seconds)
+
+    def to_seconds(self, moment: dt.datetime) -> int:
+        """An aware datetime as seconds since the plan date's midnight."""
+        return self.clock.seconds(moment)
+
+    def stops(self) -> dict[str, Job]:
+        """Every job by id, and the depot stop under ``RELOAD_ID`` when the day has a depot."""
+        out = {j.id: j for j in self.problem.jobs}
+        depot_stop = self.problem.reload_job()
+        if depot_stop is not None:
+            out[RELOAD_ID] = depot_stop
+        return out
+
+
+def job_from(
+    clock: DayClock,
+    job_id: str,
+    location: Location,
+    duration_s: int,
+    *,
+    kind: JobKind | str = JobKind.INSTALL,
+    skills: Mapping[str, int] | None = None,
+    windows: Iterable[Span] = (),
+    preferred_window: Span | None = None,
+    soft_penalty_per_min_cents: int = 0,
+    release_at: dt.datetime | None = None,
+    deadline: dt.datetime | None = None,
+    priority: int = 3,
+    pinned_technician_id: str | None = None,
+    preferred_technician_id: str | None = None,
+    crew_size: int = 1,
+    demand: Mapping[str, int] | None = None,
+) -> Job:
+    """The engine's job on ``clock``'s day: times as aware datetimes, money in cents.
+
+    Every source of jobs (day files, stored rows, slot searches and bookings)
+    builds its ``Job`` here and nowhere else."""
+    return Job(
+        id=job_id,
+        location=location,
+        duration_s=duration_s,
+        kind=JobKind(kind),
+        skills=dict(skills or {}),
+        windows=tuple(clock.window(w) for w in windows),
+        preferred_window=clock.window(preferred_window) if preferred_window is not None else None,
+        soft_penalty_per_min_cents=soft_penalty_per_min_cents,
+        release_s=clock.seconds(release_at) if release_at is not None else None,
+        deadline_s=clock.seconds(deadline) if deadline is not None else None,
+        priority=priority,
+        pinned_technician_id=pinned_technician_id,
+        preferred_technician_id=preferred_technician_id,
+        crew_size=crew_size,
+        demand=dict(demand or {}),
+    )
+
+
+def job_of(row: JobRow, clock: DayClock, technician_ids: set[str]) -> Job:
+    """The solver's job for one stored job (a preferred technician who does not
+    work that day dropped; a pin is kept, see ``load_day``)."""
+
+    def aware(stored: dt.datetime | None) -> dt.datetime | None:
+        return from_storage(stored, clock.tz) if stored is not None else None
+
+    preferred = None
+    if row.preferred_start is not None and row.preferred_end is not None:
+        preferred = (from_storage(row.preferred_start, clock.tz), from_storage(row.preferred_end, clock.tz))
+    return job_from(
+        clock,
+        row.id,
+        Location(row.lat, row.lon),
+        row.duration_min * 60,
+        kind=row.kind,
+        skills=row.skills,
+        windows=[(dt.datetime.fromisoformat(start), dt.datetime.fromisoformat(end)) for start, end in row.windows],
+        preferred_window=preferred,
+        soft_penalty_per_min_cents=row.soft_penalty_per_min_cents,
+        release_at=aware(row.release_at),
+        deadline=aware(row.deadline),
+        priority=row.priority,
+        pinned_technician_id=row.pinned_technician_id,
+        preferred_technician_id=row.preferred_technician_id if row.preferred_technician_id in technician_ids else None,
+        crew_size=row.crew_size,
+    )
+
+
+def technician_of(row: TechnicianRow, shift: ShiftRow) -> Technician:
+    """The solver's technician for one stored technician and shift."""
+    lunch = None
+    if shift.break_duration_min is not None and shift.break_earliest_min is not None:
+        lunch = Break(
+            shift.break_earliest_min * 60,
+            (shift.break_latest_min or shift.break_earliest_min) * 60,
+            shift.break_duration_min * 60,
+        )
+    end = Location(row.end_lat, row.end_lon) if row.end_lat is not None and row.end_lon is not None else None
+    return Technician(
+        id=row.id,
+        start=Location(row.home_lat, row.home_lon),
+        end=end,
+        shift=Shift(shift.start_min * 60, shift.end_min * 60, lunch),
+        name=row.name,
+        kind=TechnicianKind(row.kind),
+        skills=dict(row.skills),
+        max_jobs=row.max_jobs,
+        max_overtime_s=row.max_overtime_min * 60,
+        cost=CostProfile(
+            row.cost_per_hour_cents, row.cost_per_km_cents, row.cost_per_job_cents, row.overtime_per_hour_cents
+        ),
+    )
+
+
+def technicians_on(session: Session, day: dt.date, region: str) -> tuple[Technician, ...]:
+    """The solver's technicians of a region with a shift on ``day``, by id."""
+    rows = session.exec(
+        select(ShiftRow, TechnicianRow)
+        .join(TechnicianRow, col(TechnicianRow.id) == col(ShiftRow.technician_id))
+        .where(ShiftRow.date == day, TechnicianRow.region == region)
+        .order_by(col(TechnicianRow.id))
+    ).all()
+    return tuple(technician_of(tech, shift) for shift, tech in rows)
+
+
+def load_day(session: Session, day: dt.date, region: str, tz: ZoneInfo) -> tuple[Day, list[str]]:
+    """The day to plan from stored data, and the ids of open jobs pinned to
+    someone who does not work that day (they cannot be planned)."""
+    technicians = technicians_on(session, day, region)
+    names = {tech.id: tech.name for tech in technicians}
+    tech_ids = set(names)
+    rows = session.exec(
+        select(JobRow)
+        .where(JobRow.date == day, JobRow.region == region, JobRow.status == "open")
+        .order_by(col(JobRow.id))
+    ).all()
+    clock = DayClock(day, tz)
+    jobs, unplannable = [], []
+    for row in rows:
+        if row.pinned_technician_id is not None and row.pinned_technician_id not in tech_ids:
+            unplannable.append(row.id)
+            continue
+        job = job_of(row, clock, tech_ids)
+        # A booked job is a promise: it outranks every other job (tier 0; docs/booking.md).
+        jobs.append(dataclasses.replace(job, priority=0) if row.booked else job)
+    info = {r.id: JobInfo(r.address, r.customer_name, r.customer_phone, r.notes) for r in rows}
+    return Day(day, tz, Problem(technicians, tuple(jobs)), region, names, info), unplannable
+
+
+def solution_rows(plan_id: int, clock: DayClock, solution: Solution) -> list[RouteRow | VisitRow]:
+    """The routes and visits stored for a plan version of ``clock``'s day."""
+    out: list[RouteRow | VisitRow] = []
+    stored = clock.to_stored
+    for route in solution.routes:
+        used = bool(route.visits)
+        out.append(
+            RouteRow(
+                plan_id=plan_id,
+                technician_id=route.technician_id,
+                depart=stored(route.start_s) if used else None,
+                return_at=stored(route.end_s) if used else None,
+                lunch_start=stored(route.lunch.start_s) if route.lunch and used else None,
+                lunch_end=stored(route.lunch.end_s) if route.lunch and used else None,
+                travel_min=round(route.travel_s / 60, 1),
+                work_min=round(route.work_s / 60, 1),
+                distance_km=round(route.distance_m / 1000, 2),
+            )
+        )
+        for seq, visit in enumerate(route.visits, start=1):
+            out.append(
+                VisitRow(
+                    plan_id=plan_id,
+                    technician_id=route.technician_id,
+                    job_id=visit.job_id,
+                    seq=seq,
+                    arrival=stored(visit.arrival_s),
+                    start=stored(visit.start_s),
+                    end=stored(visit.end_s),
+                    travel_min=round(visit.travel_s / 60, 1),
+                    distance_km=round(visit.distance_m / 1000, 2),
+                )
+            )
+    return out
