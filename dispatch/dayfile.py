@@ -6,16 +6,17 @@ for CSV, the file and line, so the person who wrote the file can fix it.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dispatch.clock import SYSTEM_CLOCK
+from dispatch.csvfile import TableError, job_record, read_table, technician_record
 from dispatch.mapping import Day, DayClock, JobInfo, Span, job_from
 from solver import (
     Break,
@@ -374,8 +375,25 @@ def _parse_date(value: str, where: str) -> date:
         raise DayFileError(f"{where}: date must be YYYY-MM-DD, got {value!r}") from None
 
 
-def load_json(path: Path, plan_date: str | None = None) -> Day:
-    """Read a JSON day file; ``plan_date`` (YYYY-MM-DD) overrides the file's date."""
+@dataclass(frozen=True)
+class DayRecords:
+    """A JSON day file as written (docs/day-file.md): its date, zone and region
+    read, its technicians and jobs checked to be objects but otherwise the raw
+    records, each with where it stands (``day.json jobs[3]``) for messages.
+    The one reader of the JSON day format: ``load_json`` (the CLI) builds the
+    engine's day from it, ``dispatch.seed`` stores it."""
+
+    name: str
+    date: date
+    timezone: ZoneInfo
+    region: str
+    technicians: list[tuple[str, Mapping[str, Any]]]
+    jobs: list[tuple[str, Mapping[str, Any]]]
+    depot: Any = None
+
+
+def read_json(path: Path, plan_date: str | None = None) -> DayRecords:
+    """The records of a JSON day file; ``plan_date`` (YYYY-MM-DD) overrides the file's date."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
@@ -395,65 +413,37 @@ def load_json(path: Path, plan_date: str | None = None) -> Day:
     for where, item in techs + jobs:
         if not isinstance(item, Mapping):
             raise DayFileError(f"{where}: expected an object")
+    return DayRecords(path.name, day, tz, str(data.get("region") or ""), techs, jobs, data.get("depot"))
+
+
+def load_json(path: Path, plan_date: str | None = None) -> Day:
+    """Read a JSON day file; ``plan_date`` (YYYY-MM-DD) overrides the file's date."""
+    records = read_json(path, plan_date)
     depot = None
-    if data.get("depot") is not None:
-        reader = _Reader(DayClock(day, tz), path.name)
+    if records.depot is not None:
+        reader = _Reader(DayClock(records.date, records.timezone), records.name)
         with reader.at("depot"):
-            depot = _depot(reader, data["depot"])
-    return _build(day, tz, str(data.get("region") or ""), techs, jobs, depot)
+            depot = _depot(reader, records.depot)
+    return _build(records.date, records.timezone, records.region, records.technicians, records.jobs, depot)
 
 
-def _csv_rows(path: Path) -> list[tuple[str, dict[str, Any]]]:
+def _csv_rows(path: Path, header_hint: str) -> list[tuple[str, dict[str, str]]]:
+    """The non-blank rows of a CSV file of the day format, each with where it stands."""
     try:
-        with path.open(encoding="utf-8", newline="") as handle:
-            reader = csv.DictReader(handle)
-            return [(f"{path.name} line {reader.line_num}", dict(row)) for row in reader]
+        data = path.read_bytes()
     except FileNotFoundError:
         raise DayFileError(f"{path}: file not found") from None
-
-
-def _tech_from_csv(row: dict[str, Any]) -> dict[str, Any]:
-    brk = None
-    if row.get("break_duration_min"):
-        brk = {
-            "earliest": row.get("break_earliest"),
-            "latest": row.get("break_latest"),
-            "duration_min": row.get("break_duration_min"),
-        }
-    end = {"lat": row["end_lat"], "lon": row.get("end_lon")} if row.get("end_lat") else None
-    return {
-        "id": row.get("id"),
-        "name": row.get("name"),
-        "kind": row.get("kind") or None,
-        "home": {"lat": row.get("home_lat"), "lon": row.get("home_lon")},
-        "end": end,
-        "skills": row.get("skills") or {},
-        "shift": {"start": row.get("shift_start"), "end": row.get("shift_end"), "break": brk},
-        "max_jobs": row.get("max_jobs") or None,
-        "max_overtime_min": row.get("max_overtime_min") or None,
-        "cost": {
-            "per_hour": row.get("cost_per_hour"),
-            "per_km": row.get("cost_per_km"),
-            "per_job": row.get("cost_per_job"),
-            "overtime_per_hour": row.get("overtime_per_hour"),
-        },
-    }
-
-
-def _job_from_csv(row: dict[str, Any]) -> dict[str, Any]:
-    preferred = None
-    if row.get("preferred_start") or row.get("preferred_end"):
-        preferred = {"start": row.get("preferred_start"), "end": row.get("preferred_end")}
-    location = None
-    if row.get("lat") or row.get("lon"):
-        location = {"lat": row.get("lat"), "lon": row.get("lon")}
-    return {
-        **{k: v for k, v in row.items() if k not in {"lat", "lon", "preferred_start", "preferred_end"}},
-        "location": location,
-        "preferred_window": preferred,
-        "customer": {"name": row.get("customer_name"), "phone": row.get("customer_phone")},
-        "windows": row.get("windows") or None,
-    }
+    try:
+        table = read_table(data, header_hint)
+    except TableError as exc:
+        raise DayFileError(f"{path.name}: {exc}") from None
+    out = []
+    for row in table.rows():
+        where = f"{path.name} line {row.line}"
+        if row.too_many_cells is not None:
+            raise DayFileError(f"{where}: {table.too_many_cells(row)}")
+        out.append((where, row.values))
+    return out
 
 
 def load_csv(jobs_path: Path, technicians_path: Path | None = None, plan_date: str | None = None) -> Day:
@@ -461,8 +451,8 @@ def load_csv(jobs_path: Path, technicians_path: Path | None = None, plan_date: s
     techs_path = technicians_path or jobs_path.with_name("technicians.csv")
     tz = ZoneInfo(DEFAULT_TIMEZONE)
     day = _parse_date(plan_date, "--date") if plan_date else SYSTEM_CLOCK.today(tz)
-    techs = [(where, _tech_from_csv(row)) for where, row in _csv_rows(techs_path)]
-    jobs = [(where, _job_from_csv(row)) for where, row in _csv_rows(jobs_path)]
+    techs = [(where, technician_record(row)) for where, row in _csv_rows(techs_path, "id,name,kind,home_lat,...")]
+    jobs = [(where, job_record(row)) for where, row in _csv_rows(jobs_path, "id,kind,lat,lon,...")]
     return _build(day, tz, "", techs, jobs)
 
 

@@ -43,21 +43,19 @@ waits on this one's locks.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import re
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pandas as pd
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from dispatch import catalog
+from dispatch import catalog, csvfile
 from dispatch.catalog import Geocoder
+from dispatch.csvfile import Table, job_record
 from dispatch.errors import DispatchError, Invalid, Unavailable
 from dispatch.inputs import CLOCK, JobIn, LatLon
 
@@ -92,7 +90,6 @@ TEXT_COLUMNS = ("kind", "region", "address", "notes", "pinned_technician_id", "p
 ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 HHMM_RANGE = re.compile(r"^(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})$")
-TOO_LONG = "\x00too-many-cells:"  # marks a row with more cells than the header
 
 
 @dataclass(frozen=True, order=True)
@@ -126,57 +123,19 @@ def _refuse(message: str) -> Invalid:
     return Invalid(f"file: {message}", "file")
 
 
-def read_table(data: bytes) -> tuple[list[str], list[list[str]]]:
-    """The header (normalised names) and the rows of a CSV file, every cell a
-    stripped string; rows keep their position (row ``i`` is line ``i + 2``)."""
+def read_table(data: bytes) -> Table:
+    """The file as a table of the CSV day format (``dispatch.csvfile``), its header
+    checked against ``COLUMNS`` and its size and rows within the limits."""
     if len(data) > MAX_BYTES:
         raise _refuse(f"is larger than {MAX_BYTES // 1_000_000} MB; split it into several files")
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise _refuse("is not UTF-8 text; save the sheet as 'CSV UTF-8'") from None
-    if "\x00" in text:
-        raise _refuse("is not a CSV text file (it contains NUL bytes)")
-    if not text.strip():
-        raise _refuse("is empty; the first line must be the header (id,kind,lat,lon,...)")
-    header_line = text.lstrip("\r\n").split("\n", 1)[0]
-    sep = ";" if header_line.count(";") > header_line.count(",") else ","
-
-    def too_long(cells: list[str]) -> list[str]:
-        return [f"{TOO_LONG}{len(cells)}"]
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            frame = pd.read_csv(
-                io.StringIO(text),
-                sep=sep,
-                header=None,
-                dtype=str,
-                keep_default_na=False,
-                skip_blank_lines=False,
-                index_col=False,
-                engine="python",
-                on_bad_lines=too_long,
-            )
-    except (ValueError, pd.errors.ParserError) as exc:  # EmptyDataError and csv errors among them
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise _refuse(f"is not a readable CSV ({reason})") from None
-    cells = [[_cell(v) for v in row] for row in frame.itertuples(index=False, name=None)]
-    while cells and not any(cells[0]):  # blank lines before the header
-        cells.pop(0)
-    if not cells:
-        raise _refuse("is empty; the first line must be the header (id,kind,lat,lon,...)")
-    header = [h.lower().replace(" ", "_") for h in cells[0]]
-    rows = cells[1:]
-    _check_header(header, rows)
-    if len(rows) > MAX_ROWS:
-        raise _refuse(f"has {len(rows)} rows; at most {MAX_ROWS} a file")
-    return header, rows
-
-
-def _cell(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
+        table = csvfile.read_table(data)
+    except csvfile.TableError as exc:
+        raise _refuse(str(exc)) from None
+    _check_header(table.header, table.cells)
+    if len(table.cells) > MAX_ROWS:
+        raise _refuse(f"has {len(table.cells)} rows; at most {MAX_ROWS} a file")
+    return table
 
 
 def _check_header(header: list[str], rows: list[list[str]]) -> None:
@@ -269,36 +228,39 @@ class _RowReader:
         return out
 
     def body(self) -> dict[str, Any]:
-        v = self.values
-        body: dict[str, Any] = {}
-        for key in TEXT_COLUMNS:
-            if v.get(key):
-                body[key] = v[key]
+        """The row as a ``JobIn`` body: the day format's job record
+        (``csvfile.job_record``) with its text read into numbers and datetimes."""
+        record = job_record(self.values)
+        body: dict[str, Any] = {key: record[key] for key in TEXT_COLUMNS if key in record}
         for key in ("duration_min", "crew_size", "priority", "soft_penalty_per_min"):
-            if v.get(key):
-                body[key] = _number(v[key])
+            if key in record:
+                body[key] = _number(record[key])
         if self.day is not None:
             body["date"] = self.day
-        lat, lon = v.get("lat", ""), v.get("lon", "")
-        if lat and lon:
-            body["location"] = {"lat": lat, "lon": lon}
-        elif lat or lon:
-            self.fail("lon" if lat else "lat", f"is required when {'lat' if lat else 'lon'} is given")
-        if v.get("customer_name") or v.get("customer_phone"):
-            body["customer"] = {"name": v.get("customer_name", ""), "phone": v.get("customer_phone", "")}
-        if v.get("skills") and (skills := self.skills(v["skills"])) is not None:
+        if "location" in record:
+            lat, lon = record["location"]["lat"], record["location"]["lon"]
+            if lat and lon:
+                body["location"] = record["location"]
+            else:
+                self.fail("lon" if lat else "lat", f"is required when {'lat' if lat else 'lon'} is given")
+        if "customer" in record:
+            body["customer"] = record["customer"]
+        if "skills" in record and (skills := self.skills(record["skills"])) is not None:
             body["skills"] = skills
-        if v.get("windows") and (windows := self.windows(v["windows"])) is not None:
+        if "windows" in record and (windows := self.windows(record["windows"])) is not None:
             body["windows"] = windows
-        start, end = v.get("preferred_start", ""), v.get("preferred_end", "")
-        if start and end:
-            a, b = self.moment("preferred_start", start), self.moment("preferred_end", end)
-            if a is not None and b is not None:
-                body["preferred_window"] = {"start": a, "end": b}
-        elif start or end:
-            self.fail("preferred_end" if start else "preferred_start", "preferred_start and preferred_end go together")
+        if "preferred_window" in record:
+            start, end = record["preferred_window"]["start"], record["preferred_window"]["end"]
+            if start and end:
+                a, b = self.moment("preferred_start", start), self.moment("preferred_end", end)
+                if a is not None and b is not None:
+                    body["preferred_window"] = {"start": a, "end": b}
+            else:
+                self.fail(
+                    "preferred_end" if start else "preferred_start", "preferred_start and preferred_end go together"
+                )
         for key in ("release_at", "deadline"):
-            if v.get(key) and (moment := self.moment(key, v[key])) is not None:
+            if key in record and (moment := self.moment(key, record[key])) is not None:
                 body[key] = moment
         return body
 
@@ -394,23 +356,17 @@ def import_jobs(
     now: dt.datetime,
 ) -> ImportResult:
     """Import the jobs CSV ``data`` (see the module docstring), stamped ``now``; the caller commits."""
-    header, rows = read_table(data)
+    table = read_table(data)
     result = ImportResult()
     ready: list[tuple[int, str, JobIn]] = []
     first_line: dict[str, int] = {}
     places = _PlaceFinder(geocode)
-    for index, cells in enumerate(rows):
-        line = index + 2
-        if not any(cells):
+    for row in table.rows():
+        line = row.line
+        if row.too_many_cells is not None:
+            result.errors.append(RowError(line, "row", table.too_many_cells(row)))
             continue
-        if cells[0].startswith(TOO_LONG):
-            count = cells[0].removeprefix(TOO_LONG)
-            result.errors.append(
-                RowError(line, "row", f"this line has {count} cells, the header {len(header)}; quote commas in values")
-            )
-            continue
-        values = {name: cells[i] if i < len(cells) else "" for i, name in enumerate(header) if name}
-        parsed = parse_row(values, default_date, tz)
+        parsed = parse_row(row.values, default_date, tz)
         if isinstance(parsed, list):
             result.errors.extend(RowError(line, column, message) for column, message in parsed)
             continue

@@ -1,5 +1,7 @@
 """Fill an empty database with the sample day, so a fresh start has something to plan.
 
+The file is read by the day format's one JSON reader (``dispatch.dayfile.read_json``).
+
 The sample files keep a fixed date (benchmarks on them stay reproducible);
 seeding moves the day to the date it is given, normally the next working day
 after today (``sample_date``), and gives every technician the same shift on
@@ -10,15 +12,14 @@ have days to offer.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, func, select
 
 from dispatch.catalog import put_job, put_technician
+from dispatch.dayfile import read_json
 from dispatch.inputs import JobIn, TechnicianIn
 from dispatch.tables import JobRow, TechnicianRow
 
@@ -66,17 +67,17 @@ def seed_sample_day(session: Session, path: Path, tz: ZoneInfo, region: str, *, 
     ``day``; rows are stamped ``now``. True when loaded."""
     if session.exec(select(TechnicianRow)).first() is not None:
         return False
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    move = _Mover(dt.date.fromisoformat(data["date"]), day, tz)
+    records = read_json(path)
+    move = _Mover(records.date, day, tz)
     later = _working_days_after(day, SHIFT_DAYS_AHEAD)
-    for tech in data["technicians"]:
+    for _, tech in records.technicians:
         body = {k: v for k, v in tech.items() if k not in ("id",) and v is not None}
         body["region"] = region
         template = next(iter(tech.get("shifts") or []), None)
         if template is not None:
             body["shifts"] = [{**template, "date": d.isoformat()} for d in [day, *later]]
         put_technician(session, tech["id"], TechnicianIn.model_validate(body), region, now=now)
-    for job in data["jobs"]:
+    for _, job in records.jobs:
         body = {k: v for k, v in job.items() if k != "id" and v is not None}
         body["date"] = day.isoformat()
         body["region"] = region
@@ -90,8 +91,8 @@ def seed_sample_day(session: Session, path: Path, tz: ZoneInfo, region: str, *, 
         put_job(session, job["id"], JobIn.model_validate(body), tz, region, now=now)
     log.info(
         "seeded %d technicians and %d jobs from %s on %s (shifts on %d more days)",
-        len(data["technicians"]),
-        len(data["jobs"]),
+        len(records.technicians),
+        len(records.jobs),
         path.name,
         day.isoformat(),
         len(later),
