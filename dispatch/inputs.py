@@ -75,6 +75,16 @@ def field_error(model: str, field: str, message: str, value: Any) -> ValidationE
     return ValidationError.from_exception_data(model, [detail])
 
 
+def _clock_time(value: str) -> str:
+    if not CLOCK.match(value):
+        raise ValueError("expected HH:MM")
+    return value
+
+
+ClockTime = Annotated[str, Field(description="HH:MM local time"), AfterValidator(_clock_time)]
+"""A local clock time written ``HH:MM``."""
+
+
 def clock_minutes(text: str) -> int:
     """``HH:MM`` as minutes since midnight."""
     hours, minutes = text.split(":")
@@ -120,16 +130,9 @@ class LatLon(Strict):
 
 
 class BreakIn(Strict):
-    earliest: str = Field(description="HH:MM local time")
-    latest: str = Field(description="HH:MM local time")
+    earliest: ClockTime
+    latest: ClockTime
     duration_min: int = Field(ge=0, le=240)
-
-    @field_validator("earliest", "latest")
-    @classmethod
-    def _clock(cls, value: str) -> str:
-        if not CLOCK.match(value):
-            raise ValueError("expected HH:MM")
-        return value
 
     @model_validator(mode="after")
     def _order(self) -> BreakIn:
@@ -140,18 +143,11 @@ class BreakIn(Strict):
 
 class ShiftIn(Strict):
     date: PlanDate
-    start: str = Field(description="HH:MM local time")
-    end: str = Field(description="HH:MM local time")
+    start: ClockTime
+    end: ClockTime
     break_: BreakIn | None = Field(default=None, alias="break")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    @field_validator("start", "end")
-    @classmethod
-    def _clock(cls, value: str) -> str:
-        if not CLOCK.match(value):
-            raise ValueError("expected HH:MM")
-        return value
 
     @model_validator(mode="after")
     def _order(self) -> ShiftIn:
