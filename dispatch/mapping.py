@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from dispatch.tables import JobRow, RouteRow, ShiftRow, TechnicianRow, VisitRow
-from dispatch.timeutil import from_storage, to_storage
+from dispatch.timeutil import from_storage, local_midnight, to_storage
 from solver import (
     RELOAD_ID,
     Break,
@@ -62,7 +62,7 @@ class DayClock:
     @property
     def midnight(self) -> dt.datetime:
         """The local midnight at the start of the date, aware."""
-        return dt.datetime.combine(self.date, dt.time(0), tzinfo=self.tz)
+        return local_midnight(self.date, self.tz)
 
     def seconds(self, moment: dt.datetime) -> int:
         """An aware datetime as seconds since the date's local midnight."""
