@@ -431,23 +431,14 @@ class BookingService:
             raise DispatchError("Idempotency-Key: this header is required for a booking", "Idempotency-Key")
         if len(key) > 200:
             raise DispatchError("Idempotency-Key: at most 200 characters", "Idempotency-Key")
-        digest = hashlib.sha256(json.dumps(req.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+        digest = _request_hash(req)
         prior = self._prior(session, key, digest)
         if prior is not None:
             return prior
         region = req.region or self.default_region
-        start, end = req.slot.start.astimezone(self.tz), req.slot.end.astimezone(self.tz)
+        start, end = self._slot(req, now)
         day = start.date()
-        clock = DayClock(day, self.tz)
-        if end.date() != day and end != DayClock(day + dt.timedelta(days=1), self.tz).midnight:
-            raise Invalid("slot: a slot starts and ends on the same day", "slot")
-        if start < now:
-            raise Invalid("slot.start: the slot is in the past", "slot.start")
         urgent = req.priority == 1
-        if not urgent and start < now + dt.timedelta(minutes=self.settings.lead_min):
-            raise Conflict(
-                f"slot: routine slots start at least {self.settings.lead_min} minutes from now; search again", "slot"
-            )
         self._check_skills(session, region, req.skills)
         location = self._location(req.location, req.address)
 
@@ -457,7 +448,7 @@ class BookingService:
             return prior
         evaluator, stamp = self._stamped_evaluator(session, day, region, plan)
         job_id = f"bk-{uuid.uuid4().hex[:12]}"
-        job = self._job(job_id, location, req, clock, req.deadline, (start, end))
+        job = self._job(job_id, location, req, DayClock(day, self.tz), req.deadline, (start, end))
         [window] = job.windows
         [answer] = evaluator.evaluate(
             dataclasses.replace(job, windows=()),
@@ -478,24 +469,25 @@ class BookingService:
             "region": region,
             "status": "booked",
         }
-        session.add(
-            BookingRow(
-                idempotency_key=key,
-                request_hash=digest,
-                job_id=job_id,
-                status="booked",
-                response=body,
-                created_at=to_storage(now),
-                date=day,
-                region=region,
-                slot_start=to_storage(start),
-                slot_end=to_storage(end),
-                token_id=token_id,
-            )
-        )
+        session.add(_booking_row(key, digest, body, (start, end), token_id, now))
         session.flush()
         grown = evaluator.with_job(job, answer.insertion)
         return BookingResult(body, evaluator=grown, stamp=(plan.version, *stamp[1:]))
+
+    def _slot(self, req: BookingIn, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+        """The slot asked for in local time; refused when it spans two days, is past,
+        or (routine work) starts sooner than the lead time from ``now``."""
+        start, end = req.slot.start.astimezone(self.tz), req.slot.end.astimezone(self.tz)
+        day = start.date()
+        if end.date() != day and end != DayClock(day + dt.timedelta(days=1), self.tz).midnight:
+            raise Invalid("slot: a slot starts and ends on the same day", "slot")
+        if start < now:
+            raise Invalid("slot.start: the slot is in the past", "slot.start")
+        if req.priority != 1 and start < now + dt.timedelta(minutes=self.settings.lead_min):
+            raise Conflict(
+                f"slot: routine slots start at least {self.settings.lead_min} minutes from now; search again", "slot"
+            )
+        return start, end
 
     def book_and_commit(
         self, session: Session, key: str | None, req: BookingIn, now: dt.datetime, token_id: int | None = None
@@ -534,8 +526,7 @@ class BookingService:
         """The stored answer for ``key`` (after a write lost a race on the same key), if any."""
         if not key:
             return None
-        digest = hashlib.sha256(json.dumps(req.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
-        return self._prior(session, key, digest)
+        return self._prior(session, key, _request_hash(req))
 
     def _prior(self, session: Session, key: str, digest: str) -> BookingResult | None:
         row = session.exec(
@@ -617,6 +608,35 @@ class BookingService:
                 "job_id",
             )
         return stored, created
+
+
+def _booking_row(
+    key: str,
+    digest: str,
+    body: dict[str, Any],
+    slot: tuple[dt.datetime, dt.datetime],
+    token_id: int | None,
+    now: dt.datetime,
+) -> BookingRow:
+    """The stored booking of the answer ``body`` (job, date and region as answered)."""
+    return BookingRow(
+        idempotency_key=key,
+        request_hash=digest,
+        job_id=body["job_id"],
+        status="booked",
+        response=body,
+        created_at=to_storage(now),
+        date=dt.date.fromisoformat(body["date"]),
+        region=body["region"],
+        slot_start=to_storage(slot[0]),
+        slot_end=to_storage(slot[1]),
+        token_id=token_id,
+    )
+
+
+def _request_hash(req: BookingIn) -> str:
+    """What makes two booking requests the same (for idempotency keys)."""
+    return hashlib.sha256(json.dumps(req.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
 
 
 def _promise(row: JobRow) -> tuple[Any, ...]:
