@@ -9,7 +9,8 @@ and by the API's import (``dispatch.imports``: ``jobs.csv``).
   (the header is line 1; blank lines count and are skipped); a row with more
   cells than the header is marked (an unquoted comma in an address, say).
 - ``job_record``, ``technician_record``: a row as the day format's record (the
-  JSON shape), which each reader then checks and converts its own way.
+  JSON shape), which each reader then checks and converts its own way;
+  ``skill_pairs`` reads a skills cell.
 
 What differs between the two readers stays with them: the import refuses
 unknown columns, reads ``date``, ``region`` and ``depends_on`` and ``START/END``
@@ -126,6 +127,18 @@ def job_record(row: Mapping[str, str]) -> dict[str, Any]:
         if row.get(first) or row.get(second):
             record[key] = {a: row.get(first, ""), b: row.get(second, "")}
     return record
+
+
+def skill_pairs(text: str) -> dict[str, str] | None:
+    """A skills cell (``code:level`` pairs separated by ``;``, e.g. ``kitchen:2;sofa:1``)
+    as code → level text, stripped; None when a part is not such a pair."""
+    pairs = {}
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        code, sep, level = part.partition(":")
+        if not sep or not code.strip():
+            return None
+        pairs[code.strip()] = level.strip()
+    return pairs
 
 
 _GROUPS = (

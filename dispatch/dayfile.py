@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dispatch.clock import SYSTEM_CLOCK
-from dispatch.csvfile import TableError, job_record, read_table, technician_record
+from dispatch.csvfile import TableError, job_record, read_table, skill_pairs, technician_record
 from dispatch.mapping import Day, DayClock, JobInfo, Span, job_from
 from solver import (
     Break,
@@ -132,12 +132,9 @@ class _Reader:
 
     def skills(self, value: Any) -> dict[str, int]:
         if isinstance(value, str):
-            pairs: dict[str, Any] = {}
-            for part in filter(None, (p.strip() for p in value.split(";"))):
-                code, sep, level = part.partition(":")
-                if not sep or not code.strip():
-                    raise self.fail(f"expected code:level pairs separated by ';', got {value!r}")
-                pairs[code.strip()] = level
+            pairs = skill_pairs(value)
+            if pairs is None:
+                raise self.fail(f"expected code:level pairs separated by ';', got {value!r}")
             value = pairs
         return self._counts(value, "expected an object of skill code to level", "level must not be negative")
 

@@ -55,7 +55,7 @@ from sqlmodel import Session
 
 from dispatch import catalog, csvfile
 from dispatch.catalog import Geocoder
-from dispatch.csvfile import Table, job_record
+from dispatch.csvfile import Table, job_record, skill_pairs
 from dispatch.errors import DispatchError, Invalid, Unavailable
 from dispatch.inputs import CLOCK, JobIn, LatLon
 
@@ -216,16 +216,11 @@ class _RowReader:
         return out
 
     def skills(self, text: str) -> dict[str, Any] | None:
-        out: dict[str, Any] = {}
-        for part in (p.strip() for p in text.split(";")):
-            if not part:
-                continue
-            code, sep, level = part.partition(":")
-            if not sep or not code.strip() or not level.strip():
-                self.fail("skills", f"expected code:level pairs separated by ';' (e.g. kitchen:2;sofa:1), got '{text}'")
-                return None
-            out[code.strip()] = _number(level.strip())
-        return out
+        pairs = skill_pairs(text)
+        if pairs is None or not all(pairs.values()):
+            self.fail("skills", f"expected code:level pairs separated by ';' (e.g. kitchen:2;sofa:1), got '{text}'")
+            return None
+        return {code: _number(level) for code, level in pairs.items()}
 
     def body(self) -> dict[str, Any]:
         """The row as a ``JobIn`` body: the day format's job record
