@@ -106,6 +106,9 @@ def job_out(row: JobRow, tz: ZoneInfo) -> JobOut:
         depends_on=row.depends_on,
         notes=row.notes,
         booked=row.booked,
+        reason=row.reason,
+        actual_start=_local(row.actual_start, tz),
+        actual_end=_local(row.actual_end, tz),
     )
 
 
@@ -180,6 +183,7 @@ def my_job_out(item: MyVisit, tz: ZoneInfo) -> MyJobOut:
         duration_min=job.duration_min,
         crew=item.crew,
         notes=job.notes,
+        status=item.status,  # type: ignore[arg-type]
     )
 
 
@@ -193,4 +197,5 @@ def event_out(row: EventRow, tz: ZoneInfo) -> EventOut:
         type=row.type,
         at=from_storage(row.at, tz),
         note=row.note,
+        reason=row.reason,
     )

@@ -104,6 +104,9 @@ class JobOut(BaseModel):
     depends_on: str | None
     notes: str
     booked: bool
+    reason: str | None = Field(default=None, description="why the last visit failed (the job is open again)")
+    actual_start: dt.datetime | None = Field(default=None, description="when the visit began (arrived or started)")
+    actual_end: dt.datetime | None = Field(default=None, description="when the visit ended (completed or failed)")
 
 
 class PlanRequest(Strict):
@@ -170,12 +173,18 @@ class MyJobOut(BaseModel):
     duration_min: int
     crew: list[str]
     notes: str
+    status: Literal["scheduled", "en_route", "on_site", "completed", "failed"] = Field(
+        description="how the visit stands: scheduled until the first event; failed when the job is open again"
+    )
 
 
 class EventIn(Strict):
-    type: Literal["en_route", "arrived", "completed", "failed"]
+    type: Literal["en_route", "arrived", "started", "completed", "failed"]
     at: Moment | None = Field(default=None, description="when it happened (with offset); default now")
     note: str = Field(default="", max_length=2000)
+    reason: Literal["customer_absent", "parts_missing", "second_visit", "other"] | None = Field(
+        default=None, description="required with failed, and only there"
+    )
 
 
 class EventOut(BaseModel):
@@ -185,6 +194,7 @@ class EventOut(BaseModel):
     type: str
     at: dt.datetime
     note: str
+    reason: str | None = None
 
 
 class ImportErrorOut(BaseModel):

@@ -36,6 +36,7 @@ from sqlmodel import Session, col, select
 from dispatch import catalog
 from dispatch.errors import Conflict, DispatchError, Invalid, NotFound
 from dispatch.inputs import BookingIn, CustomerIn, JobIn, LatLon, SlotSearchIn, WindowIn
+from dispatch.jobstate import PLANNABLE
 from dispatch.mapping import DayClock, Span, job_from, job_of, technicians_on
 from dispatch.settings import BookingSettings
 from dispatch.tables import BookingRow, JobRow, TechnicianRow, WorkingPlanRow
@@ -347,7 +348,7 @@ class BookingService:
         ids = {job_id for r in routes for job_id in r.job_ids}
         open_ids: set[str] = set()
         if ids:
-            query = select(JobRow.id).where(col(JobRow.id).in_(ids), JobRow.status == "open")
+            query = select(JobRow.id).where(col(JobRow.id).in_(ids), col(JobRow.status).in_(PLANNABLE))
             open_ids = set(session.exec(query).all())
         known = {j.id: j for j in old.problem.jobs}
         jobs = [known[i] for i in sorted(open_ids & known.keys())]
@@ -363,7 +364,7 @@ class BookingService:
         if not ids:
             return []
         clock = DayClock(day, self.tz)
-        rows = session.exec(select(JobRow).where(col(JobRow.id).in_(ids), JobRow.status == "open")).all()
+        rows = session.exec(select(JobRow).where(col(JobRow.id).in_(ids), col(JobRow.status).in_(PLANNABLE))).all()
         return [dataclasses.replace(job_of(row, clock, tech_ids), pinned_technician_id=None) for row in rows]
 
     def build_evaluator(
@@ -577,7 +578,7 @@ class BookingService:
         if token_id is not None:
             self.get(session, job_id, token_id)
         row = catalog.get_job(session, job_id)
-        if not row.booked or row.status != "open":
+        if not row.booked or row.status not in PLANNABLE:
             return catalog.cancel_job(session, job_id, now=now)
         plan = self._lock_day(session, row.date, row.region, now)
         evaluator = self._evaluator(session, row.date, row.region, plan)
@@ -598,7 +599,7 @@ class BookingService:
         again (``Conflict``); its notes, customer and technician pins may change."""
         row = session.get(JobRow, job_id)
         before = _promise(row) if row is not None and row.booked else None
-        if row is not None and row.booked and row.status != "open":
+        if row is not None and row.booked and row.status == "cancelled":
             raise Conflict(f"job {job_id} was a cancelled booking; book again instead of reopening it", "job_id")
         stored, created = catalog.put_job(session, job_id, data, self.tz, self.default_region, geocode=geocode, now=now)
         if before is not None and _promise(stored) != before:

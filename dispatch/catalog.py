@@ -146,7 +146,9 @@ def put_job(
         "region": data.region or default_region,
         "date": job_date(data, tz),
         "kind": data.kind,
-        "status": "open",
+        # A replaced job keeps where its day stands (completed stays completed);
+        # a cancelled one is open again.
+        "status": "open" if row is None or row.status == "cancelled" else row.status,
         "lat": location.lat,
         "lon": location.lon,
         "address": data.address,

@@ -1,5 +1,6 @@
 """What installers see and report: their visits of the published plan, a
-calendar feed of them, and status events."""
+calendar feed of them, and status events that move a job through its day
+(``dispatch.jobstate``)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Event
 from sqlmodel import Session, col, select
 
+from dispatch import jobstate
 from dispatch.auth import Principal
 from dispatch.errors import Forbidden, Invalid, NotFound
 from dispatch.planning import published_plan_id
 from dispatch.tables import EventRow, JobRow, PublishedPlanRow, TechnicianRow, VisitRow
 from dispatch.timeutil import from_storage, to_storage
 
-EVENT_TYPES = ("en_route", "arrived", "completed", "failed")
+EVENT_TYPES = jobstate.EVENT_TYPES
 
 
 @dataclass(frozen=True)
@@ -27,9 +29,15 @@ class MyVisit:
     job: JobRow
     crew: list[str]
 
+    @property
+    def status(self) -> str:
+        """How this visit stands (``jobstate.visit_status``)."""
+        return jobstate.visit_status(self.job)
+
 
 def my_visits(session: Session, technician_id: str, day: dt.date) -> list[MyVisit]:
-    """The technician's visits of the published plan of ``day``, in order."""
+    """The technician's visits of the published plan of ``day``, in order: those still to
+    do, under way or completed (not cancelled ones)."""
     tech = session.get(TechnicianRow, technician_id)
     if tech is None:
         raise NotFound(f"technician {technician_id} does not exist", "technician_id")
@@ -39,7 +47,11 @@ def my_visits(session: Session, technician_id: str, day: dt.date) -> list[MyVisi
     rows = session.exec(
         select(VisitRow, JobRow)
         .join(JobRow, col(JobRow.id) == col(VisitRow.job_id))
-        .where(VisitRow.plan_id == plan_id, VisitRow.technician_id == technician_id, JobRow.status == "open")
+        .where(
+            VisitRow.plan_id == plan_id,
+            VisitRow.technician_id == technician_id,
+            col(JobRow.status).in_(jobstate.SHOWN_TO_INSTALLERS),
+        )
         .order_by(col(VisitRow.seq))
     ).all()
     job_ids = [job.id for _, job in rows]
@@ -59,16 +71,30 @@ def my_visits(session: Session, technician_id: str, day: dt.date) -> list[MyVisi
     return [MyVisit(visit, job, crews.get(job.id, [])) for visit, job in rows]
 
 
+def calendar_uid(job_id: str, technician_id: str) -> str:
+    """The iCalendar UID of a job's visit by a technician: stable across plan versions,
+    so a re-published plan updates a phone's event instead of adding another."""
+    return f"{job_id}-{technician_id}@furniture-dispatch"
+
+
 def calendar_feed(session: Session, technician_id: str, tz: ZoneInfo, now: dt.datetime, days_ahead: int = 14) -> bytes:
     """An iCalendar feed of the technician's published visits from yesterday to
-    ``days_ahead`` days after today, today being the date of ``now`` in ``tz``."""
+    ``days_ahead`` days after today, today being the date of ``now`` in ``tz``.
+
+    Each event's UID is per job and technician (``calendar_uid``); LAST-MODIFIED is
+    the later of the plan's publication and the job's last change, so it moves
+    whenever the visit can have changed."""
     cal = Calendar()
     cal.add("prodid", "-//furniture-dispatch//installer jobs//EN")
     cal.add("version", "2.0")
     cal.add("x-wr-calname", f"Jobs of {technician_id}")
+    tech = session.get(TechnicianRow, technician_id)
+    if tech is None:
+        raise NotFound(f"technician {technician_id} does not exist", "technician_id")
     today = now.astimezone(tz).date()
     pointers = session.exec(
         select(PublishedPlanRow).where(
+            PublishedPlanRow.region == tech.region,
             PublishedPlanRow.date >= today - dt.timedelta(days=1),
             PublishedPlanRow.date <= today + dt.timedelta(days=days_ahead),
         )
@@ -77,8 +103,9 @@ def calendar_feed(session: Session, technician_id: str, tz: ZoneInfo, now: dt.da
         for item in my_visits(session, technician_id, pointer.date):
             job, visit = item.job, item.visit
             event = Event()
-            event.add("uid", f"{visit.plan_id}-{job.id}-{technician_id}@furniture-dispatch")
+            event.add("uid", calendar_uid(job.id, technician_id))
             event.add("dtstamp", now)
+            event.add("last-modified", max(from_storage(pointer.published_at, tz), from_storage(job.updated_at, tz)))
             event.add("dtstart", from_storage(visit.start, tz))
             event.add("dtend", from_storage(visit.end, tz))
             event.add("summary", f"{job.kind.capitalize()} {job.id}: {job.customer_name}".strip(": "))
@@ -89,6 +116,7 @@ def calendar_feed(session: Session, technician_id: str, tz: ZoneInfo, now: dt.da
                 lines.append("Crew: " + ", ".join(item.crew))
             if job.notes:
                 lines.append(job.notes)
+            lines.append(f"Status: {item.status}")
             event.add("description", "\n".join(lines))
             event.add("geo", (job.lat, job.lon))
             cal.add_component(event)
@@ -108,6 +136,15 @@ def assigned_technicians(session: Session, job_id: str) -> set[str]:
     return set(rows.all())
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """A stored status event; ``created`` is False when it had been stored before
+    (the same job, type, technician and ``at``) and nothing changed."""
+
+    event: EventRow
+    created: bool
+
+
 def record_event(
     session: Session,
     principal: Principal,
@@ -117,20 +154,43 @@ def record_event(
     note: str,
     *,
     now: dt.datetime,
-) -> EventRow:
-    """Store a status event received ``now`` (and happened at ``at``, default ``now``);
-    an installer may report only on their own published jobs."""
-    job = session.get(JobRow, job_id)
-    if job is None:
-        raise NotFound(f"job {job_id} does not exist", "job_id")
+    reason: str | None = None,
+) -> Recorded:
+    """Store a status event received ``now`` (and happened at ``at``, default ``now``)
+    and move the job by it (``jobstate.apply_event``).
+
+    An installer may report only on their own published jobs (``Forbidden``). The same
+    event again is not stored twice: the stored one is returned. An event that cannot
+    happen in the job's status is a ``Conflict`` naming ``type``."""
     if kind not in EVENT_TYPES:
         raise Invalid(f"type must be one of {', '.join(EVENT_TYPES)}", "type")
+    job = session.get(JobRow, job_id, with_for_update=True)
+    if job is None:
+        raise NotFound(f"job {job_id} does not exist", "job_id")
     technician_id = principal.technician_id
     if principal.role == "installer" and technician_id not in assigned_technicians(session, job_id):
         raise Forbidden(f"job {job_id} is not one of your published jobs", "job_id")
+    jobstate.check_event(kind, reason)
     received = to_storage(now)
     moment = to_storage(at) if at is not None else received
-    row = EventRow(job_id=job_id, technician_id=technician_id, type=kind, at=moment, note=note, recorded_at=received)
+    same = session.exec(
+        select(EventRow).where(
+            EventRow.job_id == job_id,
+            EventRow.type == kind,
+            EventRow.technician_id == technician_id
+            if technician_id is not None
+            else col(EventRow.technician_id).is_(None),
+            EventRow.at == moment,
+        )
+    ).first()
+    if same is not None:
+        return Recorded(same, created=False)
+    jobstate.apply_event(job, kind, moment, reason)
+    job.updated_at = received
+    session.add(job)
+    row = EventRow(
+        job_id=job_id, technician_id=technician_id, type=kind, at=moment, note=note, reason=reason, recorded_at=received
+    )
     session.add(row)
     session.flush()
-    return row
+    return Recorded(row, created=True)

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from dispatch.jobstate import PLANNABLE
 from dispatch.tables import JobRow, RouteRow, ShiftRow, TechnicianRow, VisitRow
 from dispatch.timeutil import from_storage, local_midnight, to_storage
 from solver import (
@@ -237,14 +238,15 @@ def technicians_on(session: Session, day: dt.date, region: str) -> tuple[Technic
 
 
 def load_day(session: Session, day: dt.date, region: str, tz: ZoneInfo) -> tuple[Day, list[str]]:
-    """The day to plan from stored data, and the ids of open jobs pinned to
-    someone who does not work that day (they cannot be planned)."""
+    """The day to plan from stored data (its plannable jobs: ``jobstate.PLANNABLE``,
+    never completed or cancelled ones), and the ids of those pinned to someone who
+    does not work that day (they cannot be planned)."""
     technicians = technicians_on(session, day, region)
     names = {tech.id: tech.name for tech in technicians}
     tech_ids = set(names)
     rows = session.exec(
         select(JobRow)
-        .where(JobRow.date == day, JobRow.region == region, JobRow.status == "open")
+        .where(JobRow.date == day, JobRow.region == region, col(JobRow.status).in_(PLANNABLE))
         .order_by(col(JobRow.id))
     ).all()
     clock = DayClock(day, tz)

@@ -74,6 +74,10 @@ class JobRow(SQLModel, table=True):
     depends_on: str | None = None
     notes: str = ""
     booked: bool = False
+    # The live day (docs/live-day.md): why the last visit failed, and when the visit really ran.
+    reason: str | None = Field(default=None, max_length=32)
+    actual_start: dt.datetime | None = None
+    actual_end: dt.datetime | None = None
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -151,7 +155,9 @@ class UnassignedRow(SQLModel, table=True):
 
 
 class EventRow(SQLModel, table=True):
-    """A status report from the field (en route, arrived, completed, failed)."""
+    """A status report from the field (en route, arrived, started, completed, failed).
+
+    The same report again (job, type, technician and ``at``) is stored once."""
 
     __tablename__ = "status_events"
 
@@ -161,6 +167,7 @@ class EventRow(SQLModel, table=True):
     type: str
     at: dt.datetime
     note: str = ""
+    reason: str | None = Field(default=None, max_length=32)
     recorded_at: dt.datetime
 
 

@@ -2,22 +2,46 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response, status
+from pydantic import TypeAdapter
 
 from api.convert import event_out, my_job_out
 from api.deps import FieldUser, IdPath, Installer, OptionalDateQuery, SessionDep, StateDep
+from api.etag import none_match, strong_etag
 from api.schemas import EventIn, EventOut, MyJobOut
 from dispatch import field
 
 router = APIRouter(prefix="/v1", tags=["installers"])
 
 
-@router.get("/me/jobs", response_model=list[MyJobOut])
-def get_my_jobs(session: SessionDep, state: StateDep, me: Installer, date: OptionalDateQuery = None) -> list[MyJobOut]:
-    """My visits of the published plan of ``date`` (default today), in order."""
+_MY_JOBS = TypeAdapter(list[MyJobOut])
+
+
+@router.get(
+    "/me/jobs",
+    response_model=list[MyJobOut],
+    responses={304: {"description": "Not modified: If-None-Match named the current ETag"}},
+)
+def get_my_jobs(
+    session: SessionDep,
+    state: StateDep,
+    me: Installer,
+    date: OptionalDateQuery = None,
+    if_none_match: Annotated[str | None, Header(max_length=2000)] = None,
+) -> Response:
+    """My visits of the published plan of ``date`` (default today), in order, each with
+    its status. The answer carries a strong ``ETag``; ``If-None-Match`` with it is a 304."""
     assert me.technician_id is not None
     day = date or state.clock.today(state.tz)
-    return [my_job_out(v, state.tz) for v in field.my_visits(session, me.technician_id, day)]
+    items = [my_job_out(v, state.tz) for v in field.my_visits(session, me.technician_id, day)]
+    body = _MY_JOBS.dump_json(items, by_alias=True)
+    etag = strong_etag(body)
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+    if none_match(if_none_match, etag):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
 
 
 @router.get("/me/calendar.ics", response_class=Response, responses={200: {"content": {"text/calendar": {}}}})
@@ -28,15 +52,29 @@ def get_my_calendar(session: SessionDep, state: StateDep, me: Installer) -> Resp
     return Response(body, media_type="text/calendar; charset=utf-8")
 
 
-@router.post("/jobs/{job_id}/events", status_code=status.HTTP_201_CREATED, response_model=EventOut)
+@router.post(
+    "/jobs/{job_id}/events",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EventOut,
+    responses={
+        200: {"model": EventOut, "description": "The same event (job, type, technician, at) was stored before"},
+        409: {"description": "The event cannot happen in the job's status (field: type)"},
+    },
+)
 def post_event(
     job_id: IdPath,
     body: EventIn,
     session: SessionDep,
     state: StateDep,
     who: FieldUser,
+    response: Response,
 ) -> EventOut:
-    """Report en route / arrived / completed / failed (installers: own published jobs only)."""
-    row = field.record_event(session, who, job_id, body.type, body.at, body.note, now=state.clock.now())
+    """Report en route / arrived / started / completed / failed (with a reason), moving
+    the job's status (installers: own published jobs only). 201 when stored; 200 with
+    the stored event when the same event was sent before."""
+    recorded = field.record_event(
+        session, who, job_id, body.type, body.at, body.note, now=state.clock.now(), reason=body.reason
+    )
     session.commit()
-    return event_out(row, state.tz)
+    response.status_code = status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK
+    return event_out(recorded.event, state.tz)

@@ -1,0 +1,92 @@
+"""A job's life from field facts: the statuses, which event moves a job where,
+and the failure reasons (docs/live-day.md).
+
+Pure rules, no database: ``dispatch.field`` applies them to stored jobs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Protocol
+
+from dispatch.errors import Conflict, Invalid
+
+OPEN = "open"
+EN_ROUTE = "en_route"
+ON_SITE = "on_site"
+COMPLETED = "completed"
+CANCELLED = "cancelled"
+FAILED = "failed"
+SCHEDULED = "scheduled"
+
+EVENT_TYPES = ("en_route", "arrived", "started", "completed", "failed")
+FAILURE_REASONS = ("customer_absent", "parts_missing", "second_visit", "other")
+
+PLANNABLE = (OPEN, EN_ROUTE, ON_SITE)
+"""Statuses a plan run loads: work still to do (completed and cancelled jobs never
+come back; a failed visit leaves its job ``open``)."""
+
+SHOWN_TO_INSTALLERS = (OPEN, EN_ROUTE, ON_SITE, COMPLETED)
+"""Job statuses whose visits stay on an installer's list of a published plan."""
+
+_TARGET = {"en_route": EN_ROUTE, "arrived": ON_SITE, "started": ON_SITE, "completed": COMPLETED, "failed": OPEN}
+_FROM: dict[str, tuple[str, ...]] = {
+    "en_route": (OPEN, EN_ROUTE),
+    "arrived": (OPEN, EN_ROUTE, ON_SITE),
+    "started": (OPEN, EN_ROUTE, ON_SITE),
+    "completed": (OPEN, EN_ROUTE, ON_SITE),
+    "failed": (OPEN, EN_ROUTE, ON_SITE),
+}
+
+
+class LiveJob(Protocol):
+    """The fields of a job the field events change (``JobRow`` has them)."""
+
+    status: str
+    reason: str | None
+    actual_start: dt.datetime | None
+    actual_end: dt.datetime | None
+
+
+def check_event(kind: str, reason: str | None) -> None:
+    """Refuse an unknown event type, or a failure without a known reason (or a reason
+    on anything but a failure), naming the field."""
+    if kind not in EVENT_TYPES:
+        raise Invalid(f"type must be one of {', '.join(EVENT_TYPES)}", "type")
+    if kind == "failed" and reason not in FAILURE_REASONS:
+        raise Invalid(f"reason: a failed visit needs one of {', '.join(FAILURE_REASONS)}", "reason")
+    if kind != "failed" and reason is not None:
+        raise Invalid("reason: only a failed event carries a reason", "reason")
+
+
+def next_status(current: str, kind: str) -> str:
+    """The status a job in ``current`` takes on an event of type ``kind``;
+    ``Conflict`` (naming ``type``) when the event cannot happen now."""
+    if current not in _FROM[kind]:
+        raise Conflict(f"a job that is {current} cannot take a {kind} event", "type")
+    return _TARGET[kind]
+
+
+def apply_event(job: LiveJob, kind: str, at: dt.datetime, reason: str | None) -> None:
+    """Move ``job`` by an event of type ``kind`` that happened ``at``: its status, and
+    ``actual_start`` (first arrived/started of a visit), ``actual_end`` (completed or
+    failed) and ``reason`` (of the last failed visit)."""
+    check_event(kind, reason)
+    new = next_status(job.status, kind)
+    if new == ON_SITE and job.status != ON_SITE:
+        job.actual_start = at
+        job.actual_end = None
+    if kind in ("completed", "failed"):
+        job.actual_end = at
+    if kind == "failed":
+        job.reason = reason
+    job.status = new
+
+
+def visit_status(job: LiveJob) -> str:
+    """How a job's visit in a published plan stands for its installer: ``scheduled``
+    until the first event, then ``en_route``, ``on_site``, ``completed``; ``failed``
+    when the job is open again after a failed visit."""
+    if job.status == OPEN:
+        return FAILED if job.reason is not None and job.actual_end is not None else SCHEDULED
+    return job.status
