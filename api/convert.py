@@ -171,6 +171,7 @@ def my_job_out(item: MyVisit, tz: ZoneInfo) -> MyJobOut:
     job, visit = item.job, item.visit
     return MyJobOut(
         job_id=job.id,
+        plan_id=visit.plan_id,
         seq=visit.seq,
         kind=job.kind,
         arrival=from_storage(visit.arrival, tz),

@@ -161,6 +161,7 @@ class PlanOut(BaseModel):
 
 class MyJobOut(BaseModel):
     job_id: str
+    plan_id: int = Field(description="the published plan version this visit is from")
     seq: int
     kind: str
     arrival: dt.datetime

@@ -1,0 +1,272 @@
+"""The live day (docs/live-day.md): a job's status from field events, idempotent
+events, stable calendar UIDs and the ETag of an installer's list, on SQLite and
+on PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api import create_app
+from dispatch.errors import Conflict, Invalid
+from dispatch.jobstate import apply_event, next_status, visit_status
+from tests.api.conftest import DISPATCHER, SAMPLE_DAY, auth, run_plan, settings_for
+
+pytestmark = pytest.mark.clock
+
+
+@dataclass
+class Day:
+    """The sample day planned and published, and an installer with visits on it."""
+
+    client: TestClient
+    plan: dict[str, Any]
+    technician_id: str
+    me: dict[str, str]
+    jobs: list[dict[str, Any]]
+
+
+def publish_new_plan(client: TestClient) -> dict[str, Any]:
+    plan = run_plan(client, SAMPLE_DAY, time_limit_s=1)
+    assert plan["status"] == "done", plan
+    assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
+    return plan
+
+
+@contextmanager
+def planned_day(url: str) -> Iterator[Day]:
+    with TestClient(create_app(settings_for(url))) as client:
+        plan = publish_new_plan(client)
+        route = next(r for r in plan["routes"] if len(r["visits"]) >= 2)
+        issued = client.post(
+            "/v1/tokens", json={"role": "installer", "technician_id": route["technician_id"]}, headers=DISPATCHER
+        )
+        me = auth(issued.json()["token"])
+        jobs = client.get("/v1/me/jobs", params={"date": SAMPLE_DAY}, headers=me).json()
+        yield Day(client, plan, route["technician_id"], me, jobs)
+
+
+def post(day: Day, job_id: str, kind: str, at: dt.datetime, **extra: str) -> Any:
+    return day.client.post(
+        f"/v1/jobs/{job_id}/events", json={"type": kind, "at": at.isoformat(), **extra}, headers=day.me
+    )
+
+
+def job(day: Day, job_id: str) -> dict[str, Any]:
+    got: dict[str, Any] = day.client.get(f"/v1/jobs/{job_id}", headers=DISPATCHER).json()
+    return got
+
+
+def my_status(day: Day, job_id: str) -> str:
+    mine = day.client.get("/v1/me/jobs", params={"date": SAMPLE_DAY}, headers=day.me).json()
+    return str(next(m["status"] for m in mine if m["job_id"] == job_id))
+
+
+def planned_ids(plan: dict[str, Any]) -> set[str]:
+    served = {v["job_id"] for r in plan["routes"] for v in r["visits"]}
+    return served | {u["job_id"] for u in plan["unassigned"]}
+
+
+def test_a_job_is_completed_from_field_events_and_never_planned_again(database_url: str) -> None:
+    with planned_day(database_url) as day:
+        first = day.jobs[0]
+        job_id = first["job_id"]
+        assert first["status"] == "scheduled" and job(day, job_id)["status"] == "open"
+        arrival = dt.datetime.fromisoformat(first["arrival"])
+        end = dt.datetime.fromisoformat(first["end"])
+
+        assert post(day, job_id, "en_route", arrival - dt.timedelta(minutes=20)).status_code == 201
+        assert job(day, job_id)["status"] == "en_route" and my_status(day, job_id) == "en_route"
+        assert post(day, job_id, "arrived", arrival).status_code == 201
+        assert post(day, job_id, "started", arrival + dt.timedelta(minutes=5)).status_code == 201
+        assert job(day, job_id)["status"] == "on_site"
+        done = post(day, job_id, "completed", end, note="all good")
+        assert done.status_code == 201, done.text
+
+        shown = job(day, job_id)
+        assert shown["status"] == "completed" and shown["reason"] is None
+        assert dt.datetime.fromisoformat(shown["actual_start"]) == arrival  # arrived, not started
+        assert dt.datetime.fromisoformat(shown["actual_end"]) == end
+        assert my_status(day, job_id) == "completed"  # still on the installer's list of the day
+
+        # The same event again is stored once: 200 with the stored event.
+        again = post(day, job_id, "completed", end, note="sent twice")
+        assert again.status_code == 200 and again.json() == done.json()
+        # Out of order: 409 naming the type.
+        for kind in ("completed", "en_route", "arrived"):
+            late = post(day, job_id, kind, end + dt.timedelta(minutes=10))
+            assert late.status_code == 409, late.text
+            assert late.json()["field"] == "type" and "completed" in late.json()["detail"]
+        assert job(day, job_id)["actual_end"] == shown["actual_end"]
+
+        replanned = run_plan(day.client, SAMPLE_DAY, time_limit_s=1)
+        assert replanned["status"] == "done", replanned
+        assert job_id not in planned_ids(replanned)
+        assert planned_ids(replanned) >= planned_ids(day.plan) - {job_id}
+
+
+def test_a_failed_visit_leaves_the_job_open_with_its_reason(database_url: str) -> None:
+    with planned_day(database_url) as day:
+        second = day.jobs[1]
+        job_id = second["job_id"]
+        arrival = dt.datetime.fromisoformat(second["arrival"])
+        assert post(day, job_id, "arrived", arrival).status_code == 201
+
+        missing = post(day, job_id, "failed", arrival + dt.timedelta(minutes=3))
+        assert missing.status_code == 422 and missing.json()["field"] == "reason", missing.text
+        unknown = post(day, job_id, "failed", arrival, reason="dog ate it")
+        assert unknown.status_code == 422 and "reason" in unknown.text
+        stray = post(day, job_id, "completed", arrival, reason="other")
+        assert stray.status_code == 422 and stray.json()["field"] == "reason"
+
+        failed = post(day, job_id, "failed", arrival + dt.timedelta(minutes=3), reason="customer_absent")
+        assert failed.status_code == 201 and failed.json()["reason"] == "customer_absent"
+        shown = job(day, job_id)
+        assert (shown["status"], shown["reason"]) == ("open", "customer_absent")
+        assert dt.datetime.fromisoformat(shown["actual_start"]) == arrival
+        assert dt.datetime.fromisoformat(shown["actual_end"]) == arrival + dt.timedelta(minutes=3)
+        assert my_status(day, job_id) == "failed"
+
+        # Open work again: a plan run takes it, and a later visit can complete it.
+        assert job_id in planned_ids(run_plan(day.client, SAMPLE_DAY, time_limit_s=1))
+        later = arrival + dt.timedelta(hours=2)
+        assert post(day, job_id, "en_route", later).status_code == 201
+        assert post(day, job_id, "arrived", later + dt.timedelta(minutes=20)).status_code == 201
+        assert job(day, job_id)["actual_end"] is None
+        assert post(day, job_id, "completed", later + dt.timedelta(hours=1)).status_code == 201
+        assert (job(day, job_id)["status"], job(day, job_id)["reason"]) == ("completed", "customer_absent")
+
+
+def test_a_cancelled_job_takes_no_events_and_others_jobs_stay_forbidden(database_url: str) -> None:
+    with planned_day(database_url) as day:
+        job_id = day.jobs[0]["job_id"]
+        assert day.client.delete(f"/v1/jobs/{job_id}", headers=DISPATCHER).status_code == 200
+        refused = day.client.post(f"/v1/jobs/{job_id}/events", json={"type": "completed"}, headers=DISPATCHER)
+        assert refused.status_code == 409 and refused.json()["field"] == "type"
+        assert "cancelled" in refused.json()["detail"]
+        assert job_id not in {
+            m["job_id"] for m in day.client.get("/v1/me/jobs", params={"date": SAMPLE_DAY}, headers=day.me).json()
+        }
+
+        mine = set(planned_ids(day.plan)) - {j["job_id"] for j in day.jobs}
+        other = next(iter(sorted(mine)))
+        forbidden = day.client.post(
+            f"/v1/jobs/{other}/events", json={"type": "failed", "reason": "other"}, headers=day.me
+        )
+        assert forbidden.status_code == 403 and forbidden.json()["field"] == "job_id"
+
+
+def uids(day: Day) -> list[str]:
+    feed = day.client.get("/v1/me/calendar.ics", headers=day.me)
+    assert feed.status_code == 200
+    return sorted(line.split(":", 1)[1].strip() for line in feed.text.splitlines() if line.startswith("UID:"))
+
+
+def test_calendar_uids_stay_the_same_across_re_publishing(database_url: str) -> None:
+    with planned_day(database_url) as day:
+        before = uids(day)
+        assert before == sorted(f"{j['job_id']}-{day.technician_id}@furniture-dispatch" for j in day.jobs)
+        feed = day.client.get("/v1/me/calendar.ics", headers=day.me).text
+        assert "LAST-MODIFIED:" in feed and "Status: scheduled" in feed
+
+        replanned = publish_new_plan(day.client)
+        assert replanned["id"] != day.plan["id"]
+        mine = day.client.get("/v1/me/jobs", params={"date": SAMPLE_DAY}, headers=day.me).json()
+        after = uids(day)
+        assert after == sorted(f"{j['job_id']}-{day.technician_id}@furniture-dispatch" for j in mine)
+        # No duplicates, and every job kept on this technician keeps its UID.
+        assert len(after) == len(set(after))
+        kept = {j["job_id"] for j in mine} & {j["job_id"] for j in day.jobs}
+        assert {u for u in before if u.split("-")[0] in kept} <= set(after)
+
+
+def test_my_jobs_carry_an_etag_that_every_change_changes(database_url: str) -> None:
+    with planned_day(database_url) as day:
+        params = {"date": SAMPLE_DAY}
+        first = day.client.get("/v1/me/jobs", params=params, headers=day.me)
+        etag = first.headers["etag"]
+        assert etag.startswith('"') and etag.endswith('"') and not etag.startswith("W/")
+        assert day.client.get("/v1/me/jobs", params=params, headers=day.me).headers["etag"] == etag
+
+        cached = day.client.get("/v1/me/jobs", params=params, headers={**day.me, "If-None-Match": etag})
+        assert cached.status_code == 304 and cached.content == b"" and cached.headers["etag"] == etag
+        listed = day.client.get("/v1/me/jobs", params=params, headers={**day.me, "If-None-Match": f'"x", W/{etag}'})
+        assert listed.status_code == 304
+        stale = day.client.get("/v1/me/jobs", params=params, headers={**day.me, "If-None-Match": '"nope"'})
+        assert stale.status_code == 200 and stale.json() == first.json()
+
+        arrival = dt.datetime.fromisoformat(day.jobs[0]["arrival"])
+        assert post(day, day.jobs[0]["job_id"], "en_route", arrival).status_code == 201
+        after_event = day.client.get("/v1/me/jobs", params=params, headers={**day.me, "If-None-Match": etag})
+        assert after_event.status_code == 200 and after_event.headers["etag"] != etag
+
+        publish_new_plan(day.client)
+        after_publish = day.client.get(
+            "/v1/me/jobs", params=params, headers={**day.me, "If-None-Match": after_event.headers["etag"]}
+        )
+        assert after_publish.status_code == 200
+        assert after_publish.headers["etag"] not in (etag, after_event.headers["etag"])
+
+
+# --- the rules alone --------------------------------------------------------------------
+
+
+@dataclass
+class Bare:
+    status: str = "open"
+    reason: str | None = None
+    actual_start: dt.datetime | None = None
+    actual_end: dt.datetime | None = None
+
+
+T0 = dt.datetime(2026, 12, 2, 8, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("current", "kind", "expected"),
+    [
+        ("open", "en_route", "en_route"),
+        ("en_route", "en_route", "en_route"),
+        ("en_route", "arrived", "on_site"),
+        ("on_site", "started", "on_site"),
+        ("on_site", "completed", "completed"),
+        ("on_site", "failed", "open"),
+        ("open", "completed", "completed"),
+    ],
+)
+def test_the_transitions(current: str, kind: str, expected: str) -> None:
+    assert next_status(current, kind) == expected
+
+
+@pytest.mark.parametrize(
+    ("current", "kind"),
+    [("completed", "completed"), ("completed", "en_route"), ("cancelled", "arrived"), ("on_site", "en_route")],
+)
+def test_out_of_order_events_conflict(current: str, kind: str) -> None:
+    with pytest.raises(Conflict) as refused:
+        next_status(current, kind)
+    assert refused.value.field == "type"
+
+
+def test_a_visits_times_and_its_status_for_the_installer() -> None:
+    job = Bare()
+    assert visit_status(job) == "scheduled"
+    apply_event(job, "arrived", T0, None)
+    apply_event(job, "started", T0 + dt.timedelta(minutes=5), None)
+    assert (job.status, job.actual_start) == ("on_site", T0)
+    apply_event(job, "failed", T0 + dt.timedelta(hours=1), "parts_missing")
+    assert (job.status, job.reason, job.actual_end, visit_status(job)) == (
+        "open",
+        "parts_missing",
+        T0 + dt.timedelta(hours=1),
+        "failed",
+    )
+    with pytest.raises(Invalid) as refused:
+        apply_event(job, "failed", T0, None)
+    assert refused.value.field == "reason"
