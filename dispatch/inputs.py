@@ -227,6 +227,11 @@ class JobIn(Strict):
     preferred_technician_id: Id | None = None
     depends_on: Id | None = None
     notes: str = Field(default="", max_length=2000)
+    # Read-only, set by field events (docs/live-day.md): accepted so that a job read
+    # with GET can be PUT back as it is, and ignored.
+    reason: str | None = Field(default=None, max_length=32, pattern=NO_NUL, description="read-only; ignored")
+    actual_start: Moment | None = Field(default=None, description="read-only; ignored")
+    actual_end: Moment | None = Field(default=None, description="read-only; ignored")
 
     @model_validator(mode="after")
     def _where_and_when(self) -> JobIn:

@@ -270,3 +270,17 @@ def test_a_visits_times_and_its_status_for_the_installer() -> None:
     with pytest.raises(Invalid) as refused:
         apply_event(job, "failed", T0, None)
     assert refused.value.field == "reason"
+
+
+def test_a_job_read_with_get_can_be_put_back_as_it_is(database_url: str) -> None:
+    """The live fields are read-only: a PUT of what GET answered keeps the status and times."""
+    with planned_day(database_url) as day:
+        job_id = day.jobs[0]["job_id"]
+        arrival = dt.datetime.fromisoformat(day.jobs[0]["arrival"])
+        assert post(day, job_id, "arrived", arrival).status_code == 201
+        assert post(day, job_id, "failed", arrival, reason="parts_missing").status_code == 201
+        shown = job(day, job_id)
+        body = {k: v for k, v in shown.items() if k not in ("id", "status", "booked")}
+        put = day.client.put(f"/v1/jobs/{job_id}", json=body, headers=DISPATCHER)
+        assert put.status_code == 200, put.text
+        assert put.json() == shown
