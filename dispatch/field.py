@@ -170,6 +170,7 @@ def record_event(
     technician_id = principal.technician_id
     if principal.role == "installer" and technician_id not in assigned_technicians(session, job_id):
         raise Forbidden(f"job {job_id} is not one of your published jobs", "job_id")
+    reason = jobstate.with_default_reason(kind, reason)
     jobstate.check_event(kind, reason)
     received = to_storage(now)
     moment = to_storage(at) if at is not None else received

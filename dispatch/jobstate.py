@@ -48,6 +48,15 @@ class LiveJob(Protocol):
     actual_end: dt.datetime | None
 
 
+DEFAULT_FAILURE_REASON = "other"
+"""The reason of a failed event sent without one, as v1 clients send it (API.md: old forms keep working)."""
+
+
+def with_default_reason(kind: str, reason: str | None) -> str | None:
+    """``reason``, or ``DEFAULT_FAILURE_REASON`` for a failed event that names none."""
+    return DEFAULT_FAILURE_REASON if kind == "failed" and reason is None else reason
+
+
 def check_event(kind: str, reason: str | None) -> None:
     """Refuse an unknown event type, or a failure without a known reason (or a reason
     on anything but a failure), naming the field."""
