@@ -668,11 +668,15 @@ def _keeping(routes: list[WorkingRoute], job_ids: set[str]) -> list[WorkingRoute
 
 
 def booked_open_jobs(session: Session, day: dt.date, region: str) -> list[JobRow]:
-    """The open booked jobs of a day and region (the promises a plan must keep)."""
+    """The booked jobs of a day and region still to serve (``jobstate.PLANNABLE``, as
+    plan runs load them): the promises a plan must keep."""
     return list(
         session.exec(
             select(JobRow).where(
-                JobRow.date == day, JobRow.region == region, JobRow.status == "open", col(JobRow.booked).is_(True)
+                JobRow.date == day,
+                JobRow.region == region,
+                col(JobRow.status).in_(PLANNABLE),
+                col(JobRow.booked).is_(True),
             )
         ).all()
     )

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from dispatch.errors import Invalid, NotFound
 from dispatch.inputs import JobIn, LatLon, TechnicianIn, clock_minutes
+from dispatch.jobstate import CANCELLED, OPEN
 from dispatch.tables import EventRow, JobRow, ShiftRow, TechnicianRow
 from dispatch.timeutil import to_storage
 
@@ -148,7 +149,7 @@ def put_job(
         "kind": data.kind,
         # A replaced job keeps where its day stands (completed stays completed);
         # a cancelled one is open again.
-        "status": "open" if row is None or row.status == "cancelled" else row.status,
+        "status": OPEN if row is None or row.status == CANCELLED else row.status,
         "lat": location.lat,
         "lon": location.lon,
         "address": data.address,
@@ -201,7 +202,7 @@ def get_job(session: Session, job_id: str) -> JobRow:
 def cancel_job(session: Session, job_id: str, *, now: dt.datetime) -> JobRow:
     """Mark a job cancelled at ``now``: no later plan includes it. Its history stays."""
     row = get_job(session, job_id)
-    row.status = "cancelled"
+    row.status = CANCELLED
     row.updated_at = to_storage(now)
     session.add(row)
     return row
