@@ -68,7 +68,7 @@ from dispatch.db import make_engine, migrate
 from dispatch.errors import Conflict
 from dispatch.inputs import BookingIn, SlotSearchIn, TechnicianIn
 from dispatch.settings import BookingSettings
-from dispatch.tables import BookingRow, WorkingPlanRow
+from dispatch.tables import BookingRow, LiveScheduleRow
 from dispatch.timeutil import from_storage, local_midnight
 from solver import HaversineProvider, ProblemError, check, problem_travel
 from solver.plan import routes_from_json
@@ -308,7 +308,7 @@ def overbookings(engine: Engine, svc: BookingService, days: list[dt.date]) -> tu
     checked = 0
     with Session(engine) as session:
         for day in days:
-            plan = session.get(WorkingPlanRow, (day, REGION))
+            plan = session.get(LiveScheduleRow, (day, REGION))
             evaluator = svc.build_evaluator(session, day, REGION, plan)
             problem = evaluator.problem
             stored = routes_from_json(plan.routes if plan is not None else None)

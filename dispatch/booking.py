@@ -1,7 +1,7 @@
 """Booking: ranked appointment slots while the customer waits, and bookings
 that can never be sold twice (API.md, "Booking"; docs/booking.md).
 
-Each day and region keeps a *working plan* (``WorkingPlanRow``): a feasible
+Each day and region keeps a *working plan* (``LiveScheduleRow``): a feasible
 schedule of every booked job inside its slot. A slot search asks the slot
 evaluator (``solver.slots``) where the new job fits into that schedule, per
 candidate window of the slot grid; a booking takes the day's lock (a row lock
@@ -39,7 +39,7 @@ from dispatch.inputs import BookingIn, CustomerIn, JobIn, LatLon, SlotSearchIn, 
 from dispatch.jobstate import PLANNABLE
 from dispatch.mapping import DayClock, Span, job_from, job_of, technicians_on
 from dispatch.settings import BookingSettings
-from dispatch.tables import BookingRow, JobRow, TechnicianRow, WorkingPlanRow
+from dispatch.tables import BookingRow, JobRow, TechnicianRow, LiveScheduleRow
 from dispatch.timeutil import to_storage
 from solver import Job, Location, Problem, TimeWindow
 from solver.plan import routes_from_json, routes_to_json
@@ -315,16 +315,16 @@ class BookingService:
         return (version, str(changed), count)
 
     def _evaluator(
-        self, session: Session, day: dt.date, region: str, plan: WorkingPlanRow | None = None
+        self, session: Session, day: dt.date, region: str, plan: LiveScheduleRow | None = None
     ) -> SlotEvaluator:
         return self._stamped_evaluator(session, day, region, plan)[0]
 
     def _stamped_evaluator(
-        self, session: Session, day: dt.date, region: str, plan: WorkingPlanRow | None = None
+        self, session: Session, day: dt.date, region: str, plan: LiveScheduleRow | None = None
     ) -> tuple[SlotEvaluator, tuple[Any, ...]]:
         """The slot evaluator of a day at its newest working plan (cached by version), and its stamp."""
         if plan is None:
-            plan = session.get(WorkingPlanRow, (day, region))
+            plan = session.get(LiveScheduleRow, (day, region))
         stamp = self._stamp(session, day, region, plan.version if plan is not None else 0)
         cached = self.cache.get((day, region), stamp)
         if cached is not None:
@@ -340,7 +340,7 @@ class BookingService:
         self.cache.put((day, region), stamp, evaluator)
         return evaluator, stamp
 
-    def _updated_evaluator(self, session: Session, old: SlotEvaluator, plan: WorkingPlanRow) -> SlotEvaluator | None:
+    def _updated_evaluator(self, session: Session, old: SlotEvaluator, plan: LiveScheduleRow) -> SlotEvaluator | None:
         """``old`` at the stored plan ``plan``: only jobs it does not know are read, only
         changed routes timed again (``SlotEvaluator.updated``); None when that cannot be
         done (then build afresh)."""
@@ -368,7 +368,7 @@ class BookingService:
         return [dataclasses.replace(job_of(row, clock, tech_ids), pinned_technician_id=None) for row in rows]
 
     def build_evaluator(
-        self, session: Session, day: dt.date, region: str, plan: WorkingPlanRow | None = None
+        self, session: Session, day: dt.date, region: str, plan: LiveScheduleRow | None = None
     ) -> SlotEvaluator:
         """The slot evaluator of the stored working plan of a day and region:
         its technicians' shifts and its booked jobs (repaired where a
@@ -384,7 +384,7 @@ class BookingService:
             repair=True,
         )
 
-    def _lock_day(self, session: Session, day: dt.date, region: str, now: dt.datetime) -> WorkingPlanRow:
+    def _lock_day(self, session: Session, day: dt.date, region: str, now: dt.datetime) -> LiveScheduleRow:
         """The working plan row of a day, locked for this transaction (created when missing)."""
         connection = session.connection()
         if connection.dialect.name == "sqlite":
@@ -392,29 +392,29 @@ class BookingService:
             if raw is not None and not getattr(raw, "in_transaction", True):
                 connection.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock, before anything is read
             plan = session.exec(
-                select(WorkingPlanRow)
-                .where(WorkingPlanRow.date == day, WorkingPlanRow.region == region)
+                select(LiveScheduleRow)
+                .where(LiveScheduleRow.date == day, LiveScheduleRow.region == region)
                 .execution_options(populate_existing=True)
             ).first()
             if plan is None:
-                plan = WorkingPlanRow(date=day, region=region, version=0, routes=[], updated_at=to_storage(now))
+                plan = LiveScheduleRow(date=day, region=region, version=0, routes=[], updated_at=to_storage(now))
                 session.add(plan)
                 session.flush()
             return plan
         session.execute(
-            pg_insert(WorkingPlanRow)
+            pg_insert(LiveScheduleRow)
             .values(date=day, region=region, version=0, routes=[], updated_at=to_storage(now))
             .on_conflict_do_nothing()
         )
         plan = session.exec(
-            select(WorkingPlanRow)
-            .where(WorkingPlanRow.date == day, WorkingPlanRow.region == region)
+            select(LiveScheduleRow)
+            .where(LiveScheduleRow.date == day, LiveScheduleRow.region == region)
             .with_for_update()
             .execution_options(populate_existing=True)
         ).one()
         return plan
 
-    def _store_routes(self, plan: WorkingPlanRow, routes: list[WorkingRoute], now: dt.datetime) -> None:
+    def _store_routes(self, plan: LiveScheduleRow, routes: list[WorkingRoute], now: dt.datetime) -> None:
         plan.routes = routes_to_json(routes)
         plan.version += 1
         plan.updated_at = to_storage(now)

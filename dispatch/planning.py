@@ -30,7 +30,7 @@ from dispatch.tables import (
     RouteRow,
     UnassignedRow,
     VisitRow,
-    WorkingPlanRow,
+    LiveScheduleRow,
 )
 from dispatch.timeutil import to_storage
 from solver import Cancelled, Progress, Solution, SolveOptions, prepare, solve
@@ -176,7 +176,7 @@ class PlanRunner:
                     raise Cancelled("cancelled before it started")
                 day, unplannable = load_day(session, plan.date, plan.region, self.tz)
                 booked_unplannable = [i for i in unplannable if (row := session.get(JobRow, i)) and row.booked]
-                working = session.get(WorkingPlanRow, (plan.date, plan.region))
+                working = session.get(LiveScheduleRow, (plan.date, plan.region))
                 # Start from the booking working plan: every promise already has a place there.
                 initial = routes_from_json(working.routes) if working else None
                 limit = plan.time_limit_s

@@ -74,6 +74,10 @@ class JobRow(SQLModel, table=True):
     depends_on: str | None = None
     notes: str = ""
     booked: bool = False
+    # A promise (docs/booking.md): the window confirmed to the customer, hard for every plan.
+    confirmed: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
+    promised_start: dt.datetime | None = None
+    promised_end: dt.datetime | None = None
     # The live day (docs/live-day.md): why the last visit failed, and when the visit really ran.
     reason: str | None = Field(default=None, max_length=32)
     actual_start: dt.datetime | None = None
@@ -96,6 +100,8 @@ class PlanRow(SQLModel, table=True):
     # Set by a cancel request from any API process; the solving process polls it.
     cancel_requested: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     error: str | None = None
+    # The live schedule's version when the run loaded the day (None: made before it existed).
+    base_version: int | None = None
     kpis: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     objective: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     created_at: dt.datetime
@@ -142,6 +148,9 @@ class VisitRow(SQLModel, table=True):
     end: dt.datetime
     travel_min: float
     distance_km: float
+    # The window the customer is (or would be) told for this visit (docs/live-day.md).
+    window_start: dt.datetime | None = None
+    window_end: dt.datetime | None = None
 
 
 class UnassignedRow(SQLModel, table=True):
@@ -207,20 +216,23 @@ class BookingRow(SQLModel, table=True):
     cancelled_at: dt.datetime | None = None
 
 
-class WorkingPlanRow(SQLModel, table=True):
-    """The working plan of one day and region: a feasible schedule of every
-    booked job, and the row a booking locks while it checks and writes.
+class LiveScheduleRow(SQLModel, table=True):
+    """The live schedule of one day and region: the published plan as it is being
+    carried out, with every booking inserted since (docs/live-day.md). Booking,
+    slot search and plan runs start from it; it is the row a booking locks.
 
     ``routes`` is a list of ``[technician_id, [[job_id, fixed_start_s | null], ...]]``;
-    ``version`` grows with every change.
+    ``version`` grows with every change to the day (booking, cancellation, field
+    event, confirmation, publication), so a plan run can tell the day moved on.
     """
 
-    __tablename__ = "working_plans"
+    __tablename__ = "live_schedules"
 
     date: dt.date = Field(primary_key=True)
     region: str = Field(primary_key=True, max_length=64)
     version: int = 0
     routes: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    plan_id: int | None = None
     updated_at: dt.datetime
 
 

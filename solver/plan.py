@@ -2,7 +2,7 @@
 each crew visit fixed.
 
 One idea, two forms. ``WorkingRoute`` names the jobs by id: it is what is stored
-(``routes_to_json``/``routes_from_json``, the JSON of ``WorkingPlanRow.routes``),
+(``routes_to_json``/``routes_from_json``, the JSON of ``LiveScheduleRow.routes``),
 what a re-plan starts from (``SolveOptions.initial_routes``) and what the slot
 evaluator takes and gives. ``Plan`` holds the jobs themselves and each route as
 the route timer timed it: construction, repair and the conversion of a search's
@@ -65,13 +65,13 @@ class WorkingRoute:
 
 
 def routes_to_json(routes: Iterable[WorkingRoute]) -> list[list[Any]]:
-    """A working plan as stored in ``WorkingPlanRow.routes``: one ``to_json`` per
+    """A working plan as stored in ``LiveScheduleRow.routes``: one ``to_json`` per
     route that holds a job (empty routes are not stored)."""
     return [r.to_json() for r in routes if r.job_ids]
 
 
 def routes_from_json(data: Iterable[Sequence[Any]] | None) -> list[WorkingRoute]:
-    """The working plan ``routes_to_json`` stored (what ``WorkingPlanRow.routes``
+    """The working plan ``routes_to_json`` stored (what ``LiveScheduleRow.routes``
     holds, rows written before this module included); ``[]`` for None."""
     return [WorkingRoute.from_json(row) for row in data or ()]
 

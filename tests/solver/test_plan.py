@@ -1,4 +1,4 @@
-"""The working plan's stored form: what WorkingPlanRow.routes holds reads back the same."""
+"""The working plan's stored form: what LiveScheduleRow.routes holds reads back the same."""
 
 from __future__ import annotations
 
