@@ -39,7 +39,7 @@ from dispatch.inputs import BookingIn, CustomerIn, JobIn, LatLon, SlotSearchIn, 
 from dispatch.jobstate import PLANNABLE
 from dispatch.mapping import DayClock, Span, job_from, job_of, technicians_on
 from dispatch.settings import BookingSettings
-from dispatch.tables import BookingRow, JobRow, TechnicianRow, LiveScheduleRow
+from dispatch.tables import BookingRow, JobRow, LiveScheduleRow, TechnicianRow
 from dispatch.timeutil import to_storage
 from solver import Job, Location, Problem, TimeWindow
 from solver.plan import routes_from_json, routes_to_json

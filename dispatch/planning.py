@@ -25,12 +25,12 @@ from dispatch.export import plan_json
 from dispatch.mapping import Day, load_day, solution_rows
 from dispatch.tables import (
     JobRow,
+    LiveScheduleRow,
     PlanRow,
     PublishedPlanRow,
     RouteRow,
     UnassignedRow,
     VisitRow,
-    LiveScheduleRow,
 )
 from dispatch.timeutil import to_storage
 from solver import Cancelled, Progress, Solution, SolveOptions, prepare, solve
