@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None, geocoder: Geocoder | None = Non
         first_day = next_day_with_jobs(session, today, cfg.default_region)
     if cfg.admin_token is None:
         print(f"Dispatcher token (set DISPATCH_ADMIN_TOKEN to choose one): {admin_token}", flush=True)
-    runner = PlanRunner(engine, tz, cfg.solver_workers, cfg.clock)
+    runner = PlanRunner(engine, tz, cfg.solver_workers, cfg.clock, cfg.booking.slot_minutes)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -68,6 +68,13 @@ def _local(moment: dt.datetime | None, tz: ZoneInfo) -> dt.datetime | None:
     return from_storage(moment, tz) if moment is not None else None
 
 
+def _span(start: dt.datetime | None, end: dt.datetime | None, tz: ZoneInfo) -> WindowOut | None:
+    """Two stored datetimes as a local window (None when either is missing)."""
+    if start is None or end is None:
+        return None
+    return WindowOut(start=from_storage(start, tz), end=from_storage(end, tz))
+
+
 def windows_out(row: JobRow, tz: ZoneInfo) -> list[WindowOut]:
     """A job's hard windows in local time."""
     return [
@@ -106,6 +113,8 @@ def job_out(row: JobRow, tz: ZoneInfo) -> JobOut:
         depends_on=row.depends_on,
         notes=row.notes,
         booked=row.booked,
+        confirmed=row.confirmed,
+        promised_window=_span(row.promised_start, row.promised_end, tz) if row.confirmed else None,
         reason=row.reason,
         actual_start=_local(row.actual_start, tz),
         actual_end=_local(row.actual_end, tz),
@@ -144,6 +153,7 @@ def plan_out(
                     start=from_storage(v.start, tz),
                     end=from_storage(v.end, tz),
                     travel_min=v.travel_min,
+                    window=_span(v.window_start, v.window_end, tz),
                 )
             )
         out.routes = [

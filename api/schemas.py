@@ -104,6 +104,10 @@ class JobOut(BaseModel):
     depends_on: str | None
     notes: str
     booked: bool
+    confirmed: bool = Field(default=False, description="its window is promised to the customer (booked jobs are)")
+    promised_window: WindowOut | None = Field(
+        default=None, description="the promise: hard for slot search, booking and every plan run"
+    )
     reason: str | None = Field(default=None, description="why the last visit failed (the job is open again)")
     actual_start: dt.datetime | None = Field(default=None, description="when the visit began (arrived or started)")
     actual_end: dt.datetime | None = Field(default=None, description="when the visit ended (completed or failed)")
@@ -115,6 +119,14 @@ class PlanRequest(Strict):
     time_limit_s: float = Field(default=10.0, gt=0, le=600)
 
 
+class PublishIn(Strict):
+    confirm_windows: bool | None = Field(
+        default=None,
+        description="promise every visit's window to its customer; default: the service setting "
+        "DISPATCH_CONFIRM_ON_PUBLISH",
+    )
+
+
 class PlanVisitOut(BaseModel):
     job_id: str
     seq: int
@@ -122,6 +134,9 @@ class PlanVisitOut(BaseModel):
     start: dt.datetime
     end: dt.datetime
     travel_min: float
+    window: WindowOut | None = Field(
+        default=None, description="the window the customer is told (the promise once confirmed)"
+    )
 
 
 class PlanRouteOut(BaseModel):

@@ -29,11 +29,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from dispatch import catalog
+from dispatch import catalog, live
 from dispatch.errors import Conflict, DispatchError, Invalid, NotFound
 from dispatch.inputs import BookingIn, CustomerIn, JobIn, LatLon, SlotSearchIn, WindowIn
 from dispatch.jobstate import PLANNABLE
@@ -42,7 +41,7 @@ from dispatch.settings import BookingSettings
 from dispatch.tables import BookingRow, JobRow, LiveScheduleRow, TechnicianRow
 from dispatch.timeutil import to_storage
 from solver import Job, Location, Problem, TimeWindow
-from solver.plan import routes_from_json, routes_to_json
+from solver.plan import routes_from_json
 from solver.slots import Insertion, SlotEvaluator, SlotReason, WindowAnswer, WorkingRoute
 
 SEARCH_JOB_ID = "slot-search"
@@ -348,7 +347,9 @@ class BookingService:
         ids = {job_id for r in routes for job_id in r.job_ids}
         open_ids: set[str] = set()
         if ids:
-            query = select(JobRow.id).where(col(JobRow.id).in_(ids), col(JobRow.status).in_(PLANNABLE))
+            query = select(JobRow.id).where(
+                col(JobRow.id).in_(ids), col(JobRow.status).in_(PLANNABLE), col(JobRow.confirmed).is_(True)
+            )
             open_ids = set(session.exec(query).all())
         known = {j.id: j for j in old.problem.jobs}
         jobs = [known[i] for i in sorted(open_ids & known.keys())]
@@ -364,7 +365,11 @@ class BookingService:
         if not ids:
             return []
         clock = DayClock(day, self.tz)
-        rows = session.exec(select(JobRow).where(col(JobRow.id).in_(ids), col(JobRow.status).in_(PLANNABLE))).all()
+        rows = session.exec(
+            select(JobRow).where(
+                col(JobRow.id).in_(ids), col(JobRow.status).in_(PLANNABLE), col(JobRow.confirmed).is_(True)
+            )
+        ).all()
         return [dataclasses.replace(job_of(row, clock, tech_ids), pinned_technician_id=None) for row in rows]
 
     def build_evaluator(
@@ -383,41 +388,6 @@ class BookingService:
             reserve_share=self.settings.urgent_reserve_share,
             repair=True,
         )
-
-    def _lock_day(self, session: Session, day: dt.date, region: str, now: dt.datetime) -> LiveScheduleRow:
-        """The working plan row of a day, locked for this transaction (created when missing)."""
-        connection = session.connection()
-        if connection.dialect.name == "sqlite":
-            raw = connection.connection.dbapi_connection
-            if raw is not None and not getattr(raw, "in_transaction", True):
-                connection.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock, before anything is read
-            plan = session.exec(
-                select(LiveScheduleRow)
-                .where(LiveScheduleRow.date == day, LiveScheduleRow.region == region)
-                .execution_options(populate_existing=True)
-            ).first()
-            if plan is None:
-                plan = LiveScheduleRow(date=day, region=region, version=0, routes=[], updated_at=to_storage(now))
-                session.add(plan)
-                session.flush()
-            return plan
-        session.execute(
-            pg_insert(LiveScheduleRow)
-            .values(date=day, region=region, version=0, routes=[], updated_at=to_storage(now))
-            .on_conflict_do_nothing()
-        )
-        plan = session.exec(
-            select(LiveScheduleRow)
-            .where(LiveScheduleRow.date == day, LiveScheduleRow.region == region)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).one()
-        return plan
-
-    def _store_routes(self, plan: LiveScheduleRow, routes: list[WorkingRoute], now: dt.datetime) -> None:
-        plan.routes = routes_to_json(routes)
-        plan.version += 1
-        plan.updated_at = to_storage(now)
 
     # ----- booking ------------------------------------------------------------------
 
@@ -443,7 +413,7 @@ class BookingService:
         self._check_skills(session, region, req.skills)
         location = self._location(req.location, req.address)
 
-        plan = self._lock_day(session, day, region, now)
+        plan = live.lock(session, day, region, now)
         prior = self._prior(session, key, digest)  # a twin request may have finished while we waited
         if prior is not None:
             return prior
@@ -460,8 +430,13 @@ class BookingService:
         if answer.insertion is None:
             reason = answer.reason or SlotReason.DAY_FULL
             raise Conflict(f"slot: can no longer be kept. {reason.sentence}", "slot")
-        catalog.put_job(session, job_id, self._job_in(req, region, location), self.tz, region, booked=True, now=now)
-        self._store_routes(plan, evaluator.with_insertion(job, answer.insertion), now)
+        row, _ = catalog.put_job(
+            session, job_id, self._job_in(req, region, location), self.tz, region, booked=True, now=now
+        )
+        live.confirm(row, (start, end), now)  # a booking is a promise
+        session.add(row)
+        promised = evaluator.with_insertion(job, answer.insertion)
+        live.store_routes(plan, live.merged(live.routes_of(plan), promised, _ids(promised)), now)
         session.add(plan)
         body = {
             "job_id": job_id,
@@ -573,22 +548,25 @@ class BookingService:
         return row
 
     def cancel(self, session: Session, job_id: str, now: dt.datetime, token_id: int | None = None) -> JobRow:
-        """Cancel a job (booked or not); a booked job's capacity is free again at once.
-        The caller commits."""
+        """Cancel a job (booked or not) and take it out of the live schedule: a promised
+        job's capacity is free again at once. The caller commits."""
         if token_id is not None:
             self.get(session, job_id, token_id)
         row = catalog.get_job(session, job_id)
-        if not row.booked or row.status not in PLANNABLE:
-            return catalog.cancel_job(session, job_id, now=now)
-        plan = self._lock_day(session, row.date, row.region, now)
-        evaluator = self._evaluator(session, row.date, row.region, plan)
-        self._store_routes(plan, evaluator.without(job_id), now)
+        plan = live.lock(session, row.date, row.region, now)
+        routes = live.routes_of(plan)
+        if row.confirmed and row.status in PLANNABLE:
+            evaluator = self._evaluator(session, row.date, row.region, plan)
+            promised = evaluator.without(job_id)
+            routes = live.merged(routes, promised, _ids(evaluator.routes()))
+        live.store_routes(plan, live.without_job(routes, job_id), now)
         session.add(plan)
-        booking = session.exec(select(BookingRow).where(BookingRow.job_id == job_id)).first()
-        if booking is not None:
-            booking.status = "cancelled"
-            booking.cancelled_at = to_storage(now)
-            session.add(booking)
+        if row.booked:
+            booking = session.exec(select(BookingRow).where(BookingRow.job_id == job_id)).first()
+            if booking is not None:
+                booking.status = "cancelled"
+                booking.cancelled_at = to_storage(now)
+                session.add(booking)
         return catalog.cancel_job(session, job_id, now=now)
 
     def put_job(
@@ -601,6 +579,10 @@ class BookingService:
         before = _promise(row) if row is not None and row.booked else None
         if row is not None and row.booked and row.status == "cancelled":
             raise Conflict(f"job {job_id} was a cancelled booking; book again instead of reopening it", "job_id")
+        days = {(row.date, row.region)} if row is not None else set()
+        days.add((catalog.job_date(data, self.tz), data.region or self.default_region))
+        for day, region in sorted(days):  # the day changes: its live schedule first (the lock order)
+            live.touch(session, day, region, now)
         stored, created = catalog.put_job(session, job_id, data, self.tz, self.default_region, geocode=geocode, now=now)
         if before is not None and _promise(stored) != before:
             raise Conflict(
@@ -608,7 +590,39 @@ class BookingService:
                 "cancel the booking and book again to change them",
                 "job_id",
             )
+        clock = DayClock(stored.date, self.tz)
+        was_confirmed = stored.confirmed and not created
+        live.set_confirmed(session, stored, data.confirmed, clock, now)
+        live.check_promise_kept(stored, clock)
+        session.add(stored)
+        session.flush()
+        if stored.confirmed and not was_confirmed and stored.status in PLANNABLE:
+            self._place_promise(session, stored, clock, now)
         return stored, created
+
+    def _place_promise(self, session: Session, row: JobRow, clock: DayClock, now: dt.datetime) -> None:
+        """Put a newly confirmed job into the live schedule of its day where its promise
+        can be kept, as a booking would be (``Conflict`` naming ``confirmed`` when it
+        cannot); a job already in the live routes keeps its place."""
+        plan = live.lock(session, row.date, row.region, now)
+        routes = live.routes_of(plan)
+        if any(row.id in r.job_ids for r in routes):
+            return
+        evaluator = self._evaluator(session, row.date, row.region, plan)
+        tech_ids = {t.id for t in evaluator.problem.technicians}
+        job = dataclasses.replace(job_of(row, clock, tech_ids), pinned_technician_id=None)
+        [answer] = evaluator.evaluate(
+            dataclasses.replace(job, windows=()),
+            list(job.windows),
+            use_reserve=row.priority == 1,
+            move_budget_s=self.settings.booking_move_budget_ms / 1000,
+        )
+        if answer.insertion is None:
+            reason = answer.reason or SlotReason.DAY_FULL
+            raise Conflict(f"confirmed: the window of job {row.id} cannot be kept. {reason.sentence}", "confirmed")
+        promised = evaluator.with_insertion(job, answer.insertion)
+        live.store_routes(plan, live.merged(routes, promised, _ids(promised)), now)
+        session.add(plan)
 
 
 def _booking_row(
@@ -665,6 +679,11 @@ def _keeping(routes: list[WorkingRoute], job_ids: set[str]) -> list[WorkingRoute
         )
         for r in routes
     ]
+
+
+def _ids(routes: list[WorkingRoute]) -> set[str]:
+    """Every job id in ``routes``."""
+    return {job_id for r in routes for job_id in r.job_ids}
 
 
 def booked_open_jobs(session: Session, day: dt.date, region: str) -> list[JobRow]:

@@ -46,6 +46,9 @@ class Settings:
     solver_workers: int = 1
     max_time_limit_s: float = 600.0
     seed_samples: bool = True
+    # Publishing confirms every visit's window to its customer (a promise) unless the
+    # request says otherwise; off: the dispatcher confirms per job or per publish.
+    confirm_on_publish: bool = False
     # What time it is for every decision of the service (dispatch/clock.py).
     clock: Clock = field(default_factory=lambda: SYSTEM_CLOCK)
     booking: BookingSettings = field(default_factory=lambda: BookingSettings())
@@ -59,7 +62,8 @@ class Settings:
         ``GEOCODER_URL``, ``SOLVER_WORKERS``, ``DISPATCH_SEED_SAMPLES`` (1/0),
         ``BOOKING_URGENT_RESERVE`` (share, e.g. 0.15), ``BOOKING_LEAD_MIN``,
         ``DISPATCH_NOW`` (an instant with offset: the clock starts there and runs;
-        unset: the real time). A malformed value is a ValueError naming the variable."""
+        unset: the real time), ``DISPATCH_CONFIRM_ON_PUBLISH`` (1/0). A malformed
+        value is a ValueError naming the variable."""
         env = os.environ
         raw_now = env.get("DISPATCH_NOW", "").strip()
         return cls(
@@ -70,8 +74,19 @@ class Settings:
             geocoder_url=env.get("GEOCODER_URL", cls.geocoder_url),
             solver_workers=int(env.get("SOLVER_WORKERS", cls.solver_workers)),
             seed_samples=env.get("DISPATCH_SEED_SAMPLES", "1") != "0",
+            confirm_on_publish=_flag(env.get("DISPATCH_CONFIRM_ON_PUBLISH", "0"), "DISPATCH_CONFIRM_ON_PUBLISH"),
             booking=BookingSettings(
                 urgent_reserve_share=float(env.get("BOOKING_URGENT_RESERVE", BookingSettings.urgent_reserve_share)),
                 lead_min=int(env.get("BOOKING_LEAD_MIN", BookingSettings.lead_min)),
             ),
         )
+
+
+def _flag(raw: str, name: str) -> bool:
+    """A 1/0 (or true/false) environment value; ValueError naming the variable otherwise."""
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes"):
+        return True
+    if value in ("0", "false", "no", ""):
+        return False
+    raise ValueError(f"{name} must be 1 or 0, not {raw!r}")
