@@ -9,6 +9,7 @@ from api.schemas import (
     BreakOut,
     CostOut,
     EventOut,
+    FailedVisitOut,
     JobOut,
     MyJobOut,
     PlanOut,
@@ -85,8 +86,8 @@ def windows_out(row: JobRow, tz: ZoneInfo) -> list[WindowOut]:
     ]
 
 
-def job_out(row: JobRow, tz: ZoneInfo) -> JobOut:
-    """A job as the API shows it to a dispatcher."""
+def job_out(row: JobRow, tz: ZoneInfo, failed: EventRow | None = None) -> JobOut:
+    """A job as the API shows it to a dispatcher (``failed``: its last failed visit)."""
     preferred = None
     if row.preferred_start is not None and row.preferred_end is not None:
         preferred = WindowOut(start=from_storage(row.preferred_start, tz), end=from_storage(row.preferred_end, tz))
@@ -118,6 +119,14 @@ def job_out(row: JobRow, tz: ZoneInfo) -> JobOut:
         reason=row.reason,
         actual_start=_local(row.actual_start, tz),
         actual_end=_local(row.actual_end, tz),
+        failed_visit=FailedVisitOut(
+            technician_id=failed.technician_id,
+            at=from_storage(failed.at, tz),
+            reason=failed.reason,
+            events=f"/v1/jobs/{row.id}/events",
+        )
+        if failed is not None and row.reason is not None
+        else None,
     )
 
 

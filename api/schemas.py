@@ -81,6 +81,13 @@ class WindowOut(BaseModel):
     end: dt.datetime
 
 
+class FailedVisitOut(BaseModel):
+    technician_id: str | None
+    at: dt.datetime
+    reason: str | None
+    events: str = Field(description="where the job's field events are listed")
+
+
 class JobOut(BaseModel):
     id: str
     kind: str
@@ -111,6 +118,9 @@ class JobOut(BaseModel):
     reason: str | None = Field(default=None, description="why the last visit failed (the job is open again)")
     actual_start: dt.datetime | None = Field(default=None, description="when the visit began (arrived or started)")
     actual_end: dt.datetime | None = Field(default=None, description="when the visit ended (completed or failed)")
+    failed_visit: FailedVisitOut | None = Field(
+        default=None, description="the last failed visit (who, when, why) of a job open again after one"
+    )
 
 
 class PlanRequest(Strict):

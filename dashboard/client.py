@@ -28,7 +28,16 @@ _PLAN = TypeAdapter(Plan)
 _IMPORT = TypeAdapter(ImportResult)
 _CLOCK = TypeAdapter(Clock)
 # Fields of a job as GET shows it that PUT does not take back.
-_READ_ONLY_JOB_FIELDS = ("id", "status", "booked", "reason", "actual_start", "actual_end", "promised_window")
+_READ_ONLY_JOB_FIELDS = (
+    "id",
+    "status",
+    "booked",
+    "reason",
+    "actual_start",
+    "actual_end",
+    "promised_window",
+    "failed_visit",
+)
 
 
 class BoardError(Exception):

@@ -1,17 +1,17 @@
 """Booking: ranked appointment slots while the customer waits, and bookings
 that can never be sold twice (API.md, "Booking"; docs/booking.md).
 
-Each day and region keeps a *working plan* (``LiveScheduleRow``): a feasible
-schedule of every booked job inside its slot. A slot search asks the slot
-evaluator (``solver.slots``) where the new job fits into that schedule, per
-candidate window of the slot grid; a booking takes the day's lock (a row lock
+Each day and region keeps one *live schedule* (``dispatch.live``): the published
+plan as carried out, with every booking since. A slot search asks the slot
+evaluator (``solver.slots``) where the new job fits among its *promised* jobs
+(booked or confirmed, each inside its promise; unconfirmed work stays flexible),
+per candidate window of the slot grid; a booking takes the day's lock (a row lock
 on PostgreSQL, an immediate transaction on SQLite), checks the insertion again
-against the newest working plan, stores the job with its slot as a hard window
-and the working plan with the job in it, all in one transaction.
+against the newest live schedule, stores the job with its slot as its promise and
+the live schedule with the job in it, all in one transaction.
 
-Plan runs treat booked jobs as promises: they outrank all other work
-(priority tier 0) and a run that would leave one out is refused
-(``dispatch.planning``).
+Plan runs treat promised jobs as hard: they outrank all other work (priority
+tier 0) and a run that would leave one out is refused (``dispatch.planning``).
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ class BookingResult:
 
 class DayCache:
     """Slot evaluators per day and region, reused while nothing they depend on
-    changed (working plan version, technicians of the region). Thread-safe."""
+    changed (live schedule version, technicians of the region). Thread-safe."""
 
     def __init__(self, size: int = 64) -> None:
         self.size = size
@@ -148,7 +148,7 @@ class BookingService:
     # ----- slot search -------------------------------------------------------------
 
     def search(self, session: Session, req: SlotSearchIn, now: dt.datetime) -> SlotAnswer:
-        """Every window of the slot grid on the dates asked that the working plan
+        """Every window of the slot grid on the dates asked that the live schedule
         can take the job in, ranked best first, and the windows it cannot take
         with a reason. Each slot offered can be booked at this moment."""
         cfg = self.settings
@@ -305,7 +305,7 @@ class BookingService:
                     "skills",
                 )
 
-    # ----- the working plan -------------------------------------------------------
+    # ----- the live schedule's promises -------------------------------------------------------
 
     def _stamp(self, session: Session, day: dt.date, region: str, version: int) -> tuple[Any, ...]:
         changed, count = session.exec(
@@ -321,7 +321,7 @@ class BookingService:
     def _stamped_evaluator(
         self, session: Session, day: dt.date, region: str, plan: LiveScheduleRow | None = None
     ) -> tuple[SlotEvaluator, tuple[Any, ...]]:
-        """The slot evaluator of a day at its newest working plan (cached by version), and its stamp."""
+        """The slot evaluator of a day at its newest live schedule (cached by version), and its stamp."""
         if plan is None:
             plan = session.get(LiveScheduleRow, (day, region))
         stamp = self._stamp(session, day, region, plan.version if plan is not None else 0)
@@ -360,7 +360,7 @@ class BookingService:
         return old.updated(jobs, _keeping(routes, open_ids))
 
     def _open_jobs(self, session: Session, ids: set[str], day: dt.date, region: str, tech_ids: set[str]) -> list[Job]:
-        """The open jobs among ``ids`` as the slot evaluator takes them (no pins: a booking
+        """The promised jobs still to serve among ``ids`` as the slot evaluator takes them (no pins: a booking
         promises a slot, not a technician)."""
         if not ids:
             return []
@@ -375,8 +375,8 @@ class BookingService:
     def build_evaluator(
         self, session: Session, day: dt.date, region: str, plan: LiveScheduleRow | None = None
     ) -> SlotEvaluator:
-        """The slot evaluator of the stored working plan of a day and region:
-        its technicians' shifts and its booked jobs (repaired where a
+        """The slot evaluator of the stored live schedule of a day and region:
+        its technicians' shifts and its promised jobs (repaired where a
         technician left or a route no longer times; see ``unplaced``)."""
         technicians = technicians_on(session, day, region)
         routes = routes_from_json(plan.routes if plan is not None else None)
@@ -395,7 +395,7 @@ class BookingService:
         self, session: Session, key: str | None, req: BookingIn, now: dt.datetime, token_id: int | None = None
     ) -> BookingResult:
         """Book ``req.slot`` for the job, or refuse: ``Conflict`` (409) when the
-        working plan can no longer take it there. The same key with the same
+        live schedule can no longer take it there. The same key with the same
         body answers the first answer again; with another body it is refused.
         The caller commits; nothing is written when this raises."""
         if not key:

@@ -211,3 +211,18 @@ def cancel_job(session: Session, job_id: str, *, now: dt.datetime) -> JobRow:
 def job_events(session: Session, job_id: str) -> list[EventRow]:
     """Status events of a job, oldest first."""
     return list(session.exec(select(EventRow).where(EventRow.job_id == job_id).order_by(col(EventRow.at))).all())
+
+
+def last_failures(session: Session, jobs: list[JobRow]) -> dict[str, EventRow]:
+    """The last failed visit of each of ``jobs`` that is open again after one (by job id)."""
+    ids = [j.id for j in jobs if j.reason is not None]
+    out: dict[str, EventRow] = {}
+    if ids:
+        rows = session.exec(
+            select(EventRow)
+            .where(col(EventRow.job_id).in_(ids), EventRow.type == "failed")
+            .order_by(col(EventRow.at), col(EventRow.id))
+        ).all()
+        for row in rows:
+            out[row.job_id] = row
+    return out

@@ -238,6 +238,7 @@ class JobIn(Strict):
     actual_start: Moment | None = Field(default=None, description="read-only; ignored")
     actual_end: Moment | None = Field(default=None, description="read-only; ignored")
     promised_window: WindowIn | None = Field(default=None, description="read-only; ignored (set it with confirmed)")
+    failed_visit: dict[str, str | None] | None = Field(default=None, description="read-only; ignored")
 
     @model_validator(mode="after")
     def _where_and_when(self) -> JobIn:

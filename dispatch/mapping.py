@@ -12,7 +12,7 @@ domain objects (``solver``): days and their clock, technicians, jobs and plans.
   for a stored ``JobRow``.
 - ``technician_of``: a stored technician and shift as a ``solver.Technician``.
 - ``solution_rows``: a checked ``Solution`` as the routes and visits stored for
-  a plan version. (The booking working plan is ``solver.plan.WorkingRoute``,
+  a plan version. (The live schedule's routes are ``solver.plan.WorkingRoute``,
   stored with ``routes_to_json``/``routes_from_json``.)
 """
 
