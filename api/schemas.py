@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from dispatch.inputs import NO_NUL, CustomerIn, Id, LatLon, Moment, PlanDate, Strict
 
@@ -130,7 +130,7 @@ class PlanRequest(Strict):
 
 
 class PublishIn(Strict):
-    confirm_windows: bool | None = Field(
+    confirm_windows: StrictBool | None = Field(
         default=None,
         description="promise every visit's window to its customer; default: the service setting "
         "DISPATCH_CONFIRM_ON_PUBLISH",

@@ -579,6 +579,10 @@ class BookingService:
         before = _promise(row) if row is not None and row.booked else None
         if row is not None and row.booked and row.status == "cancelled":
             raise Conflict(f"job {job_id} was a cancelled booking; book again instead of reopening it", "job_id")
+        catalog.check_references(session, job_id, data)
+        if data.location is None and geocode is not None:
+            # Geocode before the day's lock: the geocoder's cache writes on its own connection.
+            data = data.model_copy(update={"location": geocode(data.address)})
         days = {(row.date, row.region)} if row is not None else set()
         days.add((catalog.job_date(data, self.tz), data.region or self.default_region))
         for day, region in sorted(days):  # the day changes: its live schedule first (the lock order)

@@ -116,6 +116,16 @@ def job_date(data: JobIn, tz: ZoneInfo) -> dt.date:
     return first.astimezone(tz).date()
 
 
+def check_references(session: Session, job_id: str, data: JobIn) -> None:
+    """Refuse (``Invalid`` naming the field) a job naming a technician or job that does not exist."""
+    for field in ("pinned_technician_id", "preferred_technician_id"):
+        ref = getattr(data, field)
+        if ref is not None and session.get(TechnicianRow, ref) is None:
+            raise Invalid(f"{field}: technician {ref} does not exist", field)
+    if data.depends_on is not None and (data.depends_on == job_id or session.get(JobRow, data.depends_on) is None):
+        raise Invalid(f"depends_on: job {data.depends_on} does not exist", "depends_on")
+
+
 def put_job(
     session: Session,
     job_id: str,
@@ -129,12 +139,7 @@ def put_job(
 ) -> tuple[JobRow, bool]:
     """Create or replace a job, stamped ``now``; True when created. Unknown technician
     or job references are refused naming the field; an address alone is geocoded."""
-    for field in ("pinned_technician_id", "preferred_technician_id"):
-        ref = getattr(data, field)
-        if ref is not None and session.get(TechnicianRow, ref) is None:
-            raise Invalid(f"{field}: technician {ref} does not exist", field)
-    if data.depends_on is not None and (data.depends_on == job_id or session.get(JobRow, data.depends_on) is None):
-        raise Invalid(f"depends_on: job {data.depends_on} does not exist", "depends_on")
+    check_references(session, job_id, data)
     location = data.location
     if location is None:
         if geocode is None:

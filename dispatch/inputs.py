@@ -14,6 +14,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -227,7 +228,7 @@ class JobIn(Strict):
     preferred_technician_id: Id | None = None
     depends_on: Id | None = None
     notes: str = Field(default="", max_length=2000)
-    confirmed: bool | None = Field(
+    confirmed: StrictBool | None = Field(
         default=None,
         description="true: promise the job's window to its customer (its visit's window in the published plan, "
         "else its only window); false: withdraw a dispatcher's promise; absent: unchanged",

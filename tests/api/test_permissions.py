@@ -67,6 +67,7 @@ GET     /v1/me/calendar.ics                -        | 401   401  403         200
 POST    /v1/jobs/{job_id}/events           own      | 401   401  201         201        403
 POST    /v1/jobs/{job_id}/events           other    | 401   401  201         403        403
 POST    /v1/jobs/{job_id}/events           unknown  | 401   401  404         404        403
+GET     /v1/jobs/{job_id}/events           -        | 401   401  200         403        403
 POST    /v1/jobs/import                    -        | 401   401  200         403        403
 POST    /v1/slots/search                   -        | 401   401  200         403        200
 POST    /v1/bookings                       -        | 401   401  201         403        201
@@ -291,6 +292,7 @@ REQUESTS: dict[tuple[str, str, str], Callable[[World, str], Call]] = {
     ("GET", "/v1/kpis", "-"): lambda w, r: Call("/v1/kpis", params={"date": SAMPLE_DAY}),
     ("GET", "/v1/me/jobs", "-"): lambda w, r: Call("/v1/me/jobs", params={"date": SAMPLE_DAY}),
     ("GET", "/v1/me/calendar.ics", "-"): lambda w, r: Call("/v1/me/calendar.ics"),
+    ("GET", "/v1/jobs/{job_id}/events", "-"): lambda w, r: Call(f"/v1/jobs/{w.own_jobs[0]}/events"),
     ("POST", "/v1/jobs/{job_id}/events", "own"): lambda w, r: Call(
         f"/v1/jobs/{w.own_jobs[0]}/events", json={"type": "en_route", "note": f"by {r}"}
     ),
