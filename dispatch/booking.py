@@ -33,7 +33,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from dispatch import catalog
+from dispatch import catalog, feed
 from dispatch.errors import Conflict, DispatchError, Invalid, NotFound
 from dispatch.inputs import BookingIn, CustomerIn, JobIn, LatLon, SlotSearchIn, WindowIn
 from dispatch.jobstate import PLANNABLE
@@ -427,6 +427,7 @@ class BookingService:
         """Book ``req.slot`` for the job, or refuse: ``Conflict`` (409) when the
         working plan can no longer take it there. The same key with the same
         body answers the first answer again; with another body it is refused.
+        The feed tells the new booking (``job.status`` booked, ``job.window``).
         The caller commits; nothing is written when this raises."""
         if not key:
             raise DispatchError("Idempotency-Key: this header is required for a booking", "Idempotency-Key")
@@ -472,6 +473,10 @@ class BookingService:
         }
         session.add(_booking_row(key, digest, body, (start, end), token_id, now))
         session.flush()
+        status = {"status": "booked", "date": body["date"], "region": region}
+        feed.emit(session, feed.JOB_STATUS, job_id=job_id, technician_id=None, data=status, now=now)
+        promised = {"start": start, "end": end, "confirmed": True}
+        feed.emit(session, feed.JOB_WINDOW, job_id=job_id, technician_id=None, data=promised, now=now)
         grown = evaluator.with_job(job, answer.insertion)
         return BookingResult(body, evaluator=grown, stamp=(plan.version, *stamp[1:]))
 

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from dispatch import feed
 from dispatch.clock import SYSTEM_CLOCK, Clock
 from dispatch.db import session_scope
 from dispatch.errors import Conflict, Invalid, NotFound
@@ -244,18 +245,57 @@ def published_plan_id(session: Session, day: dt.date, region: str) -> int | None
 
 
 def publish(session: Session, plan_id: int, *, now: dt.datetime) -> PlanRow:
-    """Make a finished plan the current one for its day and region, as of ``now``."""
+    """Make a finished plan the current one for its day and region, as of ``now``.
+
+    The feed tells it: ``plan.published``, then ``job.assigned`` for each visit whose
+    technician the previously published plan of the day did not send to that job,
+    and ``job.window`` for each job whose customer window is set and differs from
+    the one it had there."""
     plan = get_plan(session, plan_id)
     if plan.status != "done":
         raise Conflict(f"plan {plan_id} is {plan.status}; only a done plan can be published", "status")
     pointer = session.get(PublishedPlanRow, (plan.date, plan.region))
+    previous = pointer.plan_id if pointer is not None else None
     if pointer is None:
         pointer = PublishedPlanRow(date=plan.date, region=plan.region, plan_id=plan_id, published_at=to_storage(now))
     else:
         pointer.plan_id = plan_id
         pointer.published_at = to_storage(now)
     session.add(pointer)
+    session.flush()
+    _tell_published(session, plan, previous, now)
     return plan
+
+
+def _tell_published(session: Session, plan: PlanRow, previous: int | None, now: dt.datetime) -> None:
+    """The feed events of publishing ``plan`` over the plan ``previous`` (None: the first of its day)."""
+    assert plan.id is not None
+    published = {"plan_id": plan.id, "date": plan.date, "region": plan.region}
+    feed.emit(session, feed.PLAN_PUBLISHED, job_id=None, technician_id=None, data=published, now=now)
+    visits = _visits(session, plan.id)
+    before = _visits(session, previous) if previous is not None else []
+    was_assigned = {(v.job_id, v.technician_id) for v in before}
+    for v in visits:
+        if (v.job_id, v.technician_id) not in was_assigned:
+            assigned = {"technician_id": v.technician_id, "plan_id": plan.id}
+            feed.emit(
+                session, feed.JOB_ASSIGNED, job_id=v.job_id, technician_id=v.technician_id, data=assigned, now=now
+            )
+    old_windows = {v.job_id: (v.window_start, v.window_end) for v in before}
+    told: set[str] = set()
+    for v in visits:
+        if v.window_start is None or v.window_end is None or v.job_id in told:
+            continue
+        told.add(v.job_id)
+        if old_windows.get(v.job_id) != (v.window_start, v.window_end):
+            job = session.get(JobRow, v.job_id)
+            window = {"start": v.window_start, "end": v.window_end, "confirmed": bool(job and job.confirmed)}
+            feed.emit(session, feed.JOB_WINDOW, job_id=v.job_id, technician_id=v.technician_id, data=window, now=now)
+
+
+def _visits(session: Session, plan_id: int) -> list[VisitRow]:
+    query = select(VisitRow).where(VisitRow.plan_id == plan_id)
+    return list(session.exec(query.order_by(col(VisitRow.technician_id), col(VisitRow.seq))).all())
 
 
 def list_plans(session: Session, day: dt.date, region: str | None = None) -> list[PlanRow]:
