@@ -66,7 +66,7 @@ def check_url(url: str) -> str:
         host = parts.hostname
         parts.port  # noqa: B018 (raises on a port that is not a number)
         httpx.URL(url)
-    except ValueError as exc:
+    except (ValueError, httpx.InvalidURL) as exc:
         raise Invalid(f"url: not a URL ({exc})", "url") from None
     if parts.scheme not in ("http", "https") or not host:
         raise Invalid("url: must be an absolute http:// or https:// URL with a host", "url")
@@ -239,8 +239,8 @@ def _post(client: httpx.Client, claim: _Claim, timeout_s: float) -> tuple[int | 
     }
     try:
         response = client.post(claim.url, content=claim.body, headers=headers, timeout=timeout_s)
-    except httpx.HTTPError as exc:
-        return None, f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__
+    except Exception as exc:  # any failure to send (a host name httpx cannot encode too) is a failed attempt
+        return None, f"{type(exc).__name__}: {exc}"[:500]
     if 200 <= response.status_code < 300:
         return response.status_code, None
     return response.status_code, f"HTTP {response.status_code}: {response.text[:200]}"[:500]
