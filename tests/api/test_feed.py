@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,10 +20,11 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from api import create_app
-from dispatch import feed
+from dispatch import feed, planning
 from dispatch.auth import Principal
 from dispatch.clock import SYSTEM_CLOCK
 from dispatch.db import make_engine, migrate
+from dispatch.tables import PlanRow, VisitRow
 from tests.api.conftest import DISPATCHER, SAMPLE_DAY, auth, run_plan, settings_for
 from tests.conftest import today
 
@@ -278,3 +280,64 @@ def test_concurrent_writers_never_make_a_reader_skip_an_event(database_url: str)
     engine.dispose()
     assert seen == sorted(seen)
     assert sorted(seen) == sorted(committed) and len(committed) == 90
+
+
+def test_publishing_tells_a_customer_window_only_when_it_is_set_and_changed(tmp_path: Path) -> None:
+    """The visits' customer windows (filled by plan runs once promises are built) are
+    told on publishing when they differ from the previous published plan's."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'windows.db'}")
+    migrate(engine)
+    now = SYSTEM_CLOCK.now()
+    day = dt.date.fromisoformat(SAMPLE_DAY)
+    nine = dt.datetime.combine(day, dt.time(9), tzinfo=HELSINKI)
+
+    def plan_with(window_start: dt.datetime | None) -> int:
+        with Session(engine) as session:
+            plan = PlanRow(date=day, region="r", status="done", created_at=now)
+            session.add(plan)
+            session.flush()
+            assert plan.id is not None
+            window_end = window_start + dt.timedelta(hours=1) if window_start else None
+            session.add(
+                VisitRow(
+                    plan_id=plan.id,
+                    technician_id="T1",
+                    job_id="J1",
+                    seq=0,
+                    arrival=nine,
+                    start=nine,
+                    end=nine + dt.timedelta(hours=1),
+                    travel_min=0,
+                    distance_km=0,
+                    window_start=window_start,
+                    window_end=window_end,
+                )
+            )
+            session.commit()
+            return plan.id
+
+    def publish_and_tell(plan_id: int) -> list[tuple[str, dict[str, Any]]]:
+        with Session(engine) as session:
+            cursor = feed.events_after(session, Principal("dispatcher"), None, 1000).next
+            planning.publish(session, plan_id, now=now)
+            session.commit()
+            told = feed.events_after(session, Principal("dispatcher"), cursor, 1000).events
+            return [(e.type, e.data) for e in told if e.type != "plan.published"]
+
+    first = publish_and_tell(plan_with(nine))
+    assert first == [
+        ("job.assigned", {"technician_id": "T1", "plan_id": 1}),
+        (
+            "job.window",
+            {
+                "start": nine.astimezone(dt.UTC).isoformat(),
+                "end": (nine + dt.timedelta(hours=1)).astimezone(dt.UTC).isoformat(),
+                "confirmed": False,
+            },
+        ),
+    ]
+    assert publish_and_tell(plan_with(nine)) == []  # the same technician and window
+    moved = publish_and_tell(plan_with(nine + dt.timedelta(hours=2)))
+    assert [kind for kind, _ in moved] == ["job.window"]
+    assert publish_and_tell(plan_with(None)) == []  # no window yet: nothing to tell
+    engine.dispose()
