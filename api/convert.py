@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 from api.schemas import (
     BreakOut,
     CostOut,
+    DeliveryCountsOut,
+    DeliveryOut,
     EventOut,
     FailedVisitOut,
     JobOut,
@@ -18,13 +20,15 @@ from api.schemas import (
     ShiftOut,
     TechnicianOut,
     UnassignedOut,
+    WebhookOut,
     WindowOut,
 )
 from dispatch.catalog import TechnicianRecord
 from dispatch.field import MyVisit
 from dispatch.inputs import CustomerIn, LatLon
-from dispatch.tables import EventRow, JobRow, PlanRow, RouteRow, UnassignedRow, VisitRow
+from dispatch.tables import DeliveryRow, EventRow, JobRow, PlanRow, RouteRow, UnassignedRow, VisitRow
 from dispatch.timeutil import from_storage
+from dispatch.webhooks import PENDING, Subscription
 
 
 def _clock(minutes: int) -> str:
@@ -218,4 +222,34 @@ def event_out(row: EventRow, tz: ZoneInfo) -> EventOut:
         at=from_storage(row.at, tz),
         note=row.note,
         reason=row.reason,
+    )
+
+
+def webhook_out(item: Subscription, tz: ZoneInfo) -> WebhookOut:
+    """A subscription as the dispatcher sees it: never its secret."""
+    row = item.row
+    assert row.id is not None
+    return WebhookOut(
+        id=row.id,
+        url=row.url,
+        types=list(row.types),
+        created_at=from_storage(row.created_at, tz),
+        deliveries=DeliveryCountsOut(**item.counts),
+    )
+
+
+def delivery_out(row: DeliveryRow, event_type: str, tz: ZoneInfo) -> DeliveryOut:
+    """One delivery of the outbox and where it stands."""
+    assert row.id is not None
+    return DeliveryOut(
+        id=row.id,
+        event_id=row.event_id,
+        type=event_type,
+        state=row.state,  # type: ignore[arg-type]
+        attempts=row.attempts,
+        next_attempt_at=from_storage(row.next_attempt_at, tz) if row.state == PENDING else None,
+        last_status=row.last_status,
+        last_error=row.last_error,
+        created_at=from_storage(row.created_at, tz),
+        delivered_at=_local(row.delivered_at, tz),
     )

@@ -272,3 +272,60 @@ class BookingOut(BaseModel):
     date: dt.date
     region: str
     status: Literal["booked", "cancelled"]
+
+
+class FeedEventOut(BaseModel):
+    """One change, for whom: the same object a webhook receives (instants in UTC)."""
+
+    id: int = Field(description="unique and growing; a receiver de-duplicates by it")
+    at: dt.datetime = Field(description="when the change was recorded")
+    type: Literal["job.status", "job.window", "job.assigned", "job.eta", "plan.published"]
+    job_id: str | None
+    technician_id: str | None = Field(description="the technician the change concerns, if any")
+    data: dict[str, Any]
+
+
+class FeedPageOut(BaseModel):
+    events: list[FeedEventOut] = Field(description="oldest first")
+    next: str = Field(description="the cursor to ask with next time (?after=); the same one when nothing was new")
+
+
+class WebhookIn(Strict):
+    url: str = Field(max_length=2000, description="http:// or https://; receives one POST per event")
+    secret: str = Field(min_length=16, max_length=200, description="signs each body (HMAC-SHA256); never shown again")
+    types: list[str] = Field(min_length=1, max_length=10, description="event types to receive")
+
+
+class WebhookCreatedOut(BaseModel):
+    id: int
+
+
+class DeliveryCountsOut(BaseModel):
+    pending: int
+    delivered: int
+    failed: int
+
+
+class WebhookOut(BaseModel):
+    """A subscription (never its secret) and how its deliveries stand."""
+
+    id: int
+    url: str
+    types: list[str]
+    created_at: dt.datetime
+    deliveries: DeliveryCountsOut
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    event_id: int
+    type: str
+    state: Literal["pending", "delivered", "failed"] = Field(
+        description="pending: to send (again) at next_attempt_at; delivered: a 2xx answer; failed: given up"
+    )
+    attempts: int
+    next_attempt_at: dt.datetime | None = Field(description="when it is tried (again); null unless pending")
+    last_status: int | None = Field(description="the HTTP status of the last answer; null when there was none")
+    last_error: str | None
+    created_at: dt.datetime
+    delivered_at: dt.datetime | None

@@ -32,7 +32,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from dispatch import catalog, live
+from dispatch import catalog, feed, live
 from dispatch.errors import Conflict, DispatchError, Invalid, NotFound
 from dispatch.inputs import BookingIn, CustomerIn, JobIn, LatLon, SlotSearchIn, WindowIn
 from dispatch.jobstate import PLANNABLE
@@ -397,6 +397,7 @@ class BookingService:
         """Book ``req.slot`` for the job, or refuse: ``Conflict`` (409) when the
         live schedule can no longer take it there. The same key with the same
         body answers the first answer again; with another body it is refused.
+        The feed tells the new booking (``job.status`` booked, ``job.window``).
         The caller commits; nothing is written when this raises."""
         if not key:
             raise DispatchError("Idempotency-Key: this header is required for a booking", "Idempotency-Key")
@@ -447,6 +448,10 @@ class BookingService:
         }
         session.add(_booking_row(key, digest, body, (start, end), token_id, now))
         session.flush()
+        status = {"status": "booked", "date": body["date"], "region": region}
+        feed.emit(session, feed.JOB_STATUS, job_id=job_id, technician_id=None, data=status, now=now)
+        told = {"start": start, "end": end, "confirmed": True}
+        feed.emit(session, feed.JOB_WINDOW, job_id=job_id, technician_id=None, data=told, now=now)
         grown = evaluator.with_job(job, answer.insertion)
         return BookingResult(body, evaluator=grown, stamp=(plan.version, *stamp[1:]))
 
@@ -602,6 +607,11 @@ class BookingService:
         session.flush()
         if stored.confirmed and not was_confirmed and stored.status in PLANNABLE:
             self._place_promise(session, stored, clock, now)
+        if stored.confirmed != was_confirmed:  # the customer's window became (or stopped being) a promise
+            kept = live.promise(stored, clock) or live.told_window(session, stored, clock)
+            told = {"start": kept[0], "end": kept[1]} if kept is not None else {"start": None, "end": None}
+            window = {**told, "confirmed": stored.confirmed}
+            feed.emit(session, feed.JOB_WINDOW, job_id=stored.id, technician_id=None, data=window, now=now)
         return stored, created
 
     def _place_promise(self, session: Session, row: JobRow, clock: DayClock, now: dt.datetime) -> None:

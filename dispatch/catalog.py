@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from dispatch import feed
 from dispatch.errors import Invalid, NotFound
 from dispatch.inputs import JobIn, LatLon, TechnicianIn, clock_minutes
 from dispatch.jobstate import CANCELLED, OPEN
@@ -205,11 +206,18 @@ def get_job(session: Session, job_id: str) -> JobRow:
 
 
 def cancel_job(session: Session, job_id: str, *, now: dt.datetime) -> JobRow:
-    """Mark a job cancelled at ``now``: no later plan includes it. Its history stays."""
+    """Mark a job cancelled at ``now``: no later plan includes it. Its history stays.
+    The feed tells it (``job.status`` cancelled, for the job's first published
+    technician) unless the job was cancelled already."""
     row = get_job(session, job_id)
+    if row.status == CANCELLED:
+        return row
     row.status = CANCELLED
     row.updated_at = to_storage(now)
     session.add(row)
+    session.flush()
+    concerned = next(iter(feed.published_technicians(session, job_id)), None)
+    feed.emit(session, feed.JOB_STATUS, job_id=job_id, technician_id=concerned, data={"status": CANCELLED}, now=now)
     return row
 
 

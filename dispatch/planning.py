@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from dispatch import live
+from dispatch import feed, live
 from dispatch.clock import SYSTEM_CLOCK, Clock
 from dispatch.db import session_scope
 from dispatch.errors import Conflict, Invalid, NotFound
@@ -332,7 +332,12 @@ def publish(
     routes become the live schedule, its still-open jobs ``scheduled``, and with
     ``confirm_windows`` every visit's told window its customer's promise. A plan made
     from an older live schedule is checked against the day as it is now first
-    (``Conflict`` naming ``plan_id`` with what no longer holds)."""
+    (``Conflict`` naming ``plan_id`` with what no longer holds).
+
+    The feed tells it: ``plan.published``, then ``job.assigned`` for each visit whose
+    technician the previously published plan of the day did not send to that job,
+    and ``job.window`` for each job whose customer window is set and differs from
+    the one it had there."""
     plan = get_plan(session, plan_id)
     if plan.status != "done":
         raise Conflict(f"plan {plan_id} is {plan.status}; only a done plan can be published", "status")
@@ -355,11 +360,13 @@ def publish(
         pointer.published_at = to_storage(now)
     session.add(pointer)
     live.mark_scheduled(session, plan_id, previous, now)
-    if confirm_windows:
-        live.confirm_visits(session, plan_id, now)
+    confirmed = live.confirm_visits(session, plan_id, now) if confirm_windows else []
     live.follow_plan(session, plan_id, plan.date, plan.region, clock, now)
     plan.base_version = row.version
     session.add(plan)
+    session.flush()
+    # The feed's events are the last write: its lock is held until the commit.
+    _tell_published(session, plan, previous, set(confirmed), now)
     return plan
 
 
@@ -385,6 +392,40 @@ def stale_reasons(session: Session, plan: PlanRow, tz: ZoneInfo) -> list[str]:
             out.append(f"promised job {job.id} starts outside its promised window")
     out += [f"promised job {i} is pinned to a technician without a shift" for i in unplannable if i in starts]
     return out
+
+
+def _tell_published(
+    session: Session, plan: PlanRow, previous: int | None, confirmed: set[str], now: dt.datetime
+) -> None:
+    """The feed events of publishing ``plan`` over the plan ``previous`` (None: the first of
+    its day); ``confirmed``: jobs whose window the publication made a promise."""
+    assert plan.id is not None
+    published = {"plan_id": plan.id, "date": plan.date, "region": plan.region}
+    feed.emit(session, feed.PLAN_PUBLISHED, job_id=None, technician_id=None, data=published, now=now)
+    visits = _visits(session, plan.id)
+    before = _visits(session, previous) if previous is not None else []
+    was_assigned = {(v.job_id, v.technician_id) for v in before}
+    for v in visits:
+        if (v.job_id, v.technician_id) not in was_assigned:
+            assigned = {"technician_id": v.technician_id, "plan_id": plan.id}
+            feed.emit(
+                session, feed.JOB_ASSIGNED, job_id=v.job_id, technician_id=v.technician_id, data=assigned, now=now
+            )
+    old_windows = {v.job_id: (v.window_start, v.window_end) for v in before}
+    told: set[str] = set()
+    for v in visits:
+        if v.window_start is None or v.window_end is None or v.job_id in told:
+            continue
+        told.add(v.job_id)
+        if old_windows.get(v.job_id) != (v.window_start, v.window_end) or v.job_id in confirmed:
+            job = session.get(JobRow, v.job_id)
+            window = {"start": v.window_start, "end": v.window_end, "confirmed": bool(job and job.confirmed)}
+            feed.emit(session, feed.JOB_WINDOW, job_id=v.job_id, technician_id=v.technician_id, data=window, now=now)
+
+
+def _visits(session: Session, plan_id: int) -> list[VisitRow]:
+    query = select(VisitRow).where(VisitRow.plan_id == plan_id)
+    return list(session.exec(query.order_by(col(VisitRow.technician_id), col(VisitRow.seq))).all())
 
 
 def list_plans(session: Session, day: dt.date, region: str | None = None) -> list[PlanRow]:

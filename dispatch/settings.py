@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +35,24 @@ class BookingSettings:
 
 
 @dataclass(frozen=True)
+class WebhookSettings:
+    """How webhook deliveries are sent and retried (docs/feed.md, "Retries")."""
+
+    # The delivery loop looks for due deliveries this often (and sends up to batch_size each time).
+    poll_s: float = 1.0
+    batch_size: int = 50
+    # One POST may take this long (connect and answer) before it counts as no answer.
+    timeout_s: float = 5.0
+    # Retry n waits min(backoff_cap_s, backoff_base_s * 2**(n-1)), less up to a quarter of it at random.
+    backoff_base_s: float = 5.0
+    backoff_cap_s: float = 3600.0
+    # A delivery still failing this long after its event is given up (state failed); 0: never.
+    give_up_after_s: float = 3 * 24 * 3600.0
+    # False: no delivery loop in this process (deliveries wait in the outbox for one that has it).
+    deliver: bool = True
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the service needs to start; ``from_env`` documents the variables."""
 
@@ -52,6 +72,7 @@ class Settings:
     # What time it is for every decision of the service (dispatch/clock.py).
     clock: Clock = field(default_factory=lambda: SYSTEM_CLOCK)
     booking: BookingSettings = field(default_factory=lambda: BookingSettings())
+    webhooks: WebhookSettings = field(default_factory=lambda: WebhookSettings())
     sample_day: Path = field(
         default_factory=lambda: Path(__file__).resolve().parents[1] / "data" / "samples" / "helsinki-day.json"
     )
@@ -62,8 +83,10 @@ class Settings:
         ``GEOCODER_URL``, ``SOLVER_WORKERS``, ``DISPATCH_SEED_SAMPLES`` (1/0),
         ``BOOKING_URGENT_RESERVE`` (share, e.g. 0.15), ``BOOKING_LEAD_MIN``,
         ``DISPATCH_NOW`` (an instant with offset: the clock starts there and runs;
-        unset: the real time), ``DISPATCH_CONFIRM_ON_PUBLISH`` (1/0). A malformed
-        value is a ValueError naming the variable."""
+        unset: the real time), ``DISPATCH_CONFIRM_ON_PUBLISH`` (1/0), ``WEBHOOK_POLL_S``, ``WEBHOOK_TIMEOUT_S``,
+        ``WEBHOOK_BACKOFF_BASE_S``, ``WEBHOOK_BACKOFF_CAP_S``, ``WEBHOOK_GIVE_UP_AFTER_S``
+        (0: never), ``WEBHOOK_DELIVER`` (1/0). A malformed value is a ValueError naming
+        the variable."""
         env = os.environ
         raw_now = env.get("DISPATCH_NOW", "").strip()
         return cls(
@@ -79,6 +102,14 @@ class Settings:
                 urgent_reserve_share=float(env.get("BOOKING_URGENT_RESERVE", BookingSettings.urgent_reserve_share)),
                 lead_min=int(env.get("BOOKING_LEAD_MIN", BookingSettings.lead_min)),
             ),
+            webhooks=WebhookSettings(
+                poll_s=_seconds(env, "WEBHOOK_POLL_S", WebhookSettings.poll_s),
+                timeout_s=_seconds(env, "WEBHOOK_TIMEOUT_S", WebhookSettings.timeout_s),
+                backoff_base_s=_seconds(env, "WEBHOOK_BACKOFF_BASE_S", WebhookSettings.backoff_base_s),
+                backoff_cap_s=_seconds(env, "WEBHOOK_BACKOFF_CAP_S", WebhookSettings.backoff_cap_s),
+                give_up_after_s=_seconds(env, "WEBHOOK_GIVE_UP_AFTER_S", WebhookSettings.give_up_after_s, zero=True),
+                deliver=env.get("WEBHOOK_DELIVER", "1") != "0",
+            ),
         )
 
 
@@ -90,3 +121,17 @@ def _flag(raw: str, name: str) -> bool:
     if value in ("0", "false", "no", ""):
         return False
     raise ValueError(f"{name} must be 1 or 0, not {raw!r}")
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float, zero: bool = False) -> float:
+    """A number of seconds from ``env[name]`` (``default`` when unset); ValueError naming ``name``."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+        raise ValueError(f"{name} must be a positive number of seconds, not {raw!r}")
+    return value
