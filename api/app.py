@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.deps import AppState
-from api.routers import booking, clock, field, imports, master, plans
+from api.routers import booking, clock, field, imports, live, master, plans
 from dispatch.auth import ensure_token
 from dispatch.booking import BookingService
 from dispatch.catalog import Geocoder
@@ -62,6 +62,14 @@ def create_app(settings: Settings | None = None, geocoder: Geocoder | None = Non
     booking_service = BookingService(tz, cfg.default_region, cfg.booking, geocoder)
     app.state.dispatch = AppState(cfg, engine, runner, tz, geocoder, booking_service, cfg.clock, first_day)
     errors.install(app)
-    for router in (master.router, imports.router, plans.router, field.router, booking.router, clock.router):
+    for router in (
+        master.router,
+        imports.router,
+        plans.router,
+        field.router,
+        booking.router,
+        live.router,
+        clock.router,
+    ):
         app.include_router(router)
     return app

@@ -36,7 +36,8 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, func, select
 
 from dispatch import jobstate
-from dispatch.errors import NotFound
+from dispatch.auth import Principal
+from dispatch.errors import Forbidden, NotFound
 from dispatch.mapping import DayClock, Span, job_of, technicians_on
 from dispatch.planning import published_plan_id
 from dispatch.tables import BookingRow, EventRow, JobRow, RouteRow, TechnicianRow, VisitRow
@@ -523,21 +524,21 @@ def first_name(name: str) -> str | None:
     return words[0] if words else None
 
 
-def job_status(
-    session: Session, job_id: str, tz: ZoneInfo, now: dt.datetime, *, booked_by: int | None = None
-) -> JobStatus:
-    """The customer-facing status of a job at ``now``.
+def job_status(session: Session, who: Principal, job_id: str, tz: ZoneInfo, now: dt.datetime) -> JobStatus:
+    """The customer-facing status of a job at ``now``, as ``who`` may see it.
 
-    ``booked_by`` (a booking token's id) limits it to the jobs that token booked:
-    any other job is ``NotFound``, exactly like a job that does not exist, so a
-    booking token learns nothing of other jobs. In the published plan of its day the
+    A dispatcher sees any job; a booking token only the jobs it booked: any other
+    job is ``NotFound``, exactly like a job that does not exist, so it learns
+    nothing of other jobs; an installer is ``Forbidden``. In the published plan of its day the
     job's status is the visit's (``scheduled`` until the first event), its window the
     promised window and its ETA the estimate; otherwise its status as stored, its
     promise and no ETA. For a crew, the first technician (by id) is named."""
+    if who.role not in ("dispatcher", "booking"):
+        raise Forbidden(f"the {who.role} role may not read a job's status")
     job = session.get(JobRow, job_id)
-    if booked_by is not None:
+    if who.role == "booking":
         booking = session.exec(select(BookingRow).where(BookingRow.job_id == job_id)).first()
-        if booking is None or booking.token_id != booked_by:
+        if booking is None or booking.token_id is None or booking.token_id != who.token_id:
             job = None
     if job is None:
         raise NotFound(f"job {job_id} does not exist", "job_id")
