@@ -74,6 +74,10 @@ GET     /v1/bookings/{job_id}              own      | 401   401  200         403
 GET     /v1/bookings/{job_id}              other    | 401   401  200         403        404
 DELETE  /v1/bookings/{job_id}              own      | 401   401  200         403        200
 DELETE  /v1/bookings/{job_id}              other    | 401   401  200         403        404
+GET     /v1/jobs/{job_id}/status           own      | 401   401  200         403        200
+GET     /v1/jobs/{job_id}/status           other    | 401   401  200         403        404
+GET     /v1/jobs/{job_id}/status           unbooked | 401   401  200         403        404
+GET     /v1/live                           -        | 401   401  200         403        403
 """
 
 CORE = {
@@ -87,6 +91,7 @@ CORE = {
     ("POST", "/v1/jobs/import"),
     ("POST", "/v1/bookings"),
     ("GET", "/v1/bookings/{job_id}"),
+    ("GET", "/v1/jobs/{job_id}/status"),
 }
 """Rows also checked on PostgreSQL: where data has an owner or is written."""
 
@@ -311,6 +316,11 @@ REQUESTS: dict[tuple[str, str, str], Callable[[World, str], Call]] = {
     ("GET", "/v1/bookings/{job_id}", "other"): lambda w, r: Call(f"/v1/bookings/{w.other_booking}"),
     ("DELETE", "/v1/bookings/{job_id}", "own"): lambda w, r: Call(f"/v1/bookings/{w.own_booking}"),
     ("DELETE", "/v1/bookings/{job_id}", "other"): lambda w, r: Call(f"/v1/bookings/{w.other_booking}"),
+    # the booking role reads only the status of jobs it booked (its own booking, even once cancelled)
+    ("GET", "/v1/jobs/{job_id}/status", "own"): lambda w, r: Call(f"/v1/jobs/{w.own_booking}/status"),
+    ("GET", "/v1/jobs/{job_id}/status", "other"): lambda w, r: Call(f"/v1/jobs/{w.other_booking}/status"),
+    ("GET", "/v1/jobs/{job_id}/status", "unbooked"): lambda w, r: Call(f"/v1/jobs/{w.own_jobs[0]}/status"),
+    ("GET", "/v1/live", "-"): lambda w, r: Call("/v1/live", params={"date": SAMPLE_DAY}),
 }
 
 
