@@ -458,7 +458,7 @@ def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.
                 technician_id=route.technician_id,
                 home=points.tech_start[tech.id],
                 end=points.tech_end[tech.id],
-                depart_s=secs(route.depart) or items[0].planned_arrival_s,
+                depart_s=clock.from_stored(route.depart) if route.depart is not None else items[0].planned_arrival_s,
                 latest_end_s=tech.latest_end_s,
                 visits=tuple(items),
                 lunch_start_s=lunch_start,
