@@ -466,7 +466,9 @@ def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.
             )
         )
     estimates = {(e.technician_id, e.job_id): e for e in estimate(facts, travel, now_s)}
-    names = {t.id: t.name for t in session.exec(select(TechnicianRow).where(col(TechnicianRow.id).in_(by_tech))).all()}
+    names = {
+        t.id: t.name for t in session.exec(select(TechnicianRow).where(col(TechnicianRow.id).in_(list(by_tech)))).all()
+    }
 
     def local(seconds: int | None) -> dt.datetime | None:
         return clock.moment(seconds) if seconds is not None else None
