@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.deps import AppState
-from api.routers import booking, clock, events, field, imports, master, plans, webhooks
+from api.routers import booking, clock, events, field, imports, live, master, plans, webhooks
 from dispatch.auth import ensure_token
 from dispatch.booking import BookingService
 from dispatch.catalog import Geocoder
@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None, geocoder: Geocoder | None = Non
     booking_service = BookingService(tz, cfg.default_region, cfg.booking, geocoder)
     app.state.dispatch = AppState(cfg, engine, runner, tz, geocoder, booking_service, cfg.clock, first_day)
     errors.install(app)
-    routers = (master, imports, plans, field, booking, clock, events, webhooks)
+    routers = (master, imports, plans, field, booking, live, clock, events, webhooks)
     for module in routers:
         app.include_router(module.router)
     return app

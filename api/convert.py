@@ -13,6 +13,10 @@ from api.schemas import (
     EventOut,
     FailedVisitOut,
     JobOut,
+    JobStatusOut,
+    LiveDayOut,
+    LiveTechnicianOut,
+    LiveVisitOut,
     MyJobOut,
     PlanOut,
     PlanRouteOut,
@@ -20,12 +24,15 @@ from api.schemas import (
     ShiftOut,
     TechnicianOut,
     UnassignedOut,
+    UrgentJobOut,
     WebhookOut,
     WindowOut,
 )
 from dispatch.catalog import TechnicianRecord
+from dispatch.eta import JobStatus, LiveDay, LiveVisit
 from dispatch.field import MyVisit
 from dispatch.inputs import CustomerIn, LatLon
+from dispatch.mapping import Span
 from dispatch.tables import DeliveryRow, EventRow, JobRow, PlanRow, RouteRow, UnassignedRow, VisitRow
 from dispatch.timeutil import from_storage
 from dispatch.webhooks import PENDING, Subscription
@@ -252,4 +259,67 @@ def delivery_out(row: DeliveryRow, event_type: str, tz: ZoneInfo) -> DeliveryOut
         last_error=row.last_error,
         created_at=from_storage(row.created_at, tz),
         delivered_at=_local(row.delivered_at, tz),
+    )
+
+
+def _span_out(span: Span | None) -> WindowOut | None:
+    return WindowOut(start=span[0], end=span[1]) if span is not None else None
+
+
+def job_status_out(item: JobStatus) -> JobStatusOut:
+    """A job's customer-facing status."""
+    return JobStatusOut(
+        job_id=item.job_id,
+        status=item.status,
+        window=_span_out(item.window),
+        eta=item.eta,
+        technician_first_name=item.technician_first_name,
+    )
+
+
+def _live_visit_out(v: LiveVisit) -> LiveVisitOut:
+    return LiveVisitOut(
+        job_id=v.job_id,
+        seq=v.seq,
+        state=v.state,  # type: ignore[arg-type]
+        status=v.status,
+        kind=v.kind,
+        priority=v.priority,
+        planned_arrival=v.planned_arrival,
+        planned_start=v.planned_start,
+        planned_end=v.planned_end,
+        actual_start=v.actual_start,
+        actual_end=v.actual_end,
+        eta=v.eta,
+        expected_end=v.expected_end,
+        delay_min=v.delay_min,
+        at_risk=v.at_risk,
+        risk=v.risk,  # type: ignore[arg-type]
+        window=_span_out(v.window),
+    )
+
+
+def live_day_out(day: LiveDay, tz: ZoneInfo) -> LiveDayOut:
+    """The live day of a region: per technician the re-timed visits, and the urgent work."""
+    return LiveDayOut(
+        date=day.date,
+        region=day.region,
+        now=day.now.astimezone(tz),
+        plan_id=day.plan_id,
+        technicians=[
+            LiveTechnicianOut(technician_id=t.technician_id, name=t.name, visits=[_live_visit_out(v) for v in t.visits])
+            for t in day.technicians
+        ],
+        urgent=[
+            UrgentJobOut(
+                job_id=j.id,
+                kind=j.kind,
+                status=j.status,
+                address=j.address,
+                deadline=_local(j.deadline, tz),
+                windows=windows_out(j, tz),
+                created_at=from_storage(j.created_at, tz),
+            )
+            for j in day.urgent
+        ],
     )

@@ -329,3 +329,64 @@ class DeliveryOut(BaseModel):
     last_error: str | None
     created_at: dt.datetime
     delivered_at: dt.datetime | None
+
+
+class JobStatusOut(BaseModel):
+    """What a customer may be told of their job (``GET /v1/jobs/{id}/status``)."""
+
+    job_id: str
+    status: str = Field(
+        description="scheduled, en_route, on_site, completed, failed in a published plan; else as stored"
+    )
+    window: WindowOut | None = Field(description="the promised window (or the customer's window of the visit)")
+    eta: dt.datetime | None = Field(description="expected arrival; null once arrived, done, or not in a published plan")
+    technician_first_name: str | None
+
+
+class LiveVisitOut(BaseModel):
+    job_id: str
+    seq: int
+    state: Literal["done", "under_way", "next", "later"]
+    status: str
+    kind: str
+    priority: int
+    planned_arrival: dt.datetime
+    planned_start: dt.datetime
+    planned_end: dt.datetime
+    actual_start: dt.datetime | None
+    actual_end: dt.datetime | None
+    eta: dt.datetime | None = Field(description="expected arrival of a visit not reached yet")
+    expected_end: dt.datetime | None = Field(description="expected (or actual) end")
+    delay_min: int = Field(description="against the planned arrival; negative when early")
+    at_risk: bool
+    risk: Literal["window", "shift"] | None = Field(
+        description="window: expected after the promised window's end; shift: cannot end within the shift"
+    )
+    window: WindowOut | None = Field(description="the promised window")
+
+
+class LiveTechnicianOut(BaseModel):
+    technician_id: str
+    name: str
+    visits: list[LiveVisitOut]
+
+
+class UrgentJobOut(BaseModel):
+    job_id: str
+    kind: str
+    status: str
+    address: str
+    deadline: dt.datetime | None
+    windows: list[WindowOut]
+    created_at: dt.datetime
+
+
+class LiveDayOut(BaseModel):
+    """The day as it goes (``GET /v1/live``): the published plan re-timed from field facts."""
+
+    date: dt.date
+    region: str
+    now: dt.datetime
+    plan_id: int | None = Field(description="the published plan; null when the day has none")
+    technicians: list[LiveTechnicianOut]
+    urgent: list[UrgentJobOut] = Field(description="open priority-1 work not in the published plan")

@@ -80,6 +80,10 @@ POST    /v1/webhooks                       -        | 401   401  201         403
 GET     /v1/webhooks                       -        | 401   401  200         403        403
 DELETE  /v1/webhooks/{webhook_id}          -        | 401   401  204         403        403
 GET     /v1/webhooks/{webhook_id}/deliveries -      | 401   401  200         403        403
+GET     /v1/jobs/{job_id}/status           own      | 401   401  200         403        200
+GET     /v1/jobs/{job_id}/status           other    | 401   401  200         403        404
+GET     /v1/jobs/{job_id}/status           unbooked | 401   401  200         403        404
+GET     /v1/live                           -        | 401   401  200         403        403
 """
 
 CORE = {
@@ -95,6 +99,7 @@ CORE = {
     ("GET", "/v1/bookings/{job_id}"),
     ("GET", "/v1/events"),
     ("POST", "/v1/webhooks"),
+    ("GET", "/v1/jobs/{job_id}/status"),
 }
 """Rows also checked on PostgreSQL: where data has an owner or is written."""
 
@@ -336,6 +341,11 @@ REQUESTS: dict[tuple[str, str, str], Callable[[World, str], Call]] = {
     ("GET", "/v1/webhooks", "-"): lambda w, r: Call("/v1/webhooks"),
     ("DELETE", "/v1/webhooks/{webhook_id}", "-"): lambda w, r: Call(f"/v1/webhooks/{a_webhook(w)}"),
     ("GET", "/v1/webhooks/{webhook_id}/deliveries", "-"): lambda w, r: Call(f"/v1/webhooks/{a_webhook(w)}/deliveries"),
+    # the booking role reads only the status of jobs it booked (its own booking, even once cancelled)
+    ("GET", "/v1/jobs/{job_id}/status", "own"): lambda w, r: Call(f"/v1/jobs/{w.own_booking}/status"),
+    ("GET", "/v1/jobs/{job_id}/status", "other"): lambda w, r: Call(f"/v1/jobs/{w.other_booking}/status"),
+    ("GET", "/v1/jobs/{job_id}/status", "unbooked"): lambda w, r: Call(f"/v1/jobs/{w.own_jobs[0]}/status"),
+    ("GET", "/v1/live", "-"): lambda w, r: Call("/v1/live", params={"date": SAMPLE_DAY}),
 }
 
 
