@@ -17,6 +17,7 @@ from dispatch.auth import ensure_token
 from dispatch.booking import BookingService
 from dispatch.catalog import Geocoder
 from dispatch.db import make_engine, migrate, session_scope
+from dispatch.eta_watch import EtaWatch
 from dispatch.geocode import CachedGeocoder
 from dispatch.planning import PlanRunner
 from dispatch.seed import next_day_with_jobs, sample_date, seed_sample_day
@@ -47,14 +48,17 @@ def create_app(settings: Settings | None = None, geocoder: Geocoder | None = Non
         print(f"Dispatcher token (set DISPATCH_ADMIN_TOKEN to choose one): {admin_token}", flush=True)
     runner = PlanRunner(engine, tz, cfg.solver_workers, cfg.clock, cfg.booking.slot_minutes)
     deliveries = DeliveryLoop(engine, cfg.clock, cfg.webhooks)
+    watch = EtaWatch(engine, tz, cfg.clock, cfg.eta)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if cfg.webhooks.deliver:
             deliveries.start()
+        watch.start()
         try:
             yield
         finally:
+            watch.stop()
             deliveries.stop()
             runner.shutdown()
 

@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, func, select
 
-from dispatch import jobstate
+from dispatch import jobstate, live
 from dispatch.auth import Principal
 from dispatch.errors import Forbidden, NotFound
 from dispatch.mapping import DayClock, Span, job_of, technicians_on
@@ -299,14 +299,13 @@ def promised_window(job: JobRow, visit: VisitRow | None, tz: ZoneInfo) -> Span |
     booked slot, its one hard window); else the visit's told window when the plan
     set one; else the job's own hard window holding the visit's planned start; else
     None (also for a job without a visit and without a promise)."""
-    if job.confirmed and job.promised_start is not None and job.promised_end is not None:
-        return from_storage(job.promised_start, tz), from_storage(job.promised_end, tz)
+    kept = live.promise(job, DayClock(job.date, tz))
+    if kept is not None:
+        return kept
     windows = [
         (dt.datetime.fromisoformat(a).astimezone(tz), dt.datetime.fromisoformat(b).astimezone(tz))
         for a, b in job.windows
     ]
-    if job.booked and len(windows) == 1:
-        return windows[0]
     if visit is None:
         return None
     if visit.window_start is not None and visit.window_end is not None:

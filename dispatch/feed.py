@@ -63,7 +63,7 @@ def emit(
     subscribed to ``type``, to the session's transaction (flushed, not committed).
 
     Call it as the last write before the commit: on PostgreSQL it holds the feed's
-    lock until then. Instants in ``data`` are stored as ISO 8601 in UTC."""
+    lock until then. Instants in ``data`` (nested ones too) are stored as ISO 8601 in UTC."""
     if type not in EVENT_TYPES:
         raise ValueError(f"unknown feed event type {type!r}")
     if session.get_bind().dialect.name == "postgresql":
@@ -99,6 +99,10 @@ def _json_value(value: Any) -> Any:
         return _instant(value)
     if isinstance(value, dt.date):
         return value.isoformat()
+    if isinstance(value, Mapping):
+        return {key: _json_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_value(item) for item in value]
     return value
 
 

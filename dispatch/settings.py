@@ -53,6 +53,16 @@ class WebhookSettings:
 
 
 @dataclass(frozen=True)
+class EtaSettings:
+    """When a customer is told their arrival moved (``job.eta``; dispatch/eta_watch.py)."""
+
+    # An expected arrival moved more than this from the one last told is told again.
+    notify_min: int = 15
+    # The watcher re-times today's plans this often; 0: no watcher in this process.
+    poll_s: float = 30.0
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the service needs to start; ``from_env`` documents the variables."""
 
@@ -73,6 +83,7 @@ class Settings:
     clock: Clock = field(default_factory=lambda: SYSTEM_CLOCK)
     booking: BookingSettings = field(default_factory=lambda: BookingSettings())
     webhooks: WebhookSettings = field(default_factory=lambda: WebhookSettings())
+    eta: EtaSettings = field(default_factory=lambda: EtaSettings())
     sample_day: Path = field(
         default_factory=lambda: Path(__file__).resolve().parents[1] / "data" / "samples" / "helsinki-day.json"
     )
@@ -85,8 +96,9 @@ class Settings:
         ``DISPATCH_NOW`` (an instant with offset: the clock starts there and runs;
         unset: the real time), ``DISPATCH_CONFIRM_ON_PUBLISH`` (1/0), ``WEBHOOK_POLL_S``, ``WEBHOOK_TIMEOUT_S``,
         ``WEBHOOK_BACKOFF_BASE_S``, ``WEBHOOK_BACKOFF_CAP_S``, ``WEBHOOK_GIVE_UP_AFTER_S``
-        (0: never), ``WEBHOOK_DELIVER`` (1/0). A malformed value is a ValueError naming
-        the variable."""
+        (0: never), ``WEBHOOK_DELIVER`` (1/0), ``ETA_NOTIFY_MIN``
+        (minutes an arrival must move to be told), ``ETA_POLL_S`` (0: no watcher).
+        A malformed value is a ValueError naming the variable."""
         env = os.environ
         raw_now = env.get("DISPATCH_NOW", "").strip()
         return cls(
@@ -101,6 +113,10 @@ class Settings:
             booking=BookingSettings(
                 urgent_reserve_share=float(env.get("BOOKING_URGENT_RESERVE", BookingSettings.urgent_reserve_share)),
                 lead_min=int(env.get("BOOKING_LEAD_MIN", BookingSettings.lead_min)),
+            ),
+            eta=EtaSettings(
+                notify_min=int(_seconds(env, "ETA_NOTIFY_MIN", EtaSettings.notify_min)),
+                poll_s=_seconds(env, "ETA_POLL_S", EtaSettings.poll_s, zero=True),
             ),
             webhooks=WebhookSettings(
                 poll_s=_seconds(env, "WEBHOOK_POLL_S", WebhookSettings.poll_s),

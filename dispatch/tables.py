@@ -78,6 +78,8 @@ class JobRow(SQLModel, table=True):
     confirmed: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     promised_start: dt.datetime | None = None
     promised_end: dt.datetime | None = None
+    # The arrival the feed last told (job.eta); None: the planned arrival stands.
+    told_eta: dt.datetime | None = None
     # The live day (docs/live-day.md): why the last visit failed, and when the visit really ran.
     reason: str | None = Field(default=None, max_length=32)
     actual_start: dt.datetime | None = None

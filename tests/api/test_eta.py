@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 import time_machine
 from fastapi.testclient import TestClient
+from sqlmodel import Session
 
 from api import create_app
+from dispatch.eta_watch import tell_eta_moves
 from tests.api.conftest import DISPATCHER, auth, run_plan, settings_for
 from tests.conftest import HELSINKI, today
 
@@ -201,9 +203,11 @@ def test_the_booking_role_sees_only_its_own_jobs_status(database_url: str) -> No
         assert (unplanned["status"], unplanned["eta"], unplanned["technician_first_name"]) == ("open", None, None)
         assert instant(unplanned["window"]["start"]) == local(NEXT_DAY, 10)
 
-        # A dispatcher sees any job; a job without a promise or window has none.
+        # A dispatcher sees any job; a job without a promise or window of its own shows
+        # the window its visit tells the customer (docs/booking.md, "Promises").
         plain = w.client.get("/v1/jobs/E1/status", headers=DISPATCHER).json()
-        assert (plain["window"], plain["technician_first_name"]) == (None, "Aino")
+        told = next(v["window"] for v in w.visits if v["job_id"] == "E1")
+        assert (plain["window"], plain["technician_first_name"]) == (told, "Aino")
 
 
 def test_an_installer_may_not_read_a_jobs_status_nor_the_live_day(database_url: str) -> None:
@@ -221,3 +225,36 @@ def test_new_urgent_work_not_in_the_plan_is_listed(database_url: str) -> None:
         urgent = {**job(60.18, 24.96), "priority": 1, "kind": "repair"}
         assert w.client.put("/v1/jobs/URGENT", json=urgent, headers=DISPATCHER).status_code == 201
         assert [u["job_id"] for u in w.live()["urgent"]] == ["URGENT"]
+
+
+def eta_events(w: World) -> list[dict[str, Any]]:
+    page = w.client.get("/v1/events", params={"limit": 1000}, headers=DISPATCHER).json()
+    return [e for e in page["events"] if e["type"] == "job.eta"]
+
+
+def test_an_arrival_moved_more_than_the_threshold_is_told_once_in_the_feed(database_url: str) -> None:
+    """A first visit 10 minutes late moves nothing worth telling; 45 minutes late, each
+    customer still to come whose arrival moved more than 15 minutes hears it once."""
+    with aino_s_day(database_url) as w:
+        engine = w.client.app.state.dispatch.engine  # type: ignore[attr-defined]
+        first, second = w.visits[:2]
+        w.event(first["job_id"], "arrived", instant(first["arrival"]))
+
+        def tell(now: dt.datetime) -> list[str]:
+            with Session(engine) as session:
+                told = tell_eta_moves(session, DAY, "helsinki", HELSINKI, now, 15)
+                session.commit()
+            return told
+
+        assert tell(instant(first["end"]) + 10 * MIN) == [] and eta_events(w) == []
+        w.event(first["job_id"], "completed", instant(first["end"]) + 45 * MIN)
+        told = tell(instant(first["end"]) + 45 * MIN)
+        assert second["job_id"] in told and first["job_id"] not in told
+        events = eta_events(w)
+        assert sorted(e["job_id"] for e in events) == sorted(told)
+        moved = next(e for e in events if e["job_id"] == second["job_id"])
+        assert instant(moved["data"]["eta"]) == instant(second["arrival"]) + 45 * MIN
+        assert instant(moved["data"]["previous"]) == instant(second["arrival"])
+        assert moved["technician_id"] == "AINO"
+        # Told once: the same picture a minute later tells nothing new.
+        assert tell(instant(first["end"]) + 46 * MIN) == [] and len(eta_events(w)) == len(events)

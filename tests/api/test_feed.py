@@ -319,7 +319,7 @@ def test_publishing_tells_a_customer_window_only_when_it_is_set_and_changed(tmp_
     def publish_and_tell(plan_id: int) -> list[tuple[str, dict[str, Any]]]:
         with Session(engine) as session:
             cursor = feed.events_after(session, Principal("dispatcher"), None, 1000).next
-            planning.publish(session, plan_id, now=now)
+            planning.publish(session, plan_id, now=now, tz=ZoneInfo("Europe/Helsinki"))
             session.commit()
             told = feed.events_after(session, Principal("dispatcher"), cursor, 1000).events
             return [(e.type, e.data) for e in told if e.type != "plan.published"]
