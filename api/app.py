@@ -12,15 +12,17 @@ from fastapi import FastAPI
 
 from api import errors
 from api.deps import AppState
-from api.routers import booking, clock, field, imports, master, plans
+from api.routers import booking, clock, events, field, imports, live, master, plans, webhooks
 from dispatch.auth import ensure_token
 from dispatch.booking import BookingService
 from dispatch.catalog import Geocoder
 from dispatch.db import make_engine, migrate, session_scope
+from dispatch.eta_watch import EtaWatch
 from dispatch.geocode import CachedGeocoder
 from dispatch.planning import PlanRunner
 from dispatch.seed import next_day_with_jobs, sample_date, seed_sample_day
 from dispatch.settings import Settings
+from dispatch.webhooks import DeliveryLoop
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +46,21 @@ def create_app(settings: Settings | None = None, geocoder: Geocoder | None = Non
         first_day = next_day_with_jobs(session, today, cfg.default_region)
     if cfg.admin_token is None:
         print(f"Dispatcher token (set DISPATCH_ADMIN_TOKEN to choose one): {admin_token}", flush=True)
-    runner = PlanRunner(engine, tz, cfg.solver_workers, cfg.clock)
+    runner = PlanRunner(engine, tz, cfg.solver_workers, cfg.clock, cfg.booking.slot_minutes)
+    deliveries = DeliveryLoop(engine, cfg.clock, cfg.webhooks)
+    watch = EtaWatch(engine, tz, cfg.clock, cfg.eta)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        runner.shutdown()
+        if cfg.webhooks.deliver:
+            deliveries.start()
+        watch.start()
+        try:
+            yield
+        finally:
+            watch.stop()
+            deliveries.stop()
+            runner.shutdown()
 
     app = FastAPI(
         title="Furniture dispatch API",
@@ -62,6 +73,7 @@ def create_app(settings: Settings | None = None, geocoder: Geocoder | None = Non
     booking_service = BookingService(tz, cfg.default_region, cfg.booking, geocoder)
     app.state.dispatch = AppState(cfg, engine, runner, tz, geocoder, booking_service, cfg.clock, first_day)
     errors.install(app)
-    for router in (master.router, imports.router, plans.router, field.router, booking.router, clock.router):
-        app.include_router(router)
+    routers = (master, imports, plans, field, booking, live, clock, events, webhooks)
+    for module in routers:
+        app.include_router(module.router)
     return app

@@ -8,8 +8,15 @@ from zoneinfo import ZoneInfo
 from api.schemas import (
     BreakOut,
     CostOut,
+    DeliveryCountsOut,
+    DeliveryOut,
     EventOut,
+    FailedVisitOut,
     JobOut,
+    JobStatusOut,
+    LiveDayOut,
+    LiveTechnicianOut,
+    LiveVisitOut,
     MyJobOut,
     PlanOut,
     PlanRouteOut,
@@ -17,13 +24,18 @@ from api.schemas import (
     ShiftOut,
     TechnicianOut,
     UnassignedOut,
+    UrgentJobOut,
+    WebhookOut,
     WindowOut,
 )
 from dispatch.catalog import TechnicianRecord
+from dispatch.eta import JobStatus, LiveDay, LiveVisit
 from dispatch.field import MyVisit
 from dispatch.inputs import CustomerIn, LatLon
-from dispatch.tables import EventRow, JobRow, PlanRow, RouteRow, UnassignedRow, VisitRow
+from dispatch.mapping import Span
+from dispatch.tables import DeliveryRow, EventRow, JobRow, PlanRow, RouteRow, UnassignedRow, VisitRow
 from dispatch.timeutil import from_storage
+from dispatch.webhooks import PENDING, Subscription
 
 
 def _clock(minutes: int) -> str:
@@ -68,6 +80,13 @@ def _local(moment: dt.datetime | None, tz: ZoneInfo) -> dt.datetime | None:
     return from_storage(moment, tz) if moment is not None else None
 
 
+def _span(start: dt.datetime | None, end: dt.datetime | None, tz: ZoneInfo) -> WindowOut | None:
+    """Two stored datetimes as a local window (None when either is missing)."""
+    if start is None or end is None:
+        return None
+    return WindowOut(start=from_storage(start, tz), end=from_storage(end, tz))
+
+
 def windows_out(row: JobRow, tz: ZoneInfo) -> list[WindowOut]:
     """A job's hard windows in local time."""
     return [
@@ -78,8 +97,8 @@ def windows_out(row: JobRow, tz: ZoneInfo) -> list[WindowOut]:
     ]
 
 
-def job_out(row: JobRow, tz: ZoneInfo) -> JobOut:
-    """A job as the API shows it to a dispatcher."""
+def job_out(row: JobRow, tz: ZoneInfo, failed: EventRow | None = None) -> JobOut:
+    """A job as the API shows it to a dispatcher (``failed``: its last failed visit)."""
     preferred = None
     if row.preferred_start is not None and row.preferred_end is not None:
         preferred = WindowOut(start=from_storage(row.preferred_start, tz), end=from_storage(row.preferred_end, tz))
@@ -106,9 +125,19 @@ def job_out(row: JobRow, tz: ZoneInfo) -> JobOut:
         depends_on=row.depends_on,
         notes=row.notes,
         booked=row.booked,
+        confirmed=row.confirmed,
+        promised_window=_span(row.promised_start, row.promised_end, tz) if row.confirmed else None,
         reason=row.reason,
         actual_start=_local(row.actual_start, tz),
         actual_end=_local(row.actual_end, tz),
+        failed_visit=FailedVisitOut(
+            technician_id=failed.technician_id,
+            at=from_storage(failed.at, tz),
+            reason=failed.reason,
+            events=f"/v1/jobs/{row.id}/events",
+        )
+        if failed is not None and row.reason is not None
+        else None,
     )
 
 
@@ -144,6 +173,7 @@ def plan_out(
                     start=from_storage(v.start, tz),
                     end=from_storage(v.end, tz),
                     travel_min=v.travel_min,
+                    window=_span(v.window_start, v.window_end, tz),
                 )
             )
         out.routes = [
@@ -199,4 +229,97 @@ def event_out(row: EventRow, tz: ZoneInfo) -> EventOut:
         at=from_storage(row.at, tz),
         note=row.note,
         reason=row.reason,
+    )
+
+
+def webhook_out(item: Subscription, tz: ZoneInfo) -> WebhookOut:
+    """A subscription as the dispatcher sees it: never its secret."""
+    row = item.row
+    assert row.id is not None
+    return WebhookOut(
+        id=row.id,
+        url=row.url,
+        types=list(row.types),
+        created_at=from_storage(row.created_at, tz),
+        deliveries=DeliveryCountsOut(**item.counts),
+    )
+
+
+def delivery_out(row: DeliveryRow, event_type: str, tz: ZoneInfo) -> DeliveryOut:
+    """One delivery of the outbox and where it stands."""
+    assert row.id is not None
+    return DeliveryOut(
+        id=row.id,
+        event_id=row.event_id,
+        type=event_type,
+        state=row.state,  # type: ignore[arg-type]
+        attempts=row.attempts,
+        next_attempt_at=from_storage(row.next_attempt_at, tz) if row.state == PENDING else None,
+        last_status=row.last_status,
+        last_error=row.last_error,
+        created_at=from_storage(row.created_at, tz),
+        delivered_at=_local(row.delivered_at, tz),
+    )
+
+
+def _span_out(span: Span | None) -> WindowOut | None:
+    return WindowOut(start=span[0], end=span[1]) if span is not None else None
+
+
+def job_status_out(item: JobStatus) -> JobStatusOut:
+    """A job's customer-facing status."""
+    return JobStatusOut(
+        job_id=item.job_id,
+        status=item.status,
+        window=_span_out(item.window),
+        eta=item.eta,
+        technician_first_name=item.technician_first_name,
+    )
+
+
+def _live_visit_out(v: LiveVisit) -> LiveVisitOut:
+    return LiveVisitOut(
+        job_id=v.job_id,
+        seq=v.seq,
+        state=v.state,  # type: ignore[arg-type]
+        status=v.status,
+        kind=v.kind,
+        priority=v.priority,
+        planned_arrival=v.planned_arrival,
+        planned_start=v.planned_start,
+        planned_end=v.planned_end,
+        actual_start=v.actual_start,
+        actual_end=v.actual_end,
+        eta=v.eta,
+        expected_end=v.expected_end,
+        delay_min=v.delay_min,
+        at_risk=v.at_risk,
+        risk=v.risk,  # type: ignore[arg-type]
+        window=_span_out(v.window),
+    )
+
+
+def live_day_out(day: LiveDay, tz: ZoneInfo) -> LiveDayOut:
+    """The live day of a region: per technician the re-timed visits, and the urgent work."""
+    return LiveDayOut(
+        date=day.date,
+        region=day.region,
+        now=day.now.astimezone(tz),
+        plan_id=day.plan_id,
+        technicians=[
+            LiveTechnicianOut(technician_id=t.technician_id, name=t.name, visits=[_live_visit_out(v) for v in t.visits])
+            for t in day.technicians
+        ],
+        urgent=[
+            UrgentJobOut(
+                job_id=j.id,
+                kind=j.kind,
+                status=j.status,
+                address=j.address,
+                deadline=_local(j.deadline, tz),
+                windows=windows_out(j, tz),
+                created_at=from_storage(j.created_at, tz),
+            )
+            for j in day.urgent
+        ],
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from dispatch.inputs import NO_NUL, CustomerIn, Id, LatLon, Moment, PlanDate, Strict
 
@@ -81,6 +81,13 @@ class WindowOut(BaseModel):
     end: dt.datetime
 
 
+class FailedVisitOut(BaseModel):
+    technician_id: str | None
+    at: dt.datetime
+    reason: str | None
+    events: str = Field(description="where the job's field events are listed")
+
+
 class JobOut(BaseModel):
     id: str
     kind: str
@@ -104,15 +111,30 @@ class JobOut(BaseModel):
     depends_on: str | None
     notes: str
     booked: bool
+    confirmed: bool = Field(default=False, description="its window is promised to the customer (booked jobs are)")
+    promised_window: WindowOut | None = Field(
+        default=None, description="the promise: hard for slot search, booking and every plan run"
+    )
     reason: str | None = Field(default=None, description="why the last visit failed (the job is open again)")
     actual_start: dt.datetime | None = Field(default=None, description="when the visit began (arrived or started)")
     actual_end: dt.datetime | None = Field(default=None, description="when the visit ended (completed or failed)")
+    failed_visit: FailedVisitOut | None = Field(
+        default=None, description="the last failed visit (who, when, why) of a job open again after one"
+    )
 
 
 class PlanRequest(Strict):
     date: PlanDate
     region: str | None = Field(default=None, max_length=64, pattern=NO_NUL)
     time_limit_s: float = Field(default=10.0, gt=0, le=600)
+
+
+class PublishIn(Strict):
+    confirm_windows: StrictBool | None = Field(
+        default=None,
+        description="promise every visit's window to its customer; default: the service setting "
+        "DISPATCH_CONFIRM_ON_PUBLISH",
+    )
 
 
 class PlanVisitOut(BaseModel):
@@ -122,6 +144,9 @@ class PlanVisitOut(BaseModel):
     start: dt.datetime
     end: dt.datetime
     travel_min: float
+    window: WindowOut | None = Field(
+        default=None, description="the window the customer is told (the promise once confirmed)"
+    )
 
 
 class PlanRouteOut(BaseModel):
@@ -247,3 +272,121 @@ class BookingOut(BaseModel):
     date: dt.date
     region: str
     status: Literal["booked", "cancelled"]
+
+
+class FeedEventOut(BaseModel):
+    """One change, for whom: the same object a webhook receives (instants in UTC)."""
+
+    id: int = Field(description="unique and growing; a receiver de-duplicates by it")
+    at: dt.datetime = Field(description="when the change was recorded")
+    type: Literal["job.status", "job.window", "job.assigned", "job.eta", "plan.published"]
+    job_id: str | None
+    technician_id: str | None = Field(description="the technician the change concerns, if any")
+    data: dict[str, Any]
+
+
+class FeedPageOut(BaseModel):
+    events: list[FeedEventOut] = Field(description="oldest first")
+    next: str = Field(description="the cursor to ask with next time (?after=); the same one when nothing was new")
+
+
+class WebhookIn(Strict):
+    url: str = Field(max_length=2000, description="http:// or https://; receives one POST per event")
+    secret: str = Field(min_length=16, max_length=200, description="signs each body (HMAC-SHA256); never shown again")
+    types: list[str] = Field(min_length=1, max_length=10, description="event types to receive")
+
+
+class WebhookCreatedOut(BaseModel):
+    id: int
+
+
+class DeliveryCountsOut(BaseModel):
+    pending: int
+    delivered: int
+    failed: int
+
+
+class WebhookOut(BaseModel):
+    """A subscription (never its secret) and how its deliveries stand."""
+
+    id: int
+    url: str
+    types: list[str]
+    created_at: dt.datetime
+    deliveries: DeliveryCountsOut
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    event_id: int
+    type: str
+    state: Literal["pending", "delivered", "failed"] = Field(
+        description="pending: to send (again) at next_attempt_at; delivered: a 2xx answer; failed: given up"
+    )
+    attempts: int
+    next_attempt_at: dt.datetime | None = Field(description="when it is tried (again); null unless pending")
+    last_status: int | None = Field(description="the HTTP status of the last answer; null when there was none")
+    last_error: str | None
+    created_at: dt.datetime
+    delivered_at: dt.datetime | None
+
+
+class JobStatusOut(BaseModel):
+    """What a customer may be told of their job (``GET /v1/jobs/{id}/status``)."""
+
+    job_id: str
+    status: str = Field(
+        description="scheduled, en_route, on_site, completed, failed in a published plan; else as stored"
+    )
+    window: WindowOut | None = Field(description="the promised window (or the customer's window of the visit)")
+    eta: dt.datetime | None = Field(description="expected arrival; null once arrived, done, or not in a published plan")
+    technician_first_name: str | None
+
+
+class LiveVisitOut(BaseModel):
+    job_id: str
+    seq: int
+    state: Literal["done", "under_way", "next", "later"]
+    status: str
+    kind: str
+    priority: int
+    planned_arrival: dt.datetime
+    planned_start: dt.datetime
+    planned_end: dt.datetime
+    actual_start: dt.datetime | None
+    actual_end: dt.datetime | None
+    eta: dt.datetime | None = Field(description="expected arrival of a visit not reached yet")
+    expected_end: dt.datetime | None = Field(description="expected (or actual) end")
+    delay_min: int = Field(description="against the planned arrival; negative when early")
+    at_risk: bool
+    risk: Literal["window", "shift"] | None = Field(
+        description="window: expected after the promised window's end; shift: cannot end within the shift"
+    )
+    window: WindowOut | None = Field(description="the promised window")
+
+
+class LiveTechnicianOut(BaseModel):
+    technician_id: str
+    name: str
+    visits: list[LiveVisitOut]
+
+
+class UrgentJobOut(BaseModel):
+    job_id: str
+    kind: str
+    status: str
+    address: str
+    deadline: dt.datetime | None
+    windows: list[WindowOut]
+    created_at: dt.datetime
+
+
+class LiveDayOut(BaseModel):
+    """The day as it goes (``GET /v1/live``): the published plan re-timed from field facts."""
+
+    date: dt.date
+    region: str
+    now: dt.datetime
+    plan_id: int | None = Field(description="the published plan; null when the day has none")
+    technicians: list[LiveTechnicianOut]
+    urgent: list[UrgentJobOut] = Field(description="open priority-1 work not in the published plan")

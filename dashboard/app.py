@@ -15,6 +15,7 @@ page = st.navigation(
     [
         st.Page("views/plan.py", title="Plan", icon=":material/map:", default=True),
         st.Page("views/edit.py", title="Edit", icon=":material/edit:"),
+        st.Page("views/today.py", title="Today", icon=":material/schedule:"),
         st.Page("views/technicians.py", title="Technicians", icon=":material/engineering:"),
     ]
 )

@@ -15,7 +15,7 @@ from typing import Any, Literal, TypeVar
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
-from dashboard.models import Clock, ImportResult, Job, Plan, Technician
+from dashboard.models import Clock, ImportResult, Job, LiveDay, Plan, Technician
 
 ErrorKind = Literal["unreachable", "timeout", "unauthorized", "forbidden", "not_found", "unsupported", "problem"]
 DEFAULT_TIMEOUT_S = 15.0
@@ -27,8 +27,18 @@ _PLANS = TypeAdapter(list[Plan])
 _PLAN = TypeAdapter(Plan)
 _IMPORT = TypeAdapter(ImportResult)
 _CLOCK = TypeAdapter(Clock)
+_LIVE = TypeAdapter(LiveDay)
 # Fields of a job as GET shows it that PUT does not take back.
-_READ_ONLY_JOB_FIELDS = ("id", "status", "booked", "reason", "actual_start", "actual_end")
+_READ_ONLY_JOB_FIELDS = (
+    "id",
+    "status",
+    "booked",
+    "reason",
+    "actual_start",
+    "actual_end",
+    "promised_window",
+    "failed_visit",
+)
 
 
 class BoardError(Exception):
@@ -190,6 +200,15 @@ class DispatchClient:
             if time.monotonic() > deadline:
                 raise BoardError(f"Plan {plan_id} is still {plan.status} after {timeout_s:.0f} s.", "timeout")
             time.sleep(poll_s)
+
+    # -- the day as it goes ------------------------------------------------
+
+    def live(self, day: dt.date, region: str | None = None) -> LiveDay:
+        """The published plan of ``day`` re-timed from field facts: per technician
+        what is done, under way and next, ETAs, delays and visits at risk; and the
+        urgent work not in the plan (``GET /v1/live``)."""
+        params = {"date": day.isoformat(), **({"region": region} if region else {})}
+        return self._parse(_LIVE, self._request("GET", "/v1/live", params=params))
 
     # -- plumbing ----------------------------------------------------------
 

@@ -166,3 +166,52 @@ class ImportResult(ApiModel):
     imported: int
     job_ids: list[str] = Field(default_factory=list)
     errors: list[ImportRowError] = Field(default_factory=list)
+
+
+class LiveVisit(ApiModel):
+    """One visit of the day as it goes (``GET /v1/live``)."""
+
+    job_id: str
+    seq: int
+    state: Literal["done", "under_way", "next", "later"]
+    status: str = ""
+    kind: str = ""
+    priority: int = 3
+    planned_arrival: dt.datetime
+    planned_start: dt.datetime
+    planned_end: dt.datetime
+    actual_start: dt.datetime | None = None
+    actual_end: dt.datetime | None = None
+    eta: dt.datetime | None = None
+    expected_end: dt.datetime | None = None
+    delay_min: int = 0
+    at_risk: bool = False
+    risk: str | None = None
+    window: Window | None = None
+
+
+class LiveTechnician(ApiModel):
+    technician_id: str
+    name: str = ""
+    visits: list[LiveVisit] = Field(default_factory=list)
+
+
+class UrgentJob(ApiModel):
+    job_id: str
+    kind: str = ""
+    status: str = "open"
+    address: str = ""
+    deadline: dt.datetime | None = None
+    windows: list[Window] = Field(default_factory=list)
+    created_at: dt.datetime | None = None
+
+
+class LiveDay(ApiModel):
+    """The published plan of a day re-timed from field facts, and urgent work not in it."""
+
+    date: dt.date
+    region: str
+    now: dt.datetime
+    plan_id: int | None = None
+    technicians: list[LiveTechnician] = Field(default_factory=list)
+    urgent: list[UrgentJob] = Field(default_factory=list)

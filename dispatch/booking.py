@@ -1,17 +1,17 @@
 """Booking: ranked appointment slots while the customer waits, and bookings
 that can never be sold twice (API.md, "Booking"; docs/booking.md).
 
-Each day and region keeps a *working plan* (``LiveScheduleRow``): a feasible
-schedule of every booked job inside its slot. A slot search asks the slot
-evaluator (``solver.slots``) where the new job fits into that schedule, per
-candidate window of the slot grid; a booking takes the day's lock (a row lock
+Each day and region keeps one *live schedule* (``dispatch.live``): the published
+plan as carried out, with every booking since. A slot search asks the slot
+evaluator (``solver.slots``) where the new job fits among its *promised* jobs
+(booked or confirmed, each inside its promise; unconfirmed work stays flexible),
+per candidate window of the slot grid; a booking takes the day's lock (a row lock
 on PostgreSQL, an immediate transaction on SQLite), checks the insertion again
-against the newest working plan, stores the job with its slot as a hard window
-and the working plan with the job in it, all in one transaction.
+against the newest live schedule, stores the job with its slot as its promise and
+the live schedule with the job in it, all in one transaction.
 
-Plan runs treat booked jobs as promises: they outrank all other work
-(priority tier 0) and a run that would leave one out is refused
-(``dispatch.planning``).
+Plan runs treat promised jobs as hard: they outrank all other work (priority
+tier 0) and a run that would leave one out is refused (``dispatch.planning``).
 """
 
 from __future__ import annotations
@@ -29,11 +29,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from dispatch import catalog
+from dispatch import catalog, feed, live
 from dispatch.errors import Conflict, DispatchError, Invalid, NotFound
 from dispatch.inputs import BookingIn, CustomerIn, JobIn, LatLon, SlotSearchIn, WindowIn
 from dispatch.jobstate import PLANNABLE
@@ -42,7 +41,7 @@ from dispatch.settings import BookingSettings
 from dispatch.tables import BookingRow, JobRow, LiveScheduleRow, TechnicianRow
 from dispatch.timeutil import to_storage
 from solver import Job, Location, Problem, TimeWindow
-from solver.plan import routes_from_json, routes_to_json
+from solver.plan import routes_from_json
 from solver.slots import Insertion, SlotEvaluator, SlotReason, WindowAnswer, WorkingRoute
 
 SEARCH_JOB_ID = "slot-search"
@@ -108,7 +107,7 @@ class BookingResult:
 
 class DayCache:
     """Slot evaluators per day and region, reused while nothing they depend on
-    changed (working plan version, technicians of the region). Thread-safe."""
+    changed (live schedule version, technicians of the region). Thread-safe."""
 
     def __init__(self, size: int = 64) -> None:
         self.size = size
@@ -149,7 +148,7 @@ class BookingService:
     # ----- slot search -------------------------------------------------------------
 
     def search(self, session: Session, req: SlotSearchIn, now: dt.datetime) -> SlotAnswer:
-        """Every window of the slot grid on the dates asked that the working plan
+        """Every window of the slot grid on the dates asked that the live schedule
         can take the job in, ranked best first, and the windows it cannot take
         with a reason. Each slot offered can be booked at this moment."""
         cfg = self.settings
@@ -306,7 +305,7 @@ class BookingService:
                     "skills",
                 )
 
-    # ----- the working plan -------------------------------------------------------
+    # ----- the live schedule's promises -------------------------------------------------------
 
     def _stamp(self, session: Session, day: dt.date, region: str, version: int) -> tuple[Any, ...]:
         changed, count = session.exec(
@@ -322,7 +321,7 @@ class BookingService:
     def _stamped_evaluator(
         self, session: Session, day: dt.date, region: str, plan: LiveScheduleRow | None = None
     ) -> tuple[SlotEvaluator, tuple[Any, ...]]:
-        """The slot evaluator of a day at its newest working plan (cached by version), and its stamp."""
+        """The slot evaluator of a day at its newest live schedule (cached by version), and its stamp."""
         if plan is None:
             plan = session.get(LiveScheduleRow, (day, region))
         stamp = self._stamp(session, day, region, plan.version if plan is not None else 0)
@@ -348,7 +347,9 @@ class BookingService:
         ids = {job_id for r in routes for job_id in r.job_ids}
         open_ids: set[str] = set()
         if ids:
-            query = select(JobRow.id).where(col(JobRow.id).in_(ids), col(JobRow.status).in_(PLANNABLE))
+            query = select(JobRow.id).where(
+                col(JobRow.id).in_(ids), col(JobRow.status).in_(PLANNABLE), col(JobRow.confirmed).is_(True)
+            )
             open_ids = set(session.exec(query).all())
         known = {j.id: j for j in old.problem.jobs}
         jobs = [known[i] for i in sorted(open_ids & known.keys())]
@@ -359,19 +360,23 @@ class BookingService:
         return old.updated(jobs, _keeping(routes, open_ids))
 
     def _open_jobs(self, session: Session, ids: set[str], day: dt.date, region: str, tech_ids: set[str]) -> list[Job]:
-        """The open jobs among ``ids`` as the slot evaluator takes them (no pins: a booking
+        """The promised jobs still to serve among ``ids`` as the slot evaluator takes them (no pins: a booking
         promises a slot, not a technician)."""
         if not ids:
             return []
         clock = DayClock(day, self.tz)
-        rows = session.exec(select(JobRow).where(col(JobRow.id).in_(ids), col(JobRow.status).in_(PLANNABLE))).all()
+        rows = session.exec(
+            select(JobRow).where(
+                col(JobRow.id).in_(ids), col(JobRow.status).in_(PLANNABLE), col(JobRow.confirmed).is_(True)
+            )
+        ).all()
         return [dataclasses.replace(job_of(row, clock, tech_ids), pinned_technician_id=None) for row in rows]
 
     def build_evaluator(
         self, session: Session, day: dt.date, region: str, plan: LiveScheduleRow | None = None
     ) -> SlotEvaluator:
-        """The slot evaluator of the stored working plan of a day and region:
-        its technicians' shifts and its booked jobs (repaired where a
+        """The slot evaluator of the stored live schedule of a day and region:
+        its technicians' shifts and its promised jobs (repaired where a
         technician left or a route no longer times; see ``unplaced``)."""
         technicians = technicians_on(session, day, region)
         routes = routes_from_json(plan.routes if plan is not None else None)
@@ -384,49 +389,15 @@ class BookingService:
             repair=True,
         )
 
-    def _lock_day(self, session: Session, day: dt.date, region: str, now: dt.datetime) -> LiveScheduleRow:
-        """The working plan row of a day, locked for this transaction (created when missing)."""
-        connection = session.connection()
-        if connection.dialect.name == "sqlite":
-            raw = connection.connection.dbapi_connection
-            if raw is not None and not getattr(raw, "in_transaction", True):
-                connection.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock, before anything is read
-            plan = session.exec(
-                select(LiveScheduleRow)
-                .where(LiveScheduleRow.date == day, LiveScheduleRow.region == region)
-                .execution_options(populate_existing=True)
-            ).first()
-            if plan is None:
-                plan = LiveScheduleRow(date=day, region=region, version=0, routes=[], updated_at=to_storage(now))
-                session.add(plan)
-                session.flush()
-            return plan
-        session.execute(
-            pg_insert(LiveScheduleRow)
-            .values(date=day, region=region, version=0, routes=[], updated_at=to_storage(now))
-            .on_conflict_do_nothing()
-        )
-        plan = session.exec(
-            select(LiveScheduleRow)
-            .where(LiveScheduleRow.date == day, LiveScheduleRow.region == region)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).one()
-        return plan
-
-    def _store_routes(self, plan: LiveScheduleRow, routes: list[WorkingRoute], now: dt.datetime) -> None:
-        plan.routes = routes_to_json(routes)
-        plan.version += 1
-        plan.updated_at = to_storage(now)
-
     # ----- booking ------------------------------------------------------------------
 
     def book(
         self, session: Session, key: str | None, req: BookingIn, now: dt.datetime, token_id: int | None = None
     ) -> BookingResult:
         """Book ``req.slot`` for the job, or refuse: ``Conflict`` (409) when the
-        working plan can no longer take it there. The same key with the same
+        live schedule can no longer take it there. The same key with the same
         body answers the first answer again; with another body it is refused.
+        The feed tells the new booking (``job.status`` booked, ``job.window``).
         The caller commits; nothing is written when this raises."""
         if not key:
             raise DispatchError("Idempotency-Key: this header is required for a booking", "Idempotency-Key")
@@ -443,7 +414,7 @@ class BookingService:
         self._check_skills(session, region, req.skills)
         location = self._location(req.location, req.address)
 
-        plan = self._lock_day(session, day, region, now)
+        plan = live.lock(session, day, region, now)
         prior = self._prior(session, key, digest)  # a twin request may have finished while we waited
         if prior is not None:
             return prior
@@ -460,8 +431,13 @@ class BookingService:
         if answer.insertion is None:
             reason = answer.reason or SlotReason.DAY_FULL
             raise Conflict(f"slot: can no longer be kept. {reason.sentence}", "slot")
-        catalog.put_job(session, job_id, self._job_in(req, region, location), self.tz, region, booked=True, now=now)
-        self._store_routes(plan, evaluator.with_insertion(job, answer.insertion), now)
+        row, _ = catalog.put_job(
+            session, job_id, self._job_in(req, region, location), self.tz, region, booked=True, now=now
+        )
+        live.confirm(row, (start, end), now)  # a booking is a promise
+        session.add(row)
+        promised = evaluator.with_insertion(job, answer.insertion)
+        live.store_routes(plan, live.merged(live.routes_of(plan), promised, _ids(promised)), now)
         session.add(plan)
         body = {
             "job_id": job_id,
@@ -472,6 +448,10 @@ class BookingService:
         }
         session.add(_booking_row(key, digest, body, (start, end), token_id, now))
         session.flush()
+        status = {"status": "booked", "date": body["date"], "region": region}
+        feed.emit(session, feed.JOB_STATUS, job_id=job_id, technician_id=None, data=status, now=now)
+        told = {"start": start, "end": end, "confirmed": True}
+        feed.emit(session, feed.JOB_WINDOW, job_id=job_id, technician_id=None, data=told, now=now)
         grown = evaluator.with_job(job, answer.insertion)
         return BookingResult(body, evaluator=grown, stamp=(plan.version, *stamp[1:]))
 
@@ -573,22 +553,25 @@ class BookingService:
         return row
 
     def cancel(self, session: Session, job_id: str, now: dt.datetime, token_id: int | None = None) -> JobRow:
-        """Cancel a job (booked or not); a booked job's capacity is free again at once.
-        The caller commits."""
+        """Cancel a job (booked or not) and take it out of the live schedule: a promised
+        job's capacity is free again at once. The caller commits."""
         if token_id is not None:
             self.get(session, job_id, token_id)
         row = catalog.get_job(session, job_id)
-        if not row.booked or row.status not in PLANNABLE:
-            return catalog.cancel_job(session, job_id, now=now)
-        plan = self._lock_day(session, row.date, row.region, now)
-        evaluator = self._evaluator(session, row.date, row.region, plan)
-        self._store_routes(plan, evaluator.without(job_id), now)
+        plan = live.lock(session, row.date, row.region, now)
+        routes = live.routes_of(plan)
+        if row.confirmed and row.status in PLANNABLE:
+            evaluator = self._evaluator(session, row.date, row.region, plan)
+            promised = evaluator.without(job_id)
+            routes = live.merged(routes, promised, _ids(evaluator.routes()))
+        live.store_routes(plan, live.without_job(routes, job_id), now)
         session.add(plan)
-        booking = session.exec(select(BookingRow).where(BookingRow.job_id == job_id)).first()
-        if booking is not None:
-            booking.status = "cancelled"
-            booking.cancelled_at = to_storage(now)
-            session.add(booking)
+        if row.booked:
+            booking = session.exec(select(BookingRow).where(BookingRow.job_id == job_id)).first()
+            if booking is not None:
+                booking.status = "cancelled"
+                booking.cancelled_at = to_storage(now)
+                session.add(booking)
         return catalog.cancel_job(session, job_id, now=now)
 
     def put_job(
@@ -601,6 +584,14 @@ class BookingService:
         before = _promise(row) if row is not None and row.booked else None
         if row is not None and row.booked and row.status == "cancelled":
             raise Conflict(f"job {job_id} was a cancelled booking; book again instead of reopening it", "job_id")
+        catalog.check_references(session, job_id, data)
+        if data.location is None and geocode is not None:
+            # Geocode before the day's lock: the geocoder's cache writes on its own connection.
+            data = data.model_copy(update={"location": geocode(data.address)})
+        days = {(row.date, row.region)} if row is not None else set()
+        days.add((catalog.job_date(data, self.tz), data.region or self.default_region))
+        for day, region in sorted(days):  # the day changes: its live schedule first (the lock order)
+            live.touch(session, day, region, now)
         stored, created = catalog.put_job(session, job_id, data, self.tz, self.default_region, geocode=geocode, now=now)
         if before is not None and _promise(stored) != before:
             raise Conflict(
@@ -608,7 +599,44 @@ class BookingService:
                 "cancel the booking and book again to change them",
                 "job_id",
             )
+        clock = DayClock(stored.date, self.tz)
+        was_confirmed = stored.confirmed and not created
+        live.set_confirmed(session, stored, data.confirmed, clock, now)
+        live.check_promise_kept(stored, clock)
+        session.add(stored)
+        session.flush()
+        if stored.confirmed and not was_confirmed and stored.status in PLANNABLE:
+            self._place_promise(session, stored, clock, now)
+        if stored.confirmed != was_confirmed:  # the customer's window became (or stopped being) a promise
+            kept = live.promise(stored, clock) or live.told_window(session, stored, clock)
+            told = {"start": kept[0], "end": kept[1]} if kept is not None else {"start": None, "end": None}
+            window = {**told, "confirmed": stored.confirmed}
+            feed.emit(session, feed.JOB_WINDOW, job_id=stored.id, technician_id=None, data=window, now=now)
         return stored, created
+
+    def _place_promise(self, session: Session, row: JobRow, clock: DayClock, now: dt.datetime) -> None:
+        """Put a newly confirmed job into the live schedule of its day where its promise
+        can be kept, as a booking would be (``Conflict`` naming ``confirmed`` when it
+        cannot); a job already in the live routes keeps its place."""
+        plan = live.lock(session, row.date, row.region, now)
+        routes = live.routes_of(plan)
+        if any(row.id in r.job_ids for r in routes):
+            return
+        evaluator = self._evaluator(session, row.date, row.region, plan)
+        tech_ids = {t.id for t in evaluator.problem.technicians}
+        job = dataclasses.replace(job_of(row, clock, tech_ids), pinned_technician_id=None)
+        [answer] = evaluator.evaluate(
+            dataclasses.replace(job, windows=()),
+            list(job.windows),
+            use_reserve=row.priority == 1,
+            move_budget_s=self.settings.booking_move_budget_ms / 1000,
+        )
+        if answer.insertion is None:
+            reason = answer.reason or SlotReason.DAY_FULL
+            raise Conflict(f"confirmed: the window of job {row.id} cannot be kept. {reason.sentence}", "confirmed")
+        promised = evaluator.with_insertion(job, answer.insertion)
+        live.store_routes(plan, live.merged(routes, promised, _ids(promised)), now)
+        session.add(plan)
 
 
 def _booking_row(
@@ -665,6 +693,11 @@ def _keeping(routes: list[WorkingRoute], job_ids: set[str]) -> list[WorkingRoute
         )
         for r in routes
     ]
+
+
+def _ids(routes: list[WorkingRoute]) -> set[str]:
+    """Every job id in ``routes``."""
+    return {job_id for r in routes for job_id in r.job_ids}
 
 
 def booked_open_jobs(session: Session, day: dt.date, region: str) -> list[JobRow]:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from dispatch import feed
 from dispatch.errors import Invalid, NotFound
 from dispatch.inputs import JobIn, LatLon, TechnicianIn, clock_minutes
 from dispatch.jobstate import CANCELLED, OPEN
@@ -116,6 +117,16 @@ def job_date(data: JobIn, tz: ZoneInfo) -> dt.date:
     return first.astimezone(tz).date()
 
 
+def check_references(session: Session, job_id: str, data: JobIn) -> None:
+    """Refuse (``Invalid`` naming the field) a job naming a technician or job that does not exist."""
+    for field in ("pinned_technician_id", "preferred_technician_id"):
+        ref = getattr(data, field)
+        if ref is not None and session.get(TechnicianRow, ref) is None:
+            raise Invalid(f"{field}: technician {ref} does not exist", field)
+    if data.depends_on is not None and (data.depends_on == job_id or session.get(JobRow, data.depends_on) is None):
+        raise Invalid(f"depends_on: job {data.depends_on} does not exist", "depends_on")
+
+
 def put_job(
     session: Session,
     job_id: str,
@@ -129,12 +140,7 @@ def put_job(
 ) -> tuple[JobRow, bool]:
     """Create or replace a job, stamped ``now``; True when created. Unknown technician
     or job references are refused naming the field; an address alone is geocoded."""
-    for field in ("pinned_technician_id", "preferred_technician_id"):
-        ref = getattr(data, field)
-        if ref is not None and session.get(TechnicianRow, ref) is None:
-            raise Invalid(f"{field}: technician {ref} does not exist", field)
-    if data.depends_on is not None and (data.depends_on == job_id or session.get(JobRow, data.depends_on) is None):
-        raise Invalid(f"depends_on: job {data.depends_on} does not exist", "depends_on")
+    check_references(session, job_id, data)
     location = data.location
     if location is None:
         if geocode is None:
@@ -200,14 +206,36 @@ def get_job(session: Session, job_id: str) -> JobRow:
 
 
 def cancel_job(session: Session, job_id: str, *, now: dt.datetime) -> JobRow:
-    """Mark a job cancelled at ``now``: no later plan includes it. Its history stays."""
+    """Mark a job cancelled at ``now``: no later plan includes it. Its history stays.
+    The feed tells it (``job.status`` cancelled, for the job's first published
+    technician) unless the job was cancelled already."""
     row = get_job(session, job_id)
+    if row.status == CANCELLED:
+        return row
     row.status = CANCELLED
     row.updated_at = to_storage(now)
     session.add(row)
+    session.flush()
+    concerned = next(iter(feed.published_technicians(session, job_id)), None)
+    feed.emit(session, feed.JOB_STATUS, job_id=job_id, technician_id=concerned, data={"status": CANCELLED}, now=now)
     return row
 
 
 def job_events(session: Session, job_id: str) -> list[EventRow]:
     """Status events of a job, oldest first."""
     return list(session.exec(select(EventRow).where(EventRow.job_id == job_id).order_by(col(EventRow.at))).all())
+
+
+def last_failures(session: Session, jobs: list[JobRow]) -> dict[str, EventRow]:
+    """The last failed visit of each of ``jobs`` that is open again after one (by job id)."""
+    ids = [j.id for j in jobs if j.reason is not None]
+    out: dict[str, EventRow] = {}
+    if ids:
+        rows = session.exec(
+            select(EventRow)
+            .where(col(EventRow.job_id).in_(ids), EventRow.type == "failed")
+            .order_by(col(EventRow.at), col(EventRow.id))
+        ).all()
+        for row in rows:
+            out[row.job_id] = row
+    return out

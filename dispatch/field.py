@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Event
 from sqlmodel import Session, col, select
 
-from dispatch import jobstate
+from dispatch import feed, jobstate, live
 from dispatch.auth import Principal
 from dispatch.errors import Forbidden, Invalid, NotFound
 from dispatch.planning import published_plan_id
@@ -161,12 +161,18 @@ def record_event(
 
     An installer may report only on their own published jobs (``Forbidden``). The same
     event again is not stored twice: the stored one is returned. An event that cannot
-    happen in the job's status is a ``Conflict`` naming ``type``."""
+    happen in the job's status is a ``Conflict`` naming ``type``. A stored new event is
+    told in the feed (``job.status``, for the reporting technician, else the job's
+    first published one); a repeat is not."""
     if kind not in EVENT_TYPES:
         raise Invalid(f"type must be one of {', '.join(EVENT_TYPES)}", "type")
-    job = session.get(JobRow, job_id, with_for_update=True)
-    if job is None:
+    found = session.get(JobRow, job_id)
+    if found is None:
         raise NotFound(f"job {job_id} does not exist", "job_id")
+    # The day changes (its live schedule first, then the job: the order every writer locks in).
+    live.touch(session, found.date, found.region, now)
+    job = session.get(JobRow, job_id, with_for_update=True, populate_existing=True)
+    assert job is not None
     technician_id = principal.technician_id
     if principal.role == "installer" and technician_id not in assigned_technicians(session, job_id):
         raise Forbidden(f"job {job_id} is not one of your published jobs", "job_id")
@@ -194,4 +200,13 @@ def record_event(
     )
     session.add(row)
     session.flush()
+    concerned = technician_id or next(iter(feed.published_technicians(session, job_id)), None)
+    feed.emit(
+        session,
+        feed.JOB_STATUS,
+        job_id=job_id,
+        technician_id=concerned,
+        data={"status": job.status, "reason": reason, "event_type": kind, "event_at": moment},
+        now=now,
+    )
     return Recorded(row, created=True)

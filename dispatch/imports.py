@@ -53,7 +53,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from dispatch import catalog, csvfile
+from dispatch import catalog, csvfile, live
 from dispatch.catalog import Geocoder
 from dispatch.csvfile import Table, job_record, skill_pairs
 from dispatch.errors import DispatchError, Invalid, Unavailable
@@ -379,6 +379,9 @@ def import_jobs(
         ready.append((line, job_id, job))
     if ready:
         _begin_for_savepoints(session)
+        # The days change: their live schedules first (the order every writer locks in).
+        for day, region in sorted({(catalog.job_date(j, tz), j.region or default_region) for _, _, j in ready}):
+            live.touch(session, day, region, now)
     for line, job_id, job in ready:
         savepoint = session.begin_nested()
         try:

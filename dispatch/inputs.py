@@ -14,6 +14,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -227,11 +228,18 @@ class JobIn(Strict):
     preferred_technician_id: Id | None = None
     depends_on: Id | None = None
     notes: str = Field(default="", max_length=2000)
+    confirmed: StrictBool | None = Field(
+        default=None,
+        description="true: promise the job's window to its customer (its visit's window in the published plan, "
+        "else its only window); false: withdraw a dispatcher's promise; absent: unchanged",
+    )
     # Read-only, set by field events (docs/live-day.md): accepted so that a job read
     # with GET can be PUT back as it is, and ignored.
     reason: str | None = Field(default=None, max_length=32, pattern=NO_NUL, description="read-only; ignored")
     actual_start: Moment | None = Field(default=None, description="read-only; ignored")
     actual_end: Moment | None = Field(default=None, description="read-only; ignored")
+    promised_window: WindowIn | None = Field(default=None, description="read-only; ignored (set it with confirmed)")
+    failed_visit: dict[str, str | None] | None = Field(default=None, description="read-only; ignored")
 
     @model_validator(mode="after")
     def _where_and_when(self) -> JobIn:

@@ -22,20 +22,20 @@ SCHEDULED = "scheduled"
 EVENT_TYPES = ("en_route", "arrived", "started", "completed", "failed")
 FAILURE_REASONS = ("customer_absent", "parts_missing", "second_visit", "other")
 
-PLANNABLE = (OPEN, EN_ROUTE, ON_SITE)
+PLANNABLE = (OPEN, SCHEDULED, EN_ROUTE, ON_SITE)
 """Statuses a plan run loads: work still to do (completed and cancelled jobs never
 come back; a failed visit leaves its job ``open``)."""
 
-SHOWN_TO_INSTALLERS = (OPEN, EN_ROUTE, ON_SITE, COMPLETED)
+SHOWN_TO_INSTALLERS = (OPEN, SCHEDULED, EN_ROUTE, ON_SITE, COMPLETED)
 """Job statuses whose visits stay on an installer's list of a published plan."""
 
 _TARGET = {"en_route": EN_ROUTE, "arrived": ON_SITE, "started": ON_SITE, "completed": COMPLETED, "failed": OPEN}
 _FROM: dict[str, tuple[str, ...]] = {
-    "en_route": (OPEN, EN_ROUTE),
-    "arrived": (OPEN, EN_ROUTE, ON_SITE),
-    "started": (OPEN, EN_ROUTE, ON_SITE),
-    "completed": (OPEN, EN_ROUTE, ON_SITE),
-    "failed": (OPEN, EN_ROUTE, ON_SITE),
+    "en_route": (OPEN, SCHEDULED, EN_ROUTE),
+    "arrived": (OPEN, SCHEDULED, EN_ROUTE, ON_SITE),
+    "started": (OPEN, SCHEDULED, EN_ROUTE, ON_SITE),
+    "completed": (OPEN, SCHEDULED, EN_ROUTE, ON_SITE),
+    "failed": (OPEN, SCHEDULED, EN_ROUTE, ON_SITE),
 }
 
 
@@ -98,4 +98,4 @@ def visit_status(job: LiveJob) -> str:
     when the job is open again after a failed visit."""
     if job.status == OPEN:
         return FAILED if job.reason is not None and job.actual_end is not None else SCHEDULED
-    return job.status
+    return job.status  # scheduled, en_route, on_site, completed

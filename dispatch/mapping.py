@@ -12,13 +12,12 @@ domain objects (``solver``): days and their clock, technicians, jobs and plans.
   for a stored ``JobRow``.
 - ``technician_of``: a stored technician and shift as a ``solver.Technician``.
 - ``solution_rows``: a checked ``Solution`` as the routes and visits stored for
-  a plan version. (The booking working plan is ``solver.plan.WorkingRoute``,
+  a plan version. (The live schedule's routes are ``solver.plan.WorkingRoute``,
   stored with ``routes_to_json``/``routes_from_json``.)
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -94,6 +93,15 @@ class JobInfo:
     customer_name: str = ""
     customer_phone: str = ""
     notes: str = ""
+    # Its window is promised to the customer (the job's only window in the Problem):
+    # booked through the API, or confirmed by the dispatcher.
+    confirmed: bool = False
+    booked: bool = False
+
+    @property
+    def promise_kind(self) -> str:
+        """How its window came to be promised: ``booked`` or ``confirmed``."""
+        return "booked" if self.booked else "confirmed"
 
 
 @dataclass(frozen=True)
@@ -173,7 +181,9 @@ def job_from(
 
 def job_of(row: JobRow, clock: DayClock, technician_ids: set[str]) -> Job:
     """The solver's job for one stored job (a preferred technician who does not
-    work that day dropped; a pin is kept, see ``load_day``)."""
+    work that day dropped; a pin is kept, see ``load_day``). A confirmed job's
+    promise is its only window and it outranks all other work (priority tier 0):
+    promises are hard for every plan (docs/booking.md)."""
 
     def aware(stored: dt.datetime | None) -> dt.datetime | None:
         return from_storage(stored, clock.tz) if stored is not None else None
@@ -181,6 +191,11 @@ def job_of(row: JobRow, clock: DayClock, technician_ids: set[str]) -> Job:
     preferred = None
     if row.preferred_start is not None and row.preferred_end is not None:
         preferred = (from_storage(row.preferred_start, clock.tz), from_storage(row.preferred_end, clock.tz))
+    windows = [(dt.datetime.fromisoformat(start), dt.datetime.fromisoformat(end)) for start, end in row.windows]
+    promised = row.confirmed and row.promised_start is not None and row.promised_end is not None
+    if promised:
+        assert row.promised_start is not None and row.promised_end is not None
+        windows = [(from_storage(row.promised_start, clock.tz), from_storage(row.promised_end, clock.tz))]
     return job_from(
         clock,
         row.id,
@@ -188,12 +203,12 @@ def job_of(row: JobRow, clock: DayClock, technician_ids: set[str]) -> Job:
         row.duration_min * 60,
         kind=row.kind,
         skills=row.skills,
-        windows=[(dt.datetime.fromisoformat(start), dt.datetime.fromisoformat(end)) for start, end in row.windows],
+        windows=windows,
         preferred_window=preferred,
         soft_penalty_per_min_cents=row.soft_penalty_per_min_cents,
         release_at=aware(row.release_at),
         deadline=aware(row.deadline),
-        priority=row.priority,
+        priority=0 if promised else row.priority,
         pinned_technician_id=row.pinned_technician_id,
         preferred_technician_id=row.preferred_technician_id if row.preferred_technician_id in technician_ids else None,
         crew_size=row.crew_size,
@@ -255,15 +270,17 @@ def load_day(session: Session, day: dt.date, region: str, tz: ZoneInfo) -> tuple
         if row.pinned_technician_id is not None and row.pinned_technician_id not in tech_ids:
             unplannable.append(row.id)
             continue
-        job = job_of(row, clock, tech_ids)
-        # A booked job is a promise: it outranks every other job (tier 0; docs/booking.md).
-        jobs.append(dataclasses.replace(job, priority=0) if row.booked else job)
-    info = {r.id: JobInfo(r.address, r.customer_name, r.customer_phone, r.notes) for r in rows}
+        jobs.append(job_of(row, clock, tech_ids))
+    info = {r.id: JobInfo(r.address, r.customer_name, r.customer_phone, r.notes, r.confirmed, r.booked) for r in rows}
     return Day(day, tz, Problem(technicians, tuple(jobs)), region, names, info), unplannable
 
 
-def solution_rows(plan_id: int, clock: DayClock, solution: Solution) -> list[RouteRow | VisitRow]:
-    """The routes and visits stored for a plan version of ``clock``'s day."""
+def solution_rows(
+    plan_id: int, clock: DayClock, solution: Solution, windows: Mapping[str, TimeWindow] | None = None
+) -> list[RouteRow | VisitRow]:
+    """The routes and visits stored for a plan version of ``clock``'s day; ``windows``:
+    the window each job's customer is told (``dispatch.live.customer_window``)."""
+    told = windows or {}
     out: list[RouteRow | VisitRow] = []
     stored = clock.to_stored
     for route in solution.routes:
@@ -293,6 +310,8 @@ def solution_rows(plan_id: int, clock: DayClock, solution: Solution) -> list[Rou
                     end=stored(visit.end_s),
                     travel_min=round(visit.travel_s / 60, 1),
                     distance_km=round(visit.distance_m / 1000, 2),
+                    window_start=stored(told[visit.job_id].start_s) if visit.job_id in told else None,
+                    window_end=stored(told[visit.job_id].end_s) if visit.job_id in told else None,
                 )
             )
     return out

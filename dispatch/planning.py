@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -18,11 +19,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from dispatch import feed, live
 from dispatch.clock import SYSTEM_CLOCK, Clock
 from dispatch.db import session_scope
 from dispatch.errors import Conflict, Invalid, NotFound
 from dispatch.export import plan_json
-from dispatch.mapping import Day, load_day, solution_rows
+from dispatch.mapping import Day, DayClock, load_day, solution_rows
+from dispatch.settings import BookingSettings
 from dispatch.tables import (
     JobRow,
     LiveScheduleRow,
@@ -33,17 +36,44 @@ from dispatch.tables import (
     VisitRow,
 )
 from dispatch.timeutil import to_storage
-from solver import Cancelled, Progress, Solution, SolveOptions, prepare, solve
-from solver.plan import routes_from_json
+from solver import Cancelled, Progress, Solution, SolveOptions, TimeWindow, prepare, solve
+from solver.plan import WorkingRoute
 
 log = logging.getLogger(__name__)
 
 
-def store_solution(session: Session, plan: PlanRow, day: Day, solution: Solution, unplannable: list[str]) -> None:
-    """Write a checked solution as the routes, visits and unassigned jobs of ``plan``."""
+def told_windows(day: Day, solution: Solution, slot_s: Mapping[str, int]) -> dict[str, TimeWindow]:
+    """The window each served job's customer is told: its promise when confirmed, else
+    the slot grid's window of its kind around the planned start (``live.customer_window``)."""
+    jobs = {j.id: j for j in day.problem.jobs}
+    out: dict[str, TimeWindow] = {}
+    for route in solution.routes:
+        for visit in route.visits:
+            job = jobs.get(visit.job_id)
+            if job is None or visit.job_id in out:
+                continue
+            info = day.job_info.get(job.id)
+            if info is not None and info.confirmed and job.windows:
+                out[job.id] = job.windows[0]
+            else:
+                out[job.id] = live.customer_window(visit.start_s, slot_s.get(job.kind.value, 3600), job.windows)
+    return out
+
+
+def store_solution(
+    session: Session,
+    plan: PlanRow,
+    day: Day,
+    solution: Solution,
+    unplannable: list[str],
+    slot_s: Mapping[str, int] | None = None,
+) -> None:
+    """Write a checked solution as the routes, visits (with the window each customer
+    is told; ``slot_s``: the slot grid's length per kind) and unassigned jobs of ``plan``."""
     assert plan.id is not None
 
-    for row in solution_rows(plan.id, day.clock, solution):
+    windows = told_windows(day, solution, slot_s or {})
+    for row in solution_rows(plan.id, day.clock, solution, windows):
         session.add(row)
     for u in solution.unassigned:
         session.add(UnassignedRow(plan_id=plan.id, job_id=u.job_id, code=u.code.value, reason=u.reason))
@@ -62,17 +92,38 @@ def store_solution(session: Session, plan: PlanRow, day: Day, solution: Solution
 
 
 class PlanRefused(RuntimeError):
-    """The plan would break a promise (leave a booked job out); it is not stored."""
+    """The plan would break a promise (leave a confirmed job out); it is not stored."""
 
 
-def broken_promises(day: Day, solution: Solution, booked_unplannable: list[str]) -> list[str]:
-    """One sentence per booked job (priority tier 0) the solution leaves out,
-    and per booked job that could not even be planned.
-    Served booked jobs are inside their slot: the slot is their hard window."""
-    booked = {j.id for j in day.problem.jobs if j.priority == 0}
-    out = [f"booked job {u.job_id} would be left out ({u.reason})" for u in solution.unassigned if u.job_id in booked]
-    out += [f"booked job {job_id} is pinned to a technician without a shift" for job_id in booked_unplannable]
+def broken_promises(day: Day, solution: Solution, promised_unplannable: list[str]) -> list[str]:
+    """One sentence per promised job (confirmed, priority tier 0) the solution leaves
+    out, and per promised job that could not even be planned. Served promised jobs
+    are inside their promise: it is their only, hard window (``mapping.job_of``)."""
+    promised = {j.id for j in day.problem.jobs if j.priority == 0}
+
+    def kind(job_id: str) -> str:
+        info = day.job_info.get(job_id)
+        return info.promise_kind if info is not None else "promised"
+
+    out = [
+        f"{kind(u.job_id)} job {u.job_id} would be left out ({u.reason})"
+        for u in solution.unassigned
+        if u.job_id in promised
+    ]
+    out += [f"{kind(i)} job {i} is pinned to a technician without a shift" for i in promised_unplannable]
     return out
+
+
+def _same_work(a: Day, b: Day) -> bool:
+    """Both days ask the engine the same question (technicians and jobs alike)."""
+    return a.problem.technicians == b.problem.technicians and a.problem.jobs == b.problem.jobs
+
+
+# A run whose day changed while it solved re-plans from its own result for this share of
+# its time limit (at least MIN_CATCH_UP_S), at most CATCH_UPS times, before it gives up.
+CATCH_UP_SHARE = 0.2
+MIN_CATCH_UP_S = 1.0
+CATCH_UPS = 3
 
 
 @dataclass
@@ -86,10 +137,19 @@ class PlanRunner:
     The worker pool starts with the first run and again after a ``shutdown``, so
     an app whose lifespan runs more than once (as test clients do) keeps planning."""
 
-    def __init__(self, engine: Engine, tz: ZoneInfo, workers: int = 1, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        tz: ZoneInfo,
+        workers: int = 1,
+        clock: Clock = SYSTEM_CLOCK,
+        slot_minutes: Mapping[str, int] | None = None,
+    ) -> None:
         self.engine = engine
         self.tz = tz
         self.clock = clock
+        # The slot grid's window length per job kind: each visit's window told to its customer.
+        self.slot_s = live.slot_lengths_s(slot_minutes or BookingSettings().slot_minutes)
         self._workers = max(1, workers)
         # The compiled search gets ready in the background; plans made before it is
         # ready are searched with OR-Tools alone.
@@ -165,6 +225,14 @@ class PlanRunner:
             session.add(plan)
             return plan.cancel_requested
 
+    def _load(self, session: Session, day: dt.date, region: str) -> tuple[Day, list[str], list[str], int]:
+        """The day to plan as stored now: (day, unplannable ids, promised unplannable ids,
+        live-schedule version it was read at)."""
+        base = live.version(session, day, region)
+        loaded, unplannable = load_day(session, day, region, self.tz)
+        promised = [i for i in unplannable if (row := session.get(JobRow, i)) and row.confirmed]
+        return loaded, unplannable, promised, base
+
     def _run(self, plan_id: int) -> None:
         with self._lock:
             run = self._runs[plan_id]
@@ -174,13 +242,12 @@ class PlanRunner:
                 assert plan is not None
                 if run.cancel.is_set() or plan.cancel_requested:
                     raise Cancelled("cancelled before it started")
-                day, unplannable = load_day(session, plan.date, plan.region, self.tz)
-                booked_unplannable = [i for i in unplannable if (row := session.get(JobRow, i)) and row.booked]
-                working = session.get(LiveScheduleRow, (plan.date, plan.region))
-                # Start from the booking working plan: every promise already has a place there.
-                initial = routes_from_json(working.routes) if working else None
-                limit = plan.time_limit_s
-            self._set(plan_id, status="running", started_at=self.clock.now(), progress=0.0)
+                date, region, limit = plan.date, plan.region, plan.time_limit_s
+                day, unplannable, promised_unplannable, base = self._load(session, date, region)
+                # Start from the live schedule: the published plan as carried out, every
+                # promise already has a place there.
+                initial = live.routes_of(session.get(LiveScheduleRow, (date, region)))
+            self._set(plan_id, status="running", started_at=self.clock.now(), progress=0.0, base_version=base)
             last = [0.0]
 
             def on_progress(p: Progress) -> None:
@@ -191,17 +258,32 @@ class PlanRunner:
 
             options = SolveOptions(time_limit_s=limit, initial_routes=initial or None)
             solution = solve(day.problem, options, progress=on_progress, cancel=run.cancel)
-            broken = broken_promises(day, solution, booked_unplannable)
-            if broken:
-                raise PlanRefused("refused: " + "; ".join(broken))
-            with session_scope(self.engine) as session:
-                plan = session.get(PlanRow, plan_id)
-                assert plan is not None
-                store_solution(session, plan, day, solution, unplannable)
-                plan.status = "done"
-                plan.progress = 1.0
-                plan.finished_at = self.clock.now()
-                session.add(plan)
+            for _ in range(CATCH_UPS + 1):
+                broken = broken_promises(day, solution, promised_unplannable)
+                if broken:
+                    raise PlanRefused("refused: " + "; ".join(broken))
+                with session_scope(self.engine) as session:
+                    now_day, now_unplannable, now_promised, version = self._load(session, date, region)
+                    if _same_work(day, now_day) and now_unplannable == unplannable:
+                        # Nothing the plan depends on moved (field events and the like may
+                        # have): store it as made from the newest version.
+                        plan = session.get(PlanRow, plan_id)
+                        assert plan is not None
+                        store_solution(session, plan, day, solution, unplannable, self.slot_s)
+                        plan.status, plan.progress, plan.finished_at = "done", 1.0, self.clock.now()
+                        plan.base_version = version
+                        session.add(plan)
+                        return
+                # The day changed while it solved (a booking, a cancellation, a completed
+                # job): re-plan briefly from this result on the newest picture.
+                log.info("plan %s: the day changed while it solved; catching up", plan_id)
+                day, unplannable, promised_unplannable = now_day, now_unplannable, now_promised
+                catch_up = max(MIN_CATCH_UP_S, limit * CATCH_UP_SHARE)
+                start = [WorkingRoute(r.technician_id, tuple(v.job_id for v in r.visits)) for r in solution.routes]
+                solution = solve(
+                    day.problem, SolveOptions(time_limit_s=catch_up, initial_routes=start), cancel=run.cancel
+                )
+            raise PlanRefused("refused: the day kept changing while it was planned; run the plan again")
         except Cancelled:
             self._set(plan_id, status="cancelled", finished_at=self.clock.now(), error="cancelled")
         except PlanRefused as exc:
@@ -243,19 +325,107 @@ def published_plan_id(session: Session, day: dt.date, region: str) -> int | None
     return row.plan_id if row is not None else None
 
 
-def publish(session: Session, plan_id: int, *, now: dt.datetime) -> PlanRow:
-    """Make a finished plan the current one for its day and region, as of ``now``."""
+def publish(
+    session: Session, plan_id: int, *, now: dt.datetime, tz: ZoneInfo, confirm_windows: bool = False
+) -> PlanRow:
+    """Make a finished plan the current one for its day and region, as of ``now``: its
+    routes become the live schedule, its still-open jobs ``scheduled``, and with
+    ``confirm_windows`` every visit's told window its customer's promise. A plan made
+    from an older live schedule is checked against the day as it is now first
+    (``Conflict`` naming ``plan_id`` with what no longer holds).
+
+    The feed tells it: ``plan.published``, then ``job.assigned`` for each visit whose
+    technician the previously published plan of the day did not send to that job,
+    and ``job.window`` for each job whose customer window is set and differs from
+    the one it had there."""
     plan = get_plan(session, plan_id)
     if plan.status != "done":
         raise Conflict(f"plan {plan_id} is {plan.status}; only a done plan can be published", "status")
+    clock = DayClock(plan.date, tz)
+    row = live.lock(session, plan.date, plan.region, now)
+    if plan.base_version is not None and plan.base_version != row.version:
+        stale = stale_reasons(session, plan, tz)
+        if stale:
+            raise Conflict(
+                f"plan {plan_id} was made before the day changed and no longer holds: {'; '.join(stale)}. "
+                "Run the plan again.",
+                "plan_id",
+            )
     pointer = session.get(PublishedPlanRow, (plan.date, plan.region))
+    previous = pointer.plan_id if pointer is not None else None
     if pointer is None:
         pointer = PublishedPlanRow(date=plan.date, region=plan.region, plan_id=plan_id, published_at=to_storage(now))
     else:
         pointer.plan_id = plan_id
         pointer.published_at = to_storage(now)
     session.add(pointer)
+    live.mark_scheduled(session, plan_id, previous, now)
+    confirmed = live.confirm_visits(session, plan_id, now) if confirm_windows else []
+    live.follow_plan(session, plan_id, plan.date, plan.region, clock, now)
+    plan.base_version = row.version
+    session.add(plan)
+    session.flush()
+    # The feed's events are the last write: its lock is held until the commit.
+    _tell_published(session, plan, previous, set(confirmed), now)
     return plan
+
+
+def stale_reasons(session: Session, plan: PlanRow, tz: ZoneInfo) -> list[str]:
+    """What of a plan no longer holds on its day as stored now: promised jobs it leaves
+    out or starts outside their promise, technicians it routes who no longer work that
+    day. (Work completed or cancelled since is no reason: installers see it as it is.)"""
+    assert plan.id is not None
+    day, unplannable = load_day(session, plan.date, plan.region, tz)
+    _, visits, _ = plan_contents(session, plan.id)
+    starts: dict[str, int] = {}
+    clock = day.clock
+    for v in visits:
+        starts.setdefault(v.job_id, clock.from_stored(v.start))
+    working = {t.id for t in day.problem.technicians}
+    out = [f"technician {t} no longer works that day" for t in sorted({v.technician_id for v in visits} - working)]
+    for job in day.problem.jobs:
+        if job.priority != 0:
+            continue
+        if job.id not in starts:
+            out.append(f"promised job {job.id} is not in it")
+        elif not any(w.start_s <= starts[job.id] <= w.end_s for w in job.windows):
+            out.append(f"promised job {job.id} starts outside its promised window")
+    out += [f"promised job {i} is pinned to a technician without a shift" for i in unplannable if i in starts]
+    return out
+
+
+def _tell_published(
+    session: Session, plan: PlanRow, previous: int | None, confirmed: set[str], now: dt.datetime
+) -> None:
+    """The feed events of publishing ``plan`` over the plan ``previous`` (None: the first of
+    its day); ``confirmed``: jobs whose window the publication made a promise."""
+    assert plan.id is not None
+    published = {"plan_id": plan.id, "date": plan.date, "region": plan.region}
+    feed.emit(session, feed.PLAN_PUBLISHED, job_id=None, technician_id=None, data=published, now=now)
+    visits = _visits(session, plan.id)
+    before = _visits(session, previous) if previous is not None else []
+    was_assigned = {(v.job_id, v.technician_id) for v in before}
+    for v in visits:
+        if (v.job_id, v.technician_id) not in was_assigned:
+            assigned = {"technician_id": v.technician_id, "plan_id": plan.id}
+            feed.emit(
+                session, feed.JOB_ASSIGNED, job_id=v.job_id, technician_id=v.technician_id, data=assigned, now=now
+            )
+    old_windows = {v.job_id: (v.window_start, v.window_end) for v in before}
+    told: set[str] = set()
+    for v in visits:
+        if v.window_start is None or v.window_end is None or v.job_id in told:
+            continue
+        told.add(v.job_id)
+        if old_windows.get(v.job_id) != (v.window_start, v.window_end) or v.job_id in confirmed:
+            job = session.get(JobRow, v.job_id)
+            window = {"start": v.window_start, "end": v.window_end, "confirmed": bool(job and job.confirmed)}
+            feed.emit(session, feed.JOB_WINDOW, job_id=v.job_id, technician_id=v.technician_id, data=window, now=now)
+
+
+def _visits(session: Session, plan_id: int) -> list[VisitRow]:
+    query = select(VisitRow).where(VisitRow.plan_id == plan_id)
+    return list(session.exec(query.order_by(col(VisitRow.technician_id), col(VisitRow.seq))).all())
 
 
 def list_plans(session: Session, day: dt.date, region: str | None = None) -> list[PlanRow]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +35,34 @@ class BookingSettings:
 
 
 @dataclass(frozen=True)
+class WebhookSettings:
+    """How webhook deliveries are sent and retried (docs/feed.md, "Retries")."""
+
+    # The delivery loop looks for due deliveries this often (and sends up to batch_size each time).
+    poll_s: float = 1.0
+    batch_size: int = 50
+    # One POST may take this long (connect and answer) before it counts as no answer.
+    timeout_s: float = 5.0
+    # Retry n waits min(backoff_cap_s, backoff_base_s * 2**(n-1)), less up to a quarter of it at random.
+    backoff_base_s: float = 5.0
+    backoff_cap_s: float = 3600.0
+    # A delivery still failing this long after its event is given up (state failed); 0: never.
+    give_up_after_s: float = 3 * 24 * 3600.0
+    # False: no delivery loop in this process (deliveries wait in the outbox for one that has it).
+    deliver: bool = True
+
+
+@dataclass(frozen=True)
+class EtaSettings:
+    """When a customer is told their arrival moved (``job.eta``; dispatch/eta_watch.py)."""
+
+    # An expected arrival moved more than this from the one last told is told again.
+    notify_min: int = 15
+    # The watcher re-times today's plans this often; 0: no watcher in this process.
+    poll_s: float = 30.0
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the service needs to start; ``from_env`` documents the variables."""
 
@@ -46,9 +76,14 @@ class Settings:
     solver_workers: int = 1
     max_time_limit_s: float = 600.0
     seed_samples: bool = True
+    # Publishing confirms every visit's window to its customer (a promise) unless the
+    # request says otherwise; off: the dispatcher confirms per job or per publish.
+    confirm_on_publish: bool = False
     # What time it is for every decision of the service (dispatch/clock.py).
     clock: Clock = field(default_factory=lambda: SYSTEM_CLOCK)
     booking: BookingSettings = field(default_factory=lambda: BookingSettings())
+    webhooks: WebhookSettings = field(default_factory=lambda: WebhookSettings())
+    eta: EtaSettings = field(default_factory=lambda: EtaSettings())
     sample_day: Path = field(
         default_factory=lambda: Path(__file__).resolve().parents[1] / "data" / "samples" / "helsinki-day.json"
     )
@@ -59,7 +94,11 @@ class Settings:
         ``GEOCODER_URL``, ``SOLVER_WORKERS``, ``DISPATCH_SEED_SAMPLES`` (1/0),
         ``BOOKING_URGENT_RESERVE`` (share, e.g. 0.15), ``BOOKING_LEAD_MIN``,
         ``DISPATCH_NOW`` (an instant with offset: the clock starts there and runs;
-        unset: the real time). A malformed value is a ValueError naming the variable."""
+        unset: the real time), ``DISPATCH_CONFIRM_ON_PUBLISH`` (1/0), ``WEBHOOK_POLL_S``, ``WEBHOOK_TIMEOUT_S``,
+        ``WEBHOOK_BACKOFF_BASE_S``, ``WEBHOOK_BACKOFF_CAP_S``, ``WEBHOOK_GIVE_UP_AFTER_S``
+        (0: never), ``WEBHOOK_DELIVER`` (1/0), ``ETA_NOTIFY_MIN``
+        (minutes an arrival must move to be told), ``ETA_POLL_S`` (0: no watcher).
+        A malformed value is a ValueError naming the variable."""
         env = os.environ
         raw_now = env.get("DISPATCH_NOW", "").strip()
         return cls(
@@ -70,8 +109,45 @@ class Settings:
             geocoder_url=env.get("GEOCODER_URL", cls.geocoder_url),
             solver_workers=int(env.get("SOLVER_WORKERS", cls.solver_workers)),
             seed_samples=env.get("DISPATCH_SEED_SAMPLES", "1") != "0",
+            confirm_on_publish=_flag(env.get("DISPATCH_CONFIRM_ON_PUBLISH", "0"), "DISPATCH_CONFIRM_ON_PUBLISH"),
             booking=BookingSettings(
                 urgent_reserve_share=float(env.get("BOOKING_URGENT_RESERVE", BookingSettings.urgent_reserve_share)),
                 lead_min=int(env.get("BOOKING_LEAD_MIN", BookingSettings.lead_min)),
             ),
+            eta=EtaSettings(
+                notify_min=int(_seconds(env, "ETA_NOTIFY_MIN", EtaSettings.notify_min)),
+                poll_s=_seconds(env, "ETA_POLL_S", EtaSettings.poll_s, zero=True),
+            ),
+            webhooks=WebhookSettings(
+                poll_s=_seconds(env, "WEBHOOK_POLL_S", WebhookSettings.poll_s),
+                timeout_s=_seconds(env, "WEBHOOK_TIMEOUT_S", WebhookSettings.timeout_s),
+                backoff_base_s=_seconds(env, "WEBHOOK_BACKOFF_BASE_S", WebhookSettings.backoff_base_s),
+                backoff_cap_s=_seconds(env, "WEBHOOK_BACKOFF_CAP_S", WebhookSettings.backoff_cap_s),
+                give_up_after_s=_seconds(env, "WEBHOOK_GIVE_UP_AFTER_S", WebhookSettings.give_up_after_s, zero=True),
+                deliver=env.get("WEBHOOK_DELIVER", "1") != "0",
+            ),
         )
+
+
+def _flag(raw: str, name: str) -> bool:
+    """A 1/0 (or true/false) environment value; ValueError naming the variable otherwise."""
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes"):
+        return True
+    if value in ("0", "false", "no", ""):
+        return False
+    raise ValueError(f"{name} must be 1 or 0, not {raw!r}")
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float, zero: bool = False) -> float:
+    """A number of seconds from ``env[name]`` (``default`` when unset); ValueError naming ``name``."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+        raise ValueError(f"{name} must be a positive number of seconds, not {raw!r}")
+    return value

@@ -7,7 +7,7 @@ Datetimes are stored in UTC; the service converts to local time at its edges.
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -78,6 +78,8 @@ class JobRow(SQLModel, table=True):
     confirmed: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     promised_start: dt.datetime | None = None
     promised_end: dt.datetime | None = None
+    # The arrival the feed last told (job.eta); None: the planned arrival stands.
+    told_eta: dt.datetime | None = None
     # The live day (docs/live-day.md): why the last visit failed, and when the visit really ran.
     reason: str | None = Field(default=None, max_length=32)
     actual_start: dt.datetime | None = None
@@ -234,6 +236,55 @@ class LiveScheduleRow(SQLModel, table=True):
     routes: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     plan_id: int | None = None
     updated_at: dt.datetime
+
+
+class FeedEventRow(SQLModel, table=True):
+    """One entry of the event feed: what changed, for which job and technician (docs/feed.md).
+
+    Ids only grow, in commit order (``dispatch.feed``), so they are the feed's cursor."""
+
+    __tablename__ = "feed_events"
+    __table_args__ = {"sqlite_autoincrement": True}  # never reuse an id a reader may have passed
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime
+    type: str = Field(max_length=32)
+    job_id: str | None = Field(default=None, max_length=64, index=True)
+    technician_id: str | None = Field(default=None, max_length=64, index=True)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class WebhookRow(SQLModel, table=True):
+    """A webhook subscription: feed events of ``types`` are POSTed to ``url``, signed
+    with ``secret`` (stored as given: it is needed to sign; never shown again)."""
+
+    __tablename__ = "webhooks"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(max_length=2000)
+    secret: str = Field(max_length=200)
+    types: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: dt.datetime
+
+
+class DeliveryRow(SQLModel, table=True):
+    """The outbox: one feed event to send to one webhook, written in the transaction of
+    the change. ``state`` is pending (to send; ``next_attempt_at`` says when),
+    delivered, or failed (given up, docs/feed.md)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    webhook_id: int = Field(foreign_key="webhooks.id", index=True, ondelete="CASCADE")
+    event_id: int = Field(foreign_key="feed_events.id")
+    state: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    next_attempt_at: dt.datetime
+    last_status: int | None = None
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: dt.datetime
+    delivered_at: dt.datetime | None = None
 
 
 class GeocodeRow(SQLModel, table=True):

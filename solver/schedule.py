@@ -265,3 +265,53 @@ class RouteTimer:
         nodes.append(self.points.tech_end[tech.id])
         metres = sum(int(self.distance[a, b]) for a, b in itertools.pairwise(nodes))
         return timing.cost_units + metres * self.coeffs.per_m[tech.id] + len(jobs) * self.coeffs.per_job[tech.id]
+
+
+@dataclass(frozen=True)
+class Stop:
+    """A visit still ahead on a route, as ``drive_on`` times it.
+
+    ``point`` is the visit's row in the travel matrices. The technician arrives
+    no earlier than ``arrive_not_before_s`` and starts no earlier than
+    ``start_not_before_s`` (a planned time, a window start, a crew partner).
+    A break (the lunch) may lie on the way (``pause_on_way_s``: the drive takes
+    that much longer), on site before work (``pause_on_site_s``) or inside the
+    visit (``pause_in_work_s``: the visit ends that much later)."""
+
+    point: int
+    duration_s: int
+    arrive_not_before_s: int = NEVER
+    start_not_before_s: int = NEVER
+    pause_on_way_s: int = 0
+    pause_on_site_s: int = 0
+    pause_in_work_s: int = 0
+
+
+@dataclass(frozen=True)
+class StopTimes:
+    """When a ``Stop`` is reached, begun and left."""
+
+    arrival_s: int
+    start_s: int
+    end_s: int
+
+
+def drive_on(travel: TravelMatrices, place: int, free_s: int, stops: Sequence[Stop]) -> tuple[StopTimes, ...]:
+    """The earliest times of ``stops`` driven in this order by a technician who is at
+    the matrix point ``place`` and free to leave at ``free_s``: each drive takes the
+    matrices' duration (the travel a plan was made with), each visit starts when the
+    technician has arrived (and taken any break due on site) but never before its
+    ``start_not_before_s``, and ends ``duration_s`` (plus a break in it) later.
+
+    Times are never pushed back into a window: a visit that cannot start in its
+    window any more starts late. Used to re-time the rest of a day from field facts
+    (``dispatch.eta``)."""
+    out: list[StopTimes] = []
+    at, free = place, free_s
+    for stop in stops:
+        arrival = max(free + int(travel.duration_s[at, stop.point]) + stop.pause_on_way_s, stop.arrive_not_before_s)
+        start = max(arrival + stop.pause_on_site_s, stop.start_not_before_s)
+        end = start + stop.duration_s + stop.pause_in_work_s
+        out.append(StopTimes(arrival, start, end))
+        at, free = stop.point, end
+    return tuple(out)

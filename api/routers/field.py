@@ -8,10 +8,10 @@ from fastapi import APIRouter, Header, Response, status
 from pydantic import TypeAdapter
 
 from api.convert import event_out, my_job_out
-from api.deps import FieldUser, IdPath, Installer, OptionalDateQuery, SessionDep, StateDep
+from api.deps import Dispatcher, FieldUser, IdPath, Installer, OptionalDateQuery, SessionDep, StateDep
 from api.etag import none_match, strong_etag
 from api.schemas import EventIn, EventOut, MyJobOut
-from dispatch import field
+from dispatch import catalog, field
 
 router = APIRouter(prefix="/v1", tags=["installers"])
 
@@ -78,3 +78,11 @@ def post_event(
     session.commit()
     response.status_code = status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK
     return event_out(recorded.event, state.tz)
+
+
+@router.get("/jobs/{job_id}/events", response_model=list[EventOut])
+def get_job_events(job_id: IdPath, session: SessionDep, state: StateDep, _: Dispatcher) -> list[EventOut]:
+    """What the field reported on a job, oldest first: every visit, a failed first
+    visit with its reason included (404 for an unknown job)."""
+    catalog.get_job(session, job_id)
+    return [event_out(e, state.tz) for e in catalog.job_events(session, job_id)]

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
+from sqlmodel import Session
 
 from api.convert import job_out, technician_out
-from api.deps import Dispatcher, IdPath, OptionalDateQuery, RegionQuery, SessionDep, StateDep
+from api.deps import AppState, Dispatcher, IdPath, OptionalDateQuery, RegionQuery, SessionDep, StateDep
 from api.schemas import JobOut, TechnicianOut, TokenOut, TokenRequest
 from dispatch import catalog
 from dispatch.auth import create_token
 from dispatch.inputs import JobIn, TechnicianIn
+from dispatch.tables import JobRow
 
 router = APIRouter(prefix="/v1", tags=["master data"])
 
@@ -67,7 +69,7 @@ def put_job(
     row, created = state.booking.put_job(session, job_id, body, state.geocoder, state.clock.now())
     session.commit()
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-    return job_out(row, state.tz)
+    return _job_out(session, row, state)
 
 
 @router.get("/jobs", response_model=list[JobOut])
@@ -79,13 +81,15 @@ def get_jobs(
     region: RegionQuery = None,
 ) -> list[JobOut]:
     """Jobs of a date (and region), cancelled ones included with their status."""
-    return [job_out(r, state.tz) for r in catalog.list_jobs(session, date, region)]
+    rows = catalog.list_jobs(session, date, region)
+    failed = catalog.last_failures(session, rows)
+    return [job_out(r, state.tz, failed.get(r.id)) for r in rows]
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut)
 def get_job(job_id: IdPath, session: SessionDep, state: StateDep, _: Dispatcher) -> JobOut:
-    """One job."""
-    return job_out(catalog.get_job(session, job_id), state.tz)
+    """One job, with its last failed visit when it is open again after one."""
+    return _job_out(session, catalog.get_job(session, job_id), state)
 
 
 @router.delete("/jobs/{job_id}", response_model=JobOut)
@@ -94,4 +98,8 @@ def delete_job(job_id: IdPath, session: SessionDep, state: StateDep, _: Dispatch
     capacity is free for new bookings at once."""
     row = state.booking.cancel(session, job_id, state.clock.now())
     session.commit()
-    return job_out(row, state.tz)
+    return _job_out(session, row, state)
+
+
+def _job_out(session: Session, row: JobRow, state: AppState) -> JobOut:
+    return job_out(row, state.tz, catalog.last_failures(session, [row]).get(row.id))

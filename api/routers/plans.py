@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, status
 
 from api.convert import plan_out
 from api.deps import DateQuery, Dispatcher, RegionQuery, SessionDep, StateDep
-from api.schemas import PlanOut, PlanRequest
+from api.schemas import PlanOut, PlanRequest, PublishIn
 from dispatch import planning
 from dispatch.reporting import day_kpis
 
@@ -47,11 +47,20 @@ def get_plans(
 
 
 @router.post(
-    "/plans/{plan_id}/publish", response_model=PlanOut, responses={409: {"description": "The plan is not done"}}
+    "/plans/{plan_id}/publish",
+    response_model=PlanOut,
+    responses={409: {"description": "The plan is not done, or no longer holds on the day as it is now"}},
 )
-def post_publish(plan_id: PlanId, session: SessionDep, state: StateDep, _: Dispatcher) -> PlanOut:
-    """Make a done plan the current one of its day (409 for any other status)."""
-    plan = planning.publish(session, plan_id, now=state.clock.now())
+def post_publish(
+    plan_id: PlanId, session: SessionDep, state: StateDep, _: Dispatcher, body: PublishIn | None = None
+) -> PlanOut:
+    """Make a done plan the current one of its day (409 for any other status, or when the
+    day changed since it was made and the plan no longer keeps its promises). With
+    ``confirm_windows`` every visit's window becomes its customer's promise."""
+    confirm = body.confirm_windows if body is not None and body.confirm_windows is not None else None
+    if confirm is None:
+        confirm = state.settings.confirm_on_publish
+    plan = planning.publish(session, plan_id, now=state.clock.now(), tz=state.tz, confirm_windows=confirm)
     session.commit()
     return plan_out(plan, True, state.tz)
 

@@ -26,7 +26,7 @@ with shown_errors():
     techs = working_on(data.technicians(board.base_url, board.token, board.region), board.day)
     names = {t.id: f"{t.id} {t.name} ({t.kind})" for t in techs}
     by_id = {j.id: j for j in day_jobs}
-    open_ids = [j.id for j in day_jobs if j.status == "open"]
+    open_ids = [j.id for j in day_jobs if j.status in ("open", "scheduled")]  # not yet under way
     cancelled_ids = [j.id for j in day_jobs if j.status == "cancelled"]
 
     pin_col, out_col = st.columns(2)

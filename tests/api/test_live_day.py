@@ -77,7 +77,8 @@ def test_a_job_is_completed_from_field_events_and_never_planned_again(database_u
     with planned_day(database_url) as day:
         first = day.jobs[0]
         job_id = first["job_id"]
-        assert first["status"] == "scheduled" and job(day, job_id)["status"] == "open"
+        # In a published plan: the visit and the job are scheduled (API.md: open = in no published plan).
+        assert first["status"] == "scheduled" and job(day, job_id)["status"] == "scheduled"
         arrival = dt.datetime.fromisoformat(first["arrival"])
         end = dt.datetime.fromisoformat(first["end"])
 
@@ -140,6 +141,12 @@ def test_a_failed_visit_leaves_the_job_open_with_its_reason(database_url: str) -
         assert dt.datetime.fromisoformat(shown["actual_start"]) == arrival
         assert dt.datetime.fromisoformat(shown["actual_end"]) == arrival + dt.timedelta(minutes=3)
         assert my_status(day, job_id) == "failed"
+        # It links to its first visit: who, when, why, and where the field's reports are.
+        first_visit = shown["failed_visit"]
+        assert first_visit["reason"] == "customer_absent" and first_visit["technician_id"] == day.technician_id
+        assert dt.datetime.fromisoformat(first_visit["at"]) == arrival + dt.timedelta(minutes=3)
+        reports = day.client.get(first_visit["events"], headers=DISPATCHER).json()
+        assert [(e["type"], e["reason"]) for e in reports] == [("arrived", None), ("failed", "customer_absent")]
 
         # Open work again: a plan run takes it, and a later visit can complete it.
         assert job_id in planned_ids(run_plan(day.client, SAMPLE_DAY, time_limit_s=1))
@@ -246,6 +253,8 @@ T0 = dt.datetime(2026, 12, 2, 8, tzinfo=dt.UTC)
         ("on_site", "completed", "completed"),
         ("on_site", "failed", "open"),
         ("open", "completed", "completed"),
+        ("scheduled", "en_route", "en_route"),
+        ("scheduled", "failed", "open"),
     ],
 )
 def test_the_transitions(current: str, kind: str, expected: str) -> None:

@@ -67,6 +67,7 @@ GET     /v1/me/calendar.ics                -        | 401   401  403         200
 POST    /v1/jobs/{job_id}/events           own      | 401   401  201         201        403
 POST    /v1/jobs/{job_id}/events           other    | 401   401  201         403        403
 POST    /v1/jobs/{job_id}/events           unknown  | 401   401  404         404        403
+GET     /v1/jobs/{job_id}/events           -        | 401   401  200         403        403
 POST    /v1/jobs/import                    -        | 401   401  200         403        403
 POST    /v1/slots/search                   -        | 401   401  200         403        200
 POST    /v1/bookings                       -        | 401   401  201         403        201
@@ -74,6 +75,15 @@ GET     /v1/bookings/{job_id}              own      | 401   401  200         403
 GET     /v1/bookings/{job_id}              other    | 401   401  200         403        404
 DELETE  /v1/bookings/{job_id}              own      | 401   401  200         403        200
 DELETE  /v1/bookings/{job_id}              other    | 401   401  200         403        404
+GET     /v1/events                         -        | 401   401  200         200        200
+POST    /v1/webhooks                       -        | 401   401  201         403        403
+GET     /v1/webhooks                       -        | 401   401  200         403        403
+DELETE  /v1/webhooks/{webhook_id}          -        | 401   401  204         403        403
+GET     /v1/webhooks/{webhook_id}/deliveries -      | 401   401  200         403        403
+GET     /v1/jobs/{job_id}/status           own      | 401   401  200         403        200
+GET     /v1/jobs/{job_id}/status           other    | 401   401  200         403        404
+GET     /v1/jobs/{job_id}/status           unbooked | 401   401  200         403        404
+GET     /v1/live                           -        | 401   401  200         403        403
 """
 
 CORE = {
@@ -87,6 +97,9 @@ CORE = {
     ("POST", "/v1/jobs/import"),
     ("POST", "/v1/bookings"),
     ("GET", "/v1/bookings/{job_id}"),
+    ("GET", "/v1/events"),
+    ("POST", "/v1/webhooks"),
+    ("GET", "/v1/jobs/{job_id}/status"),
 }
 """Rows also checked on PostgreSQL: where data has an owner or is written."""
 
@@ -264,6 +277,17 @@ def cancellable_plan(w: World) -> int:
     return plan_id
 
 
+HOOK = {"url": "http://127.0.0.1:9/matrix", "secret": "a-secret-of-sixteen+", "types": ["plan.published"]}
+
+
+def a_webhook(w: World) -> int:
+    """A subscription of its own for the cell (made by the dispatcher)."""
+    made = w.client.post("/v1/webhooks", json=HOOK, headers=DISPATCHER)
+    assert made.status_code == 201, made.text
+    hook_id: int = made.json()["id"]
+    return hook_id
+
+
 REQUESTS: dict[tuple[str, str, str], Callable[[World, str], Call]] = {
     ("GET", "/openapi.json", "-"): lambda w, r: Call("/openapi.json"),
     ("GET", "/docs", "-"): lambda w, r: Call("/docs"),
@@ -291,6 +315,7 @@ REQUESTS: dict[tuple[str, str, str], Callable[[World, str], Call]] = {
     ("GET", "/v1/kpis", "-"): lambda w, r: Call("/v1/kpis", params={"date": SAMPLE_DAY}),
     ("GET", "/v1/me/jobs", "-"): lambda w, r: Call("/v1/me/jobs", params={"date": SAMPLE_DAY}),
     ("GET", "/v1/me/calendar.ics", "-"): lambda w, r: Call("/v1/me/calendar.ics"),
+    ("GET", "/v1/jobs/{job_id}/events", "-"): lambda w, r: Call(f"/v1/jobs/{w.own_jobs[0]}/events"),
     ("POST", "/v1/jobs/{job_id}/events", "own"): lambda w, r: Call(
         f"/v1/jobs/{w.own_jobs[0]}/events", json={"type": "en_route", "note": f"by {r}"}
     ),
@@ -311,6 +336,16 @@ REQUESTS: dict[tuple[str, str, str], Callable[[World, str], Call]] = {
     ("GET", "/v1/bookings/{job_id}", "other"): lambda w, r: Call(f"/v1/bookings/{w.other_booking}"),
     ("DELETE", "/v1/bookings/{job_id}", "own"): lambda w, r: Call(f"/v1/bookings/{w.own_booking}"),
     ("DELETE", "/v1/bookings/{job_id}", "other"): lambda w, r: Call(f"/v1/bookings/{w.other_booking}"),
+    ("GET", "/v1/events", "-"): lambda w, r: Call("/v1/events", params={"limit": "10"}),
+    ("POST", "/v1/webhooks", "-"): lambda w, r: Call("/v1/webhooks", json=HOOK),
+    ("GET", "/v1/webhooks", "-"): lambda w, r: Call("/v1/webhooks"),
+    ("DELETE", "/v1/webhooks/{webhook_id}", "-"): lambda w, r: Call(f"/v1/webhooks/{a_webhook(w)}"),
+    ("GET", "/v1/webhooks/{webhook_id}/deliveries", "-"): lambda w, r: Call(f"/v1/webhooks/{a_webhook(w)}/deliveries"),
+    # the booking role reads only the status of jobs it booked (its own booking, even once cancelled)
+    ("GET", "/v1/jobs/{job_id}/status", "own"): lambda w, r: Call(f"/v1/jobs/{w.own_booking}/status"),
+    ("GET", "/v1/jobs/{job_id}/status", "other"): lambda w, r: Call(f"/v1/jobs/{w.other_booking}/status"),
+    ("GET", "/v1/jobs/{job_id}/status", "unbooked"): lambda w, r: Call(f"/v1/jobs/{w.own_jobs[0]}/status"),
+    ("GET", "/v1/live", "-"): lambda w, r: Call("/v1/live", params={"date": SAMPLE_DAY}),
 }
 
 

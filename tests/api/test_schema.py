@@ -173,7 +173,7 @@ def test_every_error_response_is_documented_as_a_problem() -> None:
         ("PATCH", "/v1/jobs/J1", "DELETE, GET, HEAD, PUT"),
         ("POST", "/v1/technicians/T1", "GET, HEAD, PUT"),
         ("DELETE", "/v1/plans", "GET, HEAD, POST"),
-        ("GET", "/v1/jobs/J1/events", "POST"),
+        ("DELETE", "/v1/jobs/J1/events", "GET, HEAD, POST"),
     ],
 )
 def test_a_method_the_path_does_not_take_is_a_405_that_lists_all_it_takes(method: str, path: str, allowed: str) -> None:

@@ -294,3 +294,25 @@ def test_a_200_job_plan_is_drawn_soon_after_its_run_is_done(
     print(f"board timing: {timing}")
     page.screenshot(path=str(tmp_path / "board-200.png"))
     page.close()
+
+
+def test_the_today_page_shows_a_row_per_technician_of_the_published_plan(
+    browser: Any, board_url: str, browser_api: Api
+) -> None:
+    """Publish the newest plan of the sample day (made here when the other tests did not),
+    open Today from the navigation, and find a busy technician's row."""
+    versions = browser_api.http.get("/v1/plans", params={"date": DAY}).json()
+    plan = browser_api.newest_plan() if versions else browser_api.plan()
+    assert browser_api.http.post(f"/v1/plans/{plan['id']}/publish").status_code == 200
+    routes = plan["routes"]
+    assert isinstance(routes, list)
+    busy = [r["technician_id"] for r in routes if r["visits"]]
+
+    page = open_board(browser, board_url)
+    page.get_by_role("link", name="Today").click()
+    rows = page.locator(".st-key-today-summary table tbody tr")
+    rows.first.wait_for()
+    shown = [rows.nth(i).locator("td, th").first.inner_text().strip() for i in range(rows.count())]
+    assert busy[0] in shown and sorted(shown) == sorted(busy)
+    page.get_by_text("refreshes every").wait_for()
+    page.close()

@@ -113,7 +113,7 @@ def published(engine: Engine) -> int | None:
 
 def publish(engine: Engine, plan_id: int) -> None:
     with session_scope(engine) as session:
-        planning.publish(session, plan_id, now=SYSTEM_CLOCK.now())
+        planning.publish(session, plan_id, now=SYSTEM_CLOCK.now(), tz=TZ)
 
 
 def test_a_run_is_queued_then_runs_with_rising_progress_and_ends_done(runner: PlanRunner, engine: Engine) -> None:
@@ -158,7 +158,7 @@ def test_cancelling_a_running_plan_ends_it_cancelled_and_keeps_the_published_pla
     with pytest.raises(Conflict):
         runner.cancel(long.id)  # it is over
     with pytest.raises(Conflict), Session(engine) as session:
-        planning.publish(session, long.id, now=SYSTEM_CLOCK.now())
+        planning.publish(session, long.id, now=SYSTEM_CLOCK.now(), tz=TZ)
 
 
 def test_a_cancel_received_by_another_api_process_stops_the_run(runner: PlanRunner, engine: Engine) -> None:

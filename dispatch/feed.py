@@ -1,0 +1,178 @@
+"""The event feed: what changed, for whom (docs/feed.md).
+
+A change that clients are told about calls ``emit`` in its own transaction, as
+its last write: the feed row and one outbox delivery per matching webhook
+subscription commit (or roll back) with the change itself. Readers page with
+``events_after`` by id.
+
+Why a reader never skips an event: ids are handed out in commit order. On
+SQLite one writer holds the database's write lock from its first write to its
+commit, so a later id always commits later. On PostgreSQL ids come from a
+sequence, and a transaction that took id 7 may commit after one that took id 8;
+a reader who saw 8 would then pass 7 for ever. ``emit`` therefore takes a
+transaction-scoped advisory lock (``FEED_LOCK``) before it takes an id: feed
+writers queue there from their first ``emit`` to their commit, so id 8 is only
+taken once the transaction with id 7 has committed (or rolled back, leaving a
+gap that nobody will fill). The price is that feed writers commit one at a
+time, which is why ``emit`` comes last, just before the commit: the lock is
+held for microseconds, and nothing that waits for another lock happens while it
+is held (no deadlock against the row locks of booking or field events).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel import Session, col, select
+
+from dispatch.auth import Principal
+from dispatch.errors import Invalid
+from dispatch.tables import BookingRow, DeliveryRow, FeedEventRow, JobRow, PublishedPlanRow, VisitRow, WebhookRow
+from dispatch.timeutil import UTC, to_storage
+
+JOB_STATUS = "job.status"
+JOB_WINDOW = "job.window"
+JOB_ASSIGNED = "job.assigned"
+JOB_ETA = "job.eta"
+PLAN_PUBLISHED = "plan.published"
+EVENT_TYPES = (JOB_STATUS, JOB_WINDOW, JOB_ASSIGNED, JOB_ETA, PLAN_PUBLISHED)
+"""Every type of feed event (a webhook subscribes to a subset)."""
+
+FEED_LOCK = 0x0FEED0017
+"""The PostgreSQL advisory lock key that serializes feed writers (see the module docstring)."""
+
+MAX_LIMIT = 1000
+_CURSOR = re.compile(r"^[0-9]{1,18}$")
+
+
+def emit(
+    session: Session,
+    type: str,
+    *,
+    job_id: str | None,
+    technician_id: str | None,
+    data: Mapping[str, Any],
+    now: dt.datetime,
+) -> FeedEventRow:
+    """Add one feed event recorded ``now``, and a pending delivery of it to every webhook
+    subscribed to ``type``, to the session's transaction (flushed, not committed).
+
+    Call it as the last write before the commit: on PostgreSQL it holds the feed's
+    lock until then. Instants in ``data`` (nested ones too) are stored as ISO 8601 in UTC."""
+    if type not in EVENT_TYPES:
+        raise ValueError(f"unknown feed event type {type!r}")
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK})
+    row = FeedEventRow(
+        at=to_storage(now),
+        type=type,
+        job_id=job_id,
+        technician_id=technician_id,
+        data={key: _json_value(value) for key, value in data.items()},
+    )
+    session.add(row)
+    session.flush()
+    assert row.id is not None
+    for hook in session.exec(select(WebhookRow)).all():
+        if type in hook.types:
+            assert hook.id is not None
+            session.add(
+                DeliveryRow(
+                    webhook_id=hook.id,
+                    event_id=row.id,
+                    state="pending",
+                    next_attempt_at=to_storage(now),
+                    created_at=to_storage(now),
+                )
+            )
+    session.flush()
+    return row
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return _instant(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {key: _json_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_value(item) for item in value]
+    return value
+
+
+def _instant(moment: dt.datetime) -> str:
+    if moment.tzinfo is None:  # SQLite hands stored instants back without a zone; they are UTC
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat()
+
+
+def event_json(row: FeedEventRow) -> dict[str, Any]:
+    """A feed event as ``GET /v1/events`` lists it and a webhook receives it (the same
+    object, instants in UTC)."""
+    return {
+        "id": row.id,
+        "at": _instant(row.at),
+        "type": row.type,
+        "job_id": row.job_id,
+        "technician_id": row.technician_id,
+        "data": dict(row.data),
+    }
+
+
+def parse_cursor(after: str | None) -> int:
+    """The position a cursor stands for (0: the beginning); ``Invalid`` naming ``after``
+    for anything that is not a cursor this feed handed out."""
+    if after is None or after == "":
+        return 0
+    if not _CURSOR.match(after):
+        raise Invalid("after: not a cursor of this feed (use the `next` of an earlier answer)", "after")
+    return int(after)
+
+
+@dataclass(frozen=True)
+class Page:
+    """Events after a cursor, oldest first, and the cursor to ask with next time."""
+
+    events: list[FeedEventRow]
+    next: str
+
+
+def events_after(session: Session, principal: Principal, after: str | None, limit: int = 100) -> Page:
+    """At most ``limit`` events after the cursor ``after``, oldest first, that
+    ``principal`` may see: a dispatcher every event, the booking role the events of
+    jobs it booked, an installer the events naming them as technician. ``next`` is the
+    cursor after the last event returned (``after`` again when there is none), so
+    asking with it never skips or repeats an event."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise Invalid(f"limit: between 1 and {MAX_LIMIT}", "limit")
+    position = parse_cursor(after)
+    query = select(FeedEventRow).where(col(FeedEventRow.id) > position)
+    if principal.role == "booking":
+        booked = select(BookingRow.job_id).where(BookingRow.token_id == principal.token_id)
+        query = query.where(col(FeedEventRow.job_id).in_(booked))
+    elif principal.role == "installer":
+        query = query.where(FeedEventRow.technician_id == principal.technician_id)
+    rows = list(session.exec(query.order_by(col(FeedEventRow.id)).limit(limit)).all())
+    last = rows[-1].id if rows else position
+    return Page(rows, str(last))
+
+
+def published_technicians(session: Session, job_id: str) -> list[str]:
+    """The technicians a job has in the published plan of its day, sorted (none when
+    it is not in one): whom a change to the job concerns."""
+    job = session.get(JobRow, job_id)
+    if job is None:
+        return []
+    pointer = session.get(PublishedPlanRow, (job.date, job.region))
+    if pointer is None:
+        return []
+    rows = session.exec(
+        select(VisitRow.technician_id).where(VisitRow.plan_id == pointer.plan_id, VisitRow.job_id == job_id)
+    ).all()
+    return sorted(set(rows))

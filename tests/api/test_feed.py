@@ -1,0 +1,343 @@
+"""The event feed (docs/feed.md): what changed, for whom, oldest first, resumable
+by cursor; told by publishing, field events, bookings and cancellations; each role
+sees only its own; on SQLite and on PostgreSQL, where concurrent writers must
+never make a reader skip an event."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from api import create_app
+from dispatch import feed, planning
+from dispatch.auth import Principal
+from dispatch.clock import SYSTEM_CLOCK
+from dispatch.db import make_engine, migrate
+from dispatch.tables import PlanRow, VisitRow
+from tests.api.conftest import DISPATCHER, SAMPLE_DAY, auth, run_plan, settings_for
+from tests.conftest import today
+
+HELSINKI = ZoneInfo("Europe/Helsinki")
+BOOKING_DAY = today() + dt.timedelta(days=7)
+
+
+@dataclass
+class Day:
+    """The sample day planned and published, and a token of an installer with visits on it."""
+
+    client: TestClient
+    plan: dict[str, Any]
+    technician_id: str
+    me: dict[str, str]
+
+
+def events(client: TestClient, headers: dict[str, str], after: str | None = None, limit: int = 1000) -> Any:
+    params: dict[str, str | int] = {"limit": limit}
+    if after is not None:
+        params["after"] = after
+    response = client.get("/v1/events", params=params, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def all_events(client: TestClient, headers: dict[str, str], after: str | None = None) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = events(client, headers, after)["events"]
+    return found
+
+
+def publish(client: TestClient) -> dict[str, Any]:
+    plan = run_plan(client, SAMPLE_DAY, time_limit_s=1)
+    assert plan["status"] == "done", plan
+    assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
+    return plan
+
+
+@contextmanager
+def published_day(url: str) -> Iterator[Day]:
+    with TestClient(create_app(settings_for(url))) as client:
+        plan = publish(client)
+        route = next(r for r in plan["routes"] if len(r["visits"]) >= 2)
+        issued = client.post(
+            "/v1/tokens", json={"role": "installer", "technician_id": route["technician_id"]}, headers=DISPATCHER
+        )
+        yield Day(client, plan, route["technician_id"], auth(issued.json()["token"]))
+
+
+def visits(plan: dict[str, Any]) -> set[tuple[str, str]]:
+    return {(v["job_id"], r["technician_id"]) for r in plan["routes"] for v in r["visits"]}
+
+
+def test_publishing_tells_the_plan_then_every_assignment_oldest_first(database_url: str) -> None:
+    with published_day(database_url) as day:
+        told = all_events(day.client, DISPATCHER)
+        ids = [e["id"] for e in told]
+        assert ids == sorted(ids) and len(set(ids)) == len(ids)
+        first = told[0]
+        assert first["type"] == "plan.published" and first["job_id"] is None
+        assert first["data"] == {"plan_id": day.plan["id"], "date": SAMPLE_DAY, "region": "helsinki"}
+        assigned = {(e["job_id"], e["technician_id"]) for e in told if e["type"] == "job.assigned"}
+        assert assigned == visits(day.plan)
+        assert all(e["data"]["plan_id"] == day.plan["id"] for e in told if e["type"] == "job.assigned")
+        assert dt.datetime.fromisoformat(first["at"]).utcoffset() == dt.timedelta(0)
+
+        # A second version tells only the visits whose technician changed.
+        cursor = events(day.client, DISPATCHER)["next"]
+        second = publish(day.client)
+        later = all_events(day.client, DISPATCHER, cursor)
+        assert [e["type"] for e in later][:1] == ["plan.published"]
+        again = {(e["job_id"], e["technician_id"]) for e in later if e["type"] == "job.assigned"}
+        assert again == visits(second) - visits(day.plan)
+
+
+def test_a_reader_resumes_from_its_cursor_and_pages_by_limit_without_skipping_or_repeating(
+    database_url: str,
+) -> None:
+    with published_day(database_url) as day:
+        whole = all_events(day.client, DISPATCHER)
+        paged: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            page = events(day.client, DISPATCHER, cursor, limit=7)
+            assert len(page["events"]) <= 7
+            if not page["events"]:
+                assert page["next"] == cursor
+                break
+            paged += page["events"]
+            cursor = page["next"]
+        assert paged == whole
+
+        # Nothing new: the same cursor back; something new: only that.
+        assert events(day.client, DISPATCHER, cursor) == {"events": [], "next": cursor}
+        job_id = next(j for j, t in visits(day.plan) if t == day.technician_id)
+        arrival = dt.datetime.combine(dt.date.fromisoformat(SAMPLE_DAY), dt.time(9), tzinfo=HELSINKI)
+        body = {"type": "en_route", "at": arrival.isoformat()}
+        assert day.client.post(f"/v1/jobs/{job_id}/events", json=body, headers=day.me).status_code == 201
+        [new] = all_events(day.client, DISPATCHER, cursor)
+        assert new["type"] == "job.status" and new["job_id"] == job_id
+
+
+def test_field_events_tell_the_job_status_once_and_a_failure_its_reason(database_url: str) -> None:
+    with published_day(database_url) as day:
+        cursor = events(day.client, DISPATCHER)["next"]
+        job_id = next(j for j, t in sorted(visits(day.plan)) if t == day.technician_id)
+        arrival = dt.datetime.combine(dt.date.fromisoformat(SAMPLE_DAY), dt.time(9), tzinfo=HELSINKI)
+
+        def report(kind: str, minutes: int, **extra: str) -> int:
+            body = {"type": kind, "at": (arrival + dt.timedelta(minutes=minutes)).isoformat(), **extra}
+            response = day.client.post(f"/v1/jobs/{job_id}/events", json=body, headers=day.me)
+            return response.status_code
+
+        assert report("en_route", -20) == 201
+        assert report("en_route", -20) == 200  # the same event again: stored once, told once
+        assert report("arrived", 0) == 201
+        assert report("failed", 15, reason="parts_missing") == 201
+        told = all_events(day.client, DISPATCHER, cursor)
+        assert [e["type"] for e in told] == ["job.status"] * 3
+        assert [e["data"]["status"] for e in told] == ["en_route", "on_site", "open"]
+        assert [e["data"]["event_type"] for e in told] == ["en_route", "arrived", "failed"]
+        assert [e["data"]["reason"] for e in told] == [None, None, "parts_missing"]
+        assert {e["technician_id"] for e in told} == {day.technician_id}
+        assert dt.datetime.fromisoformat(told[-1]["data"]["event_at"]) == arrival + dt.timedelta(minutes=15)
+
+
+def test_cancelling_a_job_tells_its_technician_once(database_url: str) -> None:
+    with published_day(database_url) as day:
+        cursor = events(day.client, DISPATCHER)["next"]
+        job_id = next(j for j, t in sorted(visits(day.plan)) if t == day.technician_id)
+        assert day.client.delete(f"/v1/jobs/{job_id}", headers=DISPATCHER).status_code == 200
+        assert day.client.delete(f"/v1/jobs/{job_id}", headers=DISPATCHER).status_code == 200
+        [told] = all_events(day.client, DISPATCHER, cursor)
+        assert told["type"] == "job.status" and told["job_id"] == job_id
+        assert told["technician_id"] == day.technician_id and told["data"] == {"status": "cancelled"}
+        assert told in all_events(day.client, day.me)
+
+
+def test_an_installer_sees_only_their_own_events_and_the_booking_role_only_its_bookings(
+    database_url: str,
+) -> None:
+    with published_day(database_url) as day:
+        client = day.client
+        mine = all_events(client, day.me)
+        assert mine and {e["technician_id"] for e in mine} == {day.technician_id}
+        assert {e["job_id"] for e in mine} == {j for j, t in visits(day.plan) if t == day.technician_id}
+        assert all(e["type"] != "plan.published" for e in mine)
+
+        # The booking role: a booking a week ahead, told to the token that made it only.
+        tech = {
+            "home": {"lat": 60.17, "lon": 24.94},
+            "shifts": [{"date": BOOKING_DAY.isoformat(), "start": "08:00", "end": "16:00"}],
+        }
+        assert client.put("/v1/technicians/B1", json=tech, headers=DISPATCHER).status_code == 201
+        booker, other = (
+            auth(client.post("/v1/tokens", json={"role": "booking"}, headers=DISPATCHER).json()["token"])
+            for _ in range(2)
+        )
+        assert all_events(client, booker) == []
+        wanted = {"kind": "repair", "location": {"lat": 60.18, "lon": 24.95}, "duration_min": 30}
+        found = client.post(
+            "/v1/slots/search", json={**wanted, "date_from": BOOKING_DAY.isoformat()}, headers=booker
+        ).json()
+        slot = found["slots"][0]
+        booked = client.post(
+            "/v1/bookings",
+            json={
+                **wanted,
+                "customer": {"name": "C", "phone": "1"},
+                "slot": {"start": slot["start"], "end": slot["end"]},
+            },
+            headers={**booker, "Idempotency-Key": "feed-1"},
+        )
+        assert booked.status_code == 201, booked.text
+        job_id = booked.json()["job_id"]
+
+        told = all_events(client, booker)
+        assert [e["type"] for e in told] == ["job.status", "job.window"]
+        assert {e["job_id"] for e in told} == {job_id}
+        assert told[0]["data"]["status"] == "booked"
+        window = told[1]["data"]
+        assert window["confirmed"] is True
+        assert dt.datetime.fromisoformat(window["start"]) == dt.datetime.fromisoformat(slot["start"])
+        assert dt.datetime.fromisoformat(window["end"]) == dt.datetime.fromisoformat(slot["end"])
+        assert all_events(client, other) == []
+        assert all(e["job_id"] != job_id for e in all_events(client, day.me))
+        assert client.delete(f"/v1/bookings/{job_id}", headers=booker).status_code == 200
+        statuses = [e["data"]["status"] for e in all_events(client, booker) if e["type"] == "job.status"]
+        assert statuses == ["booked", "cancelled"]
+        # The dispatcher sees everything, the booking's events included.
+        assert {e["id"] for e in all_events(client, DISPATCHER)} >= {e["id"] for e in told + mine}
+
+
+def test_a_bad_cursor_or_limit_is_a_422_naming_it(client: TestClient) -> None:
+    for params, field in (
+        ({"after": "yesterday"}, "after"),
+        ({"after": "-1"}, "after"),
+        ({"after": "1" * 41}, "after"),
+        ({"limit": 0}, "limit"),
+        ({"limit": 1001}, "limit"),
+        ({"limit": "many"}, "limit"),
+    ):
+        response = client.get("/v1/events", params=params, headers=DISPATCHER)
+        assert response.status_code == 422, (params, response.text)
+        assert response.json()["field"] == field
+    assert client.get("/v1/events").status_code == 401
+
+
+def test_concurrent_writers_never_make_a_reader_skip_an_event(database_url: str) -> None:
+    """Writers that take their feed id and commit a little later, all at once, while a
+    reader pages with its cursor: the reader ends with every committed event, in order."""
+    engine = make_engine(database_url)
+    migrate(engine)
+    dispatcher = Principal("dispatcher")
+    committed: list[int] = []
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def write(seed: int) -> None:
+        rng = random.Random(seed)
+        for _ in range(15):
+            with Session(engine) as session:
+                row = feed.emit(
+                    session, feed.JOB_ETA, job_id=None, technician_id=None, data={"n": seed}, now=SYSTEM_CLOCK.now()
+                )
+                time.sleep(rng.uniform(0, 0.01))  # the rest of the transaction, after the emit
+                session.commit()
+                with lock:
+                    committed.append(row.id or 0)
+
+    seen: list[int] = []
+
+    def read() -> None:
+        cursor: str | None = None
+        while True:
+            finished = done.is_set()
+            with Session(engine) as session:
+                page = feed.events_after(session, dispatcher, cursor, 1000)
+            seen.extend(r.id or 0 for r in page.events)
+            cursor = page.next
+            if finished and not page.events:
+                return
+
+    writers = [threading.Thread(target=write, args=(i,)) for i in range(6)]
+    reader = threading.Thread(target=read)
+    reader.start()
+    for w in writers:
+        w.start()
+    for w in writers:
+        w.join(timeout=60)
+    done.set()
+    reader.join(timeout=60)
+    engine.dispose()
+    assert seen == sorted(seen)
+    assert sorted(seen) == sorted(committed) and len(committed) == 90
+
+
+def test_publishing_tells_a_customer_window_only_when_it_is_set_and_changed(tmp_path: Path) -> None:
+    """The visits' customer windows (filled by plan runs once promises are built) are
+    told on publishing when they differ from the previous published plan's."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'windows.db'}")
+    migrate(engine)
+    now = SYSTEM_CLOCK.now()
+    day = dt.date.fromisoformat(SAMPLE_DAY)
+    nine = dt.datetime.combine(day, dt.time(9), tzinfo=HELSINKI)
+
+    def plan_with(window_start: dt.datetime | None) -> int:
+        with Session(engine) as session:
+            plan = PlanRow(date=day, region="r", status="done", created_at=now)
+            session.add(plan)
+            session.flush()
+            assert plan.id is not None
+            window_end = window_start + dt.timedelta(hours=1) if window_start else None
+            session.add(
+                VisitRow(
+                    plan_id=plan.id,
+                    technician_id="T1",
+                    job_id="J1",
+                    seq=0,
+                    arrival=nine,
+                    start=nine,
+                    end=nine + dt.timedelta(hours=1),
+                    travel_min=0,
+                    distance_km=0,
+                    window_start=window_start,
+                    window_end=window_end,
+                )
+            )
+            session.commit()
+            return plan.id
+
+    def publish_and_tell(plan_id: int) -> list[tuple[str, dict[str, Any]]]:
+        with Session(engine) as session:
+            cursor = feed.events_after(session, Principal("dispatcher"), None, 1000).next
+            planning.publish(session, plan_id, now=now, tz=ZoneInfo("Europe/Helsinki"))
+            session.commit()
+            told = feed.events_after(session, Principal("dispatcher"), cursor, 1000).events
+            return [(e.type, e.data) for e in told if e.type != "plan.published"]
+
+    first = publish_and_tell(plan_with(nine))
+    assert first == [
+        ("job.assigned", {"technician_id": "T1", "plan_id": 1}),
+        (
+            "job.window",
+            {
+                "start": nine.astimezone(dt.UTC).isoformat(),
+                "end": (nine + dt.timedelta(hours=1)).astimezone(dt.UTC).isoformat(),
+                "confirmed": False,
+            },
+        ),
+    ]
+    assert publish_and_tell(plan_with(nine)) == []  # the same technician and window
+    moved = publish_and_tell(plan_with(nine + dt.timedelta(hours=2)))
+    assert [kind for kind, _ in moved] == ["job.window"]
+    assert publish_and_tell(plan_with(None)) == []  # no window yet: nothing to tell
+    engine.dispose()

@@ -1,0 +1,161 @@
+"""Estimated arrival from field facts (``dispatch.eta.estimate``), on a hand-made day.
+
+Points: 0 T1's home, 1 A, 2 B, 3 C, 4 T2's home; drives in minutes:
+home–A 30, A–B 20, B–C 10, C–home 30. T1 leaves at 08:00:
+A 08:30–09:30, B arrives 09:50 and waits for its window to start at 10:00 (until
+11:00), C 11:10–12:10, home at 12:40. Every number below is worked out by hand from
+these.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from dispatch.eta import DONE, LATER, NEXT, SHIFT, UNDER_WAY, WINDOW, RouteFacts, VisitEta, VisitFacts, estimate
+from solver import TravelMatrices
+
+M = 60
+H = 3600
+MINUTES = {(0, 1): 30, (1, 2): 20, (2, 3): 10, (3, 0): 30, (0, 2): 40, (4, 2): 15, (3, 4): 20, (1, 3): 25}
+
+
+def travel() -> TravelMatrices:
+    seconds = np.zeros((5, 5), dtype=np.int64)
+    for (a, b), minutes in MINUTES.items():
+        seconds[a, b] = seconds[b, a] = minutes * M
+    return TravelMatrices(seconds, seconds * 10)
+
+
+TRAVEL = travel()
+
+
+def at(hours: int, minutes: int = 0) -> int:
+    return hours * H + minutes * M
+
+
+A = VisitFacts("A", 1, at(8, 30), at(8, 30), at(9, 30), 60 * M)
+B = VisitFacts("B", 2, at(9, 50), at(10), at(11), 60 * M)
+C = VisitFacts("C", 3, at(11, 10), at(11, 10), at(12, 10), 60 * M)
+T1 = RouteFacts("T1", home=0, end=0, depart_s=at(8), latest_end_s=at(16), visits=(A, B, C))
+
+
+def with_facts(route: RouteFacts, **changes: VisitFacts) -> RouteFacts:
+    return dataclasses.replace(route, visits=tuple(changes.get(v.job_id, v) for v in route.visits))
+
+
+def by_job(estimates: list[VisitEta]) -> dict[str, VisitEta]:
+    return {e.job_id: e for e in estimates}
+
+
+def test_without_facts_every_visit_keeps_its_planned_arrival() -> None:
+    got = by_job(estimate([T1], TRAVEL, now_s=at(7)))
+    assert [(got[j].eta_s, got[j].delay_min, got[j].state) for j in "ABC"] == [
+        (at(8, 30), 0, NEXT),
+        (at(9, 50), 0, LATER),
+        (at(11, 10), 0, LATER),
+    ]
+    assert not any(e.at_risk for e in got.values())
+
+
+def test_a_job_finished_late_moves_the_next_visits_later_less_any_waiting() -> None:
+    """A ends at 10:00 instead of 09:30: B arrives 10:20 (+30); B had 10 minutes of
+    waiting for its window, so it ends 11:20 and C arrives 11:30 (+20)."""
+    done = dataclasses.replace(A, status="completed", actual_start_s=at(9), actual_end_s=at(10))
+    got = by_job(estimate([with_facts(T1, A=done)], TRAVEL, now_s=at(10)))
+    assert (got["A"].state, got["A"].eta_s, got["A"].delay_min) == (DONE, None, 30)
+    assert (got["B"].state, got["B"].eta_s, got["B"].delay_min, got["B"].end_s) == (NEXT, at(10, 20), 30, at(11, 20))
+    assert (got["C"].state, got["C"].eta_s, got["C"].delay_min) == (LATER, at(11, 30), 20)
+
+
+def test_a_technician_still_on_site_past_the_planned_end_delays_the_rest() -> None:
+    """B on site since 10:00 (planned end 11:00); at 11:40 it is still going, so it is
+    expected to end now and C to be reached at 11:50 (+40)."""
+    a = dataclasses.replace(A, status="completed", actual_start_s=at(8, 30), actual_end_s=at(9, 30))
+    b = dataclasses.replace(B, status="on_site", actual_start_s=at(10))
+    got = by_job(estimate([with_facts(T1, A=a, B=b)], TRAVEL, now_s=at(11, 40)))
+    assert (got["B"].state, got["B"].eta_s, got["B"].end_s, got["B"].delay_min) == (UNDER_WAY, None, at(11, 40), 10)
+    assert (got["C"].state, got["C"].eta_s, got["C"].delay_min) == (NEXT, at(11, 50), 40)
+
+
+def test_a_visit_is_at_risk_when_its_eta_passes_the_promised_windows_end() -> None:
+    c = dataclasses.replace(C, promised=(at(11), at(11, 30)))
+    on_time = by_job(estimate([with_facts(T1, C=c)], TRAVEL, now_s=at(7)))
+    assert not on_time["C"].at_risk
+    b = dataclasses.replace(B, status="on_site", actual_start_s=at(10))
+    late = by_job(estimate([with_facts(T1, B=b, C=c)], TRAVEL, now_s=at(11, 40)))
+    assert (late["C"].eta_s, late["C"].at_risk, late["C"].risk) == (at(11, 50), True, WINDOW)
+
+
+def test_an_en_route_technician_left_the_previous_place_at_the_events_time() -> None:
+    """Left A at 09:40 (A completed 09:30): B reached 10:00, 10 minutes later than planned."""
+    a = dataclasses.replace(A, status="completed", actual_start_s=at(8, 30), actual_end_s=at(9, 30))
+    b = dataclasses.replace(B, status="en_route", en_route_at_s=at(9, 40))
+    got = by_job(estimate([with_facts(T1, A=a, B=b)], TRAVEL, now_s=at(9, 45)))
+    assert (got["B"].state, got["B"].eta_s, got["B"].delay_min) == (UNDER_WAY, at(10), 10)
+    assert (got["C"].state, got["C"].eta_s, got["C"].delay_min) == (NEXT, at(11, 10), 0)
+
+
+def test_nothing_reported_is_never_expected_earlier_than_now() -> None:
+    """At 09:00 with no report, A is expected now (+30), B at 10:20 (+30), C at 11:30 (+20)."""
+    got = by_job(estimate([T1], TRAVEL, now_s=at(9)))
+    assert [(got[j].eta_s, got[j].delay_min) for j in "ABC"] == [(at(9), 30), (at(10, 20), 30), (at(11, 30), 20)]
+
+
+def test_a_visit_that_cannot_end_before_the_shift_does_is_at_risk() -> None:
+    """C ends 12:10 and home is 30 minutes away: past a 12:30 hard end."""
+    short = dataclasses.replace(T1, latest_end_s=at(12, 30))
+    got = by_job(estimate([short], TRAVEL, now_s=at(7)))
+    assert (got["C"].at_risk, got["C"].risk) == (True, SHIFT)
+    assert not got["B"].at_risk  # B ends 11:00: C is 10 minutes on, home 30 more
+
+
+def test_the_lunch_on_the_way_keeps_its_length() -> None:
+    """Lunch 09:30–10:00 between A and B: the plan reaches B at 10:20. A done 30 minutes
+    late still takes the lunch: B at 10:50."""
+    plan = RouteFacts(
+        "T1",
+        home=0,
+        end=0,
+        depart_s=at(8),
+        latest_end_s=at(16),
+        visits=(
+            A,
+            dataclasses.replace(B, planned_arrival_s=at(10, 20), planned_start_s=at(10, 20), planned_end_s=at(11, 20)),
+        ),
+        lunch_start_s=at(9, 30),
+        lunch_duration_s=30 * M,
+    )
+    assert by_job(estimate([plan], TRAVEL, now_s=at(7)))["B"].eta_s == at(10, 20)
+    done = dataclasses.replace(A, status="completed", actual_start_s=at(9), actual_end_s=at(10))
+    assert by_job(estimate([with_facts(plan, A=done)], TRAVEL, now_s=at(10)))["B"].eta_s == at(10, 50)
+
+
+def test_a_crew_visit_starts_when_the_later_of_the_two_arrives() -> None:
+    """B is a crew job: T2 leaves home at 09:45, reaches B at 10:00, then C 11:10. T1
+    reaches B 20 minutes late (A ended 10:00), so T2 waits and starts at 10:20: C at 11:30."""
+    t2 = RouteFacts(
+        "T2",
+        home=4,
+        end=4,
+        depart_s=at(9, 45),
+        latest_end_s=at(16),
+        visits=(dataclasses.replace(B, planned_arrival_s=at(10)), C),
+    )
+    t1 = RouteFacts("T1", home=0, end=0, depart_s=at(8), latest_end_s=at(16), visits=(A, B))
+    done = dataclasses.replace(A, status="completed", actual_start_s=at(9), actual_end_s=at(10))
+    got = estimate([with_facts(t1, A=done), t2], TRAVEL, now_s=at(10))
+    second = {e.job_id: e for e in got if e.technician_id == "T2"}
+    assert (second["B"].eta_s, second["B"].end_s) == (at(10), at(11, 20))
+    assert (second["C"].eta_s, second["C"].delay_min) == (at(11, 30), 20)
+
+
+def test_a_cancelled_visit_is_skipped_and_a_failed_one_is_done() -> None:
+    """A failed at 09:00 (open again with its end); B cancelled: C is driven to from A,
+    25 minutes: 09:25, but never before its planned 11:10."""
+    a = dataclasses.replace(A, status="open", actual_start_s=at(8, 30), actual_end_s=at(9))
+    b = dataclasses.replace(B, status="cancelled")
+    got = by_job(estimate([with_facts(T1, A=a, B=b)], TRAVEL, now_s=at(9)))
+    assert set(got) == {"A", "C"} and got["A"].state == DONE
+    assert (got["C"].state, got["C"].eta_s, got["C"].seq) == (NEXT, at(11, 10), 3)
