@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from dispatch.inputs import NO_NUL, CustomerIn, Id, LatLon, Moment, PlanDate, Strict
 
@@ -124,9 +124,16 @@ class JobOut(BaseModel):
 
 
 class PlanRequest(Strict):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
+
     date: PlanDate
     region: str | None = Field(default=None, max_length=64, pattern=NO_NUL)
     time_limit_s: float = Field(default=10.0, gt=0, le=600)
+    from_: Moment | None = Field(
+        default=None,
+        alias="from",
+        description="re-plan what is left of the day at this instant (done and under-way visits stay)",
+    )
 
 
 class PublishIn(Strict):
@@ -182,6 +189,10 @@ class PlanOut(BaseModel):
     unassigned: list[UnassignedOut] | None = None
     kpis: dict[str, Any] | None = None
     objective: dict[str, Any] | None = None
+    replan_from: dt.datetime | None = Field(default=None, description="a re-plan of what was left at this instant")
+    changes: dict[str, Any] | None = Field(
+        default=None, description="a re-plan's changes against the published plan: moved, retimed, notify, ..."
+    )
 
 
 class MyJobOut(BaseModel):
@@ -279,7 +290,7 @@ class FeedEventOut(BaseModel):
 
     id: int = Field(description="unique and growing; a receiver de-duplicates by it")
     at: dt.datetime = Field(description="when the change was recorded")
-    type: Literal["job.status", "job.window", "job.assigned", "job.eta", "plan.published"]
+    type: Literal["job.status", "job.window", "job.assigned", "job.eta", "plan.published", "disruption"]
     job_id: str | None
     technician_id: str | None = Field(description="the technician the change concerns, if any")
     data: dict[str, Any]
@@ -390,3 +401,18 @@ class LiveDayOut(BaseModel):
     plan_id: int | None = Field(description="the published plan; null when the day has none")
     technicians: list[LiveTechnicianOut]
     urgent: list[UrgentJobOut] = Field(description="open priority-1 work not in the published plan")
+
+
+class DisruptionOut(BaseModel):
+    id: int
+    type: str
+    date: dt.date
+    region: str
+    technician_id: str | None
+    job_id: str | None
+    from_: dt.datetime | None = Field(serialization_alias="from")
+    until: dt.datetime | None
+    expected_end: dt.datetime | None
+    at: dt.datetime | None
+    location: LatLon | None
+    created_at: dt.datetime

@@ -14,6 +14,7 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
@@ -35,9 +36,14 @@ from dispatch.tables import (
     UnassignedRow,
     VisitRow,
 )
-from dispatch.timeutil import to_storage
+from dispatch.timeutil import from_storage, to_storage
 from solver import Cancelled, Progress, Solution, SolveOptions, TimeWindow, prepare, solve
 from solver.plan import WorkingRoute
+from solver.replan import Stability
+from solver.replan import changes as replan_changes
+
+if TYPE_CHECKING:  # replan imports this module
+    from dispatch.replan import DayFrom
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +137,81 @@ class _Run:
     cancel: threading.Event
 
 
+@dataclass(frozen=True)
+class _Loaded:
+    """A day as a plan run reads it: the day, its unplannable (and among them promised)
+    jobs, the live-schedule version read, and for a re-plan what is left of the day."""
+
+    day: Day
+    unplannable: list[str]
+    promised: list[str]
+    version: int
+    left: DayFrom | None
+
+
+def _within(routes: list[WorkingRoute], job_ids: set[str]) -> list[WorkingRoute]:
+    """The routes with only the jobs among ``job_ids`` left in them."""
+    out = []
+    for r in routes:
+        keep = [(i, s) for i, s in r.visits() if i in job_ids]
+        out.append(WorkingRoute(r.technician_id, tuple(i for i, _ in keep), tuple(s for _, s in keep)))
+    return out
+
+
+def store_replan(
+    session: Session, plan: PlanRow, left: DayFrom, solution: Solution, slot_s: Mapping[str, int], notify_min: int
+) -> None:
+    """Store a re-plan: the settled visits of the published plan as they are, first
+    on their technicians' routes, then the checked solution of what was left, and
+    the changes against what was told (``solver.replan.changes``)."""
+    assert plan.id is not None
+    store_solution(session, plan, left.day, solution, left.unplannable, slot_s)
+    session.flush()
+    offset: dict[str, int] = {}
+    for old in left.settled:
+        offset[old.technician_id] = offset.get(old.technician_id, 0) + 1
+    if offset:
+        for row in session.exec(select(VisitRow).where(VisitRow.plan_id == plan.id)).all():
+            row.seq += offset.get(row.technician_id, 0)
+            session.add(row)
+    for old in left.settled:
+        copy = VisitRow(
+            plan_id=plan.id,
+            technician_id=old.technician_id,
+            job_id=old.job_id,
+            seq=old.seq,
+            arrival=old.arrival,
+            start=old.start,
+            end=old.end,
+            travel_min=old.travel_min,
+            distance_km=old.distance_km,
+            window_start=old.window_start,
+            window_end=old.window_end,
+        )
+        session.add(copy)
+    found = replan_changes(left.told, left.told_routes, solution, notify_min)
+    clock = left.day.clock
+    plan.changes = {
+        "from": left.at.isoformat(),
+        "moved": [
+            {"job_id": m.job_id, "from_technician_id": m.from_technician_id, "to_technician_id": m.to_technician_id}
+            for m in found.moved
+        ],
+        "retimed": [
+            {
+                "job_id": r.job_id,
+                "old_arrival": clock.moment(r.old_arrival_s).isoformat(),
+                "new_arrival": clock.moment(r.new_arrival_s).isoformat(),
+            }
+            for r in found.retimed
+        ],
+        "dropped": list(found.dropped),
+        "notify": list(found.notify),
+        "routes_changed": list(found.routes_changed),
+        "settled": sorted({v.job_id for v in left.settled}),
+    }
+
+
 class PlanRunner:
     """Solves plan runs on worker threads, one database session per step.
 
@@ -144,12 +225,17 @@ class PlanRunner:
         workers: int = 1,
         clock: Clock = SYSTEM_CLOCK,
         slot_minutes: Mapping[str, int] | None = None,
+        stability: Stability | None = None,
+        notify_min: int = 15,
     ) -> None:
         self.engine = engine
         self.tz = tz
         self.clock = clock
         # The slot grid's window length per job kind: each visit's window told to its customer.
         self.slot_s = live.slot_lengths_s(slot_minutes or BookingSettings().slot_minutes)
+        # A re-plan's costs for changing what was told, and the arrival move customers hear of.
+        self.stability = stability or Stability()
+        self.notify_min = notify_min
         self._workers = max(1, workers)
         # The compiled search gets ready in the background; plans made before it is
         # ready are searched with OR-Tools alone.
@@ -164,11 +250,17 @@ class PlanRunner:
                 self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="plan-run")
             return self._pool
 
-    def submit(self, day: dt.date, region: str, time_limit_s: float) -> PlanRow:
-        """Store a queued plan run and start it; returns at once."""
+    def submit(self, day: dt.date, region: str, time_limit_s: float, replan_from: dt.datetime | None = None) -> PlanRow:
+        """Store a queued plan run (a re-plan of what is left of the day at
+        ``replan_from`` when given) and start it; returns at once."""
         with session_scope(self.engine) as session:
             plan = PlanRow(
-                date=day, region=region, status="queued", time_limit_s=time_limit_s, created_at=self.clock.now()
+                date=day,
+                region=region,
+                status="queued",
+                time_limit_s=time_limit_s,
+                created_at=self.clock.now(),
+                replan_from=to_storage(replan_from) if replan_from is not None else None,
             )
             session.add(plan)
             session.flush()
@@ -225,13 +317,20 @@ class PlanRunner:
             session.add(plan)
             return plan.cancel_requested
 
-    def _load(self, session: Session, day: dt.date, region: str) -> tuple[Day, list[str], list[str], int]:
-        """The day to plan as stored now: (day, unplannable ids, promised unplannable ids,
-        live-schedule version it was read at)."""
+    def _load(self, session: Session, day: dt.date, region: str, replan_from: dt.datetime | None) -> _Loaded:
+        """The day to plan as stored now (what is left of it at ``replan_from`` for a
+        re-plan), and the live-schedule version it was read at."""
+        from dispatch import replan  # replan reads ETAs, which read the published plan here
+
         base = live.version(session, day, region)
-        loaded, unplannable = load_day(session, day, region, self.tz)
+        left = None
+        if replan_from is not None:
+            left = replan.day_from(session, day, region, self.tz, replan_from, self.stability)
+            loaded, unplannable = left.day, left.unplannable
+        else:
+            loaded, unplannable = load_day(session, day, region, self.tz)
         promised = [i for i in unplannable if (row := session.get(JobRow, i)) and row.confirmed]
-        return loaded, unplannable, promised, base
+        return _Loaded(loaded, unplannable, promised, base, left)
 
     def _run(self, plan_id: int) -> None:
         with self._lock:
@@ -243,11 +342,15 @@ class PlanRunner:
                 if run.cancel.is_set() or plan.cancel_requested:
                     raise Cancelled("cancelled before it started")
                 date, region, limit = plan.date, plan.region, plan.time_limit_s
-                day, unplannable, promised_unplannable, base = self._load(session, date, region)
+                replan_from = from_storage(plan.replan_from, self.tz) if plan.replan_from is not None else None
+                loaded = self._load(session, date, region, replan_from)
+                day, unplannable, promised_unplannable = loaded.day, loaded.unplannable, loaded.promised
                 # Start from the live schedule: the published plan as carried out, every
-                # promise already has a place there.
+                # promise already has a place there (a re-plan: what is left of it).
                 initial = live.routes_of(session.get(LiveScheduleRow, (date, region)))
-            self._set(plan_id, status="running", started_at=self.clock.now(), progress=0.0, base_version=base)
+                if loaded.left is not None:
+                    initial = _within(initial, {j.id for j in day.problem.jobs})
+            self._set(plan_id, status="running", started_at=self.clock.now(), progress=0.0, base_version=loaded.version)
             last = [0.0]
 
             def on_progress(p: Progress) -> None:
@@ -263,15 +366,19 @@ class PlanRunner:
                 if broken:
                     raise PlanRefused("refused: " + "; ".join(broken))
                 with session_scope(self.engine) as session:
-                    now_day, now_unplannable, now_promised, version = self._load(session, date, region)
+                    now = self._load(session, date, region, replan_from)
+                    now_day, now_unplannable, now_promised = now.day, now.unplannable, now.promised
                     if _same_work(day, now_day) and now_unplannable == unplannable:
                         # Nothing the plan depends on moved (field events and the like may
                         # have): store it as made from the newest version.
                         plan = session.get(PlanRow, plan_id)
                         assert plan is not None
-                        store_solution(session, plan, day, solution, unplannable, self.slot_s)
+                        if now.left is not None:
+                            store_replan(session, plan, now.left, solution, self.slot_s, self.notify_min)
+                        else:
+                            store_solution(session, plan, day, solution, unplannable, self.slot_s)
                         plan.status, plan.progress, plan.finished_at = "done", 1.0, self.clock.now()
-                        plan.base_version = version
+                        plan.base_version = now.version
                         session.add(plan)
                         return
                 # The day changed while it solved (a booking, a cancellation, a completed
@@ -279,10 +386,12 @@ class PlanRunner:
                 log.info("plan %s: the day changed while it solved; catching up", plan_id)
                 day, unplannable, promised_unplannable = now_day, now_unplannable, now_promised
                 catch_up = max(MIN_CATCH_UP_S, limit * CATCH_UP_SHARE)
-                start = [WorkingRoute(r.technician_id, tuple(v.job_id for v in r.visits)) for r in solution.routes]
-                solution = solve(
-                    day.problem, SolveOptions(time_limit_s=catch_up, initial_routes=start), cancel=run.cancel
-                )
+                start = [
+                    WorkingRoute(r.technician_id, tuple(v.job_id for v in r.visits), tuple(v.start_s for v in r.visits))
+                    for r in solution.routes
+                ]
+                options = SolveOptions(time_limit_s=catch_up, initial_routes=start)
+                solution = solve(day.problem, options, cancel=run.cancel)
             raise PlanRefused("refused: the day kept changing while it was planned; run the plan again")
         except Cancelled:
             self._set(plan_id, status="cancelled", finished_at=self.clock.now(), error="cancelled")

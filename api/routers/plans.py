@@ -10,6 +10,7 @@ from api.convert import plan_out
 from api.deps import DateQuery, Dispatcher, RegionQuery, SessionDep, StateDep
 from api.schemas import PlanOut, PlanRequest, PublishIn
 from dispatch import planning
+from dispatch.errors import Invalid
 from dispatch.reporting import day_kpis
 
 router = APIRouter(prefix="/v1", tags=["plans"])
@@ -18,9 +19,14 @@ PlanId = Annotated[int, Path(ge=1, le=2**31 - 1)]  # plans.id is a 32-bit INTEGE
 
 @router.post("/plans", status_code=status.HTTP_202_ACCEPTED, response_model=PlanOut)
 def post_plan(body: PlanRequest, session: SessionDep, state: StateDep, _: Dispatcher) -> PlanOut:
-    """Start a plan run for a date; poll GET /v1/plans/{id} for progress."""
+    """Start a plan run for a date (with ``from``: a re-plan of what is left of it at
+    that instant, its changes against the published plan in ``changes``); poll
+    GET /v1/plans/{id} for progress."""
     planning.check_time_limit(body.time_limit_s, state.settings.max_time_limit_s)
-    plan = state.runner.submit(body.date, body.region or state.settings.default_region, body.time_limit_s)
+    if body.from_ is not None and body.from_.astimezone(state.tz).date() != body.date:
+        raise Invalid(f"from: a re-plan starts at an instant of its date ({body.date})", "from")
+    region = body.region or state.settings.default_region
+    plan = state.runner.submit(body.date, region, body.time_limit_s, body.from_)
     return plan_out(plan, False, state.tz)
 
 

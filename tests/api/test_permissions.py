@@ -68,6 +68,8 @@ POST    /v1/jobs/{job_id}/events           own      | 401   401  201         201
 POST    /v1/jobs/{job_id}/events           other    | 401   401  201         403        403
 POST    /v1/jobs/{job_id}/events           unknown  | 401   401  404         404        403
 GET     /v1/jobs/{job_id}/events           -        | 401   401  200         403        403
+POST    /v1/disruptions                    -        | 401   401  201         403        403
+GET     /v1/disruptions                    -        | 401   401  200         403        403
 POST    /v1/jobs/import                    -        | 401   401  200         403        403
 POST    /v1/slots/search                   -        | 401   401  200         403        200
 POST    /v1/bookings                       -        | 401   401  201         403        201
@@ -316,6 +318,11 @@ REQUESTS: dict[tuple[str, str, str], Callable[[World, str], Call]] = {
     ("GET", "/v1/me/jobs", "-"): lambda w, r: Call("/v1/me/jobs", params={"date": SAMPLE_DAY}),
     ("GET", "/v1/me/calendar.ics", "-"): lambda w, r: Call("/v1/me/calendar.ics"),
     ("GET", "/v1/jobs/{job_id}/events", "-"): lambda w, r: Call(f"/v1/jobs/{w.own_jobs[0]}/events"),
+    ("POST", "/v1/disruptions", "-"): lambda w, r: Call(
+        "/v1/disruptions",
+        json={"type": "technician_unavailable", "technician_id": w.other_tech, "from": f"{EMPTY_DAY}T12:00:00+02:00"},
+    ),
+    ("GET", "/v1/disruptions", "-"): lambda w, r: Call("/v1/disruptions", params={"date": SAMPLE_DAY}),
     ("POST", "/v1/jobs/{job_id}/events", "own"): lambda w, r: Call(
         f"/v1/jobs/{w.own_jobs[0]}/events", json={"type": "en_route", "note": f"by {r}"}
     ),
