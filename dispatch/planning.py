@@ -7,6 +7,7 @@ cancelled run never touches the published plan; publishing switches a pointer.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import threading
@@ -25,6 +26,7 @@ from dispatch.clock import SYSTEM_CLOCK, Clock
 from dispatch.db import session_scope
 from dispatch.errors import Conflict, Invalid, NotFound
 from dispatch.export import plan_json
+from dispatch.jobstate import EN_ROUTE, ON_SITE
 from dispatch.mapping import Day, DayClock, load_day, solution_rows
 from dispatch.settings import BookingSettings
 from dispatch.tables import (
@@ -147,6 +149,32 @@ class _Loaded:
     promised: list[str]
     version: int
     left: DayFrom | None
+
+
+def _keep_under_way(session: Session, day: Day) -> Day:
+    """The day with every job under way (en route, on site) pinned to the technician who
+    has it in the published plan: a plan never takes a visit from a technician already
+    on the way to it (docs/replan.md)."""
+    current = published_plan_id(session, day.date, day.region)
+    if current is None:
+        return day
+    working = {t.id for t in day.problem.technicians}
+    with_whom = {
+        job_id: tech
+        for job_id, tech in session.exec(
+            select(VisitRow.job_id, VisitRow.technician_id)
+            .join(JobRow, col(JobRow.id) == col(VisitRow.job_id))
+            .where(VisitRow.plan_id == current, col(JobRow.status).in_((EN_ROUTE, ON_SITE)), JobRow.crew_size == 1)
+        ).all()
+        if tech in working
+    }
+    if not with_whom:
+        return day
+    jobs = tuple(
+        dataclasses.replace(j, pinned_technician_id=with_whom[j.id]) if j.id in with_whom else j
+        for j in day.problem.jobs
+    )
+    return dataclasses.replace(day, problem=dataclasses.replace(day.problem, jobs=jobs))
 
 
 def _within(routes: list[WorkingRoute], job_ids: set[str]) -> list[WorkingRoute]:
@@ -329,6 +357,7 @@ class PlanRunner:
             loaded, unplannable = left.day, left.unplannable
         else:
             loaded, unplannable = load_day(session, day, region, self.tz)
+            loaded = _keep_under_way(session, loaded)
         promised = [i for i in unplannable if (row := session.get(JobRow, i)) and row.confirmed]
         return _Loaded(loaded, unplannable, promised, base, left)
 
@@ -452,6 +481,9 @@ def publish(
         raise Conflict(f"plan {plan_id} is {plan.status}; only a done plan can be published", "status")
     clock = DayClock(plan.date, tz)
     row = live.lock(session, plan.date, plan.region, now)
+    taken = taken_from_the_field(session, plan)
+    if taken:
+        raise Conflict(f"plan {plan_id} cannot be published: {'; '.join(taken)}. Re-plan from now.", "plan_id")
     if plan.base_version is not None and plan.base_version != row.version:
         stale = stale_reasons(session, plan, tz)
         if stale:
@@ -477,6 +509,39 @@ def publish(
     # The feed's events are the last write: its lock is held until the commit.
     _tell_published(session, plan, previous, set(confirmed), now)
     return plan
+
+
+def taken_from_the_field(session: Session, plan: PlanRow) -> list[str]:
+    """The visits a plan would take from a technician already on the way or on site:
+    a job under way (``en_route``, ``on_site``) that the plan gives to nobody who has it
+    in the published plan. Never allowed (docs/replan.md)."""
+    assert plan.id is not None
+    current = published_plan_id(session, plan.date, plan.region)
+    if current is None or current == plan.id:
+        return []
+    under_way = session.exec(
+        select(VisitRow.job_id, VisitRow.technician_id)
+        .join(JobRow, col(JobRow.id) == col(VisitRow.job_id))
+        .where(VisitRow.plan_id == current, col(JobRow.status).in_((EN_ROUTE, ON_SITE)))
+    ).all()
+    if not under_way:
+        return []
+    now_with: dict[str, set[str]] = {}
+    for job_id, tech in under_way:
+        now_with.setdefault(job_id, set()).add(tech)
+    planned: dict[str, set[str]] = {}
+    for job_id, tech in session.exec(
+        select(VisitRow.job_id, VisitRow.technician_id).where(
+            VisitRow.plan_id == plan.id, col(VisitRow.job_id).in_(sorted(now_with))
+        )
+    ).all():
+        planned.setdefault(job_id, set()).add(tech)
+    return [
+        f"job {job_id} is under way with {', '.join(sorted(techs))} and the plan "
+        + (f"gives it to {', '.join(sorted(planned[job_id]))}" if job_id in planned else "leaves it out")
+        for job_id, techs in sorted(now_with.items())
+        if not techs & planned.get(job_id, set())
+    ]
 
 
 def stale_reasons(session: Session, plan: PlanRow, tz: ZoneInfo) -> list[str]:

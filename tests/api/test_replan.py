@@ -206,3 +206,28 @@ def test_disruptions_name_what_is_wrong_and_appear_in_the_feed(day: tuple[TestCl
         headers=DISPATCHER,
     )
     assert wrong_day.status_code == 422 and wrong_day.json()["field"] == "from"
+
+
+def test_no_plan_takes_a_visit_from_a_technician_already_on_the_way(
+    day: tuple[TestClient, dict[str, Any]],
+) -> None:
+    client, published = day
+    told = visits(published)
+    routes = {r["technician_id"]: [v["job_id"] for v in r["visits"]] for r in published["routes"]}
+    job_id = routes["W1"][0]
+    # The dispatcher pins the job to W3 and plans; before that plan is published, W1
+    # sets off to it.
+    shown = client.get(f"/v1/jobs/{job_id}", headers=DISPATCHER).json()
+    body = {k: v for k, v in shown.items() if k not in ("id", "status", "booked")}
+    pinned = client.put(f"/v1/jobs/{job_id}", json={**body, "pinned_technician_id": "W3"}, headers=DISPATCHER)
+    assert pinned.status_code == 200
+    moved = run_plan(client, DAY.isoformat(), time_limit_s=1)
+    assert visits(moved)[job_id][0] == "W3"
+    event(client, job_id, "en_route", told[job_id][1]["arrival"])
+    refused = client.post(f"/v1/plans/{moved['id']}/publish", headers=DISPATCHER)
+    assert refused.status_code == 409 and refused.json()["field"] == "plan_id"
+    assert "under way with W1" in refused.json()["detail"]
+    # A plan made now keeps it with W1, whatever the pin says, and publishes.
+    again = run_plan(client, DAY.isoformat(), time_limit_s=1)
+    assert visits(again)[job_id][0] == "W1"
+    assert client.post(f"/v1/plans/{again['id']}/publish", headers=DISPATCHER).status_code == 200
