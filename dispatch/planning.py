@@ -26,7 +26,7 @@ from dispatch.clock import SYSTEM_CLOCK, Clock
 from dispatch.db import session_scope
 from dispatch.errors import Conflict, Invalid, NotFound
 from dispatch.export import plan_json
-from dispatch.jobstate import EN_ROUTE, ON_SITE
+from dispatch.jobstate import EN_ROUTE, ON_SITE, SCHEDULED
 from dispatch.mapping import Day, DayClock, load_day, solution_rows
 from dispatch.settings import BookingSettings
 from dispatch.tables import (
@@ -464,7 +464,13 @@ def published_plan_id(session: Session, day: dt.date, region: str) -> int | None
 
 
 def publish(
-    session: Session, plan_id: int, *, now: dt.datetime, tz: ZoneInfo, confirm_windows: bool = False
+    session: Session,
+    plan_id: int,
+    *,
+    now: dt.datetime,
+    tz: ZoneInfo,
+    confirm_windows: bool = False,
+    notify_min: int = 15,
 ) -> PlanRow:
     """Make a finished plan the current one for its day and region, as of ``now``: its
     routes become the live schedule, its still-open jobs ``scheduled``, and with
@@ -507,7 +513,7 @@ def publish(
     session.add(plan)
     session.flush()
     # The feed's events are the last write: its lock is held until the commit.
-    _tell_published(session, plan, previous, set(confirmed), now)
+    _tell_published(session, plan, previous, set(confirmed), now, notify_min)
     return plan
 
 
@@ -569,15 +575,33 @@ def stale_reasons(session: Session, plan: PlanRow, tz: ZoneInfo) -> list[str]:
 
 
 def _tell_published(
-    session: Session, plan: PlanRow, previous: int | None, confirmed: set[str], now: dt.datetime
+    session: Session, plan: PlanRow, previous: int | None, confirmed: set[str], now: dt.datetime, notify_min: int
 ) -> None:
     """The feed events of publishing ``plan`` over the plan ``previous`` (None: the first of
-    its day); ``confirmed``: jobs whose window the publication made a promise."""
+    its day); ``confirmed``: jobs whose window the publication made a promise; a customer
+    whose arrival moved at least ``notify_min`` minutes from the one last told (or the
+    previous plan's) hears the new one (``job.eta``)."""
     assert plan.id is not None
-    published = {"plan_id": plan.id, "date": plan.date, "region": plan.region}
-    feed.emit(session, feed.PLAN_PUBLISHED, job_id=None, technician_id=None, data=published, now=now)
     visits = _visits(session, plan.id)
     before = _visits(session, previous) if previous is not None else []
+    arrived_before = {v.job_id: v.arrival for v in before}
+    moved: list[tuple[VisitRow, dt.datetime]] = []
+    seen: set[str] = set()
+    jobs = {j.id: j for j in session.exec(select(JobRow).where(col(JobRow.id).in_({v.job_id for v in visits}))).all()}
+    for v in visits:
+        job = jobs.get(v.job_id)
+        if v.job_id in seen or job is None or job.status not in (SCHEDULED, EN_ROUTE):
+            continue
+        seen.add(v.job_id)
+        last = job.told_eta if job.told_eta is not None else arrived_before.get(v.job_id)
+        if last is not None and abs(_utc(v.arrival) - _utc(last)) >= dt.timedelta(minutes=notify_min):
+            moved.append((v, last))
+            job.told_eta = v.arrival
+            session.add(job)
+    session.flush()
+    # The feed's events last: its lock is held until the commit.
+    published = {"plan_id": plan.id, "date": plan.date, "region": plan.region}
+    feed.emit(session, feed.PLAN_PUBLISHED, job_id=None, technician_id=None, data=published, now=now)
     was_assigned = {(v.job_id, v.technician_id) for v in before}
     for v in visits:
         if (v.job_id, v.technician_id) not in was_assigned:
@@ -595,6 +619,14 @@ def _tell_published(
             job = session.get(JobRow, v.job_id)
             window = {"start": v.window_start, "end": v.window_end, "confirmed": bool(job and job.confirmed)}
             feed.emit(session, feed.JOB_WINDOW, job_id=v.job_id, technician_id=v.technician_id, data=window, now=now)
+    for v, last in moved:
+        data = {"eta": v.arrival, "previous": last, "plan_id": plan.id}
+        feed.emit(session, feed.JOB_ETA, job_id=v.job_id, technician_id=v.technician_id, data=data, now=now)
+
+
+def _utc(stored: dt.datetime) -> dt.datetime:
+    """A stored instant (UTC; naive from SQLite) as an aware one."""
+    return stored if stored.tzinfo is not None else stored.replace(tzinfo=dt.UTC)
 
 
 def _visits(session: Session, plan_id: int) -> list[VisitRow]:

@@ -13,7 +13,12 @@ from dispatch.inputs import DisruptionIn
 router = APIRouter(prefix="/v1", tags=["re-planning"])
 
 
-@router.post("/disruptions", status_code=status.HTTP_201_CREATED, response_model=DisruptionOut)
+@router.post(
+    "/disruptions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DisruptionOut,
+    responses={404: {"description": "The technician or job does not exist (field named)"}},
+)
 def post_disruption(body: DisruptionIn, session: SessionDep, state: StateDep, _: Dispatcher) -> DisruptionOut:
     """Record a technician unavailable, a job overrunning or a technician running late;
     it appears in the event feed, and every re-plan of its day takes it in

@@ -66,7 +66,14 @@ def post_publish(
     confirm = body.confirm_windows if body is not None and body.confirm_windows is not None else None
     if confirm is None:
         confirm = state.settings.confirm_on_publish
-    plan = planning.publish(session, plan_id, now=state.clock.now(), tz=state.tz, confirm_windows=confirm)
+    plan = planning.publish(
+        session,
+        plan_id,
+        now=state.clock.now(),
+        tz=state.tz,
+        confirm_windows=confirm,
+        notify_min=state.settings.eta.notify_min,
+    )
     session.commit()
     return plan_out(plan, True, state.tz)
 

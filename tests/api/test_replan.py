@@ -137,10 +137,16 @@ def test_a_re_plan_from_now_keeps_what_happened_and_moves_only_the_absent_techni
     assert w2_left - set(new) <= set(unassigned) and set(changes["dropped"]) == set(unassigned) & set(told)
     assert "W2" in changes["routes_changed"]
     assert set(changes["settled"]) == {first, second}
-    # Customers whose arrival moved at least 15 minutes are the ones to tell.
+    # Customers whose arrival moved at least 15 minutes are the ones to tell; once the
+    # re-plan is published, each hears the new arrival through the feed.
     for r in changes["retimed"]:
         shift = abs(instant(r["new_arrival"]) - instant(r["old_arrival"]))
         assert shift >= dt.timedelta(minutes=15) and r["job_id"] in changes["notify"]
+    assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
+    feed = client.get("/v1/events", params={"limit": 1000}, headers=DISPATCHER).json()["events"]
+    told_eta = {e["job_id"]: e["data"] for e in feed if e["type"] == "job.eta"}
+    for r in changes["retimed"]:
+        assert instant(told_eta[r["job_id"]]["eta"]) == instant(r["new_arrival"])
 
 
 def test_a_technician_running_late_starts_where_they_reported_from(
