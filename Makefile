@@ -79,6 +79,7 @@ bench: install
 	$(BIN)/python -m bench.scale --quick
 	$(BIN)/python -m bench.sisr_steps
 	$(BIN)/python -m bench.booking --quick
+	$(BIN)/python -m bench.live_day --quick --sqlite-only
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
