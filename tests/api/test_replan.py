@@ -136,6 +136,15 @@ def test_a_re_plan_from_now_keeps_what_happened_and_moves_only_the_absent_techni
     unassigned = {u["job_id"]: u for u in plan["unassigned"]}
     assert w2_left - set(new) <= set(unassigned) and set(changes["dropped"]) == set(unassigned) & set(told)
     assert "W2" in changes["routes_changed"]
+    # The report is the actual difference between the published plan and the re-plan.
+    still_told = {j for j in told if j not in (first, second)}
+    assert set(moved) == {j for j in still_told & set(new) if new[j][0] != told[j][0]}
+    retimed = {r["job_id"] for r in changes["retimed"]}
+    assert retimed == {
+        j
+        for j in still_told & set(new)
+        if abs(instant(new[j][1]["arrival"]) - instant(told[j][1]["arrival"])) >= dt.timedelta(minutes=15)
+    }
     assert set(changes["settled"]) == {first, second}
     # Customers whose arrival moved at least 15 minutes are the ones to tell; once the
     # re-plan is published, each hears the new arrival through the feed.
