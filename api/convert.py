@@ -160,6 +160,9 @@ def plan_out(
         error=plan.error,
         created_at=from_storage(plan.created_at, tz),
         finished_at=_local(plan.finished_at, tz),
+        edited_from=plan.edited_from,
+        locks=plan.locks,
+        override=plan.override,
     )
     if contents is not None and plan.status == "done":
         routes, visits, unassigned = contents
