@@ -204,9 +204,9 @@ def _lock(
     technician serving the locked job."""
     problem = day.problem
     crews = {j.id for j in problem.jobs if j.crew_size == 2}
-    fixed = {key: start for key, start in starts.items() if key[1] in crews and key[0] in routes}
-    fixed = {key: start for key, start in fixed.items() if key[1] in routes[key[0]]}
     was = {job_id: start for (_, job_id), start in starts.items()}
+    # A crew keeps the common start the plan gave it, whichever two technicians it has now.
+    fixed = {(t, i): was[i] for t, ids in routes.items() for i in ids if i in crews and i in was}
     records: list[dict[str, Any]] = []
     pins: dict[str, str] = {}
     for k, lock in enumerate(locks):
