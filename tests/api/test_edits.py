@@ -196,3 +196,21 @@ def test_unknown_jobs_technicians_and_plans_are_named(client: TestClient) -> Non
     unlocked = edit(client, plan["id"], locks=[{"job_id": "NOPE", "technician": True}])
     assert unlocked.status_code == 422 and unlocked.json()["field"] == "locks.0.job_id"
     assert edit(client, 999_999).status_code == 404
+
+
+def test_a_crew_moved_to_one_technician_alone_is_a_crew_violation_and_with_two_keeps_its_start(
+    client: TestClient,
+) -> None:
+    put_job(client, "CREW", ("09:00", "12:00"), duration=120, crew_size=2)
+    plan = planned(client)
+    crew = sorted(r["technician_id"] for r in plan["routes"] for v in r["visits"] if v["job_id"] == "CREW")
+    assert crew == ["W1", "W2"], plan
+    alone = edit(client, plan["id"], moves=[{"job_id": "CREW", "technician_id": "W1", "position": 0}])
+    assert ("CREW", "crew") in codes(alone)
+    both = [{"job_id": "CREW", "technician_id": t, "position": 0} for t in ("W2", "W1")]
+    again = edit(client, plan["id"], moves=both, apply=True)
+    assert again.status_code == 200 and again.json()["violations"] == [], again.text
+    stored = client.get(f"/v1/plans/{again.json()['plan_id']}", headers=DISPATCHER).json()
+    starts = {v["start"] for r in stored["routes"] for v in r["visits"] if v["job_id"] == "CREW"}
+    old = {v["start"] for r in plan["routes"] for v in r["visits"] if v["job_id"] == "CREW"}
+    assert starts == old and len(starts) == 1
