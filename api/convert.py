@@ -163,6 +163,9 @@ def plan_out(
         finished_at=_local(plan.finished_at, tz),
         replan_from=_local(plan.replan_from, tz),
         changes=plan.changes,
+        edited_from=plan.edited_from,
+        locks=plan.locks,
+        override=plan.override,
     )
     if contents is not None and plan.status == "done":
         routes, visits, unassigned = contents

@@ -144,6 +144,42 @@ class PublishIn(Strict):
     )
 
 
+class MoveIn(Strict):
+    job_id: Id
+    technician_id: Id
+    position: int = Field(ge=0, le=10_000, description="0 = first visit; past the end of the route appends")
+
+
+class LockIn(Strict):
+    job_id: Id
+    technician: StrictBool = Field(default=False, description="pin the job to the technician it is on")
+    order: StrictBool = Field(default=False, description="keep its place in the route (recorded on the version)")
+    time: StrictBool = Field(default=False, description="keep the start the plan gave it")
+
+
+class EditIn(Strict):
+    moves: list[MoveIn] = Field(default_factory=list, max_length=200)
+    locks: list[LockIn] = Field(default_factory=list, max_length=200)
+    apply: StrictBool = Field(default=False, description="store the result as a new plan version")
+    override: StrictBool = Field(
+        default=False, description="with apply: store it despite hard violations (recorded on the version)"
+    )
+
+
+class EditViolationOut(BaseModel):
+    job_id: str
+    code: Literal["window", "shift", "skill", "crew", "promise", "capacity", "other"]
+    detail: str
+    technician_id: str | None = None
+
+
+class EditOut(BaseModel):
+    violations: list[EditViolationOut]
+    kpis: dict[str, Any] = Field(description="the day's figures with the edit (as a plan run stores them)")
+    base_kpis: dict[str, Any] | None = Field(default=None, description="the figures of the plan edited")
+    plan_id: int | None = Field(default=None, description="the new plan version, once applied")
+
+
 class PlanVisitOut(BaseModel):
     job_id: str
     seq: int
@@ -192,6 +228,11 @@ class PlanOut(BaseModel):
     replan_from: dt.datetime | None = Field(default=None, description="a re-plan of what was left at this instant")
     changes: dict[str, Any] | None = Field(
         default=None, description="a re-plan's changes against the published plan: moved, retimed, notify, ..."
+    )
+    edited_from: int | None = Field(default=None, description="the plan version this one was edited from by hand")
+    locks: list[dict[str, Any]] | None = Field(default=None, description="visits locked by hand in this version")
+    override: dict[str, Any] | None = Field(
+        default=None, description="who stored this version despite hard violations, when, and which"
     )
 
 

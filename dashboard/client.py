@@ -15,7 +15,7 @@ from typing import Any, Literal, TypeVar
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
-from dashboard.models import Clock, Disruption, ImportResult, Job, LiveDay, Plan, Technician
+from dashboard.models import Clock, Disruption, EditResult, ImportResult, Job, LiveDay, Plan, Technician
 
 ErrorKind = Literal["unreachable", "timeout", "unauthorized", "forbidden", "not_found", "unsupported", "problem"]
 DEFAULT_TIMEOUT_S = 15.0
@@ -29,6 +29,7 @@ _IMPORT = TypeAdapter(ImportResult)
 _CLOCK = TypeAdapter(Clock)
 _LIVE = TypeAdapter(LiveDay)
 _DISRUPTION = TypeAdapter(Disruption)
+_EDIT = TypeAdapter(EditResult)
 # Fields of a job as GET shows it that PUT does not take back.
 _READ_ONLY_JOB_FIELDS = (
     "id",
@@ -190,6 +191,21 @@ class DispatchClient:
     def publish(self, plan_id: int) -> Plan:
         """Make a done version the current plan of its day."""
         return self._parse(_PLAN, self._request("POST", f"/v1/plans/{plan_id}/publish"))
+
+    def edit_plan(
+        self,
+        plan_id: int,
+        moves: list[dict[str, Any]],
+        locks: list[dict[str, Any]] | None = None,
+        *,
+        apply: bool = False,
+        override: bool = False,
+    ) -> EditResult:
+        """Evaluate moves (``{job_id, technician_id, position}``) and locks on a done version:
+        the violations and the day's figures; with ``apply`` store it as a new version
+        (a hard violation is a 409 unless ``override``)."""
+        body = {"moves": moves, "locks": locks or [], "apply": apply, "override": override}
+        return self._parse(_EDIT, self._request("POST", f"/v1/plans/{plan_id}/edits", json=body))
 
     def cancel_plan(self, plan_id: int) -> Plan:
         """Ask a running plan to stop."""

@@ -186,6 +186,24 @@ class Plan(ApiModel):
         return {v.job_id for r in self.routes or [] for v in r.visits}
 
 
+class EditViolation(ApiModel):
+    """One hard rule a move by hand breaks (``POST /v1/plans/{id}/edits``)."""
+
+    job_id: str
+    code: str
+    detail: str = ""
+    technician_id: str | None = None
+
+
+class EditResult(ApiModel):
+    """A move by hand evaluated (and, once applied, the new version's id)."""
+
+    violations: list[EditViolation] = Field(default_factory=list)
+    kpis: dict[str, Any] = Field(default_factory=dict)
+    base_kpis: dict[str, Any] | None = None
+    plan_id: int | None = None
+
+
 class ImportRowError(ApiModel):
     line: int
     field: str = ""

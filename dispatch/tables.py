@@ -113,6 +113,12 @@ class PlanRow(SQLModel, table=True):
     created_at: dt.datetime
     started_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
+    # A version the dispatcher made by hand (docs/replan.md): the plan it was edited from,
+    # the visits locked in it ([{job_id, technician_id, technician, order, time, seq, start}])
+    # and, when it was stored despite hard violations, who overrode which ({by, at, violations}).
+    edited_from: int | None = None
+    locks: list[Any] | None = Field(default=None, sa_column=Column(JSON))
+    override: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class PublishedPlanRow(SQLModel, table=True):

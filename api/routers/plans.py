@@ -8,8 +8,8 @@ from fastapi import APIRouter, Path, status
 
 from api.convert import plan_out
 from api.deps import DateQuery, Dispatcher, RegionQuery, SessionDep, StateDep
-from api.schemas import PlanOut, PlanRequest, PublishIn
-from dispatch import planning
+from api.schemas import EditIn, EditOut, EditViolationOut, PlanOut, PlanRequest, PublishIn
+from dispatch import edits, planning
 from dispatch.errors import Invalid
 from dispatch.reporting import day_kpis
 
@@ -76,6 +76,43 @@ def post_publish(
     )
     session.commit()
     return plan_out(plan, True, state.tz)
+
+
+@router.post(
+    "/plans/{plan_id}/edits",
+    response_model=EditOut,
+    responses={
+        409: {"description": "The plan is not done, or the edit breaks a hard rule and override is not set"},
+        404: {"description": "No such plan"},
+    },
+)
+def post_edits(plan_id: PlanId, body: EditIn, session: SessionDep, state: StateDep, who: Dispatcher) -> EditOut:
+    """Move visits by hand and lock them: the edited plan is timed and checked against the
+    day as it is now, and its violations and figures returned. With ``apply`` it is stored
+    as a new plan version (409 on a hard violation unless ``override``, which is recorded)."""
+    result = edits.edit_plan(
+        session,
+        plan_id,
+        [edits.Move(m.job_id, m.technician_id, m.position) for m in body.moves],
+        [edits.Lock(lock.job_id, lock.technician, lock.order, lock.time) for lock in body.locks],
+        tz=state.tz,
+        now=state.clock.now(),
+        apply=body.apply,
+        override=body.override,
+        by={"role": who.role, "token_id": who.token_id},
+        slot_s=state.runner.slot_s,
+    )
+    if result.plan is not None:
+        session.commit()
+    return EditOut(
+        violations=[
+            EditViolationOut(job_id=v.job_id, code=v.code, detail=v.detail, technician_id=v.technician_id)  # type: ignore[arg-type]
+            for v in result.violations
+        ],
+        kpis=result.kpis,
+        base_kpis=result.base_kpis,
+        plan_id=result.plan.id if result.plan is not None else None,
+    )
 
 
 @router.post(
