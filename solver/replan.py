@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from solver.problem import Break, Job, Location, Problem, Shift, Technician, TimeWindow
 from solver.solution import Solution
@@ -28,11 +28,16 @@ from solver.solution import Solution
 class Position:
     """Where a technician is free again, and when: after the visit under way (its
     place, its expected end) or at their last reported position; ``served``: the
-    visits done or under way today (they count toward ``max_jobs``)."""
+    visits done or under way today (they count toward ``max_jobs``); ``used``: what
+    those visits used up of each resource type the technician carries, since the
+    depot stop when ``reloaded`` (a depot stop is among them: the technician holds
+    what it lends and was topped up there)."""
 
     location: Location
     free_at_s: int
     served: int = 0
+    used: Mapping[str, int] = field(default_factory=dict)
+    reloaded: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,8 +82,11 @@ def remaining(
     Jobs in ``settled`` (done or under way) are out, and so are jobs pinned to a
     technician who works no more (the caller explains them). A technician starts at their
     ``positions`` entry (else where the day starts) when free and not before
-    ``now_s``; a technician with no time left, or absent for the rest of the day,
-    works no more (jobs pinned to them are then unplannable: the caller explains).
+    ``now_s``, still ends the day where it ends, and carries what is left of its
+    stock (and the depot's tools once ``reloaded``; the problem does not rule out a
+    second depot stop for them, which the whole day's checker refuses); a
+    technician with no time left, or absent for the rest of the day, works no more
+    (jobs pinned to them are then unplannable: the caller explains).
     With ``stability`` every job in ``told`` prefers its told technician (costing
     ``move_cents`` when given to another) and a window of ``tolerance_min`` around
     its told arrival (each minute outside costs ``per_min_cents``); a customer's own
@@ -88,7 +96,7 @@ def remaining(
     told = told or {}
     technicians = []
     for tech in problem.technicians:
-        left = _left_of(tech, now_s, positions.get(tech.id), absences.get(tech.id))
+        left = _left_of(problem, tech, now_s, positions.get(tech.id), absences.get(tech.id))
         if left is not None:
             technicians.append(left)
     working = {t.id for t in technicians}
@@ -103,7 +111,9 @@ def remaining(
     return dataclasses.replace(problem, technicians=tuple(technicians), jobs=tuple(jobs), weights=weights)
 
 
-def _left_of(tech: Technician, now_s: int, position: Position | None, absence: Absence | None) -> Technician | None:
+def _left_of(
+    problem: Problem, tech: Technician, now_s: int, position: Position | None, absence: Absence | None
+) -> Technician | None:
     """The technician for the rest of the day, or None when they work no more."""
     start_s = max(tech.shift.start_s, now_s, position.free_at_s if position is not None else 0)
     end_s = tech.shift.end_s
@@ -136,12 +146,22 @@ def _left_of(tech: Technician, now_s: int, position: Position | None, absence: A
     max_jobs = tech.max_jobs
     if max_jobs is not None and position is not None:
         max_jobs = max(0, max_jobs - position.served)
+    skills, capacity = tech.skills, tech.capacity
+    if position is not None and (position.used or position.reloaded):
+        reloaded = position.reloaded and problem.depot is not None
+        if reloaded:
+            skills = problem.skills_after_reload(tech)
+        carried = (problem.capacity_after_reload() if reloaded else problem.capacity_limits())[tech.id]
+        capacity = {kind: max(0, amount - position.used.get(kind, 0)) for kind, amount in carried.items()}
     return dataclasses.replace(
         tech,
         start=position.location if position is not None else tech.start,
+        end=tech.end_location if position is not None else tech.end,
         shift=Shift(start_s, end_s, lunch),
         max_overtime_s=overtime,
         max_jobs=max_jobs,
+        skills=skills,
+        capacity=capacity,
     )
 
 
