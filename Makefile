@@ -79,6 +79,8 @@ bench: install
 	$(BIN)/python -m bench.scale --quick
 	$(BIN)/python -m bench.sisr_steps
 	$(BIN)/python -m bench.booking --quick
+	$(BIN)/python -m bench.live_day --quick --sqlite-only
+	$(BIN)/python -m bench.dynamic --quick
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

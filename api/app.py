@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.deps import AppState
-from api.routers import booking, clock, events, field, imports, live, master, plans, webhooks
+from api.routers import booking, clock, disruptions, events, field, imports, live, master, plans, webhooks
 from dispatch.auth import ensure_token
 from dispatch.booking import BookingService
 from dispatch.catalog import Geocoder
@@ -46,7 +46,9 @@ def create_app(settings: Settings | None = None, geocoder: Geocoder | None = Non
         first_day = next_day_with_jobs(session, today, cfg.default_region)
     if cfg.admin_token is None:
         print(f"Dispatcher token (set DISPATCH_ADMIN_TOKEN to choose one): {admin_token}", flush=True)
-    runner = PlanRunner(engine, tz, cfg.solver_workers, cfg.clock, cfg.booking.slot_minutes)
+    runner = PlanRunner(
+        engine, tz, cfg.solver_workers, cfg.clock, cfg.booking.slot_minutes, cfg.stability, cfg.eta.notify_min
+    )
     deliveries = DeliveryLoop(engine, cfg.clock, cfg.webhooks)
     watch = EtaWatch(engine, tz, cfg.clock, cfg.eta)
 
@@ -73,7 +75,7 @@ def create_app(settings: Settings | None = None, geocoder: Geocoder | None = Non
     booking_service = BookingService(tz, cfg.default_region, cfg.booking, geocoder)
     app.state.dispatch = AppState(cfg, engine, runner, tz, geocoder, booking_service, cfg.clock, first_day)
     errors.install(app)
-    routers = (master, imports, plans, field, booking, live, clock, events, webhooks)
+    routers = (master, imports, plans, disruptions, field, booking, live, clock, events, webhooks)
     for module in routers:
         app.include_router(module.router)
     return app

@@ -10,6 +10,7 @@ from api.schemas import (
     CostOut,
     DeliveryCountsOut,
     DeliveryOut,
+    DisruptionOut,
     EventOut,
     FailedVisitOut,
     JobOut,
@@ -33,7 +34,7 @@ from dispatch.eta import JobStatus, LiveDay, LiveVisit
 from dispatch.field import MyVisit
 from dispatch.inputs import CustomerIn, LatLon
 from dispatch.mapping import Span
-from dispatch.tables import DeliveryRow, EventRow, JobRow, PlanRow, RouteRow, UnassignedRow, VisitRow
+from dispatch.tables import DeliveryRow, DisruptionRow, EventRow, JobRow, PlanRow, RouteRow, UnassignedRow, VisitRow
 from dispatch.timeutil import from_storage
 from dispatch.webhooks import PENDING, Subscription
 
@@ -160,6 +161,11 @@ def plan_out(
         error=plan.error,
         created_at=from_storage(plan.created_at, tz),
         finished_at=_local(plan.finished_at, tz),
+        replan_from=_local(plan.replan_from, tz),
+        changes=plan.changes,
+        edited_from=plan.edited_from,
+        locks=plan.locks,
+        override=plan.override,
     )
     if contents is not None and plan.status == "done":
         routes, visits, unassigned = contents
@@ -322,4 +328,23 @@ def live_day_out(day: LiveDay, tz: ZoneInfo) -> LiveDayOut:
             )
             for j in day.urgent
         ],
+    )
+
+
+def disruption_out(row: DisruptionRow, tz: ZoneInfo) -> DisruptionOut:
+    """A recorded disruption, in local time."""
+    assert row.id is not None
+    return DisruptionOut(
+        id=row.id,
+        type=row.type,
+        date=row.date,
+        region=row.region,
+        technician_id=row.technician_id,
+        job_id=row.job_id,
+        from_=_local(row.from_at, tz),
+        until=_local(row.until_at, tz),
+        expected_end=_local(row.expected_end, tz),
+        at=_local(row.at, tz),
+        location=LatLon(lat=row.lat, lon=row.lon) if row.lat is not None and row.lon is not None else None,
+        created_at=from_storage(row.created_at, tz),
     )

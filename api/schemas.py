@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from dispatch.inputs import NO_NUL, CustomerIn, Id, LatLon, Moment, PlanDate, Strict
 
@@ -124,9 +124,16 @@ class JobOut(BaseModel):
 
 
 class PlanRequest(Strict):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
+
     date: PlanDate
     region: str | None = Field(default=None, max_length=64, pattern=NO_NUL)
     time_limit_s: float = Field(default=10.0, gt=0, le=600)
+    from_: Moment | None = Field(
+        default=None,
+        alias="from",
+        description="re-plan what is left of the day at this instant (done and under-way visits stay)",
+    )
 
 
 class PublishIn(Strict):
@@ -135,6 +142,42 @@ class PublishIn(Strict):
         description="promise every visit's window to its customer; default: the service setting "
         "DISPATCH_CONFIRM_ON_PUBLISH",
     )
+
+
+class MoveIn(Strict):
+    job_id: Id
+    technician_id: Id
+    position: int = Field(ge=0, le=10_000, description="0 = first visit; past the end of the route appends")
+
+
+class LockIn(Strict):
+    job_id: Id
+    technician: StrictBool = Field(default=False, description="pin the job to the technician it is on")
+    order: StrictBool = Field(default=False, description="keep its place in the route (recorded on the version)")
+    time: StrictBool = Field(default=False, description="keep the start the plan gave it")
+
+
+class EditIn(Strict):
+    moves: list[MoveIn] = Field(default_factory=list, max_length=200)
+    locks: list[LockIn] = Field(default_factory=list, max_length=200)
+    apply: StrictBool = Field(default=False, description="store the result as a new plan version")
+    override: StrictBool = Field(
+        default=False, description="with apply: store it despite hard violations (recorded on the version)"
+    )
+
+
+class EditViolationOut(BaseModel):
+    job_id: str
+    code: Literal["window", "shift", "skill", "crew", "promise", "capacity", "other"]
+    detail: str
+    technician_id: str | None = None
+
+
+class EditOut(BaseModel):
+    violations: list[EditViolationOut]
+    kpis: dict[str, Any] = Field(description="the day's figures with the edit (as a plan run stores them)")
+    base_kpis: dict[str, Any] | None = Field(default=None, description="the figures of the plan edited")
+    plan_id: int | None = Field(default=None, description="the new plan version, once applied")
 
 
 class PlanVisitOut(BaseModel):
@@ -182,6 +225,15 @@ class PlanOut(BaseModel):
     unassigned: list[UnassignedOut] | None = None
     kpis: dict[str, Any] | None = None
     objective: dict[str, Any] | None = None
+    replan_from: dt.datetime | None = Field(default=None, description="a re-plan of what was left at this instant")
+    changes: dict[str, Any] | None = Field(
+        default=None, description="a re-plan's changes against the published plan: moved, retimed, notify, ..."
+    )
+    edited_from: int | None = Field(default=None, description="the plan version this one was edited from by hand")
+    locks: list[dict[str, Any]] | None = Field(default=None, description="visits locked by hand in this version")
+    override: dict[str, Any] | None = Field(
+        default=None, description="who stored this version despite hard violations, when, and which"
+    )
 
 
 class MyJobOut(BaseModel):
@@ -279,7 +331,7 @@ class FeedEventOut(BaseModel):
 
     id: int = Field(description="unique and growing; a receiver de-duplicates by it")
     at: dt.datetime = Field(description="when the change was recorded")
-    type: Literal["job.status", "job.window", "job.assigned", "job.eta", "plan.published"]
+    type: Literal["job.status", "job.window", "job.assigned", "job.eta", "plan.published", "disruption"]
     job_id: str | None
     technician_id: str | None = Field(description="the technician the change concerns, if any")
     data: dict[str, Any]
@@ -390,3 +442,18 @@ class LiveDayOut(BaseModel):
     plan_id: int | None = Field(description="the published plan; null when the day has none")
     technicians: list[LiveTechnicianOut]
     urgent: list[UrgentJobOut] = Field(description="open priority-1 work not in the published plan")
+
+
+class DisruptionOut(BaseModel):
+    id: int
+    type: str
+    date: dt.date
+    region: str
+    technician_id: str | None
+    job_id: str | None
+    from_: dt.datetime | None = Field(serialization_alias="from")
+    until: dt.datetime | None
+    expected_end: dt.datetime | None
+    at: dt.datetime | None
+    location: LatLon | None
+    created_at: dt.datetime

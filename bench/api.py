@@ -77,6 +77,7 @@ class Result:
 
 
 def free_port() -> int:
+    """A free TCP port on the loopback interface."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
         port: int = sock.getsockname()[1]
@@ -121,6 +122,7 @@ def server(database_url: str, workers: int, token: str, log: Path, seed: bool = 
 
 
 def wait_for_plan(client: httpx.Client, plan_id: int, headers: dict[str, str], timeout_s: float) -> dict[str, Any]:
+    """Poll a plan run until it is done, failed or cancelled (SystemExit after ``timeout_s``)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         plan: dict[str, Any] = client.get(f"/v1/plans/{plan_id}", headers=headers).raise_for_status().json()
@@ -130,26 +132,37 @@ def wait_for_plan(client: httpx.Client, plan_id: int, headers: dict[str, str], t
     raise SystemExit(f"plan {plan_id} did not finish within {timeout_s:.0f} s")
 
 
+def plan_and_publish(client: httpx.Client, admin: dict[str, str], day: str, time_limit_s: float) -> dict[str, Any]:
+    """Plan ``day`` (``POST /v1/plans``), wait for it and publish it; returns the plan with its routes."""
+    jobs = client.get("/v1/jobs", params={"date": day}, headers=admin).raise_for_status().json()
+    if not jobs:
+        raise SystemExit(f"no jobs on {day}: the database was not empty, so the sample day was not seeded")
+    started = client.post("/v1/plans", json={"date": day, "time_limit_s": time_limit_s}, headers=admin)
+    plan = wait_for_plan(client, started.raise_for_status().json()["id"], admin, time_limit_s + 120)
+    if plan["status"] != "done":
+        raise SystemExit(f"the plan ended {plan['status']}: {plan.get('error')}")
+    client.post(f"/v1/plans/{plan['id']}/publish", headers=admin).raise_for_status()
+    return plan
+
+
+def installer_tokens(client: httpx.Client, admin: dict[str, str], technician_ids: list[str]) -> dict[str, str]:
+    """A new installer token per technician (``POST /v1/tokens``), by technician id."""
+    return {
+        tech: client.post("/v1/tokens", json={"role": "installer", "technician_id": tech}, headers=admin)
+        .raise_for_status()
+        .json()["token"]
+        for tech in technician_ids
+    }
+
+
 def setup_day(
     base: str, admin: dict[str, str], day: str, time_limit_s: float, installers: int
 ) -> tuple[int, list[str]]:
     """Plan and publish the day; returns the plan id and installer tokens of busy technicians."""
     with httpx.Client(base_url=base, timeout=60) as client:
-        jobs = client.get("/v1/jobs", params={"date": day}, headers=admin).raise_for_status().json()
-        if not jobs:
-            raise SystemExit(f"no jobs on {day}: the database was not empty, so the sample day was not seeded")
-        started = client.post("/v1/plans", json={"date": day, "time_limit_s": time_limit_s}, headers=admin)
-        plan = wait_for_plan(client, started.raise_for_status().json()["id"], admin, time_limit_s + 120)
-        if plan["status"] != "done":
-            raise SystemExit(f"the plan ended {plan['status']}: {plan.get('error')}")
-        client.post(f"/v1/plans/{plan['id']}/publish", headers=admin).raise_for_status()
+        plan = plan_and_publish(client, admin, day, time_limit_s)
         busy = sorted((r for r in plan["routes"] if r["visits"]), key=lambda r: -len(r["visits"]))[:installers]
-        tokens = [
-            client.post("/v1/tokens", json={"role": "installer", "technician_id": r["technician_id"]}, headers=admin)
-            .raise_for_status()
-            .json()["token"]
-            for r in busy
-        ]
+        tokens = list(installer_tokens(client, admin, [r["technician_id"] for r in busy]).values())
         visits = sum(len(r["visits"]) for r in plan["routes"])
         print(
             f"plan {plan['id']}: {visits} visits on {len([r for r in plan['routes'] if r['visits']])} routes, "

@@ -15,7 +15,7 @@ from typing import Any, Literal, TypeVar
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
-from dashboard.models import Clock, ImportResult, Job, LiveDay, Plan, Technician
+from dashboard.models import Clock, Disruption, EditResult, ImportResult, Job, LiveDay, Plan, Technician
 
 ErrorKind = Literal["unreachable", "timeout", "unauthorized", "forbidden", "not_found", "unsupported", "problem"]
 DEFAULT_TIMEOUT_S = 15.0
@@ -28,6 +28,8 @@ _PLAN = TypeAdapter(Plan)
 _IMPORT = TypeAdapter(ImportResult)
 _CLOCK = TypeAdapter(Clock)
 _LIVE = TypeAdapter(LiveDay)
+_DISRUPTION = TypeAdapter(Disruption)
+_EDIT = TypeAdapter(EditResult)
 # Fields of a job as GET shows it that PUT does not take back.
 _READ_ONLY_JOB_FIELDS = (
     "id",
@@ -138,6 +140,10 @@ class DispatchClient:
         """Take a job out of later plans (DELETE /v1/jobs/{id})."""
         return self._parse(_JOB, self._request("DELETE", f"/v1/jobs/{job_id}"))
 
+    def put_job(self, job_id: str, body: dict[str, Any]) -> Job:
+        """Create or replace a job whole (``PUT /v1/jobs/{id}``)."""
+        return self._parse(_JOB, self._request("PUT", f"/v1/jobs/{job_id}", json=body))
+
     def import_jobs(self, filename: str, content: bytes, day: dt.date | None = None) -> ImportResult:
         """Import a CSV of jobs (rows without a date fall on ``day``); the answer
         lists the rows refused, by line and field."""
@@ -164,6 +170,15 @@ class DispatchClient:
             body["region"] = region
         return self._parse(_PLAN, self._request("POST", "/v1/plans", json=body))
 
+    def start_replan(self, day: dt.date, region: str | None, at: dt.datetime, time_limit_s: float) -> Plan:
+        """Start a re-plan of what is left of ``day`` at the instant ``at`` (``POST
+        /v1/plans`` with ``from``); it comes back queued, and once done its
+        ``changes`` say what it changes against the published plan."""
+        body: dict[str, Any] = {"date": day.isoformat(), "time_limit_s": time_limit_s, "from": at.isoformat()}
+        if region:
+            body["region"] = region
+        return self._parse(_PLAN, self._request("POST", "/v1/plans", json=body))
+
     def plan(self, plan_id: int) -> Plan:
         """One plan version: status and progress, and its contents once done."""
         return self._parse(_PLAN, self._request("GET", f"/v1/plans/{plan_id}"))
@@ -176,6 +191,21 @@ class DispatchClient:
     def publish(self, plan_id: int) -> Plan:
         """Make a done version the current plan of its day."""
         return self._parse(_PLAN, self._request("POST", f"/v1/plans/{plan_id}/publish"))
+
+    def edit_plan(
+        self,
+        plan_id: int,
+        moves: list[dict[str, Any]],
+        locks: list[dict[str, Any]] | None = None,
+        *,
+        apply: bool = False,
+        override: bool = False,
+    ) -> EditResult:
+        """Evaluate moves (``{job_id, technician_id, position}``) and locks on a done version:
+        the violations and the day's figures; with ``apply`` store it as a new version
+        (a hard violation is a 409 unless ``override``)."""
+        body = {"moves": moves, "locks": locks or [], "apply": apply, "override": override}
+        return self._parse(_EDIT, self._request("POST", f"/v1/plans/{plan_id}/edits", json=body))
 
     def cancel_plan(self, plan_id: int) -> Plan:
         """Ask a running plan to stop."""
@@ -209,6 +239,36 @@ class DispatchClient:
         urgent work not in the plan (``GET /v1/live``)."""
         params = {"date": day.isoformat(), **({"region": region} if region else {})}
         return self._parse(_LIVE, self._request("GET", "/v1/live", params=params))
+
+    # -- disruptions -------------------------------------------------------
+
+    def technician_unavailable(
+        self, technician_id: str, start: dt.datetime, until: dt.datetime | None = None
+    ) -> Disruption:
+        """Record that a technician takes no new visit from ``start`` (until ``until``,
+        or the rest of the day when None)."""
+        body: dict[str, Any] = {"type": "technician_unavailable", "technician_id": technician_id}
+        body["from"] = start.isoformat()
+        if until is not None:
+            body["until"] = until.isoformat()
+        return self._disruption(body)
+
+    def job_overrun(self, job_id: str, expected_end: dt.datetime) -> Disruption:
+        """Record that the visit under way at ``job_id`` now ends at ``expected_end``."""
+        return self._disruption({"type": "overrun", "job_id": job_id, "expected_end": expected_end.isoformat()})
+
+    def running_late(self, technician_id: str, at: dt.datetime, lat: float, lon: float) -> Disruption:
+        """Record that a technician is at (``lat``, ``lon``) at ``at``, running late."""
+        body = {
+            "type": "running_late",
+            "technician_id": technician_id,
+            "at": at.isoformat(),
+            "location": {"lat": lat, "lon": lon},
+        }
+        return self._disruption(body)
+
+    def _disruption(self, body: dict[str, Any]) -> Disruption:
+        return self._parse(_DISRUPTION, self._request("POST", "/v1/disruptions", json=body))
 
     # -- plumbing ----------------------------------------------------------
 

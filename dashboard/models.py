@@ -131,6 +131,34 @@ class Unassigned(ApiModel):
     reason: str
 
 
+class Moved(ApiModel):
+    """A visit a re-plan gives to another technician."""
+
+    job_id: str
+    from_technician_id: str
+    to_technician_id: str
+
+
+class Retimed(ApiModel):
+    """A customer whose arrival a re-plan moves by at least the notification threshold."""
+
+    job_id: str
+    old_arrival: dt.datetime
+    new_arrival: dt.datetime
+
+
+class PlanChanges(ApiModel):
+    """A re-plan's changes against the published plan (``changes`` of a plan)."""
+
+    from_: dt.datetime | None = Field(default=None, alias="from")
+    moved: list[Moved] = Field(default_factory=list)
+    retimed: list[Retimed] = Field(default_factory=list)
+    dropped: list[str] = Field(default_factory=list)
+    notify: list[str] = Field(default_factory=list)
+    routes_changed: list[str] = Field(default_factory=list)
+    settled: list[str] = Field(default_factory=list)
+
+
 class Plan(ApiModel):
     id: int
     date: dt.date
@@ -145,6 +173,8 @@ class Plan(ApiModel):
     routes: list[Route] | None = None
     unassigned: list[Unassigned] | None = None
     kpis: dict[str, Any] | None = None
+    replan_from: dt.datetime | None = None
+    changes: PlanChanges | None = None
 
     @property
     def finished(self) -> bool:
@@ -154,6 +184,24 @@ class Plan(ApiModel):
     def served_job_ids(self) -> set[str]:
         """Jobs with at least one visit in this plan."""
         return {v.job_id for r in self.routes or [] for v in r.visits}
+
+
+class EditViolation(ApiModel):
+    """One hard rule a move by hand breaks (``POST /v1/plans/{id}/edits``)."""
+
+    job_id: str
+    code: str
+    detail: str = ""
+    technician_id: str | None = None
+
+
+class EditResult(ApiModel):
+    """A move by hand evaluated (and, once applied, the new version's id)."""
+
+    violations: list[EditViolation] = Field(default_factory=list)
+    kpis: dict[str, Any] = Field(default_factory=dict)
+    base_kpis: dict[str, Any] | None = None
+    plan_id: int | None = None
 
 
 class ImportRowError(ApiModel):
@@ -215,3 +263,19 @@ class LiveDay(ApiModel):
     plan_id: int | None = None
     technicians: list[LiveTechnician] = Field(default_factory=list)
     urgent: list[UrgentJob] = Field(default_factory=list)
+
+
+class Disruption(ApiModel):
+    """A recorded disruption of a day (``POST /v1/disruptions``)."""
+
+    id: int
+    type: str
+    date: dt.date
+    region: str = ""
+    technician_id: str | None = None
+    job_id: str | None = None
+    from_: dt.datetime | None = Field(default=None, alias="from")
+    until: dt.datetime | None = None
+    expected_end: dt.datetime | None = None
+    at: dt.datetime | None = None
+    location: LatLon | None = None

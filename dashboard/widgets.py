@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import streamlit as st
@@ -30,6 +30,18 @@ def shown_errors() -> Iterator[None]:
     except BoardError as exc:
         st.error(str(exc), icon=":material/error:")
         st.stop()
+
+
+def attempt(call: Callable[[], object], done: str) -> bool:
+    """Make one change through the API: ``done`` as a success message, or the API's
+    refusal (field named) as an error; never a traceback. True when it went through."""
+    try:
+        call()
+    except BoardError as exc:
+        st.error(str(exc), icon=":material/error:")
+        return False
+    st.success(done, icon=":material/check:")
+    return True
 
 
 def _day_touched() -> None:
@@ -96,21 +108,28 @@ def optimize(board: data.Board, form_key: str, button: str = "Optimize") -> Plan
         pressed = right.form_submit_button(button, type="primary")
     if not pressed:
         return None
-    client = board.client
-    started = client.start_plan(board.day, board.region, float(limit))
+    started = board.client.start_plan(board.day, board.region, float(limit))
+    final = follow_plan(board, started)
+    if final is not None:
+        st.session_state[PLAN_KEY] = final.id
+    return final
+
+
+def follow_plan(board: data.Board, started: Plan) -> Plan | None:
+    """Show a started run's progress bar, fed by polling ``GET /v1/plans/{id}``, until
+    it ends; the done plan, or None (with the reason shown) when it failed or was cancelled."""
     bar = st.progress(0.0, text=f"Plan #{started.id}: queued")
 
     def report(plan: Plan) -> None:
         bar.progress(min(max(plan.progress, 0.0), 1.0), text=f"Plan #{plan.id}: {plan.status} {plan.progress:.0%}")
 
-    final = client.wait_for_plan(started.id, report, poll_s=0.3, timeout_s=float(limit) + 120)
+    final = board.client.wait_for_plan(started.id, report, poll_s=0.3, timeout_s=started.time_limit_s + 120)
     data.forget_plans()
     if final.status != "done":
         bar.empty()
         st.error(f"Plan #{final.id} {final.status}: {final.error or 'no plan was made'}", icon=":material/error:")
         return None
     bar.progress(1.0, text=f"Plan #{final.id}: done")
-    st.session_state[PLAN_KEY] = final.id
     return final
 
 

@@ -40,7 +40,8 @@ JOB_WINDOW = "job.window"
 JOB_ASSIGNED = "job.assigned"
 JOB_ETA = "job.eta"
 PLAN_PUBLISHED = "plan.published"
-EVENT_TYPES = (JOB_STATUS, JOB_WINDOW, JOB_ASSIGNED, JOB_ETA, PLAN_PUBLISHED)
+DISRUPTION = "disruption"
+EVENT_TYPES = (JOB_STATUS, JOB_WINDOW, JOB_ASSIGNED, JOB_ETA, PLAN_PUBLISHED, DISRUPTION)
 """Every type of feed event (a webhook subscribes to a subset)."""
 
 FEED_LOCK = 0x0FEED0017

@@ -19,6 +19,8 @@ from dispatch.tables import EventRow, JobRow, PublishedPlanRow, TechnicianRow, V
 from dispatch.timeutil import from_storage, to_storage
 
 EVENT_TYPES = jobstate.EVENT_TYPES
+WORK_CHANGING_EVENTS = ("completed", "failed")
+"""Events after which a plan made before them may no longer fit the day."""
 
 
 @dataclass(frozen=True)
@@ -169,8 +171,12 @@ def record_event(
     found = session.get(JobRow, job_id)
     if found is None:
         raise NotFound(f"job {job_id} does not exist", "job_id")
-    # The day changes (its live schedule first, then the job: the order every writer locks in).
-    live.touch(session, found.date, found.region, now)
+    if kind in WORK_CHANGING_EVENTS:
+        # The work of the day changes (its live schedule first, then the job: the order
+        # every writer locks in). En route, arrived and started change no plan's work:
+        # they take no lock on the day, so the field's reports do not queue behind each
+        # other (a re-plan reads them afresh; docs/live-day.md).
+        live.touch(session, found.date, found.region, now)
     job = session.get(JobRow, job_id, with_for_update=True, populate_existing=True)
     assert job is not None
     technician_id = principal.technician_id

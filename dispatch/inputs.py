@@ -303,3 +303,36 @@ class BookingIn(_JobWanted):
         if self.slot.end - self.slot.start > dt.timedelta(hours=12):
             raise field_error("BookingIn", "slot", "a slot lasts at most 12 hours", None)
         return self
+
+
+class DisruptionIn(Strict):
+    """Something that upsets a day (docs/replan.md): ``technician_unavailable``
+    (``technician_id``, ``from``, optional ``until``: the rest of the day when left
+    out), ``overrun`` (``job_id``, ``expected_end``) or ``running_late``
+    (``technician_id``, ``at``, ``location``)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
+
+    type: Literal["technician_unavailable", "overrun", "running_late"]
+    technician_id: Id | None = None
+    job_id: Id | None = None
+    from_: Moment | None = Field(default=None, alias="from")
+    until: Moment | None = None
+    expected_end: Moment | None = None
+    at: Moment | None = None
+    location: LatLon | None = None
+
+    @model_validator(mode="after")
+    def _what_each_type_needs(self) -> DisruptionIn:
+        needs = {
+            "technician_unavailable": ("technician_id", "from_"),
+            "overrun": ("job_id", "expected_end"),
+            "running_late": ("technician_id", "at", "location"),
+        }[self.type]
+        for name in needs:
+            if getattr(self, name) is None:
+                shown = "from" if name == "from_" else name
+                raise field_error("DisruptionIn", shown, f"{self.type} needs {shown}", None)
+        if self.from_ is not None and self.until is not None and self.until <= self.from_:
+            raise field_error("DisruptionIn", "until", "until must be after from", self.until.isoformat())
+        return self

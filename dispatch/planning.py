@@ -7,6 +7,7 @@ cancelled run never touches the published plan; publishing switches a pointer.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import threading
@@ -14,6 +15,7 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
@@ -24,6 +26,7 @@ from dispatch.clock import SYSTEM_CLOCK, Clock
 from dispatch.db import session_scope
 from dispatch.errors import Conflict, Invalid, NotFound
 from dispatch.export import plan_json
+from dispatch.jobstate import EN_ROUTE, ON_SITE, SCHEDULED
 from dispatch.mapping import Day, DayClock, load_day, solution_rows
 from dispatch.settings import BookingSettings
 from dispatch.tables import (
@@ -35,9 +38,14 @@ from dispatch.tables import (
     UnassignedRow,
     VisitRow,
 )
-from dispatch.timeutil import to_storage
+from dispatch.timeutil import from_storage, to_storage
 from solver import Cancelled, Progress, Solution, SolveOptions, TimeWindow, prepare, solve
 from solver.plan import WorkingRoute
+from solver.replan import Stability
+from solver.replan import changes as replan_changes
+
+if TYPE_CHECKING:  # replan imports this module
+    from dispatch.replan import DayFrom
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +139,107 @@ class _Run:
     cancel: threading.Event
 
 
+@dataclass(frozen=True)
+class _Loaded:
+    """A day as a plan run reads it: the day, its unplannable (and among them promised)
+    jobs, the live-schedule version read, and for a re-plan what is left of the day."""
+
+    day: Day
+    unplannable: list[str]
+    promised: list[str]
+    version: int
+    left: DayFrom | None
+
+
+def _keep_under_way(session: Session, day: Day) -> Day:
+    """The day with every job under way (en route, on site) pinned to the technician who
+    has it in the published plan: a plan never takes a visit from a technician already
+    on the way to it (docs/replan.md)."""
+    current = published_plan_id(session, day.date, day.region)
+    if current is None:
+        return day
+    working = {t.id for t in day.problem.technicians}
+    with_whom = {
+        job_id: tech
+        for job_id, tech in session.exec(
+            select(VisitRow.job_id, VisitRow.technician_id)
+            .join(JobRow, col(JobRow.id) == col(VisitRow.job_id))
+            .where(VisitRow.plan_id == current, col(JobRow.status).in_((EN_ROUTE, ON_SITE)), JobRow.crew_size == 1)
+        ).all()
+        if tech in working
+    }
+    if not with_whom:
+        return day
+    jobs = tuple(
+        dataclasses.replace(j, pinned_technician_id=with_whom[j.id]) if j.id in with_whom else j
+        for j in day.problem.jobs
+    )
+    return dataclasses.replace(day, problem=dataclasses.replace(day.problem, jobs=jobs))
+
+
+def _within(routes: list[WorkingRoute], job_ids: set[str]) -> list[WorkingRoute]:
+    """The routes with only the jobs among ``job_ids`` left in them."""
+    out = []
+    for r in routes:
+        keep = [(i, s) for i, s in r.visits() if i in job_ids]
+        out.append(WorkingRoute(r.technician_id, tuple(i for i, _ in keep), tuple(s for _, s in keep)))
+    return out
+
+
+def store_replan(
+    session: Session, plan: PlanRow, left: DayFrom, solution: Solution, slot_s: Mapping[str, int], notify_min: int
+) -> None:
+    """Store a re-plan: the settled visits of the published plan as they are, first
+    on their technicians' routes, then the checked solution of what was left, and
+    the changes against what was told (``solver.replan.changes``)."""
+    assert plan.id is not None
+    store_solution(session, plan, left.day, solution, left.unplannable, slot_s)
+    session.flush()
+    offset: dict[str, int] = {}
+    for old in left.settled:
+        offset[old.technician_id] = offset.get(old.technician_id, 0) + 1
+    if offset:
+        for row in session.exec(select(VisitRow).where(VisitRow.plan_id == plan.id)).all():
+            row.seq += offset.get(row.technician_id, 0)
+            session.add(row)
+    for old in left.settled:
+        copy = VisitRow(
+            plan_id=plan.id,
+            technician_id=old.technician_id,
+            job_id=old.job_id,
+            seq=old.seq,
+            arrival=old.arrival,
+            start=old.start,
+            end=old.end,
+            travel_min=old.travel_min,
+            distance_km=old.distance_km,
+            window_start=old.window_start,
+            window_end=old.window_end,
+        )
+        session.add(copy)
+    found = replan_changes(left.told, left.told_routes, solution, notify_min)
+    clock = left.day.clock
+    plan.changes = {
+        "from": left.at.isoformat(),
+        "moved": [
+            {"job_id": m.job_id, "from_technician_id": m.from_technician_id, "to_technician_id": m.to_technician_id}
+            for m in found.moved
+        ],
+        "retimed": [
+            {
+                "job_id": r.job_id,
+                "old_arrival": clock.moment(r.old_arrival_s).isoformat(),
+                "new_arrival": clock.moment(r.new_arrival_s).isoformat(),
+            }
+            for r in found.retimed
+        ],
+        "dropped": list(found.dropped),
+        "notify": list(found.notify),
+        "routes_changed": list(found.routes_changed),
+        "settled": sorted({v.job_id for v in left.settled}),
+    }
+
+
 class PlanRunner:
     """Solves plan runs on worker threads, one database session per step.
 
@@ -144,12 +253,17 @@ class PlanRunner:
         workers: int = 1,
         clock: Clock = SYSTEM_CLOCK,
         slot_minutes: Mapping[str, int] | None = None,
+        stability: Stability | None = None,
+        notify_min: int = 15,
     ) -> None:
         self.engine = engine
         self.tz = tz
         self.clock = clock
         # The slot grid's window length per job kind: each visit's window told to its customer.
         self.slot_s = live.slot_lengths_s(slot_minutes or BookingSettings().slot_minutes)
+        # A re-plan's costs for changing what was told, and the arrival move customers hear of.
+        self.stability = stability or Stability()
+        self.notify_min = notify_min
         self._workers = max(1, workers)
         # The compiled search gets ready in the background; plans made before it is
         # ready are searched with OR-Tools alone.
@@ -164,11 +278,17 @@ class PlanRunner:
                 self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="plan-run")
             return self._pool
 
-    def submit(self, day: dt.date, region: str, time_limit_s: float) -> PlanRow:
-        """Store a queued plan run and start it; returns at once."""
+    def submit(self, day: dt.date, region: str, time_limit_s: float, replan_from: dt.datetime | None = None) -> PlanRow:
+        """Store a queued plan run (a re-plan of what is left of the day at
+        ``replan_from`` when given) and start it; returns at once."""
         with session_scope(self.engine) as session:
             plan = PlanRow(
-                date=day, region=region, status="queued", time_limit_s=time_limit_s, created_at=self.clock.now()
+                date=day,
+                region=region,
+                status="queued",
+                time_limit_s=time_limit_s,
+                created_at=self.clock.now(),
+                replan_from=to_storage(replan_from) if replan_from is not None else None,
             )
             session.add(plan)
             session.flush()
@@ -225,13 +345,21 @@ class PlanRunner:
             session.add(plan)
             return plan.cancel_requested
 
-    def _load(self, session: Session, day: dt.date, region: str) -> tuple[Day, list[str], list[str], int]:
-        """The day to plan as stored now: (day, unplannable ids, promised unplannable ids,
-        live-schedule version it was read at)."""
+    def _load(self, session: Session, day: dt.date, region: str, replan_from: dt.datetime | None) -> _Loaded:
+        """The day to plan as stored now (what is left of it at ``replan_from`` for a
+        re-plan), and the live-schedule version it was read at."""
+        from dispatch import replan  # replan reads ETAs, which read the published plan here
+
         base = live.version(session, day, region)
-        loaded, unplannable = load_day(session, day, region, self.tz)
+        left = None
+        if replan_from is not None:
+            left = replan.day_from(session, day, region, self.tz, replan_from, self.stability)
+            loaded, unplannable = left.day, left.unplannable
+        else:
+            loaded, unplannable = load_day(session, day, region, self.tz)
+            loaded = _keep_under_way(session, loaded)
         promised = [i for i in unplannable if (row := session.get(JobRow, i)) and row.confirmed]
-        return loaded, unplannable, promised, base
+        return _Loaded(loaded, unplannable, promised, base, left)
 
     def _run(self, plan_id: int) -> None:
         with self._lock:
@@ -243,11 +371,15 @@ class PlanRunner:
                 if run.cancel.is_set() or plan.cancel_requested:
                     raise Cancelled("cancelled before it started")
                 date, region, limit = plan.date, plan.region, plan.time_limit_s
-                day, unplannable, promised_unplannable, base = self._load(session, date, region)
+                replan_from = from_storage(plan.replan_from, self.tz) if plan.replan_from is not None else None
+                loaded = self._load(session, date, region, replan_from)
+                day, unplannable, promised_unplannable = loaded.day, loaded.unplannable, loaded.promised
                 # Start from the live schedule: the published plan as carried out, every
-                # promise already has a place there.
+                # promise already has a place there (a re-plan: what is left of it).
                 initial = live.routes_of(session.get(LiveScheduleRow, (date, region)))
-            self._set(plan_id, status="running", started_at=self.clock.now(), progress=0.0, base_version=base)
+                if loaded.left is not None:
+                    initial = _within(initial, {j.id for j in day.problem.jobs})
+            self._set(plan_id, status="running", started_at=self.clock.now(), progress=0.0, base_version=loaded.version)
             last = [0.0]
 
             def on_progress(p: Progress) -> None:
@@ -263,15 +395,19 @@ class PlanRunner:
                 if broken:
                     raise PlanRefused("refused: " + "; ".join(broken))
                 with session_scope(self.engine) as session:
-                    now_day, now_unplannable, now_promised, version = self._load(session, date, region)
+                    now = self._load(session, date, region, replan_from)
+                    now_day, now_unplannable, now_promised = now.day, now.unplannable, now.promised
                     if _same_work(day, now_day) and now_unplannable == unplannable:
                         # Nothing the plan depends on moved (field events and the like may
                         # have): store it as made from the newest version.
                         plan = session.get(PlanRow, plan_id)
                         assert plan is not None
-                        store_solution(session, plan, day, solution, unplannable, self.slot_s)
+                        if now.left is not None:
+                            store_replan(session, plan, now.left, solution, self.slot_s, self.notify_min)
+                        else:
+                            store_solution(session, plan, day, solution, unplannable, self.slot_s)
                         plan.status, plan.progress, plan.finished_at = "done", 1.0, self.clock.now()
-                        plan.base_version = version
+                        plan.base_version = now.version
                         session.add(plan)
                         return
                 # The day changed while it solved (a booking, a cancellation, a completed
@@ -279,10 +415,12 @@ class PlanRunner:
                 log.info("plan %s: the day changed while it solved; catching up", plan_id)
                 day, unplannable, promised_unplannable = now_day, now_unplannable, now_promised
                 catch_up = max(MIN_CATCH_UP_S, limit * CATCH_UP_SHARE)
-                start = [WorkingRoute(r.technician_id, tuple(v.job_id for v in r.visits)) for r in solution.routes]
-                solution = solve(
-                    day.problem, SolveOptions(time_limit_s=catch_up, initial_routes=start), cancel=run.cancel
-                )
+                start = [
+                    WorkingRoute(r.technician_id, tuple(v.job_id for v in r.visits), tuple(v.start_s for v in r.visits))
+                    for r in solution.routes
+                ]
+                options = SolveOptions(time_limit_s=catch_up, initial_routes=start)
+                solution = solve(day.problem, options, cancel=run.cancel)
             raise PlanRefused("refused: the day kept changing while it was planned; run the plan again")
         except Cancelled:
             self._set(plan_id, status="cancelled", finished_at=self.clock.now(), error="cancelled")
@@ -326,7 +464,13 @@ def published_plan_id(session: Session, day: dt.date, region: str) -> int | None
 
 
 def publish(
-    session: Session, plan_id: int, *, now: dt.datetime, tz: ZoneInfo, confirm_windows: bool = False
+    session: Session,
+    plan_id: int,
+    *,
+    now: dt.datetime,
+    tz: ZoneInfo,
+    confirm_windows: bool = False,
+    notify_min: int = 15,
 ) -> PlanRow:
     """Make a finished plan the current one for its day and region, as of ``now``: its
     routes become the live schedule, its still-open jobs ``scheduled``, and with
@@ -343,6 +487,9 @@ def publish(
         raise Conflict(f"plan {plan_id} is {plan.status}; only a done plan can be published", "status")
     clock = DayClock(plan.date, tz)
     row = live.lock(session, plan.date, plan.region, now)
+    taken = taken_from_the_field(session, plan)
+    if taken:
+        raise Conflict(f"plan {plan_id} cannot be published: {'; '.join(taken)}. Re-plan from now.", "plan_id")
     if plan.base_version is not None and plan.base_version != row.version:
         stale = stale_reasons(session, plan, tz)
         if stale:
@@ -366,8 +513,41 @@ def publish(
     session.add(plan)
     session.flush()
     # The feed's events are the last write: its lock is held until the commit.
-    _tell_published(session, plan, previous, set(confirmed), now)
+    _tell_published(session, plan, previous, set(confirmed), now, notify_min)
     return plan
+
+
+def taken_from_the_field(session: Session, plan: PlanRow) -> list[str]:
+    """The visits a plan would take from a technician already on the way or on site:
+    a job under way (``en_route``, ``on_site``) that the plan gives to nobody who has it
+    in the published plan. Never allowed (docs/replan.md)."""
+    assert plan.id is not None
+    current = published_plan_id(session, plan.date, plan.region)
+    if current is None or current == plan.id:
+        return []
+    under_way = session.exec(
+        select(VisitRow.job_id, VisitRow.technician_id)
+        .join(JobRow, col(JobRow.id) == col(VisitRow.job_id))
+        .where(VisitRow.plan_id == current, col(JobRow.status).in_((EN_ROUTE, ON_SITE)))
+    ).all()
+    if not under_way:
+        return []
+    now_with: dict[str, set[str]] = {}
+    for job_id, tech in under_way:
+        now_with.setdefault(job_id, set()).add(tech)
+    planned: dict[str, set[str]] = {}
+    for job_id, tech in session.exec(
+        select(VisitRow.job_id, VisitRow.technician_id).where(
+            VisitRow.plan_id == plan.id, col(VisitRow.job_id).in_(sorted(now_with))
+        )
+    ).all():
+        planned.setdefault(job_id, set()).add(tech)
+    return [
+        f"job {job_id} is under way with {', '.join(sorted(techs))} and the plan "
+        + (f"gives it to {', '.join(sorted(planned[job_id]))}" if job_id in planned else "leaves it out")
+        for job_id, techs in sorted(now_with.items())
+        if not techs & planned.get(job_id, set())
+    ]
 
 
 def stale_reasons(session: Session, plan: PlanRow, tz: ZoneInfo) -> list[str]:
@@ -395,15 +575,33 @@ def stale_reasons(session: Session, plan: PlanRow, tz: ZoneInfo) -> list[str]:
 
 
 def _tell_published(
-    session: Session, plan: PlanRow, previous: int | None, confirmed: set[str], now: dt.datetime
+    session: Session, plan: PlanRow, previous: int | None, confirmed: set[str], now: dt.datetime, notify_min: int
 ) -> None:
     """The feed events of publishing ``plan`` over the plan ``previous`` (None: the first of
-    its day); ``confirmed``: jobs whose window the publication made a promise."""
+    its day); ``confirmed``: jobs whose window the publication made a promise; a customer
+    whose arrival moved at least ``notify_min`` minutes from the one last told (or the
+    previous plan's) hears the new one (``job.eta``)."""
     assert plan.id is not None
-    published = {"plan_id": plan.id, "date": plan.date, "region": plan.region}
-    feed.emit(session, feed.PLAN_PUBLISHED, job_id=None, technician_id=None, data=published, now=now)
     visits = _visits(session, plan.id)
     before = _visits(session, previous) if previous is not None else []
+    arrived_before = {v.job_id: v.arrival for v in before}
+    moved: list[tuple[VisitRow, dt.datetime]] = []
+    seen: set[str] = set()
+    jobs = {j.id: j for j in session.exec(select(JobRow).where(col(JobRow.id).in_({v.job_id for v in visits}))).all()}
+    for v in visits:
+        job = jobs.get(v.job_id)
+        if v.job_id in seen or job is None or job.status not in (SCHEDULED, EN_ROUTE):
+            continue
+        seen.add(v.job_id)
+        last = job.told_eta if job.told_eta is not None else arrived_before.get(v.job_id)
+        if last is not None and abs(_utc(v.arrival) - _utc(last)) >= dt.timedelta(minutes=notify_min):
+            moved.append((v, last))
+            job.told_eta = v.arrival
+            session.add(job)
+    session.flush()
+    # The feed's events last: its lock is held until the commit.
+    published = {"plan_id": plan.id, "date": plan.date, "region": plan.region}
+    feed.emit(session, feed.PLAN_PUBLISHED, job_id=None, technician_id=None, data=published, now=now)
     was_assigned = {(v.job_id, v.technician_id) for v in before}
     for v in visits:
         if (v.job_id, v.technician_id) not in was_assigned:
@@ -421,6 +619,14 @@ def _tell_published(
             job = session.get(JobRow, v.job_id)
             window = {"start": v.window_start, "end": v.window_end, "confirmed": bool(job and job.confirmed)}
             feed.emit(session, feed.JOB_WINDOW, job_id=v.job_id, technician_id=v.technician_id, data=window, now=now)
+    for v, last in moved:
+        data = {"eta": v.arrival, "previous": last, "plan_id": plan.id}
+        feed.emit(session, feed.JOB_ETA, job_id=v.job_id, technician_id=v.technician_id, data=data, now=now)
+
+
+def _utc(stored: dt.datetime) -> dt.datetime:
+    """A stored instant (UTC; naive from SQLite) as an aware one."""
+    return stored if stored.tzinfo is not None else stored.replace(tzinfo=dt.UTC)
 
 
 def _visits(session: Session, plan_id: int) -> list[VisitRow]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dispatch.clock import SYSTEM_CLOCK, Clock, parse_instant
+from solver.replan import Stability
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,8 @@ class Settings:
     booking: BookingSettings = field(default_factory=lambda: BookingSettings())
     webhooks: WebhookSettings = field(default_factory=lambda: WebhookSettings())
     eta: EtaSettings = field(default_factory=lambda: EtaSettings())
+    # What a re-plan pays for changing what technicians and customers were told (docs/replan.md).
+    stability: Stability = field(default_factory=lambda: Stability())
     sample_day: Path = field(
         default_factory=lambda: Path(__file__).resolve().parents[1] / "data" / "samples" / "helsinki-day.json"
     )
@@ -97,7 +100,8 @@ class Settings:
         unset: the real time), ``DISPATCH_CONFIRM_ON_PUBLISH`` (1/0), ``WEBHOOK_POLL_S``, ``WEBHOOK_TIMEOUT_S``,
         ``WEBHOOK_BACKOFF_BASE_S``, ``WEBHOOK_BACKOFF_CAP_S``, ``WEBHOOK_GIVE_UP_AFTER_S``
         (0: never), ``WEBHOOK_DELIVER`` (1/0), ``ETA_NOTIFY_MIN``
-        (minutes an arrival must move to be told), ``ETA_POLL_S`` (0: no watcher).
+        (minutes an arrival must move to be told), ``ETA_POLL_S`` (0: no watcher),
+        ``REPLAN_MOVE_EUR``, ``REPLAN_MINUTE_EUR``, ``REPLAN_TOLERANCE_MIN`` (re-plan stability).
         A malformed value is a ValueError naming the variable."""
         env = os.environ
         raw_now = env.get("DISPATCH_NOW", "").strip()
@@ -113,6 +117,11 @@ class Settings:
             booking=BookingSettings(
                 urgent_reserve_share=float(env.get("BOOKING_URGENT_RESERVE", BookingSettings.urgent_reserve_share)),
                 lead_min=int(env.get("BOOKING_LEAD_MIN", BookingSettings.lead_min)),
+            ),
+            stability=Stability(
+                move_cents=round(_seconds(env, "REPLAN_MOVE_EUR", Stability.move_cents / 100, zero=True) * 100),
+                per_min_cents=round(_seconds(env, "REPLAN_MINUTE_EUR", Stability.per_min_cents / 100, zero=True) * 100),
+                tolerance_min=int(_seconds(env, "REPLAN_TOLERANCE_MIN", Stability.tolerance_min, zero=True)),
             ),
             eta=EtaSettings(
                 notify_min=int(_seconds(env, "ETA_NOTIFY_MIN", EtaSettings.notify_min)),

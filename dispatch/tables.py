@@ -104,11 +104,21 @@ class PlanRow(SQLModel, table=True):
     error: str | None = None
     # The live schedule's version when the run loaded the day (None: made before it existed).
     base_version: int | None = None
+    # A re-plan of the day from this instant (docs/replan.md); None: the whole day.
+    replan_from: dt.datetime | None = None
+    # A re-plan's changes against the published plan (moved, retimed, notify, ...).
+    changes: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     kpis: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     objective: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     created_at: dt.datetime
     started_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
+    # A version the dispatcher made by hand (docs/replan.md): the plan it was edited from,
+    # the visits locked in it ([{job_id, technician_id, technician, order, time, seq, start}])
+    # and, when it was stored despite hard violations, who overrode which ({by, at, violations}).
+    edited_from: int | None = None
+    locks: list[Any] | None = Field(default=None, sa_column=Column(JSON))
+    override: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class PublishedPlanRow(SQLModel, table=True):
@@ -296,4 +306,25 @@ class GeocodeRow(SQLModel, table=True):
     lat: float | None = None
     lon: float | None = None
     display_name: str = ""
+    created_at: dt.datetime
+
+
+class DisruptionRow(SQLModel, table=True):
+    """Something that upset a day: a technician unavailable, a job overrunning, a
+    technician running late (docs/replan.md). Re-plans of its day take it in."""
+
+    __tablename__ = "disruptions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    date: dt.date = Field(index=True)
+    region: str = Field(max_length=64)
+    type: str = Field(max_length=32)
+    technician_id: str | None = Field(default=None, max_length=64)
+    job_id: str | None = Field(default=None, max_length=64)
+    from_at: dt.datetime | None = None
+    until_at: dt.datetime | None = None
+    expected_end: dt.datetime | None = None
+    at: dt.datetime | None = None
+    lat: float | None = None
+    lon: float | None = None
     created_at: dt.datetime

@@ -3,12 +3,15 @@ booked) and the day as it goes, re-timed from field facts (dispatcher)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from api.convert import job_status_out, live_day_out
 from api.deps import Booker, Dispatcher, IdPath, OptionalDateQuery, RegionQuery, SessionDep, StateDep
 from api.schemas import JobStatusOut, LiveDayOut
 from dispatch import eta
+from dispatch.inputs import Moment
 
 router = APIRouter(prefix="/v1", tags=["live day"])
 
@@ -32,11 +35,18 @@ def get_live(
     _: Dispatcher,
     date: OptionalDateQuery = None,
     region: RegionQuery = None,
+    at: Annotated[
+        Moment | None,
+        Query(description="estimate as of this instant (with offset; default: the service clock's now)"),
+    ] = None,
 ) -> LiveDayOut:
     """The published plan of ``date`` (default: the service's today) and ``region``
     as it goes: per technician each visit's state (done, under_way, next, later),
     planned and actual times, ETA, delay against the plan and whether it is at risk;
-    and the open urgent (priority 1) work not in the plan."""
+    and the open urgent (priority 1) work not in the plan. ``at`` re-times the day as
+    of that instant instead of now, from the facts stored so far (it does not hide
+    facts recorded with a later time)."""
     day = date or state.clock.today(state.tz)
-    found = eta.live_day(session, day, region or state.settings.default_region, state.tz, state.clock.now())
+    now = at if at is not None else state.clock.now()
+    found = eta.live_day(session, day, region or state.settings.default_region, state.tz, now)
     return live_day_out(found, state.tz)

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Path, status
 
 from api.convert import plan_out
 from api.deps import DateQuery, Dispatcher, RegionQuery, SessionDep, StateDep
-from api.schemas import PlanOut, PlanRequest, PublishIn
-from dispatch import planning
+from api.schemas import EditIn, EditOut, EditViolationOut, PlanOut, PlanRequest, PublishIn
+from dispatch import edits, planning
+from dispatch.errors import Invalid
 from dispatch.reporting import day_kpis
 
 router = APIRouter(prefix="/v1", tags=["plans"])
@@ -18,9 +19,14 @@ PlanId = Annotated[int, Path(ge=1, le=2**31 - 1)]  # plans.id is a 32-bit INTEGE
 
 @router.post("/plans", status_code=status.HTTP_202_ACCEPTED, response_model=PlanOut)
 def post_plan(body: PlanRequest, session: SessionDep, state: StateDep, _: Dispatcher) -> PlanOut:
-    """Start a plan run for a date; poll GET /v1/plans/{id} for progress."""
+    """Start a plan run for a date (with ``from``: a re-plan of what is left of it at
+    that instant, its changes against the published plan in ``changes``); poll
+    GET /v1/plans/{id} for progress."""
     planning.check_time_limit(body.time_limit_s, state.settings.max_time_limit_s)
-    plan = state.runner.submit(body.date, body.region or state.settings.default_region, body.time_limit_s)
+    if body.from_ is not None and body.from_.astimezone(state.tz).date() != body.date:
+        raise Invalid(f"from: a re-plan starts at an instant of its date ({body.date})", "from")
+    region = body.region or state.settings.default_region
+    plan = state.runner.submit(body.date, region, body.time_limit_s, body.from_)
     return plan_out(plan, False, state.tz)
 
 
@@ -60,9 +66,53 @@ def post_publish(
     confirm = body.confirm_windows if body is not None and body.confirm_windows is not None else None
     if confirm is None:
         confirm = state.settings.confirm_on_publish
-    plan = planning.publish(session, plan_id, now=state.clock.now(), tz=state.tz, confirm_windows=confirm)
+    plan = planning.publish(
+        session,
+        plan_id,
+        now=state.clock.now(),
+        tz=state.tz,
+        confirm_windows=confirm,
+        notify_min=state.settings.eta.notify_min,
+    )
     session.commit()
     return plan_out(plan, True, state.tz)
+
+
+@router.post(
+    "/plans/{plan_id}/edits",
+    response_model=EditOut,
+    responses={
+        409: {"description": "The plan is not done, or the edit breaks a hard rule and override is not set"},
+        404: {"description": "No such plan"},
+    },
+)
+def post_edits(plan_id: PlanId, body: EditIn, session: SessionDep, state: StateDep, who: Dispatcher) -> EditOut:
+    """Move visits by hand and lock them: the edited plan is timed and checked against the
+    day as it is now, and its violations and figures returned. With ``apply`` it is stored
+    as a new plan version (409 on a hard violation unless ``override``, which is recorded)."""
+    result = edits.edit_plan(
+        session,
+        plan_id,
+        [edits.Move(m.job_id, m.technician_id, m.position) for m in body.moves],
+        [edits.Lock(lock.job_id, lock.technician, lock.order, lock.time) for lock in body.locks],
+        tz=state.tz,
+        now=state.clock.now(),
+        apply=body.apply,
+        override=body.override,
+        by={"role": who.role, "token_id": who.token_id},
+        slot_s=state.runner.slot_s,
+    )
+    if result.plan is not None:
+        session.commit()
+    return EditOut(
+        violations=[
+            EditViolationOut(job_id=v.job_id, code=v.code, detail=v.detail, technician_id=v.technician_id)  # type: ignore[arg-type]
+            for v in result.violations
+        ],
+        kpis=result.kpis,
+        base_kpis=result.base_kpis,
+        plan_id=result.plan.id if result.plan is not None else None,
+    )
 
 
 @router.post(

@@ -1,4 +1,5 @@
-"""Edit: pin, move or take out jobs, lock a route, re-optimize, compare two versions, publish one."""
+"""Edit: move a visit by hand (checked before it is stored), pin or take out jobs, lock a route,
+re-optimize, compare two versions, publish one."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.frames import jobs_frame, working_on
-from dashboard.models import Job
+from dashboard.kpis import kpi_deltas
+from dashboard.models import EditResult, Job
 from dashboard.widgets import current_board, optimize, pick_version, shown_errors
 
 NO_PIN = "(no pin)"
@@ -29,9 +31,57 @@ with shown_errors():
     open_ids = [j.id for j in day_jobs if j.status in ("open", "scheduled")]  # not yet under way
     cancelled_ids = [j.id for j in day_jobs if j.status == "cancelled"]
 
+    st.subheader("Move a visit")
+    st.caption(
+        "Moves one job in a version to a technician and place by hand; the API times and checks it at once. "
+        "Nothing is stored until you apply it, as a new version."
+    )
+    edited = pick_version(board, "Version to edit", "move_version")
+    if edited is None:
+        st.info("No plan for this day yet.")
+    else:
+        with st.form("move_form"):
+            move_job = st.selectbox("Job", open_ids, format_func=lambda i: job_label(by_id[i]), key="move_job")
+            move_tech = st.selectbox("To technician", list(names), format_func=lambda i: names[i], key="move_tech")
+            position = st.number_input("At place (1 = first)", min_value=1, max_value=200, value=1, key="move_place")
+            lock_tech = st.checkbox("Lock the technician (pin)", key="move_lock_tech")
+            lock_time = st.checkbox("Lock its time", key="move_lock_time")
+            check_pressed = st.form_submit_button("Check move")
+        if check_pressed and move_job is not None and move_tech is not None:
+            moves = [{"job_id": move_job, "technician_id": move_tech, "position": int(position) - 1}]
+            locks = [{"job_id": move_job, "technician": lock_tech, "time": lock_time}] if lock_tech or lock_time else []
+            checked = client.edit_plan(edited.id, moves, locks)
+            st.session_state["move_pending"] = (edited.id, moves, locks, checked)
+        pending = st.session_state.get("move_pending")
+        if pending is not None and pending[0] == edited.id:
+            _, moves, locks, checked = pending
+            assert isinstance(checked, EditResult)
+            with st.container(key="board-move"):
+                if checked.violations:
+                    st.warning(f"The move breaks {len(checked.violations)} hard rule(s).")
+                    st.dataframe([v.model_dump() for v in checked.violations], hide_index=True, key="move_violations")
+                else:
+                    st.success("The move breaks no hard rule.")
+                st.markdown("KPI deltas")
+                st.table(kpi_deltas(checked.base_kpis or {}, checked.kpis), hide_index=True)
+                override = (
+                    st.checkbox("Store it despite the violations (recorded)", key="move_override")
+                    if checked.violations
+                    else False
+                )
+                if st.button("Apply move", key="move_apply", disabled=bool(checked.violations) and not override):
+                    applied = client.edit_plan(edited.id, moves, locks, apply=True, override=override)
+                    del st.session_state["move_pending"]
+                    data.forget_plans()
+                    data.forget_jobs()
+                    st.session_state["compare_before"] = edited.id
+                    if applied.plan_id is not None:
+                        st.session_state["compare_after"] = applied.plan_id
+                    st.success(f"Plan #{applied.plan_id} is stored with the move: compare or publish it below.")
+
     pin_col, out_col = st.columns(2)
     with pin_col:
-        st.subheader("Pin or move a job")
+        st.subheader("Pin a job for the next plan run")
         with st.form("pin_form"):
             job_id = st.selectbox("Job", open_ids, format_func=lambda i: job_label(by_id[i]), key="pin_job")
             tech_id = st.selectbox(

@@ -1,13 +1,32 @@
 """Today: per technician what is done, under way and next, delays against the plan,
-visits at risk and new urgent work; refreshes itself from the API."""
+visits at risk and new urgent work (refreshing itself from the API); disruptions
+recorded as they come; a re-plan from now, reviewed, then published or discarded."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import streamlit as st
 
+from dashboard import data
 from dashboard.client import BoardError
+from dashboard.frames import clock, working_on
+from dashboard.replan import (
+    URGENT_DEFAULT_DURATION_MIN,
+    change_rows,
+    changed_visits,
+    changes_summary,
+    default_time,
+    on_day,
+    parse_skills,
+    replan_instant,
+    urgent_job_body,
+)
 from dashboard.today import REFRESH_S, highlight_at_risk, summary_frame, urgent_frame, visits_frame
-from dashboard.widgets import current_board
+from dashboard.widgets import DEFAULT_TIME_LIMIT_S, attempt, current_board, follow_plan, shown_errors
+
+PROPOSAL_KEY = "replan_proposal"
+FLASH_KEY = "replan_flash"
 
 board = current_board()
 st.title(f"Today {board.day:%a %d %b %Y}" + (f" · {board.region}" if board.region else ""))
@@ -47,3 +66,167 @@ def live_view() -> None:
 
 
 live_view()
+
+
+with shown_errors():
+    now = board.client.clock()
+    techs = working_on(data.technicians(board.base_url, board.token, board.region), board.day)
+    day_jobs = data.jobs(board.base_url, board.token, board.day, board.region)
+tech_ids = [t.id for t in techs]
+open_jobs = [j.id for j in day_jobs if j.status not in ("cancelled", "completed")]
+start_at = default_time(now, board.day)
+
+
+def instant(at: dt.time) -> dt.datetime:
+    return on_day(board.day, at, now.timezone)
+
+
+st.subheader("Disruptions")
+unavailable_tab, overrun_tab, late_tab, urgent_tab, cancel_tab = st.tabs(
+    ["Technician unavailable", "Job overrun", "Running late", "Urgent repair", "Cancel a job"]
+)
+with unavailable_tab:
+    with st.form("unavailable_form"):
+        tech = st.selectbox("Technician", tech_ids, key="unavailable_tech")
+        from_col, until_col, rest_col = st.columns(3, vertical_alignment="bottom")
+        start = from_col.time_input("From", value=start_at, key="unavailable_from")
+        until = until_col.time_input("Until", value=dt.time(17, 0), key="unavailable_until")
+        rest = rest_col.checkbox("Rest of the day", value=True, key="unavailable_rest")
+        sent = st.form_submit_button("Record unavailable")
+    if sent and tech:
+        attempt(
+            lambda: board.client.technician_unavailable(tech, instant(start), None if rest else instant(until)),
+            f"{tech} is unavailable from {start:%H:%M}" + ("" if rest else f" until {until:%H:%M}") + ".",
+        )
+with overrun_tab:
+    with st.form("overrun_form"):
+        job = st.selectbox("Job", open_jobs, key="overrun_job")
+        end = st.time_input("Expected end", value=start_at, key="overrun_end")
+        sent = st.form_submit_button("Record overrun")
+    if sent and job:
+        attempt(lambda: board.client.job_overrun(job, instant(end)), f"{job} now ends at {end:%H:%M}.")
+with late_tab:
+    with st.form("late_form"):
+        tech = st.selectbox("Technician", tech_ids, key="late_tech")
+        at_col, lat_col, lon_col = st.columns(3)
+        at = at_col.time_input("At", value=start_at, key="late_at")
+        lat = lat_col.number_input("Latitude", -90.0, 90.0, 60.17, format="%.5f", key="late_lat")
+        lon = lon_col.number_input("Longitude", -180.0, 180.0, 24.94, format="%.5f", key="late_lon")
+        sent = st.form_submit_button("Record running late")
+    if sent and tech:
+        attempt(
+            lambda: board.client.running_late(tech, instant(at), float(lat), float(lon)),
+            f"{tech} is running late: at ({lat:.4f}, {lon:.4f}) at {at:%H:%M}.",
+        )
+with urgent_tab:
+    with st.form("urgent_form"):
+        id_col, deadline_col, duration_col = st.columns(3)
+        job_id = id_col.text_input("Job id", key="urgent_id")
+        deadline = deadline_col.time_input("Deadline", value=dt.time(16, 0), key="urgent_deadline")
+        duration = duration_col.number_input(
+            "Duration (min)", 1, 24 * 60, URGENT_DEFAULT_DURATION_MIN, key="urgent_duration"
+        )
+        lat_col, lon_col, skills_col = st.columns(3)
+        lat = lat_col.number_input("Latitude", -90.0, 90.0, 60.17, format="%.5f", key="urgent_lat")
+        lon = lon_col.number_input("Longitude", -180.0, 180.0, 24.94, format="%.5f", key="urgent_lon")
+        skills_text = skills_col.text_input("Skills", placeholder="electrical:2, plumbing", key="urgent_skills")
+        address = st.text_input("Address (optional)", key="urgent_address")
+        sent = st.form_submit_button("Add urgent repair")
+    if sent:
+        try:
+            skills = parse_skills(skills_text)
+        except ValueError as exc:
+            st.error(str(exc), icon=":material/error:")
+        else:
+            body = urgent_job_body(
+                board.day, float(lat), float(lon), instant(deadline), int(duration), skills, address.strip()
+            )
+            if attempt(
+                lambda: board.client.put_job(job_id.strip(), body),
+                f"Urgent repair {job_id.strip()} added (priority 1, deadline {deadline:%H:%M}).",
+            ):
+                data.forget_jobs()
+with cancel_tab:
+    with st.form("cancel_form"):
+        job = st.selectbox("Job", open_jobs, key="cancel_job")
+        sent = st.form_submit_button("Cancel job")
+    if sent and job and attempt(lambda: board.client.cancel_job(job), f"{job} is cancelled: later plans leave it out."):
+        data.forget_jobs()
+
+st.subheader("Re-plan from now")
+flash = st.session_state.pop(FLASH_KEY, None)
+if flash:
+    st.success(str(flash), icon=":material/check:")
+with st.form("replan_form", border=False):
+    limit_col, button_col = st.columns([1, 3], vertical_alignment="bottom")
+    limit = limit_col.number_input(
+        "Time limit (s)", min_value=1.0, max_value=600.0, value=DEFAULT_TIME_LIMIT_S, step=1.0, key="replan_limit"
+    )
+    pressed = button_col.form_submit_button("Re-plan from now", type="primary")
+if pressed:
+    try:
+        api_now = board.client.clock()
+        start_from = replan_instant(api_now, board.day)
+        if start_from is None:
+            st.warning(
+                f"A re-plan from now re-plans today ({api_now.today:%a %d %b}); pick today in the sidebar.",
+                icon=":material/warning:",
+            )
+        else:
+            started = board.client.start_replan(board.day, board.region, start_from, float(limit))
+            final = follow_plan(board, started)
+            if final is not None:
+                st.session_state[PROPOSAL_KEY] = final.id
+    except BoardError as exc:
+        st.error(str(exc), icon=":material/error:")
+
+proposal_id = st.session_state.get(PROPOSAL_KEY)
+if isinstance(proposal_id, int):
+    with shown_errors():
+        proposal = data.finished_plan(board, proposal_id)
+    if proposal.date == board.day:
+        rows = change_rows(proposal)
+        with st.container(key="replan-review"):
+            st.markdown(f"**Proposed re-plan #{proposal.id} from {clock(proposal.replan_from)}** (not published)")
+            st.caption(changes_summary(rows))
+            moved_col, retimed_col, dropped_col = st.columns(3)
+            with moved_col, st.container(key="replan-moved"):
+                st.markdown(f"**Moved ({len(rows.moved)})**")
+                if not rows.moved.empty:
+                    st.table(rows.moved, hide_index=True)
+            with retimed_col, st.container(key="replan-retimed"):
+                st.markdown(f"**Retimed ({len(rows.retimed)})**")
+                if not rows.retimed.empty:
+                    st.table(rows.retimed, hide_index=True)
+            with dropped_col, st.container(key="replan-dropped"):
+                st.markdown(f"**Dropped ({len(rows.dropped)})**")
+                if not rows.dropped.empty:
+                    st.table(rows.dropped, hide_index=True)
+            st.markdown("**Customers to notify:** " + (", ".join(rows.notify) if rows.notify else "none"))
+            with shown_errors():
+                view = data.plan_view(board, proposal.id)
+            gantt_col, changed_col = st.columns([3, 1])
+            with gantt_col, st.container(key="replan-gantt"):
+                st.vega_lite_chart(view.gantt, key=f"replan-gantt-{proposal.id}", theme=None)
+            with changed_col, st.container(key="replan-changed"):
+                st.markdown("**Changed visits**")
+                changed = changed_visits(proposal)
+                if changed.empty:
+                    st.caption("No visit moved or retimed.")
+                else:
+                    st.table(changed, hide_index=True)
+            publish_col, discard_col = st.columns(2)
+            if publish_col.button("Publish", type="primary", key="replan_publish"):
+                try:
+                    board.client.publish(proposal.id)
+                except BoardError as exc:
+                    st.error(f"Not published: {exc}", icon=":material/error:")
+                else:
+                    data.forget_plans()
+                    st.session_state.pop(PROPOSAL_KEY, None)
+                    st.session_state[FLASH_KEY] = f"Plan #{proposal.id} is published."
+                    st.rerun()
+            if discard_col.button("Discard", key="replan_discard"):
+                st.session_state.pop(PROPOSAL_KEY, None)
+                st.session_state[FLASH_KEY] = f"Re-plan #{proposal.id} discarded; nothing was published."
+                st.rerun()

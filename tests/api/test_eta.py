@@ -166,6 +166,31 @@ def test_a_technician_still_on_site_past_the_planned_end_delays_the_rest(databas
         assert nxt["delay_min"] == 40
 
 
+def test_the_live_day_as_of_an_instant_is_the_live_day_with_the_clock_there(database_url: str) -> None:
+    """``GET /v1/live?at=`` answers what the live day answers when the clock reads
+    ``at`` (a replay asks "as of 10:00" without moving the service clock); a bad ``at``
+    is a 422 naming it."""
+    with aino_s_day(database_url) as w:
+        first, second = w.visits[:2]
+        w.event(first["job_id"], "arrived", instant(first["arrival"]))
+        at = instant(first["end"]) + 40 * MIN
+        params = {"date": DAY.isoformat(), "at": at.isoformat()}
+        asked = w.client.get("/v1/live", params=params, headers=DISPATCHER)
+        assert asked.status_code == 200, asked.text
+        with time_machine.travel(at, tick=False):
+            clocked = w.client.get("/v1/live", params={"date": DAY.isoformat()}, headers=DISPATCHER)
+        assert asked.json() == clocked.json()
+        assert instant(asked.json()["now"]) == at
+        [tech] = asked.json()["technicians"]
+        nxt = next(v for v in tech["visits"] if v["job_id"] == second["job_id"])
+        assert instant(nxt["eta"]) == instant(second["arrival"]) + 40 * MIN
+
+        for bad in ("2026-12-01T10:00:00", "tomorrow", "1700000000", "1900-01-01T10:00:00+02:00"):
+            refused = w.client.get("/v1/live", params={"date": DAY.isoformat(), "at": bad}, headers=DISPATCHER)
+            assert refused.status_code == 422, (bad, refused.text)
+            assert refused.json()["field"] == "at", refused.json()
+
+
 def test_a_visit_whose_eta_passes_its_promised_window_is_at_risk(database_url: str) -> None:
     """The own booking's slot ends at 12:00; at 12:30 with nothing reported, it cannot be reached in it."""
     with aino_s_day(database_url) as w:

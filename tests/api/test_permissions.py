@@ -61,6 +61,7 @@ GET     /v1/plans                          -        | 401   401  200         403
 GET     /v1/plans/{plan_id}                -        | 401   401  200         403        403
 POST    /v1/plans/{plan_id}/publish        -        | 401   401  200         403        403
 POST    /v1/plans/{plan_id}/cancel         -        | 401   401  202         403        403
+POST    /v1/plans/{plan_id}/edits          -        | 401   401  200         403        403
 GET     /v1/kpis                           -        | 401   401  200         403        403
 GET     /v1/me/jobs                        -        | 401   401  403         200        403
 GET     /v1/me/calendar.ics                -        | 401   401  403         200        403
@@ -68,6 +69,8 @@ POST    /v1/jobs/{job_id}/events           own      | 401   401  201         201
 POST    /v1/jobs/{job_id}/events           other    | 401   401  201         403        403
 POST    /v1/jobs/{job_id}/events           unknown  | 401   401  404         404        403
 GET     /v1/jobs/{job_id}/events           -        | 401   401  200         403        403
+POST    /v1/disruptions                    -        | 401   401  201         403        403
+GET     /v1/disruptions                    -        | 401   401  200         403        403
 POST    /v1/jobs/import                    -        | 401   401  200         403        403
 POST    /v1/slots/search                   -        | 401   401  200         403        200
 POST    /v1/bookings                       -        | 401   401  201         403        201
@@ -91,6 +94,7 @@ CORE = {
     ("PUT", "/v1/jobs/{job_id}"),
     ("GET", "/v1/jobs/{job_id}"),
     ("POST", "/v1/plans/{plan_id}/publish"),
+    ("POST", "/v1/plans/{plan_id}/edits"),
     ("GET", "/v1/me/jobs"),
     ("GET", "/v1/me/calendar.ics"),
     ("POST", "/v1/jobs/{job_id}/events"),
@@ -312,10 +316,20 @@ REQUESTS: dict[tuple[str, str, str], Callable[[World, str], Call]] = {
     ("POST", "/v1/plans/{plan_id}/cancel", "-"): lambda w, r: Call(
         f"/v1/plans/{cancellable_plan(w) if r == 'dispatcher' else w.plan_id}/cancel"
     ),
+    # an evaluation only (no apply): nothing is stored, the other cells keep their data
+    ("POST", "/v1/plans/{plan_id}/edits", "-"): lambda w, r: Call(
+        f"/v1/plans/{w.plan_id}/edits",
+        json={"moves": [{"job_id": w.own_jobs[0], "technician_id": w.other_tech, "position": 0}]},
+    ),
     ("GET", "/v1/kpis", "-"): lambda w, r: Call("/v1/kpis", params={"date": SAMPLE_DAY}),
     ("GET", "/v1/me/jobs", "-"): lambda w, r: Call("/v1/me/jobs", params={"date": SAMPLE_DAY}),
     ("GET", "/v1/me/calendar.ics", "-"): lambda w, r: Call("/v1/me/calendar.ics"),
     ("GET", "/v1/jobs/{job_id}/events", "-"): lambda w, r: Call(f"/v1/jobs/{w.own_jobs[0]}/events"),
+    ("POST", "/v1/disruptions", "-"): lambda w, r: Call(
+        "/v1/disruptions",
+        json={"type": "technician_unavailable", "technician_id": w.other_tech, "from": f"{EMPTY_DAY}T12:00:00+02:00"},
+    ),
+    ("GET", "/v1/disruptions", "-"): lambda w, r: Call("/v1/disruptions", params={"date": SAMPLE_DAY}),
     ("POST", "/v1/jobs/{job_id}/events", "own"): lambda w, r: Call(
         f"/v1/jobs/{w.own_jobs[0]}/events", json={"type": "en_route", "note": f"by {r}"}
     ),

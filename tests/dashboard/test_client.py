@@ -114,3 +114,34 @@ def test_waiting_for_a_plan_reports_each_poll_until_it_ends() -> None:
 
     final = client_answering(handler).wait_for_plan(3, lambda p: seen.append(p.status), poll_s=0)
     assert final.status == "done" and seen == ["queued", "running", "done"]
+
+
+def test_a_re_plan_sends_from_and_an_open_ended_absence_sends_no_until() -> None:
+    sent: list[tuple[str, dict[str, object]]] = []
+    start = dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        sent.append((request.url.path, body))
+        if request.url.path == "/v1/plans":
+            plan = {"id": 4, "date": "2026-12-01", "region": "helsinki", "status": "queued"}
+            return httpx.Response(202, json=plan)
+        return httpx.Response(201, json={"id": 1, "date": "2026-12-01", **body})
+
+    client = client_answering(handler)
+    assert client.start_replan(dt.date(2026, 12, 1), None, start, 2.0).status == "queued"
+    assert client.technician_unavailable("T01", start).technician_id == "T01"
+    assert client.running_late("T02", start, 60.2, 24.9).location is not None
+    assert sent == [
+        ("/v1/plans", {"date": "2026-12-01", "time_limit_s": 2.0, "from": "2026-12-01T09:30:00+02:00"}),
+        ("/v1/disruptions", {"type": "technician_unavailable", "technician_id": "T01", "from": start.isoformat()}),
+        (
+            "/v1/disruptions",
+            {
+                "type": "running_late",
+                "technician_id": "T02",
+                "at": start.isoformat(),
+                "location": {"lat": 60.2, "lon": 24.9},
+            },
+        ),
+    ]

@@ -115,3 +115,31 @@ def test_publishing_a_version_makes_it_the_day_s_published_plan(board: Callable[
     assert f"Plan #{target['id']} is published: installers see it now." in texts(at, "success")
     published = [v["id"] for v in api.http.get("/v1/plans", params={"date": DAY}).json() if v["published"]]
     assert published == [target["id"]]
+
+
+def test_a_move_by_hand_is_checked_before_it_is_stored_as_a_new_version(
+    board: Callable[..., AppTest], api: Api
+) -> None:
+    plan = api.newest_plan()
+    route = next(r for r in plan["routes"] if len(r["visits"]) >= 2)  # type: ignore[attr-defined]
+    first = route["visits"][0]["job_id"]
+    before = len(api.http.get("/v1/plans", params={"date": DAY}).json())
+    at = edit_page(board)
+    at.selectbox(key="move_version").set_value(plan["id"])
+    at.selectbox(key="move_job").set_value(first)
+    at.selectbox(key="move_tech").set_value(route["technician_id"])
+    at.number_input(key="move_place").set_value(len(route["visits"]))  # its first visit goes last
+    at.button(key="FormSubmitter:move_form-Check move").click().run()
+    assert not at.exception
+    shown = texts(at, "success") + texts(at, "warning")
+    assert any("hard rule" in t for t in shown), shown
+    assert len(api.http.get("/v1/plans", params={"date": DAY}).json()) == before  # nothing stored yet
+    if texts(at, "warning"):
+        at.checkbox(key="move_override").check().run()
+    at.button(key="move_apply").click().run()
+    assert not at.exception
+    assert any("is stored with the move" in t for t in texts(at, "success"))
+    newest = api.newest_plan()
+    assert newest["edited_from"] == plan["id"]
+    moved = next(r for r in newest["routes"] if r["technician_id"] == route["technician_id"])  # type: ignore[attr-defined]
+    assert moved["visits"][-1]["job_id"] == first

@@ -1,0 +1,37 @@
+"""Disruptions of a day (dispatcher): recorded, in the feed, taken in by re-plans."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from api.convert import disruption_out
+from api.deps import DateQuery, Dispatcher, RegionQuery, SessionDep, StateDep
+from api.schemas import DisruptionOut
+from dispatch import replan
+from dispatch.inputs import DisruptionIn
+
+router = APIRouter(prefix="/v1", tags=["re-planning"])
+
+
+@router.post(
+    "/disruptions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DisruptionOut,
+    responses={404: {"description": "The technician or job does not exist (field named)"}},
+)
+def post_disruption(body: DisruptionIn, session: SessionDep, state: StateDep, _: Dispatcher) -> DisruptionOut:
+    """Record a technician unavailable, a job overrunning or a technician running late;
+    it appears in the event feed, and every re-plan of its day takes it in
+    (``POST /v1/plans`` with ``from``)."""
+    row = replan.record_disruption(session, body, state.settings.default_region, state.tz, state.clock.now())
+    session.commit()
+    return disruption_out(row, state.tz)
+
+
+@router.get("/disruptions", response_model=list[DisruptionOut])
+def get_disruptions(
+    session: SessionDep, state: StateDep, _: Dispatcher, date: DateQuery, region: RegionQuery = None
+) -> list[DisruptionOut]:
+    """The disruptions recorded for a day, oldest first."""
+    rows = replan.disruptions_of(session, date, region or state.settings.default_region)
+    return [disruption_out(r, state.tz) for r in rows]

@@ -1,0 +1,169 @@
+"""Disruptions and re-planning on the Today page (no Streamlit here).
+
+Turns what the dispatcher types (clock times on the board's day, a skills
+list) into what the API takes, and a re-plan's ``changes`` into the rows the
+review shows: moved, retimed, dropped, the customers to tell, and the visits of
+the proposed plan that changed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from dashboard.frames import clock
+from dashboard.models import Clock, Plan, PlanChanges
+
+MOVED_COLUMNS = ["job", "from", "to"]
+RETIMED_COLUMNS = ["job", "old_arrival", "new_arrival", "shift_min"]
+DROPPED_COLUMNS = ["job", "reason"]
+CHANGED_VISIT_COLUMNS = ["technician", "seq", "job", "arrival", "change"]
+URGENT_DEFAULT_DURATION_MIN = 60
+
+
+def on_day(day: dt.date, at: dt.time, timezone: str) -> dt.datetime:
+    """``at`` o'clock on ``day`` in the service's time zone (``Clock.timezone``), aware."""
+    return dt.datetime.combine(day, at, tzinfo=ZoneInfo(timezone))
+
+
+def replan_instant(now: Clock, day: dt.date) -> dt.datetime | None:
+    """The instant a re-plan of ``day`` starts from: the API's now, when ``day`` is the
+    API's today; None otherwise (the API re-plans a day only from an instant of it)."""
+    return now.now if now.today == day else None
+
+
+def default_time(now: Clock, day: dt.date) -> dt.time:
+    """What a time field on the board's ``day`` starts at: the API's now (to the minute)
+    when ``day`` is today, else 08:00."""
+    if now.today != day:
+        return dt.time(8, 0)
+    local = now.now.astimezone(ZoneInfo(now.timezone))
+    return dt.time(local.hour, local.minute)
+
+
+def parse_skills(text: str) -> dict[str, int]:
+    """``"electrical:2, hvac"`` → ``{"electrical": 2, "hvac": 1}`` (level 1 when left out).
+
+    Raises ``ValueError`` naming the part it cannot read."""
+    skills: dict[str, int] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        code, _, level = part.partition(":")
+        code = code.strip()
+        if not code:
+            raise ValueError(f"skills: no skill name in {part!r}")
+        try:
+            skills[code] = int(level) if level.strip() else 1
+        except ValueError:
+            raise ValueError(f"skills: the level in {part!r} is not a whole number") from None
+    return skills
+
+
+def urgent_job_body(
+    day: dt.date,
+    lat: float,
+    lon: float,
+    deadline: dt.datetime,
+    duration_min: int,
+    skills: dict[str, int],
+    address: str = "",
+    notes: str = "",
+) -> dict[str, Any]:
+    """The ``PUT /v1/jobs/{id}`` body of an urgent repair: priority 1 with a deadline."""
+    body: dict[str, Any] = {
+        "kind": "repair",
+        "date": day.isoformat(),
+        "location": {"lat": lat, "lon": lon},
+        "duration_min": duration_min,
+        "skills": skills,
+        "deadline": deadline.isoformat(),
+        "priority": 1,
+    }
+    if address:
+        body["address"] = address
+    if notes:
+        body["notes"] = notes
+    return body
+
+
+@dataclass(frozen=True)
+class ChangeRows:
+    """A re-plan's changes as the tables the review shows."""
+
+    moved: pd.DataFrame
+    retimed: pd.DataFrame
+    dropped: pd.DataFrame
+    notify: list[str]
+    routes_changed: list[str]
+
+    @property
+    def empty(self) -> bool:
+        """True when the re-plan changes nothing a technician or customer was told."""
+        return self.moved.empty and self.retimed.empty and self.dropped.empty and not self.routes_changed
+
+
+def change_rows(plan: Plan) -> ChangeRows:
+    """The moved (job, from → to technician), retimed (job, old → new arrival and by how
+    many minutes) and dropped (job, with the reason it is unassigned) rows of a re-plan,
+    and the customers to notify. A plan without ``changes`` gives empty tables."""
+    changes = plan.changes or PlanChanges()
+    reasons = {u.job_id: u.reason for u in plan.unassigned or []}
+    moved = [{"job": m.job_id, "from": m.from_technician_id, "to": m.to_technician_id} for m in changes.moved]
+    retimed = [
+        {
+            "job": r.job_id,
+            "old_arrival": clock(r.old_arrival),
+            "new_arrival": clock(r.new_arrival),
+            "shift_min": round((r.new_arrival - r.old_arrival).total_seconds() / 60),
+        }
+        for r in changes.retimed
+    ]
+    dropped = [{"job": j, "reason": reasons.get(j, "")} for j in changes.dropped]
+    return ChangeRows(
+        moved=pd.DataFrame(moved, columns=MOVED_COLUMNS),
+        retimed=pd.DataFrame(retimed, columns=RETIMED_COLUMNS),
+        dropped=pd.DataFrame(dropped, columns=DROPPED_COLUMNS),
+        notify=list(changes.notify),
+        routes_changed=list(changes.routes_changed),
+    )
+
+
+def changed_visits(plan: Plan) -> pd.DataFrame:
+    """The visits of the proposed plan that a re-plan moved or retimed, in route order,
+    with what changed (the timeline has no highlight: this goes beside it)."""
+    changes = plan.changes or PlanChanges()
+    moved = {m.job_id: m for m in changes.moved}
+    retimed = {r.job_id: r for r in changes.retimed}
+    rows = []
+    for route in sorted(plan.routes or [], key=lambda r: r.technician_id):
+        for v in route.visits:
+            what = []
+            if v.job_id in moved:
+                what.append(f"from {moved[v.job_id].from_technician_id}")
+            if v.job_id in retimed:
+                r = retimed[v.job_id]
+                what.append(f"was {clock(r.old_arrival)}")
+            if what:
+                rows.append(
+                    {
+                        "technician": route.technician_id,
+                        "seq": v.seq,
+                        "job": v.job_id,
+                        "arrival": clock(v.arrival),
+                        "change": ", ".join(what),
+                    }
+                )
+    return pd.DataFrame(rows, columns=CHANGED_VISIT_COLUMNS)
+
+
+def changes_summary(rows: ChangeRows) -> str:
+    """One line: how many visits move, are retimed or dropped, and customers to tell."""
+    return (
+        f"{len(rows.moved)} moved, {len(rows.retimed)} retimed, {len(rows.dropped)} dropped; "
+        f"{len(rows.notify)} customers to notify; {len(rows.routes_changed)} routes changed."
+    )

@@ -1,0 +1,316 @@
+"""The dispatcher's own moves (docs/replan.md, "Moving visits by hand").
+
+A done plan version, some visits moved by hand (to another technician, position
+or time) and some locked, is timed and checked against the day as stored now
+(``solver.edit.evaluate``: the route timer and the independent checker). What it
+breaks comes back as violations a dispatcher reads — ``window``, ``shift``,
+``skill``, ``crew``, ``promise``, ``capacity``, ``other``, each naming a job —
+with the day's figures, before anything is stored. Applied, it becomes a new
+plan version (published the normal way); with a hard violation only on an
+explicit override, which the version records.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+from dispatch import live
+from dispatch.errors import Conflict, Invalid
+from dispatch.export import plan_json
+from dispatch.mapping import Day, load_day
+from dispatch.planning import get_plan, plan_contents, store_solution
+from dispatch.tables import JobRow, PlanRow
+from dispatch.timeutil import to_storage
+from solver import Problem, ReasonCode, Solution, Unassigned, Violation, ViolationKind
+from solver.edit import evaluate
+from solver.plan import WorkingRoute
+
+CODES: dict[ViolationKind, str] = {
+    ViolationKind.WINDOW: "window",
+    ViolationKind.RELEASE: "window",
+    ViolationKind.DEADLINE: "window",
+    ViolationKind.SHIFT: "shift",
+    ViolationKind.BREAK: "shift",
+    ViolationKind.MAX_JOBS: "shift",
+    ViolationKind.TRAVEL: "shift",
+    ViolationKind.SKILL: "skill",
+    ViolationKind.CREW_SYNC: "crew",
+    ViolationKind.CAPACITY: "capacity",
+    ViolationKind.RELOAD: "capacity",
+}
+"""The code a dispatcher reads for each rule the checker finds broken; any other is ``other``."""
+
+TIMING_KINDS = {ViolationKind.WINDOW, ViolationKind.RELEASE, ViolationKind.DEADLINE}
+
+
+@dataclass(frozen=True)
+class Move:
+    """Put ``job_id`` on ``technician_id``'s route at ``position`` (0 = first; past the end appends)."""
+
+    job_id: str
+    technician_id: str
+    position: int
+
+
+@dataclass(frozen=True)
+class Lock:
+    """Hold ``job_id``'s technician (a pin on the job), order and/or time in the new version."""
+
+    job_id: str
+    technician: bool = False
+    order: bool = False
+    time: bool = False
+
+
+@dataclass(frozen=True)
+class EditViolation:
+    """One hard rule the edited plan breaks, named by the job it concerns."""
+
+    job_id: str
+    code: str
+    detail: str
+    technician_id: str | None = None
+
+
+@dataclass(frozen=True)
+class EditResult:
+    """An evaluated edit: its violations, the day's figures with it and, before it, the
+    figures of the plan it edits; ``plan``: the new version when it was applied."""
+
+    violations: tuple[EditViolation, ...]
+    kpis: dict[str, Any]
+    base_kpis: dict[str, Any] | None
+    plan: PlanRow | None = None
+
+
+def edit_plan(
+    session: Session,
+    plan_id: int,
+    moves: Sequence[Move],
+    locks: Sequence[Lock],
+    *,
+    tz: ZoneInfo,
+    now: dt.datetime,
+    apply: bool = False,
+    override: bool = False,
+    by: Mapping[str, Any] | None = None,
+    slot_s: Mapping[str, int] | None = None,
+) -> EditResult:
+    """Evaluate ``moves`` and ``locks`` on a done plan version against its day as stored
+    now; with ``apply`` store the result as a new done version (``Conflict`` naming
+    ``moves`` when it breaks a hard rule, unless ``override``: then ``by`` and the
+    violations are recorded on it). A job or technician the day does not know is
+    ``Invalid`` naming the field; a plan not done is a ``Conflict`` naming ``status``."""
+    plan = get_plan(session, plan_id)
+    if plan.status != "done":
+        raise Conflict(f"plan {plan_id} is {plan.status}; only a done plan can be edited", "status")
+    base_version = live.version(session, plan.date, plan.region)
+    day, unplannable = load_day(session, plan.date, plan.region, tz)
+    routes, starts = _stored_routes(session, plan_id, day)
+    _move(routes, moves, day)
+    problem, fixed, lock_rows = _lock(routes, starts, locks, day)
+    working = [
+        WorkingRoute(tech_id, tuple(ids), tuple(fixed.get((tech_id, i)) for i in ids))
+        for tech_id, ids in routes.items()
+    ]
+    evaluation = evaluate(problem, working, _reasons(session, plan_id, day))
+    solution = evaluation.solution
+    moved = {m.job_id for m in moves}
+    violations = _named(evaluation.violations, problem, solution, moved)
+    kpis: dict[str, Any] = plan_json(day, solution)["kpis"]
+    result = EditResult(violations, kpis, plan.kpis)
+    if not apply:
+        return result
+    if violations and not override:
+        first = violations[0]
+        raise Conflict(
+            f"the edit breaks {len(violations)} hard rule(s), e.g. {first.code} at job {first.job_id}: "
+            f"{first.detail}. Send override: true to store it anyway.",
+            "moves" if moves else "override",
+        )
+    stored = _store(session, plan, day, solution, unplannable, slot_s, base_version, now)
+    stored.locks = _lock_records(lock_rows, solution, day)
+    if violations:
+        stored.override = {
+            "by": dict(by or {}),
+            "at": now.isoformat(),
+            "violations": [dataclasses.asdict(v) for v in violations],
+        }
+    pins = [lock for lock in lock_rows if lock["technician"]]
+    for lock in pins:
+        row = session.get(JobRow, lock["job_id"])
+        if row is not None and row.pinned_technician_id != lock["technician_id"]:
+            row.pinned_technician_id = lock["technician_id"]
+            row.updated_at = to_storage(now)
+            session.add(row)
+    if pins:
+        # The pins change the day; the new version already holds them.
+        live.touch(session, plan.date, plan.region, now)
+        session.flush()
+        stored.base_version = live.version(session, plan.date, plan.region)
+    session.add(stored)
+    session.flush()
+    return dataclasses.replace(result, plan=stored)
+
+
+def _stored_routes(session: Session, plan_id: int, day: Day) -> tuple[dict[str, list[str]], dict[tuple[str, str], int]]:
+    """Per technician of the day, the job ids the plan sends them to in order, and each
+    visit's stored start (seconds); visits to jobs no longer to be planned (completed,
+    cancelled) are left out, as a re-plan leaves them out."""
+    _, visits, _ = plan_contents(session, plan_id)
+    stops = day.stops()
+    routes: dict[str, list[str]] = {t.id: [] for t in day.problem.technicians}
+    starts: dict[tuple[str, str], int] = {}
+    for v in visits:
+        if v.technician_id in routes and v.job_id in stops:
+            routes[v.technician_id].append(v.job_id)
+            starts[(v.technician_id, v.job_id)] = day.clock.from_stored(v.start)
+    return routes, starts
+
+
+def _move(routes: dict[str, list[str]], moves: Sequence[Move], day: Day) -> None:
+    """Apply ``moves`` in order: the first move of a job takes it off every route (a
+    second one of the same job adds the second visit of a crew)."""
+    jobs = {j.id for j in day.problem.jobs}
+    placed: set[str] = set()
+    for k, move in enumerate(moves):
+        if move.job_id not in jobs:
+            raise Invalid(f"job {move.job_id} is not to be planned on {day.date}", f"moves.{k}.job_id")
+        if move.technician_id not in routes:
+            raise Invalid(f"technician {move.technician_id} does not work on {day.date}", f"moves.{k}.technician_id")
+        if move.job_id not in placed:
+            for ids in routes.values():
+                if move.job_id in ids:
+                    ids.remove(move.job_id)
+            placed.add(move.job_id)
+        target = routes[move.technician_id]
+        if move.job_id in target:
+            raise Invalid(f"job {move.job_id} is moved to {move.technician_id} twice", f"moves.{k}.technician_id")
+        target.insert(min(move.position, len(target)), move.job_id)
+
+
+def _lock(
+    routes: dict[str, list[str]], starts: Mapping[tuple[str, str], int], locks: Sequence[Lock], day: Day
+) -> tuple[Problem, dict[tuple[str, str], int], list[dict[str, Any]]]:
+    """The problem with technician locks as pins, the fixed start of each visit (crews
+    keep their common start, a time lock its stored start) and one record per lock and
+    technician serving the locked job."""
+    problem = day.problem
+    crews = {j.id for j in problem.jobs if j.crew_size == 2}
+    was = {job_id: start for (_, job_id), start in starts.items()}
+    # A crew keeps the common start the plan gave it, whichever two technicians it has now.
+    fixed = {(t, i): was[i] for t, ids in routes.items() for i in ids if i in crews and i in was}
+    records: list[dict[str, Any]] = []
+    pins: dict[str, str] = {}
+    for k, lock in enumerate(locks):
+        serving = [tech_id for tech_id, ids in routes.items() if lock.job_id in ids]
+        if not serving:
+            raise Invalid(f"job {lock.job_id} is in no route of the edited plan", f"locks.{k}.job_id")
+        for tech_id in serving:
+            # A time lock keeps the start the plan gave the visit, on whichever technician it is now.
+            old = starts.get((tech_id, lock.job_id), was.get(lock.job_id))
+            if lock.time and old is not None:
+                fixed[(tech_id, lock.job_id)] = old
+            records.append(
+                {
+                    "job_id": lock.job_id,
+                    "technician_id": tech_id,
+                    "technician": lock.technician,
+                    "order": lock.order,
+                    "time": lock.time,
+                }
+            )
+        if lock.technician:
+            pins[lock.job_id] = serving[0]
+    if pins:
+        jobs = tuple(
+            dataclasses.replace(j, pinned_technician_id=pins[j.id]) if j.id in pins else j for j in problem.jobs
+        )
+        problem = dataclasses.replace(problem, jobs=jobs)
+    return problem, fixed, records
+
+
+def _reasons(session: Session, plan_id: int, day: Day) -> dict[str, Unassigned]:
+    """Why the plan left each job out, as it said (for jobs still left out)."""
+    _, _, unassigned = plan_contents(session, plan_id)
+    out: dict[str, Unassigned] = {}
+    for u in unassigned:
+        try:
+            code = ReasonCode(u.code)
+        except ValueError:
+            code = ReasonCode.DAY_FULL
+        out[u.job_id] = Unassigned(u.job_id, code, u.reason)
+    return out
+
+
+def _named(
+    found: Sequence[Violation], problem: Problem, solution: Solution, moved: set[str]
+) -> tuple[EditViolation, ...]:
+    """The checker's violations in a dispatcher's codes, each naming a job: a rule of a
+    whole route (its shift, its lunch) is named by the moved job on it, else its last
+    visit. A promised job started outside its promise or left out is a ``promise``."""
+    promised = {j.id for j in problem.jobs if j.priority == 0}
+    out: list[EditViolation] = []
+    for v in found:
+        job_id = v.job_id
+        if job_id is None and v.technician_id is not None:
+            visits = [x.job_id for x in solution.route(v.technician_id).visits]
+            job_id = next((i for i in visits if i in moved), visits[-1] if visits else None)
+        if job_id is None:
+            continue
+        code = CODES.get(v.kind, "other")
+        if v.kind in TIMING_KINDS and job_id in promised:
+            code = "promise"
+        out.append(EditViolation(job_id, code, v.detail, v.technician_id))
+    for u in solution.unassigned:
+        if u.job_id in promised:
+            out.append(EditViolation(u.job_id, "promise", f"promised job left out ({u.reason})"))
+    return tuple(out)
+
+
+def _store(
+    session: Session,
+    source: PlanRow,
+    day: Day,
+    solution: Solution,
+    unplannable: list[str],
+    slot_s: Mapping[str, int] | None,
+    base_version: int,
+    now: dt.datetime,
+) -> PlanRow:
+    """The edited plan as a new done version of ``source``'s day."""
+    stamp = to_storage(now)
+    plan = PlanRow(
+        date=source.date,
+        region=source.region,
+        status="done",
+        progress=1.0,
+        time_limit_s=0.0,
+        base_version=base_version,
+        created_at=stamp,
+        started_at=stamp,
+        finished_at=stamp,
+        edited_from=source.id,
+    )
+    session.add(plan)
+    session.flush()
+    store_solution(session, plan, day, solution, unplannable, slot_s)
+    return plan
+
+
+def _lock_records(records: list[dict[str, Any]], solution: Solution, day: Day) -> list[dict[str, Any]]:
+    """Each lock with the visit's place in its route (``seq``, from 1) and start, as stored."""
+    out = []
+    for record in records:
+        route = solution.route(record["technician_id"])
+        seq = next(n for n, v in enumerate(route.visits, start=1) if v.job_id == record["job_id"])
+        start = day.to_datetime(route.visits[seq - 1].start_s).isoformat()
+        out.append({**record, "seq": seq, "start": start})
+    return out

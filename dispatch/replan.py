@@ -1,0 +1,178 @@
+"""Re-planning a disrupted day from an instant (docs/replan.md): disruptions as
+stored facts, and the day that is left at an instant as the engine's problem.
+
+``day_from`` reads the published plan and the field facts at ``at`` (through the
+same walk the ETAs use, ``dispatch.eta.live_day``): visits done or under way (and
+a visit a technician is already on the way to) are settled; each technician is
+free again where their last settled visit ends, or at a position they reported
+late from; absences cut their day. What technicians and customers were told (the
+published plan: technician, and the arrival last told) becomes the stability
+costs of ``solver.replan``; promises stay hard.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from dispatch import catalog, eta, feed, jobstate
+from dispatch.errors import Invalid, NotFound
+from dispatch.inputs import DisruptionIn
+from dispatch.mapping import Day, DayClock, load_day
+from dispatch.planning import published_plan_id
+from dispatch.tables import DisruptionRow, JobRow, TechnicianRow, VisitRow
+from dispatch.timeutil import from_storage, to_storage
+from solver import Location
+from solver.replan import Absence, Position, Stability, Told, remaining
+
+SETTLED = (jobstate.COMPLETED, jobstate.EN_ROUTE, jobstate.ON_SITE)
+"""Job statuses a re-plan leaves where they are: done, or a technician is on it."""
+
+
+def record_disruption(
+    session: Session, data: DisruptionIn, region: str, tz: ZoneInfo, now: dt.datetime
+) -> DisruptionRow:
+    """Store a disruption of the day it falls on (of ``region``, or the job's) and tell
+    the feed; unknown technician or job → 404 naming the field. The caller commits."""
+    technician_id, job_id = data.technician_id, data.job_id
+    moment = data.from_ or data.at or data.expected_end
+    assert moment is not None  # DisruptionIn asks each type for its instant
+    if technician_id is not None:
+        tech = session.get(TechnicianRow, technician_id)
+        if tech is None:
+            raise NotFound(f"technician {technician_id} does not exist", "technician_id")
+        region = tech.region
+    if job_id is not None:
+        job = catalog.get_job(session, job_id)
+        region = job.region
+        if job.status not in jobstate.PLANNABLE:
+            raise Invalid(f"job_id: job {job_id} is {job.status}; only work still to do can overrun", "job_id")
+    row = DisruptionRow(
+        date=moment.astimezone(tz).date(),
+        region=region,
+        type=data.type,
+        technician_id=technician_id,
+        job_id=job_id,
+        from_at=to_storage(data.from_) if data.from_ else None,
+        until_at=to_storage(data.until) if data.until else None,
+        expected_end=to_storage(data.expected_end) if data.expected_end else None,
+        at=to_storage(data.at) if data.at else None,
+        lat=data.location.lat if data.location else None,
+        lon=data.location.lon if data.location else None,
+        created_at=to_storage(now),
+    )
+    session.add(row)
+    session.flush()
+    told = {
+        "id": row.id,
+        "type": row.type,
+        "date": row.date,
+        "from": data.from_,
+        "until": data.until,
+        "expected_end": data.expected_end,
+        "at": data.at,
+        "location": data.location.model_dump() if data.location else None,
+    }
+    feed.emit(session, feed.DISRUPTION, job_id=job_id, technician_id=technician_id, data=told, now=now)
+    return row
+
+
+def disruptions_of(session: Session, day: dt.date, region: str) -> list[DisruptionRow]:
+    """The disruptions recorded for a day and region, oldest first."""
+    query = select(DisruptionRow).where(DisruptionRow.date == day, DisruptionRow.region == region)
+    return list(session.exec(query.order_by(col(DisruptionRow.id))).all())
+
+
+@dataclass(frozen=True)
+class DayFrom:
+    """What is left of a day at an instant, for a re-plan: ``day`` (its problem is
+    ``solver.replan.remaining``), the jobs that cannot be planned, the settled
+    visits of the published plan (kept as they are), and what was told."""
+
+    day: Day
+    unplannable: list[str]
+    at: dt.datetime
+    published_plan_id: int | None
+    settled: list[VisitRow] = field(default_factory=list)
+    told: dict[str, Told] = field(default_factory=dict)
+    told_routes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def day_from(
+    session: Session, day: dt.date, region: str, tz: ZoneInfo, at: dt.datetime, stability: Stability
+) -> DayFrom:
+    """The day of ``region`` left at ``at``: see the module docstring."""
+    whole, unplannable = load_day(session, day, region, tz)
+    clock = DayClock(day, tz)
+    now_s = clock.seconds(at)
+    plan_id = published_plan_id(session, day, region)
+    live = eta.live_day(session, day, region, tz, at)
+    ids = [v.job_id for t in live.technicians for v in t.visits]
+    jobs = {j.id: j for j in session.exec(select(JobRow).where(col(JobRow.id).in_(ids))).all()} if ids else {}
+    positions: dict[str, Position] = {}
+    settled: set[str] = set()
+    told: dict[str, Told] = {}
+    told_routes: dict[str, tuple[str, ...]] = {}
+    for tech in live.technicians:
+        last: eta.LiveVisit | None = None
+        served = 0
+        ahead: list[str] = []
+        for visit in tech.visits:
+            job = jobs.get(visit.job_id)
+            if job is None or job.status == jobstate.CANCELLED:
+                continue
+            if job.status in SETTLED:
+                settled.add(job.id)
+                served += 1
+                last = visit
+            elif visit.actual_end is not None:  # a failed visit: the job is open again, the technician moved on
+                last = visit
+            else:
+                arrival = from_storage(job.told_eta, tz) if job.told_eta is not None else visit.planned_arrival
+                told[job.id] = Told(tech.technician_id, clock.seconds(arrival))
+                ahead.append(job.id)
+        told_routes[tech.technician_id] = tuple(ahead)
+        if last is not None:
+            ends = [t for t in (last.actual_end, last.expected_end) if t is not None]
+            free = max(ends) if ends else at
+            place = jobs[last.job_id]
+            positions[tech.technician_id] = Position(Location(place.lat, place.lon), clock.seconds(free), served)
+    absences: dict[str, Absence] = {}
+    for d in disruptions_of(session, day, region):
+        if d.type == "technician_unavailable" and d.technician_id is not None and d.from_at is not None:
+            until = clock.from_stored(d.until_at) if d.until_at is not None else None
+            absences[d.technician_id] = Absence(clock.from_stored(d.from_at), until)
+        elif d.type == "running_late" and d.technician_id is not None and d.at is not None and d.lat is not None:
+            before = positions.get(d.technician_id)
+            reported = clock.from_stored(d.at)
+            if before is None or reported >= before.free_at_s:
+                served = before.served if before is not None else 0
+                positions[d.technician_id] = Position(Location(d.lat, d.lon or 0.0), reported, served)
+        elif d.type == "overrun" and d.job_id in settled and d.expected_end is not None:
+            # The visit under way ends later than its duration says: its technician is free later.
+            for tech in live.technicians:
+                if any(v.job_id == d.job_id for v in tech.visits) and tech.technician_id in positions:
+                    was = positions[tech.technician_id]
+                    end = max(was.free_at_s, clock.from_stored(d.expected_end))
+                    positions[tech.technician_id] = Position(was.location, end, was.served)
+    problem = remaining(
+        whole.problem,
+        now_s,
+        positions=positions,
+        settled=settled,
+        absences=absences,
+        told=told,
+        stability=stability,
+    )
+    kept = {j.id for j in problem.jobs}
+    gone = sorted(j.id for j in whole.problem.jobs if j.id not in settled and j.id not in kept)
+    names = {t.id: t.name for t in problem.technicians}
+    left = Day(day, tz, problem, region, names, whole.job_info)
+    settled_visits: list[VisitRow] = []
+    if plan_id is not None and settled:
+        query = select(VisitRow).where(VisitRow.plan_id == plan_id, col(VisitRow.job_id).in_(settled))
+        settled_visits = list(session.exec(query.order_by(col(VisitRow.technician_id), col(VisitRow.seq))).all())
+    return DayFrom(left, unplannable + gone, at, plan_id, settled_visits, told, told_routes)

@@ -1,0 +1,243 @@
+"""Re-planning from an instant: the day that is left, and what a re-plan changed
+(docs/replan.md).
+
+``remaining`` turns a day's ``Problem`` into the problem of what is left at
+``now_s``: the visits done or under way are settled (taken out); each technician
+starts where they are free again (the place and expected end of their visit
+under way, or their last reported position) and never before ``now_s``; the lunch
+left to take, the jobs left of ``max_jobs`` and any absence are carried over.
+``Stability`` turns what technicians and customers were told into soft costs the
+same engine weighs: a cost per visit given to another technician (the preferred
+technician) and per minute a customer's arrival moves (a preferred window around
+the told arrival). Promises stay hard windows; nothing else changes.
+
+``changes`` compares a new solution with what was told.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from solver.problem import Break, Job, Location, Problem, Shift, Technician, TimeWindow
+from solver.solution import Solution
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a technician is free again, and when: after the visit under way (its
+    place, its expected end) or at their last reported position; ``served``: the
+    visits done or under way today (they count toward ``max_jobs``); ``used``: what
+    those visits used up of each resource type the technician carries, since the
+    depot stop when ``reloaded`` (a depot stop is among them: the technician holds
+    what it lends and was topped up there)."""
+
+    location: Location
+    free_at_s: int
+    served: int = 0
+    used: Mapping[str, int] = field(default_factory=dict)
+    reloaded: bool = False
+
+
+@dataclass(frozen=True)
+class Absence:
+    """A technician not available from ``from_s`` until ``until_s`` (None: the rest of the day)."""
+
+    from_s: int
+    until_s: int | None = None
+
+
+@dataclass(frozen=True)
+class Told:
+    """What a visit's technician and customer were told: who comes, arriving when."""
+
+    technician_id: str
+    arrival_s: int
+
+
+@dataclass(frozen=True)
+class Stability:
+    """How much a re-plan may change what people were told, as costs in cents: per
+    visit given to another technician, and per minute a customer's arrival moves
+    beyond ``tolerance_min`` either way."""
+
+    move_cents: int = 3000
+    per_min_cents: int = 50
+    tolerance_min: int = 15
+
+
+def remaining(
+    problem: Problem,
+    now_s: int,
+    *,
+    positions: Mapping[str, Position] | None = None,
+    settled: set[str] | frozenset[str] = frozenset(),
+    absences: Mapping[str, Absence] | None = None,
+    told: Mapping[str, Told] | None = None,
+    stability: Stability | None = None,
+) -> Problem:
+    """The problem of what is left of ``problem``'s day at ``now_s``.
+
+    Jobs in ``settled`` (done or under way) are out, and so are jobs pinned to a
+    technician who works no more (the caller explains them). A technician starts at their
+    ``positions`` entry (else where the day starts) when free and not before
+    ``now_s``, still ends the day where it ends, and carries what is left of its
+    stock (and the depot's tools once ``reloaded``; the problem does not rule out a
+    second depot stop for them, which the whole day's checker refuses); a
+    technician with no time left, or absent for the rest of the day, works no more
+    (jobs pinned to them are then unplannable: the caller explains).
+    With ``stability`` every job in ``told`` prefers its told technician (costing
+    ``move_cents`` when given to another) and a window of ``tolerance_min`` around
+    its told arrival (each minute outside costs ``per_min_cents``); a customer's own
+    preferred window gives way to the told arrival, which is newer."""
+    positions = positions or {}
+    absences = absences or {}
+    told = told or {}
+    technicians = []
+    for tech in problem.technicians:
+        left = _left_of(problem, tech, now_s, positions.get(tech.id), absences.get(tech.id))
+        if left is not None:
+            technicians.append(left)
+    working = {t.id for t in technicians}
+    jobs = []
+    for job in problem.jobs:
+        if job.id in settled or (job.pinned_technician_id is not None and job.pinned_technician_id not in working):
+            continue
+        jobs.append(_kept(job, working, told.get(job.id), stability))
+    weights = problem.weights
+    if stability is not None:
+        weights = dataclasses.replace(weights, preferred_technician_miss_cents=stability.move_cents)
+    return dataclasses.replace(problem, technicians=tuple(technicians), jobs=tuple(jobs), weights=weights)
+
+
+def _left_of(
+    problem: Problem, tech: Technician, now_s: int, position: Position | None, absence: Absence | None
+) -> Technician | None:
+    """The technician for the rest of the day, or None when they work no more."""
+    start_s = max(tech.shift.start_s, now_s, position.free_at_s if position is not None else 0)
+    end_s = tech.shift.end_s
+    overtime = tech.max_overtime_s
+    lunch = tech.shift.lunch
+    if absence is not None:
+        until = absence.until_s
+        if absence.from_s <= start_s:
+            if until is None or until >= tech.latest_end_s:
+                return None
+            start_s = max(start_s, until)
+        elif until is None or until >= end_s:
+            end_s, overtime = absence.from_s, 0  # gone from then on: no overtime either
+        else:
+            # Away for a few hours inside the shift: a fixed pause, as the lunch is.
+            # The lunch, if still to take, is taken within that pause (its longer length).
+            away = max(until - absence.from_s, lunch.duration_s if lunch else 0)
+            lunch = Break(absence.from_s, absence.from_s, away)
+    if lunch is not None and lunch is tech.shift.lunch:
+        if start_s > lunch.latest_s:
+            lunch = None  # its time has passed: taken, or skipped by the day as it went
+        elif start_s > lunch.earliest_s:
+            lunch = Break(start_s, lunch.latest_s, lunch.duration_s)
+    if start_s >= end_s + overtime:
+        return None
+    if start_s >= end_s:  # past the shift end, inside the overtime allowed
+        overtime, end_s = end_s + overtime - start_s - 1, start_s + 1
+    if lunch is not None and not start_s <= lunch.earliest_s <= end_s + overtime:
+        lunch = None
+    max_jobs = tech.max_jobs
+    if max_jobs is not None and position is not None:
+        max_jobs = max(0, max_jobs - position.served)
+    skills, capacity = tech.skills, tech.capacity
+    if position is not None and (position.used or position.reloaded):
+        reloaded = position.reloaded and problem.depot is not None
+        if reloaded:
+            skills = problem.skills_after_reload(tech)
+        carried = (problem.capacity_after_reload() if reloaded else problem.capacity_limits())[tech.id]
+        capacity = {kind: max(0, amount - position.used.get(kind, 0)) for kind, amount in carried.items()}
+    return dataclasses.replace(
+        tech,
+        start=position.location if position is not None else tech.start,
+        end=tech.end_location if position is not None else tech.end,
+        shift=Shift(start_s, end_s, lunch),
+        max_overtime_s=overtime,
+        max_jobs=max_jobs,
+        skills=skills,
+        capacity=capacity,
+    )
+
+
+def _kept(job: Job, working: set[str], told: Told | None, stability: Stability | None) -> Job:
+    """A job still to do, with what it was told as soft preferences."""
+    preferred = job.preferred_technician_id if job.preferred_technician_id in working else None
+    if told is None or stability is None:
+        return dataclasses.replace(job, preferred_technician_id=preferred)
+    tolerance = stability.tolerance_min * 60
+    return dataclasses.replace(
+        job,
+        preferred_technician_id=told.technician_id if told.technician_id in working else preferred,
+        preferred_window=TimeWindow(max(0, told.arrival_s - tolerance), told.arrival_s + tolerance),
+        soft_penalty_per_min_cents=max(job.soft_penalty_per_min_cents, stability.per_min_cents),
+    )
+
+
+@dataclass(frozen=True)
+class Moved:
+    """A visit given to another technician."""
+
+    job_id: str
+    from_technician_id: str
+    to_technician_id: str
+
+
+@dataclass(frozen=True)
+class Retimed:
+    """A visit whose arrival moved by at least the notification threshold."""
+
+    job_id: str
+    old_arrival_s: int
+    new_arrival_s: int
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What a re-plan changed against what was told: visits moved between
+    technicians, customers whose arrival moved by at least ``notify_min`` (they are
+    told), visits left out that were planned, and technicians whose route changed."""
+
+    moved: tuple[Moved, ...]
+    retimed: tuple[Retimed, ...]
+    dropped: tuple[str, ...]
+    routes_changed: tuple[str, ...]
+
+    @property
+    def notify(self) -> tuple[str, ...]:
+        """The jobs whose customer is told: moved in time beyond the threshold, or dropped."""
+        return tuple(sorted({r.job_id for r in self.retimed} | set(self.dropped)))
+
+
+def changes(
+    told: Mapping[str, Told],
+    told_routes: Mapping[str, tuple[str, ...]],
+    solution: Solution,
+    notify_min: int,
+) -> Changes:
+    """``solution`` against what was told (``told`` per job; ``told_routes``: each
+    technician's jobs still to do in the told order)."""
+    new: dict[str, tuple[str, int]] = {}
+    new_routes: dict[str, tuple[str, ...]] = {}
+    for route in solution.routes:
+        new_routes[route.technician_id] = tuple(v.job_id for v in route.visits)
+        for visit in route.visits:
+            new.setdefault(visit.job_id, (route.technician_id, visit.arrival_s))
+    moved, retimed, dropped = [], [], []
+    for job_id, was in sorted(told.items()):
+        now = new.get(job_id)
+        if now is None:
+            dropped.append(job_id)
+            continue
+        if now[0] != was.technician_id:
+            moved.append(Moved(job_id, was.technician_id, now[0]))
+        if abs(now[1] - was.arrival_s) >= notify_min * 60:
+            retimed.append(Retimed(job_id, was.arrival_s, now[1]))
+    techs = sorted(set(told_routes) | set(new_routes))
+    changed = tuple(t for t in techs if told_routes.get(t, ()) != new_routes.get(t, ()))
+    return Changes(tuple(moved), tuple(retimed), tuple(dropped), changed)

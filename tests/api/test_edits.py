@@ -1,0 +1,216 @@
+"""The dispatcher's own moves (issue 18; docs/replan.md, "Moving visits by hand"):
+``POST /v1/plans/{id}/edits`` evaluates moves and locks with the route timer and the
+checker before anything is stored. On SQLite and PostgreSQL.
+
+A region with two wardrobe installers (W1, W2) and a kitchen fitter (K1) who holds
+no wardrobe skill; the dispatcher enters jobs and plans the day."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api import create_app
+from tests.api.conftest import DISPATCHER, run_plan, settings_for
+from tests.api.test_booking import CUSTOMER, DAY, at, job, technician
+
+pytestmark = pytest.mark.clock
+
+
+@pytest.fixture
+def client(database_url: str) -> Iterator[TestClient]:
+    """W1 and W2 (wardrobe), K1 (kitchen only) working on DAY; no jobs yet."""
+    app = create_app(settings_for(database_url, seed=False))
+    with TestClient(app) as c:
+        for tid, home, skills in (
+            ("W1", (60.17, 24.94), {"wardrobe": 2}),
+            ("W2", (60.21, 25.00), {"wardrobe": 2}),
+            ("K1", (60.19, 24.96), {"kitchen": 1}),
+        ):
+            put = c.put(f"/v1/technicians/{tid}", json=technician(home, skills, [DAY]), headers=DISPATCHER)
+            assert put.status_code == 201, put.text
+        yield c
+
+
+def put_job(client: TestClient, job_id: str, window: tuple[str, str], duration: int = 60, **extra: Any) -> None:
+    body = {
+        **job(duration),
+        "date": DAY.isoformat(),
+        "customer": CUSTOMER,
+        "windows": [{"start": at(DAY, window[0]), "end": at(DAY, window[1])}],
+        **extra,
+    }
+    response = client.put(f"/v1/jobs/{job_id}", json=body, headers=DISPATCHER)
+    assert response.status_code in (200, 201), response.text
+
+
+def planned(client: TestClient) -> dict[str, Any]:
+    plan = run_plan(client, DAY.isoformat(), time_limit_s=1)
+    assert plan["status"] == "done", plan
+    return plan
+
+
+def technician_of(plan: dict[str, Any], job_id: str) -> str:
+    return next(r["technician_id"] for r in plan["routes"] for v in r["visits"] if v["job_id"] == job_id)
+
+
+def edit(client: TestClient, plan_id: int, **body: Any) -> Any:
+    return client.post(f"/v1/plans/{plan_id}/edits", json=body, headers=DISPATCHER)
+
+
+def versions(client: TestClient) -> list[dict[str, Any]]:
+    listed: list[dict[str, Any]] = client.get("/v1/plans", params={"date": DAY.isoformat()}, headers=DISPATCHER).json()
+    return listed
+
+
+def codes(answer: Any) -> set[tuple[str, str]]:
+    return {(v["job_id"], v["code"]) for v in answer.json()["violations"]}
+
+
+def test_moving_a_visit_to_a_technician_without_the_skill_reports_skill_and_stores_nothing(
+    client: TestClient,
+) -> None:
+    put_job(client, "J1", ("08:00", "16:00"))
+    plan = planned(client)
+    move = {"job_id": "J1", "technician_id": "K1", "position": 0}
+    answer = edit(client, plan["id"], moves=[move])
+    assert answer.status_code == 200, answer.text
+    assert codes(answer) == {("J1", "skill")}
+    assert answer.json()["plan_id"] is None
+    refused = edit(client, plan["id"], moves=[move], apply=True)
+    assert refused.status_code == 409 and refused.json()["field"] == "moves"
+    assert [p["id"] for p in versions(client)] == [plan["id"]]
+
+
+def test_moving_a_job_into_a_full_afternoon_reports_its_window_or_the_shift(client: TestClient) -> None:
+    """W1's afternoon is one four-hour job that must start 11:00-11:30; J9 (14:00-15:00)
+    fits neither before nor after it."""
+    put_job(client, "LONG", ("11:00", "11:30"), duration=240)
+    plan = planned(client)
+    tech = technician_of(plan, "LONG")
+    put_job(client, "J9", ("14:00", "15:00"))
+    for position in (0, 99):
+        answer = edit(client, plan["id"], moves=[{"job_id": "J9", "technician_id": tech, "position": position}])
+        assert answer.status_code == 200, answer.text
+        found = codes(answer)
+        assert found, position
+        assert {code for _, code in found} <= {"window", "shift"}, found
+        assert {job_id for job_id, _ in found} & {"J9", "LONG"}
+    assert len(versions(client)) == 1
+
+
+def test_a_clean_move_applies_as_a_new_plan_version_whose_figures_match_the_evaluation(client: TestClient) -> None:
+    put_job(client, "J1", ("08:00", "16:00"))
+    put_job(client, "J2", ("08:00", "16:00"))
+    plan = planned(client)
+    other = "W2" if technician_of(plan, "J2") == "W1" else "W1"
+    move = {"job_id": "J2", "technician_id": other, "position": 0}
+    seen = edit(client, plan["id"], moves=[move])
+    assert seen.status_code == 200 and seen.json()["violations"] == [], seen.text
+    assert seen.json()["base_kpis"] == plan["kpis"]
+    applied = edit(client, plan["id"], moves=[move], apply=True)
+    assert applied.status_code == 200, applied.text
+    new_id = applied.json()["plan_id"]
+    assert new_id is not None and new_id != plan["id"]
+    stored = client.get(f"/v1/plans/{new_id}", headers=DISPATCHER).json()
+    assert stored["status"] == "done" and stored["edited_from"] == plan["id"]
+    assert stored["override"] is None
+    assert stored["kpis"] == seen.json()["kpis"] == applied.json()["kpis"]
+    assert technician_of(stored, "J2") == other
+    assert all(v["window"] is not None for r in stored["routes"] for v in r["visits"])
+    assert [p["id"] for p in versions(client)] == [new_id, plan["id"]]
+    # It is published the normal way.
+    assert client.post(f"/v1/plans/{new_id}/publish", headers=DISPATCHER).status_code == 200
+
+
+def test_applying_a_hard_violation_needs_an_override_which_is_recorded(client: TestClient) -> None:
+    put_job(client, "J1", ("08:00", "16:00"))
+    plan = planned(client)
+    move = {"job_id": "J1", "technician_id": "K1", "position": 0}
+    refused = edit(client, plan["id"], moves=[move], apply=True)
+    assert refused.status_code == 409 and refused.json()["field"] == "moves"
+    assert len(versions(client)) == 1
+    forced = edit(client, plan["id"], moves=[move], apply=True, override=True)
+    assert forced.status_code == 200, forced.text
+    stored = client.get(f"/v1/plans/{forced.json()['plan_id']}", headers=DISPATCHER).json()
+    override = stored["override"]
+    assert override["by"]["role"] == "dispatcher" and override["at"]
+    assert [(v["job_id"], v["code"]) for v in override["violations"]] == [("J1", "skill")]
+    assert technician_of(stored, "J1") == "K1"
+
+
+def test_locks_pin_the_job_and_are_recorded_with_its_place_and_time(client: TestClient) -> None:
+    put_job(client, "J1", ("08:00", "16:00"))
+    plan = planned(client)
+    tech = technician_of(plan, "J1")
+    start = next(v["start"] for r in plan["routes"] for v in r["visits"] if v["job_id"] == "J1")
+    lock = {"job_id": "J1", "technician": True, "order": True, "time": True}
+    answer = edit(client, plan["id"], locks=[lock], apply=True)
+    assert answer.status_code == 200 and answer.json()["violations"] == [], answer.text
+    assert client.get("/v1/jobs/J1", headers=DISPATCHER).json()["pinned_technician_id"] == tech
+    stored = client.get(f"/v1/plans/{answer.json()['plan_id']}", headers=DISPATCHER).json()
+    assert stored["locks"] == [
+        {
+            "job_id": "J1",
+            "technician_id": tech,
+            "technician": True,
+            "order": True,
+            "time": True,
+            "seq": 1,
+            "start": start,
+        }
+    ]
+    # The new version holds the pin it made: it publishes without a stale-plan refusal.
+    assert client.post(f"/v1/plans/{stored['id']}/publish", headers=DISPATCHER).status_code == 200
+    # Moved elsewhere now, the pinned job is a hard violation.
+    moved = edit(client, stored["id"], moves=[{"job_id": "J1", "technician_id": "W1" if tech == "W2" else "W2"}])
+    assert moved.status_code == 422  # position is required
+    moved = edit(
+        client,
+        stored["id"],
+        moves=[{"job_id": "J1", "technician_id": "W1" if tech == "W2" else "W2", "position": 0}],
+    )
+    assert codes(moved) == {("J1", "other")}
+
+
+def test_moving_a_promised_job_outside_its_promise_reports_promise(client: TestClient) -> None:
+    put_job(client, "P1", ("09:00", "10:00"), confirmed=True)
+    put_job(client, "LONG", ("08:00", "08:30"), duration=240)
+    plan = planned(client)
+    tech = technician_of(plan, "LONG")
+    answer = edit(client, plan["id"], moves=[{"job_id": "P1", "technician_id": tech, "position": 99}])
+    assert answer.status_code == 200, answer.text
+    assert ("P1", "promise") in codes(answer)
+
+
+def test_unknown_jobs_technicians_and_plans_are_named(client: TestClient) -> None:
+    put_job(client, "J1", ("08:00", "16:00"))
+    plan = planned(client)
+    unknown_job = edit(client, plan["id"], moves=[{"job_id": "NOPE", "technician_id": "W1", "position": 0}])
+    assert unknown_job.status_code == 422 and unknown_job.json()["field"] == "moves.0.job_id"
+    unknown_tech = edit(client, plan["id"], moves=[{"job_id": "J1", "technician_id": "NOPE", "position": 0}])
+    assert unknown_tech.status_code == 422 and unknown_tech.json()["field"] == "moves.0.technician_id"
+    unlocked = edit(client, plan["id"], locks=[{"job_id": "NOPE", "technician": True}])
+    assert unlocked.status_code == 422 and unlocked.json()["field"] == "locks.0.job_id"
+    assert edit(client, 999_999).status_code == 404
+
+
+def test_a_crew_moved_to_one_technician_alone_is_a_crew_violation_and_with_two_keeps_its_start(
+    client: TestClient,
+) -> None:
+    put_job(client, "CREW", ("09:00", "12:00"), duration=120, crew_size=2)
+    plan = planned(client)
+    crew = sorted(r["technician_id"] for r in plan["routes"] for v in r["visits"] if v["job_id"] == "CREW")
+    assert crew == ["W1", "W2"], plan
+    alone = edit(client, plan["id"], moves=[{"job_id": "CREW", "technician_id": "W1", "position": 0}])
+    assert ("CREW", "crew") in codes(alone)
+    both = [{"job_id": "CREW", "technician_id": t, "position": 0} for t in ("W2", "W1")]
+    again = edit(client, plan["id"], moves=both, apply=True)
+    assert again.status_code == 200 and again.json()["violations"] == [], again.text
+    stored = client.get(f"/v1/plans/{again.json()['plan_id']}", headers=DISPATCHER).json()
+    starts = {v["start"] for r in stored["routes"] for v in r["visits"] if v["job_id"] == "CREW"}
+    old = {v["start"] for r in plan["routes"] for v in r["visits"] if v["job_id"] == "CREW"}
+    assert starts == old and len(starts) == 1

@@ -1,0 +1,104 @@
+"""A re-plan's changes as the review's rows, and what the disruption forms send
+(``dashboard.replan``), on small hand-made plans."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from dashboard.models import Clock, Plan
+from dashboard.replan import (
+    change_rows,
+    changed_visits,
+    changes_summary,
+    default_time,
+    on_day,
+    parse_skills,
+    replan_instant,
+    urgent_job_body,
+)
+from tests.dashboard.factories import at, plan, route, visit
+
+
+def replanned() -> Plan:
+    """T2 takes J2 from T1 at 10:40 (told 10:00); J3 is left out; J1 stays."""
+    base = plan(
+        9,
+        [
+            route("T1", [visit("J1", 1, "08:30", "08:30", "09:30", 20)], "08:10", "10:00", 40),
+            route("T2", [visit("J2", 1, "10:40", "10:40", "11:40", 25)], "10:15", "12:10", 50),
+        ],
+        unassigned=[("J3", "no technician has time before its window ends")],
+    )
+    changes = {
+        "from": at("09:00"),
+        "moved": [{"job_id": "J2", "from_technician_id": "T1", "to_technician_id": "T2"}],
+        "retimed": [{"job_id": "J2", "old_arrival": at("10:00"), "new_arrival": at("10:40")}],
+        "dropped": ["J3"],
+        "notify": ["J2", "J3"],
+        "routes_changed": ["T1", "T2"],
+        "settled": ["J1"],
+    }
+    return Plan.model_validate({**base.model_dump(by_alias=True), "changes": changes})
+
+
+def test_changes_become_moved_retimed_and_dropped_rows_with_reasons() -> None:
+    rows = change_rows(replanned())
+    assert rows.moved.to_dict("records") == [{"job": "J2", "from": "T1", "to": "T2"}]
+    assert rows.retimed.to_dict("records") == [
+        {"job": "J2", "old_arrival": "10:00", "new_arrival": "10:40", "shift_min": 40}
+    ]
+    assert rows.dropped.to_dict("records") == [{"job": "J3", "reason": "no technician has time before its window ends"}]
+    assert rows.notify == ["J2", "J3"] and not rows.empty
+    assert changes_summary(rows) == "1 moved, 1 retimed, 1 dropped; 2 customers to notify; 2 routes changed."
+
+
+def test_the_changed_visits_of_the_proposed_plan_say_what_changed() -> None:
+    changed = changed_visits(replanned())
+    assert changed.to_dict("records") == [
+        {"technician": "T2", "seq": 1, "job": "J2", "arrival": "10:40", "change": "from T1, was 10:00"}
+    ]
+
+
+def test_a_plan_without_changes_gives_empty_rows() -> None:
+    rows = change_rows(plan(3, []))
+    assert rows.empty and rows.moved.empty and rows.notify == []
+    assert changed_visits(plan(3, [])).empty
+
+
+def test_a_re_plan_starts_at_the_apis_now_on_its_today_only() -> None:
+    now = Clock(now=at("09:17"), today=dt.date(2026, 12, 1), timezone="Europe/Helsinki")
+    assert replan_instant(now, dt.date(2026, 12, 1)) == at("09:17")
+    assert replan_instant(now, dt.date(2026, 12, 2)) is None
+    assert default_time(now, dt.date(2026, 12, 1)) == dt.time(9, 17)  # +02:00 is Helsinki's winter time
+    assert default_time(now, dt.date(2026, 12, 2)) == dt.time(8, 0)
+
+
+def test_times_fall_on_the_day_in_the_services_time_zone() -> None:
+    moment = on_day(dt.date(2026, 12, 1), dt.time(14, 30), "Europe/Helsinki")
+    assert moment == at("14:30")
+    assert moment.utcoffset() == dt.timedelta(hours=2)
+
+
+def test_skills_are_read_with_level_one_by_default_and_bad_levels_named() -> None:
+    assert parse_skills("electrical:2, hvac ,") == {"electrical": 2, "hvac": 1}
+    assert parse_skills("") == {}
+    with pytest.raises(ValueError, match="skills: the level in 'hvac:x'"):
+        parse_skills("hvac:x")
+    with pytest.raises(ValueError, match="no skill name"):
+        parse_skills(":2")
+
+
+def test_an_urgent_repair_is_priority_one_with_its_deadline() -> None:
+    body = urgent_job_body(dt.date(2026, 12, 1), 60.2, 24.9, at("16:00"), 45, {"electrical": 1}, "Mannerheimintie 1")
+    assert body == {
+        "kind": "repair",
+        "date": "2026-12-01",
+        "location": {"lat": 60.2, "lon": 24.9},
+        "duration_min": 45,
+        "skills": {"electrical": 1},
+        "deadline": at("16:00").isoformat(),
+        "priority": 1,
+        "address": "Mannerheimintie 1",
+    }

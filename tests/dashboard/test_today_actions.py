@@ -1,0 +1,197 @@
+"""Disruptions and the re-plan review on the Today page, against a served API whose
+clock is on the day (08:30 in Helsinki): two technicians, four jobs, a published plan.
+
+The board's "now" is the API's (``GET /v1/clock``), never this machine's."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable, Iterator
+from zoneinfo import ZoneInfo
+
+import httpx
+import pandas as pd
+import pytest
+import streamlit as st
+import uvicorn
+from streamlit.testing.v1 import AppTest
+
+from api import create_app
+from dispatch.clock import Clock
+from dispatch.settings import Settings
+from tests.conftest import today
+from tests.dashboard.conftest import ADMIN, APP, APP_TIMEOUT_S, TIME_LIMIT_S, Api, free_port, signed_in, texts
+
+TODAY = "views/today.py"
+HELSINKI = ZoneInfo("Europe/Helsinki")
+DAY = today()
+TECHS = {"RA": (60.17, 24.93), "RB": (60.20, 24.96)}
+JOBS = {"RJ1": (60.17, 24.95), "RJ2": (60.18, 24.97), "RJ3": (60.19, 24.94), "RJ4": (60.21, 24.92)}
+
+
+@pytest.fixture(scope="module")
+def day_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """An API whose clock reads 08:30 on ``DAY``, with its own small day planned and published."""
+    start = dt.datetime.combine(DAY, dt.time(8, 30), tzinfo=HELSINKI)
+    database = tmp_path_factory.mktemp("board-replan") / "dispatch.db"
+    settings = Settings(database_url=f"sqlite:///{database}", admin_token=ADMIN, clock=Clock(start))
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, name=f"api-{port}", daemon=True)
+    thread.start()
+    while not server.started:
+        assert thread.is_alive(), "the test API did not start"
+        time.sleep(0.05)
+    url = f"http://127.0.0.1:{port}"
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {ADMIN}"}, timeout=30) as http:
+        served = Api(url, http)
+        shift = {"date": DAY.isoformat(), "start": "08:00", "end": "16:00"}
+        for tech_id, (lat, lon) in TECHS.items():
+            body = {"name": f"Tech {tech_id}", "home": {"lat": lat, "lon": lon}, "shifts": [shift]}
+            assert http.put(f"/v1/technicians/{tech_id}", json=body).status_code in (200, 201)
+        for job_id, (lat, lon) in JOBS.items():
+            body = {"location": {"lat": lat, "lon": lon}, "duration_min": 45, "date": DAY.isoformat()}
+            assert http.put(f"/v1/jobs/{job_id}", json=body).status_code in (200, 201)
+        plan = served.plan(day=DAY.isoformat())
+        assert plan["status"] == "done" and not plan["unassigned"], plan
+        assert http.post(f"/v1/plans/{plan['id']}/publish").status_code == 200
+        yield served
+    server.should_exit = True
+    thread.join(timeout=30)
+
+
+@pytest.fixture
+def today_page(day_api: Api, monkeypatch: pytest.MonkeyPatch) -> Callable[[], AppTest]:
+    """The board signed in on ``DAY`` against ``day_api``, on the Today page."""
+
+    def make() -> AppTest:
+        monkeypatch.setenv("DISPATCH_API_URL", day_api.url)
+        st.cache_data.clear()
+        st.cache_resource.clear()
+        at = signed_in(AppTest.from_file(str(APP), default_timeout=APP_TIMEOUT_S), day=DAY.isoformat())
+        at.switch_page(TODAY).run()
+        assert not at.exception, at.exception
+        return at
+
+    return make
+
+
+def press(at: AppTest, label: str) -> AppTest:
+    next(b for b in at.button if b.label == label).click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def published_id(api: Api) -> int:
+    versions = api.http.get("/v1/plans", params={"date": DAY.isoformat()}).json()
+    return int(next(p["id"] for p in versions if p["published"]))
+
+
+def busiest(api: Api) -> tuple[str, list[str]]:
+    """The technician of the published plan with the most visits, and those visits."""
+    plan = api.http.get(f"/v1/plans/{published_id(api)}").json()
+    top = max(plan["routes"], key=lambda r: len(r["visits"]))
+    return top["technician_id"], [v["job_id"] for v in top["visits"]]
+
+
+def table_with(at: AppTest, column: str) -> pd.DataFrame:
+    frame: pd.DataFrame = next(t.value for t in at.table if column in t.value.columns)
+    return frame
+
+
+def replan(at: AppTest) -> AppTest:
+    at.number_input(key="replan_limit").set_value(TIME_LIMIT_S)
+    press(at, "Re-plan from now")
+    assert not texts(at, "error"), texts(at, "error")
+    return at
+
+
+def test_an_unavailable_technician_re_planned_from_now_is_reviewed_discarded_refused_and_published(
+    today_page: Callable[[], AppTest], day_api: Api
+) -> None:
+    first = published_id(day_api)
+    tech, visits = busiest(day_api)
+    other = next(t for t in TECHS if t != tech)
+    at = today_page()
+    at.selectbox(key="unavailable_tech").set_value(tech)
+    press(at, "Record unavailable")
+    assert any(f"{tech} is unavailable from 08:" in s for s in texts(at, "success")), texts(at, "success")
+    recorded = day_api.http.get("/v1/disruptions", params={"date": DAY.isoformat()}).json()
+    assert [(d["type"], d["technician_id"], d["until"]) for d in recorded] == [("technician_unavailable", tech, None)]
+
+    # The proposal: every visit of the unavailable technician goes to the other one.
+    replan(at)
+    moved = table_with(at, "from")
+    assert sorted(moved["job"]) == sorted(visits)
+    assert set(moved["from"]) == {tech} and set(moved["to"]) == {other}
+    assert any("moved" in str(c.value) and "customers to notify" in str(c.value) for c in at.caption)
+    assert at.get("vega_lite_chart"), "the proposed plan's Gantt"
+    assert set(table_with(at, "change")["job"]) == set(visits)
+
+    # Discard: nothing is published and the review goes away.
+    press(at, "Discard")
+    assert any("discarded; nothing was published" in s for s in texts(at, "success"))
+    assert not [t for t in at.table if "from" in t.value.columns]
+    assert published_id(day_api) == first
+
+    # A proposal that would take a visit from a technician now on the way is refused.
+    replan(at)
+    on_the_way = visits[0]
+    event = {"type": "en_route", "at": day_api.http.get("/v1/clock").json()["now"]}
+    assert day_api.http.post(f"/v1/jobs/{on_the_way}/events", json=event).status_code == 201
+    press(at, "Publish")
+    refused = texts(at, "error")
+    assert refused and refused[0].startswith("Not published: "), refused
+    assert "Traceback" not in refused[0]
+    assert published_id(day_api) == first
+
+    # Re-planned again, the visit under way stays; the rest moves, and it is published.
+    at = replan(at)
+    moved = table_with(at, "from")
+    assert on_the_way not in set(moved["job"]) and sorted(moved["job"]) == sorted(visits[1:])
+    press(at, "Publish")
+    assert any("is published" in s for s in texts(at, "success")), texts(at, "success")
+    assert published_id(day_api) != first
+
+
+def test_the_disruption_forms_send_what_they_say_and_show_the_apis_refusals(
+    today_page: Callable[[], AppTest], day_api: Api
+) -> None:
+    at = today_page()
+    # An urgent repair: a bad skills list is refused on the board, a level over 10 by the API (field named).
+    at.text_input(key="urgent_id").input("URGENT-1")
+    at.text_input(key="urgent_skills").input("electrical:x")
+    press(at, "Add urgent repair")
+    assert texts(at, "error") == ["skills: the level in 'electrical:x' is not a whole number"]
+    at.text_input(key="urgent_skills").input("electrical:11")
+    press(at, "Add urgent repair")
+    assert any("(field skills" in e for e in texts(at, "error")), texts(at, "error")
+    at.text_input(key="urgent_skills").input("electrical:1")
+    at.time_input(key="urgent_deadline").set_value(dt.time(13, 0))
+    press(at, "Add urgent repair")
+    assert any("URGENT-1 added" in s for s in texts(at, "success")), texts(at, "error")
+    job = day_api.http.get("/v1/jobs/URGENT-1").json()
+    assert (job["priority"], job["kind"], job["skills"]) == (1, "repair", {"electrical": 1})
+    assert dt.datetime.fromisoformat(job["deadline"]) == dt.datetime.combine(DAY, dt.time(13), tzinfo=HELSINKI)
+
+    # Overrun, running late and cancel.
+    at.selectbox(key="overrun_job").set_value("RJ3")
+    at.time_input(key="overrun_end").set_value(dt.time(11, 15))
+    press(at, "Record overrun")
+    at.selectbox(key="late_tech").set_value("RB")
+    at.time_input(key="late_at").set_value(dt.time(9, 5))
+    at.number_input(key="late_lat").set_value(60.25)
+    press(at, "Record running late")
+    at.selectbox(key="cancel_job").set_value("URGENT-1")
+    press(at, "Cancel job")
+    assert not texts(at, "error"), texts(at, "error")
+    recorded = day_api.http.get("/v1/disruptions", params={"date": DAY.isoformat()}).json()
+    overrun = next(d for d in recorded if d["type"] == "overrun")
+    late = next(d for d in recorded if d["type"] == "running_late")
+    assert (overrun["job_id"], dt.datetime.fromisoformat(overrun["expected_end"]).time()) == ("RJ3", dt.time(11, 15))
+    assert (late["technician_id"], late["location"]["lat"]) == ("RB", 60.25)
+    assert day_api.http.get("/v1/jobs/URGENT-1").json()["status"] == "cancelled"

@@ -1,0 +1,61 @@
+"""bench.dynamic on a small cut of C101 at a tiny budget: every request is served or
+rejected exactly once, committed visits never move between re-plans, and the driven
+routes pass the checker (no timing or quality is asserted)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from bench.dynamic import read_anchors, read_release_dates, release_file, simulate
+from dispatch.trsp import TrspInstance, load_trsp
+from solver import RELOAD_ID
+
+DATA = Path(__file__).resolve().parents[3] / "shared" / "benchmarks" / "trsp" / "pillac2013"
+C101 = DATA / "txt" / "C101.100_25-5-5-5.txt"
+needs_data = pytest.mark.skipif(
+    not release_file(DATA, C101.stem, 70).exists(), reason=f"no dynamic TRSP data at {DATA}"
+)
+
+
+def cut(instance: TrspInstance, n_requests: int, n_techs: int) -> TrspInstance:
+    """The instance with its first requests and technicians only."""
+    problem = instance.problem
+    small = dataclasses.replace(problem, technicians=problem.technicians[:n_techs], jobs=problem.jobs[:n_requests])
+    return dataclasses.replace(
+        instance, technicians=instance.technicians[:n_techs], requests=instance.requests[:n_requests], problem=small
+    )
+
+
+@needs_data
+def test_the_release_dates_and_anchors_read() -> None:
+    releases = read_release_dates(release_file(DATA, C101.stem, 30))
+    assert len(releases) == 100 and sum(rd >= 0 for rd in releases.values()) == 30
+    assert read_anchors(DATA / "dyn_anchors_palns.csv")[("C101", 30)][1] == 0
+
+
+@needs_data
+def test_a_small_day_replayed_keeps_what_was_committed_and_passes_the_checker() -> None:
+    instance = cut(load_trsp(C101), 25, 8)
+    releases = read_release_dates(release_file(DATA, C101.stem, 70))
+    releases = {j.id: releases[j.id] for j in instance.problem.jobs}
+    assert sum(rd > 0 for rd in releases.values()) >= 5, "the cut needs requests revealed during the day"
+    out = simulate(instance, releases, budget_s=0.1, dod=70)
+
+    ids = {j.id for j in instance.problem.jobs}
+    assert out.served_ids | out.rejected_ids == ids and not out.served_ids & out.rejected_ids
+    assert (out.served, out.rejected) == (len(out.served_ids), len(out.rejected_ids))
+    visits = [s.job_id for stops in out.driven.values() for s in stops if s.job_id != RELOAD_ID]
+    assert sorted(visits) == sorted(out.served_ids)  # each served exactly once
+    assert out.replans == 1 + len({rd for rd in releases.values() if rd > 0})
+    # Committed visits only ever grow at the end of each route, unchanged.
+    for before, after in zip(out.committed_log, out.committed_log[1:], strict=False):
+        for tech_id, stops in before.items():
+            assert after[tech_id][: len(stops)] == stops
+    for tech_id, stops in out.committed_log[-1].items():
+        assert out.driven[tech_id][: len(stops)] == stops
+    assert sum(len(s) for s in out.committed_log[-1].values()) > 0
+    assert out.violations == 0, out.note
+    assert out.duration > 0 and out.retimed is not None and out.retimed <= out.duration + 1e-6

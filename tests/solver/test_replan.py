@@ -1,0 +1,55 @@
+"""``solver.replan.remaining`` on days with stock and a depot: a technician who set
+out keeps going home at the end, and carries what the visits done left of their stock."""
+
+from __future__ import annotations
+
+from solver import Depot, Job, Location, Problem, Shift, Technician
+from solver.replan import Position, remaining
+
+H = 3600
+HOME = Location(60.00, 24.00)
+A = Location(60.01, 24.00)
+B = Location(60.02, 24.00)
+W = Location(60.05, 24.00)
+
+
+def day(depot: Depot | None = None) -> Problem:
+    """One technician from HOME with 3 panels and a screwdriver; jobs at A and B."""
+    tech = Technician("t", HOME, Shift(8 * H, 16 * H), skills={"screwdriver": 1}, capacity={"panel": 3, "cable": 1})
+    jobs = (Job("a", A, H, demand={"panel": 2}), Job("b", B, H, demand={"panel": 1}))
+    return Problem((tech,), jobs, depot=depot)
+
+
+def test_a_technician_who_set_out_still_ends_at_home() -> None:
+    left = remaining(day(), 10 * H, positions={"t": Position(A, 11 * H, served=1)}, settled={"a"})
+    tech = left.technicians[0]
+    assert tech.start == A and tech.end_location == HOME
+    assert tech.shift.start_s == 11 * H
+
+
+def test_without_a_position_nothing_changes_but_the_start_time() -> None:
+    problem = day()
+    tech = remaining(problem, 9 * H).technicians[0]
+    assert tech.start == HOME and tech.end is None
+    assert tech.capacity == problem.technicians[0].capacity and tech.skills == problem.technicians[0].skills
+
+
+def test_what_settled_visits_used_is_gone_from_the_stock() -> None:
+    position = Position(A, 11 * H, served=1, used={"panel": 2})
+    tech = remaining(day(), 10 * H, positions={"t": position}, settled={"a"}).technicians[0]
+    assert tech.capacity == {"panel": 1, "cable": 1}
+
+
+def test_after_a_settled_depot_stop_the_technician_holds_its_tools_and_restock() -> None:
+    depot = Depot(W, restock={"panel": 10}, skills={"drill": 1})
+    position = Position(A, 11 * H, served=1, used={"panel": 2}, reloaded=True)
+    tech = remaining(day(depot), 10 * H, positions={"t": position}, settled={"a"}).technicians[0]
+    assert tech.skills == {"screwdriver": 1, "drill": 1}
+    # Topped up to the larger of their own stock and the restock, less what was used since.
+    assert tech.capacity == {"panel": 8, "cable": 1}
+
+
+def test_reloaded_means_nothing_without_a_depot() -> None:
+    position = Position(A, 11 * H, used={"panel": 1}, reloaded=True)
+    tech = remaining(day(), 10 * H, positions={"t": position}).technicians[0]
+    assert tech.skills == {"screwdriver": 1} and tech.capacity == {"panel": 2, "cable": 1}
