@@ -127,7 +127,6 @@ def test_a_re_plan_from_now_keeps_what_happened_and_moves_mostly_the_absent_tech
     # The urgent repair is served by its deadline; no job is planned twice or lost.
     assert "URGENT" in new and instant(new["URGENT"][1]["start"]) <= instant(at(DAY, "15:00"))
     assert set(new) | {u["job_id"] for u in plan["unassigned"]} == set(told) | {"URGENT"}
-    # Only W2's work still to do changed hands; W1's and W3's stayed with them.
     changes = plan["changes"]
     # Stability is a cost, not a rule: another installer's visit may change hands where
     # that saves more lateness than it costs, but the moves are mostly W2's work, and
