@@ -109,8 +109,8 @@ def merged(old: Sequence[WorkingRoute], promised: Sequence[WorkingRoute], moved:
     or first when it followed none, or last when that job left the route."""
     by_tech = {r.technician_id: r for r in promised}
     out: list[WorkingRoute] = []
-    techs = [r.technician_id for r in old] + [t for t in by_tech if t not in {r.technician_id for r in old}]
     old_by_tech = {r.technician_id: r for r in old}
+    techs = [*old_by_tech, *(t for t in by_tech if t not in old_by_tech)]
     for tech in techs:
         after: dict[str | None, list[tuple[str, int | None]]] = {}
         anchor: str | None = None

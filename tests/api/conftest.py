@@ -75,9 +75,15 @@ SAMPLE_DAY = seeded_day().isoformat()
 """The date an API started by these tests seeds the sample day on."""
 
 
-def run_plan(client: TestClient, date: str = SAMPLE_DAY, time_limit_s: float = 3) -> dict[str, object]:
-    """Start a plan run and poll it to the end; returns the final plan."""
-    started = client.post("/v1/plans", json={"date": date, "time_limit_s": time_limit_s}, headers=DISPATCHER)
+def run_plan(
+    client: TestClient, date: str = SAMPLE_DAY, time_limit_s: float = 3, replan_from: str | None = None
+) -> dict[str, object]:
+    """Start a plan run (a re-plan from ``replan_from`` when given) and poll it to the
+    end; returns the final plan."""
+    body: dict[str, object] = {"date": date, "time_limit_s": time_limit_s}
+    if replan_from is not None:
+        body["from"] = replan_from
+    started = client.post("/v1/plans", json=body, headers=DISPATCHER)
     assert started.status_code == 202, started.text
     plan_id = started.json()["id"]
     for _ in range(600):

@@ -9,9 +9,6 @@ import datetime as dt
 import random
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,27 +16,17 @@ from zoneinfo import ZoneInfo
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from api import create_app
 from dispatch import feed, planning
 from dispatch.auth import Principal
 from dispatch.clock import SYSTEM_CLOCK
 from dispatch.db import make_engine, migrate
 from dispatch.tables import PlanRow, VisitRow
-from tests.api.conftest import DISPATCHER, SAMPLE_DAY, auth, run_plan, settings_for
+from tests.api.conftest import DISPATCHER, SAMPLE_DAY, auth
+from tests.api.test_live_day import planned_day, publish_new_plan
 from tests.conftest import today
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 BOOKING_DAY = today() + dt.timedelta(days=7)
-
-
-@dataclass
-class Day:
-    """The sample day planned and published, and a token of an installer with visits on it."""
-
-    client: TestClient
-    plan: dict[str, Any]
-    technician_id: str
-    me: dict[str, str]
 
 
 def events(client: TestClient, headers: dict[str, str], after: str | None = None, limit: int = 1000) -> Any:
@@ -56,30 +43,12 @@ def all_events(client: TestClient, headers: dict[str, str], after: str | None = 
     return found
 
 
-def publish(client: TestClient) -> dict[str, Any]:
-    plan = run_plan(client, SAMPLE_DAY, time_limit_s=1)
-    assert plan["status"] == "done", plan
-    assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
-    return plan
-
-
-@contextmanager
-def published_day(url: str) -> Iterator[Day]:
-    with TestClient(create_app(settings_for(url))) as client:
-        plan = publish(client)
-        route = next(r for r in plan["routes"] if len(r["visits"]) >= 2)
-        issued = client.post(
-            "/v1/tokens", json={"role": "installer", "technician_id": route["technician_id"]}, headers=DISPATCHER
-        )
-        yield Day(client, plan, route["technician_id"], auth(issued.json()["token"]))
-
-
 def visits(plan: dict[str, Any]) -> set[tuple[str, str]]:
     return {(v["job_id"], r["technician_id"]) for r in plan["routes"] for v in r["visits"]}
 
 
 def test_publishing_tells_the_plan_then_every_assignment_oldest_first(database_url: str) -> None:
-    with published_day(database_url) as day:
+    with planned_day(database_url) as day:
         told = all_events(day.client, DISPATCHER)
         ids = [e["id"] for e in told]
         assert ids == sorted(ids) and len(set(ids)) == len(ids)
@@ -93,7 +62,7 @@ def test_publishing_tells_the_plan_then_every_assignment_oldest_first(database_u
 
         # A second version tells only the visits whose technician changed.
         cursor = events(day.client, DISPATCHER)["next"]
-        second = publish(day.client)
+        second = publish_new_plan(day.client)
         later = all_events(day.client, DISPATCHER, cursor)
         assert [e["type"] for e in later][:1] == ["plan.published"]
         again = {(e["job_id"], e["technician_id"]) for e in later if e["type"] == "job.assigned"}
@@ -103,7 +72,7 @@ def test_publishing_tells_the_plan_then_every_assignment_oldest_first(database_u
 def test_a_reader_resumes_from_its_cursor_and_pages_by_limit_without_skipping_or_repeating(
     database_url: str,
 ) -> None:
-    with published_day(database_url) as day:
+    with planned_day(database_url) as day:
         whole = all_events(day.client, DISPATCHER)
         paged: list[dict[str, Any]] = []
         cursor: str | None = None
@@ -128,7 +97,7 @@ def test_a_reader_resumes_from_its_cursor_and_pages_by_limit_without_skipping_or
 
 
 def test_field_events_tell_the_job_status_once_and_a_failure_its_reason(database_url: str) -> None:
-    with published_day(database_url) as day:
+    with planned_day(database_url) as day:
         cursor = events(day.client, DISPATCHER)["next"]
         job_id = next(j for j, t in sorted(visits(day.plan)) if t == day.technician_id)
         arrival = dt.datetime.combine(dt.date.fromisoformat(SAMPLE_DAY), dt.time(9), tzinfo=HELSINKI)
@@ -152,7 +121,7 @@ def test_field_events_tell_the_job_status_once_and_a_failure_its_reason(database
 
 
 def test_cancelling_a_job_tells_its_technician_once(database_url: str) -> None:
-    with published_day(database_url) as day:
+    with planned_day(database_url) as day:
         cursor = events(day.client, DISPATCHER)["next"]
         job_id = next(j for j, t in sorted(visits(day.plan)) if t == day.technician_id)
         assert day.client.delete(f"/v1/jobs/{job_id}", headers=DISPATCHER).status_code == 200
@@ -166,7 +135,7 @@ def test_cancelling_a_job_tells_its_technician_once(database_url: str) -> None:
 def test_an_installer_sees_only_their_own_events_and_the_booking_role_only_its_bookings(
     database_url: str,
 ) -> None:
-    with published_day(database_url) as day:
+    with planned_day(database_url) as day:
         client = day.client
         mine = all_events(client, day.me)
         assert mine and {e["technician_id"] for e in mine} == {day.technician_id}

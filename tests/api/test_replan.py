@@ -6,7 +6,6 @@ re-plan says what it changed."""
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -67,17 +66,7 @@ def event(client: TestClient, job_id: str, kind: str, moment: str) -> None:
 
 
 def replan(client: TestClient, moment: str) -> dict[str, Any]:
-    started = client.post(
-        "/v1/plans", json={"date": DAY.isoformat(), "from": moment, "time_limit_s": 2}, headers=DISPATCHER
-    )
-    assert started.status_code == 202, started.text
-    plan_id = started.json()["id"]
-    for _ in range(300):
-        plan: dict[str, Any] = client.get(f"/v1/plans/{plan_id}", headers=DISPATCHER).json()
-        if plan["status"] in ("done", "failed", "cancelled"):
-            return plan
-        time.sleep(0.1)
-    raise AssertionError("re-plan did not finish")
+    return dict(run_plan(client, DAY.isoformat(), time_limit_s=3, replan_from=moment))
 
 
 def test_a_re_plan_from_now_keeps_what_happened_and_moves_mostly_the_absent_technicians_work(
