@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -53,7 +53,8 @@ class AppState:
     first_day: dt.date | None = None
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    """The app's state (async: nothing to wait for, so no hop to the thread pool)."""
     state: AppState = request.app.state.dispatch
     return state
 
@@ -86,10 +87,10 @@ def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require(*roles: Role) -> Callable[[Principal], Principal]:
+def require(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency admitting only callers with one of ``roles`` (403 otherwise)."""
 
-    def check(principal: PrincipalDep) -> Principal:
+    async def check(principal: PrincipalDep) -> Principal:  # async: pure, no hop to the thread pool
         if principal.role not in roles:
             raise Forbidden(f"this needs the {' or '.join(roles)} role; your token is {principal.role}")
         return principal

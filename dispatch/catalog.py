@@ -216,7 +216,7 @@ def cancel_job(session: Session, job_id: str, *, now: dt.datetime) -> JobRow:
     row.updated_at = to_storage(now)
     session.add(row)
     session.flush()
-    concerned = next(iter(feed.published_technicians(session, job_id)), None)
+    concerned = next(iter(feed.published_technicians(session, row)), None)
     feed.emit(session, feed.JOB_STATUS, job_id=job_id, technician_id=concerned, data={"status": CANCELLED}, now=now)
     return row
 

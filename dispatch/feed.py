@@ -164,16 +164,13 @@ def events_after(session: Session, principal: Principal, after: str | None, limi
     return Page(rows, str(last))
 
 
-def published_technicians(session: Session, job_id: str) -> list[str]:
+def published_technicians(session: Session, job: JobRow) -> list[str]:
     """The technicians a job has in the published plan of its day, sorted (none when
-    it is not in one): whom a change to the job concerns."""
-    job = session.get(JobRow, job_id)
-    if job is None:
-        return []
-    pointer = session.get(PublishedPlanRow, (job.date, job.region))
-    if pointer is None:
-        return []
+    it is not in one): whom a change to the job concerns, and the installers who may
+    report on it."""
     rows = session.exec(
-        select(VisitRow.technician_id).where(VisitRow.plan_id == pointer.plan_id, VisitRow.job_id == job_id)
+        select(VisitRow.technician_id)
+        .join(PublishedPlanRow, col(PublishedPlanRow.plan_id) == col(VisitRow.plan_id))
+        .where(PublishedPlanRow.date == job.date, PublishedPlanRow.region == job.region, VisitRow.job_id == job.id)
     ).all()
     return sorted(set(rows))

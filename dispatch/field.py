@@ -126,18 +126,6 @@ def calendar_feed(session: Session, technician_id: str, tz: ZoneInfo, now: dt.da
     return bytes(cal.to_ical())
 
 
-def assigned_technicians(session: Session, job_id: str) -> set[str]:
-    """Technicians a job is planned for in the published plan of its day."""
-    job = session.get(JobRow, job_id)
-    if job is None:
-        return set()
-    plan_id = published_plan_id(session, job.date, job.region)
-    if plan_id is None:
-        return set()
-    rows = session.exec(select(VisitRow.technician_id).where(VisitRow.plan_id == plan_id, VisitRow.job_id == job_id))
-    return set(rows.all())
-
-
 @dataclass(frozen=True)
 class Recorded:
     """A stored status event; ``created`` is False when it had been stored before
@@ -168,19 +156,23 @@ def record_event(
     first published one); a repeat is not."""
     if kind not in EVENT_TYPES:
         raise Invalid(f"type must be one of {', '.join(EVENT_TYPES)}", "type")
-    found = session.get(JobRow, job_id)
-    if found is None:
-        raise NotFound(f"job {job_id} does not exist", "job_id")
     if kind in WORK_CHANGING_EVENTS:
+        found = session.get(JobRow, job_id)
+        if found is None:
+            raise NotFound(f"job {job_id} does not exist", "job_id")
         # The work of the day changes (its live schedule first, then the job: the order
         # every writer locks in). En route, arrived and started change no plan's work:
         # they take no lock on the day, so the field's reports do not queue behind each
         # other (a re-plan reads them afresh; docs/live-day.md).
         live.touch(session, found.date, found.region, now)
-    job = session.get(JobRow, job_id, with_for_update=True, populate_existing=True)
-    assert job is not None
+    # FOR NO KEY UPDATE on PostgreSQL: rows inserted meanwhile that refer to the job
+    # (events, feed rows) do not wait for it.
+    job = session.get(JobRow, job_id, with_for_update={"key_share": True}, populate_existing=True)
+    if job is None:
+        raise NotFound(f"job {job_id} does not exist", "job_id")
     technician_id = principal.technician_id
-    if principal.role == "installer" and technician_id not in assigned_technicians(session, job_id):
+    published = feed.published_technicians(session, job)
+    if principal.role == "installer" and technician_id not in published:
         raise Forbidden(f"job {job_id} is not one of your published jobs", "job_id")
     reason = jobstate.with_default_reason(kind, reason)
     jobstate.check_event(kind, reason)
@@ -206,7 +198,7 @@ def record_event(
     )
     session.add(row)
     session.flush()
-    concerned = technician_id or next(iter(feed.published_technicians(session, job_id)), None)
+    concerned = technician_id or next(iter(published), None)
     feed.emit(
         session,
         feed.JOB_STATUS,

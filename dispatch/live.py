@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -75,18 +74,19 @@ def version(session: Session, day: dt.date, region: str) -> int:
 
 
 def touch(session: Session, day: dt.date, region: str, now: dt.datetime) -> None:
-    """Record that the day changed (its version grows by one), in this transaction."""
+    """Record that the day changed (its version grows by one; the row is created when
+    missing), in this transaction: one statement, which holds the row's lock until the
+    commit."""
     dialect = session.connection().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(
-        insert(LiveScheduleRow)
-        .values(date=day, region=region, version=0, routes=[], updated_at=to_storage(now))
-        .on_conflict_do_nothing()
+    statement = insert(LiveScheduleRow).values(
+        date=day, region=region, version=1, routes=[], updated_at=to_storage(now)
     )
     session.execute(
-        update(LiveScheduleRow)
-        .where(col(LiveScheduleRow.date) == day, col(LiveScheduleRow.region) == region)
-        .values(version=LiveScheduleRow.version + 1, updated_at=to_storage(now))
+        statement.on_conflict_do_update(
+            index_elements=[col(LiveScheduleRow.date), col(LiveScheduleRow.region)],
+            set_={"version": LiveScheduleRow.version + 1, "updated_at": statement.excluded.updated_at},
+        )
     )
 
 

@@ -2,13 +2,15 @@
 
 ``feed.emit`` writes one pending ``DeliveryRow`` per subscribed webhook in the
 transaction of the change, so a committed change always has its deliveries and
-a rolled-back one none. ``deliver_due`` sends what is due, one delivery at a
-time: it *claims* a delivery in a short transaction (``FOR UPDATE SKIP LOCKED``
-on PostgreSQL, an immediate transaction on SQLite) by moving its
-``next_attempt_at`` a lease ahead, POSTs it outside any transaction, then
-records the answer. Another process never claims a delivery while its lease
-runs, and a process that dies mid-POST leaves a delivery that is due again when
-the lease ends: at least once, never twice at the same time.
+a rolled-back one none. ``deliver_due`` sends what is due, oldest first, one
+POST at a time: it *claims* a few deliveries in a short transaction (``FOR
+UPDATE SKIP LOCKED`` on PostgreSQL, an immediate transaction on SQLite) by
+moving their ``next_attempt_at`` a lease ahead, POSTs them outside any
+transaction, then records the answers in one transaction. Another process never
+claims a delivery while its lease runs, and a process that dies mid-POST leaves
+deliveries that are due again when their leases end: at least once, never twice
+at the same time. Two transactions per few deliveries rather than per delivery
+keep the loop light beside the API's requests.
 
 ``DeliveryLoop`` runs ``deliver_due`` on a thread of the API process (a later
 issue moves it to a task engine; ``deliver_due`` is the unit of work).
@@ -183,6 +185,15 @@ class _Claim:
     event_id: int
     body: bytes
     created_at: dt.datetime
+    due_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    claim: _Claim
+    status: int | None
+    error: str | None
+    at: dt.datetime
 
 
 def _due(now: dt.datetime, skip: set[int]) -> SelectOfScalar[DeliveryRow]:
@@ -190,12 +201,14 @@ def _due(now: dt.datetime, skip: set[int]) -> SelectOfScalar[DeliveryRow]:
     return query.where(col(DeliveryRow.webhook_id).not_in(skip)) if skip else query
 
 
-def _claim(engine: Engine, now: dt.datetime, settings: WebhookSettings, skip: set[int]) -> _Claim | None:
-    """The oldest due pending delivery (of a webhook not in ``skip``), leased to this
-    caller until the POST's timeout has surely passed; None when nothing is due."""
+def _claim(engine: Engine, now: dt.datetime, settings: WebhookSettings, skip: set[int], limit: int) -> list[_Claim]:
+    """The oldest due pending deliveries (at most ``limit``, of webhooks not in
+    ``skip``), each leased to this caller until its POST's timeout has surely passed
+    (the n-th of them is sent after at most n - 1 others, each within the timeout);
+    none when nothing is due."""
     with Session(engine, expire_on_commit=False) as session:
         if session.exec(_due(now, skip).limit(1)).first() is None:
-            return None  # the common case, without taking SQLite's write lock
+            return []  # the common case, without taking SQLite's write lock
         session.rollback()
         connection = session.connection()
         sqlite = connection.dialect.name == "sqlite"
@@ -203,29 +216,42 @@ def _claim(engine: Engine, now: dt.datetime, settings: WebhookSettings, skip: se
             raw = connection.connection.dbapi_connection
             if raw is not None and not getattr(raw, "in_transaction", True):
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
-        query = _due(now, skip).order_by(col(DeliveryRow.next_attempt_at), col(DeliveryRow.id)).limit(1)
+        query = _due(now, skip).order_by(col(DeliveryRow.next_attempt_at), col(DeliveryRow.id)).limit(limit)
         if not sqlite:
             query = query.with_for_update(skip_locked=True)
-        delivery = session.exec(query).first()
-        if delivery is None:
+        rows = session.exec(query).all()
+        if not rows:
             session.rollback()
-            return None
-        hook = session.get(WebhookRow, delivery.webhook_id)
-        event = session.get(FeedEventRow, delivery.event_id)
-        assert hook is not None and event is not None and delivery.id is not None
-        delivery.next_attempt_at = to_storage(now) + dt.timedelta(seconds=settings.timeout_s + LEASE_MARGIN_S)
-        session.add(delivery)
-        claim = _Claim(
-            delivery.id,
-            delivery.webhook_id,
-            hook.url,
-            hook.secret,
-            delivery.event_id,
-            event_body(event),
-            delivery.created_at,
-        )
+            return []
+        hooks = {
+            h.id: h
+            for h in session.exec(select(WebhookRow).where(col(WebhookRow.id).in_({r.webhook_id for r in rows})))
+        }
+        events = {
+            e.id: e
+            for e in session.exec(select(FeedEventRow).where(col(FeedEventRow.id).in_({r.event_id for r in rows})))
+        }
+        claims = []
+        for n, delivery in enumerate(rows, start=1):
+            hook, event = hooks[delivery.webhook_id], events[delivery.event_id]
+            assert delivery.id is not None
+            claims.append(
+                _Claim(
+                    delivery.id,
+                    delivery.webhook_id,
+                    hook.url,
+                    hook.secret,
+                    delivery.event_id,
+                    event_body(event),
+                    delivery.created_at,
+                    delivery.next_attempt_at,
+                )
+            )
+            lease_s = n * settings.timeout_s + LEASE_MARGIN_S
+            delivery.next_attempt_at = to_storage(now) + dt.timedelta(seconds=lease_s)
+            session.add(delivery)
         session.commit()
-        return claim
+        return claims
 
 
 def _post(client: httpx.Client, claim: _Claim, timeout_s: float) -> tuple[int | None, str | None]:
@@ -246,36 +272,43 @@ def _post(client: httpx.Client, claim: _Claim, timeout_s: float) -> tuple[int | 
     return response.status_code, f"HTTP {response.status_code}: {response.text[:200]}"[:500]
 
 
-def _record(
-    engine: Engine,
-    claim: _Claim,
-    status: int | None,
-    error: str | None,
-    now: dt.datetime,
-    settings: WebhookSettings,
-) -> None:
-    """Store how an attempt went: delivered, due again after the back-off, or given up."""
+def _record(engine: Engine, outcomes: list[_Outcome], released: list[_Claim], settings: WebhookSettings) -> None:
+    """Store in one transaction how each attempt went (delivered, due again after the
+    back-off, or given up), and give the ``released`` claims (not sent) back as they were."""
+    ids = [o.claim.delivery_id for o in outcomes] + [c.delivery_id for c in released]
     with Session(engine, expire_on_commit=False) as session:
-        delivery = session.get(DeliveryRow, claim.delivery_id)
-        if delivery is None or delivery.state != PENDING:  # unsubscribed meanwhile
-            return
-        delivery.attempts += 1
-        delivery.last_status = status
-        delivery.last_error = error
-        if error is None:
-            delivery.state = DELIVERED
-            delivery.delivered_at = to_storage(now)
-        else:
-            created = claim.created_at if claim.created_at.tzinfo else claim.created_at.replace(tzinfo=UTC)
-            age_s = (now - created).total_seconds()
-            if settings.give_up_after_s and age_s >= settings.give_up_after_s:
-                delivery.state = FAILED
+        rows = {d.id: d for d in session.exec(select(DeliveryRow).where(col(DeliveryRow.id).in_(ids))).all()}
+        for claim in released:
+            delivery = rows.get(claim.delivery_id)
+            if delivery is not None and delivery.state == PENDING:
+                delivery.next_attempt_at = claim.due_at
+                session.add(delivery)
+        for outcome in outcomes:
+            delivery = rows.get(outcome.claim.delivery_id)
+            if delivery is None or delivery.state != PENDING:  # unsubscribed meanwhile
+                continue
+            delivery.attempts += 1
+            delivery.last_status = outcome.status
+            delivery.last_error = outcome.error
+            if outcome.error is None:
+                delivery.state = DELIVERED
+                delivery.delivered_at = to_storage(outcome.at)
             else:
-                delivery.next_attempt_at = to_storage(now) + dt.timedelta(
-                    seconds=backoff_s(delivery.attempts, settings)
-                )
-        session.add(delivery)
+                created = outcome.claim.created_at
+                created = created if created.tzinfo else created.replace(tzinfo=UTC)
+                age_s = (outcome.at - created).total_seconds()
+                if settings.give_up_after_s and age_s >= settings.give_up_after_s:
+                    delivery.state = FAILED
+                else:
+                    delivery.next_attempt_at = to_storage(outcome.at) + dt.timedelta(
+                        seconds=backoff_s(delivery.attempts, settings)
+                    )
+            session.add(delivery)
         session.commit()
+
+
+CLAIM_BATCH = 10
+"""Deliveries claimed (and recorded) per transaction."""
 
 
 def deliver_due(
@@ -286,26 +319,36 @@ def deliver_due(
     limit: int | None = None,
 ) -> int:
     """Send the deliveries due at ``now`` (at most ``limit``, default the settings'
-    batch size), one at a time, and record each answer; returns how many were sent.
+    batch size), oldest first, one at a time, and record each answer; returns how many
+    were sent.
 
     A 2xx answer delivers; any other answer, or none within ``timeout_s``, is retried
     after ``backoff_s`` (a webhook that failed is not tried again in this call), and
     given up (state failed) once the delivery is ``give_up_after_s`` old. Safe to run
-    in several processes at once: each delivery is claimed before it is sent."""
+    in several processes at once: deliveries are claimed (``CLAIM_BATCH`` in one
+    transaction) before they are sent, and their answers recorded together after."""
     started = time.monotonic()
     skip: set[int] = set()
     sent = 0
-    for _ in range(limit or settings.batch_size):
+    budget = limit or settings.batch_size
+    while sent < budget:
         at = now + dt.timedelta(seconds=time.monotonic() - started)
-        claim = _claim(engine, at, settings, skip)
-        if claim is None:
+        claims = _claim(engine, at, settings, skip, min(CLAIM_BATCH, budget - sent))
+        if not claims:
             break
-        status, error = _post(client, claim, settings.timeout_s)
-        sent += 1
-        if error is not None:
-            skip.add(claim.webhook_id)
-            log.info("webhook %s: delivery %s failed: %s", claim.webhook_id, claim.delivery_id, error)
-        _record(engine, claim, status, error, now + dt.timedelta(seconds=time.monotonic() - started), settings)
+        outcomes: list[_Outcome] = []
+        released: list[_Claim] = []
+        for claim in claims:
+            if claim.webhook_id in skip:
+                released.append(claim)
+                continue
+            status, error = _post(client, claim, settings.timeout_s)
+            sent += 1
+            if error is not None:
+                skip.add(claim.webhook_id)
+                log.info("webhook %s: delivery %s failed: %s", claim.webhook_id, claim.delivery_id, error)
+            outcomes.append(_Outcome(claim, status, error, now + dt.timedelta(seconds=time.monotonic() - started)))
+        _record(engine, outcomes, released, settings)
     return sent
 
 

@@ -23,6 +23,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api import create_app
+from dispatch import webhooks
 from dispatch.settings import WebhookSettings
 from tests.api.conftest import DISPATCHER, POSTGRES_URL, auth, reset_postgres, settings_for
 from tests.api.test_e2e_uvicorn import free_port, start_server, stop_server
@@ -273,3 +274,36 @@ def test_a_served_api_on_postgresql_with_two_workers_delivers_each_event_once(
     finally:
         stop_server(server)
         receiver.stop()
+
+
+def test_a_failing_webhook_gets_one_attempt_a_round_and_its_other_claimed_deliveries_wait_untouched(
+    tmp_path: Path,
+) -> None:
+    good, bad = Receiver(SECRET), Receiver(SECRET, fail_first=10**6)
+    good.start()
+    bad.start()
+    quiet = dataclasses.replace(FAST, deliver=False)  # no loop: this test sends the rounds itself
+    settings = dataclasses.replace(settings_for(f"sqlite:///{tmp_path / 'd.db'}", seed=False), webhooks=quiet)
+    try:
+        with TestClient(create_app(settings)) as client, httpx.Client() as http:
+            good_hook, bad_hook = subscribe(client, good.url), subscribe(client, bad.url)
+            put_jobs(client, ["A", "B", "C"])
+            for job_id in ("A", "B", "C"):
+                cancel(client, job_id)
+            state = client.app.state.dispatch  # type: ignore[attr-defined]
+            now = state.clock.now()
+
+            sent = webhooks.deliver_due(state.engine, now, quiet, http)
+
+            assert len(good.received()) == 3 and bad.calls == 1 and sent == 4
+            assert {d["state"] for d in deliveries(client, good_hook)} == {"delivered"}
+            waiting = sorted(deliveries(client, bad_hook), key=lambda d: d["attempts"])
+            assert [d["attempts"] for d in waiting] == [0, 0, 1] and {d["state"] for d in waiting} == {"pending"}
+            untouched = [dt.datetime.fromisoformat(d["next_attempt_at"]) for d in waiting[:2]]
+            assert all(at <= now for at in untouched)  # due again at once, not leased away
+
+            webhooks.deliver_due(state.engine, now, quiet, http)  # the next round: one more attempt
+            assert bad.calls == 2 and len(good.received()) == 3
+    finally:
+        good.stop()
+        bad.stop()
