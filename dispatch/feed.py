@@ -27,7 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import String, cast, insert, literal, text
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from dispatch.auth import Principal
@@ -43,6 +44,9 @@ PLAN_PUBLISHED = "plan.published"
 DISRUPTION = "disruption"
 EVENT_TYPES = (JOB_STATUS, JOB_WINDOW, JOB_ASSIGNED, JOB_ETA, PLAN_PUBLISHED, DISRUPTION)
 """Every type of feed event (a webhook subscribes to a subset)."""
+
+PENDING = "pending"
+"""The state of a delivery still to send (``dispatch.webhooks``)."""
 
 FEED_LOCK = 0x0FEED0017
 """The PostgreSQL advisory lock key that serializes feed writers (see the module docstring)."""
@@ -79,19 +83,19 @@ def emit(
     session.add(row)
     session.flush()
     assert row.id is not None
-    for hook in session.exec(select(WebhookRow)).all():
-        if type in hook.types:
-            assert hook.id is not None
-            session.add(
-                DeliveryRow(
-                    webhook_id=hook.id,
-                    event_id=row.id,
-                    state="pending",
-                    next_attempt_at=to_storage(now),
-                    created_at=to_storage(now),
-                )
-            )
-    session.flush()
+    # One pending delivery per webhook subscribed to the type, in one statement. Types
+    # are validated names without quotes or wildcards, stored as a JSON list of strings.
+    table = DeliveryRow.__table__.c  # type: ignore[attr-defined]
+    subscribed = core_select(
+        col(WebhookRow.id),
+        literal(row.id, table.event_id.type),
+        literal(PENDING, table.state.type),
+        literal(0, table.attempts.type),
+        literal(row.at, table.next_attempt_at.type),
+        literal(row.at, table.created_at.type),
+    ).where(cast(col(WebhookRow.types), String).like(f'%"{type}"%'))
+    columns = ["webhook_id", "event_id", "state", "attempts", "next_attempt_at", "created_at"]
+    session.execute(insert(DeliveryRow).from_select(columns, subscribed))
     return row
 
 

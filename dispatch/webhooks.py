@@ -39,13 +39,13 @@ from sqlmodel.sql.expression import SelectOfScalar
 from dispatch.clock import Clock
 from dispatch.errors import Invalid, NotFound
 from dispatch.feed import EVENT_TYPES, event_json
+from dispatch.feed import PENDING as PENDING  # the outbox writes it; re-exported with the other states
 from dispatch.settings import WebhookSettings
 from dispatch.tables import DeliveryRow, FeedEventRow, WebhookRow
 from dispatch.timeutil import UTC, to_storage
 
 log = logging.getLogger(__name__)
 
-PENDING = "pending"
 DELIVERED = "delivered"
 FAILED = "failed"
 STATES = (PENDING, DELIVERED, FAILED)

@@ -35,7 +35,8 @@ class Day:
 def publish_new_plan(client: TestClient) -> dict[str, Any]:
     plan = run_plan(client, SAMPLE_DAY, time_limit_s=1)
     assert plan["status"] == "done", plan
-    assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
+    published = client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER)
+    assert published.status_code == 200, published.text
     return plan
 
 
