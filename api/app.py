@@ -9,11 +9,13 @@ from contextlib import asynccontextmanager
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
-from api import errors
+from api import errors, security
 from api.deps import AppState
 from api.routers import booking, clock, disruptions, events, field, imports, live, master, plans, webhooks
-from dispatch.auth import ensure_token
+from api.security import FailedAuthLimiter
+from dispatch.auth import ensure_bootstrap_token
 from dispatch.booking import BookingService
 from dispatch.catalog import Geocoder
 from dispatch.db import make_engine, migrate, session_scope
@@ -27,10 +29,17 @@ from dispatch.webhooks import DeliveryLoop
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None, geocoder: Geocoder | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, geocoder: Geocoder | None = None, *, prepared: bool = False
+) -> FastAPI:
     """The v1 API over the database of ``settings`` (migrated, and seeded when empty).
     ``geocoder`` places addresses without coordinates; by default a cached
-    Nominatim at ``settings.geocoder_url`` (none when that is empty)."""
+    Nominatim at ``settings.geocoder_url`` (none when that is empty).
+
+    Unless ``prepared`` (a worker of ``python -m api``, whose parent did it), the
+    dispatcher bootstrap token is stored (``settings.admin_token``, else a new one,
+    printed) and any earlier bootstrap token retired; ``ValueError`` naming
+    ``DISPATCH_ADMIN_TOKEN`` for a token too short to be safe."""
     cfg = settings or Settings.from_env()
     tz = ZoneInfo(cfg.timezone)
     engine = make_engine(cfg.database_url)
@@ -39,12 +48,16 @@ def create_app(settings: Settings | None = None, geocoder: Geocoder | None = Non
     now = cfg.clock.now()
     today = now.astimezone(tz).date()
     with session_scope(engine) as session:
-        ensure_token(session, admin_token, "dispatcher", "admin (DISPATCH_ADMIN_TOKEN)", now=now)
-        if cfg.seed_samples and cfg.sample_day.exists():
-            day = sample_date(today)
-            seed_sample_day(session, cfg.sample_day, tz, cfg.default_region, day=day, now=now)
+        if not prepared:
+            try:
+                ensure_bootstrap_token(session, admin_token, now=now)
+            except ValueError as exc:
+                raise ValueError(f"DISPATCH_ADMIN_TOKEN: {exc}") from None
+            if cfg.seed_samples and cfg.sample_day.exists():
+                day = sample_date(today)
+                seed_sample_day(session, cfg.sample_day, tz, cfg.default_region, day=day, now=now)
         first_day = next_day_with_jobs(session, today, cfg.default_region)
-    if cfg.admin_token is None:
+    if cfg.admin_token is None and not prepared:
         print(f"Dispatcher token (set DISPATCH_ADMIN_TOKEN to choose one): {admin_token}", flush=True)
     runner = PlanRunner(
         engine, tz, cfg.solver_workers, cfg.clock, cfg.booking.slot_minutes, cfg.stability, cfg.eta.notify_min
@@ -64,7 +77,8 @@ def create_app(settings: Settings | None = None, geocoder: Geocoder | None = Non
             deliveries.stop()
             runner.shutdown()
 
-    app = FastAPI(
+    # The /docs page's scripts come from the installed package, not a CDN: it works offline.
+    app = FastAPIOffline(
         title="Furniture dispatch API",
         version="1.0.0",
         description="Plans, installer job lists and bookings for field installation and repair.",
@@ -73,8 +87,10 @@ def create_app(settings: Settings | None = None, geocoder: Geocoder | None = Non
     if geocoder is None:
         geocoder = CachedGeocoder.from_settings(cfg, engine)
     booking_service = BookingService(tz, cfg.default_region, cfg.booking, geocoder)
-    app.state.dispatch = AppState(cfg, engine, runner, tz, geocoder, booking_service, cfg.clock, first_day)
+    limiter = FailedAuthLimiter(cfg.auth_failures_per_min)
+    app.state.dispatch = AppState(cfg, engine, runner, tz, geocoder, booking_service, cfg.clock, first_day, limiter)
     errors.install(app)
+    security.install(app, cfg.cors_origins)
     routers = (master, imports, plans, disruptions, field, booking, live, clock, events, webhooks)
     for module in routers:
         app.include_router(module.router)

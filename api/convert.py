@@ -6,6 +6,8 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from api.schemas import (
+    AuditActorOut,
+    AuditEntryOut,
     BreakOut,
     CostOut,
     DeliveryCountsOut,
@@ -24,17 +26,29 @@ from api.schemas import (
     PlanVisitOut,
     ShiftOut,
     TechnicianOut,
+    TokenInfoOut,
     UnassignedOut,
     UrgentJobOut,
     WebhookOut,
     WindowOut,
 )
+from dispatch import audit, auth
 from dispatch.catalog import TechnicianRecord
 from dispatch.eta import JobStatus, LiveDay, LiveVisit
 from dispatch.field import MyVisit
 from dispatch.inputs import CustomerIn, LatLon
 from dispatch.mapping import Span
-from dispatch.tables import DeliveryRow, DisruptionRow, EventRow, JobRow, PlanRow, RouteRow, UnassignedRow, VisitRow
+from dispatch.tables import (
+    DeliveryRow,
+    DisruptionRow,
+    EventRow,
+    JobRow,
+    PlanRow,
+    RouteRow,
+    TokenRow,
+    UnassignedRow,
+    VisitRow,
+)
 from dispatch.timeutil import from_storage
 from dispatch.webhooks import PENDING, Subscription
 
@@ -347,4 +361,34 @@ def disruption_out(row: DisruptionRow, tz: ZoneInfo) -> DisruptionOut:
         at=_local(row.at, tz),
         location=LatLon(lat=row.lat, lon=row.lon) if row.lat is not None and row.lon is not None else None,
         created_at=from_storage(row.created_at, tz),
+    )
+
+
+def token_info_out(row: TokenRow, tz: ZoneInfo, now: dt.datetime) -> TokenInfoOut:
+    """An issued token without its secret; ``active``: accepted at ``now``."""
+    assert row.id is not None
+
+    def local(moment: dt.datetime | None) -> dt.datetime | None:
+        return from_storage(moment, tz) if moment is not None else None
+
+    return TokenInfoOut(
+        id=row.id,
+        role=row.role,
+        technician_id=row.technician_id,
+        label=row.label,
+        created_at=from_storage(row.created_at, tz),
+        expires_at=local(row.expires_at),
+        last_used_at=local(row.last_used_at),
+        revoked_at=local(row.revoked_at),
+        active=auth.usable(row, now),
+    )
+
+
+def audit_entry_out(entry: audit.Entry, tz: ZoneInfo) -> AuditEntryOut:
+    """An audit entry with who acted."""
+    row = entry.row
+    assert row.id is not None
+    actor = AuditActorOut(token_id=row.token_id, role=row.role, label=entry.label)
+    return AuditEntryOut(
+        id=row.id, at=from_storage(row.at, tz), actor=actor, action=row.action, subject=row.subject, detail=row.detail
     )

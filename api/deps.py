@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from api.security import FailedAuthLimiter
 from dispatch.auth import Principal, Role, authenticate
 from dispatch.booking import BookingService
 from dispatch.catalog import Geocoder
@@ -51,6 +52,7 @@ class AppState:
     # The first day from today on with jobs in the default region, at start-up
     # (the sample day on a freshly seeded database); None when there is none.
     first_day: dt.date | None = None
+    auth_limiter: FailedAuthLimiter = field(default_factory=lambda: FailedAuthLimiter(0))
 
 
 async def get_state(request: Request) -> AppState:
@@ -73,14 +75,22 @@ bearer = HTTPBearer(auto_error=False, description="A token from POST /v1/tokens 
 
 
 def get_principal(
-    session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+    request: Request,
+    session: SessionDep,
+    state: StateDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
-    """The caller, from ``Authorization: Bearer <token>`` (401 when missing or unknown)."""
+    """The caller, from ``Authorization: Bearer <token>`` (401 when missing, unknown,
+    revoked or expired; 429 with ``Retry-After`` once the client's address sent too many
+    wrong tokens in the last minute)."""
+    address = request.client.host if request.client is not None else "unknown"
+    state.auth_limiter.check(address)
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise Unauthorized("missing bearer token", "Authorization")
-    principal = authenticate(session, credentials.credentials)
+    principal = authenticate(session, credentials.credentials, state.clock.now())
     if principal is None:
-        raise Unauthorized("unknown token", "Authorization")
+        state.auth_limiter.failed(address)
+        raise Unauthorized("unknown, revoked or expired token", "Authorization")
     return principal
 
 

@@ -55,6 +55,11 @@ def _located(error: Any) -> dict[str, str]:
     return {"field": _field(loc), "message": message}
 
 
+REQUIRED_HEADER = "x-required-header"
+"""Marks a header a handler checks itself (with its own 4xx naming it) as required in the
+OpenAPI document: ``Header(json_schema_extra={REQUIRED_HEADER: True})``."""
+
+
 def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
     """Make the OpenAPI document say what the handlers below send: every 4xx/5xx
     of every operation is an ``application/problem+json`` Problem (FastAPI would
@@ -65,6 +70,9 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
         for operation in path_item.values():
             responses: dict[str, Any] = operation.setdefault("responses", {})
             parameters = operation.get("parameters", [])
+            for parameter in parameters:
+                if parameter.get("schema", {}).pop(REQUIRED_HEADER, False):
+                    parameter["required"] = True
             expected = []
             if operation.get("security"):
                 expected += ["401", "403"]
@@ -120,7 +128,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DispatchError)
     async def dispatch_error(_request: Request, exc: DispatchError) -> JSONResponse:
-        return problem(exc.status, exc.title, exc.detail, field=exc.field)
+        return problem(exc.status, exc.title, exc.detail, getattr(exc, "headers", None), field=exc.field)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -26,12 +26,51 @@ class TokenRequest(Strict):
     role: Literal["dispatcher", "installer", "booking"]
     technician_id: Id | None = None
     label: str = Field(default="", max_length=200)
+    expires_in_days: int | None = Field(
+        default=None, ge=1, le=3650, description="refused from this many days on; none: until revoked"
+    )
 
 
 class TokenOut(BaseModel):
-    token: str
+    token: str = Field(description="the secret, shown this once")
+    id: int
     role: str
     technician_id: str | None = None
+    expires_at: dt.datetime | None = None
+
+
+class TokenInfoOut(BaseModel):
+    """An issued token as a dispatcher sees it: never its secret."""
+
+    id: int
+    role: str
+    technician_id: str | None
+    label: str
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+    last_used_at: dt.datetime | None = Field(description="to the minute")
+    revoked_at: dt.datetime | None
+    active: bool = Field(description="accepted now: neither revoked nor expired")
+
+
+class AuditActorOut(BaseModel):
+    token_id: int | None
+    role: str
+    label: str
+
+
+class AuditEntryOut(BaseModel):
+    id: int
+    at: dt.datetime
+    actor: AuditActorOut
+    action: str = Field(description="plan.published, plan.edited, token.issued, token.revoked, job.cancelled, ...")
+    subject: str
+    detail: dict[str, Any]
+
+
+class AuditPageOut(BaseModel):
+    entries: list[AuditEntryOut]
+    next: str = Field(description="the cursor to ask with next time (`after`)")
 
 
 class ClockOut(BaseModel):

@@ -4,8 +4,11 @@ The parent process prepares the database once before any worker starts
 (migrations, the sample seed when the database is empty, the dispatcher
 token), so several workers never race on a migration and the token is printed
 once. Each worker then builds its app with ``app_factory`` from the same
-environment; when ``DISPATCH_ADMIN_TOKEN`` was unset, the parent puts the token
-it generated there, so every worker accepts the one token it printed.
+environment, told by ``DISPATCH_PREPARED`` that this is done: a token the parent
+generated is stored (hashed) in the database and never passed to the workers.
+
+A ``DATABASE_URL`` that is not a database URL, or a database that cannot be
+reached, stops the start with one line naming the variable (exit status 2).
 
 Several workers need PostgreSQL: SQLite is the embedded single-process default.
 """
@@ -24,6 +27,8 @@ from dataclasses import dataclass
 
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from uvicorn.supervisors import Multiprocess
 
 from api.app import create_app
@@ -34,9 +39,13 @@ DEFAULT_PORT = 8000
 APP = "api.serve:app_factory"
 
 
+PREPARED_ENV = "DISPATCH_PREPARED"
+WORKER_STARTUP_S = 60
+
+
 def app_factory() -> FastAPI:
     """The app of one uvicorn worker, configured from the environment."""
-    return create_app(Settings.from_env())
+    return create_app(Settings.from_env(), prepared=os.environ.get(PREPARED_ENV) == "1")
 
 
 @dataclass(frozen=True)
@@ -118,11 +127,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    prepared = prepare(settings)
+    try:
+        prepared = prepare(settings)
+    except SQLAlchemyError as exc:
+        print(f"DATABASE_URL: {_database_problem(exc)} ({_safe_url(settings.database_url)})", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # a setting create_app refuses, named in the message
+        print(f"Settings: {exc}", file=sys.stderr)
+        return 2
     settings = prepared.settings
     assert settings.admin_token is not None
-    # Workers read their settings from the environment: give them the same token.
-    os.environ["DISPATCH_ADMIN_TOKEN"] = settings.admin_token
+    os.environ[PREPARED_ENV] = "1"  # the workers' apps: migrated, seeded, token stored
     base = f"http://{_shown_host(args.host)}:{args.port}"
     if prepared.generated:
         print(f"Dispatcher token (set DISPATCH_ADMIN_TOKEN to choose one): {settings.admin_token}")
@@ -141,6 +156,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         workers=args.workers,
         log_level=args.log_level,
         access_log=not args.no_access_log,
+        # A worker imports the whole service before it answers the supervisor's pings (a few
+        # seconds, more on a busy machine): uvicorn's 5 s would kill and restart it for ever.
+        timeout_worker_healthcheck=WORKER_STARTUP_S,
     )
     server = uvicorn.Server(config)
     try:
@@ -172,7 +190,17 @@ class _TcpConfig(uvicorn.Config):
 
 
 def _safe_url(url: str) -> str:
-    """A database URL without its password."""
-    from sqlalchemy.engine import make_url
+    """A database URL without its password (the text up to its host when it does not parse)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url.split("@")[-1] if "@" in url else url[:80]
 
-    return make_url(url).render_as_string(hide_password=True)
+
+def _database_problem(exc: SQLAlchemyError) -> str:
+    """What is wrong with the database, in one line."""
+    if isinstance(exc, ArgumentError):
+        return f"not a database URL ({str(exc).splitlines()[0][:200]}); e.g. sqlite:///dispatch.db or postgresql+psycopg://user@host:5432/db"
+    cause = getattr(exc, "orig", None) or exc
+    first = next((line.strip() for line in str(cause).splitlines() if line.strip()), type(cause).__name__)
+    return f"cannot use the database: {first[:300]}"

@@ -404,7 +404,7 @@ class BookingService:
         if len(key) > 200:
             raise DispatchError("Idempotency-Key: at most 200 characters", "Idempotency-Key")
         digest = _request_hash(req)
-        prior = self._prior(session, key, digest)
+        prior = self._prior(session, key, digest, token_id)
         if prior is not None:
             return prior
         region = req.region or self.default_region
@@ -415,7 +415,7 @@ class BookingService:
         location = self._location(req.location, req.address)
 
         plan = live.lock(session, day, region, now)
-        prior = self._prior(session, key, digest)  # a twin request may have finished while we waited
+        prior = self._prior(session, key, digest, token_id)  # a twin request may have finished while we waited
         if prior is not None:
             return prior
         evaluator, stamp = self._stamped_evaluator(session, day, region, plan)
@@ -486,7 +486,7 @@ class BookingService:
                 session.commit()
             except IntegrityError as exc:
                 session.rollback()
-                replay = self.replay(session, key, req)
+                replay = self.replay(session, key, req, token_id)
                 if replay is None:
                     raise Conflict(
                         "Idempotency-Key: a booking with this key is being made; retry shortly", "Idempotency-Key"
@@ -503,15 +503,23 @@ class BookingService:
         with self._locks_guard:
             return self._locks.setdefault((day, region), threading.Lock())
 
-    def replay(self, session: Session, key: str | None, req: BookingIn) -> BookingResult | None:
-        """The stored answer for ``key`` (after a write lost a race on the same key), if any."""
+    def replay(
+        self, session: Session, key: str | None, req: BookingIn, token_id: int | None = None
+    ) -> BookingResult | None:
+        """The stored answer for ``key`` of the client ``token_id`` (after a write lost a
+        race on the same key), if any."""
         if not key:
             return None
-        return self._prior(session, key, _request_hash(req))
+        return self._prior(session, key, _request_hash(req), token_id)
 
-    def _prior(self, session: Session, key: str, digest: str) -> BookingResult | None:
+    def _prior(self, session: Session, key: str, digest: str, token_id: int | None) -> BookingResult | None:
+        """The first answer to ``key`` of the client ``token_id``: keys are the client's
+        own, so another client's key never answers with that client's booking."""
+        owner = col(BookingRow.token_id)
         row = session.exec(
-            select(BookingRow).where(BookingRow.idempotency_key == key).execution_options(populate_existing=True)
+            select(BookingRow)
+            .where(BookingRow.idempotency_key == key, owner == token_id if token_id is not None else owner.is_(None))
+            .execution_options(populate_existing=True)
         ).first()
         if row is None:
             return None

@@ -78,7 +78,7 @@ def emit(
         type=type,
         job_id=job_id,
         technician_id=technician_id,
-        data={key: _json_value(value) for key, value in data.items()},
+        data={key: json_value(value) for key, value in data.items()},
     )
     session.add(row)
     session.flush()
@@ -99,15 +99,17 @@ def emit(
     return row
 
 
-def _json_value(value: Any) -> Any:
+def json_value(value: Any) -> Any:
+    """``value`` as stored in JSON: instants as ISO 8601 in UTC, dates as ISO dates, inside
+    mappings and lists too."""
     if isinstance(value, dt.datetime):
         return _instant(value)
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, Mapping):
-        return {key: _json_value(item) for key, item in value.items()}
+        return {key: json_value(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_json_value(item) for item in value]
+        return [json_value(item) for item in value]
     return value
 
 

@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dispatch.clock import SYSTEM_CLOCK, Clock, parse_instant
 from solver.replan import Stability
@@ -85,6 +86,12 @@ class Settings:
     booking: BookingSettings = field(default_factory=lambda: BookingSettings())
     webhooks: WebhookSettings = field(default_factory=lambda: WebhookSettings())
     eta: EtaSettings = field(default_factory=lambda: EtaSettings())
+    # Web origins (scheme://host[:port]) whose pages may call the API from a browser
+    # (the ordering system's web shop); none: no cross-origin calls (docs/security.md).
+    cors_origins: tuple[str, ...] = ()
+    # Failed authentications one client address may make in a minute before it is
+    # answered 429 with Retry-After (per API process); 0: no limit.
+    auth_failures_per_min: int = 20
     # What a re-plan pays for changing what technicians and customers were told (docs/replan.md).
     stability: Stability = field(default_factory=lambda: Stability())
     sample_day: Path = field(
@@ -101,7 +108,8 @@ class Settings:
         ``WEBHOOK_BACKOFF_BASE_S``, ``WEBHOOK_BACKOFF_CAP_S``, ``WEBHOOK_GIVE_UP_AFTER_S``
         (0: never), ``WEBHOOK_DELIVER`` (1/0), ``ETA_NOTIFY_MIN``
         (minutes an arrival must move to be told), ``ETA_POLL_S`` (0: no watcher),
-        ``REPLAN_MOVE_EUR``, ``REPLAN_MINUTE_EUR``, ``REPLAN_TOLERANCE_MIN`` (re-plan stability).
+        ``REPLAN_MOVE_EUR``, ``REPLAN_MINUTE_EUR``, ``REPLAN_TOLERANCE_MIN`` (re-plan stability),
+        ``DISPATCH_CORS_ORIGINS`` (comma-separated web origins), ``AUTH_FAILURES_PER_MIN`` (0: no limit).
         A malformed value is a ValueError naming the variable."""
         env = os.environ
         raw_now = env.get("DISPATCH_NOW", "").strip()
@@ -114,6 +122,8 @@ class Settings:
             solver_workers=int(env.get("SOLVER_WORKERS", cls.solver_workers)),
             seed_samples=env.get("DISPATCH_SEED_SAMPLES", "1") != "0",
             confirm_on_publish=_flag(env.get("DISPATCH_CONFIRM_ON_PUBLISH", "0"), "DISPATCH_CONFIRM_ON_PUBLISH"),
+            cors_origins=_origins(env.get("DISPATCH_CORS_ORIGINS", "")),
+            auth_failures_per_min=int(_seconds(env, "AUTH_FAILURES_PER_MIN", cls.auth_failures_per_min, zero=True)),
             booking=BookingSettings(
                 urgent_reserve_share=float(env.get("BOOKING_URGENT_RESERVE", BookingSettings.urgent_reserve_share)),
                 lead_min=int(env.get("BOOKING_LEAD_MIN", BookingSettings.lead_min)),
@@ -136,6 +146,17 @@ class Settings:
                 deliver=env.get("WEBHOOK_DELIVER", "1") != "0",
             ),
         )
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    """Comma-separated web origins; ValueError naming ``DISPATCH_CORS_ORIGINS`` for one
+    that is not ``http(s)://host[:port]`` (no path, no wildcard)."""
+    origins = tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
+    for origin in origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or "*" in origin:
+            raise ValueError(f"DISPATCH_CORS_ORIGINS: {origin!r} is not an origin like https://shop.example.com")
+    return origins
 
 
 def _flag(raw: str, name: str) -> bool:

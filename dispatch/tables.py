@@ -203,6 +203,30 @@ class TokenRow(SQLModel, table=True):
     technician_id: str | None = None
     label: str = ""
     created_at: dt.datetime
+    # Refused from then on (None: never expires).
+    expires_at: dt.datetime | None = None
+    # Refused from then on (None: not revoked).
+    revoked_at: dt.datetime | None = None
+    # The last request it authenticated, to the minute (``dispatch.auth.USE_RESOLUTION_S``).
+    last_used_at: dt.datetime | None = None
+
+
+class AuditRow(SQLModel, table=True):
+    """One dispatcher action (a plan published, a token issued or revoked, a job
+    cancelled, ...): who, what, when (docs/security.md). Ids grow in commit order, as
+    the feed's do (``dispatch.audit``), so they are the audit's cursor."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime
+    # The token that acted (kept even once revoked; tokens are never deleted).
+    token_id: int | None = Field(default=None, foreign_key="api_tokens.id", index=True)
+    role: str = Field(max_length=16)
+    action: str = Field(max_length=40)
+    subject: str = Field(default="", max_length=200)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
 class BookingRow(SQLModel, table=True):
@@ -212,9 +236,11 @@ class BookingRow(SQLModel, table=True):
     """
 
     __tablename__ = "bookings"
+    # An idempotency key is its client's own (the booking token's).
+    __table_args__ = (Index("uq_bookings_token_key", "token_id", "idempotency_key", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
-    idempotency_key: str = Field(unique=True, index=True, max_length=200)
+    idempotency_key: str = Field(index=True, max_length=200)
     request_hash: str
     job_id: str | None = Field(default=None, index=True)
     status: str = "booked"

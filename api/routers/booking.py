@@ -8,7 +8,9 @@ from fastapi import APIRouter, Header, Response, status
 from fastapi.responses import JSONResponse
 
 from api.deps import Booker, IdPath, SessionDep, StateDep
+from api.errors import REQUIRED_HEADER
 from api.schemas import BookingOut, SlotsOut
+from dispatch import audit
 from dispatch.auth import Principal
 from dispatch.inputs import BookingIn, SlotSearchIn
 from dispatch.timeutil import from_storage
@@ -50,7 +52,16 @@ def post_booking(
     state: StateDep,
     principal: Booker,
     response: Response,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=200,
+            description="Required: a key of your choosing per booking (per booking token); the same key "
+            "again answers the first answer instead of booking twice",
+            json_schema_extra={REQUIRED_HEADER: True},
+        ),
+    ] = None,
 ) -> Any:
     """Book a slot: checked again under the day's lock; 409 when it can no longer
     be kept. The same Idempotency-Key again answers the first answer."""
@@ -70,8 +81,12 @@ def get_booking(job_id: IdPath, session: SessionDep, state: StateDep, principal:
 
 @router.delete("/bookings/{job_id}", response_model=BookingOut)
 def delete_booking(job_id: IdPath, session: SessionDep, state: StateDep, principal: Booker) -> Any:
-    """Cancel a booking: its capacity is free for other bookings at once."""
+    """Cancel a booking: its capacity is free for other bookings at once. A job that is
+    not a booking (of this booking token) is a 404, and nothing is cancelled."""
+    state.booking.get(session, job_id, _own(principal))  # refused before anything is written
     state.booking.cancel(session, job_id, state.clock.now(), _own(principal))
+    if principal.role == "dispatcher":
+        audit.record(session, principal, audit.BOOKING_CANCELLED, f"job {job_id}", now=state.clock.now())
     session.commit()
     row = state.booking.get(session, job_id, None)
     return _booking_out(row, state)

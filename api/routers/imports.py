@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Query, UploadFile
 
 from api.deps import Dispatcher, SessionDep, StateDep
 from api.schemas import ImportErrorOut, ImportOut, Problem
-from dispatch import imports
+from dispatch import audit, imports
 
 router = APIRouter(prefix="/v1", tags=["master data"])
 
@@ -26,7 +26,7 @@ def import_jobs(
     file: Annotated[UploadFile, File(description="The jobs CSV of docs/day-file.md, one job a row")],
     session: SessionDep,
     state: StateDep,
-    _: Dispatcher,
+    who: Dispatcher,
     date: Annotated[
         dt.date | None,
         Query(description="Plan date of rows without a `date` column value; HH:MM times are on it"),
@@ -46,6 +46,8 @@ def import_jobs(
         default_date=date,
         now=state.clock.now(),
     )
+    detail = {"imported": result.imported, "refused_rows": len({e.line for e in result.errors})}
+    audit.record(session, who, audit.JOBS_IMPORTED, file.filename or "jobs.csv", now=state.clock.now(), detail=detail)
     session.commit()
     return ImportOut(
         imported=result.imported,

@@ -2,26 +2,73 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response, status
 from sqlmodel import Session
 
-from api.convert import job_out, technician_out
+from api.convert import audit_entry_out, job_out, technician_out, token_info_out
 from api.deps import AppState, Dispatcher, IdPath, OptionalDateQuery, RegionQuery, SessionDep, StateDep
-from api.schemas import JobOut, TechnicianOut, TokenOut, TokenRequest
-from dispatch import catalog
-from dispatch.auth import create_token
+from api.schemas import AuditPageOut, JobOut, TechnicianOut, TokenInfoOut, TokenOut, TokenRequest
+from dispatch import audit, auth, catalog
 from dispatch.inputs import JobIn, TechnicianIn
 from dispatch.tables import JobRow
+from dispatch.timeutil import from_storage
 
 router = APIRouter(prefix="/v1", tags=["master data"])
+TokenId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 @router.post("/tokens", status_code=status.HTTP_201_CREATED, response_model=TokenOut)
-def post_token(body: TokenRequest, session: SessionDep, state: StateDep, _: Dispatcher) -> TokenOut:
-    """Issue a token: installer (bound to one technician) or booking or dispatcher."""
-    token = create_token(session, body.role, body.technician_id, body.label, now=state.clock.now())
+def post_token(body: TokenRequest, session: SessionDep, state: StateDep, who: Dispatcher) -> TokenOut:
+    """Issue a token: installer (bound to one technician) or booking or dispatcher,
+    refused from ``expires_in_days`` days on when given. The secret is shown this once."""
+    now = state.clock.now()
+    token, row = auth.create_token(
+        session, body.role, body.technician_id, body.label, now=now, expires_in_days=body.expires_in_days
+    )
+    detail = {"role": body.role, "technician_id": body.technician_id, "expires_at": row.expires_at}
+    audit.record(session, who, audit.TOKEN_ISSUED, f"token {row.id}", now=now, detail=detail)
     session.commit()
-    return TokenOut(token=token, role=body.role, technician_id=body.technician_id)
+    assert row.id is not None
+    return TokenOut(
+        token=token,
+        id=row.id,
+        role=body.role,
+        technician_id=body.technician_id,
+        expires_at=from_storage(row.expires_at, state.tz) if row.expires_at is not None else None,
+    )
+
+
+@router.get("/tokens", response_model=list[TokenInfoOut])
+def get_tokens(session: SessionDep, state: StateDep, _: Dispatcher) -> list[TokenInfoOut]:
+    """Every token issued, oldest first, revoked and expired ones too (never a secret)."""
+    return [token_info_out(row, state.tz, state.clock.now()) for row in auth.list_tokens(session)]
+
+
+@router.delete("/tokens/{token_id}", response_model=TokenInfoOut)
+def delete_token(token_id: TokenId, session: SessionDep, state: StateDep, who: Dispatcher) -> TokenInfoOut:
+    """Revoke a token: every API process refuses it from the next request on (404 for an
+    unknown id). Revoking your own token ends your access too."""
+    now = state.clock.now()
+    row = auth.revoke_token(session, token_id, now=now)
+    audit.record(session, who, audit.TOKEN_REVOKED, f"token {token_id}", now=now, detail={"role": row.role})
+    session.commit()
+    return token_info_out(row, state.tz, now)
+
+
+@router.get("/audit", response_model=AuditPageOut)
+def get_audit(
+    session: SessionDep,
+    state: StateDep,
+    _: Dispatcher,
+    after: Annotated[str | None, Query(max_length=20, description="The `next` of an earlier answer")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> AuditPageOut:
+    """Dispatcher actions after the cursor ``after``, oldest first: who (the token, its role
+    and label), what, to what, when. Ask again with ``next`` for what came since."""
+    page = audit.entries_after(session, after, limit)
+    return AuditPageOut(entries=[audit_entry_out(e, state.tz) for e in page.entries], next=page.next)
 
 
 @router.put(
@@ -93,10 +140,11 @@ def get_job(job_id: IdPath, session: SessionDep, state: StateDep, _: Dispatcher)
 
 
 @router.delete("/jobs/{job_id}", response_model=JobOut)
-def delete_job(job_id: IdPath, session: SessionDep, state: StateDep, _: Dispatcher) -> JobOut:
-    """Cancel a job: later plans leave it out; its history stays. A booked job's
-    capacity is free for new bookings at once."""
+def delete_job(job_id: IdPath, session: SessionDep, state: StateDep, who: Dispatcher) -> JobOut:
+    """Cancel a job: it is kept, with status `cancelled` and its history, and later plans
+    leave it out. A booked job's capacity is free for new bookings at once."""
     row = state.booking.cancel(session, job_id, state.clock.now())
+    audit.record(session, who, audit.JOB_CANCELLED, f"job {job_id}", now=state.clock.now())
     session.commit()
     return _job_out(session, row, state)
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, status
 from api.convert import plan_out
 from api.deps import DateQuery, Dispatcher, RegionQuery, SessionDep, StateDep
 from api.schemas import EditIn, EditOut, EditViolationOut, PlanOut, PlanRequest, PublishIn
-from dispatch import edits, planning
+from dispatch import audit, edits, planning
 from dispatch.errors import Invalid
 from dispatch.reporting import day_kpis
 
@@ -58,7 +58,7 @@ def get_plans(
     responses={409: {"description": "The plan is not done, or no longer holds on the day as it is now"}},
 )
 def post_publish(
-    plan_id: PlanId, session: SessionDep, state: StateDep, _: Dispatcher, body: PublishIn | None = None
+    plan_id: PlanId, session: SessionDep, state: StateDep, who: Dispatcher, body: PublishIn | None = None
 ) -> PlanOut:
     """Make a done plan the current one of its day (409 for any other status, or when the
     day changed since it was made and the plan no longer keeps its promises). With
@@ -74,6 +74,8 @@ def post_publish(
         confirm_windows=confirm,
         notify_min=state.settings.eta.notify_min,
     )
+    detail = {"date": plan.date, "region": plan.region, "confirm_windows": confirm}
+    audit.record(session, who, audit.PLAN_PUBLISHED, f"plan {plan_id}", now=state.clock.now(), detail=detail)
     session.commit()
     return plan_out(plan, True, state.tz)
 
@@ -103,6 +105,9 @@ def post_edits(plan_id: PlanId, body: EditIn, session: SessionDep, state: StateD
         slot_s=state.runner.slot_s,
     )
     if result.plan is not None:
+        detail = {"edited_from": plan_id, "moves": len(body.moves), "locks": len(body.locks), "override": body.override}
+        subject = f"plan {result.plan.id}"
+        audit.record(session, who, audit.PLAN_EDITED, subject, now=state.clock.now(), detail=detail)
         session.commit()
     return EditOut(
         violations=[

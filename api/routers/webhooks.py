@@ -9,18 +9,20 @@ from fastapi import APIRouter, Path, Query, Response, status
 from api.convert import delivery_out, webhook_out
 from api.deps import Dispatcher, SessionDep, StateDep
 from api.schemas import DeliveryOut, WebhookCreatedOut, WebhookIn, WebhookOut
-from dispatch import webhooks
+from dispatch import audit, webhooks
 
 router = APIRouter(prefix="/v1", tags=["events"])
 WebhookId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 @router.post("/webhooks", status_code=status.HTTP_201_CREATED, response_model=WebhookCreatedOut)
-def post_webhook(body: WebhookIn, session: SessionDep, state: StateDep, _: Dispatcher) -> WebhookCreatedOut:
+def post_webhook(body: WebhookIn, session: SessionDep, state: StateDep, who: Dispatcher) -> WebhookCreatedOut:
     """Subscribe ``url`` to the feed events of ``types``: each is POSTed as JSON, signed
     with ``secret`` (``X-Dispatch-Signature: sha256=<hex HMAC-SHA256 of the body>``),
     retried with back-off until a 2xx answer. The secret is never shown again."""
     row = webhooks.subscribe(session, body.url, body.secret, body.types, now=state.clock.now())
+    detail = {"url": body.url, "types": sorted(body.types)}
+    audit.record(session, who, audit.WEBHOOK_SUBSCRIBED, f"webhook {row.id}", now=state.clock.now(), detail=detail)
     session.commit()
     assert row.id is not None
     return WebhookCreatedOut(id=row.id)
@@ -33,9 +35,10 @@ def get_webhooks(session: SessionDep, state: StateDep, _: Dispatcher) -> list[We
 
 
 @router.delete("/webhooks/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-def delete_webhook(webhook_id: WebhookId, session: SessionDep, _: Dispatcher) -> Response:
+def delete_webhook(webhook_id: WebhookId, session: SessionDep, state: StateDep, who: Dispatcher) -> Response:
     """Unsubscribe: the subscription and its outbox are deleted; nothing more is sent."""
     webhooks.unsubscribe(session, webhook_id)
+    audit.record(session, who, audit.WEBHOOK_UNSUBSCRIBED, f"webhook {webhook_id}", now=state.clock.now())
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

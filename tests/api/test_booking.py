@@ -310,3 +310,34 @@ def test_a_plan_run_that_would_drop_a_booking_is_refused_and_the_published_plan_
     assert "refused" in str(refused["error"]) and "booked job" in str(refused["error"])
     versions = client.get("/v1/plans", params={"date": DAY.isoformat()}, headers=DISPATCHER).json()
     assert [p["id"] for p in versions if p["published"]] == [plan["id"]]
+
+
+def test_an_idempotency_key_is_its_clients_own(shop: tuple[TestClient, dict[str, str], str]) -> None:
+    client, first, url = shop
+    second = auth(client.post("/v1/tokens", json={"role": "booking"}, headers=DISPATCHER).json()["token"])
+    [slot, other, *_] = search(client, first, job())["slots"]
+    mine = book(client, first, job(), slot, "order-1")
+    assert mine.status_code == 201, mine.text
+
+    # The second client sends the first one's key with the first one's body: a booking of its own.
+    theirs = book(client, second, job(), other, "order-1")
+    assert theirs.status_code == 201, theirs.text
+    assert "Idempotent-Replayed" not in theirs.headers
+    assert theirs.json()["job_id"] != mine.json()["job_id"]
+    assert client.get(f"/v1/bookings/{mine.json()['job_id']}", headers=second).status_code == 404
+    # Each client's own retry still answers its own first answer.
+    again = book(client, first, job(), slot, "order-1")
+    assert again.status_code == 201 and again.json()["job_id"] == mine.json()["job_id"]
+    assert counts(url)[1] == 2
+
+
+def test_cancelling_a_job_that_is_not_a_booking_as_a_booking_changes_nothing(
+    shop: tuple[TestClient, dict[str, str], str],
+) -> None:
+    client, booker, _ = shop
+    put = client.put("/v1/jobs/J-plain", json={**job(), "date": DAY.isoformat()}, headers=DISPATCHER)
+    assert put.status_code == 201, put.text
+    for headers in (DISPATCHER, booker):
+        refused = client.delete("/v1/bookings/J-plain", headers=headers)
+        assert refused.status_code == 404 and refused.json()["field"] == "job_id"
+    assert client.get("/v1/jobs/J-plain", headers=DISPATCHER).json()["status"] == "open"

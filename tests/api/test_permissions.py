@@ -47,6 +47,9 @@ GET     /docs/oauth2-redirect              -        | 200   200  200         200
 GET     /redoc                             -        | 200   200  200         200        200
 GET     /v1/clock                          -        | 401   401  200         200        200
 POST    /v1/tokens                         -        | 401   401  201         403        403
+GET     /v1/tokens                         -        | 401   401  200         403        403
+DELETE  /v1/tokens/{token_id}              -        | 401   401  200         403        403
+GET     /v1/audit                          -        | 401   401  200         403        403
 PUT     /v1/technicians/{technician_id}    -        | 401   401  201         403        403
 GET     /v1/technicians                    -        | 401   401  200         403        403
 GET     /v1/technicians/{technician_id}    own      | 401   401  200         403        403
@@ -284,6 +287,14 @@ def cancellable_plan(w: World) -> int:
 HOOK = {"url": "http://127.0.0.1:9/matrix", "secret": "a-secret-of-sixteen+", "types": ["plan.published"]}
 
 
+def a_token(w: World) -> int:
+    """A booking token of its own for the cell to revoke (issued by the dispatcher)."""
+    made = w.client.post("/v1/tokens", json={"role": "booking", "label": "to revoke"}, headers=DISPATCHER)
+    assert made.status_code == 201, made.text
+    token_id: int = made.json()["id"]
+    return token_id
+
+
 def a_webhook(w: World) -> int:
     """A subscription of its own for the cell (made by the dispatcher)."""
     made = w.client.post("/v1/webhooks", json=HOOK, headers=DISPATCHER)
@@ -360,6 +371,9 @@ REQUESTS: dict[tuple[str, str, str], Callable[[World, str], Call]] = {
     ("GET", "/v1/jobs/{job_id}/status", "other"): lambda w, r: Call(f"/v1/jobs/{w.other_booking}/status"),
     ("GET", "/v1/jobs/{job_id}/status", "unbooked"): lambda w, r: Call(f"/v1/jobs/{w.own_jobs[0]}/status"),
     ("GET", "/v1/live", "-"): lambda w, r: Call("/v1/live", params={"date": SAMPLE_DAY}),
+    ("GET", "/v1/tokens", "-"): lambda w, r: Call("/v1/tokens"),
+    ("DELETE", "/v1/tokens/{token_id}", "-"): lambda w, r: Call(f"/v1/tokens/{a_token(w)}"),
+    ("GET", "/v1/audit", "-"): lambda w, r: Call("/v1/audit", params={"limit": "10"}),
 }
 
 
