@@ -7,7 +7,8 @@ and by the API's import (``dispatch.imports``: ``jobs.csv``).
   lines before the header skipped; header names ignoring case and spaces;
   every cell a stripped string; lines numbered as a spreadsheet shows them
   (the header is line 1; blank lines count and are skipped); a row with more
-  cells than the header is marked (an unquoted comma in an address, say).
+  cells than the header (an unquoted comma in an address, say) or with quotes
+  that do not pair up is kept with its problem, and reading goes on.
 - ``job_record``, ``technician_record``: a row as the day format's record (the
   JSON shape), which each reader then checks and converts its own way;
   ``skill_pairs`` reads a skills cell.
@@ -21,15 +22,10 @@ stops at the first error.
 
 from __future__ import annotations
 
-import io
-import warnings
+import csv
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-
-import pandas as pd
-
-_TOO_LONG = "\x00too-many-cells:"  # marks a row with more cells than the header
 
 
 class TableError(ValueError):
@@ -39,39 +35,51 @@ class TableError(ValueError):
 @dataclass(frozen=True)
 class Row:
     """One non-blank row: its line as a spreadsheet shows it, its cells by column
-    (``""`` for a missing one), and its cell count when it has more than the header."""
+    (``""`` for a missing one), and ``problem`` when it cannot be read as a row (more
+    cells than the header, or quotes that do not pair up); its values are then empty."""
 
     line: int
     values: dict[str, str]
-    too_many_cells: int | None = None
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
 class Table:
-    """A CSV file's header (normalised names) and rows (row ``i`` is line ``i + 2``)."""
+    """A CSV file's header (normalised names) and its records after the header: each
+    with the line it starts on (the header is line 1) and its cells, or the reason it
+    could not be read."""
 
     header: list[str]
-    cells: list[list[str]]
+    records: list[tuple[int, list[str] | str]]
+
+    @property
+    def cells(self) -> list[list[str]]:
+        """The cells of every readable record."""
+        return [cells for _, cells in self.records if not isinstance(cells, str)]
 
     def rows(self) -> Iterator[Row]:
-        """The non-blank rows, in order."""
-        for index, cells in enumerate(self.cells):
-            line = index + 2
-            if not any(cells):
+        """The non-blank rows, in order, the unreadable ones among them with their problem."""
+        for line, cells in self.records:
+            if isinstance(cells, str):
+                yield Row(line, {}, cells)
+            elif not any(cells):
                 continue
-            if cells[0].startswith(_TOO_LONG):
-                yield Row(line, {}, int(cells[0].removeprefix(_TOO_LONG)))
-                continue
-            yield Row(line, {name: cells[i] if i < len(cells) else "" for i, name in enumerate(self.header) if name})
-
-    def too_many_cells(self, row: Row) -> str:
-        """What is wrong with a row of more cells than the header."""
-        return f"this line has {row.too_many_cells} cells, the header {len(self.header)}; quote commas in values"
+            elif len(cells) > len(self.header):
+                problem = f"this line has {len(cells)} cells, the header {len(self.header)}; quote commas in values"
+                yield Row(line, {}, problem)
+            else:
+                yield Row(
+                    line, {name: cells[i] if i < len(cells) else "" for i, name in enumerate(self.header) if name}
+                )
 
 
 def read_table(data: bytes, header_hint: str = "id,kind,lat,lon,...") -> Table:
     """The CSV ``data`` as a table; ``TableError`` when it is not one
-    (``header_hint`` shows what the first line should be)."""
+    (``header_hint`` shows what the first line should be).
+
+    Quotes are read strictly: a record whose quotes do not pair up (an unclosed
+    ``"``, or ``"Gate code 12"34"``) is kept as an unreadable record with its line,
+    and reading goes on at the next line, so no row of the file is lost unreported."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -83,33 +91,41 @@ def read_table(data: bytes, header_hint: str = "id,kind,lat,lon,...") -> Table:
         raise TableError(empty)
     header_line = text.lstrip("\r\n").split("\n", 1)[0]
     sep = ";" if header_line.count(";") > header_line.count(",") else ","
-
-    def too_long(cells: list[str]) -> list[str]:
-        return [f"{_TOO_LONG}{len(cells)}"]
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            frame = pd.read_csv(
-                io.StringIO(text),
-                sep=sep,
-                header=None,
-                dtype=str,
-                keep_default_na=False,
-                skip_blank_lines=False,
-                index_col=False,
-                engine="python",
-                on_bad_lines=too_long,
-            )
-    except (ValueError, pd.errors.ParserError) as exc:  # EmptyDataError and csv errors among them
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise TableError(f"is not a readable CSV ({reason})") from None
-    cells = [[_cell(v) for v in row] for row in frame.itertuples(index=False, name=None)]
-    while cells and not any(cells[0]):  # blank lines before the header
-        cells.pop(0)
-    if not cells:
+    records = _records(text.splitlines(keepends=True), sep)
+    while records and isinstance(records[0][1], list) and not any(records[0][1]):  # blank lines before the header
+        records.pop(0)
+    if not records:
         raise TableError(empty)
-    return Table([h.lower().replace(" ", "_") for h in cells[0]], cells[1:])
+    first, header = records[0]
+    if isinstance(header, str):
+        raise TableError(f"is not a readable CSV (the header line: {header})")
+    return Table(
+        [_cell(h).lower().replace(" ", "_") for h in header],
+        [
+            (line - first + 1, cells if isinstance(cells, str) else [_cell(c) for c in cells])
+            for line, cells in records[1:]
+        ],
+    )
+
+
+def _records(lines: list[str], sep: str) -> list[tuple[int, list[str] | str]]:
+    """Each record with the (1-based) line it starts on: its cells, or why it is unreadable."""
+    out: list[tuple[int, list[str] | str]] = []
+    start = 0
+    while start < len(lines):
+        reader = csv.reader(lines[start:], delimiter=sep, strict=True)
+        read = 0
+        try:
+            for cells in reader:
+                out.append((start + read + 1, cells))
+                read = reader.line_num
+            return out
+        except csv.Error as exc:
+            out.append(
+                (start + read + 1, f'quotes do not pair up ({exc}); a value with quotes is written "like ""this"""')
+            )
+            start += read + 1
+    return out
 
 
 def _cell(value: Any) -> str:

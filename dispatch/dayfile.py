@@ -437,8 +437,8 @@ def _csv_rows(path: Path, header_hint: str) -> list[tuple[str, dict[str, str]]]:
     out = []
     for row in table.rows():
         where = f"{path.name} line {row.line}"
-        if row.too_many_cells is not None:
-            raise DayFileError(f"{where}: {table.too_many_cells(row)}")
+        if row.problem is not None:
+            raise DayFileError(f"{where}: {row.problem}")
         out.append((where, row.values))
     return out
 

@@ -133,8 +133,8 @@ def read_table(data: bytes) -> Table:
     except csvfile.TableError as exc:
         raise _refuse(str(exc)) from None
     _check_header(table.header, table.cells)
-    if len(table.cells) > MAX_ROWS:
-        raise _refuse(f"has {len(table.cells)} rows; at most {MAX_ROWS} a file")
+    if len(table.records) > MAX_ROWS:
+        raise _refuse(f"has {len(table.records)} rows; at most {MAX_ROWS} a file")
     return table
 
 
@@ -358,8 +358,8 @@ def import_jobs(
     places = _PlaceFinder(geocode)
     for row in table.rows():
         line = row.line
-        if row.too_many_cells is not None:
-            result.errors.append(RowError(line, "row", table.too_many_cells(row)))
+        if row.problem is not None:
+            result.errors.append(RowError(line, "row", row.problem))
             continue
         parsed = parse_row(row.values, default_date, tz)
         if isinstance(parsed, list):

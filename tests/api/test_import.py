@@ -246,3 +246,20 @@ def test_with_the_geocoder_down_address_rows_fail_and_the_rest_import(sqlite_cli
     assert status == 200 and out["job_ids"] == ["D2"]
     assert [(e["line"], e["field"]) for e in out["errors"]] == [(2, "address"), (4, "address")]
     assert all("could not be reached; give a location or try later" in e["message"] for e in out["errors"])
+
+
+def test_every_row_of_a_file_with_broken_quotes_is_imported_or_reported(sqlite_client: TestClient) -> None:
+    data = (
+        "id,date,lat,lon,duration_min,notes\n"
+        'Q1,2026-12-07,60.1,24.9,60,"Gate code 12"34"\n'
+        "Q2,2026-12-07,60.1,24.9,60,plain\n"
+        'Q3,2026-12-07,60.1,24.9,60,"never closed\n'
+        "Q4,2026-12-07,60.1,24.9,60,after the broken one\n"
+        'Q5,2026-12-07,60.1,24.9,60,"a ""quoted"" word"\n'
+    )
+    status, out = upload(sqlite_client, data)
+    assert status == 200, out
+    assert out["job_ids"] == ["Q2", "Q4", "Q5"]
+    assert [(e["line"], e["field"]) for e in out["errors"]] == [(2, "row"), (4, "row")]
+    assert all("quotes do not pair up" in e["message"] for e in out["errors"])
+    assert sqlite_client.get("/v1/jobs/Q5", headers=DISPATCHER).json()["notes"] == 'a "quoted" word'

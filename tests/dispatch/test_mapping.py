@@ -59,8 +59,8 @@ def test_a_csv_table_may_have_a_byte_order_mark_semicolons_and_a_loose_header() 
     assert table.header == ["id", "kind", "lat"]
     rows = list(table.rows())
     assert [(r.line, r.values) for r in rows[:1]] == [(3, {"id": "J1", "kind": "install", "lat": "60.1"})]
-    assert rows[1].line == 4 and rows[1].too_many_cells == 4
-    assert table.too_many_cells(rows[1]) == "this line has 4 cells, the header 3; quote commas in values"
+    assert rows[1].line == 4 and rows[1].values == {}
+    assert rows[1].problem == "this line has 4 cells, the header 3; quote commas in values"
     with pytest.raises(TableError, match="is empty"):
         read_table(b"\n\n")
 
@@ -87,6 +87,19 @@ def test_the_command_line_reads_a_spreadsheets_semicolon_csv_as_the_same_day(tmp
     from_semicolons = load_day(tmp_path / "jobs.csv", plan_date="2026-12-01")
     from_commas = load_day(source / "jobs.csv", plan_date="2026-12-01")
     assert from_semicolons.problem == from_commas.problem
+
+
+def test_a_csv_record_whose_quotes_do_not_pair_up_is_reported_and_the_rows_after_it_are_read() -> None:
+    data = (
+        'id,kind,notes\nJ1,install,"Gate code 12"34"\nJ2,repair,"fine, quoted"\n'
+        'J3,install,"never closed\nJ4,install,plain\nJ5,repair,"two\nlines"\n'
+    ).encode()
+    rows = list(read_table(data).rows())
+    assert [r.line for r in rows] == [2, 3, 4, 5, 6]
+    assert [r.problem is not None for r in rows] == [True, False, True, False, False]
+    assert rows[0].problem is not None and "quotes do not pair up" in rows[0].problem
+    assert rows[1].values["notes"] == "fine, quoted" and rows[3].values["id"] == "J4"
+    assert rows[4].values["notes"] == "two\nlines"  # a quoted value may span lines
 
 
 def test_a_csv_line_with_too_many_cells_is_refused_by_the_command_line(tmp_path: Path) -> None:
