@@ -19,11 +19,11 @@ from dispatch.booking import BookingService
 from dispatch.catalog import Geocoder
 from dispatch.clock import Clock
 from dispatch.errors import DispatchError, Forbidden
-from dispatch.inputs import NO_NUL, IsoDate
+from dispatch.inputs import ID_PATTERN, NO_NUL, IsoDate
 from dispatch.planning import PlanRunner
 from dispatch.settings import Settings
 
-IdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+IdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
 """A technician or job id in a path."""
 RegionQuery = Annotated[str | None, Query(max_length=64, pattern=NO_NUL)]
 """An optional region filter."""

@@ -157,7 +157,7 @@ def set_up(engine: Engine, rng: random.Random, count: int, days: list[dt.date]) 
     migrate(engine)
     with Session(engine) as session:
         for tech_id, data in technicians(rng, count, days):
-            catalog.put_technician(session, tech_id, data, REGION, now=SYSTEM_CLOCK.now())
+            catalog.put_technician(session, tech_id, data, REGION, TZ, now=SYSTEM_CLOCK.now())
         session.commit()
 
 

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from dispatch import feed
 from dispatch.errors import Invalid, NotFound
-from dispatch.inputs import JobIn, LatLon, TechnicianIn, clock_minutes
+from dispatch.inputs import JobIn, LatLon, ShiftIn, TechnicianIn, day_minutes
 from dispatch.jobstate import CANCELLED, OPEN
 from dispatch.tables import EventRow, JobRow, ShiftRow, TechnicianRow
 from dispatch.timeutil import to_storage
@@ -30,9 +30,12 @@ class TechnicianRecord:
 
 
 def put_technician(
-    session: Session, tech_id: str, data: TechnicianIn, default_region: str, *, now: dt.datetime
+    session: Session, tech_id: str, data: TechnicianIn, default_region: str, tz: ZoneInfo, *, now: dt.datetime
 ) -> tuple[TechnicianRecord, bool]:
-    """Create or replace a technician and all their shifts, stamped ``now``; True when created."""
+    """Create or replace a technician and all their shifts, stamped ``now``; True when
+    created. Shift times given as date-times are read in ``tz`` and must lie on the
+    shift's date (``Invalid`` naming ``shifts.<i>.<field>`` otherwise)."""
+    minutes = [_shift_minutes(i, shift, tz) for i, shift in enumerate(data.shifts)]
     row = session.get(TechnicianRow, tech_id)
     created = row is None
     values: dict[str, Any] = {
@@ -62,21 +65,42 @@ def put_technician(
         session.delete(old)
     session.flush()
     shifts = []
-    for shift in data.shifts:
+    for shift, (start, end, earliest, latest) in zip(data.shifts, minutes, strict=True):
         brk = shift.break_
         shift_row = ShiftRow(
             technician_id=tech_id,
             date=shift.date,
-            start_min=clock_minutes(shift.start),
-            end_min=clock_minutes(shift.end),
-            break_earliest_min=clock_minutes(brk.earliest) if brk else None,
-            break_latest_min=clock_minutes(brk.latest) if brk else None,
+            start_min=start,
+            end_min=end,
+            break_earliest_min=earliest,
+            break_latest_min=latest,
             break_duration_min=brk.duration_min if brk else None,
         )
         session.add(shift_row)
         shifts.append(shift_row)
     session.flush()
     return TechnicianRecord(row, shifts), created
+
+
+def _shift_minutes(i: int, shift: ShiftIn, tz: ZoneInfo) -> tuple[int, int, int | None, int | None]:
+    """A shift's start, end and break bounds as minutes of its day, checked in order."""
+
+    def read(value: str | dt.datetime, name: str) -> int:
+        found = day_minutes(value, shift.date, tz)
+        if found is None:
+            raise Invalid(f"shifts.{i}.{name}: not on the shift's date {shift.date} in {tz.key}", f"shifts.{i}.{name}")
+        return found
+
+    start, end = read(shift.start, "start"), read(shift.end, "end")
+    if end <= start:
+        raise Invalid(f"shifts.{i}: shift end must be after its start", f"shifts.{i}")
+    brk = shift.break_
+    if brk is None:
+        return start, end, None, None
+    earliest, latest = read(brk.earliest, "break.earliest"), read(brk.latest, "break.latest")
+    if latest < earliest:
+        raise Invalid(f"shifts.{i}.break: break.latest is before break.earliest", f"shifts.{i}.break")
+    return start, end, earliest, latest
 
 
 def _shifts_by_tech(session: Session, tech_ids: list[str]) -> dict[str, list[ShiftRow]]:
@@ -127,6 +151,21 @@ def check_references(session: Session, job_id: str, data: JobIn) -> None:
         raise Invalid(f"depends_on: job {data.depends_on} does not exist", "depends_on")
 
 
+def check_windows(data: JobIn, tz: ZoneInfo) -> None:
+    """Refuse (``Invalid`` naming ``windows.<i>``) a window that does not touch the job's
+    plan date in ``tz``: a job is planned on its one day, so such a window could never be kept."""
+    day = job_date(data, tz)
+    start_of_day = dt.datetime.combine(day, dt.time(0), tzinfo=tz)
+    end_of_day = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=tz)
+    for i, window in enumerate(data.windows):
+        if window.end <= start_of_day or window.start >= end_of_day:
+            shown = f"{window.start.astimezone(tz):%Y-%m-%d %H:%M}"
+            raise Invalid(
+                f"windows.{i}: starts {shown}, not on the job's date {day}; a job is planned on its one day",
+                f"windows.{i}",
+            )
+
+
 def put_job(
     session: Session,
     job_id: str,
@@ -139,8 +178,10 @@ def put_job(
     now: dt.datetime,
 ) -> tuple[JobRow, bool]:
     """Create or replace a job, stamped ``now``; True when created. Unknown technician
-    or job references are refused naming the field; an address alone is geocoded."""
+    or job references, and windows that miss the job's day, are refused naming the
+    field; an address alone is geocoded."""
     check_references(session, job_id, data)
+    check_windows(data, tz)
     location = data.location
     if location is None:
         if geocode is None:

@@ -57,7 +57,7 @@ from dispatch import catalog, csvfile, live
 from dispatch.catalog import Geocoder
 from dispatch.csvfile import Table, job_record, skill_pairs
 from dispatch.errors import DispatchError, Invalid, Unavailable
-from dispatch.inputs import CLOCK, JobIn, LatLon
+from dispatch.inputs import CLOCK, ID_PATTERN, JobIn, LatLon
 
 MAX_BYTES = 5_000_000
 MAX_ROWS = 10_000
@@ -87,7 +87,7 @@ COLUMNS = (
     "notes",
 )
 TEXT_COLUMNS = ("kind", "region", "address", "notes", "pinned_technician_id", "preferred_technician_id", "depends_on")
-ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+ID = re.compile(ID_PATTERN)
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 HHMM_RANGE = re.compile(r"^(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})$")
 
@@ -309,8 +309,8 @@ def parse_row(
     job_id = values.get("id", "")
     if not job_id:
         reader.fail("id", "is required")
-    elif not ID.match(job_id):
-        reader.fail("id", f"must be 1-64 letters, digits or _ . : -, got '{job_id[:80]}'")
+    elif len(job_id) > 64 or not ID.match(job_id):
+        reader.fail("id", f"must be 1-64 letters, digits or _ . : - (not dots alone), got '{job_id[:80]}'")
     body = reader.body()
     try:
         job = JobIn.model_validate(body)

@@ -4,9 +4,11 @@ the other way round."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 from typing import Annotated, Any, Literal, get_args, get_origin
+from zoneinfo import ZoneInfo
 
 from pydantic import (
     AfterValidator,
@@ -24,7 +26,11 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 SkillCode = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_]*$")]
-Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+ID_PATTERN = r"^[A-Za-z0-9_.:-]*[A-Za-z0-9_:-][A-Za-z0-9_.:-]*$"
+"""Letters, digits and ``_.:-``, not dots alone (``.`` and ``..`` are no names a URL can reach)."""
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=ID_PATTERN)]
+MAX_SKILLS = 100
+"""Skill codes a job or technician may list (a catalogue of trades has a few dozen)."""
 NO_NUL = r"^[^\x00]*$"
 """Text PostgreSQL can store: anything but NUL characters."""
 
@@ -86,10 +92,41 @@ ClockTime = Annotated[str, Field(description="HH:MM local time"), AfterValidator
 """A local clock time written ``HH:MM``."""
 
 
+def _clock_or_moment(value: Any) -> Any:
+    if isinstance(value, str) and CLOCK.match(value):
+        return value
+    if isinstance(value, str) and ISO_DATETIME.match(value):
+        with contextlib.suppress(ValueError):  # not a date-time after all: refused below
+            value = dt.datetime.fromisoformat(value)
+    if isinstance(value, dt.datetime) and value.utcoffset() is not None:
+        return value
+    raise ValueError("expected HH:MM, or a date-time with offset on the shift's date, e.g. 2026-12-04T08:00:00+02:00")
+
+
+ShiftTime = Annotated[
+    str | dt.datetime,
+    BeforeValidator(_clock_or_moment),
+    Field(
+        description="HH:MM local time on the shift's date, or an ISO 8601 date-time with offset on that date",
+        examples=["08:00", "2026-12-04T08:00:00+02:00"],
+    ),
+]
+"""A time of a shift's day: ``HH:MM`` local, or an aware date-time on the shift's date."""
+
+
 def clock_minutes(text: str) -> int:
     """``HH:MM`` as minutes since midnight."""
     hours, minutes = text.split(":")
     return int(hours) * 60 + int(minutes)
+
+
+def day_minutes(value: str | dt.datetime, day: dt.date, tz: ZoneInfo) -> int | None:
+    """A ``ShiftTime`` as minutes since ``day``'s midnight in ``tz``; None for a date-time
+    that is not on ``day`` there."""
+    if isinstance(value, str):
+        return clock_minutes(value)
+    local = value.astimezone(tz)
+    return local.hour * 60 + local.minute if local.date() == day else None
 
 
 def _mentions(annotation: Any, kind: type) -> bool:
@@ -131,30 +168,39 @@ class LatLon(Strict):
 
 
 class BreakIn(Strict):
-    earliest: ClockTime
-    latest: ClockTime
+    earliest: ShiftTime
+    latest: ShiftTime
     duration_min: int = Field(ge=0, le=240)
 
     @model_validator(mode="after")
     def _order(self) -> BreakIn:
-        if clock_minutes(self.latest) < clock_minutes(self.earliest):
+        # Mixed forms are ordered once read on the shift's date (``dispatch.catalog``).
+        if type(self.earliest) is type(self.latest) and _before(self.latest, self.earliest):
             raise ValueError("break.latest is before break.earliest")
         return self
 
 
 class ShiftIn(Strict):
     date: PlanDate
-    start: ClockTime
-    end: ClockTime
+    start: ShiftTime
+    end: ShiftTime
     break_: BreakIn | None = Field(default=None, alias="break")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     @model_validator(mode="after")
     def _order(self) -> ShiftIn:
-        if clock_minutes(self.end) <= clock_minutes(self.start):
+        if type(self.start) is type(self.end) and not _before(self.start, self.end):
             raise ValueError("shift end must be after its start")
         return self
+
+
+def _before(a: str | dt.datetime, b: str | dt.datetime) -> bool:
+    """Whether ``a`` is before ``b`` (both HH:MM, or both date-times)."""
+    if isinstance(a, str) and isinstance(b, str):
+        return clock_minutes(a) < clock_minutes(b)
+    assert isinstance(a, dt.datetime) and isinstance(b, dt.datetime)
+    return a < b
 
 
 class CostIn(Strict):
@@ -174,7 +220,7 @@ class TechnicianIn(Strict):
     region: str | None = Field(default=None, max_length=64)
     home: LatLon
     end: LatLon | None = None
-    skills: dict[SkillCode, Annotated[int, Field(ge=0, le=10)]] = Field(default_factory=dict)
+    skills: dict[SkillCode, Annotated[int, Field(ge=0, le=10)]] = Field(default_factory=dict, max_length=MAX_SKILLS)
     shifts: list[ShiftIn] = Field(default_factory=list, max_length=400)
     max_jobs: int | None = Field(default=None, ge=0, le=100)
     max_overtime_min: int = Field(default=0, ge=0, le=600)
@@ -216,7 +262,7 @@ class JobIn(Strict):
     address: str = Field(default="", max_length=300)
     customer: CustomerIn = Field(default_factory=CustomerIn)
     duration_min: int = Field(gt=0, le=24 * 60)
-    skills: dict[SkillCode, Annotated[int, Field(ge=0, le=10)]] = Field(default_factory=dict)
+    skills: dict[SkillCode, Annotated[int, Field(ge=0, le=10)]] = Field(default_factory=dict, max_length=MAX_SKILLS)
     crew_size: Literal[1, 2] = 1
     windows: list[WindowIn] = Field(default_factory=list, max_length=20)
     preferred_window: WindowIn | None = None
@@ -239,7 +285,7 @@ class JobIn(Strict):
     actual_start: Moment | None = Field(default=None, description="read-only; ignored")
     actual_end: Moment | None = Field(default=None, description="read-only; ignored")
     promised_window: WindowIn | None = Field(default=None, description="read-only; ignored (set it with confirmed)")
-    failed_visit: dict[str, str | None] | None = Field(default=None, description="read-only; ignored")
+    failed_visit: dict[str, str | None] | None = Field(default=None, max_length=10, description="read-only; ignored")
 
     @model_validator(mode="after")
     def _where_and_when(self) -> JobIn:
@@ -260,7 +306,7 @@ class _JobWanted(Strict):
     location: LatLon | None = None
     address: str = Field(default="", max_length=300)
     duration_min: int = Field(gt=0, le=12 * 60)
-    skills: dict[SkillCode, Annotated[int, Field(ge=0, le=10)]] = Field(default_factory=dict)
+    skills: dict[SkillCode, Annotated[int, Field(ge=0, le=10)]] = Field(default_factory=dict, max_length=MAX_SKILLS)
     crew_size: Literal[1, 2] = 1
     priority: Literal[1, 2, 3] = 3
     release_at: Moment | None = Field(default=None, description="goods ready: no slot starts before it")

@@ -76,7 +76,7 @@ def seed_sample_day(session: Session, path: Path, tz: ZoneInfo, region: str, *, 
         template = next(iter(tech.get("shifts") or []), None)
         if template is not None:
             body["shifts"] = [{**template, "date": d.isoformat()} for d in [day, *later]]
-        put_technician(session, tech["id"], TechnicianIn.model_validate(body), region, now=now)
+        put_technician(session, tech["id"], TechnicianIn.model_validate(body), region, tz, now=now)
     for _, job in records.jobs:
         body = {k: v for k, v in job.items() if k != "id" and v is not None}
         body["date"] = day.isoformat()

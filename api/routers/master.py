@@ -81,7 +81,7 @@ def put_technician(
 ) -> TechnicianOut:
     """Create or replace a technician with all their shifts."""
     record, created = catalog.put_technician(
-        session, technician_id, body, state.settings.default_region, now=state.clock.now()
+        session, technician_id, body, state.settings.default_region, state.tz, now=state.clock.now()
     )
     session.commit()
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK

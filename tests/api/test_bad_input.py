@@ -479,3 +479,53 @@ def test_every_error_is_listed_with_its_field(api: Api) -> None:
     problem = api.client.put("/v1/jobs/NEW", json=body, headers=DISPATCHER).json()
     assert {e["field"] for e in problem["errors"]} == {"duration_min", "crew_size", "priority", "location.lat"}
     assert problem["field"] == "location.lat"  # the first, in the order of the fields
+
+
+def test_shift_and_break_times_may_be_date_times_with_offset_on_the_shifts_date(client: TestClient) -> None:
+    day = "2026-12-09"
+    body = {
+        "home": {"lat": 60.17, "lon": 24.94},
+        "shifts": [
+            {
+                "date": day,
+                "start": f"{day}T06:00:00Z",  # 08:00 in Helsinki
+                "end": "16:00",
+                "break": {"earliest": f"{day}T11:00:00+02:00", "latest": "13:00", "duration_min": 30},
+            }
+        ],
+    }
+    stored = client.put("/v1/technicians/DT1", json=body, headers=DISPATCHER)
+    assert stored.status_code == 201, stored.text
+    [shift] = stored.json()["shifts"]
+    assert (shift["start"], shift["end"], shift["break"]["earliest"]) == ("08:00", "16:00", "11:00")
+
+    elsewhere = {**body, "shifts": [{**body["shifts"][0], "end": "2026-12-10T16:00:00+02:00"}]}
+    refused = client.put("/v1/technicians/DT2", json=elsewhere, headers=DISPATCHER)
+    assert refused.status_code == 422 and refused.json()["field"] == "shifts.0.end"
+    for end in (f"{day}T07:00:00+02:00", "07:00"):  # before the start, in either form
+        backwards = {**body, "shifts": [{**body["shifts"][0], "end": end}]}
+        refused = client.put("/v1/technicians/DT3", json=backwards, headers=DISPATCHER)
+        assert refused.status_code == 422 and refused.json()["field"] == "shifts.0", refused.text
+
+
+def test_an_id_of_dots_alone_and_a_window_off_the_jobs_date_are_refused_naming_the_field(client: TestClient) -> None:
+    job = {"location": {"lat": 60.17, "lon": 24.94}, "duration_min": 60, "date": "2026-12-09"}
+    for path in ("/v1/jobs/%2E%2E", "/v1/jobs/%2E"):
+        refused = client.put(path, json=job, headers=DISPATCHER)
+        assert refused.status_code == 422 and refused.json()["field"] == "job_id", refused.text
+    far = {**job, "windows": [{"start": "2026-12-19T09:00:00+02:00", "end": "2026-12-19T11:00:00+02:00"}]}
+    refused = client.put("/v1/jobs/J-far", json=far, headers=DISPATCHER)
+    assert refused.status_code == 422 and refused.json()["field"] == "windows.0"
+    assert client.get("/v1/jobs/J-far", headers=DISPATCHER).status_code == 404
+    near = {**job, "windows": [{"start": "2026-12-09T09:00:00+02:00", "end": "2026-12-09T11:00:00+02:00"}]}
+    assert client.put("/v1/jobs/J-near", json=near, headers=DISPATCHER).status_code == 201
+
+
+def test_a_job_or_technician_listing_too_many_skills_is_refused_naming_skills(client: TestClient) -> None:
+    many = {f"s{i}": 1 for i in range(101)}
+    job = {"location": {"lat": 60.17, "lon": 24.94}, "duration_min": 60, "date": "2026-12-09", "skills": many}
+    refused = client.put("/v1/jobs/J-skills", json=job, headers=DISPATCHER)
+    assert refused.status_code == 422 and refused.json()["field"] == "skills"
+    tech = {"home": {"lat": 60.17, "lon": 24.94}, "skills": many}
+    refused = client.put("/v1/technicians/T-skills", json=tech, headers=DISPATCHER)
+    assert refused.status_code == 422 and refused.json()["field"] == "skills"

@@ -91,9 +91,9 @@ def test_the_command_line_reads_a_spreadsheets_semicolon_csv_as_the_same_day(tmp
 
 def test_a_csv_record_whose_quotes_do_not_pair_up_is_reported_and_the_rows_after_it_are_read() -> None:
     data = (
-        'id,kind,notes\nJ1,install,"Gate code 12"34"\nJ2,repair,"fine, quoted"\n'
-        'J3,install,"never closed\nJ4,install,plain\nJ5,repair,"two\nlines"\n'
-    ).encode()
+        b'id,kind,notes\nJ1,install,"Gate code 12"34"\nJ2,repair,"fine, quoted"\n'
+        b'J3,install,"never closed\nJ4,install,plain\nJ5,repair,"two\nlines"\n'
+    )
     rows = list(read_table(data).rows())
     assert [r.line for r in rows] == [2, 3, 4, 5, 6]
     assert [r.problem is not None for r in rows] == [True, False, True, False, False]
