@@ -540,8 +540,10 @@ class Replay:
 
     def replan(self, now_s: int) -> None:
         """Re-plan from ``now_s`` as ``POST /v1/plans`` with ``from`` does; a plan that
-        leaves a promise out is refused, and the dispatcher then releases it and re-plans."""
+        leaves a promise out is refused, and the dispatcher then runs it again, and
+        after a second refusal releases those promises and re-plans."""
         stability = Stability() if self.policy == "c" else None
+        retried = False
         while True:
             positions, settled = self.positions(now_s)
             day = dataclasses.replace(
@@ -588,9 +590,13 @@ class Replay:
             broken = sorted(j for j in promised if j not in ids or j in out)
             if not broken:
                 break
-            # Refused (dispatch.planning.broken_promises): those customers are called,
-            # their promise is broken and released, and the dispatcher re-plans.
+            # Refused (dispatch.planning.broken_promises): the dispatcher runs it again;
+            # refused a second time, those customers are called, their promise is broken
+            # and released, and the dispatcher re-plans.
             self.refused += 1
+            if not retried:
+                retried = True
+                continue
             for job_id in broken:
                 self.released.add(job_id)
                 reachable = job_id in ids and _reachable(
@@ -850,16 +856,17 @@ def _seconds(value: float | None) -> str:
 def table(outcomes: Sequence[Outcome]) -> str:
     """A markdown table, one line per day and policy."""
     lines = [
-        "| day | policy | served | promises kept | SLA kept | moved | told a new time | changes "
-        "| overtime min | re-plans (refused) | latency p50 / p95 s | missed in the drive | violations |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| day | policy | served | promises kept | lost to the day / given up | SLA kept | moved | told a new time "
+        "| changes | overtime min | re-plans (refused) | latency p50 / p95 s | missed in the drive | violations |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for o in outcomes:
         replans = f"{o.replans} ({o.refused})" if o.policy != "a" else "—"
+        lost = f"{o.lost} / {o.given_up}" if o.policy != "a" else "—"
         latency = f"{_seconds(o.latency(0.5))} / {_seconds(o.latency(0.95))}" if o.policy != "a" else "—"
         lines.append(
             f"| {o.day} | {POLICY_NAMES[o.policy]} | {o.served}/{o.jobs} | {o.promises_kept}/{o.promised} "
-            f"| {o.sla_kept}/{o.sla_jobs} | {o.moved} | {o.told} | {o.changes} | {o.overtime_min:.0f} "
+            f"| {lost} | {o.sla_kept}/{o.sla_jobs} | {o.moved} | {o.told} | {o.changes} | {o.overtime_min:.0f} "
             f"| {replans} | {latency} | {o.missed} | {o.violations} |"
         )
     return "\n".join(lines)
@@ -903,6 +910,8 @@ CSV_COLUMNS = (
     "replans",
     "refused",
     "released",
+    "lost",
+    "given_up",
     "latency_p50_s",
     "latency_p95_s",
     "missed",
@@ -916,7 +925,7 @@ def _csv_row(o: Outcome) -> list[object]:
     p50, p95 = o.latency(0.5), o.latency(0.95)
     return [
         *(o.day, o.policy, o.jobs, o.served, o.promised, o.promises_kept, o.sla_jobs, o.sla_kept, o.moved, o.told),
-        *(f"{o.overtime_min:.1f}", o.replans, o.refused, o.released),
+        *(f"{o.overtime_min:.1f}", o.replans, o.refused, o.released, o.lost, o.given_up),
         *("" if p50 is None else f"{p50:.3f}", "" if p95 is None else f"{p95:.3f}", o.missed, o.forced, o.violations),
         o.note,
     ]
