@@ -58,6 +58,7 @@ from dispatch.dayfile import load_day
 from dispatch.mapping import Day, job_from
 from dispatch.settings import BookingSettings
 from solver import (
+    CheckerRejected,
     HaversineProvider,
     Job,
     Location,
@@ -577,7 +578,18 @@ class Replay:
                 if t in working and any(j in ids for j in self.plan[t])
             ]
             options = SolveOptions(time_limit_s=self.budget_s, seed=self.seed, initial_routes=warm or None)
-            solution = solve(left, options, self.provider)
+            try:
+                solution = solve(left, options, self.provider)
+            except CheckerRejected as exc:
+                # The engine's own checker refused its plan: the run fails, the live
+                # schedule stays (counted as a violation: it is an engine bug).
+                self.latencies.append(time.monotonic() - started)
+                self.replans += 1
+                self.violations.append(
+                    f"re-plan at {_clock(now_s)}: the engine's plan was refused by its checker ({exc})"
+                )
+                self._cache.clear()
+                return
             self.latencies.append(time.monotonic() - started)
             self.replans += 1
             points, travel = problem_travel(left, self.provider)
