@@ -132,11 +132,6 @@ class Scenario:
     events: tuple[Event, ...]
 
     @property
-    def urgent(self) -> frozenset[str]:
-        """The urgent repairs that come in during the day."""
-        return frozenset(e.job_id for e in self.events if e.kind == "urgent" and e.job_id is not None)
-
-    @property
     def absence(self) -> tuple[str, int]:
         """The technician who is off, and from when."""
         e = next(e for e in self.events if e.kind == "absent")
