@@ -1,7 +1,8 @@
 """Re-planning a disrupted day from an instant (issue 18; docs/replan.md), on SQLite
 and PostgreSQL: done and under-way visits stay, an absent technician gets no more
-work, an urgent repair comes in, unaffected technicians keep their jobs, and the
-re-plan says what it changed."""
+work, an urgent repair comes in, unaffected technicians keep their jobs, promises
+are kept (or the re-plan is refused and the live schedule stays), and the re-plan
+says exactly what it changed."""
 
 from __future__ import annotations
 
