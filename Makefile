@@ -85,6 +85,7 @@ bench: install
 	$(BIN)/python -m bench.booking --quick
 	$(BIN)/python -m bench.live_day --quick --sqlite-only
 	$(BIN)/python -m bench.dynamic --quick
+	$(BIN)/python -m bench.disrupted --quick
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -12,6 +12,7 @@ costs of ``solver.replan``; promises stay hard.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -25,7 +26,8 @@ from dispatch.mapping import Day, DayClock, load_day
 from dispatch.planning import published_plan_id
 from dispatch.tables import DisruptionRow, JobRow, TechnicianRow, VisitRow
 from dispatch.timeutil import from_storage, to_storage
-from solver import Location
+from solver import Location, Shift, Technician
+from solver.problem import DAY_S
 from solver.replan import Absence, Position, Stability, Told, remaining
 
 SETTLED = (jobstate.COMPLETED, jobstate.EN_ROUTE, jobstate.ON_SITE)
@@ -86,6 +88,12 @@ def disruptions_of(session: Session, day: dt.date, region: str) -> list[Disrupti
     return list(session.exec(query.order_by(col(DisruptionRow.id))).all())
 
 
+def _idle(tech: Technician, now_s: int) -> Technician:
+    """``tech`` with no time and no visit left to give (a re-plan plans them an empty route)."""
+    start = min(max(tech.shift.start_s, now_s), DAY_S)
+    return dataclasses.replace(tech, shift=Shift(start, start + 1), max_overtime_s=0, max_jobs=0)
+
+
 @dataclass(frozen=True)
 class DayFrom:
     """What is left of a day at an instant, for a re-plan: ``day`` (its problem is
@@ -116,6 +124,7 @@ def day_from(
     settled: set[str] = set()
     told: dict[str, Told] = {}
     told_routes: dict[str, tuple[str, ...]] = {}
+    holders: set[str] = set()
     for tech in live.technicians:
         last: eta.LiveVisit | None = None
         served = 0
@@ -126,6 +135,7 @@ def day_from(
                 continue
             if job.status in SETTLED:
                 settled.add(job.id)
+                holders.add(tech.technician_id)
                 served += 1
                 last = visit
             elif visit.actual_end is not None:  # a failed visit: the job is open again, the technician moved on
@@ -167,6 +177,13 @@ def day_from(
         told=told,
         stability=stability,
     )
+    # A technician who works no more (absent, or past their day) still holds the visits
+    # they did or are on: kept in the day able to take nothing, so that the re-plan's
+    # routes hold those visits too.
+    working = {t.id for t in problem.technicians}
+    idle = tuple(_idle(t, now_s) for t in whole.problem.technicians if t.id in holders and t.id not in working)
+    if idle:
+        problem = dataclasses.replace(problem, technicians=problem.technicians + idle)
     kept = {j.id for j in problem.jobs}
     gone = sorted(j.id for j in whole.problem.jobs if j.id not in settled and j.id not in kept)
     names = {t.id: t.name for t in problem.technicians}
