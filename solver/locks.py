@@ -258,10 +258,15 @@ def not_kept(solution: Solution, locked: Locked, locks: Sequence[VisitLock]) -> 
 
 
 def _longest_in_order(seen: Sequence[str], order: Sequence[str]) -> list[str]:
-    """The longest subsequence of ``seen`` whose jobs come in ``order``'s order."""
+    """The longest subsequence of ``seen`` whose jobs come in ``order``'s order (of equally
+    long ones, the one holding the visits locked first)."""
     rank = {job_id: k for k, job_id in enumerate(order)}
+
+    def key(chain: list[str]) -> tuple[int, int]:
+        return len(chain), -sum(rank[j] for j in chain)
+
     best: list[list[str]] = []
     for job_id in seen:
         chains = [c for c in best if rank[c[-1]] < rank[job_id]]
-        best.append([*max(chains, key=len, default=[]), job_id])
-    return max(best, key=len, default=[])
+        best.append([*max(chains, key=key, default=[]), job_id])
+    return max(best, key=key, default=[])
