@@ -187,11 +187,7 @@ def simulate(
         settled = {s.job_id for stops in committed.values() for s in stops}
         day = dataclasses.replace(problem, jobs=tuple(j for j in problem.jobs if j.id in known))
         left = remaining(day, now_s, positions=positions(), settled=settled)
-        warm = [
-            WorkingRoute(t, tuple(s.job_id for s in stops if s.job_id != RELOAD_ID))
-            for t, stops in plan.items()
-            if stops
-        ]
+        warm = [WorkingRoute(t, tuple(s.job_id for s in stops)) for t, stops in plan.items() if stops]
         options = SolveOptions(time_limit_s=budget_s, seed=seed, initial_routes=warm or None)
         solution = solve(left, options, instance.provider)
         for tech_id in plan:
