@@ -15,13 +15,16 @@ requests rejected per instance and dod).
 The day runs from 0. At 0 the product plans the requests known then; at each
 distinct release date after that the clock moves there, every visit whose
 technician has left for it (departure = start - travel ≤ now) or that has started
-is committed, and the product re-plans what is known and not committed from that
-instant with ``solver.replan.remaining`` (technicians start at their committed
-position, never before now, with what is left of their parts; depot stops as in
-``bench.trsp.run_ours``), warm-started from the current plan, within ``--budget``
-seconds. A request released then that the re-plan does not serve is rejected for
-good. The routes driven are the committed visits and the last plan. Their total
-duration (departure from home to return home, instance units) is compared with
+is committed (technicians wait where they are and set out as late as the plan
+allows: each planned visit as late as the rest of its route allows with the same
+return home, the waiting strategy), and the product re-plans what is known and
+not committed from that instant with ``solver.replan.remaining`` (technicians start
+at their committed position, never before now, on the clock since they were free
+again, with what is left of their parts; depot stops as in ``bench.trsp.run_ours``),
+warm-started from the current plan with its depot stops, within ``--budget`` seconds.
+A request released then that the re-plan does not serve is rejected for good. The
+routes driven are the committed visits and the last plan. Their total duration
+(departure from home to return home, instance units) is compared with
 ``bks_trsp.csv``; each driven route goes through the checker on the static problem
 restricted to the requests served.
 """
@@ -35,17 +38,18 @@ import datetime
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 from bench.provenance import engine_version
 from bench.trsp import DATA, DEPOT_STOP, FAMILIES, QUICK, Plan, evaluate, family, short
-from dispatch.trsp import SCALE, TrspInstance, load_trsp, read_bks
-from solver import RELOAD_ID, Route, Solution, SolveOptions, Visit, check, prepare, problem_travel, solve
+from dispatch.trsp import SCALE, IntMatrix, TrspInstance, load_trsp, read_bks
+from solver import RELOAD_ID, Job, Route, Solution, SolveOptions, Visit, check, prepare, problem_travel, solve
 from solver.plan import WorkingRoute
 from solver.replan import Position, remaining
+from solver.schedule import latest_in
 
 DODS = (30, 70)
 BUDGET_S = 2.0
@@ -193,7 +197,8 @@ def simulate(
         for tech_id in plan:
             plan[tech_id] = []
         for route in solution.routes:
-            plan[route.technician_id] = [Stop(v.job_id, node_of(v.job_id), v.start_s, v.end_s) for v in route.visits]
+            stops = [Stop(v.job_id, node_of(v.job_id), v.start_s, v.end_s) for v in route.visits]
+            plan[route.technician_id] = wait_first(stops, route.end_s, home[route.technician_id], d, jobs)
         for u in solution.unassigned:
             if u.job_id in new:
                 known.discard(u.job_id)
@@ -251,6 +256,27 @@ def simulate(
         served_ids=served_ids,
         rejected_ids=rejected_ids,
     )
+
+
+def wait_first(
+    stops: Sequence[Stop], back_s: int, home_node: int, travel: IntMatrix, jobs: Mapping[str, Job]
+) -> list[Stop]:
+    """The planned ``stops`` each as late as the rest of the route allows with the same
+    return home (``back_s``, at ``home_node``; ``travel`` between nodes, solver units):
+    technicians wait where they are and set out as late as they can, so a visit is
+    committed as late as possible. Each stays inside its windows and never earlier
+    than planned."""
+    out: list[Stop] = []
+    nxt_node, nxt_start = home_node, back_s
+    for stop in reversed(stops):
+        latest = nxt_start - int(travel[stop.node, nxt_node]) - (stop.end_s - stop.start_s)
+        if stop.job_id != RELOAD_ID:
+            fits = latest_in(jobs[stop.job_id].start_windows(), latest)
+            latest = stop.start_s if fits is None else fits
+        start = max(stop.start_s, latest)
+        out.append(dataclasses.replace(stop, start_s=start, end_s=start + stop.end_s - stop.start_s))
+        nxt_node, nxt_start = stop.node, start
+    return out[::-1]
 
 
 def _measure(instance: TrspInstance, driven: dict[str, tuple[Stop, ...]]) -> tuple[float, int, list[str]]:
