@@ -9,9 +9,11 @@ lunch is an element of its technician's route, taken where the technician
 is (or on site during a long visit) before driving on; the route timer then
 places it at least as well. A depot stop is an element too, put right before
 the first job that needs it (a tool the depot lends, or stock beyond what the
-technician set out with) and taken out when no job needs it any more. One
-search runs per thread (numba releases the
-interpreter lock), each from its own seed; the best plan is kept.
+technician set out with) and taken out when no job needs it any more. A
+technician already out is on the clock from ``on_clock_from_s`` and drives home
+even with no job (``Technician.out``). A re-plan starts from the routes it is
+given, as far as they keep every rule. One search runs per thread (numba
+releases the interpreter lock), each from its own seed; the best plan is kept.
 """
 
 from __future__ import annotations
