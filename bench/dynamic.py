@@ -17,7 +17,8 @@ distinct release date after that the clock moves there, every visit whose
 technician has left for it (departure = start - travel ≤ now) or that has started
 is committed (technicians wait where they are and set out as late as the plan
 allows: each planned visit as late as the rest of its route allows with the same
-return home, the waiting strategy), and the product re-plans what is known and
+return home, the waiting strategy; a technician out, free and given nothing more
+has gone home and is done for the day), and the product re-plans what is known and
 not committed from that instant with ``solver.replan.remaining`` (technicians start
 at their committed position, never before now, on the clock since they were free
 again, with what is left of their parts; depot stops as in ``bench.trsp.run_ours``),
@@ -92,8 +93,10 @@ class DynamicOutcome:
     dropped: int = 0
     reloads: int = 0
     note: str = ""
-    # For the tests: each technician's committed visits after every step, and what was driven.
+    # For the tests: each technician's committed visits after every step, the step at
+    # which each technician sent home went, and what was driven.
     committed_log: list[dict[str, tuple[Stop, ...]]] = field(default_factory=list, repr=False)
+    home_step: dict[str, int] = field(default_factory=dict, repr=False)
     driven: dict[str, tuple[Stop, ...]] = field(default_factory=dict, repr=False)
     served_ids: frozenset[str] = frozenset()
     rejected_ids: frozenset[str] = frozenset()
@@ -155,6 +158,8 @@ def simulate(
     rejected: set[str] = set()
     dropped: set[str] = set()
     log: list[dict[str, tuple[Stop, ...]]] = []
+    gone: set[str] = set()
+    home_step: dict[str, int] = {}
 
     def node_of(job_id: str) -> int:
         return depot_node if job_id == RELOAD_ID else int(job_id)
@@ -167,12 +172,15 @@ def simulate(
                 if stops[0].start_s - int(d[prev, stops[0].node]) > now_s:
                     break
                 done.append(stops.pop(0))
+            if done and not stops and done[-1].end_s <= now_s:
+                gone.add(tech_id)  # out, free and given nothing more: went home, done for the day
+                home_step.setdefault(tech_id, len(log))
         log.append({t: tuple(s) for t, s in committed.items()})
 
     def positions() -> dict[str, Position]:
         out = {}
         for tech_id, done in committed.items():
-            if not done:
+            if not done or tech_id in gone:
                 continue
             last = done[-1]
             cut = max((k for k, s in enumerate(done) if s.job_id == RELOAD_ID), default=-1)
@@ -189,7 +197,8 @@ def simulate(
     def replan(now_s: int, new: set[str]) -> None:
         known.update(new)
         settled = {s.job_id for stops in committed.values() for s in stops}
-        day = dataclasses.replace(problem, jobs=tuple(j for j in problem.jobs if j.id in known))
+        working = tuple(t for t in problem.technicians if t.id not in gone)
+        day = dataclasses.replace(problem, technicians=working, jobs=tuple(j for j in problem.jobs if j.id in known))
         left = remaining(day, now_s, positions=positions(), settled=settled)
         warm = [WorkingRoute(t, tuple(s.job_id for s in stops)) for t, stops in plan.items() if stops]
         options = SolveOptions(time_limit_s=budget_s, seed=seed, initial_routes=warm or None)
@@ -252,6 +261,7 @@ def simulate(
         reloads=sum(s.job_id == RELOAD_ID for stops in driven.values() for s in stops),
         note="; ".join(notes),
         committed_log=log,
+        home_step=home_step,
         driven=driven,
         served_ids=served_ids,
         rejected_ids=rejected_ids,

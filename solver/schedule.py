@@ -4,9 +4,8 @@ Given a technician and the jobs in visiting order, find departure, visit
 starts, lunch and return that keep every hard constraint and cost least
 (door-to-door span at the hourly rate, plus overtime; for a technician already
 out, from ``on_clock_from_s`` to the return, and the way home with no jobs).
-Used to explain
-unassigned jobs, to evaluate insertions and by the planning-by-hand baseline.
-It is independent of the OR-Tools model.
+Used to explain unassigned jobs, to evaluate insertions and by the
+planning-by-hand baseline. It is independent of the OR-Tools model.
 """
 
 from __future__ import annotations

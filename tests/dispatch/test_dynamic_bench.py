@@ -57,6 +57,11 @@ def test_a_small_day_replayed_keeps_what_was_committed_and_passes_the_checker() 
             assert after[tech_id][: len(stops)] == stops
     for tech_id, stops in out.committed_log[-1].items():
         assert out.driven[tech_id][: len(stops)] == stops
+    # A technician who went home (out, free, given nothing more) gets nothing after;
+    # on this cut of 8 technicians some finish early.
+    assert out.home_step
+    for tech_id, step in out.home_step.items():
+        assert out.driven[tech_id] == out.committed_log[step][tech_id]
     assert sum(len(s) for s in out.committed_log[-1].values()) > 0
     assert out.violations == 0, out.note
     assert out.duration > 0 and out.retimed is not None and out.retimed <= out.duration + 1e-6
