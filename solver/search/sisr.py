@@ -212,11 +212,12 @@ def _data(
                     *((lunch.earliest_s, lunch.latest_s, lunch.duration_s) if (lunch := t.shift.lunch) else (0, 0, -1)),
                     t.shift.end_s,
                     coeffs.overtime_per_s[t.id],
+                    kernel.NOT_OUT if t.on_clock_from_s is None else t.on_clock_from_s,
                 )
                 for t in techs
             ],
             dtype=np.int64,
-        ).reshape(len(techs), 5),
+        ).reshape(len(techs), 6),
         v_cap=np.array([[caps[t.id][kind] for kind in kinds] for t in techs], dtype=np.int64).reshape(
             len(techs), len(kinds)
         ),
@@ -228,10 +229,6 @@ def _data(
             dtype=np.int64,
         ),
         v_max_jobs=np.array([len(jobs) if t.max_jobs is None else t.max_jobs for t in techs], dtype=np.int64),
-        v_out=np.array([t.out for t in techs], dtype=np.bool_),
-        v_on=np.array(
-            [t.shift.start_s if t.on_clock_from_s is None else t.on_clock_from_s for t in techs], dtype=np.int64
-        ),
         per_m=np.array([coeffs.per_m[t.id] for t in techs], dtype=np.int64),
         per_s=np.array([coeffs.per_s[t.id] for t in techs], dtype=np.int64),
         per_job=np.array([coeffs.per_job[t.id] for t in techs], dtype=np.int64),
@@ -284,7 +281,7 @@ class _Run:
         )
         self.pool = kernel.Pool(self.unassigned, self.n_unassigned, self.best_route, self.best_len, self.best_total)
         self.order = order
-        for v in np.flatnonzero(data.v_out):
+        for v in np.flatnonzero(data.v_day[:, 5] != kernel.NOT_OUT):
             self._retime(int(v))  # the way home of a technician already out costs from the start
 
     def place_fixed(self, entries: Sequence[_Entry]) -> list[int]:

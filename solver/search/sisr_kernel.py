@@ -38,6 +38,8 @@ _BLINK = 0.01
 # A technician's lunch and depot stop in a route (job indexes are 0 and up).
 LUNCH = -1
 DEPOT = -2
+# ``v_day[v, 5]`` of a technician who is not out (``Technician.out``).
+NOT_OUT = -FAR
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -55,9 +57,9 @@ class Data(NamedTuple):
     costs on ``v`` away from its preferred technician; ``alone`` is ``alone_costs``;
     ``neighbours[j]`` the nearest jobs. Technicians: start and end place, shift start,
     hard latest return, ``v_day[v]`` = (lunch earliest, latest, duration or -1, shift
-    end, overtime units per second), capacity as set out / after a stop, job cap,
-    already out (``v_out``: on the clock from ``v_on`` and driving home even with no
-    job, ``Technician.out``);
+    end, overtime units per second, on the clock from or ``NOT_OUT``: a technician
+    already out is paid from then and drives home even with no job,
+    ``Technician.out``), capacity as set out / after a stop, job cap;
     ``depot`` = (place or -1, seconds on site); rates per metre, second and job; the
     distance and duration matrices.
     """
@@ -86,8 +88,6 @@ class Data(NamedTuple):
     v_cap: IntArray
     v_cap2: IntArray
     v_max_jobs: IntArray
-    v_out: BoolArray
-    v_on: IntArray
     depot: IntArray
     per_m: IntArray
     per_s: IntArray
@@ -247,7 +247,7 @@ def retime(v, routes, data):
                 rload2[v, r] += job_dem[j, r]
     if real == 0:
         rcost[v] = 0
-        if data.v_out[v]:
+        if v_day[v, 5] != NOT_OUT:
             # Already out with nothing left: straight home.
             home = v_t0[v] + dur[v_start[v], v_end[v]]
             late = home - v_day[v, 3]
@@ -307,8 +307,8 @@ def retime(v, routes, data):
     leave = keep_dep + d if after_lunch else keep - dur[v_start[v], nxt]
     if leave < v_t0[v]:
         leave = v_t0[v]
-    if data.v_out[v]:
-        leave = data.v_on[v]  # on the clock already, wherever they wait
+    if v_day[v, 5] != NOT_OUT:
+        leave = v_day[v, 5]  # on the clock already, wherever they wait
     overtime = back - v_day[v, 3]
     if overtime < 0:
         overtime = 0
@@ -424,10 +424,10 @@ def alone_costs(data):
                 if leave + dur[c_loc, v_end[v]] > v_lim[v]:
                     continue
                 delta = per_m[v] * (via_m + dist[p, c_loc] + dist[c_loc, v_end[v]])
-                if data.v_out[v]:
-                    # On the clock from v_on until back, instead of driving home at once.
+                if v_day[v, 5] != NOT_OUT:
+                    # On the clock from v_day[v, 5] until back, instead of driving home at once.
                     delta -= per_m[v] * dist[v_start[v], v_end[v]]
-                    delta += per_s[v] * (leave + dur[c_loc, v_end[v]] - data.v_on[v] - dur[v_start[v], v_end[v]])
+                    delta += per_s[v] * (leave + dur[c_loc, v_end[v]] - v_day[v, 5] - dur[v_start[v], v_end[v]])
                 else:
                     delta += per_s[v] * (via_s + dur[p, c_loc] + dur[c_loc, v_end[v]] + job_dur[c])
                 delta += per_job[v] + miss[v, c] + job_soft[c, 2] * _outside(s, job_soft[c, 0], job_soft[c, 1])
