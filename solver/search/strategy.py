@@ -29,7 +29,7 @@ from solver.problem import Job, Problem
 from solver.schedule import RouteTimer
 from solver.search import sisr
 from solver.search.ortools import ColdRuns, OrToolsSearch, OrToolsSettings
-from solver.search.types import CrewAssignment, RawResult, Search, SearchInput, better
+from solver.search.types import CrewAssignment, RawResult, Search, SearchInput, replaces
 from solver.travel import PointIndex, TravelMatrices
 
 log = logging.getLogger(__name__)
@@ -221,7 +221,7 @@ def _ortools(
                     other_raw.objective_units,
                     other_raw.solutions,
                 )
-                if better(other_raw, raw):
+                if replaces(other_raw, raw):
                     raw = other_raw
         plan = Plan.from_raw(problem, raw, timer) if detailed else plan_adding_lunch(problem, raw, timer)
         return raw, plan
