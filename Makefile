@@ -85,6 +85,8 @@ bench: install
 	$(BIN)/python -m bench.booking --quick
 	$(BIN)/python -m bench.live_day --quick --sqlite-only
 	$(BIN)/python -m bench.dynamic --quick
+	$(BIN)/python -m bench.disrupted --quick
+	$(BIN)/python -m bench.first_answer --time-limit 5 --plan-limit 5
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -76,6 +76,7 @@ def create_app(
             watch.stop()
             deliveries.stop()
             runner.shutdown()
+            engine.dispose()  # the pool's connections close now, not when the app is collected
 
     # The /docs page's scripts come from the installed package, not a CDN: it works offline.
     app = FastAPIOffline(

@@ -162,7 +162,8 @@ def plan_out(
     tz: ZoneInfo,
     contents: tuple[list[RouteRow], list[VisitRow], list[UnassignedRow]] | None = None,
 ) -> PlanOut:
-    """A plan version; routes and unassigned jobs once it is done and ``contents`` given."""
+    """A plan version; routes and unassigned jobs once it is done and ``contents`` given,
+    and while it runs once its first answer is stored (the answer as it stands)."""
     assert plan.id is not None
     out = PlanOut(
         id=plan.id,
@@ -180,8 +181,11 @@ def plan_out(
         edited_from=plan.edited_from,
         locks=plan.locks,
         override=plan.override,
+        phase=plan.phase,  # type: ignore[arg-type]
+        first_answer_s=plan.first_answer_s,
     )
-    if contents is not None and plan.status == "done":
+    answered = plan.status == "done" or (plan.status == "running" and plan.first_answer_s is not None)
+    if contents is not None and answered:
         routes, visits, unassigned = contents
         by_tech: dict[str, list[PlanVisitOut]] = {}
         for v in visits:

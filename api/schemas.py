@@ -257,6 +257,14 @@ class PlanOut(BaseModel):
     progress: float
     time_limit_s: float
     published: bool
+    phase: Literal["solving", "improving", "catching_up"] | None = Field(
+        default=None,
+        description="while running: solving; improving once a first answer is readable (routes, unassigned, "
+        "kpis and changes are it, replaced at the end); catching_up when the day changed meanwhile",
+    )
+    first_answer_s: float | None = Field(
+        default=None, description="seconds from the run's start until its first answer was readable"
+    )
     error: str | None = None
     created_at: dt.datetime
     finished_at: dt.datetime | None = None

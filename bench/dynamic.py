@@ -15,13 +15,17 @@ requests rejected per instance and dod).
 The day runs from 0. At 0 the product plans the requests known then; at each
 distinct release date after that the clock moves there, every visit whose
 technician has left for it (departure = start - travel ≤ now) or that has started
-is committed, and the product re-plans what is known and not committed from that
-instant with ``solver.replan.remaining`` (technicians start at their committed
-position, never before now, with what is left of their parts; depot stops as in
-``bench.trsp.run_ours``), warm-started from the current plan, within ``--budget``
-seconds. A request released then that the re-plan does not serve is rejected for
-good. The routes driven are the committed visits and the last plan. Their total
-duration (departure from home to return home, instance units) is compared with
+is committed (technicians wait where they are and set out as late as the plan
+allows: each planned visit as late as the rest of its route allows with the same
+return home, the waiting strategy; a technician out, free and given nothing more
+has gone home and is done for the day), and the product re-plans what is known and
+not committed from that instant with ``solver.replan.remaining`` (technicians start
+at their committed position, never before now, on the clock since they were free
+again, with what is left of their parts; depot stops as in ``bench.trsp.run_ours``),
+warm-started from the current plan with its depot stops, within ``--budget`` seconds.
+A request released then that the re-plan does not serve is rejected for good. The
+routes driven are the committed visits and the last plan. Their total duration
+(departure from home to return home, instance units) is compared with
 ``bks_trsp.csv``; each driven route goes through the checker on the static problem
 restricted to the requests served.
 """
@@ -35,17 +39,18 @@ import datetime
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 from bench.provenance import engine_version
 from bench.trsp import DATA, DEPOT_STOP, FAMILIES, QUICK, Plan, evaluate, family, short
-from dispatch.trsp import SCALE, TrspInstance, load_trsp, read_bks
-from solver import RELOAD_ID, Route, Solution, SolveOptions, Visit, check, prepare, problem_travel, solve
+from dispatch.trsp import SCALE, IntMatrix, TrspInstance, load_trsp, read_bks
+from solver import RELOAD_ID, Job, Route, Solution, SolveOptions, Visit, check, prepare, problem_travel, solve
 from solver.plan import WorkingRoute
 from solver.replan import Position, remaining
+from solver.schedule import latest_in
 
 DODS = (30, 70)
 BUDGET_S = 2.0
@@ -88,8 +93,10 @@ class DynamicOutcome:
     dropped: int = 0
     reloads: int = 0
     note: str = ""
-    # For the tests: each technician's committed visits after every step, and what was driven.
+    # For the tests: each technician's committed visits after every step, the step at
+    # which each technician sent home went, and what was driven.
     committed_log: list[dict[str, tuple[Stop, ...]]] = field(default_factory=list, repr=False)
+    home_step: dict[str, int] = field(default_factory=dict, repr=False)
     driven: dict[str, tuple[Stop, ...]] = field(default_factory=dict, repr=False)
     served_ids: frozenset[str] = frozenset()
     rejected_ids: frozenset[str] = frozenset()
@@ -151,6 +158,8 @@ def simulate(
     rejected: set[str] = set()
     dropped: set[str] = set()
     log: list[dict[str, tuple[Stop, ...]]] = []
+    gone: set[str] = set()
+    home_step: dict[str, int] = {}
 
     def node_of(job_id: str) -> int:
         return depot_node if job_id == RELOAD_ID else int(job_id)
@@ -163,12 +172,15 @@ def simulate(
                 if stops[0].start_s - int(d[prev, stops[0].node]) > now_s:
                     break
                 done.append(stops.pop(0))
+            if done and not stops and done[-1].end_s <= now_s:
+                gone.add(tech_id)  # out, free and given nothing more: went home, done for the day
+                home_step.setdefault(tech_id, len(log))
         log.append({t: tuple(s) for t, s in committed.items()})
 
     def positions() -> dict[str, Position]:
         out = {}
         for tech_id, done in committed.items():
-            if not done:
+            if not done or tech_id in gone:
                 continue
             last = done[-1]
             cut = max((k for k, s in enumerate(done) if s.job_id == RELOAD_ID), default=-1)
@@ -185,19 +197,17 @@ def simulate(
     def replan(now_s: int, new: set[str]) -> None:
         known.update(new)
         settled = {s.job_id for stops in committed.values() for s in stops}
-        day = dataclasses.replace(problem, jobs=tuple(j for j in problem.jobs if j.id in known))
+        working = tuple(t for t in problem.technicians if t.id not in gone)
+        day = dataclasses.replace(problem, technicians=working, jobs=tuple(j for j in problem.jobs if j.id in known))
         left = remaining(day, now_s, positions=positions(), settled=settled)
-        warm = [
-            WorkingRoute(t, tuple(s.job_id for s in stops if s.job_id != RELOAD_ID))
-            for t, stops in plan.items()
-            if stops
-        ]
+        warm = [WorkingRoute(t, tuple(s.job_id for s in stops)) for t, stops in plan.items() if stops]
         options = SolveOptions(time_limit_s=budget_s, seed=seed, initial_routes=warm or None)
         solution = solve(left, options, instance.provider)
         for tech_id in plan:
             plan[tech_id] = []
         for route in solution.routes:
-            plan[route.technician_id] = [Stop(v.job_id, node_of(v.job_id), v.start_s, v.end_s) for v in route.visits]
+            stops = [Stop(v.job_id, node_of(v.job_id), v.start_s, v.end_s) for v in route.visits]
+            plan[route.technician_id] = wait_first(stops, route.end_s, home[route.technician_id], d, jobs)
         for u in solution.unassigned:
             if u.job_id in new:
                 known.discard(u.job_id)
@@ -251,10 +261,32 @@ def simulate(
         reloads=sum(s.job_id == RELOAD_ID for stops in driven.values() for s in stops),
         note="; ".join(notes),
         committed_log=log,
+        home_step=home_step,
         driven=driven,
         served_ids=served_ids,
         rejected_ids=rejected_ids,
     )
+
+
+def wait_first(
+    stops: Sequence[Stop], back_s: int, home_node: int, travel: IntMatrix, jobs: Mapping[str, Job]
+) -> list[Stop]:
+    """The planned ``stops`` each as late as the rest of the route allows with the same
+    return home (``back_s``, at ``home_node``; ``travel`` between nodes, solver units):
+    technicians wait where they are and set out as late as they can, so a visit is
+    committed as late as possible. Each stays inside its windows and never earlier
+    than planned."""
+    out: list[Stop] = []
+    nxt_node, nxt_start = home_node, back_s
+    for stop in reversed(stops):
+        latest = nxt_start - int(travel[stop.node, nxt_node]) - (stop.end_s - stop.start_s)
+        if stop.job_id != RELOAD_ID:
+            fits = latest_in(jobs[stop.job_id].start_windows(), latest)
+            latest = stop.start_s if fits is None else fits
+        start = max(stop.start_s, latest)
+        out.append(dataclasses.replace(stop, start_s=start, end_s=start + stop.end_s - stop.start_s))
+        nxt_node, nxt_start = stop.node, start
+    return out[::-1]
 
 
 def _measure(instance: TrspInstance, driven: dict[str, tuple[Stop, ...]]) -> tuple[float, int, list[str]]:

@@ -1,7 +1,8 @@
 """The dispatcher's own moves (docs/replan.md, "Moving visits by hand").
 
 A done plan version, some visits moved by hand (to another technician, position
-or time) and some locked, is timed and checked against the day as stored now
+or time) and some locked (besides the locks the version holds, which stay while
+their visit stays on its technician), is timed and checked against the day as stored now
 (``solver.edit.evaluate``: the route timer and the independent checker). What it
 breaks comes back as violations a dispatcher reads — ``window``, ``shift``,
 ``skill``, ``crew``, ``promise``, ``capacity``, ``other``, each naming a job —
@@ -115,7 +116,7 @@ def edit_plan(
     day, unplannable = load_day(session, plan.date, plan.region, tz)
     routes, starts = _stored_routes(session, plan_id, day)
     _move(routes, moves, day)
-    problem, fixed, lock_rows = _lock(routes, starts, locks, day)
+    problem, fixed, lock_rows = _lock(routes, starts, [*locks, *_inherited(plan.locks, routes, locks)], day)
     working = [
         WorkingRoute(tech_id, tuple(ids), tuple(fixed.get((tech_id, i)) for i in ids))
         for tech_id, ids in routes.items()
@@ -194,6 +195,23 @@ def _move(routes: dict[str, list[str]], moves: Sequence[Move], day: Day) -> None
         if move.job_id in target:
             raise Invalid(f"job {move.job_id} is moved to {move.technician_id} twice", f"moves.{k}.technician_id")
         target.insert(min(move.position, len(target)), move.job_id)
+
+
+def _inherited(
+    records: Sequence[Mapping[str, Any]] | None, routes: Mapping[str, list[str]], locks: Sequence[Lock]
+) -> list[Lock]:
+    """The locks the edited version holds (``records``) that the edit keeps: those of
+    jobs it does not lock anew, still on the technician they were locked on."""
+    anew = {lock.job_id for lock in locks}
+    out: dict[str, Lock] = {}
+    for r in records or ():
+        job_id = str(r["job_id"])
+        held = Lock(job_id, bool(r.get("technician")), bool(r.get("order")), bool(r.get("time")))
+        if not (held.technician or held.order or held.time) or job_id in anew or job_id in out:
+            continue
+        if job_id in routes.get(str(r["technician_id"]), []):
+            out[job_id] = held
+    return list(out.values())
 
 
 def _lock(

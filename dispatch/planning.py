@@ -1,8 +1,11 @@
 """Plan runs: stored data → solver Problem → checked Solution → an immutable plan version.
 
 Runs are asynchronous: ``PlanRunner.submit`` stores a queued plan and returns at
-once; a worker thread solves it, writing progress as it goes. A failed or
-cancelled run never touches the published plan; publishing switches a pointer.
+once; a worker thread solves it, writing progress as it goes. A run that starts
+from routes (a re-plan, or a day with a live schedule) stores a first, checked
+answer within about a second and replaces it with the improved one at the end; it
+stays ``running`` (not publishable) until then. A failed or cancelled run never
+touches the published plan, and keeps no routes; publishing switches a pointer.
 """
 
 from __future__ import annotations
@@ -19,9 +22,9 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, delete, select
 
-from dispatch import feed, live
+from dispatch import feed, live, locks
 from dispatch.clock import SYSTEM_CLOCK, Clock
 from dispatch.db import session_scope
 from dispatch.errors import Conflict, Invalid, NotFound
@@ -39,7 +42,8 @@ from dispatch.tables import (
     VisitRow,
 )
 from dispatch.timeutil import from_storage, to_storage
-from solver import Cancelled, Progress, Solution, SolveOptions, TimeWindow, prepare, solve
+from solver import Cancelled, Problem, Progress, Solution, SolveOptions, TimeWindow, prepare, solve
+from solver import locks as lock_rules
 from solver.plan import WorkingRoute
 from solver.replan import Stability
 from solver.replan import changes as replan_changes
@@ -142,13 +146,30 @@ class _Run:
 @dataclass(frozen=True)
 class _Loaded:
     """A day as a plan run reads it: the day, its unplannable (and among them promised)
-    jobs, the live-schedule version read, and for a re-plan what is left of the day."""
+    jobs, the live-schedule version read, for a re-plan what is left of the day, and
+    the published plan's locks with the problem that keeps what it can of them."""
 
     day: Day
     unplannable: list[str]
     promised: list[str]
     version: int
     left: DayFrom | None
+    locks: tuple[lock_rules.VisitLock, ...] = ()
+    locked: lock_rules.Locked | None = None
+
+    @property
+    def problem(self) -> Problem:
+        """What the engine solves: the day's problem with the locks that can be kept."""
+        return self.locked.problem if self.locked is not None else self.day.problem
+
+    @property
+    def ordered(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """The order locks, per technician."""
+        return self.locked.ordered if self.locked is not None else ()
+
+    def same_question(self, other: _Loaded) -> bool:
+        """Both ask the engine the same question: the same work and the same locks."""
+        return _same_work(self.day, other.day) and self.unplannable == other.unplannable and self.locks == other.locks
 
 
 def _keep_under_way(session: Session, day: Day) -> Day:
@@ -237,7 +258,42 @@ def store_replan(
         "notify": list(found.notify),
         "routes_changed": list(found.routes_changed),
         "settled": sorted({v.job_id for v in left.settled}),
+        "locks_not_kept": [],
     }
+
+
+def clear_answer(session: Session, plan_id: int) -> None:
+    """Take a running plan's stored answer out (its routes, visits and unassigned
+    jobs, figures and changes), for a better one or because the run ended without one."""
+    for table in (VisitRow, RouteRow, UnassignedRow):
+        session.exec(delete(table).where(col(table.plan_id) == plan_id))
+    plan = session.get(PlanRow, plan_id)
+    if plan is not None:
+        plan.kpis = plan.objective = plan.changes = plan.locks = None
+        session.add(plan)
+
+
+def store_answer(
+    session: Session, plan: PlanRow, loaded: _Loaded, solution: Solution, slot_s: Mapping[str, int], notify_min: int
+) -> None:
+    """Store a checked answer of a run as its current one (replacing any answer stored
+    before): a re-plan with its changes, else the solution; and the locks it kept (with
+    what it could not keep, also in a re-plan's ``changes.locks_not_kept``)."""
+    assert plan.id is not None
+    clear_answer(session, plan.id)
+    session.flush()
+    if loaded.left is not None:
+        store_replan(session, plan, loaded.left, solution, slot_s, notify_min)
+    else:
+        store_solution(session, plan, loaded.day, solution, loaded.unplannable, slot_s)
+    if loaded.locked is None:
+        return
+    lost = [*loaded.locked.released, *lock_rules.not_kept(solution, loaded.locked, loaded.locks)]
+    session.flush()
+    planned = {j.id for j in loaded.locked.problem.jobs}
+    plan.locks = locks.records_after(session, plan.id, loaded.locks, planned, lost, loaded.day.clock)
+    if plan.changes is not None:
+        plan.changes = {**plan.changes, "locks_not_kept": locks.not_kept_json(lost)}
 
 
 class PlanRunner:
@@ -355,11 +411,43 @@ class PlanRunner:
         if replan_from is not None:
             left = replan.day_from(session, day, region, self.tz, replan_from, self.stability)
             loaded, unplannable = left.day, left.unplannable
+            held, locked = left.locks, left.locked
         else:
             loaded, unplannable = load_day(session, day, region, self.tz)
             loaded = _keep_under_way(session, loaded)
+            # A whole-day run keeps the published plan's locks too (none has passed: it plans the whole day).
+            held = tuple(locks.published(session, day, region, loaded.clock))
+            locked = lock_rules.apply(loaded.problem, held) if held else None
         promised = [i for i in unplannable if (row := session.get(JobRow, i)) and row.confirmed]
-        return _Loaded(loaded, unplannable, promised, base, left)
+        return _Loaded(loaded, unplannable, promised, base, left, held, locked)
+
+    def _store_first(self, plan_id: int, loaded: _Loaded, solution: Solution, started: float) -> None:
+        """Store a run's first answer as its current result (it stays running), unless it
+        breaks a promise or the run is being cancelled; never raises into the solve."""
+        try:
+            broken = broken_promises(loaded.day, solution, loaded.promised)
+            if broken:
+                log.info("plan %s: no first answer (%s)", plan_id, "; ".join(broken))
+                return
+            with session_scope(self.engine) as session:
+                plan = session.get(PlanRow, plan_id)
+                if plan is None or plan.status != "running" or plan.cancel_requested:
+                    return
+                store_answer(session, plan, loaded, solution, self.slot_s, self.notify_min)
+                plan.first_answer_s = round(time.monotonic() - started, 3)
+                plan.phase = "improving"
+                session.add(plan)
+        except Exception:
+            log.exception("plan %s: the first answer could not be stored", plan_id)
+
+    def _end(self, plan_id: int, status: str, error: str) -> None:
+        """End a run without a result: no answer of it stays stored."""
+        with session_scope(self.engine) as session:
+            clear_answer(session, plan_id)
+            plan = session.get(PlanRow, plan_id)
+            if plan is not None:
+                plan.status, plan.phase, plan.error, plan.finished_at = status, None, error, self.clock.now()
+                session.add(plan)
 
     def _run(self, plan_id: int) -> None:
         with self._lock:
@@ -372,14 +460,21 @@ class PlanRunner:
                     raise Cancelled("cancelled before it started")
                 date, region, limit = plan.date, plan.region, plan.time_limit_s
                 replan_from = from_storage(plan.replan_from, self.tz) if plan.replan_from is not None else None
+                started = time.monotonic()
                 loaded = self._load(session, date, region, replan_from)
-                day, unplannable, promised_unplannable = loaded.day, loaded.unplannable, loaded.promised
                 # Start from the live schedule: the published plan as carried out, every
                 # promise already has a place there (a re-plan: what is left of it).
                 initial = live.routes_of(session.get(LiveScheduleRow, (date, region)))
                 if loaded.left is not None:
-                    initial = _within(initial, {j.id for j in day.problem.jobs})
-            self._set(plan_id, status="running", started_at=self.clock.now(), progress=0.0, base_version=loaded.version)
+                    initial = _within(initial, {j.id for j in loaded.day.problem.jobs})
+            self._set(
+                plan_id,
+                status="running",
+                phase="solving",
+                started_at=self.clock.now(),
+                progress=0.0,
+                base_version=loaded.version,
+            )
             last = [0.0]
 
             def on_progress(p: Progress) -> None:
@@ -388,48 +483,50 @@ class PlanRunner:
                     if self._report_progress(plan_id, round(min(p.fraction, 0.99), 3)):
                         run.cancel.set()
 
-            options = SolveOptions(time_limit_s=limit, initial_routes=initial or None)
-            solution = solve(day.problem, options, progress=on_progress, cancel=run.cancel)
+            def on_first(first: Solution) -> None:
+                self._store_first(plan_id, loaded, first, started)
+
+            options = SolveOptions(time_limit_s=limit, initial_routes=initial or None, ordered=loaded.ordered)
+            # A first answer where there are routes to start from: the live schedule repaired.
+            first = on_first if initial else None
+            solution = solve(loaded.problem, options, progress=on_progress, cancel=run.cancel, first_answer=first)
             for _ in range(CATCH_UPS + 1):
-                broken = broken_promises(day, solution, promised_unplannable)
+                broken = broken_promises(loaded.day, solution, loaded.promised)
                 if broken:
                     raise PlanRefused("refused: " + "; ".join(broken))
                 with session_scope(self.engine) as session:
                     now = self._load(session, date, region, replan_from)
-                    now_day, now_unplannable, now_promised = now.day, now.unplannable, now.promised
-                    if _same_work(day, now_day) and now_unplannable == unplannable:
+                    if loaded.same_question(now):
                         # Nothing the plan depends on moved (field events and the like may
                         # have): store it as made from the newest version.
                         plan = session.get(PlanRow, plan_id)
                         assert plan is not None
-                        if now.left is not None:
-                            store_replan(session, plan, now.left, solution, self.slot_s, self.notify_min)
-                        else:
-                            store_solution(session, plan, day, solution, unplannable, self.slot_s)
+                        store_answer(session, plan, now, solution, self.slot_s, self.notify_min)
                         plan.status, plan.progress, plan.finished_at = "done", 1.0, self.clock.now()
-                        plan.base_version = now.version
+                        plan.phase, plan.base_version = None, now.version
                         session.add(plan)
                         return
                 # The day changed while it solved (a booking, a cancellation, a completed
                 # job): re-plan briefly from this result on the newest picture.
                 log.info("plan %s: the day changed while it solved; catching up", plan_id)
-                day, unplannable, promised_unplannable = now_day, now_unplannable, now_promised
+                self._set(plan_id, phase="catching_up")
+                loaded = now
                 catch_up = max(MIN_CATCH_UP_S, limit * CATCH_UP_SHARE)
                 start = [
                     WorkingRoute(r.technician_id, tuple(v.job_id for v in r.visits), tuple(v.start_s for v in r.visits))
                     for r in solution.routes
                 ]
-                options = SolveOptions(time_limit_s=catch_up, initial_routes=start)
-                solution = solve(day.problem, options, cancel=run.cancel)
+                options = SolveOptions(time_limit_s=catch_up, initial_routes=start, ordered=loaded.ordered)
+                solution = solve(loaded.problem, options, cancel=run.cancel)
             raise PlanRefused("refused: the day kept changing while it was planned; run the plan again")
         except Cancelled:
-            self._set(plan_id, status="cancelled", finished_at=self.clock.now(), error="cancelled")
+            self._end(plan_id, "cancelled", "cancelled")
         except PlanRefused as exc:
             log.warning("plan %s refused: %s", plan_id, exc)
-            self._set(plan_id, status="failed", finished_at=self.clock.now(), error=str(exc))
+            self._end(plan_id, "failed", str(exc))
         except Exception as exc:  # a failed run is recorded, never raised into the pool
             log.exception("plan %s failed", plan_id)
-            self._set(plan_id, status="failed", finished_at=self.clock.now(), error=f"{type(exc).__name__}: {exc}")
+            self._end(plan_id, "failed", f"{type(exc).__name__}: {exc}")
         finally:
             with self._lock:
                 self._runs.pop(plan_id, None)

@@ -7,25 +7,30 @@ a visit a technician is already on the way to) are settled; each technician is
 free again where their last settled visit ends, or at a position they reported
 late from; absences cut their day. What technicians and customers were told (the
 published plan: technician, and the arrival last told) becomes the stability
-costs of ``solver.replan``; promises stay hard.
+costs of ``solver.replan``; promises stay hard. The published plan's locks are
+kept where they can be (``solver.locks``: a technician lock only while its
+technician still works, a time lock only while its start is still ahead).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from dispatch import catalog, eta, feed, jobstate
+from dispatch import catalog, eta, feed, jobstate, locks
 from dispatch.errors import Invalid, NotFound
 from dispatch.inputs import DisruptionIn
 from dispatch.mapping import Day, DayClock, load_day
 from dispatch.planning import published_plan_id
 from dispatch.tables import DisruptionRow, JobRow, TechnicianRow, VisitRow
 from dispatch.timeutil import from_storage, to_storage
-from solver import Location
+from solver import Location, Shift, Technician
+from solver import locks as lock_rules
+from solver.problem import DAY_S
 from solver.replan import Absence, Position, Stability, Told, remaining
 
 SETTLED = (jobstate.COMPLETED, jobstate.EN_ROUTE, jobstate.ON_SITE)
@@ -86,11 +91,19 @@ def disruptions_of(session: Session, day: dt.date, region: str) -> list[Disrupti
     return list(session.exec(query.order_by(col(DisruptionRow.id))).all())
 
 
+def _idle(tech: Technician, now_s: int) -> Technician:
+    """``tech`` with no time and no visit left to give (a re-plan plans them an empty route)."""
+    start = min(max(tech.shift.start_s, now_s), DAY_S)
+    return dataclasses.replace(tech, shift=Shift(start, start + 1), max_overtime_s=0, max_jobs=0)
+
+
 @dataclass(frozen=True)
 class DayFrom:
     """What is left of a day at an instant, for a re-plan: ``day`` (its problem is
     ``solver.replan.remaining``), the jobs that cannot be planned, the settled
-    visits of the published plan (kept as they are), and what was told."""
+    visits of the published plan (kept as they are), and what was told; ``locks``:
+    the published plan's, and ``locked``: the problem to solve with what can be kept
+    of them (None: no locks)."""
 
     day: Day
     unplannable: list[str]
@@ -99,6 +112,8 @@ class DayFrom:
     settled: list[VisitRow] = field(default_factory=list)
     told: dict[str, Told] = field(default_factory=dict)
     told_routes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    locks: tuple[lock_rules.VisitLock, ...] = ()
+    locked: lock_rules.Locked | None = None
 
 
 def day_from(
@@ -108,6 +123,7 @@ def day_from(
     whole, unplannable = load_day(session, day, region, tz)
     clock = DayClock(day, tz)
     now_s = clock.seconds(at)
+    held = locks.published(session, day, region, clock)
     plan_id = published_plan_id(session, day, region)
     live = eta.live_day(session, day, region, tz, at)
     ids = [v.job_id for t in live.technicians for v in t.visits]
@@ -116,6 +132,7 @@ def day_from(
     settled: set[str] = set()
     told: dict[str, Told] = {}
     told_routes: dict[str, tuple[str, ...]] = {}
+    holders: set[str] = set()
     for tech in live.technicians:
         last: eta.LiveVisit | None = None
         served = 0
@@ -126,6 +143,7 @@ def day_from(
                 continue
             if job.status in SETTLED:
                 settled.add(job.id)
+                holders.add(tech.technician_id)
                 served += 1
                 last = visit
             elif visit.actual_end is not None:  # a failed visit: the job is open again, the technician moved on
@@ -159,7 +177,8 @@ def day_from(
                     end = max(was.free_at_s, clock.from_stored(d.expected_end))
                     positions[tech.technician_id] = Position(was.location, end, was.served)
     problem = remaining(
-        whole.problem,
+        # A technician lock holds only while its technician works: decided once the rest of the day is known.
+        lock_rules.unpinned(whole.problem, held),
         now_s,
         positions=positions,
         settled=settled,
@@ -167,6 +186,13 @@ def day_from(
         told=told,
         stability=stability,
     )
+    # A technician who works no more (absent, or past their day) still holds the visits
+    # they did or are on: kept in the day able to take nothing, so that the re-plan's
+    # routes hold those visits too.
+    working = {t.id for t in problem.technicians}
+    idle = tuple(_idle(t, now_s) for t in whole.problem.technicians if t.id in holders and t.id not in working)
+    if idle:
+        problem = dataclasses.replace(problem, technicians=problem.technicians + idle)
     kept = {j.id for j in problem.jobs}
     gone = sorted(j.id for j in whole.problem.jobs if j.id not in settled and j.id not in kept)
     names = {t.id: t.name for t in problem.technicians}
@@ -175,4 +201,5 @@ def day_from(
     if plan_id is not None and settled:
         query = select(VisitRow).where(VisitRow.plan_id == plan_id, col(VisitRow.job_id).in_(settled))
         settled_visits = list(session.exec(query.order_by(col(VisitRow.technician_id), col(VisitRow.seq))).all())
-    return DayFrom(left, unplannable + gone, at, plan_id, settled_visits, told, told_routes)
+    locked = lock_rules.apply(problem, held, now_s) if held else None
+    return DayFrom(left, unplannable + gone, at, plan_id, settled_visits, told, told_routes, tuple(held), locked)

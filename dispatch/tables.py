@@ -89,7 +89,8 @@ class JobRow(SQLModel, table=True):
 
 
 class PlanRow(SQLModel, table=True):
-    """One plan version. Immutable once done: routes and visits are never rewritten."""
+    """One plan version. Immutable once done: routes and visits are never rewritten (while
+    it runs, a first answer stored early is replaced by the final one)."""
 
     __tablename__ = "plans"
 
@@ -117,6 +118,11 @@ class PlanRow(SQLModel, table=True):
     # the visits locked in it ([{job_id, technician_id, technician, order, time, seq, start}])
     # and, when it was stored despite hard violations, who overrode which ({by, at, violations}).
     edited_from: int | None = None
+    # While running: "solving", then "improving" once a first answer is readable (its
+    # routes stored, replaced at the end), "catching_up" when the day changed meanwhile.
+    phase: str | None = None
+    # Seconds from the run's start to its first answer being readable (None: it had none).
+    first_answer_s: float | None = None
     locks: list[Any] | None = Field(default=None, sa_column=Column(JSON))
     override: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 

@@ -264,11 +264,22 @@ def recompute_objective(
         depot_stop = RELOAD_ID if problem.depot is not None else None
         stopping = [v for v in route.visits if v.job_id in jobs or v.job_id == depot_stop]
         visits = [v for v in stopping if v.job_id in jobs]
-        if tech is None or not visits:
+        if tech is None:
+            continue
+        if not visits:
+            if tech.on_clock_from_s is not None:
+                # Already out with nothing left: they still drive home, at once.
+                start, end = points.tech_start[tech.id], points.tech_end[tech.id]
+                home_s = tech.shift.start_s + int(travel.duration_s[start, end])
+                time_u += (home_s - tech.shift.start_s) * c.per_s[tech.id]
+                dist_u += int(travel.distance_m[start, end]) * c.per_m[tech.id]
+                ot_u += max(0, home_s - tech.shift.end_s) * c.overtime_per_s[tech.id]
             continue
         stops = [points.tech_start[tech.id]] + [points.job[v.job_id] for v in stopping] + [points.tech_end[tech.id]]
         metres = sum(int(travel.distance_m[a, b]) for a, b in itertools.pairwise(stops))
-        time_u += (route.end_s - route.start_s) * c.per_s[tech.id]
+        # Already out: on the clock since then, not since they leave where they are.
+        paid_from = route.start_s if tech.on_clock_from_s is None else tech.on_clock_from_s
+        time_u += (route.end_s - paid_from) * c.per_s[tech.id]
         dist_u += metres * c.per_m[tech.id]
         job_u += len(visits) * c.per_job[tech.id]
         ot_u += max(0, route.end_s - tech.shift.end_s) * c.overtime_per_s[tech.id]

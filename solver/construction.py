@@ -17,7 +17,7 @@ import numpy as np
 from solver.insertion import insert
 from solver.objective import Coefficients
 from solver.plan import Plan, WorkingRoute
-from solver.problem import Job, Problem
+from solver.problem import RELOAD_ID, Job, Problem, Technician
 from solver.schedule import RouteTimer
 from solver.search import sisr
 
@@ -62,17 +62,24 @@ def build(
 def seed(
     plan: Plan, problem: Problem, candidates: Sequence[Job], routes: Sequence[WorkingRoute], timer: RouteTimer
 ) -> None:
-    """Start ``plan`` from ``routes``: each route that times as given (jobs not
-    among ``candidates`` dropped) is kept; a crew visit is kept only where both
-    of its technicians' routes are."""
+    """Start ``plan`` from ``routes``: each route that times as given and whose
+    technician holds every skill its jobs need where they come (jobs not among
+    ``candidates`` dropped; on a day with a depot its first depot stop kept, and the
+    depot's tools held after it) is kept; a crew visit is kept only where both of its
+    technicians' routes are."""
     by_id = {j.id: j for j in candidates}
+    stop = problem.reload_job()
+    if stop is not None:
+        by_id[RELOAD_ID] = stop
     given = {r.technician_id: r for r in routes}
     for tech in problem.technicians:
         route = given.get(tech.id)
         kept = [(by_id[i], start) for i, start in (route.visits() if route else ()) if i in by_id]
+        stops = [k for k, (job, _) in enumerate(kept) if job.id == RELOAD_ID]
+        kept = [v for k, v in enumerate(kept) if k not in stops[1:]]
         plan.jobs[tech.id] = [job for job, _ in kept]
         plan.fixed[tech.id] = [start if job.crew_size == 2 else None for job, start in kept]
-        if not plan.retime(tech, timer):
+        if not _qualified_along(problem, tech, plan.jobs[tech.id]) or not plan.retime(tech, timer):
             plan.jobs[tech.id], plan.fixed[tech.id] = [], []
             plan.retime(tech, timer)
     crews = plan.crews()
@@ -83,3 +90,18 @@ def seed(
         if lone:
             plan.retime(tech, timer)
     log.info("seeded: %d jobs from the initial routes", len(plan.served()))
+
+
+def _qualified_along(problem: Problem, tech: Technician, seq: Sequence[Job]) -> bool:
+    """``tech`` may do every job of ``seq`` where it comes: pins kept, their own skills
+    before a depot stop, the depot's tools as well after it."""
+    held = tech.skills
+    for job in seq:
+        if job.id == RELOAD_ID:
+            held = problem.skills_after_reload(tech)
+            continue
+        if job.crew_size == 1 and job.pinned_technician_id not in (None, tech.id):
+            return False
+        if not all(held.get(code, 0) >= level for code, level in job.skills.items()):
+            return False
+    return True

@@ -13,16 +13,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from solver.checker import check
+from solver.construction import seed
 from solver.explain import explain_dropped, precheck
+from solver.locks import restore_order
 from solver.objective import Coefficients, coefficients
 from solver.plan import Plan, WorkingRoute, as_working_routes
-from solver.problem import Problem
+from solver.problem import Job, Problem
 from solver.repair import repair
 from solver.schedule import RouteTimer
 from solver.search import sisr, strategy
 from solver.search.strategy import SearchSettings
 from solver.search.types import RawResult, SearchInput
-from solver.solution import Solution, SolveStats
+from solver.solution import Solution, SolveStats, Unassigned
 from solver.travel import HaversineProvider, PointIndex, TravelMatrices, TravelProvider, problem_travel
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,12 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
+FirstAnswerCallback = Callable[[Solution], None]
+"""Hears of a solve's first answer (checked and explained) while the search goes on."""
+
+# A first answer's insertions stop this long after the solve started (or at the
+# search's deadline, if sooner); jobs not tried by then are left out for the time limit.
+FIRST_ANSWER_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,10 @@ class SolveOptions:
     # mapping of technician id to (job id, fixed start or None) pairs is read as such).
     # Routes that do not time are left out; the rest of the jobs is placed around them.
     initial_routes: Sequence[WorkingRoute] | Mapping[str, Sequence[tuple[str, int | None]]] | None = None
+    # Per technician, jobs to keep in this relative order where they share that route
+    # (the dispatcher's order locks, ``solver.locks``): put back after the search where
+    # the route still times.
+    ordered: Sequence[tuple[str, Sequence[str]]] = ()
 
     def __post_init__(self) -> None:
         if self.time_limit_s <= 0:
@@ -83,12 +95,19 @@ def solve(
     travel_provider: TravelProvider | None = None,
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
+    first_answer: FirstAnswerCallback | None = None,
 ) -> Solution:
     """The best plan found within ``options.time_limit_s``, checked and explained.
 
     Every job is either in a route or unassigned with a reason; the returned
     solution passes the independent checker (else ``CheckerRejected``).
     Setting ``cancel`` stops the search soon after and raises ``Cancelled``.
+
+    With ``first_answer``, a first plan is made before the search (``initial_routes``
+    where they time, every other job put in by the repair's insertion, within
+    ``FIRST_ANSWER_S``), checked and explained as the final one is, and handed to
+    it; the search's time comes out of the same limit, and the returned solution is
+    never worse than that first answer by the objective.
     """
     opts = options or SolveOptions()
     started = time.monotonic()
@@ -114,6 +133,13 @@ def solve(
     raw: RawResult | None = None
     ticker = _Ticker(report, opts.progress_interval_s)
     starting = opts.starting_routes
+    first: Solution | None = None
+    if first_answer is not None and candidates and problem.technicians:
+        until = min(search_until, started + FIRST_ANSWER_S)
+        first = _first_answer(problem, candidates, pre, opts, timer, points, travel, coeffs, until, started)
+        if first is not None and not (cancel is not None and cancel.is_set()):
+            report("first", 1, first.objective.total_units * coeffs.unit_mc / 1000)
+            first_answer(first)
     if candidates and problem.technicians:
         ticker.start()
         try:
@@ -134,22 +160,16 @@ def solve(
     # The compiled search (or, for crews, the construction before it) offered every
     # job left out every place already.
     offered = raw is not None and raw.status == sisr.STATUS
+    if opts.ordered:
+        restore_order(problem, plan, timer, opts.ordered)
     left, untried = repair(problem, candidates, plan, timer, finish_by, starting, offered)
-    unassigned = dict(pre)
-    for job in left:
-        # Small days are always explained in full (milliseconds); only large days that
-        # spent their budget fall back to "time limit", so the reason does not hang on load.
-        thorough = job.id not in untried and (len(problem.jobs) <= _ALWAYS_EXPLAIN_JOBS or time.monotonic() < finish_by)
-        unassigned[job.id] = explain_dropped(job, problem, timer, plan.jobs, plan.fixed, thorough)
-    routes = plan.routes
-
-    solution = Solution(
-        routes=tuple(routes[t.id] for t in problem.technicians),
-        unassigned=tuple(unassigned[j.id] for j in problem.jobs if j.id in unassigned),
-    )
+    solution = _explained(problem, pre, plan, left, untried, timer, finish_by)
     log.info("repair and explanations done, %.2f s left", deadline - time.monotonic())
     report("check")
     solution = _checked(problem, solution, points, travel, coeffs)
+    if first is not None and first.objective.total_units < solution.objective.total_units:
+        log.info("the search ended worse than the first answer; the first answer stands")
+        solution = first
     stats = SolveStats(
         status=raw.status if raw is not None else "nothing_to_plan",
         wall_time_s=time.monotonic() - started,
@@ -158,6 +178,61 @@ def solve(
     )
     report("done", stats.solutions_found, solution.objective.total_units * coeffs.unit_mc / 1000)
     return Solution(solution.routes, solution.unassigned, solution.objective, stats)
+
+
+def _explained(
+    problem: Problem,
+    pre: Mapping[str, Unassigned],
+    plan: Plan,
+    left: Sequence[Job],
+    untried: set[str],
+    timer: RouteTimer,
+    finish_by: float,
+) -> Solution:
+    """The plan's routes, and every job left out (``pre``: by the pre-checks) with its reason."""
+    unassigned = dict(pre)
+    for job in left:
+        # Small days are always explained in full (milliseconds); only large days that
+        # spent their budget fall back to "time limit", so the reason does not hang on load.
+        thorough = job.id not in untried and (len(problem.jobs) <= _ALWAYS_EXPLAIN_JOBS or time.monotonic() < finish_by)
+        unassigned[job.id] = explain_dropped(job, problem, timer, plan.jobs, plan.fixed, thorough)
+    return Solution(
+        routes=tuple(plan.routes[t.id] for t in problem.technicians),
+        unassigned=tuple(unassigned[j.id] for j in problem.jobs if j.id in unassigned),
+    )
+
+
+def _first_answer(
+    problem: Problem,
+    candidates: Sequence[Job],
+    pre: Mapping[str, Unassigned],
+    opts: SolveOptions,
+    timer: RouteTimer,
+    points: PointIndex,
+    travel: TravelMatrices,
+    coeffs: Coefficients,
+    until: float,
+    started: float,
+) -> Solution | None:
+    """The starting routes where they time, the other jobs put in by the repair's
+    insertion until ``until``, checked; None when the checker refuses it (logged: a bug)."""
+    plan = Plan.empty(problem)
+    starting = opts.starting_routes
+    if starting:
+        seed(plan, problem, candidates, starting, timer)
+    if opts.ordered:
+        restore_order(problem, plan, timer, opts.ordered)
+    left, untried = repair(problem, candidates, plan, timer, until, starting)
+    solution = _explained(problem, pre, plan, left, untried, timer, until)
+    try:
+        checked = _checked(problem, solution, points, travel, coeffs)
+    except CheckerRejected:
+        log.exception("the first answer failed the checker; none is given")
+        return None
+    elapsed = time.monotonic() - started
+    stats = SolveStats(status="first_answer", wall_time_s=elapsed, first_solution_s=elapsed, solutions_found=1)
+    log.info("first answer after %.3f s: %d jobs left out", elapsed, len(checked.unassigned))
+    return Solution(checked.routes, checked.unassigned, checked.objective, stats)
 
 
 def _check_s(n_points: int) -> float:

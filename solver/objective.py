@@ -86,15 +86,18 @@ def coefficients(problem: Problem, travel: TravelMatrices) -> Coefficients:
     speed = max_speed_mps(travel)
     teleport = _teleports(travel)
     max_arc_m = int(travel.distance_m.max()) if travel.size else 0
+    max_arc_s = int(travel.duration_s.max()) if travel.size else 0
     while True:
-        coeffs = _coefficients(problem, unit_mc, speed, teleport, max_arc_m)
+        coeffs = _coefficients(problem, unit_mc, speed, teleport, max_arc_m, max_arc_s)
         worst = sum(coeffs.drop_cost(j.priority, j.crew_size) for j in problem.jobs)
         if worst < INT64_SAFE:
             return coeffs
         unit_mc *= 10
 
 
-def _coefficients(problem: Problem, unit_mc: int, speed_mps: float, teleport: bool, max_arc_m: int) -> Coefficients:
+def _coefficients(
+    problem: Problem, unit_mc: int, speed_mps: float, teleport: bool, max_arc_m: int, max_arc_s: int
+) -> Coefficients:
     techs = problem.technicians
     per_s = {t.id: _per(t.cost.per_hour_cents, 3600, unit_mc) for t in techs}
     per_m = {t.id: _per(t.cost.per_km_cents, 1000, unit_mc) for t in techs}
@@ -113,11 +116,14 @@ def _coefficients(problem: Problem, unit_mc: int, speed_mps: float, teleport: bo
     # An upper bound on everything below the priority tiers.
     bound = 0
     for t in techs:
-        span = t.latest_end_s - t.shift.start_s
+        # A technician already out is paid from earlier, and may get home late when
+        # that is all that is left (``Technician.out``).
+        late = max_arc_s if t.out else 0
+        span = t.latest_end_s + late - (t.shift.start_s if t.on_clock_from_s is None else t.on_clock_from_s)
         jobs = visits if t.max_jobs is None else min(visits, t.max_jobs)
         metres = (jobs + 1) * max_arc_m if teleport else int(np.ceil(span * speed_mps)) + 1
         bound += span * per_s[t.id] + metres * per_m[t.id] + jobs * per_job[t.id]
-        bound += t.max_overtime_s * overtime[t.id]
+        bound += (t.max_overtime_s + late) * overtime[t.id]
     for job in problem.jobs:
         if job.preferred_window is None or not job.start_windows():
             continue

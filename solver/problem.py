@@ -129,10 +129,17 @@ class Technician:
     # What the vehicle carries per resource type (load, a stock of a part type).
     # See ``Problem.capacity_limits`` for how an unlisted type counts.
     capacity: dict[str, int] = field(default_factory=dict)
+    # Already out when the day is re-planned (``solver.replan.remaining``): at ``start``
+    # and on the clock from this instant (no later than the shift start). Their route's
+    # time counts from here, waiting where they are included, and with no visit left
+    # they still drive home: the way from ``start`` to ``end_location`` is their cost.
+    on_clock_from_s: int | None = None
 
     def __post_init__(self) -> None:
         if not self.id:
             raise ProblemError("technician.id must not be empty")
+        if self.on_clock_from_s is not None and self.on_clock_from_s > self.shift.start_s:
+            raise ProblemError(f"technician {self.id}: on_clock_from must not be after shift.start")
         if self.max_jobs is not None and self.max_jobs < 0:
             raise ProblemError(f"technician {self.id}: max_jobs must not be negative")
         if self.max_overtime_s < 0:
@@ -150,6 +157,11 @@ class Technician:
     def latest_end_s(self) -> int:
         """The hard latest return time: shift end plus allowed overtime."""
         return self.shift.end_s + self.max_overtime_s
+
+    @property
+    def out(self) -> bool:
+        """Already out (``on_clock_from_s`` set): paid from then, and driving home in any case."""
+        return self.on_clock_from_s is not None
 
     def has_skills(self, required: dict[str, int]) -> bool:
         """True when this technician holds every required skill at its minimum level."""

@@ -82,7 +82,9 @@ def remaining(
     Jobs in ``settled`` (done or under way) are out, and so are jobs pinned to a
     technician who works no more (the caller explains them). A technician starts at their
     ``positions`` entry (else where the day starts) when free and not before
-    ``now_s``, still ends the day where it ends, and carries what is left of its
+    ``now_s``, still ends the day where it ends, is on the clock from when they were
+    free again (``Technician.on_clock_from_s``: waiting where they are counts, and with
+    nothing left to do they still drive home), and carries what is left of its
     stock (and the depot's tools once ``reloaded``; the problem does not rule out a
     second depot stop for them, which the whole day's checker refuses); a
     technician with no time left, or absent for the rest of the day, works no more
@@ -116,6 +118,8 @@ def _left_of(
 ) -> Technician | None:
     """The technician for the rest of the day, or None when they work no more."""
     start_s = max(tech.shift.start_s, now_s, position.free_at_s if position is not None else 0)
+    # Out in the field: on the clock since they were free again (an absence is not).
+    on_clock = max(tech.shift.start_s, position.free_at_s) if position is not None else None
     end_s = tech.shift.end_s
     overtime = tech.max_overtime_s
     lunch = tech.shift.lunch
@@ -124,6 +128,8 @@ def _left_of(
         if absence.from_s <= start_s:
             if until is None or until >= tech.latest_end_s:
                 return None
+            if until > start_s and on_clock is not None:
+                on_clock = until
             start_s = max(start_s, until)
         elif until is None or until >= end_s:
             end_s, overtime = absence.from_s, 0  # gone from then on: no overtime either
@@ -162,6 +168,7 @@ def _left_of(
         max_jobs=max_jobs,
         skills=skills,
         capacity=capacity,
+        on_clock_from_s=None if on_clock is None else min(on_clock, start_s),
     )
 
 

@@ -2,9 +2,10 @@
 
 Given a technician and the jobs in visiting order, find departure, visit
 starts, lunch and return that keep every hard constraint and cost least
-(door-to-door span at the hourly rate, plus overtime). Used to explain
-unassigned jobs, to evaluate insertions and by the planning-by-hand baseline.
-It is independent of the OR-Tools model.
+(door-to-door span at the hourly rate, plus overtime; for a technician already
+out, from ``on_clock_from_s`` to the return, and the way home with no jobs).
+Used to explain unassigned jobs, to evaluate insertions and by the
+planning-by-hand baseline. It is independent of the OR-Tools model.
 """
 
 from __future__ import annotations
@@ -97,10 +98,18 @@ class RouteTimer:
         ``latest_end_s`` overrides the hard return limit (shift end plus
         overtime); ``fixed_starts`` pins the start of some visits (crews).
         None as well when the jobs together demand more of a resource type
-        than the technician carries.
+        than the technician carries. A technician already out (``Technician.out``) is
+        on the clock from ``on_clock_from_s`` whenever they leave, and with no jobs
+        drives home at once, however late that gets them back.
         """
         if not jobs:
-            return Timing(tech.shift.start_s, (), tech.shift.start_s, None, 0)
+            if not tech.out:
+                return Timing(tech.shift.start_s, (), tech.shift.start_s, None, 0)
+            leg = int(self.duration[self.points.tech_start[tech.id], self.points.tech_end[tech.id]])
+            home = tech.shift.start_s + leg
+            cost = (home - tech.shift.start_s) * self.coeffs.per_s[tech.id]
+            cost += max(0, home - tech.shift.end_s) * self.coeffs.overtime_per_s[tech.id]
+            return Timing(tech.shift.start_s, (), home, None, cost)
         if not self.fits_capacity(tech, jobs):
             return None
         limit = tech.latest_end_s if latest_end_s is None else latest_end_s
@@ -216,7 +225,7 @@ class RouteTimer:
         if final is not earliest and final[1] > end_time:
             final, depart = earliest, first_depart
         starts, back, b = final
-        span = back - depart
+        span = back - (depart if tech.on_clock_from_s is None else tech.on_clock_from_s)
         cost = span * self.coeffs.per_s[tech.id]
         cost += max(0, back - tech.shift.end_s) * self.coeffs.overtime_per_s[tech.id]
         return Timing(depart, tuple(starts), back, b, cost)
@@ -258,8 +267,9 @@ class RouteTimer:
         )
 
     def route_cost(self, tech: Technician, jobs: Sequence[Job], timing: Timing) -> int:
-        """Objective units of this route: time, overtime, distance and per-job cost."""
-        if not jobs:
+        """Objective units of this route: time, overtime, distance and per-job cost (for
+        a technician already out with no jobs, the way home)."""
+        if not jobs and not tech.out:
             return 0
         nodes = [self.points.tech_start[tech.id]] + [self.points.job[j.id] for j in jobs]
         nodes.append(self.points.tech_end[tech.id])

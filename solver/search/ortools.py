@@ -163,6 +163,8 @@ class _Model:
     first_reload: int
     n_nodes: int
     service: npt.NDArray[np.int64]
+    # Per vehicle, the drive from its start to its end (the way home of one already out).
+    home_leg: list[int]
 
     @property
     def techs(self) -> tuple[Technician, ...]:
@@ -173,6 +175,13 @@ class _Model:
     def n_reload(self) -> int:
         """How many depot stop nodes there are (one per technician, or none)."""
         return self.n_nodes - self.first_reload
+
+    def stranded(self, v: int) -> bool:
+        """Vehicle ``v`` is a technician already out who is back late even driving home
+        at once: they go home and do nothing else."""
+        tech = self.techs[v]
+        reserve = tech.shift.lunch.duration_s if tech.shift.lunch is not None and not self.detailed else 0
+        return tech.out and tech.shift.start_s + self.home_leg[v] > tech.latest_end_s - reserve
 
 
 def _layout(task: SearchInput, detailed: bool) -> tuple[_Model, npt.NDArray[np.int64], TravelMatrices]:
@@ -216,6 +225,7 @@ def _layout(task: SearchInput, detailed: bool) -> tuple[_Model, npt.NDArray[np.i
         first_reload,
         n_nodes,
         service,
+        [int(sub.duration_s[v, n_veh + v]) for v in range(n_veh)],
     )
     return model, time_matrix, sub
 
@@ -256,14 +266,26 @@ def _arc_costs(
 
 def _shifts(m: _Model) -> None:
     """Each vehicle leaves and is back within its shift (shortened by the lunch when the
-    model has no break), overtime past the shift end at its cost."""
+    model has no break), overtime past the shift end at its cost. A technician already
+    out (``Technician.out``) is on the clock from ``on_clock_from_s``: a later departure
+    costs the time waited (a soft bound on the start at the hourly rate) and a route
+    that is used the time from then to the shift start (a fixed cost), while an empty
+    route still costs the way home (used when empty), however late that is."""
     routing, time_dim, coeffs = m.routing, m.time_dim, m.coeffs
     for v, tech in enumerate(m.techs):
         start_var = time_dim.CumulVar(routing.Start(v))
         end_var = time_dim.CumulVar(routing.End(v))
         reserve = tech.shift.lunch.duration_s if tech.shift.lunch is not None and not m.detailed else 0
-        start_var.SetRange(tech.shift.start_s, tech.latest_end_s - reserve)
-        end_var.SetRange(tech.shift.start_s, tech.latest_end_s - reserve)
+        latest = tech.latest_end_s - reserve
+        if tech.on_clock_from_s is not None:
+            per_s = coeffs.per_s[tech.id]
+            if per_s > 0:
+                time_dim.SetCumulVarSoftUpperBound(routing.Start(v), tech.shift.start_s, per_s)
+                routing.SetFixedCostOfVehicle((tech.shift.start_s - tech.on_clock_from_s) * per_s, v)
+            routing.SetVehicleUsedWhenEmpty(True, v)
+            latest = max(latest, tech.shift.start_s + m.home_leg[v])
+        start_var.SetRange(tech.shift.start_s, latest)
+        end_var.SetRange(tech.shift.start_s, latest)
         if tech.max_overtime_s > 0 and coeffs.overtime_per_s[tech.id] > 0:
             time_dim.SetCumulVarSoftUpperBound(
                 routing.End(v), tech.shift.end_s - reserve, coeffs.overtime_per_s[tech.id]
@@ -303,10 +325,11 @@ def _job_nodes(
     node = m.first_visit
     crew_pairs: list[tuple[int, int]] = []
     crew_nodes: dict[str, tuple[int, int]] = {}
+    stranded = {v for v in range(n_veh) if m.stranded(v)}
     for job in jobs:
         # Qualified, and able to carry the job's demand at all (see the capacity dimensions);
         # with a depot, maybe only after a stop there.
-        allowed = [v for v, t in enumerate(techs) if _able(problem, coeffs, t, job)]
+        allowed = [v for v, t in enumerate(techs) if _able(problem, coeffs, t, job) and v not in stranded]
         if job.pinned_technician_id is not None and job.crew_size == 1:
             allowed = [v for v in allowed if v == tech_pos[job.pinned_technician_id]]
         windows = job.start_windows()
@@ -379,7 +402,8 @@ def _capacities(m: _Model) -> None:
     limits = m.coeffs.capacity
     kinds = sorted({kind for per_tech in limits.values() for kind in per_tech})
     if m.problem.depot is not None:
-        _add_reloads(m.problem, m.routing, m.manager, m.coeffs, m.visit_job, m.first_visit, m.first_reload)
+        stranded = [v for v in range(len(m.techs)) if m.stranded(v)]
+        _add_reloads(m.problem, m.routing, m.manager, m.coeffs, m.visit_job, m.first_visit, m.first_reload, stranded)
         kinds = []  # modelled there, with the top-up at the depot
     for kind in kinds:
         demand = [0] * m.first_visit + [j.demand.get(kind, 0) for j in m.visit_job]
@@ -559,8 +583,10 @@ def _add_reloads(
     visit_job: Sequence[Job],
     first_visit: int,
     first_reload: int,
+    stranded: Sequence[int] = (),
 ) -> None:
-    """Depot stops: node ``first_reload + v`` is vehicle v's optional stop (free to leave out).
+    """Depot stops: node ``first_reload + v`` is vehicle v's optional stop (free to leave
+    out; none for the ``stranded`` vehicles, see ``_Model.stranded``).
 
     Stock is modelled as what is left: each visit takes its demand off, the depot
     stop's slack tops it up (to ``capacity_after_reload``), and it never goes below
@@ -575,7 +601,7 @@ def _add_reloads(
     n_nodes = first_reload + n_veh
     for v in range(n_veh):
         index = manager.NodeToIndex(first_reload + v)
-        routing.VehicleVar(index).SetValues([-1, v])
+        routing.VehicleVar(index).SetValues([-1] if v in stranded else [-1, v])
         routing.AddDisjunction([index], 0)
     slack_free = [i for i in range(routing.Size()) if not routing.IsEnd(i)]
 

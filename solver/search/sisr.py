@@ -9,9 +9,11 @@ lunch is an element of its technician's route, taken where the technician
 is (or on site during a long visit) before driving on; the route timer then
 places it at least as well. A depot stop is an element too, put right before
 the first job that needs it (a tool the depot lends, or stock beyond what the
-technician set out with) and taken out when no job needs it any more. One
-search runs per thread (numba releases the
-interpreter lock), each from its own seed; the best plan is kept.
+technician set out with) and taken out when no job needs it any more. A
+technician already out is on the clock from ``on_clock_from_s`` and drives home
+even with no job (``Technician.out``). A re-plan starts from the routes it is
+given, as far as they keep every rule. One search runs per thread (numba
+releases the interpreter lock), each from its own seed; the best plan is kept.
 """
 
 from __future__ import annotations
@@ -50,10 +52,11 @@ TEMPERATURE_START = 1.0
 TEMPERATURE_END = 0.01
 
 
-def eligible(problem: Problem, jobs: Sequence[Job], initial_routes: object = None) -> bool:
+def eligible(problem: Problem, jobs: Sequence[Job]) -> bool:
     """True when the ruin-and-recreate search can plan ``jobs`` of ``problem`` (see the
-    module doc for what it models; crew jobs only as placed beforehand)."""
-    if initial_routes or not jobs or not problem.technicians:
+    module doc for what it models; crew jobs only as placed beforehand), from scratch
+    or from given routes."""
+    if not jobs or not problem.technicians:
         return False
     return all(job.start_windows() for job in jobs)
 
@@ -209,11 +212,12 @@ def _data(
                     *((lunch.earliest_s, lunch.latest_s, lunch.duration_s) if (lunch := t.shift.lunch) else (0, 0, -1)),
                     t.shift.end_s,
                     coeffs.overtime_per_s[t.id],
+                    kernel.NOT_OUT if t.on_clock_from_s is None else t.on_clock_from_s,
                 )
                 for t in techs
             ],
             dtype=np.int64,
-        ).reshape(len(techs), 5),
+        ).reshape(len(techs), 6),
         v_cap=np.array([[caps[t.id][kind] for kind in kinds] for t in techs], dtype=np.int64).reshape(
             len(techs), len(kinds)
         ),
@@ -276,6 +280,9 @@ class _Run:
             self.pos_of,
         )
         self.pool = kernel.Pool(self.unassigned, self.n_unassigned, self.best_route, self.best_len, self.best_total)
+        self.order = order
+        for v in np.flatnonzero(data.v_day[:, 5] != kernel.NOT_OUT):
+            self._retime(int(v))  # the way home of a technician already out costs from the start
 
     def place_fixed(self, entries: Sequence[_Entry]) -> list[int]:
         """Put the crews' visits in their routes by start, each route's lunch where it
@@ -302,6 +309,82 @@ class _Run:
             else:
                 crowded.append(v)
         return crowded
+
+    def place_initial(self, entries: Sequence[_Entry], given: Sequence[Sequence[int]]) -> list[int]:
+        """Start from ``given`` routes (per technician: entry indexes and ``kernel.DEPOT``
+        in visiting order): each route as given where it times, keeps its technician's
+        skills, stock and job cap (a depot stop put in before the first job that needs
+        one it lacks), else its longest such beginning; a route that leaves out a crew
+        visit of its technician holds the crews' visits alone (``place_fixed``). The
+        rest of the jobs are out. The technicians whose routes cannot hold their crews'
+        visits (none when ``search`` placed the crews)."""
+        crowded: list[int] = []
+        own: dict[int, list[int]] = {}
+        for i, e in enumerate(entries):
+            if e.tech_index is not None:
+                own.setdefault(e.tech_index, []).append(i)
+        for v in range(len(self.rlen)):
+            seq = [int(x) for x in given[v]] if v < len(given) else []
+            fixed = sorted(own.get(v, []), key=lambda i: entries[i].start_s)
+            if not set(fixed) <= set(seq):
+                seq = fixed
+            seq = self._with_needed_stop(v, seq)
+            while not self._fits(v, seq):
+                last = max((k for k, x in enumerate(seq) if x >= 0 and x not in fixed), default=None)
+                if last is None:
+                    crowded.append(v)
+                    seq = []
+                    break
+                seq = self._with_needed_stop(v, [x for k, x in enumerate(seq) if k != last])
+        placed: set[int] = set()
+        for v in range(len(self.rlen)):
+            placed.update(int(j) for j in self.route[v, : self.rlen[v]] if j >= 0)
+        self.route_of[:] = -1
+        for v in range(len(self.rlen)):
+            self._retime(v)
+        movable = [int(i) for i in self.order if entries[i].tech_index is None and int(i) not in placed]
+        self.unassigned[: len(movable)] = movable
+        self.n_unassigned[0] = len(movable)
+        return crowded
+
+    def _with_needed_stop(self, v: int, seq: list[int]) -> list[int]:
+        """``seq`` with a depot stop right before its first job that needs one (a skill
+        the technician lacks, stock beyond theirs), if it has none and there is a depot;
+        without a stop no job needs any more."""
+        data = self.data
+        jobs = [x for x in seq if x != kernel.DEPOT]
+        load = np.zeros(data.job_dem.shape[1], dtype=np.int64)
+        for k, j in enumerate(jobs):
+            load += data.job_dem[j]
+            if not data.qual[v, j] or (load > data.v_cap[v]).any():
+                return [*jobs[:k], kernel.DEPOT, *jobs[k:]] if data.depot[0] >= 0 else jobs
+        return jobs
+
+    def _fits(self, v: int, seq: list[int]) -> bool:
+        """Route ``v`` becomes ``seq`` (the lunch where it first times) when that keeps
+        every rule: skills and stock before and after its depot stop, the job cap, the
+        windows and the shift; else route ``v`` is left empty and False."""
+        data = self.data
+        cut = seq.index(kernel.DEPOT) if kernel.DEPOT in seq else len(seq)
+        before, after = seq[:cut], seq[cut + 1 :]
+        ok = seq.count(kernel.DEPOT) <= 1 and len(seq) - seq.count(kernel.DEPOT) <= data.v_max_jobs[v]
+        ok = ok and all(data.qual[v, j] for j in before) and all(data.qual2[v, j] for j in after)
+        if before:
+            ok = ok and bool((data.job_dem[before].sum(axis=0) <= data.v_cap[v]).all())
+        if after:
+            ok = ok and bool((data.job_dem[after].sum(axis=0) <= data.v_cap2[v]).all())
+        if ok and seq:
+            lunches = range(len(seq) + 1) if data.v_day[v, 2] >= 0 else [None]
+            for k in lunches:
+                elements = seq if k is None else [*seq[:k], kernel.LUNCH, *seq[k:]]
+                self.route[v, : len(elements)] = elements
+                self.rlen[v] = len(elements)
+                if self._retime(v):
+                    return True
+            ok = False
+        self.rlen[v] = 0
+        self._retime(v)
+        return ok or not seq
 
     def _retime(self, v: int) -> bool:
         return bool(_retime_kernel(v, self.routes, self.data))
@@ -338,13 +421,17 @@ def search(
     on_solution: ProgressHook | None = None,
     stop: Callable[[], bool] | None = None,
     crews: Mapping[str, CrewAssignment] | None = None,
+    initial_routes: Mapping[str, Sequence[str]] | None = None,
 ) -> RawResult:
     """The best plan ruin and recreate finds by ``deadline`` (time.monotonic()), in the
     model's result shape, times and lunches as the route timer sets them. ``threads``
     searches run side by side from seeds ``seed``, ``seed + 1``, … Crew jobs are
     planned only as placed in ``crews`` (both visits fixed); where those visits leave
     a technician no room for the search's lunch, that technician's crews are left
-    out (for the repair step).
+    out (for the repair step). With ``initial_routes`` (job ids per technician, depot
+    stops as ``RELOAD_ID``) each search starts from those routes as far as they keep
+    every rule (``_Run.place_initial``), the other jobs put in where they add least:
+    the plan returned costs no more than that start.
     """
     started = time.monotonic()
     kept = dict(crews or {})
@@ -358,6 +445,7 @@ def search(
         # All at once: each round builds the data anew, which takes long on a large day.
         out = {problem.technicians[v].id for v in crowded}
         kept = {j: c for j, c in kept.items() if not out & {c.first_id, c.second_id}}
+    given = _given(problem, entries, initial_routes) if initial_routes else None
     runs: dict[int, _Run] = {}
     results: list[tuple[int, int]] = []
     first_s: list[float] = []
@@ -368,7 +456,10 @@ def search(
         kernel.seed_rng(seed + index)
         order = np.random.default_rng(seed + index).permutation(n_jobs).astype(np.int64)
         run = _Run(data, entries, order)
-        run.place_fixed(entries)
+        if given is not None:
+            run.place_initial(entries, given)
+        else:
+            run.place_fixed(entries)
         with lock:
             runs[index] = run
         _, best, _ = run.step(0, 0.0, 0.0)
@@ -421,6 +512,26 @@ def search(
         first_solution_s=min(first_s) if first_s else None,
         objective_units=best_total,
     )
+
+
+def _given(problem: Problem, entries: Sequence[_Entry], routes: Mapping[str, Sequence[str]]) -> list[list[int]]:
+    """``routes`` (job ids per technician) as entry indexes per technician, a depot stop
+    as ``kernel.DEPOT``; ids of no entry (jobs not planned here, a crew visit of
+    another technician) are left out."""
+    single = {e.job.id: i for i, e in enumerate(entries) if e.tech_index is None}
+    crew = {(e.job.id, e.tech_index): i for i, e in enumerate(entries) if e.tech_index is not None}
+    out: list[list[int]] = []
+    for v, tech in enumerate(problem.technicians):
+        seq: list[int] = []
+        for job_id in routes.get(tech.id, ()):
+            if job_id == RELOAD_ID and problem.depot is not None:
+                seq.append(int(kernel.DEPOT))
+            elif (job_id, v) in crew:
+                seq.append(crew[(job_id, v)])
+            elif job_id in single:
+                seq.append(single[job_id])
+        out.append(seq)
+    return out
 
 
 def _raw_routes(
@@ -498,8 +609,8 @@ def ready() -> bool:
 @dataclass(frozen=True)
 class CompiledSearch:
     """The compiled ruin and recreate as a ``Search``: ``threads`` searches side by
-    side, crews as the task fixes them (see ``search``; ``initial_routes`` unused,
-    ``eligible`` says which days it plans)."""
+    side, crews as the task fixes them, from the task's ``initial_routes`` when given
+    (see ``search``; ``eligible`` says which days it plans)."""
 
     threads: int = 1
 
@@ -522,4 +633,5 @@ class CompiledSearch:
             on_solution=task.on_solution,
             stop=task.stop,
             crews=task.crews,
+            initial_routes=task.initial_routes,
         )

@@ -38,6 +38,8 @@ _BLINK = 0.01
 # A technician's lunch and depot stop in a route (job indexes are 0 and up).
 LUNCH = -1
 DEPOT = -2
+# ``v_day[v, 5]`` of a technician who is not out (``Technician.out``).
+NOT_OUT = -FAR
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -55,7 +57,9 @@ class Data(NamedTuple):
     costs on ``v`` away from its preferred technician; ``alone`` is ``alone_costs``;
     ``neighbours[j]`` the nearest jobs. Technicians: start and end place, shift start,
     hard latest return, ``v_day[v]`` = (lunch earliest, latest, duration or -1, shift
-    end, overtime units per second), capacity as set out / after a stop, job cap;
+    end, overtime units per second, on the clock from or ``NOT_OUT``: a technician
+    already out is paid from then and drives home even with no job,
+    ``Technician.out``), capacity as set out / after a stop, job cap;
     ``depot`` = (place or -1, seconds on site); rates per metre, second and job; the
     distance and duration matrices.
     """
@@ -243,6 +247,13 @@ def retime(v, routes, data):
                 rload2[v, r] += job_dem[j, r]
     if real == 0:
         rcost[v] = 0
+        if v_day[v, 5] != NOT_OUT:
+            # Already out with nothing left: straight home.
+            home = v_t0[v] + dur[v_start[v], v_end[v]]
+            late = home - v_day[v, 3]
+            rcost[v] = per_m[v] * dist[v_start[v], v_end[v]] + per_s[v] * (home - v_t0[v])
+            if late > 0:
+                rcost[v] += v_day[v, 4] * late
         return ok
     back = depart + dur[prev, v_end[v]]
     metres += dist[prev, v_end[v]]
@@ -296,6 +307,8 @@ def retime(v, routes, data):
     leave = keep_dep + d if after_lunch else keep - dur[v_start[v], nxt]
     if leave < v_t0[v]:
         leave = v_t0[v]
+    if v_day[v, 5] != NOT_OUT:
+        leave = v_day[v, 5]  # on the clock already, wherever they wait
     overtime = back - v_day[v, 3]
     if overtime < 0:
         overtime = 0
@@ -357,10 +370,10 @@ def _served(v, route, rlen):
 
 @njit(cache=True, nogil=True)
 def alone_costs(data):
-    """``out[v, c, k]``: what job ``c`` costs as the only job of technician ``v``,
-    the lunch after it (``k == 0``), before it (``k == 1``), or a depot stop before
-    it (``k == 2``, the lunch after it); ``FAR`` where that does not fit or there is
-    no such lunch or depot."""
+    """``out[v, c, k]``: what job ``c`` adds as the only job of technician ``v`` (to
+    the way home of one already out), the lunch after it (``k == 0``), before it
+    (``k == 1``), or a depot stop before it (``k == 2``, the lunch after it); ``FAR``
+    where that does not fit or there is no such lunch or depot."""
     job_loc, job_dur, job_e, job_l, job_w = data.job_loc, data.job_dur, data.job_e, data.job_l, data.job_w
     job_long, job_soft, miss = data.job_long, data.job_soft, data.miss
     v_start, v_end, v_t0, v_lim, v_day, depot = data.v_start, data.v_end, data.v_t0, data.v_lim, data.v_day, data.depot
@@ -411,7 +424,12 @@ def alone_costs(data):
                 if leave + dur[c_loc, v_end[v]] > v_lim[v]:
                     continue
                 delta = per_m[v] * (via_m + dist[p, c_loc] + dist[c_loc, v_end[v]])
-                delta += per_s[v] * (via_s + dur[p, c_loc] + dur[c_loc, v_end[v]] + job_dur[c])
+                if v_day[v, 5] != NOT_OUT:
+                    # On the clock from v_day[v, 5] until back, instead of driving home at once.
+                    delta -= per_m[v] * dist[v_start[v], v_end[v]]
+                    delta += per_s[v] * (leave + dur[c_loc, v_end[v]] - v_day[v, 5] - dur[v_start[v], v_end[v]])
+                else:
+                    delta += per_s[v] * (via_s + dur[p, c_loc] + dur[c_loc, v_end[v]] + job_dur[c])
                 delta += per_job[v] + miss[v, c] + job_soft[c, 2] * _outside(s, job_soft[c, 0], job_soft[c, 1])
                 out[v, c, k] = delta
     return out

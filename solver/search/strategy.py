@@ -1,12 +1,12 @@
 """Which search plans a day, and where: the one place that decides.
 
 The compiled ruin and recreate (``solver.search.sisr``) plans every day it models
-once it is compiled (``sisr.eligible``), one search per core. Every other day (a
-re-plan from given routes, or any day while the kernel is not compiled yet) goes
-to OR-Tools (``solver.search.ortools``): warm-started from the greedy construction
-(``solver.construction``), or cold on large days without crews, with a second
-search on another core (the portfolio, a forked process) and the better result
-kept. docs/model.md, "Search".
+once it is compiled (``sisr.eligible``), one search per core, a re-plan from given
+routes starting from them. Every other day (any day while the kernel is not
+compiled yet) goes to OR-Tools (``solver.search.ortools``): warm-started from the
+greedy construction (``solver.construction``) or the given routes, or cold on large
+days without crews, with a second search on another core (the portfolio, a forked
+process) and the better result kept. docs/model.md, "Search".
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from solver.problem import Job, Problem
 from solver.schedule import RouteTimer
 from solver.search import sisr
 from solver.search.ortools import ColdRuns, OrToolsSearch, OrToolsSettings
-from solver.search.types import CrewAssignment, RawResult, Search, SearchInput, better
+from solver.search.types import CrewAssignment, RawResult, Search, SearchInput, replaces
 from solver.travel import PointIndex, TravelMatrices
 
 log = logging.getLogger(__name__)
@@ -85,11 +85,11 @@ class SearchSettings:
         raise AttributeError(name)
 
 
-def compiled_plans(problem: Problem, jobs: Sequence[Job], settings: SearchSettings, replan: bool) -> bool:
+def compiled_plans(problem: Problem, jobs: Sequence[Job], settings: SearchSettings) -> bool:
     """The compiled search plans these ``jobs`` of ``problem``: it is on, it models the
-    day (``sisr.eligible``; never a re-plan from given routes), and it is compiled by now
-    (if not, it starts compiling in the background)."""
-    if not settings.ruin_and_recreate or not sisr.eligible(problem, jobs, replan):
+    day (``sisr.eligible``), and it is compiled by now (if not, it starts compiling in
+    the background)."""
+    if not settings.ruin_and_recreate or not sisr.eligible(problem, jobs):
         return False
     return sisr.ready()
 
@@ -125,8 +125,8 @@ def search(
     waited for at most ``grace_s`` past the deadline and kept when the model's
     objective says it is better.
     """
-    if compiled_plans(task.problem, task.jobs, settings, bool(initial_routes)):
-        return _compiled(task, timer, settings, cancel)
+    if compiled_plans(task.problem, task.jobs, settings):
+        return _compiled(task, timer, settings, initial_routes, cancel)
     return _ortools(task, timer, settings, initial_routes, cancel, grace_s)
 
 
@@ -169,8 +169,7 @@ def _ortools(
     if portfolio and no_crews:
         strategies = ortools.portfolio_searches if cold_only else ortools.cold_searches
         # Without its depot stops the day may suit the compiled search (TRSP does).
-        replan = bool(initial_routes)
-        compiled = other_problem is not problem and compiled_plans(other_problem, candidates, settings, replan)
+        compiled = other_problem is not problem and compiled_plans(other_problem, candidates, settings)
         other_search: Search = sisr.CompiledSearch() if compiled else ColdRuns(ortools, strategies, detailed)
         other = Forked.fork(other_search, other_task)
     try:
@@ -222,7 +221,7 @@ def _ortools(
                     other_raw.objective_units,
                     other_raw.solutions,
                 )
-                if better(other_raw, raw):
+                if replaces(other_raw, raw):
                     raw = other_raw
         plan = Plan.from_raw(problem, raw, timer) if detailed else plan_adding_lunch(problem, raw, timer)
         return raw, plan
@@ -232,26 +231,34 @@ def _ortools(
 
 
 def _compiled(
-    task: SearchInput, timer: RouteTimer, settings: SearchSettings, cancel: threading.Event | None
+    task: SearchInput,
+    timer: RouteTimer,
+    settings: SearchSettings,
+    initial_routes: Sequence[WorkingRoute],
+    cancel: threading.Event | None,
 ) -> tuple[RawResult | None, Plan]:
-    """The compiled ruin and recreate on every core, crew jobs first placed by the
-    construction (each on the cheapest pair of technicians with a common start, for
-    at most ``_CREW_SHARE`` of the time) and then kept where they are. Crews not
-    placed go to the repair step."""
+    """The compiled ruin and recreate on every core, from ``initial_routes`` where they
+    time (``construction.seed``: their crews kept, depot stops too), crew jobs not in
+    them first placed by the construction (each on the cheapest pair of technicians
+    with a common start, for at most ``_CREW_SHARE`` of the time) and then kept where
+    they are. Crews not placed go to the repair step."""
     problem, candidates = task.problem, task.jobs
-    crews: dict[str, CrewAssignment] = {}
-    crew_jobs = [j for j in candidates if j.crew_size == 2]
+    plan = Plan.empty(problem)
+    if initial_routes:
+        seed(plan, problem, candidates, initial_routes, timer)
+    seeded = plan.crews()
+    crew_jobs = [j for j in candidates if j.crew_size == 2 and j.id not in seeded]
     untried: list[Job] = []
     if crew_jobs:
-        plan = Plan.empty(problem)
         crews_until = time.monotonic() + _CREW_SHARE * max(0.0, task.deadline - time.monotonic())
         extra = sought(problem, candidates, task.coeffs)
         order = sorted(crew_jobs, key=lambda j: (j.priority, -j.duration_s, j.id))
         untried = build(order, problem, timer, plan, extra, crews_until, task.stop)
-        crews = plan.crews()
-        log.info("construction: %d of %d crew jobs placed", len(crews), len(crew_jobs))
+        log.info("construction: %d of %d crew jobs placed", len(plan.crews()) - len(seeded), len(crew_jobs))
+    crews = plan.crews()
+    start = {w.technician_id: list(w.job_ids) for w in plan.working_routes()} if initial_routes else None
     threads = 2 if settings.portfolio and cores() >= 2 else 1
-    raw = sisr.CompiledSearch(threads).run(dataclasses.replace(task, crews=crews))
+    raw = sisr.CompiledSearch(threads).run(dataclasses.replace(task, crews=crews, initial_routes=start))
     log.info(
         "ruin and recreate: %d visits, %d solutions, objective %s", _visits(raw), raw.solutions, raw.objective_units
     )

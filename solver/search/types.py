@@ -103,6 +103,18 @@ class Search(Protocol):
         ...
 
 
+def replaces(other: RawResult, here: RawResult) -> bool:
+    """Whether the other core's result ``other`` replaces ``here``: cheaper by the
+    objective (``better``), and, when ``here`` is the construction standing in without
+    an objective (the search here found nothing in time), serving at least as many
+    visits, so a plan that drops work never wins for want of a price to compare."""
+    if not better(other, here):
+        return False
+    if here.objective_units is not None:
+        return True
+    return sum(len(r.visits) for r in other.routes) >= sum(len(r.visits) for r in here.routes)
+
+
 def better(raw: RawResult, than: RawResult | None) -> bool:
     """``raw`` found a plan and it is cheaper by the search's objective than ``than``
     (which may be missing or have found none)."""

@@ -1,7 +1,8 @@
 """Re-planning a disrupted day from an instant (issue 18; docs/replan.md), on SQLite
 and PostgreSQL: done and under-way visits stay, an absent technician gets no more
-work, an urgent repair comes in, unaffected technicians keep their jobs, and the
-re-plan says what it changed."""
+work, an urgent repair comes in, unaffected technicians keep their jobs, promises
+are kept (or the re-plan is refused and the live schedule stays), and the re-plan
+says exactly what it changed."""
 
 from __future__ import annotations
 
@@ -240,3 +241,200 @@ def test_no_plan_takes_a_visit_from_a_technician_already_on_the_way(
     again = run_plan(client, DAY.isoformat(), time_limit_s=1)
     assert visits(again)[job_id][0] == "W1"
     assert client.post(f"/v1/plans/{again['id']}/publish", headers=DISPATCHER).status_code == 200
+
+
+def test_done_on_site_and_en_route_visits_keep_their_technician_and_times_in_a_re_plan(
+    day: tuple[TestClient, dict[str, Any]],
+) -> None:
+    client, published = day
+    told = visits(published)
+    routes = {r["technician_id"]: [v["job_id"] for v in r["visits"]] for r in published["routes"]}
+    done, on_site = routes["W1"][:2]
+    en_route = routes["W3"][0]
+    event(client, done, "arrived", told[done][1]["arrival"])
+    event(client, done, "completed", told[done][1]["end"])
+    event(client, on_site, "arrived", told[on_site][1]["arrival"])
+    event(client, en_route, "en_route", told[en_route][1]["arrival"])
+    ill = {"type": "technician_unavailable", "technician_id": "W3", "from": at(DAY, "10:00")}
+    assert client.post("/v1/disruptions", json=ill, headers=DISPATCHER).status_code == 201
+
+    plan = replan(client, at(DAY, "11:00"))
+    assert plan["status"] == "done", plan
+    new = visits(plan)
+    settled = {done, on_site, en_route}
+    for job_id in settled:
+        tech, visit = new[job_id]
+        assert tech == told[job_id][0], job_id
+        assert {k: visit[k] for k in ("arrival", "start", "end")} == {
+            k: told[job_id][1][k] for k in ("arrival", "start", "end")
+        }, job_id
+    # Each stays where it was in its route, ahead of everything re-planned.
+    for tech_id in ("W1", "W3"):
+        order = [v["job_id"] for v in next(r for r in plan["routes"] if r["technician_id"] == tech_id)["visits"]]
+        kept = [j for j in routes[tech_id] if j in settled]
+        assert order[: len(kept)] == kept
+    changes = plan["changes"]
+    assert set(changes["settled"]) == settled
+    assert not settled & ({m["job_id"] for m in changes["moved"]} | {r["job_id"] for r in changes["retimed"]})
+    assert not settled & set(changes["dropped"])
+    # W3, on the way before falling ill, still gets that visit and nothing after it.
+    w3 = next(r for r in plan["routes"] if r["technician_id"] == "W3")
+    assert [v["job_id"] for v in w3["visits"]] == [en_route]
+    assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
+
+
+def difference(published: dict[str, Any], replanned: dict[str, Any], notify_min: int = 15) -> dict[str, Any]:
+    """The change report computed here from the two plans' routes alone: against what the
+    published plan told (its technician and arrival per visit still to do)."""
+    settled = set(replanned["changes"]["settled"])
+    told = {j: tv for j, tv in visits(published).items() if j not in settled}
+    new = {j: tv for j, tv in visits(replanned).items() if j not in settled}
+    moved = [
+        {"job_id": j, "from_technician_id": told[j][0], "to_technician_id": new[j][0]}
+        for j in sorted(told)
+        if j in new and new[j][0] != told[j][0]
+    ]
+    retimed = [
+        {"job_id": j, "old_arrival": told[j][1]["arrival"], "new_arrival": new[j][1]["arrival"]}
+        for j in sorted(told)
+        if j in new
+        and abs(instant(new[j][1]["arrival"]) - instant(told[j][1]["arrival"])) >= dt.timedelta(minutes=notify_min)
+    ]
+    dropped = sorted(j for j in told if j not in new)
+
+    def remaining(plan: dict[str, Any]) -> dict[str, list[str]]:
+        return {
+            r["technician_id"]: [v["job_id"] for v in r["visits"] if v["job_id"] not in settled] for r in plan["routes"]
+        }
+
+    before, after = remaining(published), remaining(replanned)
+    changed = sorted(t for t in set(before) | set(after) if before.get(t, []) != after.get(t, []))
+    return {
+        "moved": moved,
+        "retimed": retimed,
+        "dropped": dropped,
+        "notify": sorted({r["job_id"] for r in retimed} | set(dropped)),
+        "routes_changed": changed,
+        "settled": sorted(settled),
+    }
+
+
+def test_the_change_report_is_the_difference_between_the_published_routes_and_the_re_plan(
+    day: tuple[TestClient, dict[str, Any]],
+) -> None:
+    client, published = day
+    told = visits(published)
+    routes = {r["technician_id"]: [v["job_id"] for v in r["visits"]] for r in published["routes"]}
+    first = routes["W2"][0]
+    event(client, first, "arrived", told[first][1]["arrival"])
+    event(client, first, "completed", told[first][1]["end"])
+    # W2 leaves at 10:30, a customer of W1 cancels, and an urgent repair comes in.
+    ill = {"type": "technician_unavailable", "technician_id": "W2", "from": at(DAY, "10:30")}
+    assert client.post("/v1/disruptions", json=ill, headers=DISPATCHER).status_code == 201
+    cancelled = routes["W1"][-1]
+    assert client.delete(f"/v1/jobs/{cancelled}", headers=DISPATCHER).status_code == 200
+    urgent = {
+        "kind": "repair",
+        "location": {"lat": 60.2, "lon": 24.9},
+        "duration_min": 45,
+        "skills": {"wardrobe": 1},
+        "date": DAY.isoformat(),
+        "priority": 1,
+        "deadline": at(DAY, "14:00"),
+        "customer": CUSTOMER,
+    }
+    assert client.put("/v1/jobs/URGENT", json=urgent, headers=DISPATCHER).status_code == 201
+
+    plan = replan(client, at(DAY, "10:30"))
+    assert plan["status"] == "done", plan
+    # No visit is locked on this day, so no lock can have been let go (tests/api/test_replan_locks.py).
+    assert plan["changes"]["locks_not_kept"] == []
+    report = {k: v for k, v in plan["changes"].items() if k not in ("from", "locks_not_kept")}
+    expected = difference(published, plan)
+    # Arrivals compare as instants (the report and the routes may write the offset differently).
+    for field in ("retimed",):
+        for row in report[field] + expected[field]:
+            row["old_arrival"], row["new_arrival"] = instant(row["old_arrival"]), instant(row["new_arrival"])
+    # The cancelled job is gone from the day, not a change to tell; the urgent repair is new.
+    expected["dropped"] = [j for j in expected["dropped"] if j != cancelled]
+    expected["notify"] = [j for j in expected["notify"] if j != cancelled]
+    assert report == expected
+    assert expected["moved"] or expected["retimed"] or expected["routes_changed"], "the test needs some change"
+    assert instant(plan["changes"]["from"]) == instant(at(DAY, "10:30"))
+
+
+def test_a_re_plan_keeps_every_promise_inside_its_window(day: tuple[TestClient, dict[str, Any]]) -> None:
+    client, published = day
+    told = visits(published)
+    # W1's and W3's customers are promised the windows they were told.
+    promises = {j: v["window"] for j, (tech, v) in told.items() if tech in ("W1", "W3")}
+    for job_id, window in promises.items():
+        shown = client.get(f"/v1/jobs/{job_id}", headers=DISPATCHER).json()
+        body = {k: v for k, v in shown.items() if k not in ("id", "status", "booked", "promised_window")}
+        put = client.put(
+            f"/v1/jobs/{job_id}", json={**body, "windows": [window], "confirmed": True}, headers=DISPATCHER
+        )
+        assert put.status_code == 200, put.text
+        assert put.json()["promised_window"] == window
+    # W2 falls ill at 11:00: the others' routes take what they can of W2's work.
+    ill = {"type": "technician_unavailable", "technician_id": "W2", "from": at(DAY, "11:00")}
+    assert client.post("/v1/disruptions", json=ill, headers=DISPATCHER).status_code == 201
+    w2_left = {j for j, (tech, v) in told.items() if tech == "W2" and instant(v["start"]) >= instant(at(DAY, "11:00"))}
+    assert w2_left, "the test needs W2 to have work left at 11:00"
+
+    plan = replan(client, at(DAY, "11:00"))
+    assert plan["status"] == "done", plan
+    new = visits(plan)
+    for job_id, window in promises.items():
+        assert job_id in new, f"promised job {job_id} was left out"
+        _, visit = new[job_id]
+        assert instant(window["start"]) <= instant(visit["start"]) <= instant(window["end"]), (job_id, visit, window)
+        assert visit["window"] == window  # the customer is told the promise, never a new window
+    unassigned = {u["job_id"] for u in plan["unassigned"]}
+    assert not unassigned & set(promises)
+    assert w2_left <= {m["job_id"] for m in plan["changes"]["moved"]} | unassigned
+
+
+def test_a_re_plan_that_cannot_keep_a_promise_is_refused_with_the_reason_and_the_live_schedule_stays(
+    day: tuple[TestClient, dict[str, Any]],
+) -> None:
+    client, _ = day
+    # W4 alone fits glass; their customer G1 is promised 14:00–15:00.
+    w4 = technician((60.18, 24.96), {"wardrobe": 2, "glass": 1}, [DAY])
+    assert client.put("/v1/technicians/W4", json=w4, headers=DISPATCHER).status_code == 201
+    glass = {
+        "kind": "install",
+        "location": {"lat": 60.19, "lon": 24.97},
+        "duration_min": 60,
+        "skills": {"glass": 1},
+        "date": DAY.isoformat(),
+        "customer": CUSTOMER,
+        "windows": [{"start": at(DAY, "14:00"), "end": at(DAY, "15:00")}],
+        "confirmed": True,
+    }
+    assert client.put("/v1/jobs/G1", json=glass, headers=DISPATCHER).status_code == 201
+    published = run_plan(client, DAY.isoformat(), time_limit_s=2)
+    assert published["status"] == "done" and visits(published)["G1"][0] == "W4", published  # type: ignore[arg-type]
+    assert client.post(f"/v1/plans/{published['id']}/publish", headers=DISPATCHER).status_code == 200
+    before = client.get(f"/v1/plans/{published['id']}", headers=DISPATCHER).json()
+    live_before = client.get("/v1/live", params={"date": DAY.isoformat()}, headers=DISPATCHER).json()
+    live_before.pop("now")
+    job_before = client.get("/v1/jobs/G1", headers=DISPATCHER).json()
+    # W4 falls ill at 11:00: nobody else can keep G1's promise.
+    ill = {"type": "technician_unavailable", "technician_id": "W4", "from": at(DAY, "11:00")}
+    assert client.post("/v1/disruptions", json=ill, headers=DISPATCHER).status_code == 201
+
+    refused = replan(client, at(DAY, "11:00"))
+    assert refused["status"] == "failed", refused
+    assert refused["error"].startswith("refused: ") and "G1" in refused["error"], refused["error"]
+    assert "glass" in refused["error"], refused["error"]  # the reason the engine gave, for the dispatcher to act on
+    assert not refused["routes"]
+    # The live schedule stays: the same plan published, its routes and the promise unchanged.
+    plans = client.get("/v1/plans", params={"date": DAY.isoformat()}, headers=DISPATCHER).json()
+    assert [p["id"] for p in plans if p["published"]] == [published["id"]]
+    assert client.get(f"/v1/plans/{published['id']}", headers=DISPATCHER).json()["routes"] == before["routes"]
+    live_after = client.get("/v1/live", params={"date": DAY.isoformat()}, headers=DISPATCHER).json()
+    live_after.pop("now")
+    assert live_after == live_before
+    assert client.get("/v1/jobs/G1", headers=DISPATCHER).json() == job_before
+    assert client.post(f"/v1/plans/{refused['id']}/publish", headers=DISPATCHER).status_code == 409

@@ -7,11 +7,12 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from bench.dynamic import read_anchors, read_release_dates, release_file, simulate
+from bench.dynamic import Stop, read_anchors, read_release_dates, release_file, simulate, wait_first
 from dispatch.trsp import TrspInstance, load_trsp
-from solver import RELOAD_ID
+from solver import RELOAD_ID, Job, Location, TimeWindow
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "benchmarks" / "trsp" / "pillac2013"
 C101 = DATA / "txt" / "C101.100_25-5-5-5.txt"
@@ -56,6 +57,31 @@ def test_a_small_day_replayed_keeps_what_was_committed_and_passes_the_checker() 
             assert after[tech_id][: len(stops)] == stops
     for tech_id, stops in out.committed_log[-1].items():
         assert out.driven[tech_id][: len(stops)] == stops
+    # A technician who went home (out, free, given nothing more) gets nothing after;
+    # on this cut of 8 technicians some finish early.
+    assert out.home_step
+    for tech_id, step in out.home_step.items():
+        assert out.driven[tech_id] == out.committed_log[step][tech_id]
     assert sum(len(s) for s in out.committed_log[-1].values()) > 0
     assert out.violations == 0, out.note
     assert out.duration > 0 and out.retimed is not None and out.retimed <= out.duration + 1e-6
+
+
+def test_technicians_wait_where_they_are_and_set_out_as_late_as_the_rest_of_the_route_allows() -> None:
+    """Home 0, a visit at node 1 (window 100-400), the depot 2, a visit at node 3 (window
+    0-250), home again by 600; 50 between any two nodes. Planned as early as possible,
+    each visit moves as late as what follows allows, the second up to its window's end."""
+    travel = np.full((4, 4), 50, dtype=np.int64)
+    np.fill_diagonal(travel, 0)
+    here = Location(60.0, 24.0)
+    jobs = {
+        "a": Job("a", here, 30, windows=(TimeWindow(100, 400),)),
+        "b": Job("b", here, 20, windows=(TimeWindow(0, 250),)),
+    }
+    planned = [Stop("a", 1, 100, 130), Stop(RELOAD_ID, 2, 180, 190), Stop("b", 3, 240, 260)]
+    late = wait_first(planned, 600, 0, travel, jobs)
+    # b: back 600 - 50 - 20 = 530, but its window ends at 250; the stop: 250 - 50 - 10;
+    # a: 190 - 50 - 30.
+    assert late == [Stop("a", 1, 110, 140), Stop(RELOAD_ID, 2, 190, 200), Stop("b", 3, 250, 270)]
+    # Never earlier than planned, and the same when nothing can move.
+    assert wait_first(late, 270 + 50, 0, travel, jobs) == late

@@ -199,7 +199,11 @@ def test_a_solver_crash_ends_the_run_failed_with_the_error_and_keeps_the_publish
     before = contents(engine, first.id)
 
     def crashing_solve(
-        problem: Problem, options: SolveOptions, progress: Any = None, cancel: threading.Event | None = None
+        problem: Problem,
+        options: SolveOptions,
+        progress: Any = None,
+        cancel: threading.Event | None = None,
+        first_answer: Any = None,
     ) -> Solution:
         progress(Progress(0.3, "search", 1, None))
         raise RuntimeError("the solver crashed")

@@ -13,7 +13,7 @@ import math
 
 from solver import HaversineProvider, Job, Problem, problem_travel
 from solver.objective import coefficients
-from solver.schedule import RouteTimer
+from solver.schedule import RouteTimer, Timing
 
 
 def optimum_units(problem: Problem) -> int:
@@ -33,7 +33,8 @@ def optimum_units(problem: Problem) -> int:
             return all(held.get(code, 0) >= level for code, level in job.skills.items())
 
         able = [problem.qualified(tech, j) and j.pinned_technician_id in (None, tech.id) for j in jobs]
-        best: dict[int, float] = {0: 0}
+        # Nothing to do costs nothing, but the way home of a technician already out.
+        best: dict[int, float] = {0: timer.route_cost(tech, [], timer.timing(tech, []) or _never())}
         for mask in range(1, 1 << n):
             members = [i for i in range(n) if mask >> i & 1]
             if not all(able[i] for i in members):
@@ -67,7 +68,7 @@ def optimum_units(problem: Problem) -> int:
     # Combine technicians one by one: cover[mask] = least cost serving exactly `mask`.
     cover: dict[int, float] = {0: 0}
     for best in best_by_tech:
-        nxt: dict[int, float] = dict(cover)
+        nxt: dict[int, float] = {used: cost + best[0] for used, cost in cover.items()}
         for used, cost in cover.items():
             for mask, route_cost in best.items():
                 if mask and not used & mask:
@@ -77,3 +78,7 @@ def optimum_units(problem: Problem) -> int:
     result = min(cost + sum(drop[i] for i in range(n) if not (mask >> i & 1)) for mask, cost in cover.items())
     assert full >= 0
     return int(result)
+
+
+def _never() -> Timing:
+    raise AssertionError("an empty route always times")

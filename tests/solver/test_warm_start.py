@@ -5,9 +5,39 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import time
 
-from solver import Break, Job, Location, Problem, Shift, SolveOptions, Technician, TimeWindow, solve
+import pytest
+
+from solver import (
+    RELOAD_ID,
+    Break,
+    CostProfile,
+    Depot,
+    FixedMatrixProvider,
+    HaversineProvider,
+    Job,
+    Location,
+    Problem,
+    ReasonCode,
+    Shift,
+    Solution,
+    SolveOptions,
+    Technician,
+    TimeWindow,
+    Unassigned,
+    check,
+    problem_travel,
+    solve,
+)
+from solver.construction import build, seed
+from solver.objective import coefficients
+from solver.plan import Plan
+from solver.schedule import RouteTimer
+from solver.search import sisr
+from solver.search.types import SearchInput
 from solver.slots import SlotEvaluator, WorkingRoute
+from tests.solver.conftest import equidistant, grid
 
 H = 3600
 
@@ -45,9 +75,7 @@ def booked_day(seed: int, technicians: int, booked: int, loose: int) -> tuple[Pr
     return Problem(techs, (*problem.jobs, *extra)), routes
 
 
-def _cost():  # type: ignore[no-untyped-def]
-    from solver import CostProfile
-
+def _cost() -> CostProfile:
     return CostProfile(per_hour_cents=3800, per_km_cents=35)
 
 
@@ -73,3 +101,97 @@ def test_routes_that_no_longer_time_are_left_out_of_the_start_and_the_jobs_place
     served = {v.job_id for r in solution.routes for v in r.visits}
     assert {j.id for j in problem.jobs} == served | {u.job_id for u in solution.unassigned}
     assert set(busy.job_ids) <= served
+
+
+# --- Re-plans from given routes: depot stops kept, the compiled search starting there ------------------------
+
+
+def depot_day() -> tuple[Problem, FixedMatrixProvider]:
+    """One technician with no drill; a drilling job at A (the depot W lends the drill)
+    and a plain one at B; 600 s between any two places."""
+    home, a, b, w = (Location(60.0 + 0.01 * k, 24.0) for k in range(4))
+    tech = Technician("T", home, Shift(8 * H, 16 * H), cost=CostProfile(per_hour_cents=3600))
+    jobs = (Job("drill", a, H, skills={"drill": 1}), Job("plain", b, H))
+    depot = Depot(w, stop_s=600, skills={"drill": 1})
+    return Problem((tech,), jobs, depot=depot), equidistant((home, a, b, w))
+
+
+def test_a_warm_start_keeps_the_depot_stop_its_route_needs() -> None:
+    problem, matrices = depot_day()
+    points, travel = problem_travel(problem, matrices)
+    timer = RouteTimer(points, travel, coefficients(problem, travel), problem.lunch_on_site_min_s)
+    plan = Plan.empty(problem)
+    seed(plan, problem, problem.jobs, [WorkingRoute("T", ("plain", RELOAD_ID, "drill"))], timer)
+    assert [j.id for j in plan.jobs["T"]] == ["plain", RELOAD_ID, "drill"]
+    # Without the stop the drilling job is not the technician's to do: the route is not kept.
+    plan = Plan.empty(problem)
+    seed(plan, problem, problem.jobs, [WorkingRoute("T", ("plain", "drill"))], timer)
+    assert plan.jobs["T"] == []
+
+
+def test_a_re_plan_from_given_routes_is_searched_by_the_compiled_search_and_keeps_their_depot_stop() -> None:
+    problem, matrices = depot_day()
+    start = [WorkingRoute("T", ("plain", RELOAD_ID, "drill"))]
+    solution = solve(problem, SolveOptions(time_limit_s=0.5, initial_routes=start), matrices)
+    assert solution.stats.status == sisr.STATUS
+    assert [v.job_id for v in solution.route("T").visits] == ["plain", RELOAD_ID, "drill"]
+
+
+def search_task(problem: Problem, seconds: float) -> tuple[SearchInput, RouteTimer]:
+    points, travel = problem_travel(problem, HaversineProvider())
+    coeffs = coefficients(problem, travel)
+    timer = RouteTimer(points, travel, coeffs, problem.lunch_on_site_min_s)
+    return SearchInput(problem, list(problem.jobs), points, travel, coeffs, time.monotonic() + seconds), timer
+
+
+def objective(problem: Problem, plan: Plan, task: SearchInput) -> int:
+    """The checker's objective of ``plan`` (asserting no violation); jobs out unassigned."""
+    served = plan.served()
+    out = tuple(Unassigned(j.id, ReasonCode.DAY_FULL, "out") for j in problem.jobs if j.id not in served)
+    report = check(problem, Solution(tuple(plan.routes.values()), out), task.points, task.travel)
+    assert report.violations == ()
+    return report.objective.total_units
+
+
+def first_plan(problem: Problem, timer: RouteTimer) -> Plan:
+    """A complete but unpolished plan: the greedy construction."""
+    plan = Plan.empty(problem)
+    build(sorted(problem.jobs, key=lambda j: j.id), problem, timer, plan, {}, time.monotonic() + 5)
+    return plan
+
+
+@pytest.mark.parametrize("seed_", range(4))
+def test_with_no_time_to_improve_them_the_compiled_search_gives_back_the_routes_it_started_from(seed_: int) -> None:
+    problem, _ = booked_day(seed=seed_, technicians=3, booked=0, loose=9)
+    task, timer = search_task(problem, 0.0)
+    start = first_plan(problem, timer)
+    given = {t: [j.id for j in seq] for t, seq in start.jobs.items()}
+    raw = sisr.CompiledSearch().run(dataclasses.replace(task, initial_routes=given))
+    assert {r.technician_id: [v.job_id for v in r.visits] for r in raw.routes} == given
+
+
+@pytest.mark.parametrize("seed_", range(4))
+def test_the_compiled_search_started_from_given_routes_never_returns_a_costlier_plan(seed_: int) -> None:
+    problem, _ = booked_day(seed=seed_, technicians=4, booked=0, loose=24)
+    task, timer = search_task(problem, 0.3)
+    start = first_plan(problem, timer)
+    given = {t: [j.id for j in seq] for t, seq in start.jobs.items()}
+    raw = sisr.CompiledSearch().run(dataclasses.replace(task, initial_routes=given))
+    assert objective(problem, Plan.from_raw(problem, raw, timer), task) <= objective(problem, start, task)
+
+
+def test_a_given_route_that_no_longer_times_keeps_its_longest_beginning_that_does_and_the_rest_goes_elsewhere() -> None:
+    """T0 (8:00-11:00) given three one-hour jobs, A and B far off and C near home: A
+    and B fit, C no longer does and goes to T1, who would have done all three for
+    half the hourly rate had the search started from nothing."""
+    techs = (
+        Technician("T0", grid(0), Shift(8 * H, 11 * H), cost=CostProfile(3600)),
+        Technician("T1", grid(0), Shift(8 * H, 16 * H), cost=CostProfile(1800)),
+    )
+    jobs = (Job("A", grid(20), H), Job("B", grid(21), H), Job("C", grid(1), H))
+    problem = Problem(techs, jobs)
+    task, _ = search_task(problem, 0.0)
+    raw = sisr.CompiledSearch().run(dataclasses.replace(task, initial_routes={"T0": ["A", "B", "C"]}))
+    assert {r.technician_id: [v.job_id for v in r.visits] for r in raw.routes} == {"T0": ["A", "B"], "T1": ["C"]}
+    scratch = sisr.CompiledSearch().run(task)
+    assert {r.technician_id: len(r.visits) for r in scratch.routes} == {"T0": 0, "T1": 3}
