@@ -14,12 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from dispatch.auth import Principal
 from dispatch.errors import Invalid
-from dispatch.feed import FEED_LOCK, MAX_LIMIT, json_value, parse_cursor
+from dispatch.feed import MAX_LIMIT, hold_lock, json_value, parse_cursor
 from dispatch.tables import AuditRow, TokenRow
 from dispatch.timeutil import to_storage
 
@@ -59,8 +58,7 @@ def record(
     ``now``. Call it as the last write before the commit (see the module docstring)."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK})
+    hold_lock(session)
     row = AuditRow(
         at=to_storage(now),
         token_id=who.token_id,

@@ -71,8 +71,7 @@ def emit(
     lock until then. Instants in ``data`` (nested ones too) are stored as ISO 8601 in UTC."""
     if type not in EVENT_TYPES:
         raise ValueError(f"unknown feed event type {type!r}")
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK})
+    hold_lock(session)
     row = FeedEventRow(
         at=to_storage(now),
         type=type,
@@ -97,6 +96,14 @@ def emit(
     columns = ["webhook_id", "event_id", "state", "attempts", "next_attempt_at", "created_at"]
     session.execute(insert(DeliveryRow).from_select(columns, subscribed))
     return row
+
+
+def hold_lock(session: Session) -> None:
+    """Take the feed's lock for the rest of the transaction (PostgreSQL; SQLite's one writer
+    already orders commits): whatever takes an id from a cursor-paged log after this commits
+    in id order. Re-entrant within a transaction."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK})
 
 
 def json_value(value: Any) -> Any:
