@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run serve plan test test-clock lint typecheck browser bench clean
+.PHONY: install run serve worker plan test test-clock lint typecheck browser bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -17,24 +17,33 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 ## The embedded demo: the API on a SQLite file in the repo root (dispatch.db,
-## seeded with the sample day on the next working day when empty) and the
-## planning board beside it; prints the dispatcher token, the sample day and both
-## addresses. PORT (API, default 8000), BOARD_PORT (default 8501),
-## DISPATCH_ADMIN_TOKEN and DISPATCH_NOW are honoured; DATABASE_URL is not (that
-## is `make serve`). Ctrl-C stops both.
+## seeded with the sample day on the next working day when empty), one solver
+## worker beside it on the same task engine (its queue in dispatch-queue.db: no
+## broker to install) and the planning board; prints the dispatcher token, the
+## sample day and both addresses. PORT (API, default 8000), BOARD_PORT (default
+## 8501), DISPATCH_ADMIN_TOKEN and DISPATCH_NOW are honoured; DATABASE_URL and
+## BROKER_URL are not (that is `make serve` and `make worker`). Ctrl-C stops all three.
 run: install
-	@port=$${PORT:-8000}; board=$${BOARD_PORT:-8501}; \
+	@port=$${PORT:-8000}; board=$${BOARD_PORT:-8501}; db=sqlite:///$(CURDIR)/dispatch.db; \
 	DISPATCH_API_URL=http://127.0.0.1:$$port $(BIN)/streamlit run dashboard/app.py --server.headless true --server.address 127.0.0.1 \
 		--server.port $$board --browser.gatherUsageStats false >/dev/null 2>&1 & board_pid=$$!; \
-	trap 'kill $$board_pid 2>/dev/null' EXIT INT TERM; \
+	DATABASE_URL=$$db BROKER_URL= $(BIN)/python -m dispatch.worker & worker_pid=$$!; \
+	trap 'kill $$board_pid $$worker_pid 2>/dev/null' EXIT INT TERM; \
 	echo "Planning board on http://127.0.0.1:$$board (enter the token in the sidebar)"; \
-	DATABASE_URL=sqlite:///$(CURDIR)/dispatch.db PORT=$$port $(BIN)/python -m api
+	DATABASE_URL=$$db BROKER_URL= SOLVER_WORKERS=0 PORT=$$port $(BIN)/python -m api
 
 ## The API alone, for deployment: PORT (default 8000), HOST (default 127.0.0.1),
 ## DATABASE_URL (default SQLite dispatch.db), DISPATCH_ADMIN_TOKEN from the
 ## environment; WORKERS=N for several processes (PostgreSQL only).
 serve: install
 	$(BIN)/python -m api $(if $(WORKERS),--workers $(WORKERS))
+
+## One solver worker, for deployment: consumes plan runs from the task queue
+## (BROKER_URL, default: the queue the database implies; README "Solver workers").
+## DATABASE_URL as for `make serve`; THREADS=N solves N runs at once (default 1).
+## Start as many as wanted, on as many machines as reach the database and broker.
+worker: install
+	$(BIN)/python -m dispatch.worker $(if $(THREADS),--threads $(THREADS))
 
 ## Plan the sample day and print it (no database, no API).
 plan: install

@@ -60,7 +60,15 @@ def create_app(
     if cfg.admin_token is None and not prepared:
         print(f"Dispatcher token (set DISPATCH_ADMIN_TOKEN to choose one): {admin_token}", flush=True)
     runner = PlanRunner(
-        engine, tz, cfg.solver_workers, cfg.clock, cfg.booking.slot_minutes, cfg.stability, cfg.eta.notify_min
+        engine,
+        tz,
+        cfg.solver_workers,
+        cfg.clock,
+        cfg.booking.slot_minutes,
+        cfg.stability,
+        cfg.eta.notify_min,
+        broker_url=cfg.broker_url,
+        lease_s=cfg.plan_lease_s,
     )
     deliveries = DeliveryLoop(engine, cfg.clock, cfg.webhooks)
     watch = EtaWatch(engine, tz, cfg.clock, cfg.eta)
@@ -70,6 +78,7 @@ def create_app(
         if cfg.webhooks.deliver:
             deliveries.start()
         watch.start()
+        runner.start()
         try:
             yield
         finally:

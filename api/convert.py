@@ -174,6 +174,8 @@ def plan_out(
         time_limit_s=plan.time_limit_s,
         published=published,
         error=plan.error,
+        attempt=plan.attempt,
+        worker=plan.worker,
         created_at=from_storage(plan.created_at, tz),
         finished_at=_local(plan.finished_at, tz),
         replan_from=_local(plan.replan_from, tz),

@@ -266,6 +266,10 @@ class PlanOut(BaseModel):
         default=None, description="seconds from the run's start until its first answer was readable"
     )
     error: str | None = None
+    attempt: int = Field(
+        default=1, description="which attempt solves it: 2 when the worker of the first stopped (killed, lost)"
+    )
+    worker: str | None = Field(default=None, description="the solver worker (host:pid) solving or that solved it")
     created_at: dt.datetime
     finished_at: dt.datetime | None = None
     routes: list[PlanRouteOut] | None = None

@@ -27,11 +27,11 @@ from dataclasses import dataclass
 
 import uvicorn
 from fastapi import FastAPI
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from uvicorn.supervisors import Multiprocess
 
 from api.app import create_app
+from dispatch.db import database_problem, safe_url
 from dispatch.settings import Settings
 
 DEFAULT_HOST = "127.0.0.1"
@@ -130,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         prepared = prepare(settings)
     except SQLAlchemyError as exc:
-        print(f"DATABASE_URL: {_database_problem(exc)} ({_safe_url(settings.database_url)})", file=sys.stderr)
+        print(f"DATABASE_URL: {database_problem(exc)} ({safe_url(settings.database_url)})", file=sys.stderr)
         return 2
     except ValueError as exc:  # a setting create_app refuses, named in the message
         print(f"Settings: {exc}", file=sys.stderr)
@@ -147,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Sample day: {prepared.first_day.isoformat()}  (the first day from today on with jobs)")
     else:
         print("Sample day: none (no jobs from today on in the database)")
-    print(f"API on {base}  (docs: {base}/docs, database: {_safe_url(settings.database_url)})", flush=True)
+    print(f"API on {base}  (docs: {base}/docs, database: {safe_url(settings.database_url)})", flush=True)
     config = _TcpConfig(
         APP,
         factory=True,
@@ -187,20 +187,3 @@ class _TcpConfig(uvicorn.Config):
             # Given only a descriptor, socket.socket reads family, type and protocol off it.
             return socket.socket(fileno=sock.detach())
         return sock
-
-
-def _safe_url(url: str) -> str:
-    """A database URL without its password (the text up to its host when it does not parse)."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url.split("@")[-1] if "@" in url else url[:80]
-
-
-def _database_problem(exc: SQLAlchemyError) -> str:
-    """What is wrong with the database, in one line."""
-    if isinstance(exc, ArgumentError):
-        return f"not a database URL ({str(exc).splitlines()[0][:200]}); e.g. sqlite:///dispatch.db or postgresql+psycopg://user@host:5432/db"
-    cause = getattr(exc, "orig", None) or exc
-    first = next((line.strip() for line in str(cause).splitlines() if line.strip()), type(cause).__name__)
-    return f"cannot use the database: {first[:300]}"

@@ -85,18 +85,24 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def server(database_url: str, workers: int, token: str, log: Path, seed: bool = True) -> Iterator[str]:
-    """``python -m api`` on a free loopback port (seeded with the sample day
-    unless ``seed`` is False, no access log); yields its base URL, stops it on exit."""
+def server(
+    database_url: str, workers: int, token: str, log: Path, seed: bool = True, solvers: int = 1
+) -> Iterator[str]:
+    """``python -m api`` on a free loopback port (seeded with the sample day unless
+    ``seed`` is False, no access log) with ``solvers`` solver worker processes beside it
+    (``python -m dispatch.worker`` on the queue the database implies; the API only
+    enqueues); yields its base URL, stops them all on exit."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("PORT", "HOST", "WEB_CONCURRENCY")}
+    env = {k: v for k, v in os.environ.items() if k not in ("PORT", "HOST", "WEB_CONCURRENCY", "BROKER_URL")}
     env.update(DATABASE_URL=database_url, DISPATCH_ADMIN_TOKEN=token, DISPATCH_SEED_SAMPLES="1" if seed else "0")
     if seed:
         env["DISPATCH_NOW"] = SERVER_NOW
     env["PYTHONUNBUFFERED"] = "1"
+    env["SOLVER_WORKERS"] = "0"
     cmd = [sys.executable, "-m", "api", "--host", HOST, "--port", str(port), "--workers", str(workers)]
     with log.open("wb") as sink:
         process = subprocess.Popen([*cmd, "--no-access-log"], cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    processes = [process]
     base = f"http://{HOST}:{port}"
     try:
         deadline = time.monotonic() + 180
@@ -111,14 +117,27 @@ def server(database_url: str, workers: int, token: str, log: Path, seed: bool = 
             if time.monotonic() > deadline:
                 raise SystemExit(f"the server did not answer within 180 s:\n{log.read_text()[-3000:]}")
             time.sleep(0.2)
+        for i in range(solvers):  # after the API prepared the database
+            with log.with_name(f"{log.stem}-worker{i}.log").open("wb") as sink:
+                processes.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "dispatch.worker"],
+                        cwd=ROOT,
+                        env=env,
+                        stdout=sink,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        for running in processes:
+            running.terminate()
+        for running in processes:
+            try:
+                running.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                running.kill()
+                running.wait()
 
 
 def wait_for_plan(client: httpx.Client, plan_id: int, headers: dict[str, str], timeout_s: float) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Plan runs: stored data → solver Problem → checked Solution → an immutable plan version.
 
-Runs are asynchronous: ``PlanRunner.submit`` stores a queued plan and returns at
-once; a worker thread solves it, writing progress as it goes. A run that starts
+Runs are asynchronous: ``PlanRunner.submit`` stores a queued plan, enqueues it on
+the task engine (``dispatch.tasks``) and returns at once; a solver worker solves it,
+writing progress and heartbeats as it goes (``dispatch.leases``). A run that starts
 from routes (a re-plan, or a day with a live schedule) stores a first, checked
 answer within about a second and replaces it with the improved one at the end; it
 stays ``running`` (not publishable) until then. A failed or cancelled run never
@@ -13,21 +14,23 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from huey.consumer import Consumer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, delete, select
 
-from dispatch import feed, live, locks
+from dispatch import feed, leases, live, locks, tasks
 from dispatch.clock import SYSTEM_CLOCK, Clock
 from dispatch.db import session_scope
-from dispatch.errors import Conflict, Invalid, NotFound
+from dispatch.errors import Conflict, Invalid, NotFound, Unavailable
 from dispatch.export import plan_json
 from dispatch.jobstate import EN_ROUTE, ON_SITE, SCHEDULED
 from dispatch.mapping import Day, DayClock, load_day, solution_rows
@@ -140,7 +143,23 @@ CATCH_UPS = 3
 
 @dataclass
 class _Run:
+    """One attempt of a run solved by this process: its cancel signal, its task token,
+    whether another attempt took the run over (it then stops without writing), and
+    whether its worker is stopping (it then goes back to the queue)."""
+
     cancel: threading.Event
+    token: str
+    lost: bool = False
+    hand_back: bool = False
+
+
+TASK_NAME = "plan_run"
+# How often a worker looks for cancels of its runs (and heartbeats, every leases.HEARTBEAT_S),
+# and how often every process looks for runs whose worker died.
+CANCEL_POLL_S = 0.25
+REAP_S = 5.0
+# How long a stopping worker waits for its runs to go back to the queue.
+HAND_BACK_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -296,11 +315,20 @@ def store_answer(
         plan.changes = {**plan.changes, "locks_not_kept": locks.not_kept_json(lost)}
 
 
-class PlanRunner:
-    """Solves plan runs on worker threads, one database session per step.
+class RunSuperseded(RuntimeError):
+    """The run is no longer this task's: another attempt took it over, or it was deleted."""
 
-    The worker pool starts with the first run and again after a ``shutdown``, so
-    an app whose lifespan runs more than once (as test clients do) keeps planning."""
+
+class PlanRunner:
+    """Plan runs on the task engine (``dispatch.tasks``): ``submit`` stores a queued run
+    and enqueues its task; whichever process consumes the queue solves it (``workers``
+    threads of this process, or ``python -m dispatch.worker`` processes anywhere),
+    heartbeating it and polling for a cancel from any process (``dispatch.leases``).
+
+    Every runner also watches for runs whose worker died and queues them again (or
+    ends them ``failed``), so a lone API process recovers a run its only worker lost.
+    Consuming starts with ``start`` or the first submit, and again after ``shutdown``,
+    so an app whose lifespan runs more than once (as test clients do) keeps planning."""
 
     def __init__(
         self,
@@ -311,8 +339,11 @@ class PlanRunner:
         slot_minutes: Mapping[str, int] | None = None,
         stability: Stability | None = None,
         notify_min: int = 15,
+        broker_url: str | None = None,
+        lease_s: float = leases.LEASE_S,
     ) -> None:
         self.engine = engine
+        self.lease_s = lease_s
         self.tz = tz
         self.clock = clock
         # The slot grid's window length per job kind: each visit's window told to its customer.
@@ -320,23 +351,61 @@ class PlanRunner:
         # A re-plan's costs for changing what was told, and the arrival move customers hear of.
         self.stability = stability or Stability()
         self.notify_min = notify_min
-        self._workers = max(1, workers)
-        # The compiled search gets ready in the background; plans made before it is
-        # ready are searched with OR-Tools alone.
-        prepare()
-        self._pool: ThreadPoolExecutor | None = None
+        self.broker_url = broker_url or tasks.default_broker_url(engine.url.render_as_string(hide_password=False))
+        self.queue = tasks.make_queue(self.broker_url)
+        self._task = self.queue.task(name=TASK_NAME, retries=0)(self.execute)
+        self.identity = f"{socket.gethostname()}:{os.getpid()}"
+        self._threads = max(0, workers)
+        self._consumer: Consumer | None = None
+        self._watch: threading.Thread | None = None
+        self._stop = threading.Event()
         self._runs: dict[int, _Run] = {}
         self._lock = threading.Lock()
+        if self._threads:
+            # The compiled search gets ready in the background; plans made before it is
+            # ready are searched with OR-Tools alone.
+            prepare()
 
-    def _executor(self) -> ThreadPoolExecutor:
+    def start(self) -> None:
+        """Start this process's solver threads (if any) and the watch; idempotent."""
         with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="plan-run")
-            return self._pool
+            if self._watch is not None:
+                return
+            self._stop = threading.Event()
+            if self._threads:
+                self._consumer = tasks.consumer(self.queue, self._threads, own_signals=False)
+                self._consumer.start()
+            self._watch = threading.Thread(target=self._watching, args=(self._stop,), name="plan-watch", daemon=True)
+            self._watch.start()
+
+    def consume(self) -> None:
+        """Solve runs from the queue on this (main) thread's process until SIGINT or SIGTERM
+        (``python -m dispatch.worker``): ``workers`` threads, the watch beside them."""
+        prepare()
+        with self._lock:
+            self._stop = threading.Event()
+            self._watch = threading.Thread(target=self._watching, args=(self._stop,), name="plan-watch", daemon=True)
+            self._watch.start()
+        try:
+            tasks.consumer(self.queue, max(1, self._threads), own_signals=True).run()
+        finally:
+            # Stopped at once (SIGTERM): the runs under way go back to the queue for
+            # another worker (or this one's next start) instead of being lost or cancelled.
+            with self._lock:
+                for run in self._runs.values():
+                    run.hand_back = True
+                    run.cancel.set()
+            deadline = time.monotonic() + HAND_BACK_S
+            while self._runs and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self._stop.set()
 
     def submit(self, day: dt.date, region: str, time_limit_s: float, replan_from: dt.datetime | None = None) -> PlanRow:
         """Store a queued plan run (a re-plan of what is left of the day at
-        ``replan_from`` when given) and start it; returns at once."""
+        ``replan_from`` when given) and enqueue it; returns at once. ``Unavailable``
+        naming ``BROKER_URL`` (and the run stored as ``failed``) when the queue cannot
+        be reached."""
+        token = leases.new_token()
         with session_scope(self.engine) as session:
             plan = PlanRow(
                 date=day,
@@ -345,22 +414,26 @@ class PlanRunner:
                 time_limit_s=time_limit_s,
                 created_at=self.clock.now(),
                 replan_from=to_storage(replan_from) if replan_from is not None else None,
+                task_token=token,
             )
             session.add(plan)
             session.flush()
             assert plan.id is not None
             plan_id = plan.id
-        with self._lock:
-            self._runs[plan_id] = _Run(threading.Event())
-        self._executor().submit(self._run, plan_id)
+        self.start()
+        try:
+            self._task(plan_id, token)
+        except Exception as exc:
+            log.exception("plan %s could not be queued", plan_id)
+            problem = f"the task queue could not be reached: {type(exc).__name__}: {str(exc)[:200]}"
+            self._end(plan_id, "failed", problem)
+            raise Unavailable(f"plan {plan_id} was not started: {problem}", tasks.BROKER_ENV) from None
         return plan
 
     def cancel(self, plan_id: int) -> None:
-        """Ask a queued or running plan to stop; it ends as ``cancelled``.
-
-        The request is stored, so the process solving it sees it even when
-        another API process received the cancel.
-        """
+        """Stop a queued or running plan; it ends as ``cancelled``. A queued one ends at
+        once; a running one within about a second, whichever process solves it (the
+        request is stored and its worker polls for it)."""
         with session_scope(self.engine) as session:
             plan = session.get(PlanRow, plan_id)
             if plan is None:
@@ -368,6 +441,8 @@ class PlanRunner:
             if plan.status not in ("queued", "running"):
                 raise Conflict(f"plan {plan_id} is {plan.status}, not running", "plan_id")
             plan.cancel_requested = True
+            if plan.status == "queued":
+                plan.status, plan.phase, plan.error, plan.finished_at = "cancelled", None, "cancelled", self.clock.now()
             session.add(plan)
         with self._lock:
             run = self._runs.get(plan_id)
@@ -375,27 +450,87 @@ class PlanRunner:
             run.cancel.set()
 
     def shutdown(self) -> None:
-        """Cancel every run and wait for the workers."""
+        """Cancel every run this process solves, stop its solver threads and watch, and
+        close the queue's connection."""
+        self._cancel_all()
+        with self._lock:
+            consumer, self._consumer = self._consumer, None
+            watch, self._watch = self._watch, None
+            self._stop.set()
+        if consumer is not None:
+            consumer.stop(graceful=True)
+        if watch is not None:
+            watch.join()
+        self.queue.storage.close()
+
+    def _cancel_all(self) -> None:
         with self._lock:
             for run in self._runs.values():
                 run.cancel.set()
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=False)
 
-    def _set(self, plan_id: int, **values: object) -> None:
+    def _watching(self, stop: threading.Event) -> None:
+        """Heartbeat this process's runs, pass cancels on, and take runs of dead workers."""
+        last_beat = last_reap = 0.0
+        while not stop.wait(CANCEL_POLL_S):
+            try:
+                with self._lock:
+                    runs = {i: r.token for i, r in self._runs.items()}
+                if runs:
+                    due = time.monotonic() - last_beat >= leases.HEARTBEAT_S
+                    with session_scope(self.engine) as session:
+                        seen = leases.beat(session, runs, leases.db_now(session) if due else None)
+                    if due:
+                        last_beat = time.monotonic()
+                    with self._lock:
+                        for plan_id in seen.cancelled | seen.lost:
+                            run = self._runs.get(plan_id)
+                            if run is not None:
+                                run.lost = run.lost or plan_id in seen.lost
+                                run.cancel.set()
+                if time.monotonic() - last_reap >= REAP_S:
+                    last_reap = time.monotonic()
+                    self.take_stale()
+            except Exception:  # the watch outlives a database hiccup
+                log.exception("plan watch")
+
+    def take_stale(self) -> list[leases.Taken]:
+        """Take the runs whose worker stopped heartbeating for ``lease_s``
+        (``dispatch.leases.take_stale``): clear what they stored, queue again those with
+        an attempt left."""
         with session_scope(self.engine) as session:
-            plan = session.get(PlanRow, plan_id)
-            if plan is not None:
-                for key, value in values.items():
-                    setattr(plan, key, value)
-                session.add(plan)
+            taken = leases.take_stale(session, leases.db_now(session), self.clock.now(), self.lease_s)
+            for t in taken:
+                clear_answer(session, t.plan_id)
+        for t in taken:
+            if t.token is not None:
+                log.warning("plan %s: its worker stopped; queued again", t.plan_id)
+                self._task(t.plan_id, t.token)
+            else:
+                log.warning("plan %s: its worker stopped; failed", t.plan_id)
+        return taken
 
-    def _report_progress(self, plan_id: int, fraction: float) -> bool:
+    def _set(self, plan_id: int, run: _Run, **values: object) -> None:
+        with session_scope(self.engine) as session:
+            plan = self._mine(session, plan_id, run)
+            for key, value in values.items():
+                setattr(plan, key, value)
+            session.add(plan)
+
+    @staticmethod
+    def _mine(session: Session, plan_id: int, run: _Run) -> PlanRow:
+        """The run's row, if it is still this attempt's (``RunSuperseded`` if not)."""
+        plan = session.get(PlanRow, plan_id)
+        if plan is None or plan.task_token != run.token:
+            run.lost = True
+            raise RunSuperseded(f"plan {plan_id} is no longer this attempt's")
+        return plan
+
+    def _report_progress(self, plan_id: int, run: _Run, fraction: float) -> bool:
         """Store progress; True when a cancel has been requested meanwhile."""
         with session_scope(self.engine) as session:
             plan = session.get(PlanRow, plan_id)
-            if plan is None:
+            if plan is None or plan.task_token != run.token:
+                run.lost = True
                 return True
             plan.progress = fraction
             session.add(plan)
@@ -421,7 +556,7 @@ class PlanRunner:
         promised = [i for i in unplannable if (row := session.get(JobRow, i)) and row.confirmed]
         return _Loaded(loaded, unplannable, promised, base, left, held, locked)
 
-    def _store_first(self, plan_id: int, loaded: _Loaded, solution: Solution, started: float) -> None:
+    def _store_first(self, plan_id: int, run: _Run, loaded: _Loaded, solution: Solution, started: float) -> None:
         """Store a run's first answer as its current result (it stays running), unless it
         breaks a promise or the run is being cancelled; never raises into the solve."""
         try:
@@ -430,8 +565,8 @@ class PlanRunner:
                 log.info("plan %s: no first answer (%s)", plan_id, "; ".join(broken))
                 return
             with session_scope(self.engine) as session:
-                plan = session.get(PlanRow, plan_id)
-                if plan is None or plan.status != "running" or plan.cancel_requested:
+                plan = self._mine(session, plan_id, run)
+                if plan.status != "running" or plan.cancel_requested:
                     return
                 store_answer(session, plan, loaded, solution, self.slot_s, self.notify_min)
                 plan.first_answer_s = round(time.monotonic() - started, 3)
@@ -440,22 +575,56 @@ class PlanRunner:
         except Exception:
             log.exception("plan %s: the first answer could not be stored", plan_id)
 
-    def _end(self, plan_id: int, status: str, error: str) -> None:
-        """End a run without a result: no answer of it stays stored."""
+    def _end(self, plan_id: int, status: str, error: str, run: _Run | None = None) -> None:
+        """End a run without a result: no answer of it stays stored (nothing at all when
+        ``run`` is no longer this attempt's)."""
         with session_scope(self.engine) as session:
-            clear_answer(session, plan_id)
             plan = session.get(PlanRow, plan_id)
-            if plan is not None:
-                plan.status, plan.phase, plan.error, plan.finished_at = status, None, error, self.clock.now()
-                session.add(plan)
+            if plan is None or (run is not None and plan.task_token != run.token):
+                return
+            clear_answer(session, plan_id)
+            plan.status, plan.phase, plan.error, plan.finished_at = status, None, error, self.clock.now()
+            session.add(plan)
 
-    def _run(self, plan_id: int) -> None:
+    def _hand_back(self, plan_id: int, run: _Run) -> None:
+        """Put a run this stopping worker was solving back in the queue (same attempt, a
+        new token), unless it was cancelled meanwhile: then it ends ``cancelled``."""
+        token = leases.new_token()
+        with session_scope(self.engine) as session:
+            plan = session.get(PlanRow, plan_id)
+            if plan is None or plan.task_token != run.token:
+                return
+            clear_answer(session, plan_id)
+            if plan.cancel_requested:
+                plan.status, plan.phase, plan.error, plan.finished_at = "cancelled", None, "cancelled", self.clock.now()
+                session.add(plan)
+                return
+            plan.status, plan.phase, plan.progress, plan.first_answer_s = "queued", None, 0.0, None
+            plan.task_token, plan.worker, plan.heartbeat_at = token, None, None
+            session.add(plan)
+        log.info("plan %s: handed back to the queue (this worker is stopping)", plan_id)
+        self._task(plan_id, token)
+
+    def execute(self, plan_id: int, token: str) -> None:
+        """The task: solve attempt ``token`` of run ``plan_id`` if it is still queued for
+        it (a stale or cancelled task does nothing), heartbeating it meanwhile."""
+        with session_scope(self.engine) as session:
+            if not leases.claim(session, plan_id, token, self.identity, leases.db_now(session)):
+                log.info("plan %s: task %s is stale or cancelled; skipped", plan_id, token)
+                return
+        run = _Run(threading.Event(), token)
         with self._lock:
-            run = self._runs[plan_id]
+            self._runs[plan_id] = run
+        try:
+            self._run(plan_id, run)
+        finally:
+            with self._lock:
+                self._runs.pop(plan_id, None)
+
+    def _run(self, plan_id: int, run: _Run) -> None:
         try:
             with session_scope(self.engine) as session:
-                plan = session.get(PlanRow, plan_id)
-                assert plan is not None
+                plan = self._mine(session, plan_id, run)
                 if run.cancel.is_set() or plan.cancel_requested:
                     raise Cancelled("cancelled before it started")
                 date, region, limit = plan.date, plan.region, plan.time_limit_s
@@ -469,7 +638,7 @@ class PlanRunner:
                     initial = _within(initial, {j.id for j in loaded.day.problem.jobs})
             self._set(
                 plan_id,
-                status="running",
+                run,
                 phase="solving",
                 started_at=self.clock.now(),
                 progress=0.0,
@@ -480,16 +649,18 @@ class PlanRunner:
             def on_progress(p: Progress) -> None:
                 if time.monotonic() - last[0] >= 0.5:
                     last[0] = time.monotonic()
-                    if self._report_progress(plan_id, round(min(p.fraction, 0.99), 3)):
+                    if self._report_progress(plan_id, run, round(min(p.fraction, 0.99), 3)):
                         run.cancel.set()
 
             def on_first(first: Solution) -> None:
-                self._store_first(plan_id, loaded, first, started)
+                self._store_first(plan_id, run, loaded, first, started)
 
             options = SolveOptions(time_limit_s=limit, initial_routes=initial or None, ordered=loaded.ordered)
             # A first answer where there are routes to start from: the live schedule repaired.
             first = on_first if initial else None
             solution = solve(loaded.problem, options, progress=on_progress, cancel=run.cancel, first_answer=first)
+            if run.lost:
+                raise RunSuperseded(f"plan {plan_id} is no longer this attempt's")
             for _ in range(CATCH_UPS + 1):
                 broken = broken_promises(loaded.day, solution, loaded.promised)
                 if broken:
@@ -499,17 +670,18 @@ class PlanRunner:
                     if loaded.same_question(now):
                         # Nothing the plan depends on moved (field events and the like may
                         # have): store it as made from the newest version.
-                        plan = session.get(PlanRow, plan_id)
-                        assert plan is not None
+                        plan = self._mine(session, plan_id, run)
+                        if plan.cancel_requested:
+                            raise Cancelled("cancelled")
                         store_answer(session, plan, now, solution, self.slot_s, self.notify_min)
                         plan.status, plan.progress, plan.finished_at = "done", 1.0, self.clock.now()
-                        plan.phase, plan.base_version = None, now.version
+                        plan.phase, plan.base_version, plan.error = None, now.version, None
                         session.add(plan)
                         return
                 # The day changed while it solved (a booking, a cancellation, a completed
                 # job): re-plan briefly from this result on the newest picture.
                 log.info("plan %s: the day changed while it solved; catching up", plan_id)
-                self._set(plan_id, phase="catching_up")
+                self._set(plan_id, run, phase="catching_up")
                 loaded = now
                 catch_up = max(MIN_CATCH_UP_S, limit * CATCH_UP_SHARE)
                 start = [
@@ -519,17 +691,21 @@ class PlanRunner:
                 options = SolveOptions(time_limit_s=catch_up, initial_routes=start, ordered=loaded.ordered)
                 solution = solve(loaded.problem, options, cancel=run.cancel)
             raise PlanRefused("refused: the day kept changing while it was planned; run the plan again")
+        except RunSuperseded:
+            log.warning("plan %s: taken over by another attempt; this one stops without writing", plan_id)
         except Cancelled:
-            self._end(plan_id, "cancelled", "cancelled")
+            if run.lost:
+                log.warning("plan %s: taken over by another attempt; this one stops without writing", plan_id)
+            elif run.hand_back:
+                self._hand_back(plan_id, run)
+            else:
+                self._end(plan_id, "cancelled", "cancelled", run)
         except PlanRefused as exc:
             log.warning("plan %s refused: %s", plan_id, exc)
-            self._end(plan_id, "failed", str(exc))
-        except Exception as exc:  # a failed run is recorded, never raised into the pool
+            self._end(plan_id, "failed", str(exc), run)
+        except Exception as exc:  # a failed run is recorded, never raised into the worker
             log.exception("plan %s failed", plan_id)
-            self._end(plan_id, "failed", f"{type(exc).__name__}: {exc}")
-        finally:
-            with self._lock:
-                self._runs.pop(plan_id, None)
+            self._end(plan_id, "failed", f"{type(exc).__name__}: {exc}", run)
 
 
 def get_plan(session: Session, plan_id: int) -> PlanRow:

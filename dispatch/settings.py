@@ -75,7 +75,14 @@ class Settings:
     geocoder_url: str = "https://nominatim.openstreetmap.org"
     geocoder_user_agent: str = "furniture-dispatch"
     geocoder_timeout_s: float = 5.0
-    solver_workers: int = 1
+    # Plan runs solved at once inside each API process (threads on the task queue);
+    # 0: the API only enqueues and solver workers (python -m dispatch.worker) solve.
+    solver_workers: int = 0
+    # The task queue's broker (dispatch/tasks.py); None: the one the database implies.
+    broker_url: str | None = None
+    # A running plan whose worker has not heartbeaten for this long is taken as lost:
+    # tried again once, then failed (dispatch/leases.py).
+    plan_lease_s: float = 20.0
     max_time_limit_s: float = 600.0
     seed_samples: bool = True
     # Publishing confirms every visit's window to its customer (a promise) unless the
@@ -101,7 +108,9 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         """``DATABASE_URL``, ``DISPATCH_ADMIN_TOKEN``, ``DISPATCH_TIMEZONE``,
-        ``GEOCODER_URL``, ``SOLVER_WORKERS``, ``DISPATCH_SEED_SAMPLES`` (1/0),
+        ``GEOCODER_URL``, ``SOLVER_WORKERS`` (solves inside the API; default 0), ``BROKER_URL``,
+        ``PLAN_LEASE_S`` (a silent worker's runs are taken over after it),
+        ``DISPATCH_SEED_SAMPLES`` (1/0),
         ``BOOKING_URGENT_RESERVE`` (share, e.g. 0.15), ``BOOKING_LEAD_MIN``,
         ``DISPATCH_NOW`` (an instant with offset: the clock starts there and runs;
         unset: the real time), ``DISPATCH_CONFIRM_ON_PUBLISH`` (1/0), ``WEBHOOK_POLL_S``, ``WEBHOOK_TIMEOUT_S``,
@@ -119,7 +128,9 @@ class Settings:
             admin_token=env.get("DISPATCH_ADMIN_TOKEN") or None,
             timezone=env.get("DISPATCH_TIMEZONE", cls.timezone),
             geocoder_url=env.get("GEOCODER_URL", cls.geocoder_url),
-            solver_workers=int(env.get("SOLVER_WORKERS", cls.solver_workers)),
+            solver_workers=_count(env, "SOLVER_WORKERS", cls.solver_workers),
+            broker_url=env.get("BROKER_URL", "").strip() or None,
+            plan_lease_s=_seconds(env, "PLAN_LEASE_S", cls.plan_lease_s),
             seed_samples=env.get("DISPATCH_SEED_SAMPLES", "1") != "0",
             confirm_on_publish=_flag(env.get("DISPATCH_CONFIRM_ON_PUBLISH", "0"), "DISPATCH_CONFIRM_ON_PUBLISH"),
             cors_origins=_origins(env.get("DISPATCH_CORS_ORIGINS", "")),
@@ -157,6 +168,16 @@ def _origins(raw: str) -> tuple[str, ...]:
         if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or "*" in origin:
             raise ValueError(f"DISPATCH_CORS_ORIGINS: {origin!r} is not an origin like https://shop.example.com")
     return origins
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    """A whole number from 0 up from ``env[name]`` (``default`` when unset); ValueError naming ``name``."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise ValueError(f"{name} must be a whole number from 0 up, not {raw!r}")
+    return int(raw)
 
 
 def _flag(raw: str, name: str) -> bool:

@@ -125,6 +125,14 @@ class PlanRow(SQLModel, table=True):
     first_answer_s: float | None = None
     locks: list[Any] | None = Field(default=None, sa_column=Column(JSON))
     override: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    # On the task engine (dispatch/tasks.py): the attempt solving it (a run whose worker
+    # died is tried again once), the token its task carries (a task whose token is not
+    # the row's is stale and does nothing), the worker solving it ("host:pid") and that
+    # worker's last sign of life (wall-clock UTC, not the business clock).
+    attempt: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    task_token: str | None = None
+    worker: str | None = None
+    heartbeat_at: dt.datetime | None = None
 
 
 class PublishedPlanRow(SQLModel, table=True):

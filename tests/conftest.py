@@ -58,9 +58,12 @@ def seeded_day() -> dt.date:
 
 def served_env(base: dict[str, str] | None = None) -> dict[str, str]:
     """The environment for a served API or board in a subprocess: ``base`` (default
-    this process's) with ``DISPATCH_NOW`` set to this suite's present instant."""
+    this process's) with ``DISPATCH_NOW`` set to this suite's present instant, and plan
+    runs solved inside the API (``SOLVER_WORKERS=1``) unless ``base`` says otherwise:
+    tests of separate solver workers (tests/dispatch/test_workers.py) set it to 0."""
     env = dict(os.environ if base is None else base)
     env["DISPATCH_NOW"] = SYSTEM_CLOCK.now().isoformat()
+    env.setdefault("SOLVER_WORKERS", "1")
     return env
 
 

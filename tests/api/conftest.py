@@ -48,7 +48,7 @@ def reset_postgres() -> None:
 def settings_for(url: str, seed: bool = True) -> Settings:
     # No brake on failed authentication: these tests send wrong tokens on purpose, all
     # from one address (tests/api/test_security.py tests the brake with its own setting).
-    return Settings(database_url=url, admin_token=ADMIN, seed_samples=seed, auth_failures_per_min=0)
+    return Settings(database_url=url, admin_token=ADMIN, seed_samples=seed, auth_failures_per_min=0, solver_workers=1)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -49,14 +49,21 @@ class Server:
 
 
 def start_server(
-    tmp_path: Path, database_url: str, workers: int = 1, admin_token: str | None = ADMIN, seed: bool = False
+    tmp_path: Path,
+    database_url: str,
+    workers: int = 1,
+    admin_token: str | None = ADMIN,
+    seed: bool = False,
+    extra_env: dict[str, str] | None = None,
 ) -> Server:
-    """Start the API on a free loopback port (its clock at this suite's present) and wait until it answers."""
+    """Start the API on a free loopback port (its clock at this suite's present; ``extra_env``
+    added to its environment) and wait until it answers."""
     port = free_port()
     env = served_env(
         {k: v for k, v in os.environ.items() if k not in ("PORT", "HOST", "WEB_CONCURRENCY", "DISPATCH_ADMIN_TOKEN")}
     )
     env.update(DATABASE_URL=database_url, DISPATCH_SEED_SAMPLES="1" if seed else "0", PYTHONUNBUFFERED="1")
+    env.update(extra_env or {})
     if admin_token is not None:
         env["DISPATCH_ADMIN_TOKEN"] = admin_token
     log = tmp_path / f"server-{port}.log"

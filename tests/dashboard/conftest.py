@@ -70,7 +70,9 @@ class Api:
 
 def start_api(database: Path) -> tuple[uvicorn.Server, threading.Thread, str]:
     """uvicorn serving ``create_app`` over ``database`` in a thread; returns once it answers."""
-    app = create_app(Settings(database_url=f"sqlite:///{database}", admin_token=ADMIN, seed_samples=True))
+    app = create_app(
+        Settings(database_url=f"sqlite:///{database}", admin_token=ADMIN, seed_samples=True, solver_workers=1)
+    )
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, name=f"api-{port}", daemon=True)

@@ -36,7 +36,7 @@ def day_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     """An API whose clock reads 08:30 on ``DAY``, with its own small day planned and published."""
     start = dt.datetime.combine(DAY, dt.time(8, 30), tzinfo=HELSINKI)
     database = tmp_path_factory.mktemp("board-replan") / "dispatch.db"
-    settings = Settings(database_url=f"sqlite:///{database}", admin_token=ADMIN, clock=Clock(start))
+    settings = Settings(database_url=f"sqlite:///{database}", admin_token=ADMIN, clock=Clock(start), solver_workers=1)
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
