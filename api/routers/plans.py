@@ -105,29 +105,33 @@ async def get_plan_events(
     comments, and ``end`` once it is finished. Stops when the client goes away."""
     poll_s, keepalive_s = state.settings.plan_events.poll_s, state.settings.plan_events.keepalive_s
     current = first
-    yield _state_event("progress", current)
-    last_sent = time.monotonic()
-    while not current.finished:
-        await anyio.sleep(poll_s)
-        if await request.is_disconnected():
-            log.info("plan %s events: the client went away", plan_id)
-            return
-        try:
-            seen = await anyio.to_thread.run_sync(_read_state, state.engine, plan_id)
-        except SQLAlchemyError as exc:
-            # The client sees the stream close and can reconnect or poll.
-            log.warning("plan %s events: the database could not be read (%s); closing", plan_id, exc)
-            return
-        if seen is None:
-            return
-        if seen != current:
-            current = seen
-            yield _state_event("progress", current)
-            last_sent = time.monotonic()
-        elif time.monotonic() - last_sent >= keepalive_s:
-            yield ServerSentEvent(comment="keep-alive")
-            last_sent = time.monotonic()
-    yield _state_event("end", current)
+    try:
+        yield _state_event("progress", current)
+        last_sent = time.monotonic()
+        while not current.finished:
+            await anyio.sleep(poll_s)
+            # uvicorn cancels this generator when the client goes away; a server that only
+            # says so when asked is asked here, so the loop never outlives its client.
+            if await request.is_disconnected():
+                return
+            try:
+                seen = await anyio.to_thread.run_sync(_read_state, state.engine, plan_id)
+            except SQLAlchemyError as exc:
+                # The client sees the stream close without `end` and can reconnect or poll.
+                log.warning("plan %s events: the database could not be read (%s); closing", plan_id, exc)
+                return
+            if seen is None:
+                return
+            if seen != current:
+                current = seen
+                yield _state_event("progress", current)
+                last_sent = time.monotonic()
+            elif time.monotonic() - last_sent >= keepalive_s:
+                yield ServerSentEvent(comment="keep-alive")
+                last_sent = time.monotonic()
+        yield _state_event("end", current)
+    finally:
+        log.debug("plan %s events: stream closed (%s)", plan_id, current.status)
 
 
 @router.get("/plans", response_model=list[PlanOut])
