@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -12,11 +13,13 @@ from fastapi import APIRouter, Depends, Path, Request, status
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
 
 from api.convert import plan_out
 from api.deps import DateQuery, Dispatcher, RegionQuery, SessionDep, StateDep
 from api.schemas import EditIn, EditOut, EditViolationOut, PlanOut, PlanRequest, PublishIn
 from dispatch import audit, edits, planning, runs
+from dispatch.auth import still_usable
 from dispatch.errors import Invalid, NotFound
 from dispatch.reporting import day_kpis
 
@@ -62,6 +65,11 @@ def _read_state(engine: Engine, plan_id: int) -> runs.RunState | None:
         return runs.plan_state(connection, plan_id)
 
 
+def _token_usable(engine: Engine, token_id: int | None, now: dt.datetime) -> bool:
+    with Session(engine) as session:
+        return still_usable(session, token_id, now)
+
+
 def _state_event(kind: str, state: runs.RunState) -> ServerSentEvent:
     return ServerSentEvent(event=kind, data=state.as_json())
 
@@ -75,7 +83,8 @@ EVENTS_DESCRIPTION = """Follow a plan run without polling: a `text/event-stream`
   the same name of `GET /v1/plans/{id}`. While a run is solved, `progress` never
   goes down.
 * A comment line (`: keep-alive`) when nothing was sent for `PLAN_EVENTS_KEEPALIVE_S`
-  (15 s by default).
+  (15 s by default). The token is checked again as often: a stream whose token was
+  revoked or has expired meanwhile closes without `end`.
 * `event: end` once the status is `done`, `failed` or `cancelled`, with the same
   `data` as the last `progress`; then the server closes the stream. A stream opened
   on a finished run sends one `progress` and `end` at once.
@@ -98,16 +107,17 @@ async def get_plan_events(
     plan_id: PlanId,
     request: Request,
     state: StateDep,
-    _: Dispatcher,
+    who: Dispatcher,
     first: Annotated[runs.RunState, Depends(current_run)],
 ) -> AsyncIterator[ServerSentEvent]:
     """Server-sent events of a plan run: its state at once and on every change, keep-alive
-    comments, and ``end`` once it is finished. Stops when the client goes away."""
+    comments, and ``end`` once it is finished. Stops when the client goes away, and
+    (without ``end``) when its token has been revoked or has expired meanwhile."""
     poll_s, keepalive_s = state.settings.plan_events.poll_s, state.settings.plan_events.keepalive_s
     current = first
     try:
         yield _state_event("progress", current)
-        last_sent = time.monotonic()
+        last_sent = last_checked = time.monotonic()
         while not current.finished:
             await anyio.sleep(poll_s)
             # uvicorn cancels this generator when the client goes away; a server that only
@@ -115,6 +125,12 @@ async def get_plan_events(
             if await request.is_disconnected():
                 return
             try:
+                if time.monotonic() - last_checked >= keepalive_s:
+                    now = state.clock.now()
+                    if not await anyio.to_thread.run_sync(_token_usable, state.engine, who.token_id, now):
+                        log.info("plan %s events: the token was revoked or expired; closing", plan_id)
+                        return
+                    last_checked = time.monotonic()
                 seen = await anyio.to_thread.run_sync(_read_state, state.engine, plan_id)
             except SQLAlchemyError as exc:
                 # The client sees the stream close without `end` and can reconnect or poll.

@@ -73,6 +73,17 @@ def read_stream(lines: Iterator[str]) -> Stream:
     return Stream(events, comments)
 
 
+def first_event(lines: Iterator[str]) -> Event:
+    """Read one event off an open stream (its lines up to the blank line that ends it)."""
+    read = []
+    for line in lines:
+        read.append(line)
+        if line == "":
+            break
+    [event] = read_stream(iter(read)).events
+    return event
+
+
 def follow(client: httpx.Client, plan_id: int, headers: dict[str, str] = DISPATCHER) -> Stream:
     """Open the plan's event stream and read it to its end."""
     with client.stream("GET", f"/v1/plans/{plan_id}/events", headers=headers) as response:
@@ -188,17 +199,30 @@ def test_a_cancelled_run_ends_its_stream_with_cancelled(served: Served) -> None:
     with served.follower.stream("GET", f"/v1/plans/{plan_id}/events", headers=DISPATCHER) as response:
         lines = response.iter_lines()
         # Cancel once the stream has told the first state, then read on to the end.
-        first: list[str] = []
-        for line in lines:
-            first.append(line)
-            if line == "":
-                break
+        first = first_event(lines)
         cancelled = served.solver.post(f"/v1/plans/{plan_id}/cancel", headers=DISPATCHER)
         assert cancelled.status_code == 202, cancelled.text
         rest = read_stream(lines)
-    told = read_stream(iter(first)).events + rest.events
+    told = [first, *rest.events]
     assert told[-1].kind == "end" and told[-1].data["status"] == "cancelled"
     assert [e.kind for e in told[:-1]] == ["progress"] * (len(told) - 1)
+
+
+def test_a_stream_closes_without_end_once_its_token_is_revoked(served: Served) -> None:
+    issued = served.solver.post("/v1/tokens", json={"role": "dispatcher"}, headers=DISPATCHER).json()
+    first = start(served.solver, served.day, time_limit_s=8)
+    waiting = start(served.solver, served.day, time_limit_s=1)  # queued while the first solves
+    with served.follower.stream("GET", f"/v1/plans/{waiting}/events", headers=auth(issued["token"])) as response:
+        lines = response.iter_lines()
+        assert first_event(lines).kind == "progress"
+        revoked = served.solver.delete(f"/v1/tokens/{issued['id']}", headers=DISPATCHER)
+        assert revoked.status_code == 200, revoked.text
+        rest = read_stream(lines)  # the server closes it: the token is checked again each second here
+        run = served.solver.get(f"/v1/plans/{waiting}", headers=DISPATCHER).json()
+    assert run["status"] in ("queued", "running"), "the run ended before the token was checked again"
+    assert [e.kind for e in rest.events] == ["progress"] * len(rest.events)
+    assert follow(served.follower, first).events[-1].data["status"] == "done"
+    assert follow(served.follower, waiting).events[-1].data["status"] == "done"
 
 
 def test_an_unknown_plan_is_a_404_naming_plan_id(served: Served) -> None:
