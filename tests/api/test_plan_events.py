@@ -253,7 +253,7 @@ def test_the_test_client_reads_a_finished_run_s_state_and_end(client: TestClient
     plan = run_plan(client, SAMPLE_DAY, time_limit_s=1)
     with client.stream("GET", f"/v1/plans/{plan['id']}/events", headers=DISPATCHER) as response:
         assert response.status_code == 200
-        assert response.headers["cache-control"] == "no-cache"
+        assert response.headers["cache-control"] == "no-store"  # authenticated data, as every other answer
         stream = read_stream(response.iter_lines())
     state = {k: plan[k] for k in STATE_FIELDS}
     assert stream.events == [Event("progress", state), Event("end", state)]
