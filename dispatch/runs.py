@@ -33,6 +33,9 @@ class RunState:
     progress: float
     first_answer_s: float | None
     error: str | None
+    # Which attempt solves it: a run whose worker died starts again as attempt 2 (its
+    # progress starts again from 0 too).
+    attempt: int = 1
 
     @property
     def finished(self) -> bool:
@@ -51,12 +54,13 @@ _COLUMNS = (
     col(PlanRow.progress),
     col(PlanRow.first_answer_s),
     col(PlanRow.error),
+    col(PlanRow.attempt),
 )
 
 
 def plan_state(connection: Connection, plan_id: int) -> RunState | None:
     """The run state of plan ``plan_id`` as committed now, or None when there is no such
-    plan. One primary-key lookup of six columns; it starts no write and leaves the
+    plan. One primary-key lookup of seven columns; it starts no write and leaves the
     connection's transaction as it found it."""
     row = connection.execute(select(*_COLUMNS).where(col(PlanRow.id) == plan_id)).first()
     if row is None:
@@ -68,4 +72,5 @@ def plan_state(connection: Connection, plan_id: int) -> RunState | None:
         progress=float(row.progress),
         first_answer_s=None if row.first_answer_s is None else float(row.first_answer_s),
         error=row.error,
+        attempt=int(row.attempt),
     )

@@ -33,7 +33,7 @@ from tests.api.test_e2e_uvicorn import JOBS, Server, free_port, job, start_serve
 from tests.conftest import today
 
 STATUS_ORDER = {"queued": 0, "running": 1, "done": 2, "failed": 2, "cancelled": 2}
-STATE_FIELDS = ("id", "status", "phase", "progress", "first_answer_s", "error")
+STATE_FIELDS = ("id", "status", "phase", "progress", "first_answer_s", "error", "attempt")
 KEEPALIVE_S = 1.0
 """The served APIs' keep-alive interval here (15 s in production), so a test sees one soon."""
 
@@ -181,8 +181,10 @@ def test_a_stream_on_a_finished_run_sends_its_state_and_end_at_once(served: Serv
 
 
 def test_a_run_waiting_in_the_queue_gets_keep_alive_comments_until_it_moves(served: Served) -> None:
-    # One solver thread per process: the second run waits while the first solves.
+    # One solver thread per API process (two processes on PostgreSQL share the queue):
+    # the third run waits while the first two solve.
     first = start(served.solver, served.day, time_limit_s=4)
+    second = start(served.solver, served.day, time_limit_s=4)
     waiting = start(served.solver, served.day, time_limit_s=1)
 
     stream = follow(served.follower, waiting)
@@ -192,6 +194,7 @@ def test_a_run_waiting_in_the_queue_gets_keep_alive_comments_until_it_moves(serv
     assert stream.events[-1].data["status"] == "done"
     assert "keep-alive" in stream.comments, stream
     assert follow(served.follower, first).events[-1].data["status"] == "done"
+    assert follow(served.follower, second).events[-1].data["status"] == "done"
 
 
 def test_a_cancelled_run_ends_its_stream_with_cancelled(served: Served) -> None:
@@ -210,8 +213,9 @@ def test_a_cancelled_run_ends_its_stream_with_cancelled(served: Served) -> None:
 
 def test_a_stream_closes_without_end_once_its_token_is_revoked(served: Served) -> None:
     issued = served.solver.post("/v1/tokens", json={"role": "dispatcher"}, headers=DISPATCHER).json()
-    first = start(served.solver, served.day, time_limit_s=8)
-    waiting = start(served.solver, served.day, time_limit_s=1)  # queued while the first solves
+    # One per API process's solver thread: the third waits in the queue.
+    blockers = [start(served.solver, served.day, time_limit_s=8) for _ in range(2)]
+    waiting = start(served.solver, served.day, time_limit_s=1)  # queued while those solve
     with served.follower.stream("GET", f"/v1/plans/{waiting}/events", headers=auth(issued["token"])) as response:
         lines = response.iter_lines()
         assert first_event(lines).kind == "progress"
@@ -221,8 +225,8 @@ def test_a_stream_closes_without_end_once_its_token_is_revoked(served: Served) -
         run = served.solver.get(f"/v1/plans/{waiting}", headers=DISPATCHER).json()
     assert run["status"] in ("queued", "running"), "the run ended before the token was checked again"
     assert [e.kind for e in rest.events] == ["progress"] * len(rest.events)
-    assert follow(served.follower, first).events[-1].data["status"] == "done"
-    assert follow(served.follower, waiting).events[-1].data["status"] == "done"
+    for plan_id in (*blockers, waiting):
+        assert follow(served.follower, plan_id).events[-1].data["status"] == "done"
 
 
 def test_an_unknown_plan_is_a_404_naming_plan_id(served: Served) -> None:
