@@ -85,14 +85,18 @@ SECURITY_HEADERS = {
 def install(app: FastAPI, cors_origins: tuple[str, ...]) -> None:
     """Security headers on every answer, ``Cache-Control: no-store`` on every answer to
     an authenticated request that does not set its own (``/v1/me/jobs`` revalidates with
-    its ETag instead), and CORS for ``cors_origins`` only."""
+    its ETag instead) and on event streams (FastAPI marks them ``no-cache``), and CORS
+    for ``cors_origins`` only."""
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         response = await call_next(request)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
-        if "authorization" in request.headers and "cache-control" not in response.headers:
+        if "authorization" in request.headers and (
+            "cache-control" not in response.headers
+            or response.headers.get("content-type", "").startswith("text/event-stream")
+        ):
             response.headers["Cache-Control"] = "no-store"
         return response
 

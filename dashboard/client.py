@@ -8,17 +8,22 @@ Every failure leaves as a ``BoardError`` whose message a dispatcher can act on
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
-from collections.abc import Callable
-from typing import Any, Literal, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Literal, NoReturn, TypeVar
 
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
-from dashboard.models import Clock, Disruption, EditResult, ImportResult, Job, LiveDay, Plan, Technician
+from dashboard.models import Clock, Disruption, EditResult, ImportResult, Job, LiveDay, Plan, RunProgress, Technician
 
 ErrorKind = Literal["unreachable", "timeout", "unauthorized", "forbidden", "not_found", "unsupported", "problem"]
 DEFAULT_TIMEOUT_S = 15.0
+STREAM_SILENCE_S = 60.0
+"""An event stream that sends nothing for this long is taken as broken (the API sends a
+keep-alive at least every 15 s)."""
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 _TECHNICIANS = TypeAdapter(list[Technician])
 _JOBS = TypeAdapter(list[Job])
@@ -30,6 +35,7 @@ _CLOCK = TypeAdapter(Clock)
 _LIVE = TypeAdapter(LiveDay)
 _DISRUPTION = TypeAdapter(Disruption)
 _EDIT = TypeAdapter(EditResult)
+_PROGRESS = TypeAdapter(RunProgress)
 # Fields of a job as GET shows it that PUT does not take back.
 _READ_ONLY_JOB_FIELDS = (
     "id",
@@ -78,6 +84,30 @@ def _problem_text(response: httpx.Response) -> tuple[str, str | None, list[dict[
     field = body.get("field")
     errors = body.get("errors")
     return detail, str(field) if field else None, errors if isinstance(errors, list) else []
+
+
+def server_sent_events(lines: Iterable[str]) -> Iterator[tuple[str, str] | None]:
+    """The events of a ``text/event-stream``, read line by line: ``(event, data)`` for
+    each event (``message`` when it names none; multi-line data joined by newlines) and
+    None for each comment (a keep-alive), so that a reader sees time pass. Fields other
+    than ``event`` and ``data`` (``id``, ``retry``) are skipped: the API sends none."""
+    kind = ""
+    data: list[str] = []
+    for line in lines:
+        if line.startswith(":"):
+            yield None
+            continue
+        if not line:
+            if data:
+                yield kind or "message", "\n".join(data)
+            kind, data = "", []
+            continue
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "event":
+            kind = value
+        elif name == "data":
+            data.append(value)
 
 
 class DispatchClient:
@@ -211,20 +241,66 @@ class DispatchClient:
         """Ask a running plan to stop."""
         return self._parse(_PLAN, self._request("POST", f"/v1/plans/{plan_id}/cancel"))
 
+    def plan_events(self, plan_id: int, *, timeout_s: float = 900.0) -> Iterator[RunProgress]:
+        """Follow a run through its server-sent events (``GET /v1/plans/{id}/events``):
+        its state at once, then each change, the last one finished. ``BoardError`` when
+        the stream cannot be opened or breaks before the run ends (kind ``unsupported``
+        for an API without it), and of kind ``timeout`` when the run has not ended
+        after ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        path = f"/v1/plans/{plan_id}/events"
+        timeout = httpx.Timeout(self._http.timeout.connect, read=STREAM_SILENCE_S)
+        last: RunProgress | None = None
+        try:
+            with self._http.stream("GET", path, headers={"Accept": "text/event-stream"}, timeout=timeout) as response:
+                if not response.is_success:
+                    response.read()
+                    self._raise_for(response)
+                if not response.headers.get("content-type", "").startswith("text/event-stream"):
+                    raise BoardError(f"This API has no event stream at {path}.", "unsupported", response.status_code)
+                for event in server_sent_events(response.iter_lines()):
+                    if event is not None:
+                        kind, data = event
+                        state = self._parse(_PROGRESS, response, data)
+                        if state != last:
+                            yield state
+                            last = state
+                        if kind == "end" or state.finished:
+                            return
+                    if time.monotonic() > deadline:
+                        status = last.status if last is not None else "unknown"
+                        raise BoardError(f"Plan {plan_id} is still {status} after {timeout_s:.0f} s.", "timeout")
+        except httpx.HTTPError as exc:
+            raise BoardError(f"The event stream of plan {plan_id} broke: {exc!r}.", "unreachable") from None
+        raise BoardError(f"The event stream of plan {plan_id} ended before the run did.", "unreachable")
+
     def wait_for_plan(
         self,
         plan_id: int,
-        on_progress: Callable[[Plan], None] | None = None,
+        on_progress: Callable[[RunProgress], None] | None = None,
         *,
         poll_s: float = 0.5,
         timeout_s: float = 900.0,
     ) -> Plan:
-        """Poll a plan until it is done, failed or cancelled, reporting each answer."""
+        """Follow a plan until it is done, failed or cancelled, reporting each state it
+        passes through, and return it whole. It follows the run's event stream, and polls
+        ``GET /v1/plans/{id}`` every ``poll_s`` instead when the stream cannot be had or
+        breaks (an API without it, a proxy that cuts it); ``BoardError`` of kind
+        ``timeout`` when the run has not ended after ``timeout_s``."""
         deadline = time.monotonic() + timeout_s
+        try:
+            for state in self.plan_events(plan_id, timeout_s=timeout_s):
+                if on_progress is not None:
+                    on_progress(state)
+            return self.plan(plan_id)
+        except BoardError as exc:
+            if exc.kind == "timeout":
+                raise
+            log.info("plan %s: following it by polling (%s)", plan_id, exc)
         while True:
             plan = self.plan(plan_id)
             if on_progress is not None:
-                on_progress(plan)
+                on_progress(RunProgress.of(plan))
             if plan.finished:
                 return plan
             if time.monotonic() > deadline:
@@ -293,6 +369,10 @@ class DispatchClient:
             raise BoardError(f"Could not talk to the dispatch API at {self.base_url}: {exc}.", "unreachable") from None
         if response.is_success:
             return response
+        self._raise_for(response)
+
+    def _raise_for(self, response: httpx.Response) -> NoReturn:
+        """The ``BoardError`` for a refused request: 401, 403, 404 or the API's problem."""
         detail, field, errors = _problem_text(response)
         status = response.status_code
         if status == 401:
@@ -309,9 +389,10 @@ class DispatchClient:
         where = f" (field {field})" if field and field != "body" else ""
         raise BoardError(f"{detail}{where}", kind, status, field, errors)
 
-    def _parse(self, adapter: TypeAdapter[T], response: httpx.Response) -> T:
+    def _parse(self, adapter: TypeAdapter[T], response: httpx.Response, text: str | None = None) -> T:
+        """``text`` (default: the response's body) as ``adapter``'s type, or a ``BoardError``."""
         try:
-            return adapter.validate_json(response.content)
+            return adapter.validate_json(response.content if text is None else text)
         except ValidationError as exc:
             raise BoardError(
                 f"The API answered {response.request.method} {response.request.url.path} "

@@ -186,6 +186,28 @@ class Plan(ApiModel):
         return {v.job_id for r in self.routes or [] for v in r.visits}
 
 
+class RunProgress(ApiModel):
+    """Where a plan run stands: one event of ``GET /v1/plans/{id}/events``, or the same
+    fields of ``GET /v1/plans/{id}`` when the board polls."""
+
+    id: int
+    status: PlanStatus
+    phase: str | None = None
+    progress: float = 0.0
+    first_answer_s: float | None = None
+    error: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        """True once the run ended: done, failed or cancelled."""
+        return self.status in FINISHED
+
+    @classmethod
+    def of(cls, plan: Plan) -> RunProgress:
+        """The run state of a polled plan."""
+        return cls(id=plan.id, status=plan.status, progress=plan.progress, error=plan.error)
+
+
 class EditViolation(ApiModel):
     """One hard rule a move by hand breaks (``POST /v1/plans/{id}/edits``)."""
 

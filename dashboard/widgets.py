@@ -12,7 +12,7 @@ from dashboard import data
 from dashboard.client import BoardError
 from dashboard.frames import default_day, version_label
 from dashboard.kpis import KpiCard
-from dashboard.models import Plan
+from dashboard.models import Plan, RunProgress
 
 TOKEN_KEY = "token"
 DAY_KEY = "day"
@@ -116,12 +116,13 @@ def optimize(board: data.Board, form_key: str, button: str = "Optimize") -> Plan
 
 
 def follow_plan(board: data.Board, started: Plan) -> Plan | None:
-    """Show a started run's progress bar, fed by polling ``GET /v1/plans/{id}``, until
-    it ends; the done plan, or None (with the reason shown) when it failed or was cancelled."""
+    """Show a started run's progress bar until it ends, fed by the run's event stream
+    (polling ``GET /v1/plans/{id}`` when the stream cannot be had); the done plan, or
+    None (with the reason shown) when it failed or was cancelled."""
     bar = st.progress(0.0, text=f"Plan #{started.id}: queued")
 
-    def report(plan: Plan) -> None:
-        bar.progress(min(max(plan.progress, 0.0), 1.0), text=f"Plan #{plan.id}: {plan.status} {plan.progress:.0%}")
+    def report(run: RunProgress) -> None:
+        bar.progress(min(max(run.progress, 0.0), 1.0), text=f"Plan #{run.id}: {run.status} {run.progress:.0%}")
 
     final = board.client.wait_for_plan(started.id, report, poll_s=0.3, timeout_s=started.time_limit_s + 120)
     data.forget_plans()

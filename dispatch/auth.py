@@ -112,6 +112,15 @@ def usable(row: TokenRow, now: dt.datetime) -> bool:
     return row.expires_at is None or from_storage(row.expires_at, _UTC) > now
 
 
+def still_usable(session: Session, token_id: int | None, now: dt.datetime) -> bool:
+    """Whether the token ``token_id`` (a principal's, authenticated earlier) is still
+    accepted at ``now``: for a long answer, such as an event stream, to stop serving a
+    token revoked or expired since the request began. Reads only; None (no stored
+    token) is never usable."""
+    row = session.get(TokenRow, token_id) if token_id is not None else None
+    return row is not None and row.role in ROLES and usable(row, now)
+
+
 def authenticate(session: Session, token: str, now: dt.datetime) -> Principal | None:
     """The principal a token stands for at ``now``, or None for an unknown, revoked or
     expired token. Its ``last_used_at`` is brought up to ``now`` in a transaction of its

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from huey.consumer import Consumer
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, col, delete, select, update
 
 from dispatch import feed, leases, live, locks, tasks
 from dispatch.clock import SYSTEM_CLOCK, Clock
@@ -449,17 +449,25 @@ class PlanRunner:
     def cancel(self, plan_id: int) -> None:
         """Stop a queued or running plan; it ends as ``cancelled``. A queued one ends at
         once; a running one within about a second, whichever process solves it (the
-        request is stored and its worker polls for it)."""
+        request is stored and its worker polls for it). Both steps are conditional
+        updates, so a worker claiming the run at the same moment either sees the request
+        or never starts it."""
         with session_scope(self.engine) as session:
-            plan = session.get(PlanRow, plan_id)
-            if plan is None:
-                raise NotFound(f"plan {plan_id} does not exist", "plan_id")
-            if plan.status not in ("queued", "running"):
+            asked = session.exec(
+                update(PlanRow)
+                .where(col(PlanRow.id) == plan_id, col(PlanRow.status).in_(("queued", "running")))
+                .values(cancel_requested=True)
+            )
+            if asked.rowcount != 1:
+                plan = session.get(PlanRow, plan_id)
+                if plan is None:
+                    raise NotFound(f"plan {plan_id} does not exist", "plan_id")
                 raise Conflict(f"plan {plan_id} is {plan.status}, not running", "plan_id")
-            plan.cancel_requested = True
-            if plan.status == "queued":
-                plan.status, plan.phase, plan.error, plan.finished_at = "cancelled", None, "cancelled", self.clock.now()
-            session.add(plan)
+            session.exec(
+                update(PlanRow)
+                .where(col(PlanRow.id) == plan_id, col(PlanRow.status) == "queued")
+                .values(status="cancelled", phase=None, error="cancelled", finished_at=self.clock.now())
+            )
         with self._lock:
             run = self._runs.get(plan_id)
         if run is not None:

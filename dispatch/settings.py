@@ -65,6 +65,16 @@ class EtaSettings:
 
 
 @dataclass(frozen=True)
+class PlanEventSettings:
+    """How ``GET /v1/plans/{id}/events`` follows a run's row (README, "Following a plan run")."""
+
+    # The stream reads the run's row this often and sends an event when it changed.
+    poll_s: float = 0.25
+    # A keep-alive comment is sent when nothing was sent for this long (proxies close idle streams).
+    keepalive_s: float = 15.0
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the service needs to start; ``from_env`` documents the variables."""
 
@@ -93,6 +103,7 @@ class Settings:
     booking: BookingSettings = field(default_factory=lambda: BookingSettings())
     webhooks: WebhookSettings = field(default_factory=lambda: WebhookSettings())
     eta: EtaSettings = field(default_factory=lambda: EtaSettings())
+    plan_events: PlanEventSettings = field(default_factory=lambda: PlanEventSettings())
     # Web origins (scheme://host[:port]) whose pages may call the API from a browser
     # (the ordering system's web shop); none: no cross-origin calls (docs/security.md).
     cors_origins: tuple[str, ...] = ()
@@ -118,7 +129,8 @@ class Settings:
         (0: never), ``WEBHOOK_DELIVER`` (1/0), ``ETA_NOTIFY_MIN``
         (minutes an arrival must move to be told), ``ETA_POLL_S`` (0: no watcher),
         ``REPLAN_MOVE_EUR``, ``REPLAN_MINUTE_EUR``, ``REPLAN_TOLERANCE_MIN`` (re-plan stability),
-        ``DISPATCH_CORS_ORIGINS`` (comma-separated web origins), ``AUTH_FAILURES_PER_MIN`` (0: no limit).
+        ``DISPATCH_CORS_ORIGINS`` (comma-separated web origins), ``AUTH_FAILURES_PER_MIN`` (0: no limit),
+        ``PLAN_EVENTS_POLL_S``, ``PLAN_EVENTS_KEEPALIVE_S`` (how a plan run's event stream follows it).
         A malformed value is a ValueError naming the variable."""
         env = os.environ
         raw_now = env.get("DISPATCH_NOW", "").strip()
@@ -147,6 +159,10 @@ class Settings:
             eta=EtaSettings(
                 notify_min=int(_seconds(env, "ETA_NOTIFY_MIN", EtaSettings.notify_min)),
                 poll_s=_seconds(env, "ETA_POLL_S", EtaSettings.poll_s, zero=True),
+            ),
+            plan_events=PlanEventSettings(
+                poll_s=_seconds(env, "PLAN_EVENTS_POLL_S", PlanEventSettings.poll_s),
+                keepalive_s=_seconds(env, "PLAN_EVENTS_KEEPALIVE_S", PlanEventSettings.keepalive_s),
             ),
             webhooks=WebhookSettings(
                 poll_s=_seconds(env, "WEBHOOK_POLL_S", WebhookSettings.poll_s),

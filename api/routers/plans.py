@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
+import time
+from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Path, status
+import anyio
+from fastapi import APIRouter, Depends, Path, Request, status
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
 
 from api.convert import plan_out
 from api.deps import DateQuery, Dispatcher, RegionQuery, SessionDep, StateDep
 from api.schemas import EditIn, EditOut, EditViolationOut, PlanOut, PlanRequest, PublishIn
-from dispatch import audit, edits, planning
-from dispatch.errors import Invalid
+from dispatch import audit, edits, planning, runs
+from dispatch.auth import still_usable
+from dispatch.errors import Invalid, NotFound
 from dispatch.reporting import day_kpis
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["plans"])
 PlanId = Annotated[int, Path(ge=1, le=2**31 - 1)]  # plans.id is a 32-bit INTEGER in PostgreSQL
 
@@ -36,6 +47,107 @@ def get_plan(plan_id: PlanId, session: SessionDep, state: StateDep, _: Dispatche
     plan = planning.get_plan(session, plan_id)
     published = planning.published_plan_id(session, plan.date, plan.region) == plan.id
     return plan_out(plan, published, state.tz, planning.plan_contents(session, plan_id))
+
+
+def current_run(plan_id: PlanId, session: SessionDep) -> runs.RunState:
+    """The run state of ``plan_id`` now (404 naming ``plan_id`` when there is no such plan)."""
+    state = runs.plan_state(session.connection(), plan_id)
+    # The request's session would otherwise keep its pooled connection for the whole
+    # stream; the stream reads with short connections of its own.
+    session.close()
+    if state is None:
+        raise NotFound(f"plan {plan_id} does not exist", "plan_id")
+    return state
+
+
+def _read_state(engine: Engine, plan_id: int) -> runs.RunState | None:
+    with engine.connect() as connection:
+        return runs.plan_state(connection, plan_id)
+
+
+def _token_usable(engine: Engine, token_id: int | None, now: dt.datetime) -> bool:
+    with Session(engine) as session:
+        return still_usable(session, token_id, now)
+
+
+def _state_event(kind: str, state: runs.RunState) -> ServerSentEvent:
+    return ServerSentEvent(event=kind, data=state.as_json())
+
+
+EVENTS_DESCRIPTION = """Follow a plan run without polling: a `text/event-stream` (server-sent events).
+
+* `event: progress` at once with the run's state, then each time it changes. The
+  stream reads the run's stored state (every `PLAN_EVENTS_POLL_S`, 0.25 s by
+  default), so any API process follows a run whichever process solves it. `data` is JSON:
+  `{"id", "status", "phase", "progress", "first_answer_s", "error"}`, the fields of
+  the same name of `GET /v1/plans/{id}`. While a run is solved, `progress` never
+  goes down.
+* A comment line (`: keep-alive`) when nothing was sent for `PLAN_EVENTS_KEEPALIVE_S`
+  (15 s by default). The token is checked again as often: a stream whose token was
+  revoked or has expired meanwhile closes without `end`.
+* `event: end` once the status is `done`, `failed` or `cancelled`, with the same
+  `data` as the last `progress`; then the server closes the stream. A stream opened
+  on a finished run sends one `progress` and `end` at once.
+
+Events carry no `id`, and `Last-Event-ID` is ignored: every event holds the whole
+state, and a stream (re)opened sends the current state first, so a client that
+reconnects misses nothing it needs. Fetch the plan itself (routes, unassigned jobs,
+KPIs) with `GET /v1/plans/{id}` once `end` says `done`. Polling that endpoint keeps
+working as before."""
+
+
+@router.get(
+    "/plans/{plan_id}/events",
+    response_class=EventSourceResponse,
+    summary="Follow a plan run (server-sent events)",
+    description=EVENTS_DESCRIPTION,
+    responses={200: {"description": "`progress` events, keep-alive comments, then `end`"}},
+)
+async def get_plan_events(
+    plan_id: PlanId,
+    request: Request,
+    state: StateDep,
+    who: Dispatcher,
+    first: Annotated[runs.RunState, Depends(current_run)],
+) -> AsyncIterator[ServerSentEvent]:
+    """Server-sent events of a plan run: its state at once and on every change, keep-alive
+    comments, and ``end`` once it is finished. Stops when the client goes away, and
+    (without ``end``) when its token has been revoked or has expired meanwhile."""
+    poll_s, keepalive_s = state.settings.plan_events.poll_s, state.settings.plan_events.keepalive_s
+    current = first
+    try:
+        yield _state_event("progress", current)
+        last_sent = last_checked = time.monotonic()
+        while not current.finished:
+            await anyio.sleep(poll_s)
+            # uvicorn cancels this generator when the client goes away; a server that only
+            # says so when asked is asked here, so the loop never outlives its client.
+            if await request.is_disconnected():
+                return
+            try:
+                if time.monotonic() - last_checked >= keepalive_s:
+                    now = state.clock.now()
+                    if not await anyio.to_thread.run_sync(_token_usable, state.engine, who.token_id, now):
+                        log.info("plan %s events: the token was revoked or expired; closing", plan_id)
+                        return
+                    last_checked = time.monotonic()
+                seen = await anyio.to_thread.run_sync(_read_state, state.engine, plan_id)
+            except SQLAlchemyError as exc:
+                # The client sees the stream close without `end` and can reconnect or poll.
+                log.warning("plan %s events: the database could not be read (%s); closing", plan_id, exc)
+                return
+            if seen is None:
+                return
+            if seen != current:
+                current = seen
+                yield _state_event("progress", current)
+                last_sent = time.monotonic()
+            elif time.monotonic() - last_sent >= keepalive_s:
+                yield ServerSentEvent(comment="keep-alive")
+                last_sent = time.monotonic()
+        yield _state_event("end", current)
+    finally:
+        log.debug("plan %s events: stream closed (%s)", plan_id, current.status)
 
 
 @router.get("/plans", response_model=list[PlanOut])

@@ -62,6 +62,7 @@ DELETE  /v1/jobs/{job_id}                  -        | 401   401  200         403
 POST    /v1/plans                          -        | 401   401  202         403        403
 GET     /v1/plans                          -        | 401   401  200         403        403
 GET     /v1/plans/{plan_id}                -        | 401   401  200         403        403
+GET     /v1/plans/{plan_id}/events         -        | 401   401  200         403        403
 POST    /v1/plans/{plan_id}/publish        -        | 401   401  200         403        403
 POST    /v1/plans/{plan_id}/cancel         -        | 401   401  202         403        403
 POST    /v1/plans/{plan_id}/edits          -        | 401   401  200         403        403
@@ -322,6 +323,8 @@ REQUESTS: dict[tuple[str, str, str], Callable[[World, str], Call]] = {
     ("POST", "/v1/plans", "-"): lambda w, r: Call("/v1/plans", json={"date": EMPTY_DAY, "time_limit_s": 1}),
     ("GET", "/v1/plans", "-"): lambda w, r: Call("/v1/plans", params={"date": SAMPLE_DAY}),
     ("GET", "/v1/plans/{plan_id}", "-"): lambda w, r: Call(f"/v1/plans/{w.plan_id}"),
+    # a done plan: its stream tells its state and ends at once
+    ("GET", "/v1/plans/{plan_id}/events", "-"): lambda w, r: Call(f"/v1/plans/{w.plan_id}/events"),
     # publishing the published plan again changes nothing, so the other cells keep their data
     ("POST", "/v1/plans/{plan_id}/publish", "-"): lambda w, r: Call(f"/v1/plans/{w.plan_id}/publish"),
     ("POST", "/v1/plans/{plan_id}/cancel", "-"): lambda w, r: Call(

@@ -9,8 +9,9 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from dashboard.client import BoardError, DispatchClient
-from tests.dashboard.conftest import free_port
+from dashboard.client import BoardError, DispatchClient, server_sent_events
+from dashboard.models import RunProgress
+from tests.dashboard.conftest import ADMIN, DAY, TIME_LIMIT_S, Api, free_port
 
 PROBLEM = "application/problem+json"
 
@@ -103,17 +104,79 @@ def test_pinning_puts_the_job_back_whole_with_only_the_pin_changed() -> None:
     assert sent == [{**writable, "pinned_technician_id": "T7"}]
 
 
-def test_waiting_for_a_plan_reports_each_poll_until_it_ends() -> None:
+def test_waiting_for_a_plan_without_an_event_stream_polls_and_reports_each_answer_until_it_ends() -> None:
     answers = iter(["queued", "running", "done"])
     seen: list[str] = []
+    paths: list[str] = []
 
-    def handler(_: httpx.Request) -> httpx.Response:
+    def handler(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.path)
+        if request.url.path.endswith("/events"):  # an API from before the stream
+            return problem(404, "Not Found", "Not Found")
         status = next(answers)
         body = {"id": 3, "date": "2026-12-01", "region": "helsinki", "status": status, "progress": 0.5}
         return httpx.Response(200, json=body)
 
     final = client_answering(handler).wait_for_plan(3, lambda p: seen.append(p.status), poll_s=0)
     assert final.status == "done" and seen == ["queued", "running", "done"]
+    assert paths == ["/v1/plans/3/events"] + ["/v1/plans/3"] * 3
+
+
+def sse(*events: tuple[str, dict[str, object]], keep_alive: bool = False) -> bytes:
+    """A ``text/event-stream`` body of ``events`` (with a keep-alive comment first)."""
+    text = ": keep-alive\n\n" if keep_alive else ""
+    text += "".join(f"event: {kind}\ndata: {json.dumps(data)}\n\n" for kind, data in events)
+    return text.encode()
+
+
+def test_server_sent_events_are_read_with_their_type_and_data_and_comments_show_time_passing() -> None:
+    lines = ["event: progress", 'data: {"a":', "data: 1}", "", ": keep-alive", "", "data:x", "id: 7", "", "", "data: y"]
+    # A keep-alive is a comment; a field without its space is read alike; data never ended is no event.
+    assert list(server_sent_events(lines)) == [("progress", '{"a":\n1}'), None, ("message", "x")]
+
+
+def test_a_stream_that_breaks_before_the_run_ends_is_followed_by_polling() -> None:
+    running = {"id": 3, "status": "running", "phase": "solving", "progress": 0.4, "first_answer_s": None, "error": None}
+    seen: list[tuple[str, float]] = []
+    paths: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.path)
+        if request.url.path.endswith("/events"):  # one event, then the connection is cut
+            body = sse(("progress", running), keep_alive=True)
+            return httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
+        plan = {"id": 3, "date": "2026-12-01", "region": "helsinki", "status": "done", "progress": 1.0}
+        return httpx.Response(200, json=plan)
+
+    final = client_answering(handler).wait_for_plan(3, lambda p: seen.append((p.status, p.progress)), poll_s=0)
+    assert final.status == "done"
+    assert seen == [("running", 0.4), ("done", 1.0)]
+    assert paths == ["/v1/plans/3/events", "/v1/plans/3"]
+
+
+def test_a_stream_that_ends_with_the_run_is_read_to_its_end_and_the_plan_fetched_once() -> None:
+    state = {"id": 3, "status": "queued", "phase": None, "progress": 0.0, "first_answer_s": None, "error": None}
+    solving = {**state, "status": "running", "phase": "solving", "progress": 0.5}
+    done = {**state, "status": "done", "progress": 1.0}
+    paths: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.path)
+        if request.url.path.endswith("/events"):
+            body = sse(("progress", state), ("progress", solving), ("progress", done), ("end", done))
+            return httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
+        plan = {"id": 3, "date": "2026-12-01", "region": "helsinki", "status": "done", "progress": 1.0}
+        return httpx.Response(200, json=plan)
+
+    seen: list[RunProgress] = []
+    final = client_answering(handler).wait_for_plan(3, seen.append)
+    assert final.status == "done"
+    assert [(s.status, s.phase, s.progress) for s in seen] == [
+        ("queued", None, 0.0),
+        ("running", "solving", 0.5),
+        ("done", None, 1.0),
+    ]
+    assert paths == ["/v1/plans/3/events", "/v1/plans/3"]
 
 
 def test_a_re_plan_sends_from_and_an_open_ended_absence_sends_no_until() -> None:
@@ -145,3 +208,29 @@ def test_a_re_plan_sends_from_and_an_open_ended_absence_sends_no_until() -> None
             },
         ),
     ]
+
+
+class Recording(httpx.HTTPTransport):
+    """The real transport, noting the path of every request it sends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paths: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.paths.append(request.url.path)
+        return super().handle_request(request)
+
+
+def test_waiting_for_a_plan_of_the_real_api_reads_its_event_stream_and_fetches_the_plan_once(api: Api) -> None:
+    transport = Recording()
+    client = DispatchClient(api.url, ADMIN, transport=transport)
+    started = client.start_plan(dt.date.fromisoformat(DAY), None, TIME_LIMIT_S)
+    seen: list[RunProgress] = []
+    final = client.wait_for_plan(started.id, seen.append)
+    assert final.status == "done" and final.routes
+    assert transport.paths == ["/v1/plans", f"/v1/plans/{started.id}/events", f"/v1/plans/{started.id}"]
+    assert seen[-1].status == "done" and seen[-1].progress == 1.0
+    progress = [s.progress for s in seen]
+    assert progress == sorted(progress)
+    assert len(set(seen)) == len(seen)  # one report per change

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard.client import BoardError, DispatchClient
+from dashboard.models import RunProgress
 from tests.dashboard.conftest import DAY, TIME_LIMIT_S, Api, free_port, signed_in, texts
 
 
@@ -125,6 +128,39 @@ def test_optimize_shows_progress_then_kpis_map_gantt_and_the_api_s_unassigned_jo
     assert sorted(shown["job"]) == sorted(u["job_id"] for u in unassigned)
     reasons = dict(zip(shown["job"], shown["reason"], strict=True))
     assert all(reasons[u["job_id"]] == u["reason"] for u in unassigned)
+
+
+def test_optimize_follows_the_run_through_its_event_stream_to_the_end(
+    board: Callable[..., AppTest], api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="api.routers.plans")  # the test API runs in this process
+    at = signed_in(board())
+    at.number_input[0].set_value(TIME_LIMIT_S)
+    at.button[0].click().run()
+    assert not at.exception
+    plan = api.newest_plan()
+    assert f"Plan #{plan['id']} is done." in texts(at, "success")
+    closed = [r.getMessage() for r in caplog.records if r.getMessage().startswith(f"plan {plan['id']} events:")]
+    assert closed == [f"plan {plan['id']} events: stream closed (done)"]
+
+
+def test_optimize_follows_the_run_by_polling_when_its_event_stream_breaks(
+    board: Callable[..., AppTest], api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def cut(_client: DispatchClient, plan_id: int, *, timeout_s: float = 900.0) -> Iterator[RunProgress]:
+        yield RunProgress(id=plan_id, status="queued")
+        raise BoardError(f"The event stream of plan {plan_id} broke: ReadError().", "unreachable")
+
+    monkeypatch.setattr(DispatchClient, "plan_events", cut)
+    caplog.set_level(logging.INFO, logger="dashboard.client")
+    at = signed_in(board())
+    at.number_input[0].set_value(TIME_LIMIT_S)
+    at.button[0].click().run()
+    assert not at.exception
+    plan = api.newest_plan()
+    assert plan["status"] == "done"
+    assert f"Plan #{plan['id']} is done." in texts(at, "success")
+    assert f"plan {plan['id']}: following it by polling" in caplog.text
 
 
 def test_a_csv_import_reports_the_refused_rows_by_line(board: Callable[..., AppTest], api: Api) -> None:
