@@ -69,6 +69,8 @@ def post_booking(
     if result.replayed:
         return JSONResponse(result.body, status_code=status.HTTP_201_CREATED, headers={"Idempotent-Replayed": "true"})
     response.status_code = status.HTTP_201_CREATED
+    if result.timing is not None:
+        response.headers["Server-Timing"] = result.timing.header()
     return result.body
 
 
