@@ -160,7 +160,7 @@ class PreparedBooking:
     stamp: tuple[Any, ...]
     insertion: Insertion
     routes: list[WorkingRoute]
-    written: bool  # the job and booking rows are in the transaction already
+    row: JobRow | None  # the booked job's row when it is in the transaction already (with the booking's)
     prepare_s: float
 
 
@@ -185,8 +185,12 @@ class DayCache:
             return self._items.get(key)
 
     def put(self, key: tuple[dt.date, str], stamp: tuple[Any, ...], evaluator: SlotEvaluator) -> None:
-        """Remember ``evaluator`` for ``key`` as built at ``stamp``."""
+        """Remember ``evaluator`` for ``key`` as built at ``stamp``, unless the one held is of a
+        newer version of the same technicians (puts from several threads may come late)."""
         with self._lock:
+            held = self._items.get(key)
+            if held is not None and held[0][1:] == stamp[1:] and held[0][0] > stamp[0]:
+                return
             if len(self._items) >= self.size and key not in self._items:
                 self._items.pop(next(iter(self._items)))
             self._items[key] = (stamp, evaluator)
@@ -557,11 +561,11 @@ class BookingService:
             stamp=stamp,
             insertion=insertion,
             routes=live.routes_of(plan),
-            written=early,
+            row=None,
             prepare_s=0.0,
         )
         if early:
-            self._write_rows(session, prepared, now)
+            prepared = dataclasses.replace(prepared, row=self._write_rows(session, prepared, now))
         return dataclasses.replace(prepared, prepare_s=time.perf_counter() - began)
 
     def place(
@@ -613,8 +617,7 @@ class BookingService:
                 raise StalePreparation(f"no plain insertion into {prepared.slot} is left") from None
             routes = live.merged(live.routes_of(plan), *_promised(evaluator, job, insertion, None))
             base = evaluator
-        if not prepared.written:
-            self._write_rows(session, prepared, now)
+        row = prepared.row if prepared.row is not None else self._write_rows(session, prepared, now)
         live.store_routes(plan, routes, now)
         session.add(plan)
         session.flush()
@@ -627,7 +630,11 @@ class BookingService:
         ]
         feed.emit_all(session, told_events, now=now)
         timing = BookingTiming(prepared.prepare_s, locked - asked, time.perf_counter() - locked, check)
-        grown = functools.partial(base.with_job, job, insertion) if base is not None else None
+        grown = None
+        if base is not None:  # the job as the evaluators of other workers will read it from its row
+            tech_ids = {t.id for t in base.problem.technicians}
+            stored = dataclasses.replace(job_of(row, DayClock(day, self.tz), tech_ids), pinned_technician_id=None)
+            grown = functools.partial(base.with_job, stored, insertion)
         new_stamp = (plan.version, *stamp[1:]) if base is not None else None
         return BookingResult(prepared.body, timing=timing, grown=grown, stamp=new_stamp, locked_at=locked)
 
@@ -666,8 +673,9 @@ class BookingService:
         held = prepared.evaluator.routes()
         return all(_route_of(held, r.technician_id) == r for r in promised_now)
 
-    def _write_rows(self, session: Session, prepared: PreparedBooking, now: dt.datetime) -> None:
-        """The booked job (its slot its promise) and the booking with its answer, flushed."""
+    def _write_rows(self, session: Session, prepared: PreparedBooking, now: dt.datetime) -> JobRow:
+        """The booked job (its slot its promise) and the booking with its answer, flushed;
+        the job's row."""
         row, _ = catalog.put_job(
             session,
             prepared.job.id,
@@ -681,6 +689,7 @@ class BookingService:
         session.add(row)
         session.add(_booking_row(prepared.key, prepared.digest, prepared.body, prepared.slot, prepared.token_id, now))
         session.flush()
+        return row
 
     def _slot(self, req: BookingIn, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
         """The slot asked for in local time; refused when it spans two days, is past,
@@ -714,8 +723,9 @@ class BookingService:
                 prepared = self.prepare(session, key, req, now, token_id)
                 if isinstance(prepared, BookingResult):
                     return prepared
+                day_key = (prepared.day, prepared.region)
                 asked = time.perf_counter()
-                with self._day_lock(prepared.day, prepared.region):
+                with self._day_lock(*day_key):
                     try:
                         result = self.place(session, prepared, now, asked, reevaluate=tries == PREPARE_TRIES)
                     except StalePreparation:
@@ -723,8 +733,6 @@ class BookingService:
                         continue
                     session.commit()
                     committed = time.perf_counter()
-                    if result.grown is not None and result.stamp is not None:
-                        self.cache.put((prepared.day, prepared.region), result.stamp, result.grown())
                 break
         except IntegrityError as exc:
             session.rollback()
@@ -737,6 +745,8 @@ class BookingService:
         except BaseException:
             session.rollback()
             raise
+        if result.grown is not None and result.stamp is not None:  # after the locks: others need not wait for it
+            self.cache.put(day_key, result.stamp, result.grown())
         if result.timing is not None and result.locked_at is not None:
             held = dataclasses.replace(result.timing, hold_s=committed - result.locked_at, tries=tries)
             result = dataclasses.replace(result, timing=held)
