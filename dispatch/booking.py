@@ -487,7 +487,9 @@ class BookingService:
     # only confirmed under the lock: when the live schedule's version did not move,
     # the prepared insertion is what the newest schedule says; when it moved, the
     # routes the insertion touches are compared with the ones it was found on; only
-    # when they changed is the slot evaluated again, under the lock (docs/booking.md).
+    # when they changed is the slot evaluated again under the lock (plain insertion;
+    # when none is left, the booking is prepared again, at most PREPARE_TRIES times;
+    # docs/booking.md, "Booking under contention").
 
     def book(
         self, session: Session, key: str | None, req: BookingIn, now: dt.datetime, token_id: int | None = None
