@@ -16,6 +16,7 @@ tier 0) and a run that would leave one out is refused (``dispatch.planning``).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import functools
@@ -718,24 +719,35 @@ class BookingService:
         next search. When the routes the prepared insertion touches changed while it
         waited, it is rolled back and prepared again (``PREPARE_TRIES`` in all; the
         last try evaluates under the lock), so the lock is seldom held for an
-        evaluation. A twin request with the same key that committed first is answered
+        evaluation. On SQLite the lock here is taken before preparing, as before
+        issue 19. A twin request with the same key that committed first is answered
         with its stored answer."""
+        # SQLite serves one process (docs/booking.md): preparing beside other bookings there
+        # only adds threads competing for the GIL, so its bookings take the day's lock first.
+        serial = session.get_bind().dialect.name == "sqlite"
+        region = req.region or self.default_region
+        queued = 0.0
         try:
-            for tries in range(1, PREPARE_TRIES + 1):
-                prepared = self.prepare(session, key, req, now, token_id)
-                if isinstance(prepared, BookingResult):
-                    return prepared
-                day_key = (prepared.day, prepared.region)
-                asked = time.perf_counter()
-                with self._day_lock(*day_key):
-                    try:
-                        result = self.place(session, prepared, now, asked, reevaluate=tries == PREPARE_TRIES)
-                    except StalePreparation:
-                        session.rollback()
-                        continue
-                    session.commit()
-                    committed = time.perf_counter()
-                break
+            with contextlib.ExitStack() as stack:
+                if serial:
+                    began = time.perf_counter()
+                    stack.enter_context(self._day_lock(req.slot.start.astimezone(self.tz).date(), region))
+                    queued = time.perf_counter() - began
+                for tries in range(1, PREPARE_TRIES + 1):
+                    prepared = self.prepare(session, key, req, now, token_id)
+                    if isinstance(prepared, BookingResult):
+                        return prepared
+                    day_key = (prepared.day, prepared.region)
+                    asked = time.perf_counter()
+                    with contextlib.nullcontext() if serial else self._day_lock(*day_key):
+                        try:
+                            result = self.place(session, prepared, now, asked, reevaluate=tries == PREPARE_TRIES)
+                        except StalePreparation:
+                            session.rollback()
+                            continue
+                        session.commit()
+                        committed = time.perf_counter()
+                    break
         except IntegrityError as exc:
             session.rollback()
             replay = self.replay(session, key, req, token_id)
@@ -750,7 +762,9 @@ class BookingService:
         if result.grown is not None and result.stamp is not None:  # after the locks: others need not wait for it
             self.cache.put(day_key, result.stamp, result.grown())
         if result.timing is not None and result.locked_at is not None:
-            held = dataclasses.replace(result.timing, hold_s=committed - result.locked_at, tries=tries)
+            held = dataclasses.replace(
+                result.timing, wait_s=result.timing.wait_s + queued, hold_s=committed - result.locked_at, tries=tries
+            )
             result = dataclasses.replace(result, timing=held)
         return result
 
