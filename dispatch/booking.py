@@ -39,11 +39,11 @@ from dispatch import catalog, feed, live
 from dispatch.errors import Conflict, DispatchError, Invalid, NotFound
 from dispatch.inputs import BookingIn, CustomerIn, JobIn, LatLon, SlotSearchIn, WindowIn
 from dispatch.jobstate import PLANNABLE
-from dispatch.mapping import DayClock, Span, job_from, job_of, technicians_on
+from dispatch.mapping import DayClock, Span, job_from, job_of, predecessor_end, technicians_on
 from dispatch.settings import BookingSettings
 from dispatch.tables import BookingRow, JobRow, LiveScheduleRow, TechnicianRow
 from dispatch.timeutil import to_storage
-from solver import Job, Location, Problem, TimeWindow
+from solver import Job, Location, Problem, ReasonCode, TimeWindow
 from solver.plan import routes_from_json
 from solver.slots import Insertion, SlotEvaluator, SlotReason, WindowAnswer, WorkingRoute
 
@@ -96,6 +96,39 @@ class UnavailableSlot:
     end: dt.datetime
     code: str
     reason: str
+
+
+@dataclass(frozen=True)
+class Waits:
+    """A job the slot's job waits for (``depends_on``): its end, and from when until
+    when (None: no limit) the slot's job may start."""
+
+    job_id: str
+    end: dt.datetime
+    earliest: dt.datetime
+    latest: dt.datetime | None
+
+    def too_soon(self, start: dt.datetime, end: dt.datetime) -> UnavailableSlot:
+        """The window from ``start`` to ``end``, not offered: it starts before ``earliest``."""
+        return UnavailableSlot(
+            start,
+            end,
+            ReasonCode.DEPENDENCY_NOT_MET.value,
+            f"Waits for job {self.job_id}, which ends {self.end:%Y-%m-%d %H:%M}: "
+            f"slots start from {self.earliest:%Y-%m-%d %H:%M}.",
+        )
+
+    def sentence(self) -> str:
+        """When a slot for the waiting job may lie, in words."""
+        until = "" if self.latest is None else f" and end by {self.latest:%Y-%m-%d %H:%M}"
+        return (
+            f"waits for job {self.job_id}, which ends {self.end:%Y-%m-%d %H:%M}: a slot must start "
+            f"from {self.earliest:%Y-%m-%d %H:%M}{until}"
+        )
+
+    def keeps(self, start: dt.datetime, end: dt.datetime) -> bool:
+        """True when a slot from ``start`` to ``end`` starts and ends within the lags."""
+        return start >= self.earliest and (self.latest is None or end <= self.latest)
 
 
 @dataclass(frozen=True)
@@ -233,6 +266,11 @@ class BookingService:
         found: list[tuple[float, dt.date, WindowAnswer, DayClock]] = []
         unavailable: list[UnavailableSlot] = []
         first = max(req.date_from, today)
+        waits = self._waits(session, req)
+        if isinstance(waits, UnavailableSlot):  # the job it waits for is not done or planned: no slot
+            return SlotAnswer([], [waits])
+        if waits is not None and waits.latest is not None:
+            deadline = waits.latest if deadline is None else min(deadline, waits.latest)
         for offset in range((last - first).days + 1):
             day = first + dt.timedelta(days=offset)
             clock = DayClock(day, self.tz)
@@ -244,7 +282,9 @@ class BookingService:
             candidates = []
             for w in windows:
                 start = clock.moment(w.start_s)
-                if start < earliest and not urgent:
+                if waits is not None and start < waits.earliest:
+                    unavailable.append(waits.too_soon(start, clock.moment(w.end_s)))
+                elif start < earliest and not urgent:
                     unavailable.append(
                         UnavailableSlot(
                             start,
@@ -269,6 +309,29 @@ class BookingService:
         slots = [self._offer(key, best, answer, clock, urgent) for key, _, answer, clock in found[:limit]]
         unavailable.sort(key=lambda u: u.start)
         return SlotAnswer(slots, unavailable)
+
+    def _waits(self, session: Session, req: SlotSearchIn | BookingIn) -> Waits | UnavailableSlot | None:
+        """When a job that waits for another (``req.depends_on``) may start: from that
+        job's end plus the minimum lag, until its end plus the maximum lag; an
+        ``UnavailableSlot`` over the dates asked (or the slot) when that job is neither
+        done nor in a published plan. ``Invalid`` naming ``depends_on.job_id`` for an
+        unknown job."""
+        dep = req.depends_on
+        if dep is None:
+            return None
+        if session.get(JobRow, dep.job_id) is None:
+            raise Invalid(f"depends_on.job_id: job {dep.job_id} does not exist", "depends_on.job_id")
+        end, where = predecessor_end(session, dep.job_id, self.tz)
+        if end is None:
+            if isinstance(req, SlotSearchIn):
+                first = DayClock(req.date_from, self.tz).midnight
+                last = DayClock((req.date_to or req.date_from) + dt.timedelta(days=1), self.tz).midnight
+            else:
+                first, last = req.slot.start, req.slot.end
+            sentence = f"Waits for job {dep.job_id}, {where}: no slot can be offered before it is."
+            return UnavailableSlot(first, last, ReasonCode.DEPENDENCY_NOT_MET.value, sentence)
+        latest = None if dep.max_lag_min is None else end + dt.timedelta(minutes=dep.max_lag_min)
+        return Waits(dep.job_id, end, end + dt.timedelta(minutes=dep.min_lag_min), latest)
 
     def _rank_key(self, ins: Insertion, day_offset: int, urgent: bool, start: dt.datetime) -> float:
         if urgent:  # the earliest arrival first; cost only breaks ties
@@ -526,6 +589,11 @@ class BookingService:
         region = req.region or self.default_region
         start, end = self._slot(req, now)
         day = start.date()
+        waits = self._waits(session, req)
+        if isinstance(waits, UnavailableSlot):
+            raise Conflict(f"slot: {waits.reason}", "slot")
+        if waits is not None and not waits.keeps(start, end):
+            raise Conflict(f"slot: {waits.sentence()}", "slot")
         self._check_skills(session, region, req.skills)
         location = self._location(req.location, req.address)
         plan = session.exec(
@@ -816,6 +884,7 @@ class BookingService:
             release_at=req.release_at,
             deadline=req.deadline,
             priority=req.priority,
+            depends_on=req.depends_on,
             notes=req.notes,
         )
 
