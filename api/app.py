@@ -59,17 +59,7 @@ def create_app(
         first_day = next_day_with_jobs(session, today, cfg.default_region)
     if cfg.admin_token is None and not prepared:
         print(f"Dispatcher token (set DISPATCH_ADMIN_TOKEN to choose one): {admin_token}", flush=True)
-    runner = PlanRunner(
-        engine,
-        tz,
-        cfg.solver_workers,
-        cfg.clock,
-        cfg.booking.slot_minutes,
-        cfg.stability,
-        cfg.eta.notify_min,
-        broker_url=cfg.broker_url,
-        lease_s=cfg.plan_lease_s,
-    )
+    runner = PlanRunner.from_settings(engine, cfg, cfg.solver_workers)
     deliveries = DeliveryLoop(engine, cfg.clock, cfg.webhooks)
     watch = EtaWatch(engine, tz, cfg.clock, cfg.eta)
 

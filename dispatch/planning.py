@@ -34,7 +34,7 @@ from dispatch.errors import Conflict, Invalid, NotFound, Unavailable
 from dispatch.export import plan_json
 from dispatch.jobstate import EN_ROUTE, ON_SITE, SCHEDULED
 from dispatch.mapping import Day, DayClock, load_day, solution_rows
-from dispatch.settings import BookingSettings
+from dispatch.settings import BookingSettings, Settings
 from dispatch.tables import (
     JobRow,
     LiveScheduleRow,
@@ -365,6 +365,22 @@ class PlanRunner:
             # The compiled search gets ready in the background; plans made before it is
             # ready are searched with OR-Tools alone.
             prepare()
+
+    @classmethod
+    def from_settings(cls, engine: Engine, settings: Settings, workers: int) -> PlanRunner:
+        """The runner a service configured by ``settings`` uses, solving ``workers`` runs at
+        once in this process (0: it only enqueues, and watches for dead workers)."""
+        return cls(
+            engine,
+            ZoneInfo(settings.timezone),
+            workers,
+            settings.clock,
+            settings.booking.slot_minutes,
+            settings.stability,
+            settings.eta.notify_min,
+            broker_url=settings.broker_url,
+            lease_s=settings.plan_lease_s,
+        )
 
     def start(self) -> None:
         """Start this process's solver threads (if any) and the watch; idempotent."""

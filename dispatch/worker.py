@@ -18,7 +18,6 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -55,7 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.nice:
         os.nice(args.nice)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("huey").setLevel(logging.WARNING)
+    for noisy in ("huey", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         settings = Settings.from_env()
     except ValueError as exc:
@@ -68,17 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"DATABASE_URL: {database_problem(exc)} ({safe_url(settings.database_url)})", file=sys.stderr)
         return 2
     try:
-        runner = PlanRunner(
-            engine,
-            ZoneInfo(settings.timezone),
-            args.threads,
-            settings.clock,
-            settings.booking.slot_minutes,
-            settings.stability,
-            settings.eta.notify_min,
-            broker_url=settings.broker_url,
-            lease_s=settings.plan_lease_s,
-        )
+        runner = PlanRunner.from_settings(engine, settings, args.threads)
+    except ValueError as exc:  # a BROKER_URL make_queue refuses, named in the message
+        print(str(exc), file=sys.stderr)
+        return 2
     except Exception as exc:  # the broker's client raises its own kinds
         print(f"BROKER_URL: cannot use the task queue: {str(exc).splitlines()[0][:300]}", file=sys.stderr)
         return 2

@@ -73,3 +73,10 @@ def test_a_worker_refuses_a_thread_count_below_one() -> None:
     done = run(["-m", "dispatch.worker", "--threads", "0"], {})
     assert done.returncode == 2
     assert "--threads must be at least 1" in done.stderr
+
+
+def test_a_worker_refuses_an_unsupported_broker_with_one_line_naming_it(tmp_path: Path) -> None:
+    done = run(["-m", "dispatch.worker"], {"DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}", "BROKER_URL": "amqp://x"})
+    assert done.returncode == 2
+    assert done.stderr.startswith("BROKER_URL: 'amqp' is not a supported broker")
+    assert len(done.stderr.strip().splitlines()) == 1

@@ -153,56 +153,71 @@ def running_on(worker: Worker, attempt: int) -> Callable[[PlanRow], bool]:
     return lambda p: p.status == "running" and p.attempt == attempt and (p.worker or "").endswith(mark)
 
 
-def test_a_run_whose_worker_is_killed_mid_solve_is_solved_by_another_worker_and_the_published_plan_is_untouched(
-    setup: Setup, tmp_path: Path
-) -> None:
-    env = {"DATABASE_URL": setup.database_url, "BROKER_URL": setup.broker_url}
-    api = PlanRunner(setup.engine, TZ, workers=0, broker_url=setup.broker_url or None, lease_s=LEASE_S)
-    workers = [start_worker(tmp_path, env)]
-    try:
-        submitted = api.submit(DAY, REGION, 6.0)
+@dataclass
+class Fleet:
+    """An enqueue-only runner (an API process's) and the solver workers started beside it."""
+
+    setup: Setup
+    api: PlanRunner
+    tmp_path: Path
+    workers: list[Worker]
+
+    def start_worker(self) -> Worker:
+        env = {"DATABASE_URL": self.setup.database_url, "BROKER_URL": self.setup.broker_url}
+        self.workers.append(start_worker(self.tmp_path, env))
+        return self.workers[-1]
+
+    def submit(self, time_limit_s: float) -> int:
+        submitted = self.api.submit(DAY, REGION, time_limit_s)
         assert submitted.id is not None
-        wait_for(setup.engine, submitted.id, running_on(workers[0], 1))
-        workers[0].process.kill()  # SIGKILL: no chance to say goodbye
-        workers[0].process.wait()
-        workers.append(start_worker(tmp_path, env))
-        ended = wait_for(setup.engine, submitted.id, lambda p: p.status in ENDED)
-        assert ended.status == "done", ended.error
-        assert ended.attempt == 2
-        assert (ended.worker or "").endswith(f":{workers[1].process.pid}")
-        assert contents(setup.engine, submitted.id)["visits"], "the second attempt stored its routes"
-        the_published_plan_is_untouched(setup)
+        return submitted.id
+
+
+@pytest.fixture
+def fleet(setup: Setup, tmp_path: Path) -> Iterator[Fleet]:
+    api = PlanRunner(setup.engine, TZ, workers=0, broker_url=setup.broker_url or None, lease_s=LEASE_S)
+    running = Fleet(setup, api, tmp_path, [])
+    try:
+        yield running
     finally:
         api.shutdown()
-        for worker in workers:
+        for worker in running.workers:
             stop_worker(worker)
+
+
+def test_a_run_whose_worker_is_killed_mid_solve_is_solved_by_another_worker_and_the_published_plan_is_untouched(
+    fleet: Fleet,
+) -> None:
+    first = fleet.start_worker()
+    plan_id = fleet.submit(6.0)
+    wait_for(fleet.setup.engine, plan_id, running_on(first, 1))
+    first.process.kill()  # SIGKILL: no chance to say goodbye
+    first.process.wait()
+    second = fleet.start_worker()
+    ended = wait_for(fleet.setup.engine, plan_id, lambda p: p.status in ENDED)
+    assert ended.status == "done", ended.error
+    assert ended.attempt == 2
+    assert (ended.worker or "").endswith(f":{second.process.pid}")
+    assert contents(fleet.setup.engine, plan_id)["visits"], "the second attempt stored its routes"
+    the_published_plan_is_untouched(fleet.setup)
 
 
 def test_a_run_whose_workers_are_killed_on_every_attempt_ends_failed_with_the_reason_and_nothing_stored(
-    setup: Setup, tmp_path: Path
+    fleet: Fleet,
 ) -> None:
-    env = {"DATABASE_URL": setup.database_url, "BROKER_URL": setup.broker_url}
-    api = PlanRunner(setup.engine, TZ, workers=0, broker_url=setup.broker_url or None, lease_s=LEASE_S)
-    workers: list[Worker] = []
-    try:
-        submitted = api.submit(DAY, REGION, 60.0)
-        assert submitted.id is not None
-        for attempt in (1, 2):
-            workers.append(start_worker(tmp_path, env))
-            wait_for(setup.engine, submitted.id, running_on(workers[-1], attempt))
-            workers[-1].process.kill()
-            workers[-1].process.wait()
-        # No worker is left: the API process's own watch ends the run.
-        ended = wait_for(setup.engine, submitted.id, lambda p: p.status in ENDED)
-        assert ended.status == "failed"
-        assert ended.error is not None and "no heartbeat" in ended.error and "attempt 2 of 2" in ended.error
-        stored = contents(setup.engine, submitted.id)
-        assert stored["routes"] == stored["visits"] == stored["unassigned"] == []
-        the_published_plan_is_untouched(setup)
-    finally:
-        api.shutdown()
-        for worker in workers:
-            stop_worker(worker)
+    plan_id = fleet.submit(60.0)
+    for attempt in (1, 2):
+        worker = fleet.start_worker()
+        wait_for(fleet.setup.engine, plan_id, running_on(worker, attempt))
+        worker.process.kill()
+        worker.process.wait()
+    # No worker is left: the API process's own watch ends the run.
+    ended = wait_for(fleet.setup.engine, plan_id, lambda p: p.status in ENDED)
+    assert ended.status == "failed"
+    assert ended.error is not None and "no heartbeat" in ended.error and "attempt 2 of 2" in ended.error
+    stored = contents(fleet.setup.engine, plan_id)
+    assert stored["routes"] == stored["visits"] == stored["unassigned"] == []
+    the_published_plan_is_untouched(fleet.setup)
 
 
 def test_a_cancel_sent_to_another_api_process_than_the_one_that_enqueued_stops_the_run(tmp_path: Path) -> None:
@@ -271,27 +286,17 @@ def test_the_embedded_default_plans_through_a_worker_process_with_no_broker_conf
         stop_server(server)
 
 
-def test_a_worker_stopped_with_sigterm_hands_its_run_back_to_the_queue_for_the_next_worker(
-    setup: Setup, tmp_path: Path
-) -> None:
-    env = {"DATABASE_URL": setup.database_url, "BROKER_URL": setup.broker_url}
-    api = PlanRunner(setup.engine, TZ, workers=0, broker_url=setup.broker_url or None, lease_s=LEASE_S)
-    workers = [start_worker(tmp_path, env)]
-    try:
-        submitted = api.submit(DAY, REGION, 120.0)
-        assert submitted.id is not None
-        wait_for(setup.engine, submitted.id, running_on(workers[0], 1))
-        workers[0].process.send_signal(signal.SIGTERM)
-        assert workers[0].process.wait(timeout=60) == 0
-        back = plan_row(setup.engine, submitted.id)
-        assert (back.status, back.attempt, back.worker) == ("queued", 1, None)
-        assert contents(setup.engine, submitted.id)["visits"] == []
-        workers.append(start_worker(tmp_path, env))
-        wait_for(setup.engine, submitted.id, running_on(workers[1], 1))
-        api.cancel(submitted.id)
-        assert wait_for(setup.engine, submitted.id, lambda p: p.status in ENDED).status == "cancelled"
-        the_published_plan_is_untouched(setup)
-    finally:
-        api.shutdown()
-        for worker in workers:
-            stop_worker(worker)
+def test_a_worker_stopped_with_sigterm_hands_its_run_back_to_the_queue_for_the_next_worker(fleet: Fleet) -> None:
+    first = fleet.start_worker()
+    plan_id = fleet.submit(120.0)
+    wait_for(fleet.setup.engine, plan_id, running_on(first, 1))
+    first.process.send_signal(signal.SIGTERM)
+    assert first.process.wait(timeout=60) == 0
+    back = plan_row(fleet.setup.engine, plan_id)
+    assert (back.status, back.attempt, back.worker) == ("queued", 1, None)
+    assert contents(fleet.setup.engine, plan_id)["visits"] == []
+    second = fleet.start_worker()
+    wait_for(fleet.setup.engine, plan_id, running_on(second, 1))
+    fleet.api.cancel(plan_id)
+    assert wait_for(fleet.setup.engine, plan_id, lambda p: p.status in ENDED).status == "cancelled"
+    the_published_plan_is_untouched(fleet.setup)
