@@ -64,6 +64,7 @@ from dispatch.edits import edit_plan
 from dispatch.planning import REAP_S, PlanRunner, plan_contents
 from dispatch.seed import load_day_file
 from dispatch.tables import PlanRow
+from dispatch.worker import DEFAULT_NICE
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DAY = ROOT / "data" / "samples" / "helsinki-day.json"
@@ -184,15 +185,15 @@ class Queue:
 class Pool:
     """The worker processes of one configuration."""
 
-    def __init__(self, queue: Queue, lease_s: float, folder: Path, settle_s: float) -> None:
-        self.queue, self.lease_s, self.folder, self.settle_s = queue, lease_s, folder, settle_s
+    def __init__(self, queue: Queue, lease_s: float, folder: Path, settle_s: float, nice: int | None) -> None:
+        self.queue, self.lease_s, self.folder, self.settle_s, self.nice = queue, lease_s, folder, settle_s, nice
         self.workers: list[Worker] = []
         self.started = 0
 
     def start(self, count: int = 1) -> list[Worker]:
         """Start ``count`` workers and wait until each consumes (plus ``settle_s`` for the
         compiled search to load from its cache in the background)."""
-        drop = ("DISPATCH_NOW", "BROKER_URL", "SOLVER_THREADS", "SOLVER_WORKERS", "DATABASE_URL")
+        drop = ("DISPATCH_NOW", "BROKER_URL", "SOLVER_THREADS", "SOLVER_WORKERS", "DATABASE_URL", "SOLVER_NICE")
         env = {k: v for k, v in os.environ.items() if k not in drop}
         env.update(
             DATABASE_URL=self.queue.database_url,
@@ -200,6 +201,8 @@ class Pool:
             PLAN_LEASE_S=f"{self.lease_s:g}",
             PYTHONUNBUFFERED="1",
         )
+        if self.nice is not None:
+            env["SOLVER_NICE"] = str(self.nice)
         fresh = []
         for _ in range(count):
             log = self.folder / f"worker-{self.started}.log"
@@ -456,7 +459,7 @@ def measure(queue: Queue, args: argparse.Namespace, folder: Path) -> list[Row]:
         sizes = ", ".join(f"{t}x{j}" for _, t, j in loaded)
         print(f"{queue.name}: {len(loaded)} regions loaded ({sizes}); queue {safe_url(runner.broker_url)}", flush=True)
         for count in args.workers:
-            pool = Pool(queue, args.lease, folder, args.settle)
+            pool = Pool(queue, args.lease, folder, args.settle, args.nice)
             try:
                 pool.start(count)
                 began = time.monotonic()
@@ -499,7 +502,7 @@ def sample_day_rss(queue: Queue, args: argparse.Namespace, folder: Path) -> tupl
     with configured(queue, args.lease) as (engine, runner):
         with session_scope(engine) as session:
             load_day_file(session, SAMPLE_DAY, TZ, "helsinki", day=DAY, now=SYSTEM_CLOCK.now(), days_ahead=0)
-        pool = Pool(queue, args.lease, folder, args.settle)
+        pool = Pool(queue, args.lease, folder, args.settle, args.nice)
         try:
             [worker] = pool.start(1)
             idle = worker.rss_mib()
@@ -519,7 +522,7 @@ def _ms_pair(values: Sequence[float]) -> str:
     return f"{percentile(values, 50):.2f} / {max(values):.2f}" if values else "—"
 
 
-def table(rows: list[Row], time_limit_s: float, lease_s: float) -> str:
+def table(rows: list[Row], time_limit_s: float, lease_s: float, nice: int) -> str:
     """The results as a Markdown table."""
     # docs/task-engine.md: a dead worker's run is queued again within PLAN_LEASE_S + the
     # reaper's period, and picked up within the queue's poll after that.
@@ -541,7 +544,7 @@ def table(rows: list[Row], time_limit_s: float, lease_s: float) -> str:
             f"{r.peak_rss_mib:.0f} | {r.load:.1f} |"
         )
     lines.append("")
-    lines.append(f"time limit {time_limit_s:g} s a run; PLAN_LEASE_S={lease_s:g}")
+    lines.append(f"time limit {time_limit_s:g} s a run; PLAN_LEASE_S={lease_s:g}; workers at nice {nice}")
     for r in rows:
         if r.cancels_s:
             verdict = "met" if max(r.cancels_s) <= 1.0 else "MISSED"
@@ -569,6 +572,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--kills", type=int, default=3, help="workers killed mid-solve (with more than one worker)")
     parser.add_argument("--lease", type=float, default=5.0, help="PLAN_LEASE_S of the workers and this process")
     parser.add_argument("--settle", type=float, default=3.0, help="seconds a new worker gets before runs arrive")
+    parser.add_argument(
+        "--nice", type=int, help=f"SOLVER_NICE of the workers (default: the worker's own, {DEFAULT_NICE})"
+    )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--sqlite-only", action="store_true", help="only the SQLite row(s)")
     parser.add_argument("--postgres-url", default=POSTGRES_URL, help="an expendable PostgreSQL database (emptied)")
@@ -583,6 +589,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--regions must be in 1..200, --time-limit above 0, --cancels and --kills at least 0")
     if any(n < 1 for n in args.workers) or args.lease < 1 or args.settle < 0:
         parser.error("--workers counts must be at least 1, --lease at least 1 s, --settle at least 0")
+    if args.nice is not None and not 0 <= args.nice <= 19:
+        parser.error("--nice must be in 0..19")
     return args
 
 
@@ -606,7 +614,7 @@ def main(argv: Sequence[str] | None = None) -> list[Row]:
         if args.sample_rss:
             rss = sample_day_rss(Queue("SQLite (sample day)", f"sqlite:///{folder / 'sample.db'}", None), args, folder)
     print()
-    print(table(rows, args.time_limit, args.lease))
+    print(table(rows, args.time_limit, args.lease, DEFAULT_NICE if args.nice is None else args.nice))
     if rss is not None:
         idle, peak, status = rss
         print(
