@@ -280,6 +280,7 @@ def watch(engine: Engine, runs: dict[int, Seen], timeout_s: float, until: str = 
             ).all()
         now = time.monotonic()
         for plan_id, status, attempt, worker in rows:
+            assert plan_id is not None
             seen = runs[plan_id]
             seen.status, seen.attempt, seen.worker = status, attempt, worker or seen.worker
             if status == "running" and seen.running is None:
@@ -371,10 +372,10 @@ def cancel_latencies(engine: Engine, runner: PlanRunner, regions: list[str], cou
         began = time.monotonic()
         runner.cancel(plan.id)
         watch(engine, seen, timeout_s=60)
-        if seen[plan.id].status != "cancelled":
-            raise SystemExit(f"plan {plan.id} ended {seen[plan.id].status}, not cancelled")
-        assert seen[plan.id].ended is not None
-        out.append(seen[plan.id].ended - began)
+        run = seen[plan.id]
+        if run.status != "cancelled" or run.ended is None:
+            raise SystemExit(f"plan {plan.id} ended {run.status}, not cancelled")
+        out.append(run.ended - began)
     return out
 
 
@@ -420,7 +421,7 @@ def kill_recoveries(
     return requeued_s, running_s
 
 
-def reset(queue: Queue, folder: Path) -> None:
+def reset(queue: Queue) -> None:
     """Empty the configuration's database (and its Redis database)."""
     url = make_url(queue.database_url)
     if url.get_backend_name() == "postgresql":
@@ -451,7 +452,7 @@ def configured(queue: Queue, lease_s: float) -> Iterator[tuple[Engine, PlanRunne
 
 def measure(queue: Queue, args: argparse.Namespace, folder: Path) -> list[Row]:
     """Every worker count's row of one configuration."""
-    reset(queue, folder)
+    reset(queue)
     rows: list[Row] = []
     with configured(queue, args.lease) as (engine, runner):
         loaded = load_regions(engine, args.regions, args.seed, folder)
