@@ -72,11 +72,15 @@ CLOCK_INSTANTS_ALL := 2026-12-31T22:30:00Z 2027-03-28T00:30:00Z 2026-12-03T23:30
 ## minutes on 2 cores. The compiled search is compiled (or loaded from numba's cache)
 ## once before, so the workers do not both write its cache.
 PYTEST_WORKERS ?= 2
+## The OpenAPI contract tests (schemathesis) give every operation's case the same test
+## id, which pytest-xdist runs once per id: they run apart, in one process, all of them.
+SCHEMA_TESTS := tests/api/test_schema.py
 PYTEST_PARALLEL = $(if $(filter-out 0 1,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile)
 
 test: lint typecheck browser
 	$(BIN)/python -c "from solver.search import sisr; sisr.warm_up()"
-	$(BIN)/pytest -q $(PYTEST_PARALLEL)
+	$(BIN)/pytest -q $(PYTEST_PARALLEL) --ignore=$(SCHEMA_TESTS)
+	$(BIN)/pytest -q $(SCHEMA_TESTS)
 	@$(MAKE) --no-print-directory test-clock
 
 test-clock: install
