@@ -66,14 +66,27 @@ typecheck: install
 CLOCK_INSTANTS ?= 2026-12-31T22:30:00Z 2027-03-28T00:30:00Z
 CLOCK_INSTANTS_ALL := 2026-12-31T22:30:00Z 2027-03-28T00:30:00Z 2026-12-03T23:30:00Z 2026-12-31T21:30:00Z 2027-10-31T00:30:00Z 2031-06-17T09:00:00Z
 
+## Two pytest-xdist workers (PYTEST_WORKERS), each test file on one of them and each
+## worker with a PostgreSQL database and a Redis database of its own: most of the suite
+## waits on solver time limits and served processes, so two at once keep CI under 30
+## minutes on 2 cores. The compiled search is compiled (or loaded from numba's cache)
+## once before, so the workers do not both write its cache.
+PYTEST_WORKERS ?= 2
+## The OpenAPI contract tests (schemathesis) give every operation's case the same test
+## id, which pytest-xdist runs once per id: they run apart, in one process, all of them.
+SCHEMA_TESTS := tests/api/test_schema.py
+PYTEST_PARALLEL = $(if $(filter-out 0 1,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile)
+
 test: lint typecheck browser
-	$(BIN)/pytest -q
+	$(BIN)/python -c "from solver.search import sisr; sisr.warm_up()"
+	$(BIN)/pytest -q $(PYTEST_PARALLEL) --ignore=$(SCHEMA_TESTS)
+	$(BIN)/pytest -q $(SCHEMA_TESTS)
 	@$(MAKE) --no-print-directory test-clock
 
 test-clock: install
 	@for at in $(CLOCK_INSTANTS); do \
 		echo "== the date-sensitive tests as if it were $$at"; \
-		DISPATCH_TEST_AT=$$at $(BIN)/pytest -q -m clock || exit 1; \
+		DISPATCH_TEST_AT=$$at $(BIN)/pytest -q -m clock $(PYTEST_PARALLEL) || exit 1; \
 	done
 
 ## Debian's chromium for the planning board's browser test, and jq for the README walkthrough test;
@@ -96,6 +109,7 @@ bench: install
 	$(BIN)/python -m bench.dynamic --quick
 	$(BIN)/python -m bench.disrupted --quick
 	$(BIN)/python -m bench.first_answer --time-limit 5 --plan-limit 5
+	$(BIN)/python -m bench.workers --quick --sqlite-only
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

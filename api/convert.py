@@ -12,6 +12,7 @@ from api.schemas import (
     CostOut,
     DeliveryCountsOut,
     DeliveryOut,
+    DependsOnOut,
     DisruptionOut,
     EventOut,
     FailedVisitOut,
@@ -137,7 +138,7 @@ def job_out(row: JobRow, tz: ZoneInfo, failed: EventRow | None = None) -> JobOut
         priority=row.priority,
         pinned_technician_id=row.pinned_technician_id,
         preferred_technician_id=row.preferred_technician_id,
-        depends_on=row.depends_on,
+        depends_on=_depends_on(row),
         notes=row.notes,
         booked=row.booked,
         confirmed=row.confirmed,
@@ -397,4 +398,16 @@ def audit_entry_out(entry: audit.Entry, tz: ZoneInfo) -> AuditEntryOut:
     actor = AuditActorOut(token_id=row.token_id, role=row.role, label=entry.label)
     return AuditEntryOut(
         id=row.id, at=from_storage(row.at, tz), actor=actor, action=row.action, subject=row.subject, detail=row.detail
+    )
+
+
+def _depends_on(row: JobRow) -> DependsOnOut | None:
+    """A stored dependency as the API shows it (lags in hours)."""
+    if row.depends_on is None:
+        return None
+    max_lag = row.depends_max_lag_min
+    return DependsOnOut(
+        job_id=row.depends_on,
+        min_lag_hours=row.depends_min_lag_min / 60,
+        max_lag_hours=None if max_lag is None else max_lag / 60,
     )

@@ -127,6 +127,12 @@ class FailedVisitOut(BaseModel):
     events: str = Field(description="where the job's field events are listed")
 
 
+class DependsOnOut(BaseModel):
+    job_id: str
+    min_lag_hours: float = 0.0
+    max_lag_hours: float | None = None
+
+
 class JobOut(BaseModel):
     id: str
     kind: str
@@ -147,7 +153,9 @@ class JobOut(BaseModel):
     priority: int
     pinned_technician_id: str | None
     preferred_technician_id: str | None
-    depends_on: str | None
+    depends_on: DependsOnOut | None = Field(
+        default=None, description="the job this one waits for and the lags after its end (hours)"
+    )
     notes: str
     booked: bool
     confirmed: bool = Field(default=False, description="its window is promised to the customer (booked jobs are)")

@@ -2,21 +2,34 @@
 
     .venv/bin/python -m bench.api [--clients 50] [--seconds 10]
     .venv/bin/python -m bench.api --database-url postgresql+psycopg://postgres@127.0.0.1:5432/dispatch_bench --workers 2
+    .venv/bin/python -m bench.api --issue19 --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench_w1 \
+        --reset-database
 
 Starts ``python -m api`` on a free 127.0.0.1 port (a fresh SQLite file unless
-``--database-url`` is given; that database should be empty: it is migrated and
-seeded with the sample day), plans the sample day and publishes the plan, then
-keeps ``--clients`` concurrent clients busy for ``--seconds`` (at most
-``--max-requests`` requests) on each endpoint in turn:
+``--database-url`` is given; that database should be empty, or be emptied with
+``--reset-database``: it is migrated and seeded with the sample day) with
+``--solvers`` solver worker processes beside it (``python -m dispatch.worker``; the API
+only enqueues), plans the sample day and publishes the plan, then keeps
+``--clients`` concurrent clients busy for ``--seconds`` (at most ``--max-requests``
+requests) on each endpoint in turn:
 
 - ``GET /v1/me/jobs?date=``: installer tokens of different technicians, round robin;
 - ``GET /v1/plans/{id}``: the dispatcher polling the published plan (with its routes).
 
-With ``--during-solve`` both are measured again while another plan of the day
-is being solved in the server. Prints one row per endpoint: requests,
-p50/p95/p99 latency in ms, throughput in req/s, errors (non-2xx or transport).
-The clients are one asyncio process (httpx); its CPU use is printed too, since a
-saturated client understates the server.
+With ``--during-solve`` both are measured again while ``--solving`` other plan runs of
+the day solve on the workers (with a time limit longer than the measurement; their
+status and progress are printed before and after the load, and they are cancelled
+after). ``--issue19`` measures the installer job list alone and during 2 solves in the
+two configurations of issue 19, one after the other: SQLite with 1 API worker and 1
+solver worker (solving both runs at once on 2 threads), and the PostgreSQL database of
+``--database-url`` with 2 API workers and 2 solver workers; one table, and a target
+line (p95 <= 100 ms while solving) per configuration; also with each client asking
+once every ``--paced`` seconds (default 1), as phones refreshing a list do, rather than
+back to back. Each installer token is used once, alone, before the load.
+
+Prints one row per endpoint: requests, p50/p95/p99 latency in ms, throughput in
+req/s, errors (non-2xx or transport). The clients are one asyncio process (httpx); its
+CPU use is printed too, since a saturated client understates the server.
 """
 
 from __future__ import annotations
@@ -39,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DAY = ROOT / "data" / "samples" / "helsinki-day.json"
@@ -86,14 +100,23 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def server(
-    database_url: str, workers: int, token: str, log: Path, seed: bool = True, solvers: int = 1
+    database_url: str,
+    workers: int,
+    token: str,
+    log: Path,
+    seed: bool = True,
+    solvers: int = 1,
+    solver_threads: int = 1,
 ) -> Iterator[str]:
     """``python -m api`` on a free loopback port (seeded with the sample day unless
     ``seed`` is False, no access log) with ``solvers`` solver worker processes beside it
-    (``python -m dispatch.worker`` on the queue the database implies; the API only
-    enqueues); yields its base URL, stops them all on exit."""
+    (``python -m dispatch.worker`` on the queue the database implies, each solving
+    ``solver_threads`` runs at once; the API only enqueues); yields its base URL, stops
+    them all on exit."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("PORT", "HOST", "WEB_CONCURRENCY", "BROKER_URL")}
+    dropped = ("PORT", "HOST", "WEB_CONCURRENCY", "BROKER_URL", "SOLVER_THREADS")
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
+    env["SOLVER_THREADS"] = str(solver_threads)
     env.update(DATABASE_URL=database_url, DISPATCH_ADMIN_TOKEN=token, DISPATCH_SEED_SAMPLES="1" if seed else "0")
     if seed:
         env["DISPATCH_NOW"] = SERVER_NOW
@@ -182,6 +205,12 @@ def setup_day(
         plan = plan_and_publish(client, admin, day, time_limit_s)
         busy = sorted((r for r in plan["routes"] if r["visits"]), key=lambda r: -len(r["visits"]))[:installers]
         tokens = list(installer_tokens(client, admin, [r["technician_id"] for r in busy]).values())
+        # Each token's first use writes its last_used_at (dispatch.auth.authenticate); used
+        # here once, one at a time, so that the load measures reads, as installers who
+        # signed in before make them.
+        for installer in tokens:
+            me = client.get("/v1/me/jobs", params={"date": day}, headers={"Authorization": f"Bearer {installer}"})
+            me.raise_for_status()
         visits = sum(len(r["visits"]) for r in plan["routes"])
         print(
             f"plan {plan['id']}: {visits} visits on {len([r for r in plan['routes'] if r['visits']])} routes, "
@@ -198,8 +227,12 @@ async def load(
     seconds: float,
     max_requests: int,
     warmup_s: float,
+    interval_s: float = 0.0,
 ) -> Result:
-    """``clients`` concurrent loops over ``requests`` (path, headers) until time or count runs out.
+    """``clients`` concurrent loops over ``requests`` (path, headers) until time or count runs out;
+    each client sends its next request as soon as it has an answer, or with ``interval_s``
+    one request every ``interval_s`` (clients staggered over the interval; a late answer
+    delays the next request, so an overloaded server is still not sent more).
 
     The first ``warmup_s`` carry the same load unrecorded (connections opened,
     caches warm). The load never pauses between warm-up and measurement, so no
@@ -217,6 +250,8 @@ async def load(
         async def worker(index: int) -> None:
             nonlocal recorded
             turn = index
+            if interval_s:
+                await asyncio.sleep(interval_s * index / clients)
             while (now := time.monotonic()) < stop_at and recorded < max_requests:
                 counted = now >= measure_from
                 recorded += 1 if counted else 0
@@ -228,10 +263,13 @@ async def load(
                     status, ok = str(response.status_code), response.is_success
                 except httpx.HTTPError as exc:
                     status, ok = type(exc).__name__, False
+                took = time.perf_counter() - began
                 if counted:
-                    result.latencies_s.append(time.perf_counter() - began)
+                    result.latencies_s.append(took)
                     result.statuses[status] = result.statuses.get(status, 0) + 1
                     result.errors += 0 if ok else 1
+                if interval_s > took:
+                    await asyncio.sleep(max(0.0, min(interval_s - took, stop_at - time.monotonic())))
 
         await asyncio.gather(*(worker(i) for i in range(clients)))
         result.wall_s = time.monotonic() - measure_from
@@ -252,82 +290,245 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> None:
+# Issue 19: the installer job list while 2 plan runs solve answers at p95 <= 100 ms.
+TARGET_P95_MS = 100.0
+JOB_LIST = "GET /v1/me/jobs"
+# (name, requests to cycle through, seconds between a client's requests; 0: back to back)
+Phases = list[tuple[str, list[tuple[str, dict[str, str]]], float]]
+
+
+@dataclass(frozen=True)
+class Setup:
+    """One server configuration: the database, API worker processes, solver worker
+    processes and the runs each of those solves at once."""
+
+    label: str
+    database_url: str
+    workers: int
+    solvers: int
+    solver_threads: int
+
+    def describe(self) -> str:
+        url = make_url(self.database_url)
+        where = "SQLite" if url.get_backend_name() == "sqlite" else f"PostgreSQL {url.database}"
+        threads = f" ({self.solver_threads} runs at once each)" if self.solver_threads > 1 else ""
+        return f"{where}, {self.workers} API worker(s) + {self.solvers} solver worker(s){threads}"
+
+
+@dataclass
+class Measured:
+    """A configuration's results, and whether its plan runs were running throughout the
+    load measured during solving (None: none was measured)."""
+
+    setup: Setup
+    results: list[Result]
+    solving_throughout: bool | None
+    log: Path
+
+
+def reset_database(database_url: str) -> None:
+    """Empty a PostgreSQL database (its public schema): the benchmark seeds it afresh."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> list[Measured]:
+    """Run the benchmark, print its table, and return what it measured."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=50, help="concurrent clients (1..500)")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per endpoint (1..120)")
     parser.add_argument("--max-requests", type=int, default=50_000, help="cap on recorded requests per endpoint")
     parser.add_argument("--warmup", type=float, default=2.0, help="unrecorded seconds of load before each measurement")
     parser.add_argument("--database-url", help="an empty database (default: a fresh SQLite file)")
+    parser.add_argument("--reset-database", action="store_true", help="empty the PostgreSQL --database-url first")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (PostgreSQL for more than 1)")
+    parser.add_argument(
+        "--solvers", type=int, help="solver worker processes (default: 1 on SQLite, 2 on PostgreSQL, as in issue 19)"
+    )
+    parser.add_argument(
+        "--solver-threads", type=int, help="runs each solver worker solves at once (default: enough for --solving)"
+    )
     parser.add_argument("--time-limit", type=float, default=10.0, help="solver seconds for the published plan")
     parser.add_argument("--installers", type=int, default=20, help="installer tokens, one per busy technician")
-    parser.add_argument("--during-solve", action="store_true", help="measure again while a plan is being solved")
+    parser.add_argument("--during-solve", action="store_true", help="measure again while plan runs solve")
+    parser.add_argument("--solving", type=int, default=2, help="plan runs solving during --during-solve (1..8)")
+    parser.add_argument(
+        "--paced",
+        type=float,
+        default=1.0,
+        help="with --issue19, also measure the job list with each client asking once every PACED s (0: not)",
+    )
+    parser.add_argument(
+        "--issue19",
+        action="store_true",
+        help="the job list alone and while 2 runs solve, on SQLite (1 API + 1 solver worker) and on the "
+        "PostgreSQL --database-url (2 + 2); one table with the target",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.clients <= 500 or not 1 <= args.seconds <= 120 or args.max_requests < 1:
         parser.error("--clients must be in 1..500, --seconds in 1..120, --max-requests at least 1")
     if not 0 <= args.warmup <= 30:
         parser.error("--warmup must be in 0..30")
+    if not 1 <= args.solving <= 8 or (args.solvers is not None and args.solvers < 1):
+        parser.error("--solving must be in 1..8, --solvers at least 1")
+    if args.solver_threads is not None and args.solver_threads < 1:
+        parser.error("--solver-threads must be at least 1")
+    if not 0 <= args.paced <= 60:
+        parser.error("--paced must be in 0..60 seconds")
+    postgres = args.database_url is not None and make_url(args.database_url).get_backend_name() == "postgresql"
+    if args.issue19 and not postgres:
+        parser.error("--issue19 needs --database-url of an expendable PostgreSQL database")
+    if args.reset_database and not postgres:
+        parser.error("--reset-database empties a PostgreSQL --database-url; a SQLite run always starts afresh")
     day = json.loads(SAMPLE_DAY.read_text(encoding="utf-8"))["date"]
     token = secrets.token_urlsafe(24)
-    admin = {"Authorization": f"Bearer {token}"}
+    measured: list[Measured] = []
+    print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
-        url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
-        log = Path(tmp) / "server.log"
-        shown = url.split("@")[-1] if "@" in url else url
-        print(f"server: python -m api --workers {args.workers} on {HOST}, database {shown}")
-        with server(url, args.workers, token, log) as base:
-            plan_id, tokens = setup_day(base, admin, day, args.time_limit, args.installers)
-            mine = [(f"/v1/me/jobs?date={day}", {"Authorization": f"Bearer {t}"}) for t in tokens]
-            status = [(f"/v1/plans/{plan_id}", admin)]
-            size = len(httpx.get(f"{base}{status[0][0]}", headers=admin, timeout=30).content)
-            print(f"GET /v1/plans/{plan_id} answers {size / 1024:.0f} KiB (the full plan)")
-            phases: list[tuple[str, list[tuple[str, dict[str, str]]]]] = [
-                ("GET /v1/me/jobs", mine),
-                ("GET /v1/plans/{id}", status),
-            ]
-            results = [
-                asyncio.run(load(base, name, reqs, args.clients, args.seconds, args.max_requests, args.warmup))
-                for name, reqs in phases
-            ]
-            if args.during_solve:
-                results += during_solve(base, admin, day, phases, args)
+        sqlite = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        if args.issue19:
+            args.during_solve = True
+            setups = [_setup("SQLite 1+1", sqlite, 1, 1, args), _setup("PostgreSQL 2+2", args.database_url, 2, 2, args)]
+        else:
+            url = args.database_url or sqlite
+            solvers = args.solvers or (2 if postgres else 1)
+            setups = [_setup("", url, args.workers, solvers, args)]
+        for setup in setups:
+            if args.reset_database and make_url(setup.database_url).get_backend_name() == "postgresql":
+                reset_database(setup.database_url)
+            log = Path(tmp) / f"server-{len(measured)}.log"
+            measured.append(measure(setup, day, token, log, args))
+        results = [r for m in measured for r in m.results]
         print()
-        print(f"{args.clients} clients, {args.seconds:g} s per endpoint, {args.workers} worker(s), {shown}")
+        print(f"{args.clients} clients, {args.seconds:g} s per endpoint")
+        for m in measured:
+            print(f"  {m.setup.label or 'server'}: {m.setup.describe()}")
         print(table(results))
         for r in results:
             others = {k: v for k, v in r.statuses.items() if k != "200"}
             note = f", not 200: {others}" if others else ""
             print(f"  {r.name}: client CPU {r.client_cpu_s / r.wall_s:.0%} of one core{note}")
-        if any(r.errors for r in results):
-            print("\nserver log (access log off, so errors only):\n" + log.read_text(errors="replace")[-4000:])
+        for m in measured:
+            print(target_line(m, args.solving))
+        print(f"load average at end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+        for m in measured:
+            if any(r.errors for r in m.results):
+                print(f"\nserver log of {m.setup.label or 'the server'} (access log off, so errors only):")
+                print(m.log.read_text(errors="replace")[-4000:])
+    return measured
 
 
-def during_solve(
-    base: str, admin: dict[str, str], day: str, phases: list[tuple[str, list[tuple[str, dict[str, str]]]]], args: Any
-) -> list[Result]:
-    """The same load while the server solves another plan of the day; the run is cancelled after."""
-    budget = 2 * (args.seconds + args.warmup) + 30
-    with httpx.Client(base_url=base, timeout=30) as client:
-        plan_id = (
-            client.post("/v1/plans", json={"date": day, "time_limit_s": budget}, headers=admin)
-            .raise_for_status()
-            .json()["id"]
+def _setup(label: str, url: str, workers: int, solvers: int, args: Any) -> Setup:
+    solvers = args.solvers or solvers
+    threads = args.solver_threads or math.ceil(args.solving / solvers)
+    return Setup(label, url, workers, solvers, threads)
+
+
+def target_line(m: Measured, solving: int) -> str:
+    """Issue 19's target for the job list while plans solve: met, MISSED, or why not judged."""
+    name = m.setup.label or m.setup.describe()
+    during = [r for r in m.results if r.name.endswith(f"{JOB_LIST} ({solving} solving)")]
+    if not during:
+        return f"target {name}: job list p95 <= {TARGET_P95_MS:g} ms while plans solve: not measured"
+    if not m.solving_throughout:
+        return f"target {name}: not judged: the plan runs were not all running throughout the load"
+    lines = []
+    for r in [*during, *(r for r in m.results if "a client (" in r.name)]:
+        verdict = "met" if r.percentile_ms(95) <= TARGET_P95_MS and not r.errors else "MISSED"
+        how = "back to back" if r is during[0] else "paced"
+        lines.append(
+            f"target {name}: job list p95 <= {TARGET_P95_MS:g} ms with {solving} plans solving ({how}): "
+            f"{r.percentile_ms(95):.1f} ms, {r.errors} errors: {verdict}"
         )
-        while client.get(f"/v1/plans/{plan_id}", headers=admin).json()["status"] == "queued":
+    return "\n".join(lines)
+
+
+def measure(setup: Setup, day: str, token: str, log: Path, args: Any) -> Measured:
+    """Start the configuration's server and workers, plan and publish the day, and load
+    the endpoints (the job list alone with ``--issue19``), idle and, with
+    ``--during-solve``, while ``--solving`` plan runs solve."""
+    admin = {"Authorization": f"Bearer {token}"}
+    print(f"{setup.label or 'server'}: python -m api on {HOST}, {setup.describe()}", flush=True)
+    with server(
+        setup.database_url, setup.workers, token, log, solvers=setup.solvers, solver_threads=setup.solver_threads
+    ) as base:
+        plan_id, tokens = setup_day(base, admin, day, args.time_limit, args.installers)
+        mine = [(f"/v1/me/jobs?date={day}", {"Authorization": f"Bearer {t}"}) for t in tokens]
+        status = [(f"/v1/plans/{plan_id}", admin)]
+        size = len(httpx.get(f"{base}{status[0][0]}", headers=admin, timeout=30).content)
+        print(f"GET /v1/plans/{plan_id} answers {size / 1024:.0f} KiB (the full plan)")
+        phases: Phases = [(JOB_LIST, mine, 0.0)]
+        if args.issue19 and args.paced:
+            phases.append((f"{JOB_LIST}, 1 per {args.paced:g} s a client", mine, args.paced))
+        if not args.issue19:
+            phases.append(("GET /v1/plans/{id}", status, 0.0))
+        prefix = f"{setup.label}: " if setup.label else ""
+        phases = [(prefix + name, reqs, interval) for name, reqs, interval in phases]
+        results = [
+            asyncio.run(load(base, name, reqs, args.clients, args.seconds, args.max_requests, args.warmup, interval))
+            for name, reqs, interval in phases
+        ]
+        throughout = None
+        if args.during_solve:
+            more, throughout = during_solve(base, admin, day, phases, args)
+            results += more
+    return Measured(setup, results, throughout, log)
+
+
+def _describe_run(plan: dict[str, Any]) -> str:
+    return (
+        f"plan {plan['id']}: {plan['status']} ({plan.get('phase') or '-'}), progress {plan['progress']:.2f}, "
+        f"attempt {plan.get('attempt', 1)}, worker {plan.get('worker') or '-'}"
+    )
+
+
+def during_solve(base: str, admin: dict[str, str], day: str, phases: Phases, args: Any) -> tuple[list[Result], bool]:
+    """The same load while ``args.solving`` plan runs of the day solve on the workers, with a
+    time limit longer than the whole measurement; the runs' status is printed before and
+    after, and they are cancelled after. Returns the results and whether every run was
+    ``running`` both before and after the load."""
+    budget = len(phases) * (args.seconds + args.warmup) + 60
+    ids: list[int] = []
+    with httpx.Client(base_url=base, timeout=30) as client:
+        for _ in range(args.solving):
+            started = client.post("/v1/plans", json={"date": day, "time_limit_s": budget}, headers=admin)
+            ids.append(int(started.raise_for_status().json()["id"]))
+        deadline = time.monotonic() + 60
+        while True:
+            plans = [client.get(f"/v1/plans/{i}", headers=admin).raise_for_status().json() for i in ids]
+            if all(p["status"] == "running" for p in plans) or time.monotonic() > deadline:
+                break
             time.sleep(0.1)
-    results = [
-        asyncio.run(load(base, f"{name} (solving)", reqs, args.clients, args.seconds, args.max_requests, args.warmup))
-        for name, reqs in phases
-    ]
-    # With several workers only the one running the plan can cancel it: try on fresh connections.
-    for _ in range(50):
-        with httpx.Client(base_url=base, timeout=30) as client:
-            if client.post(f"/v1/plans/{plan_id}/cancel", headers=admin).status_code == 202:
-                break
-            if client.get(f"/v1/plans/{plan_id}", headers=admin).json()["status"] != "running":
-                break
-    return results
+        before = all(p["status"] == "running" for p in plans)
+        print(f"before the load ({args.solving} solving):")
+        for plan in plans:
+            print("  " + _describe_run(plan))
+    results = []
+    for name, reqs, interval in phases:
+        label = f"{name} ({args.solving} solving)"
+        measured = load(base, label, reqs, args.clients, args.seconds, args.max_requests, args.warmup, interval)
+        results.append(asyncio.run(measured))
+    with httpx.Client(base_url=base, timeout=30) as client:
+        plans = [client.get(f"/v1/plans/{i}", headers=admin).raise_for_status().json() for i in ids]
+        after = all(p["status"] == "running" for p in plans)
+        print("after the load:")
+        for plan in plans:
+            print("  " + _describe_run(plan))
+        # A cancel is stored and reaches the run's worker process, whichever API worker takes it.
+        for plan_id in ids:
+            answer = client.post(f"/v1/plans/{plan_id}/cancel", headers=admin)
+            if answer.status_code != 202:
+                print(f"  cancel of plan {plan_id}: {answer.status_code} {answer.text[:200]}")
+        for plan_id in ids:
+            ended = wait_for_plan(client, plan_id, admin, 60)
+            print(f"  plan {plan_id}: {ended['status']} after the cancel")
+    if not (before and after):
+        print(f"WARNING: the {args.solving} plan runs were not all running throughout the load")
+    return results, before and after
 
 
 if __name__ == "__main__":

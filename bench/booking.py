@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.booking                 # SQLite and PostgreSQL, full size
     .venv/bin/python -m bench.booking --quick         # SQLite only, fewer searches (about a minute)
     .venv/bin/python -m bench.booking --db postgres   # PostgreSQL only (database bench_booking)
+    .venv/bin/python -m bench.booking --db postgres --postgres-db bench_booking2   # another private database
 
 Set-up: 40 technicians in the Helsinki metro area (seeded; homes spread from
 Espoo to Vantaa; wardrobe/kitchen/measure skills at levels; shifts 08:00-16:00
@@ -25,7 +26,11 @@ PostgreSQL) is measured with httpx:
 - booking under concurrency: for each of ``--clients`` (e.g. 8 and 32) that
   many threads each search an empty day and book a random offered slot until
   ``--attempts`` bookings were tried; booking request latency, bookings/s
-  (201s per wall second, searches included), 201 and 409 counts;
+  (201s per wall second, searches included), 201 and 409 counts; and from each
+  201's ``Server-Timing`` header the server's side: preparing before the day's
+  lock, waiting for it, holding it to the commit, and how the prepared insertion
+  was confirmed under it (issue 19). The issue's target is printed as a line,
+  met or MISSED: booking p95 <= 200 ms with 8 same-day clients on PostgreSQL;
 - overbookings: for every day, the stored working plan is timed again
   (``solver.slots.working_solution``) and checked (``solver.check``), every
   open booked job must be in exactly one route, starting inside its booked slot.
@@ -80,6 +85,8 @@ POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 POSTGRES_DB = "bench_booking"
 HORIZON = 7
 FULL_AFTER_MISSES = 30
+TARGET_CLIENTS = 8  # issue 19: booking p95 <= 200 ms with 8 same-day clients on PostgreSQL (2 workers)
+TARGET_BOOKING_P95_MS = 200
 
 
 # ----- random technicians and jobs ---------------------------------------------------
@@ -132,14 +139,16 @@ def random_job(rng: random.Random) -> dict[str, Any]:
 # ----- the database ---------------------------------------------------------------------
 
 
-def postgres_url() -> str:
-    """The private benchmark database on the local PostgreSQL, created when missing and emptied."""
+def postgres_url(name: str = POSTGRES_DB) -> str:
+    """The private benchmark database ``name`` on the local PostgreSQL, created when missing and emptied."""
+    if not name.replace("_", "").isalnum():
+        raise SystemExit(f"--postgres-db: {name!r} is not a plain database name")
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": POSTGRES_DB}).first() is None:
-            conn.execute(text(f"CREATE DATABASE {POSTGRES_DB}"))
+        if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first() is None:
+            conn.execute(text(f"CREATE DATABASE {name}"))
     admin.dispose()
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{POSTGRES_DB}"
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
@@ -200,13 +209,31 @@ class Timings:
     latencies_s: list[float] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)
     wall_s: float = 0.0
+    # From the bookings' Server-Timing header: per metric (prepare, lock-wait, lock-hold) the
+    # durations in seconds, and how the insertion was confirmed under the lock.
+    server_s: dict[str, list[float]] = field(default_factory=dict)
+    checks: Counter[str] = field(default_factory=Counter)
 
-    def ms(self, q: float) -> float:
-        """Nearest-rank percentile ``q`` (0-100) in ms."""
-        if not self.latencies_s:
+    def ms(self, q: float, metric: str | None = None) -> float:
+        """Nearest-rank percentile ``q`` (0-100) in ms of the latencies (or of a server metric)."""
+        values = self.latencies_s if metric is None else self.server_s.get(metric, [])
+        if not values:
             return math.nan
-        ordered = sorted(self.latencies_s)
+        ordered = sorted(values)
         return ordered[max(1, math.ceil(q / 100 * len(ordered))) - 1] * 1000
+
+    def add_server_timing(self, header: str | None) -> None:
+        """Record a ``Server-Timing`` value such as ``lock-hold;dur=4.2;desc="unchanged"``."""
+        for part in (header or "").split(","):
+            name, *params = (p.strip() for p in part.split(";"))
+            values = dict(p.split("=", 1) for p in params if "=" in p)
+            if "dur" in values:
+                self.server_s.setdefault(name, []).append(float(values["dur"]) / 1000)
+            if name == "lock-hold" and "desc" in values:
+                check = values["desc"].strip('"')
+                self.checks[check] += 1
+                if "dur" in values:
+                    self.server_s.setdefault(f"lock-hold {check}", []).append(float(values["dur"]) / 1000)
 
 
 def search_body(job: dict[str, Any], first: dt.date, last: dt.date) -> dict[str, Any]:
@@ -293,6 +320,7 @@ def concurrent_booking(
                 with lock:
                     bookings.latencies_s.append(took)
                     bookings.statuses[str(made.status_code)] += 1
+                    bookings.add_server_timing(made.headers.get("server-timing"))
 
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=clients) as pool:
@@ -364,7 +392,7 @@ class Run:
 def run_backend(backend: str, args: argparse.Namespace, tmp: Path) -> Run:
     """Set up, fill, serve and measure one database."""
     workers = 1 if backend == "sqlite" else args.workers
-    url = f"sqlite:///{tmp / 'bench-booking.db'}" if backend == "sqlite" else postgres_url()
+    url = f"sqlite:///{tmp / 'bench-booking.db'}" if backend == "sqlite" else postgres_url(args.postgres_db)
     first = SYSTEM_CLOCK.today(TZ) + dt.timedelta(days=7)
     days = [first + dt.timedelta(days=k) for k in range(HORIZON)]
     fresh = [days[-1] + dt.timedelta(days=1 + k) for k in range(len(args.clients))]
@@ -451,6 +479,28 @@ def report(runs: list[Run], recall_line: str, args: argparse.Namespace) -> str:
                 f"| {run.backend} | {clients} | {len(b.latencies_s)} | {b.statuses['201']} | {b.statuses['409']} | "
                 f"{other} | {b.ms(50):.0f} | {b.ms(95):.0f} | {b.ms(99):.0f} | {rate:.1f} | {s.ms(95):.0f} |"
             )
+    lines += [
+        "",
+        "Server side of the 201 bookings (Server-Timing): preparing before the day's lock, waiting for it, "
+        "holding it to the commit; how the prepared insertion was confirmed under the lock:",
+        "",
+        "| database | clients | prepare p50 ms | prepare p95 ms | lock wait p50 ms | lock wait p95 ms "
+        "| lock hold p50 ms | lock hold p95 ms | lock hold max ms | confirmed under the lock: bookings (hold p50 ms) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for run in runs:
+        for (b, _), clients in zip(run.concurrency, args.clients, strict=True):
+            checks = ", ".join(
+                f"{name} {count} (hold p50 {b.ms(50, f'lock-hold {name}'):.1f})"
+                for name, count in b.checks.most_common()
+            )
+            lines.append(
+                f"| {run.backend} | {clients} | {b.ms(50, 'prepare'):.1f} | {b.ms(95, 'prepare'):.1f} "
+                f"| {b.ms(50, 'lock-wait'):.1f} | {b.ms(95, 'lock-wait'):.1f} | {b.ms(50, 'lock-hold'):.1f} "
+                f"| {b.ms(95, 'lock-hold'):.1f} | {b.ms(100, 'lock-hold'):.1f} | {checks} |"
+            )
+    lines.append("")
+    lines += target_lines(runs, args)
     lines.append("")
     for run in runs:
         verdict = f"overbookings: {len(run.violations)}" + (
@@ -462,6 +512,22 @@ def report(runs: list[Run], recall_line: str, args: argparse.Namespace) -> str:
         )
     lines += ["", recall_line]
     return "\n".join(lines)
+
+
+def target_lines(runs: list[Run], args: argparse.Namespace) -> list[str]:
+    """The issue's booking target, met or missed, for every run that measured it."""
+    out = []
+    for run in runs:
+        for (b, _), clients in zip(run.concurrency, args.clients, strict=True):
+            if run.backend != "postgres" or clients != TARGET_CLIENTS:
+                continue
+            p95 = b.ms(95)
+            verdict = "met" if p95 <= TARGET_BOOKING_P95_MS and not run.violations else "MISSED"
+            out.append(
+                f"booking p95 <= {TARGET_BOOKING_P95_MS} ms with {TARGET_CLIENTS} same-day clients on PostgreSQL "
+                f"({run.workers} workers): {verdict} (p95 {p95:.0f} ms, overbookings {len(run.violations)})"
+            )
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -479,6 +545,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--attempts", type=int, default=None, help="bookings tried per level (default 120; quick 40)")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers on PostgreSQL")
+    parser.add_argument(
+        "--postgres-db", default=POSTGRES_DB, help="the private PostgreSQL database to use (emptied first)"
+    )
     parser.add_argument("--recall-days", type=int, default=None, help="small days for recall (default 60; quick 15)")
     parser.add_argument("--seed", type=int, default=5)
     args = parser.parse_args(argv)

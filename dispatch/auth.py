@@ -124,21 +124,25 @@ def still_usable(session: Session, token_id: int | None, now: dt.datetime) -> bo
 def authenticate(session: Session, token: str, now: dt.datetime) -> Principal | None:
     """The principal a token stands for at ``now``, or None for an unknown, revoked or
     expired token. Its ``last_used_at`` is brought up to ``now`` in a transaction of its
-    own when it is older than ``USE_RESOLUTION_S`` (the caller's session is left as it was)."""
+    own when it is older than ``USE_RESOLUTION_S``; the caller's read transaction is
+    ended first (it is the request's first read), so a request never holds two pooled
+    connections at once: a burst of tokens used for the first time cannot exhaust the pool."""
     row = session.exec(select(TokenRow).where(TokenRow.token_hash == hash_token(token))).first()
     if row is None or row.role not in ROLES or not usable(row, now):
         return None
+    principal = Principal(row.role, row.technician_id, row.id)
     last = from_storage(row.last_used_at, _UTC) if row.last_used_at is not None else None
     if last is None or (now - last).total_seconds() >= USE_RESOLUTION_S:
+        session.rollback()  # gives its connection back to the pool before the write takes one
         with Session(session.get_bind()) as own:
             used = col(TokenRow.last_used_at)
             own.execute(
                 update(TokenRow)
-                .where(col(TokenRow.id) == row.id, used.is_(None) | (used < to_storage(now)))
+                .where(col(TokenRow.id) == principal.token_id, used.is_(None) | (used < to_storage(now)))
                 .values(last_used_at=to_storage(now))
             )
             own.commit()
-    return Principal(row.role, row.technician_id, row.id)
+    return principal
 
 
 def list_tokens(session: Session) -> list[TokenRow]:

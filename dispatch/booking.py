@@ -16,12 +16,15 @@ tier 0) and a run that would leave one out is refused (``dispatch.planning``).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 import math
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,11 +39,11 @@ from dispatch import catalog, feed, live
 from dispatch.errors import Conflict, DispatchError, Invalid, NotFound
 from dispatch.inputs import BookingIn, CustomerIn, JobIn, LatLon, SlotSearchIn, WindowIn
 from dispatch.jobstate import PLANNABLE
-from dispatch.mapping import DayClock, Span, job_from, job_of, technicians_on
+from dispatch.mapping import DayClock, Span, job_from, job_of, predecessor_end, technicians_on
 from dispatch.settings import BookingSettings
 from dispatch.tables import BookingRow, JobRow, LiveScheduleRow, TechnicianRow
 from dispatch.timeutil import to_storage
-from solver import Job, Location, Problem, TimeWindow
+from solver import Job, Location, Problem, ReasonCode, TimeWindow
 from solver.plan import routes_from_json
 from solver.slots import Insertion, SlotEvaluator, SlotReason, WindowAnswer, WorkingRoute
 
@@ -52,8 +55,17 @@ THIN_SLACK_MIN = 30
 RISK_CENTS_PER_MIN = 50
 # Score = 100 for the best slot, falling by a factor e for each SCORE_SCALE_CENTS of rank key.
 SCORE_SCALE_CENTS = 5000
+# A booking is prepared (evaluated before the day's lock) at most this many times; each try
+# whose routes changed while it waited is prepared again, and the last one is evaluated again
+# under the lock instead (docs/booking.md, "Booking under contention").
+PREPARE_TRIES = 3
 
 Geocode = Callable[[str], LatLon]
+
+
+class StalePreparation(Exception):
+    """A prepared booking whose routes changed while it waited for the day's lock
+    (``BookingService.place`` with ``reevaluate`` False): roll back and prepare again."""
 
 
 class BadIdempotencyKey(DispatchError):
@@ -87,6 +99,39 @@ class UnavailableSlot:
 
 
 @dataclass(frozen=True)
+class Waits:
+    """A job the slot's job waits for (``depends_on``): its end, and from when until
+    when (None: no limit) the slot's job may start."""
+
+    job_id: str
+    end: dt.datetime
+    earliest: dt.datetime
+    latest: dt.datetime | None
+
+    def too_soon(self, start: dt.datetime, end: dt.datetime) -> UnavailableSlot:
+        """The window from ``start`` to ``end``, not offered: it starts before ``earliest``."""
+        return UnavailableSlot(
+            start,
+            end,
+            ReasonCode.DEPENDENCY_NOT_MET.value,
+            f"Waits for job {self.job_id}, which ends {self.end:%Y-%m-%d %H:%M}: "
+            f"slots start from {self.earliest:%Y-%m-%d %H:%M}.",
+        )
+
+    def sentence(self) -> str:
+        """When a slot for the waiting job may lie, in words."""
+        until = "" if self.latest is None else f" and end by {self.latest:%Y-%m-%d %H:%M}"
+        return (
+            f"waits for job {self.job_id}, which ends {self.end:%Y-%m-%d %H:%M}: a slot must start "
+            f"from {self.earliest:%Y-%m-%d %H:%M}{until}"
+        )
+
+    def keeps(self, start: dt.datetime, end: dt.datetime) -> bool:
+        """True when a slot from ``start`` to ``end`` starts and ends within the lags."""
+        return start >= self.earliest and (self.latest is None or end <= self.latest)
+
+
+@dataclass(frozen=True)
 class SlotAnswer:
     """The offered slots, best first, and the windows not offered."""
 
@@ -95,14 +140,62 @@ class SlotAnswer:
 
 
 @dataclass(frozen=True)
+class BookingTiming:
+    """Where one booking's time went on the server, in seconds: preparing it before
+    the day's lock, waiting for the lock, and holding it until the commit; ``check``
+    says how the insertion was confirmed under the lock."""
+
+    prepare_s: float
+    wait_s: float
+    hold_s: float
+    check: str
+    tries: int = 1
+
+    def header(self) -> str:
+        """The figures as an HTTP ``Server-Timing`` value (milliseconds; those of the last try)."""
+        check = self.check if self.tries == 1 else f"{self.check} on try {self.tries}"
+        return (
+            f"prepare;dur={self.prepare_s * 1000:.1f}, lock-wait;dur={self.wait_s * 1000:.1f}, "
+            f'lock-hold;dur={self.hold_s * 1000:.1f};desc="{check}"'
+        )
+
+
+@dataclass(frozen=True)
 class BookingResult:
     """The answer to a booking request; ``replayed`` when it is the stored first answer."""
 
     body: dict[str, Any]
     replayed: bool = False
-    # The day's evaluator with this booking in it, and the cache stamp it has once committed.
-    evaluator: SlotEvaluator | None = dataclasses.field(default=None, repr=False, compare=False)
+    timing: BookingTiming | None = None
+    # The day's evaluator with this booking in it (made on demand, after the commit), and
+    # the cache stamp it has once committed.
+    grown: Callable[[], SlotEvaluator] | None = dataclasses.field(default=None, repr=False, compare=False)
     stamp: tuple[Any, ...] | None = None
+    locked_at: float | None = None  # time.perf_counter() when the day's lock was taken
+
+
+@dataclass(frozen=True)
+class PreparedBooking:
+    """A booking evaluated before the day's lock (``BookingService.prepare``): the
+    request, the job it makes, the insertion found, and what it was found on (the
+    evaluator and its stamp, the live routes as read) to check it under the lock."""
+
+    key: str
+    digest: str
+    token_id: int | None
+    day: dt.date
+    region: str
+    slot: Span
+    job: Job
+    request: BookingIn
+    location: LatLon
+    body: dict[str, Any]
+    evaluator: SlotEvaluator = dataclasses.field(repr=False, compare=False)
+    stamp: tuple[Any, ...]
+    insertion: Insertion
+    routes: list[WorkingRoute]
+    row: JobRow | None  # the booked job's row when it is in the transaction already (with the booking's)
+    prepare_s: float
 
 
 class DayCache:
@@ -126,8 +219,12 @@ class DayCache:
             return self._items.get(key)
 
     def put(self, key: tuple[dt.date, str], stamp: tuple[Any, ...], evaluator: SlotEvaluator) -> None:
-        """Remember ``evaluator`` for ``key`` as built at ``stamp``."""
+        """Remember ``evaluator`` for ``key`` as built at ``stamp``, unless the one held is of a
+        newer version of the same technicians (puts from several threads may come late)."""
         with self._lock:
+            held = self._items.get(key)
+            if held is not None and held[0][1:] == stamp[1:] and held[0][0] > stamp[0]:
+                return
             if len(self._items) >= self.size and key not in self._items:
                 self._items.pop(next(iter(self._items)))
             self._items[key] = (stamp, evaluator)
@@ -169,6 +266,11 @@ class BookingService:
         found: list[tuple[float, dt.date, WindowAnswer, DayClock]] = []
         unavailable: list[UnavailableSlot] = []
         first = max(req.date_from, today)
+        waits = self._waits(session, req)
+        if isinstance(waits, UnavailableSlot):  # the job it waits for is not done or planned: no slot
+            return SlotAnswer([], [waits])
+        if waits is not None and waits.latest is not None:
+            deadline = waits.latest if deadline is None else min(deadline, waits.latest)
         for offset in range((last - first).days + 1):
             day = first + dt.timedelta(days=offset)
             clock = DayClock(day, self.tz)
@@ -180,7 +282,9 @@ class BookingService:
             candidates = []
             for w in windows:
                 start = clock.moment(w.start_s)
-                if start < earliest and not urgent:
+                if waits is not None and start < waits.earliest:
+                    unavailable.append(waits.too_soon(start, clock.moment(w.end_s)))
+                elif start < earliest and not urgent:
                     unavailable.append(
                         UnavailableSlot(
                             start,
@@ -205,6 +309,29 @@ class BookingService:
         slots = [self._offer(key, best, answer, clock, urgent) for key, _, answer, clock in found[:limit]]
         unavailable.sort(key=lambda u: u.start)
         return SlotAnswer(slots, unavailable)
+
+    def _waits(self, session: Session, req: SlotSearchIn | BookingIn) -> Waits | UnavailableSlot | None:
+        """When a job that waits for another (``req.depends_on``) may start: from that
+        job's end plus the minimum lag, until its end plus the maximum lag; an
+        ``UnavailableSlot`` over the dates asked (or the slot) when that job is neither
+        done nor in a published plan. ``Invalid`` naming ``depends_on.job_id`` for an
+        unknown job."""
+        dep = req.depends_on
+        if dep is None:
+            return None
+        if session.get(JobRow, dep.job_id) is None:
+            raise Invalid(f"depends_on.job_id: job {dep.job_id} does not exist", "depends_on.job_id")
+        end, where = predecessor_end(session, dep.job_id, self.tz)
+        if end is None:
+            if isinstance(req, SlotSearchIn):
+                first = DayClock(req.date_from, self.tz).midnight
+                last = DayClock((req.date_to or req.date_from) + dt.timedelta(days=1), self.tz).midnight
+            else:
+                first, last = req.slot.start, req.slot.end
+            sentence = f"Waits for job {dep.job_id}, {where}: no slot can be offered before it is."
+            return UnavailableSlot(first, last, ReasonCode.DEPENDENCY_NOT_MET.value, sentence)
+        latest = None if dep.max_lag_min is None else end + dt.timedelta(minutes=dep.max_lag_min)
+        return Waits(dep.job_id, end, end + dt.timedelta(minutes=dep.min_lag_min), latest)
 
     def _rank_key(self, ins: Insertion, day_offset: int, urgent: bool, start: dt.datetime) -> float:
         if urgent:  # the earliest arrival first; cost only breaks ties
@@ -318,13 +445,41 @@ class BookingService:
     ) -> SlotEvaluator:
         return self._stamped_evaluator(session, day, region, plan)[0]
 
+    def _lock(
+        self, session: Session, day: dt.date, region: str, now: dt.datetime
+    ) -> tuple[LiveScheduleRow, tuple[Any, ...]]:
+        """``live.lock`` of the day, and the stamp of its evaluator read under the lock: on
+        PostgreSQL in the locking statement itself (each round trip under a contended
+        lock counts)."""
+        if session.get_bind().dialect.name == "postgresql":
+            changed = select(func.max(TechnicianRow.updated_at)).where(TechnicianRow.region == region)
+            count = select(func.count()).select_from(TechnicianRow).where(TechnicianRow.region == region)
+            found = session.exec(
+                select(LiveScheduleRow, changed.scalar_subquery(), count.scalar_subquery())
+                .where(LiveScheduleRow.date == day, LiveScheduleRow.region == region)
+                .with_for_update(of=LiveScheduleRow)
+                .execution_options(populate_existing=True)
+            ).first()
+            if found is not None:
+                plan, last_change, technician_count = found
+                return plan, (plan.version, str(last_change), technician_count)
+        plan = live.lock(session, day, region, now)
+        return plan, self._stamp(session, day, region, plan.version)
+
     def _stamped_evaluator(
-        self, session: Session, day: dt.date, region: str, plan: LiveScheduleRow | None = None
+        self,
+        session: Session,
+        day: dt.date,
+        region: str,
+        plan: LiveScheduleRow | None = None,
+        stamp: tuple[Any, ...] | None = None,
     ) -> tuple[SlotEvaluator, tuple[Any, ...]]:
-        """The slot evaluator of a day at its newest live schedule (cached by version), and its stamp."""
+        """The slot evaluator of a day at its newest live schedule (cached by version), and its
+        stamp (``stamp``, when the caller has just read it for ``plan``)."""
         if plan is None:
             plan = session.get(LiveScheduleRow, (day, region))
-        stamp = self._stamp(session, day, region, plan.version if plan is not None else 0)
+        if stamp is None:
+            stamp = self._stamp(session, day, region, plan.version if plan is not None else 0)
         cached = self.cache.get((day, region), stamp)
         if cached is not None:
             return cached, stamp
@@ -390,6 +545,15 @@ class BookingService:
         )
 
     # ----- booking ------------------------------------------------------------------
+    #
+    # A booking is prepared before the day's lock (the expensive part: the day's
+    # evaluator, the insertion for the slot, the move search when it needs one) and
+    # only confirmed under the lock: when the live schedule's version did not move,
+    # the prepared insertion is what the newest schedule says; when it moved, the
+    # routes the insertion touches are compared with the ones it was found on; only
+    # when they changed is the slot evaluated again under the lock (plain insertion;
+    # when none is left, the booking is prepared again, at most PREPARE_TRIES times;
+    # docs/booking.md, "Booking under contention").
 
     def book(
         self, session: Session, key: str | None, req: BookingIn, now: dt.datetime, token_id: int | None = None
@@ -399,6 +563,21 @@ class BookingService:
         body answers the first answer again; with another body it is refused.
         The feed tells the new booking (``job.status`` booked, ``job.window``).
         The caller commits; nothing is written when this raises."""
+        prepared = self.prepare(session, key, req, now, token_id)
+        if isinstance(prepared, BookingResult):
+            return prepared
+        return self.place(session, prepared, now)
+
+    def prepare(
+        self, session: Session, key: str | None, req: BookingIn, now: dt.datetime, token_id: int | None = None
+    ) -> PreparedBooking | BookingResult:
+        """Everything a booking needs before the day's lock: the request checked, the
+        insertion of the job into the slot found on the live schedule as it is now
+        (``Conflict`` when there is none: the slot cannot be kept at this moment), and
+        on PostgreSQL the job and booking rows written (a twin request with the same
+        key then waits on the key's unique index and fails with ``IntegrityError``).
+        The stored first answer when the key was used before. Takes no lock."""
+        began = time.perf_counter()
         if not key:
             raise DispatchError("Idempotency-Key: this header is required for a booking", "Idempotency-Key")
         if len(key) > 200:
@@ -410,50 +589,178 @@ class BookingService:
         region = req.region or self.default_region
         start, end = self._slot(req, now)
         day = start.date()
-        urgent = req.priority == 1
+        waits = self._waits(session, req)
+        if isinstance(waits, UnavailableSlot):
+            raise Conflict(f"slot: {waits.reason}", "slot")
+        if waits is not None and not waits.keeps(start, end):
+            raise Conflict(f"slot: {waits.sentence()}", "slot")
         self._check_skills(session, region, req.skills)
         location = self._location(req.location, req.address)
-
-        plan = live.lock(session, day, region, now)
-        prior = self._prior(session, key, digest, token_id)  # a twin request may have finished while we waited
-        if prior is not None:
-            return prior
+        plan = session.exec(
+            select(LiveScheduleRow)
+            .where(LiveScheduleRow.date == day, LiveScheduleRow.region == region)
+            .execution_options(populate_existing=True)
+        ).first()
         evaluator, stamp = self._stamped_evaluator(session, day, region, plan)
-        job_id = f"bk-{uuid.uuid4().hex[:12]}"
-        job = self._job(job_id, location, req, DayClock(day, self.tz), req.deadline, (start, end))
-        [window] = job.windows
-        [answer] = evaluator.evaluate(
-            dataclasses.replace(job, windows=()),
-            [window],
-            use_reserve=urgent,
-            move_budget_s=self.settings.booking_move_budget_ms / 1000,
+        job = self._job(
+            f"bk-{uuid.uuid4().hex[:12]}", location, req, DayClock(day, self.tz), req.deadline, (start, end)
         )
-        if answer.insertion is None:
-            reason = answer.reason or SlotReason.DAY_FULL
-            raise Conflict(f"slot: can no longer be kept. {reason.sentence}", "slot")
-        row, _ = catalog.put_job(
-            session, job_id, self._job_in(req, region, location), self.tz, region, booked=True, now=now
-        )
-        live.confirm(row, (start, end), now)  # a booking is a promise
-        session.add(row)
-        promised = evaluator.with_insertion(job, answer.insertion)
-        live.store_routes(plan, live.merged(live.routes_of(plan), promised, _ids(promised)), now)
-        session.add(plan)
+        insertion = self._insertion(evaluator, job, req.priority == 1)
         body = {
-            "job_id": job_id,
+            "job_id": job.id,
             "slot": {"start": start.isoformat(), "end": end.isoformat()},
             "date": day.isoformat(),
             "region": region,
             "status": "booked",
         }
-        session.add(_booking_row(key, digest, body, (start, end), token_id, now))
+        # New rows lock nothing another booking needs, so on PostgreSQL they go in before the
+        # day's lock (a twin request then waits on the key's unique index, which a key of no
+        # client does not have). On SQLite the first write would take the one write lock.
+        early = session.get_bind().dialect.name == "postgresql" and token_id is not None
+        prepared = PreparedBooking(
+            key=key,
+            digest=digest,
+            token_id=token_id,
+            day=day,
+            region=region,
+            slot=(start, end),
+            job=job,
+            request=req,
+            location=location,
+            body=body,
+            evaluator=evaluator,
+            stamp=stamp,
+            insertion=insertion,
+            routes=live.routes_of(plan),
+            row=None,
+            prepare_s=0.0,
+        )
+        if early:
+            prepared = dataclasses.replace(prepared, row=self._write_rows(session, prepared, now))
+        return dataclasses.replace(prepared, prepare_s=time.perf_counter() - began)
+
+    def place(
+        self,
+        session: Session,
+        prepared: PreparedBooking,
+        now: dt.datetime,
+        waited_since: float | None = None,
+        reevaluate: bool = True,
+    ) -> BookingResult:
+        """Take the day's lock and book the prepared insertion if it still holds on the
+        newest live schedule. When the routes it touches changed meanwhile, the slot
+        is evaluated again under the lock (``Conflict`` when it can no longer be
+        kept), or with ``reevaluate`` False ``StalePreparation`` is raised (roll back
+        and prepare again). The caller commits; the result's ``timing.hold_s`` counts
+        to the end of this call (``book_and_commit`` counts it to the commit)."""
+        day, region, job = prepared.day, prepared.region, prepared.job
+        asked = time.perf_counter() if waited_since is None else waited_since
+        plan, stamp = self._lock(session, day, region, now)
+        locked = time.perf_counter()
+        if prepared.token_id is None:  # keys of no client have no unique index to catch a twin request
+            prior = self._prior(session, prepared.key, prepared.digest, None)
+            if prior is not None:
+                return prior
+        evaluator, insertion = prepared.evaluator, prepared.insertion
+        base: SlotEvaluator | None = None  # the evaluator of the locked version, to grow by the job
+        if stamp == prepared.stamp:
+            check = "unchanged"
+            routes = live.merged(live.routes_of(plan), *_promised(evaluator, job, insertion, None))
+            base = evaluator
+        elif stamp[1:] == prepared.stamp[1:] and self._still_holds(session, prepared, plan):
+            check = "revalidated"
+            touched = _touched(insertion)
+            routes = _replaced(live.routes_of(plan), *_promised(evaluator, job, insertion, touched))
+            current = self.cache.get((day, region), stamp)
+            held = [r for r in evaluator.routes() if r.technician_id in touched]
+            if current is not None and all(r in current.routes() for r in held):
+                base = current
+        else:
+            # Routes it touches changed: the slot again on the newest schedule, without the
+            # move search unless this is the last try (a retry searches moves before the lock).
+            check = "re-evaluated"
+            evaluator, stamp = self._stamped_evaluator(session, day, region, plan, stamp)
+            try:
+                insertion = self._insertion(evaluator, job, prepared.request.priority == 1, moves=reevaluate)
+            except Conflict:
+                if reevaluate:
+                    raise
+                raise StalePreparation(f"no plain insertion into {prepared.slot} is left") from None
+            routes = live.merged(live.routes_of(plan), *_promised(evaluator, job, insertion, None))
+            base = evaluator
+        row = prepared.row if prepared.row is not None else self._write_rows(session, prepared, now)
+        live.store_routes(plan, routes, now)
+        session.add(plan)
         session.flush()
-        status = {"status": "booked", "date": body["date"], "region": region}
-        feed.emit(session, feed.JOB_STATUS, job_id=job_id, technician_id=None, data=status, now=now)
+        start, end = prepared.slot
+        status = {"status": "booked", "date": day.isoformat(), "region": region}
         told = {"start": start, "end": end, "confirmed": True}
-        feed.emit(session, feed.JOB_WINDOW, job_id=job_id, technician_id=None, data=told, now=now)
-        grown = evaluator.with_job(job, answer.insertion)
-        return BookingResult(body, evaluator=grown, stamp=(plan.version, *stamp[1:]))
+        told_events = [
+            feed.NewEvent(feed.JOB_STATUS, job.id, None, status),
+            feed.NewEvent(feed.JOB_WINDOW, job.id, None, told),
+        ]
+        feed.emit_all(session, told_events, now=now)
+        timing = BookingTiming(prepared.prepare_s, locked - asked, time.perf_counter() - locked, check)
+        grown = None
+        if base is not None:  # the job as the evaluators of other workers will read it from its row
+            tech_ids = {t.id for t in base.problem.technicians}
+            stored = dataclasses.replace(job_of(row, DayClock(day, self.tz), tech_ids), pinned_technician_id=None)
+            grown = functools.partial(base.with_job, stored, insertion)
+        new_stamp = (plan.version, *stamp[1:]) if base is not None else None
+        return BookingResult(prepared.body, timing=timing, grown=grown, stamp=new_stamp, locked_at=locked)
+
+    def _insertion(self, evaluator: SlotEvaluator, job: Job, urgent: bool, moves: bool = True) -> Insertion:
+        """The cheapest insertion of ``job`` into its one window (the slot), or ``Conflict``;
+        with ``moves``, one that moves another promised job is searched for when no plain one fits."""
+        [window] = job.windows
+        [answer] = evaluator.evaluate(
+            dataclasses.replace(job, windows=()),
+            [window],
+            use_reserve=urgent,
+            move_budget_s=self.settings.booking_move_budget_ms / 1000 if moves else 0.0,
+        )
+        if answer.insertion is None:
+            reason = answer.reason or SlotReason.DAY_FULL
+            raise Conflict(f"slot: can no longer be kept. {reason.sentence}", "slot")
+        return answer.insertion
+
+    def _still_holds(self, session: Session, prepared: PreparedBooking, plan: LiveScheduleRow) -> bool:
+        """Whether the prepared insertion is still right on the locked live schedule
+        ``plan`` of the same technicians: every route it touches (the new job's, and
+        both routes of a moved job) is the same sequence as when it was prepared, and
+        the promised jobs on them are the same jobs, still open and promised, as the
+        prepared evaluator holds. Other routes do not matter to the insertion."""
+        touched = _touched(prepared.insertion)
+        now_routes = live.routes_of(plan)
+        if any(_route_of(now_routes, t) != _route_of(prepared.routes, t) for t in touched):
+            return False
+        ids = {job_id for t in touched for job_id in _route_of(now_routes, t).job_ids}
+        tech_ids = {t.id for t in prepared.evaluator.problem.technicians}
+        fresh = {j.id: j for j in self._open_jobs(session, ids, prepared.day, prepared.region, tech_ids)}
+        known = {j.id: j for j in prepared.evaluator.problem.jobs}
+        if any(known.get(job_id) != j for job_id, j in fresh.items()):
+            return False
+        promised_now = _keeping([_route_of(now_routes, t) for t in touched], set(fresh))
+        held = prepared.evaluator.routes()
+        return all(_route_of(held, r.technician_id) == r for r in promised_now)
+
+    def _write_rows(self, session: Session, prepared: PreparedBooking, now: dt.datetime) -> JobRow:
+        """The booked job (its slot its promise) and the booking with its answer, flushed;
+        the job's row."""
+        row, _ = catalog.put_job(
+            session,
+            prepared.job.id,
+            self._job_in(prepared.request, prepared.region, prepared.location),
+            self.tz,
+            prepared.region,
+            booked=True,
+            now=now,
+        )
+        live.confirm(row, prepared.slot, now)  # a booking is a promise
+        session.add(row)
+        session.add(_booking_row(prepared.key, prepared.digest, prepared.body, prepared.slot, prepared.token_id, now))
+        session.flush()
+        return row
 
     def _slot(self, req: BookingIn, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
         """The slot asked for in local time; refused when it spans two days, is past,
@@ -473,31 +780,61 @@ class BookingService:
     def book_and_commit(
         self, session: Session, key: str | None, req: BookingIn, now: dt.datetime, token_id: int | None = None
     ) -> BookingResult:
-        """``book`` and commit. Bookings of one day and region in this process wait
-        for each other on a lock here (which wakes at once, where the database
-        lock would poll), and the day's evaluator with the new job is kept for the
-        next search. A twin request with the same key that committed first is
-        answered with its stored answer."""
+        """``book`` and commit. The booking is prepared before any lock; bookings of
+        one day and region in this process then wait for each other on a lock here
+        (which wakes at once, where the database lock would poll) around the placing
+        and the commit only, and the day's evaluator with the new job is kept for the
+        next search. When the routes the prepared insertion touches changed while it
+        waited, it is rolled back and prepared again (``PREPARE_TRIES`` in all; the
+        last try evaluates under the lock), so the lock is seldom held for an
+        evaluation. On SQLite the lock here is taken before preparing, as before
+        issue 19. A twin request with the same key that committed first is answered
+        with its stored answer."""
+        # SQLite serves one process (docs/booking.md): preparing beside other bookings there
+        # only adds threads competing for the GIL, so its bookings take the day's lock first.
+        serial = session.get_bind().dialect.name == "sqlite"
         region = req.region or self.default_region
-        day = req.slot.start.astimezone(self.tz).date()
-        with self._day_lock(day, region):
-            try:
-                result = self.book(session, key, req, now, token_id)
-                session.commit()
-            except IntegrityError as exc:
-                session.rollback()
-                replay = self.replay(session, key, req, token_id)
-                if replay is None:
-                    raise Conflict(
-                        "Idempotency-Key: a booking with this key is being made; retry shortly", "Idempotency-Key"
-                    ) from exc
-                return replay
-            except BaseException:
-                session.rollback()
-                raise
-            if result.evaluator is not None and result.stamp is not None:
-                self.cache.put((day, region), result.stamp, result.evaluator)
-            return result
+        queued = 0.0
+        try:
+            with contextlib.ExitStack() as stack:
+                if serial:
+                    began = time.perf_counter()
+                    stack.enter_context(self._day_lock(req.slot.start.astimezone(self.tz).date(), region))
+                    queued = time.perf_counter() - began
+                for tries in range(1, PREPARE_TRIES + 1):
+                    prepared = self.prepare(session, key, req, now, token_id)
+                    if isinstance(prepared, BookingResult):
+                        return prepared
+                    day_key = (prepared.day, prepared.region)
+                    asked = time.perf_counter()
+                    with contextlib.nullcontext() if serial else self._day_lock(*day_key):
+                        try:
+                            result = self.place(session, prepared, now, asked, reevaluate=tries == PREPARE_TRIES)
+                        except StalePreparation:
+                            session.rollback()
+                            continue
+                        session.commit()
+                        committed = time.perf_counter()
+                    break
+        except IntegrityError as exc:
+            session.rollback()
+            replay = self.replay(session, key, req, token_id)
+            if replay is None:
+                raise Conflict(
+                    "Idempotency-Key: a booking with this key is being made; retry shortly", "Idempotency-Key"
+                ) from exc
+            return replay
+        except BaseException:
+            session.rollback()
+            raise
+        if result.grown is not None and result.stamp is not None:  # after the locks: others need not wait for it
+            self.cache.put(day_key, result.stamp, result.grown())
+        if result.timing is not None and result.locked_at is not None:
+            held = dataclasses.replace(
+                result.timing, wait_s=result.timing.wait_s + queued, hold_s=committed - result.locked_at, tries=tries
+            )
+            result = dataclasses.replace(result, timing=held)
+        return result
 
     def _day_lock(self, day: dt.date, region: str) -> threading.Lock:
         with self._locks_guard:
@@ -547,6 +884,7 @@ class BookingService:
             release_at=req.release_at,
             deadline=req.deadline,
             priority=req.priority,
+            depends_on=req.depends_on,
             notes=req.notes,
         )
 
@@ -706,6 +1044,36 @@ def _keeping(routes: list[WorkingRoute], job_ids: set[str]) -> list[WorkingRoute
 def _ids(routes: list[WorkingRoute]) -> set[str]:
     """Every job id in ``routes``."""
     return {job_id for r in routes for job_id in r.job_ids}
+
+
+def _touched(insertion: Insertion) -> set[str]:
+    """The technicians whose routes an insertion changes (its moves' too)."""
+    return set(insertion.technician_ids) | {t for _, source, target, _ in insertion.moves for t in (source, target)}
+
+
+def _route_of(routes: list[WorkingRoute], technician_id: str) -> WorkingRoute:
+    """The route of one technician in ``routes`` (empty when it has none)."""
+    return next((r for r in routes if r.technician_id == technician_id), WorkingRoute(technician_id, ()))
+
+
+def _promised(
+    evaluator: SlotEvaluator, job: Job, insertion: Insertion, only: set[str] | None
+) -> tuple[list[WorkingRoute], set[str]]:
+    """The evaluator's promised routes with the job inserted (of the technicians ``only``,
+    when given), and the job ids in them: ``live.merged``'s second and third arguments."""
+    promised = evaluator.with_insertion(job, insertion)
+    if only is not None:
+        promised = [r for r in promised if r.technician_id in only]
+    return promised, _ids(promised)
+
+
+def _replaced(routes: list[WorkingRoute], promised: list[WorkingRoute], moved: set[str]) -> list[WorkingRoute]:
+    """``live.merged`` on the routes of the technicians of ``promised`` only; every other
+    live route stays as it is."""
+    techs = {r.technician_id for r in promised}
+    merged = {r.technician_id: r for r in live.merged([r for r in routes if r.technician_id in techs], promised, moved)}
+    out = [merged.pop(r.technician_id, r) for r in routes]
+    return out + list(merged.values())
 
 
 def booked_open_jobs(session: Session, day: dt.date, region: str) -> list[JobRow]:

@@ -16,6 +16,7 @@ from dispatch.inputs import JobIn, LatLon, ShiftIn, TechnicianIn, day_minutes
 from dispatch.jobstate import CANCELLED, OPEN
 from dispatch.tables import EventRow, JobRow, ShiftRow, TechnicianRow
 from dispatch.timeutil import to_storage
+from solver.problem import MAX_TIME_S
 
 Geocoder = Callable[[str], LatLon]
 """Turns an address into coordinates; raises a DispatchError when it cannot."""
@@ -147,8 +148,30 @@ def check_references(session: Session, job_id: str, data: JobIn) -> None:
         ref = getattr(data, field)
         if ref is not None and session.get(TechnicianRow, ref) is None:
             raise Invalid(f"{field}: technician {ref} does not exist", field)
-    if data.depends_on is not None and (data.depends_on == job_id or session.get(JobRow, data.depends_on) is None):
-        raise Invalid(f"depends_on: job {data.depends_on} does not exist", "depends_on")
+    if data.depends_on is not None:
+        check_dependency(session, job_id, data.depends_on.job_id)
+
+
+def check_dependency(session: Session, job_id: str, pred_id: str) -> None:
+    """Refuse (``Invalid`` naming ``depends_on.job_id``) a dependency of ``job_id`` on a job
+    that does not exist, on itself, or on a job that waits for it in turn (a cycle)."""
+    field = "depends_on.job_id"
+    if pred_id == job_id:
+        raise Invalid(f"{field}: job {job_id} cannot wait for itself", field)
+    if session.get(JobRow, pred_id) is None:
+        raise Invalid(f"{field}: job {pred_id} does not exist", field)
+    chain = [job_id, pred_id]
+    at: str | None = pred_id
+    while at is not None:
+        row = session.get(JobRow, at)
+        at = row.depends_on if row is not None else None
+        if at is None:
+            return
+        chain.append(at)
+        if at == job_id:
+            raise Invalid(f"{field}: {' -> '.join(chain)} would wait for itself", field)
+        if len(chain) > 1000:
+            raise Invalid(f"{field}: the chain of dependencies is longer than 1000 jobs", field)
 
 
 def check_windows(data: JobIn, tz: ZoneInfo) -> None:
@@ -164,6 +187,16 @@ def check_windows(data: JobIn, tz: ZoneInfo) -> None:
                 f"windows.{i}: starts {shown}, not on the job's date {day}; a job is planned on its one day",
                 f"windows.{i}",
             )
+    # The engine plans up to MAX_TIME_S (48 h) from the date's midnight and refuses more.
+    horizon_end = start_of_day + dt.timedelta(seconds=MAX_TIME_S)
+    preferred = data.preferred_window
+    if preferred is not None and (preferred.end < start_of_day or preferred.start > horizon_end):
+        shown = f"{preferred.start.astimezone(tz):%Y-%m-%d %H:%M}"
+        raise Invalid(
+            f"preferred_window: starts {shown}, outside the {MAX_TIME_S // 3600} h from the job's date {day} "
+            "that a plan of that date covers",
+            "preferred_window",
+        )
 
 
 def put_job(
@@ -214,7 +247,9 @@ def put_job(
         "priority": data.priority,
         "pinned_technician_id": data.pinned_technician_id,
         "preferred_technician_id": data.preferred_technician_id,
-        "depends_on": data.depends_on,
+        "depends_on": data.depends_on.job_id if data.depends_on is not None else None,
+        "depends_min_lag_min": data.depends_on.min_lag_min if data.depends_on is not None else 0,
+        "depends_max_lag_min": data.depends_on.max_lag_min if data.depends_on is not None else None,
         "notes": data.notes,
         "updated_at": now,
     }

@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, cast, insert, literal, text
+from sqlalchemy import String, cast, insert, literal, text, union_all
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
@@ -55,6 +55,16 @@ MAX_LIMIT = 1000
 _CURSOR = re.compile(r"^[0-9]{1,18}$")
 
 
+@dataclass(frozen=True)
+class NewEvent:
+    """One feed event to record (``emit_all``): its type, whom it concerns, what it says."""
+
+    type: str
+    job_id: str | None
+    technician_id: str | None
+    data: Mapping[str, Any]
+
+
 def emit(
     session: Session,
     type: str,
@@ -69,33 +79,49 @@ def emit(
 
     Call it as the last write before the commit: on PostgreSQL it holds the feed's
     lock until then. Instants in ``data`` (nested ones too) are stored as ISO 8601 in UTC."""
-    if type not in EVENT_TYPES:
-        raise ValueError(f"unknown feed event type {type!r}")
+    return emit_all(session, [NewEvent(type, job_id, technician_id, data)], now=now)[0]
+
+
+def emit_all(session: Session, events: Sequence[NewEvent], *, now: dt.datetime) -> list[FeedEventRow]:
+    """``emit`` for several events at once, in this order (ids ascending), in three
+    statements whatever their number: the feed's lock, the events, their deliveries.
+    For writers that hold another lock meanwhile (a booking holds its day's)."""
+    for event in events:
+        if event.type not in EVENT_TYPES:
+            raise ValueError(f"unknown feed event type {event.type!r}")
+    if not events:
+        return []
     hold_lock(session)
-    row = FeedEventRow(
-        at=to_storage(now),
-        type=type,
-        job_id=job_id,
-        technician_id=technician_id,
-        data={key: json_value(value) for key, value in data.items()},
-    )
-    session.add(row)
+    rows = [
+        FeedEventRow(
+            at=to_storage(now),
+            type=event.type,
+            job_id=event.job_id,
+            technician_id=event.technician_id,
+            data={key: json_value(value) for key, value in event.data.items()},
+        )
+        for event in events
+    ]
+    session.add_all(rows)
     session.flush()
-    assert row.id is not None
     # One pending delivery per webhook subscribed to the type, in one statement. Types
     # are validated names without quotes or wildcards, stored as a JSON list of strings.
     table = DeliveryRow.__table__.c  # type: ignore[attr-defined]
-    subscribed = core_select(
-        col(WebhookRow.id),
-        literal(row.id, table.event_id.type),
-        literal(PENDING, table.state.type),
-        literal(0, table.attempts.type),
-        literal(row.at, table.next_attempt_at.type),
-        literal(row.at, table.created_at.type),
-    ).where(cast(col(WebhookRow.types), String).like(f'%"{type}"%'))
+    subscribed = [
+        core_select(
+            col(WebhookRow.id),
+            literal(row.id, table.event_id.type),
+            literal(PENDING, table.state.type),
+            literal(0, table.attempts.type),
+            literal(row.at, table.next_attempt_at.type),
+            literal(row.at, table.created_at.type),
+        ).where(cast(col(WebhookRow.types), String).like(f'%"{row.type}"%'))
+        for row in rows
+    ]
     columns = ["webhook_id", "event_id", "state", "attempts", "next_attempt_at", "created_at"]
-    session.execute(insert(DeliveryRow).from_select(columns, subscribed))
-    return row
+    source = subscribed[0] if len(subscribed) == 1 else union_all(*subscribed)
+    session.execute(insert(DeliveryRow).from_select(columns, source))
+    return rows
 
 
 def hold_lock(session: Session) -> None:

@@ -388,7 +388,9 @@ def import_jobs(
             catalog.put_job(session, job_id, job, tz, default_region, now=now)
         except DispatchError as exc:
             savepoint.rollback()
-            result.errors.append(RowError(line, exc.field or "id", exc.detail))
+            # A row's field is its column: ``depends_on.job_id`` is the ``depends_on`` column.
+            column = (exc.field or "id").split(".")[0]
+            result.errors.append(RowError(line, column, exc.detail))
         except IntegrityError as exc:
             savepoint.rollback()
             result.errors.append(RowError(line, "id", f"could not be stored: {str(exc.orig).splitlines()[0]}"))

@@ -246,6 +246,43 @@ class WindowIn(Strict):
         return self
 
 
+MAX_LAG_HOURS = 24 * 366
+"""The longest lag a dependency may name (a measure a year before its install is a typo)."""
+
+
+class DependsOnIn(Strict):
+    """The job this one waits for, and the lags after that job's end (docs/model.md,
+    "Dependencies"): start no earlier than ``min_lag_hours`` and, when given, no later
+    than ``max_lag_hours`` after it ends."""
+
+    job_id: Id
+    min_lag_hours: float = Field(default=0.0, ge=0, le=MAX_LAG_HOURS)
+    max_lag_hours: float | None = Field(default=None, ge=0, le=MAX_LAG_HOURS)
+
+    @model_validator(mode="after")
+    def _order(self) -> DependsOnIn:
+        if self.max_lag_hours is not None and self.max_lag_hours < self.min_lag_hours:
+            raise field_error(
+                "DependsOnIn", "max_lag_hours", "max_lag_hours is below min_lag_hours", self.max_lag_hours
+            )
+        return self
+
+    @property
+    def min_lag_min(self) -> int:
+        """The minimum lag in whole minutes."""
+        return round(self.min_lag_hours * 60)
+
+    @property
+    def max_lag_min(self) -> int | None:
+        """The maximum lag in whole minutes (None: no maximum)."""
+        return None if self.max_lag_hours is None else round(self.max_lag_hours * 60)
+
+
+def _job_id_alone(value: Any) -> Any:
+    """A plain job id means that job, with no lag."""
+    return {"job_id": value} if isinstance(value, str) else value
+
+
 class CustomerIn(Strict):
     name: str = Field(default="", max_length=200)
     phone: str = Field(default="", max_length=40)
@@ -272,7 +309,11 @@ class JobIn(Strict):
     priority: Literal[1, 2, 3] = 3
     pinned_technician_id: Id | None = None
     preferred_technician_id: Id | None = None
-    depends_on: Id | None = None
+    depends_on: Annotated[DependsOnIn | None, BeforeValidator(_job_id_alone)] = Field(
+        default=None,
+        description='the job this one waits for: {"job_id", "min_lag_hours", "max_lag_hours"}, or a job id alone '
+        "(no lag)",
+    )
     notes: str = Field(default="", max_length=2000)
     confirmed: StrictBool | None = Field(
         default=None,
@@ -312,6 +353,11 @@ class _JobWanted(Strict):
     release_at: Moment | None = Field(default=None, description="goods ready: no slot starts before it")
     deadline: Moment | None = Field(
         default=None, description="latest start; urgent repairs default to the repair standard (on site within 4 h)"
+    )
+    depends_on: Annotated[DependsOnIn | None, BeforeValidator(_job_id_alone)] = Field(
+        default=None,
+        description="the job this one waits for (done or in a published plan): no slot starts before its end "
+        "plus min_lag_hours, or ends after its end plus max_lag_hours",
     )
 
     @model_validator(mode="after")

@@ -52,17 +52,21 @@ def lock(session: Session, day: dt.date, region: str, now: dt.datetime) -> LiveS
             session.add(row)
             session.flush()
         return row
+    locking = (
+        select(LiveScheduleRow)
+        .where(LiveScheduleRow.date == day, LiveScheduleRow.region == region)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    found = session.exec(locking).first()  # one round trip while the day's lock is contended
+    if found is not None:
+        return found
     session.execute(
         pg_insert(LiveScheduleRow)
         .values(date=day, region=region, version=0, routes=[], updated_at=to_storage(now))
         .on_conflict_do_nothing()
     )
-    return session.exec(
-        select(LiveScheduleRow)
-        .where(LiveScheduleRow.date == day, LiveScheduleRow.region == region)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
+    return session.exec(locking).one()
 
 
 def version(session: Session, day: dt.date, region: str) -> int:

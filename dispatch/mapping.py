@@ -18,6 +18,7 @@ domain objects (``solver``): days and their clock, technicians, jobs and plans.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -25,23 +26,27 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from dispatch.jobstate import PLANNABLE
-from dispatch.tables import JobRow, RouteRow, ShiftRow, TechnicianRow, VisitRow
+from dispatch.jobstate import CANCELLED, COMPLETED, PLANNABLE
+from dispatch.tables import JobRow, PublishedPlanRow, RouteRow, ShiftRow, TechnicianRow, VisitRow
 from dispatch.timeutil import from_storage, local_midnight, to_storage
 from solver import (
     RELOAD_ID,
     Break,
     CostProfile,
+    Dependency,
     Job,
     JobKind,
     Location,
     Problem,
+    ReasonCode,
     Shift,
     Solution,
     Technician,
     TechnicianKind,
     TimeWindow,
+    Unassigned,
 )
+from solver.dependencies import cut
 
 Span = tuple[dt.datetime, dt.datetime]
 """A window as two aware datetimes (start, end)."""
@@ -114,6 +119,9 @@ class Day:
     region: str = ""
     technician_names: dict[str, str] = field(default_factory=dict)
     job_info: dict[str, JobInfo] = field(default_factory=dict)
+    # Jobs of the day held back before the solve, with why (waiting for a job not done or
+    # planned yet, or after that job's end plus the lag nothing of the day is left).
+    held_back: dict[str, Unassigned] = field(default_factory=dict)
 
     @property
     def clock(self) -> DayClock:
@@ -271,8 +279,90 @@ def load_day(session: Session, day: dt.date, region: str, tz: ZoneInfo) -> tuple
             unplannable.append(row.id)
             continue
         jobs.append(job_of(row, clock, tech_ids))
+    kept, held = _with_dependencies(session, clock, {r.id: r for r in rows}, jobs)
+    unplannable += [job_id for job_id in held if job_id not in unplannable]
     info = {r.id: JobInfo(r.address, r.customer_name, r.customer_phone, r.notes, r.confirmed, r.booked) for r in rows}
-    return Day(day, tz, Problem(technicians, tuple(jobs)), region, names, info), unplannable
+    problem = Problem(technicians, tuple(kept))
+    return Day(day, tz, problem, region, names, info, held), unplannable
+
+
+def dependency_of(row: JobRow) -> Dependency | None:
+    """A stored job's ``depends_on`` with its lags as the engine's ``Dependency``."""
+    if row.depends_on is None:
+        return None
+    max_lag = row.depends_max_lag_min
+    return Dependency(row.depends_on, row.depends_min_lag_min * 60, None if max_lag is None else max_lag * 60)
+
+
+def predecessor_end(session: Session, pred_id: str, tz: ZoneInfo) -> tuple[dt.datetime | None, str]:
+    """When the job ``pred_id`` ends, as far as the product knows, and in words where it
+    stands: its actual end once completed, else its end in the published plan of its
+    day; None (with the words) when it is neither."""
+    pred = session.get(JobRow, pred_id)
+    if pred is None:
+        return None, "which does not exist"
+    if pred.status == CANCELLED:
+        return None, "which is cancelled"
+    if pred.status == COMPLETED and pred.actual_end is not None:
+        return from_storage(pred.actual_end, tz), "done"
+    published = session.get(PublishedPlanRow, (pred.date, pred.region))
+    if published is not None:
+        ends = session.exec(
+            select(VisitRow.end).where(VisitRow.plan_id == published.plan_id, VisitRow.job_id == pred_id)
+        ).all()
+        if ends:
+            return from_storage(max(ends), tz), f"planned on {pred.date}"
+    return None, f"which is {pred.status} and not in a published plan yet"
+
+
+def _with_dependencies(
+    session: Session, clock: DayClock, rows: Mapping[str, JobRow], jobs: list[Job]
+) -> tuple[list[Job], dict[str, Unassigned]]:
+    """The day's jobs with their dependencies (docs/model.md, "Dependencies"): on a job
+    of the same day, the engine orders the two (``Job.after``); on a job done or in a
+    published plan, the windows are cut to its end plus the lag; the others are held
+    back with their reason (waiting; no time left that day), and so are the jobs that
+    wait for a job held back."""
+    by_id = {j.id: j for j in jobs}
+    held: dict[str, Unassigned] = {}
+    for job in jobs:
+        dep = dependency_of(rows[job.id])
+        if dep is None:
+            continue
+        if dep.job_id in by_id:
+            by_id[job.id] = dataclasses.replace(by_id[job.id], after=dep)
+            continue
+        end, where = predecessor_end(session, dep.job_id, clock.tz)
+        if end is None:
+            held[job.id] = Unassigned(job.id, ReasonCode.DEPENDENCY_NOT_MET, f"Waits for job {dep.job_id}, {where}.")
+            continue
+        narrowed = cut(job, clock.seconds(end), dep)
+        # A job is planned on its one day: a start left only after that day is none.
+        day_end_s = DayClock(clock.date + dt.timedelta(days=1), clock.tz).midnight
+        if narrowed is None or narrowed.start_windows()[0].start_s >= clock.seconds(day_end_s):
+            earliest = end + dt.timedelta(seconds=dep.min_lag_s)
+            span = f"from {earliest.astimezone(clock.tz):%Y-%m-%d %H:%M}"
+            if dep.max_lag_s is not None:
+                span += f" until {(end + dt.timedelta(seconds=dep.max_lag_s)).astimezone(clock.tz):%Y-%m-%d %H:%M}"
+            held[job.id] = Unassigned(
+                job.id,
+                ReasonCode.DEPENDENCY_NOT_MET,
+                f"Waits for job {dep.job_id} ({where}, ends {end.astimezone(clock.tz):%Y-%m-%d %H:%M}): "
+                f"may start only {span}, which leaves nothing of its windows on {clock.date}.",
+            )
+            continue
+        by_id[job.id] = narrowed
+    # A job waiting for a job held back waits too (and so on down the chain).
+    while waiting := [
+        (j.id, j.after.job_id)
+        for j in by_id.values()
+        if j.id not in held and j.after is not None and j.after.job_id in held
+    ]:
+        for job_id, pred_id in waiting:
+            held[job_id] = Unassigned(
+                job_id, ReasonCode.DEPENDENCY_NOT_MET, f"Waits for job {pred_id}, which cannot be planned yet."
+            )
+    return [by_id[j.id] for j in jobs if j.id not in held], held
 
 
 def solution_rows(

@@ -93,12 +93,13 @@ def store_solution(
     for u in solution.unassigned:
         session.add(UnassignedRow(plan_id=plan.id, job_id=u.job_id, code=u.code.value, reason=u.reason))
     for job_id in unplannable:
+        held = day.held_back.get(job_id)
         session.add(
             UnassignedRow(
                 plan_id=plan.id,
                 job_id=job_id,
-                code="pinned_unavailable",
-                reason="Pinned to a technician who has no shift this day.",
+                code=held.code.value if held is not None else "pinned_unavailable",
+                reason=held.reason if held is not None else "Pinned to a technician who has no shift this day.",
             )
         )
     summary = plan_json(day, solution)
@@ -125,7 +126,11 @@ def broken_promises(day: Day, solution: Solution, promised_unplannable: list[str
         for u in solution.unassigned
         if u.job_id in promised
     ]
-    out += [f"{kind(i)} job {i} is pinned to a technician without a shift" for i in promised_unplannable]
+    pinned = "is pinned to a technician without a shift"
+    out += [
+        f"{kind(i)} job {i} " + (day.held_back[i].reason if i in day.held_back else pinned)
+        for i in promised_unplannable
+    ]
     return out
 
 

@@ -133,6 +133,9 @@ def day_from(
     told: dict[str, Told] = {}
     told_routes: dict[str, tuple[str, ...]] = {}
     holders: set[str] = set()
+    # When each settled job ends (actually, or as expected while under way): what the
+    # jobs that wait for it count their lag from.
+    settled_ends: dict[str, int] = {}
     for tech in live.technicians:
         last: eta.LiveVisit | None = None
         served = 0
@@ -143,6 +146,9 @@ def day_from(
                 continue
             if job.status in SETTLED:
                 settled.add(job.id)
+                ends = [t for t in (visit.actual_end, visit.expected_end) if t is not None]
+                if ends:
+                    settled_ends[job.id] = max(settled_ends.get(job.id, 0), clock.seconds(max(ends)))
                 holders.add(tech.technician_id)
                 served += 1
                 last = visit
@@ -185,6 +191,7 @@ def day_from(
         absences=absences,
         told=told,
         stability=stability,
+        settled_ends=settled_ends,
     )
     # A technician who works no more (absent, or past their day) still holds the visits
     # they did or are on: kept in the day able to take nothing, so that the re-plan's
@@ -196,7 +203,7 @@ def day_from(
     kept = {j.id for j in problem.jobs}
     gone = sorted(j.id for j in whole.problem.jobs if j.id not in settled and j.id not in kept)
     names = {t.id: t.name for t in problem.technicians}
-    left = Day(day, tz, problem, region, names, whole.job_info)
+    left = Day(day, tz, problem, region, names, whole.job_info, whole.held_back)
     settled_visits: list[VisitRow] = []
     if plan_id is not None and settled:
         query = select(VisitRow).where(VisitRow.plan_id == plan_id, col(VisitRow.job_id).in_(settled))

@@ -67,9 +67,28 @@ def seed_sample_day(session: Session, path: Path, tz: ZoneInfo, region: str, *, 
     ``day``; rows are stamped ``now``. True when loaded."""
     if session.exec(select(TechnicianRow)).first() is not None:
         return False
+    load_day_file(session, path, tz, region, day=day, now=now)
+    return True
+
+
+def load_day_file(
+    session: Session,
+    path: Path,
+    tz: ZoneInfo,
+    region: str,
+    *,
+    day: dt.date,
+    now: dt.datetime,
+    days_ahead: int = SHIFT_DAYS_AHEAD,
+) -> None:
+    """Store the technicians and jobs of the day file at ``path`` in ``region``, moved
+    onto ``day``, each technician's shift also on the working days of the ``days_ahead``
+    calendar days after it; rows are stamped ``now``. Ids are the file's: a stored
+    technician or job of the same id is replaced (``catalog.put_technician``,
+    ``catalog.put_job``), so days of several regions need ids of their own."""
     records = read_json(path)
     move = _Mover(records.date, day, tz)
-    later = _working_days_after(day, SHIFT_DAYS_AHEAD)
+    later = _working_days_after(day, days_ahead)
     for _, tech in records.technicians:
         body = {k: v for k, v in tech.items() if k not in ("id",) and v is not None}
         body["region"] = region
@@ -90,14 +109,14 @@ def seed_sample_day(session: Session, path: Path, tz: ZoneInfo, region: str, *, 
                 body[key] = move(job[key])
         put_job(session, job["id"], JobIn.model_validate(body), tz, region, now=now)
     log.info(
-        "seeded %d technicians and %d jobs from %s on %s (shifts on %d more days)",
+        "loaded %d technicians and %d jobs from %s into %s on %s (shifts on %d more days)",
         len(records.technicians),
         len(records.jobs),
         path.name,
+        region,
         day.isoformat(),
         len(later),
     )
-    return True
 
 
 def next_day_with_jobs(session: Session, today: dt.date, region: str) -> dt.date | None:

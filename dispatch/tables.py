@@ -72,6 +72,10 @@ class JobRow(SQLModel, table=True):
     pinned_technician_id: str | None = None
     preferred_technician_id: str | None = None
     depends_on: str | None = None
+    # The lags of ``depends_on`` (docs/model.md, "Dependencies"): the job starts at least
+    # ``depends_min_lag_min`` and, when set, at most ``depends_max_lag_min`` after that job ends.
+    depends_min_lag_min: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    depends_max_lag_min: int | None = None
     notes: str = ""
     booked: bool = False
     # A promise (docs/booking.md): the window confirmed to the customer, hard for every plan.

@@ -34,6 +34,7 @@ class ViolationKind(StrEnum):
     UNKNOWN = "unknown"
     TRAVEL = "travel"
     RELOAD = "reload"
+    DEPENDENCY = "dependency"
     REPORT = "report"
 
 
@@ -77,6 +78,7 @@ def check(problem: Problem, solution: Solution, points: PointIndex, travel: Trav
     techs = {t.id: t for t in problem.technicians}
     jobs = {j.id: j for j in problem.jobs}
     visits_by_job: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    ends_by_job: dict[str, list[int]] = defaultdict(list)
     seen_routes: set[str] = set()
 
     for route in solution.routes:
@@ -96,6 +98,7 @@ def check(problem: Problem, solution: Solution, points: PointIndex, travel: Trav
             else:
                 known_visits.append(visit)
                 visits_by_job[visit.job_id].append((tech.id, visit.start_s))
+                ends_by_job[visit.job_id].append(visit.end_s)
         if known_visits:
             out.extend(_check_route(problem, tech, route, jobs, points, travel))
 
@@ -114,6 +117,8 @@ def check(problem: Problem, solution: Solution, points: PointIndex, travel: Trav
     for job in problem.jobs:
         served = visits_by_job.get(job.id, [])
         out.extend(_check_job(job, served, unassigned.get(job.id, 0) > 0))
+        if job.after is not None and served:
+            out.extend(_check_dependency(job, [start for _, start in served], ends_by_job.get(job.after.job_id, [])))
 
     coeffs = coefficients(problem, travel)
     objective = recompute_objective(problem, solution, points, travel, coeffs)
@@ -139,6 +144,36 @@ def _check_job(job: Job, served: list[tuple[str, int]], listed_unassigned: bool)
         out.append(Violation(ViolationKind.CREW_SYNC, f"crew starts differ: {sorted(starts)}", job.id))
     if job.pinned_technician_id is not None and job.pinned_technician_id not in crew:
         out.append(Violation(ViolationKind.PIN, f"pinned to {job.pinned_technician_id}, served by {crew}", job.id))
+    return out
+
+
+def _check_dependency(job: Job, starts: list[int], pred_ends: list[int]) -> list[Violation]:
+    """``job`` (served, starting at ``starts``) against the job it waits for (ending at ``pred_ends``)."""
+    dep = job.after
+    assert dep is not None
+    if not pred_ends:
+        return [Violation(ViolationKind.DEPENDENCY, f"served, but {dep.job_id} it waits for is not", job.id)]
+    out: list[Violation] = []
+    earliest = max(pred_ends) + dep.min_lag_s
+    if min(starts) < earliest:
+        out.append(
+            Violation(
+                ViolationKind.DEPENDENCY,
+                f"starts {_hhmm(min(starts))}, before {dep.job_id} ends {_hhmm(max(pred_ends))} "
+                f"plus {dep.min_lag_s}s ({_hhmm(earliest)})",
+                job.id,
+            )
+        )
+    if dep.max_lag_s is not None and max(starts) > min(pred_ends) + dep.max_lag_s:
+        latest = min(pred_ends) + dep.max_lag_s
+        out.append(
+            Violation(
+                ViolationKind.DEPENDENCY,
+                f"starts {_hhmm(max(starts))}, after {dep.job_id} ends {_hhmm(min(pred_ends))} "
+                f"plus {dep.max_lag_s}s ({_hhmm(latest)})",
+                job.id,
+            )
+        )
     return out
 
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from solver import dependencies
 from solver.checker import check
 from solver.construction import seed
 from solver.explain import explain_dropped, precheck
@@ -119,8 +120,13 @@ def solve(
             progress(Progress(used, phase, solutions, best))
 
     points, travel = problem_travel(problem, travel_provider or HaversineProvider())
-    coeffs = coefficients(problem, travel)
     pre = precheck(problem, points, travel)
+    # The engine plans the problem with each dependent's windows cut to what any plan
+    # allows; the checker verifies the problem as given.
+    given = problem
+    problem, waiting = dependencies.tighten(problem, pre, points, travel)
+    pre = {**pre, **waiting}
+    coeffs = coefficients(problem, travel)
     candidates = [j for j in problem.jobs if j.id not in pre]
     random.Random(opts.seed).shuffle(candidates)
     report("model")
@@ -136,7 +142,7 @@ def solve(
     first: Solution | None = None
     if first_answer is not None and candidates and problem.technicians:
         until = min(search_until, started + FIRST_ANSWER_S)
-        first = _first_answer(problem, candidates, pre, opts, timer, points, travel, coeffs, until, started)
+        first = _first_answer(given, problem, candidates, pre, opts, timer, points, travel, coeffs, until, started)
         if first is not None and not (cancel is not None and cancel.is_set()):
             report("first", 1, first.objective.total_units * coeffs.unit_mc / 1000)
             first_answer(first)
@@ -163,10 +169,11 @@ def solve(
     if opts.ordered:
         restore_order(problem, plan, timer, opts.ordered)
     left, untried = repair(problem, candidates, plan, timer, finish_by, starting, offered)
+    left = _after_dependencies(problem, candidates, plan, left, timer, finish_by)
     solution = _explained(problem, pre, plan, left, untried, timer, finish_by)
     log.info("repair and explanations done, %.2f s left", deadline - time.monotonic())
     report("check")
-    solution = _checked(problem, solution, points, travel, coeffs)
+    solution = _checked(given, solution, points, travel, coeffs)
     if first is not None and first.objective.total_units < solution.objective.total_units:
         log.info("the search ended worse than the first answer; the first answer stands")
         solution = first
@@ -178,6 +185,18 @@ def solve(
     )
     report("done", stats.solutions_found, solution.objective.total_units * coeffs.unit_mc / 1000)
     return Solution(solution.routes, solution.unassigned, solution.objective, stats)
+
+
+def _after_dependencies(
+    problem: Problem, candidates: Sequence[Job], plan: Plan, left: Sequence[Job], timer: RouteTimer, until: float
+) -> list[Job]:
+    """The jobs left out once ``plan`` keeps every dependency (``dependencies.keep``):
+    ``left`` and those it took out, most urgent first."""
+    if not any(j.after is not None for j in problem.jobs):
+        return list(left)
+    out = set(dependencies.keep(problem, plan, timer, until)) | {j.id for j in left}
+    served = plan.served()
+    return sorted((j for j in candidates if j.id in out and j.id not in served), key=lambda j: (j.priority, j.id))
 
 
 def _explained(
@@ -195,7 +214,8 @@ def _explained(
         # Small days are always explained in full (milliseconds); only large days that
         # spent their budget fall back to "time limit", so the reason does not hang on load.
         thorough = job.id not in untried and (len(problem.jobs) <= _ALWAYS_EXPLAIN_JOBS or time.monotonic() < finish_by)
-        unassigned[job.id] = explain_dropped(job, problem, timer, plan.jobs, plan.fixed, thorough)
+        waits = dependencies.explain(job, problem, plan, timer, thorough)
+        unassigned[job.id] = waits or explain_dropped(job, problem, timer, plan.jobs, plan.fixed, thorough)
     return Solution(
         routes=tuple(plan.routes[t.id] for t in problem.technicians),
         unassigned=tuple(unassigned[j.id] for j in problem.jobs if j.id in unassigned),
@@ -203,6 +223,7 @@ def _explained(
 
 
 def _first_answer(
+    given: Problem,
     problem: Problem,
     candidates: Sequence[Job],
     pre: Mapping[str, Unassigned],
@@ -215,7 +236,8 @@ def _first_answer(
     started: float,
 ) -> Solution | None:
     """The starting routes where they time, the other jobs put in by the repair's
-    insertion until ``until``, checked; None when the checker refuses it (logged: a bug)."""
+    insertion until ``until``, every dependency kept, checked against ``given``; None
+    when the checker refuses it (logged: a bug)."""
     plan = Plan.empty(problem)
     starting = opts.starting_routes
     if starting:
@@ -223,9 +245,10 @@ def _first_answer(
     if opts.ordered:
         restore_order(problem, plan, timer, opts.ordered)
     left, untried = repair(problem, candidates, plan, timer, until, starting)
+    left = _after_dependencies(problem, candidates, plan, left, timer, until)
     solution = _explained(problem, pre, plan, left, untried, timer, until)
     try:
-        checked = _checked(problem, solution, points, travel, coeffs)
+        checked = _checked(given, solution, points, travel, coeffs)
     except CheckerRejected:
         log.exception("the first answer failed the checker; none is given")
         return None

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 DAY_S = 24 * 3600
+# The engine plans times in [0, MAX_TIME_S] (two days from the plan date's midnight: the
+# OR-Tools model's time dimension); a shift, window or job beyond it is refused.
+MAX_TIME_S = 2 * DAY_S
 # The job id of a stop at the depot in a route (``Problem.depot``); no job may use it.
 RELOAD_ID = "@reload"
 
@@ -144,6 +147,16 @@ class Technician:
             raise ProblemError(f"technician {self.id}: max_jobs must not be negative")
         if self.max_overtime_s < 0:
             raise ProblemError(f"technician {self.id}: max_overtime must not be negative")
+        if self.shift.start_s < 0:
+            raise ProblemError(f"technician {self.id}: shift.start is before the plan date's midnight")
+        if self.latest_end_s > MAX_TIME_S:
+            raise ProblemError(
+                f"technician {self.id}: shift.end plus max_overtime ends {_hours(self.latest_end_s)} after midnight, "
+                f"beyond the {_hours(MAX_TIME_S)} the engine plans"
+            )
+        lunch = self.shift.lunch
+        if lunch is not None and (lunch.earliest_s < 0 or lunch.latest_s + lunch.duration_s > MAX_TIME_S):
+            raise ProblemError(f"technician {self.id}: shift.lunch lies beyond the {_hours(MAX_TIME_S)} planned")
         for kind, amount in self.capacity.items():
             if amount < 0:
                 raise ProblemError(f"technician {self.id}: capacity {kind} must not be negative")
@@ -168,6 +181,42 @@ class Technician:
         return all(self.skills.get(code, 0) >= level for code, level in required.items())
 
 
+def _hours(t_s: int) -> str:
+    return f"{t_s / 3600:g} h"
+
+
+@dataclass(frozen=True, slots=True)
+class Dependency:
+    """A job waits for another (``job_id``, of the same problem): it starts no earlier
+    than ``min_lag_s`` after that job ends and, with ``max_lag_s``, no later than
+    ``max_lag_s`` after it ends; it is served only when that job is."""
+
+    job_id: str
+    min_lag_s: int = 0
+    max_lag_s: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.job_id:
+            raise ProblemError("after.job_id must not be empty")
+        if self.min_lag_s < 0:
+            raise ProblemError(f"after.min_lag must not be negative (depends on {self.job_id})")
+        if self.max_lag_s is not None and self.max_lag_s < self.min_lag_s:
+            raise ProblemError(f"after.max_lag is below after.min_lag (depends on {self.job_id})")
+
+    def earliest_s(self, end_s: int) -> int:
+        """The earliest start allowed when the job waited for ends at ``end_s``."""
+        return end_s + self.min_lag_s
+
+    def latest_s(self, end_s: int) -> int | None:
+        """The latest start allowed when the job waited for ends at ``end_s`` (None: no limit)."""
+        return None if self.max_lag_s is None else end_s + self.max_lag_s
+
+    def allows(self, start_s: int, end_s: int) -> bool:
+        """True when a start at ``start_s`` keeps this dependency on a job ending at ``end_s``."""
+        latest = self.latest_s(end_s)
+        return self.earliest_s(end_s) <= start_s and (latest is None or start_s <= latest)
+
+
 @dataclass(frozen=True, slots=True)
 class Job:
     """One visit to a customer.
@@ -177,7 +226,8 @@ class Job:
     (repair SLA) bound the start as well. ``preferred_window`` is soft: each
     minute outside it costs ``soft_penalty_per_min_cents``. ``demand`` is what
     a visit uses up of each resource type the technician carries (every
-    visiting technician of a crew carries it).
+    visiting technician of a crew carries it). ``after``: the job it waits for,
+    with the lags (docs/model.md, "Dependencies").
     """
 
     id: str
@@ -195,12 +245,26 @@ class Job:
     preferred_technician_id: str | None = None
     crew_size: int = 1
     demand: dict[str, int] = field(default_factory=dict)
+    after: Dependency | None = None
 
     def __post_init__(self) -> None:
         if not self.id:
             raise ProblemError("job.id must not be empty")
         if self.duration_s < 0:
             raise ProblemError(f"job {self.id}: duration must not be negative")
+        if self.duration_s > MAX_TIME_S:
+            raise ProblemError(f"job {self.id}: duration is longer than the {_hours(MAX_TIME_S)} the engine plans")
+        for k, w in enumerate(self.windows):
+            if w.end_s < 0 or w.start_s > MAX_TIME_S:
+                raise ProblemError(
+                    f"job {self.id}: windows[{k}] lies outside the {_hours(MAX_TIME_S)} from the plan date's "
+                    "midnight that the engine plans"
+                )
+        pw = self.preferred_window
+        if pw is not None and (pw.end_s < 0 or pw.start_s > MAX_TIME_S):
+            raise ProblemError(f"job {self.id}: preferred_window lies beyond the {_hours(MAX_TIME_S)} the engine plans")
+        if self.after is not None and self.after.job_id == self.id:
+            raise ProblemError(f"job {self.id}: after names the job itself")
         if self.priority not in (0, 1, 2, 3):
             raise ProblemError(f"job {self.id}: priority must be 0, 1, 2 or 3")
         if self.crew_size not in (1, 2):
@@ -218,8 +282,8 @@ class Job:
         """The hard windows for the visit start, release and deadline applied,
         sorted and merged; empty when no start time is possible."""
         lo = self.release_s if self.release_s is not None else -DAY_S
-        hi = self.deadline_s if self.deadline_s is not None else 2 * DAY_S
-        raw = self.windows or (TimeWindow(-DAY_S, 2 * DAY_S),)
+        hi = self.deadline_s if self.deadline_s is not None else MAX_TIME_S
+        raw = self.windows or (TimeWindow(-DAY_S, MAX_TIME_S),)
         clipped = sorted((max(w.start_s, lo), min(w.end_s, hi)) for w in raw if max(w.start_s, lo) <= min(w.end_s, hi))
         merged: list[TimeWindow] = []
         for start, end in clipped:
@@ -270,6 +334,25 @@ class Weights:
     preferred_technician_miss_cents: int = 2000
 
 
+def _check_dependencies(jobs: tuple[Job, ...]) -> None:
+    """Every ``after`` names a job of the problem, and no job waits for itself through others."""
+    after = {j.id: j.after.job_id for j in jobs if j.after is not None}
+    ids = {j.id for j in jobs}
+    for job_id, pred in after.items():
+        if pred not in ids:
+            raise ProblemError(f"job {job_id}: after.job_id {pred} is not a job of this problem")
+    done: set[str] = set()
+    for job_id in after:
+        chain: list[str] = []
+        at: str | None = job_id
+        while at is not None and at not in done:
+            if at in chain:
+                raise ProblemError(f"job {job_id}: after makes a cycle ({' -> '.join([*chain, at])})")
+            chain.append(at)
+            at = after.get(at)
+        done.update(chain)
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """One day to plan: who can work, what must be done."""
@@ -299,6 +382,7 @@ class Problem:
                 value = getattr(job, ref)
                 if value is not None and value not in known:
                     raise ProblemError(f"job {job.id}: {ref} {value} is not a technician of this day")
+        _check_dependencies(self.jobs)
 
     @property
     def resource_types(self) -> tuple[str, ...]:

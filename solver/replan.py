@@ -20,6 +20,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from solver import dependencies
 from solver.problem import Break, Job, Location, Problem, Shift, Technician, TimeWindow
 from solver.solution import Solution
 
@@ -76,6 +77,7 @@ def remaining(
     absences: Mapping[str, Absence] | None = None,
     told: Mapping[str, Told] | None = None,
     stability: Stability | None = None,
+    settled_ends: Mapping[str, int] | None = None,
 ) -> Problem:
     """The problem of what is left of ``problem``'s day at ``now_s``.
 
@@ -92,7 +94,11 @@ def remaining(
     With ``stability`` every job in ``told`` prefers its told technician (costing
     ``move_cents`` when given to another) and a window of ``tolerance_min`` around
     its told arrival (each minute outside costs ``per_min_cents``); a customer's own
-    preferred window gives way to the told arrival, which is newer."""
+    preferred window gives way to the told arrival, which is newer.
+    A job that waits for a settled job (``Job.after``) has its windows cut to that
+    job's end (``settled_ends``: actual, or expected while under way) plus the lag;
+    one that waits for a job taken out otherwise, or for a settled job without a
+    known end, or with no start time left, is out too (the caller explains)."""
     positions = positions or {}
     absences = absences or {}
     told = told or {}
@@ -107,10 +113,33 @@ def remaining(
         if job.id in settled or (job.pinned_technician_id is not None and job.pinned_technician_id not in working):
             continue
         jobs.append(_kept(job, working, told.get(job.id), stability))
+    jobs = _waiting_kept(jobs, settled_ends or {})
     weights = problem.weights
     if stability is not None:
         weights = dataclasses.replace(weights, preferred_technician_miss_cents=stability.move_cents)
     return dataclasses.replace(problem, technicians=tuple(technicians), jobs=tuple(jobs), weights=weights)
+
+
+def _waiting_kept(jobs: list[Job], settled_ends: Mapping[str, int]) -> list[Job]:
+    """``jobs`` with each dependency on a job no longer among them settled: cut to its
+    end plus the lag where that end is known (``settled_ends``) and a start is left,
+    else the dependent is out (and so, in turn, those that wait for it)."""
+    by_id = {j.id: j for j in jobs}
+    changed = True
+    while changed:
+        changed = False
+        for job_id, job in list(by_id.items()):
+            dep = job.after
+            if dep is None or dep.job_id in by_id:
+                continue
+            changed = True
+            end = settled_ends.get(dep.job_id)
+            narrowed = dependencies.cut(job, end) if end is not None else None
+            if narrowed is None:
+                del by_id[job_id]
+            else:
+                by_id[job_id] = narrowed
+    return [by_id[j.id] for j in jobs if j.id in by_id]
 
 
 def _left_of(

@@ -31,7 +31,7 @@ import numpy as np
 from solver.insertion import crew_pairs, movable, timed_at, timings, visit_windows
 from solver.objective import coefficients
 from solver.plan import WorkingRoute as WorkingRoute  # also imported from here by callers
-from solver.problem import DAY_S, Job, Problem, ProblemError, Technician, TimeWindow
+from solver.problem import MAX_TIME_S, Job, Problem, ProblemError, Technician, TimeWindow
 from solver.schedule import RouteTimer, Timing, earliest_in, latest_in
 from solver.solution import ReasonCode, Route, Solution, Unassigned
 from solver.travel import HaversineProvider, PointIndex, TravelMatrices, TravelProvider, problem_travel
@@ -190,7 +190,7 @@ class SlotEvaluator:
                         self._routes[tech_id] = self._prepare(kept.tech, [], [], self._timer)
         for job_id in dict.fromkeys(orphans):
             job = jobs[job_id]
-            answers = self.evaluate(job, job.start_windows()[:1] or [TimeWindow(0, 2 * DAY_S)], use_reserve=True)
+            answers = self.evaluate(job, job.start_windows()[:1] or [TimeWindow(0, MAX_TIME_S)], use_reserve=True)
             insertion = answers[0].insertion
             if insertion is None:
                 self.unplaced.append(job_id)

@@ -89,6 +89,7 @@ class ReasonCode(StrEnum):
     DAY_FULL = "day_full"
     NO_STOCK = "no_stock"
     TIME_LIMIT = "time_limit"
+    DEPENDENCY_NOT_MET = "dependency_not_met"
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,6 +68,16 @@ def served_env(base: dict[str, str] | None = None) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def own_postgres_database() -> None:
+    """Under pytest-xdist (``make test`` runs two workers), each worker's PostgreSQL
+    database exists before any test resets its schema."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        from tests.api.conftest import ensure_postgres_database
+
+        ensure_postgres_database()
+
+
+@pytest.fixture(scope="session", autouse=True)
 def compiled_search_ready() -> None:
     """The compiled ruin-and-recreate search is ready before any test plans a day, so
     each day takes the same path whatever ran before (on a fresh machine numba compiles

@@ -42,6 +42,21 @@ def search_slots(body: SlotSearchIn, session: SessionDep, state: StateDep, princ
     status_code=status.HTTP_201_CREATED,
     response_model=BookingOut,
     responses={
+        201: {
+            "description": "Booked",
+            "headers": {
+                "Server-Timing": {
+                    "description": "Where the booking's time went on the server, in ms: prepare (before the "
+                    "day's lock), lock-wait and lock-hold; lock-hold's desc says how the prepared insertion was "
+                    "confirmed under the lock (docs/booking.md, 'Booking under contention'). Not on a replay.",
+                    "schema": {"type": "string"},
+                },
+                "Idempotent-Replayed": {
+                    "description": "true when this is the stored first answer to the same key",
+                    "schema": {"type": "string"},
+                },
+            },
+        },
         **CONFLICT,
         400: {"description": "The Idempotency-Key header is missing"},
     },
@@ -69,6 +84,8 @@ def post_booking(
     if result.replayed:
         return JSONResponse(result.body, status_code=status.HTTP_201_CREATED, headers={"Idempotent-Replayed": "true"})
     response.status_code = status.HTTP_201_CREATED
+    if result.timing is not None:
+        response.headers["Server-Timing"] = result.timing.header()
     return result.body
 
 

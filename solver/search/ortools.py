@@ -22,13 +22,14 @@ from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 from ortools.util import optional_boolean_pb2
 
 from solver.objective import Coefficients
-from solver.problem import DAY_S, RELOAD_ID, Job, Problem, Technician, TimeWindow
+from solver.problem import MAX_TIME_S, RELOAD_ID, Job, Problem, Technician, TimeWindow
 from solver.search.types import CrewAssignment, RawResult, RawRoute, RawVisit, SearchInput, better
 from solver.travel import TravelMatrices
 
 log = logging.getLogger(__name__)
 
-HORIZON_S = 2 * DAY_S
+# What the engine plans at most (solver.problem refuses anything beyond it).
+HORIZON_S = MAX_TIME_S
 # At most this many arc cost classes (each is a full transit matrix in OR-Tools: 110 of
 # them took 5 GB and 90 s to build at 200 × 2,000, docs/benchmarks.md "Scale").
 MAX_ARC_CLASSES = 8

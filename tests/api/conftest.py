@@ -10,15 +10,25 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
 
 from api import create_app
 from dispatch.settings import Settings
 from tests.conftest import seeded_day
 
 ADMIN = "test-admin-token"
-POSTGRES_URL = os.environ.get("DISPATCH_TEST_POSTGRES_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+_POSTGRES_BASE = os.environ.get("DISPATCH_TEST_POSTGRES_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+POSTGRES_URL = (
+    make_url(_POSTGRES_BASE)
+    .set(database=f"{make_url(_POSTGRES_BASE).database}_{_XDIST_WORKER}")
+    .render_as_string(hide_password=False)
+    if _XDIST_WORKER
+    else _POSTGRES_BASE
+)
 """The machine's PostgreSQL (``DISPATCH_TEST_POSTGRES_URL`` names another database, so that
-two test runs on one machine do not reset each other's schema)."""
+two test runs on one machine do not reset each other's schema); each pytest-xdist worker
+of ``make test`` uses a database of its own beside it (``test_gw0``, ``test_gw1``)."""
 
 
 def ensure_postgres() -> None:
@@ -32,6 +42,20 @@ def ensure_postgres() -> None:
             return
         time.sleep(0.5)
     raise RuntimeError("PostgreSQL did not start")
+
+
+def ensure_postgres_database() -> None:
+    """PostgreSQL is up and ``POSTGRES_URL``'s database exists (created when missing)."""
+    from sqlalchemy import create_engine, text
+
+    ensure_postgres()
+    url = make_url(POSTGRES_URL)
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        found = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": url.database}).first()
+        if found is None:
+            conn.execute(text(f'CREATE DATABASE "{url.database}"'))
+    admin.dispose()
 
 
 def reset_postgres() -> None:

@@ -7,6 +7,7 @@ run; the embedded default (SQLite, no broker configured) plans through a worker.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import signal
 import subprocess
 import sys
@@ -33,7 +34,8 @@ from tests.conftest import served_env
 from tests.dispatch.test_plan_runs import DAY, ENDED, REGION, SMALL_DAY, TZ, contents, publish, run_to_end
 
 ROOT = Path(__file__).resolve().parents[2]
-REDIS = "redis://127.0.0.1:6379/7"
+# A Redis database of its own per pytest-xdist worker (7, 8, ...): each empties it.
+REDIS = f"redis://127.0.0.1:6379/{7 + int(os.environ.get('PYTEST_XDIST_WORKER', 'gw0')[2:] or 0)}"
 LEASE_S = 3.0  # short, so that a test sees a lost worker's run taken over soon
 
 

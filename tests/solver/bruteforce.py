@@ -3,7 +3,9 @@
 Every subset of jobs for every technician is tried in every order (with a depot,
 also with the depot stop before each job), timed by the route timer; the best
 disjoint combination plus drop penalties is the optimum. Crews of two are not
-enumerated here (their routes are coupled in time).
+enumerated here (their routes are coupled in time), and a dependency (``Job.after``)
+only between two jobs pinned to one technician, with no lag: the dependent then
+comes after the job it waits for in the route, or is left out with it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,11 @@ from solver.schedule import RouteTimer, Timing
 def optimum_units(problem: Problem) -> int:
     """The least objective (in units) any feasible plan of ``problem`` can reach."""
     assert all(j.crew_size == 1 for j in problem.jobs), "crews are not enumerated"
+    for j in problem.jobs:
+        if j.after is not None:
+            pred = problem.job(j.after.job_id)
+            assert j.pinned_technician_id is not None and pred.pinned_technician_id == j.pinned_technician_id
+            assert j.after.min_lag_s == 0 and j.after.max_lag_s is None, "only dependencies without lags"
     points, travel = problem_travel(problem, HaversineProvider())
     coeffs = coefficients(problem, travel)
     timer = RouteTimer(points, travel, coeffs, problem.lunch_on_site_min_s)
@@ -44,6 +51,8 @@ def optimum_units(problem: Problem) -> int:
             cheapest = math.inf
             for order in itertools.permutations(members):
                 plain = [jobs[i] for i in order]
+                if not _waits_kept(plain):
+                    continue
                 cuts: list[int | None] = [None] if stop is None else [None, *range(len(plain))]
                 for cut in cuts:
                     if cut is None:
@@ -78,6 +87,16 @@ def optimum_units(problem: Problem) -> int:
     result = min(cost + sum(drop[i] for i in range(n) if not (mask >> i & 1)) for mask, cost in cover.items())
     assert full >= 0
     return int(result)
+
+
+def _waits_kept(seq: list[Job]) -> bool:
+    """Every job of ``seq`` that waits for another comes after it in ``seq``."""
+    seen: set[str] = set()
+    for job in seq:
+        if job.after is not None and job.after.job_id not in seen:
+            return False
+        seen.add(job.id)
+    return True
 
 
 def _never() -> Timing:
