@@ -798,6 +798,9 @@ class BookingService:
         try:
             with contextlib.ExitStack() as stack:
                 if serial:
+                    # Waiting for the lock must not hold a pooled connection (the token's read
+                    # took one): with more waiting bookings than the pool has, the rest timed out.
+                    session.rollback()
                     began = time.perf_counter()
                     stack.enter_context(self._day_lock(req.slot.start.astimezone(self.tz).date(), region))
                     queued = time.perf_counter() - began
