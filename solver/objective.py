@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from solver.problem import Problem
+from solver.problem import HORIZON_DAYS, Job, Problem, Technician
 from solver.travel import TravelMatrices
 
 INT64_SAFE = 2**61
@@ -45,6 +45,8 @@ class Coefficients:
     capacity: dict[str, dict[str, int]] = field(default_factory=dict)
     # The same after a depot stop (``Problem.capacity_after_reload``).
     capacity_after_reload: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Per day a job is served away from its preferred day (``Technician.days_away``).
+    day_away: int = 0
 
     def to_cents(self, units: int) -> float:
         """Convert objective units back to cents."""
@@ -53,6 +55,10 @@ class Coefficients:
     def drop_cost(self, priority: int, crew_size: int) -> int:
         """Penalty for leaving one job out (a crew job counts once per member)."""
         return self.drop_penalty[priority] * crew_size
+
+    def day_cost(self, tech: Technician, job: Job) -> int:
+        """What serving ``job`` on ``tech``'s day costs for the days away from its preferred day."""
+        return tech.days_away(job) * self.day_away
 
 
 # Rows of the travel matrices scanned together: whole-matrix temporaries on a large
@@ -133,6 +139,9 @@ def _coefficients(
             pw = job.preferred_window
             bound += soft[job.id] * (max(0, pw.start_s - lo, hi - pw.end_s) + 1)
     bound += preference_miss * len(problem.jobs)
+    day_away = _per(problem.weights.day_away_cents, 1, unit_mc)
+    if any(t.day is not None for t in techs):
+        bound += day_away * HORIZON_DAYS * sum(j.preferred_day is not None for j in problem.jobs)
 
     drop: dict[int, int] = {}
     below = bound
@@ -150,4 +159,5 @@ def _coefficients(
         drop,
         problem.capacity_limits(),
         problem.capacity_after_reload(),
+        day_away,
     )

@@ -120,15 +120,17 @@ def qualified(problem: Problem, jobs: Sequence[Job]) -> npt.NDArray[np.bool_]:
 
 def _missed(problem: Problem, entries: Sequence[_Entry], coeffs: Coefficients) -> IntArray:
     """``[v, j]``: what entry ``j`` costs on technician ``v`` for not being with its
-    preferred technician."""
-    index = {t.id: v for v, t in enumerate(problem.technicians)}
-    out = np.zeros((len(problem.technicians), len(entries)), dtype=np.int64)
+    preferred technician (or person), and for the days away from its preferred day."""
+    techs = problem.technicians
+    out = np.zeros((len(techs), len(entries)), dtype=np.int64)
+    days = np.array([-1 if t.day is None else t.day for t in techs], dtype=np.int64)
     for j, e in enumerate(entries):
-        preferred = e.job.preferred_technician_id
-        if e.tech_index is None and preferred is not None:
-            out[:, j] = coeffs.preference_miss
-            if preferred in index:
-                out[index[preferred], j] = 0
+        if e.tech_index is not None:
+            continue
+        if e.job.preferred_technician_id is not None:
+            out[:, j] = [0 if t.prefers(e.job) else coeffs.preference_miss for t in techs]
+        if e.job.preferred_day is not None and coeffs.day_away:
+            out[:, j] += np.where(days >= 0, np.abs(days - e.job.preferred_day) * coeffs.day_away, 0)
     return out
 
 
