@@ -244,7 +244,9 @@ def build(
         else:
             out.extend(j for j in made if j is not None)
     # Jobs waiting for a held job are held too (a chain: until none is added).
-    owner = {j.id: j.part.job_id if j.part is not None else j.id for j in out}
+    owner = {hj.job.id: hj.job.id for hj in jobs} | {
+        part_id(hj.job.id, k): hj.job.id for hj in jobs for k in range(hj.days) if hj.days > 1
+    }
     while True:
         waiting = [j for j in out if j.after is not None and owner[j.after.job_id] in held]
         for j in waiting:

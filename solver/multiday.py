@@ -66,29 +66,37 @@ def _day_of(tech: Technician) -> int:
 
 
 def set_aside(problem: Problem, pre: Mapping[str, Unassigned]) -> dict[str, Unassigned]:
-    """The parts no plan can serve because a part of the same job cannot be served
-    (set aside in ``pre``) or has no day chosen (no pinned technician), with their
-    reason; parts already in ``pre`` are not repeated."""
+    """The parts of jobs longer than a day that no plan can serve, with their reason:
+    every part of a job with a part the pre-checks set aside (in ``pre``; its reason
+    told as a day of the job) or with no day chosen (no pinned technician)."""
     out: dict[str, Unassigned] = {}
     for job_id, parts in groups(problem).items():
         count = len(parts)
-        unpinned = [p for p in parts if p.pinned_technician_id is None]
-        if unpinned:
-            why = Unassigned(
-                "",
-                ReasonCode.NO_SHIFT_IN_WINDOW,
-                f"Takes {count} days: no qualified person has {count} consecutive working days "
-                "in its date range with room for it.",
-            )
-        else:
-            blocked = next((p for p in parts if p.id in pre), None)
-            if blocked is None:
-                continue
-            why = pre[blocked.id]
-            why = Unassigned("", why.code, f"Day {_day(blocked)} of {count} of job {job_id}: {why.reason}")
+        if any(p.pinned_technician_id is None for p in parts):
+            for part in parts:
+                out[part.id] = Unassigned(
+                    part.id,
+                    ReasonCode.NO_SHIFT_IN_WINDOW,
+                    f"Day {_day(part)} of {count} of job {job_id}: no qualified person has {count} consecutive "
+                    "working days in its date range with room for it.",
+                )
+            continue
+        blocked = [p for p in parts if p.id in pre]
+        if not blocked:
+            continue
+        first = blocked[0]
         for part in parts:
-            if part.id not in pre:
-                out[part.id] = Unassigned(part.id, why.code, _prefixed(part, job_id, count, why.reason))
+            if part in blocked:
+                why = pre[part.id]
+                if not why.reason.startswith("Day "):
+                    out[part.id] = Unassigned(part.id, why.code, _prefixed(part, job_id, count, why.reason))
+            else:
+                out[part.id] = Unassigned(
+                    part.id,
+                    pre[first.id].code,
+                    f"Day {_day(part)} of {count} of job {job_id}, whose days go together: day {_day(first)} "
+                    f"cannot be planned ({pre[first.id].reason})",
+                )
     return out
 
 
@@ -97,9 +105,10 @@ def _day(part: Job) -> int:
 
 
 def _prefixed(part: Job, job_id: str, count: int, reason: str) -> str:
-    if reason.startswith(f"Day {_day(part)} of {count}") or reason.startswith("Takes"):
+    """``reason`` said as a day of its job (once)."""
+    if reason.startswith("Day "):
         return reason
-    return f"Day {_day(part)} of {count} of job {job_id}, whose days go together: {reason}"
+    return f"Day {_day(part)} of {count} of job {job_id}: {reason}"
 
 
 def broken(problem: Problem, plan: Plan) -> list[str]:

@@ -56,6 +56,11 @@ class Coefficients:
         """Penalty for leaving one job out (a crew job counts once per member)."""
         return self.drop_penalty[priority] * crew_size
 
+    def search_drop_cost(self, job: Job) -> int:
+        """What the searches charge for leaving one visit of ``job`` out: a day of a job
+        longer than a day as all its days (the engine takes the others out with it)."""
+        return self.drop_penalty[job.priority] * (job.part.count if job.part is not None else 1)
+
     def day_cost(self, tech: Technician, job: Job) -> int:
         """What serving ``job`` on ``tech``'s day costs for the days away from its preferred day."""
         return tech.days_away(job) * self.day_away
@@ -95,7 +100,7 @@ def coefficients(problem: Problem, travel: TravelMatrices) -> Coefficients:
     max_arc_s = int(travel.duration_s.max()) if travel.size else 0
     while True:
         coeffs = _coefficients(problem, unit_mc, speed, teleport, max_arc_m, max_arc_s)
-        worst = sum(coeffs.drop_cost(j.priority, j.crew_size) for j in problem.jobs)
+        worst = sum(coeffs.drop_cost(j.priority, j.crew_size) * (j.part.count if j.part else 1) for j in problem.jobs)
         if worst < INT64_SAFE:
             return coeffs
         unit_mc *= 10

@@ -353,7 +353,7 @@ def _job_nodes(
             # (only when it restricts anything: every constraint slows the local search).
             if len(allowed) < n_veh:
                 routing.VehicleVar(index).SetValues([-1, *allowed])
-            routing.AddDisjunction([index], coeffs.drop_cost(job.priority, 1))
+            routing.AddDisjunction([index], coeffs.search_drop_cost(job))
             node += 1
         if m.detailed and job.preferred_window is not None and coeffs.soft_per_s[job.id] > 0:
             time_dim.SetCumulVarSoftLowerBound(indices[0], job.preferred_window.start_s, coeffs.soft_per_s[job.id])
