@@ -10,6 +10,7 @@ from api.schemas import (
     AuditEntryOut,
     BreakOut,
     CostOut,
+    DateRangeOut,
     DeliveryCountsOut,
     DeliveryOut,
     DependsOnOut,
@@ -124,6 +125,11 @@ def job_out(row: JobRow, tz: ZoneInfo, failed: EventRow | None = None) -> JobOut
         status=row.status,
         region=row.region,
         date=row.date,
+        date_range=DateRangeOut.model_validate({"from": row.date_from, "to": row.date_to})
+        if row.date_from is not None and row.date_to is not None
+        else None,
+        preferred_date=row.preferred_date,
+        days=row.days,
         location=LatLon(lat=row.lat, lon=row.lon),
         address=row.address,
         customer=CustomerIn(name=row.customer_name, phone=row.customer_phone),

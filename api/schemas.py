@@ -133,12 +133,22 @@ class DependsOnOut(BaseModel):
     max_lag_hours: float | None = None
 
 
+class DateRangeOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: dt.date = Field(alias="from")
+    to: dt.date
+
+
 class JobOut(BaseModel):
     id: str
     kind: str
     status: str
     region: str
     date: dt.date
+    date_range: DateRangeOut | None = Field(default=None, description="days a plan over several days may pick")
+    preferred_date: dt.date | None = None
+    days: int = Field(default=1, description="consecutive working days; duration_min is per day")
     location: LatLon
     address: str
     customer: CustomerIn

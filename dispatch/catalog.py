@@ -134,9 +134,15 @@ def get_technician(session: Session, tech_id: str) -> TechnicianRecord:
 
 
 def job_date(data: JobIn, tz: ZoneInfo) -> dt.date:
-    """The plan date of a job: given, else the local date of its first window, release or deadline."""
+    """The plan date of a job (the day one-day plans put it on): given, else its preferred
+    date, else the start of its date range, else the local date of its first window,
+    release or deadline."""
     if data.date is not None:
         return data.date
+    if data.preferred_date is not None:
+        return data.preferred_date
+    if data.date_range is not None:
+        return data.date_range.from_
     first = data.windows[0].start if data.windows else (data.release_at or data.deadline)
     assert first is not None  # JobIn guarantees one of them
     return first.astimezone(tz).date()
@@ -174,20 +180,29 @@ def check_dependency(session: Session, job_id: str, pred_id: str) -> None:
             raise Invalid(f"{field}: the chain of dependencies is longer than 1000 jobs", field)
 
 
+def job_days(data: JobIn, tz: ZoneInfo) -> tuple[dt.date, dt.date]:
+    """The first and last day a job's visits may fall on: its date range (else its date),
+    the last day extended by the job's length in days less one."""
+    first = data.date_range.from_ if data.date_range is not None else job_date(data, tz)
+    last = data.date_range.to if data.date_range is not None else job_date(data, tz)
+    return first, last + dt.timedelta(days=data.days - 1)
+
+
 def check_windows(data: JobIn, tz: ZoneInfo) -> None:
-    """Refuse (``Invalid`` naming ``windows.<i>``) a window that does not touch the job's
-    plan date in ``tz``: a job is planned on its one day, so such a window could never be kept."""
-    day = job_date(data, tz)
-    start_of_day = dt.datetime.combine(day, dt.time(0), tzinfo=tz)
-    end_of_day = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=tz)
+    """Refuse (``Invalid`` naming ``windows.<i>``) a window that touches none of the days
+    the job may be done on (its date, or its date range and the days a multi-day job
+    runs on): such a window could never be kept."""
+    first, last = job_days(data, tz)
+    start_of_day = dt.datetime.combine(first, dt.time(0), tzinfo=tz)
+    end_of_day = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0), tzinfo=tz)
+    days = f"on the job's date {first}" if first == last else f"between {first} and {last}, the job's days"
     for i, window in enumerate(data.windows):
         if window.end <= start_of_day or window.start >= end_of_day:
             shown = f"{window.start.astimezone(tz):%Y-%m-%d %H:%M}"
-            raise Invalid(
-                f"windows.{i}: starts {shown}, not on the job's date {day}; a job is planned on its one day",
-                f"windows.{i}",
-            )
+            raise Invalid(f"windows.{i}: starts {shown}, not {days}", f"windows.{i}")
     # The engine plans up to MAX_TIME_S (48 h) from the date's midnight and refuses more.
+    day = job_date(data, tz)
+    start_of_day = dt.datetime.combine(day, dt.time(0), tzinfo=tz)
     horizon_end = start_of_day + dt.timedelta(seconds=MAX_TIME_S)
     preferred = data.preferred_window
     if preferred is not None and (preferred.end < start_of_day or preferred.start > horizon_end):
@@ -226,6 +241,10 @@ def put_job(
     values: dict[str, Any] = {
         "region": data.region or default_region,
         "date": job_date(data, tz),
+        "date_from": data.date_range.from_ if data.date_range is not None else None,
+        "date_to": data.date_range.to if data.date_range is not None else None,
+        "preferred_date": data.preferred_date,
+        "days": data.days,
         "kind": data.kind,
         # A replaced job keeps where its day stands (completed stays completed);
         # a cancelled one is open again.

@@ -283,6 +283,33 @@ def _job_id_alone(value: Any) -> Any:
     return {"job_id": value} if isinstance(value, str) else value
 
 
+MAX_HORIZON_DAYS = 14
+"""The longest span of days one plan (and so one job's date range) covers."""
+
+
+class DateRangeIn(Strict):
+    """Days a job may be done on, first and last included (``from`` and ``to``)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: PlanDate = Field(alias="from")
+    to: PlanDate
+
+    @model_validator(mode="after")
+    def _order(self) -> DateRangeIn:
+        if self.to < self.from_:
+            raise field_error("DateRangeIn", "to", "the range ends before it starts", self.to.isoformat())
+        if (self.to - self.from_).days >= MAX_HORIZON_DAYS:
+            raise field_error(
+                "DateRangeIn", "to", f"a range spans at most {MAX_HORIZON_DAYS} days", self.to.isoformat()
+            )
+        return self
+
+    def contains(self, day: dt.date) -> bool:
+        """True when ``day`` lies in the range."""
+        return self.from_ <= day <= self.to
+
+
 class CustomerIn(Strict):
     name: str = Field(default="", max_length=200)
     phone: str = Field(default="", max_length=40)
@@ -294,7 +321,25 @@ class JobIn(Strict):
 
     kind: Literal["measure", "install", "repair"] = "install"
     region: str | None = Field(default=None, max_length=64)
-    date: PlanDate | None = Field(default=None, description="plan date; defaults to the first window's date")
+    date: PlanDate | None = Field(
+        default=None,
+        description="the day one-day plans put it on; defaults to preferred_date, else the start of date_range, "
+        "else the first window's date",
+    )
+    date_range: DateRangeIn | None = Field(
+        default=None,
+        description='days it may be done on ({"from", "to"}, at most 14): a plan over several days picks one',
+    )
+    preferred_date: PlanDate | None = Field(
+        default=None, description="the day the customer prefers, inside date_range (soft: a cost per day away)"
+    )
+    days: int = Field(
+        default=1,
+        ge=1,
+        le=MAX_HORIZON_DAYS,
+        description="consecutive working days of the same technician; duration_min is per day. Jobs of more "
+        "than one day are planned by plans over several days (date_from/date_to)",
+    )
     location: LatLon | None = None
     address: str = Field(default="", max_length=300)
     customer: CustomerIn = Field(default_factory=CustomerIn)
@@ -332,10 +377,22 @@ class JobIn(Strict):
     def _where_and_when(self) -> JobIn:
         if self.location is None and not self.address:
             raise field_error("JobIn", "location", "give a location or an address", None)
-        if self.date is None and not self.windows and self.release_at is None and self.deadline is None:
-            raise field_error("JobIn", "date", "give a date, a window, a release_at or a deadline", None)
+        when = (self.date, self.date_range, self.preferred_date, self.release_at, self.deadline)
+        if all(x is None for x in when) and not self.windows:
+            raise field_error("JobIn", "date", "give a date, a date_range, a window, a release_at or a deadline", None)
         if self.release_at and self.deadline and self.deadline < self.release_at:
             raise field_error("JobIn", "deadline", "deadline is before release_at", self.deadline.isoformat())
+        span = self.date_range
+        for name in ("date", "preferred_date"):
+            day = getattr(self, name)
+            if span is not None and day is not None and not span.contains(day):
+                raise field_error(
+                    "JobIn", name, f"{day} is outside date_range {span.from_}..{span.to}", day.isoformat()
+                )
+        if span is None and self.preferred_date is not None and self.date not in (None, self.preferred_date):
+            raise field_error(
+                "JobIn", "preferred_date", "a job without date_range is done on its date; give a date_range", None
+            )
         return self
 
 

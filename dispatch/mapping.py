@@ -199,7 +199,7 @@ def job_of(row: JobRow, clock: DayClock, technician_ids: set[str]) -> Job:
     preferred = None
     if row.preferred_start is not None and row.preferred_end is not None:
         preferred = (from_storage(row.preferred_start, clock.tz), from_storage(row.preferred_end, clock.tz))
-    windows = [(dt.datetime.fromisoformat(start), dt.datetime.fromisoformat(end)) for start, end in row.windows]
+    windows = day_windows(row, clock)
     promised = row.confirmed and row.promised_start is not None and row.promised_end is not None
     if promised:
         assert row.promised_start is not None and row.promised_end is not None
@@ -274,16 +274,52 @@ def load_day(session: Session, day: dt.date, region: str, tz: ZoneInfo) -> tuple
     ).all()
     clock = DayClock(day, tz)
     jobs, unplannable = [], []
+    elsewhere: dict[str, Unassigned] = {}
     for row in rows:
         if row.pinned_technician_id is not None and row.pinned_technician_id not in tech_ids:
             unplannable.append(row.id)
             continue
+        away = _needs_other_days(row, clock)
+        if away is not None:
+            elsewhere[row.id] = away
+            continue
         jobs.append(job_of(row, clock, tech_ids))
     kept, held = _with_dependencies(session, clock, {r.id: r for r in rows}, jobs)
+    held = {**elsewhere, **held}  # a job waiting for one held here finds it neither done nor planned
     unplannable += [job_id for job_id in held if job_id not in unplannable]
     info = {r.id: JobInfo(r.address, r.customer_name, r.customer_phone, r.notes, r.confirmed, r.booked) for r in rows}
     problem = Problem(technicians, tuple(kept))
     return Day(day, tz, problem, region, names, info, held), unplannable
+
+
+def _needs_other_days(row: JobRow, clock: DayClock) -> Unassigned | None:
+    """Why a one-day plan of ``clock``'s day cannot plan the job ``row``, when it cannot:
+    a job of several days needs a plan over several days; a job whose windows all lie on
+    other days of its date range has none that day. None when it can."""
+    if row.days > 1:
+        return Unassigned(
+            row.id,
+            ReasonCode.NEEDS_HORIZON,
+            f"Takes {row.days} consecutive days: plan it with a plan over several days (date_from, date_to).",
+        )
+    if row.windows and not day_windows(row, clock):
+        return Unassigned(
+            row.id,
+            ReasonCode.NO_SHIFT_IN_WINDOW,
+            f"None of its windows is on {clock.date}: plan it on a day of its windows.",
+        )
+    return None
+
+
+def day_windows(row: JobRow, clock: DayClock) -> list[Span]:
+    """A stored job's hard windows that touch ``clock``'s day (all of them for a job
+    without a date range, whose windows are checked against its date when stored)."""
+    windows = [(dt.datetime.fromisoformat(start), dt.datetime.fromisoformat(end)) for start, end in row.windows]
+    if row.date_from is None:
+        return windows
+    midnight = clock.midnight
+    next_midnight = DayClock(clock.date + dt.timedelta(days=1), clock.tz).midnight
+    return [(a, b) for a, b in windows if b > midnight and a < next_midnight]
 
 
 def dependency_of(row: JobRow) -> Dependency | None:

@@ -52,6 +52,12 @@ class JobRow(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=64)
     region: str = Field(default="helsinki", index=True)
     date: dt.date = Field(index=True)
+    # Days a plan over several days may put it on (None: only ``date``), the day the
+    # customer prefers, and its length in consecutive working days (docs/horizon.md).
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    preferred_date: dt.date | None = None
+    days: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     kind: str = "install"
     status: str = "open"
     lat: float

@@ -90,6 +90,7 @@ class ReasonCode(StrEnum):
     NO_STOCK = "no_stock"
     TIME_LIMIT = "time_limit"
     DEPENDENCY_NOT_MET = "dependency_not_met"
+    NEEDS_HORIZON = "needs_horizon"
 
 
 @dataclass(frozen=True, slots=True)
