@@ -175,6 +175,8 @@ def plan_out(
     out = PlanOut(
         id=plan.id,
         date=plan.date,
+        date_to=plan.date_to,
+        horizon_id=plan.horizon_id,
         region=plan.region,
         status=plan.status,  # type: ignore[arg-type]
         progress=plan.progress,
@@ -226,6 +228,27 @@ def plan_out(
         out.unassigned = [UnassignedOut(job_id=u.job_id, code=u.code, reason=u.reason) for u in unassigned]
         out.kpis = plan.kpis
         out.objective = plan.objective
+    return out
+
+
+def horizon_out(
+    run: PlanRow,
+    published: bool,
+    tz: ZoneInfo,
+    days: list[tuple[PlanRow, tuple[list[RouteRow], list[VisitRow], list[UnassignedRow]]]],
+) -> PlanOut:
+    """A plan over several days: the run, with the routes of its day plans ``days`` (each
+    route with its ``date``) and their unassigned jobs, once it is done."""
+    out = plan_out(run, published, tz)
+    if run.status != "done":
+        return out
+    out.routes, out.unassigned = [], []
+    for day, contents in days:
+        one = plan_out(day, published, tz, contents)
+        out.routes += [route.model_copy(update={"date": day.date}) for route in one.routes or []]
+        out.unassigned += one.unassigned or []
+    out.kpis = run.kpis
+    out.objective = run.objective
     return out
 
 

@@ -106,6 +106,10 @@ class PlanRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     date: dt.date = Field(index=True)
+    # A run over several days (dispatch/horizon.py): its last day (``date`` its first).
+    # Its answer is one done plan per day, each naming the run in ``horizon_id``.
+    date_to: dt.date | None = None
+    horizon_id: int | None = Field(default=None, index=True)
     region: str = "default"
     status: str = "queued"
     progress: float = 0.0
