@@ -111,12 +111,12 @@ def load_horizon(session: Session, first: dt.date, last: dt.date, region: str, t
     days = [first + dt.timedelta(days=k) for k in range((last - first).days + 1)]
     clocks = [DayClock(d, tz) for d in days]
     origin = clocks[0]
-    people: dict[str, tuple[object, list[engine_horizon.WorkDay]]] = {}
+    people: dict[str, tuple[Technician, list[engine_horizon.WorkDay]]] = {}
     for k, day in enumerate(days):
         for tech in technicians_on(session, day, region):
             _, work = people.setdefault(tech.id, (tech, []))
             work.append(engine_horizon.WorkDay(k, tech.shift, tech.max_overtime_s, tech.max_jobs))
-    persons = [engine_horizon.Person(tech, tuple(work)) for tech, work in people.values()]  # type: ignore[arg-type]
+    persons = [engine_horizon.Person(tech, tuple(work)) for tech, work in people.values()]
     names = {p.technician.id: p.technician.name for p in persons}
     working = {p.technician.id: {w.day for w in p.days} for p in persons}
     rows = session.exec(
