@@ -401,6 +401,11 @@ class SlotOut(BaseModel):
     added_cost_eur: float
     slack_min: int = Field(description="minutes the visit could slip before a window, lunch or shift end breaks")
     risk: Literal["low", "medium", "high"]
+    days: list[WindowOut] = Field(
+        default_factory=list,
+        description="a job of several days: its window on each of its days (the same technician each day); "
+        "empty for one day",
+    )
 
 
 class UnavailableOut(BaseModel):

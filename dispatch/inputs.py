@@ -416,6 +416,13 @@ class _JobWanted(Strict):
         description="the job this one waits for (done or in a published plan): no slot starts before its end "
         "plus min_lag_hours, or ends after its end plus max_lag_hours",
     )
+    days: int = Field(
+        default=1,
+        ge=1,
+        le=MAX_HORIZON_DAYS,
+        description="consecutive working days of one technician (duration_min each day); a slot search offers "
+        "each slot with the window of every day",
+    )
 
     @model_validator(mode="after")
     def _somewhere(self) -> _JobWanted:
@@ -451,6 +458,14 @@ class BookingIn(_JobWanted):
             raise field_error("BookingIn", "slot", "the slot must last longer than an instant", None)
         if self.slot.end - self.slot.start > dt.timedelta(hours=12):
             raise field_error("BookingIn", "slot", "a slot lasts at most 12 hours", None)
+        if self.days > 1:
+            raise field_error(
+                "BookingIn",
+                "days",
+                "a job of several days cannot be booked here yet: store it with PUT /v1/jobs (days, date_range) "
+                "and plan it with a plan over several days (docs/horizon.md)",
+                self.days,
+            )
         return self
 
 
