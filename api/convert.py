@@ -6,6 +6,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from api.schemas import (
+    AbsenceOut,
     AuditActorOut,
     AuditEntryOut,
     BreakOut,
@@ -31,6 +32,7 @@ from api.schemas import (
     UnassignedOut,
     UrgentJobOut,
     WebhookOut,
+    WeekdayShiftOut,
     WindowOut,
 )
 from dispatch import audit, auth
@@ -58,19 +60,37 @@ def _clock(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-def technician_out(record: TechnicianRecord) -> TechnicianOut:
-    """A technician and their shifts as the API shows them."""
+def _break_out(earliest: int | None, latest: int | None, duration: int | None) -> BreakOut | None:
+    if duration is None or earliest is None:
+        return None
+    return BreakOut(earliest=_clock(earliest), latest=_clock(latest or earliest), duration_min=duration)
+
+
+def technician_out(record: TechnicianRecord, tz: ZoneInfo) -> TechnicianOut:
+    """A technician with their shifts, weekly template and absences (in ``tz``) as the API shows them."""
     row = record.row
-    shifts = []
-    for s in record.shifts:
-        brk = None
-        if s.break_duration_min is not None and s.break_earliest_min is not None:
-            brk = BreakOut(
-                earliest=_clock(s.break_earliest_min),
-                latest=_clock(s.break_latest_min or s.break_earliest_min),
-                duration_min=s.break_duration_min,
-            )
-        shifts.append(ShiftOut(date=s.date, start=_clock(s.start_min), end=_clock(s.end_min), break_=brk))
+    shifts = [
+        ShiftOut(
+            date=s.date,
+            start=_clock(s.start_min),
+            end=_clock(s.end_min),
+            break_=_break_out(s.break_earliest_min, s.break_latest_min, s.break_duration_min),
+        )
+        for s in record.shifts
+    ]
+    week = [
+        WeekdayShiftOut(
+            weekday=w.weekday,
+            start=_clock(w.start_min),
+            end=_clock(w.end_min),
+            break_=_break_out(w.break_earliest_min, w.break_latest_min, w.break_duration_min),
+        )
+        for w in record.week
+    ]
+    absences = [
+        AbsenceOut(start=from_storage(a.start, tz), end=from_storage(a.end, tz), reason=a.reason)
+        for a in record.absences
+    ]
     end = LatLon(lat=row.end_lat, lon=row.end_lon) if row.end_lat is not None and row.end_lon is not None else None
     return TechnicianOut(
         id=row.id,
@@ -81,6 +101,8 @@ def technician_out(record: TechnicianRecord) -> TechnicianOut:
         end=end,
         skills=row.skills,
         shifts=shifts,
+        week=week,
+        absences=absences,
         max_jobs=row.max_jobs,
         max_overtime_min=row.max_overtime_min,
         cost=CostOut(

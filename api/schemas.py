@@ -94,6 +94,19 @@ class ShiftOut(BaseModel):
     break_: BreakOut | None = Field(default=None, serialization_alias="break")
 
 
+class WeekdayShiftOut(BaseModel):
+    weekday: int = Field(description="ISO weekday: 1 = Monday ... 7 = Sunday")
+    start: str
+    end: str
+    break_: BreakOut | None = Field(default=None, serialization_alias="break")
+
+
+class AbsenceOut(BaseModel):
+    start: dt.datetime
+    end: dt.datetime
+    reason: str
+
+
 class CostOut(BaseModel):
     per_hour: float
     per_km: float
@@ -110,6 +123,8 @@ class TechnicianOut(BaseModel):
     end: LatLon | None
     skills: dict[str, int]
     shifts: list[ShiftOut]
+    week: list[WeekdayShiftOut] = Field(description="the weekly template (dispatch time zone), by weekday")
+    absences: list[AbsenceOut] = Field(description="absences in the dispatch time zone, by start")
     max_jobs: int | None
     max_overtime_min: int
     cost: CostOut

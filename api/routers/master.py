@@ -79,25 +79,29 @@ def get_audit(
 def put_technician(
     technician_id: IdPath, body: TechnicianIn, session: SessionDep, state: StateDep, _: Dispatcher, response: Response
 ) -> TechnicianOut:
-    """Create or replace a technician with all their shifts."""
+    """Create or replace a technician with all their shifts, weekly template (``week``)
+    and absences; an explicit shift overrides the template on its date, and an absence
+    a planned day cannot honour is refused naming it (docs/working-time.md)."""
     record, created = catalog.put_technician(
         session, technician_id, body, state.settings.default_region, state.tz, now=state.clock.now()
     )
     session.commit()
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-    return technician_out(record)
+    return technician_out(record, state.tz)
 
 
 @router.get("/technicians", response_model=list[TechnicianOut])
-def get_technicians(session: SessionDep, _: Dispatcher, region: RegionQuery = None) -> list[TechnicianOut]:
+def get_technicians(
+    session: SessionDep, state: StateDep, _: Dispatcher, region: RegionQuery = None
+) -> list[TechnicianOut]:
     """All technicians (of one region when given)."""
-    return [technician_out(r) for r in catalog.list_technicians(session, region)]
+    return [technician_out(r, state.tz) for r in catalog.list_technicians(session, region)]
 
 
 @router.get("/technicians/{technician_id}", response_model=TechnicianOut)
-def get_technician(technician_id: IdPath, session: SessionDep, _: Dispatcher) -> TechnicianOut:
+def get_technician(technician_id: IdPath, session: SessionDep, state: StateDep, _: Dispatcher) -> TechnicianOut:
     """One technician."""
-    return technician_out(catalog.get_technician(session, technician_id))
+    return technician_out(catalog.get_technician(session, technician_id), state.tz)
 
 
 @router.put(
