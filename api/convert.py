@@ -34,6 +34,8 @@ from api.schemas import (
     WebhookOut,
     WeekdayShiftOut,
     WindowOut,
+    WorkingDayOut,
+    WorkingLunchOut,
 )
 from dispatch import audit, auth
 from dispatch.catalog import TechnicianRecord
@@ -54,6 +56,7 @@ from dispatch.tables import (
 )
 from dispatch.timeutil import from_storage
 from dispatch.webhooks import PENDING, Subscription
+from dispatch.worktime import WorkingDay
 
 
 def _clock(minutes: int) -> str:
@@ -111,6 +114,26 @@ def technician_out(record: TechnicianRecord, tz: ZoneInfo) -> TechnicianOut:
             per_job=row.cost_per_job_cents / 100,
             overtime_per_hour=row.overtime_per_hour_cents / 100,
         ),
+    )
+
+
+def working_day_out(day: WorkingDay, tz: ZoneInfo) -> WorkingDayOut:
+    """A technician's working time on one date (``dispatch.catalog.working_days``) as the API shows it, in ``tz``."""
+    lunch = None
+    if day.pause_earliest is not None and day.pause_latest is not None:
+        lunch = WorkingLunchOut(
+            earliest=day.pause_earliest.astimezone(tz),
+            latest=day.pause_latest.astimezone(tz),
+            duration_min=day.pause_min,
+        )
+    return WorkingDayOut(
+        date=day.date,
+        technician_id=day.technician_id,
+        start=day.start.astimezone(tz),
+        end=day.end.astimezone(tz),
+        lunch=lunch,
+        max_overtime_min=day.max_overtime_min,
+        minutes=day.minutes,
     )
 
 

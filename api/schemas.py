@@ -107,6 +107,26 @@ class AbsenceOut(BaseModel):
     reason: str
 
 
+class WorkingLunchOut(BaseModel):
+    earliest: dt.datetime = Field(description="the lunch starts no earlier")
+    latest: dt.datetime = Field(description="the lunch starts no later")
+    duration_min: int
+
+
+class WorkingDayOut(BaseModel):
+    """One technician's working time on one date, as plans and slot search see it."""
+
+    date: dt.date
+    technician_id: str
+    start: dt.datetime
+    end: dt.datetime
+    lunch: WorkingLunchOut | None = Field(
+        description="the day's one pause: the lunch, or an absence inside the shift (with the lunch merged in)"
+    )
+    max_overtime_min: int
+    minutes: int = Field(description="minutes of work the day holds: end - start - the pause (no overtime)")
+
+
 class CostOut(BaseModel):
     per_hour: float
     per_km: float

@@ -15,10 +15,10 @@ from dispatch import feed
 from dispatch.errors import Invalid, NotFound
 from dispatch.inputs import JobIn, LatLon, ShiftIn, TechnicianIn, clock_minutes, day_minutes
 from dispatch.jobstate import CANCELLED, OPEN
-from dispatch.mapping import DayClock, technician_of
+from dispatch.mapping import DayClock, technician_of, technicians_on
 from dispatch.tables import AbsenceRow, EventRow, JobRow, ShiftRow, TechnicianRow, WeekShiftRow
 from dispatch.timeutil import to_storage
-from dispatch.worktime import Away, honour, shift_on
+from dispatch.worktime import Away, WorkingDay, honour, shift_on, working_day
 from solver.problem import MAX_TIME_S
 
 Geocoder = Callable[[str], LatLon]
@@ -211,6 +211,28 @@ def get_technician(session: Session, tech_id: str) -> TechnicianRecord:
         raise NotFound(f"technician {tech_id} does not exist", "technician_id")
     week, absences = _working_time_by_tech(session, [tech_id])
     return TechnicianRecord(row, _shifts_by_tech(session, [tech_id])[tech_id], week[tech_id], absences[tech_id])
+
+
+MAX_WORKING_TIME_DAYS = 31
+"""The most dates one read of working time covers (a month)."""
+
+
+def working_days(session: Session, date_from: dt.date, date_to: dt.date, region: str, tz: ZoneInfo) -> list[WorkingDay]:
+    """Each technician's working time on each date from ``date_from`` to ``date_to``, as
+    plan runs and slot search see it (``dispatch.mapping.technicians_on``), by date and
+    id; a technician off that day has no entry. More than ``MAX_WORKING_TIME_DAYS``
+    dates, or ``date_to`` before ``date_from``, is refused naming ``date_to``."""
+    if date_to < date_from:
+        raise Invalid("date_to: is before date_from", "date_to")
+    if (date_to - date_from).days >= MAX_WORKING_TIME_DAYS:
+        raise Invalid(f"date_to: at most {MAX_WORKING_TIME_DAYS} days from date_from", "date_to")
+    out = []
+    day = date_from
+    while day <= date_to:
+        midnight = DayClock(day, tz).midnight
+        out += [working_day(day, tech, midnight) for tech in technicians_on(session, day, region, tz)]
+        day += dt.timedelta(days=1)
+    return out
 
 
 def job_date(data: JobIn, tz: ZoneInfo) -> dt.date:

@@ -37,6 +37,47 @@ class Away:
     field: str = "absences"
 
 
+@dataclass(frozen=True)
+class WorkingDay:
+    """A technician's working time on one date as people read it: aware start and end,
+    the day's one pause (the lunch, or an absence with the lunch merged in) to start
+    between ``pause_earliest`` and ``pause_latest`` for ``pause_min`` minutes, the
+    overtime allowed, and the minutes of work the day holds (no overtime)."""
+
+    date: dt.date
+    technician_id: str
+    start: dt.datetime
+    end: dt.datetime
+    pause_earliest: dt.datetime | None
+    pause_latest: dt.datetime | None
+    pause_min: int
+    max_overtime_min: int
+
+    @property
+    def minutes(self) -> int:
+        """Minutes of work: from start to end less the pause."""
+        return int((self.end - self.start).total_seconds()) // 60 - self.pause_min
+
+
+def working_day(day: dt.date, tech: Technician, midnight: dt.datetime) -> WorkingDay:
+    """``tech``'s day (after ``honour``) on ``day``, whose clock starts at ``midnight``."""
+
+    def at(seconds: int) -> dt.datetime:
+        return midnight + dt.timedelta(seconds=seconds)
+
+    lunch = tech.shift.lunch
+    return WorkingDay(
+        date=day,
+        technician_id=tech.id,
+        start=at(tech.shift.start_s),
+        end=at(tech.shift.end_s),
+        pause_earliest=at(lunch.earliest_s) if lunch is not None else None,
+        pause_latest=at(lunch.latest_s) if lunch is not None else None,
+        pause_min=lunch.duration_s // 60 if lunch is not None else 0,
+        max_overtime_min=tech.max_overtime_s // 60,
+    )
+
+
 def shift_on(day: dt.date, explicit: ShiftRow | None, week: Mapping[int, WeekShiftRow]) -> ShiftRow | None:
     """The shift of ``day``: its explicit shift, else the template's shift of that
     weekday (as an unsaved ``ShiftRow`` of the date), else None (not working)."""

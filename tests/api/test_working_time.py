@@ -189,3 +189,43 @@ def test_slot_search_offers_nothing_inside_an_absence_nor_on_a_holiday(client: T
     assert starts
     assert {s.astimezone(HELSINKI).date() for s in starts} <= {MONDAY, WEDNESDAY}
     assert all(s >= at(MONDAY, "12:00") for s in starts if s.astimezone(HELSINKI).date() == MONDAY)
+
+
+def test_the_working_time_read_shows_each_date_as_plans_see_it(client: TestClient) -> None:
+    absences = [
+        {"start": iso(MONDAY, "13:00"), "end": iso(MONDAY, "14:30"), "reason": "school"},
+        {"start": iso(TUESDAY, "00:00"), "end": iso(WEDNESDAY, "00:00"), "reason": "holiday"},
+    ]
+    shifts = [{"date": WEDNESDAY.isoformat(), "start": "10:00", "end": "14:00"}]
+    assert put_tech(client, technician(absences=absences, shifts=shifts)).status_code == 201
+    params = {"date_from": MONDAY.isoformat(), "date_to": (MONDAY + dt.timedelta(days=6)).isoformat()}
+    days = client.get("/v1/working-time", params=params, headers=DISPATCHER)
+    assert days.status_code == 200, days.text
+    by_date = {d["date"]: d for d in days.json()}
+    # Tuesday: a holiday; Saturday and Sunday: no template day.
+    assert sorted(by_date) == [(MONDAY + dt.timedelta(days=n)).isoformat() for n in (0, 2, 3, 4)]
+    monday = by_date[MONDAY.isoformat()]
+    assert dt.datetime.fromisoformat(monday["lunch"]["earliest"]) == at(MONDAY, "12:30")
+    assert monday["lunch"]["duration_min"] == 120 and monday["minutes"] == 8 * 60 - 120
+    wednesday = by_date[WEDNESDAY.isoformat()]
+    assert dt.datetime.fromisoformat(wednesday["start"]) == at(WEDNESDAY, "10:00")
+    assert wednesday["lunch"] is None and wednesday["minutes"] == 240
+    thursday = by_date[(MONDAY + dt.timedelta(days=3)).isoformat()]
+    assert thursday["lunch"]["duration_min"] == 30 and thursday["minutes"] == 450
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"date_from": "2026-12-10", "date_to": "2026-12-09"}, "date_to"),
+        ({"date_from": "2026-12-01", "date_to": "2027-01-31"}, "date_to"),
+        ({"date_from": "1999-12-31", "date_to": "2000-01-01"}, "date_from"),
+        ({"date_from": "2026-12-01"}, "date_to"),
+    ],
+)
+def test_a_bad_range_of_working_time_is_refused_naming_the_field(
+    client: TestClient, params: dict[str, str], field: str
+) -> None:
+    response = client.get("/v1/working-time", params=params, headers=DISPATCHER)
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == field
