@@ -10,6 +10,13 @@ from dashboard import data
 from dashboard.week import column, days_frame, load_colour, week_frames, week_of
 from dashboard.widgets import DAY_KEY, current_board, shown_errors
 
+
+def _pick_day() -> None:
+    """Before the next run (the sidebar's day widget is not drawn yet): the picked day is the board's day."""
+    st.session_state[DAY_KEY] = st.session_state["week_open"]
+    st.session_state["_day_set"] = True
+
+
 board = current_board()
 dates = week_of(board.day)
 st.title(f"Week {dates[0]:%d %b}–{dates[-1]:%d %b %Y}" + (f" · {board.region}" if board.region else ""))
@@ -33,8 +40,8 @@ with shown_errors():
     st.dataframe(days_frame(days), hide_index=True, key="week_days")
 
     labels = {d: f"{d:%a %d %b}" for d in dates}
-    open_col, button_col = st.columns([3, 1], vertical_alignment="bottom")
-    picked = open_col.selectbox("Open a day in the day view", dates, format_func=labels.__getitem__, key="week_open")
-    if button_col.button("Open day", key="week_open_day"):
-        st.session_state[DAY_KEY] = picked
-        st.switch_page("views/plan.py")
+    pick_col, link_col = st.columns([3, 2], vertical_alignment="bottom")
+    if st.session_state.get("week_open") not in dates:
+        st.session_state["week_open"] = board.day
+    pick_col.selectbox("Day", dates, format_func=labels.__getitem__, key="week_open", on_change=_pick_day)
+    link_col.page_link("views/plan.py", label=f"Open {board.day:%a %d %b} in the day view", icon=":material/map:")
