@@ -11,6 +11,9 @@ domain objects (``solver``): days and their clock, technicians, jobs and plans.
   own shape into these plain values and aware datetimes. ``job_of`` is the one
   for a stored ``JobRow``.
 - ``technician_of``: a stored technician and shift as a ``solver.Technician``.
+- ``technicians_on``: the technicians who work on a date, each with the working time
+  of that date (explicit shift, else weekly template, less absences:
+  ``dispatch.worktime``); every reader of a day's technicians comes here.
 - ``solution_rows``: a checked ``Solution`` as the routes and visits stored for
   a plan version. (The live schedule's routes are ``solver.plan.WorkingRoute``,
   stored with ``routes_to_json``/``routes_from_json``.)
