@@ -35,9 +35,12 @@ with shown_errors():
     styled = text.style.apply(
         lambda _: load[heads].map(load_colour).reindex(columns=text.columns, fill_value=""), axis=None
     )
-    st.dataframe(styled, hide_index=True, key="week_grid")
+    # Containers with keys: the browser test finds them by their CSS class (st-key-...).
+    with st.container(key="week-grid"):
+        st.dataframe(styled, hide_index=True, key="week_grid", height=min(800, 35 * (len(text) + 1) + 3))
     st.subheader("Days")
-    st.dataframe(days_frame(days), hide_index=True, key="week_days")
+    with st.container(key="week-days"):
+        st.dataframe(days_frame(days), hide_index=True, key="week_days")
 
     labels = {d: f"{d:%a %d %b}" for d in dates}
     pick_col, link_col = st.columns([3, 2], vertical_alignment="bottom")
