@@ -6,6 +6,8 @@ weekly template, one of them on holiday on Tuesday."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -44,14 +46,21 @@ def at(day: dt.date, clock: str) -> str:
 
 
 def start_api(database: Path) -> tuple[uvicorn.Server, Api]:
+    """uvicorn serving an empty API (no sample day) over ``database`` in a thread."""
     settings = Settings(database_url=f"sqlite:///{database}", admin_token=ADMIN, seed_samples=False, solver_workers=1)
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        # Keep idle connections open: the test's own client waits through AppTest runs
+        # between calls, and a connection closed by the server meanwhile may fail its next request.
+        uvicorn.Config(
+            create_app(settings),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            timeout_keep_alive=300,
+        )
     )
-    import threading
-    import time
-
     thread = threading.Thread(target=server.run, name=f"api-{port}", daemon=True)
     thread.start()
     while not server.started:
