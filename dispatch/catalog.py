@@ -125,6 +125,7 @@ def _check_absences(record: TechnicianRecord, data: TechnicianIn, tz: ZoneInfo) 
     the days in between are covered whole."""
     explicit = {s.date: s for s in record.shifts}
     week = {w.weekday: w for w in record.week}
+    spans = [(a.start.timestamp(), a.end.timestamp()) for a in data.absences]
     days: set[dt.date] = set()
     for absence in data.absences:
         first, last = absence.start.astimezone(tz).date(), absence.end.astimezone(tz).date()
@@ -134,8 +135,12 @@ def _check_absences(record: TechnicianRecord, data: TechnicianIn, tz: ZoneInfo) 
         if shift is None:
             continue
         clock = DayClock(day, tz)
+        # A shift (HH:MM) plus overtime ends before the second midnight.
+        lo, hi = clock.midnight.timestamp(), DayClock(day + dt.timedelta(days=2), tz).midnight.timestamp()
         away = [
-            Away(clock.seconds(a.start), clock.seconds(a.end), f"absences.{i}") for i, a in enumerate(data.absences)
+            Away(clock.seconds(a.start), clock.seconds(a.end), f"absences.{i}")
+            for i, (a, (start, end)) in enumerate(zip(data.absences, spans, strict=True))
+            if start < hi and end > lo
         ]
         honour(technician_of(record.row, shift), away, day)
 
