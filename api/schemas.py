@@ -94,6 +94,39 @@ class ShiftOut(BaseModel):
     break_: BreakOut | None = Field(default=None, serialization_alias="break")
 
 
+class WeekdayShiftOut(BaseModel):
+    weekday: int = Field(description="ISO weekday: 1 = Monday ... 7 = Sunday")
+    start: str
+    end: str
+    break_: BreakOut | None = Field(default=None, serialization_alias="break")
+
+
+class AbsenceOut(BaseModel):
+    start: dt.datetime
+    end: dt.datetime
+    reason: str
+
+
+class WorkingLunchOut(BaseModel):
+    earliest: dt.datetime = Field(description="the lunch starts no earlier")
+    latest: dt.datetime = Field(description="the lunch starts no later")
+    duration_min: int
+
+
+class WorkingDayOut(BaseModel):
+    """One technician's working time on one date, as plans and slot search see it."""
+
+    date: dt.date
+    technician_id: str
+    start: dt.datetime
+    end: dt.datetime
+    lunch: WorkingLunchOut | None = Field(
+        description="the day's one pause: the lunch, or an absence inside the shift (with the lunch merged in)"
+    )
+    max_overtime_min: int
+    minutes: int = Field(description="minutes of work the day holds: end - start - the pause (no overtime)")
+
+
 class CostOut(BaseModel):
     per_hour: float
     per_km: float
@@ -110,6 +143,8 @@ class TechnicianOut(BaseModel):
     end: LatLon | None
     skills: dict[str, int]
     shifts: list[ShiftOut]
+    week: list[WeekdayShiftOut] = Field(description="the weekly template (dispatch time zone), by weekday")
+    absences: list[AbsenceOut] = Field(description="absences in the dispatch time zone, by start")
     max_jobs: int | None
     max_overtime_min: int
     cost: CostOut

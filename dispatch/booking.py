@@ -628,7 +628,7 @@ class BookingService:
         """The slot evaluator of the stored live schedule of a day and region:
         its technicians' shifts and its promised jobs (repaired where a
         technician left or a route no longer times; see ``unplaced``)."""
-        technicians = technicians_on(session, day, region)
+        technicians = technicians_on(session, day, region, self.tz)
         routes = routes_from_json(plan.routes if plan is not None else None)
         ids = {job_id for r in routes for job_id in r.job_ids}
         jobs = self._open_jobs(session, ids, day, region, {t.id for t in technicians})
