@@ -113,7 +113,7 @@ def load_horizon(session: Session, first: dt.date, last: dt.date, region: str, t
     origin = clocks[0]
     people: dict[str, tuple[Technician, list[engine_horizon.WorkDay]]] = {}
     for k, day in enumerate(days):
-        for tech in technicians_on(session, day, region):
+        for tech in technicians_on(session, day, region, tz):
             _, work = people.setdefault(tech.id, (tech, []))
             work.append(engine_horizon.WorkDay(k, tech.shift, tech.max_overtime_s, tech.max_jobs))
     persons = [engine_horizon.Person(tech, tuple(work)) for tech, work in people.values()]

@@ -144,3 +144,21 @@ def test_a_bad_range_of_days_is_refused_naming_the_field_and_starts_nothing(
     assert named in response.text
     for d in DAYS:
         assert client.get("/v1/plans", params={"date": d}, headers=DISPATCHER).json() == []
+
+
+def test_a_week_plan_works_from_weekly_templates_and_keeps_away_from_a_day_off(client: TestClient) -> None:
+    """A kitchen fitter known only by a weekly template (Monday to Wednesday), away all
+    Tuesday: the kitchen preferred on Tuesday goes on another day of its range."""
+    fitter = {
+        "name": "Keittiö",
+        "home": {"lat": 60.2, "lon": 24.9},
+        "skills": {"kitchen": 2},
+        "week": [{"weekday": d, "start": "08:00", "end": "16:00"} for d in (1, 2, 3)],
+        "absences": [{"start": T.format(DAYS[1], "00:00"), "end": T.format(DAYS[2], "00:00"), "reason": "holiday"}],
+    }
+    assert client.put("/v1/technicians/K1", json=fitter, headers=DISPATCHER).status_code == 201
+    put(client, "KIT", job(date_range={"from": DAYS[0], "to": DAYS[2]}, preferred_date=DAYS[1], skills={"kitchen": 1}))
+    plan = run_horizon(client)
+    assert plan["status"] == "done", plan
+    [(day, who, _)] = visits(plan, "KIT")
+    assert who == "K1" and day in (DAYS[0], DAYS[2])
