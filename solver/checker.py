@@ -327,6 +327,7 @@ def recompute_objective(
         crew = served.get(job.id)
         if not crew:
             drop_u += c.drop_cost(job.priority, job.crew_size)
+            pref_u += c.left_out_cost(job) - c.drop_cost(job.priority, job.crew_size)
         elif job.crew_size == 1 and job.preferred_technician_id not in (None, crew[0]):
             pref_u += c.preference_miss
     total = time_u + dist_u + job_u + ot_u + soft_u + pref_u + drop_u

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from solver.problem import Problem
+from solver.problem import Job, Problem
 from solver.travel import TravelMatrices
 
 INT64_SAFE = 2**61
@@ -53,6 +53,14 @@ class Coefficients:
     def drop_cost(self, priority: int, crew_size: int) -> int:
         """Penalty for leaving one job out (a crew job counts once per member)."""
         return self.drop_penalty[priority] * crew_size
+
+    def left_out_cost(self, job: Job) -> int:
+        """What leaving ``job`` out costs: its priority's penalty per crew member and,
+        for a crew-of-one job with a preferred technician, that preference missed too
+        (nobody serves it, so its preferred technician does not: a re-plan's told
+        technician, docs/objective.md)."""
+        missed = self.preference_miss if job.crew_size == 1 and job.preferred_technician_id is not None else 0
+        return self.drop_cost(job.priority, job.crew_size) + missed
 
 
 # Rows of the travel matrices scanned together: whole-matrix temporaries on a large

@@ -353,7 +353,9 @@ def _job_nodes(
             # (only when it restricts anything: every constraint slows the local search).
             if len(allowed) < n_veh:
                 routing.VehicleVar(index).SetValues([-1, *allowed])
-            routing.AddDisjunction([index], coeffs.drop_cost(job.priority, 1))
+            # A crew-of-one job left out also misses its preferred technician (``left_out_cost``).
+            left_out = coeffs.left_out_cost(job) if job.crew_size == 1 else coeffs.drop_cost(job.priority, 1)
+            routing.AddDisjunction([index], left_out)
             node += 1
         if m.detailed and job.preferred_window is not None and coeffs.soft_per_s[job.id] > 0:
             time_dim.SetCumulVarSoftLowerBound(indices[0], job.preferred_window.start_s, coeffs.soft_per_s[job.id])

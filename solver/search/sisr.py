@@ -189,7 +189,7 @@ def _data(
             len(jobs), len(kinds)
         ),
         job_drop=np.array(
-            [0 if f else coeffs.drop_cost(j.priority, 1) for j, f in zip(jobs, fixed, strict=True)], dtype=np.int64
+            [0 if f else coeffs.left_out_cost(j) for j, f in zip(jobs, fixed, strict=True)], dtype=np.int64
         ),
         job_far=np.asarray(homes, dtype=np.float64),
         job_long=np.array([problem.lunch_on_site(j) for j in jobs], dtype=np.bool_),
