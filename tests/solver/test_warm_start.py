@@ -208,4 +208,3 @@ def test_a_given_route_that_no_longer_times_is_seeded_without_its_least_urgent_v
     seed(plan, problem, list(jobs), [WorkingRoute("T0", ("P", "L", "U"))], timer)
     assert [j.id for j in plan.jobs["T0"]] == ["P", "U"]
     assert [v.job_id for v in plan.routes["T0"].visits] == ["P", "U"]
-
