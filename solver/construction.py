@@ -62,11 +62,11 @@ def build(
 def seed(
     plan: Plan, problem: Problem, candidates: Sequence[Job], routes: Sequence[WorkingRoute], timer: RouteTimer
 ) -> None:
-    """Start ``plan`` from ``routes``: each route that times as given and whose
-    technician holds every skill its jobs need where they come (jobs not among
-    ``candidates`` dropped; on a day with a depot its first depot stop kept, and the
-    depot's tools held after it) is kept; a crew visit is kept only where both of its
-    technicians' routes are."""
+    """Start ``plan`` from ``routes``: each route whose technician holds every skill
+    its jobs need where they come (jobs not among ``candidates`` dropped; on a day
+    with a depot its first depot stop kept, and the depot's tools held after it) is
+    kept, as given where it times, else without its least urgent visits (``_trim``);
+    a crew visit is kept only where both of its technicians' routes are."""
     by_id = {j.id: j for j in candidates}
     stop = problem.reload_job()
     if stop is not None:
