@@ -370,6 +370,7 @@ def recompute_objective(
         crew = served.get(job.id)
         if not crew:
             drop_u += c.drop_cost(job.priority, job.crew_size)
+            pref_u += c.left_out_cost(job) - c.drop_cost(job.priority, job.crew_size)
         else:
             if job.crew_size == 1 and crew[0] in techs and not techs[crew[0]].prefers(job):
                 pref_u += c.preference_miss

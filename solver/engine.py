@@ -60,7 +60,8 @@ class SolveOptions:
     progress_interval_s: float = 0.25
     # A plan to start from, e.g. the booking working plan (``WorkingRoute``s; the older
     # mapping of technician id to (job id, fixed start or None) pairs is read as such).
-    # Routes that do not time are left out; the rest of the jobs is placed around them.
+    # A route that does not time keeps what still does (its least urgent visits out);
+    # the rest of the jobs is placed around them.
     initial_routes: Sequence[WorkingRoute] | Mapping[str, Sequence[tuple[str, int | None]]] | None = None
     # Per technician, jobs to keep in this relative order where they share that route
     # (the dispatcher's order locks, ``solver.locks``): put back after the search where

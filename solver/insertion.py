@@ -206,6 +206,43 @@ def insert_moving_one(job: Job, problem: Problem, timer: RouteTimer, plan: Plan,
     return False
 
 
+def insert_displacing(job: Job, problem: Problem, timer: RouteTimer, plan: Plan, until: float) -> Job | None:
+    """Place a one-person ``job`` that fits nowhere as it is in the place of one less
+    urgent job (a higher priority number) of a qualified technician, the one whose
+    exchange costs least; the job taken out (now left out), or None when there is no
+    such place. Crew, start-fixed jobs and depot stops are never taken out; a pinned
+    job may be (its pin does not say it must be served)."""
+    if job.crew_size != 1:
+        return None
+    best: tuple[int, Technician, Job, int] | None = None
+    for tech in able(job, problem, timer):
+        base = plan.base_cost(tech, timer)
+        if base is None:
+            continue
+        for out, rest, rest_fixed in movable(plan.jobs[tech.id], plan.fixed[tech.id], keep_pinned=False):
+            if time.monotonic() >= until:
+                break
+            if out.priority <= job.priority:
+                continue
+            here = min(positions(tech, job, rest, rest_fixed, timer, base), default=None)
+            if here is None:
+                continue
+            # The least urgent job out first, then the cheapest exchange.
+            if best is None or (-out.priority, here[0]) < (-best[2].priority, best[0]):
+                best = (here[0], tech, out, here[1])
+    if best is None:
+        return None
+    _, tech, out, pos = best
+    saved = plan.saved((tech.id,))
+    plan.remove(tech.id, out.id)
+    plan.insert(tech.id, pos, job)
+    if plan.retime(tech, timer):
+        log.info("repair placed %s on %s in the place of %s", job.id, tech.id, out.id)
+        return out
+    plan.restore(saved)
+    return None
+
+
 def insert_via_depot(job: Job, problem: Problem, timer: RouteTimer, plan: Plan, until: float) -> bool:
     """Place a one-person ``job`` after a depot stop, where it costs least: after the stop
     a route already has, or with a new stop before it. For a job that needs a tool the

@@ -57,13 +57,24 @@ class Coefficients:
         return self.drop_penalty[priority] * crew_size
 
     def search_drop_cost(self, job: Job) -> int:
-        """What the searches charge for leaving one visit of ``job`` out: a day of a job
-        longer than a day as all its days (the engine takes the others out with it)."""
-        return self.drop_penalty[job.priority] * (job.part.count if job.part is not None else 1)
+        """What the searches charge for leaving one visit of ``job`` out: per visit (a
+        crew member's visit counts once), with a crew-of-one job's preferred technician
+        missed too (``left_out_cost``), and a day of a job longer than a day as all its
+        days (the engine takes the others out with it)."""
+        per_visit = self.left_out_cost(job) if job.crew_size == 1 else self.drop_cost(job.priority, 1)
+        return per_visit * (job.part.count if job.part is not None else 1)
 
     def day_cost(self, tech: Technician, job: Job) -> int:
         """What serving ``job`` on ``tech``'s day costs for the days away from its preferred day."""
         return tech.days_away(job) * self.day_away
+
+    def left_out_cost(self, job: Job) -> int:
+        """What leaving ``job`` out costs: its priority's penalty per crew member and,
+        for a crew-of-one job with a preferred technician, that preference missed too
+        (nobody serves it, so its preferred technician does not: a re-plan's told
+        technician, docs/objective.md)."""
+        missed = self.preference_miss if job.crew_size == 1 and job.preferred_technician_id is not None else 0
+        return self.drop_cost(job.priority, job.crew_size) + missed
 
 
 # Rows of the travel matrices scanned together: whole-matrix temporaries on a large

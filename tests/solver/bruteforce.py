@@ -74,7 +74,7 @@ def optimum_units(problem: Problem) -> int:
                 best[mask] = cheapest + misses * coeffs.preference_miss + away
         best_by_tech.append(best)
 
-    drop = [coeffs.drop_cost(j.priority, j.crew_size) for j in jobs]
+    drop = [coeffs.left_out_cost(j) for j in jobs]
     full = (1 << n) - 1
     # Combine technicians one by one: cover[mask] = least cost serving exactly `mask`.
     cover: dict[int, float] = {0: 0}
