@@ -220,9 +220,14 @@ class DispatchClient:
 
     # -- plans -------------------------------------------------------------
 
-    def start_plan(self, day: dt.date, region: str | None, time_limit_s: float) -> Plan:
-        """Start a plan run; it comes back queued."""
+    def start_plan(
+        self, day: dt.date, region: str | None, time_limit_s: float, last_day: dt.date | None = None
+    ) -> Plan:
+        """Start a plan run of ``day`` (with ``last_day``: of the days ``day``..``last_day``
+        in one solve, docs/horizon.md); it comes back queued."""
         body: dict[str, Any] = {"date": day.isoformat(), "time_limit_s": time_limit_s}
+        if last_day is not None:
+            body = {"date_from": day.isoformat(), "date_to": last_day.isoformat(), "time_limit_s": time_limit_s}
         if region:
             body["region"] = region
         return self._parse(_PLAN, self._request("POST", "/v1/plans", json=body))

@@ -220,6 +220,8 @@ class PlanChanges(ApiModel):
 class Plan(ApiModel):
     id: int
     date: dt.date
+    date_to: dt.date | None = None
+    horizon_id: int | None = None
     region: str
     status: PlanStatus
     progress: float = 0.0

@@ -8,7 +8,9 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.week import column, days_frame, load_colour, week_frames, week_of
-from dashboard.widgets import DAY_KEY, current_board, shown_errors
+from dashboard.widgets import DAY_KEY, current_board, optimize, shown_errors
+
+WEEK_RUN_KEY = "week_run"
 
 
 def _pick_day() -> None:
@@ -48,3 +50,30 @@ with shown_errors():
         st.session_state["week_open"] = board.day
     pick_col.selectbox("Day", dates, format_func=labels.__getitem__, key="week_open", on_change=_pick_day)
     link_col.page_link("views/plan.py", label=f"Open {board.day:%a %d %b} in the day view", icon=":material/map:")
+
+st.subheader("Plan the week in one solve")
+st.caption(
+    "Plans every day of the week together (docs/horizon.md): jobs with a date range go on any day of it, "
+    "jobs of several days to one technician on consecutive days, dependencies across days. Each day's "
+    "answer becomes a plan of that day; publishing the week publishes them all."
+)
+with shown_errors():
+    made = optimize(board, "week_plan_form", "Plan the week", days=(dates[0], dates[-1]))
+    if made is not None:
+        st.session_state[WEEK_RUN_KEY] = made.id
+        st.rerun()
+    run_id = st.session_state.get(WEEK_RUN_KEY)
+    if isinstance(run_id, int):
+        run = board.client.plan(run_id)
+        served = len(run.served_job_ids())
+        with st.container(key="week-run"):
+            state = "published" if run.published else "not published"
+            st.success(
+                f"Week plan #{run.id} ({run.date:%d %b}–{run.date_to or run.date:%d %b}): {served} jobs served, "
+                f"{len(run.unassigned or [])} unassigned; {state}.",
+                icon=":material/calendar_month:",
+            )
+            if not run.published and st.button("Publish the week", key="week_publish", type="primary"):
+                board.client.publish(run.id)
+                data.forget_plans()
+                st.rerun()

@@ -194,3 +194,24 @@ def test_the_technicians_page_edits_the_weekly_template_and_absences(
     next(b for b in board.button if b.key == "absence_WA_remove_button").click().run()
     assert texts(board, "success") == ["Absences of WA removed."]
     assert week_api.http.get("/v1/technicians/WA").json()["absences"] == []
+
+
+def test_the_week_is_planned_in_one_solve_from_the_week_page_and_published_whole(
+    page: Callable[[str], AppTest], week_api: Api
+) -> None:
+    """Runs last in this file: it plans and publishes the week the other tests read."""
+    board = page(WEEK)
+    board.number_input[0].set_value(2.0)
+    board.button(key="FormSubmitter:week_plan_form-Plan the week").click().run()
+    assert not board.exception, board.exception
+    [done] = [s.value for s in board.success if s.value.startswith("Week plan #")]
+    assert "6 jobs served, 0 unassigned; not published" in done, done
+    tuesday = frame_with(board, "unassigned").set_index("date").loc[TUESDAY.isoformat()]
+    assert (tuesday["planned"], tuesday["unassigned"]) == (2, 0)
+    board.button(key="week_publish").click().run()
+    assert not board.exception, board.exception
+    [done] = [s.value for s in board.success if s.value.startswith("Week plan #")]
+    assert done.endswith("published."), done
+    run_id = int(done.split("#")[1].split()[0])
+    days = week_api.http.get("/v1/plans", params={"date": TUESDAY.isoformat()}).json()
+    assert [p["published"] for p in days if p["horizon_id"] == run_id] == [True]
