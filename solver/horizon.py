@@ -162,7 +162,7 @@ def technicians(people: Sequence[Person], n_days: int) -> tuple[Technician, ...]
     return tuple(out)
 
 
-def _windows(hj: HorizonJob, days: Sequence[int]) -> tuple[TimeWindow, ...]:
+def windows_on(hj: HorizonJob, days: Sequence[int]) -> tuple[TimeWindow, ...]:
     """``hj``'s start windows on ``days``, in horizon time."""
     out: list[TimeWindow] = []
     for day in days:
@@ -297,7 +297,7 @@ def _jobs_of(
     base = dataclasses.replace(job, preferred_technician_id=preferred, pinned_technician_id=None)
     if hj.days == 1:
         days = list(range(hj.first_day, hj.last_day + 1))
-        one = dataclasses.replace(base, windows=_windows(hj, days), preferred_day=hj.preferred_day)
+        one = dataclasses.replace(base, windows=windows_on(hj, days), preferred_day=hj.preferred_day)
         if pinned is not None:
             person = next(p for p in people if p.technician.id == pinned)
             working = [d.day for d in person.days if hj.first_day <= d.day <= hj.last_day]
@@ -315,7 +315,7 @@ def _jobs_of(
         part = dataclasses.replace(
             base,
             id=part_id(job.id, k),
-            windows=_windows(hj, [day]),
+            windows=windows_on(hj, [day]),
             pinned_technician_id=day_tech,
             preferred_technician_id=None,
             preferred_day=hj.preferred_day if k == 0 else None,
