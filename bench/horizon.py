@@ -254,11 +254,14 @@ def plan_day_by_day(week: Week, limit_s: float, planner: Planner) -> Solution:
         # Only the day's own technicians plan single jobs; the next working days are
         # there for the second day of a two-day job started today.
         solution = planner(h, limit_s / DAYS)
+        in_plan = solution.served_job_ids()
         for r in solution.routes:
             _, day = hz.person_day(h.problem, r.technician_id)
             for v in r.visits:
                 job = h.problem.job(v.job_id)
                 if job.part is not None and job.part.index == 1:
+                    if hz.part_id(job.part.job_id, 0) not in in_plan:
+                        continue  # by hand: a second day without its first is not committed
                     second = by_id[job.part.job_id]
                     # Committed: planned first on its day (priority 0), on the same person.
                     pinned = dataclasses.replace(
