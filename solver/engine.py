@@ -165,7 +165,7 @@ def solve(
     log.info("search phase over, %.2f s left", deadline - time.monotonic())
     # Repair and explanations stop in time for the checker, which rebuilds the
     # objective's coefficients over the whole matrix (0.4 s at 5,500 points).
-    finish_by = deadline - _check_s(len(points.points))
+    finish_by = deadline - check_seconds(len(points.points))
     # The compiled search (or, for crews, the construction before it) offered every
     # job left out every place already.
     offered = raw is not None and raw.status == sisr.STATUS
@@ -285,7 +285,7 @@ def _first_answer(
     return Solution(checked.routes, checked.unassigned, checked.objective, stats)
 
 
-def _check_s(n_points: int) -> float:
+def check_seconds(n_points: int) -> float:
     """About how long the final check takes for a day of ``n_points`` places (seconds)."""
     return 0.05 + 2e-8 * n_points * n_points
 

@@ -27,15 +27,19 @@ route whose day it is.
 from __future__ import annotations
 
 import dataclasses
+import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from solver import engine
+from solver.checker import check
 from solver.dependencies import cut
 from solver.engine import FirstAnswerCallback, SolveOptions
 from solver.problem import (
     DAY_S,
     HORIZON_DAYS,
+    RELOAD_ID,
     Break,
     Dependency,
     Depot,
@@ -49,7 +53,9 @@ from solver.problem import (
     Weights,
 )
 from solver.solution import ReasonCode, Solution, Unassigned
-from solver.travel import HaversineProvider, TravelProvider
+from solver.travel import HaversineProvider, TravelProvider, problem_travel
+
+log = logging.getLogger(__name__)
 
 # Separates a person's id from the day in a person-day technician's id.
 DAY_SEPARATOR = "@"
@@ -162,7 +168,7 @@ def technicians(people: Sequence[Person], n_days: int) -> tuple[Technician, ...]
     return tuple(out)
 
 
-def _windows(hj: HorizonJob, days: Sequence[int]) -> tuple[TimeWindow, ...]:
+def windows_on(hj: HorizonJob, days: Sequence[int]) -> tuple[TimeWindow, ...]:
     """``hj``'s start windows on ``days``, in horizon time."""
     out: list[TimeWindow] = []
     for day in days:
@@ -297,7 +303,7 @@ def _jobs_of(
     base = dataclasses.replace(job, preferred_technician_id=preferred, pinned_technician_id=None)
     if hj.days == 1:
         days = list(range(hj.first_day, hj.last_day + 1))
-        one = dataclasses.replace(base, windows=_windows(hj, days), preferred_day=hj.preferred_day)
+        one = dataclasses.replace(base, windows=windows_on(hj, days), preferred_day=hj.preferred_day)
         if pinned is not None:
             person = next(p for p in people if p.technician.id == pinned)
             working = [d.day for d in person.days if hj.first_day <= d.day <= hj.last_day]
@@ -315,7 +321,7 @@ def _jobs_of(
         part = dataclasses.replace(
             base,
             id=part_id(job.id, k),
-            windows=_windows(hj, [day]),
+            windows=windows_on(hj, [day]),
             pinned_technician_id=day_tech,
             preferred_technician_id=None,
             preferred_day=hj.preferred_day if k == 0 else None,
@@ -399,6 +405,11 @@ def _choose_runs(
     return out
 
 
+# In a horizon with dependencies, the share of the time limit the first pass gets
+# (``solve``); the second pass, warm-started from it, gets the rest.
+FIRST_PASS_SHARE = 0.6
+
+
 def solve(
     horizon: Horizon,
     options: SolveOptions | None = None,
@@ -406,8 +417,68 @@ def solve(
     first_answer: FirstAnswerCallback | None = None,
 ) -> Solution:
     """``solver.solve`` on the horizon's problem (checked; see there), its jobs held
-    before the solve added to the unassigned with their reasons."""
-    solution = engine.solve(horizon.problem, options, travel_provider, first_answer=first_answer)
+    before the solve added to the unassigned with their reasons.
+
+    With dependencies inside the horizon, in two passes: the searches do not know
+    the order of a pair, so on a full week the dependents the first pass starts too
+    early are taken out and may find no room after (docs/model.md, "Dependencies
+    across days"). The second pass starts from the first's routes with each planned
+    predecessor held at its planned start and its dependents' windows cut to its
+    planned end plus the lags, so that the search itself keeps the order; the better
+    plan of the two by the objective (checked against the horizon's problem) stands.
+    """
+    opts = options or SolveOptions()
+    problem = horizon.problem
+    inside = [j for j in problem.jobs if j.after is not None]
+    if not inside:
+        solution = engine.solve(problem, opts, travel_provider, first_answer=first_answer)
+    else:
+        started = time.monotonic()
+        first = dataclasses.replace(opts, time_limit_s=opts.time_limit_s * FIRST_PASS_SHARE)
+        solution = engine.solve(problem, first, travel_provider, first_answer=first_answer)
+        # The second pass's plan is checked once more against the horizon's problem.
+        recheck = engine.check_seconds(len(problem.jobs) + 2 * len(problem.technicians))
+        left = opts.time_limit_s - (time.monotonic() - started) - recheck
+        if left > 0.1 * opts.time_limit_s:
+            solution = _second_pass(problem, solution, dataclasses.replace(opts, time_limit_s=left), travel_provider)
     if not horizon.held:
         return solution
     return dataclasses.replace(solution, unassigned=solution.unassigned + horizon.held)
+
+
+def _second_pass(
+    problem: Problem, plan: Solution, options: SolveOptions, travel_provider: TravelProvider | None
+) -> Solution:
+    """The better of ``plan`` and a solve started from it with every planned
+    predecessor held at its start and its dependents cut to its end plus the lags."""
+    starts: dict[str, int] = {}
+    ends: dict[str, int] = {}
+    for route in plan.routes:
+        for v in route.visits:
+            starts[v.job_id] = v.start_s
+            ends[v.job_id] = max(ends.get(v.job_id, v.end_s), v.end_s)
+    waited_for = {j.after.job_id for j in problem.jobs if j.after is not None}
+    jobs = []
+    for job in problem.jobs:
+        if job.id in waited_for and job.id in starts and job.crew_size == 1:
+            job = dataclasses.replace(job, windows=(TimeWindow(starts[job.id], starts[job.id]),))
+        dep = job.after
+        if dep is not None and dep.job_id in ends:
+            narrowed = cut(job, ends[dep.job_id], dep)
+            if narrowed is not None:
+                job = dataclasses.replace(job, windows=narrowed.windows)
+        jobs.append(job)
+    held = dataclasses.replace(problem, jobs=tuple(jobs))
+    routes = {r.technician_id: [(v.job_id, None) for v in r.visits if v.job_id != RELOAD_ID] for r in plan.routes}
+    again = engine.solve(held, dataclasses.replace(options, initial_routes=routes), travel_provider)
+    # Held windows lie inside the horizon's, and every dependency is still in ``held``:
+    # a plan of ``held`` is one of ``problem``; the checker says so, and prices it.
+    points, travel = problem_travel(problem, travel_provider or HaversineProvider())
+    report = check(problem, again, points, travel)
+    if not report.feasible:
+        log.error("the second pass broke %d rules of the horizon; the first pass stands", len(report.violations))
+        return plan
+    if report.objective.total_units >= plan.objective.total_units:
+        return plan
+    stats = dataclasses.replace(again.stats, wall_time_s=plan.stats.wall_time_s + again.stats.wall_time_s)
+    return dataclasses.replace(again, objective=report.objective, stats=stats)

@@ -110,6 +110,11 @@ def able(job: Job, problem: Problem, timer: RouteTimer) -> list[Technician]:
         for t in problem.technicians
         if t.has_skills(job.skills) and (job.crew_size == 2 or job.pinned_technician_id in (None, t.id))
     ]
+    if any(t.day is not None for t in out):
+        # A horizon: only the person-days whose shift meets one of the job's windows
+        # (before the nearest are taken, or they would be one person's other days).
+        windows = job.start_windows()
+        out = [t for t in out if any(w.start_s <= t.latest_end_s and t.shift.start_s <= w.end_s for w in windows)]
     if len(out) > NEAREST_TECHNICIANS:
         here = timer.points.job[job.id]
         out.sort(key=lambda t: int(timer.distance[timer.points.tech_start[t.id], here]))
@@ -128,7 +133,8 @@ def options(job: Job, problem: Problem, timer: RouteTimer, plan: Plan) -> list[O
         if base is None:
             continue
         places = positions(tech, job, current, plan.fixed[tech.id], timer, base)
-        out.extend((cost, tech, pos, start) for cost, pos, start in places)
+        away = timer.coeffs.day_cost(tech, job)  # 0 but in a horizon
+        out.extend((cost + away, tech, pos, start) for cost, pos, start in places)
     return out
 
 

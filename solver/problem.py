@@ -19,6 +19,10 @@ HORIZON_DAYS = 14
 # model's time dimension): the horizon's days and a night after the last one (a shift
 # with its overtime may run past midnight); a shift, window or job beyond it is refused.
 MAX_TIME_S = (HORIZON_DAYS + 1) * DAY_S
+# What a plan of ONE date covers from its midnight (the day and the night after): the
+# limit a caller planning one date holds its inputs to (dispatch/catalog.py's check of
+# a job's preferred window), now that the engine itself plans up to a horizon.
+DAY_PLAN_S = 2 * DAY_S
 # The job id of a stop at the depot in a route (``Problem.depot``); no job may use it.
 RELOAD_ID = "@reload"
 

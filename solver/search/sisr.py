@@ -112,6 +112,21 @@ def _qualified(problem: Problem, entries: Sequence[_Entry], after_stop: bool) ->
     return out
 
 
+def _meets(techs: Sequence[Technician], job_w: IntArray) -> npt.NDArray[np.bool_] | bool:
+    """``[v, j]``: in a horizon, technician ``v``'s day (shift start to latest return)
+    meets one of entry ``j``'s start windows (``job_w``, padded with ``kernel.FAR``):
+    the search then never tries a job on a day it cannot go on. True (no mask) for a
+    one-day problem."""
+    if not any(t.day is not None for t in techs):
+        return True
+    t0 = np.array([t.shift.start_s for t in techs], dtype=np.int64)[:, None]
+    lim = np.array([t.latest_end_s for t in techs], dtype=np.int64)[:, None]
+    out = np.zeros((len(techs), job_w.shape[0]), dtype=np.bool_)
+    for w in range(job_w.shape[1]):
+        out |= (job_w[None, :, w, 0] <= lim) & (t0 <= job_w[None, :, w, 1])
+    return out
+
+
 def qualified(problem: Problem, jobs: Sequence[Job]) -> npt.NDArray[np.bool_]:
     """``[v, j]``: technician ``v`` has the skills ``jobs[j]`` needs, and its pin (if
     any) is ``v``."""
@@ -199,8 +214,8 @@ def _data(
             [(0, 0, 0) if f else _soft(j, coeffs) for j, f in zip(jobs, fixed, strict=True)], dtype=np.int64
         ).reshape(len(jobs), 3),
         job_fixed=np.array(fixed, dtype=np.bool_),
-        qual=_qualified(problem, entries, after_stop=False),
-        qual2=_qualified(problem, entries, after_stop=True),
+        qual=_qualified(problem, entries, after_stop=False) & _meets(techs, job_w),
+        qual2=_qualified(problem, entries, after_stop=True) & _meets(techs, job_w),
         miss=_missed(problem, entries, coeffs),
         alone=np.zeros((0, 0, 3), dtype=np.int64),
         neighbours=_nearest(dist, job_loc, min(NEIGHBOURS, len(jobs) - 1)),
