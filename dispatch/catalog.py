@@ -19,7 +19,7 @@ from dispatch.mapping import DayClock, technician_of, technicians_on
 from dispatch.tables import AbsenceRow, EventRow, JobRow, ShiftRow, TechnicianRow, WeekShiftRow
 from dispatch.timeutil import to_storage
 from dispatch.worktime import Away, WorkingDay, honour, shift_on, working_day
-from solver.problem import MAX_TIME_S
+from solver.problem import DAY_PLAN_S
 
 Geocoder = Callable[[str], LatLon]
 """Turns an address into coordinates; raises a DispatchError when it cannot."""
@@ -307,15 +307,15 @@ def check_windows(data: JobIn, tz: ZoneInfo) -> None:
         if window.end <= start_of_day or window.start >= end_of_day:
             shown = f"{window.start.astimezone(tz):%Y-%m-%d %H:%M}"
             raise Invalid(f"windows.{i}: starts {shown}, not {days}", f"windows.{i}")
-    # The engine plans up to MAX_TIME_S (48 h) from the date's midnight and refuses more.
+    # A plan of one date covers DAY_PLAN_S (48 h) from its midnight.
     day = job_date(data, tz)
     start_of_day = dt.datetime.combine(day, dt.time(0), tzinfo=tz)
-    horizon_end = start_of_day + dt.timedelta(seconds=MAX_TIME_S)
+    horizon_end = start_of_day + dt.timedelta(seconds=DAY_PLAN_S)
     preferred = data.preferred_window
     if preferred is not None and (preferred.end < start_of_day or preferred.start > horizon_end):
         shown = f"{preferred.start.astimezone(tz):%Y-%m-%d %H:%M}"
         raise Invalid(
-            f"preferred_window: starts {shown}, outside the {MAX_TIME_S // 3600} h from the job's date {day} "
+            f"preferred_window: starts {shown}, outside the {DAY_PLAN_S // 3600} h from the job's date {day} "
             "that a plan of that date covers",
             "preferred_window",
         )

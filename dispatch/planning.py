@@ -50,6 +50,7 @@ from dispatch.tables import (
 from dispatch.timeutil import from_storage, to_storage
 from solver import Cancelled, Problem, Progress, Solution, SolveOptions, TimeWindow, prepare, solve
 from solver import locks as lock_rules
+from solver.horizon import solve as solve_horizon
 from solver.plan import WorkingRoute
 from solver.replan import Stability
 from solver.replan import changes as replan_changes
@@ -769,8 +770,8 @@ class PlanRunner:
                 if self._report_progress(plan_id, run, round(min(p.fraction, 0.99), 3)):
                     run.cancel.set()
 
-        solution = solve(loaded.problem, SolveOptions(time_limit_s=limit), progress=on_progress, cancel=run.cancel)
-        solution = dataclasses.replace(solution, unassigned=solution.unassigned + loaded.horizon.held)
+        options = SolveOptions(time_limit_s=limit)
+        solution = solve_horizon(loaded.horizon, options, progress=on_progress, cancel=run.cancel)
         if run.lost:
             raise RunSuperseded(f"plan {plan_id} is no longer this attempt's")
         broken = horizon_broken_promises(loaded, solution)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from dataclasses import dataclass, field
 from solver import engine
 from solver.checker import check
 from solver.dependencies import cut
-from solver.engine import FirstAnswerCallback, SolveOptions
+from solver.engine import FirstAnswerCallback, Progress, ProgressCallback, SolveOptions
 from solver.problem import (
     DAY_S,
     HORIZON_DAYS,
@@ -415,9 +416,13 @@ def solve(
     options: SolveOptions | None = None,
     travel_provider: TravelProvider | None = None,
     first_answer: FirstAnswerCallback | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
 ) -> Solution:
     """``solver.solve`` on the horizon's problem (checked; see there), its jobs held
-    before the solve added to the unassigned with their reasons.
+    before the solve added to the unassigned with their reasons. ``progress`` hears
+    the fraction of the whole time limit used (both passes); setting ``cancel`` stops
+    the solve soon after (``Cancelled``).
 
     With dependencies inside the horizon, in two passes: the searches do not know
     the order of a pair, so on a full week the dependents the first pass starts too
@@ -431,23 +436,44 @@ def solve(
     problem = horizon.problem
     inside = [j for j in problem.jobs if j.after is not None]
     if not inside:
-        solution = engine.solve(problem, opts, travel_provider, first_answer=first_answer)
+        solution = engine.solve(problem, opts, travel_provider, progress, cancel, first_answer=first_answer)
     else:
         started = time.monotonic()
         first = dataclasses.replace(opts, time_limit_s=opts.time_limit_s * FIRST_PASS_SHARE)
-        solution = engine.solve(problem, first, travel_provider, first_answer=first_answer)
+        solution = engine.solve(
+            problem, first, travel_provider, _scaled(progress, 0.0, FIRST_PASS_SHARE), cancel, first_answer=first_answer
+        )
         # The second pass's plan is checked once more against the horizon's problem.
         recheck = engine.check_seconds(len(problem.jobs) + 2 * len(problem.technicians))
         left = opts.time_limit_s - (time.monotonic() - started) - recheck
         if left > 0.1 * opts.time_limit_s:
-            solution = _second_pass(problem, solution, dataclasses.replace(opts, time_limit_s=left), travel_provider)
+            second = dataclasses.replace(opts, time_limit_s=left)
+            heard = _scaled(progress, FIRST_PASS_SHARE, 1.0)
+            solution = _second_pass(problem, solution, second, travel_provider, heard, cancel)
     if not horizon.held:
         return solution
     return dataclasses.replace(solution, unassigned=solution.unassigned + horizon.held)
 
 
+def _scaled(progress: ProgressCallback | None, lo: float, hi: float) -> ProgressCallback | None:
+    """``progress`` hearing a pass's fraction as the share ``lo``..``hi`` of the whole."""
+    if progress is None:
+        return None
+    report = progress
+
+    def heard(p: Progress) -> None:
+        report(dataclasses.replace(p, fraction=lo + (hi - lo) * p.fraction))
+
+    return heard
+
+
 def _second_pass(
-    problem: Problem, plan: Solution, options: SolveOptions, travel_provider: TravelProvider | None
+    problem: Problem,
+    plan: Solution,
+    options: SolveOptions,
+    travel_provider: TravelProvider | None,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
 ) -> Solution:
     """The better of ``plan`` and a solve started from it with every planned
     predecessor held at its start and its dependents cut to its end plus the lags."""
@@ -470,7 +496,7 @@ def _second_pass(
         jobs.append(job)
     held = dataclasses.replace(problem, jobs=tuple(jobs))
     routes = {r.technician_id: [(v.job_id, None) for v in r.visits if v.job_id != RELOAD_ID] for r in plan.routes}
-    again = engine.solve(held, dataclasses.replace(options, initial_routes=routes), travel_provider)
+    again = engine.solve(held, dataclasses.replace(options, initial_routes=routes), travel_provider, progress, cancel)
     # Held windows lie inside the horizon's, and every dependency is still in ``held``:
     # a plan of ``held`` is one of ``problem``; the checker says so, and prices it.
     points, travel = problem_travel(problem, travel_provider or HaversineProvider())
