@@ -31,6 +31,7 @@ from dispatch.mapping import (
     dependency_of,
     job_of,
     predecessor_end,
+    predecessor_technician,
     technicians_on,
 )
 from dispatch.tables import JobRow
@@ -107,7 +108,8 @@ def load_horizon(session: Session, first: dt.date, last: dt.date, region: str, t
     horizon: every job whose date or date range meets those days, on the days of it that
     lie inside them; each technician's shift of each day. A job pinned to a technician
     goes on its date only; a job waiting for a job neither in the horizon, done nor in a
-    published plan, or with no window on any of its days, is held back with its reason."""
+    published plan, or with no window on any of its days, is held back with its reason.
+    A job waiting for one of a published plan prefers that job's technician (continuity)."""
     days = [first + dt.timedelta(days=k) for k in range((last - first).days + 1)]
     clocks = [DayClock(d, tz) for d in days]
     origin = clocks[0]
@@ -200,7 +202,10 @@ def load_horizon(session: Session, first: dt.date, last: dt.date, region: str, t
                 end, where = predecessor_end(session, dep.job_id, tz)
                 if end is not None:
                     made[job_id] = dataclasses.replace(
-                        hj, job=dataclasses.replace(hj.job, after=dep), after_end_s=origin.seconds(end)
+                        hj,
+                        job=dataclasses.replace(hj.job, after=dep),
+                        after_end_s=origin.seconds(end),
+                        done_by=predecessor_technician(session, dep.job_id),
                     )
                     continue
                 reason = f"Waits for job {dep.job_id}, {where}."

@@ -396,6 +396,23 @@ def predecessor_end(session: Session, pred_id: str, tz: ZoneInfo) -> tuple[dt.da
     return None, f"which is {pred.status} and not in a published plan yet"
 
 
+def predecessor_technician(session: Session, pred_id: str) -> str | None:
+    """Who does (or did) the job ``pred_id`` in the published plan of its day (the first
+    technician of a crew), if anyone: the follow-up prefers them (continuity)."""
+    pred = session.get(JobRow, pred_id)
+    if pred is None:
+        return None
+    published = session.get(PublishedPlanRow, (pred.date, pred.region))
+    if published is None:
+        return None
+    found = session.exec(
+        select(VisitRow.technician_id)
+        .where(VisitRow.plan_id == published.plan_id, VisitRow.job_id == pred_id)
+        .order_by(col(VisitRow.id))
+    ).first()
+    return found
+
+
 def _with_dependencies(
     session: Session, clock: DayClock, rows: Mapping[str, JobRow], jobs: list[Job]
 ) -> tuple[list[Job], dict[str, Unassigned]]:

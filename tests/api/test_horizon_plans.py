@@ -162,3 +162,25 @@ def test_a_week_plan_works_from_weekly_templates_and_keeps_away_from_a_day_off(c
     assert plan["status"] == "done", plan
     [(day, who, _)] = visits(plan, "KIT")
     assert who == "K1" and day in (DAYS[0], DAYS[2])
+
+
+def test_a_follow_up_of_a_published_measure_prefers_the_technician_who_measured(client: TestClient) -> None:
+    """Continuity: the measure is published with the technician who lives farther away;
+    the install of the plan over the next days goes to that technician all the same."""
+    window = {"start": T.format(DAYS[0], "09:00"), "end": T.format(DAYS[0], "10:00")}
+    far = {"lat": 60.25, "lon": 24.9}  # T2's home
+    put(client, "M", job(kind="measure", date=DAYS[0], windows=[window], location=far, pinned_technician_id="T2"))
+    day_plan = client.post("/v1/plans", json={"date": DAYS[0], "time_limit_s": 2}, headers=DISPATCHER).json()
+    for _ in range(300):
+        done = client.get(f"/v1/plans/{day_plan['id']}", headers=DISPATCHER).json()
+        if done["status"] == "done":
+            break
+        time.sleep(0.1)
+    assert client.post(f"/v1/plans/{day_plan['id']}/publish", headers=DISPATCHER).status_code == 200
+    near_t1 = {"lat": 60.2, "lon": 24.9}  # T1's home: without continuity, T1 is the cheaper choice
+    lag = {"job_id": "M", "min_lag_hours": 20}
+    put(client, "I", job(date_range={"from": DAYS[1], "to": DAYS[2]}, depends_on=lag, location=near_t1))
+    plan = run_horizon(client, DAYS[1], DAYS[2])
+    assert plan["status"] == "done", plan
+    [(_, who, _)] = visits(plan, "I")
+    assert who == "T2"
