@@ -6,6 +6,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from api.schemas import (
+    AbsenceOut,
     AuditActorOut,
     AuditEntryOut,
     BreakOut,
@@ -32,7 +33,10 @@ from api.schemas import (
     UnassignedOut,
     UrgentJobOut,
     WebhookOut,
+    WeekdayShiftOut,
     WindowOut,
+    WorkingDayOut,
+    WorkingLunchOut,
 )
 from dispatch import audit, auth
 from dispatch.catalog import TechnicianRecord
@@ -53,25 +57,44 @@ from dispatch.tables import (
 )
 from dispatch.timeutil import from_storage
 from dispatch.webhooks import PENDING, Subscription
+from dispatch.worktime import WorkingDay
 
 
 def _clock(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-def technician_out(record: TechnicianRecord) -> TechnicianOut:
-    """A technician and their shifts as the API shows them."""
+def _break_out(earliest: int | None, latest: int | None, duration: int | None) -> BreakOut | None:
+    if duration is None or earliest is None:
+        return None
+    return BreakOut(earliest=_clock(earliest), latest=_clock(latest or earliest), duration_min=duration)
+
+
+def technician_out(record: TechnicianRecord, tz: ZoneInfo) -> TechnicianOut:
+    """A technician with their shifts, weekly template and absences (in ``tz``) as the API shows them."""
     row = record.row
-    shifts = []
-    for s in record.shifts:
-        brk = None
-        if s.break_duration_min is not None and s.break_earliest_min is not None:
-            brk = BreakOut(
-                earliest=_clock(s.break_earliest_min),
-                latest=_clock(s.break_latest_min or s.break_earliest_min),
-                duration_min=s.break_duration_min,
-            )
-        shifts.append(ShiftOut(date=s.date, start=_clock(s.start_min), end=_clock(s.end_min), break_=brk))
+    shifts = [
+        ShiftOut(
+            date=s.date,
+            start=_clock(s.start_min),
+            end=_clock(s.end_min),
+            break_=_break_out(s.break_earliest_min, s.break_latest_min, s.break_duration_min),
+        )
+        for s in record.shifts
+    ]
+    week = [
+        WeekdayShiftOut(
+            weekday=w.weekday,
+            start=_clock(w.start_min),
+            end=_clock(w.end_min),
+            break_=_break_out(w.break_earliest_min, w.break_latest_min, w.break_duration_min),
+        )
+        for w in record.week
+    ]
+    absences = [
+        AbsenceOut(start=from_storage(a.start, tz), end=from_storage(a.end, tz), reason=a.reason)
+        for a in record.absences
+    ]
     end = LatLon(lat=row.end_lat, lon=row.end_lon) if row.end_lat is not None and row.end_lon is not None else None
     return TechnicianOut(
         id=row.id,
@@ -82,6 +105,8 @@ def technician_out(record: TechnicianRecord) -> TechnicianOut:
         end=end,
         skills=row.skills,
         shifts=shifts,
+        week=week,
+        absences=absences,
         max_jobs=row.max_jobs,
         max_overtime_min=row.max_overtime_min,
         cost=CostOut(
@@ -90,6 +115,26 @@ def technician_out(record: TechnicianRecord) -> TechnicianOut:
             per_job=row.cost_per_job_cents / 100,
             overtime_per_hour=row.overtime_per_hour_cents / 100,
         ),
+    )
+
+
+def working_day_out(day: WorkingDay, tz: ZoneInfo) -> WorkingDayOut:
+    """A technician's working time on one date (``dispatch.catalog.working_days``) as the API shows it, in ``tz``."""
+    lunch = None
+    if day.pause_earliest is not None and day.pause_latest is not None:
+        lunch = WorkingLunchOut(
+            earliest=day.pause_earliest.astimezone(tz),
+            latest=day.pause_latest.astimezone(tz),
+            duration_min=day.pause_min,
+        )
+    return WorkingDayOut(
+        date=day.date,
+        technician_id=day.technician_id,
+        start=day.start.astimezone(tz),
+        end=day.end.astimezone(tz),
+        lunch=lunch,
+        max_overtime_min=day.max_overtime_min,
+        minutes=day.minutes,
     )
 
 
@@ -175,6 +220,8 @@ def plan_out(
     out = PlanOut(
         id=plan.id,
         date=plan.date,
+        date_to=plan.date_to,
+        horizon_id=plan.horizon_id,
         region=plan.region,
         status=plan.status,  # type: ignore[arg-type]
         progress=plan.progress,
@@ -226,6 +273,27 @@ def plan_out(
         out.unassigned = [UnassignedOut(job_id=u.job_id, code=u.code, reason=u.reason) for u in unassigned]
         out.kpis = plan.kpis
         out.objective = plan.objective
+    return out
+
+
+def horizon_out(
+    run: PlanRow,
+    published: bool,
+    tz: ZoneInfo,
+    days: list[tuple[PlanRow, tuple[list[RouteRow], list[VisitRow], list[UnassignedRow]]]],
+) -> PlanOut:
+    """A plan over several days: the run, with the routes of its day plans ``days`` (each
+    route with its ``date``) and their unassigned jobs, once it is done."""
+    out = plan_out(run, published, tz)
+    if run.status != "done":
+        return out
+    out.routes, out.unassigned = [], []
+    for day, contents in days:
+        one = plan_out(day, published, tz, contents)
+        out.routes += [route.model_copy(update={"date": day.date}) for route in one.routes or []]
+        out.unassigned += one.unassigned or []
+    out.kpis = run.kpis
+    out.objective = run.objective
     return out
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
-from dispatch.inputs import NO_NUL, CustomerIn, Id, LatLon, Moment, PlanDate, Strict
+from dispatch.inputs import MAX_HORIZON_DAYS, NO_NUL, CustomerIn, Id, LatLon, Moment, PlanDate, Strict, field_error
 
 
 class Problem(BaseModel):
@@ -94,6 +94,39 @@ class ShiftOut(BaseModel):
     break_: BreakOut | None = Field(default=None, serialization_alias="break")
 
 
+class WeekdayShiftOut(BaseModel):
+    weekday: int = Field(description="ISO weekday: 1 = Monday ... 7 = Sunday")
+    start: str
+    end: str
+    break_: BreakOut | None = Field(default=None, serialization_alias="break")
+
+
+class AbsenceOut(BaseModel):
+    start: dt.datetime
+    end: dt.datetime
+    reason: str
+
+
+class WorkingLunchOut(BaseModel):
+    earliest: dt.datetime = Field(description="the lunch starts no earlier")
+    latest: dt.datetime = Field(description="the lunch starts no later")
+    duration_min: int
+
+
+class WorkingDayOut(BaseModel):
+    """One technician's working time on one date, as plans and slot search see it."""
+
+    date: dt.date
+    technician_id: str
+    start: dt.datetime
+    end: dt.datetime
+    lunch: WorkingLunchOut | None = Field(
+        description="the day's one pause: the lunch, or an absence inside the shift (with the lunch merged in)"
+    )
+    max_overtime_min: int
+    minutes: int = Field(description="minutes of work the day holds: end - start - the pause (no overtime)")
+
+
 class CostOut(BaseModel):
     per_hour: float
     per_km: float
@@ -110,6 +143,8 @@ class TechnicianOut(BaseModel):
     end: LatLon | None
     skills: dict[str, int]
     shifts: list[ShiftOut]
+    week: list[WeekdayShiftOut] = Field(description="the weekly template (dispatch time zone), by weekday")
+    absences: list[AbsenceOut] = Field(description="absences in the dispatch time zone, by start")
     max_jobs: int | None
     max_overtime_min: int
     cost: CostOut
@@ -183,7 +218,11 @@ class JobOut(BaseModel):
 class PlanRequest(Strict):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
 
-    date: PlanDate
+    date: PlanDate | None = Field(default=None, description="the day to plan (or date_from and date_to)")
+    date_from: PlanDate | None = Field(
+        default=None, description="with date_to instead of date: plan these days in one solve (at most 14)"
+    )
+    date_to: PlanDate | None = Field(default=None, description="the last day of a plan over several days")
     region: str | None = Field(default=None, max_length=64, pattern=NO_NUL)
     time_limit_s: float = Field(default=10.0, gt=0, le=600)
     from_: Moment | None = Field(
@@ -191,6 +230,32 @@ class PlanRequest(Strict):
         alias="from",
         description="re-plan what is left of the day at this instant (done and under-way visits stay)",
     )
+
+    @model_validator(mode="after")
+    def _days(self) -> PlanRequest:
+        if self.date is not None and (self.date_from is not None or self.date_to is not None):
+            raise field_error("PlanRequest", "date", "give date, or date_from and date_to, not both", None)
+        if self.date is None:
+            for name in ("date_from", "date_to"):
+                if getattr(self, name) is None:
+                    raise field_error("PlanRequest", name, "give date, or date_from and date_to", None)
+            assert self.date_from is not None and self.date_to is not None
+            if self.date_to < self.date_from:
+                raise field_error("PlanRequest", "date_to", "date_to is before date_from", self.date_to.isoformat())
+            if (self.date_to - self.date_from).days >= MAX_HORIZON_DAYS:
+                raise field_error(
+                    "PlanRequest", "date_to", f"a plan covers at most {MAX_HORIZON_DAYS} days", self.date_to.isoformat()
+                )
+            if self.from_ is not None:
+                raise field_error("PlanRequest", "from", "a re-plan is of one day: give date, not date_from", None)
+        return self
+
+    @property
+    def first_day(self) -> dt.date:
+        """The (first) day planned."""
+        day = self.date if self.date is not None else self.date_from
+        assert day is not None
+        return day
 
 
 class PublishIn(Strict):
@@ -251,6 +316,7 @@ class PlanVisitOut(BaseModel):
 
 class PlanRouteOut(BaseModel):
     technician_id: str
+    date: dt.date | None = Field(default=None, description="the route's day (plans over several days)")
     depart: dt.datetime | None
     return_: dt.datetime | None = Field(serialization_alias="return")
     lunch_start: dt.datetime | None
@@ -270,6 +336,10 @@ class UnassignedOut(BaseModel):
 class PlanOut(BaseModel):
     id: int
     date: dt.date
+    date_to: dt.date | None = Field(default=None, description="the last day of a plan over several days")
+    horizon_id: int | None = Field(
+        default=None, description="the plan over several days this day's plan is part of (publish it there)"
+    )
     region: str
     status: Literal["queued", "running", "done", "failed", "cancelled"]
     progress: float
@@ -366,6 +436,11 @@ class SlotOut(BaseModel):
     added_cost_eur: float
     slack_min: int = Field(description="minutes the visit could slip before a window, lunch or shift end breaks")
     risk: Literal["low", "medium", "high"]
+    days: list[WindowOut] = Field(
+        default_factory=list,
+        description="a job of several days: its window on each of its days (the same technician each day); "
+        "empty for one day",
+    )
 
 
 class UnavailableOut(BaseModel):

@@ -14,6 +14,7 @@ st.set_page_config(page_title="Planning board", page_icon=":material/map:", layo
 page = st.navigation(
     [
         st.Page("views/plan.py", title="Plan", icon=":material/map:", default=True),
+        st.Page("views/week.py", title="Week", icon=":material/calendar_view_week:"),
         st.Page("views/edit.py", title="Edit", icon=":material/edit:"),
         st.Page("views/today.py", title="Today", icon=":material/schedule:"),
         st.Page("views/technicians.py", title="Technicians", icon=":material/engineering:"),

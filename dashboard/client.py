@@ -16,7 +16,18 @@ from typing import Any, Literal, NoReturn, TypeVar
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
-from dashboard.models import Clock, Disruption, EditResult, ImportResult, Job, LiveDay, Plan, RunProgress, Technician
+from dashboard.models import (
+    Clock,
+    Disruption,
+    EditResult,
+    ImportResult,
+    Job,
+    LiveDay,
+    Plan,
+    RunProgress,
+    Technician,
+    WorkingDay,
+)
 
 ErrorKind = Literal["unreachable", "timeout", "unauthorized", "forbidden", "not_found", "unsupported", "problem"]
 DEFAULT_TIMEOUT_S = 15.0
@@ -26,6 +37,8 @@ keep-alive at least every 15 s)."""
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _TECHNICIANS = TypeAdapter(list[Technician])
+_TECHNICIAN = TypeAdapter(Technician)
+_WORKING_DAYS = TypeAdapter(list[WorkingDay])
 _JOBS = TypeAdapter(list[Job])
 _JOB = TypeAdapter(Job)
 _PLANS = TypeAdapter(list[Plan])
@@ -146,6 +159,20 @@ class DispatchClient:
         params = {"region": region} if region else None
         return self._parse(_TECHNICIANS, self._request("GET", "/v1/technicians", params=params))
 
+    def put_technician(self, technician_id: str, body: dict[str, Any]) -> Technician:
+        """Create or replace a technician whole (``PUT /v1/technicians/{id}``)."""
+        return self._parse(_TECHNICIAN, self._request("PUT", f"/v1/technicians/{technician_id}", json=body))
+
+    def working_time(self, date_from: dt.date, date_to: dt.date, region: str | None = None) -> list[WorkingDay]:
+        """Each technician's working time on each date from ``date_from`` to ``date_to``
+        (``GET /v1/working-time``): who works, from when to when, with which pause."""
+        params = {
+            "date_from": date_from.isoformat(),
+            "date_to": date_to.isoformat(),
+            **({"region": region} if region else {}),
+        }
+        return self._parse(_WORKING_DAYS, self._request("GET", "/v1/working-time", params=params))
+
     def jobs(self, day: dt.date, region: str | None = None) -> list[Job]:
         """The jobs of ``day`` (cancelled ones included, with their status)."""
         params = {"date": day.isoformat(), **({"region": region} if region else {})}
@@ -193,9 +220,14 @@ class DispatchClient:
 
     # -- plans -------------------------------------------------------------
 
-    def start_plan(self, day: dt.date, region: str | None, time_limit_s: float) -> Plan:
-        """Start a plan run; it comes back queued."""
+    def start_plan(
+        self, day: dt.date, region: str | None, time_limit_s: float, last_day: dt.date | None = None
+    ) -> Plan:
+        """Start a plan run of ``day`` (with ``last_day``: of the days ``day``..``last_day``
+        in one solve, docs/horizon.md); it comes back queued."""
         body: dict[str, Any] = {"date": day.isoformat(), "time_limit_s": time_limit_s}
+        if last_day is not None:
+            body = {"date_from": day.isoformat(), "date_to": last_day.isoformat(), "time_limit_s": time_limit_s}
         if region:
             body["region"] = region
         return self._parse(_PLAN, self._request("POST", "/v1/plans", json=body))

@@ -19,8 +19,9 @@ from dashboard.client import BoardError, DispatchClient
 from dashboard.diff import PlanDiff, compare
 from dashboard.frames import unassigned_frame
 from dashboard.kpis import KpiCard, kpi_cards
-from dashboard.models import Job, Plan, Technician
+from dashboard.models import Job, Plan, Technician, WorkingDay
 from dashboard.timeline import Timeline, build_timeline
+from dashboard.week import WeekDay, day_plan
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"
 
@@ -56,9 +57,28 @@ def today(base_url: str, token: str) -> dt.date:
     return get_client(base_url, token).clock().today
 
 
+@st.cache_data(ttl=3600, show_spinner=False, max_entries=64)
+def timezone(base_url: str, token: str) -> str:
+    """The dispatch time zone's IANA name, as the API counts dates."""
+    return get_client(base_url, token).clock().timezone
+
+
 @st.cache_data(ttl=60, show_spinner=False, max_entries=64)
 def technicians(base_url: str, token: str, region: str | None = None) -> list[Technician]:
     return get_client(base_url, token).technicians(region)
+
+
+@st.cache_data(ttl=60, show_spinner=False, max_entries=64)
+def working_time(
+    base_url: str, token: str, date_from: dt.date, date_to: dt.date, region: str | None
+) -> list[WorkingDay]:
+    return get_client(base_url, token).working_time(date_from, date_to, region)
+
+
+def working_on(board: Board) -> dict[str, WorkingDay]:
+    """Who works on the board's day (explicit shift or weekly template, less absences), by technician id."""
+    days = working_time(board.base_url, board.token, board.day, board.day, board.region)
+    return {d.technician_id: d for d in days}
 
 
 @st.cache_data(ttl=30, show_spinner=False, max_entries=64)
@@ -127,6 +147,31 @@ def _plan_diff(base_url: str, token: str, before_id: int, after_id: int) -> Plan
 def plan_diff(board: Board, before_id: int, after_id: int) -> PlanDiff:
     """Jobs moved, starts shifted and KPI deltas from one version to another."""
     return _plan_diff(board.base_url, board.token, before_id, after_id)
+
+
+def week(board: Board, dates: list[dt.date]) -> list[WeekDay]:
+    """Each of ``dates`` with its jobs, its plan (published, else newest done; read in
+    full) and who works, from the API's per-day reads."""
+    working = working_time(board.base_url, board.token, dates[0], dates[-1], board.region)
+    out = []
+    for day in dates:
+        chosen = day_plan(plans(board.base_url, board.token, day, board.region))
+        out.append(
+            WeekDay(
+                date=day,
+                jobs=jobs(board.base_url, board.token, day, board.region),
+                plan=finished_plan(board, chosen.id) if chosen is not None else None,
+                working={w.technician_id: w for w in working if w.date == day},
+            )
+        )
+    return out
+
+
+def forget_technicians() -> None:
+    """After the board changed a technician: read technicians and working time again."""
+    technicians.clear()
+    working_time.clear()
+    _plan_view.clear()
 
 
 def forget_jobs() -> None:

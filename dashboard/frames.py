@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
 
-from dashboard.models import Job, Plan, Technician, Window
+from dashboard.models import Job, Plan, Technician, Window, WorkingDay
 
 JOB_COLUMNS = [
     "id",
@@ -103,12 +103,13 @@ def skill_codes(items: Iterable[Job | Technician]) -> list[str]:
     return sorted({code for item in items for code in item.skills})
 
 
-def technicians_frame(technicians: Iterable[Technician], day: dt.date | None = None) -> pd.DataFrame:
-    """One row per technician; ``shift`` and ``break`` of ``day`` (empty when off that day)."""
+def technicians_frame(technicians: Iterable[Technician], working: Mapping[str, WorkingDay]) -> pd.DataFrame:
+    """One row per technician; ``shift`` and ``break`` (the day's pause) of the day of
+    ``working`` (``data.working_on``; empty when off that day)."""
     rows = []
     for t in technicians:
-        shift = t.shift_on(day) if day is not None else None
-        brk = shift.break_ if shift is not None else None
+        day = working.get(t.id)
+        brk = day.lunch if day is not None else None
         rows.append(
             {
                 "id": t.id,
@@ -116,8 +117,10 @@ def technicians_frame(technicians: Iterable[Technician], day: dt.date | None = N
                 "kind": t.kind,
                 "region": t.region,
                 "skills": skills_text(t.skills),
-                "shift": f"{shift.start}–{shift.end}" if shift is not None else "",
-                "break": f"{brk.duration_min} min in {brk.earliest}–{brk.latest}" if brk is not None else "",
+                "shift": f"{clock(day.start)}–{clock(day.end)}" if day is not None else "",
+                "break": f"{brk.duration_min} min in {clock(brk.earliest)}–{clock(brk.latest)}"
+                if brk is not None
+                else "",
                 "max_jobs": t.max_jobs,
                 "max_overtime_min": t.max_overtime_min,
                 "per_hour_eur": t.cost.per_hour,
@@ -143,9 +146,9 @@ def shifts_frame(technician: Technician) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["date", "start", "end", "break_earliest", "break_latest", "break_min"])
 
 
-def working_on(technicians: Iterable[Technician], day: dt.date) -> list[Technician]:
-    """The technicians with a shift on ``day``."""
-    return [t for t in technicians if t.shift_on(day) is not None]
+def working_on(technicians: Iterable[Technician], working: Mapping[str, WorkingDay]) -> list[Technician]:
+    """The technicians who work on the day of ``working`` (``data.working_on``: by id)."""
+    return [t for t in technicians if t.id in working]
 
 
 def unassigned_frame(plan: Plan, jobs: Sequence[Job]) -> pd.DataFrame:
@@ -195,9 +198,52 @@ def version_label(plan: Plan) -> str:
 
 
 def default_day(technicians: Iterable[Technician], today: dt.date) -> dt.date:
-    """The first day from ``today`` on that someone works, else the last worked day, else tomorrow."""
+    """The first day from ``today`` on that someone works (an explicit shift, or a weekday
+    of a weekly template), else the last worked day, else tomorrow."""
+    technicians = list(technicians)
     days = sorted({s.date for t in technicians for s in t.shifts})
     upcoming = [d for d in days if d >= today]
+    weekdays = {w.weekday for t in technicians for w in t.week}
+    templated = next(
+        (today + dt.timedelta(days=n) for n in range(7) if (today + dt.timedelta(days=n)).isoweekday() in weekdays),
+        None,
+    )
+    if templated is not None and (not upcoming or templated < upcoming[0]):
+        return templated
     if upcoming:
         return upcoming[0]
     return days[-1] if days else today + dt.timedelta(days=1)
+
+
+WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+"""Weekday names by ISO weekday - 1."""
+
+
+def week_template_frame(technician: Technician) -> pd.DataFrame:
+    """The weekly template of one technician, Monday first (weekdays without a shift left out)."""
+    rows = [
+        {
+            "weekday": WEEKDAYS[w.weekday - 1],
+            "start": w.start,
+            "end": w.end,
+            "break_earliest": w.break_.earliest if w.break_ else "",
+            "break_latest": w.break_.latest if w.break_ else "",
+            "break_min": w.break_.duration_min if w.break_ else 0,
+        }
+        for w in sorted(technician.week, key=lambda w: w.weekday)
+    ]
+    return pd.DataFrame(rows, columns=["weekday", "start", "end", "break_earliest", "break_latest", "break_min"])
+
+
+def absence_label(start: dt.datetime, end: dt.datetime, reason: str) -> str:
+    """``2026-12-07 08:00 – 2026-12-07 10:00 doctor``: how an absence is named on the board."""
+    return f"{start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M}" + (f" {reason}" if reason else "")
+
+
+def absences_frame(technician: Technician) -> pd.DataFrame:
+    """The absences of one technician, by start, in the offsets the API gave (the dispatch time zone's)."""
+    rows = [
+        {"start": f"{a.start:%Y-%m-%d %H:%M}", "end": f"{a.end:%Y-%m-%d %H:%M}", "reason": a.reason}
+        for a in sorted(technician.absences, key=lambda a: a.start)
+    ]
+    return pd.DataFrame(rows, columns=["start", "end", "reason"])

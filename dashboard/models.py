@@ -50,6 +50,40 @@ class Shift(ApiModel):
     break_: Break | None = Field(default=None, alias="break")
 
 
+class WeekdayShift(ApiModel):
+    """One weekday of a technician's weekly template (1 = Monday ... 7 = Sunday)."""
+
+    weekday: int
+    start: str
+    end: str
+    break_: Break | None = Field(default=None, alias="break")
+
+
+class Absence(ApiModel):
+    start: dt.datetime
+    end: dt.datetime
+    reason: str = ""
+
+
+class WorkingLunch(ApiModel):
+    earliest: dt.datetime
+    latest: dt.datetime
+    duration_min: int
+
+
+class WorkingDay(ApiModel):
+    """A technician's working time on one date as plans see it (``GET /v1/working-time``):
+    the explicit shift, else the weekly template's weekday, less absences."""
+
+    date: dt.date
+    technician_id: str
+    start: dt.datetime
+    end: dt.datetime
+    lunch: WorkingLunch | None = None
+    max_overtime_min: int = 0
+    minutes: int
+
+
 class Cost(ApiModel):
     per_hour: float = 0.0
     per_km: float = 0.0
@@ -66,13 +100,36 @@ class Technician(ApiModel):
     end: LatLon | None = None
     skills: dict[str, int] = Field(default_factory=dict)
     shifts: list[Shift] = Field(default_factory=list)
+    week: list[WeekdayShift] = Field(default_factory=list)
+    absences: list[Absence] = Field(default_factory=list)
     max_jobs: int | None = None
     max_overtime_min: int = 0
     cost: Cost = Field(default_factory=Cost)
 
     def shift_on(self, day: dt.date) -> Shift | None:
-        """The technician's shift of ``day``, if any."""
-        return next((s for s in self.shifts if s.date == day), None)
+        """The technician's shift of ``day`` as entered: the explicit one, else the weekly
+        template's weekday, else None (absences not taken out: ``WorkingDay`` does that)."""
+        explicit = next((s for s in self.shifts if s.date == day), None)
+        if explicit is not None:
+            return explicit
+        template = next((w for w in self.week if w.weekday == day.isoweekday()), None)
+        if template is None:
+            return None
+        return Shift.model_validate(
+            {"date": day, "start": template.start, "end": template.end, "break": template.break_}
+        )
+
+    def absent_on(self, day: dt.date) -> list[Absence]:
+        """The absences that touch ``day``, read in the offsets the API gave them (the
+        dispatch time zone's)."""
+        tick = dt.timedelta(microseconds=1)
+        return [a for a in self.absences if a.start.date() <= day <= (a.end - tick).date()]
+
+    def put_body(self, **changes: Any) -> dict[str, Any]:
+        """The technician whole as ``PUT /v1/technicians/{id}`` takes it, with ``changes``."""
+        body = self.model_dump(mode="json", by_alias=True, exclude={"id"})
+        body.update(changes)
+        return body
 
 
 class Customer(ApiModel):
@@ -163,6 +220,8 @@ class PlanChanges(ApiModel):
 class Plan(ApiModel):
     id: int
     date: dt.date
+    date_to: dt.date | None = None
+    horizon_id: int | None = None
     region: str
     status: PlanStatus
     progress: float = 0.0

@@ -98,8 +98,12 @@ def current_board() -> data.Board:
     return data.Board(data.api_url(), token, day, str(region) if region else None)
 
 
-def optimize(board: data.Board, form_key: str, button: str = "Optimize") -> Plan | None:
-    """A time limit and a button; runs a plan, showing its progress, and returns it when it ends."""
+def optimize(
+    board: data.Board, form_key: str, button: str = "Optimize", days: tuple[dt.date, dt.date] | None = None
+) -> Plan | None:
+    """A time limit and a button; runs a plan of the board's day (with ``days``: of the
+    days from the first to the last in one solve), showing its progress, and returns it
+    when it ends."""
     with st.form(form_key, border=False):
         left, right = st.columns([1, 3], vertical_alignment="bottom")
         limit = left.number_input(
@@ -108,9 +112,10 @@ def optimize(board: data.Board, form_key: str, button: str = "Optimize") -> Plan
         pressed = right.form_submit_button(button, type="primary")
     if not pressed:
         return None
-    started = board.client.start_plan(board.day, board.region, float(limit))
+    first, last = days if days is not None else (board.day, None)
+    started = board.client.start_plan(first, board.region, float(limit), last)
     final = follow_plan(board, started)
-    if final is not None:
+    if final is not None and days is None:
         st.session_state[PLAN_KEY] = final.id
     return final
 

@@ -86,6 +86,20 @@ class OfferedSlot:
     added_cost_eur: float
     slack_min: int
     risk: str
+    # A job of several days: its window on each of its days (the first is start..end),
+    # all with the same technician. Empty for a job of one day.
+    days: tuple[Span, ...] = ()
+
+
+# A job of several days: the technicians tried for a window (the best one first) and how
+# far ahead the rest of its working days may lie.
+MULTI_DAY_TECHNICIANS = 6
+MULTI_DAY_LOOK_AHEAD = 7
+NO_RUN_OF_DAYS = "no_run_of_days"
+
+
+def _no_run_sentence(days: int) -> str:
+    return f"No technician can come in this window on {days} consecutive working days."
 
 
 @dataclass(frozen=True)
@@ -263,7 +277,7 @@ class BookingService:
         deadline = req.deadline
         if urgent and deadline is None:
             deadline = now + dt.timedelta(minutes=cfg.urgent_deadline_min)
-        found: list[tuple[float, dt.date, WindowAnswer, DayClock]] = []
+        found: list[tuple[float, dt.date, WindowAnswer, DayClock, tuple[Span, ...]]] = []
         unavailable: list[UnavailableSlot] = []
         first = max(req.date_from, today)
         waits = self._waits(session, req)
@@ -302,13 +316,94 @@ class BookingService:
                     reason = answer.reason or SlotReason.DAY_FULL
                     unavailable.append(UnavailableSlot(start, end, reason.value, reason.sentence))
                     continue
-                found.append((self._rank_key(answer.insertion, offset, urgent, start), day, answer, clock))
+                parts: tuple[Span, ...] = ()
+                if req.days > 1:
+                    run = self._run_of_days(session, region, evaluator, job, answer, clock, req, urgent)
+                    if run is None:
+                        unavailable.append(UnavailableSlot(start, end, NO_RUN_OF_DAYS, _no_run_sentence(req.days)))
+                        continue
+                    answer, parts = run
+                assert answer.insertion is not None
+                key = self._rank_key(answer.insertion, offset, urgent, start)
+                found.append((key, day, answer, clock, parts))
         found.sort(key=lambda item: (item[0], item[2].window.start_s, item[1]))
         limit = req.limit or cfg.max_slots
         best = found[0][0] if found else 0.0
-        slots = [self._offer(key, best, answer, clock, urgent) for key, _, answer, clock in found[:limit]]
+        slots = [
+            dataclasses.replace(self._offer(key, best, answer, clock, urgent), days=parts)
+            for key, _, answer, clock, parts in found[:limit]
+        ]
         unavailable.sort(key=lambda u: u.start)
         return SlotAnswer(slots, unavailable)
+
+    def _run_of_days(
+        self,
+        session: Session,
+        region: str,
+        evaluator: SlotEvaluator,
+        job: Job,
+        answer: WindowAnswer,
+        clock: DayClock,
+        req: SlotSearchIn,
+        urgent: bool,
+    ) -> tuple[WindowAnswer, tuple[Span, ...]] | None:
+        """A job of ``req.days`` days in ``answer``'s window on ``clock``'s day: the same
+        window on the next working days of one technician who can take it on each
+        (the technician of ``answer`` first, then the others qualified that day, the
+        nearest first). The first day's answer for that technician and the window of
+        every day; None when no technician has such a run of days."""
+        assert answer.insertion is not None
+        window = answer.window
+        first = answer.insertion.technician_ids[0]
+        others = sorted(
+            (t for t in evaluator.problem.technicians if t.id != first and t.has_skills(job.skills)),
+            key=lambda t: (t.start.lat - job.location.lat) ** 2 + (t.start.lon - job.location.lon) ** 2,
+        )
+        for tech_id in [first, *(t.id for t in others[: MULTI_DAY_TECHNICIANS - 1])]:
+            if tech_id == first:
+                today = answer
+            else:
+                pinned = dataclasses.replace(job, pinned_technician_id=tech_id)
+                [today] = evaluator.evaluate(pinned, [window], use_reserve=urgent)
+                if today.insertion is None:
+                    continue
+            later = self._later_days(session, region, tech_id, clock.date, window, job.location, req, urgent)
+            if later is not None:
+                return today, ((clock.moment(window.start_s), clock.moment(window.end_s)), *later)
+        return None
+
+    def _later_days(
+        self,
+        session: Session,
+        region: str,
+        tech_id: str,
+        day: dt.date,
+        window: TimeWindow,
+        location: Location,
+        req: SlotSearchIn,
+        urgent: bool,
+    ) -> list[Span] | None:
+        """The window's hours on the ``req.days - 1`` working days of ``tech_id`` after
+        ``day`` (days off skipped, at most a week ahead), when their live schedule takes
+        the job there each day; None when one does not."""
+        out: list[Span] = []
+        for ahead in range(1, MULTI_DAY_LOOK_AHEAD + 1):
+            if len(out) == req.days - 1:
+                break
+            clock = DayClock(day + dt.timedelta(days=ahead), self.tz)
+            evaluator = self._evaluator(session, clock.date, region)
+            if all(t.id != tech_id for t in evaluator.problem.technicians):
+                continue  # a day off: the run of working days goes on after it
+            job = dataclasses.replace(
+                self._job(SEARCH_JOB_ID, LatLon(lat=location.lat, lon=location.lon), req, clock, None),
+                release_s=None,
+                pinned_technician_id=tech_id,
+            )
+            [answer] = evaluator.evaluate(job, [window], use_reserve=urgent)
+            if answer.insertion is None:
+                return None
+            out.append((clock.moment(window.start_s), clock.moment(window.end_s)))
+        return out if len(out) == req.days - 1 else None
 
     def _waits(self, session: Session, req: SlotSearchIn | BookingIn) -> Waits | UnavailableSlot | None:
         """When a job that waits for another (``req.depends_on``) may start: from that
@@ -533,7 +628,7 @@ class BookingService:
         """The slot evaluator of the stored live schedule of a day and region:
         its technicians' shifts and its promised jobs (repaired where a
         technician left or a route no longer times; see ``unplaced``)."""
-        technicians = technicians_on(session, day, region)
+        technicians = technicians_on(session, day, region, self.tz)
         routes = routes_from_json(plan.routes if plan is not None else None)
         ids = {job_id for r in routes for job_id in r.job_ids}
         jobs = self._open_jobs(session, ids, day, region, {t.id for t in technicians})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,11 +13,13 @@ from sqlmodel import Session, col, select
 
 from dispatch import feed
 from dispatch.errors import Invalid, NotFound
-from dispatch.inputs import JobIn, LatLon, ShiftIn, TechnicianIn, day_minutes
+from dispatch.inputs import JobIn, LatLon, ShiftIn, TechnicianIn, clock_minutes, day_minutes
 from dispatch.jobstate import CANCELLED, OPEN
-from dispatch.tables import EventRow, JobRow, ShiftRow, TechnicianRow
+from dispatch.mapping import DayClock, technician_of, technicians_on
+from dispatch.tables import AbsenceRow, EventRow, JobRow, ShiftRow, TechnicianRow, WeekShiftRow
 from dispatch.timeutil import to_storage
-from solver.problem import MAX_TIME_S
+from dispatch.worktime import Away, WorkingDay, honour, shift_on, working_day
+from solver.problem import DAY_PLAN_S
 
 Geocoder = Callable[[str], LatLon]
 """Turns an address into coordinates; raises a DispatchError when it cannot."""
@@ -24,18 +27,22 @@ Geocoder = Callable[[str], LatLon]
 
 @dataclass(frozen=True)
 class TechnicianRecord:
-    """A technician row with its shifts."""
+    """A technician row with its shifts, weekly template (by weekday) and absences (by start)."""
 
     row: TechnicianRow
     shifts: list[ShiftRow]
+    week: list[WeekShiftRow] = dataclasses.field(default_factory=list)
+    absences: list[AbsenceRow] = dataclasses.field(default_factory=list)
 
 
 def put_technician(
     session: Session, tech_id: str, data: TechnicianIn, default_region: str, tz: ZoneInfo, *, now: dt.datetime
 ) -> tuple[TechnicianRecord, bool]:
-    """Create or replace a technician and all their shifts, stamped ``now``; True when
-    created. Shift times given as date-times are read in ``tz`` and must lie on the
-    shift's date (``Invalid`` naming ``shifts.<i>.<field>`` otherwise)."""
+    """Create or replace a technician with all their shifts, weekly template and
+    absences, stamped ``now``; True when created. Shift times given as date-times are
+    read in ``tz`` and must lie on the shift's date (``Invalid`` naming
+    ``shifts.<i>.<field>`` otherwise); an absence a planned day cannot honour is
+    refused naming ``absences.<i>`` (``dispatch.worktime.honour``)."""
     minutes = [_shift_minutes(i, shift, tz) for i, shift in enumerate(data.shifts)]
     row = session.get(TechnicianRow, tech_id)
     created = row is None
@@ -79,8 +86,63 @@ def put_technician(
         )
         session.add(shift_row)
         shifts.append(shift_row)
+    for old_week in session.exec(select(WeekShiftRow).where(WeekShiftRow.technician_id == tech_id)).all():
+        session.delete(old_week)
+    for old_absence in session.exec(select(AbsenceRow).where(AbsenceRow.technician_id == tech_id)).all():
+        session.delete(old_absence)
     session.flush()
-    return TechnicianRecord(row, shifts), created
+    week = []
+    for day in sorted(data.week, key=lambda d: d.weekday):
+        lunch = day.break_
+        week_row = WeekShiftRow(
+            technician_id=tech_id,
+            weekday=day.weekday,
+            start_min=clock_minutes(day.start),
+            end_min=clock_minutes(day.end),
+            break_earliest_min=clock_minutes(lunch.earliest) if lunch else None,
+            break_latest_min=clock_minutes(lunch.latest) if lunch else None,
+            break_duration_min=lunch.duration_min if lunch else None,
+        )
+        session.add(week_row)
+        week.append(week_row)
+    absences = []
+    for absence in data.absences:
+        absence_row = AbsenceRow(
+            technician_id=tech_id, start=to_storage(absence.start), end=to_storage(absence.end), reason=absence.reason
+        )
+        session.add(absence_row)
+        absences.append(absence_row)
+    session.flush()
+    record = TechnicianRecord(row, shifts, week, sorted(absences, key=lambda a: a.start))
+    _check_absences(record, data, tz)
+    return record, created
+
+
+def _check_absences(record: TechnicianRecord, data: TechnicianIn, tz: ZoneInfo) -> None:
+    """Refuse (``Invalid`` naming ``absences.<i>``) an absence that a day it touches
+    cannot honour (``dispatch.worktime.honour``). Only the days where an absence starts
+    or ends (and the day before, whose overtime may run past midnight) can be partial:
+    the days in between are covered whole."""
+    explicit = {s.date: s for s in record.shifts}
+    week = {w.weekday: w for w in record.week}
+    spans = [(a.start.timestamp(), a.end.timestamp()) for a in data.absences]
+    days: set[dt.date] = set()
+    for absence in data.absences:
+        first, last = absence.start.astimezone(tz).date(), absence.end.astimezone(tz).date()
+        days |= {first - dt.timedelta(days=1), first, last}
+    for day in sorted(days):
+        shift = shift_on(day, explicit.get(day), week)
+        if shift is None:
+            continue
+        clock = DayClock(day, tz)
+        # A shift (HH:MM) plus overtime ends before the second midnight.
+        lo, hi = clock.midnight.timestamp(), DayClock(day + dt.timedelta(days=2), tz).midnight.timestamp()
+        away = [
+            Away(clock.seconds(a.start), clock.seconds(a.end), f"absences.{i}")
+            for i, (a, (start, end)) in enumerate(zip(data.absences, spans, strict=True))
+            if start < hi and end > lo
+        ]
+        honour(technician_of(record.row, shift), away, day)
 
 
 def _shift_minutes(i: int, shift: ShiftIn, tz: ZoneInfo) -> tuple[int, int, int | None, int | None]:
@@ -115,14 +177,36 @@ def _shifts_by_tech(session: Session, tech_ids: list[str]) -> dict[str, list[Shi
     return out
 
 
+def _working_time_by_tech(
+    session: Session, tech_ids: list[str]
+) -> tuple[dict[str, list[WeekShiftRow]], dict[str, list[AbsenceRow]]]:
+    week: dict[str, list[WeekShiftRow]] = {t: [] for t in tech_ids}
+    absences: dict[str, list[AbsenceRow]] = {t: [] for t in tech_ids}
+    if tech_ids:
+        for w in session.exec(
+            select(WeekShiftRow)
+            .where(col(WeekShiftRow.technician_id).in_(tech_ids))
+            .order_by(col(WeekShiftRow.weekday))
+        ):
+            week[w.technician_id].append(w)
+        for a in session.exec(
+            select(AbsenceRow)
+            .where(col(AbsenceRow.technician_id).in_(tech_ids))
+            .order_by(col(AbsenceRow.start), col(AbsenceRow.id))
+        ):
+            absences[a.technician_id].append(a)
+    return week, absences
+
+
 def list_technicians(session: Session, region: str | None = None) -> list[TechnicianRecord]:
     """Every technician (of one region when given), by id."""
     query = select(TechnicianRow).order_by(col(TechnicianRow.id))
     if region is not None:
         query = query.where(TechnicianRow.region == region)
     rows = list(session.exec(query).all())
-    shifts = _shifts_by_tech(session, [r.id for r in rows])
-    return [TechnicianRecord(r, shifts[r.id]) for r in rows]
+    ids = [r.id for r in rows]
+    shifts, (week, absences) = _shifts_by_tech(session, ids), _working_time_by_tech(session, ids)
+    return [TechnicianRecord(r, shifts[r.id], week[r.id], absences[r.id]) for r in rows]
 
 
 def get_technician(session: Session, tech_id: str) -> TechnicianRecord:
@@ -130,7 +214,30 @@ def get_technician(session: Session, tech_id: str) -> TechnicianRecord:
     row = session.get(TechnicianRow, tech_id)
     if row is None:
         raise NotFound(f"technician {tech_id} does not exist", "technician_id")
-    return TechnicianRecord(row, _shifts_by_tech(session, [tech_id])[tech_id])
+    week, absences = _working_time_by_tech(session, [tech_id])
+    return TechnicianRecord(row, _shifts_by_tech(session, [tech_id])[tech_id], week[tech_id], absences[tech_id])
+
+
+MAX_WORKING_TIME_DAYS = 31
+"""The most dates one read of working time covers (a month)."""
+
+
+def working_days(session: Session, date_from: dt.date, date_to: dt.date, region: str, tz: ZoneInfo) -> list[WorkingDay]:
+    """Each technician's working time on each date from ``date_from`` to ``date_to``, as
+    plan runs and slot search see it (``dispatch.mapping.technicians_on``), by date and
+    id; a technician off that day has no entry. More than ``MAX_WORKING_TIME_DAYS``
+    dates, or ``date_to`` before ``date_from``, is refused naming ``date_to``."""
+    if date_to < date_from:
+        raise Invalid("date_to: is before date_from", "date_to")
+    if (date_to - date_from).days >= MAX_WORKING_TIME_DAYS:
+        raise Invalid(f"date_to: at most {MAX_WORKING_TIME_DAYS} days from date_from", "date_to")
+    out = []
+    day = date_from
+    while day <= date_to:
+        midnight = DayClock(day, tz).midnight
+        out += [working_day(day, tech, midnight) for tech in technicians_on(session, day, region, tz)]
+        day += dt.timedelta(days=1)
+    return out
 
 
 def job_date(data: JobIn, tz: ZoneInfo) -> dt.date:
@@ -200,15 +307,15 @@ def check_windows(data: JobIn, tz: ZoneInfo) -> None:
         if window.end <= start_of_day or window.start >= end_of_day:
             shown = f"{window.start.astimezone(tz):%Y-%m-%d %H:%M}"
             raise Invalid(f"windows.{i}: starts {shown}, not {days}", f"windows.{i}")
-    # The engine plans up to MAX_TIME_S (48 h) from the date's midnight and refuses more.
+    # A plan of one date covers DAY_PLAN_S (48 h) from its midnight.
     day = job_date(data, tz)
     start_of_day = dt.datetime.combine(day, dt.time(0), tzinfo=tz)
-    horizon_end = start_of_day + dt.timedelta(seconds=MAX_TIME_S)
+    horizon_end = start_of_day + dt.timedelta(seconds=DAY_PLAN_S)
     preferred = data.preferred_window
     if preferred is not None and (preferred.end < start_of_day or preferred.start > horizon_end):
         shown = f"{preferred.start.astimezone(tz):%Y-%m-%d %H:%M}"
         raise Invalid(
-            f"preferred_window: starts {shown}, outside the {MAX_TIME_S // 3600} h from the job's date {day} "
+            f"preferred_window: starts {shown}, outside the {DAY_PLAN_S // 3600} h from the job's date {day} "
             "that a plan of that date covers",
             "preferred_window",
         )

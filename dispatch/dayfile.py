@@ -17,7 +17,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dispatch.clock import SYSTEM_CLOCK
 from dispatch.csvfile import TableError, job_record, read_table, skill_pairs, technician_record
+from dispatch.errors import Invalid
 from dispatch.mapping import Day, DayClock, JobInfo, Span, job_from
+from dispatch.worktime import Away, honour
 from solver import (
     Break,
     CostProfile,
@@ -254,7 +256,9 @@ def _technician(r: _Reader, raw: Mapping[str, Any]) -> tuple[Technician, str]:
 
 
 def _shift_for_date(r: _Reader, raw: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The shift of the plan date; None when the technician does not work that day."""
+    """The shift of the plan date: ``shift``, else the one of ``shifts`` with that date,
+    else the weekday's of the weekly template ``week`` (docs/working-time.md); empty
+    when the technician does not work that day."""
     if raw.get("shift"):
         shift = raw["shift"]
         if not isinstance(shift, Mapping):
@@ -262,16 +266,57 @@ def _shift_for_date(r: _Reader, raw: Mapping[str, Any]) -> Mapping[str, Any]:
                 raise r.fail("expected an object")
         return shift
     shifts = raw.get("shifts")
-    if not isinstance(shifts, list):
+    week = raw.get("week")
+    if not isinstance(shifts, list) and not (week is not None and shifts is None):
         with r.at("shifts"):
-            raise r.fail("is required (a list of shifts with a date)")
-    for i, shift in enumerate(shifts):
+            raise r.fail("is required (a list of shifts with a date), unless a weekly template (week) is given")
+    for i, shift in enumerate(shifts or []):
         with r.at(f"shifts[{i}]"):
             if not isinstance(shift, Mapping):
                 raise r.fail("expected an object")
             if r.get(shift, "date", r.text) == r.plan_date.isoformat():
                 return shift
+    if week is None:
+        return {}
+    if not isinstance(week, list):
+        with r.at("week"):
+            raise r.fail("expected a list of weekdays with start and end")
+    for i, day in enumerate(week):
+        with r.at(f"week[{i}]"):
+            if not isinstance(day, Mapping):
+                raise r.fail("expected an object")
+            weekday = r.get(day, "weekday", r.integer)
+            if not 1 <= weekday <= 7:
+                with r.at("weekday"):
+                    raise r.fail(f"must be 1 (Monday) to 7 (Sunday), got {weekday}")
+            if weekday == r.plan_date.isoweekday():
+                return day
     return {}
+
+
+def _absent(r: _Reader, raw: Mapping[str, Any], tech: Technician) -> Technician | None:
+    """``tech``'s day less the technician's ``absences`` (``dispatch.worktime.honour``): None
+    on a day off; what a planned day cannot hold is refused naming the absence."""
+    absences = raw.get("absences")
+    if not absences:
+        return tech
+    away = []
+    with r.at("absences"):
+        if not isinstance(absences, list):
+            raise r.fail("expected a list of {start, end, reason}")
+        for i, absence in enumerate(absences):
+            with r.at(f"[{i}]"):
+                if not isinstance(absence, Mapping):
+                    raise r.fail("expected an object")
+                start, end = r.get(absence, "start", r.clock), r.get(absence, "end", r.clock)
+                if end <= start:
+                    with r.at("end"):
+                        raise r.fail("an absence must end after it starts")
+                away.append(Away(start, end, f"absences[{i}]"))
+    try:
+        return honour(tech, away, r.plan_date)
+    except Invalid as exc:
+        raise DayFileError(f"{r.path[0]}, field {exc.detail}") from None
 
 
 def _job(r: _Reader, raw: Mapping[str, Any]) -> tuple[Job, JobInfo]:
@@ -351,6 +396,10 @@ def _build(
         if not _shift_for_date(r, raw):
             continue  # not working on the plan date
         tech, name = _technician(r, raw)
+        working = _absent(r, raw, tech)
+        if working is None:
+            continue  # away all day
+        tech = working
         technicians.append(tech)
         names[tech.id] = name
     for where, raw in jobs_raw:

@@ -404,7 +404,7 @@ def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.
         return LiveDay(day, region, now, plan_id, (), urgent)
 
     clock = DayClock(day, tz)
-    technicians = {t.id: t for t in technicians_on(session, day, region)}
+    technicians = {t.id: t for t in technicians_on(session, day, region, tz)}
     tech_ids = set(technicians)
     solver_jobs = tuple(
         dataclasses.replace(job_of(jobs[i], clock, tech_ids), pinned_technician_id=None, preferred_technician_id=None)

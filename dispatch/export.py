@@ -7,6 +7,7 @@ from typing import Any
 from dispatch.kpis import compute_kpis
 from dispatch.mapping import Day
 from solver import RELOAD_ID, Solution
+from solver.solution import ObjectiveBreakdown
 
 
 def _iso(day: Day, seconds: int) -> str:
@@ -62,20 +63,25 @@ def plan_json(day: Day, solution: Solution) -> dict[str, Any]:
         "routes": routes,
         "unassigned": [{"job_id": u.job_id, "code": u.code.value, "reason": u.reason} for u in solution.unassigned],
         "kpis": compute_kpis(day.problem, solution).as_dict(),
-        "objective_eur": {
-            "time": objective.time_cost / 100,
-            "distance": objective.distance_cost / 100,
-            "per_job": objective.job_cost / 100,
-            "overtime": objective.overtime_cost / 100,
-            "soft_windows": objective.soft_window_penalty / 100,
-            "preference": objective.preference_penalty / 100,
-        },
+        "objective_eur": objective_eur(objective),
         "solve": {
             "status": solution.stats.status,
             "wall_time_s": round(solution.stats.wall_time_s, 3),
             "first_solution_s": solution.stats.first_solution_s,
             "solutions_found": solution.stats.solutions_found,
         },
+    }
+
+
+def objective_eur(objective: ObjectiveBreakdown) -> dict[str, float]:
+    """The objective's terms in euros, as the plan resource shows them."""
+    return {
+        "time": objective.time_cost / 100,
+        "distance": objective.distance_cost / 100,
+        "per_job": objective.job_cost / 100,
+        "overtime": objective.overtime_cost / 100,
+        "soft_windows": objective.soft_window_penalty / 100,
+        "preference": objective.preference_penalty / 100,
     }
 
 

@@ -212,6 +212,61 @@ class CostIn(Strict):
     )
 
 
+MAX_ABSENCE_DAYS = 366
+"""The longest absence one entry may cover (a longer one is a typo)."""
+
+
+class WeekBreakIn(Strict):
+    """The lunch of a weekday of the template: local clock times."""
+
+    earliest: ClockTime
+    latest: ClockTime
+    duration_min: int = Field(ge=0, le=240)
+
+
+class WeekdayShiftIn(Strict):
+    """One weekday of a technician's weekly template (``weekday`` 1 = Monday ... 7 =
+    Sunday), local clock times in the dispatch time zone; the lunch lies inside the shift."""
+
+    weekday: int = Field(ge=1, le=7, description="ISO weekday: 1 = Monday ... 7 = Sunday")
+    start: ClockTime
+    end: ClockTime
+    break_: WeekBreakIn | None = Field(default=None, alias="break")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _order(self) -> WeekdayShiftIn:
+        start, end = clock_minutes(self.start), clock_minutes(self.end)
+        if end <= start:
+            raise field_error("WeekdayShiftIn", "end", "shift end must be after its start", self.end)
+        brk = self.break_
+        if brk is not None:
+            earliest, latest = clock_minutes(brk.earliest), clock_minutes(brk.latest)
+            if latest < earliest:
+                raise field_error("WeekdayShiftIn", "break", "break.latest is before break.earliest", brk.latest)
+            if earliest < start or latest + brk.duration_min > end:
+                raise field_error("WeekdayShiftIn", "break", "the break must lie inside the shift", brk.earliest)
+        return self
+
+
+class AbsenceIn(Strict):
+    """A technician away from ``start`` until ``end`` (date-times with offset): a holiday
+    or day off where it covers a day's shift, else a few hours inside that day."""
+
+    start: Moment
+    end: Moment
+    reason: str = Field(default="", max_length=200, pattern=NO_NUL)
+
+    @model_validator(mode="after")
+    def _order(self) -> AbsenceIn:
+        if self.end <= self.start:
+            raise field_error("AbsenceIn", "end", "an absence must end after it starts", self.end)
+        if self.end - self.start > dt.timedelta(days=MAX_ABSENCE_DAYS):
+            raise field_error("AbsenceIn", "end", f"an absence lasts at most {MAX_ABSENCE_DAYS} days", self.end)
+        return self
+
+
 class TechnicianIn(Strict):
     """A technician with their shifts (PUT replaces the whole technician)."""
 
@@ -222,6 +277,12 @@ class TechnicianIn(Strict):
     end: LatLon | None = None
     skills: dict[SkillCode, Annotated[int, Field(ge=0, le=10)]] = Field(default_factory=dict, max_length=MAX_SKILLS)
     shifts: list[ShiftIn] = Field(default_factory=list, max_length=400)
+    week: list[WeekdayShiftIn] = Field(
+        default_factory=list,
+        max_length=7,
+        description="the weekly template: the shift of each weekday without an explicit shift (dispatch time zone)",
+    )
+    absences: list[AbsenceIn] = Field(default_factory=list, max_length=400)
     max_jobs: int | None = Field(default=None, ge=0, le=100)
     max_overtime_min: int = Field(default=0, ge=0, le=600)
     cost: CostIn = Field(default_factory=CostIn)
@@ -232,6 +293,14 @@ class TechnicianIn(Strict):
         dates = [s.date for s in value]
         if len(set(dates)) != len(dates):
             raise ValueError("two shifts on one date")
+        return value
+
+    @field_validator("week")
+    @classmethod
+    def _one_shift_a_weekday(cls, value: list[WeekdayShiftIn]) -> list[WeekdayShiftIn]:
+        days = [s.weekday for s in value]
+        if len(set(days)) != len(days):
+            raise ValueError("each weekday may appear once")
         return value
 
 
@@ -416,6 +485,13 @@ class _JobWanted(Strict):
         description="the job this one waits for (done or in a published plan): no slot starts before its end "
         "plus min_lag_hours, or ends after its end plus max_lag_hours",
     )
+    days: int = Field(
+        default=1,
+        ge=1,
+        le=MAX_HORIZON_DAYS,
+        description="consecutive working days of one technician (duration_min each day); a slot search offers "
+        "each slot with the window of every day",
+    )
 
     @model_validator(mode="after")
     def _somewhere(self) -> _JobWanted:
@@ -451,6 +527,14 @@ class BookingIn(_JobWanted):
             raise field_error("BookingIn", "slot", "the slot must last longer than an instant", None)
         if self.slot.end - self.slot.start > dt.timedelta(hours=12):
             raise field_error("BookingIn", "slot", "a slot lasts at most 12 hours", None)
+        if self.days > 1:
+            raise field_error(
+                "BookingIn",
+                "days",
+                "a job of several days cannot be booked here yet: store it with PUT /v1/jobs (days, date_range) "
+                "and plan it with a plan over several days (docs/horizon.md)",
+                self.days,
+            )
         return self
 
 

@@ -11,6 +11,9 @@ domain objects (``solver``): days and their clock, technicians, jobs and plans.
   own shape into these plain values and aware datetimes. ``job_of`` is the one
   for a stored ``JobRow``.
 - ``technician_of``: a stored technician and shift as a ``solver.Technician``.
+- ``technicians_on``: the technicians who work on a date, each with the working time
+  of that date (explicit shift, else weekly template, less absences:
+  ``dispatch.worktime``); every reader of a day's technicians comes here.
 - ``solution_rows``: a checked ``Solution`` as the routes and visits stored for
   a plan version. (The live schedule's routes are ``solver.plan.WorkingRoute``,
   stored with ``routes_to_json``/``routes_from_json``.)
@@ -27,8 +30,18 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from dispatch.jobstate import CANCELLED, COMPLETED, PLANNABLE
-from dispatch.tables import JobRow, PublishedPlanRow, RouteRow, ShiftRow, TechnicianRow, VisitRow
+from dispatch.tables import (
+    AbsenceRow,
+    JobRow,
+    PublishedPlanRow,
+    RouteRow,
+    ShiftRow,
+    TechnicianRow,
+    VisitRow,
+    WeekShiftRow,
+)
 from dispatch.timeutil import from_storage, local_midnight, to_storage
+from dispatch.worktime import Away, honour, shift_on
 from solver import (
     RELOAD_ID,
     Break,
@@ -249,22 +262,54 @@ def technician_of(row: TechnicianRow, shift: ShiftRow) -> Technician:
     )
 
 
-def technicians_on(session: Session, day: dt.date, region: str) -> tuple[Technician, ...]:
-    """The solver's technicians of a region with a shift on ``day``, by id."""
-    rows = session.exec(
-        select(ShiftRow, TechnicianRow)
-        .join(TechnicianRow, col(TechnicianRow.id) == col(ShiftRow.technician_id))
-        .where(ShiftRow.date == day, TechnicianRow.region == region)
-        .order_by(col(TechnicianRow.id))
+def technicians_on(session: Session, day: dt.date, region: str, tz: ZoneInfo) -> tuple[Technician, ...]:
+    """The solver's technicians of a region who work on ``day``, by id: each with the
+    explicit shift of that date, else their weekly template's weekday
+    (``dispatch.worktime.shift_on``), less their absences (``dispatch.worktime.honour``:
+    a holiday or day off leaves them out, a few hours away shortens or pauses the day).
+    Every reader of a day's technicians (plan runs, slot search and booking, re-plans)
+    comes here."""
+    techs = session.exec(
+        select(TechnicianRow).where(TechnicianRow.region == region).order_by(col(TechnicianRow.id))
     ).all()
-    return tuple(technician_of(tech, shift) for shift, tech in rows)
+    if not techs:
+        return ()
+    ids = [t.id for t in techs]
+    explicit = {
+        s.technician_id: s
+        for s in session.exec(select(ShiftRow).where(ShiftRow.date == day, col(ShiftRow.technician_id).in_(ids)))
+    }
+    week: dict[str, dict[int, WeekShiftRow]] = {}
+    for w in session.exec(
+        select(WeekShiftRow).where(WeekShiftRow.weekday == day.isoweekday(), col(WeekShiftRow.technician_id).in_(ids))
+    ):
+        week.setdefault(w.technician_id, {})[w.weekday] = w
+    clock = DayClock(day, tz)
+    # A shift (HH:MM) plus overtime ends before the second midnight.
+    first, last = to_storage(clock.midnight), to_storage(DayClock(day + dt.timedelta(days=2), tz).midnight)
+    away: dict[str, list[Away]] = {}
+    for a in session.exec(
+        select(AbsenceRow)
+        .where(col(AbsenceRow.technician_id).in_(ids), col(AbsenceRow.start) < last, col(AbsenceRow.end) > first)
+        .order_by(col(AbsenceRow.id))
+    ):
+        away.setdefault(a.technician_id, []).append(Away(clock.from_stored(a.start), clock.from_stored(a.end)))
+    out = []
+    for tech in techs:
+        shift = shift_on(day, explicit.get(tech.id), week.get(tech.id, {}))
+        if shift is None:
+            continue
+        working = honour(technician_of(tech, shift), away.get(tech.id, []), day)
+        if working is not None:
+            out.append(working)
+    return tuple(out)
 
 
 def load_day(session: Session, day: dt.date, region: str, tz: ZoneInfo) -> tuple[Day, list[str]]:
     """The day to plan from stored data (its plannable jobs: ``jobstate.PLANNABLE``,
     never completed or cancelled ones), and the ids of those pinned to someone who
     does not work that day (they cannot be planned)."""
-    technicians = technicians_on(session, day, region)
+    technicians = technicians_on(session, day, region, tz)
     names = {tech.id: tech.name for tech in technicians}
     tech_ids = set(names)
     rows = session.exec(
@@ -349,6 +394,23 @@ def predecessor_end(session: Session, pred_id: str, tz: ZoneInfo) -> tuple[dt.da
         if ends:
             return from_storage(max(ends), tz), f"planned on {pred.date}"
     return None, f"which is {pred.status} and not in a published plan yet"
+
+
+def predecessor_technician(session: Session, pred_id: str) -> str | None:
+    """Who does (or did) the job ``pred_id`` in the published plan of its day (the first
+    technician of a crew), if anyone: the follow-up prefers them (continuity)."""
+    pred = session.get(JobRow, pred_id)
+    if pred is None:
+        return None
+    published = session.get(PublishedPlanRow, (pred.date, pred.region))
+    if published is None:
+        return None
+    found = session.exec(
+        select(VisitRow.technician_id)
+        .where(VisitRow.plan_id == published.plan_id, VisitRow.job_id == pred_id)
+        .order_by(col(VisitRow.id))
+    ).first()
+    return found
 
 
 def _with_dependencies(

@@ -31,8 +31,11 @@ from dispatch import feed, leases, live, locks, tasks
 from dispatch.clock import SYSTEM_CLOCK, Clock
 from dispatch.db import session_scope
 from dispatch.errors import Conflict, Invalid, NotFound, Unavailable
-from dispatch.export import plan_json
+from dispatch.export import objective_eur, plan_json
+from dispatch.horizon import LoadedHorizon, load_horizon, split_by_day
+from dispatch.horizon import broken_promises as horizon_broken_promises
 from dispatch.jobstate import EN_ROUTE, ON_SITE, SCHEDULED
+from dispatch.kpis import compute_kpis
 from dispatch.mapping import Day, DayClock, load_day, solution_rows
 from dispatch.settings import BookingSettings, Settings
 from dispatch.tables import (
@@ -47,6 +50,7 @@ from dispatch.tables import (
 from dispatch.timeutil import from_storage, to_storage
 from solver import Cancelled, Problem, Progress, Solution, SolveOptions, TimeWindow, prepare, solve
 from solver import locks as lock_rules
+from solver.horizon import solve as solve_horizon
 from solver.plan import WorkingRoute
 from solver.replan import Stability
 from solver.replan import changes as replan_changes
@@ -421,15 +425,24 @@ class PlanRunner:
                 time.sleep(0.05)
             self._stop.set()
 
-    def submit(self, day: dt.date, region: str, time_limit_s: float, replan_from: dt.datetime | None = None) -> PlanRow:
+    def submit(
+        self,
+        day: dt.date,
+        region: str,
+        time_limit_s: float,
+        replan_from: dt.datetime | None = None,
+        last_day: dt.date | None = None,
+    ) -> PlanRow:
         """Store a queued plan run (a re-plan of what is left of the day at
-        ``replan_from`` when given) and enqueue it; returns at once. ``Unavailable``
-        naming ``BROKER_URL`` (and the run stored as ``failed``) when the queue cannot
-        be reached."""
+        ``replan_from`` when given; the days ``day``..``last_day`` in one solve when
+        ``last_day`` is given, docs/horizon.md) and enqueue it; returns at once.
+        ``Unavailable`` naming ``BROKER_URL`` (and the run stored as ``failed``) when
+        the queue cannot be reached."""
         token = leases.new_token()
         with session_scope(self.engine) as session:
             plan = PlanRow(
                 date=day,
+                date_to=last_day,
                 region=region,
                 status="queued",
                 time_limit_s=time_limit_s,
@@ -658,6 +671,11 @@ class PlanRunner:
                     raise Cancelled("cancelled before it started")
                 date, region, limit = plan.date, plan.region, plan.time_limit_s
                 replan_from = from_storage(plan.replan_from, self.tz) if plan.replan_from is not None else None
+                last_day = plan.date_to
+            if last_day is not None:
+                self._run_horizon(plan_id, run, date, last_day, region, limit)
+                return
+            with session_scope(self.engine) as session:
                 started = time.monotonic()
                 loaded = self._load(session, date, region, replan_from)
                 # Start from the live schedule: the published plan as carried out, every
@@ -735,6 +753,105 @@ class PlanRunner:
         except Exception as exc:  # a failed run is recorded, never raised into the worker
             log.exception("plan %s failed", plan_id)
             self._end(plan_id, "failed", f"{type(exc).__name__}: {exc}", run)
+
+    def _run_horizon(self, plan_id: int, run: _Run, first: dt.date, last: dt.date, region: str, limit: float) -> None:
+        """Solve the days ``first``..``last`` in one solve and store the answer as one plan
+        per day (``store_horizon``); raises as ``_run`` handles (cancelled, refused)."""
+        started = time.monotonic()
+        with session_scope(self.engine) as session:
+            loaded = load_horizon(session, first, last, region, self.tz)
+            versions = {d: live.version(session, d, region) for d in loaded.days}
+        self._set(plan_id, run, phase="solving", started_at=self.clock.now(), progress=0.0)
+        last_report = [0.0]
+
+        def on_progress(p: Progress) -> None:
+            if time.monotonic() - last_report[0] >= 0.5:
+                last_report[0] = time.monotonic()
+                if self._report_progress(plan_id, run, round(min(p.fraction, 0.99), 3)):
+                    run.cancel.set()
+
+        options = SolveOptions(time_limit_s=limit)
+        solution = solve_horizon(loaded.horizon, options, progress=on_progress, cancel=run.cancel)
+        if run.lost:
+            raise RunSuperseded(f"plan {plan_id} is no longer this attempt's")
+        broken = horizon_broken_promises(loaded, solution)
+        if broken:
+            raise PlanRefused("refused: " + "; ".join(broken))
+        with session_scope(self.engine) as session:
+            plan = self._mine(session, plan_id, run)
+            if plan.cancel_requested:
+                raise Cancelled("cancelled")
+            store_horizon(session, plan, loaded, solution, self.slot_s, versions, self.clock.now())
+            plan.status, plan.progress, plan.finished_at = "done", 1.0, self.clock.now()
+            plan.phase, plan.error = None, None
+            plan.first_answer_s = round(time.monotonic() - started, 3)
+            session.add(plan)
+
+
+def store_horizon(
+    session: Session,
+    run: PlanRow,
+    loaded: LoadedHorizon,
+    solution: Solution,
+    slot_s: Mapping[str, int],
+    versions: Mapping[dt.date, int],
+    now: dt.datetime,
+) -> list[PlanRow]:
+    """Store a checked horizon answer of the run ``run``: one done plan per day (its
+    routes, visits, told windows and unassigned jobs, made from the live-schedule
+    version ``versions`` gives), each naming ``run`` in ``horizon_id``; the run's own
+    figures are those of the whole horizon. Returns the day plans, by date."""
+    assert run.id is not None
+    out = []
+    for answer in split_by_day(loaded, solution):
+        plan = PlanRow(
+            date=answer.day.date,
+            region=run.region,
+            status="done",
+            progress=1.0,
+            time_limit_s=run.time_limit_s,
+            created_at=now,
+            started_at=run.started_at,
+            finished_at=now,
+            base_version=versions.get(answer.day.date),
+            horizon_id=run.id,
+            attempt=run.attempt,
+            worker=run.worker,
+        )
+        session.add(plan)
+        session.flush()
+        store_solution(session, plan, answer.day, answer.solution, answer.unplannable, slot_s)
+        session.add(plan)
+        out.append(plan)
+    run.kpis = compute_kpis(loaded.problem, solution).as_dict()
+    run.objective = objective_eur(solution.objective)
+    return out
+
+
+def horizon_days(session: Session, run_id: int) -> list[PlanRow]:
+    """The day plans a horizon run made, by date (none before it is done)."""
+    query = select(PlanRow).where(PlanRow.horizon_id == run_id).order_by(col(PlanRow.date))
+    return list(session.exec(query).all())
+
+
+def publish_horizon(
+    session: Session,
+    run_id: int,
+    *,
+    now: dt.datetime,
+    tz: ZoneInfo,
+    confirm_windows: bool = False,
+    notify_min: int = 15,
+) -> PlanRow:
+    """Publish every day plan of a done horizon run (``publish`` each, in date order, in
+    the caller's transaction: all of them or, on a ``Conflict``, none)."""
+    run = get_plan(session, run_id)
+    if run.status != "done":
+        raise Conflict(f"plan {run_id} is {run.status}; only a done plan can be published", "status")
+    for day_plan in horizon_days(session, run_id):
+        assert day_plan.id is not None
+        publish(session, day_plan.id, now=now, tz=tz, confirm_windows=confirm_windows, notify_min=notify_min)
+    return run
 
 
 def get_plan(session: Session, plan_id: int) -> PlanRow:

@@ -46,6 +46,37 @@ class ShiftRow(SQLModel, table=True):
     break_duration_min: int | None = None
 
 
+class WeekShiftRow(SQLModel, table=True):
+    """One weekday of a technician's weekly template (docs/working-time.md): the shift
+    of every such date in the dispatch time zone that has no ``ShiftRow`` of its own."""
+
+    __tablename__ = "week_shifts"
+    __table_args__ = (UniqueConstraint("technician_id", "weekday"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    technician_id: str = Field(foreign_key="technicians.id", index=True, ondelete="CASCADE")
+    # ISO weekday: 1 = Monday ... 7 = Sunday.
+    weekday: int
+    start_min: int
+    end_min: int
+    break_earliest_min: int | None = None
+    break_latest_min: int | None = None
+    break_duration_min: int | None = None
+
+
+class AbsenceRow(SQLModel, table=True):
+    """A technician away from ``start`` until ``end`` (UTC): a holiday or day off when it
+    covers a day's shift, else a few hours inside it (docs/working-time.md)."""
+
+    __tablename__ = "absences"
+
+    id: int | None = Field(default=None, primary_key=True)
+    technician_id: str = Field(foreign_key="technicians.id", index=True, ondelete="CASCADE")
+    start: dt.datetime
+    end: dt.datetime
+    reason: str = Field(default="", max_length=200)
+
+
 class JobRow(SQLModel, table=True):
     __tablename__ = "jobs"
 
@@ -106,6 +137,10 @@ class PlanRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     date: dt.date = Field(index=True)
+    # A run over several days (dispatch/horizon.py): its last day (``date`` its first).
+    # Its answer is one done plan per day, each naming the run in ``horizon_id``.
+    date_to: dt.date | None = None
+    horizon_id: int | None = Field(default=None, index=True)
     region: str = "default"
     status: str = "queued"
     progress: float = 0.0

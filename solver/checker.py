@@ -35,6 +35,7 @@ class ViolationKind(StrEnum):
     TRAVEL = "travel"
     RELOAD = "reload"
     DEPENDENCY = "dependency"
+    MULTI_DAY = "multi_day"
     REPORT = "report"
 
 
@@ -120,6 +121,8 @@ def check(problem: Problem, solution: Solution, points: PointIndex, travel: Trav
         if job.after is not None and served:
             out.extend(_check_dependency(job, [start for _, start in served], ends_by_job.get(job.after.job_id, [])))
 
+    out.extend(_check_multi_day(problem, visits_by_job))
+
     coeffs = coefficients(problem, travel)
     objective = recompute_objective(problem, solution, points, travel, coeffs)
     return CheckReport(tuple(out), objective, Counter(v.kind for v in out))
@@ -174,6 +177,46 @@ def _check_dependency(job: Job, starts: list[int], pred_ends: list[int]) -> list
                 job.id,
             )
         )
+    return out
+
+
+def _check_multi_day(problem: Problem, visits_by_job: dict[str, list[tuple[str, int]]]) -> list[Violation]:
+    """Each job longer than a day: served whole or not at all, by one person on
+    consecutive working days of theirs (the days they have a technician), in order."""
+    techs = {t.id: t for t in problem.technicians}
+    worked: dict[str, set[int]] = defaultdict(set)
+    for tech in problem.technicians:
+        worked[tech.person].add(tech.day or 0)
+    parts: dict[str, dict[int, Job]] = defaultdict(dict)
+    for job in problem.jobs:
+        if job.part is not None:
+            parts[job.part.job_id][job.part.index] = job
+    out: list[Violation] = []
+    for job_id, by_index in parts.items():
+        ordered = [by_index[k] for k in sorted(by_index)]
+        served = [visits_by_job.get(p.id, []) for p in ordered]
+        if not any(served):
+            continue
+        if not all(served):
+            missing = [k + 1 for k, s in enumerate(served) if not s]
+            out.append(Violation(ViolationKind.MULTI_DAY, f"job {job_id} served without day(s) {missing}", job_id))
+            continue
+        holders = [techs[s[0][0]] for s in served if s[0][0] in techs]
+        people = {t.person for t in holders}
+        if len(people) != 1 or len(holders) != len(ordered):
+            out.append(Violation(ViolationKind.MULTI_DAY, f"job {job_id} served by {sorted(people)}", job_id))
+            continue
+        days = [t.day or 0 for t in holders]
+        calendar = sorted(worked[people.pop()])
+        at = calendar.index(days[0])
+        if calendar[at : at + len(days)] != days:
+            out.append(
+                Violation(
+                    ViolationKind.MULTI_DAY,
+                    f"job {job_id} served on days {days}, not consecutive working days {calendar}",
+                    job_id,
+                )
+            )
     return out
 
 
@@ -292,7 +335,7 @@ def recompute_objective(
     c = coeffs if coeffs is not None else coefficients(problem, travel)
     techs = {t.id: t for t in problem.technicians}
     jobs = {j.id: j for j in problem.jobs}
-    time_u = dist_u = job_u = ot_u = soft_u = pref_u = drop_u = 0
+    time_u = dist_u = job_u = ot_u = soft_u = pref_u = drop_u = day_u = 0
     served: dict[str, list[str]] = defaultdict(list)
     for route in solution.routes:
         tech = techs.get(route.technician_id)
@@ -327,9 +370,13 @@ def recompute_objective(
         crew = served.get(job.id)
         if not crew:
             drop_u += c.drop_cost(job.priority, job.crew_size)
-        elif job.crew_size == 1 and job.preferred_technician_id not in (None, crew[0]):
-            pref_u += c.preference_miss
-    total = time_u + dist_u + job_u + ot_u + soft_u + pref_u + drop_u
+            pref_u += c.left_out_cost(job) - c.drop_cost(job.priority, job.crew_size)
+        else:
+            if job.crew_size == 1 and crew[0] in techs and not techs[crew[0]].prefers(job):
+                pref_u += c.preference_miss
+            if crew[0] in techs:
+                day_u += c.day_cost(techs[crew[0]], job)
+    total = time_u + dist_u + job_u + ot_u + soft_u + pref_u + drop_u + day_u
     return ObjectiveBreakdown(
         time_cost=c.to_cents(time_u),
         distance_cost=c.to_cents(dist_u),
@@ -339,4 +386,5 @@ def recompute_objective(
         preference_penalty=c.to_cents(pref_u),
         unassigned_penalty=c.to_cents(drop_u),
         total_units=total,
+        day_away_penalty=c.to_cents(day_u),
     )

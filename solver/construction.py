@@ -62,11 +62,11 @@ def build(
 def seed(
     plan: Plan, problem: Problem, candidates: Sequence[Job], routes: Sequence[WorkingRoute], timer: RouteTimer
 ) -> None:
-    """Start ``plan`` from ``routes``: each route that times as given and whose
-    technician holds every skill its jobs need where they come (jobs not among
-    ``candidates`` dropped; on a day with a depot its first depot stop kept, and the
-    depot's tools held after it) is kept; a crew visit is kept only where both of its
-    technicians' routes are."""
+    """Start ``plan`` from ``routes``: each route whose technician holds every skill
+    its jobs need where they come (jobs not among ``candidates`` dropped; on a day
+    with a depot its first depot stop kept, and the depot's tools held after it) is
+    kept, as given where it times, else without its least urgent visits (``_trim``);
+    a crew visit is kept only where both of its technicians' routes are."""
     by_id = {j.id: j for j in candidates}
     stop = problem.reload_job()
     if stop is not None:
@@ -79,9 +79,11 @@ def seed(
         kept = [v for k, v in enumerate(kept) if k not in stops[1:]]
         plan.jobs[tech.id] = [job for job, _ in kept]
         plan.fixed[tech.id] = [start if job.crew_size == 2 else None for job, start in kept]
-        if not _qualified_along(problem, tech, plan.jobs[tech.id]) or not plan.retime(tech, timer):
+        if not _qualified_along(problem, tech, plan.jobs[tech.id]):
             plan.jobs[tech.id], plan.fixed[tech.id] = [], []
             plan.retime(tech, timer)
+        elif not plan.retime(tech, timer):
+            _trim(plan, tech, timer)
     crews = plan.crews()
     for tech in problem.technicians:
         lone = [j.id for j in plan.jobs[tech.id] if j.crew_size == 2 and j.id not in crews]
@@ -90,6 +92,28 @@ def seed(
         if lone:
             plan.retime(tech, timer)
     log.info("seeded: %d jobs from the initial routes", len(plan.served()))
+
+
+def _trim(plan: Plan, tech: Technician, timer: RouteTimer) -> None:
+    """Take visits out of ``tech``'s route until the rest times, the least urgent first
+    (priority, then the later visit): one whose removal alone makes it time where there
+    is one, else the least urgent. A route no longer timing as given (an overrun, an
+    absence) keeps what it still can, so a re-plan keeps its promised visits where they
+    were rather than re-placing the whole route. A route with a depot stop is emptied."""
+    if any(job.id == RELOAD_ID for job in plan.jobs[tech.id]):
+        plan.clear(tech)
+        return
+    while plan.jobs[tech.id]:
+        seq = list(plan.jobs[tech.id])
+        order = sorted(range(len(seq)), key=lambda k: (-seq[k].priority, -k))
+        for k in order:
+            saved = plan.saved([tech.id])
+            plan.remove(tech.id, seq[k].id)
+            if plan.retime(tech, timer):
+                return
+            plan.restore(saved)
+        plan.remove(tech.id, seq[order[0]].id)
+    plan.retime(tech, timer)
 
 
 def _qualified_along(problem: Problem, tech: Technician, seq: Sequence[Job]) -> bool:

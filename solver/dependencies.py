@@ -174,7 +174,7 @@ def broken(problem: Problem, plan: Plan) -> list[str]:
     return out
 
 
-def _take_out(problem: Problem, plan: Plan, timer: RouteTimer, job_id: str) -> None:
+def take_out(problem: Problem, plan: Plan, timer: RouteTimer, job_id: str) -> None:
     """Take ``job_id`` off every route that holds it; a route that no longer times
     (rare: rounding, lunch) loses its last visits until it does."""
     holders = [t for t in problem.technicians if any(j.id == job_id for j in plan.jobs[t.id])]
@@ -186,7 +186,7 @@ def _take_out(problem: Problem, plan: Plan, timer: RouteTimer, job_id: str) -> N
             if victim == RELOAD_ID:
                 plan.remove(tech.id, victim)
             else:
-                _take_out(problem, plan, timer, victim)
+                take_out(problem, plan, timer, victim)
 
 
 def keep(problem: Problem, plan: Plan, timer: RouteTimer, until: float) -> list[str]:
@@ -200,7 +200,7 @@ def keep(problem: Problem, plan: Plan, timer: RouteTimer, until: float) -> list[
     while bad := broken(problem, plan):
         for job_id in bad:
             if job_id in plan.served():
-                _take_out(problem, plan, timer, job_id)
+                take_out(problem, plan, timer, job_id)
                 taken.append(job_id)
     if taken:
         log.info("took out %d dependents that started before their predecessor's end plus lag", len(taken))

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from solver import dependencies
+from solver import dependencies, multiday
 from solver.checker import check
 from solver.construction import seed
 from solver.explain import explain_dropped, precheck
@@ -60,7 +60,8 @@ class SolveOptions:
     progress_interval_s: float = 0.25
     # A plan to start from, e.g. the booking working plan (``WorkingRoute``s; the older
     # mapping of technician id to (job id, fixed start or None) pairs is read as such).
-    # Routes that do not time are left out; the rest of the jobs is placed around them.
+    # A route that does not time keeps what still does (its least urgent visits out);
+    # the rest of the jobs is placed around them.
     initial_routes: Sequence[WorkingRoute] | Mapping[str, Sequence[tuple[str, int | None]]] | None = None
     # Per technician, jobs to keep in this relative order where they share that route
     # (the dispatcher's order locks, ``solver.locks``): put back after the search where
@@ -121,11 +122,13 @@ def solve(
 
     points, travel = problem_travel(problem, travel_provider or HaversineProvider())
     pre = precheck(problem, points, travel)
+    pre = {**pre, **multiday.set_aside(problem, pre)}
     # The engine plans the problem with each dependent's windows cut to what any plan
     # allows; the checker verifies the problem as given.
     given = problem
     problem, waiting = dependencies.tighten(problem, pre, points, travel)
     pre = {**pre, **waiting}
+    pre = {**pre, **multiday.set_aside(problem, pre)}
     coeffs = coefficients(problem, travel)
     candidates = [j for j in problem.jobs if j.id not in pre]
     random.Random(opts.seed).shuffle(candidates)
@@ -162,7 +165,7 @@ def solve(
     log.info("search phase over, %.2f s left", deadline - time.monotonic())
     # Repair and explanations stop in time for the checker, which rebuilds the
     # objective's coefficients over the whole matrix (0.4 s at 5,500 points).
-    finish_by = deadline - _check_s(len(points.points))
+    finish_by = deadline - check_seconds(len(points.points))
     # The compiled search (or, for crews, the construction before it) offered every
     # job left out every place already.
     offered = raw is not None and raw.status == sisr.STATUS
@@ -190,13 +193,33 @@ def solve(
 def _after_dependencies(
     problem: Problem, candidates: Sequence[Job], plan: Plan, left: Sequence[Job], timer: RouteTimer, until: float
 ) -> list[Job]:
-    """The jobs left out once ``plan`` keeps every dependency (``dependencies.keep``):
-    ``left`` and those it took out, most urgent first."""
-    if not any(j.after is not None for j in problem.jobs):
+    """The jobs left out once ``plan`` keeps every dependency (``dependencies.keep``)
+    and serves every job longer than a day whole (``multiday.broken``): ``left`` and
+    those taken out, most urgent first."""
+    has_parts = any(j.part is not None for j in problem.jobs)
+    if not has_parts and not any(j.after is not None for j in problem.jobs):
         return list(left)
-    out = set(dependencies.keep(problem, plan, timer, until)) | {j.id for j in left}
+    out = {j.id for j in left}
+    if has_parts:
+        _take_out_all(problem, plan, timer, multiday.broken)
+    out |= set(dependencies.keep(problem, plan, timer, until))
+    if has_parts:
+        # A part put back alone, or a dependent of a part taken out: out until none is.
+        while _take_out_all(problem, plan, timer, multiday.broken) or _take_out_all(
+            problem, plan, timer, dependencies.broken
+        ):
+            pass
     served = plan.served()
-    return sorted((j for j in candidates if j.id in out and j.id not in served), key=lambda j: (j.priority, j.id))
+    return sorted((j for j in candidates if j.id not in served), key=lambda j: (j.priority, j.id))
+
+
+def _take_out_all(problem: Problem, plan: Plan, timer: RouteTimer, find: Callable[[Problem, Plan], list[str]]) -> bool:
+    """Take every job ``find`` names out of ``plan``; True when there was one."""
+    bad = find(problem, plan)
+    for job_id in bad:
+        if job_id in plan.served():
+            dependencies.take_out(problem, plan, timer, job_id)
+    return bool(bad)
 
 
 def _explained(
@@ -216,6 +239,10 @@ def _explained(
         thorough = job.id not in untried and (len(problem.jobs) <= _ALWAYS_EXPLAIN_JOBS or time.monotonic() < finish_by)
         waits = dependencies.explain(job, problem, plan, timer, thorough)
         unassigned[job.id] = waits or explain_dropped(job, problem, timer, plan.jobs, plan.fixed, thorough)
+    out = {j.id for j in left}
+    for job in left:
+        if job.part is not None:
+            unassigned[job.id] = multiday.explain(job, problem, out, unassigned[job.id])
     return Solution(
         routes=tuple(plan.routes[t.id] for t in problem.technicians),
         unassigned=tuple(unassigned[j.id] for j in problem.jobs if j.id in unassigned),
@@ -258,7 +285,7 @@ def _first_answer(
     return Solution(checked.routes, checked.unassigned, checked.objective, stats)
 
 
-def _check_s(n_points: int) -> float:
+def check_seconds(n_points: int) -> float:
     """About how long the final check takes for a day of ``n_points`` places (seconds)."""
     return 0.05 + 2e-8 * n_points * n_points
 

@@ -110,6 +110,11 @@ def able(job: Job, problem: Problem, timer: RouteTimer) -> list[Technician]:
         for t in problem.technicians
         if t.has_skills(job.skills) and (job.crew_size == 2 or job.pinned_technician_id in (None, t.id))
     ]
+    if any(t.day is not None for t in out):
+        # A horizon: only the person-days whose shift meets one of the job's windows
+        # (before the nearest are taken, or they would be one person's other days).
+        windows = job.start_windows()
+        out = [t for t in out if any(w.start_s <= t.latest_end_s and t.shift.start_s <= w.end_s for w in windows)]
     if len(out) > NEAREST_TECHNICIANS:
         here = timer.points.job[job.id]
         out.sort(key=lambda t: int(timer.distance[timer.points.tech_start[t.id], here]))
@@ -128,7 +133,8 @@ def options(job: Job, problem: Problem, timer: RouteTimer, plan: Plan) -> list[O
         if base is None:
             continue
         places = positions(tech, job, current, plan.fixed[tech.id], timer, base)
-        out.extend((cost, tech, pos, start) for cost, pos, start in places)
+        away = timer.coeffs.day_cost(tech, job)  # 0 but in a horizon
+        out.extend((cost + away, tech, pos, start) for cost, pos, start in places)
     return out
 
 
@@ -204,6 +210,43 @@ def insert_moving_one(job: Job, problem: Problem, timer: RouteTimer, plan: Plan,
         return True
     plan.restore(saved)
     return False
+
+
+def insert_displacing(job: Job, problem: Problem, timer: RouteTimer, plan: Plan, until: float) -> Job | None:
+    """Place a one-person ``job`` that fits nowhere as it is in the place of one less
+    urgent job (a higher priority number) of a qualified technician, the one whose
+    exchange costs least; the job taken out (now left out), or None when there is no
+    such place. Crew, start-fixed jobs and depot stops are never taken out; a pinned
+    job may be (its pin does not say it must be served)."""
+    if job.crew_size != 1:
+        return None
+    best: tuple[int, Technician, Job, int] | None = None
+    for tech in able(job, problem, timer):
+        base = plan.base_cost(tech, timer)
+        if base is None:
+            continue
+        for out, rest, rest_fixed in movable(plan.jobs[tech.id], plan.fixed[tech.id], keep_pinned=False):
+            if time.monotonic() >= until:
+                break
+            if out.priority <= job.priority:
+                continue
+            here = min(positions(tech, job, rest, rest_fixed, timer, base), default=None)
+            if here is None:
+                continue
+            # The least urgent job out first, then the cheapest exchange.
+            if best is None or (-out.priority, here[0]) < (-best[2].priority, best[0]):
+                best = (here[0], tech, out, here[1])
+    if best is None:
+        return None
+    _, tech, out, pos = best
+    saved = plan.saved((tech.id,))
+    plan.remove(tech.id, out.id)
+    plan.insert(tech.id, pos, job)
+    if plan.retime(tech, timer):
+        log.info("repair placed %s on %s in the place of %s", job.id, tech.id, out.id)
+        return out
+    plan.restore(saved)
+    return None
 
 
 def insert_via_depot(job: Job, problem: Problem, timer: RouteTimer, plan: Plan, until: float) -> bool:

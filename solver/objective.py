@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from solver.problem import Problem
+from solver.problem import HORIZON_DAYS, Job, Problem, Technician
 from solver.travel import TravelMatrices
 
 INT64_SAFE = 2**61
@@ -45,6 +45,8 @@ class Coefficients:
     capacity: dict[str, dict[str, int]] = field(default_factory=dict)
     # The same after a depot stop (``Problem.capacity_after_reload``).
     capacity_after_reload: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Per day a job is served away from its preferred day (``Technician.days_away``).
+    day_away: int = 0
 
     def to_cents(self, units: int) -> float:
         """Convert objective units back to cents."""
@@ -53,6 +55,26 @@ class Coefficients:
     def drop_cost(self, priority: int, crew_size: int) -> int:
         """Penalty for leaving one job out (a crew job counts once per member)."""
         return self.drop_penalty[priority] * crew_size
+
+    def search_drop_cost(self, job: Job) -> int:
+        """What the searches charge for leaving one visit of ``job`` out: per visit (a
+        crew member's visit counts once), with a crew-of-one job's preferred technician
+        missed too (``left_out_cost``), and a day of a job longer than a day as all its
+        days (the engine takes the others out with it)."""
+        per_visit = self.left_out_cost(job) if job.crew_size == 1 else self.drop_cost(job.priority, 1)
+        return per_visit * (job.part.count if job.part is not None else 1)
+
+    def day_cost(self, tech: Technician, job: Job) -> int:
+        """What serving ``job`` on ``tech``'s day costs for the days away from its preferred day."""
+        return tech.days_away(job) * self.day_away
+
+    def left_out_cost(self, job: Job) -> int:
+        """What leaving ``job`` out costs: its priority's penalty per crew member and,
+        for a crew-of-one job with a preferred technician, that preference missed too
+        (nobody serves it, so its preferred technician does not: a re-plan's told
+        technician, docs/objective.md)."""
+        missed = self.preference_miss if job.crew_size == 1 and job.preferred_technician_id is not None else 0
+        return self.drop_cost(job.priority, job.crew_size) + missed
 
 
 # Rows of the travel matrices scanned together: whole-matrix temporaries on a large
@@ -89,7 +111,7 @@ def coefficients(problem: Problem, travel: TravelMatrices) -> Coefficients:
     max_arc_s = int(travel.duration_s.max()) if travel.size else 0
     while True:
         coeffs = _coefficients(problem, unit_mc, speed, teleport, max_arc_m, max_arc_s)
-        worst = sum(coeffs.drop_cost(j.priority, j.crew_size) for j in problem.jobs)
+        worst = sum(coeffs.drop_cost(j.priority, j.crew_size) * (j.part.count if j.part else 1) for j in problem.jobs)
         if worst < INT64_SAFE:
             return coeffs
         unit_mc *= 10
@@ -133,6 +155,9 @@ def _coefficients(
             pw = job.preferred_window
             bound += soft[job.id] * (max(0, pw.start_s - lo, hi - pw.end_s) + 1)
     bound += preference_miss * len(problem.jobs)
+    day_away = _per(problem.weights.day_away_cents, 1, unit_mc)
+    if any(t.day is not None for t in techs):
+        bound += day_away * HORIZON_DAYS * sum(j.preferred_day is not None for j in problem.jobs)
 
     drop: dict[int, int] = {}
     below = bound
@@ -150,4 +175,5 @@ def _coefficients(
         drop,
         problem.capacity_limits(),
         problem.capacity_after_reload(),
+        day_away,
     )

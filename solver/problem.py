@@ -1,19 +1,28 @@
-"""The plain input of the solver: one day's technicians and jobs.
+"""The plain input of the solver: one day's (or a horizon's) technicians and jobs.
 
-Times are integer seconds since midnight of the plan date, distances integer
+Times are integer seconds since midnight of the plan date (of a horizon's first
+day: ``solver.horizon``), distances integer
 metres and money integer cents. Conversion from calendar times and currency
 happens at the edge (``dispatch``), never here.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 DAY_S = 24 * 3600
-# The engine plans times in [0, MAX_TIME_S] (two days from the plan date's midnight: the
-# OR-Tools model's time dimension); a shift, window or job beyond it is refused.
-MAX_TIME_S = 2 * DAY_S
+# The most days one solve plans (a horizon, docs/model.md "Planning horizon").
+HORIZON_DAYS = 14
+# The engine plans times in [0, MAX_TIME_S] from the first day's midnight (the OR-Tools
+# model's time dimension): the horizon's days and a night after the last one (a shift
+# with its overtime may run past midnight); a shift, window or job beyond it is refused.
+MAX_TIME_S = (HORIZON_DAYS + 1) * DAY_S
+# What a plan of ONE date covers from its midnight (the day and the night after): the
+# limit a caller planning one date holds its inputs to (dispatch/catalog.py's check of
+# a job's preferred window), now that the engine itself plans up to a horizon.
+DAY_PLAN_S = 2 * DAY_S
 # The job id of a stop at the depot in a route (``Problem.depot``); no job may use it.
 RELOAD_ID = "@reload"
 
@@ -117,7 +126,12 @@ class CostProfile:
 
 @dataclass(frozen=True, slots=True)
 class Technician:
-    """One technician's day."""
+    """One technician's day.
+
+    In a horizon (``solver.horizon``) each working day of a person is one technician:
+    ``person_id`` names the person and ``day`` the day (0 = the horizon's first day).
+    A one-day problem leaves both None: the technician is their own person.
+    """
 
     id: str
     start: Location
@@ -137,10 +151,16 @@ class Technician:
     # time counts from here, waiting where they are included, and with no visit left
     # they still drive home: the way from ``start`` to ``end_location`` is their cost.
     on_clock_from_s: int | None = None
+    person_id: str | None = None
+    day: int | None = None
 
     def __post_init__(self) -> None:
         if not self.id:
             raise ProblemError("technician.id must not be empty")
+        if self.day is not None and not 0 <= self.day < HORIZON_DAYS:
+            raise ProblemError(f"technician {self.id}: day must be in 0..{HORIZON_DAYS - 1}")
+        if self.person_id == "":
+            raise ProblemError(f"technician {self.id}: person_id must not be empty")
         if self.on_clock_from_s is not None and self.on_clock_from_s > self.shift.start_s:
             raise ProblemError(f"technician {self.id}: on_clock_from must not be after shift.start")
         if self.max_jobs is not None and self.max_jobs < 0:
@@ -172,9 +192,26 @@ class Technician:
         return self.shift.end_s + self.max_overtime_s
 
     @property
+    def person(self) -> str:
+        """The person working this day: ``person_id``, else the technician id."""
+        return self.person_id if self.person_id is not None else self.id
+
+    @property
     def out(self) -> bool:
         """Already out (``on_clock_from_s`` set): paid from then, and driving home in any case."""
         return self.on_clock_from_s is not None
+
+    def prefers(self, job: Job) -> bool:
+        """True when ``job`` has no preferred technician or prefers this one (by
+        technician id, or by person in a horizon)."""
+        pref = job.preferred_technician_id
+        return pref is None or pref == self.id or pref == self.person_id
+
+    def days_away(self, job: Job) -> int:
+        """Days between this technician's day and ``job``'s preferred day (0 when either is unset)."""
+        if self.day is None or job.preferred_day is None:
+            return 0
+        return abs(self.day - job.preferred_day)
 
     def has_skills(self, required: dict[str, int]) -> bool:
         """True when this technician holds every required skill at its minimum level."""
@@ -218,6 +255,26 @@ class Dependency:
 
 
 @dataclass(frozen=True, slots=True)
+class Part:
+    """This job is day ``index`` (0-based) of the ``count``-day job ``job_id``: the
+    ``count`` parts are served together or not at all, by one person on ``count``
+    consecutive working days of theirs, in index order (docs/model.md, "Jobs longer
+    than a day")."""
+
+    job_id: str
+    index: int
+    count: int
+
+    def __post_init__(self) -> None:
+        if not self.job_id:
+            raise ProblemError("part.job_id must not be empty")
+        if not 2 <= self.count <= HORIZON_DAYS:
+            raise ProblemError(f"part of {self.job_id}: days must be in 2..{HORIZON_DAYS}")
+        if not 0 <= self.index < self.count:
+            raise ProblemError(f"part of {self.job_id}: index must be in 0..{self.count - 1}")
+
+
+@dataclass(frozen=True, slots=True)
 class Job:
     """One visit to a customer.
 
@@ -227,7 +284,10 @@ class Job:
     minute outside it costs ``soft_penalty_per_min_cents``. ``demand`` is what
     a visit uses up of each resource type the technician carries (every
     visiting technician of a crew carries it). ``after``: the job it waits for,
-    with the lags (docs/model.md, "Dependencies").
+    with the lags (docs/model.md, "Dependencies"). ``preferred_day`` (0 = a
+    horizon's first day) is soft: each day away from it costs
+    ``Weights.day_away_cents`` on a technician with a ``day``. ``part``: one day of a
+    job longer than a day.
     """
 
     id: str
@@ -246,10 +306,16 @@ class Job:
     crew_size: int = 1
     demand: dict[str, int] = field(default_factory=dict)
     after: Dependency | None = None
+    preferred_day: int | None = None
+    part: Part | None = None
 
     def __post_init__(self) -> None:
         if not self.id:
             raise ProblemError("job.id must not be empty")
+        if self.preferred_day is not None and not 0 <= self.preferred_day < HORIZON_DAYS:
+            raise ProblemError(f"job {self.id}: preferred_day must be in 0..{HORIZON_DAYS - 1}")
+        if self.part is not None and self.crew_size != 1:
+            raise ProblemError(f"job {self.id}: a job longer than a day takes a crew of 1")
         if self.duration_s < 0:
             raise ProblemError(f"job {self.id}: duration must not be negative")
         if self.duration_s > MAX_TIME_S:
@@ -332,6 +398,14 @@ class Weights:
     """Objective weights, in cents; documented in docs/objective.md."""
 
     preferred_technician_miss_cents: int = 2000
+    # Each day a job is served away from its ``preferred_day`` (earlier or later).
+    day_away_cents: int = 5000
+
+    def __post_init__(self) -> None:
+        if self.preferred_technician_miss_cents < 0:
+            raise ProblemError("weights.preferred_technician_miss_cents must not be negative")
+        if self.day_away_cents < 0:
+            raise ProblemError("weights.day_away_cents must not be negative")
 
 
 def _check_dependencies(jobs: tuple[Job, ...]) -> None:
@@ -351,6 +425,35 @@ def _check_dependencies(jobs: tuple[Job, ...]) -> None:
             chain.append(at)
             at = after.get(at)
         done.update(chain)
+
+
+def _check_parts(jobs: tuple[Job, ...]) -> None:
+    """The parts of each job longer than a day are all there, once each, and agree on the count."""
+    groups: dict[str, list[Part]] = {}
+    for job in jobs:
+        if job.part is not None:
+            groups.setdefault(job.part.job_id, []).append(job.part)
+    for job_id, parts in groups.items():
+        count = parts[0].count
+        if any(p.count != count for p in parts) or sorted(p.index for p in parts) != list(range(count)):
+            raise ProblemError(f"job {job_id}: its parts must be days 0..{count - 1} of {count}, each once")
+
+
+def _check_person_days(techs: tuple[Technician, ...]) -> None:
+    """A person works at most one day per ``day``, and their days do not overlap in time."""
+    by_person: dict[str, list[Technician]] = {}
+    for tech in techs:
+        if tech.person_id is not None:
+            if tech.day is None:
+                raise ProblemError(f"technician {tech.id}: a person's day needs day as well as person_id")
+            by_person.setdefault(tech.person_id, []).append(tech)
+    for person, days in by_person.items():
+        days.sort(key=lambda t: t.shift.start_s)
+        if len({t.day for t in days}) != len(days):
+            raise ProblemError(f"person {person}: two technicians for one day")
+        for a, b in itertools.pairwise(days):
+            if a.latest_end_s > b.shift.start_s:
+                raise ProblemError(f"person {person}: day {a.day} (with overtime) runs into day {b.day}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,12 +480,17 @@ class Problem:
         if RELOAD_ID in job_ids:
             raise ProblemError(f"job id {RELOAD_ID} is reserved for depot stops")
         known = set(tech_ids)
+        people = {t.person_id for t in self.technicians if t.person_id is not None}
         for job in self.jobs:
-            for ref in ("pinned_technician_id", "preferred_technician_id"):
-                value = getattr(job, ref)
-                if value is not None and value not in known:
-                    raise ProblemError(f"job {job.id}: {ref} {value} is not a technician of this day")
+            value = job.pinned_technician_id
+            if value is not None and value not in known:
+                raise ProblemError(f"job {job.id}: pinned_technician_id {value} is not a technician of this day")
+            value = job.preferred_technician_id
+            if value is not None and value not in known and value not in people:
+                raise ProblemError(f"job {job.id}: preferred_technician_id {value} is not a technician of this day")
         _check_dependencies(self.jobs)
+        _check_parts(self.jobs)
+        _check_person_days(self.technicians)
 
     @property
     def resource_types(self) -> tuple[str, ...]:

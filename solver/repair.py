@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Sequence
 
-from solver.insertion import insert, insert_moving_one, insert_via_depot
+from solver.insertion import insert, insert_displacing, insert_moving_one, insert_via_depot
 from solver.plan import Plan, WorkingRoute
 from solver.problem import RELOAD_ID, Job, Problem, Technician
 from solver.schedule import RouteTimer
@@ -56,10 +56,22 @@ def repair(
             left.append(j)
         elif not (insert(j, problem, timer, plan) or insert_via_depot(j, problem, timer, plan, finish_by)):
             left.append(j)
-    if len(left) <= _MOVE_ONE_MAX_JOBS:
-        # What still fits nowhere may fit once one other job moves to another technician
-        # (the search can stall with such a job out: TRSP, docs/benchmarks.md).
-        left = [j for j in left if not insert_moving_one(j, problem, timer, plan, finish_by)]
+    # What still fits nowhere may fit once one other job moves to another technician
+    # (the search can stall with such a job out: TRSP, docs/benchmarks.md): every job when
+    # few are left, else the promises (priority 0) only. A promise that still fits
+    # nowhere takes the place of a less urgent job, which is then left out.
+    few = len(left) <= _MOVE_ONE_MAX_JOBS
+    still: list[Job] = []
+    for j in left:
+        if (few or j.priority == 0) and insert_moving_one(j, problem, timer, plan, finish_by):
+            continue
+        out = insert_displacing(j, problem, timer, plan, finish_by) if j.priority == 0 else None
+        if out is None:
+            still.append(j)
+        else:
+            still.append(out)
+            untried.discard(j.id)
+    left = sorted(still, key=lambda j: (j.priority, j.id))
     drop_idle_reloads(problem, timer, plan)
     return left, untried
 

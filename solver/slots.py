@@ -266,7 +266,9 @@ class SlotEvaluator:
         qualified = [
             r
             for r in self._routes.values()
-            if r.tech.has_skills(job.skills) and (r.tech.max_jobs is None or len(r.jobs) < r.tech.max_jobs)
+            if r.tech.has_skills(job.skills)
+            and (r.tech.max_jobs is None or len(r.jobs) < r.tech.max_jobs)
+            and job.pinned_technician_id in (None, r.tech.id)
         ]
         if not self._routes:
             return [WindowAnswer(w, None, SlotReason.NO_TECHNICIAN) for w in windows]

@@ -114,6 +114,8 @@ class ObjectiveBreakdown:
     preference_penalty: float = 0.0
     unassigned_penalty: float = 0.0
     total_units: int = 0
+    # Days served away from jobs' preferred days (a horizon), in cents.
+    day_away_penalty: float = 0.0
 
     @property
     def cost(self) -> float:

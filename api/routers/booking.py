@@ -32,7 +32,7 @@ def search_slots(body: SlotSearchIn, session: SessionDep, state: StateDep, princ
     ones it cannot with a reason. Every slot offered can be booked at this moment."""
     answer = state.booking.search(session, body, state.clock.now())
     return {
-        "slots": [s.__dict__ for s in answer.slots],
+        "slots": [{**s.__dict__, "days": [{"start": a, "end": b} for a, b in s.days]} for s in answer.slots],
         "unavailable": [u.__dict__ for u in answer.unavailable],
     }
 

@@ -7,11 +7,20 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response, status
 from sqlmodel import Session
 
-from api.convert import audit_entry_out, job_out, technician_out, token_info_out
-from api.deps import AppState, Dispatcher, IdPath, OptionalDateQuery, RegionQuery, SessionDep, StateDep
-from api.schemas import AuditPageOut, JobOut, TechnicianOut, TokenInfoOut, TokenOut, TokenRequest
+from api.convert import audit_entry_out, job_out, technician_out, token_info_out, working_day_out
+from api.deps import AppState, DateQuery, Dispatcher, IdPath, OptionalDateQuery, RegionQuery, SessionDep, StateDep
+from api.schemas import (
+    AuditPageOut,
+    JobOut,
+    TechnicianOut,
+    TokenInfoOut,
+    TokenOut,
+    TokenRequest,
+    WorkingDayOut,
+)
 from dispatch import audit, auth, catalog
-from dispatch.inputs import JobIn, TechnicianIn
+from dispatch.errors import Invalid
+from dispatch.inputs import EARLIEST_DATE, LATEST_DATE, JobIn, TechnicianIn
 from dispatch.tables import JobRow
 from dispatch.timeutil import from_storage
 
@@ -79,25 +88,49 @@ def get_audit(
 def put_technician(
     technician_id: IdPath, body: TechnicianIn, session: SessionDep, state: StateDep, _: Dispatcher, response: Response
 ) -> TechnicianOut:
-    """Create or replace a technician with all their shifts."""
+    """Create or replace a technician with all their shifts, weekly template (``week``)
+    and absences; an explicit shift overrides the template on its date, and an absence
+    a planned day cannot honour is refused naming it (docs/working-time.md)."""
     record, created = catalog.put_technician(
         session, technician_id, body, state.settings.default_region, state.tz, now=state.clock.now()
     )
     session.commit()
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-    return technician_out(record)
+    return technician_out(record, state.tz)
 
 
 @router.get("/technicians", response_model=list[TechnicianOut])
-def get_technicians(session: SessionDep, _: Dispatcher, region: RegionQuery = None) -> list[TechnicianOut]:
+def get_technicians(
+    session: SessionDep, state: StateDep, _: Dispatcher, region: RegionQuery = None
+) -> list[TechnicianOut]:
     """All technicians (of one region when given)."""
-    return [technician_out(r) for r in catalog.list_technicians(session, region)]
+    return [technician_out(r, state.tz) for r in catalog.list_technicians(session, region)]
 
 
 @router.get("/technicians/{technician_id}", response_model=TechnicianOut)
-def get_technician(technician_id: IdPath, session: SessionDep, _: Dispatcher) -> TechnicianOut:
+def get_technician(technician_id: IdPath, session: SessionDep, state: StateDep, _: Dispatcher) -> TechnicianOut:
     """One technician."""
-    return technician_out(catalog.get_technician(session, technician_id))
+    return technician_out(catalog.get_technician(session, technician_id), state.tz)
+
+
+@router.get("/working-time", response_model=list[WorkingDayOut])
+def get_working_time(
+    session: SessionDep,
+    state: StateDep,
+    _: Dispatcher,
+    date_from: DateQuery,
+    date_to: DateQuery,
+    region: RegionQuery = None,
+) -> list[WorkingDayOut]:
+    """Each technician's working time on each date from ``date_from`` to ``date_to`` (at
+    most 31 dates; the default region unless given), by date and technician: the date's
+    explicit shift, else the weekly template's weekday, less absences, as plan runs and
+    slot search see it (docs/working-time.md). A technician off that day has no entry."""
+    for name, day in (("date_from", date_from), ("date_to", date_to)):
+        if not EARLIEST_DATE <= day <= LATEST_DATE:
+            raise Invalid(f"{name}: must lie between {EARLIEST_DATE} and {LATEST_DATE}", name)
+    days = catalog.working_days(session, date_from, date_to, region or state.settings.default_region, state.tz)
+    return [working_day_out(day, state.tz) for day in days]
 
 
 @router.put(

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from api.convert import plan_out
+from api.convert import horizon_out, plan_out
 from api.deps import DateQuery, Dispatcher, RegionQuery, SessionDep, StateDep
 from api.schemas import EditIn, EditOut, EditViolationOut, PlanOut, PlanRequest, PublishIn
 from dispatch import audit, edits, planning, runs
@@ -31,13 +31,14 @@ PlanId = Annotated[int, Path(ge=1, le=2**31 - 1)]  # plans.id is a 32-bit INTEGE
 @router.post("/plans", status_code=status.HTTP_202_ACCEPTED, response_model=PlanOut)
 def post_plan(body: PlanRequest, session: SessionDep, state: StateDep, _: Dispatcher) -> PlanOut:
     """Start a plan run for a date (with ``from``: a re-plan of what is left of it at
-    that instant, its changes against the published plan in ``changes``); poll
+    that instant, its changes against the published plan in ``changes``), or for the
+    days ``date_from``..``date_to`` in one solve (docs/horizon.md); poll
     GET /v1/plans/{id} for progress."""
     planning.check_time_limit(body.time_limit_s, state.settings.max_time_limit_s)
     if body.from_ is not None and body.from_.astimezone(state.tz).date() != body.date:
         raise Invalid(f"from: a re-plan starts at an instant of its date ({body.date})", "from")
     region = body.region or state.settings.default_region
-    plan = state.runner.submit(body.date, region, body.time_limit_s, body.from_)
+    plan = state.runner.submit(body.first_day, region, body.time_limit_s, body.from_, last_day=body.date_to)
     return plan_out(plan, False, state.tz)
 
 
@@ -45,6 +46,12 @@ def post_plan(body: PlanRequest, session: SessionDep, state: StateDep, _: Dispat
 def get_plan(plan_id: PlanId, session: SessionDep, state: StateDep, _: Dispatcher) -> PlanOut:
     """A plan's status and progress; routes, unassigned jobs and KPIs once done."""
     plan = planning.get_plan(session, plan_id)
+    if plan.date_to is not None:
+        days = [(day, planning.plan_contents(session, day.id or 0)) for day in planning.horizon_days(session, plan_id)]
+        published = bool(days) and all(
+            planning.published_plan_id(session, day.date, day.region) == day.id for day, _ in days
+        )
+        return horizon_out(plan, published, state.tz, days)
     published = planning.published_plan_id(session, plan.date, plan.region) == plan.id
     return plan_out(plan, published, state.tz, planning.plan_contents(session, plan_id))
 
@@ -178,7 +185,9 @@ def post_publish(
     confirm = body.confirm_windows if body is not None and body.confirm_windows is not None else None
     if confirm is None:
         confirm = state.settings.confirm_on_publish
-    plan = planning.publish(
+    target = planning.get_plan(session, plan_id)
+    publish = planning.publish_horizon if target.date_to is not None else planning.publish
+    plan = publish(
         session,
         plan_id,
         now=state.clock.now(),
@@ -186,7 +195,7 @@ def post_publish(
         confirm_windows=confirm,
         notify_min=state.settings.eta.notify_min,
     )
-    detail = {"date": plan.date, "region": plan.region, "confirm_windows": confirm}
+    detail = {"date": plan.date, "date_to": plan.date_to, "region": plan.region, "confirm_windows": confirm}
     audit.record(session, who, audit.PLAN_PUBLISHED, f"plan {plan_id}", now=state.clock.now(), detail=detail)
     session.commit()
     return plan_out(plan, True, state.tz)

@@ -25,7 +25,7 @@ def job_label(job: Job) -> str:
 with shown_errors():
     client = board.client
     day_jobs = data.jobs(board.base_url, board.token, board.day, board.region)
-    techs = working_on(data.technicians(board.base_url, board.token, board.region), board.day)
+    techs = working_on(data.technicians(board.base_url, board.token, board.region), data.working_on(board))
     names = {t.id: f"{t.id} {t.name} ({t.kind})" for t in techs}
     by_id = {j.id: j for j in day_jobs}
     open_ids = [j.id for j in day_jobs if j.status in ("open", "scheduled")]  # not yet under way

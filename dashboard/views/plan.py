@@ -18,7 +18,8 @@ st.title(f"Plan {board.day:%a %d %b %Y}" + (f" · {board.region}" if board.regio
 
 with shown_errors():
     day_jobs = data.jobs(board.base_url, board.token, board.day, board.region)
-    techs = working_on(data.technicians(board.base_url, board.token, board.region), board.day)
+    working = data.working_on(board)
+    techs = working_on(data.technicians(board.base_url, board.token, board.region), working)
     st.caption(f"{len(day_jobs)} jobs, {len(techs)} technicians working.")
 
     # Only the open tab runs, so the plan's figures never wait for the tables.
@@ -54,7 +55,7 @@ with shown_errors():
 
     if techs_tab.open:
         with techs_tab:
-            st.dataframe(technicians_frame(techs, board.day), hide_index=True, key="technicians_table", height=600)
+            st.dataframe(technicians_frame(techs, working), hide_index=True, key="technicians_table", height=600)
 
     if import_tab.open:
         with import_tab:

@@ -70,7 +70,7 @@ live_view()
 
 with shown_errors():
     now = board.client.clock()
-    techs = working_on(data.technicians(board.base_url, board.token, board.region), board.day)
+    techs = working_on(data.technicians(board.base_url, board.token, board.region), data.working_on(board))
     day_jobs = data.jobs(board.base_url, board.token, board.day, board.region)
 tech_ids = [t.id for t in techs]
 open_jobs = [j.id for j in day_jobs if j.status not in ("cancelled", "completed")]

@@ -353,7 +353,7 @@ def _job_nodes(
             # (only when it restricts anything: every constraint slows the local search).
             if len(allowed) < n_veh:
                 routing.VehicleVar(index).SetValues([-1, *allowed])
-            routing.AddDisjunction([index], coeffs.drop_cost(job.priority, 1))
+            routing.AddDisjunction([index], coeffs.search_drop_cost(job))
             node += 1
         if m.detailed and job.preferred_window is not None and coeffs.soft_per_s[job.id] > 0:
             time_dim.SetCumulVarSoftLowerBound(indices[0], job.preferred_window.start_s, coeffs.soft_per_s[job.id])
@@ -414,24 +414,35 @@ def _capacities(m: _Model) -> None:
 
 
 def _preferences(m: _Model, jobs: Sequence[Job]) -> None:
-    """Preferred technician (continuity): a miss counts once per crew-of-one job."""
-    routing, coeffs, n_veh = m.routing, m.coeffs, len(m.techs)
-    preferred = {j.id: j.preferred_technician_id for j in jobs if j.crew_size == 1 and j.preferred_technician_id}
-    if not preferred or coeffs.preference_miss <= 0:
-        return
-    pref_cbs: dict[tuple[int, ...], int] = {}
+    """Preferred technician (continuity): a miss counts once per crew-of-one job; and
+    the days each job is served away from its preferred day (a horizon)."""
+    coeffs = m.coeffs
+    preferred = {j.id for j in jobs if j.crew_size == 1 and j.preferred_technician_id}
+    if preferred and coeffs.preference_miss > 0:
+        missed = lambda t, j: int(j.id in preferred and not t.prefers(j))  # noqa: E731
+        _per_visit_count(m, "Preference", coeffs.preference_miss, missed)
+    if coeffs.day_away > 0 and any(j.preferred_day is not None for j in jobs):
+        _per_visit_count(m, "DaysAway", coeffs.day_away, lambda t, j: t.days_away(j))
+
+
+def _per_visit_count(m: _Model, name: str, cost: int, count: Callable[[Technician, Job], int]) -> None:
+    """A dimension summing ``count(technician, job)`` over each route's visits, each
+    unit costing ``cost``."""
+    routing, n_veh = m.routing, len(m.techs)
+    callbacks: dict[tuple[int, ...], int] = {}
     per_vehicle = []
+    total = 0
     for tech in m.techs:
-        vector = [0] * m.first_visit + [int(j.id in preferred and preferred[j.id] != tech.id) for j in m.visit_job]
-        vector += [0] * m.n_reload
-        pref_key = tuple(vector)
-        if pref_key not in pref_cbs:
-            pref_cbs[pref_key] = routing.RegisterUnaryTransitVector(vector)
-        per_vehicle.append(pref_cbs[pref_key])
-    routing.AddDimensionWithVehicleTransitAndCapacity(per_vehicle, 0, [m.n_nodes] * n_veh, True, "Preference")
-    pref_dim = routing.GetDimensionOrDie("Preference")
+        vector = [0] * m.first_visit + [count(tech, j) for j in m.visit_job] + [0] * m.n_reload
+        total = max(total, sum(vector))
+        key = tuple(vector)
+        if key not in callbacks:
+            callbacks[key] = routing.RegisterUnaryTransitVector(vector)
+        per_vehicle.append(callbacks[key])
+    routing.AddDimensionWithVehicleTransitAndCapacity(per_vehicle, 0, [max(1, total)] * n_veh, True, name)
+    dim = routing.GetDimensionOrDie(name)
     for v in range(n_veh):
-        pref_dim.SetCumulVarSoftUpperBound(routing.End(v), 0, coeffs.preference_miss)
+        dim.SetCumulVarSoftUpperBound(routing.End(v), 0, cost)
 
 
 def _parameters(settings: OrToolsSettings, n_nodes: int, deadline: float) -> tuple[Any, float]:

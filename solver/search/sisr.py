@@ -112,6 +112,21 @@ def _qualified(problem: Problem, entries: Sequence[_Entry], after_stop: bool) ->
     return out
 
 
+def _meets(techs: Sequence[Technician], job_w: IntArray) -> npt.NDArray[np.bool_] | bool:
+    """``[v, j]``: in a horizon, technician ``v``'s day (shift start to latest return)
+    meets one of entry ``j``'s start windows (``job_w``, padded with ``kernel.FAR``):
+    the search then never tries a job on a day it cannot go on. True (no mask) for a
+    one-day problem."""
+    if not any(t.day is not None for t in techs):
+        return True
+    t0 = np.array([t.shift.start_s for t in techs], dtype=np.int64)[:, None]
+    lim = np.array([t.latest_end_s for t in techs], dtype=np.int64)[:, None]
+    out = np.zeros((len(techs), job_w.shape[0]), dtype=np.bool_)
+    for w in range(job_w.shape[1]):
+        out |= (job_w[None, :, w, 0] <= lim) & (t0 <= job_w[None, :, w, 1])
+    return out
+
+
 def qualified(problem: Problem, jobs: Sequence[Job]) -> npt.NDArray[np.bool_]:
     """``[v, j]``: technician ``v`` has the skills ``jobs[j]`` needs, and its pin (if
     any) is ``v``."""
@@ -120,15 +135,17 @@ def qualified(problem: Problem, jobs: Sequence[Job]) -> npt.NDArray[np.bool_]:
 
 def _missed(problem: Problem, entries: Sequence[_Entry], coeffs: Coefficients) -> IntArray:
     """``[v, j]``: what entry ``j`` costs on technician ``v`` for not being with its
-    preferred technician."""
-    index = {t.id: v for v, t in enumerate(problem.technicians)}
-    out = np.zeros((len(problem.technicians), len(entries)), dtype=np.int64)
+    preferred technician (or person), and for the days away from its preferred day."""
+    techs = problem.technicians
+    out = np.zeros((len(techs), len(entries)), dtype=np.int64)
+    days = np.array([-1 if t.day is None else t.day for t in techs], dtype=np.int64)
     for j, e in enumerate(entries):
-        preferred = e.job.preferred_technician_id
-        if e.tech_index is None and preferred is not None:
-            out[:, j] = coeffs.preference_miss
-            if preferred in index:
-                out[index[preferred], j] = 0
+        if e.tech_index is not None:
+            continue
+        if e.job.preferred_technician_id is not None:
+            out[:, j] = [0 if t.prefers(e.job) else coeffs.preference_miss for t in techs]
+        if e.job.preferred_day is not None and coeffs.day_away:
+            out[:, j] += np.where(days >= 0, np.abs(days - e.job.preferred_day) * coeffs.day_away, 0)
     return out
 
 
@@ -189,7 +206,7 @@ def _data(
             len(jobs), len(kinds)
         ),
         job_drop=np.array(
-            [0 if f else coeffs.drop_cost(j.priority, 1) for j, f in zip(jobs, fixed, strict=True)], dtype=np.int64
+            [0 if f else coeffs.search_drop_cost(j) for j, f in zip(jobs, fixed, strict=True)], dtype=np.int64
         ),
         job_far=np.asarray(homes, dtype=np.float64),
         job_long=np.array([problem.lunch_on_site(j) for j in jobs], dtype=np.bool_),
@@ -197,8 +214,8 @@ def _data(
             [(0, 0, 0) if f else _soft(j, coeffs) for j, f in zip(jobs, fixed, strict=True)], dtype=np.int64
         ).reshape(len(jobs), 3),
         job_fixed=np.array(fixed, dtype=np.bool_),
-        qual=_qualified(problem, entries, after_stop=False),
-        qual2=_qualified(problem, entries, after_stop=True),
+        qual=_qualified(problem, entries, after_stop=False) & _meets(techs, job_w),
+        qual2=_qualified(problem, entries, after_stop=True) & _meets(techs, job_w),
         miss=_missed(problem, entries, coeffs),
         alone=np.zeros((0, 0, 3), dtype=np.int64),
         neighbours=_nearest(dist, job_loc, min(NEIGHBOURS, len(jobs) - 1)),

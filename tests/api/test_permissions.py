@@ -54,6 +54,7 @@ PUT     /v1/technicians/{technician_id}    -        | 401   401  201         403
 GET     /v1/technicians                    -        | 401   401  200         403        403
 GET     /v1/technicians/{technician_id}    own      | 401   401  200         403        403
 GET     /v1/technicians/{technician_id}    other    | 401   401  200         403        403
+GET     /v1/working-time                   -        | 401   401  200         403        403
 PUT     /v1/jobs/{job_id}                  -        | 401   401  201         403        403
 GET     /v1/jobs                           -        | 401   401  200         403        403
 GET     /v1/jobs/{job_id}                  own      | 401   401  200         403        403
@@ -315,6 +316,9 @@ REQUESTS: dict[tuple[str, str, str], Callable[[World, str], Call]] = {
     ("GET", "/v1/technicians", "-"): lambda w, r: Call("/v1/technicians"),
     ("GET", "/v1/technicians/{technician_id}", "own"): lambda w, r: Call(f"/v1/technicians/{w.own_tech}"),
     ("GET", "/v1/technicians/{technician_id}", "other"): lambda w, r: Call(f"/v1/technicians/{w.other_tech}"),
+    ("GET", "/v1/working-time", "-"): lambda w, r: Call(
+        "/v1/working-time", params={"date_from": SAMPLE_DAY, "date_to": SAMPLE_DAY}
+    ),
     ("PUT", "/v1/jobs/{job_id}", "-"): lambda w, r: Call(f"/v1/jobs/PERM-J-{r}", json=NEW_JOB),
     ("GET", "/v1/jobs", "-"): lambda w, r: Call("/v1/jobs", params={"date": SAMPLE_DAY}),
     ("GET", "/v1/jobs/{job_id}", "own"): lambda w, r: Call(f"/v1/jobs/{w.own_jobs[0]}"),

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from dashboard.models import Job, Plan, Technician
+from dashboard.models import Job, Plan, Technician, WorkingDay
 
 TZ = dt.timezone(dt.timedelta(hours=2))
 
@@ -43,6 +43,30 @@ def technician(tech_id: str, name: str = "", kind: str = "employee", **extra: An
                 [{"date": "2026-12-01", "start": "08:00", "end": "16:00", "break": None}],
             ),
             **extra,
+        }
+    )
+
+
+def working_day(
+    tech_id: str, start: str, end: str, lunch: tuple[str, str, int] | None = None, day: str = "2026-12-01"
+) -> WorkingDay:
+    """A technician's working time on ``day`` (+02:00) as ``GET /v1/working-time`` gives it."""
+    on = dt.date.fromisoformat(day)
+
+    def moment(clock: str) -> dt.datetime:
+        return dt.datetime.combine(on, dt.time.fromisoformat(clock), tzinfo=TZ)
+
+    minutes = int((moment(end) - moment(start)).total_seconds()) // 60 - (lunch[2] if lunch else 0)
+    return WorkingDay.model_validate(
+        {
+            "date": day,
+            "technician_id": tech_id,
+            "start": moment(start),
+            "end": moment(end),
+            "lunch": {"earliest": moment(lunch[0]), "latest": moment(lunch[1]), "duration_min": lunch[2]}
+            if lunch
+            else None,
+            "minutes": minutes,
         }
     )
 

@@ -317,3 +317,35 @@ def test_the_today_page_shows_a_row_per_technician_of_the_published_plan(
     page.get_by_text("refreshes every").wait_for()
     page.get_by_role("button", name="Re-plan from now").wait_for()
     page.close()
+
+
+def test_the_week_page_shades_each_technician_s_day_by_its_load_and_opens_a_day_in_the_day_view(
+    browser: Any, board_url: str, browser_api: Api, tmp_path: Path
+) -> None:
+    """The sample day planned (made here when the other tests did not): its week on the
+    Week page, the grid drawn with loaded days shaded green and days off grey, and the
+    link back to the day view."""
+    if not browser_api.http.get("/v1/plans", params={"date": DAY}).json():
+        browser_api.plan()
+    page = open_board(browser, board_url)
+    page.get_by_role("link", name="Week").click()
+    grid = page.locator(".st-key-week-grid canvas").first
+    try:
+        grid.wait_for(timeout=60_000)
+    finally:
+        page.screenshot(path=str(tmp_path / "week.png"))
+        if target := os.environ.get("WEEK_SCREENSHOT"):
+            shutil.copyfile(tmp_path / "week.png", target)
+    page.locator(".st-key-week-days canvas").first.wait_for()
+    page.wait_for_timeout(1000)  # let the grid finish drawing
+    page.screenshot(path=str(tmp_path / "week.png"))
+    if target := os.environ.get("WEEK_SCREENSHOT"):
+        shutil.copyfile(tmp_path / "week.png", target)
+    missing = drawn_colours(page.locator(".st-key-week-grid"), ["#f0f0f0"])
+    assert not missing, "no day off shaded grey"
+    counts = colours(page.locator(".st-key-week-grid").screenshot())
+    assert any(has_colour(counts, c, 4) for c in ("#eef8f0", "#c8ebd0", "#8fd19e", "#f4a3a3")), "no load shaded"
+    day = dt.date.fromisoformat(DAY)
+    page.get_by_role("link", name=f"Open {day:%a %d %b} in the day view").click()
+    page.get_by_role("heading", name=f"Plan {day:%a %d %b %Y}").wait_for()
+    page.close()

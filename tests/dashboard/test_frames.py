@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from dashboard.frames import JobFilter, default_day, filter_jobs, jobs_frame, technicians_frame, unassigned_frame
-from tests.dashboard.factories import job, plan, technician
+from tests.dashboard.factories import job, plan, technician, working_day
 
 
 def test_filters_combine_and_an_empty_filter_keeps_everything() -> None:
@@ -37,8 +37,17 @@ def test_the_day_opens_on_the_first_working_day_from_today() -> None:
 
 
 def test_technicians_off_that_day_have_an_empty_shift() -> None:
-    table = technicians_frame([technician("T1"), technician("T2", shifts=[])], dt.date(2026, 12, 1))
+    working = {"T1": working_day("T1", "08:00", "16:00", lunch=("11:00", "12:30", 30))}
+    table = technicians_frame([technician("T1"), technician("T2", shifts=[])], working)
     assert list(table["shift"]) == ["08:00–16:00", ""]
+    assert list(table["break"]) == ["30 min in 11:00–12:30", ""]
+
+
+def test_the_day_opens_on_the_first_weekday_of_a_weekly_template_when_no_shift_comes_sooner() -> None:
+    template = technician("T1", shifts=[], week=[{"weekday": 3, "start": "08:00", "end": "16:00"}])
+    assert default_day([template], dt.date(2026, 12, 5)) == dt.date(2026, 12, 9)  # Saturday -> Wednesday
+    explicit = technician("T2", shifts=[{"date": "2026-12-07", "start": "08:00", "end": "16:00"}])
+    assert default_day([template, explicit], dt.date(2026, 12, 5)) == dt.date(2026, 12, 7)
 
 
 def test_unassigned_jobs_come_most_urgent_first_with_their_reasons() -> None:

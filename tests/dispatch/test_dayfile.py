@@ -98,3 +98,27 @@ def test_a_bad_csv_row_names_the_file_line_and_field(tmp_path: Path) -> None:
 def test_a_technician_without_a_shift_that_day_is_not_planned(tmp_path: Path) -> None:
     day = load_day(SAMPLES / "small-day.json", plan_date="2026-12-02")
     assert day.problem.technicians == ()
+
+
+def test_a_weekly_template_gives_the_shift_of_a_date_without_one_and_absences_are_honoured(tmp_path: Path) -> None:
+    """2026-12-01 is a Tuesday (weekday 2); docs/working-time.md."""
+    data = small_day()
+    lunch = {"earliest": "11:00", "latest": "12:30", "duration_min": 30}
+    first, second, third = data["technicians"][:3]
+    for tech in (first, second, third):
+        tech.pop("shifts")
+        tech["week"] = [{"weekday": 2, "start": "08:00", "end": "16:00", "break": lunch}]
+    first["absences"] = [{"start": "2026-12-01T14:00:00+02:00", "end": "2026-12-01T18:00:00+02:00"}]
+    second["absences"] = [{"start": "2026-12-01T00:00:00+02:00", "end": "2026-12-02T00:00:00+02:00"}]
+    day = load_day(write(tmp_path, data))
+    techs = {t.id: t for t in day.problem.technicians}
+    assert sorted(techs) == [first["id"], third["id"]]
+    assert (techs[first["id"]].shift.start_s, techs[first["id"]].shift.end_s) == (8 * 3600, 14 * 3600)
+    assert techs[third["id"]].shift.end_s == 16 * 3600
+
+    third["absences"] = [{"start": "09:00", "end": "10:00"}]
+    with pytest.raises(DayFileError, match=r"technicians\[2\], field absences\[0\]: away 09:00–10:00"):
+        load_day(write(tmp_path, data))
+    third["week"] = [{"weekday": 9, "start": "08:00", "end": "16:00"}]
+    with pytest.raises(DayFileError, match=r"technicians\[2\], field week\[0\]\.weekday: must be 1"):
+        load_day(write(tmp_path, data))

@@ -5,7 +5,8 @@ also with the depot stop before each job), timed by the route timer; the best
 disjoint combination plus drop penalties is the optimum. Crews of two are not
 enumerated here (their routes are coupled in time), and a dependency (``Job.after``)
 only between two jobs pinned to one technician, with no lag: the dependent then
-comes after the job it waits for in the route, or is left out with it.
+comes after the job it waits for in the route, or is left out with it. The days of
+a job longer than a day (``Job.part``, each pinned to its day) count only together.
 """
 
 from __future__ import annotations
@@ -68,11 +69,12 @@ def optimum_units(problem: Problem) -> int:
                         stop_units = coeffs.per_job[tech.id] if cut is not None else 0
                         cheapest = min(cheapest, timer.route_cost(tech, seq, timing) - stop_units)
             if cheapest < math.inf:
-                misses = sum(1 for i in members if jobs[i].preferred_technician_id not in (None, tech.id))
-                best[mask] = cheapest + misses * coeffs.preference_miss
+                misses = sum(1 for i in members if not tech.prefers(jobs[i]))
+                away = sum(coeffs.day_cost(tech, jobs[i]) for i in members)
+                best[mask] = cheapest + misses * coeffs.preference_miss + away
         best_by_tech.append(best)
 
-    drop = [coeffs.drop_cost(j.priority, j.crew_size) for j in jobs]
+    drop = [coeffs.left_out_cost(j) for j in jobs]
     full = (1 << n) - 1
     # Combine technicians one by one: cover[mask] = least cost serving exactly `mask`.
     cover: dict[int, float] = {0: 0}
@@ -84,7 +86,17 @@ def optimum_units(problem: Problem) -> int:
                     key = used | mask
                     nxt[key] = min(nxt.get(key, math.inf), cost + route_cost)
         cover = nxt
-    result = min(cost + sum(drop[i] for i in range(n) if not (mask >> i & 1)) for mask, cost in cover.items())
+    # The days of a job longer than a day are served together or not at all (each
+    # pinned to its day beforehand, so a whole group is on consecutive days).
+    groups: dict[str, int] = {}
+    for i, j in enumerate(jobs):
+        if j.part is not None:
+            groups[j.part.job_id] = groups.get(j.part.job_id, 0) | 1 << i
+    result = min(
+        cost + sum(drop[i] for i in range(n) if not (mask >> i & 1))
+        for mask, cost in cover.items()
+        if all(mask & g in (0, g) for g in groups.values())
+    )
     assert full >= 0
     return int(result)
 

@@ -587,6 +587,20 @@ def test_serving_a_job_without_its_preferred_technician_costs_the_preference_wei
     assert report.objective.preference_penalty == penalty_cents
 
 
+def test_leaving_out_a_job_with_a_preferred_technician_also_costs_the_preference_weight() -> None:
+    """Nobody serves it, so its preferred technician does not either (a re-plan's told technician)."""
+    weights = Weights(preferred_technician_miss_cents=500)
+    preferred = job("J1", A, preferred_technician_id="T1")
+    problem = Problem((tech("T1"),), (preferred, job("J2", B)), weights)
+    _, matrices = problem_travel(problem, provider())
+    coeffs = coefficients(problem, matrices)
+    report = run(problem, idle("T1"), unassigned=(day_full("J1"), day_full("J2")))
+    assert report.feasible
+    assert report.objective.preference_penalty == 500.0
+    assert coeffs.left_out_cost(preferred) == coeffs.drop_cost(preferred.priority, 1) + 500_000
+    assert coeffs.left_out_cost(problem.jobs[1]) == coeffs.drop_cost(problem.jobs[1].priority, 1)
+
+
 def priority_day() -> Problem:
     """One 08:00–16:00 technician (3600 c/h, 36 c/km) and one job of each priority at A, B, C."""
     return Problem(

@@ -99,22 +99,23 @@ def test_a_negative_lag_or_a_maximum_below_the_minimum_is_refused() -> None:
 
 
 def test_a_shift_beyond_the_engines_horizon_is_refused_naming_the_field() -> None:
-    """The OR-Tools time dimension ends at HORIZON_S; a longer day was cut off without a word."""
-    assert HORIZON_S == MAX_TIME_S == 48 * H
-    with pytest.raises(ProblemError, match=r"technician T1: shift.end plus max_overtime ends 49 h"):
-        tech(shift=Shift(hm(8), 48 * H), max_overtime_s=H)
+    """The OR-Tools time dimension ends at HORIZON_S (14 days and a night: docs/model.md,
+    "Planning horizon"); a longer day was cut off without a word."""
+    assert HORIZON_S == MAX_TIME_S == 15 * 24 * H
+    with pytest.raises(ProblemError, match=r"technician T1: shift.end plus max_overtime ends 361 h"):
+        tech(shift=Shift(hm(8), 360 * H), max_overtime_s=H)
     with pytest.raises(ProblemError, match=r"technician T1: shift.start"):
         tech(shift=Shift(-H, hm(16)))
-    tech(shift=Shift(hm(8), 47 * H), max_overtime_s=H)  # exactly up to the horizon is fine
+    tech(shift=Shift(hm(8), 359 * H), max_overtime_s=H)  # exactly up to the horizon is fine
 
 
 def test_a_window_or_job_beyond_the_engines_horizon_is_refused_naming_the_field() -> None:
     with pytest.raises(ProblemError, match=r"job J1: windows\[1\] lies outside"):
-        job("J1", windows=(TimeWindow(hm(9), hm(10)), TimeWindow(49 * H, 50 * H)))
+        job("J1", windows=(TimeWindow(hm(9), hm(10)), TimeWindow(361 * H, 362 * H)))
     with pytest.raises(ProblemError, match=r"job J1: preferred_window lies beyond"):
-        job("J1", preferred_window=TimeWindow(49 * H, 50 * H))
+        job("J1", preferred_window=TimeWindow(361 * H, 362 * H))
     with pytest.raises(ProblemError, match=r"job J1: duration is longer"):
-        job("J1", duration_s=49 * H)
+        job("J1", duration_s=361 * H)
 
 
 # --- The checker -------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import threading
 import time
@@ -22,11 +23,13 @@ from solver import (
     SolveOptions,
     Technician,
     TimeWindow,
+    Unassigned,
     check,
     problem_travel,
     solve,
 )
 from solver.insertion import insert as _insert
+from solver.insertion import insert_displacing as _insert_displacing
 from solver.insertion import insert_moving_one as _insert_moving_one
 from solver.objective import coefficients
 from solver.plan import Plan as _Plan
@@ -257,3 +260,28 @@ def test_the_repair_never_moves_a_job_pinned_to_its_technician() -> None:
     assert not _insert_moving_one(glass, problem, timer, plan, time.monotonic() + 5)
     assert [j.id for j in plan.jobs["T1"]] == ["PINNED"]
     assert plan.jobs["T2"] == []
+
+
+def test_a_promise_that_fits_nowhere_takes_the_place_of_a_less_urgent_job_which_is_then_left_out() -> None:
+    # T1's day holds a pinned priority-2 job: nothing can move, so the promised glass job
+    # (priority 0) takes its place.
+    problem, timer, plan, glass, points, travel = _glass_day(Job("PINNED", grid(2), 2 * H, pinned_technician_id="T1"))
+    promise = dataclasses.replace(glass, priority=0)
+    problem = dataclasses.replace(problem, jobs=(problem.jobs[0], promise))
+
+    out = _insert_displacing(promise, problem, timer, plan, time.monotonic() + 5)
+
+    assert out is not None and out.id == "PINNED"
+    assert [j.id for j in plan.jobs["T1"]] == ["GLASS"]
+    unassigned = (Unassigned("PINNED", ReasonCode.DAY_FULL, "taken out for a promise"),)
+    assert check(
+        problem, Solution(tuple(plan.routes[t.id] for t in problem.technicians), unassigned), points, travel
+    ).feasible
+
+
+def test_a_job_never_takes_the_place_of_one_as_urgent_as_itself() -> None:
+    problem, timer, plan, glass, _, _ = _glass_day(Job("PROMISED", grid(2), 2 * H, priority=0))
+    promise = dataclasses.replace(glass, priority=0)
+
+    assert _insert_displacing(promise, problem, timer, plan, time.monotonic() + 5) is None
+    assert [j.id for j in plan.jobs["T1"]] == ["PROMISED"]

@@ -3,8 +3,24 @@ out keeps going home at the end, and carries what the visits done left of their 
 
 from __future__ import annotations
 
-from solver import Depot, Job, Location, Problem, Shift, Technician
-from solver.replan import Position, remaining
+import pytest
+
+from solver import (
+    CostProfile,
+    Depot,
+    HaversineProvider,
+    Job,
+    Location,
+    Problem,
+    Shift,
+    SolveOptions,
+    Technician,
+    check,
+    problem_travel,
+    solve,
+)
+from solver.replan import Position, Stability, Told, remaining
+from solver.search.strategy import SearchSettings
 
 H = 3600
 HOME = Location(60.00, 24.00)
@@ -53,3 +69,31 @@ def test_reloaded_means_nothing_without_a_depot() -> None:
     position = Position(A, 11 * H, used={"panel": 1}, reloaded=True)
     tech = remaining(day(), 10 * H, positions={"t": position}).technicians[0]
     assert tech.skills == {"screwdriver": 1} and tech.capacity == {"panel": 2, "cable": 1}
+
+
+NEAR = Location(60.005, 24.00)
+
+
+def one_fits() -> Problem:
+    """A two-hour shift with room for one of two one-hour jobs: ``far`` at A, ``near`` closer to HOME."""
+    tech = Technician("t", HOME, Shift(8 * H, 10 * H), cost=CostProfile(per_hour_cents=3600, per_km_cents=30))
+    return Problem((tech,), (Job("far", A, H), Job("near", NEAR, H)))
+
+
+@pytest.mark.parametrize("settings", [SearchSettings(), SearchSettings(ruin_and_recreate=False)])
+def test_a_re_plan_with_stability_keeps_a_told_visit_rather_than_swap_it_for_a_cheaper_one(
+    settings: SearchSettings,
+) -> None:
+    problem = one_fits()
+    told = {"far": Told("t", 8 * H + 600)}
+    options = SolveOptions(time_limit_s=1.0, search=settings)
+    plain = remaining(problem, 8 * H, told=told)
+    stable = remaining(problem, 8 * H, told=told, stability=Stability())
+    without, kept = solve(plain, options), solve(stable, options)
+    for left, solution in ((plain, without), (stable, kept)):
+        assert check(left, solution, *problem_travel(left, HaversineProvider())).feasible
+    # Without stability the cheaper job is served; with it, leaving the told visit out
+    # costs its told technician as a move would, so the told visit stays.
+    assert without.served_job_ids() == {"near"}
+    assert kept.served_job_ids() == {"far"}
+    assert kept.objective.preference_penalty == 0

@@ -195,3 +195,16 @@ def test_a_given_route_that_no_longer_times_keeps_its_longest_beginning_that_doe
     assert {r.technician_id: [v.job_id for v in r.visits] for r in raw.routes} == {"T0": ["A", "B"], "T1": ["C"]}
     scratch = sisr.CompiledSearch().run(task)
     assert {r.technician_id: len(r.visits) for r in scratch.routes} == {"T0": 0, "T1": 3}
+
+
+def test_a_given_route_that_no_longer_times_is_seeded_without_its_least_urgent_visits_only() -> None:
+    """T0 (8:00-11:00) given four one-hour jobs near home: one must go. The promised
+    (priority 0) and priority-1 visits stay where they were; the priority-2 one goes."""
+    techs = (Technician("T0", grid(0), Shift(8 * H, 11 * H), cost=CostProfile(3600)),)
+    jobs = (Job("P", grid(1), H, priority=0), Job("L", grid(1), H, priority=2), Job("U", grid(1), H, priority=1))
+    problem = Problem(techs, jobs)
+    _, timer = search_task(problem, 0.0)
+    plan = Plan.empty(problem)
+    seed(plan, problem, list(jobs), [WorkingRoute("T0", ("P", "L", "U"))], timer)
+    assert [j.id for j in plan.jobs["T0"]] == ["P", "U"]
+    assert [v.job_id for v in plan.routes["T0"].visits] == ["P", "U"]

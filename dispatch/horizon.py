@@ -1,0 +1,341 @@
+"""Plans over several days (issue 20; docs/horizon.md): the stored days of a region as
+one horizon for the engine (``solver.horizon``), and its answer stored back as one
+ordinary plan per day.
+
+A horizon run is a plan row with ``date_to`` (its first day in ``date``). Its answer is
+split into one done plan per day, each with ``horizon_id`` naming the run: every per-day
+reader (the board's day view, the installer's list, publishing, the live schedule, a
+re-plan) works on them as on any plan of that day. Publishing the run publishes them all.
+
+Times: the engine's horizon counts seconds from the first day's midnight with 24 h a
+day (``solver.horizon``); each day here is converted with its own local clock, so a
+shift that starts at 08:00 local time does so on every day, DST changes included.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, or_, select
+
+from dispatch.jobstate import PLANNABLE
+from dispatch.mapping import (
+    Day,
+    DayClock,
+    JobInfo,
+    Span,
+    dependency_of,
+    job_of,
+    predecessor_end,
+    predecessor_technician,
+    technicians_on,
+)
+from dispatch.tables import JobRow
+from dispatch.timeutil import from_storage
+from solver import Job, Problem, Solution, Technician, TimeWindow
+from solver import horizon as engine_horizon
+from solver.problem import DAY_S, HORIZON_DAYS, RELOAD_ID, Dependency
+from solver.solution import BreakTaken, ReasonCode, Route, Unassigned, Visit
+
+MAX_DAYS = HORIZON_DAYS
+"""The most days one plan covers (API: ``date_from``..``date_to``)."""
+
+# A start at exactly midnight: the window of a day a job may not go on (no shift has one).
+_NO_START = (TimeWindow(0, 0),)
+
+
+@dataclass(frozen=True)
+class LoadedHorizon:
+    """The days ``first``..``last`` of a region as one engine horizon, and what a person
+    needs besides: names, job details, each job's own date (where its line goes when it
+    is left out), and the jobs held back before the solve with their reasons."""
+
+    first: dt.date
+    last: dt.date
+    region: str
+    tz: ZoneInfo
+    horizon: engine_horizon.Horizon
+    names: dict[str, str]
+    job_info: dict[str, JobInfo]
+    home_day: dict[str, dt.date]
+    held: dict[str, Unassigned]
+    promised: frozenset[str]
+
+    @property
+    def days(self) -> list[dt.date]:
+        """Every date of the horizon, in order."""
+        return [self.first + dt.timedelta(days=k) for k in range((self.last - self.first).days + 1)]
+
+    @property
+    def problem(self) -> Problem:
+        """What the engine solves."""
+        return self.horizon.problem
+
+
+def _spans(row: JobRow, tz: ZoneInfo) -> list[Span]:
+    """A stored job's hard windows as aware datetimes: its promise when confirmed."""
+    if row.confirmed and row.promised_start is not None and row.promised_end is not None:
+        return [(from_storage(row.promised_start, tz), from_storage(row.promised_end, tz))]
+    return [(dt.datetime.fromisoformat(a), dt.datetime.fromisoformat(b)) for a, b in row.windows]
+
+
+def _day_windows(spans: Sequence[Span], clock: DayClock) -> tuple[TimeWindow, ...]:
+    """The parts of ``spans`` on ``clock``'s day, as seconds of that day."""
+    out = []
+    for start, end in spans:
+        a, b = max(0, clock.seconds(start)), min(DAY_S - 1, clock.seconds(end))
+        if a <= b:
+            out.append(TimeWindow(a, b))
+    return tuple(out)
+
+
+def _day_range(row: JobRow, first: dt.date, last: dt.date) -> tuple[dt.date, dt.date]:
+    """The days of the horizon ``row`` may be planned on: its date range (else its date,
+    and for a job of several days the week after it) within ``first``..``last``."""
+    if row.date_from is not None and row.date_to is not None:
+        lo, hi = row.date_from, row.date_to
+    else:
+        lo, hi = row.date, row.date + dt.timedelta(days=row.days - 1 + (7 if row.days > 1 else 0))
+    return max(lo, first), min(hi, last)
+
+
+def load_horizon(session: Session, first: dt.date, last: dt.date, region: str, tz: ZoneInfo) -> LoadedHorizon:
+    """The plannable jobs and working days of ``region`` from ``first`` to ``last`` as one
+    horizon: every job whose date or date range meets those days, on the days of it that
+    lie inside them; each technician's shift of each day. A job pinned to a technician
+    goes on its date only; a job waiting for a job neither in the horizon, done nor in a
+    published plan, or with no window on any of its days, is held back with its reason.
+    A job waiting for one of a published plan prefers that job's technician (continuity)."""
+    days = [first + dt.timedelta(days=k) for k in range((last - first).days + 1)]
+    clocks = [DayClock(d, tz) for d in days]
+    origin = clocks[0]
+    people: dict[str, tuple[Technician, list[engine_horizon.WorkDay]]] = {}
+    for k, day in enumerate(days):
+        for tech in technicians_on(session, day, region, tz):
+            _, work = people.setdefault(tech.id, (tech, []))
+            work.append(engine_horizon.WorkDay(k, tech.shift, tech.max_overtime_s, tech.max_jobs))
+    persons = [engine_horizon.Person(tech, tuple(work)) for tech, work in people.values()]
+    names = {p.technician.id: p.technician.name for p in persons}
+    working = {p.technician.id: {w.day for w in p.days} for p in persons}
+    rows = session.exec(
+        select(JobRow)
+        .where(
+            JobRow.region == region,
+            col(JobRow.status).in_(PLANNABLE),
+            or_(
+                (col(JobRow.date) >= first) & (col(JobRow.date) <= last),
+                (col(JobRow.date_from) <= last) & (col(JobRow.date_to) >= first),
+            ),
+        )
+        .order_by(col(JobRow.id))
+    ).all()
+    by_id = {r.id: r for r in rows}
+    held: dict[str, Unassigned] = {}
+    made: dict[str, engine_horizon.HorizonJob] = {}
+    for row in rows:
+        lo, hi = _day_range(row, first, last)
+        if row.pinned_technician_id is not None:
+            lo = hi = min(max(row.date, first), last)
+            if (lo - first).days not in working.get(row.pinned_technician_id, set()):
+                held[row.id] = Unassigned(
+                    row.id, ReasonCode.PINNED_UNAVAILABLE, f"Pinned to a technician who has no shift on {lo}."
+                )
+                continue
+        k_lo, k_hi = (lo - first).days, (hi - first).days
+        spans = _spans(row, tz)
+        per_day = {k: _day_windows(spans, clocks[k]) for k in range(k_lo, k_hi + 1)}
+        if spans:
+            open_days = [k for k, w in per_day.items() if w]
+            if not open_days:
+                held[row.id] = Unassigned(
+                    row.id, ReasonCode.NO_SHIFT_IN_WINDOW, f"None of its windows is between {first} and {last}."
+                )
+                continue
+            k_lo, k_hi = open_days[0], open_days[-1]
+            per_day = {k: per_day[k] or _NO_START for k in range(k_lo, k_hi + 1)}
+        if k_hi - k_lo + 1 < row.days:
+            held[row.id] = Unassigned(
+                row.id,
+                ReasonCode.NEEDS_HORIZON,
+                f"Takes {row.days} consecutive days; only {k_hi - k_lo + 1} of its days lie "
+                f"between {first} and {last}.",
+            )
+            continue
+        base = job_of(row, origin, set(names))
+        job = dataclasses.replace(
+            base,
+            windows=(),
+            preferred_window=None,
+            pinned_technician_id=row.pinned_technician_id,
+            after=None,
+        )
+        preferred = row.preferred_date if row.preferred_date is not None else (row.date if row.days > 1 else None)
+        preferred_day = (preferred - first).days if preferred is not None and lo <= preferred <= hi else None
+        made[row.id] = engine_horizon.HorizonJob(
+            job,
+            first_day=k_lo,
+            last_day=k_hi,
+            preferred_day=preferred_day if preferred_day is not None and k_lo <= preferred_day <= k_hi else None,
+            days=row.days,
+            day_windows=per_day if spans else {},
+        )
+    # Dependencies: on a job of the horizon the engine orders the two; on one done or
+    # published, the lag runs from its end; otherwise the job waits (and whatever waits
+    # for it), held back with its reason.
+    changed = True
+    while changed:
+        changed = False
+        for job_id, hj in list(made.items()):
+            dep: Dependency | None = dependency_of(by_id[job_id])
+            if dep is None or hj.job.after is not None or hj.after_end_s is not None:
+                continue
+            if dep.job_id in made:
+                made[job_id] = dataclasses.replace(hj, job=dataclasses.replace(hj.job, after=dep))
+                continue
+            if dep.job_id in held:
+                reason = f"Waits for job {dep.job_id}, which cannot be planned in this horizon."
+            else:
+                end, where = predecessor_end(session, dep.job_id, tz)
+                if end is not None:
+                    made[job_id] = dataclasses.replace(
+                        hj,
+                        job=dataclasses.replace(hj.job, after=dep),
+                        after_end_s=origin.seconds(end),
+                        done_by=predecessor_technician(session, dep.job_id),
+                    )
+                    continue
+                reason = f"Waits for job {dep.job_id}, {where}."
+            held[job_id] = Unassigned(job_id, ReasonCode.DEPENDENCY_NOT_MET, reason)
+            del made[job_id]
+            changed = True
+    horizon = engine_horizon.build(persons, list(made.values()), len(days))
+    info = {r.id: JobInfo(r.address, r.customer_name, r.customer_phone, r.notes, r.confirmed, r.booked) for r in rows}
+    home = {r.id: min(max(r.date, first), last) for r in rows}
+    promised = frozenset(r.id for r in rows if r.confirmed)
+    return LoadedHorizon(first, last, region, tz, horizon, names, info, home, held, promised)
+
+
+def broken_promises(loaded: LoadedHorizon, solution: Solution) -> list[str]:
+    """The promised jobs ``solution`` leaves out (or that were held back), in words."""
+    served = {engine_horizon.job_of(loaded.problem, j) for j in solution.served_job_ids() if j != RELOAD_ID}
+    return [
+        f"job {job_id} is promised to its customer and this plan leaves it out"
+        for job_id in sorted(loaded.promised)
+        if job_id not in served
+    ]
+
+
+@dataclass(frozen=True)
+class DayAnswer:
+    """One day of a horizon's answer as a plan of that day: the day (its problem in that
+    day's seconds, technicians by their own ids), the solution, and the ids of the jobs
+    held back before the solve whose line goes on this day (reasons in ``day.held_back``)."""
+
+    day: Day
+    solution: Solution
+    unplannable: list[str]
+
+
+def _shift_visit(v: Visit, job_id: str, off: int) -> Visit:
+    return Visit(job_id, v.arrival_s - off, v.start_s - off, v.end_s - off, v.travel_s, v.distance_m)
+
+
+def _day_job(job: Job, job_id: str, off: int) -> Job:
+    """``job`` (of the horizon) as a job of the day starting ``off`` seconds in."""
+    windows = tuple(
+        TimeWindow(max(0, w.start_s - off), min(DAY_S, w.end_s - off))
+        for w in job.windows
+        if w.end_s >= off and w.start_s <= off + DAY_S
+    )
+    release = job.release_s - off if job.release_s is not None and job.release_s > off else None
+    deadline = job.deadline_s - off if job.deadline_s is not None and job.deadline_s >= off else None
+    return dataclasses.replace(
+        job,
+        id=job_id,
+        windows=windows,
+        release_s=release,
+        deadline_s=deadline,
+        pinned_technician_id=None,
+        preferred_technician_id=None,
+        after=None,
+        part=None,
+        preferred_day=None,
+    )
+
+
+def split_by_day(loaded: LoadedHorizon, solution: Solution) -> list[DayAnswer]:
+    """``solution`` of the horizon as one answer per day: each person-day's route under
+    the person's id in that day's seconds, a multi-day job's part under the job's id, and
+    each job left out (or held back) on its own date's answer."""
+    problem = loaded.problem
+    owner = {j.id: engine_horizon.job_of(problem, j.id) for j in problem.jobs}
+    jobs = {j.id: j for j in problem.jobs}
+    routes: dict[int, list[Route]] = {}
+    techs: dict[int, list[Technician]] = {}
+    day_jobs: dict[int, dict[str, Job]] = {}
+    for route in solution.routes:
+        tech = problem.technician(route.technician_id)
+        person, k = engine_horizon.person_day(problem, route.technician_id)
+        off = k * DAY_S
+        lunch = None if route.lunch is None else BreakTaken(route.lunch.start_s - off, route.lunch.duration_s)
+        visits = tuple(_shift_visit(v, owner.get(v.job_id, v.job_id), off) for v in route.visits)
+        routes.setdefault(k, []).append(
+            Route(
+                person,
+                visits,
+                route.start_s - off,
+                route.end_s - off,
+                lunch,
+                route.return_travel_s,
+                route.return_distance_m,
+            )
+        )
+        shift = tech.shift
+        day_shift = dataclasses.replace(
+            shift,
+            start_s=shift.start_s - off,
+            end_s=shift.end_s - off,
+            lunch=None
+            if shift.lunch is None
+            else dataclasses.replace(
+                shift.lunch, earliest_s=shift.lunch.earliest_s - off, latest_s=shift.lunch.latest_s - off
+            ),
+        )
+        techs.setdefault(k, []).append(dataclasses.replace(tech, id=person, shift=day_shift, person_id=None, day=None))
+        for v in route.visits:
+            if v.job_id != RELOAD_ID:
+                day_jobs.setdefault(k, {})[owner[v.job_id]] = _day_job(jobs[v.job_id], owner[v.job_id], off)
+    left: dict[int, list[Unassigned]] = {}
+    for u in solution.unassigned:
+        k = (loaded.home_day.get(u.job_id, loaded.first) - loaded.first).days
+        left.setdefault(k, []).append(u)
+        source = jobs.get(u.job_id) or next((j for j in problem.jobs if owner[j.id] == u.job_id), None)
+        if source is not None:
+            day_jobs.setdefault(k, {})[u.job_id] = _day_job(source, u.job_id, k * DAY_S)
+    held_by_day: dict[int, dict[str, Unassigned]] = {}
+    for job_id, u in loaded.held.items():
+        held_by_day.setdefault((loaded.home_day[job_id] - loaded.first).days, {})[job_id] = u
+    out = []
+    for k, date in enumerate(loaded.days):
+        day_problem = Problem(
+            tuple(sorted(techs.get(k, []), key=lambda t: t.id)),
+            tuple(day_jobs.get(k, {}).values()),
+            problem.weights,
+            problem.lunch_on_site_min_s,
+            problem.depot,
+        )
+        names = {t.id: loaded.names.get(t.id, "") for t in day_problem.technicians}
+        held = held_by_day.get(k, {})
+        day = Day(date, loaded.tz, day_problem, loaded.region, names, loaded.job_info, held)
+        answer = Solution(
+            tuple(sorted(routes.get(k, []), key=lambda r: r.technician_id)),
+            tuple(left.get(k, [])),
+            solution.objective,
+            solution.stats,
+        )
+        out.append(DayAnswer(day, answer, list(held)))
+    return out

@@ -1,0 +1,186 @@
+"""Plans over several days through the API (issue 20): ``POST /v1/plans`` with
+``date_from`` and ``date_to`` plans the days in one solve; the answer is one plan per
+day (each a plan of its day for every per-day reader) and the run shows their routes,
+each with its date. Dependencies hold across days, a job of two days goes to one
+technician on consecutive days, a range job goes on its preferred day when it can."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api import create_app
+from tests.api.conftest import DISPATCHER, auth, settings_for
+
+DAYS = ["2026-12-07", "2026-12-08", "2026-12-09"]
+T = "{}T{}:00+02:00"
+
+
+def tech(lat: float) -> dict[str, Any]:
+    return {
+        "name": "Asentaja",
+        "home": {"lat": lat, "lon": 24.9},
+        "skills": {"wardrobe": 2},
+        "shifts": [{"date": d, "start": "08:00", "end": "16:00"} for d in DAYS],
+    }
+
+
+def job(**fields: Any) -> dict[str, Any]:
+    return {"location": {"lat": 60.17, "lon": 24.94}, "duration_min": 60, "skills": {"wardrobe": 1}, **fields}
+
+
+@pytest.fixture
+def client(database_url: str) -> Iterator[TestClient]:
+    """An empty service with two technicians working three days."""
+    app = create_app(settings_for(database_url, seed=False))
+    with TestClient(app) as c:
+        for tech_id, lat in (("T1", 60.2), ("T2", 60.25)):
+            assert c.put(f"/v1/technicians/{tech_id}", json=tech(lat), headers=DISPATCHER).status_code == 201
+        yield c
+
+
+def put(client: TestClient, job_id: str, body: dict[str, Any]) -> None:
+    response = client.put(f"/v1/jobs/{job_id}", json=body, headers=DISPATCHER)
+    assert response.status_code == 201, response.text
+
+
+def run_horizon(client: TestClient, first: str = DAYS[0], last: str = DAYS[-1]) -> dict[str, Any]:
+    body = {"date_from": first, "date_to": last, "time_limit_s": 3}
+    started = client.post("/v1/plans", json=body, headers=DISPATCHER)
+    assert started.status_code == 202, started.text
+    assert (started.json()["date"], started.json()["date_to"]) == (first, last)
+    for _ in range(600):
+        plan: dict[str, Any] = client.get(f"/v1/plans/{started.json()['id']}", headers=DISPATCHER).json()
+        if plan["status"] in ("done", "failed", "cancelled"):
+            return plan
+        time.sleep(0.1)
+    raise AssertionError("plan did not finish")
+
+
+def visits(plan: dict[str, Any], job_id: str) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(r["date"], r["technician_id"], v) for r in plan["routes"] for v in r["visits"] if v["job_id"] == job_id]
+
+
+def moment(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text)
+
+
+def test_a_week_plan_keeps_lags_across_days_multi_day_jobs_and_preferred_days(client: TestClient) -> None:
+    window = {"start": T.format(DAYS[0], "14:00"), "end": T.format(DAYS[0], "15:00")}
+    put(client, "M", job(kind="measure", date=DAYS[0], windows=[window]))
+    lag = {"job_id": "M", "min_lag_hours": 20}
+    put(client, "I", job(date_range={"from": DAYS[0], "to": DAYS[2]}, duration_min=120, depends_on=lag))
+    put(client, "K", job(date_range={"from": DAYS[0], "to": DAYS[2]}, days=2, duration_min=300))
+    put(client, "R", job(date_range={"from": DAYS[0], "to": DAYS[2]}, preferred_date=DAYS[2]))
+    plan = run_horizon(client)
+    assert plan["status"] == "done", plan
+    assert plan["unassigned"] == [], plan["unassigned"]
+    [(_, _, measure)] = visits(plan, "M")
+    [(_, _, install)] = visits(plan, "I")
+    assert moment(install["start"]) >= moment(measure["end"]) + dt.timedelta(hours=20)
+    kitchen = visits(plan, "K")
+    assert len(kitchen) == 2 and len({who for _, who, _ in kitchen}) == 1, kitchen
+    first, second = sorted(dt.date.fromisoformat(day) for day, _, _ in kitchen)
+    assert second - first == dt.timedelta(days=1)
+    assert [day for day, _, _ in visits(plan, "R")] == [DAYS[2]]
+    for date, _, visit in (v for r in plan["routes"] for v in [(r["date"], None, x) for x in r["visits"]]):
+        assert visit["start"].startswith(date), "every visit lies on its route's day"
+
+
+def test_each_day_of_a_week_plan_is_a_plan_of_that_day_and_publishing_the_run_publishes_them_all(
+    client: TestClient,
+) -> None:
+    put(client, "A", job(date_range={"from": DAYS[0], "to": DAYS[2]}, preferred_date=DAYS[1]))
+    put(client, "B", job(date=DAYS[2]))
+    plan = run_horizon(client)
+    assert plan["status"] == "done", plan
+    day_plans = {
+        d: [p for p in client.get("/v1/plans", params={"date": d}, headers=DISPATCHER).json() if p["horizon_id"]]
+        for d in DAYS
+    }
+    assert all(len(found) == 1 and found[0]["horizon_id"] == plan["id"] for found in day_plans.values()), day_plans
+    assert not plan["published"]
+    published = client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER)
+    assert published.status_code == 200, published.text
+    assert client.get(f"/v1/plans/{plan['id']}", headers=DISPATCHER).json()["published"]
+    [(day, who, _)] = visits(plan, "B")
+    token = client.post("/v1/tokens", json={"role": "installer", "technician_id": who}, headers=DISPATCHER)
+    mine = client.get("/v1/me/jobs", params={"date": day}, headers=auth(token.json()["token"])).json()
+    assert "B" in [v["job_id"] for v in mine]
+    for d in DAYS:
+        day_plan = day_plans[d][0]
+        assert client.get(f"/v1/plans/{day_plan['id']}", headers=DISPATCHER).json()["published"]
+
+
+def test_a_two_day_job_that_fits_no_two_consecutive_days_is_left_out_with_its_reason(client: TestClient) -> None:
+    put(client, "K", job(date=DAYS[2], days=2, duration_min=300))
+    plan = run_horizon(client)
+    assert plan["status"] == "done", plan
+    [left] = plan["unassigned"]
+    assert left["job_id"] == "K" and left["code"] == "needs_horizon", left
+    assert visits(plan, "K") == []
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ({"date_from": DAYS[2], "date_to": DAYS[0]}, "date_to"),
+        ({"date_from": "2026-12-01", "date_to": "2026-12-15"}, "date_to"),
+        ({"date": DAYS[0], "date_from": DAYS[0], "date_to": DAYS[1]}, "date"),
+        ({"date_from": DAYS[0]}, "date_to"),
+        ({"date_from": DAYS[0], "date_to": DAYS[1], "from": T.format(DAYS[0], "10:00")}, "from"),
+    ],
+)
+def test_a_bad_range_of_days_is_refused_naming_the_field_and_starts_nothing(
+    client: TestClient, body: dict[str, Any], named: str
+) -> None:
+    response = client.post("/v1/plans", json=body, headers=DISPATCHER)
+    assert response.status_code == 422, response.text
+    assert named in response.text
+    for d in DAYS:
+        assert client.get("/v1/plans", params={"date": d}, headers=DISPATCHER).json() == []
+
+
+def test_a_week_plan_works_from_weekly_templates_and_keeps_away_from_a_day_off(client: TestClient) -> None:
+    """A kitchen fitter known only by a weekly template (Monday to Wednesday), away all
+    Tuesday: the kitchen preferred on Tuesday goes on another day of its range."""
+    fitter = {
+        "name": "Keittiö",
+        "home": {"lat": 60.2, "lon": 24.9},
+        "skills": {"kitchen": 2},
+        "week": [{"weekday": d, "start": "08:00", "end": "16:00"} for d in (1, 2, 3)],
+        "absences": [{"start": T.format(DAYS[1], "00:00"), "end": T.format(DAYS[2], "00:00"), "reason": "holiday"}],
+    }
+    assert client.put("/v1/technicians/K1", json=fitter, headers=DISPATCHER).status_code == 201
+    put(client, "KIT", job(date_range={"from": DAYS[0], "to": DAYS[2]}, preferred_date=DAYS[1], skills={"kitchen": 1}))
+    plan = run_horizon(client)
+    assert plan["status"] == "done", plan
+    [(day, who, _)] = visits(plan, "KIT")
+    assert who == "K1" and day in (DAYS[0], DAYS[2])
+
+
+def test_a_follow_up_of_a_published_measure_prefers_the_technician_who_measured(client: TestClient) -> None:
+    """Continuity: the measure is published with the technician who lives farther away;
+    the install of the plan over the next days goes to that technician all the same."""
+    window = {"start": T.format(DAYS[0], "09:00"), "end": T.format(DAYS[0], "10:00")}
+    far = {"lat": 60.25, "lon": 24.9}  # T2's home
+    put(client, "M", job(kind="measure", date=DAYS[0], windows=[window], location=far, pinned_technician_id="T2"))
+    day_plan = client.post("/v1/plans", json={"date": DAYS[0], "time_limit_s": 2}, headers=DISPATCHER).json()
+    for _ in range(300):
+        done = client.get(f"/v1/plans/{day_plan['id']}", headers=DISPATCHER).json()
+        if done["status"] == "done":
+            break
+        time.sleep(0.1)
+    assert client.post(f"/v1/plans/{day_plan['id']}/publish", headers=DISPATCHER).status_code == 200
+    near_t1 = {"lat": 60.2, "lon": 24.9}  # T1's home: without continuity, T1 is the cheaper choice
+    lag = {"job_id": "M", "min_lag_hours": 20}
+    put(client, "I", job(date_range={"from": DAYS[1], "to": DAYS[2]}, depends_on=lag, location=near_t1))
+    plan = run_horizon(client, DAYS[1], DAYS[2])
+    assert plan["status"] == "done", plan
+    [(_, who, _)] = visits(plan, "I")
+    assert who == "T2"

@@ -1,0 +1,231 @@
+"""Working time through the API (issue 20; docs/working-time.md): a technician's weekly
+template (``week``) gives the shift of every date without an explicit one, absences take
+days off or hours out of it, and plan runs and slot search see the same working time.
+Dates are the weeks after the suite's today, offsets those of Helsinki on each date."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api import create_app
+from tests.api.conftest import DISPATCHER, auth, run_plan, settings_for
+from tests.conftest import HELSINKI, today
+
+
+def _next_monday() -> dt.date:
+    day = today() + dt.timedelta(days=2)
+    return day + dt.timedelta(days=(7 - day.weekday()) % 7)
+
+
+MONDAY = _next_monday()
+TUESDAY = MONDAY + dt.timedelta(days=1)
+WEDNESDAY = MONDAY + dt.timedelta(days=2)
+SATURDAY = MONDAY + dt.timedelta(days=5)
+LUNCH = {"earliest": "11:00", "latest": "12:30", "duration_min": 30}
+WEEK = [{"weekday": d, "start": "08:00", "end": "16:00", "break": LUNCH} for d in range(1, 6)]
+
+
+def at(day: dt.date, clock: str) -> dt.datetime:
+    """``clock`` (HH:MM) on ``day`` in Helsinki."""
+    return dt.datetime.combine(day, dt.time.fromisoformat(clock), tzinfo=HELSINKI)
+
+
+def iso(day: dt.date, clock: str) -> str:
+    return at(day, clock).isoformat()
+
+
+def technician(**fields: Any) -> dict[str, Any]:
+    return {"name": "Ville", "home": {"lat": 60.2, "lon": 24.9}, "skills": {"wardrobe": 2}, "week": WEEK, **fields}
+
+
+@pytest.fixture
+def client(database_url: str) -> Iterator[TestClient]:
+    """An empty service (no sample day)."""
+    app = create_app(settings_for(database_url, seed=False))
+    with TestClient(app) as c:
+        yield c
+
+
+def put_tech(client: TestClient, body: dict[str, Any], tech_id: str = "T1") -> Any:
+    return client.put(f"/v1/technicians/{tech_id}", json=body, headers=DISPATCHER)
+
+
+def put_jobs(client: TestClient, day: dt.date, count: int, **fields: Any) -> None:
+    for i in range(count):
+        body = {"date": day.isoformat(), "location": {"lat": 60.17 + i * 0.003, "lon": 24.94}, "duration_min": 60}
+        response = client.put(f"/v1/jobs/J{day:%d}-{i}", json={**body, **fields}, headers=DISPATCHER)
+        assert response.status_code == 201, response.text
+
+
+def visits(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    return [v for r in plan["routes"] for v in r["visits"]]
+
+
+def test_the_week_template_and_absences_are_stored_and_read_back(client: TestClient) -> None:
+    absences = [
+        {"start": iso(TUESDAY, "00:00"), "end": iso(WEDNESDAY, "00:00"), "reason": "holiday"},
+        {"start": iso(MONDAY, "07:00"), "end": iso(MONDAY, "09:30"), "reason": "doctor"},
+    ]
+    created = put_tech(client, technician(absences=absences))
+    assert created.status_code == 201, created.text
+    read = client.get("/v1/technicians/T1", headers=DISPATCHER).json()
+    assert read["week"] == [{"weekday": d, "start": "08:00", "end": "16:00", "break": LUNCH} for d in range(1, 6)]
+    assert [(dt.datetime.fromisoformat(a["start"]), a["reason"]) for a in read["absences"]] == [
+        (at(MONDAY, "07:00"), "doctor"),
+        (at(TUESDAY, "00:00"), "holiday"),
+    ]
+    replaced = put_tech(client, technician(week=WEEK[:2]))
+    assert replaced.status_code == 200
+    listed = client.get("/v1/technicians", headers=DISPATCHER).json()
+    assert [len(t["week"]) for t in listed] == [2] and listed[0]["absences"] == []
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"week": [*WEEK, {"weekday": 1, "start": "09:00", "end": "10:00"}]}, "week"),
+        ({"week": [{"weekday": 8, "start": "08:00", "end": "16:00"}]}, "week.0.weekday"),
+        ({"week": [{"weekday": 1, "start": "16:00", "end": "08:00"}]}, "week.0.end"),
+        ({"week": [{"weekday": 1, "start": "08:00", "end": "16:00", "break": {**LUNCH, "earliest": "07:00"}}]}, None),
+        ({"week": [{"weekday": 1, "start": "8 am", "end": "16:00"}]}, "week.0.start"),
+        ({"absences": [{"start": "2026-12-07T10:00:00+02:00", "end": "2026-12-07T09:00:00+02:00"}]}, None),
+        ({"absences": [{"start": "2026-12-07T10:00:00", "end": "2026-12-07T11:00:00+02:00"}]}, "absences.0.start"),
+        ({"absences": [{"start": "2026-12-07T10:00:00+02:00", "end": "2026-12-07T11:00:00+02:00"}] * 401}, None),
+    ],
+)
+def test_bad_working_time_is_refused_naming_the_field(
+    client: TestClient, change: dict[str, Any], field: str | None
+) -> None:
+    response = put_tech(client, technician(**change))
+    assert response.status_code == 422, response.text
+    named = response.json()["field"]
+    key = next(iter(change))
+    assert named == field if field is not None else named.startswith(key)
+    assert client.get("/v1/technicians", headers=DISPATCHER).json() == []
+
+
+def test_an_absence_apart_from_the_lunch_is_refused_naming_it_and_nothing_is_written(client: TestClient) -> None:
+    assert put_tech(client, technician()).status_code == 201
+    absences = [
+        {"start": iso(TUESDAY, "00:00"), "end": iso(WEDNESDAY, "00:00")},
+        {"start": iso(MONDAY, "09:00"), "end": iso(MONDAY, "10:00"), "reason": "dentist"},
+    ]
+    refused = put_tech(client, technician(name="Changed", absences=absences))
+    assert refused.status_code == 422
+    assert refused.json()["field"] == "absences.1"
+    assert f"09:00–10:00 on {MONDAY}" in refused.json()["detail"]
+    kept = client.get("/v1/technicians/T1", headers=DISPATCHER).json()
+    assert kept["name"] == "Ville" and kept["absences"] == []
+
+
+def test_a_plan_on_a_template_day_uses_the_weekday_and_an_explicit_shift_overrides_it(client: TestClient) -> None:
+    shifts = [{"date": TUESDAY.isoformat(), "start": "12:00", "end": "18:00"}]
+    assert put_tech(client, technician(shifts=shifts)).status_code == 201
+    put_jobs(client, MONDAY, 2)
+    put_jobs(client, TUESDAY, 2)
+    put_jobs(client, SATURDAY, 1)
+    monday = run_plan(client, MONDAY.isoformat())
+    assert monday["status"] == "done" and len(visits(monday)) == 2 and monday["unassigned"] == []
+    assert all(at(MONDAY, "08:00") <= dt.datetime.fromisoformat(v["start"]) for v in visits(monday))
+    tuesday = run_plan(client, TUESDAY.isoformat())
+    assert tuesday["status"] == "done" and len(visits(tuesday)) == 2
+    assert all(dt.datetime.fromisoformat(v["start"]) >= at(TUESDAY, "12:00") for v in visits(tuesday))
+    saturday = run_plan(client, SATURDAY.isoformat())
+    assert saturday["status"] == "done" and visits(saturday) == [] and len(saturday["unassigned"]) == 1
+
+
+def test_a_holiday_takes_the_technician_out_of_the_day(client: TestClient) -> None:
+    holiday = [{"start": iso(MONDAY, "00:00"), "end": iso(TUESDAY, "00:00"), "reason": "holiday"}]
+    assert put_tech(client, technician(absences=holiday)).status_code == 201
+    assert put_tech(client, technician(name="Other", home={"lat": 60.25, "lon": 25.0}), "T2").status_code == 201
+    put_jobs(client, MONDAY, 3)
+    plan = run_plan(client, MONDAY.isoformat())
+    assert plan["status"] == "done"
+    assert {r["technician_id"] for r in plan["routes"] if r["visits"]} == {"T2"}
+    assert all(r["technician_id"] != "T1" for r in plan["routes"])
+
+
+def test_no_visit_is_planned_inside_an_absence_of_a_few_hours(client: TestClient) -> None:
+    """Away 13:00-14:30: the lunch goes right before it (12:30), one pause of two hours;
+    the afternoon's jobs are planned around it (the engine's checker verifies the plan)."""
+    away = [{"start": iso(MONDAY, "13:00"), "end": iso(MONDAY, "14:30"), "reason": "school"}]
+    assert put_tech(client, technician(absences=away)).status_code == 201
+    window = {"start": iso(MONDAY, "12:00"), "end": iso(MONDAY, "16:00")}
+    put_jobs(client, MONDAY, 3, windows=[window])
+    plan = run_plan(client, MONDAY.isoformat())
+    assert plan["status"] == "done", plan
+    planned = visits(plan)
+    assert planned, plan
+    for v in planned:
+        start, end = dt.datetime.fromisoformat(v["start"]), dt.datetime.fromisoformat(v["end"])
+        assert end <= at(MONDAY, "12:30") or start >= at(MONDAY, "14:30"), v
+    route = plan["routes"][0]
+    assert dt.datetime.fromisoformat(route["lunch_start"]) == at(MONDAY, "12:30")
+    assert dt.datetime.fromisoformat(route["lunch_end"]) == at(MONDAY, "14:30")
+
+
+def test_slot_search_offers_nothing_inside_an_absence_nor_on_a_holiday(client: TestClient) -> None:
+    absences = [
+        {"start": iso(MONDAY, "07:00"), "end": iso(MONDAY, "12:00"), "reason": "training"},
+        {"start": iso(TUESDAY, "00:00"), "end": iso(WEDNESDAY, "00:00"), "reason": "holiday"},
+    ]
+    assert put_tech(client, technician(absences=absences)).status_code == 201
+    booking = auth(client.post("/v1/tokens", json={"role": "booking"}, headers=DISPATCHER).json()["token"])
+    wanted = {
+        "location": {"lat": 60.17, "lon": 24.94},
+        "duration_min": 60,
+        "skills": {"wardrobe": 1},
+        "date_from": MONDAY.isoformat(),
+        "date_to": WEDNESDAY.isoformat(),
+    }
+    found = client.post("/v1/slots/search", json=wanted, headers=booking)
+    assert found.status_code == 200, found.text
+    starts = [dt.datetime.fromisoformat(s["start"]) for s in found.json()["slots"]]
+    assert starts
+    assert {s.astimezone(HELSINKI).date() for s in starts} <= {MONDAY, WEDNESDAY}
+    assert all(s >= at(MONDAY, "12:00") for s in starts if s.astimezone(HELSINKI).date() == MONDAY)
+
+
+def test_the_working_time_read_shows_each_date_as_plans_see_it(client: TestClient) -> None:
+    absences = [
+        {"start": iso(MONDAY, "13:00"), "end": iso(MONDAY, "14:30"), "reason": "school"},
+        {"start": iso(TUESDAY, "00:00"), "end": iso(WEDNESDAY, "00:00"), "reason": "holiday"},
+    ]
+    shifts = [{"date": WEDNESDAY.isoformat(), "start": "10:00", "end": "14:00"}]
+    assert put_tech(client, technician(absences=absences, shifts=shifts)).status_code == 201
+    params = {"date_from": MONDAY.isoformat(), "date_to": (MONDAY + dt.timedelta(days=6)).isoformat()}
+    days = client.get("/v1/working-time", params=params, headers=DISPATCHER)
+    assert days.status_code == 200, days.text
+    by_date = {d["date"]: d for d in days.json()}
+    # Tuesday: a holiday; Saturday and Sunday: no template day.
+    assert sorted(by_date) == [(MONDAY + dt.timedelta(days=n)).isoformat() for n in (0, 2, 3, 4)]
+    monday = by_date[MONDAY.isoformat()]
+    assert dt.datetime.fromisoformat(monday["lunch"]["earliest"]) == at(MONDAY, "12:30")
+    assert monday["lunch"]["duration_min"] == 120 and monday["minutes"] == 8 * 60 - 120
+    wednesday = by_date[WEDNESDAY.isoformat()]
+    assert dt.datetime.fromisoformat(wednesday["start"]) == at(WEDNESDAY, "10:00")
+    assert wednesday["lunch"] is None and wednesday["minutes"] == 240
+    thursday = by_date[(MONDAY + dt.timedelta(days=3)).isoformat()]
+    assert thursday["lunch"]["duration_min"] == 30 and thursday["minutes"] == 450
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"date_from": "2026-12-10", "date_to": "2026-12-09"}, "date_to"),
+        ({"date_from": "2026-12-01", "date_to": "2027-01-31"}, "date_to"),
+        ({"date_from": "1999-12-31", "date_to": "2000-01-01"}, "date_from"),
+        ({"date_from": "2026-12-01"}, "date_to"),
+    ],
+)
+def test_a_bad_range_of_working_time_is_refused_naming_the_field(
+    client: TestClient, params: dict[str, str], field: str
+) -> None:
+    response = client.get("/v1/working-time", params=params, headers=DISPATCHER)
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == field
