@@ -38,11 +38,8 @@ from dispatch.tables import JobRow
 from dispatch.timeutil import from_storage
 from solver import Job, Problem, Solution, Technician, TimeWindow
 from solver import horizon as engine_horizon
-from solver.problem import DAY_S, HORIZON_DAYS, RELOAD_ID, Dependency
+from solver.problem import DAY_S, RELOAD_ID, Dependency
 from solver.solution import BreakTaken, ReasonCode, Route, Unassigned, Visit
-
-MAX_DAYS = HORIZON_DAYS
-"""The most days one plan covers (API: ``date_from``..``date_to``)."""
 
 # A start at exactly midnight: the window of a day a job may not go on (no shift has one).
 _NO_START = (TimeWindow(0, 0),)
@@ -274,6 +271,9 @@ def split_by_day(loaded: LoadedHorizon, solution: Solution) -> list[DayAnswer]:
     problem = loaded.problem
     owner = {j.id: engine_horizon.job_of(problem, j.id) for j in problem.jobs}
     jobs = {j.id: j for j in problem.jobs}
+    first_part: dict[str, Job] = {}  # a left-out multi-day job's line is made from its first part
+    for j in problem.jobs:
+        first_part.setdefault(owner[j.id], j)
     routes: dict[int, list[Route]] = {}
     techs: dict[int, list[Technician]] = {}
     day_jobs: dict[int, dict[str, Job]] = {}
@@ -313,7 +313,7 @@ def split_by_day(loaded: LoadedHorizon, solution: Solution) -> list[DayAnswer]:
     for u in solution.unassigned:
         k = (loaded.home_day.get(u.job_id, loaded.first) - loaded.first).days
         left.setdefault(k, []).append(u)
-        source = jobs.get(u.job_id) or next((j for j in problem.jobs if owner[j.id] == u.job_id), None)
+        source = jobs.get(u.job_id) or first_part.get(u.job_id)
         if source is not None:
             day_jobs.setdefault(k, {})[u.job_id] = _day_job(source, u.job_id, k * DAY_S)
     held_by_day: dict[int, dict[str, Unassigned]] = {}

@@ -24,6 +24,8 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from solver.problem import HORIZON_DAYS
+
 CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 SkillCode = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_]*$")]
 ID_PATTERN = r"^[A-Za-z0-9_.:-]*[A-Za-z0-9_:-][A-Za-z0-9_.:-]*$"
@@ -352,8 +354,8 @@ def _job_id_alone(value: Any) -> Any:
     return {"job_id": value} if isinstance(value, str) else value
 
 
-MAX_HORIZON_DAYS = 14
-"""The longest span of days one plan (and so one job's date range) covers."""
+MAX_HORIZON_DAYS = HORIZON_DAYS
+"""The longest span of days one plan (and so one job's date range) covers: the engine's horizon."""
 
 
 class DateRangeIn(Strict):
