@@ -246,7 +246,7 @@ def plan_adding_lunch(problem: Problem, raw: RawResult, timer: RouteTimer) -> Pl
             if all(j.id == RELOAD_ID for j in plan.jobs[tech.id]):
                 plan.clear(tech)
                 break
-            victim = max(
+            victim = _one_to_drop(tech, plan, timer) or max(
                 (j for j in plan.jobs[tech.id] if j.id != RELOAD_ID),
                 key=lambda j: (j.crew_size == 1, j.priority, j.duration_s),
             )
@@ -259,6 +259,21 @@ def plan_adding_lunch(problem: Problem, raw: RawResult, timer: RouteTimer) -> Pl
                 plan.routes[tech.id] = _empty_route(tech)
                 break
     return plan
+
+
+def _one_to_drop(tech: Technician, plan: Plan, timer: RouteTimer) -> Job | None:
+    """The least urgent solo job whose removal alone lets ``tech``'s route time with
+    its lunch (the longest of those, then the first), or None when no one job does."""
+    seq, fixed = plan.jobs[tech.id], plan.fixed[tech.id]
+    best: Job | None = None
+    for i, job in enumerate(seq):
+        if job.id == RELOAD_ID or job.crew_size != 1:
+            continue
+        if best is not None and (job.priority, job.duration_s) <= (best.priority, best.duration_s):
+            continue
+        if timer.timing(tech, [*seq[:i], *seq[i + 1 :]], fixed_starts=[*fixed[:i], *fixed[i + 1 :]]) is not None:
+            best = job
+    return best
 
 
 def _lunch_gap(
