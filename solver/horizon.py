@@ -10,7 +10,7 @@ range of days:
 - a job that may go on any day of ``first_day..last_day`` gets its day-local windows
   on every day of the range (or the whole of each day when it has none; a day's own
   windows in ``day_windows`` replace them on that day); ``preferred_day`` is soft
-  (``Weights.day_away_cents`` per day away);
+  (``Weights.day_late_cents`` per day after it, ``day_early_cents`` per day before);
 - a job of ``days`` = N >= 2 becomes N parts (ids ``part_id(job, k)``, ``Job.part``)
   pinned to one person's N consecutive working days in its range, chosen here before
   the search (the nearest qualified person with room, fewest days away from the
@@ -394,9 +394,10 @@ def _choose_runs(
                 used = [booked.get((tech.id, d.day), 0) + job.duration_s + travel for d in run]
                 if any(u > r for u, r in zip(used, room, strict=True)):
                     continue
-                away = 0 if hj.preferred_day is None else abs(run[0].day - hj.preferred_day)
+                after = 0 if hj.preferred_day is None else run[0].day - hj.preferred_day
+                away = after * weights.day_late_cents if after >= 0 else -after * weights.day_early_cents
                 load = sum(u / r for u, r in zip(used, room, strict=True))
-                cost = away * weights.day_away_cents + hj.days * cost_per_day + load * 1000
+                cost = away + hj.days * cost_per_day + load * 1000
                 if best is None or cost < best[0]:
                     best = (cost, [(tech.id, d.day) for d in run])
         if best is not None:

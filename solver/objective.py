@@ -45,8 +45,10 @@ class Coefficients:
     capacity: dict[str, dict[str, int]] = field(default_factory=dict)
     # The same after a depot stop (``Problem.capacity_after_reload``).
     capacity_after_reload: dict[str, dict[str, int]] = field(default_factory=dict)
-    # Per day a job is served away from its preferred day (``Technician.days_away``).
-    day_away: int = 0
+    # Per day a job is served after its preferred day, and per day before it
+    # (``Technician.days_after``).
+    day_late: int = 0
+    day_early: int = 0
 
     def to_cents(self, units: int) -> float:
         """Convert objective units back to cents."""
@@ -66,7 +68,8 @@ class Coefficients:
 
     def day_cost(self, tech: Technician, job: Job) -> int:
         """What serving ``job`` on ``tech``'s day costs for the days away from its preferred day."""
-        return tech.days_away(job) * self.day_away
+        after = tech.days_after(job)
+        return after * self.day_late if after >= 0 else -after * self.day_early
 
     def left_out_cost(self, job: Job) -> int:
         """What leaving ``job`` out costs: its priority's penalty per crew member and,
@@ -155,9 +158,10 @@ def _coefficients(
             pw = job.preferred_window
             bound += soft[job.id] * (max(0, pw.start_s - lo, hi - pw.end_s) + 1)
     bound += preference_miss * len(problem.jobs)
-    day_away = _per(problem.weights.day_away_cents, 1, unit_mc)
+    day_late = _per(problem.weights.day_late_cents, 1, unit_mc)
+    day_early = _per(problem.weights.day_early_cents, 1, unit_mc)
     if any(t.day is not None for t in techs):
-        bound += day_away * HORIZON_DAYS * sum(j.preferred_day is not None for j in problem.jobs)
+        bound += max(day_late, day_early) * HORIZON_DAYS * sum(j.preferred_day is not None for j in problem.jobs)
 
     drop: dict[int, int] = {}
     below = bound
@@ -175,5 +179,6 @@ def _coefficients(
         drop,
         problem.capacity_limits(),
         problem.capacity_after_reload(),
-        day_away,
+        day_late,
+        day_early,
     )

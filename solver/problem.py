@@ -207,11 +207,12 @@ class Technician:
         pref = job.preferred_technician_id
         return pref is None or pref == self.id or pref == self.person_id
 
-    def days_away(self, job: Job) -> int:
-        """Days between this technician's day and ``job``'s preferred day (0 when either is unset)."""
+    def days_after(self, job: Job) -> int:
+        """Days this technician's day lies after ``job``'s preferred day, negative when
+        before it (0 when either is unset)."""
         if self.day is None or job.preferred_day is None:
             return 0
-        return abs(self.day - job.preferred_day)
+        return self.day - job.preferred_day
 
     def has_skills(self, required: dict[str, int]) -> bool:
         """True when this technician holds every required skill at its minimum level."""
@@ -285,8 +286,8 @@ class Job:
     a visit uses up of each resource type the technician carries (every
     visiting technician of a crew carries it). ``after``: the job it waits for,
     with the lags (docs/model.md, "Dependencies"). ``preferred_day`` (0 = a
-    horizon's first day) is soft: each day away from it costs
-    ``Weights.day_away_cents`` on a technician with a ``day``. ``part``: one day of a
+    horizon's first day) is soft: each day after it costs ``Weights.day_late_cents``,
+    each day before it ``Weights.day_early_cents``, on a technician with a ``day``. ``part``: one day of a
     job longer than a day.
     """
 
@@ -398,14 +399,19 @@ class Weights:
     """Objective weights, in cents; documented in docs/objective.md."""
 
     preferred_technician_miss_cents: int = 2000
-    # Each day a job is served away from its ``preferred_day`` (earlier or later).
-    day_away_cents: int = 5000
+    # Each day a job is served after its ``preferred_day`` (the customer waits longer).
+    day_late_cents: int = 5000
+    # Each day a job is served before it (inside the days the customer gave: sooner, but
+    # not the day asked for), half a day late.
+    day_early_cents: int = 2500
 
     def __post_init__(self) -> None:
         if self.preferred_technician_miss_cents < 0:
             raise ProblemError("weights.preferred_technician_miss_cents must not be negative")
-        if self.day_away_cents < 0:
-            raise ProblemError("weights.day_away_cents must not be negative")
+        if self.day_late_cents < 0:
+            raise ProblemError("weights.day_late_cents must not be negative")
+        if self.day_early_cents < 0:
+            raise ProblemError("weights.day_early_cents must not be negative")
 
 
 def _check_dependencies(jobs: tuple[Job, ...]) -> None:

@@ -421,8 +421,11 @@ def _preferences(m: _Model, jobs: Sequence[Job]) -> None:
     if preferred and coeffs.preference_miss > 0:
         missed = lambda t, j: int(j.id in preferred and not t.prefers(j))  # noqa: E731
         _per_visit_count(m, "Preference", coeffs.preference_miss, missed)
-    if coeffs.day_away > 0 and any(j.preferred_day is not None for j in jobs):
-        _per_visit_count(m, "DaysAway", coeffs.day_away, lambda t, j: t.days_away(j))
+    if any(j.preferred_day is not None for j in jobs):
+        if coeffs.day_late > 0:
+            _per_visit_count(m, "DaysLate", coeffs.day_late, lambda t, j: max(0, t.days_after(j)))
+        if coeffs.day_early > 0:
+            _per_visit_count(m, "DaysEarly", coeffs.day_early, lambda t, j: max(0, -t.days_after(j)))
 
 
 def _per_visit_count(m: _Model, name: str, cost: int, count: Callable[[Technician, Job], int]) -> None:

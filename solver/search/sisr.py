@@ -144,8 +144,10 @@ def _missed(problem: Problem, entries: Sequence[_Entry], coeffs: Coefficients) -
             continue
         if e.job.preferred_technician_id is not None:
             out[:, j] = [0 if t.prefers(e.job) else coeffs.preference_miss for t in techs]
-        if e.job.preferred_day is not None and coeffs.day_away:
-            out[:, j] += np.where(days >= 0, np.abs(days - e.job.preferred_day) * coeffs.day_away, 0)
+        if e.job.preferred_day is not None and (coeffs.day_late or coeffs.day_early):
+            after = days - e.job.preferred_day
+            cost = np.where(after >= 0, after * coeffs.day_late, -after * coeffs.day_early)
+            out[:, j] += np.where(days >= 0, cost, 0)
     return out
 
 

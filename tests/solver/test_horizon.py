@@ -146,13 +146,18 @@ def test_a_job_goes_on_its_preferred_day_when_there_is_room() -> None:
     assert solution.objective.day_away_penalty == 0
 
 
-def test_each_day_away_from_the_preferred_day_costs_its_weight() -> None:
+@pytest.mark.parametrize(("late", "early", "day"), [(700, 300, 0), (300, 700, 2)])
+def test_a_day_away_from_the_preferred_day_costs_its_weight_and_the_cheaper_side_is_taken(
+    late: int, early: int, day: int
+) -> None:
     # P1 works days 0 and 2 only; the job prefers day 1 and may go on 0..2.
-    h = hz.build([person("P1", (0, 2))], [hjob("J1", 0, 2, preferred_day=1)], 3, Weights(day_away_cents=700))
+    weights = Weights(day_late_cents=late, day_early_cents=early)
+    h = hz.build([person("P1", (0, 2))], [hjob("J1", 0, 2, preferred_day=1)], 3, weights)
     solution, report = solved(h)
     assert report.feasible and solution.served_job_ids() == {"J1"}
-    assert solution.objective.day_away_penalty == 700.0  # cents
-    assert report.objective.day_away_penalty == 700.0
+    assert where(h, solution)["J1"][1] == day
+    assert solution.objective.day_away_penalty == min(late, early)  # cents
+    assert report.objective.day_away_penalty == min(late, early)
 
 
 def test_a_job_fixed_to_a_day_stays_on_it() -> None:
@@ -339,7 +344,8 @@ def tiny_horizon(seed: int) -> hz.Horizon:
         )
     if rng.random() < 0.5:
         jobs.append(hz.HorizonJob(Job("K", spot(), 2 * H), 0, n_days - 1, days=2))
-    return hz.build(people, jobs, n_days, Weights(day_away_cents=rng.choice([0, 3000])))
+    weights = Weights(day_late_cents=rng.choice([0, 3000]), day_early_cents=rng.choice([0, 1500]))
+    return hz.build(people, jobs, n_days, weights)
 
 
 @pytest.mark.parametrize("seed", range(6))
