@@ -33,6 +33,7 @@ from dispatch.jobstate import CANCELLED, COMPLETED, PLANNABLE
 from dispatch.tables import (
     AbsenceRow,
     JobRow,
+    LiveScheduleRow,
     PublishedPlanRow,
     RouteRow,
     ShiftRow,
@@ -60,6 +61,7 @@ from solver import (
     Unassigned,
 )
 from solver.dependencies import cut
+from solver.plan import routes_from_json
 
 Span = tuple[dt.datetime, dt.datetime]
 """A window as two aware datetimes (start, end)."""
@@ -308,7 +310,11 @@ def technicians_on(session: Session, day: dt.date, region: str, tz: ZoneInfo) ->
 def load_day(session: Session, day: dt.date, region: str, tz: ZoneInfo) -> tuple[Day, list[str]]:
     """The day to plan from stored data (its plannable jobs: ``jobstate.PLANNABLE``,
     never completed or cancelled ones), and the ids of those pinned to someone who
-    does not work that day (they cannot be planned)."""
+    does not work that day (they cannot be planned).
+
+    A job of several days is planned on a day only where the day's live schedule holds
+    one of its days (a published plan over several days put it there): pinned to the
+    technician who has it, since all its days are one person's (``multi_day_parts``)."""
     technicians = technicians_on(session, day, region, tz)
     names = {tech.id: tech.name for tech in technicians}
     tech_ids = set(names)
@@ -317,10 +323,20 @@ def load_day(session: Session, day: dt.date, region: str, tz: ZoneInfo) -> tuple
         .where(JobRow.date == day, JobRow.region == region, col(JobRow.status).in_(PLANNABLE))
         .order_by(col(JobRow.id))
     ).all()
+    parts = multi_day_parts(session, day, region)
+    ids = {r.id for r in rows}
+    if set(parts) - ids:
+        rows = sorted([*rows, *_rows(session, set(parts) - ids, region)], key=lambda r: r.id)
     clock = DayClock(day, tz)
     jobs, unplannable = [], []
     elsewhere: dict[str, Unassigned] = {}
     for row in rows:
+        if row.id in parts:
+            if parts[row.id] in tech_ids:
+                jobs.append(dataclasses.replace(job_of(row, clock, tech_ids), pinned_technician_id=parts[row.id]))
+            else:
+                unplannable.append(row.id)
+            continue
         if row.pinned_technician_id is not None and row.pinned_technician_id not in tech_ids:
             unplannable.append(row.id)
             continue
@@ -335,6 +351,32 @@ def load_day(session: Session, day: dt.date, region: str, tz: ZoneInfo) -> tuple
     info = {r.id: JobInfo(r.address, r.customer_name, r.customer_phone, r.notes, r.confirmed, r.booked) for r in rows}
     problem = Problem(technicians, tuple(kept))
     return Day(day, tz, problem, region, names, info, held), unplannable
+
+
+def multi_day_parts(session: Session, day: dt.date, region: str) -> dict[str, str]:
+    """The jobs of several days whose day ``day`` the live schedule of ``day`` holds
+    (by job id: the technician who has it)."""
+    live = session.get(LiveScheduleRow, (day, region))
+    if live is None:
+        return {}
+    holder = {job_id: r.technician_id for r in routes_from_json(live.routes) for job_id in r.job_ids}
+    if not holder:
+        return {}
+    rows = session.exec(
+        select(JobRow.id).where(col(JobRow.id).in_(list(holder)), JobRow.days > 1, JobRow.region == region)
+    ).all()
+    return {job_id: holder[job_id] for job_id in rows}
+
+
+def _rows(session: Session, ids: set[str], region: str) -> list[JobRow]:
+    """The plannable jobs of ``region`` among ``ids``."""
+    return list(
+        session.exec(
+            select(JobRow).where(
+                col(JobRow.id).in_(list(ids)), JobRow.region == region, col(JobRow.status).in_(PLANNABLE)
+            )
+        ).all()
+    )
 
 
 def _needs_other_days(row: JobRow, clock: DayClock) -> Unassigned | None:

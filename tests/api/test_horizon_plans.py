@@ -184,3 +184,33 @@ def test_a_follow_up_of_a_published_measure_prefers_the_technician_who_measured(
     assert plan["status"] == "done", plan
     [(_, who, _)] = visits(plan, "I")
     assert who == "T2"
+
+
+def run_day(client: TestClient, body: dict[str, Any]) -> dict[str, Any]:
+    started = client.post("/v1/plans", json={"time_limit_s": 2, **body}, headers=DISPATCHER)
+    assert started.status_code == 202, started.text
+    for _ in range(600):
+        plan: dict[str, Any] = client.get(f"/v1/plans/{started.json()['id']}", headers=DISPATCHER).json()
+        if plan["status"] in ("done", "failed", "cancelled"):
+            return plan
+        time.sleep(0.1)
+    raise AssertionError("plan did not finish")
+
+
+def test_a_published_two_day_job_stays_with_its_technician_when_one_of_its_days_is_planned_again(
+    client: TestClient,
+) -> None:
+    put(client, "K", job(date_range={"from": DAYS[0], "to": DAYS[2]}, days=2, duration_min=300))
+    put(client, "B", job(date=DAYS[1]))
+    plan = run_horizon(client)
+    assert plan["status"] == "done", plan
+    assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
+    days = visits(plan, "K")
+    assert len(days) == 2 and days[0][1] == days[1][1]
+    for day, who, _ in days:
+        for body in ({"date": day}, {"date": day, "from": T.format(day, "07:00")}):
+            again = run_day(client, body)
+            assert again["status"] == "done", again
+            assert [
+                (r["technician_id"], "K") for r in again["routes"] if "K" in [v["job_id"] for v in r["visits"]]
+            ] == [(who, "K")], (body, again["unassigned"])
