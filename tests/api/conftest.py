@@ -109,6 +109,11 @@ def run_plan(
     body: dict[str, object] = {"date": date, "time_limit_s": time_limit_s}
     if replan_from is not None:
         body["from"] = replan_from
+    return run_plan_of(client, body)
+
+
+def run_plan_of(client: TestClient, body: dict[str, object]) -> dict[str, object]:
+    """Start the plan run ``body`` asks for and poll it to the end; returns the final plan."""
     started = client.post("/v1/plans", json=body, headers=DISPATCHER)
     assert started.status_code == 202, started.text
     plan_id = started.json()["id"]

@@ -7,7 +7,6 @@ technician on consecutive days, a range job goes on its preferred day when it ca
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api import create_app
-from tests.api.conftest import DISPATCHER, auth, settings_for
+from tests.api.conftest import DISPATCHER, auth, run_plan_of, settings_for
 
 DAYS = ["2026-12-07", "2026-12-08", "2026-12-09"]
 T = "{}T{}:00+02:00"
@@ -50,16 +49,9 @@ def put(client: TestClient, job_id: str, body: dict[str, Any]) -> None:
 
 
 def run_horizon(client: TestClient, first: str = DAYS[0], last: str = DAYS[-1]) -> dict[str, Any]:
-    body = {"date_from": first, "date_to": last, "time_limit_s": 3}
-    started = client.post("/v1/plans", json=body, headers=DISPATCHER)
-    assert started.status_code == 202, started.text
-    assert (started.json()["date"], started.json()["date_to"]) == (first, last)
-    for _ in range(600):
-        plan: dict[str, Any] = client.get(f"/v1/plans/{started.json()['id']}", headers=DISPATCHER).json()
-        if plan["status"] in ("done", "failed", "cancelled"):
-            return plan
-        time.sleep(0.1)
-    raise AssertionError("plan did not finish")
+    plan = run_plan_of(client, {"date_from": first, "date_to": last, "time_limit_s": 3})
+    assert (plan["date"], plan["date_to"]) == (first, last)
+    return plan
 
 
 def visits(plan: dict[str, Any], job_id: str) -> list[tuple[str, str, dict[str, Any]]]:
@@ -170,12 +162,8 @@ def test_a_follow_up_of_a_published_measure_prefers_the_technician_who_measured(
     window = {"start": T.format(DAYS[0], "09:00"), "end": T.format(DAYS[0], "10:00")}
     far = {"lat": 60.25, "lon": 24.9}  # T2's home
     put(client, "M", job(kind="measure", date=DAYS[0], windows=[window], location=far, pinned_technician_id="T2"))
-    day_plan = client.post("/v1/plans", json={"date": DAYS[0], "time_limit_s": 2}, headers=DISPATCHER).json()
-    for _ in range(300):
-        done = client.get(f"/v1/plans/{day_plan['id']}", headers=DISPATCHER).json()
-        if done["status"] == "done":
-            break
-        time.sleep(0.1)
+    day_plan = run_plan_of(client, {"date": DAYS[0], "time_limit_s": 2})
+    assert day_plan["status"] == "done", day_plan
     assert client.post(f"/v1/plans/{day_plan['id']}/publish", headers=DISPATCHER).status_code == 200
     near_t1 = {"lat": 60.2, "lon": 24.9}  # T1's home: without continuity, T1 is the cheaper choice
     lag = {"job_id": "M", "min_lag_hours": 20}
@@ -184,17 +172,6 @@ def test_a_follow_up_of_a_published_measure_prefers_the_technician_who_measured(
     assert plan["status"] == "done", plan
     [(_, who, _)] = visits(plan, "I")
     assert who == "T2"
-
-
-def run_day(client: TestClient, body: dict[str, Any]) -> dict[str, Any]:
-    started = client.post("/v1/plans", json={"time_limit_s": 2, **body}, headers=DISPATCHER)
-    assert started.status_code == 202, started.text
-    for _ in range(600):
-        plan: dict[str, Any] = client.get(f"/v1/plans/{started.json()['id']}", headers=DISPATCHER).json()
-        if plan["status"] in ("done", "failed", "cancelled"):
-            return plan
-        time.sleep(0.1)
-    raise AssertionError("plan did not finish")
 
 
 def test_a_published_two_day_job_stays_with_its_technician_when_one_of_its_days_is_planned_again(
@@ -209,7 +186,7 @@ def test_a_published_two_day_job_stays_with_its_technician_when_one_of_its_days_
     assert len(days) == 2 and days[0][1] == days[1][1]
     for day, who, _ in days:
         for body in ({"date": day}, {"date": day, "from": T.format(day, "07:00")}):
-            again = run_day(client, body)
+            again = run_plan_of(client, {**body, "time_limit_s": 2})
             assert again["status"] == "done", again
             assert [
                 (r["technician_id"], "K") for r in again["routes"] if "K" in [v["job_id"] for v in r["visits"]]
