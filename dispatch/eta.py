@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, func, select
 
-from dispatch import jobstate, live
+from dispatch import jobdays, jobstate, live
 from dispatch.auth import Principal
 from dispatch.errors import Forbidden, NotFound
 from dispatch.mapping import DayClock, Span, job_of, technicians_on
@@ -391,6 +391,7 @@ def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.
         routes = list(session.exec(select(RouteRow).where(RouteRow.plan_id == plan_id)).all())
     job_ids = sorted({v.job_id for v in visits})
     jobs = {j.id: j for j in session.exec(select(JobRow).where(col(JobRow.id).in_(job_ids))).all()} if job_ids else {}
+    jobs = {job_id: jobdays.on_day(session, job, day, tz) for job_id, job in jobs.items()}
     urgent_query = select(JobRow).where(
         JobRow.date == day,
         JobRow.region == region,

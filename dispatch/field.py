@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Event
 from sqlmodel import Session, col, select
 
-from dispatch import feed, jobstate, live
+from dispatch import feed, jobdays, jobstate, live
 from dispatch.auth import Principal
 from dispatch.errors import Forbidden, Invalid, NotFound
 from dispatch.planning import published_plan_id
@@ -37,9 +37,10 @@ class MyVisit:
         return jobstate.visit_status(self.job)
 
 
-def my_visits(session: Session, technician_id: str, day: dt.date) -> list[MyVisit]:
+def my_visits(session: Session, technician_id: str, day: dt.date, tz: ZoneInfo) -> list[MyVisit]:
     """The technician's visits of the published plan of ``day``, in order: those still to
-    do, under way or completed (not cancelled ones)."""
+    do, under way or completed (not cancelled ones); a job of several days as it stands
+    that day (``jobdays.on_day``)."""
     tech = session.get(TechnicianRow, technician_id)
     if tech is None:
         raise NotFound(f"technician {technician_id} does not exist", "technician_id")
@@ -70,7 +71,7 @@ def my_visits(session: Session, technician_id: str, day: dt.date) -> list[MyVisi
         ).all()
         for job_id, name, tech_id in partners:
             crews.setdefault(job_id, []).append(name or tech_id)
-    return [MyVisit(visit, job, crews.get(job.id, [])) for visit, job in rows]
+    return [MyVisit(visit, jobdays.on_day(session, job, day, tz), crews.get(job.id, [])) for visit, job in rows]
 
 
 def calendar_uid(job_id: str, technician_id: str) -> str:
@@ -102,7 +103,7 @@ def calendar_feed(session: Session, technician_id: str, tz: ZoneInfo, now: dt.da
         )
     ).all()
     for pointer in sorted(pointers, key=lambda p: p.date):
-        for item in my_visits(session, technician_id, pointer.date):
+        for item in my_visits(session, technician_id, pointer.date, tz):
             job, visit = item.job, item.visit
             event = Event()
             event.add("uid", calendar_uid(job.id, technician_id))
@@ -144,6 +145,7 @@ def record_event(
     note: str,
     *,
     now: dt.datetime,
+    tz: ZoneInfo,
     reason: str | None = None,
 ) -> Recorded:
     """Store a status event received ``now`` (and happened at ``at``, default ``now``)
@@ -163,8 +165,10 @@ def record_event(
         # The work of the day changes (its live schedule first, then the job: the order
         # every writer locks in). En route, arrived and started change no plan's work:
         # they take no lock on the day, so the field's reports do not queue behind each
-        # other (a re-plan reads them afresh; docs/live-day.md).
-        live.touch(session, found.date, found.region, now)
+        # other (a re-plan reads them afresh; docs/live-day.md). A job of several days
+        # changes the work of the day the event happened on.
+        day = found.date if found.days <= 1 else from_storage(to_storage(at or now), tz).date()
+        live.touch(session, day, found.region, now)
     # FOR NO KEY UPDATE on PostgreSQL: rows inserted meanwhile that refer to the job
     # (events, feed rows) do not wait for it.
     job = session.get(JobRow, job_id, with_for_update={"key_share": True}, populate_existing=True)
@@ -190,7 +194,8 @@ def record_event(
     ).first()
     if same is not None:
         return Recorded(same, created=False)
-    jobstate.apply_event(job, kind, moment, reason)
+    ends = kind != "completed" or jobdays.ends_job(session, job, moment, tz)
+    jobstate.apply_event(job, kind, moment, reason, ends_job=ends)
     job.updated_at = received
     session.add(job)
     row = EventRow(

@@ -76,12 +76,17 @@ def next_status(current: str, kind: str) -> str:
     return _TARGET[kind]
 
 
-def apply_event(job: LiveJob, kind: str, at: dt.datetime, reason: str | None) -> None:
+def apply_event(job: LiveJob, kind: str, at: dt.datetime, reason: str | None, ends_job: bool = True) -> None:
     """Move ``job`` by an event of type ``kind`` that happened ``at``: its status, and
     ``actual_start`` (first arrived/started of a visit), ``actual_end`` (completed or
-    failed) and ``reason`` (of the last failed visit)."""
+    failed) and ``reason`` (of the last failed visit). A ``completed`` that does not
+    ``ends_job`` (a day of a job of several days before its last) makes it ``scheduled``
+    for its next day, with no actual times (``dispatch.jobdays``)."""
     check_event(kind, reason)
     new = next_status(job.status, kind)
+    if kind == "completed" and not ends_job:
+        job.status, job.reason, job.actual_start, job.actual_end = SCHEDULED, None, None, None
+        return
     if new == ON_SITE and job.status != ON_SITE:
         job.actual_start = at
         job.actual_end = None

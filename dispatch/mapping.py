@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from dispatch import jobdays
 from dispatch.jobstate import CANCELLED, COMPLETED, PLANNABLE
 from dispatch.tables import (
     AbsenceRow,
@@ -332,6 +333,8 @@ def load_day(session: Session, day: dt.date, region: str, tz: ZoneInfo) -> tuple
     elsewhere: dict[str, Unassigned] = {}
     for row in rows:
         if row.id in parts:
+            if day in jobdays.done_days(session, row.id, tz):
+                continue  # that day of it is done: kept by a re-plan as settled, as any job done
             if parts[row.id] in tech_ids:
                 jobs.append(dataclasses.replace(job_of(row, clock, tech_ids), pinned_technician_id=parts[row.id]))
             else:

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from dispatch import catalog, eta, feed, jobstate, locks
+from dispatch import catalog, eta, feed, jobdays, jobstate, locks
 from dispatch.errors import Invalid, NotFound
 from dispatch.inputs import DisruptionIn
 from dispatch.mapping import Day, DayClock, load_day
@@ -128,6 +128,7 @@ def day_from(
     live = eta.live_day(session, day, region, tz, at)
     ids = [v.job_id for t in live.technicians for v in t.visits]
     jobs = {j.id: j for j in session.exec(select(JobRow).where(col(JobRow.id).in_(ids))).all()} if ids else {}
+    jobs = {job_id: jobdays.on_day(session, job, day, tz) for job_id, job in jobs.items()}
     positions: dict[str, Position] = {}
     settled: set[str] = set()
     told: dict[str, Told] = {}

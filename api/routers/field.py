@@ -35,7 +35,7 @@ def get_my_jobs(
     its status. The answer carries a strong ``ETag``; ``If-None-Match`` with it is a 304."""
     assert me.technician_id is not None
     day = date or state.clock.today(state.tz)
-    items = [my_job_out(v, state.tz) for v in field.my_visits(session, me.technician_id, day)]
+    items = [my_job_out(v, state.tz) for v in field.my_visits(session, me.technician_id, day, state.tz)]
     body = _MY_JOBS.dump_json(items, by_alias=True)
     etag = strong_etag(body)
     headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
@@ -73,7 +73,7 @@ def post_event(
     the job's status (installers: own published jobs only). 201 when stored; 200 with
     the stored event when the same event was sent before."""
     recorded = field.record_event(
-        session, who, job_id, body.type, body.at, body.note, now=state.clock.now(), reason=body.reason
+        session, who, job_id, body.type, body.at, body.note, now=state.clock.now(), tz=state.tz, reason=body.reason
     )
     session.commit()
     response.status_code = status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK

@@ -191,3 +191,47 @@ def test_a_published_two_day_job_stays_with_its_technician_when_one_of_its_days_
             assert [
                 (r["technician_id"], "K") for r in again["routes"] if "K" in [v["job_id"] for v in r["visits"]]
             ] == [(who, "K")], (body, again["unassigned"])
+
+
+def test_a_two_day_job_is_worked_on_both_days_and_completed_only_on_its_last(client: TestClient) -> None:
+    put(client, "K", job(date_range={"from": DAYS[0], "to": DAYS[2]}, days=2, duration_min=300))
+    plan = run_horizon(client)
+    assert plan["status"] == "done", plan
+    assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
+    (first, who, one), (second, _, two) = sorted(visits(plan, "K"), key=lambda v: v[0])
+    fitter = auth(
+        client.post("/v1/tokens", json={"role": "installer", "technician_id": who}, headers=DISPATCHER).json()["token"]
+    )
+
+    def send(kind: str, at: str) -> None:
+        sent = client.post("/v1/jobs/K/events", json={"type": kind, "at": at}, headers=fitter)
+        assert sent.status_code == 201, sent.text
+
+    def status_on(day: str) -> str:
+        [mine] = [
+            v for v in client.get("/v1/me/jobs", params={"date": day}, headers=fitter).json() if v["job_id"] == "K"
+        ]
+        return str(mine["status"])
+
+    send("arrived", one["arrival"])
+    send("completed", one["end"])
+    assert client.get("/v1/jobs/K", headers=DISPATCHER).json()["status"] == "scheduled"
+    assert (status_on(first), status_on(second)) == ("completed", "scheduled")
+    # Re-planned after its first day's work, the day keeps it done where it was and
+    # plans nothing of it again; its second day stays the fitter's.
+    for day in (first, second):
+        again = run_plan_of(
+            client,
+            {
+                "date": day,
+                "from": T.format(first, "15:30") if day == first else T.format(day, "07:00"),
+                "time_limit_s": 2,
+            },
+        )
+        assert again["status"] == "done", again
+        held = [(r["technician_id"], len([v for v in r["visits"] if v["job_id"] == "K"])) for r in again["routes"]]
+        assert [h for h in held if h[1]] == [(who, 1)], (day, again["routes"], again["unassigned"])
+    send("arrived", two["arrival"])
+    send("completed", two["end"])
+    assert client.get("/v1/jobs/K", headers=DISPATCHER).json()["status"] == "completed"
+    assert (status_on(first), status_on(second)) == ("completed", "completed")
