@@ -106,6 +106,7 @@ def load_horizon(session: Session, first: dt.date, last: dt.date, region: str, t
     lie inside them; each technician's shift of each day. A job pinned to a technician
     goes on its date only; a job waiting for a job neither in the horizon, done nor in a
     published plan, or with no window on any of its days, is held back with its reason.
+    (A job of several days pinned to a person goes on that person's days in its range.)
     A job waiting for one of a published plan prefers that job's technician (continuity)."""
     days = [first + dt.timedelta(days=k) for k in range((last - first).days + 1)]
     clocks = [DayClock(d, tz) for d in days]
@@ -135,7 +136,9 @@ def load_horizon(session: Session, first: dt.date, last: dt.date, region: str, t
     made: dict[str, engine_horizon.HorizonJob] = {}
     for row in rows:
         lo, hi = _day_range(row, first, last)
-        if row.pinned_technician_id is not None:
+        # A job of several days pinned to a person keeps its range: the engine gives it a
+        # run of that person's consecutive working days there (solver.horizon).
+        if row.pinned_technician_id is not None and row.days <= 1:
             lo = hi = min(max(row.date, first), last)
             if (lo - first).days not in working.get(row.pinned_technician_id, set()):
                 held[row.id] = Unassigned(

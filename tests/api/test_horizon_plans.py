@@ -235,3 +235,12 @@ def test_a_two_day_job_is_worked_on_both_days_and_completed_only_on_its_last(cli
     send("completed", two["end"])
     assert client.get("/v1/jobs/K", headers=DISPATCHER).json()["status"] == "completed"
     assert (status_on(first), status_on(second)) == ("completed", "completed")
+
+
+def test_a_two_day_job_pinned_to_a_technician_goes_to_them_on_two_consecutive_days(client: TestClient) -> None:
+    put(client, "K", job(date=DAYS[0], days=2, duration_min=300, pinned_technician_id="T2"))
+    plan = run_horizon(client)
+    assert plan["status"] == "done", plan
+    assert sorted((day, who) for day, who, _ in visits(plan, "K")) == [(DAYS[0], "T2"), (DAYS[1], "T2")], plan[
+        "unassigned"
+    ]
