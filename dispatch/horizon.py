@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, or_, select
 
+from dispatch import jobdays
 from dispatch.jobstate import PLANNABLE
 from dispatch.mapping import (
     Day,
@@ -90,6 +91,11 @@ def _day_windows(spans: Sequence[Span], clock: DayClock) -> tuple[TimeWindow, ..
     return tuple(out)
 
 
+# How far before a horizon a job of several days without a range may start and still
+# have days in it (its days, at most 14, and the week after its date: ``_day_range``).
+_LONG_JOB_REACH = dt.timedelta(days=14 + 7)
+
+
 def _day_range(row: JobRow, first: dt.date, last: dt.date) -> tuple[dt.date, dt.date]:
     """The days of the horizon ``row`` may be planned on: its date range (else its date,
     and for a job of several days the week after it) within ``first``..``last``."""
@@ -127,6 +133,8 @@ def load_horizon(session: Session, first: dt.date, last: dt.date, region: str, t
             or_(
                 (col(JobRow.date) >= first) & (col(JobRow.date) <= last),
                 (col(JobRow.date_from) <= last) & (col(JobRow.date_to) >= first),
+                # A job of several days dated before the horizon may still have days in it.
+                (col(JobRow.days) > 1) & (col(JobRow.date) >= first - _LONG_JOB_REACH) & (col(JobRow.date) <= last),
             ),
         )
         .order_by(col(JobRow.id))
@@ -136,11 +144,22 @@ def load_horizon(session: Session, first: dt.date, last: dt.date, region: str, t
     made: dict[str, engine_horizon.HorizonJob] = {}
     for row in rows:
         lo, hi = _day_range(row, first, last)
+        needed, pinned = row.days, row.pinned_technician_id
+        done = jobdays.done_days(session, row.id, tz) if row.days > 1 else {}
+        if done:
+            # Some of its days are done: the rest go to whoever did them, after them.
+            needed = row.days - len(done)
+            pinned = predecessor_technician(session, row.id) or pinned
+            lo = max(lo, max(done) + dt.timedelta(days=1))
+            if needed == 1 and pinned is not None:
+                # One day left: the next working day of its fitter.
+                lo = next((d for d in days if d >= lo and (d - first).days in working.get(pinned, set())), hi)
+                hi = lo
         # A job of several days pinned to a person keeps its range: the engine gives it a
         # run of that person's consecutive working days there (solver.horizon).
-        if row.pinned_technician_id is not None and row.days <= 1:
-            lo = hi = min(max(row.date, first), last)
-            if (lo - first).days not in working.get(row.pinned_technician_id, set()):
+        if pinned is not None and needed <= 1:
+            lo = hi = min(max(row.date if not done else lo, first), last)
+            if (lo - first).days not in working.get(pinned, set()):
                 held[row.id] = Unassigned(
                     row.id, ReasonCode.PINNED_UNAVAILABLE, f"Pinned to a technician who has no shift on {lo}."
                 )
@@ -157,11 +176,11 @@ def load_horizon(session: Session, first: dt.date, last: dt.date, region: str, t
                 continue
             k_lo, k_hi = open_days[0], open_days[-1]
             per_day = {k: per_day[k] or _NO_START for k in range(k_lo, k_hi + 1)}
-        if k_hi - k_lo + 1 < row.days:
+        if k_hi - k_lo + 1 < needed:
             held[row.id] = Unassigned(
                 row.id,
                 ReasonCode.NEEDS_HORIZON,
-                f"Takes {row.days} consecutive days; only {k_hi - k_lo + 1} of its days lie "
+                f"Takes {needed} consecutive days; only {k_hi - k_lo + 1} of its days lie "
                 f"between {first} and {last}.",
             )
             continue
@@ -170,7 +189,7 @@ def load_horizon(session: Session, first: dt.date, last: dt.date, region: str, t
             base,
             windows=(),
             preferred_window=None,
-            pinned_technician_id=row.pinned_technician_id,
+            pinned_technician_id=pinned,
             after=None,
         )
         preferred = row.preferred_date if row.preferred_date is not None else (row.date if row.days > 1 else None)
@@ -180,7 +199,7 @@ def load_horizon(session: Session, first: dt.date, last: dt.date, region: str, t
             first_day=k_lo,
             last_day=k_hi,
             preferred_day=preferred_day if preferred_day is not None and k_lo <= preferred_day <= k_hi else None,
-            days=row.days,
+            days=needed,
             day_windows=per_day if spans else {},
         )
     # Dependencies: on a job of the horizon the engine orders the two; on one done or

@@ -244,3 +244,20 @@ def test_a_two_day_job_pinned_to_a_technician_goes_to_them_on_two_consecutive_da
     assert sorted((day, who) for day, who, _ in visits(plan, "K")) == [(DAYS[0], "T2"), (DAYS[1], "T2")], plan[
         "unassigned"
     ]
+
+
+def test_a_week_plan_after_the_first_day_of_a_two_day_job_plans_only_its_last_day_for_its_fitter(
+    client: TestClient,
+) -> None:
+    put(client, "K", job(date=DAYS[0], days=2, duration_min=300))
+    plan = run_horizon(client, DAYS[0], DAYS[1])
+    assert plan["status"] == "done", plan
+    assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
+    [(first, who, one), _] = sorted(visits(plan, "K"), key=lambda v: v[0])
+    assert first == DAYS[0]
+    for kind, at in (("arrived", one["arrival"]), ("completed", one["end"])):
+        sent = client.post("/v1/jobs/K/events", json={"type": kind, "at": at}, headers=DISPATCHER)
+        assert sent.status_code == 201, sent.text
+    rest = run_horizon(client, DAYS[1], DAYS[2])
+    assert rest["status"] == "done", rest
+    assert [(day, tech) for day, tech, _ in visits(rest, "K")] == [(DAYS[1], who)], rest["unassigned"]
