@@ -180,8 +180,7 @@ def load_horizon(session: Session, first: dt.date, last: dt.date, region: str, t
             held[row.id] = Unassigned(
                 row.id,
                 ReasonCode.NEEDS_HORIZON,
-                f"Takes {needed} consecutive days; only {k_hi - k_lo + 1} of its days lie "
-                f"between {first} and {last}.",
+                f"Takes {needed} consecutive days; only {k_hi - k_lo + 1} of its days lie between {first} and {last}.",
             )
             continue
         base = job_of(row, origin, set(names))
