@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
 import time
@@ -202,7 +203,10 @@ def _after_dependencies(
     out = {j.id for j in left}
     if has_parts:
         _take_out_all(problem, plan, timer, multiday.broken)
-    out |= set(dependencies.keep(problem, plan, timer, until))
+    # On a small day the dependents taken out are always put back (milliseconds), so
+    # whether a job stays in does not hang on the machine's load, as its reason does not.
+    keep_until = until if len(problem.jobs) > _ALWAYS_EXPLAIN_JOBS else math.inf
+    out |= set(dependencies.keep(problem, plan, timer, keep_until))
     if has_parts:
         # A part put back alone, or a dependent of a part taken out: out until none is.
         while _take_out_all(problem, plan, timer, multiday.broken) or _take_out_all(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import time
 from typing import Any
 
 import pytest
@@ -29,6 +30,7 @@ from solver import (
     solve,
 )
 from solver.dependencies import broken, keep
+from solver.engine import _after_dependencies
 from solver.objective import coefficients
 from solver.plan import Plan
 from solver.problem import MAX_TIME_S
@@ -223,6 +225,21 @@ def test_keep_takes_a_dependent_planned_too_early_out_and_puts_it_back_after_its
     assert keep(problem, plan, timer, until=float("inf")) == []
     assert [j.id for j in plan.jobs["T1"]] == ["M", "I"]
     assert broken(problem, plan) == []
+
+
+def test_a_small_day_puts_its_dependent_back_even_when_the_solve_is_out_of_time() -> None:
+    """On a loaded machine the search may end past the repair's deadline: a small day's
+    dependent taken out is put back all the same, not left out with a wrong reason."""
+    problem = measure_and_install()
+    points, travel = problem_travel(problem, provider())
+    timer = RouteTimer(points, travel, coefficients(problem, travel), problem.lunch_on_site_min_s)
+    plan = Plan.empty(problem)
+    plan.insert("T1", 0, problem.job("I"))
+    plan.insert("T1", 1, problem.job("M"))
+    assert plan.retime(problem.technician("T1"), timer)
+    left = _after_dependencies(problem, problem.jobs, plan, [], timer, time.monotonic() - 1)
+    assert left == []
+    assert [j.id for j in plan.jobs["T1"]] == ["M", "I"]
 
 
 def test_a_replan_after_the_measure_is_done_cuts_the_installs_windows_to_its_end() -> None:
