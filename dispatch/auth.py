@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from dispatch.db import give_back
 from dispatch.errors import Invalid, NotFound
 from dispatch.tables import TechnicianRow, TokenRow
 from dispatch.timeutil import from_storage, to_storage
@@ -133,7 +134,7 @@ def authenticate(session: Session, token: str, now: dt.datetime) -> Principal | 
     principal = Principal(row.role, row.technician_id, row.id)
     last = from_storage(row.last_used_at, _UTC) if row.last_used_at is not None else None
     if last is None or (now - last).total_seconds() >= USE_RESOLUTION_S:
-        session.rollback()  # gives its connection back to the pool before the write takes one
+        give_back(session)
         with Session(session.get_bind()) as own:
             used = col(TokenRow.last_used_at)
             own.execute(

@@ -36,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from dispatch import catalog, feed, live
+from dispatch.db import give_back
 from dispatch.errors import Conflict, DispatchError, Invalid, NotFound
 from dispatch.inputs import BookingIn, CustomerIn, JobIn, LatLon, SlotSearchIn, WindowIn
 from dispatch.jobstate import PLANNABLE
@@ -893,9 +894,9 @@ class BookingService:
         try:
             with contextlib.ExitStack() as stack:
                 if serial:
-                    # Waiting for the lock must not hold a pooled connection (the token's read
-                    # took one): with more waiting bookings than the pool has, the rest timed out.
-                    session.rollback()
+                    # The token's read took a connection: with more waiting bookings than the
+                    # pool has, the rest timed out.
+                    give_back(session)
                     began = time.perf_counter()
                     stack.enter_context(self._day_lock(req.slot.start.astimezone(self.tz).date(), region))
                     queued = time.perf_counter() - began

@@ -75,6 +75,14 @@ def session_scope(engine: Engine) -> Iterator[Session]:
             raise
 
 
+def give_back(session: Session) -> None:
+    """End ``session``'s read transaction so that its pooled connection goes back to the
+    pool before the caller waits (for a lock) or writes through another session: a
+    request never holds two connections, nor one while it queues, so a burst of such
+    requests cannot exhaust the pool. Nothing written in the transaction survives."""
+    session.rollback()
+
+
 def safe_url(url: str) -> str:
     """A database URL without its password (the text up to its host when it does not parse)."""
     try:
