@@ -82,6 +82,8 @@ class SolveOptions:
 
 
 _ALWAYS_EXPLAIN_JOBS = 200
+# Days of at most this many jobs are repaired to the end whatever the time (milliseconds).
+_ALWAYS_REPAIR_JOBS = 30
 
 
 class Cancelled(RuntimeError):
@@ -172,8 +174,9 @@ def solve(
     offered = raw is not None and raw.status == sisr.STATUS
     if opts.ordered:
         restore_order(problem, plan, timer, opts.ordered)
-    left, untried = repair(problem, candidates, plan, timer, finish_by, starting, offered)
-    left = _after_dependencies(problem, candidates, plan, left, timer, finish_by)
+    repair_by = repair_until(problem, finish_by)
+    left, untried = repair(problem, candidates, plan, timer, repair_by, starting, offered)
+    left = _after_dependencies(problem, candidates, plan, left, timer, repair_by)
     solution = _explained(problem, pre, plan, left, untried, timer, finish_by)
     log.info("repair and explanations done, %.2f s left", deadline - time.monotonic())
     report("check")
@@ -191,6 +194,13 @@ def solve(
     return Solution(solution.routes, solution.unassigned, solution.objective, stats)
 
 
+def repair_until(problem: Problem, finish_by: float) -> float:
+    """When the repair after a search stops: ``finish_by``, but never on a small day,
+    whose repair takes milliseconds: what such a day leaves out (and why) then does not
+    hang on how loaded the machine was when its search ended."""
+    return finish_by if len(problem.jobs) > _ALWAYS_REPAIR_JOBS else math.inf
+
+
 def _after_dependencies(
     problem: Problem, candidates: Sequence[Job], plan: Plan, left: Sequence[Job], timer: RouteTimer, until: float
 ) -> list[Job]:
@@ -203,10 +213,7 @@ def _after_dependencies(
     out = {j.id for j in left}
     if has_parts:
         _take_out_all(problem, plan, timer, multiday.broken)
-    # On a small day the dependents taken out are always put back (milliseconds), so
-    # whether a job stays in does not hang on the machine's load, as its reason does not.
-    keep_until = until if len(problem.jobs) > _ALWAYS_EXPLAIN_JOBS else math.inf
-    out |= set(dependencies.keep(problem, plan, timer, keep_until))
+    out |= set(dependencies.keep(problem, plan, timer, until))
     if has_parts:
         # A part put back alone, or a dependent of a part taken out: out until none is.
         while _take_out_all(problem, plan, timer, multiday.broken) or _take_out_all(
@@ -275,8 +282,8 @@ def _first_answer(
         seed(plan, problem, candidates, starting, timer)
     if opts.ordered:
         restore_order(problem, plan, timer, opts.ordered)
-    left, untried = repair(problem, candidates, plan, timer, until, starting)
-    left = _after_dependencies(problem, candidates, plan, left, timer, until)
+    left, untried = repair(problem, candidates, plan, timer, repair_until(problem, until), starting)
+    left = _after_dependencies(problem, candidates, plan, left, timer, repair_until(problem, until))
     solution = _explained(problem, pre, plan, left, untried, timer, until)
     try:
         checked = _checked(given, solution, points, travel, coeffs)

@@ -30,7 +30,7 @@ from solver import (
     solve,
 )
 from solver.dependencies import broken, keep
-from solver.engine import _after_dependencies
+from solver.engine import _after_dependencies, repair_until
 from solver.objective import coefficients
 from solver.plan import Plan
 from solver.problem import MAX_TIME_S
@@ -237,7 +237,8 @@ def test_a_small_day_puts_its_dependent_back_even_when_the_solve_is_out_of_time(
     plan.insert("T1", 0, problem.job("I"))
     plan.insert("T1", 1, problem.job("M"))
     assert plan.retime(problem.technician("T1"), timer)
-    left = _after_dependencies(problem, problem.jobs, plan, [], timer, time.monotonic() - 1)
+    until = repair_until(problem, time.monotonic() - 1)
+    left = _after_dependencies(problem, problem.jobs, plan, [], timer, until)
     assert left == []
     assert [j.id for j in plan.jobs["T1"]] == ["M", "I"]
 
