@@ -110,6 +110,7 @@ bench: install
 	$(BIN)/python -m bench.disrupted --quick
 	$(BIN)/python -m bench.first_answer --time-limit 5 --plan-limit 5
 	$(BIN)/python -m bench.workers --quick --sqlite-only
+	$(BIN)/python -m bench.horizon --quick
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
