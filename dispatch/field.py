@@ -167,7 +167,7 @@ def record_event(
         # they take no lock on the day, so the field's reports do not queue behind each
         # other (a re-plan reads them afresh; docs/live-day.md). A job of several days
         # changes the work of the day the event happened on.
-        day = found.date if found.days <= 1 else from_storage(to_storage(at or now), tz).date()
+        day = found.date if found.days <= 1 else (at or now).astimezone(tz).date()
         live.touch(session, day, found.region, now)
     # FOR NO KEY UPDATE on PostgreSQL: rows inserted meanwhile that refer to the job
     # (events, feed rows) do not wait for it.

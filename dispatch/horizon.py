@@ -144,21 +144,20 @@ def load_horizon(session: Session, first: dt.date, last: dt.date, region: str, t
     made: dict[str, engine_horizon.HorizonJob] = {}
     for row in rows:
         lo, hi = _day_range(row, first, last)
-        needed, pinned = row.days, row.pinned_technician_id
+        needed, pinned, start = row.days, row.pinned_technician_id, row.date
         done = jobdays.done_days(session, row.id, tz) if row.days > 1 else {}
         if done:
             # Some of its days are done: the rest go to whoever did them, after them.
             needed = row.days - len(done)
             pinned = predecessor_technician(session, row.id) or pinned
-            lo = max(lo, max(done) + dt.timedelta(days=1))
+            start = lo = max(lo, max(done) + dt.timedelta(days=1))
             if needed == 1 and pinned is not None:
                 # One day left: the next working day of its fitter.
-                lo = next((d for d in days if d >= lo and (d - first).days in working.get(pinned, set())), hi)
-                hi = lo
+                start = next((d for d in days if d >= lo and (d - first).days in working.get(pinned, set())), hi)
         # A job of several days pinned to a person keeps its range: the engine gives it a
         # run of that person's consecutive working days there (solver.horizon).
         if pinned is not None and needed <= 1:
-            lo = hi = min(max(row.date if not done else lo, first), last)
+            lo = hi = min(max(start, first), last)
             if (lo - first).days not in working.get(pinned, set()):
                 held[row.id] = Unassigned(
                     row.id, ReasonCode.PINNED_UNAVAILABLE, f"Pinned to a technician who has no shift on {lo}."

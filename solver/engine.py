@@ -282,8 +282,9 @@ def _first_answer(
         seed(plan, problem, candidates, starting, timer)
     if opts.ordered:
         restore_order(problem, plan, timer, opts.ordered)
-    left, untried = repair(problem, candidates, plan, timer, repair_until(problem, until), starting)
-    left = _after_dependencies(problem, candidates, plan, left, timer, repair_until(problem, until))
+    repair_by = repair_until(problem, until)
+    left, untried = repair(problem, candidates, plan, timer, repair_by, starting)
+    left = _after_dependencies(problem, candidates, plan, left, timer, repair_by)
     solution = _explained(problem, pre, plan, left, untried, timer, until)
     try:
         checked = _checked(given, solution, points, travel, coeffs)

@@ -37,6 +37,7 @@ from solver import engine
 from solver.checker import check
 from solver.dependencies import cut
 from solver.engine import FirstAnswerCallback, Progress, ProgressCallback, SolveOptions
+from solver.objective import day_away_cost
 from solver.problem import (
     DAY_S,
     HORIZON_DAYS,
@@ -395,7 +396,7 @@ def _choose_runs(
                 if any(u > r for u, r in zip(used, room, strict=True)):
                     continue
                 after = 0 if hj.preferred_day is None else run[0].day - hj.preferred_day
-                away = after * weights.day_late_cents if after >= 0 else -after * weights.day_early_cents
+                away = day_away_cost(after, weights.day_late_cents, weights.day_early_cents)
                 load = sum(u / r for u, r in zip(used, room, strict=True))
                 cost = away + hj.days * cost_per_day + load * 1000
                 if best is None or cost < best[0]:

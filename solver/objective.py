@@ -27,6 +27,12 @@ def _per(value_cents: int, divisor: int, unit_mc: int) -> int:
     return round(value_cents * 1000 / divisor / unit_mc)
 
 
+def day_away_cost(after: int, per_day_late: int, per_day_early: int) -> int:
+    """What serving a job ``after`` days after its preferred day costs (before it when
+    ``after`` is negative), at these rates per day."""
+    return after * per_day_late if after >= 0 else -after * per_day_early
+
+
 @dataclass(frozen=True)
 class Coefficients:
     """Integer objective coefficients for one problem."""
@@ -68,8 +74,7 @@ class Coefficients:
 
     def day_cost(self, tech: Technician, job: Job) -> int:
         """What serving ``job`` on ``tech``'s day costs for the days away from its preferred day."""
-        after = tech.days_after(job)
-        return after * self.day_late if after >= 0 else -after * self.day_early
+        return day_away_cost(tech.days_after(job), self.day_late, self.day_early)
 
     def left_out_cost(self, job: Job) -> int:
         """What leaving ``job`` out costs: its priority's penalty per crew member and,
