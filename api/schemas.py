@@ -468,6 +468,11 @@ class BookingOut(BaseModel):
     date: dt.date
     region: str
     status: Literal["booked", "cancelled"]
+    days: list[SlotWindowOut] = Field(
+        default_factory=list,
+        description="a job of several days: the window promised on each of its days (the first is slot), "
+        "all with one technician; empty for one day",
+    )
 
 
 class FeedEventOut(BaseModel):

@@ -38,7 +38,7 @@ from sqlmodel import Session, col, select
 from dispatch import catalog, feed, live
 from dispatch.db import give_back
 from dispatch.errors import Conflict, DispatchError, Invalid, NotFound
-from dispatch.inputs import BookingIn, CustomerIn, JobIn, LatLon, SlotSearchIn, WindowIn
+from dispatch.inputs import BookingIn, CustomerIn, DateRangeIn, JobIn, LatLon, SlotSearchIn, WindowIn
 from dispatch.jobstate import PLANNABLE
 from dispatch.mapping import DayClock, Span, job_from, job_of, predecessor_end, technicians_on
 from dispatch.settings import BookingSettings
@@ -187,6 +187,17 @@ class BookingResult:
     grown: Callable[[], SlotEvaluator] | None = dataclasses.field(default=None, repr=False, compare=False)
     stamp: tuple[Any, ...] | None = None
     locked_at: float | None = None  # time.perf_counter() when the day's lock was taken
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """A booking request as checked before any evaluation (``BookingService._asked``)."""
+
+    key: str
+    digest: str
+    region: str
+    slot: Span
+    location: LatLon
 
 
 @dataclass(frozen=True)
@@ -345,7 +356,7 @@ class BookingService:
         job: Job,
         answer: WindowAnswer,
         clock: DayClock,
-        req: SlotSearchIn,
+        req: SlotSearchIn | BookingIn,
         urgent: bool,
     ) -> tuple[WindowAnswer, tuple[Span, ...]] | None:
         """A job of ``req.days`` days in ``answer``'s window on ``clock``'s day: the same
@@ -381,7 +392,7 @@ class BookingService:
         day: dt.date,
         window: TimeWindow,
         location: Location,
-        req: SlotSearchIn,
+        req: SlotSearchIn | BookingIn,
         urgent: bool,
     ) -> list[Span] | None:
         """The window's hours on the ``req.days - 1`` working days of ``tech_id`` after
@@ -607,12 +618,15 @@ class BookingService:
         new_ids = open_ids - known.keys()
         if new_ids:
             tech_ids = {t.id for t in old.problem.technicians}
-            jobs += self._open_jobs(session, new_ids, plan.date, plan.region, tech_ids)
+            jobs += self._open_jobs(session, new_ids, plan.date, plan.region, tech_ids, routes)
         return old.updated(jobs, _keeping(routes, open_ids))
 
-    def _open_jobs(self, session: Session, ids: set[str], day: dt.date, region: str, tech_ids: set[str]) -> list[Job]:
+    def _open_jobs(
+        self, session: Session, ids: set[str], day: dt.date, region: str, tech_ids: set[str], routes: list[WorkingRoute]
+    ) -> list[Job]:
         """The promised jobs still to serve among ``ids`` as the slot evaluator takes them (no pins: a booking
-        promises a slot, not a technician)."""
+        promises a slot, not a technician; but a job of several days stays with the technician whose
+        ``routes`` hold it, who has it on its other days too)."""
         if not ids:
             return []
         clock = DayClock(day, self.tz)
@@ -621,7 +635,13 @@ class BookingService:
                 col(JobRow.id).in_(ids), col(JobRow.status).in_(PLANNABLE), col(JobRow.confirmed).is_(True)
             )
         ).all()
-        return [dataclasses.replace(job_of(row, clock, tech_ids), pinned_technician_id=None) for row in rows]
+        holder = {job_id: r.technician_id for r in routes for job_id in r.job_ids}
+        return [
+            dataclasses.replace(
+                job_of(row, clock, tech_ids), pinned_technician_id=holder.get(row.id) if row.days > 1 else None
+            )
+            for row in rows
+        ]
 
     def build_evaluator(
         self, session: Session, day: dt.date, region: str, plan: LiveScheduleRow | None = None
@@ -632,7 +652,7 @@ class BookingService:
         technicians = technicians_on(session, day, region, self.tz)
         routes = routes_from_json(plan.routes if plan is not None else None)
         ids = {job_id for r in routes for job_id in r.job_ids}
-        jobs = self._open_jobs(session, ids, day, region, {t.id for t in technicians})
+        jobs = self._open_jobs(session, ids, day, region, {t.id for t in technicians}, routes)
         return SlotEvaluator(
             Problem(technicians, tuple(jobs)),
             _keeping(routes, {j.id for j in jobs}),
@@ -659,6 +679,8 @@ class BookingService:
         body answers the first answer again; with another body it is refused.
         The feed tells the new booking (``job.status`` booked, ``job.window``).
         The caller commits; nothing is written when this raises."""
+        if req.days > 1:
+            return self.book_days(session, key, req, now, token_id)
         prepared = self.prepare(session, key, req, now, token_id)
         if isinstance(prepared, BookingResult):
             return prepared
@@ -674,24 +696,12 @@ class BookingService:
         key then waits on the key's unique index and fails with ``IntegrityError``).
         The stored first answer when the key was used before. Takes no lock."""
         began = time.perf_counter()
-        if not key:
-            raise DispatchError("Idempotency-Key: this header is required for a booking", "Idempotency-Key")
-        if len(key) > 200:
-            raise DispatchError("Idempotency-Key: at most 200 characters", "Idempotency-Key")
-        digest = _request_hash(req)
-        prior = self._prior(session, key, digest, token_id)
-        if prior is not None:
-            return prior
-        region = req.region or self.default_region
-        start, end = self._slot(req, now)
+        asked = self._asked(session, key, req, now, token_id)
+        if isinstance(asked, BookingResult):
+            return asked
+        key, digest, region, location = asked.key, asked.digest, asked.region, asked.location
+        start, end = asked.slot
         day = start.date()
-        waits = self._waits(session, req)
-        if isinstance(waits, UnavailableSlot):
-            raise Conflict(f"slot: {waits.reason}", "slot")
-        if waits is not None and not waits.keeps(start, end):
-            raise Conflict(f"slot: {waits.sentence()}", "slot")
-        self._check_skills(session, region, req.skills)
-        location = self._location(req.location, req.address)
         plan = session.exec(
             select(LiveScheduleRow)
             .where(LiveScheduleRow.date == day, LiveScheduleRow.region == region)
@@ -734,6 +744,26 @@ class BookingService:
         if early:
             prepared = dataclasses.replace(prepared, row=self._write_rows(session, prepared, now))
         return dataclasses.replace(prepared, prepare_s=time.perf_counter() - began)
+
+    def _asked(
+        self, session: Session, key: str | None, req: BookingIn, now: dt.datetime, token_id: int | None
+    ) -> _Asked | BookingResult:
+        """A booking request checked before anything is evaluated (its key, slot, the job it
+        waits for, skills and place), or the stored first answer when the key was used before."""
+        key = _checked_key(key)
+        digest = _request_hash(req)
+        prior = self._prior(session, key, digest, token_id)
+        if prior is not None:
+            return prior
+        region = req.region or self.default_region
+        start, end = self._slot(req, now)
+        waits = self._waits(session, req)
+        if isinstance(waits, UnavailableSlot):
+            raise Conflict(f"slot: {waits.reason}", "slot")
+        if waits is not None and not waits.keeps(start, end):
+            raise Conflict(f"slot: {waits.sentence()}", "slot")
+        self._check_skills(session, region, req.skills)
+        return _Asked(key, digest, region, (start, end), self._location(req.location, req.address))
 
     def place(
         self,
@@ -832,7 +862,7 @@ class BookingService:
             return False
         ids = {job_id for t in touched for job_id in _route_of(now_routes, t).job_ids}
         tech_ids = {t.id for t in prepared.evaluator.problem.technicians}
-        fresh = {j.id: j for j in self._open_jobs(session, ids, prepared.day, prepared.region, tech_ids)}
+        fresh = {j.id: j for j in self._open_jobs(session, ids, prepared.day, prepared.region, tech_ids, now_routes)}
         known = {j.id: j for j in prepared.evaluator.problem.jobs}
         if any(known.get(job_id) != j for job_id, j in fresh.items()):
             return False
@@ -840,13 +870,15 @@ class BookingService:
         held = prepared.evaluator.routes()
         return all(_route_of(held, r.technician_id) == r for r in promised_now)
 
-    def _write_rows(self, session: Session, prepared: PreparedBooking, now: dt.datetime) -> JobRow:
-        """The booked job (its slot its promise) and the booking with its answer, flushed;
-        the job's row."""
+    def _write_rows(
+        self, session: Session, prepared: PreparedBooking, now: dt.datetime, spans: tuple[Span, ...] = ()
+    ) -> JobRow:
+        """The booked job (its slot its promise; a job of several days, the window of each
+        of its days ``spans``) and the booking with its answer, flushed; the job's row."""
         row, _ = catalog.put_job(
             session,
             prepared.job.id,
-            self._job_in(prepared.request, prepared.region, prepared.location),
+            self._job_in(prepared.request, prepared.region, prepared.location, spans),
             self.tz,
             prepared.region,
             booked=True,
@@ -892,6 +924,11 @@ class BookingService:
         region = req.region or self.default_region
         queued = 0.0
         try:
+            if req.days > 1:
+                give_back(session)
+                days = self.book_days(session, key, req, now, token_id)
+                session.commit()
+                return days
             with contextlib.ExitStack() as stack:
                 if serial:
                     # The token's read took a connection: with more waiting bookings than the
@@ -935,6 +972,99 @@ class BookingService:
             result = dataclasses.replace(result, timing=held)
         return result
 
+    # ----- a job of several days ---------------------------------------------------------
+    #
+    # Rare beside one-day bookings, so kept simple: the run of days is found before any
+    # lock (as the slot search found it), then each of its days is locked in date order (a
+    # one-day booking locks one day, so the order cannot deadlock) and the job evaluated
+    # again on each, pinned to the run's technician, on the newest live schedule.
+
+    def book_days(
+        self, session: Session, key: str | None, req: BookingIn, now: dt.datetime, token_id: int | None = None
+    ) -> BookingResult:
+        """Book a job of ``req.days`` days: ``req.slot`` on its first day and the same hours on
+        the next working days of one technician, as a slot search offers it (``days``). Every
+        day's live schedule holds the job on that technician's route and each day's window
+        is promised. ``Conflict`` (409) naming ``slot`` when no technician can keep it on
+        every day any more. The caller commits; nothing is written when this raises."""
+        asked = self._asked(session, key, req, now, token_id)
+        if isinstance(asked, BookingResult):
+            return asked
+        key, digest, region, location = asked.key, asked.digest, asked.region, asked.location
+        start, end = asked.slot
+        urgent = req.priority == 1
+        clock = DayClock(start.date(), self.tz)
+        window = clock.window((start, end))
+        job_id = f"bk-{uuid.uuid4().hex[:12]}"
+        probe = self._job(job_id, location, req, clock, req.deadline)
+        budget = self.settings.booking_move_budget_ms / 1000
+        evaluator = self._evaluator(session, clock.date, region)
+        [answer] = evaluator.evaluate(probe, [window], use_reserve=urgent, move_budget_s=budget)
+        if answer.insertion is None:
+            reason = answer.reason or SlotReason.DAY_FULL
+            raise Conflict(f"slot: can no longer be kept. {reason.sentence}", "slot")
+        run = self._run_of_days(session, region, evaluator, probe, answer, clock, req, urgent)
+        if run is None:
+            raise Conflict(f"slot: can no longer be kept. {_no_run_sentence(req.days)}", "slot")
+        first, spans = run
+        assert first.insertion is not None
+        tech_id = first.insertion.technician_ids[0]
+        plans = [self._lock(session, span[0].date(), region, now)[0] for span in spans]
+        placed: list[list[WorkingRoute]] = []
+        for k, (span, plan) in enumerate(zip(spans, plans, strict=True)):
+            day_clock = DayClock(span[0].date(), self.tz)
+            day_job = dataclasses.replace(
+                self._job(job_id, location, req, day_clock, req.deadline if k == 0 else None),
+                release_s=probe.release_s if k == 0 else None,
+                pinned_technician_id=tech_id,
+            )
+            day_evaluator = self._stamped_evaluator(session, day_clock.date, region, plan)[0]
+            [kept] = day_evaluator.evaluate(day_job, [day_clock.window(span)], use_reserve=urgent, move_budget_s=budget)
+            if kept.insertion is None:
+                reason = kept.reason or SlotReason.DAY_FULL
+                raise Conflict(f"slot: can no longer be kept on {day_clock.date}. {reason.sentence}", "slot")
+            placed.append(live.merged(live.routes_of(plan), *_promised(day_evaluator, day_job, kept.insertion, None)))
+        days_out = [{"start": a.isoformat(), "end": b.isoformat()} for a, b in spans]
+        body = {
+            "job_id": job_id,
+            "slot": {"start": start.isoformat(), "end": end.isoformat()},
+            "date": clock.date.isoformat(),
+            "region": region,
+            "status": "booked",
+            "days": days_out,
+        }
+        prepared = PreparedBooking(
+            key=key,
+            digest=digest,
+            token_id=token_id,
+            day=clock.date,
+            region=region,
+            slot=(start, end),
+            job=probe,
+            request=req,
+            location=location,
+            body=body,
+            evaluator=evaluator,
+            stamp=(),
+            insertion=first.insertion,
+            routes=[],
+            row=None,
+            prepare_s=0.0,
+        )
+        self._write_rows(session, prepared, now, spans)
+        for plan, routes in zip(plans, placed, strict=True):
+            live.store_routes(plan, routes, now)
+            session.add(plan)
+        session.flush()
+        status = {"status": "booked", "date": clock.date.isoformat(), "region": region}
+        told = {"start": start, "end": end, "confirmed": True, "days": days_out}
+        feed.emit_all(
+            session,
+            [feed.NewEvent(feed.JOB_STATUS, job_id, None, status), feed.NewEvent(feed.JOB_WINDOW, job_id, None, told)],
+            now=now,
+        )
+        return BookingResult(body)
+
     def _day_lock(self, day: dt.date, region: str) -> threading.Lock:
         with self._locks_guard:
             return self._locks.setdefault((day, region), threading.Lock())
@@ -967,19 +1097,27 @@ class BookingService:
         assert row.response is not None
         return BookingResult(dict(row.response), replayed=True)
 
-    def _job_in(self, req: BookingIn, region: str, location: LatLon) -> JobIn:
+    def _job_in(self, req: BookingIn, region: str, location: LatLon, spans: tuple[Span, ...] = ()) -> JobIn:
+        """The stored job of a booking: its slot its only window, or for a job of several
+        days (``spans``, one window a day) those windows, its days as its date range."""
         start = req.slot.start.astimezone(self.tz)
+        windows = [WindowIn(start=a, end=b) for a, b in spans] or [WindowIn(start=req.slot.start, end=req.slot.end)]
+        date_range = None
+        if spans:
+            date_range = DateRangeIn.model_validate({"from": spans[0][0].date(), "to": spans[-1][0].date()})
         return JobIn(
             kind=req.kind,
             region=region,
             date=start.date(),
+            date_range=date_range,
+            days=req.days,
             location=location,
             address=req.address,
             customer=CustomerIn(name=req.customer.name, phone=req.customer.phone),
             duration_min=req.duration_min,
             skills=dict(req.skills),
             crew_size=req.crew_size,
-            windows=[WindowIn(start=req.slot.start, end=req.slot.end)],
+            windows=windows,
             release_at=req.release_at,
             deadline=req.deadline,
             priority=req.priority,
@@ -1003,14 +1141,15 @@ class BookingService:
         if token_id is not None:
             self.get(session, job_id, token_id)
         row = catalog.get_job(session, job_id)
-        plan = live.lock(session, row.date, row.region, now)
-        routes = live.routes_of(plan)
-        if row.confirmed and row.status in PLANNABLE:
-            evaluator = self._evaluator(session, row.date, row.region, plan)
-            promised = evaluator.without(job_id)
-            routes = live.merged(routes, promised, _ids(evaluator.routes()))
-        live.store_routes(plan, live.without_job(routes, job_id), now)
-        session.add(plan)
+        for day in live.days_holding(session, row):  # a job of several days: each of its days
+            plan = live.lock(session, day, row.region, now)
+            routes = live.routes_of(plan)
+            if row.confirmed and row.status in PLANNABLE:
+                evaluator = self._evaluator(session, day, row.region, plan)
+                promised = evaluator.without(job_id)
+                routes = live.merged(routes, promised, _ids(evaluator.routes()))
+            live.store_routes(plan, live.without_job(routes, job_id), now)
+            session.add(plan)
         if row.booked:
             booking = session.exec(select(BookingRow).where(BookingRow.job_id == job_id)).first()
             if booking is not None:
@@ -1082,6 +1221,15 @@ class BookingService:
         promised = evaluator.with_insertion(job, answer.insertion)
         live.store_routes(plan, live.merged(routes, promised, _ids(promised)), now)
         session.add(plan)
+
+
+def _checked_key(key: str | None) -> str:
+    """The Idempotency-Key of a booking, refused when missing or too long."""
+    if not key:
+        raise DispatchError("Idempotency-Key: this header is required for a booking", "Idempotency-Key")
+    if len(key) > 200:
+        raise DispatchError("Idempotency-Key: at most 200 characters", "Idempotency-Key")
+    return key
 
 
 def _booking_row(

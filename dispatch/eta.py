@@ -299,7 +299,8 @@ def promised_window(job: JobRow, visit: VisitRow | None, tz: ZoneInfo) -> Span |
     booked slot, its one hard window); else the visit's told window when the plan
     set one; else the job's own hard window holding the visit's planned start; else
     None (also for a job without a visit and without a promise)."""
-    kept = live.promise(job, DayClock(job.date, tz))
+    day = from_storage(visit.start, tz).date() if visit is not None else job.date  # a job of several days: that day
+    kept = live.promise(job, DayClock(day, tz))
     if kept is not None:
         return kept
     windows = [

@@ -33,6 +33,7 @@ from dispatch.mapping import (
     job_of,
     predecessor_end,
     predecessor_technician,
+    promise_on,
     technicians_on,
 )
 from dispatch.tables import JobRow
@@ -74,10 +75,14 @@ class LoadedHorizon:
         return self.horizon.problem
 
 
-def _spans(row: JobRow, tz: ZoneInfo) -> list[Span]:
-    """A stored job's hard windows as aware datetimes: its promise when confirmed."""
+def _spans(row: JobRow, tz: ZoneInfo, lo: dt.date, hi: dt.date) -> list[Span]:
+    """A stored job's hard windows as aware datetimes: its promise when confirmed (for a
+    job of several days, the promise's hours on each day from ``lo`` to ``hi``)."""
     if row.confirmed and row.promised_start is not None and row.promised_end is not None:
-        return [(from_storage(row.promised_start, tz), from_storage(row.promised_end, tz))]
+        if row.days <= 1:
+            return [(from_storage(row.promised_start, tz), from_storage(row.promised_end, tz))]
+        days = (lo + dt.timedelta(days=k) for k in range((hi - lo).days + 1))
+        return [span for d in days if (span := promise_on(row, DayClock(d, tz))) is not None]
     return [(dt.datetime.fromisoformat(a), dt.datetime.fromisoformat(b)) for a, b in row.windows]
 
 
@@ -164,7 +169,7 @@ def load_horizon(session: Session, first: dt.date, last: dt.date, region: str, t
                 )
                 continue
         k_lo, k_hi = (lo - first).days, (hi - first).days
-        spans = _spans(row, tz)
+        spans = _spans(row, tz, lo, hi)
         per_day = {k: _day_windows(spans, clocks[k]) for k in range(k_lo, k_hi + 1)}
         if spans:
             open_days = [k for k, w in per_day.items() if w]

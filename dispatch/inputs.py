@@ -492,7 +492,7 @@ class _JobWanted(Strict):
         ge=1,
         le=MAX_HORIZON_DAYS,
         description="consecutive working days of one technician (duration_min each day); a slot search offers "
-        "each slot with the window of every day",
+        "each slot with the window of every day, and a booking promises the slot's hours on each of them",
     )
 
     @model_validator(mode="after")
@@ -529,11 +529,11 @@ class BookingIn(_JobWanted):
             raise field_error("BookingIn", "slot", "the slot must last longer than an instant", None)
         if self.slot.end - self.slot.start > dt.timedelta(hours=12):
             raise field_error("BookingIn", "slot", "a slot lasts at most 12 hours", None)
-        if self.days > 1:
+        if self.days > 1 and self.crew_size > 1:
             raise field_error(
                 "BookingIn",
                 "days",
-                "a job of several days cannot be booked here yet: store it with PUT /v1/jobs (days, date_range) "
+                "a crew job of several days cannot be booked: store it with PUT /v1/jobs (days, date_range) "
                 "and plan it with a plan over several days (docs/horizon.md)",
                 self.days,
             )

@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 
 from dispatch.errors import Conflict
 from dispatch.jobstate import OPEN, PLANNABLE, SCHEDULED
-from dispatch.mapping import DayClock, Span
+from dispatch.mapping import DayClock, Span, promise_on
 from dispatch.tables import JobRow, LiveScheduleRow, VisitRow
 from dispatch.timeutil import from_storage, to_storage
 from solver import TimeWindow
@@ -139,14 +139,32 @@ def without_job(routes: Sequence[WorkingRoute], job_id: str) -> list[WorkingRout
     return [r.without(job_id) if job_id in r.job_ids else r for r in routes]
 
 
+def days_holding(session: Session, row: JobRow) -> list[dt.date]:
+    """The days whose live routes hold the job ``row``, in date order: its date, and for
+    a job of several days each day of it (within its date range, or its days and the
+    week after its date: as far as a run of its working days reaches)."""
+    if row.days <= 1:
+        return [row.date]
+    first = min(row.date, row.date_from) if row.date_from is not None else row.date
+    last = row.date + dt.timedelta(days=row.days - 1 + 7)
+    if row.date_to is not None:
+        last = max(last, row.date_to)
+    schedules = session.exec(
+        select(LiveScheduleRow)
+        .where(LiveScheduleRow.region == row.region, LiveScheduleRow.date >= first, LiveScheduleRow.date <= last)
+        .order_by(col(LiveScheduleRow.date))
+    ).all()
+    held = [s.date for s in schedules if any(row.id in r.job_ids for r in routes_of(s))]
+    return held or [row.date]
+
+
 # ----- promises ---------------------------------------------------------------------------
 
 
 def promise(row: JobRow, clock: DayClock) -> Span | None:
-    """The window promised to the job's customer, aware, or None when not confirmed."""
-    if not row.confirmed or row.promised_start is None or row.promised_end is None:
-        return None
-    return from_storage(row.promised_start, clock.tz), from_storage(row.promised_end, clock.tz)
+    """The window promised to the job's customer on ``clock``'s day, aware, or None when
+    not confirmed (``mapping.promise_on``: a job of several days, the same hours each day)."""
+    return promise_on(row, clock)
 
 
 def customer_window(start_s: int, length_s: int, own: Sequence[TimeWindow]) -> TimeWindow:

@@ -216,10 +216,10 @@ def job_of(row: JobRow, clock: DayClock, technician_ids: set[str]) -> Job:
     if row.preferred_start is not None and row.preferred_end is not None:
         preferred = (from_storage(row.preferred_start, clock.tz), from_storage(row.preferred_end, clock.tz))
     windows = day_windows(row, clock)
-    promised = row.confirmed and row.promised_start is not None and row.promised_end is not None
-    if promised:
-        assert row.promised_start is not None and row.promised_end is not None
-        windows = [(from_storage(row.promised_start, clock.tz), from_storage(row.promised_end, clock.tz))]
+    kept = promise_on(row, clock)
+    promised = kept is not None
+    if kept is not None:
+        windows = [kept]
     return job_from(
         clock,
         row.id,
@@ -236,6 +236,22 @@ def job_of(row: JobRow, clock: DayClock, technician_ids: set[str]) -> Job:
         pinned_technician_id=row.pinned_technician_id,
         preferred_technician_id=row.preferred_technician_id if row.preferred_technician_id in technician_ids else None,
         crew_size=row.crew_size,
+    )
+
+
+def promise_on(row: JobRow, clock: DayClock) -> Span | None:
+    """The window promised to a confirmed job's customer on ``clock``'s day, aware; None
+    when it is not confirmed. A job of several days is promised the same hours on each
+    of its days: its promise's local times of day on ``clock``'s date."""
+    if not row.confirmed or row.promised_start is None or row.promised_end is None:
+        return None
+    start, end = from_storage(row.promised_start, clock.tz), from_storage(row.promised_end, clock.tz)
+    shift = clock.date - start.date()
+    if row.days <= 1 or not shift:
+        return start, end
+    return (
+        dt.datetime.combine(clock.date, start.timetz().replace(tzinfo=None), clock.tz),
+        dt.datetime.combine(end.date() + shift, end.timetz().replace(tzinfo=None), clock.tz),
     )
 
 

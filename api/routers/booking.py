@@ -82,7 +82,8 @@ def post_booking(
     be kept. The same Idempotency-Key again answers the first answer."""
     result = state.booking.book_and_commit(session, idempotency_key, body, state.clock.now(), principal.token_id)
     if result.replayed:
-        return JSONResponse(result.body, status_code=status.HTTP_201_CREATED, headers={"Idempotent-Replayed": "true"})
+        replayed = BookingOut.model_validate(result.body).model_dump(mode="json")  # as first answered
+        return JSONResponse(replayed, status_code=status.HTTP_201_CREATED, headers={"Idempotent-Replayed": "true"})
     response.status_code = status.HTTP_201_CREATED
     if result.timing is not None:
         response.headers["Server-Timing"] = result.timing.header()
@@ -117,4 +118,5 @@ def _booking_out(row: Any, state: Any) -> dict[str, Any]:
         "date": row.date,
         "region": row.region,
         "status": row.status,
+        "days": (row.response or {}).get("days", []),
     }

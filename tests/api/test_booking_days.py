@@ -1,7 +1,9 @@
 """Slot search for jobs of several days (issue 20): each slot offered comes with the
 window of every day of the job, on consecutive working days of one technician who can
-take it each day (a day off in between is skipped); a booking of such a job is refused
-with the field named until bookings can hold several days."""
+take it each day (a day off in between is skipped). A booking of one holds every day of
+it: each day's live schedule has it with that technician, the same hours are promised
+each day (plans of a day and of several days keep them), and a cancellation frees them
+all."""
 
 from __future__ import annotations
 
@@ -11,9 +13,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import Session, create_engine, select
 
 from api import create_app
-from tests.api.conftest import DISPATCHER, auth, settings_for
+from dispatch.tables import LiveScheduleRow
+from solver.plan import routes_from_json
+from tests.api.conftest import DISPATCHER, auth, run_plan_of, settings_for
 from tests.api.test_booking import CUSTOMER, counts, job, technician
 from tests.conftest import today
 
@@ -88,13 +93,102 @@ def test_a_one_day_job_is_offered_without_days(shop: tuple[TestClient, dict[str,
     assert answer["slots"] and all(slot["days"] == [] for slot in answer["slots"])
 
 
-def test_booking_a_job_of_several_days_is_refused_naming_days_and_writes_nothing(
+def live_holders(url: str, job_id: str) -> dict[dt.date, str]:
+    """The days whose live schedule holds ``job_id``, each with its technician."""
+    engine = create_engine(url)
+    with Session(engine) as session:
+        rows = session.exec(select(LiveScheduleRow)).all()
+        held = {row.date: r.technician_id for row in rows for r in routes_from_json(row.routes) if job_id in r.job_ids}
+    engine.dispose()
+    return held
+
+
+def book_two_days(client: TestClient, headers: dict[str, str], slot: dict[str, Any], key: str, **extra: Any) -> Any:
+    payload = {
+        **job(240),
+        "days": 2,
+        **extra,
+        "customer": CUSTOMER,
+        "slot": {"start": slot["start"], "end": slot["end"]},
+    }
+    return client.post("/v1/bookings", json=payload, headers={**headers, "Idempotency-Key": key})
+
+
+def test_a_two_day_job_is_booked_on_both_days_with_one_technician_and_its_hours_promised_each_day(
     shop: tuple[TestClient, dict[str, str], str],
 ) -> None:
     client, headers, url = shop
     [slot, *_] = search(client, headers, {**job(240), "days": 2}, DAY)["slots"]
-    payload = {**job(240), "days": 2, "customer": CUSTOMER, "slot": {"start": slot["start"], "end": slot["end"]}}
-    response = client.post("/v1/bookings", json=payload, headers={**headers, "Idempotency-Key": "two-days"})
+    response = book_two_days(client, headers, slot, "two-days")
+    assert response.status_code == 201, response.text
+    booked = response.json()
+    assert [(d["start"], d["end"]) for d in booked["days"]] == [(d["start"], d["end"]) for d in slot["days"]]
+    assert client.get(f"/v1/bookings/{booked['job_id']}", headers=headers).json()["days"] == booked["days"]
+    # Both days' live schedules hold it, with W1: the only wardrobe fitter working both days.
+    assert live_holders(url, booked["job_id"]) == {DAY: "W1", NEXT: "W1"}
+    stored = client.get(f"/v1/jobs/{booked['job_id']}", headers=DISPATCHER).json()
+    assert stored["days"] == 2 and stored["confirmed"] is True
+    # A plan of the second day keeps it with W1 inside the hours promised that day.
+    plan = run_plan_of(client, {"date": NEXT.isoformat(), "time_limit_s": 2})
+    assert plan["status"] == "done", plan
+    [(who, visit)] = [
+        (r["technician_id"], v) for r in plan["routes"] for v in r["visits"] if v["job_id"] == booked["job_id"]
+    ]
+    second = slot["days"][1]
+    assert who == "W1" and local(second["start"]) <= local(visit["start"]) <= local(second["end"])
+
+
+def test_a_plan_over_several_days_keeps_a_booked_two_day_job_on_its_days_and_hours(
+    shop: tuple[TestClient, dict[str, str], str],
+) -> None:
+    client, headers, _ = shop
+    [slot, *_] = search(client, headers, {**job(240), "days": 2}, DAY)["slots"]
+    booked = book_two_days(client, headers, slot, "week").json()
+    body = {"date_from": DAY.isoformat(), "date_to": AFTER_A_DAY_OFF.isoformat(), "time_limit_s": 2}
+    plan = run_plan_of(client, body)
+    assert plan["status"] == "done", plan
+    placed = sorted(
+        (r["date"], r["technician_id"], v["start"])
+        for r in plan["routes"]
+        for v in r["visits"]
+        if v["job_id"] == booked["job_id"]
+    )
+    assert [(d, who) for d, who, _ in placed] == [(DAY.isoformat(), "W1"), (NEXT.isoformat(), "W1")]
+    for (_, _, start), promised in zip(placed, slot["days"], strict=True):
+        assert local(promised["start"]) <= local(start) <= local(promised["end"])
+
+
+def test_a_two_day_job_whose_second_day_is_taken_meanwhile_is_refused_and_writes_nothing(
+    shop: tuple[TestClient, dict[str, str], str],
+) -> None:
+    client, headers, url = shop
+    slots = search(client, headers, {**job(240), "days": 2}, DAY)["slots"]
+    assert book_two_days(client, headers, slots[0], "first").status_code == 201
+    before = counts(url)
+    # The same hours again: W1 is the only fitter with both days, and both are taken then.
+    response = book_two_days(client, headers, slots[0], "second")
+    assert response.status_code == 409, response.text
+    assert response.json()["field"] == "slot"
+    assert counts(url) == before
+
+
+def test_cancelling_a_two_day_booking_frees_both_of_its_days(shop: tuple[TestClient, dict[str, str], str]) -> None:
+    client, headers, url = shop
+    [slot, *_] = search(client, headers, {**job(240), "days": 2}, DAY)["slots"]
+    booked = book_two_days(client, headers, slot, "to-cancel").json()
+    response = client.delete(f"/v1/bookings/{booked['job_id']}", headers=headers)
+    assert response.status_code == 200, response.text
+    assert live_holders(url, booked["job_id"]) == {}
+    again = book_two_days(client, headers, slot, "again")
+    assert again.status_code == 201, again.text
+
+
+def test_booking_a_crew_job_of_several_days_is_refused_naming_days_and_writes_nothing(
+    shop: tuple[TestClient, dict[str, str], str],
+) -> None:
+    client, headers, url = shop
+    [slot, *_] = search(client, headers, {**job(240), "days": 2}, DAY)["slots"]
+    response = book_two_days(client, headers, slot, "crew", crew_size=2)
     assert response.status_code == 422, response.text
-    assert "days" in response.text and "PUT /v1/jobs" in response.text
+    assert response.json()["field"] == "days" and "PUT /v1/jobs" in response.text
     assert counts(url) == (0, 0)
