@@ -110,6 +110,18 @@ class _Route:
 
 
 @dataclass(frozen=True)
+class _Home:
+    """Where a job taken off one route would go: ``route`` with it at ``position``."""
+
+    route: _Route
+    position: int
+    seq: list[Job]
+    fixed: list[int | None]
+    timing: Timing
+    busy_s: int
+
+
+@dataclass(frozen=True)
 class _Candidate:
     route: _Route
     position: int
@@ -328,11 +340,13 @@ class SlotEvaluator:
                     default=0,
                 ),
             )
+            # Where each movable job would go is the same for every window: found once.
+            homes: dict[tuple[str, str], _Home | None] = {}
             for k, answer in enumerate(answers):
                 if answer.reason is not SlotReason.DAY_FULL or time.monotonic() > until:
                     continue
                 job_in = dataclasses.replace(job, windows=(answer.window,))
-                moved = self._with_move(job_in, near[:4], timer, use_reserve, until)
+                moved = self._with_move(job_in, near[:4], timer, use_reserve, until, homes)
                 if moved is not None:
                     answers[k] = WindowAnswer(answer.window, moved, None)
         return answers
@@ -342,10 +356,18 @@ class SlotEvaluator:
         return sum(int(timer.duration[a, b]) for a, b in itertools.pairwise(pts)) + sum(j.duration_s for j in seq)
 
     def _with_move(
-        self, job: Job, near: list[_Route], timer: RouteTimer, use_reserve: bool, until: float
+        self,
+        job: Job,
+        near: list[_Route],
+        timer: RouteTimer,
+        use_reserve: bool,
+        until: float,
+        homes: dict[tuple[str, str], _Home | None],
     ) -> Insertion | None:
         """Room for ``job`` on one of ``near`` made by moving one of its promised
-        jobs to another technician, both routes verified by the exact timer."""
+        jobs to another technician, both routes verified by the exact timer. ``homes``
+        keeps, per route and job moved, where that job would go (or None: nowhere),
+        which does not depend on ``job``'s window."""
         for a in near:
             for moved, rest, rest_fixed in movable(a.jobs, a.fixed, keep_pinned=False):
                 if time.monotonic() > until:
@@ -357,37 +379,55 @@ class SlotEvaluator:
                 busy_a = self._busy(a.tech, seq_a, timer)
                 if not use_reserve and self._in_reserve(a.tech, busy_a):
                     continue
-                for b in self._routes.values():
-                    if b.tech.id == a.tech.id or not b.tech.has_skills(moved.skills):
-                        continue
-                    if b.tech.max_jobs is not None and len(b.jobs) >= b.tech.max_jobs:
-                        continue
-                    for q, seq_b, fixed_b, timing_b in timings(b.tech, moved, b.jobs, b.fixed, timer):
-                        busy_b = self._busy(b.tech, seq_b, timer)
-                        if self._in_reserve(b.tech, busy_b) and not use_reserve:
-                            continue
-                        added = (
-                            timer.route_cost(a.tech, seq_a, timing_a)
-                            - a.cost
-                            + timer.route_cost(b.tech, seq_b, timing_b)
-                            - b.cost
-                        )
-                        return Insertion(
-                            (a.tech.id,),
-                            (p,),
-                            timing_a.starts_s[p],
-                            busy_a - a.busy_s - job.duration_s + busy_b - b.busy_s,
-                            self.coeffs.to_cents(added),
-                            min(
-                                self._slack(a.tech, seq_a, fixed_a, timing_a, p, timer),
-                                self._slack(b.tech, seq_b, fixed_b, timing_b, q, timer),
-                            ),
-                            False,
-                            ((moved.id, a.tech.id, b.tech.id, q),),
-                        )
-                    if time.monotonic() > until:
+                key = (a.tech.id, moved.id)
+                if key not in homes:
+                    home, complete = self._home(a, moved, timer, use_reserve, until)
+                    if not complete:
                         return None
+                    homes[key] = home
+                home = homes[key]
+                if home is None:
+                    continue
+                b, timing_b = home.route, home.timing
+                added = (
+                    timer.route_cost(a.tech, seq_a, timing_a)
+                    - a.cost
+                    + timer.route_cost(b.tech, home.seq, timing_b)
+                    - b.cost
+                )
+                return Insertion(
+                    (a.tech.id,),
+                    (p,),
+                    timing_a.starts_s[p],
+                    busy_a - a.busy_s - job.duration_s + home.busy_s - b.busy_s,
+                    self.coeffs.to_cents(added),
+                    min(
+                        self._slack(a.tech, seq_a, fixed_a, timing_a, p, timer),
+                        self._slack(b.tech, home.seq, home.fixed, timing_b, home.position, timer),
+                    ),
+                    False,
+                    ((moved.id, a.tech.id, b.tech.id, home.position),),
+                )
         return None
+
+    def _home(
+        self, a: _Route, moved: Job, timer: RouteTimer, use_reserve: bool, until: float
+    ) -> tuple[_Home | None, bool]:
+        """The first route other than ``a`` (and place in it) that takes ``moved``, or
+        None; and whether every route was tried before ``until``."""
+        for b in self._routes.values():
+            if b.tech.id == a.tech.id or not b.tech.has_skills(moved.skills):
+                continue
+            if b.tech.max_jobs is not None and len(b.jobs) >= b.tech.max_jobs:
+                continue
+            for q, seq_b, fixed_b, timing_b in timings(b.tech, moved, b.jobs, b.fixed, timer):
+                busy_b = self._busy(b.tech, seq_b, timer)
+                if self._in_reserve(b.tech, busy_b) and not use_reserve:
+                    continue
+                return _Home(b, q, seq_b, fixed_b, timing_b, busy_b), True
+            if time.monotonic() > until:
+                return None, False
+        return None, True
 
     def _with_point(self, job: Job) -> tuple[PointIndex, TravelMatrices]:
         """The day's points and matrices with the new job's location appended."""
