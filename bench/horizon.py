@@ -38,7 +38,9 @@ Every plan is joined into one week and goes through the checker against the
 week problem (multi-day parts unpinned: the rule checked is ``multi_day``).
 Columns: *served* horizon jobs (a two-day job counts once, when whole); *days
 away* from the preferred day summed over served jobs (*late*: after it);
-*dep. viol.* the checker's ``dependency`` violations; *viol.* all violations;
+*dep. viol.* the checker's ``dependency`` violations; *same fitter* the installs
+whose measure is in the week too that went to the person who measured (of those
+served with their measure: continuity); *viol.* all violations;
 *travel km*, *overtime h*; *first s* (a) the first answer of the one solve;
 *wall s*; *peak MB* (each plan runs in its own process: ``ru_maxrss``).
 """
@@ -346,12 +348,16 @@ def _figures(problem: Problem, solution: Solution, report: Any) -> dict[str, Any
         owner = j.part.job_id if j.part is not None else j.id
         counts[owner] = counts.get(owner, 0) + 1
     whole = sum(1 for owner, n in served_parts.items() if n == counts[owner])
+    person = {v.job_id: techs[r.technician_id].person for r in solution.routes for v in r.visits}
+    pairs = [(j.id, j.after.job_id) for j in problem.jobs if j.after is not None and j.after.job_id in person]
+    served_pairs = [(a, b) for a, b in pairs if a in person]
     return {
         "jobs": len(counts),
         "served": whole,
         "days_away": away,
         "days_late": late,
         "dep_violations": report.kinds.get(ViolationKind.DEPENDENCY, 0),
+        "continuity": (sum(1 for a, b in served_pairs if person[a] == person[b]), len(served_pairs)),
         "violations": len(report.violations),
         "travel_km": sum(r.distance_m for r in solution.routes) / 1000,
         "overtime_h": sum(max(0, r.end_s - techs[r.technician_id].shift.end_s) for r in solution.routes if r.visits)
@@ -367,15 +373,16 @@ def _run(args: tuple[str, str, int, float]) -> dict[str, Any]:
 def table(rows: Sequence[dict[str, Any]]) -> str:
     """A markdown table, one line per week and plan."""
     lines = [
-        "| week | plan | served | days away | late | dep. viol. | viol. | travel km | overtime h | first s "
-        "| wall s | peak MB |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| week | plan | served | days away | late | dep. viol. | same fitter | viol. | travel km | overtime h "
+        "| first s | wall s | peak MB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         first = "—" if r["first_s"] is None else f"{r['first_s']:.1f}"
         lines.append(
             f"| {r['size']} | {r['mode']} | {r['served']}/{r['jobs']} | {r['days_away']} | {r['days_late']} | "
-            f"{r['dep_violations']} | {r['violations']} | {r['travel_km']:,.0f} | {r['overtime_h']:.1f} | {first} | "
+            f"{r['dep_violations']} | {r['continuity'][0]}/{r['continuity'][1]} | {r['violations']} | "
+            f"{r['travel_km']:,.0f} | {r['overtime_h']:.1f} | {first} | "
             f"{r['wall_s']:.1f} | {r['peak_mb']:,} |"
         )
     return "\n".join(lines)

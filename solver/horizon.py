@@ -445,9 +445,9 @@ def solve(
         solution = engine.solve(
             problem, first, travel_provider, _scaled(progress, 0.0, FIRST_PASS_SHARE), cancel, first_answer=first_answer
         )
-        # The second pass's plan is checked once more against the horizon's problem.
+        # The second pass checks both plans against its own problem.
         recheck = engine.check_seconds(len(problem.jobs) + 2 * len(problem.technicians))
-        left = opts.time_limit_s - (time.monotonic() - started) - recheck
+        left = opts.time_limit_s - (time.monotonic() - started) - 2 * recheck  # both plans are checked
         if left > 0.1 * opts.time_limit_s:
             second = dataclasses.replace(opts, time_limit_s=left)
             heard = _scaled(progress, FIRST_PASS_SHARE, 1.0)
@@ -478,35 +478,61 @@ def _second_pass(
     cancel: threading.Event | None = None,
 ) -> Solution:
     """The better of ``plan`` and a solve started from it with every planned
-    predecessor held at its start and its dependents cut to its end plus the lags."""
+    predecessor held at its start and on its route, its dependents cut to its end plus the lags,
+    each dependent preferring the person ``plan`` gave its predecessor (continuity,
+    ``_continued``); both judged by that problem's objective."""
     starts: dict[str, int] = {}
     ends: dict[str, int] = {}
+    done_by: dict[str, str] = {}
     for route in plan.routes:
         for v in route.visits:
             starts[v.job_id] = v.start_s
             ends[v.job_id] = max(ends.get(v.job_id, v.end_s), v.end_s)
+            done_by[v.job_id] = route.technician_id
     waited_for = {j.after.job_id for j in problem.jobs if j.after is not None}
     jobs = []
     for job in problem.jobs:
         if job.id in waited_for and job.id in starts and job.crew_size == 1:
-            job = dataclasses.replace(job, windows=(TimeWindow(starts[job.id], starts[job.id]),))
+            # Held where and when it is: its dependents' preferred person stays the one who does it.
+            job = dataclasses.replace(
+                job, windows=(TimeWindow(starts[job.id], starts[job.id]),), pinned_technician_id=done_by[job.id]
+            )
         dep = job.after
         if dep is not None and dep.job_id in ends:
             narrowed = cut(job, ends[dep.job_id], dep)
             if narrowed is not None:
                 job = dataclasses.replace(job, windows=narrowed.windows)
+            job = _continued(problem, job, done_by.get(dep.job_id))
         jobs.append(job)
     held = dataclasses.replace(problem, jobs=tuple(jobs))
     routes = {r.technician_id: [(v.job_id, None) for v in r.visits if v.job_id != RELOAD_ID] for r in plan.routes}
     again = engine.solve(held, dataclasses.replace(options, initial_routes=routes), travel_provider, progress, cancel)
-    # Held windows lie inside the horizon's, and every dependency is still in ``held``:
-    # a plan of ``held`` is one of ``problem``; the checker says so, and prices it.
+    # Held windows lie inside the horizon's, every dependency is still in ``held`` and its
+    # preferences are soft: a plan of ``held`` is one of ``problem``; the checker says so.
     points, travel = problem_travel(problem, travel_provider or HaversineProvider())
-    report = check(problem, again, points, travel)
+    report = check(held, again, points, travel)
     if not report.feasible:
         log.error("the second pass broke %d rules of the horizon; the first pass stands", len(report.violations))
         return plan
-    if report.objective.total_units >= plan.objective.total_units:
+    before = check(held, plan, points, travel)
+    if before.feasible and report.objective.total_units >= before.objective.total_units:
+        return dataclasses.replace(plan, objective=before.objective)
+    if not before.feasible and report.objective.total_units >= plan.objective.total_units:
         return plan
     stats = dataclasses.replace(again.stats, wall_time_s=plan.stats.wall_time_s + again.stats.wall_time_s)
     return dataclasses.replace(again, objective=report.objective, stats=stats)
+
+
+def _continued(problem: Problem, job: Job, predecessor_technician: str | None) -> Job:
+    """``job`` (waiting for a job planned on ``predecessor_technician``) preferring that
+    technician's person, when it prefers nobody, is a one-person job of one day, and that
+    person has its skills: the fitter of an install comes back for its adjustment
+    (``Weights.preferred_technician_miss_cents`` when someone else does)."""
+    if predecessor_technician is None or job.preferred_technician_id is not None:
+        return job
+    if job.crew_size != 1 or job.part is not None or job.pinned_technician_id is not None:
+        return job
+    person = problem.technician(predecessor_technician).person
+    if not any(t.person == person and t.has_skills(job.skills) for t in problem.technicians):
+        return job
+    return dataclasses.replace(job, preferred_technician_id=person)

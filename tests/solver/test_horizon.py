@@ -18,6 +18,7 @@ from solver import (
     Dependency,
     HaversineProvider,
     Job,
+    JobKind,
     Location,
     ProblemError,
     ReasonCode,
@@ -199,6 +200,34 @@ def test_a_dependent_of_a_job_of_an_earlier_plan_is_cut_to_its_end_plus_the_lag(
     assert report.feasible
     who, day, _ = where(h, solution)["I"]
     assert (who, day) == ("P2", 1)  # continuity: the person who measured
+
+
+def test_a_follow_up_planned_in_the_same_solve_goes_to_the_fitter_of_its_install() -> None:
+    # The install lies by P1's home; its adjustment a day later lies at P2's door. Without
+    # continuity P2 would take the adjustment (no driving at all).
+    near_p1 = Location(59.99, 24.00)
+    jobs = [
+        hjob("I", 0, 0, near_p1),
+        hjob("F", 1, 2, B, kind=JobKind.REPAIR, after=Dependency("I", min_lag_s=20 * H)),
+    ]
+    h = hz.build([person("P1"), person("P2", home=B)], jobs, 3)
+    solution, report = solved(h)
+    assert report.feasible and solution.served_job_ids() == {"I", "F"}
+    at = where(h, solution)
+    assert at["F"][0] == at["I"][0]
+
+
+def test_a_follow_up_the_install_fitter_is_not_qualified_for_goes_to_whoever_is_best() -> None:
+    near_p1 = Location(59.99, 24.00)
+    jobs = [
+        hjob("I", 0, 0, near_p1),
+        hjob("F", 1, 2, B, skills={"glass": 1}, after=Dependency("I", min_lag_s=20 * H)),
+    ]
+    h = hz.build([person("P1"), person("P2", home=B, skills={"glass": 1})], jobs, 3)
+    solution, report = solved(h)
+    assert report.feasible and solution.served_job_ids() == {"I", "F"}
+    assert where(h, solution)["F"][0] == "P2"
+    assert solution.objective.preference_penalty == 0
 
 
 def test_a_dependent_whose_lag_ends_after_the_horizon_is_held_with_its_reason_and_so_are_its_followers() -> None:
