@@ -756,11 +756,11 @@ class PlanRunner:
 
     def _run_horizon(self, plan_id: int, run: _Run, first: dt.date, last: dt.date, region: str, limit: float) -> None:
         """Solve the days ``first``..``last`` in one solve and store the answer as one plan
-        per day (``store_horizon``); raises as ``_run`` handles (cancelled, refused)."""
+        per day (``store_horizon``); when the days changed while it solved, catch up as a
+        run of one day does. Raises as ``_run`` handles (cancelled, refused)."""
         started = time.monotonic()
         with session_scope(self.engine) as session:
             loaded = load_horizon(session, first, last, region, self.tz)
-            versions = {d: live.version(session, d, region) for d in loaded.days}
         self._set(plan_id, run, phase="solving", started_at=self.clock.now(), progress=0.0)
         last_report = [0.0]
 
@@ -774,18 +774,34 @@ class PlanRunner:
         solution = solve_horizon(loaded.horizon, options, progress=on_progress, cancel=run.cancel)
         if run.lost:
             raise RunSuperseded(f"plan {plan_id} is no longer this attempt's")
-        broken = horizon_broken_promises(loaded, solution)
-        if broken:
-            raise PlanRefused("refused: " + "; ".join(broken))
-        with session_scope(self.engine) as session:
-            plan = self._mine(session, plan_id, run)
-            if plan.cancel_requested:
-                raise Cancelled("cancelled")
-            store_horizon(session, plan, loaded, solution, self.slot_s, versions, self.clock.now())
-            plan.status, plan.progress, plan.finished_at = "done", 1.0, self.clock.now()
-            plan.phase, plan.error = None, None
-            plan.first_answer_s = round(time.monotonic() - started, 3)
-            session.add(plan)
+        for _ in range(CATCH_UPS + 1):
+            broken = horizon_broken_promises(loaded, solution)
+            if broken:
+                raise PlanRefused("refused: " + "; ".join(broken))
+            with session_scope(self.engine) as session:
+                now = load_horizon(session, first, last, region, self.tz)
+                if now.problem == loaded.problem and now.held == loaded.held:
+                    # Nothing the plan depends on moved (field events and the like may have):
+                    # store it as made from the newest versions.
+                    versions = {d: live.version(session, d, region) for d in now.days}
+                    plan = self._mine(session, plan_id, run)
+                    if plan.cancel_requested:
+                        raise Cancelled("cancelled")
+                    store_horizon(session, plan, now, solution, self.slot_s, versions, self.clock.now())
+                    plan.status, plan.progress, plan.finished_at = "done", 1.0, self.clock.now()
+                    plan.phase, plan.error = None, None
+                    plan.first_answer_s = round(time.monotonic() - started, 3)
+                    session.add(plan)
+                    return
+            # The days changed while it solved (a booking, a cancellation, a completed job):
+            # re-plan briefly from this result on the newest picture, as a run of one day does.
+            log.info("plan %s: the days changed while it solved; catching up", plan_id)
+            self._set(plan_id, run, phase="catching_up")
+            loaded = now
+            start = {r.technician_id: [(v.job_id, None) for v in r.visits] for r in solution.routes if r.visits}
+            catch_up = SolveOptions(time_limit_s=max(MIN_CATCH_UP_S, limit * CATCH_UP_SHARE), initial_routes=start)
+            solution = solve_horizon(loaded.horizon, catch_up, cancel=run.cancel)
+        raise PlanRefused("refused: the days kept changing while they were planned; run the plan again")
 
 
 def store_horizon(

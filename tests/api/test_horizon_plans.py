@@ -7,6 +7,7 @@ technician on consecutive days, a range job goes on its preferred day when it ca
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -261,3 +262,27 @@ def test_a_week_plan_after_the_first_day_of_a_two_day_job_plans_only_its_last_da
     rest = run_horizon(client, DAYS[1], DAYS[2])
     assert rest["status"] == "done", rest
     assert [(day, tech) for day, tech, _ in visits(rest, "K")] == [(DAYS[1], who)], rest["unassigned"]
+
+
+def test_a_job_added_while_a_week_plan_solves_is_in_its_answer(client: TestClient) -> None:
+    put(client, "A", job(date_range={"from": DAYS[0], "to": DAYS[2]}))
+    started = client.post(
+        "/v1/plans", json={"date_from": DAYS[0], "date_to": DAYS[-1], "time_limit_s": 4}, headers=DISPATCHER
+    )
+    assert started.status_code == 202, started.text
+    plan_id = started.json()["id"]
+    for _ in range(300):
+        plan = client.get(f"/v1/plans/{plan_id}", headers=DISPATCHER).json()
+        if plan["status"] == "running" and plan["phase"] == "solving":
+            break
+        time.sleep(0.02)
+    assert plan["status"] == "running", plan
+    put(client, "LATE", job(date=DAYS[1]))  # while it solves
+    for _ in range(600):
+        plan = client.get(f"/v1/plans/{plan_id}", headers=DISPATCHER).json()
+        if plan["status"] in ("done", "failed", "cancelled"):
+            break
+        time.sleep(0.1)
+    assert plan["status"] == "done", plan
+    assert [(d, v["job_id"]) for d, _, v in visits(plan, "LATE")] == [(DAYS[1], "LATE")], plan["unassigned"]
+    assert visits(plan, "A")
