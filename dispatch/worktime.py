@@ -6,7 +6,8 @@ what their absences leave of it.
 - ``honour``: a technician's day with their absences taken out: none when an absence
   covers the shift (a holiday, a day off); a later start or an earlier end when it
   touches the start or the end; a fixed pause for a few hours inside the shift, merged
-  with the lunch. What the engine's one pause a day cannot hold is refused
+  with the lunch (or holding it, apart from its window). What the engine's one pause a
+  day cannot hold (a second pause) is refused
   (``Invalid`` naming the absence) rather than ignored.
 
 The engine (``solver``) knows one ``Shift`` with one lunch ``Break`` per technician and
@@ -133,6 +134,15 @@ def _pause_with_lunch(lunch: Break, a: Away, start_s: int, end_s: int) -> Break 
     return None
 
 
+def _lunch_within(lunch: Break, a: Away, start_s: int, end_s: int) -> Break | None:
+    """The fixed pause of an absence inside the shift apart from the lunch window: the
+    lunch is taken within it (the pause lasts at least the lunch), as a re-plan does
+    with a technician unavailable for a few hours (``solver.replan``); None when that
+    pause would not end before the shift does."""
+    pause = Break(a.from_s, a.from_s, max(a.until_s - a.from_s, lunch.duration_s))
+    return pause if start_s < pause.earliest_s and pause.earliest_s + pause.duration_s < end_s else None
+
+
 def honour(tech: Technician, away: Sequence[Away], day: dt.date) -> Technician | None:
     """``tech``'s day on ``day`` with the absences ``away`` taken out, or None when they
     leave no working time (an absence covers the shift: a holiday or day off).
@@ -142,9 +152,10 @@ def honour(tech: Technician, away: Sequence[Away], day: dt.date) -> Technician |
     overtime (a lunch that no longer fits before is dropped); one inside the overtime
     allowed cuts the overtime. An absence inside the shift is a fixed pause: alone when
     the day has no lunch, else merged with the lunch (the lunch right after the absence,
-    right before it, or within it when the absence covers a whole lunch). A second pause
-    inside the shift, or an absence apart from the lunch window, is refused
-    (``Invalid`` naming the absence's field): the engine holds one pause a day."""
+    right before it, or within it when the absence covers a whole lunch); one apart from
+    the lunch window holds the lunch (the pause lasts at least the lunch). A second
+    pause inside the shift is refused (``Invalid`` naming the absence's field): the
+    engine holds one pause a day."""
     start, end = tech.shift.start_s, tech.shift.end_s
     overtime = tech.max_overtime_s
     lunch = tech.shift.lunch
@@ -187,12 +198,12 @@ def honour(tech: Technician, away: Sequence[Away], day: dt.date) -> Technician |
                 "an earlier end: make the absences touch each other, the shift's start or its end",
                 a.field,
             )
-        pause = _pause_with_lunch(lunch, a, start, end)
+        pause = _pause_with_lunch(lunch, a, start, end) or _lunch_within(lunch, a, start, end)
         if pause is None:
             raise Invalid(
-                f"{a.field}: {span} lies apart from the lunch (to start {_clock(lunch.earliest_s)}–"
-                f"{_clock(lunch.latest_s)}) inside the shift {_clock(start)}–{_clock(end)}; a planned "
-                "day holds one pause: let the absence touch the lunch window, the shift's start or its end",
+                f"{a.field}: {span} is shorter than the lunch ({lunch.duration_s // 60} min), which is "
+                f"taken within it as it lies apart from the lunch window, and the two do not end before "
+                f"the shift's end {_clock(end)}: let the absence touch the shift's end or the lunch window",
                 a.field,
             )
         lunch, fixed = pause, True

@@ -109,18 +109,42 @@ def test_bad_working_time_is_refused_naming_the_field(
     assert client.get("/v1/technicians", headers=DISPATCHER).json() == []
 
 
-def test_an_absence_apart_from_the_lunch_is_refused_naming_it_and_nothing_is_written(client: TestClient) -> None:
+def test_a_second_pause_inside_the_shift_is_refused_naming_it_and_nothing_is_written(client: TestClient) -> None:
     assert put_tech(client, technician()).status_code == 201
     absences = [
         {"start": iso(TUESDAY, "00:00"), "end": iso(WEDNESDAY, "00:00")},
         {"start": iso(MONDAY, "09:00"), "end": iso(MONDAY, "10:00"), "reason": "dentist"},
+        {"start": iso(MONDAY, "14:00"), "end": iso(MONDAY, "15:00"), "reason": "school"},
     ]
     refused = put_tech(client, technician(name="Changed", absences=absences))
     assert refused.status_code == 422
-    assert refused.json()["field"] == "absences.1"
-    assert f"09:00–10:00 on {MONDAY}" in refused.json()["detail"]
+    assert refused.json()["field"] == "absences.2"
+    assert f"14:00–15:00 on {MONDAY}" in refused.json()["detail"] and "second pause" in refused.json()["detail"]
     kept = client.get("/v1/technicians/T1", headers=DISPATCHER).json()
     assert kept["name"] == "Ville" and kept["absences"] == []
+
+
+def test_an_absence_apart_from_the_lunch_window_splits_the_day_and_holds_the_lunch(client: TestClient) -> None:
+    """Away 14:00-15:00, the lunch to start 11:00-12:30: the lunch is taken within the
+    absence, no visit and no drive inside it, work before and after it."""
+    away = [{"start": iso(MONDAY, "14:00"), "end": iso(MONDAY, "15:00"), "reason": "dentist"}]
+    assert put_tech(client, technician(absences=away)).status_code == 201
+    put_jobs(client, MONDAY, 3)
+    late = {"start": iso(MONDAY, "14:30"), "end": iso(MONDAY, "15:30")}
+    body = {"date": MONDAY.isoformat(), "location": {"lat": 60.18, "lon": 24.93}, "duration_min": 30, "windows": [late]}
+    assert client.put("/v1/jobs/LATE", json=body, headers=DISPATCHER).status_code == 201
+    plan = run_plan(client, MONDAY.isoformat())
+    assert plan["status"] == "done", plan
+    planned = visits(plan)
+    assert len(planned) == 4, plan
+    for v in planned:
+        start, end = dt.datetime.fromisoformat(v["start"]), dt.datetime.fromisoformat(v["end"])
+        assert end <= at(MONDAY, "14:00") or start >= at(MONDAY, "15:00"), v
+    route = plan["routes"][0]
+    assert dt.datetime.fromisoformat(route["lunch_start"]) == at(MONDAY, "14:00")
+    assert dt.datetime.fromisoformat(route["lunch_end"]) == at(MONDAY, "15:00")
+    before = [v for v in planned if dt.datetime.fromisoformat(v["end"]) <= at(MONDAY, "14:00")]
+    assert before and len(before) < len(planned), "work on both sides of the absence"
 
 
 def test_a_plan_on_a_template_day_uses_the_weekday_and_an_explicit_shift_overrides_it(client: TestClient) -> None:

@@ -117,7 +117,11 @@ def test_a_weekly_template_gives_the_shift_of_a_date_without_one_and_absences_ar
     assert techs[third["id"]].shift.end_s == 16 * 3600
 
     third["absences"] = [{"start": "09:00", "end": "10:00"}]
-    with pytest.raises(DayFileError, match=r"technicians\[2\], field absences\[0\]: away 09:00–10:00"):
+    day = load_day(write(tmp_path, data))
+    held = next(t for t in day.problem.technicians if t.id == third["id"]).shift.lunch
+    assert held is not None and (held.earliest_s, held.duration_s) == (9 * 3600, 3600)  # the lunch within it
+    third["absences"] = [{"start": "09:00", "end": "10:00"}, {"start": "14:00", "end": "15:00"}]
+    with pytest.raises(DayFileError, match=r"technicians\[2\], field absences\[1\]: away 14:00–15:00"):
         load_day(write(tmp_path, data))
     third["week"] = [{"weekday": 9, "start": "08:00", "end": "16:00"}]
     with pytest.raises(DayFileError, match=r"technicians\[2\], field week\[0\]\.weekday: must be 1"):

@@ -94,11 +94,21 @@ def test_touching_absences_are_one() -> None:
     assert day is not None and day.shift.lunch == Break(9 * H, 9 * H, 2 * H)
 
 
-def test_an_absence_apart_from_the_lunch_is_refused_naming_it() -> None:
+def test_an_absence_apart_from_the_lunch_window_holds_the_lunch() -> None:
+    day = honour(tech(lunch=LUNCH), [away(14, 15.5, "absences.4")], DAY)
+    assert day is not None and day.shift == Shift(8 * H, 16 * H, Break(14 * H, 14 * H, int(1.5 * H)))
+
+
+def test_an_absence_shorter_than_the_lunch_apart_from_its_window_lasts_the_lunch() -> None:
+    day = honour(tech(lunch=LUNCH), [away(9, 9.25)], DAY)
+    assert day is not None and day.shift.lunch == Break(9 * H, 9 * H, 30 * 60)
+
+
+def test_an_absence_holding_the_lunch_that_would_end_past_the_shift_is_refused_naming_it() -> None:
     with pytest.raises(Invalid) as refused:
-        honour(tech(lunch=LUNCH), [away(9, 10, "absences.4")], DAY)
-    assert refused.value.field == "absences.4"
-    assert "09:00–10:00 on 2026-12-07" in str(refused.value) and "lunch" in str(refused.value)
+        honour(tech(lunch=LUNCH), [away(15.75, 15.9, "absences.2")], DAY)
+    assert refused.value.field == "absences.2"
+    assert "15:45–15:54 on 2026-12-07" in str(refused.value) and "16:00" in str(refused.value)
 
 
 def test_a_second_pause_inside_the_shift_is_refused_naming_it() -> None:
