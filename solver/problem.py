@@ -400,9 +400,9 @@ class Weights:
 
     preferred_technician_miss_cents: int = 2000
     # Each day a job is served after its ``preferred_day`` (the customer waits longer).
-    day_late_cents: int = 5000
+    day_late_cents: int = 20000
     # Each day a job is served before it (inside the days the customer gave: sooner, but
-    # not the day asked for), half a day late.
+    # not the day asked for): an eighth of a day late (docs/objective.md).
     day_early_cents: int = 2500
 
     def __post_init__(self) -> None:
