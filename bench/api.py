@@ -327,13 +327,28 @@ class Measured:
 
 
 def reset_database(database_url: str) -> None:
-    """Empty a PostgreSQL database (its public schema): the benchmark seeds it afresh."""
+    """Empty a PostgreSQL database (its public schema), creating it when it does not
+    exist: the benchmark seeds it afresh. Exits with one line when the server refuses."""
     from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
 
-    engine = create_engine(database_url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    engine.dispose()
+    url = make_url(database_url)
+    name = url.database or ""
+    if not name.replace("_", "").isalnum():
+        raise SystemExit(f"--database-url: {name!r} is not a plain database name")
+    try:
+        admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first() is None:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        engine.dispose()
+    except OperationalError as refused:
+        reason = str(refused.orig).strip().splitlines()[0] if refused.orig else str(refused)
+        raise SystemExit(f"--database-url: cannot prepare {url.render_as_string()}: {reason}") from None
 
 
 def main(argv: list[str] | None = None) -> list[Measured]:
@@ -397,9 +412,10 @@ def main(argv: list[str] | None = None) -> list[Measured]:
             url = args.database_url or sqlite
             solvers = args.solvers or (2 if postgres else 1)
             setups = [_setup("", url, args.workers, solvers, args)]
-        for setup in setups:
+        for setup in setups:  # before any measuring: a database that cannot be used fails at once
             if args.reset_database and make_url(setup.database_url).get_backend_name() == "postgresql":
                 reset_database(setup.database_url)
+        for setup in setups:
             log = Path(tmp) / f"server-{len(measured)}.log"
             measured.append(measure(setup, day, token, log, args))
         results = [r for m in measured for r in m.results]
