@@ -484,4 +484,6 @@ def _depends_on(row: JobRow) -> DependsOnOut | None:
         job_id=row.depends_on,
         min_lag_hours=row.depends_min_lag_min / 60,
         max_lag_hours=None if max_lag is None else max_lag / 60,
+        min_lag_days=row.depends_min_lag_days,
+        max_lag_days=row.depends_max_lag_days,
     )

@@ -166,6 +166,8 @@ class DependsOnOut(BaseModel):
     job_id: str
     min_lag_hours: float = 0.0
     max_lag_hours: float | None = None
+    min_lag_days: int = 0
+    max_lag_days: int | None = None
 
 
 class DateRangeOut(BaseModel):

@@ -156,7 +156,8 @@ class Job(ApiModel):
     priority: int = 3
     pinned_technician_id: str | None = None
     preferred_technician_id: str | None = None
-    # The job this one waits for: {"job_id", "min_lag_hours", "max_lag_hours"} (docs/model.md).
+    # The job this one waits for: {"job_id", "min_lag_hours", "max_lag_hours", "min_lag_days", "max_lag_days"}
+    # (docs/model.md).
     depends_on: dict[str, Any] | None = None
     notes: str = ""
     booked: bool = False

@@ -40,7 +40,7 @@ from dispatch.db import give_back
 from dispatch.errors import Conflict, DispatchError, Invalid, NotFound
 from dispatch.inputs import BookingIn, CustomerIn, DateRangeIn, JobIn, LatLon, SlotSearchIn, WindowIn
 from dispatch.jobstate import PLANNABLE
-from dispatch.mapping import DayClock, Span, job_from, job_of, predecessor_end, technicians_on
+from dispatch.mapping import DayClock, Span, job_from, job_of, lags, predecessor_end, technicians_on
 from dispatch.settings import BookingSettings
 from dispatch.tables import BookingRow, JobRow, LiveScheduleRow, TechnicianRow
 from dispatch.timeutil import to_storage
@@ -437,8 +437,12 @@ class BookingService:
                 first, last = req.slot.start, req.slot.end
             sentence = f"Waits for job {dep.job_id}, {where}: no slot can be offered before it is."
             return UnavailableSlot(first, last, ReasonCode.DEPENDENCY_NOT_MET.value, sentence)
-        latest = None if dep.max_lag_min is None else end + dt.timedelta(minutes=dep.max_lag_min)
-        return Waits(dep.job_id, end, end + dt.timedelta(minutes=dep.min_lag_min), latest)
+        clock = DayClock(end.astimezone(self.tz).date(), self.tz)
+        after = lags(dep.job_id, dep.min_lag_min, dep.max_lag_min, dep.min_lag_days, dep.max_lag_days, clock.date)
+        end_s = clock.seconds(end)
+        latest_s = after.latest_s(end_s)
+        latest = None if latest_s is None else clock.moment(latest_s)
+        return Waits(dep.job_id, end, clock.moment(after.earliest_s(end_s)), latest)
 
     def _rank_key(self, ins: Insertion, day_offset: int, urgent: bool, start: dt.datetime) -> float:
         if urgent:  # the earliest arrival first; cost only breaks ties

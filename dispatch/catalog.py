@@ -376,6 +376,8 @@ def put_job(
         "depends_on": data.depends_on.job_id if data.depends_on is not None else None,
         "depends_min_lag_min": data.depends_on.min_lag_min if data.depends_on is not None else 0,
         "depends_max_lag_min": data.depends_on.max_lag_min if data.depends_on is not None else None,
+        "depends_min_lag_days": data.depends_on.min_lag_days if data.depends_on is not None else 0,
+        "depends_max_lag_days": data.depends_on.max_lag_days if data.depends_on is not None else None,
         "notes": data.notes,
         "updated_at": now,
     }

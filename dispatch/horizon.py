@@ -212,7 +212,7 @@ def load_horizon(session: Session, first: dt.date, last: dt.date, region: str, t
     while changed:
         changed = False
         for job_id, hj in list(made.items()):
-            dep: Dependency | None = dependency_of(by_id[job_id])
+            dep: Dependency | None = dependency_of(by_id[job_id], origin.date)
             if dep is None or hj.job.after is not None or hj.after_end_s is not None:
                 continue
             if dep.job_id in made:

@@ -319,16 +319,22 @@ class WindowIn(Strict):
 
 MAX_LAG_HOURS = 24 * 366
 """The longest lag a dependency may name (a measure a year before its install is a typo)."""
+MAX_LAG_DAYS = 261
+"""The longest lag in working days (a year of Mondays to Fridays)."""
 
 
 class DependsOnIn(Strict):
     """The job this one waits for, and the lags after that job's end (docs/model.md,
     "Dependencies"): start no earlier than ``min_lag_hours`` and, when given, no later
-    than ``max_lag_hours`` after it ends."""
+    than ``max_lag_hours`` after it ends; in working days (Monday to Friday), no
+    earlier than the ``min_lag_days``-th working day after the day it ends and, when
+    given, no later than the ``max_lag_days``-th. Lags of both kinds hold together."""
 
     job_id: Id
     min_lag_hours: float = Field(default=0.0, ge=0, le=MAX_LAG_HOURS)
     max_lag_hours: float | None = Field(default=None, ge=0, le=MAX_LAG_HOURS)
+    min_lag_days: int = Field(default=0, ge=0, le=MAX_LAG_DAYS)
+    max_lag_days: int | None = Field(default=None, ge=0, le=MAX_LAG_DAYS)
 
     @model_validator(mode="after")
     def _order(self) -> DependsOnIn:
@@ -336,6 +342,8 @@ class DependsOnIn(Strict):
             raise field_error(
                 "DependsOnIn", "max_lag_hours", "max_lag_hours is below min_lag_hours", self.max_lag_hours
             )
+        if self.max_lag_days is not None and self.max_lag_days < self.min_lag_days:
+            raise field_error("DependsOnIn", "max_lag_days", "max_lag_days is below min_lag_days", self.max_lag_days)
         return self
 
     @property
@@ -427,7 +435,8 @@ class JobIn(Strict):
     preferred_technician_id: Id | None = None
     depends_on: Annotated[DependsOnIn | None, BeforeValidator(_job_id_alone)] = Field(
         default=None,
-        description='the job this one waits for: {"job_id", "min_lag_hours", "max_lag_hours"}, or a job id alone '
+        description='the job this one waits for: {"job_id", "min_lag_hours", "max_lag_hours", "min_lag_days", '
+        '"max_lag_days"} (days: working days, Monday to Friday), or a job id alone '
         "(no lag)",
     )
     notes: str = Field(default="", max_length=2000)

@@ -428,12 +428,40 @@ def day_windows(row: JobRow, clock: DayClock) -> list[Span]:
     return [(a, b) for a, b in windows if b > midnight and a < next_midnight]
 
 
-def dependency_of(row: JobRow) -> Dependency | None:
-    """A stored job's ``depends_on`` with its lags as the engine's ``Dependency``."""
+def dependency_of(row: JobRow, first_day: dt.date) -> Dependency | None:
+    """A stored job's ``depends_on`` with its lags as the engine's ``Dependency``, for a
+    problem whose time 0 is the midnight of ``first_day``."""
     if row.depends_on is None:
         return None
-    max_lag = row.depends_max_lag_min
-    return Dependency(row.depends_on, row.depends_min_lag_min * 60, None if max_lag is None else max_lag * 60)
+    return lags(
+        row.depends_on,
+        row.depends_min_lag_min,
+        row.depends_max_lag_min,
+        row.depends_min_lag_days,
+        row.depends_max_lag_days,
+        first_day,
+    )
+
+
+def lags(
+    job_id: str,
+    min_lag_min: int,
+    max_lag_min: int | None,
+    min_lag_days: int,
+    max_lag_days: int | None,
+    first_day: dt.date,
+) -> Dependency:
+    """The engine's ``Dependency`` on ``job_id`` with lags in minutes and in working days
+    (Monday to Friday: docs/model.md, "Dependencies"), in the seconds of a problem whose
+    time 0 is the midnight of ``first_day``."""
+    return Dependency(
+        job_id,
+        min_lag_min * 60,
+        None if max_lag_min is None else max_lag_min * 60,
+        min_lag_days=min_lag_days,
+        max_lag_days=max_lag_days,
+        first_weekday=first_day.weekday(),
+    )
 
 
 def predecessor_end(session: Session, pred_id: str, tz: ZoneInfo) -> tuple[dt.datetime | None, str]:
@@ -485,7 +513,7 @@ def _with_dependencies(
     by_id = {j.id: j for j in jobs}
     held: dict[str, Unassigned] = {}
     for job in jobs:
-        dep = dependency_of(rows[job.id])
+        dep = dependency_of(rows[job.id], clock.date)
         if dep is None:
             continue
         if dep.job_id in by_id:
@@ -499,10 +527,11 @@ def _with_dependencies(
         # A job is planned on its one day: a start left only after that day is none.
         day_end_s = DayClock(clock.date + dt.timedelta(days=1), clock.tz).midnight
         if narrowed is None or narrowed.start_windows()[0].start_s >= clock.seconds(day_end_s):
-            earliest = end + dt.timedelta(seconds=dep.min_lag_s)
+            end_s = clock.seconds(end)
+            earliest = end + dt.timedelta(seconds=dep.earliest_s(end_s) - end_s)
             span = f"from {earliest.astimezone(clock.tz):%Y-%m-%d %H:%M}"
-            if dep.max_lag_s is not None:
-                span += f" until {(end + dt.timedelta(seconds=dep.max_lag_s)).astimezone(clock.tz):%Y-%m-%d %H:%M}"
+            if (latest_s := dep.latest_s(end_s)) is not None:
+                span += f" until {(end + dt.timedelta(seconds=latest_s - end_s)).astimezone(clock.tz):%Y-%m-%d %H:%M}"
             held[job.id] = Unassigned(
                 job.id,
                 ReasonCode.DEPENDENCY_NOT_MET,

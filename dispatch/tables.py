@@ -113,6 +113,9 @@ class JobRow(SQLModel, table=True):
     # ``depends_min_lag_min`` and, when set, at most ``depends_max_lag_min`` after that job ends.
     depends_min_lag_min: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     depends_max_lag_min: int | None = None
+    # And in working days (Monday to Friday) after the day that job ends.
+    depends_min_lag_days: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    depends_max_lag_days: int | None = None
     notes: str = ""
     booked: bool = False
     # A promise (docs/booking.md): the window confirmed to the customer, hard for every plan.

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from solver.objective import Coefficients, coefficients
-from solver.problem import RELOAD_ID, Job, Problem, Technician
+from solver.problem import DAY_S, RELOAD_ID, Dependency, Job, Problem, Technician
 from solver.solution import ObjectiveBreakdown, Route, Solution
 from solver.travel import PointIndex, TravelMatrices
 
@@ -157,27 +157,43 @@ def _check_dependency(job: Job, starts: list[int], pred_ends: list[int]) -> list
     if not pred_ends:
         return [Violation(ViolationKind.DEPENDENCY, f"served, but {dep.job_id} it waits for is not", job.id)]
     out: list[Violation] = []
-    earliest = max(pred_ends) + dep.min_lag_s
+    end_last, end_first = max(pred_ends), min(pred_ends)
+    earliest = end_last + dep.min_lag_s
+    if dep.min_lag_days:
+        earliest = max(earliest, _working_day(dep, end_last // DAY_S, dep.min_lag_days) * DAY_S)
     if min(starts) < earliest:
         out.append(
             Violation(
                 ViolationKind.DEPENDENCY,
-                f"starts {_hhmm(min(starts))}, before {dep.job_id} ends {_hhmm(max(pred_ends))} "
-                f"plus {dep.min_lag_s}s ({_hhmm(earliest)})",
+                f"starts {_hhmm(min(starts))}, before {dep.job_id} ends {_hhmm(end_last)} "
+                f"plus {_lag(dep.min_lag_s, dep.min_lag_days)} ({_hhmm(earliest)})",
                 job.id,
             )
         )
-    if dep.max_lag_s is not None and max(starts) > min(pred_ends) + dep.max_lag_s:
-        latest = min(pred_ends) + dep.max_lag_s
+    limits = [end_first + dep.max_lag_s] if dep.max_lag_s is not None else []
+    if dep.max_lag_days is not None:
+        limits.append((_working_day(dep, end_first // DAY_S, dep.max_lag_days) + 1) * DAY_S - 1)
+    if limits and max(starts) > min(limits):
         out.append(
             Violation(
                 ViolationKind.DEPENDENCY,
-                f"starts {_hhmm(max(starts))}, after {dep.job_id} ends {_hhmm(min(pred_ends))} "
-                f"plus {dep.max_lag_s}s ({_hhmm(latest)})",
+                f"starts {_hhmm(max(starts))}, after {dep.job_id} ends {_hhmm(end_first)} "
+                f"plus {_lag(dep.max_lag_s or 0, dep.max_lag_days or 0)} ({_hhmm(min(limits))})",
                 job.id,
             )
         )
     return out
+
+
+def _working_day(dep: Dependency, day: int, n: int) -> int:
+    """Counted here, not with the dependency's own method: the ``n``-th day after ``day``
+    whose weekday is one of ``dep.working_weekdays``."""
+    days = [d for d in range(day + 1, day + 7 * (n + 1) + 1) if (dep.first_weekday + d) % 7 in dep.working_weekdays]
+    return day if n == 0 else days[n - 1]
+
+
+def _lag(seconds: int, days: int) -> str:
+    return f"{seconds}s" + (f" and {days} working day{'s' if days > 1 else ''}" if days else "")
 
 
 def _check_multi_day(problem: Problem, visits_by_job: dict[str, list[tuple[str, int]]]) -> list[Violation]:

@@ -28,7 +28,7 @@ import time
 from collections.abc import Mapping
 
 from solver.explain import explain_dropped
-from solver.insertion import insert
+from solver.insertion import insert, options, place
 from solver.plan import Plan
 from solver.problem import MAX_TIME_S, RELOAD_ID, Dependency, Job, Problem, TimeWindow
 from solver.schedule import RouteTimer
@@ -213,7 +213,9 @@ def keep(problem: Problem, plan: Plan, timer: RouteTimer, until: float) -> list[
         if job.after is None:
             placed = _put_back(problem, plan, timer, job)
         else:
-            placed = _put_back_after(problem, plan, timer, job, job.after.job_id)
+            placed = _put_back_after(problem, plan, timer, job, job.after.job_id) or _moving_predecessor(
+                problem, plan, timer, job, job.after.job_id, until
+            )
         if placed:
             log.info("put %s back where its dependency holds", job_id)
     return sorted(i for i in before - plan.served() if i != RELOAD_ID)
@@ -247,6 +249,45 @@ def _put_back_after(problem: Problem, plan: Plan, timer: RouteTimer, job: Job, p
     if not all(plan.retime(t, timer) for t in let_go) or broken(problem, plan):
         plan.restore(holding)
     return True
+
+
+_PREDECESSOR_OPTIONS = 40
+
+
+def _moving_predecessor(problem: Problem, plan: Plan, timer: RouteTimer, job: Job, pred_id: str, until: float) -> bool:
+    """Put ``job`` back by moving the job it waits for elsewhere first (to another
+    place, day or technician: the search placed it knowing nothing of ``job``), trying
+    the predecessor's cheapest places until ``job`` fits after it and no dependency
+    breaks; True when both are in. A predecessor of a crew, a part of a longer job or
+    with a fixed start stays; on failure the plan is as it was."""
+    pred = next((j for j in problem.jobs if j.id == pred_id), None)
+    if pred is None or pred.crew_size != 1 or pred.part is not None:
+        return False
+    holders = [t for t, seq in plan.jobs.items() if any(j.id == pred_id for j in seq)]
+    if len(holders) != 1:
+        return False
+    [holder] = holders
+    if plan.fixed[holder][[j.id for j in plan.jobs[holder]].index(pred_id)] is not None:
+        return False
+    served = plan.served()
+    saved = plan.saved(plan.jobs)
+    take_out(problem, plan, timer, pred_id)
+    if plan.served() != served - {pred_id}:  # its route lost more than it: leave it be
+        plan.restore(saved)
+        return False
+    without = plan.saved(plan.jobs)
+    found = sorted(options(pred, problem, timer, plan), key=lambda o: o[0])
+    for _, tech, pos, _ in found[:_PREDECESSOR_OPTIONS]:
+        if time.monotonic() >= until:
+            break
+        plan.restore(without)
+        if not place(plan, timer, [(tech, pos)], pred, None) or broken(problem, plan):
+            continue
+        if _put_back_after(problem, plan, timer, job, pred_id):
+            log.info("put %s back after moving %s to %s", job.id, pred_id, tech.id)
+            return True
+    plan.restore(saved)
+    return False
 
 
 def _put_back(problem: Problem, plan: Plan, timer: RouteTimer, job: Job) -> bool:

@@ -281,7 +281,7 @@ def _too_late(hj: HorizonJob) -> Unassigned:
         hj.job.id,
         ReasonCode.DEPENDENCY_NOT_MET,
         f"Waits for job {dep.job_id} (ended {_when(hj.after_end_s)}): may start only from {_when(earliest)}"
-        + ("" if dep.max_lag_s is None else f" to {_when(dep.max_lag_s + hj.after_end_s)}")
+        + ("" if (latest := dep.latest_s(hj.after_end_s)) is None else f" to {_when(latest)}")
         + ", which none of its days and windows in this horizon allow.",
     )
 
@@ -355,7 +355,7 @@ def _earliest_day(hj: HorizonJob, by_id: Mapping[str, HorizonJob]) -> int:
     if hj.after_end_s is not None:
         return max(hj.first_day, dep.earliest_s(hj.after_end_s) // DAY_S)
     pred = by_id[dep.job_id]
-    return max(hj.first_day, (pred.first_day * DAY_S + dep.min_lag_s) // DAY_S)
+    return max(hj.first_day, dep.earliest_s(pred.first_day * DAY_S) // DAY_S)
 
 
 def _choose_runs(

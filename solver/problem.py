@@ -223,15 +223,29 @@ def _hours(t_s: int) -> str:
     return f"{t_s / 3600:g} h"
 
 
+MONDAY_TO_FRIDAY = frozenset(range(5))
+
+
 @dataclass(frozen=True, slots=True)
 class Dependency:
     """A job waits for another (``job_id``, of the same problem): it starts no earlier
     than ``min_lag_s`` after that job ends and, with ``max_lag_s``, no later than
-    ``max_lag_s`` after it ends; it is served only when that job is."""
+    ``max_lag_s`` after it ends; it is served only when that job is.
+
+    Lags in working days hold as well: with ``min_lag_days`` N it starts no earlier
+    than the midnight opening the N-th working day after the day that job ends on;
+    with ``max_lag_days`` M it starts no later than the end of the M-th working day
+    after it (0: the same day). Working days are the weekdays ``working_weekdays``
+    (0 = Monday), day 0 of the problem being a ``first_weekday``; days are ``DAY_S``
+    long from the problem's time 0."""
 
     job_id: str
     min_lag_s: int = 0
     max_lag_s: int | None = None
+    min_lag_days: int = 0
+    max_lag_days: int | None = None
+    first_weekday: int = 0
+    working_weekdays: frozenset[int] = MONDAY_TO_FRIDAY
 
     def __post_init__(self) -> None:
         if not self.job_id:
@@ -240,14 +254,38 @@ class Dependency:
             raise ProblemError(f"after.min_lag must not be negative (depends on {self.job_id})")
         if self.max_lag_s is not None and self.max_lag_s < self.min_lag_s:
             raise ProblemError(f"after.max_lag is below after.min_lag (depends on {self.job_id})")
+        if self.min_lag_days < 0:
+            raise ProblemError(f"after.min_lag_days must not be negative (depends on {self.job_id})")
+        if self.max_lag_days is not None and self.max_lag_days < self.min_lag_days:
+            raise ProblemError(f"after.max_lag_days is below after.min_lag_days (depends on {self.job_id})")
+        if not 0 <= self.first_weekday <= 6:
+            raise ProblemError(f"after.first_weekday must be in 0..6 (depends on {self.job_id})")
+        if not self.working_weekdays or not self.working_weekdays <= frozenset(range(7)):
+            raise ProblemError(f"after.working_weekdays must be some of 0..6 (depends on {self.job_id})")
+
+    def working_day_after(self, day: int, n: int) -> int:
+        """The day index of the ``n``-th working day after day ``day`` (``day`` itself for 0)."""
+        found = day
+        while n > 0:
+            found += 1
+            if (self.first_weekday + found) % 7 in self.working_weekdays:
+                n -= 1
+        return found
 
     def earliest_s(self, end_s: int) -> int:
         """The earliest start allowed when the job waited for ends at ``end_s``."""
-        return end_s + self.min_lag_s
+        earliest = end_s + self.min_lag_s
+        if self.min_lag_days:
+            earliest = max(earliest, self.working_day_after(end_s // DAY_S, self.min_lag_days) * DAY_S)
+        return earliest
 
     def latest_s(self, end_s: int) -> int | None:
         """The latest start allowed when the job waited for ends at ``end_s`` (None: no limit)."""
-        return None if self.max_lag_s is None else end_s + self.max_lag_s
+        latest = None if self.max_lag_s is None else end_s + self.max_lag_s
+        if self.max_lag_days is not None:
+            by_days = (self.working_day_after(end_s // DAY_S, self.max_lag_days) + 1) * DAY_S - 1
+            latest = by_days if latest is None else min(latest, by_days)
+        return latest
 
     def allows(self, start_s: int, end_s: int) -> bool:
         """True when a start at ``start_s`` keeps this dependency on a job ending at ``end_s``."""

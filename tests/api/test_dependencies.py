@@ -1,6 +1,7 @@
 """Dependencies between jobs through the API (issue 20): a job waits for another
-(``depends_on``: a job id, or ``{"job_id", "min_lag_hours", "max_lag_hours"}``) and is
-never planned, offered or booked before that job's end plus the lag."""
+(``depends_on``: a job id, or ``{"job_id", "min_lag_hours", "max_lag_hours",
+"min_lag_days", "max_lag_days"}``) and is never planned, offered or booked before that
+job's end plus the lag."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api import create_app
-from tests.api.conftest import DISPATCHER, auth, run_plan, settings_for
+from tests.api.conftest import DISPATCHER, auth, run_plan, run_plan_of, settings_for
 from tests.conftest import seeded_day
 
 DAY = "2026-12-01"
@@ -64,6 +65,8 @@ def test_an_install_depending_on_a_measure_at_14_is_planned_after_the_measure_en
         "job_id": "M",
         "min_lag_hours": 0.0,
         "max_lag_hours": None,
+        "min_lag_days": 0,
+        "max_lag_days": None,
     }
     plan = run_plan(client, DAY)
     assert plan["status"] == "done", plan
@@ -79,6 +82,8 @@ def test_an_install_on_the_next_day_waits_for_the_published_plan_of_the_measures
         "job_id": "M",
         "min_lag_hours": 20.0,
         "max_lag_hours": 30.0,
+        "min_lag_days": 0,
+        "max_lag_days": None,
     }
 
     early = run_plan(client, NEXT)
@@ -167,3 +172,92 @@ def test_slots_for_a_dependent_job_start_after_the_measure_plus_its_lag_and_none
     assert booked.status_code == 201, booked.text
     stored = client.get(f"/v1/jobs/{booked.json()['job_id']}", headers=DISPATCHER).json()
     assert stored["depends_on"]["job_id"] == "M"
+
+
+FRIDAY, SATURDAY, MONDAY, TUESDAY = "2026-12-04", "2026-12-05", "2026-12-07", "2026-12-08"
+
+
+def test_a_lag_in_working_days_skips_the_weekend_after_a_measure_on_friday(client: TestClient) -> None:
+    """One working day after a measure on Friday is Monday: an install on the Saturday
+    the technician works is held back saying from when; on Monday it is planned."""
+    days = (FRIDAY, SATURDAY, MONDAY)
+    shifts = [{"date": d, "start": "08:00", "end": "18:00"} for d in days]
+    assert client.put("/v1/technicians/T1", json={**TECH, "shifts": shifts}, headers=DISPATCHER).status_code == 200
+    window = {"start": T.format(FRIDAY, "09:00"), "end": T.format(FRIDAY, "10:00")}
+    assert put(client, "M", job(FRIDAY, kind="measure", windows=[window])).status_code == 201
+    lag = {"job_id": "M", "min_lag_days": 1, "max_lag_days": 1}
+    assert put(client, "S", job(SATURDAY, depends_on=lag)).status_code == 201
+    assert put(client, "I", job(MONDAY, depends_on=lag)).status_code == 201
+    assert client.get("/v1/jobs/I", headers=DISPATCHER).json()["depends_on"] == {
+        "job_id": "M",
+        "min_lag_hours": 0.0,
+        "max_lag_hours": None,
+        "min_lag_days": 1,
+        "max_lag_days": 1,
+    }
+    measure_day = run_plan(client, FRIDAY)
+    assert client.post(f"/v1/plans/{measure_day['id']}/publish", headers=DISPATCHER).status_code == 200
+
+    held = unassigned(run_plan(client, SATURDAY))["S"]
+    assert held["code"] == "dependency_not_met"
+    assert f"may start only from {MONDAY} 00:00 until {MONDAY} 23:59" in held["reason"], held["reason"]
+    monday = run_plan(client, MONDAY)
+    assert monday["status"] == "done" and "I" not in unassigned(monday), monday["unassigned"]
+    assert visit(monday, "I")["start"].startswith(MONDAY)
+
+
+def test_a_week_plan_puts_an_install_two_working_days_after_its_measure_across_the_weekend(
+    client: TestClient,
+) -> None:
+    """Both jobs in one solve: the measure goes on Friday (its only day), so the install,
+    free from Friday to Tuesday and preferring Friday, goes on Tuesday, not on the
+    weekend days the technician also works nor on Monday."""
+    days = [(dt.date(2026, 12, 4) + dt.timedelta(days=k)).isoformat() for k in range(5)]
+    shifts = [{"date": d, "start": "08:00", "end": "18:00"} for d in days]
+    assert client.put("/v1/technicians/T1", json={**TECH, "shifts": shifts}, headers=DISPATCHER).status_code == 200
+    window = {"start": T.format(FRIDAY, "09:00"), "end": T.format(FRIDAY, "10:00")}
+    assert put(client, "M", job(FRIDAY, kind="measure", windows=[window])).status_code == 201
+    install = job(FRIDAY, date_range={"from": FRIDAY, "to": TUESDAY}, preferred_date=FRIDAY)
+    assert put(client, "I", {**install, "depends_on": {"job_id": "M", "min_lag_days": 2}}).status_code == 201
+    plan = run_plan_of(client, {"date_from": FRIDAY, "date_to": TUESDAY, "time_limit_s": 3})
+    assert plan["status"] == "done", plan
+    assert plan["unassigned"] == [], plan["unassigned"]
+    [day] = [r["date"] for r in plan["routes"] for v in r["visits"] if v["job_id"] == "I"]
+    assert day == TUESDAY
+
+
+def test_a_maximum_lag_in_working_days_below_the_minimum_is_refused_naming_the_field(client: TestClient) -> None:
+    assert put(client, "M", job(DAY)).status_code == 201
+    refused = put(client, "I", job(DAY, depends_on={"job_id": "M", "min_lag_days": 3, "max_lag_days": 1}))
+    assert refused.status_code == 422
+    assert refused.json()["field"] == "depends_on.max_lag_days"
+    assert client.get("/v1/jobs/I", headers=DISPATCHER).status_code == 404
+
+
+def test_slots_for_a_job_one_working_day_after_its_measure_lie_on_the_next_weekday_only(client: TestClient) -> None:
+    """The technician works all week, weekends too: with a lag of exactly one working day
+    every slot offered is on the first Monday-to-Friday day after the measure's."""
+    first = seeded_day()
+    days = [(first + dt.timedelta(days=k)).isoformat() for k in range(7)]
+    shifts = [{"date": d, "start": "08:00", "end": "18:00"} for d in days]
+    assert client.put("/v1/technicians/T1", json={**TECH, "shifts": shifts}, headers=DISPATCHER).status_code == 200
+    window = {"start": T.format(days[0], "09:00"), "end": T.format(days[0], "10:00")}
+    assert put(client, "M", job(days[0], kind="measure", windows=[window])).status_code == 201
+    measure_day = run_plan(client, days[0])
+    assert client.post(f"/v1/plans/{measure_day['id']}/publish", headers=DISPATCHER).status_code == 200
+    booking = auth(client.post("/v1/tokens", json={"role": "booking"}, headers=DISPATCHER).json()["token"])
+    wanted = {
+        "location": {"lat": 60.17, "lon": 24.94},
+        "duration_min": 60,
+        "skills": {"wardrobe": 1},
+        "date_from": days[0],
+        "date_to": days[-1],
+        "depends_on": {"job_id": "M", "min_lag_days": 1, "max_lag_days": 1},
+    }
+    found = client.post("/v1/slots/search", json=wanted, headers=booking)
+    assert found.status_code == 200, found.text
+    next_weekday = first + dt.timedelta(days=1)
+    while next_weekday.weekday() >= 5:
+        next_weekday += dt.timedelta(days=1)
+    assert found.json()["slots"]
+    assert {s["start"][:10] for s in found.json()["slots"]} == {next_weekday.isoformat()}

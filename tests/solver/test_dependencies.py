@@ -33,7 +33,7 @@ from solver.dependencies import broken, keep
 from solver.engine import _after_dependencies, repair_until
 from solver.objective import coefficients
 from solver.plan import Plan
-from solver.problem import MAX_TIME_S
+from solver.problem import DAY_S, MAX_TIME_S
 from solver.replan import remaining
 from solver.schedule import RouteTimer
 from solver.search.ortools import HORIZON_S
@@ -317,3 +317,37 @@ def test_lunch_and_dependencies_together_still_time() -> None:
     solution = solved(problem)
     assert solution.unassigned == ()
     assert start_of(solution, "I") >= end_of(solution, "M") + 1800
+
+
+FRIDAY = 4
+
+
+def test_a_lag_in_working_days_runs_from_the_day_the_job_ends_past_the_weekend() -> None:
+    """Day 0 is a Friday: one working day after a job ending on it is Monday (day 3),
+    and at most two is the end of Tuesday (day 4); lags in hours hold as well."""
+    dep = Dependency("M", min_lag_days=1, max_lag_days=2, first_weekday=FRIDAY)
+    end = hm(15)
+    assert dep.earliest_s(end) == 3 * DAY_S
+    assert dep.latest_s(end) == 5 * DAY_S - 1
+    assert not dep.allows(DAY_S + hm(9), end) and dep.allows(3 * DAY_S + hm(9), end)
+    assert not dep.allows(5 * DAY_S + hm(9), end)
+    both = Dependency("M", min_lag_s=90 * H, min_lag_days=1, first_weekday=FRIDAY)
+    assert both.earliest_s(end) == end + 90 * H
+    same_day = Dependency("M", max_lag_days=0, first_weekday=FRIDAY)
+    assert same_day.latest_s(end) == DAY_S - 1
+
+
+def test_a_bad_lag_in_working_days_is_refused() -> None:
+    with pytest.raises(ProblemError, match=r"after\.min_lag_days must not be negative"):
+        Dependency("M", min_lag_days=-1)
+    with pytest.raises(ProblemError, match=r"after\.max_lag_days is below after\.min_lag_days"):
+        Dependency("M", min_lag_days=3, max_lag_days=1)
+    with pytest.raises(ProblemError, match=r"after\.working_weekdays"):
+        Dependency("M", min_lag_days=1, working_weekdays=frozenset())
+
+
+def test_a_dependent_the_same_day_as_a_predecessor_it_waits_a_working_day_for_is_a_dependency_violation() -> None:
+    problem = Problem((tech(),), (job("M", A), job("I", B, after=Dependency("M", min_lag_days=1))))
+    report = run(problem, route("T1", visit("M", hm(9)), visit("I", hm(11)), start_s=hm(8, 50), end_s=hm(12, 10)))
+    assert [(v.kind, v.job_id) for v in report.violations] == [(DEPENDENCY, "I")]
+    assert "plus 0s and 1 working day (" in report.violations[0].detail

@@ -398,3 +398,55 @@ def test_every_random_small_horizon_is_planned_without_violations_and_every_job_
     parts = {j.id for j in h.problem.jobs if j.part is not None}
     assert parts <= served or not parts & served
     assert solution.objective == report.objective
+
+
+def test_an_install_waits_its_lag_in_working_days_over_the_weekend() -> None:
+    """Day 0 is a Friday and the people work every day: two working days after the
+    measure on Friday is Tuesday (day 4), though the install prefers Friday."""
+    friday = 4
+    days = (0, 1, 2, 3, 4)
+    jobs = [
+        hjob("M", 0, 0, A),
+        hjob("I", 0, 4, B, preferred_day=0, after=Dependency("M", min_lag_days=2, first_weekday=friday)),
+    ]
+    h = hz.build([person("P1", days), person("P2", days, home=B)], jobs, 5)
+    solution, report = solved(h)
+    assert report.feasible and solution.served_job_ids() == {"M", "I"}
+    assert where(h, solution)["I"][1] == 4
+
+
+@PROPERTY
+@given(st.integers(0, 10_000))
+def test_random_lags_in_working_days_are_kept_and_checked_on_small_horizons(seed: int) -> None:
+    """A measure and its install over up to six days starting on any weekday, lags in
+    working days and hours at random: the plan keeps them by the checker's own count,
+    and leaves the install out only when no two days of the horizon allow the pair."""
+    rng = random.Random(seed)
+    n_days = rng.randint(2, 6)
+    first_weekday = rng.randrange(7)
+    people = [person(p, tuple(range(n_days))) for p in ("P1", "P2")]
+    min_days = rng.randint(0, 3)
+    max_days = rng.choice([None, min_days, min_days + 1])
+    dep = Dependency(
+        "M", min_lag_s=rng.choice([0, 4 * H]), min_lag_days=min_days, max_lag_days=max_days, first_weekday=first_weekday
+    )
+    m_last = rng.randrange(n_days)
+    jobs = [hjob("M", 0, m_last, A), hjob("I", 0, n_days - 1, B, preferred_day=0, after=dep)]
+    h = hz.build(people, jobs, n_days)
+    solution = hz.solve(h, SolveOptions(time_limit_s=0.5))
+    points, travel = problem_travel(h.problem, HaversineProvider())
+    report = check(h.problem, solution, points, travel)
+    assert report.violations == ()
+    at = where(h, solution)
+    if "I" in at:
+        measured_end = at["M"][2] + H
+        assert dep.allows(at["I"][2], measured_end)
+    else:
+        # Left out only when no later day of the horizon is far enough from any day of the measure.
+        pairs = [
+            (dm, di)
+            for dm in range(m_last + 1)
+            for di in range(dm + 1, n_days)
+            if dep.allows(di * DAY_S + hm(12), dm * DAY_S + hm(16))
+        ]
+        assert not pairs, f"the install fits on day {pairs[0][1]} after a measure on day {pairs[0][0]}"
