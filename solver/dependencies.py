@@ -206,6 +206,7 @@ def keep(problem: Problem, plan: Plan, timer: RouteTimer, until: float) -> list[
         log.info("took out %d dependents that started before their predecessor's end plus lag", len(taken))
     jobs = {j.id: j for j in problem.jobs}
     lost = sorted(i for i in before - plan.served() if i != RELOAD_ID)
+    stuck: list[Job] = []
     for job_id in _predecessors_first(problem, lost):
         if time.monotonic() >= until:
             break
@@ -213,11 +214,18 @@ def keep(problem: Problem, plan: Plan, timer: RouteTimer, until: float) -> list[
         if job.after is None:
             placed = _put_back(problem, plan, timer, job)
         else:
-            placed = _put_back_after(problem, plan, timer, job, job.after.job_id) or _moving_predecessor(
-                problem, plan, timer, job, job.after.job_id, until
-            )
+            placed = _put_back_after(problem, plan, timer, job, job.after.job_id)
+            if not placed and job.after.job_id in plan.served():
+                stuck.append(job)
         if placed:
             log.info("put %s back where its dependency holds", job_id)
+    # Moving a predecessor costs many insertions: only once every plain put-back is done.
+    for job in stuck:
+        if time.monotonic() >= until:
+            break
+        assert job.after is not None
+        if job.id not in plan.served():
+            _moving_predecessor(problem, plan, timer, job, job.after.job_id, until)
     return sorted(i for i in before - plan.served() if i != RELOAD_ID)
 
 

@@ -133,9 +133,9 @@ class Plan:
         return {t: (list(self.jobs[t]), list(self.fixed[t]), self.routes[t]) for t in tech_ids}
 
     def restore(self, saved: Saved) -> None:
-        """Put back what ``saved`` copied."""
+        """Put back what ``saved`` copied; ``saved`` stays as it was, so it may be restored again."""
         for tech_id, (seq, fixed, route) in saved.items():
-            self.jobs[tech_id], self.fixed[tech_id], self.routes[tech_id] = seq, fixed, route
+            self.jobs[tech_id], self.fixed[tech_id], self.routes[tech_id] = list(seq), list(fixed), route
             self.costs.pop(tech_id, None)
 
     def insert(self, tech_id: str, position: int, job: Job, start: int | None = None) -> None:

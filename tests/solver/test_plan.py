@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from solver import Break, HaversineProvider, Job, Problem, Shift, Technician, TimeWindow, problem_travel
 from solver.objective import coefficients
-from solver.plan import WorkingRoute, as_working_routes, plan_adding_lunch, routes_from_json, routes_to_json
+from solver.plan import Plan, WorkingRoute, as_working_routes, plan_adding_lunch, routes_from_json, routes_to_json
 from solver.schedule import RouteTimer
 from solver.search.types import RawResult, RawRoute, RawVisit
 from tests.solver.conftest import H, grid
@@ -48,3 +48,21 @@ def test_a_route_that_cannot_hold_its_lunch_loses_only_the_job_in_the_way() -> N
 
     assert [j.id for j in plan.jobs["T1"]] == ["X", "Z"]
     assert plan.routes["T1"].lunch is not None
+
+
+def test_a_saved_plan_can_be_restored_again_after_changes_made_since_the_first_restore() -> None:
+    tech = Technician("T1", grid(0), Shift(8 * H, 16 * H))
+    x, y = Job("X", grid(1), 1800), Job("Y", grid(2), 1800)
+    problem = Problem((tech,), (x, y))
+    points, travel = problem_travel(problem, HaversineProvider())
+    timer = RouteTimer(points, travel, coefficients(problem, travel), problem.lunch_on_site_min_s)
+    plan = Plan.empty(problem)
+    plan.insert("T1", 0, x)
+    assert plan.retime(tech, timer)
+    saved = plan.saved(plan.jobs)
+    for _ in range(2):
+        plan.restore(saved)
+        plan.insert("T1", 1, y)
+        assert plan.retime(tech, timer)
+    plan.restore(saved)
+    assert [j.id for j in plan.jobs["T1"]] == ["X"]
