@@ -22,12 +22,14 @@ is held (no deadlock against the row locks of booking or field events).
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, cast, insert, literal, text, union_all
+from sqlalchemy import String, TextClause, cast, insert, literal, text, union_all
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
@@ -83,15 +85,15 @@ def emit(
 
 
 def emit_all(session: Session, events: Sequence[NewEvent], *, now: dt.datetime) -> list[FeedEventRow]:
-    """``emit`` for several events at once, in this order (ids ascending), in three
-    statements whatever their number: the feed's lock, the events, their deliveries.
-    For writers that hold another lock meanwhile (a booking holds its day's)."""
+    """``emit`` for several events at once, in this order (ids ascending): on PostgreSQL
+    in one statement whatever their number (the feed's lock, the events, their
+    deliveries), elsewhere in three. For writers that hold another lock meanwhile (a
+    booking holds its day's: each round trip under it counts)."""
     for event in events:
         if event.type not in EVENT_TYPES:
             raise ValueError(f"unknown feed event type {event.type!r}")
     if not events:
         return []
-    hold_lock(session)
     rows = [
         FeedEventRow(
             at=to_storage(now),
@@ -102,6 +104,13 @@ def emit_all(session: Session, events: Sequence[NewEvent], *, now: dt.datetime) 
         )
         for event in events
     ]
+    if session.get_bind().dialect.name == "postgresql":
+        session.flush()  # the changes first: nothing may wait for a row lock once the feed's is held
+        ids = session.execute(_emit_statement(len(rows)), _emit_parameters(rows)).scalars().all()
+        for row, event_id in zip(rows, ids, strict=True):
+            row.id = event_id
+        return rows
+    hold_lock(session)
     session.add_all(rows)
     session.flush()
     # One pending delivery per webhook subscribed to the type, in one statement. Types
@@ -122,6 +131,39 @@ def emit_all(session: Session, events: Sequence[NewEvent], *, now: dt.datetime) 
     source = subscribed[0] if len(subscribed) == 1 else union_all(*subscribed)
     session.execute(insert(DeliveryRow).from_select(columns, source))
     return rows
+
+
+@functools.cache
+def _emit_statement(count: int) -> TextClause:
+    """PostgreSQL: the feed's lock, ``count`` events and their deliveries in one statement.
+    The events are selected from the lock's row, so no id is taken before the lock is
+    held (a volatile CTE is evaluated once, before the rows that join it); they get
+    their ids in the order given; the ids come back in that order."""
+    values = ", ".join(f"(:at{k}, :type{k}, :job{k}, :tech{k}, CAST(:data{k} AS JSON), {k})" for k in range(count))
+    return text(
+        "WITH locked AS (SELECT pg_advisory_xact_lock(:key) AS held), "
+        "added AS (INSERT INTO feed_events (at, type, job_id, technician_id, data) "
+        "SELECT e.at, e.type, e.job_id, e.technician_id, e.data "
+        f"FROM locked, (VALUES {values}) AS e(at, type, job_id, technician_id, data, ord) ORDER BY e.ord "
+        "RETURNING id, type, at), "
+        "sent AS (INSERT INTO webhook_deliveries (webhook_id, event_id, state, attempts, next_attempt_at, created_at) "
+        "SELECT w.id, added.id, :pending, 0, added.at, added.at FROM added JOIN webhooks AS w "
+        "ON CAST(w.types AS TEXT) LIKE '%\"' || added.type || '\"%') "
+        "SELECT id FROM added ORDER BY id"
+    )
+
+
+def _emit_parameters(rows: Sequence[FeedEventRow]) -> dict[str, Any]:
+    out: dict[str, Any] = {"key": FEED_LOCK, "pending": PENDING}
+    for k, row in enumerate(rows):
+        out |= {
+            f"at{k}": row.at,
+            f"type{k}": row.type,
+            f"job{k}": row.job_id,
+            f"tech{k}": row.technician_id,
+            f"data{k}": json.dumps(row.data),
+        }
+    return out
 
 
 def hold_lock(session: Session) -> None:

@@ -14,13 +14,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from dispatch import feed, planning
 from dispatch.auth import Principal
 from dispatch.clock import SYSTEM_CLOCK
 from dispatch.db import make_engine, migrate
-from dispatch.tables import PlanRow, VisitRow
+from dispatch.tables import DeliveryRow, FeedEventRow, PlanRow, VisitRow, WebhookRow
 from tests.api.conftest import DISPATCHER, SAMPLE_DAY, auth
 from tests.api.test_live_day import planned_day, publish_new_plan
 from tests.conftest import today
@@ -310,3 +310,45 @@ def test_publishing_tells_a_customer_window_only_when_it_is_set_and_changed(tmp_
     assert [kind for kind, _ in moved] == ["job.window"]
     assert publish_and_tell(plan_with(None)) == []  # no window yet: nothing to tell
     engine.dispose()
+
+
+def test_events_emitted_together_take_ids_in_order_and_one_delivery_per_subscribed_webhook(
+    database_url: str,
+) -> None:
+    """PostgreSQL writes them in one statement, SQLite in three: the same rows either way."""
+    engine = make_engine(database_url)
+    migrate(engine)
+    now = SYSTEM_CLOCK.now()
+    with Session(engine) as session:
+        hooks = [
+            WebhookRow(url="http://127.0.0.1:9/a", secret="s", types=[feed.JOB_STATUS], created_at=now),
+            WebhookRow(
+                url="http://127.0.0.1:9/b", secret="s", types=[feed.JOB_WINDOW, feed.JOB_STATUS], created_at=now
+            ),
+        ]
+        session.add_all(hooks)
+        session.commit()
+        hook_ids = [h.id for h in hooks]
+        events = [
+            feed.NewEvent(feed.JOB_STATUS, "J-together", None, {"status": "booked"}),
+            feed.NewEvent(feed.JOB_WINDOW, "J-together", None, {"start": now}),
+            feed.NewEvent(feed.JOB_ETA, "J-together", "T1", {"n": 1}),
+        ]
+        rows = feed.emit_all(session, events, now=now)
+        session.commit()
+        ids = [r.id for r in rows]
+        stored = session.exec(select(FeedEventRow).where(col(FeedEventRow.job_id) == "J-together")).all()
+        deliveries = session.exec(select(DeliveryRow).where(col(DeliveryRow.event_id).in_(ids))).all()
+    engine.dispose()
+    assert ids == sorted(ids) and len(set(ids)) == 3
+    assert [(r.id, r.type, r.technician_id) for r in sorted(stored, key=lambda r: r.id or 0)] == [
+        (ids[0], feed.JOB_STATUS, None),
+        (ids[1], feed.JOB_WINDOW, None),
+        (ids[2], feed.JOB_ETA, "T1"),
+    ]
+    assert next(r for r in stored if r.type == feed.JOB_WINDOW).data == {"start": feed.json_value(now)}
+    assert sorted((d.event_id, d.webhook_id, d.state) for d in deliveries) == [
+        (ids[0], hook_ids[0], "pending"),
+        (ids[0], hook_ids[1], "pending"),
+        (ids[1], hook_ids[1], "pending"),
+    ]
