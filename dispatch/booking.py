@@ -563,19 +563,29 @@ class BookingService:
         PostgreSQL in the locking statement itself (each round trip under a contended
         lock counts)."""
         if session.get_bind().dialect.name == "postgresql":
-            changed = select(func.max(TechnicianRow.updated_at)).where(TechnicianRow.region == region)
-            count = select(func.count()).select_from(TechnicianRow).where(TechnicianRow.region == region)
-            found = session.exec(
-                select(LiveScheduleRow, changed.scalar_subquery(), count.scalar_subquery())
-                .where(LiveScheduleRow.date == day, LiveScheduleRow.region == region)
-                .with_for_update(of=LiveScheduleRow)
-                .execution_options(populate_existing=True)
-            ).first()
+            found = self._read_stamped(session, day, region, lock=True)
             if found is not None:
-                plan, last_change, technician_count = found
-                return plan, (plan.version, str(last_change), technician_count)
+                return found
         plan = live.lock(session, day, region, now)
         return plan, self._stamp(session, day, region, plan.version)
+
+    def _read_stamped(
+        self, session: Session, day: dt.date, region: str, lock: bool
+    ) -> tuple[LiveScheduleRow, tuple[Any, ...]] | None:
+        """The day's live schedule row (locked with ``lock``) and its evaluator's stamp in
+        one statement; None for a day without a live schedule."""
+        changed = select(func.max(TechnicianRow.updated_at)).where(TechnicianRow.region == region)
+        count = select(func.count()).select_from(TechnicianRow).where(TechnicianRow.region == region)
+        query = select(LiveScheduleRow, changed.scalar_subquery(), count.scalar_subquery()).where(
+            LiveScheduleRow.date == day, LiveScheduleRow.region == region
+        )
+        if lock:
+            query = query.with_for_update(of=LiveScheduleRow)
+        found = session.exec(query.execution_options(populate_existing=True)).first()
+        if found is None:
+            return None
+        plan, last_change, technician_count = found
+        return plan, (plan.version, str(last_change), technician_count)
 
     def _stamped_evaluator(
         self,
@@ -706,12 +716,9 @@ class BookingService:
         key, digest, region, location = asked.key, asked.digest, asked.region, asked.location
         start, end = asked.slot
         day = start.date()
-        plan = session.exec(
-            select(LiveScheduleRow)
-            .where(LiveScheduleRow.date == day, LiveScheduleRow.region == region)
-            .execution_options(populate_existing=True)
-        ).first()
-        evaluator, stamp = self._stamped_evaluator(session, day, region, plan)
+        stamped = self._read_stamped(session, day, region, lock=False)
+        plan, read_stamp = stamped if stamped is not None else (None, None)
+        evaluator, stamp = self._stamped_evaluator(session, day, region, plan, read_stamp)
         job = self._job(
             f"bk-{uuid.uuid4().hex[:12]}", location, req, DayClock(day, self.tz), req.deadline, (start, end)
         )
@@ -887,6 +894,7 @@ class BookingService:
             prepared.region,
             booked=True,
             now=now,
+            flush=False,  # written once below, confirmed
         )
         live.confirm(row, prepared.slot, now)  # a booking is a promise
         session.add(row)

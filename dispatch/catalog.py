@@ -331,10 +331,12 @@ def put_job(
     booked: bool = False,
     *,
     now: dt.datetime,
+    flush: bool = True,
 ) -> tuple[JobRow, bool]:
     """Create or replace a job, stamped ``now``; True when created. Unknown technician
     or job references, and windows that miss the job's day, are refused naming the
-    field; an address alone is geocoded."""
+    field; an address alone is geocoded. Without ``flush`` the row is only added to the
+    session (a caller that sets more of it writes it once, at its own flush)."""
     check_references(session, job_id, data)
     check_windows(data, tz)
     location = data.location
@@ -387,7 +389,8 @@ def put_job(
         for key, value in values.items():
             setattr(row, key, value)
     session.add(row)
-    session.flush()
+    if flush:
+        session.flush()
     return row, created
 
 
