@@ -528,10 +528,9 @@ def _with_dependencies(
         day_end_s = DayClock(clock.date + dt.timedelta(days=1), clock.tz).midnight
         if narrowed is None or narrowed.start_windows()[0].start_s >= clock.seconds(day_end_s):
             end_s = clock.seconds(end)
-            earliest = end + dt.timedelta(seconds=dep.earliest_s(end_s) - end_s)
-            span = f"from {earliest.astimezone(clock.tz):%Y-%m-%d %H:%M}"
+            span = f"from {clock.moment(dep.earliest_s(end_s)):%Y-%m-%d %H:%M}"
             if (latest_s := dep.latest_s(end_s)) is not None:
-                span += f" until {(end + dt.timedelta(seconds=latest_s - end_s)).astimezone(clock.tz):%Y-%m-%d %H:%M}"
+                span += f" until {clock.moment(latest_s):%Y-%m-%d %H:%M}"
             held[job.id] = Unassigned(
                 job.id,
                 ReasonCode.DEPENDENCY_NOT_MET,

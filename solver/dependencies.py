@@ -206,7 +206,7 @@ def keep(problem: Problem, plan: Plan, timer: RouteTimer, until: float) -> list[
         log.info("took out %d dependents that started before their predecessor's end plus lag", len(taken))
     jobs = {j.id: j for j in problem.jobs}
     lost = sorted(i for i in before - plan.served() if i != RELOAD_ID)
-    stuck: list[Job] = []
+    stuck: list[tuple[Job, Job]] = []  # (dependent, its predecessor)
     for job_id in _predecessors_first(problem, lost):
         if time.monotonic() >= until:
             break
@@ -216,16 +216,15 @@ def keep(problem: Problem, plan: Plan, timer: RouteTimer, until: float) -> list[
         else:
             placed = _put_back_after(problem, plan, timer, job, job.after.job_id)
             if not placed and job.after.job_id in plan.served():
-                stuck.append(job)
+                stuck.append((job, jobs[job.after.job_id]))
         if placed:
             log.info("put %s back where its dependency holds", job_id)
     # Moving a predecessor costs many insertions: only once every plain put-back is done.
-    for job in stuck:
+    for job, pred in stuck:
         if time.monotonic() >= until:
             break
-        assert job.after is not None
         if job.id not in plan.served():
-            _moving_predecessor(problem, plan, timer, job, job.after.job_id, until)
+            _moving_predecessor(problem, plan, timer, job, pred, until)
     return sorted(i for i in before - plan.served() if i != RELOAD_ID)
 
 
@@ -262,14 +261,14 @@ def _put_back_after(problem: Problem, plan: Plan, timer: RouteTimer, job: Job, p
 _PREDECESSOR_OPTIONS = 40
 
 
-def _moving_predecessor(problem: Problem, plan: Plan, timer: RouteTimer, job: Job, pred_id: str, until: float) -> bool:
-    """Put ``job`` back by moving the job it waits for elsewhere first (to another
-    place, day or technician: the search placed it knowing nothing of ``job``), trying
-    the predecessor's cheapest places until ``job`` fits after it and no dependency
-    breaks; True when both are in. A predecessor of a crew, a part of a longer job or
-    with a fixed start stays; on failure the plan is as it was."""
-    pred = next((j for j in problem.jobs if j.id == pred_id), None)
-    if pred is None or pred.crew_size != 1 or pred.part is not None:
+def _moving_predecessor(problem: Problem, plan: Plan, timer: RouteTimer, job: Job, pred: Job, until: float) -> bool:
+    """Put ``job`` back by moving ``pred``, the job it waits for, elsewhere first (to
+    another place, day or technician: the search placed it knowing nothing of ``job``),
+    trying the predecessor's cheapest places until ``job`` fits after it and no
+    dependency breaks; True when both are in. A predecessor of a crew, a part of a
+    longer job or with a fixed start stays; on failure the plan is as it was."""
+    pred_id = pred.id
+    if pred.crew_size != 1 or pred.part is not None:
         return False
     holders = [t for t, seq in plan.jobs.items() if any(j.id == pred_id for j in seq)]
     if len(holders) != 1:

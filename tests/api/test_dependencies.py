@@ -44,6 +44,18 @@ def client(database_url: str) -> Iterator[TestClient]:
         yield c
 
 
+def search(date_from: str, date_to: str, depends_on: dict[str, Any]) -> dict[str, Any]:
+    """A slot search for a one-hour wardrobe job waiting for ``depends_on``."""
+    return {
+        "location": {"lat": 60.17, "lon": 24.94},
+        "duration_min": 60,
+        "skills": {"wardrobe": 1},
+        "date_from": date_from,
+        "date_to": date_to,
+        "depends_on": depends_on,
+    }
+
+
 def put(client: TestClient, job_id: str, body: dict[str, Any]) -> Any:
     return client.put(f"/v1/jobs/{job_id}", json=body, headers=DISPATCHER)
 
@@ -140,14 +152,7 @@ def test_slots_for_a_dependent_job_start_after_the_measure_plus_its_lag_and_none
     window = {"start": T.format(days[0], "09:00"), "end": T.format(days[0], "09:00")}
     assert put(client, "M", job(days[0], kind="measure", windows=[window])).status_code == 201
     booking = auth(client.post("/v1/tokens", json={"role": "booking"}, headers=DISPATCHER).json()["token"])
-    wanted = {
-        "location": {"lat": 60.17, "lon": 24.94},
-        "duration_min": 60,
-        "skills": {"wardrobe": 1},
-        "date_from": days[0],
-        "date_to": days[1],
-        "depends_on": {"job_id": "M", "min_lag_hours": 3},
-    }
+    wanted = search(days[0], days[1], {"job_id": "M", "min_lag_hours": 3})
     none = client.post("/v1/slots/search", json=wanted, headers=booking)
     assert none.status_code == 200, none.text
     assert none.json()["slots"] == []
@@ -246,14 +251,7 @@ def test_slots_for_a_job_one_working_day_after_its_measure_lie_on_the_next_weekd
     measure_day = run_plan(client, days[0])
     assert client.post(f"/v1/plans/{measure_day['id']}/publish", headers=DISPATCHER).status_code == 200
     booking = auth(client.post("/v1/tokens", json={"role": "booking"}, headers=DISPATCHER).json()["token"])
-    wanted = {
-        "location": {"lat": 60.17, "lon": 24.94},
-        "duration_min": 60,
-        "skills": {"wardrobe": 1},
-        "date_from": days[0],
-        "date_to": days[-1],
-        "depends_on": {"job_id": "M", "min_lag_days": 1, "max_lag_days": 1},
-    }
+    wanted = search(days[0], days[-1], {"job_id": "M", "min_lag_days": 1, "max_lag_days": 1})
     found = client.post("/v1/slots/search", json=wanted, headers=booking)
     assert found.status_code == 200, found.text
     next_weekday = first + dt.timedelta(days=1)
