@@ -94,4 +94,5 @@ def create_app(
     routers = (master, imports, plans, disruptions, field, booking, live, clock, events, webhooks)
     for module in routers:
         app.include_router(module.router)
+    app.include_router(clock.probe)
     return app

@@ -73,6 +73,12 @@ class AuditPageOut(BaseModel):
     next: str = Field(description="the cursor to ask with next time (`after`)")
 
 
+class HealthOut(BaseModel):
+    """The process is up and serving HTTP."""
+
+    status: Literal["ok"] = Field(description="Always ok: an answer at all is the signal")
+
+
 class ClockOut(BaseModel):
     """The service's time, so that every client agrees on what "today" is."""
 

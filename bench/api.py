@@ -25,7 +25,9 @@ solver worker (solving both runs at once on 2 threads), and the PostgreSQL datab
 ``--database-url`` with 2 API workers and 2 solver workers; one table, and a target
 line (p95 <= 100 ms while solving) per configuration; also with each client asking
 once every ``--paced`` seconds (default 1), as phones refreshing a list do, rather than
-back to back. Each installer token is used once, alone, before the load.
+back to back; and ``GET /health`` (no token, no database, no work) back to back, the
+floor the HTTP stack and the client leave on this machine. Each installer token is used
+once, alone, before the load.
 
 Prints one row per endpoint: requests, p50/p95/p99 latency in ms, throughput in
 req/s, errors (non-2xx or transport). The clients are one asyncio process (httpx); its
@@ -293,6 +295,9 @@ def table(results: list[Result]) -> str:
 # Issue 19: the installer job list while 2 plan runs solve answers at p95 <= 100 ms.
 TARGET_P95_MS = 100.0
 JOB_LIST = "GET /v1/me/jobs"
+# The floor: the same load on an endpoint that does nothing (no token, no database), so the
+# run shows what the HTTP stack and the client alone allow on this machine.
+FLOOR = "GET /health (no work: the floor)"
 # (name, requests to cycle through, seconds between a client's requests; 0: back to back)
 Phases = list[tuple[str, list[tuple[str, dict[str, str]]], float]]
 
@@ -453,6 +458,12 @@ def target_line(m: Measured, solving: int) -> str:
     if not m.solving_throughout:
         return f"target {name}: not judged: the plan runs were not all running throughout the load"
     lines = []
+    floor = [r for r in m.results if r.name.endswith(f"{FLOOR} ({solving} solving)")]
+    for r in floor:
+        lines.append(
+            f"floor {name}: {FLOOR} back to back with {solving} plans solving: p95 {r.percentile_ms(95):.1f} ms, "
+            f"{r.throughput:.0f} req/s"
+        )
     for r in [*during, *(r for r in m.results if "a client (" in r.name)]:
         verdict = "met" if r.percentile_ms(95) <= TARGET_P95_MS and not r.errors else "MISSED"
         how = "back to back" if r is during[0] else "paced"
@@ -480,6 +491,8 @@ def measure(setup: Setup, day: str, token: str, log: Path, args: Any) -> Measure
         phases: Phases = [(JOB_LIST, mine, 0.0)]
         if args.issue19 and args.paced:
             phases.append((f"{JOB_LIST}, 1 per {args.paced:g} s a client", mine, args.paced))
+        if args.issue19:
+            phases.append((FLOOR, [("/health", {})], 0.0))
         if not args.issue19:
             phases.append(("GET /v1/plans/{id}", status, 0.0))
         prefix = f"{setup.label}: " if setup.label else ""

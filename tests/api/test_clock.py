@@ -103,3 +103,14 @@ def test_the_server_refuses_a_bad_dispatch_now_in_one_line_before_starting(tmp_p
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "DISPATCH_NOW" in result.stderr
     assert not (tmp_path / "never.db").exists()
+
+
+def test_the_health_probe_answers_ok_without_a_token_and_with_the_security_headers(tmp_path: Path) -> None:
+    app = create_app(settings_for(f"sqlite:///{tmp_path / 'health.db'}", seed=False))
+    with TestClient(app) as client:
+        health = client.get("/health")
+        documented = client.get("/openapi.json").json()["paths"]
+    assert health.status_code == 200
+    assert health.json() == {"status": "ok"}
+    assert health.headers["x-content-type-options"] == "nosniff"
+    assert "/health" in documented

@@ -45,6 +45,7 @@ GET     /openapi.json                      -        | 200   200  200         200
 GET     /docs                              -        | 200   200  200         200        200
 GET     /docs/oauth2-redirect              -        | 200   200  200         200        200
 GET     /redoc                             -        | 200   200  200         200        200
+GET     /health                            -        | 200   200  200         200        200
 GET     /v1/clock                          -        | 401   401  200         200        200
 POST    /v1/tokens                         -        | 401   401  201         403        403
 GET     /v1/tokens                         -        | 401   401  200         403        403
@@ -308,6 +309,7 @@ def a_webhook(w: World) -> int:
 REQUESTS: dict[tuple[str, str, str], Callable[[World, str], Call]] = {
     ("GET", "/openapi.json", "-"): lambda w, r: Call("/openapi.json"),
     ("GET", "/docs", "-"): lambda w, r: Call("/docs"),
+    ("GET", "/health", "-"): lambda w, r: Call("/health"),
     ("GET", "/docs/oauth2-redirect", "-"): lambda w, r: Call("/docs/oauth2-redirect"),
     ("GET", "/redoc", "-"): lambda w, r: Call("/redoc"),
     ("GET", "/v1/clock", "-"): lambda w, r: Call("/v1/clock"),
