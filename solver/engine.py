@@ -28,6 +28,7 @@ from solver.search.strategy import SearchSettings
 from solver.search.types import RawResult, SearchInput
 from solver.solution import Solution, SolveStats, Unassigned
 from solver.travel import HaversineProvider, PointIndex, TravelMatrices, TravelProvider, problem_travel
+from solver.waiting import wait_for_preferred
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +181,7 @@ def solve(
     solution = _explained(problem, pre, plan, left, untried, timer, finish_by)
     log.info("repair and explanations done, %.2f s left", deadline - time.monotonic())
     report("check")
+    solution = wait_for_preferred(problem, solution, points, travel, coeffs)
     solution = _checked(given, solution, points, travel, coeffs)
     if first is not None and first.objective.total_units < solution.objective.total_units:
         log.info("the search ended worse than the first answer; the first answer stands")

@@ -1,0 +1,83 @@
+"""Waiting for a preferred window: the engine's last step re-times a route so that a
+visit the search starts before its preferred window (a customer's told arrival on a
+re-plan) waits for it where the route has room, and never where it has not."""
+
+from __future__ import annotations
+
+from solver import Job, Location, Problem, Shift, SolveOptions, Technician, TimeWindow, check, problem_travel, solve
+from solver.objective import coefficients
+from solver.solution import Route, Solution, Visit
+from solver.waiting import wait_for_preferred
+from tests.solver.conftest import H, equidistant
+
+HOME = Location(60.17, 24.93)
+PLACES = [Location(60.17 + 0.01 * i, 24.95) for i in range(1, 4)]
+TRAVEL = equidistant([HOME, *PLACES], seconds=600)
+LEG_S, LEG_M, WORK_S = 600, 5000, 1800
+
+
+def day(third_window: TimeWindow) -> Problem:
+    """One technician, 08:00-16:00, 10 minutes between any two places; 30-minute jobs: J1
+    at 09:00-09:30, J2 any time but preferably 11:00-11:30 (as a customer told 11:15 is),
+    J3 in ``third_window``."""
+    tech = Technician("T1", HOME, Shift(8 * H, 16 * H), skills={"wardrobe": 1})
+    jobs = (
+        Job("J1", PLACES[0], WORK_S, skills={"wardrobe": 1}, windows=(TimeWindow(9 * H, 9 * H + 1800),)),
+        Job(
+            "J2",
+            PLACES[1],
+            WORK_S,
+            skills={"wardrobe": 1},
+            windows=(TimeWindow(8 * H, 16 * H),),
+            preferred_window=TimeWindow(11 * H, 11 * H + 1800),
+            soft_penalty_per_min_cents=50,
+        ),
+        Job("J3", PLACES[2], WORK_S, skills={"wardrobe": 1}, windows=(third_window,)),
+    )
+    return Problem((tech,), jobs)
+
+
+def earliest(third_start_s: int) -> Solution:
+    """J1, J2, J3 in that order, each as early as the route allows (as every search times
+    it): J1 at 09:00, J2 at 09:40, J3 at ``third_start_s``."""
+    visits, at = [], 9 * H
+    for job_id, start in (("J1", 9 * H), ("J2", 9 * H + 2400), ("J3", third_start_s)):
+        visits.append(Visit(job_id, at, start, start + WORK_S, LEG_S, LEG_M))
+        at = start + WORK_S + LEG_S
+    route = Route("T1", tuple(visits), 9 * H - LEG_S, visits[-1].end_s + LEG_S, None, LEG_S, LEG_M)
+    return Solution((route,), ())
+
+
+def waited(problem: Problem, solution: Solution) -> Solution:
+    points, travel = problem_travel(problem, TRAVEL)
+    out = wait_for_preferred(problem, solution, points, travel, coefficients(problem, travel))
+    assert check(problem, out, points, travel).violations == ()
+    return out
+
+
+def starts(solution: Solution) -> dict[str, int]:
+    return {v.job_id: v.start_s for r in solution.routes for v in r.visits}
+
+
+def test_a_visit_the_route_reaches_early_waits_for_its_preferred_window() -> None:
+    problem = day(TimeWindow(14 * H, 15 * H))
+    before = earliest(14 * H)
+    after = waited(problem, before)
+    assert starts(after) == {"J1": 9 * H, "J2": 11 * H + 900, "J3": 14 * H}
+    [visit] = [v for v in after.routes[0].visits if v.job_id == "J2"]
+    assert visit.arrival_s == visit.start_s  # the technician leaves J1 later, not waits at the door
+    assert after.routes[0].end_s == before.routes[0].end_s
+
+
+def test_a_visit_does_not_wait_where_a_later_window_would_be_missed() -> None:
+    problem = day(TimeWindow(10 * H, 10 * H + 1200))  # J3 must start by 10:20
+    before = earliest(10 * H + 1200)
+    assert waited(problem, before) == before
+
+
+def test_the_engine_plans_the_visit_inside_its_preferred_window_when_the_day_has_room() -> None:
+    problem = day(TimeWindow(14 * H, 15 * H))
+    solution = solve(problem, SolveOptions(time_limit_s=2, seed=1), TRAVEL)
+    assert check(problem, solution, *problem_travel(problem, TRAVEL)).violations == ()
+    assert 11 * H <= starts(solution)["J2"] <= 11 * H + 1800
+    assert solution.objective.soft_window_penalty == 0
