@@ -170,11 +170,15 @@ def promise(row: JobRow, clock: DayClock) -> Span | None:
 def customer_window(start_s: int, length_s: int, own: Sequence[TimeWindow]) -> TimeWindow:
     """The window a customer is told for a visit planned to start at ``start_s``: a
     window of the slot grid's length (``length_s``) starting on a half hour, holding
-    the planned start with as much room as possible on both sides, inside the job's
-    own window around that start (``own``; the whole day when it has none)."""
+    the planned start, inside the job's own window around that start (``own``; the
+    whole day when it has none). Of those, the one with the most room after the
+    planned start, then the longest: a visit runs late far more often than early (an
+    overrun before it, traffic), and a technician who is early waits for the window.
+    A start on the edge of the job's own window still gets a whole slot, never an
+    instant."""
     inside = next((w for w in own if w.start_s <= start_s <= w.end_s), None)
     best: TimeWindow | None = None
-    best_room = -1
+    best_key = (-1, -1)
     first = (start_s - length_s) // HALF_HOUR_S * HALF_HOUR_S
     for s in range(first, start_s + 1, HALF_HOUR_S):
         lo, hi = s, s + length_s
@@ -182,9 +186,9 @@ def customer_window(start_s: int, length_s: int, own: Sequence[TimeWindow]) -> T
             lo, hi = max(lo, inside.start_s), min(hi, inside.end_s)
         if not lo <= start_s <= hi:
             continue
-        room = min(start_s - lo, hi - start_s)
-        if room > best_room:
-            best, best_room = TimeWindow(lo, hi), room
+        key = (hi - start_s, hi - lo)
+        if key > best_key:
+            best, best_key = TimeWindow(lo, hi), key
     assert best is not None  # s = start_s rounded down always holds it
     return best
 
