@@ -236,6 +236,15 @@ def _check_multi_day(problem: Problem, visits_by_job: dict[str, list[tuple[str, 
     return out
 
 
+def route_violations(
+    problem: Problem, tech: Technician, route: Route, points: PointIndex, travel: TravelMatrices
+) -> list[Violation]:
+    """What ``route`` of ``tech`` breaks of the rules of one route (shift, lunch, travel,
+    windows, skills, stock, the reported times), as ``check`` finds them; the rules
+    between routes (each job once, crews together, dependencies) are not looked at."""
+    return _check_route(problem, tech, route, {j.id: j for j in problem.jobs}, points, travel)
+
+
 def _check_route(
     problem: Problem, tech: Technician, route: Route, jobs: dict[str, Job], points: PointIndex, travel: TravelMatrices
 ) -> list[Violation]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from solver.checker import _check_route
+from solver.checker import route_violations
 from solver.objective import Coefficients
 from solver.problem import Job, Problem, Technician
 from solver.solution import Route, Solution, Visit
@@ -52,7 +52,7 @@ def wait_for_preferred(
             if (
                 waited is not None
                 and _gain(tech, route, waited, jobs, coeffs) < 0
-                and not _check_route(problem, tech, waited, jobs, points, travel)
+                and not route_violations(problem, tech, waited, points, travel)
             ):
                 route = waited
         routes.append(route)
