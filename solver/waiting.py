@@ -12,8 +12,9 @@ checker's own route rules still hold.
 
 What never moves (a fixed anchor): crew visits (their partner starts with them),
 jobs in a dependency (on either side: a lag counts from an end), parts of a job
-of several days, depot stops, a visit the lunch follows (the lunch keeps its
-place), and every visit's start never moves earlier. The return home may come
+of several days, depot stops, a visit that holds the lunch on site or is followed
+by it before home; the lunch keeps its place (the visit before it still ends by its
+start), and no visit's start moves earlier. The return home may come
 later only up to the shift's end, never into new overtime.
 """
 
@@ -112,8 +113,11 @@ def _waited(
         if gap is None:
             return None
     fixed = [_fixed(jobs.get(v.job_id), linked) for v in visits]
-    if gap is not None and gap >= 1:
-        fixed[gap - 1] = True  # the lunch after it keeps its place
+    # The lunch keeps its place: the visit before it must still end by its start (one
+    # that holds it on site, or the last visit when it comes before home, keeps its time).
+    pause = lunch.duration_s if lunch is not None else 0
+    if gap is not None and gap >= 1 and (gap == n or free_from[gap] == visits[gap - 1].start_s):
+        fixed[gap - 1] = True
     home_leg = route.return_travel_s
     latest_end = route.end_s if gap == n else max(route.end_s, tech.shift.end_s)
     latest = [0] * n
@@ -125,10 +129,14 @@ def _waited(
         own = v.start_s if fixed[i] or job is None else _latest_in_windows(job, v.start_s)
         latest[i] = max(v.start_s, min(own, bound - duration))
         bound = latest[i] - v.travel_s
+        if gap == i and lunch is not None:
+            bound = min(bound - pause, lunch.start_s)
     new: list[Visit] = []
     prev_end = route.start_s
     for i, v in enumerate(visits):
         earliest = max(v.start_s, prev_end + v.travel_s)
+        if gap == i and lunch is not None:
+            earliest = max(earliest, prev_end + v.travel_s + pause, lunch.end_s)
         start = min(max(earliest, targets[i]), latest[i])
         if start < earliest:
             return None

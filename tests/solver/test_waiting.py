@@ -4,9 +4,21 @@ re-plan) waits for it where the route has room, and never where it has not."""
 
 from __future__ import annotations
 
-from solver import Job, Location, Problem, Shift, SolveOptions, Technician, TimeWindow, check, problem_travel, solve
+from solver import (
+    Break,
+    Job,
+    Location,
+    Problem,
+    Shift,
+    SolveOptions,
+    Technician,
+    TimeWindow,
+    check,
+    problem_travel,
+    solve,
+)
 from solver.objective import coefficients
-from solver.solution import Route, Solution, Visit
+from solver.solution import BreakTaken, Route, Solution, Visit
 from solver.waiting import wait_for_preferred
 from tests.solver.conftest import H, equidistant
 
@@ -81,3 +93,28 @@ def test_the_engine_plans_the_visit_inside_its_preferred_window_when_the_day_has
     assert check(problem, solution, *problem_travel(problem, TRAVEL)).violations == ()
     assert 11 * H <= starts(solution)["J2"] <= 11 * H + 1800
     assert solution.objective.soft_window_penalty == 0
+
+
+def test_a_morning_visit_waits_for_its_window_and_still_ends_before_the_lunch() -> None:
+    tech = Technician("T1", HOME, Shift(8 * H, 16 * H, Break(11 * H, 13 * H, 1800)), skills={"wardrobe": 1})
+    problem = Problem(
+        (tech,),
+        (
+            Job(
+                "J1",
+                PLACES[0],
+                WORK_S,
+                skills={"wardrobe": 1},
+                preferred_window=TimeWindow(10 * H, 10 * H + 1800),
+                soft_penalty_per_min_cents=50,
+            ),
+            Job("J2", PLACES[1], WORK_S, skills={"wardrobe": 1}, windows=(TimeWindow(14 * H, 15 * H),)),
+        ),
+    )
+    j1 = Visit("J1", 9 * H, 9 * H, 9 * H + WORK_S, LEG_S, LEG_M)
+    j2 = Visit("J2", 9 * H + WORK_S + LEG_S, 14 * H, 14 * H + WORK_S, LEG_S, LEG_M)
+    lunch = BreakTaken(11 * H, 1800)
+    before = Solution((Route("T1", (j1, j2), 9 * H - LEG_S, j2.end_s + LEG_S, lunch, LEG_S, LEG_M),), ())
+    after = waited(problem, before)
+    assert starts(after) == {"J1": 10 * H + 900, "J2": 14 * H}
+    assert after.routes[0].lunch == lunch
