@@ -349,6 +349,22 @@ def _check_route(
     return out
 
 
+def route_time_units(tech: Technician, route: Route, c: Coefficients) -> tuple[int, int]:
+    """The objective units a route with visits costs for its hours: (paid time,
+    overtime). A technician already out (``on_clock_from_s``) is paid from then, not
+    from when they leave where they are."""
+    paid_from = route.start_s if tech.on_clock_from_s is None else tech.on_clock_from_s
+    overtime_s = max(0, route.end_s - tech.shift.end_s)
+    return (route.end_s - paid_from) * c.per_s[tech.id], overtime_s * c.overtime_per_s[tech.id]
+
+
+def soft_window_units(job: Job, start_s: int, c: Coefficients) -> int:
+    """The objective units a visit to ``job`` starting at ``start_s`` costs for being
+    outside its preferred window (0 without one)."""
+    window = job.preferred_window
+    return 0 if window is None else window.distance_s(start_s) * c.soft_per_s[job.id]
+
+
 def recompute_objective(
     problem: Problem,
     solution: Solution,
@@ -380,16 +396,14 @@ def recompute_objective(
             continue
         stops = [points.tech_start[tech.id]] + [points.job[v.job_id] for v in stopping] + [points.tech_end[tech.id]]
         metres = sum(int(travel.distance_m[a, b]) for a, b in itertools.pairwise(stops))
-        # Already out: on the clock since then, not since they leave where they are.
-        paid_from = route.start_s if tech.on_clock_from_s is None else tech.on_clock_from_s
-        time_u += (route.end_s - paid_from) * c.per_s[tech.id]
+        paid_u, over_u = route_time_units(tech, route, c)
+        time_u += paid_u
         dist_u += metres * c.per_m[tech.id]
         job_u += len(visits) * c.per_job[tech.id]
-        ot_u += max(0, route.end_s - tech.shift.end_s) * c.overtime_per_s[tech.id]
+        ot_u += over_u
         for v in visits:
-            job = jobs[v.job_id]
-            if v.job_id not in served and job.preferred_window is not None:
-                soft_u += job.preferred_window.distance_s(v.start_s) * c.soft_per_s[job.id]
+            if v.job_id not in served:
+                soft_u += soft_window_units(jobs[v.job_id], v.start_s, c)
             served[v.job_id].append(tech.id)
     for job in problem.jobs:
         crew = served.get(job.id)

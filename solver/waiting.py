@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from solver.checker import route_violations
+from solver.checker import route_time_units, route_violations, soft_window_units
 from solver.objective import Coefficients
-from solver.problem import Job, Problem, Technician
+from solver.problem import MAX_TIME_S, Job, Problem, Technician
 from solver.solution import Route, Solution, Visit
 from solver.travel import PointIndex, TravelMatrices
 
@@ -76,7 +76,7 @@ def _target(job: Job | None, start_s: int) -> int:
 
 def _latest_in_windows(job: Job, start_s: int) -> int:
     """The latest start in the window that holds ``start_s``, and by the deadline."""
-    latest = next((w.end_s for w in job.windows if w.contains(start_s)), start_s) if job.windows else 1 << 40
+    latest = next((w.end_s for w in job.windows if w.contains(start_s)), start_s) if job.windows else MAX_TIME_S
     if job.deadline_s is not None:
         latest = min(latest, job.deadline_s)
     return max(start_s, latest)
@@ -156,15 +156,11 @@ def _waited(
 
 
 def _gain(tech: Technician, old: Route, new: Route, jobs: dict[str, Job], c: Coefficients) -> int:
-    """The change in objective units of the route ``old`` re-timed as ``new`` (negative: better)."""
-    paid_old = old.start_s if tech.on_clock_from_s is None else tech.on_clock_from_s
-    paid_new = new.start_s if tech.on_clock_from_s is None else tech.on_clock_from_s
-    change = ((new.end_s - paid_new) - (old.end_s - paid_old)) * c.per_s[tech.id]
-    over = max(0, new.end_s - tech.shift.end_s) - max(0, old.end_s - tech.shift.end_s)
-    change += over * c.overtime_per_s[tech.id]
+    """The change in objective units of the route ``old`` re-timed as ``new`` (negative:
+    better): the checker's own terms for a route's hours and its visits' windows."""
+    change = sum(route_time_units(tech, new, c)) - sum(route_time_units(tech, old, c))
     for a, b in zip(old.visits, new.visits, strict=True):
         job = jobs.get(a.job_id)
-        if job is not None and job.preferred_window is not None:
-            moved = job.preferred_window.distance_s(b.start_s) - job.preferred_window.distance_s(a.start_s)
-            change += moved * c.soft_per_s[job.id]
+        if job is not None:
+            change += soft_window_units(job, b.start_s, c) - soft_window_units(job, a.start_s, c)
     return change
