@@ -152,7 +152,9 @@ def make_scenario(name: str, day: Day, initial: Solution, seed: int) -> Scenario
     for job in problem.jobs:
         draw = rng.random()
         if job.id in starts and draw < PROMISED_SHARE:
-            promises[job.id] = live.customer_window(starts[job.id], slot_s.get(job.kind.value, 3600), job.windows)
+            promises[job.id] = live.customer_window(
+                starts[job.id], slot_s.get(job.kind.value, 3600), job.start_windows()
+            )
     jobs = [
         dataclasses.replace(j, windows=(promises[j.id],), priority=0) if j.id in promises else j for j in problem.jobs
     ]
@@ -835,12 +837,15 @@ class Replay:
 
 
 def _reachable(left: Problem, job: Job, promise: TimeWindow, points: PointIndex, travel: TravelMatrices) -> bool:
-    """Some technician still working could reach ``job`` inside its promise and be home in
-    time, were they to drop everything else (a bound: when even this fails, the promise
-    was lost to the day, not given up by the re-plan)."""
+    """Some technician still working, with a job left of their max per day, could reach
+    ``job`` inside its promise and be home in time, were they to drop everything else
+    (a bound: when even this fails, the promise was lost to the day, not given up by
+    the re-plan)."""
     at = points.job[job.id]
     for tech in left.technicians:
         if job.pinned_technician_id not in (None, tech.id) or not left.qualified(tech, job):
+            continue
+        if tech.max_jobs == 0:  # the jobs left of their max per day: none
             continue
         start = max(tech.shift.start_s + int(travel.duration_s[points.tech_start[tech.id], at]), promise.start_s)
         home = start + job.duration_s + int(travel.duration_s[at, points.tech_end[tech.id]])

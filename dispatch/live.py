@@ -170,8 +170,9 @@ def promise(row: JobRow, clock: DayClock) -> Span | None:
 def customer_window(start_s: int, length_s: int, own: Sequence[TimeWindow]) -> TimeWindow:
     """The window a customer is told for a visit planned to start at ``start_s``: a
     window of the slot grid's length (``length_s``) starting on a half hour, holding
-    the planned start, inside the job's own window around that start (``own``; the
-    whole day when it has none). Of those, the one with the most room after the
+    the planned start, inside the job's own window around that start (``own``: the
+    times it may start, ``Job.start_windows``, so release and deadline included; the
+    whole day when empty). Of those, the one with the most room after the
     planned start, then the longest: a visit runs late far more often than early (an
     overrun before it, traffic), and a technician who is early waits for the window.
     A start on the edge of the job's own window still gets a whole slot, never an

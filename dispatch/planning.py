@@ -63,7 +63,9 @@ log = logging.getLogger(__name__)
 
 def told_windows(day: Day, solution: Solution, slot_s: Mapping[str, int]) -> dict[str, TimeWindow]:
     """The window each served job's customer is told: its promise when confirmed, else
-    the slot grid's window of its kind around the planned start (``live.customer_window``)."""
+    the slot grid's window of its kind around the planned start (``live.customer_window``)
+    inside the times the visit may start (its windows, goods' release and SLA deadline:
+    a customer is never told a time the job may not start at)."""
     jobs = {j.id: j for j in day.problem.jobs}
     out: dict[str, TimeWindow] = {}
     for route in solution.routes:
@@ -75,7 +77,7 @@ def told_windows(day: Day, solution: Solution, slot_s: Mapping[str, int]) -> dic
             if info is not None and info.confirmed and job.windows:
                 out[job.id] = job.windows[0]
             else:
-                out[job.id] = live.customer_window(visit.start_s, slot_s.get(job.kind.value, 3600), job.windows)
+                out[job.id] = live.customer_window(visit.start_s, slot_s.get(job.kind.value, 3600), job.start_windows())
     return out
 
 
