@@ -14,6 +14,7 @@ import itertools
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 from solver.plan import Plan
@@ -26,6 +27,8 @@ NEAREST_TECHNICIANS = 25
 # A crew is sought among this many cheapest single visits, and this many pairs tried.
 _CREW_OPTIONS = 40
 _CREW_PAIRS = 60
+# A clearing for a promise is tried on at most this many routes (or pairs, for a crew).
+_CLEARINGS_TRIED = 10
 
 Option = tuple[int, Technician, int, int]
 """(added cost, technician, position, start) of one visit to a job."""
@@ -247,6 +250,138 @@ def insert_displacing(job: Job, problem: Problem, timer: RouteTimer, plan: Plan,
         return out
     plan.restore(saved)
     return None
+
+
+def insert_clearing(job: Job, problem: Problem, timer: RouteTimer, plan: Plan, until: float) -> list[Job] | None:
+    """Place a ``job`` that fits nowhere, even in the place of one other job, by clearing
+    a qualified technician's route (two for a crew, starting together) of every job
+    that may move: ``job`` goes in, as many of those taken out as still fit go back in
+    their order, and of the rest each as urgent as ``job`` must find a place on another
+    route (else that clearing is not made). The clearing that leaves the fewest less
+    urgent jobs out is made. The jobs left out (each less urgent than ``job``), or None
+    when no clearing places it. What ``insert_displacing`` says never moves stays."""
+    cleared: list[_Cleared] = []
+    for tech in able(job, problem, timer):
+        seq, fixed = plan.jobs[tech.id], plan.fixed[tech.id]
+        taken = {m.id for m, _, _ in movable(seq, fixed, keep_pinned=False)}
+        kept = [(j, f) for j, f in zip(seq, fixed, strict=True) if j.id not in taken]
+        cleared.append(_Cleared(tech, [j for j, _ in kept], [f for _, f in kept], [j for j in seq if j.id in taken]))
+    options: list[list[tuple[_Cleared, list[Job], list[int | None]]]] = []
+    if job.crew_size == 1:
+        for c in cleared:
+            base = _route_cost(c.tech, c.rest, c.rest_fixed, timer) if c.taken else None
+            here = (
+                None if base is None else min(positions(c.tech, job, c.rest, c.rest_fixed, timer, base), default=None)
+            )
+            if here is not None:
+                at = timed_at(c.tech, job, c.rest, c.rest_fixed, here[1], timer)
+                assert at is not None  # ``positions`` found it fits there
+                options.append([(c, at[0], at[1])])
+    else:
+        starts = {
+            c.tech.id: [(p, t.starts_s[p]) for p, _, _, t in timings(c.tech, job, c.rest, c.rest_fixed, timer)]
+            for c in cleared
+        }
+        for a, b in itertools.combinations(cleared, 2):
+            if time.monotonic() >= until:
+                break
+            if not (a.taken or b.taken) or job.pinned_technician_id not in (None, a.tech.id, b.tech.id):
+                continue
+            pair = _crew_at(job, a, b, starts[a.tech.id], starts[b.tech.id], timer)
+            if pair is not None:
+                options.append(pair)
+    made: list[tuple[tuple[int, int, int], list[tuple[Technician, list[Job], list[int | None]]], list[Job]]] = []
+    for option in options:
+        routes, out = [], []
+        for c, seq, fixed in option:
+            back, left = _put_back(c.tech, seq, fixed, c.taken, timer)
+            routes.append((c.tech, *back))
+            out += left
+        urgent = sum(o.priority <= job.priority for o in out)
+        # The fewest jobs to find another place for, the fewest then left out, the least urgent.
+        made.append(((urgent, len(out), -sum(o.priority for o in out)), routes, out))
+    made.sort(key=lambda m: m[0])
+    for _, routes, out in made[:_CLEARINGS_TRIED]:
+        if time.monotonic() >= until:
+            break
+        saved = plan.saved(t.id for t in problem.technicians)
+        for tech, seq, fixed in routes:
+            plan.jobs[tech.id], plan.fixed[tech.id] = list(seq), list(fixed)
+        left = [o for o in out if o.priority > job.priority]
+        if all(plan.retime(tech, timer) for tech, _, _ in routes) and all(
+            _relocate(o, problem, timer, plan, until, left) for o in out if o.priority <= job.priority
+        ):
+            names = ", ".join(t.id for t, _, _ in routes)
+            log.info(
+                "repair placed %s on %s, leaving out %s", job.id, names, ", ".join(o.id for o in left) or "nothing"
+            )
+            return left
+        plan.restore(saved)
+    return None
+
+
+def _relocate(job: Job, problem: Problem, timer: RouteTimer, plan: Plan, until: float, left: list[Job]) -> bool:
+    """Find ``job`` a place in ``plan``, if need be in the place of a less urgent job
+    (appended to ``left``); True when placed."""
+    if insert(job, problem, timer, plan):
+        return True
+    out = insert_displacing(job, problem, timer, plan, until)
+    if out is not None:
+        left.append(out)
+    return out is not None
+
+
+@dataclass(frozen=True)
+class _Cleared:
+    """A technician's route without the jobs ``insert_clearing`` may take out (``taken``)."""
+
+    tech: Technician
+    rest: list[Job]
+    rest_fixed: list[int | None]
+    taken: list[Job]
+
+
+def _crew_at(
+    job: Job,
+    a: _Cleared,
+    b: _Cleared,
+    starts_a: Sequence[tuple[int, int]],
+    starts_b: Sequence[tuple[int, int]],
+    timer: RouteTimer,
+) -> list[tuple[_Cleared, list[Job], list[int | None]]] | None:
+    """A crew ``job`` on the cleared routes ``a`` and ``b`` at one start (the earliest
+    such of their places), or None."""
+    tried = sorted((max(sa, sb), pa, pb) for pa, sa in starts_a for pb, sb in starts_b)
+    for start, pa, pb in tried:
+        at_a = timed_at(a.tech, job, a.rest, a.rest_fixed, pa, timer, start)
+        at_b = None if at_a is None else timed_at(b.tech, job, b.rest, b.rest_fixed, pb, timer, start)
+        if at_a is not None and at_b is not None:
+            return [(a, at_a[0], at_a[1]), (b, at_b[0], at_b[1])]
+    return None
+
+
+def _put_back(
+    tech: Technician, seq: list[Job], fixed: list[int | None], taken: Sequence[Job], timer: RouteTimer
+) -> tuple[tuple[list[Job], list[int | None]], list[Job]]:
+    """((the route, its fixed starts) with as many of ``taken`` put back, in their order,
+    each at its cheapest place, as still fit; those that do not)."""
+    seq, fixed, out = list(seq), list(fixed), []
+    for back in taken:
+        cost = _route_cost(tech, seq, fixed, timer)
+        full = tech.max_jobs is not None and len(seq) >= tech.max_jobs
+        spot = None if cost is None or full else min(positions(tech, back, seq, fixed, timer, cost), default=None)
+        if spot is None:
+            out.append(back)
+        else:
+            seq.insert(spot[1], back)
+            fixed.insert(spot[1], None)
+    return (seq, fixed), out
+
+
+def _route_cost(tech: Technician, seq: Sequence[Job], fixed: Sequence[int | None], timer: RouteTimer) -> int | None:
+    """The objective units of ``seq`` on ``tech``'s route, or None when it does not time."""
+    timing = timer.timing(tech, seq, fixed_starts=fixed)
+    return None if timing is None else timer.route_cost(tech, seq, timing)
 
 
 def insert_via_depot(job: Job, problem: Problem, timer: RouteTimer, plan: Plan, until: float) -> bool:

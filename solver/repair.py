@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Sequence
 
-from solver.insertion import insert, insert_displacing, insert_moving_one, insert_via_depot
+from solver.insertion import insert, insert_clearing, insert_displacing, insert_moving_one, insert_via_depot
 from solver.plan import Plan, WorkingRoute
 from solver.problem import RELOAD_ID, Job, Problem, Technician
 from solver.schedule import RouteTimer
@@ -34,7 +34,9 @@ def repair(
     A technician whose starting route (``initial_routes``) held a promise the search
     lost gets that route back first. Each job still out goes where it costs least,
     after a depot stop where it needs one, and, when at most ``_MOVE_ONE_MAX_JOBS`` are
-    left, where moving one other job makes room. With ``offered_everywhere`` (the
+    left, where moving one other job makes room. A promise that still fits nowhere
+    takes the place of one less urgent job, or else clears a route of what may move
+    (``insertion.insert_clearing``). With ``offered_everywhere`` (the
     search offered every job every place already) only the last of these is tried.
     """
     if initial_routes:
@@ -59,18 +61,23 @@ def repair(
     # What still fits nowhere may fit once one other job moves to another technician
     # (the search can stall with such a job out: TRSP, docs/benchmarks.md): every job when
     # few are left, else the promises (priority 0) only. A promise that still fits
-    # nowhere takes the place of a less urgent job, which is then left out.
+    # nowhere takes the place of a less urgent job, or else a cleared route's (the less
+    # urgent jobs that then fit nowhere are left out).
     few = len(left) <= _MOVE_ONE_MAX_JOBS
     still: list[Job] = []
     for j in left:
         if (few or j.priority == 0) and insert_moving_one(j, problem, timer, plan, finish_by):
             continue
-        out = insert_displacing(j, problem, timer, plan, finish_by) if j.priority == 0 else None
-        if out is None:
+        if j.priority != 0:
             still.append(j)
-        else:
-            still.append(out)
-            untried.discard(j.id)
+            continue
+        out = insert_displacing(j, problem, timer, plan, finish_by)
+        cleared = [out] if out is not None else insert_clearing(j, problem, timer, plan, finish_by)
+        if cleared is None:
+            still.append(j)
+            continue
+        untried.discard(j.id)
+        still.extend(o for o in cleared if not insert(o, problem, timer, plan))
     left = sorted(still, key=lambda j: (j.priority, j.id))
     drop_idle_reloads(problem, timer, plan)
     return left, untried

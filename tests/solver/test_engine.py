@@ -29,6 +29,7 @@ from solver import (
     solve,
 )
 from solver.insertion import insert as _insert
+from solver.insertion import insert_clearing as _insert_clearing
 from solver.insertion import insert_displacing as _insert_displacing
 from solver.insertion import insert_moving_one as _insert_moving_one
 from solver.objective import coefficients
@@ -277,6 +278,72 @@ def test_a_promise_that_fits_nowhere_takes_the_place_of_a_less_urgent_job_which_
     assert check(
         problem, Solution(tuple(plan.routes[t.id] for t in problem.technicians), unassigned), points, travel
     ).feasible
+
+
+def _two_pinned_glass_day(priority: int) -> tuple[Problem, RouteTimer, _Plan, Job, PointIndex, TravelMatrices]:
+    """T1 alone has the glass skill; its 3-hour day holds two 1-hour jobs pinned to it
+    (of ``priority``), so a 2-hour promise fits there only with both taken out."""
+    problem, timer, plan, glass, points, travel = _glass_day(
+        Job("A", grid(2), H, pinned_technician_id="T1", priority=priority)
+    )
+    second = Job("B", grid(4), H, pinned_technician_id="T1", priority=priority)
+    promise = dataclasses.replace(glass, priority=0)
+    problem = dataclasses.replace(problem, jobs=(problem.jobs[0], second, promise))
+    points, travel = problem_travel(problem, HaversineProvider())
+    timer = RouteTimer(points, travel, coefficients(problem, travel), problem.lunch_on_site_min_s)
+    plan = _Plan.empty(problem)
+    plan.jobs["T1"], plan.fixed["T1"] = [problem.jobs[0], second], [None, None]
+    assert plan.retime(problem.technicians[0], timer)
+    return problem, timer, plan, promise, points, travel
+
+
+def test_a_promise_that_one_exchange_cannot_place_clears_its_technicians_less_urgent_jobs() -> None:
+    problem, timer, plan, promise, points, travel = _two_pinned_glass_day(priority=2)
+    assert _insert_displacing(promise, problem, timer, plan, time.monotonic() + 5) is None
+
+    out = _insert_clearing(promise, problem, timer, plan, time.monotonic() + 5)
+
+    assert out is not None and sorted(o.id for o in out) == ["A", "B"]
+    assert [j.id for j in plan.jobs["T1"]] == ["GLASS"]
+    unassigned = tuple(Unassigned(o.id, ReasonCode.DAY_FULL, "taken out for a promise") for o in out)
+    solution = Solution(tuple(plan.routes[t.id] for t in problem.technicians), unassigned)
+    assert check(problem, solution, points, travel).violations == ()
+
+
+def test_a_crew_promise_clears_two_technicians_who_then_start_it_together() -> None:
+    techs = tuple(
+        Technician(t, grid(i), Shift(8 * H, 11 * H), skills={"kitchen": 1}, cost=CostProfile(3600, 30))
+        for i, t in enumerate(("T1", "T2"))
+    )
+    busy = [Job(f"B{i}", grid(3 + i), 2 * H, pinned_technician_id=t.id, priority=2) for i, t in enumerate(techs)]
+    crew = Job(
+        "CREW", grid(6), 2 * H, skills={"kitchen": 1}, windows=(TimeWindow(8 * H + 30 * 60, 9 * H),), crew_size=2
+    )
+    crew = dataclasses.replace(crew, priority=0)
+    problem = Problem(techs, (*busy, crew))
+    points, travel = problem_travel(problem, HaversineProvider())
+    timer = RouteTimer(points, travel, coefficients(problem, travel), problem.lunch_on_site_min_s)
+    plan = _Plan.empty(problem)
+    for tech, job in zip(techs, busy, strict=True):
+        plan.jobs[tech.id], plan.fixed[tech.id] = [job], [None]
+        assert plan.retime(tech, timer)
+    assert not _insert(crew, problem, timer, plan)
+
+    out = _insert_clearing(crew, problem, timer, plan, time.monotonic() + 5)
+
+    assert out is not None and sorted(o.id for o in out) == ["B0", "B1"]
+    starts = {r.technician_id: [(v.job_id, v.start_s) for v in r.visits] for r in plan.routes.values()}
+    assert starts["T1"] == starts["T2"] and starts["T1"][0][0] == "CREW"
+    unassigned = tuple(Unassigned(o.id, ReasonCode.DAY_FULL, "taken out for a promise") for o in out)
+    solution = Solution(tuple(plan.routes[t.id] for t in problem.technicians), unassigned)
+    assert check(problem, solution, points, travel).violations == ()
+
+
+def test_a_promise_never_clears_jobs_as_urgent_as_itself() -> None:
+    problem, timer, plan, promise, _, _ = _two_pinned_glass_day(priority=0)
+
+    assert _insert_clearing(promise, problem, timer, plan, time.monotonic() + 5) is None
+    assert [j.id for j in plan.jobs["T1"]] == ["A", "B"]
 
 
 def test_a_job_never_takes_the_place_of_one_as_urgent_as_itself() -> None:
