@@ -265,6 +265,8 @@ def insert_clearing(job: Job, problem: Problem, timer: RouteTimer, plan: Plan, u
         seq, fixed = plan.jobs[tech.id], plan.fixed[tech.id]
         taken = {m.id for m, _, _ in movable(seq, fixed, keep_pinned=False)}
         kept = [(j, f) for j, f in zip(seq, fixed, strict=True) if j.id not in taken]
+        if tech.max_jobs is not None and len(kept) >= tech.max_jobs:
+            continue  # what cannot move already fills their day
         cleared.append(_Cleared(tech, [j for j, _ in kept], [f for _, f in kept], [j for j in seq if j.id in taken]))
     options: list[list[tuple[_Cleared, list[Job], list[int | None]]]] = []
     if job.crew_size == 1:

@@ -339,6 +339,27 @@ def test_a_crew_promise_clears_two_technicians_who_then_start_it_together() -> N
     assert check(problem, solution, points, travel).violations == ()
 
 
+def test_a_crew_promise_never_clears_a_partner_whose_day_is_full_of_what_cannot_move() -> None:
+    techs = (
+        Technician("T1", grid(0), Shift(8 * H, 16 * H), skills={"kitchen": 1}, cost=CostProfile(3600, 30), max_jobs=1),
+        Technician("T2", grid(1), Shift(8 * H, 16 * H), skills={"kitchen": 1}, cost=CostProfile(3600, 30)),
+    )
+    fixed = Job("FIXED", grid(3), H, pinned_technician_id="T1")
+    busy = Job("BUSY", grid(4), 6 * H, pinned_technician_id="T2", priority=2)
+    crew = Job("CREW", grid(6), 2 * H, skills={"kitchen": 1}, windows=(TimeWindow(12 * H, 13 * H),), crew_size=2)
+    crew = dataclasses.replace(crew, priority=0)
+    problem = Problem(techs, (fixed, busy, crew))
+    points, travel = problem_travel(problem, HaversineProvider())
+    timer = RouteTimer(points, travel, coefficients(problem, travel), problem.lunch_on_site_min_s)
+    plan = _Plan.empty(problem)
+    plan.jobs["T1"], plan.fixed["T1"] = [fixed], [9 * H]
+    plan.jobs["T2"], plan.fixed["T2"] = [busy], [None]
+    assert plan.retime(techs[0], timer) and plan.retime(techs[1], timer)
+
+    assert _insert_clearing(crew, problem, timer, plan, time.monotonic() + 5) is None
+    assert [j.id for j in plan.jobs["T1"]] == ["FIXED"] and [j.id for j in plan.jobs["T2"]] == ["BUSY"]
+
+
 def test_a_promise_never_clears_jobs_as_urgent_as_itself() -> None:
     problem, timer, plan, promise, _, _ = _two_pinned_glass_day(priority=0)
 
