@@ -4,6 +4,7 @@ policies (issue 18, benchmark 2; docs/benchmarks-disrupted.md).
     .venv/bin/python -m bench.disrupted                  # the sample day and a generated 50 × 400 day
     .venv/bin/python -m bench.disrupted --quick          # the sample day only (make bench)
     .venv/bin/python -m bench.disrupted --days sample 50x400 --seed 3 --budget 1.5 --csv runs.csv
+    .venv/bin/python -m bench.disrupted --quick --why   # and each promise not kept, with when and why
 
 The day is planned the evening before (``--plan-time`` seconds) and part of its
 served jobs are promised to their customers: the window the plan tells them
@@ -282,6 +283,8 @@ class Outcome:
     driven: dict[str, tuple[Stint, ...]] = field(default_factory=dict, repr=False)
     served_ids: frozenset[str] = frozenset()
     cancelled_ids: frozenset[str] = frozenset()
+    # Each promise not kept, with why (``--why``): "J0012 15:00-17:00: given up at 14:07: …".
+    not_kept: tuple[str, ...] = ()
 
     @property
     def changes(self) -> int:
@@ -323,6 +326,7 @@ class Replay:
         self.released: set[str] = set()
         self.lost: set[str] = set()  # promises nobody could still keep when a re-plan was refused
         self.given_up: set[str] = set()  # promises someone could still have reached, given up by a re-plan
+        self.broken: dict[str, str] = {}  # promise released → when and why (the engine's reason)
         self.absent: dict[str, int] = {}
         self.told: dict[str, Told] = {}
         self.missed = 0
@@ -612,6 +616,9 @@ class Replay:
                     left, left.job(job_id), self.scenario.promises[job_id], points, travel
                 )
                 (self.given_up if reachable else self.lost).add(job_id)
+                reason = next((u.reason for u in solution.unassigned if u.job_id == job_id), "not to do any more")
+                what = "given up" if reachable else "lost to the day"
+                self.broken.setdefault(job_id, f"{what} at {_clock(now_s)}: {reason}")
                 self.jobs[job_id] = self.scenario.own[job_id]
                 self.notified += 1
                 self.told.pop(job_id, None)
@@ -802,6 +809,11 @@ class Replay:
         all_jobs = [j for j in self.scenario.problem.jobs if j.id not in self.cancelled]
         promised = [j for j in self.scenario.promises if j not in self.cancelled]
         kept = sum(j in starts and self.scenario.promises[j].contains(starts[j]) for j in promised)
+        not_kept = tuple(
+            self._why_not_kept(j, starts.get(j))
+            for j in sorted(promised)
+            if not (j in starts and self.scenario.promises[j].contains(starts[j]))
+        )
         with_deadline = [j for j in all_jobs if j.deadline_s is not None]
         sla_kept = sum(j.id in starts and starts[j.id] <= (j.deadline_s or 0) for j in with_deadline)
         forced = sorted({k for _, k in self.forced})
@@ -833,7 +845,20 @@ class Replay:
             driven={t: tuple(s) for t, s in self.done.items()},
             served_ids=frozenset(served),
             cancelled_ids=frozenset(self.cancelled),
+            not_kept=not_kept,
         )
+
+    def _why_not_kept(self, job_id: str, start_s: int | None) -> str:
+        """One line on a promise this policy did not keep: released (when, and the
+        engine's reason), or driven outside it, or never reached."""
+        window = self.scenario.promises[job_id]
+        head = f"{job_id} {_clock(window.start_s)}-{_clock(window.end_s)}"
+        started = f" Started {_clock(start_s)}." if start_s is not None else " Not served."
+        if job_id in self.broken:
+            return f"{head}: {self.broken[job_id].rstrip('.')}.{started}"
+        if start_s is not None:
+            return f"{head}: started {_clock(start_s)}, outside it (overruns on the way)"
+        return f"{head}: not served (missed when its turn came)"
 
 
 def _reachable(left: Problem, job: Job, promise: TimeWindow, points: PointIndex, travel: TravelMatrices) -> bool:
@@ -973,6 +998,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--policies", nargs="+", choices=POLICIES, default=list(POLICIES))
     parser.add_argument("--days-dir", type=Path, default=Path("out") / "days", help="where generated days are kept")
     parser.add_argument("--csv", type=Path, default=None, help="one row per day and policy, written as they finish")
+    parser.add_argument("--why", action="store_true", help="list each promise not kept, with when and why")
     args = parser.parse_args(argv)
     if args.budget <= 0 or args.plan_time <= 0:
         parser.error("--budget and --plan-time must be positive")
@@ -1020,6 +1046,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     file=sys.stderr,
                     flush=True,
                 )
+                if args.why:
+                    for line in o.not_kept:
+                        print(f"    not kept: {line}", file=sys.stderr, flush=True)
                 if writer is not None and out is not None:
                     writer.writerow(_csv_row(o))
                     out.flush()

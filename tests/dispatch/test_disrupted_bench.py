@@ -91,6 +91,11 @@ def test_the_figures_are_what_the_driven_day_holds(scenario: Scenario, outcomes:
         assert o.jobs == len(scenario.problem.jobs) - len(o.cancelled_ids), policy
         # A promise lost to the day (nobody could reach it any more) was not kept.
         assert o.lost <= o.promised - o.promises_kept, policy
+        # Each promise not kept is listed once, with why (``--why``).
+        assert sorted(line.split()[0] for line in o.not_kept) == sorted(set(promised) - set(kept)), policy
+        # (A promise released may still be driven inside its window by chance: then it was kept.)
+        released = [line for line in o.not_kept if "lost to the day at" in line or "given up at" in line]
+        assert len(released) <= o.lost + o.given_up, policy
 
 
 def test_planning_by_hand_is_deterministic(scenario: Scenario, outcomes: dict[str, Outcome]) -> None:
