@@ -271,14 +271,15 @@ def insert_clearing(job: Job, problem: Problem, timer: RouteTimer, plan: Plan, u
     options: list[list[tuple[_Cleared, list[Job], list[int | None]]]] = []
     if job.crew_size == 1:
         for c in cleared:
-            base = _route_cost(c.tech, c.rest, c.rest_fixed, timer) if c.taken else None
-            here = (
-                None if base is None else min(positions(c.tech, job, c.rest, c.rest_fixed, timer, base), default=None)
+            if not c.taken:
+                continue
+            places = (
+                (timer.route_cost(c.tech, seq, t), seq, f)
+                for _, seq, f, t in timings(c.tech, job, c.rest, c.rest_fixed, timer)
             )
-            if here is not None:
-                at = timed_at(c.tech, job, c.rest, c.rest_fixed, here[1], timer)
-                assert at is not None  # ``positions`` found it fits there
-                options.append([(c, at[0], at[1])])
+            cheapest = min(places, key=lambda p: p[0], default=None)
+            if cheapest is not None:
+                options.append([(c, cheapest[1], cheapest[2])])
     else:
         starts = {
             c.tech.id: [(p, t.starts_s[p]) for p, _, _, t in timings(c.tech, job, c.rest, c.rest_fixed, timer)]
@@ -368,22 +369,17 @@ def _put_back(
     """((the route, its fixed starts) with as many of ``taken`` put back, in their order,
     each at its cheapest place, as still fit; those that do not)."""
     seq, fixed, out = list(seq), list(fixed), []
+    cost = timer.sequence_cost(tech, seq, fixed)
     for back in taken:
-        cost = _route_cost(tech, seq, fixed, timer)
         full = tech.max_jobs is not None and len(seq) >= tech.max_jobs
         spot = None if cost is None or full else min(positions(tech, back, seq, fixed, timer, cost), default=None)
-        if spot is None:
+        if spot is None or cost is None:
             out.append(back)
         else:
             seq.insert(spot[1], back)
             fixed.insert(spot[1], None)
+            cost += spot[0]
     return (seq, fixed), out
-
-
-def _route_cost(tech: Technician, seq: Sequence[Job], fixed: Sequence[int | None], timer: RouteTimer) -> int | None:
-    """The objective units of ``seq`` on ``tech``'s route, or None when it does not time."""
-    timing = timer.timing(tech, seq, fixed_starts=fixed)
-    return None if timing is None else timer.route_cost(tech, seq, timing)
 
 
 def insert_via_depot(job: Job, problem: Problem, timer: RouteTimer, plan: Plan, until: float) -> bool:

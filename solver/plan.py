@@ -124,8 +124,7 @@ class Plan:
     def base_cost(self, tech: Technician, timer: RouteTimer) -> int | None:
         """The cost of one technician's current sequence (cached until it changes)."""
         if tech.id not in self.costs:
-            timing = timer.timing(tech, self.jobs[tech.id], fixed_starts=self.fixed[tech.id])
-            self.costs[tech.id] = None if timing is None else timer.route_cost(tech, self.jobs[tech.id], timing)
+            self.costs[tech.id] = timer.sequence_cost(tech, self.jobs[tech.id], self.fixed[tech.id])
         return self.costs[tech.id]
 
     def saved(self, tech_ids: Iterable[str]) -> Saved:

@@ -266,6 +266,12 @@ class RouteTimer:
             return_distance_m=int(self.distance[nodes[-2], nodes[-1]]),
         )
 
+    def sequence_cost(self, tech: Technician, jobs: Sequence[Job], fixed_starts: Sequence[int | None]) -> int | None:
+        """Objective units of ``jobs`` in this order on ``tech``'s route (``route_cost``),
+        or None when it does not time."""
+        timing = self.timing(tech, jobs, fixed_starts=fixed_starts)
+        return None if timing is None else self.route_cost(tech, jobs, timing)
+
     def route_cost(self, tech: Technician, jobs: Sequence[Job], timing: Timing) -> int:
         """Objective units of this route: time, overtime, distance and per-job cost (for
         a technician already out with no jobs, the way home)."""
