@@ -352,6 +352,7 @@ def split_by_day(loaded: LoadedHorizon, solution: Solution) -> list[DayAnswer]:
             problem.weights,
             problem.lunch_on_site_min_s,
             problem.depot,
+            problem.promise_late_home_s,
         )
         names = {t.id: loaded.names.get(t.id, "") for t in day_problem.technicians}
         held = held_by_day.get(k, {})

@@ -64,6 +64,11 @@ from solver import (
 from solver.dependencies import cut
 from solver.plan import routes_from_json
 
+# The product's days let a technician whose last visit is a promise get home up to
+# this long after their latest end, the visit itself ending in time
+# (``solver.Problem.promise_late_home_s``; docs/model.md, "Promises").
+PROMISE_LATE_HOME_S = 30 * 60
+
 Span = tuple[dt.datetime, dt.datetime]
 """A window as two aware datetimes (start, end)."""
 
@@ -368,7 +373,7 @@ def load_day(session: Session, day: dt.date, region: str, tz: ZoneInfo) -> tuple
     held = {**elsewhere, **held}  # a job waiting for one held here finds it neither done nor planned
     unplannable += [job_id for job_id in held if job_id not in unplannable]
     info = {r.id: JobInfo(r.address, r.customer_name, r.customer_phone, r.notes, r.confirmed, r.booked) for r in rows}
-    problem = Problem(technicians, tuple(kept))
+    problem = Problem(technicians, tuple(kept), promise_late_home_s=PROMISE_LATE_HOME_S)
     return Day(day, tz, problem, region, names, info, held), unplannable
 
 

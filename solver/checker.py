@@ -265,9 +265,11 @@ def _check_route(
     shift = tech.shift
     if route.start_s < shift.start_s:
         bad(ViolationKind.SHIFT, f"leaves at {_hhmm(route.start_s)}, shift starts {_hhmm(shift.start_s)}")
-    if route.end_s > tech.latest_end_s:
-        bad(ViolationKind.SHIFT, f"back at {_hhmm(route.end_s)}, latest {_hhmm(tech.latest_end_s)}")
     visits = [v for v in route.visits if v.job_id in jobs]
+    last = visits[-1] if visits else None
+    latest = problem.latest_return_s(tech, jobs[last.job_id] if last else None, last.end_s if last else None)
+    if route.end_s > latest:
+        bad(ViolationKind.SHIFT, f"back at {_hhmm(route.end_s)}, latest {_hhmm(latest)}")
     cut = next((k for k, v in enumerate(visits) if v.job_id == RELOAD_ID), len(visits))
     served = [v for v in visits if v.job_id != RELOAD_ID]
     if tech.max_jobs is not None and len(served) > tech.max_jobs:

@@ -26,14 +26,22 @@ def _skills_text(skills: dict[str, int]) -> str:
 
 
 def _reachable(
-    job: Job, windows: list[TimeWindow], tech: Technician, points: PointIndex, travel: TravelMatrices
+    problem: Problem,
+    job: Job,
+    windows: list[TimeWindow],
+    tech: Technician,
+    points: PointIndex,
+    travel: TravelMatrices,
 ) -> bool:
     """Could ``tech`` start ``job`` inside one of ``windows`` (its start windows) and still
-    get home in time (lunch ignored)?"""
+    get home in time (lunch ignored; ``Problem.latest_return_s``)?"""
     out_s = int(travel.duration_s[points.tech_start[tech.id], points.job[job.id]])
     back_s = int(travel.duration_s[points.job[job.id], points.tech_end[tech.id]])
     start = earliest_in(windows, tech.shift.start_s + out_s)
-    return start is not None and start + job.duration_s + back_s <= tech.latest_end_s
+    if start is None:
+        return False
+    end = start + job.duration_s
+    return end + back_s <= problem.latest_return_s(tech, job, end)
 
 
 def precheck(problem: Problem, points: PointIndex, travel: TravelMatrices) -> dict[str, Unassigned]:
@@ -46,13 +54,14 @@ def precheck(problem: Problem, points: PointIndex, travel: TravelMatrices) -> di
         need = tuple(sorted(job.skills.items()))
         if need not in by_need:
             by_need[need] = [t for t in techs if problem.qualified(t, job)]
-        reason = _precheck_job(job, techs, by_need[need], points, travel)
+        reason = _precheck_job(problem, job, techs, by_need[need], points, travel)
         if reason is not None:
             out[job.id] = reason
     return out
 
 
 def _precheck_job(
+    problem: Problem,
     job: Job,
     techs: Sequence[Technician],
     qualified: Sequence[Technician],
@@ -87,7 +96,7 @@ def _precheck_job(
             f"Takes {job.duration_s // 60} min, longer than any qualified shift ({longest // 60} min).",
         )
     windows = job.start_windows()
-    if job.pinned_technician_id is not None and not _reachable(job, windows, pinned, points, travel):
+    if job.pinned_technician_id is not None and not _reachable(problem, job, windows, pinned, points, travel):
         return Unassigned(
             job.id,
             ReasonCode.PINNED_UNAVAILABLE,
@@ -97,7 +106,7 @@ def _precheck_job(
     for tech in qualified:
         if able >= job.crew_size:
             break
-        able += _reachable(job, windows, tech, points, travel)
+        able += _reachable(problem, job, windows, tech, points, travel)
     if able < job.crew_size:
         when = ", ".join(f"{_hhmm(w.start_s)}–{_hhmm(w.end_s)}" for w in windows) or "none left"
         return Unassigned(

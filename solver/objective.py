@@ -55,6 +55,8 @@ class Coefficients:
     # (``Technician.days_after``).
     day_late: int = 0
     day_early: int = 0
+    # Not a cost: ``Problem.promise_late_home_s``, for the route timer.
+    promise_late_home_s: int = 0
 
     def to_cents(self, units: int) -> float:
         """Convert objective units back to cents."""
@@ -148,7 +150,7 @@ def _coefficients(
     for t in techs:
         # A technician already out is paid from earlier, and may get home late when
         # that is all that is left (``Technician.out``).
-        late = max_arc_s if t.out else 0
+        late = (max_arc_s if t.out else 0) + problem.promise_late_home_s
         span = t.latest_end_s + late - (t.shift.start_s if t.on_clock_from_s is None else t.on_clock_from_s)
         jobs = visits if t.max_jobs is None else min(visits, t.max_jobs)
         metres = (jobs + 1) * max_arc_m if teleport else int(np.ceil(span * speed_mps)) + 1
@@ -186,4 +188,5 @@ def _coefficients(
         problem.capacity_after_reload(),
         day_late,
         day_early,
+        problem.promise_late_home_s,
     )

@@ -512,8 +512,15 @@ class Problem:
     lunch_on_site_min_s: int = 3 * 3600
     # Where technicians may reload mid-day; None: no depot stops (docs/model.md).
     depot: Depot | None = None
+    # How much later than their latest end (shift end plus overtime) a technician may
+    # get home when their last visit is a promise (priority 0) that itself ends by
+    # then: they finish the promised visit in their working time and drive home late
+    # (paid as overtime). 0: never (docs/model.md, "Promises").
+    promise_late_home_s: int = 0
 
     def __post_init__(self) -> None:
+        if not 0 <= self.promise_late_home_s <= 4 * 3600:
+            raise ProblemError("promise_late_home_s must be between 0 and 4 hours")
         tech_ids = [t.id for t in self.technicians]
         if len(set(tech_ids)) != len(tech_ids):
             raise ProblemError("technician ids must be unique")
@@ -535,6 +542,15 @@ class Problem:
         _check_dependencies(self.jobs)
         _check_parts(self.jobs)
         _check_person_days(self.technicians)
+
+    def latest_return_s(self, tech: Technician, last: Job | None, last_end_s: int | None) -> int:
+        """When ``tech`` must be back at the latest, their last visit being ``last``
+        (ending at ``last_end_s``): their latest end, or up to ``promise_late_home_s``
+        after it when that visit is a promise ending by their latest end."""
+        limit = tech.latest_end_s
+        if last is not None and last.priority == 0 and last_end_s is not None and last_end_s <= limit:
+            return limit + self.promise_late_home_s
+        return limit
 
     @property
     def resource_types(self) -> tuple[str, ...]:

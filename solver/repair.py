@@ -37,7 +37,9 @@ def repair(
     left, where moving one other job makes room. A promise that still fits nowhere
     takes the place of one less urgent job, or else clears a route of what may move
     (``insertion.insert_clearing``). With ``offered_everywhere`` (the
-    search offered every job every place already) only the last of these is tried.
+    search offered every job every place already) only the last of these is tried,
+    and for a promise the plain insertion too: the searches do not know its late way
+    home (``Problem.promise_late_home_s``).
     """
     if initial_routes:
         _restore_promises(problem, candidates, initial_routes, timer, plan)
@@ -51,7 +53,8 @@ def repair(
         if j.id in plan.untried:
             untried.add(j.id)
             left.append(j)
-        elif offered_everywhere:
+        elif offered_everywhere and not (j.priority == 0 and problem.promise_late_home_s):
+            # (The searches do not know a promise's late way home: those are tried here.)
             left.append(j)
         elif time.monotonic() >= finish_by:
             untried.add(j.id)

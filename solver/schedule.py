@@ -117,6 +117,11 @@ class RouteTimer:
         if self.reserve_lunch and lunch is not None:
             limit -= lunch.duration_s
             lunch = None
+        # After a promise that ends in time the way home may run late
+        # (``Problem.latest_return_s``): (the visit's limit, the return's limit).
+        visit_limit = limit
+        if latest_end_s is None and jobs[-1].priority == 0:
+            limit += self.coeffs.promise_late_home_s
         nodes = [self.points.tech_start[tech.id]] + [self.points.job[j.id] for j in jobs]
         nodes.append(self.points.tech_end[tech.id])
         legs = [int(self.duration[a, b]) for a, b in itertools.pairwise(nodes)]
@@ -130,7 +135,7 @@ class RouteTimer:
         gaps: list[int | None] = [None] if lunch is None else list(range(-1, len(jobs) + 2))
         best: Timing | None = None
         for gap in gaps:
-            timing = self._timing_with_lunch_in(tech, jobs, legs, windows, limit, gap)
+            timing = self._timing_with_lunch_in(tech, jobs, legs, windows, (visit_limit, limit), gap)
             if timing is not None and (best is None or timing.cost_units < best.cost_units):
                 best = timing
         return best
@@ -158,11 +163,13 @@ class RouteTimer:
         jobs: Sequence[Job],
         legs: list[int],
         windows: list[list[TimeWindow]],
-        limit: int,
+        limits: tuple[int, int],
         gap: int | None,
     ) -> Timing | None:
         """Gap -1: lunch before leaving; k in 0..m: after event k (0 = departure);
-        m+1: after returning. None: no lunch to place."""
+        m+1: after returning. None: no lunch to place. ``limits``: by when the last
+        visit must end and by when the technician must be back."""
+        visit_limit, limit = limits
         lunch = tech.shift.lunch if gap is not None else None
         m = len(jobs)
         d = lunch.duration_s if lunch is not None else 0
@@ -184,6 +191,8 @@ class RouteTimer:
                         return None
                     ready = max(ready + d, b + d)
                 if k == m:
+                    if end > visit_limit:
+                        return None
                     if gap == m + 1:
                         b = max(ready, b_lo)
                         if b > b_hi:
