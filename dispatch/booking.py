@@ -40,20 +40,11 @@ from dispatch.db import give_back
 from dispatch.errors import Conflict, DispatchError, Invalid, NotFound
 from dispatch.inputs import BookingIn, CustomerIn, DateRangeIn, JobIn, LatLon, SlotSearchIn, WindowIn
 from dispatch.jobstate import PLANNABLE
-from dispatch.mapping import (
-    PROMISE_LATE_HOME_S,
-    DayClock,
-    Span,
-    job_from,
-    job_of,
-    lags,
-    predecessor_end,
-    technicians_on,
-)
+from dispatch.mapping import DayClock, Span, day_problem, job_from, job_of, lags, predecessor_end, technicians_on
 from dispatch.settings import BookingSettings
 from dispatch.tables import BookingRow, JobRow, LiveScheduleRow, TechnicianRow
 from dispatch.timeutil import to_storage
-from solver import Job, Location, Problem, ReasonCode, TimeWindow
+from solver import Job, Location, ReasonCode, TimeWindow
 from solver.plan import routes_from_json
 from solver.slots import Insertion, SlotEvaluator, SlotReason, WindowAnswer, WorkingRoute
 
@@ -677,7 +668,7 @@ class BookingService:
         ids = {job_id for r in routes for job_id in r.job_ids}
         jobs = self._open_jobs(session, ids, day, region, {t.id for t in technicians}, routes)
         return SlotEvaluator(
-            Problem(technicians, tuple(jobs), promise_late_home_s=PROMISE_LATE_HOME_S),
+            day_problem(technicians, jobs),
             _keeping(routes, {j.id for j in jobs}),
             reserve_share=self.settings.urgent_reserve_share,
             repair=True,

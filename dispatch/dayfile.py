@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dispatch.clock import SYSTEM_CLOCK
 from dispatch.csvfile import TableError, job_record, read_table, skill_pairs, technician_record
 from dispatch.errors import Invalid
-from dispatch.mapping import PROMISE_LATE_HOME_S, Day, DayClock, JobInfo, Span, job_from
+from dispatch.mapping import Day, DayClock, JobInfo, Span, day_problem, job_from
 from dispatch.worktime import Away, honour
 from solver import (
     Break,
@@ -27,7 +27,6 @@ from solver import (
     Job,
     JobKind,
     Location,
-    Problem,
     ProblemError,
     Shift,
     Technician,
@@ -408,7 +407,7 @@ def _build(
         jobs.append(job)
         infos[job.id] = info
     try:
-        problem = Problem(tuple(technicians), tuple(jobs), depot=depot, promise_late_home_s=PROMISE_LATE_HOME_S)
+        problem = day_problem(technicians, jobs, depot)
     except ProblemError as exc:
         raise DayFileError(str(exc)) from None
     return Day(plan_date, tz, problem, region, names, infos)

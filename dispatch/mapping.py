@@ -5,7 +5,8 @@ domain objects (``solver``): days and their clock, technicians, jobs and plans.
   seconds since that date's local midnight, both ways.
 - ``Day``: one day to plan, the engine's ``Problem`` with the calendar and the
   people around it (built from a day file by ``dispatch.dayfile``, from stored
-  rows by ``load_day``).
+  rows by ``load_day``); ``day_problem`` is its ``Problem`` under the product's
+  rules, for every reader of a day (day file, stored rows, the booking evaluator).
 - ``job_from``: the only place a ``solver.Job`` is built from product data;
   each source (day file, stored row, slot search or booking request) turns its
   own shape into these plain values and aware datetimes. ``job_of`` is the one
@@ -49,6 +50,7 @@ from solver import (
     Break,
     CostProfile,
     Dependency,
+    Depot,
     Job,
     JobKind,
     Location,
@@ -66,8 +68,15 @@ from solver.plan import routes_from_json
 
 # The product's days let a technician whose last visit is a promise get home up to
 # this long after their latest end, the visit itself ending in time
-# (``solver.Problem.promise_late_home_s``; docs/model.md, "Promises").
+# (``solver.Problem.promise_late_home_s``; docs/model.md, "A promise's late way home").
 PROMISE_LATE_HOME_S = 30 * 60
+
+
+def day_problem(technicians: Iterable[Technician], jobs: Iterable[Job], depot: Depot | None = None) -> Problem:
+    """The engine's problem of one of the product's days: these technicians and jobs
+    under the product's rules (``PROMISE_LATE_HOME_S``); ``ProblemError`` as ``Problem``."""
+    return Problem(tuple(technicians), tuple(jobs), depot=depot, promise_late_home_s=PROMISE_LATE_HOME_S)
+
 
 Span = tuple[dt.datetime, dt.datetime]
 """A window as two aware datetimes (start, end)."""
@@ -373,7 +382,7 @@ def load_day(session: Session, day: dt.date, region: str, tz: ZoneInfo) -> tuple
     held = {**elsewhere, **held}  # a job waiting for one held here finds it neither done nor planned
     unplannable += [job_id for job_id in held if job_id not in unplannable]
     info = {r.id: JobInfo(r.address, r.customer_name, r.customer_phone, r.notes, r.confirmed, r.booked) for r in rows}
-    problem = Problem(technicians, tuple(kept), promise_late_home_s=PROMISE_LATE_HOME_S)
+    problem = day_problem(technicians, kept)
     return Day(day, tz, problem, region, names, info, held), unplannable
 
 

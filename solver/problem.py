@@ -500,6 +500,16 @@ def _check_person_days(techs: tuple[Technician, ...]) -> None:
                 raise ProblemError(f"person {person}: day {a.day} (with overtime) runs into day {b.day}")
 
 
+def return_limits(latest_end_s: int, last: Job | None, late_home_s: int) -> tuple[int, int]:
+    """(by when the last visit must end, by when the technician must be back) for a
+    day that must end by ``latest_end_s`` with ``last`` as its last visit: after a
+    promise (priority 0) the way home may take ``late_home_s`` more
+    (``Problem.promise_late_home_s``)."""
+    if last is not None and last.priority == 0:
+        return latest_end_s, latest_end_s + late_home_s
+    return latest_end_s, latest_end_s
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """One day to plan: who can work, what must be done."""
@@ -547,10 +557,8 @@ class Problem:
         """When ``tech`` must be back at the latest, their last visit being ``last``
         (ending at ``last_end_s``): their latest end, or up to ``promise_late_home_s``
         after it when that visit is a promise ending by their latest end."""
-        limit = tech.latest_end_s
-        if last is not None and last.priority == 0 and last_end_s is not None and last_end_s <= limit:
-            return limit + self.promise_late_home_s
-        return limit
+        visit_by, back_by = return_limits(tech.latest_end_s, last, self.promise_late_home_s)
+        return back_by if last_end_s is not None and last_end_s <= visit_by else visit_by
 
     @property
     def resource_types(self) -> tuple[str, ...]:

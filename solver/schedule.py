@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from solver.objective import Coefficients
-from solver.problem import RELOAD_ID, Job, Technician, TimeWindow
+from solver.problem import RELOAD_ID, Job, Technician, TimeWindow, return_limits
 from solver.solution import BreakTaken, Route, Visit
 from solver.travel import PointIndex, TravelMatrices
 
@@ -117,11 +117,10 @@ class RouteTimer:
         if self.reserve_lunch and lunch is not None:
             limit -= lunch.duration_s
             lunch = None
-        # After a promise that ends in time the way home may run late
-        # (``Problem.latest_return_s``): (the visit's limit, the return's limit).
-        visit_limit = limit
-        if latest_end_s is None and jobs[-1].priority == 0:
-            limit += self.coeffs.promise_late_home_s
+        # After a promise that ends in time the way home may run late.
+        visit_limit, limit = (
+            return_limits(limit, jobs[-1], self.coeffs.promise_late_home_s) if latest_end_s is None else (limit, limit)
+        )
         nodes = [self.points.tech_start[tech.id]] + [self.points.job[j.id] for j in jobs]
         nodes.append(self.points.tech_end[tech.id])
         legs = [int(self.duration[a, b]) for a, b in itertools.pairwise(nodes)]
