@@ -199,7 +199,7 @@ class Moved(ApiModel):
 
 
 class Retimed(ApiModel):
-    """A customer whose arrival a re-plan moves by at least the notification threshold."""
+    """A customer whose arrival a re-plan moves by more than the notification threshold."""
 
     job_id: str
     old_arrival: dt.datetime

@@ -27,6 +27,7 @@ from dispatch.db import session_scope
 from dispatch.settings import EtaSettings
 from dispatch.tables import JobRow, PublishedPlanRow
 from dispatch.timeutil import from_storage, to_storage
+from solver.replan import tells
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ def tell_eta_moves(
         if visit.eta is None or job.status not in (jobstate.SCHEDULED, jobstate.EN_ROUTE):
             continue
         before = from_storage(job.told_eta, tz) if job.told_eta is not None else visit.planned_arrival
-        if abs((visit.eta - before).total_seconds()) <= notify_min * 60:
+        if not tells((visit.eta - before).total_seconds(), notify_min):
             continue
         told = col(JobRow.told_eta)
         claimed = session.execute(

@@ -52,7 +52,7 @@ from solver import Cancelled, Problem, Progress, Solution, SolveOptions, TimeWin
 from solver import locks as lock_rules
 from solver.horizon import solve as solve_horizon
 from solver.plan import WorkingRoute
-from solver.replan import Stability
+from solver.replan import Stability, tells
 from solver.replan import changes as replan_changes
 
 if TYPE_CHECKING:  # replan imports this module
@@ -1016,7 +1016,7 @@ def _tell_published(
 ) -> None:
     """The feed events of publishing ``plan`` over the plan ``previous`` (None: the first of
     its day); ``confirmed``: jobs whose window the publication made a promise; a customer
-    whose arrival moved at least ``notify_min`` minutes from the one last told (or the
+    whose arrival moved more than ``notify_min`` minutes from the one last told (or the
     previous plan's) hears the new one (``job.eta``)."""
     assert plan.id is not None
     visits = _visits(session, plan.id)
@@ -1031,7 +1031,7 @@ def _tell_published(
             continue
         seen.add(v.job_id)
         last = job.told_eta if job.told_eta is not None else arrived_before.get(v.job_id)
-        if last is not None and abs(_utc(v.arrival) - _utc(last)) >= dt.timedelta(minutes=notify_min):
+        if last is not None and tells((_utc(v.arrival) - _utc(last)).total_seconds(), notify_min):
             moved.append((v, last))
             job.told_eta = v.arrival
             session.add(job)

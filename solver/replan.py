@@ -226,7 +226,7 @@ class Moved:
 
 @dataclass(frozen=True)
 class Retimed:
-    """A visit whose arrival moved by at least the notification threshold."""
+    """A visit whose arrival moved by more than the notification threshold (``tells``)."""
 
     job_id: str
     old_arrival_s: int
@@ -236,7 +236,7 @@ class Retimed:
 @dataclass(frozen=True)
 class Changes:
     """What a re-plan changed against what was told: visits moved between
-    technicians, customers whose arrival moved by at least ``notify_min`` (they are
+    technicians, customers whose arrival moved by more than ``notify_min`` (they are
     told), visits left out that were planned, and technicians whose route changed."""
 
     moved: tuple[Moved, ...]
@@ -248,6 +248,14 @@ class Changes:
     def notify(self) -> tuple[str, ...]:
         """The jobs whose customer is told: moved in time beyond the threshold, or dropped."""
         return tuple(sorted({r.job_id for r in self.retimed} | set(self.dropped)))
+
+
+def tells(moved_s: float, notify_min: int) -> bool:
+    """Whether a customer whose arrival moved by ``moved_s`` seconds (either way) is
+    told the new one: it moved more than ``notify_min`` minutes. The re-plan's change
+    report, the publication and the ETA watcher all apply this one rule; a re-plan's
+    ``Stability.tolerance_min`` costs nothing up to the same bound."""
+    return abs(moved_s) > notify_min * 60
 
 
 def changes(
@@ -272,7 +280,7 @@ def changes(
             continue
         if now[0] != was.technician_id:
             moved.append(Moved(job_id, was.technician_id, now[0]))
-        if abs(now[1] - was.arrival_s) >= notify_min * 60:
+        if tells(now[1] - was.arrival_s, notify_min):
             retimed.append(Retimed(job_id, was.arrival_s, now[1]))
     techs = sorted(set(told_routes) | set(new_routes))
     changed = tuple(t for t in techs if told_routes.get(t, ()) != new_routes.get(t, ()))

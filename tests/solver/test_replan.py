@@ -19,8 +19,9 @@ from solver import (
     problem_travel,
     solve,
 )
-from solver.replan import Position, Stability, Told, remaining
+from solver.replan import Position, Stability, Told, changes, remaining, tells
 from solver.search.strategy import SearchSettings
+from solver.solution import Route, Solution, Visit
 
 H = 3600
 HOME = Location(60.00, 24.00)
@@ -97,3 +98,27 @@ def test_a_re_plan_with_stability_keeps_a_told_visit_rather_than_swap_it_for_a_c
     assert without.served_job_ids() == {"near"}
     assert kept.served_job_ids() == {"far"}
     assert kept.objective.preference_penalty == 0
+
+
+def test_a_customer_is_told_only_when_their_arrival_moves_more_than_the_threshold() -> None:
+    assert not tells(15 * 60, 15) and not tells(-15 * 60, 15)
+    assert tells(15 * 60 + 1, 15) and tells(-(15 * 60 + 1), 15)
+    assert not tells(0, 15)
+
+
+def test_the_change_report_tells_the_customers_moved_beyond_the_threshold_and_not_the_one_on_it() -> None:
+    told = {
+        "on": Told("T1", 10 * H),
+        "beyond": Told("T1", 11 * H),
+        "earlier": Told("T1", 13 * H),
+    }
+    visits = (
+        Visit("on", 10 * H + 15 * 60, 10 * H + 15 * 60, 10 * H + 45 * 60, 0, 0),
+        Visit("beyond", 11 * H + 16 * 60, 11 * H + 16 * 60, 11 * H + 46 * 60, 0, 0),
+        Visit("earlier", 12 * H + 44 * 60, 12 * H + 44 * 60, 13 * H + 14 * 60, 0, 0),
+    )
+    solution = Solution((Route("T1", visits, 8 * H, 14 * H),), ())
+    found = changes(told, {"T1": ("on", "beyond", "earlier")}, solution, 15)
+    assert [r.job_id for r in found.retimed] == ["beyond", "earlier"]
+    assert found.notify == ("beyond", "earlier")
+    assert not found.moved and not found.dropped and not found.routes_changed
