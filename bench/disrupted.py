@@ -97,7 +97,8 @@ CANCELLED = 3
 DISRUPTIONS_FROM_S, DISRUPTIONS_UNTIL_S = 8 * 3600 + 1800, 14 * 3600
 URGENT_DEADLINE_MIN = (180, 240)
 NOTIFY_MIN = 15
-"""A customer whose arrival moves this much is told (the product's ``ETA_NOTIFY_MIN``)."""
+"""A customer whose arrival moves more than this many minutes is told (the product's
+``ETA_NOTIFY_MIN``; the rule is ``solver.replan.tells``)."""
 LATENCY_TARGET_S = 2.0
 POLICIES = ("a", "b", "c")
 POLICY_NAMES = {"a": "(a) by hand", "b": "(b) re-plan", "c": "(c) re-plan + stability"}
