@@ -128,7 +128,7 @@ class Settings:
         ``WEBHOOK_BACKOFF_BASE_S``, ``WEBHOOK_BACKOFF_CAP_S``, ``WEBHOOK_GIVE_UP_AFTER_S``
         (0: never), ``WEBHOOK_DELIVER`` (1/0), ``ETA_NOTIFY_MIN``
         (minutes an arrival must move to be told), ``ETA_POLL_S`` (0: no watcher),
-        ``REPLAN_MOVE_EUR``, ``REPLAN_MINUTE_EUR``, ``REPLAN_TOLERANCE_MIN`` (re-plan stability),
+        ``REPLAN_MOVE_EUR``, ``REPLAN_MINUTE_EUR``, ``REPLAN_TOLERANCE_MIN``, ``REPLAN_TOLD_EUR`` (re-plan stability),
         ``DISPATCH_CORS_ORIGINS`` (comma-separated web origins), ``AUTH_FAILURES_PER_MIN`` (0: no limit),
         ``PLAN_EVENTS_POLL_S``, ``PLAN_EVENTS_KEEPALIVE_S`` (how a plan run's event stream follows it).
         A malformed value is a ValueError naming the variable."""
@@ -155,6 +155,7 @@ class Settings:
                 move_cents=round(_seconds(env, "REPLAN_MOVE_EUR", Stability.move_cents / 100, zero=True) * 100),
                 per_min_cents=round(_seconds(env, "REPLAN_MINUTE_EUR", Stability.per_min_cents / 100, zero=True) * 100),
                 tolerance_min=int(_seconds(env, "REPLAN_TOLERANCE_MIN", Stability.tolerance_min, zero=True)),
+                told_cents=round(_seconds(env, "REPLAN_TOLD_EUR", Stability.told_cents / 100, zero=True) * 100),
             ),
             eta=EtaSettings(
                 notify_min=int(_seconds(env, "ETA_NOTIFY_MIN", EtaSettings.notify_min)),

@@ -362,9 +362,11 @@ def route_time_units(tech: Technician, route: Route, c: Coefficients) -> tuple[i
 
 def soft_window_units(job: Job, start_s: int, c: Coefficients) -> int:
     """The objective units a visit to ``job`` starting at ``start_s`` costs for being
-    outside its preferred window (0 without one)."""
+    outside its preferred window: per second outside, and once for being outside at
+    all (0 inside, or without one)."""
     window = job.preferred_window
-    return 0 if window is None else window.distance_s(start_s) * c.soft_per_s[job.id]
+    outside = 0 if window is None else window.distance_s(start_s)
+    return 0 if outside == 0 else outside * c.soft_per_s[job.id] + c.soft_step.get(job.id, 0)
 
 
 def recompute_objective(

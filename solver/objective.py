@@ -57,6 +57,8 @@ class Coefficients:
     day_early: int = 0
     # Not a cost: ``Problem.promise_late_home_s``, for the route timer.
     promise_late_home_s: int = 0
+    # Per job: what a start outside its preferred window costs once (``Job.soft_penalty_cents``).
+    soft_step: dict[str, int] = field(default_factory=dict)
 
     def to_cents(self, units: int) -> float:
         """Convert objective units back to cents."""
@@ -136,6 +138,7 @@ def _coefficients(
     per_job = {t.id: _per(t.cost.per_job_cents, 1, unit_mc) for t in techs}
     overtime = {t.id: _per(t.cost.overtime_per_hour_cents, 3600, unit_mc) for t in techs}
     soft = {j.id: _per(j.soft_penalty_per_min_cents, 60, unit_mc) for j in problem.jobs}
+    step = {j.id: _per(j.soft_penalty_cents, 1, unit_mc) for j in problem.jobs}
     preference_miss = _per(problem.weights.preferred_technician_miss_cents, 1, unit_mc)
 
     visits = sum(j.crew_size for j in problem.jobs)
@@ -163,7 +166,7 @@ def _coefficients(
         lo, hi = max(first, windows[0].start_s), min(last, windows[-1].end_s)
         if lo <= hi:
             pw = job.preferred_window
-            bound += soft[job.id] * (max(0, pw.start_s - lo, hi - pw.end_s) + 1)
+            bound += soft[job.id] * (max(0, pw.start_s - lo, hi - pw.end_s) + 1) + step[job.id]
     bound += preference_miss * len(problem.jobs)
     day_late = _per(problem.weights.day_late_cents, 1, unit_mc)
     day_early = _per(problem.weights.day_early_cents, 1, unit_mc)
@@ -189,4 +192,5 @@ def _coefficients(
         day_late,
         day_early,
         problem.promise_late_home_s,
+        step,
     )

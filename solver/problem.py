@@ -320,7 +320,9 @@ class Job:
     ``windows`` are hard arrival windows (the visit starts inside one); none
     means any time in a shift. ``release_s`` (goods ready) and ``deadline_s``
     (repair SLA) bound the start as well. ``preferred_window`` is soft: each
-    minute outside it costs ``soft_penalty_per_min_cents``. ``demand`` is what
+    minute outside it costs ``soft_penalty_per_min_cents``, and a start outside
+    it at all ``soft_penalty_cents`` once (on a re-plan: a customer told a new
+    time, ``solver.replan.Stability.told_cents``). ``demand`` is what
     a visit uses up of each resource type the technician carries (every
     visiting technician of a crew carries it). ``after``: the job it waits for,
     with the lags (docs/model.md, "Dependencies"). ``preferred_day`` (0 = a
@@ -337,6 +339,7 @@ class Job:
     windows: tuple[TimeWindow, ...] = ()
     preferred_window: TimeWindow | None = None
     soft_penalty_per_min_cents: int = 0
+    soft_penalty_cents: int = 0
     release_s: int | None = None
     deadline_s: int | None = None
     priority: int = 3
@@ -376,6 +379,8 @@ class Job:
             raise ProblemError(f"job {self.id}: crew_size must be 1 or 2")
         if self.soft_penalty_per_min_cents < 0:
             raise ProblemError(f"job {self.id}: soft_penalty_per_min must not be negative")
+        if self.soft_penalty_cents < 0:
+            raise ProblemError(f"job {self.id}: soft_penalty must not be negative")
         for code, level in self.skills.items():
             if level < 0:
                 raise ProblemError(f"job {self.id}: skill {code} level must not be negative")

@@ -8,8 +8,8 @@ under way, or their last reported position) and never before ``now_s``; the lunc
 left to take, the jobs left of ``max_jobs`` and any absence are carried over.
 ``Stability`` turns what technicians and customers were told into soft costs the
 same engine weighs: a cost per visit given to another technician (the preferred
-technician) and per minute a customer's arrival moves (a preferred window around
-the told arrival). Promises stay hard windows; nothing else changes.
+technician), per minute a customer's arrival moves and per customer told a new
+time (a preferred window around the told arrival). Promises stay hard windows; nothing else changes.
 
 ``changes`` compares a new solution with what was told.
 """
@@ -60,12 +60,14 @@ class Told:
 @dataclass(frozen=True)
 class Stability:
     """How much a re-plan may change what people were told, as costs in cents: per
-    visit given to another technician, and per minute a customer's arrival moves
-    beyond ``tolerance_min`` either way."""
+    visit given to another technician, per minute a customer's arrival moves
+    beyond ``tolerance_min`` either way, and per customer whose arrival moves beyond
+    it at all (who is told a new time; docs/replan.md, "A cost per customer told")."""
 
     move_cents: int = 3000
     per_min_cents: int = 50
     tolerance_min: int = 15
+    told_cents: int = 1500
 
 
 def remaining(
@@ -93,7 +95,8 @@ def remaining(
     (jobs pinned to them are then unplannable: the caller explains).
     With ``stability`` every job in ``told`` prefers its told technician (costing
     ``move_cents`` when given to another) and a window of ``tolerance_min`` around
-    its told arrival (each minute outside costs ``per_min_cents``); a customer's own
+    its told arrival (each minute outside costs ``per_min_cents``, and being outside
+    at all ``told_cents``); a customer's own
     preferred window gives way to the told arrival, which is newer.
     A job that waits for a settled job (``Job.after``) has its windows cut to that
     job's end (``settled_ends``: actual, or expected while under way) plus the lag;
@@ -212,6 +215,7 @@ def _kept(job: Job, working: set[str], told: Told | None, stability: Stability |
         preferred_technician_id=told.technician_id if told.technician_id in working else preferred,
         preferred_window=TimeWindow(max(0, told.arrival_s - tolerance), told.arrival_s + tolerance),
         soft_penalty_per_min_cents=max(job.soft_penalty_per_min_cents, stability.per_min_cents),
+        soft_penalty_cents=max(job.soft_penalty_cents, stability.told_cents),
     )
 
 

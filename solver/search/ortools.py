@@ -355,6 +355,9 @@ def _job_nodes(
                 routing.VehicleVar(index).SetValues([-1, *allowed])
             routing.AddDisjunction([index], coeffs.search_drop_cost(job))
             node += 1
+        # Soft bounds are linear: the fixed cost of starting outside the window at all
+        # (``Job.soft_penalty_cents``) is left to the compiled search, the waiting step
+        # and the checker, which price it.
         if m.detailed and job.preferred_window is not None and coeffs.soft_per_s[job.id] > 0:
             time_dim.SetCumulVarSoftLowerBound(indices[0], job.preferred_window.start_s, coeffs.soft_per_s[job.id])
             time_dim.SetCumulVarSoftUpperBound(indices[0], job.preferred_window.end_s, coeffs.soft_per_s[job.id])

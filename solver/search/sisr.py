@@ -81,10 +81,13 @@ def _entries(problem: Problem, jobs: Sequence[Job], crews: Mapping[str, CrewAssi
     return out
 
 
-def _soft(job: Job, coeffs: Coefficients) -> tuple[int, int, int]:
-    if job.preferred_window is None or coeffs.soft_per_s.get(job.id, 0) == 0:
-        return (0, 0, 0)
-    return (job.preferred_window.start_s, job.preferred_window.end_s, coeffs.soft_per_s[job.id])
+def _soft(job: Job, coeffs: Coefficients) -> tuple[int, int, int, int]:
+    """The kernel's row for ``job``'s preferred window: its start, its end, the cost per
+    second outside it and the cost of being outside at all (zeros: no cost)."""
+    rate, step = coeffs.soft_per_s.get(job.id, 0), coeffs.soft_step.get(job.id, 0)
+    if job.preferred_window is None or rate == step == 0:
+        return (0, 0, 0, 0)
+    return (job.preferred_window.start_s, job.preferred_window.end_s, rate, step)
 
 
 def _qualified(problem: Problem, entries: Sequence[_Entry], after_stop: bool) -> npt.NDArray[np.bool_]:
@@ -213,8 +216,8 @@ def _data(
         job_far=np.asarray(homes, dtype=np.float64),
         job_long=np.array([problem.lunch_on_site(j) for j in jobs], dtype=np.bool_),
         job_soft=np.array(
-            [(0, 0, 0) if f else _soft(j, coeffs) for j, f in zip(jobs, fixed, strict=True)], dtype=np.int64
-        ).reshape(len(jobs), 3),
+            [(0, 0, 0, 0) if f else _soft(j, coeffs) for j, f in zip(jobs, fixed, strict=True)], dtype=np.int64
+        ).reshape(len(jobs), 4),
         job_fixed=np.array(fixed, dtype=np.bool_),
         qual=_qualified(problem, entries, after_stop=False) & _meets(techs, job_w),
         qual2=_qualified(problem, entries, after_stop=True) & _meets(techs, job_w),

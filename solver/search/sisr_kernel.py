@@ -144,6 +144,16 @@ def _outside(s, lo, hi):
     return 0
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _soft_cost(s, j, job_soft):
+    """What job ``j`` starting at ``s`` costs outside its preferred window: per second
+    (``job_soft[j, 2]``) and once for being outside (``job_soft[j, 3]``)."""
+    outside = _outside(s, job_soft[j, 0], job_soft[j, 1])
+    if outside == 0:
+        return 0
+    return job_soft[j, 2] * outside + job_soft[j, 3]
+
+
 @njit(cache=True, nogil=True)
 def _open_from(c, s, job_w):
     """The earliest start of job ``c`` at or after ``s`` in one of its windows
@@ -230,8 +240,7 @@ def retime(v, routes, data):
         rstart[v, k] = s
         route_of[j] = v
         pos_of[j] = k
-        if job_soft[j, 2] > 0:
-            soft += job_soft[j, 2] * _outside(s, job_soft[j, 0], job_soft[j, 1])
+        soft += _soft_cost(s, j, job_soft)
         soft += miss[v, j]
         depart = s + job_dur[j]
         free = s if job_long[j] else depart
@@ -430,7 +439,7 @@ def alone_costs(data):
                     delta += per_s[v] * (leave + dur[c_loc, v_end[v]] - v_day[v, 5] - dur[v_start[v], v_end[v]])
                 else:
                     delta += per_s[v] * (via_s + dur[p, c_loc] + dur[c_loc, v_end[v]] + job_dur[c])
-                delta += per_job[v] + miss[v, c] + job_soft[c, 2] * _outside(s, job_soft[c, 0], job_soft[c, 1])
+                delta += per_job[v] + miss[v, c] + _soft_cost(s, c, job_soft)
                 out[v, c, k] = delta
     return out
 
@@ -696,8 +705,7 @@ def _recreate(iterations, routes, pool, data, state, backup, changed, removed, n
                     via_s + dur[from_loc, c_loc] + dur[c_loc, n_loc] - dur[p_loc, n_loc] + job_dur[c] + s - arrive
                 )
                 delta += per_job[v] + miss[v, c]
-                if job_soft[c, 2] > 0:
-                    delta += job_soft[c, 2] * _outside(s, job_soft[c, 0], job_soft[c, 1])
+                delta += _soft_cost(s, c, job_soft)
                 if delta < best_delta:
                     best_delta = delta
                     best_v = v

@@ -562,6 +562,23 @@ def test_each_minute_outside_the_preferred_window_costs_the_soft_penalty(start_s
     assert report.objective.soft_window_penalty == penalty_cents
 
 
+@pytest.mark.parametrize(
+    ("start_s", "penalty_cents"),
+    [(hm(8, 59), 60.0 + 1500.0), (hm(9), 0.0), (hm(10), 0.0), (hm(10, 1), 60.0 + 1500.0), (hm(11), 3600.0 + 1500.0)],
+)
+def test_a_start_outside_the_preferred_window_costs_its_fixed_penalty_once_besides_the_minutes(
+    start_s: int, penalty_cents: float
+) -> None:
+    """Preferred 09:00-10:00 at 60 cents a minute and 15 euros for being outside at all
+    (a customer told a new time): one minute out costs 15.60 euros, inside nothing."""
+    soft = job(
+        "J1", A, preferred_window=TimeWindow(hm(9), hm(10)), soft_penalty_per_min_cents=60, soft_penalty_cents=1500
+    )
+    report = run(Problem((tech(),), (soft,)), starting_at(start_s))
+    assert report.feasible
+    assert report.objective.soft_window_penalty == penalty_cents
+
+
 def test_a_crew_job_outside_its_preferred_window_is_penalised_once() -> None:
     soft = job("J1", A, crew_size=2, preferred_window=TimeWindow(hm(9), hm(10)), soft_penalty_per_min_cents=60)
     problem = Problem((tech("T1"), tech("T2")), (soft,))

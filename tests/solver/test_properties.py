@@ -113,6 +113,7 @@ def jobs(draw: st.DrawFn, job_id: str, codes: tuple[str, ...], techs: tuple[Tech
         windows=draw(windows()),
         preferred_window=preferred_window,
         soft_penalty_per_min_cents=draw(st.integers(0, 100)) if preferred_window else 0,
+        soft_penalty_cents=draw(st.sampled_from([0, 0, 1500])) if preferred_window else 0,
         release_s=draw(st.none() | st.integers(8, 13).map(lambda h: h * H)),
         deadline_s=draw(st.none() | st.integers(10, 18).map(lambda h: h * H)),
         priority=draw(st.integers(1, 3)),

@@ -22,6 +22,7 @@ from solver import (
 from solver.replan import Position, Stability, Told, changes, remaining, tells
 from solver.search.strategy import SearchSettings
 from solver.solution import Route, Solution, Visit
+from tests.solver.conftest import equidistant
 
 H = 3600
 HOME = Location(60.00, 24.00)
@@ -122,3 +123,40 @@ def test_the_change_report_tells_the_customers_moved_beyond_the_threshold_and_no
     assert [r.job_id for r in found.retimed] == ["beyond", "earlier"]
     assert found.notify == ("beyond", "earlier")
     assert not found.moved and not found.dropped and not found.routes_changed
+
+
+P1, PJ, HOME2 = Location(60.03, 24.00), Location(60.04, 24.00), Location(60.06, 24.00)
+
+
+def late_or_dear() -> Problem:
+    """At 09:40 the job at PJ, told 09:50, can go to ``t1``, already out and free at P1
+    only at 10:20 (36 euros an hour: it would start 10:30, 25 minutes outside the told
+    arrival's quarter hour), or to ``t2`` at home (60 euros an hour, on time); 10 minutes
+    between any two places."""
+    t1 = Technician("t1", HOME, Shift(8 * H, 16 * H), cost=CostProfile(per_hour_cents=3600))
+    t2 = Technician("t2", HOME2, Shift(8 * H, 16 * H), cost=CostProfile(per_hour_cents=6000))
+    return Problem((t1, t2), (Job("j", PJ, H),))
+
+
+@pytest.mark.parametrize(("told_cents", "goes_to"), [(0, "t1"), (3000, "t2")])
+def test_a_cost_per_customer_told_sends_the_dearer_technician_who_keeps_the_told_arrival(
+    told_cents: int, goes_to: str
+) -> None:
+    """``t1`` late costs 70 minutes of its hour (42 euros) and 25 minutes outside at 0.50
+    euros (12.50): 54.50 euros against ``t2``'s 80 minutes (80 euros). With 30 euros for
+    telling the customer a new time, ``t1`` costs 84.50 and ``t2`` goes."""
+    travel = equidistant([HOME, P1, PJ, HOME2])
+    stability = Stability(move_cents=0, per_min_cents=50, told_cents=told_cents)
+    left = remaining(
+        late_or_dear(),
+        9 * H + 2400,
+        positions={"t1": Position(P1, 10 * H + 1200, served=1)},
+        told={"j": Told("t1", 9 * H + 3000)},
+        stability=stability,
+    )
+    solution = solve(left, SolveOptions(time_limit_s=1.0, seed=1), travel)
+    assert check(left, solution, *problem_travel(left, travel)).feasible
+    [route] = [r for r in solution.routes if r.visits]
+    assert route.technician_id == goes_to
+    report = changes({"j": Told("t1", 9 * H + 3000)}, {"t1": ("j",)}, solution, stability.tolerance_min)
+    assert report.notify == (() if goes_to == "t2" else ("j",))

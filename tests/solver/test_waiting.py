@@ -4,8 +4,11 @@ re-plan) waits for it where the route has room, and never where it has not."""
 
 from __future__ import annotations
 
+import pytest
+
 from solver import (
     Break,
+    CostProfile,
     Job,
     Location,
     Problem,
@@ -118,3 +121,29 @@ def test_a_morning_visit_waits_for_its_window_and_still_ends_before_the_lunch() 
     after = waited(problem, before)
     assert starts(after) == {"J1": 10 * H + 900, "J2": 14 * H}
     assert after.routes[0].lunch == lunch
+
+
+@pytest.mark.parametrize(("told_cents", "waits"), [(0, False), (3000, True)])
+def test_a_last_visit_waits_for_its_told_arrival_only_when_telling_the_customer_costs_more_than_the_wait(
+    told_cents: int, waits: bool
+) -> None:
+    """J2, the last visit, told 11:15 and reached at 09:40: waiting costs 95 minutes more
+    of a 36-euro hour (57 euros). Its 80 minutes early cost 40 euros by the minute alone
+    (the visit stays early), and 70 with 30 euros for telling the customer (it waits)."""
+    tech = Technician("T1", HOME, Shift(8 * H, 16 * H), skills={"wardrobe": 1}, cost=CostProfile(per_hour_cents=3600))
+    told = Job(
+        "J2",
+        PLACES[1],
+        WORK_S,
+        skills={"wardrobe": 1},
+        preferred_window=TimeWindow(11 * H, 11 * H + 1800),
+        soft_penalty_per_min_cents=50,
+        soft_penalty_cents=told_cents,
+    )
+    first = Job("J1", PLACES[0], WORK_S, skills={"wardrobe": 1}, windows=(TimeWindow(9 * H, 9 * H + 1800),))
+    problem = Problem((tech,), (first, told))
+    j1 = Visit("J1", 9 * H, 9 * H, 9 * H + WORK_S, LEG_S, LEG_M)
+    j2 = Visit("J2", 9 * H + 2400, 9 * H + 2400, 9 * H + 2400 + WORK_S, LEG_S, LEG_M)
+    before = Solution((Route("T1", (j1, j2), 9 * H - LEG_S, j2.end_s + LEG_S, None, LEG_S, LEG_M),), ())
+    after = waited(problem, before)
+    assert starts(after)["J2"] == (11 * H + 900 if waits else 9 * H + 2400)
