@@ -1,0 +1,26 @@
+"""The re-plan's stability settings, read from the environment in euros and minutes."""
+
+from __future__ import annotations
+
+import pytest
+
+from dispatch.settings import Settings
+from solver.replan import Stability
+
+
+def test_the_stability_settings_default_to_the_engines_and_are_read_in_euros(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("REPLAN_MOVE_EUR", "REPLAN_MINUTE_EUR", "REPLAN_TOLERANCE_MIN", "REPLAN_TOLD_EUR"):
+        monkeypatch.delenv(name, raising=False)
+    assert Settings.from_env().stability == Stability()
+    monkeypatch.setenv("REPLAN_MOVE_EUR", "40")
+    monkeypatch.setenv("REPLAN_MINUTE_EUR", "0.75")
+    monkeypatch.setenv("REPLAN_TOLERANCE_MIN", "10")
+    monkeypatch.setenv("REPLAN_TOLD_EUR", "0")
+    assert Settings.from_env().stability == Stability(move_cents=4000, per_min_cents=75, tolerance_min=10, told_cents=0)
+
+
+def test_a_bad_cost_per_customer_told_is_refused_with_its_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    for bad in ("-5", "fifteen"):
+        monkeypatch.setenv("REPLAN_TOLD_EUR", bad)
+        with pytest.raises(ValueError, match="REPLAN_TOLD_EUR"):
+            Settings.from_env()
