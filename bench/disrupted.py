@@ -579,7 +579,12 @@ class Replay:
                 for t in self.base
                 if t in working and any(j in ids for j in self.plan[t])
             ]
-            options = SolveOptions(time_limit_s=self.budget_s, seed=self.seed, initial_routes=warm or None)
+            # Each re-plan is a plan run of its own, searching from its own seed as the
+            # product's runs do (``dispatch.planning.run_seed``): the dispatcher's second
+            # run of a refused re-plan explores other plans than the first.
+            options = SolveOptions(
+                time_limit_s=self.budget_s, seed=self.seed + self.replans, initial_routes=warm or None
+            )
             try:
                 solution = solve(left, options, self.provider)
             except CheckerRejected as exc:

@@ -117,6 +117,13 @@ class PlanRefused(RuntimeError):
     """The plan would break a promise (leave a confirmed job out); it is not stored."""
 
 
+def run_seed(plan_id: int) -> int:
+    """The seed a plan run searches from: its own id, so that running a plan again
+    (a re-plan refused because the search left a promise out, say) explores other
+    plans than the run before, and any run can be repeated from its id."""
+    return plan_id % 2**31
+
+
 def broken_promises(day: Day, solution: Solution, promised_unplannable: list[str]) -> list[str]:
     """One sentence per promised job (confirmed, priority tier 0) the solution leaves
     out, and per promised job that could not even be planned. Served promised jobs
@@ -704,7 +711,10 @@ class PlanRunner:
             def on_first(first: Solution) -> None:
                 self._store_first(plan_id, run, loaded, first, started)
 
-            options = SolveOptions(time_limit_s=limit, initial_routes=initial or None, ordered=loaded.ordered)
+            seed = run_seed(plan_id)
+            options = SolveOptions(
+                time_limit_s=limit, initial_routes=initial or None, ordered=loaded.ordered, seed=seed
+            )
             # A first answer where there are routes to start from: the live schedule repaired.
             first = on_first if initial else None
             solution = solve(loaded.problem, options, progress=on_progress, cancel=run.cancel, first_answer=first)
@@ -737,7 +747,7 @@ class PlanRunner:
                     WorkingRoute(r.technician_id, tuple(v.job_id for v in r.visits), tuple(v.start_s for v in r.visits))
                     for r in solution.routes
                 ]
-                options = SolveOptions(time_limit_s=catch_up, initial_routes=start, ordered=loaded.ordered)
+                options = SolveOptions(time_limit_s=catch_up, initial_routes=start, ordered=loaded.ordered, seed=seed)
                 solution = solve(loaded.problem, options, cancel=run.cancel)
             raise PlanRefused("refused: the day kept changing while it was planned; run the plan again")
         except RunSuperseded:
@@ -772,7 +782,7 @@ class PlanRunner:
                 if self._report_progress(plan_id, run, round(min(p.fraction, 0.99), 3)):
                     run.cancel.set()
 
-        options = SolveOptions(time_limit_s=limit)
+        options = SolveOptions(time_limit_s=limit, seed=run_seed(plan_id))
         solution = solve_horizon(loaded.horizon, options, progress=on_progress, cancel=run.cancel)
         if run.lost:
             raise RunSuperseded(f"plan {plan_id} is no longer this attempt's")
@@ -801,7 +811,9 @@ class PlanRunner:
             self._set(plan_id, run, phase="catching_up")
             loaded = now
             start = {r.technician_id: [(v.job_id, None) for v in r.visits] for r in solution.routes if r.visits}
-            catch_up = SolveOptions(time_limit_s=max(MIN_CATCH_UP_S, limit * CATCH_UP_SHARE), initial_routes=start)
+            catch_up = SolveOptions(
+                time_limit_s=max(MIN_CATCH_UP_S, limit * CATCH_UP_SHARE), initial_routes=start, seed=run_seed(plan_id)
+            )
             solution = solve_horizon(loaded.horizon, catch_up, cancel=run.cancel)
         raise PlanRefused("refused: the days kept changing while they were planned; run the plan again")
 

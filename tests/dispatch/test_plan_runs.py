@@ -273,3 +273,21 @@ def test_a_stored_version_never_changes_when_later_runs_and_publishing_happen(
     assert gone in {v["job_id"] for v in after["visits"]}
     assert gone not in {v["job_id"] for v in contents(engine, second.id)["visits"]}
     assert published(engine) == second.id
+
+
+def test_each_run_searches_from_its_own_seed_so_running_a_plan_again_explores_other_plans(
+    runner: PlanRunner, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeds: list[int] = []
+    real_solve = planning.solve
+
+    def watched_solve(problem: Problem, options: SolveOptions, **kwargs: Any) -> Solution:
+        seeds.append(options.seed)
+        return real_solve(problem, options, **kwargs)
+
+    monkeypatch.setattr(planning, "solve", watched_solve)
+    first, second = run_to_end(runner), run_to_end(runner)
+    assert first.status == second.status == "done"
+    assert first.id is not None and second.id is not None
+    assert seeds == [planning.run_seed(first.id), planning.run_seed(second.id)]
+    assert seeds[0] != seeds[1]
