@@ -782,7 +782,8 @@ class PlanRunner:
                 if self._report_progress(plan_id, run, round(min(p.fraction, 0.99), 3)):
                     run.cancel.set()
 
-        options = SolveOptions(time_limit_s=limit, seed=run_seed(plan_id))
+        seed = run_seed(plan_id)
+        options = SolveOptions(time_limit_s=limit, seed=seed)
         solution = solve_horizon(loaded.horizon, options, progress=on_progress, cancel=run.cancel)
         if run.lost:
             raise RunSuperseded(f"plan {plan_id} is no longer this attempt's")
@@ -812,7 +813,7 @@ class PlanRunner:
             loaded = now
             start = {r.technician_id: [(v.job_id, None) for v in r.visits] for r in solution.routes if r.visits}
             catch_up = SolveOptions(
-                time_limit_s=max(MIN_CATCH_UP_S, limit * CATCH_UP_SHARE), initial_routes=start, seed=run_seed(plan_id)
+                time_limit_s=max(MIN_CATCH_UP_S, limit * CATCH_UP_SHARE), initial_routes=start, seed=seed
             )
             solution = solve_horizon(loaded.horizon, catch_up, cancel=run.cancel)
         raise PlanRefused("refused: the days kept changing while they were planned; run the plan again")

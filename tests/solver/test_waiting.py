@@ -4,6 +4,8 @@ re-plan) waits for it where the route has room, and never where it has not."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from solver import (
@@ -130,18 +132,10 @@ def test_a_last_visit_waits_for_its_told_arrival_only_when_telling_the_customer_
     """J2, the last visit, told 11:15 and reached at 09:40: waiting costs 95 minutes more
     of a 36-euro hour (57 euros). Its 80 minutes early cost 40 euros by the minute alone
     (the visit stays early), and 70 with 30 euros for telling the customer (it waits)."""
-    tech = Technician("T1", HOME, Shift(8 * H, 16 * H), skills={"wardrobe": 1}, cost=CostProfile(per_hour_cents=3600))
-    told = Job(
-        "J2",
-        PLACES[1],
-        WORK_S,
-        skills={"wardrobe": 1},
-        preferred_window=TimeWindow(11 * H, 11 * H + 1800),
-        soft_penalty_per_min_cents=50,
-        soft_penalty_cents=told_cents,
-    )
-    first = Job("J1", PLACES[0], WORK_S, skills={"wardrobe": 1}, windows=(TimeWindow(9 * H, 9 * H + 1800),))
-    problem = Problem((tech,), (first, told))
+    base = day(TimeWindow(14 * H, 15 * H))
+    first, told, _ = base.jobs
+    tech = dataclasses.replace(base.technicians[0], cost=CostProfile(per_hour_cents=3600))
+    problem = Problem((tech,), (first, dataclasses.replace(told, soft_penalty_cents=told_cents)))
     j1 = Visit("J1", 9 * H, 9 * H, 9 * H + WORK_S, LEG_S, LEG_M)
     j2 = Visit("J2", 9 * H + 2400, 9 * H + 2400, 9 * H + 2400 + WORK_S, LEG_S, LEG_M)
     before = Solution((Route("T1", (j1, j2), 9 * H - LEG_S, j2.end_s + LEG_S, None, LEG_S, LEG_M),), ())
