@@ -155,7 +155,8 @@ def record_event(
     event again is not stored twice: the stored one is returned. An event that cannot
     happen in the job's status is a ``Conflict`` naming ``type``. A stored new event is
     told in the feed (``job.status``, for the reporting technician, else the job's
-    first published one); a repeat is not."""
+    first published one); a repeat is not. A failed visit of a promised job spends its
+    promise: the job is no longer confirmed (``job.window`` with ``confirmed: false``)."""
     if kind not in EVENT_TYPES:
         raise Invalid(f"type must be one of {', '.join(EVENT_TYPES)}", "type")
     if kind in WORK_CHANGING_EVENTS:
@@ -195,7 +196,13 @@ def record_event(
     if same is not None:
         return Recorded(same, created=False)
     ends = kind != "completed" or jobdays.ends_job(session, job, moment, tz)
+    # A promise is kept by a visit: once that visit failed, the revisit is open work
+    # without one until it is promised again (confirmed, or booked anew). Kept, the
+    # spent promise would be hard for every later run of the day, past or not.
+    promise_spent = kind == "failed" and job.confirmed
     jobstate.apply_event(job, kind, moment, reason, ends_job=ends)
+    if promise_spent:
+        job.confirmed, job.promised_start, job.promised_end = False, None, None
     job.updated_at = received
     session.add(job)
     row = EventRow(
@@ -212,4 +219,7 @@ def record_event(
         data={"status": job.status, "reason": reason, "event_type": kind, "event_at": moment},
         now=now,
     )
+    if promise_spent:
+        released = {"start": None, "end": None, "confirmed": False}
+        feed.emit(session, feed.JOB_WINDOW, job_id=job_id, technician_id=concerned, data=released, now=now)
     return Recorded(row, created=True)

@@ -438,3 +438,50 @@ def test_a_re_plan_that_cannot_keep_a_promise_is_refused_with_the_reason_and_the
     assert live_after == live_before
     assert client.get("/v1/jobs/G1", headers=DISPATCHER).json() == job_before
     assert client.post(f"/v1/plans/{refused['id']}/publish", headers=DISPATCHER).status_code == 409
+
+
+def report_until(client: TestClient, published: dict[str, Any], moment: str, but: str) -> None:
+    """Every visit of ``published`` (but one) as the field reports it by ``moment``: done
+    when it was planned to end by then, on site when planned to start before it."""
+    for job_id, (_, visit) in visits(published).items():
+        if job_id != but and instant(visit["start"]) < instant(moment):
+            event(client, job_id, "arrived", visit["arrival"])
+            if instant(visit["end"]) <= instant(moment):
+                event(client, job_id, "completed", visit["end"])
+
+
+def test_a_failed_visit_spends_its_promise_so_later_re_plans_of_the_day_are_not_refused_for_it(
+    day: tuple[TestClient, dict[str, Any]],
+) -> None:
+    client, published = day
+    confirmed = client.post(f"/v1/plans/{published['id']}/publish", json={"confirm_windows": True}, headers=DISPATCHER)
+    assert confirmed.status_code == 200, confirmed.text
+    first_visits = {r["technician_id"]: r["visits"][0] for r in published["routes"] if r["visits"]}
+    failing = first_visits["W1"]
+    job_id = failing["job_id"]
+    promise = client.get(f"/v1/jobs/{job_id}", headers=DISPATCHER).json()["promised_window"]
+    assert promise is not None and promise == failing["window"]
+    # The customer is not at home: the visit fails inside the promise; the day goes on.
+    event(client, job_id, "arrived", failing["arrival"])
+    failed_at = (instant(failing["arrival"]) + dt.timedelta(minutes=10)).isoformat()
+    sent = client.post(
+        f"/v1/jobs/{job_id}/events",
+        json={"type": "failed", "reason": "customer_absent", "at": failed_at},
+        headers=DISPATCHER,
+    )
+    assert sent.status_code == 201, sent.text
+    shown = client.get(f"/v1/jobs/{job_id}", headers=DISPATCHER).json()
+    assert (shown["status"], shown["confirmed"], shown["promised_window"]) == ("open", False, None)
+    feed = client.get("/v1/events", params={"limit": 1000}, headers=DISPATCHER).json()["events"]
+    windows = [e["data"] for e in feed if e["type"] == "job.window" and e["job_id"] == job_id]
+    assert windows[-1] == {"start": None, "end": None, "confirmed": False}
+
+    # An hour after the promise ended, with the rest of the morning reported, a re-plan
+    # is not refused for the spent promise: the revisit is open work like any other.
+    later = (instant(promise["end"]) + dt.timedelta(hours=1)).isoformat()
+    report_until(client, published, later, but=job_id)
+    plan = replan(client, later)
+    assert plan["status"] == "done", plan
+    new = visits(plan)
+    unassigned = {u["job_id"] for u in plan["unassigned"]}
+    assert job_id in unassigned or instant(new[job_id][1]["start"]) >= instant(later), plan
