@@ -20,6 +20,7 @@ from dashboard.models import (
     Clock,
     Disruption,
     EditResult,
+    FieldEvent,
     ImportResult,
     Job,
     LiveDay,
@@ -47,6 +48,7 @@ _IMPORT = TypeAdapter(ImportResult)
 _CLOCK = TypeAdapter(Clock)
 _LIVE = TypeAdapter(LiveDay)
 _DISRUPTION = TypeAdapter(Disruption)
+_FIELD_EVENT = TypeAdapter(FieldEvent)
 _EDIT = TypeAdapter(EditResult)
 _PROGRESS = TypeAdapter(RunProgress)
 # Fields of a job as GET shows it that PUT does not take back.
@@ -374,6 +376,15 @@ class DispatchClient:
             "location": {"lat": lat, "lon": lon},
         }
         return self._disruption(body)
+
+    def field_report(self, job_id: str, kind: str, at: dt.datetime, reason: str | None = None) -> FieldEvent:
+        """Record what the field did at ``job_id`` (``kind``: ``en_route``, ``arrived``,
+        ``started``, ``completed`` or ``failed`` with its ``reason``), as an installer's
+        phone would (``POST /v1/jobs/{id}/events``): a dispatcher told by phone."""
+        body: dict[str, Any] = {"type": kind, "at": at.isoformat()}
+        if reason is not None:
+            body["reason"] = reason
+        return self._parse(_FIELD_EVENT, self._request("POST", f"/v1/jobs/{job_id}/events", json=body))
 
     def _disruption(self, body: dict[str, Any]) -> Disruption:
         return self._parse(_DISRUPTION, self._request("POST", "/v1/disruptions", json=body))

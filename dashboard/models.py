@@ -362,3 +362,15 @@ class Disruption(ApiModel):
     expected_end: dt.datetime | None = None
     at: dt.datetime | None = None
     location: LatLon | None = None
+
+
+class FieldEvent(ApiModel):
+    """A field report on a job as stored (``POST /v1/jobs/{id}/events``)."""
+
+    id: int
+    job_id: str
+    technician_id: str | None = None
+    type: str
+    at: dt.datetime
+    note: str = ""
+    reason: str | None = None

@@ -23,6 +23,20 @@ RETIMED_COLUMNS = ["job", "old_arrival", "new_arrival", "shift_min"]
 DROPPED_COLUMNS = ["job", "reason"]
 CHANGED_VISIT_COLUMNS = ["technician", "seq", "job", "arrival", "change"]
 URGENT_DEFAULT_DURATION_MIN = 60
+FIELD_REPORTS = {"On the way": "en_route", "Arrived": "arrived", "Done": "completed", "Could not complete": "failed"}
+"""What the dispatcher can record for the field (label → the event type the API takes)."""
+FAILURE_REASONS = ("customer_absent", "parts_missing", "second_visit", "other")
+"""Why a visit could not be completed, as the API takes it (docs/live-day.md)."""
+
+
+def field_report_said(job_id: str, label: str, at: dt.time, reason: str | None) -> str:
+    """The line the board shows once a field report is recorded."""
+    if FIELD_REPORTS[label] == "failed":
+        return (
+            f"{job_id} could not be completed at {at:%H:%M} ({(reason or 'other').replace('_', ' ')}): "
+            "it is open again, and a promise it had is spent."
+        )
+    return f"{job_id}: {label.lower()} at {at:%H:%M}."
 
 
 def on_day(day: dt.date, at: dt.time, timezone: str) -> dt.datetime:

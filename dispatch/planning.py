@@ -124,26 +124,38 @@ def run_seed(plan_id: int) -> int:
     return plan_id % 2**31
 
 
-def broken_promises(day: Day, solution: Solution, promised_unplannable: list[str]) -> list[str]:
+def broken_promises(
+    day: Day, solution: Solution, promised_unplannable: list[str], unreported: Mapping[str, str] | None = None
+) -> list[str]:
     """One sentence per promised job (confirmed, priority tier 0) the solution leaves
     out, and per promised job that could not even be planned. Served promised jobs
-    are inside their promise: it is their only, hard window (``mapping.job_of``)."""
+    are inside their promise: it is their only, hard window (``mapping.job_of``).
+    ``unreported`` (a re-plan's ``DayFrom.unreported``): for a job left out whose visit
+    was due with nothing reported, that is said first, and a last sentence says
+    what to do about it."""
     promised = {j.id for j in day.problem.jobs if j.priority == 0}
+    unreported = unreported or {}
 
     def kind(job_id: str) -> str:
         info = day.job_info.get(job_id)
         return info.promise_kind if info is not None else "promised"
 
+    left_out = [u for u in solution.unassigned if u.job_id in promised]
     out = [
-        f"{kind(u.job_id)} job {u.job_id} would be left out ({u.reason})"
-        for u in solution.unassigned
-        if u.job_id in promised
+        f"{kind(u.job_id)} job {u.job_id} would be left out"
+        + (f": {unreported[u.job_id]} ({u.reason})" if u.job_id in unreported else f" ({u.reason})")
+        for u in left_out
     ]
     pinned = "is pinned to a technician without a shift"
     out += [
         f"{kind(i)} job {i} " + (day.held_back[i].reason if i in day.held_back else pinned)
         for i in promised_unplannable
     ]
+    if any(u.job_id in unreported for u in left_out):
+        out.append(
+            "record what happened to the visits nothing was reported for (field events: en_route, arrived, "
+            "completed or failed; POST /v1/jobs/{id}/events or the board's Today page) and re-plan"
+        )
     return out
 
 
@@ -198,6 +210,11 @@ class _Loaded:
     def problem(self) -> Problem:
         """What the engine solves: the day's problem with the locks that can be kept."""
         return self.locked.problem if self.locked is not None else self.day.problem
+
+    @property
+    def unreported(self) -> dict[str, str]:
+        """A re-plan's visits due with nothing reported (``DayFrom.unreported``)."""
+        return self.left.unreported if self.left is not None else {}
 
     @property
     def ordered(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -611,7 +628,7 @@ class PlanRunner:
         """Store a run's first answer as its current result (it stays running), unless it
         breaks a promise or the run is being cancelled; never raises into the solve."""
         try:
-            broken = broken_promises(loaded.day, solution, loaded.promised)
+            broken = broken_promises(loaded.day, solution, loaded.promised, loaded.unreported)
             if broken:
                 log.info("plan %s: no first answer (%s)", plan_id, "; ".join(broken))
                 return
@@ -721,7 +738,7 @@ class PlanRunner:
             if run.lost:
                 raise RunSuperseded(f"plan {plan_id} is no longer this attempt's")
             for _ in range(CATCH_UPS + 1):
-                broken = broken_promises(loaded.day, solution, loaded.promised)
+                broken = broken_promises(loaded.day, solution, loaded.promised, loaded.unreported)
                 if broken:
                     raise PlanRefused("refused: " + "; ".join(broken))
                 with session_scope(self.engine) as session:

@@ -114,6 +114,9 @@ class DayFrom:
     told_routes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     locks: tuple[lock_rules.VisitLock, ...] = ()
     locked: lock_rules.Locked | None = None
+    # Visits of the published plan due by the instant that the field reported nothing
+    # for: job id → a sentence saying whose and since when (a refusal names them).
+    unreported: dict[str, str] = field(default_factory=dict)
 
 
 def day_from(
@@ -133,6 +136,7 @@ def day_from(
     settled: set[str] = set()
     told: dict[str, Told] = {}
     told_routes: dict[str, tuple[str, ...]] = {}
+    unreported: dict[str, str] = {}
     holders: set[str] = set()
     # When each settled job ends (actually, or as expected while under way): what the
     # jobs that wait for it count their lag from.
@@ -159,6 +163,9 @@ def day_from(
                 arrival = from_storage(job.told_eta, tz) if job.told_eta is not None else visit.planned_arrival
                 told[job.id] = Told(tech.technician_id, clock.seconds(arrival))
                 ahead.append(job.id)
+                if visit.planned_arrival <= at and job.status == jobstate.SCHEDULED:
+                    due = visit.planned_arrival.astimezone(tz)
+                    unreported[job.id] = f"{tech.technician_id} was due there at {due:%H:%M} and nothing was reported"
         told_routes[tech.technician_id] = tuple(ahead)
         if last is not None:
             ends = [t for t in (last.actual_end, last.expected_end) if t is not None]
@@ -210,4 +217,6 @@ def day_from(
         query = select(VisitRow).where(VisitRow.plan_id == plan_id, col(VisitRow.job_id).in_(settled))
         settled_visits = list(session.exec(query.order_by(col(VisitRow.technician_id), col(VisitRow.seq))).all())
     locked = lock_rules.apply(problem, held, now_s) if held else None
-    return DayFrom(left, unplannable + gone, at, plan_id, settled_visits, told, told_routes, tuple(held), locked)
+    return DayFrom(
+        left, unplannable + gone, at, plan_id, settled_visits, told, told_routes, tuple(held), locked, unreported
+    )

@@ -12,11 +12,14 @@ from dashboard import data
 from dashboard.client import BoardError
 from dashboard.frames import clock, working_on
 from dashboard.replan import (
+    FAILURE_REASONS,
+    FIELD_REPORTS,
     URGENT_DEFAULT_DURATION_MIN,
     change_rows,
     changed_visits,
     changes_summary,
     default_time,
+    field_report_said,
     on_day,
     parse_skills,
     replan_instant,
@@ -82,8 +85,8 @@ def instant(at: dt.time) -> dt.datetime:
 
 
 st.subheader("Disruptions")
-unavailable_tab, overrun_tab, late_tab, urgent_tab, cancel_tab = st.tabs(
-    ["Technician unavailable", "Job overrun", "Running late", "Urgent repair", "Cancel a job"]
+unavailable_tab, overrun_tab, report_tab, late_tab, urgent_tab, cancel_tab = st.tabs(
+    ["Technician unavailable", "Job overrun", "Field report", "Running late", "Urgent repair", "Cancel a job"]
 )
 with unavailable_tab:
     with st.form("unavailable_form"):
@@ -105,6 +108,25 @@ with overrun_tab:
         sent = st.form_submit_button("Record overrun")
     if sent and job:
         attempt(lambda: board.client.job_overrun(job, instant(end)), f"{job} now ends at {end:%H:%M}.")
+with report_tab:
+    st.caption(
+        "What an installer told you by phone: on the way, arrived, done (early or late), or could not "
+        "complete (the job is open again for its revisit). Re-plans start from what the field reported."
+    )
+    with st.form("report_form"):
+        job_col, what_col, at_col, reason_col = st.columns(4)
+        job = job_col.selectbox("Job", open_jobs, key="report_job")
+        what = what_col.selectbox("What happened", list(FIELD_REPORTS), key="report_what")
+        at = at_col.time_input("At", value=start_at, key="report_at")
+        reason = reason_col.selectbox("Reason (could not complete)", FAILURE_REASONS, key="report_reason")
+        sent = st.form_submit_button("Record report")
+    if sent and job and what:
+        kind = FIELD_REPORTS[what]
+        why = reason if kind == "failed" else None
+        if attempt(
+            lambda: board.client.field_report(job, kind, instant(at), why), field_report_said(job, what, at, why)
+        ):
+            data.forget_jobs()
 with late_tab:
     with st.form("late_form"):
         tech = st.selectbox("Technician", tech_ids, key="late_tech")

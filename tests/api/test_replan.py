@@ -440,6 +440,12 @@ def test_a_re_plan_that_cannot_keep_a_promise_is_refused_with_the_reason_and_the
     assert client.post(f"/v1/plans/{refused['id']}/publish", headers=DISPATCHER).status_code == 409
 
 
+def promise_every_window(client: TestClient, published: dict[str, Any]) -> None:
+    """Publish ``published`` again, confirming every visit's window: each is a promise."""
+    confirmed = client.post(f"/v1/plans/{published['id']}/publish", json={"confirm_windows": True}, headers=DISPATCHER)
+    assert confirmed.status_code == 200, confirmed.text
+
+
 def report_until(client: TestClient, published: dict[str, Any], moment: str, but: str) -> None:
     """Every visit of ``published`` (but one) as the field reports it by ``moment``: done
     when it was planned to end by then, on site when planned to start before it."""
@@ -454,8 +460,7 @@ def test_a_failed_visit_spends_its_promise_so_later_re_plans_of_the_day_are_not_
     day: tuple[TestClient, dict[str, Any]],
 ) -> None:
     client, published = day
-    confirmed = client.post(f"/v1/plans/{published['id']}/publish", json={"confirm_windows": True}, headers=DISPATCHER)
-    assert confirmed.status_code == 200, confirmed.text
+    promise_every_window(client, published)
     first_visits = {r["technician_id"]: r["visits"][0] for r in published["routes"] if r["visits"]}
     failing = first_visits["W1"]
     job_id = failing["job_id"]
@@ -485,3 +490,24 @@ def test_a_failed_visit_spends_its_promise_so_later_re_plans_of_the_day_are_not_
     new = visits(plan)
     unassigned = {u["job_id"] for u in plan["unassigned"]}
     assert job_id in unassigned or instant(new[job_id][1]["start"]) >= instant(later), plan
+
+
+def test_a_re_plan_refused_for_promised_visits_nobody_reported_says_whose_they_are_and_what_to_do(
+    day: tuple[TestClient, dict[str, Any]],
+) -> None:
+    client, published = day
+    promise_every_window(client, published)
+    first = next(r for r in published["routes"] if r["technician_id"] == "W1")["visits"][0]
+    later = (instant(first["window"]["end"]) + dt.timedelta(hours=1)).isoformat()
+    # Nothing came from the field all morning: the promises that passed cannot be kept.
+    refused = replan(client, later)
+    assert refused["status"] == "failed", refused
+    error = refused["error"]
+    arrival = instant(first["arrival"]).strftime("%H:%M")
+    assert f"job {first['job_id']} would be left out: W1 was due there at {arrival} and nothing was reported" in error
+    assert error.endswith("and re-plan"), error
+    assert not refused["routes"]
+    # Once the field's reports are in, the same re-plan goes through.
+    report_until(client, published, later, but="")
+    plan = replan(client, later)
+    assert plan["status"] == "done", plan

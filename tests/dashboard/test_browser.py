@@ -315,7 +315,8 @@ def test_the_today_page_shows_a_row_per_technician_of_the_published_plan(
     browser: Any, board_url: str, browser_api: Api
 ) -> None:
     """Publish the newest plan of the sample day (made here when the other tests did not),
-    open Today from the navigation, find a busy technician's row and the re-plan button."""
+    open Today from the navigation, find a busy technician's row, the re-plan button and
+    the field report form."""
     versions = browser_api.http.get("/v1/plans", params={"date": DAY}).json()
     plan = browser_api.newest_plan() if versions else browser_api.plan()
     assert browser_api.http.post(f"/v1/plans/{plan['id']}/publish").status_code == 200
@@ -331,6 +332,9 @@ def test_the_today_page_shows_a_row_per_technician_of_the_published_plan(
     assert busy[0] in shown and sorted(shown) == sorted(busy)
     page.get_by_text("refreshes every").wait_for()
     page.get_by_role("button", name="Re-plan from now").wait_for()
+    page.get_by_role("tab", name="Field report").click()
+    page.get_by_role("button", name="Record report").wait_for()
+    page.get_by_text("What happened").wait_for()
     page.close()
 
 

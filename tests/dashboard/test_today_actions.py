@@ -195,3 +195,37 @@ def test_the_disruption_forms_send_what_they_say_and_show_the_apis_refusals(
     assert (overrun["job_id"], dt.datetime.fromisoformat(overrun["expected_end"]).time()) == ("RJ3", dt.time(11, 15))
     assert (late["technician_id"], late["location"]["lat"]) == ("RB", 60.25)
     assert day_api.http.get("/v1/jobs/URGENT-1").json()["status"] == "cancelled"
+
+
+def test_a_field_report_records_what_an_installer_phoned_in_and_shows_the_apis_refusal(
+    today_page: Callable[[], AppTest], day_api: Api
+) -> None:
+    at = today_page()
+    scheduled = [j["id"] for j in day_api.http.get("/v1/jobs", params={"date": DAY.isoformat()}).json()]
+    scheduled = [j for j in scheduled if day_api.http.get(f"/v1/jobs/{j}").json()["status"] == "scheduled"]
+    assert len(scheduled) >= 2, "the test needs two jobs nobody reported on yet"
+    done, failing = scheduled[:2]
+
+    def report(job_id: str, what: str, moment: dt.time, reason: str = "other") -> AppTest:
+        at.selectbox(key="report_job").set_value(job_id)
+        at.selectbox(key="report_what").set_value(what)
+        at.time_input(key="report_at").set_value(moment)
+        at.selectbox(key="report_reason").set_value(reason)
+        return press(at, "Record report")
+
+    report(done, "Arrived", dt.time(8, 5))
+    report(done, "Done", dt.time(8, 20))
+    assert any(f"{done}: done at 08:20" in s for s in texts(at, "success")), texts(at, "success")
+    report(failing, "Arrived", dt.time(8, 10))
+    # A report that cannot follow the last one is the API's refusal, shown with the field named.
+    report(failing, "On the way", dt.time(8, 12))
+    assert any("(field type" in e for e in texts(at, "error")), texts(at, "error")
+    report(failing, "Could not complete", dt.time(8, 15), "customer_absent")
+    assert any("could not be completed at 08:15 (customer absent)" in s for s in texts(at, "success"))
+
+    finished = day_api.http.get(f"/v1/jobs/{done}").json()
+    assert finished["status"] == "completed"
+    assert dt.datetime.fromisoformat(finished["actual_end"]) == dt.datetime.combine(DAY, dt.time(8, 20), HELSINKI)
+    reopened = day_api.http.get(f"/v1/jobs/{failing}").json()
+    assert (reopened["status"], reopened["reason"]) == ("open", "customer_absent")
+    assert done not in at.selectbox(key="report_job").options  # done work is no longer offered
