@@ -140,21 +140,21 @@ def broken_promises(
         info = day.job_info.get(job_id)
         return info.promise_kind if info is not None else "promised"
 
-    left_out = [u for u in solution.unassigned if u.job_id in promised]
-    out = [
-        f"{kind(u.job_id)} job {u.job_id} would be left out"
-        + (f": {unreported[u.job_id]} ({u.reason})" if u.job_id in unreported else f" ({u.reason})")
-        for u in left_out
-    ]
+    def due(job_id: str) -> str:
+        return f": {unreported[job_id]}," if job_id in unreported else ""
+
+    left_out = [u.job_id for u in solution.unassigned if u.job_id in promised]
+    reasons = {u.job_id: u.reason for u in solution.unassigned}
+    out = [f"{kind(i)} job {i} would be left out{due(i)} ({reasons[i]})" for i in left_out]
     pinned = "is pinned to a technician without a shift"
     out += [
-        f"{kind(i)} job {i} " + (day.held_back[i].reason if i in day.held_back else pinned)
+        f"{kind(i)} job {i}{due(i)} " + (day.held_back[i].reason if i in day.held_back else pinned)
         for i in promised_unplannable
     ]
-    if any(u.job_id in unreported for u in left_out):
+    if any(i in unreported for i in [*left_out, *promised_unplannable]):
         out.append(
-            "record what happened to the visits nothing was reported for (field events: en_route, arrived, "
-            "completed or failed; POST /v1/jobs/{id}/events or the board's Today page) and re-plan"
+            "record what happened to the visits nothing was reported for (field events en_route, arrived, "
+            "completed or failed, by POST /v1/jobs/{id}/events or the board's Today page) and re-plan"
         )
     return out
 

@@ -504,7 +504,7 @@ def test_a_re_plan_refused_for_promised_visits_nobody_reported_says_whose_they_a
     assert refused["status"] == "failed", refused
     error = refused["error"]
     arrival = instant(first["arrival"]).strftime("%H:%M")
-    assert f"job {first['job_id']} would be left out: W1 was due there at {arrival} and nothing was reported" in error
+    assert f"job {first['job_id']} would be left out: W1 was due there at {arrival} and nothing was reported," in error
     assert error.endswith("and re-plan"), error
     assert not refused["routes"]
     # Once the field's reports are in, the same re-plan goes through.
