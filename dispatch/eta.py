@@ -40,7 +40,7 @@ from dispatch.auth import Principal
 from dispatch.errors import Forbidden, NotFound
 from dispatch.mapping import DayClock, Span, job_of, technicians_on
 from dispatch.planning import published_plan_id
-from dispatch.tables import BookingRow, EventRow, JobRow, RouteRow, TechnicianRow, VisitRow
+from dispatch.tables import BookingRow, DisruptionRow, EventRow, JobRow, RouteRow, TechnicianRow, VisitRow
 from dispatch.timeutil import from_storage
 from solver import HaversineProvider, Problem
 from solver.schedule import NEVER, Stop, drive_on
@@ -81,6 +81,8 @@ class VisitFacts:
     actual_end_s: int | None = None
     en_route_at_s: int | None = None
     promised: tuple[int, int] | None = None
+    # The end an ``overrun`` disruption reported for the visit under way (the last one recorded).
+    reported_end_s: int | None = None
 
     @property
     def finished(self) -> bool:
@@ -200,7 +202,8 @@ def _walk(
         elif v.status == jobstate.ON_SITE:
             flush()
             start = v.actual_start_s if v.actual_start_s is not None else min(now_s, v.planned_start_s)
-            end = max(now_s, start + v.duration_s + pauses.get(k, _Pauses()).in_work_s)
+            end = start + v.duration_s + pauses.get(k, _Pauses()).in_work_s
+            end = max(now_s, v.reported_end_s if v.reported_end_s is not None else end)
             out.append((v, start, start, end))
             place, free = v.point, end
         elif v.status == jobstate.EN_ROUTE:
@@ -210,8 +213,9 @@ def _walk(
             if route.lunch_start_s is not None and left >= route.lunch_start_s:
                 here = dataclasses.replace(here, pause_on_way_s=0)  # lunch taken before leaving
             times = drive_on(travel, place, left, [here])[0]
-            out.append((v, times.arrival_s, times.start_s, times.end_s))
-            place, free = v.point, times.end_s
+            end = times.end_s if v.reported_end_s is None else max(times.start_s, v.reported_end_s)
+            out.append((v, times.arrival_s, times.start_s, end))
+            place, free = v.point, end
         else:
             pending.append(k)
     flush()
@@ -373,6 +377,23 @@ def _en_route_times(session: Session, job_ids: Sequence[str]) -> dict[str, dt.da
     return {job_id: at for job_id, at in rows if at is not None}
 
 
+def _reported_ends(session: Session, day: dt.date, region: str, job_ids: Sequence[str]) -> dict[str, dt.datetime]:
+    """Per job, the expected end the last ``overrun`` disruption of the day reported."""
+    if not job_ids:
+        return {}
+    rows = session.exec(
+        select(DisruptionRow.job_id, DisruptionRow.expected_end)
+        .where(
+            DisruptionRow.date == day,
+            DisruptionRow.region == region,
+            DisruptionRow.type == "overrun",
+            col(DisruptionRow.job_id).in_(job_ids),
+        )
+        .order_by(col(DisruptionRow.id))
+    ).all()
+    return {job_id: end for job_id, end in rows if job_id is not None and end is not None}
+
+
 def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.datetime) -> LiveDay:
     """The published plan of ``day`` and ``region`` re-timed from the field facts
     at ``now`` (``estimate``), per technician with a route, and the urgent open work
@@ -416,6 +437,7 @@ def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.
     # The travel a plan run uses: solver.engine's default provider over the same points.
     points, travel = problem_travel(Problem(tuple(technicians.values()), solver_jobs), HaversineProvider())
     en_route = _en_route_times(session, job_ids)
+    reported = _reported_ends(session, day, region, job_ids)
     now_s = clock.seconds(now)
 
     def secs(stored: dt.datetime | None) -> int | None:
@@ -450,6 +472,7 @@ def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.
                     actual_end_s=secs(job.actual_end),
                     en_route_at_s=secs(en_route.get(v.job_id)) if job.status == jobstate.EN_ROUTE else None,
                     promised=(clock.seconds(window[0]), clock.seconds(window[1])) if window else None,
+                    reported_end_s=secs(reported.get(v.job_id)) if job.status in jobstate.UNDER_WAY else None,
                 )
             )
         lunch_start = secs(route.lunch_start)

@@ -26,6 +26,10 @@ PLANNABLE = (OPEN, SCHEDULED, EN_ROUTE, ON_SITE)
 """Statuses a plan run loads: work still to do (completed and cancelled jobs never
 come back; a failed visit leaves its job ``open``)."""
 
+UNDER_WAY = (EN_ROUTE, ON_SITE)
+"""A visit under way: its technician is on the way or on site (the visit stays theirs,
+and only such a visit can overrun)."""
+
 SHOWN_TO_INSTALLERS = (OPEN, SCHEDULED, EN_ROUTE, ON_SITE, COMPLETED)
 """Job statuses whose visits stay on an installer's list of a published plan."""
 

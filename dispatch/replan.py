@@ -53,8 +53,12 @@ def record_disruption(
     if job_id is not None:
         job = catalog.get_job(session, job_id)
         region = job.region
-        if job.status not in jobstate.PLANNABLE:
-            raise Invalid(f"job_id: job {job_id} is {job.status}; only work still to do can overrun", "job_id")
+        if data.type == "overrun" and job.status not in jobstate.UNDER_WAY:
+            raise Invalid(
+                f"job_id: job {job_id} is {job.status}; only a visit under way (on the way or on site) can overrun: "
+                "record the arrival first (a field event)",
+                "job_id",
+            )
     row = DisruptionRow(
         date=moment.astimezone(tz).date(),
         region=region,
@@ -183,13 +187,6 @@ def day_from(
             if before is None or reported >= before.free_at_s:
                 served = before.served if before is not None else 0
                 positions[d.technician_id] = Position(Location(d.lat, d.lon or 0.0), reported, served)
-        elif d.type == "overrun" and d.job_id in settled and d.expected_end is not None:
-            # The visit under way ends later than its duration says: its technician is free later.
-            for tech in live.technicians:
-                if any(v.job_id == d.job_id for v in tech.visits) and tech.technician_id in positions:
-                    was = positions[tech.technician_id]
-                    end = max(was.free_at_s, clock.from_stored(d.expected_end))
-                    positions[tech.technician_id] = Position(was.location, end, was.served)
     problem = remaining(
         # A technician lock holds only while its technician works: decided once the rest of the day is known.
         lock_rules.unpinned(whole.problem, held),

@@ -30,6 +30,7 @@ from dashboard.widgets import DEFAULT_TIME_LIMIT_S, attempt, current_board, foll
 
 PROPOSAL_KEY = "replan_proposal"
 FLASH_KEY = "replan_flash"
+REPORT_FLASH_KEY = "report_flash"
 
 board = current_board()
 st.title(f"Today {board.day:%a %d %b %Y}" + (f" · {board.region}" if board.region else ""))
@@ -77,6 +78,7 @@ with shown_errors():
     day_jobs = data.jobs(board.base_url, board.token, board.day, board.region)
 tech_ids = [t.id for t in techs]
 open_jobs = [j.id for j in day_jobs if j.status not in ("cancelled", "completed")]
+under_way = [j.id for j in day_jobs if j.status in ("en_route", "on_site")]
 start_at = default_time(now, board.day)
 
 
@@ -102,13 +104,16 @@ with unavailable_tab:
             f"{tech} is unavailable from {start:%H:%M}" + ("" if rest else f" until {until:%H:%M}") + ".",
         )
 with overrun_tab:
+    st.caption("A visit under way (on the way or on site) that will end later, or earlier, than planned.")
     with st.form("overrun_form"):
-        job = st.selectbox("Job", open_jobs, key="overrun_job")
+        job = st.selectbox("Job", under_way, key="overrun_job")
         end = st.time_input("Expected end", value=start_at, key="overrun_end")
         sent = st.form_submit_button("Record overrun")
     if sent and job:
         attempt(lambda: board.client.job_overrun(job, instant(end)), f"{job} now ends at {end:%H:%M}.")
 with report_tab:
+    if said := st.session_state.pop(REPORT_FLASH_KEY, None):
+        st.success(str(said), icon=":material/check:")
     st.caption(
         "What an installer told you by phone: on the way, arrived, done (early or late), or could not "
         "complete (the job is open again for its revisit). Re-plans start from what the field reported."
@@ -123,10 +128,15 @@ with report_tab:
     if sent and job and what:
         kind = FIELD_REPORTS[what]
         why = reason if kind == "failed" else None
-        if attempt(
-            lambda: board.client.field_report(job, kind, instant(at), why), field_report_said(job, what, at, why)
-        ):
+        try:
+            board.client.field_report(job, kind, instant(at), why)
+        except BoardError as exc:
+            st.error(str(exc), icon=":material/error:")
+        else:
+            # The job lists above (overrun, cancel, this one) follow its new status at once.
             data.forget_jobs()
+            st.session_state[REPORT_FLASH_KEY] = field_report_said(job, what, at, why)
+            st.rerun()
 with late_tab:
     with st.form("late_form"):
         tech = st.selectbox("Technician", tech_ids, key="late_tech")

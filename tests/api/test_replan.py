@@ -199,6 +199,14 @@ def test_disruptions_name_what_is_wrong_and_appear_in_the_feed(day: tuple[TestCl
         headers=DISPATCHER,
     )
     assert bad_order.status_code == 422 and bad_order.json()["field"] == "until"
+    not_started = client.post(
+        "/v1/disruptions",
+        json={"type": "overrun", "job_id": "J00", "expected_end": at(DAY, "13:00")},
+        headers=DISPATCHER,
+    )
+    assert not_started.status_code == 422 and not_started.json()["field"] == "job_id", not_started.text
+    assert "only a visit under way" in not_started.json()["detail"]
+    event(client, "J00", "arrived", at(DAY, "12:00"))
     ok = client.post(
         "/v1/disruptions",
         json={"type": "overrun", "job_id": "J00", "expected_end": at(DAY, "13:00")},

@@ -178,7 +178,12 @@ def test_the_disruption_forms_send_what_they_say_and_show_the_apis_refusals(
     assert (job["priority"], job["kind"], job["skills"]) == (1, "repair", {"electrical": 1})
     assert dt.datetime.fromisoformat(job["deadline"]) == dt.datetime.combine(DAY, dt.time(13), tzinfo=HELSINKI)
 
-    # Overrun, running late and cancel.
+    # Overrun (of a visit under way: its arrival reported first), running late and cancel.
+    assert "RJ3" not in at.selectbox(key="overrun_job").options
+    at.selectbox(key="report_job").set_value("RJ3")
+    at.selectbox(key="report_what").set_value("Arrived")
+    at.time_input(key="report_at").set_value(dt.time(8, 25))
+    press(at, "Record report")
     at.selectbox(key="overrun_job").set_value("RJ3")
     at.time_input(key="overrun_end").set_value(dt.time(11, 15))
     press(at, "Record overrun")

@@ -79,6 +79,22 @@ def test_a_technician_still_on_site_past_the_planned_end_delays_the_rest() -> No
     assert (got["C"].state, got["C"].eta_s, got["C"].delay_min) == (NEXT, at(11, 50), 40)
 
 
+def test_an_overrun_reported_for_the_visit_under_way_moves_the_rest_either_way() -> None:
+    """B on site since 10:00 (planned end 11:00). An overrun says it ends at 12:00: C is
+    expected at 12:10. A later report says 10:40 (it goes faster): C at 11:10, as planned;
+    a reported end already past is now."""
+    a = dataclasses.replace(A, status="completed", actual_start_s=at(8, 30), actual_end_s=at(9, 30))
+    b = dataclasses.replace(B, status="on_site", actual_start_s=at(10))
+    late = by_job(estimate([with_facts(T1, A=a, B=dataclasses.replace(b, reported_end_s=at(12)))], TRAVEL, at(10, 30)))
+    assert (late["B"].end_s, late["C"].eta_s, late["C"].delay_min) == (at(12), at(12, 10), 60)
+    early = by_job(
+        estimate([with_facts(T1, A=a, B=dataclasses.replace(b, reported_end_s=at(10, 40)))], TRAVEL, at(10, 30))
+    )
+    assert (early["B"].end_s, early["C"].eta_s) == (at(10, 40), at(11, 10))
+    past = by_job(estimate([with_facts(T1, A=a, B=dataclasses.replace(b, reported_end_s=at(10, 40)))], TRAVEL, at(11)))
+    assert (past["B"].end_s, past["C"].eta_s) == (at(11), at(11, 10))
+
+
 def test_a_visit_is_at_risk_when_its_eta_passes_the_promised_windows_end() -> None:
     c = dataclasses.replace(C, promised=(at(11), at(11, 30)))
     on_time = by_job(estimate([with_facts(T1, C=c)], TRAVEL, now_s=at(7)))
