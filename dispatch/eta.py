@@ -42,9 +42,9 @@ from dispatch.mapping import DayClock, Span, job_of, technicians_on
 from dispatch.planning import published_plan_id
 from dispatch.tables import BookingRow, DisruptionRow, EventRow, JobRow, RouteRow, TechnicianRow, VisitRow
 from dispatch.timeutil import from_storage
-from solver import HaversineProvider, Problem
+from solver import HaversineProvider, Location, Problem
 from solver.schedule import NEVER, Stop, drive_on
-from solver.travel import TravelMatrices, problem_travel
+from solver.travel import TravelMatrices, index_points
 
 DONE = "done"
 UNDER_WAY = "under_way"
@@ -104,6 +104,10 @@ class RouteFacts:
     visits: tuple[VisitFacts, ...]
     lunch_start_s: int | None = None
     lunch_duration_s: int = 0
+    # Where the technician reported being and when (a ``running_late`` disruption:
+    # matrix point, seconds); the visits still to reach are driven from there, unless a
+    # visit they reached since ended later (as a re-plan's start, ``dispatch.replan``).
+    reported: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -167,6 +171,8 @@ def _walk(
     out: list[tuple[VisitFacts, int | None, int | None, int | None]] = []
     place, free = route.home, route.depart_s
     pending: list[int] = []
+    reached = [k for k, v in enumerate(route.visits) if v.finished or v.status in jobstate.UNDER_WAY]
+    from_report = max(reached, default=-1) + 1  # the first visit the report can move
 
     def stop(k: int, arrive_not_before: int) -> Stop:
         v, p = route.visits[k], pauses.get(k, _Pauses())
@@ -217,6 +223,8 @@ def _walk(
             out.append((v, times.arrival_s, times.start_s, end))
             place, free = v.point, end
         else:
+            if k == from_report and route.reported is not None and (k == 0 or route.reported[1] >= free):
+                place, free = route.reported
             pending.append(k)
     flush()
     return out
@@ -394,6 +402,20 @@ def _reported_ends(session: Session, day: dt.date, region: str, job_ids: Sequenc
     return {job_id: end for job_id, end in rows if job_id is not None and end is not None}
 
 
+def _reported_positions(session: Session, day: dt.date, region: str) -> dict[str, tuple[Location, dt.datetime]]:
+    """Per technician, where and when the last ``running_late`` disruption of the day put them."""
+    rows = session.exec(
+        select(DisruptionRow)
+        .where(DisruptionRow.date == day, DisruptionRow.region == region, DisruptionRow.type == "running_late")
+        .order_by(col(DisruptionRow.id))
+    ).all()
+    return {
+        d.technician_id: (Location(d.lat, d.lon), d.at)
+        for d in rows
+        if d.technician_id is not None and d.at is not None and d.lat is not None and d.lon is not None
+    }
+
+
 def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.datetime) -> LiveDay:
     """The published plan of ``day`` and ``region`` re-timed from the field facts
     at ``now`` (``estimate``), per technician with a route, and the urgent open work
@@ -434,8 +456,17 @@ def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.
         for i in job_ids
         if i in jobs
     )
-    # The travel a plan run uses: solver.engine's default provider over the same points.
-    points, travel = problem_travel(Problem(tuple(technicians.values()), solver_jobs), HaversineProvider())
+    # The travel a plan run uses: solver.engine's default provider over the same points,
+    # and the places technicians reported running late from.
+    points = index_points(Problem(tuple(technicians.values()), solver_jobs))
+    places = list(points.points)
+    late = _reported_positions(session, day, region)
+    where = {}
+    for tech_id, (location, _) in late.items():
+        if location not in places:
+            places.append(location)
+        where[tech_id] = places.index(location)
+    travel = HaversineProvider().matrices(tuple(places))
     en_route = _en_route_times(session, job_ids)
     reported = _reported_ends(session, day, region, job_ids)
     now_s = clock.seconds(now)
@@ -487,6 +518,7 @@ def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.
                 visits=tuple(items),
                 lunch_start_s=lunch_start,
                 lunch_duration_s=(lunch_end - lunch_start) if lunch_start is not None and lunch_end is not None else 0,
+                reported=(where[tech.id], clock.from_stored(late[tech.id][1])) if tech.id in late else None,
             )
         )
     estimates = {(e.technician_id, e.job_id): e for e in estimate(facts, travel, now_s)}

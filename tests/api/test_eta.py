@@ -191,6 +191,43 @@ def test_the_live_day_as_of_an_instant_is_the_live_day_with_the_clock_there(data
             assert refused.json()["field"] == "at", refused.json()
 
 
+def test_recorded_disruptions_move_the_live_day_an_overrun_the_visit_under_way_and_a_late_report_the_rest(
+    database_url: str,
+) -> None:
+    """The first visit is under way and called in to end 50 minutes late: the live day
+    expects it to end then and the second visit 50 minutes late, before the planned end
+    is even reached. Then Aino reports being held up far away an hour after that planned
+    end: the second visit is reached from there, later still."""
+    with aino_s_day(database_url) as w:
+        first, second = w.visits[:2]
+        w.event(first["job_id"], "arrived", instant(first["arrival"]))
+        overrun_end = instant(first["end"]) + 50 * MIN
+        called = {"type": "overrun", "job_id": first["job_id"], "expected_end": overrun_end.isoformat()}
+        assert w.client.post("/v1/disruptions", json=called, headers=DISPATCHER).status_code == 201
+
+        def live_at(moment: dt.datetime) -> dict[str, dict[str, Any]]:
+            params = {"date": DAY.isoformat(), "at": moment.isoformat()}
+            [tech] = w.client.get("/v1/live", params=params, headers=DISPATCHER).json()["technicians"]
+            return {v["job_id"]: v for v in tech["visits"]}
+
+        soon = live_at(instant(first["arrival"]) + 10 * MIN)
+        assert instant(soon[first["job_id"]]["expected_end"]) == overrun_end
+        assert instant(soon[second["job_id"]]["eta"]) == instant(second["arrival"]) + 50 * MIN
+
+        held_at = instant(first["end"]) + 60 * MIN
+        w.event(first["job_id"], "completed", overrun_end)
+        late = {
+            "type": "running_late",
+            "technician_id": "AINO",
+            "at": held_at.isoformat(),
+            "location": {"lat": 60.30, "lon": 25.20},
+        }
+        assert w.client.post("/v1/disruptions", json=late, headers=DISPATCHER).status_code == 201
+        later = live_at(held_at)
+        eta = instant(later[second["job_id"]]["eta"])
+        assert eta > held_at + 15 * MIN and eta > instant(second["arrival"]) + 60 * MIN, later[second["job_id"]]
+
+
 def test_a_visit_whose_eta_passes_its_promised_window_is_at_risk(database_url: str) -> None:
     """The own booking's slot ends at 12:00; at 12:30 with nothing reported, it cannot be reached in it."""
     with aino_s_day(database_url) as w:

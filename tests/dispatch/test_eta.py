@@ -95,6 +95,21 @@ def test_an_overrun_reported_for_the_visit_under_way_moves_the_rest_either_way()
     assert (past["B"].end_s, past["C"].eta_s) == (at(11), at(11, 10))
 
 
+def test_a_technician_running_late_is_driven_from_where_they_reported_unless_a_later_visit_says_otherwise() -> None:
+    """A done at 09:30; at 10:00 the technician reports being at point 4 (15 min from
+    B): B is expected at 10:15 (+25), and C after it. A report from before A ended moves
+    nothing. Before any visit is reached, a report is where they set out from: at point
+    3 at 08:20, A (25 min away) is expected at 08:45 (+15)."""
+    a = dataclasses.replace(A, status="completed", actual_start_s=at(8, 30), actual_end_s=at(9, 30))
+    late = dataclasses.replace(with_facts(T1, A=a), reported=(4, at(10)))
+    got = by_job(estimate([late], TRAVEL, now_s=at(10)))
+    assert (got["B"].eta_s, got["B"].delay_min, got["C"].eta_s) == (at(10, 15), 25, at(11, 25))
+    stale = dataclasses.replace(with_facts(T1, A=a), reported=(4, at(9)))
+    assert by_job(estimate([stale], TRAVEL, now_s=at(10)))["B"].eta_s == at(10)
+    early = dataclasses.replace(T1, reported=(3, at(8, 20)))
+    assert by_job(estimate([early], TRAVEL, now_s=at(8, 20)))["A"].eta_s == at(8, 45)
+
+
 def test_a_visit_is_at_risk_when_its_eta_passes_the_promised_windows_end() -> None:
     c = dataclasses.replace(C, promised=(at(11), at(11, 30)))
     on_time = by_job(estimate([with_facts(T1, C=c)], TRAVEL, now_s=at(7)))
