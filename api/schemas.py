@@ -568,8 +568,9 @@ class LiveVisitOut(BaseModel):
     expected_end: dt.datetime | None = Field(description="expected (or actual) end")
     delay_min: int = Field(description="against the planned arrival; negative when early")
     at_risk: bool
-    risk: Literal["window", "shift"] | None = Field(
-        description="window: expected after the promised window's end; shift: cannot end within the shift"
+    risk: Literal["unavailable", "window", "shift"] | None = Field(
+        description="unavailable: its technician is unavailable then (a disruption); window: expected after "
+        "the promised window's end; shift: cannot end within the shift"
     )
     window: WindowOut | None = Field(description="the promised window")
 

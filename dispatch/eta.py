@@ -56,8 +56,10 @@ way (en route or on site), the next one to drive to, or later."""
 
 WINDOW = "window"
 SHIFT = "shift"
-"""Why a visit is at risk: its expected arrival is after the promised window's end, or
-it cannot end (and the technician be back) before the shift's hard end."""
+UNAVAILABLE = "unavailable"
+"""Why a visit is at risk: its technician is unavailable when it would be made (a
+``technician_unavailable`` disruption), its expected arrival is after the promised
+window's end, or it cannot end (and the technician be back) before the shift's hard end."""
 
 
 # ----- the pure computation ----------------------------------------------------------
@@ -108,6 +110,16 @@ class RouteFacts:
     # matrix point, seconds); the visits still to reach are driven from there, unless a
     # visit they reached since ended later (as a re-plan's start, ``dispatch.replan``).
     reported: tuple[int, int] | None = None
+    # When the technician is unavailable (a ``technician_unavailable`` disruption:
+    # from, until or None for the rest of the day), seconds.
+    unavailable: tuple[int, int | None] | None = None
+
+    def away(self, start_s: int, end_s: int) -> bool:
+        """True when the technician is unavailable at some time in [start_s, end_s)."""
+        if self.unavailable is None:
+            return False
+        off, back = self.unavailable
+        return off < max(end_s, start_s + 1) and (back is None or back > start_s)
 
 
 @dataclass(frozen=True)
@@ -276,7 +288,9 @@ def estimate(routes: Sequence[RouteFacts], travel: TravelMatrices, now_s: int) -
             else:
                 delay = (end if end is not None else v.planned_end_s) - v.planned_end_s
             risk = None
-            if not reached and arrival is not None and v.promised is not None and arrival > v.promised[1]:
+            if not reached and arrival is not None and route.away(arrival, end if end is not None else arrival):
+                risk = UNAVAILABLE
+            elif not reached and arrival is not None and v.promised is not None and arrival > v.promised[1]:
                 risk = WINDOW
             elif (
                 not v.finished
@@ -402,6 +416,23 @@ def _reported_ends(session: Session, day: dt.date, region: str, job_ids: Sequenc
     return {job_id: end for job_id, end in rows if job_id is not None and end is not None}
 
 
+def _unavailable(session: Session, day: dt.date, region: str, clock: DayClock) -> dict[str, tuple[int, int | None]]:
+    """Per technician, the last ``technician_unavailable`` disruption of the day: from,
+    until (None: the rest of the day), seconds."""
+    rows = session.exec(
+        select(DisruptionRow)
+        .where(
+            DisruptionRow.date == day, DisruptionRow.region == region, DisruptionRow.type == "technician_unavailable"
+        )
+        .order_by(col(DisruptionRow.id))
+    ).all()
+    return {
+        d.technician_id: (clock.from_stored(d.from_at), clock.from_stored(d.until_at) if d.until_at else None)
+        for d in rows
+        if d.technician_id is not None and d.from_at is not None
+    }
+
+
 def _reported_positions(session: Session, day: dt.date, region: str) -> dict[str, tuple[Location, dt.datetime]]:
     """Per technician, where and when the last ``running_late`` disruption of the day put them."""
     rows = session.exec(
@@ -461,6 +492,7 @@ def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.
     points = index_points(Problem(tuple(technicians.values()), solver_jobs))
     places = list(points.points)
     late = _reported_positions(session, day, region)
+    away = _unavailable(session, day, region, clock)
     where = {}
     for tech_id, (location, _) in late.items():
         if location not in places:
@@ -519,6 +551,7 @@ def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.
                 lunch_start_s=lunch_start,
                 lunch_duration_s=(lunch_end - lunch_start) if lunch_start is not None and lunch_end is not None else 0,
                 reported=(where[tech.id], clock.from_stored(late[tech.id][1])) if tech.id in late else None,
+                unavailable=away.get(tech.id),
             )
         )
     estimates = {(e.technician_id, e.job_id): e for e in estimate(facts, travel, now_s)}

@@ -228,6 +228,17 @@ def test_recorded_disruptions_move_the_live_day_an_overrun_the_visit_under_way_a
         assert eta > held_at + 15 * MIN and eta > instant(second["arrival"]) + 60 * MIN, later[second["job_id"]]
 
 
+def test_the_visits_of_a_technician_made_unavailable_are_at_risk_until_a_re_plan_moves_them(database_url: str) -> None:
+    with aino_s_day(database_url) as w:
+        first, second = w.visits[:2]
+        off = {"type": "technician_unavailable", "technician_id": "AINO", "from": second["arrival"]}
+        assert w.client.post("/v1/disruptions", json=off, headers=DISPATCHER).status_code == 201
+        [tech] = w.live()["technicians"]
+        risks = {v["job_id"]: (v["at_risk"], v["risk"]) for v in tech["visits"]}
+        assert risks[first["job_id"]] == (False, None)
+        assert all(risks[v["job_id"]] == (True, "unavailable") for v in w.visits[1:]), risks
+
+
 def test_a_visit_whose_eta_passes_its_promised_window_is_at_risk(database_url: str) -> None:
     """The own booking's slot ends at 12:00; at 12:30 with nothing reported, it cannot be reached in it."""
     with aino_s_day(database_url) as w:

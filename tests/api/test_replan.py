@@ -425,12 +425,14 @@ def test_a_re_plan_that_cannot_keep_a_promise_is_refused_with_the_reason_and_the
     assert published["status"] == "done" and visits(published)["G1"][0] == "W4", published  # type: ignore[arg-type]
     assert client.post(f"/v1/plans/{published['id']}/publish", headers=DISPATCHER).status_code == 200
     before = client.get(f"/v1/plans/{published['id']}", headers=DISPATCHER).json()
-    live_before = client.get("/v1/live", params={"date": DAY.isoformat()}, headers=DISPATCHER).json()
-    live_before.pop("now")
     job_before = client.get("/v1/jobs/G1", headers=DISPATCHER).json()
-    # W4 falls ill at 11:00: nobody else can keep G1's promise.
+    # W4 falls ill at 11:00: nobody else can keep G1's promise (the live day says so).
     ill = {"type": "technician_unavailable", "technician_id": "W4", "from": at(DAY, "11:00")}
     assert client.post("/v1/disruptions", json=ill, headers=DISPATCHER).status_code == 201
+    live_before = client.get("/v1/live", params={"date": DAY.isoformat()}, headers=DISPATCHER).json()
+    live_before.pop("now")
+    [g1] = [v for t in live_before["technicians"] for v in t["visits"] if v["job_id"] == "G1"]
+    assert (g1["at_risk"], g1["risk"]) == (True, "unavailable")
 
     refused = replan(client, at(DAY, "11:00"))
     assert refused["status"] == "failed", refused

@@ -13,7 +13,19 @@ import dataclasses
 
 import numpy as np
 
-from dispatch.eta import DONE, LATER, NEXT, SHIFT, UNDER_WAY, WINDOW, RouteFacts, VisitEta, VisitFacts, estimate
+from dispatch.eta import (
+    DONE,
+    LATER,
+    NEXT,
+    SHIFT,
+    UNAVAILABLE,
+    UNDER_WAY,
+    WINDOW,
+    RouteFacts,
+    VisitEta,
+    VisitFacts,
+    estimate,
+)
 from solver import TravelMatrices
 
 M = 60
@@ -108,6 +120,18 @@ def test_a_technician_running_late_is_driven_from_where_they_reported_unless_a_l
     assert by_job(estimate([stale], TRAVEL, now_s=at(10)))["B"].eta_s == at(10)
     early = dataclasses.replace(T1, reported=(3, at(8, 20)))
     assert by_job(estimate([early], TRAVEL, now_s=at(8, 20)))["A"].eta_s == at(8, 45)
+
+
+def test_the_visits_a_technician_made_unavailable_cannot_make_are_at_risk_and_the_rest_are_not() -> None:
+    """Unavailable 10:30-11:05: B (10:00-11:00) overlaps it, C (from 11:10) does not;
+    for the rest of the day from 11:00, C is at risk too. A is done: never at risk."""
+    a = dataclasses.replace(A, status="completed", actual_start_s=at(8, 30), actual_end_s=at(9, 30))
+    away = dataclasses.replace(with_facts(T1, A=a), unavailable=(at(10, 30), at(11, 5)))
+    got = by_job(estimate([away], TRAVEL, now_s=at(9, 40)))
+    assert [(got[j].at_risk, got[j].risk) for j in "ABC"] == [(False, None), (True, UNAVAILABLE), (False, None)]
+    gone = dataclasses.replace(with_facts(T1, A=a), unavailable=(at(11), None))
+    got = by_job(estimate([gone], TRAVEL, now_s=at(9, 40)))
+    assert [got[j].risk for j in "ABC"] == [None, None, UNAVAILABLE]
 
 
 def test_a_visit_is_at_risk_when_its_eta_passes_the_promised_windows_end() -> None:
