@@ -416,9 +416,9 @@ def _reported_ends(session: Session, day: dt.date, region: str, job_ids: Sequenc
     return {job_id: end for job_id, end in rows if job_id is not None and end is not None}
 
 
-def _unavailable(session: Session, day: dt.date, region: str, clock: DayClock) -> dict[str, tuple[int, int | None]]:
+def unavailability(session: Session, day: dt.date, region: str, clock: DayClock) -> dict[str, tuple[int, int | None]]:
     """Per technician, the last ``technician_unavailable`` disruption of the day: from,
-    until (None: the rest of the day), seconds."""
+    until (None: the rest of the day), seconds. Re-plans read them here too."""
     rows = session.exec(
         select(DisruptionRow)
         .where(
@@ -433,15 +433,15 @@ def _unavailable(session: Session, day: dt.date, region: str, clock: DayClock) -
     }
 
 
-def _reported_positions(session: Session, day: dt.date, region: str) -> dict[str, tuple[Location, dt.datetime]]:
-    """Per technician, where and when the last ``running_late`` disruption of the day put them."""
+def late_reports(session: Session, day: dt.date, region: str, clock: DayClock) -> dict[str, tuple[Location, int]]:
+    """Per technician, where and when (seconds) the last ``running_late`` disruption of the day put them."""
     rows = session.exec(
         select(DisruptionRow)
         .where(DisruptionRow.date == day, DisruptionRow.region == region, DisruptionRow.type == "running_late")
         .order_by(col(DisruptionRow.id))
     ).all()
     return {
-        d.technician_id: (Location(d.lat, d.lon), d.at)
+        d.technician_id: (Location(d.lat, d.lon), clock.from_stored(d.at))
         for d in rows
         if d.technician_id is not None and d.at is not None and d.lat is not None and d.lon is not None
     }
@@ -491,8 +491,8 @@ def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.
     # and the places technicians reported running late from.
     points = index_points(Problem(tuple(technicians.values()), solver_jobs))
     places = list(points.points)
-    late = _reported_positions(session, day, region)
-    away = _unavailable(session, day, region, clock)
+    late = late_reports(session, day, region, clock)
+    away = unavailability(session, day, region, clock)
     where = {}
     for tech_id, (location, _) in late.items():
         if location not in places:
@@ -550,7 +550,7 @@ def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.
                 visits=tuple(items),
                 lunch_start_s=lunch_start,
                 lunch_duration_s=(lunch_end - lunch_start) if lunch_start is not None and lunch_end is not None else 0,
-                reported=(where[tech.id], clock.from_stored(late[tech.id][1])) if tech.id in late else None,
+                reported=(where[tech.id], late[tech.id][1]) if tech.id in late else None,
                 unavailable=away.get(tech.id),
             )
         )

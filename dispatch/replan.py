@@ -176,17 +176,12 @@ def day_from(
             free = max(ends) if ends else at
             place = jobs[last.job_id]
             positions[tech.technician_id] = Position(Location(place.lat, place.lon), clock.seconds(free), served)
-    absences: dict[str, Absence] = {}
-    for d in disruptions_of(session, day, region):
-        if d.type == "technician_unavailable" and d.technician_id is not None and d.from_at is not None:
-            until = clock.from_stored(d.until_at) if d.until_at is not None else None
-            absences[d.technician_id] = Absence(clock.from_stored(d.from_at), until)
-        elif d.type == "running_late" and d.technician_id is not None and d.at is not None and d.lat is not None:
-            before = positions.get(d.technician_id)
-            reported = clock.from_stored(d.at)
-            if before is None or reported >= before.free_at_s:
-                served = before.served if before is not None else 0
-                positions[d.technician_id] = Position(Location(d.lat, d.lon or 0.0), reported, served)
+    # The disruptions as the live day reads them (``eta``: the last of each kind per technician).
+    absences = {t: Absence(off, back) for t, (off, back) in eta.unavailability(session, day, region, clock).items()}
+    for tech_id, (where, reported) in eta.late_reports(session, day, region, clock).items():
+        before = positions.get(tech_id)
+        if before is None or reported >= before.free_at_s:
+            positions[tech_id] = Position(where, reported, before.served if before is not None else 0)
     problem = remaining(
         # A technician lock holds only while its technician works: decided once the rest of the day is known.
         lock_rules.unpinned(whole.problem, held),
