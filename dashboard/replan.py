@@ -23,6 +23,11 @@ RETIMED_COLUMNS = ["job", "old_arrival", "new_arrival", "shift_min"]
 DROPPED_COLUMNS = ["job", "reason"]
 CHANGED_VISIT_COLUMNS = ["technician", "seq", "job", "arrival", "change"]
 URGENT_DEFAULT_DURATION_MIN = 60
+URGENT_LEVELS = (1, 2, 3)
+URGENT_LEVEL_HELP = (
+    "Emergency response level, its priority: 1 service outage, act at once; 2 answer within 2 hours; "
+    "3 within 4 hours. Level 1 outranks all other work, level 2 ordinary work."
+)
 FIELD_REPORTS = {"On the way": "en_route", "Arrived": "arrived", "Done": "completed", "Could not complete": "failed"}
 """What the dispatcher can record for the field (label → the event type the API takes)."""
 FAILURE_REASONS = ("customer_absent", "parts_missing", "second_visit", "other")
@@ -87,8 +92,10 @@ def urgent_job_body(
     skills: dict[str, int],
     address: str = "",
     notes: str = "",
+    level: int = 1,
 ) -> dict[str, Any]:
-    """The ``PUT /v1/jobs/{id}`` body of an urgent repair: priority 1 with a deadline."""
+    """The ``PUT /v1/jobs/{id}`` body of an urgent repair with a deadline: its emergency
+    ``level`` (1, service outage; 2; 3: docs/domain's response levels) is its priority."""
     body: dict[str, Any] = {
         "kind": "repair",
         "date": day.isoformat(),
@@ -96,7 +103,7 @@ def urgent_job_body(
         "duration_min": duration_min,
         "skills": skills,
         "deadline": deadline.isoformat(),
-        "priority": 1,
+        "priority": level,
     }
     if address:
         body["address"] = address

@@ -15,6 +15,8 @@ from dashboard.replan import (
     FAILURE_REASONS,
     FIELD_REPORTS,
     URGENT_DEFAULT_DURATION_MIN,
+    URGENT_LEVEL_HELP,
+    URGENT_LEVELS,
     change_rows,
     changed_visits,
     changes_summary,
@@ -152,8 +154,9 @@ with late_tab:
         )
 with urgent_tab:
     with st.form("urgent_form"):
-        id_col, deadline_col, duration_col = st.columns(3)
+        id_col, level_col, deadline_col, duration_col = st.columns(4)
         job_id = id_col.text_input("Job id", key="urgent_id")
+        level = level_col.selectbox("Level", URGENT_LEVELS, key="urgent_level", help=URGENT_LEVEL_HELP)
         deadline = deadline_col.time_input("Deadline", value=dt.time(16, 0), key="urgent_deadline")
         duration = duration_col.number_input(
             "Duration (min)", 1, 24 * 60, URGENT_DEFAULT_DURATION_MIN, key="urgent_duration"
@@ -171,11 +174,18 @@ with urgent_tab:
             st.error(str(exc), icon=":material/error:")
         else:
             body = urgent_job_body(
-                board.day, float(lat), float(lon), instant(deadline), int(duration), skills, address.strip()
+                board.day,
+                float(lat),
+                float(lon),
+                instant(deadline),
+                int(duration),
+                skills,
+                address.strip(),
+                level=int(level or 1),
             )
             if attempt(
                 lambda: board.client.put_job(job_id.strip(), body),
-                f"Urgent repair {job_id.strip()} added (priority 1, deadline {deadline:%H:%M}).",
+                f"Urgent repair {job_id.strip()} added (level {level}, deadline {deadline:%H:%M}).",
             ):
                 data.forget_jobs()
 with cancel_tab:

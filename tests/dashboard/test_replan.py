@@ -90,6 +90,11 @@ def test_skills_are_read_with_level_one_by_default_and_bad_levels_named() -> Non
         parse_skills(":2")
 
 
+def test_an_urgent_repairs_level_is_its_priority() -> None:
+    body = urgent_job_body(dt.date(2026, 12, 1), 60.2, 24.9, at("16:00"), 45, {"electrical": 1}, level=2)
+    assert (body["priority"], body["deadline"]) == (2, at("16:00").isoformat())
+
+
 def test_an_urgent_repair_is_priority_one_with_its_deadline() -> None:
     body = urgent_job_body(dt.date(2026, 12, 1), 60.2, 24.9, at("16:00"), 45, {"electrical": 1}, "Mannerheimintie 1")
     assert body == {

@@ -173,9 +173,13 @@ def test_the_disruption_forms_send_what_they_say_and_show_the_apis_refusals(
     at.text_input(key="urgent_skills").input("electrical:1")
     at.time_input(key="urgent_deadline").set_value(dt.time(13, 0))
     press(at, "Add urgent repair")
-    assert any("URGENT-1 added" in s for s in texts(at, "success")), texts(at, "error")
+    assert any("URGENT-1 added (level 1" in s for s in texts(at, "success")), texts(at, "error")
     job = day_api.http.get("/v1/jobs/URGENT-1").json()
     assert (job["priority"], job["kind"], job["skills"]) == (1, "repair", {"electrical": 1})
+    at.text_input(key="urgent_id").input("URGENT-2")
+    at.selectbox(key="urgent_level").set_value(2)
+    press(at, "Add urgent repair")
+    assert day_api.http.get("/v1/jobs/URGENT-2").json()["priority"] == 2  # a level-2 repair outranks ordinary work
     assert dt.datetime.fromisoformat(job["deadline"]) == dt.datetime.combine(DAY, dt.time(13), tzinfo=HELSINKI)
 
     # Overrun (of a visit under way: its arrival reported first), running late and cancel.
