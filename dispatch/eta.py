@@ -288,8 +288,8 @@ def estimate(routes: Sequence[RouteFacts], travel: TravelMatrices, now_s: int) -
             else:
                 delay = (end if end is not None else v.planned_end_s) - v.planned_end_s
             risk = None
-            if not reached and arrival is not None and route.away(arrival, end if end is not None else arrival):
-                risk = UNAVAILABLE
+            if not v.finished and arrival is not None and route.away(arrival, end if end is not None else arrival):
+                risk = UNAVAILABLE  # also a visit under way that its technician leaves before it ends
             elif not reached and arrival is not None and v.promised is not None and arrival > v.promised[1]:
                 risk = WINDOW
             elif (

@@ -124,7 +124,8 @@ def test_a_technician_running_late_is_driven_from_where_they_reported_unless_a_l
 
 def test_the_visits_a_technician_made_unavailable_cannot_make_are_at_risk_and_the_rest_are_not() -> None:
     """Unavailable 10:30-11:05: B (10:00-11:00) overlaps it, C (from 11:10) does not;
-    for the rest of the day from 11:00, C is at risk too. A is done: never at risk."""
+    for the rest of the day from 11:00, C is at risk too. A is done: never at risk; a
+    visit under way is when they leave before it ends."""
     a = dataclasses.replace(A, status="completed", actual_start_s=at(8, 30), actual_end_s=at(9, 30))
     away = dataclasses.replace(with_facts(T1, A=a), unavailable=(at(10, 30), at(11, 5)))
     got = by_job(estimate([away], TRAVEL, now_s=at(9, 40)))
@@ -132,6 +133,11 @@ def test_the_visits_a_technician_made_unavailable_cannot_make_are_at_risk_and_th
     gone = dataclasses.replace(with_facts(T1, A=a), unavailable=(at(11), None))
     got = by_job(estimate([gone], TRAVEL, now_s=at(9, 40)))
     assert [got[j].risk for j in "ABC"] == [None, None, UNAVAILABLE]
+    # On site at B when they fall ill at 10:30: B will not be finished by them either.
+    on_site = dataclasses.replace(B, status="on_site", actual_start_s=at(10))
+    ill = dataclasses.replace(with_facts(T1, A=a, B=on_site), unavailable=(at(10, 30), None))
+    got = by_job(estimate([ill], TRAVEL, now_s=at(10, 30)))
+    assert [got[j].risk for j in "ABC"] == [None, UNAVAILABLE, UNAVAILABLE]
 
 
 def test_a_visit_is_at_risk_when_its_eta_passes_the_promised_windows_end() -> None:
