@@ -187,6 +187,17 @@ def versions_frame(plans: Iterable[Plan]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["version", "status", "published", "time_limit_s", "created", "error"])
 
 
+def run_failure(plan: Plan) -> str:
+    """Why a run ended without a plan, as markdown: a refusal (``refused: a; b; …``, one
+    sentence per promise it would break) as a list, one sentence a line."""
+    error = plan.error or "no plan was made"
+    head, sep, rest = error.partition("refused: ")
+    if head or not sep:
+        return f"Plan #{plan.id} {plan.status}: {error}"
+    reasons = [r.strip() for r in rest.split("; ") if r.strip()]
+    return f"Plan #{plan.id} was refused ({len(reasons)} reasons):\n\n" + "\n".join(f"- {r}" for r in reasons)
+
+
 def version_label(plan: Plan) -> str:
     """``#12 · done · published``: how a version is named in pickers."""
     parts = [f"#{plan.id}", plan.status]

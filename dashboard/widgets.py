@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.client import BoardError
-from dashboard.frames import default_day, version_label
+from dashboard.frames import default_day, run_failure, version_label
 from dashboard.kpis import KpiCard
 from dashboard.models import Plan, RunProgress
 
@@ -133,7 +133,7 @@ def follow_plan(board: data.Board, started: Plan) -> Plan | None:
     data.forget_plans()
     if final.status != "done":
         bar.empty()
-        st.error(f"Plan #{final.id} {final.status}: {final.error or 'no plan was made'}", icon=":material/error:")
+        st.error(run_failure(final), icon=":material/error:")
         return None
     bar.progress(1.0, text=f"Plan #{final.id}: done")
     return final

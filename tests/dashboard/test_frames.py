@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from dashboard.frames import JobFilter, default_day, filter_jobs, jobs_frame, technicians_frame, unassigned_frame
+from dashboard.frames import (
+    JobFilter,
+    default_day,
+    filter_jobs,
+    jobs_frame,
+    run_failure,
+    technicians_frame,
+    unassigned_frame,
+)
 from tests.dashboard.factories import job, plan, technician, working_day
 
 
@@ -58,3 +66,19 @@ def test_unassigned_jobs_come_most_urgent_first_with_their_reasons() -> None:
         {"job": "B", "priority": 1, "reason": "No technician has glass level 3"},
         {"job": "A", "priority": 3, "reason": "The day is full"},
     ]
+
+
+def test_a_refused_run_lists_each_promise_it_would_break_on_a_line_of_its_own() -> None:
+    error = (
+        "refused: confirmed job J1 would be left out: T1 was due there at 09:00 and nothing was reported, (far); "
+        "booked job J2 would be left out (glass); record what happened (field events) and re-plan"
+    )
+    refused = plan(7, []).model_copy(update={"status": "failed", "error": error})
+    assert run_failure(refused) == (
+        "Plan #7 was refused (3 reasons):\n\n"
+        "- confirmed job J1 would be left out: T1 was due there at 09:00 and nothing was reported, (far)\n"
+        "- booked job J2 would be left out (glass)\n"
+        "- record what happened (field events) and re-plan"
+    )
+    crashed = plan(8, []).model_copy(update={"status": "failed", "error": "the worker stopped"})
+    assert run_failure(crashed) == "Plan #8 failed: the worker stopped"
