@@ -54,9 +54,10 @@ def record_disruption(
         job = catalog.get_job(session, job_id)
         region = job.region
         if data.type == "overrun" and job.status not in jobstate.UNDER_WAY:
+            todo = job.status in (jobstate.OPEN, jobstate.SCHEDULED)
             raise Invalid(
-                f"job_id: job {job_id} is {job.status}; only a visit under way (on the way or on site) can overrun: "
-                "record the arrival first (a field event)",
+                f"job_id: job {job_id} is {job.status}; only a visit under way (on the way or on site) can overrun"
+                + (": record the arrival first (a field event)" if todo else ""),
                 "job_id",
             )
     row = DisruptionRow(

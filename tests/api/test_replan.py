@@ -205,7 +205,13 @@ def test_disruptions_name_what_is_wrong_and_appear_in_the_feed(day: tuple[TestCl
         headers=DISPATCHER,
     )
     assert not_started.status_code == 422 and not_started.json()["field"] == "job_id", not_started.text
-    assert "only a visit under way" in not_started.json()["detail"]
+    assert "only a visit under way" in not_started.json()["detail"] and "arrival first" in not_started.json()["detail"]
+    event(client, "J01", "arrived", at(DAY, "09:00"))
+    event(client, "J01", "completed", at(DAY, "09:30"))
+    finished = {"type": "overrun", "job_id": "J01", "expected_end": at(DAY, "13:00")}
+    done_already = client.post("/v1/disruptions", json=finished, headers=DISPATCHER)
+    assert done_already.status_code == 422 and "is completed" in done_already.json()["detail"], done_already.text
+    assert "arrival first" not in done_already.json()["detail"]
     event(client, "J00", "arrived", at(DAY, "12:00"))
     ok = client.post(
         "/v1/disruptions",
