@@ -399,51 +399,41 @@ def _en_route_times(session: Session, job_ids: Sequence[str]) -> dict[str, dt.da
     return {job_id: at for job_id, at in rows if at is not None}
 
 
-def _reported_ends(session: Session, day: dt.date, region: str, job_ids: Sequence[str]) -> dict[str, dt.datetime]:
-    """Per job, the expected end the last ``overrun`` disruption of the day reported."""
-    if not job_ids:
-        return {}
-    rows = session.exec(
-        select(DisruptionRow.job_id, DisruptionRow.expected_end)
-        .where(
-            DisruptionRow.date == day,
-            DisruptionRow.region == region,
-            DisruptionRow.type == "overrun",
-            col(DisruptionRow.job_id).in_(job_ids),
-        )
-        .order_by(col(DisruptionRow.id))
-    ).all()
-    return {job_id: end for job_id, end in rows if job_id is not None and end is not None}
+def disruptions_of(session: Session, day: dt.date, region: str) -> list[DisruptionRow]:
+    """The disruptions recorded for a day and region, oldest first."""
+    query = select(DisruptionRow).where(DisruptionRow.date == day, DisruptionRow.region == region)
+    return list(session.exec(query.order_by(col(DisruptionRow.id))).all())
 
 
-def unavailability(session: Session, day: dt.date, region: str, clock: DayClock) -> dict[str, tuple[int, int | None]]:
-    """Per technician, the last ``technician_unavailable`` disruption of the day: from,
-    until (None: the rest of the day), seconds. Re-plans read them here too."""
-    rows = session.exec(
-        select(DisruptionRow)
-        .where(
-            DisruptionRow.date == day, DisruptionRow.region == region, DisruptionRow.type == "technician_unavailable"
-        )
-        .order_by(col(DisruptionRow.id))
-    ).all()
+def reported_ends(disruptions: Sequence[DisruptionRow], clock: DayClock) -> dict[str, int]:
+    """Per job, the expected end (seconds) the last ``overrun`` of ``disruptions`` reported."""
     return {
-        d.technician_id: (clock.from_stored(d.from_at), clock.from_stored(d.until_at) if d.until_at else None)
-        for d in rows
-        if d.technician_id is not None and d.from_at is not None
+        d.job_id: clock.from_stored(d.expected_end)
+        for d in disruptions
+        if d.type == "overrun" and d.job_id is not None and d.expected_end is not None
     }
 
 
-def late_reports(session: Session, day: dt.date, region: str, clock: DayClock) -> dict[str, tuple[Location, int]]:
-    """Per technician, where and when (seconds) the last ``running_late`` disruption of the day put them."""
-    rows = session.exec(
-        select(DisruptionRow)
-        .where(DisruptionRow.date == day, DisruptionRow.region == region, DisruptionRow.type == "running_late")
-        .order_by(col(DisruptionRow.id))
-    ).all()
+def unavailability(disruptions: Sequence[DisruptionRow], clock: DayClock) -> dict[str, tuple[int, int | None]]:
+    """Per technician, the last ``technician_unavailable`` of ``disruptions``: from, until
+    (None: the rest of the day), seconds. Re-plans read them here too."""
+    return {
+        d.technician_id: (clock.from_stored(d.from_at), clock.from_stored(d.until_at) if d.until_at else None)
+        for d in disruptions
+        if d.type == "technician_unavailable" and d.technician_id is not None and d.from_at is not None
+    }
+
+
+def late_reports(disruptions: Sequence[DisruptionRow], clock: DayClock) -> dict[str, tuple[Location, int]]:
+    """Per technician, where and when (seconds) the last ``running_late`` of ``disruptions`` put them."""
     return {
         d.technician_id: (Location(d.lat, d.lon), clock.from_stored(d.at))
-        for d in rows
-        if d.technician_id is not None and d.at is not None and d.lat is not None and d.lon is not None
+        for d in disruptions
+        if d.type == "running_late"
+        and d.technician_id is not None
+        and d.at is not None
+        and d.lat is not None
+        and d.lon is not None
     }
 
 
@@ -491,8 +481,9 @@ def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.
     # and the places technicians reported running late from.
     points = index_points(Problem(tuple(technicians.values()), solver_jobs))
     places = list(points.points)
-    late = late_reports(session, day, region, clock)
-    away = unavailability(session, day, region, clock)
+    disruptions = disruptions_of(session, day, region)
+    late = late_reports(disruptions, clock)
+    away = unavailability(disruptions, clock)
     where = {}
     for tech_id, (location, _) in late.items():
         if location not in places:
@@ -500,7 +491,7 @@ def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.
         where[tech_id] = places.index(location)
     travel = HaversineProvider().matrices(tuple(places))
     en_route = _en_route_times(session, job_ids)
-    reported = _reported_ends(session, day, region, job_ids)
+    reported = reported_ends(disruptions, clock)
     now_s = clock.seconds(now)
 
     def secs(stored: dt.datetime | None) -> int | None:
@@ -535,7 +526,7 @@ def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.
                     actual_end_s=secs(job.actual_end),
                     en_route_at_s=secs(en_route.get(v.job_id)) if job.status == jobstate.EN_ROUTE else None,
                     promised=(clock.seconds(window[0]), clock.seconds(window[1])) if window else None,
-                    reported_end_s=secs(reported.get(v.job_id)) if job.status in jobstate.UNDER_WAY else None,
+                    reported_end_s=reported.get(v.job_id) if job.status in jobstate.UNDER_WAY else None,
                 )
             )
         lunch_start = secs(route.lunch_start)

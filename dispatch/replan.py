@@ -90,12 +90,6 @@ def record_disruption(
     return row
 
 
-def disruptions_of(session: Session, day: dt.date, region: str) -> list[DisruptionRow]:
-    """The disruptions recorded for a day and region, oldest first."""
-    query = select(DisruptionRow).where(DisruptionRow.date == day, DisruptionRow.region == region)
-    return list(session.exec(query.order_by(col(DisruptionRow.id))).all())
-
-
 def _idle(tech: Technician, now_s: int) -> Technician:
     """``tech`` with no time and no visit left to give (a re-plan plans them an empty route)."""
     start = min(max(tech.shift.start_s, now_s), DAY_S)
@@ -178,8 +172,9 @@ def day_from(
             place = jobs[last.job_id]
             positions[tech.technician_id] = Position(Location(place.lat, place.lon), clock.seconds(free), served)
     # The disruptions as the live day reads them (``eta``: the last of each kind per technician).
-    absences = {t: Absence(off, back) for t, (off, back) in eta.unavailability(session, day, region, clock).items()}
-    for tech_id, (where, reported) in eta.late_reports(session, day, region, clock).items():
+    disruptions = eta.disruptions_of(session, day, region)
+    absences = {t: Absence(off, back) for t, (off, back) in eta.unavailability(disruptions, clock).items()}
+    for tech_id, (where, reported) in eta.late_reports(disruptions, clock).items():
         before = positions.get(tech_id)
         if before is None or reported >= before.free_at_s:
             positions[tech_id] = Position(where, reported, before.served if before is not None else 0)
