@@ -288,8 +288,16 @@ class LockIn(Strict):
 
 
 class EditIn(Strict):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
+
     moves: list[MoveIn] = Field(default_factory=list, max_length=200)
     locks: list[LockIn] = Field(default_factory=list, max_length=200)
+    from_: Moment | None = Field(
+        default=None,
+        alias="from",
+        description="check the edit from this instant of the plan's day: what is done or under way stays, "
+        "technicians start where they are (default: a re-plan's own instant)",
+    )
     apply: StrictBool = Field(default=False, description="store the result as a new plan version")
     override: StrictBool = Field(
         default=False, description="with apply: store it despite hard violations (recorded on the version)"
@@ -301,6 +309,9 @@ class EditViolationOut(BaseModel):
     code: Literal["window", "shift", "skill", "crew", "promise", "capacity", "other"]
     detail: str
     technician_id: str | None = None
+    standing: bool = Field(
+        default=False, description="the plan edited breaks it too: not caused by the edit (it still needs override)"
+    )
 
 
 class EditOut(BaseModel):
@@ -308,6 +319,15 @@ class EditOut(BaseModel):
     kpis: dict[str, Any] = Field(description="the day's figures with the edit (as a plan run stores them)")
     base_kpis: dict[str, Any] | None = Field(default=None, description="the figures of the plan edited")
     plan_id: int | None = Field(default=None, description="the new plan version, once applied")
+    from_: dt.datetime | None = Field(
+        default=None,
+        serialization_alias="from",
+        description="the instant the edit was checked from (null: the whole day); the figures are then those of "
+        "what is left of the day, with and without the edit",
+    )
+    changes: dict[str, Any] | None = Field(
+        default=None, description="checked from an instant: what the edit changes against what was told"
+    )
 
 
 class PlanVisitOut(BaseModel):

@@ -264,11 +264,15 @@ class DispatchClient:
         *,
         apply: bool = False,
         override: bool = False,
+        from_: dt.datetime | None = None,
     ) -> EditResult:
         """Evaluate moves (``{job_id, technician_id, position}``) and locks on a done version:
         the violations and the day's figures; with ``apply`` store it as a new version
-        (a hard violation is a 409 unless ``override``)."""
-        body = {"moves": moves, "locks": locks or [], "apply": apply, "override": override}
+        (a hard violation is a 409 unless ``override``). ``from_``: checked from that
+        instant of the day (a re-plan is by default from its own)."""
+        body: dict[str, Any] = {"moves": moves, "locks": locks or [], "apply": apply, "override": override}
+        if from_ is not None:
+            body["from"] = from_.isoformat()
         return self._parse(_EDIT, self._request("POST", f"/v1/plans/{plan_id}/edits", json=body))
 
     def cancel_plan(self, plan_id: int) -> Plan:

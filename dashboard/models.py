@@ -276,15 +276,19 @@ class EditViolation(ApiModel):
     code: str
     detail: str = ""
     technician_id: str | None = None
+    standing: bool = False
 
 
 class EditResult(ApiModel):
-    """A move by hand evaluated (and, once applied, the new version's id)."""
+    """A move by hand evaluated (and, once applied, the new version's id); checked from an
+    instant (``from_``), with its changes against what was told."""
 
     violations: list[EditViolation] = Field(default_factory=list)
     kpis: dict[str, Any] = Field(default_factory=dict)
     base_kpis: dict[str, Any] | None = None
     plan_id: int | None = None
+    from_: dt.datetime | None = Field(default=None, alias="from")
+    changes: PlanChanges | None = None
 
 
 class ImportRowError(ApiModel):

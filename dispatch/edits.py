@@ -9,6 +9,12 @@ breaks comes back as violations a dispatcher reads — ``window``, ``shift``,
 with the day's figures, before anything is stored. Applied, it becomes a new
 plan version (published the normal way); with a hard violation only on an
 explicit override, which the version records.
+
+During the day an edit is evaluated from an instant (``from``; a re-plan's own instant
+by default): what is done or under way stays as the field reported it and is not the
+dispatcher's to move, each technician starts where they are then (``dispatch.replan.day_from``,
+what a re-plan from that instant plans), and the edit reports its changes against what
+technicians and customers were told, as a re-plan does.
 """
 
 from __future__ import annotations
@@ -22,16 +28,17 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from dispatch import live
+from dispatch import jobstate, live, replan
 from dispatch.errors import Conflict, Invalid
 from dispatch.export import plan_json
 from dispatch.mapping import Day, load_day
-from dispatch.planning import get_plan, plan_contents, store_solution
+from dispatch.planning import changes_json, get_plan, plan_contents, store_replan, store_solution
 from dispatch.tables import JobRow, PlanRow
-from dispatch.timeutil import to_storage
+from dispatch.timeutil import from_storage, to_storage
 from solver import Problem, ReasonCode, Solution, Unassigned, Violation, ViolationKind
 from solver.edit import evaluate
 from solver.plan import WorkingRoute
+from solver.replan import Stability
 
 CODES: dict[ViolationKind, str] = {
     ViolationKind.WINDOW: "window",
@@ -72,23 +79,31 @@ class Lock:
 
 @dataclass(frozen=True)
 class EditViolation:
-    """One hard rule the edited plan breaks, named by the job it concerns."""
+    """One hard rule the edited plan breaks, named by the job it concerns; ``standing``:
+    the plan edited breaks it too (the same rule at the same job and technician), so the
+    edit did not cause it."""
 
     job_id: str
     code: str
     detail: str
     technician_id: str | None = None
+    standing: bool = False
 
 
 @dataclass(frozen=True)
 class EditResult:
     """An evaluated edit: its violations, the day's figures with it and, before it, the
-    figures of the plan it edits; ``plan``: the new version when it was applied."""
+    figures of the plan it edits; ``plan``: the new version when it was applied.
+    Evaluated from an instant (``at``), the figures are those of what is left of the day
+    then, with and without the edit, and ``changes`` what the edit changes against what
+    technicians and customers were told (as a re-plan's ``changes``)."""
 
     violations: tuple[EditViolation, ...]
     kpis: dict[str, Any]
     base_kpis: dict[str, Any] | None
     plan: PlanRow | None = None
+    at: dt.datetime | None = None
+    changes: dict[str, Any] | None = None
 
 
 def edit_plan(
@@ -103,30 +118,50 @@ def edit_plan(
     override: bool = False,
     by: Mapping[str, Any] | None = None,
     slot_s: Mapping[str, int] | None = None,
+    at: dt.datetime | None = None,
+    stability: Stability | None = None,
+    notify_min: int = 15,
 ) -> EditResult:
     """Evaluate ``moves`` and ``locks`` on a done plan version against its day as stored
     now; with ``apply`` store the result as a new done version (``Conflict`` naming
     ``moves`` when it breaks a hard rule, unless ``override``: then ``by`` and the
     violations are recorded on it). A job or technician the day does not know is
-    ``Invalid`` naming the field; a plan not done is a ``Conflict`` naming ``status``."""
+    ``Invalid`` naming the field; a plan not done is a ``Conflict`` naming ``status``.
+
+    From the instant ``at`` (default: the plan's own ``replan_from``, if it is a re-plan)
+    only what is left of the day then is evaluated, as a re-plan from it would plan it:
+    moving a visit done or under way is ``Invalid`` naming the move's ``job_id``; the
+    result carries the changes against what was told (``notify_min``: the threshold a
+    customer is told from), and applied it is stored as a re-plan from ``at`` is."""
     plan = get_plan(session, plan_id)
     if plan.status != "done":
         raise Conflict(f"plan {plan_id} is {plan.status}; only a done plan can be edited", "status")
+    if at is None and plan.replan_from is not None:
+        at = from_storage(plan.replan_from, tz)
+    if at is not None and at.astimezone(tz).date() != plan.date:
+        raise Invalid(f"from: an edit of the plan of {plan.date} is checked from an instant of that day", "from")
     base_version = live.version(session, plan.date, plan.region)
-    day, unplannable = load_day(session, plan.date, plan.region, tz)
+    left: replan.DayFrom | None = None
+    if at is None:
+        day, unplannable = load_day(session, plan.date, plan.region, tz)
+    else:
+        left = replan.day_from(session, plan.date, plan.region, tz, at, stability or Stability())
+        day, unplannable = left.day, left.unplannable
+        _refuse_settled(session, moves, at, tz)
     routes, starts = _stored_routes(session, plan_id, day)
+    before = {tech_id: list(ids) for tech_id, ids in routes.items()}
     _move(routes, moves, day)
-    problem, fixed, lock_rows = _lock(routes, starts, [*locks, *_inherited(plan.locks, routes, locks)], day)
-    working = [
-        WorkingRoute(tech_id, tuple(ids), tuple(fixed.get((tech_id, i)) for i in ids))
-        for tech_id, ids in routes.items()
-    ]
-    evaluation = evaluate(problem, working, _reasons(session, plan_id, day))
-    solution = evaluation.solution
-    moved = {m.job_id for m in moves}
-    violations = _named(evaluation.violations, problem, solution, moved)
+    solution, violations, lock_rows = _evaluated(session, plan, day, routes, starts, locks, {m.job_id for m in moves})
+    # The plan edited, evaluated the same way: which violations the edit did not cause.
+    unedited, already, _ = _evaluated(session, plan, day, before, starts, (), set())
+    held = {(v.job_id, v.code, v.technician_id) for v in already}
+    violations = tuple(dataclasses.replace(v, standing=(v.job_id, v.code, v.technician_id) in held) for v in violations)
     kpis: dict[str, Any] = plan_json(day, solution)["kpis"]
     result = EditResult(violations, kpis, plan.kpis)
+    if left is not None:
+        # From an instant the stored figures are the whole day's: compare with the plan seen from it.
+        base = plan_json(day, unedited)["kpis"]
+        result = dataclasses.replace(result, base_kpis=base, at=at, changes=changes_json(left, solution, notify_min))
     if not apply:
         return result
     if violations and not override:
@@ -136,7 +171,7 @@ def edit_plan(
             f"{first.detail}. Send override: true to store it anyway.",
             "moves" if moves else "override",
         )
-    stored = _store(session, plan, day, solution, unplannable, slot_s, base_version, now)
+    stored = _store(session, plan, day, solution, unplannable, slot_s, base_version, now, left, notify_min)
     stored.locks = _lock_records(lock_rows, solution, day)
     if violations:
         stored.override = {
@@ -159,6 +194,44 @@ def edit_plan(
     session.add(stored)
     session.flush()
     return dataclasses.replace(result, plan=stored)
+
+
+def _evaluated(
+    session: Session,
+    plan: PlanRow,
+    day: Day,
+    routes: dict[str, list[str]],
+    starts: Mapping[tuple[str, str], int],
+    locks: Sequence[Lock],
+    moved: set[str],
+) -> tuple[Solution, tuple[EditViolation, ...], list[dict[str, Any]]]:
+    """``routes`` timed and checked on ``day`` with ``locks`` and the plan's own locks
+    that still hold: the solution, its violations named for a dispatcher and the lock
+    records."""
+    assert plan.id is not None
+    problem, fixed, lock_rows = _lock(routes, starts, [*locks, *_inherited(plan.locks, routes, locks)], day)
+    working = [
+        WorkingRoute(tech_id, tuple(ids), tuple(fixed.get((tech_id, i)) for i in ids))
+        for tech_id, ids in routes.items()
+    ]
+    evaluation = evaluate(problem, working, _reasons(session, plan.id, day))
+    solution = evaluation.solution
+    return solution, _named(evaluation.violations, problem, solution, moved), lock_rows
+
+
+def _refuse_settled(session: Session, moves: Sequence[Move], at: dt.datetime, tz: ZoneInfo) -> None:
+    """``Invalid`` naming the first move of a job done or under way: it stays as the field
+    reported it (a visit is never taken from a technician already on the way to it)."""
+    for k, move in enumerate(moves):
+        row = session.get(JobRow, move.job_id)
+        if row is None or row.status not in replan.SETTLED:
+            continue
+        state = "done" if row.status == jobstate.COMPLETED else f"under way ({row.status.replace('_', ' ')})"
+        raise Invalid(
+            f"job {move.job_id} is {state}: a visit done or under way at {at.astimezone(tz):%H:%M} stays with "
+            "its technician. To give it to someone else, record it as could not be completed first",
+            f"moves.{k}.job_id",
+        )
 
 
 def _stored_routes(session: Session, plan_id: int, day: Day) -> tuple[dict[str, list[str]], dict[tuple[str, str], int]]:
@@ -302,8 +375,11 @@ def _store(
     slot_s: Mapping[str, int] | None,
     base_version: int,
     now: dt.datetime,
+    left: replan.DayFrom | None = None,
+    notify_min: int = 15,
 ) -> PlanRow:
-    """The edited plan as a new done version of ``source``'s day."""
+    """The edited plan as a new done version of ``source``'s day; from an instant
+    (``left``: what was left of the day then), stored as a re-plan from it is."""
     stamp = to_storage(now)
     plan = PlanRow(
         date=source.date,
@@ -316,10 +392,14 @@ def _store(
         started_at=stamp,
         finished_at=stamp,
         edited_from=source.id,
+        replan_from=to_storage(left.at) if left is not None else None,
     )
     session.add(plan)
     session.flush()
-    store_solution(session, plan, day, solution, unplannable, slot_s)
+    if left is None:
+        store_solution(session, plan, day, solution, unplannable, slot_s)
+    else:
+        store_replan(session, plan, left, solution, slot_s or {}, notify_min)
     return plan
 
 

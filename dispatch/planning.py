@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from huey.consumer import Consumer
@@ -292,9 +292,15 @@ def store_replan(
             window_end=old.window_end,
         )
         session.add(copy)
+    plan.changes = changes_json(left, solution, notify_min)
+
+
+def changes_json(left: DayFrom, solution: Solution, notify_min: int) -> dict[str, Any]:
+    """What ``solution`` (of what was left at ``left.at``) changes against what technicians
+    and customers were told (``solver.replan.changes``), as a re-plan stores it."""
     found = replan_changes(left.told, left.told_routes, solution, notify_min)
     clock = left.day.clock
-    plan.changes = {
+    return {
         "from": left.at.isoformat(),
         "moved": [
             {"job_id": m.job_id, "from_technician_id": m.from_technician_id, "to_technician_id": m.to_technician_id}

@@ -144,7 +144,8 @@ def _check_job(job: Job, served: list[tuple[str, int]], listed_unassigned: bool)
         out.append(Violation(kind, f"{len(served)} visits for a crew of {job.crew_size}", job.id))
     starts = {start for _, start in served}
     if job.crew_size == 2 and len(starts) > 1:
-        out.append(Violation(ViolationKind.CREW_SYNC, f"crew starts differ: {sorted(starts)}", job.id))
+        times = " and ".join(_hhmm(t) for t in sorted(starts))
+        out.append(Violation(ViolationKind.CREW_SYNC, f"crew starts differ: {times}", job.id))
     if job.pinned_technician_id is not None and job.pinned_technician_id not in crew:
         out.append(Violation(ViolationKind.PIN, f"pinned to {job.pinned_technician_id}, served by {crew}", job.id))
     return out
@@ -345,9 +346,11 @@ def _check_route(
         if job.deadline_s is not None and v.start_s > job.deadline_s:
             bad(ViolationKind.DEADLINE, f"starts {_hhmm(v.start_s)}, deadline {_hhmm(job.deadline_s)}", job.id)
         held = lent if k > cut else tech.skills
-        if not all(held.get(code, 0) >= level for code, level in job.skills.items()):
+        lacking = {code: level for code, level in job.skills.items() if held.get(code, 0) < level}
+        if lacking:
             when = " after the depot stop" if k > cut else ""
-            bad(ViolationKind.SKILL, f"lacks skills {job.skills}{when}", job.id)
+            needs = ", ".join(f"{code} at level {level} (holds {held.get(code, 0)})" for code, level in lacking.items())
+            bad(ViolationKind.SKILL, f"lacks {needs}{when}", job.id)
     return out
 
 

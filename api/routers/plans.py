@@ -204,6 +204,7 @@ def post_publish(
 @router.post(
     "/plans/{plan_id}/edits",
     response_model=EditOut,
+    response_model_by_alias=True,
     responses={
         409: {"description": "The plan is not done, or the edit breaks a hard rule and override is not set"},
         404: {"description": "No such plan"},
@@ -211,7 +212,8 @@ def post_publish(
 )
 def post_edits(plan_id: PlanId, body: EditIn, session: SessionDep, state: StateDep, who: Dispatcher) -> EditOut:
     """Move visits by hand and lock them: the edited plan is timed and checked against the
-    day as it is now, and its violations and figures returned. With ``apply`` it is stored
+    day as it is now (with ``from``, or on a re-plan: what is left of it at that instant,
+    with the changes against what was told), and its violations and figures returned. With ``apply`` it is stored
     as a new plan version (409 on a hard violation unless ``override``, which is recorded)."""
     result = edits.edit_plan(
         session,
@@ -224,6 +226,9 @@ def post_edits(plan_id: PlanId, body: EditIn, session: SessionDep, state: StateD
         override=body.override,
         by={"role": who.role, "token_id": who.token_id},
         slot_s=state.runner.slot_s,
+        at=body.from_,
+        stability=state.settings.stability,
+        notify_min=state.settings.eta.notify_min,
     )
     if result.plan is not None:
         detail = {"edited_from": plan_id, "moves": len(body.moves), "locks": len(body.locks), "override": body.override}
@@ -232,12 +237,20 @@ def post_edits(plan_id: PlanId, body: EditIn, session: SessionDep, state: StateD
         session.commit()
     return EditOut(
         violations=[
-            EditViolationOut(job_id=v.job_id, code=v.code, detail=v.detail, technician_id=v.technician_id)  # type: ignore[arg-type]
+            EditViolationOut(
+                job_id=v.job_id,
+                code=v.code,  # type: ignore[arg-type]
+                detail=v.detail,
+                technician_id=v.technician_id,
+                standing=v.standing,
+            )
             for v in result.violations
         ],
         kpis=result.kpis,
         base_kpis=result.base_kpis,
         plan_id=result.plan.id if result.plan is not None else None,
+        from_=result.at.astimezone(state.tz) if result.at is not None else None,
+        changes=result.changes,
     )
 
 

@@ -3,6 +3,8 @@ re-optimize, compare two versions, publish one."""
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import streamlit as st
 
 from dashboard import data
@@ -15,6 +17,38 @@ NO_PIN = "(no pin)"
 
 board = current_board()
 st.title(f"Edit {board.day:%a %d %b %Y}" + (f" · {board.region}" if board.region else ""))
+
+
+def edit_summary(checked: EditResult, tz: ZoneInfo) -> list[str]:
+    """What a checked move was checked from and what it changes for technicians and
+    customers (empty for a move checked over the whole day)."""
+    if checked.from_ is None:
+        return []
+    lines = [
+        f"Checked from {checked.from_.astimezone(tz):%H:%M}: what is done or under way stays as reported, "
+        "and the figures are those of the rest of the day."
+    ]
+    if checked.changes is not None:
+        moved, told = len(checked.changes.moved), len(checked.changes.notify)
+        lines.append(
+            f"Against what was told: {moved} visit(s) to another technician, {told} customer(s) told a new time."
+        )
+    return lines
+
+
+def violation_rows(checked: EditResult) -> list[dict[str, str]]:
+    """The violations a dispatcher reads, those the move causes first."""
+    ordered = sorted(checked.violations, key=lambda v: v.standing)
+    return [
+        {
+            "job": v.job_id,
+            "rule": v.code,
+            "detail": v.detail,
+            "technician": v.technician_id or "",
+            "caused by": "the version already" if v.standing else "this move",
+        }
+        for v in ordered
+    ]
 
 
 def job_label(job: Job) -> str:
@@ -40,6 +74,17 @@ with shown_errors():
     if edited is None:
         st.info("No plan for this day yet.")
     else:
+        now = client.clock()
+        # During its day the published plan is checked from now; a re-plan always from its own instant.
+        from_now = (
+            st.checkbox(
+                f"Check from now ({now.now.astimezone(ZoneInfo(now.timezone)):%H:%M}): what is done or under way stays",
+                value=True,
+                key="move_from_now",
+            )
+            if board.day == now.today and edited.published and edited.replan_from is None
+            else False
+        )
         with st.form("move_form"):
             move_job = st.selectbox("Job", open_ids, format_func=lambda i: job_label(by_id[i]), key="move_job")
             move_tech = st.selectbox("To technician", list(names), format_func=lambda i: names[i], key="move_tech")
@@ -50,18 +95,26 @@ with shown_errors():
         if check_pressed and move_job is not None and move_tech is not None:
             moves = [{"job_id": move_job, "technician_id": move_tech, "position": int(position) - 1}]
             locks = [{"job_id": move_job, "technician": lock_tech, "time": lock_time}] if lock_tech or lock_time else []
-            checked = client.edit_plan(edited.id, moves, locks)
+            checked = client.edit_plan(edited.id, moves, locks, from_=now.now if from_now else None)
             st.session_state["move_pending"] = (edited.id, moves, locks, checked)
         pending = st.session_state.get("move_pending")
         if pending is not None and pending[0] == edited.id:
             _, moves, locks, checked = pending
             assert isinstance(checked, EditResult)
             with st.container(key="board-move"):
-                if checked.violations:
-                    st.warning(f"The move breaks {len(checked.violations)} hard rule(s).")
-                    st.dataframe([v.model_dump() for v in checked.violations], hide_index=True, key="move_violations")
+                for line in edit_summary(checked, ZoneInfo(now.timezone)):
+                    st.caption(line)
+                caused = [v for v in checked.violations if not v.standing]
+                if caused:
+                    st.warning(f"The move breaks {len(caused)} hard rule(s).")
+                elif checked.violations:
+                    st.warning(
+                        f"The move breaks no hard rule itself; the version already breaks {len(checked.violations)}."
+                    )
                 else:
                     st.success("The move breaks no hard rule.")
+                if checked.violations:
+                    st.dataframe(violation_rows(checked), hide_index=True, key="move_violations")
                 st.markdown("KPI deltas")
                 st.table(kpi_deltas(checked.base_kpis or {}, checked.kpis), hide_index=True)
                 override = (
@@ -70,7 +123,8 @@ with shown_errors():
                     else False
                 )
                 if st.button("Apply move", key="move_apply", disabled=bool(checked.violations) and not override):
-                    applied = client.edit_plan(edited.id, moves, locks, apply=True, override=override)
+                    since = checked.from_ if from_now else None
+                    applied = client.edit_plan(edited.id, moves, locks, apply=True, override=override, from_=since)
                     del st.session_state["move_pending"]
                     data.forget_plans()
                     data.forget_jobs()

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from api import create_app
 from tests.api.conftest import DISPATCHER, run_plan, settings_for
-from tests.api.test_booking import CUSTOMER, DAY, at, job, technician
+from tests.api.test_booking import CUSTOMER, DAY, NEXT, at, job, technician
 
 pytestmark = pytest.mark.clock
 
@@ -214,3 +214,94 @@ def test_a_crew_moved_to_one_technician_alone_is_a_crew_violation_and_with_two_k
     starts = {v["start"] for r in stored["routes"] for v in r["visits"] if v["job_id"] == "CREW"}
     old = {v["start"] for r in plan["routes"] for v in r["visits"] if v["job_id"] == "CREW"}
     assert starts == old and len(starts) == 1
+
+
+def field_event(client: TestClient, job_id: str, kind: str, clock: str) -> None:
+    sent = client.post(f"/v1/jobs/{job_id}/events", json={"type": kind, "at": at(DAY, clock)}, headers=DISPATCHER)
+    assert sent.status_code == 201, sent.text
+
+
+def published_day(client: TestClient) -> dict[str, Any]:
+    """FIRST (08:00-09:00), SECOND (10:00-12:00) and LATER (13:00-15:00), planned and published."""
+    put_job(client, "FIRST", ("08:00", "09:00"), location={"lat": 60.17, "lon": 24.94})
+    put_job(client, "SECOND", ("10:00", "12:00"), location={"lat": 60.18, "lon": 24.95})
+    put_job(client, "LATER", ("13:00", "15:00"), location={"lat": 60.17, "lon": 24.95})
+    plan = planned(client)
+    published = client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER)
+    assert published.status_code == 200, published.text
+    return plan
+
+
+def test_an_edit_from_an_instant_keeps_what_is_under_way_and_reports_its_changes_against_what_was_told(
+    client: TestClient,
+) -> None:
+    plan = published_day(client)
+    first_with = technician_of(plan, "FIRST")
+    field_event(client, "FIRST", "en_route", "07:50")
+    field_event(client, "FIRST", "arrived", "08:05")
+    moment = at(DAY, "09:00")
+    # A visit under way is not the dispatcher's to move.
+    under_way = edit(
+        client, plan["id"], moves=[{"job_id": "FIRST", "technician_id": "W2", "position": 0}], **{"from": moment}
+    )
+    assert under_way.status_code == 422 and under_way.json()["field"] == "moves.0.job_id", under_way.text
+    assert "under way" in under_way.json()["detail"]
+    # Another visit is: checked from 09:00, with what it changes for whom.
+    other = "W2" if technician_of(plan, "SECOND") == "W1" else "W1"
+    move = {"job_id": "SECOND", "technician_id": other, "position": 0}
+    seen = edit(client, plan["id"], moves=[move], **{"from": moment})
+    assert seen.status_code == 200, seen.text
+    answer = seen.json()
+    assert answer["from"] is not None and answer["from"].startswith(moment[:16])
+    changes = answer["changes"]
+    assert changes["settled"] == ["FIRST"]
+    assert [(m["job_id"], m["to_technician_id"]) for m in changes["moved"]] == [("SECOND", other)]
+    assert answer["kpis"]["jobs_total"] == answer["base_kpis"]["jobs_total"] == 2  # what is left at 09:00
+    # Applied, it is stored as a re-plan from 09:00 is: the visit under way first, as it was.
+    applied = edit(client, plan["id"], moves=[move], apply=True, **{"from": moment})
+    assert applied.status_code == 200, applied.text
+    stored = client.get(f"/v1/plans/{applied.json()['plan_id']}", headers=DISPATCHER).json()
+    assert stored["replan_from"] is not None and stored["changes"]["moved"] == changes["moved"]
+    assert technician_of(stored, "FIRST") == first_with and technician_of(stored, "SECOND") == other
+    was = next(v for r in plan["routes"] for v in r["visits"] if v["job_id"] == "FIRST")
+    now = next(v for r in stored["routes"] for v in r["visits"] if v["job_id"] == "FIRST")
+    assert now["start"] == was["start"]
+    assert client.post(f"/v1/plans/{stored['id']}/publish", headers=DISPATCHER).status_code == 200
+
+
+def test_an_edit_of_a_re_plan_is_checked_from_the_re_plans_instant(client: TestClient) -> None:
+    published_day(client)
+    field_event(client, "FIRST", "en_route", "07:50")
+    field_event(client, "FIRST", "arrived", "08:05")
+    moment = at(DAY, "09:00")
+    again = run_plan(client, DAY.isoformat(), time_limit_s=1, replan_from=moment)
+    assert again["status"] == "done", again
+    later_with = technician_of(dict(again), "LATER")
+    other = "W2" if later_with == "W1" else "W1"
+    seen = edit(client, int(str(again["id"])), moves=[{"job_id": "LATER", "technician_id": other, "position": 99}])
+    assert seen.status_code == 200, seen.text
+    assert seen.json()["from"].startswith(moment[:16])
+    assert seen.json()["changes"]["settled"] == ["FIRST"]
+    moving = edit(client, int(str(again["id"])), moves=[{"job_id": "FIRST", "technician_id": other, "position": 0}])
+    assert moving.status_code == 422 and moving.json()["field"] == "moves.0.job_id"
+
+
+def test_violations_the_plan_already_had_are_marked_standing_and_still_need_an_override(client: TestClient) -> None:
+    plan = published_day(client)
+    # Nothing reported by 10:30: FIRST (08:00-09:00) can only start after it now.
+    moment = at(DAY, "10:30")
+    other = "W2" if technician_of(plan, "LATER") == "W1" else "W1"
+    move = {"job_id": "LATER", "technician_id": other, "position": 99}
+    seen = edit(client, plan["id"], moves=[move], **{"from": moment})
+    assert seen.status_code == 200, seen.text
+    found = {(v["job_id"], v["code"], v["standing"]) for v in seen.json()["violations"]}
+    assert ("FIRST", "window", True) in found
+    assert not any(not standing for _, _, standing in found), found
+    refused = edit(client, plan["id"], moves=[move], apply=True, **{"from": moment})
+    assert refused.status_code == 409, refused.text
+
+
+def test_an_edit_from_an_instant_of_another_day_names_from(client: TestClient) -> None:
+    plan = published_day(client)
+    answer = edit(client, plan["id"], **{"from": at(NEXT, "09:00")})
+    assert answer.status_code == 422 and answer.json()["field"] == "from", answer.text

@@ -143,3 +143,32 @@ def test_a_move_by_hand_is_checked_before_it_is_stored_as_a_new_version(
     assert newest["edited_from"] == plan["id"]
     moved = next(r for r in newest["routes"] if r["technician_id"] == route["technician_id"])  # type: ignore[attr-defined]
     assert moved["visits"][-1]["job_id"] == first
+
+
+def test_a_move_in_a_re_plan_is_checked_from_the_re_plans_instant_with_its_changes(
+    board: Callable[..., AppTest], api: Api
+) -> None:
+    published = api.newest_plan()
+    assert api.http.post(f"/v1/plans/{published['id']}/publish").status_code == 200
+    started = api.http.post(
+        "/v1/plans", json={"date": DAY, "time_limit_s": TIME_LIMIT_S, "from": f"{DAY}T07:00:00+02:00"}
+    )
+    assert started.status_code == 202, started.text
+    replanned = api.wait(int(started.json()["id"]))
+    assert replanned["status"] == "done", replanned
+    route = next(r for r in replanned["routes"] if r["visits"])  # type: ignore[attr-defined]
+    other = next(r for r in replanned["routes"] if r["technician_id"] != route["technician_id"])  # type: ignore[attr-defined]
+    at = edit_page(board)
+    at.selectbox(key="move_version").set_value(replanned["id"])
+    at.selectbox(key="move_job").set_value(route["visits"][0]["job_id"])
+    at.selectbox(key="move_tech").set_value(other["technician_id"])
+    at.button(key="FormSubmitter:move_form-Check move").click().run()
+    assert not at.exception
+    captions = [str(c.value) for c in at.caption]
+    assert any(c.startswith("Checked from 07:00") for c in captions), captions
+    # The changes are the whole version's against what was told (the published plan), as the API says.
+    move = {"job_id": route["visits"][0]["job_id"], "technician_id": other["technician_id"], "position": 0}
+    answer = api.http.post(f"/v1/plans/{replanned['id']}/edits", json={"moves": [move]}).json()
+    moved, told = len(answer["changes"]["moved"]), len(answer["changes"]["notify"])
+    expected = f"Against what was told: {moved} visit(s) to another technician, {told} customer(s) told a new time."
+    assert expected in captions, captions
