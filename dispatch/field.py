@@ -200,7 +200,7 @@ def record_event(
     # without one until it is promised again (confirmed, or booked anew). Kept, the
     # spent promise would be hard for every later run of the day, past or not.
     promise_spent = kind == "failed" and job.confirmed
-    jobstate.apply_event(job, kind, moment, reason, ends_job=ends)
+    jobstate.apply_event(job, kind, moment, reason, ends_job=ends, crew=job.crew_size == 2)
     if promise_spent:
         job.confirmed, job.promised_start, job.promised_end = False, None, None
     job.updated_at = received

@@ -72,22 +72,29 @@ def check_event(kind: str, reason: str | None) -> None:
         raise Invalid("reason: only a failed event carries a reason", "reason")
 
 
-def next_status(current: str, kind: str) -> str:
+def next_status(current: str, kind: str, crew: bool = False) -> str:
     """The status a job in ``current`` takes on an event of type ``kind``;
-    ``Conflict`` (naming ``type``) when the event cannot happen now."""
+    ``Conflict`` (naming ``type``) when the event cannot happen now. On a ``crew`` job
+    one technician may still be on the way when the other has arrived: ``en_route``
+    leaves it on site."""
+    if crew and kind == "en_route" and current == ON_SITE:
+        return ON_SITE
     if current not in _FROM[kind]:
-        raise Conflict(f"a job that is {current} cannot take a {kind} event", "type")
+        raise Conflict(f"a job that is {current} cannot take the event {kind}", "type")
     return _TARGET[kind]
 
 
-def apply_event(job: LiveJob, kind: str, at: dt.datetime, reason: str | None, ends_job: bool = True) -> None:
+def apply_event(
+    job: LiveJob, kind: str, at: dt.datetime, reason: str | None, ends_job: bool = True, crew: bool = False
+) -> None:
     """Move ``job`` by an event of type ``kind`` that happened ``at``: its status, and
     ``actual_start`` (first arrived/started of a visit), ``actual_end`` (completed or
     failed) and ``reason`` (of the last failed visit). A ``completed`` that does not
     ``ends_job`` (a day of a job of several days before its last) makes it ``scheduled``
-    for its next day, with no actual times (``dispatch.jobdays``)."""
+    for its next day, with no actual times (``dispatch.jobdays``). ``crew``: a job of
+    two technicians (``next_status``)."""
     check_event(kind, reason)
-    new = next_status(job.status, kind)
+    new = next_status(job.status, kind, crew)
     if kind == "completed" and not ends_job:
         job.status, job.reason, job.actual_start, job.actual_end = SCHEDULED, None, None, None
         return

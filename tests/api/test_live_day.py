@@ -113,6 +113,36 @@ def test_a_job_is_completed_from_field_events_and_never_planned_again(database_u
         assert planned_ids(replanned) >= planned_ids(day.plan) - {job_id}
 
 
+def test_each_of_a_crew_reports_on_the_way_and_arrived_and_the_job_stays_on_site_from_the_first_arrival(
+    database_url: str,
+) -> None:
+    with planned_day(database_url) as day:
+        crews: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        for r in day.plan["routes"]:
+            for v in r["visits"]:
+                crews.setdefault(v["job_id"], []).append((r["technician_id"], v))
+        job_id, crew = next((j, c) for j, c in crews.items() if len(c) == 2)
+        tokens = [
+            day.client.post("/v1/tokens", json={"role": "installer", "technician_id": t}, headers=DISPATCHER).json()
+            for t, _ in crew
+        ]
+        (first, second) = [auth(t["token"]) for t in tokens]
+        start = dt.datetime.fromisoformat(crew[0][1]["start"])
+
+        def report(me: dict[str, str], kind: str, minutes: int) -> Any:
+            moment = (start + dt.timedelta(minutes=minutes)).isoformat()
+            return day.client.post(f"/v1/jobs/{job_id}/events", json={"type": kind, "at": moment}, headers=me)
+
+        assert report(first, "en_route", -20).status_code == 201
+        assert report(first, "arrived", -2).status_code == 201
+        partner = report(second, "en_route", -1)
+        assert partner.status_code == 201, partner.text
+        assert report(second, "arrived", 3).status_code == 201
+        shown = job(day, job_id)
+        assert shown["status"] == "on_site"
+        assert dt.datetime.fromisoformat(shown["actual_start"]) == start - dt.timedelta(minutes=2)
+
+
 def test_a_failed_event_without_a_reason_as_v1_clients_send_it_is_stored_as_other(database_url: str) -> None:
     with planned_day(database_url) as day:
         first = day.jobs[0]
@@ -270,6 +300,14 @@ def test_out_of_order_events_conflict(current: str, kind: str) -> None:
     with pytest.raises(Conflict) as refused:
         next_status(current, kind)
     assert refused.value.field == "type"
+
+
+def test_a_crew_partner_on_the_way_leaves_a_crew_job_on_site_and_its_arrival_time_as_it_was() -> None:
+    job = Bare(status="on_site", actual_start=T0)
+    apply_event(job, "en_route", T0 + dt.timedelta(minutes=10), None, crew=True)
+    assert (job.status, job.actual_start) == ("on_site", T0)
+    apply_event(job, "arrived", T0 + dt.timedelta(minutes=25), None, crew=True)
+    assert (job.status, job.actual_start) == ("on_site", T0)
 
 
 def test_a_visits_times_and_its_status_for_the_installer() -> None:
