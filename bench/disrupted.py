@@ -78,7 +78,7 @@ from solver import (
 from solver.objective import coefficients
 from solver.plan import WorkingRoute
 from solver.problem import TimeWindow
-from solver.replan import Absence, Changes, Position, Stability, Told, changes, remaining
+from solver.replan import Absence, Changes, Position, Stability, Told, changes, lunch_taken_until, remaining
 from solver.schedule import RouteTimer, Timing
 from solver.travel import PointIndex
 
@@ -321,6 +321,7 @@ class Replay:
         self.plan: dict[str, list[str]] = {t: [] for t in self.base}
         self.planned_start: dict[str, int] = {}
         self.lunch_at: dict[str, tuple[int, int] | None] = {}
+        self.lunch_had: dict[str, tuple[int, int]] = {}  # (start, length) of lunches had by the last re-plan
         self.since: dict[str, int] = {t: 0 for t in self.base}
         self.known = set(scenario.own)
         self.cancelled: set[str] = set()
@@ -509,6 +510,26 @@ class Replay:
                 out[tech_id] = Position(self.jobs[last.job_id].location, free, len(stints))
         return out, {s.job_id for stints in self.done.values() for s in stints}
 
+    def lunches_taken(self, now_s: int, positions: Mapping[str, Position]) -> dict[str, int]:
+        """When the lunch of each technician who has had it by ``now_s`` is over, as the
+        product reads it from the plan they follow (``solver.replan.lunch_taken_until``);
+        the lunches themselves are kept for the plans adopted after."""
+        out: dict[str, int] = {}
+        for tech_id, lunch in self.lunch_at.items():
+            if lunch is None:
+                continue
+            stints = self.done[tech_id]
+            last = stints[-1] if stints else None
+            planned_end = (
+                self.planned_start.get(last.job_id, last.start_s) + last.nominal_s + last.lunch_in_s if last else None
+            )
+            free = positions[tech_id].free_at_s if tech_id in positions else self.base[tech_id].shift.start_s
+            over = lunch_taken_until((lunch[0], lunch[0] + lunch[1]), planned_end, free, now_s)
+            if over is not None:
+                out[tech_id] = over
+                self.lunch_had[tech_id] = lunch
+        return out
+
     def at_risk(self, tech_id: str, now_s: int) -> bool:
         """The technician's route no longer times as planned, as known at ``now_s``."""
         rest = self.plan[tech_id]
@@ -520,7 +541,8 @@ class Replay:
         for route in solution.routes:
             self.plan[route.technician_id] = [v.job_id for v in route.visits]
             lunch = route.lunch
-            self.lunch_at[route.technician_id] = (lunch.start_s, lunch.duration_s) if lunch is not None else None
+            had = self.lunch_had.get(route.technician_id)
+            self.lunch_at[route.technician_id] = (lunch.start_s, lunch.duration_s) if lunch is not None else had
             for v in route.visits:
                 self.planned_start[v.job_id] = v.start_s
         self.since = {t: now_s for t in self.base}
@@ -555,6 +577,7 @@ class Replay:
             )
             told = {j: t for j, t in self.told.items() if j not in settled and j not in self.cancelled}
             started = time.monotonic()
+            taken = self.lunches_taken(now_s, positions)
             left = remaining(
                 day,
                 now_s,
@@ -563,6 +586,7 @@ class Replay:
                 absences={t: Absence(at) for t, at in self.absent.items()},
                 told=told if stability is not None else None,
                 stability=stability,
+                lunch_taken=taken,
             )
             ids = {j.id for j in left.jobs}
             working = {t.id for t in left.technicians}

@@ -277,6 +277,14 @@ def store_replan(
         for row in session.exec(select(VisitRow).where(VisitRow.plan_id == plan.id)).all():
             row.seq += offset.get(row.technician_id, 0)
             session.add(row)
+    if left.lunches_taken:
+        clock = left.day.clock
+        for route in session.exec(select(RouteRow).where(RouteRow.plan_id == plan.id)).all():
+            had = left.lunches_taken.get(route.technician_id)
+            if had is not None and route.lunch_start is None:
+                # The lunch they have had stays on their route (what later re-plans and the live day read).
+                route.lunch_start, route.lunch_end = clock.to_stored(had[0]), clock.to_stored(had[1])
+                session.add(route)
     for old in left.settled:
         copy = VisitRow(
             plan_id=plan.id,

@@ -26,12 +26,12 @@ from dispatch.errors import Invalid, NotFound
 from dispatch.inputs import DisruptionIn
 from dispatch.mapping import Day, DayClock, load_day
 from dispatch.planning import published_plan_id
-from dispatch.tables import DisruptionRow, JobRow, TechnicianRow, VisitRow
+from dispatch.tables import DisruptionRow, JobRow, RouteRow, TechnicianRow, VisitRow
 from dispatch.timeutil import from_storage, to_storage
 from solver import Location, Shift, Technician
 from solver import locks as lock_rules
 from solver.problem import DAY_S
-from solver.replan import Absence, Position, Stability, Told, remaining
+from solver.replan import Absence, Position, Stability, Told, lunch_taken_until, remaining
 
 SETTLED = (jobstate.COMPLETED, jobstate.EN_ROUTE, jobstate.ON_SITE)
 """Job statuses a re-plan leaves where they are: done, or a technician is on it."""
@@ -116,6 +116,9 @@ class DayFrom:
     # Visits of the published plan due by the instant that the field reported nothing
     # for: job id → a sentence saying whose and since when (a refusal names them).
     unreported: dict[str, str] = field(default_factory=dict)
+    # The published plan's lunch (start, end in seconds) of each technician who has had
+    # it by the instant: the re-plan plans none for them and keeps it on their route.
+    lunches_taken: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 def day_from(
@@ -140,6 +143,8 @@ def day_from(
     # When each settled job ends (actually, or as expected while under way): what the
     # jobs that wait for it count their lag from.
     settled_ends: dict[str, int] = {}
+    # The planned end of each technician's last settled visit (where their lunch stood).
+    settled_planned_end: dict[str, int] = {}
     for tech in live.technicians:
         last: eta.LiveVisit | None = None
         served = 0
@@ -149,6 +154,7 @@ def day_from(
             if job is None or job.status == jobstate.CANCELLED:
                 continue
             if job.status in SETTLED:
+                settled_planned_end[tech.technician_id] = clock.seconds(visit.planned_end)
                 settled.add(job.id)
                 ends = [t for t in (visit.actual_end, visit.expected_end) if t is not None]
                 if ends:
@@ -178,6 +184,13 @@ def day_from(
         before = positions.get(tech_id)
         if before is None or reported >= before.free_at_s:
             positions[tech_id] = Position(where, reported, before.served if before is not None else 0)
+    lunches = _planned_lunches(session, plan_id, clock)
+    taken: dict[str, int] = {}
+    for tech_spec in whole.problem.technicians:
+        at_s = positions[tech_spec.id].free_at_s if tech_spec.id in positions else tech_spec.shift.start_s
+        over = lunch_taken_until(lunches.get(tech_spec.id), settled_planned_end.get(tech_spec.id), at_s, now_s)
+        if over is not None:
+            taken[tech_spec.id] = over
     problem = remaining(
         # A technician lock holds only while its technician works: decided once the rest of the day is known.
         lock_rules.unpinned(whole.problem, held),
@@ -188,6 +201,7 @@ def day_from(
         told=told,
         stability=stability,
         settled_ends=settled_ends,
+        lunch_taken=taken,
     )
     # A technician who works no more (absent, or past their day) still holds the visits
     # they did or are on: kept in the day able to take nothing, so that the re-plan's
@@ -206,5 +220,27 @@ def day_from(
         settled_visits = list(session.exec(query.order_by(col(VisitRow.technician_id), col(VisitRow.seq))).all())
     locked = lock_rules.apply(problem, held, now_s) if held else None
     return DayFrom(
-        left, unplannable + gone, at, plan_id, settled_visits, told, told_routes, tuple(held), locked, unreported
+        left,
+        unplannable + gone,
+        at,
+        plan_id,
+        settled_visits,
+        told,
+        told_routes,
+        tuple(held),
+        locked,
+        unreported,
+        {tech_id: lunches[tech_id] for tech_id in taken},
     )
+
+
+def _planned_lunches(session: Session, plan_id: int | None, clock: DayClock) -> dict[str, tuple[int, int]]:
+    """Each technician's lunch (start, end) in the plan ``plan_id``."""
+    if plan_id is None:
+        return {}
+    rows = session.exec(select(RouteRow).where(RouteRow.plan_id == plan_id)).all()
+    return {
+        r.technician_id: (clock.from_stored(r.lunch_start), clock.from_stored(r.lunch_end))
+        for r in rows
+        if r.lunch_start is not None and r.lunch_end is not None
+    }

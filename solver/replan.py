@@ -80,6 +80,7 @@ def remaining(
     told: Mapping[str, Told] | None = None,
     stability: Stability | None = None,
     settled_ends: Mapping[str, int] | None = None,
+    lunch_taken: Mapping[str, int] | None = None,
 ) -> Problem:
     """The problem of what is left of ``problem``'s day at ``now_s``.
 
@@ -101,13 +102,16 @@ def remaining(
     A job that waits for a settled job (``Job.after``) has its windows cut to that
     job's end (``settled_ends``: actual, or expected while under way) plus the lag;
     one that waits for a job taken out otherwise, or for a settled job without a
-    known end, or with no start time left, is out too (the caller explains)."""
+    known end, or with no start time left, is out too (the caller explains).
+    A technician in ``lunch_taken`` has had their lunch (or is having it until then,
+    see ``lunch_taken_until``): none is left to plan, and they start no earlier."""
     positions = positions or {}
     absences = absences or {}
     told = told or {}
+    taken = lunch_taken or {}
     technicians = []
     for tech in problem.technicians:
-        left = _left_of(problem, tech, now_s, positions.get(tech.id), absences.get(tech.id))
+        left = _left_of(problem, tech, now_s, positions.get(tech.id), absences.get(tech.id), taken.get(tech.id))
         if left is not None:
             technicians.append(left)
     working = {t.id for t in technicians}
@@ -145,8 +149,35 @@ def _waiting_kept(jobs: list[Job], settled_ends: Mapping[str, int]) -> list[Job]
     return [by_id[j.id] for j in jobs if j.id in by_id]
 
 
+def lunch_taken_until(
+    planned: tuple[int, int] | None, settled_planned_end_s: int | None, free_at_s: int, now_s: int
+) -> int | None:
+    """When a technician's lunch is over, if they have had it (or are having it) at
+    ``now_s``; None when it is still to take. ``planned``: the lunch (start, end) of the
+    plan they follow; ``settled_planned_end_s``: the planned end of their last visit done
+    or under way (None: none); ``free_at_s``: when they are free again after it (or their
+    shift start). Nobody reports lunches, so the plan says: a lunch planned before the end
+    of the settled visits (before one, or inside a long one, whose expected end holds it)
+    was taken; a lunch whose time came while the technician was free is taken from then
+    for its length (``free_at_s`` is then at or before its planned start)."""
+    if planned is None:
+        return None
+    start, end = planned
+    if settled_planned_end_s is not None and start < settled_planned_end_s:
+        return min(end, free_at_s)
+    began = max(free_at_s, start)
+    if began < now_s:
+        return began + (end - start)
+    return None
+
+
 def _left_of(
-    problem: Problem, tech: Technician, now_s: int, position: Position | None, absence: Absence | None
+    problem: Problem,
+    tech: Technician,
+    now_s: int,
+    position: Position | None,
+    absence: Absence | None,
+    lunch_over_s: int | None = None,
 ) -> Technician | None:
     """The technician for the rest of the day, or None when they work no more."""
     start_s = max(tech.shift.start_s, now_s, position.free_at_s if position is not None else 0)
@@ -155,6 +186,9 @@ def _left_of(
     end_s = tech.shift.end_s
     overtime = tech.max_overtime_s
     lunch = tech.shift.lunch
+    if lunch_over_s is not None:
+        lunch = None
+        start_s = max(start_s, lunch_over_s)
     if absence is not None:
         until = absence.until_s
         if absence.from_s <= start_s:

@@ -527,3 +527,40 @@ def test_a_re_plan_refused_for_promised_visits_nobody_reported_says_whose_they_a
     report_until(client, published, later, but="")
     plan = replan(client, later)
     assert plan["status"] == "done", plan
+
+
+def test_a_lunch_the_plan_put_inside_a_long_visit_under_way_is_not_planned_again(database_url: str) -> None:
+    """One installer: a four-hour install from 08:00 (long enough to hold the lunch on
+    site) and a job that may start from 12:00. Re-planned at 10:00 while the install is
+    under way, the next job keeps its time: the lunch was had inside the install."""
+    app = create_app(settings_for(database_url, seed=False))
+    with TestClient(app) as client:
+        put = client.put("/v1/technicians/W1", json=technician(HOMES["W1"], {"wardrobe": 2}, [DAY]), headers=DISPATCHER)
+        assert put.status_code == 201, put.text
+        for job_id, window, minutes in (("LONG", ("08:00", "08:30"), 240), ("NEXT", ("12:00", "16:00"), 60)):
+            body = {
+                "kind": "install",
+                "location": {"lat": 60.18, "lon": 24.95 if job_id == "LONG" else 24.96},
+                "duration_min": minutes,
+                "skills": {"wardrobe": 1},
+                "date": DAY.isoformat(),
+                "customer": CUSTOMER,
+                "windows": [{"start": at(DAY, window[0]), "end": at(DAY, window[1])}],
+            }
+            assert client.put(f"/v1/jobs/{job_id}", json=body, headers=DISPATCHER).status_code == 201
+        plan = run_plan(client, DAY.isoformat(), time_limit_s=1)
+        assert plan["status"] == "done" and not plan["unassigned"], plan
+        assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
+        (route,) = [r for r in plan["routes"] if r["visits"]]
+        long_visit, next_visit = route["visits"]
+        # The plan holds the lunch inside the install, which then ends half an hour later.
+        assert long_visit["start"] <= route["lunch_start"] < long_visit["end"], route
+        event(client, "LONG", "en_route", at(DAY, "07:50"))
+        event(client, "LONG", "arrived", long_visit["start"])
+        again = replan(client, at(DAY, "10:00"))
+        assert again["status"] == "done", again
+        (after,) = [r for r in again["routes"] if r["visits"]]
+        moved = visits(again)["NEXT"][1]
+        assert instant(moved["start"]) - instant(next_visit["start"]) < dt.timedelta(minutes=5), (next_visit, moved)
+        assert after["lunch_start"] == route["lunch_start"] and after["lunch_end"] == route["lunch_end"]
+        assert again["changes"]["notify"] == []

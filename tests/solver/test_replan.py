@@ -3,9 +3,12 @@ out keeps going home at the end, and carries what the visits done left of their 
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from solver import (
+    Break,
     CostProfile,
     Depot,
     HaversineProvider,
@@ -19,7 +22,7 @@ from solver import (
     problem_travel,
     solve,
 )
-from solver.replan import Position, Stability, Told, changes, remaining, tells
+from solver.replan import Position, Stability, Told, changes, lunch_taken_until, remaining, tells
 from solver.search.strategy import SearchSettings
 from solver.solution import Route, Solution, Visit
 from tests.solver.conftest import equidistant
@@ -160,3 +163,44 @@ def test_a_cost_per_customer_told_sends_the_dearer_technician_who_keeps_the_told
     assert route.technician_id == goes_to
     report = changes({"j": Told("t1", 9 * H + 3000)}, {"t1": ("j",)}, solution, stability.tolerance_min)
     assert report.notify == (() if goes_to == "t2" else ("j",))
+
+
+LUNCH = Break(11 * H, 13 * H, 30 * 60)
+
+
+def lunch_day() -> Problem:
+    """``day()`` with a lunch taken between 11:00 and 13:00 for 30 minutes."""
+    problem = day()
+    tech = problem.technicians[0]
+    return dataclasses.replace(problem, technicians=(dataclasses.replace(tech, shift=Shift(8 * H, 16 * H, LUNCH)),))
+
+
+def test_a_lunch_planned_inside_a_visit_still_under_way_has_been_taken() -> None:
+    # The lunch 11:30-12:00 inside a visit planned 09:00-13:30 (expected to end then).
+    assert lunch_taken_until((41400, 43200), 13 * H + 1800, 13 * H + 1800, 10 * H) == 43200
+    left = remaining(
+        lunch_day(),
+        10 * H,
+        positions={"t": Position(A, 13 * H + 1800, served=1)},
+        settled={"a"},
+        lunch_taken={"t": 43200},
+    )
+    tech = left.technicians[0]
+    assert tech.shift.lunch is None and tech.shift.start_s == 13 * H + 1800
+
+
+def test_a_lunch_still_ahead_of_a_busy_technician_is_left_to_plan() -> None:
+    # Visit under way until 12:00, the lunch planned after it: not taken at 11:45.
+    assert lunch_taken_until((12 * H, 12 * H + 1800), 12 * H, 12 * H, 11 * H + 2700) is None
+    tech = remaining(lunch_day(), 11 * H + 2700, positions={"t": Position(A, 12 * H, served=1)}).technicians[0]
+    assert tech.shift.lunch is not None
+
+
+def test_a_lunch_whose_time_came_while_the_technician_was_free_is_taken_from_then_for_its_length() -> None:
+    # Free since 11:00, the lunch planned 11:10-11:40, re-planned at 11:20: at lunch until 11:40.
+    assert lunch_taken_until((11 * H + 600, 11 * H + 2400), 11 * H, 11 * H, 11 * H + 1200) == 11 * H + 2400
+    # Free only at 11:15 (an overrun), the lunch planned 11:10-11:40: taken 11:15-11:45.
+    assert lunch_taken_until((11 * H + 600, 11 * H + 2400), 11 * H, 11 * H + 900, 11 * H + 1200) == 11 * H + 2700
+    left = remaining(lunch_day(), 11 * H + 1200, lunch_taken={"t": 11 * H + 2400})
+    assert left.technicians[0].shift.lunch is None and left.technicians[0].shift.start_s == 11 * H + 2400
+    assert lunch_taken_until(None, None, 8 * H, 12 * H) is None
