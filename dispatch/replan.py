@@ -143,6 +143,11 @@ def day_from(
     # When each settled job ends (actually, or as expected while under way): what the
     # jobs that wait for it count their lag from.
     settled_ends: dict[str, int] = {}
+    # Each published visit's drive (minutes): a technician is due to set out that long before arriving.
+    drives: dict[tuple[str, str], float] = {}
+    if plan_id is not None:
+        legs = select(VisitRow.technician_id, VisitRow.job_id, VisitRow.travel_min).where(VisitRow.plan_id == plan_id)
+        drives = {(t, j): minutes for t, j, minutes in session.exec(legs).all()}
     # The planned end of each technician's last settled visit (where their lunch stood).
     settled_planned_end: dict[str, int] = {}
     for tech in live.technicians:
@@ -168,9 +173,13 @@ def day_from(
                 arrival = from_storage(job.told_eta, tz) if job.told_eta is not None else visit.planned_arrival
                 told[job.id] = Told(tech.technician_id, clock.seconds(arrival))
                 ahead.append(job.id)
-                if visit.planned_arrival <= at and job.status == jobstate.SCHEDULED:
-                    due = visit.planned_arrival.astimezone(tz)
-                    unreported[job.id] = f"{tech.technician_id} was due there at {due:%H:%M} and nothing was reported"
+                sets_out = visit.planned_arrival - dt.timedelta(minutes=drives.get((tech.technician_id, job.id), 0.0))
+                if sets_out <= at and job.status == jobstate.SCHEDULED:
+                    if visit.planned_arrival <= at:
+                        due = f"due there at {visit.planned_arrival.astimezone(tz):%H:%M}"
+                    else:
+                        due = f"due to set out for it at {sets_out.astimezone(tz):%H:%M}"
+                    unreported[job.id] = f"{tech.technician_id} was {due} and nothing was reported"
         told_routes[tech.technician_id] = tuple(ahead)
         if last is not None:
             ends = [t for t in (last.actual_end, last.expected_end) if t is not None]

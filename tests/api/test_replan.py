@@ -564,3 +564,34 @@ def test_a_lunch_the_plan_put_inside_a_long_visit_under_way_is_not_planned_again
         assert instant(moved["start"]) - instant(next_visit["start"]) < dt.timedelta(minutes=5), (next_visit, moved)
         assert after["lunch_start"] == route["lunch_start"] and after["lunch_end"] == route["lunch_end"]
         assert again["changes"]["notify"] == []
+
+
+def test_a_re_plan_refused_for_a_promise_its_technician_was_due_to_set_out_for_says_so(database_url: str) -> None:
+    """A promised visit far from home: by the instant its technician should have set out
+    for it, though not yet arrived, and nothing was reported; the re-plan cannot keep
+    the promise from home and says when they were due to set out."""
+    app = create_app(settings_for(database_url, seed=False))
+    with TestClient(app) as client:
+        put = client.put("/v1/technicians/W1", json=technician(HOMES["W1"], {"wardrobe": 2}, [DAY]), headers=DISPATCHER)
+        assert put.status_code == 201, put.text
+        body = {
+            "kind": "install",
+            "location": {"lat": HOMES["W1"][0] + 0.1, "lon": HOMES["W1"][1]},
+            "duration_min": 60,
+            "skills": {"wardrobe": 1},
+            "date": DAY.isoformat(),
+            "customer": CUSTOMER,
+            "windows": [{"start": at(DAY, "09:00"), "end": at(DAY, "09:10")}],
+        }
+        assert client.put("/v1/jobs/FAR", json=body, headers=DISPATCHER).status_code == 201
+        plan = run_plan(client, DAY.isoformat(), time_limit_s=1)
+        assert plan["status"] == "done" and not plan["unassigned"], plan
+        promise_every_window(client, dict(plan))
+        visit = visits(dict(plan))["FAR"][1]
+        arrival = instant(visit["arrival"])
+        sets_out = arrival - dt.timedelta(minutes=visit["travel_min"])
+        assert visit["travel_min"] > 15, visit
+        refused = replan(client, (arrival - dt.timedelta(minutes=5)).isoformat())
+        assert refused["status"] == "failed", refused
+        due = f"W1 was due to set out for it at {sets_out.astimezone(arrival.tzinfo):%H:%M} and nothing was reported,"
+        assert due in refused["error"], refused["error"]
