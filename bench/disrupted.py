@@ -218,6 +218,14 @@ def make_scenario(name: str, day: Day, initial: Solution, seed: int) -> Scenario
 # --- The day as it happens ----------------------------------------------------------------------------------
 
 
+def _first_arrival(arrivals: dict[str, tuple[str, int]], job_id: str, tech_id: str, arrival_s: int) -> None:
+    """Record ``tech_id``'s arrival at ``job_id``: a crew's customer is told when the first
+    of the two arrives (as ``solver.replan.changes`` compares), kept with the first
+    technician recorded."""
+    was = arrivals.get(job_id)
+    arrivals[job_id] = (tech_id, arrival_s) if was is None else (was[0], min(was[1], arrival_s))
+
+
 @dataclass(frozen=True)
 class Stint:
     """A visit that happened (or that a technician set out for): its start, planned and actual duration."""
@@ -654,7 +662,10 @@ class Replay:
                 self.told.pop(job_id, None)
         routes = {t: tuple(j for j in self.plan[t] if j not in settled) for t in self.base}
         found = changes(told, routes, solution, NOTIFY_MIN)
-        arrivals = {v.job_id: (r.technician_id, v.arrival_s) for r in solution.routes for v in r.visits}
+        arrivals: dict[str, tuple[str, int]] = {}
+        for r in solution.routes:
+            for v in r.visits:
+                _first_arrival(arrivals, v.job_id, r.technician_id, v.arrival_s)
         self._count(found, arrivals)
         self._adopt(solution, now_s)
 
@@ -702,7 +713,7 @@ class Replay:
             for k, v in enumerate(route.visits[n:]):
                 # A technician waiting somewhere sets out from now, not when they were free.
                 soonest = now_s + v.travel_s if k == 0 else v.arrival_s
-                out[v.job_id] = (tech_id, min(v.start_s, max(v.arrival_s, soonest)))
+                _first_arrival(out, v.job_id, tech_id, min(v.start_s, max(v.arrival_s, soonest)))
         return out
 
     def by_hand(self, event: Event) -> None:

@@ -171,7 +171,10 @@ def day_from(
                 last = visit
             else:
                 arrival = from_storage(job.told_eta, tz) if job.told_eta is not None else visit.planned_arrival
-                told[job.id] = Told(tech.technician_id, clock.seconds(arrival))
+                # A crew's customer sees the first of the two arrive (``solver.replan.changes``).
+                was = told.get(job.id)
+                arrival_s = clock.seconds(arrival) if was is None else min(was.arrival_s, clock.seconds(arrival))
+                told[job.id] = Told(tech.technician_id if was is None else was.technician_id, arrival_s)
                 ahead.append(job.id)
                 sets_out = visit.planned_arrival - dt.timedelta(minutes=drives.get((tech.technician_id, job.id), 0.0))
                 if sets_out <= at and job.status == jobstate.SCHEDULED:

@@ -303,23 +303,35 @@ def changes(
     notify_min: int,
 ) -> Changes:
     """``solution`` against what was told (``told`` per job; ``told_routes``: each
-    technician's jobs still to do in the told order)."""
-    new: dict[str, tuple[str, int]] = {}
+    technician's jobs still to do in the told order).
+
+    A crew job (two visits) is moved when a technician of its new crew was not in the
+    told one (from one who is no longer in it); its customer's arrival is the first of
+    the crew to arrive (``told`` holds the same for it)."""
+    new: dict[str, dict[str, int]] = {}
     new_routes: dict[str, tuple[str, ...]] = {}
     for route in solution.routes:
         new_routes[route.technician_id] = tuple(v.job_id for v in route.visits)
         for visit in route.visits:
-            new.setdefault(visit.job_id, (route.technician_id, visit.arrival_s))
+            new.setdefault(visit.job_id, {})[route.technician_id] = visit.arrival_s
+    was_with: dict[str, set[str]] = {}
+    for tech_id, job_ids in told_routes.items():
+        for job_id in job_ids:
+            was_with.setdefault(job_id, set()).add(tech_id)
     moved, retimed, dropped = [], [], []
     for job_id, was in sorted(told.items()):
         now = new.get(job_id)
         if now is None:
             dropped.append(job_id)
             continue
-        if now[0] != was.technician_id:
-            moved.append(Moved(job_id, was.technician_id, now[0]))
-        if tells(now[1] - was.arrival_s, notify_min):
-            retimed.append(Retimed(job_id, was.arrival_s, now[1]))
+        before = was_with.get(job_id, set()) | {was.technician_id}
+        came = sorted(set(now) - before)
+        if came:
+            gone = sorted(before - set(now))
+            moved.append(Moved(job_id, gone[0] if gone else was.technician_id, came[0]))
+        arrival = min(now.values())
+        if tells(arrival - was.arrival_s, notify_min):
+            retimed.append(Retimed(job_id, was.arrival_s, arrival))
     techs = sorted(set(told_routes) | set(new_routes))
     changed = tuple(t for t in techs if told_routes.get(t, ()) != new_routes.get(t, ()))
     return Changes(tuple(moved), tuple(retimed), tuple(dropped), changed)

@@ -595,3 +595,32 @@ def test_a_re_plan_refused_for_a_promise_its_technician_was_due_to_set_out_for_s
         assert refused["status"] == "failed", refused
         due = f"W1 was due to set out for it at {sets_out.astimezone(arrival.tzinfo):%H:%M} and nothing was reported,"
         assert due in refused["error"], refused["error"]
+
+
+def test_a_re_plan_that_keeps_a_crew_job_with_its_two_technicians_reports_no_change_for_it(database_url: str) -> None:
+    app = create_app(settings_for(database_url, seed=False))
+    with TestClient(app) as client:
+        for tid in ("W1", "W2"):
+            put = client.put(
+                f"/v1/technicians/{tid}", json=technician(HOMES[tid], {"wardrobe": 2}, [DAY]), headers=DISPATCHER
+            )
+            assert put.status_code == 201, put.text
+        body = {
+            "kind": "install",
+            "location": {"lat": 60.19, "lon": 24.97},
+            "duration_min": 120,
+            "skills": {"wardrobe": 1},
+            "crew_size": 2,
+            "date": DAY.isoformat(),
+            "customer": CUSTOMER,
+            "windows": [{"start": at(DAY, "10:00"), "end": at(DAY, "12:00")}],
+        }
+        assert client.put("/v1/jobs/CREW", json=body, headers=DISPATCHER).status_code == 201
+        plan = run_plan(client, DAY.isoformat(), time_limit_s=1)
+        assert plan["status"] == "done" and not plan["unassigned"], plan
+        assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
+        again = replan(client, at(DAY, "07:30"))
+        assert again["status"] == "done", again
+        crew = sorted(r["technician_id"] for r in again["routes"] if r["visits"])
+        assert crew == ["W1", "W2"], again
+        assert again["changes"]["moved"] == [] and again["changes"]["notify"] == [], again["changes"]

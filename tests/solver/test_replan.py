@@ -128,6 +128,29 @@ def test_the_change_report_tells_the_customers_moved_beyond_the_threshold_and_no
     assert not found.moved and not found.dropped and not found.routes_changed
 
 
+def crew_solution(first: str, second: str) -> Solution:
+    """A crew job at 11:30 with ``first`` there at 11:00 and ``second`` at 11:30."""
+    routes = (
+        Route(first, (Visit("crew", 11 * H, 11 * H + 1800, 15 * H, 0, 0),), 10 * H, 16 * H),
+        Route(second, (Visit("crew", 11 * H + 1800, 11 * H + 1800, 15 * H, 0, 0),), 11 * H, 16 * H),
+    )
+    return Solution(routes, ())
+
+
+@pytest.mark.parametrize("told_with", ["T21", "T25"])
+def test_a_crew_job_kept_by_the_same_two_technicians_is_neither_moved_nor_retimed(told_with: str) -> None:
+    told = {"crew": Told(told_with, 11 * H)}  # the first of the crew to arrive
+    found = changes(told, {"T21": ("crew",), "T25": ("crew",)}, crew_solution("T21", "T25"), 15)
+    assert not found.moved and not found.retimed and not found.routes_changed
+
+
+def test_a_crew_job_that_changes_one_partner_is_moved_from_the_one_who_no_longer_comes() -> None:
+    told = {"crew": Told("T25", 11 * H)}
+    found = changes(told, {"T21": ("crew",), "T25": ("crew",)}, crew_solution("T21", "T30"), 15)
+    assert [(m.job_id, m.from_technician_id, m.to_technician_id) for m in found.moved] == [("crew", "T25", "T30")]
+    assert not found.retimed  # T21 still arrives first, at 11:00
+
+
 P1, PJ, HOME2 = Location(60.03, 24.00), Location(60.04, 24.00), Location(60.06, 24.00)
 
 
