@@ -39,7 +39,15 @@ def tell_eta_moves(
     (scheduled or en route) whose ETA at ``now`` is more than ``notify_min`` minutes
     from the arrival last told; the ids of the jobs told. The caller commits."""
     live = eta.live_day(session, day, region, tz, now)
-    visits = {v.job_id: v for t in live.technicians for v in t.visits if v.state in (eta.NEXT, eta.LATER)}
+    # One visit per job: of a crew, the one expected first (its customer sees the first arrive).
+    visits: dict[str, eta.LiveVisit] = {}
+    for t in live.technicians:
+        for v in t.visits:
+            if v.state not in (eta.NEXT, eta.LATER):
+                continue
+            held = visits.get(v.job_id)
+            if held is None or (v.eta is not None and (held.eta is None or v.eta < held.eta)):
+                visits[v.job_id] = v
     if not visits:
         return []
     jobs = session.exec(select(JobRow).where(col(JobRow.id).in_(sorted(visits)))).all()

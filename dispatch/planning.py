@@ -1065,15 +1065,20 @@ def _tell_published(
     assert plan.id is not None
     visits = _visits(session, plan.id)
     before = _visits(session, previous) if previous is not None else []
-    arrived_before = {v.job_id: v.arrival for v in before}
-    moved: list[tuple[VisitRow, dt.datetime]] = []
-    seen: set[str] = set()
-    jobs = {j.id: j for j in session.exec(select(JobRow).where(col(JobRow.id).in_({v.job_id for v in visits}))).all()}
+    # A crew's customer sees the first of the two arrive: one arrival per job, the earliest.
+    arrived_before: dict[str, dt.datetime] = {}
+    for v in before:
+        arrived_before[v.job_id] = min(arrived_before.get(v.job_id, v.arrival), v.arrival)
+    first: dict[str, VisitRow] = {}
     for v in visits:
+        if v.job_id not in first or v.arrival < first[v.job_id].arrival:
+            first[v.job_id] = v
+    moved: list[tuple[VisitRow, dt.datetime]] = []
+    jobs = {j.id: j for j in session.exec(select(JobRow).where(col(JobRow.id).in_({v.job_id for v in visits}))).all()}
+    for v in first.values():
         job = jobs.get(v.job_id)
-        if v.job_id in seen or job is None or job.status not in (SCHEDULED, EN_ROUTE):
+        if job is None or job.status not in (SCHEDULED, EN_ROUTE):
             continue
-        seen.add(v.job_id)
         last = job.told_eta if job.told_eta is not None else arrived_before.get(v.job_id)
         if last is not None and tells((_utc(v.arrival) - _utc(last)).total_seconds(), notify_min):
             moved.append((v, last))

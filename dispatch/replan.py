@@ -189,6 +189,9 @@ def day_from(
             free = max(ends) if ends else at
             place = jobs[last.job_id]
             positions[tech.technician_id] = Position(Location(place.lat, place.lon), clock.seconds(free), served)
+    # Free again after their settled visits: what their lunch is read against (a late
+    # report says where they are on the way, not that they were free for lunch).
+    free_after_visits = {tech_id: p.free_at_s for tech_id, p in positions.items()}
     # The disruptions as the live day reads them (``eta``: the last of each kind per technician).
     disruptions = eta.disruptions_of(session, day, region)
     absences = {t: Absence(off, back) for t, (off, back) in eta.unavailability(disruptions, clock).items()}
@@ -199,8 +202,8 @@ def day_from(
     lunches = _planned_lunches(session, plan_id, clock)
     taken: dict[str, int] = {}
     for tech_spec in whole.problem.technicians:
-        at_s = positions[tech_spec.id].free_at_s if tech_spec.id in positions else tech_spec.shift.start_s
-        over = lunch_taken_until(lunches.get(tech_spec.id), settled_planned_end.get(tech_spec.id), at_s, now_s)
+        free_s = free_after_visits.get(tech_spec.id, tech_spec.shift.start_s)
+        over = lunch_taken_until(lunches.get(tech_spec.id), settled_planned_end.get(tech_spec.id), free_s, now_s)
         if over is not None:
             taken[tech_spec.id] = over
     problem = remaining(

@@ -20,7 +20,7 @@ from dispatch import feed, planning
 from dispatch.auth import Principal
 from dispatch.clock import SYSTEM_CLOCK
 from dispatch.db import make_engine, migrate
-from dispatch.tables import DeliveryRow, FeedEventRow, PlanRow, VisitRow, WebhookRow
+from dispatch.tables import DeliveryRow, FeedEventRow, JobRow, PlanRow, VisitRow, WebhookRow
 from tests.api.conftest import DISPATCHER, SAMPLE_DAY, auth
 from tests.api.test_live_day import planned_day, publish_new_plan
 from tests.conftest import today
@@ -309,6 +309,69 @@ def test_publishing_tells_a_customer_window_only_when_it_is_set_and_changed(tmp_
     moved = publish_and_tell(plan_with(nine + dt.timedelta(hours=2)))
     assert [kind for kind, _ in moved] == ["job.window"]
     assert publish_and_tell(plan_with(None)) == []  # no window yet: nothing to tell
+    engine.dispose()
+
+
+def test_republishing_a_crew_job_whose_two_technicians_arrive_apart_tells_its_customer_nothing(
+    tmp_path: Path,
+) -> None:
+    """A crew's customer hears one arrival, the first of the two: a new plan version that
+    keeps the crew's arrivals (T1 at 09:00, T2 at 09:40) tells no new time."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'crew.db'}")
+    migrate(engine)
+    now = SYSTEM_CLOCK.now()
+    day = dt.date.fromisoformat(SAMPLE_DAY)
+    nine = dt.datetime.combine(day, dt.time(9), tzinfo=HELSINKI)
+    with Session(engine) as session:
+        session.add(
+            JobRow(
+                id="CREW",
+                region="r",
+                date=day,
+                status="scheduled",
+                lat=60.2,
+                lon=24.9,
+                duration_min=120,
+                crew_size=2,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        session.commit()
+
+    def plan_of_crew() -> int:
+        with Session(engine) as session:
+            plan = PlanRow(date=day, region="r", status="done", created_at=now)
+            session.add(plan)
+            session.flush()
+            assert plan.id is not None
+            start = nine + dt.timedelta(minutes=40)
+            for tech_id, arrival in (("T1", nine), ("T2", start)):
+                session.add(
+                    VisitRow(
+                        plan_id=plan.id,
+                        technician_id=tech_id,
+                        job_id="CREW",
+                        seq=1,
+                        arrival=arrival,
+                        start=start,
+                        end=start + dt.timedelta(hours=2),
+                        travel_min=10,
+                        distance_km=5,
+                    )
+                )
+            session.commit()
+            return plan.id
+
+    def publish_and_tell(plan_id: int) -> list[str]:
+        with Session(engine) as session:
+            cursor = feed.events_after(session, Principal("dispatcher"), None, 1000).next
+            planning.publish(session, plan_id, now=now, tz=ZoneInfo("Europe/Helsinki"))
+            session.commit()
+            return [e.type for e in feed.events_after(session, Principal("dispatcher"), cursor, 1000).events]
+
+    assert "job.eta" not in publish_and_tell(plan_of_crew())
+    assert "job.eta" not in publish_and_tell(plan_of_crew())
     engine.dispose()
 
 
