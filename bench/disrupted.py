@@ -218,12 +218,14 @@ def make_scenario(name: str, day: Day, initial: Solution, seed: int) -> Scenario
 # --- The day as it happens ----------------------------------------------------------------------------------
 
 
-def _first_arrival(arrivals: dict[str, tuple[str, int]], job_id: str, tech_id: str, arrival_s: int) -> None:
+def _first_arrival(
+    arrivals: dict[str, tuple[str, int, int | None]], job_id: str, tech_id: str, arrival_s: int, start_s: int
+) -> None:
     """Record ``tech_id``'s arrival at ``job_id``: a crew's customer is told when the first
     of the two arrives (as ``solver.replan.changes`` compares), kept with the first
-    technician recorded."""
+    technician recorded, and the crew's common start (``solver.replan.Told.start_s``)."""
     was = arrivals.get(job_id)
-    arrivals[job_id] = (tech_id, arrival_s) if was is None else (was[0], min(was[1], arrival_s))
+    arrivals[job_id] = (tech_id, arrival_s, None) if was is None else (was[0], min(was[1], arrival_s), start_s)
 
 
 @dataclass(frozen=True)
@@ -556,18 +558,20 @@ class Replay:
         self.since = {t: now_s for t in self.base}
         self._cache.clear()
 
-    def _count(self, found: Changes, solution_arrivals: Mapping[str, tuple[str, int]]) -> None:
+    def _count(self, found: Changes, solution_arrivals: Mapping[str, tuple[str, int, int | None]]) -> None:
         """Count what a new plan changed and make it what people were told."""
         self.moved += len(found.moved)
         self.notified += len(found.notify)
         for m in found.moved:
-            self.told[m.job_id] = Told(m.to_technician_id, self.told[m.job_id].arrival_s)
+            self.told[m.job_id] = dataclasses.replace(self.told[m.job_id], technician_id=m.to_technician_id)
         for r in found.retimed:
-            self.told[r.job_id] = Told(self.told[r.job_id].technician_id, r.new_arrival_s)
+            was = self.told[r.job_id]
+            start = None if was.start_s is None else was.start_s + r.new_arrival_s - was.arrival_s
+            self.told[r.job_id] = Told(was.technician_id, r.new_arrival_s, start)
         for job_id in found.dropped:
             self.told.pop(job_id, None)
-        for job_id, (tech_id, arrival) in solution_arrivals.items():
-            self.told.setdefault(job_id, Told(tech_id, arrival))
+        for job_id, (tech_id, arrival, start) in solution_arrivals.items():
+            self.told.setdefault(job_id, Told(tech_id, arrival, start))
 
     # -- policies (b) and (c): the product's re-plan ------------------------------------------------------
 
@@ -662,10 +666,10 @@ class Replay:
                 self.told.pop(job_id, None)
         routes = {t: tuple(j for j in self.plan[t] if j not in settled) for t in self.base}
         found = changes(told, routes, solution, NOTIFY_MIN)
-        arrivals: dict[str, tuple[str, int]] = {}
+        arrivals: dict[str, tuple[str, int, int | None]] = {}
         for r in solution.routes:
             for v in r.visits:
-                _first_arrival(arrivals, v.job_id, r.technician_id, v.arrival_s)
+                _first_arrival(arrivals, v.job_id, r.technician_id, v.arrival_s, v.start_s)
         self._count(found, arrivals)
         self._adopt(solution, now_s)
 
@@ -699,9 +703,9 @@ class Replay:
                     return tech_id
         return None
 
-    def _planned_arrivals(self, tech_ids: Iterable[str], now_s: int) -> dict[str, tuple[str, int]]:
+    def _planned_arrivals(self, tech_ids: Iterable[str], now_s: int) -> dict[str, tuple[str, int, int | None]]:
         """The arrivals the dispatcher tells for these technicians' routes (as known at ``now_s``)."""
-        out: dict[str, tuple[str, int]] = {}
+        out: dict[str, tuple[str, int, int | None]] = {}
         for tech_id in tech_ids:
             rest = self.plan[tech_id]
             timing = self._timing(tech_id, rest, now_s=now_s, not_before_s=now_s)
@@ -713,7 +717,7 @@ class Replay:
             for k, v in enumerate(route.visits[n:]):
                 # A technician waiting somewhere sets out from now, not when they were free.
                 soonest = now_s + v.travel_s if k == 0 else v.arrival_s
-                _first_arrival(out, v.job_id, tech_id, min(v.start_s, max(v.arrival_s, soonest)))
+                _first_arrival(out, v.job_id, tech_id, min(v.start_s, max(v.arrival_s, soonest)), v.start_s)
         return out
 
     def by_hand(self, event: Event) -> None:
@@ -760,7 +764,7 @@ class Replay:
         arrivals = self._planned_arrivals(touched, now_s)
         told = {j: self.told[j] for j in set(arrivals) | dropped if j in self.told}
         visits: dict[str, list[Visit]] = {}
-        for job_id, (tech_id, arrival) in arrivals.items():
+        for job_id, (tech_id, arrival, _) in arrivals.items():
             visits.setdefault(tech_id, []).append(Visit(job_id, arrival, arrival, arrival, 0, 0))
         solution = Solution(tuple(Route(t, tuple(v), 0, 0) for t, v in visits.items()), ())
         self._count(changes(told, {}, solution, NOTIFY_MIN), arrivals)

@@ -51,10 +51,13 @@ class Absence:
 
 @dataclass(frozen=True)
 class Told:
-    """What a visit's technician and customer were told: who comes, arriving when."""
+    """What a visit's technician and customer were told: who comes, arriving when;
+    ``start_s``: when the work was to start, when later than that arrival (a crew starts
+    together after the first of the two arrives)."""
 
     technician_id: str
     arrival_s: int
+    start_s: int | None = None
 
 
 @dataclass(frozen=True)
@@ -244,10 +247,12 @@ def _kept(job: Job, working: set[str], told: Told | None, stability: Stability |
     if told is None or stability is None:
         return dataclasses.replace(job, preferred_technician_id=preferred)
     tolerance = stability.tolerance_min * 60
+    # The window is of the visit's start: from the told arrival to the told start, if later.
+    start_s = max(told.arrival_s, told.start_s if told.start_s is not None else told.arrival_s)
     return dataclasses.replace(
         job,
         preferred_technician_id=told.technician_id if told.technician_id in working else preferred,
-        preferred_window=TimeWindow(max(0, told.arrival_s - tolerance), told.arrival_s + tolerance),
+        preferred_window=TimeWindow(max(0, told.arrival_s - tolerance), start_s + tolerance),
         soft_penalty_per_min_cents=max(job.soft_penalty_per_min_cents, stability.per_min_cents),
         soft_penalty_cents=max(job.soft_penalty_cents, stability.told_cents),
     )

@@ -227,3 +227,21 @@ def test_a_lunch_whose_time_came_while_the_technician_was_free_is_taken_from_the
     left = remaining(lunch_day(), 11 * H + 1200, lunch_taken={"t": 11 * H + 2400})
     assert left.technicians[0].shift.lunch is None and left.technicians[0].shift.start_s == 11 * H + 2400
     assert lunch_taken_until(None, None, 8 * H, 12 * H) is None
+
+
+def test_a_told_window_reaches_from_the_told_arrival_to_the_told_start() -> None:
+    """A crew starts together after its first arrival: the preferred window of the start
+    runs from the told arrival to the told start, each with the tolerance."""
+    stability = Stability()
+    tolerance = stability.tolerance_min * 60
+    told = {"a": Told("t", 10 * H, 10 * H + 1800), "b": Told("t", 12 * H)}
+    left = remaining(day(), 9 * H, told=told, stability=stability)
+    windows = {j.id: j.preferred_window for j in left.jobs}
+    assert windows["a"] is not None and (windows["a"].start_s, windows["a"].end_s) == (
+        10 * H - tolerance,
+        10 * H + 1800 + tolerance,
+    )
+    assert windows["b"] is not None and (windows["b"].start_s, windows["b"].end_s) == (
+        12 * H - tolerance,
+        12 * H + tolerance,
+    )
