@@ -529,25 +529,41 @@ def test_a_re_plan_refused_for_promised_visits_nobody_reported_says_whose_they_a
     assert plan["status"] == "done", plan
 
 
+def installers(client: TestClient, *tech_ids: str) -> None:
+    """Wardrobe installers of ``HOMES`` working on DAY."""
+    for tid in tech_ids:
+        put = client.put(
+            f"/v1/technicians/{tid}", json=technician(HOMES[tid], {"wardrobe": 2}, [DAY]), headers=DISPATCHER
+        )
+        assert put.status_code == 201, put.text
+
+
+def install(
+    client: TestClient, job_id: str, where: tuple[float, float], minutes: int, window: tuple[str, str], **extra: Any
+) -> None:
+    """A wardrobe install at ``where`` that may start in ``window`` on DAY."""
+    body = {
+        "kind": "install",
+        "location": {"lat": where[0], "lon": where[1]},
+        "duration_min": minutes,
+        "skills": {"wardrobe": 1},
+        "date": DAY.isoformat(),
+        "customer": CUSTOMER,
+        "windows": [{"start": at(DAY, window[0]), "end": at(DAY, window[1])}],
+        **extra,
+    }
+    assert client.put(f"/v1/jobs/{job_id}", json=body, headers=DISPATCHER).status_code == 201
+
+
 def test_a_lunch_the_plan_put_inside_a_long_visit_under_way_is_not_planned_again(database_url: str) -> None:
     """One installer: a four-hour install from 08:00 (long enough to hold the lunch on
     site) and a job that may start from 12:00. Re-planned at 10:00 while the install is
     under way, the next job keeps its time: the lunch was had inside the install."""
     app = create_app(settings_for(database_url, seed=False))
     with TestClient(app) as client:
-        put = client.put("/v1/technicians/W1", json=technician(HOMES["W1"], {"wardrobe": 2}, [DAY]), headers=DISPATCHER)
-        assert put.status_code == 201, put.text
-        for job_id, window, minutes in (("LONG", ("08:00", "08:30"), 240), ("NEXT", ("12:00", "16:00"), 60)):
-            body = {
-                "kind": "install",
-                "location": {"lat": 60.18, "lon": 24.95 if job_id == "LONG" else 24.96},
-                "duration_min": minutes,
-                "skills": {"wardrobe": 1},
-                "date": DAY.isoformat(),
-                "customer": CUSTOMER,
-                "windows": [{"start": at(DAY, window[0]), "end": at(DAY, window[1])}],
-            }
-            assert client.put(f"/v1/jobs/{job_id}", json=body, headers=DISPATCHER).status_code == 201
+        installers(client, "W1")
+        install(client, "LONG", (60.18, 24.95), 240, ("08:00", "08:30"))
+        install(client, "NEXT", (60.18, 24.96), 60, ("12:00", "16:00"))
         plan = run_plan(client, DAY.isoformat(), time_limit_s=1)
         assert plan["status"] == "done" and not plan["unassigned"], plan
         assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
@@ -572,18 +588,8 @@ def test_a_re_plan_refused_for_a_promise_its_technician_was_due_to_set_out_for_s
     the promise from home and says when they were due to set out."""
     app = create_app(settings_for(database_url, seed=False))
     with TestClient(app) as client:
-        put = client.put("/v1/technicians/W1", json=technician(HOMES["W1"], {"wardrobe": 2}, [DAY]), headers=DISPATCHER)
-        assert put.status_code == 201, put.text
-        body = {
-            "kind": "install",
-            "location": {"lat": HOMES["W1"][0] + 0.1, "lon": HOMES["W1"][1]},
-            "duration_min": 60,
-            "skills": {"wardrobe": 1},
-            "date": DAY.isoformat(),
-            "customer": CUSTOMER,
-            "windows": [{"start": at(DAY, "09:00"), "end": at(DAY, "09:10")}],
-        }
-        assert client.put("/v1/jobs/FAR", json=body, headers=DISPATCHER).status_code == 201
+        installers(client, "W1")
+        install(client, "FAR", (HOMES["W1"][0] + 0.1, HOMES["W1"][1]), 60, ("09:00", "09:10"))
         plan = run_plan(client, DAY.isoformat(), time_limit_s=1)
         assert plan["status"] == "done" and not plan["unassigned"], plan
         promise_every_window(client, dict(plan))
@@ -600,22 +606,8 @@ def test_a_re_plan_refused_for_a_promise_its_technician_was_due_to_set_out_for_s
 def test_a_re_plan_that_keeps_a_crew_job_with_its_two_technicians_reports_no_change_for_it(database_url: str) -> None:
     app = create_app(settings_for(database_url, seed=False))
     with TestClient(app) as client:
-        for tid in ("W1", "W2"):
-            put = client.put(
-                f"/v1/technicians/{tid}", json=technician(HOMES[tid], {"wardrobe": 2}, [DAY]), headers=DISPATCHER
-            )
-            assert put.status_code == 201, put.text
-        body = {
-            "kind": "install",
-            "location": {"lat": 60.19, "lon": 24.97},
-            "duration_min": 120,
-            "skills": {"wardrobe": 1},
-            "crew_size": 2,
-            "date": DAY.isoformat(),
-            "customer": CUSTOMER,
-            "windows": [{"start": at(DAY, "10:00"), "end": at(DAY, "12:00")}],
-        }
-        assert client.put("/v1/jobs/CREW", json=body, headers=DISPATCHER).status_code == 201
+        installers(client, "W1", "W2")
+        install(client, "CREW", (60.19, 24.97), 120, ("10:00", "12:00"), crew_size=2)
         plan = run_plan(client, DAY.isoformat(), time_limit_s=1)
         assert plan["status"] == "done" and not plan["unassigned"], plan
         assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
