@@ -156,7 +156,9 @@ def record_event(
     happen in the job's status is a ``Conflict`` naming ``type``. A stored new event is
     told in the feed (``job.status``, for the reporting technician, else the job's
     first published one); a repeat is not. A failed visit of a promised job spends its
-    promise: the job is no longer confirmed (``job.window`` with ``confirmed: false``)."""
+    promise: the job is no longer confirmed (``job.window`` with ``confirmed: false``).
+    A visit failed for ``parts_missing`` releases its job no sooner than 24 hours later
+    (``jobstate.revisit_not_before``): no plan brings the revisit before the parts."""
     if kind not in EVENT_TYPES:
         raise Invalid(f"type must be one of {', '.join(EVENT_TYPES)}", "type")
     if kind in WORK_CHANGING_EVENTS:
@@ -203,6 +205,9 @@ def record_event(
     jobstate.apply_event(job, kind, moment, reason, ends_job=ends, crew=job.crew_size == 2)
     if promise_spent:
         job.confirmed, job.promised_start, job.promised_end = False, None, None
+    if kind == "failed":
+        stored = to_storage(from_storage(job.release_at, tz)) if job.release_at is not None else None
+        job.release_at = jobstate.revisit_not_before(reason, moment, stored)
     job.updated_at = received
     session.add(job)
     row = EventRow(

@@ -52,6 +52,24 @@ class LiveJob(Protocol):
     actual_end: dt.datetime | None
 
 
+PARTS_LEAD = dt.timedelta(hours=24)
+"""Goods and parts must be there at least 24 hours before the visit that needs them
+(docs/domain: a release date): a visit that failed for missing parts is not done
+again sooner than this after it failed."""
+
+
+def revisit_not_before(
+    reason: str | None, failed_at: dt.datetime, release_at: dt.datetime | None
+) -> dt.datetime | None:
+    """The release of a job whose visit failed at ``failed_at`` for ``reason``: for
+    ``parts_missing`` no sooner than ``PARTS_LEAD`` after the failure (a later release
+    the job already had stays), else the release it had."""
+    if reason != "parts_missing":
+        return release_at
+    earliest = failed_at + PARTS_LEAD
+    return earliest if release_at is None or release_at < earliest else release_at
+
+
 DEFAULT_FAILURE_REASON = "other"
 """The reason of a failed event sent without one, as v1 clients send it (API.md: old forms keep working)."""
 

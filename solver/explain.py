@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from solver.problem import Job, Problem, Technician, TimeWindow
+from solver.problem import DAY_S, Job, Problem, Technician, TimeWindow
 from solver.schedule import RouteTimer, earliest_in
 from solver.solution import ReasonCode, Unassigned
 from solver.travel import PointIndex, TravelMatrices
@@ -19,6 +19,14 @@ from solver.travel import PointIndex, TravelMatrices
 
 def _hhmm(t_s: int) -> str:
     return f"{t_s // 3600:02d}:{t_s % 3600 // 60:02d}"
+
+
+def _moment(t_s: int) -> str:
+    """A time of the day, or of a later day counted from it: "10:30 the next day"."""
+    days, rest = divmod(t_s, DAY_S)
+    if days <= 0:
+        return _hhmm(t_s)
+    return f"{_hhmm(rest)} " + ("the next day" if days == 1 else f"{days} days later")
 
 
 def _skills_text(skills: dict[str, int]) -> str:
@@ -86,7 +94,7 @@ def _precheck_job(
         return Unassigned(
             job.id,
             ReasonCode.RELEASED_TOO_LATE,
-            f"Goods are ready at {_hhmm(job.release_s)}, after every qualified shift ends.",
+            f"Goods are ready at {_moment(job.release_s)}, after every qualified shift ends.",
         )
     longest = max(t.latest_end_s - t.shift.start_s for t in qualified)
     if job.duration_s > longest:

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from api import create_app
 from dispatch.errors import Conflict, Invalid
-from dispatch.jobstate import apply_event, next_status, visit_status
+from dispatch.jobstate import apply_event, next_status, revisit_not_before, visit_status
 from tests.api.conftest import DISPATCHER, SAMPLE_DAY, auth, run_plan, settings_for
 
 pytestmark = pytest.mark.clock
@@ -326,6 +326,15 @@ def test_a_visits_times_and_its_status_for_the_installer() -> None:
     with pytest.raises(Invalid) as refused:
         apply_event(job, "failed", T0, None)
     assert refused.value.field == "reason"
+
+
+def test_a_visit_failed_for_missing_parts_releases_its_job_a_day_later_unless_it_was_released_later() -> None:
+    day = dt.timedelta(hours=24)
+    assert revisit_not_before("parts_missing", T0, None) == T0 + day
+    assert revisit_not_before("parts_missing", T0, T0 - day) == T0 + day
+    assert revisit_not_before("parts_missing", T0, T0 + 2 * day) == T0 + 2 * day
+    assert revisit_not_before("customer_absent", T0, None) is None
+    assert revisit_not_before("other", T0, T0 - day) == T0 - day
 
 
 def test_a_job_read_with_get_can_be_put_back_as_it_is(database_url: str) -> None:

@@ -616,3 +616,36 @@ def test_a_re_plan_that_keeps_a_crew_job_with_its_two_technicians_reports_no_cha
         crew = sorted(r["technician_id"] for r in again["routes"] if r["visits"])
         assert crew == ["W1", "W2"], again
         assert again["changes"]["moved"] == [] and again["changes"]["notify"] == [], again["changes"]
+
+
+@pytest.mark.parametrize(("reason", "again_today"), [("parts_missing", False), ("customer_absent", True)])
+def test_a_visit_failed_for_missing_parts_is_not_planned_again_the_same_day(
+    database_url: str, reason: str, again_today: bool
+) -> None:
+    """One installer, one morning install that fails at 09:30: for missing parts the
+    revisit waits 24 hours for them (its release says so and a re-plan of the afternoon
+    leaves it out, saying when); a customer who was not at home can be visited again
+    that afternoon."""
+    app = create_app(settings_for(database_url, seed=False))
+    with TestClient(app) as client:
+        installers(client, "W1")
+        install(client, "FIT", (60.18, 24.95), 60, ("08:00", "16:00"))
+        plan = run_plan(client, DAY.isoformat(), time_limit_s=1)
+        assert plan["status"] == "done" and not plan["unassigned"], plan
+        assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
+        event(client, "FIT", "arrived", at(DAY, "09:00"))
+        failed = client.post(
+            "/v1/jobs/FIT/events", json={"type": "failed", "reason": reason, "at": at(DAY, "09:30")}, headers=DISPATCHER
+        )
+        assert failed.status_code == 201, failed.text
+        release = client.get("/v1/jobs/FIT", headers=DISPATCHER).json()["release_at"]
+        again = replan(client, at(DAY, "11:00"))
+        assert again["status"] == "done", again
+        if again_today:
+            assert release is None
+            assert "FIT" in visits(again), again
+            return
+        assert instant(release) == instant(at(DAY, "09:30")) + dt.timedelta(hours=24)
+        (left,) = again["unassigned"]
+        assert (left["job_id"], left["code"]) == ("FIT", "released_too_late"), left
+        assert "09:30 the next day" in left["reason"], left
