@@ -38,7 +38,7 @@ from sqlmodel import Session, col, func, select
 from dispatch import jobdays, jobstate, live
 from dispatch.auth import Principal
 from dispatch.errors import Forbidden, NotFound
-from dispatch.mapping import DayClock, Span, job_of, technicians_on
+from dispatch.mapping import DayClock, Span, job_of, technicians_on, unavailability
 from dispatch.planning import published_plan_id
 from dispatch.tables import BookingRow, DisruptionRow, EventRow, JobRow, RouteRow, TechnicianRow, VisitRow
 from dispatch.timeutil import from_storage
@@ -414,16 +414,6 @@ def reported_ends(disruptions: Sequence[DisruptionRow], clock: DayClock) -> dict
     }
 
 
-def unavailability(disruptions: Sequence[DisruptionRow], clock: DayClock) -> dict[str, tuple[int, int | None]]:
-    """Per technician, the last ``technician_unavailable`` of ``disruptions``: from, until
-    (None: the rest of the day), seconds. Re-plans read them here too."""
-    return {
-        d.technician_id: (clock.from_stored(d.from_at), clock.from_stored(d.until_at) if d.until_at else None)
-        for d in disruptions
-        if d.type == "technician_unavailable" and d.technician_id is not None and d.from_at is not None
-    }
-
-
 def late_reports(disruptions: Sequence[DisruptionRow], clock: DayClock) -> dict[str, tuple[Location, int]]:
     """Per technician, where and when (seconds) the last ``running_late`` of ``disruptions`` put them."""
     return {
@@ -470,7 +460,7 @@ def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.
         return LiveDay(day, region, now, plan_id, (), urgent)
 
     clock = DayClock(day, tz)
-    technicians = {t.id: t for t in technicians_on(session, day, region, tz)}
+    technicians = {t.id: t for t in technicians_on(session, day, region, tz, disrupted=False)}
     tech_ids = set(technicians)
     solver_jobs = tuple(
         dataclasses.replace(job_of(jobs[i], clock, tech_ids), pinned_technician_id=None, preferred_technician_id=None)
@@ -483,7 +473,7 @@ def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.
     places = list(points.points)
     disruptions = disruptions_of(session, day, region)
     late = late_reports(disruptions, clock)
-    away = unavailability(disruptions, clock)
+    away = {t: (a.from_s, a.until_s) for t, a in unavailability(disruptions, clock).items()}
     where = {}
     for tech_id, (location, _) in late.items():
         if location not in places:

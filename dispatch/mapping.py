@@ -14,7 +14,8 @@ domain objects (``solver``): days and their clock, technicians, jobs and plans.
 - ``technician_of``: a stored technician and shift as a ``solver.Technician``.
 - ``technicians_on``: the technicians who work on a date, each with the working time
   of that date (explicit shift, else weekly template, less absences:
-  ``dispatch.worktime``); every reader of a day's technicians comes here.
+  ``dispatch.worktime``, and less a ``technician_unavailable`` disruption of that
+  day: ``unavailability``); every reader of a day's technicians comes here.
 - ``solution_rows``: a checked ``Solution`` as the routes and visits stored for
   a plan version. (The live schedule's routes are ``solver.plan.WorkingRoute``,
   stored with ``routes_to_json``/``routes_from_json``.)
@@ -34,6 +35,7 @@ from dispatch import jobdays
 from dispatch.jobstate import CANCELLED, COMPLETED, PLANNABLE
 from dispatch.tables import (
     AbsenceRow,
+    DisruptionRow,
     JobRow,
     LiveScheduleRow,
     PublishedPlanRow,
@@ -65,6 +67,7 @@ from solver import (
 )
 from solver.dependencies import cut
 from solver.plan import routes_from_json
+from solver.replan import Absence, with_absence
 
 # The product's days let a technician whose last visit is a promise get home up to
 # this long after their latest end, the visit itself ending in time
@@ -295,13 +298,29 @@ def technician_of(row: TechnicianRow, shift: ShiftRow) -> Technician:
     )
 
 
-def technicians_on(session: Session, day: dt.date, region: str, tz: ZoneInfo) -> tuple[Technician, ...]:
+def unavailability(disruptions: Iterable[DisruptionRow], clock: DayClock) -> dict[str, Absence]:
+    """Per technician, the last ``technician_unavailable`` of ``disruptions`` (a later
+    one corrects an earlier): from, until (None: the rest of the day), on ``clock``."""
+    return {
+        d.technician_id: Absence(clock.from_stored(d.from_at), clock.from_stored(d.until_at) if d.until_at else None)
+        for d in disruptions
+        if d.type == "technician_unavailable" and d.technician_id is not None and d.from_at is not None
+    }
+
+
+def technicians_on(
+    session: Session, day: dt.date, region: str, tz: ZoneInfo, *, disrupted: bool = True
+) -> tuple[Technician, ...]:
     """The solver's technicians of a region who work on ``day``, by id: each with the
     explicit shift of that date, else their weekly template's weekday
     (``dispatch.worktime.shift_on``), less their absences (``dispatch.worktime.honour``:
-    a holiday or day off leaves them out, a few hours away shortens or pauses the day).
+    a holiday or day off leaves them out, a few hours away shortens or pauses the day),
+    and, unless ``disrupted`` is False, less a ``technician_unavailable`` disruption of
+    that day, as a re-plan takes it (``solver.replan.with_absence``): a dispatcher who
+    records one has every plan of the day, every slot and the working time honour it.
     Every reader of a day's technicians (plan runs, slot search and booking, re-plans)
-    comes here."""
+    comes here; the live day's walk reads shifts as planned (``disrupted=False``) and
+    the disruption beside them."""
     techs = session.exec(
         select(TechnicianRow).where(TechnicianRow.region == region).order_by(col(TechnicianRow.id))
     ).all()
@@ -327,12 +346,18 @@ def technicians_on(session: Session, day: dt.date, region: str, tz: ZoneInfo) ->
         .order_by(col(AbsenceRow.id))
     ):
         away.setdefault(a.technician_id, []).append(Away(clock.from_stored(a.start), clock.from_stored(a.end)))
+    unavailable: dict[str, Absence] = {}
+    if disrupted:
+        query = select(DisruptionRow).where(DisruptionRow.date == day, DisruptionRow.region == region)
+        unavailable = unavailability(session.exec(query.order_by(col(DisruptionRow.id))), clock)
     out = []
     for tech in techs:
         shift = shift_on(day, explicit.get(tech.id), week.get(tech.id, {}))
         if shift is None:
             continue
         working = honour(technician_of(tech, shift), away.get(tech.id, []), day)
+        if working is not None and tech.id in unavailable:
+            working = with_absence(working, unavailable[tech.id])
         if working is not None:
             out.append(working)
     return tuple(out)

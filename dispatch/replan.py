@@ -24,14 +24,14 @@ from sqlmodel import Session, col, select
 from dispatch import catalog, eta, feed, jobdays, jobstate, locks
 from dispatch.errors import Invalid, NotFound
 from dispatch.inputs import DisruptionIn
-from dispatch.mapping import Day, DayClock, load_day
+from dispatch.mapping import Day, DayClock, load_day, unavailability
 from dispatch.planning import published_plan_id
 from dispatch.tables import DisruptionRow, JobRow, RouteRow, TechnicianRow, VisitRow
 from dispatch.timeutil import from_storage, to_storage
 from solver import Location, Shift, Technician
 from solver import locks as lock_rules
 from solver.problem import DAY_S
-from solver.replan import Absence, Position, Stability, Told, lunch_taken_until, remaining
+from solver.replan import Position, Stability, Told, lunch_taken_until, remaining
 
 SETTLED = (jobstate.COMPLETED, jobstate.EN_ROUTE, jobstate.ON_SITE)
 """Job statuses a re-plan leaves where they are: done, or a technician is on it."""
@@ -197,7 +197,9 @@ def day_from(
     free_after_visits = {tech_id: p.free_at_s for tech_id, p in positions.items()}
     # The disruptions as the live day reads them (``eta``: the last of each kind per technician).
     disruptions = eta.disruptions_of(session, day, region)
-    absences = {t: Absence(off, back) for t, (off, back) in eta.unavailability(disruptions, clock).items()}
+    # The day's technicians have their unavailability already (``technicians_on``); given
+    # again it is read against the instant: someone away now starts when back.
+    absences = unavailability(disruptions, clock)
     for tech_id, (where, reported) in eta.late_reports(disruptions, clock).items():
         before = positions.get(tech_id)
         if before is None or reported >= before.free_at_s:

@@ -174,8 +174,16 @@ def lunch_taken_until(
     return None
 
 
+def with_absence(tech: Technician, absence: Absence) -> Technician | None:
+    """``tech``'s whole day with ``absence`` taken out as a re-plan takes it (from its
+    start: later; to the end of the day: ended at ``from_s`` without overtime; a few
+    hours inside: one fixed pause holding the lunch), or None when no working time is
+    left. A re-plan of that day given the same absence again leaves it as it is."""
+    return _left_of(None, tech, tech.shift.start_s, None, absence)
+
+
 def _left_of(
-    problem: Problem,
+    problem: Problem | None,
     tech: Technician,
     now_s: int,
     position: Position | None,
@@ -223,6 +231,7 @@ def _left_of(
         max_jobs = max(0, max_jobs - position.served)
     skills, capacity = tech.skills, tech.capacity
     if position is not None and (position.used or position.reloaded):
+        assert problem is not None  # a position comes with the problem it is of
         reloaded = position.reloaded and problem.depot is not None
         if reloaded:
             skills = problem.skills_after_reload(tech)

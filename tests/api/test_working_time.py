@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api import create_app
-from tests.api.conftest import DISPATCHER, auth, run_plan, settings_for
+from tests.api.conftest import DISPATCHER, auth, run_plan, run_plan_of, settings_for
 from tests.conftest import HELSINKI, today
 
 
@@ -253,3 +253,39 @@ def test_a_bad_range_of_working_time_is_refused_naming_the_field(
     response = client.get("/v1/working-time", params=params, headers=DISPATCHER)
     assert response.status_code == 422, response.text
     assert response.json()["field"] == field
+
+
+def test_a_technician_reported_unavailable_is_off_from_then_in_every_plan_slot_and_working_time_of_the_day(
+    client: TestClient,
+) -> None:
+    """Ville is reported unavailable on Monday from 12:00 for the rest of the day (a
+    disruption, recorded ahead): a whole-day plan and a plan over Monday and Tuesday
+    give him nothing after 12:00 that Monday, slot search offers no Monday afternoon,
+    and his working time that Monday ends at 12:00."""
+    assert put_tech(client, technician()).status_code == 201
+    off = {"type": "technician_unavailable", "technician_id": "T1", "from": iso(MONDAY, "12:00")}
+    assert client.post("/v1/disruptions", json=off, headers=DISPATCHER).status_code == 201
+    put_jobs(client, MONDAY, 2)
+    afternoon = {"start": iso(MONDAY, "13:00"), "end": iso(MONDAY, "15:00")}
+    body = {"date": MONDAY.isoformat(), "location": {"lat": 60.18, "lon": 24.93}, "duration_min": 30}
+    assert client.put("/v1/jobs/LATE", json={**body, "windows": [afternoon]}, headers=DISPATCHER).status_code == 201
+
+    def ends_by_noon(planned: list[dict[str, Any]]) -> bool:
+        monday = [v for v in planned if dt.datetime.fromisoformat(v["start"]).astimezone(HELSINKI).date() == MONDAY]
+        return bool(monday) and all(dt.datetime.fromisoformat(v["end"]) <= at(MONDAY, "12:00") for v in monday)
+
+    day = run_plan(client, MONDAY.isoformat())
+    assert day["status"] == "done", day
+    assert ends_by_noon(visits(day)) and [u["job_id"] for u in day["unassigned"]] == ["LATE"], day
+    week = run_plan_of(client, {"date_from": MONDAY.isoformat(), "date_to": TUESDAY.isoformat(), "time_limit_s": 3})
+    assert week["status"] == "done", week
+    assert ends_by_noon(visits(week)), week
+
+    booking = auth(client.post("/v1/tokens", json={"role": "booking"}, headers=DISPATCHER).json()["token"])
+    wanted = {"location": {"lat": 60.17, "lon": 24.94}, "duration_min": 60, "date_from": MONDAY.isoformat()}
+    found = client.post("/v1/slots/search", json=wanted, headers=booking)
+    assert found.status_code == 200, found.text
+    assert all(dt.datetime.fromisoformat(s["end"]) <= at(MONDAY, "12:00") for s in found.json()["slots"]), found.json()
+    params = {"date_from": MONDAY.isoformat(), "date_to": MONDAY.isoformat()}
+    (monday,) = client.get("/v1/working-time", params=params, headers=DISPATCHER).json()
+    assert dt.datetime.fromisoformat(monday["end"]) == at(MONDAY, "12:00") and monday["max_overtime_min"] == 0

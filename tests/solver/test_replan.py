@@ -22,7 +22,17 @@ from solver import (
     problem_travel,
     solve,
 )
-from solver.replan import Position, Stability, Told, changes, lunch_taken_until, remaining, tells
+from solver.replan import (
+    Absence,
+    Position,
+    Stability,
+    Told,
+    changes,
+    lunch_taken_until,
+    remaining,
+    tells,
+    with_absence,
+)
 from solver.search.strategy import SearchSettings
 from solver.solution import Route, Solution, Visit
 from tests.solver.conftest import equidistant
@@ -245,3 +255,45 @@ def test_a_told_window_reaches_from_the_told_arrival_to_the_told_start() -> None
         12 * H - tolerance,
         12 * H + tolerance,
     )
+
+
+@pytest.mark.parametrize(
+    "absence",
+    [Absence(12 * H), Absence(7 * H, 10 * H), Absence(14 * H, 15 * H), Absence(11 * H + 1800, 12 * H), Absence(7 * H)],
+)
+@pytest.mark.parametrize("now_s", [9 * H, 11 * H + 2700, 14 * H + 1800])
+def test_an_absence_already_in_the_day_changes_nothing_when_a_re_plan_takes_it_again(
+    absence: Absence, now_s: int
+) -> None:
+    """Every plan of a day has a technician's unavailability in their shift
+    (``with_absence``); a re-plan given it again at any instant plans the same technician."""
+    problem = lunch_day()
+    once = remaining(problem, now_s, absences={"t": absence})
+    day_of = with_absence(problem.technicians[0], absence)
+    if day_of is None:
+        assert absence.from_s <= 8 * H and absence.until_s is None and once.technicians == ()
+        return
+    twice = remaining(dataclasses.replace(problem, technicians=(day_of,)), now_s, absences={"t": absence})
+    if not once.technicians:  # gone for the rest of the day by now
+        assert twice.technicians == ()
+        return
+    (a,), (b,) = once.technicians, twice.technicians
+    without_lunch = Shift(a.shift.start_s, a.shift.end_s)
+    assert dataclasses.replace(b, shift=Shift(b.shift.start_s, b.shift.end_s)) == dataclasses.replace(
+        a, shift=without_lunch
+    )
+    # The one difference allowed: away for a while inside the shift, the absence holds the
+    # lunch (as a re-plan made before it planned); re-planned while away, it was had there.
+    inside = absence.until_s is not None and 8 * H < absence.from_s <= now_s < absence.until_s
+    assert b.shift.lunch == a.shift.lunch or (inside and b.shift.lunch is None)
+
+
+def test_a_whole_day_with_an_absence_starts_later_ends_earlier_or_pauses_for_it() -> None:
+    tech = lunch_day().technicians[0]
+    late = with_absence(tech, Absence(7 * H, 10 * H))
+    early = with_absence(tech, Absence(12 * H))
+    away = with_absence(tech, Absence(14 * H, 15 * H))
+    assert late is not None and late.shift.start_s == 10 * H and late.shift.lunch == LUNCH
+    assert early is not None and (early.shift.end_s, early.max_overtime_s) == (12 * H, 0)
+    assert away is not None and away.shift.lunch == Break(14 * H, 14 * H, H)
+    assert with_absence(tech, Absence(8 * H)) is None
