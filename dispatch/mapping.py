@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from dispatch import jobdays
-from dispatch.jobstate import CANCELLED, COMPLETED, PLANNABLE
+from dispatch.jobstate import CANCELLED, COMPLETED, PLANNABLE, UNDER_WAY
 from dispatch.tables import (
     AbsenceRow,
     DisruptionRow,
@@ -361,6 +361,25 @@ def technicians_on(
         if working is not None:
             out.append(working)
     return tuple(out)
+
+
+def under_way_with(session: Session, day: dt.date, region: str, *, crews: bool = False) -> dict[str, str]:
+    """Each job of one technician (and of a crew, with ``crews``: one of the two) under
+    way (en route, on site) with the technician who has it in the published plan of
+    ``day`` and ``region``: the visits every plan of that day keeps with them (a plan
+    never takes a visit from a technician already on the way to it: docs/replan.md).
+    Empty without a published plan."""
+    published = session.get(PublishedPlanRow, (day, region))
+    if published is None:
+        return {}
+    query = (
+        select(VisitRow.job_id, VisitRow.technician_id)
+        .join(JobRow, col(JobRow.id) == col(VisitRow.job_id))
+        .where(VisitRow.plan_id == published.plan_id, col(JobRow.status).in_(UNDER_WAY))
+    )
+    if not crews:
+        query = query.where(JobRow.crew_size == 1)
+    return {job_id: tech_id for job_id, tech_id in session.exec(query).all()}
 
 
 def load_day(session: Session, day: dt.date, region: str, tz: ZoneInfo) -> tuple[Day, list[str]]:

@@ -36,7 +36,7 @@ from dispatch.horizon import LoadedHorizon, load_horizon, split_by_day
 from dispatch.horizon import broken_promises as horizon_broken_promises
 from dispatch.jobstate import EN_ROUTE, ON_SITE, SCHEDULED
 from dispatch.kpis import compute_kpis
-from dispatch.mapping import Day, DayClock, load_day, solution_rows
+from dispatch.mapping import Day, DayClock, load_day, solution_rows, under_way_with
 from dispatch.settings import BookingSettings, Settings
 from dispatch.tables import (
     JobRow,
@@ -228,20 +228,11 @@ class _Loaded:
 
 def _keep_under_way(session: Session, day: Day) -> Day:
     """The day with every job under way (en route, on site) pinned to the technician who
-    has it in the published plan: a plan never takes a visit from a technician already
-    on the way to it (docs/replan.md)."""
-    current = published_plan_id(session, day.date, day.region)
-    if current is None:
-        return day
+    has it in the published plan (``mapping.under_way_with``): a plan never takes a
+    visit from a technician already on the way to it (docs/replan.md)."""
     working = {t.id for t in day.problem.technicians}
     with_whom = {
-        job_id: tech
-        for job_id, tech in session.exec(
-            select(VisitRow.job_id, VisitRow.technician_id)
-            .join(JobRow, col(JobRow.id) == col(VisitRow.job_id))
-            .where(VisitRow.plan_id == current, col(JobRow.status).in_((EN_ROUTE, ON_SITE)), JobRow.crew_size == 1)
-        ).all()
-        if tech in working
+        job_id: tech for job_id, tech in under_way_with(session, day.date, day.region).items() if tech in working
     }
     if not with_whom:
         return day
@@ -250,6 +241,25 @@ def _keep_under_way(session: Session, day: Day) -> Day:
         for j in day.problem.jobs
     )
     return dataclasses.replace(day, problem=dataclasses.replace(day.problem, jobs=jobs))
+
+
+def check_days_not_under_way(session: Session, first: dt.date, last: dt.date, region: str) -> None:
+    """Refuse a plan over ``first``..``last`` when one of its days is under way (a visit
+    of its published plan on the way or on site): a plan over several days plans each
+    day whole, and the day under way is re-planned from now instead (docs/horizon.md).
+    ``Conflict`` naming ``date_from``, saying which day and what to run."""
+    day = first
+    while day <= last:
+        busy = sorted(under_way_with(session, day, region, crews=True))
+        if busy:
+            shown = ", ".join(busy[:5]) + (f" and {len(busy) - 5} more" if len(busy) > 5 else "")
+            after = f"; plan the days after it with date_from {day + dt.timedelta(days=1)}" if day < last else ""
+            raise Conflict(
+                f"date_from: {day} is under way ({shown} on the way or on site): re-plan it from now "
+                f'with "date": "{day}" and "from"{after}',
+                "date_from",
+            )
+        day += dt.timedelta(days=1)
 
 
 def _within(routes: list[WorkingRoute], job_ids: set[str]) -> list[WorkingRoute]:

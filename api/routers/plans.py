@@ -38,6 +38,8 @@ def post_plan(body: PlanRequest, session: SessionDep, state: StateDep, _: Dispat
     if body.from_ is not None and body.from_.astimezone(state.tz).date() != body.date:
         raise Invalid(f"from: a re-plan starts at an instant of its date ({body.date})", "from")
     region = body.region or state.settings.default_region
+    if body.date_to is not None:
+        planning.check_days_not_under_way(session, body.first_day, body.date_to, region)
     plan = state.runner.submit(body.first_day, region, body.time_limit_s, body.from_, last_day=body.date_to)
     return plan_out(plan, False, state.tz)
 

@@ -286,3 +286,34 @@ def test_a_job_added_while_a_week_plan_solves_is_in_its_answer(client: TestClien
     assert plan["status"] == "done", plan
     assert [(d, v["job_id"]) for d, _, v in visits(plan, "LATE")] == [(DAYS[1], "LATE")], plan["unassigned"]
     assert visits(plan, "A")
+
+
+def test_a_plan_over_days_one_of_which_is_under_way_is_refused_saying_to_re_plan_it_from_now(
+    client: TestClient,
+) -> None:
+    """The first day is published and its installer is on site: a plan of the three days
+    would plan that day whole again (and give the visit to someone else), so it is
+    refused naming date_from; the two days after it can be planned."""
+    window = {"start": T.format(DAYS[0], "09:00"), "end": T.format(DAYS[0], "10:00")}
+    put(client, "A", job(date=DAYS[0], windows=[window]))
+    put(client, "B", job(date=DAYS[1]))
+    day_plan = run_plan_of(client, {"date": DAYS[0], "time_limit_s": 2})
+    assert day_plan["status"] == "done", day_plan
+    assert client.post(f"/v1/plans/{day_plan['id']}/publish", headers=DISPATCHER).status_code == 200
+    before = client.post(
+        "/v1/plans", json={"date_from": DAYS[0], "date_to": DAYS[2], "time_limit_s": 1}, headers=DISPATCHER
+    )
+    assert before.status_code == 202, before.text  # nothing under way yet
+    arrived = {"type": "arrived", "at": T.format(DAYS[0], "09:00")}
+    assert client.post("/v1/jobs/A/events", json=arrived, headers=DISPATCHER).status_code == 201
+    listed = len(client.get("/v1/plans", params={"date": DAYS[0]}, headers=DISPATCHER).json())
+    refused = client.post(
+        "/v1/plans", json={"date_from": DAYS[0], "date_to": DAYS[2], "time_limit_s": 1}, headers=DISPATCHER
+    )
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["field"] == "date_from"
+    assert f"{DAYS[0]} is under way (A on the way or on site)" in refused.json()["detail"]
+    assert f"date_from {DAYS[1]}" in refused.json()["detail"]
+    assert len(client.get("/v1/plans", params={"date": DAYS[0]}, headers=DISPATCHER).json()) == listed
+    later = run_horizon(client, DAYS[1], DAYS[2])
+    assert later["status"] == "done" and [d for d, _, _ in visits(later, "B")] == [DAYS[1]], later
