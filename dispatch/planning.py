@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from huey.consumer import Consumer
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, delete, select, update
+from sqlmodel import Session, col, delete, or_, select, update
 
 from dispatch import feed, leases, live, locks, tasks
 from dispatch.clock import SYSTEM_CLOCK, Clock
@@ -34,7 +34,7 @@ from dispatch.errors import Conflict, Invalid, NotFound, Unavailable
 from dispatch.export import objective_eur, plan_json
 from dispatch.horizon import LoadedHorizon, load_horizon, split_by_day
 from dispatch.horizon import broken_promises as horizon_broken_promises
-from dispatch.jobstate import EN_ROUTE, ON_SITE, SCHEDULED
+from dispatch.jobstate import COMPLETED, EN_ROUTE, ON_SITE, OPEN, SCHEDULED
 from dispatch.kpis import compute_kpis
 from dispatch.mapping import Day, DayClock, load_day, solution_rows, under_way_with
 from dispatch.settings import BookingSettings, Settings
@@ -981,6 +981,16 @@ def publish(
     taken = taken_from_the_field(session, plan)
     if taken:
         raise Conflict(f"plan {plan_id} cannot be published: {'; '.join(taken)}. Re-plan from now.", "plan_id")
+    past = planned_in_the_past(session, plan, now - dt.timedelta(minutes=notify_min)) if _begun(session, plan) else []
+    if past:
+        shown = ", ".join(f"{job_id} at {start.astimezone(tz):%H:%M}" for job_id, start in past[:5])
+        more = f" and {len(past) - 5} more" if len(past) > 5 else ""
+        raise Conflict(
+            f"plan {plan_id} cannot be published: it starts {len(past)} visits not yet begun more than "
+            f"{notify_min} minutes before now ({now.astimezone(tz):%H:%M}): {shown}{more}. The day is under way: "
+            're-plan it from now (POST /v1/plans with "from") and publish that.',
+            "plan_id",
+        )
     if plan.base_version is not None and plan.base_version != row.version:
         stale = stale_reasons(session, plan, tz)
         if stale:
@@ -1006,6 +1016,45 @@ def publish(
     # The feed's events are the last write: its lock is held until the commit.
     _tell_published(session, plan, previous, set(confirmed), now, notify_min)
     return plan
+
+
+def _begun(session: Session, plan: PlanRow) -> bool:
+    """True when the field has reported on the published plan of ``plan``'s day: a visit
+    of it under way, done or failed (the day is under way, not merely late to publish)."""
+    current = published_plan_id(session, plan.date, plan.region)
+    if current is None:
+        return False
+    reported = session.exec(
+        select(VisitRow.job_id)
+        .join(JobRow, col(JobRow.id) == col(VisitRow.job_id))
+        .where(
+            VisitRow.plan_id == current,
+            or_(col(JobRow.status).in_((EN_ROUTE, ON_SITE, COMPLETED)), col(JobRow.actual_start).is_not(None)),
+        )
+        .limit(1)
+    ).first()
+    return reported is not None
+
+
+def planned_in_the_past(session: Session, plan: PlanRow, before: dt.datetime) -> list[tuple[str, dt.datetime]]:
+    """The jobs not yet begun (open or scheduled) that ``plan`` starts before ``before``,
+    each with its first start, earliest first: published, it would tell technicians and
+    customers times already gone (a whole-day run made while the day is under way)."""
+    rows = session.exec(
+        select(VisitRow.job_id, VisitRow.start)
+        .join(JobRow, col(JobRow.id) == col(VisitRow.job_id))
+        .where(
+            VisitRow.plan_id == plan.id,
+            col(JobRow.status).in_((OPEN, SCHEDULED)),
+            col(VisitRow.start) < to_storage(before),
+        )
+    ).all()
+    first: dict[str, dt.datetime] = {}
+    for job_id, start in rows:
+        moment = start.replace(tzinfo=dt.UTC) if start.tzinfo is None else start  # SQLite: naive UTC
+        if job_id not in first or moment < first[job_id]:
+            first[job_id] = moment
+    return sorted(first.items(), key=lambda item: (item[1], item[0]))
 
 
 def taken_from_the_field(session: Session, plan: PlanRow) -> list[str]:
