@@ -252,6 +252,40 @@ def insert_displacing(job: Job, problem: Problem, timer: RouteTimer, plan: Plan,
     return None
 
 
+def insert_displacing_crew(job: Job, problem: Problem, timer: RouteTimer, plan: Plan, until: float) -> Job | None:
+    """Place a one-person ``job`` that fits nowhere as it is by taking a less urgent crew
+    job off the routes of its two technicians, one of them qualified for ``job``: the
+    least urgent such crew job whose going makes room. The crew job taken out (now left
+    out: the caller may find the crew another pair), or None. A crew job pinned to a
+    technician or fixed to an instant (a dispatcher's time lock) stays."""
+    if job.crew_size != 1:
+        return None
+    holders: dict[str, list[Technician]] = {}
+    for tech in problem.technicians:
+        for held in plan.jobs[tech.id]:
+            if held.crew_size > 1:
+                holders.setdefault(held.id, []).append(tech)
+    crews: dict[str, Job] = {}
+    for tech in able(job, problem, timer):
+        for held in plan.jobs[tech.id]:
+            fixed_to_an_instant = any(w.start_s == w.end_s for w in held.windows)
+            less_urgent = held.crew_size > 1 and held.priority > job.priority
+            if less_urgent and held.pinned_technician_id is None and not fixed_to_an_instant:
+                crews[held.id] = held
+    for crew in sorted(crews.values(), key=lambda c: (-c.priority, c.id)):
+        if time.monotonic() >= until:
+            break
+        techs = holders[crew.id]
+        saved = plan.saved(t.id for t in techs)
+        for tech in techs:
+            plan.remove(tech.id, crew.id)
+        if all(plan.retime(t, timer) for t in techs) and insert(job, problem, timer, plan):
+            log.info("repair placed %s in the place of crew job %s", job.id, crew.id)
+            return crew
+        plan.restore(saved)
+    return None
+
+
 def insert_clearing(job: Job, problem: Problem, timer: RouteTimer, plan: Plan, until: float) -> list[Job] | None:
     """Place a ``job`` that fits nowhere, even in the place of one other job, by clearing
     a qualified technician's route (two for a crew, starting together) of every job

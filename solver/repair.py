@@ -8,7 +8,14 @@ import logging
 import time
 from collections.abc import Sequence
 
-from solver.insertion import insert, insert_clearing, insert_displacing, insert_moving_one, insert_via_depot
+from solver.insertion import (
+    insert,
+    insert_clearing,
+    insert_displacing,
+    insert_displacing_crew,
+    insert_moving_one,
+    insert_via_depot,
+)
 from solver.plan import Plan, WorkingRoute
 from solver.problem import RELOAD_ID, Job, Problem, Technician
 from solver.schedule import RouteTimer
@@ -35,7 +42,8 @@ def repair(
     lost gets that route back first. Each job still out goes where it costs least,
     after a depot stop where it needs one, and, when at most ``_MOVE_ONE_MAX_JOBS`` are
     left, where moving one other job makes room. A promise that still fits nowhere
-    takes the place of one less urgent job, or else clears a route of what may move
+    takes the place of one less urgent job (a crew job's too, whose crew then looks for
+    another pair), or else clears a route of what may move
     (``insertion.insert_clearing``). With ``offered_everywhere`` (the
     search offered every job every place already) only the last of these is tried,
     and for a promise the plain insertion too: the searches do not know its late way
@@ -74,7 +82,9 @@ def repair(
         if j.priority != 0:
             still.append(j)
             continue
-        out = insert_displacing(j, problem, timer, plan, finish_by)
+        out = insert_displacing(j, problem, timer, plan, finish_by) or insert_displacing_crew(
+            j, problem, timer, plan, finish_by
+        )
         cleared = [out] if out is not None else insert_clearing(j, problem, timer, plan, finish_by)
         if cleared is None:
             still.append(j)

@@ -280,6 +280,30 @@ def test_a_promise_that_fits_nowhere_takes_the_place_of_a_less_urgent_job_which_
     ).feasible
 
 
+def test_a_promise_blocked_by_a_crew_job_on_its_only_technician_is_kept_and_the_crew_goes_to_another_pair() -> None:
+    """A1 alone may do the promise (pinned: its visit under way, say), to start 10:00-10:30
+    for 75 minutes; the less urgent four-hour crew job, to start 10:00-11:00 next to A1's
+    and B1's homes, is cheapest on A1 and B1. The promise is kept and the crew job goes to
+    B1 and C1 (before, the promise was left out: crew visits never moved for it)."""
+    techs = tuple(
+        Technician(t, grid(i), Shift(7 * H, 16 * H), skills={"w": 2}) for i, t in enumerate(("A1", "B1", "C1"))
+    )
+    crew = Job("CREW", grid(1), 4 * H, skills={"w": 1}, windows=(TimeWindow(10 * H, 11 * H),), crew_size=2)
+    promise = Job(
+        "PROMISE",
+        grid(8),
+        75 * 60,
+        skills={"w": 1},
+        windows=(TimeWindow(10 * H, 10 * H + 1800),),
+        priority=0,
+        pinned_technician_id="A1",
+    )
+    solution = solve(Problem(techs, (crew, promise)), SolveOptions(time_limit_s=1))
+    routes = {r.technician_id: [v.job_id for v in r.visits] for r in solution.routes}
+    assert solution.unassigned == ()
+    assert routes["A1"] == ["PROMISE"] and routes["B1"] == ["CREW"] and routes["C1"] == ["CREW"]
+
+
 def _two_pinned_glass_day(priority: int) -> tuple[Problem, RouteTimer, _Plan, Job, PointIndex, TravelMatrices]:
     """T1 alone has the glass skill; its 3-hour day holds two 1-hour jobs pinned to it
     (of ``priority``), so a 2-hour promise fits there only with both taken out."""
