@@ -43,6 +43,7 @@ from dispatch.planning import published_plan_id
 from dispatch.tables import BookingRow, DisruptionRow, EventRow, JobRow, RouteRow, TechnicianRow, VisitRow
 from dispatch.timeutil import from_storage
 from solver import HaversineProvider, Location, Problem
+from solver.replan import Absence
 from solver.schedule import NEVER, Stop, drive_on
 from solver.travel import TravelMatrices, index_points
 
@@ -112,14 +113,14 @@ class RouteFacts:
     reported: tuple[int, int] | None = None
     # When the technician is unavailable (a ``technician_unavailable`` disruption:
     # from, until or None for the rest of the day), seconds.
-    unavailable: tuple[int, int | None] | None = None
+    unavailable: Absence | None = None
 
     def away(self, start_s: int, end_s: int) -> bool:
         """True when the technician is unavailable at some time in [start_s, end_s)."""
         if self.unavailable is None:
             return False
-        off, back = self.unavailable
-        return off < max(end_s, start_s + 1) and (back is None or back > start_s)
+        back = self.unavailable.until_s
+        return self.unavailable.from_s < max(end_s, start_s + 1) and (back is None or back > start_s)
 
 
 @dataclass(frozen=True)
@@ -473,7 +474,7 @@ def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.
     places = list(points.points)
     disruptions = disruptions_of(session, day, region)
     late = late_reports(disruptions, clock)
-    away = {t: (a.from_s, a.until_s) for t, a in unavailability(disruptions, clock).items()}
+    away = unavailability(disruptions, clock)
     where = {}
     for tech_id, (location, _) in late.items():
         if location not in places:

@@ -27,7 +27,7 @@ from dispatch.db import session_scope
 from dispatch.settings import EtaSettings
 from dispatch.tables import JobRow, PublishedPlanRow
 from dispatch.timeutil import from_storage, to_storage
-from solver.replan import tells
+from solver.replan import first_to_arrive, tells
 
 log = logging.getLogger(__name__)
 
@@ -39,15 +39,8 @@ def tell_eta_moves(
     (scheduled or en route) whose ETA at ``now`` is more than ``notify_min`` minutes
     from the arrival last told; the ids of the jobs told. The caller commits."""
     live = eta.live_day(session, day, region, tz, now)
-    # One visit per job: of a crew, the one expected first (its customer sees the first arrive).
-    visits: dict[str, eta.LiveVisit] = {}
-    for t in live.technicians:
-        for v in t.visits:
-            if v.state not in (eta.NEXT, eta.LATER):
-                continue
-            held = visits.get(v.job_id)
-            if held is None or (v.eta is not None and (held.eta is None or v.eta < held.eta)):
-                visits[v.job_id] = v
+    to_come = [v for t in live.technicians for v in t.visits if v.state in (eta.NEXT, eta.LATER)]
+    visits = first_to_arrive(to_come, lambda v: v.job_id, lambda v: (v.eta is None, v.eta or now))
     if not visits:
         return []
     jobs = session.exec(select(JobRow).where(col(JobRow.id).in_(sorted(visits)))).all()

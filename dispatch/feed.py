@@ -36,7 +36,7 @@ from sqlmodel import Session, col, select
 from dispatch.auth import Principal
 from dispatch.errors import Invalid
 from dispatch.tables import BookingRow, DeliveryRow, FeedEventRow, JobRow, PublishedPlanRow, VisitRow, WebhookRow
-from dispatch.timeutil import UTC, to_storage
+from dispatch.timeutil import UTC, stored_utc, to_storage
 
 JOB_STATUS = "job.status"
 JOB_WINDOW = "job.window"
@@ -189,9 +189,7 @@ def json_value(value: Any) -> Any:
 
 
 def _instant(moment: dt.datetime) -> str:
-    if moment.tzinfo is None:  # SQLite hands stored instants back without a zone; they are UTC
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat()
+    return stored_utc(moment).astimezone(UTC).isoformat()
 
 
 def event_json(row: FeedEventRow) -> dict[str, Any]:

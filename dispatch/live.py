@@ -24,7 +24,7 @@ from dispatch.errors import Conflict
 from dispatch.jobstate import OPEN, PLANNABLE, SCHEDULED
 from dispatch.mapping import DayClock, Span, promise_on
 from dispatch.tables import JobRow, LiveScheduleRow, VisitRow
-from dispatch.timeutil import from_storage, to_storage
+from dispatch.timeutil import from_storage, stored_utc, to_storage
 from solver import TimeWindow
 from solver.plan import WorkingRoute, routes_from_json, routes_to_json
 
@@ -328,15 +328,10 @@ def confirm_visits(session: Session, plan_id: int, now: dt.datetime) -> list[str
     for visit, job in rows:
         if visit.window_start is None or visit.window_end is None:
             continue
-        if confirm(job, (_aware(visit.window_start), _aware(visit.window_end)), now):
+        if confirm(job, (stored_utc(visit.window_start), stored_utc(visit.window_end)), now):
             session.add(job)
             out.append(job.id)
     return out
-
-
-def _aware(stored: dt.datetime) -> dt.datetime:
-    """A stored datetime (UTC; naive from SQLite) as an aware one."""
-    return stored if stored.tzinfo is not None else stored.replace(tzinfo=dt.UTC)
 
 
 def slot_lengths_s(slot_minutes: Mapping[str, int]) -> dict[str, int]:

@@ -363,23 +363,37 @@ def technicians_on(
     return tuple(out)
 
 
-def under_way_with(session: Session, day: dt.date, region: str, *, crews: bool = False) -> dict[str, str]:
-    """Each job of one technician (and of a crew, with ``crews``: one of the two) under
-    way (en route, on site) with the technician who has it in the published plan of
-    ``day`` and ``region``: the visits every plan of that day keeps with them (a plan
-    never takes a visit from a technician already on the way to it: docs/replan.md).
-    Empty without a published plan."""
-    published = session.get(PublishedPlanRow, (day, region))
-    if published is None:
-        return {}
+def under_way_on(
+    session: Session, first: dt.date, last: dt.date, region: str, *, crews: bool = False
+) -> dict[dt.date, dict[str, frozenset[str]]]:
+    """Per day of ``first``..``last`` with a published plan in ``region``, each job of one
+    technician (and of a crew too, with ``crews``) under way (en route, on site) with the
+    technicians who have it in that plan: the visits every plan of that day keeps with
+    them (a plan never takes a visit from a technician already on the way to it:
+    docs/replan.md). A day with nothing under way is absent. One query for the range."""
     query = (
-        select(VisitRow.job_id, VisitRow.technician_id)
+        select(col(PublishedPlanRow.date), VisitRow.job_id, VisitRow.technician_id)
+        .join(VisitRow, col(VisitRow.plan_id) == col(PublishedPlanRow.plan_id))
         .join(JobRow, col(JobRow.id) == col(VisitRow.job_id))
-        .where(VisitRow.plan_id == published.plan_id, col(JobRow.status).in_(UNDER_WAY))
+        .where(
+            col(PublishedPlanRow.date) >= first,
+            col(PublishedPlanRow.date) <= last,
+            PublishedPlanRow.region == region,
+            col(JobRow.status).in_(UNDER_WAY),
+        )
     )
     if not crews:
         query = query.where(JobRow.crew_size == 1)
-    return {job_id: tech_id for job_id, tech_id in session.exec(query).all()}
+    out: dict[dt.date, dict[str, set[str]]] = {}
+    for day, job_id, tech_id in session.exec(query).all():
+        out.setdefault(day, {}).setdefault(job_id, set()).add(tech_id)
+    return {day: {job_id: frozenset(techs) for job_id, techs in jobs.items()} for day, jobs in out.items()}
+
+
+def under_way_with(session: Session, day: dt.date, region: str, *, crews: bool = False) -> dict[str, frozenset[str]]:
+    """``under_way_on`` for one day: each job under way with the technicians who have it
+    in the day's published plan (one, unless ``crews``); empty without one."""
+    return under_way_on(session, day, day, region, crews=crews).get(day, {})
 
 
 def load_day(session: Session, day: dt.date, region: str, tz: ZoneInfo) -> tuple[Day, list[str]]:

@@ -36,7 +36,7 @@ from dispatch.horizon import LoadedHorizon, load_horizon, split_by_day
 from dispatch.horizon import broken_promises as horizon_broken_promises
 from dispatch.jobstate import COMPLETED, EN_ROUTE, ON_SITE, OPEN, SCHEDULED
 from dispatch.kpis import compute_kpis
-from dispatch.mapping import Day, DayClock, load_day, solution_rows, under_way_with
+from dispatch.mapping import Day, DayClock, load_day, solution_rows, under_way_on, under_way_with
 from dispatch.settings import BookingSettings, Settings
 from dispatch.tables import (
     JobRow,
@@ -47,12 +47,12 @@ from dispatch.tables import (
     UnassignedRow,
     VisitRow,
 )
-from dispatch.timeutil import from_storage, to_storage
+from dispatch.timeutil import from_storage, stored_utc, to_storage
 from solver import Cancelled, Problem, Progress, Solution, SolveOptions, TimeWindow, prepare, solve
 from solver import locks as lock_rules
 from solver.horizon import solve as solve_horizon
 from solver.plan import WorkingRoute
-from solver.replan import Stability, tells
+from solver.replan import Stability, first_to_arrive, tells
 from solver.replan import changes as replan_changes
 
 if TYPE_CHECKING:  # replan imports this module
@@ -232,7 +232,10 @@ def _keep_under_way(session: Session, day: Day) -> Day:
     visit from a technician already on the way to it (docs/replan.md)."""
     working = {t.id for t in day.problem.technicians}
     with_whom = {
-        job_id: tech for job_id, tech in under_way_with(session, day.date, day.region).items() if tech in working
+        job_id: tech
+        for job_id, techs in under_way_with(session, day.date, day.region).items()
+        for tech in techs
+        if tech in working
     }
     if not with_whom:
         return day
@@ -248,18 +251,15 @@ def check_days_not_under_way(session: Session, first: dt.date, last: dt.date, re
     of its published plan on the way or on site): a plan over several days plans each
     day whole, and the day under way is re-planned from now instead (docs/horizon.md).
     ``Conflict`` naming ``date_from``, saying which day and what to run."""
-    day = first
-    while day <= last:
-        busy = sorted(under_way_with(session, day, region, crews=True))
-        if busy:
-            shown = ", ".join(busy[:5]) + (f" and {len(busy) - 5} more" if len(busy) > 5 else "")
-            after = f"; plan the days after it with date_from {day + dt.timedelta(days=1)}" if day < last else ""
-            raise Conflict(
-                f"date_from: {day} is under way ({shown} on the way or on site): re-plan it from now "
-                f'with "date": "{day}" and "from"{after}',
-                "date_from",
-            )
-        day += dt.timedelta(days=1)
+    for day, jobs in sorted(under_way_on(session, first, last, region, crews=True).items()):
+        busy = sorted(jobs)
+        shown = ", ".join(busy[:5]) + (f" and {len(busy) - 5} more" if len(busy) > 5 else "")
+        after = f"; plan the days after it with date_from {day + dt.timedelta(days=1)}" if day < last else ""
+        raise Conflict(
+            f"date_from: {day} is under way ({shown} on the way or on site): re-plan it from now "
+            f'with "date": "{day}" and "from"{after}',
+            "date_from",
+        )
 
 
 def _within(routes: list[WorkingRoute], job_ids: set[str]) -> list[WorkingRoute]:
@@ -1051,7 +1051,7 @@ def planned_in_the_past(session: Session, plan: PlanRow, before: dt.datetime) ->
     ).all()
     first: dict[str, dt.datetime] = {}
     for job_id, start in rows:
-        moment = start.replace(tzinfo=dt.UTC) if start.tzinfo is None else start  # SQLite: naive UTC
+        moment = stored_utc(start)
         if job_id not in first or moment < first[job_id]:
             first[job_id] = moment
     return sorted(first.items(), key=lambda item: (item[1], item[0]))
@@ -1065,16 +1065,9 @@ def taken_from_the_field(session: Session, plan: PlanRow) -> list[str]:
     current = published_plan_id(session, plan.date, plan.region)
     if current is None or current == plan.id:
         return []
-    under_way = session.exec(
-        select(VisitRow.job_id, VisitRow.technician_id)
-        .join(JobRow, col(JobRow.id) == col(VisitRow.job_id))
-        .where(VisitRow.plan_id == current, col(JobRow.status).in_((EN_ROUTE, ON_SITE)))
-    ).all()
-    if not under_way:
+    now_with = under_way_with(session, plan.date, plan.region, crews=True)
+    if not now_with:
         return []
-    now_with: dict[str, set[str]] = {}
-    for job_id, tech in under_way:
-        now_with.setdefault(job_id, set()).add(tech)
     planned: dict[str, set[str]] = {}
     for job_id, tech in session.exec(
         select(VisitRow.job_id, VisitRow.technician_id).where(
@@ -1124,14 +1117,10 @@ def _tell_published(
     assert plan.id is not None
     visits = _visits(session, plan.id)
     before = _visits(session, previous) if previous is not None else []
-    # A crew's customer sees the first of the two arrive: one arrival per job, the earliest.
-    arrived_before: dict[str, dt.datetime] = {}
-    for v in before:
-        arrived_before[v.job_id] = min(arrived_before.get(v.job_id, v.arrival), v.arrival)
-    first: dict[str, VisitRow] = {}
-    for v in visits:
-        if v.job_id not in first or v.arrival < first[v.job_id].arrival:
-            first[v.job_id] = v
+    # A crew's customer sees the first of the two arrive: one arrival per job.
+    earlier = first_to_arrive(before, lambda v: v.job_id, lambda v: v.arrival)
+    arrived_before = {job_id: v.arrival for job_id, v in earlier.items()}
+    first = first_to_arrive(visits, lambda v: v.job_id, lambda v: v.arrival)
     moved: list[tuple[VisitRow, dt.datetime]] = []
     jobs = {j.id: j for j in session.exec(select(JobRow).where(col(JobRow.id).in_({v.job_id for v in visits}))).all()}
     for v in first.values():
@@ -1139,7 +1128,7 @@ def _tell_published(
         if job is None or job.status not in (SCHEDULED, EN_ROUTE):
             continue
         last = job.told_eta if job.told_eta is not None else arrived_before.get(v.job_id)
-        if last is not None and tells((_utc(v.arrival) - _utc(last)).total_seconds(), notify_min):
+        if last is not None and tells((stored_utc(v.arrival) - stored_utc(last)).total_seconds(), notify_min):
             moved.append((v, last))
             job.told_eta = v.arrival
             session.add(job)
@@ -1167,11 +1156,6 @@ def _tell_published(
     for v, last in moved:
         data = {"eta": v.arrival, "previous": last, "plan_id": plan.id}
         feed.emit(session, feed.JOB_ETA, job_id=v.job_id, technician_id=v.technician_id, data=data, now=now)
-
-
-def _utc(stored: dt.datetime) -> dt.datetime:
-    """A stored instant (UTC; naive from SQLite) as an aware one."""
-    return stored if stored.tzinfo is not None else stored.replace(tzinfo=dt.UTC)
 
 
 def _visits(session: Session, plan_id: int) -> list[VisitRow]:

@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from dispatch.planning import published_plan_id
 from dispatch.tables import EventRow, JobRow, PlanRow, VisitRow
+from dispatch.timeutil import stored_utc
 
 ON_TIME_GRACE = dt.timedelta(minutes=15)
 
@@ -42,7 +43,7 @@ def day_kpis(session: Session, day: dt.date, region: str) -> dict[str, Any]:
         latest = _latest_arrival(job, visits)
         if latest is None:
             continue
-        if _utc(at) <= latest + ON_TIME_GRACE:
+        if stored_utc(at) <= latest + ON_TIME_GRACE:
             on_time += 1
         else:
             late += 1
@@ -67,18 +68,14 @@ def day_kpis(session: Session, day: dt.date, region: str) -> dict[str, Any]:
     }
 
 
-def _utc(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
-
-
 def _latest_arrival(job: JobRow, visits: list[VisitRow]) -> dt.datetime | None:
     """The end of the window the planned start lies in, else the planned start."""
-    planned = [_utc(v.start) for v in visits if v.job_id == job.id]
+    planned = [stored_utc(v.start) for v in visits if v.job_id == job.id]
     if not planned:
         return None
     start = planned[0]
     for begin, end in job.windows:
-        b, e = _utc(dt.datetime.fromisoformat(begin)), _utc(dt.datetime.fromisoformat(end))
+        b, e = stored_utc(dt.datetime.fromisoformat(begin)), stored_utc(dt.datetime.fromisoformat(end))
         if b <= start <= e:
             return e
     return start

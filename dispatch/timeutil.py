@@ -13,11 +13,15 @@ def to_storage(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(UTC)
 
 
+def stored_utc(moment: dt.datetime) -> dt.datetime:
+    """A stored datetime as an aware one: SQLite hands UTC back without a zone
+    (PostgreSQL with one, returned as it is)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def from_storage(moment: dt.datetime, tz: ZoneInfo) -> dt.datetime:
     """A stored datetime (UTC; SQLite hands it back without a zone) in the local zone."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(tz)
+    return stored_utc(moment).astimezone(tz)
 
 
 def local_midnight(day: dt.date, tz: ZoneInfo) -> dt.datetime:

@@ -42,7 +42,7 @@ from dispatch.feed import EVENT_TYPES, event_json
 from dispatch.feed import PENDING as PENDING  # the outbox writes it; re-exported with the other states
 from dispatch.settings import WebhookSettings
 from dispatch.tables import DeliveryRow, FeedEventRow, WebhookRow
-from dispatch.timeutil import UTC, to_storage
+from dispatch.timeutil import stored_utc, to_storage
 
 log = logging.getLogger(__name__)
 
@@ -294,9 +294,7 @@ def _record(engine: Engine, outcomes: list[_Outcome], released: list[_Claim], se
                 delivery.state = DELIVERED
                 delivery.delivered_at = to_storage(outcome.at)
             else:
-                created = outcome.claim.created_at
-                created = created if created.tzinfo else created.replace(tzinfo=UTC)
-                age_s = (outcome.at - created).total_seconds()
+                age_s = (outcome.at - stored_utc(outcome.claim.created_at)).total_seconds()
                 if settings.give_up_after_s and age_s >= settings.give_up_after_s:
                     delivery.state = FAILED
                 else:

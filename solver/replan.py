@@ -17,8 +17,9 @@ time (a preferred window around the told arrival). Promises stay hard windows; n
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from solver import dependencies
 from solver.problem import Break, Job, Location, Problem, Shift, Technician, TimeWindow
@@ -58,6 +59,21 @@ class Told:
     technician_id: str
     arrival_s: int
     start_s: int | None = None
+
+
+V = TypeVar("V")
+
+
+def first_to_arrive(visits: Iterable[V], job_of: Callable[[V], str], arrival_of: Callable[[V], Any]) -> dict[str, V]:
+    """Per job, the visit its customer sees arrive: of a crew's two, the one arriving
+    first (the earlier of equal ones as given). ``arrival_of`` orders visits; a visit
+    without a known arrival should map to a value after every real one."""
+    out: dict[str, V] = {}
+    for v in visits:
+        job_id = job_of(v)
+        if job_id not in out or arrival_of(v) < arrival_of(out[job_id]):
+            out[job_id] = v
+    return out
 
 
 @dataclass(frozen=True)
