@@ -69,7 +69,7 @@ def served_env(base: dict[str, str] | None = None) -> dict[str, str]:
 
 @pytest.fixture(scope="session", autouse=True)
 def own_postgres_database() -> None:
-    """Under pytest-xdist (``make test`` runs two workers), each worker's PostgreSQL
+    """Under pytest-xdist (``make test`` runs three workers), each worker's PostgreSQL
     database exists before any test resets its schema."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
         from tests.api.conftest import ensure_postgres_database
