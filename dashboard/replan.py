@@ -24,9 +24,13 @@ DROPPED_COLUMNS = ["job", "reason"]
 CHANGED_VISIT_COLUMNS = ["technician", "seq", "job", "arrival", "change"]
 URGENT_DEFAULT_DURATION_MIN = 60
 URGENT_LEVELS = (1, 2, 3)
+URGENT_PRIORITY = {1: 1, 2: 2, 3: 2}
+"""The job priority of each emergency level: every level outranks ordinary work
+(priority 3, domain.md), level 1 all other work; levels 2 and 3 share the middle tier
+and differ by their deadline (2 and 4 hours)."""
 URGENT_LEVEL_HELP = (
-    "Emergency response level, its priority: 1 service outage, act at once; 2 answer within 2 hours; "
-    "3 within 4 hours. Level 1 outranks all other work, level 2 ordinary work."
+    "Emergency response level: 1 service outage, act at once; 2 answer within 2 hours; "
+    "3 within 4 hours. Every level outranks ordinary work, level 1 all other work."
 )
 FIELD_REPORTS = {"On the way": "en_route", "Arrived": "arrived", "Done": "completed", "Could not complete": "failed"}
 """What the dispatcher can record for the field (label → the event type the API takes)."""
@@ -94,8 +98,9 @@ def urgent_job_body(
     notes: str = "",
     level: int = 1,
 ) -> dict[str, Any]:
-    """The ``PUT /v1/jobs/{id}`` body of an urgent repair with a deadline: its emergency
-    ``level`` (1, service outage; 2; 3: docs/domain's response levels) is its priority."""
+    """The ``PUT /v1/jobs/{id}`` body of an urgent repair with a deadline, at the priority
+    of its emergency ``level`` (1, service outage; 2; 3: domain.md's response levels;
+    ``URGENT_PRIORITY``)."""
     body: dict[str, Any] = {
         "kind": "repair",
         "date": day.isoformat(),
@@ -103,7 +108,7 @@ def urgent_job_body(
         "duration_min": duration_min,
         "skills": skills,
         "deadline": deadline.isoformat(),
-        "priority": level,
+        "priority": URGENT_PRIORITY[level],
     }
     if address:
         body["address"] = address

@@ -9,6 +9,7 @@ import pytest
 
 from dashboard.models import Clock, Plan
 from dashboard.replan import (
+    URGENT_LEVELS,
     change_rows,
     changed_visits,
     changes_summary,
@@ -90,9 +91,15 @@ def test_skills_are_read_with_level_one_by_default_and_bad_levels_named() -> Non
         parse_skills(":2")
 
 
-def test_an_urgent_repairs_level_is_its_priority() -> None:
-    body = urgent_job_body(dt.date(2026, 12, 1), 60.2, 24.9, at("16:00"), 45, {"electrical": 1}, level=2)
-    assert (body["priority"], body["deadline"]) == (2, at("16:00").isoformat())
+def test_every_emergency_level_outranks_ordinary_work_and_level_one_all_other_work() -> None:
+    def priority(level: int) -> int:
+        body = urgent_job_body(dt.date(2026, 12, 1), 60.2, 24.9, at("16:00"), 45, {"electrical": 1}, level=level)
+        assert body["deadline"] == at("16:00").isoformat()
+        return int(body["priority"])
+
+    ordinary = 3  # a job's priority when none is given (solver.Job)
+    assert [priority(level) for level in URGENT_LEVELS] == [1, 2, 2]
+    assert all(priority(level) < ordinary for level in URGENT_LEVELS)
 
 
 def test_an_urgent_repair_is_priority_one_with_its_deadline() -> None:
