@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from dispatch import catalog, feed, live
 from dispatch.db import give_back
@@ -42,7 +43,7 @@ from dispatch.inputs import BookingIn, CustomerIn, DateRangeIn, JobIn, LatLon, S
 from dispatch.jobstate import PLANNABLE
 from dispatch.mapping import DayClock, Span, day_problem, job_from, job_of, lags, predecessor_end, technicians_on
 from dispatch.settings import BookingSettings
-from dispatch.tables import BookingRow, JobRow, LiveScheduleRow, TechnicianRow
+from dispatch.tables import BookingRow, DisruptionRow, JobRow, LiveScheduleRow, TechnicianRow
 from dispatch.timeutil import to_storage
 from solver import Job, Location, ReasonCode, TimeWindow
 from solver.plan import routes_from_json
@@ -545,11 +546,15 @@ class BookingService:
 
     # ----- the live schedule's promises -------------------------------------------------------
 
+    # An evaluator's stamp: what it was built from (the live schedule's version, the
+    # region's technicians, the newest disruption of the day: an absence changes a
+    # technician's day without changing the technician).
+
     def _stamp(self, session: Session, day: dt.date, region: str, version: int) -> tuple[Any, ...]:
         changed, count = session.exec(
             select(func.max(TechnicianRow.updated_at), func.count()).where(TechnicianRow.region == region)
         ).one()
-        return (version, str(changed), count)
+        return (version, str(changed), count, session.exec(_newest_disruption(day, region)).one())
 
     def _evaluator(
         self, session: Session, day: dt.date, region: str, plan: LiveScheduleRow | None = None
@@ -576,16 +581,17 @@ class BookingService:
         one statement; None for a day without a live schedule."""
         changed = select(func.max(TechnicianRow.updated_at)).where(TechnicianRow.region == region)
         count = select(func.count()).select_from(TechnicianRow).where(TechnicianRow.region == region)
-        query = select(LiveScheduleRow, changed.scalar_subquery(), count.scalar_subquery()).where(
-            LiveScheduleRow.date == day, LiveScheduleRow.region == region
-        )
+        disrupted = _newest_disruption(day, region)
+        query = select(
+            LiveScheduleRow, changed.scalar_subquery(), count.scalar_subquery(), disrupted.scalar_subquery()
+        ).where(LiveScheduleRow.date == day, LiveScheduleRow.region == region)
         if lock:
             query = query.with_for_update(of=LiveScheduleRow)
         found = session.exec(query.execution_options(populate_existing=True)).first()
         if found is None:
             return None
-        plan, last_change, technician_count = found
-        return plan, (plan.version, str(last_change), technician_count)
+        plan, last_change, technician_count, disruption = found
+        return plan, (plan.version, str(last_change), technician_count, disruption)
 
     def _stamped_evaluator(
         self,
@@ -1286,6 +1292,11 @@ def _promise(row: JobRow) -> tuple[Any, ...]:
         row.release_at,
         row.deadline,
     )
+
+
+def _newest_disruption(day: dt.date, region: str) -> SelectOfScalar[int | None]:
+    """The id of the newest disruption recorded for a day and region (None: none)."""
+    return select(func.max(DisruptionRow.id)).where(DisruptionRow.date == day, DisruptionRow.region == region)
 
 
 def _keeping(routes: list[WorkingRoute], job_ids: set[str]) -> list[WorkingRoute]:

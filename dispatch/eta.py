@@ -38,7 +38,7 @@ from sqlmodel import Session, col, func, select
 from dispatch import jobdays, jobstate, live
 from dispatch.auth import Principal
 from dispatch.errors import Forbidden, NotFound
-from dispatch.mapping import DayClock, Span, job_of, technicians_on, unavailability
+from dispatch.mapping import DayClock, Span, disruptions_of, job_of, technicians_on, unavailability
 from dispatch.planning import published_plan_id
 from dispatch.tables import BookingRow, DisruptionRow, EventRow, JobRow, RouteRow, TechnicianRow, VisitRow
 from dispatch.timeutil import from_storage
@@ -398,12 +398,6 @@ def _en_route_times(session: Session, job_ids: Sequence[str]) -> dict[str, dt.da
         .group_by(col(EventRow.job_id))
     ).all()
     return {job_id: at for job_id, at in rows if at is not None}
-
-
-def disruptions_of(session: Session, day: dt.date, region: str) -> list[DisruptionRow]:
-    """The disruptions recorded for a day and region, oldest first."""
-    query = select(DisruptionRow).where(DisruptionRow.date == day, DisruptionRow.region == region)
-    return list(session.exec(query.order_by(col(DisruptionRow.id))).all())
 
 
 def reported_ends(disruptions: Sequence[DisruptionRow], clock: DayClock) -> dict[str, int]:

@@ -298,6 +298,12 @@ def technician_of(row: TechnicianRow, shift: ShiftRow) -> Technician:
     )
 
 
+def disruptions_of(session: Session, day: dt.date, region: str) -> list[DisruptionRow]:
+    """The disruptions recorded for a day and region, oldest first."""
+    query = select(DisruptionRow).where(DisruptionRow.date == day, DisruptionRow.region == region)
+    return list(session.exec(query.order_by(col(DisruptionRow.id))).all())
+
+
 def unavailability(disruptions: Iterable[DisruptionRow], clock: DayClock) -> dict[str, Absence]:
     """Per technician, the last ``technician_unavailable`` of ``disruptions`` (a later
     one corrects an earlier): from, until (None: the rest of the day), on ``clock``."""
@@ -348,8 +354,7 @@ def technicians_on(
         away.setdefault(a.technician_id, []).append(Away(clock.from_stored(a.start), clock.from_stored(a.end)))
     unavailable: dict[str, Absence] = {}
     if disrupted:
-        query = select(DisruptionRow).where(DisruptionRow.date == day, DisruptionRow.region == region)
-        unavailable = unavailability(session.exec(query.order_by(col(DisruptionRow.id))), clock)
+        unavailable = unavailability(disruptions_of(session, day, region), clock)
     out = []
     for tech in techs:
         shift = shift_on(day, explicit.get(tech.id), week.get(tech.id, {}))

@@ -36,7 +36,16 @@ from dispatch.horizon import LoadedHorizon, load_horizon, split_by_day
 from dispatch.horizon import broken_promises as horizon_broken_promises
 from dispatch.jobstate import COMPLETED, EN_ROUTE, ON_SITE, OPEN, SCHEDULED
 from dispatch.kpis import compute_kpis
-from dispatch.mapping import Day, DayClock, load_day, solution_rows, under_way_on, under_way_with
+from dispatch.mapping import (
+    Day,
+    DayClock,
+    disruptions_of,
+    load_day,
+    solution_rows,
+    unavailability,
+    under_way_on,
+    under_way_with,
+)
 from dispatch.settings import BookingSettings, Settings
 from dispatch.tables import (
     JobRow,
@@ -1104,6 +1113,36 @@ def stale_reasons(session: Session, plan: PlanRow, tz: ZoneInfo) -> list[str]:
         elif not any(w.start_s <= starts[job.id] <= w.end_s for w in job.windows):
             out.append(f"promised job {job.id} starts outside its promised window")
     out += [f"promised job {i} is pinned to a technician without a shift" for i in unplannable if i in starts]
+    return out + _inside_absences(session, plan, visits, clock)
+
+
+def _inside_absences(session: Session, plan: PlanRow, visits: list[VisitRow], clock: DayClock) -> list[str]:
+    """The visits not yet begun that ``plan`` gives a technician inside the time they
+    are reported unavailable (a ``technician_unavailable`` disruption recorded since
+    the plan was made), one sentence per technician."""
+    away = unavailability(disruptions_of(session, plan.date, plan.region), clock)
+    if not away:
+        return []
+    ids = {v.job_id for v in visits if v.technician_id in away}
+    begun = set(
+        session.exec(select(JobRow.id).where(col(JobRow.id).in_(ids), col(JobRow.status).not_in((OPEN, SCHEDULED))))
+    )
+    inside: dict[str, list[str]] = {}
+    for v in visits:
+        absence = away.get(v.technician_id)
+        if absence is None or v.job_id in begun:
+            continue
+        start, end = clock.from_stored(v.start), clock.from_stored(v.end)
+        if end > absence.from_s and (absence.until_s is None or start < absence.until_s):
+            inside.setdefault(v.technician_id, []).append(f"{v.job_id} at {clock.moment(start):%H:%M}")
+    out = []
+    for tech_id, shown in sorted(inside.items()):
+        absence = away[tech_id]
+        until = f" until {clock.moment(absence.until_s):%H:%M}" if absence.until_s is not None else ""
+        out.append(
+            f"technician {tech_id} is unavailable from {clock.moment(absence.from_s):%H:%M}{until} "
+            f"and the plan gives them {', '.join(shown)}"
+        )
     return out
 
 

@@ -21,10 +21,10 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from dispatch import catalog, eta, feed, jobdays, jobstate, locks
+from dispatch import catalog, eta, feed, jobdays, jobstate, live, locks
 from dispatch.errors import Invalid, NotFound
 from dispatch.inputs import DisruptionIn
-from dispatch.mapping import Day, DayClock, load_day, unavailability
+from dispatch.mapping import Day, DayClock, disruptions_of, load_day, unavailability
 from dispatch.planning import published_plan_id
 from dispatch.tables import DisruptionRow, JobRow, RouteRow, TechnicianRow, VisitRow
 from dispatch.timeutil import from_storage, to_storage
@@ -76,6 +76,9 @@ def record_disruption(
     )
     session.add(row)
     session.flush()
+    # The day changed: slot search builds its picture again, a plan made before is
+    # checked against it when published (``planning.stale_reasons``).
+    live.touch(session, row.date, region, now)
     told = {
         "id": row.id,
         "type": row.type,
@@ -196,7 +199,7 @@ def day_from(
     # report says where they are on the way, not that they were free for lunch).
     free_after_visits = {tech_id: p.free_at_s for tech_id, p in positions.items()}
     # The disruptions as the live day reads them (``eta``: the last of each kind per technician).
-    disruptions = eta.disruptions_of(session, day, region)
+    disruptions = disruptions_of(session, day, region)
     # The day's technicians have their unavailability already (``technicians_on``); given
     # again it is read against the instant: someone away now starts when back.
     absences = unavailability(disruptions, clock)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, status
 from api.convert import disruption_out
 from api.deps import DateQuery, Dispatcher, RegionQuery, SessionDep, StateDep
 from api.schemas import DisruptionOut
-from dispatch import eta, replan
+from dispatch import mapping, replan
 from dispatch.inputs import DisruptionIn
 
 router = APIRouter(prefix="/v1", tags=["re-planning"])
@@ -33,5 +33,5 @@ def get_disruptions(
     session: SessionDep, state: StateDep, _: Dispatcher, date: DateQuery, region: RegionQuery = None
 ) -> list[DisruptionOut]:
     """The disruptions recorded for a day, oldest first."""
-    rows = eta.disruptions_of(session, date, region or state.settings.default_region)
+    rows = mapping.disruptions_of(session, date, region or state.settings.default_region)
     return [disruption_out(r, state.tz) for r in rows]

@@ -289,3 +289,41 @@ def test_a_technician_reported_unavailable_is_off_from_then_in_every_plan_slot_a
     params = {"date_from": MONDAY.isoformat(), "date_to": MONDAY.isoformat()}
     (monday,) = client.get("/v1/working-time", params=params, headers=DISPATCHER).json()
     assert dt.datetime.fromisoformat(monday["end"]) == at(MONDAY, "12:00") and monday["max_overtime_min"] == 0
+
+
+def test_an_absence_recorded_after_slots_were_searched_and_a_plan_was_made_is_in_the_next_search_and_stops_that_plan(
+    client: TestClient,
+) -> None:
+    """Slot search has offered Ville's Monday afternoon and a plan gives him a visit at
+    13:00; then he is reported unavailable from 12:00. The next search offers nothing
+    after 12:00 (before, a server that had searched once kept selling his afternoon),
+    and the plan made before is not published: it names him, the time and the visit."""
+    assert put_tech(client, technician()).status_code == 201
+    put_jobs(client, MONDAY, 2)
+    afternoon = {"start": iso(MONDAY, "13:00"), "end": iso(MONDAY, "15:00")}
+    body = {"date": MONDAY.isoformat(), "location": {"lat": 60.18, "lon": 24.93}, "duration_min": 30}
+    assert client.put("/v1/jobs/LATE", json={**body, "windows": [afternoon]}, headers=DISPATCHER).status_code == 201
+    booking = auth(client.post("/v1/tokens", json={"role": "booking"}, headers=DISPATCHER).json()["token"])
+    wanted = {"location": {"lat": 60.17, "lon": 24.94}, "duration_min": 60, "date_from": MONDAY.isoformat()}
+
+    def slot_ends() -> list[dt.datetime]:
+        found = client.post("/v1/slots/search", json=wanted, headers=booking)
+        assert found.status_code == 200, found.text
+        return [dt.datetime.fromisoformat(s["end"]) for s in found.json()["slots"]]
+
+    assert any(end > at(MONDAY, "12:00") for end in slot_ends())
+    plan = run_plan(client, MONDAY.isoformat())
+    assert plan["status"] == "done" and not plan["unassigned"], plan
+    late = next(v for v in visits(plan) if v["job_id"] == "LATE")
+    assert dt.datetime.fromisoformat(late["start"]) >= at(MONDAY, "13:00")
+
+    off = {"type": "technician_unavailable", "technician_id": "T1", "from": iso(MONDAY, "12:00")}
+    assert client.post("/v1/disruptions", json=off, headers=DISPATCHER).status_code == 201
+    ends = slot_ends()
+    assert all(end <= at(MONDAY, "12:00") for end in ends), ends
+    refused = client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER)
+    assert refused.status_code == 409, refused.text
+    said = refused.json()
+    assert said["field"] == "plan_id", said
+    assert "technician T1 is unavailable from 12:00" in said["detail"] and "LATE at 13:" in said["detail"], said
+    assert client.get(f"/v1/plans/{plan['id']}", headers=DISPATCHER).json()["published"] is False
