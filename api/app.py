@@ -86,7 +86,7 @@ def create_app(
     )
     if geocoder is None:
         geocoder = CachedGeocoder.from_settings(cfg, engine)
-    booking_service = BookingService(tz, cfg.default_region, cfg.booking, geocoder)
+    booking_service = BookingService(tz, cfg.default_region, cfg.booking, geocoder, cfg.clock)
     limiter = FailedAuthLimiter(cfg.auth_failures_per_min)
     app.state.dispatch = AppState(cfg, engine, runner, tz, geocoder, booking_service, cfg.clock, first_day, limiter)
     errors.install(app)

@@ -36,7 +36,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from dispatch import catalog, feed, live
+from dispatch import catalog, feed, live, replan
+from dispatch.clock import SYSTEM_CLOCK, Clock
 from dispatch.db import give_back
 from dispatch.errors import Conflict, DispatchError, Invalid, NotFound
 from dispatch.inputs import BookingIn, CustomerIn, DateRangeIn, JobIn, LatLon, SlotSearchIn, WindowIn
@@ -45,9 +46,10 @@ from dispatch.mapping import DayClock, Span, day_problem, job_from, job_of, lags
 from dispatch.settings import BookingSettings
 from dispatch.tables import BookingRow, DisruptionRow, JobRow, LiveScheduleRow, TechnicianRow
 from dispatch.timeutil import to_storage
-from solver import Job, Location, ReasonCode, TimeWindow
+from solver import Job, Location, Problem, ReasonCode, TimeWindow
 from solver.plan import routes_from_json
-from solver.slots import Insertion, SlotEvaluator, SlotReason, WindowAnswer, WorkingRoute
+from solver.replan import Stability, remaining
+from solver.slots import Insertion, SlotEvaluator, SlotReason, WindowAnswer, WorkingRoute, working_span
 
 SEARCH_JOB_ID = "slot-search"
 # Ranking: each day later than the first date searched weighs like this many cents of
@@ -265,6 +267,8 @@ class BookingService:
     default_region: str
     settings: BookingSettings
     geocode: Geocode | None = None
+    clock: Clock = SYSTEM_CLOCK
+    """Says which day is today: its slots are evaluated from where technicians are now."""
     cache: DayCache = dataclasses.field(default_factory=DayCache)
     _locks: dict[tuple[dt.date, str], threading.Lock] = dataclasses.field(default_factory=dict, repr=False)
     _locks_guard: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False)
@@ -479,9 +483,7 @@ class BookingService:
         first shift start and the last shift end (08:00-17:00 on a day nobody
         works), or for urgent work rolling windows from now to the deadline."""
         cfg = self.settings
-        techs = evaluator.problem.technicians
-        day_start = min((t.shift.start_s for t in techs), default=8 * 3600)
-        day_end = max((t.shift.end_s for t in techs), default=17 * 3600)
+        day_start, day_end = evaluator.day_span_s
         due = day_end if deadline is None else min(day_end, clock.seconds(deadline))
         if urgent:
             step = cfg.urgent_step_min * 60
@@ -612,7 +614,8 @@ class BookingService:
             return cached, stamp
         evaluator = None
         previous = self.cache.latest((day, region))
-        if previous is not None and previous[0][1:] == stamp[1:] and plan is not None:
+        today = day == self.clock.today(self.tz)  # where technicians are moves with every field event
+        if previous is not None and previous[0][1:] == stamp[1:] and plan is not None and not today:
             # The same technicians, another version of the plan (another worker booked or
             # cancelled): bring the cached evaluator up to date instead of building it again.
             evaluator = self._updated_evaluator(session, previous[1], plan)
@@ -673,12 +676,30 @@ class BookingService:
         routes = routes_from_json(plan.routes if plan is not None else None)
         ids = {job_id for r in routes for job_id in r.job_ids}
         jobs = self._open_jobs(session, ids, day, region, {t.id for t in technicians}, routes)
+        planned = day_problem(technicians, jobs)
+        problem = planned
+        now = self.clock.now()
+        if day == now.astimezone(self.tz).date():
+            problem = self._as_it_goes(session, planned, day, region, now)
         return SlotEvaluator(
-            day_problem(technicians, jobs),
-            _keeping(routes, {j.id for j in jobs}),
+            problem,
+            _keeping(routes, {j.id for j in problem.jobs}),
             reserve_share=self.settings.urgent_reserve_share,
             repair=True,
+            day_span_s=working_span(planned),  # the day's slot grid stays where it was
         )
+
+    def _as_it_goes(self, session: Session, problem: Problem, day: dt.date, region: str, now: dt.datetime) -> Problem:
+        """Today's ``problem`` as the field has it at ``now``: a technician with a visit
+        done or under way (or who reported running late) starts where and when they are
+        free again, as a re-plan from now starts them (``replan.day_from``: an overrun
+        reported keeps them on site until its expected end); the promised visits done or
+        under way are out. The others keep their day as planned."""
+        left = replan.day_from(session, day, region, self.tz, now, Stability())
+        if not left.positions:
+            return problem
+        settled = {v.job_id for v in left.settled}
+        return remaining(problem, 0, positions=left.positions, settled=settled)
 
     # ----- booking ------------------------------------------------------------------
     #

@@ -122,6 +122,9 @@ class DayFrom:
     # The published plan's lunch (start, end in seconds) of each technician who has had
     # it by the instant: the re-plan plans none for them and keeps it on their route.
     lunches_taken: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # Where and when each technician with a visit done or under way (or a late report)
+    # is free again: where ``day``'s technicians start.
+    positions: dict[str, Position] = field(default_factory=dict)
 
 
 def day_from(
@@ -254,6 +257,7 @@ def day_from(
         locked,
         unreported,
         {tech_id: lunches[tech_id] for tech_id in taken},
+        positions,
     )
 
 

@@ -130,6 +130,15 @@ class _Candidate:
     hi: int
 
 
+def working_span(problem: Problem) -> tuple[int, int]:
+    """The first shift start and the last shift end of ``problem``'s technicians
+    (08:00-17:00 when nobody works)."""
+    techs = problem.technicians
+    return min((t.shift.start_s for t in techs), default=8 * 3600), max(
+        (t.shift.end_s for t in techs), default=17 * 3600
+    )
+
+
 class SlotEvaluator:
     """The slot answers of one day: its technicians and working plan are fixed at creation.
 
@@ -139,7 +148,10 @@ class SlotEvaluator:
     less lunch) that routine bookings may not fill. With ``repair``, routes of
     technicians no longer in ``problem`` and routes that no longer time are
     emptied and their jobs placed again where they fit (``unplaced`` lists
-    the ones that fit nowhere) instead of raising.
+    the ones that fit nowhere) instead of raising. ``day_span_s`` is the working day
+    slot grids are laid on (first shift start, last shift end; by default of
+    ``problem``'s technicians, 08:00-17:00 without any): given when ``problem`` is
+    the rest of a day under way, whose technicians start where they are.
     """
 
     def __init__(
@@ -150,10 +162,12 @@ class SlotEvaluator:
         reserve_share: float = 0.0,
         max_checks: int = 40,
         repair: bool = False,
+        day_span_s: tuple[int, int] | None = None,
     ) -> None:
         if not 0.0 <= reserve_share < 1.0:
             raise ValueError("reserve_share must be in [0, 1)")
         self.problem = problem
+        self.day_span_s = day_span_s or working_span(problem)
         self.provider = travel_provider or HaversineProvider()
         self.reserve_share = reserve_share
         self.max_checks = max_checks

@@ -1,0 +1,77 @@
+"""Slot search and booking on a day under way (issue 18; docs/booking.md, "Today"), on
+SQLite and PostgreSQL: today's slots are evaluated from where the technicians are, as a
+re-plan from now starts them, so a visit that overruns takes its technician's time out
+of the slots offered and booked."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from fastapi.testclient import TestClient
+from httpx import Response
+
+from api import create_app
+from dispatch.clock import Clock
+from tests.api.conftest import DISPATCHER, auth, run_plan, settings_for
+from tests.api.test_booking import CUSTOMER, DAY, at
+from tests.api.test_replan import event, install, installers, instant
+from tests.conftest import HELSINKI
+
+REPAIR = {"kind": "repair", "location": {"lat": 60.181, "lon": 24.951}, "duration_min": 30, "skills": {"wardrobe": 1}}
+"""A half-hour repair next to the install."""
+
+
+def published_long_install(client: TestClient) -> str:
+    """One installer and a three-hour install from 08:00, planned and published; the
+    ordering system's token."""
+    installers(client, "W1")
+    install(client, "LONG", (60.18, 24.95), 180, ("08:00", "08:30"))
+    plan = run_plan(client, DAY.isoformat(), time_limit_s=1)
+    assert plan["status"] == "done" and not plan["unassigned"], plan
+    assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
+    return str(client.post("/v1/tokens", json={"role": "booking"}, headers=DISPATCHER).json()["token"])
+
+
+def book_afternoon(client: TestClient, booking: dict[str, str], key: str) -> Response:
+    """Book the repair in the slot 14:00-16:00."""
+    slot = {"start": at(DAY, "14:00"), "end": at(DAY, "16:00")}
+    body = {**REPAIR, "customer": CUSTOMER, "slot": slot}
+    return client.post("/v1/bookings", json=body, headers={**booking, "Idempotency-Key": key})
+
+
+def test_a_visit_that_overruns_takes_its_technicians_afternoon_out_of_todays_slots(database_url: str) -> None:
+    """At 10:30 the one installer is on site at a three-hour install planned to end at
+    11:00, and a repair near it is offered 14:00-16:00. The install is then reported to
+    run until 16:15: that slot is no longer offered, and booking it is refused (before,
+    today's slots were timed as planned, and the slot was sold to a technician still on
+    site)."""
+    settings = dataclasses.replace(settings_for(database_url, seed=False), clock=Clock(instant(at(DAY, "10:30"))))
+    with TestClient(create_app(settings)) as client:
+        booking = auth(published_long_install(client))
+        event(client, "LONG", "arrived", at(DAY, "08:00"))
+
+        def starts() -> list[str]:
+            found = client.post("/v1/slots/search", json={**REPAIR, "date_from": DAY.isoformat()}, headers=booking)
+            assert found.status_code == 200, found.text
+            return [f"{instant(s['start']).astimezone(HELSINKI):%H:%M}" for s in found.json()["slots"]]
+
+        assert "14:00" in starts()
+        overrun = {"type": "overrun", "job_id": "LONG", "expected_end": at(DAY, "16:15")}
+        assert client.post("/v1/disruptions", json=overrun, headers=DISPATCHER).status_code == 201
+        assert "14:00" not in starts()
+        booked = book_afternoon(client, booking, "repair-1")
+        assert booked.status_code == 409, booked.text
+        jobs = client.get("/v1/jobs", params={"date": DAY.isoformat()}, headers=DISPATCHER).json()
+        assert [j["id"] for j in jobs] == ["LONG"], jobs  # nothing written by the refusal
+
+
+def test_todays_slots_are_timed_as_planned_until_the_field_reports(database_url: str) -> None:
+    """The same day at 10:30 with nothing reported yet: the installer's day is read as
+    planned (free after 11:00), and 14:00-16:00 can be booked."""
+    settings = dataclasses.replace(settings_for(database_url, seed=False), clock=Clock(instant(at(DAY, "10:30"))))
+    with TestClient(create_app(settings)) as client:
+        booking = auth(published_long_install(client))
+        booked = book_afternoon(client, booking, "repair-2")
+        assert booked.status_code == 201, booked.text
+        assert dt.date.fromisoformat(booked.json()["date"]) == DAY
