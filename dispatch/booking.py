@@ -48,7 +48,7 @@ from dispatch.tables import BookingRow, DisruptionRow, JobRow, LiveScheduleRow, 
 from dispatch.timeutil import to_storage
 from solver import Job, Location, Problem, ReasonCode, TimeWindow
 from solver.plan import routes_from_json
-from solver.replan import Stability, remaining
+from solver.replan import remaining
 from solver.slots import Insertion, SlotEvaluator, SlotReason, WindowAnswer, WorkingRoute, working_span
 
 SEARCH_JOB_ID = "slot-search"
@@ -614,13 +614,14 @@ class BookingService:
             return cached, stamp
         evaluator = None
         previous = self.cache.latest((day, region))
-        today = day == self.clock.today(self.tz)  # where technicians are moves with every field event
+        now = self.clock.now()
+        today = day == now.astimezone(self.tz).date()  # where technicians are moves with every field event
         if previous is not None and previous[0][1:] == stamp[1:] and plan is not None and not today:
             # The same technicians, another version of the plan (another worker booked or
             # cancelled): bring the cached evaluator up to date instead of building it again.
             evaluator = self._updated_evaluator(session, previous[1], plan)
         if evaluator is None:
-            evaluator = self.build_evaluator(session, day, region, plan)
+            evaluator = self.build_evaluator(session, day, region, plan, now)
         self.cache.put((day, region), stamp, evaluator)
         return evaluator, stamp
 
@@ -667,18 +668,24 @@ class BookingService:
         ]
 
     def build_evaluator(
-        self, session: Session, day: dt.date, region: str, plan: LiveScheduleRow | None = None
+        self,
+        session: Session,
+        day: dt.date,
+        region: str,
+        plan: LiveScheduleRow | None = None,
+        now: dt.datetime | None = None,
     ) -> SlotEvaluator:
         """The slot evaluator of the stored live schedule of a day and region:
         its technicians' shifts and its promised jobs (repaired where a
-        technician left or a route no longer times; see ``unplaced``)."""
+        technician left or a route no longer times; see ``unplaced``); when the
+        day is today at ``now`` (default: the service's clock), as the field has it then."""
         technicians = technicians_on(session, day, region, self.tz)
         routes = routes_from_json(plan.routes if plan is not None else None)
         ids = {job_id for r in routes for job_id in r.job_ids}
         jobs = self._open_jobs(session, ids, day, region, {t.id for t in technicians}, routes)
         planned = day_problem(technicians, jobs)
         problem = planned
-        now = self.clock.now()
+        now = self.clock.now() if now is None else now
         if day == now.astimezone(self.tz).date():
             problem = self._as_it_goes(session, planned, day, region, now)
         return SlotEvaluator(
@@ -692,14 +699,13 @@ class BookingService:
     def _as_it_goes(self, session: Session, problem: Problem, day: dt.date, region: str, now: dt.datetime) -> Problem:
         """Today's ``problem`` as the field has it at ``now``: a technician with a visit
         done or under way (or who reported running late) starts where and when they are
-        free again, as a re-plan from now starts them (``replan.day_from``: an overrun
+        free again, as a re-plan from now starts them (``replan.free_again``: an overrun
         reported keeps them on site until its expected end); the promised visits done or
         under way are out. The others keep their day as planned."""
-        left = replan.day_from(session, day, region, self.tz, now, Stability())
-        if not left.positions:
+        positions, settled = replan.free_again(session, day, region, self.tz, now)
+        if not positions:
             return problem
-        settled = {v.job_id for v in left.settled}
-        return remaining(problem, 0, positions=left.positions, settled=settled)
+        return remaining(problem, 0, positions=positions, settled=settled)
 
     # ----- booking ------------------------------------------------------------------
     #

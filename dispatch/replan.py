@@ -127,6 +127,110 @@ class DayFrom:
     positions: dict[str, Position] = field(default_factory=dict)
 
 
+@dataclass
+class _Walk:
+    """What the published plan and the field facts say of each technician's day at an
+    instant (``_walk``); the fields are ``DayFrom``'s of the same names, and:"""
+
+    # The jobs of the published plan's visits, as on that day.
+    jobs: dict[str, JobRow]
+    positions: dict[str, Position] = field(default_factory=dict)
+    settled: set[str] = field(default_factory=set)
+    told: dict[str, Told] = field(default_factory=dict)
+    told_routes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    unreported: dict[str, str] = field(default_factory=dict)
+    # Technicians with a visit done or under way.
+    holders: set[str] = field(default_factory=set)
+    # When each settled job ends (actually, or as expected while under way): what the
+    # jobs that wait for it count their lag from.
+    settled_ends: dict[str, int] = field(default_factory=dict)
+    # The planned end of each technician's last settled visit (where their lunch stood).
+    settled_planned_end: dict[str, int] = field(default_factory=dict)
+
+
+def _walk(session: Session, day: dt.date, region: str, tz: ZoneInfo, at: dt.datetime, plan_id: int | None) -> _Walk:
+    """Each technician's published visits at ``at`` (``eta.live_day``): which are settled,
+    where and when the technician is free again after them, what each customer ahead
+    was told, and the visits due by ``at`` that nothing was reported for."""
+    clock = DayClock(day, tz)
+    live_day = eta.live_day(session, day, region, tz, at)
+    ids = [v.job_id for t in live_day.technicians for v in t.visits]
+    rows = session.exec(select(JobRow).where(col(JobRow.id).in_(ids))).all() if ids else []
+    out = _Walk({row.id: jobdays.on_day(session, row, day, tz) for row in rows})
+    # Each published visit's drive (minutes): a technician is due to set out that long before arriving.
+    drives: dict[tuple[str, str], float] = {}
+    if plan_id is not None:
+        legs = select(VisitRow.technician_id, VisitRow.job_id, VisitRow.travel_min).where(VisitRow.plan_id == plan_id)
+        drives = {(t, j): minutes for t, j, minutes in session.exec(legs).all()}
+    for tech in live_day.technicians:
+        last: eta.LiveVisit | None = None
+        served = 0
+        ahead: list[str] = []
+        for visit in tech.visits:
+            job = out.jobs.get(visit.job_id)
+            if job is None or job.status == jobstate.CANCELLED:
+                continue
+            if job.status in SETTLED:
+                out.settled_planned_end[tech.technician_id] = clock.seconds(visit.planned_end)
+                out.settled.add(job.id)
+                ends = [t for t in (visit.actual_end, visit.expected_end) if t is not None]
+                if ends:
+                    out.settled_ends[job.id] = max(out.settled_ends.get(job.id, 0), clock.seconds(max(ends)))
+                out.holders.add(tech.technician_id)
+                served += 1
+                last = visit
+            elif visit.actual_end is not None:  # a failed visit: the job is open again, the technician moved on
+                last = visit
+            else:
+                arrival = from_storage(job.told_eta, tz) if job.told_eta is not None else visit.planned_arrival
+                # A crew's customer sees the first of the two arrive (``solver.replan.changes``);
+                # the two start together at the planned start.
+                was = out.told.get(job.id)
+                arrival_s = clock.seconds(arrival) if was is None else min(was.arrival_s, clock.seconds(arrival))
+                who = tech.technician_id if was is None else was.technician_id
+                start_s = clock.seconds(visit.planned_start) if job.crew_size == 2 else None
+                out.told[job.id] = Told(who, arrival_s, start_s)
+                ahead.append(job.id)
+                sets_out = visit.planned_arrival - dt.timedelta(minutes=drives.get((tech.technician_id, job.id), 0.0))
+                if sets_out <= at and job.status == jobstate.SCHEDULED:
+                    if visit.planned_arrival <= at:
+                        due = f"due there at {visit.planned_arrival.astimezone(tz):%H:%M}"
+                    else:
+                        due = f"due to set out for it at {sets_out.astimezone(tz):%H:%M}"
+                    out.unreported[job.id] = f"{tech.technician_id} was {due} and nothing was reported"
+        out.told_routes[tech.technician_id] = tuple(ahead)
+        if last is not None:
+            ends = [t for t in (last.actual_end, last.expected_end) if t is not None]
+            free = max(ends) if ends else at
+            place = out.jobs[last.job_id]
+            out.positions[tech.technician_id] = Position(Location(place.lat, place.lon), clock.seconds(free), served)
+    return out
+
+
+def _with_late_reports(
+    positions: dict[str, Position], disruptions: list[DisruptionRow], clock: DayClock
+) -> dict[str, Position]:
+    """``positions`` with each technician's late report (``eta.late_reports``) where it is
+    newer than when their settled visits leave them free."""
+    out = dict(positions)
+    for tech_id, (where, reported) in eta.late_reports(disruptions, clock).items():
+        before = out.get(tech_id)
+        if before is None or reported >= before.free_at_s:
+            out[tech_id] = Position(where, reported, before.served if before is not None else 0)
+    return out
+
+
+def free_again(
+    session: Session, day: dt.date, region: str, tz: ZoneInfo, at: dt.datetime
+) -> tuple[dict[str, Position], set[str]]:
+    """Where and when each technician with a visit done or under way (or a late report)
+    is free again at ``at``, and the jobs done or under way: where a re-plan from ``at``
+    starts them (``day_from`` reads the same), for readers that need no more of the day."""
+    walk = _walk(session, day, region, tz, at, published_plan_id(session, day, region))
+    clock = DayClock(day, tz)
+    return _with_late_reports(walk.positions, disruptions_of(session, day, region), clock), walk.settled
+
+
 def day_from(
     session: Session, day: dt.date, region: str, tz: ZoneInfo, at: dt.datetime, stability: Stability
 ) -> DayFrom:
@@ -136,85 +240,22 @@ def day_from(
     now_s = clock.seconds(at)
     held = locks.published(session, day, region, clock)
     plan_id = published_plan_id(session, day, region)
-    live = eta.live_day(session, day, region, tz, at)
-    ids = [v.job_id for t in live.technicians for v in t.visits]
-    jobs = {j.id: j for j in session.exec(select(JobRow).where(col(JobRow.id).in_(ids))).all()} if ids else {}
-    jobs = {job_id: jobdays.on_day(session, job, day, tz) for job_id, job in jobs.items()}
-    positions: dict[str, Position] = {}
-    settled: set[str] = set()
-    told: dict[str, Told] = {}
-    told_routes: dict[str, tuple[str, ...]] = {}
-    unreported: dict[str, str] = {}
-    holders: set[str] = set()
-    # When each settled job ends (actually, or as expected while under way): what the
-    # jobs that wait for it count their lag from.
-    settled_ends: dict[str, int] = {}
-    # Each published visit's drive (minutes): a technician is due to set out that long before arriving.
-    drives: dict[tuple[str, str], float] = {}
-    if plan_id is not None:
-        legs = select(VisitRow.technician_id, VisitRow.job_id, VisitRow.travel_min).where(VisitRow.plan_id == plan_id)
-        drives = {(t, j): minutes for t, j, minutes in session.exec(legs).all()}
-    # The planned end of each technician's last settled visit (where their lunch stood).
-    settled_planned_end: dict[str, int] = {}
-    for tech in live.technicians:
-        last: eta.LiveVisit | None = None
-        served = 0
-        ahead: list[str] = []
-        for visit in tech.visits:
-            job = jobs.get(visit.job_id)
-            if job is None or job.status == jobstate.CANCELLED:
-                continue
-            if job.status in SETTLED:
-                settled_planned_end[tech.technician_id] = clock.seconds(visit.planned_end)
-                settled.add(job.id)
-                ends = [t for t in (visit.actual_end, visit.expected_end) if t is not None]
-                if ends:
-                    settled_ends[job.id] = max(settled_ends.get(job.id, 0), clock.seconds(max(ends)))
-                holders.add(tech.technician_id)
-                served += 1
-                last = visit
-            elif visit.actual_end is not None:  # a failed visit: the job is open again, the technician moved on
-                last = visit
-            else:
-                arrival = from_storage(job.told_eta, tz) if job.told_eta is not None else visit.planned_arrival
-                # A crew's customer sees the first of the two arrive (``solver.replan.changes``);
-                # the two start together at the planned start.
-                was = told.get(job.id)
-                arrival_s = clock.seconds(arrival) if was is None else min(was.arrival_s, clock.seconds(arrival))
-                who = tech.technician_id if was is None else was.technician_id
-                start_s = clock.seconds(visit.planned_start) if job.crew_size == 2 else None
-                told[job.id] = Told(who, arrival_s, start_s)
-                ahead.append(job.id)
-                sets_out = visit.planned_arrival - dt.timedelta(minutes=drives.get((tech.technician_id, job.id), 0.0))
-                if sets_out <= at and job.status == jobstate.SCHEDULED:
-                    if visit.planned_arrival <= at:
-                        due = f"due there at {visit.planned_arrival.astimezone(tz):%H:%M}"
-                    else:
-                        due = f"due to set out for it at {sets_out.astimezone(tz):%H:%M}"
-                    unreported[job.id] = f"{tech.technician_id} was {due} and nothing was reported"
-        told_routes[tech.technician_id] = tuple(ahead)
-        if last is not None:
-            ends = [t for t in (last.actual_end, last.expected_end) if t is not None]
-            free = max(ends) if ends else at
-            place = jobs[last.job_id]
-            positions[tech.technician_id] = Position(Location(place.lat, place.lon), clock.seconds(free), served)
+    walk = _walk(session, day, region, tz, at, plan_id)
+    settled, told, holders = walk.settled, walk.told, walk.holders
     # Free again after their settled visits: what their lunch is read against (a late
     # report says where they are on the way, not that they were free for lunch).
-    free_after_visits = {tech_id: p.free_at_s for tech_id, p in positions.items()}
+    free_after_visits = {tech_id: p.free_at_s for tech_id, p in walk.positions.items()}
     # The disruptions as the live day reads them (``eta``: the last of each kind per technician).
     disruptions = disruptions_of(session, day, region)
     # The day's technicians have their unavailability already (``technicians_on``); given
     # again it is read against the instant: someone away now starts when back.
     absences = unavailability(disruptions, clock)
-    for tech_id, (where, reported) in eta.late_reports(disruptions, clock).items():
-        before = positions.get(tech_id)
-        if before is None or reported >= before.free_at_s:
-            positions[tech_id] = Position(where, reported, before.served if before is not None else 0)
+    positions = _with_late_reports(walk.positions, disruptions, clock)
     lunches = _planned_lunches(session, plan_id, clock)
     taken: dict[str, int] = {}
     for tech_spec in whole.problem.technicians:
         free_s = free_after_visits.get(tech_spec.id, tech_spec.shift.start_s)
-        over = lunch_taken_until(lunches.get(tech_spec.id), settled_planned_end.get(tech_spec.id), free_s, now_s)
+        over = lunch_taken_until(lunches.get(tech_spec.id), walk.settled_planned_end.get(tech_spec.id), free_s, now_s)
         if over is not None:
             taken[tech_spec.id] = over
     problem = remaining(
@@ -226,7 +267,7 @@ def day_from(
         absences=absences,
         told=told,
         stability=stability,
-        settled_ends=settled_ends,
+        settled_ends=walk.settled_ends,
         lunch_taken=taken,
     )
     # A technician who works no more (absent, or past their day) still holds the visits
@@ -252,10 +293,10 @@ def day_from(
         plan_id,
         settled_visits,
         told,
-        told_routes,
+        walk.told_routes,
         tuple(held),
         locked,
-        unreported,
+        walk.unreported,
         {tech_id: lunches[tech_id] for tech_id in taken},
         positions,
     )
