@@ -29,7 +29,7 @@ from solver.problem import Job, Problem
 from solver.schedule import RouteTimer
 from solver.search import sisr
 from solver.search.ortools import ColdRuns, OrToolsSearch, OrToolsSettings
-from solver.search.types import CrewAssignment, RawResult, Search, SearchInput, replaces
+from solver.search.types import CrewAssignment, RawResult, Search, SearchInput, over_construction, replaces, visits_of
 from solver.travel import PointIndex, TravelMatrices
 
 log = logging.getLogger(__name__)
@@ -203,11 +203,10 @@ def _ortools(
             raw = OrToolsSearch(ortools, detailed).run(
                 dataclasses.replace(task, jobs=jobs, crews=crews, initial_routes=start)
             )
-        log.info("search: %s, %d visits, %d solutions", raw.status, _visits(raw), raw.solutions)
+        log.info("search: %s, %d visits, %d solutions", raw.status, visits_of(raw), raw.solutions)
         if cancel is not None and cancel.is_set():
             return None, plan
-        if not raw.found:
-            raw = plan.to_raw()
+        raw = over_construction(raw, plan.to_raw())
         if other is not None:
             # Both searches ran the same model on the same jobs: their objectives compare
             # (our objective on detailed days, its lunch-free relaxation on larger ones).
@@ -260,17 +259,13 @@ def _compiled(
     threads = 2 if settings.portfolio and cores() >= 2 else 1
     raw = sisr.CompiledSearch(threads).run(dataclasses.replace(task, crews=crews, initial_routes=start))
     log.info(
-        "ruin and recreate: %d visits, %d solutions, objective %s", _visits(raw), raw.solutions, raw.objective_units
+        "ruin and recreate: %d visits, %d solutions, objective %s", visits_of(raw), raw.solutions, raw.objective_units
     )
     if cancel is not None and cancel.is_set():
         return None, Plan.empty(problem)
     plan = Plan.from_raw(problem, raw, timer)
     plan.untried = {j.id for j in untried}
     return raw, plan
-
-
-def _visits(raw: RawResult) -> int:
-    return sum(len(r.visits) for r in raw.routes)
 
 
 class Forked:

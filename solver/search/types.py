@@ -112,7 +112,23 @@ def replaces(other: RawResult, here: RawResult) -> bool:
         return False
     if here.objective_units is not None:
         return True
-    return sum(len(r.visits) for r in other.routes) >= sum(len(r.visits) for r in here.routes)
+    return visits_of(other) >= visits_of(here)
+
+
+def over_construction(searched: RawResult, built: RawResult) -> RawResult:
+    """What stands for the search here after the construction ``built`` (its routes, no
+    objective): ``searched`` when it found a plan serving at least as many visits, else
+    ``built``. A search warm-started from the construction only improves on it; one whose
+    warm start the model refused starts over and, out of time (a loaded machine, a short
+    limit), may return the plan that drops every job: the construction's work is kept."""
+    if searched.found and visits_of(searched) >= visits_of(built):
+        return searched
+    return built
+
+
+def visits_of(raw: RawResult) -> int:
+    """How many visits ``raw``'s routes make."""
+    return sum(len(r.visits) for r in raw.routes)
 
 
 def better(raw: RawResult, than: RawResult | None) -> bool:
