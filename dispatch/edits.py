@@ -26,14 +26,14 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from dispatch import jobstate, live, replan
 from dispatch.errors import Conflict, Invalid
 from dispatch.export import plan_json
 from dispatch.mapping import Day, load_day
 from dispatch.planning import changes_json, get_plan, plan_contents, store_replan, store_solution
-from dispatch.tables import JobRow, PlanRow
+from dispatch.tables import JobRow, PlanRow, VisitRow
 from dispatch.timeutil import from_storage, to_storage
 from solver import Problem, ReasonCode, Solution, Unassigned, Violation, ViolationKind
 from solver.edit import evaluate
@@ -138,6 +138,8 @@ def edit_plan(
         raise Conflict(f"plan {plan_id} is {plan.status}; only a done plan can be edited", "status")
     if at is None and plan.replan_from is not None:
         at = from_storage(plan.replan_from, tz)
+    if at is None and plan.date == now.astimezone(tz).date() and _reported(session, plan):
+        at = now  # the day is under way: what the field reported is not the dispatcher's to move
     if at is not None and at.astimezone(tz).date() != plan.date:
         raise Invalid(f"from: an edit of the plan of {plan.date} is checked from an instant of that day", "from")
     base_version = live.version(session, plan.date, plan.region)
@@ -157,11 +159,12 @@ def edit_plan(
     held = {(v.job_id, v.code, v.technician_id) for v in already}
     violations = tuple(dataclasses.replace(v, standing=(v.job_id, v.code, v.technician_id) in held) for v in violations)
     kpis: dict[str, Any] = plan_json(day, solution)["kpis"]
-    result = EditResult(violations, kpis, plan.kpis)
+    # The stored figures are of the day as it was planned; since then jobs may have been
+    # done, cancelled or added (and from an instant only the rest of the day counts):
+    # the plan edited is compared as evaluated the same way.
+    result = EditResult(violations, kpis, plan_json(day, unedited)["kpis"])
     if left is not None:
-        # From an instant the stored figures are the whole day's: compare with the plan seen from it.
-        base = plan_json(day, unedited)["kpis"]
-        result = dataclasses.replace(result, base_kpis=base, at=at, changes=changes_json(left, solution, notify_min))
+        result = dataclasses.replace(result, at=at, changes=changes_json(left, solution, notify_min))
     if not apply:
         return result
     if violations and not override:
@@ -217,6 +220,17 @@ def _evaluated(
     evaluation = evaluate(problem, working, _reasons(session, plan.id, day))
     solution = evaluation.solution
     return solution, _named(evaluation.violations, problem, solution, moved), lock_rows
+
+
+def _reported(session: Session, plan: PlanRow) -> bool:
+    """Whether the field has reported a visit of ``plan`` done or under way."""
+    query = (
+        select(JobRow.id)
+        .join(VisitRow, col(VisitRow.job_id) == col(JobRow.id))
+        .where(VisitRow.plan_id == plan.id, col(JobRow.status).in_(replan.SETTLED))
+        .limit(1)
+    )
+    return session.exec(query).first() is not None
 
 
 def _refuse_settled(session: Session, moves: Sequence[Move], at: dt.datetime, tz: ZoneInfo) -> None:

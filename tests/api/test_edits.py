@@ -7,6 +7,8 @@ no wardrobe skill; the dispatcher enters jobs and plans the day."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api import create_app
+from dispatch.clock import Clock
 from tests.api.conftest import DISPATCHER, run_plan, settings_for
 from tests.api.test_booking import CUSTOMER, DAY, NEXT, at, job, technician
 
@@ -305,3 +308,58 @@ def test_an_edit_from_an_instant_of_another_day_names_from(client: TestClient) -
     plan = published_day(client)
     answer = edit(client, plan["id"], **{"from": at(NEXT, "09:00")})
     assert answer.status_code == 422 and answer.json()["field"] == "from", answer.text
+
+
+def clocked_client(database_url: str, moment: str) -> TestClient:
+    """The fixture's region on a service whose clock reads ``moment``."""
+    settings = dataclasses.replace(
+        settings_for(database_url, seed=False), clock=Clock(dt.datetime.fromisoformat(moment))
+    )
+    return TestClient(create_app(settings))
+
+
+def test_on_a_day_under_way_an_edit_is_checked_from_now_without_being_asked(database_url: str) -> None:
+    """At 09:00 of the day FIRST is on site. An edit of the published plan sent without
+    ``from`` is checked from the service's now, as the board's Today page checks it:
+    the visit under way is not the dispatcher's to move, and the figures with and
+    without a move count the same jobs (before, the visit under way was timed anew
+    after a visit put in front of it, and the figures without the move were the whole
+    day's as planned while those with it left the day's done work out)."""
+    moment = at(DAY, "09:00")
+    with clocked_client(database_url, moment) as client:
+        for tid, home in (("W1", (60.17, 24.94)), ("W2", (60.21, 25.00))):
+            put = client.put(
+                f"/v1/technicians/{tid}", json=technician(home, {"wardrobe": 2}, [DAY]), headers=DISPATCHER
+            )
+            assert put.status_code == 201, put.text
+        plan = published_day(client)
+        field_event(client, "FIRST", "en_route", "07:50")
+        field_event(client, "FIRST", "arrived", "08:05")
+        first_with = technician_of(plan, "FIRST")
+        other = "W2" if first_with == "W1" else "W1"
+        under_way = edit(client, plan["id"], moves=[{"job_id": "FIRST", "technician_id": other, "position": 0}])
+        assert under_way.status_code == 422 and under_way.json()["field"] == "moves.0.job_id", under_way.text
+        # A visit put in front of the one under way does not re-time it: it stays as reported.
+        seen = edit(client, plan["id"], moves=[{"job_id": "LATER", "technician_id": first_with, "position": 0}])
+        assert seen.status_code == 200, seen.text
+        answer = seen.json()
+        assert answer["from"] is not None and answer["from"].startswith(moment[:16])
+        assert answer["changes"]["settled"] == ["FIRST"]
+        assert answer["kpis"]["jobs_total"] == answer["base_kpis"]["jobs_total"] == 2  # what is left at 09:00
+        assert not any(v["job_id"] == "FIRST" for v in answer["violations"]), answer["violations"]
+
+
+def test_the_figures_without_an_edit_count_the_day_as_it_is_now_after_a_cancellation(client: TestClient) -> None:
+    """A day not yet begun: LATER is cancelled after the plan was made. The figures
+    without the move are the plan's on the day as it is now, so the deltas show the
+    move's effect, not the cancellation's."""
+    plan = published_day(client)
+    assert client.delete("/v1/jobs/LATER", headers=DISPATCHER).status_code in (200, 204)
+    other = "W2" if technician_of(plan, "SECOND") == "W1" else "W1"
+    seen = edit(client, plan["id"], moves=[{"job_id": "SECOND", "technician_id": other, "position": 0}])
+    assert seen.status_code == 200, seen.text
+    answer = seen.json()
+    assert answer["from"] is None
+    assert plan["kpis"]["jobs_total"] == 3
+    assert answer["kpis"]["jobs_total"] == answer["base_kpis"]["jobs_total"] == 2
+    assert answer["kpis"]["jobs_served"] == answer["base_kpis"]["jobs_served"] == 2
