@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from dispatch import feed, jobdays, jobstate, live
 from dispatch.auth import Principal
 from dispatch.errors import Forbidden, Invalid, NotFound
+from dispatch.mapping import technicians_on
 from dispatch.planning import published_plan_id
 from dispatch.tables import EventRow, JobRow, PublishedPlanRow, TechnicianRow, VisitRow
 from dispatch.timeutil import from_storage, to_storage
@@ -205,9 +206,15 @@ def record_event(
     jobstate.apply_event(job, kind, moment, reason, ends_job=ends, crew=job.crew_size == 2)
     if promise_spent:
         job.confirmed, job.promised_start, job.promised_end = False, None, None
+    carried: dt.date | None = None
     if kind == "failed":
         stored = to_storage(from_storage(job.release_at, tz)) if job.release_at is not None else None
         job.release_at = jobstate.revisit_not_before(reason, moment, stored)
+        was = job.date
+        carried = _carry_over(session, job, from_storage(moment, tz), tz)
+        if carried is not None:
+            live.touch(session, was, job.region, now)
+            live.touch(session, carried, job.region, now)
     job.updated_at = received
     session.add(job)
     row = EventRow(
@@ -221,10 +228,67 @@ def record_event(
         feed.JOB_STATUS,
         job_id=job_id,
         technician_id=concerned,
-        data={"status": job.status, "reason": reason, "event_type": kind, "event_at": moment},
+        data={"status": job.status, "reason": reason, "event_type": kind, "event_at": moment}
+        | ({"revisit_date": carried} if carried is not None else {}),
         now=now,
     )
     if promise_spent:
         released = {"start": None, "end": None, "confirmed": False}
         feed.emit(session, feed.JOB_WINDOW, job_id=job_id, technician_id=concerned, data=released, now=now)
     return Recorded(row, created=True)
+
+
+REVISIT_SEARCH_DAYS = 14
+"""How many days after a failed visit's day a revisit carried over looks for one on which
+someone of its region works (else the next weekday after its release)."""
+
+
+def _carry_over(session: Session, job: JobRow, failed_at: dt.datetime, tz: ZoneInfo) -> dt.date | None:
+    """Put the revisit of ``job`` (its visit failed at ``failed_at``) on a later day when
+    nothing of its own day is left for it: its release (the parts) comes after that day,
+    or every window it had on that day has closed. It goes on the first day after, on or
+    after its release, on which a technician of its region works: the windows, preferred
+    hours and deadline of days gone are dropped (the customer is given a new appointment:
+    the revisit is open work any time of that day until promised again), the windows still
+    to come are kept, a date range is stretched to the new day. Returns the new date, or
+    None when the job stays on its day (a job of several days always does: its days are
+    one technician's, re-planned with a plan over several days)."""
+    if job.days > 1:
+        return None
+    day = job.date
+    next_midnight = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=tz)
+    release = from_storage(job.release_at, tz) if job.release_at is not None else None
+    windows = [(dt.datetime.fromisoformat(a), dt.datetime.fromisoformat(b)) for a, b in job.windows]
+    today = [(a, b) for a, b in windows if a < next_midnight and b > failed_at]
+    if (release is None or release < next_midnight) and (not windows or today):
+        return None
+    later = [(a, b) for a, b in windows if b > next_midnight]
+    first = max(day + dt.timedelta(days=1), release.astimezone(tz).date() if release is not None else day)
+    if later:
+        first = max(first, min(a for a, _ in later).astimezone(tz).date())
+    new_day = _working_day_from(session, first, job.region, tz)
+    start_of_new = dt.datetime.combine(new_day, dt.time(), tzinfo=tz)
+    job.windows = [[a.isoformat(), b.isoformat()] for a, b in windows if b > start_of_new]
+    if job.preferred_end is not None and from_storage(job.preferred_end, tz) <= start_of_new:
+        job.preferred_start = job.preferred_end = None
+    if job.deadline is not None and from_storage(job.deadline, tz) <= start_of_new:
+        job.deadline = None
+    if job.date_from is not None and job.date_to is not None and job.date_to < new_day:
+        job.date_to = new_day
+    if job.preferred_date is not None and job.preferred_date < new_day:
+        job.preferred_date = new_day if job.date_from is None else None
+    job.date = new_day
+    return new_day
+
+
+def _working_day_from(session: Session, first: dt.date, region: str, tz: ZoneInfo) -> dt.date:
+    """The first day from ``first`` on which a technician of ``region`` works (within
+    ``REVISIT_SEARCH_DAYS``), else the first weekday from it."""
+    for n in range(REVISIT_SEARCH_DAYS):
+        day = first + dt.timedelta(days=n)
+        if technicians_on(session, day, region, tz):
+            return day
+    day = first
+    while day.weekday() >= 5:
+        day += dt.timedelta(days=1)
+    return day

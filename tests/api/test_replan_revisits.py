@@ -1,6 +1,7 @@
 """Re-planning a disrupted day (issue 18; docs/replan.md, docs/live-day.md), on SQLite
 and PostgreSQL: a visit failed for missing parts is not planned again before its parts
-can be there, and a whole-day plan made while the day is under way is not published
+can be there (nor one failed after its window closed the same day: each is carried to
+the next working day), and a whole-day plan made while the day is under way is not published
 (a re-plan from now is). Apart from tests/api/test_replan.py so that the two files
 run on different test workers."""
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,43 +17,95 @@ from fastapi.testclient import TestClient
 from api import create_app
 from dispatch.clock import Clock
 from tests.api.conftest import DISPATCHER, run_plan, settings_for
-from tests.api.test_booking import DAY, at
-from tests.api.test_replan import event, install, installers, instant, replan, visits
+from tests.api.test_booking import DAY, NEXT, at, technician
+from tests.api.test_replan import HOMES, event, install, installers, instant, replan, visits
 
 pytestmark = pytest.mark.clock
 
 
-@pytest.mark.parametrize(("reason", "again_today"), [("parts_missing", False), ("customer_absent", True)])
-def test_a_visit_failed_for_missing_parts_is_not_planned_again_the_same_day(
-    database_url: str, reason: str, again_today: bool
+def fitter_on_two_days(client: TestClient) -> None:
+    """W1 works DAY and NEXT."""
+    put = client.put(
+        "/v1/technicians/W1", json=technician(HOMES["W1"], {"wardrobe": 2}, [DAY, NEXT]), headers=DISPATCHER
+    )
+    assert put.status_code == 201, put.text
+
+
+def failed_at(client: TestClient, reason: str, moment: str) -> dict[str, Any]:
+    """FIT's visit reported failed for ``reason`` at ``moment``; the feed's status event of it."""
+    failed = client.post(
+        "/v1/jobs/FIT/events", json={"type": "failed", "reason": reason, "at": moment}, headers=DISPATCHER
+    )
+    assert failed.status_code == 201, failed.text
+    events = client.get("/v1/events", params={"limit": 1000}, headers=DISPATCHER).json()["events"]
+    return next(e for e in reversed(events) if e["type"] == "job.status" and e["job_id"] == "FIT")
+
+
+def test_a_visit_failed_for_missing_parts_is_carried_to_the_next_working_day_after_its_parts(
+    database_url: str,
 ) -> None:
-    """One installer, one morning install that fails at 09:30: for missing parts the
-    revisit waits 24 hours for them (its release says so and a re-plan of the afternoon
-    leaves it out, saying when); a customer who was not at home can be visited again
-    that afternoon."""
+    """One installer, one morning install that fails at 09:30 for missing parts: the
+    revisit waits 24 hours for them, so nothing of its day is left for it. It is carried
+    to the next day someone works (its window of the day gone is dropped: a new
+    appointment), where a plan of that day serves it from 09:30; the re-plan of the
+    afternoon no longer has it. (Before, it stayed on its day, left out of every plan.)"""
     app = create_app(settings_for(database_url, seed=False))
     with TestClient(app) as client:
-        installers(client, "W1")
+        fitter_on_two_days(client)
         install(client, "FIT", (60.18, 24.95), 60, ("08:00", "16:00"))
         plan = run_plan(client, DAY.isoformat(), time_limit_s=1)
         assert plan["status"] == "done" and not plan["unassigned"], plan
         assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
         event(client, "FIT", "arrived", at(DAY, "09:00"))
-        failed = client.post(
-            "/v1/jobs/FIT/events", json={"type": "failed", "reason": reason, "at": at(DAY, "09:30")}, headers=DISPATCHER
-        )
-        assert failed.status_code == 201, failed.text
-        release = client.get("/v1/jobs/FIT", headers=DISPATCHER).json()["release_at"]
+        told = failed_at(client, "parts_missing", at(DAY, "09:30"))
+        assert told["data"]["revisit_date"] == NEXT.isoformat(), told
+        job = client.get("/v1/jobs/FIT", headers=DISPATCHER).json()
+        assert (job["status"], job["date"], job["windows"]) == ("open", NEXT.isoformat(), []), job
+        assert instant(job["release_at"]) == instant(at(DAY, "09:30")) + dt.timedelta(hours=24)
         again = replan(client, at(DAY, "11:00"))
         assert again["status"] == "done", again
-        if again_today:
-            assert release is None
-            assert "FIT" in visits(again), again
-            return
-        assert instant(release) == instant(at(DAY, "09:30")) + dt.timedelta(hours=24)
-        (left,) = again["unassigned"]
-        assert (left["job_id"], left["code"]) == ("FIT", "released_too_late"), left
-        assert "09:30 the next day" in left["reason"], left
+        assert "FIT" not in visits(again) and not again["unassigned"], again
+        following = run_plan(client, NEXT.isoformat(), time_limit_s=1)
+        assert following["status"] == "done", following
+        _, visit = visits(following)["FIT"]
+        assert instant(visit["start"]) >= instant(at(NEXT, "09:30")), visit
+
+
+def test_a_customer_not_at_home_is_visited_again_the_same_day_while_their_window_is_open(database_url: str) -> None:
+    """The same install failed at 09:30 because the customer was out: its window runs to
+    16:00, so the revisit stays on its day and the re-plan of the afternoon serves it."""
+    app = create_app(settings_for(database_url, seed=False))
+    with TestClient(app) as client:
+        fitter_on_two_days(client)
+        install(client, "FIT", (60.18, 24.95), 60, ("08:00", "16:00"))
+        plan = run_plan(client, DAY.isoformat(), time_limit_s=1)
+        assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
+        event(client, "FIT", "arrived", at(DAY, "09:00"))
+        told = failed_at(client, "customer_absent", at(DAY, "09:30"))
+        assert "revisit_date" not in told["data"], told
+        job = client.get("/v1/jobs/FIT", headers=DISPATCHER).json()
+        assert (job["date"], job["release_at"]) == (DAY.isoformat(), None), job
+        again = replan(client, at(DAY, "11:00"))
+        assert again["status"] == "done", again
+        assert "FIT" in visits(again), again
+
+
+def test_a_visit_failed_after_its_window_closed_is_carried_to_the_next_working_day(database_url: str) -> None:
+    """The install (window 08:00-09:00) failed at 09:40 for a second visit: nothing of
+    its day is left for it, so it goes to the next day someone works, any time of it."""
+    app = create_app(settings_for(database_url, seed=False))
+    with TestClient(app) as client:
+        fitter_on_two_days(client)
+        install(client, "FIT", (60.18, 24.95), 60, ("08:00", "09:00"))
+        plan = run_plan(client, DAY.isoformat(), time_limit_s=1)
+        assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
+        event(client, "FIT", "arrived", at(DAY, "08:30"))
+        told = failed_at(client, "second_visit", at(DAY, "09:40"))
+        assert told["data"]["revisit_date"] == NEXT.isoformat(), told
+        job = client.get("/v1/jobs/FIT", headers=DISPATCHER).json()
+        assert (job["date"], job["windows"], job["release_at"]) == (NEXT.isoformat(), [], None), job
+        following = run_plan(client, NEXT.isoformat(), time_limit_s=1)
+        assert following["status"] == "done" and "FIT" in visits(following), following
 
 
 def test_a_whole_day_plan_made_while_the_day_is_under_way_is_not_published_and_a_re_plan_from_now_is(
