@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -23,12 +25,19 @@ from tests.api.test_replan import HOMES, event, install, installers, instant, re
 pytestmark = pytest.mark.clock
 
 
-def fitter_on_two_days(client: TestClient) -> None:
-    """W1 works DAY and NEXT."""
-    put = client.put(
-        "/v1/technicians/W1", json=technician(HOMES["W1"], {"wardrobe": 2}, [DAY, NEXT]), headers=DISPATCHER
-    )
-    assert put.status_code == 201, put.text
+@contextmanager
+def published_fit(database_url: str, window: tuple[str, str], arrived: str) -> Iterator[TestClient]:
+    """W1 works DAY and NEXT; the install FIT (an hour, ``window`` on DAY) planned,
+    published, and W1 reported there at ``arrived``."""
+    with TestClient(create_app(settings_for(database_url, seed=False))) as client:
+        tech = technician(HOMES["W1"], {"wardrobe": 2}, [DAY, NEXT])
+        assert client.put("/v1/technicians/W1", json=tech, headers=DISPATCHER).status_code == 201
+        install(client, "FIT", (60.18, 24.95), 60, window)
+        plan = run_plan(client, DAY.isoformat(), time_limit_s=1)
+        assert plan["status"] == "done" and not plan["unassigned"], plan
+        assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
+        event(client, "FIT", "arrived", at(DAY, arrived))
+        yield client
 
 
 def failed_at(client: TestClient, reason: str, moment: str) -> dict[str, Any]:
@@ -49,14 +58,7 @@ def test_a_visit_failed_for_missing_parts_is_carried_to_the_next_working_day_aft
     to the next day someone works (its window of the day gone is dropped: a new
     appointment), where a plan of that day serves it from 09:30; the re-plan of the
     afternoon no longer has it. (Before, it stayed on its day, left out of every plan.)"""
-    app = create_app(settings_for(database_url, seed=False))
-    with TestClient(app) as client:
-        fitter_on_two_days(client)
-        install(client, "FIT", (60.18, 24.95), 60, ("08:00", "16:00"))
-        plan = run_plan(client, DAY.isoformat(), time_limit_s=1)
-        assert plan["status"] == "done" and not plan["unassigned"], plan
-        assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
-        event(client, "FIT", "arrived", at(DAY, "09:00"))
+    with published_fit(database_url, ("08:00", "16:00"), "09:00") as client:
         told = failed_at(client, "parts_missing", at(DAY, "09:30"))
         assert told["data"]["revisit_date"] == NEXT.isoformat(), told
         job = client.get("/v1/jobs/FIT", headers=DISPATCHER).json()
@@ -74,13 +76,7 @@ def test_a_visit_failed_for_missing_parts_is_carried_to_the_next_working_day_aft
 def test_a_customer_not_at_home_is_visited_again_the_same_day_while_their_window_is_open(database_url: str) -> None:
     """The same install failed at 09:30 because the customer was out: its window runs to
     16:00, so the revisit stays on its day and the re-plan of the afternoon serves it."""
-    app = create_app(settings_for(database_url, seed=False))
-    with TestClient(app) as client:
-        fitter_on_two_days(client)
-        install(client, "FIT", (60.18, 24.95), 60, ("08:00", "16:00"))
-        plan = run_plan(client, DAY.isoformat(), time_limit_s=1)
-        assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
-        event(client, "FIT", "arrived", at(DAY, "09:00"))
+    with published_fit(database_url, ("08:00", "16:00"), "09:00") as client:
         told = failed_at(client, "customer_absent", at(DAY, "09:30"))
         assert "revisit_date" not in told["data"], told
         job = client.get("/v1/jobs/FIT", headers=DISPATCHER).json()
@@ -93,13 +89,7 @@ def test_a_customer_not_at_home_is_visited_again_the_same_day_while_their_window
 def test_a_visit_failed_after_its_window_closed_is_carried_to_the_next_working_day(database_url: str) -> None:
     """The install (window 08:00-09:00) failed at 09:40 for a second visit: nothing of
     its day is left for it, so it goes to the next day someone works, any time of it."""
-    app = create_app(settings_for(database_url, seed=False))
-    with TestClient(app) as client:
-        fitter_on_two_days(client)
-        install(client, "FIT", (60.18, 24.95), 60, ("08:00", "09:00"))
-        plan = run_plan(client, DAY.isoformat(), time_limit_s=1)
-        assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
-        event(client, "FIT", "arrived", at(DAY, "08:30"))
+    with published_fit(database_url, ("08:00", "09:00"), "08:30") as client:
         told = failed_at(client, "second_visit", at(DAY, "09:40"))
         assert told["data"]["revisit_date"] == NEXT.isoformat(), told
         job = client.get("/v1/jobs/FIT", headers=DISPATCHER).json()
