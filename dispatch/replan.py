@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -26,12 +27,12 @@ from dispatch.errors import Invalid, NotFound
 from dispatch.inputs import DisruptionIn
 from dispatch.mapping import Day, DayClock, disruptions_of, load_day, unavailability
 from dispatch.planning import published_plan_id
-from dispatch.tables import DisruptionRow, JobRow, RouteRow, TechnicianRow, VisitRow
+from dispatch.tables import DisruptionRow, EventRow, JobRow, RouteRow, TechnicianRow, VisitRow
 from dispatch.timeutil import from_storage, to_storage
-from solver import Location, Shift, Technician
+from solver import Location, Problem, Shift, Technician
 from solver import locks as lock_rules
 from solver.problem import DAY_S
-from solver.replan import Position, Stability, Told, lunch_taken_until, remaining
+from solver.replan import Absence, Position, Stability, Told, lunch_taken_until, remaining
 
 SETTLED = (jobstate.COMPLETED, jobstate.EN_ROUTE, jobstate.ON_SITE)
 """Job statuses a re-plan leaves where they are: done, or a technician is on it."""
@@ -146,17 +147,31 @@ class _Walk:
     settled_ends: dict[str, int] = field(default_factory=dict)
     # The planned end of each technician's last settled visit (where their lunch stood).
     settled_planned_end: dict[str, int] = field(default_factory=dict)
+    # Crew jobs under way that one of the two is not coming to (``_partner_gone``): job id
+    # → the technician who reported on the way or there, who keeps it.
+    crew_behind: dict[str, str] = field(default_factory=dict)
 
 
-def _walk(session: Session, day: dt.date, region: str, tz: ZoneInfo, at: dt.datetime, plan_id: int | None) -> _Walk:
+def _walk(
+    session: Session,
+    day: dt.date,
+    region: str,
+    tz: ZoneInfo,
+    at: dt.datetime,
+    plan_id: int | None,
+    absences: Mapping[str, Absence],
+) -> _Walk:
     """Each technician's published visits at ``at`` (``eta.live_day``): which are settled,
     where and when the technician is free again after them, what each customer ahead
-    was told, and the visits due by ``at`` that nothing was reported for."""
+    was told, and the visits due by ``at`` that nothing was reported for. A crew job under
+    way whose other technician is not coming (``absences``: see ``_partner_gone``) is not
+    settled: it stays to plan, with the technician who reported."""
     clock = DayClock(day, tz)
     live_day = eta.live_day(session, day, region, tz, at)
     ids = [v.job_id for t in live_day.technicians for v in t.visits]
     rows = session.exec(select(JobRow).where(col(JobRow.id).in_(ids))).all() if ids else []
     out = _Walk({row.id: jobdays.on_day(session, row, day, tz) for row in rows})
+    out.crew_behind = _partner_gone(session, out.jobs, live_day, absences, clock)
     # Each published visit's drive (minutes): a technician is due to set out that long before arriving.
     drives: dict[tuple[str, str], float] = {}
     if plan_id is not None:
@@ -170,7 +185,7 @@ def _walk(session: Session, day: dt.date, region: str, tz: ZoneInfo, at: dt.date
             job = out.jobs.get(visit.job_id)
             if job is None or job.status == jobstate.CANCELLED:
                 continue
-            if job.status in SETTLED:
+            if job.status in SETTLED and job.id not in out.crew_behind:
                 out.settled_planned_end[tech.technician_id] = clock.seconds(visit.planned_end)
                 out.settled.add(job.id)
                 ends = [t for t in (visit.actual_end, visit.expected_end) if t is not None]
@@ -207,6 +222,45 @@ def _walk(session: Session, day: dt.date, region: str, tz: ZoneInfo, at: dt.date
     return out
 
 
+def _partner_gone(
+    session: Session,
+    jobs: Mapping[str, JobRow],
+    live_day: eta.LiveDay,
+    absences: Mapping[str, Absence],
+    clock: DayClock,
+) -> dict[str, str]:
+    """Crew jobs under way (one of the two reported on the way or there) whose other
+    technician reported nothing for it and is unavailable at its planned start: job id →
+    the technician who reported, who keeps it (never taken from a technician on the
+    way). Settled, the job would keep the absent technician on it; a re-plan looks for
+    another partner instead. A report sent without a technician (the dispatcher's) counts
+    for both."""
+    under_way = {i for i, job in jobs.items() if job.crew_size == 2 and job.status in jobstate.UNDER_WAY}
+    if not under_way or not absences:
+        return {}
+    reports = session.exec(
+        select(EventRow.job_id, EventRow.technician_id).where(
+            col(EventRow.job_id).in_(under_way), col(EventRow.type).in_(("en_route", "arrived", "started"))
+        )
+    ).all()
+    reported: dict[str, set[str | None]] = {}
+    for job_id, tech_id in reports:
+        reported.setdefault(job_id, set()).add(tech_id)
+    out: dict[str, str] = {}
+    for tech in live_day.technicians:
+        absence = absences.get(tech.technician_id)
+        if absence is None:
+            continue
+        for visit in tech.visits:
+            who = reported.get(visit.job_id, set())
+            if visit.job_id not in under_way or None in who or tech.technician_id in who or not who:
+                continue
+            start_s = clock.seconds(visit.planned_start)
+            if absence.from_s <= start_s and (absence.until_s is None or absence.until_s > start_s):
+                out[visit.job_id] = sorted(t for t in who if t is not None)[0]
+    return out
+
+
 def _with_late_reports(
     positions: dict[str, Position], disruptions: list[DisruptionRow], clock: DayClock
 ) -> dict[str, Position]:
@@ -226,9 +280,12 @@ def free_again(
     """Where and when each technician with a visit done or under way (or a late report)
     is free again at ``at``, and the jobs done or under way: where a re-plan from ``at``
     starts them (``day_from`` reads the same), for readers that need no more of the day."""
-    walk = _walk(session, day, region, tz, at, published_plan_id(session, day, region))
     clock = DayClock(day, tz)
-    return _with_late_reports(walk.positions, disruptions_of(session, day, region), clock), walk.settled
+    disruptions = disruptions_of(session, day, region)
+    walk = _walk(
+        session, day, region, tz, at, published_plan_id(session, day, region), unavailability(disruptions, clock)
+    )
+    return _with_late_reports(walk.positions, disruptions, clock), walk.settled
 
 
 def day_from(
@@ -240,16 +297,16 @@ def day_from(
     now_s = clock.seconds(at)
     held = locks.published(session, day, region, clock)
     plan_id = published_plan_id(session, day, region)
-    walk = _walk(session, day, region, tz, at, plan_id)
-    settled, told, holders = walk.settled, walk.told, walk.holders
-    # Free again after their settled visits: what their lunch is read against (a late
-    # report says where they are on the way, not that they were free for lunch).
-    free_after_visits = {tech_id: p.free_at_s for tech_id, p in walk.positions.items()}
     # The disruptions as the live day reads them (``eta``: the last of each kind per technician).
     disruptions = disruptions_of(session, day, region)
     # The day's technicians have their unavailability already (``technicians_on``); given
     # again it is read against the instant: someone away now starts when back.
     absences = unavailability(disruptions, clock)
+    walk = _walk(session, day, region, tz, at, plan_id, absences)
+    settled, told, holders = walk.settled, walk.told, walk.holders
+    # Free again after their settled visits: what their lunch is read against (a late
+    # report says where they are on the way, not that they were free for lunch).
+    free_after_visits = {tech_id: p.free_at_s for tech_id, p in walk.positions.items()}
     positions = _with_late_reports(walk.positions, disruptions, clock)
     lunches = _planned_lunches(session, plan_id, clock)
     taken: dict[str, int] = {}
@@ -260,7 +317,7 @@ def day_from(
             taken[tech_spec.id] = over
     problem = remaining(
         # A technician lock holds only while its technician works: decided once the rest of the day is known.
-        lock_rules.unpinned(whole.problem, held),
+        _kept_by_reporter(lock_rules.unpinned(whole.problem, held), walk.crew_behind),
         now_s,
         positions=positions,
         settled=settled,
@@ -300,6 +357,18 @@ def day_from(
         {tech_id: lunches[tech_id] for tech_id in taken},
         positions,
     )
+
+
+def _kept_by_reporter(problem: Problem, crew_behind: Mapping[str, str]) -> Problem:
+    """``problem`` with each crew job whose partner is not coming pinned to the technician
+    on the way (one of its two must be them)."""
+    if not crew_behind:
+        return problem
+    jobs = tuple(
+        dataclasses.replace(j, pinned_technician_id=crew_behind[j.id]) if j.id in crew_behind else j
+        for j in problem.jobs
+    )
+    return dataclasses.replace(problem, jobs=jobs)
 
 
 def _planned_lunches(session: Session, plan_id: int | None, clock: DayClock) -> dict[str, tuple[int, int]]:

@@ -1,0 +1,84 @@
+"""Re-planning a crew job one of whose two technicians falls ill (issue 18; docs/replan.md,
+"A crew whose partner is not coming"), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api import create_app
+from tests.api.conftest import DISPATCHER, auth, run_plan, settings_for
+from tests.api.test_booking import CUSTOMER, DAY, at
+from tests.api.test_replan import installers, instant, replan
+
+pytestmark = pytest.mark.clock
+
+
+def crew_of(plan: dict[str, Any], job_id: str) -> set[str]:
+    return {r["technician_id"] for r in plan["routes"] for v in r["visits"] if v["job_id"] == job_id}
+
+
+def published_crew(client: TestClient, **extra: Any) -> dict[str, Any]:
+    """Three wardrobe installers and a two-person install (11:00-12:00 on DAY), planned
+    and published; the plan."""
+    installers(client, "W1", "W2", "W3")
+    body = {
+        "kind": "install",
+        "location": {"lat": 60.19, "lon": 24.95},
+        "duration_min": 120,
+        "skills": {"wardrobe": 1},
+        "crew_size": 2,
+        "date": DAY.isoformat(),
+        "customer": CUSTOMER,
+        "windows": [{"start": at(DAY, "11:00"), "end": at(DAY, "12:00")}],
+        **extra,
+    }
+    assert client.put("/v1/jobs/CREW", json=body, headers=DISPATCHER).status_code == 201
+    plan = run_plan(client, DAY.isoformat(), time_limit_s=1)
+    assert plan["status"] == "done" and not plan["unassigned"], plan
+    assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
+    return plan
+
+
+def on_the_way(client: TestClient, technician_id: str) -> None:
+    """``technician_id`` reports, with their own token, on the way to CREW at 10:30."""
+    token = client.post("/v1/tokens", json={"role": "installer", "technician_id": technician_id}, headers=DISPATCHER)
+    sent = client.post(
+        "/v1/jobs/CREW/events", json={"type": "en_route", "at": at(DAY, "10:30")}, headers=auth(token.json()["token"])
+    )
+    assert sent.status_code == 201, sent.text
+
+
+def test_a_crew_whose_partner_falls_ill_keeps_the_one_on_the_way_and_gets_another_partner(database_url: str) -> None:
+    """A two-person install promised 11:00-12:00. At 10:30 one of its crew reports on the
+    way; at 10:40 the other is reported unavailable for the rest of the day, without
+    having set out. The re-plan from 10:45 keeps the one on the way on it and gives it
+    the third installer, inside the promise; the change report says the crew changed.
+    (Before, the job counted as under way for both, and the re-plan kept the absent
+    technician on it.)"""
+    with TestClient(create_app(settings_for(database_url, seed=False))) as client:
+        plan = published_crew(client, confirmed=True)
+        reporter, ill = sorted(crew_of(plan, "CREW"))
+        (third,) = {"W1", "W2", "W3"} - {reporter, ill}
+        on_the_way(client, reporter)
+        away = {"type": "technician_unavailable", "technician_id": ill, "from": at(DAY, "10:40")}
+        assert client.post("/v1/disruptions", json=away, headers=DISPATCHER).status_code == 201
+        again = replan(client, at(DAY, "10:45"))
+        assert again["status"] == "done", again
+        assert crew_of(again, "CREW") == {reporter, third}, again["routes"]
+        starts = {instant(v["start"]) for r in again["routes"] for v in r["visits"] if v["job_id"] == "CREW"}
+        assert len(starts) == 1 and instant(at(DAY, "11:00")) <= starts.pop() <= instant(at(DAY, "12:00"))
+        assert {"job_id": "CREW", "from_technician_id": ill, "to_technician_id": third} in again["changes"]["moved"]
+        assert client.post(f"/v1/plans/{again['id']}/publish", headers=DISPATCHER).status_code == 200
+
+
+def test_a_crew_whose_partner_is_well_stays_as_it_was_when_one_of_them_is_on_the_way(database_url: str) -> None:
+    """The same crew job, one of the two on the way, nobody ill: a re-plan from 10:45
+    keeps both on it (the job is under way)."""
+    with TestClient(create_app(settings_for(database_url, seed=False))) as client:
+        crew = crew_of(published_crew(client), "CREW")
+        on_the_way(client, min(crew))
+        again = replan(client, at(DAY, "10:45"))
+        assert again["status"] == "done" and crew_of(again, "CREW") == crew, again
