@@ -46,6 +46,7 @@ def record_disruption(
     technician_id, job_id = data.technician_id, data.job_id
     moment = data.from_ or data.at or data.expected_end
     assert moment is not None  # DisruptionIn asks each type for its instant
+    day = moment.astimezone(tz).date()
     if technician_id is not None:
         tech = session.get(TechnicianRow, technician_id)
         if tech is None:
@@ -61,8 +62,10 @@ def record_disruption(
                 + (": record the arrival first (a field event)" if todo else ""),
                 "job_id",
             )
+        if data.type == "overrun":
+            day = _overrun_day(job, data, tz, now)
     row = DisruptionRow(
-        date=moment.astimezone(tz).date(),
+        date=day,
         region=region,
         type=data.type,
         technician_id=technician_id,
@@ -92,6 +95,30 @@ def record_disruption(
     }
     feed.emit(session, feed.DISRUPTION, job_id=job_id, technician_id=technician_id, data=told, now=now)
     return row
+
+
+def _overrun_day(job: JobRow, data: DisruptionIn, tz: ZoneInfo, now: dt.datetime) -> dt.date:
+    """The day the visit under way that ``data`` says overruns is on (where re-plans and
+    the live day read the overrun), once its expected end is known to make sense: after
+    the visit began and not already past (``Invalid`` naming ``expected_end``)."""
+    assert data.expected_end is not None
+    end = data.expected_end
+    began = from_storage(job.actual_start, tz) if job.actual_start is not None else None
+    if began is not None and end <= began:
+        raise Invalid(
+            f"expected_end: {end.astimezone(tz):%Y-%m-%d %H:%M} is not after the visit began "
+            f"({began:%Y-%m-%d %H:%M})",
+            "expected_end",
+        )
+    if end <= now:
+        raise Invalid(
+            f"expected_end: {end.astimezone(tz):%Y-%m-%d %H:%M} is already past (now {now.astimezone(tz):%H:%M}); "
+            "a visit that is over is recorded as completed (a field event)",
+            "expected_end",
+        )
+    if job.days <= 1:
+        return job.date
+    return (began or now).astimezone(tz).date()
 
 
 def _idle(tech: Technician, now_s: int) -> Technician:

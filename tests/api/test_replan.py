@@ -6,6 +6,7 @@ says exactly what it changed."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api import create_app
+from dispatch.clock import Clock
 from tests.api.conftest import DISPATCHER, run_plan, settings_for
 from tests.api.test_booking import CUSTOMER, DAY, at, technician
 
@@ -230,6 +232,31 @@ def test_disruptions_name_what_is_wrong_and_appear_in_the_feed(day: tuple[TestCl
         headers=DISPATCHER,
     )
     assert wrong_day.status_code == 422 and wrong_day.json()["field"] == "from"
+
+
+def test_an_overrun_ends_after_its_visit_began_and_is_not_already_past_and_counts_on_the_visits_day(
+    database_url: str,
+) -> None:
+    """At 10:50 on the day, an install under way since 08:00. An expected end at 08:00 or
+    at 10:00 makes no sense (before it began; already past: a visit over is completed),
+    so each is a 422 naming ``expected_end``; one past midnight is the visit's day's
+    (before, it was stored on the next day, which no re-plan of the visit's day read)."""
+    settings = dataclasses.replace(settings_for(database_url, seed=False), clock=Clock(instant(at(DAY, "10:50"))))
+    with TestClient(create_app(settings)) as client:
+        installers(client, "W1")
+        install(client, "LONG", (60.18, 24.95), 240, ("08:00", "08:30"))
+        plan = run_plan(client, DAY.isoformat(), time_limit_s=1)
+        assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
+        event(client, "LONG", "arrived", at(DAY, "08:00"))
+        for too_early in ("07:30", "10:00"):
+            body = {"type": "overrun", "job_id": "LONG", "expected_end": at(DAY, too_early)}
+            refused = client.post("/v1/disruptions", json=body, headers=DISPATCHER)
+            assert refused.status_code == 422 and refused.json()["field"] == "expected_end", refused.text
+        late = {"type": "overrun", "job_id": "LONG", "expected_end": at(DAY + dt.timedelta(days=1), "00:30")}
+        stored = client.post("/v1/disruptions", json=late, headers=DISPATCHER)
+        assert stored.status_code == 201 and stored.json()["date"] == DAY.isoformat(), stored.text
+        listed = client.get("/v1/disruptions", params={"date": DAY.isoformat()}, headers=DISPATCHER).json()
+        assert [d["type"] for d in listed] == ["overrun"]
 
 
 def test_no_plan_takes_a_visit_from_a_technician_already_on_the_way(
