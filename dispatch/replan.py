@@ -47,6 +47,13 @@ def record_disruption(
     moment = data.from_ or data.at or data.expected_end
     assert moment is not None  # DisruptionIn asks each type for its instant
     day = moment.astimezone(tz).date()
+    if data.until is not None and data.until > dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=tz):
+        raise Invalid(
+            f"until: {data.until.astimezone(tz):%Y-%m-%d %H:%M} is on a later day than from ({day}); a disruption "
+            f"covers one day: record the rest as another technician_unavailable from {day + dt.timedelta(days=1)} "
+            "00:00, or days away as the technician's absences (PUT /v1/technicians/{id})",
+            "until",
+        )
     if technician_id is not None:
         tech = session.get(TechnicianRow, technician_id)
         if tech is None:
@@ -106,8 +113,7 @@ def _overrun_day(job: JobRow, data: DisruptionIn, tz: ZoneInfo, now: dt.datetime
     began = from_storage(job.actual_start, tz) if job.actual_start is not None else None
     if began is not None and end <= began:
         raise Invalid(
-            f"expected_end: {end.astimezone(tz):%Y-%m-%d %H:%M} is not after the visit began "
-            f"({began:%Y-%m-%d %H:%M})",
+            f"expected_end: {end.astimezone(tz):%Y-%m-%d %H:%M} is not after the visit began ({began:%Y-%m-%d %H:%M})",
             "expected_end",
         )
     if end <= now:

@@ -201,6 +201,13 @@ def test_disruptions_name_what_is_wrong_and_appear_in_the_feed(day: tuple[TestCl
         headers=DISPATCHER,
     )
     assert bad_order.status_code == 422 and bad_order.json()["field"] == "until"
+    # One day at a time: an absence into the next day would be read on its first day only.
+    overnight = {"type": "technician_unavailable", "technician_id": "W1", "from": at(DAY, "14:00")}
+    into_next_day = client.post(
+        "/v1/disruptions", json={**overnight, "until": at(DAY + dt.timedelta(days=1), "12:00")}, headers=DISPATCHER
+    )
+    assert into_next_day.status_code == 422 and into_next_day.json()["field"] == "until", into_next_day.text
+    assert "another technician_unavailable" in into_next_day.json()["detail"]
     not_started = client.post(
         "/v1/disruptions",
         json={"type": "overrun", "job_id": "J00", "expected_end": at(DAY, "13:00")},
