@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 from dispatch import catalog, eta, feed, jobdays, jobstate, live, locks
 from dispatch.errors import Invalid, NotFound
 from dispatch.inputs import DisruptionIn
-from dispatch.mapping import Day, DayClock, disruptions_of, load_day, unavailability
+from dispatch.mapping import Day, DayClock, disruptions_of, load_day, technicians_on, unavailability
 from dispatch.planning import published_plan_id
 from dispatch.tables import DisruptionRow, EventRow, JobRow, RouteRow, TechnicianRow, VisitRow
 from dispatch.timeutil import from_storage, to_storage
@@ -59,6 +59,12 @@ def record_disruption(
         if tech is None:
             raise NotFound(f"technician {technician_id} does not exist", "technician_id")
         region = tech.region
+        if technician_id not in {t.id for t in technicians_on(session, day, region, tz, disrupted=False)}:
+            raise Invalid(
+                f"technician_id: {technician_id} does not work on {day} (no shift, or away that day): "
+                "nothing of that day to change",
+                "technician_id",
+            )
     if job_id is not None:
         job = catalog.get_job(session, job_id)
         region = job.region

@@ -208,6 +208,12 @@ def test_disruptions_name_what_is_wrong_and_appear_in_the_feed(day: tuple[TestCl
     )
     assert into_next_day.status_code == 422 and into_next_day.json()["field"] == "until", into_next_day.text
     assert "another technician_unavailable" in into_next_day.json()["detail"]
+    # A day W1 does not work: nothing to change, said so rather than stored for nothing.
+    day_off = client.post(
+        "/v1/disruptions", json={**overnight, "from": at(DAY + dt.timedelta(days=1), "10:00")}, headers=DISPATCHER
+    )
+    assert day_off.status_code == 422 and day_off.json()["field"] == "technician_id", day_off.text
+    assert "does not work on" in day_off.json()["detail"]
     not_started = client.post(
         "/v1/disruptions",
         json={"type": "overrun", "job_id": "J00", "expected_end": at(DAY, "13:00")},
