@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from dispatch.mapping import DayClock
 from dispatch.planning import published_plan_id
 from dispatch.tables import EventRow, JobRow, PlanRow, VisitRow
-from dispatch.timeutil import stored_utc
+from dispatch.timeutil import stored_utc, to_storage
 
 ON_TIME_GRACE = dt.timedelta(minutes=15)
 
 
-def day_kpis(session: Session, day: dt.date, region: str) -> dict[str, Any]:
-    """Planned and reported figures of a day; planned ones are None without a published plan."""
+def day_kpis(session: Session, day: dt.date, region: str, tz: ZoneInfo) -> dict[str, Any]:
+    """Planned and reported figures of a day; planned ones are None without a published
+    plan. The reported ones count the field's reports of that day (in ``tz``), for the
+    region's jobs whatever their date now: a failed visit whose revisit was carried to a
+    later day (``dispatch.field``) counts on the day it was made."""
     plan_id = published_plan_id(session, day, region)
     planned: dict[str, Any] = {}
     visits: list[VisitRow] = []
@@ -24,12 +29,16 @@ def day_kpis(session: Session, day: dt.date, region: str) -> dict[str, Any]:
         plan = session.get(PlanRow, plan_id)
         planned = dict(plan.kpis or {}) if plan is not None else {}
         visits = list(session.exec(select(VisitRow).where(VisitRow.plan_id == plan_id)).all())
-    jobs = {j.id: j for j in session.exec(select(JobRow).where(JobRow.date == day, JobRow.region == region)).all()}
-    events = (
-        session.exec(select(EventRow).where(col(EventRow.job_id).in_(list(jobs))).order_by(col(EventRow.at))).all()
-        if jobs
-        else []
-    )
+    clock = DayClock(day, tz)
+    first, last = to_storage(clock.midnight), to_storage(DayClock(day + dt.timedelta(days=1), tz).midnight)
+    reported = session.exec(
+        select(EventRow, JobRow)
+        .join(JobRow, col(JobRow.id) == col(EventRow.job_id))
+        .where(JobRow.region == region, col(EventRow.at) >= first, col(EventRow.at) < last)
+        .order_by(col(EventRow.at))
+    ).all()
+    jobs = {job.id: job for _, job in reported}
+    events = [event for event, _ in reported]
     arrived: dict[str, dt.datetime] = {}
     outcome: dict[str, str] = {}
     for event in events:
@@ -69,13 +78,16 @@ def day_kpis(session: Session, day: dt.date, region: str) -> dict[str, Any]:
 
 
 def _latest_arrival(job: JobRow, visits: list[VisitRow]) -> dt.datetime | None:
-    """The end of the window the planned start lies in, else the planned start."""
-    planned = [stored_utc(v.start) for v in visits if v.job_id == job.id]
+    """The end of the job's window the planned start lies in, else of the window its
+    customer was told for the visit (a revisit carried to a later day has dropped the
+    windows of the day gone), else the planned start."""
+    planned = [v for v in visits if v.job_id == job.id]
     if not planned:
         return None
-    start = planned[0]
+    start = stored_utc(planned[0].start)
     for begin, end in job.windows:
         b, e = stored_utc(dt.datetime.fromisoformat(begin)), stored_utc(dt.datetime.fromisoformat(end))
         if b <= start <= e:
             return e
-    return start
+    told_end = planned[0].window_end
+    return stored_utc(told_end) if told_end is not None and stored_utc(told_end) >= start else start

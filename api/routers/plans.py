@@ -278,4 +278,4 @@ def get_kpis(
     region: RegionQuery = None,
 ) -> dict[str, object]:
     """The day's figures: planned (published plan) and reported (status events)."""
-    return day_kpis(session, date, region or state.settings.default_region)
+    return day_kpis(session, date, region or state.settings.default_region, state.tz)
