@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from dispatch import feed, jobdays, jobstate, live
 from dispatch.auth import Principal
 from dispatch.errors import Forbidden, Invalid, NotFound
-from dispatch.mapping import technicians_on
+from dispatch.mapping import DayClock, technicians_on
 from dispatch.planning import published_plan_id
 from dispatch.tables import EventRow, JobRow, PublishedPlanRow, TechnicianRow, VisitRow
 from dispatch.timeutil import from_storage, to_storage
@@ -245,8 +245,9 @@ someone of its region works (else the next weekday after its release)."""
 
 def _carry_over(session: Session, job: JobRow, failed_at: dt.datetime, tz: ZoneInfo) -> dt.date | None:
     """Put the revisit of ``job`` (its visit failed at ``failed_at``) on a later day when
-    nothing of its own day is left for it: its release (the parts) comes after that day,
-    or every window it had on that day has closed. It goes on the first day after, on or
+    nothing of its own day is left for it: its release (the parts) comes after that day's
+    work ends (the last of the region's technicians due home), or every window it had on
+    that day (the whole day without one) has closed by then. It goes on the first day after, on or
     after its release, on which a technician of its region works: the windows, preferred
     hours and deadline of days gone are dropped (the customer is given a new appointment:
     the revisit is open work any time of that day until promised again), the windows still
@@ -256,18 +257,22 @@ def _carry_over(session: Session, job: JobRow, failed_at: dt.datetime, tz: ZoneI
     if job.days > 1:
         return None
     day = job.date
-    next_midnight = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=tz)
+    clock = DayClock(day, tz)
+    next_midnight = DayClock(day + dt.timedelta(days=1), tz).midnight
+    # The day is over once the last of the region's technicians is due home.
+    working = technicians_on(session, day, job.region, tz)
+    day_end = clock.moment(max(t.latest_end_s for t in working)) if working else clock.midnight
     release = from_storage(job.release_at, tz) if job.release_at is not None else None
     windows = [(dt.datetime.fromisoformat(a), dt.datetime.fromisoformat(b)) for a, b in job.windows]
-    today = [(a, b) for a, b in windows if a < next_midnight and b > failed_at]
-    if (release is None or release < next_midnight) and (not windows or today):
+    left = [(a, b) for a, b in windows or [(clock.midnight, next_midnight)] if a < day_end and b > failed_at]
+    if (release is None or release < day_end) and left and failed_at < day_end:
         return None
     later = [(a, b) for a, b in windows if b > next_midnight]
     first = max(day + dt.timedelta(days=1), release.astimezone(tz).date() if release is not None else day)
     if later:
         first = max(first, min(a for a, _ in later).astimezone(tz).date())
     new_day = _working_day_from(session, first, job.region, tz)
-    start_of_new = dt.datetime.combine(new_day, dt.time(), tzinfo=tz)
+    start_of_new = DayClock(new_day, tz).midnight
     job.windows = [[a.isoformat(), b.isoformat()] for a, b in windows if b > start_of_new]
     if job.preferred_end is not None and from_storage(job.preferred_end, tz) <= start_of_new:
         job.preferred_start = job.preferred_end = None

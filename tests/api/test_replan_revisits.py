@@ -19,20 +19,29 @@ from fastapi.testclient import TestClient
 from api import create_app
 from dispatch.clock import Clock
 from tests.api.conftest import DISPATCHER, run_plan, settings_for
-from tests.api.test_booking import DAY, NEXT, at, technician
+from tests.api.test_booking import CUSTOMER, DAY, NEXT, at, technician
+from tests.api.test_booking import job as job_fields
 from tests.api.test_replan import HOMES, event, install, installers, instant, replan, visits
 
 pytestmark = pytest.mark.clock
 
 
 @contextmanager
-def published_fit(database_url: str, window: tuple[str, str], arrived: str) -> Iterator[TestClient]:
-    """W1 works DAY and NEXT; the install FIT (an hour, ``window`` on DAY) planned,
-    published, and W1 reported there at ``arrived``."""
+def published_fit(database_url: str, window: tuple[str, str] | None, arrived: str) -> Iterator[TestClient]:
+    """W1 works DAY and NEXT (08:00-16:00); the install FIT (an hour, ``window`` on DAY,
+    or any time of it) planned, published, and W1 reported there at ``arrived``."""
     with TestClient(create_app(settings_for(database_url, seed=False))) as client:
         tech = technician(HOMES["W1"], {"wardrobe": 2}, [DAY, NEXT])
         assert client.put("/v1/technicians/W1", json=tech, headers=DISPATCHER).status_code == 201
-        install(client, "FIT", (60.18, 24.95), 60, window)
+        if window is not None:
+            install(client, "FIT", (60.18, 24.95), 60, window)
+        else:
+            any_time = {
+                **job_fields(60, {"wardrobe": 1}, (60.18, 24.95)),
+                "date": DAY.isoformat(),
+                "customer": CUSTOMER,
+            }
+            assert client.put("/v1/jobs/FIT", json=any_time, headers=DISPATCHER).status_code == 201
         plan = run_plan(client, DAY.isoformat(), time_limit_s=1)
         assert plan["status"] == "done" and not plan["unassigned"], plan
         assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
@@ -135,3 +144,15 @@ def test_a_whole_day_plan_made_while_the_day_is_under_way_is_not_published_and_a
         later = [v for job_id, (_, v) in visits(again).items() if job_id != "FIRST"]
         assert later and all(instant(v["start"]) >= instant(at(DAY, "11:00")) for v in later), again
         assert client.post(f"/v1/plans/{again['id']}/publish", headers=DISPATCHER).status_code == 200
+
+
+def test_a_visit_without_a_window_failed_after_the_days_work_is_over_is_carried_to_the_next_working_day(
+    database_url: str,
+) -> None:
+    """An install any time of the day, failed at 19:30 (the customer was out), after the
+    region's last technician is due home: nothing of the day is left for it."""
+    with published_fit(database_url, None, "19:00") as client:
+        told = failed_at(client, "customer_absent", at(DAY, "19:30"))
+        assert told["data"]["revisit_date"] == NEXT.isoformat(), told
+        job = client.get("/v1/jobs/FIT", headers=DISPATCHER).json()
+        assert (job["date"], job["windows"]) == (NEXT.isoformat(), []), job
