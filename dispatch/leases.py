@@ -1,6 +1,7 @@
 """Liveness of plan runs on the task engine: heartbeats, cancel requests, dead workers.
 
-A worker heartbeats each run it solves every ``HEARTBEAT_S`` (``beat``), and reads
+A worker heartbeats each run it solves every ``HEARTBEAT_S`` (a quarter of the lease when
+that is shorter: ``PlanRunner.beat_s``) (``beat``), and reads
 back in the same step which of them were cancelled or handed to another attempt.
 A running run whose heartbeat is older than ``LEASE_S`` lost its worker (killed,
 out of memory, machine gone): any process with a watch (every worker and every API

@@ -193,7 +193,8 @@ class _Run:
 
 
 TASK_NAME = "plan_run"
-# How often a worker looks for cancels of its runs (and heartbeats, every leases.HEARTBEAT_S),
+# How often a worker looks for cancels of its runs (and heartbeats, every leases.HEARTBEAT_S
+# or a quarter of the lease when shorter),
 # and how often every process looks for runs whose worker died.
 CANCEL_POLL_S = 0.25
 REAP_S = 5.0
@@ -412,6 +413,9 @@ class PlanRunner:
     ) -> None:
         self.engine = engine
         self.lease_s = lease_s
+        # Several heartbeats a lease, however short the lease is set: a beat held up for
+        # a moment (a loaded machine, a thread starved of the GIL) must not lose the run.
+        self.beat_s = min(leases.HEARTBEAT_S, lease_s / 4)
         self.tz = tz
         self.clock = clock
         # The slot grid's window length per job kind: each visit's window told to its customer.
@@ -577,7 +581,7 @@ class PlanRunner:
                 with self._lock:
                     runs = {i: r.token for i, r in self._runs.items()}
                 if runs:
-                    due = time.monotonic() - last_beat >= leases.HEARTBEAT_S
+                    due = time.monotonic() - last_beat >= self.beat_s
                     with session_scope(self.engine) as session:
                         seen = leases.beat(session, runs, leases.db_now(session) if due else None)
                     if due:
