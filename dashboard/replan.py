@@ -38,13 +38,17 @@ FAILURE_REASONS = ("customer_absent", "parts_missing", "second_visit", "other")
 """Why a visit could not be completed, as the API takes it (docs/live-day.md)."""
 
 
-def field_report_said(job_id: str, label: str, at: dt.time, reason: str | None) -> str:
-    """The line the board shows once a field report is recorded."""
+def field_report_said(job_id: str, label: str, at: dt.time, reason: str | None, revisit: dt.date | None = None) -> str:
+    """The line the board shows once a field report is recorded; ``revisit``: the later
+    day a failed visit's job was carried to (nothing of its day was left for it)."""
     if FIELD_REPORTS[label] == "failed":
-        return (
+        said = (
             f"{job_id} could not be completed at {at:%H:%M} ({(reason or 'other').replace('_', ' ')}): "
             "it is open again, and a promise it had is spent."
         )
+        if revisit is not None:
+            said += f" Nothing of the day is left for it: its revisit is open work on {revisit:%a %d %b}."
+        return said
     return f"{job_id}: {label.lower()} at {at:%H:%M}."
 
 

@@ -137,7 +137,11 @@ with report_tab:
         else:
             # The job lists above (overrun, cancel, this one) follow its new status at once.
             data.forget_jobs()
-            st.session_state[REPORT_FLASH_KEY] = field_report_said(job, what, at, why)
+            revisit = None
+            if kind == "failed":
+                moved_to = board.client.job(job).date
+                revisit = moved_to if moved_to != board.day else None
+            st.session_state[REPORT_FLASH_KEY] = field_report_said(job, what, at, why, revisit)
             st.rerun()
 with late_tab:
     with st.form("late_form"):

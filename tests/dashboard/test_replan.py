@@ -14,6 +14,7 @@ from dashboard.replan import (
     changed_visits,
     changes_summary,
     default_time,
+    field_report_said,
     on_day,
     parse_skills,
     replan_instant,
@@ -114,3 +115,10 @@ def test_an_urgent_repair_is_priority_one_with_its_deadline() -> None:
         "priority": 1,
         "address": "Mannerheimintie 1",
     }
+
+
+def test_a_failed_report_says_the_day_its_revisit_was_carried_to_and_nothing_when_it_stays() -> None:
+    carried = field_report_said("J7", "Could not complete", dt.time(9, 30), "parts_missing", dt.date(2026, 12, 9))
+    assert "(parts missing)" in carried and "its revisit is open work on Wed 09 Dec" in carried
+    stays = field_report_said("J7", "Could not complete", dt.time(9, 30), "customer_absent")
+    assert "revisit" not in stays and "open again" in stays
