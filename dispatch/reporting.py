@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from dispatch.mapping import DayClock
 from dispatch.planning import published_plan_id
-from dispatch.tables import EventRow, JobRow, PlanRow, VisitRow
+from dispatch.tables import EventRow, JobRow, PlanRow, UnassignedRow, VisitRow
 from dispatch.timeutil import stored_utc, to_storage
 
 ON_TIME_GRACE = dt.timedelta(minutes=15)
@@ -19,7 +19,8 @@ ON_TIME_GRACE = dt.timedelta(minutes=15)
 
 def day_kpis(session: Session, day: dt.date, region: str, tz: ZoneInfo) -> dict[str, Any]:
     """Planned and reported figures of a day; planned ones are None without a published
-    plan. The reported ones count the field's reports of that day (in ``tz``), for the
+    plan (a published re-plan's job counts are the whole day's, its ratios those of the
+    rest of the day from its instant). The reported ones count the field's reports of that day (in ``tz``), for the
     region's jobs whatever their date now: a failed visit whose revisit was carried to a
     later day (``dispatch.field``) counts on the day it was made."""
     plan_id = published_plan_id(session, day, region)
@@ -29,6 +30,12 @@ def day_kpis(session: Session, day: dt.date, region: str, tz: ZoneInfo) -> dict[
         plan = session.get(PlanRow, plan_id)
         planned = dict(plan.kpis or {}) if plan is not None else {}
         visits = list(session.exec(select(VisitRow).where(VisitRow.plan_id == plan_id)).all())
+        if plan is not None and plan.replan_from is not None:
+            # A re-plan's own figures are those of the rest of the day from its instant; the
+            # day's jobs are those it keeps (done, under way) and plans, and those it leaves out.
+            served = {v.job_id for v in visits}
+            left_out = set(session.exec(select(UnassignedRow.job_id).where(UnassignedRow.plan_id == plan_id)).all())
+            planned["jobs_served"], planned["jobs_total"] = len(served), len(served | left_out)
     clock = DayClock(day, tz)
     first, last = to_storage(clock.midnight), to_storage(DayClock(day + dt.timedelta(days=1), tz).midnight)
     reported = session.exec(
