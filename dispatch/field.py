@@ -215,6 +215,10 @@ def record_event(
         if carried is not None:
             live.touch(session, was, job.region, now)
             live.touch(session, carried, job.region, now)
+            # The revisit prefers whoever made the visit: they have seen the job and the customer.
+            alone = job.crew_size == 1 and len(published) == 1
+            if alone and job.pinned_technician_id is None and job.preferred_technician_id is None:
+                job.preferred_technician_id = published[0]
     job.updated_at = received
     session.add(job)
     row = EventRow(

@@ -72,6 +72,7 @@ def test_a_visit_failed_for_missing_parts_is_carried_to_the_next_working_day_aft
         assert told["data"]["revisit_date"] == NEXT.isoformat(), told
         job = client.get("/v1/jobs/FIT", headers=DISPATCHER).json()
         assert (job["status"], job["date"], job["windows"]) == ("open", NEXT.isoformat(), []), job
+        assert job["preferred_technician_id"] == "W1", job  # who made the visit has seen the job
         assert instant(job["release_at"]) == instant(at(DAY, "09:30")) + dt.timedelta(hours=24)
         again = replan(client, at(DAY, "11:00"))
         assert again["status"] == "done", again
