@@ -940,7 +940,7 @@ class BookingService:
         or (routine work) starts sooner than the lead time from ``now``."""
         start, end = req.slot.start.astimezone(self.tz), req.slot.end.astimezone(self.tz)
         day = start.date()
-        if end.date() != day and end != DayClock(day + dt.timedelta(days=1), self.tz).midnight:
+        if end.date() != day and end != DayClock(day, self.tz).next_midnight:
             raise Invalid("slot: a slot starts and ends on the same day", "slot")
         if start < now:
             raise Invalid("slot.start: the slot is in the past", "slot.start")

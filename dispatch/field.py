@@ -262,7 +262,7 @@ def _carry_over(session: Session, job: JobRow, failed_at: dt.datetime, tz: ZoneI
         return None
     day = job.date
     clock = DayClock(day, tz)
-    next_midnight = DayClock(day + dt.timedelta(days=1), tz).midnight
+    next_midnight = clock.next_midnight
     # The day is over once the last of the region's technicians is due home.
     working = technicians_on(session, day, job.region, tz)
     day_end = clock.moment(max(t.latest_end_s for t in working)) if working else clock.midnight

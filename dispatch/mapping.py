@@ -102,6 +102,11 @@ class DayClock:
         """The local midnight at the start of the date, aware."""
         return local_midnight(self.date, self.tz)
 
+    @property
+    def next_midnight(self) -> dt.datetime:
+        """The local midnight at the end of the date (the next one's start), aware."""
+        return local_midnight(self.date + dt.timedelta(days=1), self.tz)
+
     def seconds(self, moment: dt.datetime) -> int:
         """An aware datetime as seconds since the date's local midnight."""
         return int((moment.astimezone(self.tz) - self.midnight).total_seconds())
@@ -501,7 +506,7 @@ def day_windows(row: JobRow, clock: DayClock) -> list[Span]:
     if row.date_from is None:
         return windows
     midnight = clock.midnight
-    next_midnight = DayClock(clock.date + dt.timedelta(days=1), clock.tz).midnight
+    next_midnight = clock.next_midnight
     return [(a, b) for a, b in windows if b > midnight and a < next_midnight]
 
 
@@ -602,7 +607,7 @@ def _with_dependencies(
             continue
         narrowed = cut(job, clock.seconds(end), dep)
         # A job is planned on its one day: a start left only after that day is none.
-        day_end_s = DayClock(clock.date + dt.timedelta(days=1), clock.tz).midnight
+        day_end_s = clock.next_midnight
         if narrowed is None or narrowed.start_windows()[0].start_s >= clock.seconds(day_end_s):
             end_s = clock.seconds(end)
             span = f"from {clock.moment(dep.earliest_s(end_s)):%Y-%m-%d %H:%M}"

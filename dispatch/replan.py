@@ -47,7 +47,7 @@ def record_disruption(
     moment = data.from_ or data.at or data.expected_end
     assert moment is not None  # DisruptionIn asks each type for its instant
     day = moment.astimezone(tz).date()
-    if data.until is not None and data.until > DayClock(day + dt.timedelta(days=1), tz).midnight:
+    if data.until is not None and data.until > DayClock(day, tz).next_midnight:
         raise Invalid(
             f"until: {data.until.astimezone(tz):%Y-%m-%d %H:%M} is on a later day than from ({day}); a disruption "
             f"covers one day: record the rest as another technician_unavailable from {day + dt.timedelta(days=1)} "

@@ -37,7 +37,7 @@ def day_kpis(session: Session, day: dt.date, region: str, tz: ZoneInfo) -> dict[
             left_out = set(session.exec(select(UnassignedRow.job_id).where(UnassignedRow.plan_id == plan_id)).all())
             planned["jobs_served"], planned["jobs_total"] = len(served), len(served | left_out)
     clock = DayClock(day, tz)
-    first, last = to_storage(clock.midnight), to_storage(DayClock(day + dt.timedelta(days=1), tz).midnight)
+    first, last = to_storage(clock.midnight), to_storage(clock.next_midnight)
     reported = session.exec(
         select(EventRow, JobRow)
         .join(JobRow, col(JobRow.id) == col(EventRow.job_id))
