@@ -116,13 +116,27 @@ def _precheck_job(
             break
         able += _reachable(problem, job, windows, tech, points, travel)
     if able < job.crew_size:
-        when = ", ".join(f"{_hhmm(w.start_s)}–{_hhmm(w.end_s)}" for w in windows) or "none left"
         return Unassigned(
             job.id,
             ReasonCode.NO_SHIFT_IN_WINDOW,
-            f"No qualified technician's shift can reach it within its possible start times ({when}).",
+            f"No qualified technician's shift can reach it within its possible start times "
+            f"({_within_day(windows, qualified)}).",
         )
     return None
+
+
+def _within_day(windows: Sequence[TimeWindow], qualified: Sequence[Technician]) -> str:
+    """A job's start windows as the qualified technicians' day sees them: clipped to
+    their earliest start and latest end ("any time of their day" when nothing narrower
+    bounds it; "none left" when none is inside it)."""
+    first = min(t.shift.start_s for t in qualified)
+    last = max(t.latest_end_s for t in qualified)
+    inside = [(max(w.start_s, first), min(w.end_s, last)) for w in windows if w.end_s >= first and w.start_s <= last]
+    if not inside:
+        return "none left"
+    if inside == [(first, last)]:
+        return "any time of their day"
+    return ", ".join(f"{_moment(lo)}–{_moment(hi)}" for lo, hi in inside)
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,33 @@ def test_a_job_nobody_is_qualified_for_is_explained_before_the_solve(mixed_day: 
     assert "glass level 3" in reasons["NOSKILL"].reason
 
 
+def _one_technician_day(job: Job) -> Problem:
+    tech = Technician("T1", grid(0), Shift(8 * H, 16 * H), skills={"kitchen": 2})
+    return Problem(technicians=(tech,), jobs=(job,))
+
+
+def test_a_job_of_any_time_that_no_day_has_room_for_says_so_in_words_not_in_hours_of_other_days() -> None:
+    long_one = Job("LONG", grid(3), 9 * H, skills={"kitchen": 1})
+    solution = solve(_one_technician_day(long_one), SolveOptions(time_limit_s=1))
+    (why,) = solution.unassigned
+    assert why.code is ReasonCode.TOO_LONG
+    # Shorter than the shift, but not with the drives there and home.
+    late = Job("LATE", grid(3), 8 * H - 60, skills={"kitchen": 1}, windows=(TimeWindow(-24 * H, 360 * H),))
+    solution = solve(_one_technician_day(late), SolveOptions(time_limit_s=1))
+    (why,) = solution.unassigned
+    assert why.code is ReasonCode.NO_SHIFT_IN_WINDOW
+    assert "(any time of their day)" in why.reason
+    assert "-24" not in why.reason and "360" not in why.reason
+
+
+def test_a_window_that_no_shift_reaches_is_shown_inside_the_technicians_day() -> None:
+    job = Job("EVENING", grid(3), 2 * H, skills={"kitchen": 1}, windows=(TimeWindow(15 * H, 30 * H),))
+    solution = solve(_one_technician_day(job), SolveOptions(time_limit_s=1))
+    (why,) = solution.unassigned
+    assert why.code is ReasonCode.NO_SHIFT_IN_WINDOW
+    assert "(15:00–16:00)" in why.reason
+
+
 def test_a_crew_of_two_is_served_by_two_technicians_starting_together() -> None:
     lunch = Break(11 * H, 13 * H, 1800)
     techs = tuple(
