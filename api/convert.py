@@ -309,6 +309,7 @@ def my_job_out(item: MyVisit, tz: ZoneInfo) -> MyJobOut:
         start=from_storage(visit.start, tz),
         end=from_storage(visit.end, tz),
         windows=windows_out(job, tz),
+        window=None if item.window is None else WindowOut(start=item.window[0], end=item.window[1]),
         address=job.address,
         location=LatLon(lat=job.lat, lon=job.lon),
         customer=CustomerIn(name=job.customer_name, phone=job.customer_phone),

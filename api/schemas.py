@@ -412,6 +412,10 @@ class MyJobOut(BaseModel):
     start: dt.datetime
     end: dt.datetime
     windows: list[WindowOut]
+    window: WindowOut | None = Field(
+        default=None,
+        description="the window the customer was told (their promise when the job is confirmed); null when none",
+    )
     address: str
     location: LatLon
     customer: CustomerIn

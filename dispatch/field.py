@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from dispatch import feed, jobdays, jobstate, live
 from dispatch.auth import Principal
 from dispatch.errors import Forbidden, Invalid, NotFound
-from dispatch.mapping import DayClock, technicians_on
+from dispatch.mapping import DayClock, Span, technicians_on
 from dispatch.planning import published_plan_id
 from dispatch.tables import EventRow, JobRow, PublishedPlanRow, TechnicianRow, VisitRow
 from dispatch.timeutil import from_storage, to_storage
@@ -31,6 +31,8 @@ class MyVisit:
     visit: VisitRow
     job: JobRow
     crew: list[str]
+    # What the customer was told: their promise, else the visit's window in the plan.
+    window: Span | None
 
     @property
     def status(self) -> str:
@@ -72,7 +74,15 @@ def my_visits(session: Session, technician_id: str, day: dt.date, tz: ZoneInfo) 
         ).all()
         for job_id, name, tech_id in partners:
             crews.setdefault(job_id, []).append(name or tech_id)
-    return [MyVisit(visit, jobdays.on_day(session, job, day, tz), crews.get(job.id, [])) for visit, job in rows]
+    clock = DayClock(day, tz)
+    out = []
+    for visit, job in rows:
+        told = live.promise(job, clock)
+        if told is None and visit.window_start is not None and visit.window_end is not None:
+            told = from_storage(visit.window_start, tz), from_storage(visit.window_end, tz)
+        shown = None if told is None else (told[0].astimezone(tz), told[1].astimezone(tz))
+        out.append(MyVisit(visit, jobdays.on_day(session, job, day, tz), crews.get(job.id, []), shown))
+    return out
 
 
 def calendar_uid(job_id: str, technician_id: str) -> str:
@@ -116,6 +126,8 @@ def calendar_feed(session: Session, technician_id: str, tz: ZoneInfo, now: dt.da
             if job.address:
                 event.add("location", job.address)
             lines = [f"Customer: {job.customer_name} {job.customer_phone}".strip()]
+            if item.window is not None:
+                lines.append(f"Customer told: {item.window[0]:%H:%M}-{item.window[1]:%H:%M}")
             if item.crew:
                 lines.append("Crew: " + ", ".join(item.crew))
             if job.notes:

@@ -201,3 +201,25 @@ def test_a_booking_and_a_cancellation_during_a_plan_run_reach_its_result_or_bloc
         assert within(served[booked_id], slot) and response.status_code == 200
     else:  # the run ended before the changes: it must not be published as it is
         assert response.status_code == 409, (served, response.text)
+
+
+def test_an_installer_sees_the_window_each_customer_was_told_in_the_job_list_and_the_calendar(
+    region: tuple[TestClient, dict[str, str]],
+) -> None:
+    client, _ = region
+    put_job(client, "J1")
+    put_job(client, "J2", ("12:00", "14:00"))
+    plan = run_plan(client, DAY.isoformat(), time_limit_s=1)
+    assert publish(client, plan["id"], confirm_windows=True).status_code == 200  # type: ignore[arg-type]
+    for route in plan["routes"]:  # type: ignore[index]
+        token = client.post(
+            "/v1/tokens", json={"role": "installer", "technician_id": route["technician_id"]}, headers=DISPATCHER
+        ).json()["token"]
+        mine = client.get("/v1/me/jobs", params={"date": DAY.isoformat()}, headers=auth(token)).json()
+        calendar = client.get("/v1/me/calendar.ics", headers=auth(token)).text.replace("\r\n ", "")
+        for visit, shown in zip(route["visits"], mine, strict=True):
+            promised = client.get(f"/v1/jobs/{visit['job_id']}", headers=DISPATCHER).json()["promised_window"]
+            assert shown["job_id"] == visit["job_id"]
+            assert shown["window"] == visit["window"] == promised
+            told = [dt.datetime.fromisoformat(promised[k]).strftime("%H:%M") for k in ("start", "end")]
+            assert f"Customer told: {told[0]}-{told[1]}" in calendar
