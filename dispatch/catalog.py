@@ -19,10 +19,55 @@ from dispatch.mapping import DayClock, technician_of, technicians_on
 from dispatch.tables import AbsenceRow, EventRow, JobRow, ShiftRow, TechnicianRow, WeekShiftRow
 from dispatch.timeutil import to_storage
 from dispatch.worktime import Away, WorkingDay, honour, shift_on, working_day
-from solver.problem import DAY_PLAN_S
+from solver.problem import DAY_PLAN_S, Location
+from solver.travel import HaversineProvider
 
 Geocoder = Callable[[str], LatLon]
 """Turns an address into coordinates; raises a DispatchError when it cannot."""
+
+FAR_KM = 300
+"""A place farther than this (great circle) from every home of a region's technicians
+is refused: nobody could drive there, work and drive back in a day, so it is a wrong
+latitude or longitude (0, 0 from a missing position, swapped or truncated digits)."""
+
+
+def check_region(session: Session, region: str) -> list[tuple[float, float]]:
+    """The homes of ``region``'s technicians. ``Invalid`` naming ``region`` when it has
+    none while other regions have some: a misspelt region, whose work would be stored
+    and never planned (a plan of it would be empty). Before any technician is entered
+    (master data loaded jobs first) every region is accepted, with no homes."""
+    homes = session.exec(
+        select(TechnicianRow.home_lat, TechnicianRow.home_lon).where(TechnicianRow.region == region)
+    ).all()
+    if not homes:
+        known = sorted(set(session.exec(select(TechnicianRow.region)).all()))
+        if known:
+            raise Invalid(
+                f"region: no technician works in region {region!r} (regions with technicians: {', '.join(known)}); "
+                "give one of those, or add the region's technicians first (PUT /v1/technicians/{id})",
+                "region",
+            )
+    return [(lat, lon) for lat, lon in homes]
+
+
+def check_place(session: Session, region: str, location: LatLon, field: str = "location") -> None:
+    """Refuse, naming the field, a job in a misspelt region (``check_region``) or at a
+    place more than ``FAR_KM`` from every home of its region's technicians (``field``):
+    either would be stored and never planned."""
+    homes = check_region(session, region)
+    if not homes:
+        return
+    _, metres = HaversineProvider(road_factor=1.0).between(
+        [Location(location.lat, location.lon)], [Location(lat, lon) for lat, lon in homes]
+    )
+    nearest_km = float(metres.min()) / 1000
+    if nearest_km > FAR_KM:
+        raise Invalid(
+            f"{field}: ({location.lat}, {location.lon}) is {nearest_km:,.0f} km from the nearest home of "
+            f"region {region}'s technicians, more than the {FAR_KM} km anyone could drive there and back in a "
+            "day; check the latitude and longitude",
+            field,
+        )
 
 
 @dataclass(frozen=True)
@@ -344,6 +389,7 @@ def put_job(
         if geocode is None:
             raise Invalid("location: required (no geocoder configured for the address)", "location")
         location = geocode(data.address)
+    check_place(session, data.region or default_region, location)
     row = session.get(JobRow, job_id)
     created = row is None
     now = to_storage(now)

@@ -65,6 +65,8 @@ def record_disruption(
                 "nothing of that day to change",
                 "technician_id",
             )
+        if data.location is not None:
+            catalog.check_place(session, region, data.location)
     if job_id is not None:
         job = catalog.get_job(session, job_id)
         region = job.region

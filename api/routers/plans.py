@@ -18,7 +18,7 @@ from sqlmodel import Session
 from api.convert import horizon_out, plan_out
 from api.deps import DateQuery, Dispatcher, RegionQuery, SessionDep, StateDep
 from api.schemas import EditIn, EditOut, EditViolationOut, PlanOut, PlanRequest, PublishIn
-from dispatch import audit, edits, planning, runs
+from dispatch import audit, catalog, edits, planning, runs
 from dispatch.auth import still_usable
 from dispatch.errors import Invalid, NotFound
 from dispatch.reporting import day_kpis
@@ -38,6 +38,7 @@ def post_plan(body: PlanRequest, session: SessionDep, state: StateDep, _: Dispat
     if body.from_ is not None and body.from_.astimezone(state.tz).date() != body.date:
         raise Invalid(f"from: a re-plan starts at an instant of its date ({body.date})", "from")
     region = body.region or state.settings.default_region
+    catalog.check_region(session, region)
     if body.date_to is not None:
         planning.check_days_not_under_way(session, body.first_day, body.date_to, region)
     plan = state.runner.submit(body.first_day, region, body.time_limit_s, body.from_, last_day=body.date_to)

@@ -419,6 +419,24 @@ GROUPS: dict[str, list[Bad]] = {
         post_event("no type", "type", {"note": "here"}),
         post_event("overlong note", "note", {"type": "arrived", "note": "x" * 2001}),
     ],
+    "places and regions no technician of the region could ever serve": [
+        put_job("at 0, 0 (a missing position)", "location", job(location={"lat": 0.0, "lon": 0.0})),
+        put_job("with latitude and longitude swapped", "location", job(location={"lat": 24.94, "lon": 60.17})),
+        put_job("in a misspelt region", "region", job(region="helsinky")),
+        post_plan("of a misspelt region", "region", {"date": DAY, "region": "helsinky", "time_limit_s": 1}),
+        Bad(
+            "a technician running late far away",
+            "POST",
+            "/v1/disruptions",
+            "location",
+            json={
+                "type": "running_late",
+                "technician_id": "T1",
+                "at": T.format("10:00"),
+                "location": {"lat": 10.2, "lon": 24.9},
+            },
+        ),
+    ],
     "NUL characters (PostgreSQL cannot store them)": [
         put_job("in a customer name", "customer.name", job(customer={"name": "An\u0000na"})),
         put_job("in an address", "address", job(address="Street\u00001")),
