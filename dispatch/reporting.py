@@ -11,18 +11,20 @@ from sqlmodel import Session, col, select
 
 from dispatch.mapping import DayClock
 from dispatch.planning import published_plan_id
-from dispatch.tables import EventRow, JobRow, PlanRow, UnassignedRow, VisitRow
+from dispatch.tables import EventRow, JobRow, PlanRow, TechnicianRow, UnassignedRow, VisitRow
 from dispatch.timeutil import stored_utc, to_storage
+from solver.problem import TechnicianKind
 
 ON_TIME_GRACE = dt.timedelta(minutes=15)
 
 
 def day_kpis(session: Session, day: dt.date, region: str, tz: ZoneInfo) -> dict[str, Any]:
     """Planned and reported figures of a day; planned ones are None without a published
-    plan (a published re-plan's job counts are the whole day's, its ratios those of the
-    rest of the day from its instant). The reported ones count the field's reports of that day (in ``tz``), for the
-    region's jobs whatever their date now: a failed visit whose revisit was carried to a
-    later day (``dispatch.field``) counts on the day it was made."""
+    plan (a published re-plan's job counts, SLA kept and partner share are the whole
+    day's, its utilisation and travel share those of the rest of the day from its
+    instant). The reported ones count the field's reports of that day (in ``tz``), for
+    the region's jobs whatever their date now: a failed visit whose revisit was carried
+    to a later day (``dispatch.field``) counts on the day it was made."""
     plan_id = published_plan_id(session, day, region)
     planned: dict[str, Any] = {}
     visits: list[VisitRow] = []
@@ -31,11 +33,7 @@ def day_kpis(session: Session, day: dt.date, region: str, tz: ZoneInfo) -> dict[
         planned = dict(plan.kpis or {}) if plan is not None else {}
         visits = list(session.exec(select(VisitRow).where(VisitRow.plan_id == plan_id)).all())
         if plan is not None and plan.replan_from is not None:
-            # A re-plan's own figures are those of the rest of the day from its instant; the
-            # day's jobs are those it keeps (done, under way) and plans, and those it leaves out.
-            served = {v.job_id for v in visits}
-            left_out = set(session.exec(select(UnassignedRow.job_id).where(UnassignedRow.plan_id == plan_id)).all())
-            planned["jobs_served"], planned["jobs_total"] = len(served), len(served | left_out)
+            planned.update(_whole_day(session, plan_id, visits))
     clock = DayClock(day, tz)
     first, last = to_storage(clock.midnight), to_storage(clock.next_midnight)
     reported = session.exec(
@@ -81,6 +79,36 @@ def day_kpis(session: Session, day: dt.date, region: str, tz: ZoneInfo) -> dict[
         "jobs_total": planned.get("jobs_total"),
         "arrivals_reported": on_time + late,
         "outcomes_reported": completed + failed,
+    }
+
+
+def _whole_day(session: Session, plan_id: int, visits: list[VisitRow]) -> dict[str, Any]:
+    """A re-plan's figures that count the whole day, not the rest of it from its instant
+    (its stored ones): the day's jobs are those it keeps (done, under way) and plans,
+    and those it leaves out; its deadlines kept and partners' share of the visits count
+    the visits kept with those planned (``dispatch.kpis`` defines both)."""
+    served = {v.job_id for v in visits}
+    left_out = set(session.exec(select(UnassignedRow.job_id).where(UnassignedRow.plan_id == plan_id)).all())
+    jobs = session.exec(select(JobRow).where(col(JobRow.id).in_(served | left_out))).all()
+    starts: dict[str, dt.datetime] = {}
+    for v in visits:
+        at = stored_utc(v.start)
+        starts[v.job_id] = min(at, starts.get(v.job_id, at))
+    deadlines = {j.id: stored_utc(j.deadline) for j in jobs if j.deadline is not None}
+    kinds = dict(
+        session.exec(
+            select(TechnicianRow.id, TechnicianRow.kind).where(
+                col(TechnicianRow.id).in_({v.technician_id for v in visits})
+            )
+        ).all()
+    )
+    partner_visits = sum(1 for v in visits if kinds.get(v.technician_id) == TechnicianKind.PARTNER.value)
+    return {
+        "jobs_served": len(served),
+        "jobs_total": len(served | left_out),
+        "sla_jobs": len(deadlines),
+        "sla_kept": sum(1 for job_id, by in deadlines.items() if job_id in starts and starts[job_id] <= by),
+        "partner_share": partner_visits / len(visits) if visits else 0.0,
     }
 
 

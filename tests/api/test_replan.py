@@ -158,6 +158,29 @@ def test_a_re_plan_from_now_keeps_what_happened_and_moves_mostly_the_absent_tech
     assert (day_kpis["jobs_served"], day_kpis["jobs_total"]) == (len(new), len(set(new) | set(unassigned)))
 
 
+def test_after_a_re_plan_is_published_the_days_sla_counts_the_deadlines_kept_before_its_instant(
+    day: tuple[TestClient, dict[str, Any]],
+) -> None:
+    client, published = day
+    told = visits(published)
+    first = next(r for r in published["routes"] if r["technician_id"] == "W1")["visits"][0]["job_id"]
+    # The first visit of the day had a deadline, and was done by it.
+    job = client.get(f"/v1/jobs/{first}", headers=DISPATCHER).json()
+    body = {k: job[k] for k in ("kind", "location", "duration_min", "skills", "date", "customer", "windows")}
+    deadline = at(DAY, "12:00")
+    assert client.put(f"/v1/jobs/{first}", json={**body, "deadline": deadline}, headers=DISPATCHER).status_code == 200
+    event(client, first, "arrived", told[first][1]["arrival"])
+    event(client, first, "completed", told[first][1]["end"])
+    plan = replan(client, at(DAY, "13:00"))
+    assert plan["status"] == "done", plan
+    assert plan["kpis"]["sla_jobs"] == 0, "the re-plan's own figures are the rest of the day's"
+    assert instant(visits(plan)[first][1]["start"]) <= instant(deadline)
+    assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
+    day_kpis = client.get("/v1/kpis", params={"date": DAY.isoformat()}, headers=DISPATCHER).json()
+    assert day_kpis["sla_kept"] == 1.0
+    assert day_kpis["partner_share"] == 0.0
+
+
 def test_a_technician_running_late_starts_where_they_reported_from(
     day: tuple[TestClient, dict[str, Any]],
 ) -> None:
