@@ -33,10 +33,15 @@ class MyVisit:
     crew: list[str]
     # What the customer was told: their promise, else the visit's window in the plan.
     window: Span | None
+    # A crew job's: what this technician (or the office) reported since its last failure.
+    own: tuple[str, ...] | None = None
 
     @property
     def status(self) -> str:
-        """How this visit stands (``jobstate.visit_status``)."""
+        """How this visit stands (``jobstate.visit_status``; for one of a crew,
+        ``jobstate.crew_visit_status``)."""
+        if self.own is not None:
+            return jobstate.crew_visit_status(self.job, self.own)
         return jobstate.visit_status(self.job)
 
 
@@ -74,6 +79,7 @@ def my_visits(session: Session, technician_id: str, day: dt.date, tz: ZoneInfo) 
         ).all()
         for job_id, name, tech_id in partners:
             crews.setdefault(job_id, []).append(name or tech_id)
+    own = _own_reports(session, technician_id, list(crews))
     clock = DayClock(day, tz)
     out = []
     for visit, job in rows:
@@ -81,8 +87,25 @@ def my_visits(session: Session, technician_id: str, day: dt.date, tz: ZoneInfo) 
         if told is None and visit.window_start is not None and visit.window_end is not None:
             told = from_storage(visit.window_start, tz), from_storage(visit.window_end, tz)
         shown = None if told is None else (told[0].astimezone(tz), told[1].astimezone(tz))
-        out.append(MyVisit(visit, jobdays.on_day(session, job, day, tz), crews.get(job.id, []), shown))
+        out.append(MyVisit(visit, jobdays.on_day(session, job, day, tz), crews.get(job.id, []), shown, own.get(job.id)))
     return out
+
+
+def _own_reports(session: Session, technician_id: str, job_ids: list[str]) -> dict[str, tuple[str, ...]]:
+    """Per crew job of ``job_ids``, the event types reported by ``technician_id`` or by the
+    office (no technician: for both) since the job's last failure, in order."""
+    if not job_ids:
+        return {}
+    events = session.exec(
+        select(EventRow).where(col(EventRow.job_id).in_(job_ids)).order_by(col(EventRow.at), col(EventRow.id))
+    ).all()
+    own: dict[str, list[str]] = {job_id: [] for job_id in job_ids}
+    for event in events:
+        if event.type == "failed":
+            own[event.job_id] = []
+        elif event.technician_id in (technician_id, None):
+            own[event.job_id].append(event.type)
+    return {job_id: tuple(kinds) for job_id, kinds in own.items()}
 
 
 def calendar_uid(job_id: str, technician_id: str) -> str:

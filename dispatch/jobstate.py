@@ -7,6 +7,7 @@ Pure rules, no database: ``dispatch.field`` applies them to stored jobs.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Protocol
 
 from dispatch.errors import Conflict, Invalid
@@ -133,3 +134,16 @@ def visit_status(job: LiveJob) -> str:
     if job.status == OPEN:
         return FAILED if job.reason is not None and job.actual_end is not None else SCHEDULED
     return job.status  # scheduled, en_route, on_site, completed
+
+
+def crew_visit_status(job: LiveJob, own: Sequence[str]) -> str:
+    """``visit_status`` for one of a crew, from ``own``: the event types this technician
+    (or the office, for both) reported for the job since its last failure, in order.
+    The job's end (completed, failed) is both's; while the job is under way, each of
+    the crew stands where their own reports put them (``scheduled`` before any), not
+    where the partner's do: one on site does not put the other there."""
+    status = visit_status(job)
+    if status not in UNDER_WAY:
+        return status
+    moves = [kind for kind in own if kind in ("en_route", "arrived", "started")]
+    return _TARGET[moves[-1]] if moves else SCHEDULED

@@ -82,3 +82,41 @@ def test_a_crew_whose_partner_is_well_stays_as_it_was_when_one_of_them_is_on_the
         on_the_way(client, min(crew))
         again = replan(client, at(DAY, "10:45"))
         assert again["status"] == "done" and crew_of(again, "CREW") == crew, again
+
+
+def test_each_of_a_crew_sees_their_own_visit_as_they_reported_it_and_the_end_of_the_job_as_both_s(
+    database_url: str,
+) -> None:
+    """One of the crew arrives; the other's phone still shows the visit to come (not
+    on site, where they are not), until they report themselves; the completion, by
+    either, ends it for both."""
+    with TestClient(create_app(settings_for(database_url, seed=False))) as client:
+        plan = published_crew(client)
+        first, second = sorted(crew_of(plan, "CREW"))
+        phones = {
+            t: auth(
+                client.post("/v1/tokens", json={"role": "installer", "technician_id": t}, headers=DISPATCHER).json()[
+                    "token"
+                ]
+            )
+            for t in (first, second)
+        }
+
+        def status(technician_id: str) -> str:
+            mine = client.get("/v1/me/jobs", params={"date": DAY.isoformat()}, headers=phones[technician_id]).json()
+            return str(next(v["status"] for v in mine if v["job_id"] == "CREW"))
+
+        def report(technician_id: str, kind: str, hhmm: str) -> None:
+            sent = client.post(
+                "/v1/jobs/CREW/events", json={"type": kind, "at": at(DAY, hhmm)}, headers=phones[technician_id]
+            )
+            assert sent.status_code == 201, sent.text
+
+        report(first, "en_route", "10:30")
+        report(first, "arrived", "10:55")
+        assert (status(first), status(second)) == ("on_site", "scheduled")
+        report(second, "en_route", "10:50")
+        assert (status(first), status(second)) == ("on_site", "en_route")
+        report(second, "arrived", "11:05")
+        report(first, "completed", "13:05")
+        assert (status(first), status(second)) == ("completed", "completed")
