@@ -586,7 +586,7 @@ def test_a_re_plan_refused_for_promised_visits_nobody_reported_says_whose_they_a
     assert refused["status"] == "failed", refused
     error = refused["error"]
     arrival = instant(first["arrival"]).strftime("%H:%M")
-    assert f"job {first['job_id']} would be left out: W1 was due there at {arrival} and nothing was reported," in error
+    assert f"job {first['job_id']} would be left out: W1 was due there at {arrival} and nothing was reported (" in error
     assert error.endswith("and re-plan"), error
     assert not refused["routes"]
     # Once the field's reports are in, the same re-plan goes through.
@@ -665,7 +665,7 @@ def test_a_re_plan_refused_for_a_promise_its_technician_was_due_to_set_out_for_s
         assert visit["travel_min"] > 15, visit
         refused = replan(client, (arrival - dt.timedelta(minutes=5)).isoformat())
         assert refused["status"] == "failed", refused
-        due = f"W1 was due to set out for it at {sets_out.astimezone(arrival.tzinfo):%H:%M} and nothing was reported,"
+        due = f"W1 was due to set out for it at {sets_out.astimezone(arrival.tzinfo):%H:%M} and nothing was reported ("
         assert due in refused["error"], refused["error"]
 
 

@@ -70,13 +70,13 @@ def test_unassigned_jobs_come_most_urgent_first_with_their_reasons() -> None:
 
 def test_a_refused_run_lists_each_promise_it_would_break_on_a_line_of_its_own() -> None:
     error = (
-        "refused: confirmed job J1 would be left out: T1 was due there at 09:00 and nothing was reported, (far); "
+        "refused: confirmed job J1 would be left out: T1 was due there at 09:00 and nothing was reported (far); "
         "booked job J2 would be left out (glass); record what happened (field events) and re-plan"
     )
     refused = plan(7, []).model_copy(update={"status": "failed", "error": error})
     assert run_failure(refused) == (
         "Plan #7 was refused (3 reasons):\n\n"
-        "- confirmed job J1 would be left out: T1 was due there at 09:00 and nothing was reported, (far)\n"
+        "- confirmed job J1 would be left out: T1 was due there at 09:00 and nothing was reported (far)\n"
         "- booked job J2 would be left out (glass)\n"
         "- record what happened (field events) and re-plan"
     )
