@@ -1221,7 +1221,16 @@ class BookingService:
         days.add((catalog.job_date(data, self.tz), data.region or self.default_region))
         for day, region in sorted(days):  # the day changes: its live schedule first (the lock order)
             live.touch(session, day, region, now)
-        stored, created = catalog.put_job(session, job_id, data, self.tz, self.default_region, geocode=geocode, now=now)
+        stored, created = catalog.put_job(
+            session,
+            job_id,
+            data,
+            self.tz,
+            self.default_region,
+            geocode=geocode,
+            now=now,
+            urgent_deadline=dt.timedelta(minutes=self.settings.urgent_deadline_min),
+        )
         if before is not None and _promise(stored) != before:
             raise Conflict(
                 f"job {job_id} is booked: its place, length, skills, crew and slot are promised; "

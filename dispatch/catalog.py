@@ -377,11 +377,14 @@ def put_job(
     *,
     now: dt.datetime,
     flush: bool = True,
+    urgent_deadline: dt.timedelta | None = None,
 ) -> tuple[JobRow, bool]:
     """Create or replace a job, stamped ``now``; True when created. Unknown technician
     or job references, and windows that miss the job's day, are refused naming the
     field; an address alone is geocoded. Without ``flush`` the row is only added to the
-    session (a caller that sets more of it writes it once, at its own flush)."""
+    session (a caller that sets more of it writes it once, at its own flush). With
+    ``urgent_deadline`` (the repair standard), an urgent job (priority 1) created for
+    today without a deadline gets ``now`` plus it, as a slot search gives one."""
     check_references(session, job_id, data)
     check_windows(data, tz)
     location = data.location
@@ -392,6 +395,10 @@ def put_job(
     check_place(session, data.region or default_region, location)
     row = session.get(JobRow, job_id)
     created = row is None
+    deadline = data.deadline
+    urgent_today = data.priority == 1 and job_date(data, tz) == now.astimezone(tz).date()
+    if deadline is None and created and urgent_deadline is not None and urgent_today:
+        deadline = now + urgent_deadline
     now = to_storage(now)
     values: dict[str, Any] = {
         "region": data.region or default_region,
@@ -417,7 +424,7 @@ def put_job(
         "preferred_end": to_storage(data.preferred_window.end) if data.preferred_window else None,
         "soft_penalty_per_min_cents": round(data.soft_penalty_per_min * 100),
         "release_at": to_storage(data.release_at) if data.release_at else None,
-        "deadline": to_storage(data.deadline) if data.deadline else None,
+        "deadline": to_storage(deadline) if deadline else None,
         "priority": data.priority,
         "pinned_technician_id": data.pinned_technician_id,
         "preferred_technician_id": data.preferred_technician_id,

@@ -349,8 +349,10 @@ def import_jobs(
     default_date: dt.date | None = None,
     *,
     now: dt.datetime,
+    urgent_deadline: dt.timedelta | None = None,
 ) -> ImportResult:
-    """Import the jobs CSV ``data`` (see the module docstring), stamped ``now``; the caller commits."""
+    """Import the jobs CSV ``data`` (see the module docstring), stamped ``now``
+    (``urgent_deadline``: as ``catalog.put_job``); the caller commits."""
     table = read_table(data)
     result = ImportResult()
     ready: list[tuple[int, str, JobIn]] = []
@@ -385,7 +387,7 @@ def import_jobs(
     for line, job_id, job in ready:
         savepoint = session.begin_nested()
         try:
-            catalog.put_job(session, job_id, job, tz, default_region, now=now)
+            catalog.put_job(session, job_id, job, tz, default_region, now=now, urgent_deadline=urgent_deadline)
         except DispatchError as exc:
             savepoint.rollback()
             # A row's field is its column: ``depends_on.job_id`` is the ``depends_on`` column.

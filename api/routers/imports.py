@@ -45,6 +45,7 @@ def import_jobs(
         geocode=state.geocoder,
         default_date=date,
         now=state.clock.now(),
+        urgent_deadline=dt.timedelta(minutes=state.booking.settings.urgent_deadline_min),
     )
     detail = {"imported": result.imported, "refused_rows": len({e.line for e in result.errors})}
     audit.record(session, who, audit.JOBS_IMPORTED, file.filename or "jobs.csv", now=state.clock.now(), detail=detail)

@@ -75,3 +75,29 @@ def test_todays_slots_are_timed_as_planned_until_the_field_reports(database_url:
         booked = book_afternoon(client, booking, "repair-2")
         assert booked.status_code == 201, booked.text
         assert dt.date.fromisoformat(booked.json()["date"]) == DAY
+
+
+def test_an_urgent_repair_entered_for_today_without_a_deadline_gets_the_repair_standard_of_four_hours(
+    database_url: str,
+) -> None:
+    """At 10:30 the dispatcher enters an urgent repair (priority 1) for today and forgets
+    its deadline: it is due on site by 14:30, as a slot search would have it, and says
+    so. Work for a later day, work that is not urgent and a deadline given are kept as
+    entered (before, the repair had none, and a re-plan put it at the end of the day)."""
+    settings = dataclasses.replace(settings_for(database_url, seed=False), clock=Clock(instant(at(DAY, "10:30"))))
+    with TestClient(create_app(settings)) as client:
+        installers(client, "W1")
+
+        def put(job_id: str, **extra: object) -> dict[str, object]:
+            body = {**REPAIR, "date": DAY.isoformat(), "customer": CUSTOMER, "priority": 1, **extra}
+            sent = client.put(f"/v1/jobs/{job_id}", json=body, headers=DISPATCHER)
+            assert sent.status_code == 201, sent.text
+            return dict(sent.json())
+
+        due = put("URGENT")["deadline"]
+        assert isinstance(due, str)
+        assert dt.timedelta(0) <= instant(due) - instant(at(DAY, "14:30")) < dt.timedelta(minutes=2)
+        assert client.get("/v1/jobs/URGENT", headers=DISPATCHER).json()["deadline"] == due
+        assert put("TOMORROW", date=(DAY + dt.timedelta(days=1)).isoformat())["deadline"] is None
+        assert put("ROUTINE", priority=3)["deadline"] is None
+        assert instant(str(put("GIVEN", deadline=at(DAY, "12:00"))["deadline"])) == instant(at(DAY, "12:00"))
