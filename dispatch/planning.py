@@ -468,8 +468,14 @@ class PlanRunner:
 
     def consume(self) -> None:
         """Solve runs from the queue on this (main) thread's process until SIGINT or SIGTERM
-        (``python -m dispatch.worker``): ``workers`` threads, the watch beside them."""
-        prepare()
+        (``python -m dispatch.worker``): ``workers`` threads, the watch beside them. A
+        worker takes runs once its compiled search is ready (loaded from its cache in
+        well under a second; compiled on a machine's first run, about 10 s), so none is
+        searched by OR-Tools alone, which in a short time limit on a loaded machine can
+        leave most of a day out (a 2-s plan of the sample day served 13 of 180 jobs)."""
+        if not prepare():
+            log.info("getting the compiled search ready before taking plan runs")
+            prepare(wait=True)
         with self._lock:
             self._stop = threading.Event()
             self._watch = threading.Thread(target=self._watching, args=(self._stop,), name="plan-watch", daemon=True)
