@@ -398,7 +398,7 @@ def put_job(
     deadline = data.deadline
     urgent_today = data.priority == 1 and job_date(data, tz) == now.astimezone(tz).date()
     if deadline is None and created and urgent_deadline is not None and urgent_today:
-        deadline = now + urgent_deadline
+        deadline = (now + urgent_deadline).replace(second=0, microsecond=0)
     now = to_storage(now)
     values: dict[str, Any] = {
         "region": data.region or default_region,

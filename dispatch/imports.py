@@ -392,6 +392,8 @@ def import_jobs(
             savepoint.rollback()
             # A row's field is its column: ``depends_on.job_id`` is the ``depends_on`` column.
             column = (exc.field or "id").split(".")[0]
+            if column == "location":  # the place is the row's lat and lon
+                column = "lat"
             result.errors.append(RowError(line, column, exc.detail))
         except IntegrityError as exc:
             savepoint.rollback()

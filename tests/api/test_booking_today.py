@@ -97,6 +97,7 @@ def test_an_urgent_repair_entered_for_today_without_a_deadline_gets_the_repair_s
         due = put("URGENT")["deadline"]
         assert isinstance(due, str)
         assert dt.timedelta(0) <= instant(due) - instant(at(DAY, "14:30")) < dt.timedelta(minutes=2)
+        assert instant(due).second == 0 and instant(due).microsecond == 0
         assert client.get("/v1/jobs/URGENT", headers=DISPATCHER).json()["deadline"] == due
         assert put("TOMORROW", date=(DAY + dt.timedelta(days=1)).isoformat())["deadline"] is None
         assert put("ROUTINE", priority=3)["deadline"] is None

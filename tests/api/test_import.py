@@ -98,6 +98,7 @@ B5,2026-12-01,install,60.17,24.94,,60,,T99
 G2,2026-12-01,repair,,,"{CATHEDRAL}",45,13:00-15:00,T01
 B6,2026-12-01,repair,,,Olematon tie 404,45,,
 G3,,measure,60.2,24.9,,30,08:00-09:00,
+B7,2026-12-01,repair,24.94,60.17,,60,,
 """
 
 
@@ -117,12 +118,14 @@ def test_broken_rows_are_listed_by_line_and_field_and_the_good_rows_imported(
             (6, "lat"),
             (7, "pinned_technician_id"),
             (9, "address"),
+            (11, "lat"),
         }
         messages = {e["line"]: e["message"] for e in out["errors"]}
         assert "fix" in messages[3] and "window ends before it starts" in messages[5]
         assert "T99 does not exist" in messages[7] and messages[9] == "no place found for 'Olematon tie 404'"
+        assert "km from the nearest home of region helsinki's technicians" in messages[11]
         assert job_ids(client, "2026-12-01") == ["G1", "G2", "G3"]
-        for bad in ("B1", "B2", "B3", "B4", "B5", "B6"):
+        for bad in ("B1", "B2", "B3", "B4", "B5", "B6", "B7"):
             assert client.get(f"/v1/jobs/{bad}", headers=DISPATCHER).status_code == 404
         g2 = client.get("/v1/jobs/G2", headers=DISPATCHER).json()
     assert g2["location"] == {"lat": PLACES[CATHEDRAL][0], "lon": PLACES[CATHEDRAL][1]}
