@@ -928,6 +928,7 @@ class BookingService:
             booked=True,
             now=now,
             flush=False,  # written once below, confirmed
+            place_checked=True,  # its slot was evaluated from the region's technicians
         )
         live.confirm(row, prepared.slot, now)  # a booking is a promise
         session.add(row)

@@ -378,13 +378,16 @@ def put_job(
     now: dt.datetime,
     flush: bool = True,
     urgent_deadline: dt.timedelta | None = None,
+    place_checked: bool = False,
 ) -> tuple[JobRow, bool]:
     """Create or replace a job, stamped ``now``; True when created. Unknown technician
     or job references, and windows that miss the job's day, are refused naming the
     field; an address alone is geocoded. Without ``flush`` the row is only added to the
     session (a caller that sets more of it writes it once, at its own flush). With
     ``urgent_deadline`` (the repair standard), an urgent job (priority 1) created for
-    today without a deadline gets ``now`` plus it, as a slot search gives one."""
+    today without a deadline gets ``now`` plus it, as a slot search gives one.
+    ``place_checked``: the caller has shown the place reachable by the region's
+    technicians (a booking's slot), so ``check_place`` is not read again."""
     check_references(session, job_id, data)
     check_windows(data, tz)
     location = data.location
@@ -392,7 +395,8 @@ def put_job(
         if geocode is None:
             raise Invalid("location: required (no geocoder configured for the address)", "location")
         location = geocode(data.address)
-    check_place(session, data.region or default_region, location)
+    if not place_checked:
+        check_place(session, data.region or default_region, location)
     row = session.get(JobRow, job_id)
     created = row is None
     deadline = data.deadline
