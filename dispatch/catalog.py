@@ -50,15 +50,25 @@ def check_region(session: Session, region: str) -> list[tuple[float, float]]:
     return [(lat, lon) for lat, lon in homes]
 
 
-def check_place(session: Session, region: str, location: LatLon, field: str = "location") -> None:
+def check_place(
+    session: Session,
+    region: str,
+    location: LatLon,
+    field: str = "location",
+    homes: dict[str, list[tuple[float, float]]] | None = None,
+) -> None:
     """Refuse, naming the field, a job in a misspelt region (``check_region``) or at a
     place more than ``FAR_KM`` from every home of its region's technicians (``field``):
-    either would be stored and never planned."""
-    homes = check_region(session, region)
-    if not homes:
+    either would be stored and never planned. ``homes``, when given, keeps each region's
+    homes once read, for a caller that stores many jobs (a seed, an import)."""
+    if homes is None:
+        homes = {}
+    if region not in homes:
+        homes[region] = check_region(session, region)
+    if not homes[region]:
         return
     _, metres = HaversineProvider(road_factor=1.0).between(
-        [Location(location.lat, location.lon)], [Location(lat, lon) for lat, lon in homes]
+        [Location(location.lat, location.lon)], [Location(lat, lon) for lat, lon in homes[region]]
     )
     nearest_km = float(metres.min()) / 1000
     if nearest_km > FAR_KM:
@@ -379,6 +389,7 @@ def put_job(
     flush: bool = True,
     urgent_deadline: dt.timedelta | None = None,
     place_checked: bool = False,
+    homes: dict[str, list[tuple[float, float]]] | None = None,
 ) -> tuple[JobRow, bool]:
     """Create or replace a job, stamped ``now``; True when created. Unknown technician
     or job references, and windows that miss the job's day, are refused naming the
@@ -387,7 +398,8 @@ def put_job(
     ``urgent_deadline`` (the repair standard), an urgent job (priority 1) created for
     today without a deadline gets ``now`` plus it, as a slot search gives one.
     ``place_checked``: the caller has shown the place reachable by the region's
-    technicians (a booking's slot), so ``check_place`` is not read again."""
+    technicians (a booking's slot), so ``check_place`` is not read again; ``homes``: as
+    ``check_place``'s, kept by a caller that stores many jobs."""
     check_references(session, job_id, data)
     check_windows(data, tz)
     location = data.location
@@ -396,7 +408,7 @@ def put_job(
             raise Invalid("location: required (no geocoder configured for the address)", "location")
         location = geocode(data.address)
     if not place_checked:
-        check_place(session, data.region or default_region, location)
+        check_place(session, data.region or default_region, location, homes=homes)
     row = session.get(JobRow, job_id)
     created = row is None
     deadline = data.deadline

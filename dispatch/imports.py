@@ -384,10 +384,13 @@ def import_jobs(
         # The days change: their live schedules first (the order every writer locks in).
         for day, region in sorted({(catalog.job_date(j, tz), j.region or default_region) for _, _, j in ready}):
             live.touch(session, day, region, now)
+    homes: dict[str, list[tuple[float, float]]] = {}
     for line, job_id, job in ready:
         savepoint = session.begin_nested()
         try:
-            catalog.put_job(session, job_id, job, tz, default_region, now=now, urgent_deadline=urgent_deadline)
+            catalog.put_job(
+                session, job_id, job, tz, default_region, now=now, urgent_deadline=urgent_deadline, homes=homes
+            )
         except DispatchError as exc:
             savepoint.rollback()
             # A row's field is its column: ``depends_on.job_id`` is the ``depends_on`` column.

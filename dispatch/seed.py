@@ -96,6 +96,7 @@ def load_day_file(
         if template is not None:
             body["shifts"] = [{**template, "date": d.isoformat()} for d in [day, *later]]
         put_technician(session, tech["id"], TechnicianIn.model_validate(body), region, tz, now=now)
+    homes: dict[str, list[tuple[float, float]]] = {}
     for _, job in records.jobs:
         body = {k: v for k, v in job.items() if k != "id" and v is not None}
         body["date"] = day.isoformat()
@@ -107,7 +108,7 @@ def load_day_file(
         for key in ("release_at", "deadline"):
             if job.get(key):
                 body[key] = move(job[key])
-        put_job(session, job["id"], JobIn.model_validate(body), tz, region, now=now)
+        put_job(session, job["id"], JobIn.model_validate(body), tz, region, now=now, homes=homes)
     log.info(
         "loaded %d technicians and %d jobs from %s into %s on %s (shifts on %d more days)",
         len(records.technicians),
