@@ -293,7 +293,7 @@ class BookingService:
         earliest = now + dt.timedelta(minutes=0 if urgent else cfg.lead_min)
         deadline = req.deadline
         if urgent and deadline is None:
-            deadline = now + dt.timedelta(minutes=cfg.urgent_deadline_min)
+            deadline = catalog.urgent_due(now, dt.timedelta(minutes=cfg.urgent_deadline_min))
         found: list[tuple[float, dt.date, WindowAnswer, DayClock, tuple[Span, ...]]] = []
         unavailable: list[UnavailableSlot] = []
         first = max(req.date_from, today)

@@ -376,6 +376,12 @@ def check_windows(data: JobIn, tz: ZoneInfo) -> None:
         )
 
 
+def urgent_due(now: dt.datetime, standard: dt.timedelta) -> dt.datetime:
+    """When urgent work entered at ``now`` without a deadline is due: ``standard`` (the
+    repair standard, ``BookingSettings.urgent_deadline_min``) later, on the whole minute."""
+    return (now + standard).replace(second=0, microsecond=0)
+
+
 def put_job(
     session: Session,
     job_id: str,
@@ -414,7 +420,7 @@ def put_job(
     deadline = data.deadline
     urgent_today = data.priority == 1 and job_date(data, tz) == now.astimezone(tz).date()
     if deadline is None and created and urgent_deadline is not None and urgent_today:
-        deadline = (now + urgent_deadline).replace(second=0, microsecond=0)
+        deadline = urgent_due(now, urgent_deadline)
     now = to_storage(now)
     values: dict[str, Any] = {
         "region": data.region or default_region,

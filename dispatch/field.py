@@ -83,9 +83,7 @@ def my_visits(session: Session, technician_id: str, day: dt.date, tz: ZoneInfo) 
     clock = DayClock(day, tz)
     out = []
     for visit, job in rows:
-        told = live.promise(job, clock)
-        if told is None and visit.window_start is not None and visit.window_end is not None:
-            told = from_storage(visit.window_start, tz), from_storage(visit.window_end, tz)
+        told = live.visit_told_window(job, visit, clock)
         shown = None if told is None else (told[0].astimezone(tz), told[1].astimezone(tz))
         out.append(MyVisit(visit, jobdays.on_day(session, job, day, tz), crews.get(job.id, []), shown, own.get(job.id)))
     return out

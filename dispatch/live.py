@@ -241,11 +241,22 @@ def told_window(session: Session, row: JobRow, clock: DayClock) -> Span | None:
         visit = session.exec(
             select(VisitRow).where(VisitRow.plan_id == plan_id, VisitRow.job_id == row.id).order_by(col(VisitRow.id))
         ).first()
-        if visit is not None and visit.window_start is not None and visit.window_end is not None:
-            return from_storage(visit.window_start, clock.tz), from_storage(visit.window_end, clock.tz)
+        if visit is not None and (told := visit_told_window(row, visit, clock)) is not None:
+            return told
     if len(row.windows) == 1:
         start, end = row.windows[0]
         return dt.datetime.fromisoformat(start), dt.datetime.fromisoformat(end)
+    return None
+
+
+def visit_told_window(row: JobRow, visit: VisitRow, clock: DayClock) -> Span | None:
+    """What the customer of ``visit`` (of a published plan) was told: the job's promise,
+    else the visit's window, else None."""
+    kept = promise(row, clock)
+    if kept is not None:
+        return kept
+    if visit.window_start is not None and visit.window_end is not None:
+        return from_storage(visit.window_start, clock.tz), from_storage(visit.window_end, clock.tz)
     return None
 
 
