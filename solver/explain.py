@@ -21,12 +21,41 @@ def _hhmm(t_s: int) -> str:
     return f"{t_s // 3600:02d}:{t_s % 3600 // 60:02d}"
 
 
-def _moment(t_s: int) -> str:
-    """A time of the day, or of a later day counted from it: "10:30 the next day"."""
-    days, rest = divmod(t_s, DAY_S)
+def _moment(t_s: int, day: int = 0) -> str:
+    """A time of ``day`` (of the plan: 0 is its first), or of a later day counted
+    from it: "10:30 the next day"."""
+    days, rest = divmod(t_s - day * DAY_S, DAY_S)
     if days <= 0:
-        return _hhmm(t_s)
+        return _hhmm(t_s - day * DAY_S)
     return f"{_hhmm(rest)} " + ("the next day" if days == 1 else f"{days} days later")
+
+
+def _job_day(job: Job) -> int:
+    """The day of the plan a job's reasons speak of: the day its first possible start
+    falls on (0 in a one-day plan; a job of a later day of a horizon reads its own
+    times, "09:00", not "09:00 2 days later")."""
+    windows = job.start_windows()
+    return max(0, windows[0].start_s // DAY_S) if windows else 0
+
+
+def _name(tech: Technician, day: int) -> str:
+    """Who ``tech`` is in a reason about a job of ``day``: the person, with their day
+    when a horizon's person-day is of another day than the job's."""
+    if tech.day is None or tech.day == day:
+        return tech.person
+    days = tech.day - day
+    if days > 0:
+        return f"{tech.person} " + ("the next day" if days == 1 else f"{days} days later")
+    return f"{tech.person} " + ("the day before" if days == -1 else f"{-days} days before")
+
+
+def _room_s(problem: Problem, job: Job, tech: Technician, points: PointIndex, travel: TravelMatrices) -> int:
+    """The longest ``tech`` could work at ``job``'s place: from arriving at the start of
+    the shift to setting out home in time (windows and lunch aside)."""
+    out_s = int(travel.duration_s[points.tech_start[tech.id], points.job[job.id]])
+    back_s = int(travel.duration_s[points.job[job.id], points.tech_end[tech.id]])
+    arrive = tech.shift.start_s + out_s
+    return problem.latest_return_s(tech, job, arrive + job.duration_s) - back_s - arrive
 
 
 def _skills_text(skills: dict[str, int]) -> str:
@@ -77,24 +106,27 @@ def _precheck_job(
     travel: TravelMatrices,
 ) -> Unassigned | None:
     need = _skills_text(job.skills)
+    day = _job_day(job)
     if not qualified:
         return Unassigned(job.id, ReasonCode.NO_SKILL, f"No technician working this day has {need}.")
     if len(qualified) < job.crew_size:
         return Unassigned(
             job.id,
             ReasonCode.NO_CREW,
-            f"Needs a crew of {job.crew_size} with {need}; only {qualified[0].id} has it this day.",
+            f"Needs a crew of {job.crew_size} with {need}; only {_name(qualified[0], day)} has it this day.",
         )
     if job.pinned_technician_id is not None:
         pinned = next(t for t in techs if t.id == job.pinned_technician_id)
         if pinned not in qualified:
-            return Unassigned(job.id, ReasonCode.PINNED_UNAVAILABLE, f"Pinned to {pinned.id}, who lacks {need}.")
+            return Unassigned(
+                job.id, ReasonCode.PINNED_UNAVAILABLE, f"Pinned to {_name(pinned, day)}, who lacks {need}."
+            )
     day_end = max(t.latest_end_s for t in qualified)
     if job.release_s is not None and job.release_s >= day_end:
         return Unassigned(
             job.id,
             ReasonCode.RELEASED_TOO_LATE,
-            f"Goods are ready at {_moment(job.release_s)}, after every qualified shift ends.",
+            f"Goods are ready at {_moment(job.release_s, day)}, after every qualified shift ends.",
         )
     longest = max(t.latest_end_s - t.shift.start_s for t in qualified)
     if job.duration_s > longest:
@@ -103,12 +135,20 @@ def _precheck_job(
             ReasonCode.TOO_LONG,
             f"Takes {job.duration_s // 60} min, longer than any qualified shift ({longest // 60} min).",
         )
+    rooms = sorted((_room_s(problem, job, t, points, travel) for t in qualified), reverse=True)
+    if job.duration_s > rooms[job.crew_size - 1]:
+        return Unassigned(
+            job.id,
+            ReasonCode.TOO_LONG,
+            f"Takes {job.duration_s // 60} min; with the drive there and back, no qualified technician's day "
+            f"(overtime included) leaves more than {max(0, rooms[job.crew_size - 1]) // 60} min there.",
+        )
     windows = job.start_windows()
     if job.pinned_technician_id is not None and not _reachable(problem, job, windows, pinned, points, travel):
         return Unassigned(
             job.id,
             ReasonCode.PINNED_UNAVAILABLE,
-            f"Pinned to {job.pinned_technician_id}, whose shift cannot reach it inside its window.",
+            f"Pinned to {_name(pinned, day)}, whose shift cannot reach it inside its window.",
         )
     able = 0
     for tech in qualified:
@@ -120,23 +160,32 @@ def _precheck_job(
             job.id,
             ReasonCode.NO_SHIFT_IN_WINDOW,
             f"No qualified technician's shift can reach it within its possible start times "
-            f"({_within_day(windows, qualified)}).",
+            f"({_within_day(windows, qualified, day)}).",
         )
     return None
 
 
-def _within_day(windows: Sequence[TimeWindow], qualified: Sequence[Technician]) -> str:
-    """A job's start windows as the qualified technicians' day sees them: clipped to
-    their earliest start and latest end ("any time of their day" when nothing narrower
-    bounds it; "none left" when none is inside it)."""
-    first = min(t.shift.start_s for t in qualified)
-    last = max(t.latest_end_s for t in qualified)
-    inside = [(max(w.start_s, first), min(w.end_s, last)) for w in windows if w.end_s >= first and w.start_s <= last]
+def _within_day(windows: Sequence[TimeWindow], qualified: Sequence[Technician], day: int = 0) -> str:
+    """A job's start windows as the qualified technicians' days see them: clipped to the
+    times any of them works, from a start to a latest end ("any time of their day" when
+    nothing narrower bounds it; "none left" when none is inside it)."""
+    working: list[tuple[int, int]] = []
+    for start, end in sorted((t.shift.start_s, t.latest_end_s) for t in qualified):
+        if working and start <= working[-1][1]:
+            working[-1] = (working[-1][0], max(working[-1][1], end))
+        else:
+            working.append((start, end))
+    inside = sorted(
+        (max(w.start_s, lo), min(w.end_s, hi))
+        for w in windows
+        for lo, hi in working
+        if w.end_s >= lo and w.start_s <= hi
+    )
     if not inside:
         return "none left"
-    if inside == [(first, last)]:
+    if inside == working:
         return "any time of their day"
-    return ", ".join(f"{_moment(lo)}–{_moment(hi)}" for lo, hi in inside)
+    return ", ".join(f"{_moment(lo, day)}–{_moment(hi, day)}" for lo, hi in inside)
 
 
 @dataclass(frozen=True)
@@ -189,7 +238,7 @@ def explain_dropped(
                 continue
             overtime = max(0, timing.return_s - tech.shift.end_s)
             if overtime <= tech.max_overtime_s and tech.max_jobs is not None and len(seq) > tech.max_jobs:
-                at_max.append(tech.id)
+                at_max.append(_name(tech, _job_day(job)))
             elif overtime > tech.max_overtime_s and (best_ot is None or overtime < best_ot[0]):
                 best_ot = (overtime, tech.id)
     if at_max:
@@ -205,7 +254,8 @@ def explain_dropped(
         return Unassigned(
             job.id,
             ReasonCode.NEEDS_OVERTIME,
-            f"Would need {minutes} min of overtime ({best_ot[1]}; {allowed} min allowed).",
+            f"Would need {minutes} min of overtime "
+            f"({_name(problem.technician(best_ot[1]), _job_day(job))}; {allowed} min allowed).",
         )
     short = [t for t in qualified if not timer.fits_capacity(t, [*routes.get(t.id, []), job])]
     if job.demand and qualified and len(short) == len(qualified):

@@ -68,13 +68,26 @@ def test_a_job_of_any_time_that_no_day_has_room_for_says_so_in_words_not_in_hour
     solution = solve(_one_technician_day(long_one), SolveOptions(time_limit_s=1))
     (why,) = solution.unassigned
     assert why.code is ReasonCode.TOO_LONG
-    # Shorter than the shift, but not with the drives there and home.
+    # Shorter than the shift, but not with the drives there and home: too long all the same.
     late = Job("LATE", grid(3), 8 * H - 60, skills={"kitchen": 1}, windows=(TimeWindow(-24 * H, 360 * H),))
     solution = solve(_one_technician_day(late), SolveOptions(time_limit_s=1))
     (why,) = solution.unassigned
-    assert why.code is ReasonCode.NO_SHIFT_IN_WINDOW
-    assert "(any time of their day)" in why.reason
+    assert why.code is ReasonCode.TOO_LONG
+    assert "with the drive there and back" in why.reason
     assert "-24" not in why.reason and "360" not in why.reason
+
+
+def test_a_job_that_fits_the_day_only_without_the_drives_is_too_long_not_out_of_reach_of_its_window() -> None:
+    job = Job("ALLDAY", grid(3), 8 * H - 60, skills={"kitchen": 1}, windows=(TimeWindow(8 * H, 9 * H),))
+    solution = solve(_one_technician_day(job), SolveOptions(time_limit_s=1))
+    (why,) = solution.unassigned
+    assert why.code is ReasonCode.TOO_LONG
+    # A shorter one that only misses its window is still told so.
+    short = dataclasses.replace(job, duration_s=2 * H, windows=(TimeWindow(6 * H, 8 * H),))
+    solution = solve(_one_technician_day(short), SolveOptions(time_limit_s=1))
+    (why,) = solution.unassigned
+    assert why.code is ReasonCode.NO_SHIFT_IN_WINDOW
+    assert "(08:00–08:00)" in why.reason
 
 
 def test_a_window_that_no_shift_reaches_is_shown_inside_the_technicians_day() -> None:
