@@ -168,7 +168,7 @@ def _precheck_job(
 def _within_day(windows: Sequence[TimeWindow], qualified: Sequence[Technician], day: int = 0) -> str:
     """A job's start windows as the qualified technicians' days see them: clipped to the
     times any of them works, from a start to a latest end ("any time of their day" when
-    nothing narrower bounds it; "none left" when none is inside it)."""
+    nothing narrower bounds it); when none is inside, the windows and those hours."""
     working: list[tuple[int, int]] = []
     for start, end in sorted((t.shift.start_s, t.latest_end_s) for t in qualified):
         if working and start <= working[-1][1]:
@@ -176,13 +176,18 @@ def _within_day(windows: Sequence[TimeWindow], qualified: Sequence[Technician], 
         else:
             working.append((start, end))
     inside = sorted(
-        (max(w.start_s, lo), min(w.end_s, hi))
-        for w in windows
-        for lo, hi in working
-        if w.end_s >= lo and w.start_s <= hi
+        (max(w.start_s, lo), min(w.end_s, hi)) for w in windows for lo, hi in working if w.end_s > lo and w.start_s < hi
     )
     if not inside:
-        return "none left"
+        if not windows:
+            return "none left"
+        told = ", ".join(f"{_moment(w.start_s, day)}–{_moment(w.end_s, day)}" for w in windows)
+        hours = [(lo, hi) for lo, hi in working if lo < (day + 1) * DAY_S and hi > day * DAY_S]
+        if not hours:
+            return f"{told}; no qualified technician works that day"
+        return f"{told}; the qualified technicians work " + ", ".join(
+            f"{_moment(lo, day)}–{_moment(hi, day)}" for lo, hi in hours
+        )
     if inside == working:
         return "any time of their day"
     return ", ".join(f"{_moment(lo, day)}–{_moment(hi, day)}" for lo, hi in inside)

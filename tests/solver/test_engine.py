@@ -87,7 +87,7 @@ def test_a_job_that_fits_the_day_only_without_the_drives_is_too_long_not_out_of_
     solution = solve(_one_technician_day(short), SolveOptions(time_limit_s=1))
     (why,) = solution.unassigned
     assert why.code is ReasonCode.NO_SHIFT_IN_WINDOW
-    assert "(08:00–08:00)" in why.reason
+    assert "(06:00–08:00; the qualified technicians work 08:00–16:00)" in why.reason
 
 
 def test_a_window_that_no_shift_reaches_is_shown_inside_the_technicians_day() -> None:
@@ -96,6 +96,9 @@ def test_a_window_that_no_shift_reaches_is_shown_inside_the_technicians_day() ->
     (why,) = solution.unassigned
     assert why.code is ReasonCode.NO_SHIFT_IN_WINDOW
     assert "(15:00–16:00)" in why.reason
+    after = dataclasses.replace(job, windows=(TimeWindow(17 * H, 19 * H),))
+    (why,) = solve(_one_technician_day(after), SolveOptions(time_limit_s=1)).unassigned
+    assert "(17:00–19:00; the qualified technicians work 08:00–16:00)" in why.reason
 
 
 def test_a_crew_of_two_is_served_by_two_technicians_starting_together() -> None:

@@ -246,10 +246,12 @@ def test_a_dependent_whose_lag_ends_after_the_horizon_is_held_with_its_reason_an
 
 
 def test_a_job_of_a_later_day_is_explained_in_its_own_days_times_and_people_not_the_plans() -> None:
-    # A 2-hour job may start 15:00-21:00 on day 1, when P1 works until 16:00; two
+    # A 2-hour job may start 15:00-21:00 on day 1, when P1 works until 16:00, another
+    # only 18:00-19:00 on day 2; two
     # 5-hour jobs of day 1 do not both fit P1's day.
     jobs = [
         hjob("EVE", 1, 1, duration_s=2 * H, day_windows={1: (TimeWindow(hm(15), hm(21)),)}),
+        hjob("LATE", 2, 2, day_windows={2: (TimeWindow(hm(18), hm(19)),)}),
         hjob("LONG1", 1, 1, duration_s=5 * H),
         hjob("LONG2", 1, 1, duration_s=5 * H),
     ]
@@ -259,6 +261,7 @@ def test_a_job_of_a_later_day_is_explained_in_its_own_days_times_and_people_not_
     out = {u.job_id: u for u in solution.unassigned}
     assert out["EVE"].code is ReasonCode.NO_SHIFT_IN_WINDOW
     assert "(15:00–16:00)" in out["EVE"].reason
+    assert "(18:00–19:00; the qualified technicians work 08:00–16:00)" in out["LATE"].reason
     (left,) = {"LONG1", "LONG2"} & set(out)
     assert out[left].code is ReasonCode.NEEDS_OVERTIME
     assert "(P1; 0 min allowed)" in out[left].reason and hz.DAY_SEPARATOR not in out[left].reason
