@@ -314,6 +314,8 @@ def my_job_out(item: MyVisit, tz: ZoneInfo) -> MyJobOut:
         location=LatLon(lat=job.lat, lon=job.lon),
         customer=CustomerIn(name=job.customer_name, phone=job.customer_phone),
         duration_min=job.duration_min,
+        days=job.days,
+        day=item.day,
         crew=item.crew,
         notes=job.notes,
         status=item.status,  # type: ignore[arg-type]

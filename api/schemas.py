@@ -419,7 +419,9 @@ class MyJobOut(BaseModel):
     address: str
     location: LatLon
     customer: CustomerIn
-    duration_min: int
+    duration_min: int = Field(description="the visit's work time (of this day, for a job of several days)")
+    days: int = Field(default=1, description="how many working days the job takes")
+    day: int = Field(default=1, description="which of them this visit is, from 1")
     crew: list[str]
     notes: str
     status: Literal["scheduled", "en_route", "on_site", "completed", "failed"] = Field(

@@ -35,6 +35,8 @@ class MyVisit:
     window: Span | None
     # A crew job's: what this technician (or the office) reported since its last failure.
     own: tuple[str, ...] | None = None
+    # Which of the job's days this visit is (``jobdays.day_number``).
+    day: int = 1
 
     @property
     def status(self) -> str:
@@ -85,7 +87,16 @@ def my_visits(session: Session, technician_id: str, day: dt.date, tz: ZoneInfo) 
     for visit, job in rows:
         told = live.visit_told_window(job, visit, clock)
         shown = None if told is None else (told[0].astimezone(tz), told[1].astimezone(tz))
-        out.append(MyVisit(visit, jobdays.on_day(session, job, day, tz), crews.get(job.id, []), shown, own.get(job.id)))
+        out.append(
+            MyVisit(
+                visit,
+                jobdays.on_day(session, job, day, tz),
+                crews.get(job.id, []),
+                shown,
+                own.get(job.id),
+                jobdays.day_number(session, job, day, tz),
+            )
+        )
     return out
 
 
@@ -106,17 +117,19 @@ def _own_reports(session: Session, technician_id: str, job_ids: list[str]) -> di
     return {job_id: tuple(kinds) for job_id, kinds in own.items()}
 
 
-def calendar_uid(job_id: str, technician_id: str) -> str:
-    """The iCalendar UID of a job's visit by a technician: stable across plan versions,
-    so a re-published plan updates a phone's event instead of adding another."""
-    return f"{job_id}-{technician_id}@furniture-dispatch"
+def calendar_uid(job_id: str, technician_id: str, day: int = 1) -> str:
+    """The iCalendar UID of a job's visit by a technician (``day``: which of the job's
+    days, for a job of several): stable across plan versions, so a re-published plan
+    updates a phone's event instead of adding another, and one per day of the job, so
+    each of its days is an event of its own."""
+    return f"{job_id}{'' if day == 1 else f'-day{day}'}-{technician_id}@furniture-dispatch"
 
 
 def calendar_feed(session: Session, technician_id: str, tz: ZoneInfo, now: dt.datetime, days_ahead: int = 14) -> bytes:
     """An iCalendar feed of the technician's published visits from yesterday to
     ``days_ahead`` days after today, today being the date of ``now`` in ``tz``.
 
-    Each event's UID is per job and technician (``calendar_uid``); LAST-MODIFIED is
+    Each event's UID is per job, technician and day of the job (``calendar_uid``); LAST-MODIFIED is
     the later of the plan's publication and the job's last change, so it moves
     whenever the visit can have changed."""
     cal = Calendar()
@@ -138,12 +151,13 @@ def calendar_feed(session: Session, technician_id: str, tz: ZoneInfo, now: dt.da
         for item in my_visits(session, technician_id, pointer.date, tz):
             job, visit = item.job, item.visit
             event = Event()
-            event.add("uid", calendar_uid(job.id, technician_id))
+            event.add("uid", calendar_uid(job.id, technician_id, item.day))
             event.add("dtstamp", now)
             event.add("last-modified", max(from_storage(pointer.published_at, tz), from_storage(job.updated_at, tz)))
             event.add("dtstart", from_storage(visit.start, tz))
             event.add("dtend", from_storage(visit.end, tz))
-            event.add("summary", f"{job.kind.capitalize()} {job.id}: {job.customer_name}".strip(": "))
+            part = f" (day {item.day} of {job.days})" if job.days > 1 else ""
+            event.add("summary", f"{job.kind.capitalize()} {job.id}{part}: {job.customer_name}".strip(": "))
             if job.address:
                 event.add("location", job.address)
             lines = [f"Customer: {job.customer_name} {job.customer_phone}".strip()]

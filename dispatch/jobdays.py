@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from dispatch.jobstate import COMPLETED
-from dispatch.tables import EventRow, JobRow
+from dispatch.tables import EventRow, JobRow, PublishedPlanRow, VisitRow
 from dispatch.timeutil import from_storage
 
 Worked = tuple[dt.datetime | None, dt.datetime]
@@ -56,6 +56,21 @@ def on_day(session: Session, job: JobRow, day: dt.date, tz: ZoneInfo) -> JobRow:
     view.status, view.reason = COMPLETED, None
     view.actual_start, view.actual_end = done
     return view
+
+
+def day_number(session: Session, job: JobRow, day: dt.date, tz: ZoneInfo) -> int:
+    """Which of ``job``'s days ``day`` is, from 1 (1 for a job of one day): one more than
+    the days before ``day`` it was worked (``done_days``) or is planned (a visit in the
+    published plan of that date), at most its days."""
+    if job.days <= 1:
+        return 1
+    planned = session.exec(
+        select(col(PublishedPlanRow.date))
+        .join(VisitRow, col(VisitRow.plan_id) == col(PublishedPlanRow.plan_id))
+        .where(VisitRow.job_id == job.id, PublishedPlanRow.region == job.region, PublishedPlanRow.date < day)
+    ).all()
+    before = {d for d in done_days(session, job.id, tz) if d < day} | set(planned)
+    return min(job.days, len(before) + 1)
 
 
 def ends_job(session: Session, job: JobRow, at: dt.datetime, tz: ZoneInfo) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from icalendar import Calendar
 
 from api import create_app
 from tests.api.conftest import DISPATCHER, auth, run_plan_of, settings_for
@@ -214,9 +215,22 @@ def test_a_two_day_job_is_worked_on_both_days_and_completed_only_on_its_last(cli
         ]
         return str(mine["status"])
 
+    def day_on(day: str) -> tuple[int, int]:
+        [mine] = [
+            v for v in client.get("/v1/me/jobs", params={"date": day}, headers=fitter).json() if v["job_id"] == "K"
+        ]
+        return mine["day"], mine["days"]
+
+    assert (day_on(first), day_on(second)) == ((1, 2), (2, 2))
+    # The phone's calendar has an event for each day, each saying which day it is.
+    feed = Calendar.from_ical(client.get("/v1/me/calendar.ics", headers=fitter).content)
+    events = sorted((str(e["summary"]), str(e["uid"])) for e in feed.walk("VEVENT"))
+    assert [summary for summary, _ in events] == ["Install K (day 1 of 2)", "Install K (day 2 of 2)"]
+    assert len({uid for _, uid in events}) == 2
     send("arrived", one["arrival"])
     send("completed", one["end"])
     assert client.get("/v1/jobs/K", headers=DISPATCHER).json()["status"] == "scheduled"
+    assert (day_on(first), day_on(second)) == ((1, 2), (2, 2))
     assert (status_on(first), status_on(second)) == ("completed", "scheduled")
     # Re-planned after its first day's work, the day keeps it done where it was and
     # plans nothing of it again; its second day stays the fitter's.
