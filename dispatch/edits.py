@@ -219,7 +219,9 @@ def _evaluated(
     ]
     evaluation = evaluate(problem, working, _reasons(session, plan.id, day))
     solution = evaluation.solution
-    return solution, _named(evaluation.violations, problem, solution, moved), lock_rows
+    pinned = [j.id for j in problem.jobs if j.pinned_technician_id is not None]
+    days = dict(session.exec(select(JobRow.id, JobRow.days).where(col(JobRow.id).in_(pinned))).all()) if pinned else {}
+    return solution, _named(evaluation.violations, problem, solution, moved, days), lock_rows
 
 
 def _reported(session: Session, plan: PlanRow) -> bool:
@@ -356,11 +358,17 @@ def _reasons(session: Session, plan_id: int, day: Day) -> dict[str, Unassigned]:
 
 
 def _named(
-    found: Sequence[Violation], problem: Problem, solution: Solution, moved: set[str]
+    found: Sequence[Violation],
+    problem: Problem,
+    solution: Solution,
+    moved: set[str],
+    days: Mapping[str, int] | None = None,
 ) -> tuple[EditViolation, ...]:
     """The checker's violations in a dispatcher's codes, each naming a job: a rule of a
     whole route (its shift, its lunch) is named by the moved job on it, else its last
-    visit. A promised job started outside its promise or left out is a ``promise``."""
+    visit. A promised job started outside its promise or left out is a ``promise``. A
+    pinned job served by another is told in words: what holds it there (``days``: a job
+    of several days, by id, is held by its other days) and how to move it."""
     promised = {j.id for j in problem.jobs if j.priority == 0}
     out: list[EditViolation] = []
     for v in found:
@@ -373,7 +381,18 @@ def _named(
         code = CODES.get(v.kind, "other")
         if v.kind in TIMING_KINDS and job_id in promised:
             code = "promise"
-        out.append(EditViolation(job_id, code, v.detail, v.technician_id))
+        detail = v.detail
+        if v.kind is ViolationKind.PIN and (job := problem.job(job_id)).pinned_technician_id is not None:
+            holder = job.pinned_technician_id
+            several = (days or {}).get(job_id, 1)
+            if several > 1:
+                detail = (
+                    f"{job_id} takes {several} days, all of them {holder}'s: "
+                    "give it to another technician with a plan over its days"
+                )
+            else:
+                detail = f"{job_id} is pinned to {holder}: lock it to the technician it moves to (locks, technician)"
+        out.append(EditViolation(job_id, code, detail, v.technician_id))
     for u in solution.unassigned:
         if u.job_id in promised:
             out.append(EditViolation(u.job_id, "promise", f"promised job left out ({u.reason})"))

@@ -177,6 +177,8 @@ def test_locks_pin_the_job_and_are_recorded_with_its_place_and_time(client: Test
         moves=[{"job_id": "J1", "technician_id": "W1" if tech == "W2" else "W2", "position": 0}],
     )
     assert codes(moved) == {("J1", "other")}
+    [pin] = moved.json()["violations"]
+    assert pin["detail"] == f"J1 is pinned to {tech}: lock it to the technician it moves to (locks, technician)"
 
 
 def test_moving_a_promised_job_outside_its_promise_reports_promise(client: TestClient) -> None:

@@ -186,6 +186,27 @@ def test_a_published_two_day_job_stays_with_its_technician_when_one_of_its_days_
     assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
     days = visits(plan, "K")
     assert len(days) == 2 and days[0][1] == days[1][1]
+    # Moved by hand on one of its days, it is told why it may not be.
+    day_of_k, who_of_k, _ = days[0]
+    day_plan = next(
+        p["id"]
+        for p in client.get("/v1/plans", params={"date": day_of_k}, headers=DISPATCHER).json()
+        if p["published"] and p["date_to"] is None
+    )
+    other = "T1" if who_of_k == "T2" else "T2"
+    moved = client.post(
+        f"/v1/plans/{day_plan}/edits",
+        json={"moves": [{"job_id": "K", "technician_id": other, "position": 0}]},
+        headers=DISPATCHER,
+    )
+    assert moved.status_code == 200, moved.text
+    assert [(v["job_id"], v["code"], v["detail"]) for v in moved.json()["violations"]] == [
+        (
+            "K",
+            "other",
+            f"K takes 2 days, all of them {who_of_k}'s: give it to another technician with a plan over its days",
+        )
+    ]
     for day, who, _ in days:
         for body in ({"date": day}, {"date": day, "from": T.format(day, "07:00")}):
             again = run_plan_of(client, {**body, "time_limit_s": 2})
