@@ -437,9 +437,21 @@ def load_day(session: Session, day: dt.date, region: str, tz: ZoneInfo) -> tuple
                 jobs.append(dataclasses.replace(job_of(row, clock, tech_ids), pinned_technician_id=parts[row.id]))
             else:
                 unplannable.append(row.id)
+                n = jobdays.day_number(session, row, day, tz)
+                elsewhere[row.id] = Unassigned(
+                    row.id,
+                    ReasonCode.PINNED_UNAVAILABLE,
+                    f"Day {n} of {row.days} of a job whose days are all {parts[row.id]}'s, who does not work this "
+                    "day; give its days to another technician with a plan over them.",
+                )
             continue
         if row.pinned_technician_id is not None and row.pinned_technician_id not in tech_ids:
             unplannable.append(row.id)
+            elsewhere[row.id] = Unassigned(
+                row.id,
+                ReasonCode.PINNED_UNAVAILABLE,
+                f"Pinned to {row.pinned_technician_id}, who does not work this day.",
+            )
             continue
         away = _needs_other_days(row, clock)
         if away is not None:

@@ -155,9 +155,9 @@ def broken_promises(
     left_out = [u.job_id for u in solution.unassigned if u.job_id in promised]
     reasons = {u.job_id: u.reason for u in solution.unassigned}
     out = [f"{kind(i)} job {i} would be left out{due(i)} ({reasons[i]})" for i in left_out]
-    pinned = "is pinned to a technician without a shift"
+    pinned = "Pinned to a technician without a shift."
     out += [
-        f"{kind(i)} job {i}{due(i) and due(i) + ','} " + (day.held_back[i].reason if i in day.held_back else pinned)
+        f"{kind(i)} job {i} cannot be planned{due(i)} ({day.held_back[i].reason if i in day.held_back else pinned})"
         for i in promised_unplannable
     ]
     if any(i in unreported for i in [*left_out, *promised_unplannable]):

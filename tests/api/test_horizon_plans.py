@@ -273,6 +273,26 @@ def test_a_two_day_job_is_worked_on_both_days_and_completed_only_on_its_last(cli
     assert (status_on(first), status_on(second)) == ("completed", "completed")
 
 
+def test_a_promised_two_day_job_whose_technician_is_away_on_its_second_day_refuses_that_day_saying_why(
+    client: TestClient,
+) -> None:
+    put(client, "K", job(date_range={"from": DAYS[0], "to": DAYS[2]}, days=2, duration_min=300))
+    plan = run_horizon(client)
+    published = client.post(f"/v1/plans/{plan['id']}/publish", json={"confirm_windows": True}, headers=DISPATCHER)
+    assert published.status_code == 200, published.text
+    (_, who, _), (second, _, _) = sorted(visits(plan, "K"), key=lambda v: v[0])
+    next_day = (dt.date.fromisoformat(second) + dt.timedelta(days=1)).isoformat()
+    away = {"start": T.format(second, "00:00"), "end": T.format(next_day, "00:00"), "reason": "sick"}
+    body = {**tech(60.2 if who == "T1" else 60.25), "absences": [away]}
+    assert client.put(f"/v1/technicians/{who}", json=body, headers=DISPATCHER).status_code == 200
+    again = run_plan_of(client, {"date": second, "time_limit_s": 2})
+    assert again["status"] == "failed"
+    assert again["error"] == (
+        f"refused: confirmed job K cannot be planned (Day 2 of 2 of a job whose days are all {who}'s, who does not "
+        "work this day; give its days to another technician with a plan over them.)"
+    )
+
+
 def test_a_two_day_job_pinned_to_a_technician_goes_to_them_on_two_consecutive_days(client: TestClient) -> None:
     put(client, "K", job(date=DAYS[0], days=2, duration_min=300, pinned_technician_id="T2"))
     plan = run_horizon(client)
