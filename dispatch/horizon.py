@@ -147,12 +147,14 @@ def load_horizon(session: Session, first: dt.date, last: dt.date, region: str, t
     by_id = {r.id: r for r in rows}
     held: dict[str, Unassigned] = {}
     made: dict[str, engine_horizon.HorizonJob] = {}
+    started: set[str] = set()  # jobs of several days with days done: past waiting for anything
     for row in rows:
         lo, hi = _day_range(row, first, last)
         needed, pinned, start = row.days, row.pinned_technician_id, row.date
         done = jobdays.done_days(session, row.id, tz) if row.days > 1 else {}
         if done:
             # Some of its days are done: the rest go to whoever did them, after them.
+            started.add(row.id)
             needed = row.days - len(done)
             pinned = predecessor_technician(session, row.id) or pinned
             start = lo = max(lo, max(done) + dt.timedelta(days=1))
@@ -174,9 +176,14 @@ def load_horizon(session: Session, first: dt.date, last: dt.date, region: str, t
         if spans:
             open_days = [k for k, w in per_day.items() if w]
             if not open_days:
-                held[row.id] = Unassigned(
-                    row.id, ReasonCode.NO_SHIFT_IN_WINDOW, f"None of its windows is between {first} and {last}."
-                )
+                reason = f"None of its windows is between {first} and {last}."
+                if row.confirmed and all(b.astimezone(tz).date() < first for _, b in spans):
+                    told = spans[-1][0].astimezone(tz), spans[-1][1].astimezone(tz)
+                    reason = (
+                        f"Promised {told[0]:%Y-%m-%d %H:%M}-{told[1]:%H:%M}, before {first}: record what happened "
+                        "to its visit (field events) or unconfirm it."
+                    )
+                held[row.id] = Unassigned(row.id, ReasonCode.NO_SHIFT_IN_WINDOW, reason)
                 continue
             k_lo, k_hi = open_days[0], open_days[-1]
             per_day = {k: per_day[k] or _NO_START for k in range(k_lo, k_hi + 1)}
@@ -213,7 +220,7 @@ def load_horizon(session: Session, first: dt.date, last: dt.date, region: str, t
         changed = False
         for job_id, hj in list(made.items()):
             dep: Dependency | None = dependency_of(by_id[job_id], origin.date)
-            if dep is None or hj.job.after is not None or hj.after_end_s is not None:
+            if dep is None or hj.job.after is not None or hj.after_end_s is not None or job_id in started:
                 continue
             if dep.job_id in made:
                 made[job_id] = dataclasses.replace(hj, job=dataclasses.replace(hj.job, after=dep))
@@ -242,10 +249,15 @@ def load_horizon(session: Session, first: dt.date, last: dt.date, region: str, t
 
 
 def broken_promises(loaded: LoadedHorizon, solution: Solution) -> list[str]:
-    """The promised jobs ``solution`` leaves out (or that were held back), in words."""
+    """The promised jobs ``solution`` leaves out (or that were held back), in words, each
+    with why."""
     served = {engine_horizon.job_of(loaded.problem, j) for j in solution.served_job_ids() if j != RELOAD_ID}
+    owner = {j.id: engine_horizon.job_of(loaded.problem, j.id) for j in loaded.problem.jobs}
+    why = {owner.get(u.job_id, u.job_id): u.reason for u in solution.unassigned}
+    why.update({job_id: u.reason for job_id, u in loaded.held.items()})
     return [
         f"job {job_id} is promised to its customer and this plan leaves it out"
+        + (f" ({why[job_id]})" if job_id in why else "")
         for job_id in sorted(loaded.promised)
         if job_id not in served
     ]

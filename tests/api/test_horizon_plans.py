@@ -293,6 +293,36 @@ def test_a_promised_two_day_job_whose_technician_is_away_on_its_second_day_refus
     )
 
 
+def test_a_two_day_job_under_way_is_planned_on_though_its_measure_was_never_reported_whose_promise_says_so(
+    client: TestClient,
+) -> None:
+    window = {"start": T.format(DAYS[0], "09:00"), "end": T.format(DAYS[0], "10:00")}
+    put(client, "M", job(kind="measure", date_range={"from": DAYS[0], "to": DAYS[2]}, windows=[window]))
+    put(client, "K", job(date=DAYS[1], days=2, duration_min=300, depends_on="M"))
+    plan = run_horizon(client)
+    assert plan["status"] == "done" and plan["unassigned"] == [], plan
+    published = client.post(f"/v1/plans/{plan['id']}/publish", json={"confirm_windows": True}, headers=DISPATCHER)
+    assert published.status_code == 200, published.text
+    (first, who, one), (second, _, _) = sorted(visits(plan, "K"), key=lambda v: v[0])
+    assert (first, second) == (DAYS[1], DAYS[2])
+    # K's first day is worked; nobody reported the measure.
+    for kind, at in (("arrived", one["arrival"]), ("completed", one["end"])):
+        sent = client.post("/v1/jobs/K/events", json={"type": kind, "at": at}, headers=DISPATCHER)
+        assert sent.status_code == 201, sent.text
+    again = run_horizon(client, DAYS[2], DAYS[2])
+    assert again["status"] == "failed"
+    assert again["error"] == (
+        "refused: job M is promised to its customer and this plan leaves it out (Promised "
+        f"{DAYS[0]} 09:00-10:00, before {DAYS[2]}: record what happened to its visit (field events) or unconfirm it.)"
+    )
+    [(_, _, measure)] = visits(plan, "M")
+    sent = client.post("/v1/jobs/M/events", json={"type": "completed", "at": measure["end"]}, headers=DISPATCHER)
+    assert sent.status_code == 201, sent.text
+    again = run_horizon(client, DAYS[2], DAYS[2])
+    assert again["status"] == "done", again
+    assert [(day, tech) for day, tech, _ in visits(again, "K")] == [(DAYS[2], who)]
+
+
 def test_a_two_day_job_pinned_to_a_technician_goes_to_them_on_two_consecutive_days(client: TestClient) -> None:
     put(client, "K", job(date=DAYS[0], days=2, duration_min=300, pinned_technician_id="T2"))
     plan = run_horizon(client)
