@@ -31,6 +31,9 @@ BOOKING_CANCELLED = "booking.cancelled"
 JOBS_IMPORTED = "jobs.imported"
 WEBHOOK_SUBSCRIBED = "webhook.subscribed"
 WEBHOOK_UNSUBSCRIBED = "webhook.unsubscribed"
+TECHNICIAN_SAVED = "technician.saved"
+JOB_SAVED = "job.saved"
+DISRUPTION_RECORDED = "disruption.recorded"
 ACTIONS = (
     PLAN_PUBLISHED,
     PLAN_EDITED,
@@ -41,6 +44,9 @@ ACTIONS = (
     JOBS_IMPORTED,
     WEBHOOK_SUBSCRIBED,
     WEBHOOK_UNSUBSCRIBED,
+    TECHNICIAN_SAVED,
+    JOB_SAVED,
+    DISRUPTION_RECORDED,
 )
 """Every action the audit log records."""
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, status
 from api.convert import disruption_out
 from api.deps import DateQuery, Dispatcher, RegionQuery, SessionDep, StateDep
 from api.schemas import DisruptionOut
-from dispatch import mapping, replan
+from dispatch import audit, mapping, replan
 from dispatch.inputs import DisruptionIn
 
 router = APIRouter(prefix="/v1", tags=["re-planning"])
@@ -19,11 +19,14 @@ router = APIRouter(prefix="/v1", tags=["re-planning"])
     response_model=DisruptionOut,
     responses={404: {"description": "The technician or job does not exist (field named)"}},
 )
-def post_disruption(body: DisruptionIn, session: SessionDep, state: StateDep, _: Dispatcher) -> DisruptionOut:
+def post_disruption(body: DisruptionIn, session: SessionDep, state: StateDep, who: Dispatcher) -> DisruptionOut:
     """Record a technician unavailable, a job overrunning or a technician running late;
     it appears in the event feed, and every re-plan of its day takes it in
     (``POST /v1/plans`` with ``from``)."""
-    row = replan.record_disruption(session, body, state.settings.default_region, state.tz, state.clock.now())
+    now = state.clock.now()
+    row = replan.record_disruption(session, body, state.settings.default_region, state.tz, now)
+    detail = {"type": row.type, "date": row.date, "technician_id": row.technician_id, "job_id": row.job_id}
+    audit.record(session, who, audit.DISRUPTION_RECORDED, f"disruption {row.id}", now=now, detail=detail)
     session.commit()
     return disruption_out(row, state.tz)
 

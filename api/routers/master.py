@@ -86,14 +86,17 @@ def get_audit(
     responses={201: {"model": TechnicianOut, "description": "Created"}},
 )
 def put_technician(
-    technician_id: IdPath, body: TechnicianIn, session: SessionDep, state: StateDep, _: Dispatcher, response: Response
+    technician_id: IdPath, body: TechnicianIn, session: SessionDep, state: StateDep, who: Dispatcher, response: Response
 ) -> TechnicianOut:
     """Create or replace a technician with all their shifts, weekly template (``week``)
     and absences; an explicit shift overrides the template on its date, and an absence
     a planned day cannot honour is refused naming it (docs/working-time.md)."""
+    now = state.clock.now()
     record, created = catalog.put_technician(
-        session, technician_id, body, state.settings.default_region, state.tz, now=state.clock.now()
+        session, technician_id, body, state.settings.default_region, state.tz, now=now
     )
+    detail = {"created": created, "shifts": len(body.shifts), "absences": len(body.absences)}
+    audit.record(session, who, audit.TECHNICIAN_SAVED, f"technician {technician_id}", now=now, detail=detail)
     session.commit()
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return technician_out(record, state.tz)
@@ -143,10 +146,13 @@ def get_working_time(
     },
 )
 def put_job(
-    job_id: IdPath, body: JobIn, session: SessionDep, state: StateDep, _: Dispatcher, response: Response
+    job_id: IdPath, body: JobIn, session: SessionDep, state: StateDep, who: Dispatcher, response: Response
 ) -> JobOut:
     """Create or replace a job; an address without a location is geocoded."""
-    row, created = state.booking.put_job(session, job_id, body, state.geocoder, state.clock.now())
+    now = state.clock.now()
+    row, created = state.booking.put_job(session, job_id, body, state.geocoder, now)
+    detail = {"created": created, "date": row.date, "confirmed": row.confirmed}
+    audit.record(session, who, audit.JOB_SAVED, f"job {job_id}", now=now, detail=detail)
     session.commit()
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return _job_out(session, row, state)

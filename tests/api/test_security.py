@@ -77,17 +77,39 @@ def test_every_dispatcher_action_is_in_the_audit_log_with_who_did_it(database_ur
         client.delete(f"/v1/tokens/{issued['id']}", headers=DISPATCHER)
         job_id = plan["unassigned"][0]["job_id"] if plan["unassigned"] else plan["routes"][0]["visits"][0]["job_id"]
         assert client.delete(f"/v1/jobs/{job_id}", headers=DISPATCHER).status_code == 200
+        # Master data and the day's disruptions are dispatcher actions too.
+        tech = client.get("/v1/technicians/T01", headers=DISPATCHER).json()
+        body = {k: v for k, v in tech.items() if k != "id"}
+        assert client.put("/v1/technicians/T01", json=body, headers=DISPATCHER).status_code == 200
+        job = client.get(f"/v1/jobs/{job_id}", headers=DISPATCHER).json()
+        keep = ("kind", "date", "location", "address", "customer", "duration_min", "skills", "windows", "priority")
+        assert client.put(f"/v1/jobs/{job_id}", json={k: job[k] for k in keep}, headers=DISPATCHER).status_code == 200
+        late = {"type": "technician_unavailable", "technician_id": "T01", "from": f"{SAMPLE_DAY}T12:00:00+02:00"}
+        recorded = client.post("/v1/disruptions", json=late, headers=DISPATCHER)
+        assert recorded.status_code == 201, recorded.text
 
         first = client.get("/v1/audit", params={"limit": 2}, headers=DISPATCHER).json()
         rest = client.get("/v1/audit", params={"after": first["next"]}, headers=DISPATCHER).json()
         entries = first["entries"] + rest["entries"]
-        assert [e["action"] for e in entries] == ["plan.published", "token.issued", "token.revoked", "job.cancelled"]
+        assert [e["action"] for e in entries] == [
+            "plan.published",
+            "token.issued",
+            "token.revoked",
+            "job.cancelled",
+            "technician.saved",
+            "job.saved",
+            "disruption.recorded",
+        ]
         assert [e["subject"] for e in entries] == [
             f"plan {plan['id']}",
             f"token {issued['id']}",
             f"token {issued['id']}",
             f"job {job_id}",
+            "technician T01",
+            f"job {job_id}",
+            f"disruption {recorded.json()['id']}",
         ]
+        assert entries[-1]["detail"]["type"] == "technician_unavailable"
         assert all(e["actor"]["role"] == "dispatcher" and e["actor"]["label"].startswith("admin") for e in entries)
         assert entries[0]["detail"]["date"] == SAMPLE_DAY
         assert client.get("/v1/audit", params={"after": rest["next"]}, headers=DISPATCHER).json()["entries"] == []
