@@ -19,7 +19,10 @@ differences for the service:
   found unreachable the remaining rows get the same error without waiting
   on it again.
 - **Extra columns** ``region`` and ``depends_on`` are read too (``depends_on``
-  may name a job already stored or one on an earlier line). A column of any
+  may name a job already stored or one on an earlier line), and the columns of
+  work over several days: ``date_from`` and ``date_to`` (the job's
+  ``date_range``, given together; such a row's date is its own, never the
+  request's), ``preferred_date`` and ``days``. A column of any
   other name refuses the whole file (field ``file``): a misspelt column would
   otherwise be dropped without a word. Header names ignore case and spaces.
 - **Ids.** ``id`` is required; an id already stored is replaced (as ``PUT
@@ -64,6 +67,10 @@ MAX_ROWS = 10_000
 COLUMNS = (
     "id",
     "date",
+    "date_from",
+    "date_to",
+    "preferred_date",
+    "days",
     "region",
     "kind",
     "lat",
@@ -162,20 +169,22 @@ class _RowReader:
         self.values = values
         self.tz = tz
         self.problems: list[tuple[str, str]] = []
-        self.day = default_date
+        # A row with a range of days takes its date from it, not from the request's.
+        ranged = bool(values.get("date_from") or values.get("date_to"))
+        self.day = None if ranged else default_date
         if self.values.get("date"):
             self.day = self._date(self.values["date"])
 
     def fail(self, column: str, message: str) -> None:
         self.problems.append((column, message))
 
-    def _date(self, text: str) -> dt.date | None:
+    def _date(self, text: str, column: str = "date") -> dt.date | None:
         try:
             if DATE.match(text):
                 return dt.date.fromisoformat(text)
         except ValueError:
             pass
-        self.fail("date", f"expected YYYY-MM-DD, got '{text}'")
+        self.fail(column, f"expected YYYY-MM-DD, got '{text}'")
         return None
 
     def moment(self, column: str, text: str) -> dt.datetime | None:
@@ -257,7 +266,24 @@ class _RowReader:
         for key in ("release_at", "deadline"):
             if key in record and (moment := self.moment(key, record[key])) is not None:
                 body[key] = moment
+        self._days(body)
         return body
+
+    def _days(self, body: dict[str, Any]) -> None:
+        """The columns of work over several days: ``date_from`` and ``date_to`` (the
+        job's ``date_range``, together), ``preferred_date`` and ``days``."""
+        first, last = (self.values.get(k, "").strip() for k in ("date_from", "date_to"))
+        if first and last:
+            a, b = self._date(first, "date_from"), self._date(last, "date_to")
+            if a is not None and b is not None:
+                body["date_range"] = {"from": a, "to": b}
+        elif first or last:
+            self.fail("date_to" if first else "date_from", "date_from and date_to go together")
+        preferred = self.values.get("preferred_date", "").strip()
+        if preferred and (day := self._date(preferred, "preferred_date")) is not None:
+            body["preferred_date"] = day
+        if days := self.values.get("days", "").strip():
+            body["days"] = _number(days)
 
 
 def _number(text: str) -> Any:
@@ -267,7 +293,7 @@ def _number(text: str) -> Any:
 
 _MODEL_RULES = {
     "give a location or an address": "address",
-    "give a date, a window": "date",
+    "give a date, a date_range, a window": "date",
     "deadline is before release_at": "deadline",
 }
 
@@ -288,6 +314,8 @@ def _column(loc: tuple[Any, ...], message: str) -> str:
         return str(loc[1]) if len(loc) > 1 and loc[1] in ("lat", "lon") else "lat"
     if head == "customer":
         return f"customer_{loc[1]}" if len(loc) > 1 else "customer_name"
+    if head == "date_range":
+        return "date_to" if len(loc) > 1 and loc[1] == "to" else "date_from"
     if head == "preferred_window":
         return f"preferred_{loc[1]}" if len(loc) > 1 and loc[1] in ("start", "end") else "preferred_end"
     return head

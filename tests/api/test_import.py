@@ -238,6 +238,23 @@ def test_dates_times_ids_and_cells_are_checked_row_by_row(sqlite_client: TestCli
     assert r3["date"] == "2026-12-06" and r3["release_at"] == "2026-12-06T08:30:00+02:00"
 
 
+def test_work_over_several_days_imports_with_its_range_preferred_date_and_days(sqlite_client: TestClient) -> None:
+    data = (
+        "id,date_from,date_to,preferred_date,days,lat,lon,duration_min\n"
+        "K1,2026-12-07,2026-12-11,2026-12-08,2,60.1,24.9,300\n"
+        "K2,2026-12-07,,,1,60.1,24.9,60\n"
+        "K3,2026-12-07,2026-12-11,2026-12-14,1,60.1,24.9,60\n"
+        "K4,2026-12-07,2026-12-11,,0,60.1,24.9,60\n"
+    )
+    status, out = upload(sqlite_client, data, date="2026-12-01")
+    assert status == 200, out
+    assert out["job_ids"] == ["K1"]
+    assert [(e["line"], e["field"]) for e in out["errors"]] == [(3, "date_to"), (4, "preferred_date"), (5, "days")]
+    k1 = sqlite_client.get("/v1/jobs/K1", headers=DISPATCHER).json()
+    assert k1["date_range"] == {"from": "2026-12-07", "to": "2026-12-11"}
+    assert (k1["preferred_date"], k1["days"], k1["date"]) == ("2026-12-08", 2, "2026-12-08")
+
+
 def test_with_the_geocoder_down_address_rows_fail_and_the_rest_import(sqlite_client: TestClient) -> None:
     data = (
         "id,date,lat,lon,address,duration_min\n"
