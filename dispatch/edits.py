@@ -219,7 +219,8 @@ def _evaluated(
     ]
     evaluation = evaluate(problem, working, _reasons(session, plan.id, day))
     solution = evaluation.solution
-    pinned = [j.id for j in problem.jobs if j.pinned_technician_id is not None]
+    # How many days a job moved off its pin takes (its words say what holds it there).
+    pinned = [v.job_id for v in evaluation.violations if v.kind is ViolationKind.PIN and v.job_id is not None]
     days = dict(session.exec(select(JobRow.id, JobRow.days).where(col(JobRow.id).in_(pinned))).all()) if pinned else {}
     return solution, _named(evaluation.violations, problem, solution, moved, days), lock_rows
 

@@ -49,11 +49,17 @@ def _name(tech: Technician, day: int) -> str:
     return f"{tech.person} " + ("the day before" if days == -1 else f"{-days} days before")
 
 
+def _drives(job: Job, tech: Technician, points: PointIndex, travel: TravelMatrices) -> tuple[int, int]:
+    """The drive from ``tech``'s start to ``job`` and from it to their end, in seconds."""
+    there = int(travel.duration_s[points.tech_start[tech.id], points.job[job.id]])
+    back = int(travel.duration_s[points.job[job.id], points.tech_end[tech.id]])
+    return there, back
+
+
 def _room_s(problem: Problem, job: Job, tech: Technician, points: PointIndex, travel: TravelMatrices) -> int:
     """The longest ``tech`` could work at ``job``'s place: from arriving at the start of
     the shift to setting out home in time (windows and lunch aside)."""
-    out_s = int(travel.duration_s[points.tech_start[tech.id], points.job[job.id]])
-    back_s = int(travel.duration_s[points.job[job.id], points.tech_end[tech.id]])
+    out_s, back_s = _drives(job, tech, points, travel)
     arrive = tech.shift.start_s + out_s
     return problem.latest_return_s(tech, job, arrive + job.duration_s) - back_s - arrive
 
@@ -72,8 +78,7 @@ def _reachable(
 ) -> bool:
     """Could ``tech`` start ``job`` inside one of ``windows`` (its start windows) and still
     get home in time (lunch ignored; ``Problem.latest_return_s``)?"""
-    out_s = int(travel.duration_s[points.tech_start[tech.id], points.job[job.id]])
-    back_s = int(travel.duration_s[points.job[job.id], points.tech_end[tech.id]])
+    out_s, back_s = _drives(job, tech, points, travel)
     start = earliest_in(windows, tech.shift.start_s + out_s)
     if start is None:
         return False
@@ -229,6 +234,7 @@ def explain_dropped(
     qualified = [t for t in problem.technicians if problem.qualified(t, job)]
     if job.pinned_technician_id is not None:
         qualified = [t for t in qualified if t.id == job.pinned_technician_id]
+    day = _job_day(job)
     best_ot: tuple[int, str] | None = None
     at_max: list[str] = []
     for tech in qualified:
@@ -243,7 +249,7 @@ def explain_dropped(
                 continue
             overtime = max(0, timing.return_s - tech.shift.end_s)
             if overtime <= tech.max_overtime_s and tech.max_jobs is not None and len(seq) > tech.max_jobs:
-                at_max.append(_name(tech, _job_day(job)))
+                at_max.append(_name(tech, day))
             elif overtime > tech.max_overtime_s and (best_ot is None or overtime < best_ot[0]):
                 best_ot = (overtime, tech.id)
     if at_max:
@@ -260,7 +266,7 @@ def explain_dropped(
             job.id,
             ReasonCode.NEEDS_OVERTIME,
             f"Would need {minutes} min of overtime "
-            f"({_name(problem.technician(best_ot[1]), _job_day(job))}; {allowed} min allowed).",
+            f"({_name(problem.technician(best_ot[1]), day)}; {allowed} min allowed).",
         )
     short = [t for t in qualified if not timer.fits_capacity(t, [*routes.get(t.id, []), job])]
     if job.demand and qualified and len(short) == len(qualified):
