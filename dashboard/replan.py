@@ -32,6 +32,9 @@ URGENT_LEVEL_HELP = (
     "Emergency response level: 1 service outage, act at once; 2 answer within 2 hours; "
     "3 within 4 hours. Every level outranks ordinary work, level 1 all other work."
 )
+URGENT_DEADLINE_HELP = (
+    "When it must be started on site; starts at the repair standard (4 hours from now). A time already past is refused."
+)
 FIELD_REPORTS = {"On the way": "en_route", "Arrived": "arrived", "Done": "completed", "Could not complete": "failed"}
 """What the dispatcher can record for the field (label → the event type the API takes)."""
 FAILURE_REASONS = ("customer_absent", "parts_missing", "second_visit", "other")
@@ -70,6 +73,21 @@ def default_time(now: Clock, day: dt.date) -> dt.time:
         return dt.time(8, 0)
     local = now.now.astimezone(ZoneInfo(now.timezone))
     return dt.time(local.hour, local.minute)
+
+
+URGENT_DUE_H = 4
+"""How long after it is entered an urgent repair is due on site by default: the repair
+standard (domain.md: on site within 4 hours)."""
+
+
+def default_deadline(now: Clock, day: dt.date) -> dt.time:
+    """What an urgent repair's deadline field starts at: the repair standard after the
+    field's default time (``default_time``), on the quarter hour after, at the latest
+    23:45 of the day. A fixed time would already be past late in the day."""
+    start = default_time(now, day)
+    minutes = start.hour * 60 + start.minute + URGENT_DUE_H * 60
+    minutes = min(-(-minutes // 15) * 15, 23 * 60 + 45)
+    return dt.time(minutes // 60, minutes % 60)
 
 
 def parse_skills(text: str) -> dict[str, int]:

@@ -17,7 +17,7 @@ from dispatch.inputs import JobIn, LatLon, ShiftIn, TechnicianIn, clock_minutes,
 from dispatch.jobstate import CANCELLED, OPEN
 from dispatch.mapping import DayClock, technician_of, technicians_on
 from dispatch.tables import AbsenceRow, EventRow, JobRow, ShiftRow, TechnicianRow, WeekShiftRow
-from dispatch.timeutil import to_storage
+from dispatch.timeutil import stored_utc, to_storage
 from dispatch.worktime import Away, WorkingDay, honour, shift_on, working_day
 from solver.problem import DAY_PLAN_S, Location
 from solver.travel import HaversineProvider
@@ -382,6 +382,14 @@ def urgent_due(now: dt.datetime, standard: dt.timedelta) -> dt.datetime:
     return (now + standard).replace(second=0, microsecond=0)
 
 
+def past_deadline(deadline: dt.datetime, now: dt.datetime, tz: ZoneInfo) -> str:
+    """Why a deadline already passed cannot be taken: no plan could keep it, so the job
+    would sit unplanned while it looked entered. Says what to give instead."""
+    shown, at = deadline.astimezone(tz), now.astimezone(tz)
+    when = f"{shown:%H:%M}" if shown.date() == at.date() else f"{shown:%Y-%m-%d %H:%M}"
+    return f"deadline: {when} has passed (it is {at:%Y-%m-%d %H:%M}): give a later deadline, or none"
+
+
 def put_job(
     session: Session,
     job_id: str,
@@ -418,6 +426,12 @@ def put_job(
     row = session.get(JobRow, job_id)
     created = row is None
     deadline = data.deadline
+    # A job whose days are all over is a record (a past day replayed or imported):
+    # its deadline is taken as given.
+    if deadline is not None and deadline <= now and job_days(data, tz)[1] >= now.astimezone(tz).date():
+        kept = row is not None and row.deadline is not None and stored_utc(row.deadline) == to_storage(deadline)
+        if not kept:
+            raise Invalid(past_deadline(deadline, now, tz), "deadline")
     urgent_today = data.priority == 1 and job_date(data, tz) == now.astimezone(tz).date()
     if deadline is None and created and urgent_deadline is not None and urgent_today:
         deadline = urgent_due(now, urgent_deadline)

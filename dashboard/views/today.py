@@ -14,12 +14,14 @@ from dashboard.frames import clock, working_on
 from dashboard.replan import (
     FAILURE_REASONS,
     FIELD_REPORTS,
+    URGENT_DEADLINE_HELP,
     URGENT_DEFAULT_DURATION_MIN,
     URGENT_LEVEL_HELP,
     URGENT_LEVELS,
     change_rows,
     changed_visits,
     changes_summary,
+    default_deadline,
     default_time,
     field_report_said,
     on_day,
@@ -161,7 +163,9 @@ with urgent_tab:
         id_col, level_col, deadline_col, duration_col = st.columns(4)
         job_id = id_col.text_input("Job id", key="urgent_id")
         level = level_col.selectbox("Level", URGENT_LEVELS, key="urgent_level", help=URGENT_LEVEL_HELP)
-        deadline = deadline_col.time_input("Deadline", value=dt.time(16, 0), key="urgent_deadline")
+        deadline = deadline_col.time_input(
+            "Deadline", value=default_deadline(now, board.day), key="urgent_deadline", help=URGENT_DEADLINE_HELP
+        )
         duration = duration_col.number_input(
             "Duration (min)", 1, 24 * 60, URGENT_DEFAULT_DURATION_MIN, key="urgent_duration"
         )

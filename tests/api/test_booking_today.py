@@ -102,3 +102,30 @@ def test_an_urgent_repair_entered_for_today_without_a_deadline_gets_the_repair_s
         assert put("TOMORROW", date=(DAY + dt.timedelta(days=1)).isoformat())["deadline"] is None
         assert put("ROUTINE", priority=3)["deadline"] is None
         assert instant(str(put("GIVEN", deadline=at(DAY, "12:00"))["deadline"])) == instant(at(DAY, "12:00"))
+
+
+def test_a_deadline_already_passed_is_refused_naming_it_and_stores_nothing(database_url: str) -> None:
+    """At 10:30 an urgent repair for today is entered due by 10:00: no plan could keep
+    that, so it is refused naming ``deadline`` and nothing is stored (before, the job was
+    taken and then sat unplanned). A job entered earlier keeps its deadline when it is
+    updated after that deadline passed; changing it to another past time is refused."""
+    at_1030 = dataclasses.replace(settings_for(database_url, seed=False), clock=Clock(instant(at(DAY, "10:30"))))
+    body = {**REPAIR, "date": DAY.isoformat(), "customer": CUSTOMER, "priority": 1}
+    with TestClient(create_app(at_1030)) as client:
+        installers(client, "W1")
+        late = client.put("/v1/jobs/LATE", json={**body, "deadline": at(DAY, "10:00")}, headers=DISPATCHER)
+        assert late.status_code == 422, late.text
+        assert late.json()["field"] == "deadline"
+        assert "10:00 has passed" in late.json()["detail"]
+        assert client.get("/v1/jobs/LATE", headers=DISPATCHER).status_code == 404
+        due = client.put("/v1/jobs/DUE", json={**body, "deadline": at(DAY, "12:00")}, headers=DISPATCHER)
+        assert due.status_code == 201, due.text
+    at_1300 = dataclasses.replace(at_1030, clock=Clock(instant(at(DAY, "13:00"))))
+    with TestClient(create_app(at_1300)) as client:
+        noted = {**body, "deadline": at(DAY, "12:00"), "notes": "done at 11:40, paperwork to follow"}
+        kept = client.put("/v1/jobs/DUE", json=noted, headers=DISPATCHER)
+        assert kept.status_code == 200, kept.text
+        moved = client.put("/v1/jobs/DUE", json={**noted, "deadline": at(DAY, "12:30")}, headers=DISPATCHER)
+        assert moved.status_code == 422 and moved.json()["field"] == "deadline", moved.text
+        stored = client.get("/v1/jobs/DUE", headers=DISPATCHER).json()
+        assert instant(stored["deadline"]) == instant(at(DAY, "12:00")) and stored["notes"].startswith("done")
