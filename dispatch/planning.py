@@ -434,9 +434,7 @@ class PlanRunner:
         self._runs: dict[int, _Run] = {}
         self._lock = threading.Lock()
         if self._threads:
-            # The compiled search gets ready in the background; plans made before it is
-            # ready are searched with OR-Tools alone.
-            prepare()
+            prepare()  # the compiled search gets ready in the background meanwhile
 
     @classmethod
     def from_settings(cls, engine: Engine, settings: Settings, workers: int) -> PlanRunner:
@@ -455,16 +453,27 @@ class PlanRunner:
         )
 
     def start(self) -> None:
-        """Start this process's solver threads (if any) and the watch; idempotent."""
+        """Start the watch and this process's solver threads (if any); idempotent. The
+        threads take runs once the compiled search is ready, as a worker does
+        (``consume``): until then runs wait in the queue, shown queued."""
         with self._lock:
             if self._watch is not None:
                 return
             self._stop = threading.Event()
             if self._threads:
-                self._consumer = tasks.consumer(self.queue, self._threads, own_signals=False)
-                self._consumer.start()
+                threading.Thread(
+                    target=self._consume_when_ready, args=(self._stop,), name="plan-consumer-start", daemon=True
+                ).start()
             self._watch = threading.Thread(target=self._watching, args=(self._stop,), name="plan-watch", daemon=True)
             self._watch.start()
+
+    def _consume_when_ready(self, stop: threading.Event) -> None:
+        prepare(wait=True)
+        with self._lock:
+            if stop.is_set() or self._consumer is not None:
+                return
+            self._consumer = tasks.consumer(self.queue, self._threads, own_signals=False)
+            self._consumer.start()
 
     def consume(self) -> None:
         """Solve runs from the queue on this (main) thread's process until SIGINT or SIGTERM

@@ -126,7 +126,10 @@ def search(
     objective says it is better.
     """
     if compiled_plans(task.problem, task.jobs, settings):
+        log.info("the compiled search plans %d jobs", len(task.jobs))
         return _compiled(task, timer, settings, initial_routes, cancel)
+    later = settings.ruin_and_recreate and sisr.eligible(task.problem, task.jobs) and not sisr.ready()
+    log.info("OR-Tools plans %d jobs%s", len(task.jobs), " (the compiled search is not ready yet)" if later else "")
     return _ortools(task, timer, settings, initial_routes, cancel, grace_s)
 
 

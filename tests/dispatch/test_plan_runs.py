@@ -4,6 +4,8 @@ status and progress, cancelling, failing, publishing and immutable versions."""
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -291,3 +293,57 @@ def test_each_run_searches_from_its_own_seed_so_running_a_plan_again_explores_ot
     assert first.id is not None and second.id is not None
     assert seeds == [planning.run_seed(first.id), planning.run_seed(second.id)]
     assert seeds[0] != seeds[1]
+
+
+RUN_AT_START = """
+import datetime as dt, logging, sys, time
+from zoneinfo import ZoneInfo
+from sqlmodel import Session
+from dispatch import planning
+from dispatch.clock import SYSTEM_CLOCK
+from dispatch.db import make_engine, migrate, session_scope
+from dispatch.planning import PlanRunner
+from dispatch.seed import seed_sample_day
+
+logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(name)s: %(message)s")
+url, day_file = sys.argv[1], sys.argv[2]
+tz = ZoneInfo("Europe/Helsinki")
+engine = make_engine(url)
+migrate(engine)
+with session_scope(engine) as session:
+    seed_sample_day(session, __import__("pathlib").Path(day_file), tz, "helsinki",
+                    day=dt.date(2026, 12, 1), now=SYSTEM_CLOCK.now())
+runner = PlanRunner(engine, tz, workers=1)
+plan_id = runner.submit(dt.date(2026, 12, 1), "helsinki", 1.0).id
+runner.start()
+for _ in range(1200):
+    with Session(engine) as session:
+        status = planning.get_plan(session, plan_id).status
+    if status in ("done", "failed", "cancelled"):
+        break
+    time.sleep(0.05)
+print("STATUS", status)
+runner.shutdown()
+"""
+
+
+def test_a_service_solver_thread_takes_a_run_queued_at_start_only_once_the_compiled_search_is_ready(
+    tmp_path: Path,
+) -> None:
+    """A fresh process (the compiled search not yet loaded) with a run already queued
+    when its solver thread starts: the run is searched by the compiled search, not by
+    OR-Tools alone (before, the thread took it at once, and a short plan on a loaded
+    machine could leave most of the day out)."""
+    url = f"sqlite:///{tmp_path / 'start.db'}"
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_AT_START, url, str(SMALL_DAY)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "STATUS done" in done.stdout, done.stdout[-3000:]
+    assert "the compiled search plans" in done.stdout, done.stdout[-3000:]
+    assert "OR-Tools plans" not in done.stdout, done.stdout[-3000:]
