@@ -1017,9 +1017,12 @@ def _csv_row(o: Outcome) -> list[object]:
 
 
 def load(name: str, days: Path) -> Day:
-    """``sample`` (data/samples/helsinki-day.json) or a generated ``TECHNICIANSxJOBS`` day."""
+    """``sample`` (data/samples/helsinki-day.json), a generated ``TECHNICIANSxJOBS`` day,
+    or a day file of one's own (a path ending in ``.json``, docs/day-file.md)."""
     if name == "sample":
         return load_day(DEFAULT_DAY)
+    if name.endswith(".json"):
+        return load_day(Path(name))
     techs, jobs = parse_size(name)
     return load_day(day_path(techs, jobs, days, DEFAULT_SEED))
 
@@ -1035,7 +1038,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Replay each day under each policy and print the table; 0 when every plan and
     every driven day passed the checker."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--days", nargs="+", default=None, help=f"sample and/or TECHNICIANSxJOBS ({' '.join(DAYS)})")
+    parser.add_argument(
+        "--days",
+        nargs="+",
+        default=None,
+        help=f"sample, TECHNICIANSxJOBS and/or day files (*.json) ({' '.join(DAYS)})",
+    )
     parser.add_argument("--quick", action="store_true", help="the sample day only")
     parser.add_argument("--seed", type=int, default=0, help="seed of the disruptions (and the engine)")
     parser.add_argument("--budget", type=float, default=BUDGET_S, help=f"seconds per re-plan ({BUDGET_S:g})")
@@ -1049,7 +1057,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--budget and --plan-time must be positive")
     names = args.days or list(QUICK_DAYS if args.quick else DAYS)
     for name in names:
-        if name != "sample":
+        if name.endswith(".json"):
+            if not Path(name).is_file():
+                parser.error(f"--days: no day file {name}")
+        elif name != "sample":
             try:
                 parse_size(name)
             except ValueError as exc:
@@ -1068,7 +1079,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             writer.writerow(CSV_COLUMNS)
         for name in names:
             day = load(name, args.days_dir)
-            label = f"{name} ({len(day.problem.technicians)} × {len(day.problem.jobs)})"
+            shown = Path(name).stem if name.endswith(".json") else name
+            label = f"{shown} ({len(day.problem.technicians)} × {len(day.problem.jobs)})"
             initial, bad = plan_day(day, args.plan_time, args.seed)
             initial_violations += bad
             scenario = make_scenario(label, day, initial, args.seed)

@@ -103,3 +103,22 @@ def test_planning_by_hand_is_deterministic(scenario: Scenario, outcomes: dict[st
     fields = ("served", "promises_kept", "sla_kept", "moved", "told", "overtime_min", "missed")
     assert [getattr(again, f) for f in fields] == [getattr(outcomes["a"], f) for f in fields]
     assert again.driven == outcomes["a"].driven
+
+
+def test_the_command_replays_a_day_file_of_ones_own_and_names_a_missing_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--days`` takes a day file (docs/day-file.md) beside ``sample`` and generated
+    sizes, so the replay runs unchanged on other days; a file that is not there is a
+    usage error naming it."""
+    from bench.disrupted import main
+
+    out = tmp_path / "runs.csv"
+    args = ["--days", str(SMALL_DAY), "--policies", "a", "--plan-time", "0.5", "--budget", "0.2", "--csv", str(out)]
+    assert main(args) == 0
+    rows = out.read_text().splitlines()
+    assert len(rows) == 2 and rows[1].startswith("small-day (3 × 12),"), rows
+    with pytest.raises(SystemExit) as refused:
+        main(["--days", str(tmp_path / "nowhere.json")])
+    assert refused.value.code == 2
+    assert "no day file" in capsys.readouterr().err
