@@ -84,13 +84,7 @@ def seed(
             plan.retime(tech, timer)
         elif not plan.retime(tech, timer):
             _trim(plan, tech, timer)
-    crews = plan.crews()
-    for tech in problem.technicians:
-        lone = [j.id for j in plan.jobs[tech.id] if j.crew_size == 2 and j.id not in crews]
-        for job_id in lone:
-            plan.remove(tech.id, job_id)
-        if lone:
-            plan.retime(tech, timer)
+    plan.drop_lone_crew_visits(problem.technicians, timer)
     log.info("seeded: %d jobs from the initial routes", len(plan.served()))
 
 

@@ -174,6 +174,22 @@ class Plan:
             if len(crew) == 2
         }
 
+    def drop_lone_crew_visits(self, technicians: Sequence[Technician], timer: RouteTimer) -> list[str]:
+        """Take out every crew visit whose partner's visit is not in the plan with it
+        (half a crew serves nobody) and time those routes again; the ids taken out."""
+        out: list[str] = []
+        while True:
+            crews = self.crews()
+            lone = [(t, j.id) for t in technicians for j in self.jobs[t.id] if j.crew_size == 2 and j.id not in crews]
+            if not lone:
+                return out
+            for tech, job_id in lone:
+                self.remove(tech.id, job_id)
+                out.append(job_id)
+            for tech in {t.id: t for t, _ in lone}.values():
+                if not self.retime(tech, timer):
+                    self.clear(tech)  # only through rounding; the repair re-places its jobs
+
     def working_routes(self) -> list[WorkingRoute]:
         """The plan by job ids, one route per technician."""
         return [

@@ -164,4 +164,6 @@ def _restore_route(problem: Problem, seq: list[Job], tech: Technician, timer: Ro
             plan.retime(other, timer)
     plan.jobs[tech.id], plan.fixed[tech.id] = list(seq), [None] * len(seq)
     plan.retime(tech, timer)
-    log.info("restored the starting route of %s to keep its promises", tech.id)
+    # A crew visit the replaced route held leaves its partner's visit alone: out too.
+    lone = plan.drop_lone_crew_visits(problem.technicians, timer)
+    log.info("restored the starting route of %s to keep its promises (crew visits left alone: %s)", tech.id, lone)

@@ -34,6 +34,8 @@ from solver.insertion import insert_displacing as _insert_displacing
 from solver.insertion import insert_moving_one as _insert_moving_one
 from solver.objective import coefficients
 from solver.plan import Plan as _Plan
+from solver.plan import WorkingRoute
+from solver.repair import repair
 from solver.schedule import RouteTimer
 from solver.search.strategy import Forked as _ColdSearch
 from solver.solution import Solution
@@ -440,3 +442,28 @@ def test_a_job_never_takes_the_place_of_one_as_urgent_as_itself() -> None:
 
     assert _insert_displacing(promise, problem, timer, plan, time.monotonic() + 5) is None
     assert [j.id for j in plan.jobs["T1"]] == ["PROMISED"]
+
+
+def test_a_route_given_back_for_its_promise_takes_its_crew_partners_visit_out_too() -> None:
+    """After a search that lost a promise of T1's starting route, the repair gives T1
+    that route back. The route it replaces held one visit of a crew job, so the other
+    technician's visit of it goes too, and the repair places the whole job again where
+    it fits (before, T2 was left with half the crew job, and the engine's checker
+    refused the re-plan: seen in a disrupted day's replay)."""
+    techs = tuple(
+        Technician(t, grid(i), Shift(8 * H, 17 * H), skills={"kitchen": 1}) for i, t in enumerate(("T1", "T2"))
+    )
+    promise = Job("PROMISE", grid(3), H, windows=(TimeWindow(9 * H, 10 * H),), priority=0)
+    crew = Job("CREW", grid(6), 3 * H, skills={"kitchen": 1}, crew_size=2)
+    problem = Problem(techs, (promise, crew))
+    points, travel = problem_travel(problem, HaversineProvider())
+    timer = RouteTimer(points, travel, coefficients(problem, travel), problem.lunch_on_site_min_s)
+    plan = _Plan.empty(problem)
+    for tech in techs:
+        plan.insert(tech.id, 0, crew, 9 * H)
+        assert plan.retime(tech, timer)
+    left, _ = repair(problem, [promise, crew], plan, timer, time.monotonic() + 5, [WorkingRoute("T1", ("PROMISE",))])
+    visits = {t: [j.id for j in seq] for t, seq in plan.jobs.items()}
+    assert "PROMISE" in visits["T1"], visits
+    assert sum(ids.count("CREW") for ids in visits.values()) in (0, 2), visits
+    assert [j.id for j in left] == ([] if "CREW" in visits["T2"] else ["CREW"])
