@@ -38,10 +38,11 @@ def generator() -> ModuleType:
 
 
 def parse_size(text: str) -> tuple[int, int]:
-    """``"200x2000"`` → (200, 2000)."""
+    """``"200x2000"`` → (200, 2000). At least 3 technicians: the generator makes every
+    job servable by one more than its crew, and crews are of two."""
     techs, _, jobs = text.lower().partition("x")
-    if not techs.isdigit() or not jobs.isdigit() or int(techs) < 1 or int(jobs) < 10:
-        raise ValueError(f"size {text!r} is not TECHNICIANSxJOBS (at least 1 technician and 10 jobs)")
+    if not techs.isdigit() or not jobs.isdigit() or int(techs) < 3 or int(jobs) < 10:
+        raise ValueError(f"size {text!r} is not TECHNICIANSxJOBS (at least 3 technicians and 10 jobs)")
     return int(techs), int(jobs)
 
 

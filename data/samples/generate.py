@@ -727,17 +727,29 @@ def make_jobs(rng: random.Random, total: int, technicians: list[Record]) -> list
     pool = [j for j in pool if j["deadline"] is None and j["crew_size"] == 1]
     employees = [t for t in technicians if t["kind"] == "employee"]
     used: set[str] = set()
+    # A small day may hold no job of a kind for these, or nobody to pin it to: then none.
     for kind in ("measure", "install", "repair"):
-        job = rng.choice([j for j in pool if j["kind"] == kind and j["id"] not in used])
+        choices = [j for j in pool if j["kind"] == kind and j["id"] not in used]
+        if not choices:
+            continue
+        job = rng.choice(choices)
         techs = [t for t in employees if qualifies(t, job["skills"]) and _fits_window(job, t)]
         techs = [t for t in techs if t["id"] not in used]
+        if not techs:
+            continue
         tech = rng.choice(techs)
         job["pinned_technician_id"] = tech["id"]
         job["notes"] = _join_notes(job["notes"], "Promised to the customer by the dispatcher")
         used.update((job["id"], tech["id"]))
     for kind in ("repair", "repair", "repair", "install", "install"):
-        job = rng.choice([j for j in pool if j["kind"] == kind and j["id"] not in used])
-        tech = rng.choice([t for t in technicians if qualifies(t, job["skills"])])
+        choices = [j for j in pool if j["kind"] == kind and j["id"] not in used]
+        if not choices:
+            continue
+        job = rng.choice(choices)
+        qualified = [t for t in technicians if qualifies(t, job["skills"])]
+        if not qualified:
+            continue
+        tech = rng.choice(qualified)
         job["preferred_technician_id"] = tech["id"]
         reason = "Customer asks for the same installer as last time"
         job["notes"] = _join_notes(job["notes"], reason)

@@ -43,7 +43,16 @@ def test_a_generated_day_has_every_feature_the_scale_benchmark_needs(tmp_path: P
     assert json.loads(path.read_text())["jobs"][0]["id"] == "J0001"
 
 
-@pytest.mark.parametrize("text", ["200", "x10", "0x100", "10x5", "ax10"])
+@pytest.mark.parametrize("text", ["200", "x10", "0x100", "2x40", "10x5", "ax10"])
 def test_a_bad_size_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match="TECHNICIANSxJOBS"):
         parse_size(text)
+
+
+@pytest.mark.parametrize("size", ["3x10", "4x20", "6x30", "8x40"])
+def test_a_small_day_is_generated_with_what_it_has_room_for(size: str, tmp_path: Path) -> None:
+    """Small sizes the command takes make a valid day (before, 6 × 30 crashed: no job of
+    a kind was left to pin to a technician)."""
+    techs, jobs = parse_size(size)
+    problem = load_day(day_path(techs, jobs, tmp_path)).problem
+    assert (len(problem.technicians), len(problem.jobs)) == (techs, jobs)
