@@ -23,6 +23,10 @@ from solver.schedule import RouteTimer
 log = logging.getLogger(__name__)
 # Above this many jobs left out after the repair's insertions, none is tried by moving another.
 _MOVE_ONE_MAX_JOBS = 20
+# Jobs of this priority or more urgent (promises, and urgent work of level 1) still out are
+# tried by moving another job, and else in the place of one less urgent job: leaving one
+# out costs more than leaving out every less urgent job (solver/objective.py).
+_DISPLACING_MAX_PRIORITY = 1
 
 
 def repair(
@@ -77,14 +81,18 @@ def repair(
     few = len(left) <= _MOVE_ONE_MAX_JOBS
     still: list[Job] = []
     for j in left:
-        if (few or j.priority == 0) and insert_moving_one(j, problem, timer, plan, finish_by):
+        urgent = j.priority <= _DISPLACING_MAX_PRIORITY
+        if (few or urgent) and insert_moving_one(j, problem, timer, plan, finish_by):
             continue
-        if j.priority != 0:
+        if not urgent:
             still.append(j)
             continue
-        out = insert_displacing(j, problem, timer, plan, finish_by) or insert_displacing_crew(
-            j, problem, timer, plan, finish_by
-        )
+        out = insert_displacing(j, problem, timer, plan, finish_by)
+        if out is None and j.priority == 0:
+            out = insert_displacing_crew(j, problem, timer, plan, finish_by)
+        if out is None and j.priority != 0:
+            still.append(j)
+            continue
         cleared = [out] if out is not None else insert_clearing(j, problem, timer, plan, finish_by)
         if cleared is None:
             still.append(j)

@@ -467,3 +467,32 @@ def test_a_route_given_back_for_its_promise_takes_its_crew_partners_visit_out_to
     assert "PROMISE" in visits["T1"], visits
     assert sum(ids.count("CREW") for ids in visits.values()) in (0, 2), visits
     assert [j.id for j in left] == ([] if "CREW" in visits["T2"] else ["CREW"])
+
+
+def test_an_urgent_repair_that_fits_nowhere_takes_the_place_of_less_urgent_work() -> None:
+    """T1 alone has the glass skill and its day is full with ordinary glass work; an
+    urgent glass repair (priority 1) then comes in. Leaving it out costs more than
+    leaving out every less urgent job, so the repair gives it that work's place and
+    leaves the ordinary job out (before, only a promise could: a re-plan in a
+    disrupted day's replay kept an urgent repair out that a search from another
+    seed served)."""
+    techs = (
+        Technician("T1", grid(0), Shift(8 * H, 11 * H), skills={"glass": 1}, cost=CostProfile(3600, 30)),
+        Technician("T2", grid(1), Shift(8 * H, 11 * H), cost=CostProfile(3600, 30)),
+    )
+    ordinary = Job("ORDINARY", grid(2), 2 * H, skills={"glass": 1})
+    urgent = Job("URGENT", grid(3), 2 * H, skills={"glass": 1}, priority=1, deadline_s=10 * H)
+    problem = Problem(techs, (ordinary, urgent))
+    points, travel = problem_travel(problem, HaversineProvider())
+    timer = RouteTimer(points, travel, coefficients(problem, travel), problem.lunch_on_site_min_s)
+    plan = _Plan.empty(problem)
+    plan.jobs["T1"], plan.fixed["T1"] = [ordinary], [None]
+    assert plan.retime(techs[0], timer)
+
+    left, _ = repair(problem, [ordinary, urgent], plan, timer, time.monotonic() + 5)
+
+    assert [j.id for j in plan.jobs["T1"]] == ["URGENT"]
+    assert [j.id for j in left] == ["ORDINARY"]
+    out = (Unassigned("ORDINARY", ReasonCode.DAY_FULL, "its place went to the urgent repair"),)
+    solution = Solution(tuple(plan.routes[t.id] for t in problem.technicians), out)
+    assert check(problem, solution, points, travel).violations == ()
