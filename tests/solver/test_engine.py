@@ -6,6 +6,7 @@ import dataclasses
 import multiprocessing
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -271,14 +272,14 @@ def test_a_crew_leaves_free_the_one_technician_who_can_do_another_job() -> None:
     assert on == [("CREW", "T2"), ("CREW", "T3"), ("GLASS", "T1")]
 
 
-def _glass_day(first: Job) -> tuple[Problem, RouteTimer, _Plan, Job, PointIndex, TravelMatrices]:
+def _glass_day(first: Job, **glass_fields: Any) -> tuple[Problem, RouteTimer, _Plan, Job, PointIndex, TravelMatrices]:
     """T1 alone has the glass skill; its 3-hour day already holds ``first`` (2 hours),
-    so the 2-hour glass job returned fits nowhere as the plan stands."""
+    so the 2-hour glass job returned (with ``glass_fields``) fits nowhere as the plan stands."""
     techs = (
         Technician("T1", grid(0), Shift(8 * H, 11 * H), skills={"glass": 1}, cost=CostProfile(3600, 30)),
         Technician("T2", grid(1), Shift(8 * H, 11 * H), cost=CostProfile(3600, 30)),
     )
-    glass = Job("GLASS", grid(3), 2 * H, skills={"glass": 1})
+    glass = Job("GLASS", grid(3), 2 * H, skills={"glass": 1}, **glass_fields)
     problem = Problem(techs, (first, glass))
     points, travel = problem_travel(problem, HaversineProvider())
     timer = RouteTimer(points, travel, coefficients(problem, travel), problem.lunch_on_site_min_s)
@@ -470,28 +471,18 @@ def test_a_route_given_back_for_its_promise_takes_its_crew_partners_visit_out_to
 
 
 def test_an_urgent_repair_that_fits_nowhere_takes_the_place_of_less_urgent_work() -> None:
-    """T1 alone has the glass skill and its day is full with ordinary glass work; an
-    urgent glass repair (priority 1) then comes in. Leaving it out costs more than
+    """T1 alone has the glass skill and its day is full with ordinary glass work (which
+    nobody else can take); an urgent glass repair (priority 1) then comes in. Leaving it out costs more than
     leaving out every less urgent job, so the repair gives it that work's place and
     leaves the ordinary job out (before, only a promise could: a re-plan in a
     disrupted day's replay kept an urgent repair out that a search from another
     seed served)."""
-    techs = (
-        Technician("T1", grid(0), Shift(8 * H, 11 * H), skills={"glass": 1}, cost=CostProfile(3600, 30)),
-        Technician("T2", grid(1), Shift(8 * H, 11 * H), cost=CostProfile(3600, 30)),
-    )
     ordinary = Job("ORDINARY", grid(2), 2 * H, skills={"glass": 1})
-    urgent = Job("URGENT", grid(3), 2 * H, skills={"glass": 1}, priority=1, deadline_s=10 * H)
-    problem = Problem(techs, (ordinary, urgent))
-    points, travel = problem_travel(problem, HaversineProvider())
-    timer = RouteTimer(points, travel, coefficients(problem, travel), problem.lunch_on_site_min_s)
-    plan = _Plan.empty(problem)
-    plan.jobs["T1"], plan.fixed["T1"] = [ordinary], [None]
-    assert plan.retime(techs[0], timer)
+    problem, timer, plan, urgent, points, travel = _glass_day(ordinary, priority=1, deadline_s=10 * H)
 
     left, _ = repair(problem, [ordinary, urgent], plan, timer, time.monotonic() + 5)
 
-    assert [j.id for j in plan.jobs["T1"]] == ["URGENT"]
+    assert [j.id for j in plan.jobs["T1"]] == ["GLASS"]
     assert [j.id for j in left] == ["ORDINARY"]
     out = (Unassigned("ORDINARY", ReasonCode.DAY_FULL, "its place went to the urgent repair"),)
     solution = Solution(tuple(plan.routes[t.id] for t in problem.technicians), out)
