@@ -85,6 +85,10 @@ class ClockOut(BaseModel):
     now: dt.datetime = Field(description="The current instant, in the dispatch time zone")
     today: dt.date = Field(description="Today's date in the dispatch time zone")
     timezone: str = Field(description="The dispatch area's IANA time zone")
+    urgent_due_min: int = Field(
+        description="The repair standard: minutes after it is entered that urgent work without a deadline is due "
+        "(the board's default deadline for an urgent repair)"
+    )
 
 
 class BreakOut(BaseModel):

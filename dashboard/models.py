@@ -25,6 +25,8 @@ class Clock(ApiModel):
     now: dt.datetime
     today: dt.date
     timezone: str
+    urgent_due_min: int
+    """The service's repair standard: urgent work entered now is due this many minutes later."""
 
 
 class LatLon(ApiModel):

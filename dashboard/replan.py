@@ -75,17 +75,13 @@ def default_time(now: Clock, day: dt.date) -> dt.time:
     return dt.time(local.hour, local.minute)
 
 
-URGENT_DUE_H = 4
-"""How long after it is entered an urgent repair is due on site by default: the repair
-standard (domain.md: on site within 4 hours)."""
-
-
 def default_deadline(now: Clock, day: dt.date) -> dt.time:
-    """What an urgent repair's deadline field starts at: the repair standard after the
-    field's default time (``default_time``), on the quarter hour after, at the latest
-    23:45 of the day. A fixed time would already be past late in the day."""
+    """What an urgent repair's deadline field starts at: the service's repair standard
+    (``Clock.urgent_due_min``) after the field's default time (``default_time``), on the
+    quarter hour after, at the latest 23:45 of the day. A fixed time would already be
+    past late in the day."""
     start = default_time(now, day)
-    minutes = start.hour * 60 + start.minute + URGENT_DUE_H * 60
+    minutes = start.hour * 60 + start.minute + now.urgent_due_min
     minutes = min(-(-minutes // 15) * 15, 23 * 60 + 45)
     return dt.time(minutes // 60, minutes % 60)
 

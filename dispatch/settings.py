@@ -123,6 +123,7 @@ class Settings:
         ``PLAN_LEASE_S`` (a silent worker's runs are taken over after it),
         ``DISPATCH_SEED_SAMPLES`` (1/0),
         ``BOOKING_URGENT_RESERVE`` (share, e.g. 0.15), ``BOOKING_LEAD_MIN``,
+        ``BOOKING_URGENT_DUE_MIN`` (the repair standard, minutes),
         ``DISPATCH_NOW`` (an instant with offset: the clock starts there and runs;
         unset: the real time), ``DISPATCH_CONFIRM_ON_PUBLISH`` (1/0), ``WEBHOOK_POLL_S``, ``WEBHOOK_TIMEOUT_S``,
         ``WEBHOOK_BACKOFF_BASE_S``, ``WEBHOOK_BACKOFF_CAP_S``, ``WEBHOOK_GIVE_UP_AFTER_S``
@@ -134,6 +135,9 @@ class Settings:
         A malformed value is a ValueError naming the variable."""
         env = os.environ
         raw_now = env.get("DISPATCH_NOW", "").strip()
+        urgent_due_min = _count(env, "BOOKING_URGENT_DUE_MIN", BookingSettings.urgent_deadline_min)
+        if urgent_due_min == 0:
+            raise ValueError("BOOKING_URGENT_DUE_MIN must be at least 1 (minutes after entry urgent work is due)")
         return cls(
             clock=Clock(parse_instant(raw_now, "DISPATCH_NOW")) if raw_now else SYSTEM_CLOCK,
             database_url=env.get("DATABASE_URL", cls.database_url),
@@ -150,6 +154,7 @@ class Settings:
             booking=BookingSettings(
                 urgent_reserve_share=float(env.get("BOOKING_URGENT_RESERVE", BookingSettings.urgent_reserve_share)),
                 lead_min=int(env.get("BOOKING_LEAD_MIN", BookingSettings.lead_min)),
+                urgent_deadline_min=urgent_due_min,
             ),
             stability=Stability(
                 move_cents=round(_seconds(env, "REPLAN_MOVE_EUR", Stability.move_cents / 100, zero=True) * 100),

@@ -23,6 +23,12 @@ async def get_health() -> HealthOut:
 @router.get("/clock", response_model=ClockOut)
 def get_clock(state: StateDep, _: PrincipalDep) -> ClockOut:
     """Now and today's date in the dispatch time zone, as the service counts them
-    (any role): "today" for an installer's job list, the calendar feed and booking lead times."""
+    (any role): "today" for an installer's job list, the calendar feed and booking lead times;
+    and the repair standard that urgent work entered now is due by."""
     now = state.clock.now().astimezone(state.tz)
-    return ClockOut(now=now, today=now.date(), timezone=state.settings.timezone)
+    return ClockOut(
+        now=now,
+        today=now.date(),
+        timezone=state.settings.timezone,
+        urgent_due_min=state.booking.settings.urgent_deadline_min,
+    )

@@ -3,6 +3,7 @@ whatever the hour in UTC, and a served API can be started at a given instant."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import subprocess
@@ -31,7 +32,19 @@ def test_the_service_clock_says_tomorrow_at_half_past_eleven_utc(tmp_path: Path)
     app = create_app(settings_for(f"sqlite:///{tmp_path / 'clock.db'}", seed=False))
     with TestClient(app) as client, time_machine.travel(dt.datetime(2026, 12, 3, 23, 30, tzinfo=dt.UTC), tick=False):
         clock = client.get("/v1/clock", headers=DISPATCHER).json()
-    assert clock == {"now": "2026-12-04T01:30:00+02:00", "today": "2026-12-04", "timezone": "Europe/Helsinki"}
+    assert clock == {
+        "now": "2026-12-04T01:30:00+02:00",
+        "today": "2026-12-04",
+        "timezone": "Europe/Helsinki",
+        "urgent_due_min": 240,
+    }
+
+
+def test_the_service_clock_gives_the_repair_standard_the_service_is_configured_with(tmp_path: Path) -> None:
+    settings = settings_for(f"sqlite:///{tmp_path / 'clock.db'}", seed=False)
+    two_hours = dataclasses.replace(settings, booking=dataclasses.replace(settings.booking, urgent_deadline_min=120))
+    with TestClient(create_app(two_hours)) as client:
+        assert client.get("/v1/clock", headers=DISPATCHER).json()["urgent_due_min"] == 120
 
 
 def test_an_installers_day_and_calendar_follow_the_dispatch_areas_date_not_utcs(tmp_path: Path) -> None:

@@ -71,23 +71,30 @@ def test_a_plan_without_changes_gives_empty_rows() -> None:
 
 
 def test_a_re_plan_starts_at_the_apis_now_on_its_today_only() -> None:
-    now = Clock(now=at("09:17"), today=dt.date(2026, 12, 1), timezone="Europe/Helsinki")
+    now = helsinki_clock("09:17", dt.date(2026, 12, 1))
     assert replan_instant(now, dt.date(2026, 12, 1)) == at("09:17")
     assert replan_instant(now, dt.date(2026, 12, 2)) is None
     assert default_time(now, dt.date(2026, 12, 1)) == dt.time(9, 17)  # +02:00 is Helsinki's winter time
     assert default_time(now, dt.date(2026, 12, 2)) == dt.time(8, 0)
 
 
+def helsinki_clock(now: str, today: dt.date, urgent_due_min: int = 240) -> Clock:
+    return Clock(now=at(now), today=today, timezone="Europe/Helsinki", urgent_due_min=urgent_due_min)
+
+
 def test_an_urgent_repairs_deadline_starts_at_the_repair_standard_on_the_quarter_hour() -> None:
     """Four hours after the field's default time, rounded up to the quarter hour, never
     past 23:45 (before: 16:00 at any hour, already past late in the day)."""
     day = dt.date(2026, 12, 1)
-    assert default_deadline(Clock(now=at("09:17"), today=day, timezone="Europe/Helsinki"), day) == dt.time(13, 30)
-    assert default_deadline(Clock(now=at("10:00"), today=day, timezone="Europe/Helsinki"), day) == dt.time(14, 0)
-    assert default_deadline(Clock(now=at("21:05"), today=day, timezone="Europe/Helsinki"), day) == dt.time(23, 45)
-    assert default_deadline(Clock(now=at("21:05"), today=day, timezone="Europe/Helsinki"), dt.date(2026, 12, 2)) == (
-        dt.time(12, 0)
-    )
+    assert default_deadline(helsinki_clock("09:17", day), day) == dt.time(13, 30)
+    assert default_deadline(helsinki_clock("10:00", day), day) == dt.time(14, 0)
+    assert default_deadline(helsinki_clock("21:05", day), day) == dt.time(23, 45)
+    assert default_deadline(helsinki_clock("21:05", day), dt.date(2026, 12, 2)) == dt.time(12, 0)
+
+
+def test_an_urgent_repairs_deadline_follows_the_services_repair_standard() -> None:
+    day = dt.date(2026, 12, 1)
+    assert default_deadline(helsinki_clock("09:17", day, urgent_due_min=120), day) == dt.time(11, 30)
 
 
 def test_times_fall_on_the_day_in_the_services_time_zone() -> None:

@@ -1,4 +1,4 @@
-"""The re-plan's stability settings, read from the environment in euros and minutes."""
+"""The re-plan's stability settings and the repair standard, read from the environment in euros and minutes."""
 
 from __future__ import annotations
 
@@ -23,4 +23,15 @@ def test_a_bad_cost_per_customer_told_is_refused_with_its_name(monkeypatch: pyte
     for bad in ("-5", "fifteen"):
         monkeypatch.setenv("REPLAN_TOLD_EUR", bad)
         with pytest.raises(ValueError, match="REPLAN_TOLD_EUR"):
+            Settings.from_env()
+
+
+def test_the_repair_standard_is_read_in_minutes_and_nought_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BOOKING_URGENT_DUE_MIN", raising=False)
+    assert Settings.from_env().booking.urgent_deadline_min == 240
+    monkeypatch.setenv("BOOKING_URGENT_DUE_MIN", "120")
+    assert Settings.from_env().booking.urgent_deadline_min == 120
+    for bad in ("0", "two hours"):
+        monkeypatch.setenv("BOOKING_URGENT_DUE_MIN", bad)
+        with pytest.raises(ValueError, match="BOOKING_URGENT_DUE_MIN"):
             Settings.from_env()
