@@ -11,6 +11,10 @@ instants where dates are easy to get wrong (the Makefile's ``test-clock``)::
 
     DISPATCH_TEST_AT=2026-12-03T23:30:00Z .venv/bin/pytest             # the whole suite at one instant
     DISPATCH_TEST_AT=2027-03-28T00:30:00Z .venv/bin/pytest -m clock    # the date-sensitive tests only
+
+Tests that run on each database (a parameter ``sqlite``, ``postgres`` or
+``sqlite+redis``) run on one of them only when ``DISPATCH_TEST_DATABASE`` names it
+(``sqlite`` or ``postgres``): the clock runs take each instant on one database.
 """
 
 from __future__ import annotations
@@ -34,8 +38,30 @@ _TRAVEL = time_machine.travel(INSTANT, tick=True)
 _TRAVEL.start()
 
 
+_DATABASE_OF_PARAM = {"sqlite": "sqlite", "sqlite+redis": "sqlite", "postgres": "postgres"}
+ONLY_DATABASE = os.environ.get("DISPATCH_TEST_DATABASE", "").strip()
+if ONLY_DATABASE not in ("", "sqlite", "postgres"):
+    raise pytest.UsageError(f"DISPATCH_TEST_DATABASE must be sqlite or postgres, not {ONLY_DATABASE!r}")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "clock: depends on the date or time of day; run at several instants")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``DISPATCH_TEST_DATABASE``, deselect the runs of tests on the other database."""
+    if not ONLY_DATABASE:
+        return
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        params = getattr(item, "callspec", None)
+        values = params.params.values() if params is not None else ()
+        databases = {_DATABASE_OF_PARAM[v] for v in values if isinstance(v, str) and v in _DATABASE_OF_PARAM}
+        (dropped if databases and ONLY_DATABASE not in databases else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -43,7 +69,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return f"instant: {INSTANT.isoformat()} (DISPATCH_TEST_AT), {INSTANT.astimezone(HELSINKI).isoformat()} in Helsinki"
+    where = f"; databases: {ONLY_DATABASE} only (DISPATCH_TEST_DATABASE)" if ONLY_DATABASE else ""
+    local = INSTANT.astimezone(HELSINKI).isoformat()
+    return f"instant: {INSTANT.isoformat()} (DISPATCH_TEST_AT), {local} in Helsinki{where}"
 
 
 def today() -> dt.date:
