@@ -133,6 +133,10 @@ def run_seed(plan_id: int) -> int:
     return plan_id % 2**31
 
 
+UNREPORTED_SHOWN = 10
+"""Promised jobs left out for want of a report that a refusal explains one by one."""
+
+
 def broken_promises(
     day: Day, solution: Solution, promised_unplannable: list[str], unreported: Mapping[str, str] | None = None
 ) -> list[str]:
@@ -140,8 +144,9 @@ def broken_promises(
     out, and per promised job that could not even be planned. Served promised jobs
     are inside their promise: it is their only, hard window (``mapping.job_of``).
     ``unreported`` (a re-plan's ``DayFrom.unreported``): for a job left out whose visit
-    was due with nothing reported, that is said first, and a last sentence says
-    what to do about it."""
+    was due with nothing reported, that is said first (past ``UNREPORTED_SHOWN`` such
+    jobs, the others in one sentence by id), and a last sentence says what to do
+    about it."""
     promised = {j.id for j in day.problem.jobs if j.priority == 0}
     unreported = unreported or {}
 
@@ -160,7 +165,17 @@ def broken_promises(
         f"{kind(i)} job {i} cannot be planned{due(i)} ({day.held_back[i].reason if i in day.held_back else pinned})"
         for i in promised_unplannable
     ]
-    if any(i in unreported for i in [*left_out, *promised_unplannable]):
+    unheard = [i for i in [*left_out, *promised_unplannable] if i in unreported]
+    if unheard:
+        # A morning without reports leaves every promise of it out: past a few, the
+        # rest are named by id only, so that the refusal stays readable.
+        if len(unheard) > UNREPORTED_SHOWN:
+            hidden = set(unheard[UNREPORTED_SHOWN:])
+            out = [s for s, i in zip(out, [*left_out, *promised_unplannable], strict=True) if i not in hidden]
+            more = f"{len(hidden)} more promised " + (
+                "job whose visit was" if len(hidden) == 1 else "jobs whose visits were"
+            )
+            out.append(f"and {more} due with nothing reported: " + ", ".join(unheard[UNREPORTED_SHOWN:]))
         out.append(
             "record what happened to the visits nothing was reported for (field events en_route, arrived, "
             "completed or failed, by POST /v1/jobs/{id}/events or the board's Today page) and re-plan"

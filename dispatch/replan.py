@@ -374,7 +374,9 @@ def day_from(
     working = {t.id for t in problem.technicians}
     idle = tuple(_idle(t, now_s) for t in whole.problem.technicians if t.id in holders and t.id not in working)
     if idle:
-        problem = dataclasses.replace(problem, technicians=problem.technicians + idle)
+        back = {t.id for t in idle}
+        off_duty = tuple(t for t in problem.off_duty if t.id not in back)
+        problem = dataclasses.replace(problem, technicians=problem.technicians + idle, off_duty=off_duty)
     kept = {j.id for j in problem.jobs}
     gone = sorted(j.id for j in whole.problem.jobs if j.id not in settled and j.id not in kept)
     names = {t.id: t.name for t in problem.technicians}

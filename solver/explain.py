@@ -64,6 +64,10 @@ def _room_s(problem: Problem, job: Job, tech: Technician, points: PointIndex, tr
     return problem.latest_return_s(tech, job, arrive + job.duration_s) - back_s - arrive
 
 
+# At most this many technicians are named in one reason; the others are counted.
+_NAMES_SHOWN = 5
+
+
 def _skills_text(skills: dict[str, int]) -> str:
     return ", ".join(f"{code} level {level}" for code, level in sorted(skills.items())) or "no skills"
 
@@ -112,6 +116,20 @@ def _precheck_job(
 ) -> Unassigned | None:
     need = _skills_text(job.skills)
     day = _job_day(job)
+    if len(qualified) < job.crew_size:
+        off_duty = [t for t in problem.off_duty if problem.qualified(t, job)]
+        if off_duty:
+            names = ", ".join(_name(t, day) for t in off_duty[:_NAMES_SHOWN])
+            if len(off_duty) > _NAMES_SHOWN:
+                names += f" and {len(off_duty) - _NAMES_SHOWN} more"
+            if not qualified:
+                why = f"No technician with {need} works any more this day: {names} (day over or away)."
+            else:
+                why = (
+                    f"Needs a crew of {job.crew_size} with {need}: {names} work no more this day (day over or "
+                    f"away), leaving only {_name(qualified[0], day)}."
+                )
+            return Unassigned(job.id, ReasonCode.NO_SHIFT_IN_WINDOW, why)
     if not qualified:
         return Unassigned(job.id, ReasonCode.NO_SKILL, f"No technician working this day has {need}.")
     if len(qualified) < job.crew_size:

@@ -532,6 +532,10 @@ class Problem:
     # then: they finish the promised visit in their working time and drive home late
     # (paid as overtime). 0: never (docs/model.md, "Promises").
     promise_late_home_s: int = 0
+    # Technicians of the day who work no more (a re-plan from an instant past their day,
+    # or while they are away for the rest of it): they take nothing, and a job only
+    # they could do is explained by them rather than by a skill nobody has.
+    off_duty: tuple[Technician, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0 <= self.promise_late_home_s <= 4 * 3600:

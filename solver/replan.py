@@ -112,7 +112,8 @@ def remaining(
     stock (and the depot's tools once ``reloaded``; the problem does not rule out a
     second depot stop for them, which the whole day's checker refuses); a
     technician with no time left, or absent for the rest of the day, works no more
-    (jobs pinned to them are then unplannable: the caller explains).
+    (jobs pinned to them are then unplannable: the caller explains) and is kept in
+    ``Problem.off_duty``, so that a job only they could do says so.
     With ``stability`` every job in ``told`` prefers its told technician (costing
     ``move_cents`` when given to another) and a window of ``tolerance_min`` around
     its told arrival (each minute outside costs ``per_min_cents``, and being outside
@@ -129,10 +130,13 @@ def remaining(
     told = told or {}
     taken = lunch_taken or {}
     technicians = []
+    off_duty = list(problem.off_duty)
     for tech in problem.technicians:
         left = _left_of(problem, tech, now_s, positions.get(tech.id), absences.get(tech.id), taken.get(tech.id))
         if left is not None:
             technicians.append(left)
+        else:
+            off_duty.append(tech)
     working = {t.id for t in technicians}
     jobs = []
     for job in problem.jobs:
@@ -143,7 +147,9 @@ def remaining(
     weights = problem.weights
     if stability is not None:
         weights = dataclasses.replace(weights, preferred_technician_miss_cents=stability.move_cents)
-    return dataclasses.replace(problem, technicians=tuple(technicians), jobs=tuple(jobs), weights=weights)
+    return dataclasses.replace(
+        problem, technicians=tuple(technicians), jobs=tuple(jobs), weights=weights, off_duty=tuple(off_duty)
+    )
 
 
 def _waiting_kept(jobs: list[Job], settled_ends: Mapping[str, int]) -> list[Job]:

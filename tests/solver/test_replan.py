@@ -297,3 +297,39 @@ def test_a_whole_day_with_an_absence_starts_later_ends_earlier_or_pauses_for_it(
     assert early is not None and (early.shift.end_s, early.max_overtime_s) == (12 * H, 0)
     assert away is not None and away.shift.lunch == Break(14 * H, 14 * H, H)
     assert with_absence(tech, Absence(8 * H)) is None
+
+
+def test_a_job_only_technicians_done_for_the_day_could_do_names_them_not_a_missing_skill() -> None:
+    """Re-planned at 13:00, the only glazier went home at 12:00: the glass job is left
+    out because the glazier works no more, not because nobody has the skill (before:
+    "No technician working this day has glass level 1.")."""
+    glazier = Technician("g", HOME, Shift(8 * H, 12 * H), skills={"glass": 1, "wardrobe": 1})
+    fitter = Technician("f", HOME, Shift(8 * H, 16 * H), skills={"wardrobe": 1})
+    pair = Technician("p", HOME, Shift(8 * H, 16 * H), skills={"glass": 1, "wardrobe": 1})
+    jobs = (
+        Job("glass", A, H, skills={"glass": 1}),
+        Job("crew", B, H, skills={"wardrobe": 1, "glass": 1}, crew_size=2),
+        Job("wardrobe", B, H, skills={"wardrobe": 1}),
+    )
+    left = remaining(Problem((glazier, fitter), jobs[:1] + jobs[2:]), 13 * H)
+    assert [t.id for t in left.off_duty] == ["g"]
+    solution = solve(left, SolveOptions(time_limit_s=1))
+    assert check(left, solution, *problem_travel(left, HaversineProvider())).feasible
+    (out,) = solution.unassigned
+    assert out.job_id == "glass" and out.code == "no_shift_in_window"
+    assert out.reason == "No technician with glass level 1 works any more this day: g (day over or away)."
+    crew_left = remaining(Problem((glazier, pair), jobs[1:2]), 13 * H)
+    (crew_out,) = solve(crew_left, SolveOptions(time_limit_s=1)).unassigned
+    assert crew_out.reason == (
+        "Needs a crew of 2 with glass level 1, wardrobe level 1: g work no more this day (day over or away), "
+        "leaving only p."
+    )
+
+
+def test_a_reason_names_five_technicians_done_for_the_day_and_counts_the_others() -> None:
+    gone = tuple(Technician(f"g{i}", HOME, Shift(8 * H, 12 * H), skills={"glass": 1}) for i in range(7))
+    left = remaining(Problem(gone, (Job("glass", A, H, skills={"glass": 1}),)), 13 * H)
+    (out,) = solve(left, SolveOptions(time_limit_s=1)).unassigned
+    assert out.reason == (
+        "No technician with glass level 1 works any more this day: g0, g1, g2, g3, g4 and 2 more (day over or away)."
+    )
