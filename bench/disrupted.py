@@ -218,16 +218,6 @@ def make_scenario(name: str, day: Day, initial: Solution, seed: int) -> Scenario
 # --- The day as it happens ----------------------------------------------------------------------------------
 
 
-def _first_arrival(
-    arrivals: dict[str, tuple[str, int, int | None]], job_id: str, tech_id: str, arrival_s: int, start_s: int
-) -> None:
-    """Record ``tech_id``'s arrival at ``job_id``: a crew's customer is told when the first
-    of the two arrives (as ``solver.replan.changes`` compares), kept with the first
-    technician recorded, and the crew's common start (``solver.replan.Told.start_s``)."""
-    was = arrivals.get(job_id)
-    arrivals[job_id] = (tech_id, arrival_s, None) if was is None else (was[0], min(was[1], arrival_s), start_s)
-
-
 @dataclass(frozen=True)
 class Stint:
     """A visit that happened (or that a technician set out for): its start, planned and actual duration."""
@@ -349,7 +339,9 @@ class Replay:
         self.facts: list[tuple[int, str]] = []  # (instant, technician): an overrun called in
         self._cache: dict[str, Decision | None] = {}
         self._adopt(scenario.initial, 0)
-        self.told = {v.job_id: Told(r.technician_id, v.arrival_s) for r in scenario.initial.routes for v in r.visits}
+        self.told = self._told_of(
+            (r.technician_id, v.job_id, v.arrival_s, v.start_s) for r in scenario.initial.routes for v in r.visits
+        )
 
     # -- driving -------------------------------------------------------------------------------------------
 
@@ -558,7 +550,7 @@ class Replay:
         self.since = {t: now_s for t in self.base}
         self._cache.clear()
 
-    def _count(self, found: Changes, solution_arrivals: Mapping[str, tuple[str, int, int | None]]) -> None:
+    def _count(self, found: Changes, solution_arrivals: Mapping[str, Told]) -> None:
         """Count what a new plan changed and make it what people were told."""
         self.moved += len(found.moved)
         self.notified += len(found.notify)
@@ -570,8 +562,8 @@ class Replay:
             self.told[r.job_id] = Told(was.technician_id, r.new_arrival_s, start)
         for job_id in found.dropped:
             self.told.pop(job_id, None)
-        for job_id, (tech_id, arrival, start) in solution_arrivals.items():
-            self.told.setdefault(job_id, Told(tech_id, arrival, start))
+        for job_id, told in solution_arrivals.items():
+            self.told.setdefault(job_id, told)
 
     # -- policies (b) and (c): the product's re-plan ------------------------------------------------------
 
@@ -666,11 +658,12 @@ class Replay:
                 self.told.pop(job_id, None)
         routes = {t: tuple(j for j in self.plan[t] if j not in settled) for t in self.base}
         found = changes(told, routes, solution, NOTIFY_MIN)
-        arrivals: dict[str, tuple[str, int, int | None]] = {}
-        for r in solution.routes:
-            for v in r.visits:
-                _first_arrival(arrivals, v.job_id, r.technician_id, v.arrival_s, v.start_s)
-        self._count(found, arrivals)
+        self._count(
+            found,
+            self._told_of(
+                (r.technician_id, v.job_id, v.arrival_s, v.start_s) for r in solution.routes for v in r.visits
+            ),
+        )
         self._adopt(solution, now_s)
 
     # -- policy (a): by hand --------------------------------------------------------------------------------
@@ -703,9 +696,18 @@ class Replay:
                     return tech_id
         return None
 
-    def _planned_arrivals(self, tech_ids: Iterable[str], now_s: int) -> dict[str, tuple[str, int, int | None]]:
+    def _told_of(self, visits: Iterable[tuple[str, str, int, int]]) -> dict[str, Told]:
+        """What visits (technician, job, arrival, start) tell their customers, per job
+        (``solver.replan.Told.joined``: a crew's first arrival and common start)."""
+        out: dict[str, Told] = {}
+        for tech_id, job_id, arrival_s, start_s in visits:
+            crew_start = start_s if self.jobs[job_id].crew_size == 2 else None
+            out[job_id] = Told.joined(out.get(job_id), tech_id, arrival_s, crew_start)
+        return out
+
+    def _planned_arrivals(self, tech_ids: Iterable[str], now_s: int) -> dict[str, Told]:
         """The arrivals the dispatcher tells for these technicians' routes (as known at ``now_s``)."""
-        out: dict[str, tuple[str, int, int | None]] = {}
+        seen: list[tuple[str, str, int, int]] = []
         for tech_id in tech_ids:
             rest = self.plan[tech_id]
             timing = self._timing(tech_id, rest, now_s=now_s, not_before_s=now_s)
@@ -717,8 +719,8 @@ class Replay:
             for k, v in enumerate(route.visits[n:]):
                 # A technician waiting somewhere sets out from now, not when they were free.
                 soonest = now_s + v.travel_s if k == 0 else v.arrival_s
-                _first_arrival(out, v.job_id, tech_id, min(v.start_s, max(v.arrival_s, soonest)), v.start_s)
-        return out
+                seen.append((tech_id, v.job_id, min(v.start_s, max(v.arrival_s, soonest)), v.start_s))
+        return self._told_of(seen)
 
     def by_hand(self, event: Event) -> None:
         """Policy (a) at a disruption: an urgent repair, or the absent technician's
@@ -764,8 +766,10 @@ class Replay:
         arrivals = self._planned_arrivals(touched, now_s)
         told = {j: self.told[j] for j in set(arrivals) | dropped if j in self.told}
         visits: dict[str, list[Visit]] = {}
-        for job_id, (tech_id, arrival, _) in arrivals.items():
-            visits.setdefault(tech_id, []).append(Visit(job_id, arrival, arrival, arrival, 0, 0))
+        for job_id, was in arrivals.items():
+            visits.setdefault(was.technician_id, []).append(
+                Visit(job_id, was.arrival_s, was.arrival_s, was.arrival_s, 0, 0)
+            )
         solution = Solution(tuple(Route(t, tuple(v), 0, 0) for t, v in visits.items()), ())
         self._count(changes(told, {}, solution, NOTIFY_MIN), arrivals)
         for tech_id in touched:

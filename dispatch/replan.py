@@ -239,13 +239,11 @@ def _walk(
                 last = visit
             else:
                 arrival = from_storage(job.told_eta, tz) if job.told_eta is not None else visit.planned_arrival
-                # A crew's customer sees the first of the two arrive (``solver.replan.changes``);
-                # the two start together at the planned start.
-                was = out.told.get(job.id)
-                arrival_s = clock.seconds(arrival) if was is None else min(was.arrival_s, clock.seconds(arrival))
-                who = tech.technician_id if was is None else was.technician_id
+                # A crew's two start together at the planned start.
                 start_s = clock.seconds(visit.planned_start) if job.crew_size == 2 else None
-                out.told[job.id] = Told(who, arrival_s, start_s)
+                out.told[job.id] = Told.joined(
+                    out.told.get(job.id), tech.technician_id, clock.seconds(arrival), start_s
+                )
                 ahead.append(job.id)
                 sets_out = visit.planned_arrival - dt.timedelta(minutes=drives.get((tech.technician_id, job.id), 0.0))
                 if sets_out <= at and job.status == jobstate.SCHEDULED:

@@ -60,6 +60,16 @@ class Told:
     arrival_s: int
     start_s: int | None = None
 
+    @staticmethod
+    def joined(was: Told | None, technician_id: str, arrival_s: int, start_s: int | None = None) -> Told:
+        """What was told once a visit of ``technician_id`` arriving at ``arrival_s`` is
+        added to ``was`` (what the job's visits seen so far told): a crew's customer sees
+        the first of the two arrive (as ``changes`` compares), kept with the first
+        technician seen; ``start_s``, a crew's common start (None for one technician)."""
+        if was is None:
+            return Told(technician_id, arrival_s, start_s)
+        return Told(was.technician_id, min(was.arrival_s, arrival_s), start_s)
+
 
 V = TypeVar("V")
 

@@ -333,3 +333,11 @@ def test_a_reason_names_five_technicians_done_for_the_day_and_counts_the_others(
     assert out.reason == (
         "No technician with glass level 1 works any more this day: g0, g1, g2, g3, g4 and 2 more (day over or away)."
     )
+
+
+def test_a_crews_customer_is_told_the_first_arrival_kept_with_the_first_technician_and_the_common_start() -> None:
+    first = Told.joined(None, "t1", 10 * H, 10 * H + 600)
+    assert first == Told("t1", 10 * H, 10 * H + 600)
+    assert Told.joined(first, "t2", 10 * H - 600, 10 * H + 600) == Told("t1", 10 * H - 600, 10 * H + 600)
+    assert Told.joined(first, "t2", 10 * H + 300, 10 * H + 600) == Told("t1", 10 * H, 10 * H + 600)
+    assert Told.joined(None, "t1", 9 * H) == Told("t1", 9 * H, None)
