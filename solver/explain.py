@@ -125,8 +125,9 @@ def _precheck_job(
             if not qualified:
                 why = f"No technician with {need} works any more this day: {names} (day over or away)."
             else:
+                works = "works" if len(off_duty) == 1 else "work"
                 why = (
-                    f"Needs a crew of {job.crew_size} with {need}: {names} work no more this day (day over or "
+                    f"Needs a crew of {job.crew_size} with {need}: {names} {works} no more this day (day over or "
                     f"away), leaving only {_name(qualified[0], day)}."
                 )
             return Unassigned(job.id, ReasonCode.NO_SHIFT_IN_WINDOW, why)

@@ -321,7 +321,7 @@ def test_a_job_only_technicians_done_for_the_day_could_do_names_them_not_a_missi
     crew_left = remaining(Problem((glazier, pair), jobs[1:2]), 13 * H)
     (crew_out,) = solve(crew_left, SolveOptions(time_limit_s=1)).unassigned
     assert crew_out.reason == (
-        "Needs a crew of 2 with glass level 1, wardrobe level 1: g work no more this day (day over or away), "
+        "Needs a crew of 2 with glass level 1, wardrobe level 1: g works no more this day (day over or away), "
         "leaving only p."
     )
 
