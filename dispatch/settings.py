@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -152,8 +152,8 @@ class Settings:
             cors_origins=_origins(env.get("DISPATCH_CORS_ORIGINS", "")),
             auth_failures_per_min=int(_seconds(env, "AUTH_FAILURES_PER_MIN", cls.auth_failures_per_min, zero=True)),
             booking=BookingSettings(
-                urgent_reserve_share=float(env.get("BOOKING_URGENT_RESERVE", BookingSettings.urgent_reserve_share)),
-                lead_min=int(env.get("BOOKING_LEAD_MIN", BookingSettings.lead_min)),
+                urgent_reserve_share=_share(env, "BOOKING_URGENT_RESERVE", BookingSettings.urgent_reserve_share),
+                lead_min=_count(env, "BOOKING_LEAD_MIN", BookingSettings.lead_min),
                 urgent_deadline_min=urgent_due_min,
             ),
             stability=Stability(
@@ -202,6 +202,12 @@ def _count(env: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
+def _share(env: Mapping[str, str], name: str, default: float) -> float:
+    """A share from 0 up to, not including, 1 from ``env[name]`` (``default`` when unset);
+    ValueError naming ``name``."""
+    return _number(env, name, default, "a share from 0 up to (not including) 1, such as 0.15", lambda v: 0 <= v < 1)
+
+
 def _flag(raw: str, name: str) -> bool:
     """A 1/0 (or true/false) environment value; ValueError naming the variable otherwise."""
     value = raw.strip().lower()
@@ -213,14 +219,23 @@ def _flag(raw: str, name: str) -> bool:
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float, zero: bool = False) -> float:
-    """A number of seconds from ``env[name]`` (``default`` when unset); ValueError naming ``name``."""
+    """A number of seconds from ``env[name]`` (``default`` when unset; 0 only with ``zero``);
+    ValueError naming ``name``."""
+    if zero:
+        return _number(env, name, default, "a number of seconds from 0 up", lambda v: v >= 0)
+    return _number(env, name, default, "a positive number of seconds", lambda v: v > 0)
+
+
+def _number(env: Mapping[str, str], name: str, default: float, kind: str, accept: Callable[[float], bool]) -> float:
+    """A finite number from ``env[name]`` that ``accept`` takes (``default`` when unset);
+    else a ValueError saying it must be ``kind``, naming ``name``."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
         value = float(raw)
     except ValueError:
-        raise ValueError(f"{name} must be a number of seconds, not {raw!r}") from None
-    if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
-        raise ValueError(f"{name} must be a positive number of seconds, not {raw!r}")
+        value = math.nan
+    if not math.isfinite(value) or not accept(value):
+        raise ValueError(f"{name} must be {kind}, not {raw!r}")
     return value

@@ -1,4 +1,4 @@
-"""The re-plan's stability settings and the repair standard, read from the environment in euros and minutes."""
+"""The re-plan's stability settings and the booking settings, read from the environment (euros, minutes, shares)."""
 
 from __future__ import annotations
 
@@ -34,4 +34,17 @@ def test_the_repair_standard_is_read_in_minutes_and_nought_is_refused(monkeypatc
     for bad in ("0", "two hours"):
         monkeypatch.setenv("BOOKING_URGENT_DUE_MIN", bad)
         with pytest.raises(ValueError, match="BOOKING_URGENT_DUE_MIN"):
+            Settings.from_env()
+
+
+def test_the_booking_settings_are_read_and_a_bad_one_is_refused_with_its_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BOOKING_LEAD_MIN", "90")
+    monkeypatch.setenv("BOOKING_URGENT_RESERVE", "0.2")
+    booking = Settings.from_env().booking
+    assert (booking.lead_min, booking.urgent_reserve_share) == (90, 0.2)
+    for name, bad in (("BOOKING_LEAD_MIN", "two"), ("BOOKING_LEAD_MIN", "-30"), ("BOOKING_URGENT_RESERVE", "1.5")):
+        monkeypatch.setenv("BOOKING_LEAD_MIN", "90")
+        monkeypatch.setenv("BOOKING_URGENT_RESERVE", "0.2")
+        monkeypatch.setenv(name, bad)
+        with pytest.raises(ValueError, match=name):
             Settings.from_env()
