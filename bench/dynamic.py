@@ -419,7 +419,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--budget must be positive")
 
     txt = args.data / "txt"
+    if not txt.is_dir():
+        parser.error(
+            f"--data {args.data}: no txt/ folder there; give a folder shaped like pillac2013 (txt/, dyn/, bks_trsp.csv)"
+        )
     files = {short(p.name): p for p in sorted(txt.glob("*.txt"))}
+    if not files:
+        parser.error(f"--data {args.data}: txt/ holds no instance (*.txt)")
     names = [n.upper() for n in args.instances] if args.instances else (list(QUICK) if args.quick else list(files))
     missing = [n for n in names if n not in files]
     if missing:
@@ -431,7 +437,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not path.is_file():
                 print(f"no release dates for {name} at dod {dod}: {path}", file=sys.stderr)
                 return 2
-    bks = {short(k): v for k, v in read_bks(args.data / "bks_trsp.csv").items()}
+    bks_path = args.data / "bks_trsp.csv"
+    bks = {short(k): v for k, v in read_bks(bks_path).items()} if bks_path.is_file() else {}
+    if not bks:
+        print(f"no best-known results in {bks_path}: the gaps show as —", file=sys.stderr)
     anchors = read_anchors(args.data / "dyn_anchors_palns.csv")
     # The compiled search is compiled once per machine (numba's cache), outside any timing.
     prepare(wait=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.dynamic import Stop, read_anchors, read_release_dates, release_file, simulate, wait_first
+from bench.dynamic import Stop, main, read_anchors, read_release_dates, release_file, simulate, wait_first
 from dispatch.trsp import TrspInstance, load_trsp
 from solver import RELOAD_ID, Job, Location, TimeWindow
 
@@ -85,3 +85,17 @@ def test_technicians_wait_where_they_are_and_set_out_as_late_as_the_rest_of_the_
     assert late == [Stop("a", 1, 110, 140), Stop(RELOAD_ID, 2, 190, 200), Stop("b", 3, 250, 270)]
     # Never earlier than planned, and the same when nothing can move.
     assert wait_first(late, 270 + 50, 0, travel, jobs) == late
+
+
+def test_a_data_folder_without_instances_is_a_usage_error_that_says_what_it_needs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for folder in (tmp_path / "nowhere", tmp_path):
+        with pytest.raises(SystemExit) as stopped:
+            main(["--data", str(folder)])
+        assert stopped.value.code == 2
+        assert f"--data {folder}: " in capsys.readouterr().err
+    (tmp_path / "txt").mkdir()
+    with pytest.raises(SystemExit):
+        main(["--data", str(tmp_path)])
+    assert "txt/ holds no instance" in capsys.readouterr().err
