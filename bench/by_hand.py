@@ -57,6 +57,12 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=10.0)
     parser.add_argument("--days", nargs="+", default=["sample", "50x400"])
     args = parser.parse_args()
+    for name in args.days:
+        if name != "sample":
+            try:
+                parse_size(name)
+            except ValueError as exc:
+                parser.error(f"--days: {exc}, or sample")
     # The compiled search is compiled once per machine (numba's cache), outside any timing.
     prepare(wait=True)
     header = (

@@ -398,6 +398,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--time-limit", type=float, default=None, help=f"seconds per week (default {LIMIT_S:g})")
     args = parser.parse_args(argv)
     sizes = args.sizes or (QUICK if args.quick else SIZES)
+    for size in sizes:
+        people, x, jobs = size.partition("x")
+        if not (x and people.isdigit() and jobs.isdigit() and int(people) >= 1 and int(jobs) >= 1):
+            parser.error(f"--sizes: {size!r} is not PEOPLExJOBS with at least 1 of each (e.g. 10x120)")
     limit = args.time_limit or (10.0 if args.quick else LIMIT_S)
     rows = []
     ctx = multiprocessing.get_context("spawn")

@@ -12,7 +12,7 @@ import argparse
 import time
 from pathlib import Path
 
-from dispatch.dayfile import load_day
+from dispatch.dayfile import DayFileError, load_day
 from dispatch.kpis import compute_kpis
 from solver import HaversineProvider, SolveOptions, check, prepare, problem_travel, solve
 
@@ -28,8 +28,11 @@ def main() -> None:
     args = parser.parse_args()
     # The compiled search first (compiled once per machine, then loaded from cache):
     # without it the engine would plan with OR-Tools alone.
+    try:
+        day = load_day(args.day)
+    except DayFileError as exc:
+        parser.error(f"--day: {exc}")
     prepare(wait=True)
-    day = load_day(args.day)
     problem = day.problem
     points, travel = problem_travel(problem, HaversineProvider())
     print(f"{args.day.name}: {len(problem.technicians)} technicians, {len(problem.jobs)} jobs")

@@ -328,6 +328,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     time_limit = args.time_limit if args.time_limit is not None else (2.0 if args.quick else 10.0)
     vrp_dir = args.data / "solomon" / "vrp"
+    if not vrp_dir.is_dir() or not (args.data / "bks.csv").is_file():
+        parser.error(f"--data {args.data}: give a folder holding solomon/vrp/ and bks.csv")
     names = args.instances or (list(QUICK) if args.quick else sorted(p.stem for p in vrp_dir.glob("*.vrp")))
     requested = [s.strip() for s in args.solvers.split(",") if s.strip()]
     unknown = [s for s in requested if s not in RUNNERS]

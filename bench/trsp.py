@@ -452,6 +452,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     time_limit = args.time_limit if args.time_limit is not None else (2.0 if args.quick else 10.0)
     txt = args.data / "txt"
+    if not txt.is_dir() or not (args.data / "bks_trsp.csv").is_file():
+        parser.error(f"--data {args.data}: give a folder shaped like pillac2013 (txt/ and bks_trsp.csv)")
     files = {short(p.name): p for p in sorted(txt.glob("*.txt"))}
     names = [n.upper() for n in args.instances] if args.instances else (list(QUICK) if args.quick else list(files))
     missing = [n for n in names if n not in files]
