@@ -26,6 +26,8 @@ def main() -> None:
     parser.add_argument("--time-limits", type=float, nargs="+", default=[10.0, 30.0])
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    if any(limit <= 0 for limit in args.time_limits):
+        parser.error("--time-limits must be positive")
     # The compiled search first (compiled once per machine, then loaded from cache):
     # without it the engine would plan with OR-Tools alone.
     try:

@@ -309,6 +309,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--logs", type=Path, default=None, help="keep each run's engine log in this folder")
     parser.add_argument("--run", type=Path, default=None, help=argparse.SUPPRESS)  # child: one day file
     args = parser.parse_args(argv)
+    if args.areas != "auto" and not (args.areas.isdigit() and int(args.areas) >= 1):
+        parser.error(f"--areas: {args.areas!r} is not a whole number from 1 up, or auto")
+    if any(limit <= 0 for limit in args.time_limits):
+        parser.error("--time-limits must be positive")
+    for size in args.sizes or ():
+        try:
+            parse_size(size)
+        except ValueError as exc:
+            parser.error(f"--sizes: {exc}")
     # The compiled search is compiled once per machine (numba's cache), outside any timing.
     prepare(wait=True)
 

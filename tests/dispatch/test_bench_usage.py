@@ -21,6 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
         (["bench.sample_day", "--day", "/nonexistent.json"], "--day: /nonexistent.json: file not found"),
         (["bench.by_hand", "--days", "big"], "--days: size 'big' is not TECHNICIANSxJOBS"),
         (["bench.horizon", "--sizes", "0x0"], "--sizes: '0x0' is not PEOPLExJOBS"),
+        (["bench.sample_day", "--time-limits", "-1"], "--time-limits must be positive"),
+        (["bench.scale", "--sizes", "big"], "--sizes: size 'big' is not TECHNICIANSxJOBS"),
+        (["bench.scale", "--areas", "nowhere"], "--areas: 'nowhere' is not a whole number from 1 up, or auto"),
     ],
 )
 def test_a_benchmark_given_what_it_cannot_run_says_what_to_give_without_a_traceback(
