@@ -56,6 +56,8 @@ from typing import Any
 import httpx
 from sqlalchemy.engine import make_url
 
+from bench import seconds
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DAY = ROOT / "data" / "samples" / "helsinki-day.json"
 # The served clock starts the working day before the sample file's date, so seeding
@@ -372,7 +374,7 @@ def main(argv: list[str] | None = None) -> list[Measured]:
     parser.add_argument(
         "--solver-threads", type=int, help="runs each solver worker solves at once (default: enough for --solving)"
     )
-    parser.add_argument("--time-limit", type=float, default=10.0, help="solver seconds for the published plan")
+    parser.add_argument("--time-limit", type=seconds, default=10.0, help="solver seconds for the published plan")
     parser.add_argument("--installers", type=int, default=20, help="installer tokens, one per busy technician")
     parser.add_argument("--during-solve", action="store_true", help="measure again while plan runs solve")
     parser.add_argument("--solving", type=int, default=2, help="plan runs solving during --during-solve (1..8)")

@@ -21,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import seconds
 from bench.gen_days import day_path, parse_size
 from dispatch.dayfile import load_day
 from dispatch.kpis import Kpis, compute_kpis
@@ -54,7 +55,7 @@ def home_legs(solution: Solution) -> float:
 def main() -> None:
     """Print three rows per day (by hand, engine, engine on by hand's jobs) and the ratios."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--time-limit", type=float, default=10.0)
+    parser.add_argument("--time-limit", type=seconds, default=10.0)
     parser.add_argument("--days", nargs="+", default=["sample", "50x400"])
     args = parser.parse_args()
     for name in args.days:

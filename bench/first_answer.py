@@ -38,6 +38,7 @@ from typing import Any
 
 import httpx
 
+from bench import seconds
 from bench.api import HOST, SAMPLE_DAY, plan_and_publish, server, wait_for_plan
 
 
@@ -158,7 +159,7 @@ def table(rows: list[Row]) -> str:
 def main(argv: list[str] | None = None) -> None:
     """Run the three plan runs and print the table."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--time-limit", type=float, default=10.0, help="solver seconds of each measured run")
+    parser.add_argument("--time-limit", type=seconds, default=10.0, help="solver seconds of each measured run")
     parser.add_argument("--plan-limit", type=float, default=10.0, help="solver seconds of the published plan")
     parser.add_argument("--poll", type=float, default=0.02, help="seconds between polls")
     parser.add_argument("--database-url", help="an empty database (default: a fresh SQLite file)")

@@ -56,6 +56,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from bench import seconds
 from solver import (
     Break,
     CostProfile,
@@ -395,7 +396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sizes", nargs="+", default=None, help=f"PEOPLExJOBS (default {' '.join(SIZES)})")
     parser.add_argument("--quick", action="store_true", help=f"{QUICK[0]} with a 10 s budget")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--time-limit", type=float, default=None, help=f"seconds per week (default {LIMIT_S:g})")
+    parser.add_argument("--time-limit", type=seconds, default=None, help=f"seconds per week (default {LIMIT_S:g})")
     args = parser.parse_args(argv)
     sizes = args.sizes or (QUICK if args.quick else SIZES)
     for size in sizes:

@@ -86,6 +86,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from bench import seconds
 from bench.api import HOST, SAMPLE_DAY, free_port, installer_tokens, plan_and_publish, server
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/dispatch_bench"
@@ -735,7 +736,7 @@ def main(argv: list[str] | None = None) -> list[Run]:
     parser.add_argument("--concurrency", type=int, default=8, help="posts in flight in the unpaced runs")
     parser.add_argument("--pollers", type=int, default=10, help="clients polling installer lists")
     parser.add_argument("--poll-interval", type=float, default=1.0, help="seconds between one poller's requests")
-    parser.add_argument("--time-limit", type=float, default=5.0, help="solver seconds for the published plan")
+    parser.add_argument("--time-limit", type=seconds, default=5.0, help="solver seconds for the published plan")
     parser.add_argument("--drain", type=float, default=60.0, help="seconds to wait for webhook deliveries at the end")
     args = parser.parse_args(argv)
     if args.rate <= 0 or args.concurrency < 1 or args.pollers < 1 or args.poll_interval <= 0:

@@ -38,6 +38,7 @@ from typing import Any
 
 import httpx
 
+from bench import seconds
 from bench.api import HOST, SAMPLE_DAY, server
 
 TICK_S = os.sysconf("SC_CLK_TCK")
@@ -156,7 +157,7 @@ async def follow_one_run(
 def main(argv: list[str] | None = None) -> list[Row]:
     """Follow one run per way of following and print the table."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--time-limit", type=float, default=5.0, help="solver seconds of each run")
+    parser.add_argument("--time-limit", type=seconds, default=5.0, help="solver seconds of each run")
     parser.add_argument("--followers", type=int, nargs="+", default=[1, 10, 50], help="stream followers per run")
     parser.add_argument("--poll", type=float, default=0.3, help="seconds between polls of the polling follower")
     parser.add_argument("--database-url", help="an empty database (default: a fresh SQLite file)")

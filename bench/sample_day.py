@@ -12,6 +12,7 @@ import argparse
 import time
 from pathlib import Path
 
+from bench import seconds
 from dispatch.dayfile import DayFileError, load_day
 from dispatch.kpis import compute_kpis
 from solver import HaversineProvider, SolveOptions, check, prepare, problem_travel, solve
@@ -23,11 +24,9 @@ def main() -> None:
     """Run the benchmark and print one row per time limit."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--day", type=Path, default=DEFAULT_DAY)
-    parser.add_argument("--time-limits", type=float, nargs="+", default=[10.0, 30.0])
+    parser.add_argument("--time-limits", type=seconds, nargs="+", default=[10.0, 30.0])
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    if any(limit <= 0 for limit in args.time_limits):
-        parser.error("--time-limits must be positive")
     # The compiled search first (compiled once per machine, then loaded from cache):
     # without it the engine would plan with OR-Tools alone.
     try:

@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench import seconds
 from dispatch.vrplib import VrplibInstance, load_vrplib, routes_cost, solve_instance
 from solver import ReasonCode, Route, Solution, Unassigned, check, prepare, problem_travel
 from solver.objective import coefficients
@@ -317,7 +318,7 @@ def available(solvers: Sequence[str]) -> tuple[list[str], list[str]]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and print the tables; 0 when every run of ours was valid."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--time-limit", type=float, default=None, help="seconds per solver and instance (10)")
+    parser.add_argument("--time-limit", type=seconds, default=None, help="seconds per solver and instance (10)")
     parser.add_argument("--instances", nargs="+", default=None, help="names such as C101 R205 (default: all 56)")
     parser.add_argument("--solvers", default=",".join(SOLVERS), help=f"comma-separated, of {','.join(SOLVERS)}")
     parser.add_argument("--quick", action="store_true", help=f"{len(QUICK)} instances, one per family, 2 s")

@@ -44,6 +44,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench import seconds
 from bench.provenance import engine_version
 from dispatch.trsp import SCALE, TrspInstance, can_serve, load_trsp, read_bks, servable_bound
 from solver import (
@@ -439,7 +440,7 @@ def available(solvers: Sequence[str]) -> tuple[list[str], list[str]]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and print the table; 0 when every plan of ours passed the checker."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--time-limit", type=float, default=None, help="seconds per solver and instance (10)")
+    parser.add_argument("--time-limit", type=seconds, default=None, help="seconds per solver and instance (10)")
     parser.add_argument("--instances", nargs="+", default=None, help="names such as C101 RC105 (default: all 29)")
     parser.add_argument("--solvers", default=",".join(SOLVERS), help=f"comma-separated, of {','.join(SOLVERS)}")
     parser.add_argument("--quick", action="store_true", help=f"{', '.join(QUICK)} at 2 s")

@@ -56,6 +56,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, col, select
 
+from bench import seconds
 from bench.gen_days import generator
 from dispatch import tasks
 from dispatch.clock import SYSTEM_CLOCK
@@ -567,7 +568,7 @@ def table(rows: list[Row], time_limit_s: float, lease_s: float, nice: int) -> st
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--regions", type=int, default=20, help="regions, one day and one plan run each (1..200)")
-    parser.add_argument("--time-limit", type=float, default=10.0, help="solver seconds of every run")
+    parser.add_argument("--time-limit", type=seconds, default=10.0, help="solver seconds of every run")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts to measure")
     parser.add_argument("--cancels", type=int, default=10, help="cancels timed (with more than one worker)")
     parser.add_argument("--kills", type=int, default=3, help="workers killed mid-solve (with more than one worker)")
