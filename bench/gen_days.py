@@ -37,12 +37,13 @@ def generator() -> ModuleType:
     return module
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """``"200x2000"`` → (200, 2000). At least 3 technicians: the generator makes every
-    job servable by one more than its crew, and crews are of two."""
+def parse_size(text: str, least: tuple[int, int] = (3, 10)) -> tuple[int, int]:
+    """``"200x2000"`` → (200, 2000), each at least ``least``. By default at least 3
+    technicians, as this generator needs (every job servable by one more than its crew,
+    and crews are of two), and 10 jobs."""
     techs, _, jobs = text.lower().partition("x")
-    if not techs.isdigit() or not jobs.isdigit() or int(techs) < 3 or int(jobs) < 10:
-        raise ValueError(f"size {text!r} is not TECHNICIANSxJOBS (at least 3 technicians and 10 jobs)")
+    if not techs.isdigit() or not jobs.isdigit() or int(techs) < least[0] or int(jobs) < least[1]:
+        raise ValueError(f"size {text!r} is not TECHNICIANSxJOBS (at least {least[0]} technicians and {least[1]} jobs)")
     return int(techs), int(jobs)
 
 

@@ -57,6 +57,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bench import seconds
+from bench.gen_days import parse_size
 from solver import (
     Break,
     CostProfile,
@@ -311,7 +312,7 @@ def _joined(week: Week, routes: dict[str, Route]) -> Solution:
 def measure(size: str, mode: str, seed: int, limit_s: float) -> dict[str, Any]:
     """One plan of one week, in this process: its figures (module doc)."""
     prepare(wait=True)
-    n_people, n_jobs = (int(x) for x in size.split("x"))
+    n_people, n_jobs = parse_size(size, least=(1, 1))
     week = make_week(n_people, n_jobs, seed)
     started = time.monotonic()
     first: float | None = None
@@ -400,8 +401,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sizes = args.sizes or (QUICK if args.quick else SIZES)
     for size in sizes:
-        people, x, jobs = size.partition("x")
-        if not (x and people.isdigit() and jobs.isdigit() and int(people) >= 1 and int(jobs) >= 1):
+        try:
+            parse_size(size, least=(1, 1))
+        except ValueError:
             parser.error(f"--sizes: {size!r} is not PEOPLExJOBS with at least 1 of each (e.g. 10x120)")
     limit = args.time_limit or (10.0 if args.quick else LIMIT_S)
     rows = []
