@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 from collections.abc import Mapping
@@ -52,7 +53,22 @@ def _located(error: Any) -> dict[str, str]:
         offset = loc[1] if len(loc) > 1 else 0
         reason = (error.get("ctx") or {}).get("error", "")
         return {"field": "body", "message": f"malformed JSON at character {offset}: {reason}".rstrip(": ")}
+    bound = _DATE_BOUNDS.get(str(error.get("type")))
+    if bound is not None:
+        key, words = bound
+        limit = _DATE_REPR.fullmatch(str((error.get("ctx") or {}).get(key, "")))
+        if limit is not None:  # pydantic's message says datetime.date(2000, 1, 1)
+            message = f"must be {words} {dt.date(*map(int, limit.groups())).isoformat()}"
     return {"field": _field(loc), "message": message}
+
+
+_DATE_REPR = re.compile(r"datetime\.date\((\d+), (\d+), (\d+)\)")
+_DATE_BOUNDS = {
+    "greater_than_equal": ("ge", "on or after"),
+    "greater_than": ("gt", "after"),
+    "less_than_equal": ("le", "on or before"),
+    "less_than": ("lt", "before"),
+}
 
 
 REQUIRED_HEADER = "x-required-header"

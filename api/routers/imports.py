@@ -7,9 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Query, UploadFile
 
-from api.deps import Dispatcher, SessionDep, StateDep
+from api.deps import SERVED_DATES, Dispatcher, SessionDep, StateDep
 from api.schemas import ImportErrorOut, ImportOut, Problem
 from dispatch import audit, imports
+from dispatch.inputs import IsoDate
 
 router = APIRouter(prefix="/v1", tags=["master data"])
 
@@ -28,8 +29,9 @@ def import_jobs(
     state: StateDep,
     who: Dispatcher,
     date: Annotated[
-        dt.date | None,
+        IsoDate | None,
         Query(description="Plan date of rows without a `date` column value; HH:MM times are on it"),
+        SERVED_DATES,
     ] = None,
 ) -> ImportOut:
     """Import jobs from a CSV file. Rows that pass are stored (an existing id is

@@ -19,8 +19,7 @@ from api.schemas import (
     WorkingDayOut,
 )
 from dispatch import audit, auth, catalog
-from dispatch.errors import Invalid
-from dispatch.inputs import EARLIEST_DATE, LATEST_DATE, JobIn, TechnicianIn
+from dispatch.inputs import JobIn, TechnicianIn
 from dispatch.tables import JobRow
 from dispatch.timeutil import from_storage
 
@@ -129,9 +128,6 @@ def get_working_time(
     most 31 dates; the default region unless given), by date and technician: the date's
     explicit shift, else the weekly template's weekday, less absences, as plan runs and
     slot search see it (docs/working-time.md). A technician off that day has no entry."""
-    for name, day in (("date_from", date_from), ("date_to", date_to)):
-        if not EARLIEST_DATE <= day <= LATEST_DATE:
-            raise Invalid(f"{name}: must lie between {EARLIEST_DATE} and {LATEST_DATE}", name)
     days = catalog.working_days(session, date_from, date_to, region or state.settings.default_region, state.tz)
     return [working_day_out(day, state.tz) for day in days]
 

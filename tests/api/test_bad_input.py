@@ -392,6 +392,19 @@ GROUPS: dict[str, list[Bad]] = {
         post_plan("a plan in 1900", "date", {"date": "1900-01-01", "time_limit_s": 1}),
         post_event("naive event time", "at", {"type": "arrived", "at": "2026-12-01T10:00:00"}),
         post_event("event in the year 9999", "at", {"type": "arrived", "at": "9999-12-31T23:59:59-12:00"}),
+        Bad("KPIs of the year 1", "GET", "/v1/kpis", "date", params={"date": "0001-01-01"}),
+        Bad("KPIs of the year 9999", "GET", "/v1/kpis", "date", params={"date": "9999-12-31"}),
+        Bad("plans of the year 1", "GET", "/v1/plans", "date", params={"date": "0001-01-01"}),
+        Bad("jobs of the year 9999", "GET", "/v1/jobs", "date", params={"date": "9999-12-31"}),
+        Bad("the live day of the year 1", "GET", "/v1/live", "date", params={"date": "0001-01-01"}),
+        Bad(
+            "working time to 9999",
+            "GET",
+            "/v1/working-time",
+            "date_to",
+            params={"date_from": DAY, "date_to": "9999-12-31"},
+        ),
+        Bad("an import dated 9999", "POST", "/v1/jobs/import?date=9999-12-31", "date"),
     ],
     "unknown extra fields": [
         put_job("on a job", "colour", job(colour="red")),
@@ -504,6 +517,18 @@ def test_a_malformed_json_problem_says_where_it_broke(api: Api) -> None:
     problem = response.json()
     assert problem["field"] == "body"
     assert "malformed JSON at character 20" in problem["detail"]
+
+
+def test_a_date_outside_the_served_years_is_refused_with_the_bound_as_a_date(api: Api) -> None:
+    for method, url, body, params in (
+        ("GET", "/v1/kpis", None, {"date": "0001-01-01"}),
+        ("POST", "/v1/plans", {"date": "1900-01-01"}, None),
+    ):
+        response = api.client.request(method, url, json=body, params=params, headers=DISPATCHER)
+        assert response.status_code == 422, response.text
+        assert response.json()["detail"] == "date: must be on or after 2000-01-01"
+    late = api.client.get("/v1/kpis", params={"date": "9999-12-31"}, headers=DISPATCHER).json()
+    assert late["detail"] == "date: must be on or before 2099-12-31"
 
 
 def test_every_error_is_listed_with_its_field(api: Api) -> None:
