@@ -14,7 +14,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from dispatch.db import give_back
-from dispatch.errors import Invalid, NotFound
+from dispatch.errors import Conflict, Invalid, NotFound
 from dispatch.tables import TechnicianRow, TokenRow
 from dispatch.timeutil import from_storage, to_storage
 
@@ -154,12 +154,27 @@ def list_tokens(session: Session) -> list[TokenRow]:
 def revoke_token(session: Session, token_id: int, *, now: dt.datetime) -> TokenRow:
     """Revoke a token at ``now`` (``NotFound`` naming ``token_id``): it is refused from the
     next request on, by every process, since every request reads the token's row.
-    Revoking a revoked token keeps its first revocation."""
+    Revoking a revoked token keeps its first revocation. The last dispatcher token still
+    working is not revoked (``Conflict`` naming ``token_id``): nobody could issue another."""
     row = session.get(TokenRow, token_id)
     if row is None:
         raise NotFound(f"token {token_id} does not exist", "token_id")
+    if row.role == "dispatcher" and usable(row, now) and not _other_dispatcher(session, token_id, now):
+        raise Conflict(
+            f"token {token_id} is the only dispatcher token still working: revoking it would lock every "
+            "dispatcher out until the service is restarted. Issue another dispatcher token first",
+            "token_id",
+        )
     if row.revoked_at is None:
         row.revoked_at = to_storage(now)
         session.add(row)
         session.flush()
     return row
+
+
+def _other_dispatcher(session: Session, token_id: int, now: dt.datetime) -> bool:
+    """Whether a dispatcher token other than ``token_id`` is accepted at ``now``."""
+    others = select(TokenRow).where(
+        TokenRow.role == "dispatcher", col(TokenRow.id) != token_id, col(TokenRow.revoked_at).is_(None)
+    )
+    return any(usable(row, now) for row in session.exec(others))

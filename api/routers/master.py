@@ -54,10 +54,15 @@ def get_tokens(session: SessionDep, state: StateDep, _: Dispatcher) -> list[Toke
     return [token_info_out(row, state.tz, state.clock.now()) for row in auth.list_tokens(session)]
 
 
-@router.delete("/tokens/{token_id}", response_model=TokenInfoOut)
+@router.delete(
+    "/tokens/{token_id}",
+    response_model=TokenInfoOut,
+    responses={409: {"description": "The token is the last dispatcher token still working"}},
+)
 def delete_token(token_id: TokenId, session: SessionDep, state: StateDep, who: Dispatcher) -> TokenInfoOut:
     """Revoke a token: every API process refuses it from the next request on (404 for an
-    unknown id). Revoking your own token ends your access too."""
+    unknown id). Revoking your own token ends your access too; the last dispatcher token
+    still working is kept (409): nobody could issue another."""
     now = state.clock.now()
     row = auth.revoke_token(session, token_id, now=now)
     audit.record(session, who, audit.TOKEN_REVOKED, f"token {token_id}", now=now, detail={"role": row.role})

@@ -52,6 +52,24 @@ def test_a_revoked_token_is_refused_at_once_by_every_api_process(database_url: s
         assert one.delete("/v1/tokens/999999", headers=DISPATCHER).json()["field"] == "token_id"
 
 
+def test_the_last_working_dispatcher_token_is_not_revoked_and_keeps_working(database_url: str) -> None:
+    with TestClient(create_app(settings_for(database_url, seed=False))) as client:
+        tokens = client.get("/v1/tokens", headers=DISPATCHER).json()
+        [bootstrap] = [t["id"] for t in tokens if t["role"] == "dispatcher" and t["active"]]
+        refused = client.delete(f"/v1/tokens/{bootstrap}", headers=DISPATCHER)
+        assert refused.status_code == 409 and refused.json()["field"] == "token_id", refused.text
+        assert client.get("/v1/clock", headers=DISPATCHER).status_code == 200
+        assert "token.revoked" not in [
+            e["action"] for e in client.get("/v1/audit", headers=DISPATCHER).json()["entries"]
+        ]
+
+        second = issue(client, role="dispatcher", label="second desk")
+        assert client.delete(f"/v1/tokens/{bootstrap}", headers=DISPATCHER).status_code == 200
+        assert client.get("/v1/clock", headers=DISPATCHER).status_code == 401
+        last = client.delete(f"/v1/tokens/{second['id']}", headers=auth(str(second["token"])))
+        assert last.status_code == 409 and last.json()["field"] == "token_id"
+
+
 def test_a_token_is_refused_once_it_has_expired(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'd.db'}"
     issued_at = dataclasses.replace(settings_for(url, seed=False), clock=Clock(START))
