@@ -23,10 +23,11 @@ from solver.schedule import RouteTimer
 log = logging.getLogger(__name__)
 # Above this many jobs left out after the repair's insertions, none is tried by moving another.
 _MOVE_ONE_MAX_JOBS = 20
-# Jobs of this priority or more urgent (promises, and urgent work of level 1) still out are
-# tried by moving another job, and else in the place of one less urgent job: leaving one
-# out costs more than leaving out every less urgent job (solver/objective.py).
-_DISPLACING_MAX_PRIORITY = 1
+# Jobs of this priority or more urgent (promises, and urgent work of levels 1 and 2) still
+# out are tried by moving another job, and else in the place of one less urgent job:
+# leaving one out costs more than leaving out every less urgent job (solver/objective.py).
+# Level 3 is the ordinary work (the API's default priority), which nothing less urgent holds.
+_DISPLACING_MAX_PRIORITY = 2
 
 
 def repair(
@@ -45,10 +46,10 @@ def repair(
     A technician whose starting route (``initial_routes``) held a promise the search
     lost gets that route back first. Each job still out goes where it costs least,
     after a depot stop where it needs one, and, when at most ``_MOVE_ONE_MAX_JOBS`` are
-    left, where moving one other job makes room. A promise that still fits nowhere
-    takes the place of one less urgent job (a crew job's too, whose crew then looks for
-    another pair), or else clears a route of what may move
-    (``insertion.insert_clearing``). With ``offered_everywhere`` (the
+    left, where moving one other job makes room. A promise or urgent work (priority up
+    to ``_DISPLACING_MAX_PRIORITY``) that still fits nowhere takes the place of one less
+    urgent job; a promise also a crew job's (whose crew then looks for another pair),
+    or else clears a route of what may move (``insertion.insert_clearing``). With ``offered_everywhere`` (the
     search offered every job every place already) only the last of these is tried,
     and for a promise the plain insertion too: the searches do not know its late way
     home (``Problem.promise_late_home_s``).

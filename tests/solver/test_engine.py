@@ -470,15 +470,17 @@ def test_a_route_given_back_for_its_promise_takes_its_crew_partners_visit_out_to
     assert [j.id for j in left] == ([] if "CREW" in visits["T2"] else ["CREW"])
 
 
-def test_an_urgent_repair_that_fits_nowhere_takes_the_place_of_less_urgent_work() -> None:
-    """T1 alone has the glass skill and its day is full with ordinary glass work (which
-    nobody else can take); an urgent glass repair (priority 1) then comes in. Leaving it out costs more than
-    leaving out every less urgent job, so the repair gives it that work's place and
-    leaves the ordinary job out (before, only a promise could: a re-plan in a
-    disrupted day's replay kept an urgent repair out that a search from another
-    seed served)."""
-    ordinary = Job("ORDINARY", grid(2), 2 * H, skills={"glass": 1})
-    problem, timer, plan, urgent, points, travel = _glass_day(ordinary, priority=1, deadline_s=10 * H)
+@pytest.mark.parametrize("level", [1, 2])
+def test_an_urgent_repair_that_fits_nowhere_takes_the_place_of_less_urgent_work(level: int) -> None:
+    """T1 alone has the glass skill and its day is full with ordinary glass work
+    (priority 3, which nobody else can take); an urgent glass repair (level 1 or 2:
+    "higher levels outrank ordinary work") then comes in. Leaving it out costs more
+    than leaving out every less urgent job, so the repair gives it that work's place
+    and leaves the ordinary job out (before, only a promise could, then level 1 too:
+    a re-plan in a disrupted day's replay kept an urgent repair out that a search
+    from another seed served)."""
+    ordinary = Job("ORDINARY", grid(2), 2 * H, skills={"glass": 1}, priority=3)
+    problem, timer, plan, urgent, points, travel = _glass_day(ordinary, priority=level, deadline_s=10 * H)
 
     left, _ = repair(problem, [ordinary, urgent], plan, timer, time.monotonic() + 5)
 
