@@ -126,13 +126,19 @@ def edit_plan(
     now; with ``apply`` store the result as a new done version (``Conflict`` naming
     ``moves`` when it breaks a hard rule, unless ``override``: then ``by`` and the
     violations are recorded on it). A job or technician the day does not know is
-    ``Invalid`` naming the field; a plan not done is a ``Conflict`` naming ``status``.
+    ``Invalid`` naming the field, as is ``apply`` with no move and no lock (``moves``:
+    it would store a copy); a plan not done is a ``Conflict`` naming ``status``.
 
     From the instant ``at`` (default: the plan's own ``replan_from``, if it is a re-plan)
     only what is left of the day then is evaluated, as a re-plan from it would plan it:
     moving a visit done or under way is ``Invalid`` naming the move's ``job_id``; the
     result carries the changes against what was told (``notify_min``: the threshold a
     customer is told from), and applied it is stored as a re-plan from ``at`` is."""
+    if apply and not moves and not locks:
+        raise Invalid(
+            "moves: nothing to apply; give at least one move or lock (without apply, the plan is only checked)",
+            "moves",
+        )
     plan = get_plan(session, plan_id)
     if plan.status != "done":
         raise Conflict(f"plan {plan_id} is {plan.status}; only a done plan can be edited", "status")

@@ -203,6 +203,16 @@ def test_unknown_jobs_technicians_and_plans_are_named(client: TestClient) -> Non
     assert edit(client, 999_999).status_code == 404
 
 
+def test_applying_an_edit_with_no_move_and_no_lock_is_refused_and_stores_no_copy(client: TestClient) -> None:
+    put_job(client, "J1", ("08:00", "16:00"))
+    plan = planned(client)
+    assert edit(client, plan["id"]).status_code == 200  # checking the plan as it is stays possible
+    empty = edit(client, plan["id"], apply=True)
+    assert empty.status_code == 422 and empty.json()["field"] == "moves", empty.text
+    versions = client.get("/v1/plans", params={"date": DAY.isoformat()}, headers=DISPATCHER).json()
+    assert [v["id"] for v in versions] == [plan["id"]]
+
+
 def test_a_crew_moved_to_one_technician_alone_is_a_crew_violation_and_with_two_keeps_its_start(
     client: TestClient,
 ) -> None:
