@@ -179,7 +179,8 @@ def _delay_min(seconds: int) -> int:
 def _walk(
     route: RouteFacts, travel: TravelMatrices, now_s: int, crew_start: dict[str, int]
 ) -> list[tuple[VisitFacts, int | None, int | None, int | None]]:
-    """(visit, arrival, start, end) along the route, cancelled visits left out."""
+    """(visit, arrival, start, end) along the route, cancelled visits left out (the
+    technician goes on from the place of one cancelled after they got there)."""
     pauses = _lunch_pauses(route)
     out: list[tuple[VisitFacts, int | None, int | None, int | None]] = []
     place, free = route.home, route.depart_s
@@ -212,6 +213,9 @@ def _walk(
 
     for k, v in enumerate(route.visits):
         if v.status == jobstate.CANCELLED:
+            if v.actual_start_s is not None:  # cancelled once they were there: they go on from there
+                flush()
+                place, free = v.point, max(free, v.actual_start_s)
             continue
         if v.finished:
             flush()

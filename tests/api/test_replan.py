@@ -10,12 +10,17 @@ import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import Session
 
 from api import create_app
+from dispatch import replan as replan_rules
 from dispatch.clock import Clock
+from dispatch.mapping import DayClock
+from solver.problem import Location
 from tests.api.conftest import DISPATCHER, run_plan, settings_for
 from tests.api.test_booking import CUSTOMER, DAY, at, technician
 
@@ -202,6 +207,29 @@ def test_a_technician_running_late_starts_where_they_reported_from(
     w3 = next(r for r in plan["routes"] if r["technician_id"] == "W3")
     if routes["W3"] and w3["visits"]:
         assert instant(w3["visits"][0]["arrival"]) > instant(at(DAY, "10:30"))
+
+
+def test_a_technician_whose_customer_cancelled_once_they_were_there_goes_on_from_that_place(
+    day: tuple[TestClient, dict[str, Any]],
+) -> None:
+    client, published = day
+    told = visits(published)
+    first = next(r for r in published["routes"] if r["technician_id"] == "W1")["visits"][0]
+    event(client, first["job_id"], "en_route", first["arrival"])
+    event(client, first["job_id"], "arrived", first["arrival"])
+    assert client.delete(f"/v1/jobs/{first['job_id']}", headers=DISPATCHER).status_code == 200
+    moment = (instant(first["arrival"]) + dt.timedelta(minutes=10)).isoformat()
+
+    cfg = client.app.state.dispatch.settings  # type: ignore[attr-defined]
+    with Session(client.app.state.dispatch.engine) as session:  # type: ignore[attr-defined]
+        where, _ = replan_rules.free_again(session, DAY, cfg.default_region, ZoneInfo(cfg.timezone), instant(moment))
+    job = client.get(f"/v1/jobs/{first['job_id']}", headers=DISPATCHER).json()
+    assert where["W1"].location == Location(job["location"]["lat"], job["location"]["lon"])
+    assert where["W1"].free_at_s >= DayClock(DAY, ZoneInfo(cfg.timezone)).seconds(instant(first["arrival"]))
+    # A re-plan from then plans the rest of the day without the cancelled visit.
+    plan = replan(client, moment)
+    assert plan["status"] == "done", plan
+    assert first["job_id"] not in visits(plan) and set(told) - {first["job_id"]} <= set(visits(plan))
 
 
 def test_disruptions_name_what_is_wrong_and_appear_in_the_feed(day: tuple[TestClient, dict[str, Any]]) -> None:

@@ -221,3 +221,12 @@ def test_a_cancelled_visit_is_skipped_and_a_failed_one_is_done() -> None:
     got = by_job(estimate([with_facts(T1, A=a, B=b)], TRAVEL, now_s=at(9)))
     assert set(got) == {"A", "C"} and got["A"].state == DONE
     assert (got["C"].state, got["C"].eta_s, got["C"].seq) == (NEXT, at(11, 10), 3)
+
+
+def test_a_visit_cancelled_after_its_technician_got_there_starts_the_rest_from_its_place() -> None:
+    """T1 got to A late, at 09:40, and its customer cancelled: B is driven to from A
+    (20 minutes), 10:00, not from home as if A had never been on the route (09:50)."""
+    a = dataclasses.replace(A, status="cancelled", actual_start_s=at(9, 40))
+    got = by_job(estimate([with_facts(T1, A=a)], TRAVEL, now_s=at(9, 45)))
+    assert set(got) == {"B", "C"}
+    assert (got["B"].state, got["B"].eta_s) == (NEXT, at(10))
