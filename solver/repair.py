@@ -89,12 +89,10 @@ def repair(
             still.append(j)
             continue
         out = insert_displacing(j, problem, timer, plan, finish_by)
-        if out is None and j.priority == 0:
+        cleared: list[Job] | None = [out] if out is not None else None
+        if cleared is None and j.priority == 0:  # a promise may also take a crew's place, or clear a route
             out = insert_displacing_crew(j, problem, timer, plan, finish_by)
-        if out is None and j.priority != 0:
-            still.append(j)
-            continue
-        cleared = [out] if out is not None else insert_clearing(j, problem, timer, plan, finish_by)
+            cleared = [out] if out is not None else insert_clearing(j, problem, timer, plan, finish_by)
         if cleared is None:
             still.append(j)
             continue
