@@ -106,6 +106,33 @@ def precheck(problem: Problem, points: PointIndex, travel: TravelMatrices) -> di
     return out
 
 
+def _too_few(problem: Problem, job: Job, qualified: Sequence[Technician], need: str, day: int) -> Unassigned:
+    """Why ``job`` has fewer ``qualified`` technicians working than its crew needs: those
+    with its skills whose day is over or who are away (``Problem.off_duty``), else that
+    nobody working has the skills, or not enough of them for a crew."""
+    off_duty = [t for t in problem.off_duty if problem.qualified(t, job)]
+    if off_duty:
+        names = ", ".join(_name(t, day) for t in off_duty[:_NAMES_SHOWN])
+        if len(off_duty) > _NAMES_SHOWN:
+            names += f" and {len(off_duty) - _NAMES_SHOWN} more"
+        if not qualified:
+            why = f"No technician with {need} works any more this day: {names} (day over or away)."
+        else:
+            works = "works" if len(off_duty) == 1 else "work"
+            why = (
+                f"Needs a crew of {job.crew_size} with {need}: {names} {works} no more this day (day over or "
+                f"away), leaving only {_name(qualified[0], day)}."
+            )
+        return Unassigned(job.id, ReasonCode.NO_SHIFT_IN_WINDOW, why)
+    if not qualified:
+        return Unassigned(job.id, ReasonCode.NO_SKILL, f"No technician working this day has {need}.")
+    return Unassigned(
+        job.id,
+        ReasonCode.NO_CREW,
+        f"Needs a crew of {job.crew_size} with {need}; only {_name(qualified[0], day)} has it this day.",
+    )
+
+
 def _precheck_job(
     problem: Problem,
     job: Job,
@@ -117,28 +144,7 @@ def _precheck_job(
     need = _skills_text(job.skills)
     day = _job_day(job)
     if len(qualified) < job.crew_size:
-        off_duty = [t for t in problem.off_duty if problem.qualified(t, job)]
-        if off_duty:
-            names = ", ".join(_name(t, day) for t in off_duty[:_NAMES_SHOWN])
-            if len(off_duty) > _NAMES_SHOWN:
-                names += f" and {len(off_duty) - _NAMES_SHOWN} more"
-            if not qualified:
-                why = f"No technician with {need} works any more this day: {names} (day over or away)."
-            else:
-                works = "works" if len(off_duty) == 1 else "work"
-                why = (
-                    f"Needs a crew of {job.crew_size} with {need}: {names} {works} no more this day (day over or "
-                    f"away), leaving only {_name(qualified[0], day)}."
-                )
-            return Unassigned(job.id, ReasonCode.NO_SHIFT_IN_WINDOW, why)
-    if not qualified:
-        return Unassigned(job.id, ReasonCode.NO_SKILL, f"No technician working this day has {need}.")
-    if len(qualified) < job.crew_size:
-        return Unassigned(
-            job.id,
-            ReasonCode.NO_CREW,
-            f"Needs a crew of {job.crew_size} with {need}; only {_name(qualified[0], day)} has it this day.",
-        )
+        return _too_few(problem, job, qualified, need, day)
     if job.pinned_technician_id is not None:
         pinned = next(t for t in techs if t.id == job.pinned_technician_id)
         if pinned not in qualified:
