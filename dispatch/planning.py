@@ -157,25 +157,28 @@ def broken_promises(
     def due(job_id: str) -> str:
         return f": {unreported[job_id]}" if job_id in unreported else ""
 
-    left_out = [u.job_id for u in solution.unassigned if u.job_id in promised]
-    reasons = {u.job_id: u.reason for u in solution.unassigned}
-    out = [f"{kind(i)} job {i} would be left out{due(i)} ({reasons[i]})" for i in left_out]
-    pinned = "Pinned to a technician without a shift."
-    out += [
-        f"{kind(i)} job {i} cannot be planned{due(i)} ({day.held_back[i].reason if i in day.held_back else pinned})"
+    held = {
+        i: day.held_back[i].reason if i in day.held_back else "Pinned to a technician without a shift."
         for i in promised_unplannable
+    }
+    said = [
+        (u.job_id, f"{kind(u.job_id)} job {u.job_id} would be left out{due(u.job_id)} ({u.reason})")
+        for u in solution.unassigned
+        if u.job_id in promised
     ]
-    unheard = [i for i in [*left_out, *promised_unplannable] if i in unreported]
+    said += [(i, f"{kind(i)} job {i} cannot be planned{due(i)} ({held[i]})") for i in promised_unplannable]
+    unheard = [i for i, _ in said if i in unreported]
+    # A morning without reports leaves every promise of it out: past a few, the rest
+    # are named by id only, so that the refusal stays readable.
+    hidden = unheard[UNREPORTED_SHOWN:]
+    by_id_only = set(hidden)
+    out = [sentence for i, sentence in said if i not in by_id_only]
     if unheard:
-        # A morning without reports leaves every promise of it out: past a few, the
-        # rest are named by id only, so that the refusal stays readable.
-        if len(unheard) > UNREPORTED_SHOWN:
-            hidden = set(unheard[UNREPORTED_SHOWN:])
-            out = [s for s, i in zip(out, [*left_out, *promised_unplannable], strict=True) if i not in hidden]
+        if hidden:
             more = f"{len(hidden)} more promised " + (
                 "job whose visit was" if len(hidden) == 1 else "jobs whose visits were"
             )
-            out.append(f"and {more} due with nothing reported: " + ", ".join(unheard[UNREPORTED_SHOWN:]))
+            out.append(f"and {more} due with nothing reported: " + ", ".join(hidden))
         out.append(
             "record what happened to the visits nothing was reported for (field events en_route, arrived, "
             "completed or failed, by POST /v1/jobs/{id}/events or the board's Today page) and re-plan"
