@@ -48,7 +48,7 @@ def _located(error: Any) -> dict[str, str]:
     """One validation error as ``{field, message}``. Malformed JSON blames the body
     (its ``loc`` holds a character offset, not a field) and says where it broke."""
     loc = tuple(error.get("loc", ()))
-    message = str(error.get("msg", ""))
+    message = str(error.get("msg", "")).removeprefix("Value error, ")  # pydantic's words for our own checks
     if error.get("type") == "json_invalid":
         offset = loc[1] if len(loc) > 1 else 0
         reason = (error.get("ctx") or {}).get("error", "")

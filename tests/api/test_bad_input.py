@@ -531,6 +531,11 @@ def test_a_date_outside_the_served_years_is_refused_with_the_bound_as_a_date(api
     assert late["detail"] == "date: must be on or before 2099-12-31"
 
 
+def test_a_check_of_our_own_reads_as_its_message_alone(api: Api) -> None:
+    answer = api.client.post("/v1/plans", json={"date": DAY, "from": "now"}, headers=DISPATCHER).json()
+    assert answer["detail"] == "from: expected an ISO 8601 date-time with offset, e.g. 2026-12-01T09:00:00+02:00"
+
+
 def test_every_error_is_listed_with_its_field(api: Api) -> None:
     body = job(duration_min=-1, crew_size=3, priority=0, location={"lat": 91, "lon": 24.9})
     problem = api.client.put("/v1/jobs/NEW", json=body, headers=DISPATCHER).json()
