@@ -117,19 +117,19 @@ def search(
     """The best plan the chosen search finds for ``task`` by its deadline, as its result
     and as a working plan (timed by ``timer``); (None, a plan) when ``cancel`` was set.
 
-    The compiled search where it plans the day (``compiled_plans``); else OR-Tools,
-    warm-started from the construction (days with crews or at most
+    The compiled search where it plans the day (``sisr.eligible``) and is compiled
+    (``sisr.ready``); else OR-Tools, warm-started from the construction (days with crews or at most
     ``detailed_model_max_visits`` visits: urgent, crew and long jobs first, crews
     kept on their two technicians and start; a re-plan from ``initial_routes``) or
     started cold (larger days without crews), with the portfolio's other search
     waited for at most ``grace_s`` past the deadline and kept when the model's
     objective says it is better.
     """
-    if compiled_plans(task.problem, task.jobs, settings):
+    modelled = settings.ruin_and_recreate and sisr.eligible(task.problem, task.jobs)
+    if modelled and sisr.ready():
         log.info("the compiled search plans %d jobs", len(task.jobs))
         return _compiled(task, timer, settings, initial_routes, cancel)
-    later = settings.ruin_and_recreate and sisr.eligible(task.problem, task.jobs) and not sisr.ready()
-    log.info("OR-Tools plans %d jobs%s", len(task.jobs), " (the compiled search is not ready yet)" if later else "")
+    log.info("OR-Tools plans %d jobs%s", len(task.jobs), " (the compiled search is not ready yet)" if modelled else "")
     return _ortools(task, timer, settings, initial_routes, cancel, grace_s)
 
 
