@@ -17,7 +17,7 @@ from dispatch.errors import Forbidden, Invalid, NotFound
 from dispatch.mapping import DayClock, Span, technicians_on
 from dispatch.planning import published_plan_id
 from dispatch.tables import EventRow, JobRow, PublishedPlanRow, TechnicianRow, VisitRow
-from dispatch.timeutil import from_storage, to_storage
+from dispatch.timeutil import from_storage, to_storage, weekday_from
 
 EVENT_TYPES = jobstate.EVENT_TYPES
 WORK_CHANGING_EVENTS = ("completed", "failed")
@@ -344,7 +344,4 @@ def _working_day_from(session: Session, first: dt.date, region: str, tz: ZoneInf
         day = first + dt.timedelta(days=n)
         if technicians_on(session, day, region, tz):
             return day
-    day = first
-    while day.weekday() >= 5:
-        day += dt.timedelta(days=1)
-    return day
+    return weekday_from(first)

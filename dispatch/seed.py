@@ -22,21 +22,17 @@ from dispatch.catalog import put_job, put_technician
 from dispatch.dayfile import read_json
 from dispatch.inputs import JobIn, TechnicianIn
 from dispatch.tables import JobRow, TechnicianRow
+from dispatch.timeutil import WORKING_WEEKDAYS, weekday_from
 
 log = logging.getLogger(__name__)
 
-WORKING_WEEKDAYS = frozenset(range(5))
-"""Monday to Friday (``date.weekday()``): the days the sample technicians work."""
 SHIFT_DAYS_AHEAD = 14
 """Calendar days after the sample day that get the sample shifts too."""
 
 
 def sample_date(today: dt.date) -> dt.date:
     """The next working day (Monday to Friday) after ``today``: where seeding puts the sample day."""
-    day = today + dt.timedelta(days=1)
-    while day.weekday() not in WORKING_WEEKDAYS:
-        day += dt.timedelta(days=1)
-    return day
+    return weekday_from(today + dt.timedelta(days=1))
 
 
 def _working_days_after(day: dt.date, days_ahead: int) -> list[dt.date]:

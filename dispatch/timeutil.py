@@ -6,6 +6,16 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 UTC = dt.UTC
+WORKING_WEEKDAYS = frozenset(range(5))
+"""Monday to Friday (``date.weekday()``): the days the sample technicians work, and
+where a revisit goes when no technician's working time says."""
+
+
+def weekday_from(day: dt.date) -> dt.date:
+    """The first working weekday (``WORKING_WEEKDAYS``) on or after ``day``."""
+    while day.weekday() not in WORKING_WEEKDAYS:
+        day += dt.timedelta(days=1)
+    return day
 
 
 def to_storage(moment: dt.datetime) -> dt.datetime:
