@@ -213,7 +213,7 @@ def _walk(
 
     for k, v in enumerate(route.visits):
         if v.status == jobstate.CANCELLED:
-            if v.actual_start_s is not None:  # cancelled once they were there: they go on from there
+            if v.actual_start_s is not None and v.actual_start_s >= 0:  # cancelled once they got there this day
                 flush()
                 place, free = v.point, max(free, v.actual_start_s)
             continue
