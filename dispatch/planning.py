@@ -324,15 +324,14 @@ def store_replan(
                 route.lunch_start, route.lunch_end = clock.to_stored(had[0]), clock.to_stored(had[1])
                 session.add(route)
     for old in left.settled:
-        arrival, start, end = _as_reported(old, left.settled_times.get(old.job_id, (None, None)), left.day.clock)
         copy = VisitRow(
             plan_id=plan.id,
             technician_id=old.technician_id,
             job_id=old.job_id,
             seq=old.seq,
-            arrival=arrival,
-            start=start,
-            end=end,
+            arrival=old.arrival,
+            start=old.start,
+            end=old.end,
             travel_min=old.travel_min,
             distance_km=old.distance_km,
             window_start=old.window_start,
@@ -340,23 +339,6 @@ def store_replan(
         )
         session.add(copy)
     plan.changes = changes_json(left, solution, notify_min)
-
-
-def _as_reported(
-    visit: VisitRow, times: tuple[int | None, int | None], clock: DayClock
-) -> tuple[dt.datetime, dt.datetime, dt.datetime]:
-    """A settled ``visit``'s arrival, start and end (stored) as the field reported them
-    (``times``: when its technicians were there, when it ends): a visit that overruns or
-    began late ends when it is expected to; not yet reported there, it is planned that
-    much later, never earlier than planned."""
-    started_s, end_s = times
-    if end_s is None:
-        return visit.arrival, visit.start, visit.end
-    if started_s is not None:
-        return clock.to_stored(started_s), clock.to_stored(started_s), clock.to_stored(end_s)
-    later = max(end_s - clock.from_stored(visit.end), 0)
-    arrival_s, start_s = clock.from_stored(visit.arrival) + later, clock.from_stored(visit.start) + later
-    return clock.to_stored(arrival_s), clock.to_stored(start_s), clock.to_stored(end_s)
 
 
 def changes_json(left: DayFrom, solution: Solution, notify_min: int) -> dict[str, Any]:

@@ -167,9 +167,6 @@ class DayFrom:
     # Where and when each technician with a visit done or under way (or a late report)
     # is free again: where ``day``'s technicians start.
     positions: dict[str, Position] = field(default_factory=dict)
-    # Each settled job's times as the field reported them (seconds): when its technicians
-    # were there this day (None: not reported yet) and when it ends, actually or as expected.
-    settled_times: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
 
 
 @dataclass
@@ -189,8 +186,6 @@ class _Walk:
     # When each settled job ends (actually, or as expected while under way): what the
     # jobs that wait for it count their lag from.
     settled_ends: dict[str, int] = field(default_factory=dict)
-    # When each settled job's technicians were reported there this day.
-    settled_starts: dict[str, int] = field(default_factory=dict)
     # The planned end of each technician's last settled visit (where their lunch stood).
     settled_planned_end: dict[str, int] = field(default_factory=dict)
     # Crew jobs under way that one of the two is not coming to (``_partner_gone``): job id
@@ -238,8 +233,6 @@ def _walk(
                 ends = [t for t in (visit.actual_end, visit.expected_end) if t is not None]
                 if ends:
                     out.settled_ends[job.id] = max(out.settled_ends.get(job.id, 0), clock.seconds(max(ends)))
-                if visit.actual_start is not None and visit.actual_start.astimezone(tz).date() == day:
-                    out.settled_starts[job.id] = clock.seconds(visit.actual_start)
                 out.holders.add(tech.technician_id)
                 served += 1
                 last = visit
@@ -438,7 +431,6 @@ def day_from(
         walk.unreported,
         {tech_id: lunches[tech_id] for tech_id in taken},
         positions,
-        {job_id: (walk.settled_starts.get(job_id), walk.settled_ends.get(job_id)) for job_id in settled},
     )
 
 
