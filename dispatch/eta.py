@@ -176,6 +176,12 @@ def _delay_min(seconds: int) -> int:
     return round(seconds / 60)
 
 
+def reached_then_cancelled(visit: VisitFacts) -> bool:
+    """Whether ``visit`` was cancelled after its technician got there that day: they go
+    on from its place, from when they got there."""
+    return visit.status == jobstate.CANCELLED and visit.actual_start_s is not None and visit.actual_start_s >= 0
+
+
 def _walk(
     route: RouteFacts, travel: TravelMatrices, now_s: int, crew_start: dict[str, int]
 ) -> list[tuple[VisitFacts, int | None, int | None, int | None]]:
@@ -213,8 +219,9 @@ def _walk(
 
     for k, v in enumerate(route.visits):
         if v.status == jobstate.CANCELLED:
-            if v.actual_start_s is not None and v.actual_start_s >= 0:  # cancelled once they got there this day
+            if reached_then_cancelled(v):
                 flush()
+                assert v.actual_start_s is not None
                 place, free = v.point, max(free, v.actual_start_s)
             continue
         if v.finished:
@@ -371,12 +378,24 @@ class LiveVisit:
 
 
 @dataclass(frozen=True)
+class CancelledThere:
+    """A visit cancelled after its technician got there (``reached_then_cancelled``):
+    its place in their route, where it is and when they got there."""
+
+    seq: int
+    location: Location
+    arrived: dt.datetime
+
+
+@dataclass(frozen=True)
 class LiveTechnician:
-    """A technician's day: their visits in plan order."""
+    """A technician's day: their visits in plan order (cancelled ones left out), and the
+    last visit cancelled after they got there, which they go on from."""
 
     technician_id: str
     name: str
     visits: tuple[LiveVisit, ...]
+    cancelled_there: CancelledThere | None = None
 
 
 @dataclass(frozen=True)
@@ -573,7 +592,13 @@ def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.
                 )
             )
         name = names.get(route_facts.technician_id, "")
-        out.append(LiveTechnician(route_facts.technician_id, name, tuple(shown)))
+        there = None
+        for v, visit_facts in zip(by_tech[route_facts.technician_id], route_facts.visits, strict=True):
+            if reached_then_cancelled(visit_facts):
+                job = jobs[v.job_id]
+                assert job.actual_start is not None
+                there = CancelledThere(v.seq, Location(job.lat, job.lon), from_storage(job.actual_start, tz))
+        out.append(LiveTechnician(route_facts.technician_id, name, tuple(shown), there))
     return LiveDay(day, region, now, plan_id, tuple(out), urgent)
 
 

@@ -213,7 +213,6 @@ def _walk(
     rows = session.exec(select(JobRow).where(col(JobRow.id).in_(ids))).all() if ids else []
     out = _Walk({row.id: jobdays.on_day(session, row, day, tz) for row in rows})
     out.crew_behind = _partner_gone(session, out.jobs, live_day, absences, clock)
-    cancelled_there = _cancelled_there(session, plan_id, day, tz)
     # Each published visit's drive (minutes): a technician is due to set out that long before arriving.
     drives: dict[tuple[str, str], float] = {}
     if plan_id is not None:
@@ -259,39 +258,11 @@ def _walk(
             free = max(ends) if ends else at
             place = out.jobs[last.job_id]
             out.positions[tech.technician_id] = Position(Location(place.lat, place.lon), clock.seconds(free), served)
-        there = cancelled_there.get(tech.technician_id)
-        if there is not None and (last is None or there[0] > last.seq):
-            _, where, arrived = there
+        there = tech.cancelled_there
+        if there is not None and (last is None or there.seq > last.seq):
             before = out.positions.get(tech.technician_id)
-            free_s = max(clock.seconds(arrived), before.free_at_s if before is not None else 0)
-            out.positions[tech.technician_id] = Position(where, free_s, served)
-    return out
-
-
-def _cancelled_there(
-    session: Session, plan_id: int | None, day: dt.date, tz: ZoneInfo
-) -> dict[str, tuple[int, Location, dt.datetime]]:
-    """Per technician, the last visit of the plan ``plan_id`` that was cancelled after they
-    got there (its job reported reached that day): its place in their route, where it is
-    and when they got there. They go on from there (the live day, ``eta``, says the same)."""
-    if plan_id is None:
-        return {}
-    rows = session.exec(
-        select(VisitRow, JobRow)
-        .join(JobRow, col(JobRow.id) == col(VisitRow.job_id))
-        .where(
-            VisitRow.plan_id == plan_id,
-            JobRow.status == jobstate.CANCELLED,
-            col(JobRow.actual_start).is_not(None),
-        )
-    ).all()
-    out: dict[str, tuple[int, Location, dt.datetime]] = {}
-    for visit, job in rows:
-        assert job.actual_start is not None
-        arrived = from_storage(job.actual_start, tz)
-        tech_id = visit.technician_id
-        if arrived.date() == day and (tech_id not in out or visit.seq > out[tech_id][0]):
-            out[tech_id] = (visit.seq, Location(job.lat, job.lon), arrived)
+            free_s = max(clock.seconds(there.arrived), before.free_at_s if before is not None else 0)
+            out.positions[tech.technician_id] = Position(there.location, free_s, served)
     return out
 
 
