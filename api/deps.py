@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-import annotated_types
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
@@ -20,7 +19,7 @@ from dispatch.booking import BookingService
 from dispatch.catalog import Geocoder
 from dispatch.clock import Clock
 from dispatch.errors import DispatchError, Forbidden
-from dispatch.inputs import EARLIEST_DATE, ID_PATTERN, LATEST_DATE, NO_NUL, IsoDate
+from dispatch.inputs import ID_PATTERN, NO_NUL, SERVED_DATES, IsoDate
 from dispatch.planning import PlanRunner
 from dispatch.settings import Settings
 
@@ -28,7 +27,6 @@ IdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
 """A technician or job id in a path."""
 RegionQuery = Annotated[str | None, Query(max_length=64, pattern=NO_NUL)]
 """An optional region filter."""
-SERVED_DATES = annotated_types.Interval(ge=EARLIEST_DATE, le=LATEST_DATE)
 DateQuery = Annotated[IsoDate, Query(description="YYYY-MM-DD"), SERVED_DATES]
 """A date in a query, one the service plans for (the bounds of a plan's date)."""
 OptionalDateQuery = Annotated[IsoDate | None, Query(description="YYYY-MM-DD"), SERVED_DATES]

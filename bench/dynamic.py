@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from bench import seconds
 from bench.provenance import engine_version
 from bench.trsp import DATA, DEPOT_STOP, FAMILIES, QUICK, Plan, evaluate, family, short
 from dispatch.trsp import SCALE, IntMatrix, TrspInstance, load_trsp, read_bks
@@ -409,14 +410,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DATA, help="folder with txt/, dyn/, bks_trsp.csv (pillac2013)")
     parser.add_argument("--dod", type=int, nargs="+", default=list(DODS), help="degrees of dynamism (30 70)")
     parser.add_argument("--instances", nargs="+", default=None, help="names such as C101 RC105 (default: all)")
-    parser.add_argument("--budget", type=float, default=None, help=f"seconds per re-plan ({BUDGET_S:g})")
+    parser.add_argument("--budget", type=seconds, default=None, help=f"seconds per re-plan ({BUDGET_S:g})")
     parser.add_argument("--quick", action="store_true", help=f"{', '.join(QUICK)} at {QUICK_BUDGET_S:g} s a re-plan")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--csv", type=Path, default=None, help="one row per instance and dod, written as they finish")
     args = parser.parse_args(argv)
     budget = args.budget if args.budget is not None else (QUICK_BUDGET_S if args.quick else BUDGET_S)
-    if budget <= 0:
-        parser.error("--budget must be positive")
 
     txt = args.data / "txt"
     if not txt.is_dir():

@@ -10,6 +10,7 @@ import re
 from typing import Annotated, Any, Literal, get_args, get_origin
 from zoneinfo import ZoneInfo
 
+import annotated_types
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -61,7 +62,9 @@ def _iso_datetime(value: Any) -> Any:
 
 IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
 """A date given as ``YYYY-MM-DD``."""
-PlanDate = Annotated[IsoDate, Field(ge=EARLIEST_DATE, le=LATEST_DATE)]
+SERVED_DATES = annotated_types.Interval(ge=EARLIEST_DATE, le=LATEST_DATE)
+"""The dates the service plans for, as a constraint (in a body or a query)."""
+PlanDate = Annotated[IsoDate, SERVED_DATES]
 """A date the service plans for."""
 
 

@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Query, UploadFile
 
-from api.deps import SERVED_DATES, Dispatcher, SessionDep, StateDep
+from api.deps import Dispatcher, SessionDep, StateDep
 from api.schemas import ImportErrorOut, ImportOut, Problem
 from dispatch import audit, imports
-from dispatch.inputs import IsoDate
+from dispatch.inputs import SERVED_DATES, IsoDate
 
 router = APIRouter(prefix="/v1", tags=["master data"])
 
