@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
+from collections.abc import Iterable
 
 
 def seconds(text: str) -> float:
@@ -16,3 +18,17 @@ def seconds(text: str) -> float:
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"{text!r}: give a positive number of seconds")
     return value
+
+
+def family(name: str) -> str:
+    """An instance's family, from its name: C101 → C1, RC208 → RC2, R1_2_1 → R1,
+    C101.100_25-5-5-5 → C1; a name of another shape is its own family."""
+    base = name.split(".")[0]
+    found = re.match(r"[A-Za-z]+\d?", base)
+    return found.group(0) if found else base
+
+
+def families(names: Iterable[str]) -> list[str]:
+    """The families of these instances, each once, in name order (C1, C2, R1, R2, RC1,
+    RC2): a table groups by the families a run has, whatever the data folder holds."""
+    return sorted({family(n) for n in names})

@@ -44,9 +44,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from bench import seconds
+from bench import families, family, seconds
 from bench.provenance import engine_version
-from bench.trsp import DATA, DEPOT_STOP, FAMILIES, QUICK, Plan, evaluate, family, short
+from bench.trsp import DATA, DEPOT_STOP, QUICK, Plan, evaluate, short
 from dispatch.trsp import SCALE, IntMatrix, TrspInstance, load_trsp, read_bks
 from solver import RELOAD_ID, Job, Route, Solution, SolveOptions, Visit, check, prepare, problem_travel, solve
 from solver.plan import WorkingRoute
@@ -347,7 +347,10 @@ def table(
     ]
     dods = sorted({o.dod for o in outcomes})
     for dod in dods:
-        groups = [(f, [o for o in outcomes if o.dod == dod and family(o.instance) == f]) for f in FAMILIES]
+        groups = [
+            (f, [o for o in outcomes if o.dod == dod and family(o.instance) == f])
+            for f in families(o.instance for o in outcomes)
+        ]
         groups.append(("**all**", [o for o in outcomes if o.dod == dod]))
         for label, group in groups:
             if not group:

@@ -27,14 +27,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import seconds
+from bench import families, family, seconds
 from dispatch.vrplib import VrplibInstance, load_vrplib, routes_cost, solve_instance
 from solver import ReasonCode, Route, Solution, Unassigned, check, prepare, problem_travel
 from solver.objective import coefficients
 from solver.schedule import RouteTimer, Timing
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "vrptw"
-FAMILIES = ("C1", "C2", "R1", "R2", "RC1", "RC2")
 QUICK = ("C101", "C201", "R101", "R201", "RC101", "RC201")
 SOLVERS = ("ours", "pyvrp", "vroom", "ortools")
 PEER_PACKAGES = {"pyvrp": "pyvrp", "vroom": "vroom", "ortools": "ortools"}
@@ -77,12 +76,6 @@ class Row:
     def mean_gap(self) -> float | None:
         """Mean gap in percent over valid results."""
         return statistics.fmean(self.gaps) if self.gaps else None
-
-
-def family(name: str) -> str:
-    """C101 → C1, RC208 → RC2."""
-    letters = name.rstrip("0123456789")
-    return letters + name[len(letters)]
 
 
 def read_bks(path: Path) -> dict[str, float]:
@@ -277,7 +270,7 @@ def table(outcomes: Sequence[Outcome], solvers: Sequence[str]) -> str:
         "| family | solver | instances | mean gap | max gap | infeasible/incomplete | mean wall s | ours/peer gap |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    groups = [(f, [o for o in outcomes if family(o.instance) == f]) for f in FAMILIES]
+    groups = [(f, [o for o in outcomes if family(o.instance) == f]) for f in families(o.instance for o in outcomes)]
     groups.append(("all", list(outcomes)))
     for name, group in groups:
         if not group:

@@ -44,7 +44,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import seconds
+from bench import families, family, seconds
 from bench.provenance import engine_version
 from dispatch.trsp import SCALE, TrspInstance, can_serve, load_trsp, read_bks, servable_bound
 from solver import (
@@ -63,7 +63,6 @@ from solver.objective import coefficients
 from solver.schedule import RouteTimer, Timing
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "trsp" / "pillac2013"
-FAMILIES = ("C1", "R1", "RC1")
 QUICK = ("C101", "R102", "RC105")
 SOLVERS = ("ours", "vroom", "ortools")
 RELOADING = ("ours",)  # the solvers that may stop at the depot
@@ -106,13 +105,6 @@ class Outcome:
 def short(name: str) -> str:
     """C101.100_25-5-5-5 → C101."""
     return name.split(".")[0]
-
-
-def family(name: str) -> str:
-    """C101 → C1, RC105 → RC1."""
-    base = short(name)
-    letters = base.rstrip("0123456789")
-    return letters + base[len(letters)]
 
 
 # --- The solvers ----------------------------------------------------------------------------------------------
@@ -386,7 +378,7 @@ def table(outcomes: Sequence[Outcome], solvers: Sequence[str]) -> str:
         by_instance.setdefault(o.instance, {})[o.solver] = o
     # Instances every solver of the run served completely: the gaps there compare like with like.
     common = {name for name, runs in by_instance.items() if all(s in runs and runs[s].all_served for s in solvers)}
-    groups = [(f, [o for o in outcomes if family(o.instance) == f]) for f in FAMILIES]
+    groups = [(f, [o for o in outcomes if family(o.instance) == f]) for f in families(o.instance for o in outcomes)]
     groups.append(("all", list(outcomes)))
     for label, group in groups:
         if not group:

@@ -10,7 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.dynamic import Stop, main, read_anchors, read_release_dates, release_file, simulate, wait_first
+from bench.dynamic import (
+    DynamicOutcome,
+    Stop,
+    main,
+    read_anchors,
+    read_release_dates,
+    release_file,
+    simulate,
+    table,
+    wait_first,
+)
 from dispatch.trsp import TrspInstance, load_trsp
 from solver import RELOAD_ID, Job, Location, TimeWindow
 
@@ -99,3 +109,16 @@ def test_a_data_folder_without_instances_is_a_usage_error_that_says_what_it_need
     with pytest.raises(SystemExit):
         main(["--data", str(tmp_path)])
     assert "txt/ holds no instance" in capsys.readouterr().err
+
+
+def test_the_table_has_a_row_for_every_family_the_run_has_not_only_pillacs_three() -> None:
+    def outcome(instance: str, rejected: int) -> DynamicOutcome:
+        return DynamicOutcome(instance, 30, 100, 100 - rejected, rejected, 1000.0, None, 0, 5, None, 1.0)
+
+    text = table(
+        [outcome("R201.100_8-3-3-3", 2), outcome("C101.100_25-5-5-5", 0), outcome("RC208.50_6-3-3-3", 1)], {}, {}
+    )
+    rows = [line.split("|")[1].strip() for line in text.splitlines()[2:]]
+    assert rows == ["C1", "R2", "RC2", "**all**"]
+    r2 = next(line for line in text.splitlines() if line.startswith("| R2 "))
+    assert "| 98 / 100 | 2 |" in r2
