@@ -28,6 +28,8 @@ from api.schemas import (
     PlanRouteOut,
     PlanVisitOut,
     ShiftOut,
+    StabilityIn,
+    StabilityOut,
     TechnicianOut,
     TokenInfoOut,
     UnassignedOut,
@@ -44,6 +46,7 @@ from dispatch.eta import JobStatus, LiveDay, LiveVisit
 from dispatch.field import MyVisit
 from dispatch.inputs import CustomerIn, LatLon
 from dispatch.mapping import Span
+from dispatch.planning import stored_stability
 from dispatch.tables import (
     DeliveryRow,
     DisruptionRow,
@@ -58,6 +61,7 @@ from dispatch.tables import (
 from dispatch.timeutil import from_storage
 from dispatch.webhooks import PENDING, Subscription
 from dispatch.worktime import WorkingDay
+from solver.replan import Stability
 
 
 def _clock(minutes: int) -> str:
@@ -208,6 +212,27 @@ def job_out(row: JobRow, tz: ZoneInfo, failed: EventRow | None = None) -> JobOut
     )
 
 
+def stability_in(body: StabilityIn, service: Stability) -> Stability:
+    """A re-plan's stability: what ``body`` gives, in euros and minutes, and the
+    service's setting for what it leaves out."""
+    return Stability(
+        move_cents=service.move_cents if body.move_eur is None else round(body.move_eur * 100),
+        per_min_cents=service.per_min_cents if body.minute_eur is None else round(body.minute_eur * 100),
+        tolerance_min=service.tolerance_min if body.tolerance_min is None else body.tolerance_min,
+        told_cents=service.told_cents if body.told_eur is None else round(body.told_eur * 100),
+    )
+
+
+def stability_out(stability: Stability) -> StabilityOut:
+    """A stability as the API shows it, in euros and minutes."""
+    return StabilityOut(
+        move_eur=stability.move_cents / 100,
+        minute_eur=stability.per_min_cents / 100,
+        tolerance_min=stability.tolerance_min,
+        told_eur=stability.told_cents / 100,
+    )
+
+
 def plan_out(
     plan: PlanRow,
     published: bool,
@@ -233,6 +258,7 @@ def plan_out(
         created_at=from_storage(plan.created_at, tz),
         finished_at=_local(plan.finished_at, tz),
         replan_from=_local(plan.replan_from, tz),
+        stability=None if plan.stability is None else stability_out(stored_stability(plan, Stability())),
         changes=plan.changes,
         edited_from=plan.edited_from,
         locks=plan.locks,

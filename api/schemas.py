@@ -227,6 +227,29 @@ class JobOut(BaseModel):
     )
 
 
+class StabilityIn(Strict):
+    """A re-plan's costs for changing what technicians and customers were told; each
+    left out is the service's setting (REPLAN_MOVE_EUR, ...; docs/replan.md)."""
+
+    move_eur: float | None = Field(default=None, ge=0, le=10_000, description="per visit given to another technician")
+    minute_eur: float | None = Field(
+        default=None, ge=0, le=1_000, description="per minute a customer's arrival moves beyond the tolerance"
+    )
+    tolerance_min: int | None = Field(
+        default=None, ge=0, le=240, description="minutes an arrival may move either way at no cost"
+    )
+    told_eur: float | None = Field(
+        default=None, ge=0, le=10_000, description="per customer whose arrival moves beyond the tolerance at all"
+    )
+
+
+class StabilityOut(BaseModel):
+    move_eur: float
+    minute_eur: float
+    tolerance_min: int
+    told_eur: float
+
+
 class PlanRequest(Strict):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
 
@@ -241,6 +264,11 @@ class PlanRequest(Strict):
         default=None,
         alias="from",
         description="re-plan what is left of the day at this instant (done and under-way visits stay)",
+    )
+    stability: StabilityIn | None = Field(
+        default=None,
+        description="with from: this re-plan's costs for changes (default: the service's settings); "
+        "all 0 re-plans for the best plan whatever it changes",
     )
 
     @model_validator(mode="after")
@@ -260,6 +288,13 @@ class PlanRequest(Strict):
                 )
             if self.from_ is not None:
                 raise field_error("PlanRequest", "from", "a re-plan is of one day: give date, not date_from", None)
+        if self.stability is not None and self.from_ is None:
+            raise field_error(
+                "PlanRequest",
+                "stability",
+                "only a re-plan (with from) weighs changes against what was told; give from, or leave stability out",
+                None,
+            )
         return self
 
     @property
@@ -397,6 +432,9 @@ class PlanOut(BaseModel):
     kpis: dict[str, Any] | None = None
     objective: dict[str, Any] | None = None
     replan_from: dt.datetime | None = Field(default=None, description="a re-plan of what was left at this instant")
+    stability: StabilityOut | None = Field(
+        default=None, description="a re-plan's costs for changes, as its search weighed them"
+    )
     changes: dict[str, Any] | None = Field(
         default=None, description="a re-plan's changes against the published plan: moved, retimed, notify, ..."
     )

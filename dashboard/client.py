@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Literal, NoReturn, TypeVar
 
 import httpx
@@ -234,11 +234,21 @@ class DispatchClient:
             body["region"] = region
         return self._parse(_PLAN, self._request("POST", "/v1/plans", json=body))
 
-    def start_replan(self, day: dt.date, region: str | None, at: dt.datetime, time_limit_s: float) -> Plan:
+    def start_replan(
+        self,
+        day: dt.date,
+        region: str | None,
+        at: dt.datetime,
+        time_limit_s: float,
+        stability: Mapping[str, float] | None = None,
+    ) -> Plan:
         """Start a re-plan of what is left of ``day`` at the instant ``at`` (``POST
-        /v1/plans`` with ``from``); it comes back queued, and once done its
-        ``changes`` say what it changes against the published plan."""
+        /v1/plans`` with ``from``; ``stability``: its own costs for changes, default the
+        service's); it comes back queued, and once done its ``changes`` say what it
+        changes against the published plan."""
         body: dict[str, Any] = {"date": day.isoformat(), "time_limit_s": time_limit_s, "from": at.isoformat()}
+        if stability is not None:
+            body["stability"] = dict(stability)
         if region:
             body["region"] = region
         return self._parse(_PLAN, self._request("POST", "/v1/plans", json=body))

@@ -208,6 +208,15 @@ class Retimed(ApiModel):
     new_arrival: dt.datetime
 
 
+class PlanStability(ApiModel):
+    """A re-plan's costs for changes, as its search weighed them (``stability`` of a plan)."""
+
+    move_eur: float
+    minute_eur: float
+    tolerance_min: int
+    told_eur: float
+
+
 class PlanChanges(ApiModel):
     """A re-plan's changes against the published plan (``changes`` of a plan)."""
 
@@ -237,6 +246,7 @@ class Plan(ApiModel):
     unassigned: list[Unassigned] | None = None
     kpis: dict[str, Any] | None = None
     replan_from: dt.datetime | None = None
+    stability: PlanStability | None = None
     changes: PlanChanges | None = None
 
     @property

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from dashboard.frames import clock
-from dashboard.models import Clock, Plan, PlanChanges
+from dashboard.models import Clock, Plan, PlanChanges, PlanStability
 
 MOVED_COLUMNS = ["job", "from", "to"]
 RETIMED_COLUMNS = ["job", "old_arrival", "new_arrival", "shift_min"]
@@ -35,6 +35,34 @@ URGENT_LEVEL_HELP = (
 URGENT_DEADLINE_HELP = (
     "When it must be started on site; starts at the repair standard (4 hours from now). A time already past is refused."
 )
+REPLAN_STABILITY: dict[str, dict[str, float] | None] = {
+    "Few changes": None,
+    "Best plan, whatever it changes": {"move_eur": 0, "minute_eur": 0, "told_eur": 0},
+}
+"""How much a re-plan may change what technicians and customers were told (label → the
+``stability`` the API takes): the service's costs for changes, or none (the best plan
+for the rest of the day; promises still hold)."""
+REPLAN_STABILITY_HELP = (
+    "Few changes: moving a visit to another technician or a customer's time costs what the service's "
+    "settings say, so the re-plan changes what it must. Best plan: those changes cost nothing; promised "
+    "windows and visits under way still hold."
+)
+
+
+def stability_label(stability: PlanStability | None) -> str:
+    """How a re-plan weighed its changes, as the board's choice names it: "Best plan,
+    whatever it changes" when changes cost nothing, else "Few changes" with the costs."""
+    if stability is None:
+        return ""
+    if stability.move_eur == stability.minute_eur == stability.told_eur == 0:
+        return "Best plan, whatever it changes"
+    return (
+        f"Few changes: {stability.move_eur:g} € a visit moved to another technician, "
+        f"{stability.minute_eur:g} € a minute a customer's time moves beyond {stability.tolerance_min} min, "
+        f"{stability.told_eur:g} € a customer told a new time"
+    )
+
+
 FIELD_REPORTS = {"On the way": "en_route", "Arrived": "arrived", "Done": "completed", "Could not complete": "failed"}
 """What the dispatcher can record for the field (label → the event type the API takes)."""
 FAILURE_REASONS = ("customer_absent", "parts_missing", "second_visit", "other")

@@ -122,6 +122,15 @@ def store_solution(
     plan.objective = summary["objective_eur"]
 
 
+def stored_stability(plan: PlanRow, default: Stability) -> Stability:
+    """The stability a re-plan's run weighs changes with: the one stored with it when
+    it was asked for, else ``default`` (a run queued before runs stored theirs)."""
+    if plan.stability is None:
+        return default
+    fields = {f.name for f in dataclasses.fields(Stability)}
+    return dataclasses.replace(default, **{k: int(v) for k, v in plan.stability.items() if k in fields})
+
+
 class PlanRefused(RuntimeError):
     """The plan would break a promise (leave a confirmed job out); it is not stored."""
 
@@ -528,10 +537,13 @@ class PlanRunner:
         time_limit_s: float,
         replan_from: dt.datetime | None = None,
         last_day: dt.date | None = None,
+        stability: Stability | None = None,
     ) -> PlanRow:
         """Store a queued plan run (a re-plan of what is left of the day at
-        ``replan_from`` when given; the days ``day``..``last_day`` in one solve when
-        ``last_day`` is given, docs/horizon.md) and enqueue it; returns at once.
+        ``replan_from`` when given, weighing changes with ``stability``, default the
+        runner's, stored with the run so that whichever worker solves it weighs them
+        alike; the days ``day``..``last_day`` in one solve when ``last_day`` is given,
+        docs/horizon.md) and enqueue it; returns at once.
         ``Unavailable`` naming ``BROKER_URL`` (and the run stored as ``failed``) when
         the queue cannot be reached."""
         token = leases.new_token()
@@ -544,6 +556,7 @@ class PlanRunner:
                 time_limit_s=time_limit_s,
                 created_at=self.clock.now(),
                 replan_from=to_storage(replan_from) if replan_from is not None else None,
+                stability=dataclasses.asdict(stability or self.stability) if replan_from is not None else None,
                 task_token=token,
             )
             session.add(plan)
@@ -674,15 +687,18 @@ class PlanRunner:
             session.add(plan)
             return plan.cancel_requested
 
-    def _load(self, session: Session, day: dt.date, region: str, replan_from: dt.datetime | None) -> _Loaded:
+    def _load(
+        self, session: Session, day: dt.date, region: str, replan_from: dt.datetime | None, stability: Stability
+    ) -> _Loaded:
         """The day to plan as stored now (what is left of it at ``replan_from`` for a
-        re-plan), and the live-schedule version it was read at."""
+        re-plan, changes weighed with ``stability``), and the live-schedule version it
+        was read at."""
         from dispatch import replan  # replan reads ETAs, which read the published plan here
 
         base = live.version(session, day, region)
         left = None
         if replan_from is not None:
-            left = replan.day_from(session, day, region, self.tz, replan_from, self.stability)
+            left = replan.day_from(session, day, region, self.tz, replan_from, stability)
             loaded, unplannable = left.day, left.unplannable
             held, locked = left.locks, left.locked
         else:
@@ -767,13 +783,14 @@ class PlanRunner:
                     raise Cancelled("cancelled before it started")
                 date, region, limit = plan.date, plan.region, plan.time_limit_s
                 replan_from = from_storage(plan.replan_from, self.tz) if plan.replan_from is not None else None
+                stability = stored_stability(plan, self.stability)
                 last_day = plan.date_to
             if last_day is not None:
                 self._run_horizon(plan_id, run, date, last_day, region, limit)
                 return
             with session_scope(self.engine) as session:
                 started = time.monotonic()
-                loaded = self._load(session, date, region, replan_from)
+                loaded = self._load(session, date, region, replan_from, stability)
                 # Start from the live schedule: the published plan as carried out, every
                 # promise already has a place there (a re-plan: what is left of it).
                 initial = live.routes_of(session.get(LiveScheduleRow, (date, region)))
@@ -812,7 +829,7 @@ class PlanRunner:
                 if broken:
                     raise PlanRefused("refused: " + "; ".join(broken))
                 with session_scope(self.engine) as session:
-                    now = self._load(session, date, region, replan_from)
+                    now = self._load(session, date, region, replan_from, stability)
                     if loaded.same_question(now):
                         # Nothing the plan depends on moved (field events and the like may
                         # have): store it as made from the newest version.

@@ -155,6 +155,9 @@ class PlanRow(SQLModel, table=True):
     base_version: int | None = None
     # A re-plan of the day from this instant (docs/replan.md); None: the whole day.
     replan_from: dt.datetime | None = None
+    # A re-plan's stability: what its search charged for changing what was told, in cents
+    # (solver.replan.Stability's fields); None for a whole-day run.
+    stability: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     # A re-plan's changes against the published plan (moved, retimed, notify, ...).
     changes: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     kpis: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))

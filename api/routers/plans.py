@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from api.convert import horizon_out, plan_out
+from api.convert import horizon_out, plan_out, stability_in
 from api.deps import DateQuery, Dispatcher, RegionQuery, SessionDep, StateDep
 from api.schemas import EditIn, EditOut, EditViolationOut, PlanOut, PlanRequest, PublishIn
 from dispatch import audit, catalog, edits, planning, runs
@@ -41,7 +41,10 @@ def post_plan(body: PlanRequest, session: SessionDep, state: StateDep, _: Dispat
     catalog.check_region(session, region)
     if body.date_to is not None:
         planning.check_days_not_under_way(session, body.first_day, body.date_to, region)
-    plan = state.runner.submit(body.first_day, region, body.time_limit_s, body.from_, last_day=body.date_to)
+    stability = None if body.stability is None else stability_in(body.stability, state.settings.stability)
+    plan = state.runner.submit(
+        body.first_day, region, body.time_limit_s, body.from_, last_day=body.date_to, stability=stability
+    )
     return plan_out(plan, False, state.tz)
 
 

@@ -14,6 +14,8 @@ from dashboard.frames import clock, working_on
 from dashboard.replan import (
     FAILURE_REASONS,
     FIELD_REPORTS,
+    REPLAN_STABILITY,
+    REPLAN_STABILITY_HELP,
     URGENT_DEADLINE_HELP,
     URGENT_DEFAULT_DURATION_MIN,
     URGENT_LEVEL_HELP,
@@ -27,6 +29,7 @@ from dashboard.replan import (
     on_day,
     parse_skills,
     replan_instant,
+    stability_label,
     urgent_job_body,
 )
 from dashboard.today import REFRESH_S, highlight_at_risk, summary_frame, urgent_frame, visits_frame
@@ -208,10 +211,11 @@ flash = st.session_state.pop(FLASH_KEY, None)
 if flash:
     st.success(str(flash), icon=":material/check:")
 with st.form("replan_form", border=False):
-    limit_col, button_col = st.columns([1, 3], vertical_alignment="bottom")
+    limit_col, changes_col, button_col = st.columns([1, 2, 2], vertical_alignment="bottom")
     limit = limit_col.number_input(
         "Time limit (s)", min_value=1.0, max_value=600.0, value=DEFAULT_TIME_LIMIT_S, step=1.0, key="replan_limit"
     )
+    keep = changes_col.selectbox("Changes", list(REPLAN_STABILITY), key="replan_changes", help=REPLAN_STABILITY_HELP)
     pressed = button_col.form_submit_button("Re-plan from now", type="primary")
 if pressed:
     try:
@@ -223,7 +227,8 @@ if pressed:
                 icon=":material/warning:",
             )
         else:
-            started = board.client.start_replan(board.day, board.region, start_from, float(limit))
+            stability = REPLAN_STABILITY[keep or next(iter(REPLAN_STABILITY))]
+            started = board.client.start_replan(board.day, board.region, start_from, float(limit), stability)
             final = follow_plan(board, started)
             if final is not None:
                 st.session_state[PROPOSAL_KEY] = final.id
@@ -239,6 +244,8 @@ if isinstance(proposal_id, int):
         with st.container(key="replan-review"):
             st.markdown(f"**Proposed re-plan #{proposal.id} from {clock(proposal.replan_from)}** (not published)")
             st.caption(changes_summary(rows))
+            if proposal.stability is not None:
+                st.caption(stability_label(proposal.stability))
             moved_col, retimed_col, dropped_col = st.columns(3)
             with moved_col, st.container(key="replan-moved"):
                 st.markdown(f"**Moved ({len(rows.moved)})**")

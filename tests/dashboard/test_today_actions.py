@@ -238,3 +238,23 @@ def test_a_field_report_records_what_an_installer_phoned_in_and_shows_the_apis_r
     reopened = day_api.http.get(f"/v1/jobs/{failing}").json()
     assert (reopened["status"], reopened["reason"]) == ("open", "customer_absent")
     assert done not in at.selectbox(key="report_job").options  # done work is no longer offered
+
+
+def test_a_re_plan_for_the_best_plan_whatever_it_changes_sends_no_costs_for_changes_and_says_so(
+    today_page: Callable[[], AppTest], day_api: Api
+) -> None:
+    at = today_page()
+    at.selectbox(key="replan_changes").set_value("Best plan, whatever it changes")
+    replan(at)
+    versions = day_api.http.get("/v1/plans", params={"date": DAY.isoformat()}).json()
+    newest = day_api.http.get(f"/v1/plans/{max(p['id'] for p in versions)}").json()
+    assert newest["replan_from"] is not None and not newest["published"]
+    assert newest["stability"] == {"move_eur": 0.0, "minute_eur": 0.0, "tolerance_min": 15, "told_eur": 0.0}
+    assert any(str(c.value) == "Best plan, whatever it changes" for c in at.caption), [c.value for c in at.caption]
+    press(at, "Discard")
+
+    # The default keeps changes few: the service's costs, shown with the proposal.
+    at = today_page()
+    replan(at)
+    assert any(str(c.value).startswith("Few changes: 30 € a visit moved") for c in at.caption)
+    press(at, "Discard")
