@@ -32,7 +32,7 @@ from dispatch import jobstate, live, replan
 from dispatch.errors import Conflict, Invalid
 from dispatch.export import plan_json
 from dispatch.mapping import Day, load_day
-from dispatch.planning import changes_json, get_plan, plan_contents, store_replan, store_solution
+from dispatch.planning import changes_json, get_plan, plan_contents, store_replan, store_solution, stored_stability
 from dispatch.tables import JobRow, PlanRow, VisitRow
 from dispatch.timeutil import from_storage, to_storage
 from solver import Problem, ReasonCode, Solution, Unassigned, Violation, ViolationKind
@@ -153,7 +153,9 @@ def edit_plan(
     if at is None:
         day, unplannable = load_day(session, plan.date, plan.region, tz)
     else:
-        left = replan.day_from(session, plan.date, plan.region, tz, at, stability or Stability())
+        # Weighed as the version edited was, when it is a re-plan that stored its own.
+        weigh = stored_stability(plan, stability or Stability())
+        left = replan.day_from(session, plan.date, plan.region, tz, at, weigh)
         day, unplannable = left.day, left.unplannable
         _refuse_settled(session, moves, at, tz)
     routes, starts = _stored_routes(session, plan_id, day)

@@ -313,7 +313,8 @@ def store_replan(
 ) -> None:
     """Store a re-plan: the settled visits of the published plan as they are, first
     on their technicians' routes, then the checked solution of what was left, and
-    the changes against what was told (``solver.replan.changes``)."""
+    the changes against what was told (``solver.replan.changes``) and the stability
+    they were weighed with."""
     assert plan.id is not None
     store_solution(session, plan, left.day, solution, left.unplannable, slot_s)
     session.flush()
@@ -348,6 +349,7 @@ def store_replan(
         )
         session.add(copy)
     plan.changes = changes_json(left, solution, notify_min)
+    plan.stability = dataclasses.asdict(left.stability)
 
 
 def changes_json(left: DayFrom, solution: Solution, notify_min: int) -> dict[str, Any]:

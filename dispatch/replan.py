@@ -167,6 +167,8 @@ class DayFrom:
     # Where and when each technician with a visit done or under way (or a late report)
     # is free again: where ``day``'s technicians start.
     positions: dict[str, Position] = field(default_factory=dict)
+    # What the day's changes against what was told cost (stored with the re-plan made of it).
+    stability: Stability = field(default_factory=Stability)
 
 
 @dataclass
@@ -402,6 +404,7 @@ def day_from(
         walk.unreported,
         {tech_id: lunches[tech_id] for tech_id in taken},
         positions,
+        stability,
     )
 
 

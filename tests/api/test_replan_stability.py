@@ -48,6 +48,13 @@ def test_a_re_plan_weighs_changes_with_the_costs_given_for_it(
         tech, visit = kept[job_id]
         assert tech == "W1" and instant(visit["arrival"]) >= instant(at(DAY, "13:00")), (job_id, visit)
 
+    # A hand edit of that proposal is weighed, and stored, with the proposal's costs.
+    lock = {"locks": [{"job_id": w1[0], "technician": True}], "apply": True}
+    edited = client.post(f"/v1/plans/{keep['id']}/edits", json=lock, headers=DISPATCHER)
+    assert edited.status_code == 200, edited.text
+    version = client.get(f"/v1/plans/{edited.json()['plan_id']}", headers=DISPATCHER).json()
+    assert version["edited_from"] == keep["id"] and version["stability"] == keep["stability"]
+
     hurry = replan_with(client, {"move_eur": 0, "minute_eur": 500, "tolerance_min": 0, "told_eur": 0})
     assert hurry["status"] == "done", hurry
     # With moves free, others' visits may change hands too; W1's customers do not wait.
