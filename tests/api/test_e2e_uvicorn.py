@@ -28,6 +28,12 @@ ROOT = Path(__file__).resolve().parents[2]
 HELSINKI = ZoneInfo("Europe/Helsinki")
 DISPATCHER = auth(ADMIN)
 
+CLIENT_LIMITS = httpx.Limits(keepalive_expiry=2.0)
+"""For clients of a served API: an idle connection is dropped after 2 s, well before
+uvicorn closes it (5 s). A request sent on a connection the server is closing at that
+moment fails with "Server disconnected without sending a response"; a test that paused
+about 5 s between two requests on one client met it."""
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -180,7 +186,7 @@ def poll_plan(client: httpx.Client, plan_id: int) -> tuple[dict[str, Any], list[
 @pytest.mark.clock
 def test_a_day_is_planned_published_worked_and_reported_over_http(server: Server) -> None:
     day = today() + dt.timedelta(days=2)  # inside the calendar feed's horizon
-    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+    with httpx.Client(base_url=server.base_url, timeout=30, limits=CLIENT_LIMITS) as client:
         # The dispatcher sets up the day.
         homes = {"E1": (60.17, 24.94), "E2": (60.25, 25.00), "E3": (60.21, 24.66), "E4": (60.19, 24.90)}
         for tech_id, (lat, lon) in homes.items():

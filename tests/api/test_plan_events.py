@@ -29,7 +29,16 @@ from fastapi.testclient import TestClient
 from api import create_app
 from dispatch.settings import PlanEventSettings
 from tests.api.conftest import ADMIN, DISPATCHER, POSTGRES_URL, SAMPLE_DAY, auth, reset_postgres, run_plan, settings_for
-from tests.api.test_e2e_uvicorn import JOBS, Server, free_port, job, start_server, stop_server, technician
+from tests.api.test_e2e_uvicorn import (
+    CLIENT_LIMITS,
+    JOBS,
+    Server,
+    free_port,
+    job,
+    start_server,
+    stop_server,
+    technician,
+)
 from tests.conftest import today
 
 STATUS_ORDER = {"queued": 0, "running": 1, "done": 2, "failed": 2, "cancelled": 2}
@@ -136,8 +145,8 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
                 servers.append(start_server(tmp, f"sqlite:///{tmp / 'events.db'}"))
             day = today() + dt.timedelta(days=2)
             with (
-                httpx.Client(base_url=servers[0].base_url, timeout=30) as solver,
-                httpx.Client(base_url=servers[-1].base_url, timeout=30) as follower,
+                httpx.Client(base_url=servers[0].base_url, timeout=30, limits=CLIENT_LIMITS) as solver,
+                httpx.Client(base_url=servers[-1].base_url, timeout=30, limits=CLIENT_LIMITS) as follower,
             ):
                 set_up_day(solver, day)
                 yield Served(solver, follower, day)
