@@ -57,9 +57,9 @@ import httpx
 from sqlalchemy.engine import make_url
 
 from bench import seconds
+from bench.gen_days import SAMPLE_DAY
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE_DAY = ROOT / "data" / "samples" / "helsinki-day.json"
 # The served clock starts the working day before the sample file's date, so seeding
 # places the sample day on the file's own date (2026-12-01) and every run is alike.
 SERVER_NOW = "2026-11-30T12:00:00+02:00"

@@ -1,6 +1,7 @@
 """Against planning by hand: the engine versus a dispatcher's rule of thumb.
 
     .venv/bin/python -m bench.by_hand [--time-limit 10] [--days sample 50x400 200x2000 500x5000]
+    .venv/bin/python -m bench.by_hand --days data/samples/small-day.json   # a day file of one's own
 
 "By hand" (solver/baseline.py) takes jobs in booking order and gives each to
 the nearest qualified technician who can still make the window at the end of
@@ -10,7 +11,8 @@ the whole day the engine also chooses which jobs to serve). Every plan goes
 through the checker. "Home legs" is the share of travel spent on the way to
 the first job and back home. Generated days come from
 data/samples/generate.py through bench/gen_days.py (seeded, as bench.scale):
-NxM means N technicians and M jobs.
+NxM means N technicians and M jobs; a path ending in .json is a day file of
+one's own (docs/day-file.md).
 """
 
 from __future__ import annotations
@@ -22,21 +24,11 @@ import time
 from pathlib import Path
 
 from bench import seconds
-from bench.gen_days import day_path, parse_size
+from bench.gen_days import day_arg, day_file
 from dispatch.dayfile import load_day
 from dispatch.kpis import Kpis, compute_kpis
 from solver import HaversineProvider, Problem, Solution, SolveOptions, check, prepare, problem_travel, solve
 from solver.baseline import plan_by_hand
-
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT / "data" / "samples" / "helsinki-day.json"
-
-
-def day_file(name: str, workdir: Path) -> Path:
-    """The day file for ``sample`` or a generated ``NxM`` day (bench/gen_days.py, default seed)."""
-    if name == "sample":
-        return SAMPLE
-    return day_path(*parse_size(name), workdir)
 
 
 def checked(problem: Problem, solution: Solution) -> tuple[Kpis, int, float]:
@@ -56,14 +48,14 @@ def main() -> None:
     """Print three rows per day (by hand, engine, engine on by hand's jobs) and the ratios."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--time-limit", type=seconds, default=10.0)
-    parser.add_argument("--days", nargs="+", default=["sample", "50x400"])
+    parser.add_argument(
+        "--days",
+        nargs="+",
+        type=day_arg,
+        default=["sample", "50x400"],
+        help="sample, TECHNICIANSxJOBS and/or day files (*.json)",
+    )
     args = parser.parse_args()
-    for name in args.days:
-        if name != "sample":
-            try:
-                parse_size(name)
-            except ValueError as exc:
-                parser.error(f"--days: {exc}, or sample")
     # The compiled search is compiled once per machine (numba's cache), outside any timing.
     prepare(wait=True)
     header = (
@@ -74,8 +66,9 @@ def main() -> None:
     print("-" * len(header))
     ratios = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name in args.days:
-            day = load_day(day_file(name, Path(tmp)))
+        for given in args.days:
+            day = load_day(day_file(given, Path(tmp)))
+            name = Path(given).stem if given.endswith(".json") else given  # a day file by its name
             rows = {}
             served: set[str] = set()
             for planner in ("by hand", "engine", "same jobs"):

@@ -51,9 +51,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from bench.gen_days import DEFAULT_SEED, day_path, generator, parse_size
+from bench.gen_days import day_arg, day_file, generator
 from bench.provenance import engine_version
-from bench.sample_day import DEFAULT_DAY
 from dispatch import live
 from dispatch.dayfile import load_day
 from dispatch.mapping import Day, job_from
@@ -1023,12 +1022,7 @@ def _csv_row(o: Outcome) -> list[object]:
 def load(name: str, days: Path) -> Day:
     """``sample`` (data/samples/helsinki-day.json), a generated ``TECHNICIANSxJOBS`` day,
     or a day file of one's own (a path ending in ``.json``, docs/day-file.md)."""
-    if name == "sample":
-        return load_day(DEFAULT_DAY)
-    if name.endswith(".json"):
-        return load_day(Path(name))
-    techs, jobs = parse_size(name)
-    return load_day(day_path(techs, jobs, days, DEFAULT_SEED))
+    return load_day(day_file(name, days))
 
 
 def plan_day(day: Day, plan_s: float, seed: int) -> tuple[Solution, int]:
@@ -1045,6 +1039,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--days",
         nargs="+",
+        type=day_arg,
         default=None,
         help=f"sample, TECHNICIANSxJOBS and/or day files (*.json) ({' '.join(DAYS)})",
     )
@@ -1060,15 +1055,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.budget <= 0 or args.plan_time <= 0:
         parser.error("--budget and --plan-time must be positive")
     names = args.days or list(QUICK_DAYS if args.quick else DAYS)
-    for name in names:
-        if name.endswith(".json"):
-            if not Path(name).is_file():
-                parser.error(f"--days: no day file {name}")
-        elif name != "sample":
-            try:
-                parse_size(name)
-            except ValueError as exc:
-                parser.error(str(exc))
     args.days_dir.mkdir(parents=True, exist_ok=True)
     # The compiled search is compiled once per machine (numba's cache), outside any timing.
     prepare(wait=True)

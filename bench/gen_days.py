@@ -21,6 +21,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 GENERATOR = ROOT / "data" / "samples" / "generate.py"
+SAMPLE_DAY = ROOT / "data" / "samples" / "helsinki-day.json"
 DEFAULT_SEED = 20261201
 
 
@@ -63,6 +64,33 @@ def day_path(technicians: int, jobs: int, out: Path, seed: int = DEFAULT_SEED) -
         generator().write_json(make_day(technicians, jobs, seed), tmp)
         tmp.replace(path)
     return path
+
+
+def day_arg(text: str) -> str:
+    """An argparse type for a day to run: ``sample``, a generated size ``NxM``, or a day
+    file of one's own (a path ending in ``.json``, docs/day-file.md) that exists; else a
+    usage error saying which of the three to give."""
+    if text == "sample":
+        return text
+    if text.endswith(".json"):
+        if not Path(text).is_file():
+            raise argparse.ArgumentTypeError(f"no day file {text}")
+        return text
+    try:
+        parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}, a day file (*.json) or sample") from None
+    return text
+
+
+def day_file(name: str, out: Path, seed: int = DEFAULT_SEED) -> Path:
+    """The day file of a name ``day_arg`` accepted: the sample day, a day file as given, or
+    the generated day of that size and seed under ``out`` (written when missing)."""
+    if name == "sample":
+        return SAMPLE_DAY
+    if name.endswith(".json"):
+        return Path(name)
+    return day_path(*parse_size(name), out, seed)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

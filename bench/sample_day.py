@@ -13,17 +13,16 @@ import time
 from pathlib import Path
 
 from bench import seconds
+from bench.gen_days import SAMPLE_DAY
 from dispatch.dayfile import DayFileError, load_day
 from dispatch.kpis import compute_kpis
 from solver import HaversineProvider, SolveOptions, check, prepare, problem_travel, solve
-
-DEFAULT_DAY = Path(__file__).resolve().parents[1] / "data" / "samples" / "helsinki-day.json"
 
 
 def main() -> None:
     """Run the benchmark and print one row per time limit."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--day", type=Path, default=DEFAULT_DAY)
+    parser.add_argument("--day", type=Path, default=SAMPLE_DAY)
     parser.add_argument("--time-limits", type=seconds, nargs="+", default=[10.0, 30.0])
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()

@@ -57,7 +57,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, col, select
 
 from bench import seconds
-from bench.gen_days import generator
+from bench.gen_days import SAMPLE_DAY, generator
 from dispatch import tasks
 from dispatch.clock import SYSTEM_CLOCK
 from dispatch.db import make_engine, migrate, safe_url, session_scope
@@ -68,7 +68,6 @@ from dispatch.tables import PlanRow
 from dispatch.worker import DEFAULT_NICE
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE_DAY = ROOT / "data" / "samples" / "helsinki-day.json"
 TZ = ZoneInfo("Europe/Helsinki")
 # Every region's day keeps the generator's date; nothing a plan run does depends on today.
 DAY = dt.date(2026, 12, 1)

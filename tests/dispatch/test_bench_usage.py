@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
         (["bench.dynamic", "--data", "/nonexistent"], "--data /nonexistent: no txt/ folder there"),
         (["bench.sample_day", "--day", "/nonexistent.json"], "--day: /nonexistent.json: file not found"),
         (["bench.by_hand", "--days", "big"], "--days: size 'big' is not TECHNICIANSxJOBS"),
+        (["bench.by_hand", "--days", "/nonexistent.json"], "--days: no day file /nonexistent.json"),
+        (["bench.disrupted", "--days", "big"], "a day file (*.json) or sample"),
         (["bench.horizon", "--sizes", "0x0"], "--sizes: '0x0' is not PEOPLExJOBS"),
         (["bench.sample_day", "--time-limits", "-1"], "--time-limits: '-1': give a positive number of seconds"),
         (["bench.solomon", "--time-limit", "0"], "--time-limit: '0': give a positive number of seconds"),
