@@ -49,11 +49,15 @@ REPLAN_STABILITY_HELP = (
 )
 
 
-def stability_label(stability: PlanStability | None) -> str:
+FIELD_REPORTS = {"On the way": "en_route", "Arrived": "arrived", "Done": "completed", "Could not complete": "failed"}
+"""What the dispatcher can record for the field (label → the event type the API takes)."""
+FAILURE_REASONS = ("customer_absent", "parts_missing", "second_visit", "other")
+"""Why a visit could not be completed, as the API takes it (docs/live-day.md)."""
+
+
+def stability_label(stability: PlanStability) -> str:
     """How a re-plan weighed its changes, as the board's choice names it: "Best plan,
     whatever it changes" when changes cost nothing, else "Few changes" with the costs."""
-    if stability is None:
-        return ""
     if stability.move_eur == stability.minute_eur == stability.told_eur == 0:
         return "Best plan, whatever it changes"
     return (
@@ -61,12 +65,6 @@ def stability_label(stability: PlanStability | None) -> str:
         f"{stability.minute_eur:g} € a minute a customer's time moves beyond {stability.tolerance_min} min, "
         f"{stability.told_eur:g} € a customer told a new time"
     )
-
-
-FIELD_REPORTS = {"On the way": "en_route", "Arrived": "arrived", "Done": "completed", "Could not complete": "failed"}
-"""What the dispatcher can record for the field (label → the event type the API takes)."""
-FAILURE_REASONS = ("customer_absent", "parts_missing", "second_visit", "other")
-"""Why a visit could not be completed, as the API takes it (docs/live-day.md)."""
 
 
 def field_report_said(job_id: str, label: str, at: dt.time, reason: str | None, revisit: dt.date | None = None) -> str:
