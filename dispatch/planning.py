@@ -123,12 +123,10 @@ def store_solution(
 
 
 def stored_stability(plan: PlanRow, default: Stability) -> Stability:
-    """The stability a re-plan's run weighs changes with: the one stored with it when
-    it was asked for, else ``default`` (a run queued before runs stored theirs)."""
-    if plan.stability is None:
-        return default
-    fields = {f.name for f in dataclasses.fields(Stability)}
-    return dataclasses.replace(default, **{k: int(v) for k, v in plan.stability.items() if k in fields})
+    """The stability a re-plan's run weighs changes with: the one stored with it (every
+    field of ``Stability``, as ``dataclasses.asdict`` wrote it), else ``default`` (a run
+    queued before runs stored theirs, or a whole-day run)."""
+    return default if plan.stability is None else Stability(**plan.stability)
 
 
 class PlanRefused(RuntimeError):
