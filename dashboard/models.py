@@ -208,6 +208,14 @@ class Retimed(ApiModel):
     new_arrival: dt.datetime
 
 
+class Added(ApiModel):
+    """A visit a re-plan plans that nobody was told of (new to the day, left out before, or a revisit)."""
+
+    job_id: str
+    technician_id: str
+    arrival: dt.datetime
+
+
 class PlanStability(ApiModel):
     """A re-plan's costs for changes, as its search weighed them (``stability`` of a plan)."""
 
@@ -224,6 +232,7 @@ class PlanChanges(ApiModel):
     moved: list[Moved] = Field(default_factory=list)
     retimed: list[Retimed] = Field(default_factory=list)
     dropped: list[str] = Field(default_factory=list)
+    added: list[Added] = Field(default_factory=list)
     notify: list[str] = Field(default_factory=list)
     routes_changed: list[str] = Field(default_factory=list)
     settled: list[str] = Field(default_factory=list)

@@ -2,8 +2,8 @@
 
 Turns what the dispatcher types (clock times on the board's day, a skills
 list) into what the API takes, and a re-plan's ``changes`` into the rows the
-review shows: moved, retimed, dropped, the customers to tell, and the visits of
-the proposed plan that changed.
+review shows: moved, retimed, dropped, added, the customers to tell, and the
+visits of the proposed plan that changed.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from dashboard.models import Clock, Plan, PlanChanges, PlanStability
 MOVED_COLUMNS = ["job", "from", "to"]
 RETIMED_COLUMNS = ["job", "old_arrival", "new_arrival", "shift_min"]
 DROPPED_COLUMNS = ["job", "reason"]
+ADDED_COLUMNS = ["job", "technician", "arrival"]
 CHANGED_VISIT_COLUMNS = ["technician", "seq", "job", "arrival", "change"]
 URGENT_DEFAULT_DURATION_MIN = 60
 URGENT_LEVELS = (1, 2, 3)
@@ -168,19 +169,22 @@ class ChangeRows:
     moved: pd.DataFrame
     retimed: pd.DataFrame
     dropped: pd.DataFrame
+    added: pd.DataFrame
     notify: list[str]
     routes_changed: list[str]
 
     @property
     def empty(self) -> bool:
         """True when the re-plan changes nothing a technician or customer was told."""
-        return self.moved.empty and self.retimed.empty and self.dropped.empty and not self.routes_changed
+        tables = (self.moved, self.retimed, self.dropped, self.added)
+        return all(t.empty for t in tables) and not self.routes_changed
 
 
 def change_rows(plan: Plan) -> ChangeRows:
     """The moved (job, from → to technician), retimed (job, old → new arrival and by how
-    many minutes) and dropped (job, with the reason it is unassigned) rows of a re-plan,
-    and the customers to notify. A plan without ``changes`` gives empty tables."""
+    many minutes), dropped (job, with the reason it is unassigned) and added (job, its
+    technician and arrival) rows of a re-plan, and the customers to notify. A plan
+    without ``changes`` gives empty tables."""
     changes = plan.changes or PlanChanges()
     reasons = {u.job_id: u.reason for u in plan.unassigned or []}
     moved = [{"job": m.job_id, "from": m.from_technician_id, "to": m.to_technician_id} for m in changes.moved]
@@ -194,25 +198,28 @@ def change_rows(plan: Plan) -> ChangeRows:
         for r in changes.retimed
     ]
     dropped = [{"job": j, "reason": reasons.get(j, "")} for j in changes.dropped]
+    added = [{"job": a.job_id, "technician": a.technician_id, "arrival": clock(a.arrival)} for a in changes.added]
     return ChangeRows(
         moved=pd.DataFrame(moved, columns=MOVED_COLUMNS),
         retimed=pd.DataFrame(retimed, columns=RETIMED_COLUMNS),
         dropped=pd.DataFrame(dropped, columns=DROPPED_COLUMNS),
+        added=pd.DataFrame(added, columns=ADDED_COLUMNS),
         notify=list(changes.notify),
         routes_changed=list(changes.routes_changed),
     )
 
 
 def changed_visits(plan: Plan) -> pd.DataFrame:
-    """The visits of the proposed plan that a re-plan moved or retimed, in route order,
-    with what changed (the timeline has no highlight: this goes beside it)."""
+    """The visits of the proposed plan that a re-plan moved, retimed or added, in route
+    order, with what changed (the timeline has no highlight: this goes beside it)."""
     changes = plan.changes or PlanChanges()
     moved = {m.job_id: m for m in changes.moved}
     retimed = {r.job_id: r for r in changes.retimed}
+    added = {a.job_id for a in changes.added}
     rows = []
     for route in sorted(plan.routes or [], key=lambda r: r.technician_id):
         for v in route.visits:
-            what = []
+            what = ["new"] if v.job_id in added else []
             if v.job_id in moved:
                 what.append(f"from {moved[v.job_id].from_technician_id}")
             if v.job_id in retimed:
@@ -232,8 +239,9 @@ def changed_visits(plan: Plan) -> pd.DataFrame:
 
 
 def changes_summary(rows: ChangeRows) -> str:
-    """One line: how many visits move, are retimed or dropped, and customers to tell."""
+    """One line: how many visits move, are retimed, dropped or added, and customers to tell."""
     return (
-        f"{len(rows.moved)} moved, {len(rows.retimed)} retimed, {len(rows.dropped)} dropped; "
+        f"{len(rows.moved)} moved, {len(rows.retimed)} retimed, {len(rows.dropped)} dropped, "
+        f"{len(rows.added)} added; "
         f"{len(rows.notify)} customers to notify; {len(rows.routes_changed)} routes changed."
     )

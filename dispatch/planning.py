@@ -370,6 +370,10 @@ def changes_json(left: DayFrom, solution: Solution, notify_min: int) -> dict[str
             for r in found.retimed
         ],
         "dropped": list(found.dropped),
+        "added": [
+            {"job_id": a.job_id, "technician_id": a.technician_id, "arrival": clock.moment(a.arrival_s).isoformat()}
+            for a in found.added
+        ],
         "notify": list(found.notify),
         "routes_changed": list(found.routes_changed),
         "settled": sorted({v.job_id for v in left.settled}),

@@ -318,15 +318,27 @@ class Retimed:
 
 
 @dataclass(frozen=True)
+class Added:
+    """A visit nobody was told of (a job new to the day, one left out before, or the
+    revisit of a failed visit): who arrives first and when (for a crew, the first of the two)."""
+
+    job_id: str
+    technician_id: str
+    arrival_s: int
+
+
+@dataclass(frozen=True)
 class Changes:
     """What a re-plan changed against what was told: visits moved between
     technicians, customers whose arrival moved by more than ``notify_min`` (they are
-    told), visits left out that were planned, and technicians whose route changed."""
+    told), visits left out that were planned, visits planned that nobody was told of,
+    and technicians whose route changed."""
 
     moved: tuple[Moved, ...]
     retimed: tuple[Retimed, ...]
     dropped: tuple[str, ...]
     routes_changed: tuple[str, ...]
+    added: tuple[Added, ...] = ()
 
     @property
     def notify(self) -> tuple[str, ...]:
@@ -378,6 +390,11 @@ def changes(
         arrival = min(now.values())
         if tells(arrival - was.arrival_s, notify_min):
             retimed.append(Retimed(job_id, was.arrival_s, arrival))
+    added = []
+    for job_id, arrivals in sorted(new.items()):
+        if job_id not in told:
+            first = min(arrivals, key=lambda t: (arrivals[t], t))
+            added.append(Added(job_id, first, arrivals[first]))
     techs = sorted(set(told_routes) | set(new_routes))
     changed = tuple(t for t in techs if told_routes.get(t, ()) != new_routes.get(t, ()))
-    return Changes(tuple(moved), tuple(retimed), tuple(dropped), changed)
+    return Changes(tuple(moved), tuple(retimed), tuple(dropped), changed, tuple(added))

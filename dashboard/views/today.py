@@ -246,7 +246,7 @@ if isinstance(proposal_id, int):
             st.caption(changes_summary(rows))
             if proposal.stability is not None:
                 st.caption(stability_label(proposal.stability))
-            moved_col, retimed_col, dropped_col = st.columns(3)
+            moved_col, retimed_col, dropped_col, added_col = st.columns(4)
             with moved_col, st.container(key="replan-moved"):
                 st.markdown(f"**Moved ({len(rows.moved)})**")
                 if not rows.moved.empty:
@@ -259,6 +259,10 @@ if isinstance(proposal_id, int):
                 st.markdown(f"**Dropped ({len(rows.dropped)})**")
                 if not rows.dropped.empty:
                     st.table(rows.dropped, hide_index=True)
+            with added_col, st.container(key="replan-added"):
+                st.markdown(f"**Added ({len(rows.added)})**")
+                if not rows.added.empty:
+                    st.table(rows.added, hide_index=True)
             st.markdown("**Customers to notify:** " + (", ".join(rows.notify) if rows.notify else "none"))
             with shown_errors():
                 view = data.plan_view(board, proposal.id)
@@ -269,7 +273,7 @@ if isinstance(proposal_id, int):
                 st.markdown("**Changed visits**")
                 changed = changed_visits(proposal)
                 if changed.empty:
-                    st.caption("No visit moved or retimed.")
+                    st.caption("No visit moved, retimed or added.")
                 else:
                     st.table(changed, hide_index=True)
             publish_col, discard_col = st.columns(2)

@@ -409,6 +409,9 @@ def difference(published: dict[str, Any], replanned: dict[str, Any], notify_min:
         and abs(instant(new[j][1]["arrival"]) - instant(told[j][1]["arrival"])) > dt.timedelta(minutes=notify_min)
     ]
     dropped = sorted(j for j in told if j not in new)
+    added = [
+        {"job_id": j, "technician_id": new[j][0], "arrival": new[j][1]["arrival"]} for j in sorted(new) if j not in told
+    ]
 
     def remaining(plan: dict[str, Any]) -> dict[str, list[str]]:
         return {
@@ -421,6 +424,7 @@ def difference(published: dict[str, Any], replanned: dict[str, Any], notify_min:
         "moved": moved,
         "retimed": retimed,
         "dropped": dropped,
+        "added": added,
         "notify": sorted({r["job_id"] for r in retimed} | set(dropped)),
         "routes_changed": changed,
         "settled": sorted(settled),
@@ -460,12 +464,14 @@ def test_the_change_report_is_the_difference_between_the_published_routes_and_th
     report = {k: v for k, v in plan["changes"].items() if k not in ("from", "locks_not_kept")}
     expected = difference(published, plan)
     # Arrivals compare as instants (the report and the routes may write the offset differently).
-    for field in ("retimed",):
-        for row in report[field] + expected[field]:
-            row["old_arrival"], row["new_arrival"] = instant(row["old_arrival"]), instant(row["new_arrival"])
+    for row in report["retimed"] + expected["retimed"]:
+        row["old_arrival"], row["new_arrival"] = instant(row["old_arrival"]), instant(row["new_arrival"])
+    for row in report["added"] + expected["added"]:
+        row["arrival"] = instant(row["arrival"])
     # The cancelled job is gone from the day, not a change to tell; the urgent repair is new.
     expected["dropped"] = [j for j in expected["dropped"] if j != cancelled]
     expected["notify"] = [j for j in expected["notify"] if j != cancelled]
+    assert "URGENT" in {a["job_id"] for a in expected["added"]}, "the urgent repair is planned"
     assert report == expected
     assert expected["moved"] or expected["retimed"] or expected["routes_changed"], "the test needs some change"
     assert instant(plan["changes"]["from"]) == instant(at(DAY, "10:30"))

@@ -25,11 +25,17 @@ from tests.dashboard.factories import at, plan, route, visit
 
 
 def replanned() -> Plan:
-    """T2 takes J2 from T1 at 10:40 (told 10:00); J3 is left out; J1 stays."""
+    """T2 takes J2 from T1 at 10:40 (told 10:00); J3 is left out; J1 stays; J4 is new, T1's at 11:00."""
     base = plan(
         9,
         [
-            route("T1", [visit("J1", 1, "08:30", "08:30", "09:30", 20)], "08:10", "10:00", 40),
+            route(
+                "T1",
+                [visit("J1", 1, "08:30", "08:30", "09:30", 20), visit("J4", 2, "11:00", "11:00", "11:30", 15)],
+                "08:10",
+                "11:50",
+                40,
+            ),
             route("T2", [visit("J2", 1, "10:40", "10:40", "11:40", 25)], "10:15", "12:10", 50),
         ],
         unassigned=[("J3", "no technician has time before its window ends")],
@@ -39,6 +45,7 @@ def replanned() -> Plan:
         "moved": [{"job_id": "J2", "from_technician_id": "T1", "to_technician_id": "T2"}],
         "retimed": [{"job_id": "J2", "old_arrival": at("10:00"), "new_arrival": at("10:40")}],
         "dropped": ["J3"],
+        "added": [{"job_id": "J4", "technician_id": "T1", "arrival": at("11:00")}],
         "notify": ["J2", "J3"],
         "routes_changed": ["T1", "T2"],
         "settled": ["J1"],
@@ -46,21 +53,23 @@ def replanned() -> Plan:
     return Plan.model_validate({**base.model_dump(by_alias=True), "changes": changes})
 
 
-def test_changes_become_moved_retimed_and_dropped_rows_with_reasons() -> None:
+def test_changes_become_moved_retimed_dropped_and_added_rows_with_reasons() -> None:
     rows = change_rows(replanned())
     assert rows.moved.to_dict("records") == [{"job": "J2", "from": "T1", "to": "T2"}]
     assert rows.retimed.to_dict("records") == [
         {"job": "J2", "old_arrival": "10:00", "new_arrival": "10:40", "shift_min": 40}
     ]
     assert rows.dropped.to_dict("records") == [{"job": "J3", "reason": "no technician has time before its window ends"}]
+    assert rows.added.to_dict("records") == [{"job": "J4", "technician": "T1", "arrival": "11:00"}]
     assert rows.notify == ["J2", "J3"] and not rows.empty
-    assert changes_summary(rows) == "1 moved, 1 retimed, 1 dropped; 2 customers to notify; 2 routes changed."
+    assert changes_summary(rows) == "1 moved, 1 retimed, 1 dropped, 1 added; 2 customers to notify; 2 routes changed."
 
 
 def test_the_changed_visits_of_the_proposed_plan_say_what_changed() -> None:
     changed = changed_visits(replanned())
     assert changed.to_dict("records") == [
-        {"technician": "T2", "seq": 1, "job": "J2", "arrival": "10:40", "change": "from T1, was 10:00"}
+        {"technician": "T1", "seq": 2, "job": "J4", "arrival": "11:00", "change": "new"},
+        {"technician": "T2", "seq": 1, "job": "J2", "arrival": "10:40", "change": "from T1, was 10:00"},
     ]
 
 

@@ -19,6 +19,7 @@ import uvicorn
 from streamlit.testing.v1 import AppTest
 
 from api import create_app
+from dashboard.replan import ADDED_COLUMNS
 from dispatch.clock import Clock
 from dispatch.settings import Settings
 from tests.conftest import today
@@ -258,3 +259,23 @@ def test_a_re_plan_for_the_best_plan_whatever_it_changes_sends_no_costs_for_chan
     replan(at)
     assert any(str(c.value).startswith("Few changes: 30 € a visit moved") for c in at.caption)
     press(at, "Discard")
+
+
+def test_an_urgent_repair_added_on_the_board_shows_in_the_proposal_as_added_with_its_technician(
+    today_page: Callable[[], AppTest], day_api: Api
+) -> None:
+    at = today_page()
+    at.text_input(key="urgent_id").input("URGENT-NEW")
+    at.time_input(key="urgent_deadline").set_value(dt.time(15, 0))
+    press(at, "Add urgent repair")
+    assert any("URGENT-NEW added" in s for s in texts(at, "success")), texts(at, "error")
+    replan(at)
+    added = next(t.value for t in at.table if list(t.value.columns) == ADDED_COLUMNS)
+    assert "URGENT-NEW" in set(added["job"]), added
+    row = added[added["job"] == "URGENT-NEW"].iloc[0]
+    assert row["technician"] in TECHS
+    changed = table_with(at, "change")
+    assert changed[changed["job"] == "URGENT-NEW"]["change"].tolist() == ["new"]
+    assert any(" added; " in str(c.value) for c in at.caption), [c.value for c in at.caption]
+    press(at, "Discard")
+    assert day_api.http.delete("/v1/jobs/URGENT-NEW").status_code == 200

@@ -161,6 +161,26 @@ def test_a_crew_job_that_changes_one_partner_is_moved_from_the_one_who_no_longer
     assert not found.retimed  # T21 still arrives first, at 11:00
 
 
+def test_a_visit_nobody_was_told_of_is_added_with_whoever_arrives_first_and_told_nothing_new() -> None:
+    told = {"kept": Told("T1", 9 * H)}
+    urgent = Route(
+        "T1",
+        (
+            Visit("kept", 9 * H, 9 * H, 10 * H, 0, 0),
+            Visit("urgent", 10 * H + 600, 10 * H + 600, 11 * H, 0, 0),
+        ),
+        8 * H,
+        12 * H,
+    )
+    crew = crew_solution("T21", "T25").routes
+    found = changes(told, {"T1": ("kept",)}, Solution((urgent, *crew), ()), 15)
+    added = [(a.job_id, a.technician_id, a.arrival_s) for a in found.added]
+    assert added == [("crew", "T21", 11 * H), ("urgent", "T1", 10 * H + 600)]
+    assert not found.moved and not found.retimed and not found.dropped
+    assert found.notify == ()  # a new visit's customer hears of it with the publication, as any visit planned
+    assert found.routes_changed == ("T1", "T21", "T25")
+
+
 P1, PJ, HOME2 = Location(60.03, 24.00), Location(60.04, 24.00), Location(60.06, 24.00)
 
 
