@@ -41,7 +41,7 @@ from dispatch.clock import SYSTEM_CLOCK, Clock
 from dispatch.db import give_back
 from dispatch.errors import Conflict, DispatchError, Invalid, NotFound
 from dispatch.inputs import BookingIn, CustomerIn, DateRangeIn, JobIn, LatLon, SlotSearchIn, WindowIn
-from dispatch.jobstate import PLANNABLE
+from dispatch.jobstate import CANCELLED, OPEN, PLANNABLE
 from dispatch.mapping import DayClock, Span, day_problem, job_from, job_of, lags, predecessor_end, technicians_on
 from dispatch.settings import BookingSettings
 from dispatch.tables import BookingRow, DisruptionRow, JobRow, LiveScheduleRow, TechnicianRow
@@ -1211,6 +1211,7 @@ class BookingService:
         skills, crew, date and slot can only change by cancelling and booking
         again (``Conflict``); its notes, customer and technician pins may change."""
         row = session.get(JobRow, job_id)
+        _check_read_only(job_id, data, row)
         before = _promise(row) if row is not None and row.booked else None
         if row is not None and row.booked and row.status == "cancelled":
             raise Conflict(f"job {job_id} was a cancelled booking; book again instead of reopening it", "job_id")
@@ -1314,6 +1315,29 @@ def _booking_row(
 def _request_hash(req: BookingIn) -> str:
     """What makes two booking requests the same (for idempotency keys)."""
     return hashlib.sha256(json.dumps(req.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+
+
+def _check_read_only(job_id: str, data: JobIn, row: JobRow | None) -> None:
+    """Refuse a PUT whose read-only fields (``id``, ``status``, ``booked``) say other than
+    the job does (a new job: open, not booked; ``status`` may also be the one the PUT
+    gives, open for a cancelled job): they are accepted only so that a job read with GET
+    can be PUT back, and changing them takes another path, named."""
+    if data.id is not None and data.id != job_id:
+        raise Invalid(f"id: '{data.id}' is not the job of the path ('{job_id}'); leave id out or give that one", "id")
+    status = row.status if row is not None else OPEN
+    if data.status is not None and data.status not in (status, OPEN if status == CANCELLED else status):
+        raise Invalid(
+            f"status is read-only (the job is {status}): field events (POST /v1/jobs/{job_id}/events) and "
+            f"cancelling (DELETE /v1/jobs/{job_id}) change it; leave status out",
+            "status",
+        )
+    booked = row.booked if row is not None else False
+    if data.booked is not None and data.booked != booked:
+        raise Invalid(
+            f"booked is read-only (the job is {'' if booked else 'not '}booked): a booking is made with "
+            "POST /v1/bookings and cancelled with DELETE /v1/bookings/{id}; leave booked out",
+            "booked",
+        )
 
 
 def _promise(row: JobRow) -> tuple[Any, ...]:

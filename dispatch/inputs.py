@@ -448,8 +448,15 @@ class JobIn(Strict):
         description="true: promise the job's window to its customer (its visit's window in the published plan, "
         "else its only window); false: withdraw a dispatcher's promise; absent: unchanged",
     )
-    # Read-only, set by field events (docs/live-day.md): accepted so that a job read
-    # with GET can be PUT back as it is, and ignored.
+    # Read-only, set by the path, field events, cancelling and booking: accepted so that
+    # a job read with GET can be PUT back as it is; a value other than the job's is
+    # refused (``booking.BookingService.put_job``), since it could have no effect.
+    id: Id | None = Field(default=None, description="read-only: the path's id")
+    status: str | None = Field(
+        default=None, max_length=16, pattern=NO_NUL, description="read-only: field events and cancelling set it"
+    )
+    booked: StrictBool | None = Field(default=None, description="read-only: a booking (POST /v1/bookings) sets it")
+    # Read-only, set by field events (docs/live-day.md): accepted and ignored.
     reason: str | None = Field(default=None, max_length=32, pattern=NO_NUL, description="read-only; ignored")
     actual_start: Moment | None = Field(default=None, description="read-only; ignored")
     actual_end: Moment | None = Field(default=None, description="read-only; ignored")

@@ -346,7 +346,37 @@ def test_a_job_read_with_get_can_be_put_back_as_it_is(database_url: str) -> None
         assert post(day, job_id, "arrived", arrival).status_code == 201
         assert post(day, job_id, "failed", arrival, reason="parts_missing").status_code == 201
         shown = job(day, job_id)
-        body = {k: v for k, v in shown.items() if k not in ("id", "status", "booked")}
-        put = day.client.put(f"/v1/jobs/{job_id}", json=body, headers=DISPATCHER)
+        put = day.client.put(f"/v1/jobs/{job_id}", json=shown, headers=DISPATCHER)
         assert put.status_code == 200, put.text
         assert put.json() == shown
+        # Withdrawing a promise the way a client would: read, change one field, PUT back.
+        put = day.client.put(f"/v1/jobs/{job_id}", json={**shown, "confirmed": False}, headers=DISPATCHER)
+        assert put.status_code == 200, put.text
+        assert put.json()["confirmed"] is False and put.json()["status"] == shown["status"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("id", "ANOTHER"), ("status", "completed"), ("booked", True)],
+)
+def test_a_put_that_would_change_a_read_only_field_is_refused_naming_it_and_changes_nothing(
+    database_url: str, field: str, value: object
+) -> None:
+    with planned_day(database_url) as day:
+        job_id = day.jobs[0]["job_id"]
+        shown = job(day, job_id)
+        put = day.client.put(f"/v1/jobs/{job_id}", json={**shown, field: value, "notes": "changed"}, headers=DISPATCHER)
+        assert put.status_code == 422, put.text
+        assert put.json()["field"] == field and "leave" in put.json()["detail"]
+        assert job(day, job_id) == shown
+
+
+def test_a_cancelled_job_read_with_get_and_put_back_is_open_again(database_url: str) -> None:
+    with planned_day(database_url) as day:
+        job_id = day.jobs[0]["job_id"]
+        assert day.client.delete(f"/v1/jobs/{job_id}", headers=DISPATCHER).status_code == 200
+        shown = job(day, job_id)
+        assert shown["status"] == "cancelled"
+        put = day.client.put(f"/v1/jobs/{job_id}", json=shown, headers=DISPATCHER)
+        assert put.status_code == 200, put.text
+        assert put.json()["status"] == "open"
