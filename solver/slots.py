@@ -31,7 +31,7 @@ import numpy as np
 from solver.insertion import crew_pairs, movable, timed_at, timings, visit_windows
 from solver.objective import coefficients
 from solver.plan import WorkingRoute as WorkingRoute  # also imported from here by callers
-from solver.problem import MAX_TIME_S, Job, Problem, ProblemError, Technician, TimeWindow
+from solver.problem import MAX_TIME_S, Job, Problem, ProblemError, Technician, TimeWindow, return_limits
 from solver.schedule import RouteTimer, Timing, earliest_in, latest_in
 from solver.solution import ReasonCode, Route, Solution, Unassigned
 from solver.travel import HaversineProvider, PointIndex, TravelMatrices, TravelProvider, problem_travel
@@ -255,11 +255,16 @@ class SlotEvaluator:
             t = start + job.duration_s
             earliest_end.append(t)
         latest_start = [0] * len(jobs)
-        lat = tech.latest_end_s
+        if jobs:
+            # The last visit ends by the latest end, home by then too, or later after a
+            # promise: its late way home, as the exact timing above allows (``return_limits``).
+            visit_by, back_by = return_limits(tech.latest_end_s, jobs[-1], self.problem.promise_late_home_s)
+            lat = min(visit_by, back_by - int(dur[pts[-2], pts[-1]]))
         for k in range(len(jobs) - 1, -1, -1):
             job = jobs[k]
             windows = visit_windows(job, fixed[k])
-            start = latest_in(windows, lat - int(dur[pts[k + 1], pts[k + 2]]) - job.duration_s)
+            leg = int(dur[pts[k + 1], pts[k + 2]]) if k < len(jobs) - 1 else 0
+            start = latest_in(windows, lat - leg - job.duration_s)
             assert start is not None
             latest_start[k] = start
             lat = start

@@ -15,6 +15,7 @@ from solver import Job, Problem, Shift, Solution, SolveOptions, Technician, Time
 from solver.checker import ViolationKind
 from solver.objective import coefficients
 from solver.schedule import RouteTimer
+from solver.slots import SlotEvaluator, WorkingRoute
 from tests.solver.conftest import H, equidistant, grid
 
 LATE_HOME_S = 30 * 60
@@ -89,3 +90,20 @@ def test_the_checker_and_the_route_timer_agree_on_the_late_way_home(priority: in
 
     assert (timing is not None) is allowed
     assert shift_broken is not allowed
+
+
+def test_a_working_plan_whose_promise_brings_its_technician_home_late_still_offers_slots() -> None:
+    """The booking path reads the live schedule as a slot evaluator: a route the engine
+    planned with the late way home is a working route it takes as it is (before, its
+    latest-start bound ignored the allowance and building the evaluator failed)."""
+    problem = _day(110, priority=0)
+    provider = equidistant([grid(0), grid(1), grid(2)], seconds=1800)
+    solution = _solve(problem)
+    assert solution.routes[0].end_s > problem.technicians[0].latest_end_s  # home late, as planned
+    evaluator = SlotEvaluator(problem, [WorkingRoute("T1", ("P",), (14 * H,))], provider)
+
+    assert not evaluator.unplaced
+    assert [r.job_ids for r in evaluator.routes()] == [("P",)]
+    morning = Job("M", grid(2), 30 * 60, skills={"wardrobe": 1}, windows=(TimeWindow(9 * H, 10 * H),))
+    [answer] = evaluator.evaluate(morning, [TimeWindow(9 * H, 10 * H)])
+    assert answer.insertion is not None, answer.reason
