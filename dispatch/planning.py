@@ -153,7 +153,9 @@ def broken_promises(
     ``unreported`` (a re-plan's ``DayFrom.unreported``): for a job left out whose visit
     was due with nothing reported, that is said first (past ``UNREPORTED_SHOWN`` such
     jobs, the others in one sentence by id), and a last sentence says what to do
-    about it."""
+    about it. Promises left out for another reason end with how a dispatcher plans
+    without them: withdraw a dispatcher's promise, or cancel a booking and book again,
+    once the customer is told."""
     promised = {j.id for j in day.problem.jobs if j.priority == 0}
     unreported = unreported or {}
 
@@ -189,6 +191,18 @@ def broken_promises(
         out.append(
             "record what happened to the visits nothing was reported for (field events en_route, arrived, "
             "completed or failed, by POST /v1/jobs/{id}/events or the board's Today page) and re-plan"
+        )
+    unkept = {kind(i) for i, _ in said if i not in unreported}
+    if unkept:
+        ways = []
+        if "confirmed" in unkept:
+            ways.append('withdraw a confirmed job\'s promise (PUT /v1/jobs/{id} with "confirmed": false)')
+        if "booked" in unkept:
+            ways.append("cancel a booked job's booking (DELETE /v1/bookings/{id}) and book it again")
+        out.append(
+            "to plan without a promise: tell its customer, "
+            + (" or ".join(ways) if ways else "withdraw it")
+            + ", and re-plan"
         )
     return out
 

@@ -289,7 +289,9 @@ def test_a_promised_two_day_job_whose_technician_is_away_on_its_second_day_refus
     assert again["status"] == "failed"
     assert again["error"] == (
         f"refused: confirmed job K cannot be planned (Day 2 of 2 of a job whose days are all {who}'s, who does not "
-        "work this day; give its days to another technician with a plan over them.)"
+        "work this day; give its days to another technician with a plan over them.); to plan without a promise: "
+        'tell its customer, withdraw a confirmed job\'s promise (PUT /v1/jobs/{id} with "confirmed": false), '
+        "and re-plan"
     )
 
 

@@ -3,10 +3,11 @@ many promises a morning without reports leaves out."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from dispatch.mapping import Day
+from dispatch.mapping import Day, JobInfo
 from dispatch.planning import UNREPORTED_SHOWN, broken_promises
 from solver import Job, Location, Problem
 from solver.solution import ReasonCode, Solution, Unassigned
@@ -52,3 +53,23 @@ def test_promises_left_out_for_another_reason_are_all_explained_beside_them() ->
     sentences = broken_promises(day, solution, [], unreported)
     assert "promised job J12 would be left out (too late)" in sentences
     assert "and 1 more promised job whose visit was due with nothing reported: J11" in sentences
+
+
+def test_promises_no_plan_can_keep_end_with_how_to_withdraw_each_kind() -> None:
+    day, solution, _ = day_of(2)
+    info = {"J01": JobInfo(confirmed=True), "J02": JobInfo(confirmed=True, booked=True)}
+    day = dataclasses.replace(day, job_info=info)
+    sentences = broken_promises(day, solution, [], {})
+    assert sentences[:2] == [
+        "confirmed job J01 would be left out (too late)",
+        "booked job J02 would be left out (too late)",
+    ]
+    assert sentences[-1] == (
+        "to plan without a promise: tell its customer, withdraw a confirmed job's promise (PUT /v1/jobs/{id} "
+        'with "confirmed": false) or cancel a booked job\'s booking (DELETE /v1/bookings/{id}) and book it again, '
+        "and re-plan"
+    )
+    # Left out only for want of a report: recording it is what to do, not withdrawing.
+    due = {i: f"T1 was due there at 0{n}:00 and nothing was reported" for n, i in ((8, "J01"), (9, "J02"))}
+    unheard = broken_promises(day, solution, [], due)
+    assert not any(s.startswith("to plan without a promise") for s in unheard)
