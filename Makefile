@@ -115,6 +115,7 @@ bench: install
 	$(BIN)/python -m bench.live_day --quick --sqlite-only
 	$(BIN)/python -m bench.dynamic --quick
 	$(BIN)/python -m bench.disrupted --quick
+	$(BIN)/python -m bench.replan_api --quick
 	$(BIN)/python -m bench.first_answer --time-limit 5 --plan-limit 5
 	$(BIN)/python -m bench.workers --quick --sqlite-only
 	$(BIN)/python -m bench.horizon --quick

@@ -333,6 +333,20 @@ class Measured:
     log: Path
 
 
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/dispatch_bench"
+
+
+def database_options(parser: argparse.ArgumentParser) -> None:
+    """``--sqlite-only``, ``--database-url`` (default ``DEFAULT_PG_URL``, created or
+    emptied by ``reset_database``) and ``--workers`` (API workers on PostgreSQL): the
+    options of a benchmark run on SQLite and then on PostgreSQL."""
+    parser.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL")
+    parser.add_argument(
+        "--database-url", default=DEFAULT_PG_URL, help="PostgreSQL database (created, or its public schema dropped)"
+    )
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers on PostgreSQL")
+
+
 def reset_database(database_url: str) -> None:
     """Empty a PostgreSQL database (its public schema), creating it when it does not
     exist: the benchmark seeds it afresh. Exits with one line when the server refuses."""

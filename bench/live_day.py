@@ -87,9 +87,17 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from bench import seconds
-from bench.api import HOST, SAMPLE_DAY, free_port, installer_tokens, plan_and_publish, server
+from bench.api import (
+    HOST,
+    SAMPLE_DAY,
+    database_options,
+    free_port,
+    installer_tokens,
+    plan_and_publish,
+    reset_database,
+    server,
+)
 
-DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/dispatch_bench"
 FEED_TYPES = ["job.status", "job.window", "job.assigned", "job.eta", "plan.published"]
 CHECKPOINTS = (dt.time(10, 0), dt.time(14, 0))
 QUICK_UNTIL = dt.time(10, 30)
@@ -613,22 +621,12 @@ def settle_publishing(client: httpx.Client, admin: dict[str, str], receiver: Rec
     return len(ids)
 
 
-def reset_postgres(url: str) -> None:
-    """Drop and create the ``public`` schema of the database at ``url``."""
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    engine.dispose()
-
-
 def one_run(url: str, workers: int, rate: float, args: argparse.Namespace, label: str) -> Run:
     """Serve a fresh database, set the day up, replay it and count the deliveries."""
     sample = json.loads(SAMPLE_DAY.read_text(encoding="utf-8"))
     day, tz = dt.date.fromisoformat(sample["date"]), ZoneInfo(sample["timezone"])
     if url.startswith("postgresql"):
-        reset_postgres(url)
+        reset_database(url)
     token = secrets.token_urlsafe(24)
     admin = {"Authorization": f"Bearer {token}"}
     run = Run(label, workers, rate)
@@ -726,11 +724,7 @@ def main(argv: list[str] | None = None) -> list[Run]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=float, default=TARGET_RATE, help="events posted per second (paced)")
     parser.add_argument("--seed", type=int, default=7, help="seed of the generated truth")
-    parser.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL")
-    parser.add_argument(
-        "--database-url", default=DEFAULT_PG_URL, help="PostgreSQL database (its public schema is dropped first)"
-    )
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers on PostgreSQL")
+    database_options(parser)
     parser.add_argument("--quick", action="store_true", help=f"replay the events before {QUICK_UNTIL:%H:%M} only")
     parser.add_argument("--no-capacity", action="store_true", help="skip the unpaced runs")
     parser.add_argument("--concurrency", type=int, default=8, help="posts in flight in the unpaced runs")
