@@ -1325,7 +1325,8 @@ def _check_read_only(job_id: str, data: JobIn, row: JobRow | None) -> None:
     if data.id is not None and data.id != job_id:
         raise Invalid(f"id: '{data.id}' is not the job of the path ('{job_id}'); leave id out or give that one", "id")
     status = row.status if row is not None else OPEN
-    if data.status is not None and data.status not in (status, OPEN if status == CANCELLED else status):
+    allowed = {status, OPEN} if status == CANCELLED else {status}
+    if data.status is not None and data.status not in allowed:
         raise Invalid(
             f"status is read-only (the job is {status}): field events (POST /v1/jobs/{job_id}/events) and "
             f"cancelling (DELETE /v1/jobs/{job_id}) change it; leave status out",

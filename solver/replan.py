@@ -338,7 +338,7 @@ class Changes:
     retimed: tuple[Retimed, ...]
     dropped: tuple[str, ...]
     routes_changed: tuple[str, ...]
-    added: tuple[Added, ...] = ()
+    added: tuple[Added, ...]
 
     @property
     def notify(self) -> tuple[str, ...]:
