@@ -109,6 +109,7 @@ class Run:
 
 
 def instant(text: str) -> dt.datetime:
+    """An instant as the API writes it."""
     return dt.datetime.fromisoformat(text)
 
 
@@ -132,10 +133,12 @@ class Day:
         self.absences: list[dict[str, Any]] = []
 
     def at(self, hhmm: str) -> dt.datetime:
+        """``HH:MM`` on the day, in its time zone."""
         hour, minute = map(int, hhmm.split(":"))
         return dt.datetime.combine(self.day, dt.time(hour, minute), self.tz)
 
     def jobs(self) -> dict[str, dict[str, Any]]:
+        """The day's jobs as ``GET /v1/jobs`` shows them now, by id."""
         got = self.client.get("/v1/jobs", params={"date": self.day.isoformat()}).raise_for_status().json()
         return {j["id"]: j for j in got}
 
@@ -147,6 +150,7 @@ class Day:
         return self.factor[job_id]
 
     def report(self, step: str, job_id: str, kind: str, when: dt.datetime) -> None:
+        """Post a field event; anything but 201 is a failed check."""
         answer = self.client.post(f"/v1/jobs/{job_id}/events", json={"type": kind, "at": when.isoformat()})
         if answer.status_code != 201:
             self.run.fail(step, f"report {kind} of {job_id} at {when:%H:%M}: {answer.status_code} {answer.text[:200]}")
@@ -300,6 +304,7 @@ class Day:
         return None
 
     def check_refusal_kept_the_day(self, step: str, published: dict[str, Any]) -> None:
+        """After a refused re-plan, ``published`` is still the day's published plan and its live schedule's."""
         versions = self.client.get("/v1/plans", params={"date": self.day.isoformat()}).raise_for_status().json()
         now_published = max(p["id"] for p in versions if p["published"])
         live = self.client.get("/v1/live", params={"date": self.day.isoformat()}).raise_for_status().json()
