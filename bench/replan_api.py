@@ -30,7 +30,11 @@ the field's reports are dated later than the clock, as the tests post them):
       refused for promises it cannot keep, the dispatcher does what the refusal says
       (the customers are called): a confirmed job is read and PUT back with
       ``confirmed`` false, a booking is cancelled; then re-plans once more;
-   e. the checks below, then the re-plan is published.
+   e. the checks below, then the re-plan is published;
+   f. every second step, *a hand move*: a promised visit more than an hour ahead is
+      moved to another technician at the place its start falls in their route, with
+      its technician and time locked (``POST /v1/plans/{id}/edits``), checked first
+      and applied only when it causes no violation; that version is published.
 
 Checks (each failure is printed with the step and counted):
 
@@ -43,6 +47,9 @@ Checks (each failure is printed with the step and counted):
 - the change report is the difference between the published plan and the re-plan:
   the jobs moved to another technician, dropped and added;
 - a refused re-plan leaves the published plan and the live schedule's plan as they were;
+- a hand move's change report lists the visit as moved, and every later re-plan keeps
+  the locked visit with its technician at its locked start, or lists the lock in
+  ``changes.locks_not_kept`` (a lock of a visit done, cancelled or withdrawn since is over);
 - the first slot offered is booked (201), and no call answers 5xx.
 
 The table gives per database the steps, re-plans (refused, promises withdrawn),
@@ -94,6 +101,8 @@ class Run:
     withdrawn: int = 0
     booked: int = 0
     no_slot: int = 0
+    hand_moves: int = 0
+    locks_released: int = 0
     moved: int = 0
     retimed: int = 0
     dropped: int = 0
@@ -131,6 +140,8 @@ class Day:
         self.factor: dict[str, float] = {}
         self.overrun_told: set[str] = set()
         self.absences: list[dict[str, Any]] = []
+        # Job id → (technician, start) of the hand moves' locks still to keep.
+        self.locks: dict[str, tuple[str, str]] = {}
 
     def at(self, hhmm: str) -> dt.datetime:
         """``HH:MM`` on the day, in its time zone."""
@@ -313,8 +324,54 @@ class Day:
 
     def check(self, step: str, at: dt.datetime, published: dict[str, Any], plan: dict[str, Any]) -> None:
         """The checks of the module docstring on a done re-plan against the plan it re-plans."""
-        for failure in check_replan(at, published, plan, self.jobs(), self.absences):
+        jobs = self.jobs()
+        for failure in check_replan(at, published, plan, jobs, self.absences):
             self.run.fail(step, failure)
+        failures, released, ended = check_locks(self.locks, plan, jobs)
+        for failure in failures:
+            self.run.fail(step, failure)
+        self.run.locks_released += len(released)
+        for job_id in released | ended:
+            del self.locks[job_id]
+
+    def hand_move(self, at: dt.datetime, published: dict[str, Any], step: str) -> dict[str, Any]:
+        """Move a promised visit more than an hour ahead to another technician, locked there,
+        when the edit check finds a place causing no violation; returns the plan published (2f)."""
+        jobs = self.jobs()
+        shown = visits_of(published)
+        ahead = sorted(
+            (job_id, tech, instant(visit["start"]))
+            for job_id, by in shown.items()
+            for tech, visit in by.items()
+            if jobs.get(job_id, {}).get("status") == "scheduled"
+            and jobs[job_id]["crew_size"] == 1
+            and instant(visit["start"]) > at + dt.timedelta(hours=1)
+        )
+        tries = [
+            (job_id, route["technician_id"], sum(1 for v in route["visits"] if instant(v["start"]) < start))
+            for job_id, tech, start in self.rng.sample(ahead, min(6, len(ahead)))
+            for route in published["routes"]
+            if route["technician_id"] != tech
+        ]
+        for job_id, to, position in self.rng.sample(tries, min(80, len(tries))):
+            body = {
+                "from": at.isoformat(),
+                "moves": [{"job_id": job_id, "technician_id": to, "position": position}],
+                "locks": [{"job_id": job_id, "technician": True, "time": True}],
+            }
+            checked = self.client.post(f"/v1/plans/{published['id']}/edits", json=body).raise_for_status().json()
+            if any(not v["standing"] for v in checked["violations"]):
+                continue
+            applied = self.client.post(f"/v1/plans/{published['id']}/edits", json={**body, "apply": True})
+            edited = applied.raise_for_status().json()
+            if job_id not in {m["job_id"] for m in edited["changes"]["moved"]}:
+                self.run.fail(step, f"the hand move of {job_id} to {to} is not in its changes.moved")
+            self.client.post(f"/v1/plans/{edited['plan_id']}/publish").raise_for_status()
+            version = self.client.get(f"/v1/plans/{edited['plan_id']}").raise_for_status().json()
+            self.locks[job_id] = (to, visits_of(version)[job_id][to]["start"])
+            self.run.hand_moves += 1
+            return version
+        return published
 
 
 def check_replan(
@@ -380,6 +437,31 @@ def check_replan(
     return failures
 
 
+def check_locks(
+    locks: dict[str, tuple[str, str]], plan: dict[str, Any], jobs: dict[str, dict[str, Any]]
+) -> tuple[list[str], set[str], set[str]]:
+    """The hand moves' ``locks`` (job id → technician, start) in a done re-plan: the
+    failures (a locked visit elsewhere or at another time with nothing said), the locks
+    it released (in ``changes.locks_not_kept``) and those that are over (the visit done
+    or under way, cancelled, open again or carried to another day)."""
+    changes, new = plan["changes"], visits_of(plan)
+    said = {r["job_id"] for r in changes["locks_not_kept"]}
+    failures: list[str] = []
+    released: set[str] = set()
+    ended: set[str] = set()
+    for job_id, (tech, start) in sorted(locks.items()):
+        status = jobs.get(job_id, {}).get("status")
+        if job_id in changes["settled"] or status in (None, "cancelled", "completed", "open"):
+            ended.add(job_id)
+        elif job_id in said:
+            released.add(job_id)
+        else:
+            visit = new.get(job_id, {}).get(tech)
+            if visit is None or instant(visit["start"]) != instant(start):
+                failures.append(f"{job_id}, locked to {tech} at {start}, moved without saying so")
+    return failures, released, ended
+
+
 def one_day(url: str, workers: int, label: str, args: argparse.Namespace) -> Run:
     """Serve a fresh database, publish the sample day with promises and re-plan it step by step."""
     sample = json.loads(SAMPLE_DAY.read_text(encoding="utf-8"))
@@ -434,6 +516,8 @@ def one_day(url: str, workers: int, label: str, args: argparse.Namespace) -> Run
                 )
                 client.post(f"/v1/plans/{plan['id']}/publish").raise_for_status()
                 published = client.get(f"/v1/plans/{plan['id']}").raise_for_status().json()
+                if n % 2:
+                    published = the_day.hand_move(at, published, step)
         if run.server_errors:
             print("  server log (end):\n" + log.read_text(errors="replace")[-3000:])
     return run
@@ -442,9 +526,9 @@ def one_day(url: str, workers: int, label: str, args: argparse.Namespace) -> Run
 def table(runs: list[Run]) -> str:
     """The markdown table of the runs."""
     head = (
-        "| database | steps | re-plans (refused) | promises withdrawn | booked (no slot) | moved | retimed | "
-        "dropped | added | re-plan p50 / p95 s | check failures | server errors |\n"
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "| database | steps | re-plans (refused) | promises withdrawn | booked (no slot) | hand moves (locks "
+        "released) | moved | retimed | dropped | added | re-plan p50 / p95 s | check failures | server errors |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     )
     rows = []
     for r in runs:
@@ -452,8 +536,8 @@ def table(runs: list[Run]) -> str:
         p95 = statistics.quantiles(r.wall_s, n=20)[-1] if len(r.wall_s) > 1 else p50
         rows.append(
             f"| {r.label} | {r.steps} | {r.replans} ({r.refused}) | {r.withdrawn} | {r.booked} ({r.no_slot}) | "
-            f"{r.moved} | {r.retimed} | {r.dropped} | {r.added} | {p50:.2f} / {p95:.2f} | {len(r.failures)} | "
-            f"{r.server_errors} |"
+            f"{r.hand_moves} ({r.locks_released}) | {r.moved} | {r.retimed} | {r.dropped} | {r.added} | "
+            f"{p50:.2f} / {p95:.2f} | {len(r.failures)} | {r.server_errors} |"
         )
     return "\n".join([head, *rows])
 

@@ -8,7 +8,7 @@ import copy
 import datetime as dt
 from typing import Any
 
-from bench.replan_api import check_replan, main
+from bench.replan_api import check_locks, check_replan, main
 
 HKI = dt.timezone(dt.timedelta(hours=2))
 AT = dt.datetime(2026, 12, 1, 10, 0, tzinfo=HKI)
@@ -52,6 +52,7 @@ REPLAN = {
         "moved": [{"job_id": "B", "from_technician_id": "T2", "to_technician_id": "T1"}],
         "dropped": [],
         "added": [{"job_id": "URGENT", "technician_id": "T1", "arrival": at(12, 30)}],
+        "locks_not_kept": [],
     },
 }
 JOBS = {"DONE": job("completed"), "A": job("scheduled"), "B": job("scheduled", (11, 12)), "URGENT": job("open")}
@@ -82,6 +83,19 @@ def test_each_broken_rule_is_caught_and_named() -> None:
 
     again = {**JOBS, "A": job("completed")}
     assert "A is planned again while completed" in check_replan(AT, PUBLISHED, REPLAN, again, ILL)
+
+
+def test_a_lock_is_kept_released_with_a_reason_or_over_and_anything_else_is_caught() -> None:
+    locks = {"A": ("T1", at(10, 30)), "B": ("T1", at(11, 15))}
+    assert check_locks(locks, REPLAN, JOBS) == ([], set(), set())
+    later = copy.deepcopy(REPLAN)
+    later["changes"]["locks_not_kept"] = []
+    later["routes"][0]["visits"][2] = visit("B", (11, 40), (12, 40))
+    moved = f"B, locked to T1 at {at(11, 15)}, moved without saying so"
+    assert check_locks(locks, later, JOBS) == ([moved], set(), set())
+    later["changes"]["locks_not_kept"] = [{"job_id": "B", "technician_id": "T1", "lock": "time", "reason": "..."}]
+    assert check_locks(locks, later, JOBS) == ([], {"B"}, set())
+    assert check_locks(locks, REPLAN, {**JOBS, "A": job("completed")}) == ([], set(), {"A"})
 
 
 def test_the_quick_day_through_the_api_on_sqlite_breaks_no_rule_and_no_call_fails() -> None:
