@@ -149,11 +149,13 @@ class Truth:
     overrun: int
 
 
-def _instant(text: str) -> dt.datetime:
+def instant(text: str) -> dt.datetime:
+    """An instant as the API writes it."""
     return dt.datetime.fromisoformat(text)
 
 
-def _lognormal(rng: random.Random, sigma: float) -> float:
+def lognormal(rng: random.Random, sigma: float) -> float:
+    """A factor of median 1: ``exp`` of a normal draw of deviation ``sigma``."""
     return math.exp(rng.gauss(0.0, sigma))
 
 
@@ -166,7 +168,7 @@ def generate_truth(plan: dict[str, Any], seed: int) -> Truth:
     # Every draw in a fixed order before any timing, so the crew iteration below draws nothing.
     depart_jitter = {r["technician_id"]: rng.uniform(*DEPART_JITTER_MIN) for r in routes}
     travel_factor = {
-        (r["technician_id"], v["job_id"]): _lognormal(rng, TRAVEL_SIGMA) for r in routes for v in r["visits"]
+        (r["technician_id"], v["job_id"]): lognormal(rng, TRAVEL_SIGMA) for r in routes for v in r["visits"]
     }
     crew: dict[str, list[str]] = {}
     for r in routes:
@@ -178,7 +180,7 @@ def generate_truth(plan: dict[str, Any], seed: int) -> Truth:
     reasons = [r for r, _ in FAIL_REASONS]
     weights = [w for _, w in FAIL_REASONS]
     for job_id in sorted(crew):
-        work_factor[job_id] = _lognormal(rng, WORK_SIGMA)
+        work_factor[job_id] = lognormal(rng, WORK_SIGMA)
         overrun_min[job_id] = rng.uniform(*OVERRUN_MIN) if rng.random() < OVERRUN_SHARE else 0.0
         if rng.random() < FAIL_SHARE:
             reason = rng.choices(reasons, weights)[0]
@@ -192,15 +194,15 @@ def generate_truth(plan: dict[str, Any], seed: int) -> Truth:
         """(job, left, arrival, start, end) of each visit of the route."""
         tech = route["technician_id"]
         visits = route["visits"]
-        depart = _instant(route["depart"]) if route["depart"] else _instant(visits[0]["arrival"])
+        depart = instant(route["depart"]) if route["depart"] else instant(visits[0]["arrival"])
         free = depart + depart_jitter[tech] * minute
-        lunch_s = _instant(route["lunch_start"]) if route["lunch_start"] else None
-        lunch_e = _instant(route["lunch_end"]) if route["lunch_end"] else None
+        lunch_s = instant(route["lunch_start"]) if route["lunch_start"] else None
+        lunch_e = instant(route["lunch_end"]) if route["lunch_end"] else None
         lunch = (lunch_e - lunch_s) if lunch_s and lunch_e else None
         out = []
         for v in visits:
             job_id = v["job_id"]
-            p_start, p_end = _instant(v["start"]), _instant(v["end"])
+            p_start, p_end = instant(v["start"]), instant(v["end"])
             in_work = dt.timedelta(0)
             planned_work = p_end - p_start
             if lunch is not None and lunch_s is not None:
@@ -499,8 +501,8 @@ async def replay(
                     await asyncio.sleep(FEED_IDLE_S)
 
         async def ask_live(at: dt.time) -> None:
-            instant = local_instant(day, at, tz)
-            params = {"date": day.isoformat(), "at": instant.isoformat()}
+            asked = local_instant(day, at, tz)
+            params = {"date": day.isoformat(), "at": asked.isoformat()}
             live = (await client.get("/v1/live", params=params, headers=admin)).raise_for_status().json()
             errors = EtaError(at)
             for tech in live["technicians"]:
@@ -508,7 +510,7 @@ async def replay(
                     actual = truth.arrivals.get((tech["technician_id"], v["job_id"]))
                     if v["eta"] is None or actual is None:
                         continue
-                    errors.errors_min.append(abs((_instant(v["eta"]) - actual).total_seconds()) / 60)
+                    errors.errors_min.append(abs((instant(v["eta"]) - actual).total_seconds()) / 60)
             run.eta.append(errors)
 
         background = [asyncio.create_task(poller(i)) for i in range(args.pollers)]
@@ -536,8 +538,8 @@ async def replay(
             await asyncio.wait(in_flight)
         run.posted_s = time.monotonic() - started - paused
         run.events = len(truth.events)
-        for instant in pending:  # a checkpoint after the last event
-            await ask_live(instant.time())
+        for checkpoint in pending:  # a checkpoint after the last event
+            await ask_live(checkpoint.time())
 
         # Let the reader catch up with every answered event (bounded), then stop the load.
         deadline = time.monotonic() + 30
@@ -571,7 +573,7 @@ def _feed_key(event: dict[str, Any]) -> tuple[str, str, dt.datetime] | None:
     data = event.get("data") or {}
     if event.get("type") != "job.status" or "event_type" not in data or not event.get("job_id"):
         return None
-    return (event["job_id"], data["event_type"], _instant(data["event_at"]).astimezone(dt.UTC))
+    return (event["job_id"], data["event_type"], instant(data["event_at"]).astimezone(dt.UTC))
 
 
 def count_deliveries(

@@ -79,7 +79,7 @@ import httpx
 
 from bench import seconds
 from bench.api import SAMPLE_DAY, database_options, reset_database, server, wait_for_plan
-from bench.live_day import OVERRUN_MIN, OVERRUN_SHARE, WORK_SIGMA
+from bench.live_day import OVERRUN_MIN, OVERRUN_SHARE, WORK_SIGMA, instant, lognormal
 
 STEPS = ("09:00", "10:00", "11:00", "12:00", "13:00", "14:00", "15:00", "16:00")
 QUICK_STEPS = ("09:30", "11:00", "13:00")
@@ -117,11 +117,6 @@ class Run:
         print(f"  CHECK FAILED at {step}: {message}")
 
 
-def instant(text: str) -> dt.datetime:
-    """An instant as the API writes it."""
-    return dt.datetime.fromisoformat(text)
-
-
 def visits_of(plan: dict[str, Any]) -> Visits:
     """The plan's visits by job and technician."""
     out: Visits = {}
@@ -137,7 +132,7 @@ class Day:
     def __init__(self, client: httpx.Client, day: dt.date, tz: ZoneInfo, seed: int, run: Run) -> None:
         self.client, self.day, self.tz, self.run = client, day, tz, run
         self.rng = random.Random(seed)
-        self.factor: dict[str, float] = {}
+        self.drawn: dict[str, tuple[float, float]] = {}
         self.overrun_told: set[str] = set()
         self.absences: list[dict[str, Any]] = []
         # Job id → (technician, start) of the hand moves' locks still to keep.
@@ -153,12 +148,14 @@ class Day:
         got = self.client.get("/v1/jobs", params={"date": self.day.isoformat()}).raise_for_status().json()
         return {j["id"]: j for j in got}
 
-    def work_factor(self, job_id: str) -> float:
-        """How much longer than planned the job takes (drawn once per job)."""
-        if job_id not in self.factor:
-            late = self.rng.uniform(*OVERRUN_MIN) / 60 if self.rng.random() < OVERRUN_SHARE else 0.0
-            self.factor[job_id] = math.exp(self.rng.gauss(0, WORK_SIGMA)) + late
-        return self.factor[job_id]
+    def length(self, job_id: str, planned: dt.timedelta) -> dt.timedelta:
+        """How long the job really takes: its planned length times a factor, plus the
+        overrun of a late job (``bench.live_day``'s draws, made once per job)."""
+        if job_id not in self.drawn:
+            factor = lognormal(self.rng, WORK_SIGMA)
+            self.drawn[job_id] = (factor, self.rng.uniform(*OVERRUN_MIN) if self.rng.random() < OVERRUN_SHARE else 0.0)
+        factor, overrun_min = self.drawn[job_id]
+        return planned * factor + dt.timedelta(minutes=overrun_min)
 
     def report(self, step: str, job_id: str, kind: str, when: dt.datetime) -> None:
         """Post a field event; anything but 201 is a failed check."""
@@ -181,7 +178,7 @@ class Day:
                     free = instant(job["actual_end"])
                     continue
                 planned = instant(visit["end"]) - instant(visit["start"])
-                length = planned * (1.0 if job["crew_size"] == 2 else self.work_factor(job_id))
+                length = planned if job["crew_size"] == 2 else self.length(job_id, planned)
                 if job["actual_start"] is not None:
                     start = instant(job["actual_start"])
                 else:
