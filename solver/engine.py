@@ -21,7 +21,7 @@ from solver.locks import restore_order
 from solver.objective import Coefficients, coefficients
 from solver.plan import Plan, WorkingRoute, as_working_routes
 from solver.problem import Job, Problem
-from solver.repair import repair
+from solver.repair import relocate_outside_told, repair
 from solver.schedule import RouteTimer
 from solver.search import sisr, strategy
 from solver.search.strategy import SearchSettings
@@ -276,8 +276,10 @@ def _first_answer(
     started: float,
 ) -> Solution | None:
     """The starting routes where they time, the other jobs put in by the repair's
-    insertion until ``until``, every dependency kept, checked against ``given``; None
-    when the checker refuses it (logged: a bug)."""
+    insertion until ``until``, every dependency kept, the visits a disruption pushed
+    outside their told arrival given to another technician where that costs less
+    (``relocate_outside_told``), checked against ``given``; None when the checker
+    refuses it (logged: a bug)."""
     plan = Plan.empty(problem)
     starting = opts.starting_routes
     if starting:
@@ -287,6 +289,8 @@ def _first_answer(
     repair_by = repair_until(problem, until)
     left, untried = repair(problem, candidates, plan, timer, repair_by, starting)
     left = _after_dependencies(problem, candidates, plan, left, timer, repair_by)
+    if starting:
+        relocate_outside_told(problem, plan, timer, repair_by, {i for _, ids in opts.ordered for i in ids})
     solution = _explained(problem, pre, plan, left, untried, timer, until)
     try:
         checked = _checked(given, solution, points, travel, coeffs)

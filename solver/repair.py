@@ -6,19 +6,22 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
+from solver.checker import soft_window_units
 from solver.insertion import (
+    able,
     insert,
     insert_clearing,
     insert_displacing,
     insert_displacing_crew,
     insert_moving_one,
     insert_via_depot,
+    timings,
 )
 from solver.plan import Plan, WorkingRoute
 from solver.problem import RELOAD_ID, Job, Problem, Technician
-from solver.schedule import RouteTimer
+from solver.schedule import RouteTimer, Timing
 
 log = logging.getLogger(__name__)
 # Above this many jobs left out after the repair's insertions, none is tried by moving another.
@@ -174,3 +177,114 @@ def _restore_route(problem: Problem, seq: list[Job], tech: Technician, timer: Ro
     # A crew visit the replaced route held leaves its partner's visit alone: out too.
     lone = plan.drop_lone_crew_visits(problem.technicians, timer)
     log.info("restored the starting route of %s to keep its promises (crew visits left alone: %s)", tech.id, lone)
+
+
+def relocate_outside_told(
+    problem: Problem, plan: Plan, timer: RouteTimer, until: float, keep: Collection[str] = frozenset()
+) -> int:
+    """Give to another technician each one-person visit of ``plan`` that starts outside
+    its preferred window (on a re-plan, the arrival its customer was told) where that
+    costs less by the objective than keeping it: its route's cost with every visit's
+    preferred window, preferred technician and day counted, which the insertion's
+    costs leave out. Costliest visits first, a few rounds, until ``until``; the number
+    of visits moved. A re-plan's first answer starts from the live schedule, whose
+    routes may still time after a disruption although their customers would wait for
+    hours; without this step only the search (which may get no time) moves them.
+
+    Never moved: crew visits, start-fixed or pinned visits, depot stops, jobs in a
+    dependency or of a job longer than a day, and order-locked visits (``keep``)."""
+    if not any(j.preferred_window is not None for j in problem.jobs):
+        return 0
+    linked = {j.after.job_id for j in problem.jobs if j.after is not None}
+    techs = {t.id: t for t in problem.technicians}
+    moved = 0
+    for _ in range(_RELOCATE_ROUNDS):
+        outside = _outside_told(problem, plan, timer, linked | set(keep))
+        if not outside:
+            break
+        before = moved
+        for _cost, tech_id, job in outside:
+            if time.monotonic() >= until:
+                return moved
+            if job not in plan.jobs[tech_id]:
+                continue
+            moved += _relocate_one(problem, plan, timer, techs[tech_id], job)
+        if moved == before:
+            break
+    return moved
+
+
+# Rounds of ``relocate_outside_told``: a visit moved away lets the rest of its route
+# start sooner, which may bring the next one back inside its window.
+_RELOCATE_ROUNDS = 3
+
+
+def _outside_told(problem: Problem, plan: Plan, timer: RouteTimer, kept: set[str]) -> list[tuple[int, str, Job]]:
+    """(cost outside its preferred window, technician id, job) of each visit that may
+    move to another route (not among ``kept``) and starts outside that window, costliest first."""
+    out: list[tuple[int, str, Job]] = []
+    for tech in problem.technicians:
+        starts = {v.job_id: v.start_s for v in plan.routes[tech.id].visits}
+        for job, fixed in zip(plan.jobs[tech.id], plan.fixed[tech.id], strict=True):
+            if fixed is not None or job.crew_size != 1 or job.id == RELOAD_ID or job.pinned_technician_id is not None:
+                continue
+            if job.after is not None or job.id in kept or job.part is not None or job.id not in starts:
+                continue
+            cost = soft_window_units(job, starts[job.id], timer.coeffs)
+            if cost > 0:
+                out.append((cost, tech.id, job))
+    out.sort(key=lambda o: (-o[0], o[2].id))
+    return out
+
+
+def _relocate_one(problem: Problem, plan: Plan, timer: RouteTimer, tech: Technician, job: Job) -> int:
+    """Move ``job`` from ``tech``'s route to the cheapest place on another's when that
+    lowers ``told_cost`` of the two routes; 1 when moved, else 0 (nothing changed)."""
+    seq, fixed = plan.jobs[tech.id], plan.fixed[tech.id]
+    k = seq.index(job)
+    here = _told_cost(tech, seq, fixed, timer)
+    rest = _told_cost(tech, [*seq[:k], *seq[k + 1 :]], [*fixed[:k], *fixed[k + 1 :]], timer)
+    if here is None or rest is None:
+        return 0
+    gain = here - rest
+    best: tuple[int, Technician, int] | None = None
+    for other in able(job, problem, timer):
+        if other.id == tech.id or (other.max_jobs is not None and len(plan.jobs[other.id]) >= other.max_jobs):
+            continue
+        base = _told_cost(other, plan.jobs[other.id], plan.fixed[other.id], timer)
+        if base is None:
+            continue
+        for pos, new_seq, _, timing in timings(other, job, plan.jobs[other.id], plan.fixed[other.id], timer):
+            added = _timed_told_cost(other, new_seq, timing, timer) - base
+            if added < gain and (best is None or added < best[0]):
+                best = (added, other, pos)
+    if best is None:
+        return 0
+    _, other, pos = best
+    saved = plan.saved((tech.id, other.id))
+    plan.remove(tech.id, job.id)
+    plan.insert(other.id, pos, job)
+    if plan.retime(tech, timer) and plan.retime(other, timer):
+        log.info("gave %s to %s: it started outside its preferred window on %s's route", job.id, other.id, tech.id)
+        return 1
+    plan.restore(saved)
+    return 0
+
+
+def _told_cost(tech: Technician, seq: Sequence[Job], fixed: Sequence[int | None], timer: RouteTimer) -> int | None:
+    """Objective units of ``seq`` on ``tech``'s route with every visit timed at its
+    earliest: the route's cost (``RouteTimer.route_cost``) plus, per visit, its cost
+    outside its preferred window, for a preferred technician missed and for the days
+    away from its preferred day; None when the route does not time."""
+    timing = timer.timing(tech, seq, fixed_starts=fixed)
+    return None if timing is None else _timed_told_cost(tech, seq, timing, timer)
+
+
+def _timed_told_cost(tech: Technician, seq: Sequence[Job], timing: Timing, timer: RouteTimer) -> int:
+    c = timer.coeffs
+    extra = 0
+    for job, start in zip(seq, timing.starts_s, strict=True):
+        extra += soft_window_units(job, start, c) + c.day_cost(tech, job)
+        if job.crew_size == 1 and not tech.prefers(job):
+            extra += c.preference_miss
+    return timer.route_cost(tech, seq, timing) + extra

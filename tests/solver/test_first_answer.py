@@ -4,10 +4,13 @@ hold, and never better than what the solve returns in the end."""
 
 from __future__ import annotations
 
-from solver import Problem, Solution, SolveOptions, check, problem_travel, solve
+from solver import Job, Location, Problem, Shift, Solution, SolveOptions, Technician, check, problem_travel, solve
+from solver.replan import Absence, Stability, Told, remaining
 from solver.travel import HaversineProvider
 from tests.solver.conftest import make_mixed_day
 from tests.solver.test_warm_start import booked_day, initial
+
+H = 3600
 
 
 def accounted(problem: Problem, solution: Solution) -> bool:
@@ -38,4 +41,25 @@ def test_without_routes_to_start_from_the_first_answer_is_made_by_insertion_and_
     assert accounted(problem, first)
     assert first.routes and any(r.visits for r in first.routes)
     assert all(u.reason for u in first.unassigned)
+    assert final.objective.total_units <= first.objective.total_units
+
+
+def test_a_re_plans_first_answer_gives_an_absent_technicians_customers_to_another_rather_than_keep_them_waiting() -> (
+    None
+):
+    home, near = Location(60.00, 24.00), Location(60.01, 24.00)
+    techs = tuple(Technician(t, at, Shift(8 * H, 16 * H)) for t, at in (("t1", home), ("t2", near)))
+    jobs = tuple(Job(j, Location(60.005, 24.005 + k * 0.002), H) for k, j in enumerate("abc"))
+    told = {"a": Told("t1", 8 * H + 900), "b": Told("t1", 9 * H + 1800), "c": Told("t2", 8 * H + 900)}
+    # t1 cannot start before 13:00; their route still times, hours late for both customers.
+    problem = remaining(
+        Problem(techs, jobs), 8 * H, told=told, absences={"t1": Absence(7 * H, 13 * H)}, stability=Stability()
+    )
+    start = {"t1": [("a", None), ("b", None)], "t2": [("c", None)]}
+    firsts: list[Solution] = []
+    final = solve(problem, SolveOptions(time_limit_s=1, initial_routes=start), first_answer=firsts.append)
+    (first,) = firsts
+    assert check(problem, first, *problem_travel(problem, HaversineProvider())).feasible
+    by_t2 = {v.job_id for r in first.routes if r.technician_id == "t2" for v in r.visits}
+    assert by_t2 & {"a", "b"}, first.routes
     assert final.objective.total_units <= first.objective.total_units
