@@ -16,7 +16,7 @@ broke of the rest (an order the route could not be put back into, a locked job l
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from solver.objective import coefficients
@@ -91,8 +91,9 @@ def apply(
     """``problem`` with the ``locks`` of its jobs that can be kept (locks of jobs it does
     not plan, done or cancelled ones, are fulfilled and ignored).
 
-    Technician: the job is pinned to the technician when they still work (else
-    released: planned by whoever suits). Time: the job may start only at the locked
+    Technician: the job is pinned to the technician when they still work and can
+    still reach it inside its windows, were it their only visit left (else released:
+    planned by whoever suits, not left out for its pin). Time: the job may start only at the locked
     start, unless that start is before ``now_s``, outside the job's windows, or the
     technician can no longer reach their time-locked visits in order by then (checked
     with the route timer, earliest first; those released). Order: kept per technician
@@ -137,10 +138,13 @@ def apply(
         for j in problem.jobs
     )
     locked = dataclasses.replace(problem, jobs=out)
-    if fixed:
+    if fixed or pins:
+        points, travel = problem_travel(locked, travel_provider or HaversineProvider())
+        timer = RouteTimer(points, travel, coefficients(locked, travel), locked.lunch_on_site_min_s)
         timed = [lock for lock in mine if lock.job_id in fixed]
-        locked, unreachable = _reachable(locked, timed, problem, travel_provider)
-        released += unreachable
+        locked, unreachable = _reachable(locked, timed, problem, timer)
+        locked, unheld = _pins_reachable(locked, pins, problem, timer)
+        released += unreachable + unheld
     ordered: dict[str, list[str]] = {}
     for lock in mine:
         if lock.order and lock.job_id not in ordered.get(lock.technician_id, []):
@@ -150,13 +154,11 @@ def apply(
 
 
 def _reachable(
-    locked: Problem, timed: Sequence[VisitLock], original: Problem, travel_provider: TravelProvider | None
+    locked: Problem, timed: Sequence[VisitLock], original: Problem, timer: RouteTimer
 ) -> tuple[Problem, list[LockNotKept]]:
     """``locked`` with the time locks a technician can no longer keep given back their
     windows (``original``'s): per technician, their time-locked visits in order of
     start, each kept when the route of those kept before it and it still times."""
-    points, travel = problem_travel(locked, travel_provider or HaversineProvider())
-    timer = RouteTimer(points, travel, coefficients(locked, travel), locked.lunch_on_site_min_s)
     jobs = {j.id: j for j in locked.jobs}
     working = {t.id: t for t in locked.technicians}
     lost: list[LockNotKept] = []
@@ -270,3 +272,24 @@ def _longest_in_order(seen: Sequence[str], order: Sequence[str]) -> list[str]:
         chains = [c for c in best if rank[c[-1]] < rank[job_id]]
         best.append([*max(chains, key=key, default=[]), job_id])
     return max(best, key=key, default=[])
+
+
+def _pins_reachable(
+    locked: Problem, pins: Mapping[str, str], original: Problem, timer: RouteTimer
+) -> tuple[Problem, list[LockNotKept]]:
+    """``locked`` with each technician lock (``pins``: job id to technician id) whose
+    technician could not reach the job inside its windows even as their only visit
+    left (checked with the route timer) given back ``original``'s pin: kept, the lock
+    would only leave the job out, and for a promise refuse the whole re-plan."""
+    jobs = {j.id: j for j in locked.jobs}
+    working = {t.id: t for t in locked.technicians}
+    lost = [
+        LockNotKept(job_id, tech_id, TECHNICIAN, f"{tech_id} can no longer reach it inside its window")
+        for job_id, tech_id in sorted(pins.items())
+        if jobs[job_id].crew_size == 1 and timer.timing(working[tech_id], [jobs[job_id]], fixed_starts=[None]) is None
+    ]
+    if not lost:
+        return locked, lost
+    back = {x.job_id: original.job(x.job_id).pinned_technician_id for x in lost}
+    out = tuple(dataclasses.replace(j, pinned_technician_id=back[j.id]) if j.id in back else j for j in locked.jobs)
+    return dataclasses.replace(locked, jobs=out), lost

@@ -96,6 +96,28 @@ def test_a_technician_lock_whose_technician_falls_ill_is_reported_and_the_visit_
     assert record["not_kept"] == [{"lock": "technician", "reason": lost["reason"]}]
 
 
+def test_a_promise_locked_to_a_technician_who_can_no_longer_reach_it_goes_to_another_not_refused(
+    day: tuple[TestClient, dict[str, Any]],  # noqa: F811
+) -> None:
+    client, published = day
+    pinned = next(v for v in route_of(published, "W2") if instant(v["start"]) > instant(EARLY))["job_id"]
+    job = client.get(f"/v1/jobs/{pinned}", headers=DISPATCHER).json()
+    promised = client.put(f"/v1/jobs/{pinned}", json={**job, "confirmed": True}, headers=DISPATCHER)
+    assert promised.status_code == 200, promised.text
+    locked_and_published(client, published, [{"job_id": pinned, "technician": True}])
+    # W2 is back at 15:59, too late to reach the job before its window closes at 16:00.
+    away = {"type": "technician_unavailable", "technician_id": "W2", "from": EARLY, "until": at(DAY, "15:59")}
+    assert client.post("/v1/disruptions", json=away, headers=DISPATCHER).status_code == 201
+    plan = run_plan(client, DAY.isoformat(), time_limit_s=3, replan_from=EARLY)
+    assert plan["status"] == "done", plan
+    (lost,) = plan["changes"]["locks_not_kept"]
+    assert (lost["job_id"], lost["technician_id"], lost["lock"]) == (pinned, "W2", "technician")
+    assert lost["reason"] == "W2 can no longer reach it inside its window"
+    tech, _ = visits(plan)[pinned]
+    assert tech != "W2"
+    assert {"job_id": pinned, "from_technician_id": "W2", "to_technician_id": tech} in plan["changes"]["moved"]
+
+
 def test_a_time_lock_whose_start_has_passed_is_reported_and_the_visit_planned_from_now(
     day: tuple[TestClient, dict[str, Any]],  # noqa: F811
 ) -> None:

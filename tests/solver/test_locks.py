@@ -127,3 +127,26 @@ def test_a_locked_job_left_out_is_reported_for_each_lock_it_held() -> None:
     lost = not_kept(solution, locked, locks)
     assert {x.lock for x in lost} == {TECHNICIAN, TIME}
     assert all(x.reason.startswith("the job is left out") for x in lost)
+
+
+def test_a_technician_lock_its_technician_can_no_longer_reach_is_released_and_the_job_planned_by_another() -> None:
+    base = two_installers()
+    late = dataclasses.replace(base.technicians[0], shift=Shift(12 * H + 50 * 60, 16 * H))
+    morning = Job("E0", near(EAST, 1), H, skills={"wardrobe": 1}, windows=(TimeWindow(8 * H, 13 * H),))
+    problem = Problem((late, base.technicians[1]), (*base.jobs[:3], morning, *base.jobs[4:]))
+    # T1 is free from 12:50 in the west; the job is in the east and must start by 13:00.
+    locked = apply(problem, [VisitLock("E0", "T1", technician=True, seq=1, start_s=10 * H)], now_s=12 * H + 50 * 60)
+    assert [(x.job_id, x.lock) for x in locked.released] == [("E0", TECHNICIAN)]
+    assert locked.released[0].reason == "T1 can no longer reach it inside its window"
+    assert locked.problem.job("E0").pinned_technician_id is None
+    assert solved(locked.problem)["E0"][0] == "T2"
+
+
+def test_a_technician_lock_its_technician_can_still_reach_holds() -> None:
+    base = two_installers()
+    late = dataclasses.replace(base.technicians[0], shift=Shift(11 * H, 16 * H))
+    morning = Job("E0", near(EAST, 1), H, skills={"wardrobe": 1}, windows=(TimeWindow(8 * H, 13 * H),))
+    problem = Problem((late, base.technicians[1]), (*base.jobs[:3], morning, *base.jobs[4:]))
+    locked = apply(problem, [VisitLock("E0", "T1", technician=True, seq=1, start_s=10 * H)], now_s=11 * H)
+    assert locked.released == ()
+    assert solved(locked.problem)["E0"][0] == "T1"
