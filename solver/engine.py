@@ -21,7 +21,7 @@ from solver.locks import restore_order
 from solver.objective import Coefficients, coefficients
 from solver.plan import Plan, WorkingRoute, as_working_routes
 from solver.problem import Job, Problem
-from solver.repair import relocate_outside_told, repair
+from solver.repair import relocate_late, repair
 from solver.schedule import RouteTimer
 from solver.search import sisr, strategy
 from solver.search.strategy import SearchSettings
@@ -277,9 +277,10 @@ def _first_answer(
 ) -> Solution | None:
     """The starting routes where they time, the other jobs put in by the repair's
     insertion until ``until``, every dependency kept, the visits a disruption pushed
-    outside their told arrival given to another technician where that costs less
-    (``relocate_outside_told``), checked against ``given``; None when the checker
-    refuses it (logged: a bug)."""
+    past their told arrival given to another technician where that costs less
+    (``relocate_late``), each visit started as late as its preferred window asks where
+    the route allows (``wait_for_preferred``, as the final answer), checked against
+    ``given``; None when the checker refuses it (logged: a bug)."""
     plan = Plan.empty(problem)
     starting = opts.starting_routes
     if starting:
@@ -290,8 +291,9 @@ def _first_answer(
     left, untried = repair(problem, candidates, plan, timer, repair_by, starting)
     left = _after_dependencies(problem, candidates, plan, left, timer, repair_by)
     if starting:
-        relocate_outside_told(problem, plan, timer, repair_by, {i for _, ids in opts.ordered for i in ids})
+        relocate_late(problem, plan, timer, repair_by, {i for _, ids in opts.ordered for i in ids})
     solution = _explained(problem, pre, plan, left, untried, timer, until)
+    solution = wait_for_preferred(problem, solution, points, travel, coeffs)
     try:
         checked = _checked(given, solution, points, travel, coeffs)
     except CheckerRejected:

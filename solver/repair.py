@@ -179,14 +179,15 @@ def _restore_route(problem: Problem, seq: list[Job], tech: Technician, timer: Ro
     log.info("restored the starting route of %s to keep its promises (crew visits left alone: %s)", tech.id, lone)
 
 
-def relocate_outside_told(
+def relocate_late(
     problem: Problem, plan: Plan, timer: RouteTimer, until: float, keep: Collection[str] = frozenset()
 ) -> int:
-    """Give to another technician each one-person visit of ``plan`` that starts outside
+    """Give to another technician each one-person visit of ``plan`` that starts after
     its preferred window (on a re-plan, the arrival its customer was told) where that
     costs less by the objective than keeping it: its route's cost with every visit's
-    preferred window, preferred technician and day counted, which the insertion's
-    costs leave out. Costliest visits first, a few rounds, until ``until``; the number
+    lateness, preferred technician and day counted, which the insertion's costs leave
+    out (an early visit waits for its window later in the solve, so it is neither
+    moved nor counted). Costliest visits first, a few rounds, until ``until``; the number
     of visits moved. A re-plan's first answer starts from the live schedule, whose
     routes may still time after a disruption although their customers would wait for
     hours; without this step only the search (which may get no time) moves them.
@@ -199,7 +200,7 @@ def relocate_outside_told(
     techs = {t.id: t for t in problem.technicians}
     moved = 0
     for _ in range(_RELOCATE_ROUNDS):
-        outside = _outside_told(problem, plan, timer, linked | set(keep))
+        outside = _late_visits(problem, plan, timer, linked | set(keep))
         if not outside:
             break
         before = moved
@@ -214,14 +215,14 @@ def relocate_outside_told(
     return moved
 
 
-# Rounds of ``relocate_outside_told``: a visit moved away lets the rest of its route
+# Rounds of ``relocate_late``: a visit moved away lets the rest of its route
 # start sooner, which may bring the next one back inside its window.
 _RELOCATE_ROUNDS = 3
 
 
-def _outside_told(problem: Problem, plan: Plan, timer: RouteTimer, kept: set[str]) -> list[tuple[int, str, Job]]:
-    """(cost outside its preferred window, technician id, job) of each visit that may
-    move to another route (not among ``kept``) and starts outside that window, costliest first."""
+def _late_visits(problem: Problem, plan: Plan, timer: RouteTimer, kept: set[str]) -> list[tuple[int, str, Job]]:
+    """(cost of starting late, technician id, job) of each visit that may move to
+    another route (not among ``kept``) and starts after its preferred window, costliest first."""
     out: list[tuple[int, str, Job]] = []
     for tech in problem.technicians:
         starts = {v.job_id: v.start_s for v in plan.routes[tech.id].visits}
@@ -230,7 +231,7 @@ def _outside_told(problem: Problem, plan: Plan, timer: RouteTimer, kept: set[str
                 continue
             if job.after is not None or job.id in kept or job.part is not None or job.id not in starts:
                 continue
-            cost = soft_window_units(job, starts[job.id], timer.coeffs)
+            cost = _late_units(job, starts[job.id], timer)
             if cost > 0:
                 out.append((cost, tech.id, job))
     out.sort(key=lambda o: (-o[0], o[2].id))
@@ -265,7 +266,7 @@ def _relocate_one(problem: Problem, plan: Plan, timer: RouteTimer, tech: Technic
     plan.remove(tech.id, job.id)
     plan.insert(other.id, pos, job)
     if plan.retime(tech, timer) and plan.retime(other, timer):
-        log.info("gave %s to %s: it started outside its preferred window on %s's route", job.id, other.id, tech.id)
+        log.info("gave %s to %s: it started after its preferred window on %s's route", job.id, other.id, tech.id)
         return 1
     plan.restore(saved)
     return 0
@@ -274,17 +275,25 @@ def _relocate_one(problem: Problem, plan: Plan, timer: RouteTimer, tech: Technic
 def _told_cost(tech: Technician, seq: Sequence[Job], fixed: Sequence[int | None], timer: RouteTimer) -> int | None:
     """Objective units of ``seq`` on ``tech``'s route with every visit timed at its
     earliest: the route's cost (``RouteTimer.route_cost``) plus, per visit, its cost
-    outside its preferred window, for a preferred technician missed and for the days
-    away from its preferred day; None when the route does not time."""
+    for starting after its preferred window, for a preferred technician missed and
+    for the days away from its preferred day; None when the route does not time."""
     timing = timer.timing(tech, seq, fixed_starts=fixed)
     return None if timing is None else _timed_told_cost(tech, seq, timing, timer)
+
+
+def _late_units(job: Job, start_s: int, timer: RouteTimer) -> int:
+    """What a visit to ``job`` starting at ``start_s`` costs for starting after its
+    preferred window: one that starts before it waits for it later in the solve
+    (``solver.waiting``), so an early start is not counted against a route."""
+    window = job.preferred_window
+    return 0 if window is None or start_s <= window.end_s else soft_window_units(job, start_s, timer.coeffs)
 
 
 def _timed_told_cost(tech: Technician, seq: Sequence[Job], timing: Timing, timer: RouteTimer) -> int:
     c = timer.coeffs
     extra = 0
     for job, start in zip(seq, timing.starts_s, strict=True):
-        extra += soft_window_units(job, start, c) + c.day_cost(tech, job)
+        extra += _late_units(job, start, timer) + c.day_cost(tech, job)
         if job.crew_size == 1 and not tech.prefers(job):
             extra += c.preference_miss
     return timer.route_cost(tech, seq, timing) + extra

@@ -63,3 +63,19 @@ def test_a_re_plans_first_answer_gives_an_absent_technicians_customers_to_anothe
     by_t2 = {v.job_id for r in first.routes if r.technician_id == "t2" for v in r.visits}
     assert by_t2 & {"a", "b"}, first.routes
     assert final.objective.total_units <= first.objective.total_units
+
+
+def test_a_re_plans_first_answer_keeps_a_visit_now_early_with_its_technician_to_wait_for_its_told_time() -> None:
+    home, near = Location(60.00, 24.00), Location(60.01, 24.00)
+    techs = tuple(Technician(t, at, Shift(8 * H, 16 * H)) for t, at in (("t1", home), ("t2", near)))
+    # The job before ``a`` on t1's route was cancelled: t1 could be there an hour early.
+    jobs = (Job("a", Location(60.005, 24.005), H), Job("c", Location(60.012, 24.0), H))
+    told = {"a": Told("t1", 10 * H), "c": Told("t2", 8 * H + 600)}
+    problem = remaining(Problem(techs, jobs), 8 * H, told=told, stability=Stability())
+    start = {"t1": [("a", None)], "t2": [("c", None)]}
+    firsts: list[Solution] = []
+    solve(problem, SolveOptions(time_limit_s=1, initial_routes=start), first_answer=firsts.append)
+    (first,) = firsts
+    assert check(problem, first, *problem_travel(problem, HaversineProvider())).feasible
+    (visit,) = next(r.visits for r in first.routes if r.technician_id == "t1")
+    assert visit.job_id == "a" and visit.start_s >= 10 * H - 15 * 60
