@@ -216,6 +216,15 @@ class Added(ApiModel):
     arrival: dt.datetime
 
 
+class LockNotKept(ApiModel):
+    """A dispatcher's lock a re-plan could not keep (released for it and later runs), and why."""
+
+    job_id: str
+    technician_id: str
+    lock: str
+    reason: str
+
+
 class PlanStability(ApiModel):
     """A re-plan's costs for changes, as its search weighed them (``stability`` of a plan)."""
 
@@ -236,6 +245,7 @@ class PlanChanges(ApiModel):
     notify: list[str] = Field(default_factory=list)
     routes_changed: list[str] = Field(default_factory=list)
     settled: list[str] = Field(default_factory=list)
+    locks_not_kept: list[LockNotKept] = Field(default_factory=list)
 
 
 class Plan(ApiModel):

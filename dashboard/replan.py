@@ -22,6 +22,7 @@ MOVED_COLUMNS = ["job", "from", "to"]
 RETIMED_COLUMNS = ["job", "old_arrival", "new_arrival", "shift_min"]
 DROPPED_COLUMNS = ["job", "reason"]
 ADDED_COLUMNS = ["job", "technician", "arrival"]
+LOCKS_NOT_KEPT_COLUMNS = ["job", "technician", "lock", "reason"]
 CHANGED_VISIT_COLUMNS = ["technician", "seq", "job", "arrival", "change"]
 URGENT_DEFAULT_DURATION_MIN = 60
 URGENT_LEVELS = (1, 2, 3)
@@ -172,19 +173,21 @@ class ChangeRows:
     added: pd.DataFrame
     notify: list[str]
     routes_changed: list[str]
+    locks_not_kept: pd.DataFrame
 
     @property
     def empty(self) -> bool:
-        """True when the re-plan changes nothing a technician or customer was told."""
-        tables = (self.moved, self.retimed, self.dropped, self.added)
+        """True when the re-plan changes nothing a technician or customer was told, nor a lock."""
+        tables = (self.moved, self.retimed, self.dropped, self.added, self.locks_not_kept)
         return all(t.empty for t in tables) and not self.routes_changed
 
 
 def change_rows(plan: Plan) -> ChangeRows:
     """The moved (job, from → to technician), retimed (job, old → new arrival and by how
     many minutes), dropped (job, with the reason it is unassigned) and added (job, its
-    technician and arrival) rows of a re-plan, and the customers to notify. A plan
-    without ``changes`` gives empty tables."""
+    technician and arrival) rows of a re-plan, the dispatcher's locks it could not keep
+    (job, technician, lock, why), and the customers to notify. A plan without
+    ``changes`` gives empty tables."""
     changes = plan.changes or PlanChanges()
     reasons = {u.job_id: u.reason for u in plan.unassigned or []}
     moved = [{"job": m.job_id, "from": m.from_technician_id, "to": m.to_technician_id} for m in changes.moved]
@@ -199,6 +202,10 @@ def change_rows(plan: Plan) -> ChangeRows:
     ]
     dropped = [{"job": j, "reason": reasons.get(j, "")} for j in changes.dropped]
     added = [{"job": a.job_id, "technician": a.technician_id, "arrival": clock(a.arrival)} for a in changes.added]
+    released = [
+        {"job": x.job_id, "technician": x.technician_id, "lock": x.lock, "reason": x.reason}
+        for x in changes.locks_not_kept
+    ]
     return ChangeRows(
         moved=pd.DataFrame(moved, columns=MOVED_COLUMNS),
         retimed=pd.DataFrame(retimed, columns=RETIMED_COLUMNS),
@@ -206,6 +213,7 @@ def change_rows(plan: Plan) -> ChangeRows:
         added=pd.DataFrame(added, columns=ADDED_COLUMNS),
         notify=list(changes.notify),
         routes_changed=list(changes.routes_changed),
+        locks_not_kept=pd.DataFrame(released, columns=LOCKS_NOT_KEPT_COLUMNS),
     )
 
 
@@ -239,9 +247,12 @@ def changed_visits(plan: Plan) -> pd.DataFrame:
 
 
 def changes_summary(rows: ChangeRows) -> str:
-    """One line: how many visits move, are retimed, dropped or added, and customers to tell."""
+    """One line: how many visits move, are retimed, dropped or added, customers to tell,
+    and (when any) the locks the re-plan could not keep."""
+    released = len(rows.locks_not_kept)
+    locks = f" {released} lock{'s' if released != 1 else ''} not kept." if released else ""
     return (
         f"{len(rows.moved)} moved, {len(rows.retimed)} retimed, {len(rows.dropped)} dropped, "
         f"{len(rows.added)} added; "
-        f"{len(rows.notify)} customers to notify; {len(rows.routes_changed)} routes changed."
+        f"{len(rows.notify)} customers to notify; {len(rows.routes_changed)} routes changed.{locks}"
     )

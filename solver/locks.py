@@ -91,7 +91,8 @@ def apply(
     """``problem`` with the ``locks`` of its jobs that can be kept (locks of jobs it does
     not plan, done or cancelled ones, are fulfilled and ignored).
 
-    Technician: the job is pinned to the technician when they still work and can
+    Technician: the job is pinned to the technician when they still work (may take
+    a job) and can
     still reach it inside its windows, were it their only visit left (else released:
     planned by whoever suits, not left out for its pin). Time: the job may start only at the locked
     start, unless that start is before ``now_s``, outside the job's windows, or the
@@ -99,7 +100,9 @@ def apply(
     with the route timer, earliest first; those released). Order: kept per technician
     among the order-locked visits (``Locked.ordered``)."""
     jobs = {j.id: j for j in problem.jobs}
-    working = {t.id: t for t in problem.technicians}
+    # A technician who may take no more jobs works no more (a re-plan keeps one who is off
+    # for the rest of the day in it, with their settled visits and nothing to give).
+    working = {t.id: t for t in problem.technicians if t.max_jobs != 0}
     mine = sorted((lock for lock in locks if lock.job_id in jobs), key=lambda lock: (lock.technician_id, lock.seq))
     released: list[LockNotKept] = []
     pins: dict[str, str] = {}

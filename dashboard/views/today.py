@@ -263,6 +263,12 @@ if isinstance(proposal_id, int):
                 st.markdown(f"**Added ({len(rows.added)})**")
                 if not rows.added.empty:
                     st.table(rows.added, hide_index=True)
+            if not rows.locks_not_kept.empty:
+                with st.container(key="replan-locks"):
+                    st.markdown(
+                        f"**Locks not kept ({len(rows.locks_not_kept)})**: released for this plan and later runs"
+                    )
+                    st.table(rows.locks_not_kept, hide_index=True)
             st.markdown("**Customers to notify:** " + (", ".join(rows.notify) if rows.notify else "none"))
             with shown_errors():
                 view = data.plan_view(board, proposal.id)

@@ -65,6 +65,19 @@ def test_changes_become_moved_retimed_dropped_and_added_rows_with_reasons() -> N
     assert changes_summary(rows) == "1 moved, 1 retimed, 1 dropped, 1 added; 2 customers to notify; 2 routes changed."
 
 
+def test_locks_a_re_plan_could_not_keep_become_rows_with_their_reason_and_are_counted() -> None:
+    base = replanned()
+    assert base.changes is not None and base.changes.locks_not_kept == []
+    released = {"job_id": "J2", "technician_id": "T1", "lock": "technician", "reason": "T1 works no more today"}
+    changes = {**base.changes.model_dump(by_alias=True), "locks_not_kept": [released]}
+    rows = change_rows(Plan.model_validate({**base.model_dump(by_alias=True), "changes": changes}))
+    assert rows.locks_not_kept.to_dict("records") == [
+        {"job": "J2", "technician": "T1", "lock": "technician", "reason": "T1 works no more today"}
+    ]
+    assert changes_summary(rows).endswith("2 routes changed. 1 lock not kept.")
+    assert change_rows(base).locks_not_kept.empty
+
+
 def test_the_changed_visits_of_the_proposed_plan_say_what_changed() -> None:
     changed = changed_visits(replanned())
     assert changed.to_dict("records") == [

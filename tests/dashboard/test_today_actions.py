@@ -19,7 +19,7 @@ import uvicorn
 from streamlit.testing.v1 import AppTest
 
 from api import create_app
-from dashboard.replan import ADDED_COLUMNS
+from dashboard.replan import ADDED_COLUMNS, LOCKS_NOT_KEPT_COLUMNS
 from dispatch.clock import Clock
 from dispatch.settings import Settings
 from tests.conftest import today
@@ -279,3 +279,24 @@ def test_an_urgent_repair_added_on_the_board_shows_in_the_proposal_as_added_with
     assert any(" added; " in str(c.value) for c in at.caption), [c.value for c in at.caption]
     press(at, "Discard")
     assert day_api.http.delete("/v1/jobs/URGENT-NEW").status_code == 200
+
+
+def test_a_lock_the_re_plan_could_not_keep_is_listed_in_the_proposal_with_its_reason(
+    today_page: Callable[[], AppTest], day_api: Api
+) -> None:
+    # (Last in the module: the technician locked to falls ill for the rest of the day.)
+    tech, visits = busiest(day_api)
+    locked = {"locks": [{"job_id": visits[-1], "technician": True}], "apply": True}
+    edited = day_api.http.post(f"/v1/plans/{published_id(day_api)}/edits", json=locked)
+    assert edited.status_code == 200, edited.text
+    assert day_api.http.post(f"/v1/plans/{edited.json()['plan_id']}/publish").status_code == 200
+    now = day_api.http.get("/v1/clock").json()["now"]
+    ill = {"type": "technician_unavailable", "technician_id": tech, "from": now}
+    assert day_api.http.post("/v1/disruptions", json=ill).status_code == 201
+    at = replan(today_page())
+    released = next(t.value for t in at.table if list(t.value.columns) == LOCKS_NOT_KEPT_COLUMNS)
+    assert released.to_dict("records") == [
+        {"job": visits[-1], "technician": tech, "lock": "technician", "reason": f"{tech} works no more today"}
+    ]
+    assert any(str(c.value).endswith("1 lock not kept.") for c in at.caption), [c.value for c in at.caption]
+    press(at, "Discard")

@@ -150,3 +150,13 @@ def test_a_technician_lock_its_technician_can_still_reach_holds() -> None:
     locked = apply(problem, [VisitLock("E0", "T1", technician=True, seq=1, start_s=10 * H)], now_s=11 * H)
     assert locked.released == ()
     assert solved(locked.problem)["E0"][0] == "T1"
+
+
+def test_a_lock_to_someone_kept_in_the_day_only_for_their_settled_visits_is_released_as_working_no_more() -> None:
+    base = two_installers()
+    # A re-plan keeps a technician off for the rest of the day in it, able to take nothing.
+    off = dataclasses.replace(base.technicians[1], max_jobs=0)
+    problem = Problem((base.technicians[0], off), base.jobs)
+    locked = apply(problem, [VisitLock("E0", "T2", technician=True, seq=1, start_s=10 * H)], now_s=9 * H)
+    assert [(x.job_id, x.lock, x.reason) for x in locked.released] == [("E0", TECHNICIAN, "T2 works no more today")]
+    assert locked.problem.job("E0").pinned_technician_id is None
