@@ -18,7 +18,8 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from dispatch.mapping import DayClock
-from dispatch.tables import PlanRow, PublishedPlanRow, VisitRow
+from dispatch.tables import JobRow, PlanRow, PublishedPlanRow, VisitRow
+from dispatch.timeutil import to_storage
 from solver.locks import LockNotKept, VisitLock
 
 KINDS = ("technician", "order", "time")
@@ -95,4 +96,23 @@ def records_after(
         if missing:
             record["not_kept"] = [{"lock": x.lock, "reason": x.reason} for x in missing]
         out.append(record)
+    return out
+
+
+def release_pins(session: Session, plan: PlanRow, now: dt.datetime) -> list[str]:
+    """Take off their jobs the pins of the technician locks ``plan`` could not keep, as it
+    is published (``dispatch.edits`` set each such pin with its lock): its records say
+    the lock no longer holds, and a pin left behind would hold it as a plain pin in every
+    later run (a promise pinned to someone who works no more refuses each re-plan). The
+    ids of the jobs unpinned."""
+    out = []
+    for record in plan.locks or ():
+        released = any(x.get("lock") == "technician" for x in record.get("not_kept", ()))
+        row = session.get(JobRow, record["job_id"]) if released and not record.get("technician") else None
+        if row is None or row.pinned_technician_id is None:
+            continue
+        row.pinned_technician_id = None
+        row.updated_at = to_storage(now)
+        session.add(row)
+        out.append(row.id)
     return out

@@ -1045,7 +1045,8 @@ def publish(
     notify_min: int = 15,
 ) -> PlanRow:
     """Make a finished plan the current one for its day and region, as of ``now``: its
-    routes become the live schedule, its still-open jobs ``scheduled``, and with
+    routes become the live schedule, its still-open jobs ``scheduled``, the pins of the
+    technician locks it released taken off their jobs (``locks.release_pins``), and with
     ``confirm_windows`` every visit's told window its customer's promise. A plan made
     from an older live schedule is checked against the day as it is now first
     (``Conflict`` naming ``plan_id`` with what no longer holds).
@@ -1091,6 +1092,7 @@ def publish(
     live.mark_scheduled(session, plan_id, previous, now)
     confirmed = live.confirm_visits(session, plan_id, now) if confirm_windows else []
     live.follow_plan(session, plan_id, plan.date, plan.region, clock, now)
+    locks.release_pins(session, plan, now)
     plan.base_version = row.version
     session.add(plan)
     session.flush()

@@ -94,6 +94,11 @@ def test_a_technician_lock_whose_technician_falls_ill_is_reported_and_the_visit_
     (record,) = plan["locks"]
     assert record["technician"] is False and record["technician_id"] == new[pinned][0]
     assert record["not_kept"] == [{"lock": "technician", "reason": lost["reason"]}]
+    # Published, the job is no longer pinned to W2: the next re-plan plans it as any other.
+    assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
+    assert client.get(f"/v1/jobs/{pinned}", headers=DISPATCHER).json()["pinned_technician_id"] is None
+    again = run_plan(client, DAY.isoformat(), time_limit_s=2, replan_from=at(DAY, "09:00"))
+    assert again["status"] == "done" and pinned in visits(again), again["unassigned"]
 
 
 def test_a_promise_locked_to_a_technician_who_can_no_longer_reach_it_goes_to_another_not_refused(
@@ -116,6 +121,12 @@ def test_a_promise_locked_to_a_technician_who_can_no_longer_reach_it_goes_to_ano
     tech, _ = visits(plan)[pinned]
     assert tech != "W2"
     assert {"job_id": pinned, "from_technician_id": "W2", "to_technician_id": tech} in plan["changes"]["moved"]
+    # Published, the lock is released for the runs after it: the job is no longer W2's.
+    assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
+    assert client.get(f"/v1/jobs/{pinned}", headers=DISPATCHER).json()["pinned_technician_id"] is None
+    again = run_plan(client, DAY.isoformat(), time_limit_s=2, replan_from=at(DAY, "09:00"))
+    assert again["status"] == "done", again
+    assert visits(again)[pinned][0] != "W2" and again["changes"]["locks_not_kept"] == []
 
 
 def test_a_time_lock_whose_start_has_passed_is_reported_and_the_visit_planned_from_now(
