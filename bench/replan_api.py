@@ -46,7 +46,9 @@ Checks (each failure is printed with the step and counted):
 - no technician has a visit during their unavailability;
 - the change report is the difference between the published plan and the re-plan:
   the jobs moved to another technician, dropped and added;
-- a refused re-plan leaves the published plan and the live schedule's plan as they were;
+- a refused re-plan leaves the published plan and the live schedule's plan as they were,
+  and a run that ends without a plan is a refusal (its error starts "refused"), never
+  anything else (the engine's own checker refusing its plan, a crash);
 - a hand move's change report lists the visit as moved, and every later re-plan keeps
   the locked visit with its technician at its locked start, or lists the lock in
   ``changes.locks_not_kept`` (a lock of a visit done, cancelled or withdrawn since is over);
@@ -83,7 +85,7 @@ from bench.live_day import OVERRUN_MIN, OVERRUN_SHARE, WORK_SIGMA, instant, logn
 
 STEPS = ("09:00", "10:00", "11:00", "12:00", "13:00", "14:00", "15:00", "16:00")
 QUICK_STEPS = ("09:30", "11:00", "13:00")
-REFUSED_FOR_PROMISES = re.compile(r"(confirmed|booked) job (\S+) would be left out")
+REFUSED_FOR_PROMISES = re.compile(r"(confirmed|booked) job (\S+) (?:would be left out|cannot be planned)")
 CUSTOMER = {"name": "Bench Customer", "phone": "+358400000000"}
 
 Visits = dict[str, dict[str, dict[str, Any]]]
@@ -292,6 +294,10 @@ class Day:
             self.run.replans += 1
             if plan["status"] == "done":
                 return plan
+            if not (plan["error"] or "").startswith("refused"):
+                # Not a refusal the day explains: a run that broke (the engine's own checker, a crash).
+                self.run.fail(step, f"re-plan {plan['id']} {plan['status']}: {(plan['error'] or '')[:300]}")
+                return None
             self.run.refused += 1
             self.check_refusal_kept_the_day(step, published)
             named = sorted(set(REFUSED_FOR_PROMISES.findall(plan["error"] or "")))

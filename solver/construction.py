@@ -65,8 +65,9 @@ def seed(
     """Start ``plan`` from ``routes``: each route whose technician holds every skill
     its jobs need where they come (jobs not among ``candidates`` dropped; on a day
     with a depot its first depot stop kept, and the depot's tools held after it) is
-    kept, as given where it times, else without its least urgent visits (``_trim``);
-    a crew visit is kept only where both of its technicians' routes are."""
+    kept, as given where it times, else without its least urgent visits (``_trim``),
+    and never with more jobs than the technician may take (``_cap``); a crew visit is
+    kept only where both of its technicians' routes are."""
     by_id = {j.id: j for j in candidates}
     stop = problem.reload_job()
     if stop is not None:
@@ -79,6 +80,7 @@ def seed(
         kept = [v for k, v in enumerate(kept) if k not in stops[1:]]
         plan.jobs[tech.id] = [job for job, _ in kept]
         plan.fixed[tech.id] = [start if job.crew_size == 2 else None for job, start in kept]
+        _cap(plan, tech)
         if not _qualified_along(problem, tech, plan.jobs[tech.id]):
             plan.jobs[tech.id], plan.fixed[tech.id] = [], []
             plan.retime(tech, timer)
@@ -86,6 +88,23 @@ def seed(
             _trim(plan, tech, timer)
     plan.drop_lone_crew_visits(problem.technicians, timer)
     log.info("seeded: %d jobs from the initial routes", len(plan.served()))
+
+
+def _cap(plan: Plan, tech: Technician) -> None:
+    """Take the least urgent visits (priority, then the later visit) out of ``tech``'s
+    sequence until it holds no more jobs than ``tech.max_jobs``: a route given may hold
+    more than they may still take (a version stored with an override, a limit lowered
+    since, visits made today that count toward it)."""
+    if tech.max_jobs is None:
+        return
+    seq = plan.jobs[tech.id]
+    over = sum(j.id != RELOAD_ID for j in seq) - tech.max_jobs
+    if over <= 0:
+        return
+    order = sorted((k for k, j in enumerate(seq) if j.id != RELOAD_ID), key=lambda k: (-seq[k].priority, -k))
+    for job_id in [seq[k].id for k in order[:over]]:
+        plan.remove(tech.id, job_id)
+    log.info("took %d visits off the route given to %s: at most %d jobs", over, tech.id, tech.max_jobs)
 
 
 def _trim(plan: Plan, tech: Technician, timer: RouteTimer) -> None:

@@ -157,8 +157,11 @@ def _restore_promises(
 
 
 def _restore_route(problem: Problem, seq: list[Job], tech: Technician, timer: RouteTimer, plan: Plan) -> None:
-    """Give ``tech`` the route ``seq`` again (taking its jobs off other technicians), where it times."""
+    """Give ``tech`` the route ``seq`` again (taking its jobs off other technicians), where it
+    times and holds no more jobs than they may take."""
     if any(j.crew_size > 1 for j in seq):
+        return
+    if tech.max_jobs is not None and sum(j.id != RELOAD_ID for j in seq) > tech.max_jobs:
         return
     if timer.timing(tech, seq, fixed_starts=[None] * len(seq)) is None:
         return

@@ -4,7 +4,19 @@ hold, and never better than what the solve returns in the end."""
 
 from __future__ import annotations
 
-from solver import Job, Location, Problem, Shift, Solution, SolveOptions, Technician, check, problem_travel, solve
+from solver import (
+    Job,
+    Location,
+    Problem,
+    Shift,
+    Solution,
+    SolveOptions,
+    Technician,
+    TimeWindow,
+    check,
+    problem_travel,
+    solve,
+)
 from solver.replan import Absence, Stability, Told, remaining
 from solver.travel import HaversineProvider
 from tests.solver.conftest import make_mixed_day
@@ -79,3 +91,31 @@ def test_a_re_plans_first_answer_keeps_a_visit_now_early_with_its_technician_to_
     assert check(problem, first, *problem_travel(problem, HaversineProvider())).feasible
     (visit,) = next(r.visits for r in first.routes if r.technician_id == "t1")
     assert visit.job_id == "a" and visit.start_s >= 10 * H - 15 * 60
+
+
+def test_a_route_given_with_more_jobs_than_its_technician_may_take_is_cut_to_their_limit_not_refused() -> None:
+    # The route given (say, a version stored with an override) holds one job more than
+    # the technician may take.
+    tech = Technician("t1", Location(60.0, 24.0), Shift(8 * H, 16 * H), skills={"w": 1}, max_jobs=2)
+    other = Technician("t2", Location(60.3, 24.3), Shift(8 * H, 16 * H))
+    jobs = tuple(
+        Job(
+            j,
+            Location(60.0 + 0.003 * k, 24.0),
+            H,
+            skills={"w": 1},
+            priority=0,
+            windows=(TimeWindow(8 * H + k * H, 9 * H + k * H),),
+        )
+        for k, j in enumerate("abc")
+    )
+    problem = Problem((tech, other), jobs)
+    firsts: list[Solution] = []
+    start = {"t1": [("a", None), ("b", None), ("c", None)]}
+    final = solve(problem, SolveOptions(time_limit_s=1, initial_routes=start), first_answer=firsts.append)
+    (first,) = firsts
+    travel = problem_travel(problem, HaversineProvider())
+    for solution in (first, final):
+        assert check(problem, solution, *travel).feasible
+        assert [v.job_id for r in solution.routes if r.technician_id == "t1" for v in r.visits] == ["a", "b"]
+        assert [u.job_id for u in solution.unassigned] == ["c"]
