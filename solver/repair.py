@@ -243,7 +243,7 @@ def _late_visits(problem: Problem, plan: Plan, timer: RouteTimer, kept: set[str]
 
 def _relocate_one(problem: Problem, plan: Plan, timer: RouteTimer, tech: Technician, job: Job) -> int:
     """Move ``job`` from ``tech``'s route to the cheapest place on another's when that
-    lowers ``told_cost`` of the two routes; 1 when moved, else 0 (nothing changed)."""
+    lowers ``_told_cost`` of the two routes; 1 when moved, else 0 (nothing changed)."""
     seq, fixed = plan.jobs[tech.id], plan.fixed[tech.id]
     k = seq.index(job)
     here = _told_cost(tech, seq, fixed, timer)
