@@ -587,6 +587,14 @@ class DisruptionIn(Strict):
             if getattr(self, name) is None:
                 shown = "from" if name == "from_" else name
                 raise field_error("DisruptionIn", shown, f"{self.type} needs {shown}", None)
+        # A field of another type would be stored, shown and routed by (the day, who
+        # sees it in the feed) while meaning nothing to this one: refused, not ignored.
+        allowed = set(needs) | ({"until"} if self.type == "technician_unavailable" else set())
+        for name in ("technician_id", "job_id", "from_", "until", "expected_end", "at", "location"):
+            if name not in allowed and getattr(self, name) is not None:
+                shown = "from" if name == "from_" else name
+                takes = ", ".join("from" if n == "from_" else n for n in (*needs, *sorted(allowed - set(needs))))
+                raise field_error("DisruptionIn", shown, f"{self.type} takes no {shown} (it takes {takes})", None)
         if self.from_ is not None and self.until is not None and self.until <= self.from_:
             raise field_error("DisruptionIn", "until", "until must be after from", self.until.isoformat())
         return self

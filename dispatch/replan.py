@@ -38,6 +38,12 @@ SETTLED = (jobstate.COMPLETED, jobstate.EN_ROUTE, jobstate.ON_SITE)
 """Job statuses a re-plan leaves where they are: done, or a technician is on it."""
 
 
+OVERRUN_PAST_MIDNIGHT = dt.timedelta(hours=12)
+"""How long after its day's midnight a visit may be expected to end: a day's work
+that runs into the night, not work of another day (an overrun later than this is
+refused; what is left is a revisit)."""
+
+
 def record_disruption(
     session: Session, data: DisruptionIn, region: str, tz: ZoneInfo, now: dt.datetime
 ) -> DisruptionRow:
@@ -59,12 +65,14 @@ def record_disruption(
         if tech is None:
             raise NotFound(f"technician {technician_id} does not exist", "technician_id")
         region = tech.region
-        if technician_id not in {t.id for t in technicians_on(session, day, region, tz, disrupted=False)}:
+        working = {t.id: t for t in technicians_on(session, day, region, tz, disrupted=False)}
+        if technician_id not in working:
             raise Invalid(
                 f"technician_id: {technician_id} does not work on {day} (no shift, or away that day): "
                 "nothing of that day to change",
                 "technician_id",
             )
+        _check_inside_day(working[technician_id], data, DayClock(day, tz))
         if data.location is not None:
             catalog.check_place(session, region, data.location)
     if job_id is not None:
@@ -112,10 +120,39 @@ def record_disruption(
     return row
 
 
+def _check_inside_day(tech: Technician, data: DisruptionIn, clock: DayClock) -> None:
+    """Refuse (``Invalid`` naming the field) an absence or a late report that falls
+    wholly outside ``tech``'s working day (their shift and the overtime they may do):
+    it would change nothing, or stretch the day it was meant to cut."""
+    ends = clock.moment(tech.latest_end_s)
+    shown = f"{clock.moment(tech.shift.start_s):%H:%M}-{ends:%H:%M}"
+    if tech.latest_end_s > tech.shift.end_s:
+        shown += f" (with the overtime they may do; the shift ends at {clock.moment(tech.shift.end_s):%H:%M})"
+    if data.from_ is not None and clock.seconds(data.from_) >= tech.latest_end_s:
+        raise Invalid(
+            f"from: {tech.id} works {shown}; away from {data.from_.astimezone(clock.tz):%H:%M} changes nothing "
+            "of that day",
+            "from",
+        )
+    if data.until is not None and clock.seconds(data.until) <= tech.shift.start_s:
+        raise Invalid(
+            f"until: {tech.id} works {shown}; away until {data.until.astimezone(clock.tz):%H:%M} changes nothing "
+            "of that day",
+            "until",
+        )
+    if data.at is not None and clock.seconds(data.at) >= tech.latest_end_s:
+        raise Invalid(
+            f"at: {tech.id} works {shown}; a late report at {data.at.astimezone(clock.tz):%H:%M} is after their day, "
+            "so no visit of it is left to be late for",
+            "at",
+        )
+
+
 def _overrun_day(job: JobRow, data: DisruptionIn, tz: ZoneInfo, now: dt.datetime) -> dt.date:
     """The day the visit under way that ``data`` says overruns is on (where re-plans and
     the live day read the overrun), once its expected end is known to make sense: after
-    the visit began and not already past (``Invalid`` naming ``expected_end``)."""
+    the visit began, not already past and by noon after that day (``OVERRUN_PAST_MIDNIGHT``;
+    ``Invalid`` naming ``expected_end``)."""
     assert data.expected_end is not None
     end = data.expected_end
     began = from_storage(job.actual_start, tz) if job.actual_start is not None else None
@@ -130,9 +167,15 @@ def _overrun_day(job: JobRow, data: DisruptionIn, tz: ZoneInfo, now: dt.datetime
             "a visit that is over is recorded as completed (a field event)",
             "expected_end",
         )
-    if job.days <= 1:
-        return job.date
-    return (began or now).astimezone(tz).date()
+    day = job.date if job.days <= 1 else (began or now).astimezone(tz).date()
+    if end >= DayClock(day, tz).next_midnight + OVERRUN_PAST_MIDNIGHT:
+        latest = DayClock(day, tz).next_midnight + OVERRUN_PAST_MIDNIGHT
+        raise Invalid(
+            f"expected_end: {end.astimezone(tz):%Y-%m-%d %H:%M} is past {latest:%Y-%m-%d %H:%M}, later than a visit "
+            f"of {day} can run on: report what is left as a failed visit (reason second_visit) and plan the revisit",
+            "expected_end",
+        )
+    return day
 
 
 def _idle(tech: Technician, now_s: int) -> Technician:

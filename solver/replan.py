@@ -240,6 +240,8 @@ def _left_of(
             if until > start_s and on_clock is not None:
                 on_clock = until
             start_s = max(start_s, until)
+        elif absence.from_s >= end_s:
+            overtime = min(overtime, absence.from_s - end_s)  # gone during the overtime: only what is before
         elif until is None or until >= end_s:
             end_s, overtime = absence.from_s, 0  # gone from then on: no overtime either
         else:

@@ -5,6 +5,8 @@ each table holds) before and after. Each group runs on SQLite and on PostgreSQL.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,6 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 from api import create_app
+from dispatch.clock import Clock
 from dispatch.errors import Unavailable
 from dispatch.inputs import LatLon
 from tests.api.conftest import DISPATCHER, SAMPLE_DAY, settings_for
@@ -188,6 +191,23 @@ def post_event(name: str, fld: str, body: Any = None, content: bytes | None = No
 
 def post_token(name: str, fld: str, body: Any = None, content: bytes | None = None) -> Bad:
     return Bad(name, "POST", "/v1/tokens", fld, json=body, content=content)
+
+
+def post_disruption(name: str, fld: str, body: Any) -> Bad:
+    return Bad(name, "POST", "/v1/disruptions", fld, json=body)
+
+
+def away(**changes: Any) -> dict[str, Any]:
+    return {"type": "technician_unavailable", "technician_id": "T1", "from": T.format("10:00"), **changes}
+
+
+def late(**changes: Any) -> dict[str, Any]:
+    where = {"lat": 60.2, "lon": 24.9}
+    return {"type": "running_late", "technician_id": "T1", "at": T.format("10:00"), "location": where, **changes}
+
+
+def overrun(**changes: Any) -> dict[str, Any]:
+    return {"type": "overrun", "job_id": "J1", "expected_end": T.format("11:00"), **changes}
 
 
 # --- the groups ----------------------------------------------------------------------
@@ -450,6 +470,16 @@ GROUPS: dict[str, list[Bad]] = {
             },
         ),
     ],
+    "disruptions that would change nothing, or carry another type's fields": [
+        post_disruption("an absence with a late report's time", "at", away(at=T.format("10:00"))),
+        post_disruption("a late report with an absence's start", "from", late(**{"from": T.format("10:00")})),
+        post_disruption("an overrun naming a technician", "technician_id", overrun(technician_id="T1")),
+        post_disruption("away from long after the day's end", "from", away(**{"from": T.format("23:30")})),
+        post_disruption(
+            "away only before the day begins", "until", away(**{"from": T.format("05:00"), "until": T.format("06:00")})
+        ),
+        post_disruption("late after the day's end", "at", late(at=T.format("23:00"))),
+    ],
     "NUL characters (PostgreSQL cannot store them)": [
         put_job("in a customer name", "customer.name", job(customer={"name": "An\u0000na"})),
         put_job("in an address", "address", job(address="Street\u00001")),
@@ -591,3 +621,35 @@ def test_a_job_or_technician_listing_too_many_skills_is_refused_naming_skills(cl
     tech = {"home": {"lat": 60.17, "lon": 24.94}, "skills": many}
     refused = client.put("/v1/technicians/T-skills", json=tech, headers=DISPATCHER)
     assert refused.status_code == 422 and refused.json()["field"] == "skills"
+
+
+@pytest.fixture
+def api_at_ten(database_url: str) -> Iterator[Api]:
+    """``api`` as it is at 10:00 on its day."""
+    now = dt.datetime.fromisoformat(T.format("10:00"))
+    settings = dataclasses.replace(settings_for(database_url, seed=False), clock=Clock(now))
+    app = create_app(settings, geocoder=no_geocoder)
+    with TestClient(app) as client:
+        assert client.put("/v1/technicians/T1", json=TECH, headers=DISPATCHER).status_code == 201
+        assert client.put("/v1/jobs/J1", json=JOB, headers=DISPATCHER).status_code == 201
+        yield Api(client, app.state.dispatch.engine)
+
+
+def test_an_overrun_expected_to_end_after_the_visits_day_is_refused_and_changes_nothing(api_at_ten: Api) -> None:
+    """A visit may run into the night, not into another day's afternoon. Before, an
+    expected end days or decades later was stored and the live day showed arrivals in
+    2090 for the technician's next visits."""
+    api = api_at_ten
+    arrived = api.client.post(
+        "/v1/jobs/J1/events", json={"type": "arrived", "at": T.format("09:00")}, headers=DISPATCHER
+    )
+    assert arrived.status_code == 201, arrived.text
+    check(
+        api,
+        [
+            post_disruption("to the next afternoon", "expected_end", overrun(expected_end="2026-12-02T13:00:00+02:00")),
+            post_disruption("to a year decades on", "expected_end", overrun(expected_end="2090-12-01T13:00:00+02:00")),
+        ],
+    )
+    kept = api.client.post("/v1/disruptions", json=overrun(), headers=DISPATCHER)
+    assert kept.status_code == 201, kept.text

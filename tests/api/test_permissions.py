@@ -113,11 +113,12 @@ CORE = {
 }
 """Rows also checked on PostgreSQL: where data has an owner or is written."""
 
-# Both lie past the two weeks of seeded shifts, whatever today is.
+# The empty and booking days lie past the two weeks of seeded shifts, whatever today is.
 EMPTY_DAY = (today() + dt.timedelta(days=60)).isoformat()  # nobody works: plan runs on it finish at once
-LATE_ON_SAMPLE_DAY = dt.datetime.combine(
-    dt.date.fromisoformat(SAMPLE_DAY), dt.time(23, 30), tzinfo=HELSINKI
-).isoformat()
+A_MINUTE_AWAY_ON_SAMPLE_DAY = {
+    key: dt.datetime.combine(dt.date.fromisoformat(SAMPLE_DAY), dt.time(15, minute), tzinfo=HELSINKI).isoformat()
+    for key, minute in (("from", 0), ("until", 1))
+}
 BOOK_DAY = (today() + dt.timedelta(days=61)).isoformat()  # one technician works, for the booking rows
 
 
@@ -350,8 +351,8 @@ REQUESTS: dict[tuple[str, str, str], Callable[[World, str], Call]] = {
     ("GET", "/v1/jobs/{job_id}/events", "-"): lambda w, r: Call(f"/v1/jobs/{w.own_jobs[0]}/events"),
     ("POST", "/v1/disruptions", "-"): lambda w, r: Call(
         "/v1/disruptions",
-        # Late on the sample day, after every shift: recorded, and it takes no work from anyone.
-        json={"type": "technician_unavailable", "technician_id": w.other_tech, "from": LATE_ON_SAMPLE_DAY},
+        # A minute away inside every sample shift: recorded, and it takes no data from another cell.
+        json={"type": "technician_unavailable", "technician_id": w.other_tech, **A_MINUTE_AWAY_ON_SAMPLE_DAY},
     ),
     ("GET", "/v1/disruptions", "-"): lambda w, r: Call("/v1/disruptions", params={"date": SAMPLE_DAY}),
     ("POST", "/v1/jobs/{job_id}/events", "own"): lambda w, r: Call(

@@ -319,6 +319,16 @@ def test_a_whole_day_with_an_absence_starts_later_ends_earlier_or_pauses_for_it(
     assert with_absence(tech, Absence(8 * H)) is None
 
 
+def test_an_absence_from_after_the_shift_never_makes_the_day_longer() -> None:
+    """Away from after the shift's end cuts only the overtime still before it; before,
+    the day was made to end at the absence (23:30 for a shift to 16:00)."""
+    tech = dataclasses.replace(lunch_day().technicians[0], max_overtime_s=H)
+    late_evening = with_absence(tech, Absence(23 * H + 1800))
+    in_overtime = with_absence(tech, Absence(16 * H + 1200))
+    assert late_evening is not None and (late_evening.shift.end_s, late_evening.max_overtime_s) == (16 * H, H)
+    assert in_overtime is not None and (in_overtime.shift.end_s, in_overtime.max_overtime_s) == (16 * H, 1200)
+
+
 def test_a_job_only_technicians_done_for_the_day_could_do_names_them_not_a_missing_skill() -> None:
     """Re-planned at 13:00, the only glazier went home at 12:00: the glass job is left
     out because the glazier works no more, not because nobody has the skill (before:
