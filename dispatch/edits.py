@@ -127,13 +127,20 @@ def edit_plan(
     ``moves`` when it breaks a hard rule, unless ``override``: then ``by`` and the
     violations are recorded on it). A job or technician the day does not know is
     ``Invalid`` naming the field, as is ``apply`` with no move and no lock (``moves``:
-    it would store a copy); a plan not done is a ``Conflict`` naming ``status``.
+    it would store a copy) and ``override`` without ``apply`` (it would do nothing); a
+    plan not done is a ``Conflict`` naming ``status``.
 
     From the instant ``at`` (default: the plan's own ``replan_from``, if it is a re-plan)
     only what is left of the day then is evaluated, as a re-plan from it would plan it:
     moving a visit done or under way is ``Invalid`` naming the move's ``job_id``; the
     result carries the changes against what was told (``notify_min``: the threshold a
     customer is told from), and applied it is stored as a re-plan from ``at`` is."""
+    if override and not apply:
+        raise Invalid(
+            "override: only an edit that is applied (apply: true) is stored, and so can be stored despite its "
+            "violations; without apply the plan is only checked",
+            "override",
+        )
     if apply and not moves and not locks:
         raise Invalid(
             "moves: nothing to apply; give at least one move or lock (without apply, the plan is only checked)",

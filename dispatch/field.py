@@ -245,6 +245,7 @@ def record_event(
     ).first()
     if same is not None:
         return Recorded(same, created=False)
+    jobstate.check_order(job, kind, moment, tz)
     ends = kind != "completed" or jobdays.ends_job(session, job, moment, tz)
     # A promise is kept by a visit: once that visit failed, the revisit is open work
     # without one until it is promised again (confirmed, or booked anew). Kept, the

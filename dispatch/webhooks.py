@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import random
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
+import idna
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -72,7 +74,33 @@ def check_url(url: str) -> str:
         raise Invalid(f"url: not a URL ({exc})", "url") from None
     if parts.scheme not in ("http", "https") or not host:
         raise Invalid("url: must be an absolute http:// or https:// URL with a host", "url")
+    if parts.username is not None or parts.password is not None:
+        raise Invalid(
+            "url: no user name or password in the URL (every dispatcher can list it): a receiver checks "
+            "X-Dispatch-Signature, made with the subscription's secret",
+            "url",
+        )
+    if parts.port == 0:
+        raise Invalid("url: port 0 is no port a receiver can listen on", "url")
+    _check_host(host)
     return url
+
+
+def _check_host(host: str) -> None:
+    """Refuse (``Invalid`` naming ``url``) a host no delivery could reach because it cannot
+    be encoded for the network (an empty label, a label over 63 characters, a malformed
+    ``xn--`` label): before, such a URL was accepted and every delivery failed until
+    given up."""
+    try:
+        ipaddress.ip_address(host)
+        return
+    except ValueError:
+        pass
+    try:
+        host.encode("idna")
+        idna.encode(host, uts46=True)
+    except (UnicodeError, idna.IDNAError) as exc:
+        raise Invalid(f"url: {host[:80]!r} is not a host name ({exc})", "url") from None
 
 
 def subscribe(session: Session, url: str, secret: str, types: Sequence[str], *, now: dt.datetime) -> WebhookRow:

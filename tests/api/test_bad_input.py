@@ -185,8 +185,10 @@ def post_plan(name: str, fld: str, body: Any = None, content: bytes | None = Non
     return Bad(name, "POST", "/v1/plans", fld, json=body, content=content)
 
 
-def post_event(name: str, fld: str, body: Any = None, content: bytes | None = None, job_id: str = "J1") -> Bad:
-    return Bad(name, "POST", f"/v1/jobs/{job_id}/events", fld, json=body, content=content)
+def post_event(
+    name: str, fld: str, body: Any = None, content: bytes | None = None, job_id: str = "J1", status: int = 422
+) -> Bad:
+    return Bad(name, "POST", f"/v1/jobs/{job_id}/events", fld, json=body, content=content, status=status)
 
 
 def post_token(name: str, fld: str, body: Any = None, content: bytes | None = None) -> Bad:
@@ -653,3 +655,37 @@ def test_an_overrun_expected_to_end_after_the_visits_day_is_refused_and_changes_
     )
     kept = api.client.post("/v1/disruptions", json=overrun(), headers=DISPATCHER)
     assert kept.status_code == 201, kept.text
+
+
+def post(api: Api, job_id: str, kind: str, hhmm: str, **extra: Any) -> Any:
+    body = {"type": kind, "at": T.format(hhmm), **extra}
+    return api.client.post(f"/v1/jobs/{job_id}/events", json=body, headers=DISPATCHER)
+
+
+def test_a_field_event_before_what_it_must_follow_is_a_conflict_naming_at_and_changes_nothing(api: Api) -> None:
+    """A visit that began at 15:10 cannot end at 09:00; once a visit failed at 10:20, a
+    report of 09:00 belongs to a visit that is over, and the failed visit cannot fail
+    again. Before, each was stored: the job ended before it began, or was completed
+    earlier than it failed with the failure's reason still on it."""
+    assert post(api, "J1", "arrived", "15:10").status_code == 201
+    assert post(api, "J2", "arrived", "09:30").status_code == 201
+    assert post(api, "J2", "failed", "10:20", reason="parts_missing").status_code == 201
+    check(
+        api,
+        [
+            post_event("the end before the start", "at", {"type": "completed", "at": T.format("09:00")}, status=409),
+            post_event("a failure before the start", "at", {"type": "failed", "at": T.format("15:00")}, status=409),
+            post_event(
+                "a report of the failed visit",
+                "at",
+                {"type": "completed", "at": T.format("09:00")},
+                job_id="J2",
+                status=409,
+            ),
+            post_event("failing again", "type", {"type": "failed", "at": T.format("10:21")}, job_id="J2", status=409),
+        ],
+    )
+    assert post(api, "J1", "completed", "16:00").status_code == 201
+    assert post(api, "J2", "arrived", "10:40").status_code == 201
+    job = api.client.get("/v1/jobs/J1", headers=DISPATCHER).json()
+    assert (job["status"], job["actual_start"] < job["actual_end"]) == ("completed", True), job

@@ -213,6 +213,15 @@ def test_applying_an_edit_with_no_move_and_no_lock_is_refused_and_stores_no_copy
     assert [v["id"] for v in versions] == [plan["id"]]
 
 
+def test_an_override_without_apply_is_refused_naming_override_as_it_would_do_nothing(client: TestClient) -> None:
+    put_job(client, "J1", ("08:00", "16:00"))
+    plan = planned(client)
+    move = [{"job_id": "J1", "technician_id": technician_of(plan, "J1"), "position": 0}]
+    idle = edit(client, plan["id"], moves=move, override=True)
+    assert idle.status_code == 422 and idle.json()["field"] == "override", idle.text
+    assert edit(client, plan["id"], moves=move, override=True, apply=True).status_code == 200
+
+
 def test_a_crew_moved_to_one_technician_alone_is_a_crew_violation_and_with_two_keeps_its_start(
     client: TestClient,
 ) -> None:

@@ -232,6 +232,13 @@ def test_the_subscription_api_names_the_wrong_field_and_never_shows_the_secret(c
         ({"url": "ftp://example.invalid/hook"}, "url"),
         ({"url": "not a url"}, "url"),
         ({"url": "https:///no-host"}, "url"),
+        # Hosts no delivery can reach, a port none listens on, and credentials every
+        # dispatcher would read back: each was accepted before.
+        ({"url": "https://a..b/hook"}, "url"),
+        ({"url": "https://xn--/hook"}, "url"),
+        ({"url": f"https://{'x' * 64}.example/hook"}, "url"),
+        ({"url": "https://example.invalid:0/hook"}, "url"),
+        ({"url": "https://user:password@example.invalid/hook"}, "url"),
         ({"secret": "short"}, "secret"),
         ({"types": []}, "types"),
         ({"types": ["job.teleported"]}, "types"),
