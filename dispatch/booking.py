@@ -40,7 +40,7 @@ from dispatch import catalog, feed, live, replan
 from dispatch.clock import SYSTEM_CLOCK, Clock
 from dispatch.db import give_back
 from dispatch.errors import Conflict, DispatchError, Invalid, NotFound
-from dispatch.inputs import BookingIn, CustomerIn, DateRangeIn, JobIn, LatLon, SlotSearchIn, WindowIn
+from dispatch.inputs import LATEST_DATE, BookingIn, CustomerIn, DateRangeIn, JobIn, LatLon, SlotSearchIn, WindowIn
 from dispatch.jobstate import CANCELLED, OPEN, PLANNABLE
 from dispatch.mapping import DayClock, Span, day_problem, job_from, job_of, lags, predecessor_end, technicians_on
 from dispatch.settings import BookingSettings
@@ -1147,6 +1147,11 @@ class BookingService:
         """The stored job of a booking: its slot its only window, or for a job of several
         days (``spans``, one window a day) those windows, its days as its date range."""
         start = req.slot.start.astimezone(self.tz)
+        if spans and spans[-1][0].astimezone(self.tz).date() > LATEST_DATE:
+            raise Invalid(
+                f"slot: its {req.days} days from {start.date()} run past {LATEST_DATE}, the last date served",
+                "slot",
+            )
         windows = [WindowIn(start=a, end=b) for a, b in spans] or [WindowIn(start=req.slot.start, end=req.slot.end)]
         date_range = None
         if spans:

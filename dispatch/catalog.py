@@ -322,12 +322,21 @@ def check_references(session: Session, job_id: str, data: JobIn) -> None:
 
 def check_dependency(session: Session, job_id: str, pred_id: str) -> None:
     """Refuse (``Invalid`` naming ``depends_on.job_id``) a dependency of ``job_id`` on a job
-    that does not exist, on itself, or on a job that waits for it in turn (a cycle)."""
+    that does not exist or is cancelled, on itself, or on a job that waits for it in turn
+    (a cycle)."""
     field = "depends_on.job_id"
     if pred_id == job_id:
         raise Invalid(f"{field}: job {job_id} cannot wait for itself", field)
-    if session.get(JobRow, pred_id) is None:
+    pred = session.get(JobRow, pred_id)
+    if pred is None:
         raise Invalid(f"{field}: job {pred_id} does not exist", field)
+    if pred.status == CANCELLED:
+        # No plan would ever plan the job: it would wait for work that will not be done.
+        raise Invalid(
+            f"{field}: job {pred_id} is cancelled (a PUT of it opens it again), so a job waiting for it could never be "
+            "planned",
+            field,
+        )
     chain = [job_id, pred_id]
     at: str | None = pred_id
     while at is not None:
@@ -353,7 +362,8 @@ def job_days(data: JobIn, tz: ZoneInfo) -> tuple[dt.date, dt.date]:
 def check_windows(data: JobIn, tz: ZoneInfo) -> None:
     """Refuse (``Invalid`` naming ``windows.<i>``) a window that touches none of the days
     the job may be done on (its date, or its date range and the days a multi-day job
-    runs on): such a window could never be kept."""
+    runs on): such a window could never be kept; and (naming ``windows``) windows of a
+    job of several days on fewer dates than it has days, which no plan could keep."""
     first, last = job_days(data, tz)
     start_of_day = dt.datetime.combine(first, dt.time(0), tzinfo=tz)
     end_of_day = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0), tzinfo=tz)
@@ -362,6 +372,14 @@ def check_windows(data: JobIn, tz: ZoneInfo) -> None:
         if window.end <= start_of_day or window.start >= end_of_day:
             shown = f"{window.start.astimezone(tz):%Y-%m-%d %H:%M}"
             raise Invalid(f"windows.{i}: starts {shown}, not {days}", f"windows.{i}")
+    dated = sorted({window.start.astimezone(tz).date() for window in data.windows})
+    if data.days > 1 and data.windows and len(dated) < data.days:
+        shown_dates = ", ".join(str(d) for d in dated)
+        raise Invalid(
+            f"windows: a job of {data.days} days needs a window on each day it is done, and these lie on "
+            f"{len(dated)} date(s) ({shown_dates}): give one a day, or none (any time of each day)",
+            "windows",
+        )
     # A plan of one date covers DAY_PLAN_S (48 h) from its midnight.
     day = job_date(data, tz)
     start_of_day = dt.datetime.combine(day, dt.time(0), tzinfo=tz)

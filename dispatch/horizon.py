@@ -34,6 +34,7 @@ from dispatch.mapping import (
     predecessor_end,
     predecessor_technician,
     promise_on,
+    published_elsewhere,
     technicians_on,
 )
 from dispatch.tables import JobRow
@@ -145,18 +146,23 @@ def load_horizon(session: Session, first: dt.date, last: dt.date, region: str, t
         .order_by(col(JobRow.id))
     ).all()
     by_id = {r.id: r for r in rows}
+    published = published_elsewhere(session, rows, days, region, tz)
     held: dict[str, Unassigned] = {}
     made: dict[str, engine_horizon.HorizonJob] = {}
     started: set[str] = set()  # jobs of several days with days done: past waiting for anything
     for row in rows:
         lo, hi = _day_range(row, first, last)
+        if lo > hi:
+            # A job of several days dated before the horizon whose days all lie before it
+            # (before, it was listed as unassigned: "only -4 of its days lie between").
+            continue
         needed, pinned, start = row.days, row.pinned_technician_id, row.date
         done = jobdays.done_days(session, row.id, tz) if row.days > 1 else {}
         if done:
             # Some of its days are done: the rest go to whoever did them, after them.
             started.add(row.id)
             needed = row.days - len(done)
-            pinned = predecessor_technician(session, row.id) or pinned
+            pinned = predecessor_technician(session, row.id, tz) or pinned
             start = lo = max(lo, max(done) + dt.timedelta(days=1))
             if needed == 1 and pinned is not None:
                 # One day left: the next working day of its fitter.
@@ -187,6 +193,9 @@ def load_horizon(session: Session, first: dt.date, last: dt.date, region: str, t
                 continue
             k_lo, k_hi = open_days[0], open_days[-1]
             per_day = {k: per_day[k] or _NO_START for k in range(k_lo, k_hi + 1)}
+        if row.id in published:
+            held[row.id] = published[row.id]
+            continue
         if k_hi - k_lo + 1 < needed:
             held[row.id] = Unassigned(
                 row.id,
@@ -225,7 +234,7 @@ def load_horizon(session: Session, first: dt.date, last: dt.date, region: str, t
             if dep.job_id in made:
                 made[job_id] = dataclasses.replace(hj, job=dataclasses.replace(hj.job, after=dep))
                 continue
-            if dep.job_id in held:
+            if dep.job_id in held and dep.job_id not in published:
                 reason = f"Waits for job {dep.job_id}, which cannot be planned in this horizon."
             else:
                 end, where = predecessor_end(session, dep.job_id, tz)
@@ -234,7 +243,7 @@ def load_horizon(session: Session, first: dt.date, last: dt.date, region: str, t
                         hj,
                         job=dataclasses.replace(hj.job, after=dep),
                         after_end_s=origin.seconds(end),
-                        done_by=predecessor_technician(session, dep.job_id),
+                        done_by=predecessor_technician(session, dep.job_id, tz),
                     )
                     continue
                 reason = f"Waits for job {dep.job_id}, {where}."

@@ -25,14 +25,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
 from dispatch import jobdays
-from dispatch.jobstate import CANCELLED, COMPLETED, PLANNABLE, UNDER_WAY
+from dispatch.jobstate import CANCELLED, COMPLETED, OPEN, PLANNABLE, SCHEDULED, UNDER_WAY
 from dispatch.tables import (
     AbsenceRow,
     DisruptionRow,
@@ -429,6 +429,7 @@ def load_day(session: Session, day: dt.date, region: str, tz: ZoneInfo) -> tuple
     clock = DayClock(day, tz)
     jobs, unplannable = [], []
     elsewhere: dict[str, Unassigned] = {}
+    published = published_elsewhere(session, (r for r in rows if r.id not in parts), {day}, region, tz)
     for row in rows:
         if row.id in parts:
             if day in jobdays.done_days(session, row.id, tz):
@@ -453,7 +454,7 @@ def load_day(session: Session, day: dt.date, region: str, tz: ZoneInfo) -> tuple
                 f"Pinned to {row.pinned_technician_id}, who does not work this day.",
             )
             continue
-        away = _needs_other_days(row, clock)
+        away = _needs_other_days(row, clock) or published.get(row.id)
         if away is not None:
             elsewhere[row.id] = away
             continue
@@ -464,6 +465,49 @@ def load_day(session: Session, day: dt.date, region: str, tz: ZoneInfo) -> tuple
     info = {r.id: JobInfo(r.address, r.customer_name, r.customer_phone, r.notes, r.confirmed, r.booked) for r in rows}
     problem = day_problem(technicians, kept)
     return Day(day, tz, problem, region, names, info, held), unplannable
+
+
+PUBLISHED_REACH = dt.timedelta(days=31)
+"""How far from the days planned ``published_elsewhere`` looks for a day holding a job."""
+
+
+def published_elsewhere(
+    session: Session, rows: Iterable[JobRow], days: Collection[dt.date], region: str, tz: ZoneInfo
+) -> dict[str, Unassigned]:
+    """The jobs of ``rows`` not open (scheduled, or under way) that the live schedule of
+    a day outside ``days`` holds (a published plan put them there; a day of a job of
+    several days that is done does not count), each with why a plan of ``days`` leaves
+    it out. Before, a plan of other days planned such a job again and, published, it was
+    on two days' lists at once."""
+    wanted = {r.id: r for r in rows if r.status != OPEN}
+    if not wanted or not days:
+        return {}
+    lives = session.exec(
+        select(LiveScheduleRow)
+        .where(
+            LiveScheduleRow.region == region,
+            col(LiveScheduleRow.date) >= min(days) - PUBLISHED_REACH,
+            col(LiveScheduleRow.date) <= max(days) + PUBLISHED_REACH,
+            col(LiveScheduleRow.date).not_in(list(days)),
+        )
+        .order_by(col(LiveScheduleRow.date))
+    ).all()
+    held: dict[str, Unassigned] = {}
+    for live in lives:
+        for route in routes_from_json(live.routes):
+            for job_id in route.job_ids:
+                row = wanted.get(job_id)
+                if row is None or job_id in held:
+                    continue
+                if row.days > 1 and live.date in jobdays.done_days(session, job_id, tz):
+                    continue
+                held[job_id] = Unassigned(
+                    job_id,
+                    ReasonCode.NEEDS_HORIZON,
+                    f"Published on {live.date} with {route.technician_id}: a plan of that day moves it; "
+                    "if it did not happen there, record what happened (field events).",
+                )
+    return held
 
 
 def multi_day_parts(session: Session, day: dt.date, region: str) -> dict[str, str]:
@@ -569,31 +613,83 @@ def predecessor_end(session: Session, pred_id: str, tz: ZoneInfo) -> tuple[dt.da
         return None, "which is cancelled"
     if pred.status == COMPLETED and pred.actual_end is not None:
         return from_storage(pred.actual_end, tz), "done"
-    published = session.get(PublishedPlanRow, (pred.date, pred.region))
-    if published is not None:
-        ends = session.exec(
-            select(VisitRow.end).where(VisitRow.plan_id == published.plan_id, VisitRow.job_id == pred_id)
-        ).all()
-        if ends:
-            return from_storage(max(ends), tz), f"planned on {pred.date}"
+    visits = published_visits(session, pred, tz)
+    if visits:
+        last = max(visits, key=lambda v: v.end)
+        return from_storage(last.end, tz), f"planned on {from_storage(last.start, tz).date()}"
     return None, f"which is {pred.status} and not in a published plan yet"
 
 
-def predecessor_technician(session: Session, pred_id: str) -> str | None:
-    """Who does (or did) the job ``pred_id`` in the published plan of its day (the first
-    technician of a crew), if anyone: the follow-up prefers them (continuity)."""
+def published_visits(session: Session, job: JobRow, tz: ZoneInfo) -> list[VisitRow]:
+    """The visits to ``job`` that the published plans of its region hold now, by start:
+    each from the plan published for the day it is on, whichever day that is (a plan
+    over several days, a date range, a job of several days), not only the job's date.
+    Before, only the plan of the job's stored date was read: a job of several days
+    ended on its first day, and one planned elsewhere in its range was "not in a
+    published plan"."""
+    found = session.exec(
+        select(VisitRow, PublishedPlanRow)
+        .join(PublishedPlanRow, col(PublishedPlanRow.plan_id) == col(VisitRow.plan_id))
+        .where(PublishedPlanRow.region == job.region, VisitRow.job_id == job.id)
+    ).all()
+    current = {v.id: v for v, pointer in found if from_storage(v.start, tz).date() == pointer.date}
+    return sorted(current.values(), key=lambda v: (v.start, v.id or 0))
+
+
+def broken_lags(session: Session, days: Collection[dt.date], region: str, tz: ZoneInfo) -> list[str]:
+    """The dependencies the published plans of ``days`` now break, one sentence each: a
+    job not yet begun that waits for another, one of the two on those days' plans, whose
+    published start no longer keeps its lag after the other's end (done: its actual end;
+    else its end as published). A plan of one day is made against the other days as
+    published then; publishing it (or another day since) can move one of the two."""
+    plan_ids = session.exec(
+        select(PublishedPlanRow.plan_id).where(
+            PublishedPlanRow.region == region, col(PublishedPlanRow.date).in_(list(days))
+        )
+    ).all()
+    if not plan_ids:
+        return []
+    ids = set(session.exec(select(VisitRow.job_id).where(col(VisitRow.plan_id).in_(list(plan_ids)))).all())
+    if not ids:
+        return []
+    rows = session.exec(
+        select(JobRow)
+        .where(
+            JobRow.region == region,
+            col(JobRow.status) == SCHEDULED,
+            col(JobRow.depends_on).is_not(None),
+            or_(col(JobRow.id).in_(ids), col(JobRow.depends_on).in_(ids)),
+        )
+        .order_by(col(JobRow.id))
+    ).all()
+    out = []
+    for row in rows:
+        assert row.depends_on is not None
+        theirs = published_visits(session, row, tz)
+        end, _ = predecessor_end(session, row.depends_on, tz)
+        if not theirs or end is None:
+            continue
+        start = from_storage(theirs[0].start, tz)
+        origin = min(start.date(), end.date())
+        clock = DayClock(origin, tz)
+        dependency = dependency_of(row, origin)
+        assert dependency is not None
+        if not dependency.allows(clock.seconds(start), clock.seconds(end)):
+            out.append(
+                f"job {row.id} (published {start:%Y-%m-%d %H:%M}) waits for job {row.depends_on} (ends "
+                f"{end:%Y-%m-%d %H:%M}) and their lag no longer holds"
+            )
+    return out
+
+
+def predecessor_technician(session: Session, pred_id: str, tz: ZoneInfo) -> str | None:
+    """Who does (or did) the job ``pred_id`` in the published plans (the first technician
+    of its first visit), if anyone: the follow-up prefers them (continuity)."""
     pred = session.get(JobRow, pred_id)
     if pred is None:
         return None
-    published = session.get(PublishedPlanRow, (pred.date, pred.region))
-    if published is None:
-        return None
-    found = session.exec(
-        select(VisitRow.technician_id)
-        .where(VisitRow.plan_id == published.plan_id, VisitRow.job_id == pred_id)
-        .order_by(col(VisitRow.id))
-    ).first()
-    return found
+    visits = published_visits(session, pred, tz)
+    return visits[0].technician_id if visits else None
 
 
 def _with_dependencies(

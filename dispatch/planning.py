@@ -39,6 +39,7 @@ from dispatch.kpis import compute_kpis
 from dispatch.mapping import (
     Day,
     DayClock,
+    broken_lags,
     disruptions_of,
     load_day,
     solution_rows,
@@ -1001,10 +1002,29 @@ def publish_horizon(
     run = get_plan(session, run_id)
     if run.status != "done":
         raise Conflict(f"plan {run_id} is {run.status}; only a done plan can be published", "status")
-    for day_plan in horizon_days(session, run_id):
+    days = horizon_days(session, run_id)
+    for day_plan in days:
         assert day_plan.id is not None
-        publish(session, day_plan.id, now=now, tz=tz, confirm_windows=confirm_windows, notify_min=notify_min)
+        publish(
+            session, day_plan.id, now=now, tz=tz, confirm_windows=confirm_windows, notify_min=notify_min, lags=False
+        )
+    _refuse_broken_lags(session, run_id, {p.date for p in days}, run.region, tz)
     return run
+
+
+def _refuse_broken_lags(session: Session, plan_id: int, days: set[dt.date], region: str, tz: ZoneInfo) -> None:
+    """``Conflict`` naming ``plan_id`` when, published, the plan of ``days`` breaks a lag
+    between two jobs (``mapping.broken_lags``: one of them on another day's plan); the
+    caller's transaction then stores none of it. Before, such a plan was published:
+    the follow-up stayed on its day, too soon after the job it waits for."""
+    broken = broken_lags(session, days, region, tz)
+    if broken:
+        more = f" and {len(broken) - 3} more" if len(broken) > 3 else ""
+        raise Conflict(
+            f"plan {plan_id} cannot be published: {'; '.join(broken[:3])}{more}. Plan the days of both jobs "
+            "again (a plan over those days, or the later day again after this one is published).",
+            "plan_id",
+        )
 
 
 def get_plan(session: Session, plan_id: int) -> PlanRow:
@@ -1043,13 +1063,16 @@ def publish(
     tz: ZoneInfo,
     confirm_windows: bool = False,
     notify_min: int = 15,
+    lags: bool = True,
 ) -> PlanRow:
     """Make a finished plan the current one for its day and region, as of ``now``: its
     routes become the live schedule, its still-open jobs ``scheduled``, the pins of the
     technician locks it released taken off their jobs (``locks.release_pins``), and with
     ``confirm_windows`` every visit's told window its customer's promise. A plan made
     from an older live schedule is checked against the day as it is now first
-    (``Conflict`` naming ``plan_id`` with what no longer holds).
+    (``Conflict`` naming ``plan_id`` with what no longer holds), and so is one that,
+    published, breaks a lag with a job of another day (``lags``: checked here; a plan
+    over several days checks them once all its days are published).
 
     The feed tells it: ``plan.published``, then ``job.assigned`` for each visit whose
     technician the previously published plan of the day did not send to that job,
@@ -1096,6 +1119,8 @@ def publish(
     plan.base_version = row.version
     session.add(plan)
     session.flush()
+    if lags:
+        _refuse_broken_lags(session, plan_id, {plan.date}, plan.region, tz)
     # The feed's events are the last write: its lock is held until the commit.
     _tell_published(session, plan, previous, set(confirmed), now, notify_min)
     return plan

@@ -19,7 +19,7 @@ from api import create_app
 from dispatch.tables import LiveScheduleRow
 from solver.plan import routes_from_json
 from tests.api.conftest import DISPATCHER, auth, run_plan_of, settings_for
-from tests.api.test_booking import CUSTOMER, counts, job, technician
+from tests.api.test_booking import CUSTOMER, at, counts, job, technician
 from tests.conftest import today
 
 pytestmark = pytest.mark.clock
@@ -192,3 +192,24 @@ def test_booking_a_crew_job_of_several_days_is_refused_naming_days_and_writes_no
     assert response.status_code == 422, response.text
     assert response.json()["field"] == "days" and "PUT /v1/jobs" in response.text
     assert counts(url) == (0, 0)
+
+
+def test_a_booking_whose_days_run_past_the_last_date_served_is_refused_naming_slot(
+    shop: tuple[TestClient, dict[str, str], str],
+) -> None:
+    """Before, a job of five days booked on 2099-12-31 by a fitter who works every day
+    answered 500: its later days lay past the last date the service takes."""
+    client, headers, _ = shop
+    every_day = [{"weekday": n, "start": "08:00", "end": "16:00"} for n in range(1, 8)]
+    body = {"home": {"lat": 60.17, "lon": 24.94}, "skills": {"wardrobe": 2}, "week": every_day}
+    assert client.put("/v1/technicians/W9", json=body, headers=DISPATCHER).status_code == 201
+    last = dt.date(2099, 12, 31)
+    slot = {"start": at(last, "09:00"), "end": at(last, "10:00")}
+    booked = client.post(
+        "/v1/bookings",
+        json={**job(60), "days": 5, "customer": CUSTOMER, "slot": slot},
+        headers={**headers, "Idempotency-Key": "past-the-last-date"},
+    )
+    assert booked.status_code == 422 and booked.json()["field"] == "slot", booked.text
+    jobs = client.get("/v1/jobs", headers=DISPATCHER).json()
+    assert jobs == [], jobs

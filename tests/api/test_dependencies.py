@@ -133,6 +133,19 @@ def test_a_cycle_of_dependencies_is_refused_naming_the_field(client: TestClient)
     assert client.get("/v1/jobs/A", headers=DISPATCHER).json()["depends_on"] is None
 
 
+def test_waiting_for_a_cancelled_job_is_refused_naming_the_field_until_it_is_opened_again(
+    client: TestClient,
+) -> None:
+    """Before, it was stored and every plan then left the job out: "Waits for job A, which is cancelled"."""
+    assert put(client, "A", job(DAY)).status_code == 201
+    assert client.delete("/v1/jobs/A", headers=DISPATCHER).status_code == 200
+    refused = put(client, "B", job(DAY, depends_on="A"))
+    assert refused.status_code == 422 and refused.json()["field"] == "depends_on.job_id", refused.text
+    assert client.get("/v1/jobs/B", headers=DISPATCHER).status_code == 404
+    assert put(client, "A", job(DAY)).status_code in (200, 201)
+    assert put(client, "B", job(DAY, depends_on="A")).status_code == 201
+
+
 def test_a_preferred_window_beyond_what_a_plan_of_the_jobs_date_covers_is_refused(client: TestClient) -> None:
     later = {"start": "2026-12-04T09:00:00+02:00", "end": "2026-12-04T10:00:00+02:00"}
     refused = put(client, "P", job(DAY, preferred_window=later))

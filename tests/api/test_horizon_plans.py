@@ -404,3 +404,77 @@ def test_a_plan_over_days_one_of_which_is_under_way_is_refused_saying_to_re_plan
     assert len(client.get("/v1/plans", params={"date": DAYS[0]}, headers=DISPATCHER).json()) == listed
     later = run_horizon(client, DAYS[1], DAYS[2])
     assert later["status"] == "done" and [d for d, _, _ in visits(later, "B")] == [DAYS[1]], later
+
+
+def publish(client: TestClient, plan: dict[str, Any]) -> None:
+    answer = client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER)
+    assert answer.status_code == 200, answer.text
+
+
+def test_a_job_published_on_one_day_is_not_planned_again_by_a_plan_of_other_days(client: TestClient) -> None:
+    """Before, a plan of the next days planned the range job again: published, it was on
+    two days' job lists at once."""
+    put(client, "R", job(date_range={"from": DAYS[0], "to": DAYS[2]}, preferred_date=DAYS[0]))
+    put(client, "S", job(date_range={"from": DAYS[1], "to": DAYS[2]}, preferred_date=DAYS[2]))
+    first_day = run_horizon(client, DAYS[0], DAYS[0])
+    assert [day for day, _, _ in visits(first_day, "R")] == [DAYS[0]], first_day
+    publish(client, first_day)
+    rest = run_horizon(client, DAYS[1], DAYS[2])
+    assert rest["status"] == "done", rest
+    assert visits(rest, "R") == [] and [day for day, _, _ in visits(rest, "S")] == [DAYS[2]], rest["routes"]
+    [held] = [u for u in rest["unassigned"] if u["job_id"] == "R"]
+    assert held["code"] == "needs_horizon" and f"Published on {DAYS[0]}" in held["reason"], held
+    again = run_horizon(client, DAYS[0], DAYS[1])  # a plan of its own day still moves it
+    assert [u for u in again["unassigned"] if u["job_id"] == "R"] == [] and len(visits(again, "R")) == 1, again
+
+
+def test_a_slot_after_a_two_day_job_is_offered_only_after_its_second_day(client: TestClient) -> None:
+    """Before, slot search read a job of several days as ending with its first day and
+    offered the follow-up on the morning of its second."""
+    put(client, "K", job(date=DAYS[0], days=2, duration_min=300))
+    plan = run_horizon(client, DAYS[0], DAYS[1])
+    kitchen = sorted(visits(plan, "K"), key=lambda v: v[0])
+    assert [day for day, _, _ in kitchen] == DAYS[:2], plan
+    publish(client, plan)
+    booking = auth(client.post("/v1/tokens", json={"role": "booking"}, headers=DISPATCHER).json()["token"])
+    wanted = {**job(), "date_from": DAYS[0], "date_to": DAYS[2], "depends_on": {"job_id": "K"}}
+    found = client.post("/v1/slots/search", json=wanted, headers=booking)
+    assert found.status_code == 200, found.text
+    ready = moment(kitchen[-1][2]["end"])
+    assert found.json()["slots"] and all(moment(s["start"]) >= ready for s in found.json()["slots"]), found.json()
+
+
+def test_a_job_of_several_days_whose_range_ends_before_the_horizon_is_not_of_it(client: TestClient) -> None:
+    """Before, a plan of later days listed it as unassigned: "only -1 of its days lie between"."""
+    put(client, "K", job(date_range={"from": DAYS[0], "to": DAYS[1]}, days=2, duration_min=300))
+    put(client, "B", job(date=DAYS[2]))
+    plan = run_horizon(client, DAYS[2], DAYS[2])
+    assert plan["status"] == "done", plan
+    assert plan["unassigned"] == [] and len(visits(plan, "B")) == 1, plan["unassigned"]
+
+
+def test_publishing_a_day_that_would_break_a_lag_with_a_job_of_another_day_is_refused_and_keeps_the_day(
+    client: TestClient,
+) -> None:
+    """The install waits 20 hours after the measure and is published the next morning; the
+    measure then moves to the afternoon. Before, the new plan of the measure's day was
+    published, leaving the install too soon after it."""
+    morning = {"start": T.format(DAYS[0], "09:00"), "end": T.format(DAYS[0], "09:30")}
+    put(client, "M", job(kind="measure", date=DAYS[0], windows=[morning]))
+    next_morning = {"start": T.format(DAYS[1], "09:00"), "end": T.format(DAYS[1], "10:00")}
+    put(client, "I", job(date=DAYS[1], windows=[next_morning], depends_on={"job_id": "M", "min_lag_hours": 20}))
+    both = run_horizon(client, DAYS[0], DAYS[1])
+    assert both["unassigned"] == [], both["unassigned"]
+    publish(client, both)
+    afternoon = {"start": T.format(DAYS[0], "14:30"), "end": T.format(DAYS[0], "15:00")}
+    moved = client.put("/v1/jobs/M", json=job(kind="measure", date=DAYS[0], windows=[afternoon]), headers=DISPATCHER)
+    assert moved.status_code == 200, moved.text
+    measure_day = run_plan_of(client, {"date": DAYS[0], "time_limit_s": 2})
+    assert len(visits(measure_day, "M")) == 1, measure_day
+    refused = client.post(f"/v1/plans/{measure_day['id']}/publish", headers=DISPATCHER)
+    assert refused.status_code == 409 and refused.json()["field"] == "plan_id", refused.text
+    assert "job I" in refused.json()["detail"], refused.text
+    published = [
+        p for p in client.get("/v1/plans", params={"date": DAYS[0]}, headers=DISPATCHER).json() if p["published"]
+    ]
+    assert [p["id"] for p in published] != [measure_day["id"]] and len(published) == 1, published

@@ -67,6 +67,16 @@ def test_a_job_without_a_date_goes_on_the_first_day_of_its_range(client: TestCli
         ({"date": DAYS[0], "days": 0}, "days"),
         ({"date": DAYS[0], "days": 15}, "days"),
         ({"date_range": {"from": DAYS[0]}}, "date_range.to"),
+        # A window on one of its two days: no plan could keep it (before: stored, then
+        # left out of every plan as "only 1 of its days lie between").
+        (
+            {
+                "date": DAYS[0],
+                "days": 2,
+                "windows": [{"start": T.format(DAYS[0], "09:00"), "end": T.format(DAYS[0], "10:00")}],
+            },
+            "windows",
+        ),
     ],
 )
 def test_an_inconsistent_range_is_refused_naming_the_field_and_stores_nothing(
