@@ -281,11 +281,14 @@ def working_days(session: Session, date_from: dt.date, date_to: dt.date, region:
     """Each technician's working time on each date from ``date_from`` to ``date_to``, as
     plan runs and slot search see it (``dispatch.mapping.technicians_on``), by date and
     id; a technician off that day has no entry. More than ``MAX_WORKING_TIME_DAYS``
-    dates, or ``date_to`` before ``date_from``, is refused naming ``date_to``."""
+    dates, or ``date_to`` before ``date_from``, is refused naming ``date_to``; a region no
+    technician works in, while others have some, naming ``region`` (``check_region``: an
+    empty answer would read as nobody working)."""
     if date_to < date_from:
         raise Invalid("date_to: is before date_from", "date_to")
     if (date_to - date_from).days >= MAX_WORKING_TIME_DAYS:
         raise Invalid(f"date_to: at most {MAX_WORKING_TIME_DAYS} days from date_from", "date_to")
+    check_region(session, region)
     out = []
     day = date_from
     while day <= date_to:

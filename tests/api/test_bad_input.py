@@ -460,6 +460,13 @@ GROUPS: dict[str, list[Bad]] = {
         put_job("in a misspelt region", "region", job(region="helsinky")),
         post_plan("of a misspelt region", "region", {"date": DAY, "region": "helsinky", "time_limit_s": 1}),
         Bad(
+            "working time of a misspelt region",
+            "GET",
+            "/v1/working-time",
+            "region",
+            params={"date_from": DAY, "date_to": DAY, "region": "helsinky"},
+        ),
+        Bad(
             "a technician running late far away",
             "POST",
             "/v1/disruptions",
