@@ -245,6 +245,8 @@ def record_event(
     ).first()
     if same is not None:
         return Recorded(same, created=False)
+    if at is not None:
+        _check_near_its_days(job, at, tz)
     jobstate.check_order(job, kind, moment, tz)
     ends = kind != "completed" or jobdays.ends_job(session, job, moment, tz)
     # A promise is kept by a visit: once that visit failed, the revisit is open work
@@ -288,6 +290,29 @@ def record_event(
         released = {"start": None, "end": None, "confirmed": False}
         feed.emit(session, feed.JOB_WINDOW, job_id=job_id, technician_id=concerned, data=released, now=now)
     return Recorded(row, created=True)
+
+
+EVENT_REACH = dt.timedelta(days=14)
+"""How far after the last day a job may be done on a report of it may be dated (its
+days of work, weekends between them, a late report)."""
+
+
+def _check_near_its_days(job: JobRow, at: dt.datetime, tz: ZoneInfo) -> None:
+    """Refuse (``Invalid`` naming ``at``) a report dated before the day ahead of the
+    first day ``job`` may be done on, or more than ``EVENT_REACH`` after its last: a
+    mistyped date. Before, an arrival dated 2000-01-01 became the job's actual start
+    and the live day showed a delay of 27 years."""
+    first = min(job.date, job.date_from or job.date)
+    last = max(job.date, job.date_to or job.date) + dt.timedelta(days=job.days - 1)
+    earliest = DayClock(first, tz).midnight - dt.timedelta(days=1)
+    latest = DayClock(last, tz).next_midnight + EVENT_REACH
+    if not earliest <= at < latest:
+        days = str(first) if first == last else f"{first} to {last}"
+        raise Invalid(
+            f"at: {at.astimezone(tz):%Y-%m-%d %H:%M} is far from the days job {job.id} is done on ({days}): "
+            "check the date",
+            "at",
+        )
 
 
 REVISIT_SEARCH_DAYS = 14

@@ -454,6 +454,11 @@ GROUPS: dict[str, list[Bad]] = {
         post_event("no type", "type", {"note": "here"}),
         post_event("overlong note", "note", {"type": "arrived", "note": "x" * 2001}),
     ],
+    "field reports dated far from the job's day": [
+        post_event("an arrival in 2000", "at", {"type": "arrived", "at": "2000-01-01T10:00:00+02:00"}),
+        post_event("on the way two days before", "at", {"type": "en_route", "at": "2026-11-29T10:00:00+02:00"}),
+        post_event("done a month later", "at", {"type": "completed", "at": "2027-01-01T10:00:00+02:00"}),
+    ],
     "places and regions no technician of the region could ever serve": [
         put_job("at 0, 0 (a missing position)", "location", job(location={"lat": 0.0, "lon": 0.0})),
         put_job("with latitude and longitude swapped", "location", job(location={"lat": 24.94, "lon": 60.17})),
