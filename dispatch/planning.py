@@ -1022,7 +1022,7 @@ def _refuse_broken_lags(session: Session, plan_id: int, days: set[dt.date], regi
         more = f" and {len(broken) - 3} more" if len(broken) > 3 else ""
         raise Conflict(
             f"plan {plan_id} cannot be published: {'; '.join(broken[:3])}{more}. Plan the days of both jobs "
-            "again (a plan over those days, or the later day again after this one is published).",
+            "in one plan over several days (POST /v1/plans with date_from and date_to) and publish that.",
             "plan_id",
         )
 
