@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from dispatch.errors import Conflict, Invalid
+from dispatch.timeutil import stored_utc
 
 OPEN = "open"
 EN_ROUTE = "en_route"
@@ -91,11 +92,6 @@ def check_event(kind: str, reason: str | None) -> None:
         raise Invalid("reason: only a failed event carries a reason", "reason")
 
 
-def _utc(moment: dt.datetime) -> dt.datetime:
-    # Stored times come back from SQLite without their zone (UTC).
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
-
-
 def check_order(job: LiveJob, kind: str, at: dt.datetime, tz: dt.tzinfo) -> None:
     """Refuse (``Conflict``) an event that cannot follow what the job already has: a
     visit's end (completed, failed) before the visit began, any event before the end of
@@ -105,23 +101,23 @@ def check_order(job: LiveJob, kind: str, at: dt.datetime, tz: dt.tzinfo) -> None
     reason on a job then completed earlier than it failed."""
     failed_at = job.actual_end if job.status == OPEN and job.reason is not None else None
     if failed_at is not None:
-        shown = f"{_utc(failed_at).astimezone(tz):%Y-%m-%d %H:%M}"
+        shown = f"{stored_utc(failed_at).astimezone(tz):%Y-%m-%d %H:%M}"
         if kind == "failed":
             raise Conflict(
                 f"type: the job's visit already failed at {shown}; its revisit can fail once it has begun "
                 "(en_route, arrived or started)",
                 "type",
             )
-        if _utc(at) < _utc(failed_at):
+        if stored_utc(at) < stored_utc(failed_at):
             raise Conflict(
                 f"at: {at.astimezone(tz):%Y-%m-%d %H:%M} is before the job's last visit failed ({shown}): "
                 "that visit is over",
                 "at",
             )
     began = job.actual_start if job.status in UNDER_WAY else None
-    if kind in ("completed", "failed") and began is not None and _utc(at) < _utc(began):
+    if kind in ("completed", "failed") and began is not None and stored_utc(at) < stored_utc(began):
         raise Conflict(
-            f"at: the visit began at {_utc(began).astimezone(tz):%Y-%m-%d %H:%M}; it cannot end before, "
+            f"at: the visit began at {stored_utc(began).astimezone(tz):%Y-%m-%d %H:%M}; it cannot end before, "
             f"at {at.astimezone(tz):%Y-%m-%d %H:%M}",
             "at",
         )

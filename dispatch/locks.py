@@ -99,13 +99,11 @@ def records_after(
     return out
 
 
-def release_pins(session: Session, plan: PlanRow, now: dt.datetime) -> list[str]:
+def release_pins(session: Session, plan: PlanRow, now: dt.datetime) -> None:
     """Take off their jobs the pins of the technician locks ``plan`` could not keep, as it
     is published (``dispatch.edits`` set each such pin with its lock): its records say
     the lock no longer holds, and a pin left behind would hold it as a plain pin in every
-    later run (a promise pinned to someone who works no more refuses each re-plan). The
-    ids of the jobs unpinned."""
-    out = []
+    later run (a promise pinned to someone who works no more refuses each re-plan)."""
     for record in plan.locks or ():
         released = any(x.get("lock") == "technician" for x in record.get("not_kept", ()))
         row = session.get(JobRow, record["job_id"]) if released and not record.get("technician") else None
@@ -114,5 +112,3 @@ def release_pins(session: Session, plan: PlanRow, now: dt.datetime) -> list[str]
         row.pinned_technician_id = None
         row.updated_at = to_storage(now)
         session.add(row)
-        out.append(row.id)
-    return out
