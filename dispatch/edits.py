@@ -197,18 +197,8 @@ def edit_plan(
             "at": now.isoformat(),
             "violations": [dataclasses.asdict(v) for v in violations],
         }
-    pins = [lock for lock in lock_rows if lock["technician"]]
-    for lock in pins:
-        row = session.get(JobRow, lock["job_id"])
-        if row is not None and row.pinned_technician_id != lock["technician_id"]:
-            row.pinned_technician_id = lock["technician_id"]
-            row.updated_at = to_storage(now)
-            session.add(row)
-    if pins:
-        # The pins change the day; the new version already holds them.
-        live.touch(session, plan.date, plan.region, now)
-        session.flush()
-        stored.base_version = live.version(session, plan.date, plan.region)
+    # A technician lock becomes its job's pin when this version is published
+    # (dispatch.locks.sync_pins), not now: a version discarded unpublished leaves no pin.
     session.add(stored)
     session.flush()
     return dataclasses.replace(result, plan=stored)
@@ -227,7 +217,8 @@ def _evaluated(
     that still hold: the solution, its violations named for a dispatcher and the lock
     records."""
     assert plan.id is not None
-    problem, fixed, lock_rows = _lock(routes, starts, [*locks, *_inherited(plan.locks, routes, locks)], day)
+    inherited = _inherited(plan.locks, routes, locks)
+    problem, fixed, lock_rows = _lock(routes, starts, [*locks, *inherited], day, _held_pins(plan.locks, locks))
     working = [
         WorkingRoute(tech_id, tuple(ids), tuple(fixed.get((tech_id, i)) for i in ids))
         for tech_id, ids in routes.items()
@@ -319,11 +310,29 @@ def _inherited(
     return list(out.values())
 
 
+def _held_pins(records: Sequence[Mapping[str, Any]] | None, locks: Sequence[Lock]) -> dict[str, str]:
+    """The technician each technician lock of the edited version (``records``) holds its
+    job to, for jobs the edit does not lock anew: moving such a job elsewhere breaks the
+    lock (a pin), whether or not the version is published yet."""
+    anew = {lock.job_id for lock in locks}
+    out: dict[str, str] = {}
+    for r in records or ():
+        job_id = str(r["job_id"])
+        if r.get("technician") and job_id not in anew:
+            out.setdefault(job_id, str(r["technician_id"]))
+    return out
+
+
 def _lock(
-    routes: dict[str, list[str]], starts: Mapping[tuple[str, str], int], locks: Sequence[Lock], day: Day
+    routes: dict[str, list[str]],
+    starts: Mapping[tuple[str, str], int],
+    locks: Sequence[Lock],
+    day: Day,
+    held: Mapping[str, str] | None = None,
 ) -> tuple[Problem, dict[tuple[str, str], int], list[dict[str, Any]]]:
-    """The problem with technician locks as pins, the fixed start of each visit (crews
-    keep their common start, a time lock its stored start) and one record per lock and
+    """The problem with technician locks as pins (``held``: the pins of the edited
+    version's own technician locks, by job), the fixed start of each visit (crews keep
+    their common start, a time lock its stored start) and one record per lock and
     technician serving the locked job."""
     problem = day.problem
     crews = {j.id for j in problem.jobs if j.crew_size == 2}
@@ -331,7 +340,7 @@ def _lock(
     # A crew keeps the common start the plan gave it, whichever two technicians it has now.
     fixed = {(t, i): was[i] for t, ids in routes.items() for i in ids if i in crews and i in was}
     records: list[dict[str, Any]] = []
-    pins: dict[str, str] = {}
+    pins: dict[str, str] = dict(held or {})
     for k, lock in enumerate(locks):
         serving = [tech_id for tech_id, ids in routes.items() if lock.job_id in ids]
         if not serving:

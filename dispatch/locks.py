@@ -99,16 +99,24 @@ def records_after(
     return out
 
 
-def release_pins(session: Session, plan: PlanRow, now: dt.datetime) -> None:
-    """Take off their jobs the pins of the technician locks ``plan`` could not keep, as it
-    is published (``dispatch.edits`` set each such pin with its lock): its records say
-    the lock no longer holds, and a pin left behind would hold it as a plain pin in every
-    later run (a promise pinned to someone who works no more refuses each re-plan)."""
+def sync_pins(session: Session, plan: PlanRow, now: dt.datetime) -> None:
+    """Make the jobs' pins follow the technician locks of ``plan`` as it is published:
+    each job it locks to a technician is pinned to them (``dispatch.edits`` records the
+    lock; the pin waits for publishing, so a version discarded unpublished pins nothing),
+    and the pin of each lock it could not keep is taken off (left behind, a pin would hold
+    the job to that technician in every later run: a promise pinned to someone who works
+    no more refuses each re-plan)."""
+    pins: dict[str, str | None] = {}
     for record in plan.locks or ():
-        released = any(x.get("lock") == "technician" for x in record.get("not_kept", ()))
-        row = session.get(JobRow, record["job_id"]) if released and not record.get("technician") else None
-        if row is None or row.pinned_technician_id is None:
+        job_id = str(record["job_id"])
+        if record.get("technician"):
+            pins.setdefault(job_id, str(record["technician_id"]))
+        elif any(x.get("lock") == "technician" for x in record.get("not_kept", ())):
+            pins.setdefault(job_id, None)
+    for job_id, technician_id in pins.items():
+        row = session.get(JobRow, job_id)
+        if row is None or row.pinned_technician_id == technician_id:
             continue
-        row.pinned_technician_id = None
+        row.pinned_technician_id = technician_id
         row.updated_at = to_storage(now)
         session.add(row)

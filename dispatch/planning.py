@@ -1066,8 +1066,8 @@ def publish(
     lags: bool = True,
 ) -> PlanRow:
     """Make a finished plan the current one for its day and region, as of ``now``: its
-    routes become the live schedule, its still-open jobs ``scheduled``, the pins of the
-    technician locks it released taken off their jobs (``locks.release_pins``), and with
+    routes become the live schedule, its still-open jobs ``scheduled``, its jobs' pins
+    those of the technician locks it holds (``locks.sync_pins``), and with
     ``confirm_windows`` every visit's told window its customer's promise. A plan made
     from an older live schedule is checked against the day as it is now first
     (``Conflict`` naming ``plan_id`` with what no longer holds), and so is one that,
@@ -1115,7 +1115,7 @@ def publish(
     live.mark_scheduled(session, plan_id, previous, now)
     confirmed = live.confirm_visits(session, plan_id, now) if confirm_windows else []
     live.follow_plan(session, plan_id, plan.date, plan.region, clock, now)
-    locks.release_pins(session, plan, now)
+    locks.sync_pins(session, plan, now)
     plan.base_version = row.version
     session.add(plan)
     session.flush()

@@ -145,7 +145,12 @@ def test_applying_a_hard_violation_needs_an_override_which_is_recorded(client: T
     assert technician_of(stored, "J1") == "K1"
 
 
-def test_locks_pin_the_job_and_are_recorded_with_its_place_and_time(client: TestClient) -> None:
+def pin_of(client: TestClient, job_id: str) -> str | None:
+    pin: str | None = client.get(f"/v1/jobs/{job_id}", headers=DISPATCHER).json()["pinned_technician_id"]
+    return pin
+
+
+def test_locks_pin_the_job_once_published_and_are_recorded_with_its_place_and_time(client: TestClient) -> None:
     put_job(client, "J1", ("08:00", "16:00"))
     plan = planned(client)
     tech = technician_of(plan, "J1")
@@ -153,7 +158,7 @@ def test_locks_pin_the_job_and_are_recorded_with_its_place_and_time(client: Test
     lock = {"job_id": "J1", "technician": True, "order": True, "time": True}
     answer = edit(client, plan["id"], locks=[lock], apply=True)
     assert answer.status_code == 200 and answer.json()["violations"] == [], answer.text
-    assert client.get("/v1/jobs/J1", headers=DISPATCHER).json()["pinned_technician_id"] == tech
+    assert pin_of(client, "J1") is None
     stored = client.get(f"/v1/plans/{answer.json()['plan_id']}", headers=DISPATCHER).json()
     assert stored["locks"] == [
         {
@@ -166,8 +171,9 @@ def test_locks_pin_the_job_and_are_recorded_with_its_place_and_time(client: Test
             "start": start,
         }
     ]
-    # The new version holds the pin it made: it publishes without a stale-plan refusal.
+    # Published, the lock is the job's pin.
     assert client.post(f"/v1/plans/{stored['id']}/publish", headers=DISPATCHER).status_code == 200
+    assert pin_of(client, "J1") == tech
     # Moved elsewhere now, the pinned job is a hard violation.
     moved = edit(client, stored["id"], moves=[{"job_id": "J1", "technician_id": "W1" if tech == "W2" else "W2"}])
     assert moved.status_code == 422  # position is required
@@ -176,6 +182,33 @@ def test_locks_pin_the_job_and_are_recorded_with_its_place_and_time(client: Test
         stored["id"],
         moves=[{"job_id": "J1", "technician_id": "W1" if tech == "W2" else "W2", "position": 0}],
     )
+    assert codes(moved) == {("J1", "other")}
+    [pin] = moved.json()["violations"]
+    assert pin["detail"] == f"J1 is pinned to {tech}: lock it to the technician it moves to (locks, technician)"
+
+
+def test_a_lock_on_a_version_never_published_pins_nothing_for_later_runs(client: TestClient) -> None:
+    """The dispatcher locks J1 on an edited version, then plans the day afresh instead of
+    publishing it: the run is free to give J1 to anyone, and nothing holds it."""
+    put_job(client, "J1", ("08:00", "16:00"))
+    plan = planned(client)
+    answer = edit(client, plan["id"], locks=[{"job_id": "J1", "technician": True}], apply=True)
+    assert answer.status_code == 200, answer.text
+    assert pin_of(client, "J1") is None
+    again = planned(client)
+    assert again["locks"] is None
+    assert client.post(f"/v1/plans/{again['id']}/publish", headers=DISPATCHER).status_code == 200
+    assert pin_of(client, "J1") is None
+
+
+def test_a_lock_on_a_version_not_yet_published_holds_when_that_version_is_edited_again(client: TestClient) -> None:
+    put_job(client, "J1", ("08:00", "16:00"))
+    plan = planned(client)
+    tech = technician_of(plan, "J1")
+    locked = edit(client, plan["id"], locks=[{"job_id": "J1", "technician": True}], apply=True)
+    assert locked.status_code == 200, locked.text
+    other = "W1" if tech == "W2" else "W2"
+    moved = edit(client, locked.json()["plan_id"], moves=[{"job_id": "J1", "technician_id": other, "position": 0}])
     assert codes(moved) == {("J1", "other")}
     [pin] = moved.json()["violations"]
     assert pin["detail"] == f"J1 is pinned to {tech}: lock it to the technician it moves to (locks, technician)"
