@@ -1210,11 +1210,19 @@ class BookingService:
         return catalog.cancel_job(session, job_id, now=now)
 
     def put_job(
-        self, session: Session, job_id: str, data: JobIn, geocode: Geocode | None, now: dt.datetime
+        self,
+        session: Session,
+        job_id: str,
+        data: JobIn,
+        geocode: Geocode | None,
+        now: dt.datetime,
+        *,
+        homes: dict[str, list[tuple[float, float]]] | None = None,
     ) -> tuple[JobRow, bool]:
         """``catalog.put_job`` (stamped ``now``) that keeps promises: a booked job's place, length,
         skills, crew, date and slot can only change by cancelling and booking
-        again (``Conflict``); its notes, customer and technician pins may change."""
+        again (``Conflict``); its notes, customer and technician pins may change.
+        ``homes``: as ``catalog.put_job``'s, kept by a caller that stores many jobs."""
         row = session.get(JobRow, job_id)
         _check_read_only(job_id, data, row)
         before = _promise(row) if row is not None and row.booked else None
@@ -1237,6 +1245,7 @@ class BookingService:
             geocode=geocode,
             now=now,
             urgent_deadline=dt.timedelta(minutes=self.settings.urgent_deadline_min),
+            homes=homes,
         )
         if before is not None and _promise(stored) != before:
             raise Conflict(

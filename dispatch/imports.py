@@ -36,8 +36,9 @@ differences for the service:
   ``MAX_BYTES`` and ``MAX_ROWS`` rows. Something that is not such a CSV, or
   has no ``id`` column, is refused whole: ``Invalid`` naming ``file``.
 
-Each row is validated into ``dispatch.inputs.JobIn`` and stored with
-``catalog.put_job`` inside its own savepoint, so a row that fails writes
+Each row is validated into ``dispatch.inputs.JobIn`` and stored as
+``PUT /v1/jobs/{id}`` stores it (``BookingService.put_job``: a booked job's promise and
+a confirmed window hold) inside its own savepoint, so a row that fails writes
 nothing and the others are kept. The caller commits. All geocoding happens
 before the first write, so the geocoder's cache (its own transaction) never
 waits on this one's locks.
@@ -57,10 +58,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from dispatch import catalog, csvfile, live
+from dispatch.booking import BookingService
 from dispatch.catalog import Geocoder
 from dispatch.csvfile import Table, job_record, skill_pairs
 from dispatch.errors import DispatchError, Invalid, Unavailable
 from dispatch.inputs import CLOCK, ID_PATTERN, JobIn, LatLon
+from dispatch.tables import JobRow
 
 MAX_BYTES = 5_000_000
 MAX_ROWS = 10_000
@@ -371,16 +374,17 @@ def _begin_for_savepoints(session: Session) -> None:
 def import_jobs(
     session: Session,
     data: bytes,
-    tz: ZoneInfo,
-    default_region: str,
+    service: BookingService,
     geocode: Geocoder | None = None,
     default_date: dt.date | None = None,
     *,
     now: dt.datetime,
-    urgent_deadline: dt.timedelta | None = None,
 ) -> ImportResult:
-    """Import the jobs CSV ``data`` (see the module docstring), stamped ``now``
-    (``urgent_deadline``: as ``catalog.put_job``); the caller commits."""
+    """Import the jobs CSV ``data`` (see the module docstring), stamped ``now``: each row
+    is stored as ``PUT /v1/jobs/{id}`` stores it (``service.put_job``), so a row that
+    would change what a booking or a confirmed window promised is refused as that PUT
+    is. The caller commits."""
+    tz, default_region = service.tz, service.default_region
     table = read_table(data)
     result = ImportResult()
     ready: list[tuple[int, str, JobIn]] = []
@@ -409,20 +413,25 @@ def import_jobs(
         ready.append((line, job_id, job))
     if ready:
         _begin_for_savepoints(session)
-        # The days change: their live schedules first (the order every writer locks in).
-        for day, region in sorted({(catalog.job_date(j, tz), j.region or default_region) for _, _, j in ready}):
+        # The days change (a job's new day and the one it leaves): their live schedules
+        # first, in the order every writer locks them in.
+        days = {(catalog.job_date(j, tz), j.region or default_region) for _, _, j in ready}
+        for _, job_id, _ in ready:
+            if (stored := session.get(JobRow, job_id)) is not None:
+                days.add((stored.date, stored.region))
+        for day, region in sorted(days):
             live.touch(session, day, region, now)
     homes: dict[str, list[tuple[float, float]]] = {}
     for line, job_id, job in ready:
         savepoint = session.begin_nested()
         try:
-            catalog.put_job(
-                session, job_id, job, tz, default_region, now=now, urgent_deadline=urgent_deadline, homes=homes
-            )
+            service.put_job(session, job_id, job, None, now, homes=homes)
         except DispatchError as exc:
             savepoint.rollback()
             # A row's field is its column: ``depends_on.job_id`` is the ``depends_on`` column.
             column = (exc.field or "id").split(".")[0]
+            if column == "job_id":  # the row's job as a whole (a booked job's promise): its id
+                column = "id"
             if column == "location":  # the place is the row's lat and lon
                 column = "lat"
             result.errors.append(RowError(line, column, exc.detail))

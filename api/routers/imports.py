@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, File, Query, UploadFile
@@ -42,12 +41,10 @@ def import_jobs(
     result = imports.import_jobs(
         session,
         data,
-        state.tz,
-        state.settings.default_region,
+        state.booking,
         geocode=state.geocoder,
         default_date=date,
         now=state.clock.now(),
-        urgent_deadline=dt.timedelta(minutes=state.booking.settings.urgent_deadline_min),
     )
     detail = {"imported": result.imported, "refused_rows": len({e.line for e in result.errors})}
     audit.record(session, who, audit.JOBS_IMPORTED, file.filename or "jobs.csv", now=state.clock.now(), detail=detail)

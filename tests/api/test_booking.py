@@ -291,6 +291,30 @@ def test_a_booked_job_cannot_be_changed_out_of_its_slot_but_its_notes_can(
     assert client.get(f"/v1/jobs/{job_id}", headers=DISPATCHER).json()["duration_min"] == 60
 
 
+def test_a_csv_import_cannot_change_a_booked_job_or_a_confirmed_window_that_a_put_could_not(
+    shop: tuple[TestClient, dict[str, str], str],
+) -> None:
+    client, booker, _ = shop
+    body = job(60)
+    slot = search(client, booker, body)["slots"][0]
+    booked = book(client, booker, body, slot, "import-me").json()["job_id"]
+    window = f"{DAY.isoformat()}T09:00:00+02:00"
+    confirmed = {**job(60), "date": DAY.isoformat(), "customer": CUSTOMER, "confirmed": True}
+    confirmed["windows"] = [{"start": window, "end": window.replace("T09", "T11")}]
+    assert client.put("/v1/jobs/C1", json=confirmed, headers=DISPATCHER).status_code == 201
+    before = {j: client.get(f"/v1/jobs/{j}", headers=DISPATCHER).json() for j in (booked, "C1")}
+    rows = (
+        f"{booked},{DAY.isoformat()},install,60.30,25.10,300,wardrobe:1,14:00-15:00\n"
+        f"C1,{NEXT.isoformat()},install,60.19,24.95,60,wardrobe:1,15:00-16:00\n"
+    )
+    csv = "id,date,kind,lat,lon,duration_min,skills,windows\n" + rows
+    answer = client.post("/v1/jobs/import", files={"file": ("jobs.csv", csv.encode(), "text/csv")}, headers=DISPATCHER)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["imported"] == 0
+    assert {(e["line"], e["field"]) for e in answer.json()["errors"]} == {(2, "id"), (3, "date")}
+    assert {j: client.get(f"/v1/jobs/{j}", headers=DISPATCHER).json() for j in (booked, "C1")} == before
+
+
 def test_a_plan_run_that_would_drop_a_booking_is_refused_and_the_published_plan_stays(
     shop: tuple[TestClient, dict[str, str], str],
 ) -> None:

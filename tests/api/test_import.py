@@ -16,10 +16,11 @@ from sqlmodel import Session, col, select
 
 from api import create_app
 from dispatch import catalog, imports
+from dispatch.booking import BookingService
 from dispatch.db import make_engine, migrate
 from dispatch.errors import Invalid
 from dispatch.inputs import JobIn
-from dispatch.settings import Settings
+from dispatch.settings import BookingSettings, Settings
 from dispatch.tables import JobRow
 from tests.api.conftest import ADMIN, DISPATCHER, SAMPLE_DAY, auth
 from tests.conftest import HELSINKI
@@ -154,8 +155,7 @@ def test_a_row_that_fails_after_writing_leaves_nothing_behind(
         result = imports.import_jobs(
             session,
             data,
-            ZoneInfo("Europe/Helsinki"),
-            "helsinki",
+            BookingService(ZoneInfo("Europe/Helsinki"), "helsinki", BookingSettings()),
             default_date=dt.date(2026, 12, 1),
             now=dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC),
         )
