@@ -22,14 +22,15 @@ planned start (the plan's start already waits for the window, or for a crew
 partner); the lunch stays in the gap of the route where the plan put it and keeps
 its length; a crew visit starts at the later of both technicians' expected starts;
 a cancelled visit is skipped (the technician drives past it); a technician without
-a shift on the day any more has no estimate.
+a shift on the day any more has no estimate, and their visits not finished are at
+risk as ``unavailable``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -511,16 +512,22 @@ def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.
             by_tech.setdefault(v.technician_id, []).append(v)
     facts: list[RouteFacts] = []
     windows: dict[tuple[str, str], Span | None] = {}
+    for v in visits:
+        if v.job_id in jobs:
+            windows[(v.technician_id, v.job_id)] = promised_window(jobs[v.job_id], v, tz)
+    unshifted: list[str] = []
     for route in sorted(routes, key=lambda r: r.technician_id):
         tech = technicians.get(route.technician_id)
         mine = by_tech.get(route.technician_id, [])
-        if tech is None or not mine:
+        if not mine:
+            continue
+        if tech is None:
+            unshifted.append(route.technician_id)
             continue
         items = []
         for v in mine:
             job = jobs[v.job_id]
-            window = promised_window(job, v, tz)
-            windows[(route.technician_id, v.job_id)] = window
+            window = windows[(route.technician_id, v.job_id)]
             items.append(
                 VisitFacts(
                     job_id=v.job_id,
@@ -599,7 +606,55 @@ def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.
                 assert job.actual_start is not None
                 there = CancelledThere(v.seq, Location(job.lat, job.lon), from_storage(job.actual_start, tz))
         out.append(LiveTechnician(route_facts.technician_id, name, tuple(shown), there))
+    for tech_id in unshifted:
+        shown = list(_without_estimates(by_tech[tech_id], jobs, windows, tz))
+        out.append(LiveTechnician(tech_id, names.get(tech_id, ""), tuple(shown), None))
+    out.sort(key=lambda t: t.technician_id)
     return LiveDay(day, region, now, plan_id, tuple(out), urgent)
+
+
+def _without_estimates(
+    visits: Sequence[VisitRow],
+    jobs: dict[str, JobRow],
+    windows: dict[tuple[str, str], Span | None],
+    tz: ZoneInfo,
+) -> Iterator[LiveVisit]:
+    """The published visits of a technician who no longer has a shift on the day, as the
+    field left them: no estimate, and every visit not finished at risk as
+    ``unavailable`` (nobody is planned to make it: a re-plan gives it to someone else).
+    Before, such a technician was left out of the live day with their visits."""
+    first_open = True
+    for v in visits:
+        job = jobs[v.job_id]
+        if job.status == jobstate.CANCELLED:
+            continue
+        finished = job.status == jobstate.COMPLETED or (job.status == jobstate.OPEN and job.actual_end is not None)
+        if finished:
+            state = DONE
+        elif job.status in jobstate.UNDER_WAY:
+            state = UNDER_WAY
+        else:
+            state, first_open = (NEXT if first_open else LATER), False
+        yield LiveVisit(
+            job_id=v.job_id,
+            technician_id=v.technician_id,
+            seq=v.seq,
+            state=state,
+            status=jobstate.visit_status(job),
+            kind=job.kind,
+            priority=job.priority,
+            planned_arrival=from_storage(v.arrival, tz),
+            planned_start=from_storage(v.start, tz),
+            planned_end=from_storage(v.end, tz),
+            actual_start=from_storage(job.actual_start, tz) if job.actual_start is not None else None,
+            actual_end=from_storage(job.actual_end, tz) if job.actual_end is not None else None,
+            eta=None,
+            expected_end=None,
+            delay_min=0,
+            at_risk=not finished,
+            risk=None if finished else UNAVAILABLE,
+            window=windows[(v.technician_id, v.job_id)],
+        )
 
 
 @dataclass(frozen=True)

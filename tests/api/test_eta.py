@@ -166,6 +166,24 @@ def test_a_technician_still_on_site_past_the_planned_end_delays_the_rest(databas
         assert nxt["delay_min"] == 40
 
 
+def test_a_technician_whose_shift_was_taken_off_stays_in_the_live_day_with_the_work_left_at_risk(
+    database_url: str,
+) -> None:
+    with aino_s_day(database_url) as w:
+        first = w.visits[0]
+        w.event(first["job_id"], "arrived", instant(first["arrival"]))
+        w.event(first["job_id"], "completed", instant(first["end"]))
+        without_day = {**TECH, "shifts": [s for s in TECH["shifts"] if s["date"] != DAY.isoformat()]}
+        assert w.client.put("/v1/technicians/AINO", json=without_day, headers=DISPATCHER).status_code == 200
+        [tech] = w.live()["technicians"]
+        assert tech["technician_id"] == "AINO"
+        assert [v["job_id"] for v in tech["visits"]] == [v["job_id"] for v in w.visits]
+        done, *left = tech["visits"]
+        assert (done["state"], done["at_risk"], done["risk"]) == ("done", False, None)
+        assert [v["state"] for v in left] == ["next", "later", "later"]
+        assert all((v["at_risk"], v["risk"], v["eta"]) == (True, "unavailable", None) for v in left)
+
+
 def test_the_live_day_as_of_an_instant_is_the_live_day_with_the_clock_there(database_url: str) -> None:
     """``GET /v1/live?at=`` answers what the live day answers when the clock reads
     ``at`` (a replay asks "as of 10:00" without moving the service clock); a bad ``at``
