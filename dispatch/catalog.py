@@ -9,16 +9,17 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
 from dispatch import feed
 from dispatch.errors import Invalid, NotFound
 from dispatch.inputs import JobIn, LatLon, ShiftIn, TechnicianIn, clock_minutes, day_minutes
 from dispatch.jobstate import CANCELLED, OPEN
 from dispatch.mapping import DayClock, technician_of, technicians_on
-from dispatch.tables import AbsenceRow, EventRow, JobRow, ShiftRow, TechnicianRow, WeekShiftRow
+from dispatch.tables import AbsenceRow, EventRow, JobRow, LiveScheduleRow, ShiftRow, TechnicianRow, WeekShiftRow
 from dispatch.timeutil import stored_utc, to_storage
 from dispatch.worktime import Away, WorkingDay, honour, shift_on, working_day
+from solver.plan import routes_from_json
 from solver.problem import DAY_PLAN_S, Location
 from solver.travel import HaversineProvider
 
@@ -505,10 +506,17 @@ def put_job(
 
 
 def list_jobs(session: Session, day: dt.date | None = None, region: str | None = None) -> list[JobRow]:
-    """Jobs (of one date and region when given), by id; cancelled ones included."""
+    """Jobs (of one date and region when given), by id; cancelled ones included. The jobs
+    of a date are those dated that day and those the day's live schedule holds (its
+    published plan put them there): a day of a job of several days, or a job dated
+    elsewhere since it was published, is listed on the day someone will be there."""
     query = select(JobRow).order_by(col(JobRow.id))
     if day is not None:
-        query = query.where(JobRow.date == day)
+        lives = select(LiveScheduleRow).where(LiveScheduleRow.date == day)
+        if region is not None:
+            lives = lives.where(LiveScheduleRow.region == region)
+        held = {i for live in session.exec(lives).all() for r in routes_from_json(live.routes) for i in r.job_ids}
+        query = query.where(or_(JobRow.date == day, col(JobRow.id).in_(held)) if held else JobRow.date == day)
     if region is not None:
         query = query.where(JobRow.region == region)
     return list(session.exec(query).all())

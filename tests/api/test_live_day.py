@@ -380,3 +380,28 @@ def test_a_cancelled_job_read_with_get_and_put_back_is_open_again(database_url: 
         put = day.client.put(f"/v1/jobs/{job_id}", json=shown, headers=DISPATCHER)
         assert put.status_code == 200, put.text
         assert put.json()["status"] == "open"
+
+
+def test_a_job_dated_elsewhere_after_publishing_is_listed_on_its_published_day_until_a_plan_moves_it(
+    database_url: str,
+) -> None:
+    """The dispatcher re-dates a published job: its technician still has it on the day
+    it was published, so the day's job list shows it there, as well as on its new date."""
+    with planned_day(database_url) as day:
+        job_id = day.jobs[-1]["job_id"]
+        later = (dt.date.fromisoformat(SAMPLE_DAY) + dt.timedelta(days=1)).isoformat()
+        shown = job(day, job_id)
+        moved = {**shown, "date": later, "windows": [], "preferred_window": None}
+        assert day.client.put(f"/v1/jobs/{job_id}", json=moved, headers=DISPATCHER).status_code == 200
+
+        def listed(date: str) -> set[str]:
+            got = day.client.get("/v1/jobs", params={"date": date}, headers=DISPATCHER).json()
+            return {j["id"] for j in got}
+
+        assert job_id in listed(SAMPLE_DAY) and job_id in listed(later)
+        assert job_id in {
+            m["job_id"] for m in day.client.get("/v1/me/jobs", params={"date": SAMPLE_DAY}, headers=day.me).json()
+        }
+        # A plan of the published day without it, published, takes it off that day's list.
+        publish_new_plan(day.client)
+        assert job_id not in listed(SAMPLE_DAY) and job_id in listed(later)
