@@ -15,11 +15,10 @@ from dispatch import feed
 from dispatch.errors import Invalid, NotFound
 from dispatch.inputs import JobIn, LatLon, ShiftIn, TechnicianIn, clock_minutes, day_minutes
 from dispatch.jobstate import CANCELLED, OPEN
-from dispatch.mapping import DayClock, technician_of, technicians_on
-from dispatch.tables import AbsenceRow, EventRow, JobRow, LiveScheduleRow, ShiftRow, TechnicianRow, WeekShiftRow
+from dispatch.mapping import DayClock, held_on, technician_of, technicians_on
+from dispatch.tables import AbsenceRow, EventRow, JobRow, ShiftRow, TechnicianRow, WeekShiftRow
 from dispatch.timeutil import stored_utc, to_storage
 from dispatch.worktime import Away, WorkingDay, honour, shift_on, working_day
-from solver.plan import routes_from_json
 from solver.problem import DAY_PLAN_S, Location
 from solver.travel import HaversineProvider
 
@@ -512,10 +511,7 @@ def list_jobs(session: Session, day: dt.date | None = None, region: str | None =
     elsewhere since it was published, is listed on the day someone will be there."""
     query = select(JobRow).order_by(col(JobRow.id))
     if day is not None:
-        lives = select(LiveScheduleRow).where(LiveScheduleRow.date == day)
-        if region is not None:
-            lives = lives.where(LiveScheduleRow.region == region)
-        held = {i for live in session.exec(lives).all() for r in routes_from_json(live.routes) for i in r.job_ids}
+        held = set(held_on(session, day, region))
         query = query.where(or_(JobRow.date == day, col(JobRow.id).in_(held)) if held else JobRow.date == day)
     if region is not None:
         query = query.where(JobRow.region == region)

@@ -413,7 +413,10 @@ def load_day(session: Session, day: dt.date, region: str, tz: ZoneInfo) -> tuple
 
     A job of several days is planned on a day only where the day's live schedule holds
     one of its days (a published plan over several days put it there): pinned to the
-    technician who has it, since all its days are one person's (``multi_day_parts``)."""
+    technician who has it, since all its days are one person's (``held_on``). Any other
+    job the day's live schedule holds is the day's work too, whatever its stored date (a
+    range job published on another day of its range; one dated elsewhere since is left
+    out, with the reason)."""
     technicians = technicians_on(session, day, region, tz)
     names = {tech.id: tech.name for tech in technicians}
     tech_ids = set(names)
@@ -422,10 +425,16 @@ def load_day(session: Session, day: dt.date, region: str, tz: ZoneInfo) -> tuple
         .where(JobRow.date == day, JobRow.region == region, col(JobRow.status).in_(PLANNABLE))
         .order_by(col(JobRow.id))
     ).all()
-    parts = multi_day_parts(session, day, region)
+    # What the day's live schedule holds is the day's work too, whatever its date: a day of
+    # a job of several days, a range job published on another day of its range, a job
+    # re-dated since (the plan then says why it leaves it out). Not a job open again after
+    # its visit failed: that visit is over, and the revisit is its new date's work.
+    here = held_on(session, day, region)
     ids = {r.id for r in rows}
-    if set(parts) - ids:
-        rows = sorted([*rows, *_rows(session, set(parts) - ids, region)], key=lambda r: r.id)
+    if set(here) - ids:
+        extra = [r for r in _rows(session, set(here) - ids, region) if r.days > 1 or r.status != OPEN]
+        rows = sorted([*rows, *extra], key=lambda r: r.id)
+    parts = {r.id: here[r.id] for r in rows if r.days > 1 and r.id in here}
     clock = DayClock(day, tz)
     jobs, unplannable = [], []
     elsewhere: dict[str, Unassigned] = {}
@@ -510,19 +519,19 @@ def published_elsewhere(
     return held
 
 
-def multi_day_parts(session: Session, day: dt.date, region: str) -> dict[str, str]:
-    """The jobs of several days whose day ``day`` the live schedule of ``day`` holds
-    (by job id: the technician who has it)."""
-    live = session.get(LiveScheduleRow, (day, region))
-    if live is None:
-        return {}
-    holder = {job_id: r.technician_id for r in routes_from_json(live.routes) for job_id in r.job_ids}
-    if not holder:
-        return {}
-    rows = session.exec(
-        select(JobRow.id).where(col(JobRow.id).in_(list(holder)), JobRow.days > 1, JobRow.region == region)
-    ).all()
-    return {job_id: holder[job_id] for job_id in rows}
+def held_on(session: Session, day: dt.date, region: str | None = None) -> dict[str, str]:
+    """The jobs the live schedule of ``day`` holds (of ``region``; of every region when
+    None), by job id: the technician who has it (the first one, for a crew). A published
+    plan put them there, whatever their stored date."""
+    query = select(LiveScheduleRow).where(LiveScheduleRow.date == day)
+    if region is not None:
+        query = query.where(LiveScheduleRow.region == region)
+    holder: dict[str, str] = {}
+    for live in session.exec(query).all():
+        for route in routes_from_json(live.routes):
+            for job_id in route.job_ids:
+                holder.setdefault(job_id, route.technician_id)
+    return holder
 
 
 def _rows(session: Session, ids: set[str], region: str) -> list[JobRow]:
@@ -545,6 +554,14 @@ def _needs_other_days(row: JobRow, clock: DayClock) -> Unassigned | None:
             row.id,
             ReasonCode.NEEDS_HORIZON,
             f"Takes {row.days} consecutive days: plan it with a plan over several days (date_from, date_to).",
+        )
+    inside = row.date_from <= clock.date <= row.date_to if row.date_from and row.date_to else row.date == clock.date
+    if not inside:
+        # Held by this day's live schedule, but dated elsewhere since it was published.
+        return Unassigned(
+            row.id,
+            ReasonCode.NEEDS_HORIZON,
+            f"Dated {row.date} now: a plan of that day plans it, once this day's plan is published without it.",
         )
     if row.windows and not day_windows(row, clock):
         return Unassigned(

@@ -478,3 +478,49 @@ def test_publishing_a_day_that_would_break_a_lag_with_a_job_of_another_day_is_re
         p for p in client.get("/v1/plans", params={"date": DAYS[0]}, headers=DISPATCHER).json() if p["published"]
     ]
     assert [p["id"] for p in published] != [measure_day["id"]] and len(published) == 1, published
+
+
+def test_a_one_day_plan_of_the_day_a_range_job_was_published_on_plans_it_again(client: TestClient) -> None:
+    """A range job dated on its first day, published on its second by a plan over the
+    days: a one-day plan of the second day plans it there (before, it planned nothing,
+    and publishing it took the job off the day unsaid)."""
+    window = {"start": T.format(DAYS[1], "09:00"), "end": T.format(DAYS[1], "15:00")}
+    put(client, "A", job(date_range={"from": DAYS[0], "to": DAYS[2]}, windows=[window]))
+    assert client.get("/v1/jobs/A", headers=DISPATCHER).json()["date"] == DAYS[0]
+    week = run_horizon(client)
+    assert [day for day, _, _ in visits(week, "A")] == [DAYS[1]], week
+    assert client.post(f"/v1/plans/{week['id']}/publish", headers=DISPATCHER).status_code == 200
+    listed = client.get("/v1/jobs", params={"date": DAYS[1]}, headers=DISPATCHER).json()
+    assert [j["id"] for j in listed] == ["A"]
+    day = run_plan_of(client, {"date": DAYS[1], "time_limit_s": 1})
+    assert day["status"] == "done" and day["unassigned"] == [], day
+    [(_, _, visit)] = visits(day, "A")
+    assert visit["start"].startswith(DAYS[1])
+    assert client.post(f"/v1/plans/{day['id']}/publish", headers=DISPATCHER).status_code == 200
+    assert client.get("/v1/jobs/A", headers=DISPATCHER).json()["status"] == "scheduled"
+
+
+def test_a_stale_plan_over_several_days_is_not_published_over_a_range_jobs_newer_promise(client: TestClient) -> None:
+    """Two plans over the days put the range job A (dated on its first day) on the second
+    day at different times; the later one is published with its windows promised. The
+    earlier, stale one would break A's promise: it is refused and A keeps it."""
+    early = {"start": T.format(DAYS[1], "08:00"), "end": T.format(DAYS[1], "15:00")}
+    put(client, "A", job(date_range={"from": DAYS[0], "to": DAYS[2]}, windows=[early]))
+    stale = run_horizon(client)
+    [(_, _, first)] = visits(stale, "A")
+    late = {"start": T.format(DAYS[1], "13:00"), "end": T.format(DAYS[1], "15:00")}
+    moved = client.put(
+        "/v1/jobs/A", json=job(date_range={"from": DAYS[0], "to": DAYS[2]}, windows=[late]), headers=DISPATCHER
+    )
+    assert moved.status_code == 200, moved.text
+    fresh = run_horizon(client)
+    [(_, _, second)] = visits(fresh, "A")
+    assert moment(first["start"]) < moment(late["start"]) <= moment(second["start"])
+    published = client.post(f"/v1/plans/{fresh['id']}/publish", json={"confirm_windows": True}, headers=DISPATCHER)
+    assert published.status_code == 200, published.text
+    promised = client.get("/v1/jobs/A", headers=DISPATCHER).json()
+    assert promised["confirmed"] is True
+    refused = client.post(f"/v1/plans/{stale['id']}/publish", headers=DISPATCHER)
+    assert refused.status_code == 409 and refused.json()["field"] == "plan_id", refused.text
+    assert "promised job A" in refused.json()["detail"]
+    assert client.get("/v1/jobs/A", headers=DISPATCHER).json() == promised

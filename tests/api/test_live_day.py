@@ -402,6 +402,9 @@ def test_a_job_dated_elsewhere_after_publishing_is_listed_on_its_published_day_u
         assert job_id in {
             m["job_id"] for m in day.client.get("/v1/me/jobs", params={"date": SAMPLE_DAY}, headers=day.me).json()
         }
-        # A plan of the published day without it, published, takes it off that day's list.
-        publish_new_plan(day.client)
+        # A plan of the published day leaves it out, saying why; published, it takes the
+        # job off that day's list.
+        replan = publish_new_plan(day.client)
+        [left] = [u for u in replan["unassigned"] if u["job_id"] == job_id]
+        assert left["code"] == "needs_horizon" and left["reason"].startswith(f"Dated {later} now")
         assert job_id not in listed(SAMPLE_DAY) and job_id in listed(later)
