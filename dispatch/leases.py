@@ -90,27 +90,31 @@ def beat(session: Session, runs: dict[int, str], now: dt.datetime | None) -> Bea
 
 @dataclass(frozen=True)
 class Taken:
-    """A run taken from a dead worker: queued again under ``token``, or ended ``failed``."""
+    """A run taken from a dead worker: queued again under ``token``, or ended ``failed``
+    (or ``cancelled``, when a cancel was asked for it)."""
 
     plan_id: int
     token: str | None
     failed: bool
+    cancelled: bool = False
 
 
 def take_stale(session: Session, now: dt.datetime, finished_at: dt.datetime, lease_s: float = LEASE_S) -> list[Taken]:
     """Take every running run whose heartbeat is older than ``lease_s`` at ``now`` (the
     database's clock, ``db_now``): queue it again as its next attempt (a new token; the caller enqueues it after
     the commit and clears any answer it stored) or, after ``MAX_ATTEMPTS``, end it
-    ``failed`` at ``finished_at`` (business clock) saying why. Each run is taken by one
-    process only."""
+    ``failed`` at ``finished_at`` (business clock) saying why. A run whose cancel was
+    asked for (say while its worker was already dead) ends ``cancelled`` instead: before,
+    it was queued again and the cancel was lost. Each run is taken by one process only."""
     cutoff = now - dt.timedelta(seconds=lease_s)
-    stale = session.exec(
-        select(PlanRow.id, PlanRow.task_token, PlanRow.attempt, PlanRow.worker).where(
-            col(PlanRow.status) == "running", col(PlanRow.heartbeat_at) < cutoff
-        )
-    ).all()
+    stale = [
+        (row.id, row.task_token, row.attempt, row.worker, row.cancel_requested)
+        for row in session.exec(
+            select(PlanRow).where(col(PlanRow.status) == "running", col(PlanRow.heartbeat_at) < cutoff)
+        ).all()
+    ]
     out: list[Taken] = []
-    for plan_id, token, attempt, worker in stale:
+    for plan_id, token, attempt, worker, cancel_requested in stale:
         assert plan_id is not None
         guard = (
             col(PlanRow.id) == plan_id,
@@ -119,7 +123,11 @@ def take_stale(session: Session, now: dt.datetime, finished_at: dt.datetime, lea
             col(PlanRow.heartbeat_at) < cutoff,
         )
         silent = f"its worker {worker or '?'} stopped (no heartbeat for {lease_s:g} s)"
-        if attempt < MAX_ATTEMPTS:
+        values: dict[str, object]
+        if cancel_requested:
+            values = dict(status="cancelled", phase=None, error="cancelled", finished_at=finished_at)
+            taken = Taken(plan_id, None, failed=False, cancelled=True)
+        elif attempt < MAX_ATTEMPTS:
             fresh = new_token()
             values = dict(
                 status="queued",

@@ -666,7 +666,7 @@ class PlanRunner:
     def take_stale(self) -> list[leases.Taken]:
         """Take the runs whose worker stopped heartbeating for ``lease_s``
         (``dispatch.leases.take_stale``): clear what they stored, queue again those with
-        an attempt left."""
+        an attempt left and no cancel asked for."""
         with session_scope(self.engine) as session:
             taken = leases.take_stale(session, leases.db_now(session), self.clock.now(), self.lease_s)
             for t in taken:
@@ -675,6 +675,8 @@ class PlanRunner:
             if t.token is not None:
                 log.warning("plan %s: its worker stopped; queued again", t.plan_id)
                 self._task(t.plan_id, t.token)
+            elif t.cancelled:
+                log.warning("plan %s: its worker stopped; cancelled as asked", t.plan_id)
             else:
                 log.warning("plan %s: its worker stopped; failed", t.plan_id)
         return taken

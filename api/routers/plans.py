@@ -267,10 +267,11 @@ def post_edits(plan_id: PlanId, body: EditIn, session: SessionDep, state: StateD
     responses={409: {"description": "The plan is not queued or running"}},
 )
 def post_cancel(plan_id: PlanId, session: SessionDep, state: StateDep, _: Dispatcher) -> PlanOut:
-    """Ask a queued or running plan to stop; it ends as cancelled and changes nothing."""
-    plan = planning.get_plan(session, plan_id)
+    """Ask a queued or running plan to stop; it ends as cancelled and changes nothing. The
+    answer shows the run as it stands after the request: a queued run is `cancelled`
+    already, a running one still `running` until its worker stops it."""
     state.runner.cancel(plan_id)
-    return plan_out(plan, False, state.tz)
+    return plan_out(planning.get_plan(session, plan_id), False, state.tz)
 
 
 @router.get("/kpis")

@@ -701,3 +701,15 @@ def test_a_field_event_before_what_it_must_follow_is_a_conflict_naming_at_and_ch
     assert post(api, "J2", "arrived", "10:40").status_code == 201
     job = api.client.get("/v1/jobs/J1", headers=DISPATCHER).json()
     assert (job["status"], job["actual_start"] < job["actual_end"]) == ("completed", True), job
+
+
+def test_cancelling_a_queued_plan_answers_it_cancelled(database_url: str) -> None:
+    """No worker takes runs here: the run stays queued until cancelled, and the answer to
+    the cancel shows it as it now is (it said ``queued`` before)."""
+    settings = dataclasses.replace(settings_for(database_url), solver_workers=0)
+    with TestClient(create_app(settings)) as c:
+        queued = c.post("/v1/plans", json={"date": SAMPLE_DAY, "time_limit_s": 1}, headers=DISPATCHER).json()
+        assert queued["status"] == "queued"
+        answer = c.post(f"/v1/plans/{queued['id']}/cancel", headers=DISPATCHER)
+        assert answer.status_code == 202 and answer.json()["status"] == "cancelled", answer.text
+        assert c.get(f"/v1/plans/{queued['id']}", headers=DISPATCHER).json()["status"] == "cancelled"

@@ -222,6 +222,18 @@ def test_a_run_whose_workers_are_killed_on_every_attempt_ends_failed_with_the_re
     the_published_plan_is_untouched(fleet.setup)
 
 
+def test_a_run_cancelled_after_its_worker_died_ends_cancelled_when_its_lease_is_taken(fleet: Fleet) -> None:
+    worker = fleet.start_worker()
+    plan_id = fleet.submit(60.0)
+    wait_for(fleet.setup.engine, plan_id, running_on(worker, 1))
+    worker.process.kill()
+    worker.process.wait()
+    fleet.api.cancel(plan_id)  # still "running": the dead worker cannot see it
+    ended = wait_for(fleet.setup.engine, plan_id, lambda p: p.status in ENDED)
+    assert (ended.status, ended.attempt, ended.error) == ("cancelled", 1, "cancelled")
+    assert contents(fleet.setup.engine, plan_id)["visits"] == []
+
+
 def test_a_cancel_sent_to_another_api_process_than_the_one_that_enqueued_stops_the_run(tmp_path: Path) -> None:
     reset_postgres()
     only_enqueue = {"SOLVER_WORKERS": "0"}
