@@ -124,6 +124,11 @@ def _too_few(problem: Problem, job: Job, qualified: Sequence[Technician], need: 
                 f"away), leaving only {_name(qualified[0], day)}."
             )
         return Unassigned(job.id, ReasonCode.NO_SHIFT_IN_WINDOW, why)
+    if not qualified and not problem.technicians:
+        # Not a missing skill: nobody works at all (a weekend, a holiday, everyone away).
+        return Unassigned(
+            job.id, ReasonCode.NO_SHIFT_IN_WINDOW, "Nobody works this day: plan it on a day someone works."
+        )
     if not qualified:
         return Unassigned(job.id, ReasonCode.NO_SKILL, f"No technician working this day has {need}.")
     return Unassigned(

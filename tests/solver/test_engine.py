@@ -61,6 +61,14 @@ def test_a_job_nobody_is_qualified_for_is_explained_before_the_solve(mixed_day: 
     assert "glass level 3" in reasons["NOSKILL"].reason
 
 
+def test_a_day_nobody_works_says_so_rather_than_blaming_a_skill() -> None:
+    job = Job("J", grid(1), H, skills={"kitchen": 1})
+    solution = solve(Problem(technicians=(), jobs=(job,)), SolveOptions(time_limit_s=1))
+    (why,) = solution.unassigned
+    assert why.code is ReasonCode.NO_SHIFT_IN_WINDOW
+    assert why.reason == "Nobody works this day: plan it on a day someone works."
+
+
 def _one_technician_day(job: Job) -> Problem:
     tech = Technician("T1", grid(0), Shift(8 * H, 16 * H), skills={"kitchen": 2})
     return Problem(technicians=(tech,), jobs=(job,))
