@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -144,6 +145,8 @@ def plan(
         console.print(f"[red]Cannot read the day:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(2) from None
     problem = day.problem
+    target = out or Path("out") / f"plan-{day.date.isoformat()}"
+    _check_writable(target.parent, "--out")
     console.print(
         f"Planning {day.date} ({day.region or file.name}): {len(problem.technicians)} technicians, "
         f"{len(problem.jobs)} jobs, {time_limit:g} s"
@@ -152,13 +155,24 @@ def plan(
     with progress_bar() as on_progress:
         solution = solve(problem, SolveOptions(time_limit_s=time_limit, seed=seed), progress=on_progress)
     print_plan(day, solution)
-    target = out or Path("out") / f"plan-{day.date.isoformat()}"
-    target.parent.mkdir(parents=True, exist_ok=True)
     json_path = target.with_name(target.name + ".json")
     geo_path = target.with_name(target.name + ".geojson")
     json_path.write_text(json.dumps(plan_json(day, solution), indent=2, ensure_ascii=False), encoding="utf-8")
     geo_path.write_text(json.dumps(plan_geojson(day, solution), ensure_ascii=False), encoding="utf-8")
     console.print(f"Wrote {json_path} and {geo_path}")
+
+
+def _check_writable(folder: Path, option: str) -> None:
+    """Exit with a message naming ``option`` when ``folder`` cannot be made or written to:
+    checked before solving, so that no solve is lost to a path that cannot take it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        console.print(f"[red]Cannot write the plan:[/red] {option}: {folder}: {exc.strerror}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    if not os.access(folder, os.W_OK):
+        console.print(f"[red]Cannot write the plan:[/red] {option}: {folder} is not writable", soft_wrap=True)
+        raise typer.Exit(2)
 
 
 @app.command("solve-vrplib")

@@ -7,6 +7,7 @@ for CSV, the file and line, so the person who wrote the file can fix it.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,6 +35,9 @@ from solver import (
 )
 
 DEFAULT_TIMEZONE = "Europe/Helsinki"
+MAX_NUMBER = 1e9
+"""The largest number a day file may give anywhere (a count, an amount, a price, minutes):
+larger ones are typing slips, and the compiled search holds them in 64-bit integers."""
 # A tool a technician carries (or the depot lends) is a skill of this prefix at level 1.
 TOOL_PREFIX = "tool:"
 T = TypeVar("T")
@@ -77,9 +81,14 @@ class _Reader:
         if isinstance(value, bool):
             raise self.fail(f"expected a number, got {value!r}")
         try:
-            return float(value)
+            number = float(value)
         except (TypeError, ValueError):
             raise self.fail(f"expected a number, got {value!r}") from None
+        if not math.isfinite(number):
+            raise self.fail(f"expected a finite number, got {value!r}")
+        if abs(number) > MAX_NUMBER:
+            raise self.fail(f"{value!r} is too large (at most {MAX_NUMBER:,.0f})")
+        return number
 
     def minutes(self, value: Any) -> int:
         number = self.number(value)
@@ -225,7 +234,13 @@ def _technician(r: _Reader, raw: Mapping[str, Any]) -> tuple[Technician, str]:
                 if latest < earliest:
                     with r.at("latest"):
                         raise r.fail("is before earliest")
-                lunch = Break(earliest, latest, r.get(brk, "duration_min", r.minutes))
+                length = r.get(brk, "duration_min", r.minutes)
+                if max(earliest, start_s) > min(latest, end_s - length):
+                    raise r.fail(
+                        f"a break of {length // 60} min starting {_hm(earliest)}-{_hm(latest)} does not fit in the "
+                        f"shift {_hm(start_s)}-{_hm(end_s)}"
+                    )
+                lunch = Break(earliest, latest, length)
     cost_raw = raw.get("cost") or {}
     with r.at("cost"):
         cost = CostProfile(
@@ -252,6 +267,10 @@ def _technician(r: _Reader, raw: Mapping[str, Any]) -> tuple[Technician, str]:
         capacity=r.get(raw, "stock", r.amounts, {}),
     )
     return tech, tech.name
+
+
+def _hm(seconds: int) -> str:
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
 
 
 def _shift_for_date(r: _Reader, raw: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -390,12 +409,20 @@ def _build(
 ) -> Day:
     technicians, names, jobs, infos = [], {}, [], {}
     clock = DayClock(plan_date, tz)
+    seen: dict[str, str] = {}
     for where, raw in techs_raw:
         r = _Reader(clock, where)
+        tech_id = r.get(raw, "id", r.text)
+        if tech_id in seen:
+            raise DayFileError(f"{where}, field id: technician {tech_id} is also {seen[tech_id]}")
+        seen[tech_id] = where
         if not _shift_for_date(r, raw):
             continue  # not working on the plan date
-        tech, name = _technician(r, raw)
-        working = _absent(r, raw, tech)
+        try:
+            tech, name = _technician(r, raw)
+            working = _absent(r, raw, tech)
+        except ProblemError as exc:  # the engine's own bounds (its 360 h, say), named by the record
+            raise DayFileError(f"{where}: {exc}") from None
         if working is None:
             continue  # away all day
         tech = working
@@ -403,7 +430,10 @@ def _build(
         names[tech.id] = name
     for where, raw in jobs_raw:
         r = _Reader(clock, where)
-        job, info = _job(r, raw)
+        try:
+            job, info = _job(r, raw)
+        except ProblemError as exc:
+            raise DayFileError(f"{where}: {exc}") from None
         jobs.append(job)
         infos[job.id] = info
     try:

@@ -79,3 +79,11 @@ def test_a_missing_file_is_reported_plainly(tmp_path: Path) -> None:
     result = runner.invoke(app, ["plan", str(tmp_path / "nope.json")])
     assert result.exit_code == 2
     assert "file not found" in result.output
+
+
+def test_an_out_path_that_cannot_be_written_is_refused_before_solving(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a folder", encoding="utf-8")
+    out = tmp_path / "a-file" / "plan"
+    result = runner.invoke(app, ["plan", str(SAMPLES / "small-day.json"), "--time-limit", "1", "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "Cannot write the plan: --out" in result.output and "Planning" not in result.output

@@ -57,6 +57,21 @@ def test_the_csv_sample_is_the_same_day_as_the_json_sample() -> None:
         (lambda d: d["technicians"][1].pop("home"), "technicians[1], field home: is required"),
         (lambda d: d["jobs"][4].update(release_at="9 o'clock"), "jobs[4], field release_at: expected HH:MM"),
         (lambda d: d.update(timezone="Mars/Olympus"), "field timezone: unknown time zone"),
+        (lambda d: d["jobs"][2].update(duration_min=100000), "jobs[2]: job S03: duration is longer than"),
+        (
+            lambda d: d["technicians"][0]["shifts"][0]["break"].update(earliest="18:00", latest="19:00"),
+            "technicians[0], field shift.break: a break of 30 min starting 18:00-19:00 does not fit in the shift "
+            "07:30-16:30",
+        ),
+        (lambda d: d["technicians"][0].update(max_jobs=1e20), "technicians[0], field max_jobs: 1e\\+20 is too large"),
+        (
+            lambda d: d["technicians"][0].update(cost={"per_hour": float("inf")}),
+            "technicians[0], field cost.per_hour: expected a finite number",
+        ),
+        (
+            lambda d: d["technicians"][1].update(id=d["technicians"][0]["id"]),
+            "technicians[1], field id: technician T1 is also day.json technicians[0]",
+        ),
     ],
 )
 def test_a_bad_field_is_named_with_its_row(tmp_path: Path, change: Any, expected: str) -> None:
