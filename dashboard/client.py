@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Literal, NoReturn, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import TypeAdapter, ValidationError
@@ -62,6 +63,12 @@ _READ_ONLY_JOB_FIELDS = (
     "promised_window",
     "failed_visit",
 )
+
+
+def _segment(value: str) -> str:
+    """``value`` as one segment of a URL path: an id with ``?``, ``/`` or ``#`` in it is
+    sent as it is, not as a query or another path (the API then names what is wrong)."""
+    return quote(value, safe="")
 
 
 class BoardError(Exception):
@@ -163,7 +170,7 @@ class DispatchClient:
 
     def put_technician(self, technician_id: str, body: dict[str, Any]) -> Technician:
         """Create or replace a technician whole (``PUT /v1/technicians/{id}``)."""
-        return self._parse(_TECHNICIAN, self._request("PUT", f"/v1/technicians/{technician_id}", json=body))
+        return self._parse(_TECHNICIAN, self._request("PUT", f"/v1/technicians/{_segment(technician_id)}", json=body))
 
     def working_time(self, date_from: dt.date, date_to: dt.date, region: str | None = None) -> list[WorkingDay]:
         """Each technician's working time on each date from ``date_from`` to ``date_to``
@@ -182,14 +189,15 @@ class DispatchClient:
 
     def job(self, job_id: str) -> Job:
         """One job."""
-        return self._parse(_JOB, self._request("GET", f"/v1/jobs/{job_id}"))
+        return self._parse(_JOB, self._request("GET", f"/v1/jobs/{_segment(job_id)}"))
 
     def pin_job(self, job_id: str, technician_id: str | None) -> Job:
-        """Pin ``job_id`` to ``technician_id`` (None removes the pin).
+        """Pin ``job_id`` to ``technician_id`` (None removes the pin). A cancelled job
+        is refused (``BoardError``): putting it back whole would reopen it.
 
         The API has no partial update, so this reads the job and puts it back
         whole with the new pin."""
-        return self._replace_job(job_id, pinned_technician_id=technician_id)
+        return self._replace_job(job_id, keep_cancelled=True, pinned_technician_id=technician_id)
 
     def restore_job(self, job_id: str) -> Job:
         """Put a taken-out (cancelled) job back: PUT reopens it."""
@@ -197,11 +205,23 @@ class DispatchClient:
 
     def cancel_job(self, job_id: str) -> Job:
         """Take a job out of later plans (DELETE /v1/jobs/{id})."""
-        return self._parse(_JOB, self._request("DELETE", f"/v1/jobs/{job_id}"))
+        return self._parse(_JOB, self._request("DELETE", f"/v1/jobs/{_segment(job_id)}"))
 
     def put_job(self, job_id: str, body: dict[str, Any]) -> Job:
         """Create or replace a job whole (``PUT /v1/jobs/{id}``)."""
-        return self._parse(_JOB, self._request("PUT", f"/v1/jobs/{job_id}", json=body))
+        return self._parse(_JOB, self._request("PUT", f"/v1/jobs/{_segment(job_id)}", json=body))
+
+    def add_job(self, job_id: str, body: dict[str, Any]) -> Job:
+        """Create a new job; ``BoardError`` naming ``job_id`` when the id is empty or
+        already taken (``PUT`` would replace that job, its customer's details lost)."""
+        if not job_id:
+            raise BoardError("Enter a job id.", field="job_id")
+        found = self._http.request("GET", f"/v1/jobs/{_segment(job_id)}")
+        if found.status_code != 404:
+            if found.is_success:
+                raise BoardError(f"Job {job_id} already exists: choose another id for the new job.", field="job_id")
+            self._raise_for(found)
+        return self.put_job(job_id, body)
 
     def import_jobs(self, filename: str, content: bytes, day: dt.date | None = None) -> ImportResult:
         """Import a CSV of jobs (rows without a date fall on ``day``); the answer
@@ -398,18 +418,20 @@ class DispatchClient:
         body: dict[str, Any] = {"type": kind, "at": at.isoformat()}
         if reason is not None:
             body["reason"] = reason
-        return self._parse(_FIELD_EVENT, self._request("POST", f"/v1/jobs/{job_id}/events", json=body))
+        return self._parse(_FIELD_EVENT, self._request("POST", f"/v1/jobs/{_segment(job_id)}/events", json=body))
 
     def _disruption(self, body: dict[str, Any]) -> Disruption:
         return self._parse(_DISRUPTION, self._request("POST", "/v1/disruptions", json=body))
 
     # -- plumbing ----------------------------------------------------------
 
-    def _replace_job(self, job_id: str, **changes: Any) -> Job:
-        current = self._request("GET", f"/v1/jobs/{job_id}").json()
+    def _replace_job(self, job_id: str, keep_cancelled: bool = False, **changes: Any) -> Job:
+        current = self._request("GET", f"/v1/jobs/{_segment(job_id)}").json()
+        if keep_cancelled and current.get("status") == "cancelled":
+            raise BoardError(f"Job {job_id} is cancelled: put it back first.", field="job_id")
         body = {k: v for k, v in current.items() if k not in _READ_ONLY_JOB_FIELDS}
         body.update(changes)
-        return self._parse(_JOB, self._request("PUT", f"/v1/jobs/{job_id}", json=body))
+        return self._parse(_JOB, self._request("PUT", f"/v1/jobs/{_segment(job_id)}", json=body))
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:

@@ -100,7 +100,8 @@ def _finished_plan(base_url: str, token: str, plan_id: int) -> Plan:
 
 
 def finished_plan(board: Board, plan_id: int) -> Plan:
-    """A done, failed or cancelled version: it never changes again, so it is cached long."""
+    """A done, failed or cancelled version: its routes never change again, so it is cached
+    long (until ``forget_plans``: publishing changes its ``published``)."""
     return _finished_plan(board.base_url, board.token, plan_id)
 
 
@@ -181,6 +182,8 @@ def forget_jobs() -> None:
 
 
 def forget_plans() -> None:
-    """After a plan run or a publish: list the versions again."""
+    """After a plan run or a publish: list the versions again, and read finished ones
+    again too (their routes never change, but whether they are published does)."""
     plans.clear()
     _plan_view.clear()
+    _finished_plan.clear()

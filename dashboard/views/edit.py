@@ -13,6 +13,7 @@ from dashboard.kpis import kpi_deltas
 from dashboard.models import EditResult, Job
 from dashboard.widgets import current_board, optimize, pick_version, shown_errors
 
+ENDED = ("cancelled", "completed")
 NO_PIN = "(no pin)"
 
 board = current_board()
@@ -183,10 +184,15 @@ with shown_errors():
             lock_pressed = st.form_submit_button("Lock route")
         if lock_pressed and lock_id is not None:
             route = next(r for r in plan.routes or [] if r.technician_id == lock_id)
-            for visit in route.visits:
-                client.pin_job(visit.job_id, lock_id)
+            # Done or cancelled since the version was made: pinning would reopen them.
+            ended = {v.job_id for v in route.visits if by_id.get(v.job_id) and by_id[v.job_id].status in ENDED}
+            locked = [v.job_id for v in route.visits if v.job_id not in ended]
+            for job_id in locked:
+                client.pin_job(job_id, lock_id)
             data.forget_jobs()
-            st.success(f"Locked {len(route.visits)} jobs to {lock_id}: {', '.join(v.job_id for v in route.visits)}.")
+            st.success(f"Locked {len(locked)} jobs to {lock_id}: {', '.join(locked)}.")
+            if ended:
+                st.info(f"Left as they are (done or cancelled since): {', '.join(sorted(ended))}.")
 
     st.divider()
     st.subheader("Re-optimize")

@@ -72,6 +72,8 @@ with shown_errors():
                     data.forget_jobs()
                     st.success(f"Imported {outcome.imported} jobs.")
                     if outcome.errors:
-                        st.warning(f"{len(outcome.errors)} rows were refused:")
+                        rows = len({e.line for e in outcome.errors})
+                        problems = f" ({len(outcome.errors)} problems)" if len(outcome.errors) > rows else ""
+                        st.warning(f"{rows} rows were refused{problems}:")
                         refused = [e.model_dump() for e in outcome.errors]
                         st.dataframe(pd.DataFrame(refused, columns=["line", "field", "message"]), hide_index=True)

@@ -195,7 +195,7 @@ with urgent_tab:
                 level=int(level or 1),
             )
             if attempt(
-                lambda: board.client.put_job(job_id.strip(), body),
+                lambda: board.client.add_job(job_id.strip(), body),
                 f"Urgent repair {job_id.strip()} added (level {level}, deadline {deadline:%H:%M}).",
             ):
                 data.forget_jobs()

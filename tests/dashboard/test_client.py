@@ -234,3 +234,53 @@ def test_waiting_for_a_plan_of_the_real_api_reads_its_event_stream_and_fetches_t
     progress = [s.progress for s in seen]
     assert progress == sorted(progress)
     assert len(set(seen)) == len(seen)  # one report per change
+
+
+OTHER_DAY = "2027-06-01"  # not the sample day the board's other tests read
+
+
+def new_job(**extra: object) -> dict[str, object]:
+    return {"kind": "repair", "location": {"lat": 60.17, "lon": 24.94}, "duration_min": 60, "date": OTHER_DAY, **extra}
+
+
+def test_adding_a_job_never_replaces_one_that_exists_and_an_empty_id_is_asked_for(api: Api) -> None:
+    client = DispatchClient(api.url, ADMIN)
+    first = client.add_job("BRD-ADD-1", new_job(notes="the first customer"))
+    with pytest.raises(BoardError) as taken:
+        client.add_job("BRD-ADD-1", new_job(duration_min=30))
+    assert taken.value.field == "job_id" and "already exists" in str(taken.value)
+    assert client.job("BRD-ADD-1") == first
+    with pytest.raises(BoardError) as empty:
+        client.add_job("", new_job())
+    assert str(empty.value) == "Enter a job id." and empty.value.field == "job_id"
+
+
+def test_an_id_with_url_characters_is_sent_as_one_id_and_refused_by_the_api_not_stored_as_another(api: Api) -> None:
+    client = DispatchClient(api.url, ADMIN)
+    with pytest.raises(BoardError) as caught:
+        client.add_job("BRD-Q?x=1", new_job())
+    assert caught.value.status == 422 and caught.value.field == "job_id", caught.value
+    assert api.http.get("/v1/jobs/BRD-Q").status_code == 404
+
+
+def test_pinning_a_cancelled_job_is_refused_and_leaves_it_cancelled(api: Api) -> None:
+    client = DispatchClient(api.url, ADMIN)
+    client.add_job("BRD-CXL-1", new_job())
+    client.cancel_job("BRD-CXL-1")
+    with pytest.raises(BoardError) as caught:
+        client.pin_job("BRD-CXL-1", "T01")
+    assert "is cancelled" in str(caught.value) and caught.value.field == "job_id"
+    assert client.job("BRD-CXL-1").status == "cancelled"
+
+
+def test_a_finished_plan_read_before_it_was_published_reads_published_after_the_board_publishes(api: Api) -> None:
+    """Finished plans are cached long (their routes never change), but publishing changes
+    whether they are published: the Week page and the Plan page's heading read it."""
+    from dashboard import data
+
+    board = data.Board(api.url, ADMIN, dt.date.fromisoformat(OTHER_DAY), None)
+    plan_id = int(str(api.plan(day=OTHER_DAY)["id"]))
+    assert data.finished_plan(board, plan_id).published is False
+    board.client.publish(plan_id)
+    data.forget_plans()  # what the board does after publishing
+    assert data.finished_plan(board, plan_id).published is True

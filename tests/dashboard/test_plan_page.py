@@ -169,16 +169,18 @@ def test_a_csv_import_reports_the_refused_rows_by_line(board: Callable[..., AppT
     header = "id,kind,lat,lon,address,duration_min,skills,crew_size,windows,priority\n"
     good = "C001,measure,60.17,24.94,Mannerheimintie 1,45,measure:1,1,09:00-11:00,3\n"
     bad = "C002,measure,60.17,24.94,Mannerheimintie 2,-5,measure:1,1,09:00-11:00,3\n"
+    twice_bad = "C003,measure,95,24.94,Mannerheimintie 3,-5,measure:1,1,09:00-11:00,3\n"
     at = open_tab(signed_in(board(), day=day), "Import CSV")
-    at.file_uploader[0].upload("jobs.csv", (header + good + bad).encode(), "text/csv").run()
+    at.file_uploader[0].upload("jobs.csv", (header + good + bad + twice_bad).encode(), "text/csv").run()
     at.button(key="import_button").click().run()
     assert not at.exception
     if not has_import:
         assert any("no CSV import" in t for t in texts(at, "error"))
         return
     assert "Imported 1 jobs." in texts(at, "success")
+    assert "2 rows were refused (3 problems):" in texts(at, "warning")
     refused = next(d.value for d in at.dataframe if "line" in d.value.columns)
-    assert list(refused["line"]) == [3]
+    assert list(refused["line"]) == [3, 4, 4]
     assert refused["field"].iloc[0] == "duration_min"
     jobs = api.http.get("/v1/jobs", params={"date": day}).json()
     assert [j["id"] for j in jobs] == ["C001"]

@@ -281,6 +281,17 @@ def test_an_urgent_repair_added_on_the_board_shows_in_the_proposal_as_added_with
     assert day_api.http.delete("/v1/jobs/URGENT-NEW").status_code == 200
 
 
+def test_an_urgent_repair_with_the_id_of_a_job_that_exists_is_refused_and_that_job_is_untouched(
+    today_page: Callable[[], AppTest], day_api: Api
+) -> None:
+    taken = day_api.http.get("/v1/jobs", params={"date": DAY.isoformat()}).json()[0]
+    at = today_page()
+    at.text_input(key="urgent_id").input(taken["id"])
+    press(at, "Add urgent repair")
+    assert any(f"Job {taken['id']} already exists" in e for e in texts(at, "error")), texts(at, "error")
+    assert day_api.http.get(f"/v1/jobs/{taken['id']}").json() == taken
+
+
 def test_a_lock_the_re_plan_could_not_keep_is_listed_in_the_proposal_with_its_reason(
     today_page: Callable[[], AppTest], day_api: Api
 ) -> None:
