@@ -139,6 +139,13 @@ def plan(
     seed: Annotated[int, typer.Option(help="Seed for the search order.")] = 0,
 ) -> None:
     """Plan one day, print each route and the unassigned jobs, and write the plan."""
+    if technicians is not None and file.suffix.lower() != ".csv":
+        console.print(
+            "[red]Cannot read the day:[/red] --technicians goes with a jobs CSV; a JSON day file holds its "
+            "technicians itself",
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)
     try:
         day = load_day(file, date, technicians)
     except DayFileError as exc:

@@ -121,9 +121,11 @@ def _records(lines: list[str], sep: str) -> list[tuple[int, list[str] | str]]:
                 read = reader.line_num
             return out
         except csv.Error as exc:
-            out.append(
-                (start + read + 1, f'quotes do not pair up ({exc}); a value with quotes is written "like ""this"""')
-            )
+            if "field larger than field limit" in str(exc):
+                why = f"a value is longer than {csv.field_size_limit():,} characters"
+            else:
+                why = f'quotes do not pair up ({exc}); a value with quotes is written "like ""this"""'
+            out.append((start + read + 1, why))
             start += read + 1
     return out
 

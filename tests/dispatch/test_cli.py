@@ -87,3 +87,10 @@ def test_an_out_path_that_cannot_be_written_is_refused_before_solving(tmp_path: 
     result = runner.invoke(app, ["plan", str(SAMPLES / "small-day.json"), "--time-limit", "1", "--out", str(out)])
     assert result.exit_code == 2, result.output
     assert "Cannot write the plan: --out" in result.output and "Planning" not in result.output
+
+
+def test_a_technicians_file_beside_a_json_day_is_refused_not_ignored(tmp_path: Path) -> None:
+    technicians = SAMPLES / "helsinki-day" / "technicians.csv"
+    result = runner.invoke(app, ["plan", str(SAMPLES / "small-day.json"), "--technicians", str(technicians)])
+    assert result.exit_code == 2, result.output
+    assert "--technicians goes with a jobs CSV" in result.output and "Planning" not in result.output

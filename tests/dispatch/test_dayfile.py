@@ -110,6 +110,16 @@ def test_a_bad_csv_row_names_the_file_line_and_field(tmp_path: Path) -> None:
         load_day(tmp_path / "jobs.csv", plan_date="2026-12-01")
 
 
+def test_a_csv_value_too_long_to_read_is_called_that_not_unpaired_quotes(tmp_path: Path) -> None:
+    source = SAMPLES / "helsinki-day"
+    lines = (source / "jobs.csv").read_text(encoding="utf-8").splitlines()
+    lines[2] = "x" * 200_000 + lines[2]  # an unquoted value (the id) past what the reader takes
+    (tmp_path / "jobs.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "technicians.csv").write_text((source / "technicians.csv").read_text(encoding="utf-8"))
+    with pytest.raises(DayFileError, match=r"jobs\.csv line 3: a value is longer than 131,072 characters"):
+        load_day(tmp_path / "jobs.csv", plan_date="2026-12-01")
+
+
 def test_a_technician_without_a_shift_that_day_is_not_planned(tmp_path: Path) -> None:
     day = load_day(SAMPLES / "small-day.json", plan_date="2026-12-02")
     assert day.problem.technicians == ()
