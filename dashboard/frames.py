@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -228,6 +230,18 @@ def default_day(technicians: Iterable[Technician], today: dt.date) -> dt.date:
 
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 """Weekday names by ISO weekday - 1."""
+
+
+def with_weekdays(message: str, week: Sequence[Mapping[str, Any]]) -> str:
+    """An API message about a weekly template sent as ``week`` (its rows, each with its
+    ISO ``weekday``) with each row's place (``week.0``: the first row sent, which is the
+    first weekday ticked, not Monday) given as its weekday's name (``week.Sat``)."""
+
+    def named(found: re.Match[str]) -> str:
+        index = int(found.group(1))
+        return f"week.{WEEKDAYS[int(week[index]['weekday']) - 1]}" if index < len(week) else found.group(0)
+
+    return re.sub(r"week\.(\d+)", named, message)
 
 
 def week_template_frame(technician: Technician) -> pd.DataFrame:

@@ -32,13 +32,14 @@ def shown_errors() -> Iterator[None]:
         st.stop()
 
 
-def attempt(call: Callable[[], object], done: str) -> bool:
+def attempt(call: Callable[[], object], done: str, explain: Callable[[str], str] | None = None) -> bool:
     """Make one change through the API: ``done`` as a success message, or the API's
-    refusal (field named) as an error; never a traceback. True when it went through."""
+    refusal (field named; ``explain`` rewords it for the form it came from) as an error;
+    never a traceback. True when it went through."""
     try:
         call()
     except BoardError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(explain(str(exc)) if explain is not None else str(exc), icon=":material/error:")
         return False
     st.success(done, icon=":material/check:")
     return True

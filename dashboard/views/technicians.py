@@ -4,6 +4,7 @@ template and absences, edited here (docs/working-time.md)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,6 +19,7 @@ from dashboard.frames import (
     skill_codes,
     technicians_frame,
     week_template_frame,
+    with_weekdays,
 )
 from dashboard.models import Technician
 from dashboard.widgets import attempt, current_board, shown_errors
@@ -84,10 +86,10 @@ def _add_absence(tech: Technician, tz: ZoneInfo) -> dict[str, Any] | None:
 SAVED_KEY = "tech_saved"
 
 
-def _save(tech: Technician, done: str, **changes: Any) -> None:
+def _save(tech: Technician, done: str, explain: Callable[[str], str] | None = None, **changes: Any) -> None:
     """Put the technician back whole with ``changes``; once the API took it, read
     everything again and say ``done`` (the API's refusal, field named, otherwise)."""
-    if attempt(lambda: board.client.put_technician(tech.id, tech.put_body(**changes)), done):
+    if attempt(lambda: board.client.put_technician(tech.id, tech.put_body(**changes)), done, explain):
         data.forget_technicians()
         st.session_state[SAVED_KEY] = done
         st.rerun()
@@ -131,7 +133,8 @@ with shown_errors():
         st.dataframe(week_template_frame(tech), hide_index=True, key="tech_week")
         week = _week_form(tech)
         if week is not None:
-            _save(tech, f"Weekly template of {tech.id} saved.", week=week)
+            sent = week
+            _save(tech, f"Weekly template of {tech.id} saved.", lambda text: with_weekdays(text, sent), week=sent)
 
         st.dataframe(absences_frame(tech), hide_index=True, key="tech_absences")
         tz = ZoneInfo(data.timezone(board.base_url, board.token))

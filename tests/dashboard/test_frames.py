@@ -12,6 +12,7 @@ from dashboard.frames import (
     run_failure,
     technicians_frame,
     unassigned_frame,
+    with_weekdays,
 )
 from tests.dashboard.factories import job, plan, technician, working_day
 
@@ -82,3 +83,10 @@ def test_a_refused_run_lists_each_promise_it_would_break_on_a_line_of_its_own() 
     )
     crashed = plan(8, []).model_copy(update={"status": "failed", "error": "the worker stopped"})
     assert run_failure(crashed) == "Plan #8 failed: the worker stopped"
+
+
+def test_a_weekly_template_refusal_names_the_weekday_not_the_place_among_the_rows_sent() -> None:
+    sent = [{"weekday": 6, "start": "18:00", "end": "08:00"}, {"weekday": 7, "start": "08:00", "end": "16:00"}]
+    said = "week.0.end: shift end must be after its start (field week.0.end)"
+    assert with_weekdays(said, sent) == "week.Sat.end: shift end must be after its start (field week.Sat.end)"
+    assert with_weekdays("week.5.end: x", sent) == "week.5.end: x"  # a row not sent stays as said
