@@ -5,6 +5,7 @@ recorded as they come; a re-plan from now, reviewed, then published or discarded
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import streamlit as st
 
@@ -38,6 +39,29 @@ from dashboard.widgets import DEFAULT_TIME_LIMIT_S, attempt, current_board, foll
 PROPOSAL_KEY = "replan_proposal"
 FLASH_KEY = "replan_flash"
 REPORT_FLASH_KEY = "report_flash"
+URGENT_FLASH_KEY = "urgent_flash"
+CANCEL_FLASH_KEY = "cancel_flash"
+
+
+def changed_then_rerun(call: Callable[[], object], done: str, flash_key: str) -> None:
+    """Make a change to the day's jobs; once the API took it, run the page again so that
+    the live view and the job lists above show it at once, and say ``done`` there (the
+    API's refusal, field named, otherwise)."""
+    try:
+        call()
+    except BoardError as exc:
+        st.error(str(exc), icon=":material/error:")
+        return
+    data.forget_jobs()
+    st.session_state[flash_key] = done
+    st.rerun()
+
+
+def flash(flash_key: str) -> None:
+    """The message a change left before the page ran again, once."""
+    if said := st.session_state.pop(flash_key, None):
+        st.success(str(said), icon=":material/check:")
+
 
 board = current_board()
 st.title(f"Today {board.day:%a %d %b %Y}" + (f" · {board.region}" if board.region else ""))
@@ -119,8 +143,7 @@ with overrun_tab:
     if sent and job:
         attempt(lambda: board.client.job_overrun(job, instant(end)), f"{job} now ends at {end:%H:%M}.")
 with report_tab:
-    if said := st.session_state.pop(REPORT_FLASH_KEY, None):
-        st.success(str(said), icon=":material/check:")
+    flash(REPORT_FLASH_KEY)
     st.caption(
         "What an installer told you by phone: on the way, arrived, done (early or late), or could not "
         "complete (the job is open again for its revisit). Re-plans start from what the field reported."
@@ -162,6 +185,7 @@ with late_tab:
             f"{tech} is running late: at ({lat:.4f}, {lon:.4f}) at {at:%H:%M}.",
         )
 with urgent_tab:
+    flash(URGENT_FLASH_KEY)
     with st.form("urgent_form"):
         id_col, level_col, deadline_col, duration_col = st.columns(4)
         job_id = id_col.text_input("Job id", key="urgent_id")
@@ -194,22 +218,23 @@ with urgent_tab:
                 address.strip(),
                 level=int(level or 1),
             )
-            if attempt(
+            changed_then_rerun(
                 lambda: board.client.add_job(job_id.strip(), body),
                 f"Urgent repair {job_id.strip()} added (level {level}, deadline {deadline:%H:%M}).",
-            ):
-                data.forget_jobs()
+                URGENT_FLASH_KEY,
+            )
 with cancel_tab:
+    flash(CANCEL_FLASH_KEY)
     with st.form("cancel_form"):
         job = st.selectbox("Job", open_jobs, key="cancel_job")
         sent = st.form_submit_button("Cancel job")
-    if sent and job and attempt(lambda: board.client.cancel_job(job), f"{job} is cancelled: later plans leave it out."):
-        data.forget_jobs()
+    if sent and job:
+        changed_then_rerun(
+            lambda: board.client.cancel_job(job), f"{job} is cancelled: later plans leave it out.", CANCEL_FLASH_KEY
+        )
 
 st.subheader("Re-plan from now")
-flash = st.session_state.pop(FLASH_KEY, None)
-if flash:
-    st.success(str(flash), icon=":material/check:")
+flash(FLASH_KEY)
 with st.form("replan_form", border=False):
     limit_col, changes_col, button_col = st.columns([1, 2, 2], vertical_alignment="bottom")
     limit = limit_col.number_input(

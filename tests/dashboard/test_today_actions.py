@@ -269,6 +269,9 @@ def test_an_urgent_repair_added_on_the_board_shows_in_the_proposal_as_added_with
     at.time_input(key="urgent_deadline").set_value(dt.time(15, 0))
     press(at, "Add urgent repair")
     assert any("URGENT-NEW added" in s for s in texts(at, "success")), texts(at, "error")
+    # The live view above shows it at once, not at its next refresh.
+    waiting = next(t.value for t in at.table if "deadline" in t.value.columns and "job" in t.value.columns)
+    assert "URGENT-NEW" in set(waiting["job"]), waiting
     replan(at)
     added = next(t.value for t in at.table if list(t.value.columns) == ADDED_COLUMNS)
     assert "URGENT-NEW" in set(added["job"]), added
