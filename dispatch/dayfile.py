@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dispatch.clock import SYSTEM_CLOCK
 from dispatch.csvfile import TableError, job_record, read_table, skill_pairs, technician_record
 from dispatch.errors import Invalid
-from dispatch.mapping import Day, DayClock, JobInfo, Span, day_problem, job_from
+from dispatch.mapping import Day, DayClock, JobInfo, Span, day_problem, job_from, outside_skipped_hour
 from dispatch.worktime import Away, honour
 from solver import (
     Break,
@@ -423,6 +423,8 @@ def _build(
             working = _absent(r, raw, tech)
         except ProblemError as exc:  # the engine's own bounds (its 360 h, say), named by the record
             raise DayFileError(f"{where}: {exc}") from None
+        if working is not None:
+            working = outside_skipped_hour(working, clock)
         if working is None:
             continue  # away all day
         tech = working

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -126,6 +127,52 @@ class DayClock:
     def to_stored(self, seconds: int) -> dt.datetime:
         """Seconds since midnight as a datetime to store (UTC)."""
         return to_storage(self.moment(seconds))
+
+    def skipped(self) -> tuple[int, int] | None:
+        """The wall-clock seconds of the date that do not exist (the hour the clocks skip
+        on the spring night, 03:00-04:00 in Helsinki), or None on other dates."""
+        return _skipped(self.date, self.tz)
+
+
+@functools.lru_cache(maxsize=256)
+def _skipped(day: dt.date, tz: ZoneInfo) -> tuple[int, int] | None:
+    midnight, next_midnight = local_midnight(day, tz), local_midnight(day + dt.timedelta(days=1), tz)
+    if (next_midnight.astimezone(dt.UTC) - midnight.astimezone(dt.UTC)).total_seconds() >= 24 * 3600:
+        return None  # no hour skipped (the autumn night repeats one instead)
+    missing = []
+    for minute in range(24 * 60):
+        wall = dt.datetime.combine(day, dt.time(minute // 60, minute % 60), tzinfo=tz)
+        if wall.astimezone(dt.UTC).astimezone(tz).replace(tzinfo=None) != wall.replace(tzinfo=None):
+            missing.append(minute)
+    if not missing:
+        return None
+    return missing[0] * 60, (missing[-1] + 1) * 60
+
+
+def outside_skipped_hour(tech: Technician, clock: DayClock) -> Technician | None:
+    """``tech`` with a shift that does not run across the hour the clocks skip on
+    ``clock``'s date (the engine counts wall-clock seconds, so a visit across it would
+    seem to last an hour longer than it does): the shift keeps its longer side of that
+    hour (and overtime that stays before it), or None when nothing of it is left. Other
+    dates and shifts away from that hour are as they are. A shift over the night the
+    clocks change is rare in this trade; before, such a plan could start a visit after
+    its window closed, or end it before it began."""
+    gap = clock.skipped()
+    shift = tech.shift
+    if gap is None or shift.end_s + tech.max_overtime_s <= gap[0] or shift.start_s >= gap[1]:
+        return tech
+    before, after = gap[0] - shift.start_s, shift.end_s - gap[1]
+    if after >= before and after > 0:
+        start, end, overtime = gap[1], shift.end_s, tech.max_overtime_s
+    elif before > 0:
+        start, end = shift.start_s, min(shift.end_s, gap[0])
+        overtime = max(0, min(tech.max_overtime_s, gap[0] - end))
+    else:
+        return None
+    lunch = shift.lunch
+    if lunch is not None and max(lunch.earliest_s, start) > min(lunch.latest_s, end - lunch.duration_s):
+        lunch = None  # it no longer fits: the shorter day goes without it
+    return dataclasses.replace(tech, shift=Shift(start, end, lunch), max_overtime_s=overtime)
 
 
 @dataclass(frozen=True)
@@ -366,6 +413,8 @@ def technicians_on(
         if shift is None:
             continue
         working = honour(technician_of(tech, shift), away.get(tech.id, []), day)
+        if working is not None:
+            working = outside_skipped_hour(working, clock)
         if working is not None and tech.id in unavailable:
             working = with_absence(working, unavailable[tech.id])
         if working is not None:

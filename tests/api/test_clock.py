@@ -127,3 +127,47 @@ def test_the_health_probe_answers_ok_without_a_token_and_with_the_security_heade
     assert health.json() == {"status": "ok"}
     assert health.headers["x-content-type-options"] == "nosniff"
     assert "/health" in documented
+
+
+def test_on_the_night_the_clocks_skip_an_hour_plans_and_slots_keep_to_real_time(database_url: str) -> None:
+    """A shift from 02:00 to 11:00 on 2027-03-28 (Helsinki: 03:00 is 04:00): the job is
+    planned after the skipped hour, for its full length, and every slot offered lasts
+    the grid's hour (one across the skipped hour lasted none)."""
+    day = dt.date(2027, 3, 28)
+    app = create_app(settings_for(database_url, seed=False))
+    with TestClient(app) as client:
+        tech = {
+            "name": "Yövuoro",
+            "home": {"lat": 60.17, "lon": 24.94},
+            "skills": {"wardrobe": 1},
+            "shifts": [{"date": day.isoformat(), "start": "02:00", "end": "11:00"}],
+        }
+        assert client.put("/v1/technicians/TDST", json=tech, headers=DISPATCHER).status_code == 201
+        window = {"start": "2027-03-28T02:30:00+02:00", "end": "2027-03-28T08:30:00+03:00"}
+        job = {
+            "location": {"lat": 60.19, "lon": 24.95},
+            "duration_min": 120,
+            "skills": {"wardrobe": 1},
+            "date": day.isoformat(),
+            "windows": [window],
+        }
+        assert client.put("/v1/jobs/DST1", json=job, headers=DISPATCHER).status_code == 201
+        plan = run_plan(client, day.isoformat(), time_limit_s=1)
+        [visit] = [v for r in plan["routes"] for v in r["visits"]]  # type: ignore[union-attr]
+        start, end = dt.datetime.fromisoformat(visit["start"]), dt.datetime.fromisoformat(visit["end"])
+        assert end - start == dt.timedelta(minutes=120), visit
+        assert dt.datetime.fromisoformat(at(day, "04:00")) <= start <= dt.datetime.fromisoformat(window["end"])
+        booker = auth(client.post("/v1/tokens", json={"role": "booking"}, headers=DISPATCHER).json()["token"])
+        search = {
+            "location": job["location"],
+            "duration_min": 60,
+            "skills": {"wardrobe": 1},
+            "date_from": day.isoformat(),
+        }
+        found = client.post("/v1/slots/search", json=search, headers=booker)
+        assert found.status_code == 200, found.text
+        slots = found.json()["slots"]
+        assert slots
+        for slot in slots:
+            length = dt.datetime.fromisoformat(slot["end"]) - dt.datetime.fromisoformat(slot["start"])
+            assert length == dt.timedelta(hours=1), slot

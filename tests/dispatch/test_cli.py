@@ -94,3 +94,42 @@ def test_a_technicians_file_beside_a_json_day_is_refused_not_ignored(tmp_path: P
     result = runner.invoke(app, ["plan", str(SAMPLES / "small-day.json"), "--technicians", str(technicians)])
     assert result.exit_code == 2, result.output
     assert "--technicians goes with a jobs CSV" in result.output and "Planning" not in result.output
+
+
+def test_on_the_night_the_clocks_skip_an_hour_no_visit_runs_across_it_and_each_lasts_its_length(
+    tmp_path: Path,
+) -> None:
+    """Every shift of the small day on 2027-03-28 (Helsinki: 03:00 is 04:00) from 01:00 to
+    10:00, and S01 wanted 03:00-04:00: the plan times visits on real time, inside their
+    windows, never across the skipped hour."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    day = "2027-03-28"
+    data = json.loads((SAMPLES / "small-day.json").read_text(encoding="utf-8"))
+    data["date"] = day
+    for tech in data["technicians"]:
+        tech["shifts"] = [
+            {
+                "date": day,
+                "start": "01:00",
+                "end": "10:00",
+                "break": {"earliest": "05:00", "latest": "07:00", "duration_min": 30},
+            }
+        ]
+    for job in data["jobs"]:
+        job["windows"] = [{"start": "03:00", "end": "04:00"}] if job["id"] == "S01" else []
+    path = tmp_path / "dst.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    result = runner.invoke(app, ["plan", str(path), "--time-limit", "2", "--out", str(tmp_path / "p")])
+    assert result.exit_code == 0, result.output
+    plan = json.loads((tmp_path / "p.json").read_text(encoding="utf-8"))
+    lengths = {j["id"]: timedelta(minutes=j["duration_min"]) for j in data["jobs"]}
+    skipped_until = datetime(2027, 3, 28, 4, 0, tzinfo=ZoneInfo("Europe/Helsinki"))
+    visits = [v for r in plan["routes"] for v in r["visits"] if v["job_id"] in lengths]
+    assert visits
+    for v in visits:
+        start, end = datetime.fromisoformat(v["start"]), datetime.fromisoformat(v["end"])
+        assert end - start == lengths[v["job_id"]], v
+        assert start >= skipped_until, v
+    assert "S01" in {u["job_id"] for u in plan["unassigned"]}  # its window lies in the hour that never was
