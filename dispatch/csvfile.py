@@ -73,6 +73,62 @@ class Table:
                 )
 
 
+JOB_COLUMNS = (
+    "id",
+    "date",
+    "date_from",
+    "date_to",
+    "preferred_date",
+    "days",
+    "region",
+    "kind",
+    "lat",
+    "lon",
+    "address",
+    "customer_name",
+    "customer_phone",
+    "duration_min",
+    "skills",
+    "crew_size",
+    "windows",
+    "preferred_start",
+    "preferred_end",
+    "soft_penalty_per_min",
+    "release_at",
+    "deadline",
+    "priority",
+    "pinned_technician_id",
+    "preferred_technician_id",
+    "depends_on",
+    "notes",
+)
+"""The columns of a jobs CSV (docs/day-file.md; the API import reads them all, the
+command line those of one day)."""
+
+TECHNICIAN_COLUMNS = (
+    "id",
+    "name",
+    "kind",
+    "home_lat",
+    "home_lon",
+    "end_lat",
+    "end_lon",
+    "skills",
+    "shift_start",
+    "shift_end",
+    "break_earliest",
+    "break_latest",
+    "break_duration_min",
+    "max_jobs",
+    "max_overtime_min",
+    "cost_per_hour",
+    "cost_per_km",
+    "cost_per_job",
+    "overtime_per_hour",
+)
+"""The columns of a technicians CSV (docs/day-file.md)."""
+
+
 def read_table(data: bytes, header_hint: str = "id,kind,lat,lon,...") -> Table:
     """The CSV ``data`` as a table; ``TableError`` when it is not one
     (``header_hint`` shows what the first line should be).

@@ -6,6 +6,7 @@ for CSV, the file and line, so the person who wrote the file can fix it.
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -17,7 +18,15 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dispatch.clock import SYSTEM_CLOCK
-from dispatch.csvfile import TableError, job_record, read_table, skill_pairs, technician_record
+from dispatch.csvfile import (
+    JOB_COLUMNS,
+    TECHNICIAN_COLUMNS,
+    TableError,
+    job_record,
+    read_table,
+    skill_pairs,
+    technician_record,
+)
 from dispatch.errors import Invalid
 from dispatch.mapping import Day, DayClock, JobInfo, Span, day_problem, job_from, outside_skipped_hour
 from dispatch.worktime import Away, honour
@@ -469,6 +478,28 @@ class DayRecords:
     depot: Any = None
 
 
+DAY_FIELDS = frozenset({"date", "timezone", "region", "technicians", "jobs", "depot"})
+TECHNICIAN_FIELDS = frozenset(
+    {"id", "name", "kind", "home", "end", "skills", "shifts", "shift", "week", "absences", "max_jobs"}
+    | {"max_overtime_min", "cost", "tools", "stock"}
+)
+JOB_FIELDS = frozenset(
+    {"id", "kind", "location", "address", "customer", "duration_min", "skills", "crew_size", "windows"}
+    | {"preferred_window", "soft_penalty_per_min", "release_at", "deadline", "priority", "notes", "tools", "parts"}
+    | {"pinned_technician_id", "preferred_technician_id"}
+)
+"""The fields of a JSON day, a technician and a job (docs/day-file.md): any other is a
+misspelling (``window`` for ``windows``) that would be ignored, so it is refused."""
+
+
+def _refuse_unknown(where: str, raw: Mapping[str, Any], known: frozenset[str]) -> None:
+    unknown = sorted(str(key) for key in raw if key not in known)
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], known, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise DayFileError(f"{where}, field {unknown[0]}: not a field of the day file{hint}; see docs/day-file.md")
+
+
 def read_json(path: Path, plan_date: str | None = None) -> DayRecords:
     """The records of a JSON day file; ``plan_date`` (YYYY-MM-DD) overrides the file's date."""
     try:
@@ -477,6 +508,7 @@ def read_json(path: Path, plan_date: str | None = None) -> DayRecords:
         raise DayFileError(f"{path.name} line {exc.lineno}: not valid JSON ({exc.msg})") from None
     if not isinstance(data, dict):
         raise DayFileError(f"{path.name}: expected a JSON object with technicians and jobs")
+    _refuse_unknown(path.name, data, DAY_FIELDS)
     when = plan_date or data.get("date")
     if not when:
         raise DayFileError(f"{path.name}, field date: is required (or pass --date)")
@@ -494,8 +526,13 @@ def read_json(path: Path, plan_date: str | None = None) -> DayRecords:
 
 
 def load_json(path: Path, plan_date: str | None = None) -> Day:
-    """Read a JSON day file; ``plan_date`` (YYYY-MM-DD) overrides the file's date."""
+    """Read a JSON day file; ``plan_date`` (YYYY-MM-DD) overrides the file's date. A field
+    the format does not have (a misspelling) is refused, naming it."""
     records = read_json(path, plan_date)
+    for where, raw in records.technicians:
+        _refuse_unknown(where, raw, TECHNICIAN_FIELDS)
+    for where, raw in records.jobs:
+        _refuse_unknown(where, raw, JOB_FIELDS)
     depot = None
     if records.depot is not None:
         reader = _Reader(DayClock(records.date, records.timezone), records.name)
@@ -504,8 +541,9 @@ def load_json(path: Path, plan_date: str | None = None) -> Day:
     return _build(records.date, records.timezone, records.region, records.technicians, records.jobs, depot)
 
 
-def _csv_rows(path: Path, header_hint: str) -> list[tuple[str, dict[str, str]]]:
-    """The non-blank rows of a CSV file of the day format, each with where it stands."""
+def _csv_rows(path: Path, header_hint: str, columns: Sequence[str]) -> list[tuple[str, dict[str, str]]]:
+    """The non-blank rows of a CSV file of the day format, each with where it stands; a
+    column not among ``columns`` (a misspelling that would be ignored) is refused."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -514,6 +552,11 @@ def _csv_rows(path: Path, header_hint: str) -> list[tuple[str, dict[str, str]]]:
         table = read_table(data, header_hint)
     except TableError as exc:
         raise DayFileError(f"{path.name}: {exc}") from None
+    for name in table.header:
+        if name and name not in columns:
+            close = difflib.get_close_matches(name, columns, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise DayFileError(f"{path.name}: unknown column '{name[:60]}'{hint}; the columns are {', '.join(columns)}")
     out = []
     for row in table.rows():
         where = f"{path.name} line {row.line}"
@@ -528,8 +571,11 @@ def load_csv(jobs_path: Path, technicians_path: Path | None = None, plan_date: s
     techs_path = technicians_path or jobs_path.with_name("technicians.csv")
     tz = ZoneInfo(DEFAULT_TIMEZONE)
     day = _parse_date(plan_date, "--date") if plan_date else SYSTEM_CLOCK.today(tz)
-    techs = [(where, technician_record(row)) for where, row in _csv_rows(techs_path, "id,name,kind,home_lat,...")]
-    jobs = [(where, job_record(row)) for where, row in _csv_rows(jobs_path, "id,kind,lat,lon,...")]
+    techs = [
+        (where, technician_record(row))
+        for where, row in _csv_rows(techs_path, "id,name,kind,home_lat,...", TECHNICIAN_COLUMNS)
+    ]
+    jobs = [(where, job_record(row)) for where, row in _csv_rows(jobs_path, "id,kind,lat,lon,...", JOB_COLUMNS)]
     return _build(day, tz, "", techs, jobs)
 
 

@@ -60,42 +60,14 @@ from sqlmodel import Session
 from dispatch import catalog, csvfile, live
 from dispatch.booking import BookingService
 from dispatch.catalog import Geocoder
-from dispatch.csvfile import Table, job_record, skill_pairs
+from dispatch.csvfile import JOB_COLUMNS, Table, job_record, skill_pairs
 from dispatch.errors import DispatchError, Invalid, Unavailable
 from dispatch.inputs import CLOCK, ID_PATTERN, JobIn, LatLon
 from dispatch.tables import JobRow
 
 MAX_BYTES = 5_000_000
 MAX_ROWS = 10_000
-COLUMNS = (
-    "id",
-    "date",
-    "date_from",
-    "date_to",
-    "preferred_date",
-    "days",
-    "region",
-    "kind",
-    "lat",
-    "lon",
-    "address",
-    "customer_name",
-    "customer_phone",
-    "duration_min",
-    "skills",
-    "crew_size",
-    "windows",
-    "preferred_start",
-    "preferred_end",
-    "soft_penalty_per_min",
-    "release_at",
-    "deadline",
-    "priority",
-    "pinned_technician_id",
-    "preferred_technician_id",
-    "depends_on",
-    "notes",
-)
+COLUMNS = JOB_COLUMNS
 TEXT_COLUMNS = ("kind", "region", "address", "notes", "pinned_technician_id", "preferred_technician_id", "depends_on")
 ID = re.compile(ID_PATTERN)
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

@@ -59,6 +59,12 @@ def test_the_csv_sample_is_the_same_day_as_the_json_sample() -> None:
         (lambda d: d.update(timezone="Mars/Olympus"), "field timezone: unknown time zone"),
         (lambda d: d["jobs"][2].update(duration_min=100000), "jobs[2]: job S03: duration is longer than"),
         (
+            lambda d: d["jobs"][1].update(window=[{"start": "09:00", "end": "11:00"}]),
+            "jobs[1], field window: not a field of the day file \\(did you mean windows\\?\\)",
+        ),
+        (lambda d: d["technicians"][2].update(max_job=3), "technicians[2], field max_job: not a field"),
+        (lambda d: d.update(dat="2026-12-01"), "day.json, field dat: not a field of the day file"),
+        (
             lambda d: d["technicians"][0]["shifts"][0]["break"].update(earliest="18:00", latest="19:00"),
             "technicians[0], field shift.break: a break of 30 min starting 18:00-19:00 does not fit in the shift "
             "07:30-16:30",
@@ -151,3 +157,12 @@ def test_a_weekly_template_gives_the_shift_of_a_date_without_one_and_absences_ar
     third["week"] = [{"weekday": 9, "start": "08:00", "end": "16:00"}]
     with pytest.raises(DayFileError, match=r"technicians\[2\], field week\[0\]\.weekday: must be 1"):
         load_day(write(tmp_path, data))
+
+
+def test_a_misspelt_csv_column_is_refused_not_ignored(tmp_path: Path) -> None:
+    source = SAMPLES / "helsinki-day"
+    jobs = (source / "jobs.csv").read_text(encoding="utf-8").replace(",windows,", ",window,", 1)
+    (tmp_path / "jobs.csv").write_text(jobs, encoding="utf-8")
+    (tmp_path / "technicians.csv").write_text((source / "technicians.csv").read_text(encoding="utf-8"))
+    with pytest.raises(DayFileError, match=r"jobs\.csv: unknown column 'window' \(did you mean windows\?\)"):
+        load_day(tmp_path / "jobs.csv", plan_date="2026-12-01")
