@@ -216,11 +216,13 @@ class DispatchClient:
         already taken (``PUT`` would replace that job, its customer's details lost)."""
         if not job_id:
             raise BoardError("Enter a job id.", field="job_id")
-        found = self._http.request("GET", f"/v1/jobs/{_segment(job_id)}")
-        if found.status_code != 404:
-            if found.is_success:
-                raise BoardError(f"Job {job_id} already exists: choose another id for the new job.", field="job_id")
-            self._raise_for(found)
+        try:
+            self._request("GET", f"/v1/jobs/{_segment(job_id)}")
+        except BoardError as exc:
+            if exc.status != 404:
+                raise
+        else:
+            raise BoardError(f"Job {job_id} already exists: choose another id for the new job.", field="job_id")
         return self.put_job(job_id, body)
 
     def import_jobs(self, filename: str, content: bytes, day: dt.date | None = None) -> ImportResult:
