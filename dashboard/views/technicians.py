@@ -4,7 +4,7 @@ template and absences, edited here (docs/working-time.md)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -61,7 +61,9 @@ def _week_form(tech: Technician) -> list[dict[str, Any]] | None:
 
 def _add_absence(tech: Technician, tz: ZoneInfo) -> dict[str, Any] | None:
     """The form adding an absence (local dates and times); the absence once submitted."""
-    with st.form(f"absence_form_{tech.id}", clear_on_submit=True):
+    # Not cleared on submit: a refused absence stays in the form to be corrected; an
+    # absence the API took is cleared (``ABSENCE_FIELDS`` forgotten before the rerun).
+    with st.form(f"absence_form_{tech.id}"):
         st.markdown("**Add an absence** (a whole day off: 00:00 to 00:00 of the next day)")
         start_day, start_time, end_day, end_time, reason = st.columns([2, 1, 2, 1, 3])
         day = board.day
@@ -86,11 +88,24 @@ def _add_absence(tech: Technician, tz: ZoneInfo) -> dict[str, Any] | None:
 SAVED_KEY = "tech_saved"
 
 
-def _save(tech: Technician, done: str, explain: Callable[[str], str] | None = None, **changes: Any) -> None:
+def _absence_keys(tech: Technician) -> list[str]:
+    return [f"absence_{tech.id}_{field}" for field in ("from_day", "from_time", "until_day", "until_time", "reason")]
+
+
+def _save(
+    tech: Technician,
+    done: str,
+    explain: Callable[[str], str] | None = None,
+    forget: Sequence[str] = (),
+    **changes: Any,
+) -> None:
     """Put the technician back whole with ``changes``; once the API took it, read
-    everything again and say ``done`` (the API's refusal, field named, otherwise)."""
+    everything again, empty the form fields ``forget`` and say ``done`` (the API's
+    refusal, field named, otherwise, with the form as it was)."""
     if attempt(lambda: board.client.put_technician(tech.id, tech.put_body(**changes)), done, explain):
         data.forget_technicians()
+        for key in forget:
+            st.session_state.pop(key, None)
         st.session_state[SAVED_KEY] = done
         st.rerun()
 
@@ -141,7 +156,7 @@ with shown_errors():
         added = _add_absence(tech, tz)
         if added is not None:
             kept = [a.model_dump(mode="json") for a in tech.absences]
-            _save(tech, f"Absence of {tech.id} added.", absences=[*kept, added])
+            _save(tech, f"Absence of {tech.id} added.", absences=[*kept, added], forget=_absence_keys(tech))
         if tech.absences:
             labels = {i: absence_label(a.start, a.end, a.reason) for i, a in enumerate(tech.absences)}
             gone = st.multiselect(

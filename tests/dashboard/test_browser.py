@@ -368,3 +368,19 @@ def test_the_week_page_shades_each_technician_s_day_by_its_load_and_opens_a_day_
     page.get_by_role("link", name=f"Open {day:%a %d %b} in the day view").click()
     page.get_by_role("heading", name=f"Plan {day:%a %d %b %Y}").wait_for()
     page.close()
+
+
+def test_an_absence_refused_stays_in_the_form_to_be_corrected(browser: Any, board_url: str) -> None:
+    """A time mistyped in the absence form is refused with a message, and what the
+    dispatcher typed is still there to correct (the form used to empty itself on submit)."""
+    page = open_board(browser, board_url)
+    page.get_by_role("link", name="Technicians").click()
+    field = "[class*='st-key-absence_'][class*='_{}'] input"
+    page.locator(field.format("from_time")).first.wait_for()
+    page.locator(field.format("from_time")).first.fill("25:00")
+    page.locator(field.format("reason")).first.fill("dentist")
+    page.get_by_role("button", name="Add absence").click()
+    page.get_by_text("An absence's times are written HH:MM").wait_for()
+    assert page.locator(field.format("from_time")).first.input_value() == "25:00"
+    assert page.locator(field.format("reason")).first.input_value() == "dentist"
+    page.close()
