@@ -577,25 +577,17 @@ def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.
                 continue  # cancelled
             job = jobs[v.job_id]
             shown.append(
-                LiveVisit(
-                    job_id=v.job_id,
-                    technician_id=v.technician_id,
-                    seq=v.seq,
+                _live_visit(
+                    v,
+                    job,
+                    windows[(v.technician_id, v.job_id)],
+                    tz,
                     state=e.state,
-                    status=jobstate.visit_status(job),
-                    kind=job.kind,
-                    priority=job.priority,
-                    planned_arrival=from_storage(v.arrival, tz),
-                    planned_start=from_storage(v.start, tz),
-                    planned_end=from_storage(v.end, tz),
-                    actual_start=from_storage(job.actual_start, tz) if job.actual_start is not None else None,
-                    actual_end=from_storage(job.actual_end, tz) if job.actual_end is not None else None,
                     eta=local(e.eta_s),
                     expected_end=local(e.end_s),
                     delay_min=e.delay_min,
                     at_risk=e.at_risk,
                     risk=e.risk,
-                    window=windows[(v.technician_id, v.job_id)],
                 )
             )
         name = names.get(route_facts.technician_id, "")
@@ -635,26 +627,55 @@ def _without_estimates(
             state = UNDER_WAY
         else:
             state, first_open = (NEXT if first_open else LATER), False
-        yield LiveVisit(
-            job_id=v.job_id,
-            technician_id=v.technician_id,
-            seq=v.seq,
+        yield _live_visit(
+            v,
+            job,
+            windows[(v.technician_id, v.job_id)],
+            tz,
             state=state,
-            status=jobstate.visit_status(job),
-            kind=job.kind,
-            priority=job.priority,
-            planned_arrival=from_storage(v.arrival, tz),
-            planned_start=from_storage(v.start, tz),
-            planned_end=from_storage(v.end, tz),
-            actual_start=from_storage(job.actual_start, tz) if job.actual_start is not None else None,
-            actual_end=from_storage(job.actual_end, tz) if job.actual_end is not None else None,
             eta=None,
             expected_end=None,
             delay_min=0,
             at_risk=not finished,
             risk=None if finished else UNAVAILABLE,
-            window=windows[(v.technician_id, v.job_id)],
         )
+
+
+def _live_visit(
+    v: VisitRow,
+    job: JobRow,
+    window: Span | None,
+    tz: ZoneInfo,
+    *,
+    state: str,
+    eta: dt.datetime | None,
+    expected_end: dt.datetime | None,
+    delay_min: int,
+    at_risk: bool,
+    risk: str | None,
+) -> LiveVisit:
+    """A published visit as the live day shows it: its plan's times, what the field
+    reported on its job, and the estimate given."""
+    return LiveVisit(
+        job_id=v.job_id,
+        technician_id=v.technician_id,
+        seq=v.seq,
+        state=state,
+        status=jobstate.visit_status(job),
+        kind=job.kind,
+        priority=job.priority,
+        planned_arrival=from_storage(v.arrival, tz),
+        planned_start=from_storage(v.start, tz),
+        planned_end=from_storage(v.end, tz),
+        actual_start=from_storage(job.actual_start, tz) if job.actual_start is not None else None,
+        actual_end=from_storage(job.actual_end, tz) if job.actual_end is not None else None,
+        eta=eta,
+        expected_end=expected_end,
+        delay_min=delay_min,
+        at_risk=at_risk,
+        risk=risk,
+        window=window,
+    )
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dispatch.csvfile import TECHNICIAN_COLUMNS
+
 Record = dict[str, Any]  # a JSON object as written to the day file
 Skills = dict[str, int]  # skill code -> minimum (job) or held (technician) level
 
@@ -72,27 +74,7 @@ JOB_HEADER = [
     "preferred_technician_id",
     "notes",
 ]
-TECHNICIAN_HEADER = [
-    "id",
-    "name",
-    "kind",
-    "home_lat",
-    "home_lon",
-    "end_lat",
-    "end_lon",
-    "skills",
-    "shift_start",
-    "shift_end",
-    "break_earliest",
-    "break_latest",
-    "break_duration_min",
-    "max_jobs",
-    "max_overtime_min",
-    "cost_per_hour",
-    "cost_per_km",
-    "cost_per_job",
-    "overtime_per_hour",
-]
+TECHNICIAN_HEADER = list(TECHNICIAN_COLUMNS)
 
 # Road travel assumed by the capacity estimate in ``summary`` (not written to any file).
 ROAD_FACTOR = 1.3
