@@ -150,11 +150,13 @@ def load_horizon(session: Session, first: dt.date, last: dt.date, region: str, t
     held: dict[str, Unassigned] = {}
     made: dict[str, engine_horizon.HorizonJob] = {}
     started: set[str] = set()  # jobs of several days with days done: past waiting for anything
+    before: set[str] = set()  # jobs of several days whose days all lie before the horizon
     for row in rows:
         lo, hi = _day_range(row, first, last)
         if lo > hi:
-            # A job of several days dated before the horizon whose days all lie before it
-            # (before, it was listed as unassigned: "only -4 of its days lie between").
+            # Not of this horizon: neither listed as unassigned ("only -4 of its days lie
+            # between") nor a promise this plan must keep.
+            before.add(row.id)
             continue
         needed, pinned, start = row.days, row.pinned_technician_id, row.date
         done = jobdays.done_days(session, row.id, tz) if row.days > 1 else {}
@@ -253,7 +255,9 @@ def load_horizon(session: Session, first: dt.date, last: dt.date, region: str, t
     horizon = engine_horizon.build(persons, list(made.values()), len(days))
     info = {r.id: JobInfo(r.address, r.customer_name, r.customer_phone, r.notes, r.confirmed, r.booked) for r in rows}
     home = {r.id: min(max(r.date, first), last) for r in rows}
-    promised = frozenset(r.id for r in rows if r.confirmed)
+    # A promise is this plan's to keep when the job is of it: not one whose days all lie
+    # before it, nor one a day outside it holds (a plan of that day keeps that promise).
+    promised = frozenset(r.id for r in rows if r.confirmed and r.id not in before and r.id not in published)
     return LoadedHorizon(first, last, region, tz, horizon, names, info, home, held, promised)
 
 
