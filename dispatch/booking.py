@@ -41,7 +41,7 @@ from dispatch.clock import SYSTEM_CLOCK, Clock
 from dispatch.db import give_back
 from dispatch.errors import Conflict, DispatchError, Invalid, NotFound
 from dispatch.inputs import LATEST_DATE, BookingIn, CustomerIn, DateRangeIn, JobIn, LatLon, SlotSearchIn, WindowIn
-from dispatch.jobstate import CANCELLED, OPEN, PLANNABLE
+from dispatch.jobstate import CANCELLED, COMPLETED, OPEN, PLANNABLE
 from dispatch.mapping import DayClock, Span, day_problem, job_from, job_of, lags, predecessor_end, technicians_on
 from dispatch.settings import BookingSettings
 from dispatch.tables import BookingRow, DisruptionRow, JobRow, LiveScheduleRow, TechnicianRow
@@ -1192,6 +1192,8 @@ class BookingService:
         if token_id is not None:
             self.get(session, job_id, token_id)
         row = catalog.get_job(session, job_id)
+        if row.status == COMPLETED:
+            raise Conflict(f"job {job_id} is completed: what was done stays, so it cannot be cancelled", "job_id")
         for day in live.days_holding(session, row):  # a job of several days: each of its days
             plan = live.lock(session, day, row.region, now)
             routes = live.routes_of(plan)

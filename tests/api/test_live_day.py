@@ -209,6 +209,23 @@ def test_a_cancelled_job_takes_no_events_and_others_jobs_stay_forbidden(database
         assert forbidden.status_code == 403 and forbidden.json()["field"] == "job_id"
 
 
+def test_a_completed_job_cannot_be_cancelled_and_stays_in_its_technicians_day(database_url: str) -> None:
+    """Before, DELETE of a completed job answered 200: the job became cancelled, its
+    visit left the day's live schedule, and put back with PUT it was planned again."""
+    with planned_day(database_url) as day:
+        first = day.jobs[0]
+        job_id, arrival = first["job_id"], dt.datetime.fromisoformat(first["arrival"])
+        assert post(day, job_id, "arrived", arrival).status_code == 201
+        assert post(day, job_id, "completed", arrival + dt.timedelta(minutes=40)).status_code == 201
+        refused = day.client.delete(f"/v1/jobs/{job_id}", headers=DISPATCHER)
+        assert refused.status_code == 409 and refused.json()["field"] == "job_id", refused.text
+        assert "completed" in refused.json()["detail"]
+        assert job(day, job_id)["status"] == "completed"
+        assert my_status(day, job_id) == "completed"
+        live = day.client.get("/v1/live", params={"date": SAMPLE_DAY}, headers=DISPATCHER).json()
+        assert job_id in {v["job_id"] for t in live["technicians"] for v in t["visits"]}
+
+
 def uids(day: Day) -> list[str]:
     feed = day.client.get("/v1/me/calendar.ics", headers=day.me)
     assert feed.status_code == 200
