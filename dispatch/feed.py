@@ -29,9 +29,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, TextClause, cast, insert, literal, text, union_all
+from sqlalchemy import String, TextClause, cast, insert, literal, or_, text, union_all
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from dispatch.auth import Principal
 from dispatch.errors import Invalid
@@ -45,6 +46,9 @@ JOB_ETA = "job.eta"
 PLAN_PUBLISHED = "plan.published"
 DISRUPTION = "disruption"
 EVENT_TYPES = (JOB_STATUS, JOB_WINDOW, JOB_ASSIGNED, JOB_ETA, PLAN_PUBLISHED, DISRUPTION)
+# Told once per job, naming one technician (a crew job's first): an installer sees them
+# for each crew job of theirs as well. ``job.assigned`` is told to each technician.
+PER_JOB = (JOB_STATUS, JOB_WINDOW, JOB_ETA)
 """Every type of feed event (a webhook subscribes to a subset)."""
 
 PENDING = "pending"
@@ -226,7 +230,8 @@ class Page:
 def events_after(session: Session, principal: Principal, after: str | None, limit: int = 100) -> Page:
     """At most ``limit`` events after the cursor ``after``, oldest first, that
     ``principal`` may see: a dispatcher every event, the booking role the events of
-    jobs it booked, an installer the events naming them as technician. ``next`` is the
+    jobs it booked, an installer the events naming them as technician and the per-job
+    events (``PER_JOB``) of their published crew jobs. ``next`` is the
     cursor after the last event returned (``after`` again when there is none), so
     asking with it never skips or repeats an event."""
     if not 1 <= limit <= MAX_LIMIT:
@@ -237,10 +242,26 @@ def events_after(session: Session, principal: Principal, after: str | None, limi
         booked = select(BookingRow.job_id).where(BookingRow.token_id == principal.token_id)
         query = query.where(col(FeedEventRow.job_id).in_(booked))
     elif principal.role == "installer":
-        query = query.where(FeedEventRow.technician_id == principal.technician_id)
+        query = query.where(
+            or_(
+                col(FeedEventRow.technician_id) == principal.technician_id,
+                col(FeedEventRow.type).in_(PER_JOB)
+                & col(FeedEventRow.job_id).in_(_crew_jobs_of(principal.technician_id)),
+            )
+        )
     rows = list(session.exec(query.order_by(col(FeedEventRow.id)).limit(limit)).all())
     last = rows[-1].id if rows else position
     return Page(rows, str(last))
+
+
+def _crew_jobs_of(technician_id: str | None) -> SelectOfScalar[str]:
+    """The crew jobs ``technician_id`` has in a published plan (as a subquery)."""
+    return (
+        select(VisitRow.job_id)
+        .join(PublishedPlanRow, col(PublishedPlanRow.plan_id) == col(VisitRow.plan_id))
+        .join(JobRow, col(JobRow.id) == col(VisitRow.job_id))
+        .where(VisitRow.technician_id == technician_id, col(JobRow.crew_size) > 1)
+    )
 
 
 def published_technicians(session: Session, job: JobRow) -> list[str]:

@@ -132,6 +132,33 @@ def test_cancelling_a_job_tells_its_technician_once(database_url: str) -> None:
         assert told in all_events(day.client, day.me)
 
 
+def test_both_technicians_of_a_crew_job_are_told_of_its_cancellation(database_url: str) -> None:
+    """Before, a change to a crew job was told to the first of its two technicians only:
+    the second never saw its cancellation in their feed."""
+    with planned_day(database_url) as day:
+        crews: dict[str, list[str]] = {}
+        for job_id, tech_id in sorted(visits(day.plan)):
+            crews.setdefault(job_id, []).append(tech_id)
+        job_id, pair = next((j, t) for j, t in crews.items() if len(t) == 2)
+        phones = [
+            auth(
+                day.client.post(
+                    "/v1/tokens", json={"role": "installer", "technician_id": t}, headers=DISPATCHER
+                ).json()["token"]
+            )
+            for t in pair
+        ]
+        cursors = [events(day.client, phone)["next"] for phone in phones]
+        assert day.client.delete(f"/v1/jobs/{job_id}", headers=DISPATCHER).status_code == 200
+        for phone, cursor in zip(phones, cursors, strict=True):
+            told = all_events(day.client, phone, cursor)
+            assert [(e["type"], e["job_id"], e["data"]) for e in told] == [
+                ("job.status", job_id, {"status": "cancelled"})
+            ]
+        # Told once: the dispatcher's feed has the one event.
+        assert len([e for e in all_events(day.client, DISPATCHER) if e["data"] == {"status": "cancelled"}]) == 1
+
+
 def test_an_installer_sees_only_their_own_events_and_the_booking_role_only_its_bookings(
     database_url: str,
 ) -> None:
