@@ -255,9 +255,7 @@ def load_horizon(session: Session, first: dt.date, last: dt.date, region: str, t
     horizon = engine_horizon.build(persons, list(made.values()), len(days))
     info = {r.id: JobInfo(r.address, r.customer_name, r.customer_phone, r.notes, r.confirmed, r.booked) for r in rows}
     home = {r.id: min(max(r.date, first), last) for r in rows}
-    # A promise is this plan's to keep when the job is of it: not one whose days all lie
-    # before it, nor one a day outside it holds (a plan of that day keeps that promise).
-    promised = frozenset(r.id for r in rows if r.confirmed and r.id not in before and r.id not in published)
+    promised = frozenset(r.id for r in rows if r.confirmed and r.id not in before)
     return LoadedHorizon(first, last, region, tz, horizon, names, info, home, held, promised)
 
 
@@ -360,12 +358,18 @@ def split_by_day(loaded: LoadedHorizon, solution: Solution) -> list[DayAnswer]:
             if v.job_id != RELOAD_ID:
                 day_jobs.setdefault(k, {})[owner[v.job_id]] = _day_job(jobs[v.job_id], owner[v.job_id], off)
     left: dict[int, list[Unassigned]] = {}
+    listed: set[str] = set()
     for u in solution.unassigned:
-        k = (loaded.home_day.get(u.job_id, loaded.first) - loaded.first).days
-        left.setdefault(k, []).append(u)
-        source = jobs.get(u.job_id) or first_part.get(u.job_id)
+        # A job of several days left out is one line under its own id (the engine lists each part).
+        job_id = owner.get(u.job_id, u.job_id)
+        if job_id in listed:
+            continue
+        listed.add(job_id)
+        k = (loaded.home_day.get(job_id, loaded.first) - loaded.first).days
+        left.setdefault(k, []).append(dataclasses.replace(u, job_id=job_id))
+        source = first_part.get(job_id)
         if source is not None:
-            day_jobs.setdefault(k, {})[u.job_id] = _day_job(source, u.job_id, k * DAY_S)
+            day_jobs.setdefault(k, {})[job_id] = _day_job(source, job_id, k * DAY_S)
     held_by_day: dict[int, dict[str, Unassigned]] = {}
     for job_id, u in loaded.held.items():
         held_by_day.setdefault((loaded.home_day[job_id] - loaded.first).days, {})[job_id] = u
