@@ -1175,6 +1175,7 @@ def taken_from_the_field(session: Session, plan: PlanRow) -> list[str]:
     current = published_plan_id(session, plan.date, plan.region)
     if current is None or current == plan.id:
         return []
+    _lock_jobs_it_moves(session, current, plan.id)
     now_with = under_way_with(session, plan.date, plan.region, crews=True)
     if not now_with:
         return []
@@ -1191,6 +1192,27 @@ def taken_from_the_field(session: Session, plan: PlanRow) -> list[str]:
         for job_id, techs in sorted(now_with.items())
         if not techs & planned.get(job_id, set())
     ]
+
+
+def _lock_jobs_it_moves(session: Session, current: int, plan_id: int) -> None:
+    """Lock (as a field report does, ``field.record_event``) the jobs whose technicians
+    plan ``plan_id`` changes from the published plan ``current``, in id order: a report
+    stored meanwhile is read once committed, and one that comes after reads the plan as
+    published. Without it, on PostgreSQL an installer's ``en_route`` and a publish that
+    gives that job to another technician could both be accepted."""
+    techs: dict[tuple[int, str], set[str]] = {}
+    for owner, job_id, tech in session.exec(
+        select(VisitRow.plan_id, VisitRow.job_id, VisitRow.technician_id).where(
+            col(VisitRow.plan_id).in_([current, plan_id])
+        )
+    ).all():
+        techs.setdefault((owner, job_id), set()).add(tech)
+    jobs = {job_id for _, job_id in techs}
+    moved = sorted(j for j in jobs if techs.get((current, j), set()) != techs.get((plan_id, j), set()))
+    if moved:
+        session.exec(
+            select(JobRow.id).where(col(JobRow.id).in_(moved)).order_by(col(JobRow.id)).with_for_update(key_share=True)
+        ).all()
 
 
 def stale_reasons(session: Session, plan: PlanRow, tz: ZoneInfo) -> list[str]:

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import Session
 
 from api import create_app
+from dispatch import field
+from dispatch.auth import Principal
 from dispatch.clock import Clock
 from tests.api.conftest import DISPATCHER, run_plan, settings_for
 from tests.api.test_booking import CUSTOMER, DAY, NEXT, at, job, technician
@@ -417,3 +421,38 @@ def test_the_figures_without_an_edit_count_the_day_as_it_is_now_after_a_cancella
     assert plan["kpis"]["jobs_total"] == 3
     assert answer["kpis"]["jobs_total"] == answer["base_kpis"]["jobs_total"] == 2
     assert answer["kpis"]["jobs_served"] == answer["base_kpis"]["jobs_served"] == 2
+
+
+def test_a_publish_racing_an_installers_en_route_never_takes_the_job_from_them(client: TestClient) -> None:
+    """The installer's report is being stored (not yet committed) when the dispatcher
+    publishes a version that gives the job to someone else. Before, on PostgreSQL the
+    publish read the job as scheduled and was accepted: the job went on en route with
+    one technician while the published plan sent another."""
+    put_job(client, "J1", ("09:00", "12:00"))
+    plan = planned(client)
+    assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
+    mine = technician_of(plan, "J1")
+    other = "W2" if mine == "W1" else "W1"
+    moved = edit(client, plan["id"], moves=[{"job_id": "J1", "technician_id": other, "position": 0}], apply=True)
+    assert moved.status_code == 200 and moved.json()["plan_id"] is not None, moved.text
+    state = client.app.state.dispatch  # type: ignore[attr-defined]
+    answers: list[Any] = []
+    publishing = threading.Thread(
+        target=lambda: answers.append(client.post(f"/v1/plans/{moved.json()['plan_id']}/publish", headers=DISPATCHER))
+    )
+    with Session(state.engine) as session:
+        on_the_way = dt.datetime.fromisoformat(at(DAY, "08:40"))
+        field.record_event(
+            session, Principal("installer", mine), "J1", "en_route", on_the_way, "", now=state.clock.now(), tz=state.tz
+        )
+        session.flush()
+        publishing.start()
+        publishing.join(1.0)  # the publish waits for the report (or, before, did not)
+        session.commit()
+    publishing.join()
+    [answer] = answers
+    assert answer.status_code == 409 and f"under way with {mine}" in answer.json()["detail"], answer.text
+    job_now = client.get("/v1/jobs/J1", headers=DISPATCHER).json()
+    assert job_now["status"] == "en_route"
+    live = client.get("/v1/live", params={"date": DAY.isoformat()}, headers=DISPATCHER).json()
+    assert [t["technician_id"] for t in live["technicians"] for v in t["visits"] if v["job_id"] == "J1"] == [mine]
