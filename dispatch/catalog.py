@@ -9,14 +9,24 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, or_, select
 
-from dispatch import feed
-from dispatch.errors import Invalid, NotFound
+from dispatch import feed, live
+from dispatch.errors import Conflict, Invalid, NotFound
 from dispatch.inputs import JobIn, LatLon, ShiftIn, TechnicianIn, clock_minutes, day_minutes
 from dispatch.jobstate import CANCELLED, OPEN
 from dispatch.mapping import DayClock, held_on, technician_of, technicians_on
-from dispatch.tables import AbsenceRow, EventRow, JobRow, ShiftRow, TechnicianRow, WeekShiftRow
+from dispatch.tables import (
+    AbsenceRow,
+    EventRow,
+    JobRow,
+    LiveScheduleRow,
+    PlanRow,
+    ShiftRow,
+    TechnicianRow,
+    WeekShiftRow,
+)
 from dispatch.timeutil import stored_utc, to_storage
 from dispatch.worktime import Away, WorkingDay, honour, shift_on, working_day
 from solver.problem import DAY_PLAN_S, Location
@@ -101,6 +111,7 @@ def put_technician(
     minutes = [_shift_minutes(i, shift, tz) for i, shift in enumerate(data.shifts)]
     row = session.get(TechnicianRow, tech_id)
     created = row is None
+    regions = {data.region or default_region} | ({row.region} if row is not None else set())
     values: dict[str, Any] = {
         "name": data.name,
         "kind": data.kind,
@@ -124,6 +135,10 @@ def put_technician(
         for key, value in values.items():
             setattr(row, key, value)
     session.add(row)
+    try:
+        session.flush()
+    except IntegrityError as exc:  # created by another request meanwhile
+        raise Conflict(f"technician {tech_id} was created by another request just now: send it again", "id") from exc
     for old in session.exec(select(ShiftRow).where(ShiftRow.technician_id == tech_id)).all():
         session.delete(old)
     session.flush()
@@ -170,7 +185,24 @@ def put_technician(
     session.flush()
     record = TechnicianRecord(row, shifts, week, sorted(absences, key=lambda a: a.start))
     _check_absences(record, data, tz)
+    _touch_planned_days(session, regions, now, tz)
     return record, created
+
+
+def _touch_planned_days(session: Session, regions: set[str], now: dt.datetime, tz: ZoneInfo) -> None:
+    """Record a change on every day from yesterday on that has a plan or a live schedule
+    in ``regions`` (``live.touch``, in date order): a plan made before a technician's
+    working time, skills or home changed is then checked against the day as it is now
+    before it is published (``planning.stale_reasons``)."""
+    since = now.astimezone(tz).date() - dt.timedelta(days=1)
+    planned = select(col(PlanRow.date), col(PlanRow.region)).where(
+        col(PlanRow.region).in_(regions), col(PlanRow.date) >= since
+    )
+    lived = select(col(LiveScheduleRow.date), col(LiveScheduleRow.region)).where(
+        col(LiveScheduleRow.region).in_(regions), col(LiveScheduleRow.date) >= since
+    )
+    for day, region in sorted({*session.exec(planned).all(), *session.exec(lived).all()}):
+        live.touch(session, day, region, now)
 
 
 def _check_absences(record: TechnicianRecord, data: TechnicianIn, tz: ZoneInfo) -> None:

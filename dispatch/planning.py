@@ -1226,8 +1226,17 @@ def stale_reasons(session: Session, plan: PlanRow, tz: ZoneInfo) -> list[str]:
     clock = day.clock
     for v in visits:
         starts.setdefault(v.job_id, clock.from_stored(v.start))
-    working = {t.id for t in day.problem.technicians}
-    out = [f"technician {t} no longer works that day" for t in sorted({v.technician_id for v in visits} - working)]
+    working = {t.id: t for t in day.problem.technicians}
+    out = [f"technician {t} no longer works that day" for t in sorted({v.technician_id for v in visits} - set(working))]
+    outside: dict[str, list[str]] = {}
+    for v in visits:
+        tech = working.get(v.technician_id)
+        if tech is not None and not (
+            tech.shift.start_s <= clock.from_stored(v.start)
+            and clock.from_stored(v.end) <= tech.shift.end_s + tech.max_overtime_s
+        ):
+            outside.setdefault(tech.id, []).append(f"{v.job_id} at {from_storage(v.start, clock.tz):%H:%M}")
+    out += [f"technician {t}'s working time no longer holds {', '.join(jobs)}" for t, jobs in sorted(outside.items())]
     for job in day.problem.jobs:
         if job.priority != 0:
             continue

@@ -6,13 +6,18 @@ Dates are the weeks after the suite's today, offsets those of Helsinki on each d
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import Session
 
 from api import create_app
+from dispatch import catalog
+from dispatch.errors import Conflict
+from dispatch.inputs import TechnicianIn
 from tests.api.conftest import DISPATCHER, auth, run_plan, run_plan_of, settings_for
 from tests.conftest import HELSINKI, today
 
@@ -327,3 +332,57 @@ def test_an_absence_recorded_after_slots_were_searched_and_a_plan_was_made_is_in
     assert said["field"] == "plan_id", said
     assert "technician T1 is unavailable from 12:00" in said["detail"] and "LATE at 13:" in said["detail"], said
     assert client.get(f"/v1/plans/{plan['id']}", headers=DISPATCHER).json()["published"] is False
+
+
+def test_a_plan_made_before_its_technician_was_given_time_off_is_not_published(client: TestClient) -> None:
+    """Before, an absence entered on the technician (``PUT /v1/technicians``) after a plan
+    was made did not make that plan stale: it was published with visits in the
+    technician's time off, a whole day off included."""
+    assert put_tech(client, technician()).status_code == 201
+    put_jobs(client, MONDAY, 2)
+    afternoon = {"start": iso(MONDAY, "13:00"), "end": iso(MONDAY, "15:00")}
+    body = {"date": MONDAY.isoformat(), "location": {"lat": 60.18, "lon": 24.93}, "duration_min": 30}
+    assert client.put("/v1/jobs/LATE", json={**body, "windows": [afternoon]}, headers=DISPATCHER).status_code == 201
+    plan = run_plan(client, MONDAY.isoformat())
+    assert plan["status"] == "done" and not plan["unassigned"], plan
+
+    leaves = {"start": iso(MONDAY, "12:00"), "end": iso(TUESDAY, "00:00"), "reason": "dentist"}
+    assert put_tech(client, technician(absences=[leaves])).status_code == 200
+    refused = client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER)
+    assert refused.status_code == 409 and refused.json()["field"] == "plan_id", refused.text
+    assert "technician T1's working time no longer holds" in refused.json()["detail"], refused.text
+    assert "LATE" in refused.json()["detail"], refused.text
+
+    whole_day = {"start": iso(MONDAY, "00:00"), "end": iso(TUESDAY, "00:00"), "reason": "sick"}
+    assert put_tech(client, technician(absences=[whole_day])).status_code == 200
+    refused = client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER)
+    assert refused.status_code == 409 and "technician T1 no longer works that day" in refused.text, refused.text
+    assert client.get(f"/v1/plans/{plan['id']}", headers=DISPATCHER).json()["published"] is False
+
+
+def test_two_requests_creating_the_same_technician_at_once_create_it_once_and_the_other_is_told_to_send_again(
+    client: TestClient,
+) -> None:
+    """Before, on PostgreSQL the second insert failed with a unique violation: a 500."""
+    state = client.app.state.dispatch  # type: ignore[attr-defined]
+    body = TechnicianIn.model_validate(technician())
+    answers: list[str] = []
+
+    def create(session: Session) -> None:
+        try:
+            catalog.put_technician(session, "NEW", body, "helsinki", state.tz, now=state.clock.now())
+            session.commit()
+            answers.append("created")
+        except Conflict as refused:
+            session.rollback()
+            answers.append(f"{refused.field}: {refused.detail}")
+
+    with Session(state.engine) as first, Session(state.engine) as second:
+        catalog.put_technician(first, "NEW", body, "helsinki", state.tz, now=state.clock.now())
+        racing = threading.Thread(target=create, args=(second,))
+        racing.start()
+        racing.join(0.5)  # it waits for the first insert (or, on SQLite, for the database)
+        first.commit()
+        racing.join()
+    assert answers == ["id: technician NEW was created by another request just now: send it again"]
+    assert put_tech(client, technician(), "NEW").status_code == 200
