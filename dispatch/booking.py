@@ -1238,6 +1238,10 @@ class BookingService:
         days.add((catalog.job_date(data, self.tz), data.region or self.default_region))
         for day, region in sorted(days):  # the day changes: its live schedule first (the lock order)
             live.touch(session, day, region, now)
+        if row is not None:
+            # As it is now that its day is ours: a request that changed it meanwhile
+            # (confirmed it, say) is not undone or told twice.
+            session.refresh(row)
         stored, created = catalog.put_job(
             session,
             job_id,

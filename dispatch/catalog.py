@@ -561,8 +561,11 @@ def get_job(session: Session, job_id: str) -> JobRow:
 def cancel_job(session: Session, job_id: str, *, now: dt.datetime) -> JobRow:
     """Mark a job cancelled at ``now``: no later plan includes it. Its history stays.
     The feed tells it (``job.status`` cancelled, for the job's first published
-    technician) unless the job was cancelled already."""
-    row = get_job(session, job_id)
+    technician) unless the job was cancelled already (read afresh: a request that read
+    it before another cancelled it does not tell it again)."""
+    row = session.get(JobRow, job_id, with_for_update={"key_share": True}, populate_existing=True)
+    if row is None:
+        raise NotFound(f"job {job_id} does not exist", "job_id")
     if row.status == CANCELLED:
         return row
     row.status = CANCELLED

@@ -9,6 +9,7 @@ import datetime as dt
 import random
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,6 +21,7 @@ from dispatch import feed, planning
 from dispatch.auth import Principal
 from dispatch.clock import SYSTEM_CLOCK
 from dispatch.db import make_engine, migrate
+from dispatch.inputs import JobIn
 from dispatch.tables import DeliveryRow, FeedEventRow, JobRow, PlanRow, VisitRow, WebhookRow
 from tests.api.conftest import DISPATCHER, SAMPLE_DAY, auth
 from tests.api.test_live_day import planned_day, publish_new_plan
@@ -442,3 +444,29 @@ def test_events_emitted_together_take_ids_in_order_and_one_delivery_per_subscrib
         (ids[0], hook_ids[1], "pending"),
         (ids[1], hook_ids[1], "pending"),
     ]
+
+
+def test_two_dispatchers_cancelling_or_confirming_a_job_at_once_tell_the_feed_once(database_url: str) -> None:
+    """The second request read the job before the first committed. Before, it cancelled
+    (or confirmed) it again: the feed, and every webhook, told the change twice."""
+    with planned_day(database_url) as day:
+        state = day.client.app.state.dispatch  # type: ignore[attr-defined]
+        [cancelled, confirmed] = [j["job_id"] for j in day.jobs[:2]]
+        cursor = events(day.client, DISPATCHER)["next"]
+        stored = day.client.get(f"/v1/jobs/{confirmed}", headers=DISPATCHER).json()
+        body = {k: v for k, v in stored.items() if k in JobIn.model_fields}
+        confirm = JobIn.model_validate({**body, "confirmed": True})
+
+        def twice(change: Callable[[Session], object]) -> None:
+            with Session(state.engine) as first, Session(state.engine) as second:
+                change(first)
+                racing = threading.Thread(target=lambda: (change(second), second.commit()))
+                racing.start()
+                racing.join(0.5)  # it waits for the first's lock on the day
+                first.commit()
+                racing.join()
+
+        twice(lambda s: state.booking.cancel(s, cancelled, state.clock.now()))
+        twice(lambda s: state.booking.put_job(s, confirmed, confirm, None, state.clock.now()))
+        told = [(e["type"], e["job_id"]) for e in all_events(day.client, DISPATCHER, cursor)]
+        assert told == [("job.status", cancelled), ("job.window", confirmed)], told
