@@ -430,6 +430,30 @@ def store_answer(
         plan.changes = {**plan.changes, "locks_not_kept": locks.not_kept_json(lost)}
 
 
+def claim_finish(session: Session, plan_id: int, token: str) -> PlanRow:
+    """The run's row, held (locked until the commit) so that its answer can be stored:
+    ``Cancelled`` when a cancel was requested first, ``RunSuperseded`` when another
+    attempt holds the run. One conditional update, so a cancel requested at the same
+    moment either comes first (the run ends cancelled) or finds the run done (a 409):
+    never a cancel answered as accepted on a run that then ends done."""
+    claimed = session.exec(
+        update(PlanRow)
+        .where(
+            col(PlanRow.id) == plan_id,
+            col(PlanRow.task_token) == token,
+            col(PlanRow.status) == "running",
+            col(PlanRow.cancel_requested).is_(False),
+        )
+        .values(status="running")  # no change: the row is held until the commit
+    )
+    plan = session.get(PlanRow, plan_id, populate_existing=True)
+    if claimed.rowcount == 1 and plan is not None:
+        return plan
+    if plan is not None and plan.task_token == token and plan.cancel_requested:
+        raise Cancelled("cancelled")
+    raise RunSuperseded(f"plan {plan_id} is no longer this attempt's")
+
+
 class RunSuperseded(RuntimeError):
     """The run is no longer this task's: another attempt took it over, or it was deleted."""
 
@@ -854,9 +878,7 @@ class PlanRunner:
                     if loaded.same_question(now):
                         # Nothing the plan depends on moved (field events and the like may
                         # have): store it as made from the newest version.
-                        plan = self._mine(session, plan_id, run)
-                        if plan.cancel_requested:
-                            raise Cancelled("cancelled")
+                        plan = claim_finish(session, plan_id, run.token)
                         store_answer(session, plan, now, solution, self.slot_s, self.notify_min)
                         plan.status, plan.progress, plan.finished_at = "done", 1.0, self.clock.now()
                         plan.phase, plan.base_version, plan.error = None, now.version, None
@@ -922,9 +944,7 @@ class PlanRunner:
                     # Nothing the plan depends on moved (field events and the like may have):
                     # store it as made from the newest versions.
                     versions = {d: live.version(session, d, region) for d in now.days}
-                    plan = self._mine(session, plan_id, run)
-                    if plan.cancel_requested:
-                        raise Cancelled("cancelled")
+                    plan = claim_finish(session, plan_id, run.token)
                     store_horizon(session, plan, now, solution, self.slot_s, versions, self.clock.now())
                     plan.status, plan.progress, plan.finished_at = "done", 1.0, self.clock.now()
                     plan.phase, plan.error = None, None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,12 +17,15 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
-from sqlmodel import SQLModel
+from sqlmodel import Session, SQLModel
 
 from api import create_app
+from dispatch import planning
 from dispatch.clock import Clock
 from dispatch.errors import Unavailable
 from dispatch.inputs import LatLon
+from dispatch.tables import PlanRow
+from solver import Cancelled
 from tests.api.conftest import DISPATCHER, SAMPLE_DAY, settings_for
 
 DAY = "2026-12-01"
@@ -713,3 +717,39 @@ def test_cancelling_a_queued_plan_answers_it_cancelled(database_url: str) -> Non
         answer = c.post(f"/v1/plans/{queued['id']}/cancel", headers=DISPATCHER)
         assert answer.status_code == 202 and answer.json()["status"] == "cancelled", answer.text
         assert c.get(f"/v1/plans/{queued['id']}", headers=DISPATCHER).json()["status"] == "cancelled"
+
+
+def test_a_cancel_racing_a_run_that_stores_its_answer_is_refused_or_ends_it_cancelled(database_url: str) -> None:
+    """Before, a cancel that came between the run's last look for one and its storing
+    the answer was answered 202 while the run ended done (and could be published)."""
+    settings = dataclasses.replace(settings_for(database_url), solver_workers=0)
+    with TestClient(create_app(settings)) as c:
+        state = c.app.state.dispatch  # type: ignore[attr-defined]
+        ids = [c.post("/v1/plans", json={"date": SAMPLE_DAY}, headers=DISPATCHER).json()["id"] for _ in range(2)]
+        with Session(state.engine) as session:
+            for plan_id in ids:
+                row = session.get(PlanRow, plan_id)
+                assert row is not None
+                row.status, row.task_token = "running", f"attempt-{plan_id}"
+                session.add(row)
+            session.commit()
+        storing, cancelled_first = ids
+        answers: list[Any] = []
+        cancelling = threading.Thread(
+            target=lambda: answers.append(c.post(f"/v1/plans/{storing}/cancel", headers=DISPATCHER))
+        )
+        with Session(state.engine) as session:
+            plan = planning.claim_finish(session, storing, f"attempt-{storing}")
+            cancelling.start()
+            cancelling.join(0.5)  # the cancel waits for the run's answer to be stored
+            plan.status = "done"
+            session.add(plan)
+            session.commit()
+        cancelling.join()
+        [answer] = answers
+        assert answer.status_code == 409 and answer.json()["field"] == "plan_id", answer.text
+        assert c.get(f"/v1/plans/{storing}", headers=DISPATCHER).json()["status"] == "done"
+
+        assert c.post(f"/v1/plans/{cancelled_first}/cancel", headers=DISPATCHER).status_code == 202
+        with Session(state.engine) as session, pytest.raises(Cancelled):
+            planning.claim_finish(session, cancelled_first, f"attempt-{cancelled_first}")
