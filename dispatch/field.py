@@ -13,11 +13,11 @@ from sqlmodel import Session, col, select
 
 from dispatch import feed, jobdays, jobstate, live
 from dispatch.auth import Principal
-from dispatch.errors import Forbidden, Invalid, NotFound
+from dispatch.errors import Conflict, Forbidden, Invalid, NotFound
 from dispatch.mapping import DayClock, Span, technicians_on
 from dispatch.planning import published_plan_id
 from dispatch.tables import EventRow, JobRow, PublishedPlanRow, TechnicianRow, VisitRow
-from dispatch.timeutil import from_storage, to_storage, weekday_from
+from dispatch.timeutil import from_storage, stored_utc, to_storage, weekday_from
 
 EVENT_TYPES = jobstate.EVENT_TYPES
 WORK_CHANGING_EVENTS = ("completed", "failed")
@@ -248,6 +248,8 @@ def record_event(
     if at is not None:
         _check_near_its_days(job, at, tz)
     jobstate.check_order(job, kind, moment, tz)
+    if kind != "en_route":
+        _check_after_setting_out(session, job, technician_id, moment, tz)
     ends = kind != "completed" or jobdays.ends_job(session, job, moment, tz)
     # A promise is kept by a visit: once that visit failed, the revisit is open work
     # without one until it is promised again (confirmed, or booked anew). Kept, the
@@ -290,6 +292,26 @@ def record_event(
         released = {"start": None, "end": None, "confirmed": False}
         feed.emit(session, feed.JOB_WINDOW, job_id=job_id, technician_id=concerned, data=released, now=now)
     return Recorded(row, created=True)
+
+
+def _check_after_setting_out(
+    session: Session, job: JobRow, technician_id: str | None, moment: dt.datetime, tz: ZoneInfo
+) -> None:
+    """Refuse (``Conflict`` naming ``at``) an arrival, start or end of a visit dated before
+    its technician set out for it: their last ``en_route`` on the job (since its last
+    visit failed, if one did). The reports of one phone share its clock."""
+    query = select(EventRow.at).where(EventRow.job_id == job.id, EventRow.type == "en_route")
+    if technician_id is not None:
+        query = query.where(EventRow.technician_id == technician_id)
+    if job.status == jobstate.OPEN and job.reason is not None and job.actual_end is not None:
+        query = query.where(col(EventRow.at) >= job.actual_end)
+    set_out = session.exec(query.order_by(col(EventRow.at).desc())).first()
+    if set_out is not None and stored_utc(moment) < stored_utc(set_out):
+        raise Conflict(
+            f"at: {stored_utc(moment).astimezone(tz):%Y-%m-%d %H:%M} is before the technician set out for this "
+            f"visit (en_route at {stored_utc(set_out).astimezone(tz):%H:%M})",
+            "at",
+        )
 
 
 EVENT_REACH = dt.timedelta(days=14)

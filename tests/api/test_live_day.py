@@ -113,6 +113,20 @@ def test_a_job_is_completed_from_field_events_and_never_planned_again(database_u
         assert planned_ids(replanned) >= planned_ids(day.plan) - {job_id}
 
 
+def test_an_arrival_dated_before_the_technician_set_out_is_refused_naming_at(database_url: str) -> None:
+    """Before, ``arrived`` at 07:20 after ``en_route`` at 07:50 was stored: the visit began
+    before its technician left for it."""
+    with planned_day(database_url) as day:
+        job_id, arrival = day.jobs[0]["job_id"], dt.datetime.fromisoformat(day.jobs[0]["arrival"])
+        assert post(day, job_id, "en_route", arrival - dt.timedelta(minutes=10)).status_code == 201
+        for kind in ("arrived", "started", "completed"):
+            early = post(day, job_id, kind, arrival - dt.timedelta(minutes=40))
+            assert early.status_code == 409 and early.json()["field"] == "at", early.text
+            assert "set out" in early.json()["detail"], early.text
+        assert job(day, job_id)["status"] == "en_route" and job(day, job_id)["actual_start"] is None
+        assert post(day, job_id, "arrived", arrival).status_code == 201
+
+
 def test_each_of_a_crew_reports_on_the_way_and_arrived_and_the_job_stays_on_site_from_the_first_arrival(
     database_url: str,
 ) -> None:
