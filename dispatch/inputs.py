@@ -486,6 +486,25 @@ class JobIn(Strict):
         return self
 
 
+_WHEN = (
+    "{} is not taken here: a slot search is given its days (date_from, date_to) and offers the hours; "
+    "a booking's day and hours are its slot"
+)
+_NOT_WANTED = {
+    "windows": _WHEN,
+    "preferred_window": _WHEN,
+    "date": _WHEN,
+    "date_range": _WHEN,
+    "preferred_date": _WHEN,
+    "pinned_technician_id": (
+        "{} is not taken here: slots are offered among every qualified technician; to give the job to one, "
+        "store it with PUT /v1/jobs and pin it"
+    ),
+    "": "{} is a field of a stored job (PUT /v1/jobs), not of a slot search or booking",
+}
+_NOT_WANTED["preferred_technician_id"] = _NOT_WANTED["pinned_technician_id"]
+
+
 class _JobWanted(Strict):
     """What a slot search and a booking both say about the job."""
 
@@ -513,6 +532,17 @@ class _JobWanted(Strict):
         description="consecutive working days of one technician (duration_min each day); a slot search offers "
         "each slot with the window of every day, and a booking promises the slot's hours on each of them",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _job_fields_it_does_not_take(cls, data: Any) -> Any:
+        """A field of a stored job (``JobIn``) that a slot search or booking does not
+        take is refused saying why, not as an unknown field."""
+        if not isinstance(data, dict):
+            return data
+        for name in sorted(set(data) & set(JobIn.model_fields) - set(cls.model_fields)):
+            raise field_error(cls.__name__, name, _NOT_WANTED.get(name, _NOT_WANTED[""]).format(name), None)
+        return data
 
     @model_validator(mode="after")
     def _somewhere(self) -> _JobWanted:

@@ -224,6 +224,10 @@ def test_a_slot_taken_meanwhile_is_refused_with_409_and_nothing_is_written(
         ({"duration_min": 0}, 422, "duration_min"),
         ({"location": None}, 422, "location"),
         ({"surprise": 1}, 422, "surprise"),
+        # Job fields a booking does not take: said so (they were "Extra inputs are not permitted").
+        ({"windows": [{"start": at(DAY, "08:00"), "end": at(DAY, "12:00")}]}, 422, "windows"),
+        ({"pinned_technician_id": "W1"}, 422, "pinned_technician_id"),
+        ({"confirmed": True}, 422, "confirmed"),
     ],
 )
 def test_bad_booking_input_names_the_field_and_writes_nothing(
@@ -234,6 +238,7 @@ def test_bad_booking_input_names_the_field_and_writes_nothing(
     response = client.post("/v1/bookings", json=body, headers={**booker, "Idempotency-Key": "bad"})
     assert response.status_code == status, response.text
     assert response.json()["field"] == field
+    assert field == "surprise" or "not permitted" not in response.json()["detail"], response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert counts(url) == (0, 0)
 
