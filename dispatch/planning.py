@@ -430,6 +430,18 @@ def store_answer(
         plan.changes = {**plan.changes, "locks_not_kept": locks.not_kept_json(lost)}
 
 
+def _caught_up(loaded: _Loaded, solution: Solution, seconds: float, seed: int, cancel: threading.Event) -> Solution:
+    """``solution`` re-planned briefly (``seconds``) on the day as ``loaded`` now has it,
+    starting from its routes: a run's answer brought up to date with a change made
+    while it solved."""
+    start = [
+        WorkingRoute(r.technician_id, tuple(v.job_id for v in r.visits), tuple(v.start_s for v in r.visits))
+        for r in solution.routes
+    ]
+    options = SolveOptions(time_limit_s=seconds, initial_routes=start, ordered=loaded.ordered, seed=seed)
+    return solve(loaded.problem, options, cancel=cancel)
+
+
 def claim_finish(session: Session, plan_id: int, token: str) -> PlanRow:
     """The run's row, held (locked until the commit) so that its answer can be stored:
     ``Cancelled`` when a cancel was requested first, ``RunSuperseded`` when another
@@ -869,12 +881,23 @@ class PlanRunner:
             solution = solve(loaded.problem, options, progress=on_progress, cancel=run.cancel, first_answer=first)
             if run.lost:
                 raise RunSuperseded(f"plan {plan_id} is no longer this attempt's")
-            for _ in range(CATCH_UPS + 1):
+            for attempt in range(CATCH_UPS + 1):
                 broken = broken_promises(loaded.day, solution, loaded.promised, loaded.unreported)
                 if broken:
                     raise PlanRefused("refused: " + "; ".join(broken))
                 with session_scope(self.engine) as session:
+                    held = attempt == CATCH_UPS
+                    if held:
+                        # The day kept changing while it caught up: this last time the run
+                        # holds the day (a booking or report that changes it waits about a
+                        # second) so that the run ends. Nothing here opens another session.
+                        live.lock(session, date, region, self.clock.now())
                     now = self._load(session, date, region, replan_from, stability)
+                    if held and not loaded.same_question(now):
+                        loaded, solution = now, _caught_up(now, solution, MIN_CATCH_UP_S, seed, run.cancel)
+                        broken = broken_promises(now.day, solution, now.promised, now.unreported)
+                        if broken:
+                            raise PlanRefused("refused: " + "; ".join(broken))
                     if loaded.same_question(now):
                         # Nothing the plan depends on moved (field events and the like may
                         # have): store it as made from the newest version.
@@ -890,13 +913,8 @@ class PlanRunner:
                 self._set(plan_id, run, phase="catching_up")
                 loaded = now
                 catch_up = max(MIN_CATCH_UP_S, limit * CATCH_UP_SHARE)
-                start = [
-                    WorkingRoute(r.technician_id, tuple(v.job_id for v in r.visits), tuple(v.start_s for v in r.visits))
-                    for r in solution.routes
-                ]
-                options = SolveOptions(time_limit_s=catch_up, initial_routes=start, ordered=loaded.ordered, seed=seed)
-                solution = solve(loaded.problem, options, cancel=run.cancel)
-            raise PlanRefused("refused: the day kept changing while it was planned; run the plan again")
+                solution = _caught_up(loaded, solution, catch_up, seed, run.cancel)
+            raise AssertionError("the last catch-up holds the day and stores its answer")
         except RunSuperseded:
             log.warning("plan %s: taken over by another attempt; this one stops without writing", plan_id)
         except Cancelled:

@@ -203,6 +203,33 @@ def test_a_booking_and_a_cancellation_during_a_plan_run_reach_its_result_or_bloc
         assert response.status_code == 409, (served, response.text)
 
 
+def test_a_plan_run_ends_done_though_the_day_changes_all_the_time_it_solves(
+    region: tuple[TestClient, dict[str, str]],
+) -> None:
+    """Jobs are added to the day one after the other as long as a run solves. Before,
+    every catch-up met another change and the run ended failed ("the day kept changing
+    while it was planned"); its last catch-up now holds the day until its answer is
+    stored (the next job added waits for it)."""
+    client, _ = region
+    for n in range(4):
+        put_job(client, f"J{n}", ("08:00", "16:00"))
+    started = client.post("/v1/plans", json={"date": DAY.isoformat(), "time_limit_s": 1}, headers=DISPATCHER)
+    plan_id = started.json()["id"]
+    added: list[str] = []
+    plan: dict[str, Any] = {}
+    for n in range(2000):
+        plan = client.get(f"/v1/plans/{plan_id}", headers=DISPATCHER).json()
+        if plan["status"] in ("done", "failed", "cancelled"):
+            break
+        if plan["status"] == "running":
+            added.append(put_job(client, f"ADDED{n}", ("08:00", "16:00"))["id"])
+        else:
+            time.sleep(0.02)
+    assert plan["status"] == "done", plan.get("error", plan)
+    answered = set(visits(plan)) | {u["job_id"] for u in plan["unassigned"]}
+    assert answered & set(added), (added, answered)
+
+
 def test_an_installer_sees_the_window_each_customer_was_told_in_the_job_list_and_the_calendar(
     region: tuple[TestClient, dict[str, str]],
 ) -> None:
