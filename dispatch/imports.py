@@ -19,7 +19,7 @@ differences for the service:
   found unreachable the remaining rows get the same error without waiting
   on it again.
 - **Extra columns** ``region`` and ``depends_on`` are read too (``depends_on``
-  may name a job already stored or one on an earlier line), and the columns of
+  may name a job already stored or one on any line of the file), and the columns of
   work over several days: ``date_from`` and ``date_to`` (the job's
   ``date_range``, given together; such a row's date is its own, never the
   request's), ``preferred_date`` and ``days``. A column of any
@@ -394,7 +394,7 @@ def import_jobs(
         for day, region in sorted(days):
             live.touch(session, day, region, now)
     homes: dict[str, list[tuple[float, float]]] = {}
-    for line, job_id, job in ready:
+    for line, job_id, job in _waited_for_first(ready):
         savepoint = session.begin_nested()
         try:
             service.put_job(session, job_id, job, None, now, homes=homes)
@@ -415,6 +415,25 @@ def import_jobs(
             result.job_ids.append(job_id)
     result.errors.sort()
     return result
+
+
+def _waited_for_first(ready: list[tuple[int, str, JobIn]]) -> list[tuple[int, str, JobIn]]:
+    """The rows in file order, except that a job another row waits for (``depends_on``)
+    is stored before that row, wherever it is in the file: a row may name a job further
+    down. Rows waiting for each other in a circle are refused, as ``PUT`` refuses one."""
+    row_of = {job_id: (line, job_id, job) for line, job_id, job in ready}
+    ordered: list[tuple[int, str, JobIn]] = []
+    placed: set[str] = set()
+    for row in ready:
+        chain: list[tuple[int, str, JobIn]] = []
+        current: tuple[int, str, JobIn] | None = row
+        while current is not None and current[1] not in placed:
+            chain.append(current)
+            placed.add(current[1])
+            waits_for = current[2].depends_on
+            current = row_of.get(waits_for.job_id) if waits_for is not None else None
+        ordered.extend(reversed(chain))
+    return ordered
 
 
 class _PlaceFinder:

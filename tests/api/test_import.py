@@ -283,3 +283,19 @@ def test_every_row_of_a_file_with_broken_quotes_is_imported_or_reported(sqlite_c
     assert [(e["line"], e["field"]) for e in out["errors"]] == [(2, "row"), (4, "row")]
     assert all("quotes do not pair up" in e["message"] for e in out["errors"])
     assert sqlite_client.get("/v1/jobs/Q5", headers=DISPATCHER).json()["notes"] == 'a "quoted" word'
+
+
+def test_a_row_may_wait_for_a_job_on_a_later_row_of_the_same_file(sqlite_client: TestClient) -> None:
+    """Before, the install was refused ("job M1 does not exist") because its measure came
+    further down the file."""
+    data = (
+        "id,date,lat,lon,duration_min,depends_on\n"
+        "I1,2026-12-08,60.1,24.9,120,M1\n"
+        "M1,2026-12-07,60.1,24.9,60,\n"
+        "I2,2026-12-08,60.1,24.9,120,NOPE\n"
+    )
+    status, out = upload(sqlite_client, data)
+    assert status == 200, out
+    assert sorted(out["job_ids"]) == ["I1", "M1"], out
+    assert [(e["line"], e["field"]) for e in out["errors"]] == [(4, "depends_on")], out["errors"]
+    assert sqlite_client.get("/v1/jobs/I1", headers=DISPATCHER).json()["depends_on"]["job_id"] == "M1"
