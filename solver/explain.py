@@ -278,7 +278,7 @@ def explain_dropped(
             if timing is None:
                 continue
             overtime = max(0, timing.return_s - tech.shift.end_s)
-            if overtime <= tech.max_overtime_s and tech.max_jobs is not None and len(seq) > tech.max_jobs:
+            if overtime <= tech.max_overtime_s and tech.is_full(current):
                 at_max.append(_name(tech, day))
             elif overtime > tech.max_overtime_s and (best_ot is None or overtime < best_ot[0]):
                 best_ot = (overtime, tech.id)

@@ -130,7 +130,7 @@ def options(job: Job, problem: Problem, timer: RouteTimer, plan: Plan) -> list[O
     out: list[Option] = []
     for tech in able(job, problem, timer):
         current = plan.jobs[tech.id]
-        if tech.max_jobs is not None and len(current) >= tech.max_jobs:
+        if tech.is_full(current):
             continue
         base = plan.base_cost(tech, timer)
         if base is None:
@@ -299,7 +299,7 @@ def insert_clearing(job: Job, problem: Problem, timer: RouteTimer, plan: Plan, u
         seq, fixed = plan.jobs[tech.id], plan.fixed[tech.id]
         taken = {m.id for m, _, _ in movable(seq, fixed, keep_pinned=False)}
         kept = [(j, f) for j, f in zip(seq, fixed, strict=True) if j.id not in taken]
-        if tech.max_jobs is not None and len(kept) >= tech.max_jobs:
+        if tech.is_full([j for j, _ in kept]):
             continue  # what cannot move already fills their day
         cleared.append(_Cleared(tech, [j for j, _ in kept], [f for _, f in kept], [j for j in seq if j.id in taken]))
     options: list[list[tuple[_Cleared, list[Job], list[int | None]]]] = []
@@ -405,7 +405,7 @@ def _put_back(
     seq, fixed, out = list(seq), list(fixed), []
     cost = timer.sequence_cost(tech, seq, fixed)
     for back in taken:
-        full = tech.max_jobs is not None and len(seq) >= tech.max_jobs
+        full = tech.is_full(seq)
         spot = None if cost is None or full else min(positions(tech, back, seq, fixed, timer, cost), default=None)
         if spot is None or cost is None:
             out.append(back)
@@ -431,7 +431,7 @@ def insert_via_depot(job: Job, problem: Problem, timer: RouteTimer, plan: Plan, 
             continue
         current, fixed = plan.jobs[tech.id], plan.fixed[tech.id]
         cut = next((k for k, j in enumerate(current) if j.id == RELOAD_ID), None)
-        if tech.max_jobs is not None and len(current) - (cut is not None) >= tech.max_jobs:
+        if tech.is_full(current):
             continue
         base = plan.base_cost(tech, timer)
         if base is None:

@@ -9,6 +9,7 @@ happens at the edge (``dispatch``), never here.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -217,6 +218,10 @@ class Technician:
     def has_skills(self, required: dict[str, int]) -> bool:
         """True when this technician holds every required skill at its minimum level."""
         return all(self.skills.get(code, 0) >= level for code, level in required.items())
+
+    def is_full(self, route: Sequence[Job]) -> bool:
+        """True when ``route`` holds ``max_jobs`` jobs already (a depot stop is no job)."""
+        return self.max_jobs is not None and sum(j.id != RELOAD_ID for j in route) >= self.max_jobs
 
 
 def _hours(t_s: int) -> str:

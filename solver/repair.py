@@ -253,7 +253,7 @@ def _relocate_one(problem: Problem, plan: Plan, timer: RouteTimer, tech: Technic
     gain = here - rest
     best: tuple[int, Technician, int] | None = None
     for other in able(job, problem, timer):
-        if other.id == tech.id or (other.max_jobs is not None and len(plan.jobs[other.id]) >= other.max_jobs):
+        if other.id == tech.id or other.is_full(plan.jobs[other.id]):
             continue
         base = _told_cost(other, plan.jobs[other.id], plan.fixed[other.id], timer)
         if base is None:

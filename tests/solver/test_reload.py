@@ -155,6 +155,26 @@ def test_the_repair_places_a_job_after_a_new_depot_stop_when_it_fits_nowhere_els
     assert [v.kind for v in check(problem, solution, points, travel).violations] == []
 
 
+def test_a_depot_stop_does_not_count_toward_max_jobs_when_the_repair_places_a_job() -> None:
+    """Before, the repair and the reason counted the stop as a job: T1 (at most 3 jobs)
+    with two jobs and a stop was "at their max jobs per day" and J3 stayed out."""
+    limited = tech(max_jobs=3)
+    planned = [job("J1", A), DEPOT_JOB, job("J2", B)]
+    problem = Problem((limited,), (job("J1", A), job("J2", B), job("J3", C)), depot=DEPOT)
+    points, travel = problem_travel(problem, provider())
+    timer = RouteTimer(points, travel, coefficients(problem, travel), problem.lunch_on_site_min_s)
+    plan = _Plan.empty(problem)
+    plan.jobs["T1"], plan.fixed["T1"] = planned, [None] * len(planned)
+    assert plan.retime(limited, timer)
+
+    assert _insert(problem.job("J3"), problem, timer, plan)
+
+    assert sorted(j.id for j in plan.jobs["T1"]) == sorted(["J1", "J2", "J3", RELOAD_ID])
+    solution = Solution((plan.routes["T1"],), ())
+    assert [v.kind for v in check(problem, solution, points, travel).violations] == []
+    assert not limited.is_full([job("J1", A), DEPOT_JOB]) and limited.is_full(plan.jobs["T1"])
+
+
 def test_the_repair_uses_the_depot_stop_a_route_has_and_adds_no_second() -> None:
     problem, timer, plan, drilled = _repair_day(job("J1", A), DEPOT_JOB, job("J2", B))
 
