@@ -102,6 +102,10 @@ class Plan:
     costs: dict[str, int | None] = dataclasses.field(default_factory=dict)
     # Jobs the search offered no place at all (crews the construction had no time for).
     untried: set[str] = dataclasses.field(default_factory=set)
+    # Crews the construction placed that the compiled search left out (their times left
+    # a technician no room for its lunch, as it takes lunches): the repair offers them
+    # every place, though the search's other jobs were offered every place already.
+    not_offered: set[str] = dataclasses.field(default_factory=set)
 
     @classmethod
     def empty(cls, problem: Problem) -> Plan:

@@ -51,9 +51,10 @@ def repair(
     after a depot stop where it needs one, and, when at most ``_MOVE_ONE_MAX_JOBS`` are
     left, where moving one other job makes room. A promise or urgent work (priority up
     to ``_DISPLACING_MAX_PRIORITY``) that still fits nowhere takes the place of one less
-    urgent job; a promise also a crew job's (whose crew then looks for another pair),
-    or else clears a route of what may move (``insertion.insert_clearing``). With ``offered_everywhere`` (the
-    search offered every job every place already) only the last of these is tried,
+    urgent job, or of a less urgent crew job (whose crew then looks for another pair); a
+    promise also clears a route of what may move (``insertion.insert_clearing``). With ``offered_everywhere`` (the
+    search offered every job every place already, but the crews it left out, ``Plan.not_offered``)
+    only the last of these is tried,
     and for a promise the plain insertion too: the searches do not know its late way
     home (``Problem.promise_late_home_s``).
     """
@@ -69,7 +70,11 @@ def repair(
         if j.id in plan.untried:
             untried.add(j.id)
             left.append(j)
-        elif offered_everywhere and not (j.priority == 0 and problem.promise_late_home_s):
+        elif (
+            offered_everywhere
+            and j.id not in plan.not_offered
+            and not (j.priority == 0 and problem.promise_late_home_s)
+        ):
             # (The searches do not know a promise's late way home: those are tried here.)
             left.append(j)
         elif time.monotonic() >= finish_by:
@@ -92,10 +97,11 @@ def repair(
             still.append(j)
             continue
         out = insert_displacing(j, problem, timer, plan, finish_by)
-        cleared: list[Job] | None = [out] if out is not None else None
-        if cleared is None and j.priority == 0:  # a promise may also take a crew's place, or clear a route
+        if out is None:  # or take a less urgent crew's place (the crew then looks for another pair)
             out = insert_displacing_crew(j, problem, timer, plan, finish_by)
-            cleared = [out] if out is not None else insert_clearing(j, problem, timer, plan, finish_by)
+        cleared: list[Job] | None = [out] if out is not None else None
+        if cleared is None and j.priority == 0:  # a promise may also clear a route
+            cleared = insert_clearing(j, problem, timer, plan, finish_by)
         if cleared is None:
             still.append(j)
             continue

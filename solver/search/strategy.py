@@ -268,6 +268,7 @@ def _compiled(
         return None, Plan.empty(problem)
     plan = Plan.from_raw(problem, raw, timer)
     plan.untried = {j.id for j in untried}
+    plan.not_offered = set(crews) - plan.served()
     return raw, plan
 
 

@@ -16,6 +16,7 @@ from solver import (
     CostProfile,
     HaversineProvider,
     Job,
+    Location,
     Problem,
     Progress,
     ReasonCode,
@@ -497,3 +498,103 @@ def test_an_urgent_repair_that_fits_nowhere_takes_the_place_of_less_urgent_work(
     out = (Unassigned("ORDINARY", ReasonCode.DAY_FULL, "its place went to the urgent repair"),)
     solution = Solution(tuple(plan.routes[t.id] for t in problem.technicians), out)
     assert check(problem, solution, points, travel).violations == ()
+
+
+def test_crew_jobs_the_search_leaves_out_for_want_of_its_lunch_are_offered_by_the_repair() -> None:
+    """The construction puts crew J3 on T1 and T2 and crew J7 on T2 and T3, timed with T2's
+    lunch taken during the drive between them, which the compiled search does not do: it
+    left both crews out, and the repair, taking every job as offered everywhere by the
+    search, never tried them ("No two qualified technicians are free at the same time"
+    while three technicians were idle). A day found by a helper's random search."""
+    lunch = Break(41400, 46800, 1800)
+    techs = (
+        Technician(
+            "T0",
+            Location(60.216132, 24.836326),
+            Shift(28800, 54000, lunch),
+            skills={"kitchen": 3, "glass": 1},
+            cost=CostProfile(3800, 30),
+        ),
+        Technician(
+            "T1",
+            Location(60.218144, 24.999469),
+            Shift(28800, 57600),
+            skills={"wardrobe": 1, "kitchen": 3},
+            cost=CostProfile(3000, 0),
+        ),
+        Technician(
+            "T2",
+            Location(60.205817, 25.044039),
+            Shift(25200, 57600, lunch),
+            skills={"glass": 3},
+            cost=CostProfile(3000, 35),
+        ),
+        Technician(
+            "T3",
+            Location(60.214073, 24.820666),
+            Shift(28800, 61200, Break(41400, 48600, 1800)),
+            skills={"kitchen": 3, "glass": 1},
+            cost=CostProfile(3000, 35),
+        ),
+        Technician(
+            "T4",
+            Location(60.183523, 24.892816),
+            Shift(28800, 57600),
+            skills={"kitchen": 2, "glass": 1},
+            cost=CostProfile(4500, 35),
+        ),
+    )
+    jobs = (
+        Job(
+            "J0",
+            Location(60.227192, 24.825653),
+            2700,
+            skills={"wardrobe": 2},
+            windows=(TimeWindow(29700, 36900),),
+            priority=2,
+            crew_size=2,
+        ),
+        Job("J1", Location(60.213693, 24.813015), 5400, skills={"kitchen": 2}, windows=(TimeWindow(48600, 52200),)),
+        Job(
+            "J2",
+            Location(60.196473, 24.937214),
+            3600,
+            skills={"glass": 2},
+            windows=(TimeWindow(36900, 44100),),
+            priority=2,
+            crew_size=2,
+        ),
+        Job("J3", Location(60.241545, 25.000343), 2700, windows=(TimeWindow(35100, 45900),), crew_size=2),
+        Job("J4", Location(60.200360, 24.805977), 2700, skills={"glass": 1}, windows=(TimeWindow(43200, 46800),)),
+        Job("J5", Location(60.197739, 24.956751), 3600, skills={"wardrobe": 1}),
+        Job("J6", Location(60.237317, 24.869576), 3600),
+        Job("J7", Location(60.202098, 24.807129), 10800, windows=(TimeWindow(41400, 52200),), crew_size=2),
+        Job("J8", Location(60.170027, 24.917943), 1800, priority=2),
+    )
+    problem = Problem(techs, jobs)
+
+    solution = solve(problem, SolveOptions(time_limit_s=2))
+
+    assert check(problem, solution, *problem_travel(problem, HaversineProvider())).violations == ()
+    assert "J3" in solution.served_job_ids(), solution.unassigned
+
+
+def test_urgent_work_takes_a_less_urgent_crew_jobs_place_and_the_crew_is_placed_again() -> None:
+    """Only T0 fits glass; the construction put the priority-3 crew job on T0 and T1, the
+    nearest pair, over U's only hour. Before, U (priority 1) was left out as "the day is
+    full"; only a promise could take a crew job's place."""
+    techs = (
+        Technician("T0", grid(0), Shift(8 * H, 16 * H), skills={"glass": 1}, cost=CostProfile(3000, 30)),
+        Technician("T1", grid(3), Shift(8 * H, 16 * H), cost=CostProfile(3800, 30)),
+        Technician("T2", grid(6), Shift(8 * H, 16 * H), cost=CostProfile(4500, 30)),
+    )
+    jobs = (
+        Job("C", grid(1), 2 * H, windows=(TimeWindow(9 * H, 10 * H),), crew_size=2, priority=3),
+        Job("U", grid(1), H, windows=(TimeWindow(9 * H, 10 * H),), skills={"glass": 1}, priority=1),
+    )
+    problem = Problem(techs, jobs)
+
+    solution = solve(problem, SolveOptions(time_limit_s=1))
+
+    assert check(problem, solution, *problem_travel(problem, HaversineProvider())).violations == ()
+    assert solution.unassigned == ()
