@@ -81,7 +81,7 @@ def seed(
         plan.jobs[tech.id] = [job for job, _ in kept]
         plan.fixed[tech.id] = [start if job.crew_size == 2 else None for job, start in kept]
         _cap(plan, tech)
-        if not _qualified_along(problem, tech, plan.jobs[tech.id]):
+        if not qualified_along(problem, tech, plan.jobs[tech.id]):
             plan.jobs[tech.id], plan.fixed[tech.id] = [], []
             plan.retime(tech, timer)
         elif not plan.retime(tech, timer):
@@ -129,7 +129,7 @@ def _trim(plan: Plan, tech: Technician, timer: RouteTimer) -> None:
     plan.retime(tech, timer)
 
 
-def _qualified_along(problem: Problem, tech: Technician, seq: Sequence[Job]) -> bool:
+def qualified_along(problem: Problem, tech: Technician, seq: Sequence[Job]) -> bool:
     """``tech`` may do every job of ``seq`` where it comes: pins kept, their own skills
     before a depot stop, the depot's tools as well after it."""
     held = tech.skills

@@ -9,6 +9,7 @@ import time
 from collections.abc import Collection, Sequence
 
 from solver.checker import soft_window_units
+from solver.construction import qualified_along
 from solver.insertion import (
     able,
     insert,
@@ -164,8 +165,10 @@ def _restore_promises(
 
 def _restore_route(problem: Problem, seq: list[Job], tech: Technician, timer: RouteTimer, plan: Plan) -> None:
     """Give ``tech`` the route ``seq`` again (taking its jobs off other technicians), where it
-    times and holds no more jobs than they may take."""
-    if any(j.crew_size > 1 for j in seq):
+    times, holds no more jobs than they may take, and they may do each of its jobs (a
+    starting route may break a pin or skill the problem now has: the live schedule of a
+    day whose dispatcher overrode a lock)."""
+    if any(j.crew_size > 1 for j in seq) or not qualified_along(problem, tech, seq):
         return
     if tech.max_jobs is not None and sum(j.id != RELOAD_ID for j in seq) > tech.max_jobs:
         return
@@ -181,6 +184,9 @@ def _restore_route(problem: Problem, seq: list[Job], tech: Technician, timer: Ro
         if moved and not plan.retime(other, timer):
             plan.jobs[other.id], plan.fixed[other.id] = [], []  # only through rounding; repair re-places them
             plan.retime(other, timer)
+    # What the search had put on this route goes back to the jobs left out, to be offered
+    # every place again (the search offered them none without it).
+    plan.not_offered |= {j.id for j in plan.jobs[tech.id] if j.id not in ids}
     plan.jobs[tech.id], plan.fixed[tech.id] = list(seq), [None] * len(seq)
     plan.retime(tech, timer)
     # A crew visit the replaced route held leaves its partner's visit alone: out too.

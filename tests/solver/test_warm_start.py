@@ -208,3 +208,28 @@ def test_a_given_route_that_no_longer_times_is_seeded_without_its_least_urgent_v
     seed(plan, problem, list(jobs), [WorkingRoute("T0", ("P", "L", "U"))], timer)
     assert [j.id for j in plan.jobs["T0"]] == ["P", "U"]
     assert [v.job_id for v in plan.routes["T0"].visits] == ["P", "U"]
+
+
+def test_a_starting_route_that_breaks_a_pin_is_not_given_back_for_its_promise() -> None:
+    """The live schedule has promise P on T2 while P is pinned to T1 (a lock the
+    dispatcher overrode), and T1 is busy with another promise Q at that hour. Before,
+    the repair gave T2 its starting route back to keep the promise, pin broken, and the
+    solve ended with the checker's refusal (CheckerRejected) instead of a plan: a re-plan
+    failed."""
+    techs = (
+        Technician("T1", grid(0), Shift(8 * H, 16 * H), cost=CostProfile(3600)),
+        Technician("T2", grid(0), Shift(8 * H, 16 * H), cost=CostProfile(3600)),
+    )
+    window = (TimeWindow(8 * H + 1800, 9 * H),)
+    jobs = (
+        Job("P", grid(1), H, windows=window, priority=0, pinned_technician_id="T1"),
+        Job("Q", grid(1), 2 * H, windows=window, priority=0, pinned_technician_id="T1"),
+        Job("O", grid(2), H),
+    )
+    problem = Problem(techs, jobs)
+    start = [WorkingRoute("T1", ("Q",)), WorkingRoute("T2", ("P", "O"))]
+
+    solution = solve(problem, SolveOptions(time_limit_s=1, initial_routes=start))
+
+    assert check(problem, solution, *problem_travel(problem, HaversineProvider())).violations == ()
+    assert solution.served_job_ids() >= {"Q", "O"} and "P" not in solution.served_job_ids()
