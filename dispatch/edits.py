@@ -190,7 +190,7 @@ def edit_plan(
             "moves" if moves else "override",
         )
     stored = _store(session, plan, day, solution, unplannable, slot_s, base_version, now, left, notify_min)
-    stored.locks = _lock_records(lock_rows, solution, day)
+    stored.locks = _lock_records([*lock_rows, *_carried(plan.locks, locks, moves, lock_rows)], solution, day)
     if violations:
         stored.override = {
             "by": dict(by or {}),
@@ -308,6 +308,25 @@ def _inherited(
         if job_id in routes.get(str(r["technician_id"]), []):
             out[job_id] = held
     return list(out.values())
+
+
+def _carried(
+    records: Sequence[Mapping[str, Any]] | None,
+    locks: Sequence[Lock],
+    moves: Sequence[Move],
+    kept: Sequence[Mapping[str, Any]],
+) -> list[dict[str, Any]]:
+    """A technician lock for each job moved (by override) off the technician the edited
+    version locked it to: the dispatcher's latest word is the technician it moved to.
+    Published, its pin follows (``locks.sync_pins``); left behind, the old pin held the
+    job to the technician it was taken from in every later run."""
+    held = _held_pins(records, locks)
+    locked = {str(r["job_id"]) for r in kept}
+    return [
+        {"job_id": m.job_id, "technician_id": m.technician_id, "technician": True, "order": False, "time": False}
+        for m in moves
+        if held.get(m.job_id, m.technician_id) != m.technician_id and m.job_id not in locked
+    ]
 
 
 def _held_pins(records: Sequence[Mapping[str, Any]] | None, locks: Sequence[Lock]) -> dict[str, str]:

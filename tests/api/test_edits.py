@@ -456,3 +456,33 @@ def test_a_publish_racing_an_installers_en_route_never_takes_the_job_from_them(c
     assert job_now["status"] == "en_route"
     live = client.get("/v1/live", params={"date": DAY.isoformat()}, headers=DISPATCHER).json()
     assert [t["technician_id"] for t in live["technicians"] for v in t["visits"] if v["job_id"] == "J1"] == [mine]
+
+
+def test_a_visit_moved_by_override_off_the_technician_it_was_locked_to_takes_its_lock_along(
+    client: TestClient,
+) -> None:
+    """Before, the job kept its pin to the technician it was taken from: published, the
+    next plan of the day moved it back, and with its window promised every re-plan
+    failed (the checker refused the engine's plan: "pinned to W1, served by W2")."""
+    put_job(client, "J1", ("09:00", "12:00"))
+    put_job(client, "J2", ("09:00", "16:00"))
+    plan = planned(client)
+    mine = technician_of(plan, "J1")
+    other = "W2" if mine == "W1" else "W1"
+    locked = edit(client, plan["id"], locks=[{"job_id": "J1", "technician": True}], apply=True)
+    assert locked.status_code == 200, locked.text
+    assert client.post(f"/v1/plans/{locked.json()['plan_id']}/publish", headers=DISPATCHER).status_code == 200
+    assert client.get("/v1/jobs/J1", headers=DISPATCHER).json()["pinned_technician_id"] == mine
+
+    move = {"job_id": "J1", "technician_id": other, "position": 0}
+    assert edit(client, locked.json()["plan_id"], moves=[move], apply=True).status_code == 409  # the lock holds it
+    moved = edit(client, locked.json()["plan_id"], moves=[move], apply=True, override=True)
+    assert moved.status_code == 200, moved.text
+    published = client.post(
+        f"/v1/plans/{moved.json()['plan_id']}/publish", json={"confirm_windows": True}, headers=DISPATCHER
+    )
+    assert published.status_code == 200, published.text
+    assert client.get("/v1/jobs/J1", headers=DISPATCHER).json()["pinned_technician_id"] == other
+
+    again = planned(client)
+    assert technician_of(again, "J1") == other
