@@ -102,9 +102,10 @@ class Plan:
     costs: dict[str, int | None] = dataclasses.field(default_factory=dict)
     # Jobs the search offered no place at all (crews the construction had no time for).
     untried: set[str] = dataclasses.field(default_factory=set)
-    # Crews the construction placed that the compiled search left out (their times left
-    # a technician no room for its lunch, as it takes lunches): the repair offers them
-    # every place, though the search's other jobs were offered every place already.
+    # Jobs out of the plan that the search did not offer every place, so the repair does:
+    # crews the construction placed that the compiled search left out (their times left a
+    # technician no room for its lunch, as it takes lunches), and jobs the repair took off
+    # a route it gave back to its technician for a promise.
     not_offered: set[str] = dataclasses.field(default_factory=set)
 
     @classmethod

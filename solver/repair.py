@@ -53,11 +53,11 @@ def repair(
     left, where moving one other job makes room. A promise or urgent work (priority up
     to ``_DISPLACING_MAX_PRIORITY``) that still fits nowhere takes the place of one less
     urgent job, or of a less urgent crew job (whose crew then looks for another pair); a
-    promise also clears a route of what may move (``insertion.insert_clearing``). With ``offered_everywhere`` (the
-    search offered every job every place already, but the crews it left out, ``Plan.not_offered``)
-    only the last of these is tried,
-    and for a promise the plain insertion too: the searches do not know its late way
-    home (``Problem.promise_late_home_s``).
+    promise also clears a route of what may move (``insertion.insert_clearing``). With
+    ``offered_everywhere`` (the search offered every job every place already) only the last
+    of these is tried, except for the jobs it did not offer (``Plan.not_offered``) and for a
+    promise's plain insertion: the searches do not know its late way home
+    (``Problem.promise_late_home_s``).
     """
     if initial_routes:
         _restore_promises(problem, candidates, initial_routes, timer, plan)
