@@ -21,7 +21,7 @@ import datetime as dt
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import text
+from sqlalchemy import ColumnElement, and_, text
 from sqlmodel import Session, col, select, update
 
 from dispatch.tables import PlanRow
@@ -56,18 +56,23 @@ class Beat:
     lost: frozenset[int]
 
 
+def held(plan_id: int, token: str, status: str) -> ColumnElement[bool]:
+    """The where-clause of a run's next step: the row of ``plan_id`` in ``status``, still
+    the attempt of ``token``, with no cancel requested. An update on it changes one row
+    or none, so of two processes racing for a run (or a cancel racing its end) one wins."""
+    return and_(
+        col(PlanRow.id) == plan_id,
+        col(PlanRow.task_token) == token,
+        col(PlanRow.status) == status,
+        col(PlanRow.cancel_requested).is_(False),
+    )
+
+
 def claim(session: Session, plan_id: int, token: str, worker: str, now: dt.datetime) -> bool:
     """Mark a queued run as running on ``worker`` for the attempt of ``token``; False when
     the task is stale (another token), the run is no longer queued or was cancelled."""
     result = session.exec(
-        update(PlanRow)
-        .where(
-            col(PlanRow.id) == plan_id,
-            col(PlanRow.task_token) == token,
-            col(PlanRow.status) == "queued",
-            col(PlanRow.cancel_requested).is_(False),
-        )
-        .values(status="running", worker=worker, heartbeat_at=now)
+        update(PlanRow).where(held(plan_id, token, "queued")).values(status="running", worker=worker, heartbeat_at=now)
     )
     return bool(result.rowcount == 1)
 

@@ -450,12 +450,7 @@ def claim_finish(session: Session, plan_id: int, token: str) -> PlanRow:
     never a cancel answered as accepted on a run that then ends done."""
     claimed = session.exec(
         update(PlanRow)
-        .where(
-            col(PlanRow.id) == plan_id,
-            col(PlanRow.task_token) == token,
-            col(PlanRow.status) == "running",
-            col(PlanRow.cancel_requested).is_(False),
-        )
+        .where(leases.held(plan_id, token, "running"))
         .values(status="running")  # no change: the row is held until the commit
     )
     plan = session.get(PlanRow, plan_id, populate_existing=True)
