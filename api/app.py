@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from zoneinfo import ZoneInfo
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
 from api import errors, security
-from api.deps import AppState
+from api.deps import AppState, known_query
 from api.routers import booking, clock, disruptions, events, field, imports, live, master, plans, webhooks
 from api.security import FailedAuthLimiter
 from dispatch.auth import ensure_bootstrap_token
@@ -83,6 +83,7 @@ def create_app(
         version="1.0.0",
         description="Plans, installer job lists and bookings for field installation and repair.",
         lifespan=lifespan,
+        dependencies=[Depends(known_query)],
     )
     if geocoder is None:
         geocoder = CachedGeocoder.from_settings(cfg, engine)

@@ -9,6 +9,9 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Path, Query, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -53,6 +56,33 @@ class AppState:
     # (the sample day on a freshly seeded database); None when there is none.
     first_day: dt.date | None = None
     auth_limiter: FailedAuthLimiter = field(default_factory=lambda: FailedAuthLimiter(0))
+
+
+async def known_query(request: Request) -> None:
+    """Refuse (422 naming it) a query parameter the route does not take: ignored, a
+    misspelt filter (``?technicain=T1``) would look accepted and change nothing."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    taken = _query_names(route)
+    unknown = sorted(set(request.query_params) - taken)
+    if unknown:
+        offer = f"it takes {', '.join(sorted(taken))}" if taken else "it takes none"
+        raise RequestValidationError(
+            [
+                {"loc": ("query", name), "msg": f"unknown query parameter: {offer}", "type": "extra_forbidden"}
+                for name in unknown
+            ]
+        )
+
+
+def _query_names(route: APIRoute) -> frozenset[str]:
+    def walk(dependant: Dependant) -> Iterator[str]:
+        yield from (param.alias for param in dependant.query_params)
+        for sub in dependant.dependencies:
+            yield from walk(sub)
+
+    return frozenset(walk(route.dependant))
 
 
 async def get_state(request: Request) -> AppState:

@@ -753,3 +753,16 @@ def test_a_cancel_racing_a_run_that_stores_its_answer_is_refused_or_ends_it_canc
         assert c.post(f"/v1/plans/{cancelled_first}/cancel", headers=DISPATCHER).status_code == 202
         with Session(state.engine) as session, pytest.raises(Cancelled):
             planning.claim_finish(session, cancelled_first, f"attempt-{cancelled_first}")
+
+
+def test_a_query_parameter_the_route_does_not_take_is_refused_naming_it(client: TestClient) -> None:
+    misspelt = client.get("/v1/jobs", params={"date": SAMPLE_DAY, "technicain": "T01"}, headers=DISPATCHER)
+    assert misspelt.status_code == 422, misspelt.text
+    problem = misspelt.json()
+    assert problem["field"] == "technicain"
+    assert "unknown query parameter" in problem["detail"] and "date" in problem["detail"]
+    paged = client.get("/v1/technicians", params={"page": "2", "region": "x"}, headers=DISPATCHER)
+    assert paged.status_code == 422 and paged.json()["field"] == "page"
+    assert paged.json()["detail"] == "page: unknown query parameter: it takes region"
+    known = client.get("/v1/jobs", params={"date": SAMPLE_DAY}, headers=DISPATCHER)
+    assert known.status_code == 200, known.text
