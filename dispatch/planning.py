@@ -1259,10 +1259,20 @@ def stale_reasons(session: Session, plan: PlanRow, tz: ZoneInfo) -> list[str]:
     clock = day.clock
     for v in visits:
         starts.setdefault(v.job_id, clock.from_stored(v.start))
+    # Visits begun (on the way, on site, done) stay where they are whatever happens since:
+    # an absence cutting a working time short is no reason to refuse a plan that keeps them.
+    begun = set(
+        session.exec(
+            select(JobRow.id).where(
+                col(JobRow.id).in_({v.job_id for v in visits}), col(JobRow.status).not_in((OPEN, SCHEDULED))
+            )
+        )
+    )
+    ahead = [v for v in visits if v.job_id not in begun]
     working = {t.id: t for t in day.problem.technicians}
-    out = [f"technician {t} no longer works that day" for t in sorted({v.technician_id for v in visits} - set(working))]
+    out = [f"technician {t} no longer works that day" for t in sorted({v.technician_id for v in ahead} - set(working))]
     outside: dict[str, list[str]] = {}
-    for v in visits:
+    for v in ahead:
         tech = working.get(v.technician_id)
         if tech is not None and not (
             tech.shift.start_s <= clock.from_stored(v.start)
@@ -1278,24 +1288,20 @@ def stale_reasons(session: Session, plan: PlanRow, tz: ZoneInfo) -> list[str]:
         elif not any(w.start_s <= starts[job.id] <= w.end_s for w in job.windows):
             out.append(f"promised job {job.id} starts outside its promised window")
     out += [f"promised job {i} is pinned to a technician without a shift" for i in unplannable if i in starts]
-    return out + _inside_absences(session, plan, visits, clock)
+    return out + _inside_absences(session, plan, ahead, clock)
 
 
-def _inside_absences(session: Session, plan: PlanRow, visits: list[VisitRow], clock: DayClock) -> list[str]:
-    """The visits not yet begun that ``plan`` gives a technician inside the time they
-    are reported unavailable (a ``technician_unavailable`` disruption recorded since
-    the plan was made), one sentence per technician."""
+def _inside_absences(session: Session, plan: PlanRow, ahead: list[VisitRow], clock: DayClock) -> list[str]:
+    """The visits of ``ahead`` (those of ``plan`` not yet begun) it gives a technician inside
+    the time they are reported unavailable (a ``technician_unavailable`` disruption
+    recorded since the plan was made), one sentence per technician."""
     away = unavailability(disruptions_of(session, plan.date, plan.region), clock)
     if not away:
         return []
-    ids = {v.job_id for v in visits if v.technician_id in away}
-    begun = set(
-        session.exec(select(JobRow.id).where(col(JobRow.id).in_(ids), col(JobRow.status).not_in((OPEN, SCHEDULED))))
-    )
     inside: dict[str, list[str]] = {}
-    for v in visits:
+    for v in ahead:
         absence = away.get(v.technician_id)
-        if absence is None or v.job_id in begun:
+        if absence is None:
             continue
         start, end = clock.from_stored(v.start), clock.from_stored(v.end)
         if end > absence.from_s and (absence.until_s is None or start < absence.until_s):

@@ -391,6 +391,28 @@ def test_done_on_site_and_en_route_visits_keep_their_technician_and_times_in_a_r
     assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
 
 
+def test_a_re_plan_keeping_the_visit_an_ill_technician_is_on_publishes_after_the_day_changed_again(
+    day: tuple[TestClient, dict[str, Any]],
+) -> None:
+    client, published = day
+    told = visits(published)
+    on_site = next(r for r in published["routes"] if r["technician_id"] == "W1")["visits"][0]["job_id"]
+    event(client, on_site, "arrived", told[on_site][1]["arrival"])
+    now = (instant(told[on_site][1]["arrival"]) + dt.timedelta(minutes=10)).isoformat()
+    ill = {"type": "technician_unavailable", "technician_id": "W1", "from": now}
+    assert client.post("/v1/disruptions", json=ill, headers=DISPATCHER).status_code == 201
+    plan = replan(client, now)
+    assert plan["status"] == "done", plan
+    assert visits(plan)[on_site][0] == "W1" and instant(visits(plan)[on_site][1]["end"]) > instant(now)
+    # The day changes while the dispatcher reads the changes: a new job comes in. The
+    # visit W1 is finishing is no reason to refuse the re-plan that keeps it.
+    extra = {**client.get("/v1/jobs/J00", headers=DISPATCHER).json(), "preferred_technician_id": None}
+    body = {k: v for k, v in extra.items() if k not in ("id", "status", "booked", "actual_start", "actual_end")}
+    assert client.put("/v1/jobs/LATE", json=body, headers=DISPATCHER).status_code == 201
+    publish = client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER)
+    assert publish.status_code == 200, publish.text
+
+
 def difference(published: dict[str, Any], replanned: dict[str, Any], notify_min: int = 15) -> dict[str, Any]:
     """The change report computed here from the two plans' routes alone: against what the
     published plan told (its technician and arrival per visit still to do)."""
