@@ -99,7 +99,8 @@ def check_order(job: LiveJob, kind: str, at: dt.datetime, tz: dt.tzinfo) -> None
     and a second failure of a visit already failed (naming ``type``: its revisit has
     not begun). Without this the job kept an end before its start, or a failure's
     reason on a job then completed earlier than it failed."""
-    failed_at = job.actual_end if job.status == OPEN and job.reason is not None else None
+    # The job's last visit failed: it is open again, or scheduled for its revisit.
+    failed_at = job.actual_end if job.status in (OPEN, SCHEDULED) and job.reason is not None else None
     if failed_at is not None:
         shown = f"{stored_utc(failed_at).astimezone(tz):%Y-%m-%d %H:%M}"
         if kind == "failed":

@@ -280,7 +280,9 @@ def _walk(
                 out.holders.add(tech.technician_id)
                 served += 1
                 last = visit
-            elif visit.actual_end is not None:  # a failed visit: the job is open again, the technician moved on
+            elif job.status == jobstate.OPEN and visit.actual_end is not None:
+                # A failed visit: the job is open again, the technician moved on. (Its
+                # revisit, once published, is scheduled: told work like any other.)
                 last = visit
             else:
                 arrival = from_storage(job.told_eta, tz) if job.told_eta is not None else visit.planned_arrival

@@ -94,6 +94,18 @@ def test_a_customer_not_at_home_is_visited_again_the_same_day_while_their_window
         again = replan(client, at(DAY, "11:00"))
         assert again["status"] == "done", again
         assert "FIT" in visits(again), again
+        # Published, the revisit is told work like any other: the next re-plan keeps it
+        # and reports it as a change of what was told, not as work newly added.
+        assert client.post(f"/v1/plans/{again['id']}/publish", headers=DISPATCHER).status_code == 200
+        later = replan(client, at(DAY, "11:10"))
+        assert later["status"] == "done", later
+        assert "FIT" in visits(later), later
+        changes = later["changes"]
+        assert "FIT" not in {a["job_id"] for a in changes["added"]} | set(changes["dropped"]), changes
+        # Nor is the revisit's first report dated inside the visit that failed.
+        early = {"type": "en_route", "at": at(DAY, "09:20")}
+        refused = client.post("/v1/jobs/FIT/events", json=early, headers=DISPATCHER)
+        assert refused.status_code == 409 and refused.json()["field"] == "at", refused.text
 
 
 def test_a_visit_failed_after_its_window_closed_is_carried_to_the_next_working_day(database_url: str) -> None:
