@@ -1186,19 +1186,6 @@ class BookingService:
             raise NotFound(f"booking {job_id} does not exist", "job_id")
         return row
 
-    def check_dependency_is_own(self, session: Session, req: SlotSearchIn | BookingIn, token_id: int | None) -> None:
-        """Refuse ``req.depends_on`` naming a job the booking token ``token_id`` did not book
-        with the answer an unknown job gets (``Invalid`` naming ``depends_on.job_id``): a
-        booking client neither learns another job's state or times from the reason of a
-        slot it is refused, nor ties its booking to a job it does not own. ``token_id``
-        None means a dispatcher, who may name any job."""
-        dep = req.depends_on
-        if dep is None or token_id is None:
-            return
-        owner = session.exec(select(BookingRow.token_id).where(BookingRow.job_id == dep.job_id)).first()
-        if owner != token_id:
-            raise Invalid(f"depends_on.job_id: job {dep.job_id} does not exist", "depends_on.job_id")
-
     def cancel(self, session: Session, job_id: str, now: dt.datetime, token_id: int | None = None) -> JobRow:
         """Cancel a job (booked or not) and take it out of the live schedule: a promised
         job's capacity is free again at once. The caller commits."""

@@ -30,7 +30,6 @@ def _own(principal: Principal) -> int | None:
 def search_slots(body: SlotSearchIn, session: SessionDep, state: StateDep, principal: Booker) -> Any:
     """Windows the working plan can really keep for this job, best first, and the
     ones it cannot with a reason. Every slot offered can be booked at this moment."""
-    state.booking.check_dependency_is_own(session, body, _own(principal))
     answer = state.booking.search(session, body, state.clock.now())
     return {
         "slots": [{**s.__dict__, "days": [{"start": a, "end": b} for a, b in s.days]} for s in answer.slots],
@@ -81,7 +80,6 @@ def post_booking(
 ) -> Any:
     """Book a slot: checked again under the day's lock; 409 when it can no longer
     be kept. The same Idempotency-Key again answers the first answer."""
-    state.booking.check_dependency_is_own(session, body, _own(principal))
     result = state.booking.book_and_commit(session, idempotency_key, body, state.clock.now(), principal.token_id)
     if result.replayed:
         replayed = BookingOut.model_validate(result.body).model_dump(mode="json")  # as first answered
