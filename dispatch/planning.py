@@ -947,12 +947,23 @@ class PlanRunner:
         solution = solve_horizon(loaded.horizon, options, progress=on_progress, cancel=run.cancel)
         if run.lost:
             raise RunSuperseded(f"plan {plan_id} is no longer this attempt's")
-        for _ in range(CATCH_UPS + 1):
+        for attempt in range(CATCH_UPS + 1):
             broken = horizon_broken_promises(loaded, solution)
             if broken:
                 raise PlanRefused("refused: " + "; ".join(broken))
             with session_scope(self.engine) as session:
+                held = attempt == CATCH_UPS
+                if held:
+                    # The days kept changing while it caught up: this last time the run
+                    # holds them, in date order as every writer takes days, so that it ends.
+                    for day in sorted(loaded.days):
+                        live.lock(session, day, region, self.clock.now())
                 now = load_horizon(session, first, last, region, self.tz)
+                if held and not (now.problem == loaded.problem and now.held == loaded.held):
+                    loaded, solution = now, self._horizon_caught_up(now, solution, MIN_CATCH_UP_S, seed, run)
+                    broken = horizon_broken_promises(loaded, solution)
+                    if broken:
+                        raise PlanRefused("refused: " + "; ".join(broken))
                 if now.problem == loaded.problem and now.held == loaded.held:
                     # Nothing the plan depends on moved (field events and the like may have):
                     # store it as made from the newest versions.
@@ -969,12 +980,16 @@ class PlanRunner:
             log.info("plan %s: the days changed while it solved; catching up", plan_id)
             self._set(plan_id, run, phase="catching_up")
             loaded = now
-            start = {r.technician_id: [(v.job_id, None) for v in r.visits] for r in solution.routes if r.visits}
-            catch_up = SolveOptions(
-                time_limit_s=max(MIN_CATCH_UP_S, limit * CATCH_UP_SHARE), initial_routes=start, seed=seed
-            )
-            solution = solve_horizon(loaded.horizon, catch_up, cancel=run.cancel)
-        raise PlanRefused("refused: the days kept changing while they were planned; run the plan again")
+            solution = self._horizon_caught_up(loaded, solution, max(MIN_CATCH_UP_S, limit * CATCH_UP_SHARE), seed, run)
+        raise AssertionError("the last catch-up holds the days and stores its answer")
+
+    @staticmethod
+    def _horizon_caught_up(loaded: LoadedHorizon, solution: Solution, seconds: float, seed: int, run: _Run) -> Solution:
+        """A horizon answer re-planned for ``seconds`` on the newest days ``loaded``, from
+        ``solution``'s routes."""
+        start = {r.technician_id: [(v.job_id, None) for v in r.visits] for r in solution.routes if r.visits}
+        options = SolveOptions(time_limit_s=seconds, initial_routes=start, seed=seed)
+        return solve_horizon(loaded.horizon, options, cancel=run.cancel)
 
 
 def store_horizon(

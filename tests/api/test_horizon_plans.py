@@ -389,6 +389,32 @@ def test_a_job_added_while_a_week_plan_solves_is_in_its_answer(client: TestClien
     assert visits(plan, "A")
 
 
+def test_a_week_plan_ends_done_though_its_days_change_all_the_time_it_solves(client: TestClient) -> None:
+    """Jobs are added to the days one after the other as long as the run solves. Before,
+    every catch-up met another change and the run ended failed ("the days kept changing
+    while they were planned"); its last catch-up now holds the days until its answer is
+    stored (the next job added waits for it)."""
+    put(client, "A", job(date_range={"from": DAYS[0], "to": DAYS[2]}))
+    started = client.post(
+        "/v1/plans", json={"date_from": DAYS[0], "date_to": DAYS[-1], "time_limit_s": 1}, headers=DISPATCHER
+    )
+    plan_id = started.json()["id"]
+    added: list[str] = []
+    plan: dict[str, Any] = {}
+    for n in range(2000):
+        plan = client.get(f"/v1/plans/{plan_id}", headers=DISPATCHER).json()
+        if plan["status"] in ("done", "failed", "cancelled"):
+            break
+        if plan["status"] == "running":
+            put(client, f"ADDED{n}", job(date=DAYS[n % 3], duration_min=15))
+            added.append(f"ADDED{n}")
+        else:
+            time.sleep(0.02)
+    assert plan["status"] == "done", plan.get("error", plan)
+    answered = {v["job_id"] for r in plan["routes"] for v in r["visits"]} | {u["job_id"] for u in plan["unassigned"]}
+    assert answered & set(added), (added, answered)
+
+
 def test_a_plan_over_days_one_of_which_is_under_way_is_refused_saying_to_re_plan_it_from_now(
     client: TestClient,
 ) -> None:
