@@ -58,7 +58,19 @@ from dispatch.tables import (
     VisitRow,
 )
 from dispatch.timeutil import from_storage, stored_utc, to_storage
-from solver import Cancelled, Problem, Progress, Solution, SolveOptions, TimeWindow, prepare, solve
+from solver import (
+    Cancelled,
+    Job,
+    Problem,
+    Progress,
+    ReasonCode,
+    Solution,
+    SolveOptions,
+    Technician,
+    TimeWindow,
+    prepare,
+    solve,
+)
 from solver import locks as lock_rules
 from solver.horizon import solve as solve_horizon
 from solver.plan import WorkingRoute
@@ -1269,7 +1281,7 @@ def stale_reasons(session: Session, plan: PlanRow, tz: ZoneInfo) -> list[str]:
     day. (Work completed or cancelled since is no reason: installers see it as it is.)"""
     assert plan.id is not None
     day, unplannable = load_day(session, plan.date, plan.region, tz)
-    _, visits, _ = plan_contents(session, plan.id)
+    routes, visits, _ = plan_contents(session, plan.id)
     starts: dict[str, int] = {}
     clock = day.clock
     for v in visits:
@@ -1294,6 +1306,12 @@ def stale_reasons(session: Session, plan: PlanRow, tz: ZoneInfo) -> list[str]:
             and clock.from_stored(v.end) <= tech.shift.end_s + tech.max_overtime_s
         ):
             outside.setdefault(tech.id, []).append(f"{v.job_id} at {from_storage(v.start, clock.tz):%H:%M}")
+    jobs_by_id = {j.id: j for j in day.problem.jobs}
+    for route in routes:
+        tech = working.get(route.technician_id)
+        mine = [v for v in ahead if v.technician_id == route.technician_id]
+        if tech is not None and mine and (shown := _off_the_pause(route, mine, tech, jobs_by_id, day.problem, clock)):
+            outside.setdefault(tech.id, []).extend(shown)
     out += [f"technician {t}'s working time no longer holds {', '.join(jobs)}" for t, jobs in sorted(outside.items())]
     for job in day.problem.jobs:
         if job.priority != 0:
@@ -1302,8 +1320,45 @@ def stale_reasons(session: Session, plan: PlanRow, tz: ZoneInfo) -> list[str]:
             out.append(f"promised job {job.id} is not in it")
         elif not any(w.start_s <= starts[job.id] <= w.end_s for w in job.windows):
             out.append(f"promised job {job.id} starts outside its promised window")
-    out += [f"promised job {i} is pinned to a technician without a shift" for i in unplannable if i in starts]
+    # Of the jobs the day holds back (a multi-day job a plan of one day leaves to a plan
+    # over its days, a job waiting for another), only a promise pinned to a technician
+    # who no longer works that day is a reason: it cannot keep its visit.
+    out += [
+        f"promised job {i} is pinned to a technician without a shift"
+        for i in unplannable
+        if i in starts
+        and (info := day.job_info.get(i)) is not None
+        and info.confirmed
+        and (held := day.held_back.get(i)) is not None
+        and held.code == ReasonCode.PINNED_UNAVAILABLE
+    ]
     return out + _inside_absences(session, plan, ahead, clock)
+
+
+def _off_the_pause(
+    route: RouteRow, ahead: list[VisitRow], tech: Technician, jobs: Mapping[str, Job], problem: Problem, clock: DayClock
+) -> list[str]:
+    """What of a route's visits ``ahead`` no longer fits its technician's lunch or pause as
+    it is now (an absence entered since inside the shift is a fixed pause,
+    ``worktime.honour``): the route's lunch when taken outside the lunch's hours or
+    shorter than it, and the visits (not long enough to hold it) over the hours every
+    placement of it covers."""
+    lunch = tech.shift.lunch
+    if lunch is None:
+        return []
+    out = []
+    if route.lunch_start is not None and route.lunch_end is not None:
+        start, end = clock.from_stored(route.lunch_start), clock.from_stored(route.lunch_end)
+        if not (lunch.earliest_s <= start <= lunch.latest_s and end - start >= lunch.duration_s):
+            out.append(f"the lunch at {clock.moment(start):%H:%M}")
+    core = (lunch.latest_s, lunch.earliest_s + lunch.duration_s)  # inside every lunch it may take
+    return out + [
+        f"{v.job_id} at {clock.moment(clock.from_stored(v.start)):%H:%M}"
+        for v in ahead
+        if clock.from_stored(v.start) < core[1]
+        and clock.from_stored(v.end) > core[0]
+        and not (v.job_id in jobs and problem.lunch_on_site(jobs[v.job_id]))
+    ]
 
 
 def _inside_absences(session: Session, plan: PlanRow, ahead: list[VisitRow], clock: DayClock) -> list[str]:

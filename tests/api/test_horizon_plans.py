@@ -451,6 +451,19 @@ def publish(client: TestClient, plan: dict[str, Any]) -> None:
     assert answer.status_code == 200, answer.text
 
 
+def test_a_week_plan_with_a_two_day_job_publishes_after_its_days_changed_in_nothing_it_plans(
+    client: TestClient,
+) -> None:
+    """Before, any change to the days (here a technician stored again as they were) made
+    the run's two-day job read as "promised job K is pinned to a technician without a
+    shift": it is neither, and publishing was refused."""
+    put(client, "K", job(date=DAYS[0], days=2, duration_min=300))
+    plan = run_horizon(client, DAYS[0], DAYS[1])
+    assert [day for day, _, _ in sorted(visits(plan, "K"), key=lambda v: v[0])] == DAYS[:2], plan
+    assert client.put("/v1/technicians/T2", json=tech(60.25), headers=DISPATCHER).status_code == 200
+    publish(client, plan)
+
+
 def test_a_job_published_on_one_day_is_not_planned_again_by_a_plan_of_other_days(client: TestClient) -> None:
     """Before, a plan of the next days planned the range job again: published, it was on
     two days' job lists at once."""

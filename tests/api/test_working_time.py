@@ -353,6 +353,12 @@ def test_a_plan_made_before_its_technician_was_given_time_off_is_not_published(c
     assert "technician T1's working time no longer holds" in refused.json()["detail"], refused.text
     assert "LATE" in refused.json()["detail"], refused.text
 
+    # An hour away inside the shift, over LATE's visit: the day's pause is now 13:00-14:00.
+    hour = {"start": iso(MONDAY, "13:00"), "end": iso(MONDAY, "14:00"), "reason": "school"}
+    assert put_tech(client, technician(absences=[hour])).status_code == 200
+    refused = client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER)
+    assert refused.status_code == 409 and "LATE at 13:" in refused.json()["detail"], refused.text
+
     whole_day = {"start": iso(MONDAY, "00:00"), "end": iso(TUESDAY, "00:00"), "reason": "sick"}
     assert put_tech(client, technician(absences=[whole_day])).status_code == 200
     refused = client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER)
