@@ -483,7 +483,25 @@ class JobIn(Strict):
             raise field_error(
                 "JobIn", "preferred_date", "a job without date_range is done on its date; give a date_range", None
             )
+        if span is not None and self.days > (span.to - span.from_).days + 1:
+            raise field_error(
+                "JobIn", "days", f"{self.days} days do not fit in date_range {span.from_}..{span.to}", self.days
+            )
+        _one_technician_for_days("JobIn", self.days, self.crew_size)
         return self
+
+
+def _one_technician_for_days(model: str, days: int, crew_size: int) -> None:
+    """Refuse a crew job of several days (naming ``days``): the engine plans a job of
+    several days for one technician, so no plan could take it."""
+    if days > 1 and crew_size > 1:
+        raise field_error(
+            model,
+            "days",
+            "a job of several days is done by one technician (crew_size 1): for a crew of two, "
+            "store each day as a job of its own",
+            days,
+        )
 
 
 _WHEN = (
@@ -548,6 +566,7 @@ class _JobWanted(Strict):
     def _somewhere(self) -> _JobWanted:
         if self.location is None and not self.address:
             raise field_error(type(self).__name__, "location", "give a location or an address", None)
+        _one_technician_for_days(type(self).__name__, self.days, self.crew_size)
         return self
 
 
@@ -578,14 +597,6 @@ class BookingIn(_JobWanted):
             raise field_error("BookingIn", "slot", "the slot must last longer than an instant", None)
         if self.slot.end - self.slot.start > dt.timedelta(hours=12):
             raise field_error("BookingIn", "slot", "a slot lasts at most 12 hours", None)
-        if self.days > 1 and self.crew_size > 1:
-            raise field_error(
-                "BookingIn",
-                "days",
-                "a crew job of several days cannot be booked: store it with PUT /v1/jobs (days, date_range) "
-                "and plan it with a plan over several days (docs/horizon.md)",
-                self.days,
-            )
         return self
 
 

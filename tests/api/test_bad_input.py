@@ -463,6 +463,14 @@ GROUPS: dict[str, list[Bad]] = {
         post_event("on the way two days before", "at", {"type": "en_route", "at": "2026-11-29T10:00:00+02:00"}),
         post_event("done a month later", "at", {"type": "completed", "at": "2027-01-01T10:00:00+02:00"}),
     ],
+    "jobs of several days no plan could take": [
+        put_job("a crew of two over two days", "days", job(days=2, crew_size=2, windows=..., date=DAY)),
+        put_job(
+            "three days in a range of two dates",
+            "days",
+            job(days=3, windows=..., date_range={"from": DAY, "to": "2026-12-02"}),
+        ),
+    ],
     "places and regions no technician of the region could ever serve": [
         put_job("at 0, 0 (a missing position)", "location", job(location={"lat": 0.0, "lon": 0.0})),
         put_job("with latitude and longitude swapped", "location", job(location={"lat": 24.94, "lon": 60.17})),

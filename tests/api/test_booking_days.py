@@ -190,7 +190,7 @@ def test_booking_a_crew_job_of_several_days_is_refused_naming_days_and_writes_no
     [slot, *_] = search(client, headers, {**job(240), "days": 2}, DAY)["slots"]
     response = book_two_days(client, headers, slot, "crew", crew_size=2)
     assert response.status_code == 422, response.text
-    assert response.json()["field"] == "days" and "PUT /v1/jobs" in response.text
+    assert response.json()["field"] == "days" and "each day as a job of its own" in response.text
     assert counts(url) == (0, 0)
 
 
