@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -112,6 +113,18 @@ def _day_range(row: JobRow, first: dt.date, last: dt.date) -> tuple[dt.date, dt.
     return max(lo, first), min(hi, last)
 
 
+def _overtime_before_next_day(work: list[engine_horizon.WorkDay]) -> tuple[engine_horizon.WorkDay, ...]:
+    """A person's working days with each day's overtime ending by the next day's start:
+    a late shift with long overtime (23:00 and ten hours) would otherwise run into the
+    morning after, which no plan can give one person (the engine refuses the horizon)."""
+    out = list(work)
+    for k, (day, after) in enumerate(itertools.pairwise(work)):
+        room = (after.day - day.day) * DAY_S + after.shift.start_s - day.shift.end_s
+        if day.max_overtime_s > room:
+            out[k] = dataclasses.replace(day, max_overtime_s=max(0, room))
+    return tuple(out)
+
+
 def load_horizon(session: Session, first: dt.date, last: dt.date, region: str, tz: ZoneInfo) -> LoadedHorizon:
     """The plannable jobs and working days of ``region`` from ``first`` to ``last`` as one
     horizon: every job whose date or date range meets those days, on the days of it that
@@ -128,7 +141,7 @@ def load_horizon(session: Session, first: dt.date, last: dt.date, region: str, t
         for tech in technicians_on(session, day, region, tz):
             _, work = people.setdefault(tech.id, (tech, []))
             work.append(engine_horizon.WorkDay(k, tech.shift, tech.max_overtime_s, tech.max_jobs))
-    persons = [engine_horizon.Person(tech, tuple(work)) for tech, work in people.values()]
+    persons = [engine_horizon.Person(tech, _overtime_before_next_day(work)) for tech, work in people.values()]
     names = {p.technician.id: p.technician.name for p in persons}
     working = {p.technician.id: {w.day for w in p.days} for p in persons}
     rows = session.exec(

@@ -464,6 +464,17 @@ def test_a_week_plan_with_a_two_day_job_publishes_after_its_days_changed_in_noth
     publish(client, plan)
 
 
+def test_a_late_shift_whose_overtime_would_reach_the_next_morning_is_planned_over_days(client: TestClient) -> None:
+    """Before, overtime from 23:00 running past the next day's 08:00 made every plan over
+    those days fail ("day 0 (with overtime) runs into day 1"): it now ends by then."""
+    late = {**tech(60.2), "shifts": [{"date": d, "start": "08:00", "end": "23:00"} for d in DAYS]}
+    stored = client.put("/v1/technicians/T1", json={**late, "max_overtime_min": 600}, headers=DISPATCHER)
+    assert stored.status_code == 200, stored.text
+    put(client, "A", job(date_range={"from": DAYS[0], "to": DAYS[2]}))
+    plan = run_horizon(client)
+    assert plan["status"] == "done" and visits(plan, "A"), plan.get("error", plan)
+
+
 def test_a_job_published_on_one_day_is_not_planned_again_by_a_plan_of_other_days(client: TestClient) -> None:
     """Before, a plan of the next days planned the range job again: published, it was on
     two days' job lists at once."""
