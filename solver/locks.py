@@ -216,9 +216,10 @@ def restore_order(
 
 def not_kept(solution: Solution, locked: Locked, locks: Sequence[VisitLock]) -> list[LockNotKept]:
     """What ``solution`` (planned for ``locked.problem``) breaks of the locks ``apply``
-    kept: a locked job left out, a time-locked visit at another start, and an order
-    lock whose visit left its route or could not be put back in order (the visits
-    outside the longest run in locked order)."""
+    kept: a locked job left out, a technician-locked job done by others (the second
+    technician of a crew locked to two: a job holds one pin), a time-locked visit at
+    another start, and an order lock whose visit left its route or could not be put
+    back in order (the visits outside the longest run in locked order)."""
     problem = locked.problem
     jobs = {j.id for j in problem.jobs}
     released = {(x.job_id, x.lock) for x in locked.released}
@@ -230,17 +231,22 @@ def not_kept(solution: Solution, locked: Locked, locks: Sequence[VisitLock]) -> 
             where.setdefault(visit.job_id, []).append((route.technician_id, visit.start_s))
     reasons = {u.job_id: u.reason for u in solution.unassigned}
     out: list[LockNotKept] = []
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str, str]] = set()
     for lock in locks:
         if lock.job_id not in jobs:
             continue
         for kind, held in ((TECHNICIAN, lock.technician), (TIME, lock.time)):
-            if not held or (lock.job_id, kind) in released or (lock.job_id, kind) in seen:
+            # A crew's visits may each hold a technician lock: each is kept or not.
+            key = (lock.job_id, kind, lock.technician_id if kind == TECHNICIAN else "")
+            if not held or (lock.job_id, kind) in released or key in seen:
                 continue
-            seen.add((lock.job_id, kind))
+            seen.add(key)
             visits = where.get(lock.job_id)
             if not visits:
                 reason = f"the job is left out: {reasons.get(lock.job_id, 'no place found')}"
+                out.append(LockNotKept(lock.job_id, lock.technician_id, kind, reason))
+            elif kind == TECHNICIAN and all(tech != lock.technician_id for tech, _ in visits):
+                reason = f"it is done by {' and '.join(sorted(tech for tech, _ in visits))}"
                 out.append(LockNotKept(lock.job_id, lock.technician_id, kind, reason))
             elif kind == TIME and any(start != lock.start_s for _, start in visits):
                 reason = f"it starts at {_hhmm(visits[0][1])}, not at its locked {_hhmm(lock.start_s)}"

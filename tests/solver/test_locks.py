@@ -160,3 +160,21 @@ def test_a_lock_to_someone_kept_in_the_day_only_for_their_settled_visits_is_rele
     locked = apply(problem, [VisitLock("E0", "T2", technician=True, seq=1, start_s=10 * H)], now_s=9 * H)
     assert [(x.job_id, x.lock, x.reason) for x in locked.released] == [("E0", TECHNICIAN, "T2 works no more today")]
     assert locked.problem.job("E0").pinned_technician_id is None
+
+
+def test_a_crew_locked_to_two_technicians_reports_the_lock_of_the_one_who_does_not_go() -> None:
+    """A job holds one pin: the crew keeps T1, and its partner is whoever suits (T3, next
+    to it, not T2 from the east). Before, T2's lock was neither kept nor reported."""
+    base = two_installers()
+    third = Technician("T3", near(WEST, 6), Shift(8 * H, 16 * H), skills={"wardrobe": 1}, cost=CostProfile(3800, 35))
+    crew = Job("C", near(WEST, 5), H, skills={"wardrobe": 1}, crew_size=2)
+    problem = Problem((*base.technicians, third), (*base.jobs, crew))
+    locks = [VisitLock("C", "T1", technician=True, seq=1), VisitLock("C", "T2", technician=True, seq=1)]
+    locked = apply(problem, locks)
+    solution = solve(locked.problem, SolveOptions(time_limit_s=1))
+    crew_by = sorted(r.technician_id for r in solution.routes for v in r.visits if v.job_id == "C")
+    assert crew_by == ["T1", "T3"], crew_by
+    lost = not_kept(solution, locked, locks)
+    assert [(x.job_id, x.technician_id, x.lock, x.reason) for x in lost] == [
+        ("C", "T2", TECHNICIAN, "it is done by T1 and T3")
+    ]
