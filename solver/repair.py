@@ -90,6 +90,7 @@ def repair(
     # urgent jobs that then fit nowhere are left out).
     few = len(left) <= _MOVE_ONE_MAX_JOBS
     still: list[Job] = []
+    displaced = False  # a route changed after the jobs still out were last tried
     for j in left:
         urgent = j.priority <= _DISPLACING_MAX_PRIORITY
         if (few or urgent) and insert_moving_one(j, problem, timer, plan, finish_by):
@@ -107,7 +108,16 @@ def repair(
             still.append(j)
             continue
         untried.discard(j.id)
+        displaced = True
         still.extend(o for o in cleared if not insert(o, problem, timer, plan))
+    if displaced:
+        # Taking a job's place may free room elsewhere (a crew that found another pair
+        # leaves its partner's route with a gap): what is still out tries it once more.
+        still = [
+            j
+            for j in sorted(still, key=lambda j: (j.priority, j.id))
+            if time.monotonic() >= finish_by or not insert(j, problem, timer, plan)
+        ]
     left = sorted(still, key=lambda j: (j.priority, j.id))
     drop_idle_reloads(problem, timer, plan)
     return left, untried

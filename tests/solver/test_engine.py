@@ -579,6 +579,28 @@ def test_crew_jobs_the_search_leaves_out_for_want_of_its_lunch_are_offered_by_th
     assert "J3" in solution.served_job_ids(), solution.unassigned
 
 
+def test_the_room_a_displaced_crew_frees_is_offered_to_the_work_still_left_out() -> None:
+    """The crew C holds both technicians at 10:00; U (priority 1, only T1 is qualified)
+    takes its place on T1 and C finds no other pair. Before, J (priority 3, any time from
+    09:30 to 10:30), tried before C moved, stayed out beside an idle T0."""
+    techs = (
+        Technician("T0", grid(0), Shift(8 * H, 16 * H), cost=CostProfile(3600, 30)),
+        Technician("T1", grid(1), Shift(8 * H, 16 * H), skills={"a": 1}, cost=CostProfile(3600, 30)),
+    )
+    jobs = (
+        Job("C", grid(2), 2 * H, windows=(TimeWindow(10 * H, 10 * H + 900),), priority=2, crew_size=2),
+        Job("U", grid(3), 2 * H, windows=(TimeWindow(9 * H + 1800, 10 * H + 1800),), skills={"a": 1}, priority=1),
+        Job("J", grid(4), 2 * H, windows=(TimeWindow(9 * H + 1800, 10 * H + 1800),), priority=3),
+    )
+    problem = Problem(techs, jobs)
+
+    solution = solve(problem, SolveOptions(time_limit_s=0.5))
+
+    assert check(problem, solution, *problem_travel(problem, HaversineProvider())).violations == ()
+    served = {v.job_id: r.technician_id for r in solution.routes for v in r.visits}
+    assert served == {"U": "T1", "J": "T0"}, (served, solution.unassigned)
+
+
 def test_urgent_work_takes_a_less_urgent_crew_jobs_place_and_the_crew_is_placed_again() -> None:
     """Only T0 fits glass; the construction put the priority-3 crew job on T0 and T1, the
     nearest pair, over U's only hour. Before, U (priority 1) was left out as "the day is
