@@ -168,9 +168,11 @@ def insert(job: Job, problem: Problem, timer: RouteTimer, plan: Plan, sought: Ma
     extra = sought or {}
     pairs.sort(key=lambda ab: ab[0][0] + ab[1][0] + extra.get(ab[0][1].id, 0) + extra.get(ab[1][1].id, 0))
     for a, b in pairs[:_CREW_PAIRS]:
-        start = max(a[3], b[3])
-        if place(plan, timer, [(a[1], a[2]), (b[1], b[2])], job, start):
-            return True
+        # Each start is one technician's cheapest, often as late as their route allows:
+        # the later may be past what the other's route leaves, so the earlier is tried too.
+        for start in dict.fromkeys((max(a[3], b[3]), min(a[3], b[3]))):
+            if place(plan, timer, [(a[1], a[2]), (b[1], b[2])], job, start):
+                return True
     return False
 
 

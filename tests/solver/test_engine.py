@@ -579,6 +579,28 @@ def test_crew_jobs_the_search_leaves_out_for_want_of_its_lunch_are_offered_by_th
     assert "J3" in solution.served_job_ids(), solution.unassigned
 
 
+def test_a_crew_job_starts_when_the_technician_with_less_room_can_when_the_other_is_free_then() -> None:
+    """T0 is free all morning before a 13:00 visit, T1 only until noon after an early
+    visit. Before, the crew was tried at the later of the two technicians' own cheapest
+    starts (T0's, just before 13:00: past T1's day) and left out as "No two qualified
+    technicians are free at the same time"."""
+    techs = (
+        Technician("T0", grid(0), Shift(8 * H, 16 * H), cost=CostProfile(3600, 30)),
+        Technician("T1", grid(1), Shift(8 * H, 12 * H), cost=CostProfile(3600, 30)),
+    )
+    jobs = (
+        Job("X", grid(3), H, windows=(TimeWindow(13 * H, 13 * H),), priority=1),
+        Job("D", grid(4), H, deadline_s=9 * H, priority=1),
+        Job("C", grid(2), 90 * 60, priority=3, crew_size=2),
+    )
+    problem = Problem(techs, jobs)
+
+    solution = solve(problem, SolveOptions(time_limit_s=0.5))
+
+    assert check(problem, solution, *problem_travel(problem, HaversineProvider())).violations == ()
+    assert solution.unassigned == (), solution.unassigned
+
+
 def test_the_room_a_displaced_crew_frees_is_offered_to_the_work_still_left_out() -> None:
     """The crew C holds both technicians at 10:00; U (priority 1, only T1 is qualified)
     takes its place on T1 and C finds no other pair. Before, J (priority 3, any time from
