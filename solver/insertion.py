@@ -258,8 +258,10 @@ def insert_displacing_crew(job: Job, problem: Problem, timer: RouteTimer, plan: 
     """Place a one-person ``job`` that fits nowhere as it is by taking a less urgent crew
     job off the routes of its two technicians, one of them qualified for ``job``: the
     least urgent such crew job whose going makes room. The crew job taken out (now left
-    out: the caller may find the crew another pair), or None. A crew job pinned to a
-    technician or fixed to an instant (a dispatcher's time lock) stays."""
+    out: the caller may find the crew another pair), or None. A crew job fixed to an
+    instant (a dispatcher's time lock) stays, and so does one pinned to a technician,
+    except for a promise: a promise left out refuses the whole plan, so it outranks a
+    pin (the pinned crew is placed again on its technician where it fits)."""
     if job.crew_size != 1:
         return None
     holders: dict[str, list[Technician]] = {}
@@ -272,7 +274,8 @@ def insert_displacing_crew(job: Job, problem: Problem, timer: RouteTimer, plan: 
         for held in plan.jobs[tech.id]:
             fixed_to_an_instant = any(w.start_s == w.end_s for w in held.windows)
             less_urgent = held.crew_size > 1 and held.priority > job.priority
-            if less_urgent and held.pinned_technician_id is None and not fixed_to_an_instant:
+            movable = held.pinned_technician_id is None or job.priority == 0
+            if less_urgent and movable and not fixed_to_an_instant:
                 crews[held.id] = held
     for crew in sorted(crews.values(), key=lambda c: (-c.priority, c.id)):
         if time.monotonic() >= until:

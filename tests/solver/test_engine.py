@@ -601,6 +601,27 @@ def test_a_crew_job_starts_when_the_technician_with_less_room_can_when_the_other
     assert solution.unassigned == (), solution.unassigned
 
 
+def test_a_promise_takes_the_place_of_a_less_urgent_crew_pinned_to_its_only_partner() -> None:
+    """The crew C (priority 1) is pinned to A and can only go with B, at P's hour; the
+    promise P fits only on B then. Before, the pinned crew kept B and P was left out as
+    "the day is full" (which refuses a plan run); the repair never moved a pinned crew."""
+    techs = (
+        Technician("A", grid(0), Shift(8 * H, 16 * H), cost=CostProfile(3600, 30)),
+        Technician("B", grid(1), Shift(8 * H, 16 * H), cost=CostProfile(3600, 30)),
+    )
+    hour = (TimeWindow(10 * H, 10 * H + 1800),)
+    jobs = (
+        Job("P", grid(2), 2 * H, windows=hour, priority=0),
+        Job("C", grid(3), 2 * H, windows=hour, priority=1, crew_size=2, pinned_technician_id="A"),
+    )
+    problem = Problem(techs, jobs)
+
+    solution = solve(problem, SolveOptions(time_limit_s=0.5, seed=0))
+
+    assert check(problem, solution, *problem_travel(problem, HaversineProvider())).violations == ()
+    assert solution.served_job_ids() == {"P"}, solution.unassigned
+
+
 def test_the_room_a_displaced_crew_frees_is_offered_to_the_work_still_left_out() -> None:
     """The crew C holds both technicians at 10:00; U (priority 1, only T1 is qualified)
     takes its place on T1 and C finds no other pair. Before, J (priority 3, any time from
