@@ -66,6 +66,10 @@ class LoadedHorizon:
     held: dict[str, Unassigned]
     promised: frozenset[str]
 
+    def same_question(self, other: LoadedHorizon) -> bool:
+        """Both ask the engine the same question: the same work and the same jobs held back."""
+        return self.problem == other.problem and self.held == other.held
+
     @property
     def days(self) -> list[dt.date]:
         """Every date of the horizon, in order."""

@@ -971,12 +971,12 @@ class PlanRunner:
                     for day in sorted(loaded.days):
                         live.lock(session, day, region, self.clock.now())
                 now = load_horizon(session, first, last, region, self.tz)
-                if held and not (now.problem == loaded.problem and now.held == loaded.held):
+                if held and not loaded.same_question(now):
                     loaded, solution = now, self._horizon_caught_up(now, solution, MIN_CATCH_UP_S, seed, run)
                     broken = horizon_broken_promises(loaded, solution)
                     if broken:
                         raise PlanRefused("refused: " + "; ".join(broken))
-                if now.problem == loaded.problem and now.held == loaded.held:
+                if loaded.same_question(now):
                     # Nothing the plan depends on moved (field events and the like may have):
                     # store it as made from the newest versions.
                     versions = {d: live.version(session, d, region) for d in now.days}
@@ -1307,9 +1307,12 @@ def stale_reasons(session: Session, plan: PlanRow, tz: ZoneInfo) -> list[str]:
         ):
             outside.setdefault(tech.id, []).append(f"{v.job_id} at {from_storage(v.start, clock.tz):%H:%M}")
     jobs_by_id = {j.id: j for j in day.problem.jobs}
+    ahead_of: dict[str, list[VisitRow]] = {}
+    for v in ahead:
+        ahead_of.setdefault(v.technician_id, []).append(v)
     for route in routes:
         tech = working.get(route.technician_id)
-        mine = [v for v in ahead if v.technician_id == route.technician_id]
+        mine = ahead_of.get(route.technician_id)
         if tech is not None and mine and (shown := _off_the_pause(route, mine, tech, jobs_by_id, day.problem, clock)):
             outside.setdefault(tech.id, []).extend(shown)
     out += [f"technician {t}'s working time no longer holds {', '.join(jobs)}" for t, jobs in sorted(outside.items())]

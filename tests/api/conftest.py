@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -123,3 +124,19 @@ def run_plan_of(client: TestClient, body: dict[str, object]) -> dict[str, object
             return plan
         time.sleep(0.1)
     raise AssertionError("plan did not finish")
+
+
+def run_while_adding(client: TestClient, plan_id: int, add: Callable[[int], str]) -> tuple[dict[str, Any], list[str]]:
+    """Poll the run ``plan_id`` until it ends, adding a job with ``add(n)`` (its id back)
+    after every poll that finds it running; the run as it ended and the jobs added."""
+    added: list[str] = []
+    plan: dict[str, Any] = {}
+    for n in range(2000):
+        plan = client.get(f"/v1/plans/{plan_id}", headers=DISPATCHER).json()
+        if plan["status"] in ("done", "failed", "cancelled"):
+            break
+        if plan["status"] == "running":
+            added.append(add(n))
+        else:
+            time.sleep(0.02)
+    return plan, added

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from icalendar import Calendar
 
 from api import create_app
-from tests.api.conftest import DISPATCHER, auth, run_plan_of, settings_for
+from tests.api.conftest import DISPATCHER, auth, run_plan_of, run_while_adding, settings_for
 
 DAYS = ["2026-12-07", "2026-12-08", "2026-12-09"]
 T = "{}T{}:00+02:00"
@@ -398,18 +398,12 @@ def test_a_week_plan_ends_done_though_its_days_change_all_the_time_it_solves(cli
     started = client.post(
         "/v1/plans", json={"date_from": DAYS[0], "date_to": DAYS[-1], "time_limit_s": 1}, headers=DISPATCHER
     )
-    plan_id = started.json()["id"]
-    added: list[str] = []
-    plan: dict[str, Any] = {}
-    for n in range(2000):
-        plan = client.get(f"/v1/plans/{plan_id}", headers=DISPATCHER).json()
-        if plan["status"] in ("done", "failed", "cancelled"):
-            break
-        if plan["status"] == "running":
-            put(client, f"ADDED{n}", job(date=DAYS[n % 3], duration_min=15))
-            added.append(f"ADDED{n}")
-        else:
-            time.sleep(0.02)
+
+    def add(n: int) -> str:
+        put(client, f"ADDED{n}", job(date=DAYS[n % 3], duration_min=15))
+        return f"ADDED{n}"
+
+    plan, added = run_while_adding(client, started.json()["id"], add)
     assert plan["status"] == "done", plan.get("error", plan)
     answered = {v["job_id"] for r in plan["routes"] for v in r["visits"]} | {u["job_id"] for u in plan["unassigned"]}
     assert answered & set(added), (added, answered)

@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api import create_app
-from tests.api.conftest import DISPATCHER, auth, run_plan, settings_for
+from tests.api.conftest import DISPATCHER, auth, run_plan, run_while_adding, settings_for
 from tests.api.test_booking import CUSTOMER, DAY, at, book, job, search, technician
 
 pytestmark = pytest.mark.clock
@@ -214,17 +214,9 @@ def test_a_plan_run_ends_done_though_the_day_changes_all_the_time_it_solves(
     for n in range(4):
         put_job(client, f"J{n}", ("08:00", "16:00"))
     started = client.post("/v1/plans", json={"date": DAY.isoformat(), "time_limit_s": 1}, headers=DISPATCHER)
-    plan_id = started.json()["id"]
-    added: list[str] = []
-    plan: dict[str, Any] = {}
-    for n in range(2000):
-        plan = client.get(f"/v1/plans/{plan_id}", headers=DISPATCHER).json()
-        if plan["status"] in ("done", "failed", "cancelled"):
-            break
-        if plan["status"] == "running":
-            added.append(put_job(client, f"ADDED{n}", ("08:00", "16:00"))["id"])
-        else:
-            time.sleep(0.02)
+    plan, added = run_while_adding(
+        client, started.json()["id"], lambda n: str(put_job(client, f"ADDED{n}", ("08:00", "16:00"))["id"])
+    )
     assert plan["status"] == "done", plan.get("error", plan)
     answered = set(visits(plan)) | {u["job_id"] for u in plan["unassigned"]}
     assert answered & set(added), (added, answered)
