@@ -1360,7 +1360,7 @@ def _off_the_pause(
         for v in ahead
         if clock.from_stored(v.start) < core[1]
         and clock.from_stored(v.end) > core[0]
-        and not (v.job_id in jobs and problem.lunch_on_site(jobs[v.job_id]))
+        and not (v.job_id in jobs and problem.lunch_on_site(jobs[v.job_id], tech))
     ]
 
 

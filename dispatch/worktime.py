@@ -122,12 +122,12 @@ def _pause_with_lunch(lunch: Break, a: Away, start_s: int, end_s: int) -> Break 
     e, latest, d = lunch.earliest_s, lunch.latest_s, lunch.duration_s
     candidates = []
     if e <= a.until_s <= latest:
-        candidates.append(Break(a.from_s, a.from_s, a.until_s - a.from_s + d))
+        candidates.append(Break(a.from_s, a.from_s, a.until_s - a.from_s + d, on_site=False))
     if e <= a.from_s - d <= latest:
-        candidates.append(Break(a.from_s - d, a.from_s - d, a.until_s - a.from_s + d))
+        candidates.append(Break(a.from_s - d, a.from_s - d, a.until_s - a.from_s + d, on_site=False))
     within = max(e, a.from_s)
     if within <= latest and within + d <= a.until_s:
-        candidates.append(Break(a.from_s, a.from_s, a.until_s - a.from_s))
+        candidates.append(Break(a.from_s, a.from_s, a.until_s - a.from_s, on_site=False))
     for pause in candidates:
         if start_s < pause.earliest_s and pause.earliest_s + pause.duration_s < end_s:
             return pause
@@ -139,7 +139,7 @@ def _lunch_within(lunch: Break, a: Away, start_s: int, end_s: int) -> Break | No
     lunch is taken within it (the pause lasts at least the lunch), as a re-plan does
     with a technician unavailable for a few hours (``solver.replan``); None when that
     pause would not end before the shift does."""
-    pause = Break(a.from_s, a.from_s, max(a.until_s - a.from_s, lunch.duration_s))
+    pause = Break(a.from_s, a.from_s, max(a.until_s - a.from_s, lunch.duration_s), on_site=False)
     return pause if start_s < pause.earliest_s and pause.earliest_s + pause.duration_s < end_s else None
 
 
@@ -171,7 +171,7 @@ def honour(tech: Technician, away: Sequence[Away], day: dt.date) -> Technician |
                 if lunch.latest_s < start:
                     lunch = None
                 elif lunch.earliest_s < start:
-                    lunch = Break(start, lunch.latest_s, lunch.duration_s)
+                    lunch = dataclasses.replace(lunch, earliest_s=start)
             continue
         if a.from_s >= end:
             overtime = a.from_s - end
@@ -185,11 +185,11 @@ def honour(tech: Technician, away: Sequence[Away], day: dt.date) -> Technician |
                 if lunch.earliest_s + lunch.duration_s > end:
                     lunch = None
                 elif lunch.latest_s + lunch.duration_s > end:
-                    lunch = Break(lunch.earliest_s, end - lunch.duration_s, lunch.duration_s)
+                    lunch = dataclasses.replace(lunch, latest_s=end - lunch.duration_s)
             continue
         span = f"away {_clock(a.from_s)}–{_clock(a.until_s)} on {day}"
         if lunch is None:
-            lunch, fixed = Break(a.from_s, a.from_s, a.until_s - a.from_s), True
+            lunch, fixed = Break(a.from_s, a.from_s, a.until_s - a.from_s, on_site=False), True
             continue
         if fixed:
             raise Invalid(

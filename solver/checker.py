@@ -291,8 +291,11 @@ def _check_route(
     # Events: departure, visits, return, each with a location and a [begin, end] busy time.
     stops = [points.tech_start[tech.id]] + [points.job[v.job_id] for v in visits] + [points.tech_end[tech.id]]
     busy = [(route.start_s, route.start_s)] + [(v.start_s, v.end_s) for v in visits] + [(route.end_s, route.end_s)]
-    # From when a lunch may begin after each event: a long visit may hold it (docs/model.md).
-    free_from = [route.start_s] + [v.start_s if problem.lunch_on_site(jobs[v.job_id]) else v.end_s for v in visits]
+    # From when a pause may begin after each event: a long visit may hold a lunch, never an
+    # absence (docs/model.md).
+    free_from = [route.start_s] + [
+        v.start_s if problem.lunch_on_site(jobs[v.job_id], tech) else v.end_s for v in visits
+    ]
     lunch_req = shift.lunch
     lunch = route.lunch
     lunch_gap: int | None = None

@@ -42,7 +42,6 @@ from solver.problem import (
     DAY_S,
     HORIZON_DAYS,
     RELOAD_ID,
-    Break,
     Dependency,
     Depot,
     Job,
@@ -153,7 +152,9 @@ def technicians(people: Sequence[Person], n_days: int) -> tuple[Technician, ...]
                 _shifted(wd.shift.end_s, wd.day),
                 None
                 if lunch is None
-                else Break(_shifted(lunch.earliest_s, wd.day), _shifted(lunch.latest_s, wd.day), lunch.duration_s),
+                else dataclasses.replace(
+                    lunch, earliest_s=_shifted(lunch.earliest_s, wd.day), latest_s=_shifted(lunch.latest_s, wd.day)
+                ),
             )
             out.append(
                 dataclasses.replace(

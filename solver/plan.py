@@ -316,7 +316,7 @@ def _lunch_gap(
             return b
         if k < len(seq):
             busy_end = next_start + seq[k].duration_s
-            free_from = next_start if problem.lunch_on_site(seq[k]) else busy_end
+            free_from = next_start if problem.lunch_on_site(seq[k], tech) else busy_end
     b = max(back, lunch.earliest_s)
     return b if b <= lunch.latest_s else None
 
@@ -348,7 +348,7 @@ def route_from_raw(problem: Problem, tech: Technician, seq: list[Job], raw_route
             )
         )
         prev_end = raw_visit.start_s + job.duration_s
-        prev_from = raw_visit.start_s if problem.lunch_on_site(job) else prev_end
+        prev_from = raw_visit.start_s if problem.lunch_on_site(job, tech) else prev_end
     return Route(
         tech.id,
         tuple(visits),

@@ -79,11 +79,17 @@ class TimeWindow:
 
 @dataclass(frozen=True, slots=True)
 class Break:
-    """A lunch break that must start in [earliest_s, latest_s] and lasts duration_s."""
+    """A lunch break that must start in [earliest_s, latest_s] and lasts duration_s.
+
+    ``on_site``: a long visit may hold it (the technician stops work on site,
+    ``Problem.lunch_on_site_min_s``), as a lunch may; False for an absence made the
+    day's pause (``solver.replan.with_absence``, ``dispatch.worktime``): the
+    technician is away, so no visit overlaps it."""
 
     earliest_s: int
     latest_s: int
     duration_s: int
+    on_site: bool = True
 
     def __post_init__(self) -> None:
         if self.latest_s < self.earliest_s:
@@ -621,9 +627,15 @@ class Problem:
             return None
         return Job(RELOAD_ID, self.depot.location, self.depot.stop_s, priority=0)
 
-    def lunch_on_site(self, job: Job) -> bool:
-        """True when the lunch may be taken during a visit to ``job``."""
+    def long_visit(self, job: Job) -> bool:
+        """True when a visit to ``job`` is long enough to hold a lunch on site."""
         return job.duration_s >= self.lunch_on_site_min_s
+
+    def lunch_on_site(self, job: Job, tech: Technician) -> bool:
+        """True when ``tech`` may take their pause during a visit to ``job``: a long
+        visit holds a lunch, never an absence (``Break.on_site``)."""
+        lunch = tech.shift.lunch
+        return self.long_visit(job) and (lunch is None or lunch.on_site)
 
     def technician(self, tech_id: str) -> Technician:
         """The technician with this id (KeyError when unknown)."""

@@ -247,13 +247,20 @@ def _left_of(
         else:
             # Away for a few hours inside the shift: a fixed pause, as the lunch is.
             # The lunch, if still to take, is taken within that pause (its longer length).
-            away = max(until - absence.from_s, lunch.duration_s if lunch else 0)
-            lunch = Break(absence.from_s, absence.from_s, away)
+            begin, back = absence.from_s, until
+            if lunch is not None and lunch.on_site:
+                back = max(back, begin + lunch.duration_s)
+            elif lunch is not None and lunch.earliest_s >= start_s:
+                # Away at another time of the shift too (a stored absence still to come):
+                # the engine holds one pause a day, so it spans both; never worked while away.
+                begin = min(begin, lunch.earliest_s)
+                back = max(back, lunch.earliest_s + lunch.duration_s)
+            lunch = Break(begin, begin, back - begin, on_site=False)
     if lunch is not None and lunch is tech.shift.lunch:
         if start_s > lunch.latest_s:
             lunch = None  # its time has passed: taken, or skipped by the day as it went
         elif start_s > lunch.earliest_s:
-            lunch = Break(start_s, lunch.latest_s, lunch.duration_s)
+            lunch = dataclasses.replace(lunch, earliest_s=start_s)
     if start_s >= end_s + overtime:
         return None
     if start_s >= end_s:  # past the shift end, inside the overtime allowed

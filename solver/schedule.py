@@ -19,6 +19,8 @@ from solver.problem import RELOAD_ID, Job, Technician, TimeWindow, return_limits
 from solver.solution import BreakTaken, Route, Visit
 from solver.travel import PointIndex, TravelMatrices
 
+NEVER_S = 1 << 62  # a visit length no visit reaches
+
 NEVER = -(10**12)
 
 
@@ -139,6 +141,12 @@ class RouteTimer:
                 best = timing
         return best
 
+    def holds_pause_from_s(self, tech: Technician) -> int:
+        """How long a visit must be to hold ``tech``'s pause on site: the lunch's
+        ``lunch_on_site_min_s``, never for an absence (``Break.on_site`` False)."""
+        lunch = tech.shift.lunch
+        return self.lunch_on_site_min_s if lunch is None or lunch.on_site else NEVER_S
+
     def fits_capacity(self, tech: Technician, jobs: Sequence[Job]) -> bool:
         """True when the summed demand of ``jobs`` stays within ``tech``'s capacity
         for every constrained resource type: up to a depot stop (``RELOAD_ID``) within
@@ -174,6 +182,7 @@ class RouteTimer:
         d = lunch.duration_s if lunch is not None else 0
         b_lo = lunch.earliest_s if lunch is not None else 0
         b_hi = lunch.latest_s if lunch is not None else 0
+        hold_s = self.holds_pause_from_s(tech)
 
         def forward(depart: int) -> tuple[list[int], int, int | None] | None:
             starts: list[int] = []
@@ -202,7 +211,7 @@ class RouteTimer:
                     return None
                 starts.append(start)
                 end = start + jobs[k].duration_s
-                free_from = start if jobs[k].duration_s >= self.lunch_on_site_min_s else end
+                free_from = start if jobs[k].duration_s >= hold_s else end
             raise AssertionError("unreachable")
 
         first_depart = tech.shift.start_s
@@ -218,7 +227,7 @@ class RouteTimer:
             latest -= legs[k]
             if gap == k:
                 latest -= d
-                if k == 0 or jobs[k - 1].duration_s < self.lunch_on_site_min_s:
+                if k == 0 or jobs[k - 1].duration_s < hold_s:
                     latest = min(latest, b_hi)
                 else:
                     latest = min(latest, b_hi + jobs[k - 1].duration_s)
@@ -247,6 +256,7 @@ class RouteTimer:
             lunch = BreakTaken(timing.lunch_start_s, tech.shift.lunch.duration_s)
         visits = []
         prev_end = prev_from = timing.depart_s
+        hold_s = self.holds_pause_from_s(tech)
         for k, job in enumerate(jobs):
             travel = int(self.duration[nodes[k], nodes[k + 1]])
             start = timing.starts_s[k]
@@ -261,7 +271,7 @@ class RouteTimer:
                 )
             )
             prev_end = start + job.duration_s
-            prev_from = start if job.duration_s >= self.lunch_on_site_min_s else prev_end
+            prev_from = start if job.duration_s >= hold_s else prev_end
         if not jobs:
             return Route(tech.id, (), tech.shift.start_s, tech.shift.start_s)
         return Route(

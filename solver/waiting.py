@@ -106,7 +106,7 @@ def _waited(
     gap = None
     if lunch is not None and route.start_s < lunch.end_s and lunch.start_s < route.end_s:
         free_from = [route.start_s] + [
-            v.start_s if v.job_id in jobs and problem.lunch_on_site(jobs[v.job_id]) else v.end_s for v in visits
+            v.start_s if v.job_id in jobs and problem.lunch_on_site(jobs[v.job_id], tech) else v.end_s for v in visits
         ]
         starts = [v.start_s for v in visits] + [route.end_s]
         gap = next((k for k in range(n + 1) if free_from[k] <= lunch.start_s and lunch.end_s <= starts[k]), None)

@@ -297,12 +297,12 @@ def _lunches(m: _Model) -> None:
     """On a detailed model, each lunch as a break interval: it may not overlap a visit,
     except a long one, which may hold it (docs/model.md)."""
     routing, manager = m.routing, m.manager
+    nodes = [manager.IndexToNode(index) for index in range(routing.Size())]
+    service = [int(m.service[node]) for node in nodes]
     long_visit = np.zeros(m.n_nodes, dtype=bool)
-    long_visit[m.first_visit : m.first_reload] = [m.problem.lunch_on_site(j) for j in m.visit_job]
-    node_visit_transit = [0] * routing.Size()
-    for index in range(routing.Size()):
-        node = manager.IndexToNode(index)
-        node_visit_transit[index] = 0 if long_visit[node] else int(m.service[node])
+    long_visit[m.first_visit : m.first_reload] = [m.problem.long_visit(j) for j in m.visit_job]
+    # A lunch may overlap a long visit (no transit counted), an absence no visit.
+    held_on_site = [0 if long_visit[node] else service[i] for i, node in enumerate(nodes)]
     for v, tech in enumerate(m.techs):
         lunch = tech.shift.lunch
         if lunch is None or not m.detailed:
@@ -310,7 +310,7 @@ def _lunches(m: _Model) -> None:
         interval = routing.solver().FixedDurationIntervalVar(
             lunch.earliest_s, lunch.latest_s, lunch.duration_s, False, f"lunch-{v}"
         )
-        m.time_dim.SetBreakIntervalsOfVehicle([interval], v, node_visit_transit)
+        m.time_dim.SetBreakIntervalsOfVehicle([interval], v, held_on_site if lunch.on_site else service)
 
 
 def _job_nodes(

@@ -214,7 +214,7 @@ def _data(
             [0 if f else coeffs.search_drop_cost(j) for j, f in zip(jobs, fixed, strict=True)], dtype=np.int64
         ),
         job_far=np.asarray(homes, dtype=np.float64),
-        job_long=np.array([problem.lunch_on_site(j) for j in jobs], dtype=np.bool_),
+        job_long=np.array([problem.long_visit(j) for j in jobs], dtype=np.bool_),
         job_soft=np.array(
             [(0, 0, 0, 0) if f else _soft(j, coeffs) for j, f in zip(jobs, fixed, strict=True)], dtype=np.int64
         ).reshape(len(jobs), 4),
@@ -235,11 +235,12 @@ def _data(
                     t.shift.end_s,
                     coeffs.overtime_per_s[t.id],
                     kernel.NOT_OUT if t.on_clock_from_s is None else t.on_clock_from_s,
+                    lunch is None or lunch.on_site,
                 )
                 for t in techs
             ],
             dtype=np.int64,
-        ).reshape(len(techs), 6),
+        ).reshape(len(techs), 7),
         v_cap=np.array([[caps[t.id][kind] for kind in kinds] for t in techs], dtype=np.int64).reshape(
             len(techs), len(kinds)
         ),

@@ -59,7 +59,8 @@ class Data(NamedTuple):
     hard latest return, ``v_day[v]`` = (lunch earliest, latest, duration or -1, shift
     end, overtime units per second, on the clock from or ``NOT_OUT``: a technician
     already out is paid from then and drives home even with no job,
-    ``Technician.out``), capacity as set out / after a stop, job cap;
+    ``Technician.out``, 1 when a long visit may hold the pause: 0 for an absence),
+    capacity as set out / after a stop, job cap;
     ``depot`` = (place or -1, seconds on site); rates per metre, second and job; the
     distance and duration matrices.
     """
@@ -243,7 +244,7 @@ def retime(v, routes, data):
         soft += _soft_cost(s, j, job_soft)
         soft += miss[v, j]
         depart = s + job_dur[j]
-        free = s if job_long[j] else depart
+        free = s if job_long[j] and v_day[v, 6] != 0 else depart
         rleave[v, k] = depart
         rloc[v, k] = loc
         metres += dist[prev, loc]
@@ -289,7 +290,7 @@ def retime(v, routes, data):
         if j == DEPOT:
             loc, du, late, on_site = depot[0], depot[1], FAR, False
         else:
-            loc, du, late, on_site = job_loc[j], job_dur[j], job_l[j], job_long[j]
+            loc, du, late, on_site = job_loc[j], job_dur[j], job_l[j], job_long[j] and v_day[v, 6] != 0
         if after_lunch:
             if on_site:
                 x = min(lunch_x, lunch_dep - du)
@@ -425,7 +426,7 @@ def alone_costs(data):
                 leave = s + job_dur[c]
                 if k != 1 and d >= 0:
                     # The lunch after c (on site during a long visit).
-                    free = s if job_long[c] else leave
+                    free = s if job_long[c] and v_day[v, 6] != 0 else leave
                     sl = free if free > lo else lo
                     if sl > hi:
                         continue
@@ -686,7 +687,7 @@ def _recreate(iterations, routes, pool, data, state, backup, changed, removed, n
                 leave = s + job_dur[c]
                 nk = k
                 if k < m and route[v, k] == LUNCH:
-                    free = s if job_long[c] else leave
+                    free = s if job_long[c] and v_day[v, 6] != 0 else leave
                     sl = free if free > lo else lo
                     if sl > hi:
                         continue

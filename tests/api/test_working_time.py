@@ -152,6 +152,28 @@ def test_an_absence_apart_from_the_lunch_window_splits_the_day_and_holds_the_lun
     assert before and len(before) < len(planned), "work on both sides of the absence"
 
 
+def test_a_long_install_is_planned_around_an_absence_never_over_it(client: TestClient) -> None:
+    """Away 10:00-11:00 (the dentist), the lunch right after it: the pause runs to
+    11:30. A long visit holds a lunch on site, but the technician is not on site while
+    away: a five-hour install fits neither before the pause nor after it in a day to
+    16:00 and is left out; a four-hour one starts after the pause."""
+    away = [{"start": iso(MONDAY, "10:00"), "end": iso(MONDAY, "11:00"), "reason": "dentist"}]
+    assert put_tech(client, technician(absences=away)).status_code == 201
+    window = {"start": iso(MONDAY, "08:00"), "end": iso(MONDAY, "12:00")}
+    body = {"date": MONDAY.isoformat(), "location": {"lat": 60.18, "lon": 24.93}, "windows": [window]}
+    kitchen = client.put("/v1/jobs/KITCHEN", json={**body, "duration_min": 300}, headers=DISPATCHER)
+    assert kitchen.status_code == 201
+    plan = run_plan(client, MONDAY.isoformat())
+    assert plan["status"] == "done", plan
+    assert visits(plan) == [] and [u["job_id"] for u in plan["unassigned"]] == ["KITCHEN"], plan
+    shorter = client.put("/v1/jobs/KITCHEN", json={**body, "duration_min": 240}, headers=DISPATCHER)
+    assert shorter.status_code == 200, shorter.text
+    plan = run_plan(client, MONDAY.isoformat())
+    (visit,) = visits(plan)
+    assert dt.datetime.fromisoformat(visit["start"]) >= at(MONDAY, "11:30"), visit
+    assert dt.datetime.fromisoformat(plan["routes"][0]["lunch_start"]) == at(MONDAY, "10:00")
+
+
 def test_a_plan_on_a_template_day_uses_the_weekday_and_an_explicit_shift_overrides_it(client: TestClient) -> None:
     shifts = [{"date": TUESDAY.isoformat(), "start": "12:00", "end": "18:00"}]
     assert put_tech(client, technician(shifts=shifts)).status_code == 201
@@ -332,6 +354,31 @@ def test_an_absence_recorded_after_slots_were_searched_and_a_plan_was_made_is_in
     assert said["field"] == "plan_id", said
     assert "technician T1 is unavailable from 12:00" in said["detail"] and "LATE at 13:" in said["detail"], said
     assert client.get(f"/v1/plans/{plan['id']}", headers=DISPATCHER).json()["published"] is False
+
+
+def test_a_technician_reported_away_keeps_the_absence_stored_for_later_that_day(client: TestClient) -> None:
+    """The dentist at 14:00-15:00 is stored, then the technician is reported away 09:00-10:00:
+    the engine holds one pause a day, so the plan keeps him free from 09:00 to 15:00 and
+    gives him nothing in either absence. Before, the report replaced the dentist."""
+    dentist = [{"start": iso(MONDAY, "14:00"), "end": iso(MONDAY, "15:00"), "reason": "dentist"}]
+    assert put_tech(client, technician(absences=dentist)).status_code == 201
+    off = {
+        "type": "technician_unavailable",
+        "technician_id": "T1",
+        "from": iso(MONDAY, "09:00"),
+        "until": iso(MONDAY, "10:00"),
+    }
+    assert client.post("/v1/disruptions", json=off, headers=DISPATCHER).status_code == 201
+    put_jobs(client, MONDAY, 2, duration_min=30)
+    body = {"date": MONDAY.isoformat(), "location": {"lat": 60.18, "lon": 24.93}, "duration_min": 30}
+    in_the_dentist = {"start": iso(MONDAY, "14:00"), "end": iso(MONDAY, "14:45")}
+    assert client.put("/v1/jobs/AT2", json={**body, "windows": [in_the_dentist]}, headers=DISPATCHER).status_code == 201
+    plan = run_plan(client, MONDAY.isoformat())
+    assert plan["status"] == "done", plan
+    assert [u["job_id"] for u in plan["unassigned"]] == ["AT2"] and len(visits(plan)) == 2, plan
+    for v in visits(plan):
+        start, end = dt.datetime.fromisoformat(v["start"]), dt.datetime.fromisoformat(v["end"])
+        assert end <= at(MONDAY, "09:00") or start >= at(MONDAY, "15:00"), v
 
 
 def test_a_plan_made_before_its_technician_was_given_time_off_is_not_published(client: TestClient) -> None:

@@ -71,37 +71,37 @@ def test_an_absence_inside_the_overtime_allowed_cuts_the_overtime() -> None:
 
 def test_an_absence_inside_a_shift_without_lunch_is_a_fixed_pause() -> None:
     day = honour(tech(), [away(9, 10.5)], DAY)
-    assert day is not None and day.shift.lunch == Break(9 * H, 9 * H, int(1.5 * H))
+    assert day is not None and day.shift.lunch == Break(9 * H, 9 * H, int(1.5 * H), on_site=False)
 
 
 def test_the_lunch_goes_right_after_an_absence_ending_in_its_window() -> None:
     day = honour(tech(lunch=LUNCH), [away(10, 11.5)], DAY)
-    assert day is not None and day.shift.lunch == Break(10 * H, 10 * H, 2 * H)
+    assert day is not None and day.shift.lunch == Break(10 * H, 10 * H, 2 * H, on_site=False)
 
 
 def test_the_lunch_goes_right_before_an_absence_starting_after_its_window() -> None:
     day = honour(tech(lunch=LUNCH), [away(13, 14)], DAY)
-    assert day is not None and day.shift.lunch == Break(int(12.5 * H), int(12.5 * H), int(1.5 * H))
+    assert day is not None and day.shift.lunch == Break(int(12.5 * H), int(12.5 * H), int(1.5 * H), on_site=False)
 
 
 def test_a_long_absence_over_the_whole_lunch_window_holds_the_lunch() -> None:
     day = honour(tech(lunch=LUNCH), [away(10.5, 12.9)], DAY)
-    assert day is not None and day.shift.lunch == Break(int(10.5 * H), int(10.5 * H), int(2.4 * H))
+    assert day is not None and day.shift.lunch == Break(int(10.5 * H), int(10.5 * H), int(2.4 * H), on_site=False)
 
 
 def test_touching_absences_are_one() -> None:
     day = honour(tech(), [away(10, 11, "absences.0"), away(9, 10, "absences.1")], DAY)
-    assert day is not None and day.shift.lunch == Break(9 * H, 9 * H, 2 * H)
+    assert day is not None and day.shift.lunch == Break(9 * H, 9 * H, 2 * H, on_site=False)
 
 
 def test_an_absence_apart_from_the_lunch_window_holds_the_lunch() -> None:
     day = honour(tech(lunch=LUNCH), [away(14, 15.5, "absences.4")], DAY)
-    assert day is not None and day.shift == Shift(8 * H, 16 * H, Break(14 * H, 14 * H, int(1.5 * H)))
+    assert day is not None and day.shift == Shift(8 * H, 16 * H, Break(14 * H, 14 * H, int(1.5 * H), on_site=False))
 
 
 def test_an_absence_shorter_than_the_lunch_apart_from_its_window_lasts_the_lunch() -> None:
     day = honour(tech(lunch=LUNCH), [away(9, 9.25)], DAY)
-    assert day is not None and day.shift.lunch == Break(9 * H, 9 * H, 30 * 60)
+    assert day is not None and day.shift.lunch == Break(9 * H, 9 * H, 30 * 60, on_site=False)
 
 
 def test_an_absence_holding_the_lunch_that_would_end_past_the_shift_is_refused_naming_it() -> None:
@@ -120,7 +120,7 @@ def test_a_second_pause_inside_the_shift_is_refused_naming_it() -> None:
 def test_a_start_end_and_pause_can_all_come_from_absences_on_one_day() -> None:
     day = honour(tech(lunch=LUNCH), [away(7, 9), away(11.5, 12), away(15, 17)], DAY)
     assert day is not None
-    assert day.shift == Shift(9 * H, 15 * H, Break(int(11.5 * H), int(11.5 * H), 60 * 60))
+    assert day.shift == Shift(9 * H, 15 * H, Break(int(11.5 * H), int(11.5 * H), 60 * 60, on_site=False))
 
 
 def test_an_explicit_shift_overrides_the_template_which_fills_the_other_dates() -> None:

@@ -272,3 +272,44 @@ def test_crews_that_leave_their_technicians_no_room_for_lunch_are_left_out_and_t
 
     planned = {v.job_id for r in raw.routes for v in r.visits}
     assert planned == {"S0", "S1", "S2"}
+
+
+@pytest.mark.parametrize(
+    "search",
+    [
+        SearchSettings(),
+        SearchSettings(ruin_and_recreate=False),
+        SearchSettings(portfolio=False, ruin_and_recreate=False),
+    ],
+    ids=["compiled", "portfolio", "ortools"],
+)
+def test_a_long_visit_never_holds_an_absence_as_it_holds_a_lunch(search: SearchSettings) -> None:
+    """Away 11:00-12:00 (the day's pause, off site): a five-hour kitchen that may start
+    from 07:00 starts after the absence, though a lunch there is taken on site; the
+    route timer and the checker refuse the kitchen over the absence."""
+    away = Break(11 * H, 11 * H, H, on_site=False)
+    tech = Technician("T", grid(0), Shift(7 * H, 19 * H, away), cost=CostProfile(3600, 30))
+    kitchen = Job("K", grid(1), 5 * H, windows=(TimeWindow(7 * H, 13 * H),))
+    problem = Problem((tech,), (kitchen,))
+    solution = solve(problem, SolveOptions(time_limit_s=1.0, search=search))
+    points, travel = problem_travel(problem, HaversineProvider())
+    assert check(problem, solution, points, travel).violations == ()
+    (route,) = solution.routes
+    (visit,) = route.visits
+    assert route.lunch is not None and route.lunch.start_s == 11 * H
+    assert visit.start_s >= 12 * H, visit
+    # The same route with the kitchen over the absence is refused.
+    timer = RouteTimer(points, travel, coefficients(problem, travel), problem.lunch_on_site_min_s)
+    at_seven = timer.timing(tech, [kitchen], fixed_starts=[8 * H])
+    assert at_seven is None
+    # On site from 08:00 to 13:00 with the hour inside, home an hour later.
+    in_work = replace(visit, arrival_s=8 * H, start_s=8 * H, end_s=13 * H)
+    home = 14 * H + route.return_travel_s
+    over = replace(solution, routes=(replace(route, start_s=8 * H - visit.travel_s, end_s=home, visits=(in_work,)),))
+    kinds = {v.kind.value for v in check(problem, over, points, travel).violations}
+    assert "break" in kinds, kinds
+    # As a lunch (on site), the kitchen may hold it.
+    lunch = replace(tech, shift=Shift(7 * H, 19 * H, Break(11 * H, 11 * H, H)))
+    with_lunch = Problem((lunch,), (kitchen,))
+    assert timer.timing(lunch, [kitchen], fixed_starts=[8 * H]) is not None
+    assert check(with_lunch, over, points, travel).violations == ()
