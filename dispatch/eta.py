@@ -39,7 +39,7 @@ from sqlmodel import Session, col, func, select
 from dispatch import jobdays, jobstate, live
 from dispatch.auth import Principal
 from dispatch.errors import Forbidden, NotFound
-from dispatch.mapping import DayClock, Span, disruptions_of, job_of, technicians_on, unavailability
+from dispatch.mapping import DayClock, Span, disruptions_of, job_of, stored_absences, technicians_on, unavailability
 from dispatch.planning import published_plan_id
 from dispatch.tables import BookingRow, DisruptionRow, EventRow, JobRow, RouteRow, TechnicianRow, VisitRow
 from dispatch.timeutil import from_storage
@@ -112,16 +112,15 @@ class RouteFacts:
     # matrix point, seconds); the visits still to reach are driven from there, unless a
     # visit they reached since ended later (as a re-plan's start, ``dispatch.replan``).
     reported: tuple[int, int] | None = None
-    # When the technician is unavailable (a ``technician_unavailable`` disruption:
-    # from, until or None for the rest of the day), seconds.
-    unavailable: Absence | None = None
+    # When the technician is unavailable (a ``technician_unavailable`` disruption, from
+    # and until or None for the rest of the day, and their stored absences), seconds.
+    unavailable: tuple[Absence, ...] = ()
 
     def away(self, start_s: int, end_s: int) -> bool:
         """True when the technician is unavailable at some time in [start_s, end_s)."""
-        if self.unavailable is None:
-            return False
-        back = self.unavailable.until_s
-        return self.unavailable.from_s < max(end_s, start_s + 1) and (back is None or back > start_s)
+        return any(
+            a.from_s < max(end_s, start_s + 1) and (a.until_s is None or a.until_s > start_s) for a in self.unavailable
+        )
 
 
 @dataclass(frozen=True)
@@ -493,6 +492,10 @@ def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.
     disruptions = disruptions_of(session, day, region)
     late = late_reports(disruptions, clock)
     away = unavailability(disruptions, clock)
+    away_of = {
+        tech_id: [Absence(a.from_s, a.until_s) for a in spans]
+        for tech_id, spans in stored_absences(session, list(technicians), clock).items()
+    }
     where = {}
     for tech_id, (location, _) in late.items():
         if location not in places:
@@ -557,7 +560,7 @@ def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.
                 lunch_start_s=lunch_start,
                 lunch_duration_s=(lunch_end - lunch_start) if lunch_start is not None and lunch_end is not None else 0,
                 reported=(where[tech.id], late[tech.id][1]) if tech.id in late else None,
-                unavailable=away.get(tech.id),
+                unavailable=(*away_of.get(tech.id, ()), *((away[tech.id],) if tech.id in away else ())),
             )
         )
     estimates = {(e.technician_id, e.job_id): e for e in estimate(facts, travel, now_s)}

@@ -366,6 +366,25 @@ def unavailability(disruptions: Iterable[DisruptionRow], clock: DayClock) -> dic
     }
 
 
+def stored_absences(session: Session, technician_ids: Collection[str], clock: DayClock) -> dict[str, list[Away]]:
+    """Per technician of ``technician_ids``, their stored absences (``PUT
+    /v1/technicians``) that reach into ``clock``'s day or the night after it (a shift
+    plus overtime ends before the second midnight), on that day's clock, in the order
+    entered."""
+    first = to_storage(clock.midnight)
+    last = to_storage(DayClock(clock.date + dt.timedelta(days=2), clock.tz).midnight)
+    away: dict[str, list[Away]] = {}
+    for a in session.exec(
+        select(AbsenceRow)
+        .where(
+            col(AbsenceRow.technician_id).in_(technician_ids), col(AbsenceRow.start) < last, col(AbsenceRow.end) > first
+        )
+        .order_by(col(AbsenceRow.id))
+    ):
+        away.setdefault(a.technician_id, []).append(Away(clock.from_stored(a.start), clock.from_stored(a.end)))
+    return away
+
+
 def technicians_on(
     session: Session, day: dt.date, region: str, tz: ZoneInfo, *, disrupted: bool = True
 ) -> tuple[Technician, ...]:
@@ -395,15 +414,7 @@ def technicians_on(
     ):
         week.setdefault(w.technician_id, {})[w.weekday] = w
     clock = DayClock(day, tz)
-    # A shift (HH:MM) plus overtime ends before the second midnight.
-    first, last = to_storage(clock.midnight), to_storage(DayClock(day + dt.timedelta(days=2), tz).midnight)
-    away: dict[str, list[Away]] = {}
-    for a in session.exec(
-        select(AbsenceRow)
-        .where(col(AbsenceRow.technician_id).in_(ids), col(AbsenceRow.start) < last, col(AbsenceRow.end) > first)
-        .order_by(col(AbsenceRow.id))
-    ):
-        away.setdefault(a.technician_id, []).append(Away(clock.from_stored(a.start), clock.from_stored(a.end)))
+    away = stored_absences(session, ids, clock)
     unavailable: dict[str, Absence] = {}
     if disrupted:
         unavailable = unavailability(disruptions_of(session, day, region), clock)

@@ -230,8 +230,10 @@ def _left_of(
     overtime = tech.max_overtime_s
     lunch = tech.shift.lunch
     if lunch_over_s is not None:
-        lunch = None
+        if lunch is None or lunch.on_site:  # an absence's pause is away time, had or not
+            lunch = None
         start_s = max(start_s, lunch_over_s)
+    lunch, start_s, on_clock = _after_away(lunch, start_s, on_clock)
     if absence is not None:
         until = absence.until_s
         if absence.from_s <= start_s:
@@ -240,23 +242,25 @@ def _left_of(
             if until > start_s and on_clock is not None:
                 on_clock = until
             start_s = max(start_s, until)
+            lunch, start_s, on_clock = _after_away(lunch, start_s, on_clock)
         elif absence.from_s >= end_s:
             overtime = min(overtime, absence.from_s - end_s)  # gone during the overtime: only what is before
         elif until is None or until >= end_s:
             end_s, overtime = absence.from_s, 0  # gone from then on: no overtime either
+            lunch, end_s = _before_end(lunch, end_s)
         else:
             # Away for a few hours inside the shift: a fixed pause, as the lunch is.
             # The lunch, if still to take, is taken within that pause (its longer length).
             begin, back = absence.from_s, until
             if lunch is not None and lunch.on_site:
                 back = max(back, begin + lunch.duration_s)
-            elif lunch is not None and lunch.earliest_s >= start_s:
+            elif lunch is not None:
                 # Away at another time of the shift too (a stored absence still to come):
                 # the engine holds one pause a day, so it spans both; never worked while away.
                 begin = min(begin, lunch.earliest_s)
                 back = max(back, lunch.earliest_s + lunch.duration_s)
             lunch = Break(begin, begin, back - begin, on_site=False)
-    if lunch is not None and lunch is tech.shift.lunch:
+    if lunch is not None and lunch.on_site and lunch is tech.shift.lunch:
         if start_s > lunch.latest_s:
             lunch = None  # its time has passed: taken, or skipped by the day as it went
         elif start_s > lunch.earliest_s:
@@ -289,6 +293,34 @@ def _left_of(
         capacity=capacity,
         on_clock_from_s=None if on_clock is None else min(on_clock, start_s),
     )
+
+
+def _after_away(lunch: Break | None, start_s: int, on_clock: int | None) -> tuple[Break | None, int, int | None]:
+    """``lunch``, ``start_s`` and ``on_clock`` past an absence's pause (``Break.on_site``
+    False) begun by ``start_s``: away until its end, so the day goes on from then (off
+    the clock) and the pause, with the lunch held in it, is over."""
+    if lunch is None or lunch.on_site or lunch.earliest_s >= start_s:
+        return lunch, start_s, on_clock
+    back = lunch.earliest_s + lunch.duration_s
+    if back > start_s and on_clock is not None:
+        on_clock = back
+    return None, max(start_s, back), on_clock
+
+
+def _before_end(lunch: Break | None, end_s: int) -> tuple[Break | None, int]:
+    """``lunch`` and ``end_s`` for a day that now ends at ``end_s``: an absence's pause
+    reaching it ends the day at its start; a lunch that no longer fits before it is
+    dropped or has its window cut to end by then (as ``dispatch.worktime.honour``)."""
+    if lunch is None:
+        return None, end_s
+    d = lunch.duration_s
+    if not lunch.on_site:
+        return (None, min(end_s, lunch.earliest_s)) if lunch.earliest_s + d >= end_s else (lunch, end_s)
+    if lunch.earliest_s + d > end_s:
+        return None, end_s
+    if lunch.latest_s + d > end_s:
+        return dataclasses.replace(lunch, latest_s=end_s - d), end_s
+    return lunch, end_s
 
 
 def _kept(job: Job, working: set[str], told: Told | None, stability: Stability | None) -> Job:

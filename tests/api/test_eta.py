@@ -257,6 +257,23 @@ def test_the_visits_of_a_technician_made_unavailable_are_at_risk_until_a_re_plan
         assert all(risks[v["job_id"]] == (True, "unavailable") for v in w.visits[1:]), risks
 
 
+def test_the_visits_inside_an_absence_stored_after_publishing_are_at_risk_as_for_a_reported_one(
+    database_url: str,
+) -> None:
+    """Aino's absence entered on her record (``PUT /v1/technicians``) after the plan was
+    published, over her second visit: that visit is at risk, as it is when the same
+    hours are reported as a disruption; before, the live day read disruptions only."""
+    with aino_s_day(database_url) as w:
+        first, second = w.visits[:2]
+        away = {"start": instant(second["arrival"]).isoformat(), "end": instant(second["end"]).isoformat()}
+        body = {**TECH, "absences": [{**away, "reason": "dentist"}]}
+        assert w.client.put("/v1/technicians/AINO", json=body, headers=DISPATCHER).status_code == 200
+        [tech] = w.live()["technicians"]
+        risks = {v["job_id"]: (v["at_risk"], v["risk"]) for v in tech["visits"]}
+        assert risks[first["job_id"]] == (False, None)
+        assert risks[second["job_id"]] == (True, "unavailable"), risks
+
+
 def test_a_visit_whose_eta_passes_its_promised_window_is_at_risk(database_url: str) -> None:
     """The own booking's slot ends at 12:00; at 12:30 with nothing reported, it cannot be reached in it."""
     with aino_s_day(database_url) as w:

@@ -128,15 +128,15 @@ def test_the_visits_a_technician_made_unavailable_cannot_make_are_at_risk_and_th
     for the rest of the day from 11:00, C is at risk too. A is done: never at risk; a
     visit under way is when they leave before it ends."""
     a = dataclasses.replace(A, status="completed", actual_start_s=at(8, 30), actual_end_s=at(9, 30))
-    away = dataclasses.replace(with_facts(T1, A=a), unavailable=Absence(at(10, 30), at(11, 5)))
+    away = dataclasses.replace(with_facts(T1, A=a), unavailable=(Absence(at(10, 30), at(11, 5)),))
     got = by_job(estimate([away], TRAVEL, now_s=at(9, 40)))
     assert [(got[j].at_risk, got[j].risk) for j in "ABC"] == [(False, None), (True, UNAVAILABLE), (False, None)]
-    gone = dataclasses.replace(with_facts(T1, A=a), unavailable=Absence(at(11)))
+    gone = dataclasses.replace(with_facts(T1, A=a), unavailable=(Absence(at(11)),))
     got = by_job(estimate([gone], TRAVEL, now_s=at(9, 40)))
     assert [got[j].risk for j in "ABC"] == [None, None, UNAVAILABLE]
     # On site at B when they fall ill at 10:30: B will not be finished by them either.
     on_site = dataclasses.replace(B, status="on_site", actual_start_s=at(10))
-    ill = dataclasses.replace(with_facts(T1, A=a, B=on_site), unavailable=Absence(at(10, 30)))
+    ill = dataclasses.replace(with_facts(T1, A=a, B=on_site), unavailable=(Absence(at(10, 30)),))
     got = by_job(estimate([ill], TRAVEL, now_s=at(10, 30)))
     assert [got[j].risk for j in "ABC"] == [None, UNAVAILABLE, UNAVAILABLE]
 

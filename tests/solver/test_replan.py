@@ -339,6 +339,44 @@ def test_a_reported_absence_and_a_stored_one_inside_the_shift_are_both_kept_as_o
     assert plain is not None and plain.shift.lunch == Break(14 * H, 14 * H, H, on_site=False)
 
 
+def test_an_absence_under_way_at_the_re_plan_keeps_the_technician_away_until_its_end() -> None:
+    """An absence's pause begun by the re-plan's instant is away time to its end, whatever
+    the lunch: before, its time having passed read as a lunch already had, and visits
+    were planned at the dentist from the instant on."""
+    dentist = Break(14 * H, 14 * H, H, on_site=False)
+    stored = dataclasses.replace(lunch_day().technicians[0], shift=Shift(8 * H, 16 * H, dentist))
+    problem = dataclasses.replace(lunch_day(), technicians=(stored,))
+    (left,) = remaining(problem, 14 * H + 1800).technicians
+    assert (left.shift.start_s, left.shift.lunch) == (15 * H, None)
+    # The lunch had at 11:30 (the plan published before the absence was entered) does not
+    # count as the absence had.
+    (left,) = remaining(problem, 14 * H + 1800, lunch_taken={"t": 12 * H}).technicians
+    assert (left.shift.start_s, left.shift.lunch) == (15 * H, None)
+    # Reported away from before now until 14:30: back at 15:00, when the dentist is over.
+    (left,) = remaining(problem, 14 * H, absences={"t": Absence(13 * H, 14 * H + 1800)}).technicians
+    assert (left.shift.start_s, left.shift.lunch) == (15 * H, None)
+
+
+def test_a_reported_absence_reaching_a_stored_one_keeps_all_of_it_and_a_lunch_fits_the_day_left() -> None:
+    """Away 09:00-10:00 stored and reported away 08:00-09:30: the day starts at 10:00
+    (before, at 09:30 with the rest of the dentist forgotten). Stored 14:00-15:00 and
+    reported away from 14:30: the day ends at 14:00 (before, at 14:30 with a pause
+    past its end, and nothing could be planned). Reported away from 11:10 with the lunch
+    to start 11:00-13:00: no lunch is left to plan (before, the whole morning was lost
+    to it); from 13:15, the lunch ends by then."""
+    tech = lunch_day().technicians[0]
+    early = dataclasses.replace(tech, shift=Shift(8 * H, 16 * H, Break(9 * H, 9 * H, H, on_site=False)))
+    day = with_absence(early, Absence(8 * H, 9 * H + 1800))
+    assert day is not None and (day.shift.start_s, day.shift.lunch) == (10 * H, None)
+    late = dataclasses.replace(tech, shift=Shift(8 * H, 16 * H, Break(14 * H, 14 * H, H, on_site=False)))
+    day = with_absence(late, Absence(14 * H + 1800))
+    assert day is not None and (day.shift.end_s, day.shift.lunch) == (14 * H, None)
+    day = with_absence(tech, Absence(11 * H + 600))
+    assert day is not None and (day.shift.end_s, day.shift.lunch) == (11 * H + 600, None)
+    day = with_absence(tech, Absence(13 * H + 900))
+    assert day is not None and day.shift.lunch == Break(11 * H, 13 * H + 900 - 1800, 1800)
+
+
 def test_an_absence_from_after_the_shift_never_makes_the_day_longer() -> None:
     """Away from after the shift's end cuts only the overtime still before it; before,
     the day was made to end at the absence (23:30 for a shift to 16:00)."""
