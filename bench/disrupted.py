@@ -586,7 +586,7 @@ class Replay:
                 now_s,
                 positions=positions,
                 settled=settled,
-                absences={t: Absence(at) for t, at in self.absent.items()},
+                absences={t: (Absence(at),) for t, at in self.absent.items()},
                 told=told if stability is not None else None,
                 stability=stability,
                 lunch_taken=taken,

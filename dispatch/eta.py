@@ -118,9 +118,7 @@ class RouteFacts:
 
     def away(self, start_s: int, end_s: int) -> bool:
         """True when the technician is unavailable at some time in [start_s, end_s)."""
-        return any(
-            a.from_s < max(end_s, start_s + 1) and (a.until_s is None or a.until_s > start_s) for a in self.unavailable
-        )
+        return any(a.overlaps(start_s, end_s) for a in self.unavailable)
 
 
 @dataclass(frozen=True)
@@ -560,7 +558,7 @@ def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.
                 lunch_start_s=lunch_start,
                 lunch_duration_s=(lunch_end - lunch_start) if lunch_start is not None and lunch_end is not None else 0,
                 reported=(where[tech.id], late[tech.id][1]) if tech.id in late else None,
-                unavailable=(*away_of.get(tech.id, ()), *((away[tech.id],) if tech.id in away else ())),
+                unavailable=(*away_of.get(tech.id, ()), *away.get(tech.id, ())),
             )
         )
     estimates = {(e.technician_id, e.job_id): e for e in estimate(facts, travel, now_s)}

@@ -356,14 +356,20 @@ def disruptions_of(session: Session, day: dt.date, region: str) -> list[Disrupti
     return list(session.exec(query.order_by(col(DisruptionRow.id))).all())
 
 
-def unavailability(disruptions: Iterable[DisruptionRow], clock: DayClock) -> dict[str, Absence]:
-    """Per technician, the last ``technician_unavailable`` of ``disruptions`` (a later
-    one corrects an earlier): from, until (None: the rest of the day), on ``clock``."""
-    return {
-        d.technician_id: Absence(clock.from_stored(d.from_at), clock.from_stored(d.until_at) if d.until_at else None)
-        for d in disruptions
-        if d.type == "technician_unavailable" and d.technician_id is not None and d.from_at is not None
-    }
+def unavailability(disruptions: Iterable[DisruptionRow], clock: DayClock) -> dict[str, tuple[Absence, ...]]:
+    """Per technician, the times of the ``technician_unavailable`` reports of
+    ``disruptions`` (in the order recorded), by start: from, until (None: the rest of the
+    day), on ``clock``. A later report replaces the earlier ones it overlaps or touches
+    (a correction: "back at 11:00, not 12:00"); reports apart from each other all count
+    ("away 13:00-14:00", then "ill from 15:00")."""
+    out: dict[str, list[Absence]] = {}
+    for d in disruptions:
+        if d.type != "technician_unavailable" or d.technician_id is None or d.from_at is None:
+            continue
+        absence = Absence(clock.from_stored(d.from_at), clock.from_stored(d.until_at) if d.until_at else None)
+        kept = [a for a in out.get(d.technician_id, []) if not a.meets(absence)]
+        out[d.technician_id] = [*kept, absence]
+    return {tech_id: tuple(sorted(spans, key=lambda a: a.from_s)) for tech_id, spans in out.items()}
 
 
 def stored_absences(session: Session, technician_ids: Collection[str], clock: DayClock) -> dict[str, list[Away]]:
@@ -415,7 +421,7 @@ def technicians_on(
         week.setdefault(w.technician_id, {})[w.weekday] = w
     clock = DayClock(day, tz)
     away = stored_absences(session, ids, clock)
-    unavailable: dict[str, Absence] = {}
+    unavailable: dict[str, tuple[Absence, ...]] = {}
     if disrupted:
         unavailable = unavailability(disruptions_of(session, day, region), clock)
     out = []
@@ -426,8 +432,9 @@ def technicians_on(
         working = honour(technician_of(tech, shift), away.get(tech.id, []), day)
         if working is not None:
             working = outside_skipped_hour(working, clock)
-        if working is not None and tech.id in unavailable:
-            working = with_absence(working, unavailable[tech.id])
+        for absence in unavailable.get(tech.id, ()):
+            if working is not None:
+                working = with_absence(working, absence)
         if working is not None:
             out.append(working)
     return tuple(out)

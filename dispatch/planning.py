@@ -1373,20 +1373,16 @@ def _inside_absences(session: Session, plan: PlanRow, ahead: list[VisitRow], clo
         return []
     inside: dict[str, list[str]] = {}
     for v in ahead:
-        absence = away.get(v.technician_id)
-        if absence is None:
-            continue
         start, end = clock.from_stored(v.start), clock.from_stored(v.end)
-        if end > absence.from_s and (absence.until_s is None or start < absence.until_s):
+        if any(a.overlaps(start, end) for a in away.get(v.technician_id, ())):
             inside.setdefault(v.technician_id, []).append(f"{v.job_id} at {clock.moment(start):%H:%M}")
     out = []
     for tech_id, shown in sorted(inside.items()):
-        absence = away[tech_id]
-        until = f" until {clock.moment(absence.until_s):%H:%M}" if absence.until_s is not None else ""
-        out.append(
-            f"technician {tech_id} is unavailable from {clock.moment(absence.from_s):%H:%M}{until} "
-            f"and the plan gives them {', '.join(shown)}"
+        spans = " and ".join(
+            f"from {clock.moment(a.from_s):%H:%M}" + (f" until {clock.moment(a.until_s):%H:%M}" if a.until_s else "")
+            for a in away[tech_id]
         )
+        out.append(f"technician {tech_id} is unavailable {spans} and the plan gives them {', '.join(shown)}")
     return out
 
 

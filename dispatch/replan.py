@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -245,7 +245,7 @@ def _walk(
     tz: ZoneInfo,
     at: dt.datetime,
     plan_id: int | None,
-    absences: Mapping[str, Absence],
+    absences: Mapping[str, Sequence[Absence]],
 ) -> _Walk:
     """Each technician's published visits at ``at`` (``eta.live_day``): which are settled,
     where and when the technician is free again after them, what each customer ahead
@@ -317,7 +317,7 @@ def _partner_gone(
     session: Session,
     jobs: Mapping[str, JobRow],
     live_day: eta.LiveDay,
-    absences: Mapping[str, Absence],
+    absences: Mapping[str, Sequence[Absence]],
     clock: DayClock,
 ) -> dict[str, str]:
     """Crew jobs under way (one of the two reported on the way or there) whose other
@@ -339,15 +339,15 @@ def _partner_gone(
         reported.setdefault(job_id, set()).add(tech_id)
     out: dict[str, str] = {}
     for tech in live_day.technicians:
-        absence = absences.get(tech.technician_id)
-        if absence is None:
+        away = absences.get(tech.technician_id, ())
+        if not away:
             continue
         for visit in tech.visits:
             who = reported.get(visit.job_id, set())
             if visit.job_id not in under_way or None in who or tech.technician_id in who or not who:
                 continue
             start_s = clock.seconds(visit.planned_start)
-            if absence.from_s <= start_s and (absence.until_s is None or absence.until_s > start_s):
+            if any(a.overlaps(start_s, start_s) for a in away):
                 out[visit.job_id] = sorted(t for t in who if t is not None)[0]
     return out
 

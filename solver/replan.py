@@ -17,7 +17,7 @@ time (a preferred window around the told arrival). Promises stay hard windows; n
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -48,6 +48,17 @@ class Absence:
 
     from_s: int
     until_s: int | None = None
+
+    def overlaps(self, start_s: int, end_s: int) -> bool:
+        """True when the technician is away at some time in [start_s, end_s) (at
+        ``start_s`` when the span is empty)."""
+        return self.from_s < max(end_s, start_s + 1) and (self.until_s is None or self.until_s > start_s)
+
+    def meets(self, other: Absence) -> bool:
+        """True when the two absences overlap or touch."""
+        end = self.until_s
+        other_end = other.until_s
+        return (end is None or other.from_s <= end) and (other_end is None or self.from_s <= other_end)
 
 
 @dataclass(frozen=True)
@@ -105,7 +116,7 @@ def remaining(
     *,
     positions: Mapping[str, Position] | None = None,
     settled: set[str] | frozenset[str] = frozenset(),
-    absences: Mapping[str, Absence] | None = None,
+    absences: Mapping[str, Sequence[Absence]] | None = None,
     told: Mapping[str, Told] | None = None,
     stability: Stability | None = None,
     settled_ends: Mapping[str, int] | None = None,
@@ -142,7 +153,7 @@ def remaining(
     technicians = []
     off_duty = list(problem.off_duty)
     for tech in problem.technicians:
-        left = _left_of(problem, tech, now_s, positions.get(tech.id), absences.get(tech.id), taken.get(tech.id))
+        left = _left_of(problem, tech, now_s, positions.get(tech.id), absences.get(tech.id, ()), taken.get(tech.id))
         if left is not None:
             technicians.append(left)
         else:
@@ -211,7 +222,7 @@ def with_absence(tech: Technician, absence: Absence) -> Technician | None:
     start: later; to the end of the day: ended at ``from_s`` without overtime; a few
     hours inside: one fixed pause holding the lunch), or None when no working time is
     left. A re-plan of that day given the same absence again leaves it as it is."""
-    return _left_of(None, tech, tech.shift.start_s, None, absence)
+    return _left_of(None, tech, tech.shift.start_s, None, (absence,))
 
 
 def _left_of(
@@ -219,10 +230,11 @@ def _left_of(
     tech: Technician,
     now_s: int,
     position: Position | None,
-    absence: Absence | None,
+    absences: Sequence[Absence],
     lunch_over_s: int | None = None,
 ) -> Technician | None:
-    """The technician for the rest of the day, or None when they work no more."""
+    """The technician for the rest of the day, or None when they work no more (each of
+    ``absences`` taken out in turn: give them by start)."""
     start_s = max(tech.shift.start_s, now_s, position.free_at_s if position is not None else 0)
     # Out in the field: on the clock since they were free again (an absence is not).
     on_clock = max(tech.shift.start_s, position.free_at_s) if position is not None else None
@@ -234,10 +246,10 @@ def _left_of(
             lunch = None
         start_s = max(start_s, lunch_over_s)
     lunch, start_s, on_clock = _after_away(lunch, start_s, on_clock)
-    if absence is not None:
+    for absence in absences:
         until = absence.until_s
         if absence.from_s <= start_s:
-            if until is None or until >= tech.latest_end_s:
+            if until is None or until >= end_s + overtime:
                 return None
             if until > start_s and on_clock is not None:
                 on_clock = until

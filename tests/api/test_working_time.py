@@ -381,6 +381,30 @@ def test_a_technician_reported_away_keeps_the_absence_stored_for_later_that_day(
         assert end <= at(MONDAY, "09:00") or start >= at(MONDAY, "15:00"), v
 
 
+def test_reports_of_a_technician_away_apart_from_each_other_all_count_and_a_later_one_corrects_what_it_meets(
+    client: TestClient,
+) -> None:
+    """Away 08:00-12:00, then corrected "back at 10:00", then "ill from 14:30": the day
+    starts at 10:00 and ends at 14:30. Before, only the last report counted: the
+    technician was planned from 08:00."""
+    assert put_tech(client, technician()).status_code == 201
+    for start, end in (("08:00", "12:00"), ("08:00", "10:00"), ("14:30", None)):
+        off = {"type": "technician_unavailable", "technician_id": "T1", "from": iso(MONDAY, start)}
+        if end is not None:
+            off["until"] = iso(MONDAY, end)
+        assert client.post("/v1/disruptions", json=off, headers=DISPATCHER).status_code == 201
+    params = {"date_from": MONDAY.isoformat(), "date_to": MONDAY.isoformat()}
+    (monday,) = client.get("/v1/working-time", params=params, headers=DISPATCHER).json()
+    assert dt.datetime.fromisoformat(monday["start"]) == at(MONDAY, "10:00"), monday
+    assert dt.datetime.fromisoformat(monday["end"]) == at(MONDAY, "14:30"), monday
+    put_jobs(client, MONDAY, 3, duration_min=30)
+    plan = run_plan(client, MONDAY.isoformat())
+    assert plan["status"] == "done" and len(visits(plan)) == 3, plan
+    for v in visits(plan):
+        start, end = dt.datetime.fromisoformat(v["start"]), dt.datetime.fromisoformat(v["end"])
+        assert start >= at(MONDAY, "10:00") and end <= at(MONDAY, "14:30"), v
+
+
 def test_a_plan_made_before_its_technician_was_given_time_off_is_not_published(client: TestClient) -> None:
     """Before, an absence entered on the technician (``PUT /v1/technicians``) after a plan
     was made did not make that plan stale: it was published with visits in the

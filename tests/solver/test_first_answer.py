@@ -65,7 +65,7 @@ def test_a_re_plans_first_answer_gives_an_absent_technicians_customers_to_anothe
     told = {"a": Told("t1", 8 * H + 900), "b": Told("t1", 9 * H + 1800), "c": Told("t2", 8 * H + 900)}
     # t1 cannot start before 13:00; their route still times, hours late for both customers.
     problem = remaining(
-        Problem(techs, jobs), 8 * H, told=told, absences={"t1": Absence(7 * H, 13 * H)}, stability=Stability()
+        Problem(techs, jobs), 8 * H, told=told, absences={"t1": (Absence(7 * H, 13 * H),)}, stability=Stability()
     )
     start = {"t1": [("a", None), ("b", None)], "t2": [("c", None)]}
     firsts: list[Solution] = []

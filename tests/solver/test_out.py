@@ -70,7 +70,7 @@ def test_an_absence_is_not_time_on_the_clock() -> None:
 
     tech = Technician("T", grid(0), Shift(8 * H, 17 * H))
     day = Problem((tech,), ())
-    left = remaining(day, 10 * H, positions={"T": Position(grid(9), 10 * H)}, absences={"T": Absence(9 * H, 12 * H)})
+    left = remaining(day, 10 * H, positions={"T": Position(grid(9), 10 * H)}, absences={"T": (Absence(9 * H, 12 * H),)})
     assert left.technicians[0].shift.start_s == 12 * H and left.technicians[0].on_clock_from_s == 12 * H
 
 

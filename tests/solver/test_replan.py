@@ -288,12 +288,12 @@ def test_an_absence_already_in_the_day_changes_nothing_when_a_re_plan_takes_it_a
     """Every plan of a day has a technician's unavailability in their shift
     (``with_absence``); a re-plan given it again at any instant plans the same technician."""
     problem = lunch_day()
-    once = remaining(problem, now_s, absences={"t": absence})
+    once = remaining(problem, now_s, absences={"t": (absence,)})
     day_of = with_absence(problem.technicians[0], absence)
     if day_of is None:
         assert absence.from_s <= 8 * H and absence.until_s is None and once.technicians == ()
         return
-    twice = remaining(dataclasses.replace(problem, technicians=(day_of,)), now_s, absences={"t": absence})
+    twice = remaining(dataclasses.replace(problem, technicians=(day_of,)), now_s, absences={"t": (absence,)})
     if not once.technicians:  # gone for the rest of the day by now
         assert twice.technicians == ()
         return
@@ -332,7 +332,7 @@ def test_a_reported_absence_and_a_stored_one_inside_the_shift_are_both_kept_as_o
     after = with_absence(stored, Absence(15 * H + 1800, 15 * H + 2700))
     assert after is not None and after.shift.lunch == Break(14 * H, 14 * H, int(1.75 * H), on_site=False)
     problem = dataclasses.replace(lunch_day(), technicians=(stored,))
-    (left,) = remaining(problem, 9 * H, absences={"t": Absence(10 * H, 11 * H)}).technicians
+    (left,) = remaining(problem, 9 * H, absences={"t": (Absence(10 * H, 11 * H),)}).technicians
     assert left.shift.lunch == Break(10 * H, 10 * H, 5 * H, on_site=False)
     # A lunch (on site) is taken within the absence as before: no longer than the absence.
     plain = with_absence(tech, Absence(14 * H, 15 * H))
@@ -353,7 +353,7 @@ def test_an_absence_under_way_at_the_re_plan_keeps_the_technician_away_until_its
     (left,) = remaining(problem, 14 * H + 1800, lunch_taken={"t": 12 * H}).technicians
     assert (left.shift.start_s, left.shift.lunch) == (15 * H, None)
     # Reported away from before now until 14:30: back at 15:00, when the dentist is over.
-    (left,) = remaining(problem, 14 * H, absences={"t": Absence(13 * H, 14 * H + 1800)}).technicians
+    (left,) = remaining(problem, 14 * H, absences={"t": (Absence(13 * H, 14 * H + 1800),)}).technicians
     assert (left.shift.start_s, left.shift.lunch) == (15 * H, None)
 
 
