@@ -300,13 +300,19 @@ def _check_route(
     lunch = route.lunch
     lunch_gap: int | None = None
     if lunch_req is not None:
+        # A pause that is an absence says so, with the time away (its window is one instant).
+        away = (
+            ""
+            if lunch_req.on_site
+            else f" (away {_hhmm(lunch_req.earliest_s)}-{_hhmm(lunch_req.latest_s + lunch_req.duration_s)})"
+        )
         if lunch is None:
-            bad(ViolationKind.BREAK, "no lunch break reported")
+            bad(ViolationKind.BREAK, f"no lunch break reported{away}")
         else:
             if not lunch_req.earliest_s <= lunch.start_s <= lunch_req.latest_s:
-                bad(ViolationKind.BREAK, f"lunch starts {_hhmm(lunch.start_s)}, outside its window")
+                bad(ViolationKind.BREAK, f"lunch starts {_hhmm(lunch.start_s)}, outside its window{away}")
             if lunch.duration_s < lunch_req.duration_s:
-                bad(ViolationKind.BREAK, f"lunch lasts {lunch.duration_s}s, needs {lunch_req.duration_s}s")
+                bad(ViolationKind.BREAK, f"lunch lasts {lunch.duration_s}s, needs {lunch_req.duration_s}s{away}")
             if lunch.end_s <= route.start_s or lunch.start_s >= route.end_s:
                 lunch_gap = None  # before leaving home or after coming back
             else:
@@ -315,7 +321,7 @@ def _check_route(
                         lunch_gap = k
                         break
                 else:
-                    bad(ViolationKind.BREAK, "lunch overlaps work")
+                    bad(ViolationKind.BREAK, f"lunch overlaps work{away}")
     for k in range(len(busy) - 1):
         leg_s = int(travel.duration_s[stops[k], stops[k + 1]])
         leg_m = int(travel.distance_m[stops[k], stops[k + 1]])

@@ -306,8 +306,8 @@ def test_a_long_visit_never_holds_an_absence_as_it_holds_a_lunch(search: SearchS
     in_work = replace(visit, arrival_s=8 * H, start_s=8 * H, end_s=13 * H)
     home = 14 * H + route.return_travel_s
     over = replace(solution, routes=(replace(route, start_s=8 * H - visit.travel_s, end_s=home, visits=(in_work,)),))
-    kinds = {v.kind.value for v in check(problem, over, points, travel).violations}
-    assert "break" in kinds, kinds
+    said = {(v.kind.value, v.detail) for v in check(problem, over, points, travel).violations}
+    assert ("break", "lunch overlaps work (away 11:00:00-12:00:00)") in said, said
     # As a lunch (on site), the kitchen may hold it.
     lunch = replace(tech, shift=Shift(7 * H, 19 * H, Break(11 * H, 11 * H, H)))
     with_lunch = Problem((lunch,), (kitchen,))
