@@ -1278,7 +1278,8 @@ def _lock_jobs_it_moves(session: Session, current: int, plan_id: int) -> None:
 def stale_reasons(session: Session, plan: PlanRow, tz: ZoneInfo) -> list[str]:
     """What of a plan no longer holds on its day as stored now: promised jobs it leaves
     out or starts outside their promise, technicians it routes who no longer work that
-    day. (Work completed or cancelled since is no reason: installers see it as it is.)"""
+    day, or no longer hold the skills of a visit not begun. (Work completed or cancelled
+    since is no reason: installers see it as it is.)"""
     assert plan.id is not None
     day, unplannable = load_day(session, plan.date, plan.region, tz)
     routes, visits, _ = plan_contents(session, plan.id)
@@ -1316,6 +1317,15 @@ def stale_reasons(session: Session, plan: PlanRow, tz: ZoneInfo) -> list[str]:
         if tech is not None and mine and (shown := _off_the_pause(route, mine, tech, jobs_by_id, day.problem, clock)):
             outside.setdefault(tech.id, []).extend(shown)
     out += [f"technician {t}'s working time no longer holds {', '.join(jobs)}" for t, jobs in sorted(outside.items())]
+    # A technician's skills or a job's needs changed since: the plan would send someone
+    # who cannot do the work.
+    unqualified: dict[str, list[str]] = {}
+    for v in ahead:
+        tech, job = working.get(v.technician_id), jobs_by_id.get(v.job_id)
+        if tech is not None and job is not None and not day.problem.qualified(tech, job):
+            needs = ", ".join(f"{code} {level}" for code, level in sorted(job.skills.items()))
+            unqualified.setdefault(tech.id, []).append(f"{job.id} (needs {needs})")
+    out += [f"technician {t} lacks the skills of {', '.join(jobs)}" for t, jobs in sorted(unqualified.items())]
     for job in day.problem.jobs:
         if job.priority != 0:
             continue

@@ -437,6 +437,23 @@ def test_a_plan_made_before_its_technician_was_given_time_off_is_not_published(c
     assert client.get(f"/v1/plans/{plan['id']}", headers=DISPATCHER).json()["published"] is False
 
 
+def test_a_plan_whose_technician_no_longer_holds_a_visit_s_skills_is_not_published(client: TestClient) -> None:
+    """The technician's wardrobe level lowered (or the job's raised) after the plan was
+    made: publishing it would send them to work they cannot do. Before, it was published."""
+    assert put_tech(client, technician(skills={"wardrobe": 2})).status_code == 201
+    put_jobs(client, MONDAY, 2, skills={"wardrobe": 2})
+    plan = run_plan(client, MONDAY.isoformat())
+    assert plan["status"] == "done" and len(visits(plan)) == 2, plan
+    assert put_tech(client, technician(skills={"wardrobe": 1})).status_code == 200
+    refused = client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER)
+    assert refused.status_code == 409 and refused.json()["field"] == "plan_id", refused.text
+    said = refused.json()["detail"]
+    assert f"technician T1 lacks the skills of J{MONDAY:%d}-0 (needs wardrobe 2)" in said, said
+    assert client.get(f"/v1/plans/{plan['id']}", headers=DISPATCHER).json()["published"] is False
+    assert put_tech(client, technician(skills={"wardrobe": 2})).status_code == 200
+    assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
+
+
 def test_two_requests_creating_the_same_technician_at_once_create_it_once_and_the_other_is_told_to_send_again(
     client: TestClient,
 ) -> None:
