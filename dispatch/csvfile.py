@@ -205,11 +205,12 @@ def job_record(row: Mapping[str, str]) -> dict[str, Any]:
 
 def skill_pairs(text: str) -> dict[str, str] | None:
     """A skills cell (``code:level`` pairs separated by ``;``, e.g. ``kitchen:2;sofa:1``)
-    as code → level text, stripped; None when a part is not such a pair."""
+    as code → level text, stripped; None when a part is not such a pair or a code comes
+    twice (``wardrobe:1;wardrobe:3`` says two things: neither is taken)."""
     pairs = {}
     for part in filter(None, (p.strip() for p in text.split(";"))):
         code, sep, level = part.partition(":")
-        if not sep or not code.strip():
+        if not sep or not code.strip() or code.strip() in pairs:
             return None
         pairs[code.strip()] = level.strip()
     return pairs

@@ -153,7 +153,7 @@ class _Reader:
         if isinstance(value, str):
             pairs = skill_pairs(value)
             if pairs is None:
-                raise self.fail(f"expected code:level pairs separated by ';', got {value!r}")
+                raise self.fail(f"expected code:level pairs separated by ';', each code once, got {value!r}")
             value = pairs
         return self._counts(value, "expected an object of skill code to level", "level must not be negative")
 

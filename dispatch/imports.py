@@ -202,7 +202,10 @@ class _RowReader:
     def skills(self, text: str) -> dict[str, Any] | None:
         pairs = skill_pairs(text)
         if pairs is None or not all(pairs.values()):
-            self.fail("skills", f"expected code:level pairs separated by ';' (e.g. kitchen:2;sofa:1), got '{text}'")
+            self.fail(
+                "skills",
+                f"expected code:level pairs separated by ';', each code once (e.g. kitchen:2;sofa:1), got '{text}'",
+            )
             return None
         return {code: _number(level) for code, level in pairs.items()}
 

@@ -34,6 +34,9 @@ ID_PATTERN = r"^[A-Za-z0-9_.:-]*[A-Za-z0-9_:-][A-Za-z0-9_.:-]*$"
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=ID_PATTERN)]
 MAX_SKILLS = 100
 """Skill codes a job or technician may list (a catalogue of trades has a few dozen)."""
+NeededLevel = Annotated[int, Field(ge=1, le=10, description="the least level of the skill needed, 1 to 10")]
+"""A job's need of a skill: level 0 would ask nothing (and was taken by some paths and
+refused by others), so a skill not needed is left out."""
 NO_NUL = r"^[^\x00]*$"
 """Text PostgreSQL can store: anything but NUL characters."""
 
@@ -426,7 +429,7 @@ class JobIn(Strict):
     address: str = Field(default="", max_length=300)
     customer: CustomerIn = Field(default_factory=CustomerIn)
     duration_min: int = Field(gt=0, le=24 * 60)
-    skills: dict[SkillCode, Annotated[int, Field(ge=0, le=10)]] = Field(default_factory=dict, max_length=MAX_SKILLS)
+    skills: dict[SkillCode, NeededLevel] = Field(default_factory=dict, max_length=MAX_SKILLS)
     crew_size: Literal[1, 2] = 1
     windows: list[WindowIn] = Field(default_factory=list, max_length=20)
     preferred_window: WindowIn | None = None
@@ -531,7 +534,7 @@ class _JobWanted(Strict):
     location: LatLon | None = None
     address: str = Field(default="", max_length=300)
     duration_min: int = Field(gt=0, le=12 * 60)
-    skills: dict[SkillCode, Annotated[int, Field(ge=0, le=10)]] = Field(default_factory=dict, max_length=MAX_SKILLS)
+    skills: dict[SkillCode, NeededLevel] = Field(default_factory=dict, max_length=MAX_SKILLS)
     crew_size: Literal[1, 2] = 1
     priority: Literal[1, 2, 3] = 3
     release_at: Moment | None = Field(default=None, description="goods ready: no slot starts before it")

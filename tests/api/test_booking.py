@@ -126,6 +126,22 @@ def test_a_skill_nobody_has_is_refused_naming_the_field(shop: tuple[TestClient, 
     assert response.status_code == 422 and response.json()["field"] == "skills"
 
 
+def test_a_skill_at_level_zero_is_refused_naming_it_by_slot_search_and_job_alike(
+    shop: tuple[TestClient, dict[str, str], str],
+) -> None:
+    """Level 0 asks nothing. Before, a job took it and went to anyone, and slot search
+    answered it with slots for one code and a refusal for another."""
+    client, booker, _ = shop
+    for skills in ({"glass": 0}, {"kitchen": 0}):
+        body = {**job(skills=skills), "date_from": DAY.isoformat()}
+        response = client.post("/v1/slots/search", json=body, headers=booker)
+        assert response.status_code == 422 and response.json()["field"] == f"skills.{next(iter(skills))}", response.text
+    put = {**job(skills={"kitchen": 0}), "date": DAY.isoformat()}
+    response = client.put("/v1/jobs/LEVEL0", json=put, headers=DISPATCHER)
+    assert response.status_code == 422 and response.json()["field"] == "skills.kitchen", response.text
+    assert client.get("/v1/jobs/LEVEL0", headers=DISPATCHER).status_code == 404
+
+
 def test_windows_not_offered_say_why_without_naming_other_customers(
     shop: tuple[TestClient, dict[str, str], str],
 ) -> None:

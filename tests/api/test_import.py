@@ -238,6 +238,21 @@ def test_dates_times_ids_and_cells_are_checked_row_by_row(sqlite_client: TestCli
     assert r3["date"] == "2026-12-06" and r3["release_at"] == "2026-12-06T08:30:00+02:00"
 
 
+def test_a_skill_listed_twice_or_at_level_zero_fails_its_row_naming_skills(sqlite_client: TestClient) -> None:
+    """Before, ``wardrobe:1;wardrobe:3`` was imported as wardrobe 3 with no error."""
+    data = (
+        "id;date;lat;lon;duration_min;skills\n"
+        'S1;2026-12-06;60.1;24.9;60;"wardrobe:1;wardrobe:3"\n'
+        "S2;2026-12-06;60.1;24.9;60;wardrobe:0\n"
+        'S3;2026-12-06;60.1;24.9;60;"wardrobe:2;kitchen:1"\n'
+    )
+    status, out = upload(sqlite_client, data)
+    assert status == 200, out
+    assert out["job_ids"] == ["S3"], out
+    assert [(e["line"], e["field"]) for e in out["errors"]] == [(2, "skills"), (3, "skills")], out
+    assert "each code once" in out["errors"][0]["message"], out
+
+
 def test_work_over_several_days_imports_with_its_range_preferred_date_and_days(sqlite_client: TestClient) -> None:
     data = (
         "id,date_from,date_to,preferred_date,days,lat,lon,duration_min\n"
