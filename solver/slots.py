@@ -42,6 +42,7 @@ class SlotReason(StrEnum):
 
     NO_TECHNICIAN = "no_technician"
     NO_SKILL = "no_skill"
+    NO_CREW = "no_crew"
     OUTSIDE_HOURS = "outside_hours"
     DAY_FULL = "day_full"
     URGENT_RESERVE = "urgent_reserve"
@@ -52,6 +53,7 @@ class SlotReason(StrEnum):
         return {
             SlotReason.NO_TECHNICIAN: "Nobody works in this area on that day.",
             SlotReason.NO_SKILL: "No installer with the needed skill works on that day.",
+            SlotReason.NO_CREW: "Fewer than two installers with the needed skill work on that day.",
             SlotReason.OUTSIDE_HOURS: "The visit would not fit within anyone's working hours.",
             SlotReason.DAY_FULL: "Every installer who could do it is fully booked at that time.",
             SlotReason.URGENT_RESERVE: "The capacity left at that time is kept for urgent repairs.",
@@ -303,8 +305,11 @@ class SlotEvaluator:
         ]
         if not self._routes:
             return [WindowAnswer(w, None, SlotReason.NO_TECHNICIAN) for w in windows]
-        if not any(r.tech.has_skills(job.skills) for r in self._routes.values()):
+        skilled = sum(r.tech.has_skills(job.skills) for r in self._routes.values())
+        if skilled == 0:
             return [WindowAnswer(w, None, SlotReason.NO_SKILL) for w in windows]
+        if skilled < job.crew_size:
+            return [WindowAnswer(w, None, SlotReason.NO_CREW) for w in windows]
         if job.id in self.points.job:
             index, travel, timer = self.points, self.travel, self._timer
         else:

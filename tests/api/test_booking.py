@@ -142,6 +142,19 @@ def test_a_skill_at_level_zero_is_refused_naming_it_by_slot_search_and_job_alike
     assert client.get("/v1/jobs/LEVEL0", headers=DISPATCHER).status_code == 404
 
 
+def test_a_crew_job_only_one_installer_is_skilled_for_is_not_offered_for_want_of_a_crew(
+    shop: tuple[TestClient, dict[str, str], str],
+) -> None:
+    """Wardrobe 2 for a crew of two: only W1 holds it. Before, every window said the
+    installers were fully booked, which sends the caller to another day in vain."""
+    client, booker, _ = shop
+    answer = search(client, booker, {**job(60, {"wardrobe": 2}), "crew_size": 2})
+    assert answer["slots"] == [] and answer["unavailable"], answer
+    assert {u["code"] for u in answer["unavailable"]} == {"no_crew"}, answer
+    # Wardrobe 1: both hold it, and a crew is offered.
+    assert search(client, booker, {**job(60, {"wardrobe": 1}), "crew_size": 2})["slots"]
+
+
 def test_windows_not_offered_say_why_without_naming_other_customers(
     shop: tuple[TestClient, dict[str, str], str],
 ) -> None:
