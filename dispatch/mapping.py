@@ -689,7 +689,10 @@ def lags(
 def predecessor_end(session: Session, pred_id: str, tz: ZoneInfo) -> tuple[dt.datetime | None, str]:
     """When the job ``pred_id`` ends, as far as the product knows, and in words where it
     stands: its actual end once completed, else its end in the published plan of its
-    day; None (with the words) when it is neither."""
+    day (under way: no earlier than its start plus its length or the end an ``overrun``
+    expects); None (with the words) when it is neither. A published visit counts only
+    while it is the job's: not once it failed (the job is open again for its revisit)
+    nor on a day the job is no longer on (re-dated since)."""
     pred = session.get(JobRow, pred_id)
     if pred is None:
         return None, "which does not exist"
@@ -697,11 +700,30 @@ def predecessor_end(session: Session, pred_id: str, tz: ZoneInfo) -> tuple[dt.da
         return None, "which is cancelled"
     if pred.status == COMPLETED and pred.actual_end is not None:
         return from_storage(pred.actual_end, tz), "done"
-    visits = published_visits(session, pred, tz)
-    if visits:
-        last = max(visits, key=lambda v: v.end)
-        return from_storage(last.end, tz), f"planned on {from_storage(last.start, tz).date()}"
-    return None, f"which is {pred.status} and not in a published plan yet"
+    first = pred.date_from or pred.date
+    last_day = pred.date_to or (pred.date if pred.days == 1 else None)
+    visits = [
+        v
+        for v in published_visits(session, pred, tz)
+        if pred.status != OPEN
+        and first <= (day := from_storage(v.start, tz).date())
+        and (last_day is None or day <= last_day)
+    ]
+    if not visits:
+        return None, f"which is {pred.status} and not in a published plan yet"
+    last = max(visits, key=lambda v: v.end)
+    end = from_storage(last.end, tz)
+    if pred.status in UNDER_WAY:
+        if pred.actual_start is not None:
+            end = max(end, from_storage(pred.actual_start, tz) + dt.timedelta(minutes=pred.duration_min))
+        overrun = session.exec(
+            select(DisruptionRow.expected_end)
+            .where(DisruptionRow.type == "overrun", DisruptionRow.job_id == pred.id)
+            .order_by(col(DisruptionRow.id).desc())
+        ).first()
+        if overrun is not None:
+            end = max(end, from_storage(overrun, tz))
+    return end, f"planned on {from_storage(last.start, tz).date()}"
 
 
 def published_visits(session: Session, job: JobRow, tz: ZoneInfo) -> list[VisitRow]:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import time_machine
 from fastapi.testclient import TestClient
 
 from api import create_app
@@ -110,6 +111,54 @@ def test_an_install_on_the_next_day_waits_for_the_published_plan_of_the_measures
     assert plan["status"] == "done"
     start = moment(visit(plan, "I")["start"])
     assert measured + dt.timedelta(hours=20) <= start <= measured + dt.timedelta(hours=30)
+
+
+def measured_and_published(client: TestClient) -> None:
+    """M (a measure at 09:00 on DAY) and I (an hour's install waiting for it), planned
+    and published the evening before; at 09:00 M is begun."""
+    window = {"start": T.format(DAY, "09:00"), "end": T.format(DAY, "09:00")}
+    assert put(client, "M", job(DAY, kind="measure", windows=[window])).status_code == 201
+    assert put(client, "I", job(DAY, depends_on={"job_id": "M", "min_lag_hours": 1})).status_code == 201
+    plan = run_plan(client, DAY)
+    assert moment(visit(plan, "I")["start"]) >= moment(T.format(DAY, "11:00")), plan
+    assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
+    for kind, clock in (("en_route", "08:45"), ("arrived", "09:00")):
+        body = {"type": kind, "at": T.format(DAY, clock)}
+        assert client.post("/v1/jobs/M/events", json=body, headers=DISPATCHER).status_code == 201
+
+
+def test_a_measure_that_failed_holds_back_the_install_waiting_for_it(client: TestClient) -> None:
+    """The measure failed for missing parts (its revisit is the next day): its visit in
+    the published plan is no end to wait for. Before, the install stayed planned after it
+    and slots were offered for another job waiting for it."""
+    with time_machine.travel(moment(T.format(DAY, "07:00")), tick=False):
+        measured_and_published(client)
+    with time_machine.travel(moment(T.format(DAY, "09:40")), tick=False):
+        failed = {"type": "failed", "reason": "parts_missing", "at": T.format(DAY, "09:30")}
+        assert client.post("/v1/jobs/M/events", json=failed, headers=DISPATCHER).status_code == 201
+        assert client.get("/v1/jobs/M", headers=DISPATCHER).json()["date"] == NEXT
+        plan = run_plan(client, DAY)
+        assert plan["status"] == "done", plan
+        held = unassigned(plan)["I"]
+        assert held["code"] == "dependency_not_met" and "Waits for job M" in held["reason"], held
+        booking = auth(client.post("/v1/tokens", json={"role": "booking"}, headers=DISPATCHER).json()["token"])
+        found = client.post("/v1/slots/search", json=search(DAY, NEXT, {"job_id": "M"}), headers=booking).json()
+        assert found["slots"] == [], found
+
+
+def test_a_measure_reported_to_overrun_pushes_the_slots_of_a_job_waiting_for_it(client: TestClient) -> None:
+    """The measure on site from 09:00 is expected to end at 12:30 (an overrun): a job an
+    hour after it is offered from 13:30. Before, the published end (10:00) counted."""
+    with time_machine.travel(moment(T.format(DAY, "07:00")), tick=False):
+        measured_and_published(client)
+    with time_machine.travel(moment(T.format(DAY, "10:10")), tick=False):
+        late = {"type": "overrun", "job_id": "M", "expected_end": T.format(DAY, "12:30")}
+        assert client.post("/v1/disruptions", json=late, headers=DISPATCHER).status_code == 201
+        booking = auth(client.post("/v1/tokens", json={"role": "booking"}, headers=DISPATCHER).json()["token"])
+        wanted = search(DAY, NEXT, {"job_id": "M", "min_lag_hours": 1})
+        found = client.post("/v1/slots/search", json=wanted, headers=booking).json()
+        assert found["slots"], found
+        assert all(moment(s["start"]) >= moment(T.format(DAY, "13:30")) for s in found["slots"]), found
 
 
 def test_a_lag_that_leaves_nothing_of_the_day_holds_the_job_back_saying_from_when(client: TestClient) -> None:
