@@ -33,6 +33,7 @@ from solver import Location, Problem, Shift, Technician
 from solver import locks as lock_rules
 from solver.problem import DAY_S
 from solver.replan import Absence, Position, Stability, Told, lunch_taken_until, remaining
+from solver.solution import ReasonCode, Unassigned
 
 SETTLED = (jobstate.COMPLETED, jobstate.EN_ROUTE, jobstate.ON_SITE)
 """Job statuses a re-plan leaves where they are: done, or a technician is on it."""
@@ -430,7 +431,8 @@ def day_from(
     kept = {j.id for j in problem.jobs}
     gone = sorted(j.id for j in whole.problem.jobs if j.id not in settled and j.id not in kept)
     names = {t.id: t.name for t in problem.technicians}
-    left = Day(day, tz, problem, region, names, whole.job_info, whole.held_back)
+    held_back = {**whole.held_back, **_why_gone(whole.problem, gone, working, walk.settled_ends, clock)}
+    left = Day(day, tz, problem, region, names, whole.job_info, held_back)
     settled_visits: list[VisitRow] = []
     if plan_id is not None and settled:
         query = select(VisitRow).where(VisitRow.plan_id == plan_id, col(VisitRow.job_id).in_(settled))
@@ -451,6 +453,35 @@ def day_from(
         positions,
         stability,
     )
+
+
+def _why_gone(
+    whole: Problem, gone: Sequence[str], working: set[str], settled_ends: Mapping[str, int], clock: DayClock
+) -> dict[str, Unassigned]:
+    """Why ``remaining`` took each job of ``gone`` out of the rest of the day: pinned to a
+    technician who works no more, or waiting for a job done or under way whose end and
+    lag leave it no start (or for one that is out too). Before, both read as "pinned to
+    a technician who has no shift"."""
+    out: dict[str, Unassigned] = {}
+    for job in whole.jobs:
+        if job.id not in gone:
+            continue
+        pin = job.pinned_technician_id
+        if pin is not None and pin not in working:
+            out[job.id] = Unassigned(
+                job.id, ReasonCode.PINNED_UNAVAILABLE, f"Pinned to {pin}, who works no more this day."
+            )
+        elif job.after is not None:
+            end = settled_ends.get(job.after.job_id)
+            where = (
+                f"which ends at {clock.moment(end):%H:%M}: its lag leaves no start this day"
+                if end is not None
+                else "which is not done and cannot be planned in the rest of this day"
+            )
+            out[job.id] = Unassigned(
+                job.id, ReasonCode.DEPENDENCY_NOT_MET, f"Waits for job {job.after.job_id}, {where}."
+            )
+    return out
 
 
 def _kept_by_reporter(problem: Problem, crew_behind: Mapping[str, str]) -> Problem:

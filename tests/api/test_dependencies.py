@@ -114,11 +114,13 @@ def test_an_install_on_the_next_day_waits_for_the_published_plan_of_the_measures
 
 
 def measured_and_published(client: TestClient) -> None:
-    """M (a measure at 09:00 on DAY) and I (an hour's install waiting for it), planned
-    and published the evening before; at 09:00 M is begun."""
+    """M (a measure at 09:00 on DAY) and I (an hour's install an hour after it, to start
+    by 15:00), planned and published the evening before; at 09:00 M is begun."""
     window = {"start": T.format(DAY, "09:00"), "end": T.format(DAY, "09:00")}
     assert put(client, "M", job(DAY, kind="measure", windows=[window])).status_code == 201
-    assert put(client, "I", job(DAY, depends_on={"job_id": "M", "min_lag_hours": 1})).status_code == 201
+    until_three = {"start": T.format(DAY, "10:00"), "end": T.format(DAY, "15:00")}
+    lags = {"job_id": "M", "min_lag_hours": 1}
+    assert put(client, "I", job(DAY, depends_on=lags, windows=[until_three])).status_code == 201
     plan = run_plan(client, DAY)
     assert moment(visit(plan, "I")["start"]) >= moment(T.format(DAY, "11:00")), plan
     assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
@@ -159,6 +161,22 @@ def test_a_measure_reported_to_overrun_pushes_the_slots_of_a_job_waiting_for_it(
         found = client.post("/v1/slots/search", json=wanted, headers=booking).json()
         assert found["slots"], found
         assert all(moment(s["start"]) >= moment(T.format(DAY, "13:30")) for s in found["slots"]), found
+
+
+def test_a_re_plan_says_a_job_is_left_out_for_its_measure_s_overrun_not_for_a_pin(client: TestClient) -> None:
+    """The measure runs to 14:30: the install an hour after it, to start by 15:00, has no
+    start left. Before, the re-plan said "Pinned to a technician who has no shift this
+    day" of a job pinned to nobody."""
+    with time_machine.travel(moment(T.format(DAY, "07:00")), tick=False):
+        measured_and_published(client)
+    with time_machine.travel(moment(T.format(DAY, "10:10")), tick=False):
+        late = {"type": "overrun", "job_id": "M", "expected_end": T.format(DAY, "14:30")}
+        assert client.post("/v1/disruptions", json=late, headers=DISPATCHER).status_code == 201
+        plan = run_plan(client, DAY, replan_from=T.format(DAY, "10:10"))
+        assert plan["status"] == "done", plan
+        held = unassigned(plan)["I"]
+        assert held["code"] == "dependency_not_met", held
+        assert held["reason"] == "Waits for job M, which ends at 14:30: its lag leaves no start this day.", held
 
 
 def test_a_lag_that_leaves_nothing_of_the_day_holds_the_job_back_saying_from_when(client: TestClient) -> None:
