@@ -322,14 +322,19 @@ def _partner_gone(
     clock: DayClock,
 ) -> dict[str, str]:
     """Crew jobs under way (one of the two reported on the way or there) whose other
-    technician reported nothing for it and is unavailable at its planned start: job id →
+    technician reported nothing for it and is unavailable at its planned start (reported
+    away, or their working day holds it no more: a stored absence, a day off, a shift
+    taken away; since session 39): job id →
     the technician who reported, who keeps it (never taken from a technician on the
     way). Settled, the job would keep the absent technician on it; a re-plan looks for
     another partner instead. A report sent without a technician (the dispatcher's) counts
     for both."""
     under_way = {i for i, job in jobs.items() if job.crew_size == 2 and job.status in jobstate.UNDER_WAY}
-    if not under_way or not absences:
+    if not under_way:
         return {}
+    # Their working day as every plan reads it: a stored absence, a day off or a shift
+    # taken away keeps a partner away as a reported absence does.
+    working = {t.id: t for t in technicians_on(session, live_day.date, live_day.region, clock.tz)}
     reports = session.exec(
         select(EventRow.job_id, EventRow.technician_id).where(
             col(EventRow.job_id).in_(under_way), col(EventRow.type).in_(("en_route", "arrived", "started"))
@@ -341,16 +346,24 @@ def _partner_gone(
     out: dict[str, str] = {}
     for tech in live_day.technicians:
         away = absences.get(tech.technician_id, ())
-        if not away:
-            continue
+        day = working.get(tech.technician_id)
         for visit in tech.visits:
             who = reported.get(visit.job_id, set())
             if visit.job_id not in under_way or None in who or tech.technician_id in who or not who:
                 continue
             start_s = clock.seconds(visit.planned_start)
-            if any(a.overlaps(start_s, start_s) for a in away):
+            if any(a.overlaps(start_s, start_s) for a in away) or not _works_at(day, start_s):
                 out[visit.job_id] = sorted(t for t in who if t is not None)[0]
     return out
+
+
+def _works_at(tech: Technician | None, t_s: int) -> bool:
+    """True when ``tech``'s working day (``technicians_on``: None when they have none)
+    holds the instant ``t_s``: inside their shift and overtime, not in an absence's pause."""
+    if tech is None or not tech.shift.start_s <= t_s < tech.latest_end_s:
+        return False
+    pause = tech.shift.lunch
+    return pause is None or pause.on_site or not pause.earliest_s <= t_s < pause.earliest_s + pause.duration_s
 
 
 def _with_late_reports(

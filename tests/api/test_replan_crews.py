@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -10,8 +11,8 @@ from fastapi.testclient import TestClient
 
 from api import create_app
 from tests.api.conftest import DISPATCHER, auth, run_plan, settings_for
-from tests.api.test_booking import CUSTOMER, DAY, at
-from tests.api.test_replan import installers, instant, replan
+from tests.api.test_booking import CUSTOMER, DAY, at, technician
+from tests.api.test_replan import HOMES, installers, instant, replan
 
 pytestmark = pytest.mark.clock
 
@@ -71,6 +72,30 @@ def test_a_crew_whose_partner_falls_ill_keeps_the_one_on_the_way_and_gets_anothe
         starts = {instant(v["start"]) for r in again["routes"] for v in r["visits"] if v["job_id"] == "CREW"}
         assert len(starts) == 1 and instant(at(DAY, "11:00")) <= starts.pop() <= instant(at(DAY, "12:00"))
         assert {"job_id": "CREW", "from_technician_id": ill, "to_technician_id": third} in again["changes"]["moved"]
+        assert client.post(f"/v1/plans/{again['id']}/publish", headers=DISPATCHER).status_code == 200
+
+
+@pytest.mark.parametrize("how", ["an absence stored on their record", "their shift taken away"])
+def test_a_crew_whose_partner_no_longer_works_that_day_keeps_the_one_on_the_way_and_gets_another_partner(
+    database_url: str, how: str
+) -> None:
+    """As for a partner reported ill, when the partner's working day is changed on their
+    record instead. Before, the re-plan kept them on the crew job (a crew of one in the
+    plan, the job still in their list)."""
+    with TestClient(create_app(settings_for(database_url, seed=False))) as client:
+        plan = published_crew(client)
+        reporter, gone = sorted(crew_of(plan, "CREW"))
+        (third,) = {"W1", "W2", "W3"} - {reporter, gone}
+        on_the_way(client, reporter)
+        body = technician(HOMES[gone], {"wardrobe": 2}, [DAY])
+        if how.startswith("an absence"):
+            body["absences"] = [{"start": at(DAY, "00:00"), "end": at(DAY + dt.timedelta(days=1), "00:00")}]
+        else:
+            body["shifts"] = []
+        assert client.put(f"/v1/technicians/{gone}", json=body, headers=DISPATCHER).status_code == 200
+        again = replan(client, at(DAY, "10:45"))
+        assert again["status"] == "done", again
+        assert crew_of(again, "CREW") == {reporter, third}, again["routes"]
         assert client.post(f"/v1/plans/{again['id']}/publish", headers=DISPATCHER).status_code == 200
 
 
