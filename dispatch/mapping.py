@@ -37,6 +37,7 @@ from dispatch.jobstate import CANCELLED, COMPLETED, OPEN, PLANNABLE, SCHEDULED, 
 from dispatch.tables import (
     AbsenceRow,
     DisruptionRow,
+    EventRow,
     JobRow,
     LiveScheduleRow,
     PublishedPlanRow,
@@ -465,6 +466,30 @@ def under_way_on(
     for day, job_id, tech_id in session.exec(query).all():
         out.setdefault(day, {}).setdefault(job_id, set()).add(tech_id)
     return {day: {job_id: frozenset(techs) for job_id, techs in jobs.items()} for day, jobs in out.items()}
+
+
+def on_the_way_with(session: Session, day: dt.date, region: str) -> dict[str, frozenset[str]]:
+    """Each job under way in the day's published plan with the technicians a plan must
+    keep on it: one technician's job, its technician; a crew's, those of its two who
+    reported it (on the way, arrived, started), or both when nobody named did (the
+    dispatcher's report counts for both)."""
+    with_whom = under_way_with(session, day, region, crews=True)
+    crews = [job_id for job_id, techs in with_whom.items() if len(techs) > 1]
+    if not crews:
+        return with_whom
+    reported: dict[str, set[str | None]] = {}
+    for job_id, tech_id in session.exec(
+        select(EventRow.job_id, EventRow.technician_id).where(
+            col(EventRow.job_id).in_(crews), col(EventRow.type).in_(("en_route", "arrived", "started"))
+        )
+    ).all():
+        reported.setdefault(job_id, set()).add(tech_id)
+    out = dict(with_whom)
+    for job_id in crews:
+        named = {t for t in reported.get(job_id, set()) if t is not None} & with_whom[job_id]
+        if named and None not in reported.get(job_id, set()):
+            out[job_id] = frozenset(named)
+    return out
 
 
 def under_way_with(session: Session, day: dt.date, region: str, *, crews: bool = False) -> dict[str, frozenset[str]]:

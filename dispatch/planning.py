@@ -42,10 +42,10 @@ from dispatch.mapping import (
     broken_lags,
     disruptions_of,
     load_day,
+    on_the_way_with,
     solution_rows,
     unavailability,
     under_way_on,
-    under_way_with,
 )
 from dispatch.settings import BookingSettings, Settings
 from dispatch.tables import (
@@ -290,14 +290,15 @@ class _Loaded:
 
 def _keep_under_way(session: Session, day: Day) -> Day:
     """The day with every job under way (en route, on site) pinned to the technician who
-    has it in the published plan (``mapping.under_way_with``): a plan never takes a
+    has it in the published plan (``mapping.on_the_way_with``: of a crew, the one who
+    reported it): a plan never takes a
     visit from a technician already on the way to it (docs/replan.md)."""
     working = {t.id for t in day.problem.technicians}
+    # A job holds one pin: a crew's goes to the one who reported it (both reported: either).
     with_whom = {
-        job_id: tech
-        for job_id, techs in under_way_with(session, day.date, day.region).items()
-        for tech in techs
-        if tech in working
+        job_id: min(techs & working)
+        for job_id, techs in on_the_way_with(session, day.date, day.region).items()
+        if techs & working
     }
     if not with_whom:
         return day
@@ -1236,7 +1237,7 @@ def taken_from_the_field(session: Session, plan: PlanRow) -> list[str]:
     if current is None or current == plan.id:
         return []
     _lock_jobs_it_moves(session, current, plan.id)
-    now_with = under_way_with(session, plan.date, plan.region, crews=True)
+    now_with = on_the_way_with(session, plan.date, plan.region)
     if not now_with:
         return []
     planned: dict[str, set[str]] = {}
@@ -1250,7 +1251,7 @@ def taken_from_the_field(session: Session, plan: PlanRow) -> list[str]:
         f"job {job_id} is under way with {', '.join(sorted(techs))} and the plan "
         + (f"gives it to {', '.join(sorted(planned[job_id]))}" if job_id in planned else "leaves it out")
         for job_id, techs in sorted(now_with.items())
-        if not techs & planned.get(job_id, set())
+        if not techs <= planned.get(job_id, set())
     ]
 
 

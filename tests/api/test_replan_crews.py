@@ -21,22 +21,23 @@ def crew_of(plan: dict[str, Any], job_id: str) -> set[str]:
     return {r["technician_id"] for r in plan["routes"] for v in r["visits"] if v["job_id"] == job_id}
 
 
+CREW = {
+    "kind": "install",
+    "location": {"lat": 60.19, "lon": 24.95},
+    "duration_min": 120,
+    "skills": {"wardrobe": 1},
+    "crew_size": 2,
+    "date": DAY.isoformat(),
+    "customer": CUSTOMER,
+    "windows": [{"start": at(DAY, "11:00"), "end": at(DAY, "12:00")}],
+}
+
+
 def published_crew(client: TestClient, **extra: Any) -> dict[str, Any]:
     """Three wardrobe installers and a two-person install (11:00-12:00 on DAY), planned
     and published; the plan."""
     installers(client, "W1", "W2", "W3")
-    body = {
-        "kind": "install",
-        "location": {"lat": 60.19, "lon": 24.95},
-        "duration_min": 120,
-        "skills": {"wardrobe": 1},
-        "crew_size": 2,
-        "date": DAY.isoformat(),
-        "customer": CUSTOMER,
-        "windows": [{"start": at(DAY, "11:00"), "end": at(DAY, "12:00")}],
-        **extra,
-    }
-    assert client.put("/v1/jobs/CREW", json=body, headers=DISPATCHER).status_code == 201
+    assert client.put("/v1/jobs/CREW", json={**CREW, **extra}, headers=DISPATCHER).status_code == 201
     plan = run_plan(client, DAY.isoformat(), time_limit_s=1)
     assert plan["status"] == "done" and not plan["unassigned"], plan
     assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
@@ -96,6 +97,24 @@ def test_a_crew_whose_partner_no_longer_works_that_day_keeps_the_one_on_the_way_
         again = replan(client, at(DAY, "10:45"))
         assert again["status"] == "done", again
         assert crew_of(again, "CREW") == {reporter, third}, again["routes"]
+        assert client.post(f"/v1/plans/{again['id']}/publish", headers=DISPATCHER).status_code == 200
+
+
+def test_a_whole_day_run_keeps_the_one_of_a_crew_on_the_way_on_it(
+    database_url: str,
+) -> None:
+    """W3 was given the crew job by a pin and is on the way; the pin is then lifted and
+    W3's home moved far away. Before, a whole-day run gave the job to the two nearest and
+    was published (the other partner being kept was taken for the one on the way)."""
+    with TestClient(create_app(settings_for(database_url, seed=False))) as client:
+        plan = published_crew(client, pinned_technician_id="W3")
+        assert "W3" in crew_of(plan, "CREW"), plan
+        on_the_way(client, "W3")
+        assert client.put("/v1/jobs/CREW", json=CREW, headers=DISPATCHER).status_code == 200
+        far = technician((60.30, 24.60), {"wardrobe": 2}, [DAY])  # (their day starts from far away)
+        assert client.put("/v1/technicians/W3", json=far, headers=DISPATCHER).status_code == 200
+        again = run_plan(client, DAY.isoformat(), time_limit_s=1)
+        assert again["status"] == "done" and "W3" in crew_of(again, "CREW"), again["routes"]
         assert client.post(f"/v1/plans/{again['id']}/publish", headers=DISPATCHER).status_code == 200
 
 
