@@ -38,6 +38,12 @@ def _job_day(job: Job) -> int:
     return max(0, windows[0].start_s // DAY_S) if windows else 0
 
 
+def _own_day(job: Job) -> int:
+    """The day of the plan a job is on before its release or deadline cut it: its first
+    window's day (0 without windows)."""
+    return max(0, min(w.start_s for w in job.windows) // DAY_S) if job.windows else 0
+
+
 def _name(tech: Technician, day: int) -> str:
     """Who ``tech`` is in a reason about a job of ``day``: the person, with their day
     when a horizon's person-day is of another day than the job's."""
@@ -161,7 +167,8 @@ def _precheck_job(
         return Unassigned(
             job.id,
             ReasonCode.RELEASED_TOO_LATE,
-            f"Goods are ready at {_moment(job.release_s, day)}, after every qualified shift ends.",
+            # Read against the job's own day, not its first start (which the release moves).
+            f"Goods are ready at {_moment(job.release_s, _own_day(job))}, after every qualified shift ends.",
         )
     longest = max(t.latest_end_s - t.shift.start_s for t in qualified)
     if job.duration_s > longest:

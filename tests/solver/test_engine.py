@@ -113,6 +113,14 @@ def test_a_window_that_no_shift_reaches_is_shown_inside_the_technicians_day() ->
     assert "(17:00–19:00; the qualified technicians work 08:00–16:00)" in why.reason
 
 
+def test_goods_ready_the_next_morning_are_said_to_be_ready_then_not_at_that_hour_of_the_day() -> None:
+    """Before: "Goods are ready at 09:30, after every qualified shift ends" of a day to 16:00."""
+    job = Job("LATE_GOODS", grid(3), H, skills={"kitchen": 1}, release_s=33 * H + 1800)
+    (why,) = solve(_one_technician_day(job), SolveOptions(time_limit_s=1)).unassigned
+    assert why.code is ReasonCode.RELEASED_TOO_LATE
+    assert why.reason == "Goods are ready at 09:30 the next day, after every qualified shift ends.", why
+
+
 def test_a_crew_of_two_is_served_by_two_technicians_starting_together() -> None:
     lunch = Break(11 * H, 13 * H, 1800)
     techs = tuple(
