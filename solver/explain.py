@@ -154,7 +154,8 @@ def _precheck_job(
 ) -> Unassigned | None:
     need = _skills_text(job.skills)
     day = _job_day(job)
-    if len(qualified) < job.crew_size:
+    # A crew is two people: a horizon's days of one person count once.
+    if len({t.person for t in qualified}) < job.crew_size:
         return _too_few(problem, job, qualified, need, day)
     if job.pinned_technician_id is not None:
         pinned = next(t for t in techs if t.id == job.pinned_technician_id)

@@ -267,6 +267,19 @@ def test_a_job_of_a_later_day_is_explained_in_its_own_days_times_and_people_not_
     assert "(P1; 0 min allowed)" in out[left].reason and hz.DAY_SEPARATOR not in out[left].reason
 
 
+def test_a_crew_job_only_one_person_is_skilled_for_says_so_over_several_days() -> None:
+    """P1 alone holds kitchen 2, on three days: three person-days are one person, so no
+    crew. Before, the days counted as technicians and the reason sent the dispatcher to
+    free time ("no shift in window", "day full") instead of finding a second person."""
+    kitchen = {"kitchen": 2}
+    h = hz.build([person("P1", skills=kitchen), person("P2")], [hjob("CREW", crew_size=2, skills=kitchen)], 3)
+    solution, report = solved(h, 1.0)
+    assert report.feasible
+    (why,) = solution.unassigned
+    assert why.code is ReasonCode.NO_CREW, why
+    assert "only P1 has it" in why.reason and hz.DAY_SEPARATOR not in why.reason, why
+
+
 # --- Jobs longer than a day --------------------------------------------------------------------------------
 
 
