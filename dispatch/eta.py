@@ -230,6 +230,7 @@ def _walk(
         elif v.status == jobstate.ON_SITE:
             flush()
             start = v.actual_start_s if v.actual_start_s is not None else min(now_s, v.planned_start_s)
+            start = max(start, crew_start.get(v.job_id, NEVER))  # a crew's work waits for the partner coming
             end = start + v.duration_s + pauses.get(k, _Pauses()).in_work_s
             end = max(now_s, v.reported_end_s if v.reported_end_s is not None else end)
             out.append((v, start, start, end))
@@ -409,6 +410,22 @@ class LiveDay:
     urgent: tuple[JobRow, ...]
 
 
+def _crew_reports(session: Session, job_ids: Sequence[str]) -> dict[str, list[tuple[str | None, str, dt.datetime]]]:
+    """Per crew job of ``job_ids``, its reports since its last failure in order: who sent
+    it (None: the office, for both), the event type, when."""
+    if not job_ids:
+        return {}
+    out: dict[str, list[tuple[str | None, str, dt.datetime]]] = {job_id: [] for job_id in job_ids}
+    for event in session.exec(
+        select(EventRow).where(col(EventRow.job_id).in_(job_ids)).order_by(col(EventRow.at), col(EventRow.id))
+    ).all():
+        if event.type == "failed":
+            out[event.job_id] = []
+        else:
+            out[event.job_id].append((event.technician_id, event.type, event.at))
+    return out
+
+
 def _en_route_times(session: Session, job_ids: Sequence[str]) -> dict[str, dt.datetime]:
     """The latest en-route event time per job."""
     if not job_ids:
@@ -501,6 +518,9 @@ def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.
         where[tech_id] = places.index(location)
     travel = HaversineProvider().matrices(tuple(places))
     en_route = _en_route_times(session, job_ids)
+    crew_reports = _crew_reports(
+        session, [i for i in job_ids if i in jobs and jobs[i].crew_size > 1 and jobs[i].status in jobstate.UNDER_WAY]
+    )
     reported = reported_ends(disruptions, clock)
     now_s = clock.seconds(now)
 
@@ -529,6 +549,12 @@ def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.
         for v in mine:
             job = jobs[v.job_id]
             window = windows[(route.technician_id, v.job_id)]
+            status, left_at = job.status, en_route.get(v.job_id)
+            if v.job_id in crew_reports:
+                # One of a crew stands where their own reports put them, not their partner's.
+                own = [(kind, at) for tech_id, kind, at in crew_reports[v.job_id] if tech_id in (tech.id, None)]
+                status = jobstate.crew_visit_status(job, [kind for kind, _ in own])
+                left_at = max((at for kind, at in own if kind == "en_route"), default=None)
             items.append(
                 VisitFacts(
                     job_id=v.job_id,
@@ -537,10 +563,10 @@ def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.
                     planned_start_s=clock.from_stored(v.start),
                     planned_end_s=clock.from_stored(v.end),
                     duration_s=job.duration_min * 60,
-                    status=job.status,
-                    actual_start_s=secs(job.actual_start),
+                    status=status,
+                    actual_start_s=secs(job.actual_start) if status == job.status else None,
                     actual_end_s=secs(job.actual_end),
-                    en_route_at_s=secs(en_route.get(v.job_id)) if job.status == jobstate.EN_ROUTE else None,
+                    en_route_at_s=secs(left_at) if status == jobstate.EN_ROUTE else None,
                     promised=(clock.seconds(window[0]), clock.seconds(window[1])) if window else None,
                     reported_end_s=reported.get(v.job_id) if job.status in jobstate.UNDER_WAY else None,
                 )
@@ -572,6 +598,7 @@ def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.
     out: list[LiveTechnician] = []
     for route_facts in facts:
         shown = []
+        own_status = {f.job_id: f.status for f in route_facts.visits if f.job_id in crew_reports}
         for v in by_tech[route_facts.technician_id]:
             e = estimates.get((route_facts.technician_id, v.job_id))
             if e is None:
@@ -583,6 +610,7 @@ def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.
                     job,
                     windows[(v.technician_id, v.job_id)],
                     tz,
+                    status=own_status.get(v.job_id),
                     state=e.state,
                     eta=local(e.eta_s),
                     expected_end=local(e.end_s),
@@ -648,6 +676,7 @@ def _live_visit(
     window: Span | None,
     tz: ZoneInfo,
     *,
+    status: str | None = None,
     state: str,
     eta: dt.datetime | None,
     expected_end: dt.datetime | None,
@@ -656,13 +685,14 @@ def _live_visit(
     risk: str | None,
 ) -> LiveVisit:
     """A published visit as the live day shows it: its plan's times, what the field
-    reported on its job, and the estimate given."""
+    reported on its job (``status``: of one of a crew, where their own reports put
+    them), and the estimate given."""
     return LiveVisit(
         job_id=v.job_id,
         technician_id=v.technician_id,
         seq=v.seq,
         state=state,
-        status=jobstate.visit_status(job),
+        status=status or jobstate.visit_status(job),
         kind=job.kind,
         priority=job.priority,
         planned_arrival=from_storage(v.arrival, tz),

@@ -468,6 +468,19 @@ def under_way_on(
     return {day: {job_id: frozenset(techs) for job_id, techs in jobs.items()} for day, jobs in out.items()}
 
 
+def reporters(session: Session, job_ids: Collection[str]) -> dict[str, set[str | None]]:
+    """Per job of ``job_ids`` that someone reported on the way, arrived or started, who
+    did (None: the office, whose report counts for a whole crew)."""
+    out: dict[str, set[str | None]] = {}
+    for job_id, tech_id in session.exec(
+        select(EventRow.job_id, EventRow.technician_id).where(
+            col(EventRow.job_id).in_(list(job_ids)), col(EventRow.type).in_(("en_route", "arrived", "started"))
+        )
+    ).all():
+        out.setdefault(job_id, set()).add(tech_id)
+    return out
+
+
 def on_the_way_with(session: Session, day: dt.date, region: str) -> dict[str, frozenset[str]]:
     """Each job under way in the day's published plan with the technicians a plan must
     keep on it: one technician's job, its technician; a crew's, those of its two who
@@ -477,13 +490,7 @@ def on_the_way_with(session: Session, day: dt.date, region: str) -> dict[str, fr
     crews = [job_id for job_id, techs in with_whom.items() if len(techs) > 1]
     if not crews:
         return with_whom
-    reported: dict[str, set[str | None]] = {}
-    for job_id, tech_id in session.exec(
-        select(EventRow.job_id, EventRow.technician_id).where(
-            col(EventRow.job_id).in_(crews), col(EventRow.type).in_(("en_route", "arrived", "started"))
-        )
-    ).all():
-        reported.setdefault(job_id, set()).add(tech_id)
+    reported = reporters(session, crews)
     out = dict(with_whom)
     for job_id in crews:
         named = {t for t in reported.get(job_id, set()) if t is not None} & with_whom[job_id]

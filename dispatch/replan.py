@@ -25,9 +25,9 @@ from sqlmodel import Session, col, select
 from dispatch import catalog, eta, feed, jobdays, jobstate, live, locks
 from dispatch.errors import Invalid, NotFound
 from dispatch.inputs import DisruptionIn
-from dispatch.mapping import Day, DayClock, disruptions_of, load_day, technicians_on, unavailability
+from dispatch.mapping import Day, DayClock, disruptions_of, load_day, reporters, technicians_on, unavailability
 from dispatch.planning import published_plan_id
-from dispatch.tables import DisruptionRow, EventRow, JobRow, RouteRow, TechnicianRow, VisitRow
+from dispatch.tables import DisruptionRow, JobRow, RouteRow, TechnicianRow, VisitRow
 from dispatch.timeutil import from_storage, to_storage
 from solver import Location, Problem, Shift, Technician
 from solver import locks as lock_rules
@@ -335,14 +335,7 @@ def _partner_gone(
     # Their working day as every plan reads it: a stored absence, a day off or a shift
     # taken away keeps a partner away as a reported absence does.
     working = {t.id: t for t in technicians_on(session, live_day.date, live_day.region, clock.tz)}
-    reports = session.exec(
-        select(EventRow.job_id, EventRow.technician_id).where(
-            col(EventRow.job_id).in_(under_way), col(EventRow.type).in_(("en_route", "arrived", "started"))
-        )
-    ).all()
-    reported: dict[str, set[str | None]] = {}
-    for job_id, tech_id in reports:
-        reported.setdefault(job_id, set()).add(tech_id)
+    reported = reporters(session, under_way)
     out: dict[str, str] = {}
     for tech in live_day.technicians:
         away = absences.get(tech.technician_id, ())

@@ -118,6 +118,20 @@ def test_a_whole_day_run_keeps_the_one_of_a_crew_on_the_way_on_it(
         assert client.post(f"/v1/plans/{again['id']}/publish", headers=DISPATCHER).status_code == 200
 
 
+def test_the_live_day_shows_each_of_a_crew_where_their_own_reports_put_them(database_url: str) -> None:
+    """One of the crew on the way: the live day shows them on the way and their partner's
+    visit still to come, with an ETA, as the partner's own job list does. Before, both
+    read as on the way (the job's status) and the partner had no ETA."""
+    with TestClient(create_app(settings_for(database_url, seed=False))) as client:
+        reporter, partner = sorted(crew_of(published_crew(client), "CREW"))
+        on_the_way(client, reporter)
+        live = client.get("/v1/live", params={"date": DAY.isoformat()}, headers=DISPATCHER).json()
+        shown = {t["technician_id"]: v for t in live["technicians"] for v in t["visits"] if v["job_id"] == "CREW"}
+        assert (shown[reporter]["status"], shown[reporter]["state"]) == ("en_route", "under_way"), shown
+        assert (shown[partner]["status"], shown[partner]["state"]) == ("scheduled", "next"), shown
+        assert shown[partner]["eta"] is not None, shown
+
+
 def test_a_crew_whose_partner_is_well_stays_as_it_was_when_one_of_them_is_on_the_way(database_url: str) -> None:
     """The same crew job, one of the two on the way, nobody ill: a re-plan from 10:45
     keeps both on it (the job is under way)."""

@@ -213,6 +213,29 @@ def test_a_crew_visit_starts_when_the_later_of_the_two_arrives() -> None:
     assert (second["C"].eta_s, second["C"].delay_min) == (at(11, 30), 20)
 
 
+def test_one_of_a_crew_on_site_waits_for_the_partner_still_coming() -> None:
+    """B is a crew job. T2 arrived at B at 10:00 (on site by their own report); T1 is
+    still on A until 10:00 (an overrun) and drives 20 minutes: the work starts at 10:20,
+    so T2's B ends 11:20 and C is reached 11:30. Before, the partner's arrival made the
+    crew's work start at 10:00 on T2's route."""
+    t2 = RouteFacts(
+        "T2",
+        home=4,
+        end=4,
+        depart_s=at(9, 45),
+        latest_end_s=at(16),
+        visits=(dataclasses.replace(B, planned_arrival_s=at(10), status="on_site", actual_start_s=at(10)), C),
+    )
+    t1 = RouteFacts("T1", home=0, end=0, depart_s=at(8), latest_end_s=at(16), visits=(A, B))
+    busy = dataclasses.replace(A, status="on_site", actual_start_s=at(9), reported_end_s=at(10))
+    got = estimate([with_facts(t1, A=busy), t2], TRAVEL, now_s=at(9, 55))
+    first = {e.job_id: e for e in got if e.technician_id == "T1"}
+    second = {e.job_id: e for e in got if e.technician_id == "T2"}
+    assert (first["B"].state, first["B"].eta_s, first["B"].end_s) == (NEXT, at(10, 20), at(11, 20))
+    assert (second["B"].state, second["B"].end_s) == (UNDER_WAY, at(11, 20))
+    assert second["C"].eta_s == at(11, 30)
+
+
 def test_a_cancelled_visit_is_skipped_and_a_failed_one_is_done() -> None:
     """A failed at 09:00 (open again with its end); B cancelled: C is driven to from A,
     25 minutes: 09:25, but never before its planned 11:10."""
