@@ -32,7 +32,7 @@ from dispatch.timeutil import from_storage, to_storage
 from solver import Location, Problem, Shift, Technician
 from solver import locks as lock_rules
 from solver.problem import DAY_S
-from solver.replan import Absence, Position, Stability, Told, lunch_taken_until, remaining
+from solver.replan import Position, Stability, Told, lunch_taken_until, remaining
 from solver.solution import ReasonCode, Unassigned
 
 SETTLED = (jobstate.COMPLETED, jobstate.EN_ROUTE, jobstate.ON_SITE)
@@ -246,19 +246,18 @@ def _walk(
     tz: ZoneInfo,
     at: dt.datetime,
     plan_id: int | None,
-    absences: Mapping[str, Sequence[Absence]],
 ) -> _Walk:
     """Each technician's published visits at ``at`` (``eta.live_day``): which are settled,
     where and when the technician is free again after them, what each customer ahead
     was told, and the visits due by ``at`` that nothing was reported for. A crew job under
-    way whose other technician is not coming (``absences``: see ``_partner_gone``) is not
+    way whose other technician is not coming (see ``_partner_gone``) is not
     settled: it stays to plan, with the technician who reported."""
     clock = DayClock(day, tz)
     live_day = eta.live_day(session, day, region, tz, at)
     ids = [v.job_id for t in live_day.technicians for v in t.visits]
     rows = session.exec(select(JobRow).where(col(JobRow.id).in_(ids))).all() if ids else []
     out = _Walk({row.id: jobdays.on_day(session, row, day, tz) for row in rows})
-    out.crew_behind = _partner_gone(session, out.jobs, live_day, absences, clock)
+    out.crew_behind = _partner_gone(session, out.jobs, live_day, clock)
     # Each published visit's drive (minutes): a technician is due to set out that long before arriving.
     drives: dict[tuple[str, str], float] = {}
     if plan_id is not None:
@@ -318,7 +317,6 @@ def _partner_gone(
     session: Session,
     jobs: Mapping[str, JobRow],
     live_day: eta.LiveDay,
-    absences: Mapping[str, Sequence[Absence]],
     clock: DayClock,
 ) -> dict[str, str]:
     """Crew jobs under way (one of the two reported on the way or there) whose other
@@ -338,14 +336,13 @@ def _partner_gone(
     reported = reporters(session, under_way)
     out: dict[str, str] = {}
     for tech in live_day.technicians:
-        away = absences.get(tech.technician_id, ())
         day = working.get(tech.technician_id)
         for visit in tech.visits:
             who = reported.get(visit.job_id, set())
             if visit.job_id not in under_way or None in who or tech.technician_id in who or not who:
                 continue
             start_s = clock.seconds(visit.planned_start)
-            if any(a.overlaps(start_s, start_s) for a in away) or not _works_at(day, start_s):
+            if not _works_at(day, start_s):
                 out[visit.job_id] = sorted(t for t in who if t is not None)[0]
     return out
 
@@ -380,9 +377,7 @@ def free_again(
     starts them (``day_from`` reads the same), for readers that need no more of the day."""
     clock = DayClock(day, tz)
     disruptions = disruptions_of(session, day, region)
-    walk = _walk(
-        session, day, region, tz, at, published_plan_id(session, day, region), unavailability(disruptions, clock)
-    )
+    walk = _walk(session, day, region, tz, at, published_plan_id(session, day, region))
     return _with_late_reports(walk.positions, disruptions, clock), walk.settled
 
 
@@ -400,7 +395,7 @@ def day_from(
     # The day's technicians have their unavailability already (``technicians_on``); given
     # again it is read against the instant: someone away now starts when back.
     absences = unavailability(disruptions, clock)
-    walk = _walk(session, day, region, tz, at, plan_id, absences)
+    walk = _walk(session, day, region, tz, at, plan_id)
     settled, told, holders = walk.settled, walk.told, walk.holders
     # Free again after their settled visits: what their lunch is read against (a late
     # report says where they are on the way, not that they were free for lunch).

@@ -194,17 +194,17 @@ def test_the_lunch_on_the_way_keeps_its_length() -> None:
     assert by_job(estimate([with_facts(plan, A=done)], TRAVEL, now_s=at(10)))["B"].eta_s == at(10, 50)
 
 
+def crew_partner(**facts: object) -> RouteFacts:
+    """T2: leaves home at 09:45, planned at the crew job B at 10:00 (with ``facts`` of
+    what the field reported there), then C."""
+    b = dataclasses.replace(B, planned_arrival_s=at(10), **facts)  # type: ignore[arg-type]
+    return RouteFacts("T2", home=4, end=4, depart_s=at(9, 45), latest_end_s=at(16), visits=(b, C))
+
+
 def test_a_crew_visit_starts_when_the_later_of_the_two_arrives() -> None:
     """B is a crew job: T2 leaves home at 09:45, reaches B at 10:00, then C 11:10. T1
     reaches B 20 minutes late (A ended 10:00), so T2 waits and starts at 10:20: C at 11:30."""
-    t2 = RouteFacts(
-        "T2",
-        home=4,
-        end=4,
-        depart_s=at(9, 45),
-        latest_end_s=at(16),
-        visits=(dataclasses.replace(B, planned_arrival_s=at(10)), C),
-    )
+    t2 = crew_partner()
     t1 = RouteFacts("T1", home=0, end=0, depart_s=at(8), latest_end_s=at(16), visits=(A, B))
     done = dataclasses.replace(A, status="completed", actual_start_s=at(9), actual_end_s=at(10))
     got = estimate([with_facts(t1, A=done), t2], TRAVEL, now_s=at(10))
@@ -218,14 +218,7 @@ def test_one_of_a_crew_on_site_waits_for_the_partner_still_coming() -> None:
     still on A until 10:00 (an overrun) and drives 20 minutes: the work starts at 10:20,
     so T2's B ends 11:20 and C is reached 11:30. Before, the partner's arrival made the
     crew's work start at 10:00 on T2's route."""
-    t2 = RouteFacts(
-        "T2",
-        home=4,
-        end=4,
-        depart_s=at(9, 45),
-        latest_end_s=at(16),
-        visits=(dataclasses.replace(B, planned_arrival_s=at(10), status="on_site", actual_start_s=at(10)), C),
-    )
+    t2 = crew_partner(status="on_site", actual_start_s=at(10))
     t1 = RouteFacts("T1", home=0, end=0, depart_s=at(8), latest_end_s=at(16), visits=(A, B))
     busy = dataclasses.replace(A, status="on_site", actual_start_s=at(9), reported_end_s=at(10))
     got = estimate([with_facts(t1, A=busy), t2], TRAVEL, now_s=at(9, 55))
