@@ -50,7 +50,7 @@ class MyVisit:
 def my_visits(session: Session, technician_id: str, day: dt.date, tz: ZoneInfo) -> list[MyVisit]:
     """The technician's visits of the published plan of ``day``, in order: those still to
     do, under way or completed (not cancelled ones); a job of several days as it stands
-    that day (``jobdays.on_day``)."""
+    that day (``jobdays.on_day``: not at all on a day called off)."""
     tech = session.get(TechnicianRow, technician_id)
     if tech is None:
         raise NotFound(f"technician {technician_id} does not exist", "technician_id")
@@ -85,12 +85,15 @@ def my_visits(session: Session, technician_id: str, day: dt.date, tz: ZoneInfo) 
     clock = DayClock(day, tz)
     out = []
     for visit, job in rows:
+        today = jobdays.on_day(session, job, day, tz)
+        if today.status not in jobstate.SHOWN_TO_INSTALLERS:
+            continue  # a day of a job of several days called off: its run broke before it
         told = live.visit_told_window(job, visit, clock)
         shown = None if told is None else (told[0].astimezone(tz), told[1].astimezone(tz))
         out.append(
             MyVisit(
                 visit,
-                jobdays.on_day(session, job, day, tz),
+                today,
                 crews.get(job.id, []),
                 shown,
                 own.get(job.id),
@@ -263,10 +266,14 @@ def record_event(
         stored = to_storage(from_storage(job.release_at, tz)) if job.release_at is not None else None
         job.release_at = jobstate.revisit_not_before(reason, moment, stored)
         was = job.date
+        failed_day = from_storage(moment, tz).date()
+        # A job of several days: the days after this one that a plan holds are called off
+        # (``jobdays.called_off``), so plans of them made before this change too.
+        later = [d for d in live.days_holding(session, job) if d > failed_day] if job.days > 1 else []
         carried = _carry_over(session, job, from_storage(moment, tz), tz)
         if carried is not None:
-            live.touch(session, was, job.region, now)
-            live.touch(session, carried, job.region, now)
+            for touched in sorted({was, carried, *later}):
+                live.touch(session, touched, job.region, now)
             # The revisit prefers whoever made the visit: they have seen the job and the customer.
             alone = job.crew_size == 1 and len(published) == 1
             if alone and job.pinned_technician_id is None and job.preferred_technician_id is None:
@@ -350,11 +357,11 @@ def _carry_over(session: Session, job: JobRow, failed_at: dt.datetime, tz: ZoneI
     after its release, on which a technician of its region works: the windows, preferred
     hours and deadline of days gone are dropped (the customer is given a new appointment:
     the revisit is open work any time of that day until promised again), the windows still
-    to come are kept, a date range is stretched to the new day. Returns the new date, or
-    None when the job stays on its day (a job of several days always does: its days are
-    one technician's, re-planned with a plan over several days)."""
+    to come are kept, a date range is stretched to the new day. A job of several days
+    always moves (``_carry_run_over``). Returns the new date, or None when the job stays
+    on its day."""
     if job.days > 1:
-        return None
+        return _carry_run_over(session, job, failed_at, tz)
     day = job.date
     clock = DayClock(day, tz)
     next_midnight = clock.next_midnight
@@ -366,8 +373,30 @@ def _carry_over(session: Session, job: JobRow, failed_at: dt.datetime, tz: ZoneI
     left = [(a, b) for a, b in windows or [(clock.midnight, next_midnight)] if a < day_end and b > failed_at]
     if (release is None or release < day_end) and left and failed_at < day_end:
         return None
-    later = [(a, b) for a, b in windows if b > next_midnight]
     first = max(day + dt.timedelta(days=1), release.astimezone(tz).date() if release is not None else day)
+    return _redate(session, job, first, tz, days_left=1)
+
+
+def _carry_run_over(session: Session, job: JobRow, failed_at: dt.datetime, tz: ZoneInfo) -> dt.date:
+    """Move the job of several days ``job``, a visit of which failed at ``failed_at``, to
+    where its days left (its days less those done) can start again: the first day after
+    the failure's, on or after its release, on which a technician of its region works (a
+    day's work stopped is not taken up again that day). The run of days its plans held
+    is broken (``jobdays.called_off``)."""
+    after = failed_at.astimezone(tz).date() + dt.timedelta(days=1)
+    release = from_storage(job.release_at, tz) if job.release_at is not None else None
+    first = max(after, release.astimezone(tz).date() if release is not None else after)
+    days_left = max(1, job.days - len(jobdays.done_days(session, job.id, tz)))
+    return _redate(session, job, first, tz, days_left=days_left)
+
+
+def _redate(session: Session, job: JobRow, first: dt.date, tz: ZoneInfo, *, days_left: int) -> dt.date:
+    """Date ``job`` on the first day from ``first`` (after any window still to come) on
+    which someone of its region works, keeping what still lies ahead of that day: windows,
+    preferred hours and deadline of days gone are dropped, a date range is stretched to
+    hold ``days_left`` days from the new date. Returns the new date."""
+    windows = [(dt.datetime.fromisoformat(a), dt.datetime.fromisoformat(b)) for a, b in job.windows]
+    later = [(a, b) for a, b in windows if b > DayClock(first, tz).midnight]
     if later:
         first = max(first, min(a for a, _ in later).astimezone(tz).date())
     new_day = _working_day_from(session, first, job.region, tz)
@@ -377,8 +406,9 @@ def _carry_over(session: Session, job: JobRow, failed_at: dt.datetime, tz: ZoneI
         job.preferred_start = job.preferred_end = None
     if job.deadline is not None and from_storage(job.deadline, tz) <= start_of_new:
         job.deadline = None
-    if job.date_from is not None and job.date_to is not None and job.date_to < new_day:
-        job.date_to = new_day
+    last_needed = new_day + dt.timedelta(days=days_left - 1)
+    if job.date_from is not None and job.date_to is not None and job.date_to < last_needed:
+        job.date_to = last_needed
     if job.preferred_date is not None and job.preferred_date < new_day:
         job.preferred_date = new_day if job.date_from is None else None
     job.date = new_day

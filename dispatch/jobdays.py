@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from dispatch.jobstate import COMPLETED
+from dispatch.jobstate import CANCELLED, COMPLETED, OPEN
 from dispatch.tables import EventRow, JobRow, PublishedPlanRow, VisitRow
-from dispatch.timeutil import from_storage
+from dispatch.timeutil import from_storage, stored_utc
 
 Worked = tuple[dt.datetime | None, dt.datetime]
 """A day's actual start (its first arrived or started event, when sent) and end, as stored."""
@@ -44,24 +44,89 @@ def done_days(session: Session, job_id: str, tz: ZoneInfo) -> dict[dt.date, Work
     return done
 
 
+def failures(session: Session, job_id: str) -> list[EventRow]:
+    """The failed visits of ``job_id`` (their ``failed`` events), oldest first."""
+    return list(
+        session.exec(
+            select(EventRow)
+            .where(EventRow.job_id == job_id, EventRow.type == "failed")
+            .order_by(col(EventRow.at), col(EventRow.id))
+        ).all()
+    )
+
+
+def stopped_by(session: Session, job: JobRow, day: dt.date, tz: ZoneInfo) -> EventRow | None:
+    """The failed visit that took ``day`` from the run of days of the job of several days
+    ``job``: the last one that failed that day, else the last that failed on an earlier
+    day after the plan of ``day`` now published was published (``called_off``). None for
+    a job of one day, a day with a ``completed`` event, or a day no failure touched."""
+    if job.days <= 1:
+        return None
+    failed = [e for e in failures(session, job.id) if from_storage(e.at, tz).date() <= day]
+    if not failed or day in done_days(session, job.id, tz):
+        return None
+    that_day = [e for e in failed if from_storage(e.at, tz).date() == day]
+    if that_day:
+        return that_day[-1]
+    published = session.exec(
+        select(PublishedPlanRow.published_at).where(PublishedPlanRow.date == day, PublishedPlanRow.region == job.region)
+    ).first()
+    last = max(failed, key=lambda e: stored_utc(e.recorded_at))
+    if published is None or stored_utc(published) > stored_utc(last.recorded_at):
+        return None
+    return last
+
+
+def called_off(session: Session, job: JobRow, day: dt.date, tz: ZoneInfo) -> bool:
+    """Whether ``day``'s visit of the job of several days ``job`` is called off: a visit
+    of it failed on an earlier day after the plan of ``day`` now published was published,
+    so the run of days that plan held is broken (its days left are planned anew)."""
+    stopped = stopped_by(session, job, day, tz)
+    return stopped is not None and from_storage(stopped.at, tz).date() < day
+
+
 def on_day(session: Session, job: JobRow, day: dt.date, tz: ZoneInfo) -> JobRow:
-    """``job`` as it stands on ``day``: itself, or for a job of several days whose
-    ``day`` is done, a copy (never added to the session) completed that day."""
+    """``job`` as it stands on ``day``: itself, or for a job of several days a copy (never
+    added to the session) completed that day when ``day`` is done, open with the failure's
+    reason when a visit of it failed that day (whatever it is since), cancelled that day
+    when ``day``'s visit is called off (``called_off``)."""
     if job.days <= 1:
         return job
     done = done_days(session, job.id, tz).get(day)
-    if done is None:
+    if done is not None:
+        view = JobRow.model_validate(job.model_dump())
+        view.status, view.reason = COMPLETED, None
+        view.actual_start, view.actual_end = done
+        return view
+    failed = [e for e in failures(session, job.id) if from_storage(e.at, tz).date() == day]
+    if failed:
+        view = JobRow.model_validate(job.model_dump())
+        view.status, view.reason = OPEN, failed[-1].reason
+        view.actual_start, view.actual_end = _first_arrival(session, job.id, day, tz), failed[-1].at
+        return view
+    if not called_off(session, job, day, tz):
         return job
     view = JobRow.model_validate(job.model_dump())
-    view.status, view.reason = COMPLETED, None
-    view.actual_start, view.actual_end = done
+    view.status, view.reason = CANCELLED, None
+    view.actual_start = view.actual_end = None
     return view
+
+
+def _first_arrival(session: Session, job_id: str, day: dt.date, tz: ZoneInfo) -> dt.datetime | None:
+    """The first ``arrived`` or ``started`` event of ``job_id`` dated ``day``, as stored."""
+    events = session.exec(
+        select(EventRow.at)
+        .where(EventRow.job_id == job_id, col(EventRow.type).in_(("arrived", "started")))
+        .order_by(col(EventRow.at))
+    ).all()
+    return next((at for at in events if from_storage(at, tz).date() == day), None)
 
 
 def day_number(session: Session, job: JobRow, day: dt.date, tz: ZoneInfo) -> int:
     """Which of ``job``'s days ``day`` is, from 1 (1 for a job of one day): one more than
     the days before ``day`` it was worked (``done_days``) or is planned (a visit in the
-    published plan of that date), at most its days."""
+    published plan of that date, after its last failed visit's day and not called off),
+    at most its days."""
     if job.days <= 1:
         return 1
     planned = session.exec(
@@ -69,7 +134,10 @@ def day_number(session: Session, job: JobRow, day: dt.date, tz: ZoneInfo) -> int
         .join(VisitRow, col(VisitRow.plan_id) == col(PublishedPlanRow.plan_id))
         .where(VisitRow.job_id == job.id, PublishedPlanRow.region == job.region, PublishedPlanRow.date < day)
     ).all()
-    before = {d for d in done_days(session, job.id, tz) if d < day} | set(planned)
+    failed = [from_storage(e.at, tz).date() for e in failures(session, job.id)]
+    last_failed = max((d for d in failed if d < day), default=None)
+    ahead = {d for d in planned if (last_failed is None or d > last_failed) and not called_off(session, job, d, tz)}
+    before = {d for d in done_days(session, job.id, tz) if d < day} | ahead
     return min(job.days, len(before) + 1)
 
 

@@ -533,12 +533,29 @@ def load_day(session: Session, day: dt.date, region: str, tz: ZoneInfo) -> tuple
     if set(here) - ids:
         extra = [r for r in _rows(session, set(here) - ids, region) if r.days > 1 or r.status != OPEN]
         rows = sorted([*rows, *extra], key=lambda r: r.id)
-    parts = {r.id: here[r.id] for r in rows if r.days > 1 and r.id in here}
+    # A day a failed visit took from a run of days is not the job's day any more: its days
+    # left are open work for a plan over several days.
+    stopped = {
+        r.id: failure
+        for r in rows
+        if r.days > 1 and r.id in here and (failure := jobdays.stopped_by(session, r, day, tz)) is not None
+    }
+    parts = {r.id: here[r.id] for r in rows if r.days > 1 and r.id in here and r.id not in stopped}
     clock = DayClock(day, tz)
     jobs, unplannable = [], []
-    elsewhere: dict[str, Unassigned] = {}
+    elsewhere: dict[str, Unassigned] = {
+        job_id: Unassigned(
+            job_id,
+            ReasonCode.NEEDS_HORIZON,
+            f"A visit of it failed on {from_storage(failure.at, tz):%Y-%m-%d} ({failure.reason}): its days left "
+            "are planned anew with a plan over several days.",
+        )
+        for job_id, failure in stopped.items()
+    }
     published = published_elsewhere(session, (r for r in rows if r.id not in parts), {day}, region, tz)
     for row in rows:
+        if row.id in stopped:
+            continue
         if row.id in parts:
             if day in jobdays.done_days(session, row.id, tz):
                 continue  # that day of it is done: kept by a re-plan as settled, as any job done

@@ -287,6 +287,57 @@ def test_a_two_day_job_is_worked_on_both_days_and_completed_only_on_its_last(cli
     assert (status_on(first), status_on(second)) == ("completed", "completed")
 
 
+def test_a_two_day_job_whose_first_day_failed_for_parts_is_called_off_on_its_second_and_planned_anew_after_them(
+    client: TestClient,
+) -> None:
+    put(client, "K", job(date_range={"from": DAYS[0], "to": DAYS[1]}, days=2, duration_min=300))
+    plan = run_horizon(client, DAYS[0], DAYS[1])
+    assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
+    (first, who, one), (second, _, _) = sorted(visits(plan, "K"), key=lambda v: v[0])
+    assert (first, second) == (DAYS[0], DAYS[1])
+    fitter = auth(
+        client.post("/v1/tokens", json={"role": "installer", "technician_id": who}, headers=DISPATCHER).json()["token"]
+    )
+    for event in (
+        {"type": "arrived", "at": one["arrival"]},
+        {"type": "failed", "at": T.format(first, "10:00"), "reason": "parts_missing"},
+    ):
+        sent = client.post("/v1/jobs/K/events", json=event, headers=fitter)
+        assert sent.status_code == 201, sent.text
+
+    def mine(day: str) -> list[tuple[str, str, int, int]]:
+        listed = client.get("/v1/me/jobs", params={"date": day}, headers=fitter).json()
+        return [(v["job_id"], v["status"], v["day"], v["days"]) for v in listed]
+
+    # The second day of the broken run is called off: off the fitter's list and the live
+    # day; the job starts again on the first working day after the failure, on or after
+    # its parts (a day later), its range stretched to hold both days.
+    stored = client.get("/v1/jobs/K", headers=DISPATCHER).json()
+    stretched = {"from": DAYS[0], "to": DAYS[2]}
+    assert (stored["status"], stored["date"], stored["date_range"]) == ("open", DAYS[1], stretched)
+    assert mine(first) == [("K", "failed", 1, 2)]
+    assert mine(second) == []
+    live = client.get("/v1/live", params={"date": second}, headers=DISPATCHER).json()
+    assert [v["job_id"] for t in live["technicians"] for v in t["visits"]] == []
+    # A plan of one of those days does not plan it as that day's part of the old run.
+    for body in ({"date": first, "from": T.format(first, "11:00")}, {"date": second}):
+        again = run_plan_of(client, {**body, "time_limit_s": 2})
+        assert [v["job_id"] for r in again["routes"] for v in r["visits"]] == []
+        assert [(u["job_id"], u["code"]) for u in again["unassigned"]] == [("K", "needs_horizon")]
+        assert "failed on 2026-12-07 (parts_missing)" in again["unassigned"][0]["reason"]
+    # A plan over the days after it plans both days anew, none before the parts.
+    anew = run_horizon(client, DAYS[1], DAYS[2])
+    days = sorted(visits(anew, "K"), key=lambda v: v[0])
+    assert [(d, w) for d, w, _ in days] == [(DAYS[1], who), (DAYS[2], who)]
+    assert moment(days[0][2]["start"]) >= moment(T.format(DAYS[1], "10:00"))
+    assert client.post(f"/v1/plans/{anew['id']}/publish", headers=DISPATCHER).status_code == 200
+    assert (mine(first), mine(DAYS[1]), mine(DAYS[2])) == (
+        [("K", "failed", 1, 2)],
+        [("K", "scheduled", 1, 2)],
+        [("K", "scheduled", 2, 2)],
+    )
+
+
 def test_a_promised_two_day_job_whose_technician_is_away_on_its_second_day_refuses_that_day_saying_why(
     client: TestClient,
 ) -> None:
