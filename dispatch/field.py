@@ -120,12 +120,14 @@ def _own_reports(session: Session, technician_id: str, job_ids: list[str]) -> di
     return {job_id: tuple(kinds) for job_id, kinds in own.items()}
 
 
-def calendar_uid(job_id: str, technician_id: str, day: int = 1) -> str:
+def calendar_uid(job_id: str, technician_id: str, day: int = 1, failed_on: dt.date | None = None) -> str:
     """The iCalendar UID of a job's visit by a technician (``day``: which of the job's
     days, for a job of several): stable across plan versions, so a re-published plan
     updates a phone's event instead of adding another, and one per day of the job, so
-    each of its days is an event of its own."""
-    return f"{job_id}{'' if day == 1 else f'-day{day}'}-{technician_id}@furniture-dispatch"
+    each of its days is an event of its own. A visit that failed on ``failed_on``, its
+    job planned anew since, is an event of its own too, apart from the revisit's."""
+    failed = "" if failed_on is None else f"-failed{failed_on:%Y%m%d}"
+    return f"{job_id}{'' if day == 1 else f'-day{day}'}{failed}-{technician_id}@furniture-dispatch"
 
 
 def calendar_feed(session: Session, technician_id: str, tz: ZoneInfo, now: dt.datetime, days_ahead: int = 14) -> bytes:
@@ -154,7 +156,8 @@ def calendar_feed(session: Session, technician_id: str, tz: ZoneInfo, now: dt.da
         for item in my_visits(session, technician_id, pointer.date, tz):
             job, visit = item.job, item.visit
             event = Event()
-            event.add("uid", calendar_uid(job.id, technician_id, item.day))
+            failed_on = pointer.date if item.status == jobstate.FAILED and pointer.date != job.date else None
+            event.add("uid", calendar_uid(job.id, technician_id, item.day, failed_on))
             event.add("dtstamp", now)
             event.add("last-modified", max(from_storage(pointer.published_at, tz), from_storage(job.updated_at, tz)))
             event.add("dtstart", from_storage(visit.start, tz))

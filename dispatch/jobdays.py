@@ -89,9 +89,13 @@ def on_day(session: Session, job: JobRow, day: dt.date, tz: ZoneInfo) -> JobRow:
     """``job`` as it stands on ``day``: itself, or for a job of several days a copy (never
     added to the session) completed that day when ``day`` is done, open with the failure's
     reason when a visit of it failed that day (whatever it is since), cancelled that day
-    when ``day``'s visit is called off (``called_off``)."""
+    when ``day``'s visit is called off (``called_off``). A job of one day dated another
+    day now (a revisit carried over) is, on a day a visit of it failed, that failure."""
     if job.days <= 1:
-        return job
+        if job.date == day:
+            return job
+        failed = [e for e in failures(session, job.id) if from_storage(e.at, tz).date() == day]
+        return _failed_view(session, job, day, failed[-1], tz) if failed else job
     done = done_days(session, job.id, tz).get(day)
     if done is not None:
         view = JobRow.model_validate(job.model_dump())
@@ -100,15 +104,21 @@ def on_day(session: Session, job: JobRow, day: dt.date, tz: ZoneInfo) -> JobRow:
         return view
     failed = [e for e in failures(session, job.id) if from_storage(e.at, tz).date() == day]
     if failed:
-        view = JobRow.model_validate(job.model_dump())
-        view.status, view.reason = OPEN, failed[-1].reason
-        view.actual_start, view.actual_end = _first_arrival(session, job.id, day, tz), failed[-1].at
-        return view
+        return _failed_view(session, job, day, failed[-1], tz)
     if not called_off(session, job, day, tz):
         return job
     view = JobRow.model_validate(job.model_dump())
     view.status, view.reason = CANCELLED, None
     view.actual_start = view.actual_end = None
+    return view
+
+
+def _failed_view(session: Session, job: JobRow, day: dt.date, failure: EventRow, tz: ZoneInfo) -> JobRow:
+    """A copy of ``job`` (never added to the session) as its visit of ``day`` ended:
+    open again for ``failure``'s reason, with that day's actual times."""
+    view = JobRow.model_validate(job.model_dump())
+    view.status, view.reason = OPEN, failure.reason
+    view.actual_start, view.actual_end = _first_arrival(session, job.id, day, tz), failure.at
     return view
 
 

@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 from dispatch.errors import Conflict
 from dispatch.jobstate import OPEN, PLANNABLE, SCHEDULED
 from dispatch.mapping import DayClock, Span, promise_on
-from dispatch.tables import JobRow, LiveScheduleRow, VisitRow
+from dispatch.tables import JobRow, LiveScheduleRow, PublishedPlanRow, VisitRow
 from dispatch.timeutil import from_storage, stored_utc, to_storage
 from solver import TimeWindow
 from solver.plan import WorkingRoute, routes_from_json, routes_to_json
@@ -309,12 +309,25 @@ def follow_plan(
 
 def mark_scheduled(session: Session, plan_id: int, previous_plan_id: int | None, now: dt.datetime) -> None:
     """Jobs of the published plan still open become ``scheduled``; jobs of the plan it
-    replaces that are no longer in it and were only scheduled are ``open`` again."""
+    replaces that are no longer in it and were only scheduled are ``open`` again, unless
+    the published plan of another day holds them."""
     in_plan = set(session.exec(select(VisitRow.job_id).where(VisitRow.plan_id == plan_id)).all())
     stamp = to_storage(now)
     if previous_plan_id is not None and previous_plan_id != plan_id:
         before = set(session.exec(select(VisitRow.job_id).where(VisitRow.plan_id == previous_plan_id)).all())
-        dropped = before - in_plan
+        # A job another day's published plan holds stays scheduled there (a revisit carried
+        # over, a job re-dated and planned on its new day).
+        elsewhere = set(
+            session.exec(
+                select(VisitRow.job_id)
+                .join(PublishedPlanRow, col(PublishedPlanRow.plan_id) == col(VisitRow.plan_id))
+                .where(
+                    col(VisitRow.job_id).in_(before - in_plan),
+                    col(VisitRow.plan_id).not_in([plan_id, previous_plan_id]),
+                )
+            ).all()
+        )
+        dropped = before - in_plan - elsewhere
         if dropped:
             for row in session.exec(
                 select(JobRow).where(col(JobRow.id).in_(dropped), JobRow.status == SCHEDULED)

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from icalendar import Calendar
 
 from api import create_app
 from dispatch.clock import Clock
@@ -81,6 +82,46 @@ def test_a_visit_failed_for_missing_parts_is_carried_to_the_next_working_day_aft
         assert following["status"] == "done", following
         _, visit = visits(following)["FIT"]
         assert instant(visit["start"]) >= instant(at(NEXT, "09:30")), visit
+
+
+def test_a_revisit_planned_on_its_new_day_leaves_the_visit_that_failed_as_it_was_on_its_own_day(
+    database_url: str,
+) -> None:
+    """FIT failed at 09:30 for missing parts and its revisit is planned and published on
+    the next day. The day it failed still shows that visit failed, to the installer, in
+    the live day (so the customer is not told an arrival for it) and in the calendar
+    (an event apart from the revisit's); a re-plan of that day neither drops it nor opens
+    the revisit again. Before, publishing the next day made the failed visit `scheduled`
+    on its own day, due now, and a re-plan's publication opened the revisit again."""
+    with published_fit(database_url, ("08:00", "16:00"), "09:00") as client:
+        failed_at(client, "parts_missing", at(DAY, "09:30"))
+        following = run_plan(client, NEXT.isoformat(), time_limit_s=1)
+        assert client.post(f"/v1/plans/{following['id']}/publish", headers=DISPATCHER).status_code == 200
+        token = client.post("/v1/tokens", json={"role": "installer", "technician_id": "W1"}, headers=DISPATCHER)
+        fitter = {"Authorization": f"Bearer {token.json()['token']}"}
+
+        def listed(day: dt.date) -> list[tuple[str, str]]:
+            mine = client.get("/v1/me/jobs", params={"date": day.isoformat()}, headers=fitter).json()
+            return [(v["job_id"], v["status"]) for v in mine]
+
+        def live_fit() -> tuple[str, str, str | None]:
+            live = client.get("/v1/live", params={"date": DAY.isoformat(), "at": at(DAY, "10:00")}, headers=DISPATCHER)
+            [fit] = [v for t in live.json()["technicians"] for v in t["visits"] if v["job_id"] == "FIT"]
+            return fit["state"], fit["status"], fit["eta"]
+
+        assert (listed(DAY), listed(NEXT), live_fit()) == (
+            [("FIT", "failed")],
+            [("FIT", "scheduled")],
+            ("done", "failed", None),
+        )
+        calendar = Calendar.from_ical(client.get("/v1/me/calendar.ics", headers=fitter).content)
+        assert len({str(e["uid"]) for e in calendar.walk("VEVENT")}) == 2
+        again = replan(client, at(DAY, "11:00"))
+        assert again["status"] == "done", again
+        assert "FIT" not in again["changes"]["dropped"] + again["changes"]["notify"], again["changes"]
+        assert client.post(f"/v1/plans/{again['id']}/publish", headers=DISPATCHER).status_code == 200
+        assert client.get("/v1/jobs/FIT", headers=DISPATCHER).json()["status"] == "scheduled"
+        assert listed(NEXT) == [("FIT", "scheduled")]
 
 
 def test_a_customer_not_at_home_is_visited_again_the_same_day_while_their_window_is_open(database_url: str) -> None:
