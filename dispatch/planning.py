@@ -34,7 +34,7 @@ from dispatch.errors import Conflict, Invalid, NotFound, Unavailable
 from dispatch.export import objective_eur, plan_json
 from dispatch.horizon import LoadedHorizon, load_horizon, split_by_day
 from dispatch.horizon import broken_promises as horizon_broken_promises
-from dispatch.jobstate import COMPLETED, EN_ROUTE, ON_SITE, OPEN, SCHEDULED
+from dispatch.jobstate import CANCELLED, COMPLETED, EN_ROUTE, ON_SITE, OPEN, SCHEDULED
 from dispatch.kpis import compute_kpis
 from dispatch.mapping import (
     Day,
@@ -1231,15 +1231,17 @@ def planned_in_the_past(session: Session, plan: PlanRow, before: dt.datetime) ->
 def taken_from_the_field(session: Session, plan: PlanRow) -> list[str]:
     """The visits a plan would take from a technician already on the way or on site:
     a job under way (``en_route``, ``on_site``) that the plan gives to nobody who has it
-    in the published plan. Never allowed (docs/replan.md)."""
+    in the published plan, or a job completed since that it gives to others
+    (``_done_by_others``). Never allowed (docs/replan.md)."""
     assert plan.id is not None
     current = published_plan_id(session, plan.date, plan.region)
     if current is None or current == plan.id:
         return []
-    _lock_jobs_it_moves(session, current, plan.id)
+    moved = _lock_jobs_it_moves(session, current, plan.id)
+    done = _done_by_others(session, current, plan.id, moved)
     now_with = on_the_way_with(session, plan.date, plan.region)
     if not now_with:
-        return []
+        return done
     planned: dict[str, set[str]] = {}
     for job_id, tech in session.exec(
         select(VisitRow.job_id, VisitRow.technician_id).where(
@@ -1247,7 +1249,7 @@ def taken_from_the_field(session: Session, plan: PlanRow) -> list[str]:
         )
     ).all():
         planned.setdefault(job_id, set()).add(tech)
-    return [
+    return done + [
         f"job {job_id} is under way with {', '.join(sorted(techs))} and the plan "
         + (f"gives it to {', '.join(sorted(planned[job_id]))}" if job_id in planned else "leaves it out")
         for job_id, techs in sorted(now_with.items())
@@ -1255,12 +1257,37 @@ def taken_from_the_field(session: Session, plan: PlanRow) -> list[str]:
     ]
 
 
-def _lock_jobs_it_moves(session: Session, current: int, plan_id: int) -> None:
+def _done_by_others(session: Session, current: int, plan_id: int, moved: list[str]) -> list[str]:
+    """Of the jobs ``moved`` (plan ``plan_id`` gives them to other technicians than the
+    published plan ``current``), those completed since with the published plan's
+    technicians, each with what the plan does: it was made before their report, and
+    published it would list the job as done by someone who never came."""
+    if not moved:
+        return []
+    done = set(session.exec(select(JobRow.id).where(col(JobRow.id).in_(moved), JobRow.status == COMPLETED)).all())
+    if not done:
+        return []
+    techs: dict[tuple[int, str], set[str]] = {}
+    for owner, job_id, tech in session.exec(
+        select(VisitRow.plan_id, VisitRow.job_id, VisitRow.technician_id).where(
+            col(VisitRow.plan_id).in_([current, plan_id]), col(VisitRow.job_id).in_(sorted(done))
+        )
+    ).all():
+        techs.setdefault((owner, job_id), set()).add(tech)
+    return [
+        f"job {job_id} was completed by {', '.join(sorted(techs[(current, job_id)]))} and the plan gives it to "
+        f"{', '.join(sorted(techs[(plan_id, job_id)]))}"
+        for job_id in sorted(done)
+        if (current, job_id) in techs and (plan_id, job_id) in techs
+    ]
+
+
+def _lock_jobs_it_moves(session: Session, current: int, plan_id: int) -> list[str]:
     """Lock (as a field report does, ``field.record_event``) the jobs whose technicians
     plan ``plan_id`` changes from the published plan ``current``, in id order: a report
     stored meanwhile is read once committed, and one that comes after reads the plan as
     published. Without it, on PostgreSQL an installer's ``en_route`` and a publish that
-    gives that job to another technician could both be accepted."""
+    gives that job to another technician could both be accepted. Returns those jobs."""
     techs: dict[tuple[int, str], set[str]] = {}
     for owner, job_id, tech in session.exec(
         select(VisitRow.plan_id, VisitRow.job_id, VisitRow.technician_id).where(
@@ -1274,6 +1301,7 @@ def _lock_jobs_it_moves(session: Session, current: int, plan_id: int) -> None:
         session.exec(
             select(JobRow.id).where(col(JobRow.id).in_(moved)).order_by(col(JobRow.id)).with_for_update(key_share=True)
         ).all()
+    return moved
 
 
 def stale_reasons(session: Session, plan: PlanRow, tz: ZoneInfo) -> list[str]:
@@ -1427,8 +1455,10 @@ def _tell_published(
     published = {"plan_id": plan.id, "date": plan.date, "region": plan.region}
     feed.emit(session, feed.PLAN_PUBLISHED, job_id=None, technician_id=None, data=published, now=now)
     was_assigned = {(v.job_id, v.technician_id) for v in before}
+    # Work cancelled since the plan was made is nobody's to do: nobody is told it.
+    gone = {job_id for job_id, job in jobs.items() if job.status == CANCELLED}
     for v in visits:
-        if (v.job_id, v.technician_id) not in was_assigned:
+        if (v.job_id, v.technician_id) not in was_assigned and v.job_id not in gone:
             assigned = {"technician_id": v.technician_id, "plan_id": plan.id}
             feed.emit(
                 session, feed.JOB_ASSIGNED, job_id=v.job_id, technician_id=v.technician_id, data=assigned, now=now
@@ -1436,7 +1466,7 @@ def _tell_published(
     old_windows = {v.job_id: (v.window_start, v.window_end) for v in before}
     told: set[str] = set()
     for v in visits:
-        if v.window_start is None or v.window_end is None or v.job_id in told:
+        if v.window_start is None or v.window_end is None or v.job_id in told or v.job_id in gone:
             continue
         told.add(v.job_id)
         if old_windows.get(v.job_id) != (v.window_start, v.window_end) or v.job_id in confirmed:

@@ -351,6 +351,45 @@ def test_no_plan_takes_a_visit_from_a_technician_already_on_the_way(
     assert client.post(f"/v1/plans/{again['id']}/publish", headers=DISPATCHER).status_code == 200
 
 
+def test_a_plan_made_before_a_job_it_moves_was_completed_is_refused_and_one_cancelled_is_told_to_nobody(
+    day: tuple[TestClient, dict[str, Any]],
+) -> None:
+    """A job of W1's is pinned to W3 and planned; before that plan is published, the job
+    is cancelled: the plan publishes, and nobody is told the cancelled job (before, W3 was
+    told it was theirs, with a window). Another of W1's is pinned to W3 and planned, and W1
+    completes it before that plan is published: publishing would list it as done by W3,
+    who never came, so it is refused, naming it, and the day stays as it was."""
+    client, published = day
+    told = visits(published)
+    routes = {r["technician_id"]: [v["job_id"] for v in r["visits"]] for r in published["routes"]}
+    cancelled, done = routes["W1"][:2]
+
+    def pinned_to_w3(job_id: str) -> dict[str, Any]:
+        shown = client.get(f"/v1/jobs/{job_id}", headers=DISPATCHER).json()
+        body = {k: v for k, v in shown.items() if k not in ("id", "status", "booked")}
+        pinned = client.put(f"/v1/jobs/{job_id}", json={**body, "pinned_technician_id": "W3"}, headers=DISPATCHER)
+        assert pinned.status_code == 200
+        moved = run_plan(client, DAY.isoformat(), time_limit_s=1)
+        assert visits(moved)[job_id][0] == "W3"
+        return moved
+
+    moved = pinned_to_w3(cancelled)
+    assert client.delete(f"/v1/jobs/{cancelled}", headers=DISPATCHER).status_code == 200
+    cursor = client.get("/v1/events", params={"limit": 1000}, headers=DISPATCHER).json()["next"]
+    assert client.post(f"/v1/plans/{moved['id']}/publish", headers=DISPATCHER).status_code == 200
+    events = client.get("/v1/events", params={"limit": 1000, "after": cursor}, headers=DISPATCHER).json()["events"]
+    assert [e["type"] for e in events if e["job_id"] == cancelled] == []
+    assert "plan.published" in [e["type"] for e in events]
+
+    moved = pinned_to_w3(done)
+    event(client, done, "arrived", told[done][1]["arrival"])
+    event(client, done, "completed", told[done][1]["end"])
+    refused = client.post(f"/v1/plans/{moved['id']}/publish", headers=DISPATCHER)
+    assert refused.status_code == 409 and refused.json()["field"] == "plan_id"
+    assert f"job {done} was completed by W1 and the plan gives it to W3" in refused.json()["detail"]
+    assert not client.get(f"/v1/plans/{moved['id']}", headers=DISPATCHER).json()["published"]
+
+
 def test_done_on_site_and_en_route_visits_keep_their_technician_and_times_in_a_re_plan(
     day: tuple[TestClient, dict[str, Any]],
 ) -> None:
