@@ -39,7 +39,16 @@ def tell_eta_moves(
     (scheduled or en route) whose ETA at ``now`` is more than ``notify_min`` minutes
     from the arrival last told; the ids of the jobs told. The caller commits."""
     live = eta.live_day(session, day, region, tz, now)
-    to_come = [v for t in live.technicians for v in t.visits if v.state in (eta.NEXT, eta.LATER)]
+    every = [v for t in live.technicians for v in t.visits]
+    # A crew's customer hears the first of the two to arrive, the one already on the way
+    # included; once one of them is there, nobody's arrival is news.
+    there = {v.job_id for v in every if v.status == jobstate.ON_SITE}
+    to_come = [
+        v
+        for v in every
+        if v.job_id not in there
+        and (v.state in (eta.NEXT, eta.LATER) or (v.state == eta.UNDER_WAY and v.status == jobstate.EN_ROUTE))
+    ]
     visits = first_to_arrive(to_come, lambda v: v.job_id, lambda v: (v.eta is None, v.eta or now))
     if not visits:
         return []

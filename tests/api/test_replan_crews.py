@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from fastapi.testclient import TestClient
+from sqlmodel import Session
 
 from api import create_app
+from dispatch.eta_watch import tell_eta_moves
 from tests.api.conftest import DISPATCHER, auth, run_plan, settings_for
 from tests.api.test_booking import CUSTOMER, DAY, at, technician
 from tests.api.test_replan import HOMES, installers, instant, replan
@@ -130,6 +134,44 @@ def test_the_live_day_shows_each_of_a_crew_where_their_own_reports_put_them(data
         assert (shown[reporter]["status"], shown[reporter]["state"]) == ("en_route", "under_way"), shown
         assert (shown[partner]["status"], shown[partner]["state"]) == ("scheduled", "next"), shown
         assert shown[partner]["eta"] is not None, shown
+
+
+def test_a_crews_customer_is_told_the_first_of_the_two_to_arrive_and_no_arrival_once_one_is_there(
+    database_url: str,
+) -> None:
+    """One of the crew reports on the way at 10:30; the partner reports running late from
+    far away, so their own arrival slips past noon. The customer's status and the feed
+    give the first arrival: nobody is told the partner's. Once the
+    first is there, the status has no ETA. Before, the one on the way was left out: the
+    customer heard the partner's late arrival, and the status kept it after the arrival."""
+    with TestClient(create_app(settings_for(database_url, seed=False))) as client:
+        plan = published_crew(client)
+        reporter, partner = sorted(crew_of(plan, "CREW"))
+        planned = min(instant(v["arrival"]) for r in plan["routes"] for v in r["visits"] if v["job_id"] == "CREW")
+        late = {"type": "running_late", "technician_id": partner, "at": at(DAY, "10:20")}
+        late["location"] = {"lat": 60.45, "lon": 24.40}
+        assert client.post("/v1/disruptions", json=late, headers=DISPATCHER).status_code == 201
+        on_the_way(client, reporter)
+        now = instant(at(DAY, "10:35"))
+        live = client.get("/v1/live", params={"date": DAY.isoformat(), "at": now.isoformat()}, headers=DISPATCHER)
+        etas = {t["technician_id"]: v["eta"] for t in live.json()["technicians"] for v in t["visits"]}
+        assert instant(etas[partner]) > instant(etas[reporter]) + dt.timedelta(minutes=30), etas
+        engine = client.app.state.dispatch.engine  # type: ignore[attr-defined]
+        with Session(engine) as session:
+            told = tell_eta_moves(session, DAY, "helsinki", ZoneInfo("Europe/Helsinki"), now, 15)
+            session.commit()
+        events = client.get("/v1/events", params={"limit": 1000}, headers=DISPATCHER).json()["events"]
+        heard = [instant(e["data"]["eta"]) for e in events if e["type"] == "job.eta" and e["job_id"] == "CREW"]
+        assert heard == [instant(etas[reporter])] * len(told), (heard, etas)
+        with time_machine.travel(now, tick=False):
+            status = client.get("/v1/jobs/CREW/status", headers=DISPATCHER).json()
+            assert abs(instant(status["eta"]) - instant(etas[reporter])) < dt.timedelta(minutes=1), status
+            assert instant(status["eta"]) < planned + dt.timedelta(minutes=15), status
+        token = client.post("/v1/tokens", json={"role": "installer", "technician_id": reporter}, headers=DISPATCHER)
+        arrived = {"type": "arrived", "at": at(DAY, "10:50")}
+        assert client.post("/v1/jobs/CREW/events", json=arrived, headers=auth(token.json()["token"])).status_code == 201
+        with time_machine.travel(instant(at(DAY, "10:55")), tick=False):
+            assert client.get("/v1/jobs/CREW/status", headers=DISPATCHER).json()["eta"] is None
 
 
 def test_a_crew_whose_partner_is_well_stays_as_it_was_when_one_of_them_is_on_the_way(database_url: str) -> None:
