@@ -335,12 +335,13 @@ def route_from_raw(problem: Problem, tech: Technician, seq: list[Job], raw_route
         lunch = BreakTaken(raw_route.lunch_start_s, tech.shift.lunch.duration_s)
     visits = []
     prev_end = prev_from = raw_route.depart_s
+    pause_on_site = tech.shift.lunch is None or tech.shift.lunch.on_site
     for k, (job, raw_visit) in enumerate(zip(seq, raw_route.visits, strict=True)):
         travel_s = int(timer.duration[nodes[k], nodes[k + 1]])
         visits.append(
             Visit(
                 job.id,
-                arrival_time(prev_end, travel_s, lunch, raw_visit.start_s, prev_from),
+                arrival_time(prev_end, travel_s, lunch, raw_visit.start_s, prev_from, pause_on_site),
                 raw_visit.start_s,
                 raw_visit.start_s + job.duration_s,
                 travel_s,

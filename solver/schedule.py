@@ -41,19 +41,28 @@ def latest_in(windows: Sequence[TimeWindow], t_s: int) -> int | None:
 
 
 def arrival_time(
-    prev_end_s: int, travel_s: int, lunch: BreakTaken | None, next_start_s: int, lunch_from_s: int | None = None
+    prev_end_s: int,
+    travel_s: int,
+    lunch: BreakTaken | None,
+    next_start_s: int,
+    lunch_from_s: int | None = None,
+    on_site: bool = True,
 ) -> int:
     """When the technician arrives at the next stop, given a lunch that may lie in between.
 
     ``lunch_from_s`` is when a lunch could begin in this gap (the previous end,
     or its start for a visit long enough to hold the lunch). A lunch that starts
     before the drive would be over delays the arrival; one that starts later is
-    taken on site before work begins.
+    taken on site before work begins. A pause that is time away (``on_site`` False:
+    ``Break.on_site``) is never spent at the customer's: they arrive once it is over.
     """
     arrival = prev_end_s + travel_s
     lunch_from = prev_end_s if lunch_from_s is None else lunch_from_s
-    if lunch is not None and lunch_from <= lunch.start_s < arrival and lunch.end_s <= next_start_s:
-        arrival += lunch.duration_s
+    if lunch is not None and lunch_from <= lunch.start_s and lunch.end_s <= next_start_s:
+        if lunch.start_s < arrival:
+            arrival += lunch.duration_s
+        elif not on_site:
+            arrival = max(arrival, lunch.end_s)
     return min(arrival, next_start_s)
 
 
@@ -257,13 +266,14 @@ class RouteTimer:
         visits = []
         prev_end = prev_from = timing.depart_s
         hold_s = self.holds_pause_from_s(tech)
+        pause_on_site = tech.shift.lunch is None or tech.shift.lunch.on_site
         for k, job in enumerate(jobs):
             travel = int(self.duration[nodes[k], nodes[k + 1]])
             start = timing.starts_s[k]
             visits.append(
                 Visit(
                     job_id=job.id,
-                    arrival_s=arrival_time(prev_end, travel, lunch, start, prev_from),
+                    arrival_s=arrival_time(prev_end, travel, lunch, start, prev_from, pause_on_site),
                     start_s=start,
                     end_s=start + job.duration_s,
                     travel_s=travel,

@@ -283,6 +283,37 @@ def test_crews_that_leave_their_technicians_no_room_for_lunch_are_left_out_and_t
     ],
     ids=["compiled", "portfolio", "ortools"],
 )
+def test_a_visit_after_an_absence_is_reached_once_the_absence_is_over_not_before_it(search: SearchSettings) -> None:
+    """Away 12:00-13:30 (the day's pause, off site) and a visit that may start from
+    13:30 only: the technician is not at the customer's during the absence, so the
+    visit's arrival is 13:30, not 12:00 with the absence spent on the doorstep (which
+    told the customer an arrival an hour and a half before the work). A lunch (on site)
+    is still taken there, the arrival before it."""
+    away = Break(12 * H, 12 * H, int(1.5 * H), on_site=False)
+    tech = Technician("T", grid(0), Shift(8 * H, 17 * H, away), cost=CostProfile(3600, 30))
+    first = Job("A", grid(1), H, windows=(TimeWindow(10 * H, 11 * H),))
+    after = Job("B", grid(2), H, windows=(TimeWindow(13 * H + 1800, 14 * H),))
+    problem = Problem((tech,), (first, after))
+    solution = solve(problem, SolveOptions(time_limit_s=1.0, search=search))
+    points, travel = problem_travel(problem, HaversineProvider())
+    assert check(problem, solution, points, travel).violations == ()
+    visits = {v.job_id: v for v in solution.routes[0].visits}
+    assert visits["B"].arrival_s == visits["B"].start_s == 13 * H + 1800, visits["B"]
+    lunch = replace(tech, shift=Shift(8 * H, 17 * H, Break(12 * H, 12 * H, int(1.5 * H))))
+    with_lunch = solve(Problem((lunch,), (first, after)), SolveOptions(time_limit_s=1.0, search=search))
+    at_b = next(v for v in with_lunch.routes[0].visits if v.job_id == "B")
+    assert at_b.arrival_s <= 12 * H < at_b.start_s, at_b
+
+
+@pytest.mark.parametrize(
+    "search",
+    [
+        SearchSettings(),
+        SearchSettings(ruin_and_recreate=False),
+        SearchSettings(portfolio=False, ruin_and_recreate=False),
+    ],
+    ids=["compiled", "portfolio", "ortools"],
+)
 def test_a_long_visit_never_holds_an_absence_as_it_holds_a_lunch(search: SearchSettings) -> None:
     """Away 11:00-12:00 (the day's pause, off site): a five-hour kitchen that may start
     from 07:00 starts after the absence, though a lunch there is taken on site; the
