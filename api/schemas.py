@@ -556,7 +556,9 @@ class FeedEventOut(BaseModel):
 
     id: int = Field(description="unique and growing; a receiver de-duplicates by it")
     at: dt.datetime = Field(description="when the change was recorded")
-    type: Literal["job.status", "job.window", "job.assigned", "job.eta", "plan.published", "disruption"]
+    type: Literal[
+        "job.status", "job.window", "job.assigned", "job.unassigned", "job.eta", "plan.published", "disruption"
+    ]
     job_id: str | None
     technician_id: str | None = Field(description="the technician the change concerns, if any")
     data: dict[str, Any]

@@ -42,12 +42,14 @@ from dispatch.timeutil import UTC, stored_utc, to_storage
 JOB_STATUS = "job.status"
 JOB_WINDOW = "job.window"
 JOB_ASSIGNED = "job.assigned"
+JOB_UNASSIGNED = "job.unassigned"
 JOB_ETA = "job.eta"
 PLAN_PUBLISHED = "plan.published"
 DISRUPTION = "disruption"
-EVENT_TYPES = (JOB_STATUS, JOB_WINDOW, JOB_ASSIGNED, JOB_ETA, PLAN_PUBLISHED, DISRUPTION)
+EVENT_TYPES = (JOB_STATUS, JOB_WINDOW, JOB_ASSIGNED, JOB_UNASSIGNED, JOB_ETA, PLAN_PUBLISHED, DISRUPTION)
 # Told once per job, naming one technician (a crew job's first): an installer sees them
-# for each crew job of theirs as well. ``job.assigned`` is told to each technician.
+# for each crew job of theirs as well. ``job.assigned`` and ``job.unassigned`` are told
+# to each technician.
 PER_JOB = (JOB_STATUS, JOB_WINDOW, JOB_ETA)
 """Every type of feed event (a webhook subscribes to a subset)."""
 

@@ -1139,8 +1139,9 @@ def publish(
 
     The feed tells it: ``plan.published``, then ``job.assigned`` for each visit whose
     technician the previously published plan of the day did not send to that job,
-    and ``job.window`` for each job whose customer window is set and differs from
-    the one it had there."""
+    ``job.unassigned`` for each technician that plan sent to a job this one does not
+    (the job not cancelled), and ``job.window`` for each job whose customer window is
+    set and differs from the one it had there."""
     plan = get_plan(session, plan_id)
     if plan.status != "done":
         raise Conflict(f"plan {plan_id} is {plan.status}; only a done plan can be published", "status")
@@ -1463,6 +1464,20 @@ def _tell_published(
             feed.emit(
                 session, feed.JOB_ASSIGNED, job_id=v.job_id, technician_id=v.technician_id, data=assigned, now=now
             )
+    # The technician a job was taken from hears it too: their phone may follow the feed.
+    now_with: dict[str, list[str]] = {}
+    for v in visits:
+        now_with.setdefault(v.job_id, []).append(v.technician_id)
+    taken = sorted((job_id, tech) for job_id, tech in was_assigned if tech not in now_with.get(job_id, []))
+    cancelled = set(
+        session.exec(
+            select(JobRow.id).where(col(JobRow.id).in_({j for j, _ in taken}), JobRow.status == CANCELLED)
+        ).all()
+    )
+    for job_id, tech in taken:
+        if job_id not in cancelled:
+            unassigned = {"technician_id": tech, "plan_id": plan.id, "to": sorted(now_with.get(job_id, []))}
+            feed.emit(session, feed.JOB_UNASSIGNED, job_id=job_id, technician_id=tech, data=unassigned, now=now)
     old_windows = {v.job_id: (v.window_start, v.window_end) for v in before}
     told: set[str] = set()
     for v in visits:

@@ -69,6 +69,15 @@ def test_publishing_tells_the_plan_then_every_assignment_oldest_first(database_u
         assert [e["type"] for e in later][:1] == ["plan.published"]
         again = {(e["job_id"], e["technician_id"]) for e in later if e["type"] == "job.assigned"}
         assert again == visits(second) - visits(day.plan)
+        # And the technician each of those was taken from hears it, with whom it went to.
+        taken = {(e["job_id"], e["technician_id"]) for e in later if e["type"] == "job.unassigned"}
+        assert taken == visits(day.plan) - visits(second) and taken
+        now_with = {job_id: tech for job_id, tech in visits(second)}
+        for e in later:
+            if e["type"] == "job.unassigned":
+                assert e["data"] == {"technician_id": e["technician_id"], "plan_id": second["id"]} | {
+                    "to": [now_with[e["job_id"]]] if e["job_id"] in now_with else []
+                }
 
 
 def test_a_reader_resumes_from_its_cursor_and_pages_by_limit_without_skipping_or_repeating(
