@@ -22,11 +22,13 @@ def _hhmm(t_s: int) -> str:
 
 
 def _moment(t_s: int, day: int = 0) -> str:
-    """A time of ``day`` (of the plan: 0 is its first), or of a later day counted
-    from it: "10:30 the next day"."""
+    """A time of ``day`` (of the plan: 0 is its first), or of another day counted
+    from it: "10:30 the next day", "23:00 the day before"."""
     days, rest = divmod(t_s - day * DAY_S, DAY_S)
-    if days <= 0:
-        return _hhmm(t_s - day * DAY_S)
+    if days == 0:
+        return _hhmm(rest)
+    if days < 0:
+        return f"{_hhmm(rest)} " + ("the day before" if days == -1 else f"{-days} days before")
     return f"{_hhmm(rest)} " + ("the next day" if days == 1 else f"{days} days later")
 
 

@@ -55,6 +55,18 @@ def test_a_mixed_day_is_planned_without_violations_and_every_job_is_accounted_fo
     assert not served & unassigned
 
 
+def test_a_repair_whose_possible_starts_began_the_evening_before_says_so_in_its_reason() -> None:
+    """An urgent repair entered at 00:30 with the standard four hours: possible from the
+    evening before to 04:30, which no shift reaches. Before, its reason read
+    "-2:00–04:30"."""
+    tech = Technician("T", grid(0), Shift(8 * H, 16 * H), cost=CostProfile(3600, 30))
+    repair_job = Job("R", grid(1), H, windows=(TimeWindow(-2 * H, 4 * H + 1800),), priority=1)
+    solution = solve(Problem((tech,), (repair_job,)), SolveOptions(time_limit_s=0.5))
+    (left,) = solution.unassigned
+    assert left.code == ReasonCode.NO_SHIFT_IN_WINDOW
+    assert "(22:00 the day before–04:30; the qualified technicians work 08:00–16:00)" in left.reason, left.reason
+
+
 def test_a_job_nobody_is_qualified_for_is_explained_before_the_solve(mixed_day: Problem) -> None:
     solution = solve(mixed_day, SolveOptions(time_limit_s=1))
     reasons = {u.job_id: u for u in solution.unassigned}
