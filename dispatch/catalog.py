@@ -109,13 +109,14 @@ def put_technician(
     ``shifts.<i>.<field>`` otherwise); an absence a planned day cannot honour is
     refused naming ``absences.<i>`` (``dispatch.worktime.honour``)."""
     minutes = [_shift_minutes(i, shift, tz) for i, shift in enumerate(data.shifts)]
+    region = data.region or default_region
     row = session.get(TechnicianRow, tech_id)
     created = row is None
-    regions = {data.region or default_region} | ({row.region} if row is not None else set())
+    regions = {region} | ({row.region} if row is not None else set())
     values: dict[str, Any] = {
         "name": data.name,
         "kind": data.kind,
-        "region": data.region or default_region,
+        "region": region,
         "home_lat": data.home.lat,
         "home_lon": data.home.lon,
         "end_lat": data.end.lat if data.end else None,
@@ -467,6 +468,7 @@ def put_job(
     ``place_checked``: the caller has shown the place reachable by the region's
     technicians (a booking's slot), so ``check_place`` is not read again; ``homes``: as
     ``check_place``'s, kept by a caller that stores many jobs."""
+    region = data.region or default_region
     check_references(session, job_id, data)
     check_windows(data, tz)
     location = data.location
@@ -475,7 +477,7 @@ def put_job(
             raise Invalid("location: required (no geocoder configured for the address)", "location")
         location = geocode(data.address)
     if not place_checked:
-        check_place(session, data.region or default_region, location, homes=homes)
+        check_place(session, region, location, homes=homes)
     row = session.get(JobRow, job_id)
     created = row is None
     deadline = data.deadline
@@ -490,7 +492,7 @@ def put_job(
         deadline = urgent_due(now, urgent_deadline)
     now = to_storage(now)
     values: dict[str, Any] = {
-        "region": data.region or default_region,
+        "region": region,
         "date": job_date(data, tz),
         "date_from": data.date_range.from_ if data.date_range is not None else None,
         "date_to": data.date_range.to if data.date_range is not None else None,
