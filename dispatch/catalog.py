@@ -15,10 +15,11 @@ from sqlmodel import Session, col, or_, select
 from dispatch import feed, live
 from dispatch.errors import Conflict, Invalid, NotFound
 from dispatch.inputs import JobIn, LatLon, ShiftIn, TechnicianIn, clock_minutes, day_minutes
-from dispatch.jobstate import CANCELLED, OPEN
+from dispatch.jobstate import CANCELLED, OPEN, PLANNABLE
 from dispatch.mapping import DayClock, held_on, technician_of, technicians_on
 from dispatch.tables import (
     AbsenceRow,
+    DisruptionRow,
     EventRow,
     JobRow,
     LiveScheduleRow,
@@ -112,6 +113,8 @@ def put_technician(
     region = data.region or default_region
     row = session.get(TechnicianRow, tech_id)
     created = row is None
+    if row is not None and row.region != region:
+        _check_move(session, row, region, now.astimezone(tz).date())
     regions = {region} | ({row.region} if row is not None else set())
     values: dict[str, Any] = {
         "name": data.name,
@@ -188,6 +191,52 @@ def put_technician(
     _check_absences(record, data, tz)
     _touch_planned_days(session, regions, now, tz)
     return record, created
+
+
+def _check_move(session: Session, row: TechnicianRow, region: str, today: dt.date) -> None:
+    """Refuse (``Conflict`` naming ``region``) moving the technician ``row`` to ``region``
+    while their old region still counts on them from ``today`` on: a published plan gives
+    them visits (their list, and the other region's plans would book them again the same
+    hours), a disruption of theirs is recorded (their reported unavailability would be
+    lost: disruptions belong to the region's day), or open work is pinned to them (no
+    plan of the old region could serve it). Says which days and jobs, and what to do."""
+    working = live.working_days_from(session, row.id, row.region, today)
+    disrupted = session.exec(
+        select(col(DisruptionRow.date), col(DisruptionRow.type))
+        .where(DisruptionRow.technician_id == row.id, DisruptionRow.date >= today)
+        .order_by(col(DisruptionRow.date), col(DisruptionRow.id))
+    ).all()
+    pinned = session.exec(
+        select(JobRow.id)
+        .where(
+            JobRow.pinned_technician_id == row.id,
+            JobRow.region == row.region,
+            col(JobRow.status).in_(PLANNABLE),
+            or_(JobRow.date >= today, col(JobRow.date_to) >= today),
+        )
+        .order_by(col(JobRow.id))
+    ).all()
+    if not working and not disrupted and not pinned:
+        return
+    held, todo = [], []
+    if working:
+        days = ", ".join(map(str, working))
+        held.append(f"{row.region}'s published plans give them visits on {days}")
+        todo.append(f"re-plan and publish {days} without them (their shifts of those days taken off)")
+    if pinned:
+        held.append(f"open work is pinned to them ({', '.join(pinned[:10])}{', ...' if len(pinned) > 10 else ''})")
+        todo.append(f"pin that work to someone else of {row.region}, or unpin it")
+    if disrupted:
+        days = ", ".join(str(day) for day in sorted({day for day, _ in disrupted}))
+        kinds = ", ".join(sorted({kind for _, kind in disrupted}))
+        held.append(f"disruptions of theirs ({kinds}) are recorded in {row.region} on {days}")
+        todo.append(f"wait until {max(day for day, _ in disrupted)} is over (a disruption stays with its day's region)")
+    raise Conflict(
+        f"region: technician {row.id} cannot move from region {row.region} to {region} now: {'; '.join(held)}. "
+        f"Moved now, they would lose their list and what was recorded, and {region} could plan them the same "
+        f"hours. To move them: {'; '.join(todo)}; then PUT them again with region {region}",
+        "region",
+    )
 
 
 def _touch_planned_days(session: Session, regions: set[str], now: dt.datetime, tz: ZoneInfo) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from dispatch.errors import Conflict
-from dispatch.jobstate import OPEN, PLANNABLE, SCHEDULED
+from dispatch.jobstate import OPEN, PLANNABLE, SCHEDULED, SHOWN_TO_INSTALLERS
 from dispatch.mapping import DayClock, Span, promise_on
 from dispatch.tables import JobRow, LiveScheduleRow, PublishedPlanRow, VisitRow
 from dispatch.timeutil import from_storage, stored_utc, to_storage
@@ -172,6 +172,24 @@ def holders_from(session: Session, job_id: str, region: str, since: dt.date) -> 
         if visited == job_id:
             held.setdefault(day, tech_id)
     return sorted(held.items())
+
+
+def working_days_from(session: Session, technician_id: str, region: str, since: dt.date) -> list[dt.date]:
+    """The days from ``since`` on that give the technician work in ``region``, in date
+    order: days whose published plan lists visits for them (``SHOWN_TO_INSTALLERS``) or
+    whose live schedule sends them to a job."""
+    days = {
+        day
+        for day, routes in _routes_from(session, region, since)
+        for r in routes
+        if r.technician_id == technician_id and r.job_ids
+    }
+    days |= {
+        day
+        for day, tech_id, _, status in _published_visits(session, region, since)
+        if tech_id == technician_id and status in SHOWN_TO_INSTALLERS
+    }
+    return sorted(days)
 
 
 def without_job(routes: Sequence[WorkingRoute], job_id: str) -> list[WorkingRoute]:

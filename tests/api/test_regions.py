@@ -157,3 +157,39 @@ def test_a_plan_made_before_one_of_its_jobs_moved_region_is_refused_at_publishin
     assert put(client, "/v1/jobs/HJ", job(TRE, "tampere")).status_code == 200
     detail = refused(client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER), 409, "plan_id")
     assert "job HJ is in region tampere now" in detail
+
+
+# ----- a technician changing region ----------------------------------------------------------
+
+
+def test_a_technician_with_visits_in_a_published_plan_cannot_move_to_another_region(client: TestClient) -> None:
+    assert put(client, "/v1/jobs/HJ", job(HEL, pinned_technician_id="H1")).status_code == 201
+    published(client)
+    assert put(client, "/v1/jobs/HJ", job(HEL)).status_code == 200  # unpinned: only the list holds H1
+
+    detail = refused(put(client, "/v1/technicians/H1", tech(HEL, "tampere")), 409, "region")
+    assert f"helsinki's published plans give them visits on {DAY}" in detail
+    assert f"re-plan and publish {DAY} without them" in detail
+    assert client.get("/v1/technicians/H1", headers=DISPATCHER).json()["region"] == "helsinki"
+    assert listed(client, "H1") == ["HJ"]
+
+
+def test_a_technician_with_a_disruption_recorded_ahead_cannot_move_to_another_region(client: TestClient) -> None:
+    away = {"type": "technician_unavailable", "technician_id": "H2", "from": at("08:00"), "until": at("16:00")}
+    assert client.post("/v1/disruptions", json=away, headers=DISPATCHER).status_code == 201
+
+    detail = refused(put(client, "/v1/technicians/H2", tech((60.21, 25.0), "tampere")), 409, "region")
+    assert f"disruptions of theirs (technician_unavailable) are recorded in helsinki on {DAY}" in detail
+    assert f"wait until {DAY} is over" in detail
+    tampere = client.get(
+        "/v1/working-time", params={"date_from": DAY, "date_to": DAY, "region": "tampere"}, headers=DISPATCHER
+    )
+    assert [w["technician_id"] for w in tampere.json()] == ["T1"]
+    # A technician nothing of the region counts on moves.
+    assert put(client, "/v1/technicians/H1", tech(TRE, "tampere")).status_code == 200
+
+
+def test_a_technician_open_work_is_pinned_to_cannot_move_to_another_region(client: TestClient) -> None:
+    assert put(client, "/v1/jobs/HJ", job(HEL, pinned_technician_id="H2")).status_code == 201
+    detail = refused(put(client, "/v1/technicians/H2", tech((60.21, 25.0), "tampere")), 409, "region")
+    assert "open work is pinned to them (HJ)" in detail
