@@ -287,8 +287,7 @@ class BookingService:
         today = now.astimezone(self.tz).date()
         if last < today:
             raise Invalid("date_to: the dates searched are all in the past", "date_to")
-        self._check_skills(session, region, req.skills)
-        location = self._location(req.location, req.address)
+        location = self._checked_place(session, region, req)
         urgent = req.priority == 1
         earliest = now + dt.timedelta(minutes=0 if urgent else cfg.lead_min)
         deadline = req.deadline
@@ -522,6 +521,18 @@ class BookingService:
             priority=req.priority,
             crew_size=req.crew_size,
         )
+
+    def _checked_place(self, session: Session, region: str, req: SlotSearchIn | BookingIn) -> LatLon:
+        """Where the job asked about is, once its region, skills and place are shown to be
+        ones the region's technicians could serve, as ``PUT /v1/jobs`` shows them
+        (``catalog.check_place``): a misspelt region is ``Invalid`` naming ``region``, a
+        place farther than ``catalog.FAR_KM`` from all their homes naming ``location``,
+        where an empty answer (or a 409 for the slot) would hide the mistake."""
+        homes = {region: catalog.check_region(session, region)}
+        self._check_skills(session, region, req.skills)
+        location = self._location(req.location, req.address)
+        catalog.check_place(session, region, location, homes=homes)
+        return location
 
     def _location(self, location: LatLon | None, address: str) -> LatLon:
         if location is not None:
@@ -806,8 +817,7 @@ class BookingService:
             raise Conflict(f"slot: {waits.reason}", "slot")
         if waits is not None and not waits.keeps(start, end):
             raise Conflict(f"slot: {waits.sentence()}", "slot")
-        self._check_skills(session, region, req.skills)
-        return _Asked(key, digest, region, (start, end), self._location(req.location, req.address))
+        return _Asked(key, digest, region, (start, end), self._checked_place(session, region, req))
 
     def place(
         self,

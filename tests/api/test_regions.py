@@ -193,3 +193,52 @@ def test_a_technician_open_work_is_pinned_to_cannot_move_to_another_region(clien
     assert put(client, "/v1/jobs/HJ", job(HEL, pinned_technician_id="H2")).status_code == 201
     detail = refused(put(client, "/v1/technicians/H2", tech((60.21, 25.0), "tampere")), 409, "region")
     assert "open work is pinned to them (HJ)" in detail
+
+
+# ----- slot search and booking -----------------------------------------------------------------
+
+
+@pytest.fixture
+def booker(client: TestClient) -> dict[str, str]:
+    """A booking token's headers."""
+    return auth(client.post("/v1/tokens", json={"role": "booking"}, headers=DISPATCHER).json()["token"])
+
+
+def wanted(where: tuple[float, float], **fields: Any) -> dict[str, Any]:
+    """What a slot search asks for: an hour at ``where`` on ``DAY``."""
+    return {"location": {"lat": where[0], "lon": where[1]}, "duration_min": 60, "date_from": DAY, **fields}
+
+
+def booking(where: tuple[float, float], **fields: Any) -> dict[str, Any]:
+    """A booking of 10:00-11:00 on ``DAY`` of an hour at ``where``."""
+    slot = {"start": at("10:00"), "end": at("11:00")}
+    return {
+        "location": {"lat": where[0], "lon": where[1]},
+        "duration_min": 60,
+        "slot": slot,
+        "customer": CUSTOMER,
+        **fields,
+    }
+
+
+def test_slot_search_and_booking_in_a_region_nobody_works_in_are_refused_naming_region(
+    client: TestClient, booker: dict[str, str]
+) -> None:
+    """Before, the search answered 200 with no slot and the booking 409 naming the slot."""
+    search = client.post("/v1/slots/search", json=wanted(TRE, region="tampre"), headers=booker)
+    assert "no technician works in region 'tampre'" in refused(search, 422, "region")
+    book = client.post("/v1/bookings", json=booking(TRE, region="tampre"), headers=booker | {"Idempotency-Key": "k1"})
+    assert "no technician works in region 'tampre'" in refused(book, 422, "region")
+    found = client.post("/v1/slots/search", json=wanted(TRE, region="tampere"), headers=booker)
+    assert found.status_code == 200 and found.json()["slots"], found.text
+
+
+def test_slot_search_and_booking_far_from_every_technician_are_refused_naming_location(
+    client: TestClient, booker: dict[str, str]
+) -> None:
+    """At (0, 0), a missing position: refused as PUT /v1/jobs refuses it."""
+    search = client.post("/v1/slots/search", json=wanted((0, 0)), headers=booker)
+    assert "km from the nearest home of region helsinki's technicians" in refused(search, 422, "location")
+    book = client.post("/v1/bookings", json=booking((0, 0)), headers=booker | {"Idempotency-Key": "k2"})
+    refused(book, 422, "location")
+    assert client.get("/v1/jobs", params={"date": DAY}, headers=DISPATCHER).json() == []
