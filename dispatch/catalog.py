@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -53,12 +53,49 @@ def check_region(session: Session, region: str) -> list[tuple[float, float]]:
     if not homes:
         known = sorted(set(session.exec(select(TechnicianRow.region)).all()))
         if known:
+            near = _same_but_spelling(region, known)
+            meant = f" (did you mean {near!r}?)" if near is not None else ""
             raise Invalid(
-                f"region: no technician works in region {region!r} (regions with technicians: {', '.join(known)}); "
-                "give one of those, or add the region's technicians first (PUT /v1/technicians/{id})",
+                f"region: no technician works in region {region!r}{meant} (regions with technicians: "
+                f"{', '.join(known)}); give one of those, or add the region's technicians first "
+                "(PUT /v1/technicians/{id})",
                 "region",
             )
     return [(lat, lon) for lat, lon in homes]
+
+
+def _region_key(region: str) -> str:
+    """What two spellings of one region share: case and runs of spaces do not count."""
+    return " ".join(region.split()).casefold()
+
+
+def _same_but_spelling(region: str, known: Iterable[str]) -> str | None:
+    """The first of ``known`` that differs from ``region`` only in case or spacing."""
+    key = _region_key(region)
+    return next((other for other in sorted(known) if other != region and _region_key(other) == key), None)
+
+
+def check_spelling(session: Session, region: str, default_region: str) -> None:
+    """Refuse (``Invalid`` naming ``region``) a region that differs only in case or
+    spacing from one already in use (the default region, or one a technician or job
+    has), naming that spelling: regions are matched exactly, so it would start a region
+    of its own that no plan of the other ever sees. A region already in use as given
+    is accepted at once (two index look-ups)."""
+    if region == default_region:
+        return
+    for table in (TechnicianRow, JobRow):
+        if session.exec(select(table.id).where(table.region == region).limit(1)).first() is not None:
+            return
+    known = {default_region, *session.exec(select(TechnicianRow.region).distinct()).all()}
+    near = _same_but_spelling(region, known)
+    if near is None:
+        near = _same_but_spelling(region, session.exec(select(JobRow.region).distinct()).all())
+    if near is not None:
+        raise Invalid(
+            f"region: {region!r} differs from the region {near!r} only in case or spacing; give {near!r} "
+            "(regions are matched exactly: this spelling would be a region of its own, planned apart)",
+            "region",
+        )
 
 
 def check_place(
@@ -111,6 +148,7 @@ def put_technician(
     refused naming ``absences.<i>`` (``dispatch.worktime.honour``)."""
     minutes = [_shift_minutes(i, shift, tz) for i, shift in enumerate(data.shifts)]
     region = data.region or default_region
+    check_spelling(session, region, default_region)
     row = session.get(TechnicianRow, tech_id)
     created = row is None
     if row is not None and row.region != region:
@@ -518,6 +556,7 @@ def put_job(
     technicians (a booking's slot), so ``check_place`` is not read again; ``homes``: as
     ``check_place``'s, kept by a caller that stores many jobs."""
     region = data.region or default_region
+    check_spelling(session, region, default_region)
     check_references(session, job_id, data)
     check_windows(data, tz)
     location = data.location

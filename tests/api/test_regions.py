@@ -242,3 +242,29 @@ def test_slot_search_and_booking_far_from_every_technician_are_refused_naming_lo
     book = client.post("/v1/bookings", json=booking((0, 0)), headers=booker | {"Idempotency-Key": "k2"})
     refused(book, 422, "location")
     assert client.get("/v1/jobs", params={"date": DAY}, headers=DISPATCHER).json() == []
+
+
+# ----- how a region is written -----------------------------------------------------------------
+
+
+def test_a_region_differing_only_in_case_or_spacing_is_refused_naming_the_existing_spelling(client: TestClient) -> None:
+    for spelt in ("Tampere", "TAMPERE"):
+        detail = refused(put(client, "/v1/technicians/X1", tech(TRE, spelt)), 422, "region")
+        assert f"{spelt!r} differs from the region 'tampere' only in case or spacing" in detail
+    assert "'helsinki'" in refused(put(client, "/v1/technicians/X1", tech(HEL, "Helsinki")), 422, "region")
+    assert put(client, "/v1/technicians/X1", tech((62.6, 29.76), "north karelia")).status_code == 201
+    detail = refused(put(client, "/v1/technicians/X2", tech((62.6, 29.76), "north  karelia")), 422, "region")
+    assert "give 'north karelia'" in detail
+    assert "give 'tampere'" in refused(put(client, "/v1/jobs/J", job(TRE, "Tampere")), 422, "region")
+    booker = auth(client.post("/v1/tokens", json={"role": "booking"}, headers=DISPATCHER).json()["token"])
+    search = client.post("/v1/slots/search", json=wanted(TRE, region="Tampere"), headers=booker)
+    assert "did you mean 'tampere'?" in refused(search, 422, "region")
+    regions = {t["region"] for t in client.get("/v1/technicians", headers=DISPATCHER).json()}
+    assert regions == {"helsinki", "tampere", "north karelia"}
+
+
+def test_jobs_entered_before_any_technician_keep_to_one_spelling_of_a_region(database_url: str) -> None:
+    with TestClient(create_app(settings_for(database_url, seed=False))) as c:
+        assert put(c, "/v1/jobs/J1", job(TRE, "tampere", date="2030-01-08")).status_code == 201
+        detail = refused(put(c, "/v1/jobs/J2", job(TRE, "Tampere ", date="2030-01-08")), 422, "region")
+        assert "give 'tampere'" in detail
