@@ -1242,7 +1242,7 @@ class BookingService:
             raise Conflict(f"job {job_id} was a cancelled booking; book again instead of reopening it", "job_id")
         region = data.region or self.default_region
         catalog.check_spelling(session, region, self.default_region)
-        catalog.check_references(session, job_id, data)
+        catalog.check_references(session, job_id, data, region)
         if data.location is None and geocode is not None:
             # Geocode before the day's lock: the geocoder's cache writes on its own connection.
             data = data.model_copy(update={"location": geocode(data.address)})

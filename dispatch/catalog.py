@@ -433,12 +433,24 @@ def job_date(data: JobIn, tz: ZoneInfo) -> dt.date:
     return first.astimezone(tz).date()
 
 
-def check_references(session: Session, job_id: str, data: JobIn) -> None:
-    """Refuse (``Invalid`` naming the field) a job naming a technician or job that does not exist."""
+def check_references(session: Session, job_id: str, data: JobIn, region: str | None = None) -> None:
+    """Refuse (``Invalid`` naming the field) a job naming a technician or job that does not
+    exist, or (when the job's ``region`` is given) pinned or preferred to a technician of
+    another region: no plan of the job's region routes them, so the pin could never be
+    kept (the job would be left out as if they did not work that day)."""
     for field in ("pinned_technician_id", "preferred_technician_id"):
         ref = getattr(data, field)
-        if ref is not None and session.get(TechnicianRow, ref) is None:
+        if ref is None:
+            continue
+        tech = session.get(TechnicianRow, ref)
+        if tech is None:
             raise Invalid(f"{field}: technician {ref} does not exist", field)
+        if region is not None and tech.region != region:
+            raise Invalid(
+                f"{field}: {ref} works in region {tech.region}, the job is in {region}; name a technician of "
+                f"{region}, or give the job region {tech.region}",
+                field,
+            )
     if data.depends_on is not None:
         check_dependency(session, job_id, data.depends_on.job_id)
 
@@ -557,7 +569,7 @@ def put_job(
     ``check_place``'s, kept by a caller that stores many jobs."""
     region = data.region or default_region
     check_spelling(session, region, default_region)
-    check_references(session, job_id, data)
+    check_references(session, job_id, data, region)
     check_windows(data, tz)
     location = data.location
     if location is None:

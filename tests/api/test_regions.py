@@ -268,3 +268,26 @@ def test_jobs_entered_before_any_technician_keep_to_one_spelling_of_a_region(dat
         assert put(c, "/v1/jobs/J1", job(TRE, "tampere", date="2030-01-08")).status_code == 201
         detail = refused(put(c, "/v1/jobs/J2", job(TRE, "Tampere ", date="2030-01-08")), 422, "region")
         assert "give 'tampere'" in detail
+
+
+# ----- references across regions --------------------------------------------------------------
+
+
+def test_a_job_pinned_or_preferring_a_technician_of_another_region_is_refused_naming_the_field(
+    client: TestClient,
+) -> None:
+    """Before, it was stored and left out of every plan as pinned to someone 'who does not work this day'."""
+    pinned = refused(put(client, "/v1/jobs/J", job(HEL, pinned_technician_id="T1")), 422, "pinned_technician_id")
+    assert "T1 works in region tampere, the job is in helsinki" in pinned
+    preferring = put(client, "/v1/jobs/J", job(HEL, preferred_technician_id="T1"))
+    assert "T1 works in region tampere" in refused(preferring, 422, "preferred_technician_id")
+    assert put(client, "/v1/jobs/J", job(TRE, "tampere", pinned_technician_id="T1")).status_code == 201
+
+
+def test_an_edit_giving_a_visit_to_a_technician_of_another_region_says_so(client: TestClient) -> None:
+    assert put(client, "/v1/jobs/HJ", job(HEL)).status_code == 201
+    plan = planned(client)
+    edit = {"moves": [{"job_id": "HJ", "technician_id": "T1", "position": 0}]}
+    answer = client.post(f"/v1/plans/{plan['id']}/edits", json=edit, headers=DISPATCHER)
+    detail = refused(answer, 422, "moves.0.technician_id")
+    assert detail.startswith("technician T1 works in region tampere, the plan is of helsinki")
