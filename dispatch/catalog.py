@@ -98,6 +98,27 @@ def check_spelling(session: Session, region: str, default_region: str) -> None:
         )
 
 
+def check_filter(session: Session, region: str | None, default_region: str) -> None:
+    """Refuse (``Invalid`` naming ``region``) a region filter of a read that no technician
+    or job has, while some have others: a misspelt region, whose empty answer would read
+    as a quiet day. No filter, the default region, and any region of an empty service
+    are accepted."""
+    if region is None or region == default_region:
+        return
+    for table in (TechnicianRow, JobRow):
+        if session.exec(select(table.id).where(table.region == region).limit(1)).first() is not None:
+            return
+    known = {*session.exec(select(TechnicianRow.region).distinct()).all()}
+    known |= {*session.exec(select(JobRow.region).distinct()).all()}
+    if known:
+        near = _same_but_spelling(region, known)
+        meant = f" (did you mean {near!r}?)" if near is not None else ""
+        raise Invalid(
+            f"region: no technician or job is in region {region!r}{meant}; regions in use: {', '.join(sorted(known))}",
+            "region",
+        )
+
+
 def check_place(
     session: Session,
     region: str,

@@ -291,3 +291,14 @@ def test_an_edit_giving_a_visit_to_a_technician_of_another_region_says_so(client
     answer = client.post(f"/v1/plans/{plan['id']}/edits", json=edit, headers=DISPATCHER)
     detail = refused(answer, 422, "moves.0.technician_id")
     assert detail.startswith("technician T1 works in region tampere, the plan is of helsinki")
+
+
+# ----- reads filtered by region ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/v1/live", "/v1/kpis", "/v1/jobs", "/v1/plans", "/v1/disruptions"])
+def test_a_read_filtered_by_a_region_nobody_has_is_refused_naming_region(client: TestClient, path: str) -> None:
+    """As /v1/working-time is: an empty answer would read as a quiet day."""
+    detail = refused(client.get(path, params={"date": DAY, "region": "Tampere"}, headers=DISPATCHER), 422, "region")
+    assert "did you mean 'tampere'?" in detail
+    assert client.get(path, params={"date": DAY, "region": "tampere"}, headers=DISPATCHER).status_code == 200
