@@ -143,10 +143,12 @@ def urgent_job_body(
     address: str = "",
     notes: str = "",
     level: int = 1,
+    region: str | None = None,
 ) -> dict[str, Any]:
     """The ``PUT /v1/jobs/{id}`` body of an urgent repair with a deadline, at the priority
     of its emergency ``level`` (1, service outage; 2; 3: domain.md's response levels;
-    ``URGENT_PRIORITY``)."""
+    ``URGENT_PRIORITY``), in ``region`` (the board's; the service's default region when
+    None, as the API takes a job without one)."""
     body: dict[str, Any] = {
         "kind": "repair",
         "date": day.isoformat(),
@@ -156,6 +158,8 @@ def urgent_job_body(
         "deadline": deadline.isoformat(),
         "priority": URGENT_PRIORITY[level],
     }
+    if region:
+        body["region"] = region
     if address:
         body["address"] = address
     if notes:

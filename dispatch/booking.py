@@ -41,7 +41,7 @@ from dispatch.clock import SYSTEM_CLOCK, Clock
 from dispatch.db import give_back
 from dispatch.errors import Conflict, DispatchError, Invalid, NotFound
 from dispatch.inputs import LATEST_DATE, BookingIn, CustomerIn, DateRangeIn, JobIn, LatLon, SlotSearchIn, WindowIn
-from dispatch.jobstate import CANCELLED, COMPLETED, OPEN, PLANNABLE
+from dispatch.jobstate import CANCELLED, COMPLETED, OPEN, PLANNABLE, UNDER_WAY
 from dispatch.mapping import DayClock, Span, day_problem, job_from, job_of, lags, predecessor_end, technicians_on
 from dispatch.settings import BookingSettings
 from dispatch.tables import BookingRow, DisruptionRow, JobRow, LiveScheduleRow, TechnicianRow
@@ -287,8 +287,7 @@ class BookingService:
         today = now.astimezone(self.tz).date()
         if last < today:
             raise Invalid("date_to: the dates searched are all in the past", "date_to")
-        self._check_skills(session, region, req.skills)
-        location = self._location(req.location, req.address)
+        location = self._checked_place(session, region, req)
         urgent = req.priority == 1
         earliest = now + dt.timedelta(minutes=0 if urgent else cfg.lead_min)
         deadline = req.deadline
@@ -522,6 +521,18 @@ class BookingService:
             priority=req.priority,
             crew_size=req.crew_size,
         )
+
+    def _checked_place(self, session: Session, region: str, req: SlotSearchIn | BookingIn) -> LatLon:
+        """Where the job asked about is, once its region, skills and place are shown to be
+        ones the region's technicians could serve, as ``PUT /v1/jobs`` shows them
+        (``catalog.check_place``): a misspelt region is ``Invalid`` naming ``region``, a
+        place farther than ``catalog.FAR_KM`` from all their homes naming ``location``,
+        where an empty answer (or a 409 for the slot) would hide the mistake."""
+        homes = {region: catalog.check_region(session, region)}
+        self._check_skills(session, region, req.skills)
+        location = self._location(req.location, req.address)
+        catalog.check_place(session, region, location, homes=homes)
+        return location
 
     def _location(self, location: LatLon | None, address: str) -> LatLon:
         if location is not None:
@@ -806,8 +817,7 @@ class BookingService:
             raise Conflict(f"slot: {waits.reason}", "slot")
         if waits is not None and not waits.keeps(start, end):
             raise Conflict(f"slot: {waits.sentence()}", "slot")
-        self._check_skills(session, region, req.skills)
-        return _Asked(key, digest, region, (start, end), self._location(req.location, req.address))
+        return _Asked(key, digest, region, (start, end), self._checked_place(session, region, req))
 
     def place(
         self,
@@ -1230,18 +1240,22 @@ class BookingService:
         before = _promise(row) if row is not None and row.booked else None
         if row is not None and row.booked and row.status == "cancelled":
             raise Conflict(f"job {job_id} was a cancelled booking; book again instead of reopening it", "job_id")
-        catalog.check_references(session, job_id, data)
+        region = data.region or self.default_region
+        catalog.check_spelling(session, region, self.default_region)
+        catalog.check_references(session, job_id, data, region)
         if data.location is None and geocode is not None:
             # Geocode before the day's lock: the geocoder's cache writes on its own connection.
             data = data.model_copy(update={"location": geocode(data.address)})
         days = {(row.date, row.region)} if row is not None else set()
-        days.add((catalog.job_date(data, self.tz), data.region or self.default_region))
-        for day, region in sorted(days):  # the day changes: its live schedule first (the lock order)
-            live.touch(session, day, region, now)
+        days.add((catalog.job_date(data, self.tz), region))
+        for day, touched in sorted(days):  # the day changes: its live schedule first (the lock order)
+            live.touch(session, day, touched, now)
         if row is not None:
             # As it is now that its day is ours: a request that changed it meanwhile
             # (confirmed it, say) is not undone or told twice.
             session.refresh(row)
+            if row.region != region and not row.booked:  # a booking's region is promised: refused below
+                self._check_region_change(session, row, region, now)
         stored, created = catalog.put_job(
             session,
             job_id,
@@ -1273,6 +1287,30 @@ class BookingService:
             window = {**told, "confirmed": stored.confirmed}
             feed.emit(session, feed.JOB_WINDOW, job_id=stored.id, technician_id=None, data=window, now=now)
         return stored, created
+
+    def _check_region_change(self, session: Session, row: JobRow, region: str, now: dt.datetime) -> None:
+        """Refuse (``Conflict`` naming ``region``) moving the job ``row`` to ``region`` while
+        its region counts on it: a visit of it is under way, or a live schedule of today or
+        later holds it (a published plan put it on an installer's list, which a plan of
+        the new region would not take it off: it would be on two lists). Says where it is
+        and what to do first."""
+        if row.status in UNDER_WAY:
+            raise Conflict(
+                f"region: job {row.id} is under way ({row.status.replace('_', ' ')}) in region {row.region}: a "
+                f"visit on the way or on site stays with its technician's region; it cannot move to {region} now",
+                "region",
+            )
+        held = live.holders_from(session, row.id, row.region, now.astimezone(self.tz).date())
+        if held:
+            shown = ", ".join(f"{day} ({tech_id})" for day, tech_id in held)
+            days = " and ".join(str(day) for day, _ in held)
+            raise Conflict(
+                f"region: job {row.id} is in the published plan of region {row.region} on {shown}; moved to "
+                f"{region} it would stay on that list while {region} plans it too. Take it off first: cancel it "
+                f"(DELETE /v1/jobs/{row.id}), re-plan and publish {days} in {row.region} without it, then PUT it "
+                f"again with region {region}",
+                "region",
+            )
 
     def _place_promise(self, session: Session, row: JobRow, clock: DayClock, now: dt.datetime) -> None:
         """Put a newly confirmed job into the live schedule of its day where its promise

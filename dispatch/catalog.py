@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,10 +15,11 @@ from sqlmodel import Session, col, or_, select
 from dispatch import feed, live
 from dispatch.errors import Conflict, Invalid, NotFound
 from dispatch.inputs import JobIn, LatLon, ShiftIn, TechnicianIn, clock_minutes, day_minutes
-from dispatch.jobstate import CANCELLED, OPEN
+from dispatch.jobstate import CANCELLED, OPEN, PLANNABLE
 from dispatch.mapping import DayClock, held_on, technician_of, technicians_on
 from dispatch.tables import (
     AbsenceRow,
+    DisruptionRow,
     EventRow,
     JobRow,
     LiveScheduleRow,
@@ -52,12 +53,70 @@ def check_region(session: Session, region: str) -> list[tuple[float, float]]:
     if not homes:
         known = sorted(set(session.exec(select(TechnicianRow.region)).all()))
         if known:
+            near = _same_but_spelling(region, known)
+            meant = f" (did you mean {near!r}?)" if near is not None else ""
             raise Invalid(
-                f"region: no technician works in region {region!r} (regions with technicians: {', '.join(known)}); "
-                "give one of those, or add the region's technicians first (PUT /v1/technicians/{id})",
+                f"region: no technician works in region {region!r}{meant} (regions with technicians: "
+                f"{', '.join(known)}); give one of those, or add the region's technicians first "
+                "(PUT /v1/technicians/{id})",
                 "region",
             )
     return [(lat, lon) for lat, lon in homes]
+
+
+def _region_key(region: str) -> str:
+    """What two spellings of one region share: case and runs of spaces do not count."""
+    return " ".join(region.split()).casefold()
+
+
+def _same_but_spelling(region: str, known: Iterable[str]) -> str | None:
+    """The first of ``known`` that differs from ``region`` only in case or spacing."""
+    key = _region_key(region)
+    return next((other for other in sorted(known) if other != region and _region_key(other) == key), None)
+
+
+def check_spelling(session: Session, region: str, default_region: str) -> None:
+    """Refuse (``Invalid`` naming ``region``) a region that differs only in case or
+    spacing from one already in use (the default region, or one a technician or job
+    has), naming that spelling: regions are matched exactly, so it would start a region
+    of its own that no plan of the other ever sees. A region already in use as given
+    is accepted at once (two index look-ups)."""
+    if region == default_region:
+        return
+    for table in (TechnicianRow, JobRow):
+        if session.exec(select(table.id).where(table.region == region).limit(1)).first() is not None:
+            return
+    known = {default_region, *session.exec(select(TechnicianRow.region).distinct()).all()}
+    near = _same_but_spelling(region, known)
+    if near is None:
+        near = _same_but_spelling(region, session.exec(select(JobRow.region).distinct()).all())
+    if near is not None:
+        raise Invalid(
+            f"region: {region!r} differs from the region {near!r} only in case or spacing; give {near!r} "
+            "(regions are matched exactly: this spelling would be a region of its own, planned apart)",
+            "region",
+        )
+
+
+def check_filter(session: Session, region: str | None, default_region: str) -> None:
+    """Refuse (``Invalid`` naming ``region``) a region filter of a read that no technician
+    or job has, while some have others: a misspelt region, whose empty answer would read
+    as a quiet day. No filter, the default region, and any region of an empty service
+    are accepted."""
+    if region is None or region == default_region:
+        return
+    for table in (TechnicianRow, JobRow):
+        if session.exec(select(table.id).where(table.region == region).limit(1)).first() is not None:
+            return
+    known = {*session.exec(select(TechnicianRow.region).distinct()).all()}
+    known |= {*session.exec(select(JobRow.region).distinct()).all()}
+    if known:
+        near = _same_but_spelling(region, known)
+        meant = f" (did you mean {near!r}?)" if near is not None else ""
+        raise Invalid(
+            f"region: no technician or job is in region {region!r}{meant}; regions in use: {', '.join(sorted(known))}",
+            "region",
+        )
 
 
 def check_place(
@@ -109,13 +168,17 @@ def put_technician(
     ``shifts.<i>.<field>`` otherwise); an absence a planned day cannot honour is
     refused naming ``absences.<i>`` (``dispatch.worktime.honour``)."""
     minutes = [_shift_minutes(i, shift, tz) for i, shift in enumerate(data.shifts)]
+    region = data.region or default_region
+    check_spelling(session, region, default_region)
     row = session.get(TechnicianRow, tech_id)
     created = row is None
-    regions = {data.region or default_region} | ({row.region} if row is not None else set())
+    if row is not None and row.region != region:
+        _check_move(session, row, region, now.astimezone(tz).date())
+    regions = {region} | ({row.region} if row is not None else set())
     values: dict[str, Any] = {
         "name": data.name,
         "kind": data.kind,
-        "region": data.region or default_region,
+        "region": region,
         "home_lat": data.home.lat,
         "home_lon": data.home.lon,
         "end_lat": data.end.lat if data.end else None,
@@ -187,6 +250,52 @@ def put_technician(
     _check_absences(record, data, tz)
     _touch_planned_days(session, regions, now, tz)
     return record, created
+
+
+def _check_move(session: Session, row: TechnicianRow, region: str, today: dt.date) -> None:
+    """Refuse (``Conflict`` naming ``region``) moving the technician ``row`` to ``region``
+    while their old region still counts on them from ``today`` on: a published plan gives
+    them visits (their list, and the other region's plans would book them again the same
+    hours), a disruption of theirs is recorded (their reported unavailability would be
+    lost: disruptions belong to the region's day), or open work is pinned to them (no
+    plan of the old region could serve it). Says which days and jobs, and what to do."""
+    working = live.working_days_from(session, row.id, row.region, today)
+    disrupted = session.exec(
+        select(col(DisruptionRow.date), col(DisruptionRow.type))
+        .where(DisruptionRow.technician_id == row.id, DisruptionRow.date >= today)
+        .order_by(col(DisruptionRow.date), col(DisruptionRow.id))
+    ).all()
+    pinned = session.exec(
+        select(JobRow.id)
+        .where(
+            JobRow.pinned_technician_id == row.id,
+            JobRow.region == row.region,
+            col(JobRow.status).in_(PLANNABLE),
+            or_(JobRow.date >= today, col(JobRow.date_to) >= today),
+        )
+        .order_by(col(JobRow.id))
+    ).all()
+    if not working and not disrupted and not pinned:
+        return
+    held, todo = [], []
+    if working:
+        days = ", ".join(map(str, working))
+        held.append(f"{row.region}'s published plans give them visits on {days}")
+        todo.append(f"re-plan and publish {days} without them (their shifts of those days taken off)")
+    if pinned:
+        held.append(f"open work is pinned to them ({', '.join(pinned[:10])}{', ...' if len(pinned) > 10 else ''})")
+        todo.append(f"pin that work to someone else of {row.region}, or unpin it")
+    if disrupted:
+        days = ", ".join(str(day) for day in sorted({day for day, _ in disrupted}))
+        kinds = ", ".join(sorted({kind for _, kind in disrupted}))
+        held.append(f"disruptions of theirs ({kinds}) are recorded in {row.region} on {days}")
+        todo.append(f"wait until {max(day for day, _ in disrupted)} is over (a disruption stays with its day's region)")
+    raise Conflict(
+        f"region: technician {row.id} cannot move from region {row.region} to {region} now: {'; '.join(held)}. "
+        f"Moved now, they would lose their list and what was recorded, and {region} could plan them the same "
+        f"hours. To move them: {'; '.join(todo)}; then PUT them again with region {region}",
+        "region",
+    )
 
 
 def _touch_planned_days(session: Session, regions: set[str], now: dt.datetime, tz: ZoneInfo) -> None:
@@ -345,12 +454,24 @@ def job_date(data: JobIn, tz: ZoneInfo) -> dt.date:
     return first.astimezone(tz).date()
 
 
-def check_references(session: Session, job_id: str, data: JobIn) -> None:
-    """Refuse (``Invalid`` naming the field) a job naming a technician or job that does not exist."""
+def check_references(session: Session, job_id: str, data: JobIn, region: str | None = None) -> None:
+    """Refuse (``Invalid`` naming the field) a job naming a technician or job that does not
+    exist, or (when the job's ``region`` is given) pinned or preferred to a technician of
+    another region: no plan of the job's region routes them, so the pin could never be
+    kept (the job would be left out as if they did not work that day)."""
     for field in ("pinned_technician_id", "preferred_technician_id"):
         ref = getattr(data, field)
-        if ref is not None and session.get(TechnicianRow, ref) is None:
+        if ref is None:
+            continue
+        tech = session.get(TechnicianRow, ref)
+        if tech is None:
             raise Invalid(f"{field}: technician {ref} does not exist", field)
+        if region is not None and tech.region != region:
+            raise Invalid(
+                f"{field}: {ref} works in region {tech.region}, the job is in {region}; name a technician of "
+                f"{region}, or give the job region {tech.region}",
+                field,
+            )
     if data.depends_on is not None:
         check_dependency(session, job_id, data.depends_on.job_id)
 
@@ -467,7 +588,9 @@ def put_job(
     ``place_checked``: the caller has shown the place reachable by the region's
     technicians (a booking's slot), so ``check_place`` is not read again; ``homes``: as
     ``check_place``'s, kept by a caller that stores many jobs."""
-    check_references(session, job_id, data)
+    region = data.region or default_region
+    check_spelling(session, region, default_region)
+    check_references(session, job_id, data, region)
     check_windows(data, tz)
     location = data.location
     if location is None:
@@ -475,7 +598,7 @@ def put_job(
             raise Invalid("location: required (no geocoder configured for the address)", "location")
         location = geocode(data.address)
     if not place_checked:
-        check_place(session, data.region or default_region, location, homes=homes)
+        check_place(session, region, location, homes=homes)
     row = session.get(JobRow, job_id)
     created = row is None
     deadline = data.deadline
@@ -490,7 +613,7 @@ def put_job(
         deadline = urgent_due(now, urgent_deadline)
     now = to_storage(now)
     values: dict[str, Any] = {
-        "region": data.region or default_region,
+        "region": region,
         "date": job_date(data, tz),
         "date_from": data.date_range.from_ if data.date_range is not None else None,
         "date_to": data.date_range.to if data.date_range is not None else None,

@@ -33,7 +33,7 @@ from dispatch.errors import Conflict, Invalid
 from dispatch.export import plan_json
 from dispatch.mapping import Day, load_day
 from dispatch.planning import changes_json, get_plan, plan_contents, store_replan, store_solution, stored_stability
-from dispatch.tables import JobRow, PlanRow, VisitRow
+from dispatch.tables import JobRow, PlanRow, TechnicianRow, VisitRow
 from dispatch.timeutil import from_storage, to_storage
 from solver import Problem, ReasonCode, Solution, Unassigned, Violation, ViolationKind
 from solver.edit import evaluate
@@ -167,7 +167,7 @@ def edit_plan(
         _refuse_settled(session, moves, at, tz)
     routes, starts = _stored_routes(session, plan_id, day)
     before = {tech_id: list(ids) for tech_id, ids in routes.items()}
-    _move(routes, moves, day)
+    _move(session, routes, moves, day, plan.region)
     solution, violations, lock_rows = _evaluated(session, plan, day, routes, starts, locks, {m.job_id for m in moves})
     # The plan edited, evaluated the same way: which violations the edit did not cause.
     unedited, already, _ = _evaluated(session, plan, day, before, starts, (), set())
@@ -272,16 +272,29 @@ def _stored_routes(session: Session, plan_id: int, day: Day) -> tuple[dict[str, 
     return routes, starts
 
 
-def _move(routes: dict[str, list[str]], moves: Sequence[Move], day: Day) -> None:
-    """Apply ``moves`` in order: the first move of a job takes it off every route (a
-    second one of the same job adds the second visit of a crew)."""
+def _not_working(session: Session, technician_id: str, region: str, day: Day) -> str:
+    """Why a move cannot give a visit to ``technician_id``, who has no route in the plan of
+    ``region`` on ``day``: they work in another region (whose plans route them), or do
+    not work that day."""
+    tech = session.get(TechnicianRow, technician_id)
+    if tech is not None and tech.region != region:
+        return (
+            f"technician {technician_id} works in region {tech.region}, the plan is of {region}: a move gives a "
+            f"visit to a technician of {region}"
+        )
+    return f"technician {technician_id} does not work on {day.date}"
+
+
+def _move(session: Session, routes: dict[str, list[str]], moves: Sequence[Move], day: Day, region: str) -> None:
+    """Apply ``moves`` of the plan of ``region`` in order: the first move of a job takes it
+    off every route (a second one of the same job adds the second visit of a crew)."""
     jobs = {j.id for j in day.problem.jobs}
     placed: set[str] = set()
     for k, move in enumerate(moves):
         if move.job_id not in jobs:
             raise Invalid(f"job {move.job_id} is not to be planned on {day.date}", f"moves.{k}.job_id")
         if move.technician_id not in routes:
-            raise Invalid(f"technician {move.technician_id} does not work on {day.date}", f"moves.{k}.technician_id")
+            raise Invalid(_not_working(session, move.technician_id, region, day), f"moves.{k}.technician_id")
         if move.job_id not in placed:
             for ids in routes.values():
                 if move.job_id in ids:

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from dispatch.errors import Conflict
-from dispatch.jobstate import OPEN, PLANNABLE, SCHEDULED
+from dispatch.jobstate import OPEN, PLANNABLE, SCHEDULED, SHOWN_TO_INSTALLERS
 from dispatch.mapping import DayClock, Span, promise_on
 from dispatch.tables import JobRow, LiveScheduleRow, PublishedPlanRow, VisitRow
 from dispatch.timeutil import from_storage, stored_utc, to_storage
@@ -132,6 +132,64 @@ def merged(old: Sequence[WorkingRoute], promised: Sequence[WorkingRoute], moved:
             seq.extend(rest)
         out.append(WorkingRoute(tech, tuple(i for i, _ in seq), tuple(s for _, s in seq)))
     return out
+
+
+def _routes_from(session: Session, region: str, since: dt.date) -> list[tuple[dt.date, list[WorkingRoute]]]:
+    """The live routes of ``region``'s days from ``since`` on, in date order. Read as
+    values, not rows: a caller holding a row of this day meanwhile keeps its own."""
+    found = session.exec(
+        select(col(LiveScheduleRow.date), col(LiveScheduleRow.routes))
+        .where(LiveScheduleRow.region == region, LiveScheduleRow.date >= since)
+        .order_by(col(LiveScheduleRow.date))
+    ).all()
+    return [(day, routes_from_json(routes)) for day, routes in found]
+
+
+def _published_visits(session: Session, region: str, since: dt.date) -> list[tuple[dt.date, str, str, str]]:
+    """The visits of the published plans of ``region``'s days from ``since`` on: date,
+    technician, job and the job's status."""
+    found = session.exec(
+        select(col(PublishedPlanRow.date), col(VisitRow.technician_id), col(VisitRow.job_id), col(JobRow.status))
+        .join(VisitRow, col(VisitRow.plan_id) == col(PublishedPlanRow.plan_id))
+        .join(JobRow, col(JobRow.id) == col(VisitRow.job_id))
+        .where(PublishedPlanRow.region == region, PublishedPlanRow.date >= since)
+    ).all()
+    return [(day, tech_id, job_id, status) for day, tech_id, job_id, status in found]
+
+
+def holders_from(session: Session, job_id: str, region: str, since: dt.date) -> list[tuple[dt.date, str]]:
+    """The days from ``since`` on that give the job ``job_id`` to a technician of
+    ``region``, in date order, each with that technician (the first one, for a crew):
+    days whose published plan visits it (an installer's list shows it while it is not
+    cancelled, and again once it is reopened) or whose live schedule holds it (plans
+    and bookings of the day build on it)."""
+    held: dict[dt.date, str] = {}
+    for day, routes in _routes_from(session, region, since):
+        holder = next((r.technician_id for r in routes if job_id in r.job_ids), None)
+        if holder is not None:
+            held[day] = holder
+    for day, tech_id, visited, _ in _published_visits(session, region, since):
+        if visited == job_id:
+            held.setdefault(day, tech_id)
+    return sorted(held.items())
+
+
+def working_days_from(session: Session, technician_id: str, region: str, since: dt.date) -> list[dt.date]:
+    """The days from ``since`` on that give the technician work in ``region``, in date
+    order: days whose published plan lists visits for them (``SHOWN_TO_INSTALLERS``) or
+    whose live schedule sends them to a job."""
+    days = {
+        day
+        for day, routes in _routes_from(session, region, since)
+        for r in routes
+        if r.technician_id == technician_id and r.job_ids
+    }
+    days |= {
+        day
+        for day, tech_id, _, status in _published_visits(session, region, since)
+        if tech_id == technician_id and status in SHOWN_TO_INSTALLERS
+    }
+    return sorted(days)
 
 
 def without_job(routes: Sequence[WorkingRoute], job_id: str) -> list[WorkingRoute]:

@@ -1308,8 +1308,9 @@ def _lock_jobs_it_moves(session: Session, current: int, plan_id: int) -> list[st
 def stale_reasons(session: Session, plan: PlanRow, tz: ZoneInfo) -> list[str]:
     """What of a plan no longer holds on its day as stored now: promised jobs it leaves
     out or starts outside their promise, technicians it routes who no longer work that
-    day, or no longer hold the skills of a visit not begun. (Work completed or cancelled
-    since is no reason: installers see it as it is.)"""
+    day, or no longer hold the skills of a visit not begun, jobs it visits that moved to
+    another region. (Work completed or cancelled since is no reason: installers see it as
+    it is.)"""
     assert plan.id is not None
     day, unplannable = load_day(session, plan.date, plan.region, tz)
     routes, visits, _ = plan_contents(session, plan.id)
@@ -1375,6 +1376,14 @@ def stale_reasons(session: Session, plan: PlanRow, tz: ZoneInfo) -> list[str]:
         and (held := day.held_back.get(i)) is not None
         and held.code == ReasonCode.PINNED_UNAVAILABLE
     ]
+    # A job moved to another region since: publishing would put it on this region's lists
+    # while the other region plans it too.
+    elsewhere = session.exec(
+        select(JobRow.id, JobRow.region)
+        .where(col(JobRow.id).in_({v.job_id for v in visits}), JobRow.region != plan.region)
+        .order_by(col(JobRow.id))
+    ).all()
+    out += [f"job {job_id} is in region {region} now" for job_id, region in elsewhere]
     return out + _inside_absences(session, plan, ahead, clock)
 
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, status
 from api.convert import disruption_out
 from api.deps import DateQuery, Dispatcher, RegionQuery, SessionDep, StateDep
 from api.schemas import DisruptionOut
-from dispatch import audit, mapping, replan
+from dispatch import audit, catalog, mapping, replan
 from dispatch.inputs import DisruptionIn
 
 router = APIRouter(prefix="/v1", tags=["re-planning"])
@@ -35,6 +35,7 @@ def post_disruption(body: DisruptionIn, session: SessionDep, state: StateDep, wh
 def get_disruptions(
     session: SessionDep, state: StateDep, _: Dispatcher, date: DateQuery, region: RegionQuery = None
 ) -> list[DisruptionOut]:
-    """The disruptions recorded for a day, oldest first."""
+    """The disruptions recorded for a day, oldest first (a region no technician or job has: 422)."""
+    catalog.check_filter(session, region, state.settings.default_region)
     rows = mapping.disruptions_of(session, date, region or state.settings.default_region)
     return [disruption_out(r, state.tz) for r in rows]

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from api.convert import job_status_out, live_day_out
 from api.deps import Booker, Dispatcher, IdPath, OptionalDateQuery, RegionQuery, SessionDep, StateDep
 from api.schemas import JobStatusOut, LiveDayOut
-from dispatch import eta
+from dispatch import catalog, eta
 from dispatch.inputs import Moment
 
 router = APIRouter(prefix="/v1", tags=["live day"])
@@ -45,7 +45,8 @@ def get_live(
     planned and actual times, ETA, delay against the plan and whether it is at risk;
     and the open urgent (priority 1) work not in the plan. ``at`` re-times the day as
     of that instant instead of now, from the facts stored so far (it does not hide
-    facts recorded with a later time)."""
+    facts recorded with a later time). A region no technician or job has is a 422."""
+    catalog.check_filter(session, region, state.settings.default_region)
     day = date or state.clock.today(state.tz)
     now = at if at is not None else state.clock.now()
     found = eta.live_day(session, day, region or state.settings.default_region, state.tz, now)

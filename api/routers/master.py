@@ -167,7 +167,9 @@ def get_jobs(
     date: OptionalDateQuery = None,
     region: RegionQuery = None,
 ) -> list[JobOut]:
-    """Jobs of a date (and region), cancelled ones included with their status."""
+    """Jobs of a date (and region), cancelled ones included with their status (a region no
+    technician or job has: 422)."""
+    catalog.check_filter(session, region, state.settings.default_region)
     rows = catalog.list_jobs(session, date, region)
     failed = catalog.last_failures(session, rows)
     return [job_out(r, state.tz, failed.get(r.id)) for r in rows]

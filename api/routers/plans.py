@@ -171,7 +171,9 @@ def get_plans(
     date: DateQuery,
     region: RegionQuery = None,
 ) -> list[PlanOut]:
-    """Plan versions of a date, newest first, the published one marked."""
+    """Plan versions of a date, newest first, the published one marked (a region no technician
+    or job has: 422)."""
+    catalog.check_filter(session, region, state.settings.default_region)
     plans = planning.list_plans(session, date, region)
     current = {(p.date, p.region): planning.published_plan_id(session, p.date, p.region) for p in plans}
     return [plan_out(p, current[(p.date, p.region)] == p.id, state.tz) for p in plans]
@@ -282,5 +284,7 @@ def get_kpis(
     date: DateQuery,
     region: RegionQuery = None,
 ) -> dict[str, object]:
-    """The day's figures: planned (published plan) and reported (status events)."""
+    """The day's figures: planned (published plan) and reported (status events); a region no
+    technician or job has is a 422."""
+    catalog.check_filter(session, region, state.settings.default_region)
     return day_kpis(session, date, region or state.settings.default_region, state.tz)

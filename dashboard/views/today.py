@@ -217,6 +217,7 @@ with urgent_tab:
                 skills,
                 address.strip(),
                 level=int(level or 1),
+                region=board.region,
             )
             changed_then_rerun(
                 lambda: board.client.add_job(job_id.strip(), body),

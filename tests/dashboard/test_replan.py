@@ -159,6 +159,13 @@ def test_an_urgent_repair_is_priority_one_with_its_deadline() -> None:
     }
 
 
+def test_an_urgent_repair_is_sent_in_the_region_the_board_shows() -> None:
+    """Before, the body had no region and the repair landed in the service's default region."""
+    body = urgent_job_body(dt.date(2026, 12, 1), 61.5, 23.76, at("16:00"), 45, {"electrical": 1}, region="tampere")
+    assert body["region"] == "tampere"
+    assert "region" not in urgent_job_body(dt.date(2026, 12, 1), 60.2, 24.9, at("16:00"), 45, {}, region=None)
+
+
 def test_a_failed_report_says_the_day_its_revisit_was_carried_to_and_nothing_when_it_stays() -> None:
     carried = field_report_said("J7", "Could not complete", dt.time(9, 30), "parts_missing", dt.date(2026, 12, 9))
     assert "(parts missing)" in carried and "its revisit is open work on Wed 09 Dec" in carried
