@@ -732,7 +732,8 @@ def job_status(session: Session, who: Principal, job_id: str, tz: ZoneInfo, now:
 
     A dispatcher sees any job; a booking token only the jobs it booked: any other
     job is ``NotFound``, exactly like a job that does not exist, so it learns
-    nothing of other jobs; an installer is ``Forbidden``. In the published plan of its day the
+    nothing of other jobs; an installer is ``Forbidden``. In the published plan of the
+    day it is on (``jobdays.published_days``: today's or the next, for several) the
     job's status is the visit's (``scheduled`` until the first event), its window the
     promised window and its ETA the estimate; otherwise its status as stored, its
     promise and no ETA. For a crew, the first technician (by id) is named, and the ETA
@@ -746,7 +747,11 @@ def job_status(session: Session, who: Principal, job_id: str, tz: ZoneInfo, now:
             job = None
     if job is None:
         raise NotFound(f"job {job_id} does not exist", "job_id")
-    plan_id = published_plan_id(session, job.date, job.region)
+    # The day a plan put it on (a range job's is often not its date); of a job of several
+    # days, today's, else the next one.
+    held = jobdays.published_days(session, job)
+    today = now.astimezone(tz).date()
+    day, plan_id = next(((d, p) for d, p in held if d >= today), held[-1] if held else (job.date, None))
     planned = (
         list(
             session.exec(
@@ -764,8 +769,8 @@ def job_status(session: Session, who: Principal, job_id: str, tz: ZoneInfo, now:
     name = first_name(tech.name) if tech is not None else None
     eta = None
     if job.status not in (jobstate.CANCELLED, jobstate.COMPLETED):
-        day = live_day(session, job.date, job.region, tz, now)
-        mine = [v for t in day.technicians for v in t.visits if v.job_id == job_id]
+        live = live_day(session, day, job.region, tz, now)
+        mine = [v for t in live.technicians for v in t.visits if v.job_id == job_id]
         # A crew's customer sees the first of the two arrive; once one is there, no ETA.
         if not any(v.status == jobstate.ON_SITE for v in mine):
             eta = min((v.eta for v in mine if v.eta is not None), default=None)

@@ -34,6 +34,7 @@ from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from dispatch import jobdays
 from dispatch.auth import Principal
 from dispatch.errors import Invalid
 from dispatch.tables import BookingRow, DeliveryRow, FeedEventRow, JobRow, PublishedPlanRow, VisitRow, WebhookRow
@@ -267,12 +268,15 @@ def _crew_jobs_of(technician_id: str | None) -> SelectOfScalar[str]:
 
 
 def published_technicians(session: Session, job: JobRow) -> list[str]:
-    """The technicians a job has in the published plan of its day, sorted (none when
-    it is not in one): whom a change to the job concerns, and the installers who may
-    report on it."""
+    """The technicians a job has in the published plans of its days, sorted (none when
+    it is in none): its date, and the day of its date range or of its several days a
+    plan put it on (``jobdays.published_days``). Whom a change to the job concerns, and
+    the installers who may report on it. Before, only its date's plan was read, so a
+    range job published on another day of its range was nobody's to report on."""
+    plans = [plan_id for _, plan_id in jobdays.published_days(session, job)]
+    if not plans:
+        return []
     rows = session.exec(
-        select(VisitRow.technician_id)
-        .join(PublishedPlanRow, col(PublishedPlanRow.plan_id) == col(VisitRow.plan_id))
-        .where(PublishedPlanRow.date == job.date, PublishedPlanRow.region == job.region, VisitRow.job_id == job.id)
+        select(VisitRow.technician_id).where(col(VisitRow.plan_id).in_(plans), VisitRow.job_id == job.id)
     ).all()
     return sorted(set(rows))

@@ -222,9 +222,10 @@ def record_event(
         # The work of the day changes (its live schedule first, then the job: the order
         # every writer locks in). En route, arrived and started change no plan's work:
         # they take no lock on the day, so the field's reports do not queue behind each
-        # other (a re-plan reads them afresh; docs/live-day.md). A job of several days
-        # changes the work of the day the event happened on.
-        day = found.date if found.days <= 1 else (at or now).astimezone(tz).date()
+        # other (a re-plan reads them afresh; docs/live-day.md). A job of several days, or
+        # of a date range, changes the work of the day the event happened on.
+        on_its_date = found.days <= 1 and found.date_from is None
+        day = found.date if on_its_date else (at or now).astimezone(tz).date()
         live.touch(session, day, found.region, now)
     # FOR NO KEY UPDATE on PostgreSQL: rows inserted meanwhile that refer to the job
     # (events, feed rows) do not wait for it.

@@ -25,6 +25,35 @@ Worked = tuple[dt.datetime | None, dt.datetime]
 """A day's actual start (its first arrived or started event, when sent) and end, as stored."""
 
 
+def possible_days(job: JobRow) -> tuple[dt.date, dt.date]:
+    """The first and last day ``job`` may be worked on: its date and date range, and for
+    a job of several days its days and the week after its date (as far as a run of its
+    fitter's working days reaches)."""
+    first = min(job.date, job.date_from or job.date)
+    last = max(job.date_to or job.date, job.date + dt.timedelta(days=job.days - 1 + (7 if job.days > 1 else 0)))
+    return first, last
+
+
+def published_days(session: Session, job: JobRow) -> list[tuple[dt.date, int]]:
+    """The days of ``job``'s possible days (``possible_days``) whose published plan of its
+    region visits it, each with that plan's id, in date order: where a range job went
+    (often not its ``date``), and each day of a job of several days."""
+    first, last = possible_days(job)
+    rows = session.exec(
+        select(col(PublishedPlanRow.date), col(PublishedPlanRow.plan_id))
+        .join(VisitRow, col(VisitRow.plan_id) == col(PublishedPlanRow.plan_id))
+        .where(
+            VisitRow.job_id == job.id,
+            PublishedPlanRow.region == job.region,
+            col(PublishedPlanRow.date) >= first,
+            col(PublishedPlanRow.date) <= last,
+        )
+        .distinct()
+        .order_by(col(PublishedPlanRow.date))
+    ).all()
+    return [(day, plan_id) for day, plan_id in rows]
+
+
 def done_days(session: Session, job_id: str, tz: ZoneInfo) -> dict[dt.date, Worked]:
     """The days of ``job_id`` with a ``completed`` event (dates in ``tz``), each with
     that day's actual start and end."""

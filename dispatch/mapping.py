@@ -626,11 +626,14 @@ def published_elsewhere(
                     continue
                 if row.days > 1 and live.date in jobdays.done_days(session, job_id, tz):
                     continue
+                # Of a day gone by, the visit may not have happened: say what to do then.
+                then = "; if it did not happen there, record what happened (field events)"
                 held[job_id] = Unassigned(
                     job_id,
                     ReasonCode.NEEDS_HORIZON,
-                    f"Published on {live.date} with {route.technician_id}: a plan of that day moves it; "
-                    "if it did not happen there, record what happened (field events).",
+                    f"Published on {live.date} with {route.technician_id}: a plan of that day moves it"
+                    + (then if live.date < min(days) else "")
+                    + ".",
                 )
     return held
 

@@ -103,6 +103,17 @@ def told_windows(day: Day, solution: Solution, slot_s: Mapping[str, int]) -> dic
     return out
 
 
+def _promised_on(row: JobRow, day: dt.date, tz: ZoneInfo) -> bool:
+    """Whether the confirmed job ``row``'s promise is for ``day``: its promised day (each
+    of its days, for a job of several), or any day when no promised time is stored. A
+    range job promised on another day of its range is that day's promise, not this one's:
+    a plan of this day that cannot plan it breaks nothing."""
+    if row.promised_start is None:
+        return True
+    first = from_storage(row.promised_start, tz).date()
+    return first <= day <= first + dt.timedelta(days=row.days - 1)
+
+
 def store_solution(
     session: Session,
     plan: PlanRow,
@@ -772,7 +783,11 @@ class PlanRunner:
             # A whole-day run keeps the published plan's locks too (none has passed: it plans the whole day).
             held = tuple(locks.published(session, day, region, loaded.clock))
             locked = lock_rules.apply(loaded.problem, held) if held else None
-        promised = [i for i in unplannable if (row := session.get(JobRow, i)) and row.confirmed]
+        promised = [
+            i
+            for i in unplannable
+            if (row := session.get(JobRow, i)) and row.confirmed and _promised_on(row, day, self.tz)
+        ]
         return _Loaded(loaded, unplannable, promised, base, left, held, locked)
 
     def _store_first(self, plan_id: int, run: _Run, loaded: _Loaded, solution: Solution, started: float) -> None:

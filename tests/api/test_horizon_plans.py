@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import time_machine
 from fastapi.testclient import TestClient
 from icalendar import Calendar
 
@@ -336,6 +337,52 @@ def test_a_two_day_job_whose_first_day_failed_for_parts_is_called_off_on_its_sec
         [("K", "scheduled", 1, 2)],
         [("K", "scheduled", 2, 2)],
     )
+
+
+def test_a_range_job_published_on_another_day_than_its_date_is_its_installers_to_report_and_its_customers_eta(
+    client: TestClient,
+) -> None:
+    """R may be done any day of three (its date is the first); both installers' first day
+    is full, so the plan puts it on a later one. Its installer reports on it there, and
+    its customer's status gives that day's ETA. Before, the installer got 403 "not one of
+    your published jobs" and the customer no ETA: both read only the plan of its date."""
+    put(client, "R", job(date_range={"from": DAYS[0], "to": DAYS[2]}))
+    for tech_id in ("T1", "T2"):
+        put(client, f"A{tech_id}", job(date=DAYS[0], duration_min=420, pinned_technician_id=tech_id))
+    plan = run_horizon(client)
+    assert plan["status"] == "done", plan
+    assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
+    [(day, who, visit)] = visits(plan, "R")
+    assert day != DAYS[0] and client.get("/v1/jobs/R", headers=DISPATCHER).json()["date"] == DAYS[0]
+    fitter = auth(
+        client.post("/v1/tokens", json={"role": "installer", "technician_id": who}, headers=DISPATCHER).json()["token"]
+    )
+    set_out = moment(visit["arrival"]) - dt.timedelta(minutes=20)
+    with time_machine.travel(set_out, tick=False):
+        sent = client.post("/v1/jobs/R/events", json={"type": "en_route"}, headers=fitter)
+        assert sent.status_code == 201, sent.text
+        status = client.get("/v1/jobs/R/status", headers=DISPATCHER).json()
+    assert status["status"] == "en_route" and status["eta"] is not None, status
+    assert moment(status["eta"]).date() == dt.date.fromisoformat(day), status
+
+
+def test_a_range_job_promised_on_a_later_day_of_its_range_leaves_plans_of_its_date_alone(client: TestClient) -> None:
+    """R (any of three days, dated the first) is published and promised on a later day.
+    A plan of its date leaves it out, saying where it is, and is done. Before, every plan
+    and re-plan of its date failed: "confirmed job R cannot be planned"."""
+    put(client, "R", job(date_range={"from": DAYS[0], "to": DAYS[2]}))
+    for tech_id in ("T1", "T2"):
+        put(client, f"A{tech_id}", job(date=DAYS[0], duration_min=420, pinned_technician_id=tech_id))
+    plan = run_horizon(client)
+    published = client.post(f"/v1/plans/{plan['id']}/publish", json={"confirm_windows": True}, headers=DISPATCHER)
+    assert published.status_code == 200, published.text
+    [(day, who, _)] = visits(plan, "R")
+    assert client.get("/v1/jobs/R", headers=DISPATCHER).json()["confirmed"]
+    again = run_plan_of(client, {"date": DAYS[0], "time_limit_s": 1})
+    assert again["status"] == "done", again
+    assert [(u["job_id"], u["code"], u["reason"]) for u in again["unassigned"]] == [
+        ("R", "needs_horizon", f"Published on {day} with {who}: a plan of that day moves it.")
+    ]
 
 
 def test_a_promised_two_day_job_whose_technician_is_away_on_its_second_day_refuses_that_day_saying_why(
