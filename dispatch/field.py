@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
 from dispatch import feed, jobdays, jobstate, live
 from dispatch.auth import Principal
@@ -379,6 +379,41 @@ def _carry_over(session: Session, job: JobRow, failed_at: dt.datetime, tz: ZoneI
         return None
     first = max(day + dt.timedelta(days=1), release.astimezone(tz).date() if release is not None else day)
     return _redate(session, job, first, tz, days_left=1)
+
+
+OVERDUE_REACH = dt.timedelta(days=31)
+"""How far back ``carry_overdue`` looks for open work left on a day gone by."""
+
+
+def carry_overdue(session: Session, region: str, today: dt.date, tz: ZoneInfo) -> list[str]:
+    """Bring open work left on a day gone by to a day still to come: every job of
+    ``region`` that is ``open`` (never published, or back after a failed visit), not
+    promised, dated before ``today`` (within ``OVERDUE_REACH``) and whose date range
+    ended before it, goes to the first day from ``today`` on which someone of its region
+    works, as a failed visit's revisit does (``_redate``: the windows of days gone are
+    dropped, a range is stretched). Returns their ids. Without it, a visit failed while
+    its window was still open, or a job no plan of its day could fit, stayed on that day
+    and no plan of a later day ever saw it. A promised job is left alone: its promise
+    stands until the dispatcher withdraws it or the customer books again."""
+    rows = session.exec(
+        select(JobRow)
+        .where(
+            JobRow.region == region,
+            JobRow.status == jobstate.OPEN,
+            col(JobRow.confirmed).is_(False),
+            col(JobRow.date) < today,
+            col(JobRow.date) >= today - OVERDUE_REACH,
+            or_(col(JobRow.date_to).is_(None), col(JobRow.date_to) < today),
+        )
+        .order_by(col(JobRow.id))
+    ).all()
+    moved = []
+    for job in rows:
+        days_left = max(1, job.days - len(jobdays.done_days(session, job.id, tz))) if job.days > 1 else 1
+        _redate(session, job, today, tz, days_left=days_left)
+        session.add(job)
+        moved.append(job.id)
+    return moved
 
 
 def _carry_run_over(session: Session, job: JobRow, failed_at: dt.datetime, tz: ZoneInfo) -> dt.date:

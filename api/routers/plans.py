@@ -18,7 +18,7 @@ from sqlmodel import Session
 from api.convert import horizon_out, plan_out, stability_in
 from api.deps import DateQuery, Dispatcher, RegionQuery, SessionDep, StateDep
 from api.schemas import EditIn, EditOut, EditViolationOut, PlanOut, PlanRequest, PublishIn
-from dispatch import audit, catalog, edits, planning, runs
+from dispatch import audit, catalog, edits, field, planning, runs
 from dispatch.auth import still_usable
 from dispatch.errors import Invalid, NotFound
 from dispatch.reporting import day_kpis
@@ -42,6 +42,9 @@ def post_plan(body: PlanRequest, session: SessionDep, state: StateDep, _: Dispat
     if body.date_to is not None:
         planning.check_days_not_under_way(session, body.first_day, body.date_to, region)
     stability = None if body.stability is None else stability_in(body.stability, state.settings.stability)
+    today = state.clock.today(state.tz)
+    if (body.date_to or body.first_day) >= today and field.carry_overdue(session, region, today, state.tz):
+        session.commit()  # before the run is queued: its worker reads the days afresh
     plan = state.runner.submit(
         body.first_day, region, body.time_limit_s, body.from_, last_day=body.date_to, stability=stability
     )

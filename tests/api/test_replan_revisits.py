@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+import time_machine
 from fastapi.testclient import TestClient
 from icalendar import Calendar
 
@@ -147,6 +148,23 @@ def test_a_customer_not_at_home_is_visited_again_the_same_day_while_their_window
         early = {"type": "en_route", "at": at(DAY, "09:20")}
         refused = client.post("/v1/jobs/FIT/events", json=early, headers=DISPATCHER)
         assert refused.status_code == 409 and refused.json()["field"] == "at", refused.text
+
+
+def test_a_visit_failed_while_its_window_was_open_and_not_revisited_that_day_is_planned_the_next_day(
+    database_url: str,
+) -> None:
+    """FIT failed at 09:30 (the customer was out) with its window open till 16:00, so its
+    revisit stayed on its day; nobody re-planned that day. The next morning a plan of the
+    new day brings it there, as open work of that day. Before, it stayed on the day gone
+    and no plan ever saw it again."""
+    with published_fit(database_url, ("08:00", "16:00"), "09:00") as client:
+        failed_at(client, "customer_absent", at(DAY, "09:30"))
+        assert client.get("/v1/jobs/FIT", headers=DISPATCHER).json()["date"] == DAY.isoformat()
+        with time_machine.travel(instant(at(NEXT, "07:00")), tick=False):
+            following = run_plan(client, NEXT.isoformat(), time_limit_s=1)
+        assert following["status"] == "done" and "FIT" in visits(following), following
+        job = client.get("/v1/jobs/FIT", headers=DISPATCHER).json()
+        assert (job["status"], job["date"], job["windows"]) == ("open", NEXT.isoformat(), []), job
 
 
 def test_a_visit_failed_after_its_window_closed_is_carried_to_the_next_working_day(database_url: str) -> None:
