@@ -638,9 +638,10 @@ class LiveVisitOut(BaseModel):
     expected_end: dt.datetime | None = Field(description="expected (or actual) end")
     delay_min: int = Field(description="against the planned arrival; negative when early")
     at_risk: bool
-    risk: Literal["unavailable", "window", "shift"] | None = Field(
+    risk: Literal["unavailable", "window", "shift", "dependency"] | None = Field(
         description="unavailable: its technician is unavailable then (a disruption); window: expected after "
-        "the promised window's end; shift: cannot end within the shift"
+        "the promised window's end; shift: cannot end within the shift; dependency: the job it waits for is "
+        "not done and not planned to end before it (failed, cancelled, re-dated or late)"
     )
     window: WindowOut | None = Field(description="the promised window")
 

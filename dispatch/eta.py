@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -39,7 +39,16 @@ from sqlmodel import Session, col, func, select
 from dispatch import jobdays, jobstate, live
 from dispatch.auth import Principal
 from dispatch.errors import Forbidden, NotFound
-from dispatch.mapping import DayClock, Span, disruptions_of, job_of, stored_absences, technicians_on, unavailability
+from dispatch.mapping import (
+    DayClock,
+    Span,
+    disruptions_of,
+    job_of,
+    predecessor_end,
+    stored_absences,
+    technicians_on,
+    unavailability,
+)
 from dispatch.planning import published_plan_id
 from dispatch.tables import BookingRow, DisruptionRow, EventRow, JobRow, RouteRow, TechnicianRow, VisitRow
 from dispatch.timeutil import from_storage
@@ -59,6 +68,7 @@ way (en route or on site), the next one to drive to, or later."""
 WINDOW = "window"
 SHIFT = "shift"
 UNAVAILABLE = "unavailable"
+DEPENDENCY = "dependency"
 """Why a visit is at risk: its technician is unavailable when it would be made (a
 ``technician_unavailable`` disruption), its expected arrival is after the promised
 window's end, or it cannot end (and the technician be back) before the shift's hard end."""
@@ -595,6 +605,7 @@ def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.
     def local(seconds: int | None) -> dt.datetime | None:
         return clock.moment(seconds) if seconds is not None else None
 
+    waiting = _waiting(session, visits, jobs, tz)
     out: list[LiveTechnician] = []
     for route_facts in facts:
         shown = []
@@ -615,8 +626,8 @@ def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.
                     eta=local(e.eta_s),
                     expected_end=local(e.end_s),
                     delay_min=e.delay_min,
-                    at_risk=e.at_risk,
-                    risk=e.risk,
+                    at_risk=e.at_risk or (e.state in (NEXT, LATER) and v.job_id in waiting),
+                    risk=e.risk or (DEPENDENCY if e.state in (NEXT, LATER) and v.job_id in waiting else None),
                 )
             )
         name = names.get(route_facts.technician_id, "")
@@ -632,6 +643,22 @@ def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.
         out.append(LiveTechnician(tech_id, names.get(tech_id, ""), tuple(shown), None))
     out.sort(key=lambda t: t.technician_id)
     return LiveDay(day, region, now, plan_id, tuple(out), urgent)
+
+
+def _waiting(session: Session, visits: Sequence[VisitRow], jobs: Mapping[str, JobRow], tz: ZoneInfo) -> set[str]:
+    """The jobs of ``visits`` not begun whose predecessor (``depends_on``) is not where
+    their visit needs it: not done and in no published plan (it failed, was cancelled or
+    is not planned), or ending after the visit's planned start. Their visit cannot
+    happen as published: a re-plan of its day says why."""
+    out = set()
+    for v in visits:
+        job = jobs.get(v.job_id)
+        if job is None or job.depends_on is None or job.status not in (jobstate.OPEN, jobstate.SCHEDULED):
+            continue
+        end, _ = predecessor_end(session, job.depends_on, tz)
+        if end is None or end > from_storage(v.start, tz):
+            out.add(v.job_id)
+    return out
 
 
 def _without_estimates(

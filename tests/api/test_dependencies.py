@@ -138,7 +138,8 @@ def measured_and_published(client: TestClient) -> None:
 
 def test_a_measure_that_failed_holds_back_the_install_waiting_for_it(client: TestClient) -> None:
     """The measure failed for missing parts (its revisit is the next day): its visit in
-    the published plan is no end to wait for. Before, the install stayed planned after it
+    the published plan is no end to wait for. The install published after it is at risk
+    in the live day, and no plan keeps it. Before, the install stayed planned after it
     and slots were offered for another job waiting for it."""
     with time_machine.travel(moment(T.format(DAY, "07:00")), tick=False):
         measured_and_published(client)
@@ -146,6 +147,11 @@ def test_a_measure_that_failed_holds_back_the_install_waiting_for_it(client: Tes
         failed = {"type": "failed", "reason": "parts_missing", "at": T.format(DAY, "09:30")}
         assert client.post("/v1/jobs/M/events", json=failed, headers=DISPATCHER).status_code == 201
         assert client.get("/v1/jobs/M", headers=DISPATCHER).json()["date"] == NEXT
+        # The install published after it is at risk in the live day: it waits for a visit
+        # that failed (before, the live day showed it on time).
+        live = client.get("/v1/live", params={"date": DAY}, headers=DISPATCHER).json()
+        [install] = [v for t in live["technicians"] for v in t["visits"] if v["job_id"] == "I"]
+        assert (install["at_risk"], install["risk"]) == (True, "dependency"), install
         plan = run_plan(client, DAY)
         assert plan["status"] == "done", plan
         held = unassigned(plan)["I"]
