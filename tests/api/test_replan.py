@@ -158,6 +158,11 @@ def test_a_re_plan_from_now_keeps_what_happened_and_moves_mostly_the_absent_tech
     told_eta = {e["job_id"]: e["data"] for e in feed if e["type"] == "job.eta"}
     for r in changes["retimed"]:
         assert instant(told_eta[r["job_id"]]["eta"]) == instant(r["new_arrival"])
+    # And each technician a visit was taken from hears it, with whom it went to.
+    taken = {(e["job_id"], e["technician_id"], tuple(e["data"]["to"])) for e in feed if e["type"] == "job.unassigned"}
+    assert taken == {(j, m["from_technician_id"], (m["to_technician_id"],)) for j, m in moved.items()} | {
+        (j, told[j][0], ()) for j in set(changes["dropped"]) if j in told
+    }
     # The day's figures count the whole day's jobs, the two settled ones included.
     day_kpis = client.get("/v1/kpis", params={"date": DAY.isoformat()}, headers=DISPATCHER).json()
     assert (day_kpis["jobs_served"], day_kpis["jobs_total"]) == (len(new), len(set(new) | set(unassigned)))
