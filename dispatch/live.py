@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
+from dispatch import jobdays
 from dispatch.errors import Conflict
 from dispatch.jobstate import OPEN, PLANNABLE, SCHEDULED, SHOWN_TO_INSTALLERS
 from dispatch.mapping import DayClock, Span, promise_on
@@ -203,10 +204,7 @@ def days_holding(session: Session, row: JobRow) -> list[dt.date]:
     week after its date: as far as a run of its working days reaches)."""
     if row.days <= 1:
         return [row.date]
-    first = min(row.date, row.date_from) if row.date_from is not None else row.date
-    last = row.date + dt.timedelta(days=row.days - 1 + 7)
-    if row.date_to is not None:
-        last = max(last, row.date_to)
+    first, last = jobdays.possible_days(row)
     schedules = session.exec(
         select(LiveScheduleRow)
         .where(LiveScheduleRow.region == row.region, LiveScheduleRow.date >= first, LiveScheduleRow.date <= last)
