@@ -331,6 +331,17 @@ def test_an_overrun_ends_after_its_visit_began_and_is_not_already_past_and_count
         assert [d["type"] for d in listed] == ["overrun"]
 
 
+def planned_with_pin(client: TestClient, job_id: str, technician_id: str) -> dict[str, Any]:
+    """``job_id`` pinned to ``technician_id`` and DAY planned (not published); the plan."""
+    shown = client.get(f"/v1/jobs/{job_id}", headers=DISPATCHER).json()
+    body = {k: v for k, v in shown.items() if k not in ("id", "status", "booked")}
+    pinned = client.put(f"/v1/jobs/{job_id}", json={**body, "pinned_technician_id": technician_id}, headers=DISPATCHER)
+    assert pinned.status_code == 200
+    moved = run_plan(client, DAY.isoformat(), time_limit_s=1)
+    assert visits(moved)[job_id][0] == technician_id
+    return moved
+
+
 def test_no_plan_takes_a_visit_from_a_technician_already_on_the_way(
     day: tuple[TestClient, dict[str, Any]],
 ) -> None:
@@ -340,12 +351,7 @@ def test_no_plan_takes_a_visit_from_a_technician_already_on_the_way(
     job_id = routes["W1"][0]
     # The dispatcher pins the job to W3 and plans; before that plan is published, W1
     # sets off to it.
-    shown = client.get(f"/v1/jobs/{job_id}", headers=DISPATCHER).json()
-    body = {k: v for k, v in shown.items() if k not in ("id", "status", "booked")}
-    pinned = client.put(f"/v1/jobs/{job_id}", json={**body, "pinned_technician_id": "W3"}, headers=DISPATCHER)
-    assert pinned.status_code == 200
-    moved = run_plan(client, DAY.isoformat(), time_limit_s=1)
-    assert visits(moved)[job_id][0] == "W3"
+    moved = planned_with_pin(client, job_id, "W3")
     event(client, job_id, "en_route", told[job_id][1]["arrival"])
     refused = client.post(f"/v1/plans/{moved['id']}/publish", headers=DISPATCHER)
     assert refused.status_code == 409 and refused.json()["field"] == "plan_id"
@@ -368,17 +374,7 @@ def test_a_plan_made_before_a_job_it_moves_was_completed_is_refused_and_one_canc
     told = visits(published)
     routes = {r["technician_id"]: [v["job_id"] for v in r["visits"]] for r in published["routes"]}
     cancelled, done = routes["W1"][:2]
-
-    def pinned_to_w3(job_id: str) -> dict[str, Any]:
-        shown = client.get(f"/v1/jobs/{job_id}", headers=DISPATCHER).json()
-        body = {k: v for k, v in shown.items() if k not in ("id", "status", "booked")}
-        pinned = client.put(f"/v1/jobs/{job_id}", json={**body, "pinned_technician_id": "W3"}, headers=DISPATCHER)
-        assert pinned.status_code == 200
-        moved = run_plan(client, DAY.isoformat(), time_limit_s=1)
-        assert visits(moved)[job_id][0] == "W3"
-        return moved
-
-    moved = pinned_to_w3(cancelled)
+    moved = planned_with_pin(client, cancelled, "W3")
     assert client.delete(f"/v1/jobs/{cancelled}", headers=DISPATCHER).status_code == 200
     cursor = client.get("/v1/events", params={"limit": 1000}, headers=DISPATCHER).json()["next"]
     assert client.post(f"/v1/plans/{moved['id']}/publish", headers=DISPATCHER).status_code == 200
@@ -386,7 +382,7 @@ def test_a_plan_made_before_a_job_it_moves_was_completed_is_refused_and_one_canc
     assert [e["type"] for e in events if e["job_id"] == cancelled] == []
     assert "plan.published" in [e["type"] for e in events]
 
-    moved = pinned_to_w3(done)
+    moved = planned_with_pin(client, done, "W3")
     event(client, done, "arrived", told[done][1]["arrival"])
     event(client, done, "completed", told[done][1]["end"])
     refused = client.post(f"/v1/plans/{moved['id']}/publish", headers=DISPATCHER)

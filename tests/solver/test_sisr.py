@@ -274,7 +274,7 @@ def test_crews_that_leave_their_technicians_no_room_for_lunch_are_left_out_and_t
     assert planned == {"S0", "S1", "S2"}
 
 
-@pytest.mark.parametrize(
+EVERY_ENGINE = pytest.mark.parametrize(
     "search",
     [
         SearchSettings(),
@@ -283,6 +283,10 @@ def test_crews_that_leave_their_technicians_no_room_for_lunch_are_left_out_and_t
     ],
     ids=["compiled", "portfolio", "ortools"],
 )
+"""The compiled search, the portfolio without it, and OR-Tools alone."""
+
+
+@EVERY_ENGINE
 def test_a_visit_after_an_absence_is_reached_once_the_absence_is_over_not_before_it(search: SearchSettings) -> None:
     """Away 12:00-13:30 (the day's pause, off site) and a visit that may start from
     13:30 only: the technician is not at the customer's during the absence, so the
@@ -305,15 +309,7 @@ def test_a_visit_after_an_absence_is_reached_once_the_absence_is_over_not_before
     assert at_b.arrival_s <= 12 * H < at_b.start_s, at_b
 
 
-@pytest.mark.parametrize(
-    "search",
-    [
-        SearchSettings(),
-        SearchSettings(ruin_and_recreate=False),
-        SearchSettings(portfolio=False, ruin_and_recreate=False),
-    ],
-    ids=["compiled", "portfolio", "ortools"],
-)
+@EVERY_ENGINE
 def test_a_long_visit_never_holds_an_absence_as_it_holds_a_lunch(search: SearchSettings) -> None:
     """Away 11:00-12:00 (the day's pause, off site): a five-hour kitchen that may start
     from 07:00 starts after the absence, though a lunch there is taken on site; the
