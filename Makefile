@@ -57,7 +57,10 @@ typecheck: install
 	$(BIN)/mypy
 
 ## The whole suite at DISPATCH_TEST_AT (default: tests/conftest.py's DEFAULT_INSTANT),
-## on both databases; then the date-sensitive tests (marked `clock`) at each of
+## on both databases; then the date-sensitive tests (marked `clock`: those that read
+## today, the seeded day, lead times, carry-overs or the next working day from the
+## running clock; a file whose tests only work on a day a week ahead, at moments of
+## their own, is not marked, as the date shifts nothing there but the weekday) at each of
 ## CLOCK_RUNS, an instant and the database its tests on each database run on
 ## (DISPATCH_TEST_DATABASE; tests on SQLite alone run at every instant): 00:30 on New
 ## Year's Day in Helsinki (still the old year, and the old date, in UTC) on

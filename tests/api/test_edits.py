@@ -24,8 +24,6 @@ from dispatch.clock import Clock
 from tests.api.conftest import DISPATCHER, run_plan, settings_for
 from tests.api.test_booking import CUSTOMER, DAY, NEXT, at, job, technician
 
-pytestmark = pytest.mark.clock
-
 
 @pytest.fixture
 def client(database_url: str) -> Iterator[TestClient]:

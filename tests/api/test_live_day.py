@@ -18,8 +18,6 @@ from dispatch.errors import Conflict, Invalid
 from dispatch.jobstate import apply_event, next_status, revisit_not_before, visit_status
 from tests.api.conftest import DISPATCHER, SAMPLE_DAY, auth, run_plan, settings_for
 
-pytestmark = pytest.mark.clock
-
 
 @dataclass
 class Day:

@@ -18,8 +18,6 @@ from api import create_app
 from tests.api.conftest import DISPATCHER, auth, run_plan, run_while_adding, settings_for
 from tests.api.test_booking import CUSTOMER, DAY, at, book, job, search, technician
 
-pytestmark = pytest.mark.clock
-
 
 @pytest.fixture
 def region(database_url: str) -> Iterator[tuple[TestClient, dict[str, str]]]:

@@ -18,8 +18,6 @@ from tests.api.conftest import DISPATCHER, auth, run_plan, settings_for
 from tests.api.test_booking import CUSTOMER, DAY, at, technician
 from tests.api.test_replan import HOMES, installers, instant, replan
 
-pytestmark = pytest.mark.clock
-
 
 def crew_of(plan: dict[str, Any], job_id: str) -> set[str]:
     return {r["technician_id"] for r in plan["routes"] for v in r["visits"] if v["job_id"] == job_id}

@@ -13,7 +13,6 @@ import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
 from fastapi.testclient import TestClient
 
 from dispatch import replan
@@ -24,8 +23,6 @@ from solver.plan import WorkingRoute
 from tests.api.conftest import DISPATCHER, settings_for
 from tests.api.test_booking import DAY, at
 from tests.api.test_replan import day, instant, visits  # noqa: F401  (the fixture)
-
-pytestmark = pytest.mark.clock
 
 NOW = at(DAY, "11:00")
 

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import DISPATCHER, run_plan
 from tests.api.test_booking import DAY, at
 from tests.api.test_replan import day, instant, visits  # noqa: F401  (the fixture)
-
-pytestmark = pytest.mark.clock
 
 EARLY = at(DAY, "08:30")
 NOON = at(DAY, "12:00")  # between the first and the second visit of each installer (their day starts late)

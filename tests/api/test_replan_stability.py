@@ -13,8 +13,6 @@ from tests.api.conftest import DISPATCHER, run_plan_of
 from tests.api.test_booking import DAY, at
 from tests.api.test_replan import day, instant, visits  # noqa: F401  (the fixture)
 
-pytestmark = pytest.mark.clock
-
 
 def replan_with(client: TestClient, stability: dict[str, Any] | None) -> dict[str, Any]:
     body: dict[str, Any] = {"date": DAY.isoformat(), "time_limit_s": 2, "from": at(DAY, "07:30")}
