@@ -600,10 +600,12 @@ def published_elsewhere(
     session: Session, rows: Iterable[JobRow], days: Collection[dt.date], region: str, tz: ZoneInfo
 ) -> dict[str, Unassigned]:
     """The jobs of ``rows`` not open (scheduled, or under way) that the live schedule of
-    a day outside ``days`` holds (a published plan put them there; a day of a job of
-    several days that is done does not count), each with why a plan of ``days`` leaves
-    it out. Before, a plan of other days planned such a job again and, published, it was
-    on two days' lists at once."""
+    a day outside ``days`` holds (a published plan put them there; a day whose visit is
+    over does not count: done, failed, or called off, ``jobdays.on_day``), each with why a
+    plan of ``days`` leaves it out. Before, a plan of other days planned such a job again
+    and, published, it was on two days' lists at once; and a revisit carried to the next
+    day was, once published there, left out of every later plan of that day, held by the
+    day its visit failed on."""
     wanted = {r.id: r for r in rows if r.status != OPEN}
     if not wanted or not days:
         return {}
@@ -624,7 +626,8 @@ def published_elsewhere(
                 row = wanted.get(job_id)
                 if row is None or job_id in held:
                     continue
-                if row.days > 1 and live.date in jobdays.done_days(session, job_id, tz):
+                if jobdays.on_day(session, row, live.date, tz).status not in (SCHEDULED, *UNDER_WAY):
+                    # Its visit there is over (done, failed, called off): the field said what happened.
                     continue
                 # Of a day gone by, the visit may not have happened: say what to do then.
                 then = "; if it did not happen there, record what happened (field events)"

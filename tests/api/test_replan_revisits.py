@@ -125,6 +125,25 @@ def test_a_revisit_planned_on_its_new_day_leaves_the_visit_that_failed_as_it_was
         assert listed(NEXT) == [("FIT", "scheduled")]
 
 
+def test_a_revisit_published_on_its_new_day_is_planned_there_again_by_later_plans_and_re_plans_of_that_day(
+    database_url: str,
+) -> None:
+    """FIT failed at 09:30 for missing parts; its revisit is planned and published on the
+    next day. A second plan of that day, and a re-plan of it from 08:00, still serve it:
+    the day it failed on holds only the visit that failed. Before, both left it out,
+    "Published on <the day it failed> with W1: a plan of that day moves it"."""
+    with published_fit(database_url, ("08:00", "16:00"), "09:00") as client:
+        failed_at(client, "parts_missing", at(DAY, "09:30"))
+        following = run_plan(client, NEXT.isoformat(), time_limit_s=1)
+        assert client.post(f"/v1/plans/{following['id']}/publish", headers=DISPATCHER).status_code == 200
+        again = run_plan(client, NEXT.isoformat(), time_limit_s=1)
+        assert again["status"] == "done" and not again["unassigned"], again["unassigned"]
+        assert "FIT" in visits(again), again
+        from_now = run_plan(client, NEXT.isoformat(), time_limit_s=1, replan_from=at(NEXT, "08:00"))
+        assert from_now["status"] == "done" and not from_now["unassigned"], from_now["unassigned"]
+        assert "FIT" in visits(from_now) and not from_now["changes"]["dropped"], from_now["changes"]
+
+
 def test_a_customer_not_at_home_is_visited_again_the_same_day_while_their_window_is_open(database_url: str) -> None:
     """The same install failed at 09:30 because the customer was out: its window runs to
     16:00, so the revisit stays on its day and the re-plan of the afternoon serves it."""
