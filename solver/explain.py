@@ -316,9 +316,15 @@ def explain_dropped(
             ReasonCode.NO_STOCK,
             f"Needs {kinds}: every qualified technician's stock is used up by their other jobs or is too small.",
         )
-    higher = sum(1 for tech in qualified for j in routes.get(tech.id, []) if j.priority <= job.priority)
+    # Each qualified technician's count, not their sum: "booked with 4" read as each having 4.
+    counts_of = ((sum(1 for j in routes.get(t.id, []) if j.priority <= job.priority), _name(t, day)) for t in qualified)
+    booked = sorted(counts_of, key=lambda item: (-item[0], item[1]))
+    counts = ", ".join(f"{name} {count}" for count, name in booked[:_NAMES_SHOWN])
+    if len(booked) > _NAMES_SHOWN:
+        counts += f" and {len(booked) - _NAMES_SHOWN} more"
     return Unassigned(
         job.id,
         ReasonCode.DAY_FULL,
-        f"The day is full: every qualified technician is booked with {higher} jobs of equal or higher priority.",
+        "The day is full: the qualified technicians are booked with jobs of equal or higher priority "
+        f"({counts}) and none has room left for it.",
     )

@@ -87,6 +87,20 @@ def _one_technician_day(job: Job) -> Problem:
     return Problem(technicians=(tech,), jobs=(job,))
 
 
+def test_a_full_day_names_each_qualified_technicians_own_count_of_jobs_not_their_sum() -> None:
+    """Three five-hour kitchens that must start 08:00-09:00, two kitchen fitters: one is
+    left out, its reason giving each fitter's one job. Before: "every qualified
+    technician is booked with 2 jobs", the two fitters' jobs added up."""
+    techs = tuple(Technician(t, grid(0), Shift(8 * H, 16 * H), skills={"kitchen": 2}) for t in ("T1", "T2"))
+    jobs = tuple(
+        Job(j, grid(1), 5 * H, skills={"kitchen": 1}, windows=(TimeWindow(8 * H, 9 * H),)) for j in ("K1", "K2", "K3")
+    )
+    solution = solve(Problem(technicians=techs, jobs=jobs), SolveOptions(time_limit_s=1))
+    (why,) = solution.unassigned
+    assert why.code is ReasonCode.DAY_FULL
+    assert "(T1 1, T2 1)" in why.reason, why.reason
+
+
 def test_a_job_of_any_time_that_no_day_has_room_for_says_so_in_words_not_in_hours_of_other_days() -> None:
     long_one = Job("LONG", grid(3), 9 * H, skills={"kitchen": 1})
     solution = solve(_one_technician_day(long_one), SolveOptions(time_limit_s=1))
