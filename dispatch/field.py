@@ -357,7 +357,8 @@ def _carry_over(session: Session, job: JobRow, failed_at: dt.datetime, tz: ZoneI
     """Put the revisit of ``job`` (its visit failed at ``failed_at``) on a later day when
     nothing of its own day is left for it: its release (the parts) comes after that day's
     work ends (the last of the region's technicians due home), or every window it had on
-    that day (the whole day without one) has closed by then. It goes on the first day after, on or
+    that day (the whole day without one) closes before the revisit may start (the failure,
+    or its release when later). It goes on the first day after, on or
     after its release, on which a technician of its region works: the windows, preferred
     hours and deadline of days gone are dropped (the customer is given a new appointment:
     the revisit is open work any time of that day until promised again), the windows still
@@ -374,7 +375,9 @@ def _carry_over(session: Session, job: JobRow, failed_at: dt.datetime, tz: ZoneI
     day_end = clock.moment(max(t.latest_end_s for t in working)) if working else clock.midnight
     release = from_storage(job.release_at, tz) if job.release_at is not None else None
     windows = [(dt.datetime.fromisoformat(a), dt.datetime.fromisoformat(b)) for a, b in job.windows]
-    left = [(a, b) for a, b in windows or [(clock.midnight, next_midnight)] if a < day_end and b > failed_at]
+    # A window that closes before the revisit may start (its release) is gone as well.
+    after = max(failed_at, release) if release is not None else failed_at
+    left = [(a, b) for a, b in windows or [(clock.midnight, next_midnight)] if a < day_end and b > after]
     if (release is None or release < day_end) and left and failed_at < day_end:
         return None
     first = max(day + dt.timedelta(days=1), release.astimezone(tz).date() if release is not None else day)

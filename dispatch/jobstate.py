@@ -60,15 +60,22 @@ PARTS_LEAD = dt.timedelta(hours=24)
 again sooner than this after it failed."""
 
 
+CUSTOMER_ABSENT_WAIT = dt.timedelta(hours=2)
+"""A customer who was not at home is not called on again sooner than this after the
+visit failed: the same afternoon, not the minute the installer left the door."""
+
+
 def revisit_not_before(
     reason: str | None, failed_at: dt.datetime, release_at: dt.datetime | None
 ) -> dt.datetime | None:
     """The release of a job whose visit failed at ``failed_at`` for ``reason``: for
-    ``parts_missing`` no sooner than ``PARTS_LEAD`` after the failure (a later release
-    the job already had stays), else the release it had."""
-    if reason != "parts_missing":
+    ``parts_missing`` no sooner than ``PARTS_LEAD`` after the failure, for
+    ``customer_absent`` no sooner than ``CUSTOMER_ABSENT_WAIT`` (a later release the job
+    already had stays), else the release it had."""
+    wait = {"parts_missing": PARTS_LEAD, "customer_absent": CUSTOMER_ABSENT_WAIT}.get(reason or "")
+    if wait is None:
         return release_at
-    earliest = failed_at + PARTS_LEAD
+    earliest = failed_at + wait
     return earliest if release_at is None or release_at < earliest else release_at
 
 

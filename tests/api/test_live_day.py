@@ -178,19 +178,19 @@ def test_a_failed_visit_leaves_the_job_open_with_its_reason(database_url: str) -
         stray = post(day, job_id, "completed", arrival, reason="other")
         assert stray.status_code == 422 and stray.json()["field"] == "reason"
 
-        failed = post(day, job_id, "failed", arrival + dt.timedelta(minutes=3), reason="customer_absent")
-        assert failed.status_code == 201 and failed.json()["reason"] == "customer_absent"
+        failed = post(day, job_id, "failed", arrival + dt.timedelta(minutes=3), reason="other")
+        assert failed.status_code == 201 and failed.json()["reason"] == "other"
         shown = job(day, job_id)
-        assert (shown["status"], shown["reason"]) == ("open", "customer_absent")
+        assert (shown["status"], shown["reason"]) == ("open", "other")
         assert dt.datetime.fromisoformat(shown["actual_start"]) == arrival
         assert dt.datetime.fromisoformat(shown["actual_end"]) == arrival + dt.timedelta(minutes=3)
         assert my_status(day, job_id) == "failed"
         # It links to its first visit: who, when, why, and where the field's reports are.
         first_visit = shown["failed_visit"]
-        assert first_visit["reason"] == "customer_absent" and first_visit["technician_id"] == day.technician_id
+        assert first_visit["reason"] == "other" and first_visit["technician_id"] == day.technician_id
         assert dt.datetime.fromisoformat(first_visit["at"]) == arrival + dt.timedelta(minutes=3)
         reports = day.client.get(first_visit["events"], headers=DISPATCHER).json()
-        assert [(e["type"], e["reason"]) for e in reports] == [("arrived", None), ("failed", "customer_absent")]
+        assert [(e["type"], e["reason"]) for e in reports] == [("arrived", None), ("failed", "other")]
 
         # Open work again: a plan run takes it, and a later visit can complete it.
         assert job_id in planned_ids(run_plan(day.client, SAMPLE_DAY, time_limit_s=1))
@@ -199,7 +199,7 @@ def test_a_failed_visit_leaves_the_job_open_with_its_reason(database_url: str) -
         assert post(day, job_id, "arrived", later + dt.timedelta(minutes=20)).status_code == 201
         assert job(day, job_id)["actual_end"] is None
         assert post(day, job_id, "completed", later + dt.timedelta(hours=1)).status_code == 201
-        assert (job(day, job_id)["status"], job(day, job_id)["reason"]) == ("completed", "customer_absent")
+        assert (job(day, job_id)["status"], job(day, job_id)["reason"]) == ("completed", "other")
 
 
 def test_a_cancelled_job_takes_no_events_and_others_jobs_stay_forbidden(database_url: str) -> None:
@@ -358,12 +358,15 @@ def test_a_visits_times_and_its_status_for_the_installer() -> None:
     assert refused.value.field == "reason"
 
 
-def test_a_visit_failed_for_missing_parts_releases_its_job_a_day_later_unless_it_was_released_later() -> None:
+def test_a_job_failed_for_missing_parts_is_released_a_day_later_and_one_its_customer_missed_two_hours_later() -> None:
+    """Unless the job was released later already; other reasons leave the release as it was."""
     day = dt.timedelta(hours=24)
     assert revisit_not_before("parts_missing", T0, None) == T0 + day
     assert revisit_not_before("parts_missing", T0, T0 - day) == T0 + day
     assert revisit_not_before("parts_missing", T0, T0 + 2 * day) == T0 + 2 * day
-    assert revisit_not_before("customer_absent", T0, None) is None
+    assert revisit_not_before("customer_absent", T0, None) == T0 + dt.timedelta(hours=2)
+    assert revisit_not_before("customer_absent", T0, T0 + day) == T0 + day
+    assert revisit_not_before("second_visit", T0, None) is None
     assert revisit_not_before("other", T0, T0 - day) == T0 - day
 
 
