@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -363,10 +364,14 @@ def follow_plan(
     return row
 
 
-def mark_scheduled(session: Session, plan_id: int, previous_plan_id: int | None, now: dt.datetime) -> None:
-    """Jobs of the published plan still open become ``scheduled``; jobs of the plan it
-    replaces that are no longer in it and were only scheduled are ``open`` again, unless
-    the published plan of another day holds them."""
+def mark_scheduled(
+    session: Session, plan_id: int, previous_plan_id: int | None, now: dt.datetime, day: dt.date, tz: ZoneInfo
+) -> None:
+    """Jobs of the published plan (of ``day``) still open become ``scheduled``, but for
+    a visit there that is over (a re-plan keeps a failed visit whose revisit is on another
+    day: ``jobdays.on_day``); jobs of the plan it replaces that are no longer in it and
+    were only scheduled are ``open`` again, unless the published plan of another day
+    holds them."""
     in_plan = set(session.exec(select(VisitRow.job_id).where(VisitRow.plan_id == plan_id)).all())
     stamp = to_storage(now)
     if previous_plan_id is not None and previous_plan_id != plan_id:
@@ -392,6 +397,8 @@ def mark_scheduled(session: Session, plan_id: int, previous_plan_id: int | None,
                 session.add(row)
     if in_plan:
         for row in session.exec(select(JobRow).where(col(JobRow.id).in_(in_plan), JobRow.status == OPEN)).all():
+            if jobdays.on_day(session, row, day, tz) is not row:
+                continue
             row.status, row.updated_at = SCHEDULED, stamp
             session.add(row)
 

@@ -27,7 +27,7 @@ from huey.consumer import Consumer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, delete, or_, select, update
 
-from dispatch import feed, leases, live, locks, tasks
+from dispatch import feed, jobdays, leases, live, locks, tasks
 from dispatch.clock import SYSTEM_CLOCK, Clock
 from dispatch.db import session_scope
 from dispatch.errors import Conflict, Invalid, NotFound, Unavailable
@@ -348,15 +348,19 @@ def _within(routes: list[WorkingRoute], job_ids: set[str]) -> list[WorkingRoute]
 def store_replan(
     session: Session, plan: PlanRow, left: DayFrom, solution: Solution, slot_s: Mapping[str, int], notify_min: int
 ) -> None:
-    """Store a re-plan: the settled visits of the published plan as they are, first
-    on their technicians' routes, then the checked solution of what was left, and
+    """Store a re-plan: the settled visits of the published plan as they are, and those
+    over without being done that it does not plan again (``DayFrom.ended``), first on
+    their technicians' routes, then the checked solution of what was left, and
     the changes against what was told (``solver.replan.changes``) and the stability
     they were weighed with."""
     assert plan.id is not None
     store_solution(session, plan, left.day, solution, left.unplannable, slot_s)
     session.flush()
+    # The visits kept as they were (done, under way, or over without being done) go first
+    # on their routes, in their old order, numbered from 1; the planned ones after them.
+    kept = sorted([*left.settled, *left.ended], key=lambda v: (v.technician_id, v.seq))
     offset: dict[str, int] = {}
-    for old in left.settled:
+    for old in kept:
         offset[old.technician_id] = offset.get(old.technician_id, 0) + 1
     if offset:
         for row in session.exec(select(VisitRow).where(VisitRow.plan_id == plan.id)).all():
@@ -370,12 +374,14 @@ def store_replan(
                 # The lunch they have had stays on their route (what later re-plans and the live day read).
                 route.lunch_start, route.lunch_end = clock.to_stored(had[0]), clock.to_stored(had[1])
                 session.add(route)
-    for old in left.settled:
+    placed: dict[str, int] = {}
+    for old in kept:
+        seq = placed[old.technician_id] = placed.get(old.technician_id, 0) + 1
         copy = VisitRow(
             plan_id=plan.id,
             technician_id=old.technician_id,
             job_id=old.job_id,
-            seq=old.seq,
+            seq=seq,
             arrival=old.arrival,
             start=old.start,
             end=old.end,
@@ -416,6 +422,7 @@ def changes_json(left: DayFrom, solution: Solution, notify_min: int) -> dict[str
         "notify": list(found.notify),
         "routes_changed": list(found.routes_changed),
         "settled": sorted({v.job_id for v in left.settled}),
+        "ended": sorted({v.job_id for v in left.ended}),
         "locks_not_kept": [],
     }
 
@@ -1165,7 +1172,9 @@ def publish(
     taken = taken_from_the_field(session, plan)
     if taken:
         raise Conflict(f"plan {plan_id} cannot be published: {'; '.join(taken)}. Re-plan from now.", "plan_id")
-    past = planned_in_the_past(session, plan, now - dt.timedelta(minutes=notify_min)) if _begun(session, plan) else []
+    past = (
+        planned_in_the_past(session, plan, now - dt.timedelta(minutes=notify_min), tz) if _begun(session, plan) else []
+    )
     if past:
         shown = ", ".join(f"{job_id} at {start.astimezone(tz):%H:%M}" for job_id, start in past[:5])
         more = f" and {len(past) - 5} more" if len(past) > 5 else ""
@@ -1191,7 +1200,7 @@ def publish(
         pointer.plan_id = plan_id
         pointer.published_at = to_storage(now)
     session.add(pointer)
-    live.mark_scheduled(session, plan_id, previous, now)
+    live.mark_scheduled(session, plan_id, previous, now, plan.date, tz)
     confirmed = live.confirm_visits(session, plan_id, now) if confirm_windows else []
     live.follow_plan(session, plan_id, plan.date, plan.region, clock, now)
     locks.sync_pins(session, plan, now)
@@ -1223,12 +1232,16 @@ def _begun(session: Session, plan: PlanRow) -> bool:
     return reported is not None
 
 
-def planned_in_the_past(session: Session, plan: PlanRow, before: dt.datetime) -> list[tuple[str, dt.datetime]]:
+def planned_in_the_past(
+    session: Session, plan: PlanRow, before: dt.datetime, tz: ZoneInfo
+) -> list[tuple[str, dt.datetime]]:
     """The jobs not yet begun (open or scheduled) that ``plan`` starts before ``before``,
     each with its first start, earliest first: published, it would tell technicians and
-    customers times already gone (a whole-day run made while the day is under way)."""
+    customers times already gone (a whole-day run made while the day is under way). A
+    visit of the plan's day that is over (a failed visit a re-plan keeps, its revisit
+    on another day: ``jobdays.on_day``) is not one of them."""
     rows = session.exec(
-        select(VisitRow.job_id, VisitRow.start)
+        select(VisitRow.job_id, VisitRow.start, JobRow)
         .join(JobRow, col(JobRow.id) == col(VisitRow.job_id))
         .where(
             VisitRow.plan_id == plan.id,
@@ -1237,7 +1250,9 @@ def planned_in_the_past(session: Session, plan: PlanRow, before: dt.datetime) ->
         )
     ).all()
     first: dict[str, dt.datetime] = {}
-    for job_id, start in rows:
+    for job_id, start, job in rows:
+        if jobdays.on_day(session, job, plan.date, tz) is not job:
+            continue
         moment = stored_utc(start)
         if job_id not in first or moment < first[job_id]:
             first[job_id] = moment

@@ -213,6 +213,11 @@ class DayFrom:
     positions: dict[str, Position] = field(default_factory=dict)
     # What the day's changes against what was told cost (stored with the re-plan made of it).
     stability: Stability = field(default_factory=Stability)
+    # The published plan's visits that are over without being done (failed, or cancelled
+    # once reached) and whose job this re-plan does not plan again: kept on their routes
+    # as they were, like the settled ones, so that the installer's list, the live day,
+    # the next re-plan's positions and the day's figures still have them once published.
+    ended: list[VisitRow] = field(default_factory=list)
 
 
 @dataclass
@@ -227,7 +232,7 @@ class _Walk:
     told: dict[str, Told] = field(default_factory=dict)
     told_routes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     unreported: dict[str, str] = field(default_factory=dict)
-    # Technicians with a visit done or under way.
+    # Technicians with a visit done, under way, or over without being done.
     holders: set[str] = field(default_factory=set)
     # When each settled job ends (actually, or as expected while under way): what the
     # jobs that wait for it count their lag from.
@@ -237,6 +242,9 @@ class _Walk:
     # Crew jobs under way that one of the two is not coming to (``_partner_gone``): job id
     # → the technician who reported on the way or there, who keeps it.
     crew_behind: dict[str, str] = field(default_factory=dict)
+    # Visits that are over without being done (failed, or cancelled once reached), as
+    # (technician id, seq in the published plan).
+    ended: set[tuple[str, int]] = field(default_factory=set)
 
 
 def _walk(
@@ -284,6 +292,8 @@ def _walk(
                 # A failed visit: the job is open again, the technician moved on. (Its
                 # revisit, once published, is scheduled: told work like any other.)
                 last = visit
+                out.ended.add((tech.technician_id, visit.seq))
+                out.holders.add(tech.technician_id)
             else:
                 arrival = from_storage(job.told_eta, tz) if job.told_eta is not None else visit.planned_arrival
                 # A crew's two start together at the planned start.
@@ -306,6 +316,9 @@ def _walk(
             place = out.jobs[last.job_id]
             out.positions[tech.technician_id] = Position(Location(place.lat, place.lon), clock.seconds(free), served)
         there = tech.cancelled_there
+        if there is not None:
+            out.ended.add((tech.technician_id, there.seq))
+            out.holders.add(tech.technician_id)
         if there is not None and (last is None or there.seq > last.seq):
             before = out.positions.get(tech.technician_id)
             free_s = max(clock.seconds(there.arrived), before.free_at_s if before is not None else 0)
@@ -438,6 +451,14 @@ def day_from(
     if plan_id is not None and settled:
         query = select(VisitRow).where(VisitRow.plan_id == plan_id, col(VisitRow.job_id).in_(settled))
         settled_visits = list(session.exec(query.order_by(col(VisitRow.technician_id), col(VisitRow.seq))).all())
+    ended: list[VisitRow] = []
+    if plan_id is not None and walk.ended:
+        rows = session.exec(select(VisitRow).where(VisitRow.plan_id == plan_id)).all()
+        ended = [
+            v
+            for v in rows
+            if (v.technician_id, v.seq) in walk.ended and v.job_id not in kept and v.job_id not in settled
+        ]
     locked = lock_rules.apply(problem, held, now_s) if held else None
     return DayFrom(
         left,
@@ -453,6 +474,7 @@ def day_from(
         {tech_id: lunches[tech_id] for tech_id in taken},
         positions,
         stability,
+        ended,
     )
 
 

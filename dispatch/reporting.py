@@ -86,7 +86,12 @@ def _whole_day(session: Session, plan_id: int, visits: list[VisitRow]) -> dict[s
     """A re-plan's figures that count the whole day, not the rest of it from its instant
     (its stored ones): the day's jobs are those it keeps (done, under way) and plans,
     and those it leaves out; its deadlines kept and partners' share of the visits count
-    the visits kept with those planned (``dispatch.kpis`` defines both)."""
+    the visits kept with those planned (``dispatch.kpis`` defines both). A visit it keeps
+    that is over without being done (``changes.ended``: failed, or cancelled once
+    reached) serves nothing."""
+    plan = session.get(PlanRow, plan_id)
+    ended = set((plan.changes or {}).get("ended", ())) if plan is not None else set()
+    visits = [v for v in visits if v.job_id not in ended]
     served = {v.job_id for v in visits}
     left_out = set(session.exec(select(UnassignedRow.job_id).where(UnassignedRow.plan_id == plan_id)).all())
     jobs = session.exec(select(JobRow).where(col(JobRow.id).in_(served | left_out))).all()

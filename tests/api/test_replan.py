@@ -231,10 +231,13 @@ def test_a_technician_whose_customer_cancelled_once_they_were_there_goes_on_from
     job = client.get(f"/v1/jobs/{first['job_id']}", headers=DISPATCHER).json()
     assert where["W1"].location == Location(job["location"]["lat"], job["location"]["lon"])
     assert where["W1"].free_at_s >= DayClock(DAY, ZoneInfo(cfg.timezone)).seconds(instant(first["arrival"]))
-    # A re-plan from then plans the rest of the day without the cancelled visit.
+    # A re-plan from then plans the rest of the day without the cancelled visit: it keeps
+    # only the visit that was reached, as it was published (docs/replan.md).
     plan = replan(client, moment)
     assert plan["status"] == "done", plan
-    assert first["job_id"] not in visits(plan) and set(told) - {first["job_id"]} <= set(visits(plan))
+    assert plan["changes"]["ended"] == [first["job_id"]], plan["changes"]
+    assert visits(plan)[first["job_id"]] == ("W1", first)
+    assert set(told) - {first["job_id"]} <= set(visits(plan))
 
 
 def test_disruptions_name_what_is_wrong_and_appear_in_the_feed(day: tuple[TestClient, dict[str, Any]]) -> None:
@@ -523,7 +526,9 @@ def test_the_change_report_is_the_difference_between_the_published_routes_and_th
     assert plan["status"] == "done", plan
     # No visit is locked on this day, so no lock can have been let go (tests/api/test_replan_locks.py).
     assert plan["changes"]["locks_not_kept"] == []
-    report = {k: v for k, v in plan["changes"].items() if k not in ("from", "locks_not_kept")}
+    # Nobody had got to the cancelled visit: nothing is kept of it.
+    assert plan["changes"]["ended"] == []
+    report = {k: v for k, v in plan["changes"].items() if k not in ("from", "locks_not_kept", "ended")}
     expected = difference(published, plan)
     # Arrivals compare as instants (the report and the routes may write the offset differently).
     for row in report["retimed"] + expected["retimed"]:

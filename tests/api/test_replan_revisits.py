@@ -78,7 +78,9 @@ def test_a_visit_failed_for_missing_parts_is_carried_to_the_next_working_day_aft
         assert instant(job["release_at"]) == instant(at(DAY, "09:30")) + dt.timedelta(hours=24)
         again = replan(client, at(DAY, "11:00"))
         assert again["status"] == "done", again
-        assert "FIT" not in visits(again) and not again["unassigned"], again
+        # Not planned again: only the visit that failed is kept, as it was published.
+        assert again["changes"]["ended"] == ["FIT"] and not again["unassigned"], again
+        assert [v["job_id"] for r in again["routes"] for v in r["visits"]] == ["FIT"]
         following = run_plan(client, NEXT.isoformat(), time_limit_s=1)
         assert following["status"] == "done", following
         _, visit = visits(following)["FIT"]
@@ -144,6 +146,53 @@ def test_a_revisit_published_on_its_new_day_is_planned_there_again_by_later_plan
         assert "FIT" in visits(from_now) and not from_now["changes"]["dropped"], from_now["changes"]
 
 
+@pytest.mark.parametrize("ending", ["failed for missing parts", "cancelled on site"])
+def test_a_visit_over_without_being_done_stays_on_its_day_once_a_re_plan_is_published(
+    database_url: str, ending: str
+) -> None:
+    """W1 is at FIT (far from home) when its visit fails for missing parts (its revisit
+    goes to the next day), or when its customer cancels; the re-plan from then is
+    published. The visit stays on W1's list (failed) and on the day's route, so the live
+    day, the customer's status and the next re-plan still go on from FIT's place: the
+    next customer, near FIT, keeps 10:00. Before, the published re-plan had no such
+    visit: W1 was walked from home (10:42 in the live day, a late arrival told to the
+    next customer), the next re-plan moved that customer, and the failed visit left the
+    installer's list and the day's arrivals."""
+    far = (60.30, 25.10)
+    with TestClient(create_app(settings_for(database_url, seed=False))) as client:
+        installers(client, "W1")
+        install(client, "FIT", far, 90, ("08:00", "09:00"))
+        install(client, "NEAR", (far[0] + 0.005, far[1] + 0.005), 60, ("10:00", "14:00"))
+        plan = run_plan(client, DAY.isoformat(), time_limit_s=1)
+        assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
+        _, fit = visits(plan)["FIT"]
+        event(client, "FIT", "arrived", fit["arrival"])
+        if ending == "cancelled on site":
+            assert client.delete("/v1/jobs/FIT", headers=DISPATCHER).status_code == 200
+        else:
+            failed = {"type": "failed", "reason": "parts_missing", "at": at(DAY, "09:45")}
+            assert client.post("/v1/jobs/FIT/events", json=failed, headers=DISPATCHER).status_code == 201
+        with time_machine.travel(instant(at(DAY, "09:45")), tick=False):
+            again = replan(client, at(DAY, "09:45"))
+            assert again["status"] == "done", again
+            published = client.post(f"/v1/plans/{again['id']}/publish", headers=DISPATCHER)
+            assert published.status_code == 200, published.text
+            token = client.post("/v1/tokens", json={"role": "installer", "technician_id": "W1"}, headers=DISPATCHER)
+            fitter = {"Authorization": f"Bearer {token.json()['token']}"}
+            listed = [(v["job_id"], v["status"]) for v in client.get("/v1/me/jobs", headers=fitter).json()]
+            status = client.get("/v1/jobs/NEAR/status", headers=DISPATCHER).json()
+        expected = (
+            [("NEAR", "scheduled")] if ending == "cancelled on site" else [("FIT", "failed"), ("NEAR", "scheduled")]
+        )
+        assert listed == expected
+        assert instant(status["eta"]) == instant(at(DAY, "10:00")), status
+        later = replan(client, at(DAY, "09:50"))
+        assert later["status"] == "done", later
+        _, near = visits(later)["NEAR"]
+        assert instant(near["arrival"]) <= instant(at(DAY, "10:00")), near
+        assert not later["changes"]["retimed"], later["changes"]
+
+
 def test_a_customer_not_at_home_is_visited_again_the_same_day_while_their_window_is_open(database_url: str) -> None:
     """The same install failed at 09:30 because the customer was out: its window runs to
     16:00, so the revisit stays on its day and the re-plan of the afternoon serves it."""
@@ -151,7 +200,7 @@ def test_a_customer_not_at_home_is_visited_again_the_same_day_while_their_window
         told = failed_at(client, "customer_absent", at(DAY, "09:30"))
         assert "revisit_date" not in told["data"], told
         job = client.get("/v1/jobs/FIT", headers=DISPATCHER).json()
-        assert (job["date"], job["release_at"]) == (DAY.isoformat(), None), job
+        assert (job["date"], instant(job["release_at"])) == (DAY.isoformat(), instant(at(DAY, "11:30"))), job
         again = replan(client, at(DAY, "11:00"))
         assert again["status"] == "done", again
         assert "FIT" in visits(again), again
@@ -167,6 +216,29 @@ def test_a_customer_not_at_home_is_visited_again_the_same_day_while_their_window
         early = {"type": "en_route", "at": at(DAY, "09:20")}
         refused = client.post("/v1/jobs/FIT/events", json=early, headers=DISPATCHER)
         assert refused.status_code == 409 and refused.json()["field"] == "at", refused.text
+
+
+@pytest.mark.parametrize("closes", ["16:00", "11:00"])
+def test_a_customer_not_at_home_is_not_called_on_again_within_two_hours_and_a_window_closing_sooner_moves_the_revisit(
+    database_url: str, closes: str
+) -> None:
+    """FIT failed at 09:30 because the customer was out. With its window open to 16:00,
+    a re-plan from 09:35 gives the revisit a start at 11:30 at the soonest (the job's
+    release says so); with its window closing at 11:00, before then, the revisit goes to
+    the next working day. Before, the re-plan sent the installer back to the door at
+    09:35, the minute they left it."""
+    with published_fit(database_url, ("08:00", closes), "09:00") as client:
+        told = failed_at(client, "customer_absent", at(DAY, "09:30"))
+        if closes == "11:00":
+            assert told["data"]["revisit_date"] == NEXT.isoformat(), told
+            return
+        assert "revisit_date" not in told["data"], told
+        job = client.get("/v1/jobs/FIT", headers=DISPATCHER).json()
+        assert (job["date"], instant(job["release_at"])) == (DAY.isoformat(), instant(at(DAY, "11:30"))), job
+        again = replan(client, at(DAY, "09:35"))
+        assert again["status"] == "done", again
+        _, revisit = visits(again)["FIT"]
+        assert instant(revisit["start"]) >= instant(at(DAY, "11:30")), revisit
 
 
 def test_a_visit_failed_while_its_window_was_open_and_not_revisited_that_day_is_planned_the_next_day(
