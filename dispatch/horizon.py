@@ -35,6 +35,7 @@ from dispatch.mapping import (
     predecessor_end,
     predecessor_technician,
     promise_on,
+    promised_days,
     published_elsewhere,
     technicians_on,
 )
@@ -81,13 +82,14 @@ class LoadedHorizon:
         return self.horizon.problem
 
 
-def _spans(row: JobRow, tz: ZoneInfo, lo: dt.date, hi: dt.date) -> list[Span]:
-    """A stored job's hard windows as aware datetimes: its promise when confirmed (for a
-    job of several days, the promise's hours on each day from ``lo`` to ``hi``)."""
+def _spans(row: JobRow, tz: ZoneInfo, lo: dt.date, hi: dt.date, told: frozenset[dt.date] | None) -> list[Span]:
+    """A stored job's hard windows as aware datetimes: its promise when confirmed. For a
+    job of several days, the promise's hours on each day its customer was told
+    (``told``: ``mapping.promised_days``), else on each day from ``lo`` to ``hi``."""
     if row.confirmed and row.promised_start is not None and row.promised_end is not None:
         if row.days <= 1:
             return [(from_storage(row.promised_start, tz), from_storage(row.promised_end, tz))]
-        days = (lo + dt.timedelta(days=k) for k in range((hi - lo).days + 1))
+        days = sorted(told) if told is not None else [lo + dt.timedelta(days=k) for k in range((hi - lo).days + 1)]
         return [span for d in days if (span := promise_on(row, DayClock(d, tz))) is not None]
     return [(dt.datetime.fromisoformat(a), dt.datetime.fromisoformat(b)) for a, b in row.windows]
 
@@ -176,6 +178,7 @@ def load_horizon(session: Session, first: dt.date, last: dt.date, region: str, t
             before.add(row.id)
             continue
         needed, pinned, start = row.days, row.pinned_technician_id, row.date
+        told_days = promised_days(session, row, tz)
         done = jobdays.done_days(session, row.id, tz) if row.days > 1 else {}
         if done:
             # Some of its days are done: the rest go to whoever did them, after them.
@@ -184,8 +187,9 @@ def load_horizon(session: Session, first: dt.date, last: dt.date, region: str, t
             pinned = predecessor_technician(session, row.id, tz) or pinned
             start = lo = max(lo, max(done) + dt.timedelta(days=1))
             if needed == 1 and pinned is not None:
-                # One day left: the next working day of its fitter.
-                start = next((d for d in days if d >= lo and (d - first).days in working.get(pinned, set())), hi)
+                # One day left: the next working day of its fitter (that its customer was told).
+                works, allowed = working.get(pinned, set()), told_days or set(days)
+                start = next((d for d in days if d >= lo and (d - first).days in works and d in allowed), hi)
         # A job of several days pinned to a person keeps its range: the engine gives it a
         # run of that person's consecutive working days there (solver.horizon).
         if pinned is not None and needed <= 1:
@@ -196,7 +200,7 @@ def load_horizon(session: Session, first: dt.date, last: dt.date, region: str, t
                 )
                 continue
         k_lo, k_hi = (lo - first).days, (hi - first).days
-        spans = _spans(row, tz, lo, hi)
+        spans = _spans(row, tz, lo, hi, told_days)
         per_day = {k: _day_windows(spans, clocks[k]) for k in range(k_lo, k_hi + 1)}
         if spans:
             open_days = [k for k, w in per_day.items() if w]

@@ -325,6 +325,31 @@ def promise_on(row: JobRow, clock: DayClock) -> Span | None:
     )
 
 
+def promised_days(session: Session, row: JobRow, tz: ZoneInfo) -> frozenset[dt.date] | None:
+    """The days the customer of the confirmed job of several days ``row`` was told it is
+    done on, the only days a plan may put it on (``promise_on`` gives the hours of each).
+    They are the days whose live schedules hold it: a booking puts it on the days it
+    offered, a publish on the days of its plans, and the feed's ``job.window`` tells the
+    customer each. With none held, the dates of its windows (a booking stores one a day).
+    None when no day was told (not confirmed, of one day, or confirmed without windows
+    and held nowhere): its promise's hours then hold on whichever days a plan puts it on."""
+    if not row.confirmed or row.days <= 1:
+        return None
+    first, last = jobdays.possible_days(row)
+    lives = session.exec(
+        select(LiveScheduleRow).where(
+            LiveScheduleRow.region == row.region,
+            col(LiveScheduleRow.date) >= first,
+            col(LiveScheduleRow.date) <= last,
+        )
+    ).all()
+    held = {live.date for live in lives if any(row.id in r.job_ids for r in routes_from_json(live.routes))}
+    if held:
+        return frozenset(held)
+    dates = {dt.datetime.fromisoformat(start).astimezone(tz).date() for start, _ in row.windows}
+    return frozenset(dates) or None
+
+
 def technician_of(row: TechnicianRow, shift: ShiftRow) -> Technician:
     """The solver's technician for one stored technician and shift."""
     lunch = None

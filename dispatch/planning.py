@@ -43,6 +43,7 @@ from dispatch.mapping import (
     disruptions_of,
     load_day,
     on_the_way_with,
+    promised_days,
     solution_rows,
     unavailability,
     under_way_on,
@@ -103,13 +104,17 @@ def told_windows(day: Day, solution: Solution, slot_s: Mapping[str, int]) -> dic
     return out
 
 
-def _promised_on(row: JobRow, day: dt.date, tz: ZoneInfo) -> bool:
-    """Whether the confirmed job ``row``'s promise is for ``day``: its promised day (each
-    of its days, for a job of several), or any day when no promised time is stored. A
-    range job promised on another day of its range is that day's promise, not this one's:
-    a plan of this day that cannot plan it breaks nothing."""
+def _promised_on(session: Session, row: JobRow, day: dt.date, tz: ZoneInfo) -> bool:
+    """Whether the confirmed job ``row``'s promise is for ``day``: its promised day (for
+    a job of several, each day its customer was told: ``mapping.promised_days``, else its
+    days from the promised one), or any day when no promised time is stored. A range job
+    promised on another day of its range is that day's promise, not this one's: a plan of
+    this day that cannot plan it breaks nothing."""
     if row.promised_start is None:
         return True
+    told = promised_days(session, row, tz)
+    if told is not None:
+        return day in told
     first = from_storage(row.promised_start, tz).date()
     return first <= day <= first + dt.timedelta(days=row.days - 1)
 
@@ -793,7 +798,7 @@ class PlanRunner:
         promised = [
             i
             for i in unplannable
-            if (row := session.get(JobRow, i)) and row.confirmed and _promised_on(row, day, self.tz)
+            if (row := session.get(JobRow, i)) and row.confirmed and _promised_on(session, row, day, self.tz)
         ]
         return _Loaded(loaded, unplannable, promised, base, left, held, locked)
 

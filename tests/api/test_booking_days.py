@@ -26,6 +26,7 @@ pytestmark = pytest.mark.clock
 
 DAY = today() + dt.timedelta(days=7)
 NEXT = DAY + dt.timedelta(days=1)
+DAY_OFF = DAY + dt.timedelta(days=2)  # W1's, between NEXT and AFTER_A_DAY_OFF
 AFTER_A_DAY_OFF = DAY + dt.timedelta(days=3)
 
 
@@ -156,6 +157,90 @@ def test_a_plan_over_several_days_keeps_a_booked_two_day_job_on_its_days_and_hou
     assert [(d, who) for d, who, _ in placed] == [(DAY.isoformat(), "W1"), (NEXT.isoformat(), "W1")]
     for (_, _, start), promised in zip(placed, slot["days"], strict=True):
         assert local(promised["start"]) <= local(start) <= local(promised["end"])
+
+
+def booked_around_a_day_off_then_ill_on_its_second_day(client: TestClient, headers: dict[str, str], url: str) -> str:
+    """Book a two-day job with W1 on NEXT and AFTER_A_DAY_OFF (W1 is off between); then
+    W3, who works all three days, is hired and W1 falls ill on AFTER_A_DAY_OFF. The job's id."""
+    [slot, *_] = search(client, headers, {**job(240), "days": 2}, NEXT)["slots"]
+    booked = book_two_days(client, headers, slot, "around-a-day-off").json()
+    assert live_holders(url, booked["job_id"]) == {NEXT: "W1", AFTER_A_DAY_OFF: "W1"}
+    every_day = technician((60.20, 24.96), {"wardrobe": 2}, [NEXT, DAY_OFF, AFTER_A_DAY_OFF])
+    assert client.put("/v1/technicians/W3", json=every_day, headers=DISPATCHER).status_code == 201
+    ill = {
+        **technician((60.17, 24.94), {"wardrobe": 2}, [DAY, NEXT, AFTER_A_DAY_OFF]),
+        "absences": [
+            {
+                "start": at(AFTER_A_DAY_OFF, "00:00"),
+                "end": at(AFTER_A_DAY_OFF + dt.timedelta(days=1), "00:00"),
+                "reason": "sick",
+            }
+        ],
+    }
+    assert client.put("/v1/technicians/W1", json=ill, headers=DISPATCHER).status_code == 200
+    job_id: str = booked["job_id"]
+    return job_id
+
+
+def test_a_plan_over_several_days_fails_rather_than_move_a_booked_day_to_a_day_its_customer_was_not_told(
+    shop: tuple[TestClient, dict[str, str], str],
+) -> None:
+    """Before, the plan was done with the second day on DAY_OFF (W3 works it), and once
+    published the feed told the customer a confirmed window on a day never booked."""
+    client, headers, url = shop
+    job_id = booked_around_a_day_off_then_ill_on_its_second_day(client, headers, url)
+    body = {"date_from": NEXT.isoformat(), "date_to": AFTER_A_DAY_OFF.isoformat(), "time_limit_s": 2}
+    plan = run_plan_of(client, body)
+    assert plan["status"] == "failed", plan
+    assert f"job {job_id} is promised to its customer and this plan leaves it out" in str(plan["error"])
+
+
+def test_plans_of_one_day_keep_a_booked_two_day_job_off_the_day_between_and_fail_on_its_booked_day_it_cannot_keep(
+    shop: tuple[TestClient, dict[str, str], str],
+) -> None:
+    """Before, a plan and a re-plan of AFTER_A_DAY_OFF, W1 ill, were done without the
+    job: its promise was read as NEXT and the calendar day after, not its booked days."""
+    client, headers, url = shop
+    job_id = booked_around_a_day_off_then_ill_on_its_second_day(client, headers, url)
+    between = run_plan_of(client, {"date": DAY_OFF.isoformat(), "time_limit_s": 1})
+    assert between["status"] == "done", between
+    assert all(v["job_id"] != job_id for r in between["routes"] for v in r["visits"])
+    day = AFTER_A_DAY_OFF.isoformat()
+    for body in ({"date": day}, {"date": day, "from": at(AFTER_A_DAY_OFF, "07:00")}):
+        plan = run_plan_of(client, {**body, "time_limit_s": 1})
+        assert plan["status"] == "failed", (body, plan)
+        assert f"booked job {job_id} cannot be planned (Day " in str(plan["error"]), (body, plan)
+
+
+def test_a_plan_after_the_first_booked_day_is_done_plans_the_second_on_its_booked_day_though_its_fitter_works_before(
+    shop: tuple[TestClient, dict[str, str], str],
+) -> None:
+    """W1 is given a shift on DAY_OFF after the booking. Before, a plan over DAY_OFF and
+    AFTER_A_DAY_OFF put the day left on DAY_OFF, the next working day of its fitter."""
+    client, headers, _ = shop
+    [slot, *_] = search(client, headers, {**job(240), "days": 2}, NEXT)["slots"]
+    booked = book_two_days(client, headers, slot, "then-a-shift-between").json()
+    job_id, second = booked["job_id"], slot["days"][1]
+    week = {"date_from": NEXT.isoformat(), "date_to": AFTER_A_DAY_OFF.isoformat(), "time_limit_s": 2}
+    plan = run_plan_of(client, week)
+    assert plan["status"] == "done", plan
+    assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
+    [one] = [v for r in plan["routes"] for v in r["visits"] if v["job_id"] == job_id and r["date"] == NEXT.isoformat()]
+    for kind, moment in (("arrived", one["arrival"]), ("completed", one["end"])):
+        sent = client.post(f"/v1/jobs/{job_id}/events", json={"type": kind, "at": moment}, headers=DISPATCHER)
+        assert sent.status_code == 201, sent.text
+    every_day = technician((60.17, 24.94), {"wardrobe": 2}, [DAY, NEXT, DAY_OFF, AFTER_A_DAY_OFF])
+    assert client.put("/v1/technicians/W1", json=every_day, headers=DISPATCHER).status_code == 200
+    rest = run_plan_of(client, {**week, "date_from": DAY_OFF.isoformat()})
+    assert rest["status"] == "done", rest
+    [(day, who, start)] = [
+        (r["date"], r["technician_id"], v["start"])
+        for r in rest["routes"]
+        for v in r["visits"]
+        if v["job_id"] == job_id
+    ]
+    assert (day, who) == (AFTER_A_DAY_OFF.isoformat(), "W1")
+    assert local(second["start"]) <= local(start) <= local(second["end"])
 
 
 def test_a_two_day_job_whose_second_day_is_taken_meanwhile_is_refused_and_writes_nothing(

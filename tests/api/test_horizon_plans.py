@@ -410,6 +410,28 @@ def test_a_promised_two_day_job_whose_technician_is_away_on_its_second_day_refus
     )
 
 
+def test_a_plan_over_several_days_fails_rather_than_move_a_confirmed_two_day_job_off_its_published_days(
+    client: TestClient,
+) -> None:
+    """K (two days of three) is published with its windows promised: its customer was
+    told its two days. Nobody works its second day any more. Before, the next plan over
+    the days was done with K's second day moved to the third, which its customer was
+    never told."""
+    put(client, "K", job(date_range={"from": DAYS[0], "to": DAYS[2]}, days=2, duration_min=300))
+    plan = run_horizon(client)
+    published = client.post(f"/v1/plans/{plan['id']}/publish", json={"confirm_windows": True}, headers=DISPATCHER)
+    assert published.status_code == 200, published.text
+    _, (second, _, _) = sorted(visits(plan, "K"), key=lambda v: v[0])
+    next_day = (dt.date.fromisoformat(second) + dt.timedelta(days=1)).isoformat()
+    away = {"start": T.format(second, "00:00"), "end": T.format(next_day, "00:00"), "reason": "sick"}
+    for tech_id, lat in (("T1", 60.2), ("T2", 60.25)):
+        body = {**tech(lat), "absences": [away]}
+        assert client.put(f"/v1/technicians/{tech_id}", json=body, headers=DISPATCHER).status_code == 200
+    again = run_horizon(client)
+    assert again["status"] == "failed", [(day, who) for day, who, _ in visits(again, "K")]
+    assert "job K is promised to its customer and this plan leaves it out" in again["error"]
+
+
 def test_a_two_day_job_under_way_is_planned_on_though_its_measure_was_never_reported_whose_promise_says_so(
     client: TestClient,
 ) -> None:
