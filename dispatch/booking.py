@@ -480,7 +480,9 @@ class BookingService:
     ) -> list[TimeWindow]:
         """The candidate windows of one day: the grid of the job kind between the
         first shift start and the last shift end (08:00-17:00 on a day nobody
-        works), or for urgent work rolling windows from now to the deadline."""
+        works), or for urgent work rolling windows from now to the deadline. A window
+        cut by the deadline ends on it; every window lasts longer than an instant, as
+        a booking's slot must."""
         cfg = self.settings
         day_start, day_end = evaluator.day_span_s
         due = day_end if deadline is None else min(day_end, clock.seconds(deadline))
@@ -489,11 +491,12 @@ class BookingService:
             from_s = max(day_start, clock.seconds(earliest))
             from_s = -(-from_s // step) * step
             length = cfg.urgent_window_min * 60
-            return [TimeWindow(s, min(s + length, due)) for s in range(from_s, due + 1, step)]
+            # A window starting on ``due`` would be the instant due-due, which no booking takes.
+            return [TimeWindow(s, min(s + length, due)) for s in range(from_s, due, step)]
         length = cfg.slot_minutes.get(kind, 60) * 60
         out = []
         start = day_start - day_start % 3600  # windows on the hour
-        while start + length <= day_end and start <= due:
+        while start + length <= day_end and start < due:
             out.append(TimeWindow(start, min(start + length, due) if deadline is not None else start + length))
             start += length
         return out
