@@ -391,9 +391,11 @@ class SlotEvaluator:
         """Room for ``job`` on one of ``near`` made by moving one of its promised
         jobs to another technician, both routes verified by the exact timer. ``homes``
         keeps, per route and job moved, where that job would go (or None: nowhere),
-        which does not depend on ``job``'s window."""
+        which does not depend on ``job``'s window. A job pinned to its technician (in a
+        day's evaluator: a job of several days, whose other days are that person's)
+        never moves."""
         for a in near:
-            for moved, rest, rest_fixed in movable(a.jobs, a.fixed, keep_pinned=False):
+            for moved, rest, rest_fixed in movable(a.jobs, a.fixed):
                 if time.monotonic() > until:
                     return None
                 placed = next(timings(a.tech, job, rest, rest_fixed, timer), None)
@@ -438,9 +440,12 @@ class SlotEvaluator:
         self, a: _Route, moved: Job, timer: RouteTimer, use_reserve: bool, until: float
     ) -> tuple[_Home | None, bool]:
         """The first route other than ``a`` (and place in it) that takes ``moved``, or
-        None; and whether every route was tried before ``until``."""
+        None; and whether every route was tried before ``until``. Only its pinned
+        technician's route may take a pinned job."""
         for b in self._routes.values():
             if b.tech.id == a.tech.id or not b.tech.has_skills(moved.skills):
+                continue
+            if moved.pinned_technician_id not in (None, b.tech.id):
                 continue
             if b.tech.max_jobs is not None and len(b.jobs) >= b.tech.max_jobs:
                 continue
