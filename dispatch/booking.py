@@ -903,8 +903,7 @@ class BookingService:
             move_budget_s=self.settings.booking_move_budget_ms / 1000 if moves else 0.0,
         )
         if answer.insertion is None:
-            reason = answer.reason or SlotReason.DAY_FULL
-            raise Conflict(f"slot: can no longer be kept. {reason.sentence}", "slot")
+            raise Conflict(f"slot: {_refusal(answer.reason)}", "slot")
         return answer.insertion
 
     def _still_holds(self, session: Session, prepared: PreparedBooking, plan: LiveScheduleRow) -> bool:
@@ -1060,8 +1059,7 @@ class BookingService:
         evaluator = self._evaluator(session, clock.date, region)
         [answer] = evaluator.evaluate(probe, [window], use_reserve=urgent, move_budget_s=budget)
         if answer.insertion is None:
-            reason = answer.reason or SlotReason.DAY_FULL
-            raise Conflict(f"slot: can no longer be kept. {reason.sentence}", "slot")
+            raise Conflict(f"slot: {_refusal(answer.reason)}", "slot")
         run = self._run_of_days(session, region, evaluator, probe, answer, clock, req, urgent)
         if run is None:
             raise Conflict(f"slot: can no longer be kept. {_no_run_sentence(req.days)}", "slot")
@@ -1338,6 +1336,15 @@ class BookingService:
         promised = evaluator.with_insertion(job, answer.insertion)
         live.store_routes(plan, live.merged(routes, promised, _ids(promised)), now)
         session.add(plan)
+
+
+def _refusal(reason: SlotReason | None) -> str:
+    """Why a slot asked for is refused: "can no longer be kept" when the day's work took it
+    (it may have been offered a moment ago), "cannot be kept" when it never could be (the
+    goods, the deadline, the working hours, an absence)."""
+    reason = reason or SlotReason.DAY_FULL
+    taken = reason in (SlotReason.DAY_FULL, SlotReason.URGENT_RESERVE)
+    return f"{'can no longer be kept' if taken else 'cannot be kept'}. {reason.sentence}"
 
 
 def _checked_key(key: str | None) -> str:

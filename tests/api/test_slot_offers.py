@@ -56,12 +56,12 @@ REPAIR = {**WARDROBE, "kind": "repair", "duration_min": 30, "priority": 1}
 def shop(database_url: str, now: str, **w1: Any) -> Iterator[tuple[TestClient, dict[str, str]]]:
     """An API at the moment ``now`` with one wardrobe installer W1 working 08:00-16:00
     on Wednesday to Friday, and a booking token."""
-    with time_machine.travel(dt.datetime.fromisoformat(now), tick=False):
-        with TestClient(create_app(settings_for(database_url, seed=False))) as client:
-            put = client.put("/v1/technicians/W1", json=technician([WED, THU, FRI], **w1), headers=DISPATCHER)
-            assert put.status_code == 201, put.text
-            token = client.post("/v1/tokens", json={"role": "booking"}, headers=DISPATCHER).json()["token"]
-            yield client, auth(token)
+    app = create_app(settings_for(database_url, seed=False))
+    with time_machine.travel(dt.datetime.fromisoformat(now), tick=False), TestClient(app) as client:
+        put = client.put("/v1/technicians/W1", json=technician([WED, THU, FRI], **w1), headers=DISPATCHER)
+        assert put.status_code == 201, put.text
+        token = client.post("/v1/tokens", json={"role": "booking"}, headers=DISPATCHER).json()["token"]
+        yield client, auth(token)
 
 
 def search(client: TestClient, headers: dict[str, str], body: dict[str, Any]) -> Any:
@@ -96,3 +96,48 @@ def test_an_urgent_repair_near_the_shift_end_is_offered_no_instant_and_its_last_
         assert clock_of(last["start"]) == "15:45" and clock_of(last["end"]) == "16:00"
         made = book(client, booker, REPAIR, last, "urgent-last")
         assert made.status_code == 201, made.text
+
+
+def not_offered(answer: Any) -> dict[str, str]:
+    """The windows not offered, by their start's clock time, with their code."""
+    return {clock_of(u["start"]): u["code"] for u in answer["unavailable"]}
+
+
+def test_windows_before_the_goods_are_ready_say_so_and_booking_one_is_refused_for_that(database_url: str) -> None:
+    with shop(database_url, at(WED, "10:00")) as (client, booker):
+        body = {**WARDROBE, "release_at": at(THU, "13:00")}
+        answer = search(client, booker, {**body, "date_from": THU.isoformat()})
+        codes = not_offered(answer)
+        assert {codes[h] for h in ("08:00", "09:00", "10:00", "11:00")} == {"released_too_late"}, codes
+        made = book(client, booker, body, {"start": at(THU, "09:00"), "end": at(THU, "10:00")}, "early")
+        assert made.status_code == 409 and made.json()["field"] == "slot"
+        assert "goods are not ready" in made.json()["detail"] and "fully booked" not in made.json()["detail"]
+
+
+def test_a_slot_after_the_deadline_is_refused_for_the_deadline(database_url: str) -> None:
+    with shop(database_url, at(WED, "10:00")) as (client, booker):
+        body = {**WARDROBE, "deadline": at(THU, "09:00")}
+        made = book(client, booker, body, {"start": at(THU, "11:00"), "end": at(THU, "12:00")}, "late")
+        assert made.status_code == 409 and made.json()["field"] == "slot"
+        assert "latest time the visit may start" in made.json()["detail"], made.text
+
+
+def test_windows_while_the_only_fitter_is_away_say_so_and_booking_one_is_refused_for_that(database_url: str) -> None:
+    dentist = {"absences": [{"start": at(FRI, "10:00"), "end": at(FRI, "12:00"), "reason": "dentist"}]}
+    with shop(database_url, at(WED, "10:00"), **dentist) as (client, booker):
+        answer = search(client, booker, {**WARDROBE, "date_from": FRI.isoformat()})
+        codes = not_offered(answer)
+        assert (codes["10:00"], codes["11:00"]) == ("technician_away", "technician_away"), codes
+        assert "day_full" not in codes.values()
+        made = book(client, booker, WARDROBE, {"start": at(FRI, "10:00"), "end": at(FRI, "11:00")}, "away")
+        assert made.status_code == 409 and made.json()["field"] == "slot"
+        assert "away at that time" in made.json()["detail"], made.text
+
+
+def test_a_window_taken_by_a_booking_is_still_said_to_be_fully_booked(database_url: str) -> None:
+    with shop(database_url, at(WED, "10:00")) as (client, booker):
+        long_job = {**WARDROBE, "duration_min": 300}
+        made = book(client, booker, long_job, {"start": at(THU, "08:00"), "end": at(THU, "09:00")}, "long")
+        assert made.status_code == 201, made.text
+        codes = not_offered(search(client, booker, {**WARDROBE, "date_from": THU.isoformat()}))
+        assert codes["09:00"] == "day_full", codes
