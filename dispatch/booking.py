@@ -287,6 +287,8 @@ class BookingService:
         today = now.astimezone(self.tz).date()
         if last < today:
             raise Invalid("date_to: the dates searched are all in the past", "date_to")
+        if req.deadline is not None and req.deadline <= now:
+            raise Invalid(catalog.past_deadline(req.deadline, now, self.tz), "deadline")
         location = self._checked_place(session, region, req)
         urgent = req.priority == 1
         earliest = now + dt.timedelta(minutes=0 if urgent else cfg.lead_min)
@@ -342,6 +344,8 @@ class BookingService:
                 assert answer.insertion is not None
                 key = self._rank_key(answer.insertion, offset, urgent, start)
                 found.append((key, day, answer, clock, parts))
+        if not found and not unavailable and deadline is not None:
+            unavailable.append(self._nothing_before(deadline, req, first, last, now))
         found.sort(key=lambda item: (item[0], item[2].window.start_s, item[1]))
         limit = req.limit or cfg.max_slots
         best = found[0][0] if found else 0.0
@@ -351,6 +355,30 @@ class BookingService:
         ]
         unavailable.sort(key=lambda u: u.start)
         return SlotAnswer(slots, unavailable)
+
+    def _nothing_before(
+        self, deadline: dt.datetime, req: SlotSearchIn, first: dt.date, last: dt.date, now: dt.datetime
+    ) -> UnavailableSlot:
+        """Why a search with a deadline has not one window to offer or refuse: the dates
+        searched begin after it (``past_deadline``), or nobody works between now (or the
+        first date searched) and it (``outside_hours``; after the day's shifts, say, when
+        an urgent repair's default deadline, the repair standard, falls before anyone
+        starts again). Says what to search instead."""
+        begin = max(now, DayClock(first, self.tz).midnight)
+        when = f"{deadline.astimezone(self.tz):%Y-%m-%d %H:%M}"
+        if req.deadline is None:
+            minutes = self.settings.urgent_deadline_min
+            within = f"{minutes // 60} hours" if minutes % 60 == 0 else f"{minutes} minutes"
+            due = f"{when}, when the repair standard (on site within {within}) runs out"
+            instead = "search it as routine work (priority 2 or 3) or give a later deadline"
+        else:
+            due, instead = f"the latest time the visit may start ({when})", "give a later deadline"
+        if deadline <= begin:
+            end = DayClock(last, self.tz).next_midnight
+            sentence = f"The dates searched begin after {due}: {instead}."
+            return UnavailableSlot(begin, end, SlotReason.PAST_DEADLINE.value, sentence)
+        sentence = f"Nobody works between now and {due}: {instead}."
+        return UnavailableSlot(begin, deadline, SlotReason.OUTSIDE_HOURS.value, sentence)
 
     def _run_of_days(
         self,
@@ -814,6 +842,8 @@ class BookingService:
         if prior is not None:
             return prior
         region = req.region or self.default_region
+        if req.deadline is not None and req.deadline <= now:
+            raise Invalid(catalog.past_deadline(req.deadline, now, self.tz), "deadline")
         start, end = self._slot(req, now)
         waits = self._waits(session, req)
         if isinstance(waits, UnavailableSlot):

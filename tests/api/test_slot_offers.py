@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 import time_machine
 from fastapi.testclient import TestClient
 
@@ -141,3 +142,32 @@ def test_a_window_taken_by_a_booking_is_still_said_to_be_fully_booked(database_u
         assert made.status_code == 201, made.text
         codes = not_offered(search(client, booker, {**WARDROBE, "date_from": THU.isoformat()}))
         assert codes["09:00"] == "day_full", codes
+
+
+@pytest.mark.parametrize("now", ["16:30", "23:30"])
+def test_an_urgent_search_after_the_shifts_end_says_nobody_works_before_the_repair_standard_runs_out(
+    database_url: str, now: str
+) -> None:
+    with shop(database_url, at(WED, now)) as (client, booker):
+        answer = search(client, booker, {**REPAIR, "date_from": WED.isoformat(), "date_to": THU.isoformat()})
+        assert answer["slots"] == []
+        [why] = answer["unavailable"]
+        assert why["code"] == "outside_hours" and clock_of(why["start"]) == now
+        assert "repair standard" in why["reason"] and "routine" in why["reason"], why
+
+
+def test_an_urgent_search_of_a_later_day_says_the_repair_standard_runs_out_before_it(database_url: str) -> None:
+    with shop(database_url, at(WED, "10:00")) as (client, booker):
+        answer = search(client, booker, {**REPAIR, "date_from": THU.isoformat()})
+        assert answer["slots"] == []
+        assert [u["code"] for u in answer["unavailable"]] == ["past_deadline"], answer
+
+
+def test_a_deadline_already_passed_is_refused_naming_it_by_a_search_and_a_booking(database_url: str) -> None:
+    with shop(database_url, at(WED, "10:00")) as (client, booker):
+        body = {**WARDROBE, "deadline": at(WED, "09:00")}
+        searched = client.post("/v1/slots/search", json={**body, "date_from": THU.isoformat()}, headers=booker)
+        assert searched.status_code == 422 and searched.json()["field"] == "deadline", searched.text
+        assert "has passed" in searched.json()["detail"]
+        made = book(client, booker, body, {"start": at(THU, "09:00"), "end": at(THU, "10:00")}, "passed")
+        assert made.status_code == 422 and made.json()["field"] == "deadline", made.text
