@@ -345,7 +345,7 @@ class BookingService:
                 key = self._rank_key(answer.insertion, offset, urgent, start)
                 found.append((key, day, answer, clock, parts))
         if not found and not unavailable and deadline is not None:
-            unavailable.append(self._nothing_before(deadline, req, first, last, now))
+            unavailable.append(self._nothing_before(deadline, req, waits, first, last, now))
         found.sort(key=lambda item: (item[0], item[2].window.start_s, item[1]))
         limit = req.limit or cfg.max_slots
         best = found[0][0] if found else 0.0
@@ -357,15 +357,26 @@ class BookingService:
         return SlotAnswer(slots, unavailable)
 
     def _nothing_before(
-        self, deadline: dt.datetime, req: SlotSearchIn, first: dt.date, last: dt.date, now: dt.datetime
+        self,
+        deadline: dt.datetime,
+        req: SlotSearchIn,
+        waits: Waits | None,
+        first: dt.date,
+        last: dt.date,
+        now: dt.datetime,
     ) -> UnavailableSlot:
         """Why a search with a deadline has not one window to offer or refuse: the dates
         searched begin after it (``past_deadline``), or nobody works between now (or the
         first date searched) and it (``outside_hours``; after the day's shifts, say, when
         an urgent repair's default deadline, the repair standard, falls before anyone
-        starts again). Says what to search instead."""
+        starts again); ``dependency_not_met`` when the deadline is the one the job it waits
+        for sets. Says what to search instead."""
         begin = max(now, DayClock(first, self.tz).midnight)
         when = f"{deadline.astimezone(self.tz):%Y-%m-%d %H:%M}"
+        if waits is not None and waits.latest == deadline:
+            end = max(deadline, DayClock(last, self.tz).next_midnight)
+            sentence = f"The job {waits.sentence()}, and no window is left before then."
+            return UnavailableSlot(begin, end, ReasonCode.DEPENDENCY_NOT_MET.value, sentence)
         if req.deadline is None:
             minutes = self.settings.urgent_deadline_min
             within = f"{minutes // 60} hours" if minutes % 60 == 0 else f"{minutes} minutes"
