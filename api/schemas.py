@@ -519,12 +519,29 @@ class SlotOut(BaseModel):
     )
 
 
+UnavailableCode = Literal[
+    "no_technician",
+    "no_skill",
+    "no_crew",
+    "outside_hours",
+    "day_full",
+    "urgent_reserve",
+    "released_too_late",
+    "past_deadline",
+    "technician_away",
+    "too_soon",
+    "dependency_not_met",
+    "no_run_of_days",
+]
+"""Why a window is not offered (docs/booking.md, "Slot search")."""
+
+
 class UnavailableOut(BaseModel):
     """A candidate window that is not offered, with a reason that can be said to the customer."""
 
     start: dt.datetime
     end: dt.datetime
-    code: str
+    code: UnavailableCode
     reason: str
 
 

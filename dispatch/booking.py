@@ -287,6 +287,8 @@ class BookingService:
         today = now.astimezone(self.tz).date()
         if last < today:
             raise Invalid("date_to: the dates searched are all in the past", "date_to")
+        if req.deadline is not None and req.deadline <= now:
+            raise Invalid(catalog.past_deadline(req.deadline, now, self.tz), "deadline")
         location = self._checked_place(session, region, req)
         urgent = req.priority == 1
         earliest = now + dt.timedelta(minutes=0 if urgent else cfg.lead_min)
@@ -342,6 +344,8 @@ class BookingService:
                 assert answer.insertion is not None
                 key = self._rank_key(answer.insertion, offset, urgent, start)
                 found.append((key, day, answer, clock, parts))
+        if not found and not unavailable and deadline is not None:
+            unavailable.append(self._nothing_before(deadline, req, waits, first, last, now))
         found.sort(key=lambda item: (item[0], item[2].window.start_s, item[1]))
         limit = req.limit or cfg.max_slots
         best = found[0][0] if found else 0.0
@@ -351,6 +355,41 @@ class BookingService:
         ]
         unavailable.sort(key=lambda u: u.start)
         return SlotAnswer(slots, unavailable)
+
+    def _nothing_before(
+        self,
+        deadline: dt.datetime,
+        req: SlotSearchIn,
+        waits: Waits | None,
+        first: dt.date,
+        last: dt.date,
+        now: dt.datetime,
+    ) -> UnavailableSlot:
+        """Why a search with a deadline has not one window to offer or refuse: the dates
+        searched begin after it (``past_deadline``), or nobody works between now (or the
+        first date searched) and it (``outside_hours``; after the day's shifts, say, when
+        an urgent repair's default deadline, the repair standard, falls before anyone
+        starts again); ``dependency_not_met`` when the deadline is the one the job it waits
+        for sets. Says what to search instead."""
+        begin = max(now, DayClock(first, self.tz).midnight)
+        when = f"{deadline.astimezone(self.tz):%Y-%m-%d %H:%M}"
+        if waits is not None and waits.latest == deadline:
+            end = max(deadline, DayClock(last, self.tz).next_midnight)
+            sentence = f"The job {waits.sentence()}, and no window is left before then."
+            return UnavailableSlot(begin, end, ReasonCode.DEPENDENCY_NOT_MET.value, sentence)
+        if req.deadline is None:
+            minutes = self.settings.urgent_deadline_min
+            within = f"{minutes // 60} hours" if minutes % 60 == 0 else f"{minutes} minutes"
+            due = f"{when}, when the repair standard (on site within {within}) runs out"
+            instead = "search it as routine work (priority 2 or 3) or give a later deadline"
+        else:
+            due, instead = f"the latest time the visit may start ({when})", "give a later deadline"
+        if deadline <= begin:
+            end = DayClock(last, self.tz).next_midnight
+            sentence = f"The dates searched begin after {due}: {instead}."
+            return UnavailableSlot(begin, end, SlotReason.PAST_DEADLINE.value, sentence)
+        sentence = f"Nobody works between now and {due}: {instead}."
+        return UnavailableSlot(begin, deadline, SlotReason.OUTSIDE_HOURS.value, sentence)
 
     def _run_of_days(
         self,
@@ -480,7 +519,9 @@ class BookingService:
     ) -> list[TimeWindow]:
         """The candidate windows of one day: the grid of the job kind between the
         first shift start and the last shift end (08:00-17:00 on a day nobody
-        works), or for urgent work rolling windows from now to the deadline."""
+        works), or for urgent work rolling windows from now to the deadline. A window
+        cut by the deadline ends on it; every window lasts longer than an instant, as
+        a booking's slot must."""
         cfg = self.settings
         day_start, day_end = evaluator.day_span_s
         due = day_end if deadline is None else min(day_end, clock.seconds(deadline))
@@ -489,11 +530,12 @@ class BookingService:
             from_s = max(day_start, clock.seconds(earliest))
             from_s = -(-from_s // step) * step
             length = cfg.urgent_window_min * 60
-            return [TimeWindow(s, min(s + length, due)) for s in range(from_s, due + 1, step)]
+            # A window starting on ``due`` would be the instant due-due, which no booking takes.
+            return [TimeWindow(s, min(s + length, due)) for s in range(from_s, due, step)]
         length = cfg.slot_minutes.get(kind, 60) * 60
         out = []
         start = day_start - day_start % 3600  # windows on the hour
-        while start + length <= day_end and start <= due:
+        while start + length <= day_end and start < due:
             out.append(TimeWindow(start, min(start + length, due) if deadline is not None else start + length))
             start += length
         return out
@@ -811,6 +853,8 @@ class BookingService:
         if prior is not None:
             return prior
         region = req.region or self.default_region
+        if req.deadline is not None and req.deadline <= now:
+            raise Invalid(catalog.past_deadline(req.deadline, now, self.tz), "deadline")
         start, end = self._slot(req, now)
         waits = self._waits(session, req)
         if isinstance(waits, UnavailableSlot):
@@ -900,8 +944,7 @@ class BookingService:
             move_budget_s=self.settings.booking_move_budget_ms / 1000 if moves else 0.0,
         )
         if answer.insertion is None:
-            reason = answer.reason or SlotReason.DAY_FULL
-            raise Conflict(f"slot: can no longer be kept. {reason.sentence}", "slot")
+            raise Conflict(f"slot: {_refusal(answer.reason)}", "slot")
         return answer.insertion
 
     def _still_holds(self, session: Session, prepared: PreparedBooking, plan: LiveScheduleRow) -> bool:
@@ -1057,8 +1100,7 @@ class BookingService:
         evaluator = self._evaluator(session, clock.date, region)
         [answer] = evaluator.evaluate(probe, [window], use_reserve=urgent, move_budget_s=budget)
         if answer.insertion is None:
-            reason = answer.reason or SlotReason.DAY_FULL
-            raise Conflict(f"slot: can no longer be kept. {reason.sentence}", "slot")
+            raise Conflict(f"slot: {_refusal(answer.reason)}", "slot")
         run = self._run_of_days(session, region, evaluator, probe, answer, clock, req, urgent)
         if run is None:
             raise Conflict(f"slot: can no longer be kept. {_no_run_sentence(req.days)}", "slot")
@@ -1335,6 +1377,15 @@ class BookingService:
         promised = evaluator.with_insertion(job, answer.insertion)
         live.store_routes(plan, live.merged(routes, promised, _ids(promised)), now)
         session.add(plan)
+
+
+def _refusal(reason: SlotReason | None) -> str:
+    """Why a slot asked for is refused: "can no longer be kept" when the day's work took it
+    (it may have been offered a moment ago), "cannot be kept" when it never could be (the
+    goods, the deadline, the working hours, an absence)."""
+    reason = reason or SlotReason.DAY_FULL
+    taken = reason in (SlotReason.DAY_FULL, SlotReason.URGENT_RESERVE)
+    return f"{'can no longer be kept' if taken else 'cannot be kept'}. {reason.sentence}"
 
 
 def _checked_key(key: str | None) -> str:

@@ -46,6 +46,9 @@ class SlotReason(StrEnum):
     OUTSIDE_HOURS = "outside_hours"
     DAY_FULL = "day_full"
     URGENT_RESERVE = "urgent_reserve"
+    RELEASED_TOO_LATE = "released_too_late"
+    PAST_DEADLINE = "past_deadline"
+    TECHNICIAN_AWAY = "technician_away"
 
     @property
     def sentence(self) -> str:
@@ -57,6 +60,9 @@ class SlotReason(StrEnum):
             SlotReason.OUTSIDE_HOURS: "The visit would not fit within anyone's working hours.",
             SlotReason.DAY_FULL: "Every installer who could do it is fully booked at that time.",
             SlotReason.URGENT_RESERVE: "The capacity left at that time is kept for urgent repairs.",
+            SlotReason.RELEASED_TOO_LATE: "The goods are not ready by then.",
+            SlotReason.PAST_DEADLINE: "That is after the latest time the visit may start.",
+            SlotReason.TECHNICIAN_AWAY: "Every installer who could do it is away at that time.",
         }[self]
 
 
@@ -321,12 +327,20 @@ class SlotEvaluator:
         from_new = dur[new, :].tolist()
         own = job.start_windows()
         candidates: list[_Candidate] = []
-        alone: list[tuple[int, int]] = []  # per qualified technician: the start interval in an empty day
+        # Every technician who may do it (a full day's too: ``max_jobs`` is a reason of its own), with
+        # the start interval an empty day of theirs leaves (shift only: a bound).
+        able = [r.tech for r in self._routes.values() if r.tech.has_skills(job.skills)]
+        able = [t for t in able if job.pinned_technician_id in (None, t.id)]
+        alone = [
+            (
+                t.shift.start_s + to_new[index.tech_start[t.id]],
+                t.latest_end_s - job.duration_s - from_new[index.tech_end[t.id]],
+            )
+            for t in able
+        ]
         for r in qualified:
             tech, pts = r.tech, r.points
             limit = tech.latest_end_s
-            home, end = pts[0], pts[-1]
-            alone.append((tech.shift.start_s + to_new[home], limit - job.duration_s - from_new[end]))
             for p in range(len(r.jobs) + 1):
                 prev, nxt = pts[p], pts[p + 1]
                 ready = (r.earliest_end[p - 1] if p > 0 else tech.shift.start_s) + to_new[prev]
@@ -340,7 +354,6 @@ class SlotEvaluator:
         candidates.sort(key=lambda c: (c.added_travel_s, c.route.tech.id, c.position))
         answers = []
         for w in windows:
-            open_hours = any(max(lo, w.start_s) <= min(hi, w.end_s) for lo, hi in alone)
             fitting = [c for c in candidates if max(c.lo, w.start_s) <= min(c.hi, w.end_s)]
             job_in = dataclasses.replace(job, windows=(w,))
             if job.crew_size == 1:
@@ -351,10 +364,8 @@ class SlotEvaluator:
                 answers.append(WindowAnswer(w, best, None))
             elif reserved:
                 answers.append(WindowAnswer(w, None, SlotReason.URGENT_RESERVE))
-            elif not open_hours:
-                answers.append(WindowAnswer(w, None, SlotReason.OUTSIDE_HOURS))
             else:
-                answers.append(WindowAnswer(w, None, SlotReason.DAY_FULL))
+                answers.append(WindowAnswer(w, None, self._why_not(job_in, own, able, alone, timer)))
         if move_budget_s > 0 and job.crew_size == 1:
             until = time.monotonic() + move_budget_s
             near = sorted(
@@ -375,6 +386,46 @@ class SlotEvaluator:
                     answers[k] = WindowAnswer(answer.window, moved, None)
         return answers
 
+    def _why_not(
+        self,
+        job: Job,
+        own: Sequence[TimeWindow],
+        able: Sequence[Technician],
+        alone: Sequence[tuple[int, int]],
+        timer: RouteTimer,
+    ) -> SlotReason:
+        """Why ``job`` cannot start in its one window, which no insertion takes: before its
+        goods are ready or after its deadline (``own``: its start windows without it),
+        outside the working hours of every technician of ``able`` (``alone``: their
+        bounds), or over their absences, when not even an empty day of theirs would take
+        it there; else the day is full (the move search may still find room)."""
+        [w] = job.windows
+        if not any(o.start_s <= w.end_s and w.start_s <= o.end_s for o in own):
+            if job.release_s is not None and w.end_s < job.release_s:
+                return SlotReason.RELEASED_TOO_LATE
+            if job.deadline_s is not None and w.start_s > job.deadline_s:
+                return SlotReason.PAST_DEADLINE
+        shift_hours = [t for t, (lo, hi) in zip(able, alone, strict=True) if max(lo, w.start_s) <= min(hi, w.end_s)]
+        if not shift_hours:
+            return SlotReason.OUTSIDE_HOURS
+        free = [t for t in shift_hours if timer.timing(t, [job], fixed_starts=[None]) is not None]
+        if len(free) >= job.crew_size:
+            return SlotReason.DAY_FULL
+        # Would they take it were they not away? An absence is the day's pause that no visit overlaps.
+        back = [
+            t
+            for t in shift_hours
+            if t.shift.lunch is not None
+            and not t.shift.lunch.on_site
+            and timer.timing(
+                dataclasses.replace(t, shift=dataclasses.replace(t.shift, lunch=None)), [job], fixed_starts=[None]
+            )
+            is not None
+        ]
+        if len(free) + len(back) >= job.crew_size and back:
+            return SlotReason.TECHNICIAN_AWAY
+        return SlotReason.OUTSIDE_HOURS
+
     def _busy(self, tech: Technician, seq: Sequence[Job], timer: RouteTimer) -> int:
         pts = [timer.points.tech_start[tech.id], *(timer.points.job[j.id] for j in seq), timer.points.tech_end[tech.id]]
         return sum(int(timer.duration[a, b]) for a, b in itertools.pairwise(pts)) + sum(j.duration_s for j in seq)
@@ -391,9 +442,11 @@ class SlotEvaluator:
         """Room for ``job`` on one of ``near`` made by moving one of its promised
         jobs to another technician, both routes verified by the exact timer. ``homes``
         keeps, per route and job moved, where that job would go (or None: nowhere),
-        which does not depend on ``job``'s window."""
+        which does not depend on ``job``'s window. A job pinned to its technician (in a
+        day's evaluator: a job of several days, whose other days are that person's)
+        never moves."""
         for a in near:
-            for moved, rest, rest_fixed in movable(a.jobs, a.fixed, keep_pinned=False):
+            for moved, rest, rest_fixed in movable(a.jobs, a.fixed):
                 if time.monotonic() > until:
                     return None
                 placed = next(timings(a.tech, job, rest, rest_fixed, timer), None)
@@ -438,9 +491,12 @@ class SlotEvaluator:
         self, a: _Route, moved: Job, timer: RouteTimer, use_reserve: bool, until: float
     ) -> tuple[_Home | None, bool]:
         """The first route other than ``a`` (and place in it) that takes ``moved``, or
-        None; and whether every route was tried before ``until``."""
+        None; and whether every route was tried before ``until``. Only its pinned
+        technician's route may take a pinned job."""
         for b in self._routes.values():
             if b.tech.id == a.tech.id or not b.tech.has_skills(moved.skills):
+                continue
+            if moved.pinned_technician_id not in (None, b.tech.id):
                 continue
             if b.tech.max_jobs is not None and len(b.jobs) >= b.tech.max_jobs:
                 continue

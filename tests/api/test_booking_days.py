@@ -257,6 +257,26 @@ def test_a_two_day_job_whose_second_day_is_taken_meanwhile_is_refused_and_writes
     assert counts(url) == before
 
 
+def test_a_later_one_day_booking_never_moves_one_day_of_a_booked_two_day_job_to_another_fitter(
+    shop: tuple[TestClient, dict[str, str], str],
+) -> None:
+    client, headers, url = shop
+    two_days = book_two_days(client, headers, {"start": at(DAY, "09:00"), "end": at(DAY, "10:00")}, "two-days")
+    assert two_days.status_code == 201, two_days.text
+    job_id = two_days.json()["job_id"]
+    assert live_holders(url, job_id) == {DAY: "W1", NEXT: "W1"}
+    # Only W1 holds wardrobe level 2; W2 (level 1) would take the two-day job's first day
+    # if it could move, but its second day is W1's.
+    one_day = {**job(60, skills={"wardrobe": 2}, where=(60.23, 25.02)), "customer": CUSTOMER}
+    slot = {"start": at(DAY, "09:00"), "end": at(DAY, "10:00")}
+    response = client.post("/v1/bookings", json={**one_day, "slot": slot}, headers={**headers, "Idempotency-Key": "k"})
+    assert response.status_code == 409, response.text
+    assert response.json()["field"] == "slot"
+    assert live_holders(url, job_id) == {DAY: "W1", NEXT: "W1"}
+    offered = search(client, headers, job(60, skills={"wardrobe": 2}, where=(60.23, 25.02)), DAY)["slots"]
+    assert local(slot["start"]) not in {local(s["start"]) for s in offered}, offered
+
+
 def test_cancelling_a_two_day_booking_frees_both_of_its_days(shop: tuple[TestClient, dict[str, str], str]) -> None:
     client, headers, url = shop
     [slot, *_] = search(client, headers, {**job(240), "days": 2}, DAY)["slots"]

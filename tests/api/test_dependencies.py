@@ -176,6 +176,19 @@ def test_a_measure_reported_to_overrun_pushes_the_slots_of_a_job_waiting_for_it(
         assert all(moment(s["start"]) >= moment(T.format(DAY, "13:30")) for s in found["slots"]), found
 
 
+def test_a_search_of_days_after_the_maximum_lag_runs_out_says_so(client: TestClient) -> None:
+    """M ends at 10:00 on DAY; a job at most two hours after it has nothing on NEXT. Before,
+    the answer was empty, without a reason."""
+    with time_machine.travel(moment(T.format(DAY, "07:00")), tick=False):
+        measured_and_published(client)
+        booking = auth(client.post("/v1/tokens", json={"role": "booking"}, headers=DISPATCHER).json()["token"])
+        wanted = search(NEXT, NEXT, {"job_id": "M", "max_lag_hours": 2})
+        found = client.post("/v1/slots/search", json=wanted, headers=booking).json()
+        assert found["slots"] == []
+        [why] = found["unavailable"]
+        assert why["code"] == "dependency_not_met" and "waits for job M" in why["reason"], why
+
+
 def test_a_re_plan_says_a_job_is_left_out_for_its_measure_s_overrun_not_for_a_pin(client: TestClient) -> None:
     """The measure runs to 14:30: the install an hour after it, to start by 15:00, has no
     start left. Before, the re-plan said "Pinned to a technician who has no shift this

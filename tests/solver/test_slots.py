@@ -213,6 +213,20 @@ def test_a_full_window_opens_when_a_promised_job_can_move_to_another_technician(
     assert_checker_accepts(Problem(problem.technicians, (*problem.jobs, booked)), after)
 
 
+def test_a_job_pinned_to_its_technician_is_never_moved_to_make_room() -> None:
+    # As above, but X is pinned to T1 (a day of a job whose other days are T1's).
+    problem = Problem((tech("T1", 0, {"kitchen": 1, "wardrobe": 1}), tech("T2", 8)), ())
+    x = Job(
+        "X", point(1), 2 * H, skills={"wardrobe": 1}, windows=(TimeWindow(9 * H, 10 * H),), pinned_technician_id="T1"
+    )
+    problem = Problem(problem.technicians, (x,))
+    kitchen = Job("K", point(2), 2 * H, skills={"kitchen": 1})
+    [answer] = SlotEvaluator(problem, [WorkingRoute("T1", ("X",))]).evaluate(
+        kitchen, [TimeWindow(9 * H, 10 * H)], move_budget_s=1.0
+    )
+    assert answer.insertion is None and answer.reason is SlotReason.DAY_FULL
+
+
 def test_an_evaluator_grown_by_one_booking_answers_like_one_built_afresh() -> None:
     rng = random.Random(3)
     problem = Problem((tech("T1", 0), tech("T2", 20), tech("T3", 40)), ())
