@@ -252,6 +252,9 @@ def record_event(
     ).first()
     if same is not None:
         return Recorded(same, created=False)
+    reported = _crew_end_reported(session, job, kind, technician_id)
+    if reported is not None:
+        return Recorded(reported, created=False)
     if at is not None:
         _check_near_its_days(job, at, tz)
     jobstate.check_order(job, kind, moment, tz)
@@ -303,6 +306,31 @@ def record_event(
         released = {"start": None, "end": None, "confirmed": False}
         feed.emit(session, feed.JOB_WINDOW, job_id=job_id, technician_id=concerned, data=released, now=now)
     return Recorded(row, created=True)
+
+
+def _crew_end_reported(session: Session, job: JobRow, kind: str, technician_id: str | None) -> EventRow | None:
+    """For one of a crew reporting the end of a visit (``completed``, ``failed``) that
+    the other (or the office) reported already and that nothing has followed since: that
+    report. Both of a crew tap "done" on their phones; the second tap is the same news, not
+    an event the job cannot take (before, a 409 on the second phone)."""
+    if job.crew_size < 2 or kind not in WORK_CHANGING_EVENTS:
+        return None
+    if kind == "completed":
+        over = job.status == jobstate.COMPLETED
+    else:
+        over = (
+            job.status in (jobstate.OPEN, jobstate.SCHEDULED) and job.reason is not None and job.actual_end is not None
+        )
+    if not over:
+        return None
+    last = session.exec(
+        select(EventRow)
+        .where(EventRow.job_id == job.id, col(EventRow.type).in_(WORK_CHANGING_EVENTS))
+        .order_by(col(EventRow.at).desc(), col(EventRow.id).desc())
+    ).first()
+    if last is None or last.type != kind or last.technician_id == technician_id:
+        return None
+    return last
 
 
 def _check_after_setting_out(

@@ -125,9 +125,12 @@ def test_an_arrival_dated_before_the_technician_set_out_is_refused_naming_at(dat
         assert post(day, job_id, "arrived", arrival).status_code == 201
 
 
-def test_each_of_a_crew_reports_on_the_way_and_arrived_and_the_job_stays_on_site_from_the_first_arrival(
+def test_each_of_a_crew_reports_on_the_way_arrived_and_done_the_job_on_site_from_the_first_arrival_done_once(
     database_url: str,
 ) -> None:
+    """Both of a crew report their way there and their arrival; the job is on site from
+    the first arrival. Both tap done: the second tap answers 200 with the first's report
+    (before, a 409 on the second phone), and the job is completed once."""
     # Three seconds: on a loaded machine a one-second plan of the sample day once served no crew job.
     with planned_day(database_url, time_limit_s=3) as day:
         crews: dict[str, list[tuple[str, dict[str, Any]]]] = {}
@@ -154,6 +157,14 @@ def test_each_of_a_crew_reports_on_the_way_and_arrived_and_the_job_stays_on_site
         shown = job(day, job_id)
         assert shown["status"] == "on_site"
         assert dt.datetime.fromisoformat(shown["actual_start"]) == start - dt.timedelta(minutes=2)
+        done = report(first, "completed", 100)
+        assert done.status_code == 201, done.text
+        again = report(second, "completed", 101)
+        assert (again.status_code, again.json()) == (200, done.json())
+        assert dt.datetime.fromisoformat(job(day, job_id)["actual_end"]) == start + dt.timedelta(minutes=100)
+        # A report of a visit over that nobody made is still refused.
+        late_failure = report(second, "failed", 102)
+        assert late_failure.status_code in (409, 422), late_failure.text
 
 
 def test_a_failed_event_without_a_reason_as_v1_clients_send_it_is_stored_as_other(database_url: str) -> None:
