@@ -34,6 +34,7 @@ WEBHOOK_UNSUBSCRIBED = "webhook.unsubscribed"
 TECHNICIAN_SAVED = "technician.saved"
 JOB_SAVED = "job.saved"
 DISRUPTION_RECORDED = "disruption.recorded"
+DISRUPTION_WITHDRAWN = "disruption.withdrawn"
 ACTIONS = (
     PLAN_PUBLISHED,
     PLAN_EDITED,
@@ -47,6 +48,7 @@ ACTIONS = (
     TECHNICIAN_SAVED,
     JOB_SAVED,
     DISRUPTION_RECORDED,
+    DISRUPTION_WITHDRAWN,
 )
 """Every action the audit log records."""
 

@@ -121,6 +121,23 @@ def record_disruption(
     return row
 
 
+def withdraw_disruption(session: Session, disruption_id: int, now: dt.datetime) -> DisruptionRow:
+    """Take back a disruption recorded by mistake (404 naming ``disruption_id`` when there
+    is none): its day is as if it had never been recorded for every reader from now on
+    (the working time, slot search, the live day, re-plans), and the feed says so with a
+    ``disruption`` event carrying ``withdrawn: true``. A plan published meanwhile stays
+    as it is: a re-plan from now plans the day again without it. The caller commits."""
+    row = session.get(DisruptionRow, disruption_id)
+    if row is None:
+        raise NotFound(f"disruption {disruption_id} does not exist", "disruption_id")
+    session.delete(row)
+    session.flush()
+    live.touch(session, row.date, row.region, now)
+    told = {"id": disruption_id, "type": row.type, "date": row.date, "withdrawn": True}
+    feed.emit(session, feed.DISRUPTION, job_id=row.job_id, technician_id=row.technician_id, data=told, now=now)
+    return row
+
+
 def _check_inside_day(tech: Technician, data: DisruptionIn, clock: DayClock) -> None:
     """Refuse (``Invalid`` naming the field) an absence or a late report that falls
     wholly outside ``tech``'s working day (their shift and the overtime they may do):

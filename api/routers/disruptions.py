@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Path, status
 
 from api.convert import disruption_out
 from api.deps import DateQuery, Dispatcher, RegionQuery, SessionDep, StateDep
@@ -11,6 +13,8 @@ from dispatch import audit, catalog, mapping, replan
 from dispatch.inputs import DisruptionIn
 
 router = APIRouter(prefix="/v1", tags=["re-planning"])
+
+DisruptionId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 @router.post(
@@ -39,3 +43,23 @@ def get_disruptions(
     catalog.check_filter(session, region, state.settings.default_region)
     rows = mapping.disruptions_of(session, date, region or state.settings.default_region)
     return [disruption_out(r, state.tz) for r in rows]
+
+
+@router.delete(
+    "/disruptions/{disruption_id}",
+    response_model=DisruptionOut,
+    responses={404: {"description": "No such disruption (field: disruption_id)"}},
+)
+def delete_disruption(
+    disruption_id: DisruptionId, session: SessionDep, state: StateDep, who: Dispatcher
+) -> DisruptionOut:
+    """Withdraw a disruption recorded by mistake: its day is planned, booked and shown as
+    if it had never been recorded, and the feed tells it (``withdrawn: true``). Answers
+    the disruption as it was."""
+    now = state.clock.now()
+    row = replan.withdraw_disruption(session, disruption_id, now)
+    detail = {"type": row.type, "date": row.date, "technician_id": row.technician_id, "job_id": row.job_id}
+    audit.record(session, who, audit.DISRUPTION_WITHDRAWN, f"disruption {disruption_id}", now=now, detail=detail)
+    out = disruption_out(row, state.tz)
+    session.commit()
+    return out

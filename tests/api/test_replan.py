@@ -240,6 +240,40 @@ def test_a_technician_whose_customer_cancelled_once_they_were_there_goes_on_from
     assert set(told) - {first["job_id"]} <= set(visits(plan))
 
 
+def test_a_disruption_recorded_by_mistake_is_withdrawn_and_the_day_is_planned_as_without_it(
+    day: tuple[TestClient, dict[str, Any]],
+) -> None:
+    """The dispatcher reports the wrong installer ill from 11:00: a re-plan gives W1
+    nothing after 11:00. Withdrawn (DELETE), the disruption is gone from the day's list,
+    the feed says so, and a re-plan from the same instant gives W1 its afternoon again.
+    Before, a disruption could not be taken back: only replaced by another absence."""
+    client, published = day
+    routes = {r["technician_id"]: [v["job_id"] for v in r["visits"]] for r in published["routes"]}
+    assert routes["W1"], routes
+    ill = {"type": "technician_unavailable", "technician_id": "W1", "from": at(DAY, "11:00")}
+    recorded = client.post("/v1/disruptions", json=ill, headers=DISPATCHER)
+    assert recorded.status_code == 201, recorded.text
+    disruption_id = recorded.json()["id"]
+
+    def w1_after_eleven() -> list[str]:
+        plan = replan(client, at(DAY, "10:30"))
+        assert plan["status"] == "done", plan
+        return [
+            j for j, (t, v) in visits(plan).items() if t == "W1" and instant(v["start"]) >= instant(at(DAY, "11:00"))
+        ]
+
+    assert w1_after_eleven() == []
+    withdrawn = client.delete(f"/v1/disruptions/{disruption_id}", headers=DISPATCHER)
+    assert withdrawn.status_code == 200 and withdrawn.json()["id"] == disruption_id, withdrawn.text
+    assert client.get("/v1/disruptions", params={"date": DAY.isoformat()}, headers=DISPATCHER).json() == []
+    events = client.get("/v1/events", params={"limit": 1000}, headers=DISPATCHER).json()["events"]
+    told = [e["data"] for e in events if e["type"] == "disruption"]
+    assert told[-1]["id"] == disruption_id and told[-1]["withdrawn"] is True, told
+    assert w1_after_eleven() != []
+    again = client.delete(f"/v1/disruptions/{disruption_id}", headers=DISPATCHER)
+    assert again.status_code == 404 and again.json()["field"] == "disruption_id", again.text
+
+
 def test_disruptions_name_what_is_wrong_and_appear_in_the_feed(day: tuple[TestClient, dict[str, Any]]) -> None:
     client, _ = day
     missing = client.post(
