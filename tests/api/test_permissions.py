@@ -77,6 +77,7 @@ POST    /v1/jobs/{job_id}/events           unknown  | 401   401  404         404
 GET     /v1/jobs/{job_id}/events           -        | 401   401  200         403        403
 POST    /v1/disruptions                    -        | 401   401  201         403        403
 GET     /v1/disruptions                    -        | 401   401  200         403        403
+DELETE  /v1/disruptions/{disruption_id}    -        | 401   401  200         403        403
 POST    /v1/jobs/import                    -        | 401   401  200         403        403
 POST    /v1/slots/search                   -        | 401   401  200         403        200
 POST    /v1/bookings                       -        | 401   401  201         403        201
@@ -310,6 +311,15 @@ def a_webhook(w: World) -> int:
     return hook_id
 
 
+def a_disruption(w: World) -> int:
+    """A disruption of its own for the cell (recorded by the dispatcher): a minute away."""
+    body = {"type": "technician_unavailable", "technician_id": w.other_tech, **A_MINUTE_AWAY_ON_SAMPLE_DAY}
+    made = w.client.post("/v1/disruptions", json=body, headers=DISPATCHER)
+    assert made.status_code == 201, made.text
+    disruption_id: int = made.json()["id"]
+    return disruption_id
+
+
 REQUESTS: dict[tuple[str, str, str], Callable[[World, str], Call]] = {
     ("GET", "/openapi.json", "-"): lambda w, r: Call("/openapi.json"),
     ("GET", "/docs", "-"): lambda w, r: Call("/docs"),
@@ -355,6 +365,7 @@ REQUESTS: dict[tuple[str, str, str], Callable[[World, str], Call]] = {
         json={"type": "technician_unavailable", "technician_id": w.other_tech, **A_MINUTE_AWAY_ON_SAMPLE_DAY},
     ),
     ("GET", "/v1/disruptions", "-"): lambda w, r: Call("/v1/disruptions", params={"date": SAMPLE_DAY}),
+    ("DELETE", "/v1/disruptions/{disruption_id}", "-"): lambda w, r: Call(f"/v1/disruptions/{a_disruption(w)}"),
     ("POST", "/v1/jobs/{job_id}/events", "own"): lambda w, r: Call(
         f"/v1/jobs/{w.own_jobs[0]}/events", json={"type": "en_route", "note": f"by {r}"}
     ),
