@@ -155,7 +155,8 @@ class SlotEvaluator:
     ``reserve_share`` is the share of each technician's working time (shift
     less lunch) that routine bookings may not fill. With ``repair``, routes of
     technicians no longer in ``problem`` and routes that no longer time are
-    emptied and their jobs placed again where they fit (``unplaced`` lists
+    emptied, and jobs a technician is no longer qualified for (or holds beyond their
+    max jobs) taken off; their jobs are placed again where they fit (``unplaced`` lists
     the ones that fit nowhere) instead of raising. ``day_span_s`` is the working day
     slot grids are laid on (first shift start, last shift end; by default of
     ``problem``'s technicians, 08:00-17:00 without any): given when ``problem`` is
@@ -202,9 +203,17 @@ class SlotEvaluator:
         self._routes: dict[str, _Route] = {}
         for tech in problem.technicians:
             r = given.get(tech.id, WorkingRoute(tech.id, ()))
-            seq = [jobs[i] for i in r.job_ids]
+            seq, fixed = [jobs[i] for i in r.job_ids], list(r.fixed_starts)
+            if repair:
+                # Technicians change: a job they are no longer qualified for, or beyond their
+                # max jobs, is placed again like an orphan (else its hour was sold twice).
+                kept_k = [k for k, j in enumerate(seq) if tech.has_skills(j.skills)]
+                if tech.max_jobs is not None:
+                    kept_k = kept_k[: tech.max_jobs]
+                orphans.extend(j.id for k, j in enumerate(seq) if k not in kept_k)
+                seq, fixed = [seq[k] for k in kept_k], [fixed[k] for k in kept_k]
             try:
-                self._routes[tech.id] = self._prepare(tech, seq, list(r.fixed_starts), self._timer)
+                self._routes[tech.id] = self._prepare(tech, seq, fixed, self._timer)
             except ProblemError:
                 if not repair:
                     raise

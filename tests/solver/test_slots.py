@@ -296,3 +296,23 @@ def test_an_evaluator_brought_up_to_date_answers_as_a_new_one_of_the_same_plan(s
 def test_an_evaluator_is_not_brought_up_to_date_to_a_plan_of_other_technicians() -> None:
     problem = Problem((tech("T1", 0),), ())
     assert SlotEvaluator(problem, []).updated((), [WorkingRoute("T9", ())]) is None
+
+
+def test_a_booked_job_its_technician_is_no_longer_qualified_for_is_placed_again_and_its_hour_not_sold_twice() -> None:
+    """W1 held a wardrobe job booked 13:00-14:00 and lost the wardrobe skill; W2 is the only
+    wardrobe fitter left. Repaired, the booked job goes to W2, so W2's 13:00 is not offered
+    to another wardrobe job; the same when W1's max jobs fell to none. Before, W1 kept it
+    and W2's 13:00 was sold as well: two promises needed W2 at 13:00."""
+    booked = Job("BOOKED", point(3), 90 * 60, skills={"wardrobe": 1}, windows=(TimeWindow(13 * H, 14 * H),))
+    routes = [WorkingRoute("W1", ("BOOKED",)), WorkingRoute("W2", ())]
+    new = Job("new", point(3), 90 * 60, skills={"wardrobe": 1})
+    for w1 in (
+        tech("W1", 0, {"kitchen": 1}, shift=(12, 15)),
+        dataclasses.replace(tech("W1", 0, shift=(12, 15)), max_jobs=0),
+    ):
+        problem = Problem((w1, tech("W2", 1, shift=(12, 15))), (booked,))
+        ev = SlotEvaluator(problem, routes, repair=True)
+        held = {r.technician_id: r.job_ids for r in ev.routes()}
+        assert held == {"W1": (), "W2": ("BOOKED",)} and not ev.unplaced, held
+        [answer] = ev.evaluate(new, [TimeWindow(13 * H, 14 * H)])
+        assert answer.insertion is None, answer
