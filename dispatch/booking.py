@@ -1280,6 +1280,7 @@ class BookingService:
         row = session.get(JobRow, job_id)
         _check_read_only(job_id, data, row)
         before = _promise(row) if row is not None and row.booked else None
+        pinned_before = row.pinned_technician_id if row is not None else None
         if row is not None and row.booked and row.status == "cancelled":
             raise Conflict(f"job {job_id} was a cancelled booking; book again instead of reopening it", "job_id")
         region = data.region or self.default_region
@@ -1319,6 +1320,8 @@ class BookingService:
         was_confirmed = stored.confirmed and not created
         live.set_confirmed(session, stored, data.confirmed, clock, now)
         live.check_promise_kept(stored, clock)
+        if stored.pinned_technician_id != pinned_before or (stored.confirmed and not was_confirmed):
+            self._check_pin_keeps_promise(session, stored)
         session.add(stored)
         session.flush()
         if stored.confirmed and not was_confirmed and stored.status in PLANNABLE:
@@ -1329,6 +1332,22 @@ class BookingService:
             window = {**told, "confirmed": stored.confirmed}
             feed.emit(session, feed.JOB_WINDOW, job_id=stored.id, technician_id=None, data=window, now=now)
         return stored, created
+
+    def _check_pin_keeps_promise(self, session: Session, row: JobRow) -> None:
+        """Refuse (``Conflict`` naming ``pinned_technician_id``) pinning a promised job of one
+        day to a technician who does not work its day (no shift, away): no plan of that day
+        could keep the promise, and every one would be refused for it."""
+        pin = row.pinned_technician_id
+        if pin is None or not row.confirmed or row.days > 1 or row.status not in PLANNABLE:
+            return
+        if any(t.id == pin for t in technicians_on(session, row.date, row.region, self.tz)):
+            return
+        raise Conflict(
+            f"pinned_technician_id: job {row.id} is promised to its customer on {row.date} and {pin} does not work "
+            "that day (no shift, or away): no plan could keep the promise; pin someone who works that day, or "
+            "withdraw the promise first (confirmed: false)",
+            "pinned_technician_id",
+        )
 
     def _check_region_change(self, session: Session, row: JobRow, region: str, now: dt.datetime) -> None:
         """Refuse (``Conflict`` naming ``region``) moving the job ``row`` to ``region`` while

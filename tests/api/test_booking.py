@@ -325,6 +325,25 @@ def test_a_booked_job_cannot_be_changed_out_of_its_slot_but_its_notes_can(
     assert client.get(f"/v1/jobs/{job_id}", headers=DISPATCHER).json()["duration_min"] == 60
 
 
+def test_a_booked_job_is_not_pinned_to_a_technician_who_does_not_work_its_day(
+    shop: tuple[TestClient, dict[str, str], str],
+) -> None:
+    """A job booked on NEXT, pinned to K1, who works DAY only: 409 naming
+    pinned_technician_id and nothing changed; pinned to W2, who works NEXT: 200. Before,
+    the pin was stored and every plan of NEXT was refused for the promise."""
+    client, booker, _ = shop
+    body = job(60)
+    slot = search(client, booker, body, NEXT)["slots"][0]
+    job_id = book(client, booker, body, slot, "pin-me").json()["job_id"]
+    stored = client.get(f"/v1/jobs/{job_id}", headers=DISPATCHER).json()
+    keep = {k: stored[k] for k in ("kind", "location", "duration_min", "skills", "windows", "customer", "region")}
+    refused = client.put(f"/v1/jobs/{job_id}", json={**keep, "pinned_technician_id": "K1"}, headers=DISPATCHER)
+    assert refused.status_code == 409 and refused.json()["field"] == "pinned_technician_id", refused.text
+    assert client.get(f"/v1/jobs/{job_id}", headers=DISPATCHER).json()["pinned_technician_id"] is None
+    kept = client.put(f"/v1/jobs/{job_id}", json={**keep, "pinned_technician_id": "W2"}, headers=DISPATCHER)
+    assert kept.status_code == 200 and kept.json()["pinned_technician_id"] == "W2", kept.text
+
+
 def test_a_csv_import_cannot_change_a_booked_job_or_a_confirmed_window_that_a_put_could_not(
     shop: tuple[TestClient, dict[str, str], str],
 ) -> None:
