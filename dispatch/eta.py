@@ -764,7 +764,8 @@ def job_status(session: Session, who: Principal, job_id: str, tz: ZoneInfo, now:
     job's status is the visit's (``scheduled`` until the first event), its window the
     promised window and its ETA the estimate; otherwise its status as stored, its
     promise and no ETA. For a crew, the first technician (by id) is named, and the ETA
-    is the first of the two arrivals, none once one of them is on site."""
+    is the first of the two arrivals, none once one of them is on site. No ETA either
+    while a technician of the visit is reported unavailable at it (``risk``)."""
     if who.role not in ("dispatcher", "booking"):
         raise Forbidden(f"the {who.role} role may not read a job's status")
     job = session.get(JobRow, job_id)
@@ -799,6 +800,8 @@ def job_status(session: Session, who: Principal, job_id: str, tz: ZoneInfo, now:
         live = live_day(session, day, job.region, tz, now)
         mine = [v for t in live.technicians for v in t.visits if v.job_id == job_id]
         # A crew's customer sees the first of the two arrive; once one is there, no ETA.
-        if not any(v.status == jobstate.ON_SITE for v in mine):
+        # Nor while a technician of the visit is reported unavailable then: nobody is
+        # coming at that time until a re-plan gives the visit to someone.
+        if not any(v.status == jobstate.ON_SITE or v.risk == UNAVAILABLE for v in mine):
             eta = min((v.eta for v in mine if v.eta is not None), default=None)
     return JobStatus(job.id, jobstate.visit_status(job), promised_window(job, planned[0], tz), eta, name)

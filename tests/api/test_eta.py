@@ -255,6 +255,12 @@ def test_the_visits_of_a_technician_made_unavailable_are_at_risk_until_a_re_plan
         risks = {v["job_id"]: (v["at_risk"], v["risk"]) for v in tech["visits"]}
         assert risks[first["job_id"]] == (False, None)
         assert all(risks[v["job_id"]] == (True, "unavailable") for v in w.visits[1:]), risks
+        # Their customers are given no arrival from her (before: the planned one); the first's still is.
+        etas = {
+            v["job_id"]: w.client.get(f"/v1/jobs/{v['job_id']}/status", headers=DISPATCHER).json()["eta"]
+            for v in w.visits[:2]
+        }
+        assert etas[first["job_id"]] is not None and etas[second["job_id"]] is None, etas
 
 
 def test_the_visits_inside_an_absence_stored_after_publishing_are_at_risk_as_for_a_reported_one(
