@@ -20,8 +20,6 @@ from dispatch.tables import BookingRow, JobRow
 from tests.api.conftest import DISPATCHER, auth, run_plan, settings_for
 from tests.conftest import today
 
-pytestmark = pytest.mark.clock
-
 HELSINKI = ZoneInfo("Europe/Helsinki")
 DAY = today() + dt.timedelta(days=7)
 NEXT = DAY + dt.timedelta(days=1)

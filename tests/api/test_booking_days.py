@@ -22,8 +22,6 @@ from tests.api.conftest import DISPATCHER, auth, run_plan_of, settings_for
 from tests.api.test_booking import CUSTOMER, at, counts, job, technician
 from tests.conftest import today
 
-pytestmark = pytest.mark.clock
-
 DAY = today() + dt.timedelta(days=7)
 NEXT = DAY + dt.timedelta(days=1)
 DAY_OFF = DAY + dt.timedelta(days=2)  # W1's, between NEXT and AFTER_A_DAY_OFF

@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
 import time_machine
 from fastapi.testclient import TestClient
 from sqlmodel import Session
@@ -24,8 +23,6 @@ from api import create_app
 from dispatch.eta_watch import tell_eta_moves
 from tests.api.conftest import DISPATCHER, auth, run_plan, settings_for
 from tests.conftest import HELSINKI, today
-
-pytestmark = pytest.mark.clock
 
 DAY = today() + dt.timedelta(days=7)
 NEXT_DAY = DAY + dt.timedelta(days=1)

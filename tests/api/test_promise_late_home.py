@@ -7,15 +7,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from api import create_app
 from dispatch.mapping import PROMISE_LATE_HOME_S
 from tests.api.conftest import DISPATCHER, run_plan, settings_for
 from tests.api.test_booking import CUSTOMER, DAY, at, technician
-
-pytestmark = pytest.mark.clock
 
 SITE = {"lat": 60.19, "lon": 24.97}
 

@@ -24,8 +24,6 @@ from solver.problem import Location
 from tests.api.conftest import DISPATCHER, run_plan, settings_for
 from tests.api.test_booking import CUSTOMER, DAY, at, technician
 
-pytestmark = pytest.mark.clock
-
 HOMES = {"W1": (60.17, 24.94), "W2": (60.21, 25.00), "W3": (60.20, 24.85)}
 
 

@@ -25,8 +25,6 @@ from tests.api.test_booking import CUSTOMER, DAY, NEXT, at, technician
 from tests.api.test_booking import job as job_fields
 from tests.api.test_replan import HOMES, event, install, installers, instant, replan, visits
 
-pytestmark = pytest.mark.clock
-
 
 @contextmanager
 def published_fit(database_url: str, window: tuple[str, str] | None, arrived: str) -> Iterator[TestClient]:
