@@ -178,7 +178,8 @@ def _precheck_job(
         return Unassigned(
             job.id,
             ReasonCode.TOO_LONG,
-            f"Takes {job.duration_s // 60} min, longer than any qualified shift ({longest // 60} min).",
+            f"Takes {job.duration_s // 60} min, longer than the working time any qualified technician has that day "
+            f"({longest // 60} min).",
         )
     rooms = sorted((_room_s(problem, job, t, points, travel) for t in qualified), reverse=True)
     if job.duration_s > rooms[job.crew_size - 1]:
@@ -230,7 +231,7 @@ def _within_day(windows: Sequence[TimeWindow], qualified: Sequence[Technician], 
         hours = [(lo, hi) for lo, hi in working if lo < (day + 1) * DAY_S and hi > day * DAY_S]
         if not hours:
             return f"{told}; no qualified technician works that day"
-        return f"{told}; the qualified technicians work " + ", ".join(
+        return f"{told}; the qualified technicians are available " + ", ".join(
             f"{_moment(lo, day)}–{_moment(hi, day)}" for lo, hi in hours
         )
     if inside == working:

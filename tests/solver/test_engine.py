@@ -64,7 +64,9 @@ def test_a_repair_whose_possible_starts_began_the_evening_before_says_so_in_its_
     solution = solve(Problem((tech,), (repair_job,)), SolveOptions(time_limit_s=0.5))
     (left,) = solution.unassigned
     assert left.code == ReasonCode.NO_SHIFT_IN_WINDOW
-    assert "(22:00 the day before–04:30; the qualified technicians work 08:00–16:00)" in left.reason, left.reason
+    assert "(22:00 the day before–04:30; the qualified technicians are available 08:00–16:00)" in left.reason, (
+        left.reason
+    )
 
 
 def test_a_job_nobody_is_qualified_for_is_explained_before_the_solve(mixed_day: Problem) -> None:
@@ -125,7 +127,7 @@ def test_a_job_that_fits_the_day_only_without_the_drives_is_too_long_not_out_of_
     solution = solve(_one_technician_day(short), SolveOptions(time_limit_s=1))
     (why,) = solution.unassigned
     assert why.code is ReasonCode.NO_SHIFT_IN_WINDOW
-    assert "(06:00–08:00; the qualified technicians work 08:00–16:00)" in why.reason
+    assert "(06:00–08:00; the qualified technicians are available 08:00–16:00)" in why.reason
 
 
 def test_a_window_that_no_shift_reaches_is_shown_inside_the_technicians_day() -> None:
@@ -136,7 +138,7 @@ def test_a_window_that_no_shift_reaches_is_shown_inside_the_technicians_day() ->
     assert "(15:00–16:00)" in why.reason
     after = dataclasses.replace(job, windows=(TimeWindow(17 * H, 19 * H),))
     (why,) = solve(_one_technician_day(after), SolveOptions(time_limit_s=1)).unassigned
-    assert "(17:00–19:00; the qualified technicians work 08:00–16:00)" in why.reason
+    assert "(17:00–19:00; the qualified technicians are available 08:00–16:00)" in why.reason
 
 
 def test_goods_ready_the_next_morning_are_said_to_be_ready_then_not_at_that_hour_of_the_day() -> None:

@@ -261,7 +261,7 @@ def test_a_job_of_a_later_day_is_explained_in_its_own_days_times_and_people_not_
     out = {u.job_id: u for u in solution.unassigned}
     assert out["EVE"].code is ReasonCode.NO_SHIFT_IN_WINDOW
     assert "(15:00–16:00)" in out["EVE"].reason
-    assert "(18:00–19:00; the qualified technicians work 08:00–16:00)" in out["LATE"].reason
+    assert "(18:00–19:00; the qualified technicians are available 08:00–16:00)" in out["LATE"].reason
     (left,) = {"LONG1", "LONG2"} & set(out)
     assert out[left].code is ReasonCode.NEEDS_OVERTIME
     assert "(P1; 0 min allowed)" in out[left].reason and hz.DAY_SEPARATOR not in out[left].reason
