@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from api import create_app
 from tests.api.conftest import DISPATCHER, auth, settings_for
+from tests.api.test_booking import technician as booked_technician
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 WED, THU, FRI = dt.date(2026, 12, 2), dt.date(2026, 12, 3), dt.date(2026, 12, 4)
@@ -31,22 +32,8 @@ def clock_of(moment: str) -> str:
 
 
 def technician(days: list[dt.date], **extra: Any) -> dict[str, Any]:
-    shifts = [
-        {
-            "date": d.isoformat(),
-            "start": "08:00",
-            "end": "16:00",
-            "break": {"earliest": "11:00", "latest": "13:00", "duration_min": 30},
-        }
-        for d in days
-    ]
-    return {
-        "home": {"lat": 60.17, "lon": 24.94},
-        "skills": {"wardrobe": 2},
-        "shifts": shifts,
-        "cost": {"per_hour": 38, "per_km": 0.35},
-        **extra,
-    }
+    """W1's record: a wardrobe installer at home in central Helsinki, 08:00-16:00 on ``days``."""
+    return {**booked_technician((60.17, 24.94), {"wardrobe": 2}, days), **extra}
 
 
 WARDROBE = {"kind": "install", "location": {"lat": 60.19, "lon": 24.95}, "duration_min": 60, "skills": {"wardrobe": 1}}
