@@ -31,6 +31,7 @@ from dispatch.mapping import (
     JobInfo,
     Span,
     dependency_of,
+    held_elsewhere,
     job_of,
     predecessor_end,
     predecessor_technician,
@@ -165,7 +166,16 @@ def load_horizon(session: Session, first: dt.date, last: dt.date, region: str, t
         .order_by(col(JobRow.id))
     ).all()
     by_id = {r.id: r for r in rows}
-    published = published_elsewhere(session, rows, days, region, tz)
+    holdings = held_elsewhere(session, rows, days, region, tz)
+    # A job of several days whose days the live schedule of days before the horizon holds
+    # (scheduled or under way there) is begun: its days left follow with its fitter, as
+    # after days done. Held on a day after the horizon, a plan of that day moves it.
+    begun = {
+        job_id: held for job_id, held in holdings.items() if by_id[job_id].days > 1 and all(d < first for d, _ in held)
+    }
+    published = published_elsewhere(
+        session, rows, days, region, tz, {j: h for j, h in holdings.items() if j not in begun}
+    )
     held: dict[str, Unassigned] = {}
     made: dict[str, engine_horizon.HorizonJob] = {}
     started: set[str] = set()  # jobs of several days with days done: past waiting for anything
@@ -180,12 +190,16 @@ def load_horizon(session: Session, first: dt.date, last: dt.date, region: str, t
         needed, pinned, start = row.days, row.pinned_technician_id, row.date
         told_days = promised_days(session, row, tz)
         done = jobdays.done_days(session, row.id, tz) if row.days > 1 else {}
-        if done:
-            # Some of its days are done: the rest go to whoever did them, after them.
+        gone = set(done) | {d for d, _ in begun.get(row.id, [])}
+        if gone:
+            # Some of its days are done or begun: the rest go to whoever has them, after them.
             started.add(row.id)
-            needed = row.days - len(done)
+            needed = row.days - len(gone)
+            if needed <= 0:
+                before.add(row.id)
+                continue
             pinned = predecessor_technician(session, row.id, tz) or pinned
-            start = lo = max(lo, max(done) + dt.timedelta(days=1))
+            start = lo = max(lo, max(gone) + dt.timedelta(days=1))
             if needed == 1 and pinned is not None:
                 # One day left: the next working day of its fitter (that its customer was told).
                 works, allowed = working.get(pinned, set()), told_days or set(days)

@@ -621,16 +621,13 @@ PUBLISHED_REACH = dt.timedelta(days=31)
 """How far from the days planned ``published_elsewhere`` looks for a day holding a job."""
 
 
-def published_elsewhere(
+def held_elsewhere(
     session: Session, rows: Iterable[JobRow], days: Collection[dt.date], region: str, tz: ZoneInfo
-) -> dict[str, Unassigned]:
+) -> dict[str, list[tuple[dt.date, str]]]:
     """The jobs of ``rows`` not open (scheduled, or under way) that the live schedule of
     a day outside ``days`` holds (a published plan put them there; a day whose visit is
-    over does not count: done, failed, or called off, ``jobdays.on_day``), each with why a
-    plan of ``days`` leaves it out. Before, a plan of other days planned such a job again
-    and, published, it was on two days' lists at once; and a revisit carried to the next
-    day was, once published there, left out of every later plan of that day, held by the
-    day its visit failed on."""
+    over does not count: done, failed, or called off, ``jobdays.on_day``), each with
+    those days in order and the technician who has it there (the first, for a crew)."""
     wanted = {r.id: r for r in rows if r.status != OPEN}
     if not wanted or not days:
         return {}
@@ -644,25 +641,45 @@ def published_elsewhere(
         )
         .order_by(col(LiveScheduleRow.date))
     ).all()
-    held: dict[str, Unassigned] = {}
+    held: dict[str, list[tuple[dt.date, str]]] = {}
     for live in lives:
         for route in routes_from_json(live.routes):
             for job_id in route.job_ids:
                 row = wanted.get(job_id)
-                if row is None or job_id in held:
+                if row is None or any(d == live.date for d, _ in held.get(job_id, [])):
                     continue
                 if jobdays.on_day(session, row, live.date, tz).status not in (SCHEDULED, *UNDER_WAY):
                     # Its visit there is over (done, failed, called off): the field said what happened.
                     continue
-                # Of a day gone by, the visit may not have happened: say what to do then.
-                then = "; if it did not happen there, record what happened (field events)"
-                held[job_id] = Unassigned(
-                    job_id,
-                    ReasonCode.NEEDS_HORIZON,
-                    f"Published on {live.date} with {route.technician_id}: a plan of that day moves it"
-                    + (then if live.date < min(days) else "")
-                    + ".",
-                )
+                held.setdefault(job_id, []).append((live.date, route.technician_id))
+    return held
+
+
+def published_elsewhere(
+    session: Session,
+    rows: Iterable[JobRow],
+    days: Collection[dt.date],
+    region: str,
+    tz: ZoneInfo,
+    holdings: Mapping[str, list[tuple[dt.date, str]]] | None = None,
+) -> dict[str, Unassigned]:
+    """The jobs of ``rows`` that the live schedule of a day outside ``days`` holds
+    (``held_elsewhere``, or ``holdings`` when given), each with why a plan of ``days``
+    leaves it out: the first such day. Before, a plan of other days planned such a job
+    again and, published, it was on two days' lists at once; and a revisit carried to
+    the next day was, once published there, left out of every later plan of that day,
+    held by the day its visit failed on."""
+    if holdings is None:
+        holdings = held_elsewhere(session, rows, days, region, tz)
+    held: dict[str, Unassigned] = {}
+    for job_id, [(day, who), *_] in holdings.items():
+        # Of a day gone by, the visit may not have happened: say what to do then.
+        then = "; if it did not happen there, record what happened (field events)"
+        held[job_id] = Unassigned(
+            job_id,
+            ReasonCode.NEEDS_HORIZON,
+            f"Published on {day} with {who}: a plan of that day moves it" + (then if day < min(days) else "") + ".",
+        )
     return held
 
 

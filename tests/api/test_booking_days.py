@@ -210,6 +210,18 @@ def test_plans_of_one_day_keep_a_booked_two_day_job_off_the_day_between_and_fail
         assert f"booked job {job_id} cannot be planned (Day " in str(plan["error"]), (body, plan)
 
 
+def assert_only_on_its_second_booked_day_with_w1(plan: Any, job_id: str, second: dict[str, str]) -> None:
+    """``plan`` visits ``job_id`` once: on AFTER_A_DAY_OFF with W1, inside ``second``'s hours."""
+    [(day, who, start)] = [
+        (r["date"], r["technician_id"], v["start"])
+        for r in plan["routes"]
+        for v in r["visits"]
+        if v["job_id"] == job_id
+    ]
+    assert (day, who) == (AFTER_A_DAY_OFF.isoformat(), "W1")
+    assert local(second["start"]) <= local(start) <= local(second["end"])
+
+
 def test_a_plan_after_the_first_booked_day_is_done_plans_the_second_on_its_booked_day_though_its_fitter_works_before(
     shop: tuple[TestClient, dict[str, str], str],
 ) -> None:
@@ -231,14 +243,27 @@ def test_a_plan_after_the_first_booked_day_is_done_plans_the_second_on_its_booke
     assert client.put("/v1/technicians/W1", json=every_day, headers=DISPATCHER).status_code == 200
     rest = run_plan_of(client, {**week, "date_from": DAY_OFF.isoformat()})
     assert rest["status"] == "done", rest
-    [(day, who, start)] = [
-        (r["date"], r["technician_id"], v["start"])
-        for r in rest["routes"]
-        for v in r["visits"]
-        if v["job_id"] == job_id
-    ]
-    assert (day, who) == (AFTER_A_DAY_OFF.isoformat(), "W1")
-    assert local(second["start"]) <= local(start) <= local(second["end"])
+    assert_only_on_its_second_booked_day_with_w1(rest, job_id, second)
+
+
+def test_a_plan_over_the_days_after_a_booked_two_day_job_began_keeps_its_day_left_with_its_fitter(
+    shop: tuple[TestClient, dict[str, str], str],
+) -> None:
+    """W1 is at the customer on the job's first day (arrived, not done). Before, a plan
+    from the next day was refused: the first day's live schedule held the job ("Published
+    on <day> with W1: a plan of that day moves it") and the first day, under way, could
+    not be planned again either."""
+    client, headers, _ = shop
+    [slot, *_] = search(client, headers, {**job(240), "days": 2}, NEXT)["slots"]
+    booked = book_two_days(client, headers, slot, "under-way-then-a-week").json()
+    job_id, (first, second) = booked["job_id"], slot["days"]
+    sent = client.post(f"/v1/jobs/{job_id}/events", json={"type": "arrived", "at": first["start"]}, headers=DISPATCHER)
+    assert sent.status_code == 201, sent.text
+    rest = run_plan_of(
+        client, {"date_from": DAY_OFF.isoformat(), "date_to": AFTER_A_DAY_OFF.isoformat(), "time_limit_s": 2}
+    )
+    assert rest["status"] == "done", rest
+    assert_only_on_its_second_booked_day_with_w1(rest, job_id, second)
 
 
 def test_a_two_day_job_whose_second_day_is_taken_meanwhile_is_refused_and_writes_nothing(
