@@ -1246,6 +1246,8 @@ class BookingService:
         row = catalog.get_job(session, job_id)
         if row.status == COMPLETED:
             raise Conflict(f"job {job_id} is completed: what was done stays, so it cannot be cancelled", "job_id")
+        if row.status != CANCELLED:
+            catalog.check_not_awaited(session, job_id)
         for day in live.days_holding(session, row):  # a job of several days: each of its days
             plan = live.lock(session, day, row.region, now)
             routes = live.routes_of(plan)

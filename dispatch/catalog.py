@@ -681,6 +681,23 @@ def get_job(session: Session, job_id: str) -> JobRow:
     return row
 
 
+def check_not_awaited(session: Session, job_id: str) -> None:
+    """Refuse (``Conflict`` naming ``job_id``) to cancel a job that a promised job, not yet
+    begun, waits for: that promise could then never be kept, and every plan of its day
+    would be refused for it."""
+    waiting = session.exec(
+        select(JobRow)
+        .where(JobRow.depends_on == job_id, col(JobRow.confirmed), col(JobRow.status).in_(PLANNABLE))
+        .order_by(col(JobRow.id))
+    ).first()
+    if waiting is not None:
+        raise Conflict(
+            f"job {waiting.id} is promised to its customer on {waiting.date} and waits for job {job_id}: cancel job "
+            f"{waiting.id} first, or PUT it without depends_on",
+            "job_id",
+        )
+
+
 def cancel_job(session: Session, job_id: str, *, now: dt.datetime) -> JobRow:
     """Mark a job cancelled at ``now``: no later plan includes it. Its history stays.
     The feed tells it (``job.status`` cancelled, for the job's first published

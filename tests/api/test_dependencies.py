@@ -239,6 +239,23 @@ def test_waiting_for_a_cancelled_job_is_refused_naming_the_field_until_it_is_ope
     assert put(client, "B", job(DAY, depends_on="A")).status_code == 201
 
 
+def test_cancelling_a_job_a_promised_job_waits_for_is_refused_naming_it_and_changes_nothing(
+    client: TestClient,
+) -> None:
+    """Before, the measure was cancelled and every plan of the install's day was then
+    refused for the install's promise, with nothing said to whoever cancelled."""
+    assert put(client, "M", job(DAY, kind="measure")).status_code == 201
+    promised = {"start": T.format(NEXT, "13:00"), "end": T.format(NEXT, "14:00")}
+    assert put(client, "I", job(NEXT, depends_on="M", windows=[promised], confirmed=True)).status_code == 201
+    refused = client.delete("/v1/jobs/M", headers=DISPATCHER)
+    assert refused.status_code == 409 and refused.json()["field"] == "job_id", refused.text
+    assert "job I" in refused.json()["detail"] and "promised" in refused.json()["detail"]
+    assert client.get("/v1/jobs/M", headers=DISPATCHER).json()["status"] == "open"
+    # Once the install is cancelled (or no longer promised), the measure can be.
+    assert client.delete("/v1/jobs/I", headers=DISPATCHER).status_code == 200
+    assert client.delete("/v1/jobs/M", headers=DISPATCHER).status_code == 200
+
+
 def test_a_preferred_window_beyond_what_a_plan_of_the_jobs_date_covers_is_refused(client: TestClient) -> None:
     later = {"start": "2026-12-04T09:00:00+02:00", "end": "2026-12-04T10:00:00+02:00"}
     refused = put(client, "P", job(DAY, preferred_window=later))
