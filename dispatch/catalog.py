@@ -550,6 +550,30 @@ def check_windows(data: JobIn, tz: ZoneInfo) -> None:
         )
 
 
+def check_reachable(data: JobIn, tz: ZoneInfo) -> None:
+    """Refuse (``Invalid`` naming the field) a deadline before the first day the job may
+    be done on, or a release after its last: no plan of its days could keep them, so the
+    job would sit unplanned while it looked entered."""
+    first, last = job_days(data, tz)
+    if data.days > 1 and data.date_range is None:
+        last += dt.timedelta(days=7)  # a plan over several days may start it up to a week after its date
+    days = f"the job's date {first}" if first == last else f"the job's days {first} to {last}"
+    start = dt.datetime.combine(first, dt.time(0), tzinfo=tz)
+    end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0), tzinfo=tz)
+    if data.deadline is not None and data.deadline < start:
+        raise Invalid(
+            f"deadline: {data.deadline.astimezone(tz):%Y-%m-%d %H:%M} is before {days}: give a later deadline, "
+            "or an earlier date",
+            "deadline",
+        )
+    if data.release_at is not None and data.release_at >= end:
+        raise Invalid(
+            f"release_at: {data.release_at.astimezone(tz):%Y-%m-%d %H:%M} is after {days}: give a later date, "
+            "or an earlier release",
+            "release_at",
+        )
+
+
 def urgent_due(now: dt.datetime, standard: dt.timedelta) -> dt.datetime:
     """When urgent work entered at ``now`` without a deadline is due: ``standard`` (the
     repair standard, ``BookingSettings.urgent_deadline_min``) later, on the whole minute."""
@@ -592,6 +616,7 @@ def put_job(
     check_spelling(session, region, default_region)
     check_references(session, job_id, data, region)
     check_windows(data, tz)
+    check_reachable(data, tz)
     location = data.location
     if location is None:
         if geocode is None:

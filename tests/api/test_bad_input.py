@@ -328,6 +328,12 @@ GROUPS: dict[str, list[Bad]] = {
             job(preferred_window={"start": T.format("12:00"), "end": T.format("10:00")}),
         ),
         put_job("deadline before release", "deadline", job(release_at=T.format("12:00"), deadline=T.format("10:00"))),
+        put_job(
+            "a deadline the day before the job's date",
+            "deadline",
+            job(date="2026-12-02", windows=[], deadline=T.format("15:00")),
+        ),
+        put_job("a release after the job's date", "release_at", job(release_at="2026-12-02T08:00:00+02:00")),
         put_tech("a shift", "shifts.0", tech(shifts=shift(start="16:00", end="08:00"))),
         put_tech("an empty shift", "shifts.0", tech(shifts=shift(start="08:00", end="08:00"))),
         put_tech(
