@@ -50,6 +50,7 @@ from dispatch.mapping import (
 )
 from dispatch.settings import BookingSettings, Settings
 from dispatch.tables import (
+    DisruptionRow,
     JobRow,
     LiveScheduleRow,
     PlanRow,
@@ -1189,6 +1190,8 @@ def publish(
             're-plan it from now (POST /v1/plans with "from") and publish that.',
             "plan_id",
         )
+    pointer = session.get(PublishedPlanRow, (plan.date, plan.region))
+    _refuse_overtaken(plan, pointer, tz)
     if plan.base_version is not None and plan.base_version != row.version:
         stale = stale_reasons(session, plan, tz)
         if stale:
@@ -1197,7 +1200,6 @@ def publish(
                 "Run the plan again.",
                 "plan_id",
             )
-    pointer = session.get(PublishedPlanRow, (plan.date, plan.region))
     previous = pointer.plan_id if pointer is not None else None
     if pointer is None:
         pointer = PublishedPlanRow(date=plan.date, region=plan.region, plan_id=plan_id, published_at=to_storage(now))
@@ -1217,6 +1219,23 @@ def publish(
     # The feed's events are the last write: its lock is held until the commit.
     _tell_published(session, plan, previous, set(confirmed), now, notify_min)
     return plan
+
+
+def _refuse_overtaken(plan: PlanRow, pointer: PublishedPlanRow | None, tz: ZoneInfo) -> None:
+    """Refuse (``Conflict`` naming ``plan_id``) a re-plan made before another plan of its
+    day was published: its change list, what the dispatcher approves, is against the plan
+    published before, and published over the newer one it would move what the list does
+    not show. (A whole-day plan may be published again: going back to it is a choice.)"""
+    if plan.replan_from is None or plan.finished_at is None or pointer is None or pointer.plan_id == plan.id:
+        return
+    if stored_utc(pointer.published_at) > stored_utc(plan.finished_at):
+        raise Conflict(
+            f"plan {plan.id} cannot be published: plan {pointer.plan_id} was published at "
+            f"{from_storage(pointer.published_at, tz):%H:%M}, after this re-plan was made "
+            f"({from_storage(plan.finished_at, tz):%H:%M}), and its changes are against the plan before. "
+            "Re-plan from now.",
+            "plan_id",
+        )
 
 
 def _begun(session: Session, plan: PlanRow) -> bool:
@@ -1419,7 +1438,7 @@ def stale_reasons(session: Session, plan: PlanRow, tz: ZoneInfo) -> list[str]:
         .order_by(col(JobRow.id))
     ).all()
     out += [f"job {job_id} is in region {region} now" for job_id, region in elsewhere]
-    return out + _inside_absences(session, plan, ahead, clock)
+    return out + _inside_absences(session, plan, ahead, clock) + _reports_not_held(session, plan, visits, ahead, clock)
 
 
 def _off_the_pause(
@@ -1467,6 +1486,43 @@ def _inside_absences(session: Session, plan: PlanRow, ahead: list[VisitRow], clo
             for a in away[tech_id]
         )
         out.append(f"technician {tech_id} is unavailable {spans} and the plan gives them {', '.join(shown)}")
+    return out
+
+
+# An expected end this much past the plan's is the same end (seconds rounded away).
+_REPORT_SLACK = dt.timedelta(minutes=1)
+
+
+def _reports_not_held(
+    session: Session, plan: PlanRow, visits: list[VisitRow], ahead: list[VisitRow], clock: DayClock
+) -> list[str]:
+    """What the field reported that ``plan`` does not hold while it has the technician go
+    on to visits not yet begun: a visit expected to end (an ``overrun``, the last one of
+    its job) later than the plan ends it, and a ``running_late`` report recorded after the
+    plan was made. One sentence each."""
+    going_on = {v.technician_id for v in ahead}
+    made = stored_utc(plan.finished_at) if plan.finished_at is not None else None
+    ends: dict[str, dt.datetime] = {}
+    late: dict[str, DisruptionRow] = {}
+    for d in disruptions_of(session, plan.date, plan.region):
+        if d.type == "overrun" and d.job_id is not None and d.expected_end is not None:
+            ends[d.job_id] = stored_utc(d.expected_end)
+        elif d.type == "running_late" and d.technician_id is not None and made and stored_utc(d.created_at) > made:
+            late[d.technician_id] = d  # reported since: a re-plan made after it starts them from there
+    out = []
+    for v in visits:
+        expected = ends.get(v.job_id)
+        if expected is not None and v.technician_id in going_on and expected > stored_utc(v.end) + _REPORT_SLACK:
+            out.append(
+                f"job {v.job_id} is expected to end at {expected.astimezone(clock.tz):%H:%M} (an overrun) and the plan "
+                f"has technician {v.technician_id} leave it at {from_storage(v.end, clock.tz):%H:%M}"
+            )
+    for tech_id, d in sorted(late.items()):
+        if tech_id in going_on and d.at is not None:
+            out.append(
+                f"technician {tech_id} reported running late at {from_storage(d.at, clock.tz):%H:%M}, after the plan "
+                "was made"
+            )
     return out
 
 

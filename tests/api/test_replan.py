@@ -488,6 +488,67 @@ def test_a_re_plan_keeping_the_visit_an_ill_technician_is_on_publishes_after_the
     assert publish.status_code == 200, publish.text
 
 
+def test_a_re_plan_made_before_an_overrun_it_does_not_hold_is_refused_when_published(
+    day: tuple[TestClient, dict[str, Any]],
+) -> None:
+    """Before, it was published: the technician's next customers were told times the
+    overrun had already made impossible (a promise among them broken)."""
+    client, published = day
+    told = visits(published)
+    w1 = [v["job_id"] for v in next(r for r in published["routes"] if r["technician_id"] == "W1")["visits"]]
+    on_site = w1[0]
+    event(client, on_site, "arrived", told[on_site][1]["arrival"])
+    now = (instant(told[on_site][1]["arrival"]) + dt.timedelta(minutes=5)).isoformat()
+    before = replan(client, now)
+    assert before["status"] == "done", before
+    ends = (instant(visits(before)[on_site][1]["end"]) + dt.timedelta(hours=2)).isoformat()
+    overrun = {"type": "overrun", "job_id": on_site, "expected_end": ends}
+    assert client.post("/v1/disruptions", json=overrun, headers=DISPATCHER).status_code == 201
+    refused = client.post(f"/v1/plans/{before['id']}/publish", headers=DISPATCHER)
+    assert refused.status_code == 409 and refused.json()["field"] == "plan_id", refused.text
+    assert f"job {on_site} is expected to end at" in refused.json()["detail"]
+    assert client.get(f"/v1/plans/{published['id']}", headers=DISPATCHER).json()["published"] is True
+    after = replan(client, now)
+    assert after["status"] == "done", after
+    assert client.post(f"/v1/plans/{after['id']}/publish", headers=DISPATCHER).status_code == 200
+
+
+def test_a_re_plan_made_before_a_technician_reported_running_late_is_refused_when_published(
+    day: tuple[TestClient, dict[str, Any]],
+) -> None:
+    client, _ = day
+    before = replan(client, at(DAY, "10:00"))
+    assert before["status"] == "done", before
+    late = {
+        "type": "running_late",
+        "technician_id": "W3",
+        "at": at(DAY, "10:30"),
+        "location": {"lat": 60.25, "lon": 24.80},
+    }
+    assert client.post("/v1/disruptions", json=late, headers=DISPATCHER).status_code == 201
+    refused = client.post(f"/v1/plans/{before['id']}/publish", headers=DISPATCHER)
+    assert refused.status_code == 409 and refused.json()["field"] == "plan_id", refused.text
+    assert "technician W3 reported running late at 10:30" in refused.json()["detail"]
+    after = replan(client, at(DAY, "10:00"))
+    assert client.post(f"/v1/plans/{after['id']}/publish", headers=DISPATCHER).status_code == 200
+
+
+def test_a_re_plan_made_before_another_plan_of_its_day_was_published_is_refused_when_published(
+    day: tuple[TestClient, dict[str, Any]],
+) -> None:
+    """Its change list is against the plan published before: published over the newer
+    plan, it moved visits its list did not show. Before, it was published."""
+    client, _ = day
+    older = replan(client, at(DAY, "10:00"))
+    newer = replan(client, at(DAY, "10:05"))
+    assert older["status"] == newer["status"] == "done", (older, newer)
+    assert client.post(f"/v1/plans/{newer['id']}/publish", headers=DISPATCHER).status_code == 200
+    refused = client.post(f"/v1/plans/{older['id']}/publish", headers=DISPATCHER)
+    assert refused.status_code == 409 and refused.json()["field"] == "plan_id", refused.text
+    assert f"plan {newer['id']} was published" in refused.json()["detail"]
+    assert client.get(f"/v1/plans/{newer['id']}", headers=DISPATCHER).json()["published"] is True
+
+
 def difference(published: dict[str, Any], replanned: dict[str, Any], notify_min: int = 15) -> dict[str, Any]:
     """The change report computed here from the two plans' routes alone: against what the
     published plan told (its technician and arrival per visit still to do)."""
