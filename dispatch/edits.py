@@ -32,7 +32,15 @@ from dispatch import jobstate, live, replan
 from dispatch.errors import Conflict, Invalid
 from dispatch.export import plan_json
 from dispatch.mapping import Day, load_day
-from dispatch.planning import changes_json, get_plan, plan_contents, store_replan, store_solution, stored_stability
+from dispatch.planning import (
+    changes_json,
+    get_plan,
+    horizon_days,
+    plan_contents,
+    store_replan,
+    store_solution,
+    stored_stability,
+)
 from dispatch.tables import JobRow, PlanRow, TechnicianRow, VisitRow
 from dispatch.timeutil import from_storage, to_storage
 from solver import Problem, ReasonCode, Solution, Unassigned, Violation, ViolationKind
@@ -128,7 +136,8 @@ def edit_plan(
     violations are recorded on it). A job or technician the day does not know is
     ``Invalid`` naming the field, as is ``apply`` with no move and no lock (``moves``:
     it would store a copy) and ``override`` without ``apply`` (it would do nothing); a
-    plan not done is a ``Conflict`` naming ``status``.
+    plan not done is a ``Conflict`` naming ``status``, a run over several days one naming
+    ``plan_id`` (its day plans are edited).
 
     From the instant ``at`` (default: the plan's own ``replan_from``, if it is a re-plan)
     only what is left of the day then is evaluated, as a re-plan from it would plan it:
@@ -147,6 +156,7 @@ def edit_plan(
             "moves",
         )
     plan = get_plan(session, plan_id)
+    _refuse_horizon_run(session, plan)
     if plan.status != "done":
         raise Conflict(f"plan {plan_id} is {plan.status}; only a done plan can be edited", "status")
     if at is None and plan.replan_from is not None:
@@ -229,6 +239,25 @@ def _evaluated(
     pinned = [v.job_id for v in evaluation.violations if v.kind is ViolationKind.PIN and v.job_id is not None]
     days = dict(session.exec(select(JobRow.id, JobRow.days).where(col(JobRow.id).in_(pinned))).all()) if pinned else {}
     return solution, _named(evaluation.violations, problem, solution, moved, days), lock_rows
+
+
+def _refuse_horizon_run(session: Session, plan: PlanRow) -> None:
+    """``Conflict`` naming ``plan_id`` when ``plan`` is a run over several days: its answer is
+    stored as one plan per day (docs/horizon.md) and the run itself holds no route, so an
+    edit of it was evaluated, stored and published as a day plan without the run's visits."""
+    if plan.date_to is None:
+        return
+    days = horizon_days(session, plan.id or 0)
+    which = (
+        "one of its day plans: " + ", ".join(f"plan {d.id} ({d.date})" for d in days)
+        if days
+        else "one of its day plans once it is done"
+    )
+    raise Conflict(
+        f"plan {plan.id} is a plan over several days ({plan.date}..{plan.date_to}); its answer is stored as one "
+        f"plan per day, and a move is made on one day's plan: edit {which} (GET /v1/plans?date=<day> lists them)",
+        "plan_id",
+    )
 
 
 def _reported(session: Session, plan: PlanRow) -> bool:

@@ -21,7 +21,7 @@ from api import create_app
 from dispatch import field
 from dispatch.auth import Principal
 from dispatch.clock import Clock
-from tests.api.conftest import DISPATCHER, run_plan, settings_for
+from tests.api.conftest import DISPATCHER, run_plan, run_plan_of, settings_for
 from tests.api.test_booking import CUSTOMER, DAY, NEXT, at, job, technician
 
 
@@ -484,3 +484,30 @@ def test_a_visit_moved_by_override_off_the_technician_it_was_locked_to_takes_its
 
     again = planned(client)
     assert technician_of(again, "J1") == other
+
+
+def test_a_plan_over_several_days_is_not_edited_itself_but_names_the_day_plans_to_edit(client: TestClient) -> None:
+    """The run's answer is stored as one plan per day; the run holds no route of its own.
+    Before, an edit of the run was evaluated on empty routes and applied as a plan of its
+    first day holding only the moved visit, which could then be published."""
+    for tid, home in (("W1", (60.17, 24.94)), ("W2", (60.21, 25.00))):
+        put = client.put(
+            f"/v1/technicians/{tid}", json=technician(home, {"wardrobe": 2}, [DAY, NEXT]), headers=DISPATCHER
+        )
+        assert put.status_code in (200, 201), put.text
+    put_job(client, "J1", ("08:00", "16:00"))
+    put_job(client, "J2", ("08:00", "16:00"))
+    run = run_plan_of(client, {"date_from": DAY.isoformat(), "date_to": NEXT.isoformat(), "time_limit_s": 1})
+    assert run["status"] == "done", run
+    [day_plan] = [p for p in versions(client) if p["horizon_id"] == run["id"]]
+    other = "W2" if technician_of(run, "J1") == "W1" else "W1"
+    move = {"job_id": "J1", "technician_id": other, "position": 0}
+    for apply in (False, True):
+        refused = edit(client, int(str(run["id"])), moves=[move], apply=apply)
+        assert refused.status_code == 409 and refused.json()["field"] == "plan_id", refused.text
+        assert f"plan {day_plan['id']} ({DAY})" in refused.json()["detail"]
+        assert "GET /v1/plans?date=" in refused.json()["detail"]
+    assert {p["id"] for p in versions(client)} == {run["id"], day_plan["id"]}
+    # The day plan is edited as any plan of its day.
+    applied = edit(client, day_plan["id"], moves=[move], apply=True)
+    assert applied.status_code == 200 and applied.json()["violations"] == [], applied.text
