@@ -316,19 +316,31 @@ def _not_working(session: Session, technician_id: str, region: str, day: Day) ->
 
 def _move(session: Session, routes: dict[str, list[str]], moves: Sequence[Move], day: Day, region: str) -> None:
     """Apply ``moves`` of the plan of ``region`` in order: the first move of a job takes it
-    off every route (a second one of the same job adds the second visit of a crew)."""
-    jobs = {j.id for j in day.problem.jobs}
-    placed: set[str] = set()
+    off every route (a second one of the same job adds the second visit of a crew). A job
+    moved more often than its crew has technicians is ``Invalid`` naming the move too many:
+    a one-person job moved twice went on two technicians' lists."""
+    crew_sizes = {j.id: j.crew_size for j in day.problem.jobs}
+    placed: dict[str, list[str]] = {}
     for k, move in enumerate(moves):
-        if move.job_id not in jobs:
+        if move.job_id not in crew_sizes:
             raise Invalid(f"job {move.job_id} is not to be planned on {day.date}", f"moves.{k}.job_id")
         if move.technician_id not in routes:
             raise Invalid(_not_working(session, move.technician_id, region, day), f"moves.{k}.technician_id")
-        if move.job_id not in placed:
+        earlier = placed.setdefault(move.job_id, [])
+        if earlier and move.technician_id not in earlier and len(earlier) >= crew_sizes[move.job_id]:
+            crew = crew_sizes[move.job_id]
+            raise Invalid(
+                f"job {move.job_id} is done by {'one technician' if crew == 1 else f'a crew of {crew}'} and is "
+                f"already moved to {' and '.join(earlier)}: a job is moved once "
+                f"{'' if crew == 1 else 'per technician of its crew '}(a second move of a crew job adds its "
+                "second technician)",
+                f"moves.{k}.job_id",
+            )
+        if not earlier:
             for ids in routes.values():
                 if move.job_id in ids:
                     ids.remove(move.job_id)
-            placed.add(move.job_id)
+        earlier.append(move.technician_id)
         target = routes[move.technician_id]
         if move.job_id in target:
             raise Invalid(f"job {move.job_id} is moved to {move.technician_id} twice", f"moves.{k}.technician_id")

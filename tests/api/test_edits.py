@@ -511,3 +511,27 @@ def test_a_plan_over_several_days_is_not_edited_itself_but_names_the_day_plans_t
     # The day plan is edited as any plan of its day.
     applied = edit(client, day_plan["id"], moves=[move], apply=True)
     assert applied.status_code == 200 and applied.json()["violations"] == [], applied.text
+
+
+def test_a_one_person_job_moved_to_two_technicians_in_one_edit_is_refused_naming_the_second_move(
+    client: TestClient,
+) -> None:
+    """Before, it was an `other` violation ("2 visits for a crew of 1") an override stored:
+    published, the job was on both technicians' lists."""
+    put_job(client, "J1", ("08:00", "16:00"))
+    plan = planned(client)
+    both = [{"job_id": "J1", "technician_id": t, "position": 0} for t in ("W1", "W2")]
+    for extra in ({}, {"apply": True, "override": True}):
+        refused = edit(client, plan["id"], moves=both, **extra)
+        assert refused.status_code == 422 and refused.json()["field"] == "moves.1.job_id", refused.text
+        assert "J1 is done by one technician and is already moved to W1" in refused.json()["detail"]
+    assert [p["id"] for p in versions(client)] == [plan["id"]]
+
+
+def test_a_crew_job_is_moved_at_most_once_per_technician_of_its_crew(client: TestClient) -> None:
+    put_job(client, "CREW", ("09:00", "12:00"), duration=120, crew_size=2)
+    plan = planned(client)
+    three = [{"job_id": "CREW", "technician_id": t, "position": 0} for t in ("W2", "W1", "K1")]
+    refused = edit(client, plan["id"], moves=three, apply=True, override=True)
+    assert refused.status_code == 422 and refused.json()["field"] == "moves.2.job_id", refused.text
+    assert [p["id"] for p in versions(client)] == [plan["id"]]
