@@ -134,8 +134,11 @@ def edit_plan(
     now; with ``apply`` store the result as a new done version (``Conflict`` naming
     ``moves`` when it breaks a hard rule, unless ``override``: then ``by`` and the
     violations are recorded on it). A job or technician the day does not know is
-    ``Invalid`` naming the field, as is ``apply`` with no move and no lock (``moves``:
-    it would store a copy) and ``override`` without ``apply`` (it would do nothing); a
+    ``Invalid`` naming the field, as are a second lock of the same job (its ``job_id``),
+    a lock that sets no flag and releases no lock (``locks.<n>``), ``apply`` of an edit
+    that changes nothing (no move and no lock, or moves that leave every visit where it is
+    and locks the version holds already: ``moves``, or ``locks`` with locks only; it would
+    store a copy) and ``override`` without ``apply`` (it would do nothing); a
     plan not done is a ``Conflict`` naming ``status``, a run over several days one naming
     ``plan_id`` (its day plans are edited).
 
@@ -155,10 +158,12 @@ def edit_plan(
             "moves: nothing to apply; give at least one move or lock (without apply, the plan is only checked)",
             "moves",
         )
+    _refuse_locked_twice(locks)
     plan = get_plan(session, plan_id)
     _refuse_horizon_run(session, plan)
     if plan.status != "done":
         raise Conflict(f"plan {plan_id} is {plan.status}; only a done plan can be edited", "status")
+    _refuse_empty_locks(plan.locks, locks)
     if at is None and plan.replan_from is not None:
         at = from_storage(plan.replan_from, tz)
     if at is None and plan.date == now.astimezone(tz).date() and _reported(session, plan):
@@ -192,6 +197,13 @@ def edit_plan(
         result = dataclasses.replace(result, at=at, changes=changes_json(left, solution, notify_min))
     if not apply:
         return result
+    if routes == before and _lock_set(lock_rows) == _lock_set(plan.locks):
+        field = "moves" if moves else "locks"
+        raise Invalid(
+            f"{field}: nothing to apply; the edit leaves every visit where plan {plan_id} has it and every lock as "
+            "the plan holds it, so it would store a copy of the plan (without apply, the plan is only checked)",
+            field,
+        )
     if violations and not override:
         first = violations[0]
         raise Conflict(
@@ -239,6 +251,46 @@ def _evaluated(
     pinned = [v.job_id for v in evaluation.violations if v.kind is ViolationKind.PIN and v.job_id is not None]
     days = dict(session.exec(select(JobRow.id, JobRow.days).where(col(JobRow.id).in_(pinned))).all()) if pinned else {}
     return solution, _named(evaluation.violations, problem, solution, moved, days), lock_rows
+
+
+def _refuse_locked_twice(locks: Sequence[Lock]) -> None:
+    """``Invalid`` naming the ``job_id`` of a second lock of the same job: each lock of a
+    job replaces what the version held, so two (say, technician and none) contradict each
+    other, and both were stored."""
+    seen: dict[str, int] = {}
+    for k, lock in enumerate(locks):
+        if lock.job_id in seen:
+            raise Invalid(
+                f"job {lock.job_id} is locked twice (locks.{seen[lock.job_id]} and locks.{k}): give one lock "
+                "per job with every flag it should hold",
+                f"locks.{k}.job_id",
+            )
+        seen[lock.job_id] = k
+
+
+def _refuse_empty_locks(records: Sequence[Mapping[str, Any]] | None, locks: Sequence[Lock]) -> None:
+    """``Invalid`` naming a lock that sets none of ``technician``, ``order`` and ``time`` on
+    a job the edited version (``records``) holds no lock of: it would lock nothing and
+    release nothing (on a job the version locks, it releases that lock)."""
+    held = {job_id for job_id, *_ in _lock_set(records)}
+    for k, lock in enumerate(locks):
+        if not (lock.technician or lock.order or lock.time) and lock.job_id not in held:
+            raise Invalid(
+                f"locks.{k}: the lock of job {lock.job_id} sets none of technician, order and time, and the plan "
+                "holds no lock of it to release: it would change nothing",
+                f"locks.{k}",
+            )
+
+
+def _lock_set(records: Sequence[Mapping[str, Any]] | None) -> set[tuple[str, str, bool, bool, bool]]:
+    """The locks ``records`` hold (job, technician, and the technician, order and time
+    flags), leaving out records that hold nothing."""
+    out: set[tuple[str, str, bool, bool, bool]] = set()
+    for r in records or ():
+        flags = (bool(r.get("technician")), bool(r.get("order")), bool(r.get("time")))
+        if any(flags):
+            out.add((str(r["job_id"]), str(r["technician_id"]), *flags))
+    return out
 
 
 def _refuse_horizon_run(session: Session, plan: PlanRow) -> None:
