@@ -320,6 +320,8 @@ class MoveIn(Strict):
 
 
 class LockIn(Strict):
+    """One lock per job: it replaces the lock the version holds of it (with no flag set, it releases it)."""
+
     job_id: Id
     technician: StrictBool = Field(default=False, description="pin the job to the technician it is on")
     order: StrictBool = Field(default=False, description="keep its place in the route (recorded on the version)")
@@ -337,7 +339,11 @@ class EditIn(Strict):
         description="check the edit from this instant of the plan's day: what is done or under way stays, "
         "technicians start where they are (default: a re-plan's own instant)",
     )
-    apply: StrictBool = Field(default=False, description="store the result as a new plan version")
+    apply: StrictBool = Field(
+        default=False,
+        description="store the result as a new plan version (an edit that changes nothing is a 422: it would "
+        "store a copy)",
+    )
     override: StrictBool = Field(
         default=False, description="with apply: store it despite hard violations (recorded on the version)"
     )

@@ -32,7 +32,15 @@ from dispatch import jobstate, live, replan
 from dispatch.errors import Conflict, Invalid
 from dispatch.export import plan_json
 from dispatch.mapping import Day, load_day
-from dispatch.planning import changes_json, get_plan, plan_contents, store_replan, store_solution, stored_stability
+from dispatch.planning import (
+    changes_json,
+    get_plan,
+    horizon_days,
+    plan_contents,
+    store_replan,
+    store_solution,
+    stored_stability,
+)
 from dispatch.tables import JobRow, PlanRow, TechnicianRow, VisitRow
 from dispatch.timeutil import from_storage, to_storage
 from solver import Problem, ReasonCode, Solution, Unassigned, Violation, ViolationKind
@@ -126,9 +134,13 @@ def edit_plan(
     now; with ``apply`` store the result as a new done version (``Conflict`` naming
     ``moves`` when it breaks a hard rule, unless ``override``: then ``by`` and the
     violations are recorded on it). A job or technician the day does not know is
-    ``Invalid`` naming the field, as is ``apply`` with no move and no lock (``moves``:
-    it would store a copy) and ``override`` without ``apply`` (it would do nothing); a
-    plan not done is a ``Conflict`` naming ``status``.
+    ``Invalid`` naming the field, as are a second lock of the same job (its ``job_id``),
+    a lock that sets no flag and releases no lock (``locks.<n>``), ``apply`` of an edit
+    that changes nothing (no move and no lock, or moves that leave every visit where it is
+    and locks the version holds already: ``moves``, or ``locks`` with locks only; it would
+    store a copy) and ``override`` without ``apply`` (it would do nothing); a
+    plan not done is a ``Conflict`` naming ``status``, a run over several days one naming
+    ``plan_id`` (its day plans are edited).
 
     From the instant ``at`` (default: the plan's own ``replan_from``, if it is a re-plan)
     only what is left of the day then is evaluated, as a re-plan from it would plan it:
@@ -146,9 +158,12 @@ def edit_plan(
             "moves: nothing to apply; give at least one move or lock (without apply, the plan is only checked)",
             "moves",
         )
+    _refuse_locked_twice(locks)
     plan = get_plan(session, plan_id)
+    _refuse_horizon_run(session, plan)
     if plan.status != "done":
         raise Conflict(f"plan {plan_id} is {plan.status}; only a done plan can be edited", "status")
+    _refuse_empty_locks(plan.locks, locks)
     if at is None and plan.replan_from is not None:
         at = from_storage(plan.replan_from, tz)
     if at is None and plan.date == now.astimezone(tz).date() and _reported(session, plan):
@@ -182,6 +197,13 @@ def edit_plan(
         result = dataclasses.replace(result, at=at, changes=changes_json(left, solution, notify_min))
     if not apply:
         return result
+    if routes == before and _lock_set(lock_rows) == _lock_set(plan.locks):
+        field = "moves" if moves else "locks"
+        raise Invalid(
+            f"{field}: nothing to apply; the edit leaves every visit where plan {plan_id} has it and every lock as "
+            "the plan holds it, so it would store a copy of the plan (without apply, the plan is only checked)",
+            field,
+        )
     if violations and not override:
         first = violations[0]
         raise Conflict(
@@ -229,6 +251,65 @@ def _evaluated(
     pinned = [v.job_id for v in evaluation.violations if v.kind is ViolationKind.PIN and v.job_id is not None]
     days = dict(session.exec(select(JobRow.id, JobRow.days).where(col(JobRow.id).in_(pinned))).all()) if pinned else {}
     return solution, _named(evaluation.violations, problem, solution, moved, days), lock_rows
+
+
+def _refuse_locked_twice(locks: Sequence[Lock]) -> None:
+    """``Invalid`` naming the ``job_id`` of a second lock of the same job: each lock of a
+    job replaces what the version held, so two (say, technician and none) contradict each
+    other, and both were stored."""
+    seen: dict[str, int] = {}
+    for k, lock in enumerate(locks):
+        if lock.job_id in seen:
+            raise Invalid(
+                f"job {lock.job_id} is locked twice (locks.{seen[lock.job_id]} and locks.{k}): give one lock "
+                "per job with every flag it should hold",
+                f"locks.{k}.job_id",
+            )
+        seen[lock.job_id] = k
+
+
+def _refuse_empty_locks(records: Sequence[Mapping[str, Any]] | None, locks: Sequence[Lock]) -> None:
+    """``Invalid`` naming a lock that sets none of ``technician``, ``order`` and ``time`` on
+    a job the edited version (``records``) holds no lock of: it would lock nothing and
+    release nothing (on a job the version locks, it releases that lock)."""
+    held = {job_id for job_id, *_ in _lock_set(records)}
+    for k, lock in enumerate(locks):
+        if not (lock.technician or lock.order or lock.time) and lock.job_id not in held:
+            raise Invalid(
+                f"locks.{k}: the lock of job {lock.job_id} sets none of technician, order and time, and the plan "
+                "holds no lock of it to release: it would change nothing",
+                f"locks.{k}",
+            )
+
+
+def _lock_set(records: Sequence[Mapping[str, Any]] | None) -> set[tuple[str, str, bool, bool, bool]]:
+    """The locks ``records`` hold (job, technician, and the technician, order and time
+    flags), leaving out records that hold nothing."""
+    out: set[tuple[str, str, bool, bool, bool]] = set()
+    for r in records or ():
+        flags = (bool(r.get("technician")), bool(r.get("order")), bool(r.get("time")))
+        if any(flags):
+            out.add((str(r["job_id"]), str(r["technician_id"]), *flags))
+    return out
+
+
+def _refuse_horizon_run(session: Session, plan: PlanRow) -> None:
+    """``Conflict`` naming ``plan_id`` when ``plan`` is a run over several days: its answer is
+    stored as one plan per day (docs/horizon.md) and the run itself holds no route, so an
+    edit of it was evaluated, stored and published as a day plan without the run's visits."""
+    if plan.date_to is None:
+        return
+    days = horizon_days(session, plan.id or 0)
+    which = (
+        "one of its day plans: " + ", ".join(f"plan {d.id} ({d.date})" for d in days)
+        if days
+        else "one of its day plans once it is done"
+    )
+    raise Conflict(
+        f"plan {plan.id} is a plan over several days ({plan.date}..{plan.date_to}); its answer is stored as one "
+        f"plan per day, and a move is made on one day's plan: edit {which} (GET /v1/plans?date=<day> lists them)",
+        "plan_id",
+    )
 
 
 def _reported(session: Session, plan: PlanRow) -> bool:
@@ -287,19 +368,31 @@ def _not_working(session: Session, technician_id: str, region: str, day: Day) ->
 
 def _move(session: Session, routes: dict[str, list[str]], moves: Sequence[Move], day: Day, region: str) -> None:
     """Apply ``moves`` of the plan of ``region`` in order: the first move of a job takes it
-    off every route (a second one of the same job adds the second visit of a crew)."""
-    jobs = {j.id for j in day.problem.jobs}
-    placed: set[str] = set()
+    off every route (a second one of the same job adds the second visit of a crew). A job
+    moved more often than its crew has technicians is ``Invalid`` naming the move too many:
+    a one-person job moved twice went on two technicians' lists."""
+    crew_sizes = {j.id: j.crew_size for j in day.problem.jobs}
+    placed: dict[str, list[str]] = {}
     for k, move in enumerate(moves):
-        if move.job_id not in jobs:
+        if move.job_id not in crew_sizes:
             raise Invalid(f"job {move.job_id} is not to be planned on {day.date}", f"moves.{k}.job_id")
         if move.technician_id not in routes:
             raise Invalid(_not_working(session, move.technician_id, region, day), f"moves.{k}.technician_id")
-        if move.job_id not in placed:
+        earlier = placed.setdefault(move.job_id, [])
+        if earlier and move.technician_id not in earlier and len(earlier) >= crew_sizes[move.job_id]:
+            crew = crew_sizes[move.job_id]
+            raise Invalid(
+                f"job {move.job_id} is done by {'one technician' if crew == 1 else f'a crew of {crew}'} and is "
+                f"already moved to {' and '.join(earlier)}: a job is moved once "
+                f"{'' if crew == 1 else 'per technician of its crew '}(a second move of a crew job adds its "
+                "second technician)",
+                f"moves.{k}.job_id",
+            )
+        if not earlier:
             for ids in routes.values():
                 if move.job_id in ids:
                     ids.remove(move.job_id)
-            placed.add(move.job_id)
+        earlier.append(move.technician_id)
         target = routes[move.technician_id]
         if move.job_id in target:
             raise Invalid(f"job {move.job_id} is moved to {move.technician_id} twice", f"moves.{k}.technician_id")

@@ -217,7 +217,10 @@ def post_publish(
     response_model=EditOut,
     response_model_by_alias=True,
     responses={
-        409: {"description": "The plan is not done, or the edit breaks a hard rule and override is not set"},
+        409: {
+            "description": "The plan is not done or is a plan over several days (edit its day plans), "
+            "or the edit breaks a hard rule and override is not set"
+        },
         404: {"description": "No such plan"},
     },
 )

@@ -21,7 +21,7 @@ from api import create_app
 from dispatch import field
 from dispatch.auth import Principal
 from dispatch.clock import Clock
-from tests.api.conftest import DISPATCHER, run_plan, settings_for
+from tests.api.conftest import DISPATCHER, run_plan, run_plan_of, settings_for
 from tests.api.test_booking import CUSTOMER, DAY, NEXT, at, job, technician
 
 
@@ -251,7 +251,8 @@ def test_applying_an_edit_with_no_move_and_no_lock_is_refused_and_stores_no_copy
 def test_an_override_without_apply_is_refused_naming_override_as_it_would_do_nothing(client: TestClient) -> None:
     put_job(client, "J1", ("08:00", "16:00"))
     plan = planned(client)
-    move = [{"job_id": "J1", "technician_id": technician_of(plan, "J1"), "position": 0}]
+    other = "W2" if technician_of(plan, "J1") == "W1" else "W1"
+    move = [{"job_id": "J1", "technician_id": other, "position": 0}]
     idle = edit(client, plan["id"], moves=move, override=True)
     assert idle.status_code == 422 and idle.json()["field"] == "override", idle.text
     assert edit(client, plan["id"], moves=move, override=True, apply=True).status_code == 200
@@ -266,10 +267,17 @@ def test_a_crew_moved_to_one_technician_alone_is_a_crew_violation_and_with_two_k
     assert crew == ["W1", "W2"], plan
     alone = edit(client, plan["id"], moves=[{"job_id": "CREW", "technician_id": "W1", "position": 0}])
     assert ("CREW", "crew") in codes(alone)
-    both = [{"job_id": "CREW", "technician_id": t, "position": 0} for t in ("W2", "W1")]
+    # A third wardrobe installer joins the day after it was planned and takes W2's place in the crew.
+    w3 = client.put("/v1/technicians/W3", json=technician((60.19, 24.96), {"wardrobe": 2}, [DAY]), headers=DISPATCHER)
+    assert w3.status_code == 201, w3.text
+    both = [{"job_id": "CREW", "technician_id": t, "position": 0} for t in ("W3", "W1")]
     again = edit(client, plan["id"], moves=both, apply=True)
     assert again.status_code == 200 and again.json()["violations"] == [], again.text
     stored = client.get(f"/v1/plans/{again.json()['plan_id']}", headers=DISPATCHER).json()
+    assert sorted(r["technician_id"] for r in stored["routes"] for v in r["visits"] if v["job_id"] == "CREW") == [
+        "W1",
+        "W3",
+    ]
     starts = {v["start"] for r in stored["routes"] for v in r["visits"] if v["job_id"] == "CREW"}
     old = {v["start"] for r in plan["routes"] for v in r["visits"] if v["job_id"] == "CREW"}
     assert starts == old and len(starts) == 1
@@ -484,3 +492,114 @@ def test_a_visit_moved_by_override_off_the_technician_it_was_locked_to_takes_its
 
     again = planned(client)
     assert technician_of(again, "J1") == other
+
+
+def test_a_plan_over_several_days_is_not_edited_itself_but_names_the_day_plans_to_edit(client: TestClient) -> None:
+    """The run's answer is stored as one plan per day; the run holds no route of its own.
+    Before, an edit of the run was evaluated on empty routes and applied as a plan of its
+    first day holding only the moved visit, which could then be published."""
+    for tid, home in (("W1", (60.17, 24.94)), ("W2", (60.21, 25.00))):
+        put = client.put(
+            f"/v1/technicians/{tid}", json=technician(home, {"wardrobe": 2}, [DAY, NEXT]), headers=DISPATCHER
+        )
+        assert put.status_code in (200, 201), put.text
+    put_job(client, "J1", ("08:00", "16:00"))
+    put_job(client, "J2", ("08:00", "16:00"))
+    run = run_plan_of(client, {"date_from": DAY.isoformat(), "date_to": NEXT.isoformat(), "time_limit_s": 1})
+    assert run["status"] == "done", run
+    [day_plan] = [p for p in versions(client) if p["horizon_id"] == run["id"]]
+    other = "W2" if technician_of(run, "J1") == "W1" else "W1"
+    move = {"job_id": "J1", "technician_id": other, "position": 0}
+    for apply in (False, True):
+        refused = edit(client, int(str(run["id"])), moves=[move], apply=apply)
+        assert refused.status_code == 409 and refused.json()["field"] == "plan_id", refused.text
+        assert f"plan {day_plan['id']} ({DAY})" in refused.json()["detail"]
+        assert "GET /v1/plans?date=" in refused.json()["detail"]
+    assert {p["id"] for p in versions(client)} == {run["id"], day_plan["id"]}
+    # The day plan is edited as any plan of its day.
+    applied = edit(client, day_plan["id"], moves=[move], apply=True)
+    assert applied.status_code == 200 and applied.json()["violations"] == [], applied.text
+
+
+def test_a_one_person_job_moved_to_two_technicians_in_one_edit_is_refused_naming_the_second_move(
+    client: TestClient,
+) -> None:
+    """Before, it was an `other` violation ("2 visits for a crew of 1") an override stored:
+    published, the job was on both technicians' lists."""
+    put_job(client, "J1", ("08:00", "16:00"))
+    plan = planned(client)
+    both = [{"job_id": "J1", "technician_id": t, "position": 0} for t in ("W1", "W2")]
+    for extra in ({}, {"apply": True, "override": True}):
+        refused = edit(client, plan["id"], moves=both, **extra)
+        assert refused.status_code == 422 and refused.json()["field"] == "moves.1.job_id", refused.text
+        assert "J1 is done by one technician and is already moved to W1" in refused.json()["detail"]
+    assert [p["id"] for p in versions(client)] == [plan["id"]]
+
+
+def test_a_crew_job_is_moved_at_most_once_per_technician_of_its_crew(client: TestClient) -> None:
+    put_job(client, "CREW", ("09:00", "12:00"), duration=120, crew_size=2)
+    plan = planned(client)
+    three = [{"job_id": "CREW", "technician_id": t, "position": 0} for t in ("W2", "W1", "K1")]
+    refused = edit(client, plan["id"], moves=three, apply=True, override=True)
+    assert refused.status_code == 422 and refused.json()["field"] == "moves.2.job_id", refused.text
+    assert [p["id"] for p in versions(client)] == [plan["id"]]
+
+
+def locks_of(client: TestClient, plan_id: int) -> list[tuple[str, bool, bool, bool]]:
+    stored = client.get(f"/v1/plans/{plan_id}", headers=DISPATCHER).json()
+    return [(r["job_id"], r["technician"], r["order"], r["time"]) for r in stored["locks"] or ()]
+
+
+def test_applying_an_edit_that_changes_nothing_is_refused_and_stores_no_copy(client: TestClient) -> None:
+    """A move of a visit to the place it holds, or a lock the version holds already:
+    before, each was stored as a new version identical to the one edited."""
+    put_job(client, "J1", ("08:00", "16:00"))
+    put_job(client, "J2", ("08:00", "16:00"))
+    plan = planned(client)
+    tech = technician_of(plan, "J1")
+    place = next(r["visits"] for r in plan["routes"] if r["technician_id"] == tech).index(
+        next(v for r in plan["routes"] for v in r["visits"] if v["job_id"] == "J1")
+    )
+    stay = {"job_id": "J1", "technician_id": tech, "position": place}
+    assert edit(client, plan["id"], moves=[stay]).status_code == 200  # checking it stays possible
+    idle = edit(client, plan["id"], moves=[stay], apply=True, override=True)
+    assert idle.status_code == 422 and idle.json()["field"] == "moves", idle.text
+    assert "copy" in idle.json()["detail"]
+    assert [p["id"] for p in versions(client)] == [plan["id"]]
+
+    locked = edit(client, plan["id"], locks=[{"job_id": "J1", "time": True}], apply=True)
+    assert locked.status_code == 200, locked.text
+    again = edit(client, locked.json()["plan_id"], locks=[{"job_id": "J1", "time": True}], apply=True)
+    assert again.status_code == 422 and again.json()["field"] == "locks", again.text
+    assert len(versions(client)) == 2
+
+
+def test_a_lock_setting_no_flag_is_refused_naming_it_unless_it_releases_a_lock_the_version_holds(
+    client: TestClient,
+) -> None:
+    put_job(client, "J1", ("08:00", "16:00"))
+    plan = planned(client)
+    for apply in (False, True):
+        empty = edit(client, plan["id"], locks=[{"job_id": "J1"}], apply=apply)
+        assert empty.status_code == 422 and empty.json()["field"] == "locks.0", empty.text
+    assert [p["id"] for p in versions(client)] == [plan["id"]]
+    # On a version that locks J1, the same lock releases it: that is an edit.
+    locked = edit(client, plan["id"], locks=[{"job_id": "J1", "technician": True}], apply=True)
+    assert locks_of(client, locked.json()["plan_id"]) == [("J1", True, False, False)]
+    released = edit(client, locked.json()["plan_id"], locks=[{"job_id": "J1"}], apply=True)
+    assert released.status_code == 200, released.text
+    assert not any(any(flags) for _, *flags in locks_of(client, released.json()["plan_id"]))
+
+
+def test_two_locks_of_the_same_job_are_refused_naming_the_second(client: TestClient) -> None:
+    """Before, both were stored, even when they contradicted each other."""
+    put_job(client, "J1", ("08:00", "16:00"))
+    plan = planned(client)
+    for twice in (
+        [{"job_id": "J1", "time": True}, {"job_id": "J1", "technician": True}],
+        [{"job_id": "J1", "technician": True}, {"job_id": "J1", "technician": False}],
+    ):
+        for apply in (False, True):
+            refused = edit(client, plan["id"], locks=twice, apply=apply)
+            assert refused.status_code == 422 and refused.json()["field"] == "locks.1.job_id", refused.text
+    assert [p["id"] for p in versions(client)] == [plan["id"]]
