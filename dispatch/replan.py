@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from dispatch import catalog, eta, feed, jobdays, jobstate, live, locks
-from dispatch.errors import Invalid, NotFound
+from dispatch.errors import Conflict, Invalid, NotFound
 from dispatch.inputs import DisruptionIn
 from dispatch.mapping import Day, DayClock, disruptions_of, load_day, reporters, technicians_on, unavailability
 from dispatch.planning import published_plan_id
@@ -74,6 +74,8 @@ def record_disruption(
                 "technician_id",
             )
         _check_inside_day(working[technician_id], data, DayClock(day, tz))
+        if data.type == "running_late":
+            _check_after_field_reports(session, data, day, region, tz, now)
         if data.location is not None:
             catalog.check_place(session, region, data.location)
     if job_id is not None:
@@ -140,8 +142,9 @@ def withdraw_disruption(session: Session, disruption_id: int, now: dt.datetime) 
 
 def _check_inside_day(tech: Technician, data: DisruptionIn, clock: DayClock) -> None:
     """Refuse (``Invalid`` naming the field) an absence or a late report that falls
-    wholly outside ``tech``'s working day (their shift and the overtime they may do):
-    it would change nothing, or stretch the day it was meant to cut."""
+    wholly outside ``tech``'s working day (their shift and the overtime they may do; a
+    late report before the shift begins too): it would change nothing, or stretch the
+    day it was meant to cut."""
     ends = clock.moment(tech.latest_end_s)
     shown = f"{clock.moment(tech.shift.start_s):%H:%M}-{ends:%H:%M}"
     if tech.latest_end_s > tech.shift.end_s:
@@ -158,12 +161,42 @@ def _check_inside_day(tech: Technician, data: DisruptionIn, clock: DayClock) -> 
             "of that day",
             "until",
         )
+    if data.at is not None and clock.seconds(data.at) < tech.shift.start_s:
+        raise Invalid(
+            f"at: {tech.id} works {shown}; a late report at {data.at.astimezone(clock.tz):%H:%M} is before their "
+            f"working day begins, so it changes nothing (they start at {clock.moment(tech.shift.start_s):%H:%M} "
+            "anyway): report where they are once the day has begun",
+            "at",
+        )
     if data.at is not None and clock.seconds(data.at) >= tech.latest_end_s:
         raise Invalid(
             f"at: {tech.id} works {shown}; a late report at {data.at.astimezone(clock.tz):%H:%M} is after their day, "
             "so no visit of it is left to be late for",
             "at",
         )
+
+
+def _check_after_field_reports(
+    session: Session, data: DisruptionIn, day: dt.date, region: str, tz: ZoneInfo, now: dt.datetime
+) -> None:
+    """Refuse (``Conflict`` naming ``at``) a ``running_late`` older than when the field's
+    reports leave its technician free (a visit done, failed or under way since): the live
+    day and re-plans read a late report only from then on (``_with_late_reports``,
+    ``eta``), so it would be stored, told and never used."""
+    assert data.technician_id is not None and data.at is not None
+    clock = DayClock(day, tz)
+    walk = _walk(session, day, region, tz, now, published_plan_id(session, day, region))
+    position = walk.positions.get(data.technician_id)
+    if position is None or clock.seconds(data.at) >= position.free_at_s:
+        return
+    free = clock.moment(position.free_at_s)
+    why = walk.free_after.get(data.technician_id, "a visit done or under way")
+    raise Conflict(
+        f"at: the field reported later: {data.technician_id} {why}, so is free only from {free:%H:%M}; "
+        f"a late report at {data.at.astimezone(tz):%H:%M} is older and would change nothing (the live day and "
+        f"re-plans start {data.technician_id} from there then): report where they are from {free:%H:%M} on",
+        "at",
+    )
 
 
 def _overrun_day(job: JobRow, data: DisruptionIn, tz: ZoneInfo, now: dt.datetime) -> dt.date:
@@ -262,6 +295,9 @@ class _Walk:
     # Visits that are over without being done (failed, or cancelled once reached), as
     # (technician id, seq in the published plan).
     ended: set[tuple[str, int]] = field(default_factory=set)
+    # What the field reported that sets each technician's position ("J01 completed at
+    # 12:00"), for messages.
+    free_after: dict[str, str] = field(default_factory=dict)
 
 
 def _walk(
@@ -332,6 +368,7 @@ def _walk(
             free = max(ends) if ends else at
             place = out.jobs[last.job_id]
             out.positions[tech.technician_id] = Position(Location(place.lat, place.lon), clock.seconds(free), served)
+            out.free_after[tech.technician_id] = _reported(last, place.status, tz)
         there = tech.cancelled_there
         if there is not None:
             out.ended.add((tech.technician_id, there.seq))
@@ -340,7 +377,20 @@ def _walk(
             before = out.positions.get(tech.technician_id)
             free_s = max(clock.seconds(there.arrived), before.free_at_s if before is not None else 0)
             out.positions[tech.technician_id] = Position(there.location, free_s, served)
+            out.free_after[tech.technician_id] = (
+                f"reached a visit at {there.arrived.astimezone(tz):%H:%M} that was cancelled since"
+            )
     return out
+
+
+def _reported(visit: eta.LiveVisit, status: str, tz: ZoneInfo) -> str:
+    """What the field reported of ``visit`` (its job now ``status``), for a message."""
+    if visit.actual_end is not None:
+        done = "completed" if status == jobstate.COMPLETED else "failed"
+        return f"reported {visit.job_id} {done} at {visit.actual_end.astimezone(tz):%H:%M}"
+    if visit.actual_start is not None:
+        return f"arrived at {visit.job_id} at {visit.actual_start.astimezone(tz):%H:%M}"
+    return f"is on the way to {visit.job_id}"
 
 
 def _partner_gone(

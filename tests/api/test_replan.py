@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
@@ -210,6 +211,34 @@ def test_a_technician_running_late_starts_where_they_reported_from(
     w3 = next(r for r in plan["routes"] if r["technician_id"] == "W3")
     if routes["W3"] and w3["visits"]:
         assert instant(w3["visits"][0]["arrival"]) > instant(at(DAY, "10:30"))
+
+
+def test_a_late_report_older_than_the_fields_later_reports_or_before_the_working_day_is_refused_naming_at(
+    day: tuple[TestClient, dict[str, Any]],
+) -> None:
+    """At 12:30 W1 has reported their first visit done at 12:00: a late report from 09:00
+    is older, and the live day and re-plans read a late report only from when the field's
+    reports leave the technician free, so it was stored, told in the feed and never used.
+    One from 03:00, before W1's 08:00 shift, changed nothing either. Both are refused
+    naming ``at`` and store nothing; one from 12:30 is recorded."""
+    client, published = day
+    first = next(r for r in published["routes"] if r["technician_id"] == "W1")["visits"][0]["job_id"]
+    late = {"type": "running_late", "technician_id": "W1", "location": {"lat": 60.30, "lon": 25.10}}
+    with time_machine.travel(instant(at(DAY, "12:30")), tick=False):
+        event(client, first, "arrived", at(DAY, "11:30"))
+        event(client, first, "completed", at(DAY, "12:00"))
+        older = client.post("/v1/disruptions", json={**late, "at": at(DAY, "09:00")}, headers=DISPATCHER)
+        assert older.status_code == 409 and older.json()["field"] == "at", older.text
+        assert f"W1 reported {first} completed at 12:00" in older.json()["detail"]
+        assert "free only from 12:00" in older.json()["detail"]
+        night = client.post("/v1/disruptions", json={**late, "at": at(DAY, "03:00")}, headers=DISPATCHER)
+        assert night.status_code == 422 and night.json()["field"] == "at", night.text
+        assert "before their working day" in night.json()["detail"]
+        assert client.get("/v1/disruptions", params={"date": DAY.isoformat()}, headers=DISPATCHER).json() == []
+        feed = client.get("/v1/events", params={"limit": 1000}, headers=DISPATCHER).json()["events"]
+        assert [e for e in feed if e["type"] == "disruption"] == []
+        now = client.post("/v1/disruptions", json={**late, "at": at(DAY, "12:30")}, headers=DISPATCHER)
+        assert now.status_code == 201, now.text
 
 
 def test_a_technician_whose_customer_cancelled_once_they_were_there_goes_on_from_that_place(
