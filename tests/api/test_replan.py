@@ -301,6 +301,76 @@ def test_a_disruption_recorded_by_mistake_is_withdrawn_and_the_day_is_planned_as
     assert again.status_code == 404 and again.json()["field"] == "disruption_id", again.text
 
 
+def test_the_same_disruption_sent_again_is_the_one_in_effect_stored_and_told_once(
+    day: tuple[TestClient, dict[str, Any]],
+) -> None:
+    """A retry after a lost answer was stored a second time and told twice in the feed,
+    and withdrawing the first left the absence in effect through the copy. Sent again
+    while in effect, it answers 200 with the first; sent again after a correction
+    replaced it, it is a correction back, stored and told."""
+    client, _ = day
+    away = {
+        "type": "technician_unavailable",
+        "technician_id": "W1",
+        "from": at(DAY, "11:00"),
+        "until": at(DAY, "12:00"),
+    }
+    with time_machine.travel(instant(at(DAY, "10:00")), tick=False):
+        first = client.post("/v1/disruptions", json=away, headers=DISPATCHER)
+        assert first.status_code == 201, first.text
+        retry = client.post("/v1/disruptions", json=away, headers=DISPATCHER)
+        assert retry.status_code == 200 and retry.json() == first.json(), retry.text
+
+        def recorded() -> list[int]:
+            listed = client.get("/v1/disruptions", params={"date": DAY.isoformat()}, headers=DISPATCHER).json()
+            return [d["id"] for d in listed]
+
+        def told() -> list[int]:
+            feed = client.get("/v1/events", params={"limit": 1000}, headers=DISPATCHER).json()["events"]
+            return [e["data"]["id"] for e in feed if e["type"] == "disruption"]
+
+        assert recorded() == told() == [first.json()["id"]]
+        corrected = client.post("/v1/disruptions", json={**away, "until": at(DAY, "13:00")}, headers=DISPATCHER)
+        assert corrected.status_code == 201, corrected.text
+        back = client.post("/v1/disruptions", json=away, headers=DISPATCHER)
+        assert back.status_code == 201 and back.json()["id"] not in (first.json()["id"], corrected.json()["id"])
+        assert recorded() == told() == [first.json()["id"], corrected.json()["id"], back.json()["id"]]
+
+
+def test_withdrawing_a_disruption_a_later_one_replaced_is_refused_naming_the_one_in_effect(
+    day: tuple[TestClient, dict[str, Any]],
+) -> None:
+    """W1 away 11:00-12:00, then corrected to 11:00-13:00: the first has no effect any
+    more, and withdrawing it answered 200 while W1 stayed away until 13:00. It is a 409
+    naming ``disruption_id`` and the correction; withdrawn in turn (correction first),
+    both are gone and W1 works the whole day."""
+    client, _ = day
+    away = {
+        "type": "technician_unavailable",
+        "technician_id": "W1",
+        "from": at(DAY, "11:00"),
+        "until": at(DAY, "12:00"),
+    }
+    with time_machine.travel(instant(at(DAY, "10:00")), tick=False):
+        first = client.post("/v1/disruptions", json=away, headers=DISPATCHER).json()["id"]
+        later = client.post("/v1/disruptions", json={**away, "until": at(DAY, "13:00")}, headers=DISPATCHER).json()[
+            "id"
+        ]
+        refused = client.delete(f"/v1/disruptions/{first}", headers=DISPATCHER)
+        assert refused.status_code == 409 and refused.json()["field"] == "disruption_id", refused.text
+        assert f"disruption {later} (W1 unavailable 11:00-13:00)" in refused.json()["detail"]
+        listed = client.get("/v1/disruptions", params={"date": DAY.isoformat()}, headers=DISPATCHER).json()
+        assert [d["id"] for d in listed] == [first, later]
+        for disruption_id in (later, first):
+            withdrawn = client.delete(f"/v1/disruptions/{disruption_id}", headers=DISPATCHER)
+            assert withdrawn.status_code == 200, withdrawn.text
+        worked = client.get(
+            "/v1/working-time", params={"date_from": DAY.isoformat(), "date_to": DAY.isoformat()}, headers=DISPATCHER
+        ).json()
+        w1 = next(w for w in worked if w["technician_id"] == "W1")
+        assert w1["end"] == at(DAY, "16:00") and w1["lunch"]["duration_min"] == 30, w1
+
+
 def test_disruptions_name_what_is_wrong_and_appear_in_the_feed(day: tuple[TestClient, dict[str, Any]]) -> None:
     client, _ = day
     missing = client.post(
