@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, TextClause, cast, insert, literal, or_, text, union_all
+from sqlalchemy import String, TextClause, cast, func, insert, literal, or_, text, union_all
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -234,12 +234,23 @@ def events_after(session: Session, principal: Principal, after: str | None, limi
     """At most ``limit`` events after the cursor ``after``, oldest first, that
     ``principal`` may see: a dispatcher every event, the booking role the events of
     jobs it booked, an installer the events naming them as technician and the per-job
-    events (``PER_JOB``) of their published crew jobs. ``next`` is the
+    events (``PER_JOB``) of their published crew jobs. A cursor past the newest
+    event is ``Invalid`` naming ``after`` (the feed never handed it out). ``next`` is the
     cursor after the last event returned (``after`` again when there is none), so
     asking with it never skips or repeats an event."""
     if not 1 <= limit <= MAX_LIMIT:
         raise Invalid(f"limit: between 1 and {MAX_LIMIT}", "limit")
     position = parse_cursor(after)
+    if position > 0:
+        newest = session.exec(select(func.max(FeedEventRow.id))).one()
+        if newest is None or position > newest:
+            # Not a cursor this feed handed out: paging on with it would skip every
+            # event written up to it.
+            raise Invalid(
+                f"after: {after} is past the feed's newest event, so not a cursor of this feed "
+                "(use the `next` of an earlier answer, or start again without `after`)",
+                "after",
+            )
     query = select(FeedEventRow).where(col(FeedEventRow.id) > position)
     if principal.role == "booking":
         booked = select(BookingRow.job_id).where(BookingRow.token_id == principal.token_id)

@@ -398,6 +398,36 @@ def unavailability(disruptions: Iterable[DisruptionRow], clock: DayClock) -> dic
     return {tech_id: tuple(sorted(spans, key=lambda a: a.from_s)) for tech_id, spans in out.items()}
 
 
+def superseded(disruptions: Iterable[DisruptionRow], clock: DayClock) -> dict[int, DisruptionRow]:
+    """Per disruption of ``disruptions`` (a day's, in the order recorded) that a later one
+    replaced, the one that replaced it: a ``technician_unavailable`` replaced by a later
+    one of its technician that overlaps or touches it (``unavailability``), an
+    ``overrun`` by a later one of its job (``eta.reported_ends``), a ``running_late`` by a
+    later one of its technician (``eta.late_reports``). What is not here is in effect."""
+    out: dict[int, DisruptionRow] = {}
+    last: dict[tuple[str, str | None], DisruptionRow] = {}
+    kept: dict[str, list[tuple[DisruptionRow, Absence]]] = {}
+    for d in disruptions:
+        assert d.id is not None
+        if d.type == "technician_unavailable":
+            if d.technician_id is None or d.from_at is None:
+                continue
+            absence = Absence(clock.from_stored(d.from_at), clock.from_stored(d.until_at) if d.until_at else None)
+            mine = kept.get(d.technician_id, [])
+            for row, earlier in mine:
+                if earlier.meets(absence):
+                    assert row.id is not None
+                    out[row.id] = d
+            kept[d.technician_id] = [(r, a) for r, a in mine if not a.meets(absence)] + [(d, absence)]
+        else:
+            key = (d.type, d.job_id if d.type == "overrun" else d.technician_id)
+            before = last.get(key)
+            if before is not None and before.id is not None:
+                out[before.id] = d
+            last[key] = d
+    return out
+
+
 def stored_absences(session: Session, technician_ids: Collection[str], clock: DayClock) -> dict[str, list[Away]]:
     """Per technician of ``technician_ids``, their stored absences (``PUT
     /v1/technicians``) that reach into ``clock``'s day or the night after it (a shift

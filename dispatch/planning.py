@@ -330,15 +330,19 @@ def check_days_not_under_way(session: Session, first: dt.date, last: dt.date, re
     """Refuse a plan over ``first``..``last`` when one of its days is under way (a visit
     of its published plan on the way or on site): a plan over several days plans each
     day whole, and the day under way is re-planned from now instead (docs/horizon.md).
-    ``Conflict`` naming ``date_from``, saying which day and what to run."""
+    ``Conflict`` saying which day and what to run, naming ``date_from`` when that day is
+    the first (or one between) and ``date_to`` when it is the last: the bound to move."""
     for day, jobs in sorted(under_way_on(session, first, last, region, crews=True).items()):
         busy = sorted(jobs)
         shown = ", ".join(busy[:5]) + (f" and {len(busy) - 5} more" if len(busy) > 5 else "")
+        before = f"; plan the days before it with date_to {day - dt.timedelta(days=1)}" if day > first else ""
         after = f"; plan the days after it with date_from {day + dt.timedelta(days=1)}" if day < last else ""
+        field = "date_to" if first < day == last else "date_from"
+        which = "date_from: " + str(day) if day == first else f"{field}: {day}, a day of the plan,"
         raise Conflict(
-            f"date_from: {day} is under way ({shown} on the way or on site): re-plan it from now "
-            f'with "date": "{day}" and "from"{after}',
-            "date_from",
+            f"{which} is under way ({shown} on the way or on site): re-plan it from now "
+            f'with "date": "{day}" and "from"{before}{after}',
+            field,
         )
 
 

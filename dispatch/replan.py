@@ -18,14 +18,25 @@ import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, select
 
 from dispatch import catalog, eta, feed, jobdays, jobstate, live, locks
-from dispatch.errors import Invalid, NotFound
+from dispatch.errors import Conflict, Invalid, NotFound
 from dispatch.inputs import DisruptionIn
-from dispatch.mapping import Day, DayClock, disruptions_of, load_day, reporters, technicians_on, unavailability
+from dispatch.mapping import (
+    Day,
+    DayClock,
+    disruptions_of,
+    load_day,
+    reporters,
+    superseded,
+    technicians_on,
+    unavailability,
+)
 from dispatch.planning import published_plan_id
 from dispatch.tables import DisruptionRow, JobRow, RouteRow, TechnicianRow, VisitRow
 from dispatch.timeutil import from_storage, to_storage
@@ -45,11 +56,23 @@ that runs into the night, not work of another day (an overrun later than this is
 refused; what is left is a revisit)."""
 
 
-def record_disruption(
-    session: Session, data: DisruptionIn, region: str, tz: ZoneInfo, now: dt.datetime
-) -> DisruptionRow:
+@dataclass(frozen=True)
+class Recorded:
+    """A disruption as ``record_disruption`` answers it: stored now (``created``), or the
+    same one in effect already (a retry)."""
+
+    row: DisruptionRow
+    created: bool
+
+
+def record_disruption(session: Session, data: DisruptionIn, region: str, tz: ZoneInfo, now: dt.datetime) -> Recorded:
     """Store a disruption of the day it falls on (of ``region``, or the job's) and tell
-    the feed; unknown technician or job → 404 naming the field. The caller commits."""
+    the feed; unknown technician or job → 404 naming the field. The same disruption
+    again while the first is in effect (``_same_in_effect``: a retry after a lost answer)
+    is that one, not stored or told again. The caller commits."""
+    same = _same_in_effect(session, data, tz)
+    if same is not None:
+        return Recorded(same, created=False)
     technician_id, job_id = data.technician_id, data.job_id
     moment = data.from_ or data.at or data.expected_end
     assert moment is not None  # DisruptionIn asks each type for its instant
@@ -74,6 +97,8 @@ def record_disruption(
                 "technician_id",
             )
         _check_inside_day(working[technician_id], data, DayClock(day, tz))
+        if data.type == "running_late":
+            _check_after_field_reports(session, data, day, region, tz, now)
         if data.location is not None:
             catalog.check_place(session, region, data.location)
     if job_id is not None:
@@ -118,18 +143,57 @@ def record_disruption(
         "location": data.location.model_dump() if data.location else None,
     }
     feed.emit(session, feed.DISRUPTION, job_id=job_id, technician_id=technician_id, data=told, now=now)
-    return row
+    return Recorded(row, created=True)
 
 
-def withdraw_disruption(session: Session, disruption_id: int, now: dt.datetime) -> DisruptionRow:
+def _same_in_effect(session: Session, data: DisruptionIn, tz: ZoneInfo) -> DisruptionRow | None:
+    """The disruption stored with exactly what ``data`` says (type, technician or job,
+    times and place) that is in effect (no later one replaced it: ``mapping.superseded``),
+    if any. One that was replaced since is not the same news: sent again, it is a
+    correction back, stored and told."""
+
+    def same(column: Any, value: Any) -> ColumnElement[bool]:
+        return col(column).is_(None) if value is None else col(column) == value
+
+    stamps = (data.from_, data.until, data.expected_end, data.at)
+    from_at, until_at, expected_end, at = (to_storage(t) if t is not None else None for t in stamps)
+    query = select(DisruptionRow).where(
+        DisruptionRow.type == data.type,
+        same(DisruptionRow.technician_id, data.technician_id),
+        same(DisruptionRow.job_id, data.job_id),
+        same(DisruptionRow.from_at, from_at),
+        same(DisruptionRow.until_at, until_at),
+        same(DisruptionRow.expected_end, expected_end),
+        same(DisruptionRow.at, at),
+        same(DisruptionRow.lat, data.location.lat if data.location else None),
+        same(DisruptionRow.lon, data.location.lon if data.location else None),
+    )
+    for row in session.exec(query.order_by(col(DisruptionRow.id).desc())).all():
+        assert row.id is not None
+        if row.id not in superseded(disruptions_of(session, row.date, row.region), DayClock(row.date, tz)):
+            return row
+    return None
+
+
+def withdraw_disruption(session: Session, disruption_id: int, tz: ZoneInfo, now: dt.datetime) -> DisruptionRow:
     """Take back a disruption recorded by mistake (404 naming ``disruption_id`` when there
     is none): its day is as if it had never been recorded for every reader from now on
     (the working time, slot search, the live day, re-plans), and the feed says so with a
     ``disruption`` event carrying ``withdrawn: true``. A plan published meanwhile stays
-    as it is: a re-plan from now plans the day again without it. The caller commits."""
+    as it is: a re-plan from now plans the day again without it. One that a later one
+    replaced has no effect to take back: ``Conflict`` naming ``disruption_id`` and the
+    one in effect (withdraw that one first). The caller commits."""
     row = session.get(DisruptionRow, disruption_id)
     if row is None:
         raise NotFound(f"disruption {disruption_id} does not exist", "disruption_id")
+    later = superseded(disruptions_of(session, row.date, row.region), DayClock(row.date, tz)).get(disruption_id)
+    if later is not None:
+        raise Conflict(
+            f"disruption_id: disruption {disruption_id} has no effect to withdraw: disruption {later.id} "
+            f"({_described(later, tz)}), recorded after it, replaced it. Withdraw {later.id} to take that back "
+            f"({disruption_id} then counts again, and can be withdrawn in turn)",
+            "disruption_id",
+        )
     session.delete(row)
     session.flush()
     live.touch(session, row.date, row.region, now)
@@ -138,10 +202,25 @@ def withdraw_disruption(session: Session, disruption_id: int, now: dt.datetime) 
     return row
 
 
+def _described(row: DisruptionRow, tz: ZoneInfo) -> str:
+    """A stored disruption in a few words, for messages: "W1 unavailable 11:00-13:00"."""
+
+    def hhmm(stored: dt.datetime | None) -> str:
+        return f"{from_storage(stored, tz):%H:%M}" if stored is not None else ""
+
+    if row.type == "technician_unavailable":
+        span = f"{hhmm(row.from_at)}-{hhmm(row.until_at)}" if row.until_at else f"from {hhmm(row.from_at)}"
+        return f"{row.technician_id} unavailable {span}"
+    if row.type == "overrun":
+        return f"{row.job_id} expected to end {hhmm(row.expected_end)}"
+    return f"{row.technician_id} running late at {hhmm(row.at)}"
+
+
 def _check_inside_day(tech: Technician, data: DisruptionIn, clock: DayClock) -> None:
     """Refuse (``Invalid`` naming the field) an absence or a late report that falls
-    wholly outside ``tech``'s working day (their shift and the overtime they may do):
-    it would change nothing, or stretch the day it was meant to cut."""
+    wholly outside ``tech``'s working day (their shift and the overtime they may do; a
+    late report before the shift begins too): it would change nothing, or stretch the
+    day it was meant to cut."""
     ends = clock.moment(tech.latest_end_s)
     shown = f"{clock.moment(tech.shift.start_s):%H:%M}-{ends:%H:%M}"
     if tech.latest_end_s > tech.shift.end_s:
@@ -158,12 +237,42 @@ def _check_inside_day(tech: Technician, data: DisruptionIn, clock: DayClock) -> 
             "of that day",
             "until",
         )
+    if data.at is not None and clock.seconds(data.at) < tech.shift.start_s:
+        raise Invalid(
+            f"at: {tech.id} works {shown}; a late report at {data.at.astimezone(clock.tz):%H:%M} is before their "
+            f"working day begins, so it changes nothing (they start at {clock.moment(tech.shift.start_s):%H:%M} "
+            "anyway): report where they are once the day has begun",
+            "at",
+        )
     if data.at is not None and clock.seconds(data.at) >= tech.latest_end_s:
         raise Invalid(
             f"at: {tech.id} works {shown}; a late report at {data.at.astimezone(clock.tz):%H:%M} is after their day, "
             "so no visit of it is left to be late for",
             "at",
         )
+
+
+def _check_after_field_reports(
+    session: Session, data: DisruptionIn, day: dt.date, region: str, tz: ZoneInfo, now: dt.datetime
+) -> None:
+    """Refuse (``Conflict`` naming ``at``) a ``running_late`` older than when the field's
+    reports leave its technician free (a visit done, failed or under way since): the live
+    day and re-plans read a late report only from then on (``_with_late_reports``,
+    ``eta``), so it would be stored, told and never used."""
+    assert data.technician_id is not None and data.at is not None
+    clock = DayClock(day, tz)
+    walk = _walk(session, day, region, tz, now, published_plan_id(session, day, region))
+    position = walk.positions.get(data.technician_id)
+    if position is None or clock.seconds(data.at) >= position.free_at_s:
+        return
+    free = clock.moment(position.free_at_s)
+    why = walk.free_after.get(data.technician_id, "a visit done or under way")
+    raise Conflict(
+        f"at: the field reported later: {data.technician_id} {why}, so is free only from {free:%H:%M}; "
+        f"a late report at {data.at.astimezone(tz):%H:%M} is older and would change nothing (the live day and "
+        f"re-plans start {data.technician_id} from there then): report where they are from {free:%H:%M} on",
+        "at",
+    )
 
 
 def _overrun_day(job: JobRow, data: DisruptionIn, tz: ZoneInfo, now: dt.datetime) -> dt.date:
@@ -262,6 +371,9 @@ class _Walk:
     # Visits that are over without being done (failed, or cancelled once reached), as
     # (technician id, seq in the published plan).
     ended: set[tuple[str, int]] = field(default_factory=set)
+    # What the field reported that sets each technician's position ("J01 completed at
+    # 12:00"), for messages.
+    free_after: dict[str, str] = field(default_factory=dict)
 
 
 def _walk(
@@ -332,6 +444,7 @@ def _walk(
             free = max(ends) if ends else at
             place = out.jobs[last.job_id]
             out.positions[tech.technician_id] = Position(Location(place.lat, place.lon), clock.seconds(free), served)
+            out.free_after[tech.technician_id] = _reported(last, place.status, tz)
         there = tech.cancelled_there
         if there is not None:
             out.ended.add((tech.technician_id, there.seq))
@@ -340,7 +453,20 @@ def _walk(
             before = out.positions.get(tech.technician_id)
             free_s = max(clock.seconds(there.arrived), before.free_at_s if before is not None else 0)
             out.positions[tech.technician_id] = Position(there.location, free_s, served)
+            out.free_after[tech.technician_id] = (
+                f"reached a visit at {there.arrived.astimezone(tz):%H:%M} that was cancelled since"
+            )
     return out
+
+
+def _reported(visit: eta.LiveVisit, status: str, tz: ZoneInfo) -> str:
+    """What the field reported of ``visit`` (its job now ``status``), for a message."""
+    if visit.actual_end is not None:
+        done = "completed" if status == jobstate.COMPLETED else "failed"
+        return f"reported {visit.job_id} {done} at {visit.actual_end.astimezone(tz):%H:%M}"
+    if visit.actual_start is not None:
+        return f"arrived at {visit.job_id} at {visit.actual_start.astimezone(tz):%H:%M}"
+    return f"is on the way to {visit.job_id}"
 
 
 def _partner_gone(

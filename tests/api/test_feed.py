@@ -240,6 +240,22 @@ def test_a_bad_cursor_or_limit_is_a_422_naming_it(client: TestClient) -> None:
     assert client.get("/v1/events").status_code == 401
 
 
+def test_a_cursor_past_the_newest_event_is_a_422_naming_after_rather_than_a_page_that_skips_what_comes(
+    database_url: str,
+) -> None:
+    """A cursor the feed never handed out (past its newest event) was answered with no
+    events and itself as ``next``: a client paging on with it never saw the events
+    written up to it. The newest event's own id is still a cursor (nothing new)."""
+    with planned_day(database_url) as day:
+        newest = events(day.client, DISPATCHER)["next"]
+        assert events(day.client, DISPATCHER, newest) == {"events": [], "next": newest}
+        for beyond in (str(int(newest) + 1), "100000"):
+            refused = day.client.get("/v1/events", params={"after": beyond}, headers=DISPATCHER)
+            assert refused.status_code == 422, refused.text
+            assert refused.json()["field"] == "after"
+            assert "past the feed's newest event" in refused.json()["detail"]
+
+
 def test_concurrent_writers_never_make_a_reader_skip_an_event(database_url: str) -> None:
     """Writers that take their feed id and commit a little later, all at once, while a
     reader pages with its cursor: the reader ends with every committed event, in order."""

@@ -563,6 +563,43 @@ def test_a_plan_over_days_one_of_which_is_under_way_is_refused_saying_to_re_plan
     assert later["status"] == "done" and [d for d, _, _ in visits(later, "B")] == [DAYS[1]], later
 
 
+def test_a_plan_whose_later_day_is_under_way_is_refused_naming_that_day_as_a_day_of_the_plan(
+    client: TestClient,
+) -> None:
+    """The second day is under way: a plan from the day before it was refused with
+    "date_from: <the second day> is under way", a date_from that was never sent. The
+    refusal names the day as a day of the plan, the bound to move (date_to when it is
+    the last day) and the days that can still be planned on each side."""
+    put(
+        client,
+        "B",
+        job(date=DAYS[1], windows=[{"start": T.format(DAYS[1], "09:00"), "end": T.format(DAYS[1], "10:00")}]),
+    )
+    with time_machine.travel(moment(T.format(DAYS[1], "09:30")), tick=False):
+        day_plan = run_plan_of(client, {"date": DAYS[1], "time_limit_s": 2})
+        assert day_plan["status"] == "done", day_plan
+        assert client.post(f"/v1/plans/{day_plan['id']}/publish", headers=DISPATCHER).status_code == 200
+        arrived = {"type": "arrived", "at": T.format(DAYS[1], "09:00")}
+        assert client.post("/v1/jobs/B/events", json=arrived, headers=DISPATCHER).status_code == 201
+        ending = client.post(
+            "/v1/plans", json={"date_from": DAYS[0], "date_to": DAYS[1], "time_limit_s": 1}, headers=DISPATCHER
+        )
+        assert ending.status_code == 409, ending.text
+        assert ending.json()["field"] == "date_to"
+        detail = ending.json()["detail"]
+        assert detail.startswith(f"date_to: {DAYS[1]}, a day of the plan, is under way (B on the way or on site)")
+        assert f"plan the days before it with date_to {DAYS[0]}" in detail
+        assert f"date_from: {DAYS[1]}" not in detail
+        spanning = client.post(
+            "/v1/plans", json={"date_from": DAYS[0], "date_to": DAYS[2], "time_limit_s": 1}, headers=DISPATCHER
+        )
+        assert spanning.status_code == 409, spanning.text
+        assert spanning.json()["field"] == "date_from"
+        detail = spanning.json()["detail"]
+        assert detail.startswith(f"date_from: {DAYS[1]}, a day of the plan, is under way")
+        assert f"date_to {DAYS[0]}" in detail and f"date_from {DAYS[2]}" in detail
+
+
 def publish(client: TestClient, plan: dict[str, Any]) -> None:
     answer = client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER)
     assert answer.status_code == 200, answer.text

@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
@@ -212,6 +213,34 @@ def test_a_technician_running_late_starts_where_they_reported_from(
         assert instant(w3["visits"][0]["arrival"]) > instant(at(DAY, "10:30"))
 
 
+def test_a_late_report_older_than_the_fields_later_reports_or_before_the_working_day_is_refused_naming_at(
+    day: tuple[TestClient, dict[str, Any]],
+) -> None:
+    """At 12:30 W1 has reported their first visit done at 12:00: a late report from 09:00
+    is older, and the live day and re-plans read a late report only from when the field's
+    reports leave the technician free, so it was stored, told in the feed and never used.
+    One from 03:00, before W1's 08:00 shift, changed nothing either. Both are refused
+    naming ``at`` and store nothing; one from 12:30 is recorded."""
+    client, published = day
+    first = next(r for r in published["routes"] if r["technician_id"] == "W1")["visits"][0]["job_id"]
+    late = {"type": "running_late", "technician_id": "W1", "location": {"lat": 60.30, "lon": 25.10}}
+    with time_machine.travel(instant(at(DAY, "12:30")), tick=False):
+        event(client, first, "arrived", at(DAY, "11:30"))
+        event(client, first, "completed", at(DAY, "12:00"))
+        older = client.post("/v1/disruptions", json={**late, "at": at(DAY, "09:00")}, headers=DISPATCHER)
+        assert older.status_code == 409 and older.json()["field"] == "at", older.text
+        assert f"W1 reported {first} completed at 12:00" in older.json()["detail"]
+        assert "free only from 12:00" in older.json()["detail"]
+        night = client.post("/v1/disruptions", json={**late, "at": at(DAY, "03:00")}, headers=DISPATCHER)
+        assert night.status_code == 422 and night.json()["field"] == "at", night.text
+        assert "before their working day" in night.json()["detail"]
+        assert client.get("/v1/disruptions", params={"date": DAY.isoformat()}, headers=DISPATCHER).json() == []
+        feed = client.get("/v1/events", params={"limit": 1000}, headers=DISPATCHER).json()["events"]
+        assert [e for e in feed if e["type"] == "disruption"] == []
+        now = client.post("/v1/disruptions", json={**late, "at": at(DAY, "12:30")}, headers=DISPATCHER)
+        assert now.status_code == 201, now.text
+
+
 def test_a_technician_whose_customer_cancelled_once_they_were_there_goes_on_from_that_place(
     day: tuple[TestClient, dict[str, Any]],
 ) -> None:
@@ -270,6 +299,76 @@ def test_a_disruption_recorded_by_mistake_is_withdrawn_and_the_day_is_planned_as
     assert w1_after_eleven() != []
     again = client.delete(f"/v1/disruptions/{disruption_id}", headers=DISPATCHER)
     assert again.status_code == 404 and again.json()["field"] == "disruption_id", again.text
+
+
+def test_the_same_disruption_sent_again_is_the_one_in_effect_stored_and_told_once(
+    day: tuple[TestClient, dict[str, Any]],
+) -> None:
+    """A retry after a lost answer was stored a second time and told twice in the feed,
+    and withdrawing the first left the absence in effect through the copy. Sent again
+    while in effect, it answers 200 with the first; sent again after a correction
+    replaced it, it is a correction back, stored and told."""
+    client, _ = day
+    away = {
+        "type": "technician_unavailable",
+        "technician_id": "W1",
+        "from": at(DAY, "11:00"),
+        "until": at(DAY, "12:00"),
+    }
+    with time_machine.travel(instant(at(DAY, "10:00")), tick=False):
+        first = client.post("/v1/disruptions", json=away, headers=DISPATCHER)
+        assert first.status_code == 201, first.text
+        retry = client.post("/v1/disruptions", json=away, headers=DISPATCHER)
+        assert retry.status_code == 200 and retry.json() == first.json(), retry.text
+
+        def recorded() -> list[int]:
+            listed = client.get("/v1/disruptions", params={"date": DAY.isoformat()}, headers=DISPATCHER).json()
+            return [d["id"] for d in listed]
+
+        def told() -> list[int]:
+            feed = client.get("/v1/events", params={"limit": 1000}, headers=DISPATCHER).json()["events"]
+            return [e["data"]["id"] for e in feed if e["type"] == "disruption"]
+
+        assert recorded() == told() == [first.json()["id"]]
+        corrected = client.post("/v1/disruptions", json={**away, "until": at(DAY, "13:00")}, headers=DISPATCHER)
+        assert corrected.status_code == 201, corrected.text
+        back = client.post("/v1/disruptions", json=away, headers=DISPATCHER)
+        assert back.status_code == 201 and back.json()["id"] not in (first.json()["id"], corrected.json()["id"])
+        assert recorded() == told() == [first.json()["id"], corrected.json()["id"], back.json()["id"]]
+
+
+def test_withdrawing_a_disruption_a_later_one_replaced_is_refused_naming_the_one_in_effect(
+    day: tuple[TestClient, dict[str, Any]],
+) -> None:
+    """W1 away 11:00-12:00, then corrected to 11:00-13:00: the first has no effect any
+    more, and withdrawing it answered 200 while W1 stayed away until 13:00. It is a 409
+    naming ``disruption_id`` and the correction; withdrawn in turn (correction first),
+    both are gone and W1 works the whole day."""
+    client, _ = day
+    away = {
+        "type": "technician_unavailable",
+        "technician_id": "W1",
+        "from": at(DAY, "11:00"),
+        "until": at(DAY, "12:00"),
+    }
+    with time_machine.travel(instant(at(DAY, "10:00")), tick=False):
+        first = client.post("/v1/disruptions", json=away, headers=DISPATCHER).json()["id"]
+        later = client.post("/v1/disruptions", json={**away, "until": at(DAY, "13:00")}, headers=DISPATCHER).json()[
+            "id"
+        ]
+        refused = client.delete(f"/v1/disruptions/{first}", headers=DISPATCHER)
+        assert refused.status_code == 409 and refused.json()["field"] == "disruption_id", refused.text
+        assert f"disruption {later} (W1 unavailable 11:00-13:00)" in refused.json()["detail"]
+        listed = client.get("/v1/disruptions", params={"date": DAY.isoformat()}, headers=DISPATCHER).json()
+        assert [d["id"] for d in listed] == [first, later]
+        for disruption_id in (later, first):
+            withdrawn = client.delete(f"/v1/disruptions/{disruption_id}", headers=DISPATCHER)
+            assert withdrawn.status_code == 200, withdrawn.text
+        worked = client.get(
+            "/v1/working-time", params={"date_from": DAY.isoformat(), "date_to": DAY.isoformat()}, headers=DISPATCHER
+        ).json()
+        w1 = next(w for w in worked if w["technician_id"] == "W1")
+        assert w1["end"] == at(DAY, "16:00") and w1["lunch"]["duration_min"] == 30, w1
 
 
 def test_disruptions_name_what_is_wrong_and_appear_in_the_feed(day: tuple[TestClient, dict[str, Any]]) -> None:
