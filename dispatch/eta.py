@@ -251,6 +251,9 @@ def _walk(
             here = stop(k, now_s)
             if route.lunch_start_s is not None and left >= route.lunch_start_s:
                 here = dataclasses.replace(here, pause_on_way_s=0)  # lunch taken before leaving
+            if k == from_report - 1 and route.reported is not None and route.reported[1] >= left:
+                # Held up on the way to it: the rest of the drive is from where they reported.
+                place, left = route.reported
             times = drive_on(travel, place, left, [here])[0]
             end = times.end_s if v.reported_end_s is None else max(times.start_s, v.reported_end_s)
             out.append((v, times.arrival_s, times.start_s, end))

@@ -38,7 +38,7 @@ from dispatch.mapping import (
     unavailability,
 )
 from dispatch.planning import published_plan_id
-from dispatch.tables import DisruptionRow, JobRow, RouteRow, TechnicianRow, VisitRow
+from dispatch.tables import DisruptionRow, EventRow, JobRow, RouteRow, TechnicianRow, VisitRow
 from dispatch.timeutil import from_storage, to_storage
 from solver import Location, Problem, Shift, Technician
 from solver import locks as lock_rules
@@ -265,6 +265,10 @@ def _check_after_field_reports(
     position = walk.positions.get(data.technician_id)
     if position is None or clock.seconds(data.at) >= position.free_at_s:
         return
+    heading = walk.on_the_way.get(data.technician_id)
+    set_out = _set_out(session, heading, tz) if heading is not None else None
+    if set_out is not None and data.at >= set_out:
+        return  # held up on the way: the rest of the drive is from where they report (``eta``)
     free = clock.moment(position.free_at_s)
     why = walk.free_after.get(data.technician_id, "a visit done or under way")
     raise Conflict(
@@ -273,6 +277,13 @@ def _check_after_field_reports(
         f"re-plans start {data.technician_id} from there then): report where they are from {free:%H:%M} on",
         "at",
     )
+
+
+def _set_out(session: Session, job_id: str, tz: ZoneInfo) -> dt.datetime | None:
+    """When the technician on the way to ``job_id`` reported setting out (its last
+    ``en_route`` event), local; None when no such event is stored."""
+    moments = session.exec(select(EventRow.at).where(EventRow.job_id == job_id, EventRow.type == "en_route")).all()
+    return max((from_storage(at, tz) for at in moments), default=None)
 
 
 def _overrun_day(job: JobRow, data: DisruptionIn, tz: ZoneInfo, now: dt.datetime) -> dt.date:
@@ -374,6 +385,8 @@ class _Walk:
     # What the field reported that sets each technician's position ("J01 completed at
     # 12:00"), for messages.
     free_after: dict[str, str] = field(default_factory=dict)
+    # Technicians whose last reported visit is one they are on the way to: job id.
+    on_the_way: dict[str, str] = field(default_factory=dict)
 
 
 def _walk(
@@ -445,6 +458,8 @@ def _walk(
             place = out.jobs[last.job_id]
             out.positions[tech.technician_id] = Position(Location(place.lat, place.lon), clock.seconds(free), served)
             out.free_after[tech.technician_id] = _reported(last, place.status, tz)
+            if place.status == jobstate.EN_ROUTE:
+                out.on_the_way[tech.technician_id] = place.id
         there = tech.cancelled_there
         if there is not None:
             out.ended.add((tech.technician_id, there.seq))

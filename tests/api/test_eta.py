@@ -243,6 +243,32 @@ def test_recorded_disruptions_move_the_live_day_an_overrun_the_visit_under_way_a
         assert eta > held_at + 15 * MIN and eta > instant(second["arrival"]) + 60 * MIN, later[second["job_id"]]
 
 
+def test_a_technician_held_up_on_the_way_reaches_that_visit_from_where_they_reported(database_url: str) -> None:
+    """Aino set out for her second visit and, ten minutes on, reports being held up far
+    away: that visit is reached from there, and the visits after it later too. Before,
+    the report was ignored (the visit she was driving to kept its drive from the first)."""
+    with aino_s_day(database_url) as w:
+        first, second, third = w.visits[:3]
+        w.event(first["job_id"], "arrived", instant(first["arrival"]))
+        w.event(first["job_id"], "completed", instant(first["end"]))
+        w.event(second["job_id"], "en_route", instant(first["end"]))
+        held_at = instant(first["end"]) + 10 * MIN
+        late = {
+            "type": "running_late",
+            "technician_id": "AINO",
+            "at": held_at.isoformat(),
+            "location": {"lat": 60.30, "lon": 25.20},
+        }
+        stored = w.client.post("/v1/disruptions", json=late, headers=DISPATCHER)
+        assert stored.status_code == 201, stored.text
+        params = {"date": DAY.isoformat(), "at": held_at.isoformat()}
+        [tech] = w.client.get("/v1/live", params=params, headers=DISPATCHER).json()["technicians"]
+        live = {v["job_id"]: v for v in tech["visits"]}
+        eta = instant(live[second["job_id"]]["eta"])
+        assert eta > held_at + 15 * MIN and eta > instant(second["arrival"]) + 15 * MIN, live[second["job_id"]]
+        assert instant(live[third["job_id"]]["eta"]) > instant(third["arrival"]), live[third["job_id"]]
+
+
 def test_the_visits_of_a_technician_made_unavailable_are_at_risk_until_a_re_plan_moves_them(database_url: str) -> None:
     with aino_s_day(database_url) as w:
         first, second = w.visits[:2]

@@ -192,10 +192,12 @@ def test_the_disruption_forms_send_what_they_say_and_show_the_apis_refusals(
     at.selectbox(key="overrun_job").set_value("RJ3")
     at.time_input(key="overrun_end").set_value(dt.time(11, 15))
     press(at, "Record overrun")
-    at.selectbox(key="late_tech").set_value("RB")
+    # RB is at RJ3 (arrived 08:25, ending 11:15): RA is the one held up on the road.
+    at.selectbox(key="late_tech").set_value("RA")
     at.time_input(key="late_at").set_value(dt.time(9, 5))
     at.number_input(key="late_lat").set_value(60.25)
     press(at, "Record running late")
+    assert not texts(at, "error"), texts(at, "error")
     at.selectbox(key="cancel_job").set_value("URGENT-1")
     press(at, "Cancel job")
     assert not texts(at, "error"), texts(at, "error")
@@ -203,7 +205,7 @@ def test_the_disruption_forms_send_what_they_say_and_show_the_apis_refusals(
     overrun = next(d for d in recorded if d["type"] == "overrun")
     late = next(d for d in recorded if d["type"] == "running_late")
     assert (overrun["job_id"], dt.datetime.fromisoformat(overrun["expected_end"]).time()) == ("RJ3", dt.time(11, 15))
-    assert (late["technician_id"], late["location"]["lat"]) == ("RB", 60.25)
+    assert (late["technician_id"], late["location"]["lat"]) == ("RA", 60.25)
     assert day_api.http.get("/v1/jobs/URGENT-1").json()["status"] == "cancelled"
 
 
