@@ -143,12 +143,28 @@ class RouteTimer:
                 w = [TimeWindow(t, t)] if job.start_allowed(t) else []  # type: ignore[arg-type]
             windows.append(w)
         gaps: list[int | None] = [None] if lunch is None else list(range(-1, len(jobs) + 2))
-        best: Timing | None = None
+        best: tuple[int, Timing] | None = None
         for gap in gaps:
             timing = self._timing_with_lunch_in(tech, jobs, legs, windows, (visit_limit, limit), gap)
-            if timing is not None and (best is None or timing.cost_units < best.cost_units):
-                best = timing
-        return best
+            if timing is None:
+                continue
+            # Where the lunch goes decides when the visits after it start: an unpaid lunch
+            # before leaving is no saving when customers then wait past their preferred
+            # (on a re-plan: told) hours. (A visit early for them waits later: ``solver.waiting``.)
+            cost = timing.cost_units if lunch is None else timing.cost_units + self._late_units(jobs, timing.starts_s)
+            if best is None or cost < best[0]:
+                best = (cost, timing)
+        return None if best is None else best[1]
+
+    def _late_units(self, jobs: Sequence[Job], starts_s: Sequence[int]) -> int:
+        """What the visits to ``jobs`` starting at ``starts_s`` cost for starting after
+        their preferred window (the objective's soft-window terms, late side only)."""
+        units = 0
+        for job, start in zip(jobs, starts_s, strict=True):
+            window = job.preferred_window
+            if window is not None and start > window.end_s:
+                units += (start - window.end_s) * self.coeffs.soft_per_s[job.id] + self.coeffs.soft_step.get(job.id, 0)
+        return units
 
     def holds_pause_from_s(self, tech: Technician) -> int:
         """How long a visit must be to hold ``tech``'s pause on site: the lunch's

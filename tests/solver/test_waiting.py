@@ -23,6 +23,7 @@ from solver import (
     solve,
 )
 from solver.objective import coefficients
+from solver.schedule import RouteTimer
 from solver.solution import BreakTaken, Route, Solution, Visit
 from solver.waiting import wait_for_preferred
 from tests.solver.conftest import H, equidistant
@@ -141,3 +142,37 @@ def test_a_last_visit_waits_for_its_told_arrival_only_when_telling_the_customer_
     before = Solution((Route("T1", (j1, j2), 9 * H - LEG_S, j2.end_s + LEG_S, None, LEG_S, LEG_M),), ())
     after = waited(problem, before)
     assert starts(after)["J2"] == (11 * H + 900 if waits else 9 * H + 2400)
+
+
+def test_a_lunch_goes_where_the_customers_told_hours_are_kept_not_before_leaving_to_save_paid_time() -> None:
+    """A technician free from 08:00 with two hour-long visits told 09:05 and 10:08 (open
+    08:00-13:00) and a lunch from 11:00: lunch at home first is unpaid, so the timing
+    picked it and sent both customers past 11:30. It is timed after them now, and the
+    solve starts neither after its told hours. (Both start a few minutes before them:
+    the lunch that follows keeps its place when visits wait, docs/model.md.)"""
+    lunch = Break(11 * H, 13 * H, 1800)
+    tech = Technician("T1", HOME, Shift(8 * H, 16 * H, lunch), skills={"wardrobe": 1})
+
+    def told(job_id: str, place: Location, start_s: int) -> Job:
+        return Job(
+            job_id,
+            place,
+            H,
+            skills={"wardrobe": 1},
+            windows=(TimeWindow(8 * H, 13 * H),),
+            preferred_window=TimeWindow(start_s - 900, start_s + 900),
+            soft_penalty_per_min_cents=50,
+            soft_penalty_cents=1000,
+        )
+
+    problem = Problem((tech,), (told("B", PLACES[0], 9 * H + 300), told("C", PLACES[1], 10 * H + 480)))
+    points, travel = problem_travel(problem, TRAVEL)
+    timer = RouteTimer(points, travel, coefficients(problem, travel), problem.lunch_on_site_min_s)
+    timing = timer.timing(tech, list(problem.jobs))
+    assert timing is not None
+    assert all(s <= j.preferred_window.end_s for s, j in zip(timing.starts_s, problem.jobs, strict=True))  # type: ignore[union-attr]
+    solved = solve(problem, SolveOptions(time_limit_s=1.0, seed=1), TRAVEL)
+    assert check(problem, solved, points, travel).violations == ()
+    assert all(
+        j.preferred_window is not None and starts(solved)[j.id] <= j.preferred_window.end_s for j in problem.jobs
+    ), starts(solved)
