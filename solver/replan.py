@@ -416,9 +416,9 @@ def changes(
     """``solution`` against what was told (``told`` per job; ``told_routes``: each
     technician's jobs still to do in the told order).
 
-    A crew job (two visits) is moved when a technician of its new crew was not in the
-    told one (from one who is no longer in it); its customer's arrival is the first of
-    the crew to arrive (``told`` holds the same for it)."""
+    A crew job (two visits) is moved once per technician of its new crew who was not in
+    the told one (each from one who is no longer in it); its customer's arrival is the
+    first of the crew to arrive (``told`` holds the same for it)."""
     new: dict[str, dict[str, int]] = {}
     new_routes: dict[str, tuple[str, ...]] = {}
     for route in solution.routes:
@@ -437,9 +437,9 @@ def changes(
             continue
         before = was_with.get(job_id, set()) | {was.technician_id}
         came = sorted(set(now) - before)
-        if came:
-            gone = sorted(before - set(now))
-            moved.append(Moved(job_id, gone[0] if gone else was.technician_id, came[0]))
+        gone = sorted(before - set(now)) or [was.technician_id]
+        # A crew given two new technicians moves twice: each one who left, to one who came.
+        moved += [Moved(job_id, gone[min(k, len(gone) - 1)], to) for k, to in enumerate(came)]
         arrival = min(now.values())
         if tells(arrival - was.arrival_s, notify_min):
             retimed.append(Retimed(job_id, was.arrival_s, arrival))

@@ -161,6 +161,16 @@ def test_a_crew_job_that_changes_one_partner_is_moved_from_the_one_who_no_longer
     assert not found.retimed  # T21 still arrives first, at 11:00
 
 
+def test_a_crew_job_given_two_new_technicians_is_moved_once_for_each_of_them() -> None:
+    """Before, only the first pair was named; the second showed only as a route changed."""
+    told = {"crew": Told("T21", 11 * H)}
+    found = changes(told, {"T21": ("crew",), "T25": ("crew",)}, crew_solution("T30", "T31"), 15)
+    assert [(m.job_id, m.from_technician_id, m.to_technician_id) for m in found.moved] == [
+        ("crew", "T21", "T30"),
+        ("crew", "T25", "T31"),
+    ]
+
+
 def test_a_visit_nobody_was_told_of_is_added_with_whoever_arrives_first_and_told_nothing_new() -> None:
     told = {"kept": Told("T1", 9 * H)}
     urgent = Route(
