@@ -258,7 +258,7 @@ class PlanRequest(Strict):
         default=None, description="with date_to instead of date: plan these days in one solve (at most 14)"
     )
     date_to: PlanDate | None = Field(default=None, description="the last day of a plan over several days")
-    region: str | None = Field(default=None, max_length=64, pattern=NO_NUL)
+    region: str | None = Field(default=None, min_length=1, max_length=64, pattern=NO_NUL)
     time_limit_s: float = Field(default=10.0, gt=0, le=600)
     from_: Moment | None = Field(
         default=None,

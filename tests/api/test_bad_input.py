@@ -242,6 +242,7 @@ GROUPS: dict[str, list[Bad]] = {
         put_tech("overtime cost as false", "cost.overtime_per_hour", tech(cost={"overtime_per_hour": False})),
         post_plan("time limit as true", "time_limit_s", {"date": DAY, "time_limit_s": True}),
         post_plan("date as a number", "date", {"date": 20261201}),
+        post_plan("a region of spaces", "region", {"date": DAY, "region": "   "}),
         post_plan("date as Unix time", "date", {"date": "1764540000"}),
         post_event("time as Unix time", "at", {"type": "arrived", "at": 1764576000}),
         put_job("latitude as words", "location.lat", job(location={"lat": "north", "lon": 24.9})),
