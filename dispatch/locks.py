@@ -103,16 +103,24 @@ def sync_pins(session: Session, plan: PlanRow, now: dt.datetime) -> None:
     """Make the jobs' pins follow the technician locks of ``plan`` as it is published:
     each job it locks to a technician is pinned to them (``dispatch.edits`` records the
     lock; the pin waits for publishing, so a version discarded unpublished pins nothing),
-    and the pin of each lock it could not keep is taken off (left behind, a pin would hold
-    the job to that technician in every later run: a promise pinned to someone who works
-    no more refuses each re-plan)."""
+    and the pin of each lock it could not keep, or that it releases (a lock with no flag
+    left, on the technician the job is pinned to), is taken off (left behind, a pin would
+    hold the job to that technician in every later run: a promise pinned to someone who
+    works no more refuses each re-plan)."""
     pins: dict[str, str | None] = {}
+    released: dict[str, str] = {}  # a lock taken off (no flag left): the pin it set goes too
     for record in plan.locks or ():
         job_id = str(record["job_id"])
         if record.get("technician"):
             pins.setdefault(job_id, str(record["technician_id"]))
         elif any(x.get("lock") == "technician" for x in record.get("not_kept", ())):
             pins.setdefault(job_id, None)
+        elif not (record.get("order") or record.get("time")) and record.get("technician_id") is not None:
+            released[job_id] = str(record["technician_id"])
+    for job_id, technician_id in released.items():
+        row = session.get(JobRow, job_id)
+        if job_id not in pins and row is not None and row.pinned_technician_id == technician_id:
+            pins[job_id] = None
     for job_id, technician_id in pins.items():
         row = session.get(JobRow, job_id)
         if row is None or row.pinned_technician_id == technician_id:

@@ -494,6 +494,22 @@ def test_a_visit_moved_by_override_off_the_technician_it_was_locked_to_takes_its
     assert technician_of(again, "J1") == other
 
 
+def test_releasing_a_technician_lock_takes_the_pin_it_set_off_once_published(client: TestClient) -> None:
+    """Before, the released version was published and the job stayed pinned to the
+    technician: every later run kept it with them as if the lock still held."""
+    put_job(client, "J1", ("08:00", "16:00"))
+    plan = planned(client)
+    mine = technician_of(plan, "J1")
+    locked = edit(client, plan["id"], locks=[{"job_id": "J1", "technician": True}], apply=True)
+    assert client.post(f"/v1/plans/{locked.json()['plan_id']}/publish", headers=DISPATCHER).status_code == 200
+    assert pin_of(client, "J1") == mine
+    released = edit(client, locked.json()["plan_id"], locks=[{"job_id": "J1"}], apply=True)
+    assert released.status_code == 200, released.text
+    assert pin_of(client, "J1") == mine  # the pin waits for publishing, as a lock's does
+    assert client.post(f"/v1/plans/{released.json()['plan_id']}/publish", headers=DISPATCHER).status_code == 200
+    assert pin_of(client, "J1") is None
+
+
 def test_a_plan_over_several_days_is_not_edited_itself_but_names_the_day_plans_to_edit(client: TestClient) -> None:
     """The run's answer is stored as one plan per day; the run holds no route of its own.
     Before, an edit of the run was evaluated on empty routes and applied as a plan of its
