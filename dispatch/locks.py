@@ -117,9 +117,9 @@ def sync_pins(session: Session, plan: PlanRow, now: dt.datetime) -> None:
             pins.setdefault(job_id, None)
         elif not (record.get("order") or record.get("time")) and record.get("technician_id") is not None:
             released[job_id] = str(record["technician_id"])
-    for job_id, technician_id in released.items():
+    for job_id, holder in released.items():
         row = session.get(JobRow, job_id)
-        if job_id not in pins and row is not None and row.pinned_technician_id == technician_id:
+        if job_id not in pins and row is not None and row.pinned_technician_id == holder:
             pins[job_id] = None
     for job_id, technician_id in pins.items():
         row = session.get(JobRow, job_id)
