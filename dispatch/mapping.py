@@ -387,14 +387,15 @@ def unavailability(disruptions: Iterable[DisruptionRow], clock: DayClock) -> dic
     ``disruptions`` (in the order recorded), by start: from, until (None: the rest of the
     day), on ``clock``. A later report replaces the earlier ones it overlaps or touches
     (a correction: "back at 11:00, not 12:00"); reports apart from each other all count
-    ("away 13:00-14:00", then "ill from 15:00")."""
+    ("away 13:00-14:00", then "ill from 15:00"): ``superseded`` says which."""
+    rows = list(disruptions)
+    replaced = superseded(rows, clock)
     out: dict[str, list[Absence]] = {}
-    for d in disruptions:
-        if d.type != "technician_unavailable" or d.technician_id is None or d.from_at is None:
+    for d in rows:
+        if d.type != "technician_unavailable" or d.technician_id is None or d.from_at is None or d.id in replaced:
             continue
         absence = Absence(clock.from_stored(d.from_at), clock.from_stored(d.until_at) if d.until_at else None)
-        kept = [a for a in out.get(d.technician_id, []) if not a.meets(absence)]
-        out[d.technician_id] = [*kept, absence]
+        out.setdefault(d.technician_id, []).append(absence)
     return {tech_id: tuple(sorted(spans, key=lambda a: a.from_s)) for tech_id, spans in out.items()}
 
 
