@@ -250,6 +250,20 @@ def changed_visits(plan: Plan) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=CHANGED_VISIT_COLUMNS)
 
 
+def proposal_is_for(plan: Plan, day: dt.date, region: str | None) -> bool:
+    """True when a re-plan proposal belongs on the board showing ``day`` and ``region``
+    (any region when the board has none): a proposal of another day or region is never
+    shown, nor offered for publishing, there."""
+    return plan.date == day and (region is None or plan.region == region)
+
+
+def proposal_header(plan: Plan, name_region: bool) -> str:
+    """The review's heading: the re-plan, its region when the board has several
+    (``name_region``), and the instant it starts from."""
+    where = f" of {plan.region}" if name_region else ""
+    return f"**Proposed re-plan #{plan.id}{where} from {clock(plan.replan_from)}**"
+
+
 def changes_summary(rows: ChangeRows) -> str:
     """One line: how many visits move, are retimed, dropped or added, customers to tell,
     and (when any) the locks the re-plan could not keep."""

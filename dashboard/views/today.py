@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.client import BoardError
-from dashboard.frames import clock, working_on
+from dashboard.frames import working_on
 from dashboard.replan import (
     FAILURE_REASONS,
     FIELD_REPORTS,
@@ -29,6 +29,8 @@ from dashboard.replan import (
     field_report_said,
     on_day,
     parse_skills,
+    proposal_header,
+    proposal_is_for,
     replan_instant,
     stability_label,
     urgent_job_body,
@@ -107,6 +109,7 @@ with shown_errors():
     now = board.client.clock()
     techs = working_on(data.technicians(board.base_url, board.token, board.region), data.working_on(board))
     day_jobs = data.jobs(board.base_url, board.token, board.day, board.region)
+    several_regions = len({t.region for t in data.technicians(board.base_url, board.token) if t.region}) > 1
 tech_ids = [t.id for t in techs]
 open_jobs = [j.id for j in day_jobs if j.status not in ("cancelled", "completed")]
 under_way = [j.id for j in day_jobs if j.status in ("en_route", "on_site")]
@@ -265,10 +268,15 @@ proposal_id = st.session_state.get(PROPOSAL_KEY)
 if isinstance(proposal_id, int):
     with shown_errors():
         proposal = data.finished_plan(board, proposal_id)
-    if proposal.date == board.day:
+    if not proposal_is_for(proposal, board.day, board.region):
+        st.caption(
+            f"Re-plan #{proposal.id} of {proposal.region} on {proposal.date:%a %d %b} awaits review there: "
+            "pick its day and region in the sidebar."
+        )
+    else:
         rows = change_rows(proposal)
         with st.container(key="replan-review"):
-            st.markdown(f"**Proposed re-plan #{proposal.id} from {clock(proposal.replan_from)}** (not published)")
+            st.markdown(proposal_header(proposal, several_regions) + " (not published)")
             st.caption(changes_summary(rows))
             if proposal.stability is not None:
                 st.caption(stability_label(proposal.stability))

@@ -18,6 +18,8 @@ from dashboard.replan import (
     field_report_said,
     on_day,
     parse_skills,
+    proposal_header,
+    proposal_is_for,
     replan_instant,
     urgent_job_body,
 )
@@ -90,6 +92,20 @@ def test_a_plan_without_changes_gives_empty_rows() -> None:
     rows = change_rows(plan(3, []))
     assert rows.empty and rows.moved.empty and rows.notify == []
     assert changed_visits(plan(3, [])).empty
+
+
+def test_a_proposal_belongs_only_on_its_own_day_and_region() -> None:
+    proposal = plan(5, [])  # helsinki, 2026-12-01
+    assert proposal_is_for(proposal, dt.date(2026, 12, 1), "helsinki")
+    assert proposal_is_for(proposal, dt.date(2026, 12, 1), None)  # a board without regions
+    assert not proposal_is_for(proposal, dt.date(2026, 12, 1), "espoo")
+    assert not proposal_is_for(proposal, dt.date(2026, 12, 2), "helsinki")
+
+
+def test_a_proposals_heading_names_its_region_when_the_board_has_several() -> None:
+    proposal = plan(5, []).model_copy(update={"replan_from": at("10:30")})
+    assert proposal_header(proposal, name_region=True) == "**Proposed re-plan #5 of helsinki from 10:30**"
+    assert proposal_header(proposal, name_region=False) == "**Proposed re-plan #5 from 10:30**"
 
 
 def test_a_re_plan_starts_at_the_apis_now_on_its_today_only() -> None:

@@ -316,3 +316,29 @@ def test_a_lock_the_re_plan_could_not_keep_is_listed_in_the_proposal_with_its_re
     ]
     assert any(str(c.value).endswith("1 lock not kept.") for c in at.caption), [c.value for c in at.caption]
     press(at, "Discard")
+
+
+def test_a_proposal_is_shown_and_offered_for_publishing_only_on_its_own_region(
+    today_page: Callable[[], AppTest], day_api: Api
+) -> None:
+    # (After the lock test: a technician of another region makes the sidebar offer two.)
+    shift = {"date": DAY.isoformat(), "start": "08:00", "end": "16:00"}
+    espoo = {"name": "Tech EA", "home": {"lat": 60.20, "lon": 24.65}, "shifts": [shift], "region": "espoo"}
+    assert day_api.http.put("/v1/technicians/EA", json=espoo).status_code in (200, 201)
+    at = today_page()
+    at.sidebar.selectbox(key="region").set_value("helsinki").run()
+    replan(at)
+    proposed = [str(m.value) for m in at.markdown if "Proposed re-plan" in str(m.value)]
+    assert len(proposed) == 1 and " of helsinki from " in proposed[0], proposed
+
+    # On the espoo board, Helsinki's re-plan is neither shown nor offered for publishing.
+    at.sidebar.selectbox(key="region").set_value("espoo").run()
+    assert not at.exception, at.exception
+    assert not [m for m in at.markdown if "Proposed re-plan" in str(m.value)]
+    assert not [b for b in at.button if b.label in ("Publish", "Discard")]
+    assert any("awaits review there" in str(c.value) for c in at.caption), [c.value for c in at.caption]
+
+    # Back on helsinki it is there again, to discard.
+    at.sidebar.selectbox(key="region").set_value("helsinki").run()
+    press(at, "Discard")
+    assert any("discarded; nothing was published" in s for s in texts(at, "success"))
