@@ -3,6 +3,7 @@ re-optimize, compare two versions, publish one."""
 
 from __future__ import annotations
 
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import streamlit as st
@@ -52,6 +53,25 @@ def violation_rows(checked: EditResult) -> list[dict[str, str]]:
     ]
 
 
+Move = tuple[list[dict[str, Any]], list[dict[str, Any]]]
+"""A move as ``POST /v1/plans/{id}/edits`` takes it: its ``moves`` and its ``locks``."""
+
+
+def move_of(job_id: str, tech_id: str, place: int, lock_tech: bool, lock_time: bool) -> Move:
+    """The move the form describes: ``job_id`` to ``tech_id`` at ``place`` (1 = first), locks included."""
+    moves = [{"job_id": job_id, "technician_id": tech_id, "position": place - 1}]
+    locks = [{"job_id": job_id, "technician": lock_tech, "time": lock_time}] if lock_tech or lock_time else []
+    return moves, locks
+
+
+def move_said(move: Move) -> str:
+    """A move as the dispatcher reads it: "J0003 to T05 at place 2, technician and time locked"."""
+    moves, locks = move
+    what = ", ".join(f"{m['job_id']} to {m['technician_id']} at place {m['position'] + 1}" for m in moves)
+    locked = [name for name in ("technician", "time") if any(lock[name] for lock in locks)]
+    return what + (f", {' and '.join(locked)} locked" if locked else "")
+
+
 def job_label(job: Job) -> str:
     pin = f" · pinned to {job.pinned_technician_id}" if job.pinned_technician_id else ""
     return f"{job.id} · {job.kind} · priority {job.priority} · {job.address}{pin}"
@@ -86,6 +106,9 @@ with shown_errors():
             if board.day == now.today and edited.published and edited.replan_from is None
             else False
         )
+        # Apply is a submit button of the form itself, so that it sends the move on screen (a form's
+        # fields reach the page only when one of its buttons is pressed); it applies that move only
+        # when it is the one checked.
         with st.form("move_form"):
             move_job = st.selectbox("Job", open_ids, format_func=lambda i: job_label(by_id[i]), key="move_job")
             move_tech = st.selectbox("To technician", list(names), format_func=lambda i: names[i], key="move_tech")
@@ -93,16 +116,33 @@ with shown_errors():
             lock_tech = st.checkbox("Lock the technician (pin)", key="move_lock_tech")
             lock_time = st.checkbox("Lock its time", key="move_lock_time")
             check_pressed = st.form_submit_button("Check move")
-        if check_pressed and move_job is not None and move_tech is not None:
-            moves = [{"job_id": move_job, "technician_id": move_tech, "position": int(position) - 1}]
-            locks = [{"job_id": move_job, "technician": lock_tech, "time": lock_time}] if lock_tech or lock_time else []
-            checked = client.edit_plan(edited.id, moves, locks, from_=now.now if from_now else None)
-            st.session_state["move_pending"] = (edited.id, moves, locks, checked)
-        pending = st.session_state.get("move_pending")
-        if pending is not None and pending[0] == edited.id:
-            _, moves, locks, checked = pending
+            in_form = (
+                move_of(move_job, move_tech, int(position), lock_tech, lock_time)
+                if move_job is not None and move_tech is not None
+                else None
+            )
+            if check_pressed and in_form is not None:
+                moves, locks = in_form
+                checked = client.edit_plan(edited.id, moves, locks, from_=now.now if from_now else None)
+                st.session_state["move_pending"] = (edited.id, in_form, from_now, checked)
+            pending = st.session_state.get("move_pending")
+            if pending is not None and pending[0] != edited.id:
+                pending = None
+            review = st.container(key="board-move")
+            apply_pressed = st.form_submit_button("Apply move", key="move_apply", disabled=pending is None)
+        if apply_pressed and pending is not None and (pending[1], pending[2]) != (in_form, from_now):
+            # The form (or the from-now box) changed since the check: the check is dropped.
+            del st.session_state["move_pending"]
+            review.info(
+                f"The move in the form is not the one checked ({move_said(pending[1])}): check it first.",
+                icon=":material/info:",
+            )
+            pending = None
+        if pending is not None:
+            _, (moves, locks), _, checked = pending
             assert isinstance(checked, EditResult)
-            with st.container(key="board-move"):
+            with review:
+                st.markdown(f"**Checked: {move_said((moves, locks))}**")
                 for line in edit_summary(checked, ZoneInfo(now.timezone)):
                     st.caption(line)
                 caused = [v for v in checked.violations if not v.standing]
@@ -123,16 +163,18 @@ with shown_errors():
                     if checked.violations
                     else False
                 )
-                if st.button("Apply move", key="move_apply", disabled=bool(checked.violations) and not override):
-                    since = checked.from_ if from_now else None
-                    applied = client.edit_plan(edited.id, moves, locks, apply=True, override=override, from_=since)
-                    del st.session_state["move_pending"]
-                    data.forget_plans()
-                    data.forget_jobs()
-                    st.session_state["compare_before"] = edited.id
-                    if applied.plan_id is not None:
-                        st.session_state["compare_after"] = applied.plan_id
-                    st.success(f"Plan #{applied.plan_id} is stored with the move: compare or publish it below.")
+            if apply_pressed and checked.violations and not override:
+                review.error("The move breaks hard rules: tick the recorded override to store it anyway.")
+            elif apply_pressed:
+                since = checked.from_ if from_now else None
+                applied = client.edit_plan(edited.id, moves, locks, apply=True, override=override, from_=since)
+                del st.session_state["move_pending"]
+                data.forget_plans()
+                data.forget_jobs()
+                st.session_state["compare_before"] = edited.id
+                if applied.plan_id is not None:
+                    st.session_state["compare_after"] = applied.plan_id
+                st.success(f"Plan #{applied.plan_id} is stored with the move: compare or publish it below.")
 
     pin_col, out_col = st.columns(2)
     with pin_col:

@@ -135,7 +135,7 @@ def test_a_move_by_hand_is_checked_before_it_is_stored_as_a_new_version(
     assert any("hard rule" in t for t in shown), shown
     assert len(api.http.get("/v1/plans", params={"date": DAY}).json()) == before  # nothing stored yet
     if texts(at, "warning"):
-        at.checkbox(key="move_override").check().run()
+        at.checkbox(key="move_override").check()  # sent with Apply, as the form's fields are
     at.button(key="move_apply").click().run()
     assert not at.exception
     assert any("is stored with the move" in t for t in texts(at, "success"))
@@ -172,3 +172,42 @@ def test_a_move_in_a_re_plan_is_checked_from_the_re_plans_instant_with_its_chang
     moved, told = len(answer["changes"]["moved"]), len(answer["changes"]["notify"])
     expected = f"Against what was told: {moved} visit(s) to another technician, {told} customer(s) told a new time."
     assert expected in captions, captions
+
+
+def test_a_move_changed_in_the_form_after_its_check_cannot_be_applied_until_it_is_checked_again(
+    board: Callable[..., AppTest], api: Api
+) -> None:
+    plan = api.newest_plan()
+    route = next(r for r in plan["routes"] if len(r["visits"]) >= 2)  # type: ignore[attr-defined]
+    tech, last = route["technician_id"], len(route["visits"])
+    first, second = route["visits"][0]["job_id"], route["visits"][1]["job_id"]
+    versions = len(api.http.get("/v1/plans", params={"date": DAY}).json())
+    at = edit_page(board)
+    at.selectbox(key="move_version").set_value(plan["id"])
+    at.selectbox(key="move_job").set_value(first)
+    at.selectbox(key="move_tech").set_value(tech)
+    at.number_input(key="move_place").set_value(last)
+    at.button(key="FormSubmitter:move_form-Check move").click().run()
+    assert f"**Checked: {first} to {tech} at place {last}**" in [str(m.value) for m in at.markdown]
+
+    # Another job in the form, Apply pressed without checking it: nothing is stored, the check is dropped.
+    at.selectbox(key="move_job").set_value(second)
+    at.button(key="move_apply").click().run()
+    said = f"The move in the form is not the one checked ({first} to {tech} at place {last}): check it first."
+    assert said in texts(at, "info"), texts(at, "info")
+    assert len(api.http.get("/v1/plans", params={"date": DAY}).json()) == versions
+    assert not [m for m in at.markdown if str(m.value).startswith("**Checked:")]
+    at.run()
+    assert at.button(key="move_apply").disabled
+
+    # Checked again, Apply stores the move on screen.
+    at.button(key="FormSubmitter:move_form-Check move").click().run()
+    assert f"**Checked: {second} to {tech} at place {last}**" in [str(m.value) for m in at.markdown]
+    if texts(at, "warning"):
+        at.checkbox(key="move_override").check()  # sent with Apply, as the form's fields are
+    at.button(key="move_apply").click().run()
+    assert not at.exception
+    newest = api.newest_plan()
+    assert newest["edited_from"] == plan["id"]
+    moved = next(r for r in newest["routes"] if r["technician_id"] == tech)  # type: ignore[attr-defined]
+    assert moved["visits"][-1]["job_id"] == second
