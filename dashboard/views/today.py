@@ -274,9 +274,14 @@ if isinstance(proposal_id, int):
             "pick its day and region in the sidebar."
         )
     else:
+        with shown_errors():
+            # Read afresh on every run: it may have been published elsewhere (the Edit page, another board).
+            versions = board.client.plans(proposal.date, proposal.region)
+        published = any(p.id == proposal.id and p.published for p in versions)
         rows = change_rows(proposal)
         with st.container(key="replan-review"):
-            st.markdown(proposal_header(proposal, several_regions) + " (not published)")
+            state = "published" if published else "not published"
+            st.markdown(f"{proposal_header(proposal, several_regions)} ({state})")
             st.caption(changes_summary(rows))
             if proposal.stability is not None:
                 st.caption(stability_label(proposal.stability))
@@ -316,18 +321,28 @@ if isinstance(proposal_id, int):
                     st.caption("No visit moved, retimed or added.")
                 else:
                     st.table(changed, hide_index=True)
-            publish_col, discard_col = st.columns(2)
-            if publish_col.button("Publish", type="primary", key="replan_publish"):
-                try:
-                    board.client.publish(proposal.id)
-                except BoardError as exc:
-                    st.error(f"Not published: {exc}", icon=":material/error:")
-                else:
-                    data.forget_plans()
+            if published:
+                st.info(
+                    f"Plan #{proposal.id} was published elsewhere since it was proposed: "
+                    "nothing to publish or discard.",
+                    icon=":material/info:",
+                )
+                if st.button("Close the review", key="replan_close"):
                     st.session_state.pop(PROPOSAL_KEY, None)
-                    st.session_state[FLASH_KEY] = f"Plan #{proposal.id} is published."
                     st.rerun()
-            if discard_col.button("Discard", key="replan_discard"):
-                st.session_state.pop(PROPOSAL_KEY, None)
-                st.session_state[FLASH_KEY] = f"Re-plan #{proposal.id} discarded; nothing was published."
-                st.rerun()
+            else:
+                publish_col, discard_col = st.columns(2)
+                if publish_col.button("Publish", type="primary", key="replan_publish"):
+                    try:
+                        board.client.publish(proposal.id)
+                    except BoardError as exc:
+                        st.error(f"Not published: {exc}", icon=":material/error:")
+                    else:
+                        data.forget_plans()
+                        st.session_state.pop(PROPOSAL_KEY, None)
+                        st.session_state[FLASH_KEY] = f"Plan #{proposal.id} is published."
+                        st.rerun()
+                if discard_col.button("Discard", key="replan_discard"):
+                    st.session_state.pop(PROPOSAL_KEY, None)
+                    st.session_state[FLASH_KEY] = f"Re-plan #{proposal.id} discarded; nothing was published."
+                    st.rerun()

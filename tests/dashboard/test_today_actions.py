@@ -342,3 +342,22 @@ def test_a_proposal_is_shown_and_offered_for_publishing_only_on_its_own_region(
     at.sidebar.selectbox(key="region").set_value("helsinki").run()
     press(at, "Discard")
     assert any("discarded; nothing was published" in s for s in texts(at, "success"))
+
+
+def test_a_proposal_published_elsewhere_is_shown_published_and_not_offered_for_publish_or_discard(
+    today_page: Callable[[], AppTest], day_api: Api
+) -> None:
+    at = today_page()
+    at.sidebar.selectbox(key="region").set_value("helsinki").run()  # (espoo since the test above)
+    replan(at)
+    proposal = at.session_state["replan_proposal"]
+    assert day_api.http.post(f"/v1/plans/{proposal}/publish").status_code == 200  # as the Edit page would
+    at.run()
+    proposed = [str(m.value) for m in at.markdown if "Proposed re-plan" in str(m.value)]
+    assert len(proposed) == 1 and proposed[0].endswith("(published)"), proposed
+    assert not [b for b in at.button if b.label in ("Publish", "Discard")]
+    assert f"Plan #{proposal} was published elsewhere since it was proposed: nothing to publish or discard." in texts(
+        at, "info"
+    )
+    press(at, "Close the review")
+    assert not [m for m in at.markdown if "Proposed re-plan" in str(m.value)]
