@@ -247,6 +247,8 @@ with st.form("replan_form", border=False):
     keep = changes_col.selectbox("Changes", list(REPLAN_STABILITY), key="replan_changes", help=REPLAN_STABILITY_HELP)
     pressed = button_col.form_submit_button("Re-plan from now", type="primary")
 if pressed:
+    # A new re-plan replaces the proposal under review, even when it is refused or not started.
+    st.session_state.pop(PROPOSAL_KEY, None)
     try:
         api_now = board.client.clock()
         start_from = replan_instant(api_now, board.day)

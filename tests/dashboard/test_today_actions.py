@@ -361,3 +361,33 @@ def test_a_proposal_published_elsewhere_is_shown_published_and_not_offered_for_p
     )
     press(at, "Close the review")
     assert not [m for m in at.markdown if "Proposed re-plan" in str(m.value)]
+
+
+def test_a_refused_re_plan_clears_the_proposal_it_was_asked_to_replace(
+    today_page: Callable[[], AppTest], day_api: Api
+) -> None:
+    at = today_page()
+    at.sidebar.selectbox(key="region").set_value("helsinki").run()  # (espoo since the region test)
+    replan(at)
+    assert [m for m in at.markdown if "Proposed re-plan" in str(m.value)]
+    # (Last in the module.) A visit promised this afternoon that only a new technician can do; they
+    # fall ill: the next re-plan would break the promise and is refused.
+    well = "RZ"
+    shift = {"date": DAY.isoformat(), "start": "08:00", "end": "16:00"}
+    skilled = {"kitchen": 2}
+    body = {"name": "Tech RZ", "home": {"lat": 60.18, "lon": 24.94}, "shifts": [shift], "skills": skilled}
+    assert day_api.http.put(f"/v1/technicians/{well}", json=body).status_code in (200, 201)
+    window = [{"start": f"{DAY}T13:00:00+02:00", "end": f"{DAY}T15:00:00+02:00"}]
+    job = {"location": {"lat": 60.19, "lon": 24.95}, "duration_min": 45, "date": DAY.isoformat()}
+    promised = {**job, "skills": skilled, "windows": window, "confirmed": True}
+    put = day_api.http.put("/v1/jobs/RJ-PROMISED", json=promised)
+    assert put.status_code in (200, 201), put.text
+    ill = {"type": "technician_unavailable", "technician_id": well, "from": day_api.http.get("/v1/clock").json()["now"]}
+    assert day_api.http.post("/v1/disruptions", json=ill).status_code == 201
+    try:
+        press(at, "Re-plan from now")
+        assert texts(at, "error"), "the re-plan is refused"
+        assert not [m for m in at.markdown if "Proposed re-plan" in str(m.value)]
+        assert not [b for b in at.button if b.label in ("Publish", "Discard")]
+    finally:
+        assert day_api.http.delete("/v1/jobs/RJ-PROMISED").status_code == 200
