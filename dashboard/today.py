@@ -37,13 +37,23 @@ REFRESH_S = 15
 
 
 def current_delay(tech: LiveTechnician) -> int:
-    """The technician's delay against the plan now: that of the visit under way or
-    the next one, else of the last one done (0 with no visit)."""
-    ahead = [v for v in tech.visits if v.state in ("under_way", "next")]
-    if ahead:
-        return ahead[0].delay_min
-    done = [v for v in tech.visits if v.state == "done"]
-    return done[-1].delay_min if done else 0
+    """The technician's delay against the plan now, as the next customer sees it: that
+    of the next visit, else of the visit under way, else of the last one over (0 with
+    no visit). A visit under way says how late its technician got there, not how late
+    they will leave: one reached early but overrunning makes the next customer late."""
+    for state in ("next", "under_way", "done"):
+        found = [v for v in tech.visits if v.state == state]
+        if found:
+            return found[0 if state != "done" else -1].delay_min
+    return 0
+
+
+def done_of(tech: LiveTechnician) -> str:
+    """The technician's visits completed of all theirs ("2 / 5"), with those that failed
+    (over, not done) said apart ("1 / 5, 1 failed")."""
+    completed = sum(v.state == "done" and v.status != "failed" for v in tech.visits)
+    failed = sum(v.state == "done" and v.status == "failed" for v in tech.visits)
+    return f"{completed} / {len(tech.visits)}" + (f", {failed} failed" if failed else "")
 
 
 def _job(v: LiveVisit | None) -> str:
@@ -62,7 +72,7 @@ def summary_frame(live: LiveDay) -> pd.DataFrame:
             {
                 "technician": tech.technician_id,
                 "name": tech.name,
-                "done": f"{sum(v.state == 'done' for v in tech.visits)} / {len(tech.visits)}",
+                "done": done_of(tech),
                 "under_way": f"{under_way.job_id} ({under_way.status})" if under_way is not None else "",
                 "next": _job(upcoming),
                 "next_eta": clock(upcoming.eta) if upcoming is not None else "",

@@ -97,6 +97,42 @@ def test_the_summary_says_per_technician_what_is_done_under_way_and_next() -> No
     ]
 
 
+def test_a_failed_visit_is_not_counted_done_and_an_overrun_makes_the_delay_the_next_customers() -> None:
+    """T3 got to E 25 minutes early, but E overruns and F is 42 minutes late; T4's only
+    visit failed. Before, the summary read T3 25 minutes early and T4 "1 / 1" done."""
+    live = LiveDay.model_validate(
+        {
+            "date": "2026-12-01",
+            "region": "helsinki",
+            "now": at("10:05"),
+            "plan_id": 7,
+            "technicians": [
+                {
+                    "technician_id": "T3",
+                    "name": "Eero",
+                    "visits": [
+                        visit("E", 1, "under_way", "09:00", status="on_site", actual_start=at("08:35"), delay_min=-25),
+                        visit("F", 2, "next", "10:10", status="scheduled", eta=at("10:52"), delay_min=42),
+                    ],
+                },
+                {
+                    "technician_id": "T4",
+                    "name": "Fanni",
+                    "visits": [
+                        visit(
+                            "G", 1, "done", "08:30", status="failed", actual_start=at("08:30"), actual_end=at("08:40")
+                        )
+                    ],
+                },
+            ],
+            "urgent": [],
+        }
+    )
+    rows = {r["technician"]: r for r in summary_frame(live).to_dict("records")}
+    assert rows["T3"]["delay_min"] == 42 and rows["T3"]["done"] == "0 / 2"
+    assert rows["T4"]["done"] == "0 / 1, 1 failed"
+
+
 def test_every_visit_shows_planned_eta_and_actual_times_and_at_risk_ones_stand_out() -> None:
     visits = visits_frame(LIVE)
     assert list(visits["job"]) == ["A", "B", "C", "D"]
