@@ -35,8 +35,10 @@ URGENT_LEVEL_HELP = (
     "3 within 4 hours. Every level outranks ordinary work, level 1 all other work."
 )
 URGENT_DEADLINE_HELP = (
-    "When it must be started on site; starts at the repair standard (4 hours from now). A time already past is refused."
+    "When it must be started on site; empty: the repair standard (4 hours) from when you press the button. "
+    "A time already past is refused."
 )
+NOW_HELP = "Empty: the time you press the button (08:00 on another day than today)."
 REPLAN_STABILITY: dict[str, dict[str, float] | None] = {
     "Few changes": None,
     "Best plan, whatever it changes": {"move_eur": 0, "minute_eur": 0, "told_eur": 0},

@@ -15,6 +15,7 @@ from dashboard.frames import working_on
 from dashboard.replan import (
     FAILURE_REASONS,
     FIELD_REPORTS,
+    NOW_HELP,
     REPLAN_STABILITY,
     REPLAN_STABILITY_HELP,
     URGENT_DEADLINE_HELP,
@@ -120,6 +121,13 @@ def instant(at: dt.time) -> dt.datetime:
     return on_day(board.day, at, now.timezone)
 
 
+def entered_or_now(at: dt.time | None) -> dt.time:
+    """The time entered in a field, or (left empty) the API's now when the button is
+    pressed, to the minute (08:00 on another day). A default filled in when the page
+    was drawn would be hours old by the time the dispatcher records with it."""
+    return at if at is not None else default_time(board.client.clock(), board.day)
+
+
 st.subheader("Disruptions")
 unavailable_tab, overrun_tab, report_tab, late_tab, urgent_tab, cancel_tab = st.tabs(
     ["Technician unavailable", "Job overrun", "Field report", "Running late", "Urgent repair", "Cancel a job"]
@@ -128,11 +136,12 @@ with unavailable_tab:
     with st.form("unavailable_form"):
         tech = st.selectbox("Technician", tech_ids, key="unavailable_tech")
         from_col, until_col, rest_col = st.columns(3, vertical_alignment="bottom")
-        start = from_col.time_input("From", value=start_at, key="unavailable_from")
+        start_in = from_col.time_input("From", value=None, key="unavailable_from", help=NOW_HELP)
         until = until_col.time_input("Until", value=dt.time(17, 0), key="unavailable_until")
         rest = rest_col.checkbox("Rest of the day", value=True, key="unavailable_rest")
         sent = st.form_submit_button("Record unavailable")
     if sent and tech:
+        start = entered_or_now(start_in)
         attempt(
             lambda: board.client.technician_unavailable(tech, instant(start), None if rest else instant(until)),
             f"{tech} is unavailable from {start:%H:%M}" + ("" if rest else f" until {until:%H:%M}") + ".",
@@ -155,10 +164,11 @@ with report_tab:
         job_col, what_col, at_col, reason_col = st.columns(4)
         job = job_col.selectbox("Job", open_jobs, key="report_job")
         what = what_col.selectbox("What happened", list(FIELD_REPORTS), key="report_what")
-        at = at_col.time_input("At", value=start_at, key="report_at")
+        at_in = at_col.time_input("At", value=None, key="report_at", help=NOW_HELP)
         reason = reason_col.selectbox("Reason (could not complete)", FAILURE_REASONS, key="report_reason")
         sent = st.form_submit_button("Record report")
     if sent and job and what:
+        at = entered_or_now(at_in)
         kind = FIELD_REPORTS[what]
         why = reason if kind == "failed" else None
         try:
@@ -178,11 +188,12 @@ with late_tab:
     with st.form("late_form"):
         tech = st.selectbox("Technician", tech_ids, key="late_tech")
         at_col, lat_col, lon_col = st.columns(3)
-        at = at_col.time_input("At", value=start_at, key="late_at")
+        late_in = at_col.time_input("At", value=None, key="late_at", help=NOW_HELP)
         lat = lat_col.number_input("Latitude", -90.0, 90.0, 60.17, format="%.5f", key="late_lat")
         lon = lon_col.number_input("Longitude", -180.0, 180.0, 24.94, format="%.5f", key="late_lon")
         sent = st.form_submit_button("Record running late")
     if sent and tech:
+        at = entered_or_now(late_in)
         attempt(
             lambda: board.client.running_late(tech, instant(at), float(lat), float(lon)),
             f"{tech} is running late: at ({lat:.4f}, {lon:.4f}) at {at:%H:%M}.",
@@ -193,9 +204,7 @@ with urgent_tab:
         id_col, level_col, deadline_col, duration_col = st.columns(4)
         job_id = id_col.text_input("Job id", key="urgent_id")
         level = level_col.selectbox("Level", URGENT_LEVELS, key="urgent_level", help=URGENT_LEVEL_HELP)
-        deadline = deadline_col.time_input(
-            "Deadline", value=default_deadline(now, board.day), key="urgent_deadline", help=URGENT_DEADLINE_HELP
-        )
+        deadline_in = deadline_col.time_input("Deadline", value=None, key="urgent_deadline", help=URGENT_DEADLINE_HELP)
         duration = duration_col.number_input(
             "Duration (min)", 1, 24 * 60, URGENT_DEFAULT_DURATION_MIN, key="urgent_duration"
         )
@@ -211,6 +220,7 @@ with urgent_tab:
         except ValueError as exc:
             st.error(str(exc), icon=":material/error:")
         else:
+            deadline = deadline_in if deadline_in is not None else default_deadline(board.client.clock(), board.day)
             body = urgent_job_body(
                 board.day,
                 float(lat),

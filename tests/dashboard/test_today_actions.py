@@ -391,3 +391,23 @@ def test_a_refused_re_plan_clears_the_proposal_it_was_asked_to_replace(
         assert not [b for b in at.button if b.label in ("Publish", "Discard")]
     finally:
         assert day_api.http.delete("/v1/jobs/RJ-PROMISED").status_code == 200
+
+
+def test_a_time_left_empty_records_the_apis_now_at_the_press_not_when_the_page_was_drawn(
+    today_page: Callable[[], AppTest], day_api: Api
+) -> None:
+    """The Today page stays open all day: a default filled in when it was drawn was
+    recorded hours later as if it were now. Empty time fields mean the press's now.
+    (On espoo's board, whose technician EA the region test above added.)"""
+    at = today_page()
+    at.sidebar.selectbox(key="region").set_value("espoo").run()
+    assert at.time_input(key="unavailable_from").value is None
+    assert at.time_input(key="report_at").value is None and at.time_input(key="late_at").value is None
+    before = dt.datetime.fromisoformat(day_api.http.get("/v1/clock").json()["now"]).replace(second=0, microsecond=0)
+    at.selectbox(key="unavailable_tech").set_value("EA")
+    press(at, "Record unavailable")
+    after = dt.datetime.fromisoformat(day_api.http.get("/v1/clock").json()["now"])
+    assert not texts(at, "error"), texts(at, "error")
+    recorded = day_api.http.get("/v1/disruptions", params={"date": DAY.isoformat(), "region": "espoo"}).json()
+    [away] = [d for d in recorded if d["technician_id"] == "EA"]
+    assert before <= dt.datetime.fromisoformat(away["from"]) <= after, (before, away["from"], after)
