@@ -60,7 +60,9 @@ class AppState:
 
 async def known_query(request: Request) -> None:
     """Refuse (422 naming it) a query parameter the route does not take: ignored, a
-    misspelt filter (``?technicain=T1``) would look accepted and change nothing."""
+    misspelt filter (``?technicain=T1``) would look accepted and change nothing; and one
+    given more than once (every query parameter takes one value): only the last would
+    count, without a word (``?after=5&after=9``)."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
@@ -72,6 +74,18 @@ async def known_query(request: Request) -> None:
             [
                 {"loc": ("query", name), "msg": f"unknown query parameter: {offer}", "type": "extra_forbidden"}
                 for name in unknown
+            ]
+        )
+    repeated = sorted(name for name in set(request.query_params) if len(request.query_params.getlist(name)) > 1)
+    if repeated:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", name),
+                    "msg": f"given {len(request.query_params.getlist(name))} times: give it once",
+                    "type": "value_error",
+                }
+                for name in repeated
             ]
         )
 

@@ -781,3 +781,14 @@ def test_a_query_parameter_the_route_does_not_take_is_refused_naming_it(client: 
     assert paged.json()["detail"] == "page: unknown query parameter: it takes region"
     known = client.get("/v1/jobs", params={"date": SAMPLE_DAY}, headers=DISPATCHER)
     assert known.status_code == 200, known.text
+
+
+def test_a_query_parameter_given_twice_is_refused_naming_it_rather_than_the_last_one_counting(
+    client: TestClient,
+) -> None:
+    """Before, ``?after=5&after=9`` paged from 9 without a word."""
+    twice = client.get("/v1/events", params=[("after", "0"), ("after", "1")], headers=DISPATCHER)
+    assert twice.status_code == 422 and twice.json()["field"] == "after", twice.text
+    assert "given 2 times" in twice.json()["detail"]
+    days = client.get("/v1/jobs", params=[("date", SAMPLE_DAY), ("date", SAMPLE_DAY)], headers=DISPATCHER)
+    assert days.status_code == 422 and days.json()["field"] == "date", days.text
