@@ -301,6 +301,14 @@ def test_a_disruption_recorded_by_mistake_is_withdrawn_and_the_day_is_planned_as
     assert again.status_code == 404 and again.json()["field"] == "disruption_id", again.text
 
 
+W1_AWAY_11_TO_12 = {
+    "type": "technician_unavailable",
+    "technician_id": "W1",
+    "from": at(DAY, "11:00"),
+    "until": at(DAY, "12:00"),
+}
+
+
 def test_the_same_disruption_sent_again_is_the_one_in_effect_stored_and_told_once(
     day: tuple[TestClient, dict[str, Any]],
 ) -> None:
@@ -309,12 +317,7 @@ def test_the_same_disruption_sent_again_is_the_one_in_effect_stored_and_told_onc
     while in effect, it answers 200 with the first; sent again after a correction
     replaced it, it is a correction back, stored and told."""
     client, _ = day
-    away = {
-        "type": "technician_unavailable",
-        "technician_id": "W1",
-        "from": at(DAY, "11:00"),
-        "until": at(DAY, "12:00"),
-    }
+    away = W1_AWAY_11_TO_12
     with time_machine.travel(instant(at(DAY, "10:00")), tick=False):
         first = client.post("/v1/disruptions", json=away, headers=DISPATCHER)
         assert first.status_code == 201, first.text
@@ -345,12 +348,7 @@ def test_withdrawing_a_disruption_a_later_one_replaced_is_refused_naming_the_one
     naming ``disruption_id`` and the correction; withdrawn in turn (correction first),
     both are gone and W1 works the whole day."""
     client, _ = day
-    away = {
-        "type": "technician_unavailable",
-        "technician_id": "W1",
-        "from": at(DAY, "11:00"),
-        "until": at(DAY, "12:00"),
-    }
+    away = W1_AWAY_11_TO_12
     with time_machine.travel(instant(at(DAY, "10:00")), tick=False):
         first = client.post("/v1/disruptions", json=away, headers=DISPATCHER).json()["id"]
         later = client.post("/v1/disruptions", json={**away, "until": at(DAY, "13:00")}, headers=DISPATCHER).json()[
