@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import streamlit as st
 
 from dashboard import data
+from dashboard.client import BoardError
 from dashboard.frames import jobs_frame, working_on
 from dashboard.kpis import kpi_deltas
 from dashboard.models import EditResult, Job
@@ -121,14 +122,22 @@ with shown_errors():
                 if move_job is not None and move_tech is not None
                 else None
             )
+            refused: str | None = None  # the API's refusal of the check or the apply, shown in the form
             if check_pressed and in_form is not None:
                 moves, locks = in_form
-                checked = client.edit_plan(edited.id, moves, locks, from_=now.now if from_now else None)
-                st.session_state["move_pending"] = (edited.id, in_form, from_now, checked)
+                try:
+                    checked = client.edit_plan(edited.id, moves, locks, from_=now.now if from_now else None)
+                except BoardError as exc:
+                    st.session_state.pop("move_pending", None)
+                    refused = str(exc)
+                else:
+                    st.session_state["move_pending"] = (edited.id, in_form, from_now, checked)
             pending = st.session_state.get("move_pending")
             if pending is not None and pending[0] != edited.id:
                 pending = None
             review = st.container(key="board-move")
+            if refused is not None:
+                review.error(refused, icon=":material/error:")
             apply_pressed = st.form_submit_button("Apply move", key="move_apply", disabled=pending is None)
         if apply_pressed and pending is not None and (pending[1], pending[2]) != (in_form, from_now):
             # The form (or the from-now box) changed since the check: the check is dropped.
@@ -167,14 +176,20 @@ with shown_errors():
                 review.error("The move breaks hard rules: tick the recorded override to store it anyway.")
             elif apply_pressed:
                 since = checked.from_ if from_now else None
-                applied = client.edit_plan(edited.id, moves, locks, apply=True, override=override, from_=since)
                 del st.session_state["move_pending"]
-                data.forget_plans()
-                data.forget_jobs()
-                st.session_state["compare_before"] = edited.id
-                if applied.plan_id is not None:
-                    st.session_state["compare_after"] = applied.plan_id
-                st.success(f"Plan #{applied.plan_id} is stored with the move: compare or publish it below.")
+                try:
+                    applied = client.edit_plan(edited.id, moves, locks, apply=True, override=override, from_=since)
+                except BoardError as exc:
+                    review.error(str(exc), icon=":material/error:")
+                else:
+                    data.forget_plans()
+                    data.forget_jobs()
+                    st.session_state["compare_before"] = edited.id
+                    if applied.plan_id is not None:
+                        # Compared and offered for publishing below: "publish it below" means this one.
+                        st.session_state["compare_after"] = applied.plan_id
+                        st.session_state["publish_version"] = applied.plan_id
+                    st.success(f"Plan #{applied.plan_id} is stored with the move: compare or publish it below.")
 
     pin_col, out_col = st.columns(2)
     with pin_col:
@@ -241,7 +256,7 @@ with shown_errors():
     st.caption("Plans the day again; pinned jobs stay with their technicians.")
     rerun = optimize(board, "reoptimize_form", "Re-optimize")
     if rerun is not None:
-        st.success(f"Plan #{rerun.id} is done: compare it below.")
+        st.success(f"Plan #{rerun.id} is done: compare or publish it below.")
         done_before = [
             p.id
             for p in data.plans(board.base_url, board.token, board.day, board.region)
@@ -250,6 +265,7 @@ with shown_errors():
         if done_before:
             st.session_state["compare_before"] = done_before[0]
         st.session_state["compare_after"] = rerun.id
+        st.session_state["publish_version"] = rerun.id
 
     st.subheader("Compare two versions")
     before_col, after_col = st.columns(2)

@@ -81,7 +81,9 @@ def test_locking_a_route_pins_each_of_its_jobs_to_its_technician(board: Callable
             api.http.put(f"/v1/jobs/{j}", json={**body, "pinned_technician_id": None}).raise_for_status()
 
 
-def test_re_optimizing_compares_the_new_version_with_the_one_before(board: Callable[..., AppTest], api: Api) -> None:
+def test_re_optimizing_compares_the_new_version_with_the_one_before_and_offers_it_for_publishing(
+    board: Callable[..., AppTest], api: Api
+) -> None:
     previous = api.newest_plan()
     at = edit_page(board)
     at.number_input[0].set_value(TIME_LIMIT_S)
@@ -89,9 +91,10 @@ def test_re_optimizing_compares_the_new_version_with_the_one_before(board: Calla
     assert not at.exception
     newest = api.newest_plan()
     assert newest["id"] != previous["id"]
-    assert f"Plan #{newest['id']} is done: compare it below." in texts(at, "success")
+    assert f"Plan #{newest['id']} is done: compare or publish it below." in texts(at, "success")
     assert at.selectbox(key="compare_before").value == previous["id"]
     assert at.selectbox(key="compare_after").value == newest["id"]
+    assert at.selectbox(key="publish_version").value == newest["id"]
 
     expected = compare(Plan.model_validate(previous), Plan.model_validate(newest))
     summary = [str(m.value) for m in at.markdown if "jobs moved" in str(m.value)]
@@ -117,7 +120,7 @@ def test_publishing_a_version_makes_it_the_day_s_published_plan(board: Callable[
     assert published == [target["id"]]
 
 
-def test_a_move_by_hand_is_checked_before_it_is_stored_as_a_new_version(
+def test_a_move_by_hand_is_checked_before_it_is_stored_as_a_new_version_offered_for_publishing(
     board: Callable[..., AppTest], api: Api
 ) -> None:
     plan = api.newest_plan()
@@ -143,6 +146,34 @@ def test_a_move_by_hand_is_checked_before_it_is_stored_as_a_new_version(
     assert newest["edited_from"] == plan["id"]
     moved = next(r for r in newest["routes"] if r["technician_id"] == route["technician_id"])  # type: ignore[attr-defined]
     assert moved["visits"][-1]["job_id"] == first
+    assert at.selectbox(key="publish_version").value == newest["id"]  # "publish it below" means this one
+
+
+def test_a_refused_apply_says_why_in_the_form_and_leaves_the_rest_of_the_page(
+    board: Callable[..., AppTest], api: Api
+) -> None:
+    plan = api.newest_plan()
+    visits = [v["job_id"] for r in plan["routes"] for v in r["visits"]]  # type: ignore[attr-defined]
+    # A visit of one technician (a crew job moved to one of its two is a change).
+    route = next(r for r in plan["routes"] if r["visits"] and visits.count(r["visits"][0]["job_id"]) == 1)  # type: ignore[attr-defined]
+    first, tech = route["visits"][0]["job_id"], route["technician_id"]
+    versions = len(api.http.get("/v1/plans", params={"date": DAY}).json())
+    at = edit_page(board)
+    at.selectbox(key="move_version").set_value(plan["id"])
+    at.selectbox(key="move_job").set_value(first)
+    at.selectbox(key="move_tech").set_value(tech)
+    at.number_input(key="move_place").set_value(1)  # where it is: checked, but nothing to store
+    at.button(key="FormSubmitter:move_form-Check move").click().run()
+    if texts(at, "warning"):
+        at.checkbox(key="move_override").check()
+    at.button(key="move_apply").click().run()
+    assert not at.exception
+    move = {"job_id": first, "technician_id": tech, "position": 0}
+    refusal = api.http.post(f"/v1/plans/{plan['id']}/edits", json={"moves": [move], "apply": True, "override": True})
+    assert refusal.status_code == 422, refusal.text
+    assert any(refusal.json()["detail"] in t for t in texts(at, "error")), texts(at, "error")
+    assert {"Re-optimize", "Compare two versions", "Publish"} <= {str(h.value) for h in at.subheader}
+    assert len(api.http.get("/v1/plans", params={"date": DAY}).json()) == versions
 
 
 def test_a_move_in_a_re_plan_is_checked_from_the_re_plans_instant_with_its_changes(
