@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 import logging
 import os
 import socket
@@ -1462,12 +1463,20 @@ def _off_the_pause(
         if not (lunch.earliest_s <= start <= lunch.latest_s and end - start >= lunch.duration_s):
             out.append(f"the lunch at {clock.moment(start):%H:%M}")
     core = (lunch.latest_s, lunch.earliest_s + lunch.duration_s)  # inside every lunch it may take
+
+    def holds_lunch(v: VisitRow) -> bool:
+        job = jobs.get(v.job_id)
+        if job is not None:
+            return problem.lunch_on_site(job, tech)
+        # A job the day's load holds back (a day of a job of several days that a plan over
+        # its days places): its visit's planned length says whether it holds the lunch.
+        length = clock.from_stored(v.end) - clock.from_stored(v.start)
+        return lunch.on_site and length >= problem.lunch_on_site_min_s
+
     return out + [
         f"{v.job_id} at {clock.moment(clock.from_stored(v.start)):%H:%M}"
         for v in ahead
-        if clock.from_stored(v.start) < core[1]
-        and clock.from_stored(v.end) > core[0]
-        and not (v.job_id in jobs and problem.lunch_on_site(jobs[v.job_id], tech))
+        if clock.from_stored(v.start) < core[1] and clock.from_stored(v.end) > core[0] and not holds_lunch(v)
     ]
 
 
@@ -1502,9 +1511,19 @@ def _reports_not_held(
 ) -> list[str]:
     """What the field reported that ``plan`` does not hold while it has the technician go
     on to visits not yet begun: a visit expected to end (an ``overrun``, the last one of
-    its job) later than the plan ends it, and a ``running_late`` report recorded after the
-    plan was made. One sentence each."""
+    its job) later than the plan has the technician leave it for their next visit, and a
+    ``running_late`` report recorded after the plan was made. One sentence each.
+
+    A re-plan keeps a visit under way with its published times (docs/replan.md), so
+    what holds an overrun is when the next visit's drive begins, not the visit's end."""
     going_on = {v.technician_id for v in ahead}
+    not_begun = {id(v) for v in ahead}
+    next_of: dict[int, VisitRow] = {}
+    route: dict[str, list[VisitRow]] = {}
+    for v in sorted(visits, key=lambda v: (v.technician_id, v.seq)):
+        route.setdefault(v.technician_id, []).append(v)
+    for mine in route.values():
+        next_of |= {id(v): w for v, w in itertools.pairwise(mine) if id(w) in not_begun}
     made = stored_utc(plan.finished_at) if plan.finished_at is not None else None
     ends: dict[str, dt.datetime] = {}
     late: dict[str, DisruptionRow] = {}
@@ -1515,11 +1534,14 @@ def _reports_not_held(
             late[d.technician_id] = d  # reported since: a re-plan made after it starts them from there
     out = []
     for v in visits:
-        expected = ends.get(v.job_id)
-        if expected is not None and v.technician_id in going_on and expected > stored_utc(v.end) + _REPORT_SLACK:
+        expected, following = ends.get(v.job_id), next_of.get(id(v))
+        if expected is None or following is None:
+            continue
+        leaves = max(stored_utc(v.end), stored_utc(following.arrival) - dt.timedelta(minutes=following.travel_min))
+        if expected > leaves + _REPORT_SLACK:
             out.append(
                 f"job {v.job_id} is expected to end at {expected.astimezone(clock.tz):%H:%M} (an overrun) and the plan "
-                f"has technician {v.technician_id} leave it at {from_storage(v.end, clock.tz):%H:%M}"
+                f"has technician {v.technician_id} leave it at {leaves.astimezone(clock.tz):%H:%M}"
             )
     for tech_id, d in sorted(late.items()):
         if tech_id in going_on and d.at is not None:

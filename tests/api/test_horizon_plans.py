@@ -618,6 +618,26 @@ def test_a_week_plan_with_a_two_day_job_publishes_after_its_days_changed_in_noth
     publish(client, plan)
 
 
+def test_a_week_plan_whose_two_day_job_holds_the_lunch_on_site_publishes_after_a_job_came_in(
+    client: TestClient,
+) -> None:
+    """The day's own load leaves a job of several days to plans over its days. Before, its
+    visits then read as working through a lunch they may not hold ("technician T1's
+    working time no longer holds K at 08:..."), and publishing was refused."""
+    lunch = {"earliest": "11:00", "latest": "13:00", "duration_min": 30}
+    for tech_id, lat in (("T1", 60.2), ("T2", 60.25)):
+        body = tech(lat)
+        body["shifts"] = [{**shift, "break": lunch} for shift in body["shifts"]]
+        assert client.put(f"/v1/technicians/{tech_id}", json=body, headers=DISPATCHER).status_code == 200
+    put(client, "K", job(date_range={"from": DAYS[0], "to": DAYS[2]}, days=2, duration_min=300))
+    plan = run_horizon(client)
+    placed = visits(plan, "K")
+    assert len(placed) == 2, plan
+    assert any(moment(v["start"]).hour < 11 and moment(v["end"]).hour >= 13 for _, _, v in placed), placed
+    put(client, "X", job(date=placed[1][0]))
+    publish(client, plan)
+
+
 def test_a_late_shift_whose_overtime_would_reach_the_next_morning_is_planned_over_days(client: TestClient) -> None:
     """Before, overtime from 23:00 running past the next day's 08:00 made every plan over
     those days fail ("day 0 (with overtime) runs into day 1"): it now ends by then."""

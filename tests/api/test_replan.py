@@ -610,6 +610,33 @@ def test_a_re_plan_made_before_an_overrun_it_does_not_hold_is_refused_when_publi
     assert client.post(f"/v1/plans/{after['id']}/publish", headers=DISPATCHER).status_code == 200
 
 
+def test_a_re_plan_holding_an_overrun_publishes_after_the_day_changed_again(
+    day: tuple[TestClient, dict[str, Any]],
+) -> None:
+    """The re-plan keeps the overrun visit with its published times and has the technician
+    leave it at the expected end. Before, any change of the day after it was made (here a
+    new job) had publishing refuse it for the overrun it holds."""
+    client, published = day
+    told = visits(published)
+    w1 = [v["job_id"] for v in next(r for r in published["routes"] if r["technician_id"] == "W1")["visits"]]
+    on_site = w1[0]
+    event(client, on_site, "arrived", told[on_site][1]["arrival"])
+    now = (instant(told[on_site][1]["arrival"]) + dt.timedelta(minutes=5)).isoformat()
+    ends = instant(told[on_site][1]["end"]) + dt.timedelta(minutes=90)
+    overrun = {"type": "overrun", "job_id": on_site, "expected_end": ends.isoformat()}
+    assert client.post("/v1/disruptions", json=overrun, headers=DISPATCHER).status_code == 201
+    plan = replan(client, now)
+    assert plan["status"] == "done", plan
+    w1_after = next(r for r in plan["routes"] if r["technician_id"] == "W1")["visits"]
+    assert w1_after[0]["job_id"] == on_site and len(w1_after) > 1, w1_after
+    assert instant(w1_after[1]["arrival"]) >= ends  # the next visit is reached after the expected end
+    extra = {**client.get("/v1/jobs/J00", headers=DISPATCHER).json(), "preferred_technician_id": None}
+    body = {k: v for k, v in extra.items() if k not in ("id", "status", "booked", "actual_start", "actual_end")}
+    assert client.put("/v1/jobs/LATE", json=body, headers=DISPATCHER).status_code == 201
+    publish = client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER)
+    assert publish.status_code == 200, publish.text
+
+
 def test_a_re_plan_made_before_a_technician_reported_running_late_is_refused_when_published(
     day: tuple[TestClient, dict[str, Any]],
 ) -> None:
