@@ -144,12 +144,24 @@ def on_day(session: Session, job: JobRow, day: dt.date, tz: ZoneInfo) -> JobRow:
     added to the session) completed that day when ``day`` is done, open with the failure's
     reason when a visit of it failed that day (whatever it is since), cancelled that day
     when ``day``'s visit is called off (``called_off``). A job of one day dated another
-    day now (a revisit carried over) is, on a day a visit of it failed, that failure."""
+    day now (a revisit carried over) is, on a day a visit of it failed, that failure; on
+    a day it may no longer be done on and that nothing was reported on (re-dated by the
+    office since that day's plan was published), a copy cancelled that day."""
     if job.days <= 1:
         if job.date == day:
             return job
         failed = [e for e in failures(session, job.id) if from_storage(e.at, tz).date() == day]
-        return _failed_view(session, job, day, failed[-1], tz) if failed else job
+        if failed:
+            return _failed_view(session, job, day, failed[-1], tz)
+        first, last = possible_days(job)
+        if first <= day <= last or reported_on(session, job.id, day, tz):
+            return job
+        # Re-dated by the office before anyone reported on it that day: its customer now
+        # waits for another day, so nobody is sent, nor told an arrival, on this one.
+        view = JobRow.model_validate(job.model_dump())
+        view.status, view.reason = CANCELLED, None
+        view.actual_start = view.actual_end = None
+        return view
     done = done_days(session, job.id, tz).get(day)
     if done is not None:
         view = JobRow.model_validate(job.model_dump())
