@@ -205,14 +205,18 @@ def record_event(
     """Store a status event received ``now`` (and happened at ``at``, default ``now``)
     and move the job by it (``jobstate.apply_event``).
 
-    An installer may report only on their own published jobs (``Forbidden``). The same
-    event again is not stored twice: the stored one is returned. An event that cannot
+    The same event again is not stored twice: the stored one is returned, whoever holds
+    the job now. Otherwise an installer may report only on a job they were published on
+    for the day the event is dated, or have in a published plan of its days now
+    (``_may_report``; else ``Forbidden``). An event that cannot
     happen in the job's status is a ``Conflict`` naming ``type``. A stored new event is
     told in the feed (``job.status``, for the reporting technician, else the job's
     first published one); a repeat is not. A failed visit of a promised job spends its
     promise: the job is no longer confirmed (``job.window`` with ``confirmed: false``).
     A visit failed for ``parts_missing`` releases its job no sooner than 24 hours later
-    (``jobstate.revisit_not_before``): no plan brings the revisit before the parts."""
+    (``jobstate.revisit_not_before``): no plan brings the revisit before the parts. A
+    revisit carried to a later day and completed on the day its visit failed comes back
+    to that day (``_bring_back``)."""
     if kind not in EVENT_TYPES:
         raise Invalid(f"type must be one of {', '.join(EVENT_TYPES)}", "type")
     if kind in WORK_CHANGING_EVENTS:
@@ -233,13 +237,12 @@ def record_event(
     if job is None:
         raise NotFound(f"job {job_id} does not exist", "job_id")
     technician_id = principal.technician_id
-    published = feed.published_technicians(session, job)
-    if principal.role == "installer" and technician_id not in published:
-        raise Forbidden(f"job {job_id} is not one of your published jobs", "job_id")
     reason = jobstate.with_default_reason(kind, reason)
     jobstate.check_event(kind, reason)
     received = to_storage(now)
     moment = to_storage(at) if at is not None else received
+    # A repeat first: the stored event is the reporter's own, so it was theirs to report,
+    # whoever holds the job now (a phone retrying after a lost answer).
     same = session.exec(
         select(EventRow).where(
             EventRow.job_id == job_id,
@@ -252,6 +255,9 @@ def record_event(
     ).first()
     if same is not None:
         return Recorded(same, created=False)
+    published = feed.published_technicians(session, job)
+    if principal.role == "installer" and not _may_report(session, job, technician_id, published, at or now, tz):
+        raise Forbidden(f"job {job_id} is not one of your published jobs", "job_id")
     reported = _crew_end_reported(session, job, kind, technician_id)
     if reported is not None:
         return Recorded(reported, created=False)
@@ -282,9 +288,14 @@ def record_event(
             for touched in sorted({was, carried, *later}):
                 live.touch(session, touched, job.region, now)
             # The revisit prefers whoever made the visit: they have seen the job and the customer.
-            alone = job.crew_size == 1 and len(published) == 1
+            maker = technician_id or (published[0] if len(published) == 1 else None)
+            alone = job.crew_size == 1 and maker is not None
             if alone and job.pinned_technician_id is None and job.preferred_technician_id is None:
-                job.preferred_technician_id = published[0]
+                job.preferred_technician_id = maker
+    if kind == "completed" and job.status == jobstate.COMPLETED:
+        back = _bring_back(job, from_storage(moment, tz).date())
+        if back is not None:
+            live.touch(session, back, job.region, now)
     job.updated_at = received
     session.add(job)
     row = EventRow(
@@ -306,6 +317,35 @@ def record_event(
         released = {"start": None, "end": None, "confirmed": False}
         feed.emit(session, feed.JOB_WINDOW, job_id=job_id, technician_id=concerned, data=released, now=now)
     return Recorded(row, created=True)
+
+
+def _may_report(
+    session: Session, job: JobRow, technician_id: str | None, published: list[str], at: dt.datetime, tz: ZoneInfo
+) -> bool:
+    """Whether the installer ``technician_id`` may report on ``job`` an event dated ``at``:
+    they have it in the published plan of one of its days now (``published``), or a plan
+    of the day of ``at`` sent them to it when published (``jobdays.held_on``: a version a
+    re-plan replaced too) and the job is still on that day, or was visited that day (a
+    report of it is dated that day: a failed visit whose revisit went to another day).
+    Not a colleague's job, nor one the office re-dated before anyone reported on it."""
+    if technician_id in published:
+        return True
+    day = at.astimezone(tz).date()
+    if technician_id not in jobdays.held_on(session, job, day):
+        return False
+    first, last = jobdays.possible_days(job)
+    return first <= day <= last or jobdays.reported_on(session, job.id, day, tz)
+
+
+def _bring_back(job: JobRow, done_on: dt.date) -> dt.date | None:
+    """Date the one-day job ``job``, just completed on ``done_on``, on that day when its
+    revisit had been carried to a later one (its visit failed that day, then the work was
+    done after all: the customer came home). Returns the date it had, or None when it
+    stays where it is. Left on the later day, the job done would be listed there."""
+    if job.days > 1 or job.date_from is not None or job.date <= done_on:
+        return None
+    was, job.date = job.date, done_on
+    return was
 
 
 def _crew_end_reported(session: Session, job: JobRow, kind: str, technician_id: str | None) -> EventRow | None:

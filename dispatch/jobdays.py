@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from dispatch.jobstate import CANCELLED, COMPLETED, OPEN
-from dispatch.tables import EventRow, JobRow, PublishedPlanRow, VisitRow
+from dispatch.tables import EventRow, JobRow, PlanRow, PublishedPlanRow, VisitRow
 from dispatch.timeutil import from_storage, stored_utc
 
 Worked = tuple[dt.datetime | None, dt.datetime]
@@ -52,6 +52,31 @@ def published_days(session: Session, job: JobRow) -> list[tuple[dt.date, int]]:
         .order_by(col(PublishedPlanRow.date))
     ).all()
     return [(day, plan_id) for day, plan_id in rows]
+
+
+def held_on(session: Session, job: JobRow, day: dt.date) -> list[str]:
+    """The technicians sent to ``job`` by a plan of ``day`` (of its region) that was ever
+    published: the current version and every one it replaced, sorted. Who was told to do
+    the job that day, whatever a re-plan or a re-dating did to it since."""
+    rows = session.exec(
+        select(VisitRow.technician_id)
+        .join(PlanRow, col(PlanRow.id) == col(VisitRow.plan_id))
+        .where(
+            VisitRow.job_id == job.id,
+            PlanRow.date == day,
+            PlanRow.region == job.region,
+            col(PlanRow.first_published_at).is_not(None),
+        )
+        .distinct()
+    ).all()
+    return sorted(rows)
+
+
+def reported_on(session: Session, job_id: str, day: dt.date, tz: ZoneInfo) -> bool:
+    """Whether a field report of ``job_id`` is dated ``day`` (in ``tz``): a visit of it
+    was made, or begun, that day."""
+    events = session.exec(select(EventRow.at).where(EventRow.job_id == job_id)).all()
+    return any(from_storage(at, tz).date() == day for at in events)
 
 
 def done_days(session: Session, job_id: str, tz: ZoneInfo) -> dict[dt.date, Worked]:
@@ -119,12 +144,24 @@ def on_day(session: Session, job: JobRow, day: dt.date, tz: ZoneInfo) -> JobRow:
     added to the session) completed that day when ``day`` is done, open with the failure's
     reason when a visit of it failed that day (whatever it is since), cancelled that day
     when ``day``'s visit is called off (``called_off``). A job of one day dated another
-    day now (a revisit carried over) is, on a day a visit of it failed, that failure."""
+    day now (a revisit carried over) is, on a day a visit of it failed, that failure; on
+    a day it may no longer be done on and that nothing was reported on (re-dated by the
+    office since that day's plan was published), a copy cancelled that day."""
     if job.days <= 1:
         if job.date == day:
             return job
         failed = [e for e in failures(session, job.id) if from_storage(e.at, tz).date() == day]
-        return _failed_view(session, job, day, failed[-1], tz) if failed else job
+        if failed:
+            return _failed_view(session, job, day, failed[-1], tz)
+        first, last = possible_days(job)
+        if first <= day <= last or reported_on(session, job.id, day, tz):
+            return job
+        # Re-dated by the office before anyone reported on it that day: its customer now
+        # waits for another day, so nobody is sent, nor told an arrival, on this one.
+        view = JobRow.model_validate(job.model_dump())
+        view.status, view.reason = CANCELLED, None
+        view.actual_start = view.actual_end = None
+        return view
     done = done_days(session, job.id, tz).get(day)
     if done is not None:
         view = JobRow.model_validate(job.model_dump())

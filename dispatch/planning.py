@@ -1212,6 +1212,8 @@ def publish(
         pointer.plan_id = plan_id
         pointer.published_at = to_storage(now)
     session.add(pointer)
+    if plan.first_published_at is None:
+        plan.first_published_at = to_storage(now)
     live.mark_scheduled(session, plan_id, previous, now, plan.date, tz)
     confirmed = live.confirm_visits(session, plan_id, now) if confirm_windows else []
     live.follow_plan(session, plan_id, plan.date, plan.region, clock, now)

@@ -165,6 +165,9 @@ class PlanRow(SQLModel, table=True):
     created_at: dt.datetime
     started_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
+    # When this version was first published (None: never). The pointer of its day
+    # (``PublishedPlanRow``) names only the current version; this keeps the ones it replaced.
+    first_published_at: dt.datetime | None = None
     # A version the dispatcher made by hand (docs/replan.md): the plan it was edited from,
     # the visits locked in it ([{job_id, technician_id, technician, order, time, seq, start}])
     # and, when it was stored despite hard violations, who overrode which ({by, at, violations}).

@@ -425,11 +425,14 @@ def test_a_cancelled_job_read_with_get_and_put_back_is_open_again(database_url: 
         assert put.json()["status"] == "open"
 
 
-def test_a_job_dated_elsewhere_after_publishing_is_listed_on_its_published_day_until_a_plan_moves_it(
+def test_a_job_dated_elsewhere_after_publishing_is_neither_listed_nor_reported_on_its_published_day(
     database_url: str,
 ) -> None:
-    """The dispatcher re-dates a published job: its technician still has it on the day
-    it was published, so the day's job list shows it there, as well as on its new date."""
+    """The dispatcher re-dates a published job nobody has reported on: its customer now
+    waits for the new date, so its technician no longer has it on the day it was
+    published (their list, the live day), and a report of it dated that day is refused as
+    before. The dispatcher's jobs of that day list it until a plan of the day moves it.
+    Before, the installer's list still showed it, while their reports of it were 403."""
     with planned_day(database_url) as day:
         job_id = day.jobs[-1]["job_id"]
         later = (dt.date.fromisoformat(SAMPLE_DAY) + dt.timedelta(days=1)).isoformat()
@@ -442,9 +445,14 @@ def test_a_job_dated_elsewhere_after_publishing_is_listed_on_its_published_day_u
             return {j["id"] for j in got}
 
         assert job_id in listed(SAMPLE_DAY) and job_id in listed(later)
-        assert job_id in {
+        assert job_id not in {
             m["job_id"] for m in day.client.get("/v1/me/jobs", params={"date": SAMPLE_DAY}, headers=day.me).json()
         }
+        live = day.client.get("/v1/live", params={"date": SAMPLE_DAY}, headers=DISPATCHER).json()
+        assert job_id not in {v["job_id"] for t in live["technicians"] for v in t["visits"]}
+        arrival = dt.datetime.fromisoformat(day.jobs[-1]["arrival"])
+        refused = post(day, job_id, "arrived", arrival)
+        assert (refused.status_code, refused.json()["field"]) == (403, "job_id")
         # A plan of the published day leaves it out, saying why; published, it takes the
         # job off that day's list.
         replan = publish_new_plan(day.client)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -317,3 +318,120 @@ def test_a_visit_without_a_window_failed_after_the_days_work_is_over_is_carried_
         assert told["data"]["revisit_date"] == NEXT.isoformat(), told
         job = client.get("/v1/jobs/FIT", headers=DISPATCHER).json()
         assert (job["date"], job["windows"]) == (NEXT.isoformat(), []), job
+
+
+def installer(client: TestClient, technician_id: str) -> dict[str, str]:
+    """The headers of a new installer token of ``technician_id``."""
+    issued = client.post("/v1/tokens", json={"role": "installer", "technician_id": technician_id}, headers=DISPATCHER)
+    assert issued.status_code == 201, issued.text
+    return {"Authorization": f"Bearer {issued.json()['token']}"}
+
+
+def report(client: TestClient, me: dict[str, str], kind: str, moment: str, **extra: str) -> Any:
+    return client.post("/v1/jobs/FIT/events", json={"type": kind, "at": moment, **extra}, headers=me)
+
+
+def test_both_of_a_crew_report_a_visit_whose_revisit_went_to_the_next_day_and_a_retry_gets_the_stored_report(
+    database_url: str,
+) -> None:
+    """A crew install fails at 12:00 for missing parts: its revisit goes to the next day at
+    once. The partner's own "could not complete" is the same news (200, the stored
+    report), and the first phone's retry of its report gets that report back; an
+    installer who never had the job is still refused. Before, both were 403 ("not one of
+    your published jobs"): the job's plans were read on its new date only."""
+    with TestClient(create_app(settings_for(database_url, seed=False))) as client:
+        for tid in ("W1", "W2"):
+            put = client.put(
+                f"/v1/technicians/{tid}", json=technician(HOMES[tid], {"wardrobe": 2}, [DAY, NEXT]), headers=DISPATCHER
+            )
+            assert put.status_code == 201, put.text
+        put = client.put(
+            "/v1/technicians/W3", json=technician(HOMES["W3"], {"wardrobe": 2}, [NEXT]), headers=DISPATCHER
+        )
+        assert put.status_code == 201, put.text
+        install(client, "FIT", (60.185, 24.96), 120, ("08:00", "16:00"), crew_size=2)
+        plan = run_plan(client, DAY.isoformat(), time_limit_s=1)
+        assert "FIT" in visits(plan) and not plan["unassigned"], plan
+        assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
+        first, second, stranger = installer(client, "W1"), installer(client, "W2"), installer(client, "W3")
+        assert report(client, first, "arrived", at(DAY, "11:35")).status_code == 201
+        assert report(client, second, "arrived", at(DAY, "11:40")).status_code == 201
+        failed = report(client, first, "failed", at(DAY, "12:00"), reason="parts_missing")
+        assert failed.status_code == 201, failed.text
+        assert client.get("/v1/jobs/FIT", headers=DISPATCHER).json()["date"] == NEXT.isoformat()
+
+        partner = report(client, second, "failed", at(DAY, "12:01"), reason="parts_missing")
+        assert (partner.status_code, partner.json()) == (200, failed.json())
+        retry = report(client, first, "failed", at(DAY, "12:00"), reason="parts_missing")
+        assert (retry.status_code, retry.json()) == (200, failed.json())
+        refused = report(client, stranger, "arrived", at(DAY, "12:30"))
+        assert (refused.status_code, refused.json()["field"]) == (403, "job_id")
+        events = client.get("/v1/jobs/FIT/events", headers=DISPATCHER).json()
+        assert [(e["type"], e["technician_id"]) for e in events] == [
+            ("arrived", "W1"),
+            ("arrived", "W2"),
+            ("failed", "W1"),
+        ]
+
+
+def test_a_visit_failed_after_its_window_and_done_after_all_minutes_later_is_completed_on_its_day(
+    database_url: str,
+) -> None:
+    """FIT's customer is out at 09:50, their window closing at 10:00: the revisit is
+    carried to the next day. The customer comes home and W1 does the work: the completion
+    at 10:20 is stored, the job is completed and back on the day it was done, listed
+    completed there. Before, it was 403 and the job stayed open on the next day."""
+    with published_fit(database_url, ("08:00", "10:00"), "09:00") as client:
+        fitter = installer(client, "W1")
+        out = report(client, fitter, "failed", at(DAY, "09:50"), reason="customer_absent")
+        assert out.status_code == 201, out.text
+        assert client.get("/v1/jobs/FIT", headers=DISPATCHER).json()["date"] == NEXT.isoformat()
+        done = report(client, fitter, "completed", at(DAY, "10:20"))
+        assert done.status_code == 201, done.text
+        job = client.get("/v1/jobs/FIT", headers=DISPATCHER).json()
+        assert (job["status"], job["date"], instant(job["actual_end"])) == (
+            "completed",
+            DAY.isoformat(),
+            instant(at(DAY, "10:20")),
+        )
+        mine = client.get("/v1/me/jobs", params={"date": DAY.isoformat()}, headers=fitter).json()
+        assert [(v["job_id"], v["status"]) for v in mine] == [("FIT", "completed")]
+
+
+def test_an_offline_phones_reports_of_a_job_re_planned_away_complete_it_and_no_plan_sends_it_out_again(
+    database_url: str,
+) -> None:
+    """W1 does FIT in the morning with no signal. At 10:30 the office, not hearing from
+    W1, records them away for the rest of the day and publishes a re-plan that leaves FIT
+    out. W1's phone then sends its arrival and completion: both are stored, FIT is
+    completed, and the next re-plan neither plans it nor reports it; the live day shows
+    no visit to come for it. Before, both reports were 403 and FIT stayed open work to
+    send someone to again."""
+    with TestClient(create_app(settings_for(database_url, seed=False))) as client:
+        installers(client, "W1")
+        install(client, "FIT", (60.18, 24.95), 60, ("08:00", "16:00"))
+        plan = run_plan(client, DAY.isoformat(), time_limit_s=1)
+        assert "FIT" in visits(plan), plan
+        assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
+        _, fit = visits(plan)["FIT"]
+        away = {"type": "technician_unavailable", "technician_id": "W1", "from": at(DAY, "10:30")}
+        assert client.post("/v1/disruptions", json=away, headers=DISPATCHER).status_code == 201
+        with time_machine.travel(instant(at(DAY, "10:30")), tick=False):
+            again = replan(client, at(DAY, "10:30"))
+            assert again["status"] == "done" and "FIT" not in visits(again), again
+            assert client.post(f"/v1/plans/{again['id']}/publish", headers=DISPATCHER).status_code == 200
+        fitter = installer(client, "W1")
+        arrived = report(client, fitter, "arrived", fit["arrival"])
+        assert arrived.status_code == 201, arrived.text
+        assert report(client, fitter, "completed", fit["end"]).status_code == 201
+        assert report(client, fitter, "arrived", fit["arrival"]).json() == arrived.json()
+        assert client.get("/v1/jobs/FIT", headers=DISPATCHER).json()["status"] == "completed"
+        with time_machine.travel(instant(at(DAY, "11:00")), tick=False):
+            later = replan(client, at(DAY, "11:00"))
+            live = client.get("/v1/live", params={"date": DAY.isoformat()}, headers=DISPATCHER).json()
+        assert later["status"] == "done", later
+        assert "FIT" not in visits(later) and "FIT" not in {u["job_id"] for u in later["unassigned"]}, later
+        assert "FIT" not in json.dumps(later["changes"]), later["changes"]
+        assert "FIT" not in {v["job_id"] for t in live["technicians"] for v in t["visits"]} | {
+            u["job_id"] for u in live["urgent"]
+        }
