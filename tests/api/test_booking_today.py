@@ -207,6 +207,27 @@ def test_a_technician_who_reported_a_visit_done_this_morning_starts_again_from_n
         assert [u["code"] for u in window_at_1030(urgent_search(client, booking), "unavailable")] == ["day_full"]
 
 
+def test_todays_windows_lost_to_an_overrun_past_the_shift_end_read_fully_booked_not_that_nobody_works(
+    database_url: str,
+) -> None:
+    """At 10:30 the one installer's install is reported to run until 16:15, past their
+    shift: the afternoon's windows are not offered, and they say the installer is fully
+    booked (before, "Nobody works in this area on that day", untrue of a day they work)."""
+    with (
+        time_machine.travel(instant(at(DAY, "10:30")), tick=False),
+        TestClient(create_app(settings_for(database_url, seed=False))) as client,
+    ):
+        booking = auth(published_long_install(client))
+        event(client, "LONG", "arrived", at(DAY, "08:00"))
+        overrun = {"type": "overrun", "job_id": "LONG", "expected_end": at(DAY, "16:15")}
+        assert client.post("/v1/disruptions", json=overrun, headers=DISPATCHER).status_code == 201
+        found = client.post("/v1/slots/search", json={**REPAIR, "date_from": DAY.isoformat()}, headers=booking)
+        assert found.status_code == 200, found.text
+        assert found.json()["slots"] == []
+        codes = {u["code"] for u in found.json()["unavailable"] if u["code"] != "too_soon"}
+        assert codes == {"day_full"}, found.json()["unavailable"]
+
+
 def test_a_day_searched_the_evening_before_is_pictured_from_now_once_it_is_today(database_url: str) -> None:
     """The evening before, a routine search for tomorrow keeps that day's slot picture (the
     day as planned). At 10:30 on the day, with nothing changed since, the urgent window
