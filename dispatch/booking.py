@@ -48,7 +48,6 @@ from dispatch.tables import BookingRow, DisruptionRow, JobRow, LiveScheduleRow, 
 from dispatch.timeutil import to_storage
 from solver import Job, Location, Problem, ReasonCode, TimeWindow
 from solver.plan import routes_from_json
-from solver.replan import remaining
 from solver.slots import Insertion, SlotEvaluator, SlotReason, WindowAnswer, WorkingRoute, working_span
 
 SEARCH_JOB_ID = "slot-search"
@@ -603,13 +602,25 @@ class BookingService:
 
     # An evaluator's stamp: what it was built from (the live schedule's version, the
     # region's technicians, the newest disruption of the day: an absence changes a
-    # technician's day without changing the technician).
+    # technician's day without changing the technician; and for today the instant its
+    # picture is of, ``_picture_at``: where technicians are moves with the clock).
 
     def _stamp(self, session: Session, day: dt.date, region: str, version: int) -> tuple[Any, ...]:
         changed, count = session.exec(
             select(func.max(TechnicianRow.updated_at), func.count()).where(TechnicianRow.region == region)
         ).one()
-        return (version, str(changed), count, session.exec(_newest_disruption(day, region)).one())
+        disruption = session.exec(_newest_disruption(day, region)).one()
+        return (version, str(changed), count, disruption, self._picture_at(day))
+
+    def _picture_at(self, day: dt.date) -> dt.datetime | None:
+        """The instant today's slot picture is of: the service's clock rounded up to the
+        minute (so nobody is pictured setting out before now, and one picture serves the
+        searches and bookings of that minute); None for any other day."""
+        now = self.clock.now()
+        if day != now.astimezone(self.tz).date():
+            return None
+        minute = now.replace(second=0, microsecond=0)
+        return minute if minute == now else minute + dt.timedelta(minutes=1)
 
     def _evaluator(
         self, session: Session, day: dt.date, region: str, plan: LiveScheduleRow | None = None
@@ -646,7 +657,7 @@ class BookingService:
         if found is None:
             return None
         plan, last_change, technician_count, disruption = found
-        return plan, (plan.version, str(last_change), technician_count, disruption)
+        return plan, (plan.version, str(last_change), technician_count, disruption, self._picture_at(day))
 
     def _stamped_evaluator(
         self,
@@ -667,14 +678,13 @@ class BookingService:
             return cached, stamp
         evaluator = None
         previous = self.cache.latest((day, region))
-        now = self.clock.now()
-        today = day == now.astimezone(self.tz).date()  # where technicians are moves with every field event
-        if previous is not None and previous[0][1:] == stamp[1:] and plan is not None and not today:
+        picture = stamp[-1]  # today's instant: where technicians are moves with every field event
+        if previous is not None and previous[0][1:] == stamp[1:] and plan is not None and picture is None:
             # The same technicians, another version of the plan (another worker booked or
             # cancelled): bring the cached evaluator up to date instead of building it again.
             evaluator = self._updated_evaluator(session, previous[1], plan)
         if evaluator is None:
-            evaluator = self.build_evaluator(session, day, region, plan, now)
+            evaluator = self.build_evaluator(session, day, region, plan, picture)
         self.cache.put((day, region), stamp, evaluator)
         return evaluator, stamp
 
@@ -750,15 +760,14 @@ class BookingService:
         )
 
     def _as_it_goes(self, session: Session, problem: Problem, day: dt.date, region: str, now: dt.datetime) -> Problem:
-        """Today's ``problem`` as the field has it at ``now``: a technician with a visit
-        done or under way (or who reported running late) starts where and when they are
-        free again, as a re-plan from now starts them (``replan.free_again``: an overrun
-        reported keeps them on site until its expected end); the promised visits done or
-        under way are out. The others keep their day as planned."""
-        positions, settled = replan.free_again(session, day, region, self.tz, now)
-        if not positions:
-            return problem
-        return remaining(problem, 0, positions=positions, settled=settled)
+        """Today's ``problem`` as a re-plan from ``now`` has it (``replan.starting_points``,
+        the reading ``replan.day_from`` makes): every technician starts again where they
+        are, never before ``now`` (after their visits done or under way, an overrun
+        reported keeping them on site until its expected end; where they reported running
+        late; else from where their day starts), and the promised visits done or under
+        way are out. So a slot of today is one a re-plan from now could keep."""
+        points = replan.starting_points(session, day, region, self.tz, now, problem.technicians)
+        return points.left(problem)
 
     # ----- booking ------------------------------------------------------------------
     #
@@ -891,7 +900,9 @@ class BookingService:
             check = "unchanged"
             routes = live.merged(live.routes_of(plan), *_promised(evaluator, job, insertion, None))
             base = evaluator
-        elif stamp[1:] == prepared.stamp[1:] and self._still_holds(session, prepared, plan):
+        elif stamp[1:] == prepared.stamp[1:] and stamp[-1] is None and self._still_holds(session, prepared, plan):
+            # Not today's: there a field report (a visit done late) moves the version and
+            # where a technician starts again without changing any route.
             check = "revalidated"
             touched = _touched(insertion)
             routes = _replaced(live.routes_of(plan), *_promised(evaluator, job, insertion, touched))

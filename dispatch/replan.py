@@ -43,7 +43,7 @@ from dispatch.timeutil import from_storage, to_storage
 from solver import Location, Problem, Shift, Technician
 from solver import locks as lock_rules
 from solver.problem import DAY_S
-from solver.replan import Position, Stability, Told, lunch_taken_until, remaining
+from solver.replan import Absence, Position, Stability, Told, lunch_taken_until, remaining
 from solver.solution import ReasonCode, Unassigned
 
 SETTLED = (jobstate.COMPLETED, jobstate.EN_ROUTE, jobstate.ON_SITE)
@@ -540,16 +540,94 @@ def _with_late_reports(
     return out
 
 
-def free_again(
-    session: Session, day: dt.date, region: str, tz: ZoneInfo, at: dt.datetime
-) -> tuple[dict[str, Position], set[str]]:
-    """Where and when each technician with a visit done or under way (or a late report)
-    is free again at ``at``, and the jobs done or under way: where a re-plan from ``at``
-    starts them (``day_from`` reads the same), for readers that need no more of the day."""
+@dataclass(frozen=True)
+class StartingPoints:
+    """Where and when each technician of a day starts again at an instant: the one
+    reading of the field that a re-plan from that instant (``day_from``) and today's
+    slot search and booking (``dispatch.booking``) share; ``left`` makes the rest of
+    the day's problem of it."""
+
+    now_s: int
+    """The instant, in seconds of its day: nobody starts again before it."""
+    positions: dict[str, Position]
+    """Where and when each technician with a visit done or under way (or a late report) is free again."""
+    settled: set[str]
+    """The jobs done or under way."""
+    absences: dict[str, tuple[Absence, ...]]
+    """The reported unavailability, read against the instant (someone away then starts when back)."""
+    settled_ends: dict[str, int]
+    """When each settled job ends (actually, or as expected while under way)."""
+    lunch_taken: dict[str, int]
+    """Until when each technician who has had their lunch by the instant (or is having it) is on it."""
+    lunches: dict[str, tuple[int, int]]
+    """The published plan's lunch (start, end) of each technician in ``lunch_taken``."""
+
+    def left(
+        self, problem: Problem, *, told: Mapping[str, Told] | None = None, stability: Stability | None = None
+    ) -> Problem:
+        """What is left of ``problem`` (the whole day) at the instant
+        (``solver.replan.remaining``): each technician starts where they are free again,
+        a technician nobody has heard from where their day starts, and never before the
+        instant; the settled jobs are out."""
+        return remaining(
+            problem,
+            self.now_s,
+            positions=self.positions,
+            settled=self.settled,
+            absences=self.absences,
+            told=told,
+            stability=stability,
+            settled_ends=self.settled_ends,
+            lunch_taken=self.lunch_taken,
+        )
+
+
+def starting_points(
+    session: Session, day: dt.date, region: str, tz: ZoneInfo, at: dt.datetime, technicians: Sequence[Technician]
+) -> StartingPoints:
+    """Where and when each of ``technicians`` (the day's, as ``technicians_on`` gives them)
+    starts again at ``at``, as a re-plan from ``at`` starts them (``day_from`` reads the
+    same), for readers that need no more of the day."""
+    plan_id = published_plan_id(session, day, region)
+    walk = _walk(session, day, region, tz, at, plan_id)
+    return _starting_points(session, walk, technicians, disruptions_of(session, day, region), plan_id, at, tz, day)
+
+
+def _starting_points(
+    session: Session,
+    walk: _Walk,
+    technicians: Sequence[Technician],
+    disruptions: list[DisruptionRow],
+    plan_id: int | None,
+    at: dt.datetime,
+    tz: ZoneInfo,
+    day: dt.date,
+) -> StartingPoints:
+    """``StartingPoints`` of ``technicians`` at ``at`` from the field facts ``walk`` and the
+    day's ``disruptions`` (as the live day reads them: the last of each kind per technician)."""
     clock = DayClock(day, tz)
-    disruptions = disruptions_of(session, day, region)
-    walk = _walk(session, day, region, tz, at, published_plan_id(session, day, region))
-    return _with_late_reports(walk.positions, disruptions, clock), walk.settled
+    now_s = clock.seconds(at)
+    # Free again after their settled visits: what their lunch is read against (a late
+    # report says where they are on the way, not that they were free for lunch).
+    free_after_visits = {tech_id: p.free_at_s for tech_id, p in walk.positions.items()}
+    lunches = _planned_lunches(session, plan_id, clock)
+    taken: dict[str, int] = {}
+    for tech in technicians:
+        free_s = free_after_visits.get(tech.id, tech.shift.start_s)
+        over = lunch_taken_until(lunches.get(tech.id), walk.settled_planned_end.get(tech.id), free_s, now_s)
+        if over is not None:
+            taken[tech.id] = over
+    return StartingPoints(
+        now_s,
+        _with_late_reports(walk.positions, disruptions, clock),
+        set(walk.settled),
+        # The day's technicians have their unavailability already (``technicians_on``);
+        # given again it is read against the instant: someone away now starts when back.
+        dict(unavailability(disruptions, clock)),
+        dict(walk.settled_ends),
+        taken,
+        {tech_id: lunches[tech_id] for tech_id in taken},
+    )
 
 
 def day_from(
@@ -561,35 +639,14 @@ def day_from(
     now_s = clock.seconds(at)
     held = locks.published(session, day, region, clock)
     plan_id = published_plan_id(session, day, region)
-    # The disruptions as the live day reads them (``eta``: the last of each kind per technician).
-    disruptions = disruptions_of(session, day, region)
-    # The day's technicians have their unavailability already (``technicians_on``); given
-    # again it is read against the instant: someone away now starts when back.
-    absences = unavailability(disruptions, clock)
     walk = _walk(session, day, region, tz, at, plan_id)
     settled, told, holders = walk.settled, walk.told, walk.holders
-    # Free again after their settled visits: what their lunch is read against (a late
-    # report says where they are on the way, not that they were free for lunch).
-    free_after_visits = {tech_id: p.free_at_s for tech_id, p in walk.positions.items()}
-    positions = _with_late_reports(walk.positions, disruptions, clock)
-    lunches = _planned_lunches(session, plan_id, clock)
-    taken: dict[str, int] = {}
-    for tech_spec in whole.problem.technicians:
-        free_s = free_after_visits.get(tech_spec.id, tech_spec.shift.start_s)
-        over = lunch_taken_until(lunches.get(tech_spec.id), walk.settled_planned_end.get(tech_spec.id), free_s, now_s)
-        if over is not None:
-            taken[tech_spec.id] = over
-    problem = remaining(
-        # A technician lock holds only while its technician works: decided once the rest of the day is known.
-        _kept_by_reporter(lock_rules.unpinned(whole.problem, held), walk.crew_behind),
-        now_s,
-        positions=positions,
-        settled=settled,
-        absences=absences,
-        told=told,
-        stability=stability,
-        settled_ends=walk.settled_ends,
-        lunch_taken=taken,
+    points = _starting_points(
+        session, walk, whole.problem.technicians, disruptions_of(session, day, region), plan_id, at, tz, day
+    )
+    # A technician lock holds only while its technician works: decided once the rest of the day is known.
+    problem = points.left(
+        _kept_by_reporter(lock_rules.unpinned(whole.problem, held), walk.crew_behind), told=told, stability=stability
     )
     # A technician who works no more (absent, or past their day) still holds the visits
     # they did or are on: kept in the day able to take nothing, so that the re-plan's
@@ -629,8 +686,8 @@ def day_from(
         tuple(held),
         locked,
         walk.unreported,
-        {tech_id: lunches[tech_id] for tech_id in taken},
-        positions,
+        points.lunches,
+        points.positions,
         stability,
         ended,
     )

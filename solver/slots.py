@@ -318,9 +318,12 @@ class SlotEvaluator:
             and (r.tech.max_jobs is None or len(r.jobs) < r.tech.max_jobs)
             and job.pinned_technician_id in (None, r.tech.id)
         ]
-        if not self._routes:
+        if not self._routes and not self.problem.off_duty:
             return [WindowAnswer(w, None, SlotReason.NO_TECHNICIAN) for w in windows]
-        skilled = sum(r.tech.has_skills(job.skills) for r in self._routes.values())
+        # A technician who works no more at this point of today (``Problem.off_duty``) still
+        # works on that day: their skills count, and so may their hours (``_held``).
+        working = [r.tech for r in self._routes.values()] + list(self.problem.off_duty)
+        skilled = sum(t.has_skills(job.skills) for t in working)
         if skilled == 0:
             return [WindowAnswer(w, None, SlotReason.NO_SKILL) for w in windows]
         if skilled < job.crew_size:
@@ -407,18 +410,21 @@ class SlotEvaluator:
         goods are ready or after its deadline (``own``: its start windows without it),
         outside the working hours of every technician of ``able`` (``alone``: their
         bounds), or over their absences, when not even an empty day of theirs would take
-        it there; else the day is full (the move search may still find room)."""
+        it there; else the day is full (the move search may still find room). It is full
+        too when enough of them work no more at this point of today only because the day's
+        work holds them past its end (``_held``)."""
         [w] = job.windows
         if not any(o.start_s <= w.end_s and w.start_s <= o.end_s for o in own):
             if job.release_s is not None and w.end_s < job.release_s:
                 return SlotReason.RELEASED_TOO_LATE
             if job.deadline_s is not None and w.start_s > job.deadline_s:
                 return SlotReason.PAST_DEADLINE
+        held = self._held(job, w)
         shift_hours = [t for t, (lo, hi) in zip(able, alone, strict=True) if max(lo, w.start_s) <= min(hi, w.end_s)]
         if not shift_hours:
-            return SlotReason.OUTSIDE_HOURS
+            return SlotReason.DAY_FULL if held >= job.crew_size else SlotReason.OUTSIDE_HOURS
         free = [t for t in shift_hours if timer.timing(t, [job], fixed_starts=[None]) is not None]
-        if len(free) >= job.crew_size:
+        if len(free) + held >= job.crew_size:
             return SlotReason.DAY_FULL
         # Would they take it were they not away? An absence is the day's pause that no visit overlaps.
         back = [
@@ -434,6 +440,20 @@ class SlotEvaluator:
         if len(free) + len(back) >= job.crew_size and back:
             return SlotReason.TECHNICIAN_AWAY
         return SlotReason.OUTSIDE_HOURS
+
+    def _held(self, job: Job, w: TimeWindow) -> int:
+        """How many technicians who could do ``job`` work no more at this point of today
+        (``Problem.off_duty``: a visit holds them past the end of their day) although their
+        working day, as planned, holds ``w``: the day's work rules the window out for them,
+        not their hours."""
+        return sum(
+            1
+            for t in self.problem.off_duty
+            if t.has_skills(job.skills)
+            and job.pinned_technician_id in (None, t.id)
+            and t.shift.start_s < w.end_s
+            and w.start_s < t.latest_end_s
+        )
 
     def _busy(self, tech: Technician, seq: Sequence[Job], timer: RouteTimer) -> int:
         pts = [timer.points.tech_start[tech.id], *(timer.points.job[j.id] for j in seq), timer.points.tech_end[tech.id]]

@@ -254,7 +254,9 @@ def test_a_technician_whose_customer_cancelled_once_they_were_there_goes_on_from
 
     cfg = client.app.state.dispatch.settings  # type: ignore[attr-defined]
     with Session(client.app.state.dispatch.engine) as session:  # type: ignore[attr-defined]
-        where, _ = replan_rules.free_again(session, DAY, cfg.default_region, ZoneInfo(cfg.timezone), instant(moment))
+        where = replan_rules.starting_points(
+            session, DAY, cfg.default_region, ZoneInfo(cfg.timezone), instant(moment), ()
+        ).positions
     job = client.get(f"/v1/jobs/{first['job_id']}", headers=DISPATCHER).json()
     assert where["W1"].location == Location(job["location"]["lat"], job["location"]["lon"])
     assert where["W1"].free_at_s >= DayClock(DAY, ZoneInfo(cfg.timezone)).seconds(instant(first["arrival"]))
@@ -812,7 +814,7 @@ def test_a_re_plan_that_cannot_keep_a_promise_is_refused_with_the_reason_and_the
     }
     assert client.put("/v1/jobs/G1", json=glass, headers=DISPATCHER).status_code == 201
     published = run_plan(client, DAY.isoformat(), time_limit_s=2)
-    assert published["status"] == "done" and visits(published)["G1"][0] == "W4", published  # type: ignore[arg-type]
+    assert published["status"] == "done" and visits(published)["G1"][0] == "W4", published
     assert client.post(f"/v1/plans/{published['id']}/publish", headers=DISPATCHER).status_code == 200
     before = client.get(f"/v1/plans/{published['id']}", headers=DISPATCHER).json()
     job_before = client.get("/v1/jobs/G1", headers=DISPATCHER).json()
@@ -948,7 +950,7 @@ def test_a_lunch_the_plan_put_inside_a_long_visit_under_way_is_not_planned_again
         installers(client, "W1")
         install(client, "LONG", (60.18, 24.95), 240, ("08:00", "08:30"))
         install(client, "NEXT", (60.18, 24.96), 60, ("12:00", "16:00"))
-        plan = run_plan(client, DAY.isoformat(), time_limit_s=1)
+        plan: dict[str, Any] = dict(run_plan(client, DAY.isoformat(), time_limit_s=1))
         assert plan["status"] == "done" and not plan["unassigned"], plan
         assert client.post(f"/v1/plans/{plan['id']}/publish", headers=DISPATCHER).status_code == 200
         (route,) = [r for r in plan["routes"] if r["visits"]]
