@@ -239,11 +239,12 @@ def _walk(
             place, free = v.point, end
         elif v.status == jobstate.ON_SITE:
             flush()
-            start = v.actual_start_s if v.actual_start_s is not None else min(now_s, v.planned_start_s)
-            start = max(start, crew_start.get(v.job_id, NEVER))  # a crew's work waits for the partner coming
+            arrived = v.actual_start_s if v.actual_start_s is not None else min(now_s, v.planned_start_s)
+            # A crew's work waits for the partner coming; the one there arrived when they did.
+            start = max(arrived, crew_start.get(v.job_id, NEVER))
             end = start + v.duration_s + pauses.get(k, _Pauses()).in_work_s
             end = max(now_s, v.reported_end_s if v.reported_end_s is not None else end)
-            out.append((v, start, start, end))
+            out.append((v, arrived, start, end))
             place, free = v.point, end
         elif v.status == jobstate.EN_ROUTE:
             flush()
