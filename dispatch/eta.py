@@ -54,7 +54,7 @@ from dispatch.tables import BookingRow, DisruptionRow, EventRow, JobRow, RouteRo
 from dispatch.timeutil import from_storage
 from solver import HaversineProvider, Location, Problem
 from solver.replan import Absence
-from solver.schedule import NEVER, Stop, drive_on
+from solver.schedule import NEVER, Stop, drive_on, told_arrival
 from solver.travel import TravelMatrices, index_points
 
 DONE = "done"
@@ -239,11 +239,12 @@ def _walk(
             place, free = v.point, end
         elif v.status == jobstate.ON_SITE:
             flush()
-            start = v.actual_start_s if v.actual_start_s is not None else min(now_s, v.planned_start_s)
-            start = max(start, crew_start.get(v.job_id, NEVER))  # a crew's work waits for the partner coming
+            arrived = v.actual_start_s if v.actual_start_s is not None else min(now_s, v.planned_start_s)
+            # A crew's work waits for the partner coming; the one there arrived when they did.
+            start = max(arrived, crew_start.get(v.job_id, NEVER))
             end = start + v.duration_s + pauses.get(k, _Pauses()).in_work_s
             end = max(now_s, v.reported_end_s if v.reported_end_s is not None else end)
-            out.append((v, start, start, end))
+            out.append((v, arrived, start, end))
             place, free = v.point, end
         elif v.status == jobstate.EN_ROUTE:
             flush()
@@ -549,6 +550,7 @@ def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.
     for v in visits:
         if v.job_id in jobs:
             windows[(v.technician_id, v.job_id)] = promised_window(jobs[v.job_id], v, tz)
+    arrivals = _told_arrivals(visits, clock)
     unshifted: list[str] = []
     for route in sorted(routes, key=lambda r: r.technician_id):
         tech = technicians.get(route.technician_id)
@@ -572,7 +574,7 @@ def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.
                 VisitFacts(
                     job_id=v.job_id,
                     point=points.job[v.job_id],
-                    planned_arrival_s=clock.from_stored(v.arrival),
+                    planned_arrival_s=arrivals[(v.technician_id, v.job_id)],
                     planned_start_s=clock.from_stored(v.start),
                     planned_end_s=clock.from_stored(v.end),
                     duration_s=job.duration_min * 60,
@@ -624,6 +626,7 @@ def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.
                     job,
                     windows[(v.technician_id, v.job_id)],
                     tz,
+                    planned_arrival=clock.moment(arrivals[(v.technician_id, v.job_id)]),
                     status=own_status.get(v.job_id),
                     state=e.state,
                     eta=local(e.eta_s),
@@ -642,10 +645,23 @@ def live_day(session: Session, day: dt.date, region: str, tz: ZoneInfo, now: dt.
                 there = CancelledThere(v.seq, Location(job.lat, job.lon), from_storage(job.actual_start, tz))
         out.append(LiveTechnician(route_facts.technician_id, name, tuple(shown), there))
     for tech_id in unshifted:
-        shown = list(_without_estimates(by_tech[tech_id], jobs, windows, tz))
+        told = {key: clock.moment(s) for key, s in arrivals.items()}
+        shown = list(_without_estimates(by_tech[tech_id], jobs, windows, told, tz))
         out.append(LiveTechnician(tech_id, names.get(tech_id, ""), tuple(shown), None))
     out.sort(key=lambda t: t.technician_id)
     return LiveDay(day, region, now, plan_id, tuple(out), urgent)
+
+
+def _told_arrivals(visits: Sequence[VisitRow], clock: DayClock) -> dict[tuple[str, str], int]:
+    """Per (technician, job) of ``visits``, the arrival its plan tells (seconds of the
+    day, ``solver.schedule.told_arrival``: the start, the waiting spent before setting
+    out). A plan made since that rule stores it already; one stored before it holds the
+    technician's first possible arrival, hours before the window when the visit waited
+    for it."""
+    return {
+        (v.technician_id, v.job_id): told_arrival(clock.from_stored(v.arrival), clock.from_stored(v.start))
+        for v in visits
+    }
 
 
 def _waiting(session: Session, visits: Sequence[VisitRow], jobs: Mapping[str, JobRow], tz: ZoneInfo) -> set[str]:
@@ -668,6 +684,7 @@ def _without_estimates(
     visits: Sequence[VisitRow],
     jobs: dict[str, JobRow],
     windows: dict[tuple[str, str], Span | None],
+    arrivals: Mapping[tuple[str, str], dt.datetime],
     tz: ZoneInfo,
 ) -> Iterator[LiveVisit]:
     """The published visits of a technician who no longer has a shift on the day, as the
@@ -691,6 +708,7 @@ def _without_estimates(
             job,
             windows[(v.technician_id, v.job_id)],
             tz,
+            planned_arrival=arrivals[(v.technician_id, v.job_id)],
             state=state,
             eta=None,
             expected_end=None,
@@ -706,6 +724,7 @@ def _live_visit(
     window: Span | None,
     tz: ZoneInfo,
     *,
+    planned_arrival: dt.datetime,
     status: str | None = None,
     state: str,
     eta: dt.datetime | None,
@@ -714,9 +733,10 @@ def _live_visit(
     at_risk: bool,
     risk: str | None,
 ) -> LiveVisit:
-    """A published visit as the live day shows it: its plan's times, what the field
-    reported on its job (``status``: of one of a crew, where their own reports put
-    them), and the estimate given."""
+    """A published visit as the live day shows it: its plan's times (the arrival
+    ``planned_arrival``, as told: ``_told_arrivals``), what the field reported on its
+    job (``status``: of one of a crew, where their own reports put them), and the
+    estimate given."""
     return LiveVisit(
         job_id=v.job_id,
         technician_id=v.technician_id,
@@ -725,7 +745,7 @@ def _live_visit(
         status=status or jobstate.visit_status(job),
         kind=job.kind,
         priority=job.priority,
-        planned_arrival=from_storage(v.arrival, tz),
+        planned_arrival=planned_arrival.astimezone(tz),
         planned_start=from_storage(v.start, tz),
         planned_end=from_storage(v.end, tz),
         actual_start=from_storage(job.actual_start, tz) if job.actual_start is not None else None,

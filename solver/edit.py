@@ -20,7 +20,7 @@ from solver.checker import Violation, check
 from solver.objective import coefficients
 from solver.plan import WorkingRoute
 from solver.problem import RELOAD_ID, Job, Problem, ProblemError, Technician
-from solver.schedule import NEVER, RouteTimer, Stop, StopTimes, drive_on, earliest_in
+from solver.schedule import NEVER, RouteTimer, Stop, StopTimes, drive_on, earliest_in, told_arrival
 from solver.solution import BreakTaken, ReasonCode, Route, Solution, Unassigned, Visit
 from solver.travel import HaversineProvider, PointIndex, TravelMatrices, TravelProvider, problem_travel
 
@@ -134,7 +134,8 @@ def drive_as_it_stands(
                 int(travel.distance_m[nodes[-2], nodes[-1]]),
             )
         distance = int(travel.distance_m[nodes[k], nodes[k + 1]])
-        visits.append(Visit(job.id, times.arrival_s, times.start_s, times.end_s, legs[k], distance))
+        arrival = told_arrival(times.arrival_s, times.start_s)
+        visits.append(Visit(job.id, arrival, times.start_s, times.end_s, legs[k], distance))
         at, free = point, times.end_s
     raise AssertionError("unreachable")
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from solver.problem import RELOAD_ID, Job, Problem, ProblemError, Technician
-from solver.schedule import RouteTimer, arrival_time
+from solver.schedule import RouteTimer, arrival_time, told_arrival
 from solver.search.types import CrewAssignment, RawResult, RawRoute, RawVisit
 from solver.solution import BreakTaken, Route, Visit
 
@@ -341,7 +341,10 @@ def route_from_raw(problem: Problem, tech: Technician, seq: list[Job], raw_route
         visits.append(
             Visit(
                 job.id,
-                arrival_time(prev_end, travel_s, lunch, raw_visit.start_s, prev_from, pause_on_site),
+                told_arrival(
+                    arrival_time(prev_end, travel_s, lunch, raw_visit.start_s, prev_from, pause_on_site),
+                    raw_visit.start_s,
+                ),
                 raw_visit.start_s,
                 raw_visit.start_s + job.duration_s,
                 travel_s,

@@ -40,6 +40,21 @@ def latest_in(windows: Sequence[TimeWindow], t_s: int) -> int | None:
     return None
 
 
+def told_arrival(reached_s: int, start_s: int) -> int:
+    """The arrival a visit shows, to its installer and its customer (a plan's
+    ``arrival``, the ETA of the live day), for a technician who can be there at
+    ``reached_s`` and is to start the work at ``start_s``: the start. Waiting for it (a
+    window, a crew partner, a release, a lunch before the work) is spent before setting
+    out, never on the customer's doorstep; a technician who cannot be there by the
+    start (a late one) arrives when they get there.
+
+    The one rule of an arrival: plans apply it (``RouteTimer.route``,
+    ``solver.plan.route_from_raw``, ``solver.edit``), and so does the live day to the
+    plans it reads (``dispatch.eta``), so the ETA a customer is told lies in the window
+    the start was planned in (docs/live-day.md, "Estimated arrival")."""
+    return max(reached_s, start_s)
+
+
 def arrival_time(
     prev_end_s: int,
     travel_s: int,
@@ -48,7 +63,8 @@ def arrival_time(
     lunch_from_s: int | None = None,
     on_site: bool = True,
 ) -> int:
-    """When the technician arrives at the next stop, given a lunch that may lie in between.
+    """When the technician can be at the next stop at the earliest (the plan's arrival
+    is ``told_arrival`` of it), given a lunch that may lie in between.
 
     ``lunch_from_s`` is when a lunch could begin in this gap (the previous end,
     or its start for a visit long enough to hold the lunch). A lunch that starts
@@ -289,7 +305,9 @@ class RouteTimer:
             visits.append(
                 Visit(
                     job_id=job.id,
-                    arrival_s=arrival_time(prev_end, travel, lunch, start, prev_from, pause_on_site),
+                    arrival_s=told_arrival(
+                        arrival_time(prev_end, travel, lunch, start, prev_from, pause_on_site), start
+                    ),
                     start_s=start,
                     end_s=start + job.duration_s,
                     travel_s=travel,

@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import time_machine
 from fastapi.testclient import TestClient
@@ -395,3 +395,42 @@ def test_an_arrival_moved_more_than_the_threshold_is_told_once_in_the_feed(datab
         assert moved["technician_id"] == "AINO"
         # Told once: the same picture a minute later tells nothing new.
         assert tell(instant(first["end"]) + 46 * MIN) == [] and len(eta_events(w)) == len(events)
+
+
+def test_a_visit_that_waits_for_its_window_is_told_and_shown_its_start_not_the_hours_before(
+    database_url: str,
+) -> None:
+    """A morning job (08:00-09:00) and one promised 13:00-14:00 nearby: the technician
+    could be there by 09:30 and wait until 13:00. The waiting is spent before setting
+    out, so the plan's arrival, the customer's ETA, the live day's and the installer's
+    arrival are all the planned start, inside the promise (before, all read about
+    09:30, hours before the window)."""
+    with TestClient(create_app(settings_for(database_url, seed=False))) as client:
+        assert client.put("/v1/technicians/AINO", json=TECH, headers=DISPATCHER).status_code == 201
+        for job_id, hour in (("MORNING", 8), ("AFTERNOON", 13)):
+            body = {
+                **job(60.18, 24.95),
+                "windows": [{"start": local(DAY, hour).isoformat(), "end": local(DAY, hour + 1).isoformat()}],
+            }
+            assert client.put(f"/v1/jobs/{job_id}", json=body, headers=DISPATCHER).status_code == 201
+        plan = run_plan(client, DAY.isoformat(), time_limit_s=1)
+        assert plan["status"] == "done" and not plan["unassigned"], plan
+        published = client.post(f"/v1/plans/{plan['id']}/publish", json={"confirm_windows": True}, headers=DISPATCHER)
+        assert published.status_code == 200, published.text
+        [route] = [r for r in cast(list[dict[str, Any]], plan["routes"]) if r["visits"]]
+        [visit] = [v for v in route["visits"] if v["job_id"] == "AFTERNOON"]
+        start = instant(visit["start"])
+        assert local(DAY, 13) <= start <= local(DAY, 14)
+        assert instant(visit["arrival"]) == start
+
+        status = client.get("/v1/jobs/AFTERNOON/status", headers=DISPATCHER).json()
+        assert instant(status["window"]["start"]) == local(DAY, 13)
+        assert instant(status["eta"]) == start
+        [tech] = client.get("/v1/live", params={"date": DAY.isoformat()}, headers=DISPATCHER).json()["technicians"]
+        [shown] = [v for v in tech["visits"] if v["job_id"] == "AFTERNOON"]
+        assert (instant(shown["eta"]), instant(shown["planned_arrival"]), shown["delay_min"]) == (start, start, 0)
+        token = client.post("/v1/tokens", json={"role": "installer", "technician_id": "AINO"}, headers=DISPATCHER)
+        mine = client.get("/v1/me/jobs", params={"date": DAY.isoformat()}, headers=auth(token.json()["token"]))
+        assert mine.status_code == 200, mine.text
+        [listed] = [v for v in mine.json() if v["job_id"] == "AFTERNOON"]
+        assert instant(listed["arrival"]) == start

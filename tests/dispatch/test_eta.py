@@ -229,6 +229,21 @@ def test_one_of_a_crew_on_site_waits_for_the_partner_still_coming() -> None:
     assert second["C"].eta_s == at(11, 30)
 
 
+def test_one_of_a_crew_there_early_is_early_not_late_while_the_work_waits_for_the_partner() -> None:
+    """B is a crew job. T2 arrived at B at 09:57, three minutes before the planned 10:00;
+    T1 reaches B only at 10:20. T2 is early for their customer (delay -3), while the
+    crew's work still starts at 10:20: B ends 11:20 and C is reached 11:30. Before, T2's
+    arrival read as 10:20, 20 minutes late."""
+    t2 = crew_partner(status="on_site", actual_start_s=at(9, 57))
+    t1 = RouteFacts("T1", home=0, end=0, depart_s=at(8), latest_end_s=at(16), visits=(A, B))
+    busy = dataclasses.replace(A, status="on_site", actual_start_s=at(9), reported_end_s=at(10))
+    got = estimate([with_facts(t1, A=busy), t2], TRAVEL, now_s=at(9, 58))
+    second = {e.job_id: e for e in got if e.technician_id == "T2"}
+    assert (second["B"].state, second["B"].arrival_s, second["B"].delay_min) == (UNDER_WAY, at(9, 57), -3)
+    assert (second["B"].at_risk, second["B"].end_s) == (False, at(11, 20))
+    assert (second["C"].eta_s, second["C"].delay_min) == (at(11, 30), 20)
+
+
 def test_a_cancelled_visit_is_skipped_and_a_failed_one_is_done() -> None:
     """A failed at 09:00 (open again with its end); B cancelled: C is driven to from A,
     25 minutes: 09:25, but never before its planned 11:10."""
