@@ -587,17 +587,20 @@ def test_a_re_plan_keeping_the_visit_an_ill_technician_is_on_publishes_after_the
     assert publish.status_code == 200, publish.text
 
 
+def w1_on_site(client: TestClient, published: dict[str, Any]) -> tuple[str, str]:
+    """W1 reported at their first published visit on time; (that job, five minutes after)."""
+    first = next(r for r in published["routes"] if r["technician_id"] == "W1")["visits"][0]
+    event(client, first["job_id"], "arrived", first["arrival"])
+    return first["job_id"], (instant(first["arrival"]) + dt.timedelta(minutes=5)).isoformat()
+
+
 def test_a_re_plan_made_before_an_overrun_it_does_not_hold_is_refused_when_published(
     day: tuple[TestClient, dict[str, Any]],
 ) -> None:
     """Before, it was published: the technician's next customers were told times the
     overrun had already made impossible (a promise among them broken)."""
     client, published = day
-    told = visits(published)
-    w1 = [v["job_id"] for v in next(r for r in published["routes"] if r["technician_id"] == "W1")["visits"]]
-    on_site = w1[0]
-    event(client, on_site, "arrived", told[on_site][1]["arrival"])
-    now = (instant(told[on_site][1]["arrival"]) + dt.timedelta(minutes=5)).isoformat()
+    on_site, now = w1_on_site(client, published)
     before = replan(client, now)
     assert before["status"] == "done", before
     ends = (instant(visits(before)[on_site][1]["end"]) + dt.timedelta(hours=2)).isoformat()
@@ -620,10 +623,7 @@ def test_a_re_plan_holding_an_overrun_publishes_after_the_day_changed_again(
     new job) had publishing refuse it for the overrun it holds."""
     client, published = day
     told = visits(published)
-    w1 = [v["job_id"] for v in next(r for r in published["routes"] if r["technician_id"] == "W1")["visits"]]
-    on_site = w1[0]
-    event(client, on_site, "arrived", told[on_site][1]["arrival"])
-    now = (instant(told[on_site][1]["arrival"]) + dt.timedelta(minutes=5)).isoformat()
+    on_site, now = w1_on_site(client, published)
     ends = instant(told[on_site][1]["end"]) + dt.timedelta(minutes=90)
     overrun = {"type": "overrun", "job_id": on_site, "expected_end": ends.isoformat()}
     assert client.post("/v1/disruptions", json=overrun, headers=DISPATCHER).status_code == 201
